@@ -1,0 +1,52 @@
+# Two commands do everything: `make run` and `make test` (both start with `make setup`).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+BUN_DIR := .tools/bun
+BUN := $(BUN_DIR)/node_modules/.bin/bun
+PORT ?= 3000
+DEMO_PROFILES ?= 2000
+
+export PATH := $(CURDIR)/$(BUN_DIR)/node_modules/.bin:$(CURDIR)/$(BIN):$(PATH)
+export REFLEX_BUN_PATH := $(CURDIR)/$(BUN)
+export REFLEX_TELEMETRY_ENABLED := false
+export REFLEX_CHECK_LATEST_VERSION := false
+
+.PHONY: setup run test test-unit test-e2e chromium clean
+
+setup: $(VENV)/.installed $(BUN) ## the whole set-up: venv, packages, bun, migrations, demo data
+	$(BIN)/profile-ui db upgrade
+	$(BIN)/profile-ui seed --demo --if-empty --profiles $(DEMO_PROFILES)
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+$(BUN):
+	mkdir -p $(BUN_DIR)
+	npm install --silent --no-audit --no-fund --prefix $(BUN_DIR) bun@1.4.4
+	test -x $(BUN) || ln -sf ../@oven/bun-linux-x64/bin/bun $(BUN)
+	$(BUN) --version
+
+run: setup ## serve the app on one port (frontend and backend)
+	@echo "Profile UI: http://localhost:$(PORT)  (demo sign-ins printed above)"
+	$(BIN)/reflex run --env prod --frontend-port $(PORT) --backend-port $(PORT)
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || test -x /usr/bin/chromium || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+
+test: setup chromium ## the whole suite: unit, PostgreSQL integration, browser tests
+	$(BIN)/python -m pytest tests
+
+test-unit: setup
+	$(BIN)/python -m pytest tests/unit tests/integration
+
+test-e2e: setup chromium
+	$(BIN)/python -m pytest tests/e2e
+
+clean:
+	rm -rf .web .states data test-results

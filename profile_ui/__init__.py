@@ -1,0 +1,1 @@
+"""Profile UI: unified customer profiles from spreadsheets."""

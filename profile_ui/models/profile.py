@@ -1,0 +1,76 @@
+"""Profiles: one person each; system fields as columns, custom ones in JSON."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from .base import dt_column, json_column, utcnow
+
+STATUS_ACTIVE = "active"
+STATUS_DEACTIVATED = "deactivated"
+STATUS_DELETED = "deleted"
+PROFILE_STATUSES = (STATUS_ACTIVE, STATUS_DEACTIVATED, STATUS_DELETED)
+
+
+class Profile(SQLModel, table=True):
+    __tablename__ = "profiles"
+    __table_args__ = (
+        # list pages: status first (every list filters on it), then the sort key
+        sa.Index("ix_profiles_status_created", "status", "created_at", "id"),
+        sa.Index("ix_profiles_status_level", "status", "member_level", "created_at"),
+        sa.Index("ix_profiles_status_name", "status", "full_name"),
+        sa.Index("ix_profiles_status_deleted", "status", "deleted_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    full_name: str | None = Field(default=None, max_length=255)
+    gender: str | None = Field(default=None, max_length=32)
+    birthday: date | None = None
+    city: str | None = Field(default=None, max_length=128)
+    member_level: str | None = Field(default=None, max_length=64)
+    registered_at: datetime | None = Field(default=None, sa_column=dt_column(nullable=True))
+    status: str = Field(default=STATUS_ACTIVE, max_length=16)
+    initial_source: str | None = Field(default=None, max_length=255)
+    attributes: dict = Field(default_factory=dict, sa_column=json_column(nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=dt_column(nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=dt_column(nullable=False))
+    deleted_at: datetime | None = Field(default=None, sa_column=dt_column(nullable=True))
+    deleted_by: int | None = None
+    deleted_reason: str | None = Field(default=None, max_length=500)
+
+
+class AttributeProvenance(SQLModel, table=True):
+    """Which source set a profile's value, when, and whether a person locked it."""
+
+    __tablename__ = "attribute_provenance"
+    profile_id: int = Field(foreign_key="profiles.id", primary_key=True, ondelete="CASCADE")
+    field_key: str = Field(primary_key=True, max_length=64)
+    source_type: str = Field(max_length=16)  # file | manual | table | seed
+    source_name: str | None = Field(default=None, max_length=255)
+    import_job_id: int | None = Field(default=None, index=True)
+    set_by: int | None = None
+    set_at: datetime = Field(default_factory=utcnow, sa_column=dt_column(nullable=False))
+    locked: bool = False
+
+
+class Consent(SQLModel, table=True):
+    __tablename__ = "consents"
+    profile_id: int = Field(foreign_key="profiles.id", primary_key=True, ondelete="CASCADE")
+    channel: str = Field(primary_key=True, max_length=16)  # email | sms | push | phone
+    status: str = Field(max_length=16)  # granted | denied | unknown
+    source: str | None = Field(default=None, max_length=255)
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=dt_column(nullable=False))
+
+
+class LinkedObject(SQLModel, table=True):
+    """Accounts, opportunities, tickets and tasks linked to a profile."""
+
+    __tablename__ = "linked_objects"
+    id: int | None = Field(default=None, primary_key=True)
+    profile_id: int = Field(foreign_key="profiles.id", index=True, ondelete="CASCADE")
+    object_type: str = Field(max_length=32)  # account | opportunity | ticket | task
+    name: str = Field(max_length=255)
+    external_id: str | None = Field(default=None, max_length=128)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=dt_column(nullable=False))

@@ -1,0 +1,63 @@
+"""The audit log: append-only events. Nothing here updates or deletes a row."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from ..models import AuditEvent, utcnow
+from .permissions import AUDIT_VIEW, Actor
+
+
+def record_event(
+    *,
+    session: Session,
+    actor: Actor,
+    action: str,
+    object_type: str,
+    object_id: str | int | None = None,
+    reason: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Append one event in the caller's transaction (so it commits with the change)."""
+    session.execute(
+        sa.insert(AuditEvent).values(
+            at=utcnow(), actor_id=actor.user_id, actor_email=actor.email, action=action,
+            object_type=object_type, object_id=None if object_id is None else str(object_id),
+            reason=reason, details=details or {},
+        )
+    )
+
+
+def list_events(
+    *,
+    session: Session,
+    actor: Actor,
+    actor_email: str | None = None,
+    action: str | None = None,
+    object_type: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    offset: int = 0,
+    limit: int = 50,
+) -> tuple[list[AuditEvent], int]:
+    actor.require(AUDIT_VIEW)
+    query = select(AuditEvent)
+    if actor_email:
+        query = query.where(AuditEvent.actor_email == actor_email)
+    if action:
+        query = query.where(AuditEvent.action == action)
+    if object_type:
+        query = query.where(AuditEvent.object_type == object_type)
+    if since:
+        query = query.where(AuditEvent.at >= since)
+    if until:
+        query = query.where(AuditEvent.at < until)
+    total = session.exec(select(sa.func.count()).select_from(query.subquery())).one()
+    rows = session.exec(
+        query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).offset(offset).limit(limit)
+    ).all()
+    return list(rows), total

@@ -1,0 +1,180 @@
+"""Users, roles, sign-in and server-side sessions."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlmodel import Session, select
+
+from ..models import LoginAttempt, Role, User, UserSession, utcnow
+from ..settings import get_settings
+from .audit import record_event
+from .permissions import BUILTIN_ROLES, SETTINGS_MANAGE, Actor, NotSignedIn
+
+_hasher = PasswordHasher()
+# verified against when the e-mail is unknown, so timing does not reveal which e-mails exist
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+MIN_PASSWORD_LENGTH = 8
+
+
+class SignInError(Exception):
+    """Wrong credentials or a locked account; the message is safe to show."""
+
+
+class UserError(ValueError):
+    """Bad input for a user operation; the message is safe to show."""
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def ensure_builtin_roles(*, session: Session) -> None:
+    """Create or refresh the built-in roles (idempotent)."""
+    for name, (description, permissions) in BUILTIN_ROLES.items():
+        role = session.exec(select(Role).where(Role.name == name)).first()
+        if role is None:
+            session.add(Role(name=name, description=description, permissions=permissions,
+                             is_builtin=True))
+        elif role.is_builtin and sorted(role.permissions) != sorted(permissions):
+            role.permissions = list(permissions)
+            session.add(role)
+    session.flush()
+
+
+def actor_for_user(*, session: Session, user: User) -> Actor:
+    role = session.get(Role, user.role_id)
+    return Actor(user_id=user.id, email=user.email, role=role.name if role else "",
+                 permissions=frozenset(role.permissions if role else ()))
+
+
+def actor_for_email(*, session: Session, email: str) -> Actor:
+    user = session.exec(select(User).where(User.email == email.strip().lower())).first()
+    if user is None or not user.is_active:
+        raise UserError(f"No active user with e-mail {email}")
+    return actor_for_user(session=session, user=user)
+
+
+def create_user(
+    *, session: Session, actor: Actor, email: str, password: str, role: str, full_name: str = ""
+) -> User:
+    actor.require(SETTINGS_MANAGE)
+    email = email.strip().lower()
+    if "@" not in email:
+        raise UserError(f"'{email}' is not an e-mail address")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise UserError(f"The password must have at least {MIN_PASSWORD_LENGTH} characters")
+    role_row = session.exec(select(Role).where(Role.name == role)).first()
+    if role_row is None:
+        raise UserError(f"Unknown role '{role}'")
+    if session.exec(select(User).where(User.email == email)).first():
+        raise UserError(f"A user with e-mail {email} already exists")
+    user = User(email=email, full_name=full_name, password_hash=hash_password(password),
+                role_id=role_row.id)
+    session.add(user)
+    session.flush()
+    record_event(session=session, actor=actor, action="user.create", object_type="user",
+                 object_id=user.id, details={"email": email, "role": role})
+    return user
+
+
+def change_role(*, session: Session, actor: Actor, user_id: int, role: str) -> User:
+    actor.require(SETTINGS_MANAGE)
+    user = session.get(User, user_id)
+    role_row = session.exec(select(Role).where(Role.name == role)).first()
+    if user is None or role_row is None:
+        raise UserError("Unknown user or role")
+    old = session.get(Role, user.role_id)
+    user.role_id = role_row.id
+    session.add(user)
+    record_event(session=session, actor=actor, action="user.role_change", object_type="user",
+                 object_id=user.id,
+                 details={"email": user.email, "from": old.name if old else None, "to": role})
+    return user
+
+
+def list_users(*, session: Session, actor: Actor) -> list[tuple[User, str]]:
+    actor.require(SETTINGS_MANAGE)
+    rows = session.exec(select(User, Role.name).join(Role).order_by(User.email)).all()
+    return [(u, r) for u, r in rows]
+
+
+def _recent_failures(session: Session, email: str) -> int:
+    settings = get_settings()
+    window_start = utcnow() - timedelta(minutes=settings.login_lockout_minutes)
+    last_success = session.exec(
+        select(sa.func.max(LoginAttempt.at)).where(
+            LoginAttempt.email == email, LoginAttempt.success.is_(True))
+    ).one()
+    since = max(window_start, last_success) if last_success else window_start
+    return session.exec(
+        select(sa.func.count()).select_from(LoginAttempt).where(
+            LoginAttempt.email == email, LoginAttempt.success.is_(False), LoginAttempt.at > since)
+    ).one()
+
+
+def sign_in(*, session: Session, email: str, password: str) -> tuple[str, Actor]:
+    """Check the credentials; return a new session token (for the browser) and the actor.
+
+    After `login_max_failures` failures within `login_lockout_minutes` the e-mail is
+    locked for that long, whether or not it belongs to a user.
+    """
+    settings = get_settings()
+    email = (email or "").strip().lower()
+    if _recent_failures(session, email) >= settings.login_max_failures:
+        raise SignInError(
+            f"Too many failed sign-ins. Try again in {settings.login_lockout_minutes} minutes.")
+    user = session.exec(select(User).where(User.email == email)).first()
+    ok = False
+    try:
+        ok = _hasher.verify(user.password_hash if user else _DUMMY_HASH, password or "")
+    except (VerificationError, InvalidHashError):
+        ok = False
+    ok = ok and user is not None and user.is_active
+    session.add(LoginAttempt(email=email, success=ok))
+    if not ok:
+        session.commit()  # the failure must count even though we raise
+        raise SignInError("Wrong e-mail or password.")
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    session.add(UserSession(token_hash=_token_hash(token), user_id=user.id, created_at=now,
+                            expires_at=now + timedelta(hours=settings.session_hours)))
+    user.last_login_at = now
+    session.add(user)
+    actor = actor_for_user(session=session, user=user)
+    record_event(session=session, actor=actor, action="user.sign_in", object_type="user",
+                 object_id=user.id)
+    session.commit()
+    return token, actor
+
+
+def actor_for_token(*, session: Session, token: str | None) -> Actor:
+    """The actor behind a browser's session token; NotSignedIn if missing, expired or revoked."""
+    if not token:
+        raise NotSignedIn()
+    row = session.get(UserSession, _token_hash(token))
+    if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
+        raise NotSignedIn()
+    user = session.get(User, row.user_id)
+    if user is None or not user.is_active:
+        raise NotSignedIn()
+    return actor_for_user(session=session, user=user)
+
+
+def sign_out(*, session: Session, token: str | None) -> None:
+    if not token:
+        return
+    row = session.get(UserSession, _token_hash(token))
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = utcnow()
+        session.add(row)
+        session.commit()
