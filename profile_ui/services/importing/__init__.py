@@ -30,3 +30,59 @@ ERRORS_COL = "__errors__"
 VALID_COL = "__valid__"
 IDENTITY_PREFIX = "identity:"
 TAGS_TARGET = "tags"
+
+# The validated frame (validate.py -> resolve.py/apply.py), column by column:
+#   ROW_COL            Int64, row number as the user sees it
+#   "<field key>"      typed by the field: text/email/phone/single_choice -> Utf8 (choice = the
+#                      option after value mapping); number -> Float64; boolean -> Boolean;
+#                      date -> Date; datetime -> Datetime("us", "UTC"); multiple_choice -> List(Utf8).
+#                      System fields: full_name, gender, city, member_level Utf8; birthday Date;
+#                      registered_at Datetime. null = empty in the file = leave the profile's value.
+#   "identity:<kind>"  Utf8, normalized (email lower-case, phone E.164), null when absent/invalid
+#   TAGS_TARGET        List(Utf8), the values of a `a|b` tags column
+#   ERRORS_COL         List(Struct{"column": Utf8 (header as in the file), "message": Utf8})
+#   VALID_COL          Boolean: no errors and at least one usable identifier
+
+from dataclasses import asdict, dataclass, field  # noqa: E402
+from typing import Any  # noqa: E402
+
+
+@dataclass
+class ImportMapping:
+    """What the user chose: stored in ImportJob.mapping."""
+
+    columns: dict[str, str | None]  # header -> target (see above) or None = ignore the column
+    values: dict[str, dict[str, str]] = field(default_factory=dict)  # field key -> {raw: option}
+    # identity kinds that identify the person, in order; empty = every mapped identity column
+    identifiers: list[str] = field(default_factory=list)
+    # header -> {"key", "label", "type"}: custom fields to create for unmatched columns
+    new_fields: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "ImportMapping":
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+@dataclass
+class ImportOptions:
+    """How to apply: stored in ImportJob.options."""
+
+    # field key -> "overwrite" | "fill_empty" | "never"; a missing key takes the sync rule's
+    field_policies: dict[str, str] = field(default_factory=dict)
+    consent: dict[str, str] = field(default_factory=dict)  # channel -> granted | denied (whole file)
+    tag_ids: list[int] = field(default_factory=list)  # tags given to every row of the file
+    tag_value: str = ""  # the value for those tags
+    tags_group: str = "Imported"  # tag group that a tags column's values belong to (created if missing)
+    tags_mode: str = "append"  # tags column: "append" to a profile's tags, or "replace" them
+    auto_merge: bool | None = None  # None = the sync rule's setting
+    segment_identifier: str = "user_id"  # segment files: the identity kind in the id column
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "ImportOptions":
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
