@@ -18,6 +18,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     database_url: str = ""  # default: SQLite file under data_dir
     redis_url: str | None = None
+    # run a job consumer thread inside the app process; turn off when `profile-ui worker`
+    # processes do all the background work
+    embedded_worker: bool = True
     secret_key: str = PLACEHOLDER_SECRET
     app_url: str = "http://localhost:3000"
 

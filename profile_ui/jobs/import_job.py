@@ -1,0 +1,394 @@
+"""The import job: one file through read -> map -> validate -> plan -> (dry run | apply).
+
+Plain functions over ImportJob rows; the runner's queue calls `run_batch`, the CLI calls it
+directly. Every status change is a compare-and-set on (status, started_at): `started_at` is
+set by each claim, so it identifies the current attempt, and a worker that lost its claim
+(cancelled, or taken over after its lease ran out) can no longer write the row.
+
+The apply, its row results, the job's `completed` status and the in-app notification commit
+in ONE transaction. A crash before that commit leaves nothing; the recovery sweep puts the
+job back in the queue and it runs again from the file. A crash after it leaves a completed
+job that nobody runs again.
+
+Test hook: PROFILE_UI_TEST_APPLY_DELAY=<seconds> sleeps inside the apply transaction, after
+the writes and before the commit, so a test can kill the worker mid-apply. Read only here.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from ..db import get_engine
+from ..models import ImportJob, User, utcnow
+from ..services.importing import ImportMapping
+from ..services.importing.jobs import (
+    ACTIVE_STATUSES, AUTO_MAPPING_KEY, AWAITING_CONFIRMATION, COMPLETED, FAILED, QUEUED, RUN_KEY,
+    RUNNING, VALIDATING, job_mapping, job_options, report_link, run_info,
+)
+from ..services.notify import notify_user, send_email
+from ..services.permissions import PROFILES_IMPORT, SYSTEM_ACTOR, Actor, PermissionDenied
+from .runner import LEASE_SECONDS, Owner, claim_is_stale, enqueue_import_batch, lease_until
+
+log = logging.getLogger(__name__)
+
+TEST_APPLY_DELAY_ENV = "PROFILE_UI_TEST_APPLY_DELAY"
+
+
+class LostClaim(Exception):
+    """The job was cancelled or taken over by another worker while this one ran it."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    job_id: int
+    started_at: datetime  # the attempt's token in every compare-and-set
+    confirmed: bool
+
+
+# ---------------------------------------------------------------- batch
+def run_batch(batch_id: str, *, engine: Engine | None = None) -> list[int]:
+    """Run the batch's queued jobs one after another, in position order; returns their ids.
+
+    A job starts only when no earlier job of its batch is held by a worker (validating or
+    running); that worker continues with the rest of the batch when it is done.
+    """
+    engine = engine or get_engine()
+    ran: list[int] = []
+    while (job_id := _next_in_batch(engine, batch_id)) is not None:
+        if run_job(job_id, engine=engine) is None:
+            break  # another worker claimed it first and carries the batch on
+        ran.append(job_id)
+    return ran
+
+
+def _next_in_batch(engine: Engine, batch_id: str) -> int | None:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(ImportJob.id, ImportJob.status).where(ImportJob.batch_id == batch_id)
+            .order_by(ImportJob.position, ImportJob.id)
+        ).all()
+    for job_id, status in rows:
+        if status in ACTIVE_STATUSES:
+            return None
+        if status == QUEUED:
+            return job_id
+    return None
+
+
+# ---------------------------------------------------------------- one job
+def run_job(job_id: int, *, engine: Engine | None = None) -> str | None:
+    """Claim a queued job and run it; the status it ended in, or None if it was not ours."""
+    engine = engine or get_engine()
+    claim = _claim(engine, job_id)
+    if claim is None:
+        return None
+    try:
+        return _run_claimed(engine, claim)
+    except LostClaim:
+        log.info("import job %s was cancelled or taken over; stopped", job_id)
+        return "lost"
+    except sa.exc.OperationalError:
+        # the database is unreachable or locked: leave the claim to expire and be retried
+        log.exception("import job %s: database error; it will be retried", job_id)
+        raise
+    except Exception as exc:  # a bug must not leave the job spinning: fail it, say why
+        log.exception("import job %s failed", job_id)
+        _finish_failed(engine, claim, f"Unexpected error: {exc}")
+        return FAILED
+
+
+def _claim(engine: Engine, job_id: int) -> Claim | None:
+    with engine.begin() as conn:
+        row = conn.execute(
+            sa.select(ImportJob.status, ImportJob.options, ImportJob.started_at)
+            .where(ImportJob.id == job_id)
+        ).one_or_none()
+        if row is None or row.status != QUEUED:
+            return None
+        now = utcnow()
+        run = dict((row.options or {}).get(RUN_KEY) or {})
+        confirmed = bool(run.get("confirmed"))
+        run.update(owner=Owner.current().to_json(), lease_until=lease_until(now),
+                   attempt=int(run.get("attempt", 0)) + 1)
+        changed = conn.execute(
+            sa.update(ImportJob)
+            .where(ImportJob.id == job_id, ImportJob.status == QUEUED, _same_attempt(row.started_at))
+            .values(status=RUNNING if confirmed else VALIDATING, started_at=now,
+                    options={**row.options, RUN_KEY: run}, error=None)
+        ).rowcount
+    return Claim(job_id=job_id, started_at=now, confirmed=confirmed) if changed == 1 else None
+
+
+def _same_attempt(started_at: datetime | None) -> Any:
+    return (ImportJob.started_at.is_(None) if started_at is None
+            else ImportJob.started_at == started_at)
+
+
+def _held(claim: Claim, *statuses: str) -> Any:
+    """WHERE clause: the job is still in one of `statuses` under this claim."""
+    return sa.and_(ImportJob.id == claim.job_id, ImportJob.status.in_(statuses),
+                   ImportJob.started_at == claim.started_at)
+
+
+def _update_held(conn: Any, claim: Claim, statuses: tuple[str, ...], renew: bool = False,
+                 **values: Any) -> None:
+    """Write the job row if this claim still holds it, else raise LostClaim."""
+    if renew:
+        options = conn.execute(sa.select(ImportJob.options).where(ImportJob.id == claim.job_id)).scalar_one()
+        run = dict(options.get(RUN_KEY) or {})
+        run["lease_until"] = lease_until()
+        values["options"] = {**options, RUN_KEY: run}
+    if conn.execute(sa.update(ImportJob).where(_held(claim, *statuses)).values(**values)).rowcount != 1:
+        raise LostClaim(claim.job_id)
+
+
+def _heartbeat(engine: Engine, claim: Claim, **values: Any) -> None:
+    """Renew the lease (and write progress) between stages."""
+    with engine.begin() as conn:
+        _update_held(conn, claim, ACTIVE_STATUSES, renew=True, **values)
+
+
+def _finish_failed(engine: Engine, claim: Claim, message: str, *, rejected: bool = False) -> None:
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            job = session.get(ImportJob, claim.job_id)
+            run = run_info(job)
+            run.pop("lease_until", None)
+            if rejected:
+                run["rejected"] = True
+            _update_held(session.connection(), claim, ACTIVE_STATUSES, status=FAILED,
+                         error=message[:4000], finished_at=utcnow(),
+                         options={**job.options, RUN_KEY: run})
+            note = _notify(session, job, title=f"Import failed: {job.file_name}",
+                           body=f"{job.file_name} could not be imported.\n\n{message}")
+            session.commit()
+        _send(note)
+    except LostClaim:
+        pass
+
+
+# ---------------------------------------------------------------- the stages
+def _actor_for(session: Session, job: ImportJob) -> Actor:
+    if job.created_by is None:
+        return SYSTEM_ACTOR
+    from ..services.users import actor_for_user
+
+    user = session.get(User, job.created_by)
+    if user is None or not user.is_active:
+        raise PermissionDenied(PROFILES_IMPORT)
+    return actor_for_user(session=session, user=user)
+
+
+def _run_claimed(engine: Engine, claim: Claim) -> str:
+    from ..services.importing import apply as apply_stage
+    from ..services.importing import validate as validate_stage
+    from ..services.importing.read import FileRejected
+
+    with Session(engine, expire_on_commit=False) as session:
+        job = session.get(ImportJob, claim.job_id)
+        session.expunge(job)
+        try:
+            actor = _actor_for(session, job)
+            actor.require(PROFILES_IMPORT)
+        except PermissionDenied as exc:
+            _finish_failed(engine, claim, str(exc))
+            return FAILED
+
+    try:
+        sheet = _read(job)
+    except FileRejected as exc:
+        _finish_failed(engine, claim, str(exc), rejected=True)
+        return FAILED
+
+    with Session(engine, expire_on_commit=False) as session:
+        mapping = _resolve_mapping(session, job, sheet)
+    rows_total = sheet.frame.height
+    _heartbeat(engine, claim, rows_total=rows_total, rows_done=0, mapping=mapping.to_json())
+    job.mapping = mapping.to_json()
+
+    with Session(engine, expire_on_commit=False) as session:
+        validated = validate_stage.validate_rows(session=session, sheet=sheet, mapping=mapping)
+    options = job_options(job)
+
+    if job.dry_run and not claim.confirmed:
+        with Session(engine, expire_on_commit=False) as session:
+            plan = apply_stage.plan_import(session=session, actor=actor, job=job, frame=validated,
+                                           mapping=mapping, options=options)
+            _store_plan(session, job, plan)
+            _update_held(session.connection(), claim, (VALIDATING,), status=AWAITING_CONFIRMATION,
+                         counts=_counts(plan), rows_done=rows_total, finished_at=None)
+            note = _notify(session, job, title=f"Dry run ready: {job.file_name}",
+                           body=_summary(job.file_name, _counts(plan)), email=False)
+            session.commit()
+        _send(note)
+        return AWAITING_CONFIRMATION
+
+    if not claim.confirmed:
+        _heartbeat(engine, claim, status=RUNNING)
+    else:
+        _heartbeat(engine, claim)
+    with Session(engine, expire_on_commit=False) as session:
+        plan = apply_stage.plan_import(session=session, actor=actor, job=job, frame=validated,
+                                       mapping=mapping, options=options)
+        result = apply_stage.apply_import(session=session, actor=actor, job=job, plan=plan)
+        _test_apply_delay()
+        counts = _counts(result)
+        _update_held(session.connection(), claim, (RUNNING,), status=COMPLETED, counts=counts,
+                     rows_done=rows_total, finished_at=utcnow())
+        note = _notify(session, job, title=f"Import completed: {job.file_name}",
+                       body=_summary(job.file_name, counts))
+        session.commit()
+    _send(note)
+    return COMPLETED
+
+
+def _read(job: ImportJob) -> Any:
+    from ..services.importing.read import FileRejected, read_upload
+
+    path = job.stored_path or ""
+    if not os.path.isfile(path):
+        raise FileRejected(job.file_name, "the file was not found")
+    return read_upload(path, file_name=job.file_name, sheet=job.sheet)
+
+
+def _resolve_mapping(session: Session, job: ImportJob, sheet: Any) -> ImportMapping:
+    """The job's mapping; an "auto" one is completed from the column suggestions."""
+    mapping = job_mapping(job)
+    if not (job.mapping or {}).get(AUTO_MAPPING_KEY):
+        return mapping
+    from ..services.importing import mapping as mapping_stage
+
+    forced = dict(mapping.columns)
+    headers = [c for c in sheet.frame.columns if not c.startswith("__")]
+    suggestions = mapping_stage.suggest_mapping(session=session, headers=headers, kind=job.kind)
+    columns = {s.header: s.target for s in suggestions}
+    columns.update(forced)
+    identifiers = mapping.identifiers or mapping_stage.infer_identifiers(columns)
+    return ImportMapping(columns=columns, values=mapping.values, identifiers=identifiers,
+                         new_fields=mapping.new_fields)
+
+
+def _store_plan(session: Session, job: ImportJob, plan: Any) -> None:
+    from ..services.importing import results as results_stage
+
+    results_stage.store_row_results(session=session, job_id=job.id, plan=plan)
+
+
+def _counts(outcome: Any) -> dict[str, Any]:
+    counts = getattr(outcome, "counts", outcome)
+    return dict(counts) if isinstance(counts, dict) else {}
+
+
+def _test_apply_delay() -> None:
+    delay = float(os.environ.get(TEST_APPLY_DELAY_ENV) or 0)
+    if delay > 0:
+        time.sleep(delay)
+
+
+# ---------------------------------------------------------------- telling the user
+COUNT_LABELS = (("rows", "Rows"), ("created", "Created"), ("updated", "Updated"),
+                ("merged", "Merged"), ("unchanged", "Unchanged"), ("invalid", "Invalid"),
+                ("conflicts", "Conflicts"))
+
+
+def _summary(file_name: str, counts: dict[str, Any]) -> str:
+    lines = [f"{file_name}:"]
+    lines += [f"  {label}: {counts.get(key, 0)}" for key, label in COUNT_LABELS]
+    return "\n".join(lines)
+
+
+@dataclass
+class _Mail:
+    to: str
+    subject: str
+    body: str
+
+
+def _notify(session: Session, job: ImportJob, *, title: str, body: str,
+            email: bool = True) -> _Mail | None:
+    """The bell notification (in the caller's transaction); the e-mail to send after commit."""
+    if job.created_by is None:
+        return None
+    link = report_link(job.id)
+    notify_user(session=session, user_id=job.created_by, title=title[:255], body=body[:2000],
+                link=link, email=False)
+    user = session.get(User, job.created_by)
+    if not email or user is None:
+        return None
+    from ..settings import get_settings
+
+    url = f"{get_settings().app_url.rstrip('/')}{link}"
+    return _Mail(to=user.email, subject=title, body=f"{body}\n\nReport: {url}\n")
+
+
+def _send(mail: _Mail | None) -> None:
+    if mail is not None:
+        send_email(to=mail.to, subject=mail.subject, body=mail.body)
+
+
+# ---------------------------------------------------------------- recovery
+def recover_import_jobs(*, engine: Engine | None = None) -> list[int]:
+    """Put back in the queue the jobs whose worker died or whose lease ran out.
+
+    Also re-sends batches whose queued jobs have waited longer than a lease (their queue
+    message may have been lost); a duplicate message is harmless, claims are exclusive.
+    """
+    engine = engine or get_engine()
+    now = utcnow()
+    requeued: list[int] = []
+    batches: set[str] = set()
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(ImportJob.id, ImportJob.batch_id, ImportJob.status, ImportJob.options,
+                      ImportJob.started_at, ImportJob.created_at)
+            .where(ImportJob.status.in_((QUEUED, *ACTIVE_STATUSES)))
+        ).all()
+    for row in rows:
+        run = dict((row.options or {}).get(RUN_KEY) or {})
+        if row.status == QUEUED:
+            queued_at = datetime.fromisoformat(run["queued_at"]) if run.get("queued_at") else row.created_at
+            if (now - queued_at).total_seconds() > LEASE_SECONDS:
+                batches.add(row.batch_id)
+            continue
+        if not claim_is_stale(run, row.started_at, now):
+            continue
+        run.pop("owner", None)
+        run.pop("lease_until", None)
+        run["queued_at"] = now.isoformat()
+        if row.status == RUNNING:
+            # it was applying: the next attempt applies (a dry run had been confirmed,
+            # or the job was never a dry run)
+            run["confirmed"] = True
+        with engine.begin() as conn:
+            changed = conn.execute(
+                sa.update(ImportJob)
+                .where(ImportJob.id == row.id, ImportJob.status == row.status,
+                       _same_attempt(row.started_at))
+                .values(status=QUEUED, options={**row.options, RUN_KEY: run})
+            ).rowcount
+        if changed == 1:
+            log.warning("import job %s was left %s by a stopped worker; queued again", row.id, row.status)
+            requeued.append(row.id)
+            batches.add(row.batch_id)
+    for batch_id in batches:
+        enqueue_import_batch(batch_id)
+    return requeued
+
+
+def job_summary(session: Session, job_id: int) -> dict[str, Any]:
+    """Counts and errors of a job, as the CLI prints them."""
+    job = session.get(ImportJob, job_id)
+    return {"id": job.id, "status": job.status, "counts": job.counts}
+
+
+__all__ = ["run_batch", "run_job", "recover_import_jobs", "TEST_APPLY_DELAY_ENV"]
+_ = select  # re-exported for callers that page over jobs

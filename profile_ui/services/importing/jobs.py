@@ -1,0 +1,246 @@
+"""Import jobs as the user sees them: submit files, confirm a dry run, cancel, list, read.
+
+The ImportJob row is the truth for a job's status (queued -> validating ->
+awaiting_confirmation -> running -> completed | failed | cancelled | undone), progress
+(rows_done / rows_total) and counts. Files submitted together share a batch_id and run one
+after another in `position` order. The work itself runs in profile_ui/jobs/import_job.py,
+delivered by the task queue (profile_ui/jobs/runner.py) once the submitting transaction
+commits.
+
+Bookkeeping that is not part of the schema yet lives under `options[RUN_KEY]`:
+  confirmed    a dry run the user confirmed: the next run applies
+  queued_at    when the job last entered the queue (the recovery sweep re-sends old ones)
+  owner        the process that claimed the job ({host, pid, pid_started})
+  lease_until  ISO time after which another worker may take the job over
+  attempt      how many times a worker claimed it
+  rejected     the file was refused as a whole (FileRejected): status failed, error = why
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlmodel import Session, select
+
+from ...models import IMPORT_KINDS, ImportJob, utcnow
+from ..audit import record_event
+from ..permissions import PROFILES_IMPORT, PROFILES_VIEW, Actor
+from . import ImportMapping, ImportOptions
+
+RUN_KEY = "_run"
+AUTO_MAPPING_KEY = "auto"  # in ImportJob.mapping: fill unmapped columns from the suggestions
+
+QUEUED = "queued"
+VALIDATING = "validating"
+AWAITING_CONFIRMATION = "awaiting_confirmation"
+RUNNING = "running"
+COMPLETED = "completed"
+FAILED = "failed"
+CANCELLED = "cancelled"
+UNDONE = "undone"
+ACTIVE_STATUSES = (VALIDATING, RUNNING)  # a worker holds the job
+OPEN_STATUSES = (QUEUED, VALIDATING, AWAITING_CONFIRMATION, RUNNING)  # may still change
+FINAL_STATUSES = (COMPLETED, FAILED, CANCELLED, UNDONE)
+
+
+class ImportJobError(ValueError):
+    """A request about an import job that cannot be done; the message is safe to show."""
+
+
+@dataclass
+class ImportFile:
+    """One file of a submission. mapping None = use the column suggestions when it runs."""
+
+    file_name: str
+    stored_path: str | Path
+    sheet: str | None = None
+    mapping: ImportMapping | None = None
+    options: ImportOptions | None = None
+    # with mapping None: forced identity columns, header -> identity kind, in order
+    identifier_columns: dict[str, str] | None = None
+
+
+def run_info(job: ImportJob) -> dict[str, Any]:
+    """The job's queue bookkeeping (see the module doc)."""
+    return dict((job.options or {}).get(RUN_KEY) or {})
+
+
+def is_rejected(job: ImportJob) -> bool:
+    """The file was refused as a whole (not a spreadsheet, over the limits...)."""
+    return job.status == FAILED and bool(run_info(job).get("rejected"))
+
+
+def job_mapping(job: ImportJob) -> ImportMapping:
+    return ImportMapping.from_json(job.mapping or {"columns": {}})
+
+
+def job_options(job: ImportJob) -> ImportOptions:
+    return ImportOptions.from_json({k: v for k, v in (job.options or {}).items() if k != RUN_KEY})
+
+
+def report_link(job_id: int) -> str:
+    from ...routes import IMPORTS
+
+    return f"{IMPORTS}/{job_id}"
+
+
+def _enqueue_after_commit(session: Session, batch_id: str, enqueue: bool) -> None:
+    """Hand the batch to the queue once the rows are visible to a worker."""
+    if not enqueue:
+        return
+
+    def send(_session: Session) -> None:
+        from ...jobs.runner import enqueue_import_batch
+
+        enqueue_import_batch(batch_id)
+
+    event.listen(session, "after_commit", send, once=True)
+
+
+def _auto_mapping_json(identifier_columns: dict[str, str] | None) -> dict[str, Any]:
+    columns = {header: f"identity:{kind}" for header, kind in (identifier_columns or {}).items()}
+    identifiers = list(dict.fromkeys((identifier_columns or {}).values()))
+    return {**ImportMapping(columns=columns, identifiers=identifiers).to_json(),
+            AUTO_MAPPING_KEY: True}
+
+
+def submit_import(
+    *,
+    session: Session,
+    actor: Actor,
+    files: Sequence[ImportFile],
+    kind: str = "profiles",
+    options: ImportOptions | None = None,
+    dry_run: bool = False,
+    group_id: int | None = None,
+    enqueue: bool = True,
+) -> list[ImportJob]:
+    """Create one queued job per file (one batch, run in the given order).
+
+    With enqueue=True the batch goes to the task queue when the caller's transaction commits;
+    the CLI passes False and runs the batch itself (`jobs.import_job.run_batch`).
+    """
+    actor.require(PROFILES_IMPORT)
+    if kind not in IMPORT_KINDS:
+        raise ImportJobError(f"Unknown import kind '{kind}' (expected one of {', '.join(IMPORT_KINDS)})")
+    if not files:
+        raise ImportJobError("Choose at least one file to import")
+    batch_id = str(uuid.uuid4())
+    now = utcnow()
+    jobs = []
+    for position, item in enumerate(files):
+        mapping = (item.mapping.to_json() if item.mapping is not None
+                   else _auto_mapping_json(item.identifier_columns))
+        job_opts = (item.options or options or ImportOptions()).to_json()
+        job_opts[RUN_KEY] = {"queued_at": now.isoformat()}
+        job = ImportJob(
+            batch_id=batch_id, position=position, kind=kind, group_id=group_id,
+            file_name=item.file_name[:255], stored_path=str(item.stored_path), sheet=item.sheet,
+            status=QUEUED, dry_run=dry_run, mapping=mapping, options=job_opts,
+            created_by=actor.user_id, created_at=now,
+        )
+        session.add(job)
+        jobs.append(job)
+    session.flush()
+    record_event(session=session, actor=actor, action="import.submit", object_type="import_batch",
+                 object_id=batch_id,
+                 details={"jobs": [j.id for j in jobs], "files": [j.file_name for j in jobs],
+                          "kind": kind, "dry_run": dry_run})
+    _enqueue_after_commit(session, batch_id, enqueue)
+    return jobs
+
+
+def _get_job(session: Session, job_id: int) -> ImportJob:
+    job = session.get(ImportJob, job_id)
+    if job is None:
+        raise ImportJobError(f"Import #{job_id} does not exist")
+    return job
+
+
+def confirm_import(*, session: Session, actor: Actor, job_id: int, enqueue: bool = True) -> ImportJob:
+    """Apply a dry run the user has reviewed: the job goes back in the queue to be applied."""
+    actor.require(PROFILES_IMPORT)
+    job = _get_job(session, job_id)
+    if job.status != AWAITING_CONFIRMATION:
+        raise ImportJobError(
+            f"Import #{job_id} ({job.file_name}) cannot be confirmed: it is {job.status.replace('_', ' ')}")
+    run = run_info(job)
+    run.update(confirmed=True, queued_at=utcnow().isoformat())
+    changed = session.execute(
+        sa.update(ImportJob)
+        .where(ImportJob.id == job_id, ImportJob.status == AWAITING_CONFIRMATION)
+        .values(status=QUEUED, options={**job.options, RUN_KEY: run}, rows_done=0)
+    ).rowcount
+    if changed != 1:
+        raise ImportJobError(f"Import #{job_id} changed meanwhile; reload and try again")
+    record_event(session=session, actor=actor, action="import.confirm", object_type="import_job",
+                 object_id=job_id, details={"file": job.file_name})
+    session.refresh(job)
+    _enqueue_after_commit(session, job.batch_id, enqueue)
+    return job
+
+
+def cancel_import(*, session: Session, actor: Actor, job_id: int) -> ImportJob:
+    """Stop a job that has not finished. A running apply is rolled back as a whole."""
+    actor.require(PROFILES_IMPORT)
+    job = _get_job(session, job_id)
+    if job.status not in OPEN_STATUSES:
+        raise ImportJobError(
+            f"Import #{job_id} ({job.file_name}) has already ended ({job.status.replace('_', ' ')})")
+    changed = session.execute(
+        sa.update(ImportJob)
+        .where(ImportJob.id == job_id, ImportJob.status == job.status)
+        .values(status=CANCELLED, finished_at=utcnow())
+    ).rowcount
+    if changed != 1:
+        raise ImportJobError(f"Import #{job_id} changed meanwhile; reload and try again")
+    record_event(session=session, actor=actor, action="import.cancel", object_type="import_job",
+                 object_id=job_id, details={"file": job.file_name, "was": job.status})
+    session.refresh(job)
+    return job
+
+
+def get_import(*, session: Session, actor: Actor, job_id: int) -> ImportJob:
+    actor.require(PROFILES_VIEW)
+    return _get_job(session, job_id)
+
+
+def list_imports(
+    *,
+    session: Session,
+    actor: Actor,
+    status: str | None = None,
+    batch_id: str | None = None,
+    mine: bool = False,
+    offset: int = 0,
+    limit: int = 50,
+) -> tuple[list[ImportJob], int]:
+    """Newest first, with the total for paging."""
+    actor.require(PROFILES_VIEW)
+    query = select(ImportJob)
+    if status:
+        query = query.where(ImportJob.status == status)
+    if batch_id:
+        query = query.where(ImportJob.batch_id == batch_id)
+    if mine:
+        query = query.where(ImportJob.created_by == actor.user_id)
+    total = session.exec(select(sa.func.count()).select_from(query.subquery())).one()
+    rows = session.exec(
+        query.order_by(ImportJob.created_at.desc(), ImportJob.position, ImportJob.id.desc())
+        .offset(offset).limit(limit)
+    ).all()
+    return list(rows), total
+
+
+def batch_jobs(*, session: Session, actor: Actor, batch_id: str) -> list[ImportJob]:
+    """The files of one submission, in the order they run."""
+    actor.require(PROFILES_VIEW)
+    return list(session.exec(
+        select(ImportJob).where(ImportJob.batch_id == batch_id).order_by(ImportJob.position)
+    ).all())
