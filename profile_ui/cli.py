@@ -102,5 +102,161 @@ def seed(count: int, random_seed: int, demo: bool, if_empty: bool) -> None:
                    only_if_empty=if_empty, echo=click.echo)
 
 
+# ---------------------------------------------------------------- import / export / worker
+EXIT_REJECTED = 2
+
+
+def _parse_identifiers(values: tuple[str, ...]) -> dict[str, str]:
+    """--identifier KIND=COLUMN ... -> {column: kind}, in the given order."""
+    columns: dict[str, str] = {}
+    for value in values:
+        kind, sep, column = value.partition("=")
+        if not sep or not kind.strip() or not column.strip():
+            raise click.BadParameter(f"'{value}' is not KIND=COLUMN (e.g. email=\"E-mail\")",
+                                     param_hint="--identifier")
+        columns[column.strip()] = kind.strip()
+    return columns
+
+
+def _load_mapping_file(path: Path | None) -> tuple[dict | None, dict | None]:
+    """--mapping FILE.json: {"columns": {...}, "values", "identifiers", "new_fields", "options"}."""
+    import json
+
+    if path is None:
+        return None, None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise click.BadParameter(f"{path}: {exc}", param_hint="--mapping") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("columns"), dict):
+        raise click.BadParameter(f'{path}: expected {{"columns": {{"Header": "field", ...}}, ...}}',
+                                 param_hint="--mapping")
+    return data, data.get("options")
+
+
+@main.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--kind", type=click.Choice(["profiles", "segments"]), default="profiles",
+              show_default=True)
+@click.option("--sheet", default=None, help="Sheet to read from a workbook with several.")
+@click.option("--identifier", "identifiers", multiple=True, metavar="KIND=COLUMN",
+              help="Use COLUMN as identity KIND (email, phone, user_id, custom kinds); repeatable, in order.")
+@click.option("--mapping", "mapping_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help='JSON {"columns": {"Header": "field key" | "identity:KIND" | "tags" | null}, ...}; '
+                   "default: the suggested mapping.")
+@click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
+@click.option("--as", "as_email", default=None, metavar="EMAIL",
+              help="Act as this user (default: the system).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per file per line.")
+def import_files(files: tuple[Path, ...], kind: str, sheet: str | None, identifiers: tuple[str, ...],
+                 mapping_file: Path | None, dry_run: bool, as_email: str | None, as_json: bool) -> None:
+    """Import spreadsheet files (.xlsx, .csv) one after another, in-process.
+
+    Exit status: 0 when every file was processed (invalid rows included), 2 when a file
+    was rejected as a whole, 1 when one failed.
+    """
+    import json
+
+    from .db import session_scope
+    from .jobs.import_job import run_batch
+    from .services.importing import ImportMapping, ImportOptions
+    from .services.importing.jobs import ImportFile, file_report, submit_import
+    from .services.permissions import SYSTEM_ACTOR, PermissionDenied
+    from .services.users import UserError, actor_for_email
+
+    identifier_columns = _parse_identifiers(identifiers)
+    mapping_data, options_data = _load_mapping_file(mapping_file)
+    options = ImportOptions.from_json(options_data or {})
+    if kind == "segments" and identifier_columns:
+        options.segment_identifier = next(iter(identifier_columns.values()))
+    mapping = None
+    if mapping_data is not None:
+        mapping = ImportMapping.from_json(mapping_data)
+        for column, identity_kind in identifier_columns.items():
+            mapping.columns[column] = f"identity:{identity_kind}"
+        if identifier_columns:
+            mapping.identifiers = list(dict.fromkeys(identifier_columns.values()))
+
+    try:
+        with session_scope() as session:
+            actor = actor_for_email(session=session, email=as_email) if as_email else SYSTEM_ACTOR
+            jobs = submit_import(
+                session=session, actor=actor, kind=kind, options=options, dry_run=dry_run,
+                enqueue=False,
+                files=[ImportFile(file_name=path.name, stored_path=path.resolve(), sheet=sheet,
+                                  mapping=mapping, identifier_columns=identifier_columns or None)
+                       for path in files],
+            )
+            batch_id, job_ids = jobs[0].batch_id, [job.id for job in jobs]
+    except (UserError, PermissionDenied, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+    run_batch(batch_id)
+
+    statuses = []
+    with session_scope() as session:
+        for job_id in job_ids:
+            report = file_report(session=session, actor=actor, job_id=job_id)
+            statuses.append(report["status"])
+            click.echo(json.dumps(report, ensure_ascii=False, default=str) if as_json
+                       else _describe_report(report))
+    if "rejected" in statuses:
+        sys.exit(EXIT_REJECTED)
+    if any(status not in ("completed", "dry_run") for status in statuses):
+        sys.exit(1)
+
+
+def _describe_report(report: dict) -> str:
+    head = f"{report['file']}: {report['status']} (import #{report['job_id']})"
+    if report["status"] in ("rejected", "failed"):
+        return f"{head}\n  {report['error']}"
+    counts = ", ".join(f"{report[k]} {k}" for k in
+                       ("rows", "created", "updated", "merged", "unchanged", "invalid", "conflicts"))
+    lines = [head, f"  {counts}"]
+    shown = report["errors"][:20]
+    lines += [f"  row {e['row']}, {e['column']}: {e['message']}" for e in shown]
+    if len(report["errors"]) > len(shown):
+        lines.append(f"  ... and {len(report['errors']) - len(shown)} more (use --json for all)")
+    return "\n".join(lines)
+
+
+@main.command("export-profiles")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="CSV file to write.")
+@click.option("--as", "as_email", default=None, metavar="EMAIL",
+              help="Act as this user (default: the system).")
+def export_profiles(out_path: Path, as_email: str | None) -> None:
+    """Write every active profile to CSV: all fields, one column per identity kind."""
+    from .db import session_scope
+    from .services.exporting import export_profiles_csv
+    from .services.permissions import SYSTEM_ACTOR, PermissionDenied
+    from .services.users import UserError, actor_for_email
+
+    try:
+        with session_scope() as session:
+            actor = actor_for_email(session=session, email=as_email) if as_email else SYSTEM_ACTOR
+            count = export_profiles_csv(session=session, actor=actor, out_path=out_path)
+    except (UserError, PermissionDenied) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"wrote {count} profiles to {out_path}")
+
+
+@main.command()
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Worker threads in this process.")
+def worker(workers: int) -> None:
+    """Run background jobs (imports) from the queue until stopped (Ctrl-C / SIGTERM).
+
+    The queue is SQLite under DATA_DIR, or Redis when REDIS_URL is set (then workers on
+    other machines sharing the database and Redis work on it too).
+    """
+    import logging
+
+    from .jobs.runner import run_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    run_worker(workers=workers)
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

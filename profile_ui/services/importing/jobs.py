@@ -244,3 +244,42 @@ def batch_jobs(*, session: Session, actor: Actor, batch_id: str) -> list[ImportJ
     return list(session.exec(
         select(ImportJob).where(ImportJob.batch_id == batch_id).order_by(ImportJob.position)
     ).all())
+
+
+# ---------------------------------------------------------------- reports
+REPORT_COUNT_KEYS = ("rows", "created", "updated", "merged", "unchanged", "invalid", "conflicts")
+
+
+def report_status(job: ImportJob) -> str:
+    """completed | dry_run | rejected | failed, or the job's status while it is not done."""
+    if job.status == AWAITING_CONFIRMATION:
+        return "dry_run"
+    if job.status == FAILED:
+        return "rejected" if is_rejected(job) else "failed"
+    return job.status
+
+
+def file_report(*, session: Session, actor: Actor, job_id: int) -> dict[str, Any]:
+    """One file's outcome as the CLI prints it (a stable contract for scripts).
+
+    `errors` lists every invalid row's reasons, `row` numbered as in the spreadsheet
+    (header = row 1); `error` says why a rejected or failed file was not imported.
+    """
+    from ...models import ImportRowResult
+
+    job = get_import(session=session, actor=actor, job_id=job_id)
+    counts = job.counts or {}
+    report: dict[str, Any] = {"file": job.file_name, "status": report_status(job)}
+    report.update({key: int(counts.get(key) or 0) for key in REPORT_COUNT_KEYS})
+    invalid = session.exec(
+        select(ImportRowResult.row_number, ImportRowResult.errors)
+        .where(ImportRowResult.job_id == job.id, ImportRowResult.outcome == "invalid")
+        .order_by(ImportRowResult.row_number)
+    ).all()
+    report["errors"] = [
+        {"row": row_number, "column": err.get("column"), "message": err.get("message")}
+        for row_number, errors in invalid for err in (errors or [])
+    ]
+    report["error"] = job.error
+    report["job_id"] = job.id
+    return report
