@@ -1,0 +1,291 @@
+"""SheetData + ImportMapping -> the validated frame (columns: see the package docstring).
+
+Whole columns at once with polars expressions; the only per-value Python work is the
+phone library, run once per DISTINCT value that the vectorized fast path cannot settle,
+and the value map of choice fields, built once per distinct value.
+
+Rules:
+- Every mapped column is converted by its target's type (normalize.py). Text that is
+  present but cannot be read becomes null plus an error naming the column as it is written
+  in the file and the value, e.g. {"column": "E-mail", "message": "'abc@' is not a valid
+  e-mail address"}.
+- Any error makes the row invalid (VALID_COL false): nothing of it is imported, so a
+  person is never half-updated.
+- A row needs at least one usable identifier: a valid value in one of the identifier
+  columns (ImportMapping.identifiers, or every mapped identity column when empty).
+- "Required on create" is not checked here: it depends on whether the row creates a
+  profile, which only the resolve/apply stages know.
+- Choice values go through the user's value map first (raw -> option; an empty option
+  means "ignore this value"), then "matching words" (values.py) for values the map does
+  not cover; what is still unmatched is an error listing the choices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+import polars as pl
+
+from ...models import FieldDefinition, Profile
+from . import ERRORS_COL, IDENTITY_PREFIX, ROW_COL, TAGS_TARGET, VALID_COL, ImportMapping
+from .mapping import MappingInvalid, effective_targets, identity_kind_of, infer_identifiers
+from .normalize import (
+    FIELD_DTYPES, convert_expr, email_expr, invalid_message_expr, name_expr, phone_expr, shorten,
+    text_expr,
+)
+from .values import match_value
+
+MULTI_SEPARATORS = r"[|;]"
+TAGS_SEPARATOR = "|"
+TAG_NAME_MAX = 128  # Tag.name
+IDENTITY_VALUE_MAX = 255  # Identity.value
+ERROR_DTYPE = pl.Struct({"column": pl.Utf8, "message": pl.Utf8})
+
+
+class SheetLike(Protocol):
+    file_name: str
+    headers: list[str]
+    frame: pl.DataFrame
+
+
+def _system_text_limits() -> dict[str, int]:
+    limits = {}
+    for column in Profile.__table__.columns:
+        length = getattr(column.type, "length", None)
+        if length:
+            limits[column.name] = length
+    return limits
+
+
+_TEXT_LIMITS = _system_text_limits()
+
+
+def _error(header: str, bad: pl.Expr, message: pl.Expr | str) -> pl.Expr:
+    message = pl.lit(message) if isinstance(message, str) else message
+    return pl.when(bad).then(pl.struct(column=pl.lit(header), message=message))
+
+
+def _quoted_list(items: list[str], limit: int = 12) -> str:
+    shown = ", ".join(items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def _field_definitions(mapping: ImportMapping, fields: Mapping[str, FieldDefinition]) -> dict[str, FieldDefinition]:
+    """Known fields plus the custom fields this import will create (a dry run creates none)."""
+    definitions = dict(fields)
+    for header, spec in mapping.new_fields.items():
+        key = spec.get("key")
+        if key and key not in definitions:
+            definitions[key] = FieldDefinition(
+                key=key, label=spec.get("label") or header, type=spec.get("type") or "text",
+                options=list(spec.get("options") or []),
+            )
+    return definitions
+
+
+def check_mapping(
+    data: SheetLike, mapping: ImportMapping, *, fields: Mapping[str, FieldDefinition]
+) -> tuple[dict[str, str], list[str]]:
+    """header -> target and the identifier kinds, or MappingInvalid saying what to change."""
+    targets = effective_targets(mapping)
+    definitions = _field_definitions(mapping, fields)
+    where = f" in {data.file_name}" if data.file_name else ""
+    missing = [h for h in targets if h not in data.frame.columns]
+    if missing:
+        raise MappingInvalid(f"Column {_quoted_list([repr(h) for h in missing])} is not{where}")
+    seen: dict[str, str] = {}
+    for header, target in targets.items():
+        if target in seen:
+            raise MappingInvalid(
+                f"Columns '{seen[target]}' and '{header}' are both mapped to {_target_label(target, definitions)}: "
+                "map one of them to something else or ignore it"
+            )
+        seen[target] = header
+        if not (identity_kind_of(target) or target == TAGS_TARGET or target in definitions):
+            raise MappingInvalid(f"Column '{header}' is mapped to '{target}', which is not a field")
+    mapped_kinds = [k for t in targets.values() if (k := identity_kind_of(t))]
+    if not mapped_kinds:
+        raise MappingInvalid(
+            "Map at least one column to an identifier (User ID, Email, Phone or another ID kind), "
+            "so each row can be matched to a person"
+        )
+    unmapped = [kind for kind in mapping.identifiers if kind not in mapped_kinds]
+    if unmapped:
+        raise MappingInvalid(f"No column is mapped to the identifier {_quoted_list(unmapped)}")
+    return targets, infer_identifiers(mapping)
+
+
+def _target_label(target: str, definitions: Mapping[str, FieldDefinition]) -> str:
+    kind = identity_kind_of(target)
+    if kind:
+        return {"email": "Email", "phone": "Phone", "user_id": "User ID"}.get(kind, kind)
+    if target == TAGS_TARGET:
+        return "Tags"
+    definition = definitions.get(target)
+    return definition.label if definition else target
+
+
+def _choice_lookup(
+    distinct: list[str], definition: FieldDefinition, value_map: dict[str, str]
+) -> tuple[dict[str, str | None], list[str]]:
+    """raw -> option (None = ignored on purpose) for every distinct raw value, and the raws
+    that match nothing (errors)."""
+    options = list(definition.options or [])
+    by_fold = {raw.strip(): option for raw, option in value_map.items()}
+    resolved: dict[str, str | None] = {}
+    unmatched: list[str] = []
+    for raw in distinct:
+        if raw in by_fold:
+            option = by_fold[raw]
+            if not option:
+                resolved[raw] = None
+                continue
+            if option in options:
+                resolved[raw] = option
+                continue
+        option = match_value(raw, options)
+        if option is None:
+            unmatched.append(raw)
+        else:
+            resolved[raw] = option
+    return resolved, unmatched
+
+
+def _texts(values: list[str]) -> pl.Series:
+    return pl.Series(values, dtype=pl.Utf8)
+
+
+def _replace_values(expr: pl.Expr, resolved: dict[str, str | None]) -> pl.Expr:
+    return expr.replace_strict(
+        _texts(list(resolved)), _texts(list(resolved.values())), default=None, return_dtype=pl.Utf8
+    )
+
+
+def _choice_message(definition: FieldDefinition, bad: pl.Expr) -> pl.Expr:
+    options = ", ".join(definition.options or []) or "(this field has no choices yet)"
+    return pl.concat_str([
+        pl.lit("'"), bad, pl.lit(f"' is not one of the choices for {definition.label}: {shorten(options, 200)}"),
+    ])
+
+
+def validate_rows(
+    data: SheetLike,
+    mapping: ImportMapping,
+    *,
+    fields: Mapping[str, FieldDefinition],
+    default_region: str,
+) -> pl.DataFrame:
+    """The validated frame: typed target columns, ERRORS_COL and VALID_COL per row."""
+    targets, identifiers = check_mapping(data, mapping, fields=fields)
+    definitions = _field_definitions(mapping, fields)
+    raw_names = {header: f"__raw{i}__" for i, header in enumerate(targets)}
+    raw = data.frame.select(
+        pl.col(ROW_COL).cast(pl.Int64),
+        *[text_expr(pl.col(h).cast(pl.Utf8)).alias(raw_names[h]) for h in targets],
+    )
+
+    values: list[pl.Expr] = []
+    errors: list[pl.Expr] = []
+    for header, target in targets.items():
+        source = pl.col(raw_names[header])
+        present = source.is_not_null()
+        kind = identity_kind_of(target)
+        if kind:
+            if kind == "email":
+                value = email_expr(source)
+                message = invalid_message_expr("email", source, region=default_region)
+            elif kind == "phone":
+                value = phone_expr(source, default_region)
+                message = invalid_message_expr("phone", source, region=default_region)
+            else:
+                value = pl.when(source.str.len_chars() <= IDENTITY_VALUE_MAX).then(source)
+                message = pl.lit(f"The value is longer than {IDENTITY_VALUE_MAX} characters")
+            values.append(value.alias(target))
+            errors.append(_error(header, present & pl.col(target).is_null(), message))
+        elif target == TAGS_TARGET:
+            items = (
+                source.str.split(TAGS_SEPARATOR)
+                .list.eval(pl.element().str.strip_chars().filter(pl.element().str.len_chars() > 0))
+                .list.unique(maintain_order=True)
+            )
+            values.append(pl.when(items.list.len() > 0).then(items).alias(target))
+            too_long = pl.col(target).list.eval(pl.element().str.len_chars().max()).list.first() > TAG_NAME_MAX
+            errors.append(_error(header, too_long.fill_null(False), f"A tag is longer than {TAG_NAME_MAX} characters"))
+        else:
+            definition = definitions[target]
+            value, error = _field_value(header, source, raw, raw_names[header], definition, mapping, default_region)
+            values.append(value.alias(target))
+            errors.append(error if error is not None else _error(
+                header, present & pl.col(target).is_null(),
+                invalid_message_expr(definition.type, source, region=default_region),
+            ))
+            limit = _TEXT_LIMITS.get(target) if definition.is_system else None
+            if limit and FIELD_DTYPES.get(definition.type) == pl.Utf8():
+                errors.append(_error(
+                    header, pl.col(target).str.len_chars() > limit,
+                    f"The value is longer than {limit} characters (the most {definition.label} can hold)",
+                ))
+
+    id_headers = [h for h, t in targets.items() if identity_kind_of(t) in identifiers]
+    has_identifier = pl.any_horizontal([pl.col(IDENTITY_PREFIX + k).is_not_null() for k in identifiers])
+    errors.append(_error(
+        ", ".join(id_headers), ~has_identifier,
+        "No identifier: fill in at least one of " + ", ".join(f"'{h}'" for h in id_headers),
+    ))
+
+    typed = raw.with_columns(values)
+    result = typed.with_columns(
+        pl.concat_list([e.cast(ERROR_DTYPE) for e in errors]).list.drop_nulls().alias(ERRORS_COL)
+    ).with_columns((pl.col(ERRORS_COL).list.len() == 0).alias(VALID_COL))
+    return result.select(ROW_COL, *targets.values(), ERRORS_COL, VALID_COL)
+
+
+def _field_value(
+    header: str,
+    source: pl.Expr,
+    raw: pl.DataFrame,
+    raw_name: str,
+    definition: FieldDefinition,
+    mapping: ImportMapping,
+    region: str,
+) -> tuple[pl.Expr, pl.Expr | None]:
+    """(typed value, error or None for the generic "cannot be read" error)."""
+    field_type = definition.type
+    value_map = mapping.values.get(definition.key, {})
+    if field_type == "single_choice":
+        distinct = raw.get_column(raw_name).drop_nulls().unique().to_list()
+        resolved, unmatched = _choice_lookup(distinct, definition, value_map)
+        value = _replace_values(source, resolved)
+        return value, _error(header, source.is_in(_texts(unmatched)), _choice_message(definition, source))
+    if field_type == "multiple_choice":
+        items = source.str.replace_all(MULTI_SEPARATORS, "\x1f").str.split("\x1f")
+        items = items.list.eval(pl.element().str.strip_chars().filter(pl.element().str.len_chars() > 0))
+        distinct = (
+            raw.select(items.alias("i")).get_column("i").explode().drop_nulls().unique().to_list()
+        )
+        resolved, unmatched = _choice_lookup(distinct, definition, value_map)
+        mapped = items.list.eval(
+            _replace_values(pl.element(), resolved)
+        ).list.drop_nulls().list.unique(maintain_order=True)
+        bad = items.list.eval(pl.element().filter(pl.element().is_in(_texts(unmatched))))
+        value = pl.when(mapped.list.len() > 0).then(mapped)
+        return value, _error(header, bad.list.len() > 0, _choice_message(definition, bad.list.join("', '")))
+    if field_type == "text" and definition.key == "full_name":
+        return name_expr(source), None
+    return convert_expr(field_type, source, region=region), None
+
+
+def error_rows(validated: pl.DataFrame) -> pl.DataFrame:
+    """The invalid rows' numbers and errors (for reports and the CLI's "errors" list)."""
+    return (
+        validated.filter(~pl.col(VALID_COL))
+        .select(ROW_COL, ERRORS_COL)
+        .explode(ERRORS_COL)
+        .unnest(ERRORS_COL)
+    )
+
+
+def summary(validated: pl.DataFrame) -> dict[str, Any]:
+    valid = int(validated.get_column(VALID_COL).sum())
+    return {"rows": validated.height, "valid": valid, "invalid": validated.height - valid}
