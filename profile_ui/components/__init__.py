@@ -1,0 +1,1 @@
+"""Reusable UI pieces: the page shell, empty states."""

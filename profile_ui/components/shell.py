@@ -1,0 +1,206 @@
+"""The page shell: sidebar, header (title, bell, signed-in user, sign-out) and the gate
+that renders a page's content only after its on_load has checked the permission.
+
+    def page() -> rx.Component:
+        return shell(content, route=routes.TAGS, title="Tags")
+"""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from .. import routes
+from ..state.base import AppState, NotificationItem
+
+SIDEBAR_WIDTH = "220px"
+
+
+def _nav_link(label: str, route: str, icon: str, current: str) -> rx.Component:
+    is_current = route == current
+    return rx.cond(
+        AppState.allowed_routes.contains(route),
+        rx.el.li(
+            rx.link(
+                rx.hstack(rx.icon(icon, size=18, aria_hidden="true"), rx.text(label),
+                          align="center", spacing="3"),
+                href=route,
+                aria_current="page" if is_current else None,
+                underline="none",
+                color_scheme="indigo" if is_current else "gray",
+                high_contrast=not is_current,
+                weight="medium" if is_current else "regular",
+                padding="0.5em 0.75em",
+                border_radius="8px",
+                background=rx.color("indigo", 3) if is_current else "transparent",
+                display="block",
+                _hover={"background": rx.color("gray", 3)},
+            ),
+            list_style="none",
+        ),
+    )
+
+
+def sidebar(current: str) -> rx.Component:
+    return rx.box(
+        rx.link(rx.heading("Profile UI", size="5"), href=routes.PROFILES, underline="none",
+                high_contrast=True, padding="0.25em 0.75em 1em"),
+        rx.el.nav(
+            rx.el.ul(*[_nav_link(label, route, icon, current)
+                       for label, route, icon in routes.NAVIGATION],
+                     style={"padding": 0, "margin": 0, "display": "flex",
+                            "flexDirection": "column", "gap": "2px"}),
+            aria_label="Main navigation",
+        ),
+        width=SIDEBAR_WIDTH,
+        min_width=SIDEBAR_WIDTH,
+        min_height="100vh",
+        padding="1em 0.75em",
+        border_right=f"1px solid {rx.color('gray', 5)}",
+        background=rx.color("gray", 2),
+    )
+
+
+def _notification_row(item: NotificationItem) -> rx.Component:
+    return rx.el.li(
+        rx.button(
+            rx.vstack(
+                rx.hstack(
+                    rx.cond(item.unread,
+                            rx.box(width="8px", height="8px", border_radius="50%",
+                                   background=rx.color("indigo", 9), aria_label="unread")),
+                    rx.text(item.title, weight=rx.cond(item.unread, "bold", "regular"),
+                            size="2"),
+                    align="center", spacing="2",
+                ),
+                rx.cond(item.body != "", rx.text(item.body, size="1", color_scheme="gray")),
+                rx.text(item.created, size="1", color_scheme="gray"),
+                align="start", spacing="1",
+            ),
+            on_click=AppState.mark_read(item.id),
+            variant="ghost",
+            width="100%",
+            height="auto",
+            padding="0.5em",
+            justify="start",
+            text_align="left",
+        ),
+        list_style="none",
+    )
+
+
+def notifications_bell() -> rx.Component:
+    return rx.popover.root(
+        rx.popover.trigger(
+            rx.box(
+                rx.icon_button(
+                    rx.icon("bell", size=18, aria_hidden="true"),
+                    variant="ghost",
+                    size="3",
+                    aria_label=rx.cond(
+                        AppState.unread_count > 0,
+                        f"Notifications ({AppState.unread_count} unread)",
+                        "Notifications",
+                    ),
+                ),
+                rx.cond(
+                    AppState.unread_count > 0,
+                    rx.badge(AppState.unread_count, color_scheme="red", variant="solid",
+                             radius="full", position="absolute", top="-4px", right="-6px",
+                             aria_hidden="true"),
+                ),
+                position="relative",
+            ),
+        ),
+        rx.popover.content(
+            rx.vstack(
+                rx.hstack(
+                    rx.heading("Notifications", size="3", as_="h2"),
+                    rx.spacer(),
+                    rx.button("Mark all read", size="1", variant="soft",
+                              on_click=AppState.mark_all_read,
+                              disabled=AppState.unread_count == 0),
+                    width="100%", align="center",
+                ),
+                rx.cond(
+                    AppState.notifications.length() > 0,
+                    rx.el.ul(rx.foreach(AppState.notifications, _notification_row),
+                             style={"padding": 0, "margin": 0, "width": "100%",
+                                    "maxHeight": "360px", "overflowY": "auto"}),
+                    rx.text("No notifications yet.", color_scheme="gray", size="2"),
+                ),
+                width="320px",
+                spacing="3",
+            ),
+            aria_label="Notifications",
+        ),
+        on_open_change=AppState.toggle_bell,
+    )
+
+
+def header(title: str) -> rx.Component:
+    return rx.el.header(
+        rx.hstack(
+            rx.heading(title, size="6", as_="h1"),
+            rx.spacer(),
+            notifications_bell(),
+            rx.cond(
+                AppState.user_email != "",
+                rx.hstack(
+                    rx.text(AppState.user_email, size="2", weight="medium",
+                            aria_label="Signed in as"),
+                    rx.badge(AppState.user_role, variant="soft"),
+                    align="center", spacing="2",
+                ),
+            ),
+            rx.button(rx.icon("log_out", size=16, aria_hidden="true"), "Sign out",
+                      on_click=AppState.sign_out, variant="soft", color_scheme="gray"),
+            align="center",
+            spacing="4",
+            width="100%",
+        ),
+        style={"padding": "0.75em 1.5em",
+               "borderBottom": f"1px solid {rx.color('gray', 5)}"},
+    )
+
+
+def not_allowed(title: str) -> rx.Component:
+    return rx.callout(
+        rx.vstack(
+            rx.text(f"You don't have access to {title}.", weight="bold"),
+            rx.text("Ask an administrator if you need it."),
+            rx.link("Go to the start page", href=routes.INDEX),
+            spacing="1",
+        ),
+        icon="shield_alert",
+        color_scheme="red",
+        role="alert",
+    )
+
+
+def _checking() -> rx.Component:
+    return rx.center(rx.spinner(size="3"), padding="4em", aria_busy="true",
+                     aria_label="Loading")
+
+
+def shell(content: rx.Component, *, route: str, title: str) -> rx.Component:
+    """Wrap a page; `content` renders only once this tab's check of `route` has passed."""
+    return rx.hstack(
+        sidebar(route),
+        rx.box(
+            header(title),
+            rx.el.main(
+                rx.cond(
+                    AppState.page_ok == route,
+                    content,
+                    rx.cond(AppState.page_refused == route, not_allowed(title), _checking()),
+                ),
+                id="main",
+                style={"padding": "1.5em"},
+            ),
+            flex="1",
+            min_width="0",
+        ),
+        spacing="0",
+        align="start",
+        width="100%",
+    )

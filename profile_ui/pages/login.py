@@ -1,0 +1,83 @@
+"""/login: e-mail + password; wrong credentials and lockouts show the service's message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+
+from .. import routes
+from ..db import session_scope
+from ..services.permissions import NotSignedIn
+from ..services.users import SignInError, sign_in
+from ..state.base import AppState
+
+
+class LoginState(AppState):
+    error: str = ""
+
+    @rx.event
+    def on_load(self) -> Any:
+        """A tab that is still signed in goes straight to its first page."""
+        self.error = ""
+        try:
+            actor = self._require_actor()
+        except NotSignedIn:
+            self._forget_user()
+            return None
+        return rx.redirect(routes.first_allowed_page(actor.permissions), replace=True)
+
+    @rx.event
+    def submit(self, form_data: dict[str, Any]) -> Any:
+        email = str(form_data.get("email") or "")
+        password = str(form_data.get("password") or "")
+        try:
+            with session_scope() as session:
+                token, actor = sign_in(session=session, email=email, password=password)
+        except SignInError as exc:
+            self.error = str(exc)
+            return None
+        self.error = ""
+        self.session_token = token
+        self._show_actor(actor)
+        return rx.redirect(routes.first_allowed_page(actor.permissions), replace=True)
+
+
+def _field(label: str, name: str, **props: Any) -> rx.Component:
+    return rx.vstack(
+        rx.el.label(label, html_for=name, style={"fontWeight": 500, "fontSize": "14px"}),
+        rx.input(id=name, name=name, required=True, size="3", width="100%", **props),
+        spacing="1",
+        width="100%",
+    )
+
+
+def page() -> rx.Component:
+    return rx.center(
+        rx.card(
+            rx.form(
+                rx.vstack(
+                    rx.heading("Sign in to Profile UI", size="6", as_="h1"),
+                    rx.cond(
+                        LoginState.error != "",
+                        rx.callout(LoginState.error, icon="triangle_alert", color_scheme="red",
+                                   role="alert", width="100%"),
+                    ),
+                    _field("E-mail", "email", type="email", auto_complete="username",
+                           auto_focus=True),
+                    _field("Password", "password", type="password",
+                           auto_complete="current-password"),
+                    rx.button("Sign in", type="submit", size="3", width="100%"),
+                    spacing="4",
+                    width="100%",
+                ),
+                on_submit=LoginState.submit,
+                reset_on_submit=False,
+                aria_label="Sign in",
+            ),
+            width="380px",
+            padding="2em",
+        ),
+        min_height="100vh",
+        background=rx.color("gray", 2),
+    )

@@ -1,0 +1,53 @@
+"""The Reflex app: rx.App and its pages. Behaviour lives in pages/, state/ and services/."""
+
+import functools
+
+import reflex as rx
+
+from . import routes
+from .pages import (
+    audit,
+    exports,
+    import_new,
+    imports,
+    index,
+    login,
+    profiles,
+    segments,
+    settings,
+    tags,
+    trash,
+)
+from .services.uploads import UploadGuard
+from .state.base import SESSION_COOKIE
+
+app = rx.App(
+    api_transformer=functools.partial(UploadGuard, session_cookie=SESSION_COOKIE),
+)
+
+
+def _title(name: str) -> str:
+    return f"{name} · Profile UI"
+
+
+app.add_page(index.page, route=routes.INDEX, title="Profile UI", on_load=index.IndexState.on_load)
+app.add_page(login.page, route=routes.LOGIN, title=_title("Sign in"),
+             on_load=login.LoginState.on_load)
+app.add_page(profiles.page, route=routes.PROFILES, title=_title(profiles.TITLE),
+             on_load=profiles.ProfilesState.on_load)
+app.add_page(imports.page, route=routes.IMPORTS, title=_title(imports.TITLE),
+             on_load=imports.ImportsState.on_load)
+app.add_page(import_new.page, route=routes.IMPORT_NEW, title=_title(import_new.TITLE),
+             on_load=import_new.ImportUploadState.on_load)
+app.add_page(segments.page, route=routes.SEGMENTS, title=_title(segments.TITLE),
+             on_load=segments.SegmentsState.on_load)
+app.add_page(tags.page, route=routes.TAGS, title=_title(tags.TITLE),
+             on_load=tags.TagsState.on_load)
+app.add_page(exports.page, route=routes.EXPORTS, title=_title(exports.TITLE),
+             on_load=exports.ExportsState.on_load)
+app.add_page(trash.page, route=routes.TRASH, title=_title(trash.TITLE),
+             on_load=trash.TrashState.on_load)
+app.add_page(audit.page, route=routes.AUDIT, title=_title(audit.TITLE),
+             on_load=audit.AuditState.on_load)
+app.add_page(settings.page, route=routes.SETTINGS, title=_title(settings.TITLE),
+             on_load=settings.SettingsState.on_load)

@@ -1,0 +1,192 @@
+"""Uploaded files: saved privately under DATA_DIR, and a guard in front of Reflex's /_upload.
+
+Reflex's own upload endpoint would also serve everything in its upload folder back over
+GET /_upload/<name>. We never use that folder: the upload event handler streams each
+file into `save_upload`, which writes under `settings.upload_dir` with a random name,
+and `UploadGuard` (ASGI middleware, installed through rx.App's api_transformer) answers
+GET with 404, refuses bodies over the limit with 413 before reading them, and refuses a
+POST without a signed-in user allowed to import (401/403).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+from collections.abc import Iterable
+from http.cookies import CookieError, SimpleCookie
+from pathlib import Path
+from typing import Any
+
+from ..settings import get_settings
+from .permissions import PROFILES_IMPORT, Actor, NotSignedIn
+
+# file types the import pipeline reads (calamine for Excel, polars for text)
+ALLOWED_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xls")
+# room for the multipart headers and boundaries around the file bytes of one request
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
+UPLOAD_PATH = "/_upload"
+
+
+class UploadError(ValueError):
+    """A refused upload; the message names the file and is safe to show."""
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.0f} MB" if size >= 1024 * 1024 else f"{size:,} bytes"
+
+
+def save_upload(
+    *,
+    actor: Actor,
+    file_name: str,
+    data_chunks: Iterable[bytes],
+    max_bytes: int | None = None,
+    upload_dir: Path | None = None,
+) -> Path:
+    """Write one uploaded file into the private upload folder under a random name.
+
+    Needs `profiles.import`. Refuses file types the importer cannot read and files over
+    `max_bytes` (default: settings.upload_max_bytes); a refused file leaves nothing behind.
+    Returns the path of the saved file.
+    """
+    actor.require(PROFILES_IMPORT)
+    settings = get_settings()
+    limit = settings.upload_max_bytes if max_bytes is None else max_bytes
+    shown_name = Path(file_name or "upload").name  # never trust a client's folder part
+    suffix = Path(shown_name).suffix.lower()
+    if suffix not in ALLOWED_SUFFIXES:
+        raise UploadError(
+            f"{shown_name}: this file type cannot be imported "
+            f"(use {', '.join(ALLOWED_SUFFIXES)})")
+    folder = upload_dir or settings.upload_dir
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    target = folder / f"{secrets.token_hex(16)}{suffix}"
+    partial = target.with_name(target.name + ".part")
+    written = 0
+    try:
+        with open(partial, "xb") as out:
+            for chunk in data_chunks:
+                written += len(chunk)
+                if written > limit:
+                    raise UploadError(
+                        f"{shown_name} is larger than the upload limit of {_megabytes(limit)}")
+                out.write(chunk)
+        os.replace(partial, target)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return target
+
+
+def request_body_limit() -> int:
+    """The largest /_upload request body accepted: one file at the limit plus multipart framing."""
+    return get_settings().upload_max_bytes + MULTIPART_OVERHEAD_BYTES
+
+
+def _actor_for_session_cookie(token: str | None) -> Actor:
+    from ..db import session_scope
+    from .users import actor_for_token
+
+    with session_scope() as session:
+        return actor_for_token(session=session, token=token)
+
+
+def _cookie_value(scope: dict[str, Any], name: str) -> str | None:
+    for key, value in scope.get("headers") or ():
+        if key == b"cookie":
+            try:
+                jar = SimpleCookie(value.decode("latin-1"))
+            except CookieError:
+                continue
+            if name in jar:
+                return jar[name].value
+    return None
+
+
+def _content_length(scope: dict[str, Any]) -> int | None:
+    for key, value in scope.get("headers") or ():
+        if key == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+async def _respond(send: Any, status: int, detail: str) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class UploadGuard:
+    """ASGI middleware in front of Reflex's /_upload endpoint (see the module docstring)."""
+
+    def __init__(self, app: Any, *, session_cookie: str) -> None:
+        self.app = app
+        self.session_cookie = session_cookie
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        path = scope.get("path", "")
+        root = scope.get("root_path") or ""
+        if root and path.startswith(root):
+            path = path[len(root):]
+        if scope["type"] != "http" or not (path == UPLOAD_PATH or path.startswith(UPLOAD_PATH + "/")):
+            await self.app(scope, receive, send)
+            return
+        if scope.get("method") != "POST":
+            # Reflex would serve its public upload folder here; we keep nothing there
+            await _respond(send, 404, "Not found")
+            return
+        limit = request_body_limit()
+        too_large = f"The upload is larger than the limit of {_megabytes(get_settings().upload_max_bytes)}"
+        declared = _content_length(scope)
+        if declared is not None and declared > limit:
+            await _respond(send, 413, too_large)
+            return
+        try:
+            actor = await asyncio.to_thread(
+                _actor_for_session_cookie, _cookie_value(scope, self.session_cookie))
+        except NotSignedIn:
+            await _respond(send, 401, "Please sign in to upload files")
+            return
+        if not actor.can(PROFILES_IMPORT):
+            await _respond(send, 403, f"{actor.email} is not allowed to import files")
+            return
+        await self._forward_limited(scope, receive, send, limit, too_large)
+
+    async def _forward_limited(self, scope, receive, send, limit: int, message: str) -> None:  # noqa: ANN001
+        """Pass the request on, cutting it off with 413 when a body without (or with a
+        false) Content-Length grows past the limit."""
+        received = 0
+        exceeded = False
+        started = False
+
+        async def counted_receive() -> dict[str, Any]:
+            nonlocal received, exceeded
+            if exceeded:
+                return {"type": "http.disconnect"}
+            event = await receive()
+            if event["type"] == "http.request":
+                received += len(event.get("body", b""))
+                if received > limit:
+                    exceeded = True
+                    return {"type": "http.disconnect"}
+            return event
+
+        async def guarded_send(event: dict[str, Any]) -> None:
+            nonlocal started
+            if exceeded and not started:
+                return  # the app's answer to the cut-off request is replaced by ours
+            if event["type"] == "http.response.start":
+                started = True
+            await send(event)
+
+        await self.app(scope, counted_receive, guarded_send)
+        if exceeded and not started:
+            await _respond(send, 413, message)

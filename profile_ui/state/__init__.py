@@ -1,0 +1,1 @@
+"""Shared Reflex state (AppState: session, signed-in user, notifications)."""

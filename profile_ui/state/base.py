@@ -1,0 +1,215 @@
+"""AppState: the browser's session token, who is signed in, the bell, and the guard
+every event handler, computed var and on_load goes through.
+
+Anything can be sent over the websocket by hand, so nothing the browser holds is
+trusted: each handler resolves the Actor from the session token on the server
+(`_require_actor`), every time, and passes it to a service, which checks the
+permission itself. The user/role/permission vars below only decide what the UI
+shows; they are refreshed from the server whenever an actor is resolved.
+
+Pattern for a handler (page substates subclass AppState):
+
+    @rx.event
+    @guarded
+    def do_something(self, value: str):
+        actor = self._require_actor()
+        with session_scope() as session:
+            some_service.do(session=session, actor=actor, value=value)
+
+`guarded` turns NotSignedIn into "forget the user, go to /login" and PermissionDenied
+into an error toast (nothing changed: the service refused before writing). Computed
+vars use `_actor_or_none()` and show nothing without an actor.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import reflex as rx
+
+from .. import routes
+from ..db import session_scope
+from ..services import notify
+from ..services.permissions import Actor, NotSignedIn, PermissionDenied
+from ..services.users import actor_for_token
+from ..services.users import sign_out as revoke_session
+from ..settings import get_settings
+
+SESSION_COOKIE = "profile_ui_session"
+_COOKIE_OPTIONS = {"path": "/", "sameSite": "strict"}
+
+
+@dataclasses.dataclass
+class NotificationItem:
+    """One row of the bell's list, as the browser sees it."""
+
+    id: int
+    title: str
+    body: str
+    link: str
+    created: str
+    unread: bool
+
+
+def _notification_items(rows: list[Any]) -> list[NotificationItem]:
+    return [
+        NotificationItem(id=row.id, title=row.title, body=row.body or "", link=row.link or "",
+                         created=row.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+                         unread=row.read_at is None)
+        for row in rows
+    ]
+
+
+def guarded(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap an AppState event handler: NotSignedIn -> sign-in page; PermissionDenied -> toast."""
+
+    def on_refusal(state: "AppState", exc: PermissionDenied) -> Any:
+        if isinstance(exc, NotSignedIn):
+            had_session = bool(state.session_token)
+            state._forget_user()
+            events: list[Any] = [rx.remove_cookie(SESSION_COOKIE, _COOKIE_OPTIONS),
+                                 rx.redirect(routes.LOGIN, replace=True)]
+            if had_session:  # an expired or revoked session, not a first visit
+                events.append(rx.toast.info(str(exc)))
+            return events
+        return rx.toast.error(str(exc))
+
+    if inspect.iscoroutinefunction(handler):
+        @functools.wraps(handler)
+        async def run_async(self: "AppState", *args: Any, **kwargs: Any) -> Any:
+            try:
+                return await handler(self, *args, **kwargs)
+            except PermissionDenied as exc:
+                return on_refusal(self, exc)
+        return run_async
+
+    @functools.wraps(handler)
+    def run(self: "AppState", *args: Any, **kwargs: Any) -> Any:
+        try:
+            return handler(self, *args, **kwargs)
+        except PermissionDenied as exc:
+            return on_refusal(self, exc)
+    return run
+
+
+class AppState(rx.State):
+    """Shared by every page; page substates subclass it."""
+
+    session_token: str = rx.Cookie(
+        "", name=SESSION_COOKIE, path="/", same_site="strict",
+        secure=get_settings().app_url.startswith("https://") or None,
+    )
+
+    # what the UI shows about the signed-in user (never used to decide anything)
+    user_email: str = ""
+    user_role: str = ""
+    permissions: list[str] = []
+    allowed_routes: list[str] = []
+
+    # the route whose permission check passed in this tab, or was refused; a page's
+    # content renders only when its own route passed (see components/shell.py)
+    page_ok: str = ""
+    page_refused: str = ""
+
+    notifications: list[NotificationItem] = []
+    unread_count: int = 0
+
+    # ------------------------------------------------------------ the actor
+    def _require_actor(self) -> Actor:
+        """The actor behind this browser's session token, looked up now; NotSignedIn if none."""
+        with session_scope() as session:
+            actor = actor_for_token(session=session, token=self.session_token)
+        self._show_actor(actor)
+        return actor
+
+    def _actor_or_none(self) -> Actor | None:
+        """For computed vars, which cannot redirect: None when not signed in."""
+        try:
+            with session_scope() as session:
+                return actor_for_token(session=session, token=self.session_token)
+        except NotSignedIn:
+            return None
+
+    def _show_actor(self, actor: Actor) -> None:
+        self.user_email = actor.email
+        self.user_role = actor.role
+        self.permissions = sorted(actor.permissions)
+        self.allowed_routes = [route for route in routes.PAGE_PERMISSIONS
+                               if routes.may_open(route, actor.permissions)]
+
+    def _app_state(self) -> "AppState":
+        state: Any = self
+        while type(state) is not AppState:
+            state = state.parent_state
+        return state
+
+    def _forget_user(self) -> None:
+        """Drop everything this tab knew about the user (and every page's loaded data)."""
+        self._app_state().reset()
+
+    def _enter_page(self, route: str) -> Actor | None:
+        """The permission check of a page's on_load: the actor when `route` may be opened,
+        else None (the page then shows "not allowed"). NotSignedIn propagates."""
+        actor = self._require_actor()
+        if not routes.may_open(route, actor.permissions):
+            self.page_ok, self.page_refused = "", route
+            return None
+        self.page_ok, self.page_refused = route, ""
+        self._load_notifications(actor)
+        return actor
+
+    # ------------------------------------------------------------ the bell
+    def _load_notifications(self, actor: Actor) -> None:
+        with session_scope() as session:
+            rows, unread = notify.list_notifications(session=session, actor=actor)
+            self.notifications = _notification_items(rows)
+            self.unread_count = unread
+
+    @rx.event
+    @guarded
+    def refresh_notifications(self) -> None:
+        self._load_notifications(self._require_actor())
+
+    @rx.event
+    @guarded
+    def toggle_bell(self, is_open: bool) -> None:
+        if is_open:
+            self._load_notifications(self._require_actor())
+
+    @rx.event
+    @guarded
+    def mark_read(self, notification_id: int) -> Any:
+        """Mark one of the signed-in user's notifications read (another user's: nothing
+        happens, the service only touches the actor's own rows) and follow its link."""
+        actor = self._require_actor()
+        with session_scope() as session:
+            notify.mark_read(session=session, actor=actor, notification_id=int(notification_id))
+        self._load_notifications(actor)
+        link = next((n.link for n in self.notifications if n.id == notification_id), "")
+        # only links inside the app: a notification must never send the user elsewhere
+        if link.startswith("/") and not link.startswith("//"):
+            return rx.redirect(link)
+        return None
+
+    @rx.event
+    @guarded
+    def mark_all_read(self) -> None:
+        actor = self._require_actor()
+        with session_scope() as session:
+            notify.mark_read(session=session, actor=actor)
+        self._load_notifications(actor)
+
+    # ------------------------------------------------------------ sign-out
+    @rx.event
+    def sign_out(self) -> Any:
+        """Revoke the server session of the token this tab holds (whoever it belongs to:
+        a stolen token is ended, not used), forget the user, go to the sign-in page."""
+        with session_scope() as session:
+            revoke_session(session=session, token=self.session_token or None)
+        self._forget_user()
+        return [rx.remove_cookie(SESSION_COOKIE, _COOKIE_OPTIONS),
+                rx.redirect(routes.LOGIN, replace=True)]

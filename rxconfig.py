@@ -1,0 +1,37 @@
+"""Reflex configuration, derived from the one Settings object (profile_ui/settings.py).
+
+- No `db_url`: the app uses its own engine (profile_ui/db.py), not rx.session.
+- REDIS_URL, when set, becomes Reflex's state manager; otherwise state lives in memory
+  (the disk manager would write every tab's state, session token included, to .states/).
+- Reflex's public upload folder points at an empty folder under DATA_DIR; nothing is ever
+  saved or served there (see profile_ui/services/uploads.py).
+"""
+
+import os
+
+import reflex as rx
+
+from profile_ui.settings import get_settings
+
+settings = get_settings()
+
+_reflex_uploads = (settings.data_dir / "reflex-uploads-unused").resolve()
+_reflex_uploads.mkdir(parents=True, exist_ok=True)
+os.environ["REFLEX_UPLOADED_FILES_DIR"] = str(_reflex_uploads)
+
+_redis_url = settings.redis_url or os.environ.get("REFLEX_REDIS_URL") or None
+_state_manager = {"redis_url": _redis_url} if _redis_url else {
+    "state_manager_mode": rx.constants.StateManagerMode.MEMORY}
+
+config = rx.Config(
+    app_name="profile_ui",
+    telemetry_enabled=False,
+    # the default in 0.10 (Reflex warns that the option is deprecated); kept explicit so
+    # no state var ever gets a setter event that the browser could call
+    state_auto_setters=False,
+    show_built_with_reflex=False,
+    plugins=[rx.plugins.RadixThemesPlugin(
+        theme=rx.theme(accent_color="indigo", gray_color="slate", radius="medium"))],
+    disable_plugins=[rx.plugins.SitemapPlugin],  # no public sitemap of a private app
+    **_state_manager,
+)
