@@ -88,6 +88,37 @@ def db_url(request: pytest.FixtureRequest) -> str:
     return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
 
 
+def _forget_app_config() -> None:
+    """Drop the cached settings, engine and job queue, so the next use reads the env again."""
+    from profile_ui.db import get_engine
+    from profile_ui.jobs.runner import get_queue
+    from profile_ui.settings import get_settings
+
+    if get_engine.cache_info().currsize:
+        get_engine().dispose()
+    for cached in (get_engine, get_settings, get_queue):
+        cached.cache_clear()
+
+
+@pytest.fixture
+def app_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator:
+    """Point the app's own settings (get_settings / get_engine: CLI, jobs, queue) at a test
+    database: `app_env(sqlite_url, SMTP_PORT="2525")` sets DATABASE_URL, a fresh DATA_DIR and
+    any extra variables, and returns that DATA_DIR."""
+
+    def configure(database_url: str, **env: str) -> Path:
+        data_dir = tmp_path / "app-data"
+        monkeypatch.setenv("DATABASE_URL", database_url)
+        monkeypatch.setenv("DATA_DIR", str(data_dir))
+        for name, value in env.items():
+            monkeypatch.setenv(name.upper(), value)
+        _forget_app_config()
+        return data_dir
+
+    yield configure
+    _forget_app_config()
+
+
 @pytest.fixture
 def engine(db_url: str) -> Iterator[sa.Engine]:
     eng = make_engine(db_url)

@@ -28,11 +28,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from ..db import get_engine
-from ..models import ImportJob, User, utcnow
+from ..models import FieldDefinition, IdentityKind, ImportJob, ImportRowResult, SyncRule, User, utcnow
 from ..services.importing import ImportMapping
 from ..services.importing.jobs import (
     ACTIVE_STATUSES, AUTO_MAPPING_KEY, AWAITING_CONFIRMATION, COMPLETED, FAILED, QUEUED, RUN_KEY,
-    RUNNING, VALIDATING, job_mapping, job_options, report_link, run_info,
+    RUNNING, VALIDATING, counts_summary, job_mapping, job_options, report_link, run_info,
 )
 from ..services.notify import notify_user, send_email
 from ..services.permissions import PROFILES_IMPORT, SYSTEM_ACTOR, Actor, PermissionDenied
@@ -189,8 +189,8 @@ def _actor_for(session: Session, job: ImportJob) -> Actor:
 
 
 def _run_claimed(engine: Engine, claim: Claim) -> str:
-    from ..services.importing import apply as apply_stage
-    from ..services.importing import validate as validate_stage
+    from ..services.importing.apply import ImportPlanError, apply_import, plan_import
+    from ..services.importing.mapping import MappingInvalid
     from ..services.importing.read import FileRejected
 
     with Session(engine, expire_on_commit=False) as session:
@@ -203,52 +203,77 @@ def _run_claimed(engine: Engine, claim: Claim) -> str:
             _finish_failed(engine, claim, str(exc))
             return FAILED
 
+    # ---- read, map, validate (outside any write transaction)
     try:
         sheet = _read(job)
+        with Session(engine, expire_on_commit=False) as session:
+            mapping = _resolve_mapping(session, job, sheet)
+            rows_total = sheet.frame.height
+            _heartbeat(engine, claim, rows_total=rows_total, rows_done=0, mapping=mapping.to_json())
+            validated = _validate(session, sheet, mapping)
     except FileRejected as exc:
         _finish_failed(engine, claim, str(exc), rejected=True)
         return FAILED
-
-    with Session(engine, expire_on_commit=False) as session:
-        mapping = _resolve_mapping(session, job, sheet)
-    rows_total = sheet.frame.height
-    _heartbeat(engine, claim, rows_total=rows_total, rows_done=0, mapping=mapping.to_json())
-    job.mapping = mapping.to_json()
-
-    with Session(engine, expire_on_commit=False) as session:
-        validated = validate_stage.validate_rows(session=session, sheet=sheet, mapping=mapping)
+    except MappingInvalid as exc:  # no usable column mapping: the file is refused as a whole
+        _finish_failed(engine, claim, f"{job.file_name}: {exc}", rejected=True)
+        return FAILED
+    del sheet
     options = job_options(job)
 
-    if job.dry_run and not claim.confirmed:
+    try:
+        if job.dry_run and not claim.confirmed:
+            # ---- dry run: the plan, its row results and the status commit together
+            with Session(engine, expire_on_commit=False) as session:
+                plan = plan_import(session=session, actor=actor, frame=validated, mapping=mapping,
+                                   options=options, sync_rule=_sync_rule(session),
+                                   file_name=job.file_name)
+                _store_row_results(session, job.id, plan.rows)
+                _update_held(session.connection(), claim, (VALIDATING,),
+                             status=AWAITING_CONFIRMATION, counts=dict(plan.totals),
+                             rows_done=rows_total)
+                note = _notify(session, job, title=f"Dry run ready: {job.file_name}",
+                               body=counts_summary(job.file_name, plan.totals), email=False)
+                session.commit()
+            _send(note)
+            return AWAITING_CONFIRMATION
+
+        _heartbeat(engine, claim, status=RUNNING)
+        # ---- apply: writes, row results, status and notification in ONE transaction
         with Session(engine, expire_on_commit=False) as session:
-            plan = apply_stage.plan_import(session=session, actor=actor, job=job, frame=validated,
-                                           mapping=mapping, options=options)
-            _store_plan(session, job, plan)
-            _update_held(session.connection(), claim, (VALIDATING,), status=AWAITING_CONFIRMATION,
-                         counts=_counts(plan), rows_done=rows_total, finished_at=None)
-            note = _notify(session, job, title=f"Dry run ready: {job.file_name}",
-                           body=_summary(job.file_name, _counts(plan)), email=False)
+            row = session.get(ImportJob, claim.job_id)
+            session.execute(sa.delete(ImportRowResult).where(ImportRowResult.job_id == row.id))
+            plan = apply_import(session=session, actor=actor, job=row, frame=validated,
+                                mapping=mapping, options=options, sync_rule=_sync_rule(session))
+            _test_apply_delay()
+            _update_held(session.connection(), claim, (RUNNING,), status=COMPLETED,
+                         counts=dict(plan.totals), rows_total=rows_total, rows_done=rows_total,
+                         finished_at=utcnow())
+            note = _notify(session, job, title=f"Import completed: {job.file_name}",
+                           body=counts_summary(job.file_name, plan.totals))
             session.commit()
         _send(note)
-        return AWAITING_CONFIRMATION
+        return COMPLETED
+    except ImportPlanError as exc:
+        _finish_failed(engine, claim, f"{job.file_name}: {exc}")
+        return FAILED
 
-    if not claim.confirmed:
-        _heartbeat(engine, claim, status=RUNNING)
-    else:
-        _heartbeat(engine, claim)
-    with Session(engine, expire_on_commit=False) as session:
-        plan = apply_stage.plan_import(session=session, actor=actor, job=job, frame=validated,
-                                       mapping=mapping, options=options)
-        result = apply_stage.apply_import(session=session, actor=actor, job=job, plan=plan)
-        _test_apply_delay()
-        counts = _counts(result)
-        _update_held(session.connection(), claim, (RUNNING,), status=COMPLETED, counts=counts,
-                     rows_done=rows_total, finished_at=utcnow())
-        note = _notify(session, job, title=f"Import completed: {job.file_name}",
-                       body=_summary(job.file_name, counts))
-        session.commit()
-    _send(note)
-    return COMPLETED
+
+def _sync_rule(session: Session) -> SyncRule:
+    rule = session.exec(select(SyncRule).where(SyncRule.is_active.is_(True)).order_by(SyncRule.id)).first()
+    return rule if rule is not None else SyncRule(name="Default", identifier_kinds=["user_id", "email", "phone"])
+
+
+def _store_row_results(session: Session, job_id: int, rows: Any) -> None:
+    """A dry run's per-row outcomes, the way apply stores its own."""
+    import polars as pl
+
+    from ..services.importing import ROW_COL
+    from ..services.importing.apply import BulkWriter
+
+    session.execute(sa.delete(ImportRowResult).where(ImportRowResult.job_id == job_id))
+    BulkWriter(session).insert("import_row_results", rows.select(
+        job_id=pl.lit(job_id, dtype=pl.Int64), row_number=pl.col(ROW_COL), outcome="outcome",
+        profile_id="profile_id", errors="errors", changes="changes"))
 
 
 def _read(job: ImportJob) -> Any:
@@ -260,32 +285,36 @@ def _read(job: ImportJob) -> Any:
     return read_upload(path, file_name=job.file_name, sheet=job.sheet)
 
 
+def _fields(session: Session) -> dict[str, FieldDefinition]:
+    return {f.key: f for f in session.exec(select(FieldDefinition)).all()}
+
+
 def _resolve_mapping(session: Session, job: ImportJob, sheet: Any) -> ImportMapping:
-    """The job's mapping; an "auto" one is completed from the column suggestions."""
+    """The job's mapping; an "auto" one is the column suggestions plus the forced identifiers."""
     mapping = job_mapping(job)
     if not (job.mapping or {}).get(AUTO_MAPPING_KEY):
         return mapping
     from ..services.importing import mapping as mapping_stage
 
-    forced = dict(mapping.columns)
-    headers = [c for c in sheet.frame.columns if not c.startswith("__")]
-    suggestions = mapping_stage.suggest_mapping(session=session, headers=headers, kind=job.kind)
-    columns = {s.header: s.target for s in suggestions}
-    columns.update(forced)
-    identifiers = mapping.identifiers or mapping_stage.infer_identifiers(columns)
-    return ImportMapping(columns=columns, values=mapping.values, identifiers=identifiers,
-                         new_fields=mapping.new_fields)
+    suggestions = mapping_stage.suggest_mapping(
+        sheet.headers, fields=list(_fields(session).values()),
+        identity_kinds=session.exec(select(IdentityKind)).all())
+    suggested = mapping_stage.suggested_mapping(suggestions)
+    forced = {header: target for header, target in mapping.columns.items() if target}
+    if forced:  # a forced identity column wins over a suggestion of the same target
+        suggested.columns = {h: (None if t in forced.values() else t)
+                             for h, t in suggested.columns.items()}
+    suggested.columns.update(forced)
+    suggested.identifiers = list(mapping.identifiers)
+    return suggested
 
 
-def _store_plan(session: Session, job: ImportJob, plan: Any) -> None:
-    from ..services.importing import results as results_stage
+def _validate(session: Session, sheet: Any, mapping: ImportMapping) -> Any:
+    from ..services.importing.validate import validate_rows
+    from ..settings import get_settings
 
-    results_stage.store_row_results(session=session, job_id=job.id, plan=plan)
-
-
-def _counts(outcome: Any) -> dict[str, Any]:
-    counts = getattr(outcome, "counts", outcome)
-    return dict(counts) if isinstance(counts, dict) else {}
+    return validate_rows(sheet, mapping, fields=_fields(session),
+                         default_region=get_settings().default_phone_region)
 
 
 def _test_apply_delay() -> None:
@@ -295,17 +324,6 @@ def _test_apply_delay() -> None:
 
 
 # ---------------------------------------------------------------- telling the user
-COUNT_LABELS = (("rows", "Rows"), ("created", "Created"), ("updated", "Updated"),
-                ("merged", "Merged"), ("unchanged", "Unchanged"), ("invalid", "Invalid"),
-                ("conflicts", "Conflicts"))
-
-
-def _summary(file_name: str, counts: dict[str, Any]) -> str:
-    lines = [f"{file_name}:"]
-    lines += [f"  {label}: {counts.get(key, 0)}" for key, label in COUNT_LABELS]
-    return "\n".join(lines)
-
-
 @dataclass
 class _Mail:
     to: str
@@ -382,13 +400,3 @@ def recover_import_jobs(*, engine: Engine | None = None) -> list[int]:
     for batch_id in batches:
         enqueue_import_batch(batch_id)
     return requeued
-
-
-def job_summary(session: Session, job_id: int) -> dict[str, Any]:
-    """Counts and errors of a job, as the CLI prints them."""
-    job = session.get(ImportJob, job_id)
-    return {"id": job.id, "status": job.status, "counts": job.counts}
-
-
-__all__ = ["run_batch", "run_job", "recover_import_jobs", "TEST_APPLY_DELAY_ENV"]
-_ = select  # re-exported for callers that page over jobs

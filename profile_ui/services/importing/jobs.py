@@ -247,7 +247,27 @@ def batch_jobs(*, session: Session, actor: Actor, batch_id: str) -> list[ImportJ
 
 
 # ---------------------------------------------------------------- reports
+# the report's counts, named as in the plan's totals (apply.py): profiles created / updated /
+# unchanged / merged away, and rows read / invalid / held as conflicts
 REPORT_COUNT_KEYS = ("rows", "created", "updated", "merged", "unchanged", "invalid", "conflicts")
+COUNT_LABELS = {"rows": "Rows", "created": "Profiles created", "updated": "Profiles updated",
+                "merged": "Profiles merged into another", "unchanged": "Profiles unchanged",
+                "invalid": "Invalid rows", "conflicts": "Rows held as conflicts"}
+# rows that were not imported, with the reasons a script or a person should see
+UNIMPORTED_OUTCOMES = ("invalid", "conflict", "skipped")
+
+
+def report_counts(counts: dict[str, Any] | None) -> dict[str, int]:
+    """A job's counts under the report's names (zeros for a job that stopped early)."""
+    counts = counts or {}
+    return {key: int(counts.get(key) or 0) for key in REPORT_COUNT_KEYS}
+
+
+def counts_summary(file_name: str, counts: dict[str, Any] | None) -> str:
+    """The counts as lines of text (notification and e-mail body)."""
+    lines = [f"{file_name}"]
+    lines += [f"  {COUNT_LABELS[name]}: {value:,}" for name, value in report_counts(counts).items()]
+    return "\n".join(lines)
 
 
 def report_status(job: ImportJob) -> str:
@@ -262,18 +282,18 @@ def report_status(job: ImportJob) -> str:
 def file_report(*, session: Session, actor: Actor, job_id: int) -> dict[str, Any]:
     """One file's outcome as the CLI prints it (a stable contract for scripts).
 
-    `errors` lists every invalid row's reasons, `row` numbered as in the spreadsheet
-    (header = row 1); `error` says why a rejected or failed file was not imported.
+    `errors` lists the reasons of every row that was not imported (invalid, conflict,
+    skipped), `row` numbered as in the spreadsheet (header = row 1); `error` says why a
+    rejected or failed file was not imported.
     """
     from ...models import ImportRowResult
 
     job = get_import(session=session, actor=actor, job_id=job_id)
-    counts = job.counts or {}
     report: dict[str, Any] = {"file": job.file_name, "status": report_status(job)}
-    report.update({key: int(counts.get(key) or 0) for key in REPORT_COUNT_KEYS})
+    report.update(report_counts(job.counts))
     invalid = session.exec(
         select(ImportRowResult.row_number, ImportRowResult.errors)
-        .where(ImportRowResult.job_id == job.id, ImportRowResult.outcome == "invalid")
+        .where(ImportRowResult.job_id == job.id, ImportRowResult.outcome.in_(UNIMPORTED_OUTCOMES))
         .order_by(ImportRowResult.row_number)
     ).all()
     report["errors"] = [

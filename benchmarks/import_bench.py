@@ -1,0 +1,380 @@
+"""Import benchmark: a 50,000-row, 20-column file against 1,000,000 existing profiles.
+
+    .venv/bin/python benchmarks/import_bench.py                 # everything (~10-15 min first time)
+    .venv/bin/python benchmarks/import_bench.py --skip-postgres
+    .venv/bin/python benchmarks/import_bench.py --only sqlite-xlsx,sqlite-csv
+
+What it does (deterministic: same seed, same files, same figures give or take noise):
+1. seeds existing profiles with `profile_ui.seed.seed_workspace` (100,000 and 1,000,000; the
+   first 100,000 are the same people in both) plus 10 custom fields the file maps onto;
+2. writes the file as .xlsx (real date and number cells) and as .csv: 20 columns, 40% of the
+   rows matching existing profiles (half by e-mail, half by a phone written the local way),
+   the rest new people, 0.5% invalid rows;
+3. runs, in a fresh child process per case, `profile-ui import --dry-run --json FILE` then
+   `profile-ui import --json FILE` (the CLI path, in-process, as an operator would), and
+   prints wall seconds and the peak RSS of the process and of its file-reading children.
+
+Cases: sqlite-xlsx, sqlite-csv, postgres-xlsx (own database, dropped afterwards) against
+1,000,000 profiles, and sqlite-xlsx-100k (the same file against 100,000) to show that the
+time grows with the file, not the database. Targets (issue 3): SQLite xlsx <= 20 s, CSV
+<= 15 s, PostgreSQL <= 25 s, peak memory <= 1.5 GB, 100k vs 1M < 2x.
+Seeded databases and files are cached in --workdir (default /tmp/profile-ui-bench).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+SEED = 20240601
+FILE_VERSION = "v1"  # bump when the file layout changes (cached files are keyed by it)
+PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+# custom fields the bench file maps onto (besides the seed's loyalty_points, preferred_store)
+BENCH_FIELDS = [
+    ("address", "Address", "text", []), ("district", "District", "text", []),
+    ("company", "Company", "text", []), ("job_title", "Job title", "text", []),
+    ("total_spent", "Total spent", "number", []), ("last_purchase", "Last purchase", "date", []),
+    ("preferred_channel", "Preferred channel", "single_choice", ["Email", "SMS", "Push", "Phone"]),
+    ("newsletter", "Newsletter", "boolean", []), ("notes", "Notes", "text", []),
+    ("customer_since", "Customer since", "date", []),
+]
+HEADERS = ["Full Name", "Email", "Phone", "Gender", "Birthday", "City", "Member Level",
+           "Registration Date", "Loyalty Points", "Preferred Store", "Address", "District",
+           "Company", "Job Title", "Total Spent", "Last Purchase", "Preferred Channel",
+           "Newsletter", "Notes", "Customer Since"]
+DATE_COLUMNS = {"Birthday", "Registration Date", "Last Purchase", "Customer Since"}
+NUMBER_COLUMNS = {"Loyalty Points", "Total Spent"}
+TARGETS = {"sqlite-xlsx": 20.0, "sqlite-csv": 15.0, "postgres-xlsx": 25.0}
+MEMORY_TARGET_MB = 1536
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+# ---------------------------------------------------------------- databases
+def _upgrade_and_seed(url: str, profiles: int) -> None:
+    import sqlalchemy as sa
+    from sqlmodel import Session
+
+    from profile_ui.cli import upgrade_database
+    from profile_ui.db import make_engine
+    from profile_ui.models import FieldDefinition
+    from profile_ui.seed import seed_workspace
+
+    upgrade_database(url)
+    engine = make_engine(url)
+    seed_workspace(profiles=profiles, random_seed=SEED, engine=engine, echo=log)
+    with Session(engine) as session:
+        position = session.exec(sa.select(sa.func.count()).select_from(FieldDefinition)).one()[0]
+        for offset, (key, label, type_, options) in enumerate(BENCH_FIELDS):
+            if session.get(FieldDefinition, key) is None:
+                session.add(FieldDefinition(key=key, label=label, type=type_, options=options,
+                                            position=position + offset))
+        session.commit()
+    engine.dispose()
+
+
+def seeded_sqlite(workdir: Path, profiles: int) -> Path:
+    path = workdir / f"seeded-{profiles}.db"
+    if not path.exists():
+        log(f"seeding {profiles:,} profiles into SQLite (cached as {path.name})")
+        tmp = path.with_suffix(".tmp")
+        for leftover in workdir.glob(f"{tmp.name}*"):
+            leftover.unlink()
+        _upgrade_and_seed(f"sqlite:///{tmp}", profiles)
+        import sqlite3
+
+        with sqlite3.connect(tmp) as conn:  # fold the WAL in, so a file copy is the database
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.close()
+        tmp.rename(path)
+    return path
+
+
+def fresh_sqlite_copy(seeded: Path, run_dir: Path) -> str:
+    target = run_dir / "bench.db"
+    shutil.copyfile(seeded, target)
+    return f"sqlite:///{target}"
+
+
+def create_pg_database(profiles: int) -> tuple[str, str]:
+    import sqlalchemy as sa
+
+    name = f"pu_bench_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    url = sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    log(f"seeding {profiles:,} profiles into PostgreSQL database {name}")
+    _upgrade_and_seed(url, profiles)
+    with sa.create_engine(url, isolation_level="AUTOCOMMIT").connect() as conn:
+        conn.execute(sa.text("VACUUM ANALYZE"))
+    return name, url
+
+
+def drop_pg_database(name: str) -> None:
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+# ---------------------------------------------------------------- the file
+def _matched_identities(seeded_small: Path, count: int) -> tuple[list[str], list[str]]:
+    """E-mails and phones of `count` distinct active profiles among the first 100,000."""
+    import sqlite3
+
+    half = count // 2
+    with sqlite3.connect(seeded_small) as conn:
+        emails = [r[0] for r in conn.execute(
+            "SELECT i.value FROM identities i JOIN profiles p ON p.id = i.profile_id "
+            "WHERE i.kind = 'email' AND p.status = 'active' AND p.id % 2 = 0 "
+            "ORDER BY p.id LIMIT ?", (half,))]
+        phones = [r[0] for r in conn.execute(
+            "SELECT i.value FROM identities i JOIN profiles p ON p.id = i.profile_id "
+            "WHERE i.kind = 'phone' AND p.status = 'active' AND p.id % 2 = 1 "
+            "ORDER BY p.id LIMIT ?", (count - half,))]
+    conn.close()
+    if len(emails) < half or len(phones) < count - half:
+        raise SystemExit("the seeded database has too few profiles to match 40% of the file")
+    return emails, phones
+
+
+def make_frame(rows: int, emails: list[str], phones: list[str]):  # noqa: ANN201
+    import numpy as np
+    import polars as pl
+
+    rng = np.random.default_rng(SEED)
+    n = rows
+    idx = np.arange(n)
+    matched = len(emails) + len(phones)
+    # which rows match: every 5th and 5th+2 (40%), alternating e-mail and phone
+    by_email = np.zeros(n, bool)
+    by_phone = np.zeros(n, bool)
+    slots = np.flatnonzero((idx % 5 == 0) | (idx % 5 == 2))[:matched]
+    by_email[slots[0::2][:len(emails)]] = True
+    by_phone[slots[1::2][:len(phones)]] = True
+    invalid = (idx % 200 == 199) & ~by_email & ~by_phone  # 0.5%: a broken e-mail and no phone
+
+    new_email = [f"bench.new{i}@example.org" for i in range(n)]
+    new_phone = [f"0{'59' if i % 2 else '99'}{(i * 7919) % 10_000_000:07d}" for i in range(n)]
+    email = np.array(new_email, dtype=object)
+    phone = np.array(new_phone, dtype=object)
+    email[by_email] = emails
+    phone[by_email] = None  # matched by e-mail only
+    phone[by_phone] = ["0" + p[3:] for p in phones]  # +8490xxxxxxx written as 090xxxxxxx
+    email[by_phone] = None
+    email[invalid] = [f"broken{i}.example.org" for i in idx[invalid]]
+    phone[invalid] = None
+
+    def pick(values: list[str]) -> list[str]:
+        return [values[i] for i in rng.integers(0, len(values), size=n)]
+
+    first = ["An", "Bình", "Chi", "Dũng", "Giang", "Hà", "Hùng", "Lan", "Minh", "Nam", "Phương",
+             "Quân", "Thảo", "Trang", "Tuấn", "Vy", "Emma", "Oliver", "Grace", "Lucas"]
+    family = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Võ", "Đặng", "Bùi", "Smith", "Brown"]
+    base = date(1960, 1, 1)
+    frame = pl.DataFrame({
+        "Full Name": [f"{f} {m} {g}" for f, m, g in zip(pick(family), pick(["Văn", "Thị", "Minh", "Ngọc", "Gia"]), pick(first))],
+        "Email": list(email),
+        "Phone": list(phone),
+        "Gender": pick(["Nam", "Nữ", "Male", "Female", "F", "M", "Other"]),
+        "Birthday": [base + timedelta(days=int(d)) for d in rng.integers(0, 17000, size=n)],
+        "City": pick(["Hà Nội", "Hồ Chí Minh", "Đà Nẵng", "Hải Phòng", "Cần Thơ", "Huế", "Nha Trang"]),
+        "Member Level": pick(["Bronze", "Silver", "Gold", "Platinum", "gold", "SILVER"]),
+        "Registration Date": [date(2019, 1, 1) + timedelta(days=int(d)) for d in rng.integers(0, 2000, size=n)],
+        "Loyalty Points": rng.integers(0, 20000, size=n).tolist(),
+        "Preferred Store": pick(["Vincom Đồng Khởi", "Aeon Mall Tân Phú", "Crescent Mall", "Online store"]),
+        "Address": [f"{int(h)} {s}" for h, s in zip(rng.integers(1, 500, size=n), pick(["Lê Lợi", "Trần Hưng Đạo", "Nguyễn Huệ", "Hai Bà Trưng", "Lý Thường Kiệt"]))],
+        "District": pick(["Quận 1", "Quận 3", "Ba Đình", "Hoàn Kiếm", "Cầu Giấy", "Hải Châu"]),
+        "Company": pick(["VinGroup", "FPT", "Viettel", "Masan", "Acme Corp", "Self-employed"]),
+        "Job Title": pick(["Engineer", "Teacher", "Accountant", "Designer", "Sales manager", "Student"]),
+        "Total Spent": np.round(rng.gamma(2.0, 1500000.0, size=n), -3).tolist(),
+        "Last Purchase": [date(2024, 1, 1) + timedelta(days=int(d)) for d in rng.integers(0, 500, size=n)],
+        "Preferred Channel": pick(["Email", "SMS", "sms", "Push", "Phone", "email"]),
+        "Newsletter": pick(["Yes", "No", "TRUE", "FALSE", "1", "0"]),
+        "Notes": pick(["", "VIP customer", "Prefers weekend delivery", "Call after 6pm", "Gift wrap"]),
+        "Customer Since": [date(2015, 1, 1) + timedelta(days=int(d)) for d in rng.integers(0, 3000, size=n)],
+    })
+    return frame
+
+
+def write_xlsx(frame, path: Path) -> None:  # noqa: ANN001
+    import xlsxwriter
+
+    workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    sheet = workbook.add_worksheet("Profiles")
+    date_format = workbook.add_format({"num_format": "dd/mm/yyyy"})
+    sheet.write_row(0, 0, HEADERS)
+    columns = [frame[h].to_list() for h in HEADERS]
+    kinds = ["date" if h in DATE_COLUMNS else "number" if h in NUMBER_COLUMNS else "text" for h in HEADERS]
+    for r in range(frame.height):
+        for c, (values, kind) in enumerate(zip(columns, kinds)):
+            value = values[r]
+            if value is None or value == "":
+                continue
+            if kind == "date":
+                sheet.write_datetime(r + 1, c, datetime(value.year, value.month, value.day), date_format)
+            elif kind == "number":
+                sheet.write_number(r + 1, c, value)
+            else:
+                sheet.write_string(r + 1, c, value)
+    workbook.close()
+
+
+def bench_files(workdir: Path, rows: int, seeded_small: Path) -> tuple[Path, Path]:
+    xlsx = workdir / f"bench-{rows}-{FILE_VERSION}.xlsx"
+    csv = workdir / f"bench-{rows}-{FILE_VERSION}.csv"
+    if xlsx.exists() and csv.exists():
+        return xlsx, csv
+    import polars as pl
+
+    log(f"writing the {rows:,}-row bench file (.xlsx and .csv)")
+    emails, phones = _matched_identities(seeded_small, int(rows * 0.4))
+    frame = make_frame(rows, emails, phones)
+    write_xlsx(frame, xlsx)
+    frame.with_columns([pl.col(h).cast(pl.String) for h in DATE_COLUMNS]).write_csv(csv)
+    log(f"  {xlsx.name}: {xlsx.stat().st_size / 1e6:.1f} MB, {csv.name}: {csv.stat().st_size / 1e6:.1f} MB")
+    return xlsx, csv
+
+
+# ---------------------------------------------------------------- one measured run
+def run_one(args: argparse.Namespace) -> None:
+    """Child process: dry run then apply through the CLI, in-process; prints one JSON line."""
+    from profile_ui.cli import main
+
+    figures: dict = {}
+    for label, extra in (("dry_run", ["--dry-run"]), ("apply", [])):
+        out = io.StringIO()
+        started = time.perf_counter()
+        code = 0
+        with contextlib.redirect_stdout(out):
+            try:
+                main.main(["import", *extra, "--json", args.file], standalone_mode=False)
+            except SystemExit as exc:
+                code = exc.code or 0
+        figures[f"{label}_s"] = time.perf_counter() - started
+        report = json.loads(out.getvalue().strip().splitlines()[-1])
+        report["errors"] = len(report["errors"])
+        figures[f"{label}_report"] = report
+        figures[f"{label}_exit"] = code
+    figures["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    figures["peak_rss_children_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print("BENCH " + json.dumps(figures), flush=True)
+
+
+def measure(case: str, url: str, file: Path, run_dir: Path) -> dict:
+    env = dict(os.environ, DATABASE_URL=url, DATA_DIR=str(run_dir / "data"),
+               ENVIRONMENT="development", SMTP_ENABLED="false", EMBEDDED_WORKER="false")
+    started = time.perf_counter()
+    proc = subprocess.run([sys.executable, __file__, "_run", "--file", str(file)], env=env,
+                          capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - started
+    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("BENCH ")), None)
+    if line is None:
+        sys.stderr.write(proc.stdout + proc.stderr)
+        raise SystemExit(f"{case}: the run failed")
+    figures = json.loads(line[len("BENCH "):])
+    figures["case"] = case
+    figures["wall_s"] = wall
+    return figures
+
+
+def print_figures(f: dict) -> None:
+    total = f["dry_run_s"] + f["apply_s"]
+    report = f["apply_report"]
+    dry = f["dry_run_report"]
+    target = TARGETS.get(f["case"])
+    verdict = "" if target is None else (" OK" if total <= target else f" MISSED (target {target:.0f} s)")
+    log(f"{f['case']:<18} dry run {f['dry_run_s']:6.1f} s + apply {f['apply_s']:6.1f} s = "
+        f"{total:6.1f} s{verdict}; process wall {f['wall_s']:.1f} s; peak RSS {f['peak_rss_mb']:.0f} MB "
+        f"(file readers {f['peak_rss_children_mb']:.0f} MB)")
+    log(f"{'':<18} dry run: {dry['status']} created {dry['created']} updated {dry['updated']} "
+        f"unchanged {dry['unchanged']} merged {dry['merged']} invalid {dry['invalid']} conflicts {dry['conflicts']}")
+    log(f"{'':<18} apply:   {report['status']} created {report['created']} updated {report['updated']} "
+        f"unchanged {report['unchanged']} merged {report['merged']} invalid {report['invalid']} "
+        f"conflicts {report['conflicts']}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/profile-ui-bench"))
+    parser.add_argument("--profiles", type=int, default=1_000_000)
+    parser.add_argument("--small", type=int, default=100_000)
+    parser.add_argument("--rows", type=int, default=50_000)
+    parser.add_argument("--only", default="", help="comma-separated cases")
+    parser.add_argument("--skip-postgres", action="store_true")
+    args = parser.parse_args()
+    cases = ["sqlite-xlsx", "sqlite-csv", "postgres-xlsx", "sqlite-xlsx-100k"]
+    if args.only:
+        cases = [c for c in cases if c in args.only.split(",")]
+    if args.skip_postgres:
+        cases = [c for c in cases if not c.startswith("postgres")]
+
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    small = seeded_sqlite(args.workdir, args.small)
+    xlsx, csv = bench_files(args.workdir, args.rows, small)
+    big = seeded_sqlite(args.workdir, args.profiles) if any(
+        c in cases for c in ("sqlite-xlsx", "sqlite-csv")) else None
+
+    results = []
+    for case in cases:
+        run_dir = args.workdir / f"run-{case}"
+        shutil.rmtree(run_dir, ignore_errors=True)
+        run_dir.mkdir()
+        pg_name = None
+        try:
+            if case == "postgres-xlsx":
+                pg_name, url = create_pg_database(args.profiles)
+            else:
+                url = fresh_sqlite_copy(small if case.endswith("-100k") else big, run_dir)
+            file = csv if case == "sqlite-csv" else xlsx
+            log(f"running {case}: {file.name} against "
+                f"{args.small if case.endswith('-100k') else args.profiles:,} profiles")
+            figures = measure(case, url, file, run_dir)
+            print_figures(figures)
+            results.append(figures)
+        finally:
+            if pg_name:
+                drop_pg_database(pg_name)
+            shutil.rmtree(run_dir, ignore_errors=True)
+
+    by_case = {f["case"]: f for f in results}
+    if "sqlite-xlsx" in by_case and "sqlite-xlsx-100k" in by_case:
+        big_s = by_case["sqlite-xlsx"]["dry_run_s"] + by_case["sqlite-xlsx"]["apply_s"]
+        small_s = by_case["sqlite-xlsx-100k"]["dry_run_s"] + by_case["sqlite-xlsx-100k"]["apply_s"]
+        ratio = big_s / small_s
+        log(f"same file, 1M vs 100k profiles: {big_s:.1f} s / {small_s:.1f} s = {ratio:.2f}x "
+            f"({'OK' if ratio < 2 else 'MISSED'}, target < 2x)")
+    peak = max((max(f["peak_rss_mb"], f["peak_rss_children_mb"]) for f in results), default=0)
+    log(f"peak memory of any run: {peak:.0f} MB ({'OK' if peak <= MEMORY_TARGET_MB else 'MISSED'}, "
+        f"target <= {MEMORY_TARGET_MB} MB)")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "_run":
+        child = argparse.ArgumentParser()
+        child.add_argument("_run")
+        child.add_argument("--file", required=True)
+        run_one(child.parse_args())
+    else:
+        main()
