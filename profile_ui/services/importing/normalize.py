@@ -1,11 +1,12 @@
 """Value normalizers: the one place for e-mail, phone, date, number, boolean and name rules.
 
 Every rule is a polars expression over text (imports convert whole columns at once) and a
-scalar function built on that same expression (profile creation, inline edit), so a value
-is read the same way wherever a person types or imports it.
-
-Expressions take text and return the typed value, or null when the text is empty or not
-valid; the caller reports "text present but value null" with `invalid_message`.
+scalar function built on the same code (profile creation, inline edit), so a value is read
+the same way wherever a person types or imports it. Expressions take text and return the
+typed value, or null when the text is empty or not valid; the caller reports "text present
+but value null" with `invalid_message`. Conversions run once per DISTINCT value and are
+joined back (a 50,000-row column often holds a few hundred distinct values), and a value is
+tried against the next date format only while no earlier format has read it.
 
 Reading rules (documented for users in the import screen):
 - Dates: ISO (1990-03-12, also with a time part), 12/03/1990, 12-03-1990, 12.03.1990,
@@ -32,6 +33,7 @@ import re
 import unicodedata
 from datetime import date, datetime
 from functools import lru_cache
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import phonenumbers
@@ -43,6 +45,51 @@ EXCEL_EPOCH = date(1899, 12, 30)  # serial 1 = 1900-01-01 (Excel's 1900 leap-yea
 
 class InvalidValue(ValueError):
     """A value a person typed or imported that cannot be read; the message is for them."""
+
+
+# ---------------------------------------------------------------- shared machinery
+
+
+def on_distinct(values: pl.Series, convert: Callable[[pl.Series], pl.Series], dtype: pl.DataType) -> pl.Series:
+    """convert() each distinct non-null value once, then spread the results over `values`."""
+    values = values.cast(pl.Utf8)
+    distinct = values.drop_nulls().unique()
+    if distinct.is_empty():
+        return pl.Series(values.name, [None] * len(values), dtype=dtype)
+    converted = convert(distinct)
+    keep = converted.is_not_null()
+    return values.replace_strict(distinct.filter(keep), converted.filter(keep), default=None, return_dtype=dtype)
+
+
+def _distinct_expr(expr: pl.Expr, convert: Callable[[pl.Series], pl.Series], dtype: pl.DataType) -> pl.Expr:
+    return expr.map_batches(lambda s: on_distinct(s, convert, dtype), return_dtype=dtype)
+
+
+def _first_parse(values: pl.Series, parsers: Sequence[Callable[[pl.Series], pl.Series]], dtype: pl.DataType) -> pl.Series:
+    """Each value read by the first parser that reads it (later parsers see only the rest)."""
+    keys: list[pl.Series] = []
+    parsed: list[pl.Series] = []
+    remaining = values.drop_nulls().unique()
+    for parse in parsers:
+        if remaining.is_empty():
+            break
+        result = parse(remaining).cast(dtype)
+        ok = result.is_not_null()
+        keys.append(remaining.filter(ok))
+        parsed.append(result.filter(ok))
+        remaining = remaining.filter(~ok)
+    if not keys:
+        return pl.Series(values.name, [None] * len(values), dtype=dtype)
+    return values.replace_strict(pl.concat(keys), pl.concat(parsed), default=None, return_dtype=dtype)
+
+
+def _select(values: pl.Series, *steps: pl.Expr) -> pl.Series:
+    """Evaluate expressions over column "v" of `values`, each step materialized before the next
+    (so a cleaned intermediate column is computed once, not once per use)."""
+    frame = pl.DataFrame({"v": values})
+    for step in steps[:-1]:
+        frame = frame.with_columns(step)
+    return frame.select(steps[-1].alias(values.name)).to_series()
 
 
 # ---------------------------------------------------------------- text and folding
@@ -92,12 +139,14 @@ EMAIL_PATTERN = (
 )
 
 
+def _emails(values: pl.Series) -> pl.Series:
+    e = pl.col("e")
+    ok = e.str.contains(EMAIL_PATTERN) & (e.str.len_chars() <= 254) & (e.str.find("@", literal=True) <= 64)
+    return _select(values, pl.col("v").str.strip_chars().str.to_lowercase().alias("e"), pl.when(ok).then(e))
+
+
 def email_expr(expr: pl.Expr) -> pl.Expr:
-    email = expr.str.strip_chars().str.to_lowercase()
-    ok = email.str.contains(EMAIL_PATTERN) & (email.str.len_chars() <= 254) & (
-        email.str.extract(r"^(.*)@", 1).str.len_chars() <= 64
-    )
-    return pl.when(ok).then(email)
+    return _distinct_expr(expr, _emails, pl.Utf8())
 
 
 # ---------------------------------------------------------------- phone
@@ -118,7 +167,9 @@ def _phone_rules(region: str) -> dict[str, Any] | None:
     for name in _PHONE_TYPES:
         desc = getattr(metadata, name, None)
         if desc is not None and desc.national_number_pattern:
-            types.append((desc.national_number_pattern, tuple(desc.possible_length or ())))
+            # ASCII digit classes: smaller automata, and the input is checked to be ASCII digits
+            pattern = desc.national_number_pattern.replace(r"\d", "[0-9]")
+            types.append((pattern, tuple(desc.possible_length or ())))
     prefix = metadata.national_prefix
     simple_prefix = (
         prefix is not None and prefix.isdigit()
@@ -149,8 +200,7 @@ def _phone_fast(values: pl.Series, region: str) -> pl.Series:
     if rules is None or not rules["types"]:
         return pl.Series(values.name, [None] * len(values), dtype=pl.Utf8)
     cc, prefix = rules["cc"], rules["prefix"]
-    raw = pl.col("v").str.strip_chars().str.replace(_EXCEL_FLOAT, "${1}")
-    digits = raw.str.replace_all(r"[\s\-./()\u00a0]", "")
+    digits = pl.col("d")
     national = (
         pl.when(digits.str.starts_with("+" + cc)).then(digits.str.slice(len(cc) + 1))
         .when(digits.str.starts_with("+")).then(None)
@@ -161,20 +211,22 @@ def _phone_fast(values: pl.Series, region: str) -> pl.Series:
     if prefix:
         national = national.when(digits.str.starts_with(prefix)).then(digits.str.slice(len(prefix)))
     national = national.otherwise(digits)
+    n = pl.col("n")
     valid = pl.lit(False)
-    length = pl.col("n").str.len_bytes()
     for pattern, lengths in rules["types"]:
-        matches = pl.col("n").str.contains(f"^(?:{pattern})$")
+        matches = n.str.contains(f"^(?:{pattern})$")
         if lengths:
-            matches = matches & length.is_in(list(lengths))
+            matches = matches & pl.col("len").is_in(list(lengths))
         valid = valid | matches
-    usable = pl.col("n").str.contains(r"^[1-9][0-9]*$")
-    out = (
-        pl.DataFrame({"v": values})
-        .with_columns(n=national)
-        .select(pl.when(usable & valid).then(pl.lit("+" + cc) + pl.col("n")).alias(values.name))
+    return _select(
+        values,
+        pl.col("v").str.strip_chars().str.replace(_EXCEL_FLOAT, "${1}")
+        .str.replace_all(r"[\s\-./()\u00a0]", "").alias("d"),
+        national.alias("n"),
+        pl.when(n.str.contains(r"^[1-9][0-9]*$")).then(n).alias("n"),
+        n.str.len_bytes().alias("len"),
+        pl.when(valid).then(pl.lit("+" + cc) + n),
     )
-    return out.to_series()
 
 
 def _phone_slow(value: str, region: str) -> str | None:
@@ -190,16 +242,13 @@ def _phone_slow(value: str, region: str) -> str | None:
 
 def normalize_phone_series(values: pl.Series, region: str) -> pl.Series:
     """E.164 per value (null when empty or invalid); each DISTINCT value is parsed once."""
-    values = values.cast(pl.Utf8)
-    distinct = values.drop_nulls().unique()
-    if distinct.is_empty():
-        return pl.Series(values.name, [None] * len(values), dtype=pl.Utf8)
-    fast = _phone_fast(distinct, region)
-    missing = distinct.filter(fast.is_null())
-    slow = {v: _phone_slow(v, region) for v in missing.to_list()}
-    keys = distinct.filter(fast.is_not_null()).to_list() + list(slow)
-    normalized = fast.drop_nulls().to_list() + list(slow.values())
-    return values.replace_strict(keys, normalized, default=None, return_dtype=pl.Utf8)
+
+    def convert(distinct: pl.Series) -> pl.Series:
+        fast = _phone_fast(distinct, region)
+        slow = [None if f is not None else _phone_slow(v, region) for v, f in zip(distinct, fast)]
+        return fast.zip_with(fast.is_not_null(), pl.Series(slow, dtype=pl.Utf8))
+
+    return on_distinct(values, convert, pl.Utf8())
 
 
 def phone_expr(expr: pl.Expr, region: str) -> pl.Expr:
@@ -210,15 +259,15 @@ def phone_expr(expr: pl.Expr, region: str) -> pl.Expr:
 
 # Tried in order; the first that reads the text wins (day-first before month-first).
 _DATE_FORMATS = (
-    "%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d",
-    "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y",
+    "%Y-%m-%d", "%d/%m/%Y", "%Y/%m/%d", "%d-%m-%Y", "%d.%m.%Y", "%Y.%m.%d",
     "%d %b %Y", "%d %B %Y", "%d-%b-%Y", "%d-%B-%Y", "%d %b, %Y", "%d %B, %Y",
     "%b %d, %Y", "%B %d, %Y", "%b %d %Y", "%B %d %Y",
     "%m/%d/%Y", "%m-%d-%Y", "%m.%d.%Y",
     "%Y%m%d",
 )
 _TIME_FORMATS = ("%H:%M:%S%.f", "%H:%M", "%I:%M:%S %p", "%I:%M %p")
-_DATE_TIME_SEPARATORS = (" ", "T")
+_ISO_WITH_OFFSET = ("%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%.f%z", "%Y-%m-%dT%H:%M%z", "%Y-%m-%d %H:%M%z")
+_ISO_NAIVE = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
 _TIME_SUFFIX = (
     r"(?i)(?:T|\s+)\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[ap]\.?m\.?)?\s*(?:Z|UTC|[+-]\d{2}:?\d{2})?$"
 )
@@ -226,63 +275,98 @@ _SERIAL_DATE = r"^\d{5}(?:\.\d+)?$"
 _DATE_AND_TIME = (
     r"(?i)^(?P<date>.+?)(?:T|\s+)(?P<time>\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:\s*[ap]\.?m\.?)?)$"
 )
+_UTC = pl.Datetime("us", "UTC")
 
 
 def _in_year_range(expr: pl.Expr) -> pl.Expr:
     return expr.dt.year().is_between(MIN_YEAR, MAX_YEAR)
 
 
-def _tidy_date_text(expr: pl.Expr) -> pl.Expr:
-    return expr.str.strip_chars().str.replace_all(r"\s+", " ")
+def _tidy(values: pl.Series) -> pl.Series:
+    return values.str.strip_chars().str.replace_all(r"\s+", " ")
 
 
-def _date_core(text: pl.Expr) -> pl.Expr:
-    candidates = []
-    for fmt in _DATE_FORMATS:
-        parsed = text.str.strptime(pl.Date, fmt, strict=False)
-        candidates.append(pl.when(_in_year_range(parsed)).then(parsed))
-    serial_days = text.cast(pl.Float64, strict=False).floor().cast(pl.Int64)
-    candidates.append(
-        pl.when(text.str.contains(_SERIAL_DATE))
-        .then(pl.lit(EXCEL_EPOCH) + pl.duration(days=serial_days))
-    )
-    return pl.coalesce(candidates)
+def _date_format(fmt: str) -> Callable[[pl.Series], pl.Series]:
+    def parse(values: pl.Series) -> pl.Series:
+        return _select(values, pl.col("v").str.strptime(pl.Date, fmt, strict=False).alias("d"),
+                       pl.when(_in_year_range(pl.col("d"))).then(pl.col("d")))
+    return parse
+
+
+def _serial_date(values: pl.Series) -> pl.Series:
+    days = pl.col("v").cast(pl.Float64, strict=False).floor().cast(pl.Int64)
+    return _select(values, pl.when(pl.col("v").str.contains(_SERIAL_DATE))
+                   .then(pl.lit(EXCEL_EPOCH) + pl.duration(days=days)))
+
+
+_DATE_PARSERS = [*(_date_format(f) for f in _DATE_FORMATS), _serial_date]
+
+
+def _dates(values: pl.Series) -> pl.Series:
+    """Date per text value; a trailing time part is ignored."""
+    text = _tidy(values).str.replace(_TIME_SUFFIX, "")
+    return _first_parse(text, _DATE_PARSERS, pl.Date()).rename(values.name)
 
 
 def date_expr(expr: pl.Expr) -> pl.Expr:
     """Date from text (see the module's reading rules); a time part is ignored."""
-    text = _tidy_date_text(expr)
-    return _date_core(text.str.replace(_TIME_SUFFIX, ""))
+    return expr.map_batches(_dates, return_dtype=pl.Date())  # _first_parse works on distinct values
+
+
+def _aware_format(fmt: str) -> Callable[[pl.Series], pl.Series]:
+    def parse(values: pl.Series) -> pl.Series:
+        return _select(values, pl.col("v").str.strptime(_UTC, fmt, strict=False).alias("d"),
+                       pl.when(_in_year_range(pl.col("d"))).then(pl.col("d").dt.convert_time_zone("UTC")))
+    return parse
+
+
+def _naive_format(fmt: str) -> Callable[[pl.Series], pl.Series]:
+    def parse(values: pl.Series) -> pl.Series:
+        return _select(values, pl.col("v").str.strptime(pl.Datetime("us"), fmt, strict=False).alias("d"),
+                       pl.when(_in_year_range(pl.col("d"))).then(pl.col("d").dt.replace_time_zone("UTC")))
+    return parse
+
+
+def _serial_datetime(values: pl.Series) -> pl.Series:
+    micros = (pl.col("v").cast(pl.Float64, strict=False) * 86_400_000_000).round().cast(pl.Int64)
+    return _select(values, pl.when(pl.col("v").str.contains(_SERIAL_DATE)).then(
+        (pl.lit(datetime(1899, 12, 30)) + pl.duration(microseconds=micros)).dt.replace_time_zone("UTC")))
+
+
+def _time_format(fmt: str) -> Callable[[pl.Series], pl.Series]:
+    return lambda values: values.str.strptime(pl.Time, fmt, strict=False)
+
+
+def _naive_datetime(values: pl.Series) -> pl.Series:
+    """A date in any date form, then an optional time; read as UTC."""
+    parts = values.str.extract_groups(_DATE_AND_TIME).struct.unnest()
+    date_text = parts.get_column("date").fill_null(values)
+    time_text = (
+        parts.get_column("time").str.replace(",", ".")
+        .str.replace(r"(?i)\s*([ap])\.?m\.?$", " ${1}M").str.to_uppercase()
+    )
+    day = _first_parse(date_text, _DATE_PARSERS, pl.Date())
+    time = _first_parse(time_text, [_time_format(f) for f in _TIME_FORMATS], pl.Time())
+    frame = pl.DataFrame({"day": day, "time": time, "has_time": time_text.is_not_null()})
+    return frame.select(
+        pl.when(~pl.col("has_time")).then(pl.col("day").cast(pl.Datetime("us")))
+        .otherwise(pl.col("day").dt.combine(pl.col("time"), "us"))
+        .dt.replace_time_zone("UTC").alias(values.name)
+    ).to_series()
+
+
+def _datetimes(values: pl.Series) -> pl.Series:
+    text = _tidy(values).str.replace(r"(?i)\s*(?:Z|UTC)$", "+00:00")
+    parsers = [
+        *(_naive_format(f) for f in _ISO_NAIVE),  # the common case first: one cheap pass
+        *(_aware_format(f) for f in _ISO_WITH_OFFSET), _serial_datetime, _naive_datetime,
+    ]
+    return _first_parse(text, parsers, _UTC).rename(values.name)
 
 
 def datetime_expr(expr: pl.Expr) -> pl.Expr:
     """UTC datetime from text; an offset is honoured, a time without one is read as UTC."""
-    text = _tidy_date_text(expr).str.replace(r"(?i)\s*(?:Z|UTC)$", "+00:00")
-    aware = []
-    for sep in _DATE_TIME_SEPARATORS:
-        for tail in ("%H:%M:%S%.f%z", "%H:%M%z"):
-            parsed = text.str.strptime(pl.Datetime("us", "UTC"), f"%Y-%m-%d{sep}{tail}", strict=False)
-            aware.append(pl.when(_in_year_range(parsed)).then(parsed.dt.convert_time_zone("UTC")))
-    # a naive date-time: the date (any of the date forms) and an optional time, read apart
-    parts = text.str.extract_groups(_DATE_AND_TIME)
-    date_text = pl.coalesce(parts.struct.field("date"), text)
-    time_text = (
-        parts.struct.field("time").str.replace(",", ".")
-        .str.replace(r"(?i)\s*([ap])\.?m\.?$", " ${1}M").str.to_uppercase()
-    )
-    time = pl.coalesce([time_text.str.strptime(pl.Time, fmt, strict=False) for fmt in _TIME_FORMATS])
-    day = _date_core(date_text)
-    naive = (
-        pl.when(time_text.is_null()).then(day.cast(pl.Datetime("us")))
-        .otherwise(day.dt.combine(time, "us"))
-    )
-    serial = text.cast(pl.Float64, strict=False)
-    from_serial = pl.when(text.str.contains(_SERIAL_DATE)).then(
-        pl.lit(datetime(1899, 12, 30)) + pl.duration(microseconds=(serial * 86_400_000_000).round().cast(pl.Int64))
-    )
-    return pl.coalesce(
-        [*aware, pl.coalesce(from_serial, naive).dt.replace_time_zone("UTC")]
-    ).cast(pl.Datetime("us", "UTC"))
+    return expr.map_batches(_datetimes, return_dtype=_UTC)  # _first_parse works on distinct values
 
 
 # ---------------------------------------------------------------- numbers and booleans
@@ -290,33 +374,44 @@ def datetime_expr(expr: pl.Expr) -> pl.Expr:
 _CURRENCY = r"(?i)^(?:[$€£¥₫đ]|vnd|usd|eur)\s*|\s*(?:[$€£¥₫đ]|vnd|usd|eur)$"
 
 
+def _numbers(values: pl.Series) -> pl.Series:
+    t = pl.col("t")
+    sign = r"^[+-]?"
+    cleaned = (
+        pl.when(t.str.contains(sign + r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?$")).then(t.str.replace_all(",", ""))
+        .when(t.str.contains(sign + r"[0-9]{1,3}(?:\.[0-9]{3})+,[0-9]+$"))  # 1.234,5
+        .then(t.str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True))
+        .when(t.str.contains(sign + r"[0-9]{1,3}(?:\.[0-9]{3}){2,}$")).then(t.str.replace_all(".", "", literal=True))
+        .when(t.str.contains(sign + r"[0-9]*,[0-9]+$")).then(t.str.replace(",", ".", literal=True))  # 1,5
+        .when(t.str.contains(sign + r"(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")).then(t)
+    )
+    return _select(
+        values,
+        pl.col("v").str.strip_chars().str.replace(_CURRENCY, "").str.replace_all(r"[\s\u00a0\u202f']", "").alias("t"),
+        cleaned.cast(pl.Float64, strict=False).alias("n"),
+        pl.when(pl.col("n").is_finite()).then(pl.col("n")),
+    )
+
+
 def number_expr(expr: pl.Expr) -> pl.Expr:
     """Float from text with either thousands/decimal convention (see reading rules)."""
-    text = expr.str.strip_chars().str.replace(_CURRENCY, "").str.replace_all(r"[\s\u00a0\u202f']", "")
-    sign = r"^[+-]?"
-    plain = text.str.replace_all(",", "")
-    cleaned = (
-        pl.when(text.str.contains(sign + r"\d{1,3}(?:,\d{3})+(?:\.\d+)?$")).then(plain)  # 1,234.5
-        .when(text.str.contains(sign + r"\d{1,3}(?:\.\d{3})+,\d+$"))  # 1.234,5
-        .then(text.str.replace_all(r"\.", "").str.replace(",", "."))
-        .when(text.str.contains(sign + r"\d{1,3}(?:\.\d{3}){2,}$")).then(text.str.replace_all(r"\.", ""))
-        .when(text.str.contains(sign + r"\d*,\d+$")).then(text.str.replace(",", "."))  # 1,5
-        .when(text.str.contains(sign + r"(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")).then(text)
-    )
-    number = cleaned.cast(pl.Float64, strict=False)
-    return pl.when(number.is_finite()).then(number)
+    return _distinct_expr(expr, _numbers, pl.Float64())
 
 
 TRUE_WORDS = ("yes", "y", "true", "t", "1", "1 0", "x", "co", "dung", "oui", "si", "ja", "on", "checked")
 FALSE_WORDS = ("no", "n", "false", "f", "0", "0 0", "khong", "sai", "non", "nein", "off", "unchecked")
 
 
-def boolean_expr(expr: pl.Expr) -> pl.Expr:
-    folded = fold_expr(expr)
-    return (
-        pl.when(folded.is_in(TRUE_WORDS)).then(pl.lit(True))
-        .when(folded.is_in(FALSE_WORDS)).then(pl.lit(False))
+def _booleans(values: pl.Series) -> pl.Series:
+    folded = pl.col("f")
+    return _select(
+        values, fold_expr(pl.col("v")).alias("f"),
+        pl.when(folded.is_in(TRUE_WORDS)).then(pl.lit(True)).when(folded.is_in(FALSE_WORDS)).then(pl.lit(False)),
     )
+
+
+def boolean_expr(expr: pl.Expr) -> pl.Expr:
+    return _distinct_expr(expr, _booleans, pl.Boolean())
 
 
 # ---------------------------------------------------------------- typed conversion by field type
@@ -343,6 +438,22 @@ def convert_expr(field_type: str, expr: pl.Expr, *, region: str) -> pl.Expr:
     if field_type == "datetime":
         return datetime_expr(expr)
     return text_expr(expr)
+
+
+_CONVERTERS: dict[str, Callable[[pl.Series], pl.Series]] = {
+    "email": _emails, "number": _numbers, "boolean": _booleans, "date": _dates, "datetime": _datetimes,
+}
+
+
+def convert_series(field_type: str, values: pl.Series, *, region: str) -> pl.Series:
+    """`convert_expr` for a Series (the scalar functions below use it with one value)."""
+    values = values.cast(pl.Utf8)
+    if field_type == "phone":
+        return normalize_phone_series(values, region)
+    if field_type in _CONVERTERS:
+        return on_distinct(values, _CONVERTERS[field_type], FIELD_DTYPES[field_type])
+    stripped = values.str.strip_chars()
+    return stripped.set(stripped.str.len_chars() == 0, None)
 
 
 def shorten(value: str, limit: int = 60) -> str:
@@ -373,18 +484,11 @@ def invalid_message_expr(field_type: str, raw: pl.Expr, *, region: str) -> pl.Ex
 # ---------------------------------------------------------------- scalar forms (forms, inline edit)
 
 
-def _one(expr_fn, value: Any, dtype: pl.DataType = pl.Utf8()) -> Any:  # noqa: ANN001
-    return pl.select(expr_fn(pl.lit(value, dtype=pl.Utf8)).alias("v")).item()
-
-
 def _scalar(field_type: str, value: str | None, region: str) -> Any:
     if value is None or not str(value).strip():
         return None
     text = str(value)
-    if field_type == "phone":
-        result = normalize_phone_series(pl.Series([text]), region)[0]
-    else:
-        result = _one(lambda e: convert_expr(field_type, e, region=region), text)
+    result = convert_series(field_type, pl.Series([text], dtype=pl.Utf8), region=region)[0]
     if result is None:
         raise InvalidValue(invalid_message(field_type, text.strip(), region=region))
     return result
@@ -416,8 +520,10 @@ def parse_boolean(value: str | None) -> bool | None:
 
 
 def clean_name(value: str | None) -> str | None:
-    return None if value is None else _one(name_expr, value)
+    """Trimmed, inner spaces collapsed; None when empty."""
+    return None if value is None else (" ".join(str(value).split()) or None)
 
 
 def clean_text(value: str | None) -> str | None:
-    return None if value is None else _one(text_expr, value)
+    """Trimmed; None when empty."""
+    return None if value is None else (str(value).strip() or None)

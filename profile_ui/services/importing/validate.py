@@ -23,7 +23,7 @@ Rules:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import polars as pl
 
@@ -41,6 +41,7 @@ TAGS_SEPARATOR = "|"
 TAG_NAME_MAX = 128  # Tag.name
 IDENTITY_VALUE_MAX = 255  # Identity.value
 ERROR_DTYPE = pl.Struct({"column": pl.Utf8, "message": pl.Utf8})
+INDEX_COL = "__index__"
 
 
 class SheetLike(Protocol):
@@ -61,9 +62,40 @@ def _system_text_limits() -> dict[str, int]:
 _TEXT_LIMITS = _system_text_limits()
 
 
-def _error(header: str, bad: pl.Expr, message: pl.Expr | str) -> pl.Expr:
-    message = pl.lit(message) if isinstance(message, str) else message
-    return pl.when(bad).then(pl.struct(column=pl.lit(header), message=message))
+class _Check(NamedTuple):
+    """One rule over the typed frame: rows where `bad` holds get `message` for `header`."""
+
+    header: str
+    bad: pl.Expr
+    message: pl.Expr | str
+
+
+def _error(header: str, bad: pl.Expr, message: pl.Expr | str) -> _Check:
+    return _Check(header, bad, message)
+
+
+def _collect_errors(typed: pl.DataFrame, checks: list[_Check]) -> pl.DataFrame:
+    """ERRORS_COL for every row of `typed` (which carries INDEX_COL).
+
+    Errors are gathered in long form (only the failing rows of each check) and grouped per
+    row: building a struct per row and check, then dropping nulls, is ~30x slower.
+    """
+    parts = [
+        typed.lazy().filter(check.bad.fill_null(False)).select(
+            INDEX_COL, pl.lit(order, dtype=pl.Int32).alias("__check__"),
+            pl.lit(check.header).alias("column"),
+            (pl.lit(check.message) if isinstance(check.message, str) else check.message).alias("message"),
+        )
+        for order, check in enumerate(checks)
+    ]
+    grouped = (
+        pl.concat(parts).sort(INDEX_COL, "__check__")
+        .group_by(INDEX_COL, maintain_order=True)
+        .agg(pl.struct("column", "message").alias(ERRORS_COL))
+        .collect()
+    )
+    joined = typed.join(grouped, on=INDEX_COL, how="left", maintain_order="left")
+    return joined.with_columns(pl.coalesce(pl.col(ERRORS_COL), pl.lit([], dtype=pl.List(ERROR_DTYPE))))
 
 
 def _quoted_list(items: list[str], limit: int = 12) -> str:
@@ -186,7 +218,7 @@ def validate_rows(
     )
 
     values: list[pl.Expr] = []
-    errors: list[pl.Expr] = []
+    errors: list[_Check] = []
     for header, target in targets.items():
         source = pl.col(raw_names[header])
         present = source.is_not_null()
@@ -234,10 +266,8 @@ def validate_rows(
         "No identifier: fill in at least one of " + ", ".join(f"'{h}'" for h in id_headers),
     ))
 
-    typed = raw.with_columns(values)
-    result = typed.with_columns(
-        pl.concat_list([e.cast(ERROR_DTYPE) for e in errors]).list.drop_nulls().alias(ERRORS_COL)
-    ).with_columns((pl.col(ERRORS_COL).list.len() == 0).alias(VALID_COL))
+    typed = raw.with_columns(values).with_row_index(INDEX_COL)
+    result = _collect_errors(typed, errors).with_columns((pl.col(ERRORS_COL).list.len() == 0).alias(VALID_COL))
     return result.select(ROW_COL, *targets.values(), ERRORS_COL, VALID_COL)
 
 
@@ -249,7 +279,7 @@ def _field_value(
     definition: FieldDefinition,
     mapping: ImportMapping,
     region: str,
-) -> tuple[pl.Expr, pl.Expr | None]:
+) -> tuple[pl.Expr, _Check | None]:
     """(typed value, error or None for the generic "cannot be read" error)."""
     field_type = definition.type
     value_map = mapping.values.get(definition.key, {})
