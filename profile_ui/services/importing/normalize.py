@@ -499,7 +499,12 @@ def normalize_email(value: str | None) -> str | None:
     return _scalar("email", value, "")
 
 
-def normalize_phone(value: str | None, region: str) -> str | None:
+def normalize_phone(value: str | None, region: str | None = None) -> str | None:
+    """E.164, None when empty; without `region`, settings.default_phone_region. Raises InvalidValue."""
+    if region is None:
+        from ...settings import get_settings
+
+        region = get_settings().default_phone_region
     return _scalar("phone", value, region)
 
 
