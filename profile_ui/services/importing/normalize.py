@@ -163,13 +163,16 @@ def _phone_rules(region: str) -> dict[str, Any] | None:
     metadata = phonenumbers.PhoneMetadata.metadata_for_region(region.upper())
     if metadata is None:
         return None
-    types = []
-    for name in _PHONE_TYPES:
-        desc = getattr(metadata, name, None)
-        if desc is not None and desc.national_number_pattern:
-            # ASCII digit classes: smaller automata, and the input is checked to be ASCII digits
-            pattern = desc.national_number_pattern.replace(r"\d", "[0-9]")
-            types.append((pattern, tuple(desc.possible_length or ())))
+
+    def desc_rule(desc: Any) -> tuple[str, tuple[int, ...]] | None:
+        if desc is None or not desc.national_number_pattern:
+            return None
+        # ASCII digit classes: smaller automata, and the input is checked to be ASCII digits
+        return desc.national_number_pattern.replace(r"\d", "[0-9]"), tuple(desc.possible_length or ())
+
+    # valid = matches the general description AND one number type (phonenumbers' rule)
+    general = desc_rule(metadata.general_desc)
+    types = [rule for name in _PHONE_TYPES if (rule := desc_rule(getattr(metadata, name, None)))]
     prefix = metadata.national_prefix
     simple_prefix = (
         prefix is not None and prefix.isdigit()
@@ -182,7 +185,8 @@ def _phone_rules(region: str) -> dict[str, Any] | None:
         # national numbers are only fast-pathed when the prefix rule is a plain literal
         "national_ok": simple_prefix or (prefix is None and metadata.national_prefix_for_parsing is None),
         "intl": metadata.international_prefix,
-        "types": types,
+        "general": general,
+        "types": types if general else [],
     }
 
 
@@ -212,12 +216,13 @@ def _phone_fast(values: pl.Series, region: str) -> pl.Series:
         national = national.when(digits.str.starts_with(prefix)).then(digits.str.slice(len(prefix)))
     national = national.otherwise(digits)
     n = pl.col("n")
-    valid = pl.lit(False)
-    for pattern, lengths in rules["types"]:
-        matches = n.str.contains(f"^(?:{pattern})$")
-        if lengths:
-            matches = matches & pl.col("len").is_in(list(lengths))
-        valid = valid | matches
+
+    def matches(rule: tuple[str, tuple[int, ...]]) -> pl.Expr:
+        pattern, lengths = rule
+        hit = n.str.contains(f"^(?:{pattern})$")
+        return hit & pl.col("len").is_in(list(lengths)) if lengths else hit
+
+    valid = pl.any_horizontal([matches(rule) for rule in rules["types"]]) & matches(rules["general"])
     return _select(
         values,
         pl.col("v").str.strip_chars().str.replace(_EXCEL_FLOAT, "${1}")
