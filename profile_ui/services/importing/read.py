@@ -91,6 +91,7 @@ _NS_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}
 _NS_PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 _WORKSHEET_REL = "/worksheet"
 _SEP_LINE = re.compile(r"sep=(.)\r?\n")
+_TOO_MANY_ROWS = "it has {count:,} data rows; at most {limit:,} can be imported at once (split it into smaller files)"
 
 
 @dataclass
@@ -168,8 +169,9 @@ def read_pasted(text: str) -> SheetData:
     if grid is None:
         raise FileRejected(PASTED_FILE_NAME, "nothing was pasted")
     return _sheet_data(PASTED_FILE_NAME, None, grid, first_row=1, has_header=False,
-                       max_rows=settings.paste_max_rows, what="rows were pasted",
-                       too_many_hint="paste at most that many, or import a file")
+                       max_rows=settings.paste_max_rows,
+                       too_many="{count:,} rows were pasted; at most {limit:,} can be pasted at once "
+                                "(import a file for more)")
 
 
 # ------------------------------------------------------------------ file-level checks
@@ -430,8 +432,7 @@ def _read_xlsx(path: Path, file_name: str, book: _Workbook, chosen: _SheetPart, 
     grid, result = _parse_in_child(path, file_name, book, chosen, check_extent=check_extent)
     return _sheet_data(
         file_name, chosen.name, grid, first_row=1, has_header=True,
-        max_rows=settings.upload_max_rows, what="data rows",
-        too_many_hint="split it into smaller files",
+        max_rows=settings.upload_max_rows, too_many=_TOO_MANY_ROWS,
         error_cells=result.get("error_cells", []),
         first_column=result.get("first_column"),
         empty_reason=f'the sheet "{chosen.name}" is empty',
@@ -503,8 +504,7 @@ def _read_text_file(path: Path, file_name: str, suffix: str) -> SheetData:
     if grid is None:
         raise FileRejected(file_name, "the file has no data: it holds only blank lines")
     return _sheet_data(file_name, None, grid, first_row=1, has_header=True,
-                       max_rows=settings.upload_max_rows, what="data rows",
-                       too_many_hint="split it into smaller files",
+                       max_rows=settings.upload_max_rows, too_many=_TOO_MANY_ROWS,
                        empty_reason="the file has no data: it holds only blank lines")
 
 
@@ -573,36 +573,51 @@ def _detect_delimiter(text: str, suffix: str) -> str:
 
 
 def _parse_delimited(text: str, delimiter: str, file_name: str) -> pl.DataFrame | None:
-    """Every record as text columns c0..cN (short records padded with nulls); None if blank."""
+    """Every record as text columns c0..cN (short records padded with nulls); None if blank.
+
+    polars parses well-formed text fast; it refuses a stray quote inside a field (`5" screen`,
+    `"Bob" Smith`), which spreadsheet programs accept, so such text is parsed again with the
+    csv module the way they read it.
+    """
     if not text.strip():
         return None
+    width = _width(text[:SAMPLE_CHARS], delimiter, sample=True)
     data = text.encode("utf-8")
-    width = _width(text[:SAMPLE_CHARS], delimiter, file_name, sample=True)
-    for attempt in range(2):
+    for _attempt in range(2):
         try:
             return pl.read_csv(
                 data, has_header=False, separator=delimiter, quote_char='"', infer_schema=False,
                 schema={f"c{i}": pl.String for i in range(width)}, missing_columns="insert",
                 raise_if_empty=False,
             )
-        except pl.exceptions.PolarsError as exc:
-            if attempt:
-                message = str(exc).splitlines()[0]
-                raise FileRejected(file_name, f"the file could not be read as {DELIMITERS.get(delimiter, repr(delimiter))}"
-                                              f"-separated text ({message})") from None
-            # a record further down has more fields than the sample showed
-            width = _width(text, delimiter, file_name, sample=False)
-    raise AssertionError("unreachable")
+        except pl.exceptions.PolarsError:
+            # a record further down has more fields than the sample showed, or a stray quote
+            full_width = _width(text, delimiter, sample=False)
+            if full_width == width:
+                break
+            width = full_width
+    return _parse_leniently(text, delimiter, width, file_name)
 
 
-def _width(text: str, delimiter: str, file_name: str, *, sample: bool) -> int:
+def _width(text: str, delimiter: str, *, sample: bool) -> int:
     try:
         rows = csv.reader(io.StringIO(text), delimiter=delimiter)
         return max((len(r) for r in (islice(rows, 1000) if sample else rows)), default=1) or 1
-    except csv.Error as exc:
-        if sample:
-            return 1
-        raise FileRejected(file_name, f"the file could not be read as text columns ({exc})") from None
+    except csv.Error:
+        return 1
+
+
+def _parse_leniently(text: str, delimiter: str, width: int, file_name: str) -> pl.DataFrame:
+    try:
+        rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    except csv.Error as exc:  # e.g. a field over the csv module's 128K-character limit
+        raise FileRejected(file_name, f"the file could not be read as {DELIMITERS.get(delimiter, repr(delimiter))}"
+                                      f"-separated text ({exc})") from None
+    padded = [row + [""] * (width - len(row)) for row in rows]
+    columns = zip(*padded, strict=True) if padded else [()] * width
+    grid = pl.DataFrame({f"c{i}": list(column) for i, column in enumerate(columns)},
+                        schema={f"c{i}": pl.String for i in range(width)})
+    return grid.with_columns(pl.col(pl.String).replace("", None))
 
 
 # ----------------------------------------------------------------- grid -> SheetData
@@ -616,8 +631,7 @@ def _sheet_data(
     first_row: int,
     has_header: bool,
     max_rows: int,
-    what: str,
-    too_many_hint: str,
+    too_many: str,
     error_cells: list[dict[str, Any]] = (),  # type: ignore[assignment]
     first_column: int | None = None,
     empty_reason: str = "there is nothing to import",
@@ -644,8 +658,7 @@ def _sheet_data(
         header_row_number = first_row - 1
         data = grid
     if data.height > max_rows:
-        raise FileRejected(file_name, f"it has {data.height:,} {what}; at most {max_rows:,} can be imported "
-                                      f"at once ({too_many_hint})")
+        raise FileRejected(file_name, too_many.format(count=data.height, limit=max_rows))
     headers = _unique_headers(raw_headers)
     # a column with neither a header nor a value (e.g. cells cleared to "") is left out
     non_null = data.select(pl.col(columns).count()).row(0)

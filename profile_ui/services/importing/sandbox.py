@@ -236,7 +236,9 @@ def run(job: dict[str, Any], out_dir: Path) -> dict[str, Any]:
         return {"ok": False, "reason": str(exc)}
     except zipfile.BadZipFile as exc:
         return {"ok": False, "reason": f"the workbook is damaged ({exc})"}
-    except Exception as exc:  # calamine's own errors: a malformed sheet
+    except Exception as exc:
+        if not _is_calamine_error(exc):
+            raise  # out of memory and the like: main() reports the reader as stopped
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return {"ok": False, "reason": f"the sheet could not be read as Excel data ({message})"}
     grid.write_ipc(out_dir / GRID_FILE, compression="uncompressed")
@@ -249,6 +251,12 @@ def run(job: dict[str, Any], out_dir: Path) -> dict[str, Any]:
     }
 
 
+def _is_calamine_error(exc: Exception) -> bool:
+    import fastexcel
+
+    return isinstance(exc, fastexcel.FastExcelError | fastexcel.CalamineError)
+
+
 def limit_resources(memory_bytes: int, cpu_seconds: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
@@ -259,7 +267,11 @@ def main(argv: list[str]) -> int:
     job_path = Path(argv[1])
     job = json.loads(job_path.read_text())
     limit_resources(job["memory_bytes"], job["cpu_seconds"])
-    result = run(job, job_path.parent)
+    try:
+        result = run(job, job_path.parent)
+    except BaseException:  # MemoryError, a parser half-imported for lack of memory...
+        (job_path.parent / GRID_FILE).unlink(missing_ok=True)
+        raise  # a non-zero exit: the parent reports that the reader stopped
     (job_path.parent / RESULT_FILE).write_text(json.dumps(result))
     return 0
 
