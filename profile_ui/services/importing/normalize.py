@@ -65,7 +65,10 @@ def _distinct_expr(expr: pl.Expr, convert: Callable[[pl.Series], pl.Series], dty
     return expr.map_batches(lambda s: on_distinct(s, convert, dtype), return_dtype=dtype)
 
 
-def _first_parse(values: pl.Series, parsers: Sequence[Callable[[pl.Series], pl.Series]], dtype: pl.DataType) -> pl.Series:
+Parser = Callable[[pl.Series], pl.Series]
+
+
+def _first_parse(values: pl.Series, parsers: Sequence[Parser], dtype: pl.DataType) -> pl.Series:
     """Each value read by the first parser that reads it (later parsers see only the rest)."""
     keys: list[pl.Series] = []
     parsed: list[pl.Series] = []
@@ -304,7 +307,8 @@ def _serial_date(values: pl.Series) -> pl.Series:
                    .then(pl.lit(EXCEL_EPOCH) + pl.duration(days=days)))
 
 
-_DATE_PARSERS = [*(_date_format(f) for f in _DATE_FORMATS), _serial_date]
+# serials first: five bare digits, which no format reads, so the order changes no result
+_DATE_PARSERS = [_serial_date, *(_date_format(f) for f in _DATE_FORMATS)]
 
 
 def _dates(values: pl.Series) -> pl.Series:
