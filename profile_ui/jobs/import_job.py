@@ -16,9 +16,11 @@ the writes and before the commit, so a test can kill the worker mid-apply. Read 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -204,9 +206,11 @@ def _run_claimed(engine: Engine, claim: Claim) -> str:
             return FAILED
 
     # ---- read, map, validate (outside any write transaction)
+    timer = _StageTimer(job)
     try:
-        sheet = _read(job)
-        with Session(engine, expire_on_commit=False) as session:
+        with timer("read"):
+            sheet = _read(job)
+        with Session(engine, expire_on_commit=False) as session, timer("map and validate"):
             mapping = _resolve_mapping(session, job, sheet)
             rows_total = sheet.frame.height
             _heartbeat(engine, claim, rows_total=rows_total, rows_done=0, mapping=mapping.to_json())
@@ -223,7 +227,7 @@ def _run_claimed(engine: Engine, claim: Claim) -> str:
     try:
         if job.dry_run and not claim.confirmed:
             # ---- dry run: the plan, its row results and the status commit together
-            with Session(engine, expire_on_commit=False) as session:
+            with Session(engine, expire_on_commit=False) as session, timer("dry run"):
                 plan = plan_import(session=session, actor=actor, frame=validated, mapping=mapping,
                                    options=options, sync_rule=_sync_rule(session),
                                    file_name=job.file_name)
@@ -239,7 +243,7 @@ def _run_claimed(engine: Engine, claim: Claim) -> str:
 
         _heartbeat(engine, claim, status=RUNNING)
         # ---- apply: writes, row results, status and notification in ONE transaction
-        with Session(engine, expire_on_commit=False) as session:
+        with Session(engine, expire_on_commit=False) as session, timer("apply"):
             row = session.get(ImportJob, claim.job_id)
             session.execute(sa.delete(ImportRowResult).where(ImportRowResult.job_id == row.id))
             plan = apply_import(session=session, actor=actor, job=row, frame=validated,
@@ -256,6 +260,20 @@ def _run_claimed(engine: Engine, claim: Claim) -> str:
     except ImportPlanError as exc:
         _finish_failed(engine, claim, f"{job.file_name}: {exc}")
         return FAILED
+
+
+class _StageTimer:
+    """Logs how long each stage of a job took (the benchmark reads these lines)."""
+
+    def __init__(self, job: ImportJob) -> None:
+        self.job = job
+
+    @contextlib.contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        started = time.perf_counter()
+        yield
+        log.info("import job %s (%s): %s took %.2f s", self.job.id, self.job.file_name, stage,
+                 time.perf_counter() - started)
 
 
 def _sync_rule(session: Session) -> SyncRule:
