@@ -1,0 +1,151 @@
+"""Browser tests against the real app: one `reflex run --env prod` per test session.
+
+The session fixture makes a temporary DATA_DIR with its own SQLite database, migrates it
+(`profile-ui db upgrade`), creates one user per role (`profile-ui user create`), starts
+the app on a free port in its own process group and its own `.web` build folder (so a
+developer's running app is left alone), waits until it answers, and kills the group at
+the end. Chromium is Debian's (/usr/bin/chromium); Playwright's own download is not used.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+from .helpers import PASSWORD, UPLOAD_MAX_BYTES, USERS, RunningApp
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+START_TIMEOUT_S = 300
+# first paints wait for the websocket and on_load; generous but not slow when it works
+expect.set_options(timeout=15_000)
+
+
+def _bun_path() -> str:
+    """REFLEX_BUN_PATH from the environment (the Makefile exports it), else the project's."""
+    if os.environ.get("REFLEX_BUN_PATH"):
+        return os.environ["REFLEX_BUN_PATH"]
+    return str(REPO / ".tools" / "bun" / "node_modules" / ".bin" / "bun")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _cli(*args: str, env: dict[str, str]) -> None:
+    subprocess.run([str(BIN / "profile-ui"), *args], env=env, cwd=REPO, check=True,
+                   capture_output=True, text=True, timeout=120)
+
+
+def _wait_until_serving(url: str, proc: subprocess.Popen, app: RunningApp) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    with httpx.Client(timeout=5, follow_redirects=True) as client:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"the app exited ({proc.returncode}):\n{app.log_tail()}")
+            try:
+                if (client.get(f"{url}/ping").status_code == 200
+                        and client.get(f"{url}/login").status_code == 200):
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+    raise RuntimeError(f"the app did not start in {START_TIMEOUT_S} s:\n{app.log_tail()}")
+
+
+@pytest.fixture(scope="session")
+def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
+    work = tmp_path_factory.mktemp("e2e-app")
+    data_dir = work / "data"
+    data_dir.mkdir()
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    database_url = f"sqlite:///{data_dir / 'e2e.db'}"
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("REDIS_URL", "REFLEX_REDIS_URL", "DATABASE_URL")}
+    env.update(
+        DATA_DIR=str(data_dir),
+        DATABASE_URL=database_url,
+        ENVIRONMENT="test",
+        APP_URL=url,
+        UPLOAD_MAX_BYTES=str(UPLOAD_MAX_BYTES),
+        REFLEX_BUN_PATH=_bun_path(),
+        REFLEX_WEB_WORKDIR=str(work / "web"),
+        REFLEX_TELEMETRY_ENABLED="false",
+        REFLEX_CHECK_LATEST_VERSION="false",
+        PYTHONUNBUFFERED="1",
+    )
+    env["PATH"] = f"{Path(env['REFLEX_BUN_PATH']).parent}:{BIN}:{env.get('PATH', '')}"
+    _cli("db", "upgrade", env=env)
+    for role, email in USERS.items():
+        _cli("user", "create", "--email", email, "--password", PASSWORD, "--role", role, env=env)
+
+    log = work / "reflex.log"
+    app = RunningApp(url=url, data_dir=data_dir, database_url=database_url, log=log)
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [str(BIN / "reflex"), "run", "--env", "prod", "--frontend-port", str(port),
+             "--backend-port", str(port), "--backend-host", "127.0.0.1"],
+            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        _wait_until_serving(url, proc, app)
+        yield app
+    finally:
+        _stop(proc)
+        shutil.rmtree(work / "web", ignore_errors=True)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+# ------------------------------------------------------------ pytest-playwright
+@pytest.fixture(scope="session")
+def base_url(running_app: RunningApp) -> str:
+    return running_app.url
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture
+def sign_in(page, base_url: str):  # noqa: ANN001, ANN201
+    """sign_in("viewer") signs the page in as that role through the login form."""
+    def _sign_in(role: str, password: str = PASSWORD) -> None:
+        page.goto(f"{base_url}/login")
+        page.get_by_label("E-mail").fill(USERS[role])
+        page.get_by_label("Password").fill(password)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+
+    return _sign_in

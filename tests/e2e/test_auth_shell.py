@@ -1,0 +1,136 @@
+"""Sign-in, roles and the app shell, in Chromium against the running app."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import pytest
+import sqlalchemy as sa
+from playwright.sync_api import Page, expect
+
+from profile_ui.state.base import SESSION_COOKIE
+
+from .helpers import USERS, RunningApp, add_notification, unread_titles
+
+pytestmark = pytest.mark.e2e
+
+ALL_ITEMS = ["Profiles", "Imports", "Segments", "Tags", "Exports", "Trash", "Audit log",
+             "Settings"]
+MENUS = {
+    "admin": ALL_ITEMS,
+    "marketer": ["Profiles", "Imports", "Segments", "Tags", "Exports"],
+    "viewer": ["Profiles", "Segments", "Tags"],
+}
+
+
+def _menu(page: Page):  # noqa: ANN202
+    return page.get_by_role("navigation", name="Main navigation").get_by_role("link")
+
+
+def _expect_login_page(page: Page) -> None:
+    expect(page).to_have_url(re.compile(r"/login/?$"))
+    expect(page.get_by_role("heading", name="Sign in to Profile UI")).to_be_visible()
+
+
+@pytest.mark.parametrize("role", ["admin", "marketer", "viewer"])
+def test_each_role_sees_its_own_menu(page: Page, sign_in, role: str) -> None:
+    sign_in(role)
+    expect(page).to_have_url(re.compile(r"/profiles/?$"))
+    expect(_menu(page)).to_have_text(MENUS[role])
+    header = page.get_by_role("banner")
+    expect(header.get_by_text(USERS[role])).to_be_visible()
+    expect(header.get_by_role("button", name=re.compile("^Notifications"))).to_be_visible()
+    expect(page.get_by_text("Coming soon: the profile list")).to_be_visible()
+
+
+def test_wrong_password_shows_an_error_and_no_session(page: Page, base_url: str) -> None:
+    page.goto(f"{base_url}/login")
+    page.get_by_label("E-mail").fill(USERS["admin"])
+    page.get_by_label("Password").fill("not-the-password")
+    page.get_by_label("Password").press("Enter")  # Enter submits the form
+    expect(page.get_by_role("alert")).to_have_text("Wrong e-mail or password.")
+    assert not [c for c in page.context.cookies() if c["name"] == SESSION_COOKIE and c["value"]]
+    page.goto(f"{base_url}/profiles")
+    _expect_login_page(page)
+    expect(page.get_by_role("navigation", name="Main navigation")).to_have_count(0)
+
+
+@pytest.mark.parametrize("route, title", [("/settings", "Settings"), ("/audit", "Audit log"),
+                                          ("/imports/new", "New import")])
+def test_viewer_opening_a_page_by_url_is_refused(page: Page, sign_in, base_url: str,
+                                                 route: str, title: str) -> None:
+    sign_in("viewer")
+    page.goto(f"{base_url}{route}")
+    expect(page.get_by_role("alert")).to_contain_text(f"You don't have access to {title}.")
+    expect(page.get_by_text("Coming soon")).to_have_count(0)
+    expect(page.get_by_role("button", name="Upload")).to_have_count(0)
+
+
+def test_admin_opens_admin_pages(page: Page, sign_in) -> None:
+    sign_in("admin")
+    _menu(page).get_by_text("Settings").click()
+    expect(page).to_have_url(re.compile(r"/settings/?$"))
+    expect(page.get_by_role("heading", name="Settings", level=1)).to_be_visible()
+    expect(page.get_by_text("Coming soon: users and roles")).to_be_visible()
+
+
+def test_sign_out_ends_the_session_and_back_does_not_restore_it(
+    page: Page, sign_in, base_url: str, running_app: RunningApp
+) -> None:
+    sign_in("marketer")
+    token = next(c["value"] for c in page.context.cookies() if c["name"] == SESSION_COOKIE)
+    _menu(page).get_by_text("Imports").click()
+    expect(page).to_have_url(re.compile(r"/imports/?$"))
+    page.get_by_role("button", name="Sign out").click()
+    _expect_login_page(page)
+    assert not [c for c in page.context.cookies() if c["name"] == SESSION_COOKIE and c["value"]]
+
+    page.go_back()
+    _expect_login_page(page)
+    expect(page.get_by_text("Coming soon")).to_have_count(0)
+
+    # the server revoked the session: the old token is worthless even if replayed
+    engine = sa.create_engine(running_app.database_url)
+    with engine.connect() as conn:
+        revoked_at = conn.execute(
+            sa.text("SELECT revoked_at FROM user_sessions WHERE token_hash = :h"),
+            {"h": hashlib.sha256(token.encode()).hexdigest()}).scalar_one()
+    engine.dispose()
+    assert revoked_at is not None
+    page.context.add_cookies([{"name": SESSION_COOKIE, "value": token, "url": base_url}])
+    page.goto(f"{base_url}/imports")
+    _expect_login_page(page)
+
+
+def test_notifications_bell_lists_and_marks_read(
+    page: Page, sign_in, running_app: RunningApp
+) -> None:
+    add_notification(running_app, USERS["marketer"], "Import finished: leads.xlsx")
+    add_notification(running_app, USERS["marketer"], "Export ready: vip.csv")
+    sign_in("marketer")
+    bell = page.get_by_role("button", name="Notifications (2 unread)")
+    expect(bell).to_be_visible()
+    bell.click()
+    dialog = page.get_by_role("dialog", name="Notifications")
+    expect(dialog.get_by_text("Import finished: leads.xlsx")).to_be_visible()
+    dialog.get_by_role("button", name="Mark all read").click()
+    expect(page.get_by_role("button", name="Notifications", exact=True)).to_be_visible()
+    assert unread_titles(running_app, USERS["marketer"]) == []
+
+
+def test_marketer_uploads_a_file_into_the_private_folder(
+    page: Page, sign_in, base_url: str, running_app: RunningApp, tmp_path
+) -> None:
+    sheet = tmp_path / "leads.csv"
+    sheet.write_text("email,name\nann@example.com,Ann\n")
+    sign_in("marketer")
+    page.goto(f"{base_url}/imports/new")
+    expect(page.get_by_role("heading", name="New import", level=1)).to_be_visible()
+    page.locator("input[type=file]").set_input_files(str(sheet))
+    expect(page.get_by_role("list", name="Chosen files")).to_contain_text("leads.csv")
+    page.get_by_role("button", name="Upload").click()
+    expect(page.get_by_role("list", name="Saved files")).to_contain_text("leads.csv")
+    saved = list((running_app.data_dir / "uploads").glob("*.csv"))
+    assert any(p.read_text() == sheet.read_text() for p in saved)
+    assert not any(p.is_file() for p in (running_app.data_dir / "reflex-uploads-unused").rglob("*"))
