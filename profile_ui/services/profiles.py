@@ -51,18 +51,20 @@ def _identity_matches(kind: str, value: str):  # noqa: ANN202
 
 
 def _text_condition(text: str):  # noqa: ANN202
-    from .importing.normalize import normalize_email, normalize_phone  # one normalizer, shared
+    from .importing.normalize import InvalidValue, normalize_email, normalize_phone
 
     text = text.strip()
     conditions = [_identity_matches("user_id", text)]
-    if "@" in text:
-        email = normalize_email(text)
-        if email:
-            conditions.append(_identity_matches("email", email))
-    if any(ch.isdigit() for ch in text):
-        phone = normalize_phone(text)
-        if phone:
-            conditions.append(_identity_matches("phone", phone))
+    for looks_like, normalize, kind in (("@" in text, normalize_email, "email"),
+                                        (any(ch.isdigit() for ch in text), normalize_phone, "phone")):
+        if not looks_like:
+            continue
+        try:
+            value = normalize(text)
+        except InvalidValue:  # not a whole e-mail/phone: the other conditions may still match
+            value = None
+        if value:
+            conditions.append(_identity_matches(kind, value))
     # names: prefix match (uses the status+name index); case-insensitive
     conditions.append(sa.func.lower(Profile.full_name).like(f"{text.lower()}%"))
     return sa.or_(*conditions)
