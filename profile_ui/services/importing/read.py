@@ -86,9 +86,6 @@ _BOMS = (
     (b"\xff\xfe", "utf-16-le", "UTF-16"),
     (b"\xfe\xff", "utf-16-be", "UTF-16"),
 )
-_NS_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
-_NS_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
-_NS_PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 _WORKSHEET_REL = "/worksheet"
 _SEP_LINE = re.compile(r"sep=(.)\r?\n")
 _TOO_MANY_ROWS = "it has {count:,} data rows; at most {limit:,} can be imported at once (split it into smaller files)"
@@ -103,8 +100,9 @@ class SheetData:
     headers: list[str]
     # ROW_COL (Int64, the row number the user sees) + one Utf8 column per header
     frame: pl.DataFrame
-    # error cells (#N/A...) read as empty: {"row", "column" (header), "message"}, at most
-    # MAX_CELL_ERRORS_LISTED (a last entry says how many more)
+    # error cells (#N/A...) read as empty, in data rows: {"row", "column" (the header, or
+    # "column H" when the grid's first column is unknown), "message"}; the first
+    # MAX_CELL_ERRORS_LISTED in sheet order
     cell_errors: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -140,19 +138,19 @@ def list_sheets(path: Path | str, *, file_name: str) -> list[str]:
     """The sheets a user can pick from (visible worksheets); [] for a text file."""
     path = Path(path)
     suffix = _suffix(file_name, path)
-    head = _check_file(path, file_name, suffix)
+    _check_file(path, file_name, suffix)
     if suffix not in XLSX_SUFFIXES:
         return []
-    return [sheet.name for sheet in _pickable(_open_workbook(path, file_name, head).sheets)]
+    return [sheet.name for sheet in _pickable(_open_workbook(path, file_name).sheets)]
 
 
 def read_upload(path: Path | str, *, file_name: str, sheet: str | None = None) -> SheetData:
     """Read an uploaded .xlsx/.csv; a workbook with several sheets needs `sheet`."""
     path = Path(path)
     suffix = _suffix(file_name, path)
-    head = _check_file(path, file_name, suffix)
+    _check_file(path, file_name, suffix)
     if suffix in XLSX_SUFFIXES:
-        book = _open_workbook(path, file_name, head)
+        book = _open_workbook(path, file_name)
         chosen = _choose_sheet(book, file_name, sheet)
         return _read_xlsx(path, file_name, book, chosen)
     return _read_text_file(path, file_name, suffix)
@@ -171,7 +169,8 @@ def read_pasted(text: str) -> SheetData:
     return _sheet_data(PASTED_FILE_NAME, None, grid, first_row=1, has_header=False,
                        max_rows=settings.paste_max_rows,
                        too_many="{count:,} rows were pasted; at most {limit:,} can be pasted at once "
-                                "(import a file for more)")
+                                "(import a file for more)",
+                       empty_reason="nothing was pasted")
 
 
 # ------------------------------------------------------------------ file-level checks
@@ -186,8 +185,8 @@ def _size(limit: int) -> str:
     return f"{limit / (1024 * 1024):,.0f} MB" if limit >= 1024 * 1024 else f"{limit:,} bytes"
 
 
-def _check_file(path: Path, file_name: str, suffix: str) -> bytes:
-    """Size, type and magic bytes; returns the file's first bytes."""
+def _check_file(path: Path, file_name: str, suffix: str) -> None:
+    """Type, size and magic bytes against the extension the user's file name claims."""
     settings = get_settings()
     try:
         size = path.stat().st_size
@@ -211,7 +210,6 @@ def _check_file(path: Path, file_name: str, suffix: str) -> bytes:
         _check_xlsx_magic(head, file_name, path)
     else:
         _check_text_magic(head, file_name, suffix)
-    return head
 
 
 def _xls_reason(head: bytes) -> str:
@@ -286,7 +284,7 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def _open_workbook(path: Path, file_name: str, head: bytes) -> _Workbook:
+def _open_workbook(path: Path, file_name: str) -> _Workbook:
     """Check the zip directory (sizes, ratio, encryption) and list the worksheets.
 
     Reads only the zip directory and the workbook part and its relationships, each capped
@@ -649,13 +647,11 @@ def _sheet_data(
     if has_header:
         header_row = grid.row(0, named=True)
         raw_headers = [header_row[c] for c in columns]
-        header_row_number = header_row[ROW_COL]
         data = grid.slice(1)
         if data.height == 0:
             raise FileRejected(file_name, "it has a header row but no data rows below it")
     else:
         raw_headers = [None] * len(columns)
-        header_row_number = first_row - 1
         data = grid
     if data.height > max_rows:
         raise FileRejected(file_name, too_many.format(count=data.height, limit=max_rows))
@@ -669,7 +665,8 @@ def _sheet_data(
         sheet=sheet,
         headers=[headers[i] for i in keep],
         frame=frame,
-        cell_errors=_cell_errors(error_cells, headers, keep, first_column, header_row_number),
+        cell_errors=_cell_errors(error_cells, headers, keep, first_column,
+                                 set(data[ROW_COL].to_list()) if error_cells else set()),
     )
 
 
@@ -707,12 +704,12 @@ def _column_letters(index: int) -> str:
 
 
 def _cell_errors(cells: list[dict[str, Any]], headers: list[str], keep: list[int],
-                 first_column: int | None, header_row_number: int) -> list[dict[str, Any]]:
+                 first_column: int | None, data_rows: set[int]) -> list[dict[str, Any]]:
     kept = set(keep)
     listed = []
     for cell in sorted(cells, key=lambda c: (c["row"], c["column"])):
-        if cell["row"] <= header_row_number:
-            continue
+        if cell["row"] not in data_rows:
+            continue  # in the header row (that header is "Column N"), or a row of nothing else
         index = cell["column"] - first_column if first_column else None
         if index is not None and index in kept and index < len(headers):
             column = headers[index]

@@ -7,7 +7,8 @@ XFD1048576 of a 5 KB file makes it allocate a 17-billion-cell grid and abort the
 process. Here that abort costs a child, and read.py turns it into "could not be read".
 
 Steps, each bounded:
-1. every XML part's prolog is checked for a DTD (entity bombs: no xlsx part needs one);
+1. the prolog of every XML part calamine reads is checked for a DTD (the way into entity
+   bombs; no part a spreadsheet program writes has one);
 2. the sheet XML is streamed once (never held whole) to find the cells that carry a value
    far to the bottom or right (the real extent calamine allocates; a declared <dimension>
    is neither trusted nor needed, calamine ignores it) and the error cells (#N/A...);
@@ -99,8 +100,7 @@ class SheetScan:
         digits = b"0" * len(str(row_threshold))
         self._marks = [b' r="' + b"A" * letters + digits for letters in range(4)] + [b' r="AAA']
         self.column_a_has_value = False
-        self.error_cells: list[dict[str, Any]] = []
-        self.error_cell_count = 0
+        self.error_cells: list[dict[str, Any]] = []  # the first MAX_ERROR_CELLS_LISTED
 
     def feed(self, buffer: bytes, end: int, final: bool) -> None:
         """Look at hits that start before `end`; the rest is seen with the next chunk."""
@@ -161,15 +161,14 @@ class SheetScan:
         return _VALUE_TAG.search(body) is not None
 
     def _error_cell(self, buffer: bytes, position: int) -> None:
+        if len(self.error_cells) >= MAX_ERROR_CELLS_LISTED:
+            return
         tag_start = buffer.rfind(b"<", 0, position)
         tag_end = buffer.find(b">", position)
         if tag_start == -1 or tag_end == -1 or buffer[tag_end - 1:tag_end] == b"/":
             return
         ref = _REF_ATTR.search(buffer, tag_start, tag_end)
         if ref is None:
-            return
-        self.error_cell_count += 1
-        if len(self.error_cells) >= MAX_ERROR_CELLS_LISTED:
             return
         closing = _CELL_END.search(buffer, tag_end)
         value = _ERROR_VALUE.search(buffer, tag_end, closing.start()) if closing else None
@@ -247,7 +246,6 @@ def run(job: dict[str, Any], out_dir: Path) -> dict[str, Any]:
         # calamine's grid starts at the first column holding a value: column A or unknown
         "first_column": 1 if scan and scan.column_a_has_value else None,
         "error_cells": scan.error_cells if scan else [],
-        "error_cell_count": scan.error_cell_count if scan else 0,
     }
 
 
