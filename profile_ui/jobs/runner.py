@@ -15,18 +15,23 @@ queue (`recover_jobs`).
 
 from __future__ import annotations
 
+import asyncio
 import atexit
+import contextlib
 import hashlib
 import logging
 import os
 import socket
 import threading
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import psutil
+import sqlalchemy as sa
 from huey import RedisHuey, SqliteHuey, crontab
 from huey.api import Huey, TaskWrapper
 from huey.consumer import Consumer
@@ -111,8 +116,17 @@ def claim_is_stale(run: dict[str, Any], started_at: datetime | None, now: dateti
 
 # ---------------------------------------------------------------- the queue
 def _queue_name(database_url: str) -> str:
-    """One queue per database: deployments (and test runs) sharing a Redis stay apart."""
-    return "profile-ui-" + hashlib.sha256(database_url.encode()).hexdigest()[:12]
+    """One queue per database, so test runs (and deployments) sharing a Redis stay apart.
+
+    Only the backend and database name count: a worker that reaches the same database
+    through another host name, driver or password shares the app's queue.
+    """
+    url = sa.engine.make_url(database_url)
+    database = url.database or ""
+    if url.get_backend_name() == "sqlite":
+        database = str(Path(database).resolve())
+    key = f"{url.get_backend_name()}:{database}"
+    return "profile-ui-" + hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
 @dataclass(frozen=True)
@@ -206,6 +220,17 @@ def stop_embedded_consumer() -> None:
         if _embedded is not None:
             _embedded.stop(graceful=False)
             _embedded = None
+
+
+@contextlib.asynccontextmanager
+async def embedded_consumer_lifespan() -> AsyncIterator[None]:
+    """For the app's lifespan: `app.register_lifespan_task(embedded_consumer_lifespan)`
+    starts the consumer with the backend server and stops it on shutdown."""
+    await asyncio.to_thread(start_embedded_consumer)
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(stop_embedded_consumer)
 
 
 def run_worker(workers: int = 1) -> None:

@@ -301,3 +301,34 @@ def test_the_embedded_consumer_runs_what_is_submitted(app, tmp_path: Path) -> No
         runner.stop_embedded_consumer()
     assert job_row(app, first_id).status == "completed"
     assert count(app, Profile) == 3
+
+
+def _redis_url() -> str | None:
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    try:
+        import redis
+
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except Exception:  # noqa: BLE001 - any failure means: no Redis here
+        return None
+    return url
+
+
+def test_with_redis_the_queue_lives_in_redis(app_env, sqlite_url: str, tmp_path: Path) -> None:  # noqa: ANN001
+    url = _redis_url()
+    if url is None:
+        pytest.skip("Redis not reachable")
+    app_env(sqlite_url, REDIS_URL=url)
+    huey = runner.get_huey()
+    assert type(huey).__name__ == "RedisHuey"
+    assert not (Path(os.environ["DATA_DIR"]) / "job-queue.db").exists()
+    engine = make_engine(sqlite_url)
+    consumer = runner.start_embedded_consumer()
+    try:
+        (job_id,) = submit(people_file(tmp_path), enqueue=True)
+        _wait_for(lambda: job_row(engine, job_id).status == "completed", 30, "the consumer")
+    finally:
+        runner.stop_embedded_consumer()
+        huey.flush()  # this test's queue only (named after the test database)
+        engine.dispose()
+    assert consumer is not None
