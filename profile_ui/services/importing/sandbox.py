@@ -235,6 +235,8 @@ def run(job: dict[str, Any], out_dir: Path) -> dict[str, Any]:
         return {"ok": False, "reason": str(exc)}
     except zipfile.BadZipFile as exc:
         return {"ok": False, "reason": f"the workbook is damaged ({exc})"}
+    except KeyError:
+        return {"ok": False, "reason": f"the workbook is damaged: the sheet's part {job['part']} is missing"}
     except Exception as exc:
         if not _is_calamine_error(exc):
             raise  # out of memory and the like: main() reports the reader as stopped

@@ -287,6 +287,14 @@ def test_damaged_xlsx_is_refused(make_xlsx, tmp_path: Path) -> None:
     assert "damaged" in rejected(tmp_path / "cut.xlsx").reason
 
 
+def test_workbook_whose_sheet_part_is_missing_is_refused(make_raw_xlsx) -> None:
+    from .conftest import WORKBOOK_RELS
+
+    rels = WORKBOOK_RELS.replace("worksheets/sheet1.xml", "worksheets/gone.xml")
+    path = make_raw_xlsx("broken.xlsx", sheet_xml(HEADER_ROW), extra={"xl/_rels/workbook.xml.rels": rels})
+    assert "damaged: the sheet's part xl/worksheets/gone.xml is missing" in rejected(path).reason
+
+
 def test_unsupported_file_type_is_refused(tmp_path: Path) -> None:
     (tmp_path / "people.ods").write_bytes(b"PK\x03\x04whatever")
     assert ".ods files cannot be imported" in rejected(tmp_path / "people.ods").reason
