@@ -90,26 +90,33 @@ class SheetScan:
     Matching a regex against each of a million cell references costs seconds; instead
     each chunk is mapped byte for byte (digits -> "0", capitals -> "A", blanks -> " ",
     ' -> ") so every far reference looks alike, and plain `find`s locate the rare ones:
-    ` r="AAA...` (column 703 or more) and ` r="` + up to three letters + as many digits
-    as the row threshold has (a row that far down). Each hit is then read in the original.
+    ` r="AAA` (column 703 or more) and a number of as many digits as the row threshold
+    has, closing an attribute (a row that far down, when the attribute is `r`). Each hit
+    is then read in the original.
     """
 
     def __init__(self, *, row_threshold: int, max_columns: int) -> None:
         self.row_threshold = row_threshold
         self.max_columns = max_columns
-        digits = b"0" * len(str(row_threshold))
-        self._marks = [b' r="' + b"A" * letters + digits for letters in range(4)] + [b' r="AAA']
+        self._far_row_mark = b"0" * len(str(row_threshold)) + b'"'
+
         self.column_a_has_value = False
         self.error_cells: list[dict[str, Any]] = []  # the first MAX_ERROR_CELLS_LISTED
 
     def feed(self, buffer: bytes, end: int, final: bool) -> None:
         """Look at hits that start before `end`; the rest is seen with the next chunk."""
         shape = buffer.translate(_SHAPE)
-        for mark in self._marks:
-            position = shape.find(mark, 0, end)
-            while position != -1:
-                self._far_hit(buffer, position + 4, final)
-                position = shape.find(mark, position + len(mark), end)
+        mark = self._far_row_mark
+        position = shape.find(mark, 0, end)
+        while position != -1:
+            attribute = shape.rfind(b' r="', max(position - 32, 0), position)
+            if attribute != -1:
+                self._far_hit(buffer, attribute + 4, final, ends_at=position + len(mark))
+            position = shape.find(mark, position + len(mark), end)
+        position = shape.find(b' r="AAA', 0, end)
+        while position != -1:
+            self._far_hit(buffer, position + 4, final)
+            position = shape.find(b' r="AAA', position + 7, end)
         if not self.column_a_has_value:
             for match in _COLUMN_A.finditer(buffer, 0, end):
                 if self._holds_value(buffer, match.end(), False, final):
@@ -120,10 +127,10 @@ class SheetScan:
             self._error_cell(buffer, position)
             position = shape.find(b' t="e"', position + 6, end)
 
-    def _far_hit(self, buffer: bytes, start: int, final: bool) -> None:
+    def _far_hit(self, buffer: bytes, start: int, final: bool, ends_at: int | None = None) -> None:
         ref = _REF_VALUE.match(buffer, start)
-        if ref is None:
-            return
+        if ref is None or (ends_at is not None and ref.end() != ends_at):
+            return  # not a reference: another attribute's number
         letters = ref.group(1).decode()
         row = int(ref.group(2))
         column = column_index(letters)

@@ -370,6 +370,32 @@ def test_calamine_aborting_on_the_hostile_file_costs_only_the_child(make_raw_xls
     assert read_upload(good, file_name="good.xlsx").frame.rows() == [(2, "a@x.vn")]
 
 
+@pytest.mark.parametrize("far", [
+    '<row r="200000"><c><v>1</v></c></row>',  # cells without references: judged by the row
+    "<row r='9'><c r='A250000'><v>1</v></c></row>",  # single quotes, one letter
+    '<row r="9">\n<c\nr="XFD1048576"\nt="inlineStr"><is><t>x</t></is></c></row>',  # new lines
+])
+@pytest.mark.parametrize("chunk_bytes", [97, 1 << 20])
+def test_sheet_scan_finds_far_values_across_chunk_borders(make_raw_xlsx, monkeypatch: pytest.MonkeyPatch,
+                                                          far: str, chunk_bytes: int) -> None:
+    import zipfile
+
+    from profile_ui.services.importing import sandbox
+
+    monkeypatch.setattr(sandbox, "CHUNK_BYTES", chunk_bytes)
+    rows = "".join(f'<row r="{r}">{text_cell(f"A{r}", "x")}<c r="B{r}" t="e"><v>#N/A</v></c></row>'
+                   for r in range(2, 60))
+    header = f'<row r="1">{text_cell("A1", "Email")}{text_cell("B1", "Lookup")}</row>'
+    path = make_raw_xlsx("scan.xlsx", sheet_xml(header + rows))
+    with zipfile.ZipFile(path) as archive:
+        scan = sandbox.scan_sheet(archive, "xl/worksheets/sheet1.xml", row_threshold=100_000, max_columns=702)
+    assert [(c["ref"], c["value"]) for c in scan.error_cells] == [(f"B{r}", "#N/A") for r in range(2, 60)]
+    assert scan.column_a_has_value
+    path = make_raw_xlsx("far.xlsx", sheet_xml(header + rows + far))
+    with zipfile.ZipFile(path) as archive, pytest.raises(sandbox.Rejected, match="far below"):
+        sandbox.scan_sheet(archive, "xl/worksheets/sheet1.xml", row_threshold=100_000, max_columns=702)
+
+
 def test_value_far_to_the_right_is_refused(make_raw_xlsx) -> None:
     sheet = sheet_xml(HEADER_ROW + f'<row r="3">{number_cell("A3", 1)}{number_cell("AMJ3", 1)}</row>')
     error = rejected(make_raw_xlsx("wide.xlsx", sheet))
