@@ -15,8 +15,8 @@ the fields it changed, plus bookkeeping keys that start with "@" (never a field 
   @tags_added     [[tag id, tag name, value]]
   @tags_removed   [[tag id, value, source, policy, created_by, created_at, import_job_id]]
   @consent        {channel: [before, after]}
-  @prov           {field: [source_type, source_name, import_job_id, set_by, set_at, locked]}:
-                  the provenance before this import (null = none), for undo
+  @prov           {field: {source_type, source_name, import_job_id, set_by, set_at, locked}}:
+                  the provenance each changed field had before (absent = none), for undo
 All rows of one person carry the same changes; undo de-duplicates.
 """
 
@@ -27,8 +27,8 @@ import json
 import math
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
 from typing import Any
 
 import polars as pl
@@ -36,7 +36,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, select
 
 from ...models import (
-    AttributeProvenance, AuditEvent, Consent, FieldDefinition, ImportJob, ImportRowResult, Profile, ProfileTag,
+    AttributeProvenance, Consent, FieldDefinition, ImportJob, ImportRowResult, Profile, ProfileTag,
     SyncRule, Tag, TagGroup, utcnow,
 )
 from ...models.base import UTCDateTime
@@ -114,9 +114,10 @@ class _Work:
     persons: pl.DataFrame  # person, kind (new|update|merge), target, losers
     new_profiles: pl.DataFrame  # person + system columns + attributes (JSON text)
     new_provenance: pl.DataFrame  # person, field_key
-    updates: pl.DataFrame  # id + system columns + attributes (JSON text)
+    updates: pl.DataFrame  # id + the file's system columns + attributes (JSON patch text)
     changed_provenance: pl.DataFrame  # profile_id, field_key
     merges: list[tuple[int, list[int], int]]  # survivor, losers, person
+    merge_extra: dict[int, dict[str, tuple[Any, Any]]]  # person -> fields outside the file a merge fills
     merge_provenance: pl.DataFrame  # provenance rows copied from losers to survivors
     identity_adds: pl.DataFrame  # person, kind, value
     identity_touches: pl.DataFrame  # kind, value
@@ -248,53 +249,61 @@ def _plan(*, session: Session, frame: pl.DataFrame, mapping: ImportMapping, opti
 
     # ---- what gets written
     new_profiles, new_provenance = _new_profile_rows(applied.filter(new_mask), fields, file_name, now)
-    updates, changed_provenance, field_changes = _update_rows(
-        existing, current, attributes, fields, diff, merge_extra)
+    existing_out = _existing_writes(diff, fields, provenance)
 
-    # ---- per person: outcome and changes
-    changes_by_person: dict[int, dict[str, Any]] = {}
-    for person, kind in applied.select("person", "kind").iter_rows():
-        changes_by_person[person] = {"@created": now.isoformat()} if kind == "new" else {}
-    for person, changes in field_changes.items():
-        changes_by_person[person].update(changes)
-    for person, losers in existing.filter(pl.col("kind") == "merge").select("person", "losers").iter_rows():
-        changes_by_person[person]["@merged"] = list(losers)
-    _attach_prov(changes_by_person, provenance, existing, field_changes)
-    for (person, kind), values in identity_adds.filter(pl.col("kind_of_person") != "new").group_by(
-            ["person", "kind_of_person"]):
-        changes_by_person[person]["@identities"] = values.select("kind", "value").rows()
+    # ---- per person: outcome and changes (JSON text built column-wise)
+    # merges and refused identities are rare: plain dicts; the rest column-wise
+    rare: dict[int, dict[str, Any]] = {}
+    for survivor, losers, person in merges:
+        rare.setdefault(person, {})["@merged"] = losers
+        for key, (before, after) in merge_extra.get(person, {}).items():
+            rare[person][key] = [json_value(before), json_value(after)]
     for person, items in not_added.items():
-        changes_by_person[person]["@not_added"] = items
-    for person, items in tag_plan.added_by_person.items():
-        changes_by_person[person]["@tags_added"] = items
-    for person, items in tag_plan.removed_by_person.items():
-        changes_by_person[person]["@tags_removed"] = items
-    for person, items in consent_changes.items():
-        changes_by_person[person]["@consent"] = items
+        rare.setdefault(person, {})["@not_added"] = items
+    fragment_frames = [
+        pl.DataFrame({"person": list(rare),
+                      "frag": [", ".join(f"{json.dumps(k)}: {json.dumps(v, default=_json_default)}"
+                                         for k, v in d.items()) for d in rare.values()],
+                      "touches": [bool(d.get("@merged")) for d in rare.values()]},
+                     schema={"person": pl.Int64, "frag": pl.Utf8, "touches": pl.Boolean}),
+        _fragment(identity_adds.filter(pl.col("kind_of_person") != "new"), "@identities",
+                  [("kind", pl.Utf8), ("value", pl.Utf8)]),
+        _fragment(tag_plan.adds, "@tags_added", [("tag_id", pl.Int64), ("tag_name", pl.Utf8), ("value", pl.Utf8)]),
+        _fragment(tag_plan.removed, "@tags_removed", [
+            ("tag_id", pl.Int64), ("value", pl.Utf8), ("source", pl.Utf8), ("policy", pl.Utf8),
+            ("created_by", pl.Int64), ("created_at", pl.Datetime("us", "UTC")), ("import_job_id", pl.Int64)]),
+        _fragment(consent_changes, "@consent", [("before", pl.Utf8), ("status", pl.Utf8)], by="channel"),
+    ]
+    extra_frame = pl.concat(fragment_frames).group_by("person").agg(
+        pl.col("frag").str.join(", ").alias("extra_frag"), pl.col("touches").any().alias("touched"))
 
-    outcome_by_person: dict[int, str] = {}
-    for person, kind in persons.select("person", "kind").iter_rows():
-        if kind == "new":
-            outcome_by_person[person] = OUT_NEW
-        elif kind == "merge":
-            outcome_by_person[person] = OUT_MERGED
-        elif kind == "update":
-            touched = {k for k in changes_by_person[person] if k not in ("@locked", "@not_added", "@prov")}
-            outcome_by_person[person] = OUT_UPDATED if touched else OUT_UNCHANGED
-        else:
-            outcome_by_person[person] = kind
-    profile_by_person = dict(persons.select("person", "target").iter_rows())
-    rows = _row_frame(resolved, outcome_by_person, profile_by_person, errors_by_person,
-                      changes_by_person, identifier_kinds, headers)
+    created_frag = f'"@created": {json.dumps(now.isoformat())}'
+    persons = persons.select("person", "kind", "target").join(
+        existing_out.fragments, on="person", how="left").join(extra_frame, on="person", how="left")
+    persons = persons.with_columns(
+        outcome=pl.when(pl.col("kind") == "new").then(pl.lit(OUT_NEW))
+        .when(pl.col("kind") == "merge").then(pl.lit(OUT_MERGED))
+        .when(pl.col("kind") == "update").then(
+            pl.when(pl.col("any_change").fill_null(False) | pl.col("touched").fill_null(False))
+            .then(pl.lit(OUT_UPDATED)).otherwise(pl.lit(OUT_UNCHANGED)))
+        .otherwise(pl.col("kind")),
+        changes=pl.lit("{") + pl.concat_str(
+            [pl.when(pl.col("kind") == "new").then(pl.lit(created_frag)), "fields_frag", "locked_frag",
+             "prov_frag", "extra_frag"], separator=", ", ignore_nulls=True) + pl.lit("}"),
+        p_errors=pl.col("person").replace_strict(
+            {p: json.dumps(e) for p, e in errors_by_person.items()}, default=None, return_dtype=pl.Utf8),
+    )
+    rows = _row_frame(resolved, persons, identifier_kinds, headers)
 
-    updates = updates.filter(pl.col("id").is_in(
-        [profile_by_person[p] for p, o in outcome_by_person.items() if o in (OUT_UPDATED, OUT_MERGED)]))
-    totals = _totals(rows, outcome_by_person, sum(len(losers) for _s, losers, _p in merges))
+    updated = persons.filter(pl.col("outcome").is_in([OUT_UPDATED, OUT_MERGED]))["target"]
+    updates = existing_out.updates.filter(pl.col("id").is_in(updated.implode()))
+    totals = _totals(rows, persons, sum(len(losers) for _s, losers, _p in merges))
     work = _Work(
         now=now, file_name=file_name,
         persons=applied.select("person", "kind", "target", "losers"),
         new_profiles=new_profiles, new_provenance=new_provenance, updates=updates,
-        changed_provenance=changed_provenance, merges=merges, merge_provenance=merge_provenance,
+        changed_provenance=existing_out.written, merges=merges, merge_extra=merge_extra,
+        merge_provenance=merge_provenance,
         identity_adds=identity_adds.select("person", "kind", "value"),
         identity_touches=identity_touches, tag_adds=tag_plan.adds, tag_removes=tag_plan.removes,
         consent_writes=consent_writes, tags_group=options.tags_group,
@@ -376,15 +385,17 @@ def _fetch_profiles(session: Session, ids: list[int], *, lock: bool
 
 
 def _fetch_provenance(session: Session, profile_ids: list[int], keys: list[str]) -> pl.DataFrame:
+    """Provenance rows of these profiles' fields; set_at as the database's text (only
+    copied into row results for undo, so it is not worth parsing here)."""
     schema = {"profile_id": pl.Int64, "field_key": pl.Utf8, "source_type": pl.Utf8,
               "source_name": pl.Utf8, "import_job_id": pl.Int64, "set_by": pl.Int64,
-              "set_at": pl.Datetime("us", "UTC"), "locked": pl.Boolean}
+              "set_at": pl.Utf8, "locked": pl.Boolean}
     if not profile_ids or not keys:
         return pl.DataFrame(schema=schema)
     p = AttributeProvenance
     rows = in_batches(session, sorted(set(profile_ids)), lambda bound: sa.select(
         p.profile_id, p.field_key, p.source_type, p.source_name, p.import_job_id, p.set_by,
-        p.set_at, p.locked).where(in_filter(p.profile_id, bound), p.field_key.in_(keys)))
+        sa.cast(p.set_at, sa.Text), p.locked).where(in_filter(p.profile_id, bound), p.field_key.in_(keys)))
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 
@@ -449,12 +460,14 @@ def _current_frame(targets: pl.Series, current: pl.DataFrame, attributes: dict[i
     cols: dict[str, pl.Series] = {"target": pl.Series(ids, dtype=pl.Int64)}
     by_id = pl.DataFrame({"id": ids}, schema={"id": pl.Int64}).join(
         current, on="id", how="left", maintain_order="left")
+    stored = [attributes.get(i) or {} for i in ids]
     for f in fields:
         if f.is_system:
             cols[f"cur:{f.key}"] = by_id[f.key].cast(f.dtype, strict=False) if f.dtype != by_id[f.key].dtype \
                 else by_id[f.key]
         else:
-            cols[f"cur:{f.key}"] = _attribute_series([attributes.get(i, {}).get(f.key) for i in ids], f.dtype)
+            key = f.key
+            cols[f"cur:{key}"] = _attribute_series([a.get(key) for a in stored], f.dtype)
     return pl.DataFrame(cols)
 
 
@@ -509,10 +522,10 @@ def _loser_fills(existing: pl.DataFrame, current: pl.DataFrame, attributes: dict
 
 def _merge_fills(session: Session, merges: list[tuple[int, list[int], int]], current: pl.DataFrame,
                  attributes: dict[int, dict], fields: list[_FieldInfo]
-                 ) -> tuple[dict[int, dict[str, Any]], pl.DataFrame]:
+                 ) -> tuple[dict[int, dict[str, tuple[Any, Any]]], pl.DataFrame]:
     """Values of fields outside the file that a merge moves to the survivor (survivor empty,
     not locked), and the provenance rows that travel with them."""
-    extra: dict[int, dict[str, Any]] = {}
+    extra: dict[int, dict[str, tuple[Any, Any]]] = {}
     prov_rows: list[dict] = []
     if not merges:
         return extra, pl.DataFrame()
@@ -535,7 +548,7 @@ def _merge_fills(session: Session, merges: list[tuple[int, list[int], int]], cur
             for loser in losers:
                 theirs = sys_by_id[loser][key] if is_sys else attributes.get(loser, {}).get(key)
                 if theirs not in (None, "", []):
-                    moved[key] = theirs
+                    moved[key] = (mine, theirs)
                     if (loser, key) in prov_by:
                         prov_rows.append({**prov_by[(loser, key)], "profile_id": survivor})
                     break
@@ -550,71 +563,97 @@ def _all_field_keys(session: Session, attributes: dict[int, dict], ids: list[int
     return sorted(keys)
 
 
-def _update_rows(existing: pl.DataFrame, current: pl.DataFrame, attributes: dict[int, dict],
-                 fields: list[_FieldInfo], diff: pl.DataFrame, merge_extra: dict[int, dict[str, Any]]
-                 ) -> tuple[pl.DataFrame, pl.DataFrame, dict[int, dict[str, Any]]]:
-    """Profile rows to write back (id, system columns, attributes JSON), the (profile, field)
-    pairs the file wrote (for provenance), and each person's {field: [before, after]}."""
-    sys_schema = {"id": pl.Int64, **_SYSTEM_DTYPES, "attributes": pl.Utf8}
-    if existing.is_empty():
-        return (pl.DataFrame(schema=sys_schema),
-                pl.DataFrame(schema={"profile_id": pl.Int64, "field_key": pl.Utf8}), {})
-    keys = [f.key for f in fields]
-    sys_by_id = {r["id"]: r for r in current.iter_rows(named=True)}
-    cols = ["person", "target"]
-    for k in keys:
-        cols += [f"chg:{k}", f"cur:{k}", f"fin:{k}", f"lkr:{k}", f"in:{k}", f"tk:{k}"]
-    changes: dict[int, dict[str, Any]] = {}
-    written: list[tuple[int, str]] = []
-    out_rows = []
-    for row in diff.select(cols).iter_rows():
-        person, target = row[0], row[1]
-        system = {c: sys_by_id[target][c] for c in SYSTEM_COLUMNS}
-        attrs = dict(attributes.get(target, {}))
-        person_changes: dict[str, Any] = {}
-        locked: dict[str, Any] = {}
-        for i, f in enumerate(fields):
-            chg, before, after, locked_report, incoming, took = row[2 + 6 * i: 8 + 6 * i]
-            if locked_report:
-                locked[f.key] = [json_value(before), json_value(incoming)]
-            if not chg:
-                continue
-            person_changes[f.key] = [json_value(before), json_value(after)]
-            if took:  # the file's value; a value a merge brought keeps its own provenance
-                written.append((target, f.key))
-            if f.is_system:
-                system[f.key] = after
-            else:
-                attrs[f.key] = json_value(after)
-        for key, value in merge_extra.get(person, {}).items():
-            before = system[key] if key in SYSTEM_COLUMNS else attrs.get(key)
-            person_changes[key] = [json_value(before), json_value(value)]
-            if key in SYSTEM_COLUMNS:
-                system[key] = value
-            else:
-                attrs[key] = value
-        if locked:
-            person_changes["@locked"] = locked
-        changes[person] = person_changes
-        out_rows.append({"id": target, **system, "attributes": json.dumps(attrs, default=_json_default)})
-    updates = pl.DataFrame(out_rows, schema=sys_schema, orient="row") if out_rows \
-        else pl.DataFrame(schema=sys_schema)
-    prov = pl.DataFrame(written, schema={"profile_id": pl.Int64, "field_key": pl.Utf8}, orient="row")
-    return updates, prov, changes
+@dataclass
+class _ExistingWrites:
+    updates: pl.DataFrame  # id, the file's system fields (final values), attributes (JSON patch)
+    written: pl.DataFrame  # profile_id, field_key: values the file wrote (for provenance)
+    fragments: pl.DataFrame  # person, fields_frag, locked_frag, prov_frag (JSON text), any_change
 
 
-def _attach_prov(changes_by_person: dict[int, dict[str, Any]], provenance: pl.DataFrame,
-                 existing: pl.DataFrame, field_changes: dict[int, dict[str, Any]]) -> None:
-    """Record the provenance each changed field had before, so undo can put it back."""
-    if provenance.is_empty():
-        return
-    prov_by = {(r[0], r[1]): [r[2], r[3], r[4], r[5], r[6].isoformat() if r[6] else None, r[7]]
-               for r in provenance.iter_rows()}
-    for person, target in existing.select("person", "target").iter_rows():
-        keys = [k for k in field_changes.get(person, {}) if not k.startswith("@")]
-        before = {k: prov_by[(target, k)] for k in keys if (target, k) in prov_by}
-        if before:
-            changes_by_person[person]["@prov"] = before
+def _existing_writes(diff: pl.DataFrame, fields: list[_FieldInfo], provenance: pl.DataFrame
+                     ) -> _ExistingWrites:
+    """From the diff: profile rows to write back, provenance pairs, and the changes as JSON
+    text fragments ({field: [before, after]}, @locked, @prov), all built column-wise."""
+    system = [f for f in fields if f.is_system]
+    custom = [f for f in fields if not f.is_system]
+    if diff.is_empty() or "target" not in diff.columns or not fields:
+        empty_frags = pl.DataFrame(schema={"person": pl.Int64, "fields_frag": pl.Utf8, "locked_frag": pl.Utf8,
+                                           "prov_frag": pl.Utf8, "any_change": pl.Boolean})
+        return _ExistingWrites(
+            pl.DataFrame(schema={"id": pl.Int64, "attributes": pl.Utf8}),
+            pl.DataFrame(schema={"profile_id": pl.Int64, "field_key": pl.Utf8}), empty_frags)
+
+    def pair(f: _FieldInfo, a: str, b: str) -> pl.Expr:
+        return (pl.lit(json.dumps(f.key) + ": [") + _json_text(pl.col(f"{a}:{f.key}"), f.dtype)
+                + pl.lit(", ") + _json_text(pl.col(f"{b}:{f.key}"), f.dtype) + pl.lit("]"))
+
+    def joined(pieces: list[pl.Expr]) -> pl.Expr:
+        text = pl.concat_str(pieces, separator=", ", ignore_nulls=True) if pieces else pl.lit("")
+        return pl.when(text == "").then(None).otherwise(text)
+
+    frags = diff.select(
+        "person", "target",
+        fields_frag=joined([pl.when(pl.col(f"chg:{f.key}")).then(pair(f, "cur", "fin")) for f in fields]),
+        locked_body=joined([pl.when(pl.col(f"lkr:{f.key}")).then(pair(f, "cur", "in")) for f in fields]),
+        any_change=pl.any_horizontal([pl.col(f"chg:{f.key}") for f in fields]),
+        patch=pl.lit("{") + pl.concat_str(
+            [pl.when(pl.col(f"chg:{f.key}")).then(pl.lit(json.dumps(f.key) + ": ")
+                                                    + _json_text(pl.col(f"fin:{f.key}"), f.dtype))
+             for f in custom] or [pl.lit(None, dtype=pl.Utf8)], separator=", ", ignore_nulls=True)
+        + pl.lit("}"),
+    ).with_columns(locked_frag=pl.lit('"@locked": {') + pl.col("locked_body") + pl.lit("}"))
+
+    updates = diff.select(pl.col("target").alias("id"),
+                          *[pl.col(f"fin:{f.key}").cast(_SYSTEM_DTYPES[f.key], strict=False).alias(f.key)
+                            for f in system]).with_columns(attributes=frags["patch"])
+
+    def long(prefix: str) -> pl.DataFrame:
+        return diff.select("target", *[pl.col(f"{prefix}:{f.key}").alias(f.key) for f in fields]).unpivot(
+            index="target", variable_name="field_key", value_name="flag").filter(pl.col("flag")) \
+            .select(pl.col("target").alias("profile_id"), "field_key")
+
+    written = long("tk")
+    # the provenance each changed field had before, so undo can put it back
+    before = long("chg").join(provenance, on=["profile_id", "field_key"]).select(
+        "profile_id",
+        frag=_json_text(pl.col("field_key"), pl.Utf8) + pl.lit(": ") + pl.struct(
+            "source_type", "source_name", "import_job_id", "set_by", "set_at", "locked").struct.json_encode(),
+    ).group_by("profile_id").agg(pl.col("frag").str.join(", ")).select(
+        pl.col("profile_id").alias("target"), prov_frag=pl.lit('"@prov": {') + pl.col("frag") + pl.lit("}"))
+    fragments = frags.join(before, on="target", how="left").select(
+        "person", "fields_frag", "locked_frag", "prov_frag", "any_change")
+    return _ExistingWrites(updates, written, fragments)
+
+
+def _fragment(frame: pl.DataFrame, key: str, items: list[tuple[str, pl.DataType]],
+              by: str | None = None) -> pl.DataFrame:
+    """Per person, `"key": [[a, b], ...]` (or `"key": {by: [a, b], ...}`) as JSON text."""
+    schema = {"person": pl.Int64, "frag": pl.Utf8, "touches": pl.Boolean}
+    if frame.is_empty() or "person" not in frame.columns:
+        return pl.DataFrame(schema=schema)
+    item = pl.lit("[") + pl.concat_str([_json_text(pl.col(c).cast(t), t) for c, t in items],
+                                       separator=", ") + pl.lit("]")
+    if by is not None:
+        item = _json_text(pl.col(by), pl.Utf8) + pl.lit(": ") + item
+    opening, closing = ("{", "}") if by is not None else ("[", "]")
+    return frame.group_by("person").agg(item.str.join(", ").alias("frag")).select(
+        "person", frag=pl.lit(f"{json.dumps(key)}: {opening}") + pl.col("frag") + pl.lit(closing),
+        touches=pl.lit(True))
+
+
+def _json_text(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """A value as JSON text ("null" for null): the same text json.dumps(json_value(v)) gives."""
+    if dtype.is_float():
+        finite = expr.is_finite()
+        whole = finite & (expr == expr.floor()) & (expr.abs() < 2.0**53)
+        return (pl.when(whole).then(expr.cast(pl.Int64).cast(pl.Utf8))
+                .when(finite).then(expr.cast(pl.Utf8)).otherwise(pl.lit("null")))
+    if dtype.is_integer():
+        return expr.cast(pl.Utf8).fill_null("null")
+    if dtype == pl.Boolean:
+        return pl.when(expr).then(pl.lit("true")).when(~expr).then(pl.lit("false")).otherwise(pl.lit("null"))
+    # strings, lists, dates and datetimes: polars' JSON encoder (ISO dates, escaped strings)
+    return pl.struct(expr.alias("v")).struct.json_encode().str.slice(5).str.strip_suffix("}")
 
 
 def _new_profile_rows(new: pl.DataFrame, fields: list[_FieldInfo], file_name: str, now: datetime
@@ -622,23 +661,19 @@ def _new_profile_rows(new: pl.DataFrame, fields: list[_FieldInfo], file_name: st
     """New profiles (keyed by person) with system columns and attributes JSON; provenance pairs."""
     system = [f for f in fields if f.is_system]
     custom = [f for f in fields if not f.is_system]
+    attributes = pl.lit("{") + pl.concat_str(
+        [pl.when(pl.col(f"in:{f.key}").is_not_null()).then(
+            pl.lit(json.dumps(f.key) + ": ") + _json_text(pl.col(f"in:{f.key}"), f.dtype)) for f in custom]
+        or [pl.lit(None, dtype=pl.Utf8)], separator=", ", ignore_nulls=True) + pl.lit("}")
     frame = new.select(
         "person",
         *[pl.col(f"in:{f.key}").cast(_SYSTEM_DTYPES[f.key], strict=False).alias(f.key) for f in system],
-    )
-    if custom:
-        values = new.select([f"in:{f.key}" for f in custom]).rows()
-        keys = [f.key for f in custom]
-        attrs = [json.dumps({k: json_value(v) for k, v in zip(keys, row) if v is not None},
-                            default=_json_default) for row in values]
-    else:
-        attrs = ["{}"] * new.height
-    frame = frame.with_columns(
-        attributes=pl.Series(attrs, dtype=pl.Utf8), status=pl.lit("active"),
-        initial_source=pl.lit(file_name), created_at=pl.lit(now), updated_at=pl.lit(now))
+        attributes=attributes, status=pl.lit("active"), initial_source=pl.lit(file_name),
+        created_at=pl.lit(now), updated_at=pl.lit(now))
     written = new.select("person", *[pl.col(f"in:{f.key}").is_not_null().alias(f.key) for f in fields]) \
         .unpivot(index="person", variable_name="field_key", value_name="set") \
-        .filter(pl.col("set")).select("person", "field_key")
+        .filter(pl.col("set")).select("person", "field_key") if fields else \
+        pl.DataFrame(schema={"person": pl.Int64, "field_key": pl.Utf8})
     return frame, written
 
 
@@ -699,8 +734,7 @@ class _TagPlan:
     adds: pl.DataFrame
     removes: pl.DataFrame
     new_names: list[str]
-    added_by_person: dict[int, list]
-    removed_by_person: dict[int, list]
+    removed: pl.DataFrame  # the removed tags' rows, for undo
 
 
 def _removable(policy: pl.Expr, source: pl.Expr) -> pl.Expr:
@@ -713,7 +747,8 @@ def _removable(policy: pl.Expr, source: pl.Expr) -> pl.Expr:
 
 def _plan_tags(session: Session, applied: pl.DataFrame, options: ImportOptions) -> _TagPlan:
     add_schema = {"person": pl.Int64, "tag_id": pl.Int64, "tag_name": pl.Utf8, "value": pl.Utf8}
-    empty = _TagPlan(pl.DataFrame(schema=add_schema), pl.DataFrame(schema={"id": pl.Int64}), [], {}, {})
+    empty = _TagPlan(pl.DataFrame(schema=add_schema), pl.DataFrame(schema={"id": pl.Int64}), [],
+                     pl.DataFrame(schema={"person": pl.Int64}))
     has_column = applied["tags_present"].any() if applied.height else False
     if not options.tag_ids and not has_column:
         return empty
@@ -778,24 +813,18 @@ def _plan_tags(session: Session, applied: pl.DataFrame, options: ImportOptions) 
     elif options.tags_mode not in ("append", "replace"):
         raise ImportPlanError(f"unknown tags mode '{options.tags_mode}' (expected append or replace)")
 
-    added_by_person: dict[int, list] = {}
-    for person, tag_id, name, value in adds.select("person", "tag_id", "tag_name", "value").iter_rows():
-        added_by_person.setdefault(person, []).append([tag_id, name, value])
-    removed_by_person: dict[int, list] = {}
-    for r in removes.iter_rows(named=True):
-        removed_by_person.setdefault(r["person"], []).append(
-            [r["tag_id"], r["value"], r["source"], r["policy"], r["created_by"],
-             r["created_at"].isoformat() if r["created_at"] else None, r["import_job_id"]])
     return _TagPlan(adds.select(list(add_schema)), removes.select("id"), new_names,
-                    added_by_person, removed_by_person)
+                    removes.select("person", "tag_id", "value", "source", "policy", "created_by", "created_at",
+                                   "import_job_id"))
 
 
 # ---------------------------------------------------------------------- consent
 def _plan_consent(session: Session, applied: pl.DataFrame, options: ImportOptions
-                  ) -> tuple[pl.DataFrame, dict[int, dict[str, list]]]:
+                  ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Consent rows to write (person, channel, status) and the changes on existing profiles."""
     schema = {"person": pl.Int64, "channel": pl.Utf8, "status": pl.Utf8}
     if not options.consent or applied.is_empty():
-        return pl.DataFrame(schema=schema), {}
+        return pl.DataFrame(schema=schema), pl.DataFrame(schema={"person": pl.Int64})
     wanted = applied.select("person", "target").join(pl.DataFrame(
         {"channel": list(options.consent), "status": list(options.consent.values())}), how="cross")
     targets = applied["target"].drop_nulls().unique().to_list()
@@ -806,63 +835,50 @@ def _plan_consent(session: Session, applied: pl.DataFrame, options: ImportOption
                         schema={"target": pl.Int64, "channel": pl.Utf8, "before": pl.Utf8})
     diff = wanted.join(have, on=["target", "channel"], how="left").filter(
         pl.col("before").ne_missing(pl.col("status")))
-    changes: dict[int, dict[str, list]] = {}
-    for person, target, channel, status, before in diff.select(
-            "person", "target", "channel", "status", "before").iter_rows():
-        if target is not None:
-            changes.setdefault(person, {})[channel] = [before, status]
+    changes = diff.filter(pl.col("target").is_not_null()).select("person", "channel", "before", "status")
     return diff.select(list(schema)), changes
 
 
 # ---------------------------------------------------------------------- rows and totals
-def _row_frame(resolved: pl.DataFrame, outcome_by_person: dict[int, str],
-               profile_by_person: dict[int, int | None], errors_by_person: dict[int, list],
-               changes_by_person: dict[int, dict], identifier_kinds: list[str],
+def _row_frame(resolved: pl.DataFrame, persons: pl.DataFrame, identifier_kinds: list[str],
                headers: dict[str, str]) -> pl.DataFrame:
-    persons = pl.DataFrame(
-        {"person": list(outcome_by_person), "outcome": list(outcome_by_person.values()),
-         "profile_id": [profile_by_person.get(p) for p in outcome_by_person],
-         "p_errors": [json.dumps(errors_by_person.get(p, [])) for p in outcome_by_person],
-         "changes": [json.dumps(changes_by_person.get(p, {}), default=_json_default)
-                     for p in outcome_by_person]},
-        schema={"person": pl.Int64, "outcome": pl.Utf8, "profile_id": pl.Int64, "p_errors": pl.Utf8,
-                "changes": pl.Utf8})
+    """Every row of the file: outcome, profile, errors and changes (JSON text), person."""
     no_id_message = json.dumps([{
         "column": ", ".join(headers.get(identity_column(k), k) for k in identifier_kinds),
         "message": "no identifier to match on: fill in one of "
                    + (", ".join(identifier_kinds) or "the identifier columns")}])
     base = resolved.select(ROW_COL, PERSON_COL, CLASS_COL, ERRORS_COL).join(
-        persons, left_on=PERSON_COL, right_on="person", how="left", maintain_order="left")
-    invalid_errors = base.filter(pl.col("outcome").is_null() & (pl.col(CLASS_COL) != CLASS_NO_IDENTIFIER))
-    error_text = {r: json.dumps(e or []) for r, e in invalid_errors.select(ROW_COL, ERRORS_COL).iter_rows()}
+        persons.select("person", "outcome", pl.col("target").alias("profile_id"), "p_errors", "changes"),
+        left_on=PERSON_COL, right_on="person", how="left", maintain_order="left")
+    row_errors = pl.col(ERRORS_COL).list.eval(pl.element().struct.json_encode()).list.join(", ")
     base = base.with_columns(
         outcome=pl.col("outcome").fill_null(pl.lit(OUT_INVALID)),
         errors=pl.when(pl.col("p_errors").is_not_null()).then(pl.col("p_errors"))
-        .when(pl.col(CLASS_COL) == CLASS_NO_IDENTIFIER).then(pl.lit(no_id_message))
-        .otherwise(pl.col(ROW_COL).replace_strict(error_text, default="[]", return_dtype=pl.Utf8)),
+        .when((pl.col(CLASS_COL) == CLASS_NO_IDENTIFIER) | (pl.col(ERRORS_COL).list.len().fill_null(0) == 0))
+        .then(pl.when(pl.col("outcome").is_null()).then(pl.lit(no_id_message)).otherwise(pl.lit("[]")))
+        .otherwise(pl.lit("[") + row_errors + pl.lit("]")),
         changes=pl.col("changes").fill_null("{}"),
+        profile_id=pl.when(pl.col("outcome").is_in([OUT_INVALID, OUT_CONFLICT, OUT_SKIPPED]))
+        .then(None).otherwise(pl.col("profile_id")),
     )
     return base.select(ROW_COL, "outcome", "profile_id", "errors", "changes",
                        pl.col(PERSON_COL).alias("person"))
 
 
-def _totals(rows: pl.DataFrame, outcome_by_person: dict[int, str],
-            merged_away: int) -> dict[str, int]:
+def _totals(rows: pl.DataFrame, persons: pl.DataFrame, merged_away: int) -> dict[str, int]:
     """What a marketer reads in the report.
 
-    Profiles: created, updated, unchanged, merged (profiles merged into another one).
-    Rows: rows, invalid, conflicts (held for review), skipped. And `rows_<outcome>` for
-    every outcome: several rows of one person count once among the profiles.
+    Profiles: created, updated (merged-into ones included), unchanged, merged (profiles
+    merged into another one). Rows: rows, invalid, conflicts (held for review), skipped.
+    And `rows_<outcome>` for every outcome: several rows of one person are one profile.
     """
     by_outcome = dict(rows.group_by("outcome").len().iter_rows())
-    per_person = {o: 0 for o in OUTCOMES}
-    for outcome in outcome_by_person.values():
-        per_person[outcome] += 1
+    per_person = dict(persons.group_by("outcome").len().iter_rows())
     totals = {
         "rows": rows.height,
-        "created": per_person[OUT_NEW],
-        "updated": per_person[OUT_UPDATED] + per_person[OUT_MERGED],
-        "unchanged": per_person[OUT_UNCHANGED],
+        "created": int(per_person.get(OUT_NEW, 0)),
+        "updated": int(per_person.get(OUT_UPDATED, 0) + per_person.get(OUT_MERGED, 0)),
+        "unchanged": int(per_person.get(OUT_UNCHANGED, 0)),
         "merged": merged_away,
         "invalid": int(by_outcome.get(OUT_INVALID, 0)),
         "conflicts": int(by_outcome.get(OUT_CONFLICT, 0)),
@@ -929,9 +945,10 @@ def apply_import(
     report(total_rows // 2)
 
     # ---- merges, then updates of existing profiles
-    for survivor, losers, _person in work.merges:
-        _merge_profiles(session, actor, survivor, losers, job, now)
-    writer.update("profiles", work.updates.with_columns(updated_at=pl.lit(now)), key=["id"])
+    for survivor, losers, person in work.merges:
+        _merge_profiles(session, writer, actor, survivor, losers, work.merge_extra.get(person, {}), job, now)
+    writer.update("profiles", work.updates.with_columns(updated_at=pl.lit(now)), key=["id"],
+                  json_merge=["attributes"])
 
     # ---- identities
     adds = _with_stored_values(work.identity_adds.join(profile_of, on="person"))
@@ -944,19 +961,14 @@ def apply_import(
             "kind", "value", last_seen_at=pl.lit(now)), key=["kind", "value"])
 
     # ---- provenance of every value written
-    prov_cols = {"source_type": pl.lit("file"), "source_name": pl.lit(job.file_name),
-                 "import_job_id": pl.lit(job.id, dtype=pl.Int64),
-                 "set_by": pl.lit(actor.user_id, dtype=pl.Int64), "set_at": pl.lit(now),
-                 "locked": pl.lit(False)}
-    writer.insert("attribute_provenance", work.new_provenance.join(profile_of, on="person").select(
-        "profile_id", "field_key", **prov_cols))
+    prov_update = ["source_type", "source_name", "import_job_id", "set_by", "set_at", "locked"]
     if work.merge_provenance.height:
-        writer.upsert("attribute_provenance", work.merge_provenance.select(
-            "profile_id", "field_key", "source_type", "source_name", "import_job_id", "set_by", "set_at",
-            "locked"), conflict=["profile_id", "field_key"],
-            update=["source_type", "source_name", "import_job_id", "set_by", "set_at", "locked"])
-    writer.upsert("attribute_provenance", work.changed_provenance.select("profile_id", "field_key", **prov_cols),
-                  conflict=["profile_id", "field_key"], update=list(prov_cols))
+        writer.upsert("attribute_provenance", work.merge_provenance.select("profile_id", "field_key", *prov_update),
+                      conflict=["profile_id", "field_key"], update=prov_update)
+    pairs = pl.concat([work.new_provenance.join(profile_of, on="person").select("profile_id", "field_key"),
+                       work.changed_provenance.select("profile_id", "field_key")])
+    writer.write_provenance(pairs, source_type="file", source_name=job.file_name, import_job_id=job.id,
+                            set_by=actor.user_id, set_at=now)
     report(total_rows * 3 // 4)
 
     # ---- tags and consent
@@ -1025,8 +1037,8 @@ def _allocate_profile_ids(session: Session, writer: "BulkWriter", count: int) ->
     return list(range(start, start + count))
 
 
-def _merge_profiles(session: Session, actor: Actor, survivor: int, losers: list[int],
-                    job: ImportJob, now: datetime) -> None:
+def _merge_profiles(session: Session, writer: "BulkWriter", actor: Actor, survivor: int, losers: list[int],
+                    moved: dict[str, tuple[Any, Any]], job: ImportJob, now: datetime) -> None:
     """Move everything the losers own to the survivor and put the losers in the trash."""
     pairs = [{"s": survivor, "l": loser} for loser in losers]
     statements = [
@@ -1044,13 +1056,22 @@ def _merge_profiles(session: Session, actor: Actor, survivor: int, losers: list[
     ]
     for statement in statements:
         session.execute(sa.text(statement), pairs)
+    # values only the merged profiles had (fields outside the file)
+    system = {k: after for k, (_before, after) in moved.items() if k in SYSTEM_COLUMNS}
+    attrs = {k: json_value(after) for k, (_before, after) in moved.items() if k not in SYSTEM_COLUMNS}
+    if system:
+        session.execute(sa.update(Profile).where(Profile.id == survivor).values(**system))
+    if attrs:
+        writer.update("profiles", pl.DataFrame({"id": [survivor], "attributes": [json.dumps(attrs)]}),
+                      key=["id"], json_merge=["attributes"])
     session.execute(sa.update(Profile).where(Profile.id.in_(losers)).values(
         status=STATUS_DELETED, deleted_at=now, deleted_by=actor.user_id,
         deleted_reason=f"merged into {survivor}", updated_at=now))
     for loser in losers:
         record_event(session=session, actor=actor, action="profile.merge", object_type="profile",
                      object_id=survivor, reason=f"import of {job.file_name}",
-                     details={"survivor": survivor, "merged": loser, "import_job_id": job.id})
+                     details={"survivor": survivor, "merged": loser, "import_job_id": job.id,
+                              "moved_fields": sorted(moved)})
 
 
 def _apply_tags(session: Session, writer: "BulkWriter", work: _Work, profile_of: pl.DataFrame,
@@ -1078,7 +1099,254 @@ def _apply_tags(session: Session, writer: "BulkWriter", work: _Work, profile_of:
         created_at=pl.lit(work.now)).unique(["profile_id", "tag_id", "value"]))
 
 
+
+# ====================================================================== undo
+class ImportUndoError(ValueError):
+    """This import cannot be undone (not completed, already undone); nothing was changed."""
+
+
+@dataclass
+class UndoReport:
+    """What undo did, and what it kept because someone changed it since the import."""
+
+    job_id: int
+    profiles_removed: int = 0
+    profiles_kept: list[dict[str, Any]] = field(default_factory=list)  # {profile_id, reason}
+    fields_restored: int = 0
+    fields_kept: list[dict[str, Any]] = field(default_factory=list)  # {profile_id, field, reason}
+    identities_removed: int = 0
+    tags_removed: int = 0
+    tags_restored: int = 0
+    consents_restored: int = 0
+    consents_kept: list[dict[str, Any]] = field(default_factory=list)
+    memberships_removed: int = 0
+    memberships_restored: int = 0
+    segments_removed: int = 0
+    merges_kept: list[dict[str, int]] = field(default_factory=list)  # {survivor, merged}
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def undo_import(*, session: Session, actor: Actor, job_id: int) -> UndoReport:
+    """Take back what a completed import wrote, except where someone changed it since.
+
+    Profiles it created are deleted (their identities, tags, consent, memberships go with
+    them) unless changed since; fields it changed get their before-values (and provenance)
+    back unless the provenance shows a later change; identities, tags and segment
+    memberships it added are removed, tags it replaced come back. Merges stay merged
+    (reported). In the caller's transaction; never commits.
+    """
+    actor.require(PROFILES_IMPORT)
+    job = session.exec(select(ImportJob).where(ImportJob.id == job_id).with_for_update()).first()
+    if job is None:
+        raise ImportUndoError(f"import {job_id} does not exist")
+    if job.status != "completed":
+        raise ImportUndoError(f"only a completed import can be undone; {job.file_name} is {job.status}")
+    report = UndoReport(job_id=job.id)
+    writer = BulkWriter(session)
+    now = utcnow()
+    r = ImportRowResult
+    rows = session.connection().execute(
+        sa.select(r.outcome, r.profile_id, r.changes).where(
+            r.job_id == job.id, r.outcome.in_([OUT_NEW, OUT_UPDATED, OUT_MERGED]))).all()
+    by_profile: dict[int, tuple[str, dict]] = {}
+    for outcome, profile_id, changes in rows:  # rows of one person carry the same changes
+        if profile_id is not None and profile_id not in by_profile:
+            by_profile[profile_id] = (outcome, changes or {})
+
+    created = {pid: c for pid, (o, c) in by_profile.items() if o == OUT_NEW}
+    kept_created = _undo_created(session, job, created, report)
+    existing = {pid: c for pid, (o, c) in by_profile.items() if o != OUT_NEW}
+    _undo_fields(session, writer, job, existing, report, now)
+    _undo_identities(writer, existing, report)
+    _undo_tags(session, writer, job, existing, kept_created, report)
+    _undo_consent(session, job, existing, report, now)
+    if job.kind == "segments":
+        from .segments_apply import undo_segment_rows
+
+        undo_segment_rows(session=session, job=job, report=report)
+    for pid, changes in existing.items():
+        for merged in changes.get("@merged", []):
+            report.merges_kept.append({"survivor": pid, "merged": merged})
+
+    job.status = "undone"
+    job.undone_at = now
+    session.add(job)
+    record_event(session=session, actor=actor, action="import.undo", object_type="import_job",
+                 object_id=job.id, details={"file": job.file_name, **report.to_json()})
+    session.flush()
+    return report
+
+
+def _undo_created(session: Session, job: ImportJob, created: dict[int, dict], report: UndoReport) -> set[int]:
+    """Delete the profiles the import created, unless someone changed them since."""
+    if not created:
+        return set()
+    ids = sorted(created)
+    stamp = min(datetime.fromisoformat(c["@created"]) for c in created.values() if c.get("@created"))
+    p, prov = Profile, AttributeProvenance
+    edited = {pid for (pid,) in in_batches(session, ids, lambda bound: sa.select(p.id).where(
+        in_filter(p.id, bound), p.updated_at > stamp))}
+    edited |= {pid for (pid,) in in_batches(session, ids, lambda bound: sa.select(prov.profile_id).where(
+        in_filter(prov.profile_id, bound),
+        sa.or_(prov.import_job_id.is_(None), prov.import_job_id != job.id)).distinct())}
+    still_there = {pid for (pid,) in in_batches(session, ids, lambda bound: sa.select(p.id).where(
+        in_filter(p.id, bound)))}
+    for pid in sorted(edited & still_there):
+        report.profiles_kept.append({"profile_id": pid, "reason": "changed since the import"})
+    doomed = sorted(still_there - edited)
+    for start in range(0, len(doomed), 10_000):
+        # identities, provenance, tags, consent, memberships and links cascade
+        session.execute(sa.delete(Profile).where(Profile.id.in_(doomed[start:start + 10_000])))
+    report.profiles_removed = len(doomed)
+    return edited & still_there
+
+
+def _undo_fields(session: Session, writer: "BulkWriter", job: ImportJob, existing: dict[int, dict],
+                 report: UndoReport, now: datetime) -> None:
+    """Put back before-values whose provenance still says this import set them."""
+    wanted = [(pid, key) for pid, changes in existing.items() for key in changes if not key.startswith("@")]
+    if not wanted:
+        return
+    prov = AttributeProvenance
+    current = {(r[0], r[1]): r for r in in_batches(
+        session, sorted({pid for pid, _ in wanted}), lambda bound: sa.select(
+            prov.profile_id, prov.field_key, prov.import_job_id, prov.source_type, prov.source_name,
+            prov.locked).where(in_filter(prov.profile_id, bound)))}
+    restore: dict[int, dict[str, Any]] = {}
+    for pid, key in wanted:
+        row = current.get((pid, key))
+        if row is None or row[2] != job.id or row[5]:
+            who = "a person's edit" if row is not None and (row[5] or row[3] == "manual") else (
+                f"{row[3]} {row[4] or ''}".strip() if row is not None else "someone")
+            report.fields_kept.append({"profile_id": pid, "field": key,
+                                       "reason": f"changed since the import (by {who})"})
+            continue
+        restore.setdefault(pid, {})[key] = existing[pid][key][0]
+    definitions = {d.key: d.type for d in session.exec(select(FieldDefinition)).all()}
+    attrs = {pid: a for pid, a in in_batches(session, sorted(restore), lambda bound: sa.select(
+        Profile.id, Profile.attributes).where(in_filter(Profile.id, bound)))}
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    prov_back: list[dict[str, Any]] = []
+    prov_drop: list[tuple[int, str]] = []
+    for pid, values in restore.items():
+        system = {k: _typed(v, definitions.get(k)) for k, v in values.items() if k in SYSTEM_COLUMNS}
+        custom = {k: v for k, v in values.items() if k not in SYSTEM_COLUMNS}
+        row: dict[str, Any] = {"pid": pid, **system, "updated_at": now}
+        if custom:
+            merged = dict(attrs.get(pid) or {})
+            for key, value in custom.items():
+                if value is None:
+                    merged.pop(key, None)
+                else:
+                    merged[key] = value
+            row["attributes"] = merged
+        groups.setdefault(tuple(sorted(k for k in row if k != "pid")), []).append(row)
+        before = existing[pid].get("@prov", {})
+        for key in values:
+            if key in before:
+                b = before[key]
+                prov_back.append({"profile_id": pid, "field_key": key, "source_type": b["source_type"],
+                                  "source_name": b["source_name"], "import_job_id": b["import_job_id"],
+                                  "set_by": b["set_by"], "set_at": _parse_time(b["set_at"]) or now,
+                                  "locked": bool(b["locked"])})
+            else:
+                prov_drop.append((pid, key))
+        report.fields_restored += len(values)
+    conn = session.connection()
+    table = Profile.__table__
+    for columns, group in groups.items():
+        conn.execute(table.update().where(table.c.id == sa.bindparam("v_pid")).values(
+            {c: sa.bindparam(f"v_{c}") for c in columns}),
+            [{f"v_{k}": v for k, v in row.items()} for row in group])
+    prov_table = AttributeProvenance.__table__
+    doomed = [{"v_p": x["profile_id"], "v_k": x["field_key"]} for x in prov_back] + \
+        [{"v_p": p_, "v_k": k} for p_, k in prov_drop]
+    if doomed:
+        conn.execute(prov_table.delete().where(prov_table.c.profile_id == sa.bindparam("v_p"),
+                                               prov_table.c.field_key == sa.bindparam("v_k")), doomed)
+    if prov_back:
+        conn.execute(prov_table.insert(), prov_back)
+
+
+def _typed(value: Any, field_type: str | None) -> Any:
+    """A before-value from row results (JSON) as the profile column takes it."""
+    if value is None:
+        return None
+    if field_type == "date":
+        return date.fromisoformat(value)
+    if field_type == "datetime":
+        return _parse_time(value)
+    return value
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    value = datetime.fromisoformat(text)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _undo_identities(writer: "BulkWriter", existing: dict[int, dict], report: UndoReport) -> None:
+    added = [(pid, kind, value) for pid, c in existing.items() for kind, value in c.get("@identities", [])]
+    if not added:
+        return
+    frame = _with_stored_values(pl.DataFrame(added, schema={"profile_id": pl.Int64, "kind": pl.Utf8,
+                                                            "value": pl.Utf8}, orient="row"))
+    writer.delete("identities", frame.select("profile_id", "kind", "value"))
+    report.identities_removed = len(added)
+
+
+def _undo_tags(session: Session, writer: "BulkWriter", job: ImportJob, existing: dict[int, dict],
+               kept_created: set[int], report: UndoReport) -> None:
+    statement = sa.delete(ProfileTag).where(ProfileTag.import_job_id == job.id)
+    if kept_created:
+        statement = statement.where(ProfileTag.profile_id.not_in(sorted(kept_created)))
+    report.tags_removed = session.execute(statement.execution_options(synchronize_session=False)).rowcount or 0
+    removed = {(pid, t[0], t[1]): t for pid, c in existing.items() for t in c.get("@tags_removed", [])}
+    if not removed:
+        return
+    frame = pl.DataFrame(
+        [(pid, tag_id, value, source, policy, job_, by, _parse_time(at) or utcnow())
+         for (pid, tag_id, value), (_t, _v, source, policy, by, at, job_) in removed.items()],
+        schema={"profile_id": pl.Int64, "tag_id": pl.Int64, "value": pl.Utf8, "source": pl.Utf8,
+                "policy": pl.Utf8, "import_job_id": pl.Int64, "created_by": pl.Int64,
+                "created_at": pl.Datetime("us", "UTC")}, orient="row")
+    have = set(session.execute(sa.select(ProfileTag.profile_id, ProfileTag.tag_id, ProfileTag.value).where(
+        ProfileTag.profile_id.in_(sorted({k[0] for k in removed})))).all())
+    frame = frame.filter(~pl.struct("profile_id", "tag_id", "value").is_in(
+        [{"profile_id": a, "tag_id": b, "value": c} for a, b, c in have])) if have else frame
+    writer.insert("profile_tags", frame)
+    report.tags_restored = frame.height
+
+
+def _undo_consent(session: Session, job: ImportJob, existing: dict[int, dict], report: UndoReport,
+                  now: datetime) -> None:
+    changes = [(pid, channel, before, after) for pid, c in existing.items()
+               for channel, (before, after) in c.get("@consent", {}).items()]
+    if not changes:
+        return
+    current = {(a, b): (st, src) for a, b, st, src in session.execute(
+        sa.select(Consent.profile_id, Consent.channel, Consent.status, Consent.source).where(
+            Consent.profile_id.in_(sorted({c[0] for c in changes})))).all()}
+    for pid, channel, before, after in changes:
+        if current.get((pid, channel)) != (after, job.file_name):
+            report.consents_kept.append({"profile_id": pid, "channel": channel,
+                                         "reason": "changed since the import"})
+            continue
+        if before is None:
+            session.execute(sa.delete(Consent).where(Consent.profile_id == pid, Consent.channel == channel))
+        else:
+            session.execute(sa.update(Consent).where(Consent.profile_id == pid, Consent.channel == channel)
+                            .values(status=before, source=f"undo of {job.file_name}"[:255], updated_at=now))
+        report.consents_restored += 1
+
+
 # ====================================================================== bulk writes
+_SQLITE_CACHE_KIB = 256 * 1024
+
+
 class BulkWriter:
     """Bulk writes of polars frames, the fastest way each database takes them.
 
@@ -1094,6 +1362,10 @@ class BulkWriter:
         self.connection = session.connection()
         self.postgres = self.connection.dialect.name == "postgresql"
         self.raw = self.connection.connection.driver_connection
+        if not self.postgres:
+            # random inserts into big indexes (identities, provenance) thrash SQLite's
+            # default 2 MB page cache; this connection may use more while it writes
+            self.raw.execute(f"PRAGMA cache_size = -{_SQLITE_CACHE_KIB}")
 
     def insert(self, table: str, frame: pl.DataFrame) -> None:
         if frame.is_empty():
@@ -1124,24 +1396,75 @@ class BulkWriter:
             f"INSERT INTO {_q(table)} ({_cols(frame.columns)}) VALUES ({_marks(frame.width)}) "
             f"{on_conflict}", frame.iter_rows())
 
-    def update(self, table: str, frame: pl.DataFrame, *, key: Sequence[str]) -> None:
-        """Set every non-key column of the frame on the rows the key columns match."""
+    def update(self, table: str, frame: pl.DataFrame, *, key: Sequence[str],
+               json_merge: Sequence[str] = ()) -> None:
+        """Set every non-key column of the frame on the rows the key columns match.
+
+        `json_merge` columns hold a JSON object whose keys are set into the stored object
+        (the other keys stay), instead of replacing it.
+        """
         if frame.is_empty():
             return
         frame = self._to_db(table, frame)
         values = [c for c in frame.columns if c not in key]
         if self.postgres:
+            def value(c: str) -> str:
+                if c in json_merge:
+                    return f"(t.{_q(c)}::jsonb || x.{_q(c)}::jsonb)::json"
+                return f"x.{_q(c)}"
             temp = self._temp_copy(table, frame)
             self._run(f"UPDATE {_q(table)} AS t SET "
-                      + ", ".join(f"{_q(c)} = x.{_q(c)}" for c in values)
+                      + ", ".join(f"{_q(c)} = {value(c)}" for c in values)
                       + f" FROM {temp} AS x WHERE "
                       + " AND ".join(f"t.{_q(k)} = x.{_q(k)}" for k in key))
             self._run(f"DROP TABLE {temp}")
             return
         self.raw.executemany(
-            f"UPDATE {_q(table)} SET " + ", ".join(f"{_q(c)} = ?" for c in values)
+            f"UPDATE {_q(table)} SET "
+            + ", ".join(f"{_q(c)} = json_patch({_q(c)}, ?)" if c in json_merge else f"{_q(c)} = ?"
+                        for c in values)
             + " WHERE " + " AND ".join(f"{_q(k)} = ?" for k in key),
             frame.select(*values, *key).iter_rows())
+
+    def write_provenance(self, pairs: pl.DataFrame, *, source_type: str, source_name: str | None,
+                         import_job_id: int | None, set_by: int | None, set_at: datetime) -> None:
+        """Upsert one attribute_provenance row per (profile_id, field_key) pair, all from one source.
+
+        An import writes a row per value (hundreds of thousands): SQLite gets one row per
+        profile with a bit per field, expanded by one INSERT ... SELECT inside the database,
+        which is several times faster than binding every row from Python.
+        """
+        if pairs.is_empty():
+            return
+        columns = ["source_type", "source_name", "import_job_id", "set_by", "set_at", "locked"]
+        if self.postgres:
+            self.upsert("attribute_provenance", pairs.select(
+                "profile_id", "field_key", source_type=pl.lit(source_type), source_name=pl.lit(source_name),
+                import_job_id=pl.lit(import_job_id, dtype=pl.Int64), set_by=pl.lit(set_by, dtype=pl.Int64),
+                set_at=pl.lit(set_at), locked=pl.lit(False)),
+                conflict=["profile_id", "field_key"], update=columns)
+            return
+        stamp = set_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        keys = sorted(pairs["field_key"].unique().to_list())
+        for start in range(0, len(keys), 60):  # 60 bits per signed 64-bit mask
+            chunk = keys[start:start + 60]
+            bits = {k: 1 << i for i, k in enumerate(chunk)}
+            masks = pairs.filter(pl.col("field_key").is_in(chunk)).group_by("profile_id").agg(
+                pl.col("field_key").replace_strict(bits, return_dtype=pl.Int64).sum().alias("mask"))
+            self.raw.execute("CREATE TEMP TABLE _prov_keys (bit INTEGER, field_key TEXT)")
+            self.raw.execute("CREATE TEMP TABLE _prov_masks (profile_id INTEGER, mask INTEGER)")
+            self.raw.executemany("INSERT INTO _prov_keys VALUES (?, ?)", [(b, k) for k, b in bits.items()])
+            self.raw.executemany("INSERT INTO _prov_masks VALUES (?, ?)", masks.sort("profile_id").iter_rows())
+            # rows come out in (profile_id, field_key) order, as both temp tables were filled
+            self.raw.execute(
+                "INSERT INTO attribute_provenance (profile_id, field_key, " + _cols(columns) + ") "
+                "SELECT m.profile_id, k.field_key, ?, ?, ?, ?, ?, 0 FROM _prov_masks AS m "
+                "JOIN _prov_keys AS k ON (m.mask & k.bit) != 0 WHERE true "
+                "ON CONFLICT (profile_id, field_key) DO UPDATE SET "
+                + ", ".join(f"{_q(c)} = excluded.{_q(c)}" for c in columns),
+                (source_type, source_name, import_job_id, set_by, stamp))
+            self.raw.execute("DROP TABLE _prov_keys")
+            self.raw.execute("DROP TABLE _prov_masks")
 
     def delete(self, table: str, frame: pl.DataFrame) -> None:
         """Delete the rows equal to a row of the frame on all of its columns."""
@@ -1214,6 +1537,6 @@ def _marks(n: int) -> str:
 
 
 __all__ = [
-    "OUTCOMES", "ImportPlan", "ImportPlanError", "apply_import", "plan_import", "json_value",
-    "BulkWriter", "AuditEvent",
+    "OUTCOMES", "BulkWriter", "ImportPlan", "ImportPlanError", "ImportUndoError", "UndoReport",
+    "active_sync_rule", "apply_import", "json_value", "plan_import", "undo_import",
 ]

@@ -10,6 +10,7 @@ grows with the file, not with the database.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 import polars as pl
@@ -32,9 +33,8 @@ CLASS_CONFLICT = "conflict"  # two or more different existing profiles
 CLASS_INVALID = "invalid"  # the row failed validation
 CLASS_NO_IDENTIFIER = "no_identifier"  # valid, but none of the identifier kinds that count
 
-# Bind parameters per IN query: well under SQLite's 32,766 limit; PostgreSQL takes one array.
-_SQLITE_IN_BATCH = 20_000
-_PG_ARRAY_BATCH = 100_000
+# values per lookup query: one JSON array (SQLite) or one array parameter (PostgreSQL) each
+_IN_BATCH = 100_000
 _MAX_PROPAGATION_ROUNDS = 40
 
 
@@ -63,31 +63,32 @@ def stored_identity_values(kind: str, values: pl.Series) -> pl.Series:
 def in_batches(session: Session, values: Sequence, query_for_batch) -> list[tuple]:  # noqa: ANN001
     """Run `query_for_batch(bound_values)` over `values` in IN-sized batches; all rows.
 
-    On PostgreSQL the batch is one array parameter (`= ANY(:values)`), on SQLite a
-    batched IN list; both use the index on the looked-up column.
+    The batch travels as ONE parameter: an array on PostgreSQL (`= ANY(:values)`), a JSON
+    array read by `json_each` on SQLite. Both use the index on the looked-up column, and
+    neither pays for compiling tens of thousands of bind parameters.
     """
     rows: list[tuple] = []
     if not len(values):
         return rows
     postgres = session.connection().dialect.name == "postgresql"
-    batch = _PG_ARRAY_BATCH if postgres else _SQLITE_IN_BATCH
-    for start in range(0, len(values), batch):
-        chunk = list(values[start:start + batch])
-        rows.extend(session.execute(query_for_batch(_bound_list(chunk, postgres))).all())
+    for start in range(0, len(values), _IN_BATCH):
+        chunk = list(values[start:start + _IN_BATCH])
+        # Core execution on the session's connection: no ORM row processing
+        rows.extend(session.connection().execute(query_for_batch(_bound_list(chunk, postgres))).all())
     return rows
 
 
 def _bound_list(values: list, postgres: bool):  # noqa: ANN202
-    """A value list for `column.in_(...)`-style filters, as fast as the dialect allows."""
     if postgres:
         element = sa.BigInteger() if values and isinstance(values[0], int) else sa.Text()
         return sa.any_(sa.bindparam("values", values, type_=postgresql.ARRAY(element)))
-    return values
+    each = sa.func.json_each(sa.bindparam("values", json.dumps(values), type_=sa.Text())).table_valued("value")
+    return sa.select(each.c.value)
 
 
 def in_filter(column: sa.ColumnElement, bound) -> sa.ColumnElement:  # noqa: ANN001
     """`column IN bound` where `bound` came from `in_batches`."""
-    if isinstance(bound, list):
+    if isinstance(bound, sa.Select):
         return column.in_(bound)
     return column == bound
 
