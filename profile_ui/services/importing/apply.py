@@ -1144,8 +1144,13 @@ def undo_import(*, session: Session, actor: Actor, job_id: int) -> UndoReport:
     if job.status != "completed":
         raise ImportUndoError(f"only a completed import can be undone; {job.file_name} is {job.status}")
     report = UndoReport(job_id=job.id)
-    writer = BulkWriter(session)
     now = utcnow()
+    if job.kind == "segments":
+        from .segments_apply import undo_segment_rows
+
+        undo_segment_rows(session=session, job=job, report=report)
+        return _finish_undo(session, actor, job, report, now)
+    writer = BulkWriter(session)
     r = ImportRowResult
     rows = session.connection().execute(
         sa.select(r.outcome, r.profile_id, r.changes).where(
@@ -1162,14 +1167,13 @@ def undo_import(*, session: Session, actor: Actor, job_id: int) -> UndoReport:
     _undo_identities(writer, existing, report)
     _undo_tags(session, writer, job, existing, kept_created, report)
     _undo_consent(session, job, existing, report, now)
-    if job.kind == "segments":
-        from .segments_apply import undo_segment_rows
-
-        undo_segment_rows(session=session, job=job, report=report)
     for pid, changes in existing.items():
         for merged in changes.get("@merged", []):
             report.merges_kept.append({"survivor": pid, "merged": merged})
+    return _finish_undo(session, actor, job, report, now)
 
+
+def _finish_undo(session: Session, actor: Actor, job: ImportJob, report: UndoReport, now: datetime) -> UndoReport:
     job.status = "undone"
     job.undone_at = now
     session.add(job)
@@ -1184,7 +1188,8 @@ def _undo_created(session: Session, job: ImportJob, created: dict[int, dict], re
     if not created:
         return set()
     ids = sorted(created)
-    stamp = min(datetime.fromisoformat(c["@created"]) for c in created.values() if c.get("@created"))
+    stamp = min((datetime.fromisoformat(c["@created"]) for c in created.values() if c.get("@created")),
+                default=utcnow())
     p, prov = Profile, AttributeProvenance
     edited = {pid for (pid,) in in_batches(session, ids, lambda bound: sa.select(p.id).where(
         in_filter(p.id, bound), p.updated_at > stamp))}
