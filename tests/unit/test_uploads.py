@@ -1,0 +1,140 @@
+"""Private uploads (save_upload) and the guard in front of Reflex's /_upload endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session
+
+from profile_ui.db import make_engine
+from profile_ui.services.permissions import BUILTIN_ROLES, SYSTEM_ACTOR, Actor, PermissionDenied
+from profile_ui.services.uploads import UploadError, UploadGuard, save_upload
+from profile_ui.services.users import create_user, sign_in
+
+
+def _actor(role: str) -> Actor:
+    return Actor(user_id=1, email=f"{role}@example.com", role=role,
+                 permissions=frozenset(BUILTIN_ROLES[role][1]))
+
+
+def test_saves_under_a_random_name_in_the_private_folder(tmp_path: Path) -> None:
+    path = save_upload(actor=_actor("marketer"), file_name="Leads May.csv",
+                       data_chunks=[b"email\n", b"a@example.com\n"], upload_dir=tmp_path)
+    assert path.parent == tmp_path and path.suffix == ".csv"
+    assert "Leads" not in path.name
+    assert path.read_bytes() == b"email\na@example.com\n"
+    other = save_upload(actor=_actor("marketer"), file_name="Leads May.csv",
+                        data_chunks=[b"x"], upload_dir=tmp_path)
+    assert other != path
+
+
+def test_a_viewer_cannot_upload(tmp_path: Path) -> None:
+    with pytest.raises(PermissionDenied, match="profiles.import"):
+        save_upload(actor=_actor("viewer"), file_name="a.csv", data_chunks=[b"x"],
+                    upload_dir=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_file_over_the_limit_is_refused_and_leaves_nothing(tmp_path: Path) -> None:
+    with pytest.raises(UploadError, match=r"big\.xlsx is larger than the upload limit"):
+        save_upload(actor=_actor("marketer"), file_name="big.xlsx",
+                    data_chunks=[b"x" * 600, b"x" * 600], max_bytes=1000, upload_dir=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unreadable_types_and_client_folders(tmp_path: Path) -> None:
+    with pytest.raises(UploadError, match=r"^run\.exe: this file type cannot be imported"):
+        save_upload(actor=_actor("marketer"), file_name="run.exe", data_chunks=[b"x"],
+                    upload_dir=tmp_path)
+    path = save_upload(actor=_actor("marketer"), file_name="../../etc/list.CSV",
+                       data_chunks=[b"x"], upload_dir=tmp_path)
+    assert path.parent == tmp_path and path.suffix == ".csv"
+
+
+# ------------------------------------------------------------------ the /_upload guard
+class _Downstream:
+    """Stands in for Reflex: reads the whole body, answers 200."""
+
+    def __init__(self) -> None:
+        self.called = False
+
+    async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001
+        self.called = True
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect" or not message.get("more_body"):
+                break
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+
+def _call(path: str, *, method: str = "POST", headers: dict[str, str] | None = None,
+          body_parts: list[bytes] | None = None) -> tuple[int, _Downstream]:
+    downstream = _Downstream()
+    guard = UploadGuard(downstream, session_cookie="sid")
+    parts = list(body_parts or [b""])
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        if parts:
+            chunk = parts.pop(0)
+            return {"type": "http.request", "body": chunk, "more_body": bool(parts)}
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": method, "path": path, "root_path": "",
+             "headers": [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]}
+    asyncio.run(guard(scope, receive, send))
+    return next(m["status"] for m in sent if m["type"] == "http.response.start"), downstream
+
+
+@pytest.fixture
+def tokens(app_env, sqlite_url: str) -> dict[str, str]:
+    app_env(sqlite_url, UPLOAD_MAX_BYTES="1000")
+    engine = make_engine(sqlite_url)
+    result = {}
+    with Session(engine) as session:
+        for role in ("viewer", "marketer"):
+            create_user(session=session, actor=SYSTEM_ACTOR, email=f"{role}@example.com",
+                        password="password-123", role=role)
+            session.commit()
+            result[role], _ = sign_in(session=session, email=f"{role}@example.com",
+                                      password="password-123")
+    engine.dispose()
+    return result
+
+
+def test_guard_leaves_other_paths_alone(tokens: dict[str, str]) -> None:
+    status, downstream = _call("/_event/", method="GET")
+    assert (status, downstream.called) == (200, True)
+
+
+def test_guard_never_serves_the_reflex_upload_folder(tokens: dict[str, str]) -> None:
+    status, downstream = _call("/_upload/secret.csv", method="GET")
+    assert (status, downstream.called) == (404, False)
+
+
+def test_guard_refuses_declared_oversize_before_reading(tokens: dict[str, str]) -> None:
+    limit = 1000 + 64 * 1024
+    status, downstream = _call("/_upload", headers={"content-length": str(limit + 1),
+                                                    "cookie": f"sid={tokens['marketer']}"})
+    assert (status, downstream.called) == (413, False)
+
+
+def test_guard_requires_a_session_allowed_to_import(tokens: dict[str, str]) -> None:
+    assert _call("/_upload")[0] == 401
+    assert _call("/_upload", headers={"cookie": "sid=not-a-token"})[0] == 401
+    assert _call("/_upload", headers={"cookie": f"sid={tokens['viewer']}"})[0] == 403
+    status, downstream = _call("/_upload", headers={"cookie": f"sid={tokens['marketer']}"},
+                               body_parts=[b"a" * 100])
+    assert (status, downstream.called) == (200, True)
+
+
+def test_guard_cuts_off_an_undeclared_body_past_the_limit(tokens: dict[str, str]) -> None:
+    status, downstream = _call("/_upload", headers={"cookie": f"sid={tokens['marketer']}"},
+                               body_parts=[b"a" * 40_000] * 3)
+    assert (status, downstream.called) == (413, True)
