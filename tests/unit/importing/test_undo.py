@@ -1,0 +1,147 @@
+"""Undo of a completed import, and what it keeps because someone changed it since (SQLite and PostgreSQL)."""
+
+from datetime import date
+
+import polars as pl
+import pytest
+import sqlalchemy as sa
+
+from profile_ui.models import (
+    AttributeProvenance, AuditEvent, Consent, Identity, ImportJob, Profile, ProfileTag, Segment, SegmentMember,
+    utcnow,
+)
+from profile_ui.services.importing import ROW_COL, ImportOptions
+from profile_ui.services.importing.apply import ImportUndoError, undo_import
+from profile_ui.services.importing.segments_apply import apply_segments, segment_frame
+from profile_ui.services.permissions import PermissionDenied
+
+from .frames import (
+    MARKETER, VIEWER, ensure_custom_fields, give_tag, identities_of, make_tag, new_job, profile, rule, run_import,
+    seed_profiles, validated,
+)
+
+
+@pytest.fixture
+def people(session):
+    ensure_custom_fields(session)
+    ids = seed_profiles(session, [
+        {"full_name": "Ann", "email": "ann@x.com", "city": "Hanoi", "birthday": date(1980, 1, 2),
+         "attributes": {"score": 1}},
+        {"full_name": "Bob", "phone": "+84901", "city": "Hue"},
+    ])
+    session.execute(sa.insert(AttributeProvenance).values(
+        profile_id=ids[0], field_key="city", source_type="table", source_name="crm", set_at=utcnow()))
+    session.commit()
+    return ids
+
+
+def _tag_names(session, pid):  # noqa: ANN001
+    from profile_ui.models import Tag
+
+    return set(session.execute(sa.select(Tag.name).join(ProfileTag, ProfileTag.tag_id == Tag.id)
+                               .where(ProfileTag.profile_id == pid)).scalars())
+
+
+def test_undo_removes_created_profiles_and_restores_changed_fields(session, people):
+    ann, bob = people
+    stale = make_tag(session, "Imported", "stale")
+    give_tag(session, ann, stale, source="import")
+    session.commit()
+    frame = validated([
+        {"email": "ann@x.com", "phone": "+84555", "city": "Saigon", "birthday": date(1981, 3, 4), "score": 9.0,
+         "note": "hello", "tags": ["vip"]},
+        {"email": "new@x.com", "full_name": "New", "tags": ["vip"]},
+    ])
+    options = ImportOptions(tags_mode="replace", consent={"email": "granted"})
+    job, plan = run_import(session, frame, sync=rule(session, ["email", "phone"]), options=options)
+    new_id = plan.rows.filter(pl.col(ROW_COL) == 3)["profile_id"][0]
+    assert profile(session, ann).city == "Saigon" and _tag_names(session, ann) == {"vip"}
+
+    report = undo_import(session=session, actor=MARKETER, job_id=job.id)
+    session.commit()
+    assert report.profiles_removed == 1 and report.profiles_kept == []
+    assert report.fields_restored == 4 and report.fields_kept == []
+    assert profile(session, new_id) is None
+    assert session.execute(sa.select(Identity).where(Identity.value == "new@x.com")).first() is None
+    restored = profile(session, ann)
+    assert (restored.city, restored.birthday, restored.attributes) == ("Hanoi", date(1980, 1, 2), {"score": 1})
+    assert identities_of(session, ann) == {("email", "ann@x.com")}
+    assert _tag_names(session, ann) == {"stale"}          # the replaced tag is back, the added one gone
+    assert session.execute(sa.select(Consent).where(Consent.profile_id == ann)).first() is None
+    # provenance back to what it was: the CRM's city, nothing for the others
+    prov = {p.field_key: p for p in session.execute(
+        sa.select(AttributeProvenance).where(AttributeProvenance.profile_id == ann)).scalars()}
+    assert set(prov) == {"city"} and prov["city"].source_name == "crm"
+    session.refresh(job := session.get(ImportJob, job.id))
+    assert job.status == "undone" and job.undone_at is not None
+    event = session.execute(sa.select(AuditEvent).where(AuditEvent.action == "import.undo")).scalar_one()
+    assert event.details["profiles_removed"] == 1
+    assert profile(session, bob).city == "Hue"
+
+
+def test_undo_keeps_and_reports_what_someone_changed_since(session, people):
+    ann, _ = people
+    frame = validated([{"email": "ann@x.com", "city": "Saigon", "full_name": "Annie"},
+                       {"email": "kim@x.com", "full_name": "Kim"}])
+    job, plan = run_import(session, frame, sync=rule(session, ["email"]))
+    kim = plan.rows.filter(pl.col(ROW_COL) == 3)["profile_id"][0]
+    # a person edits Ann's city by hand, and Kim's name
+    for pid, key, value in ((ann, "city", "Hai Phong"), (kim, "full_name", "Kimberly")):
+        session.execute(sa.update(Profile).where(Profile.id == pid).values({key: value, "updated_at": utcnow()}))
+        session.execute(sa.update(AttributeProvenance).where(
+            AttributeProvenance.profile_id == pid, AttributeProvenance.field_key == key).values(
+            source_type="manual", source_name=None, import_job_id=None, locked=True))
+    session.commit()
+
+    report = undo_import(session=session, actor=MARKETER, job_id=job.id)
+    session.commit()
+    assert report.fields_kept == [{"profile_id": ann, "field": "city",
+                                   "reason": "changed since the import (by a person's edit)"}]
+    assert report.profiles_kept == [{"profile_id": kim, "reason": "changed since the import"}]
+    assert report.fields_restored == 1
+    after = profile(session, ann)
+    assert (after.city, after.full_name) == ("Hai Phong", "Ann")
+    assert profile(session, kim).full_name == "Kimberly"
+
+
+def test_only_a_completed_import_can_be_undone_once(session, people):
+    job, _plan = run_import(session, validated([{"email": "ann@x.com", "city": "X"}]), sync=rule(session, ["email"]),
+                            complete=False)
+    with pytest.raises(ImportUndoError, match="only a completed import"):
+        undo_import(session=session, actor=MARKETER, job_id=job.id)
+    job.status = "completed"
+    session.commit()
+    with pytest.raises(PermissionDenied):
+        undo_import(session=session, actor=VIEWER, job_id=job.id)
+    undo_import(session=session, actor=MARKETER, job_id=job.id)
+    session.commit()
+    with pytest.raises(ImportUndoError, match="undone"):
+        undo_import(session=session, actor=MARKETER, job_id=job.id)
+
+
+def test_undo_of_a_segment_file(session, people):
+    ann, bob = people
+    gold = Segment(name="Gold")
+    session.add(gold)
+    session.flush()
+    session.execute(sa.insert(SegmentMember).values(segment_id=gold.id, profile_id=bob, value="old",
+                                                    added_at=utcnow()))
+    session.commit()
+    sheet = pl.DataFrame({ROW_COL: [2, 3, 4], "User ID": ["ann@x.com", "+84901", "ann@x.com"],
+                          "Segment Name": ["Gold", "Gold", "Fresh"], "Segment Value": ["1", "2", "3"]})
+    mapping_options = ImportOptions(segment_identifier="email")
+    frame, headers = segment_frame(sheet, None, mapping_options)
+    job = new_job(session, "seg.csv", kind="segments")
+    apply_segments(session=session, actor=MARKETER, job=job, frame=frame, options=mapping_options, headers=headers)
+    job.status = "completed"
+    session.commit()
+    members = lambda: set(session.execute(  # noqa: E731
+        sa.select(Segment.name, SegmentMember.profile_id, SegmentMember.value)
+        .join(Segment, Segment.id == SegmentMember.segment_id)).all())
+    assert members() == {("Gold", ann, "1"), ("Gold", bob, "old"), ("Fresh", ann, "3")}
+
+    report = undo_import(session=session, actor=MARKETER, job_id=job.id)
+    session.commit()
+    assert members() == {("Gold", bob, "old")}
+    assert report.memberships_removed == 2 and report.segments_removed == 1
+    assert set(session.execute(sa.select(Segment.name)).scalars()) == {"Gold"}
