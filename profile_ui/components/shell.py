@@ -16,7 +16,7 @@ SIDEBAR_WIDTH = "220px"
 
 
 def _nav_link(label: str, route: str, icon: str, current: str) -> rx.Component:
-    is_current = route == current
+    is_current = current == route or current.startswith(route + "/")
     return rx.cond(
         AppState.allowed_routes.contains(route),
         rx.el.li(
@@ -42,7 +42,7 @@ def _nav_link(label: str, route: str, icon: str, current: str) -> rx.Component:
 
 def sidebar(current: str) -> rx.Component:
     return rx.box(
-        rx.link(rx.heading("Profile UI", size="5"), href=routes.PROFILES, underline="none",
+        rx.link(rx.heading("Profile UI", size="5"), href=routes.INDEX, underline="none",
                 high_contrast=True, padding="0.25em 0.75em 1em"),
         rx.el.nav(
             rx.el.ul(*[_nav_link(label, route, icon, current)

@@ -186,10 +186,11 @@ class AppState(rx.State):
         """Mark one of the signed-in user's notifications read (another user's: nothing
         happens, the service only touches the actor's own rows) and follow its link."""
         actor = self._require_actor()
+        wanted = int(notification_id)
         with session_scope() as session:
-            notify.mark_read(session=session, actor=actor, notification_id=int(notification_id))
+            notify.mark_read(session=session, actor=actor, notification_id=wanted)
         self._load_notifications(actor)
-        link = next((n.link for n in self.notifications if n.id == notification_id), "")
+        link = next((n.link for n in self.notifications if n.id == wanted), "")
         # only links inside the app: a notification must never send the user elsewhere
         if link.startswith("/") and not link.startswith("//"):
             return rx.redirect(link)

@@ -50,10 +50,10 @@ def user_id(app: RunningApp, email: str) -> int:
         return session.exec(select(User.id).where(User.email == email)).one()
 
 
-def add_notification(app: RunningApp, email: str, title: str) -> int:
+def add_notification(app: RunningApp, email: str, title: str, link: str | None = None) -> int:
     uid = user_id(app, email)
     with app_db(app) as session:
-        notify_user(session=session, user_id=uid, title=title)
+        notify_user(session=session, user_id=uid, title=title, link=link)
         session.flush()
         return session.exec(select(sa.func.max(Notification.id))).one()
 

@@ -106,14 +106,17 @@ def test_sign_out_ends_the_session_and_back_does_not_restore_it(
 def test_notifications_bell_lists_and_marks_read(
     page: Page, sign_in, running_app: RunningApp
 ) -> None:
-    add_notification(running_app, USERS["marketer"], "Import finished: leads.xlsx")
+    add_notification(running_app, USERS["marketer"], "Import finished: leads.xlsx", "/imports")
     add_notification(running_app, USERS["marketer"], "Export ready: vip.csv")
     sign_in("marketer")
     bell = page.get_by_role("button", name="Notifications (2 unread)")
-    expect(bell).to_be_visible()
     bell.click()
     dialog = page.get_by_role("dialog", name="Notifications")
-    expect(dialog.get_by_text("Import finished: leads.xlsx")).to_be_visible()
+    dialog.get_by_role("button", name=re.compile("Import finished: leads.xlsx")).click()
+    expect(page).to_have_url(re.compile(r"/imports/?$"))  # followed the link, marked read
+    assert unread_titles(running_app, USERS["marketer"]) == ["Export ready: vip.csv"]
+
+    page.get_by_role("button", name="Notifications (1 unread)").click()
     dialog.get_by_role("button", name="Mark all read").click()
     expect(page.get_by_role("button", name="Notifications", exact=True)).to_be_visible()
     assert unread_titles(running_app, USERS["marketer"]) == []
@@ -134,3 +137,27 @@ def test_marketer_uploads_a_file_into_the_private_folder(
     saved = list((running_app.data_dir / "uploads").glob("*.csv"))
     assert any(p.read_text() == sheet.read_text() for p in saved)
     assert not any(p.is_file() for p in (running_app.data_dir / "reflex-uploads-unused").rglob("*"))
+
+
+def test_repeated_failures_lock_the_email_out(page: Page, base_url: str) -> None:
+    page.goto(f"{base_url}/login")
+    email = page.get_by_label("E-mail")
+    password = page.get_by_label("Password")
+    email.fill("guesser@e2e.example.com")
+    alert = page.get_by_role("alert")
+    for attempt in range(1, 6):  # the tab's events run in order, so each one counts
+        password.fill(f"guess-number-{attempt}")
+        password.press("Enter")
+        expect(alert).to_have_text("Wrong e-mail or password.")
+    password.fill("guess-number-6")
+    password.press("Enter")
+    expect(alert).to_contain_text("Too many failed sign-ins")
+
+
+def test_signed_in_user_skips_the_login_page(page: Page, sign_in, base_url: str) -> None:
+    sign_in("viewer")
+    page.goto(f"{base_url}/login")
+    expect(page).to_have_url(re.compile(r"/profiles/?$"))
+    page.goto(f"{base_url}/")
+    expect(page).to_have_url(re.compile(r"/profiles/?$"))
+    expect(page.get_by_role("heading", name="Profiles", level=1)).to_be_visible()
