@@ -1,15 +1,16 @@
 """Import benchmark: a 50,000-row, 20-column file against 1,000,000 existing profiles.
 
-    .venv/bin/python benchmarks/import_bench.py                 # everything (~10-15 min first time)
+    .venv/bin/python benchmarks/import_bench.py                 # everything (~20 min the first time)
     .venv/bin/python benchmarks/import_bench.py --skip-postgres
     .venv/bin/python benchmarks/import_bench.py --only sqlite-xlsx,sqlite-csv
 
 What it does (deterministic: same seed, same files, same figures give or take noise):
-1. seeds existing profiles with `profile_ui.seed.seed_workspace` (100,000 and 1,000,000; the
-   first 100,000 are the same people in both) plus 10 custom fields the file maps onto;
+1. seeds existing profiles with `profile_ui.seed.seed_workspace` (100,000 and 1,000,000)
+   plus 10 custom fields the file maps onto, and gives 20,000 of the first 100,000 profiles
+   known e-mails / phones (`plant_matches`), the same in every database;
 2. writes the file as .xlsx (real date and number cells) and as .csv: 20 columns, 40% of the
-   rows matching existing profiles (half by e-mail, half by a phone written the local way),
-   the rest new people, 0.5% invalid rows;
+   rows matching those profiles (half by e-mail, half by a phone written the local way),
+   the rest new people, 0.5% invalid rows (a broken e-mail and no phone);
 3. runs, in a fresh child process per case, `profile-ui import --dry-run --json FILE` then
    `profile-ui import --json FILE` (the CLI path, in-process, as an operator would), and
    prints wall seconds and the peak RSS of the process and of its file-reading children.
@@ -41,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 SEED = 20240601
-FILE_VERSION = "v3"  # bump when the file layout changes (cached files are keyed by it)
+FILE_VERSION = "v4"  # bump when the file or the planted people change (caches are keyed by it)
 PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 # custom fields the bench file maps onto (besides the seed's loyalty_points, preferred_store)
@@ -61,6 +62,7 @@ DATE_COLUMNS = {"Birthday", "Registration Date", "Last Purchase", "Customer Sinc
 NUMBER_COLUMNS = {"Loyalty Points", "Total Spent"}
 TARGETS = {"sqlite-xlsx": 20.0, "sqlite-csv": 15.0, "postgres-xlsx": 25.0}
 MEMORY_TARGET_MB = 1536
+BENCH_ROWS = 50_000  # the file's rows (the matched people are planted for this many)
 
 
 def log(message: str) -> None:
@@ -68,6 +70,47 @@ def log(message: str) -> None:
 
 
 # ---------------------------------------------------------------- databases
+def matched_people(rows: int) -> tuple[list[int], list[int]]:
+    """Existing profiles the file matches: half by e-mail, half by phone, 40% of the rows.
+
+    All among the first 100,000 ids, so both seeded sizes hold them.
+    """
+    half = int(rows * 0.4) // 2
+    return [5 * k + 1 for k in range(half)], [5 * k + 3 for k in range(half)]
+
+
+def planted_email(profile_id: int) -> str:
+    return f"bench.match.{profile_id}@example.org"
+
+
+def planted_phone(profile_id: int) -> str:
+    # +84 58: a prefix the seed never hands out (and the file's new people use 56 / 59)
+    return f"+8458{profile_id:07d}"
+
+
+def plant_matches(engine, rows: int) -> None:  # noqa: ANN001
+    """Give the matched profiles known identities (whatever the seed drew) and make them
+    active, so every database holds exactly the people the file matches."""
+    import sqlalchemy as sa
+
+    from profile_ui.models import Identity, Profile
+
+    from profile_ui.models import utcnow
+
+    by_email, by_phone = matched_people(rows)
+    now = utcnow()
+    with engine.begin() as conn:
+        for kind, ids, value_of in (("email", by_email, planted_email), ("phone", by_phone, planted_phone)):
+            conn.execute(sa.delete(Identity).where(Identity.kind == kind, Identity.profile_id.in_(ids)))
+            conn.execute(sa.insert(Identity), [
+                {"profile_id": pid, "kind": kind, "value": value_of(pid), "value_encrypted": None,
+                 "key_id": None, "is_encrypted": False, "source_type": "seed",
+                 "source_name": "import bench", "first_seen_at": now, "last_seen_at": now}
+                for pid in ids])
+            conn.execute(sa.update(Profile).where(Profile.id.in_(ids))
+                         .values(status="active", deleted_at=None, deleted_reason=None))
+
+
 def _upgrade_and_seed(url: str, profiles: int) -> None:
     import sqlalchemy as sa
     from sqlmodel import Session
@@ -87,11 +130,12 @@ def _upgrade_and_seed(url: str, profiles: int) -> None:
                 session.add(FieldDefinition(key=key, label=label, type=type_, options=options,
                                             position=position + offset))
         session.commit()
+    plant_matches(engine, BENCH_ROWS)
     engine.dispose()
 
 
 def seeded_sqlite(workdir: Path, profiles: int) -> Path:
-    path = workdir / f"seeded-{profiles}.db"
+    path = workdir / f"seeded-{profiles}-{FILE_VERSION}.db"
     if not path.exists():
         log(f"seeding {profiles:,} profiles into SQLite (cached as {path.name})")
         tmp = path.with_suffix(".tmp")
@@ -139,34 +183,15 @@ def drop_pg_database(name: str) -> None:
 
 
 # ---------------------------------------------------------------- the file
-def _matched_identities(seeded_small: Path, count: int) -> tuple[list[str], list[str]]:
-    """E-mails and phones of `count` distinct active profiles among the first 100,000."""
-    import sqlite3
-
-    half = count // 2
-    with sqlite3.connect(seeded_small) as conn:
-        emails = [r[0] for r in conn.execute(
-            "SELECT i.value FROM identities i JOIN profiles p ON p.id = i.profile_id "
-            "WHERE i.kind = 'email' AND p.status = 'active' AND p.id % 2 = 0 "
-            "ORDER BY p.id LIMIT ?", (half,))]
-        phones = [r[0] for r in conn.execute(
-            "SELECT i.value FROM identities i JOIN profiles p ON p.id = i.profile_id "
-            "WHERE i.kind = 'phone' AND p.status = 'active' AND p.id % 2 = 1 "
-            # the phone library's metadata holds part of +84 89x as unassigned
-            "AND i.value NOT LIKE '+8489%' "
-            "ORDER BY p.id LIMIT ?", (count - half,))]
-    conn.close()
-    if len(emails) < half or len(phones) < count - half:
-        raise SystemExit("the seeded database has too few profiles to match 40% of the file")
-    return emails, phones
-
-
-def make_frame(rows: int, emails: list[str], phones: list[str]):  # noqa: ANN201
+def make_frame(rows: int):  # noqa: ANN201
     import numpy as np
     import polars as pl
 
     rng = np.random.default_rng(SEED)
     n = rows
+    email_ids, phone_ids = matched_people(rows)
+    emails = [planted_email(pid) for pid in email_ids]
+    phones = [planted_phone(pid) for pid in phone_ids]
     idx = np.arange(n)
     matched = len(emails) + len(phones)
     # which rows match: every 5th and 5th+2 (40%), alternating e-mail and phone
@@ -251,7 +276,7 @@ def write_xlsx(frame, path: Path) -> None:  # noqa: ANN001
     workbook.close()
 
 
-def bench_files(workdir: Path, rows: int, seeded_small: Path) -> tuple[Path, Path]:
+def bench_files(workdir: Path, rows: int) -> tuple[Path, Path]:
     xlsx = workdir / f"bench-{rows}-{FILE_VERSION}.xlsx"
     csv = workdir / f"bench-{rows}-{FILE_VERSION}.csv"
     if xlsx.exists() and csv.exists():
@@ -259,8 +284,7 @@ def bench_files(workdir: Path, rows: int, seeded_small: Path) -> tuple[Path, Pat
     import polars as pl
 
     log(f"writing the {rows:,}-row bench file (.xlsx and .csv)")
-    emails, phones = _matched_identities(seeded_small, int(rows * 0.4))
-    frame = make_frame(rows, emails, phones)
+    frame = make_frame(rows)
     write_xlsx(frame, xlsx)
     frame.with_columns([pl.col(h).cast(pl.String) for h in DATE_COLUMNS]).write_csv(csv)
     log(f"  {xlsx.name}: {xlsx.stat().st_size / 1e6:.1f} MB, {csv.name}: {csv.stat().st_size / 1e6:.1f} MB")
@@ -341,7 +365,6 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/profile-ui-bench"))
     parser.add_argument("--profiles", type=int, default=1_000_000)
     parser.add_argument("--small", type=int, default=100_000)
-    parser.add_argument("--rows", type=int, default=50_000)
     parser.add_argument("--only", default="", help="comma-separated cases")
     parser.add_argument("--skip-postgres", action="store_true")
     args = parser.parse_args()
@@ -352,8 +375,8 @@ def main() -> None:
         cases = [c for c in cases if not c.startswith("postgres")]
 
     args.workdir.mkdir(parents=True, exist_ok=True)
-    small = seeded_sqlite(args.workdir, args.small)
-    xlsx, csv = bench_files(args.workdir, args.rows, small)
+    xlsx, csv = bench_files(args.workdir, BENCH_ROWS)
+    small = seeded_sqlite(args.workdir, args.small) if "sqlite-xlsx-100k" in cases else None
     big = seeded_sqlite(args.workdir, args.profiles) if any(
         c in cases for c in ("sqlite-xlsx", "sqlite-csv")) else None
 

@@ -31,7 +31,8 @@ from sqlmodel import Session, select
 
 from ..db import get_engine
 from ..models import FieldDefinition, IdentityKind, ImportJob, ImportRowResult, SyncRule, User, utcnow
-from ..services.importing import ImportMapping
+from ..services.importing import ImportMapping, ImportOptions
+from ..services.importing.results import store_row_results
 from ..services.importing.jobs import (
     ACTIVE_STATUSES, AUTO_MAPPING_KEY, AWAITING_CONFIRMATION, COMPLETED, FAILED, QUEUED, RUN_KEY,
     RUNNING, VALIDATING, counts_summary, job_mapping, job_options, report_link, run_info,
@@ -191,7 +192,7 @@ def _actor_for(session: Session, job: ImportJob) -> Actor:
 
 
 def _run_claimed(engine: Engine, claim: Claim) -> str:
-    from ..services.importing.apply import ImportPlanError, apply_import, plan_import
+    from ..services.importing.apply import ImportPlanError
     from ..services.importing.mapping import MappingInvalid
     from ..services.importing.read import FileRejected
 
@@ -204,37 +205,38 @@ def _run_claimed(engine: Engine, claim: Claim) -> str:
         except PermissionDenied as exc:
             _finish_failed(engine, claim, str(exc))
             return FAILED
+    if job.kind not in PIPELINES:
+        _finish_failed(engine, claim, f"{job.file_name}: '{job.kind}' files cannot be imported yet")
+        return FAILED
+    pipeline = PIPELINES[job.kind]
+    options = job_options(job)
+    timer = _StageTimer(job)
 
     # ---- read, map, validate (outside any write transaction)
-    timer = _StageTimer(job)
     try:
         with timer("read"):
             sheet = _read(job)
         with Session(engine, expire_on_commit=False) as session, timer("map and validate"):
-            mapping = _resolve_mapping(session, job, sheet)
+            prepared = pipeline.prepare(session, job, sheet, options)
             rows_total = sheet.frame.height
-            _heartbeat(engine, claim, rows_total=rows_total, rows_done=0, mapping=mapping.to_json())
-            validated = _validate(session, sheet, mapping)
+            _heartbeat(engine, claim, rows_total=rows_total, rows_done=0,
+                       mapping=prepared.mapping.to_json())
     except FileRejected as exc:
         _finish_failed(engine, claim, str(exc), rejected=True)
         return FAILED
-    except MappingInvalid as exc:  # no usable column mapping: the file is refused as a whole
+    except (MappingInvalid, ImportPlanError) as exc:  # no usable columns: refused as a whole
         _finish_failed(engine, claim, f"{job.file_name}: {exc}", rejected=True)
         return FAILED
-    del sheet
-    options = job_options(job)
 
     try:
         if job.dry_run and not claim.confirmed:
             # ---- dry run: the plan, its row results and the status commit together
             with Session(engine, expire_on_commit=False) as session, timer("dry run"):
-                plan = plan_import(session=session, actor=actor, frame=validated, mapping=mapping,
-                                   options=options, sync_rule=_sync_rule(session),
-                                   file_name=job.file_name)
-                _store_row_results(session, job.id, plan.rows)
+                plan = pipeline.plan(session, actor, job, prepared, options)
+                store_row_results(session=session, job_id=job.id, plan=plan)
                 _update_held(session.connection(), claim, (VALIDATING,),
                              status=AWAITING_CONFIRMATION, counts=dict(plan.totals),
-                             rows_done=rows_total)
+                             rows_done=rows_total, error_file_path=_error_files(job, sheet, plan))
                 note = _notify(session, job, title=f"Dry run ready: {job.file_name}",
                                body=counts_summary(job.file_name, plan.totals), email=False)
                 session.commit()
@@ -246,12 +248,11 @@ def _run_claimed(engine: Engine, claim: Claim) -> str:
         with Session(engine, expire_on_commit=False) as session, timer("apply"):
             row = session.get(ImportJob, claim.job_id)
             session.execute(sa.delete(ImportRowResult).where(ImportRowResult.job_id == row.id))
-            plan = apply_import(session=session, actor=actor, job=row, frame=validated,
-                                mapping=mapping, options=options, sync_rule=_sync_rule(session))
+            plan = pipeline.apply(session, actor, row, prepared, options)
             _test_apply_delay()
             _update_held(session.connection(), claim, (RUNNING,), status=COMPLETED,
                          counts=dict(plan.totals), rows_total=rows_total, rows_done=rows_total,
-                         finished_at=utcnow())
+                         finished_at=utcnow(), error_file_path=_error_files(job, sheet, plan))
             note = _notify(session, job, title=f"Import completed: {job.file_name}",
                            body=counts_summary(job.file_name, plan.totals))
             session.commit()
@@ -260,6 +261,102 @@ def _run_claimed(engine: Engine, claim: Claim) -> str:
     except ImportPlanError as exc:
         _finish_failed(engine, claim, f"{job.file_name}: {exc}")
         return FAILED
+
+
+# ---------------------------------------------------------------- per kind of file
+@dataclass
+class _Prepared:
+    mapping: ImportMapping
+    frame: Any  # the validated frame (profiles) or the segment frame
+    headers: dict[str, str]  # segment files: target -> the file's header
+
+
+class _ProfilePipeline:
+    @staticmethod
+    def prepare(session: Session, job: ImportJob, sheet: Any, options: ImportOptions) -> _Prepared:
+        mapping = _resolve_mapping(session, job, sheet)
+        return _Prepared(mapping, _validate(session, sheet, mapping), {})
+
+    @staticmethod
+    def plan(session: Session, actor: Actor, job: ImportJob, prepared: _Prepared,
+             options: ImportOptions) -> Any:
+        from ..services.importing.apply import plan_import
+
+        return plan_import(session=session, actor=actor, frame=prepared.frame,
+                           mapping=prepared.mapping, options=options,
+                           sync_rule=_sync_rule(session), file_name=job.file_name)
+
+    @staticmethod
+    def apply(session: Session, actor: Actor, row: ImportJob, prepared: _Prepared,
+              options: ImportOptions) -> Any:
+        from ..services.importing.apply import apply_import
+
+        return apply_import(session=session, actor=actor, job=row, frame=prepared.frame,
+                            mapping=prepared.mapping, options=options, sync_rule=_sync_rule(session))
+
+
+class _SegmentPipeline:
+    @staticmethod
+    def prepare(session: Session, job: ImportJob, sheet: Any, options: ImportOptions) -> _Prepared:
+        from ..services.importing.segments_apply import segment_frame
+        from ..settings import get_settings
+
+        mapping = _segment_mapping(job, sheet)
+        frame, headers = segment_frame(sheet.frame, mapping, options,
+                                       default_region=get_settings().default_phone_region)
+        return _Prepared(mapping or ImportMapping(columns={}), frame, headers)
+
+    @staticmethod
+    def plan(session: Session, actor: Actor, job: ImportJob, prepared: _Prepared,
+             options: ImportOptions) -> Any:
+        from ..services.importing.segments_apply import plan_segments
+
+        return plan_segments(session=session, actor=actor, frame=prepared.frame, options=options,
+                             file_name=job.file_name, headers=prepared.headers)
+
+    @staticmethod
+    def apply(session: Session, actor: Actor, row: ImportJob, prepared: _Prepared,
+              options: ImportOptions) -> Any:
+        from ..services.importing.segments_apply import apply_segments
+
+        return apply_segments(session=session, actor=actor, job=row, frame=prepared.frame,
+                              options=options, headers=prepared.headers)
+
+
+PIPELINES = {"profiles": _ProfilePipeline, "segments": _SegmentPipeline}
+
+
+def _segment_mapping(job: ImportJob, sheet: Any) -> ImportMapping | None:
+    """The user's mapping; an "auto" one is the standard headers (User ID, Segment Name,
+    Segment Value) with any forced id column in place of User ID."""
+    from ..services.importing.segments_apply import DEFAULT_HEADERS
+
+    mapping = job_mapping(job)
+    if not (job.mapping or {}).get(AUTO_MAPPING_KEY):
+        return mapping
+    columns: dict[str, str | None] = {h: t for h, t in mapping.columns.items() if t}
+    if not columns:
+        return None  # segment_frame recognises the standard headers itself
+    for header in sheet.headers:
+        target = DEFAULT_HEADERS.get(" ".join(header.lower().split()))
+        if target and header not in columns:
+            columns[header] = target
+    return ImportMapping(columns=columns)
+
+
+def _error_files(job: ImportJob, sheet: Any, plan: Any) -> str | None:
+    """The invalid rows as they came in plus their reasons, as .xlsx (the path returned)
+    and .csv beside it; None when every row was fine."""
+    from ..services.importing.results import plan_errors, write_error_file
+    from ..settings import get_settings
+
+    errors = plan_errors(plan)
+    if not errors:
+        return None
+    folder = get_settings().data_dir / "import-results"
+    xlsx = write_error_file(sheet, errors, folder / f"import-{job.id}-errors.xlsx", "xlsx")
+    write_error_file(sheet, errors, xlsx.with_suffix(".csv"), "csv")
+    return str(xlsx)
 
 
 class _StageTimer:
@@ -279,19 +376,6 @@ class _StageTimer:
 def _sync_rule(session: Session) -> SyncRule:
     rule = session.exec(select(SyncRule).where(SyncRule.is_active.is_(True)).order_by(SyncRule.id)).first()
     return rule if rule is not None else SyncRule(name="Default", identifier_kinds=["user_id", "email", "phone"])
-
-
-def _store_row_results(session: Session, job_id: int, rows: Any) -> None:
-    """A dry run's per-row outcomes, the way apply stores its own."""
-    import polars as pl
-
-    from ..services.importing import ROW_COL
-    from ..services.importing.apply import BulkWriter
-
-    session.execute(sa.delete(ImportRowResult).where(ImportRowResult.job_id == job_id))
-    BulkWriter(session).insert("import_row_results", rows.select(
-        job_id=pl.lit(job_id, dtype=pl.Int64), row_number=pl.col(ROW_COL), outcome="outcome",
-        profile_id="profile_id", errors="errors", changes="changes"))
 
 
 def _read(job: ImportJob) -> Any:

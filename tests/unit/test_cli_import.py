@@ -70,9 +70,16 @@ def test_import_reports_each_file_as_one_json_line(cli, tmp_path: Path) -> None:
     assert report["error"] is None
     assert count(cli.engine, Profile) == 2
     with cli.engine.connect() as conn:
-        assert conn.execute(sa.select(ImportJob.status).where(ImportJob.id == report["job_id"])).scalar_one() == "completed"
+        status, error_file = conn.execute(sa.select(ImportJob.status, ImportJob.error_file_path)
+                                          .where(ImportJob.id == report["job_id"])).one()
         phones = conn.execute(sa.select(Identity.value).where(Identity.kind == "phone")).scalars().all()
+    assert status == "completed"
     assert phones == ["+84901234567"]
+    # the error file: the invalid row as it came in, with the reasons (xlsx, and csv beside it)
+    assert Path(error_file).suffix == ".xlsx" and Path(error_file).is_file()
+    error_rows = list(csv.reader(Path(error_file).with_suffix(".csv").open(encoding="utf-8-sig")))
+    assert error_rows[0][:4] == PEOPLE[0] and error_rows[1][:4] == PEOPLE[2]
+    assert "not-an-email" in error_rows[1][4]
 
 
 def test_importing_the_same_file_again_creates_nobody_twice(cli, tmp_path: Path) -> None:  # noqa: ANN001
@@ -206,3 +213,32 @@ def test_export_profiles_writes_every_active_profile_with_identities(cli, tmp_pa
     assert by_email["an@example.com"]["full_name"] == "Nguyễn Văn An"
     assert by_email["chi@example.com"]["city"] == "Đà Nẵng"
     assert {"id", "user_id", "gender", "birthday", "member_level", "registered_at"} <= set(rows[0])
+
+
+def test_segment_files_set_memberships_with_values(cli, tmp_path: Path) -> None:  # noqa: ANN001
+    from profile_ui.models import Segment, SegmentMember
+
+    people = write_csv(tmp_path / "people.csv", [
+        ["Full Name", "User ID", "Email"], ["An", "U1", "an@example.com"], ["Bo", "U2", "bo@example.com"]])
+    cli("import", str(people), "--json")
+    by_id = write_csv(tmp_path / "rfm.csv", [
+        ["User ID", "Segment Name", "Segment Value"],
+        ["U1", "RFM tier", "Gold"], ["U2", "RFM tier", "Silver"], ["U9", "RFM tier", "Gold"]])
+    by_email = write_csv(tmp_path / "churn.csv", [
+        ["Mail", "Segment Name", "Segment Value"], ["bo@example.com", "Churn risk", "High"]])
+
+    code, (first,), _ = cli("import", str(by_id), "--kind", "segments", "--json")
+    code2, (second,), _ = cli("import", str(by_email), "--kind", "segments",
+                              "--identifier", "email=Mail", "--json")
+
+    assert (code, code2) == (0, 0)
+    assert first["status"] == "completed" and first["invalid"] == 1
+    assert [(e["row"], e["column"]) for e in first["errors"]] == [(4, "User ID")]
+    assert second["status"] == "completed" and second["invalid"] == 0
+    with cli.engine.connect() as conn:
+        members = conn.execute(
+            sa.select(Segment.name, Identity.value, SegmentMember.value)
+            .join(SegmentMember, SegmentMember.segment_id == Segment.id)
+            .join(Identity, (Identity.profile_id == SegmentMember.profile_id) & (Identity.kind == "user_id"))
+            .order_by(Segment.name, Identity.value)).all()
+    assert members == [("Churn risk", "U2", "High"), ("RFM tier", "U1", "Gold"), ("RFM tier", "U2", "Silver")]

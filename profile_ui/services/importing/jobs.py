@@ -250,7 +250,7 @@ def batch_jobs(*, session: Session, actor: Actor, batch_id: str) -> list[ImportJ
 # the report's counts, named as in the plan's totals (apply.py): profiles created / updated /
 # unchanged / merged away, and rows read / invalid / held as conflicts
 REPORT_COUNT_KEYS = ("rows", "created", "updated", "merged", "unchanged", "invalid", "conflicts")
-COUNT_LABELS = {"rows": "Rows", "created": "Profiles created", "updated": "Profiles updated",
+COUNT_LABELS = {"rows": "Rows read", "created": "Profiles created", "updated": "Profiles updated",
                 "merged": "Profiles merged into another", "unchanged": "Profiles unchanged",
                 "invalid": "Invalid rows", "conflicts": "Rows held as conflicts"}
 # rows that were not imported, with the reasons a script or a person should see
