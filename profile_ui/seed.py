@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -121,7 +121,7 @@ GROUPS = {
     "Beta testers": "Customers who try the mobile app's new features first",
     "Store events Hà Nội": "Invitations to in-store events in Hà Nội",
 }
-CONSENT_CHANNELS = [("email", 0.75), ("sms", 0.55), ("push", 0.30), ("phone", 0.15)]
+CONSENT_CHANNELS = [("email", 0.6), ("sms", 0.4), ("push", 0.2), ("phone", 0.1)]
 CONSENT_STATUSES = [("granted", 70), ("denied", 20), ("unknown", 10)]
 CONSENT_SOURCES = [("Website signup form", 50), ("Store POS", 25), ("Mobile app settings", 25)]
 LINKED_OBJECTS = {  # type: (share of profiles, external id prefix, names)
@@ -151,6 +151,15 @@ class SeedSummary:
     rows: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     demo_users: list[DemoUser] = field(default_factory=list)
+
+
+@dataclass
+class TableRows:
+    """Generated rows of one table: varying columns in a frame, the rest the same for all."""
+
+    table: str
+    frame: pl.DataFrame
+    constants: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -207,8 +216,8 @@ def seed_workspace(
         session.commit()
     echo(f"seeding {profiles:,} profiles (seed {random_seed}) into {engine.dialect.name}…")
     loader = _PostgresLoader(engine) if engine.dialect.name == "postgresql" else _SqliteLoader(engine)
-    summary.rows = loader.run(profiles=profiles, random_seed=random_seed, catalog=catalog,
-                              echo=echo, started=started)
+    summary.rows = loader.run(profiles=profiles, existing_profiles=existing,
+                              random_seed=random_seed, catalog=catalog, echo=echo, started=started)
     summary.seconds = time.perf_counter() - started
     with Session(engine) as session:
         record_event(session=session, actor=SYSTEM_ACTOR, action="profiles.seed",
@@ -313,8 +322,8 @@ def generate_chunk(
     catalog: _Catalog,
     next_ids: dict[str, int],
     taken_identities: pl.DataFrame | None,
-) -> list[tuple[str, pl.DataFrame]]:
-    """Frames for `n` profiles starting at `first_id`, in insert order (parents first).
+) -> list[TableRows]:
+    """Rows for `n` profiles starting at `first_id`, in insert order (parents first).
 
     `next_ids` holds the next free id of the tables with serial keys and is advanced.
     Identities already in `taken_identities` (kind, value) are left out, so appending
@@ -410,17 +419,19 @@ def generate_chunk(
     profiles = profile.select(
         "id", "full_name", "gender", "birthday", "city", "member_level", "registered_at",
         "status", "initial_source", "attributes", "created_at", "updated_at", "deleted_at",
-        pl.lit(None, dtype=pl.Int64).alias("deleted_by"), "deleted_reason")
+        "deleted_reason")
     created_at, updated_at = profile["created_at"], profile["updated_at"]
-    frames: list[tuple[str, pl.DataFrame]] = [("profiles", profiles)]
+    out = [TableRows("profiles", profiles, {"deleted_by": None})]
 
     # identities: every profile has at least one; values are unique by construction
     # (each embeds the profile id), and anything already taken is left out
     has_user_id, has_email, has_phone = r() < 0.85, r() < 0.9, r() < 0.8
     has_email |= ~(has_user_id | has_phone)
-    prefix = pl.Series(PHONE_PREFIXES, dtype=pl.String).gather(ids % len(PHONE_PREFIXES))
-    # a bijection of id // len(prefixes) onto 7 digits (7_654_321 is coprime with 10**7)
-    body = ((ids // len(PHONE_PREFIXES)) * 7_654_321 + 1_234_567) % 10_000_000
+    # a bijection of the id onto (prefix, 7 digits): 7_654_321 is coprime with
+    # len(PHONE_PREFIXES) * 10**7, so two profiles never get the same number
+    mixed = (ids * 7_654_321 + 1_234_567) % (len(PHONE_PREFIXES) * 10_000_000)
+    prefix = pl.Series(PHONE_PREFIXES, dtype=pl.String).gather(mixed // 10_000_000)
+    body = mixed % 10_000_000
     phone = pl.concat_str(pl.lit("+84"), prefix, pl.Series(body).cast(pl.String).str.zfill(7))
     user_id = pl.concat_str(pl.lit("U"), pl.Series(ids).cast(pl.String).str.zfill(7))
     base = pl.DataFrame({"profile_id": pid, "first_seen_at": created_at, "last_seen_at": updated_at})
@@ -431,13 +442,12 @@ def generate_chunk(
     identities = pl.concat(identity_parts)
     if taken_identities is not None and taken_identities.height:
         identities = identities.join(taken_identities, on=["kind", "value"], how="anti")
-    identities = _with_ids(identities, next_ids, "identities").select(
-        "id", "profile_id", "kind", "value",
-        pl.lit(None, dtype=pl.String).alias("value_encrypted"),
-        pl.lit(None, dtype=pl.String).alias("key_id"), pl.lit(False).alias("is_encrypted"),
-        pl.lit(SEED_SOURCE).alias("source_type"), pl.lit(SEED_SOURCE_NAME).alias("source_name"),
-        "first_seen_at", "last_seen_at")
-    frames.append(("identities", identities))
+    # in (kind, value) order, so the unique index grows by runs instead of random inserts
+    identities = _with_ids(identities.sort("kind", "value"), next_ids, "identities").select(
+        "id", "profile_id", "kind", "value", "first_seen_at", "last_seen_at")
+    out.append(TableRows("identities", identities, {
+        "value_encrypted": None, "key_id": None, "is_encrypted": False,
+        "source_type": SEED_SOURCE, "source_name": SEED_SOURCE_NAME}))
 
     # tags: a lifecycle stage, a few interests (multi-value), campaign tags
     tag_base = pl.DataFrame({"profile_id": pid, "created_at": updated_at})
@@ -445,33 +455,29 @@ def generate_chunk(
     stage_values = TAG_CATALOG["Lifecycle"][0][2]
     tag_parts.append(tag_base.with_columns(tag_id=pl.lit(catalog.tag_ids["Stage"]),
                                            value=_weighted(rng, n, list(zip(stage_values, [15, 40, 25, 12, 8]))))
-                     .filter(pl.Series(r() < 0.85)))
+                     .filter(pl.Series(r() < 0.8)))
     for interest in TAG_CATALOG["Interests"][0][2]:
         tag_parts.append(tag_base.with_columns(tag_id=pl.lit(catalog.tag_ids["Interest"]),
-                                               value=pl.lit(interest)).filter(pl.Series(r() < 0.12)))
+                                               value=pl.lit(interest)).filter(pl.Series(r() < 0.08)))
     tag_parts.append(tag_base.with_columns(tag_id=pl.lit(catalog.tag_ids["Newsletter subscriber"]),
-                                           value=pl.lit("")).filter(pl.Series(r() < 0.4)))
+                                           value=pl.lit("")).filter(pl.Series(r() < 0.3)))
     tag_parts.append(tag_base.with_columns(tag_id=pl.lit(catalog.tag_ids["Tet 2025 promo"]),
                                            value=_weighted(rng, n, [("Received", 60), ("Clicked", 28), ("Purchased", 12)]))
                      .filter(pl.Series(r() < 0.2)))
-    profile_tags = _with_ids(pl.concat(tag_parts, how="diagonal_relaxed"), next_ids, "profile_tags").select(
-        "id", "profile_id", "tag_id", "value", pl.lit(SEED_SOURCE).alias("source"),
-        pl.lit(None, dtype=pl.String).alias("policy"),
-        pl.lit(None, dtype=pl.Int64).alias("import_job_id"),
-        pl.lit(None, dtype=pl.Int64).alias("created_by"), "created_at")
-    frames.append(("profile_tags", profile_tags))
+    profile_tags = _with_ids(pl.concat(tag_parts, how="diagonal_relaxed"), next_ids, "profile_tags")
+    out.append(TableRows("profile_tags", profile_tags.select(
+        "id", "profile_id", "tag_id", "value", "created_at"),
+        {"source": SEED_SOURCE, "policy": None, "import_job_id": None, "created_by": None}))
 
     # segments: a value per profile in each segment it belongs to
-    share = {"RFM tier": 0.6, "Churn risk": 0.3, "Last purchase channel": 0.3}
+    share = {"RFM tier": 0.5, "Churn risk": 0.25, "Last purchase channel": 0.25}
     segment_parts = [
         pl.DataFrame({"segment_id": pl.Series([catalog.segment_ids[name]] * n, dtype=pl.Int64),
                       "profile_id": pid, "value": _uniform(rng, n, values), "added_at": updated_at})
         .filter(pl.Series(r() < share[name]))
         for name, values in SEGMENTS.items()
     ]
-    frames.append(("segment_members", pl.concat(segment_parts).select(
-        "segment_id", "profile_id", "value", pl.lit(None, dtype=pl.Int64).alias("import_job_id"),
-        "added_at")))
+    out.append(TableRows("segment_members", pl.concat(segment_parts), {"import_job_id": None}))
 
     # groups: VIP Club for most Gold/Platinum members, small random audiences otherwise
     vip = profiles["member_level"].is_in(["Gold", "Platinum"]).fill_null(False).to_numpy()
@@ -490,7 +496,7 @@ def generate_chunk(
             pl.max_horizontal(pl.col("updated_at") - pl.col("invited_before"), "created_at")
             .alias("invited_at"),
             "updated_at"))
-    frames.append(("group_memberships", pl.concat(member_parts)))
+    out.append(TableRows("group_memberships", pl.concat(member_parts)))
 
     # consent per channel
     consent_parts = [
@@ -500,7 +506,7 @@ def generate_chunk(
         .filter(pl.Series(r() < share_))
         for channel, share_ in CONSENT_CHANNELS
     ]
-    frames.append(("consents", pl.concat(consent_parts)))
+    out.append(TableRows("consents", pl.concat(consent_parts)))
 
     # linked objects: accounts, opportunities, tickets, tasks
     link_parts = []
@@ -511,9 +517,9 @@ def generate_chunk(
             "created_at": updated_at}).filter(pl.Series(r() < share_)))
     links = _with_ids(pl.concat(link_parts), next_ids, "linked_objects").with_columns(
         external_id=pl.concat_str("code", pl.lit("-"), pl.col("id").cast(pl.String).str.zfill(7)))
-    frames.append(("linked_objects", links.select(
+    out.append(TableRows("linked_objects", links.select(
         "id", "profile_id", "object_type", "name", "external_id", "created_at")))
-    return frames
+    return out
 
 
 def _with_ids(frame: pl.DataFrame, next_ids: dict[str, int], table: str) -> pl.DataFrame:
@@ -530,13 +536,19 @@ SEED_IDENTITY_KINDS = ("user_id", "email", "phone")
 
 
 class _Loader:
-    """Generates chunks and writes them in one transaction under a write lock."""
+    """Generates chunks and writes them in one transaction under a write lock.
+
+    When the load is bigger than what the tables hold, their plain (non-unique) indexes
+    are dropped first and rebuilt at the end: building an index from sorted data is much
+    cheaper than a million random B-tree inserts. Unique indexes stay, so the database
+    keeps refusing a duplicate identity.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def run(self, *, profiles: int, random_seed: int, catalog: _Catalog, echo: Echo,
-            started: float) -> dict[str, int]:
+    def run(self, *, profiles: int, existing_profiles: int, random_seed: int, catalog: _Catalog,
+            echo: Echo, started: float) -> dict[str, int]:
         from .settings import get_settings
 
         encrypted = set(get_settings().encrypted_identity_kinds) & set(SEED_IDENTITY_KINDS)
@@ -550,23 +562,31 @@ class _Loader:
             try:
                 next_ids = {t: self.max_id(conn, t) + 1 for t in SERIAL_TABLES}
                 taken = self.taken_identities(conn)
+                rebuild = self.drop_for_load(conn) if profiles > existing_profiles else []
                 rows = dict.fromkeys(LOADED_TABLES, 0)
                 now = datetime.now(UTC)
                 for chunk_no, first in enumerate(range(0, profiles, CHUNK_PROFILES)):
                     n = min(CHUNK_PROFILES, profiles - first)
                     rng = np.random.default_rng([random_seed, chunk_no])
-                    frames = generate_chunk(rng=rng, first_id=next_ids["profiles"], n=n, now=now,
-                                            catalog=catalog, next_ids=next_ids,
-                                            taken_identities=taken)
+                    chunk = generate_chunk(rng=rng, first_id=next_ids["profiles"], n=n, now=now,
+                                           catalog=catalog, next_ids=next_ids,
+                                           taken_identities=taken)
                     next_ids["profiles"] += n
-                    for table, frame in frames:
-                        if table == "identities" and encrypted:
-                            frame = frame.filter(~pl.col("kind").is_in(sorted(encrypted)))
-                        self.write(conn, table, frame)
-                        rows[table] += frame.height
+                    for part in chunk:
+                        if part.table == "identities" and encrypted:
+                            part.frame = part.frame.filter(~pl.col("kind").is_in(sorted(encrypted)))
+                        if part.frame.height:
+                            self.write(conn, part)
+                        rows[part.table] += part.frame.height
                     echo(f"  {first + n:>12,} / {profiles:,} profiles  "
                          f"({time.perf_counter() - started:.1f} s)")
+                if rebuild:
+                    echo(f"  rebuilding indexes and constraints  "
+                         f"({time.perf_counter() - started:.1f} s)")
+                    for statement in rebuild:
+                        self.execute(conn, statement)
                 self.finish(conn, next_ids)
+                echo(f"  committing  ({time.perf_counter() - started:.1f} s)")
                 conn.commit()
             except BaseException:
                 conn.rollback()
@@ -577,100 +597,136 @@ class _Loader:
             raw.close()
         return rows
 
-    def taken_identities(self, conn: Any) -> pl.DataFrame | None:
+    @staticmethod
+    def execute(conn: Any, statement: str, params: tuple = ()) -> list[tuple]:
         cur = conn.cursor()
-        cur.execute("SELECT kind, value FROM identities WHERE kind IN ('user_id', 'email', 'phone')")
-        rows = cur.fetchall()
-        cur.close()
+        try:
+            cur.execute(statement, params)
+            return cur.fetchall() if cur.description else []
+        finally:
+            cur.close()
+
+    def taken_identities(self, conn: Any) -> pl.DataFrame | None:
+        rows = self.execute(conn, "SELECT kind, value FROM identities "
+                                  "WHERE kind IN ('user_id', 'email', 'phone')")
         if not rows:
             return None
         return pl.DataFrame(rows, schema={"kind": pl.String, "value": pl.String}, orient="row")
 
     def max_id(self, conn: Any, table: str) -> int:
-        cur = conn.cursor()
-        cur.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}")
-        value = cur.fetchone()[0]
-        cur.close()
-        return int(value)
+        return int(self.execute(conn, f"SELECT COALESCE(MAX(id), 0) FROM {table}")[0][0])
+
+    def drop_for_load(self, conn: Any) -> list[str]:
+        """Drop the non-unique indexes of the loaded tables; return what rebuilds them."""
+        statements = []
+        for name, sql in self.plain_indexes(conn):
+            self.execute(conn, f'DROP INDEX "{name}"')
+            statements.append(sql)
+        return statements
 
     # backend hooks
     def begin(self, conn: Any) -> None: ...
-    def write(self, conn: Any, table: str, frame: pl.DataFrame) -> None: ...
+    def plain_indexes(self, conn: Any) -> list[tuple[str, str]]: ...
+    def write(self, conn: Any, rows: TableRows) -> None: ...
     def finish(self, conn: Any, next_ids: dict[str, int]) -> None: ...
     def restore(self, conn: Any) -> None: ...
+
+
+def _sql_literal(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int):
+        return str(value)
+    return "'" + str(value).replace("'", "''") + "'"
 
 
 class _SqliteLoader(_Loader):
     """sqlite3 executemany in big batches; datetimes as SQLAlchemy's SQLite text format."""
 
     def begin(self, conn: Any) -> None:
-        cur = conn.cursor()
         # for the load only: generated rows are consistent, so skip per-row FK lookups;
-        # a large page cache keeps the index B-trees in memory
-        cur.execute("PRAGMA foreign_keys=OFF")
-        cur.execute("PRAGMA cache_size=-1000000")
-        cur.execute("PRAGMA temp_store=MEMORY")
-        cur.execute("BEGIN IMMEDIATE")  # the write lock: nobody takes our ids meanwhile
-        cur.close()
+        # a large page cache keeps the B-trees being filled in memory
+        self.execute(conn, "PRAGMA foreign_keys=OFF")
+        self.execute(conn, "PRAGMA cache_size=-1000000")
+        self.execute(conn, "PRAGMA temp_store=MEMORY")  # index rebuilds sort in memory
+        self.execute(conn, "PRAGMA synchronous=OFF")
+        self.execute(conn, "BEGIN IMMEDIATE")  # the write lock: nobody takes our ids meanwhile
 
-    def write(self, conn: Any, table: str, frame: pl.DataFrame) -> None:
-        if not frame.height:
-            return
-        frame = frame.with_columns(
+    def plain_indexes(self, conn: Any) -> list[tuple[str, str]]:
+        marks = ", ".join("?" * len(LOADED_TABLES))
+        rows = self.execute(conn, "SELECT name, sql FROM sqlite_master WHERE type = 'index' "
+                                  f"AND sql IS NOT NULL AND tbl_name IN ({marks})", LOADED_TABLES)
+        return [(name, sql) for name, sql in rows if not sql.upper().startswith("CREATE UNIQUE")]
+
+    def write(self, conn: Any, rows: TableRows) -> None:
+        frame = rows.frame.with_columns(
             pl.col(pl.Datetime).dt.strftime("%Y-%m-%d %H:%M:%S%.6f"),
             pl.col(pl.Date).dt.strftime("%Y-%m-%d"),
         )
-        columns = ", ".join(frame.columns)
-        marks = ", ".join("?" * frame.width)
-        conn.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", frame.iter_rows())
+        columns = ", ".join([*frame.columns, *rows.constants])
+        values = ", ".join(["?"] * frame.width + [_sql_literal(v) for v in rows.constants.values()])
+        # column lists zipped into tuples: much cheaper than frame.iter_rows()
+        conn.executemany(f"INSERT INTO {rows.table} ({columns}) VALUES ({values})",
+                         zip(*(column.to_list() for column in frame.get_columns()), strict=True))
 
     def restore(self, conn: Any) -> None:
-        conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA cache_size=-2000")
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self.execute(conn, "PRAGMA foreign_keys=ON")
+        self.execute(conn, "PRAGMA cache_size=-2000")
+        self.execute(conn, "PRAGMA temp_store=DEFAULT")
 
 
 class _PostgresLoader(_Loader):
     """COPY … FROM STDIN (CSV) per table and chunk; sequences moved past the new ids."""
 
     def begin(self, conn: Any) -> None:
-        with conn.cursor() as cur:
-            cur.execute(f"LOCK TABLE {', '.join(SERIAL_TABLES)} IN EXCLUSIVE MODE")
+        self.execute(conn, f"LOCK TABLE {', '.join(SERIAL_TABLES)} IN EXCLUSIVE MODE")
 
     def max_id(self, conn: Any, table: str) -> int:
         # also past the sequence, so ids it handed out (even rolled back) stay unused
-        with conn.cursor() as cur:
-            cur.execute(f"SELECT GREATEST(COALESCE(MAX(id), 0), (SELECT last_value FROM "
-                        f"{self._sequence(conn, table)})) FROM {table}")
-            return int(cur.fetchone()[0])
+        last_given = (f"SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END "
+                      f"FROM {self._sequence(conn, table)}")
+        return int(self.execute(conn, f"SELECT GREATEST(COALESCE(MAX(id), 0), ({last_given})) "
+                                      f"FROM {table}")[0][0])
 
-    @staticmethod
-    def _sequence(conn: Any, table: str) -> str:
-        with conn.cursor() as cur:
-            cur.execute("SELECT pg_get_serial_sequence(%s, 'id')", (table,))
-            return cur.fetchone()[0]
+    def _sequence(self, conn: Any, table: str) -> str:
+        return self.execute(conn, "SELECT pg_get_serial_sequence(%s, 'id')", (table,))[0][0]
 
-    def write(self, conn: Any, table: str, frame: pl.DataFrame) -> None:
-        if not frame.height:
-            return
+    def drop_for_load(self, conn: Any) -> list[str]:
+        """Also drop the foreign keys of the loaded tables: a per-row check trigger costs as
+        much as the row itself, while re-adding the constraint checks all rows in one join."""
+        self.execute(conn, "SET LOCAL maintenance_work_mem = '256MB'")
+        foreign_keys = self.execute(
+            conn, "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
+                  "FROM pg_constraint WHERE contype = 'f' AND conrelid::regclass::text = ANY(%s)",
+            (list(LOADED_TABLES),))
+        for table, name, _definition in foreign_keys:
+            self.execute(conn, f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+        return [*super().drop_for_load(conn),
+                *(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'
+                  for table, name, definition in foreign_keys)]
+
+    def plain_indexes(self, conn: Any) -> list[tuple[str, str]]:
+        rows = self.execute(conn, "SELECT indexname, indexdef FROM pg_indexes WHERE "
+                                  "schemaname = current_schema() AND tablename = ANY(%s)",
+                            (list(LOADED_TABLES),))
+        return [(name, sql) for name, sql in rows if not sql.upper().startswith("CREATE UNIQUE")]
+
+    def write(self, conn: Any, rows: TableRows) -> None:
+        frame = rows.frame.with_columns(pl.lit(v).alias(k) for k, v in rows.constants.items())
         data = frame.write_csv(include_header=False, null_value="\\N",
                                datetime_format="%Y-%m-%d %H:%M:%S%.6f+00", date_format="%Y-%m-%d")
         with conn.cursor() as cur:
-            with cur.copy(f"COPY {table} ({', '.join(frame.columns)}) FROM STDIN "
+            with cur.copy(f"COPY {rows.table} ({', '.join(frame.columns)}) FROM STDIN "
                           "WITH (FORMAT csv, NULL '\\N')") as copy:
                 copy.write(data)
 
     def finish(self, conn: Any, next_ids: dict[str, int]) -> None:
-        with conn.cursor() as cur:
-            for table in SERIAL_TABLES:
-                sequence = self._sequence(conn, table)
-                cur.execute(f"SELECT setval(%s, GREATEST(%s, (SELECT last_value FROM {sequence})))",
-                            (sequence, next_ids[table] - 1))
-
-    def restore(self, conn: Any) -> None:
-        pass
-
-
-def iter_tables() -> Iterable[str]:
-    """The tables a seed writes rows into (tests and benchmarks count them)."""
-    return LOADED_TABLES
+        for table in SERIAL_TABLES:
+            sequence = self._sequence(conn, table)
+            if next_ids[table] > 1:  # (setval refuses 0: an empty table keeps its sequence)
+                self.execute(conn, f"SELECT setval(%s, GREATEST(%s, (SELECT last_value FROM "
+                                   f"{sequence})))", (sequence, next_ids[table] - 1))
+        for table in LOADED_TABLES:
+            self.execute(conn, f"ANALYZE {table}")
