@@ -241,6 +241,72 @@ def export_profiles(out_path: Path, as_email: str | None) -> None:
     click.echo(f"wrote {count} profiles to {out_path}")
 
 
+@main.command("export")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="File to write.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "zip"]), default=None,
+              help="Default: from the file's extension, else csv.")
+@click.option("--fields", "fields_mode", type=click.Choice(["all", "displayed"]), default="all",
+              show_default=True, help="displayed: the user's list columns (see --columns).")
+@click.option("--columns", default=None, metavar="KEYS",
+              help="Comma-separated column keys for --fields displayed (field keys, "
+                   "identity:<kind>, tag:<id>, segments, groups); default: the user's list columns.")
+@click.option("--query", "query_text", default="", help="The list's query box: name, e-mail, phone, user id.")
+@click.option("--as", "as_email", default=None, metavar="EMAIL",
+              help="Act as this user (default: the system).")
+def export_command(out_path: Path, fmt: str | None, fields_mode: str, columns: str | None,
+                   query_text: str, as_email: str | None) -> None:
+    """Export active profiles (all, or those matching --query) to CSV, xlsx or a zip of CSV.
+
+    Identity columns the user's role may not export are left out (listed on stderr).
+    """
+    from .db import session_scope
+    from .services.exporting import ExportError, export_to_file
+    from .services.permissions import SYSTEM_ACTOR, PermissionDenied
+    from .services.profiles import ProfileFilter
+    from .services.users import UserError, actor_for_email
+
+    fmt = fmt or {".xlsx": "xlsx", ".zip": "zip"}.get(out_path.suffix.lower(), "csv")
+    try:
+        with session_scope() as session:
+            actor = actor_for_email(session=session, email=as_email) if as_email else SYSTEM_ACTOR
+            keys = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
+            if fields_mode == "displayed" and keys is None:
+                keys = _displayed_columns(session, actor)
+            count, left_out = export_to_file(session=session, actor=actor,
+                                             flt=ProfileFilter(text=query_text), out_path=out_path,
+                                             fields_mode=fields_mode, columns=keys, fmt=fmt)
+    except (UserError, PermissionDenied, ExportError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    for line in left_out:
+        click.echo(f"left out: {line}", err=True)
+    click.echo(f"wrote {count} profiles to {out_path}")
+
+
+def _displayed_columns(session, actor) -> list[str]:  # noqa: ANN001
+    """The user's list columns (view preferences), else the list's defaults."""
+    try:
+        from .services import view_prefs
+    except ImportError:
+        view_prefs = None
+    getter = getattr(view_prefs, "displayed_columns", None) if view_prefs else None
+    if getter is not None and actor.user_id is not None:
+        return list(getter(session=session, actor=actor))
+    return ["full_name", "identity:email", "identity:phone", "member_level", "city", "created_at"]
+
+
+@main.command("purge")
+def purge_command() -> None:
+    """Remove deleted profiles past the trash's retention window, and expired export files."""
+    from .jobs.purge import run_purge
+    from .settings import get_settings
+
+    report = run_purge()
+    click.echo(f"purged {report.profiles} profiles deleted more than "
+               f"{get_settings().trash_retention_days} days ago; "
+               f"removed {report.export_files} expired export files")
+
+
 @main.command()
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Worker threads in this process.")

@@ -156,6 +156,11 @@ def get_queue() -> JobQueue:
     def recover() -> None:
         recover_jobs()
 
+    from .export_job import register_export_tasks
+    from .purge import register_purge_tasks
+
+    register_export_tasks(huey)
+    register_purge_tasks(huey)
     return JobQueue(huey=huey, run_import_batch=run_import_batch)
 
 

@@ -61,3 +61,30 @@ def list_events(
         query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).offset(offset).limit(limit)
     ).all()
     return list(rows), total
+
+
+def event_conditions(
+    *,
+    actor_email: str | None = None,
+    action: str | None = None,
+    object_type: str | None = None,
+    object_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[sa.ColumnElement]:
+    """WHERE conditions for the audit log's filters (the same meaning as `list_events`'s,
+    plus `object_id`); the CSV export of the log uses them. `until` is exclusive."""
+    conditions: list[sa.ColumnElement] = []
+    if actor_email:
+        conditions.append(AuditEvent.actor_email == actor_email)
+    if action:
+        conditions.append(AuditEvent.action == action)
+    if object_type:
+        conditions.append(AuditEvent.object_type == object_type)
+    if object_id:
+        conditions.append(AuditEvent.object_id == str(object_id))
+    if since:
+        conditions.append(AuditEvent.at >= since)
+    if until:
+        conditions.append(AuditEvent.at < until)
+    return conditions

@@ -1,104 +1,954 @@
-"""Exports of profiles.
+"""Exports of profiles (permission profiles.export) and of the audit log.
 
-`export_profiles_csv`: every active profile to one CSV, all fields (system columns, then
-custom attributes) and one column per identity kind the actor may export (several values of
-one kind joined with "|"). Written chunk by chunk (keyset over profile id), so memory stays
-flat whatever the database holds. Headers are field and identity keys, stable for scripts.
+What the export page calls:
+
+- `preview_export`: how many profiles the list's filter (or a selection) holds, the
+  columns the file will have and the ones left out, with the reason (the dialog shows it).
+- `export_profiles`: under settings.export_sync_limit profiles the file is written at
+  once (the page downloads it); from that limit on an ExportJob is queued and a background
+  job (jobs/export_job.py) writes it, then notifies in-app and by e-mail with a link to
+  `/exports/<id>/download`. Either way an ExportJob row records it, so `/exports` lists
+  every export of the user.
+- `download_export`: the file, for its owner (or an admin) until the link expires
+  (settings.export_link_hours).
+- `export_to_file`: the writer itself (the CLI and the job call it): any size, any format.
+
+Columns are the list's column keys (the ones view_prefs stores and `profiles.page_cells`
+shows): a field key (system column or custom attribute), a profile column
+(id, initial_source, status, created_at, updated_at), "identity:<kind>", "tag:<id>",
+"segments" and "groups". Headers are what a person reads: field labels, identity columns
+labeled by how the value is stored (`EMAIL(UNENCRYPTED)`, `PHONE(AES)`), tag columns by
+the tag name; values of one column that a profile has several of are joined with "|".
+Identity kinds need the permission `export.identity.<kind>`; what the actor may not export
+is left out and listed in the preview.
+
+Cells a spreadsheet would run as a formula (starting with = + - @, tab, CR or NUL) are
+neutralized: in CSV they get a leading `'`; in xlsx every text is written as a string cell
+(never a formula). Plain signed numbers ("+84901234567", "-12.5") are numbers to a
+spreadsheet, not formulas, so they stay as they are.
+
+Streaming: profiles are read in keyset-paginated chunks (by id) with bulk SQL, each chunk
+becomes a polars frame (identities, tags, segments and groups joined in by one query each)
+and is appended to the file, so memory stays flat whatever the size. An xlsx sheet holds
+1,048,575 data rows; bigger exports continue on further sheets.
 """
 
 from __future__ import annotations
 
+import io
+import json
+import os
+import re
+import zipfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import IO, Any
 
 import polars as pl
 import sqlalchemy as sa
+from sqlalchemy import event
 from sqlmodel import Session, select
 
-from ..models import STATUS_ACTIVE, FieldDefinition, Identity, IdentityKind, Profile
+from ..models import (
+    STATUS_ACTIVE, STATUS_DELETED, ExportJob, FieldDefinition, Group, GroupMembership, Identity,
+    IdentityKind, Profile, ProfileTag, Segment, SegmentMember, Tag, TagGroup, utcnow,
+)
+from ..settings import get_settings
 from .audit import record_event
-from .permissions import PROFILES_EXPORT, Actor, export_identity_permission
+from .permissions import (
+    PROFILES_EXPORT, PROFILES_VIEW, SETTINGS_MANAGE, TRASH_MANAGE, Actor, NotSignedIn,
+    PermissionDenied, export_identity_permission,
+)
+from .profiles import ProfileFilter, filter_condition
 
-EXPORT_CHUNK_ROWS = 100_000
+EXPORT_FORMATS = ("csv", "xlsx", "zip")
+FIELDS_MODES = ("displayed", "all")
+EXPORT_CHUNK_ROWS = 50_000
+XLSX_MAX_DATA_ROWS = 1_048_575  # 1,048,576 rows per sheet, one of them the header
 MULTI_VALUE_SEPARATOR = "|"
+TAG_WITHOUT_VALUE = "Yes"  # a tag that carries no value, in its column
+DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"  # UTC
 
-_SYSTEM_DTYPES: dict[str, pl.DataType] = {
-    "birthday": pl.Date(),
-    "registered_at": pl.Datetime("us", "UTC"),
+# column keys besides field keys (the list's own, see profiles.page_cells)
+IDENTITY_PREFIX = "identity:"
+TAG_PREFIX = "tag:"
+SEGMENTS_COLUMN = "segments"
+GROUPS_COLUMN = "groups"
+META_COLUMNS: dict[str, str] = {  # profile column -> header
+    "id": "Profile ID", "initial_source": "Initial source", "status": "Status",
+    "created_at": "Created at", "updated_at": "Updated at",
 }
+_DATETIME_COLUMNS = {"registered_at", "created_at", "updated_at"}
+_DATE_COLUMNS = {"birthday"}
+
+STATUS_QUEUED, STATUS_RUNNING, STATUS_COMPLETED, STATUS_FAILED = "queued", "running", "completed", "failed"
+
+_FORMULA_START = r"^[=+\-@\t\r\x00]"
+_PLAIN_NUMBER = r"^[+-]?[0-9]+(\.[0-9]+)?$"
+_FORMULA_START_RE = re.compile(_FORMULA_START)
+_PLAIN_NUMBER_RE = re.compile(_PLAIN_NUMBER)
 
 
-def _identity_kinds(session: Session, actor: Actor) -> list[str]:
-    kinds = session.exec(select(IdentityKind.key).order_by(IdentityKind.position, IdentityKind.key)).all()
-    return [kind for kind in kinds if actor.can(export_identity_permission(kind))]
+class ExportError(ValueError):
+    """Bad export request (or an export that cannot be downloaded); safe to show."""
 
 
-def export_profiles_csv(*, session: Session, actor: Actor, out_path: str | Path,
-                        chunk_rows: int = EXPORT_CHUNK_ROWS) -> int:
-    """Write the CSV; returns how many profiles it holds.
+class ExportExpired(ExportError):
+    """The export's download link has expired."""
 
-    Identities stored encrypted are left out here (their column stays empty): the full
-    export feature decrypts them for actors allowed to see them.
-    """
-    actor.require(PROFILES_EXPORT)
+
+class NotYourExport(PermissionDenied):
+    """Someone else's export: only its owner (or an admin) may download it."""
+
+    def __init__(self, actor: Actor) -> None:
+        Exception.__init__(self, f"{actor.email} may not download this export: it belongs to "
+                                 "another user")
+        self.permission = "export.owner"
+
+
+# ---------------------------------------------------------------- results
+@dataclass(frozen=True)
+class ExportColumn:
+    """One column of the file: its list key, its header, where its values come from."""
+
+    key: str
+    header: str
+    source: str  # profile | attribute | identity | tag | segments | groups
+    ref: str  # profile column, attribute key, identity kind, or tag id
+    value_type: str = "text"  # text | number | boolean | list (how to render the value)
+
+
+@dataclass(frozen=True)
+class LeftOutColumn:
+    key: str
+    label: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.label}: {self.reason}"
+
+
+@dataclass
+class ExportPreview:
+    """What the export dialog shows before the user confirms."""
+
+    count: int  # profiles that will be exported
+    columns: list[str]  # headers in file order
+    left_out: list[str]  # "PHONE(UNENCRYPTED): your role may not export phone identities ..."
+    background: bool  # count >= settings.export_sync_limit: a job writes it and notifies
+    column_keys: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ExportResult:
+    """`background=False`: `path` is written, download it now. `background=True`: the job
+    (`export_id`) is queued; the user is notified with `download_url` when it is done."""
+
+    export_id: int
+    status: str
+    background: bool
+    row_count: int | None
+    path: Path | None
+    download_url: str
+    left_out: list[str] = field(default_factory=list)
+
+
+def download_url(export_id: int) -> str:
+    from ..routes import EXPORTS
+
+    return f"{EXPORTS}/{export_id}/download"
+
+
+# ---------------------------------------------------------------- formula neutralization
+def neutralize_formula(value: str | None) -> str | None:
+    """One text cell made safe for CSV: a leading ' when a spreadsheet would run it."""
+    if value and _FORMULA_START_RE.match(value) and not _PLAIN_NUMBER_RE.match(value):
+        return "'" + value
+    return value
+
+
+def _neutralized(column: str) -> pl.Expr:
+    col = pl.col(column)
+    risky = col.str.contains(_FORMULA_START) & ~col.str.contains(_PLAIN_NUMBER)
+    return pl.when(risky.fill_null(False)).then(pl.lit("'") + col).otherwise(col).alias(column)
+
+
+# ---------------------------------------------------------------- columns
+def _identity_header(kind: str, encrypted_kinds: set[str]) -> str:
+    return f"{kind.upper()}({'AES' if kind in encrypted_kinds else 'UNENCRYPTED'})"
+
+
+@dataclass
+class _Catalog:
+    fields: dict[str, FieldDefinition]
+    kinds: list[str]
+    tags: dict[int, tuple[str, str]]  # id -> (name, group name), ordered by group, name
+
+
+def _catalog(session: Session) -> _Catalog:
     fields = session.exec(select(FieldDefinition).order_by(FieldDefinition.position,
                                                            FieldDefinition.key)).all()
-    system_keys = [f.key for f in fields if f.is_system and f.key in Profile.__table__.c]
-    custom_keys = [f.key for f in fields if not f.is_system]
-    kinds = _identity_kinds(session, actor)
-    profile_columns = [Profile.__table__.c[key] for key in system_keys]
-    header = ["id", *kinds, *system_keys, *custom_keys, "created_at", "updated_at"]
-    schema: dict[str, pl.DataType] = {"id": pl.Int64()}
-    schema.update({key: _SYSTEM_DTYPES.get(key, pl.Utf8()) for key in system_keys})
-    schema.update({"__attributes": pl.Utf8(), "created_at": pl.Datetime("us", "UTC"),
-                   "updated_at": pl.Datetime("us", "UTC")})
+    kinds = session.exec(select(IdentityKind.key).order_by(IdentityKind.position, IdentityKind.key)).all()
+    tags = session.exec(select(Tag.id, Tag.name, TagGroup.name).join(TagGroup, TagGroup.id == Tag.group_id)
+                        .order_by(TagGroup.name, Tag.name)).all()
+    return _Catalog(fields={f.key: f for f in fields}, kinds=list(kinds),
+                    tags={tag_id: (name, group) for tag_id, name, group in tags})
 
-    conn = session.connection()
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    total, last_id = 0, 0
-    with out_path.open("wb") as out:
-        while True:
-            rows = conn.execute(
-                sa.select(Profile.id, *profile_columns, sa.cast(Profile.attributes, sa.Text),
-                          Profile.created_at, Profile.updated_at)
-                .where(Profile.status == STATUS_ACTIVE, Profile.id > last_id)
-                .order_by(Profile.id).limit(chunk_rows)
-            ).all()
-            chunk = pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
-            chunk = chunk.with_columns(
-                [pl.col("__attributes").str.json_path_match(f"$.{key}").alias(key)
-                 for key in custom_keys]
-            ).drop("__attributes")
-            if rows:
-                chunk = _with_identities(conn, chunk, kinds, rows[0][0], rows[-1][0])
+
+def all_column_keys(*, session: Session) -> list[str]:
+    """Every exportable column key, in the order "All fields" writes them."""
+    catalog = _catalog(session)
+    system = [k for k, f in catalog.fields.items() if f.is_system and k in Profile.__table__.c]
+    custom = [k for k, f in catalog.fields.items() if not f.is_system]
+    return ["id", *[IDENTITY_PREFIX + k for k in catalog.kinds], *system, *custom,
+            *[f"{TAG_PREFIX}{t}" for t in catalog.tags], SEGMENTS_COLUMN, GROUPS_COLUMN,
+            "initial_source", "created_at", "updated_at"]
+
+
+def _value_type(definition: FieldDefinition) -> str:
+    return {"number": "number", "boolean": "boolean", "multiple_choice": "list"}.get(definition.type, "text")
+
+
+def plan_columns(
+    *, session: Session, actor: Actor, fields_mode: str, columns: Sequence[str] | None,
+) -> tuple[list[ExportColumn], list[LeftOutColumn]]:
+    """The columns an export writes for this actor, and those left out (with the reason).
+
+    `fields_mode` "all": every field, identity kind, tag, segments and groups;
+    "displayed": `columns` (the user's list columns, in their order; the profile id always
+    comes first so a file can be matched back).
+    """
+    if fields_mode not in FIELDS_MODES:
+        raise ExportError(f"Unknown fields choice '{fields_mode}' (expected displayed or all)")
+    if fields_mode == "all":
+        keys = all_column_keys(session=session)
+    else:
+        if not columns:
+            raise ExportError("Choose at least one column to export")
+        keys = ["id", *[c for c in columns if c != "id"]]
+    keys = list(dict.fromkeys(keys))
+    catalog = _catalog(session)
+    encrypted = set(get_settings().encrypted_identity_kinds)
+    planned: list[ExportColumn] = []
+    left_out: list[LeftOutColumn] = []
+    for key in keys:
+        if key.startswith(IDENTITY_PREFIX):
+            kind = key[len(IDENTITY_PREFIX):]
+            header = _identity_header(kind, encrypted)
+            if kind not in catalog.kinds:
+                left_out.append(LeftOutColumn(key, header, "no such identity kind"))
+            elif not actor.can(export_identity_permission(kind)):
+                left_out.append(LeftOutColumn(
+                    key, header, f"your role may not export {kind} identities "
+                                 f"(needs permission '{export_identity_permission(kind)}')"))
             else:
-                chunk = chunk.with_columns([pl.lit(None, pl.Utf8).alias(k) for k in kinds])
-            chunk.select(header).write_csv(out, include_header=total == 0)
-            total += chunk.height
-            if len(rows) < chunk_rows:
-                break
+                planned.append(ExportColumn(key, header, "identity", kind))
+        elif key.startswith(TAG_PREFIX):
+            ref = key[len(TAG_PREFIX):]
+            tag = catalog.tags.get(int(ref)) if ref.isdigit() else None
+            if tag is None:
+                left_out.append(LeftOutColumn(key, key, "this tag no longer exists"))
+            elif not actor.can(PROFILES_VIEW):
+                left_out.append(LeftOutColumn(key, tag[0], f"your role may not see tags "
+                                                           f"(needs permission '{PROFILES_VIEW}')"))
+            else:
+                planned.append(ExportColumn(key, tag[0], "tag", ref))
+        elif key in (SEGMENTS_COLUMN, GROUPS_COLUMN):
+            planned.append(ExportColumn(key, key.capitalize(), key, key))
+        elif key in catalog.fields:
+            definition = catalog.fields[key]
+            if definition.is_system and key in Profile.__table__.c:
+                planned.append(ExportColumn(key, definition.label, "profile", key))
+            else:
+                planned.append(ExportColumn(key, definition.label, "attribute", key,
+                                            _value_type(definition)))
+        elif key in META_COLUMNS:
+            planned.append(ExportColumn(key, META_COLUMNS[key], "profile", key,
+                                        "number" if key == "id" else "text"))
+        else:
+            left_out.append(LeftOutColumn(key, key, "no such field (it may have been removed)"))
+    return _unique_headers(planned, catalog), left_out
+
+
+def _unique_headers(columns: list[ExportColumn], catalog: _Catalog) -> list[ExportColumn]:
+    """Headers must differ (a tag may share its name with a field or another group's tag):
+    a tag gets its group in brackets, anything else its key."""
+    seen: dict[str, int] = {}
+    for c in columns:
+        seen[c.header.casefold()] = seen.get(c.header.casefold(), 0) + 1
+    out, taken = [], set()
+    for c in columns:
+        header = c.header
+        if seen[header.casefold()] > 1:
+            header = (f"{header} [{catalog.tags[int(c.ref)][1]}]" if c.source == "tag"
+                      else f"{header} [{c.key}]")
+        while header.casefold() in taken:
+            header += "'"
+        taken.add(header.casefold())
+        out.append(ExportColumn(c.key, header, c.source, c.ref, c.value_type))
+    return out
+
+
+# ---------------------------------------------------------------- which profiles
+def _check_export_filter(actor: Actor, flt: ProfileFilter) -> None:
+    if flt.status == STATUS_DELETED:
+        actor.require(TRASH_MANAGE)
+
+
+def count_matching(*, session: Session, flt: ProfileFilter) -> int:
+    return session.execute(
+        select(sa.func.count()).select_from(Profile).where(filter_condition(flt))
+    ).scalar_one()
+
+
+def preview_export(
+    *, session: Session, actor: Actor, flt: ProfileFilter, fields_mode: str = "displayed",
+    columns: Sequence[str] | None = None,
+) -> ExportPreview:
+    """How many profiles `flt` (the list's filters, or a selection in `flt.profile_ids`)
+    exports, with which columns, and what is left out and why."""
+    actor.require(PROFILES_EXPORT)
+    _check_export_filter(actor, flt)
+    planned, left_out = plan_columns(session=session, actor=actor, fields_mode=fields_mode,
+                                     columns=columns)
+    count = count_matching(session=session, flt=flt)
+    return ExportPreview(count=count, columns=[c.header for c in planned],
+                         left_out=[str(x) for x in left_out],
+                         background=count >= get_settings().export_sync_limit,
+                         column_keys=[c.key for c in planned])
+
+
+# ---------------------------------------------------------------- reading chunks
+def _keyset_query(session: Session, selected: list[Any], where: sa.ColumnElement, last_id: int,
+                  limit: int) -> sa.Select:
+    query = select(*selected).where(where, Profile.id > last_id).order_by(Profile.id).limit(limit)
+    if session.get_bind().dialect.name == "sqlite":
+        # walk the rowid in order; an index led by status would sort the whole match per chunk
+        query = query.with_hint(Profile, "NOT INDEXED", "sqlite")
+    return query
+
+
+def _ids_condition(column: sa.ColumnElement, ids: list[int]) -> sa.ColumnElement:
+    """The chunk's ids: a range when they are dense, else the list itself."""
+    first, last = ids[0], ids[-1]
+    if last - first + 1 <= 4 * len(ids):
+        return column.between(first, last)
+    return column.in_(ids)
+
+
+def _frame(rows: Sequence[Sequence[Any]], schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    if not rows:
+        return pl.DataFrame(schema=schema)
+    return pl.DataFrame([list(c) for c in zip(*rows, strict=True)], schema=schema, orient="col")
+
+
+def _fetch_in_batches(conn: sa.Connection, build: Callable[[sa.ColumnElement], sa.Select],
+                      column: sa.ColumnElement, ids: list[int]) -> list[Sequence[Any]]:
+    first, last = ids[0], ids[-1]
+    if last - first + 1 <= 4 * len(ids):
+        return conn.execute(build(column.between(first, last))).all()
+    rows: list[Sequence[Any]] = []
+    for start in range(0, len(ids), 5000):
+        rows.extend(conn.execute(build(column.in_(ids[start:start + 5000]))).all())
+    return rows
+
+
+def _decrypted(frame: pl.DataFrame) -> pl.DataFrame:
+    """Identity values stored encrypted, in plain text for the file.
+
+    The values come from the crypto service (encryption at rest); until it exists, or
+    when a value cannot be decrypted, the cell stays empty rather than showing a hash.
+    """
+    if frame.is_empty() or not frame["is_encrypted"].any():
+        return frame.drop("value_encrypted", "key_id", "is_encrypted")
+    try:
+        from .crypto import decrypt_identity_value  # type: ignore[attr-defined]
+    except ImportError:
+        decrypt_identity_value = None
+
+    def plain(row: dict[str, Any]) -> str | None:
+        if not row["is_encrypted"]:
+            return row["value"]
+        if decrypt_identity_value is None or row["value_encrypted"] is None:
+            return None
+        try:
+            return decrypt_identity_value(row["value_encrypted"], row["key_id"])
+        except Exception:  # a rotated-away key: leave the cell empty, never the hash
+            return None
+
+    values = frame.select(pl.struct("value", "value_encrypted", "key_id", "is_encrypted")
+                          .map_elements(plain, return_dtype=pl.String).alias("value"))
+    return frame.with_columns(values["value"]).drop("value_encrypted", "key_id", "is_encrypted")
+
+
+def _joined(frame: pl.DataFrame, by: str, values: str, name: str) -> pl.DataFrame:
+    return frame.group_by(by).agg(pl.col(values).sort().str.join(MULTI_VALUE_SEPARATOR).alias(name))
+
+
+def _temporal_text(name: str, values: Sequence[Any], *, date_only: bool) -> pl.Series:
+    """Dates/datetimes as text (UTC): SQLite hands back stored text, PostgreSQL objects."""
+    series = pl.Series(name, values, strict=False)
+    if series.dtype == pl.String:
+        return series.str.slice(0, 10 if date_only else 19)
+    if isinstance(series.dtype, pl.Datetime):
+        if series.dtype.time_zone:
+            series = series.dt.convert_time_zone("UTC")
+        return series.dt.strftime("%Y-%m-%d" if date_only else DATETIME_FORMAT)
+    if series.dtype == pl.Date:
+        return series.dt.strftime("%Y-%m-%d")
+    return series.cast(pl.String)
+
+
+class _ChunkReader:
+    """The export's profiles, chunk by chunk, as frames of text cells named by column key."""
+
+    def __init__(self, session: Session, flt: ProfileFilter, columns: list[ExportColumn],
+                 chunk_rows: int) -> None:
+        self.session = session
+        self.conn = session.connection()
+        self.where = filter_condition(flt)
+        self.columns = columns
+        self.chunk_rows = chunk_rows
+        self.profile_cols = list(dict.fromkeys(c.ref for c in columns
+                                               if c.source == "profile" and c.ref != "id"))
+        self.attributes = [c for c in columns if c.source == "attribute"]
+        self.kinds = [c.ref for c in columns if c.source == "identity"]
+        self.tag_ids = [int(c.ref) for c in columns if c.source == "tag"]
+        self.sources = {c.source for c in columns}
+
+    def chunks(self) -> Iterator[pl.DataFrame]:
+        """Frames with one text column per export column key; at least one (maybe empty)."""
+        table = Profile.__table__
+        # raw driver values (no per-value type conversion): converted column-wise below
+        selected = [table.c.id, *[sa.type_coerce(table.c[k], sa.String()).label(k)
+                                  for k in self.profile_cols]]
+        if self.attributes:
+            selected.append(sa.cast(table.c.attributes, sa.Text).label("__attributes"))
+        last_id, first = 0, True
+        while True:
+            rows = self.conn.execute(
+                _keyset_query(self.session, selected, self.where, last_id, self.chunk_rows)).all()
+            if not rows and not first:
+                return
+            first = False
+            yield self._cells(rows)
+            if len(rows) < self.chunk_rows:
+                return
             last_id = rows[-1][0]
 
-    record_event(session=session, actor=actor, action="profiles.export", object_type="profile",
-                 details={"format": "csv", "file": out_path.name, "profiles": total,
-                          "identity_kinds": kinds})
+    def _cells(self, rows: Sequence[Sequence[Any]]) -> pl.DataFrame:
+        values = list(zip(*rows, strict=True)) if rows else [()] * (1 + len(self.profile_cols)
+                                                                    + bool(self.attributes))
+        data = [pl.Series("id", values[0], dtype=pl.Int64)]
+        for position, key in enumerate(self.profile_cols, start=1):
+            if key in _DATETIME_COLUMNS or key in _DATE_COLUMNS:
+                data.append(_temporal_text(key, values[position], date_only=key in _DATE_COLUMNS))
+            else:
+                data.append(pl.Series(key, values[position], dtype=pl.String, strict=False))
+        frame = pl.DataFrame(data)
+        if self.attributes:
+            attributes = pl.Series("__attributes", values[-1], dtype=pl.String)
+            frame = frame.with_columns([self._attribute(attributes, c) for c in self.attributes])
+        frame = self._with_related(frame)
+        return frame.select([pl.col(c.key).cast(pl.String) if c.key != "id"
+                             else pl.col("id").cast(pl.String) for c in self.columns])
+
+    @staticmethod
+    def _attribute(attributes: pl.Series, column: ExportColumn) -> pl.Series:
+        raw = pl.select(attributes.str.json_path_match(f"$.{column.ref}")).to_series()
+        raw = raw.set(raw == "null", None) if raw.len() else raw  # a JSON null: no value
+        if column.value_type == "list":
+            listed = raw.str.starts_with("[").fill_null(False)
+            if listed.any():
+                joined = pl.select(pl.when(listed).then(
+                    raw.str.json_decode(pl.List(pl.String)).list.join(MULTI_VALUE_SEPARATOR))
+                    .otherwise(raw)).to_series()
+                raw = joined
+        elif column.value_type == "boolean":
+            raw = raw.replace({"true": "Yes", "false": "No"})
+        return raw.alias(column.key)
+
+    def _with_related(self, frame: pl.DataFrame) -> pl.DataFrame:
+        ids = frame["id"].to_list()
+        if not ids:
+            missing = [c.key for c in self.columns if c.key not in frame.columns]
+            return frame.with_columns([pl.lit(None, pl.String).alias(k) for k in missing])
+        if self.kinds:
+            frame = self._join(frame, self._identities(ids), [IDENTITY_PREFIX + k for k in self.kinds])
+        if self.tag_ids:
+            frame = self._join(frame, self._tags(ids), [f"{TAG_PREFIX}{t}" for t in self.tag_ids])
+        if SEGMENTS_COLUMN in self.sources:
+            frame = self._join(frame, self._segments(ids), [SEGMENTS_COLUMN])
+        if GROUPS_COLUMN in self.sources:
+            frame = self._join(frame, self._groups(ids), [GROUPS_COLUMN])
+        return frame
+
+    @staticmethod
+    def _join(frame: pl.DataFrame, related: pl.DataFrame, names: list[str]) -> pl.DataFrame:
+        missing = [n for n in names if n not in related.columns]
+        related = related.with_columns([pl.lit(None, pl.String).alias(n) for n in missing])
+        return frame.join(related.select("id", *names), on="id", how="left")
+
+    def _identities(self, ids: list[int]) -> pl.DataFrame:
+        i = Identity.__table__.c
+        rows = _fetch_in_batches(self.conn, lambda cond: sa.select(
+            i.profile_id, i.kind, i.value, i.value_encrypted, i.key_id, i.is_encrypted
+        ).where(cond, i.kind.in_(self.kinds)), i.profile_id, ids)
+        frame = _decrypted(_frame(rows, {"id": pl.Int64(), "kind": pl.String(), "value": pl.String(),
+                                         "value_encrypted": pl.String(), "key_id": pl.String(),
+                                         "is_encrypted": pl.Boolean()}))
+        frame = frame.drop_nulls("value").with_columns(
+            (pl.lit(IDENTITY_PREFIX) + pl.col("kind")).alias("kind"))
+        return self._pivot(frame, "kind")
+
+    def _tags(self, ids: list[int]) -> pl.DataFrame:
+        t = ProfileTag.__table__.c
+        rows = _fetch_in_batches(self.conn, lambda cond: sa.select(t.profile_id, t.tag_id, t.value)
+                                 .where(cond, t.tag_id.in_(self.tag_ids)), t.profile_id, ids)
+        frame = _frame(rows, {"id": pl.Int64(), "tag": pl.Int64(), "value": pl.String()})
+        frame = frame.with_columns(
+            (pl.lit(TAG_PREFIX) + pl.col("tag").cast(pl.String)).alias("tag"),
+            pl.when(pl.col("value").fill_null("") == "").then(pl.lit(TAG_WITHOUT_VALUE))
+            .otherwise(pl.col("value")).alias("value"))
+        return self._pivot(frame, "tag")
+
+    def _segments(self, ids: list[int]) -> pl.DataFrame:
+        m, s = SegmentMember.__table__.c, Segment.__table__.c
+        rows = _fetch_in_batches(self.conn, lambda cond: sa.select(m.profile_id, s.name, m.value)
+                                 .join_from(SegmentMember.__table__, Segment.__table__, s.id == m.segment_id)
+                                 .where(cond), m.profile_id, ids)
+        frame = _frame(rows, {"id": pl.Int64(), "name": pl.String(), "value": pl.String()})
+        frame = frame.with_columns(
+            pl.when(pl.col("value").fill_null("") == "").then(pl.col("name"))
+            .otherwise(pl.col("name") + pl.lit(": ") + pl.col("value")).alias("cell"))
+        return _joined(frame, "id", "cell", SEGMENTS_COLUMN)
+
+    def _groups(self, ids: list[int]) -> pl.DataFrame:
+        m, g = GroupMembership.__table__.c, Group.__table__.c
+        rows = _fetch_in_batches(self.conn, lambda cond: sa.select(m.profile_id, g.name, m.state)
+                                 .join_from(GroupMembership.__table__, Group.__table__, g.id == m.group_id)
+                                 .where(cond), m.profile_id, ids)
+        frame = _frame(rows, {"id": pl.Int64(), "name": pl.String(), "state": pl.String()})
+        frame = frame.with_columns(
+            (pl.col("name") + pl.lit(" (") + pl.col("state") + pl.lit(")")).alias("cell"))
+        return _joined(frame, "id", "cell", GROUPS_COLUMN)
+
+    @staticmethod
+    def _pivot(frame: pl.DataFrame, on: str) -> pl.DataFrame:
+        if frame.is_empty():
+            return pl.DataFrame(schema={"id": pl.Int64()})
+        grouped = frame.group_by("id", on).agg(pl.col("value").sort().str.join(MULTI_VALUE_SEPARATOR))
+        return grouped.pivot(on=on, index="id", values="value")
+
+
+# ---------------------------------------------------------------- writing files
+class _CsvSink:
+    """CSV into a binary stream; text cells that a spreadsheet would run get a leading '."""
+
+    def __init__(self, handle: IO[bytes], headers: list[str], *, bom: bool) -> None:
+        self.handle, self.headers, self.bom, self.first = handle, headers, bom, True
+
+    def write(self, frame: pl.DataFrame) -> None:
+        frame = frame.rename(dict(zip(frame.columns, self.headers, strict=True)))
+        frame = frame.with_columns([_neutralized(name) for name in frame.columns])
+        frame.write_csv(self.handle, include_header=self.first, include_bom=self.bom and self.first)
+        self.first = False
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+class _ZipSink(_CsvSink):
+    """The same CSV, deflated into a zip archive as it is written."""
+
+    def __init__(self, path: Path, inner_name: str, headers: list[str], *, bom: bool) -> None:
+        self.archive = zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6)
+        super().__init__(self.archive.open(inner_name, "w", force_zip64=True), headers, bom=bom)
+
+    def close(self) -> None:
+        super().close()
+        self.archive.close()
+
+
+class _XlsxSink:
+    """xlsx through xlsxwriter in constant-memory mode (rows stream to temp files).
+
+    Every text goes in as a string cell (`write_string`, strings_to_formulas off), so
+    nothing in the data can become a formula; number columns are written as numbers.
+    Past XLSX_MAX_DATA_ROWS rows the export continues on a new sheet with the headers.
+    """
+
+    def __init__(self, path: Path, columns: list[ExportColumn]) -> None:
+        import xlsxwriter
+
+        self.book = xlsxwriter.Workbook(str(path), {
+            "constant_memory": True, "strings_to_formulas": False, "strings_to_numbers": False,
+            "strings_to_urls": False, "tmpdir": str(path.parent)})
+        self.bold = self.book.add_format({"bold": True})
+        self.headers = [c.header for c in columns]
+        self.numeric = [c.value_type == "number" for c in columns]
+        self.sheets = 0
+        self._new_sheet()
+
+    def _new_sheet(self) -> None:
+        self.sheets += 1
+        self.sheet = self.book.add_worksheet("Profiles" if self.sheets == 1 else f"Profiles {self.sheets}")
+        for col, header in enumerate(self.headers):
+            self.sheet.write_string(0, col, header, self.bold)
+        self.row = 1
+
+    def write(self, frame: pl.DataFrame) -> None:
+        columns = [series.to_list() for series in frame.get_columns()]
+        numeric = [col for col, is_number in enumerate(self.numeric) if is_number]
+        text = [col for col, is_number in enumerate(self.numeric) if not is_number]
+        write_string, write_number = self.sheet.write_string, self.sheet.write_number
+        limit = XLSX_MAX_DATA_ROWS
+        for values in zip(*columns, strict=True):
+            if self.row > limit:
+                self._new_sheet()
+                write_string, write_number = self.sheet.write_string, self.sheet.write_number
+            row = self.row
+            for col in text:
+                value = values[col]
+                if value:
+                    write_string(row, col, value)
+            for col in numeric:
+                value = values[col]
+                if value:
+                    try:
+                        write_number(row, col, float(value))
+                    except ValueError:
+                        write_string(row, col, value)
+            self.row += 1
+
+    def close(self) -> None:
+        self.book.close()
+
+
+def _open_sink(fmt: str, path: Path, columns: list[ExportColumn], *, bom: bool) -> Any:
+    headers = [c.header for c in columns]
+    if fmt == "csv":
+        return _CsvSink(path.open("wb"), headers, bom=bom)
+    if fmt == "zip":
+        inner = Path(path.name).with_suffix(".csv").name
+        return _ZipSink(path, inner, headers, bom=bom)
+    return _XlsxSink(path, columns)
+
+
+def write_profiles_file(
+    *, session: Session, flt: ProfileFilter, columns: list[ExportColumn], fmt: str,
+    out_path: Path | str, chunk_rows: int = EXPORT_CHUNK_ROWS, bom: bool = True,
+) -> int:
+    """Stream the matching profiles into `out_path`; returns how many rows it holds.
+
+    No permission check and no audit event: callers (export_to_file, export_profiles,
+    the export job) do both. The file appears complete or not at all (written beside it
+    under a temporary name, then renamed).
+    """
+    if fmt not in EXPORT_FORMATS:
+        raise ExportError(f"Unknown format '{fmt}' (expected csv, xlsx or zip)")
+    if not columns:
+        raise ExportError("None of the chosen columns may be exported")
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    partial = out_path.with_name(f".{out_path.name}.part")
+    total = 0
+    try:
+        sink = _open_sink(fmt, partial, columns, bom=bom)
+        try:
+            for chunk in _ChunkReader(session, flt, columns, chunk_rows).chunks():
+                sink.write(chunk)
+                total += chunk.height
+        finally:
+            sink.close()
+        os.replace(partial, out_path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     return total
 
 
-def _with_identities(conn: sa.Connection, chunk: pl.DataFrame, kinds: list[str],
-                     first_id: int, last_id: int) -> pl.DataFrame:
-    if not kinds:
-        return chunk
-    rows = conn.execute(
-        sa.select(Identity.profile_id, Identity.kind, Identity.value)
-        .where(Identity.profile_id.between(first_id, last_id), Identity.kind.in_(kinds),
-               Identity.is_encrypted.is_(False))
-    ).all()
-    identities = pl.DataFrame([tuple(r) for r in rows], orient="row",
-                              schema={"id": pl.Int64(), "kind": pl.Utf8(), "value": pl.Utf8()})
-    joined = (identities.group_by("id", "kind")
-              .agg(pl.col("value").sort().str.join(MULTI_VALUE_SEPARATOR))
-              .pivot(on="kind", index="id", values="value"))
-    missing = [k for k in kinds if k not in joined.columns]
-    joined = joined.with_columns([pl.lit(None, pl.Utf8).alias(k) for k in missing])
-    return chunk.join(joined.select("id", *kinds), on="id", how="left")
+def _check_format(fmt: str) -> None:
+    if fmt not in EXPORT_FORMATS:
+        raise ExportError(f"Unknown format '{fmt}' (expected csv, xlsx or zip)")
+
+
+def record_export(
+    *, session: Session, actor: Actor, flt: ProfileFilter, fields_mode: str, fmt: str,
+    columns: list[ExportColumn], left_out: Sequence[LeftOutColumn | str], row_count: int,
+    export_id: int | None = None, file_name: str | None = None,
+) -> None:
+    """The audit event every export writes: who (the actor), the filter, the fields, rows."""
+    record_event(
+        session=session, actor=actor, action="profiles.export", object_type="export",
+        object_id=export_id,
+        details={"format": fmt, "fields_mode": fields_mode, "filter": flt.to_json(),
+                 "columns": [c.header for c in columns],
+                 "left_out": [x.key if isinstance(x, LeftOutColumn) else str(x) for x in left_out],
+                 "profiles": row_count, "file": file_name},
+    )
+
+
+def export_to_file(
+    *, session: Session, actor: Actor, flt: ProfileFilter, out_path: Path | str,
+    fields_mode: str = "all", columns: Sequence[str] | None = None, fmt: str = "csv",
+    chunk_rows: int = EXPORT_CHUNK_ROWS,
+) -> tuple[int, list[str]]:
+    """Write the export straight to `out_path` whatever its size (the CLI); audited.
+
+    Returns (profiles written, left-out column descriptions).
+    """
+    actor.require(PROFILES_EXPORT)
+    _check_format(fmt)
+    _check_export_filter(actor, flt)
+    planned, left_out = plan_columns(session=session, actor=actor, fields_mode=fields_mode,
+                                     columns=columns)
+    count = write_profiles_file(session=session, flt=flt, columns=planned, fmt=fmt,
+                                out_path=out_path, chunk_rows=chunk_rows)
+    record_export(session=session, actor=actor, flt=flt, fields_mode=fields_mode, fmt=fmt,
+                  columns=planned, left_out=left_out, row_count=count, file_name=Path(out_path).name)
+    return count, [str(x) for x in left_out]
+
+
+# ---------------------------------------------------------------- the export page
+def export_file_path(job: ExportJob) -> Path:
+    """Where an export's file lives: DATA_DIR/exports/<id>/profiles-<time>.<format>."""
+    stamp = job.created_at.strftime("%Y%m%d-%H%M%S")
+    return get_settings().export_dir / str(job.id) / f"profiles-{stamp}.{job.format}"
+
+
+def _enqueue_after_commit(session: Session, export_id: int) -> None:
+    def send(_session: Session) -> None:
+        from ..jobs.export_job import enqueue_export
+
+        enqueue_export(export_id)
+
+    event.listen(session, "after_commit", send, once=True)
+
+
+def export_profiles(
+    *, session: Session, actor: Actor, flt: ProfileFilter, fields_mode: str = "displayed",
+    columns: Sequence[str] | None = None, fmt: str = "csv", enqueue: bool = True,
+) -> ExportResult:
+    """Export the list's filter (or a selection: `flt.profile_ids`) for a signed-in user.
+
+    Under settings.export_sync_limit profiles the file is written now (`result.path`,
+    status completed); from the limit on an ExportJob is queued (`background=True`) and,
+    with enqueue=True, handed to the job queue when the caller commits; the job notifies
+    the user with `result.download_url` when the file is ready. Raises ExportError for
+    bad input, PermissionDenied without profiles.export.
+    """
+    actor.require(PROFILES_EXPORT)
+    if actor.user_id is None:
+        raise NotSignedIn()
+    _check_format(fmt)
+    _check_export_filter(actor, flt)
+    planned, left_out = plan_columns(session=session, actor=actor, fields_mode=fields_mode,
+                                     columns=columns)
+    if not planned:
+        raise ExportError("None of the chosen columns may be exported")
+    count = count_matching(session=session, flt=flt)
+    settings = get_settings()
+    job = ExportJob(created_by=actor.user_id, status=STATUS_QUEUED, format=fmt,
+                    fields_mode=fields_mode, filter=flt.to_json(), columns=[c.key for c in planned],
+                    created_at=utcnow())
+    session.add(job)
+    session.flush()
+    left = [str(x) for x in left_out]
+    if count >= settings.export_sync_limit:
+        record_event(session=session, actor=actor, action="profiles.export_queued",
+                     object_type="export", object_id=job.id,
+                     details={"format": fmt, "fields_mode": fields_mode, "filter": flt.to_json(),
+                              "profiles": count})
+        if enqueue:
+            _enqueue_after_commit(session, job.id)
+        return ExportResult(export_id=job.id, status=STATUS_QUEUED, background=True, row_count=None,
+                            path=None, download_url=download_url(job.id), left_out=left)
+    path = export_file_path(job)
+    rows = write_profiles_file(session=session, flt=flt, columns=planned, fmt=fmt, out_path=path)
+    finish_export_job(job, rows=rows, path=path)
+    session.add(job)
+    record_export(session=session, actor=actor, flt=flt, fields_mode=fields_mode, fmt=fmt,
+                  columns=planned, left_out=left_out, row_count=rows, export_id=job.id,
+                  file_name=path.name)
+    return ExportResult(export_id=job.id, status=STATUS_COMPLETED, background=False, row_count=rows,
+                        path=path, download_url=download_url(job.id), left_out=left)
+
+
+def finish_export_job(job: ExportJob, *, rows: int, path: Path, now: datetime | None = None) -> None:
+    """Mark the row completed; its link works for settings.export_link_hours from now."""
+    now = now or utcnow()
+    job.status = STATUS_COMPLETED
+    job.row_count = rows
+    job.file_path = str(path)
+    job.finished_at = now
+    job.expires_at = now + timedelta(hours=get_settings().export_link_hours)
+    job.error = None
+
+
+def _is_admin(actor: Actor) -> bool:
+    return actor.can(SETTINGS_MANAGE)
+
+
+def download_export(*, session: Session, actor: Actor, export_id: int, now: datetime | None = None) -> Path:
+    """The file of a completed export, for its owner (or an admin) until its link expires.
+
+    Raises PermissionDenied (NotYourExport for someone else's export), ExportExpired after
+    expires_at, ExportError when it does not exist, is not ready, failed or its file is gone.
+    Writes an audit event (who downloaded what).
+    """
+    actor.require(PROFILES_EXPORT)
+    job = session.get(ExportJob, export_id)
+    if job is None:
+        raise ExportError(f"Export {export_id} does not exist")
+    if job.created_by != actor.user_id and not _is_admin(actor):
+        raise NotYourExport(actor)
+    if job.status in (STATUS_QUEUED, STATUS_RUNNING):
+        raise ExportError(f"Export {export_id} is not ready yet; you will be notified when it is")
+    if job.status != STATUS_COMPLETED:
+        raise ExportError(f"Export {export_id} failed: {job.error or 'unknown error'}")
+    now = now or utcnow()
+    if job.expires_at is not None and job.expires_at <= now:
+        raise ExportExpired(f"The link of export {export_id} expired on "
+                            f"{job.expires_at:%Y-%m-%d %H:%M} UTC; export the list again")
+    path = Path(job.file_path or "")
+    if not job.file_path or not path.is_file():
+        raise ExportExpired(f"The file of export {export_id} is no longer available; export the list again")
+    record_event(session=session, actor=actor, action="export.download", object_type="export",
+                 object_id=job.id, details={"file": path.name, "profiles": job.row_count})
+    return path
+
+
+@dataclass
+class ExportListItem:
+    """A row of /exports. `download_url` is None unless the file can be downloaded now."""
+
+    id: int
+    status: str
+    format: str
+    fields_mode: str
+    row_count: int
+    created_at: datetime
+    finished_at: datetime | None
+    expires_at: datetime | None
+    expired: bool
+    download_url: str | None
+    file_name: str | None
+    error: str | None
+
+
+def list_exports(*, session: Session, actor: Actor, limit: int = 50,
+                 now: datetime | None = None) -> list[ExportListItem]:
+    """The actor's own exports, newest first."""
+    actor.require(PROFILES_EXPORT)
+    if actor.user_id is None:
+        raise NotSignedIn()
+    now = now or utcnow()
+    jobs = session.exec(select(ExportJob).where(ExportJob.created_by == actor.user_id)
+                        .order_by(ExportJob.created_at.desc(), ExportJob.id.desc()).limit(limit)).all()
+    items = []
+    for job in jobs:
+        expired = job.expires_at is not None and job.expires_at <= now
+        ready = job.status == STATUS_COMPLETED and not expired and bool(job.file_path)
+        items.append(ExportListItem(
+            id=job.id, status=job.status, format=job.format, fields_mode=job.fields_mode,
+            row_count=job.row_count, created_at=job.created_at, finished_at=job.finished_at,
+            expires_at=job.expires_at, expired=expired,
+            download_url=download_url(job.id) if ready else None,
+            file_name=Path(job.file_path).name if job.file_path else None, error=job.error))
+    return items
+
+
+def delete_expired_export_files(*, session: Session, now: datetime | None = None) -> int:
+    """Remove the files of exports whose link has expired (the rows stay for the list)."""
+    now = now or utcnow()
+    jobs = session.exec(select(ExportJob).where(ExportJob.expires_at <= now,
+                                                ExportJob.file_path.is_not(None))).all()
+    for job in jobs:
+        path = Path(job.file_path)
+        path.unlink(missing_ok=True)
+        with_parent = path.parent
+        if with_parent.is_dir() and not any(with_parent.iterdir()):
+            with_parent.rmdir()
+        job.file_path = None
+        session.add(job)
+    return len(jobs)
+
+
+# ---------------------------------------------------------------- CLI: every active profile
+def export_profiles_csv(*, session: Session, actor: Actor, out_path: str | Path,
+                        chunk_rows: int = EXPORT_CHUNK_ROWS) -> int:
+    """`profile-ui export-profiles`: every active profile to CSV, headers are keys (stable
+    for scripts): id, one column per identity kind the actor may export, system fields,
+    custom attributes, created_at, updated_at. Returns how many profiles it holds."""
+    actor.require(PROFILES_EXPORT)
+    keys = all_column_keys(session=session)
+    wanted = [k for k in keys if not k.startswith(TAG_PREFIX)
+              and k not in (SEGMENTS_COLUMN, GROUPS_COLUMN, "initial_source")]
+    flt = ProfileFilter(status=STATUS_ACTIVE)
+    planned, left_out = plan_columns(session=session, actor=actor, fields_mode="displayed",
+                                     columns=wanted)
+    keyed = [ExportColumn(c.key, c.ref if c.source == "identity" else c.key, c.source, c.ref,
+                          c.value_type) for c in planned]
+    total = write_profiles_file(session=session, flt=flt, columns=keyed, fmt="csv",
+                                out_path=out_path, chunk_rows=chunk_rows, bom=False)
+    record_export(session=session, actor=actor, flt=flt, fields_mode="all", fmt="csv",
+                  columns=keyed, left_out=left_out, row_count=total, file_name=Path(out_path).name)
+    return total
+
+
+# ---------------------------------------------------------------- audit log as CSV
+AUDIT_CSV_HEADERS = ("At (UTC)", "Actor", "Action", "Object type", "Object", "Reason", "Details")
+
+
+def export_audit_csv(
+    *, session: Session, actor: Actor, out: Path | str | IO[bytes],
+    actor_email: str | None = None, action: str | None = None, object_type: str | None = None,
+    object_id: str | None = None, since: datetime | None = None, until: datetime | None = None,
+    chunk_rows: int = 10_000,
+) -> int:
+    """The audit events matching the filters of `audit.list_events`, newest first, as CSV
+    (streamed in chunks; formula-looking cells neutralized). Returns the number of events.
+    The export itself is an audit event too."""
+    from ..models import AuditEvent
+    from .audit import event_conditions
+    from .permissions import AUDIT_VIEW
+
+    actor.require(AUDIT_VIEW)
+    conditions = event_conditions(actor_email=actor_email, action=action, object_type=object_type,
+                                  object_id=object_id, since=since, until=until)
+    a = AuditEvent.__table__.c
+    own = not hasattr(out, "write")
+    if own:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+    handle: IO[bytes] = Path(out).open("wb") if own else out  # type: ignore[arg-type, assignment]
+    total, last = 0, None
+    try:
+        sink = _CsvSink(handle, list(AUDIT_CSV_HEADERS), bom=True)
+        schema = {"at": pl.String(), "actor": pl.String(), "action": pl.String(),
+                  "object_type": pl.String(), "object_id": pl.String(), "reason": pl.String(),
+                  "details": pl.String()}
+        while True:
+            query = sa.select(a.id, a.at, a.actor_email, a.action, a.object_type, a.object_id,
+                              a.reason, sa.cast(a.details, sa.Text)).where(*conditions)
+            if last is not None:
+                query = query.where(a.id < last)
+            rows = session.connection().execute(query.order_by(a.id.desc()).limit(chunk_rows)).all()
+            frame = _frame([(r[1].strftime(DATETIME_FORMAT), *r[2:]) for r in rows], schema)
+            if rows or total == 0:
+                sink.write(frame)
+            total += len(rows)
+            if len(rows) < chunk_rows:
+                break
+            last = rows[-1][0]
+    finally:
+        if own:
+            handle.close()
+    record_event(session=session, actor=actor, action="audit.export", object_type="audit",
+                 details={"events": total, "filters": {
+                     "actor": actor_email, "action": action, "object_type": object_type,
+                     "object_id": object_id, "since": since.isoformat() if since else None,
+                     "until": until.isoformat() if until else None}})
+    return total

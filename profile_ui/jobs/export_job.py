@@ -1,0 +1,192 @@
+"""The export job: a queued ExportJob row -> its file under DATA_DIR/exports, then the user
+is told (in-app notification and e-mail) with the download link.
+
+Plain functions over ExportJob rows; the queue (runner.py) calls `run_export_job` through
+the task registered by `register_export_tasks`, tests and the CLI may call it directly.
+The claim is a compare-and-set (queued -> running), so a task delivered twice writes the
+file once. The file is read in one session and the outcome (row, audit event,
+notification) written in a second, short transaction, so a long read never holds
+SQLite's write lock. The actor is the user who asked, with the permissions they have
+now: one who lost profiles.export (or was deactivated) meanwhile gets a failed job.
+
+Recovery (every few minutes, on each consumer): queued exports whose queue message may
+have been lost are sent again; an export left running longer than EXPORT_STALE_AFTER
+(its worker died) is marked failed with a message asking to export again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import weakref
+from datetime import timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+from huey import crontab
+from huey.api import Huey, TaskWrapper
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from ..db import get_engine
+from ..models import ExportJob, User, utcnow
+from ..services.exporting import (
+    STATUS_COMPLETED, STATUS_FAILED, STATUS_QUEUED, STATUS_RUNNING, ExportError, download_url,
+    export_file_path, finish_export_job, plan_columns, record_export, write_profiles_file,
+)
+from ..services.notify import notify_user, send_email
+from ..services.permissions import PROFILES_EXPORT, PermissionDenied
+from ..services.profiles import ProfileFilter
+
+log = logging.getLogger(__name__)
+
+EXPORT_STALE_AFTER = timedelta(hours=1)  # 1,000,000 rows take well under a minute
+REQUEUE_AFTER = timedelta(minutes=2)
+RECOVERY_SCHEDULE = crontab(minute="*/5")
+
+_tasks: "weakref.WeakKeyDictionary[Huey, TaskWrapper]" = weakref.WeakKeyDictionary()
+
+
+def register_export_tasks(huey: Huey) -> TaskWrapper:
+    """Register the export task (and its recovery sweep) on a queue; runner.get_queue calls it."""
+
+    @huey.task(name="export.run")
+    def run_export(export_id: int) -> None:
+        run_export_job(export_id)
+
+    @huey.periodic_task(RECOVERY_SCHEDULE, name="export.recover")
+    def recover() -> None:
+        try:
+            recover_export_jobs()
+        except Exception:  # a locked database now is retried on the next sweep
+            log.exception("export recovery failed")
+
+    _tasks[huey] = run_export
+    return run_export
+
+
+def enqueue_export(export_id: int) -> None:
+    """Ask a consumer to write the export's file. Safe to call twice."""
+    from .runner import get_queue
+
+    queue = get_queue()
+    task = _tasks.get(queue.huey) or register_export_tasks(queue.huey)
+    task(export_id)
+
+
+def _claim(engine: Engine, export_id: int) -> bool:
+    with engine.begin() as conn:
+        return conn.execute(
+            sa.update(ExportJob).where(ExportJob.id == export_id, ExportJob.status == STATUS_QUEUED)
+            .values(status=STATUS_RUNNING)
+        ).rowcount == 1
+
+
+def run_export_job(export_id: int, *, engine: Engine | None = None) -> str | None:
+    """Claim a queued export and write its file; the status it ended in (None: not ours)."""
+    engine = engine or get_engine()
+    if not _claim(engine, export_id):
+        return None
+    started = time.perf_counter()
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            job = session.get(ExportJob, export_id)
+            actor = _actor(session, job)
+            actor.require(PROFILES_EXPORT)
+            flt = ProfileFilter.from_json(job.filter)
+            # the columns the user confirmed, minus any their role may no longer export
+            planned, left_out = plan_columns(session=session, actor=actor, fields_mode="displayed",
+                                             columns=job.columns)
+            path = export_file_path(job)
+            rows = write_profiles_file(session=session, flt=flt, columns=planned, fmt=job.format,
+                                       out_path=path)
+            session.rollback()  # only read: end the read transaction before writing
+    except (ExportError, PermissionDenied) as exc:
+        _fail(engine, export_id, str(exc))
+        return STATUS_FAILED
+    except Exception as exc:  # a bug must not leave the job running: fail it, say why
+        log.exception("export %s failed", export_id)
+        _fail(engine, export_id, f"Unexpected error: {exc}")
+        return STATUS_FAILED
+    log.info("export %s: %s rows in %.1f s", export_id, rows, time.perf_counter() - started)
+
+    with Session(engine, expire_on_commit=False) as session:
+        job = session.get(ExportJob, export_id)
+        finish_export_job(job, rows=rows, path=path)
+        session.add(job)
+        record_export(session=session, actor=actor, flt=flt, fields_mode=job.fields_mode,
+                      fmt=job.format, columns=planned, left_out=left_out, row_count=rows,
+                      export_id=job.id, file_name=path.name)
+        title = f"Your export of {rows:,} profiles is ready"
+        body = (f"{path.name} ({job.format}, {rows:,} profiles) can be downloaded until "
+                f"{job.expires_at:%Y-%m-%d %H:%M} UTC.")
+        notify_user(session=session, user_id=job.created_by, title=title, body=body,
+                    link=download_url(job.id), email=False)
+        owner = session.get(User, job.created_by)
+        session.commit()
+    _email(owner, title, body, download_url(export_id))
+    return STATUS_COMPLETED
+
+
+def _actor(session: Session, job: ExportJob):  # noqa: ANN202
+    from ..services.users import actor_for_user
+
+    user = session.get(User, job.created_by)
+    if user is None or not user.is_active:
+        raise PermissionDenied(PROFILES_EXPORT)
+    return actor_for_user(session=session, user=user)
+
+
+def _email(user: User | None, title: str, body: str, link: str) -> None:
+    if user is None:
+        return
+    from ..settings import get_settings
+
+    url = f"{get_settings().app_url.rstrip('/')}{link}"
+    send_email(to=user.email, subject=title,
+               body=f"{body}\n\nDownload (sign in first): {url}\n")
+
+
+def _fail(engine: Engine, export_id: int, message: str) -> None:
+    with Session(engine, expire_on_commit=False) as session:
+        job = session.get(ExportJob, export_id)
+        if job is None:
+            return
+        job.status = STATUS_FAILED
+        job.error = message[:2000]
+        job.finished_at = utcnow()
+        session.add(job)
+        Path(export_file_path(job)).unlink(missing_ok=True)
+        notify_user(session=session, user_id=job.created_by, title="Your export failed",
+                    body=message[:2000], link=_exports_page(), email=False)
+        owner = session.get(User, job.created_by)
+        session.commit()
+    _email(owner, "Your export failed", message, _exports_page())
+
+
+def _exports_page() -> str:
+    from ..routes import EXPORTS
+
+    return EXPORTS
+
+
+def recover_export_jobs(*, engine: Engine | None = None) -> list[int]:
+    """Re-send queued exports waiting too long; fail those a dead worker left running."""
+    engine = engine or get_engine()
+    now = utcnow()
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(ExportJob.id, ExportJob.status, ExportJob.created_at)
+                            .where(ExportJob.status.in_((STATUS_QUEUED, STATUS_RUNNING)))).all()
+    resent = []
+    for export_id, status, created_at in rows:
+        if status == STATUS_QUEUED and now - created_at > REQUEUE_AFTER:
+            enqueue_export(export_id)
+            resent.append(export_id)
+        elif status == STATUS_RUNNING and now - created_at > EXPORT_STALE_AFTER:
+            with engine.begin() as conn:
+                conn.execute(sa.update(ExportJob).where(
+                    ExportJob.id == export_id, ExportJob.status == STATUS_RUNNING).values(
+                    status=STATUS_FAILED, finished_at=now,
+                    error="The export stopped before it finished (its worker was stopped); "
+                          "export the list again"))
+    return resent
