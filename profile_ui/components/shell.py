@@ -15,6 +15,14 @@ from ..state.base import AppState, NotificationItem
 SIDEBAR_WIDTH = "220px"
 
 
+def visually_hidden(text: str) -> rx.Component:
+    """Text for screen readers only."""
+    return rx.el.span(text, style={
+        "position": "absolute", "width": "1px", "height": "1px", "overflow": "hidden",
+        "clip": "rect(0 0 0 0)", "whiteSpace": "nowrap", "margin": "-1px", "padding": 0,
+        "border": 0})
+
+
 def _nav_link(label: str, route: str, icon: str, current: str) -> rx.Component:
     is_current = current == route or current.startswith(route + "/")
     return rx.cond(
@@ -67,7 +75,8 @@ def _notification_row(item: NotificationItem) -> rx.Component:
                 rx.hstack(
                     rx.cond(item.unread,
                             rx.box(width="8px", height="8px", border_radius="50%",
-                                   background=rx.color("indigo", 9), aria_label="unread")),
+                                   background=rx.color("indigo", 9), role="img",
+                                   aria_label="unread")),
                     rx.text(item.title, weight=rx.cond(item.unread, "bold", "regular"),
                             size="2"),
                     align="center", spacing="2",
@@ -146,8 +155,8 @@ def header(title: str) -> rx.Component:
             rx.cond(
                 AppState.user_email != "",
                 rx.hstack(
-                    rx.text(AppState.user_email, size="2", weight="medium",
-                            aria_label="Signed in as"),
+                    rx.text(visually_hidden("Signed in as "), AppState.user_email, size="2",
+                            weight="medium"),
                     rx.badge(AppState.user_role, variant="soft"),
                     align="center", spacing="2",
                 ),

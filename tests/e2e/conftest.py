@@ -127,6 +127,13 @@ def _stop(proc: subprocess.Popen) -> None:
             continue
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the browser tests last: the rest of the suite fails faster, and no test runs
+    while Playwright's session-wide event loop owns the main thread."""
+    here = Path(__file__).parent
+    items.sort(key=lambda item: here in Path(str(item.path)).parents)
+
+
 # ------------------------------------------------------------ pytest-playwright
 @pytest.fixture(scope="session")
 def base_url(running_app: RunningApp) -> str:

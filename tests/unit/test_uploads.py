@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -88,7 +89,9 @@ def _call(path: str, *, method: str = "POST", headers: dict[str, str] | None = N
 
     scope = {"type": "http", "method": method, "path": path, "root_path": "",
              "headers": [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]}
-    asyncio.run(guard(scope, receive, send))
+    # in a thread of its own: a Playwright session in this process may own this thread's loop
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, guard(scope, receive, send)).result()
     return next(m["status"] for m in sent if m["type"] == "http.response.start"), downstream
 
 
