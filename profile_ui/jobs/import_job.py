@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import resource
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -369,8 +370,9 @@ class _StageTimer:
     def __call__(self, stage: str) -> Iterator[None]:
         started = time.perf_counter()
         yield
-        log.info("import job %s (%s): %s took %.2f s", self.job.id, self.job.file_name, stage,
-                 time.perf_counter() - started)
+        log.info("import job %s (%s): %s took %.2f s (process peak RSS so far %.0f MB)",
+                 self.job.id, self.job.file_name, stage, time.perf_counter() - started,
+                 resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
 def _sync_rule(session: Session) -> SyncRule:
