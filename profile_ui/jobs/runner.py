@@ -79,13 +79,13 @@ class Owner:
         return cls(host=str(data.get("host", "")), pid=int(data["pid"]),
                    pid_started=float(data.get("pid_started", 0.0)))
 
-    def known_dead(self) -> bool:
-        """True only when this host can see that the owner process is gone."""
+    def alive(self) -> bool | None:
+        """Whether the owner process still runs; None when it runs on another machine."""
         if self.host != _host_id():
-            return False  # another machine: only its lease can tell
+            return None  # only its lease can tell
         started = _process_start(self.pid)
         # a recycled pid belongs to a process that started at another time
-        return started is None or abs(started - self.pid_started) > 1.0
+        return started is not None and abs(started - self.pid_started) <= 1.0
 
 
 def _process_start(pid: int) -> float | None:
@@ -103,10 +103,15 @@ def lease_until(now: datetime | None = None) -> str:
 
 
 def claim_is_stale(run: dict[str, Any], started_at: datetime | None, now: datetime) -> bool:
-    """Whether a job's claim (its `run` bookkeeping) no longer protects it."""
+    """Whether a job's claim (its `run` bookkeeping) no longer protects it.
+
+    On the owner's own host the process table decides (a slow apply that outlives its lease
+    is still running); from another host, the lease.
+    """
     owner = Owner.from_json(run.get("owner"))
-    if owner is not None and owner.known_dead():
-        return True
+    alive = owner.alive() if owner is not None else None
+    if alive is not None:
+        return not alive
     until = run.get("lease_until")
     if until:
         return datetime.fromisoformat(until) < now

@@ -332,3 +332,11 @@ def test_with_redis_the_queue_lives_in_redis(app_env, sqlite_url: str, tmp_path:
         huey.flush()  # this test's queue only (named after the test database)
         engine.dispose()
     assert consumer is not None
+
+
+def test_a_live_worker_on_this_host_keeps_its_job_past_the_lease(app, tmp_path: Path) -> None:  # noqa: ANN001
+    (job_id,) = submit(people_file(tmp_path))
+    _claimed_by(app, job_id, "running", runner.Owner.current().to_json(), lease_seconds=-60)
+
+    assert recover_import_jobs() == []
+    assert job_row(app, job_id).status == "running"
