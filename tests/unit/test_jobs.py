@@ -30,11 +30,22 @@ from profile_ui.services.users import actor_for_email, create_user
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _point_app_at(app_env, url: str):  # noqa: ANN001, ANN202
+    app_env(url)
+    return make_engine(url)
+
+
 @pytest.fixture
-def app(app_env, sqlite_url: str):  # noqa: ANN001, ANN201
-    """The app's settings on a fresh SQLite database; yields an engine for checking."""
-    app_env(sqlite_url)
-    engine = make_engine(sqlite_url)
+def app(app_env, db_url: str):  # noqa: ANN001, ANN201
+    """The app's settings on a fresh database (SQLite, PostgreSQL); yields an engine for checking."""
+    engine = _point_app_at(app_env, db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def sqlite_app(app_env, sqlite_url: str):  # noqa: ANN001, ANN201
+    engine = _point_app_at(app_env, sqlite_url)
     yield engine
     engine.dispose()
 
@@ -250,7 +261,8 @@ def _wait_for(condition, timeout: float, what: str) -> None:  # noqa: ANN001
 
 
 def test_a_worker_killed_mid_apply_is_resumed_by_the_next_and_imports_once(
-        app, tmp_path: Path, sqlite_url: str) -> None:  # noqa: ANN001
+        sqlite_app, tmp_path: Path, sqlite_url: str) -> None:  # noqa: ANN001
+    app = sqlite_app
     db_path = Path(sqlite_url.removeprefix("sqlite:///"))
     env = {k: v for k, v in os.environ.items() if k != import_job.TEST_APPLY_DELAY_ENV}
     env.update(DATABASE_URL=sqlite_url, DATA_DIR=os.environ["DATA_DIR"], PYTHONPATH=str(ROOT))
