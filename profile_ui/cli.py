@@ -311,10 +311,12 @@ def purge_command() -> None:
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Worker threads in this process.")
 def worker(workers: int) -> None:
-    """Run background jobs (imports) from the queue until stopped (Ctrl-C / SIGTERM).
+    """Run background jobs (imports) from the queue until stopped.
 
-    The queue is SQLite under DATA_DIR, or Redis when REDIS_URL is set (then workers on
-    other machines sharing the database and Redis work on it too).
+    Ctrl-C (SIGINT) lets the running job finish first; SIGTERM stops at once: an apply in
+    progress is rolled back and another worker (or the next one started) runs it again. The queue is
+    SQLite under DATA_DIR, or Redis when REDIS_URL is set (then workers on other machines
+    sharing the database and Redis work on it too).
     """
     import logging
 
