@@ -314,9 +314,9 @@ def worker(workers: int) -> None:
     """Run background jobs (imports) from the queue until stopped.
 
     Ctrl-C (SIGINT) lets the running job finish first; SIGTERM stops at once: an apply in
-    progress is rolled back and another worker (or the next one started) runs it again. The queue is
-    SQLite under DATA_DIR, or Redis when REDIS_URL is set (then workers on other machines
-    sharing the database and Redis work on it too).
+    progress is rolled back and another worker (or the next one started) runs it again.
+    The queue is SQLite under DATA_DIR, or Redis when REDIS_URL is set (then workers on
+    other machines sharing the database and Redis work on it too).
     """
     import logging
 
