@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import polars as pl
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from ...models import ImportJob, ImportRowResult, Profile, Segment, SegmentMember, utcnow
 from ...models.profile import STATUS_DELETED
@@ -256,4 +256,3 @@ def undo_segment_rows(*, session: Session, job: ImportJob, report: UndoReport) -
 
 __all__ = ["SEGMENT_NAME", "SEGMENT_VALUE", "apply_segments", "plan_segments", "segment_frame",
            "undo_segment_rows"]
-_ = select
