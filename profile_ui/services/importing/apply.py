@@ -9,6 +9,9 @@ A row's `changes` (stored in import_row_results) is `{field key: [before, after]
 the fields it changed, plus bookkeeping keys that start with "@" (never a field key):
   @created        ISO time the profile was created by this import (new rows)
   @merged         [loser profile ids] merged into this row's profile
+  @merged_fields, @merged_extra
+                  fields whose value came from the merged profiles (the file's fields it
+                  left empty, and fields outside the file): undo leaves them
   @locked         {field: [kept value, the file's value]}: hand-edited, left alone
   @identities     [[kind, value]] identities added to an existing profile
   @not_added      [[kind, value, owner profile id]] identities that belong to someone else
@@ -258,6 +261,8 @@ def _plan(*, session: Session, frame: pl.DataFrame, mapping: ImportMapping, opti
         rare.setdefault(person, {})["@merged"] = losers
         for key, (before, after) in merge_extra.get(person, {}).items():
             rare[person][key] = [json_value(before), json_value(after)]
+        if merge_extra.get(person):
+            rare[person]["@merged_extra"] = sorted(merge_extra[person])
     for person, items in not_added.items():
         rare.setdefault(person, {})["@not_added"] = items
     fragment_frames = [
@@ -289,7 +294,7 @@ def _plan(*, session: Session, frame: pl.DataFrame, mapping: ImportMapping, opti
         .otherwise(pl.col("kind")),
         changes=pl.lit("{") + pl.concat_str(
             [pl.when(pl.col("kind") == "new").then(pl.lit(created_frag)), "fields_frag", "locked_frag",
-             "prov_frag", "extra_frag"], separator=", ", ignore_nulls=True) + pl.lit("}"),
+             "moved_frag", "prov_frag", "extra_frag"], separator=", ", ignore_nulls=True) + pl.lit("}"),
         p_errors=pl.col("person").replace_strict(
             {p: json.dumps(e) for p, e in errors_by_person.items()}, default=None, return_dtype=pl.Utf8),
     )
@@ -578,7 +583,7 @@ def _existing_writes(diff: pl.DataFrame, fields: list[_FieldInfo], provenance: p
     custom = [f for f in fields if not f.is_system]
     if diff.is_empty() or "target" not in diff.columns or not fields:
         empty_frags = pl.DataFrame(schema={"person": pl.Int64, "fields_frag": pl.Utf8, "locked_frag": pl.Utf8,
-                                           "prov_frag": pl.Utf8, "any_change": pl.Boolean})
+                                           "moved_frag": pl.Utf8, "prov_frag": pl.Utf8, "any_change": pl.Boolean})
         return _ExistingWrites(
             pl.DataFrame(schema={"id": pl.Int64, "attributes": pl.Utf8}),
             pl.DataFrame(schema={"profile_id": pl.Int64, "field_key": pl.Utf8}), empty_frags)
@@ -595,13 +600,17 @@ def _existing_writes(diff: pl.DataFrame, fields: list[_FieldInfo], provenance: p
         "person", "target",
         fields_frag=joined([pl.when(pl.col(f"chg:{f.key}")).then(pair(f, "cur", "fin")) for f in fields]),
         locked_body=joined([pl.when(pl.col(f"lkr:{f.key}")).then(pair(f, "cur", "in")) for f in fields]),
+        # values a merge brought from the merged profiles (the file left them empty)
+        moved_body=joined([pl.when(pl.col(f"chg:{f.key}") & ~pl.col(f"tk:{f.key}")).then(
+            pl.lit(json.dumps(f.key))) for f in fields]),
         any_change=pl.any_horizontal([pl.col(f"chg:{f.key}") for f in fields]),
         patch=pl.lit("{") + pl.concat_str(
             [pl.when(pl.col(f"chg:{f.key}")).then(pl.lit(json.dumps(f.key) + ": ")
                                                     + _json_text(pl.col(f"fin:{f.key}"), f.dtype))
              for f in custom] or [pl.lit(None, dtype=pl.Utf8)], separator=", ", ignore_nulls=True)
         + pl.lit("}"),
-    ).with_columns(locked_frag=pl.lit('"@locked": {') + pl.col("locked_body") + pl.lit("}"))
+    ).with_columns(locked_frag=pl.lit('"@locked": {') + pl.col("locked_body") + pl.lit("}"),
+                   moved_frag=pl.lit('"@merged_fields": [') + pl.col("moved_body") + pl.lit("]"))
 
     updates = diff.select(pl.col("target").alias("id"),
                           *[pl.col(f"fin:{f.key}").cast(_SYSTEM_DTYPES[f.key], strict=False).alias(f.key)
@@ -621,7 +630,7 @@ def _existing_writes(diff: pl.DataFrame, fields: list[_FieldInfo], provenance: p
     ).group_by("profile_id").agg(pl.col("frag").str.join(", ")).select(
         pl.col("profile_id").alias("target"), prov_frag=pl.lit('"@prov": {') + pl.col("frag") + pl.lit("}"))
     fragments = frags.join(before, on="target", how="left").select(
-        "person", "fields_frag", "locked_frag", "prov_frag", "any_change")
+        "person", "fields_frag", "locked_frag", "moved_frag", "prov_frag", "any_change")
     return _ExistingWrites(updates, written, fragments)
 
 
@@ -1211,7 +1220,9 @@ def _undo_created(session: Session, job: ImportJob, created: dict[int, dict], re
 def _undo_fields(session: Session, writer: "BulkWriter", job: ImportJob, existing: dict[int, dict],
                  report: UndoReport, now: datetime) -> None:
     """Put back before-values whose provenance still says this import set them."""
-    wanted = [(pid, key) for pid, changes in existing.items() for key in changes if not key.startswith("@")]
+    # values a merge brought over stay with the merge (merges are not undone)
+    wanted = [(pid, key) for pid, changes in existing.items() for key in changes if not key.startswith("@")
+              and key not in changes.get("@merged_fields", []) and key not in changes.get("@merged_extra", [])]
     if not wanted:
         return
     prov = AttributeProvenance

@@ -145,3 +145,20 @@ def test_undo_of_a_segment_file(session, people):
     assert members() == {("Gold", bob, "old")}
     assert report.memberships_removed == 2 and report.segments_removed == 1
     assert set(session.execute(sa.select(Segment.name)).scalars()) == {"Gold"}
+
+
+def test_undo_leaves_merges_and_the_values_they_brought(session, people):
+    ann, bob = people
+    session.execute(sa.update(Profile).where(Profile.id == bob).values(attributes={"note": "from bob"}))
+    session.commit()
+    frame = validated([{"email": "ann@x.com", "phone": "+84901", "city": "Saigon"}])
+    job, plan = run_import(session, frame, sync=rule(session, ["email", "phone"], auto_merge=True))
+    assert profile(session, ann).attributes == {"score": 1, "note": "from bob"}
+
+    report = undo_import(session=session, actor=MARKETER, job_id=job.id)
+    session.commit()
+    assert report.merges_kept == [{"survivor": ann, "merged": bob}]
+    assert report.fields_kept == [] and report.fields_restored == 1
+    after = profile(session, ann)
+    assert after.city == "Hanoi" and after.attributes == {"score": 1, "note": "from bob"}
+    assert profile(session, bob).status == "deleted"
