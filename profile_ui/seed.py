@@ -95,7 +95,7 @@ EMAIL_DOMAINS = [("gmail.com", 55), ("yahoo.com", 10), ("outlook.com", 10), ("ic
 # 2-digit Vietnamese mobile prefixes after +84 (9 national digits in all)
 PHONE_PREFIXES = ["90", "91", "93", "94", "96", "97", "98", "32", "33", "34", "35", "36",
                   "37", "38", "39", "70", "76", "77", "78", "79", "81", "82", "83", "84",
-                  "85", "86", "88", "89"]
+                  "85", "86", "88"]
 STORES = ["Vincom Đồng Khởi", "Aeon Mall Tân Phú", "Crescent Mall", "Vincom Bà Triệu",
           "Lotte Mart Đà Nẵng", "Big C Thăng Long", "Online store", "Mobile app store"]
 
