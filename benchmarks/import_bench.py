@@ -330,9 +330,41 @@ def run_one(args: argparse.Namespace) -> None:
         report["errors"] = len(report["errors"])
         figures[f"{label}_report"] = report
         figures[f"{label}_exit"] = code
-    figures["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    figures["peak_rss_children_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    figures["peak_rss_mb"] = _own_peak_rss_mb()
     print("BENCH " + json.dumps(figures), flush=True)
+
+
+def _own_peak_rss_mb() -> float:
+    """This process's peak RSS since it started (VmHWM; ru_maxrss would include the memory
+    of the parent it was forked from, which Linux carries across exec)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _watch_memory(pid: int, peaks: dict, stop: "threading.Event") -> None:
+    """Sample the run's RSS every 50 ms: the process alone, its file readers (child
+    processes), and all of them together."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+    except psutil.NoSuchProcess:
+        return
+    while not stop.is_set():
+        try:
+            own = root.memory_info().rss
+            readers = 0
+            for child in root.children(recursive=True):
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    readers += child.memory_info().rss
+        except psutil.NoSuchProcess:
+            return
+        peaks["readers"] = max(peaks["readers"], readers / 2**20)
+        peaks["tree"] = max(peaks["tree"], (own + readers) / 2**20)
+        stop.wait(0.05)
 
 
 def measure(case: str, url: str, file: Path, run_dir: Path) -> dict:
@@ -341,16 +373,27 @@ def measure(case: str, url: str, file: Path, run_dir: Path) -> dict:
     env = dict(os.environ, DATABASE_URL=url, DATA_DIR=str(run_dir / "data"),
                ENVIRONMENT="development", SMTP_ENABLED="false", EMBEDDED_WORKER="false",
                UPLOAD_MAX_BYTES=str(32 * 1024 * 1024))
+    import threading
+
+    peaks = {"readers": 0.0, "tree": 0.0}
+    stop = threading.Event()
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, __file__, "_run", "--file", str(file)], env=env,
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.Popen([sys.executable, __file__, "_run", "--file", str(file)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    watcher = threading.Thread(target=_watch_memory, args=(proc.pid, peaks, stop), daemon=True)
+    watcher.start()
+    stdout, stderr = proc.communicate()
     wall = time.perf_counter() - started
-    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("BENCH ")), None)
+    stop.set()
+    watcher.join()
+    line = next((ln for ln in stdout.splitlines() if ln.startswith("BENCH ")), None)
     if line is None:
-        sys.stderr.write(proc.stdout + proc.stderr)
+        sys.stderr.write(stdout + stderr)
         raise SystemExit(f"{case}: the run failed")
     figures = json.loads(line[len("BENCH "):])
-    figures["stages"] = [ln.strip() for ln in proc.stderr.splitlines() if " took " in ln]
+    figures["peak_readers_mb"] = peaks["readers"]
+    figures["peak_tree_mb"] = peaks["tree"]
+    figures["stages"] = [ln.strip() for ln in stderr.splitlines() if " took " in ln]
     figures["case"] = case
     figures["wall_s"] = wall
     return figures
@@ -365,8 +408,8 @@ def print_figures(f: dict) -> None:
     log(f"{f['case']:<18} dry run {f['dry_run_s']:6.1f} s + apply {f['apply_s']:6.1f} s = "
         f"{total:6.1f} s{verdict} (CPU {f['dry_run_cpu_s'] + f['apply_cpu_s']:.1f} s); "
         f"process wall {f['wall_s']:.1f} s (imports {f['imports_s']:.1f} s); "
-        f"peak RSS {f['peak_rss_mb']:.0f} MB "
-        f"(file readers {f['peak_rss_children_mb']:.0f} MB)")
+        f"peak RSS {f['peak_rss_mb']:.0f} MB (file-reading child process {f['peak_readers_mb']:.0f} MB; "
+        f"both at once {f['peak_tree_mb']:.0f} MB)")
     log(f"{'':<18} dry run: {dry['status']} created {dry['created']} updated {dry['updated']} "
         f"unchanged {dry['unchanged']} merged {dry['merged']} invalid {dry['invalid']} conflicts {dry['conflicts']}")
     log(f"{'':<18} apply:   {report['status']} created {report['created']} updated {report['updated']} "
@@ -425,9 +468,11 @@ def main() -> None:
         ratio = big_s / small_s
         log(f"same file, 1M vs 100k profiles: {big_s:.1f} s / {small_s:.1f} s = {ratio:.2f}x "
             f"({'OK' if ratio < 2 else 'MISSED'}, target < 2x)")
-    peak = max((max(f["peak_rss_mb"], f["peak_rss_children_mb"]) for f in results), default=0)
-    log(f"peak memory of any run: {peak:.0f} MB ({'OK' if peak <= MEMORY_TARGET_MB else 'MISSED'}, "
-        f"target <= {MEMORY_TARGET_MB} MB)")
+    peak = max((f["peak_rss_mb"] for f in results), default=0)
+    tree = max((f["peak_tree_mb"] for f in results), default=0)
+    log(f"peak memory of the import process in any run: {peak:.0f} MB "
+        f"({'OK' if peak <= MEMORY_TARGET_MB else 'MISSED'}, target <= {MEMORY_TARGET_MB} MB); "
+        f"with its file-reading child process at the same moment: {tree:.0f} MB")
 
 
 if __name__ == "__main__":

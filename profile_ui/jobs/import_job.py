@@ -372,7 +372,20 @@ class _StageTimer:
         yield
         log.info("import job %s (%s): %s took %.2f s (process peak RSS so far %.0f MB)",
                  self.job.id, self.job.file_name, stage, time.perf_counter() - started,
-                 resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+                 _peak_rss_mb())
+
+
+def _peak_rss_mb() -> float:
+    """Peak RSS of this process (VmHWM on Linux: ru_maxrss also counts the parent it was
+    forked from, carried across exec)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _sync_rule(session: Session) -> SyncRule:
