@@ -237,10 +237,11 @@ def _run_claimed(engine: Engine, claim: Claim) -> str:
                 store_row_results(session=session, job_id=job.id, plan=plan)
                 _update_held(session.connection(), claim, (VALIDATING,),
                              status=AWAITING_CONFIRMATION, counts=dict(plan.totals),
-                             rows_done=rows_total, error_file_path=_error_files(job, sheet, plan))
+                             rows_done=rows_total, error_file_path=None)
                 note = _notify(session, job, title=f"Dry run ready: {job.file_name}",
                                body=counts_summary(job.file_name, plan.totals), email=False)
                 session.commit()
+            _record_error_files(engine, claim, job, sheet, plan)
             _send(note)
             return AWAITING_CONFIRMATION
 
@@ -253,10 +254,11 @@ def _run_claimed(engine: Engine, claim: Claim) -> str:
             _test_apply_delay()
             _update_held(session.connection(), claim, (RUNNING,), status=COMPLETED,
                          counts=dict(plan.totals), rows_total=rows_total, rows_done=rows_total,
-                         finished_at=utcnow(), error_file_path=_error_files(job, sheet, plan))
+                         finished_at=utcnow(), error_file_path=None)
             note = _notify(session, job, title=f"Import completed: {job.file_name}",
                            body=counts_summary(job.file_name, plan.totals))
             session.commit()
+        _record_error_files(engine, claim, job, sheet, plan)
         _send(note)
         return COMPLETED
     except ImportPlanError as exc:
@@ -345,19 +347,24 @@ def _segment_mapping(job: ImportJob, sheet: Any) -> ImportMapping | None:
     return ImportMapping(columns=columns)
 
 
-def _error_files(job: ImportJob, sheet: Any, plan: Any) -> str | None:
-    """The invalid rows as they came in plus their reasons, as .xlsx (the path returned)
-    and .csv beside it; None when every row was fine."""
+def _record_error_files(engine: Engine, claim: Claim, job: ImportJob, sheet: Any, plan: Any) -> None:
+    """The invalid rows as they came in plus their reasons, as .xlsx (ImportJob.error_file_path)
+    and .csv beside it. Written after the commit, so the write lock is not held meanwhile;
+    a crash in between leaves the job done without them (results.write_error_file makes
+    them again on request)."""
     from ..services.importing.results import plan_errors, write_error_file
     from ..settings import get_settings
 
     errors = plan_errors(plan)
     if not errors:
-        return None
+        return
     folder = get_settings().data_dir / "import-results"
     xlsx = write_error_file(sheet, errors, folder / f"import-{job.id}-errors.xlsx", "xlsx")
     write_error_file(sheet, errors, xlsx.with_suffix(".csv"), "csv")
-    return str(xlsx)
+    with engine.begin() as conn:
+        conn.execute(sa.update(ImportJob)
+                     .where(ImportJob.id == job.id, ImportJob.started_at == claim.started_at)
+                     .values(error_file_path=str(xlsx)))
 
 
 class _StageTimer:
