@@ -1,29 +1,75 @@
-"""User 360: listing, reading, deactivating and tagging profiles."""
+"""User 360: listing, counting, reading, deactivating, tagging and grouping profiles.
+
+The list answers from indexes. Every filter is a WHERE clause (`filter_condition`, which
+export and bulk actions reuse); the list adds a plan choice SQLite cannot make alone:
+
+- scan: walk the index of the sort column and test each row (tag, group, segment and
+  text conditions are EXISTS / IN probes). Cost ~ (offset + page) / selectivity, so it
+  is right when the conditions match many profiles.
+- drive: start from the ids of the most selective membership condition (a tag, group,
+  segment, a selection, or what the query box matched), look those rows up and sort
+  them. Cost ~ size of that id set, so it is right when the set is small.
+
+The sets are sized with capped counts (a few milliseconds each) and the cheaper plan
+is taken. PostgreSQL plans from its own statistics, so there the scan form is sent as is.
+
+Counts: `count_profiles` is exact and may take longer than a page on very large
+matches (hundreds of thousands of profiles that combine several conditions);
+`estimate_count` answers at page speed, exactly when that is cheap and otherwise from
+a sample of id ranges, marked `exact=False` so the page can show "about N" first.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
 from sqlmodel import Session, select
 
 from ..models import (
-    AttributeProvenance, AuditEvent, Consent, Group, GroupMembership, Identity, LinkedObject,
-    Profile, ProfileTag, Segment, SegmentMember, Tag, TagGroup, utcnow,
+    AttributeProvenance, AuditEvent, Consent, FieldDefinition, Group, GroupMembership, Identity,
+    IdentityKind, LinkedObject, Profile, ProfileTag, Segment, SegmentMember, Tag, TagGroup, utcnow,
     STATUS_ACTIVE, STATUS_DEACTIVATED, STATUS_DELETED,
 )
 from .audit import record_event
+from .importing.normalize import InvalidValue, normalize_email, normalize_phone
 from .permissions import PROFILES_EDIT, PROFILES_TAG, PROFILES_VIEW, Actor
 
-SORTABLE_COLUMNS = {
-    "created_at": Profile.created_at, "updated_at": Profile.updated_at,
-    "full_name": Profile.full_name, "member_level": Profile.member_level,
-    "city": Profile.city, "registered_at": Profile.registered_at, "id": Profile.id,
+# sort key -> columns in order (the id breaks ties, so pages never overlap). Each has an
+# index led by status (see the report of issue 4 for the ones the migration adds).
+SORTS: dict[str, tuple[sa.ColumnElement, ...]] = {
+    "created_at": (Profile.created_at, Profile.id),
+    "updated_at": (Profile.updated_at, Profile.id),
+    "full_name": (Profile.full_name, Profile.id),
+    "gender": (Profile.gender, Profile.id),
+    "birthday": (Profile.birthday, Profile.id),
+    "city": (Profile.city, Profile.id),
+    # within a level, newest first: the order of ix_profiles_status_level
+    "member_level": (Profile.member_level, Profile.created_at, Profile.id),
+    "registered_at": (Profile.registered_at, Profile.id),
+    "id": (Profile.id,),
 }
+SORTABLE_COLUMNS = tuple(SORTS)
 PAGE_SIZES = (25, 50, 100)
-TAG_POLICIES = ("overwrite", "ignore")
+DEFAULT_PAGE_SIZE = 50
+TAG_POLICIES = ("overwrite", "ignore")  # later imports: the data wins | this tag wins
+LISTED_STATUSES = (STATUS_ACTIVE, STATUS_DEACTIVATED)
+
+# plan choice (SQLite): sets are counted up to this many ids; a set this small or smaller
+# is always worth driving from
+_SET_SIZE_CAP = 100_000
+_ALWAYS_DRIVE = 2_000
+# a drive looks a whole row up per id; a scan step is one index entry plus probes
+_DRIVE_COST_PER_ID = 2.0
+# counts: row conditions letting at most this many profiles through are probed row by row
+_ROW_SCAN_MAX = 20_000
+_SAMPLE_WINDOWS = 16
+_SAMPLE_IDS = 32_000
 
 
 class ProfileError(ValueError):
@@ -32,101 +78,496 @@ class ProfileError(ValueError):
 
 @dataclass
 class ProfileFilter:
-    """The list's query box and filters (all optional)."""
+    """The list's query box and filters (all optional; the default lists active profiles).
 
-    text: str = ""  # user id, e-mail, phone or name
+    `text` matches a user id (or any identity value) exactly, an e-mail or phone number
+    (normalized the way imports store them, so "0912 345 678" finds +84912345678), the
+    start of an e-mail address, or the start of a full name (as typed, or with each word
+    capitalized: "nguyễn văn" finds "Nguyễn Văn An"). Tags are AND-ed: a profile must
+    carry every tag in `tag_ids`, with the value in `tag_values` when one is given there.
+    `created_to` is exclusive. `profile_ids` narrows to a selection.
+    """
+
+    text: str = ""
     status: str = STATUS_ACTIVE
     group_id: int | None = None
     member_level: str | None = None
     tag_ids: list[int] = field(default_factory=list)
+    tag_values: dict[int, str] = field(default_factory=dict)
     segment_id: int | None = None
     created_from: datetime | None = None
     created_to: datetime | None = None
-    profile_ids: list[int] | None = None  # a selection
+    profile_ids: list[int] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready (saved segments, export jobs); `from_json` reads it back."""
+        data = asdict(self)
+        for key in ("created_from", "created_to"):
+            data[key] = data[key].isoformat() if data[key] else None
+        data["tag_values"] = {str(k): v for k, v in self.tag_values.items()}
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "ProfileFilter":
+        values = {k: v for k, v in (data or {}).items() if k in cls.__dataclass_fields__}
+        for key in ("created_from", "created_to"):
+            if isinstance(values.get(key), str):
+                values[key] = datetime.fromisoformat(values[key])
+        values["tag_values"] = {int(k): v for k, v in (values.get("tag_values") or {}).items()}
+        return cls(**values)
+
+    def tag_conditions(self) -> list[tuple[int, str | None]]:
+        """(tag id, required value or None) for every tag condition."""
+        ids = list(dict.fromkeys([*self.tag_ids, *self.tag_values]))
+        return [(tag_id, self.tag_values.get(tag_id)) for tag_id in ids]
 
 
-def _identity_matches(kind: str, value: str):  # noqa: ANN202
-    return sa.exists().where(Identity.profile_id == Profile.id, Identity.kind == kind,
-                             Identity.value == value)
+# ---------------------------------------------------------------- SQL building blocks
 
 
-def _text_condition(text: str):  # noqa: ANN202
-    from .importing.normalize import InvalidValue, normalize_email, normalize_phone
+class _PlainColumn(sa.sql.expression.ColumnElement):
+    """A column the SQLite planner must not use an index for (rendered `+column`).
 
-    text = text.strip()
-    conditions = [_identity_matches("user_id", text)]
+    The drive plan wraps the outer query's columns in it so SQLite starts from the id
+    set instead of walking an index; elsewhere it is the column itself.
+    """
+
+    inherit_cache = True
+    _traverse_internals = [("column", sa.sql.visitors.InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, column: sa.ColumnElement) -> None:
+        self.column = column
+        self.type = column.type
+
+
+@compiles(_PlainColumn)
+def _plain_default(element: _PlainColumn, compiler: Any, **kw: Any) -> str:
+    return compiler.process(element.column, **kw)
+
+
+@compiles(_PlainColumn, "sqlite")
+def _plain_sqlite(element: _PlainColumn, compiler: Any, **kw: Any) -> str:
+    return "+" + compiler.process(element.column, **kw)
+
+
+class _NamePrefix(sa.sql.expression.ColumnElement):
+    """full_name starts with one of `variants` (case variants of what was typed).
+
+    SQLite: one index range per variant on (status, full_name). PostgreSQL: a
+    case-insensitive LIKE on lower(full_name) (a range would follow the database's
+    collation, which need not be code-point order there).
+    """
+
+    inherit_cache = False  # the typed text becomes literals at compile time: never cache
+    # not Boolean: SQLite would render a Boolean element inside OR as "(...) = 1", which
+    # hides the ranges from the index
+    type = sa.types.NullType()
+    _traverse_internals = [("column", sa.sql.visitors.InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, column: sa.ColumnElement, variants: tuple[str, ...]) -> None:
+        self.column = column
+        self.variants = variants
+
+
+_MAX_CHAR = chr(0x10FFFF)
+
+
+@compiles(_NamePrefix)
+def _name_prefix_default(element: _NamePrefix, compiler: Any, **kw: Any) -> str:
+    ranges = [sa.and_(element.column >= v, element.column < v + _MAX_CHAR) for v in element.variants]
+    return compiler.process(sa.or_(*ranges).self_group(), **kw)
+
+
+@compiles(_NamePrefix, "postgresql")
+def _name_prefix_pg(element: _NamePrefix, compiler: Any, **kw: Any) -> str:
+    typed = element.variants[0].lower()
+    pattern = typed.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return compiler.process(sa.func.lower(element.column).like(pattern, escape="\\"), **kw)
+
+
+class _DriveJoin(sa.sql.selectable.Join):
+    """`ids CROSS JOIN profiles ON ...` on SQLite: the id set is the outer loop (SQLite
+    keeps the order of a CROSS JOIN), read in id order, so the row lookups walk the
+    table forwards. Elsewhere a plain join, ordered by the planner."""
+
+    inherit_cache = True
+
+
+@compiles(_DriveJoin, "sqlite")
+def _drive_join_sqlite(element: _DriveJoin, compiler: Any, asfrom: bool = True, from_linter: Any = None,
+                       **kw: Any) -> str:
+    if from_linter is not None:
+        from_linter.edges.update((a, b) for a in element.left._from_objects for b in element.right._from_objects)
+    left = element.left._compiler_dispatch(compiler, asfrom=True, from_linter=from_linter, **kw)
+    right = element.right._compiler_dispatch(compiler, asfrom=True, from_linter=from_linter, **kw)
+    on = element.onclause._compiler_dispatch(compiler, from_linter=from_linter, **kw)
+    return f"{left} CROSS JOIN {right} ON {on}"
+
+
+def _name_variants(text: str) -> tuple[str, ...]:
+    """How people type names vs how they are stored: as typed, Title Case, lower, UPPER."""
+    collapsed = " ".join(text.split())
+    variants = [collapsed, collapsed.title(), collapsed.lower(), collapsed.upper(),
+                collapsed[:1].upper() + collapsed[1:]]
+    return tuple(dict.fromkeys(v for v in variants if v))
+
+
+@dataclass
+class _Condition:
+    """One filter condition: its WHERE form, and (for membership conditions) the ids it allows.
+
+    `scan` is the condition tested row by row; `ids` selects the profile ids that can
+    satisfy it (with duplicates allowed), used to drive the query when it is small.
+    """
+
+    scan: sa.ColumnElement
+    ids: sa.Select | None = None
+    known_size: int | None = None  # when the size is known without a query
+    unique_ids: bool = True  # False: `ids` may name a profile more than once
+
+
+def _exists(profile_column: sa.ColumnElement, *conditions: sa.ColumnElement) -> sa.ColumnElement:
+    """EXISTS over a membership table, selecting only `profile_column`: SQLite answers
+    `EXISTS (SELECT * ...)` from the table rows, this one from the index alone."""
+    return select(profile_column).where(profile_column == Profile.id, *conditions).exists()
+
+
+def _text_ids(text: str) -> sa.Select:
+    """Profile ids whose identities match the query box text (exactly, or e-mail prefix)."""
+    text = " ".join(text.split())
+    lookups: list[sa.Select] = [
+        # any identity kind, as typed (user ids, custom ids): one index probe per kind
+        select(Identity.profile_id).where(Identity.kind.in_(select(IdentityKind.key)),
+                                          Identity.value == text),
+    ]
     for looks_like, normalize, kind in (("@" in text, normalize_email, "email"),
                                         (any(ch.isdigit() for ch in text), normalize_phone, "phone")):
         if not looks_like:
             continue
         try:
             value = normalize(text)
-        except InvalidValue:  # not a whole e-mail/phone: the other conditions may still match
+        except InvalidValue:  # part of an e-mail/phone: the other conditions may still match
             value = None
-        if value:
-            conditions.append(_identity_matches(kind, value))
-    # names: prefix match (uses the status+name index); case-insensitive
-    conditions.append(sa.func.lower(Profile.full_name).like(f"{text.lower()}%"))
-    return sa.or_(*conditions)
+        if value and value != text:
+            lookups.append(select(Identity.profile_id).where(Identity.kind == kind, Identity.value == value))
+    prefix = text.lower()
+    if len(prefix) >= 3 and " " not in prefix:
+        lookups.append(select(Identity.profile_id).where(
+            Identity.kind == "email", Identity.value >= prefix, Identity.value < prefix + _MAX_CHAR))
+    return sa.union_all(*lookups) if len(lookups) > 1 else lookups[0]
 
 
-def filter_condition(flt: ProfileFilter):  # noqa: ANN201
-    """The WHERE clause of a filter; exporting and bulk actions reuse it."""
-    conditions = [Profile.status == flt.status]
-    if flt.text.strip():
-        conditions.append(_text_condition(flt.text))
+def _conditions(flt: ProfileFilter, *, plain: bool = False
+                ) -> tuple[list[sa.ColumnElement], list[_Condition]]:
+    """(conditions on the profile row itself, membership conditions).
+
+    `plain`: the row's columns are hidden from SQLite's index choice (drive plan, sample).
+    """
+    col = _PlainColumn if plain else (lambda c: c)
+    row: list[sa.ColumnElement] = [col(Profile.status) == flt.status]
     if flt.member_level:
-        conditions.append(Profile.member_level == flt.member_level)
-    if flt.group_id:
-        conditions.append(sa.exists().where(GroupMembership.profile_id == Profile.id,
-                                            GroupMembership.group_id == flt.group_id))
-    for tag_id in flt.tag_ids:
-        conditions.append(sa.exists().where(ProfileTag.profile_id == Profile.id,
-                                            ProfileTag.tag_id == tag_id))
-    if flt.segment_id:
-        conditions.append(sa.exists().where(SegmentMember.profile_id == Profile.id,
-                                            SegmentMember.segment_id == flt.segment_id))
+        row.append(col(Profile.member_level) == flt.member_level)
     if flt.created_from:
-        conditions.append(Profile.created_at >= flt.created_from)
+        row.append(col(Profile.created_at) >= flt.created_from)
     if flt.created_to:
-        conditions.append(Profile.created_at < flt.created_to)
+        row.append(col(Profile.created_at) < flt.created_to)
+
+    sets: list[_Condition] = []
+    text = flt.text.strip()
+    if text:
+        variants = _name_variants(text)
+        identity_ids = _text_ids(text).subquery()
+        named = sa.orm.aliased(Profile)
+        # one select per variant: "status = ? AND name in range" is one index range each
+        name_ids = [select(named.id).where(named.status == flt.status, _NamePrefix(named.full_name, (v,)))
+                    for v in variants]
+        sets.append(_Condition(
+            scan=sa.or_(Profile.id.in_(select(identity_ids.c.profile_id)),
+                        _NamePrefix(col(Profile.full_name), variants)),
+            ids=sa.union_all(select(identity_ids.c.profile_id), *name_ids), unique_ids=False))
+    for tag_id, value in flt.tag_conditions():
+        match = [ProfileTag.tag_id == tag_id]
+        if value is not None:
+            match.append(ProfileTag.value == value)
+        sets.append(_Condition(
+            scan=_exists(ProfileTag.profile_id, *match),
+            ids=select(ProfileTag.profile_id).where(*match),
+            unique_ids=value is not None))  # several values of a multi-value tag
+    if flt.group_id:
+        sets.append(_Condition(
+            scan=_exists(GroupMembership.profile_id, GroupMembership.group_id == flt.group_id),
+            ids=select(GroupMembership.profile_id).where(GroupMembership.group_id == flt.group_id)))
+    if flt.segment_id:
+        sets.append(_Condition(
+            scan=_exists(SegmentMember.profile_id, SegmentMember.segment_id == flt.segment_id),
+            ids=select(SegmentMember.profile_id).where(SegmentMember.segment_id == flt.segment_id)))
     if flt.profile_ids is not None:
-        conditions.append(Profile.id.in_(flt.profile_ids))
-    return sa.and_(*conditions)
+        ids = sorted(set(flt.profile_ids))
+        # the rowid list is an access path of its own, so it stays indexable
+        sets.append(_Condition(scan=Profile.id.in_(ids), known_size=len(ids)))
+    return row, sets
+
+
+def filter_condition(flt: ProfileFilter) -> sa.ColumnElement:
+    """The WHERE clause of a filter over `profiles`; exporting and bulk actions reuse it."""
+    row, sets = _conditions(flt)
+    return sa.and_(*row, *(s.scan for s in sets))
+
+
+def _check_filter(flt: ProfileFilter) -> None:
+    if flt.status not in (*LISTED_STATUSES, STATUS_DELETED):
+        raise ProfileError(f"Unknown status '{flt.status}'")
+    if flt.created_from and flt.created_to and flt.created_from >= flt.created_to:
+        raise ProfileError("The 'created from' date must be before the 'created to' date")
+
+
+def _is_sqlite(session: Session) -> bool:
+    return session.get_bind().dialect.name == "sqlite"
+
+
+def _set_size(session: Session, condition: _Condition, cap: int) -> int:
+    """How many ids the set holds, counted up to `cap` + 1 (cheap: stops early)."""
+    if condition.known_size is not None:
+        return condition.known_size
+    capped = condition.ids.limit(cap + 1).subquery()
+    return session.execute(select(sa.func.count()).select_from(capped)).scalar_one()
+
+
+def _id_span(session: Session) -> tuple[int, int]:
+    low, high = session.execute(select(sa.func.min(Profile.id), sa.func.max(Profile.id))).one()
+    return (low or 0, high or 0)
+
+
+@dataclass
+class _Driver:
+    """The smallest membership set of a filter: its position in the sets and its size
+    (counted up to _SET_SIZE_CAP + 1)."""
+
+    index: int
+    size: int
+
+
+def _smallest_set(session: Session, flt: ProfileFilter) -> _Driver | None:
+    """None on PostgreSQL (its planner sizes sets itself) or without membership sets."""
+    if not _is_sqlite(session):
+        return None
+    _, sets = _conditions(flt)
+    if not sets:
+        return None
+    sizes = [_set_size(session, s, _SET_SIZE_CAP) for s in sets]
+    smallest = min(range(len(sets)), key=sizes.__getitem__)
+    return _Driver(smallest, sizes[smallest])
+
+
+def _drive_for_page(session: Session, driver: _Driver | None, rows_needed: int) -> bool:
+    """Drive from the smallest set when looking its ids up is cheaper than scanning."""
+    if driver is None or driver.size > _SET_SIZE_CAP:
+        return False
+    if driver.size <= _ALWAYS_DRIVE:
+        return True
+    low, high = _id_span(session)
+    # a scan walks about rows_needed / (size / population) index entries
+    scan_cost = rows_needed * max(high - low + 1, 1) / max(driver.size, 1)
+    return driver.size * _DRIVE_COST_PER_ID <= scan_cost
+
+
+def _driven_where(flt: ProfileFilter, driver_index: int) -> sa.ColumnElement:
+    """The filter with the row's own columns hidden from SQLite's index choice and the
+    driving set's ids as the one access path left."""
+    row, sets = _conditions(flt, plain=True)
+    driver = sets[driver_index]
+    start = Profile.id.in_(driver.ids) if driver.ids is not None else driver.scan
+    return sa.and_(start, *row, *(s.scan for i, s in enumerate(sets) if i != driver_index))
+
+
+def _order_by(sort: str, descending: bool, plain: bool) -> list[sa.ColumnElement]:
+    columns = SORTS[sort]
+    if plain:
+        columns = tuple(_PlainColumn(c) for c in columns)
+    return [c.desc() if descending else c.asc() for c in columns]
+
+
+# ---------------------------------------------------------------- list and count
 
 
 @dataclass
 class ProfilePage:
+    """One page of the list. `total` is None when the caller asked for no count."""
+
     rows: list[Profile]
-    total: int
+    total: int | None
     page: int
     page_size: int
+    sort: str = "created_at"
+    descending: bool = True
+
+    @property
+    def pages(self) -> int | None:
+        return None if self.total is None else max(1, math.ceil(self.total / self.page_size))
 
 
 def list_profiles(
     *, session: Session, actor: Actor, flt: ProfileFilter, sort: str = "created_at",
-    descending: bool = True, page: int = 1, page_size: int = 50,
+    descending: bool = True, page: int = 1, page_size: int = DEFAULT_PAGE_SIZE,
+    with_total: bool = True, known_total: int | None = None,
 ) -> ProfilePage:
+    """One sorted page of the profiles matching `flt` (and, by default, the exact total).
+
+    `sort` is one of SORTABLE_COLUMNS; ties are broken by id, so pages never overlap.
+    `page_size` is one of PAGE_SIZES (anything else becomes 50). When only the page
+    changed, pass `with_total=False, known_total=<the total shown>`: the count is not
+    run again, and pages in the second half are read from the other end (as fast as
+    the first pages). Raises ProfileError for an unknown sort or status.
+    """
     actor.require(PROFILES_VIEW)
-    if sort not in SORTABLE_COLUMNS:
+    if sort not in SORTS:
         raise ProfileError(f"Cannot sort by '{sort}'")
-    page_size = page_size if page_size in PAGE_SIZES else 50
-    page = max(page, 1)
-    where = filter_condition(flt)
-    column = SORTABLE_COLUMNS[sort]
-    order = [column.desc(), Profile.id.desc()] if descending else [column.asc(), Profile.id.asc()]
-    rows = session.exec(
-        select(Profile).where(where).order_by(*order).offset((page - 1) * page_size).limit(page_size)
-    ).all()
-    total = count_profiles(session=session, actor=actor, flt=flt)
-    return ProfilePage(rows=list(rows), total=total, page=page, page_size=page_size)
+    _check_filter(flt)
+    page_size = page_size if page_size in PAGE_SIZES else DEFAULT_PAGE_SIZE
+    page = max(int(page), 1)
+    total = count_profiles(session=session, actor=actor, flt=flt) if with_total else known_total
+    offset, limit, reverse = (page - 1) * page_size, page_size, False
+    if total is not None:
+        if offset >= total:  # past the end (rows were removed meanwhile): show the last page
+            page = max(1, math.ceil(total / page_size))
+            offset = (page - 1) * page_size
+        if offset > total // 2:  # read the tail backwards
+            reverse = True
+            limit = min(page_size, total - offset)
+            offset = max(total - offset - limit, 0)
+    rows = _page_rows(session, flt, sort, descending != reverse, offset, limit) if limit > 0 else []
+    if reverse:
+        rows.reverse()
+    return ProfilePage(rows=rows, total=total, page=page, page_size=page_size, sort=sort,
+                       descending=descending)
+
+
+def _page_rows(session: Session, flt: ProfileFilter, sort: str, descending: bool,
+               offset: int, limit: int) -> list[Profile]:
+    driver = _smallest_set(session, flt)
+    if _drive_for_page(session, driver, offset + limit):
+        where, order = _driven_where(flt, driver.index), _order_by(sort, descending, plain=True)
+    else:
+        where, order = filter_condition(flt), _order_by(sort, descending, plain=False)
+    # ids first (from the index alone where it covers the filter), then those rows
+    ids = session.execute(select(Profile.id).where(where).order_by(*order)
+                          .offset(offset).limit(limit)).scalars().all()
+    if not ids:
+        return []
+    by_id = {p.id: p for p in session.exec(select(Profile).where(Profile.id.in_(ids))).all()}
+    return [by_id[i] for i in ids if i in by_id]
 
 
 def count_profiles(*, session: Session, actor: Actor, flt: ProfileFilter) -> int:
+    """The exact number of profiles matching `flt`.
+
+    Fast (an index range or a set of at most ~100,000 ids) for most filters; filters that
+    only combine very large sets (say 750,000 profiles with a tag) read every one of
+    them, which takes a second or more on SQLite: show `estimate_count` first.
+    """
     actor.require(PROFILES_VIEW)
-    return session.exec(
-        select(sa.func.count()).select_from(Profile).where(filter_condition(flt))
-    ).one()
+    _check_filter(flt)
+    return _exact_count(session, flt, _count_plan(session, flt))
+
+
+def _row_size(session: Session, flt: ProfileFilter, cap: int) -> int:
+    """How many profiles the row's own conditions (status, level, dates) allow, up to cap + 1."""
+    row, _ = _conditions(flt)
+    capped = select(Profile.id).where(*row).limit(cap + 1).subquery()
+    return session.execute(select(sa.func.count()).select_from(capped)).scalar_one()
+
+
+@dataclass
+class _CountPlan:
+    driver: _Driver | None  # None: test each row the row conditions allow
+    cheap: bool  # answers at page speed
+
+
+def _count_plan(session: Session, flt: ProfileFilter) -> _CountPlan:
+    driver = _smallest_set(session, flt)
+    if driver is None:  # no sets (an index range count), or PostgreSQL (its planner)
+        return _CountPlan(None, True)
+    if driver.size <= _ROW_SCAN_MAX:
+        return _CountPlan(driver, True)
+    rows = _row_size(session, flt, _ROW_SCAN_MAX)
+    if rows <= _ROW_SCAN_MAX:  # few profiles pass the row conditions: probe those
+        return _CountPlan(None, True)
+    return _CountPlan(driver, driver.size <= _SET_SIZE_CAP)
+
+
+def _exact_count(session: Session, flt: ProfileFilter, plan: _CountPlan) -> int:
+    if plan.driver is None:
+        where = filter_condition(flt)
+        return session.execute(select(sa.func.count()).select_from(Profile).where(where)).scalar_one()
+    row, sets = _conditions(flt, plain=True)
+    driver = sets[plan.driver.index]
+    others = [c.scan for i, c in enumerate(sets) if i != plan.driver.index]
+    if driver.ids is None:  # a selection of ids: already the best access path
+        where = sa.and_(driver.scan, *row, *others)
+        return session.execute(select(sa.func.count()).select_from(Profile).where(where)).scalar_one()
+    ids = driver.ids.subquery("driving_ids")
+    id_column = list(ids.c)[0]
+    if not driver.unique_ids:
+        ids = select(id_column).distinct().subquery("driving_ids_distinct")
+        id_column = list(ids.c)[0]
+    joined = _DriveJoin(ids, Profile.__table__, Profile.id == id_column)
+    return session.execute(select(sa.func.count()).select_from(joined)
+                           .where(*row, *others)).scalar_one()
+
+
+@dataclass(frozen=True)
+class CountEstimate:
+    """A count for the list header: exact, or (exact=False) estimated from a sample.
+
+    Show an estimate as "about {value:,}" and replace it with `count_profiles` when
+    that returns; `low`/`high` bound the estimate (about 95% confidence).
+    """
+
+    value: int
+    exact: bool
+    low: int | None = None
+    high: int | None = None
+
+
+def estimate_count(*, session: Session, actor: Actor, flt: ProfileFilter) -> CountEstimate:
+    """The count at page speed: exact when that is cheap (no tag/group/segment/query-box
+    condition; one matching at most ~100,000 profiles; few profiles passing the status,
+    level and date conditions; or PostgreSQL), otherwise estimated from evenly spread id
+    ranges (about 32,000 ids) and marked `exact=False`. A sample is biased only when the
+    matching profiles cluster by creation order far more than list filters normally do."""
+    actor.require(PROFILES_VIEW)
+    _check_filter(flt)
+    plan = _count_plan(session, flt)
+    if plan.cheap:
+        return CountEstimate(_exact_count(session, flt, plan), True)
+    return _sampled_count(session, flt)
+
+
+def _sampled_count(session: Session, flt: ProfileFilter) -> CountEstimate:
+    low, high = _id_span(session)
+    span = high - low + 1
+    if span <= _SAMPLE_IDS * 2:
+        return CountEstimate(_exact_count(session, flt, _CountPlan(None, True)), True)
+    width = _SAMPLE_IDS // _SAMPLE_WINDOWS
+    step = span / _SAMPLE_WINDOWS
+    # every row column hidden from the index choice: the id range leads
+    row, sets = _conditions(flt, plain=True)
+    where = sa.and_(*row, *(s.scan for s in sets))
+    parts = []
+    for i in range(_SAMPLE_WINDOWS):
+        start = low + int(i * step + (step - width) / 2)
+        parts.append(select(sa.func.count().label("n")).select_from(Profile).where(
+            Profile.id.between(start, start + width - 1), where))
+    hits = session.execute(select(sa.func.sum(sa.union_all(*parts).subquery().c.n))).scalar_one() or 0
+    sampled = width * _SAMPLE_WINDOWS
+    share = float(hits) / sampled  # PostgreSQL sums to a Decimal
+    margin = 1.96 * math.sqrt(max(share * (1 - share), 1 / sampled) / sampled)
+    return CountEstimate(value=round(share * span), exact=False,
+                         low=max(0, round((share - margin) * span)),
+                         high=round(min(1.0, share + margin) * span))
+
+
+# ---------------------------------------------------------------- page helpers
 
 
 def identities_of(*, session: Session, profile_ids: list[int]) -> dict[int, dict[str, list[str]]]:
@@ -143,8 +584,87 @@ def identities_of(*, session: Session, profile_ids: list[int]) -> dict[int, dict
     return result
 
 
+def tags_of(*, session: Session, profile_ids: list[int],
+            tag_ids: Sequence[int] | None = None) -> dict[int, dict[int, list[str]]]:
+    """{profile id: {tag id: [values]}} for a page of profiles (only `tag_ids` if given)."""
+    result: dict[int, dict[int, list[str]]] = {pid: {} for pid in profile_ids}
+    if not profile_ids or (tag_ids is not None and not tag_ids):
+        return result
+    query = select(ProfileTag.profile_id, ProfileTag.tag_id, ProfileTag.value).where(
+        ProfileTag.profile_id.in_(profile_ids))
+    if tag_ids is not None:
+        query = query.where(ProfileTag.tag_id.in_(list(tag_ids)))
+    for pid, tag_id, value in session.exec(query.order_by(ProfileTag.id)).all():
+        result[pid].setdefault(tag_id, []).append(value)
+    return result
+
+
+PROFILE_META_COLUMNS = ("created_at", "updated_at", "initial_source", "status", "id")
+IDENTITY_COLUMN_PREFIX = "identity:"
+TAG_COLUMN_PREFIX = "tag:"
+
+
+def format_value(value: Any) -> str:
+    """A stored value as a person reads it in a table cell."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, list):
+        return ", ".join(format_value(v) for v in value)
+    return str(value)
+
+
+def page_cells(*, session: Session, rows: Sequence[Profile], columns: Sequence[str]) -> list[dict[str, str]]:
+    """The list's cells: per row {"id": str(id), <column key>: text} for each column key.
+
+    Column keys are those of view_prefs: a field key (system or custom attribute), a
+    profile column in PROFILE_META_COLUMNS, "identity:<kind>" (values joined by ", ")
+    or "tag:<id>" (the tag's values; "✓" for a tag without value). Two queries at most.
+    """
+    ids = [p.id for p in rows]
+    kinds = [c[len(IDENTITY_COLUMN_PREFIX):] for c in columns if c.startswith(IDENTITY_COLUMN_PREFIX)]
+    tag_ids = [int(c[len(TAG_COLUMN_PREFIX):]) for c in columns
+               if c.startswith(TAG_COLUMN_PREFIX) and c[len(TAG_COLUMN_PREFIX):].isdigit()]
+    identities = identities_of(session=session, profile_ids=ids) if kinds else {}
+    tags = tags_of(session=session, profile_ids=ids, tag_ids=tag_ids) if tag_ids else {}
+    system = set(Profile.__table__.c.keys())
+    out = []
+    for p in rows:
+        cells = {"id": str(p.id)}
+        for column in columns:
+            if column.startswith(IDENTITY_COLUMN_PREFIX):
+                cells[column] = ", ".join(identities.get(p.id, {}).get(column[len(IDENTITY_COLUMN_PREFIX):], []))
+            elif column.startswith(TAG_COLUMN_PREFIX):
+                tag_id = column[len(TAG_COLUMN_PREFIX):]
+                values = tags.get(p.id, {}).get(int(tag_id), []) if tag_id.isdigit() else []
+                cells[column] = ", ".join(v or "✓" for v in values)
+            elif column in system:
+                cells[column] = format_value(getattr(p, column))
+            else:
+                cells[column] = format_value((p.attributes or {}).get(column))
+        out.append(cells)
+    return out
+
+
+# ---------------------------------------------------------------- User 360
+
+
 def get_profile_360(*, session: Session, actor: Actor, profile_id: int) -> dict[str, Any]:
-    """Everything the User 360 page shows about one person."""
+    """Everything the User 360 page shows about one person.
+
+    Keys: profile, fields (FieldDefinition list in display order), identities,
+    tags [(ProfileTag, Tag, TagGroup)], segments [(Segment, SegmentMember)],
+    groups [(Group, GroupMembership)], consent, linked, provenance {field key:
+    AttributeProvenance} (`locked` = hand-edited, imports leave it), history (latest
+    100 audit events about the profile, newest first).
+    """
     actor.require(PROFILES_VIEW)
     profile = session.get(Profile, profile_id)
     if profile is None or profile.status == STATUS_DELETED:
@@ -154,7 +674,7 @@ def get_profile_360(*, session: Session, actor: Actor, profile_id: int) -> dict[
     tags = session.exec(
         select(ProfileTag, Tag, TagGroup).join(Tag, Tag.id == ProfileTag.tag_id)
         .join(TagGroup, TagGroup.id == Tag.group_id)
-        .where(ProfileTag.profile_id == profile_id).order_by(TagGroup.name, Tag.name)
+        .where(ProfileTag.profile_id == profile_id).order_by(TagGroup.name, Tag.name, ProfileTag.value)
     ).all()
     segments = session.exec(
         select(Segment, SegmentMember).join(SegmentMember, SegmentMember.segment_id == Segment.id)
@@ -175,16 +695,18 @@ def get_profile_360(*, session: Session, actor: Actor, profile_id: int) -> dict[
                                  AuditEvent.object_id == str(profile_id))
         .order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(100)
     ).all()
+    fields = session.exec(select(FieldDefinition).order_by(FieldDefinition.position,
+                                                           FieldDefinition.key)).all()
     return {
-        "profile": profile, "identities": list(identities), "tags": list(tags),
-        "segments": list(segments), "groups": list(groups), "consent": list(consent),
-        "linked": list(linked), "provenance": {p.field_key: p for p in provenance},
-        "history": list(history),
+        "profile": profile, "fields": list(fields), "identities": list(identities),
+        "tags": list(tags), "segments": list(segments), "groups": list(groups),
+        "consent": list(consent), "linked": list(linked),
+        "provenance": {p.field_key: p for p in provenance}, "history": list(history),
     }
 
 
 def set_profile_status(*, session: Session, actor: Actor, profile_id: int, active: bool) -> Profile:
-    """Deactivate (hidden from lists, reversible) or reactivate a profile."""
+    """Deactivate (hidden from lists and programs, reversible) or reactivate a profile."""
     actor.require(PROFILES_EDIT)
     profile = session.get(Profile, profile_id)
     if profile is None or profile.status == STATUS_DELETED:
@@ -200,28 +722,61 @@ def set_profile_status(*, session: Session, actor: Actor, profile_id: int, activ
     return profile
 
 
-def tag_profiles(
-    *, session: Session, actor: Actor, profile_ids: list[int], tag_id: int, value: str = "",
-    policy: str = "ignore",
-) -> int:
-    """Give a tag (with a value) to profiles; returns how many got it.
+# ---------------------------------------------------------------- bulk actions
 
-    `policy` is what later imports do with this tag: "overwrite" (the data wins) or
-    "ignore" (this manual tag wins). A text tag holds one value per profile, so the
-    new value replaces the old one; a multi-value tag adds the value.
+
+def _selected_ids(session: Session, actor: Actor, profile_ids: Sequence[int] | None,
+                  flt: ProfileFilter | None) -> list[int]:
+    """The profiles a bulk action applies to: explicit ids, or "all N matching" a filter."""
+    if (profile_ids is None) == (flt is None):
+        raise ProfileError("Choose the profiles: give either their ids or a filter")
+    if flt is not None:
+        _check_filter(flt)
+        return list(session.execute(select(Profile.id).where(filter_condition(flt))
+                                    .order_by(Profile.id)).scalars())
+    ids = sorted(set(int(i) for i in profile_ids or ()))
+    if not ids:
+        return []
+    found: list[int] = []
+    for start in range(0, len(ids), 5000):
+        chunk = ids[start:start + 5000]
+        found.extend(session.execute(select(Profile.id).where(
+            Profile.id.in_(chunk), Profile.status != STATUS_DELETED)).scalars())
+    missing = set(ids) - set(found)
+    if missing:
+        raise ProfileError(f"Profile {', '.join(map(str, sorted(missing)[:5]))} does not exist")
+    return sorted(found)
+
+
+def tag_profiles(
+    *, session: Session, actor: Actor, tag_id: int, value: str = "", policy: str = "ignore",
+    profile_ids: Sequence[int] | None = None, flt: ProfileFilter | None = None,
+) -> int:
+    """Give a tag (with a value) to profiles: the given ids, or all matching `flt`.
+
+    Returns how many profiles carry it afterwards. `policy` is what later imports do
+    with this tag: "overwrite" (the data wins: an import may replace or remove it) or
+    "ignore" (this tag wins: imports leave it). A text tag holds one value per
+    profile, so the new value replaces the old one; a multi-value tag adds the value.
+    The tags are written with source "manual".
     """
     actor.require(PROFILES_TAG)
     if policy not in TAG_POLICIES:
-        raise ProfileError(f"Unknown policy '{policy}'")
+        raise ProfileError(f"Unknown policy '{policy}' (choose overwrite or ignore)")
     tag = session.get(Tag, tag_id)
     if tag is None:
         raise ProfileError(f"Tag {tag_id} does not exist")
-    ids = sorted(set(profile_ids))
+    value = (value or "").strip()
+    if len(value) > 255:
+        raise ProfileError("A tag value can have at most 255 characters")
+    if tag.kind == "multi" and not value:
+        raise ProfileError(f"Choose a value for the multi-value tag '{tag.name}'")
+    ids = _selected_ids(session, actor, profile_ids, flt)
     if not ids:
         return 0
     now = utcnow()
-    for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
+    for start in range(0, len(ids), 5000):
+        chunk = ids[start:start + 5000]
         if tag.kind == "text":
             session.execute(sa.delete(ProfileTag).where(ProfileTag.tag_id == tag_id,
                                                         ProfileTag.profile_id.in_(chunk)))
@@ -231,13 +786,79 @@ def tag_profiles(
                 ProfileTag.value == value))
         session.execute(sa.insert(ProfileTag), [
             {"profile_id": pid, "tag_id": tag_id, "value": value, "source": "manual",
-             "policy": policy, "created_by": actor.user_id, "created_at": now}
+             "policy": policy, "import_job_id": None, "created_by": actor.user_id, "created_at": now}
             for pid in chunk
         ])
+    details = {"tag": tag.name, "value": value, "policy": policy, "profiles": len(ids),
+               "profile_ids": ids[:100]}
+    if flt is not None:
+        details["filter"] = flt.to_json()
     record_event(session=session, actor=actor, action="profile.tag", object_type="tag",
-                 object_id=tag_id, details={"profiles": len(ids), "value": value,
-                                            "policy": policy, "profile_ids": ids[:100]})
+                 object_id=tag_id, details=details)
     if len(ids) == 1:
         record_event(session=session, actor=actor, action="profile.tag", object_type="profile",
                      object_id=ids[0], details={"tag": tag.name, "value": value, "policy": policy})
     return len(ids)
+
+
+def untag_profile(*, session: Session, actor: Actor, profile_id: int, tag_id: int,
+                  value: str | None = None) -> int:
+    """Remove a tag (one value of it, or all its values) from one profile; how many went."""
+    actor.require(PROFILES_TAG)
+    tag = session.get(Tag, tag_id)
+    if tag is None:
+        raise ProfileError(f"Tag {tag_id} does not exist")
+    where = [ProfileTag.tag_id == tag_id, ProfileTag.profile_id == profile_id]
+    if value is not None:
+        where.append(ProfileTag.value == value)
+    removed = session.execute(sa.delete(ProfileTag).where(*where)).rowcount or 0
+    if removed:
+        record_event(session=session, actor=actor, action="profile.untag", object_type="profile",
+                     object_id=profile_id, details={"tag": tag.name, "value": value})
+    return removed
+
+
+def add_profiles_to_group(
+    *, session: Session, actor: Actor, group_id: int, state: str = "active",
+    profile_ids: Sequence[int] | None = None, flt: ProfileFilter | None = None,
+) -> int:
+    """Add profiles (ids, or all matching `flt`) to a group; returns how many were added
+    (members already in it keep their membership)."""
+    from ..models import MEMBERSHIP_STATES
+
+    actor.require(PROFILES_EDIT)
+    if state not in MEMBERSHIP_STATES:
+        raise ProfileError(f"Unknown membership state '{state}'")
+    group = session.get(Group, group_id)
+    if group is None:
+        raise ProfileError(f"Group {group_id} does not exist")
+    ids = _selected_ids(session, actor, profile_ids, flt)
+    now = utcnow()
+    added = 0
+    for start in range(0, len(ids), 5000):
+        chunk = ids[start:start + 5000]
+        present = set(session.execute(select(GroupMembership.profile_id).where(
+            GroupMembership.group_id == group_id, GroupMembership.profile_id.in_(chunk))).scalars())
+        new = [pid for pid in chunk if pid not in present]
+        if new:
+            session.execute(sa.insert(GroupMembership), [
+                {"group_id": group_id, "profile_id": pid, "state": state,
+                 "invited_at": now if state == "invited" else None, "updated_at": now} for pid in new])
+            added += len(new)
+    record_event(session=session, actor=actor, action="group.add_members", object_type="group",
+                 object_id=group_id, details={"group": group.name, "added": added,
+                                              "selected": len(ids), "profile_ids": ids[:100]})
+    return added
+
+
+def remove_profile_from_group(*, session: Session, actor: Actor, group_id: int, profile_id: int) -> bool:
+    actor.require(PROFILES_EDIT)
+    group = session.get(Group, group_id)
+    if group is None:
+        raise ProfileError(f"Group {group_id} does not exist")
+    removed = session.execute(sa.delete(GroupMembership).where(
+        GroupMembership.group_id == group_id, GroupMembership.profile_id == profile_id)).rowcount
+    if removed:
+        record_event(session=session, actor=actor, action="group.remove_member", object_type="profile",
+                     object_id=profile_id, details={"group": group.name})
+    return bool(removed)
