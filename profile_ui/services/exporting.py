@@ -18,7 +18,8 @@ shows): a field key (system column or custom attribute), a profile column
 (id, initial_source, status, created_at, updated_at), "identity:<kind>", "tag:<id>",
 "segments" and "groups". Headers are what a person reads: field labels, identity columns
 labeled by how the value is stored (`EMAIL(UNENCRYPTED)`, `PHONE(AES)`), tag columns by
-the tag name; values of one column that a profile has several of are joined with "|".
+the tag name; values of one column that a profile has several of are joined with "|", in
+the order they were added.
 Identity kinds need the permission `export.identity.<kind>`; what the actor may not export
 is left out and listed in the preview.
 
@@ -28,9 +29,12 @@ neutralized: in CSV they get a leading `'`; in xlsx every text is written as a s
 spreadsheet, not formulas, so they stay as they are.
 
 Streaming: profiles are read in keyset-paginated chunks (by id) with bulk SQL, each chunk
-becomes a polars frame (identities, tags, segments and groups joined in by one query each)
-and is appended to the file, so memory stays flat whatever the size. An xlsx sheet holds
-1,048,575 data rows; bigger exports continue on further sheets.
+becomes a polars frame (identities, tags, segments and groups joined in by one grouped
+query each, values joined by the database) and is appended to the file, so memory stays
+flat whatever the size. xlsx is written by `_XlsxSink` (sheet XML built column-wise by
+polars): xlsxwriter's per-cell calls cost ~12 µs a cell, 50,000 profiles x 21 columns
+took ~14 s of CPU. An xlsx sheet holds 1,048,575 data rows; bigger exports continue on
+further sheets.
 """
 
 from __future__ import annotations
@@ -45,10 +49,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
+from xml.sax.saxutils import escape
 
 import polars as pl
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlmodel import Session, select
 
 from ..models import (
@@ -321,93 +327,76 @@ def preview_export(
 
 
 # ---------------------------------------------------------------- reading chunks
-def _keyset_query(session: Session, selected: list[Any], where: sa.ColumnElement, last_id: int,
-                  limit: int) -> sa.Select:
-    query = select(*selected).where(where, Profile.id > last_id).order_by(Profile.id).limit(limit)
-    if session.get_bind().dialect.name == "sqlite":
-        # walk the rowid in order; an index led by status would sort the whole match per chunk
-        query = query.with_hint(Profile, "NOT INDEXED", "sqlite")
-    return query
+def _is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
 
 
-def _ids_condition(column: sa.ColumnElement, ids: list[int]) -> sa.ColumnElement:
-    """The chunk's ids: a range when they are dense, else the list itself."""
-    first, last = ids[0], ids[-1]
-    if last - first + 1 <= 4 * len(ids):
-        return column.between(first, last)
-    return column.in_(ids)
+def _raw_rows(conn: sa.Connection, statement: sa.Select) -> list[tuple]:
+    """The driver's own tuples: no per-value conversion (the frames convert whole columns)."""
+    result = conn.execute(statement)
+    try:
+        return result.cursor.fetchall()
+    finally:
+        result.close()
 
 
 def _frame(rows: Sequence[Sequence[Any]], schema: dict[str, pl.DataType]) -> pl.DataFrame:
     if not rows:
         return pl.DataFrame(schema=schema)
-    return pl.DataFrame([list(c) for c in zip(*rows, strict=True)], schema=schema, orient="col")
+    return pl.DataFrame(rows, schema=schema, orient="row")
 
 
-def _fetch_in_batches(conn: sa.Connection, build: Callable[[sa.ColumnElement], sa.Select],
-                      column: sa.ColumnElement, ids: list[int]) -> list[Sequence[Any]]:
-    first, last = ids[0], ids[-1]
-    if last - first + 1 <= 4 * len(ids):
-        return conn.execute(build(column.between(first, last))).all()
-    rows: list[Sequence[Any]] = []
-    for start in range(0, len(ids), 5000):
-        rows.extend(conn.execute(build(column.in_(ids[start:start + 5000]))).all())
-    return rows
+def _agg_text(postgres: bool, value: sa.ColumnElement, order: sa.ColumnElement) -> sa.ColumnElement:
+    """Values of a group joined with "|" in the order they were added (NULLs skipped).
+
+    SQLite's group_concat follows the index walk, which is profile id then row id."""
+    if postgres:
+        return sa.func.string_agg(value, aggregate_order_by(sa.literal_column("'|'"), order))
+    return sa.func.group_concat(value, MULTI_VALUE_SEPARATOR)
 
 
-def _decrypted(frame: pl.DataFrame) -> pl.DataFrame:
-    """Identity values stored encrypted, in plain text for the file.
+def _profile_text(postgres: bool, column: sa.ColumnElement, key: str) -> sa.ColumnElement:
+    """A profile column as the text the file shows (dates ISO, datetimes UTC, no micros)."""
+    if key in _DATETIME_COLUMNS:
+        if postgres:
+            return sa.func.to_char(sa.func.timezone("UTC", column), "YYYY-MM-DD HH24:MI:SS")
+        return sa.func.substr(sa.type_coerce(column, sa.String()), 1, 19)  # stored as UTC text
+    if key in _DATE_COLUMNS:
+        if postgres:
+            return sa.func.to_char(column, "YYYY-MM-DD")
+        return sa.func.substr(sa.type_coerce(column, sa.String()), 1, 10)
+    return sa.type_coerce(column, sa.String())
 
-    The values come from the crypto service (encryption at rest); until it exists, or
-    when a value cannot be decrypted, the cell stays empty rather than showing a hash.
+
+def _decrypt(rows: Sequence[tuple]) -> list[tuple[int, str, str | None]]:
+    """(profile id, kind, plain value) for identities stored encrypted.
+
+    The values come from the crypto service (encryption at rest); until it exists, or when
+    a value cannot be decrypted (a key rotated away), the cell stays empty: never the hash.
     """
-    if frame.is_empty() or not frame["is_encrypted"].any():
-        return frame.drop("value_encrypted", "key_id", "is_encrypted")
     try:
         from .crypto import decrypt_identity_value  # type: ignore[attr-defined]
     except ImportError:
-        decrypt_identity_value = None
-
-    def plain(row: dict[str, Any]) -> str | None:
-        if not row["is_encrypted"]:
-            return row["value"]
-        if decrypt_identity_value is None or row["value_encrypted"] is None:
-            return None
+        return []
+    out = []
+    for profile_id, kind, encrypted, key_id in rows:
         try:
-            return decrypt_identity_value(row["value_encrypted"], row["key_id"])
-        except Exception:  # a rotated-away key: leave the cell empty, never the hash
-            return None
-
-    values = frame.select(pl.struct("value", "value_encrypted", "key_id", "is_encrypted")
-                          .map_elements(plain, return_dtype=pl.String).alias("value"))
-    return frame.with_columns(values["value"]).drop("value_encrypted", "key_id", "is_encrypted")
-
-
-def _joined(frame: pl.DataFrame, by: str, values: str, name: str) -> pl.DataFrame:
-    return frame.group_by(by).agg(pl.col(values).sort().str.join(MULTI_VALUE_SEPARATOR).alias(name))
-
-
-def _temporal_text(name: str, values: Sequence[Any], *, date_only: bool) -> pl.Series:
-    """Dates/datetimes as text (UTC): SQLite hands back stored text, PostgreSQL objects."""
-    series = pl.Series(name, values, strict=False)
-    if series.dtype == pl.String:
-        return series.str.slice(0, 10 if date_only else 19)
-    if isinstance(series.dtype, pl.Datetime):
-        if series.dtype.time_zone:
-            series = series.dt.convert_time_zone("UTC")
-        return series.dt.strftime("%Y-%m-%d" if date_only else DATETIME_FORMAT)
-    if series.dtype == pl.Date:
-        return series.dt.strftime("%Y-%m-%d")
-    return series.cast(pl.String)
+            out.append((profile_id, kind, decrypt_identity_value(encrypted, key_id)))
+        except Exception:  # noqa: BLE001  (one undecryptable value must not stop the export)
+            continue
+    return out
 
 
 class _ChunkReader:
-    """The export's profiles, chunk by chunk, as frames of text cells named by column key."""
+    """The export's profiles, chunk by chunk (keyset on id), as frames of text cells named
+    by column key. Per chunk: one query for the profiles (the filter's WHERE) and one
+    grouped query per related table (identities, tags, segments, groups), joined on id."""
 
     def __init__(self, session: Session, flt: ProfileFilter, columns: list[ExportColumn],
                  chunk_rows: int) -> None:
         self.session = session
         self.conn = session.connection()
+        self.postgres = _is_postgres(session)
         self.where = filter_condition(flt)
         self.columns = columns
         self.chunk_rows = chunk_rows
@@ -421,126 +410,128 @@ class _ChunkReader:
     def chunks(self) -> Iterator[pl.DataFrame]:
         """Frames with one text column per export column key; at least one (maybe empty)."""
         table = Profile.__table__
-        # raw driver values (no per-value type conversion): converted column-wise below
-        selected = [table.c.id, *[sa.type_coerce(table.c[k], sa.String()).label(k)
+        selected = [table.c.id, *[_profile_text(self.postgres, table.c[k], k).label(k)
                                   for k in self.profile_cols]]
         if self.attributes:
             selected.append(sa.cast(table.c.attributes, sa.Text).label("__attributes"))
+        schema = {"id": pl.Int64(), **{k: pl.String() for k in self.profile_cols}}
+        if self.attributes:
+            schema["__attributes"] = pl.String()
         last_id, first = 0, True
         while True:
-            rows = self.conn.execute(
-                _keyset_query(self.session, selected, self.where, last_id, self.chunk_rows)).all()
+            query = (select(*selected).where(self.where, table.c.id > last_id)
+                     .order_by(table.c.id).limit(self.chunk_rows))
+            if not self.postgres:
+                # walk the rowid in order: an index led by status would sort the whole match
+                # again for every chunk
+                query = query.with_hint(Profile, "NOT INDEXED", "sqlite")
+            rows = _raw_rows(self.conn, query)
             if not rows and not first:
                 return
             first = False
-            yield self._cells(rows)
+            yield self._cells(_frame(rows, schema))
             if len(rows) < self.chunk_rows:
                 return
             last_id = rows[-1][0]
 
-    def _cells(self, rows: Sequence[Sequence[Any]]) -> pl.DataFrame:
-        values = list(zip(*rows, strict=True)) if rows else [()] * (1 + len(self.profile_cols)
-                                                                    + bool(self.attributes))
-        data = [pl.Series("id", values[0], dtype=pl.Int64)]
-        for position, key in enumerate(self.profile_cols, start=1):
-            if key in _DATETIME_COLUMNS or key in _DATE_COLUMNS:
-                data.append(_temporal_text(key, values[position], date_only=key in _DATE_COLUMNS))
-            else:
-                data.append(pl.Series(key, values[position], dtype=pl.String, strict=False))
-        frame = pl.DataFrame(data)
+    def _cells(self, frame: pl.DataFrame) -> pl.DataFrame:
         if self.attributes:
-            attributes = pl.Series("__attributes", values[-1], dtype=pl.String)
-            frame = frame.with_columns([self._attribute(attributes, c) for c in self.attributes])
-        frame = self._with_related(frame)
-        return frame.select([pl.col(c.key).cast(pl.String) if c.key != "id"
-                             else pl.col("id").cast(pl.String) for c in self.columns])
+            frame = frame.with_columns([self._attribute(c) for c in self.attributes])
+        ids = frame["id"].to_list()
+        if ids:
+            frame = self._with_related(frame, ids)
+        return frame.select([
+            (pl.col(c.key) if c.key in frame.columns else pl.lit(None)).cast(pl.String).alias(c.key)
+            for c in self.columns])
 
     @staticmethod
-    def _attribute(attributes: pl.Series, column: ExportColumn) -> pl.Series:
-        raw = pl.select(attributes.str.json_path_match(f"$.{column.ref}")).to_series()
-        raw = raw.set(raw == "null", None) if raw.len() else raw  # a JSON null: no value
+    def _attribute(column: ExportColumn) -> pl.Expr:
+        raw = pl.col("__attributes").str.json_path_match(f"$.{column.ref}")
+        raw = pl.when(raw == "null").then(None).otherwise(raw)  # a JSON null: no value
         if column.value_type == "list":
-            listed = raw.str.starts_with("[").fill_null(False)
-            if listed.any():
-                joined = pl.select(pl.when(listed).then(
-                    raw.str.json_decode(pl.List(pl.String)).list.join(MULTI_VALUE_SEPARATOR))
-                    .otherwise(raw)).to_series()
-                raw = joined
+            raw = pl.when(raw.str.starts_with("[")).then(
+                raw.str.json_decode(pl.List(pl.String)).list.join(MULTI_VALUE_SEPARATOR)
+            ).otherwise(raw)
         elif column.value_type == "boolean":
             raw = raw.replace({"true": "Yes", "false": "No"})
         return raw.alias(column.key)
 
-    def _with_related(self, frame: pl.DataFrame) -> pl.DataFrame:
-        ids = frame["id"].to_list()
-        if not ids:
-            missing = [c.key for c in self.columns if c.key not in frame.columns]
-            return frame.with_columns([pl.lit(None, pl.String).alias(k) for k in missing])
-        if self.kinds:
-            frame = self._join(frame, self._identities(ids), [IDENTITY_PREFIX + k for k in self.kinds])
-        if self.tag_ids:
-            frame = self._join(frame, self._tags(ids), [f"{TAG_PREFIX}{t}" for t in self.tag_ids])
-        if SEGMENTS_COLUMN in self.sources:
-            frame = self._join(frame, self._segments(ids), [SEGMENTS_COLUMN])
-        if GROUPS_COLUMN in self.sources:
-            frame = self._join(frame, self._groups(ids), [GROUPS_COLUMN])
-        return frame
+    def _ids(self, column: sa.ColumnElement, ids: list[int]) -> list[sa.ColumnElement]:
+        """The chunk's ids as a condition: a range when dense (one index range), else lists."""
+        if ids[-1] - ids[0] + 1 <= 4 * len(ids):
+            return [column.between(ids[0], ids[-1])]
+        return [column.in_(ids[start:start + 5000]) for start in range(0, len(ids), 5000)]
 
-    @staticmethod
-    def _join(frame: pl.DataFrame, related: pl.DataFrame, names: list[str]) -> pl.DataFrame:
-        missing = [n for n in names if n not in related.columns]
-        related = related.with_columns([pl.lit(None, pl.String).alias(n) for n in missing])
-        return frame.join(related.select("id", *names), on="id", how="left")
+    def _grouped(self, ids: list[int], build: Callable[[sa.ColumnElement], sa.Select],
+                 column: sa.ColumnElement, names: list[str]) -> pl.DataFrame:
+        schema = {"id": pl.Int64(), **{n: pl.String() for n in names}}
+        rows: list[tuple] = []
+        for condition in self._ids(column, ids):
+            rows.extend(_raw_rows(self.conn, build(condition)))
+        return _frame(rows, schema)
+
+    def _with_related(self, frame: pl.DataFrame, ids: list[int]) -> pl.DataFrame:
+        for related in (self._identities(ids) if self.kinds else None,
+                        self._tags(ids) if self.tag_ids else None,
+                        self._segments(ids) if SEGMENTS_COLUMN in self.sources else None,
+                        self._groups(ids) if GROUPS_COLUMN in self.sources else None):
+            if related is not None:
+                frame = frame.join(related, on="id", how="left")
+        return frame
 
     def _identities(self, ids: list[int]) -> pl.DataFrame:
         i = Identity.__table__.c
-        rows = _fetch_in_batches(self.conn, lambda cond: sa.select(
-            i.profile_id, i.kind, i.value, i.value_encrypted, i.key_id, i.is_encrypted
-        ).where(cond, i.kind.in_(self.kinds)), i.profile_id, ids)
-        frame = _decrypted(_frame(rows, {"id": pl.Int64(), "kind": pl.String(), "value": pl.String(),
-                                         "value_encrypted": pl.String(), "key_id": pl.String(),
-                                         "is_encrypted": pl.Boolean()}))
-        frame = frame.drop_nulls("value").with_columns(
-            (pl.lit(IDENTITY_PREFIX) + pl.col("kind")).alias("kind"))
-        return self._pivot(frame, "kind")
+        names = [IDENTITY_PREFIX + k for k in self.kinds]
+        plain = sa.not_(i.is_encrypted)
+        frame = self._grouped(ids, lambda cond: sa.select(
+            i.profile_id,
+            *[_agg_text(self.postgres, sa.case((sa.and_(i.kind == k, plain), i.value)), i.id)
+              for k in self.kinds],
+            sa.func.max(sa.case((i.is_encrypted, 1), else_=0)),
+        ).where(cond).group_by(i.profile_id), i.profile_id, [*names, "__encrypted"])
+        if frame["__encrypted"].cast(pl.Int64, strict=False).fill_null(0).max() or 0:
+            frame = self._with_decrypted(frame, ids)
+        return frame.drop("__encrypted")
+
+    def _with_decrypted(self, frame: pl.DataFrame, ids: list[int]) -> pl.DataFrame:
+        i = Identity.__table__.c
+        rows: list[tuple] = []
+        for condition in self._ids(i.profile_id, ids):
+            rows.extend(_raw_rows(self.conn, sa.select(i.profile_id, i.kind, i.value_encrypted, i.key_id)
+                                  .where(condition, i.is_encrypted, i.kind.in_(self.kinds))
+                                  .order_by(i.profile_id, i.id)))
+        plain = _frame(_decrypt(rows), {"id": pl.Int64(), "kind": pl.String(), "value": pl.String()})
+        for kind in self.kinds:
+            name = IDENTITY_PREFIX + kind
+            values = (plain.filter(pl.col("kind") == kind).group_by("id", maintain_order=True)
+                      .agg(pl.col("value").str.join(MULTI_VALUE_SEPARATOR).alias("__plain")))
+            frame = frame.join(values, on="id", how="left").with_columns(
+                pl.concat_str([name, "__plain"], separator=MULTI_VALUE_SEPARATOR, ignore_nulls=True)
+                .alias(name)).drop("__plain")
+        return frame
 
     def _tags(self, ids: list[int]) -> pl.DataFrame:
         t = ProfileTag.__table__.c
-        rows = _fetch_in_batches(self.conn, lambda cond: sa.select(t.profile_id, t.tag_id, t.value)
-                                 .where(cond, t.tag_id.in_(self.tag_ids)), t.profile_id, ids)
-        frame = _frame(rows, {"id": pl.Int64(), "tag": pl.Int64(), "value": pl.String()})
-        frame = frame.with_columns(
-            (pl.lit(TAG_PREFIX) + pl.col("tag").cast(pl.String)).alias("tag"),
-            pl.when(pl.col("value").fill_null("") == "").then(pl.lit(TAG_WITHOUT_VALUE))
-            .otherwise(pl.col("value")).alias("value"))
-        return self._pivot(frame, "tag")
+        cell = sa.case((sa.func.coalesce(t.value, "") == "", TAG_WITHOUT_VALUE), else_=t.value)
+        names = [f"{TAG_PREFIX}{tag_id}" for tag_id in self.tag_ids]
+        return self._grouped(ids, lambda cond: sa.select(
+            t.profile_id, *[_agg_text(self.postgres, sa.case((t.tag_id == tag_id, cell)), t.id)
+                            for tag_id in self.tag_ids],
+        ).where(cond).group_by(t.profile_id), t.profile_id, names)
 
     def _segments(self, ids: list[int]) -> pl.DataFrame:
         m, s = SegmentMember.__table__.c, Segment.__table__.c
-        rows = _fetch_in_batches(self.conn, lambda cond: sa.select(m.profile_id, s.name, m.value)
-                                 .join_from(SegmentMember.__table__, Segment.__table__, s.id == m.segment_id)
-                                 .where(cond), m.profile_id, ids)
-        frame = _frame(rows, {"id": pl.Int64(), "name": pl.String(), "value": pl.String()})
-        frame = frame.with_columns(
-            pl.when(pl.col("value").fill_null("") == "").then(pl.col("name"))
-            .otherwise(pl.col("name") + pl.lit(": ") + pl.col("value")).alias("cell"))
-        return _joined(frame, "id", "cell", SEGMENTS_COLUMN)
+        cell = sa.case((sa.func.coalesce(m.value, "") == "", s.name), else_=s.name + ": " + m.value)
+        return self._grouped(ids, lambda cond: sa.select(m.profile_id, _agg_text(self.postgres, cell, s.name))
+                             .select_from(SegmentMember.__table__.join(Segment.__table__, s.id == m.segment_id))
+                             .where(cond).group_by(m.profile_id), m.profile_id, [SEGMENTS_COLUMN])
 
     def _groups(self, ids: list[int]) -> pl.DataFrame:
         m, g = GroupMembership.__table__.c, Group.__table__.c
-        rows = _fetch_in_batches(self.conn, lambda cond: sa.select(m.profile_id, g.name, m.state)
-                                 .join_from(GroupMembership.__table__, Group.__table__, g.id == m.group_id)
-                                 .where(cond), m.profile_id, ids)
-        frame = _frame(rows, {"id": pl.Int64(), "name": pl.String(), "state": pl.String()})
-        frame = frame.with_columns(
-            (pl.col("name") + pl.lit(" (") + pl.col("state") + pl.lit(")")).alias("cell"))
-        return _joined(frame, "id", "cell", GROUPS_COLUMN)
-
-    @staticmethod
-    def _pivot(frame: pl.DataFrame, on: str) -> pl.DataFrame:
-        if frame.is_empty():
-            return pl.DataFrame(schema={"id": pl.Int64()})
-        grouped = frame.group_by("id", on).agg(pl.col("value").sort().str.join(MULTI_VALUE_SEPARATOR))
-        return grouped.pivot(on=on, index="id", values="value")
+        cell = g.name + " (" + m.state + ")"
+        return self._grouped(ids, lambda cond: sa.select(m.profile_id, _agg_text(self.postgres, cell, g.name))
+                             .select_from(GroupMembership.__table__.join(Group.__table__, g.id == m.group_id))
+                             .where(cond).group_by(m.profile_id), m.profile_id, [GROUPS_COLUMN])
 
 
 # ---------------------------------------------------------------- writing files
@@ -572,59 +563,164 @@ class _ZipSink(_CsvSink):
         self.archive.close()
 
 
-class _XlsxSink:
-    """xlsx through xlsxwriter in constant-memory mode (rows stream to temp files).
+_MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
+_XML_HEAD = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+_SHEET_HEAD = (
+    _XML_HEAD + f'<worksheet xmlns="{_MAIN_NS}" xmlns:r="{_REL_NS}"><sheetViews>'
+    '<sheetView workbookViewId="0"><pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" '
+    'state="frozen"/></sheetView></sheetViews><sheetData>')
+_SHEET_TAIL = "</sheetData></worksheet>"
+_STYLES = (  # two cell formats: 0 normal, 1 bold (the header row)
+    _XML_HEAD + f'<styleSheet xmlns="{_MAIN_NS}"><fonts count="2"><font><sz val="11"/>'
+    '<name val="Calibri"/><family val="2"/></font><font><b/><sz val="11"/><name val="Calibri"/>'
+    '<family val="2"/></font></fonts><fills count="2"><fill><patternFill patternType="none"/></fill>'
+    '<fill><patternFill patternType="gray125"/></fill></fills><borders count="1"><border><left/>'
+    '<right/><top/><bottom/><diagonal/></border></borders><cellStyleXfs count="1"><xf numFmtId="0" '
+    'fontId="0" fillId="0" borderId="0"/></cellStyleXfs><cellXfs count="2"><xf numFmtId="0" '
+    'fontId="0" fillId="0" borderId="0" xfId="0"/><xf numFmtId="0" fontId="1" fillId="0" '
+    'borderId="0" xfId="0" applyFont="1"/></cellXfs><cellStyles count="1"><cellStyle '
+    'name="Normal" xfId="0" builtinId="0"/></cellStyles></styleSheet>')
+XLSX_MAX_CELL_CHARS = 32_767
+_XLSX_SLICE_ROWS = 5_000
+# characters XML 1.0 cannot carry (and CR, which parsers turn into LF): OOXML writes them as
+# _xHHHH_; a literal "_xHHHH_" in the data is kept by escaping its underscore (_x005F_)
+_XML_UNSAFE = [chr(c) for c in (*range(0, 9), 11, 12, 13, *range(14, 32))]
+_XML_UNSAFE_PATTERN = "[" + "".join(f"\\x{ord(c):02x}" for c in _XML_UNSAFE) + "]"
 
-    Every text goes in as a string cell (`write_string`, strings_to_formulas off), so
-    nothing in the data can become a formula; number columns are written as numbers.
-    Past XLSX_MAX_DATA_ROWS rows the export continues on a new sheet with the headers.
+
+def _column_letters(index: int) -> str:
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def _xml_text(value: pl.Expr, has_unsafe: bool) -> pl.Expr:
+    escaped = (value.str.slice(0, XLSX_MAX_CELL_CHARS)
+               .str.replace_all("&", "&amp;", literal=True)
+               .str.replace_all("<", "&lt;", literal=True)
+               .str.replace_all(">", "&gt;", literal=True)
+               .str.replace_all(r"_(x[0-9A-Fa-f]{4}_)", "_x005F_$1"))
+    if has_unsafe:
+        for char in _XML_UNSAFE:
+            escaped = escaped.str.replace_all(char, f"_x{ord(char):04X}_", literal=True)
+    return escaped
+
+
+class _XlsxSink:
+    """xlsx written as XML text built column-wise by polars, deflated into the package as
+    it goes (memory stays one chunk; about 1 µs per cell instead of xlsxwriter's ~12 µs).
+
+    Every text is an inline string cell (`t="inlineStr"`), so nothing in the data can ever
+    be a formula: the package has no <f> element at all. Number columns (the profile id,
+    number fields) are numeric cells when the value is a number. The header row is bold
+    and frozen. Past XLSX_MAX_DATA_ROWS rows the export goes on in a new sheet with the
+    headers again ("Profiles", "Profiles 2", ...).
     """
 
     def __init__(self, path: Path, columns: list[ExportColumn]) -> None:
-        import xlsxwriter
-
-        self.book = xlsxwriter.Workbook(str(path), {
-            "constant_memory": True, "strings_to_formulas": False, "strings_to_numbers": False,
-            "strings_to_urls": False, "tmpdir": str(path.parent)})
-        self.bold = self.book.add_format({"bold": True})
-        self.headers = [c.header for c in columns]
-        self.numeric = [c.value_type == "number" for c in columns]
+        self.archive = zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=3)
+        self.columns = columns
+        self.letters = [_column_letters(i) for i in range(len(columns))]
         self.sheets = 0
-        self._new_sheet()
+        self.handle: IO[bytes] | None = None
+        self.rows_in_sheet = 0
 
-    def _new_sheet(self) -> None:
+    def _open_sheet(self) -> None:
+        self._close_sheet()
         self.sheets += 1
-        self.sheet = self.book.add_worksheet("Profiles" if self.sheets == 1 else f"Profiles {self.sheets}")
-        for col, header in enumerate(self.headers):
-            self.sheet.write_string(0, col, header, self.bold)
-        self.row = 1
+        self.handle = self.archive.open(f"xl/worksheets/sheet{self.sheets}.xml", "w", force_zip64=True)
+        header = "".join(
+            f'<c r="{letter}1" t="inlineStr" s="1"><is><t xml:space="preserve">'
+            + escape(c.header) + "</t></is></c>" for letter, c in zip(self.letters, self.columns))
+        self.handle.write((_SHEET_HEAD + f'<row r="1">{header}</row>').encode())
+        self.rows_in_sheet = 0
+
+    def _close_sheet(self) -> None:
+        if self.handle is not None:
+            self.handle.write(_SHEET_TAIL.encode())
+            self.handle.close()
+            self.handle = None
 
     def write(self, frame: pl.DataFrame) -> None:
-        columns = [series.to_list() for series in frame.get_columns()]
-        numeric = [col for col, is_number in enumerate(self.numeric) if is_number]
-        text = [col for col, is_number in enumerate(self.numeric) if not is_number]
-        write_string, write_number = self.sheet.write_string, self.sheet.write_number
-        limit = XLSX_MAX_DATA_ROWS
-        for values in zip(*columns, strict=True):
-            if self.row > limit:
-                self._new_sheet()
-                write_string, write_number = self.sheet.write_string, self.sheet.write_number
-            row = self.row
-            for col in text:
-                value = values[col]
-                if value:
-                    write_string(row, col, value)
-            for col in numeric:
-                value = values[col]
-                if value:
-                    try:
-                        write_number(row, col, float(value))
-                    except ValueError:
-                        write_string(row, col, value)
-            self.row += 1
+        if self.handle is None:
+            self._open_sheet()
+        offset = 0
+        while offset < frame.height:
+            if self.rows_in_sheet >= XLSX_MAX_DATA_ROWS:
+                self._open_sheet()
+            # a slice at a time: the XML of 50,000 rows would be a few hundred MB of strings
+            take = min(frame.height - offset, XLSX_MAX_DATA_ROWS - self.rows_in_sheet, _XLSX_SLICE_ROWS)
+            self.handle.write(self._rows_xml(frame.slice(offset, take), self.rows_in_sheet + 2).encode())
+            self.rows_in_sheet += take
+            offset += take
+
+    def _rows_xml(self, frame: pl.DataFrame, first_row: int) -> str:
+        names = frame.columns
+        unsafe = frame.select([pl.col(n).str.contains(_XML_UNSAFE_PATTERN).any().alias(n)
+                               for n in names]).row(0)
+        row = pl.col("__row")
+        cells = []
+        for name, letter, column, has_unsafe in zip(names, self.letters, self.columns, unsafe):
+            value = pl.col(name)
+            ref = pl.concat_str([pl.lit(f'<c r="{letter}'), row])
+            text_cell = pl.concat_str([ref, pl.lit('" t="inlineStr"><is><t xml:space="preserve">'),
+                                       _xml_text(value, bool(has_unsafe)), pl.lit("</t></is></c>")])
+            if column.value_type == "number":
+                number = value.cast(pl.Float64, strict=False)
+                is_number = number.is_not_null() & number.is_finite()
+                cell = pl.when(is_number).then(pl.concat_str(
+                    [ref, pl.lit('"><v>'), value.str.strip_chars(), pl.lit("</v></c>")])).otherwise(text_cell)
+            else:
+                cell = text_cell
+            cells.append(pl.when(value.fill_null("") == "").then(pl.lit("")).otherwise(cell))
+        rows = frame.with_columns(
+            pl.int_range(first_row, first_row + frame.height, dtype=pl.Int64).cast(pl.String).alias("__row")
+        ).select(pl.concat_str([pl.lit('<row r="'), row, pl.lit('">'), *cells, pl.lit("</row>")])
+                 .str.join("").alias("xml"))
+        return rows.item()
 
     def close(self) -> None:
-        self.book.close()
+        if self.sheets == 0:
+            self._open_sheet()
+        self._close_sheet()
+        sheets = range(1, self.sheets + 1)
+        names = ["Profiles" if n == 1 else f"Profiles {n}" for n in sheets]
+        parts = {
+            "[Content_Types].xml": (
+                _XML_HEAD + '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+                '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+                '<Default Extension="xml" ContentType="application/xml"/>'
+                '<Override PartName="/xl/workbook.xml" ContentType="application/'
+                'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+                '<Override PartName="/xl/styles.xml" ContentType="application/'
+                'vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
+                + "".join(f'<Override PartName="/xl/worksheets/sheet{n}.xml" ContentType="application/'
+                          'vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>' for n in sheets)
+                + "</Types>"),
+            "_rels/.rels": (
+                _XML_HEAD + f'<Relationships xmlns="{_PKG_REL_NS}"><Relationship Id="rId1" '
+                f'Type="{_REL_NS}/officeDocument" Target="xl/workbook.xml"/></Relationships>'),
+            "xl/workbook.xml": (
+                _XML_HEAD + f'<workbook xmlns="{_MAIN_NS}" xmlns:r="{_REL_NS}"><bookViews>'
+                '<workbookView/></bookViews><sheets>'
+                + "".join(f'<sheet name="{name}" sheetId="{n}" r:id="rId{n}"/>' for n, name in zip(sheets, names))
+                + "</sheets></workbook>"),
+            "xl/_rels/workbook.xml.rels": (
+                _XML_HEAD + f'<Relationships xmlns="{_PKG_REL_NS}">'
+                + "".join(f'<Relationship Id="rId{n}" Type="{_REL_NS}/worksheet" '
+                          f'Target="worksheets/sheet{n}.xml"/>' for n in sheets)
+                + f'<Relationship Id="rId{self.sheets + 1}" Type="{_REL_NS}/styles" Target="styles.xml"/>'
+                "</Relationships>"),
+            "xl/styles.xml": _STYLES,
+        }
+        for name, text in parts.items():
+            self.archive.writestr(name, text)
+        self.archive.close()
 
 
 def _open_sink(fmt: str, path: Path, columns: list[ExportColumn], *, bom: bool) -> Any:

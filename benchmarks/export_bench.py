@@ -1,0 +1,173 @@
+"""Export benchmark: 1,000,000 profiles to CSV (goal <= 20 s) and 50,000 to xlsx (goal <= 10 s).
+
+    .venv/bin/python benchmarks/export_bench.py                       # both goals, SQLite
+    .venv/bin/python benchmarks/export_bench.py --postgres            # the same on PostgreSQL
+    .venv/bin/python benchmarks/export_bench.py --cases csv:50000 zip:1000000 xlsx:50000
+
+Workspaces are made with `profile_ui.seed.seed_workspace` (realistic profiles with
+identities, tags, segments, groups, consent and links) in a temporary DATA_DIR under
+--workdir and cached there; every profile is then made active, so an export of all active
+profiles holds exactly N rows. Each case runs the service the CLI uses
+(`exporting.export_to_file`, "All fields": id, 3 identity columns, 6 system fields, 2 custom
+attributes, 4 tag columns, segments, groups, initial source, created/updated) in a fresh
+child process and prints its wall-clock seconds, rows, file size and the child's peak RSS.
+Memory should stay flat with size: compare the peak RSS of 50,000 and 1,000,000 rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+SEED_VERSION = "v1"
+GOALS = {("csv", 1_000_000): 20.0, ("xlsx", 50_000): 10.0}
+
+
+def _sqlite_url(workdir: Path, n: int) -> str:
+    return f"sqlite:///{workdir / f'export-{SEED_VERSION}-{n}' / 'profile_ui.db'}"
+
+
+def _prepare_sqlite(workdir: Path, n: int) -> str:
+    data_dir = workdir / f"export-{SEED_VERSION}-{n}"
+    url = _sqlite_url(workdir, n)
+    if (data_dir / "ready").exists():
+        return url
+    shutil.rmtree(data_dir, ignore_errors=True)
+    data_dir.mkdir(parents=True)
+    _seed(url, n)
+    (data_dir / "ready").write_text("ok")
+    return url
+
+
+def _prepare_postgres(n: int) -> str:
+    import sqlalchemy as sa
+
+    name = f"pu_export_bench_{SEED_VERSION}_{n}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    url = sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first()
+        if exists:
+            done = sa.create_engine(url)
+            with done.connect() as c:
+                ready = c.execute(sa.text("SELECT count(*) FROM profiles")).scalar_one() == n
+            done.dispose()
+            if ready:
+                admin.dispose()
+                return url
+            conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    _seed(url, n)
+    return url
+
+
+def _seed(url: str, n: int) -> None:
+    from profile_ui.cli import upgrade_database
+    from profile_ui.db import make_engine
+    from profile_ui.seed import seed_workspace
+
+    upgrade_database(url)
+    engine = make_engine(url)
+    started = time.perf_counter()
+    seed_workspace(profiles=n, random_seed=7, engine=engine, echo=lambda _line: None)
+    with engine.begin() as conn:
+        # every profile active, so "all active profiles" is exactly n rows
+        conn.exec_driver_sql("UPDATE profiles SET status = 'active', deleted_at = NULL, "
+                             "deleted_reason = NULL WHERE status <> 'active'")
+        conn.exec_driver_sql("ANALYZE")
+    engine.dispose()
+    print(f"  seeded {n:,} profiles in {time.perf_counter() - started:.1f} s", flush=True)
+
+
+# ---------------------------------------------------------------- one case (child process)
+def run_case(url: str, fmt: str, out: Path) -> dict:
+    from sqlmodel import Session
+
+    from profile_ui.db import make_engine
+    from profile_ui.services.exporting import export_to_file
+    from profile_ui.services.permissions import SYSTEM_ACTOR
+    from profile_ui.services.profiles import ProfileFilter
+
+    engine = make_engine(url)
+    rss_start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.perf_counter()
+    cpu = time.process_time()
+    with Session(engine) as session:
+        rows, _left_out = export_to_file(session=session, actor=SYSTEM_ACTOR, flt=ProfileFilter(),
+                                         out_path=out, fields_mode="all", fmt=fmt)
+        session.commit()
+    seconds = time.perf_counter() - started
+    engine.dispose()
+    return {"rows": rows, "seconds": round(seconds, 2), "cpu_seconds": round(time.process_time() - cpu, 2),
+            "bytes": out.stat().st_size,
+            "rss_before_mb": round(rss_start / 1024), 
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+
+
+def _child(url: str, fmt: str, out: Path) -> dict:
+    env = {**os.environ, "DATA_DIR": str(out.parent), "DATABASE_URL": url}
+    proc = subprocess.run([sys.executable, __file__, "--child", url, fmt, str(out)],
+                          capture_output=True, text=True, env=env, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"case {fmt} failed:\n{proc.stderr[-4000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", nargs="*", default=["csv:1000000", "xlsx:50000", "csv:50000"],
+                        help="FORMAT:PROFILES ... (formats csv, xlsx, zip)")
+    parser.add_argument("--postgres", action="store_true", help="also run every case on PostgreSQL")
+    parser.add_argument("--workdir", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "profile-ui-bench")
+    parser.add_argument("--child", nargs=3, metavar=("URL", "FORMAT", "OUT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        url, fmt, out = args.child
+        print(json.dumps(run_case(url, fmt, Path(out))))
+        return
+
+    cases = [(c.split(":")[0], int(c.split(":")[1])) for c in args.cases]
+    backends = ["sqlite"] + (["postgresql"] if args.postgres else [])
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    out_dir = args.workdir / f"out-{uuid.uuid4().hex[:8]}"
+    out_dir.mkdir()
+    failed = False
+    try:
+        for backend in backends:
+            for n in sorted({n for _fmt, n in cases}):
+                print(f"{backend}: preparing {n:,} profiles…", flush=True)
+                url = _prepare_sqlite(args.workdir, n) if backend == "sqlite" else _prepare_postgres(n)
+                for fmt, size in cases:
+                    if size != n:
+                        continue
+                    result = _child(url, fmt, out_dir / f"{backend}-{n}.{fmt}")
+                    goal = GOALS.get((fmt, n))
+                    verdict = "" if goal is None else (
+                        f"  goal <= {goal:.0f} s: {'met' if result['seconds'] <= goal else 'MISSED'}")
+                    failed |= goal is not None and result["seconds"] > goal
+                    print(f"  {backend:<10} {fmt:<4} {result['rows']:>9,} rows  {result['seconds']:>6.2f} s "
+                          f"(cpu {result['cpu_seconds']:.1f} s)  {result['bytes'] / 1e6:>7.1f} MB  "
+                          f"peak RSS {result['peak_rss_mb']} MB (at start {result['rss_before_mb']} MB)"
+                          f"{verdict}", flush=True)
+                    (out_dir / f"{backend}-{n}.{fmt}").unlink(missing_ok=True)
+    finally:
+        shutil.rmtree(out_dir, ignore_errors=True)
+    if failed:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
