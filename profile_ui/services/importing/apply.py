@@ -1456,7 +1456,8 @@ class BulkWriter:
         columns = ["source_type", "source_name", "import_job_id", "set_by", "set_at", "locked"]
         if self.postgres:
             def rows(frame: pl.DataFrame) -> pl.DataFrame:
-                return frame.select(
+                # key order: index inserts and the foreign-key lookups stay on neighbouring pages
+                return frame.sort("profile_id", "field_key").select(
                     "profile_id", "field_key", source_type=pl.lit(source_type), source_name=pl.lit(source_name),
                     import_job_id=pl.lit(import_job_id, dtype=pl.Int64), set_by=pl.lit(set_by, dtype=pl.Int64),
                     set_at=pl.lit(set_at), locked=pl.lit(False))
