@@ -33,8 +33,12 @@ def _title(name: str) -> str:
 app.add_page(index.page, route=routes.INDEX, title="Profile UI", on_load=index.IndexState.on_load)
 app.add_page(login.page, route=routes.LOGIN, title=_title("Sign in"),
              on_load=login.LoginState.on_load)
-app.add_page(profiles.page, route=routes.PROFILES, title=_title(profiles.TITLE),
-             on_load=profiles.ProfilesState.on_load)
+app.add_page(profiles.list_page.page, route=routes.PROFILES, title=_title(profiles.TITLE),
+             on_load=profiles.ProfilesListState.on_load)
+app.add_page(profiles.create_page.page, route=routes.PROFILE_NEW,
+             title=_title(profiles.create_page.TITLE), on_load=profiles.ProfileCreateState.on_load)
+app.add_page(profiles.detail_page.page, route=routes.PROFILE_DETAIL,
+             title=_title(profiles.detail_page.TITLE), on_load=profiles.ProfileDetailState.on_load)
 app.add_page(imports.page, route=routes.IMPORTS, title=_title(imports.TITLE),
              on_load=imports.ImportsState.on_load)
 app.add_page(import_new.page, route=routes.IMPORT_NEW, title=_title(import_new.TITLE),

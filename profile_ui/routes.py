@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .services.permissions import (
     AUDIT_VIEW,
+    PROFILES_CREATE,
     PROFILES_EXPORT,
     PROFILES_IMPORT,
     PROFILES_TAG,
@@ -19,6 +20,9 @@ from .services.permissions import (
 INDEX = "/"
 LOGIN = "/login"
 PROFILES = "/profiles"
+PROFILE_NEW = "/profiles/new"
+# dynamic segment: Reflex exposes it to states as the route arg `profile_id`
+PROFILE_DETAIL = "/profiles/[profile_id]"
 IMPORTS = "/imports"
 IMPORT_NEW = "/imports/new"
 SEGMENTS = "/segments"
@@ -31,6 +35,8 @@ SETTINGS = "/settings"
 # route -> permissions of which the actor needs at least one
 PAGE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     PROFILES: (PROFILES_VIEW,),
+    PROFILE_NEW: (PROFILES_CREATE,),
+    PROFILE_DETAIL: (PROFILES_VIEW,),
     IMPORTS: (PROFILES_IMPORT,),
     IMPORT_NEW: (PROFILES_IMPORT,),
     SEGMENTS: (PROFILES_VIEW,),
@@ -52,6 +58,11 @@ NAVIGATION: tuple[tuple[str, str, str], ...] = (
     ("Audit log", AUDIT, "scroll_text"),
     ("Settings", SETTINGS, "settings"),
 )
+
+
+def profile_url(profile_id: int | str) -> str:
+    """The User 360 page of one profile."""
+    return f"{PROFILES}/{profile_id}"
 
 
 def may_open(route: str, permissions: frozenset[str] | set[str]) -> bool:

@@ -1,0 +1,261 @@
+"""/profiles: the profile list (query box, filters, sortable columns, pages, Column
+display, selection with Batch tag and Add to group)."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from ... import routes
+from ...components.data_table import data_table
+from ...components.dialogs import form_dialog, labelled_select
+from ...components.pagination import pagination
+from ...components.shell import shell
+from ...state.base import AppState
+from .common import PROFILES_CREATE, PROFILES_EDIT, PROFILES_TAG, SETTINGS_MANAGE
+from .list_state import STATUS_LABELS, ColumnChoice, ProfilesListState
+from .tag_picker import tag_picker_dialog
+
+TITLE = "Profiles"
+S = ProfilesListState
+
+
+def _filter_select(label: str, name: str, choices: rx.Var, default: rx.Var) -> rx.Component:
+    return rx.box(labelled_select(label, name=name, id=f"filter-{name}", item_var=choices,
+                                  default_value=default), min_width="170px")
+
+
+def _date_input(label: str, name: str, default: rx.Var) -> rx.Component:
+    return rx.vstack(
+        rx.el.label(label, html_for=f"filter-{name}", style={"fontWeight": 500, "fontSize": "14px"}),
+        rx.input(id=f"filter-{name}", name=name, type="date", default_value=default),
+        spacing="1",
+    )
+
+
+def filter_form() -> rx.Component:
+    return rx.form(
+        rx.vstack(
+            rx.hstack(
+                rx.input(
+                    rx.input.slot(rx.icon("search", size=16, aria_hidden="true")),
+                    name="q",
+                    default_value=S.shown_text,
+                    placeholder="User ID, e-mail, phone or name",
+                    aria_label="User ID, e-mail, phone or name",
+                    type="search",
+                    width="100%",
+                    max_width="420px",
+                ),
+                rx.button(rx.icon("search", size=16, aria_hidden="true"), "Query", type="submit"),
+                rx.button(rx.icon("rotate_ccw", size=16, aria_hidden="true"), "Reset", type="button",
+                          variant="soft", color_scheme="gray", on_click=S.reset_filters),
+                spacing="2",
+                align="center",
+                width="100%",
+            ),
+            rx.flex(
+                _filter_select("Group", "group", S.group_choices, S.shown_group),
+                _filter_select("Member level", "member_level", S.level_choices, S.shown_level),
+                _filter_select("Tag", "tag", S.tag_choices, S.shown_tag),
+                rx.vstack(
+                    rx.el.label("Tag value", html_for="filter-tag_value",
+                                style={"fontWeight": 500, "fontSize": "14px"}),
+                    rx.input(id="filter-tag_value", name="tag_value", default_value=S.shown_tag_value,
+                             placeholder="any value"),
+                    spacing="1",
+                ),
+                _filter_select("Segment", "segment", S.segment_choices, S.shown_segment),
+                rx.box(labelled_select("Status", name="status", id="filter-status",
+                                       items=list(STATUS_LABELS.items()),
+                                       default_value=S.shown_status), min_width="140px"),
+                _date_input("Created from", "created_from", S.shown_from),
+                _date_input("Created to", "created_to", S.shown_to),
+                wrap="wrap",
+                gap="3",
+                align="end",
+            ),
+            spacing="3",
+            width="100%",
+        ),
+        on_submit=S.apply_query,
+        reset_on_submit=False,
+        key=S.form_version,
+        aria_label="Find profiles",
+        role="search",
+        width="100%",
+    )
+
+
+def _has(permission: str) -> rx.Var:
+    return AppState.permissions.contains(permission)
+
+
+def selection_bar() -> rx.Component:
+    return rx.cond(
+        S.selection_count > 0,
+        rx.hstack(
+            rx.text(S.selection_text, size="2", weight="medium", role="status"),
+            rx.cond(
+                S.page_selected & ~S.all_matching & (S.total > S.rows.length()),
+                rx.button(f"Select all {S.total} matching", variant="ghost", size="1",
+                          on_click=S.select_all_matching),
+            ),
+            rx.spacer(),
+            rx.cond(_has(PROFILES_TAG),
+                    rx.button(rx.icon("tag", size=14, aria_hidden="true"), "Batch tag", size="2",
+                              on_click=S.open_batch_tag)),
+            rx.cond(_has(PROFILES_EDIT),
+                    rx.button(rx.icon("users", size=14, aria_hidden="true"), "Add to group",
+                              size="2", variant="soft", on_click=S.open_group_dialog)),
+            rx.button("Clear selection", size="2", variant="ghost", color_scheme="gray",
+                      on_click=S.clear_selection),
+            align="center",
+            spacing="3",
+            width="100%",
+            padding="0.5em 0.75em",
+            border_radius="8px",
+            background=rx.color("indigo", 3),
+            aria_label="Selection",
+            role="region",
+        ),
+    )
+
+
+def _shown_column(key: rx.Var, index: rx.Var) -> rx.Component:
+    label = S.column_labels[key]
+    return rx.el.li(
+        rx.hstack(
+            rx.text(index + 1, ". ", label, size="2"),
+            rx.spacer(),
+            rx.icon_button(rx.icon("arrow_up", size=12, aria_hidden="true"), size="1", variant="soft",
+                           on_click=S.move_column(key, -1), disabled=index == 0,
+                           aria_label="Move " + label + " up"),
+            rx.icon_button(rx.icon("arrow_down", size=12, aria_hidden="true"), size="1",
+                           variant="soft", on_click=S.move_column(key, 1),
+                           disabled=index == S.draft_columns.length() - 1,
+                           aria_label="Move " + label + " down"),
+            align="center",
+            spacing="2",
+        ),
+        list_style="none",
+    )
+
+
+def _column_checkbox(option: ColumnChoice) -> rx.Component:
+    return rx.checkbox(option.label, checked=S.draft_columns.contains(option.key),
+                       on_change=lambda shown: S.toggle_column(option.key, shown), size="2")
+
+
+def _column_group(group: str) -> rx.Component:
+    return rx.el.fieldset(
+        rx.el.legend(rx.text(group, size="2", weight="bold")),
+        rx.flex(
+            rx.foreach(S.column_options,
+                       lambda o: rx.cond(o.group == group, _column_checkbox(o))),
+            wrap="wrap", gap="2", direction="column",
+        ),
+        style={"border": "none", "padding": 0, "margin": 0, "minWidth": "160px"},
+    )
+
+
+def columns_dialog() -> rx.Component:
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title("Column display"),
+            rx.dialog.description("Choose the columns of the list and their order.", size="2",
+                                  color_scheme="gray"),
+            rx.grid(
+                rx.vstack(
+                    rx.heading("Shown, in this order", size="2", as_="h3"),
+                    rx.el.ol(rx.foreach(S.draft_columns, _shown_column),
+                             aria_label="Shown columns",
+                             style={"padding": 0, "margin": 0, "width": "100%"}),
+                    width="100%",
+                ),
+                rx.hstack(_column_group("Attributes"), _column_group("Identities"),
+                          _column_group("Tags"), align="start", spacing="4", wrap="wrap"),
+                columns="2",
+                spacing="5",
+                margin_y="1em",
+            ),
+            rx.cond(S.columns_error != "",
+                    rx.callout(S.columns_error, icon="triangle_alert", color_scheme="red",
+                               role="alert")),
+            rx.hstack(
+                rx.cond(S.columns_source == "user",
+                        rx.button("Use the default", variant="ghost", on_click=S.use_default_columns)),
+                rx.spacer(),
+                rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray")),
+                rx.cond(_has(SETTINGS_MANAGE),
+                        rx.button("Save as default for everyone", variant="soft",
+                                  on_click=S.save_default_columns)),
+                rx.button("Save", on_click=S.save_columns),
+                spacing="3",
+                width="100%",
+            ),
+            max_width="760px",
+        ),
+        open=S.columns_open,
+        on_open_change=S.set_columns_open,
+    )
+
+
+def group_dialog() -> rx.Component:
+    return form_dialog(
+        title="Add to group",
+        description=S.selection_text,
+        body=labelled_select("Group", name="group", id="add-to-group",
+                             item_var=S.group_choices[1:], placeholder="Choose a group"),
+        is_open=S.group_dialog_open,
+        on_open_change=S.set_group_dialog_open,
+        on_submit=S.add_to_group,
+        error=S.group_error,
+        submit_label="Add",
+    )
+
+
+def content() -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            filter_form(),
+            rx.vstack(
+                rx.cond(_has(PROFILES_CREATE),
+                        rx.button(rx.link(rx.icon("user_plus", size=16, aria_hidden="true"),
+                                          "New profile", href=routes.PROFILE_NEW, underline="none",
+                                          color="inherit"),
+                                  as_child=True)),
+                rx.button(rx.icon("columns_3", size=16, aria_hidden="true"), "Column display",
+                          variant="soft", on_click=S.open_columns),
+                align="end",
+            ),
+            align="start",
+            width="100%",
+            spacing="4",
+        ),
+        selection_bar(),
+        rx.box(
+            data_table(
+                columns=S.columns, rows=S.rows, sort_key=S.sort_key, descending=S.descending,
+                on_sort=S.sort_by, caption="Profiles",
+                selectable=_has(PROFILES_TAG) | _has(PROFILES_EDIT),
+                selected=S.selected, on_select_row=S.toggle_row,
+                page_selected=S.page_selected, on_select_page=S.toggle_page,
+            ),
+            width="100%",
+            overflow_x="auto",
+        ),
+        rx.cond(S.rows.length() == 0,
+                rx.center(rx.text("No profiles match.", color_scheme="gray"), padding="2em",
+                          width="100%")),
+        pagination(page=S.page, pages=S.pages, total_text=S.total_text, page_size=S.page_size,
+                   on_page=S.go_to_page, on_page_size=S.set_page_size),
+        columns_dialog(),
+        tag_picker_dialog(S.apply_batch_tag),
+        group_dialog(),
+        spacing="4",
+        width="100%",
+    )
+
+
+def page() -> rx.Component:
+    return shell(content(), route=routes.PROFILES, title=TITLE)

@@ -1,0 +1,507 @@
+"""State of the profile list (/profiles): query and filters, sort, pages, columns,
+selection and the bulk actions.
+
+Only one page of rows (display texts) goes to the browser; the filter behind it lives in
+the backend-only `_filter_json`, and "all N matching" selections are applied by the
+service from that filter, never from a list of ids held in the browser.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import reflex as rx
+
+from ... import routes
+from ...components.data_table import TableColumn
+from ...db import session_scope
+from ...services import view_prefs
+from ...services.profiles import (
+    DEFAULT_PAGE_SIZE, LISTED_STATUSES, PAGE_SIZES, SORTS, ProfileError, ProfileFilter,
+    add_profiles_to_group, count_profiles, estimate_count, identities_of, list_profiles,
+    page_cells, tag_profiles,
+)
+from ...services.view_prefs import ViewPrefsError
+from ...services.workspace_settings import (
+    list_fields, list_groups, list_segments, list_tag_groups,
+)
+from ...state.base import AppState, guarded
+from .common import ANY, Choice, choice_id
+from .tag_picker import TagPickerState
+
+STATUS_LABELS = {"active": "Active", "deactivated": "Deactivated"}
+
+
+@dataclasses.dataclass
+class ColumnChoice:
+    """A column the Column display dialog offers."""
+
+    key: str
+    label: str
+    group: str
+
+
+def _parse_day(text: str, what: str) -> date | None:
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ProfileError(f"'{text}' is not a date for '{what}' (use YYYY-MM-DD)") from None
+
+
+def _filter_from_form(form: dict[str, Any]) -> ProfileFilter:
+    """The list filter from the filter form (raises ProfileError for unreadable dates)."""
+    created_from = _parse_day(str(form.get("created_from") or ""), "Created from")
+    created_to = _parse_day(str(form.get("created_to") or ""), "Created to")
+    status = str(form.get("status") or "active")
+    tag_id = choice_id(str(form.get("tag") or ""))
+    tag_value = str(form.get("tag_value") or "").strip()
+    level = str(form.get("member_level") or "")
+    return ProfileFilter(
+        text=str(form.get("q") or "").strip(),
+        status=status if status in LISTED_STATUSES else "active",
+        group_id=choice_id(str(form.get("group") or "")),
+        member_level=None if level in ("", ANY) else level,
+        tag_ids=[tag_id] if tag_id else [],
+        tag_values={tag_id: tag_value} if tag_id and tag_value else {},
+        segment_id=choice_id(str(form.get("segment") or "")),
+        created_from=datetime.combine(created_from, datetime.min.time(), UTC) if created_from else None,
+        # the form's "to" day is included: the service's bound is exclusive
+        created_to=(datetime.combine(created_to, datetime.min.time(), UTC) + timedelta(days=1)
+                    if created_to else None),
+    )
+
+
+def _row_title(profile: Any, identities: dict[str, list[str]]) -> str:
+    if profile.full_name:
+        return profile.full_name
+    for kind in ("email", "phone", "user_id"):
+        if identities.get(kind):
+            return identities[kind][0]
+    return f"Profile {profile.id}"
+
+
+class ProfilesListState(AppState):
+    # the filter form: shown values (defaults of the uncontrolled form) and its key,
+    # bumped by Reset so the browser forgets what was typed
+    form_version: int = 0
+    shown_text: str = ""
+    shown_group: str = ANY
+    shown_level: str = ANY
+    shown_tag: str = ANY
+    shown_tag_value: str = ""
+    shown_segment: str = ANY
+    shown_status: str = "active"
+    shown_from: str = ""
+    shown_to: str = ""
+
+    group_choices: list[Choice] = []
+    level_choices: list[Choice] = []
+    tag_choices: list[Choice] = []
+    segment_choices: list[Choice] = []
+
+    columns: list[TableColumn] = []
+    rows: list[dict[str, str]] = []
+    sort_key: str = "created_at"
+    descending: bool = True
+    page: int = 1
+    page_size: int = DEFAULT_PAGE_SIZE
+    total: int = 0
+    total_exact: bool = True
+    load_error: str = ""
+
+    selected: list[str] = []
+    all_matching: bool = False
+
+    # Column display
+    columns_open: bool = False
+    column_options: list[ColumnChoice] = []
+    draft_columns: list[str] = []
+    columns_source: str = "builtin"
+    columns_error: str = ""
+
+    # Add to group
+    group_dialog_open: bool = False
+    group_error: str = ""
+
+    _filter_json: dict = {}
+    _column_keys: list[str] = []
+
+    # ------------------------------------------------------------ derived (no data access)
+    @rx.var
+    def pages(self) -> int:
+        return max(1, -(-self.total // max(self.page_size, 1)))
+
+    @rx.var
+    def total_text(self) -> str:
+        noun = "profile" if self.total == 1 else "profiles"
+        if self.total_exact:
+            return f"{self.total:,} {noun}"
+        return f"About {self.total:,} {noun} (counting…)"
+
+    @rx.var
+    def page_ids(self) -> list[str]:
+        return [row["id"] for row in self.rows]
+
+    @rx.var
+    def page_selected(self) -> bool:
+        return bool(self.rows) and all(row["id"] in self.selected for row in self.rows)
+
+    @rx.var
+    def selection_count(self) -> int:
+        return self.total if self.all_matching else len(self.selected)
+
+    @rx.var
+    def selection_text(self) -> str:
+        if self.all_matching:
+            return f"All {self.total:,} matching profiles selected"
+        n = len(self.selected)
+        return f"{n} profile{'' if n == 1 else 's'} selected"
+
+    @rx.var
+    def column_labels(self) -> dict[str, str]:
+        return {option.key: option.label for option in self.column_options}
+
+    # ------------------------------------------------------------ loading
+    def _load_catalogue(self, session: Any, actor: Any) -> None:
+        self.group_choices = [Choice(ANY, "Any group")] + [
+            Choice(str(g.id), g.name) for g in list_groups(session=session, actor=actor)]
+        self.segment_choices = [Choice(ANY, "Any segment")] + [
+            Choice(str(s.id), s.name) for s in list_segments(session=session, actor=actor)]
+        self.tag_choices = [Choice(ANY, "Any tag")] + [
+            Choice(str(t.id), f"{g.name}: {t.name}")
+            for g, tags in list_tag_groups(session=session, actor=actor) for t in tags]
+        level = next((f for f in list_fields(session=session, actor=actor) if f.key == "member_level"),
+                     None)
+        self.level_choices = [Choice(ANY, "Any level")] + [
+            Choice(o, o) for o in (level.options if level else [])]
+
+    def _apply_view(self, view: view_prefs.ListView) -> None:
+        labels = {o.key: o for o in view.options}
+        self._column_keys = list(view.columns)
+        self.columns = [TableColumn(key, labels[key].label, labels[key].sortable)
+                        for key in view.columns if key in labels]
+        self.column_options = [ColumnChoice(o.key, o.label, o.group) for o in view.options]
+        self.columns_source = view.source
+        self.page_size = view.page_size
+        if self.sort_key not in SORTS:
+            self.sort_key = "created_at"
+
+    def _flt(self) -> ProfileFilter:
+        return ProfileFilter.from_json(self._filter_json) if self._filter_json else ProfileFilter()
+
+    def _load_rows(self, actor: Any, *, count: bool) -> Any:
+        """Read the current page (and, with `count`, the total). When the total is only an
+        estimate, the exact count follows as a second event, so the page shows first."""
+        flt = self._flt()
+        follow_up = None
+        try:
+            with session_scope() as session:
+                if count:
+                    estimate = estimate_count(session=session, actor=actor, flt=flt)
+                    self.total, self.total_exact = estimate.value, estimate.exact
+                    if not estimate.exact:
+                        follow_up = ProfilesListState.count_exactly
+                result = list_profiles(
+                    session=session, actor=actor, flt=flt, sort=self.sort_key,
+                    descending=self.descending, page=self.page, page_size=self.page_size,
+                    with_total=False, known_total=self.total if self.total_exact else None)
+                cells = page_cells(session=session, rows=result.rows, columns=self._column_keys)
+                names = identities_of(session=session, profile_ids=[p.id for p in result.rows])
+        except ProfileError as exc:
+            self.load_error = str(exc)
+            self.rows = []
+            return rx.toast.error(str(exc))
+        self.load_error = ""
+        self.page = result.page
+        for cell, profile in zip(cells, result.rows, strict=True):
+            cell["_title"] = _row_title(profile, names.get(profile.id, {}))
+            cell["_href"] = routes.profile_url(profile.id)
+        self.rows = cells
+        return follow_up
+
+    def _show_filter(self, flt: ProfileFilter) -> None:
+        tag_id = next(iter(flt.tag_ids), None)
+        self.shown_text = flt.text
+        self.shown_group = str(flt.group_id) if flt.group_id else ANY
+        self.shown_level = flt.member_level or ANY
+        self.shown_tag = str(tag_id) if tag_id else ANY
+        self.shown_tag_value = flt.tag_values.get(tag_id, "") if tag_id else ""
+        self.shown_segment = str(flt.segment_id) if flt.segment_id else ANY
+        self.shown_status = flt.status
+        self.shown_from = flt.created_from.date().isoformat() if flt.created_from else ""
+        self.shown_to = ((flt.created_to - timedelta(days=1)).date().isoformat()
+                         if flt.created_to else "")
+        self.form_version += 1
+
+    def _clear_selection(self) -> None:
+        self.selected = []
+        self.all_matching = False
+
+    # ------------------------------------------------------------ events: the list
+    @rx.event
+    @guarded
+    def on_load(self) -> Any:
+        actor = self._enter_page(routes.PROFILES)
+        if actor is None:
+            return None
+        params = self.router.url.query_parameters
+        flt = ProfileFilter(group_id=choice_id(params.get("group")),
+                            segment_id=choice_id(params.get("segment")),
+                            tag_ids=[t] if (t := choice_id(params.get("tag"))) else [])
+        if params.get("group") or params.get("segment") or params.get("tag") or not self._filter_json:
+            self._filter_json = flt.to_json()
+            self.page = 1
+        self._show_filter(self._flt())
+        with session_scope() as session:
+            self._load_catalogue(session, actor)
+            self._apply_view(view_prefs.get_list_view(session=session, actor=actor))
+        self._clear_selection()
+        return self._load_rows(actor, count=True)
+
+    @rx.event
+    @guarded
+    def apply_query(self, form_data: dict[str, Any]) -> Any:
+        actor = self._require_actor()
+        try:
+            flt = _filter_from_form(form_data)
+        except ProfileError as exc:
+            return rx.toast.error(str(exc))
+        self._filter_json = flt.to_json()
+        self.page = 1
+        self._clear_selection()
+        self._show_filter(flt)
+        return self._load_rows(actor, count=True)
+
+    @rx.event
+    @guarded
+    def reset_filters(self) -> Any:
+        actor = self._require_actor()
+        self._filter_json = ProfileFilter().to_json()
+        self.page = 1
+        self._clear_selection()
+        self._show_filter(ProfileFilter())
+        return self._load_rows(actor, count=True)
+
+    @rx.event
+    @guarded
+    def count_exactly(self) -> None:
+        actor = self._require_actor()
+        with session_scope() as session:
+            self.total = count_profiles(session=session, actor=actor, flt=self._flt())
+        self.total_exact = True
+
+    @rx.event
+    @guarded
+    def sort_by(self, key: str) -> Any:
+        actor = self._require_actor()
+        if key not in SORTS:
+            return None
+        if self.sort_key == key:
+            self.descending = not self.descending
+        else:
+            self.sort_key, self.descending = key, key in ("created_at", "updated_at", "registered_at")
+        self.page = 1
+        return self._load_rows(actor, count=False)
+
+    @rx.event
+    @guarded
+    def go_to_page(self, page: int) -> Any:
+        actor = self._require_actor()
+        self.page = min(max(int(page), 1), self.pages)
+        if not self.all_matching:
+            self.selected = []
+        return self._load_rows(actor, count=False)
+
+    @rx.event
+    @guarded
+    def set_page_size(self, size: str) -> Any:
+        actor = self._require_actor()
+        value = int(size) if str(size).isdigit() else DEFAULT_PAGE_SIZE
+        self.page_size = value if value in PAGE_SIZES else DEFAULT_PAGE_SIZE
+        self.page = 1
+        if not self.all_matching:
+            self.selected = []
+        return self._load_rows(actor, count=False)
+
+    # ------------------------------------------------------------ events: selection
+    @rx.event
+    @guarded
+    def toggle_row(self, row_id: str, checked: bool) -> None:
+        self._require_actor()
+        self.all_matching = False
+        if checked and row_id not in self.selected and row_id in self.page_ids:
+            self.selected = [*self.selected, row_id]
+        elif not checked:
+            self.selected = [i for i in self.selected if i != row_id]
+
+    @rx.event
+    @guarded
+    def toggle_page(self, checked: bool) -> None:
+        self._require_actor()
+        self.all_matching = False
+        self.selected = list(self.page_ids) if checked else []
+
+    @rx.event
+    @guarded
+    def select_all_matching(self) -> None:
+        self._require_actor()
+        self.all_matching = True
+        self.selected = list(self.page_ids)
+
+    @rx.event
+    @guarded
+    def clear_selection(self) -> None:
+        self._require_actor()
+        self._clear_selection()
+
+    def _targets(self) -> dict[str, Any]:
+        """The bulk action's profiles: the filter ("all N matching") or the page's ids."""
+        if self.all_matching:
+            return {"flt": self._flt()}
+        return {"profile_ids": [int(i) for i in self.selected if i.isdigit()]}
+
+    # ------------------------------------------------------------ events: bulk actions
+    @rx.event
+    @guarded
+    def open_batch_tag(self) -> Any:
+        self._require_actor()
+        return TagPickerState.open_picker(
+            True, "Batch tag", f"Tag {self.selection_text[:-len(' selected')].lower()}.")
+
+    @rx.event
+    @guarded
+    async def apply_batch_tag(self, form_data: dict[str, Any]) -> Any:
+        actor = self._require_actor()
+        picker = await self.get_state(TagPickerState)
+        chosen = picker.chosen_tag(form_data)
+        if chosen is None:
+            return None
+        tag_id, value, policy = chosen
+        try:
+            with session_scope() as session:
+                tagged = tag_profiles(session=session, actor=actor, tag_id=tag_id, value=value,
+                                       policy=policy, **self._targets())
+        except ProfileError as exc:
+            picker.error = str(exc)
+            return None
+        picker.close()
+        self._clear_selection()
+        events = [rx.toast.success(f"Tagged {tagged:,} profile{'' if tagged == 1 else 's'}")]
+        follow_up = self._load_rows(actor, count=False)
+        return events + ([follow_up] if follow_up else [])
+
+    @rx.event
+    @guarded
+    def open_group_dialog(self) -> None:
+        self._require_actor()
+        self.group_error = ""
+        self.group_dialog_open = True
+
+    @rx.event
+    @guarded
+    def set_group_dialog_open(self, is_open: bool) -> None:
+        self._require_actor()
+        self.group_dialog_open = bool(is_open)
+
+    @rx.event
+    @guarded
+    def add_to_group(self, form_data: dict[str, Any]) -> Any:
+        actor = self._require_actor()
+        group_id = choice_id(str(form_data.get("group") or ""))
+        if group_id is None:
+            self.group_error = "Choose a group"
+            return None
+        try:
+            with session_scope() as session:
+                added = add_profiles_to_group(session=session, actor=actor, group_id=group_id,
+                                              **self._targets())
+        except ProfileError as exc:
+            self.group_error = str(exc)
+            return None
+        self.group_dialog_open = False
+        self._clear_selection()
+        return rx.toast.success(f"Added {added:,} profile{'' if added == 1 else 's'} to the group")
+
+    # ------------------------------------------------------------ events: column display
+    @rx.event
+    @guarded
+    def open_columns(self) -> None:
+        actor = self._require_actor()
+        with session_scope() as session:
+            self._apply_view(view_prefs.get_list_view(session=session, actor=actor))
+        self.draft_columns = list(self._column_keys)
+        self.columns_error = ""
+        self.columns_open = True
+
+    @rx.event
+    @guarded
+    def set_columns_open(self, is_open: bool) -> None:
+        self._require_actor()
+        self.columns_open = bool(is_open)
+
+    @rx.event
+    @guarded
+    def toggle_column(self, key: str, shown: bool) -> None:
+        self._require_actor()
+        known = {o.key for o in self.column_options}
+        if shown and key in known and key not in self.draft_columns:
+            self.draft_columns = [*self.draft_columns, key]
+        elif not shown:
+            self.draft_columns = [k for k in self.draft_columns if k != key]
+
+    @rx.event
+    @guarded
+    def move_column(self, key: str, step: int) -> None:
+        self._require_actor()
+        order = list(self.draft_columns)
+        if key not in order:
+            return
+        i = order.index(key)
+        j = min(max(i + int(step), 0), len(order) - 1)
+        order[i], order[j] = order[j], order[i]
+        self.draft_columns = order
+
+    def _save_columns(self, save: Any, done: str) -> Any:
+        actor = self._require_actor()
+        try:
+            with session_scope() as session:
+                view = save(session=session, actor=actor, columns=list(self.draft_columns),
+                            page_size=self.page_size)
+                if view.source != "user":  # the admin saved the default: show their own view
+                    view = view_prefs.get_list_view(session=session, actor=actor)
+        except ViewPrefsError as exc:
+            self.columns_error = str(exc)
+            return None
+        self._apply_view(view)
+        self.columns_open = False
+        follow_up = self._load_rows(actor, count=False)
+        return [rx.toast.success(done)] + ([follow_up] if follow_up else [])
+
+    @rx.event
+    @guarded
+    def save_columns(self) -> Any:
+        return self._save_columns(view_prefs.save_list_view, "Columns saved")
+
+    @rx.event
+    @guarded
+    def save_default_columns(self) -> Any:
+        return self._save_columns(view_prefs.save_default_list_view,
+                                  "Saved as the default for everyone without their own columns")
+
+    @rx.event
+    @guarded
+    def use_default_columns(self) -> Any:
+        actor = self._require_actor()
+        with session_scope() as session:
+            view = view_prefs.reset_list_view(session=session, actor=actor)
+        self._apply_view(view)
+        self.draft_columns = list(self._column_keys)
+        self.columns_open = False
+        follow_up = self._load_rows(actor, count=False)
+        return [rx.toast.success("Showing the default columns")] + ([follow_up] if follow_up else [])
+

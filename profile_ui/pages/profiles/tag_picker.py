@@ -1,0 +1,183 @@
+"""The tag dialog (tag group → tag → value), shared by the list's Batch tag and the User
+360 page's Tag button. Its state only holds the choice; the page that opened it applies
+the tag in its own handler (it knows which profiles), reading the choice with
+`await self.get_state(TagPickerState)` and `picker.chosen_tag()`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import reflex as rx
+
+from ...components.dialogs import form_dialog
+from ...db import session_scope
+from ...services.profiles import TAG_POLICIES
+from ...services.workspace_settings import list_tag_groups, tag_value_suggestions
+from ...state.base import AppState, guarded
+from .common import Choice, choice_id
+
+POLICY_LABELS = {"overwrite": "Overwrite existing tags", "ignore": "Ignore this operation"}
+POLICY_HINTS = {"overwrite": "Later imports may change this tag: the latest data wins.",
+                "ignore": "Later imports keep this tag as it is."}
+
+
+@dataclasses.dataclass
+class TagOption:
+    id: str
+    name: str
+    kind: str
+    group_id: str
+
+
+class TagPickerState(AppState):
+    is_open: bool = False
+    with_policy: bool = True
+    title: str = "Tag"
+    description: str = ""
+    group_choices: list[Choice] = []
+    tag_choices: list[Choice] = []
+    group_id: str = ""
+    tag_id: str = ""
+    tag_kind: str = ""
+    suggestions: list[str] = []
+    error: str = ""
+    form_key: int = 0  # a new key each time it opens: the form starts empty
+
+    _tags: list[TagOption] = []
+
+    @rx.event
+    @guarded
+    def open_picker(self, with_policy: bool, title: str, description: str = "") -> None:
+        actor = self._require_actor()
+        with session_scope() as session:
+            catalogue = list_tag_groups(session=session, actor=actor)
+        self.group_choices = [Choice(str(g.id), g.name) for g, tags in catalogue if tags]
+        self._tags = [TagOption(str(t.id), t.name, t.kind, str(g.id))
+                      for g, tags in catalogue for t in tags]
+        self.group_id = self.tag_id = self.tag_kind = self.error = ""
+        self.tag_choices, self.suggestions = [], []
+        self.with_policy, self.title, self.description = bool(with_policy), title, description
+        self.form_key += 1
+        self.is_open = True
+
+    @rx.event
+    @guarded
+    def set_open(self, is_open: bool) -> None:
+        self._require_actor()
+        self.is_open = bool(is_open)
+
+    @rx.event
+    @guarded
+    def choose_group(self, group_id: str) -> None:
+        self._require_actor()
+        self.group_id = group_id
+        self.tag_choices = [Choice(t.id, t.name) for t in self._tags if t.group_id == group_id]
+        self.tag_id = self.tag_kind = ""
+        self.suggestions = []
+
+    @rx.event
+    @guarded
+    def choose_tag(self, tag_id: str) -> None:
+        actor = self._require_actor()
+        tag = next((t for t in self._tags if t.id == tag_id and t.group_id == self.group_id), None)
+        if tag is None:
+            return
+        self.tag_id, self.tag_kind, self.error = tag.id, tag.kind, ""
+        with session_scope() as session:
+            self.suggestions = tag_value_suggestions(session=session, actor=actor,
+                                                     tag_id=int(tag.id), limit=30)
+
+    def chosen_tag(self, form_data: dict[str, Any]) -> tuple[int, str, str] | None:
+        """(tag id, value, policy) from the dialog, or None with `error` set."""
+        tag_id = choice_id(self.tag_id)
+        if tag_id is None:
+            self.error = "Choose a tag group and a tag"
+            return None
+        policy = str(form_data.get("policy") or "ignore")
+        if policy not in TAG_POLICIES:
+            self.error = "Choose what later imports do with this tag"
+            return None
+        self.error = ""
+        return tag_id, str(form_data.get("tag_value") or "").strip(), policy
+
+    def close(self) -> None:
+        self.is_open = False
+        self.error = ""
+
+
+def _policy_choice(policy: str) -> rx.Component:
+    return rx.el.label(
+        rx.hstack(
+            rx.radio_group.item(value=policy),
+            rx.vstack(rx.text(POLICY_LABELS[policy], size="2", weight="medium"),
+                      rx.text(POLICY_HINTS[policy], size="1", color_scheme="gray"),
+                      spacing="0"),
+            align="start",
+            spacing="2",
+        ),
+    )
+
+
+def tag_picker_dialog(on_submit: Callable[[Any], Any]) -> rx.Component:
+    s = TagPickerState
+    body = rx.vstack(
+        rx.vstack(
+            rx.el.label("Tag group", id="tag-picker-group-label",
+                        style={"fontWeight": 500, "fontSize": "14px"}),
+            rx.select.root(
+                rx.select.trigger(placeholder="Choose a tag group",
+                                  aria_labelledby="tag-picker-group-label", width="100%"),
+                rx.select.content(rx.foreach(s.group_choices,
+                                             lambda c: rx.select.item(c.label, value=c.value))),
+                value=s.group_id,
+                on_change=s.choose_group,
+            ),
+            spacing="1", width="100%",
+        ),
+        rx.vstack(
+            rx.el.label("Tag", id="tag-picker-tag-label",
+                        style={"fontWeight": 500, "fontSize": "14px"}),
+            rx.select.root(
+                rx.select.trigger(placeholder="Choose a tag", aria_labelledby="tag-picker-tag-label",
+                                  width="100%"),
+                rx.select.content(rx.foreach(s.tag_choices,
+                                             lambda c: rx.select.item(c.label, value=c.value))),
+                value=s.tag_id,
+                on_change=s.choose_tag,
+                disabled=s.group_id == "",
+            ),
+            spacing="1", width="100%",
+        ),
+        rx.vstack(
+            rx.el.label("Tag value", html_for="tag-picker-value",
+                        style={"fontWeight": 500, "fontSize": "14px"}),
+            rx.input(id="tag-picker-value", name="tag_value", width="100%",
+                     placeholder=rx.cond(s.tag_kind == "multi", "A value (required)",
+                                         "A value (optional)"),
+                     custom_attrs={"list": "tag-picker-suggestions", "autoComplete": "off"}),
+            rx.el.datalist(rx.foreach(s.suggestions, lambda v: rx.el.option(value=v)),
+                           id="tag-picker-suggestions"),
+            spacing="1", width="100%",
+        ),
+        rx.cond(
+            s.with_policy,
+            rx.el.fieldset(
+                rx.el.legend(rx.text("When a later import brings a different value",
+                                     size="2", weight="medium")),
+                rx.radio_group.root(
+                    rx.vstack(_policy_choice("overwrite"), _policy_choice("ignore"), spacing="2"),
+                    name="policy",
+                    default_value="overwrite",
+                ),
+                style={"border": "none", "padding": 0, "margin": 0},
+            ),
+        ),
+        spacing="3",
+        width="100%",
+    )
+    return form_dialog(title=s.title, description=s.description, body=body, is_open=s.is_open,
+                       on_open_change=s.set_open, on_submit=on_submit, error=s.error,
+                       form_key=s.form_key)
