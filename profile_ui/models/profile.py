@@ -42,7 +42,12 @@ class Profile(SQLModel, table=True):
 
 
 class AttributeProvenance(SQLModel, table=True):
-    """Which source set a profile's value, when, and whether a person locked it."""
+    """Which source set a profile's value, when, and whether a person locked it.
+
+    A value with no row here is the profile's own from creation: it came from
+    `Profile.initial_source` at `Profile.created_at` (imports don't write a row per
+    value of the profiles they create).
+    """
 
     __tablename__ = "attribute_provenance"
     profile_id: int = Field(foreign_key="profiles.id", primary_key=True, ondelete="CASCADE")

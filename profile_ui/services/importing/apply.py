@@ -116,7 +116,6 @@ class _Work:
     file_name: str
     persons: pl.DataFrame  # person, kind (new|update|merge), target, losers
     new_profiles: pl.DataFrame  # person + system columns + attributes (JSON text)
-    new_provenance: pl.DataFrame  # person, field_key
     updates: pl.DataFrame  # id + the file's system columns + attributes (JSON patch text)
     changed_provenance: pl.DataFrame  # profile_id, field_key
     merges: list[tuple[int, list[int], int]]  # survivor, losers, person
@@ -251,7 +250,7 @@ def _plan(*, session: Session, frame: pl.DataFrame, mapping: ImportMapping, opti
     consent_writes, consent_changes = _plan_consent(session, applied, options)
 
     # ---- what gets written
-    new_profiles, new_provenance = _new_profile_rows(applied.filter(new_mask), fields, file_name, now)
+    new_profiles = _new_profile_rows(applied.filter(new_mask), fields, file_name, now)
     existing_out = _existing_writes(diff, fields, provenance)
 
     # ---- per person: outcome and changes (JSON text built column-wise)
@@ -306,7 +305,7 @@ def _plan(*, session: Session, frame: pl.DataFrame, mapping: ImportMapping, opti
     work = _Work(
         now=now, file_name=file_name,
         persons=applied.select("person", "kind", "target", "losers"),
-        new_profiles=new_profiles, new_provenance=new_provenance, updates=updates,
+        new_profiles=new_profiles, updates=updates,
         changed_provenance=existing_out.written, merges=merges, merge_extra=merge_extra,
         merge_provenance=merge_provenance,
         identity_adds=identity_adds.select("person", "kind", "value"),
@@ -666,8 +665,12 @@ def _json_text(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
 
 
 def _new_profile_rows(new: pl.DataFrame, fields: list[_FieldInfo], file_name: str, now: datetime
-                      ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """New profiles (keyed by person) with system columns and attributes JSON; provenance pairs."""
+                      ) -> pl.DataFrame:
+    """New profiles (keyed by person) with system columns and attributes JSON.
+
+    They get no provenance rows: a created profile's values came from its initial_source
+    at created_at (see AttributeProvenance); rows are written only where a later source
+    changes a value. That keeps a 50,000-row file from writing ~500,000 provenance rows."""
     system = [f for f in fields if f.is_system]
     custom = [f for f in fields if not f.is_system]
     attributes = pl.lit("{") + pl.concat_str(
@@ -679,11 +682,7 @@ def _new_profile_rows(new: pl.DataFrame, fields: list[_FieldInfo], file_name: st
         *[pl.col(f"in:{f.key}").cast(_SYSTEM_DTYPES[f.key], strict=False).alias(f.key) for f in system],
         attributes=attributes, status=pl.lit("active"), initial_source=pl.lit(file_name),
         created_at=pl.lit(now), updated_at=pl.lit(now))
-    written = new.select("person", *[pl.col(f"in:{f.key}").is_not_null().alias(f.key) for f in fields]) \
-        .unpivot(index="person", variable_name="field_key", value_name="set") \
-        .filter(pl.col("set")).select("person", "field_key") if fields else \
-        pl.DataFrame(schema={"person": pl.Int64, "field_key": pl.Utf8})
-    return frame, written
+    return frame
 
 
 # ---------------------------------------------------------------------- identities
@@ -969,14 +968,13 @@ def apply_import(
         writer.update("identities", _with_stored_values(work.identity_touches).select(
             "kind", "value", last_seen_at=pl.lit(now)), key=["kind", "value"])
 
-    # ---- provenance of every value written
+    # ---- provenance of every value written to an existing profile
     prov_update = ["source_type", "source_name", "import_job_id", "set_by", "set_at", "locked"]
     if work.merge_provenance.height:
         writer.upsert("attribute_provenance", work.merge_provenance.select("profile_id", "field_key", *prov_update),
                       conflict=["profile_id", "field_key"], update=prov_update)
     writer.write_provenance(
         work.changed_provenance.select("profile_id", "field_key"),
-        fresh=work.new_provenance.join(profile_of, on="person").select("profile_id", "field_key"),
         source_type="file", source_name=job.file_name, import_job_id=job.id, set_by=actor.user_id, set_at=now)
     report(total_rows * 3 // 4)
 
@@ -1442,16 +1440,15 @@ class BulkWriter:
             + " WHERE " + " AND ".join(f"{_q(k)} = ?" for k in key),
             frame.select(*values, *key).iter_rows())
 
-    def write_provenance(self, pairs: pl.DataFrame, *, fresh: pl.DataFrame | None = None, source_type: str,
+    def write_provenance(self, pairs: pl.DataFrame, *, source_type: str,
                          source_name: str | None, import_job_id: int | None, set_by: int | None,
                          set_at: datetime) -> None:
         """Upsert one attribute_provenance row per (profile_id, field_key) pair, all from one
-        source; `fresh` pairs belong to profiles created in this transaction (no conflicts).
+        source.
 
-        An import writes a row per value (hundreds of thousands). SQLite gets one row per
+        An import can change hundreds of thousands of values. SQLite gets one row per
         profile with a bit per field, expanded by one INSERT ... SELECT inside the database,
-        several times faster than binding every row from Python. PostgreSQL takes fresh
-        pairs by plain COPY: INSERT ... ON CONFLICT is much slower per row.
+        several times faster than binding every row from Python.
         """
         columns = ["source_type", "source_name", "import_job_id", "set_by", "set_at", "locked"]
         if self.postgres:
@@ -1461,12 +1458,8 @@ class BulkWriter:
                     "profile_id", "field_key", source_type=pl.lit(source_type), source_name=pl.lit(source_name),
                     import_job_id=pl.lit(import_job_id, dtype=pl.Int64), set_by=pl.lit(set_by, dtype=pl.Int64),
                     set_at=pl.lit(set_at), locked=pl.lit(False))
-            if fresh is not None:
-                self.insert("attribute_provenance", rows(fresh))
             self.upsert("attribute_provenance", rows(pairs), conflict=["profile_id", "field_key"], update=columns)
             return
-        if fresh is not None:
-            pairs = pl.concat([fresh, pairs])
         if pairs.is_empty():
             return
         stamp = set_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")

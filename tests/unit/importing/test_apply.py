@@ -76,10 +76,10 @@ def test_new_updated_unchanged_invalid(session, people):
     assert (identity.profile_id, identity.kind, identity.source_type, identity.source_name) == \
         (dan_id, "email", "file", "people.xlsx")
 
-    # provenance: every value written says it came from this file and job
+    # provenance: every value written to an existing profile says it came from this file
+    # and job; a created profile's values are its initial source's (no rows needed)
     prov = {(p.profile_id, p.field_key): p for p in session.execute(sa.select(AttributeProvenance)).scalars()}
-    assert {k for k in prov if k[0] in (ann, dan_id)} == {(ann, "city"), (ann, "score"), (dan_id, "full_name"),
-                                                          (dan_id, "birthday")}
+    assert {k for k in prov if k[0] in (ann, dan_id)} == {(ann, "city"), (ann, "score")}
     assert all(p.source_name == "people.xlsx" and p.import_job_id == job.id for p in prov.values())
     assert (bob, "city") not in prov  # unchanged: nothing written
 
