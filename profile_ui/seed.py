@@ -14,7 +14,9 @@ import json
 import time
 import unicodedata
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import chain
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -565,21 +567,38 @@ class _Loader:
                 rebuild = self.drop_for_load(conn) if profiles > existing_profiles else []
                 rows = dict.fromkeys(LOADED_TABLES, 0)
                 now = datetime.now(UTC)
-                for chunk_no, first in enumerate(range(0, profiles, CHUNK_PROFILES)):
+
+                def make_chunk(chunk_no: int) -> tuple[int, list[tuple[str, int, Any]]]:
+                    """Generate and encode one chunk (runs beside the writes of the last one)."""
+                    first = chunk_no * CHUNK_PROFILES
                     n = min(CHUNK_PROFILES, profiles - first)
                     rng = np.random.default_rng([random_seed, chunk_no])
-                    chunk = generate_chunk(rng=rng, first_id=next_ids["profiles"], n=n, now=now,
+                    parts = generate_chunk(rng=rng, first_id=next_ids["profiles"], n=n, now=now,
                                            catalog=catalog, next_ids=next_ids,
                                            taken_identities=taken)
                     next_ids["profiles"] += n
-                    for part in chunk:
+                    encoded = []
+                    for part in parts:
                         if part.table == "identities" and encrypted:
                             part.frame = part.frame.filter(~pl.col("kind").is_in(sorted(encrypted)))
                         if part.frame.height:
-                            self.write(conn, part)
-                        rows[part.table] += part.frame.height
-                    echo(f"  {first + n:>12,} / {profiles:,} profiles  "
-                         f"({time.perf_counter() - started:.1f} s)")
+                            encoded.append((part.table, part.frame.height, self.encode(part)))
+                    return first + n, encoded
+
+                chunks = -(-profiles // CHUNK_PROFILES)
+                # one thread generates chunk k+1 while this one writes chunk k: polars,
+                # the driver's B-tree work and PostgreSQL's all run without the GIL
+                with ThreadPoolExecutor(max_workers=1, thread_name_prefix="seed") as pool:
+                    pending = pool.submit(make_chunk, 0)
+                    for chunk_no in range(chunks):
+                        done, encoded = pending.result()
+                        if chunk_no + 1 < chunks:
+                            pending = pool.submit(make_chunk, chunk_no + 1)
+                        for table, height, payload in encoded:
+                            self.write(conn, payload)
+                            rows[table] += height
+                        echo(f"  {done:>12,} / {profiles:,} profiles  "
+                             f"({time.perf_counter() - started:.1f} s)")
                 if rebuild:
                     echo(f"  rebuilding indexes and constraints  "
                          f"({time.perf_counter() - started:.1f} s)")
@@ -627,7 +646,8 @@ class _Loader:
     # backend hooks
     def begin(self, conn: Any) -> None: ...
     def plain_indexes(self, conn: Any) -> list[tuple[str, str]]: ...
-    def write(self, conn: Any, rows: TableRows) -> None: ...
+    def encode(self, rows: TableRows) -> Any: ...
+    def write(self, conn: Any, payload: Any) -> None: ...
     def finish(self, conn: Any, next_ids: dict[str, int]) -> None: ...
     def restore(self, conn: Any) -> None: ...
 
@@ -642,6 +662,10 @@ def _sql_literal(value: Any) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
+SQLITE_ROWS_PER_INSERT = 200
+SQLITE_MAX_PARAMETERS = 32_000  # SQLite >= 3.32 allows 32,766 per statement
+
+
 class _SqliteLoader(_Loader):
     """sqlite3 executemany in big batches; datetimes as SQLAlchemy's SQLite text format."""
 
@@ -651,6 +675,7 @@ class _SqliteLoader(_Loader):
         self.execute(conn, "PRAGMA foreign_keys=OFF")
         self.execute(conn, "PRAGMA cache_size=-1000000")
         self.execute(conn, "PRAGMA temp_store=MEMORY")  # index rebuilds sort in memory
+        self.execute(conn, "PRAGMA threads=2")  # ... with a helper thread
         self.execute(conn, "PRAGMA synchronous=OFF")
         self.execute(conn, "BEGIN IMMEDIATE")  # the write lock: nobody takes our ids meanwhile
 
@@ -660,21 +685,39 @@ class _SqliteLoader(_Loader):
                                   f"AND sql IS NOT NULL AND tbl_name IN ({marks})", LOADED_TABLES)
         return [(name, sql) for name, sql in rows if not sql.upper().startswith("CREATE UNIQUE")]
 
-    def write(self, conn: Any, rows: TableRows) -> None:
+    def encode(self, rows: TableRows) -> tuple[str, list[list], str | None, list]:
+        """The INSERT statements and their parameters; datetimes as SQLAlchemy stores them."""
         frame = rows.frame.with_columns(
             pl.col(pl.Datetime).dt.strftime("%Y-%m-%d %H:%M:%S%.6f"),
             pl.col(pl.Date).dt.strftime("%Y-%m-%d"),
         )
         columns = ", ".join([*frame.columns, *rows.constants])
-        values = ", ".join(["?"] * frame.width + [_sql_literal(v) for v in rows.constants.values()])
-        # column lists zipped into tuples: much cheaper than frame.iter_rows()
-        conn.executemany(f"INSERT INTO {rows.table} ({columns}) VALUES ({values})",
-                         zip(*(column.to_list() for column in frame.get_columns()), strict=True))
+        one_row = "(" + ", ".join(["?"] * frame.width +
+                                  [_sql_literal(v) for v in rows.constants.values()]) + ")"
+        # many rows per INSERT (about 40% less CPU than one per statement), parameters
+        # flattened row by row from the column lists (much cheaper than iter_rows())
+        per_statement = max(1, min(SQLITE_ROWS_PER_INSERT, SQLITE_MAX_PARAMETERS // frame.width))
+        flat = list(chain.from_iterable(zip(*(c.to_list() for c in frame.get_columns()), strict=True)))
+        step = per_statement * frame.width
+        full = frame.height // per_statement * step
+        insert = f"INSERT INTO {rows.table} ({columns}) VALUES "
+        batches = [flat[i:i + step] for i in range(0, full, step)]
+        rest = (len(flat) - full) // frame.width
+        return (insert + ", ".join([one_row] * per_statement), batches,
+                insert + ", ".join([one_row] * rest) if rest else None, flat[full:])
+
+    def write(self, conn: Any, payload: tuple[str, list[list], str | None, list]) -> None:
+        statement, batches, rest_statement, rest = payload
+        if batches:
+            conn.executemany(statement, batches)
+        if rest_statement:
+            conn.execute(rest_statement, rest)
 
     def restore(self, conn: Any) -> None:
         self.execute(conn, "PRAGMA foreign_keys=ON")
         self.execute(conn, "PRAGMA cache_size=-2000")
         self.execute(conn, "PRAGMA temp_store=DEFAULT")
+        self.execute(conn, "PRAGMA threads=0")
 
 
 class _PostgresLoader(_Loader):
@@ -713,14 +756,17 @@ class _PostgresLoader(_Loader):
                             (list(LOADED_TABLES),))
         return [(name, sql) for name, sql in rows if not sql.upper().startswith("CREATE UNIQUE")]
 
-    def write(self, conn: Any, rows: TableRows) -> None:
+    def encode(self, rows: TableRows) -> tuple[str, bytes]:
         frame = rows.frame.with_columns(pl.lit(v).alias(k) for k, v in rows.constants.items())
         data = frame.write_csv(include_header=False, null_value="\\N",
                                datetime_format="%Y-%m-%d %H:%M:%S%.6f+00", date_format="%Y-%m-%d")
-        with conn.cursor() as cur:
-            with cur.copy(f"COPY {rows.table} ({', '.join(frame.columns)}) FROM STDIN "
-                          "WITH (FORMAT csv, NULL '\\N')") as copy:
-                copy.write(data)
+        return (f"COPY {rows.table} ({', '.join(frame.columns)}) FROM STDIN "
+                "WITH (FORMAT csv, NULL '\\N')", data.encode())
+
+    def write(self, conn: Any, payload: tuple[str, bytes]) -> None:
+        statement, data = payload
+        with conn.cursor() as cur, cur.copy(statement) as copy:
+            copy.write(data)
 
     def finish(self, conn: Any, next_ids: dict[str, int]) -> None:
         for table in SERIAL_TABLES:
