@@ -16,8 +16,8 @@ import unicodedata
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from itertools import chain
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -26,9 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from .models import (
-    FieldDefinition, Group, Profile, Segment, Tag, TagGroup, User,
-)
+from .models import FieldDefinition, Group, Profile, Segment, Tag, TagGroup, User
 from .services.audit import record_event
 from .services.bootstrap import ensure_reference_data
 from .services.permissions import SYSTEM_ACTOR
