@@ -293,14 +293,10 @@ def _uniform(rng: np.random.Generator, n: int, values: list[str]) -> pl.Series:
     return pl.Series(values, dtype=pl.String).gather(rng.integers(0, len(values), size=n))
 
 
-def _by_gender(rng: np.random.Generator, female: np.ndarray, names: dict[str, list[str]],
-               transform: Callable[[str], str] = str) -> pl.Series:
+def _by_gender(rng: np.random.Generator, female: np.ndarray, names: dict[str, list[str]]) -> pl.Series:
     """One name per row from the female or male list, drawn uniformly."""
-    out = []
-    for key in ("Female", "Male"):
-        out.append(pl.Series([transform(v) for v in names[key]], dtype=pl.String)
-                   .gather(rng.integers(0, len(names[key]), size=len(female))))
-    return pl.select(pl.when(pl.Series(female)).then(out[0]).otherwise(out[1])).to_series()
+    women, men = (_uniform(rng, len(female), names[key]) for key in ("Female", "Male"))
+    return pl.select(pl.when(pl.Series(female)).then(women).otherwise(men)).to_series()
 
 
 def _duration(seconds: np.ndarray) -> pl.Series:
