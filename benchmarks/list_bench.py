@@ -70,7 +70,7 @@ def main() -> int:
     from profile_ui.seed import seed_workspace
     from profile_ui.services.permissions import SYSTEM_ACTOR
     from profile_ui.services.profiles import (
-        ProfileFilter, count_profiles, estimate_count, list_profiles,
+        SORTS, ProfileFilter, count_profiles, estimate_count, list_profiles,
     )
 
     db_path = Path(args.db) if args.db else work / "bench.db"
@@ -93,8 +93,15 @@ def main() -> int:
         tag = {t.name: t.id for t in session.exec(select(Tag)).all()}
         group = {g.name: g.id for g in session.exec(select(Group)).all()}
         segment = {s.name: s.id for s in session.exec(select(Segment)).all()}
-        sample_id = session.exec(select(Profile.id).where(Profile.status == "active")
-                                 .order_by(Profile.id).offset(total // 3).limit(1)).one()
+        # a profile a third of the way in that has a user id, an e-mail and a phone
+        candidates = session.exec(select(Profile.id).where(Profile.status == "active")
+                                  .order_by(Profile.id).offset(total // 3).limit(50)).all()
+        kinds_of = {}
+        for pid, kind in session.exec(select(Identity.profile_id, Identity.kind)
+                                      .where(Identity.profile_id.in_(candidates))).all():
+            kinds_of.setdefault(pid, set()).add(kind)
+        sample_id = next((p for p in candidates if kinds_of.get(p, set()) >= {"user_id", "email", "phone"}),
+                         candidates[0])
         ids = {k: v for k, v in session.exec(select(Identity.kind, Identity.value)
                                               .where(Identity.profile_id == sample_id)).all()}
         name = session.get(Profile, sample_id).full_name
@@ -125,10 +132,13 @@ def main() -> int:
                                                 created_from=jan, created_to=jul), "created_at", True, 1),
         ("tag + group + segment", ProfileFilter(tag_ids=[tag["Interest"]], group_id=group["Store events Hà Nội"],
                                                 segment_id=segment["RFM tier"]), "created_at", True, 1),
-        ("name query + level", ProfileFilter(text=family, member_level="Gold"), "full_name", False, 1),
+        ("name query + level, by name", ProfileFilter(text=family, member_level="Gold"), "full_name", False, 1),
+        ("common family name, by name", ProfileFilter(text="Nguyễn"), "full_name", False, 1),
         ("deactivated", ProfileFilter(status="deactivated"), "created_at", True, 1),
     ]
-    for sort in ("updated_at", "full_name", "gender", "birthday", "city", "member_level", "registered_at", "id"):
+    for sort in SORTS:
+        if sort == "created_at":
+            continue
         cases.append((f"sort {sort} asc", ProfileFilter(), sort, False, 1))
         cases.append((f"sort {sort} desc + tag", ProfileFilter(tag_ids=[tag["Newsletter subscriber"]]), sort, True, 1))
     cases.append(("sort city + level Gold", ProfileFilter(member_level="Gold"), "city", False, 1))

@@ -52,7 +52,6 @@ SORTS: dict[str, tuple[sa.ColumnElement, ...]] = {
     # within a level, newest first: the order of ix_profiles_status_level
     "member_level": (Profile.member_level, Profile.created_at, Profile.id),
     "registered_at": (Profile.registered_at, Profile.id),
-    "id": (Profile.id,),
 }
 SORTABLE_COLUMNS = tuple(SORTS)
 PAGE_SIZES = (25, 50, 100)
@@ -60,16 +59,20 @@ DEFAULT_PAGE_SIZE = 50
 TAG_POLICIES = ("overwrite", "ignore")  # later imports: the data wins | this tag wins
 LISTED_STATUSES = (STATUS_ACTIVE, STATUS_DEACTIVATED)
 
-# plan choice (SQLite): sets are counted up to this many ids; a set this small or smaller
-# is always worth driving from
-_SET_SIZE_CAP = 100_000
+# Plan choice on SQLite (costs relative to one index step; measured on the 1M benchmark).
+# A set this small is always worth driving a page from:
 _ALWAYS_DRIVE = 2_000
 # a drive looks a whole row up per id; a scan step is one index entry plus probes
 _DRIVE_COST_PER_ID = 2.0
-# counts: row conditions letting at most this many profiles through are probed row by row
+# the query box tested per row reads the row's name (a row lookup); tested against its id
+# list it costs one insert per matching id into that list, about a tenth of a lookup
+_NAME_READ_PER_LIST_ID = 10.0
+# counts: a set (or the rows the status/level/date conditions allow) up to this size is
+# counted exactly at page speed; larger counts are sampled first by estimate_count
 _ROW_SCAN_MAX = 20_000
+_SET_SIZE_CAP = 30_000
 _SAMPLE_WINDOWS = 16
-_SAMPLE_IDS = 32_000
+_SAMPLE_IDS = 16_000
 
 
 class ProfileError(ValueError):
@@ -158,11 +161,13 @@ class _NamePrefix(sa.sql.expression.ColumnElement):
     collation, which need not be code-point order there).
     """
 
-    inherit_cache = False  # the typed text becomes literals at compile time: never cache
+    inherit_cache = True
     # not Boolean: SQLite would render a Boolean element inside OR as "(...) = 1", which
     # hides the ranges from the index
     type = sa.types.NullType()
-    _traverse_internals = [("column", sa.sql.visitors.InternalTraversal.dp_clauseelement)]
+    # the variants are part of the cache key: the compiled SQL holds them as literals
+    _traverse_internals = [("column", sa.sql.visitors.InternalTraversal.dp_clauseelement),
+                           ("variants", sa.sql.visitors.InternalTraversal.dp_plain_obj)]
 
     def __init__(self, column: sa.ColumnElement, variants: tuple[str, ...]) -> None:
         self.column = column
@@ -224,6 +229,9 @@ class _Condition:
     ids: sa.Select | None = None
     known_size: int | None = None  # when the size is known without a query
     unique_ids: bool = True  # False: `ids` may name a profile more than once
+    # the query box only: `id IN (ids)`, tested against a list SQLite builds once; cheaper
+    # than `scan` (which reads each row's name) unless the list is very long
+    scan_by_ids: sa.ColumnElement | None = None
 
 
 def _exists(profile_column: sa.ColumnElement, *conditions: sa.ColumnElement) -> sa.ColumnElement:
@@ -281,10 +289,11 @@ def _conditions(flt: ProfileFilter, *, plain: bool = False
         # one select per variant: "status = ? AND name in range" is one index range each
         name_ids = [select(named.id).where(named.status == flt.status, _NamePrefix(named.full_name, (v,)))
                     for v in variants]
+        ids = sa.union_all(select(identity_ids.c.profile_id), *name_ids)
         sets.append(_Condition(
             scan=sa.or_(Profile.id.in_(select(identity_ids.c.profile_id)),
                         _NamePrefix(col(Profile.full_name), variants)),
-            ids=sa.union_all(select(identity_ids.c.profile_id), *name_ids), unique_ids=False))
+            ids=ids, unique_ids=False, scan_by_ids=Profile.id.in_(ids)))
     for tag_id, value in flt.tag_conditions():
         match = [ProfileTag.tag_id == tag_id]
         if value is not None:
@@ -310,8 +319,26 @@ def _conditions(flt: ProfileFilter, *, plain: bool = False
 
 def filter_condition(flt: ProfileFilter) -> sa.ColumnElement:
     """The WHERE clause of a filter over `profiles`; exporting and bulk actions reuse it."""
-    row, sets = _conditions(flt)
-    return sa.and_(*row, *(s.scan for s in sets))
+    return _where(flt)
+
+
+def _where(flt: ProfileFilter, *, drive: int | None = None, text_by_ids: bool = False) -> sa.ColumnElement:
+    """The filter's WHERE clause in the form a plan needs.
+
+    `drive`: the position of the set to start from; its ids become the one access path
+    SQLite has left (the row's own columns are hidden from the index choice).
+    `text_by_ids`: test the query box against its id list instead of each row's name.
+    """
+    row, sets = _conditions(flt, plain=drive is not None)
+    parts: list[sa.ColumnElement] = []
+    for i, condition in enumerate(sets):
+        if i == drive:
+            parts.insert(0, Profile.id.in_(condition.ids) if condition.ids is not None else condition.scan)
+        elif text_by_ids and condition.scan_by_ids is not None:
+            parts.append(condition.scan_by_ids)
+        else:
+            parts.append(condition.scan)
+    return sa.and_(*parts[:1], *row, *parts[1:]) if drive is not None else sa.and_(*row, *parts)
 
 
 def _check_filter(flt: ProfileFilter) -> None:
@@ -334,50 +361,63 @@ def _set_size(session: Session, condition: _Condition, cap: int) -> int:
 
 
 def _id_span(session: Session) -> tuple[int, int]:
-    low, high = session.execute(select(sa.func.min(Profile.id), sa.func.max(Profile.id))).one()
+    # two scalar subqueries: SQLite answers a lone min() or max() from the end of the
+    # index, but "min(id), max(id)" together by reading all of it
+    low, high = session.execute(select(select(sa.func.min(Profile.id)).scalar_subquery(),
+                                       select(sa.func.max(Profile.id)).scalar_subquery())).one()
     return (low or 0, high or 0)
 
 
 @dataclass
 class _Driver:
-    """The smallest membership set of a filter: its position in the sets and its size
-    (counted up to _SET_SIZE_CAP + 1)."""
+    """The smallest membership set of a filter: its position in the sets and its size,
+    counted up to `cap` + 1 (so `size > cap` means "bigger than cap")."""
 
     index: int
     size: int
+    cap: int
 
 
-def _smallest_set(session: Session, flt: ProfileFilter) -> _Driver | None:
-    """None on PostgreSQL (its planner sizes sets itself) or without membership sets."""
+def _smallest_set(session: Session, flt: ProfileFilter, cap: int) -> _Driver | None:
+    """None on PostgreSQL (its planner sizes sets itself) or without membership sets.
+
+    Each set is counted only up to `cap` + 1 ids, so sizing costs at most a few index
+    ranges of `cap` entries however large the sets are.
+    """
     if not _is_sqlite(session):
         return None
     _, sets = _conditions(flt)
     if not sets:
         return None
-    sizes = [_set_size(session, s, _SET_SIZE_CAP) for s in sets]
+    sizes = [_set_size(session, s, cap) for s in sets]
     smallest = min(range(len(sets)), key=sizes.__getitem__)
-    return _Driver(smallest, sizes[smallest])
+    return _Driver(smallest, sizes[smallest], cap)
+
+
+def _text_list_is_short(session: Session, flt: ProfileFilter, rows_needed: int) -> bool:
+    """Whether a scan should test rows against the query box's id list (built once, cost
+    ~ its length) rather than read each walked row's name (cost ~ the rows walked:
+    rows_needed x population / matches)."""
+    if not flt.text.strip() or not _is_sqlite(session):
+        return False
+    _, sets = _conditions(flt)
+    low, high = _id_span(session)
+    cap = int(math.sqrt(rows_needed * max(high - low + 1, 1) * _NAME_READ_PER_LIST_ID))
+    return _set_size(session, sets[0], cap) <= cap
+
+
+def _page_drive_cap(session: Session, rows_needed: int) -> int:
+    """The largest set worth driving a page from: driving costs its size, a scan about
+    rows_needed x population / size, so drive while size^2 <= rows_needed x population."""
+    low, high = _id_span(session)
+    population = max(high - low + 1, 1)
+    return max(_ALWAYS_DRIVE, int(math.sqrt(rows_needed * population / _DRIVE_COST_PER_ID)))
 
 
 def _drive_for_page(session: Session, driver: _Driver | None, rows_needed: int) -> bool:
-    """Drive from the smallest set when looking its ids up is cheaper than scanning."""
-    if driver is None or driver.size > _SET_SIZE_CAP:
-        return False
-    if driver.size <= _ALWAYS_DRIVE:
-        return True
-    low, high = _id_span(session)
-    # a scan walks about rows_needed / (size / population) index entries
-    scan_cost = rows_needed * max(high - low + 1, 1) / max(driver.size, 1)
-    return driver.size * _DRIVE_COST_PER_ID <= scan_cost
-
-
-def _driven_where(flt: ProfileFilter, driver_index: int) -> sa.ColumnElement:
-    """The filter with the row's own columns hidden from SQLite's index choice and the
-    driving set's ids as the one access path left."""
-    row, sets = _conditions(flt, plain=True)
-    driver = sets[driver_index]
-    start = Profile.id.in_(driver.ids) if driver.ids is not None else driver.scan
-    return sa.and_(start, *row, *(s.scan for i, s in enumerate(sets) if i != driver_index))
+    """Drive from the smallest set when looking its ids up is cheaper than scanning
+    (the driver was sized with the cap `_page_drive_cap` gives)."""
+    return driver is not None and driver.size <= driver.cap
 
 
 def _order_by(sort: str, descending: bool, plain: bool) -> list[sa.ColumnElement]:
@@ -444,11 +484,14 @@ def list_profiles(
 
 def _page_rows(session: Session, flt: ProfileFilter, sort: str, descending: bool,
                offset: int, limit: int) -> list[Profile]:
-    driver = _smallest_set(session, flt)
+    driver = None
+    if _is_sqlite(session) and _conditions(flt)[1]:
+        driver = _smallest_set(session, flt, _page_drive_cap(session, offset + limit))
     if _drive_for_page(session, driver, offset + limit):
-        where, order = _driven_where(flt, driver.index), _order_by(sort, descending, plain=True)
+        where, order = _where(flt, drive=driver.index), _order_by(sort, descending, plain=True)
     else:
-        where, order = filter_condition(flt), _order_by(sort, descending, plain=False)
+        where = _where(flt, text_by_ids=_text_list_is_short(session, flt, offset + limit))
+        order = _order_by(sort, descending, plain=False)
     # ids first (from the index alone where it covers the filter), then those rows
     ids = session.execute(select(Profile.id).where(where).order_by(*order)
                           .offset(offset).limit(limit)).scalars().all()
@@ -484,15 +527,17 @@ class _CountPlan:
 
 
 def _count_plan(session: Session, flt: ProfileFilter) -> _CountPlan:
-    driver = _smallest_set(session, flt)
+    """Drive from the smallest set, unless the row conditions let fewer profiles through;
+    `cheap` when either side is small enough to answer at page speed."""
+    driver = _smallest_set(session, flt, _SET_SIZE_CAP)
     if driver is None:  # no sets (an index range count), or PostgreSQL (its planner)
         return _CountPlan(None, True)
-    if driver.size <= _ROW_SCAN_MAX:
+    if driver.size <= _SET_SIZE_CAP:
         return _CountPlan(driver, True)
     rows = _row_size(session, flt, _ROW_SCAN_MAX)
     if rows <= _ROW_SCAN_MAX:  # few profiles pass the row conditions: probe those
         return _CountPlan(None, True)
-    return _CountPlan(driver, driver.size <= _SET_SIZE_CAP)
+    return _CountPlan(driver, False)  # every set is large: walk the smallest in id order
 
 
 def _exact_count(session: Session, flt: ProfileFilter, plan: _CountPlan) -> int:
@@ -503,7 +548,7 @@ def _exact_count(session: Session, flt: ProfileFilter, plan: _CountPlan) -> int:
     driver = sets[plan.driver.index]
     others = [c.scan for i, c in enumerate(sets) if i != plan.driver.index]
     if driver.ids is None:  # a selection of ids: already the best access path
-        where = sa.and_(driver.scan, *row, *others)
+        where = _where(flt, drive=plan.driver.index)
         return session.execute(select(sa.func.count()).select_from(Profile).where(where)).scalar_one()
     ids = driver.ids.subquery("driving_ids")
     id_column = list(ids.c)[0]
