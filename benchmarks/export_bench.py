@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -93,6 +92,30 @@ def _seed(url: str, n: int) -> None:
 
 
 # ---------------------------------------------------------------- one case (child process)
+class _PeakRss:
+    """Samples this process's RSS every 20 ms (ru_maxrss would carry the parent's peak
+    across fork + exec on Linux)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        import psutil
+
+        self.process, self.peak, self.stop = psutil.Process(), 0, threading.Event()
+        self.start_rss = self.process.memory_info().rss
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stop.wait(0.02):
+            self.peak = max(self.peak, self.process.memory_info().rss)
+
+    def finish(self) -> tuple[int, int]:
+        self.stop.set()
+        self.thread.join()
+        return round(self.start_rss / 2**20), round(max(self.peak, self.start_rss) / 2**20)
+
+
 def run_case(url: str, fmt: str, out: Path) -> dict:
     from sqlmodel import Session
 
@@ -102,7 +125,7 @@ def run_case(url: str, fmt: str, out: Path) -> dict:
     from profile_ui.services.profiles import ProfileFilter
 
     engine = make_engine(url)
-    rss_start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss = _PeakRss()
     started = time.perf_counter()
     cpu = time.process_time()
     with Session(engine) as session:
@@ -110,11 +133,12 @@ def run_case(url: str, fmt: str, out: Path) -> dict:
                                          out_path=out, fields_mode="all", fmt=fmt)
         session.commit()
     seconds = time.perf_counter() - started
+    cpu = time.process_time() - cpu
+    start_mb, peak_mb = rss.finish()
     engine.dispose()
-    return {"rows": rows, "seconds": round(seconds, 2), "cpu_seconds": round(time.process_time() - cpu, 2),
-            "bytes": out.stat().st_size,
-            "rss_before_mb": round(rss_start / 1024), 
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+    return {"rows": rows, "seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2),
+            "bytes": out.stat().st_size, "rss_before_mb": start_mb, "peak_rss_mb": peak_mb,
+            "load": round(os.getloadavg()[0], 1)}
 
 
 def _child(url: str, fmt: str, out: Path) -> dict:
@@ -160,8 +184,8 @@ def main() -> None:
                     failed |= goal is not None and result["seconds"] > goal
                     print(f"  {backend:<10} {fmt:<4} {result['rows']:>9,} rows  {result['seconds']:>6.2f} s "
                           f"(cpu {result['cpu_seconds']:.1f} s)  {result['bytes'] / 1e6:>7.1f} MB  "
-                          f"peak RSS {result['peak_rss_mb']} MB (at start {result['rss_before_mb']} MB)"
-                          f"{verdict}", flush=True)
+                          f"peak RSS {result['peak_rss_mb']} MB (at start {result['rss_before_mb']} MB)  "
+                          f"load {result['load']}{verdict}", flush=True)
                     (out_dir / f"{backend}-{n}.{fmt}").unlink(missing_ok=True)
     finally:
         shutil.rmtree(out_dir, ignore_errors=True)

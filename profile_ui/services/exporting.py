@@ -43,8 +43,11 @@ import io
 import json
 import os
 import re
+import threading
 import zipfile
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -72,6 +75,7 @@ from .profiles import ProfileFilter, filter_condition
 EXPORT_FORMATS = ("csv", "xlsx", "zip")
 FIELDS_MODES = ("displayed", "all")
 EXPORT_CHUNK_ROWS = 50_000
+RELATED_READERS = 2  # worker threads reading identities/tags/... of large exports
 XLSX_MAX_DATA_ROWS = 1_048_575  # 1,048,576 rows per sheet, one of them the header
 MULTI_VALUE_SEPARATOR = "|"
 TAG_WITHOUT_VALUE = "Yes"  # a tag that carries no value, in its column
@@ -390,7 +394,15 @@ def _decrypt(rows: Sequence[tuple]) -> list[tuple[int, str, str | None]]:
 class _ChunkReader:
     """The export's profiles, chunk by chunk (keyset on id), as frames of text cells named
     by column key. Per chunk: one query for the profiles (the filter's WHERE) and one
-    grouped query per related table (identities, tags, segments, groups), joined on id."""
+    grouped query per related table (identities, tags, segments, groups), joined on id.
+
+    Large exports (a first chunk that is full) read the related tables of the next chunks
+    on RELATED_READERS worker threads with their own connections while this thread reads
+    profiles and the caller writes: the database and polars release the GIL, so the two
+    cores both work. Those connections see committed data, which is all a large export
+    (a background job, the CLI) reads; a small export stays on the caller's connection and
+    sees its transaction.
+    """
 
     def __init__(self, session: Session, flt: ProfileFilter, columns: list[ExportColumn],
                  chunk_rows: int) -> None:
@@ -406,9 +418,37 @@ class _ChunkReader:
         self.kinds = [c.ref for c in columns if c.source == "identity"]
         self.tag_ids = [int(c.ref) for c in columns if c.source == "tag"]
         self.sources = {c.source for c in columns}
+        self.has_related = bool(self.kinds or self.tag_ids
+                                or {SEGMENTS_COLUMN, GROUPS_COLUMN} & self.sources)
 
     def chunks(self) -> Iterator[pl.DataFrame]:
         """Frames with one text column per export column key; at least one (maybe empty)."""
+        pool: _RelatedPool | None = None
+        pending: deque[tuple[pl.DataFrame, Any]] = deque()
+        try:
+            for frame, full in self._profile_chunks():
+                ids = frame["id"].to_list()
+                if pool is None and full and self.has_related and RELATED_READERS > 0:
+                    bind = self.session.get_bind()
+                    if isinstance(bind, sa.Engine):
+                        pool = _RelatedPool(bind, self, RELATED_READERS)
+                if not ids or not self.has_related:
+                    related = None
+                elif pool is not None:
+                    related = pool.submit(ids)
+                else:
+                    related = _Ready(self.related(self.conn, ids))
+                pending.append((frame, related))
+                while len(pending) > RELATED_READERS + 1:
+                    yield self._assemble(*pending.popleft())
+            while pending:
+                yield self._assemble(*pending.popleft())
+        finally:
+            if pool is not None:
+                pool.close()
+
+    def _profile_chunks(self) -> Iterator[tuple[pl.DataFrame, bool]]:
+        """(profile cells, whether the chunk was full) in id order; at least one frame."""
         table = Profile.__table__
         selected = [table.c.id, *[_profile_text(self.postgres, table.c[k], k).label(k)
                                   for k in self.profile_cols]]
@@ -429,17 +469,19 @@ class _ChunkReader:
             if not rows and not first:
                 return
             first = False
-            yield self._cells(_frame(rows, schema))
-            if len(rows) < self.chunk_rows:
+            frame = _frame(rows, schema)
+            if self.attributes:
+                frame = frame.with_columns([self._attribute(c) for c in self.attributes])
+            full = len(rows) == self.chunk_rows
+            yield frame, full
+            if not full:
                 return
             last_id = rows[-1][0]
 
-    def _cells(self, frame: pl.DataFrame) -> pl.DataFrame:
-        if self.attributes:
-            frame = frame.with_columns([self._attribute(c) for c in self.attributes])
-        ids = frame["id"].to_list()
-        if ids:
-            frame = self._with_related(frame, ids)
+    def _assemble(self, frame: pl.DataFrame, related: Any) -> pl.DataFrame:
+        if related is not None:
+            for part in related.result():
+                frame = frame.join(part, on="id", how="left")
         return frame.select([
             (pl.col(c.key) if c.key in frame.columns else pl.lit(None)).cast(pl.String).alias(c.key)
             for c in self.columns])
@@ -456,48 +498,54 @@ class _ChunkReader:
             raw = raw.replace({"true": "Yes", "false": "No"})
         return raw.alias(column.key)
 
-    def _ids(self, column: sa.ColumnElement, ids: list[int]) -> list[sa.ColumnElement]:
+    # ---- related tables: plain functions of a connection, so worker threads can run them
+    def related(self, conn: sa.Connection, ids: list[int]) -> list[pl.DataFrame]:
+        """Frames keyed by "id" with the chunk's identity, tag, segment and group cells."""
+        parts = []
+        if self.kinds:
+            parts.append(self._identities(conn, ids))
+        if self.tag_ids:
+            parts.append(self._tags(conn, ids))
+        if SEGMENTS_COLUMN in self.sources:
+            parts.append(self._segments(conn, ids))
+        if GROUPS_COLUMN in self.sources:
+            parts.append(self._groups(conn, ids))
+        return parts
+
+    @staticmethod
+    def _ids(column: sa.ColumnElement, ids: list[int]) -> list[sa.ColumnElement]:
         """The chunk's ids as a condition: a range when dense (one index range), else lists."""
         if ids[-1] - ids[0] + 1 <= 4 * len(ids):
             return [column.between(ids[0], ids[-1])]
         return [column.in_(ids[start:start + 5000]) for start in range(0, len(ids), 5000)]
 
-    def _grouped(self, ids: list[int], build: Callable[[sa.ColumnElement], sa.Select],
+    def _grouped(self, conn: sa.Connection, ids: list[int], build: Callable[[sa.ColumnElement], sa.Select],
                  column: sa.ColumnElement, names: list[str]) -> pl.DataFrame:
         schema = {"id": pl.Int64(), **{n: pl.String() for n in names}}
         rows: list[tuple] = []
         for condition in self._ids(column, ids):
-            rows.extend(_raw_rows(self.conn, build(condition)))
+            rows.extend(_raw_rows(conn, build(condition)))
         return _frame(rows, schema)
 
-    def _with_related(self, frame: pl.DataFrame, ids: list[int]) -> pl.DataFrame:
-        for related in (self._identities(ids) if self.kinds else None,
-                        self._tags(ids) if self.tag_ids else None,
-                        self._segments(ids) if SEGMENTS_COLUMN in self.sources else None,
-                        self._groups(ids) if GROUPS_COLUMN in self.sources else None):
-            if related is not None:
-                frame = frame.join(related, on="id", how="left")
-        return frame
-
-    def _identities(self, ids: list[int]) -> pl.DataFrame:
+    def _identities(self, conn: sa.Connection, ids: list[int]) -> pl.DataFrame:
         i = Identity.__table__.c
         names = [IDENTITY_PREFIX + k for k in self.kinds]
         plain = sa.not_(i.is_encrypted)
-        frame = self._grouped(ids, lambda cond: sa.select(
+        frame = self._grouped(conn, ids, lambda cond: sa.select(
             i.profile_id,
             *[_agg_text(self.postgres, sa.case((sa.and_(i.kind == k, plain), i.value)), i.id)
               for k in self.kinds],
             sa.func.max(sa.case((i.is_encrypted, 1), else_=0)),
         ).where(cond).group_by(i.profile_id), i.profile_id, [*names, "__encrypted"])
         if frame["__encrypted"].cast(pl.Int64, strict=False).fill_null(0).max() or 0:
-            frame = self._with_decrypted(frame, ids)
+            frame = self._with_decrypted(conn, frame, ids)
         return frame.drop("__encrypted")
 
-    def _with_decrypted(self, frame: pl.DataFrame, ids: list[int]) -> pl.DataFrame:
+    def _with_decrypted(self, conn: sa.Connection, frame: pl.DataFrame, ids: list[int]) -> pl.DataFrame:
         i = Identity.__table__.c
         rows: list[tuple] = []
         for condition in self._ids(i.profile_id, ids):
-            rows.extend(_raw_rows(self.conn, sa.select(i.profile_id, i.kind, i.value_encrypted, i.key_id)
+            rows.extend(_raw_rows(conn, sa.select(i.profile_id, i.kind, i.value_encrypted, i.key_id)
                                   .where(condition, i.is_encrypted, i.kind.in_(self.kinds))
                                   .order_by(i.profile_id, i.id)))
         plain = _frame(_decrypt(rows), {"id": pl.Int64(), "kind": pl.String(), "value": pl.String()})
@@ -510,28 +558,66 @@ class _ChunkReader:
                 .alias(name)).drop("__plain")
         return frame
 
-    def _tags(self, ids: list[int]) -> pl.DataFrame:
+    def _tags(self, conn: sa.Connection, ids: list[int]) -> pl.DataFrame:
         t = ProfileTag.__table__.c
         cell = sa.case((sa.func.coalesce(t.value, "") == "", TAG_WITHOUT_VALUE), else_=t.value)
         names = [f"{TAG_PREFIX}{tag_id}" for tag_id in self.tag_ids]
-        return self._grouped(ids, lambda cond: sa.select(
+        return self._grouped(conn, ids, lambda cond: sa.select(
             t.profile_id, *[_agg_text(self.postgres, sa.case((t.tag_id == tag_id, cell)), t.id)
                             for tag_id in self.tag_ids],
         ).where(cond).group_by(t.profile_id), t.profile_id, names)
 
-    def _segments(self, ids: list[int]) -> pl.DataFrame:
+    def _segments(self, conn: sa.Connection, ids: list[int]) -> pl.DataFrame:
         m, s = SegmentMember.__table__.c, Segment.__table__.c
         cell = sa.case((sa.func.coalesce(m.value, "") == "", s.name), else_=s.name + ": " + m.value)
-        return self._grouped(ids, lambda cond: sa.select(m.profile_id, _agg_text(self.postgres, cell, s.name))
+        return self._grouped(conn, ids, lambda cond: sa.select(m.profile_id, _agg_text(self.postgres, cell, s.name))
                              .select_from(SegmentMember.__table__.join(Segment.__table__, s.id == m.segment_id))
                              .where(cond).group_by(m.profile_id), m.profile_id, [SEGMENTS_COLUMN])
 
-    def _groups(self, ids: list[int]) -> pl.DataFrame:
+    def _groups(self, conn: sa.Connection, ids: list[int]) -> pl.DataFrame:
         m, g = GroupMembership.__table__.c, Group.__table__.c
         cell = g.name + " (" + m.state + ")"
-        return self._grouped(ids, lambda cond: sa.select(m.profile_id, _agg_text(self.postgres, cell, g.name))
+        return self._grouped(conn, ids, lambda cond: sa.select(m.profile_id, _agg_text(self.postgres, cell, g.name))
                              .select_from(GroupMembership.__table__.join(Group.__table__, g.id == m.group_id))
                              .where(cond).group_by(m.profile_id), m.profile_id, [GROUPS_COLUMN])
+
+
+class _Ready:
+    """An already computed result, shaped like a Future."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def result(self) -> Any:
+        return self.value
+
+
+class _RelatedPool:
+    """Worker threads reading related tables, each on its own connection (kept for the
+    export, closed at the end)."""
+
+    def __init__(self, engine: sa.Engine, reader: _ChunkReader, workers: int) -> None:
+        self.engine, self.reader = engine, reader
+        self.local = threading.local()
+        self.connections: list[sa.Connection] = []
+        self.lock = threading.Lock()
+        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="export-read")
+
+    def _connection(self) -> sa.Connection:
+        conn = getattr(self.local, "conn", None)
+        if conn is None:
+            conn = self.local.conn = self.engine.connect()
+            with self.lock:
+                self.connections.append(conn)
+        return conn
+
+    def submit(self, ids: list[int]) -> Future:
+        return self.executor.submit(lambda: self.reader.related(self._connection(), ids))
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True, cancel_futures=True)
+        for conn in self.connections:
+            conn.close()
 
 
 # ---------------------------------------------------------------- writing files
