@@ -71,7 +71,7 @@ def filter_form() -> rx.Component:
                 _date_input("Created from", "created_from", S.shown_from),
                 _date_input("Created to", "created_to", S.shown_to),
                 wrap="wrap",
-                gap="3",
+                spacing="3",
                 align="end",
             ),
             spacing="3",
@@ -152,7 +152,7 @@ def _column_group(group: str) -> rx.Component:
         rx.flex(
             rx.foreach(S.column_options,
                        lambda o: rx.cond(o.group == group, _column_checkbox(o))),
-            wrap="wrap", gap="2", direction="column",
+            wrap="wrap", spacing="2", direction="column",
         ),
         style={"border": "none", "padding": 0, "margin": 0, "minWidth": "160px"},
     )
@@ -217,21 +217,18 @@ def group_dialog() -> rx.Component:
 def content() -> rx.Component:
     return rx.vstack(
         rx.hstack(
-            filter_form(),
-            rx.vstack(
-                rx.cond(_has(PROFILES_CREATE),
-                        rx.button(rx.link(rx.icon("user_plus", size=16, aria_hidden="true"),
-                                          "New profile", href=routes.PROFILE_NEW, underline="none",
-                                          color="inherit"),
-                                  as_child=True)),
-                rx.button(rx.icon("columns_3", size=16, aria_hidden="true"), "Column display",
-                          variant="soft", on_click=S.open_columns),
-                align="end",
-            ),
-            align="start",
+            rx.spacer(),
+            rx.button(rx.icon("columns_3", size=16, aria_hidden="true"), "Column display",
+                      variant="soft", on_click=S.open_columns),
+            rx.cond(_has(PROFILES_CREATE),
+                    rx.button(rx.link(rx.icon("user_plus", size=16, aria_hidden="true"),
+                                      "New profile", href=routes.PROFILE_NEW, underline="none",
+                                      color="inherit"),
+                              as_child=True)),
+            spacing="3",
             width="100%",
-            spacing="4",
         ),
+        filter_form(),
         selection_bar(),
         rx.box(
             data_table(
