@@ -271,8 +271,6 @@ def export_command(out_path: Path, fmt: str | None, fields_mode: str, columns: s
         with session_scope() as session:
             actor = actor_for_email(session=session, email=as_email) if as_email else SYSTEM_ACTOR
             keys = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
-            if fields_mode == "displayed" and keys is None:
-                keys = _displayed_columns(session, actor)
             count, left_out = export_to_file(session=session, actor=actor,
                                              flt=ProfileFilter(text=query_text), out_path=out_path,
                                              fields_mode=fields_mode, columns=keys, fmt=fmt)
@@ -281,18 +279,6 @@ def export_command(out_path: Path, fmt: str | None, fields_mode: str, columns: s
     for line in left_out:
         click.echo(f"left out: {line}", err=True)
     click.echo(f"wrote {count} profiles to {out_path}")
-
-
-def _displayed_columns(session, actor) -> list[str]:  # noqa: ANN001
-    """The user's list columns (view preferences), else the list's defaults."""
-    try:
-        from .services import view_prefs
-    except ImportError:
-        view_prefs = None
-    getter = getattr(view_prefs, "displayed_columns", None) if view_prefs else None
-    if getter is not None and actor.user_id is not None:
-        return list(getter(session=session, actor=actor))
-    return ["full_name", "identity:email", "identity:phone", "member_level", "city", "created_at"]
 
 
 @main.command("purge")

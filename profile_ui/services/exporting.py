@@ -217,6 +217,22 @@ def all_column_keys(*, session: Session) -> list[str]:
             "initial_source", "created_at", "updated_at"]
 
 
+FALLBACK_DISPLAYED_COLUMNS = ["full_name", "identity:phone", "identity:email", "member_level",
+                              "created_at", "initial_source"]
+
+
+def displayed_columns(*, session: Session, actor: Actor) -> list[str]:
+    """The actor's list columns (services.view_prefs: their own, the admin default, or the
+    built-in one): what "Displayed fields" exports when no columns are passed."""
+    try:
+        from .view_prefs import get_list_view
+    except ImportError:  # the column chooser is not there: the list's built-in columns
+        return list(FALLBACK_DISPLAYED_COLUMNS)
+    if not actor.can(PROFILES_VIEW):
+        return list(FALLBACK_DISPLAYED_COLUMNS)
+    return list(get_list_view(session=session, actor=actor).columns)
+
+
 def _value_type(definition: FieldDefinition) -> str:
     return {"number": "number", "boolean": "boolean", "multiple_choice": "list"}.get(definition.type, "text")
 
@@ -227,14 +243,17 @@ def plan_columns(
     """The columns an export writes for this actor, and those left out (with the reason).
 
     `fields_mode` "all": every field, identity kind, tag, segments and groups;
-    "displayed": `columns` (the user's list columns, in their order; the profile id always
-    comes first so a file can be matched back).
+    "displayed": `columns` (the user's list columns, in their order; None: the actor's
+    saved list columns, see `displayed_columns`). The profile id always comes first so a
+    file can be matched back.
     """
     if fields_mode not in FIELDS_MODES:
         raise ExportError(f"Unknown fields choice '{fields_mode}' (expected displayed or all)")
     if fields_mode == "all":
         keys = all_column_keys(session=session)
     else:
+        if columns is None:
+            columns = displayed_columns(session=session, actor=actor)
         if not columns:
             raise ExportError("Choose at least one column to export")
         keys = ["id", *[c for c in columns if c != "id"]]

@@ -103,6 +103,19 @@ def test_a_role_without_phone_export_gets_no_phone_column_and_is_told(session, w
     assert rows[0]["EMAIL(UNENCRYPTED)"]
 
 
+def test_displayed_fields_default_to_the_users_list_columns(session, world, settings):
+    from profile_ui.services.view_prefs import save_list_view
+
+    save_list_view(session=session, actor=world.marketer,
+                   columns=["identity:email", "city", f"tag:{world.stage_tag}"])
+    session.commit()
+    preview = preview_export(session=session, actor=world.marketer, flt=ProfileFilter(),
+                             fields_mode="displayed")
+    assert preview.columns == ["Profile ID", "EMAIL(UNENCRYPTED)", "City", "Stage"]
+    other = preview_export(session=session, actor=world.other_marketer, flt=ProfileFilter())
+    assert other.columns[0] == "Profile ID" and "City" not in other.columns  # the built-in list
+
+
 def test_unknown_columns_are_left_out_with_a_reason(session, world, settings):
     preview = preview_export(session=session, actor=world.marketer, flt=ProfileFilter(),
                              columns=["full_name", "no_such_field", "tag:99999"])
