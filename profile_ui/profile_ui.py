@@ -18,12 +18,16 @@ from .pages import (
     tags,
     trash,
 )
+from .jobs.runner import embedded_consumer_lifespan
 from .services.uploads import UploadGuard
 from .state.base import SESSION_COOKIE
 
 app = rx.App(
     api_transformer=functools.partial(UploadGuard, session_cookie=SESSION_COOKIE),
 )
+# import/export jobs run in this process too unless EMBEDDED_WORKER=false (then only
+# `profile-ui worker` processes take them)
+app.register_lifespan_task(embedded_consumer_lifespan)
 
 
 def _title(name: str) -> str:
