@@ -663,15 +663,21 @@ SQLITE_MAX_PARAMETERS = 32_000  # SQLite >= 3.32 allows 32,766 per statement
 class _SqliteLoader(_Loader):
     """sqlite3 executemany in big batches; datetimes as SQLAlchemy's SQLite text format."""
 
+    # for the load only, then set back: generated rows are consistent, so skip per-row FK
+    # lookups; a large page cache keeps the B-trees being filled in memory; index
+    # rebuilds sort in memory with a helper thread
+    LOAD_PRAGMAS = {"foreign_keys": 0, "cache_size": -1_000_000, "temp_store": 2, "threads": 2}
+
     def begin(self, conn: Any) -> None:
-        # for the load only: generated rows are consistent, so skip per-row FK lookups;
-        # a large page cache keeps the B-trees being filled in memory
-        self.execute(conn, "PRAGMA foreign_keys=OFF")
-        self.execute(conn, "PRAGMA cache_size=-1000000")
-        self.execute(conn, "PRAGMA temp_store=MEMORY")  # index rebuilds sort in memory
-        self.execute(conn, "PRAGMA threads=2")  # ... with a helper thread
-        self.execute(conn, "PRAGMA synchronous=OFF")
-        self.execute(conn, "BEGIN IMMEDIATE")  # the write lock: nobody takes our ids meanwhile
+        self.saved_pragmas = {name: self.execute(conn, f"PRAGMA {name}")[0][0]
+                              for name in self.LOAD_PRAGMAS}
+        for name, value in self.LOAD_PRAGMAS.items():
+            self.execute(conn, f"PRAGMA {name}={value}")
+        try:
+            self.execute(conn, "BEGIN IMMEDIATE")  # the write lock: nobody takes our ids meanwhile
+        except BaseException:
+            self.restore(conn)  # the pooled connection goes back as it came
+            raise
 
     def plain_indexes(self, conn: Any) -> list[tuple[str, str]]:
         marks = ", ".join("?" * len(LOADED_TABLES))
@@ -708,10 +714,8 @@ class _SqliteLoader(_Loader):
             conn.execute(rest_statement, rest)
 
     def restore(self, conn: Any) -> None:
-        self.execute(conn, "PRAGMA foreign_keys=ON")
-        self.execute(conn, "PRAGMA cache_size=-2000")
-        self.execute(conn, "PRAGMA temp_store=DEFAULT")
-        self.execute(conn, "PRAGMA threads=0")
+        for name, value in self.saved_pragmas.items():
+            self.execute(conn, f"PRAGMA {name}={value}")
 
 
 class _PostgresLoader(_Loader):
