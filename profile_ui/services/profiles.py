@@ -11,7 +11,9 @@ export and bulk actions reuse); the list adds a plan choice SQLite cannot make a
   them. Cost ~ size of that id set, so it is right when the set is small.
 
 The sets are sized with capped counts (a few milliseconds each) and the cheaper plan
-is taken. PostgreSQL plans from its own statistics, so there the scan form is sent as is.
+is taken. A query box sorted by name reads each spelling's stretch of the name index
+instead (`_name_sorted_text_query`). PostgreSQL plans from its own statistics, so there
+the plain scan form is sent as is.
 
 Counts: `count_profiles` is exact and may take longer than a page on very large
 matches (hundreds of thousands of profiles that combine several conditions);
@@ -85,10 +87,11 @@ class ProfileFilter:
 
     `text` matches a user id (or any identity value) exactly, an e-mail or phone number
     (normalized the way imports store them, so "0912 345 678" finds +84912345678), the
-    start of an e-mail address, or the start of a full name (as typed, or with each word
-    capitalized: "nguyễn văn" finds "Nguyễn Văn An"). Tags are AND-ed: a profile must
-    carry every tag in `tag_ids`, with the value in `tag_values` when one is given there.
-    `created_to` is exclusive. `profile_ids` narrows to a selection.
+    start of an e-mail address once it has its "@" ("linh.nguyen@gm"), or the start of a
+    full name as typed, Title Cased, lower or upper case ("nguyễn văn" finds "Nguyễn Văn
+    An"; accents must be typed). Tags are AND-ed: a profile must carry every tag in
+    `tag_ids`, with the value in `tag_values` when one is given there. `created_to` is
+    exclusive. `profile_ids` narrows to a selection.
     """
 
     text: str = ""
@@ -259,7 +262,7 @@ def _text_ids(text: str) -> sa.Select:
         if value and value != text:
             lookups.append(select(Identity.profile_id).where(Identity.kind == kind, Identity.value == value))
     prefix = text.lower()
-    if len(prefix) >= 3 and " " not in prefix:
+    if "@" in prefix and " " not in prefix:  # someone typing an e-mail address: its start
         lookups.append(select(Identity.profile_id).where(
             Identity.kind == "email", Identity.value >= prefix, Identity.value < prefix + _MAX_CHAR))
     return sa.union_all(*lookups) if len(lookups) > 1 else lookups[0]
@@ -458,6 +461,9 @@ def list_profiles(
     changed, pass `with_total=False, known_total=<the total shown>`: the count is not
     run again, and pages in the second half are read from the other end (as fast as
     the first pages). Raises ProfileError for an unknown sort or status.
+
+    For the list page: call this with `with_total=False`, show `estimate_count` (marked
+    "about" when not exact), then replace it with `count_profiles` from a background event.
     """
     actor.require(PROFILES_VIEW)
     if sort not in SORTS:
@@ -484,21 +490,49 @@ def list_profiles(
 
 def _page_rows(session: Session, flt: ProfileFilter, sort: str, descending: bool,
                offset: int, limit: int) -> list[Profile]:
-    driver = None
-    if _is_sqlite(session) and _conditions(flt)[1]:
-        driver = _smallest_set(session, flt, _page_drive_cap(session, offset + limit))
-    if _drive_for_page(session, driver, offset + limit):
-        where, order = _where(flt, drive=driver.index), _order_by(sort, descending, plain=True)
+    sqlite = _is_sqlite(session)
+    rows_needed = offset + limit
+    if sqlite and sort == "full_name" and flt.text.strip():
+        query = _name_sorted_text_query(flt, descending, rows_needed)
     else:
-        where = _where(flt, text_by_ids=_text_list_is_short(session, flt, offset + limit))
-        order = _order_by(sort, descending, plain=False)
+        driver = None
+        if sqlite and _conditions(flt)[1]:
+            driver = _smallest_set(session, flt, _page_drive_cap(session, rows_needed))
+        if _drive_for_page(session, driver, rows_needed):
+            where, plain = _where(flt, drive=driver.index), True
+        else:
+            where, plain = _where(flt, text_by_ids=_text_list_is_short(session, flt, rows_needed)), False
+        query = select(Profile.id).where(where).order_by(*_order_by(sort, descending, plain=plain))
     # ids first (from the index alone where it covers the filter), then those rows
-    ids = session.execute(select(Profile.id).where(where).order_by(*order)
-                          .offset(offset).limit(limit)).scalars().all()
+    ids = session.execute(query.offset(offset).limit(limit)).scalars().all()
     if not ids:
         return []
     by_id = {p.id: p for p in session.exec(select(Profile).where(Profile.id.in_(ids))).all()}
     return [by_id[i] for i in ids if i in by_id]
+
+
+def _name_sorted_text_query(flt: ProfileFilter, descending: bool, rows_needed: int) -> sa.Select:
+    """Sorted by name with a query box (SQLite): the matches are the identity matches
+    plus one name range per spelling variant, each a stretch of the (status, full_name)
+    index. The first `rows_needed` of each part, merged, hold the page, so no part walks
+    the name index from "A" to the typed name."""
+    _, sets = _conditions(flt)
+    row, _ = _conditions(flt, plain=True)
+    others = [c.scan for c in sets[1:]]  # the query box is always the first set
+    text = " ".join(flt.text.split())
+    identity_ids = _text_ids(text).subquery()
+    # identity matches are a handful: looked up by id (plain columns keep SQLite from
+    # walking the name index instead), then sorted
+    parts = [select(Profile.id, Profile.full_name)
+             .where(Profile.id.in_(select(identity_ids.c.profile_id)), *row, *others)
+             .order_by(*_order_by("full_name", descending, plain=True)).limit(rows_needed).subquery()]
+    order = _order_by("full_name", descending, plain=False)
+    parts += [select(Profile.id, Profile.full_name)
+              .where(Profile.status == flt.status, _NamePrefix(Profile.full_name, (variant,)), *row, *others)
+              .order_by(*order).limit(rows_needed).subquery() for variant in _name_variants(text)]
+    merged = sa.union(*(select(part.c.id, part.c.full_name) for part in parts)).subquery()
+    direction = (lambda c: c.desc()) if descending else (lambda c: c.asc())
+    return select(merged.c.id).order_by(direction(merged.c.full_name), direction(merged.c.id))
 
 
 def count_profiles(*, session: Session, actor: Actor, flt: ProfileFilter) -> int:
