@@ -24,7 +24,7 @@ from sqlmodel import Session, select
 
 from ..models import (
     AttributeProvenance, Consent, FieldDefinition, Identity, IdentityKind, Profile, SyncRule, utcnow,
-    STATUS_ACTIVE, STATUS_DELETED,
+    STATUS_ACTIVE, STATUS_DEACTIVATED, STATUS_DELETED,
 )
 from ..settings import get_settings
 from .audit import record_event
@@ -319,8 +319,9 @@ def create_profile(
             errors[f"{IDENTITY_PREFIX}{kind}"] = (
                 f"This {_kind_label(kinds, kind).lower()} already belongs to profile {owner}")
     target = session.get(Profile, target_id) if target_id else None
+    matched_by = next((k for k in identifier_kinds if target and owners.get(k) == target.id), None)
     if target is not None and target.status == STATUS_DELETED:
-        errors[f"{IDENTITY_PREFIX}{identifier_kinds[0]}"] = (
+        errors[f"{IDENTITY_PREFIX}{matched_by}"] = (
             f"Matches profile {target.id}, which is in the trash: restore it instead")
 
     if target is None:
@@ -332,7 +333,6 @@ def create_profile(
 
     now = utcnow()
     if target is not None:
-        matched_by = next(k for k in identifier_kinds if owners.get(k) == target.id)
         return _update_matched(session, actor, target, parsed, typed_ids, consent_values, definitions,
                                kinds, rule, matched_by, now)
 
@@ -451,8 +451,9 @@ def _update_matched(session: Session, actor: Actor, profile: Profile, parsed: di
                      "matched_by": matched_by, "changes": changes, "kept": kept,
                      "identities_added": added, "consent": consent_changes})
     label = _kind_label(kinds, matched_by).lower()
-    parts = [f"A profile with this {label} already exists ({_profile_name(profile)}): "
-             "it was updated instead of creating a new one."]
+    parts = [f"A profile with this {label} already exists ({_profile_name(profile)}"
+             + (", deactivated" if profile.status == STATUS_DEACTIVATED else "")
+             + "): it was updated instead of creating a new one."]
     if changes:
         parts.append("Updated: " + ", ".join(definitions[k].label for k in changes) + ".")
     if kept:

@@ -255,3 +255,20 @@ def test_add_and_remove_identities(session, an):
     assert [(e.action, e.details["kind"]) for e in session.exec(
         select(AuditEvent).where(AuditEvent.action.like("identity.%")).order_by(AuditEvent.id)).all()] == [
         ("identity.add", "phone"), ("identity.remove", "phone")]
+
+
+def test_create_matching_a_deactivated_or_deleted_profile(session):
+    made = create(session, values={"full_name": "Dũng"}, identities={"phone": "0912000777"})
+    profile = session.get(Profile, made.profile_id)
+    profile.status = "deactivated"
+    session.add(profile)
+    session.commit()
+    again = create(session, values={"full_name": "Dũng", "city": "Vinh"}, identities={"phone": "+84912000777"})
+    assert again.matched_existing and "deactivated" in again.message
+    profile.status = "deleted"
+    session.add(profile)
+    session.commit()
+    with pytest.raises(ProfileValidationError) as caught:
+        create(session, values={"full_name": "Dũng"}, identities={"phone": "0912000777", "email": "d@example.com"})
+    assert caught.value.errors == {"identity:phone": f"Matches profile {made.profile_id}, which is in the trash: "
+                                                     "restore it instead"}
