@@ -43,7 +43,7 @@ test: setup chromium ## the whole suite: unit, PostgreSQL integration, browser t
 	$(BIN)/python -m pytest tests
 
 test-unit: setup
-	$(BIN)/python -m pytest tests/unit tests/integration
+	$(BIN)/python -m pytest tests --ignore=tests/e2e
 
 test-e2e: setup chromium
 	$(BIN)/python -m pytest tests/e2e
