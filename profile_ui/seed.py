@@ -673,6 +673,12 @@ class _SqliteLoader(_Loader):
                               for name in self.LOAD_PRAGMAS}
         for name, value in self.LOAD_PRAGMAS.items():
             self.execute(conn, f"PRAGMA {name}={value}")
+        # A rollback journal writes the new pages once, where WAL writes them twice (log,
+        # then checkpoint). SQLite only allows the switch when no other connection has
+        # the file open (a running app keeps it in WAL, and the load still works).
+        self.saved_journal = self.execute(conn, "PRAGMA journal_mode")[0][0]
+        if self.saved_journal == "wal":
+            self.execute(conn, "PRAGMA journal_mode=DELETE")
         try:
             self.execute(conn, "BEGIN IMMEDIATE")  # the write lock: nobody takes our ids meanwhile
         except BaseException:
@@ -716,6 +722,8 @@ class _SqliteLoader(_Loader):
     def restore(self, conn: Any) -> None:
         for name, value in self.saved_pragmas.items():
             self.execute(conn, f"PRAGMA {name}={value}")
+        if self.execute(conn, "PRAGMA journal_mode")[0][0] != self.saved_journal:
+            self.execute(conn, f"PRAGMA journal_mode={self.saved_journal}")
 
 
 class _PostgresLoader(_Loader):

@@ -116,6 +116,7 @@ def test_schema_and_ids_are_intact_after_a_bulk_load(engine, session):
         with engine.connect() as conn:
             assert conn.execute(sa.text("PRAGMA foreign_key_check")).all() == []
             assert conn.execute(sa.text("PRAGMA foreign_keys")).scalar() == 1
+            assert conn.execute(sa.text("PRAGMA journal_mode")).scalar() == "wal"
     profile = Profile(full_name="Added by hand")
     session.add(profile)
     session.flush()
