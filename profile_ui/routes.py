@@ -25,6 +25,8 @@ PROFILE_NEW = "/profiles/new"
 PROFILE_DETAIL = "/profiles/[profile_id]"
 IMPORTS = "/imports"
 IMPORT_NEW = "/imports/new"
+# dynamic segment: one import's report and progress (route arg `import_id`)
+IMPORT_DETAIL = "/imports/[import_id]"
 SEGMENTS = "/segments"
 TAGS = "/tags"
 EXPORTS = "/exports"
@@ -39,6 +41,7 @@ PAGE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     PROFILE_DETAIL: (PROFILES_VIEW,),
     IMPORTS: (PROFILES_IMPORT,),
     IMPORT_NEW: (PROFILES_IMPORT,),
+    IMPORT_DETAIL: (PROFILES_IMPORT,),
     SEGMENTS: (PROFILES_VIEW,),
     TAGS: (PROFILES_TAG, PROFILES_VIEW),
     EXPORTS: (PROFILES_EXPORT,),

@@ -1,0 +1,344 @@
+"""/imports/[import_id]: one import's settings, live progress, per-row outcomes, error file
+and undo. Progress is read from the job row by a background event (every tab that shows
+the page polls the same row, so a reload or a second tab shows the same)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import reflex as rx
+
+from ... import routes
+from ...components.dialogs import confirm_dialog
+from ...components.shell import shell
+from ...db import session_scope
+from ...models import utcnow
+from ...services.importing import jobs as import_jobs
+from ...services.importing.apply import ImportUndoError, undo_import
+from ...services.importing.results import reasons_text, row_results
+from ...services.permissions import PROFILES_IMPORT, Actor
+from ...state.base import AppState, guarded
+from .history import duration_text, status_text, totals_text, user_emails
+from .wizard_state import _format_changes
+
+TITLE = "Import"
+PAGE_SIZE = 25
+POLL_SECONDS = 1.0
+WATCH_LIMIT_SECONDS = 3600
+
+
+@dataclasses.dataclass
+class ResultRow:
+    row: int
+    outcome: str
+    profile: str
+    changes: str
+    reasons: str
+
+
+class ImportDetailState(AppState):
+    shown_id: int = 0
+    file: str = ""
+    kind: str = ""
+    status: str = ""
+    raw_status: str = ""
+    who: str = ""
+    created: str = ""
+    duration: str = ""
+    totals: str = ""
+    error: str = ""
+    settings_text: str = ""
+    rows_done: int = 0
+    rows_total: int = 0
+    eta: str = ""
+    has_error_file: bool = False
+    can_undo: bool = False
+    can_cancel: bool = False
+    can_confirm: bool = False
+    undo_open: bool = False
+    undo_result: str = ""
+    missing: str = ""
+
+    rows: list[ResultRow] = []
+    outcome: str = "all"
+    page: int = 1
+    pages: int = 1
+    row_count: int = 0
+
+    _watching: bool = False
+
+    @rx.var
+    def progress(self) -> int:
+        return int(100 * self.rows_done / self.rows_total) if self.rows_total else 0
+
+    def _read_id(self) -> int:
+        raw = str(self.router.url.path).rstrip("/").rsplit("/", 1)[-1]
+        return int(raw) if raw.isdigit() else 0
+
+    def _refresh(self, actor: Actor, with_rows: bool = True) -> None:
+        with session_scope() as session:
+            try:
+                job = import_jobs.get_import(session=session, actor=actor, job_id=self.shown_id)
+            except import_jobs.ImportJobError as exc:
+                self.missing = str(exc)
+                return
+            self.missing = ""
+            self.file, self.kind, self.raw_status = job.file_name, job.kind, job.status
+            self.status = status_text(job)
+            self.who = user_emails(session, {job.created_by} if job.created_by else set()).get(
+                job.created_by or 0, "system")
+            self.created = job.created_at.strftime("%Y-%m-%d %H:%M UTC")
+            self.duration = duration_text(job.started_at, job.finished_at)
+            self.totals = totals_text(job.counts)
+            self.error = job.error or ""
+            self.rows_done, self.rows_total = job.rows_done or 0, job.rows_total or 0
+            self.eta = self._eta(job)
+            self.has_error_file = bool(job.error_file_path)
+            self.can_undo = job.status == import_jobs.COMPLETED
+            self.can_cancel = job.status in (import_jobs.QUEUED, import_jobs.AWAITING_CONFIRMATION)
+            self.can_confirm = job.status == import_jobs.AWAITING_CONFIRMATION
+            options = import_jobs.job_options(job)
+            mapping = import_jobs.job_mapping(job)
+            mapped = ", ".join(f"{h} → {t}" for h, t in mapping.columns.items() if t)
+            parts = [f"Mapping: {mapped}" if mapped else "Mapping: suggested columns"]
+            if options.consent:
+                parts.append("Consent: " + ", ".join(f"{c} {v}" for c, v in options.consent.items()))
+            if options.field_policies:
+                parts.append("Policies: " + ", ".join(f"{f} {p}" for f, p in options.field_policies.items()))
+            if options.tag_ids:
+                parts.append(f"Tags for every row: {len(options.tag_ids)}")
+            parts.append(f"Tags column: {options.tags_mode}")
+            self.settings_text = " · ".join(parts)
+            if with_rows:
+                self._load_rows(session, actor)
+
+    @staticmethod
+    def _eta(job: Any) -> str:
+        if job.status not in (import_jobs.RUNNING, import_jobs.VALIDATING) or not job.started_at:
+            return ""
+        done, total = job.rows_done or 0, job.rows_total or 0
+        if not done or not total or done >= total:
+            return "estimating…"
+        elapsed = (utcnow() - job.started_at).total_seconds()
+        return f"about {int(elapsed * (total - done) / done)} s left"
+
+    def _load_rows(self, session: Any, actor: Actor) -> None:
+        rows, count = row_results(session=session, actor=actor, job_id=self.shown_id,
+                                  outcome=None if self.outcome == "all" else self.outcome,
+                                  offset=(self.page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+        self.row_count = count
+        self.pages = max(1, -(-count // PAGE_SIZE))
+        self.rows = [ResultRow(row=r["row_number"], outcome=r["outcome"],
+                               profile=str(r["profile_id"] or ""),
+                               changes=_format_changes(r["changes"]),
+                               reasons=reasons_text(r["errors"])) for r in rows]
+
+    @rx.event
+    @guarded
+    def on_load(self) -> Any:
+        self.undo_result, self.undo_open, self.page, self.outcome = "", False, 1, "all"
+        actor = self._enter_page(routes.IMPORT_DETAIL)
+        if actor is None:
+            return None
+        self.shown_id = self._read_id()
+        self._refresh(actor)
+        return ImportDetailState.watch
+
+    @rx.event(background=True)
+    async def watch(self) -> Any:
+        """Poll the job row until it ends; toast when it ends while shown."""
+        async with self:
+            actor = self._actor_or_none()
+            if self._watching or actor is None or not actor.can(PROFILES_IMPORT):
+                return
+            if self.raw_status in import_jobs.FINAL_STATUSES:
+                return
+            self._watching = True
+            job_id = self.shown_id
+        waited = 0.0
+        message: Any = None
+        try:
+            while waited < WATCH_LIMIT_SECONDS:
+                await asyncio.sleep(POLL_SECONDS)
+                waited += POLL_SECONDS
+                async with self:
+                    if self.shown_id != job_id:
+                        return
+                    before = self.raw_status
+                    self._refresh(actor, with_rows=False)
+                    after = self.raw_status
+                    if after == before and after not in import_jobs.FINAL_STATUSES:
+                        continue
+                    if after == before:
+                        return
+                    with session_scope() as session:
+                        self._load_rows(session, actor)
+                    self._load_notifications(actor)
+                    if after == import_jobs.COMPLETED:
+                        message = rx.toast.success(f"Import completed: {self.file}")
+                    elif after == import_jobs.FAILED:
+                        message = rx.toast.error(f"Import failed: {self.file}")
+                    elif after == import_jobs.AWAITING_CONFIRMATION:
+                        message = rx.toast.info(f"Dry run ready: {self.file}")
+                    if after in import_jobs.FINAL_STATUSES or after == import_jobs.AWAITING_CONFIRMATION:
+                        break
+        finally:
+            async with self:
+                self._watching = False
+        if message is not None:
+            yield message
+
+    @rx.event
+    @guarded
+    def set_outcome(self, value: str) -> None:
+        actor = self._require_actor()
+        self.outcome, self.page = value or "all", 1
+        with session_scope() as session:
+            self._load_rows(session, actor)
+
+    @rx.event
+    @guarded
+    def set_page(self, page: int) -> None:
+        actor = self._require_actor()
+        self.page = min(max(1, int(page)), self.pages)
+        with session_scope() as session:
+            self._load_rows(session, actor)
+
+    @rx.event
+    @guarded
+    def download_errors(self) -> Any:
+        actor = self._require_actor()
+        actor.require(PROFILES_IMPORT)
+        with session_scope() as session:
+            job = import_jobs.get_import(session=session, actor=actor, job_id=self.shown_id)
+            path, name = job.error_file_path, job.file_name
+        if not path or not Path(path).with_suffix(".csv").is_file():
+            return rx.toast.info("No row was refused: there is no error file")
+        return rx.download(data=Path(path).with_suffix(".csv").read_bytes(),
+                           filename=f"{Path(name).stem} errors.csv")
+
+    @rx.event
+    @guarded
+    def set_undo_open(self, is_open: bool) -> None:
+        self.undo_open = bool(is_open)
+
+    @rx.event
+    @guarded
+    def undo(self) -> Any:
+        actor = self._require_actor()
+        self.undo_open = False
+        try:
+            with session_scope() as session:
+                report = undo_import(session=session, actor=actor, job_id=self.shown_id)
+        except ImportUndoError as exc:
+            return rx.toast.error(str(exc))
+        kept = len(report.profiles_kept) + len(report.fields_kept)
+        self.undo_result = (
+            f"Undone: {report.profiles_removed} profiles removed, {report.fields_restored} fields "
+            f"restored, {report.identities_removed} identities and {report.tags_removed} tags removed, "
+            f"{report.segments_removed} segment memberships removed"
+            + (f"; {kept} changes kept because they were edited since" if kept else ""))
+        self._refresh(actor)
+        return rx.toast.success("Import undone")
+
+    @rx.event
+    @guarded
+    def cancel(self) -> Any:
+        actor = self._require_actor()
+        try:
+            with session_scope() as session:
+                import_jobs.cancel_import(session=session, actor=actor, job_id=self.shown_id)
+        except import_jobs.ImportJobError as exc:
+            return rx.toast.error(str(exc))
+        self._refresh(actor)
+        return rx.toast.success("Import cancelled")
+
+    @rx.event
+    @guarded
+    def confirm(self) -> Any:
+        actor = self._require_actor()
+        try:
+            with session_scope() as session:
+                import_jobs.confirm_import(session=session, actor=actor, job_id=self.shown_id)
+        except import_jobs.ImportJobError as exc:
+            return rx.toast.error(str(exc))
+        self._refresh(actor)
+        return ImportDetailState.watch
+
+
+S = ImportDetailState
+
+
+def _row(row: ResultRow) -> rx.Component:
+    return rx.table.row(
+        rx.table.row_header_cell(row.row), rx.table.cell(rx.badge(row.outcome)),
+        rx.table.cell(rx.cond(row.profile != "", rx.link(row.profile, href="/profiles/" + row.profile))),
+        rx.table.cell(rx.text(row.changes, size="2")),
+        rx.table.cell(rx.text(row.reasons, size="2", color_scheme="red")),
+    )
+
+
+def content() -> rx.Component:
+    outcomes = ("all", "new", "updated", "merged", "unchanged", "invalid", "conflict", "skipped")
+    undo_message = (
+        "Profiles this import created are deleted, fields it changed get their earlier values "
+        "back, and identities, tags, consent and segment memberships it added are removed. "
+        "Anything edited since the import is kept. Merges stay merged.")
+    return rx.cond(
+        S.missing != "", rx.text(S.missing),
+        rx.vstack(
+            rx.heading(S.file, size="5", as_="h2"),
+            rx.text(f"{S.kind} import by {S.who}, {S.created}", color_scheme="gray"),
+            rx.hstack(rx.text("Status:"), rx.badge(S.status, size="2", role="status",
+                                                   aria_label="Import status"), align="center"),
+            rx.cond(S.rows_total > 0, rx.vstack(
+                rx.progress(value=S.progress, max=100, width="320px",
+                            aria_label="Import progress"),
+                rx.text(f"{S.rows_done} of {S.rows_total} rows", size="2"),
+                rx.cond(S.eta != "", rx.text(S.eta, size="2", color_scheme="gray")),
+                spacing="1")),
+            rx.cond(S.duration != "", rx.text(f"Took {S.duration}", size="2")),
+            rx.cond(S.totals != "", rx.text(S.totals, aria_label="Totals")),
+            rx.cond(S.error != "", rx.callout.root(rx.callout.text(S.error), color_scheme="red",
+                                                   role="alert")),
+            rx.text(S.settings_text, size="2", color_scheme="gray"),
+            rx.cond(S.undo_result != "", rx.callout.root(rx.callout.text(S.undo_result),
+                                                         color_scheme="green", role="status")),
+            rx.hstack(
+                rx.cond(S.can_confirm, rx.button("Confirm import", on_click=S.confirm)),
+                rx.cond(S.can_cancel, rx.button("Cancel import", color_scheme="red", variant="soft",
+                                                on_click=S.cancel)),
+                rx.cond(S.has_error_file, rx.button("Download the error file", variant="soft",
+                                                    on_click=S.download_errors)),
+                rx.cond(S.can_undo, rx.button("Undo import", color_scheme="red", variant="soft",
+                                              on_click=S.set_undo_open(True))),
+                spacing="3"),
+            confirm_dialog(title=f"Undo the import of {S.file}?", message=undo_message,
+                           is_open=S.undo_open, on_open_change=S.set_undo_open,
+                           on_confirm=S.undo, confirm_label="Undo import", danger=True),
+            rx.hstack(
+                rx.el.label("Show rows", html_for="detail-outcome"),
+                rx.el.select(*[rx.el.option(o.capitalize(), value=o) for o in outcomes],
+                             id="detail-outcome", value=S.outcome, on_change=S.set_outcome),
+                align="center"),
+            rx.table.root(
+                rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in (
+                    "Row", "Outcome", "Profile", "Changes", "Reasons")])),
+                rx.table.body(rx.foreach(S.rows, _row)),
+                aria_label="Row results", width="100%"),
+            rx.hstack(
+                rx.button("Previous page", size="1", variant="soft", disabled=S.page <= 1,
+                          on_click=S.set_page(S.page - 1)),
+                rx.text(f"Page {S.page} of {S.pages} ({S.row_count} rows)", size="2"),
+                rx.button("Next page", size="1", variant="soft", disabled=S.page >= S.pages,
+                          on_click=S.set_page(S.page + 1)),
+                align="center"),
+            spacing="3", width="100%", align="start",
+        ))
+
+
+def page() -> rx.Component:
+    return shell(content(), route=routes.IMPORT_DETAIL, title=TITLE)
