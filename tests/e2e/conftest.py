@@ -23,7 +23,15 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from .helpers import PASSWORD, UPLOAD_MAX_BYTES, USERS, RunningApp
+from .helpers import (
+    PASSWORD,
+    UPLOAD_MAX_BYTES,
+    USERS,
+    ProfileData,
+    RunningApp,
+    seed_profile_data,
+    sign_in_page,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -156,3 +164,39 @@ def sign_in(page, base_url: str):  # noqa: ANN001, ANN201
         expect(page.get_by_role("button", name="Sign out")).to_be_visible()
 
     return _sign_in
+
+
+# ------------------------------------------------------------ profile pages (issue 4)
+@pytest.fixture(scope="session")
+def profile_data(running_app: RunningApp) -> ProfileData:
+    """Known profiles, tags, a group and a segment (see helpers.seed_profile_data)."""
+    return seed_profile_data(running_app)
+
+
+def _role_page(browser, base_url: str, role: str):  # noqa: ANN001, ANN202
+    context = browser.new_context(base_url=base_url, viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    sign_in_page(page, base_url, role)
+    return context, page
+
+
+@pytest.fixture(scope="module")
+def admin_page(browser, base_url: str, profile_data: ProfileData):  # noqa: ANN001, ANN201
+    """A page signed in as the admin once for the whole test module."""
+    context, page = _role_page(browser, base_url, "admin")
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def marketer_page(browser, base_url: str, profile_data: ProfileData):  # noqa: ANN001, ANN201
+    context, page = _role_page(browser, base_url, "marketer")
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def viewer_page(browser, base_url: str, profile_data: ProfileData):  # noqa: ANN001, ANN201
+    context, page = _role_page(browser, base_url, "viewer")
+    yield page
+    context.close()

@@ -41,7 +41,7 @@ def test_each_role_sees_its_own_menu(page: Page, sign_in, role: str) -> None:
     header = page.get_by_role("banner")
     expect(header.get_by_text(USERS[role])).to_be_visible()
     expect(header.get_by_role("button", name=re.compile("^Notifications"))).to_be_visible()
-    expect(page.get_by_text("Coming soon: the profile list")).to_be_visible()
+    expect(page.get_by_role("table", name="Profiles")).to_be_visible()
 
 
 def test_wrong_password_shows_an_error_and_no_session(page: Page, base_url: str) -> None:
@@ -72,7 +72,7 @@ def test_admin_opens_admin_pages(page: Page, sign_in) -> None:
     _menu(page).get_by_text("Settings").click()
     expect(page).to_have_url(re.compile(r"/settings/?$"))
     expect(page.get_by_role("heading", name="Settings", level=1)).to_be_visible()
-    expect(page.get_by_text("Coming soon: users and roles")).to_be_visible()
+    expect(page.get_by_role("tab", name="Fields")).to_be_visible()
 
 
 def test_sign_out_ends_the_session_and_back_does_not_restore_it(

@@ -125,11 +125,13 @@ def _tag_chips(data: dict[str, Any]) -> list[TagChip]:
 
 
 def _history(data: dict[str, Any]) -> list[HistoryItem]:
+    labels = {f.key: f.label for f in data["fields"]}
     items = []
     for event in data["history"]:
         details = event.details or {}
         if "changes" in details and isinstance(details["changes"], dict):
-            summary = "; ".join(f"{k}: {format_value(v[0]) or '—'} → {format_value(v[1]) or '—'}"
+            summary = "; ".join(f"{labels.get(k, k)}: {format_value(v[0]) or '—'} → "
+                                f"{format_value(v[1]) or '—'}"
                                 for k, v in details["changes"].items()
                                 if isinstance(v, list) and len(v) == 2)
         else:

@@ -224,19 +224,30 @@ class ProfilesListState(AppState):
         self.rows = cells
         return follow_up
 
-    def _show_filter(self, flt: ProfileFilter) -> None:
+    def _show_filter(self, flt: ProfileFilter, *, remount: bool | None = None) -> None:
+        """Show `flt` in the filter form. The form is uncontrolled (typing costs no round
+        trips), so new values reach it by remounting it (a new key): by default only when
+        they differ from what it shows; `remount=True` always (Reset also clears text
+        typed but not applied); False never (Query: the form shows what was typed, and a
+        remount would drop what is typed meanwhile)."""
         tag_id = next(iter(flt.tag_ids), None)
-        self.shown_text = flt.text
-        self.shown_group = str(flt.group_id) if flt.group_id else ANY
-        self.shown_level = flt.member_level or ANY
-        self.shown_tag = str(tag_id) if tag_id else ANY
-        self.shown_tag_value = flt.tag_values.get(tag_id, "") if tag_id else ""
-        self.shown_segment = str(flt.segment_id) if flt.segment_id else ANY
-        self.shown_status = flt.status
-        self.shown_from = flt.created_from.date().isoformat() if flt.created_from else ""
-        self.shown_to = ((flt.created_to - timedelta(days=1)).date().isoformat()
-                         if flt.created_to else "")
-        self.form_version += 1
+        shown = {
+            "shown_text": flt.text,
+            "shown_group": str(flt.group_id) if flt.group_id else ANY,
+            "shown_level": flt.member_level or ANY,
+            "shown_tag": str(tag_id) if tag_id else ANY,
+            "shown_tag_value": flt.tag_values.get(tag_id, "") if tag_id else "",
+            "shown_segment": str(flt.segment_id) if flt.segment_id else ANY,
+            "shown_status": flt.status,
+            "shown_from": flt.created_from.date().isoformat() if flt.created_from else "",
+            "shown_to": ((flt.created_to - timedelta(days=1)).date().isoformat()
+                         if flt.created_to else ""),
+        }
+        changed = [name for name, value in shown.items() if getattr(self, name) != value]
+        for name in changed:
+            setattr(self, name, shown[name])
+        if remount or (remount is None and changed):
+            self.form_version += 1
 
     def _clear_selection(self) -> None:
         self.selected = []
@@ -274,7 +285,7 @@ class ProfilesListState(AppState):
         self._filter_json = flt.to_json()
         self.page = 1
         self._clear_selection()
-        self._show_filter(flt)
+        self._show_filter(flt, remount=False)
         return self._load_rows(actor, count=True)
 
     @rx.event
@@ -284,7 +295,7 @@ class ProfilesListState(AppState):
         self._filter_json = ProfileFilter().to_json()
         self.page = 1
         self._clear_selection()
-        self._show_filter(ProfileFilter())
+        self._show_filter(ProfileFilter(), remount=True)
         return self._load_rows(actor, count=True)
 
     @rx.event
