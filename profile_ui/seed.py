@@ -303,9 +303,19 @@ def _duration(seconds: np.ndarray) -> pl.Series:
     return pl.Series(seconds.astype(np.int64) * 1_000_000).cast(pl.Duration("us"))
 
 
-def _seconds_ago(rng: np.random.Generator, now: datetime, n: int, max_seconds: int) -> pl.Series:
-    base = int(now.timestamp())
-    secs = base - rng.integers(0, max_seconds, size=n)
+HISTORY_SECONDS = 5 * 365 * 86400  # registrations spread over the last five years
+
+
+def _registration_times(rng: np.random.Generator, now: datetime, n: int,
+                        time_slice: tuple[float, float]) -> pl.Series:
+    """Ascending times inside `time_slice` (fractions of the history, oldest = 0).
+
+    Ascending, so a profile's id grows with its registration and creation time as in a
+    real workspace, and the (status, …, created_at / id) indexes grow at their ends.
+    """
+    low, high = time_slice
+    fractions = np.sort(low + rng.random(n) * (high - low))
+    secs = int(now.timestamp()) - HISTORY_SECONDS + (fractions * HISTORY_SECONDS).astype(np.int64)
     return pl.Series(secs * 1_000_000).cast(pl.Datetime("us"))
 
 
@@ -318,6 +328,7 @@ def generate_chunk(
     catalog: _Catalog,
     next_ids: dict[str, int],
     taken_identities: pl.DataFrame | None,
+    time_slice: tuple[float, float] = (0.0, 1.0),
 ) -> list[TableRows]:
     """Rows for `n` profiles starting at `first_id`, in insert order (parents first).
 
@@ -368,7 +379,7 @@ def generate_chunk(
     city = pl.select(pl.when(viet | pl.Series(r() < 0.7)).then(_weighted(rng, n, VN_CITIES))
                      .otherwise(_weighted(rng, n, ABROAD_CITIES))).to_series()
     level = _weighted(rng, n, MEMBER_LEVELS)
-    registered = _seconds_ago(rng, now, n, 5 * 365 * 86400)
+    registered = _registration_times(rng, now, n, time_slice)
     now_dt = pl.lit(now.replace(tzinfo=None)).cast(pl.Datetime("us"))
     status_draw = r()
     status = pl.select(pl.when(pl.Series(status_draw < 0.01)).then(pl.lit("deleted"))
@@ -569,7 +580,8 @@ class _Loader:
                     rng = np.random.default_rng([random_seed, chunk_no])
                     parts = generate_chunk(rng=rng, first_id=next_ids["profiles"], n=n, now=now,
                                            catalog=catalog, next_ids=next_ids,
-                                           taken_identities=taken)
+                                           taken_identities=taken,
+                                           time_slice=(first / profiles, (first + n) / profiles))
                     next_ids["profiles"] += n
                     encoded = []
                     for part in parts:
