@@ -39,8 +39,6 @@ further sheets.
 
 from __future__ import annotations
 
-import io
-import json
 import os
 import re
 import threading
