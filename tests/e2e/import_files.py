@@ -48,3 +48,18 @@ def jobs_for(app: RunningApp, file_name: str) -> list[ImportJob]:
 def latest_job_id(app: RunningApp) -> int:
     with app_db(app) as session:
         return session.exec(select(sa.func.max(ImportJob.id))).one() or 0
+
+
+def segment_members(app: RunningApp, segment_name: str) -> dict[int, str | None]:
+    from profile_ui.models import Segment, SegmentMember
+
+    with app_db(app) as session:
+        rows = session.exec(select(SegmentMember.profile_id, SegmentMember.value)
+                            .join(Segment, Segment.id == SegmentMember.segment_id)
+                            .where(Segment.name == segment_name)).all()
+        return dict(rows)
+
+
+def import_job_count(app: RunningApp) -> int:
+    with app_db(app) as session:
+        return session.exec(select(sa.func.count()).select_from(ImportJob)).one()

@@ -33,9 +33,12 @@ def _open_wizard(page: Page, base_url: str) -> None:
     expect(page.get_by_role("button", name="Upload")).to_be_visible()
 
 
-def _upload(page: Page, *paths: Path) -> None:
+def _upload(page: Page, *paths: Path, accepted: bool = True) -> None:
     page.locator("input[type=file]").set_input_files([str(p) for p in paths])
     page.get_by_role("button", name="Upload").click()
+    if accepted:
+        for path in paths:
+            expect(page.get_by_role("list", name="Files to import")).to_contain_text(path.name)
 
 
 def _preview_and_confirm(page: Page) -> None:
@@ -116,3 +119,159 @@ def test_clean_xlsx_import_with_value_map_and_template(
     _preview_and_confirm(page)
     _wait_completed(page)
     assert profile_by_email(running_app, "thu.ha@wizard.example.com").gender == "Other"
+
+
+def test_csv_with_invalid_rows(importer: Page, base_url: str, running_app: RunningApp,
+                               tmp_path: Path) -> None:
+    page = importer
+    path = write_csv(tmp_path / "leads with errors.csv", [
+        ["Name", "Email", "Date of birth"],
+        ["Hồ Valid", "ho.valid@invalid-rows.example.com", "1990-05-01"],
+        ["Bad Mail", "not-an-address", "1991-01-01"],
+        ["Bad Date", "bad.date@invalid-rows.example.com", "31/31/1990"],
+        ["Tô Valid", "to.valid@invalid-rows.example.com", ""],
+    ])
+    _open_wizard(page, base_url)
+    _upload(page, path)
+    page.get_by_role("button", name="Next").click()
+    expect(page.get_by_label("Field for Email")).to_have_value("identity:email")
+    page.get_by_role("button", name="Next").click()
+    page.get_by_role("button", name="Preview").click()
+    totals = page.get_by_role("list", name="Totals")
+    expect(totals).to_contain_text("2 invalid", timeout=JOB_TIMEOUT)
+    page.get_by_label("Show rows").select_option("invalid")
+    table = page.get_by_role("table")
+    expect(table.get_by_role("row", name=re.compile(r"^3 invalid"))).to_contain_text("Email")
+    expect(table.get_by_role("row", name=re.compile(r"^4 invalid"))).to_contain_text("Date of birth")
+    with page.expect_download() as download_info:
+        page.get_by_role("button", name="Download the error file").click()
+    error_file = Path(download_info.value.path()).read_text(encoding="utf-8-sig")
+    assert "not-an-address" in error_file and "31/31/1990" in error_file
+    assert "Hồ Valid" not in error_file
+    page.get_by_role("button", name="Confirm import").click()
+    expect(page).to_have_url(re.compile(r"/imports/\d+$"))
+    _wait_completed(page)
+    assert profile_by_email(running_app, "ho.valid@invalid-rows.example.com") is not None
+    assert profile_by_email(running_app, "to.valid@invalid-rows.example.com") is not None
+    assert profile_by_email(running_app, "bad.date@invalid-rows.example.com") is None
+
+
+def test_refused_files_say_which_and_why(importer: Page, base_url: str, tmp_path: Path) -> None:
+    from .helpers import UPLOAD_MAX_BYTES
+
+    page = importer
+    renamed = tmp_path / "scan.csv"
+    renamed.write_bytes(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n")
+    big = tmp_path / "huge.csv"
+    big.write_text("email\n" + "x@example.com\n" * (UPLOAD_MAX_BYTES // 14 + 10))
+    _open_wizard(page, base_url)
+    _upload(page, renamed, big, accepted=False)
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("scan.csv: its content is")
+    expect(alert).to_contain_text("huge.csv is larger than the upload limit")
+    expect(page.get_by_role("list", name="Files to import")).to_have_count(0)
+
+    workbook = write_xlsx(tmp_path / "two sheets.xlsx", {
+        "January": [["Email"], ["jan@sheets.example.com"]],
+        "February": [["Email"], ["feb@sheets.example.com"]],
+    })
+    _upload(page, workbook)
+    expect(page.get_by_role("list", name="Files to import")).to_contain_text("two sheets.xlsx")
+    page.get_by_role("button", name="Next").click()
+    page.get_by_role("button", name="Next").click()
+    expect(page.get_by_role("alert")).to_contain_text(
+        "two sheets.xlsx has several sheets: pick the one to import")
+    page.get_by_label("Sheet of two sheets.xlsx").select_option("February")
+    page.get_by_role("button", name="Next").click()
+    expect(page.get_by_label("Field for Email")).to_have_value("identity:email")
+    expect(page.get_by_role("row", name=re.compile("Email"))).to_contain_text("feb@sheets.example.com")
+
+
+def test_two_files_run_in_order_and_progress_survives_reload(
+    importer: Page, base_url: str, running_app: RunningApp, tmp_path: Path
+) -> None:
+    page = importer
+    first = write_csv(tmp_path / "batch one.csv", [
+        ["Email", "Name", "City"], ["one.a@batch.example.com", "One A", "Huế"],
+        ["one.b@batch.example.com", "One B", "Huế"]])
+    second = write_csv(tmp_path / "batch two.csv", [
+        ["Email", "Name", "City"], ["two.a@batch.example.com", "Two A", "Vinh"],
+        ["one.a@batch.example.com", "One A", "Vinh"]])
+    _open_wizard(page, base_url)
+    _upload(page, first, second)
+    expect(page.get_by_role("list", name="Files to import")).to_contain_text("batch two.csv")
+    page.get_by_role("button", name="Next").click()
+    page.get_by_role("button", name="Next").click()
+    page.get_by_role("button", name="Preview").click()
+    totals = page.get_by_role("list", name="Totals")
+    expect(totals).to_contain_text("batch two.csv", timeout=JOB_TIMEOUT)
+    expect(totals).to_contain_text("2 rows: 2 new", timeout=JOB_TIMEOUT)
+    page.get_by_role("button", name="Confirm import").click()
+    expect(page).to_have_url(re.compile(r"/imports/\d+$"))
+    page.reload()
+    _wait_completed(page)
+    expect(page.get_by_text("2 of 2 rows")).to_be_visible()
+    expect(page.get_by_label("Import progress")).to_be_visible()
+    [one], [two] = jobs_for(running_app, "batch one.csv"), jobs_for(running_app, "batch two.csv")
+    assert one.batch_id == two.batch_id and one.position < two.position
+    # the second file ran after the first: its e-mail met the profile the first created
+    page.goto(f"{base_url}/imports/{two.id}")
+    _wait_completed(page)
+    expect(page.get_by_label("Totals")).to_contain_text("1 new, 1 updated")
+    assert one.finished_at is None or two.finished_at is None or one.finished_at <= two.finished_at
+    assert profile_by_email(running_app, "one.a@batch.example.com").city == "Vinh"
+    # the history lists both, newest first
+    page.goto(f"{base_url}/imports")
+    table = page.get_by_role("table")
+    expect(table).to_contain_text("batch one.csv")
+    expect(table.get_by_role("row", name=re.compile("batch two.csv"))).to_contain_text("completed")
+
+
+def test_undo_of_a_pasted_import(importer: Page, base_url: str, running_app: RunningApp) -> None:
+    page = importer
+    _open_wizard(page, base_url)
+    page.get_by_label("Or paste rows").fill(
+        "Email\tFull name\nundo.a@paste.example.com\tUndo A\nundo.b@paste.example.com\tUndo B\n")
+    page.get_by_role("button", name="Use pasted rows").click()
+    expect(page.get_by_role("list", name="Files to import")).to_contain_text("pasted rows.tsv")
+    page.get_by_role("button", name="Next").click()
+    page.get_by_role("button", name="Next").click()
+    _preview_and_confirm(page)
+    _wait_completed(page)
+    assert profile_by_email(running_app, "undo.a@paste.example.com") is not None
+    page.get_by_role("button", name="Undo import").click()
+    dialog = page.get_by_role("alertdialog")
+    expect(dialog).to_contain_text("Profiles this import created are deleted")
+    dialog.get_by_role("button", name="Undo import").click()
+    expect(page.get_by_text(re.compile(r"Undone: 2 profiles removed"))).to_be_visible()
+    expect(page.get_by_label("Import status")).to_have_text("undone")
+    assert profile_by_email(running_app, "undo.a@paste.example.com") is None
+
+
+def test_segment_file_import(importer: Page, base_url: str, running_app: RunningApp,
+                             tmp_path: Path) -> None:
+    from .import_files import segment_members
+
+    page = importer
+    _open_wizard(page, base_url)
+    page.get_by_label("Or paste rows").fill("Email\tName\nseg.a@segment.example.com\tSeg A\nseg.b@segment.example.com\tSeg B\n")
+    page.get_by_role("button", name="Use pasted rows").click()
+    page.get_by_role("button", name="Next").click()
+    page.get_by_role("button", name="Next").click()
+    _preview_and_confirm(page)
+    _wait_completed(page)
+
+    path = write_csv(tmp_path / "segments.csv", [
+        ["User ID", "Segment Name", "Segment Value"],
+        ["seg.a@segment.example.com", "E2E Wizard Buyers", "high"],
+        ["seg.b@segment.example.com", "E2E Wizard Buyers", "low"],
+    ])
+    _open_wizard(page, base_url)
+    page.get_by_role("radio", name="Segments").click()
+    _upload(page, path)
+    page.get_by_role("button", name="Next").click()
+    page.get_by_label("The User ID column holds").select_option("email")
+    _preview_and_confirm(page)
+    _wait_completed(page)
+    members = segment_members(running_app, "E2E Wizard Buyers")
+    assert sorted(members.values()) == ["high", "low"]
