@@ -89,6 +89,15 @@ def test_query_by_each_identifier_and_name_then_reset(
     expect(page.get_by_text(f"Page 2 of {math.ceil(total / 25)}")).to_be_visible()
     expect(_rows(page).first.get_by_role("link")).not_to_have_text(first_name)
 
+    # select the page, then everyone matching
+    page.get_by_role("checkbox", name="Select all rows on this page").click()
+    selection = page.get_by_role("region", name="Selection")
+    expect(selection).to_contain_text("25 profiles selected")
+    selection.get_by_role("button", name=f"Select all {total:,} matching").click()
+    expect(selection).to_contain_text(f"All {total:,} matching profiles selected")
+    selection.get_by_role("button", name="Clear selection").click()
+    expect(selection).to_be_hidden()
+
 
 def test_filter_combination_and_sort(admin_page: Page, profile_data: ProfileData,
                                     running_app: RunningApp) -> None:

@@ -97,7 +97,7 @@ def selection_bar() -> rx.Component:
             rx.text(S.selection_text, size="2", weight="medium", role="status"),
             rx.cond(
                 S.page_selected & ~S.all_matching & (S.total > S.rows.length()),
-                rx.button(f"Select all {S.total} matching", variant="ghost", size="1",
+                rx.button(f"Select all {S.total_label} matching", variant="ghost", size="1",
                           on_click=S.select_all_matching),
             ),
             rx.spacer(),

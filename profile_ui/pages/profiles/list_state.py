@@ -137,6 +137,10 @@ class ProfilesListState(AppState):
         return max(1, -(-self.total // max(self.page_size, 1)))
 
     @rx.var
+    def total_label(self) -> str:
+        return f"{self.total:,}"
+
+    @rx.var
     def total_text(self) -> str:
         noun = "profile" if self.total == 1 else "profiles"
         if self.total_exact:
@@ -381,8 +385,10 @@ class ProfilesListState(AppState):
     @guarded
     def open_batch_tag(self) -> Any:
         self._require_actor()
-        return TagPickerState.open_picker(
-            True, "Batch tag", f"Tag {self.selection_text[:-len(' selected')].lower()}.")
+        n = self.selection_count
+        who = (f"all {n:,} matching profiles" if self.all_matching
+               else f"{n:,} profile{'' if n == 1 else 's'}")
+        return TagPickerState.open_picker(True, "Batch tag", f"Tag {who}.")
 
     @rx.event
     @guarded
