@@ -23,9 +23,7 @@ from ...services.profiles import (
     ProfileError, format_value, get_profile_360, remove_profile_from_group, set_profile_status,
     tag_profiles, untag_profile,
 )
-from ...services.workspace_settings import (
-    CONSENT_CHANNEL_LABELS, consent_channels, list_identity_kinds,
-)
+from ...services.workspace_settings import consent_channels, list_identity_kinds
 from ...state.base import AppState, guarded
 from .common import Choice
 from .tag_picker import TagPickerState
@@ -447,5 +445,3 @@ class ProfileDetailState(AppState):
         self._load(actor)
         return rx.toast.success("Identity removed")
 
-
-__all__ = ["ProfileDetailState", "CONSENT_CHANNEL_LABELS"]

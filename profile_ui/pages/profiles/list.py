@@ -12,11 +12,13 @@ from ...components.pagination import pagination
 from ...components.shell import shell
 from ...state.base import AppState
 from .common import PROFILES_CREATE, PROFILES_EDIT, PROFILES_TAG, SETTINGS_MANAGE
-from .list_state import STATUS_LABELS, ColumnChoice, ProfilesListState
+from .columns_state import ColumnChoice, ColumnDisplayState
+from .list_state import STATUS_LABELS, ProfilesListState
 from .tag_picker import tag_picker_dialog
 
 TITLE = "Profiles"
 S = ProfilesListState
+C = ColumnDisplayState
 
 
 def _filter_select(label: str, name: str, choices: rx.Var, default: rx.Var) -> rx.Component:
@@ -122,17 +124,17 @@ def selection_bar() -> rx.Component:
 
 
 def _shown_column(key: rx.Var, index: rx.Var) -> rx.Component:
-    label = S.column_labels[key]
+    label = C.labels[key]
     return rx.el.li(
         rx.hstack(
             rx.text(index + 1, ". ", label, size="2"),
             rx.spacer(),
             rx.icon_button(rx.icon("arrow_up", size=12, aria_hidden="true"), size="1", variant="soft",
-                           on_click=S.move_column(key, -1), disabled=index == 0,
+                           on_click=C.move(key, -1), disabled=index == 0,
                            aria_label="Move " + label + " up"),
             rx.icon_button(rx.icon("arrow_down", size=12, aria_hidden="true"), size="1",
-                           variant="soft", on_click=S.move_column(key, 1),
-                           disabled=index == S.draft_columns.length() - 1,
+                           variant="soft", on_click=C.move(key, 1),
+                           disabled=index == C.draft.length() - 1,
                            aria_label="Move " + label + " down"),
             align="center",
             spacing="2",
@@ -142,16 +144,15 @@ def _shown_column(key: rx.Var, index: rx.Var) -> rx.Component:
 
 
 def _column_checkbox(option: ColumnChoice) -> rx.Component:
-    return rx.checkbox(option.label, checked=S.draft_columns.contains(option.key),
-                       on_change=lambda shown: S.toggle_column(option.key, shown), size="2")
+    return rx.checkbox(option.label, checked=C.draft.contains(option.key),
+                       on_change=lambda shown: C.toggle(option.key, shown), size="2")
 
 
 def _column_group(group: str) -> rx.Component:
     return rx.el.fieldset(
         rx.el.legend(rx.text(group, size="2", weight="bold")),
         rx.flex(
-            rx.foreach(S.column_options,
-                       lambda o: rx.cond(o.group == group, _column_checkbox(o))),
+            rx.foreach(C.options, lambda o: rx.cond(o.group == group, _column_checkbox(o))),
             wrap="wrap", spacing="2", direction="column",
         ),
         style={"border": "none", "padding": 0, "margin": 0, "minWidth": "160px"},
@@ -167,8 +168,7 @@ def columns_dialog() -> rx.Component:
             rx.grid(
                 rx.vstack(
                     rx.heading("Shown, in this order", size="2", as_="h3"),
-                    rx.el.ol(rx.foreach(S.draft_columns, _shown_column),
-                             aria_label="Shown columns",
+                    rx.el.ol(rx.foreach(C.draft, _shown_column), aria_label="Shown columns",
                              style={"padding": 0, "margin": 0, "width": "100%"}),
                     width="100%",
                 ),
@@ -178,25 +178,24 @@ def columns_dialog() -> rx.Component:
                 spacing="5",
                 margin_y="1em",
             ),
-            rx.cond(S.columns_error != "",
-                    rx.callout(S.columns_error, icon="triangle_alert", color_scheme="red",
-                               role="alert")),
+            rx.cond(C.error != "",
+                    rx.callout(C.error, icon="triangle_alert", color_scheme="red", role="alert")),
             rx.hstack(
-                rx.cond(S.columns_source == "user",
-                        rx.button("Use the default", variant="ghost", on_click=S.use_default_columns)),
+                rx.cond(C.source == "user",
+                        rx.button("Use the default", variant="ghost", on_click=C.use_default)),
                 rx.spacer(),
                 rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray")),
                 rx.cond(_has(SETTINGS_MANAGE),
                         rx.button("Save as default for everyone", variant="soft",
-                                  on_click=S.save_default_columns)),
-                rx.button("Save", on_click=S.save_columns),
+                                  on_click=C.save_default)),
+                rx.button("Save", on_click=C.save),
                 spacing="3",
                 width="100%",
             ),
             max_width="760px",
         ),
-        open=S.columns_open,
-        on_open_change=S.set_columns_open,
+        open=C.is_open,
+        on_open_change=C.set_open,
     )
 
 
@@ -219,7 +218,7 @@ def content() -> rx.Component:
         rx.hstack(
             rx.spacer(),
             rx.button(rx.icon("columns_3", size=16, aria_hidden="true"), "Column display",
-                      variant="soft", on_click=S.open_columns),
+                      variant="soft", on_click=C.open_dialog),
             rx.cond(_has(PROFILES_CREATE),
                     rx.button(rx.link(rx.icon("user_plus", size=16, aria_hidden="true"),
                                       "New profile", href=routes.PROFILE_NEW, underline="none",

@@ -1,5 +1,5 @@
-"""State of the profile list (/profiles): query and filters, sort, pages, columns,
-selection and the bulk actions.
+"""State of the profile list (/profiles): query and filters, sort, pages, selection and
+the bulk actions (the Column display dialog has its own state: columns_state.py).
 
 Only one page of rows (display texts) goes to the browser; the filter behind it lives in
 the backend-only `_filter_json`, and "all N matching" selections are applied by the
@@ -8,7 +8,6 @@ service from that filter, never from a list of ids held in the browser.
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -23,7 +22,6 @@ from ...services.profiles import (
     add_profiles_to_group, count_profiles, estimate_count, identities_of, list_profiles,
     page_cells, tag_profiles,
 )
-from ...services.view_prefs import ViewPrefsError
 from ...services.workspace_settings import (
     list_fields, list_groups, list_segments, list_tag_groups,
 )
@@ -32,15 +30,6 @@ from .common import ANY, Choice, choice_id
 from .tag_picker import TagPickerState
 
 STATUS_LABELS = {"active": "Active", "deactivated": "Deactivated"}
-
-
-@dataclasses.dataclass
-class ColumnChoice:
-    """A column the Column display dialog offers."""
-
-    key: str
-    label: str
-    group: str
 
 
 def _parse_day(text: str, what: str) -> date | None:
@@ -117,13 +106,6 @@ class ProfilesListState(AppState):
     selected: list[str] = []
     all_matching: bool = False
 
-    # Column display
-    columns_open: bool = False
-    column_options: list[ColumnChoice] = []
-    draft_columns: list[str] = []
-    columns_source: str = "builtin"
-    columns_error: str = ""
-
     # Add to group
     group_dialog_open: bool = False
     group_error: str = ""
@@ -166,10 +148,6 @@ class ProfilesListState(AppState):
         n = len(self.selected)
         return f"{n} profile{'' if n == 1 else 's'} selected"
 
-    @rx.var
-    def column_labels(self) -> dict[str, str]:
-        return {option.key: option.label for option in self.column_options}
-
     # ------------------------------------------------------------ loading
     def _load_catalogue(self, session: Any, actor: Any) -> None:
         self.group_choices = [Choice(ANY, "Any group")] + [
@@ -185,12 +163,11 @@ class ProfilesListState(AppState):
             Choice(o, o) for o in (level.options if level else [])]
 
     def _apply_view(self, view: view_prefs.ListView) -> None:
+        """Show the columns (and page size) of a list view (see columns_state.py)."""
         labels = {o.key: o for o in view.options}
         self._column_keys = list(view.columns)
         self.columns = [TableColumn(key, labels[key].label, labels[key].sortable)
                         for key in view.columns if key in labels]
-        self.column_options = [ColumnChoice(o.key, o.label, o.group) for o in view.options]
-        self.columns_source = view.source
         self.page_size = view.page_size
         if self.sort_key not in SORTS:
             self.sort_key = "created_at"
@@ -443,82 +420,3 @@ class ProfilesListState(AppState):
         self.group_dialog_open = False
         self._clear_selection()
         return rx.toast.success(f"Added {added:,} profile{'' if added == 1 else 's'} to the group")
-
-    # ------------------------------------------------------------ events: column display
-    @rx.event
-    @guarded
-    def open_columns(self) -> None:
-        actor = self._require_actor()
-        with session_scope() as session:
-            self._apply_view(view_prefs.get_list_view(session=session, actor=actor))
-        self.draft_columns = list(self._column_keys)
-        self.columns_error = ""
-        self.columns_open = True
-
-    @rx.event
-    @guarded
-    def set_columns_open(self, is_open: bool) -> None:
-        self._require_actor()
-        self.columns_open = bool(is_open)
-
-    @rx.event
-    @guarded
-    def toggle_column(self, key: str, shown: bool) -> None:
-        self._require_actor()
-        known = {o.key for o in self.column_options}
-        if shown and key in known and key not in self.draft_columns:
-            self.draft_columns = [*self.draft_columns, key]
-        elif not shown:
-            self.draft_columns = [k for k in self.draft_columns if k != key]
-
-    @rx.event
-    @guarded
-    def move_column(self, key: str, step: int) -> None:
-        self._require_actor()
-        order = list(self.draft_columns)
-        if key not in order:
-            return
-        i = order.index(key)
-        j = min(max(i + int(step), 0), len(order) - 1)
-        order[i], order[j] = order[j], order[i]
-        self.draft_columns = order
-
-    def _save_columns(self, save: Any, done: str) -> Any:
-        actor = self._require_actor()
-        try:
-            with session_scope() as session:
-                view = save(session=session, actor=actor, columns=list(self.draft_columns),
-                            page_size=self.page_size)
-                if view.source != "user":  # the admin saved the default: show their own view
-                    view = view_prefs.get_list_view(session=session, actor=actor)
-        except ViewPrefsError as exc:
-            self.columns_error = str(exc)
-            return None
-        self._apply_view(view)
-        self.columns_open = False
-        follow_up = self._load_rows(actor, count=False)
-        return [rx.toast.success(done)] + ([follow_up] if follow_up else [])
-
-    @rx.event
-    @guarded
-    def save_columns(self) -> Any:
-        return self._save_columns(view_prefs.save_list_view, "Columns saved")
-
-    @rx.event
-    @guarded
-    def save_default_columns(self) -> Any:
-        return self._save_columns(view_prefs.save_default_list_view,
-                                  "Saved as the default for everyone without their own columns")
-
-    @rx.event
-    @guarded
-    def use_default_columns(self) -> Any:
-        actor = self._require_actor()
-        with session_scope() as session:
-            view = view_prefs.reset_list_view(session=session, actor=actor)
-        self._apply_view(view)
-        self.draft_columns = list(self._column_keys)
-        self.columns_open = False
-        follow_up = self._load_rows(actor, count=False)
-        return [rx.toast.success("Showing the default columns")] + ([follow_up] if follow_up else [])
-
