@@ -18,8 +18,8 @@ shows): a field key (system column or custom attribute), a profile column
 (id, initial_source, status, created_at, updated_at), "identity:<kind>", "tag:<id>",
 "segments" and "groups". Headers are what a person reads: field labels, identity columns
 labeled by how the value is stored (`EMAIL(UNENCRYPTED)`, `PHONE(AES)`), tag columns by
-the tag name; values of one column that a profile has several of are joined with "|", in
-the order they were added.
+the tag name; values of one column that a profile has several of are joined with "|"
+(identities and tags in the order they were added).
 Identity kinds need the permission `export.identity.<kind>`; what the actor may not export
 is left out and listed in the preview.
 
