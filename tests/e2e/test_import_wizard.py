@@ -41,6 +41,12 @@ def _upload(page: Page, *paths: Path, accepted: bool = True) -> None:
             expect(page.get_by_role("list", name="Files to import")).to_contain_text(path.name)
 
 
+def _next(page: Page, step: str) -> None:
+    """Click Next and wait for the wizard to show `step`."""
+    page.get_by_role("button", name="Next").click()
+    expect(page.locator('[aria-current="step"]')).to_contain_text(step, timeout=JOB_TIMEOUT)
+
+
 def _preview_and_confirm(page: Page) -> None:
     page.get_by_role("button", name="Preview").click()
     expect(page.get_by_role("button", name="Confirm import")).to_be_visible(timeout=JOB_TIMEOUT)
@@ -177,7 +183,7 @@ def test_refused_files_say_which_and_why(importer: Page, base_url: str, tmp_path
     })
     _upload(page, workbook)
     expect(page.get_by_role("list", name="Files to import")).to_contain_text("two sheets.xlsx")
-    page.get_by_role("button", name="Next").click()
+    _next(page, "Sheet")
     page.get_by_role("button", name="Next").click()
     expect(page.get_by_role("alert")).to_contain_text(
         "two sheets.xlsx has several sheets: pick the one to import")
@@ -200,18 +206,25 @@ def test_two_files_run_in_order_and_progress_survives_reload(
     _open_wizard(page, base_url)
     _upload(page, first, second)
     expect(page.get_by_role("list", name="Files to import")).to_contain_text("batch two.csv")
-    page.get_by_role("button", name="Next").click()
-    page.get_by_role("button", name="Next").click()
+    _next(page, "Identify and map columns")
+    _next(page, "Options")
     page.get_by_role("button", name="Preview").click()
     totals = page.get_by_role("list", name="Totals")
     expect(totals).to_contain_text("batch two.csv", timeout=JOB_TIMEOUT)
     expect(totals).to_contain_text("2 rows: 2 new", timeout=JOB_TIMEOUT)
     page.get_by_role("button", name="Confirm import").click()
     expect(page).to_have_url(re.compile(r"/imports/\d+$"))
+    first_report = page.url
     page.reload()
     _wait_completed(page)
     expect(page.get_by_text("2 of 2 rows")).to_be_visible()
     expect(page.get_by_label("Import progress")).to_be_visible()
+    # a second tab shows the same report
+    other = page.context.new_page()
+    other.goto(first_report)
+    _wait_completed(other)
+    expect(other.get_by_text("2 of 2 rows")).to_be_visible()
+    other.close()
     [one], [two] = jobs_for(running_app, "batch one.csv"), jobs_for(running_app, "batch two.csv")
     assert one.batch_id == two.batch_id and one.position < two.position
     # the second file ran after the first: its e-mail met the profile the first created
@@ -234,8 +247,8 @@ def test_undo_of_a_pasted_import(importer: Page, base_url: str, running_app: Run
         "Email\tFull name\nundo.a@paste.example.com\tUndo A\nundo.b@paste.example.com\tUndo B\n")
     page.get_by_role("button", name="Use pasted rows").click()
     expect(page.get_by_role("list", name="Files to import")).to_contain_text("pasted rows.tsv")
-    page.get_by_role("button", name="Next").click()
-    page.get_by_role("button", name="Next").click()
+    _next(page, "Identify and map columns")
+    _next(page, "Options")
     _preview_and_confirm(page)
     _wait_completed(page)
     assert profile_by_email(running_app, "undo.a@paste.example.com") is not None
@@ -256,8 +269,9 @@ def test_segment_file_import(importer: Page, base_url: str, running_app: Running
     _open_wizard(page, base_url)
     page.get_by_label("Or paste rows").fill("Email\tName\nseg.a@segment.example.com\tSeg A\nseg.b@segment.example.com\tSeg B\n")
     page.get_by_role("button", name="Use pasted rows").click()
-    page.get_by_role("button", name="Next").click()
-    page.get_by_role("button", name="Next").click()
+    expect(page.get_by_role("list", name="Files to import")).to_contain_text("pasted rows.tsv")
+    _next(page, "Identify and map columns")
+    _next(page, "Options")
     _preview_and_confirm(page)
     _wait_completed(page)
 
@@ -269,7 +283,7 @@ def test_segment_file_import(importer: Page, base_url: str, running_app: Running
     _open_wizard(page, base_url)
     page.get_by_role("radio", name="Segments").click()
     _upload(page, path)
-    page.get_by_role("button", name="Next").click()
+    _next(page, "Options")
     page.get_by_label("The User ID column holds").select_option("email")
     _preview_and_confirm(page)
     _wait_completed(page)

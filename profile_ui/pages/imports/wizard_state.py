@@ -169,6 +169,7 @@ class ImportUploadState(AppState):
     _paths: list[str] = []  # private paths of the saved files, in order
     _summary: dict[str, Any] = {}  # first file: headers, samples, distinct values
     _saved_values: dict[str, dict[str, str]] = {}  # value maps of an applied template
+    _signatures: list[str] = []  # each file's header signature, in file order
 
     # ------------------------------------------------------------ helpers
     def _actor(self) -> Actor:
@@ -186,7 +187,7 @@ class ImportUploadState(AppState):
         self.preview_totals, self.preview_rows, self.preview_job_ids = [], [], []
         self.preview_page, self.preview_pages, self.preview_count = 1, 1, 0
         self.preview_outcome, self.preview_job, self.preview_has_errors = "", 0, False
-        self._paths, self._summary, self._saved_values = [], {}, {}
+        self._paths, self._summary, self._saved_values, self._signatures = [], {}, {}, []
 
     @rx.event
     @guarded
@@ -325,11 +326,17 @@ class ImportUploadState(AppState):
             if actor is None or not actor.can(PROFILES_IMPORT) or not self._paths or self.busy:
                 return None
             self.busy = "Reading the file…"
-            path, first = self._paths[0], self.files[0]
-            name, sheet = first.name, first.sheet or None
+            wanted = [(path, item.name, item.sheet or None)
+                      for path, item in zip(self._paths, self.files, strict=True)]
         try:
+            path, name, sheet = wanted[0]
             sheet_data = await asyncio.to_thread(read_upload, path, file_name=name, sheet=sheet)
             summary = await asyncio.to_thread(_file_summary, sheet_data)
+            del sheet_data
+            # later files take the first file's mapping when their columns are the same
+            signatures = [mapping_stage.headers_signature(summary["headers"])]
+            for path, name, sheet in wanted[1:]:
+                signatures.append(await asyncio.to_thread(_signature, path, name, sheet))
         except FileRejected as exc:
             async with self:
                 self.busy = ""
@@ -339,6 +346,7 @@ class ImportUploadState(AppState):
         async with self:
             self.busy = ""
             self._summary = summary
+            self._signatures = signatures
             self.headers = summary["headers"]
             if self.kind == "segments":
                 self.step = "options"
@@ -617,11 +625,11 @@ class ImportUploadState(AppState):
         else:
             mapping = self._mapping()
             options = self._options(mapping)
-        signature = mapping_stage.headers_signature(self.headers)
+        signatures = list(self._signatures)
         files = []
         for index, (item, path) in enumerate(zip(self.files, self._paths, strict=True)):
-            # later files with the same columns take the same mapping; others are suggested
-            same = index == 0 or self._same_headers(path, item, signature)
+            # later files with the same columns take the same mapping; others the suggestions
+            same = index == 0 or (index < len(signatures) and signatures[index] == signatures[0])
             files.append(import_jobs.ImportFile(
                 file_name=item.name, stored_path=path, sheet=item.sheet or None,
                 mapping=mapping if same else None, options=options))
@@ -634,13 +642,6 @@ class ImportUploadState(AppState):
         self.preview_page, self.preview_outcome = 1, ""
         self.step = "preview"
         return ImportUploadState.watch_preview
-
-    def _same_headers(self, path: str, item: UploadedFile, signature: str) -> bool:
-        try:
-            data = read_upload(path, file_name=item.name, sheet=item.sheet or None)
-        except FileRejected:
-            return False
-        return mapping_stage.headers_signature(data.headers) == signature
 
     @rx.event(background=True)
     async def watch_preview(self) -> Any:
@@ -753,6 +754,14 @@ class ImportUploadState(AppState):
         self._paths, self.preview_job_ids = [], []
         return [rx.toast.success(f"Import queued ({len(confirmed)} file{'s' if len(confirmed) > 1 else ''})"),
                 rx.redirect(import_jobs.report_link(first))]
+
+
+def _signature(path: str, name: str, sheet: str | None) -> str:
+    """A file's header signature ("" when it cannot be read: its own job will say why)."""
+    try:
+        return mapping_stage.headers_signature(read_upload(path, file_name=name, sheet=sheet).headers)
+    except FileRejected:
+        return ""
 
 
 def _statuses(actor: Actor, job_ids: list[int]) -> dict[int, str]:
