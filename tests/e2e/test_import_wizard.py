@@ -157,6 +157,9 @@ def test_csv_with_invalid_rows(importer: Page, base_url: str, running_app: Runni
     page.get_by_role("button", name="Confirm import").click()
     expect(page).to_have_url(re.compile(r"/imports/\d+$"))
     _wait_completed(page)
+    expect(page.get_by_role("button", name="Download the error file")).to_be_visible()
+    page.get_by_label("Show rows").select_option("invalid")
+    expect(page.get_by_role("table")).to_contain_text("Date of birth")
     assert profile_by_email(running_app, "ho.valid@invalid-rows.example.com") is not None
     assert profile_by_email(running_app, "to.valid@invalid-rows.example.com") is not None
     assert profile_by_email(running_app, "bad.date@invalid-rows.example.com") is None

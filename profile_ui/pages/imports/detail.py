@@ -55,6 +55,7 @@ class ImportDetailState(AppState):
     rows_total: int = 0
     eta: str = ""
     has_error_file: bool = False
+    invalid_rows: int = 0
     can_undo: bool = False
     can_cancel: bool = False
     can_confirm: bool = False
@@ -97,6 +98,7 @@ class ImportDetailState(AppState):
             self.rows_done, self.rows_total = job.rows_done or 0, job.rows_total or 0
             self.eta = self._eta(job)
             self.has_error_file = bool(job.error_file_path)
+            self.invalid_rows = import_jobs.report_counts(job.counts)["invalid"]
             self.can_undo = job.status == import_jobs.COMPLETED
             self.can_cancel = job.status in (import_jobs.QUEUED, import_jobs.AWAITING_CONFIRMATION)
             self.can_confirm = job.status == import_jobs.AWAITING_CONFIRMATION
@@ -185,6 +187,13 @@ class ImportDetailState(AppState):
                         message = rx.toast.info(f"Dry run ready: {self.file}")
                     if after in import_jobs.FINAL_STATUSES or after == import_jobs.AWAITING_CONFIRMATION:
                         break
+            # the error file is written just after the job commits: show its button when it is
+            for _ in range(10):
+                async with self:
+                    if self.shown_id != job_id or self.has_error_file or not self.invalid_rows:
+                        break
+                    self._refresh(actor, with_rows=False)
+                await asyncio.sleep(POLL_SECONDS)
         finally:
             async with self:
                 self._watching = False

@@ -36,6 +36,7 @@ READ_CHUNK = 1024 * 1024
 PREVIEW_PAGE_SIZE = 25
 POLL_SECONDS = 0.5
 DRY_RUN_WAIT_SECONDS = 600
+ERROR_FILE_WAIT_SECONDS = 10
 IGNORE = "__ignore__"
 NEW_FIELD = "__new__"
 CHOICE_TYPES = ("single_choice", "multiple_choice")
@@ -658,6 +659,11 @@ class ImportUploadState(AppState):
                 break
             await asyncio.sleep(POLL_SECONDS)
             waited += POLL_SECONDS
+        # the error file is written just after the dry run commits: give it a moment
+        for _ in range(int(ERROR_FILE_WAIT_SECONDS / POLL_SECONDS)):
+            if not await asyncio.to_thread(_error_files_pending, actor, job_ids):
+                break
+            await asyncio.sleep(POLL_SECONDS)
         async with self:
             self.busy = ""
             if list(self.preview_job_ids) != job_ids:
@@ -762,6 +768,17 @@ def _signature(path: str, name: str, sheet: str | None) -> str:
         return mapping_stage.headers_signature(read_upload(path, file_name=name, sheet=sheet).headers)
     except FileRejected:
         return ""
+
+
+def _error_files_pending(actor: Actor, job_ids: list[int]) -> bool:
+    """A dry run with invalid rows whose error file is not recorded yet."""
+    with session_scope() as session:
+        for job_id in job_ids:
+            job = import_jobs.get_import(session=session, actor=actor, job_id=job_id)
+            if (job.status == import_jobs.AWAITING_CONFIRMATION and (job.counts or {}).get("invalid")
+                    and not job.error_file_path):
+                return True
+    return False
 
 
 def _statuses(actor: Actor, job_ids: list[int]) -> dict[int, str]:
