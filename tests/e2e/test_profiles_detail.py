@@ -166,11 +166,15 @@ def test_deactivate_and_reactivate(admin_page: Page, profile_data: ProfileData) 
     page = admin_page
     person = profile_data.profiles["viewer"]
     page.goto(f"/profiles/{person.id}")
+    dialog = page.get_by_role("alertdialog")
     page.get_by_role("button", name="Deactivate").click()
-    page.get_by_role("alertdialog").get_by_role("button", name="Deactivate").click()
+    expect(dialog).to_contain_text("Deactivate this profile?")
+    dialog.get_by_role("button", name="Deactivate").click()
     expect(page.get_by_text("deactivated", exact=True)).to_be_visible()
+    expect(dialog).to_have_count(0)  # closed (and its closing animation done) before reopening
     page.get_by_role("button", name="Reactivate").click()
-    page.get_by_role("alertdialog").get_by_role("button", name="Reactivate").click()
+    expect(dialog).to_contain_text("Reactivate this profile?")
+    dialog.get_by_role("button", name="Reactivate").click()
     expect(page.get_by_text("active", exact=True)).to_be_visible()
 
 
