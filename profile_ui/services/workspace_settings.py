@@ -380,24 +380,30 @@ def create_segment(*, session: Session, actor: Actor, name: str, description: st
     return segment
 
 
+def _update_audience(session: Session, actor: Actor, row: Segment | Group, kind: str,
+                     name: str | None, description: str | None) -> None:
+    """Rename / re-describe a segment or group (same rules for both); audit what changed."""
+    changes: dict[str, list[Any]] = {}
+    if name is not None:
+        name = _name(name, kind)
+        _unique_name(session, type(row), name, kind, exclude_id=row.id)
+        if name != row.name:
+            changes["name"] = [row.name, name]
+            row.name = name
+    if description is not None and description.strip()[:500] != row.description:
+        changes["description"] = [row.description, description.strip()[:500]]
+        row.description = description.strip()[:500]
+    if changes:
+        session.add(row)
+        session.flush()
+        _audit(session, actor, f"{kind}.update", kind, row.id, changes=changes)
+
+
 def update_segment(*, session: Session, actor: Actor, segment_id: int, name: str | None = None,
                    description: str | None = None) -> Segment:
     actor.require(SETTINGS_MANAGE)
     segment = _get(session, Segment, segment_id, "segment")
-    changes: dict[str, list[Any]] = {}
-    if name is not None:
-        name = _name(name, "segment")
-        _unique_name(session, Segment, name, "segment", exclude_id=segment_id)
-        if name != segment.name:
-            changes["name"] = [segment.name, name]
-            segment.name = name
-    if description is not None and description.strip()[:500] != segment.description:
-        changes["description"] = [segment.description, description.strip()[:500]]
-        segment.description = description.strip()[:500]
-    if changes:
-        session.add(segment)
-        session.flush()
-        _audit(session, actor, "segment.update", "segment", segment_id, changes=changes)
+    _update_audience(session, actor, segment, "segment", name, description)
     return segment
 
 
@@ -433,20 +439,7 @@ def update_group(*, session: Session, actor: Actor, group_id: int, name: str | N
                  description: str | None = None) -> Group:
     actor.require(SETTINGS_MANAGE)
     group = _get(session, Group, group_id, "group")
-    changes: dict[str, list[Any]] = {}
-    if name is not None:
-        name = _name(name, "group")
-        _unique_name(session, Group, name, "group", exclude_id=group_id)
-        if name != group.name:
-            changes["name"] = [group.name, name]
-            group.name = name
-    if description is not None and description.strip()[:500] != group.description:
-        changes["description"] = [group.description, description.strip()[:500]]
-        group.description = description.strip()[:500]
-    if changes:
-        session.add(group)
-        session.flush()
-        _audit(session, actor, "group.update", "group", group_id, changes=changes)
+    _update_audience(session, actor, group, "group", name, description)
     return group
 
 
