@@ -49,6 +49,8 @@ app.add_page(import_new.page, route=routes.IMPORT_NEW, title=_title(import_new.T
              on_load=import_new.ImportUploadState.on_load)
 app.add_page(imports.detail.page, route=routes.IMPORT_DETAIL, title=_title(imports.detail.TITLE),
              on_load=imports.ImportDetailState.on_load)
+app.add_page(imports.review.page, route=routes.IMPORT_REVIEW, title=_title(imports.review.TITLE),
+             on_load=imports.review.MembershipReviewState.on_load)
 app.add_page(segments.page, route=routes.SEGMENTS, title=_title(segments.TITLE),
              on_load=segments.SegmentsState.on_load)
 app.add_page(tags.page, route=routes.TAGS, title=_title(tags.TITLE),

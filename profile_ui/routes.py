@@ -27,6 +27,8 @@ IMPORTS = "/imports"
 IMPORT_NEW = "/imports/new"
 # dynamic segment: one import's report and progress (route arg `import_id`)
 IMPORT_DETAIL = "/imports/[import_id]"
+# a membership file's review: invite / update / deactivate-or-delete (route arg `import_id`)
+IMPORT_REVIEW = "/imports/[import_id]/review"
 SEGMENTS = "/segments"
 TAGS = "/tags"
 EXPORTS = "/exports"
@@ -42,6 +44,7 @@ PAGE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     IMPORTS: (PROFILES_IMPORT,),
     IMPORT_NEW: (PROFILES_IMPORT,),
     IMPORT_DETAIL: (PROFILES_IMPORT,),
+    IMPORT_REVIEW: (PROFILES_IMPORT,),
     SEGMENTS: (PROFILES_VIEW,),
     TAGS: (PROFILES_TAG, PROFILES_VIEW),
     EXPORTS: (PROFILES_EXPORT,),
@@ -66,6 +69,11 @@ NAVIGATION: tuple[tuple[str, str, str], ...] = (
 def profile_url(profile_id: int | str) -> str:
     """The User 360 page of one profile."""
     return f"{PROFILES}/{profile_id}"
+
+
+def import_review_url(import_id: int | str) -> str:
+    """A membership file's review page."""
+    return f"{IMPORTS}/{import_id}/review"
 
 
 def may_open(route: str, permissions: frozenset[str] | set[str]) -> bool:

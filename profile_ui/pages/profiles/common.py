@@ -7,12 +7,15 @@ import dataclasses
 
 from ...services.permissions import (
     PROFILES_CREATE,
+    PROFILES_DELETE,
     PROFILES_EDIT,
+    PROFILES_EXPORT,
     PROFILES_TAG,
     SETTINGS_MANAGE,
 )
 
-__all__ = ["Choice", "PROFILES_CREATE", "PROFILES_EDIT", "PROFILES_TAG", "SETTINGS_MANAGE",
+__all__ = ["Choice", "PROFILES_CREATE", "PROFILES_DELETE", "PROFILES_EDIT", "PROFILES_EXPORT",
+           "PROFILES_TAG", "SETTINGS_MANAGE",
            "ANY", "choice_id"]
 
 # Radix selects cannot hold an empty value: "any" stands for "no condition"

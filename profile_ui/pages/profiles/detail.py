@@ -12,6 +12,7 @@ from ...components.shell import shell
 from ...components.tag_chips import tag_chips
 from ...state.base import AppState
 from .common import PROFILES_EDIT, PROFILES_TAG, SETTINGS_MANAGE
+from .delete_dialog import delete_profile_button, delete_profile_dialog
 from .detail_state import HistoryItem, IdentityView, Item, ProfileDetailState
 from .tag_picker import tag_picker_dialog
 
@@ -245,6 +246,7 @@ def _header() -> rx.Component:
                       color_scheme=rx.cond(S.is_active, "red", "green"),
                       on_click=S.set_status_confirm_open(True)),
         )),
+        delete_profile_button(),
         align="end",
         spacing="3",
         width="100%",
@@ -275,6 +277,7 @@ def content() -> rx.Component:
             ),
             rx.card(_history(), width="100%"),
             _dialogs(),
+            delete_profile_dialog(),
             spacing="4",
             width="100%",
         ),

@@ -11,8 +11,17 @@ from ...components.dialogs import form_dialog, labelled_select
 from ...components.pagination import pagination
 from ...components.shell import shell
 from ...state.base import AppState
-from .common import PROFILES_CREATE, PROFILES_EDIT, PROFILES_TAG, SETTINGS_MANAGE
+from .common import (
+    PROFILES_CREATE,
+    PROFILES_DELETE,
+    PROFILES_EDIT,
+    PROFILES_EXPORT,
+    PROFILES_TAG,
+    SETTINGS_MANAGE,
+)
 from .columns_state import ColumnChoice, ColumnDisplayState
+from .delete_dialog import delete_selected_button, delete_selected_dialog
+from .export_dialog import export_button, export_dialog
 from .list_state import STATUS_LABELS, ProfilesListState
 from .tag_picker import tag_picker_dialog
 
@@ -109,6 +118,7 @@ def selection_bar() -> rx.Component:
             rx.cond(_has(PROFILES_EDIT),
                     rx.button(rx.icon("users", size=14, aria_hidden="true"), "Add to group",
                               size="2", variant="soft", on_click=S.open_group_dialog)),
+            delete_selected_button(),
             rx.button("Clear selection", size="2", variant="ghost", color_scheme="gray",
                       on_click=S.clear_selection),
             align="center",
@@ -217,6 +227,7 @@ def content() -> rx.Component:
     return rx.vstack(
         rx.hstack(
             rx.spacer(),
+            export_button(),
             rx.button(rx.icon("columns_3", size=16, aria_hidden="true"), "Column display",
                       variant="soft", on_click=C.open_dialog),
             rx.cond(_has(PROFILES_CREATE),
@@ -233,7 +244,8 @@ def content() -> rx.Component:
             data_table(
                 columns=S.columns, rows=S.rows, sort_key=S.sort_key, descending=S.descending,
                 on_sort=S.sort_by, caption="Profiles",
-                selectable=_has(PROFILES_TAG) | _has(PROFILES_EDIT),
+                selectable=(_has(PROFILES_TAG) | _has(PROFILES_EDIT) | _has(PROFILES_EXPORT)
+                            | _has(PROFILES_DELETE)),
                 selected=S.selected, on_select_row=S.toggle_row,
                 page_selected=S.page_selected, on_select_page=S.toggle_page,
             ),
@@ -248,6 +260,8 @@ def content() -> rx.Component:
         columns_dialog(),
         tag_picker_dialog(S.apply_batch_tag),
         group_dialog(),
+        export_dialog(),
+        delete_selected_dialog(),
         spacing="4",
         width="100%",
     )
