@@ -78,9 +78,25 @@ def _wait_until_serving(url: str, proc: subprocess.Popen, app: RunningApp) -> No
     raise RuntimeError(f"the app did not start in {START_TIMEOUT_S} s:\n{app.log_tail()}")
 
 
+def _smtp_server(received: list):  # noqa: ANN202
+    """A real local SMTP server on a free port that appends each message to `received`."""
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Message
+
+    class Inbox(Message):
+        def handle_message(self, message) -> None:  # noqa: ANN001
+            received.append(message)
+
+    controller = Controller(Inbox(), hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    return controller
+
+
 @pytest.fixture(scope="session")
 def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
     work = tmp_path_factory.mktemp("e2e-app")
+    inbox: list = []
+    smtp = _smtp_server(inbox)
     data_dir = work / "data"
     data_dir.mkdir()
     port = _free_port()
@@ -96,6 +112,9 @@ def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp
         UPLOAD_MAX_BYTES=str(UPLOAD_MAX_BYTES),
         REFLEX_BUN_PATH=_bun_path(),
         REFLEX_WEB_WORKDIR=str(work / "web"),
+        SMTP_ENABLED="true",
+        SMTP_HOST="127.0.0.1",
+        SMTP_PORT=str(smtp.port),
         REFLEX_TELEMETRY_ENABLED="false",
         REFLEX_CHECK_LATEST_VERSION="false",
         PYTHONUNBUFFERED="1",
@@ -106,7 +125,7 @@ def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp
         _cli("user", "create", "--email", email, "--password", PASSWORD, "--role", role, env=env)
 
     log = work / "reflex.log"
-    app = RunningApp(url=url, data_dir=data_dir, database_url=database_url, log=log)
+    app = RunningApp(url=url, data_dir=data_dir, database_url=database_url, log=log, inbox=inbox)
     with open(log, "w") as out:
         proc = subprocess.Popen(
             [str(BIN / "reflex"), "run", "--env", "prod", "--frontend-port", str(port),
@@ -119,6 +138,7 @@ def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp
         yield app
     finally:
         _stop(proc)
+        smtp.stop()
         shutil.rmtree(work / "web", ignore_errors=True)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+
 import csv
 import json
 import os
@@ -32,6 +33,8 @@ class RunningApp:
     data_dir: Path
     database_url: str
     log: Path
+    # every e-mail the app sent (a local SMTP server the app is pointed at), oldest first
+    inbox: list = field(default_factory=list)
 
     def log_tail(self, lines: int = 60) -> str:
         try:
