@@ -46,6 +46,7 @@ from ...models.base import UTCDateTime
 from ...models.profile import STATUS_DELETED
 from ..audit import record_event
 from ..bootstrap import SYSTEM_FIELDS
+from ..crypto import identity_storage
 from ..permissions import PROFILES_IMPORT, Actor
 from . import ERRORS_COL, IDENTITY_PREFIX, ROW_COL, TAGS_TARGET, VALID_COL, ImportMapping, ImportOptions
 from .resolve import (
@@ -959,9 +960,10 @@ def apply_import(
                   json_merge=["attributes"])
 
     # ---- identities
-    adds = _with_stored_values(work.identity_adds.join(profile_of, on="person"))
+    # stored form per kind: the value, or (encrypted kinds) its HMAC + AES-GCM ciphertext
+    adds = identity_storage(work.identity_adds.join(profile_of, on="person"))
     writer.insert("identities", adds.select(
-        "profile_id", "kind", "value", is_encrypted=pl.lit(False),
+        "profile_id", "kind", "value", "value_encrypted", "key_id", "is_encrypted",
         source_type=pl.lit("file"), source_name=pl.lit(job.file_name),
         first_seen_at=pl.lit(now), last_seen_at=pl.lit(now)))
     if work.identity_touches.height:

@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql
 from sqlmodel import Session
 
 from ...models import Identity
+from ..crypto import is_encrypted_kind, lookup_values, stored_values
 from . import IDENTITY_PREFIX, ROW_COL, VALID_COL
 
 PERSON_COL = "__person__"  # Int64: the row number of the person's first row (valid rows only)
@@ -54,10 +55,10 @@ def identity_kinds_in(frame: pl.DataFrame) -> list[str]:
 def stored_identity_values(kind: str, values: pl.Series) -> pl.Series:
     """The form an identity value is stored in (Identity.value) for a normalized value.
 
-    Today the normalized value itself. When a kind is stored encrypted this becomes its
-    keyed hash (HMAC); every lookup and insert goes through here, so that is one change.
+    The normalized value itself, or its keyed hash (HMAC, current key) when the kind is
+    stored encrypted (services/crypto.py); every lookup and insert goes through here.
     """
-    return values
+    return stored_values(kind, values)
 
 
 def in_batches(session: Session, values: Sequence, query_for_batch) -> list[tuple]:  # noqa: ANN001
@@ -103,17 +104,19 @@ def find_identity_owners(*, session: Session, kind: str, values: pl.Series) -> p
     schema = {"value": pl.Utf8, "profile_id": pl.Int64}
     if values.is_empty():
         return pl.DataFrame(schema=schema)
-    stored = stored_identity_values(kind, values)
+    # an encrypted kind: its hash under the current key, and under older keys (rotation)
+    back = lookup_values(kind, values) if is_encrypted_kind(kind) else None
+    stored = back["stored"] if back is not None else values
     rows = in_batches(
         session, stored.to_list(),
         lambda bound: sa.select(Identity.value, Identity.profile_id).where(
             Identity.kind == kind, in_filter(Identity.value, bound)),
     )
     found = pl.DataFrame(rows, schema=schema, orient="row")
-    if stored is values:
+    if back is None:
         return found
-    back = pl.DataFrame({"value": values, "stored": stored})
-    return found.rename({"value": "stored"}).join(back, on="stored").select("value", "profile_id")
+    return (found.rename({"value": "stored"}).join(back, on="stored").select("value", "profile_id")
+            .unique("value", keep="first", maintain_order=True))
 
 
 def resolve_identities(

@@ -1,0 +1,291 @@
+"""Identity values encrypted at rest: AES-GCM for the value, a keyed hash for lookups.
+
+Which identity kinds are stored encrypted is a setting (`encrypted_identity_kinds`,
+e.g. ["email", "phone"]). For those kinds an `identities` row holds:
+
+- `value`:           HMAC-SHA256 (hex) of "<kind>\\x1f<normalized value>". Equal values
+                     give equal hashes, so the unique (kind, value) index, imports'
+                     matching and exact searches keep working on the hash alone.
+- `value_encrypted`: base64 of nonce (12 random bytes, new for every value) + AES-256-GCM
+                     ciphertext and tag of the normalized value.
+- `key_id`:          which key wrote the row: the first 8 hex digits of SHA-256 of the key.
+- `is_encrypted`:    True.
+
+Keys. `encryption_key` (base64 of 32 bytes) is the AES key; when it is empty a key is
+derived from `secret_key` (HKDF-SHA256). The HMAC key is derived from the AES key with
+HKDF under a different label, so neither key reveals the other. Older keys stay readable:
+`previous_encryption_keys` (base64, like `encryption_key`) and the key derived from
+`secret_key` are tried by key id when decrypting, and lookups also hash under them, so a
+value written before a rotation is still found. `rekey_identities` rewrites rows under
+the current key (and encrypts or decrypts kinds whose setting changed); run it after
+changing the key or the list of encrypted kinds (lookups only find plain rows of a kind
+while it is not encrypted, and encrypted rows while it is).
+
+What cannot work on an encrypted kind: prefix / partial search (the hash of "ann@" says
+nothing about "ann@x.com"), sorting or grouping by the value in SQL. Exact lookups do.
+
+The vectorized helpers (`hash_identity_values`, `encrypt_identity_values`,
+`identity_storage`, `decrypt_identity_values`) take polars Series/frames: imports write
+tens of thousands of identities at once (50,000 values encrypt + hash in ~0.2 s here).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import polars as pl
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from ..settings import get_settings
+
+NONCE_BYTES = 12
+KEY_BYTES = 32
+KEY_ID_CHARS = 8
+_KIND_SEPARATOR = "\x1f"
+_DERIVE_ENCRYPTION = b"profile-ui identity encryption key v1"
+_DERIVE_LOOKUP = b"profile-ui identity lookup hash key v1"
+
+
+class IdentityCryptoError(ValueError):
+    """A stored identity value cannot be decrypted (unknown key id, wrong key, damaged)."""
+
+
+class EncryptionKeyError(ValueError):
+    """A configured encryption key is not base64 of 32 bytes."""
+
+
+@dataclass(frozen=True)
+class _Key:
+    key_id: str
+    aes: AESGCM
+    lookup: bytes  # the HMAC key
+
+
+@dataclass(frozen=True)
+class Keyring:
+    current: _Key
+    by_id: dict[str, _Key]  # current and older keys
+
+    @property
+    def lookup_keys(self) -> list[_Key]:
+        """The current key first, then the older ones."""
+        return [self.current, *[k for k in self.by_id.values() if k is not self.current]]
+
+
+def key_id_of(key: bytes) -> str:
+    return hashlib.sha256(key).hexdigest()[:KEY_ID_CHARS]
+
+
+def _hkdf(material: bytes, info: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=info).derive(material)
+
+
+def _parse_key(text: str, name: str) -> bytes:
+    text = text.strip()
+    text += "=" * (-len(text) % 4)
+    try:
+        raw = (base64.urlsafe_b64decode(text) if "-" in text or "_" in text
+               else base64.b64decode(text, validate=True))
+    except (binascii.Error, ValueError):
+        raise EncryptionKeyError(f"{name} must be base64 of {KEY_BYTES} bytes") from None
+    if len(raw) != KEY_BYTES:
+        raise EncryptionKeyError(f"{name} must be base64 of {KEY_BYTES} bytes (got {len(raw)} bytes)")
+    return raw
+
+
+def _make_key(raw: bytes) -> _Key:
+    return _Key(key_id=key_id_of(raw), aes=AESGCM(raw), lookup=_hkdf(raw, _DERIVE_LOOKUP))
+
+
+@lru_cache(maxsize=8)
+def _keyring_for(encryption_key: str, secret_key: str, previous: tuple[str, ...]) -> Keyring:
+    derived = _hkdf(secret_key.encode(), _DERIVE_ENCRYPTION)
+    current = _make_key(_parse_key(encryption_key, "ENCRYPTION_KEY") if encryption_key else derived)
+    by_id = {current.key_id: current}
+    older = [_parse_key(text, "PREVIOUS_ENCRYPTION_KEYS") for text in previous if text.strip()]
+    for raw in [*older, derived]:
+        by_id.setdefault(key_id_of(raw), _make_key(raw))
+    return Keyring(current=current, by_id=by_id)
+
+
+def keyring() -> Keyring:
+    """The keys from the settings (cached per settings values)."""
+    settings = get_settings()
+    previous = tuple(getattr(settings, "previous_encryption_keys", None) or ())
+    return _keyring_for(settings.encryption_key or "", settings.secret_key, previous)
+
+
+def generate_key() -> str:
+    """A new random key, as `encryption_key` takes it."""
+    return base64.b64encode(os.urandom(KEY_BYTES)).decode()
+
+
+def encrypted_kinds() -> frozenset[str]:
+    return frozenset(get_settings().encrypted_identity_kinds or ())
+
+
+def is_encrypted_kind(kind: str) -> bool:
+    return kind in encrypted_kinds()
+
+
+def current_key_id() -> str:
+    return keyring().current.key_id
+
+
+# ---------------------------------------------------------------- one value
+
+
+def hash_identity_value(kind: str, value: str, *, key: _Key | None = None) -> str:
+    """The lookup form (Identity.value) of a normalized value of an encrypted kind."""
+    key = key or keyring().current
+    return hmac.digest(key.lookup, f"{kind}{_KIND_SEPARATOR}{value}".encode(), "sha256").hex()
+
+
+def lookup_hashes(kind: str, value: str) -> list[str]:
+    """Every hash the value may be stored under (current key first, then older keys)."""
+    return [hash_identity_value(kind, value, key=k) for k in keyring().lookup_keys]
+
+
+def encrypt_identity_value(value: str) -> tuple[str, str]:
+    """(base64 nonce + ciphertext, key id) under the current key."""
+    key = keyring().current
+    nonce = os.urandom(NONCE_BYTES)
+    return base64.b64encode(nonce + key.aes.encrypt(nonce, value.encode(), None)).decode(), key.key_id
+
+
+def decrypt_identity_value(encrypted: str | None, key_id: str | None) -> str:
+    """The normalized value back; IdentityCryptoError when it cannot be (never garbage)."""
+    if not encrypted:
+        raise IdentityCryptoError("no encrypted value stored")
+    key = keyring().by_id.get(key_id or "")
+    if key is None:
+        raise IdentityCryptoError(f"encrypted with key {key_id}, which is not configured "
+                                  "(ENCRYPTION_KEY / PREVIOUS_ENCRYPTION_KEYS)")
+    try:
+        blob = base64.b64decode(encrypted, validate=True)
+    except (binascii.Error, ValueError):
+        raise IdentityCryptoError("the stored encrypted value is damaged") from None
+    return _open(key, blob)
+
+
+def _open(key: _Key, blob: bytes) -> str:
+    if len(blob) < NONCE_BYTES + 16:
+        raise IdentityCryptoError("the stored encrypted value is damaged")
+    try:
+        return key.aes.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], None).decode()
+    except (InvalidTag, UnicodeDecodeError):
+        raise IdentityCryptoError(f"the value does not decrypt with key {key.key_id} "
+                                  "(wrong key or damaged value)") from None
+
+
+# ---------------------------------------------------------------- columns (polars)
+
+
+def hash_identity_values(kind: str, values: pl.Series, *, key: _Key | None = None) -> pl.Series:
+    """Series of lookup hashes (nulls stay null), same length and order as `values`."""
+    key = key or keyring().current
+    secret, prefix, digest = key.lookup, f"{kind}{_KIND_SEPARATOR}".encode(), hmac.digest
+    out = [None if v is None else digest(secret, prefix + v.encode(), "sha256") for v in values.to_list()]
+    return pl.Series(values.name, out, dtype=pl.Binary).bin.encode("hex")
+
+
+def encrypt_identity_values(values: pl.Series) -> pl.Series:
+    """Series of base64 ciphertexts under the current key (nulls stay null)."""
+    aes = keyring().current.aes
+    items = values.to_list()
+    nonces = os.urandom(NONCE_BYTES * len(items))
+    out: list[bytes | None] = []
+    append, encrypt = out.append, aes.encrypt
+    for i, v in enumerate(items):
+        if v is None:
+            append(None)
+            continue
+        nonce = nonces[i * NONCE_BYTES:(i + 1) * NONCE_BYTES]
+        append(nonce + encrypt(nonce, v.encode(), None))
+    return pl.Series(values.name, out, dtype=pl.Binary).bin.encode("base64")
+
+
+def decrypt_identity_values(encrypted: pl.Series, key_ids: pl.Series, *, strict: bool = False) -> pl.Series:
+    """Series of plain values; a value that cannot be decrypted gives null (or raises
+    IdentityCryptoError when `strict`)."""
+    ring = keyring().by_id
+    out: list[str | None] = []
+    for text, key_id in zip(encrypted.to_list(), key_ids.to_list(), strict=True):
+        try:
+            key = ring.get(key_id or "")
+            if key is None or not text:
+                raise IdentityCryptoError(f"cannot decrypt a value of key {key_id}")
+            out.append(_open(key, base64.b64decode(text)))
+        except (IdentityCryptoError, binascii.Error, ValueError):
+            if strict:
+                raise
+            out.append(None)
+    return pl.Series(encrypted.name, out, dtype=pl.Utf8)
+
+
+def stored_values(kind: str, values: pl.Series) -> pl.Series:
+    """Identity.value for normalized values of `kind`: the hash when the kind is encrypted."""
+    if not is_encrypted_kind(kind):
+        return values
+    return hash_identity_values(kind, values.cast(pl.Utf8))
+
+
+def lookup_values(kind: str, values: pl.Series) -> pl.DataFrame:
+    """("value", "stored"): every stored form each value may have (one per key for an
+    encrypted kind, current key first; the value itself otherwise)."""
+    values = values.cast(pl.Utf8)
+    if not is_encrypted_kind(kind):
+        return pl.DataFrame({"value": values, "stored": values})
+    return pl.concat([pl.DataFrame({"value": values, "stored": hash_identity_values(kind, values, key=k)})
+                      for k in keyring().lookup_keys])
+
+
+def identity_storage(frame: pl.DataFrame, *, kind: str = "kind", value: str = "value") -> pl.DataFrame:
+    """The identity columns as stored, for a frame of (kind, normalized value) rows.
+
+    Replaces `value` with its stored form and adds value_encrypted, key_id and
+    is_encrypted, kind by kind; row order is not kept. Plain kinds keep the value and get
+    nulls / False.
+    """
+    kinds = encrypted_kinds()
+    plain_cols = dict(value_encrypted=pl.lit(None, dtype=pl.Utf8), key_id=pl.lit(None, dtype=pl.Utf8),
+                      is_encrypted=pl.lit(False))
+    if frame.is_empty() or not kinds:
+        return frame.with_columns(**plain_cols)
+    key_id = current_key_id()
+    parts = []
+    for (k,), part in frame.partition_by(kind, as_dict=True, maintain_order=True).items():
+        if k not in kinds:
+            parts.append(part.with_columns(**plain_cols))
+            continue
+        values = part[value].cast(pl.Utf8)
+        parts.append(part.with_columns(
+            hash_identity_values(k, values).alias(value),
+            encrypt_identity_values(values).alias("value_encrypted"),
+            key_id=pl.lit(key_id, dtype=pl.Utf8), is_encrypted=pl.lit(True)))
+    return pl.concat(parts, how="vertical_relaxed")
+
+
+def plain_value(value: str, value_encrypted: str | None, key_id: str | None, is_encrypted: bool) -> str | None:
+    """What a person reads for one stored identity (None when it cannot be decrypted)."""
+    if not is_encrypted:
+        return value
+    try:
+        return decrypt_identity_value(value_encrypted, key_id)
+    except IdentityCryptoError:
+        return None
+
+
+def plain_values(rows: Iterable[Sequence]) -> list[str | None]:
+    """plain_value for (value, value_encrypted, key_id, is_encrypted) rows."""
+    return [plain_value(*row) for row in rows]
