@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     trash_retention_days: int = 30
     encrypted_identity_kinds: list[str] = []
     encryption_key: str | None = None  # base64 32 bytes; derived from secret_key when empty
+    previous_encryption_keys: list[str] = []  # older keys, still read (services/crypto.py)
 
     @model_validator(mode="after")
     def _check(self) -> "Settings":

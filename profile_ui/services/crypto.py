@@ -41,17 +41,22 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import polars as pl
+import sqlalchemy as sa
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from sqlmodel import Session
+
 from ..settings import get_settings
+from .permissions import Actor
 
 NONCE_BYTES = 12
 KEY_BYTES = 32
 KEY_ID_CHARS = 8
 _KIND_SEPARATOR = "\x1f"
+ENCRYPTED_MARK = "(encrypted)"  # an encrypted kind's value where only a mention is kept
 _DERIVE_ENCRYPTION = b"profile-ui identity encryption key v1"
 _DERIVE_LOOKUP = b"profile-ui identity lookup hash key v1"
 
@@ -289,3 +294,95 @@ def plain_value(value: str, value_encrypted: str | None, key_id: str | None, is_
 def plain_values(rows: Iterable[Sequence]) -> list[str | None]:
     """plain_value for (value, value_encrypted, key_id, is_encrypted) rows."""
     return [plain_value(*row) for row in rows]
+
+
+def identity_columns(kind: str, value: str) -> dict[str, object]:
+    """Identity(**...) columns for one normalized value: value, value_encrypted, key_id,
+    is_encrypted (the forms a hand-added identity and an imported one share)."""
+    if not is_encrypted_kind(kind):
+        return {"value": value, "value_encrypted": None, "key_id": None, "is_encrypted": False}
+    encrypted, key_id = encrypt_identity_value(value)
+    return {"value": hash_identity_value(kind, value), "value_encrypted": encrypted, "key_id": key_id,
+            "is_encrypted": True}
+
+
+def audit_value(kind: str, value: str) -> str:
+    """An identity value as an audit event may keep it: never the plain value (nor its
+    hash) of an encrypted kind."""
+    return ENCRYPTED_MARK if is_encrypted_kind(kind) else value
+
+
+# ---------------------------------------------------------------- rotation
+
+REKEY_BATCH = 50_000
+
+
+def rekey_identities(*, session: Session, actor: Actor) -> int:
+    """Bring stored identities in line with the settings; returns how many rows changed.
+
+    Rows of an encrypted kind written under an older key are re-encrypted and re-hashed
+    under the current key; plain rows of a kind now encrypted are encrypted; encrypted
+    rows of a kind no longer encrypted go back to plain values. Run it after changing
+    `encryption_key` (keep the old one in `previous_encryption_keys` until it has run) or
+    `encrypted_identity_kinds`. Nothing is written when a value cannot be decrypted
+    (IdentityCryptoError names the key). In the caller's transaction; audited.
+    Needs settings.manage.
+    """
+    from ..models import Identity
+    from .audit import record_event
+    from .importing.apply import BulkWriter
+    from .permissions import SETTINGS_MANAGE
+
+    actor.require(SETTINGS_MANAGE)
+    kinds = sorted(encrypted_kinds())
+    key_id = current_key_id()
+    i = Identity.__table__.c
+    stale = sa.or_(
+        sa.and_(i.is_encrypted, sa.or_(i.kind.not_in(kinds), i.key_id.is_distinct_from(key_id))),
+        sa.and_(sa.not_(i.is_encrypted), i.kind.in_(kinds)),
+    ) if kinds else i.is_encrypted
+    schema = {"id": pl.Int64, "kind": pl.Utf8, "value": pl.Utf8, "value_encrypted": pl.Utf8,
+              "key_id": pl.Utf8, "is_encrypted": pl.Boolean}
+    connection = session.connection()
+    rows = pl.DataFrame(connection.execute(sa.select(
+        i.id, i.kind, i.value, i.value_encrypted, i.key_id, i.is_encrypted).where(stale).order_by(i.id)).all(),
+        schema=schema, orient="row")
+    if rows.is_empty():
+        return 0
+    encrypted = rows.filter(pl.col("is_encrypted"))
+    plain = decrypt_identity_values(encrypted["value_encrypted"], encrypted["key_id"])
+    if plain.null_count():
+        bad = encrypted.filter(plain.is_null())["key_id"].unique().to_list()
+        raise IdentityCryptoError(f"{plain.null_count():,} identities do not decrypt with the configured "
+                                  f"keys (key ids {', '.join(str(k) for k in bad)}); nothing was changed")
+    rows = pl.concat([rows.filter(~pl.col("is_encrypted")).select("id", "kind", "value"),
+                      encrypted.select("id", "kind", value=plain)])
+    writer = BulkWriter(session)
+    by_kind: dict[str, int] = {}
+    for start in range(0, rows.height, REKEY_BATCH):
+        batch = identity_storage(rows.slice(start, REKEY_BATCH))
+        writer.update("identities", batch.select("id", "value", "value_encrypted", "key_id", "is_encrypted"),
+                      key=["id"])
+        for kind, count in batch.group_by("kind").len().iter_rows():
+            by_kind[kind] = by_kind.get(kind, 0) + count
+    record_event(session=session, actor=actor, action="identities.rekey", object_type="identities",
+                 details={"rows": rows.height, "kinds": by_kind, "key_id": key_id, "encrypted_kinds": kinds})
+    return rows.height
+
+
+def identity_bookkeeping(frame: pl.DataFrame) -> pl.DataFrame:
+    """(kind, value) rows as import results keep them: adds "stored" (the hash) for
+    encrypted kinds and replaces their value by "(encrypted)"; plain kinds get a null
+    "stored". So undo finds the row and the results hold no plaintext."""
+    kinds = encrypted_kinds()
+    if frame.is_empty() or not kinds:
+        return frame.with_columns(stored=pl.lit(None, dtype=pl.Utf8))
+    parts = []
+    for (k,), part in frame.partition_by("kind", as_dict=True, maintain_order=True).items():
+        if k in kinds:
+            part = part.with_columns(hash_identity_values(k, part["value"].cast(pl.Utf8)).alias("stored"),
+                                     value=pl.lit(ENCRYPTED_MARK))
+        else:
+            part = part.with_columns(stored=pl.lit(None, dtype=pl.Utf8))
+        parts.append(part)
+    return pl.concat(parts, how="vertical_relaxed")

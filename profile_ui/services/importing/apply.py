@@ -13,8 +13,10 @@ the fields it changed, plus bookkeeping keys that start with "@" (never a field 
                   fields whose value came from the merged profiles (the file's fields it
                   left empty, and fields outside the file): undo leaves them
   @locked         {field: [kept value, the file's value]}: hand-edited, left alone
-  @identities     [[kind, value]] identities added to an existing profile
+  @identities     [[kind, value, stored]] identities added to an existing profile; for a kind
+                  stored encrypted the value is "(encrypted)" and `stored` its hash (else null)
   @not_added      [[kind, value, owner profile id]] identities that belong to someone else
+                  (value "(encrypted)" for encrypted kinds)
   @tags_added     [[tag id, tag name, value]]
   @tags_removed   [[tag id, value, source, policy, created_by, created_at, import_job_id]]
   @consent        {channel: [before, after]}
@@ -46,7 +48,7 @@ from ...models.base import UTCDateTime
 from ...models.profile import STATUS_DELETED
 from ..audit import record_event
 from ..bootstrap import SYSTEM_FIELDS
-from ..crypto import identity_storage
+from ..crypto import audit_value, identity_bookkeeping, identity_storage
 from ..permissions import PROFILES_IMPORT, Actor
 from . import ERRORS_COL, IDENTITY_PREFIX, ROW_COL, TAGS_TARGET, VALID_COL, ImportMapping, ImportOptions
 from .resolve import (
@@ -271,8 +273,8 @@ def _plan(*, session: Session, frame: pl.DataFrame, mapping: ImportMapping, opti
                                          for k, v in d.items()) for d in rare.values()],
                       "touches": [bool(d.get("@merged")) for d in rare.values()]},
                      schema={"person": pl.Int64, "frag": pl.Utf8, "touches": pl.Boolean}),
-        _fragment(identity_adds.filter(pl.col("kind_of_person") != "new"), "@identities",
-                  [("kind", pl.Utf8), ("value", pl.Utf8)]),
+        _fragment(identity_bookkeeping(identity_adds.filter(pl.col("kind_of_person") != "new")), "@identities",
+                  [("kind", pl.Utf8), ("value", pl.Utf8), ("stored", pl.Utf8)]),
         _fragment(tag_plan.adds, "@tags_added", [("tag_id", pl.Int64), ("tag_name", pl.Utf8), ("value", pl.Utf8)]),
         _fragment(tag_plan.removed, "@tags_removed", [
             ("tag_id", pl.Int64), ("value", pl.Utf8), ("source", pl.Utf8), ("policy", pl.Utf8),
@@ -721,7 +723,7 @@ def _plan_identities(identity_long: pl.DataFrame, applied: pl.DataFrame
     ])
     not_added: dict[int, list] = {}
     for person, kind, value, owner in refused.iter_rows():
-        not_added.setdefault(person, []).append([kind, value, owner])
+        not_added.setdefault(person, []).append([kind, audit_value(kind, value), owner])
     return adds.select("person", "kind_of_person", "kind", "value"), touches, not_added
 
 
@@ -729,7 +731,7 @@ def _conflict_message(identity_long: pl.DataFrame, person: int, matches: list[in
                       identifier_kinds: list[str], headers: dict[str, str]) -> dict[str, str]:
     hits = identity_long.filter((pl.col("person") == person) & pl.col("owner").is_in(matches)
                                 & pl.col("kind").is_in(identifier_kinds))
-    parts = [f"profile {owner} by {kind} {value}" for kind, value, owner in
+    parts = [f"profile {owner} by {kind} {audit_value(kind, value)}" for kind, value, owner in
              hits.select("kind", "value", "owner").unique(maintain_order=True).iter_rows()]
     first_kind = hits["kind"][0] if hits.height else ""
     return {"column": headers.get(identity_column(first_kind), first_kind),
@@ -1305,11 +1307,15 @@ def _parse_time(text: str | None) -> datetime | None:
 
 
 def _undo_identities(writer: "BulkWriter", existing: dict[int, dict], report: UndoReport) -> None:
-    added = [(pid, kind, value) for pid, c in existing.items() for kind, value in c.get("@identities", [])]
+    # [kind, value] or [kind, value, stored]: encrypted kinds keep only the stored hash
+    added = [(pid, kind, value, stored[0] if stored else None)
+             for pid, c in existing.items() for kind, value, *stored in c.get("@identities", [])]
     if not added:
         return
-    frame = _with_stored_values(pl.DataFrame(added, schema={"profile_id": pl.Int64, "kind": pl.Utf8,
-                                                            "value": pl.Utf8}, orient="row"))
+    frame = pl.DataFrame(added, schema={"profile_id": pl.Int64, "kind": pl.Utf8, "value": pl.Utf8,
+                                        "stored": pl.Utf8}, orient="row")
+    frame = pl.concat([_with_stored_values(frame.filter(pl.col("stored").is_null()).drop("stored")),
+                       frame.filter(pl.col("stored").is_not_null()).select("profile_id", "kind", value="stored")])
     writer.delete("identities", frame.select("profile_id", "kind", "value"))
     report.identities_removed = len(added)
 
