@@ -326,7 +326,8 @@ class _SegmentPipeline:
                               options=options, headers=prepared.headers)
 
 
-PIPELINES = {"profiles": _ProfilePipeline, "segments": _SegmentPipeline}
+# a membership file's dry run is a profile dry run; its review (services/importing/membership.py) applies it
+PIPELINES = {"profiles": _ProfilePipeline, "segments": _SegmentPipeline, "membership": _ProfilePipeline}
 
 
 def _segment_mapping(job: ImportJob, sheet: Any) -> ImportMapping | None:

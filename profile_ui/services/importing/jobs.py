@@ -131,6 +131,9 @@ def submit_import(
         raise ImportJobError(f"Unknown import kind '{kind}' (expected one of {', '.join(IMPORT_KINDS)})")
     if not files:
         raise ImportJobError("Choose at least one file to import")
+    if kind == "membership" and (group_id is None or len(files) != 1 or not dry_run):
+        raise ImportJobError("A membership file comes alone, names its group and is reviewed "
+                             "before anything changes (dry run)")
     batch_id = str(uuid.uuid4())
     now = utcnow()
     jobs = []
@@ -167,6 +170,9 @@ def confirm_import(*, session: Session, actor: Actor, job_id: int, enqueue: bool
     """Apply a dry run the user has reviewed: the job goes back in the queue to be applied."""
     actor.require(PROFILES_IMPORT)
     job = _get_job(session, job_id)
+    if job.kind == "membership":
+        raise ImportJobError(f"{job.file_name} is a membership file: invite, update or deactivate "
+                             "its members from its review page")
     if job.status != AWAITING_CONFIRMATION:
         raise ImportJobError(
             f"Import #{job_id} ({job.file_name}) cannot be confirmed: it is {job.status.replace('_', ' ')}")
@@ -216,6 +222,7 @@ def list_imports(
     session: Session,
     actor: Actor,
     status: str | None = None,
+    kind: str | None = None,
     batch_id: str | None = None,
     mine: bool = False,
     offset: int = 0,
@@ -226,6 +233,8 @@ def list_imports(
     query = select(ImportJob)
     if status:
         query = query.where(ImportJob.status == status)
+    if kind:
+        query = query.where(ImportJob.kind == kind)
     if batch_id:
         query = query.where(ImportJob.batch_id == batch_id)
     if mine:
