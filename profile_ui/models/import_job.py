@@ -51,7 +51,9 @@ class ImportRowResult(SQLModel, table=True):
     __tablename__ = "import_row_results"
     __table_args__ = (sa.Index("ix_import_row_results_job", "job_id", "outcome", "row_number"),)
     id: int | None = Field(default=None, primary_key=True)
-    job_id: int = Field(foreign_key="import_jobs.id", ondelete="CASCADE")
+    # No foreign key on purpose (as attribute_provenance): its per-row check slowed the bulk
+    # writes of imports; a trigger on import_jobs removes these rows with their job (0003).
+    job_id: int
     row_number: int  # as the user sees it in the spreadsheet (header = 1)
     outcome: str = Field(max_length=16)
     profile_id: int | None = None

@@ -56,7 +56,9 @@ class AttributeProvenance(SQLModel, table=True):
     """
 
     __tablename__ = "attribute_provenance"
-    profile_id: int = Field(foreign_key="profiles.id", primary_key=True, ondelete="CASCADE")
+    # No foreign key on purpose: its per-row check cost imports seconds on PostgreSQL;
+    # a trigger on profiles removes these rows with their profile (migration 0003).
+    profile_id: int = Field(primary_key=True)
     field_key: str = Field(primary_key=True, max_length=64)
     source_type: str = Field(max_length=16)  # file | manual | table | seed
     source_name: str | None = Field(default=None, max_length=255)

@@ -23,7 +23,9 @@ the upload limit and are parsed here with polars.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import hashlib
 import io
 import json
 import logging
@@ -32,6 +34,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
@@ -56,6 +59,8 @@ TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
 # still stops a runaway allocation long before it hurts the machine
 CHILD_MEMORY_BYTES = 2 * 1024**3
 CHILD_TIMEOUT_SECONDS = 60
+# how long the grid of a parsed sheet is kept for the next read of the same file
+PARSED_SHEET_CACHE_HOURS = 24
 # zip bombs: an 8 MB sheet of 50,000 x 20 unpacks to ~50 MB at a ratio of ~10
 MAX_UNPACKED_BYTES = 256 * 1024**2
 MAX_COMPRESSION_RATIO = 100
@@ -427,7 +432,7 @@ def _choose_sheet(book: _Workbook, file_name: str, sheet: str | None) -> _SheetP
 def _read_xlsx(path: Path, file_name: str, book: _Workbook, chosen: _SheetPart, *,
                check_extent: bool = True) -> SheetData:
     settings = get_settings()
-    grid, result = _parse_in_child(path, file_name, book, chosen, check_extent=check_extent)
+    grid, result = _parse_sheet(path, file_name, book, chosen, check_extent=check_extent)
     return _sheet_data(
         file_name, chosen.name, grid, first_row=1, has_header=True,
         max_rows=settings.upload_max_rows, too_many=_TOO_MANY_ROWS,
@@ -435,6 +440,51 @@ def _read_xlsx(path: Path, file_name: str, book: _Workbook, chosen: _SheetPart, 
         first_column=result.get("first_column"),
         empty_reason=f'the sheet "{chosen.name}" is empty',
     )
+
+
+def _parse_sheet(path: Path, file_name: str, book: _Workbook, chosen: _SheetPart, *,
+                 check_extent: bool) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """The sheet's grid: parsed in the child, or the grid a parse of the same bytes left.
+
+    A file is read at least twice (the dry run, then the apply after Confirm) and the
+    child costs 1-3 s a time for a 50,000-row sheet; the grid it wrote (our own output,
+    already checked) is kept under data_dir for PARSED_SHEET_CACHE_HOURS, keyed by the
+    file's SHA-256, the sheet and the limits that applied.
+    """
+    settings = get_settings()
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    digest.update(json.dumps([chosen.name, chosen.part, check_extent, settings.upload_max_rows,
+                              MAX_COLUMNS]).encode())
+    folder = settings.data_dir / "cache" / "sheets"
+    grid_path = folder / f"{digest.hexdigest()}.arrow"
+    result_path = grid_path.with_suffix(".json")
+    if grid_path.exists() and result_path.exists():
+        try:
+            return pl.read_ipc(io.BytesIO(grid_path.read_bytes())), json.loads(result_path.read_text())
+        except (OSError, ValueError, pl.exceptions.PolarsError):
+            log.warning("cached sheet %s unreadable; parsing %s again", grid_path.name, file_name)
+    grid, result = _parse_in_child(path, file_name, book, chosen, check_extent=check_extent)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        _prune_sheet_cache(folder)
+        partial = grid_path.with_suffix(".part")
+        grid.write_ipc(partial)
+        result_path.write_text(json.dumps(result))
+        os.replace(partial, grid_path)  # the grid appears last: a half-written pair is never used
+    except OSError as exc:  # a cache that cannot be written only costs time
+        log.warning("could not keep the parsed sheet of %s: %s", file_name, exc)
+    return grid, result
+
+
+def _prune_sheet_cache(folder: Path) -> None:
+    cutoff = time.time() - PARSED_SHEET_CACHE_HOURS * 3600
+    for entry in folder.iterdir():
+        with contextlib.suppress(OSError):
+            if entry.stat().st_mtime < cutoff:
+                entry.unlink()
 
 
 def _parse_in_child(path: Path, file_name: str, book: _Workbook, chosen: _SheetPart, *,

@@ -99,6 +99,24 @@ def test_csv_keeps_every_value_exactly(write_text) -> None:
     assert sheet.frame.drop(ROW_COL).rows() == [tuple(r) for r in rows[1:]]
 
 
+def test_a_second_read_of_the_same_workbook_reuses_the_parsed_sheet(make_xlsx, monkeypatch) -> None:
+    """The dry run and the apply read the same upload: only the first pays for the child."""
+    rows = [["Email", "Zip"], ["a@x.com", "01234"], ["b@x.com", "0049151"]]
+    path = make_xlsx("twice.xlsx", {"Sheet1": rows})
+    parses = []
+    real = reader._parse_in_child
+    monkeypatch.setattr(reader, "_parse_in_child", lambda *a, **k: parses.append(1) or real(*a, **k))
+
+    first = read_upload(path, file_name="twice.xlsx")
+    second = read_upload(path, file_name="twice.xlsx")
+    changed = make_xlsx("twice.xlsx", {"Sheet1": [*rows, ["c@x.com", "99999"]]})
+    third = read_upload(changed, file_name="twice.xlsx")
+
+    assert len(parses) == 2  # the first read and the changed file; the second came from the cache
+    assert second.frame.equals(first.frame) and values(second, "Zip") == ["01234", "0049151"]
+    assert values(third, "Email") == ["a@x.com", "b@x.com", "c@x.com"]
+
+
 def test_xlsx_numbers_dates_times_and_booleans_print_as_the_sheet_shows(make_xlsx) -> None:
     path = make_xlsx("kinds.xlsx", {"Data": [
         ["Whole", "Decimal", "Date", "Date time", "Flag", "Negative zero"],
