@@ -1,26 +1,108 @@
-"""Audit log (/audit): an empty state until its issue builds it."""
+"""Audit log (/audit): every recorded action, filtered by actor, action, object and date
+range, paged, and exported as CSV. State: audit_state.py."""
 
 from __future__ import annotations
 
 import reflex as rx
 
 from .. import routes
-from ..components.empty_state import coming_soon
+from ..components.dialogs import labelled_select
+from ..components.pagination import pagination
 from ..components.shell import shell
-from ..state.base import AppState, guarded
+from ..components.table_caption import hidden_caption
+from .audit_state import AuditState, EventLine
+from .profiles.common import ANY
 
 TITLE = "Audit log"
+S = AuditState
+HEADERS = ("When (UTC)", "Actor", "Action", "Object", "Reason", "Details")
 
 
-class AuditState(AppState):
-    @rx.event
-    @guarded
-    def on_load(self) -> None:
-        self._enter_page(routes.AUDIT)
+def _select(label: str, name: str, choices: rx.Var) -> rx.Component:
+    shown = rx.cond(S.filters[name] != "", S.filters[name], ANY)
+    return rx.box(labelled_select(label, name=name, id=f"audit-{name}", item_var=choices,
+                                  default_value=shown), min_width="180px")
+
+
+def _input(label: str, name: str, **props) -> rx.Component:  # noqa: ANN003
+    return rx.vstack(
+        rx.el.label(label, html_for=f"audit-{name}", style={"fontWeight": 500, "fontSize": "14px"}),
+        rx.input(id=f"audit-{name}", name=name, default_value=S.filters[name], **props),
+        spacing="1",
+    )
+
+
+def filter_form() -> rx.Component:
+    return rx.form(
+        rx.flex(
+            _select("Actor", "actor", S.actor_choices),
+            _select("Action", "action", S.action_choices),
+            _select("Object type", "object_type", S.object_type_choices),
+            _input("Object ID", "object_id", placeholder="e.g. 42", width="120px"),
+            _input("From", "since", type="date"),
+            _input("To", "until", type="date"),
+            rx.hstack(
+                rx.button(rx.icon("filter", size=16, aria_hidden="true"), "Apply filters",
+                          type="submit"),
+                rx.button(rx.icon("rotate_ccw", size=16, aria_hidden="true"), "Reset", type="button",
+                          variant="soft", color_scheme="gray", on_click=S.reset_filters),
+                spacing="2",
+            ),
+            wrap="wrap",
+            spacing="3",
+            align="end",
+        ),
+        on_submit=S.apply_filters,
+        reset_on_submit=False,
+        key=S.form_version,
+        aria_label="Filter the audit log",
+        role="search",
+        width="100%",
+    )
+
+
+def _line(line: EventLine) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(line.when, white_space="nowrap"),
+        rx.table.cell(line.actor),
+        rx.table.cell(rx.code(line.action, variant="ghost")),
+        rx.table.cell(line.object, white_space="nowrap"),
+        rx.table.cell(rx.text(line.reason, size="2", max_width="260px")),
+        rx.table.cell(rx.text(line.details, size="1", color_scheme="gray", max_width="420px",
+                              style={"overflowWrap": "anywhere"})),
+    )
+
+
+def content() -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            rx.text("Every change is recorded here and cannot be edited or removed.", size="2",
+                    color_scheme="gray"),
+            rx.spacer(),
+            rx.button(rx.icon("download", size=16, aria_hidden="true"), "Export CSV",
+                      variant="soft", on_click=S.export_csv),
+            align="center",
+            width="100%",
+        ),
+        filter_form(),
+        rx.cond(
+            S.lines.length() > 0,
+            rx.table.root(
+                hidden_caption("Audit events"),
+                rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in HEADERS])),
+                rx.table.body(rx.foreach(S.lines, _line)),
+                variant="surface",
+                size="1",
+                width="100%",
+            ),
+            rx.center(rx.text("No events match.", color_scheme="gray"), padding="2em", width="100%"),
+        ),
+        pagination(page=S.page, pages=S.pages, total_text=S.total_text, page_size=S.page_size,
+                   on_page=S.go_to_page, on_page_size=S.set_page_size),
+        spacing="4",
+        width="100%",
+    )
 
 
 def page() -> rx.Component:
-    return shell(
-        coming_soon("the audit log of every delete, merge, import, export and edit", icon="scroll_text"),
-        route=routes.AUDIT, title=TITLE,
-    )
+    return shell(content(), route=routes.AUDIT, title=TITLE)

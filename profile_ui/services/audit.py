@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -39,28 +40,41 @@ def list_events(
     actor_email: str | None = None,
     action: str | None = None,
     object_type: str | None = None,
+    object_id: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
     offset: int = 0,
     limit: int = 50,
 ) -> tuple[list[AuditEvent], int]:
     actor.require(AUDIT_VIEW)
-    query = select(AuditEvent)
-    if actor_email:
-        query = query.where(AuditEvent.actor_email == actor_email)
-    if action:
-        query = query.where(AuditEvent.action == action)
-    if object_type:
-        query = query.where(AuditEvent.object_type == object_type)
-    if since:
-        query = query.where(AuditEvent.at >= since)
-    if until:
-        query = query.where(AuditEvent.at < until)
+    query = select(AuditEvent).where(*event_conditions(
+        actor_email=actor_email, action=action, object_type=object_type, object_id=object_id,
+        since=since, until=until))
     total = session.exec(select(sa.func.count()).select_from(query.subquery())).one()
     rows = session.exec(
         query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).offset(offset).limit(limit)
     ).all()
     return list(rows), total
+
+
+@dataclass
+class EventChoices:
+    """The values the audit log's filters can take: who acted, which actions, which objects."""
+
+    actors: list[str]
+    actions: list[str]
+    object_types: list[str]
+
+
+def event_choices(*, session: Session, actor: Actor) -> EventChoices:
+    """The distinct actors (e-mails), actions and object types in the log, sorted."""
+    actor.require(AUDIT_VIEW)
+
+    def distinct(column: Any) -> list[str]:
+        return sorted(v for v in session.exec(select(column).distinct()).all() if v)
+
+    return EventChoices(actors=distinct(AuditEvent.actor_email), actions=distinct(AuditEvent.action),
+                        object_types=distinct(AuditEvent.object_type))
 
 
 def event_conditions(
