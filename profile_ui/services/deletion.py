@@ -32,6 +32,7 @@ from ..models import (
 )
 from ..settings import get_settings
 from .audit import record_event
+from .crypto import plain_values
 from .permissions import PROFILES_DELETE, TRASH_MANAGE, Actor
 
 MAX_DELETE_PROFILES = 100
@@ -143,15 +144,15 @@ def erase_profile(*, session: Session, actor: Actor, profile_id: int, reason: st
     profile = session.get(Profile, profile_id)
     if profile is None:
         raise DeletionError(f"Profile {profile_id} does not exist")
-    identities = session.execute(select(Identity.kind, Identity.value)
-                                 .where(Identity.profile_id == profile_id)).all()
-    personal = [v for _kind, v in identities if v] + [profile.full_name or ""]
+    identities = session.execute(select(Identity.kind, Identity.value, Identity.value_encrypted, Identity.key_id,
+                                        Identity.is_encrypted).where(Identity.profile_id == profile_id)).all()
+    personal = [v for v in plain_values(row[1:] for row in identities) if v] + [profile.full_name or ""]
     lowered = reason.casefold()
     if _EMAIL_LIKE.search(reason) or any(len(v) >= 3 and v.casefold() in lowered for v in personal):
         raise DeletionError("The reason must not contain the person's personal data (name, "
                             "e-mail, phone, ids): it stays in the audit log after the erasure")
     kinds: dict[str, int] = {}
-    for kind, _value in identities:
+    for kind, *_stored in identities:
         kinds[kind] = kinds.get(kind, 0) + 1
     session.execute(sa.update(ImportRowResult).where(ImportRowResult.profile_id == profile_id)
                     .values(changes={}, errors=[]))

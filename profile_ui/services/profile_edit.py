@@ -35,7 +35,8 @@ from .importing.normalize import (
     InvalidValue, clean_name, clean_text, normalize_email, normalize_phone,
     parse_boolean, parse_date, parse_datetime, parse_number, shorten,
 )
-from .importing.resolve import find_identity_owners, stored_identity_values
+from .crypto import ENCRYPTED_MARK, audit_value, identity_columns
+from .importing.resolve import find_identity_owners
 from .importing.validate import MULTI_SEPARATORS
 from .importing.values import match_value
 from .permissions import PROFILES_CREATE, PROFILES_EDIT, SETTINGS_MANAGE, Actor
@@ -403,14 +404,17 @@ def _write_consent(session: Session, profile_id: int, consent: dict[str, str], a
 
 def _add_identities(session: Session, actor: Actor, profile_id: int, typed_ids: dict[str, str],
                     now: datetime) -> list[str]:
-    have = {(i.kind, i.value) for i in session.exec(select(Identity).where(Identity.profile_id == profile_id)).all()}
+    """Add the typed identities this profile does not have yet (the callers refused values
+    owned by another profile, so an owned value here is this profile's)."""
+    owned = _owners(session, typed_ids)
     added = []
     for kind, value in typed_ids.items():
-        stored = stored_identity_values(kind, pl.Series([value], dtype=pl.Utf8))[0]
-        if (kind, stored) in have:
+        if kind in owned:
             continue
-        session.add(Identity(profile_id=profile_id, kind=kind, value=stored, source_type=MANUAL_SOURCE,
-                             source_name=actor.email, first_seen_at=now, last_seen_at=now))
+        # stored form: the value, or (encrypted kinds) its HMAC + AES-GCM ciphertext
+        session.add(Identity(profile_id=profile_id, kind=kind, **identity_columns(kind, value),
+                             source_type=MANUAL_SOURCE, source_name=actor.email,
+                             first_seen_at=now, last_seen_at=now))
         added.append(kind)
     return added
 
@@ -576,15 +580,15 @@ def add_identity(*, session: Session, actor: Actor, profile_id: int, kind: str, 
     if owner is not None:
         raise ProfileValidationError({key: f"{label} {normalized} already belongs to profile {owner}"})
     now = utcnow()
-    stored = stored_identity_values(kind, pl.Series([normalized], dtype=pl.Utf8))[0]
-    identity = Identity(profile_id=profile.id, kind=kind, value=stored, source_type=MANUAL_SOURCE,
-                        source_name=actor.email, first_seen_at=now, last_seen_at=now)
+    identity = Identity(profile_id=profile.id, kind=kind, **identity_columns(kind, normalized),
+                        source_type=MANUAL_SOURCE, source_name=actor.email, first_seen_at=now,
+                        last_seen_at=now)
     session.add(identity)
     profile.updated_at = now
     session.add(profile)
     session.flush()
     record_event(session=session, actor=actor, action="identity.add", object_type="profile",
-                 object_id=profile.id, details={"kind": kind, "value": normalized})
+                 object_id=profile.id, details={"kind": kind, "value": audit_value(kind, normalized)})
     return identity
 
 
@@ -605,6 +609,7 @@ def remove_identity(*, session: Session, actor: Actor, profile_id: int, identity
     session.add(profile)
     session.flush()
     record_event(session=session, actor=actor, action="identity.remove", object_type="profile",
-                 object_id=profile.id, details={"kind": identity.kind, "value": identity.value,
+                 object_id=profile.id, details={"kind": identity.kind,
+                                                "value": ENCRYPTED_MARK if identity.is_encrypted else identity.value,
                                                 "source": identity.source_type})
 

@@ -39,6 +39,7 @@ from ..models import (
     STATUS_ACTIVE, STATUS_DEACTIVATED, STATUS_DELETED,
 )
 from .audit import record_event
+from .crypto import encrypted_kinds, lookup_hashes, plain_value
 from .importing.normalize import InvalidValue, normalize_email, normalize_phone
 from .permissions import PROFILES_EDIT, PROFILES_TAG, PROFILES_VIEW, Actor
 
@@ -89,7 +90,8 @@ class ProfileFilter:
     (normalized the way imports store them, so "0912 345 678" finds +84912345678), the
     start of an e-mail address once it has its "@" ("linh.nguyen@gm"), or the start of a
     full name as typed, Title Cased, lower or upper case ("nguyễn văn" finds "Nguyễn Văn
-    An"; accents must be typed). Tags are AND-ed: a profile must carry every tag in
+    An"; accents must be typed). Identity kinds stored encrypted match whole values only
+    (no e-mail prefix: see _text_ids). Tags are AND-ed: a profile must carry every tag in
     `tag_ids`, with the value in `tag_values` when one is given there. `created_to` is
     exclusive. `profile_ids` narrows to a selection.
     """
@@ -244,12 +246,27 @@ def _exists(profile_column: sa.ColumnElement, *conditions: sa.ColumnElement) -> 
 
 
 def _text_ids(text: str) -> sa.Select:
-    """Profile ids whose identities match the query box text (exactly, or e-mail prefix)."""
+    """Profile ids whose identities match the query box text (exactly, or e-mail prefix).
+
+    Kinds stored encrypted (services/crypto.py) are matched by the keyed hash of the text,
+    as typed and normalized: exact values only. A hash says nothing about how a value
+    starts, so the e-mail prefix search leaves out e-mails when they are encrypted.
+    """
     text = " ".join(text.split())
+    encrypted = sorted(encrypted_kinds())
+    kinds = select(IdentityKind.key)
+    if encrypted:
+        kinds = kinds.where(IdentityKind.key.not_in(encrypted))
+
+    def equals(kind: str, value: str) -> sa.ColumnElement:
+        if kind in encrypted:
+            return Identity.value.in_(lookup_hashes(kind, value))
+        return Identity.value == value
+
     lookups: list[sa.Select] = [
         # any identity kind, as typed (user ids, custom ids): one index probe per kind
-        select(Identity.profile_id).where(Identity.kind.in_(select(IdentityKind.key)),
-                                          Identity.value == text),
+        select(Identity.profile_id).where(Identity.kind.in_(kinds), Identity.value == text),
+        *[select(Identity.profile_id).where(Identity.kind == kind, equals(kind, text)) for kind in encrypted],
     ]
     for looks_like, normalize, kind in (("@" in text, normalize_email, "email"),
                                         (any(ch.isdigit() for ch in text), normalize_phone, "phone")):
@@ -260,9 +277,9 @@ def _text_ids(text: str) -> sa.Select:
         except InvalidValue:  # part of an e-mail/phone: the other conditions may still match
             value = None
         if value and value != text:
-            lookups.append(select(Identity.profile_id).where(Identity.kind == kind, Identity.value == value))
+            lookups.append(select(Identity.profile_id).where(Identity.kind == kind, equals(kind, value)))
     prefix = text.lower()
-    if "@" in prefix and " " not in prefix:  # someone typing an e-mail address: its start
+    if "@" in prefix and " " not in prefix and "email" not in encrypted:  # the start of an e-mail
         lookups.append(select(Identity.profile_id).where(
             Identity.kind == "email", Identity.value >= prefix, Identity.value < prefix + _MAX_CHAR))
     return sa.union_all(*lookups) if len(lookups) > 1 else lookups[0]
@@ -655,12 +672,24 @@ def identities_of(*, session: Session, profile_ids: list[int]) -> dict[int, dict
     if not profile_ids:
         return result
     rows = session.exec(
-        select(Identity.profile_id, Identity.kind, Identity.value)
+        select(Identity.profile_id, Identity.kind, Identity.value, Identity.value_encrypted,
+               Identity.key_id, Identity.is_encrypted)
         .where(Identity.profile_id.in_(profile_ids)).order_by(Identity.id)
     ).all()
-    for pid, kind, value in rows:
-        result[pid].setdefault(kind, []).append(value)
+    for pid, kind, *stored in rows:  # encrypted values are decrypted for display
+        result[pid].setdefault(kind, []).append(display_identity_value(*stored))
     return result
+
+
+UNDECRYPTABLE = "•••• (cannot be decrypted)"
+
+
+def display_identity_value(value: str, value_encrypted: str | None, key_id: str | None,
+                           is_encrypted: bool) -> str:
+    """An identity as a person reads it: decrypted when stored encrypted (a marker when its
+    key is not configured, never the hash)."""
+    plain = plain_value(value, value_encrypted, key_id, is_encrypted)
+    return UNDECRYPTABLE if plain is None else plain
 
 
 def tags_of(*, session: Session, profile_ids: list[int],
@@ -739,6 +768,7 @@ def get_profile_360(*, session: Session, actor: Actor, profile_id: int) -> dict[
     """Everything the User 360 page shows about one person.
 
     Keys: profile, fields (FieldDefinition list in display order), identities,
+    identity_values {identity id: the value as shown, decrypted when stored encrypted},
     tags [(ProfileTag, Tag, TagGroup)], segments [(Segment, SegmentMember)],
     groups [(Group, GroupMembership)], consent, linked, provenance {field key:
     AttributeProvenance} (`locked` = hand-edited, imports leave it), history (latest
@@ -778,6 +808,8 @@ def get_profile_360(*, session: Session, actor: Actor, profile_id: int) -> dict[
                                                            FieldDefinition.key)).all()
     return {
         "profile": profile, "fields": list(fields), "identities": list(identities),
+        "identity_values": {i.id: display_identity_value(i.value, i.value_encrypted, i.key_id, i.is_encrypted)
+                            for i in identities},
         "tags": list(tags), "segments": list(segments), "groups": list(groups),
         "consent": list(consent), "linked": list(linked),
         "provenance": {p.field_key: p for p in provenance}, "history": list(history),

@@ -99,11 +99,12 @@ def _identity_views(data: dict[str, Any], kind_labels: dict[str, str]) -> list[I
         source = SOURCE_LABELS.get(identity.source_type, identity.source_type)
         if identity.source_name:
             source = f"{source}: {identity.source_name}"
-        encrypted = "Stored encrypted" if identity.is_encrypted else "Not encrypted"
+        encrypted = (f"Stored encrypted (AES, key {identity.key_id})" if identity.is_encrypted
+                     else "Not encrypted")
         views.append(IdentityView(
             id=identity.id, kind=identity.kind,
             kind_label=kind_labels.get(identity.kind, identity.kind),
-            value="•••• (encrypted)" if identity.is_encrypted else identity.value,
+            value=data["identity_values"].get(identity.id, identity.value),  # decrypted
             source=source, encrypted=identity.is_encrypted,
             detail=f"Source: {source} · {encrypted} · first seen "
                    f"{identity.first_seen_at:%Y-%m-%d}"))
@@ -204,7 +205,7 @@ class ProfileDetailState(AppState):
         profile = data["profile"]
         self.missing = ""
         self.identities = _identity_views(data, kind_labels)
-        first_identity = next((i.value for i in self.identities if not i.encrypted), "")
+        first_identity = next((i.value for i in self.identities), "")
         self.title = profile.full_name or first_identity or f"Profile {profile.id}"
         self.status = profile.status
         self.created = f"{profile.created_at:%Y-%m-%d %H:%M}"

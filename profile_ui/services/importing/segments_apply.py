@@ -23,6 +23,7 @@ from sqlmodel import Session
 from ...models import ImportJob, ImportRowResult, Profile, Segment, SegmentMember, utcnow
 from ...models.profile import STATUS_DELETED
 from ..audit import record_event
+from ..crypto import is_encrypted_kind
 from ..permissions import PROFILES_IMPORT, Actor
 from . import ERRORS_COL, ROW_COL, VALID_COL, ImportMapping, ImportOptions
 from .apply import (
@@ -109,7 +110,9 @@ def _plan(session: Session, frame: pl.DataFrame, options: ImportOptions, headers
     upstream = pl.col(ERRORS_COL) if ERRORS_COL in rows.columns else None
     message = (pl.when(pl.col(id_col).is_null()).then(pl.lit(f"the {kind} is missing"))
                .when(pl.col(SEGMENT_NAME).is_null()).then(pl.lit("the segment name is missing"))
-               .when(pl.col("profile_id").is_null()).then(pl.lit(f"no profile has this {kind}: ") + pl.col(id_col))
+               .when(pl.col("profile_id").is_null()).then(
+                   pl.lit(f"no profile has this {kind}")  # an encrypted kind's value is not quoted
+                   if is_encrypted_kind(kind) else pl.lit(f"no profile has this {kind}: ") + pl.col(id_col))
                .when(pl.col("profile_id").is_in(list(deleted))).then(pl.lit("this profile is in the trash")))
     column = pl.when(pl.col(id_col).is_not_null() & pl.col(SEGMENT_NAME).is_null()).then(
         pl.lit(name_header)).otherwise(pl.lit(id_header))
