@@ -44,19 +44,20 @@ def values_figures(n: int) -> dict:
                           "value": [f"user{i}@example.com" for i in range(half)]
                           + [f"+8490{i:07d}" for i in range(n - half)]})
     crypto.identity_storage(frame.head(10))  # keys derived once
-    best_store = best_decrypt = float("inf")
+    best = {"encrypt_and_hash_s": float("inf"), "hash_only_s": float("inf"), "decrypt_s": float("inf")}
+
+    def timed(name: str, run):  # noqa: ANN001, ANN202
+        started = time.perf_counter()
+        result = run()
+        best[name] = min(best[name], time.perf_counter() - started)
+        return result
+
     for _ in range(3):
-        started = time.perf_counter()
-        stored = crypto.identity_storage(frame)
-        best_store = min(best_store, time.perf_counter() - started)
-        started = time.perf_counter()
-        crypto.decrypt_identity_values(stored["value_encrypted"], stored["key_id"], strict=True)
-        best_decrypt = min(best_decrypt, time.perf_counter() - started)
-    started = time.perf_counter()
-    crypto.hash_identity_values("email", frame["value"])
-    hash_only = time.perf_counter() - started
-    return {"values": n, "encrypt_and_hash_s": round(best_store, 3), "hash_only_s": round(hash_only, 3),
-            "decrypt_s": round(best_decrypt, 3)}
+        stored = timed("encrypt_and_hash_s", lambda: crypto.identity_storage(frame))
+        timed("hash_only_s", lambda: crypto.hash_identity_values("email", frame["value"]))
+        timed("decrypt_s", lambda: crypto.decrypt_identity_values(stored["value_encrypted"], stored["key_id"],
+                                                                  strict=True))
+    return {"values": n, **{k: round(v, 3) for k, v in best.items()}}
 
 
 def child(url: str, n: int, rows: int, encrypted: bool) -> dict:
