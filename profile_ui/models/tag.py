@@ -30,6 +30,8 @@ class ProfileTag(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("tag_id", "profile_id", "value", name="uq_profile_tags"),
         sa.Index("ix_profile_tags_profile", "profile_id"),
+        # covering: the export reads a profile range's tags from the index alone
+        sa.Index("ix_profile_tags_export", "profile_id", "id", "tag_id", "value"),
     )
     id: int | None = Field(default=None, primary_key=True)
     profile_id: int = Field(foreign_key="profiles.id", ondelete="CASCADE")

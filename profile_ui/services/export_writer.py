@@ -61,6 +61,73 @@ def _frame(rows: Sequence[Sequence[Any]], schema: dict[str, pl.DataType]) -> pl.
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 
+# SQLite hands a chunk over as ONE value: its rows packed by group_concat, fields split by
+# _FIELD, rows by _ROW, every non-NULL text prefixed by _SOME (so '' and NULL stay apart)
+# and a last constant field (a line never ends with a value's own CR). The database does
+# the work inside sqlite3_step, without the GIL, and polars parses the bytes: no Python
+# object per cell. A chunk whose values contain a separator is read again row by row.
+_FIELD, _ROW, _SOME, _END = "\x1f", "\x1e", "~", "."
+
+
+def _read_frame(conn: sa.Connection, postgres: bool, statement: sa.Select,
+                schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """The statement's rows as a frame (columns in `schema` order), read in bulk: COPY ...
+    TO STDOUT as CSV on PostgreSQL, one packed value on SQLite."""
+    if postgres:
+        return _copy_frame(conn, statement, schema)
+    return _packed_frame(conn, statement, schema)
+
+
+def _copy_frame(conn: sa.Connection, statement: sa.Select, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    compiled = statement.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        with cursor.copy(f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv)", compiled.params) as copy:
+            data = b"".join(bytes(block) for block in copy)
+    finally:
+        cursor.close()
+    if not data:
+        return pl.DataFrame(schema=schema)
+    # CSV keeps NULL (an empty field) apart from '' (a quoted empty field)
+    return pl.read_csv(data, has_header=False, schema=schema, quote_char='"')
+
+
+def _packed_frame(conn: sa.Connection, statement: sa.Select, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    sub = statement.subquery()
+    columns = list(sub.c)
+    names = list(schema)
+    field = sa.literal_column("char(31)", sa.String)
+    parts: list[sa.ColumnElement] = []
+    for name, column in zip(names, columns, strict=True):
+        text = sa.type_coerce(column, sa.String)
+        if schema[name] != pl.String():
+            parts.append(sa.func.coalesce(text, sa.literal_column("''")))
+        else:
+            parts.append(sa.func.coalesce(sa.literal_column(f"'{_SOME}'", sa.String) + text,
+                                          sa.literal_column("''")))
+        parts.append(field)
+    parts.append(sa.literal_column(f"'{_END}'", sa.String))
+    row = parts[0]
+    for part in parts[1:]:
+        row = row + part
+    packed = sa.select(sa.func.count(), sa.cast(sa.func.group_concat(row, sa.literal_column("char(30)")),
+                                                  sa.LargeBinary)).select_from(sub)
+    count, data = _raw_rows(conn, packed)[0]
+    if not count:
+        return pl.DataFrame(schema=schema)
+    if data.count(_FIELD.encode()) == count * len(names) and data.count(_ROW.encode()) == count - 1:
+        try:
+            frame = pl.read_csv(data, separator=_FIELD, eol_char=_ROW, quote_char=None, has_header=False,
+                                schema={**schema, "__end": pl.String()})
+        except pl.exceptions.PolarsError:
+            frame = None
+        if frame is not None and frame.height == count:
+            return frame.select([pl.col(n).str.slice(1) if schema[n] == pl.String() else pl.col(n)
+                                 for n in names])
+    # a value holds a separator: read this chunk row by row
+    return _frame(_raw_rows(conn, statement), schema)
+
+
 def _agg_text(postgres: bool, value: sa.ColumnElement, order: sa.ColumnElement) -> sa.ColumnElement:
     """Values of a group joined with "|" in the order they were added (NULLs skipped).
 
@@ -176,18 +243,20 @@ class _ChunkReader:
                 # walk the rowid in order: an index led by status would sort the whole match
                 # again for every chunk
                 query = query.with_hint(Profile, "NOT INDEXED", "sqlite")
-            rows = _raw_rows(self.conn, query)
-            if not rows and not first:
+            frame = _read_frame(self.conn, self.postgres, query, schema)
+            if not frame.height and not first:
                 return
             first = False
-            frame = _frame(rows, schema)
+            if not frame["id"].is_sorted():
+                frame = frame.sort("id")
+            last = frame["id"].max()
             if self.attributes:
                 frame = frame.with_columns([self._attribute(c) for c in self.attributes])
-            full = len(rows) == self.chunk_rows
+            full = frame.height == self.chunk_rows
             yield frame, full
             if not full:
                 return
-            last_id = rows[-1][0]
+            last_id = last
 
     def _assemble(self, frame: pl.DataFrame, related: Any) -> pl.DataFrame:
         if related is not None:
@@ -233,10 +302,9 @@ class _ChunkReader:
     def _grouped(self, conn: sa.Connection, ids: list[int], build: Callable[[sa.ColumnElement], sa.Select],
                  column: sa.ColumnElement, names: list[str]) -> pl.DataFrame:
         schema = {"id": pl.Int64(), **{n: pl.String() for n in names}}
-        rows: list[tuple] = []
-        for condition in self._ids(column, ids):
-            rows.extend(_raw_rows(conn, build(condition)))
-        return _frame(rows, schema)
+        frames = [_read_frame(conn, self.postgres, build(condition), schema)
+                  for condition in self._ids(column, ids)]
+        return frames[0] if len(frames) == 1 else pl.concat(frames)
 
     def _identities(self, conn: sa.Connection, ids: list[int]) -> pl.DataFrame:
         i = Identity.__table__.c
