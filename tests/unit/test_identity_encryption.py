@@ -19,6 +19,7 @@ from sqlmodel import Session, SQLModel, select
 from profile_ui.cli import main
 from profile_ui.db import make_engine
 from profile_ui.models import Identity, Profile
+from profile_ui.pages.profiles.detail_state import _identity_views
 from profile_ui.services import crypto
 from profile_ui.services.deletion import DeletionError, erase_profile
 from profile_ui.services.exporting import export_to_file
@@ -247,6 +248,9 @@ def test_search_display_and_export_see_the_plain_values(app) -> None:  # noqa: A
         assert shown == {"email": ["chi.secret@example.com"], "phone": ["+84977111222"]}
         data = get_profile_360(session=session, actor=ADMIN, profile_id=ids["dung"])
         assert sorted(data["identity_values"].values()) == ["+84987654321", "dung.secret@example.com"]
+        views = _identity_views(data, {"email": "Email", "phone": "Phone"})  # the identity tab
+        assert sorted(v.value for v in views) == ["+84987654321", "dung.secret@example.com"]
+        assert all(v.encrypted and "Stored encrypted (AES, key " in v.detail for v in views)
 
         out = app.tmp / "export.csv"
         count, _left_out = export_to_file(session=session, actor=ADMIN, flt=ProfileFilter(), out_path=out)
