@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import subprocess
 import sys
@@ -25,10 +26,14 @@ from playwright.sync_api import Page, expect
 from sqlmodel import select
 
 from profile_ui.models import AuditEvent, Identity, LinkedObject, Profile, utcnow
+from profile_ui.pages.audit_state import AuditState
+from profile_ui.pages.profiles.delete_state import DeleteState, EraseState
+from profile_ui.pages.trash_state import TrashState
 from profile_ui.services.deletion import delete_profiles, purge_profiles
 from profile_ui.services.users import actor_for_email
 
 from .helpers import USERS, RunningApp, app_db, run_import
+from .test_hand_crafted_requests import HandSocket, _session_token
 
 pytestmark = pytest.mark.e2e
 
@@ -302,6 +307,35 @@ def test_marketer_has_no_delete_trash_or_audit(marketer_page: Page, people: dict
     for path, title in (("/trash", "Trash"), ("/audit", "Audit log")):
         page.goto(path)
         expect(page.get_by_role("alert")).to_contain_text(f"You don't have access to {title}.")
+
+
+def _audit_count(running_app: RunningApp) -> int:
+    with app_db(running_app) as session:
+        return session.exec(select(sa.func.count()).select_from(AuditEvent)).one()
+
+
+def test_marketer_events_sent_by_hand_delete_restore_erase_and_export_nothing(
+    running_app: RunningApp, people: dict[str, int]
+) -> None:
+    socket = HandSocket(running_app)
+    try:
+        socket.hydrate(_session_token(running_app, "marketer"))
+        events_before = _audit_count(running_app)
+        updates = []
+        for handler in (f"{DeleteState.get_full_name()}.open_for_selection",
+                        f"{DeleteState.get_full_name()}.open_for_profile",
+                        f"{EraseState.get_full_name()}.start",
+                        f"{TrashState.get_full_name()}.restore",
+                        f"{AuditState.get_full_name()}.export_csv"):
+            updates += socket.send(handler)
+        answer = json.dumps([u.get("events") for u in updates])
+        for permission in ("profiles.delete", "trash.manage", "audit.view"):
+            assert "not allowed" in answer and permission in answer
+        assert answer.count("not allowed") >= 5
+        assert _audit_count(running_app) == events_before  # nothing done, nothing exported
+        assert _status(running_app, people["Trash Test Restore"]) == "active"
+    finally:
+        socket.close()
 
 
 # ------------------------------------------------------------ audit log (runs last)
