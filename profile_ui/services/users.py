@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from ..models import LoginAttempt, Role, User, UserSession, utcnow
 from ..settings import get_settings
 from .audit import record_event
-from .permissions import BUILTIN_ROLES, SETTINGS_MANAGE, Actor, NotSignedIn
+from .permissions import BUILTIN_ROLES, PROFILES_VIEW, SETTINGS_MANAGE, Actor, NotSignedIn
 
 _hasher = PasswordHasher()
 # verified against when the e-mail is unknown, so timing does not reveal which e-mails exist
@@ -106,6 +106,16 @@ def list_users(*, session: Session, actor: Actor) -> list[tuple[User, str]]:
     actor.require(SETTINGS_MANAGE)
     rows = session.exec(select(User, Role.name).join(Role).order_by(User.email)).all()
     return [(u, r) for u, r in rows]
+
+
+def user_emails(*, session: Session, actor: Actor, user_ids: set[int] | list[int]) -> dict[int, str]:
+    """user id -> e-mail, to say who did something (imports, exports); any signed-in role
+    that sees profiles may read it, unlike the full user list."""
+    actor.require(PROFILES_VIEW)
+    ids = sorted({int(i) for i in user_ids if i})
+    if not ids:
+        return {}
+    return dict(session.exec(select(User.id, User.email).where(User.id.in_(ids))).all())
 
 
 def _recent_failures(session: Session, email: str) -> int:

@@ -21,7 +21,8 @@ from ...services.importing.apply import ImportUndoError, undo_import
 from ...services.importing.results import reasons_text, row_results
 from ...services.permissions import PROFILES_IMPORT, Actor
 from ...state.base import AppState, guarded
-from .history import duration_text, status_text, totals_text, user_emails
+from ...services.users import user_emails
+from .history import duration_text, status_text, totals_text
 from .wizard_state import _format_changes
 
 TITLE = "Import"
@@ -89,7 +90,7 @@ class ImportDetailState(AppState):
             self.missing = ""
             self.file, self.kind, self.raw_status = job.file_name, job.kind, job.status
             self.status = status_text(job)
-            self.who = user_emails(session, {job.created_by} if job.created_by else set()).get(
+            self.who = user_emails(session=session, actor=actor, user_ids={job.created_by or 0}).get(
                 job.created_by or 0, "system")
             self.created = job.created_at.strftime("%Y-%m-%d %H:%M UTC")
             self.duration = duration_text(job.started_at, job.finished_at)
@@ -101,7 +102,8 @@ class ImportDetailState(AppState):
             self.invalid_rows = import_jobs.report_counts(job.counts)["invalid"]
             self.can_undo = job.status == import_jobs.COMPLETED
             self.can_cancel = job.status in (import_jobs.QUEUED, import_jobs.AWAITING_CONFIRMATION)
-            self.can_confirm = job.status == import_jobs.AWAITING_CONFIRMATION
+            # a membership file is not confirmed: its review page applies it (S.kind links there)
+            self.can_confirm = job.status == import_jobs.AWAITING_CONFIRMATION and job.kind != "membership"
             options = import_jobs.job_options(job)
             mapping = import_jobs.job_mapping(job)
             mapped = ", ".join(f"{h} → {t}" for h, t in mapping.columns.items() if t)
@@ -318,6 +320,8 @@ def content() -> rx.Component:
                                                          color_scheme="green", role="status")),
             rx.hstack(
                 rx.cond(S.can_confirm, rx.button("Confirm import", on_click=S.confirm)),
+                rx.cond((S.kind == "membership") & (S.raw_status == "awaiting_confirmation"),
+                        rx.link(rx.button("Review members"), href=f"{routes.IMPORTS}/{S.shown_id}/review")),
                 rx.cond(S.can_cancel, rx.button("Cancel import", color_scheme="red", variant="soft",
                                                 on_click=S.cancel)),
                 rx.cond(S.has_error_file, rx.button("Download the error file", variant="soft",

@@ -7,12 +7,11 @@ from datetime import datetime
 from typing import Any
 
 import reflex as rx
-import sqlalchemy as sa
-from sqlmodel import select
 
 from ... import routes
 from ...db import session_scope
-from ...models import IMPORT_KINDS, IMPORT_STATUSES, ImportJob, User
+from ...models import IMPORT_KINDS, IMPORT_STATUSES, ImportJob
+from ...services import users
 from ...services.importing import jobs as import_jobs
 from ...services.permissions import PROFILES_IMPORT
 from ...components.shell import shell
@@ -34,13 +33,6 @@ class ImportLine:
     totals: str
     link: str
     can_cancel: bool
-
-
-def user_emails(session: Any, user_ids: set[int]) -> dict[int, str]:
-    """Who started the imports shown (the users service has no read for non-admins)."""
-    if not user_ids:
-        return {}
-    return dict(session.exec(select(User.id, User.email).where(User.id.in_(sorted(user_ids)))).all())
 
 
 def duration_text(start: datetime | None, end: datetime | None) -> str:
@@ -71,13 +63,12 @@ class ImportsState(AppState):
         actor = self._require_actor()
         actor.require(PROFILES_IMPORT)
         status = None if self.status_filter == "all" else self.status_filter
+        kind = None if self.kind_filter == "all" else self.kind_filter
         with session_scope() as session:
             jobs, _total = import_jobs.list_imports(session=session, actor=actor, status=status,
-                                                    limit=LIST_LIMIT)
-            # list_imports has no kind filter: filtered here, within the newest LIST_LIMIT
-            if self.kind_filter != "all":
-                jobs = [j for j in jobs if j.kind == self.kind_filter]
-            emails = user_emails(session, {j.created_by for j in jobs if j.created_by})
+                                                    kind=kind, limit=LIST_LIMIT)
+            emails = users.user_emails(session=session, actor=actor,
+                                       user_ids={j.created_by for j in jobs if j.created_by})
             self.lines = [ImportLine(
                 id=j.id, file=j.file_name, kind=j.kind,
                 who=emails.get(j.created_by or 0, "system"),

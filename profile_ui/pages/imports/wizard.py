@@ -85,6 +85,20 @@ def _file_row(item: UploadedFile, index: rx.Var) -> rx.Component:
         align="center"))
 
 
+def _group_pick() -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            rx.el.label("Group", html_for="membership-group"),
+            rx.el.select(
+                rx.el.option("Pick a group", value=""),
+                rx.foreach(S.group_choices, lambda c: rx.el.option(c.label, value=c.value)),
+                id="membership-group", value=S.group_id, on_change=S.set_group),
+            align="center"),
+        rx.text("After the dry run you review whom to invite, which members' profiles to update, "
+                "and what to do with members who are not in the file.", size="2", color_scheme="gray"),
+        spacing="1", align="start")
+
+
 def _source() -> rx.Component:
     limit_mb = get_settings().upload_max_bytes / (1024 * 1024)
     return rx.vstack(
@@ -96,10 +110,13 @@ def _source() -> rx.Component:
                                 style={"display": "flex", "gap": "0.4em"}),
                     rx.el.label(rx.radio_group.item(value="segments"), "Segments",
                                 style={"display": "flex", "gap": "0.4em"}),
+                    rx.el.label(rx.radio_group.item(value="membership"), "Membership file for a group",
+                                style={"display": "flex", "gap": "0.4em"}),
                     spacing="5"),
                 value=S.kind, on_change=S.set_kind, aria_label="What to import"),
             style={"border": "none", "padding": 0},
         ),
+        rx.cond(S.kind == "membership", _group_pick()),
         rx.text(f"Upload one or more spreadsheets ({', '.join(ALLOWED_SUFFIXES)}) of up to "
                 f"{limit_mb:.1f} MB each. They are imported in the order given."),
         rx.upload(
@@ -361,7 +378,8 @@ def _preview() -> rx.Component:
                           on_click=S.set_preview_page(S.preview_page + 1)),
                 align="center"),
             rx.hstack(rx.button("Back to mapping", variant="soft", on_click=S.back_to_mapping),
-                      rx.button("Confirm import", on_click=S.confirm)),
+                      rx.button(rx.cond(S.kind == "membership", "Confirm and review members",
+                                        "Confirm import"), on_click=S.confirm)),
             spacing="3", width="100%", align="start")),
         width="100%", align="start",
     )

@@ -25,6 +25,7 @@ from ...services import workspace_settings
 from ...services.importing import IDENTITY_PREFIX, TAGS_TARGET, ImportMapping, ImportOptions
 from ...services.importing import jobs as import_jobs
 from ...services.importing import mapping as mapping_stage
+from ...services.importing import membership
 from ...services.importing import values as values_stage
 from ...services.importing.read import FileRejected, list_sheets, read_upload
 from ...services.importing.results import field_changes, reasons_text, row_results
@@ -45,6 +46,7 @@ POLICIES = (("", "Sync rule default"), ("overwrite", "Overwrite"),
 STEPS = ("source", "sheet", "map", "values", "options", "preview")
 STEP_LABELS = {"source": "Source", "sheet": "Sheet", "map": "Identify and map columns",
                "values": "Review values", "options": "Options", "preview": "Preview"}
+KINDS = ("profiles", "segments", "membership")
 
 
 @dataclasses.dataclass
@@ -156,6 +158,8 @@ class ImportUploadState(AppState):
     tags_mode: str = "append"
     segment_identifier: str = "user_id"
     identity_choices: list[TargetChoice] = []
+    group_id: str = ""  # membership files: the group they list the members of
+    group_choices: list[TargetChoice] = []
 
     preview_totals: list[PreviewTotal] = []
     preview_rows: list[PreviewRow] = []
@@ -184,7 +188,7 @@ class ImportUploadState(AppState):
         self.headers, self.lines, self.choice_fields = [], [], []
         self.template_name, self.template_offer, self.template_applied = "", "", False
         self.consent, self.chosen_tags, self.tags_mode = {}, [], "append"
-        self.segment_identifier = "user_id"
+        self.segment_identifier, self.group_id = "user_id", ""
         self.preview_totals, self.preview_rows, self.preview_job_ids = [], [], []
         self.preview_page, self.preview_pages, self.preview_count = 1, 1, 0
         self.preview_outcome, self.preview_job, self.preview_has_errors = "", 0, False
@@ -207,14 +211,23 @@ class ImportUploadState(AppState):
             self.identity_choices = [
                 TargetChoice(kind.key, kind.label) for kind in
                 workspace_settings.list_identity_kinds(session=session, actor=actor)]
+            self.group_choices = [TargetChoice(str(g.id), g.name) for g in
+                                  workspace_settings.list_groups(session=session, actor=actor)]
 
     # ------------------------------------------------------------ step 1: source
     @rx.event
     @guarded
     def set_kind(self, kind: str) -> None:
         self._actor()
-        if kind in ("profiles", "segments"):
+        if kind in KINDS:
             self.kind = kind
+
+    @rx.event
+    @guarded
+    def set_group(self, group_id: str) -> None:
+        self._actor()
+        if group_id in {c.value for c in self.group_choices}:
+            self.group_id = group_id
 
     @rx.event
     @guarded
@@ -294,6 +307,13 @@ class ImportUploadState(AppState):
         if not self.files:
             self.step_error = "Upload a file or paste rows first"
             return None
+        if self.kind == "membership":
+            if not self.group_id:
+                self.step_error = "Choose the group this member file is for"
+                return None
+            if len(self.files) > 1:
+                self.step_error = "Review one membership file at a time: remove the other files"
+                return None
         if any(len(f.sheets) > 1 for f in self.files):
             self.step = "sheet"
             return None
@@ -353,6 +373,8 @@ class ImportUploadState(AppState):
                 self.step = "options"
                 return None
             self._suggest(actor)
+            if self.kind == "membership":
+                self._ignore_status_column()
             self.step = "map"
         return None
 
@@ -383,6 +405,16 @@ class ImportUploadState(AppState):
                 is_identity=target.startswith(IDENTITY_PREFIX),
                 is_identifier=target.startswith(IDENTITY_PREFIX),
                 policy=""))
+
+    def _ignore_status_column(self) -> None:
+        """A member file's Status column says who is a member: it is read by the review,
+        never imported as a profile field."""
+        header = membership.status_header(self.headers)
+        for line in self.lines:
+            if line.header == header:
+                line.target, line.is_identity, line.is_identifier = IGNORE, False, False
+                line.suggested, line.confidence = "Membership status (read by the review)", ""
+        self.lines = list(self.lines)
 
     # ------------------------------------------------------------ step 3: map
     @rx.event
@@ -635,8 +667,13 @@ class ImportUploadState(AppState):
                 file_name=item.name, stored_path=path, sheet=item.sheet or None,
                 mapping=mapping if same else None, options=options))
         with session_scope() as session:
-            jobs = import_jobs.submit_import(session=session, actor=actor, files=files, kind=self.kind,
-                                             options=options, dry_run=True)
+            group_id = int(self.group_id) if self.kind == "membership" and self.group_id else None
+            try:
+                jobs = import_jobs.submit_import(session=session, actor=actor, files=files, kind=self.kind,
+                                                 options=options, dry_run=True, group_id=group_id)
+            except import_jobs.ImportJobError as exc:
+                self.step_error = str(exc)
+                return None
             self.preview_job_ids = [job.id for job in jobs]
         self.preview_job = self.preview_job_ids[0]
         self.preview_totals, self.preview_rows = [], []
@@ -741,12 +778,14 @@ class ImportUploadState(AppState):
     def back_to_mapping(self) -> None:
         actor = self._actor()
         self._cancel_preview(actor)
-        self.step = "map" if self.kind == "profiles" else "options"
+        self.step = "options" if self.kind == "segments" else "map"
 
     @rx.event
     @guarded
     def confirm(self) -> Any:
         actor = self._actor()
+        if self.kind == "membership":
+            return self._to_review(actor)
         confirmed = []
         with session_scope() as session:
             for job_id in self.preview_job_ids:
@@ -760,6 +799,17 @@ class ImportUploadState(AppState):
         self._paths, self.preview_job_ids = [], []
         return [rx.toast.success(f"Import queued ({len(confirmed)} file{'s' if len(confirmed) > 1 else ''})"),
                 rx.redirect(import_jobs.report_link(first))]
+
+
+    def _to_review(self, actor: Actor) -> Any:
+        """A membership file is not applied: its review page proposes what to change."""
+        with session_scope() as session:
+            job = import_jobs.get_import(session=session, actor=actor, job_id=self.preview_job)
+            if job.status != import_jobs.AWAITING_CONFIRMATION:
+                return rx.toast.error(f"{job.file_name} cannot be reviewed: "
+                                      f"{job.error or job.status.replace('_', ' ')}")
+        self._paths, self.preview_job_ids = [], []
+        return rx.redirect(routes.import_review_url(job.id))
 
 
 def _signature(path: str, name: str, sheet: str | None) -> str:

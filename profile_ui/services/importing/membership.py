@@ -46,6 +46,7 @@ from ...models import FieldDefinition, Group, GroupMembership, Identity, ImportJ
 from ...models.profile import STATUS_DELETED
 from .. import notify
 from ..audit import record_event
+from ..crypto import plain_value
 from ..deletion import MAX_DELETE_PROFILES, DeletionError, clean_reason, delete_profiles
 from ..permissions import PROFILES_DELETE, PROFILES_EDIT, PROFILES_IMPORT, Actor
 from . import IDENTITY_PREFIX, ROW_COL, VALID_COL, ImportMapping, ImportOptions
@@ -212,11 +213,14 @@ def _people(session: Session, profile_ids: Sequence[int]) -> dict[int, tuple[str
         chunk = ids[start:start + _CHUNK]
         names = dict(session.execute(select(Profile.id, Profile.full_name).where(Profile.id.in_(chunk))).all())
         emails: dict[int, str] = {}
-        for pid, value in session.execute(
-                select(Identity.profile_id, Identity.value)
+        for pid, *stored in session.execute(
+                select(Identity.profile_id, Identity.value, Identity.value_encrypted, Identity.key_id,
+                       Identity.is_encrypted)
                 .where(Identity.profile_id.in_(chunk), Identity.kind == "email")
                 .order_by(Identity.profile_id, Identity.id)).all():
-            emails.setdefault(pid, value)
+            value = plain_value(*stored)
+            if value:
+                emails.setdefault(pid, value)
         out.update({pid: (names.get(pid) or "", emails.get(pid, "")) for pid in chunk})
     return out
 
@@ -336,11 +340,13 @@ def review_page(review: Mapping[str, Any], section: str, *, offset: int = 0, lim
     return list(items[offset:offset + limit]), len(items)
 
 
-def _chosen(review: Mapping[str, Any], section: str, keys: Sequence[str] | None) -> list[dict[str, Any]]:
-    """The pending proposals picked (keys None = all pending ones)."""
+def _chosen(review: Mapping[str, Any], section: str, keys: Sequence[str] | None,
+            exclude: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """The pending proposals picked (keys None = all pending ones but `exclude`)."""
     pending = [item for item in review.get(section, []) if not item.get("done")]
     if keys is None:
-        return pending
+        left_out = set(exclude)
+        return [item for item in pending if item["key"] not in left_out]
     wanted = set(keys)
     return [item for item in pending if item["key"] in wanted]
 
@@ -435,14 +441,14 @@ def invitation_text(group: Group) -> tuple[str, str]:
     return subject, body
 
 
-def send_invites(*, session: Session, actor: Actor, job_id: int, keys: Sequence[str] | None = None
-                 ) -> InviteResult:
+def send_invites(*, session: Session, actor: Actor, job_id: int, keys: Sequence[str] | None = None,
+                 exclude: Sequence[str] = ()) -> InviteResult:
     """Invite the chosen people of the Invite section (None = all pending): new profiles are
     created through the engine, memberships set to invited (invited_at now), and one e-mail
     per person with an address is sent once the caller's transaction commits."""
     actor.require(PROFILES_IMPORT, PROFILES_EDIT)
     job, review, group = _reviewed_job(session, actor, job_id)
-    chosen = _chosen(review, "invite", keys)
+    chosen = _chosen(review, "invite", keys, exclude)
     if not chosen:
         raise MembershipError("Select at least one person to invite")
     new_rows = [r for item in chosen if item["profile_id"] is None for r in item["rows"]]
@@ -480,13 +486,14 @@ def _send_after_commit(session: Session, mails: list[tuple[str, str, str]]) -> N
     event.listen(session, "after_commit", send, once=True)
 
 
-def apply_updates(*, session: Session, actor: Actor, job_id: int, keys: Sequence[str] | None = None) -> int:
+def apply_updates(*, session: Session, actor: Actor, job_id: int, keys: Sequence[str] | None = None,
+                  exclude: Sequence[str] = ()) -> int:
     """Apply the approved proposals of the Update section (None = all pending): their rows
     go through the engine (policies and locked fields respected), and deactivated members
     whose Status is active are reactivated. Returns how many members were updated."""
     actor.require(PROFILES_IMPORT, PROFILES_EDIT)
     job, review, group = _reviewed_job(session, actor, job_id)
-    chosen = _chosen(review, "update", keys)
+    chosen = _chosen(review, "update", keys, exclude)
     if not chosen:
         raise MembershipError("Select at least one member to update")
     rows = [r for item in chosen if any(d[0] != "Membership" for d in item["diff"]) for r in item["rows"]]
@@ -504,12 +511,17 @@ def apply_updates(*, session: Session, actor: Actor, job_id: int, keys: Sequence
 
 
 def resolve_missing(*, session: Session, actor: Actor, job_id: int, choices: Mapping[str, str],
-                    reason: str = "") -> dict[str, int]:
+                    default_action: str = "", reason: str = "") -> dict[str, int]:
     """Deactivate, remove from the group or delete the members of the Missing section:
-    `choices` maps a proposal's key to "deactivate" | "remove" | "delete". Deleting needs
-    profiles.delete and a reason (the profiles go to the trash). Returns counts per action."""
+    `choices` maps a proposal's key to "deactivate" | "remove" | "delete" ("" = leave it);
+    `default_action` applies to every other pending proposal (the bulk Actions menu).
+    Deleting needs profiles.delete and a reason (the profiles go to the trash). Returns
+    counts per action."""
     actor.require(PROFILES_IMPORT, PROFILES_EDIT)
     job, review, group = _reviewed_job(session, actor, job_id)
+    if default_action:
+        choices = {**{item["key"]: default_action for item in _chosen(review, "missing", None)}, **choices}
+    choices = {key: action for key, action in choices.items() if action}
     bad = sorted({a for a in choices.values() if a not in ACTIONS})
     if bad:
         raise MembershipError(f"Unknown action '{bad[0]}' (expected one of {', '.join(ACTIONS)})")

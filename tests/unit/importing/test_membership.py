@@ -229,3 +229,47 @@ def test_refusals(session, world, tmp_path):  # noqa: ANN001
         ms.prepare_review(session=session, actor=MARKETER, job_id=profiles_job.id)
     assert session.execute(sa.select(sa.func.count()).select_from(ImportJob)
                            .where(ImportJob.kind == "membership")).scalar() == 1
+
+
+def test_bulk_choices_and_exclusions(session, world, tmp_path, sent):  # noqa: ANN001
+    job_id = _job(session, tmp_path, world["group"], FIRST_FILE)
+    review = ms.prepare_review(session=session, actor=MARKETER, job_id=job_id)
+    result = ms.send_invites(session=session, actor=MARKETER, job_id=job_id, keys=None,
+                             exclude=_keys(review, "invite", "new@x.com"))
+    assert result.invited == 1
+    key = {i["email"]: i["key"] for i in review["missing"]}
+    counts = ms.resolve_missing(session=session, actor=MARKETER, job_id=job_id, default_action="deactivate",
+                                choices={key["ivy@x.com"]: "remove", key["cy@x.com"]: ""})
+    session.commit()
+    assert counts == {"deactivate": 1, "remove": 1, "delete": 0}
+    assert _state(session, world["group"], world["bob"]) == "deactivated"
+    assert _state(session, world["group"], world["cy"]) == "active"
+    assert _state(session, world["group"], world["ivy"]) is None
+    assert sent == [("eve@x.com", sent[0][1])]
+
+
+def test_membership_jobs_are_reviewed_not_confirmed(session, world, tmp_path):  # noqa: ANN001
+    from profile_ui.services.importing import jobs as import_jobs
+    from profile_ui.services.users import user_emails
+
+    path = tmp_path / "m.csv"
+    path.write_text("Email\nann@x.com\n", encoding="utf-8")
+    item = import_jobs.ImportFile(file_name="m.csv", stored_path=path)
+    for kwargs in ({"group_id": None, "dry_run": True}, {"group_id": world["group"], "dry_run": False}):
+        with pytest.raises(import_jobs.ImportJobError, match="membership file"):
+            import_jobs.submit_import(session=session, actor=MARKETER, files=[item], kind="membership",
+                                      enqueue=False, **kwargs)
+    [job] = import_jobs.submit_import(session=session, actor=MARKETER, files=[item], kind="membership",
+                                      group_id=world["group"], dry_run=True, enqueue=False)
+    job.status = "awaiting_confirmation"
+    session.add(job)
+    session.flush()
+    with pytest.raises(import_jobs.ImportJobError, match="review page"):
+        import_jobs.confirm_import(session=session, actor=MARKETER, job_id=job.id, enqueue=False)
+    jobs, total = import_jobs.list_imports(session=session, actor=MARKETER, kind="membership")
+    assert total == 1 and jobs[0].id == job.id
+    assert import_jobs.list_imports(session=session, actor=MARKETER, kind="segments")[1] == 0
+    assert user_emails(session=session, actor=MARKETER, user_ids={0}) == {}
+    with pytest.raises(PermissionDenied):
+        user_emails(session=session, actor=Actor(user_id=None, email="x", role="", permissions=frozenset()),
+                    user_ids={1})
