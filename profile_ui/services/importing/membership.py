@@ -356,6 +356,9 @@ def _reviewed_job(session: Session, actor: Actor, job_id: int) -> tuple[ImportJo
     review = _review(job)
     if review is None:
         raise MembershipError(f"{job.file_name} has not been reviewed yet")
+    if job.status != AWAITING_CONFIRMATION:
+        raise MembershipError(f"{job.file_name} was {job.status.replace('_', ' ')}: upload the file "
+                              "again to review its members")
     return job, review, _group(session, job.group_id)
 
 

@@ -222,6 +222,9 @@ def test_refusals(session, world, tmp_path):  # noqa: ANN001
         ms.resolve_missing(session=session, actor=MARKETER, job_id=job_id, choices={"p1": "explode"})
     with pytest.raises(PermissionDenied):
         ms.send_invites(session=session, actor=VIEWER, job_id=job_id)
+    session.execute(sa.update(ImportJob).where(ImportJob.id == job_id).values(status="cancelled"))
+    with pytest.raises(ms.MembershipError, match="was cancelled"):
+        ms.send_invites(session=session, actor=MARKETER, job_id=job_id)
     profiles_job = ImportJob(batch_id="b", kind="profiles", file_name="p.csv", status="completed")
     session.add(profiles_job)
     session.flush()
