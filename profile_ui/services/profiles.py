@@ -323,9 +323,11 @@ def _conditions(flt: ProfileFilter, *, plain: bool = False
             ids=select(ProfileTag.profile_id).where(*match),
             unique_ids=value is not None))  # several values of a multi-value tag
     if flt.group_id:
+        # deactivated members (membership sync) are hidden from the group's lists
+        member = [GroupMembership.group_id == flt.group_id, GroupMembership.state != "deactivated"]
         sets.append(_Condition(
-            scan=_exists(GroupMembership.profile_id, GroupMembership.group_id == flt.group_id),
-            ids=select(GroupMembership.profile_id).where(GroupMembership.group_id == flt.group_id)))
+            scan=_exists(GroupMembership.profile_id, *member),
+            ids=select(GroupMembership.profile_id).where(*member)))
     if flt.segment_id:
         sets.append(_Condition(
             scan=_exists(SegmentMember.profile_id, SegmentMember.segment_id == flt.segment_id),

@@ -143,6 +143,19 @@ def test_each_filter(session, world):
     assert by(text="nguyễn", segment_id=w.rfm) == {"Nguyễn Thị Bình"}
 
 
+
+def test_deactivated_group_members_are_hidden_from_the_group_filter(session, world):
+    from profile_ui.models import GroupMembership, Profile
+
+    members = session.exec(select(GroupMembership).where(GroupMembership.group_id == world.vip)).all()
+    hidden = members[0]
+    hidden.state = "deactivated"
+    session.commit()
+    name = session.get(Profile, hidden.profile_id).full_name
+
+    shown = set(listed(session, ProfileFilter(group_id=world.vip)))
+    assert name not in shown and len(shown) == len(members) - 1
+
 def test_reset_shows_everyone_active(session, world):
     assert len(listed(session, ProfileFilter())) == 7
 
