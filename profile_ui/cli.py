@@ -88,6 +88,38 @@ def user_create(email: str, password: str, role: str, full_name: str) -> None:
         raise click.ClickException(str(exc)) from exc
 
 
+# ---------------------------------------------------------------- identities at rest
+@main.group()
+def identities() -> None:
+    """Stored identifiers (encryption at rest)."""
+
+
+@identities.command("rekey")
+def identities_rekey() -> None:
+    """Re-encrypt identities after ENCRYPTION_KEY or ENCRYPTED_IDENTITY_KINDS changed.
+
+    Keep the old key in PREVIOUS_ENCRYPTION_KEYS until this has run.
+    """
+    from .db import session_scope
+    from .services.crypto import IdentityCryptoError, rekey_identities
+    from .services.permissions import SYSTEM_ACTOR
+
+    try:
+        with session_scope() as session:
+            changed = rekey_identities(session=session, actor=SYSTEM_ACTOR)
+    except IdentityCryptoError as exc:
+        raise click.ClickException(f"nothing was changed: {exc}") from exc
+    click.echo(f"{changed:,} identities now stored as the settings say")
+
+
+@identities.command("new-key")
+def identities_new_key() -> None:
+    """Print a fresh random ENCRYPTION_KEY (base64 of 32 bytes)."""
+    from .services.crypto import generate_key
+
+    click.echo(generate_key())
+
+
 # ---------------------------------------------------------------- demo data
 @main.command()
 @click.option("--profiles", "count", type=int, default=2000, show_default=True)

@@ -242,3 +242,18 @@ def test_segment_files_set_memberships_with_values(cli, tmp_path: Path) -> None:
             .join(Identity, (Identity.profile_id == SegmentMember.profile_id) & (Identity.kind == "user_id"))
             .order_by(Segment.name, Identity.value)).all()
     assert members == [("Churn risk", "U2", "High"), ("RFM tier", "U1", "Gold"), ("RFM tier", "U2", "Silver")]
+
+
+def test_identities_rekey_encrypts_what_the_settings_now_say(cli, app_env, sqlite_url, tmp_path) -> None:  # noqa: ANN001
+    path = write_csv(tmp_path / "plain.csv", [["Email", "Full Name"], ["an@example.com", "An"]])
+    assert cli("import", "--json", str(path))[0] == 0
+
+    _code, _lines, key = cli("identities", "new-key")
+    app_env(sqlite_url, ENCRYPTED_IDENTITY_KINDS='["email"]', ENCRYPTION_KEY=key.strip())
+    code, _lines, output = cli("identities", "rekey")
+
+    assert code == 0 and "1 identities now stored" in output
+    with cli.engine.connect() as conn:
+        stored = conn.execute(sa.select(Identity.value, Identity.is_encrypted, Identity.value_encrypted)
+                              .where(Identity.kind == "email")).one()
+    assert stored.is_encrypted and "an@example.com" not in (stored.value + stored.value_encrypted)
