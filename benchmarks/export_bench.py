@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/export_bench.py                       # both goals, SQLite
     .venv/bin/python benchmarks/export_bench.py --postgres            # the same on PostgreSQL
+    .venv/bin/python benchmarks/export_bench.py --postgres --skip-sqlite
     .venv/bin/python benchmarks/export_bench.py --cases csv:50000 zip:1000000 xlsx:50000
 
 Workspaces are made with `profile_ui.seed.seed_workspace` (realistic profiles with
@@ -199,6 +200,7 @@ def main() -> None:
                         help="FORMAT:PROFILES[:FIELDS] ... (formats csv, xlsx, zip; fields all "
                              "(default) or displayed: name, phone, e-mail, level, created, source)")
     parser.add_argument("--postgres", action="store_true", help="also run every case on PostgreSQL")
+    parser.add_argument("--skip-sqlite", action="store_true", help="only PostgreSQL (with --postgres)")
     parser.add_argument("--workdir", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "profile-ui-bench")
     parser.add_argument("--child", nargs=4, metavar=("URL", "FORMAT", "OUT", "FIELDS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -208,7 +210,7 @@ def main() -> None:
         return
 
     cases = [(c.split(":")[0], int(c.split(":")[1]), (c.split(":") + ["all"])[2]) for c in args.cases]
-    backends = ["sqlite"] + (["postgresql"] if args.postgres else [])
+    backends = ([] if args.skip_sqlite and args.postgres else ["sqlite"]) + (["postgresql"] if args.postgres else [])
     args.workdir.mkdir(parents=True, exist_ok=True)
     out_dir = args.workdir / f"out-{uuid.uuid4().hex[:8]}"
     out_dir.mkdir()

@@ -36,7 +36,7 @@ from ..models import (
 from .exporting import (
     _DATE_COLUMNS, _DATETIME_COLUMNS, EXPORT_CHUNK_ROWS, EXPORT_FORMATS, GROUPS_COLUMN, IDENTITY_PREFIX,
     MULTI_VALUE_SEPARATOR, RELATED_READERS, SEGMENTS_COLUMN, TAG_PREFIX, TAG_WITHOUT_VALUE,
-    XLSX_MAX_DATA_ROWS, ExportColumn, ExportError, _neutralized,
+    XLSX_MAX_DATA_ROWS, ExportColumn, ExportError, _FORMULA_START, _neutralized,
 )
 from .profiles import ProfileFilter, filter_condition
 
@@ -61,12 +61,15 @@ def _frame(rows: Sequence[Sequence[Any]], schema: dict[str, pl.DataType]) -> pl.
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 
-# SQLite hands a chunk over as ONE value: its rows packed by group_concat, fields split by
-# _FIELD, rows by _ROW, every non-NULL text prefixed by _SOME (so '' and NULL stay apart)
-# and a last constant field (a line never ends with a value's own CR). The database does
-# the work inside sqlite3_step, without the GIL, and polars parses the bytes: no Python
-# object per cell. A chunk whose values contain a separator is read again row by row.
+# SQLite hands a chunk over as ONE value: its rows packed by group_concat (one printf a
+# row), fields split by _FIELD, rows by _ROW, every non-NULL text prefixed by _SOME (so ''
+# and NULL stay apart) and a last constant field _END (the parse must end on it). The
+# database does that work inside sqlite3_step, without the GIL, and polars parses the
+# bytes: no Python object per cell. A chunk whose values hold a separator (the parse finds
+# a row too many, too long or cut short) or a CR (polars' reader drops one before a
+# separator) is read again row by row.
 _FIELD, _ROW, _SOME, _END = "\x1f", "\x1e", "~", "."
+_PRINTF_ARGS = 100  # SQLite functions take at most 127 arguments
 
 
 def _read_frame(conn: sa.Connection, postgres: bool, statement: sa.Select,
@@ -94,36 +97,29 @@ def _copy_frame(conn: sa.Connection, statement: sa.Select, schema: dict[str, pl.
 
 def _packed_frame(conn: sa.Connection, statement: sa.Select, schema: dict[str, pl.DataType]) -> pl.DataFrame:
     sub = statement.subquery()
-    columns = list(sub.c)
     names = list(schema)
-    field = sa.literal_column("char(31)", sa.String)
-    parts: list[sa.ColumnElement] = []
-    for name, column in zip(names, columns, strict=True):
-        text = sa.type_coerce(column, sa.String)
-        if schema[name] != pl.String():
-            parts.append(sa.func.coalesce(text, sa.literal_column("''")))
-        else:
-            parts.append(sa.func.coalesce(sa.literal_column(f"'{_SOME}'", sa.String) + text,
-                                          sa.literal_column("''")))
-        parts.append(field)
-    parts.append(sa.literal_column(f"'{_END}'", sa.String))
-    row = parts[0]
-    for part in parts[1:]:
-        row = row + part
-    packed = sa.select(sa.func.count(), sa.cast(sa.func.group_concat(row, sa.literal_column("char(30)")),
-                                                  sa.LargeBinary)).select_from(sub)
+    args = [sa.literal(_SOME) + sa.type_coerce(column, sa.String) if schema[name] == pl.String() else column
+            for name, column in zip(names, sub.c, strict=True)]
+    pieces = [sa.func.printf(sa.literal(_FIELD.join(["%s"] * len(part))), *part, type_=sa.String)
+              for part in (args[i:i + _PRINTF_ARGS] for i in range(0, len(args), _PRINTF_ARGS))]
+    row = pieces[0]
+    for piece in pieces[1:]:
+        row = row + sa.literal(_FIELD) + piece
+    row = row + sa.literal(_FIELD + _END)
+    packed = sa.select(sa.func.count(), sa.cast(sa.func.group_concat(row, sa.literal(_ROW)), sa.LargeBinary)
+                       ).select_from(sub)
     count, data = _raw_rows(conn, packed)[0]
     if not count:
         return pl.DataFrame(schema=schema)
-    if data.count(_FIELD.encode()) == count * len(names) and data.count(_ROW.encode()) == count - 1:
+    frame = None
+    if b"\r" not in data:  # the CSV reader drops a CR before a separator
         try:
             frame = pl.read_csv(data, separator=_FIELD, eol_char=_ROW, quote_char=None, has_header=False,
                                 schema={**schema, "__end": pl.String()})
         except pl.exceptions.PolarsError:
-            frame = None
-        if frame is not None and frame.height == count:
-            return frame.select([pl.col(n).str.slice(1) if schema[n] == pl.String() else pl.col(n)
-                                 for n in names])
+            pass
+    if frame is not None and frame.height == count and frame["__end"].eq(_END).fill_null(False).all():
+        return frame.select([pl.col(n).str.slice(1) if schema[n] == pl.String() else pl.col(n) for n in names])
     # a value holds a separator: read this chunk row by row
     return _frame(_raw_rows(conn, statement), schema)
 
@@ -408,7 +404,12 @@ class _CsvSink:
 
     def write(self, frame: pl.DataFrame) -> None:
         frame = frame.rename(dict(zip(frame.columns, self.headers, strict=True)))
-        frame = frame.with_columns([_neutralized(name) for name in frame.columns])
+        # neutralize only the columns where some cell starts like a formula (one cheap pass)
+        texts = [name for name, dtype in frame.schema.items() if dtype == pl.String()]
+        starts = frame.select([pl.col(n).str.contains(_FORMULA_START).any() for n in texts]).row(0) if texts else ()
+        risky = [name for name, start in zip(texts, starts) if start]
+        if risky:
+            frame = frame.with_columns([_neutralized(name) for name in risky])
         frame.write_csv(self.handle, include_header=self.first, include_bom=self.bom and self.first)
         self.first = False
 
