@@ -19,11 +19,13 @@ from .pages import (
     trash,
 )
 from .jobs.runner import embedded_consumer_lifespan
+from .services.export_download import ExportDownloads
 from .services.uploads import UploadGuard
 from .state.base import SESSION_COOKIE
 
 app = rx.App(
-    api_transformer=functools.partial(UploadGuard, session_cookie=SESSION_COOKIE),
+    api_transformer=[functools.partial(UploadGuard, session_cookie=SESSION_COOKIE),
+                     functools.partial(ExportDownloads, session_cookie=SESSION_COOKIE)],
 )
 # import/export jobs run in this process too unless EMBEDDED_WORKER=false (then only
 # `profile-ui worker` processes take them)

@@ -1,26 +1,130 @@
-"""Exports (/exports): an empty state until its issue builds it."""
+"""Exports (/exports): the signed-in user's exports, newest first, with their download
+links while they live (the file is served by services/export_download.py)."""
 
 from __future__ import annotations
+
+import dataclasses
+from typing import Any
 
 import reflex as rx
 
 from .. import routes
-from ..components.empty_state import coming_soon
+from ..db import session_scope
+from ..services.exporting import STATUS_COMPLETED, STATUS_FAILED, list_exports
 from ..components.shell import shell
+from ..components.table_caption import hidden_caption
 from ..state.base import AppState, guarded
+from .profiles.export_state import FIELDS_LABELS, FORMAT_LABELS
 
 TITLE = "Exports"
+_TIME = "%Y-%m-%d %H:%M UTC"
+
+
+@dataclasses.dataclass
+class ExportLine:
+    id: int
+    when: str
+    format: str
+    fields: str
+    rows: str
+    status: str
+    link: str  # the download URL, "" when there is nothing to download
+    note: str  # expired / failed reason / until when
+
+
+def _line(item: Any) -> ExportLine:
+    if item.download_url:
+        note = f"until {item.expires_at:{_TIME}}" if item.expires_at else ""
+    elif item.status == STATUS_COMPLETED and item.expired:
+        note = f"Link expired {item.expires_at:{_TIME}}" if item.expires_at else "Link expired"
+    elif item.status == STATUS_COMPLETED:
+        note = "File no longer available"
+    elif item.status == STATUS_FAILED:
+        note = item.error or "Failed"
+    else:
+        note = "Being written; you will be notified"
+    return ExportLine(
+        id=item.id, when=item.created_at.strftime(_TIME),
+        format=FORMAT_LABELS.get(item.format, item.format),
+        fields=FIELDS_LABELS.get(item.fields_mode, item.fields_mode),
+        rows=f"{item.row_count:,}" if item.status == STATUS_COMPLETED else "",
+        status=item.status, link=item.download_url or "", note=note)
 
 
 class ExportsState(AppState):
+    lines: list[ExportLine] = []
+
+    def _load(self, actor: Any) -> None:
+        with session_scope() as session:
+            self.lines = [_line(item) for item in list_exports(session=session, actor=actor)]
+
     @rx.event
     @guarded
     def on_load(self) -> None:
-        self._enter_page(routes.EXPORTS)
+        actor = self._enter_page(routes.EXPORTS)
+        if actor is not None:
+            self._load(actor)
+
+    @rx.event
+    @guarded
+    def refresh(self) -> None:
+        self._load(self._require_actor())
+
+
+def _row(line: ExportLine) -> rx.Component:
+    return rx.table.row(
+        rx.table.row_header_cell(line.when),
+        rx.table.cell(line.format),
+        rx.table.cell(line.fields),
+        rx.table.cell(line.rows),
+        rx.table.cell(rx.badge(line.status, color_scheme=rx.match(
+            line.status, ("completed", "green"), ("failed", "red"), "gray"))),
+        rx.table.cell(rx.hstack(
+            rx.cond(line.link != "",
+                    # loaded by the browser from the backend, not routed as a page of the app
+                    rx.link("Download", href=line.link, reload_document=True, weight="medium",
+                            aria_label=f"Download export {line.id}")),
+            rx.text(line.note, size="2", color_scheme="gray"),
+            spacing="3", align="center")),
+    )
+
+
+def _empty() -> rx.Component:
+    return rx.center(
+        rx.vstack(
+            rx.icon("download", size=40, color=rx.color("gray", 9), aria_hidden="true"),
+            rx.text("No exports yet", size="4", weight="medium"),
+            rx.text("Export profiles from the ", rx.link("profile list", href=routes.PROFILES),
+                    "; your files are listed here.", color_scheme="gray"),
+            align="center", spacing="3",
+        ),
+        padding="4em", width="100%",
+        border=f"1px dashed {rx.color('gray', 6)}", border_radius="12px",
+    )
 
 
 def page() -> rx.Component:
     return shell(
-        coming_soon("governed exports of profile lists and their download links", icon="download"),
+        rx.vstack(
+            rx.hstack(
+                rx.text("Your exports, newest first. Download links expire; export the list "
+                        "again for a new file.", color_scheme="gray", size="2"),
+                rx.spacer(),
+                rx.button(rx.icon("refresh_cw", size=16, aria_hidden="true"), "Refresh",
+                          variant="soft", on_click=ExportsState.refresh),
+                width="100%", align="center",
+            ),
+            rx.cond(
+                ExportsState.lines.length() > 0,
+                rx.table.root(
+                    hidden_caption("Exports"),
+                    rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in (
+                        "When", "Format", "Fields", "Profiles", "Status", "Download")])),
+                    rx.table.body(rx.foreach(ExportsState.lines, _row)),
+                    width="100%"),
+                _empty(),
+            ),
+            spacing="4", width="100%",
+        ),
         route=routes.EXPORTS, title=TITLE,
     )

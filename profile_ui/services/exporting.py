@@ -94,6 +94,10 @@ class ExportExpired(ExportError):
     """The export's download link has expired."""
 
 
+class ExportNotFound(ExportError):
+    """No export with that id."""
+
+
 class NotYourExport(PermissionDenied):
     """Someone else's export: only its owner (or an admin) may download it."""
 
@@ -466,7 +470,7 @@ def download_export(*, session: Session, actor: Actor, export_id: int, now: date
     actor.require(PROFILES_EXPORT)
     job = session.get(ExportJob, export_id)
     if job is None:
-        raise ExportError(f"Export {export_id} does not exist")
+        raise ExportNotFound(f"Export {export_id} does not exist")
     if job.created_by != actor.user_id and not _is_admin(actor):
         raise NotYourExport(actor)
     if job.status in (STATUS_QUEUED, STATUS_RUNNING):

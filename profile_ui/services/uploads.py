@@ -115,6 +115,13 @@ def _content_length(scope: dict[str, Any]) -> int | None:
     return None
 
 
+def request_path(scope: dict[str, Any]) -> str:
+    """The request's path inside the app (without the ASGI root_path)."""
+    path = scope.get("path", "")
+    root = scope.get("root_path") or ""
+    return path[len(root):] if root and path.startswith(root) else path
+
+
 async def _respond(send: Any, status: int, detail: str) -> None:
     body = json.dumps({"detail": detail}).encode()
     await send({"type": "http.response.start", "status": status,
@@ -132,10 +139,7 @@ class UploadGuard:
         self.session_cookie = session_cookie
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        path = scope.get("path", "")
-        root = scope.get("root_path") or ""
-        if root and path.startswith(root):
-            path = path[len(root):]
+        path = request_path(scope)
         if scope["type"] != "http" or not (path == UPLOAD_PATH or path.startswith(UPLOAD_PATH + "/")):
             await self.app(scope, receive, send)
             return

@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -193,6 +194,8 @@ class AppState(rx.State):
         link = next((n.link for n in self.notifications if n.id == wanted), "")
         # only links inside the app: a notification must never send the user elsewhere
         if link.startswith("/") and not link.startswith("//"):
+            if link.endswith("/download"):  # a file the backend serves, not a page: load it
+                return rx.call_script(f"window.location.assign({json.dumps(link)})")
             return rx.redirect(link)
         return None
 
