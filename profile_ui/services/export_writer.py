@@ -16,6 +16,7 @@ further sheets.
 from __future__ import annotations
 
 import os
+import re
 import threading
 import zipfile
 from collections import deque
@@ -146,6 +147,28 @@ def _profile_text(postgres: bool, column: sa.ColumnElement, key: str) -> sa.Colu
     return sa.type_coerce(column, sa.String())
 
 
+_SIMPLE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_RAW = "__raw:"
+_LEFT_TO_POLARS = "\x1d"
+
+
+def _sqlite_attribute(attributes: sa.ColumnElement, key: str) -> sa.ColumnElement:
+    """A custom field's value as the text polars' json_path_match gives (a string, a whole
+    number, true/false; NULL when missing or null); anything else (decimals, lists, objects,
+    JSON SQLite cannot read) is _LEFT_TO_POLARS. SQLite parses the JSON once a row."""
+    path = f"$.{key}"
+    kind = sa.func.json_type(attributes, path)
+    value = sa.func.json_extract(attributes, path)
+    by_kind = sa.case(
+        {"text": sa.type_coerce(value, sa.String),
+         "integer": sa.case((sa.func.typeof(value) == "integer", sa.cast(value, sa.Text)),
+                            else_=sa.literal(_LEFT_TO_POLARS)),
+         "true": sa.literal("true"), "false": sa.literal("false"), "null": sa.null()},
+        value=kind,
+        else_=sa.case((kind.is_(None), sa.null()), else_=sa.literal(_LEFT_TO_POLARS)))
+    return sa.case((sa.func.json_valid(attributes) == 1, by_kind), else_=sa.literal(_LEFT_TO_POLARS))
+
+
 def _decrypt(rows: Sequence[tuple]) -> list[tuple[int, str, str | None]]:
     """(profile id, kind, plain value) for identities stored encrypted.
 
@@ -189,6 +212,10 @@ class _ChunkReader:
         self.profile_cols = list(dict.fromkeys(c.ref for c in columns
                                                if c.source == "profile" and c.ref != "id"))
         self.attributes = [c for c in columns if c.source == "attribute"]
+        # SQLite reads a custom field's value from the JSON itself (one parse per row however
+        # many fields); polars does it from the JSON text on PostgreSQL and for odd keys
+        self.sql_attributes = [] if self.postgres else [
+            c for c in self.attributes if _SIMPLE_KEY.fullmatch(c.ref)]
         self.kinds = [c.ref for c in columns if c.source == "identity"]
         self.tag_ids = [int(c.ref) for c in columns if c.source == "tag"]
         self.sources = {c.source for c in columns}
@@ -226,10 +253,13 @@ class _ChunkReader:
         table = Profile.__table__
         selected = [table.c.id, *[_profile_text(self.postgres, table.c[k], k).label(k)
                                   for k in self.profile_cols]]
-        if self.attributes:
+        selected += [_sqlite_attribute(table.c.attributes, c.ref).label(_RAW + c.key) for c in self.sql_attributes]
+        json_text = len(self.sql_attributes) < len(self.attributes)
+        if json_text:
             selected.append(sa.cast(table.c.attributes, sa.Text).label("__attributes"))
-        schema = {"id": pl.Int64(), **{k: pl.String() for k in self.profile_cols}}
-        if self.attributes:
+        schema = {"id": pl.Int64(), **{k: pl.String() for k in self.profile_cols},
+                  **{_RAW + c.key: pl.String() for c in self.sql_attributes}}
+        if json_text:
             schema["__attributes"] = pl.String()
         last_id, first = 0, True
         while True:
@@ -247,7 +277,7 @@ class _ChunkReader:
                 frame = frame.sort("id")
             last = frame["id"].max()
             if self.attributes:
-                frame = frame.with_columns([self._attribute(c) for c in self.attributes])
+                frame = self._with_attributes(frame)
             full = frame.height == self.chunk_rows
             yield frame, full
             if not full:
@@ -262,9 +292,33 @@ class _ChunkReader:
             (pl.col(c.key) if c.key in frame.columns else pl.lit(None)).cast(pl.String).alias(c.key)
             for c in self.columns])
 
+    def _with_attributes(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """The custom fields' cells; values SQLite left to polars (_LEFT_TO_POLARS) are read
+        from the chunk's JSON text, fetched again for them."""
+        raws = {c.key: self._json_value(c) for c in self.attributes}
+        left = [c for c in self.sql_attributes if frame[_RAW + c.key].eq(_LEFT_TO_POLARS).any()]
+        if left and "__attributes" not in frame.columns:
+            frame = frame.join(self._json_texts(frame), on="id", how="left")
+        for c in self.sql_attributes:
+            raws[c.key] = pl.col(_RAW + c.key)
+            if c in left:
+                raws[c.key] = pl.when(raws[c.key] == _LEFT_TO_POLARS).then(self._json_value(c)).otherwise(raws[c.key])
+        frame = frame.with_columns([self._attribute(c, raws[c.key]) for c in self.attributes])
+        return frame.drop([n for n in frame.columns if n == "__attributes" or n.startswith(_RAW)])
+
+    def _json_texts(self, frame: pl.DataFrame) -> pl.DataFrame:
+        table = Profile.__table__
+        ids = frame["id"]
+        query = select(table.c.id, sa.cast(table.c.attributes, sa.Text)).where(
+            self.where, table.c.id.between(ids.min(), ids.max()))
+        return _frame(_raw_rows(self.conn, query), {"id": pl.Int64(), "__attributes": pl.String()})
+
     @staticmethod
-    def _attribute(column: ExportColumn) -> pl.Expr:
-        raw = pl.col("__attributes").str.json_path_match(f"$.{column.ref}")
+    def _json_value(column: ExportColumn) -> pl.Expr:
+        return pl.col("__attributes").str.json_path_match(f"$.{column.ref}")
+
+    @staticmethod
+    def _attribute(column: ExportColumn, raw: pl.Expr) -> pl.Expr:
         raw = pl.when(raw == "null").then(None).otherwise(raw)  # a JSON null: no value
         if column.value_type == "list":
             raw = pl.when(raw.str.starts_with("[")).then(

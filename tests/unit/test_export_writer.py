@@ -46,3 +46,37 @@ def test_bulk_read_of_no_rows_is_an_empty_frame(session: Session):
     statement = _values(["x"]).where(sa.false())
     got = _read_frame(conn, conn.dialect.name == "postgresql", statement, SCHEMA)
     assert got.height == 0 and got.schema == pl.Schema(SCHEMA)
+
+
+ODD_VALUES = [
+    120, -5, 0, 2**63 + 5, 12.5, 1e20, 0.1, True, False, None, "plain", "", "null",
+    "Vincom Bà Triệu", 'quote " and \\ backslash', "tab\tnew\nline", ["Chess", "Travel"], [1, 2.5],
+    [], {"nested": {"x": 1}}, ["Bà", None],
+]
+
+
+def test_custom_fields_read_by_sqlite_match_the_json_path_reading(session: Session):
+    """SQLite reads simple values from the JSON itself and leaves the rest to polars: the
+    cells are the same as polars reading every value from the JSON text."""
+    from profile_ui.models import Profile
+    from profile_ui.services.export_writer import _ChunkReader
+    from profile_ui.services.exporting import ExportColumn
+    from profile_ui.services.profiles import ProfileFilter
+
+    postgres = session.get_bind().dialect.name == "postgresql"
+    values = ODD_VALUES + ([] if postgres else [float("nan")])
+    for value in values:
+        session.add(Profile(full_name="Odd", status="active", attributes={"v": value, "other": 1}))
+    session.add(Profile(full_name="Missing", status="active", attributes={"other": 1}))
+    session.flush()
+    columns = [ExportColumn("id", "Profile ID", "profile", "id", "number")] + [
+        ExportColumn(f"v_{kind}", f"V {kind}", "attribute", "v", kind)
+        for kind in ("text", "number", "boolean", "list")]
+    fast = _ChunkReader(session, ProfileFilter(), columns, chunk_rows=7)
+    slow = _ChunkReader(session, ProfileFilter(), columns, chunk_rows=7)
+    slow.sql_attributes = []
+    got = pl.concat(list(fast.chunks()))
+    expected = pl.concat(list(slow.chunks()))
+    assert got.height == len(values) + 1
+    assert got.to_dicts() == expected.to_dicts()
+    assert fast.sql_attributes or postgres
