@@ -87,7 +87,7 @@ class ExportDownloads:
         if match is None:
             await self.app(scope, receive, send)
             return
-        if scope.get("method") not in ("GET", "HEAD"):
+        if scope.get("method") != "GET":  # every download is audited: only a real one
             await _page(DownloadRefused(405, "Not allowed", "Open the link to download."))(
                 scope, receive, send)
             return

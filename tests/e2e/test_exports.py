@@ -159,6 +159,15 @@ def _last_export(email: str, running_app: RunningApp) -> ExportJob:
 
 
 # ------------------------------------------------------------ tests
+def test_a_viewer_has_no_export(viewer_page: Page) -> None:
+    page = viewer_page
+    page.goto("/profiles")
+    expect(page.get_by_role("button", name="Column display")).to_be_visible()
+    expect(page.get_by_role("button", name="Export", exact=True)).to_have_count(0)
+    page.goto("/exports")
+    expect(page.get_by_role("alert")).to_contain_text("You don't have access to Exports.")
+
+
 def test_exports_page_is_empty_before_the_first_export(browser, base_url: str,
                                                        export_data: ExportData) -> None:
     context, page = _signed_in(browser, base_url, OTHER_MARKETER)
@@ -228,13 +237,18 @@ def test_a_role_without_phone_export_gets_no_phone_column_and_is_told(
     try:
         _list_by_tag(page, export_data.channel_tag, 3)
         dialog = _open_dialog(page)
-        _choose(dialog, "Displayed fields", "CSV (.csv)")
+        _choose(dialog, "Displayed fields", "ZIP of CSV (.zip)")
         left_out = dialog.get_by_role("note", name="Columns left out")
         expect(left_out).to_contain_text("PHONE(UNENCRYPTED)")
         expect(left_out).to_contain_text("your role may not export phone identities")
+        expect(dialog.get_by_label("Columns of the file")).to_contain_text("EMAIL(UNENCRYPTED)")
         expect(dialog.get_by_label("Columns of the file")).not_to_contain_text("PHONE")
-        _name, data = _download(page, dialog)
-        rows = _csv_rows(data)
+        name, data = _download(page, dialog)
+        assert name.endswith(".zip")
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            inside = archive.namelist()
+            assert len(inside) == 1 and inside[0].endswith(".csv"), inside
+            rows = _csv_rows(archive.read(inside[0]))
         assert len(rows) == 3
         assert not [h for h in rows[0] if h.startswith("PHONE")], list(rows[0])
         assert "EMAIL(UNENCRYPTED)" in rows[0]
