@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import time
 import zipfile
 from dataclasses import dataclass
 from datetime import timedelta
@@ -151,6 +152,17 @@ def _xlsx_sheet(data: bytes) -> tuple[str, str]:
     return sheet, shared
 
 
+def _mail(running_app: RunningApp, to: str, subject: str, wait_s: float = 60):  # noqa: ANN201
+    """The newest e-mail to `to` whose subject holds `subject`, once the app has sent it."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        mails = [m for m in running_app.inbox if m["To"] == to and subject in m["Subject"]]
+        if mails or time.monotonic() > deadline:
+            assert mails, [m["Subject"] for m in running_app.inbox]
+            return mails[-1]
+        time.sleep(0.2)
+
+
 def _last_export(email: str, running_app: RunningApp) -> ExportJob:
     uid = user_id(running_app, email)
     with app_db(running_app) as session:
@@ -282,11 +294,9 @@ def test_large_export_runs_in_the_background_and_only_its_owner_may_download_it(
     rows = _csv_rows(Path(info.value.path()).read_bytes())
     assert len(rows) == BULK and rows[0]["Full name"].startswith("Bulk Export")
 
-    # the e-mail carries the full link
-    mails = [m for m in running_app.inbox if m["To"] == USERS["marketer"]
-             and f"{BULK:,} profiles is ready" in m["Subject"]]
-    assert mails, [m["Subject"] for m in running_app.inbox]
-    assert f"{running_app.url}{url}" in mails[-1].get_payload(decode=True).decode()
+    # the e-mail (sent just after the job commits) carries the full link
+    mail = _mail(running_app, USERS["marketer"], f"{BULK:,} profiles is ready")
+    assert f"{running_app.url}{url}" in mail.get_payload(decode=True).decode()
 
     # the link over HTTP: the owner gets the file, another user and no one signed in do not
     response = page.context.request.get(url)
