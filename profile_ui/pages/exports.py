@@ -32,7 +32,8 @@ class ExportLine:
     note: str  # expired / failed reason / until when
 
 
-def _line(item: Any) -> ExportLine:
+def export_line(item: Any) -> ExportLine:
+    """One row of the page from a services.exporting.ExportListItem."""
     if item.download_url:
         note = f"until {item.expires_at:{_TIME}}" if item.expires_at else ""
     elif item.status == STATUS_COMPLETED and item.expired:
@@ -56,7 +57,7 @@ class ExportsState(AppState):
 
     def _load(self, actor: Any) -> None:
         with session_scope() as session:
-            self.lines = [_line(item) for item in list_exports(session=session, actor=actor)]
+            self.lines = [export_line(item) for item in list_exports(session=session, actor=actor)]
 
     @rx.event
     @guarded
