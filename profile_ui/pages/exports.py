@@ -3,6 +3,7 @@ links while they live (the file is served by services/export_download.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from typing import Any
 
@@ -10,7 +11,9 @@ import reflex as rx
 
 from .. import routes
 from ..db import session_scope
-from ..services.exporting import STATUS_COMPLETED, STATUS_FAILED, list_exports
+from ..services.exporting import (
+    STATUS_COMPLETED, STATUS_FAILED, STATUS_QUEUED, STATUS_RUNNING, list_exports,
+)
 from ..components.shell import shell
 from ..components.table_caption import hidden_caption
 from ..state.base import AppState, guarded
@@ -18,6 +21,9 @@ from .profiles.export_state import FIELDS_LABELS, FORMAT_LABELS
 
 TITLE = "Exports"
 _TIME = "%Y-%m-%d %H:%M UTC"
+PENDING = (STATUS_QUEUED, STATUS_RUNNING)
+WATCH_SECONDS = 3.0
+WATCH_LIMIT_SECONDS = 30 * 60
 
 
 @dataclasses.dataclass
@@ -54,17 +60,45 @@ def export_line(item: Any) -> ExportLine:
 
 class ExportsState(AppState):
     lines: list[ExportLine] = []
+    _watching: bool = False
 
     def _load(self, actor: Any) -> None:
         with session_scope() as session:
             self.lines = [export_line(item) for item in list_exports(session=session, actor=actor)]
 
+    def _pending(self) -> bool:
+        return any(line.status in PENDING for line in self.lines)
+
     @rx.event
     @guarded
-    def on_load(self) -> None:
+    def on_load(self) -> Any:
         actor = self._enter_page(routes.EXPORTS)
-        if actor is not None:
-            self._load(actor)
+        if actor is None:
+            return None
+        self._load(actor)
+        return ExportsState.watch if self._pending() else None
+
+    @rx.event(background=True)
+    async def watch(self) -> None:
+        """While this page shows an export being written, reload the list until it ends."""
+        async with self:
+            if self._watching:
+                return
+            self._watching = True
+        try:
+            for _ in range(int(WATCH_LIMIT_SECONDS / WATCH_SECONDS)):
+                await asyncio.sleep(WATCH_SECONDS)
+                async with self:
+                    actor = self._actor_or_none()
+                    if actor is None or str(self.router.url.path).rstrip("/") != routes.EXPORTS:
+                        return
+                    self._load(actor)
+                    if not self._pending():
+                        self._load_notifications(actor)
+                        return
+        finally:
+            async with self:
+                self._watching = False
 
     @rx.event
     @guarded

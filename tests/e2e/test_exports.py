@@ -180,13 +180,35 @@ def test_a_viewer_has_no_export(viewer_page: Page) -> None:
     expect(page.get_by_role("alert")).to_contain_text("You don't have access to Exports.")
 
 
-def test_exports_page_is_empty_before_the_first_export(browser, base_url: str,
-                                                       export_data: ExportData) -> None:
+def test_exports_page_is_empty_then_follows_an_export_being_written(
+    browser, base_url: str, export_data: ExportData, running_app: RunningApp, tmp_path: Path
+) -> None:
     context, page = _signed_in(browser, base_url, OTHER_MARKETER)
     try:
         page.goto("/exports")
         expect(page.get_by_text("No exports yet")).to_be_visible()
         expect(page.get_by_role("table", name="Exports")).to_have_count(0)
+
+        # an export being written (as a job would leave it): the page follows it to the end
+        with app_db(running_app) as session:
+            job = ExportJob(created_by=user_id(running_app, OTHER_MARKETER), status="running",
+                            format="csv", fields_mode="all", filter={}, columns=["id"])
+            session.add(job)
+            session.flush()
+            job_id = job.id
+        page.reload()
+        row = page.get_by_role("table", name="Exports").locator("tbody tr")
+        expect(row).to_contain_text("running")
+        expect(row).to_contain_text("Being written; you will be notified")
+        file = tmp_path / "profiles-e2e.csv"
+        file.write_bytes(b"\xef\xbb\xbfProfile ID\r\n")
+        with app_db(running_app) as session:
+            done = session.get(ExportJob, job_id)
+            done.status, done.file_path, done.finished_at = "completed", str(file), utcnow()
+            done.expires_at = utcnow() + timedelta(hours=1)
+            session.add(done)
+        expect(row).to_contain_text("completed")
+        expect(row.get_by_role("link", name=f"Download export {job_id}")).to_be_visible()
     finally:
         context.close()
 
