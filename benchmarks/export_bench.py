@@ -158,7 +158,47 @@ class _PeakRss:
 DISPLAYED = ["full_name", "identity:phone", "identity:email", "member_level", "created_at", "initial_source"]
 
 
-def run_case(url: str, fmt: str, out: Path, fields: str) -> dict:
+def _time_stages() -> dict[str, float]:
+    """CPU seconds per stage of the writer, read serially (no reader threads, so the
+    process's CPU time belongs to the stage that runs): profiles (query + parse + custom
+    fields), each related table, joining, writing."""
+    import profile_ui.services.exporting  # noqa: F401  (imports the writer in its place)
+    from profile_ui.services import export_writer as writer
+
+    stages: dict[str, float] = {}
+    writer.RELATED_READERS = 0
+
+    def timed(name: str, function):  # noqa: ANN001, ANN202
+        def run(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            started = time.process_time()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                stages[name] = stages.get(name, 0.0) + time.process_time() - started
+        return run
+
+    reader = writer._ChunkReader
+    for name in ("_identities", "_tags", "_segments", "_groups", "_assemble"):
+        setattr(reader, name, timed(name.strip("_"), getattr(reader, name)))
+    chunks = reader._profile_chunks
+
+    def profile_chunks(self):  # noqa: ANN001, ANN202
+        walk = chunks(self)
+        while True:
+            started = time.process_time()
+            item = next(walk, None)
+            stages["profiles"] = stages.get("profiles", 0.0) + time.process_time() - started
+            if item is None:
+                return
+            yield item
+
+    reader._profile_chunks = profile_chunks
+    for sink in (writer._CsvSink, writer._XlsxSink):
+        sink.write = timed("write", sink.write)
+    return stages
+
+
+def run_case(url: str, fmt: str, out: Path, fields: str, stages: bool = False) -> dict:
     from sqlmodel import Session
 
     from profile_ui.db import make_engine
@@ -167,6 +207,7 @@ def run_case(url: str, fmt: str, out: Path, fields: str) -> dict:
     from profile_ui.services.profiles import ProfileFilter
 
     engine = make_engine(url)
+    stage_cpu = _time_stages() if stages else None
     rss = _PeakRss()
     started = time.perf_counter()
     cpu = time.process_time()
@@ -181,12 +222,14 @@ def run_case(url: str, fmt: str, out: Path, fields: str) -> dict:
     engine.dispose()
     return {"rows": rows, "seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2),
             "bytes": out.stat().st_size, "rss_before_mb": start_mb, "peak_rss_mb": peak_mb,
-            "load": round(os.getloadavg()[0], 1)}
+            "load": round(os.getloadavg()[0], 1),
+            "stages": {k: round(v, 2) for k, v in (stage_cpu or {}).items()}}
 
 
-def _child(url: str, fmt: str, out: Path, fields: str) -> dict:
+def _child(url: str, fmt: str, out: Path, fields: str, stages: bool) -> dict:
     env = {**os.environ, "DATA_DIR": str(out.parent), "DATABASE_URL": url}
-    proc = subprocess.run([sys.executable, __file__, "--child", url, fmt, str(out), fields],
+    proc = subprocess.run([sys.executable, __file__, "--child", url, fmt, str(out), fields,
+                           "stages" if stages else "-"],
                           capture_output=True, text=True, env=env, check=False)
     if proc.returncode != 0:
         raise SystemExit(f"case {fmt} failed:\n{proc.stderr[-4000:]}")
@@ -202,11 +245,15 @@ def main() -> None:
     parser.add_argument("--postgres", action="store_true", help="also run every case on PostgreSQL")
     parser.add_argument("--skip-sqlite", action="store_true", help="only PostgreSQL (with --postgres)")
     parser.add_argument("--workdir", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "profile-ui-bench")
-    parser.add_argument("--child", nargs=4, metavar=("URL", "FORMAT", "OUT", "FIELDS"), help=argparse.SUPPRESS)
+    parser.add_argument("--stages", action="store_true",
+                        help="read serially and print the CPU seconds of each stage (profiles, "
+                             "identities, tags, segments, groups, assemble, write)")
+    parser.add_argument("--child", nargs=5, metavar=("URL", "FORMAT", "OUT", "FIELDS", "STAGES"),
+                        help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        url, fmt, out, fields = args.child
-        print(json.dumps(run_case(url, fmt, Path(out), fields)))
+        url, fmt, out, fields, stages = args.child
+        print(json.dumps(run_case(url, fmt, Path(out), fields, stages == "stages")))
         return
 
     cases = [(c.split(":")[0], int(c.split(":")[1]), (c.split(":") + ["all"])[2]) for c in args.cases]
@@ -223,7 +270,7 @@ def main() -> None:
                 for fmt, size, fields in cases:
                     if size != n:
                         continue
-                    result = _child(url, fmt, out_dir / f"{backend}-{n}.{fmt}", fields)
+                    result = _child(url, fmt, out_dir / f"{backend}-{n}.{fmt}", fields, args.stages)
                     goal = GOALS.get((fmt, n)) if fields == "all" else None
                     verdict = "" if goal is None else (
                         f"  goal <= {goal:.0f} s: {'met' if result['seconds'] <= goal else 'MISSED'}")
@@ -232,6 +279,10 @@ def main() -> None:
                           f"(cpu {result['cpu_seconds']:.1f} s)  {result['bytes'] / 1e6:>7.1f} MB  "
                           f"peak RSS {result['peak_rss_mb']} MB (at start {result['rss_before_mb']} MB)  "
                           f"load {result['load']}{verdict}", flush=True)
+                    if result["stages"]:
+                        print("    serial CPU s by stage: " + ", ".join(
+                            f"{k} {v:.2f}" for k, v in sorted(result["stages"].items(), key=lambda kv: -kv[1])),
+                            flush=True)
                     (out_dir / f"{backend}-{n}.{fmt}").unlink(missing_ok=True)
     finally:
         shutil.rmtree(out_dir, ignore_errors=True)
