@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from typing import Any
 
 import reflex as rx
@@ -17,10 +17,9 @@ from ..models import AuditEvent, utcnow
 from ..services.audit import event_choices, list_events
 from ..services.exporting import export_audit_csv
 from ..state.base import AppState, guarded
+from ..state.dates import DayError, day_range, parse_day
 from ..state.paging import PagedMixin
-from ..services.profiles import ProfileError
 from .profiles.common import ANY, Choice
-from .profiles.list_state import _parse_day as parse_day
 
 DETAILS_CHARS = 240
 FILTER_KEYS = ("actor", "action", "object_type", "object_id", "since", "until")
@@ -66,7 +65,7 @@ def _day(text: str, what: str) -> date | None:
     """A date typed in the form (the profile list's reading), or None when empty."""
     try:
         return parse_day(text, what)
-    except ProfileError as exc:
+    except DayError as exc:
         raise AuditFilterError(str(exc)) from None
 
 
@@ -87,15 +86,15 @@ def filters_from_form(form: dict[str, Any]) -> dict[str, str]:
 def service_filters(filters: dict[str, str]) -> dict[str, Any]:
     """Stored filters as the keyword arguments of list_events / export_audit_csv; the
     "To" day is included (the services' `until` is exclusive)."""
-    since, until = _day(filters.get("since", ""), "From"), _day(filters.get("until", ""), "To")
+    since, until = day_range(_day(filters.get("since", ""), "From"),
+                             _day(filters.get("until", ""), "To"))
     return {
         "actor_email": filters.get("actor") or None,
         "action": filters.get("action") or None,
         "object_type": filters.get("object_type") or None,
         "object_id": filters.get("object_id") or None,
-        "since": datetime.combine(since, datetime.min.time(), UTC) if since else None,
-        "until": (datetime.combine(until, datetime.min.time(), UTC) + timedelta(days=1)
-                  if until else None),
+        "since": since,
+        "until": until,
     }
 
 

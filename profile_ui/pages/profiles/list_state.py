@@ -8,7 +8,7 @@ service from that filter, never from a list of ids held in the browser.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import reflex as rx
@@ -26,26 +26,18 @@ from ...services.workspace_settings import (
     list_fields, list_groups, list_segments, list_tag_groups,
 )
 from ...state.base import AppState, guarded
+from ...state.dates import DayError, day_range, parse_day
 from .common import ANY, Choice, choice_id
 from .tag_picker import TagPickerState
 
 STATUS_LABELS = {"active": "Active", "deactivated": "Deactivated"}
 
 
-def _parse_day(text: str, what: str) -> date | None:
-    text = (text or "").strip()
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise ProfileError(f"'{text}' is not a date for '{what}' (use YYYY-MM-DD)") from None
-
-
 def _filter_from_form(form: dict[str, Any]) -> ProfileFilter:
-    """The list filter from the filter form (raises ProfileError for unreadable dates)."""
-    created_from = _parse_day(str(form.get("created_from") or ""), "Created from")
-    created_to = _parse_day(str(form.get("created_to") or ""), "Created to")
+    """The list filter from the filter form (raises DayError for unreadable dates)."""
+    created_from, created_to = day_range(
+        parse_day(str(form.get("created_from") or ""), "Created from"),
+        parse_day(str(form.get("created_to") or ""), "Created to"))
     status = str(form.get("status") or "active")
     tag_id = choice_id(str(form.get("tag") or ""))
     tag_value = str(form.get("tag_value") or "").strip()
@@ -58,10 +50,8 @@ def _filter_from_form(form: dict[str, Any]) -> ProfileFilter:
         tag_ids=[tag_id] if tag_id else [],
         tag_values={tag_id: tag_value} if tag_id and tag_value else {},
         segment_id=choice_id(str(form.get("segment") or "")),
-        created_from=datetime.combine(created_from, datetime.min.time(), UTC) if created_from else None,
-        # the form's "to" day is included: the service's bound is exclusive
-        created_to=(datetime.combine(created_to, datetime.min.time(), UTC) + timedelta(days=1)
-                    if created_to else None),
+        created_from=created_from,
+        created_to=created_to,  # the form's "to" day is included
     )
 
 
@@ -261,7 +251,7 @@ class ProfilesListState(AppState):
         actor = self._require_actor()
         try:
             flt = _filter_from_form(form_data)
-        except ProfileError as exc:
+        except DayError as exc:
             return rx.toast.error(str(exc))
         self._filter_json = flt.to_json()
         self.page = 1
