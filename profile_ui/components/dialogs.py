@@ -14,6 +14,40 @@ from typing import Any
 import reflex as rx
 
 
+LABEL_STYLE = {"fontWeight": 500, "fontSize": "14px"}
+
+
+def required_mark() -> rx.Component:
+    return rx.el.span(" *", aria_hidden="true", style={"color": rx.color("red", 10)})
+
+
+def field_label(label: rx.Var | str, *, html_for: rx.Var | str,
+                required: rx.Var | bool = False) -> rx.Component:
+    """A control's visible <label> (with a red * when `required`)."""
+    mark = required_mark() if required is True else (
+        rx.cond(required, required_mark()) if isinstance(required, rx.Var) else rx.fragment())
+    return rx.el.label(label, mark, html_for=html_for, style=LABEL_STYLE)
+
+
+def error_callout(error: rx.Var | str, **props: Any) -> rx.Component:
+    """A dialog's or page's error (announced when it appears); nothing while it is ""."""
+    return rx.cond(error != "", rx.callout(error, icon="triangle_alert", color_scheme="red",
+                                           role="alert", **props))
+
+
+def dialog_buttons(confirm: rx.Component, *, close: Any = rx.dialog.close,
+                   **props: Any) -> rx.Component:
+    """A dialog's footer, at the right: Cancel (closes the dialog) and `confirm`."""
+    return rx.hstack(
+        close(rx.button("Cancel", type="button", variant="soft", color_scheme="gray")),
+        confirm,
+        justify="end",
+        spacing="3",
+        width="100%",
+        **props,
+    )
+
+
 def field_error(message: rx.Var | str, *, id: str | None = None) -> rx.Component:  # noqa: A002
     """An inline error under a control (announced when it appears)."""
     return rx.cond(
@@ -27,13 +61,7 @@ def labelled_input(label: rx.Var | str, *, name: rx.Var | str, id: rx.Var | str,
                    required: rx.Var | bool = False, hint: str = "",
                    **props: Any) -> rx.Component:
     return rx.vstack(
-        rx.el.label(
-            label,
-            rx.cond(required, rx.el.span(" *", aria_hidden="true",
-                                         style={"color": rx.color("red", 10)})),
-            html_for=id,
-            style={"fontWeight": 500, "fontSize": "14px"},
-        ),
+        field_label(label, html_for=id, required=required),
         rx.input(id=id, name=name, default_value=default_value, width="100%",
                  aria_required=rx.cond(required, "true", "false"),
                  aria_invalid=rx.cond(error != "", "true", "false"), **props),
@@ -63,7 +91,7 @@ def labelled_select(label: rx.Var | str, *, name: str, id: str,  # noqa: A002
     if on_change is not None:
         props["on_change"] = on_change
     return rx.vstack(
-        rx.el.label(label, id=f"{id}-label", style={"fontWeight": 500, "fontSize": "14px"}),
+        rx.el.label(label, id=f"{id}-label", style=LABEL_STYLE),
         rx.select.root(
             rx.select.trigger(placeholder=placeholder, aria_labelledby=f"{id}-label", id=id,
                               width="100%"),
@@ -82,35 +110,36 @@ def form_dialog(
     is_open: rx.Var,
     on_open_change: Callable[[Any], Any],
     on_submit: Callable[[Any], Any],
-    submit_label: str = "OK",
+    submit_label: rx.Var | str = "OK",
     description: rx.Var | str = "",
+    note: rx.Var | str | None = None,
+    danger: bool = False,
     error: rx.Var | str = "",
     max_width: str = "520px",
     form_key: rx.Var | str | None = None,
 ) -> rx.Component:
     """A modal dialog around a form. Closing (Cancel, Esc, outside click) calls
-    `on_open_change(False)`; OK submits the form to `on_submit(form_data)`."""
+    `on_open_change(False)`; OK submits the form to `on_submit(form_data)`. A `note` is a
+    warning shown as the dialog's description; `danger` makes OK red."""
+    if note is not None:
+        intro = rx.dialog.description(
+            rx.callout(note, icon="triangle_alert", color_scheme="orange", size="1"), as_child=True)
+    else:
+        intro = rx.cond(description != "",
+                        rx.dialog.description(description, size="2", color_scheme="gray"))
     return rx.dialog.root(
         rx.dialog.content(
             rx.dialog.title(title),
-            rx.cond(description != "",
-                    rx.dialog.description(description, size="2", color_scheme="gray")),
+            intro,
             rx.form(
                 rx.vstack(
                     body,
-                    rx.cond(error != "", rx.callout(error, icon="triangle_alert",
-                                                    color_scheme="red", role="alert",
-                                                    width="100%")),
-                    rx.hstack(
-                        rx.dialog.close(rx.button("Cancel", type="button", variant="soft",
-                                                  color_scheme="gray")),
-                        rx.button(submit_label, type="submit"),
-                        justify="end",
-                        width="100%",
-                        spacing="3",
-                    ),
+                    error_callout(error, width="100%"),
+                    dialog_buttons(rx.button(submit_label, type="submit",
+                                             color_scheme="red" if danger else None)),
                     spacing="4",
                     width="100%",
+                    **({"margin_top": "1em"} if note is not None else {}),
                 ),
                 on_submit=on_submit,
                 reset_on_submit=False,
@@ -130,12 +159,10 @@ def confirm_dialog(*, title: rx.Var | str, message: rx.Var | str, is_open: rx.Va
         rx.alert_dialog.content(
             rx.alert_dialog.title(title),
             rx.alert_dialog.description(message),
-            rx.hstack(
-                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
+            dialog_buttons(
                 rx.alert_dialog.action(rx.button(confirm_label, on_click=on_confirm,
                                                  color_scheme="red" if danger else None)),
-                justify="end",
-                spacing="3",
+                close=rx.alert_dialog.cancel,
                 margin_top="1em",
             ),
         ),

@@ -13,7 +13,7 @@ from typing import Any
 
 import reflex as rx
 
-from ...components.dialogs import confirm_dialog, field_error
+from ...components.dialogs import confirm_dialog, field_error, field_label, form_dialog
 from ...services.permissions import TRASH_MANAGE
 from ...state.base import AppState
 from .common import PROFILES_DELETE
@@ -37,53 +37,21 @@ def reason_dialog(
 ) -> rx.Component:
     """A modal dialog asking for a mandatory reason, with a warning `note` and a (red)
     confirm button. The reason is checked on the server (an empty one is refused inline)."""
-    return rx.dialog.root(
-        rx.dialog.content(
-            rx.dialog.title(title),
-            rx.dialog.description(
-                rx.callout(note, icon="triangle_alert", color_scheme="orange", size="1"),
-                as_child=True,
-            ),
-            rx.form(
-                rx.vstack(
-                    rx.vstack(
-                        rx.el.label("Reason", rx.el.span(" *", aria_hidden="true",
-                                                         style={"color": rx.color("red", 10)}),
-                                    html_for=id, style={"fontWeight": 500, "fontSize": "14px"}),
-                        rx.text_area(id=id, name="reason", default_value=reason_shown, rows="3",
-                                     max_length=REASON_MAX_CHARS, width="100%",
-                                     placeholder="Why? It is kept in the audit log.",
-                                     aria_required="true",
-                                     aria_invalid=rx.cond(reason_error != "", "true", "false"),
-                                     aria_describedby=f"{id}-error"),
-                        field_error(reason_error, id=f"{id}-error"),
-                        spacing="1",
-                        width="100%",
-                    ),
-                    rx.cond(error != "", rx.callout(error, icon="circle_alert", color_scheme="red",
-                                                    role="alert", width="100%")),
-                    rx.hstack(
-                        rx.dialog.close(rx.button("Cancel", type="button", variant="soft",
-                                                  color_scheme="gray")),
-                        rx.button(submit_label, type="submit",
-                                  color_scheme="red" if danger else None),
-                        justify="end",
-                        spacing="3",
-                        width="100%",
-                    ),
-                    spacing="4",
-                    width="100%",
-                    margin_top="1em",
-                ),
-                on_submit=on_submit,
-                reset_on_submit=False,
-                key=form_key,
-            ),
-            max_width="520px",
-        ),
-        open=is_open,
-        on_open_change=on_open_change,
+    reason = rx.vstack(
+        field_label("Reason", html_for=id, required=True),
+        rx.text_area(id=id, name="reason", default_value=reason_shown, rows="3",
+                     max_length=REASON_MAX_CHARS, width="100%",
+                     placeholder="Why? It is kept in the audit log.",
+                     aria_required="true",
+                     aria_invalid=rx.cond(reason_error != "", "true", "false"),
+                     aria_describedby=f"{id}-error"),
+        field_error(reason_error, id=f"{id}-error"),
+        spacing="1",
+        width="100%",
     )
+    return form_dialog(title=title, note=note, body=reason, is_open=is_open,
+                       on_open_change=on_open_change, on_submit=on_submit, error=error,
+                       submit_label=submit_label, danger=danger, form_key=form_key)
 
 
 def _delete_dialog(mode: str) -> rx.Component:

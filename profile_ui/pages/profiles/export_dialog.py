@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from ...components.dialogs import dialog_buttons, error_callout
 from ...state.base import AppState
 from .common import PROFILES_EXPORT
 from .export_state import FIELDS_LABELS, FORMAT_LABELS, ExportDialogState
@@ -67,18 +68,11 @@ def export_dialog() -> rx.Component:
                 _left_out(),
                 rx.cond(S.background & (S.error == ""),
                         rx.callout(S.background_text, icon="clock", color_scheme="blue")),
-                rx.cond(S.error != "",
-                        rx.callout(S.error, icon="triangle_alert", color_scheme="red", role="alert")),
-                rx.hstack(
-                    rx.dialog.close(rx.button("Cancel", type="button", variant="soft",
-                                              color_scheme="gray")),
+                error_callout(S.error),
+                dialog_buttons(
                     rx.button(rx.icon("download", size=16, aria_hidden="true"),
                               rx.cond(S.background, "Export in the background", "Export"),
-                              on_click=S.confirm, disabled=(S.error != "") | (S.count == 0)),
-                    justify="end",
-                    spacing="3",
-                    width="100%",
-                ),
+                              on_click=S.confirm, disabled=(S.error != "") | (S.count == 0))),
                 spacing="4",
                 width="100%",
                 margin_top="1em",
