@@ -16,6 +16,7 @@ from ..models import utcnow
 from ..services.trash import TrashError, TrashItem, list_trash, restore_profiles
 from ..state.base import AppState, guarded
 from ..state.paging import PagedMixin
+from ..state.selection import toggled
 
 
 @dataclasses.dataclass
@@ -120,10 +121,7 @@ class TrashState(PagedMixin, AppState):
     @guarded
     def toggle_row(self, row_id: str, checked: bool) -> None:
         self._require_actor()
-        if checked and row_id not in self.selected and row_id in self.restorable_ids:
-            self.selected = [*self.selected, row_id]
-        elif not checked:
-            self.selected = [i for i in self.selected if i != row_id]
+        self.selected = toggled(self.selected, row_id, checked, self.restorable_ids)
 
     @rx.event
     @guarded

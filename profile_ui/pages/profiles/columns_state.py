@@ -13,6 +13,7 @@ from ...db import session_scope
 from ...services import view_prefs
 from ...services.view_prefs import ViewPrefsError
 from ...state.base import AppState, guarded
+from ...state.dialog import DialogMixin
 from .list_state import ProfilesListState
 
 
@@ -25,8 +26,7 @@ class ColumnChoice:
     group: str  # Attributes | Identities | Tags
 
 
-class ColumnDisplayState(AppState):
-    is_open: bool = False
+class ColumnDisplayState(DialogMixin, AppState):
     options: list[ColumnChoice] = []
     draft: list[str] = []  # the chosen column keys, in order
     source: str = "builtin"  # whose view the user sees now: user | default | builtin
@@ -49,12 +49,6 @@ class ColumnDisplayState(AppState):
             self._show(view_prefs.get_list_view(session=session, actor=actor))
         self.error = ""
         self.is_open = True
-
-    @rx.event
-    @guarded
-    def set_open(self, is_open: bool) -> None:
-        self._require_actor()
-        self.is_open = bool(is_open)
 
     @rx.event
     @guarded

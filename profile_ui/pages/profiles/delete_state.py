@@ -22,6 +22,7 @@ from ...services.permissions import PROFILES_DELETE, PROFILES_VIEW, TRASH_MANAGE
 from ...services.profiles import list_profiles
 from ...settings import get_settings
 from ...state.base import AppState, guarded
+from ...state.dialog import DialogMixin
 from .detail_state import ProfileDetailState
 from .list_state import ProfilesListState
 
@@ -50,10 +51,9 @@ def consequence_text(retention_days: int) -> str:
             f"from the trash for {plural(retention_days, 'day')}.")
 
 
-class DeleteState(AppState):
+class DeleteState(DialogMixin, AppState):
     """The Delete dialog: one of the two places opens it (`mode`)."""
 
-    is_open: bool = False
     mode: str = ""
     title: str = ""
     consequence: str = ""
@@ -92,12 +92,6 @@ class DeleteState(AppState):
         actor.require(PROFILES_DELETE)
         detail = await self.get_state(ProfileDetailState)
         self._open(ONE_PROFILE, f"Delete {detail.title}?", "Delete")
-
-    @rx.event
-    @guarded
-    def set_open(self, is_open: bool) -> None:
-        self._require_actor()
-        self.is_open = bool(is_open)
 
     async def _selected_ids(self, actor: Any, listing: ProfilesListState) -> list[int]:
         """The list's selection as ids: the checked rows, or every profile matching the
@@ -174,19 +168,21 @@ class EraseState(AppState):
         self.form_key += 1
         self.step = 1
 
-    @rx.event
-    @guarded
-    def set_reason_open(self, is_open: bool) -> None:
+    def _close_step(self, is_open: bool, step: int) -> None:
+        """The dialog of `step` was closed (Cancel, Esc): the erasure stops."""
         self._require_actor()
-        if not is_open and self.step == 1:
+        if not is_open and self.step == step:
             self.step = 0
 
     @rx.event
     @guarded
+    def set_reason_open(self, is_open: bool) -> None:
+        self._close_step(is_open, 1)
+
+    @rx.event
+    @guarded
     def set_confirm_open(self, is_open: bool) -> None:
-        self._require_actor()
-        if not is_open and self.step == 2:
-            self.step = 0
+        self._close_step(is_open, 2)
 
     @rx.event
     @guarded

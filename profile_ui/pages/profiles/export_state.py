@@ -27,6 +27,7 @@ from ...services.permissions import PROFILES_EXPORT
 from ...services.profiles import ProfileError, ProfileFilter
 from ...settings import get_settings
 from ...state.base import AppState, guarded
+from ...state.dialog import DialogMixin
 from .list_state import ProfilesListState
 
 FIELDS_LABELS = {"displayed": "Displayed fields", "all": "All fields"}
@@ -48,8 +49,7 @@ def _plural(n: int, noun: str) -> str:
     return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
-class ExportDialogState(AppState):
-    is_open: bool = False
+class ExportDialogState(DialogMixin, AppState):
     fields_label: str = FIELDS_LABELS["displayed"]
     format_label: str = FORMAT_LABELS["xlsx"]
     scope_text: str = ""  # what is exported: the selection or the list's query
@@ -128,12 +128,6 @@ class ExportDialogState(AppState):
         self._preview()
         self.is_open = True
         return None
-
-    @rx.event
-    @guarded
-    def set_open(self, is_open: bool) -> None:
-        self._require_actor()
-        self.is_open = bool(is_open)
 
     @rx.event
     @guarded

@@ -27,6 +27,7 @@ from ...services.workspace_settings import (
 )
 from ...state.base import AppState, guarded
 from ...state.dates import DayError, day_range, parse_day
+from ...state.selection import toggled
 from .common import ANY, Choice, choice_id
 from .tag_picker import TagPickerState
 
@@ -316,10 +317,7 @@ class ProfilesListState(AppState):
     def toggle_row(self, row_id: str, checked: bool) -> None:
         self._require_actor()
         self.all_matching = False
-        if checked and row_id not in self.selected and row_id in self.page_ids:
-            self.selected = [*self.selected, row_id]
-        elif not checked:
-            self.selected = [i for i in self.selected if i != row_id]
+        self.selected = toggled(self.selected, row_id, checked, self.page_ids)
 
     @rx.event
     @guarded

@@ -17,6 +17,7 @@ from ...db import session_scope
 from ...services.profiles import TAG_POLICIES
 from ...services.workspace_settings import list_tag_groups, tag_value_suggestions
 from ...state.base import AppState, guarded
+from ...state.dialog import DialogMixin
 from .common import Choice, choice_id
 
 POLICY_LABELS = {"overwrite": "Overwrite existing tags", "ignore": "Ignore this operation"}
@@ -32,8 +33,7 @@ class TagOption:
     group_id: str
 
 
-class TagPickerState(AppState):
-    is_open: bool = False
+class TagPickerState(DialogMixin, AppState):
     with_policy: bool = True
     title: str = "Tag"
     description: str = ""
@@ -62,12 +62,6 @@ class TagPickerState(AppState):
         self.with_policy, self.title, self.description = bool(with_policy), title, description
         self.form_key += 1
         self.is_open = True
-
-    @rx.event
-    @guarded
-    def set_open(self, is_open: bool) -> None:
-        self._require_actor()
-        self.is_open = bool(is_open)
 
     @rx.event
     @guarded
