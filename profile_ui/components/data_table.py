@@ -14,6 +14,9 @@ from typing import Any
 
 import reflex as rx
 
+from .empty_state import no_rows
+from .table_caption import hidden_caption
+
 
 @dataclasses.dataclass
 class TableColumn:
@@ -99,8 +102,7 @@ def data_table(
         )
 
     return rx.table.root(
-        rx.el.caption(caption, style={"position": "absolute", "width": "1px", "height": "1px",
-                                      "overflow": "hidden", "clip": "rect(0 0 0 0)"}),
+        hidden_caption(caption),
         rx.table.header(
             rx.table.row(
                 rx.cond(selectable, select_header),
@@ -112,4 +114,22 @@ def data_table(
         variant="surface",
         size="1",
         width="100%",
+    )
+
+
+def lines_table(*, caption: str, header: list[rx.Component], lines: rx.Var,
+                line: Callable[[Any], rx.Component], empty: str) -> rx.Component:
+    """A page of plain lines (dataclasses rendered by `line`) under the `header` cells, named
+    `caption` for screen readers; the text `empty` when there are none."""
+    return rx.cond(
+        lines.length() > 0,
+        rx.table.root(
+            hidden_caption(caption),
+            rx.table.header(rx.table.row(*header)),
+            rx.table.body(rx.foreach(lines, line)),
+            variant="surface",
+            size="1",
+            width="100%",
+        ),
+        no_rows(empty),
     )

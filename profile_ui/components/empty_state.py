@@ -1,8 +1,14 @@
-"""An honest empty state for pages whose feature another issue builds."""
+"""Empty states: what a list shows instead of an empty table, and an honest one for
+pages whose feature another issue builds."""
 
 from __future__ import annotations
 
 import reflex as rx
+
+
+def no_rows(text: str) -> rx.Component:
+    """What a list shows instead of an empty table."""
+    return rx.center(rx.text(text, color_scheme="gray"), padding="2em", width="100%")
 
 
 def coming_soon(what: str, icon: str = "inbox") -> rx.Component:

@@ -6,10 +6,12 @@ from __future__ import annotations
 import reflex as rx
 
 from .. import routes
-from ..components.dialogs import labelled_select
+from ..components.data_table import lines_table
+from ..components.filter_bar import (
+    filter_input, filter_row, filter_select, reset_button, search_form,
+)
 from ..components.pagination import pagination
 from ..components.shell import shell
-from ..components.table_caption import hidden_caption
 from .audit_state import AuditState, EventLine
 from .profiles.common import ANY
 
@@ -20,21 +22,18 @@ HEADERS = ("When (UTC)", "Actor", "Action", "Object", "Reason", "Details")
 
 def _select(label: str, name: str, choices: rx.Var) -> rx.Component:
     shown = rx.cond(S.filters[name] != "", S.filters[name], ANY)
-    return rx.box(labelled_select(label, name=name, id=f"audit-{name}", item_var=choices,
-                                  default_value=shown), min_width="180px")
+    return filter_select(label, name=name, id=f"audit-{name}", choices=choices,
+                         default_value=shown, min_width="180px")
 
 
 def _input(label: str, name: str, **props) -> rx.Component:  # noqa: ANN003
-    return rx.vstack(
-        rx.el.label(label, html_for=f"audit-{name}", style={"fontWeight": 500, "fontSize": "14px"}),
-        rx.input(id=f"audit-{name}", name=name, default_value=S.filters[name], **props),
-        spacing="1",
-    )
+    return filter_input(label, name=name, id=f"audit-{name}", default_value=S.filters[name],
+                        **props)
 
 
 def filter_form() -> rx.Component:
-    return rx.form(
-        rx.flex(
+    return search_form(
+        filter_row(
             _select("Actor", "actor", S.actor_choices),
             _select("Action", "action", S.action_choices),
             _select("Object type", "object_type", S.object_type_choices),
@@ -44,19 +43,13 @@ def filter_form() -> rx.Component:
             rx.hstack(
                 rx.button(rx.icon("filter", size=16, aria_hidden="true"), "Apply filters",
                           type="submit"),
-                rx.button(rx.icon("rotate_ccw", size=16, aria_hidden="true"), "Reset", type="button",
-                          variant="soft", color_scheme="gray", on_click=S.reset_filters),
+                reset_button(S.reset_filters),
                 spacing="2",
             ),
-            wrap="wrap",
-            spacing="3",
-            align="end",
         ),
         on_submit=S.apply_filters,
-        reset_on_submit=False,
         key=S.form_version,
         aria_label="Filter the audit log",
-        role="search",
         width="100%",
     )
 
@@ -85,18 +78,9 @@ def content() -> rx.Component:
             width="100%",
         ),
         filter_form(),
-        rx.cond(
-            S.lines.length() > 0,
-            rx.table.root(
-                hidden_caption("Audit events"),
-                rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in HEADERS])),
-                rx.table.body(rx.foreach(S.lines, _line)),
-                variant="surface",
-                size="1",
-                width="100%",
-            ),
-            rx.center(rx.text("No events match.", color_scheme="gray"), padding="2em", width="100%"),
-        ),
+        lines_table(caption="Audit events",
+                    header=[rx.table.column_header_cell(h) for h in HEADERS],
+                    lines=S.lines, line=_line, empty="No events match."),
         pagination(page=S.page, pages=S.pages, total_text=S.total_text, page_size=S.page_size,
                    on_page=S.go_to_page, on_page_size=S.set_page_size),
         spacing="4",

@@ -7,9 +7,10 @@ import reflex as rx
 
 from .. import routes
 from ..components.dialogs import confirm_dialog
+from ..components.data_table import lines_table
+from ..components.filter_bar import search_form, search_input
 from ..components.pagination import pagination
 from ..components.shell import shell
-from ..components.table_caption import hidden_caption
 from .trash_state import TrashLine, TrashState
 
 TITLE = "Trash"
@@ -34,18 +35,15 @@ def _line(line: TrashLine) -> rx.Component:
 
 
 def _search() -> rx.Component:
-    return rx.form(
+    return search_form(
         rx.hstack(
-            rx.input(rx.input.slot(rx.icon("search", size=16, aria_hidden="true")), name="q",
-                     default_value=S.search, type="search", placeholder="Name, e-mail, phone or user ID",
-                     aria_label="Search the trash", width="320px"),
+            search_input(default_value=S.search, placeholder="Name, e-mail, phone or user ID",
+                         aria_label="Search the trash", width="320px"),
             rx.button("Search", type="submit", variant="soft"),
             spacing="2",
         ),
         on_submit=S.apply_search,
-        reset_on_submit=False,
         key=S.search_key,
-        role="search",
         aria_label="Find deleted profiles",
     )
 
@@ -75,26 +73,15 @@ def content() -> rx.Component:
         rx.cond(S.result != "",
                 rx.callout(S.result, icon="circle_check", color_scheme="green", role="status",
                            width="100%")),
-        rx.cond(
-            S.lines.length() > 0,
-            rx.table.root(
-                hidden_caption("Deleted profiles"),
-                rx.table.header(rx.table.row(
-                    rx.table.column_header_cell(
+        lines_table(
+            caption="Deleted profiles",
+            header=[rx.table.column_header_cell(
                         rx.checkbox(checked=S.page_selected, on_change=S.toggle_page,
                                     disabled=S.restorable_ids.length() == 0,
                                     aria_label="Select all restorable profiles on this page"),
                         width="36px"),
-                    *[rx.table.column_header_cell(h) for h in HEADERS],
-                )),
-                rx.table.body(rx.foreach(S.lines, _line)),
-                variant="surface",
-                size="1",
-                width="100%",
-            ),
-            rx.center(rx.text("The trash is empty.", color_scheme="gray"), padding="2em",
-                      width="100%"),
-        ),
+                    *[rx.table.column_header_cell(h) for h in HEADERS]],
+            lines=S.lines, line=_line, empty="The trash is empty."),
         pagination(page=S.page, pages=S.pages, total_text=S.total_text, page_size=S.page_size,
                    on_page=S.go_to_page, on_page_size=S.set_page_size),
         confirm_dialog(

@@ -8,6 +8,10 @@ import reflex as rx
 from ... import routes
 from ...components.data_table import data_table
 from ...components.dialogs import form_dialog, labelled_select
+from ...components.empty_state import no_rows
+from ...components.filter_bar import (
+    filter_input, filter_row, filter_select, reset_button, search_form, search_input,
+)
 from ...components.pagination import pagination
 from ...components.shell import shell
 from ...state.base import AppState
@@ -31,68 +35,45 @@ C = ColumnDisplayState
 
 
 def _filter_select(label: str, name: str, choices: rx.Var, default: rx.Var) -> rx.Component:
-    return rx.box(labelled_select(label, name=name, id=f"filter-{name}", item_var=choices,
-                                  default_value=default), min_width="170px")
+    return filter_select(label, name=name, id=f"filter-{name}", choices=choices,
+                         default_value=default)
 
 
-def _date_input(label: str, name: str, default: rx.Var) -> rx.Component:
-    return rx.vstack(
-        rx.el.label(label, html_for=f"filter-{name}", style={"fontWeight": 500, "fontSize": "14px"}),
-        rx.input(id=f"filter-{name}", name=name, type="date", default_value=default),
-        spacing="1",
-    )
+def _filter_input(label: str, name: str, default: rx.Var, **props) -> rx.Component:  # noqa: ANN003
+    return filter_input(label, name=name, id=f"filter-{name}", default_value=default, **props)
 
 
 def filter_form() -> rx.Component:
-    return rx.form(
+    return search_form(
         rx.vstack(
             rx.hstack(
-                rx.input(
-                    rx.input.slot(rx.icon("search", size=16, aria_hidden="true")),
-                    name="q",
-                    default_value=S.shown_text,
-                    placeholder="User ID, e-mail, phone or name",
-                    aria_label="User ID, e-mail, phone or name",
-                    type="search",
-                    width="100%",
-                    max_width="420px",
-                ),
+                search_input(default_value=S.shown_text, placeholder="User ID, e-mail, phone or name",
+                             aria_label="User ID, e-mail, phone or name", width="100%",
+                             max_width="420px"),
                 rx.button(rx.icon("search", size=16, aria_hidden="true"), "Query", type="submit"),
-                rx.button(rx.icon("rotate_ccw", size=16, aria_hidden="true"), "Reset", type="button",
-                          variant="soft", color_scheme="gray", on_click=S.reset_filters),
+                reset_button(S.reset_filters),
                 spacing="2",
                 align="center",
                 width="100%",
             ),
-            rx.flex(
+            filter_row(
                 _filter_select("Group", "group", S.group_choices, S.shown_group),
                 _filter_select("Member level", "member_level", S.level_choices, S.shown_level),
                 _filter_select("Tag", "tag", S.tag_choices, S.shown_tag),
-                rx.vstack(
-                    rx.el.label("Tag value", html_for="filter-tag_value",
-                                style={"fontWeight": 500, "fontSize": "14px"}),
-                    rx.input(id="filter-tag_value", name="tag_value", default_value=S.shown_tag_value,
-                             placeholder="any value"),
-                    spacing="1",
-                ),
+                _filter_input("Tag value", "tag_value", S.shown_tag_value, placeholder="any value"),
                 _filter_select("Segment", "segment", S.segment_choices, S.shown_segment),
                 rx.box(labelled_select("Status", name="status", id="filter-status",
                                        items=list(STATUS_LABELS.items()),
                                        default_value=S.shown_status), min_width="140px"),
-                _date_input("Created from", "created_from", S.shown_from),
-                _date_input("Created to", "created_to", S.shown_to),
-                wrap="wrap",
-                spacing="3",
-                align="end",
+                _filter_input("Created from", "created_from", S.shown_from, type="date"),
+                _filter_input("Created to", "created_to", S.shown_to, type="date"),
             ),
             spacing="3",
             width="100%",
         ),
         on_submit=S.apply_query,
-        reset_on_submit=False,
         key=S.form_version,
         aria_label="Find profiles",
-        role="search",
         width="100%",
     )
 
@@ -252,9 +233,7 @@ def content() -> rx.Component:
             width="100%",
             overflow_x="auto",
         ),
-        rx.cond(S.rows.length() == 0,
-                rx.center(rx.text("No profiles match.", color_scheme="gray"), padding="2em",
-                          width="100%")),
+        rx.cond(S.rows.length() == 0, no_rows("No profiles match.")),
         pagination(page=S.page, pages=S.pages, total_text=S.total_text, page_size=S.page_size,
                    on_page=S.go_to_page, on_page_size=S.set_page_size),
         columns_dialog(),
