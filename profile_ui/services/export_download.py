@@ -25,7 +25,7 @@ from starlette.responses import FileResponse, HTMLResponse
 
 from .exporting import ExportError, ExportExpired, ExportNotFound, download_export
 from .permissions import NotSignedIn, PermissionDenied
-from .uploads import _actor_for_session_cookie, _cookie_value, request_path
+from .request_guard import PathGuard, actor_for_session_cookie
 
 DOWNLOAD_PATH = re.compile(r"^/exports/(\d{1,18})/download/?$")
 MEDIA_TYPES = {
@@ -47,7 +47,7 @@ def export_file_for(token: str | None, export_id: int) -> Path:
     from ..db import session_scope
 
     try:
-        actor = _actor_for_session_cookie(token)
+        actor = actor_for_session_cookie(token)
     except NotSignedIn:
         raise DownloadRefused(401, "Please sign in",
                               "Sign in to Profile UI, then open this download link again.") from None
@@ -75,25 +75,21 @@ def _page(refused: DownloadRefused) -> HTMLResponse:
     return HTMLResponse(body, status_code=refused.status, headers={"cache-control": "no-store"})
 
 
-class ExportDownloads:
+class ExportDownloads(PathGuard):
     """ASGI middleware serving `/exports/<id>/download` (see the module docstring)."""
 
-    def __init__(self, app: Any, *, session_cookie: str) -> None:
-        self.app = app
-        self.session_cookie = session_cookie
+    def match(self, path: str) -> re.Match[str] | None:
+        return DOWNLOAD_PATH.match(path)
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        match = DOWNLOAD_PATH.match(request_path(scope)) if scope["type"] == "http" else None
-        if match is None:
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: dict[str, Any], receive: Any, send: Any,
+                     matched: re.Match[str]) -> None:
         if scope.get("method") != "GET":  # every download is audited: only a real one
             await _page(DownloadRefused(405, "Not allowed", "Open the link to download."))(
                 scope, receive, send)
             return
         try:
-            file = await asyncio.to_thread(export_file_for, _cookie_value(scope, self.session_cookie),
-                                           int(match.group(1)))
+            file = await asyncio.to_thread(export_file_for, self.session_token(scope),
+                                           int(matched.group(1)))
         except DownloadRefused as refused:
             await _page(refused)(scope, receive, send)
             return

@@ -15,12 +15,12 @@ import json
 import os
 import secrets
 from collections.abc import Iterable
-from http.cookies import CookieError, SimpleCookie
 from pathlib import Path
 from typing import Any
 
 from ..settings import get_settings
 from .permissions import PROFILES_IMPORT, Actor, NotSignedIn
+from .request_guard import PathGuard, actor_for_session_cookie, content_length
 
 # file types the import pipeline reads (calamine for Excel, polars for text)
 ALLOWED_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xls")
@@ -85,43 +85,6 @@ def request_body_limit() -> int:
     return get_settings().upload_max_bytes + MULTIPART_OVERHEAD_BYTES
 
 
-def _actor_for_session_cookie(token: str | None) -> Actor:
-    from ..db import session_scope
-    from .users import actor_for_token
-
-    with session_scope() as session:
-        return actor_for_token(session=session, token=token)
-
-
-def _cookie_value(scope: dict[str, Any], name: str) -> str | None:
-    for key, value in scope.get("headers") or ():
-        if key == b"cookie":
-            try:
-                jar = SimpleCookie(value.decode("latin-1"))
-            except CookieError:
-                continue
-            if name in jar:
-                return jar[name].value
-    return None
-
-
-def _content_length(scope: dict[str, Any]) -> int | None:
-    for key, value in scope.get("headers") or ():
-        if key == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
-    return None
-
-
-def request_path(scope: dict[str, Any]) -> str:
-    """The request's path inside the app (without the ASGI root_path)."""
-    path = scope.get("path", "")
-    root = scope.get("root_path") or ""
-    return path[len(root):] if root and path.startswith(root) else path
-
-
 async def _respond(send: Any, status: int, detail: str) -> None:
     body = json.dumps({"detail": detail}).encode()
     await send({"type": "http.response.start", "status": status,
@@ -131,31 +94,25 @@ async def _respond(send: Any, status: int, detail: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-class UploadGuard:
+class UploadGuard(PathGuard):
     """ASGI middleware in front of Reflex's /_upload endpoint (see the module docstring)."""
 
-    def __init__(self, app: Any, *, session_cookie: str) -> None:
-        self.app = app
-        self.session_cookie = session_cookie
+    def match(self, path: str) -> bool:
+        return path == UPLOAD_PATH or path.startswith(UPLOAD_PATH + "/")
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        path = request_path(scope)
-        if scope["type"] != "http" or not (path == UPLOAD_PATH or path.startswith(UPLOAD_PATH + "/")):
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: dict[str, Any], receive: Any, send: Any, matched: Any) -> None:
         if scope.get("method") != "POST":
             # Reflex would serve its public upload folder here; we keep nothing there
             await _respond(send, 404, "Not found")
             return
         limit = request_body_limit()
         too_large = f"The upload is larger than the limit of {_megabytes(get_settings().upload_max_bytes)}"
-        declared = _content_length(scope)
+        declared = content_length(scope)
         if declared is not None and declared > limit:
             await _respond(send, 413, too_large)
             return
         try:
-            actor = await asyncio.to_thread(
-                _actor_for_session_cookie, _cookie_value(scope, self.session_cookie))
+            actor = await asyncio.to_thread(actor_for_session_cookie, self.session_token(scope))
         except NotSignedIn:
             await _respond(send, 401, "Please sign in to upload files")
             return
