@@ -17,12 +17,12 @@ import json
 import os
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 from sqlmodel import select
 
 from profile_ui.models import AuditEvent, Identity, LinkedObject, Profile, utcnow
@@ -34,10 +34,10 @@ from profile_ui.services.users import actor_for_email
 
 from .helpers import USERS, RunningApp, app_db, run_import
 from .test_hand_crafted_requests import HandSocket, _session_token
+from .test_profiles_list import _choose, _query, _total
 
 pytestmark = pytest.mark.e2e
 
-QUERY_BOX = "User ID, e-mail, phone or name"
 SINGLES = ("Trash Test One", "Trash Test Restore", "Trash Test Purge", "Trash Test Erase")
 BATCH = 101
 
@@ -75,13 +75,20 @@ def people(running_app: RunningApp) -> dict[str, int]:
         purge_profiles(session=session, profile_ids=left)
 
 
-def _total(page: Page):  # noqa: ANN202
-    return page.get_by_role("navigation", name="Pages").get_by_role("status")
+def _search_trash(page: Page, text: str) -> None:
+    page.get_by_role("searchbox", name="Search the trash").fill(text)
+    page.get_by_role("button", name="Search").click()
 
 
-def _query(page: Page, text: str) -> None:
-    page.get_by_label(QUERY_BOX).fill(text)
-    page.get_by_role("button", name="Query").click()
+def _refuse_without_reason(dialog: Locator, button: str, doing: str) -> None:
+    """Submit the reason dialog empty: refused in place, saying a reason is needed."""
+    dialog.get_by_role("button", name=button).click()
+    expect(dialog.get_by_role("alert")).to_contain_text(f"Give a reason for {doing}")
+
+
+def _give_reason(dialog: Locator, button: str, reason: str) -> None:
+    dialog.get_by_label("Reason").fill(reason)
+    dialog.get_by_role("button", name=button).click()
 
 
 def _status(running_app: RunningApp, profile_id: int) -> str | None:
@@ -110,13 +117,11 @@ def test_delete_one_profile_from_user_360_with_a_reason(
                                    "tickets and tasks")
 
     # an empty reason is refused in place; nothing is deleted
-    dialog.get_by_role("button", name="Delete").click()
-    expect(dialog.get_by_role("alert")).to_contain_text("Give a reason for deleting")
+    _refuse_without_reason(dialog, "Delete", "deleting")
     expect(dialog.get_by_label("Reason")).to_have_attribute("aria-invalid", "true")
     assert _status(running_app, people[name]) == "active"
 
-    dialog.get_by_label("Reason").fill("Duplicate of another customer")
-    dialog.get_by_role("button", name="Delete").click()
+    _give_reason(dialog, "Delete", "Duplicate of another customer")
     expect(page).to_have_url(f"{running_app.url}/profiles")
     expect(page.get_by_text("Deleted 1 profile").last).to_be_visible()
     _query(page, name)
@@ -143,8 +148,7 @@ def test_delete_100_selected_profiles_and_refuse_101(
     page.goto("/profiles")
     _query(page, "Trash Batch")
     expect(_total(page)).to_have_text(f"{BATCH} profiles")
-    page.get_by_role("combobox", name="Rows per page").click()
-    page.get_by_role("option", name="100", exact=True).click()
+    _choose(page, "Rows per page", "100")
     rows = page.get_by_role("table", name="Profiles").locator("tbody tr")
     expect(rows).to_have_count(100)
 
@@ -166,10 +170,8 @@ def test_delete_100_selected_profiles_and_refuse_101(
     selection.get_by_role("button", name="Delete").click()
     dialog = page.get_by_role("dialog", name="Delete 100 profiles?")
     expect(dialog).to_contain_text("tickets and tasks")
-    dialog.get_by_role("button", name="Delete 100 profiles").click()
-    expect(dialog.get_by_role("alert")).to_contain_text("Give a reason for deleting")
-    dialog.get_by_label("Reason").fill("Test accounts from the spring campaign")
-    dialog.get_by_role("button", name="Delete 100 profiles").click()
+    _refuse_without_reason(dialog, "Delete 100 profiles", "deleting")
+    _give_reason(dialog, "Delete 100 profiles", "Test accounts from the spring campaign")
     expect(dialog).to_be_hidden()
     expect(page.get_by_text("Deleted 100 profiles").last).to_be_visible()
     expect(_total(page)).to_have_text("1 profile")
@@ -200,8 +202,7 @@ def test_restore_from_the_trash_brings_the_profile_back(
     expect(row).to_contain_text(USERS["admin"])
     expect(row).to_contain_text("Unsubscribed by mistake")
     expect(row).to_contain_text("30 days")
-    page.get_by_role("searchbox", name="Search the trash").fill(name)
-    page.get_by_role("button", name="Search").click()
+    _search_trash(page, name)
     expect(table.locator("tbody tr")).to_have_count(1)
 
     page.get_by_role("checkbox", name=f"Select {name}").click()
@@ -233,8 +234,7 @@ def test_purge_after_the_window_frees_the_email_for_a_new_person(
         session.execute(sa.update(Profile).where(Profile.id == people[name]).values(
             deleted_at=utcnow() - timedelta(days=31)))
     page.reload()
-    page.get_by_role("searchbox", name="Search the trash").fill(name)
-    page.get_by_role("button", name="Search").click()
+    _search_trash(page, name)
     row = page.get_by_role("table", name="Deleted profiles").get_by_role("row").filter(has_text=name)
     expect(row).to_contain_text("Purged at the next run")
     expect(page.get_by_role("checkbox", name=f"Select {name}")).to_have_count(0)  # too late
@@ -248,8 +248,7 @@ def test_purge_after_the_window_frees_the_email_for_a_new_person(
     assert _status(running_app, people[name]) is None
 
     page.goto("/trash")
-    page.get_by_role("searchbox", name="Search the trash").fill(name)
-    page.get_by_role("button", name="Search").click()
+    _search_trash(page, name)
     expect(page.get_by_text("The trash is empty.")).to_be_visible()
 
     # the same e-mail imports as a new person
@@ -274,10 +273,8 @@ def test_admin_erases_a_persons_data_with_a_reason_and_two_confirmations(
     page.goto(f"/profiles/{people[name]}")
     page.get_by_role("button", name="Erase personal data").click()
     dialog = page.get_by_role("dialog", name="Erase this person's personal data (GDPR)?")
-    dialog.get_by_role("button", name="Continue").click()
-    expect(dialog.get_by_role("alert")).to_contain_text("Give a reason for erasing")
-    dialog.get_by_label("Reason").fill(f"Request from {_email(name)}")
-    dialog.get_by_role("button", name="Continue").click()
+    _refuse_without_reason(dialog, "Continue", "erasing")
+    _give_reason(dialog, "Continue", f"Request from {_email(name)}")
     confirm = page.get_by_role("alertdialog", name="Erase for good?")
     confirm.get_by_role("button", name="Erase for good").click()
     # the reason quoted the person's e-mail: back to the reason, nothing erased
@@ -285,8 +282,7 @@ def test_admin_erases_a_persons_data_with_a_reason_and_two_confirmations(
     expect(dialog.get_by_role("alert")).to_contain_text("must not contain the person's personal data")
     assert _status(running_app, people[name]) == "active"
 
-    dialog.get_by_label("Reason").fill("GDPR request no. 12")
-    dialog.get_by_role("button", name="Continue").click()
+    _give_reason(dialog, "Continue", "GDPR request no. 12")
     confirm.get_by_role("button", name="Erase for good").click()
     expect(page).to_have_url(f"{running_app.url}/profiles")
     expect(page.get_by_text(f"Profile {people[name]} erased").last).to_be_visible()
@@ -339,9 +335,15 @@ def test_marketer_events_sent_by_hand_delete_restore_erase_and_export_nothing(
 
 
 # ------------------------------------------------------------ audit log (runs last)
-def _choose(page: Page, select: str, option: str) -> None:
-    page.get_by_role("combobox", name=select, exact=True).click()
-    page.get_by_role("option", name=option, exact=True).click()
+def _filter_action(page: Page, action: str) -> None:
+    _choose(page, "Action", action)
+    page.get_by_role("button", name="Apply filters").click()
+
+
+def _filter_days(page: Page, first: date, last: date) -> None:
+    page.get_by_label("From", exact=True).fill(first.isoformat())
+    page.get_by_label("To", exact=True).fill(last.isoformat())
+    page.get_by_role("button", name="Apply filters").click()
 
 
 def test_audit_log_shows_each_action_and_filters_and_exports_them(
@@ -358,8 +360,7 @@ def test_audit_log_shows_each_action_and_filters_and_exports_them(
                              ("profiles.restore", "Unsubscribed by mistake"),
                              ("profiles.purge", "profile_ids"),
                              ("profile.erase", "GDPR request no. 12")):
-        _choose(page, "Action", action)
-        page.get_by_role("button", name="Apply filters").click()
+        _filter_action(page, action)
         expect(body.filter(has_not_text=action)).to_have_count(0)
         expect(events).to_contain_text(expected)
 
@@ -375,20 +376,15 @@ def test_audit_log_shows_each_action_and_filters_and_exports_them(
 
     # today's range keeps it; a range that starts tomorrow finds nothing
     today = utcnow().date()
-    page.get_by_label("From", exact=True).fill(today.isoformat())
-    page.get_by_label("To", exact=True).fill(today.isoformat())
-    page.get_by_role("button", name="Apply filters").click()
+    _filter_days(page, today, today)
     expect(body).to_have_count(1)
-    page.get_by_label("From", exact=True).fill((today + timedelta(days=1)).isoformat())
-    page.get_by_label("To", exact=True).fill((today + timedelta(days=2)).isoformat())
-    page.get_by_role("button", name="Apply filters").click()
+    _filter_days(page, today + timedelta(days=1), today + timedelta(days=2))
     expect(page.get_by_text("No events match.")).to_be_visible()
 
     # the CSV holds the filtered events: every profile deletion of this module
     page.get_by_role("button", name="Reset").click()
     expect(page.get_by_label("Object ID")).to_have_value("")
-    _choose(page, "Action", "profiles.delete")
-    page.get_by_role("button", name="Apply filters").click()
+    _filter_action(page, "profiles.delete")
     expect(body.filter(has_not_text="profiles.delete")).to_have_count(0)
     with page.expect_download() as download:
         page.get_by_role("button", name="Export CSV").click()
@@ -400,6 +396,5 @@ def test_audit_log_shows_each_action_and_filters_and_exports_them(
     assert {"Duplicate of another customer", "Test accounts from the spring campaign"} <= {
         r["Reason"] for r in rows}
     # the export is in the log too
-    _choose(page, "Action", "audit.export")
-    page.get_by_role("button", name="Apply filters").click()
+    _filter_action(page, "audit.export")
     expect(body.first).to_contain_text(USERS["admin"])
