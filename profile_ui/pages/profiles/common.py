@@ -16,7 +16,7 @@ from ...services.permissions import (
 
 __all__ = ["Choice", "PROFILES_CREATE", "PROFILES_DELETE", "PROFILES_EDIT", "PROFILES_EXPORT",
            "PROFILES_TAG", "SETTINGS_MANAGE",
-           "ANY", "choice_id"]
+           "ANY", "choice_id", "plural"]
 
 # Radix selects cannot hold an empty value: "any" stands for "no condition"
 ANY = "any"
@@ -28,6 +28,11 @@ class Choice:
 
     value: str
     label: str
+
+
+def plural(n: int, noun: str = "profile") -> str:
+    """"1 profile", "1,234 profiles"."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def choice_id(value: str | None) -> int | None:

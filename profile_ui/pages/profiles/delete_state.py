@@ -23,6 +23,7 @@ from ...services.profiles import list_profiles
 from ...settings import get_settings
 from ...state.base import AppState, guarded
 from ...state.dialog import DialogMixin
+from .common import plural
 from .detail_state import ProfileDetailState
 from .list_state import ProfilesListState
 
@@ -34,10 +35,6 @@ def too_many_text(count: int) -> str:
     """The refusal of a selection above the limit (the service's wording)."""
     return (f"Select at most {MAX_DELETE_PROFILES} profiles to delete at once "
             f"(you selected {count:,})")
-
-
-def plural(n: int, noun: str = "profile") -> str:
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def consequence_text(retention_days: int) -> str:

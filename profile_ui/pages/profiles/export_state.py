@@ -28,6 +28,7 @@ from ...services.profiles import ProfileError, ProfileFilter
 from ...settings import get_settings
 from ...state.base import AppState, guarded
 from ...state.dialog import DialogMixin
+from .common import plural
 from .list_state import ProfilesListState
 
 FIELDS_LABELS = {"displayed": "Displayed fields", "all": "All fields"}
@@ -43,10 +44,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     return value
-
-
-def _plural(n: int, noun: str) -> str:
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 class ExportDialogState(DialogMixin, AppState):
@@ -67,8 +64,8 @@ class ExportDialogState(DialogMixin, AppState):
     def count_text(self) -> str:
         if self.error:
             return ""
-        return (f"{_plural(self.count, 'profile')} will be exported with "
-                f"{_plural(len(self.columns), 'column')}.")
+        return (f"{plural(self.count, 'profile')} will be exported with "
+                f"{plural(len(self.columns), 'column')}.")
 
     @rx.var
     def columns_text(self) -> str:
@@ -118,7 +115,7 @@ class ExportDialogState(DialogMixin, AppState):
         ids = [int(i) for i in listing.selected if str(i).isdigit()]
         if ids and not listing.all_matching:
             flt = dataclasses.replace(flt, profile_ids=ids)
-            self.scope_text = f"The {_plural(len(ids), 'selected profile')}."
+            self.scope_text = f"The {plural(len(ids), 'selected profile')}."
         elif listing.all_matching:
             self.scope_text = "All profiles matching the list's query and filters (all selected)."
         else:
@@ -161,11 +158,11 @@ class ExportDialogState(DialogMixin, AppState):
         if result.background:
             self._watching = [*self._watching, result.export_id]
             return [rx.toast.info(
-                f"Exporting {_plural(self.count, 'profile')} in the background. You will get a "
+                f"Exporting {plural(self.count, 'profile')} in the background. You will get a "
                 "notification and an e-mail with the download link when the file is ready.",
                 duration=10_000), ExportDialogState.watch_export(result.export_id)]
         return [rx.download(data=result.path.read_bytes(), filename=result.path.name),
-                rx.toast.success(f"Exported {_plural(result.row_count or 0, 'profile')} "
+                rx.toast.success(f"Exported {plural(result.row_count or 0, 'profile')} "
                                  f"to {result.path.name}")]
 
     @rx.event(background=True)
