@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from playwright.sync_api import Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from profile_ui.models import ViewPreference
 
@@ -41,8 +42,17 @@ def _query(page: Page, text: str) -> None:
 
 
 def _choose(page: Page, select: str, option: str) -> None:
-    page.get_by_role("combobox", name=select, exact=True).click()
-    page.get_by_role("option", name=option, exact=True).click()
+    box = page.get_by_role("combobox", name=select, exact=True)
+    choice = page.get_by_role("option", name=option, exact=True)
+    # a click that lands while the page is still hydrating opens nothing: open it again
+    for _attempt in range(3):
+        box.click()
+        try:
+            choice.wait_for(state="visible", timeout=5_000)
+            break
+        except PlaywrightTimeoutError:
+            page.keyboard.press("Escape")
+    choice.click()
 
 
 def _reset(page: Page, total: int) -> None:
