@@ -62,15 +62,13 @@ def _frame(rows: Sequence[Sequence[Any]], schema: dict[str, pl.DataType]) -> pl.
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 
-# SQLite hands a chunk over as ONE value: its rows packed by group_concat (one printf a
-# row), fields split by _FIELD, rows by _ROW, every non-NULL text prefixed by _SOME (so ''
+# SQLite hands a chunk over as ONE value: its rows packed by group_concat, fields split by _FIELD, rows by _ROW, every non-NULL text prefixed by _SOME (so ''
 # and NULL stay apart) and a last constant field _END (the parse must end on it). The
 # database does that work inside sqlite3_step, without the GIL, and polars parses the
 # bytes: no Python object per cell. A chunk whose values hold a separator (the parse finds
 # a row too many, too long or cut short) or a CR (polars' reader drops one before a
 # separator) is read again row by row.
 _FIELD, _ROW, _SOME, _END = "\x1f", "\x1e", "~", "."
-_PRINTF_ARGS = 100  # SQLite functions take at most 127 arguments
 
 
 def _read_frame(conn: sa.Connection, postgres: bool, statement: sa.Select,
@@ -99,14 +97,14 @@ def _copy_frame(conn: sa.Connection, statement: sa.Select, schema: dict[str, pl.
 def _packed_frame(conn: sa.Connection, statement: sa.Select, schema: dict[str, pl.DataType]) -> pl.DataFrame:
     sub = statement.subquery()
     names = list(schema)
-    args = [sa.literal(_SOME) + sa.type_coerce(column, sa.String) if schema[name] == pl.String() else column
-            for name, column in zip(names, sub.c, strict=True)]
-    pieces = [sa.func.printf(sa.literal(_FIELD.join(["%s"] * len(part))), *part, type_=sa.String)
-              for part in (args[i:i + _PRINTF_ARGS] for i in range(0, len(args), _PRINTF_ARGS))]
+    pieces: list[sa.ColumnElement] = []
+    for name, column in zip(names, sub.c, strict=True):
+        text = sa.type_coerce(column, sa.String)
+        pieces += [sa.func.coalesce(sa.literal(_SOME) + text if schema[name] == pl.String() else text, ""),
+                   sa.literal(_FIELD)]
     row = pieces[0]
-    for piece in pieces[1:]:
-        row = row + sa.literal(_FIELD) + piece
-    row = row + sa.literal(_FIELD + _END)
+    for piece in [*pieces[1:], sa.literal(_END)]:  # || keeps a NUL inside a value (printf's %s stops there)
+        row = sa.type_coerce(row, sa.String) + piece
     packed = sa.select(sa.func.count(), sa.cast(sa.func.group_concat(row, sa.literal(_ROW)), sa.LargeBinary)
                        ).select_from(sub)
     count, data = _raw_rows(conn, packed)[0]
@@ -159,14 +157,34 @@ def _sqlite_attribute(attributes: sa.ColumnElement, key: str) -> sa.ColumnElemen
     path = f"$.{key}"
     kind = sa.func.json_type(attributes, path)
     value = sa.func.json_extract(attributes, path)
+    # SQLite ends a text at a \\u0000 and turns a lone surrogate escape into bytes that are
+    # not UTF-8: polars reads the texts of JSON holding either
+    odd = (sa.func.instr(attributes, r"\u0000") + sa.func.instr(attributes, r"\ud")
+           + sa.func.instr(attributes, r"\uD")) > 0
     by_kind = sa.case(
-        {"text": sa.type_coerce(value, sa.String),
+        {"text": sa.case((odd, sa.literal(_LEFT_TO_POLARS)), else_=sa.type_coerce(value, sa.String)),
          "integer": sa.case((sa.func.typeof(value) == "integer", sa.cast(value, sa.Text)),
                             else_=sa.literal(_LEFT_TO_POLARS)),
          "true": sa.literal("true"), "false": sa.literal("false"), "null": sa.null()},
         value=kind,
         else_=sa.case((kind.is_(None), sa.null()), else_=sa.literal(_LEFT_TO_POLARS)))
     return sa.case((sa.func.json_valid(attributes) == 1, by_kind), else_=sa.literal(_LEFT_TO_POLARS))
+
+
+def _pg_attribute(attributes: sa.ColumnElement, key: str) -> sa.ColumnElement:
+    """The same on PostgreSQL (the server does it, beside the client's parsing and writing).
+    JSON holding \\u0000 or a surrogate escape (which ->> refuses) is _LEFT_TO_POLARS."""
+    node = sa.type_coerce(attributes, sa.JSON)[key]
+    text = node.as_string()
+    by_kind = sa.case(
+        {"string": text,
+         "number": sa.case((text.regexp_match(r"^(0|-?[1-9][0-9]{0,17})$"), text),
+                           else_=sa.literal(_LEFT_TO_POLARS)),
+         "boolean": text, "null": sa.null()},
+        value=sa.func.json_typeof(node),
+        else_=sa.case((node.is_(None), sa.null()), else_=sa.literal(_LEFT_TO_POLARS)))
+    odd = sa.cast(attributes, sa.Text).regexp_match(r"\\u(0000|[dD][89abAB])")
+    return sa.case((odd, sa.literal(_LEFT_TO_POLARS)), else_=by_kind)
 
 
 def _decrypt(rows: Sequence[tuple]) -> list[tuple[int, str, str | None]]:
@@ -216,10 +234,9 @@ class _ChunkReader:
         self.profile_cols = list(dict.fromkeys(c.ref for c in columns
                                                if c.source == "profile" and c.ref != "id"))
         self.attributes = [c for c in columns if c.source == "attribute"]
-        # SQLite reads a custom field's value from the JSON itself (one parse per row however
-        # many fields); polars does it from the JSON text on PostgreSQL and for odd keys
-        self.sql_attributes = [] if self.postgres else [
-            c for c in self.attributes if _SIMPLE_KEY.fullmatch(c.ref)]
+        # the database reads a custom field's value from the JSON itself (SQLite parses it
+        # once a row however many fields); polars does it from the JSON text for odd keys
+        self.sql_attributes = [c for c in self.attributes if _SIMPLE_KEY.fullmatch(c.ref)]
         self.kinds = [c.ref for c in columns if c.source == "identity"]
         self.tag_ids = [int(c.ref) for c in columns if c.source == "tag"]
         self.sources = {c.source for c in columns}
@@ -257,7 +274,8 @@ class _ChunkReader:
         table = Profile.__table__
         selected = [table.c.id, *[_profile_text(self.postgres, table.c[k], k).label(k)
                                   for k in self.profile_cols]]
-        selected += [_sqlite_attribute(table.c.attributes, c.ref).label(_RAW + c.key) for c in self.sql_attributes]
+        read = _pg_attribute if self.postgres else _sqlite_attribute
+        selected += [read(table.c.attributes, c.ref).label(_RAW + c.key) for c in self.sql_attributes]
         json_text = len(self.sql_attributes) < len(self.attributes)
         if json_text:
             selected.append(sa.cast(table.c.attributes, sa.Text).label("__attributes"))
