@@ -16,7 +16,10 @@ further sheets.
 from __future__ import annotations
 
 import os
+import pickle
 import re
+import subprocess
+import sys
 import threading
 import zipfile
 from collections import deque
@@ -47,8 +50,18 @@ def _is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def _raw_rows(conn: sa.Connection, statement: sa.Select) -> list[tuple]:
+def _sqlite_file(session: Session) -> bool:
+    """A SQLite database in a file another process can open (not in memory)."""
+    bind = session.get_bind()
+    database = bind.url.database if isinstance(bind, sa.Engine) else None
+    return bool(database) and database != ":memory:" and not database.startswith("file:") \
+        and Path(database).exists()
+
+
+def _raw_rows(conn: sa.Connection | _SqliteHelper, statement: sa.Select) -> list[tuple]:
     """The driver's own tuples: no per-value conversion (the frames convert whole columns)."""
+    if isinstance(conn, _SqliteHelper):
+        return conn.rows(statement)
     result = conn.execute(statement)
     try:
         return result.cursor.fetchall()
@@ -216,10 +229,10 @@ class _ChunkReader:
     thread reads profiles and the caller writes: the server does the queries and polars
     releases the GIL, so the cores all work. Those connections see committed data, which is
     all a large export (a background job, the CLI) reads; a small export stays on the
-    caller's connection and sees its transaction. SQLite reads everything on the caller's
-    connection: two of its connections working at once in one process cost 1.5-2.5x the
-    CPU for the same queries (1M profiles: 20-30 s of CPU instead of 14-17 s) and were no
-    faster.
+    caller's connection and sees its transaction. On SQLite one worker thread reads them
+    through a _SqliteHelper process: two SQLite connections working at once in one process
+    cost 1.5-2.5x the CPU for the same queries (1M profiles: 20-30 s of CPU instead of
+    14-17 s) and were no faster; in two processes they run side by side.
     """
 
     def __init__(self, session: Session, flt: ProfileFilter, columns: list[ExportColumn],
@@ -227,7 +240,7 @@ class _ChunkReader:
         self.session = session
         self.conn = session.connection()
         self.postgres = _is_postgres(session)
-        self.readers = RELATED_READERS if self.postgres else 0
+        self.readers = RELATED_READERS if self.postgres else min(RELATED_READERS, 1) if _sqlite_file(session) else 0
         self.where = filter_condition(flt)
         self.columns = columns
         self.chunk_rows = chunk_rows
@@ -443,21 +456,78 @@ class _Ready:
         return self.value
 
 
+_HELPER_CODE = r"""
+import pickle, sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], timeout=30)
+source, sink = sys.stdin.buffer, sys.stdout.buffer
+while True:
+    try:
+        sql, params = pickle.load(source)
+    except EOFError:
+        break
+    try:
+        reply = (True, conn.execute(sql, params).fetchall())
+    except Exception as error:
+        reply = (False, f"{type(error).__name__}: {error}")
+    pickle.dump(reply, sink, protocol=pickle.HIGHEST_PROTOCOL)
+    sink.flush()
+"""
+
+
+class _SqliteHelper:
+    """A child process with its own connection to the SQLite file, running one thread's
+    statements: two SQLite connections working at once in one process slow each other down
+    (shared locks around memory), two processes do not. It only reads (plain sqlite3, no
+    project code) and ends when its input closes."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.dialect = engine.dialect
+        self.process = subprocess.Popen([sys.executable, "-c", _HELPER_CODE, str(engine.url.database)],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+
+    def rows(self, statement: sa.Select) -> list[tuple]:
+        compiled = statement.compile(dialect=self.dialect, compile_kwargs={"render_postcompile": True})
+        params = []
+        for name in compiled.positiontup or []:
+            value = compiled.params[name]
+            process = compiled.binds[name].type.bind_processor(self.dialect)
+            params.append(process(value) if process else value)
+        try:
+            pickle.dump((str(compiled), params), self.process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            self.process.stdin.flush()
+            ok, value = pickle.load(self.process.stdout)
+        except (OSError, EOFError) as error:
+            raise ExportError(f"The export's reader process stopped ({error})") from error
+        if not ok:
+            raise ExportError(f"The export's reader process failed: {value}")
+        return value
+
+    def close(self) -> None:
+        try:
+            self.process.stdin.close()
+            self.process.wait(timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            self.process.kill()
+            self.process.wait()
+
+
 class _RelatedPool:
     """Worker threads reading related tables, each on its own connection (kept for the
-    export, closed at the end)."""
+    export, closed at the end): a pooled connection on PostgreSQL, a _SqliteHelper on
+    SQLite."""
 
     def __init__(self, engine: sa.Engine, reader: _ChunkReader, workers: int) -> None:
         self.engine, self.reader = engine, reader
+        self.helpers = engine.dialect.name == "sqlite"
         self.local = threading.local()
-        self.connections: list[sa.Connection] = []
+        self.connections: list[sa.Connection | _SqliteHelper] = []
         self.lock = threading.Lock()
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="export-read")
 
-    def _connection(self) -> sa.Connection:
+    def _connection(self) -> sa.Connection | _SqliteHelper:
         conn = getattr(self.local, "conn", None)
         if conn is None:
-            conn = self.local.conn = self.engine.connect()
+            conn = self.local.conn = _SqliteHelper(self.engine) if self.helpers else self.engine.connect()
             with self.lock:
                 self.connections.append(conn)
         return conn

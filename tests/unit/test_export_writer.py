@@ -82,3 +82,35 @@ def test_custom_fields_read_by_sqlite_match_the_json_path_reading(session: Sessi
     assert got.height == len(values) + 1
     assert got.to_dicts() == expected.to_dicts()
     assert fast.sql_attributes or postgres
+
+
+def test_large_exports_read_related_tables_beside_the_profiles_with_the_same_cells(session: Session):
+    """Full chunks hand identities, tags, segments and groups to a reader (a helper process
+    on SQLite, a pooled connection on PostgreSQL): the cells are those of the caller's
+    connection reading them itself."""
+    from profile_ui.services import export_writer
+    from profile_ui.services.export_writer import _ChunkReader
+    from profile_ui.services.exporting import plan_columns
+    from profile_ui.services.profiles import ProfileFilter
+
+    from profile_world import add_profiles, build_world
+
+    world = build_world(session)
+    add_profiles(session, 5)
+    session.commit()
+    columns, _ = plan_columns(session=session, actor=world.admin, fields_mode="all", columns=None)
+    reader = _ChunkReader(session, ProfileFilter(), columns, chunk_rows=2)
+    assert reader.readers == 1 or session.get_bind().dialect.name == "postgresql"
+    started = []
+    original = export_writer._RelatedPool.submit
+    try:
+        export_writer._RelatedPool.submit = lambda pool, ids: started.append(ids) or original(pool, ids)
+        got = pl.concat(list(reader.chunks()))
+    finally:
+        export_writer._RelatedPool.submit = original
+    alone = _ChunkReader(session, ProfileFilter(), columns, chunk_rows=2)
+    alone.readers = 0
+    expected = pl.concat(list(alone.chunks()))
+    assert started, "the related tables were read beside the profiles"
+    assert got.height == 7 and got.to_dicts() == expected.to_dicts()  # 2 active in the world + 5
+    assert any(v for v in got["segments"].to_list())
