@@ -26,6 +26,7 @@ from playwright.sync_api import expect
 from .helpers import (
     PASSWORD,
     UPLOAD_MAX_BYTES,
+    UPLOAD_MAX_ROWS,
     USERS,
     ProfileData,
     RunningApp,
@@ -110,6 +111,7 @@ def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp
         ENVIRONMENT="test",
         APP_URL=url,
         UPLOAD_MAX_BYTES=str(UPLOAD_MAX_BYTES),
+        UPLOAD_MAX_ROWS=str(UPLOAD_MAX_ROWS),
         REFLEX_BUN_PATH=_bun_path(),
         REFLEX_WEB_WORKDIR=str(work / "web"),
         SMTP_ENABLED="true",

@@ -23,6 +23,7 @@ from profile_ui.services.notify import notify_user
 
 # small, so the over-the-limit upload test sends little
 UPLOAD_MAX_BYTES = 200_000
+UPLOAD_MAX_ROWS = 2_000  # and low, so a file over the row limit stays under the byte limit
 PASSWORD = "e2e-password-1"
 USERS = {role: f"{role}@e2e.example.com" for role in ("admin", "marketer", "viewer")}
 

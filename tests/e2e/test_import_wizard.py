@@ -8,8 +8,11 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
+from sqlmodel import select
 
-from .helpers import RunningApp, sign_in_page
+from profile_ui.models import FieldDefinition
+
+from .helpers import RunningApp, app_db, sign_in_page
 from .import_files import jobs_for, profile_by_email, write_csv, write_xlsx
 
 pytestmark = pytest.mark.e2e
@@ -166,7 +169,7 @@ def test_csv_with_invalid_rows(importer: Page, base_url: str, running_app: Runni
 
 
 def test_refused_files_say_which_and_why(importer: Page, base_url: str, tmp_path: Path) -> None:
-    from .helpers import UPLOAD_MAX_BYTES
+    from .helpers import UPLOAD_MAX_BYTES, UPLOAD_MAX_ROWS
 
     page = importer
     renamed = tmp_path / "scan.csv"
@@ -179,6 +182,20 @@ def test_refused_files_say_which_and_why(importer: Page, base_url: str, tmp_path
     expect(alert).to_contain_text("scan.csv: its content is")
     expect(alert).to_contain_text("huge.csv is larger than the upload limit")
     expect(page.get_by_role("list", name="Files to import")).to_have_count(0)
+
+    # a later file over the row limit is named when the files are read, and left out
+    good = write_csv(tmp_path / "good.csv", [["Email"], ["good@rows.example.com"]])
+    too_long = write_csv(tmp_path / "too many rows.csv",
+                         [["Email"], *[[f"p{n}@rows.example.com"] for n in range(UPLOAD_MAX_ROWS + 1)]])
+    _upload(page, good, too_long)
+    page.get_by_role("button", name="Next").click()
+    expect(page.get_by_role("alert")).to_contain_text(
+        f"too many rows.csv: it has {UPLOAD_MAX_ROWS + 1:,} data rows; at most {UPLOAD_MAX_ROWS:,}")
+    files = page.get_by_role("list", name="Files to import")
+    expect(files).to_contain_text("good.csv")
+    expect(files).not_to_contain_text("too many rows.csv")
+    page.get_by_role("button", name="Remove good.csv").click()
+    expect(files).to_have_count(0)
 
     workbook = write_xlsx(tmp_path / "two sheets.xlsx", {
         "January": [["Email"], ["jan@sheets.example.com"]],
@@ -241,6 +258,33 @@ def test_two_files_run_in_order_and_progress_survives_reload(
     table = page.get_by_role("table")
     expect(table).to_contain_text("batch one.csv")
     expect(table.get_by_role("row", name=re.compile("batch two.csv"))).to_contain_text("completed")
+
+
+def test_an_unmatched_column_becomes_a_new_custom_field(
+    importer: Page, base_url: str, running_app: RunningApp, tmp_path: Path
+) -> None:
+    page = importer
+    path = write_csv(tmp_path / "shoe sizes.csv", [
+        ["Full name", "Email", "Shoe size"],
+        ["Phan Một", "feet.one@new-field.example.com", "42"],
+        ["Phan Hai", "feet.two@new-field.example.com", "38"],
+    ])
+    _open_wizard(page, base_url)
+    _upload(page, path)
+    page.get_by_role("button", name="Next").click()
+    expect(page.get_by_label("Field for Email")).to_have_value("identity:email", timeout=JOB_TIMEOUT)
+    page.get_by_label("Field for Shoe size").select_option(label="New custom field")
+    page.get_by_role("button", name="Next").click()
+    _preview_and_confirm(page)
+    _wait_completed(page)
+    with app_db(running_app) as session:
+        field = session.exec(select(FieldDefinition).where(FieldDefinition.label == "Shoe size")).one()
+    assert field.type == "number" and not field.is_system
+    person = profile_by_email(running_app, "feet.one@new-field.example.com")
+    assert person is not None and person.attributes[field.key] == 42
+    # the new field is one of the profile's attributes on its User 360 page
+    page.goto(f"{base_url}/profiles/{person.id}")
+    expect(page.get_by_text("Shoe size", exact=True)).to_be_visible()
 
 
 def test_undo_of_a_pasted_import(importer: Page, base_url: str, running_app: RunningApp) -> None:

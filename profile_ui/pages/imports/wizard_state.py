@@ -284,11 +284,15 @@ class ImportUploadState(AppState):
     @guarded
     def remove_file(self, index: int) -> None:
         self._actor()
-        index = int(index)
-        if 0 <= index < len(self.files):
-            Path(self._paths[index]).unlink(missing_ok=True)
-            del self._paths[index]
-            self.files = [f for i, f in enumerate(self.files) if i != index]
+        self._drop_files([int(index)])
+
+    def _drop_files(self, indexes: list[int]) -> None:
+        """Forget these files of the list and delete their saved uploads."""
+        drop = {i for i in indexes if 0 <= i < len(self.files)}
+        for i in drop:
+            Path(self._paths[i]).unlink(missing_ok=True)
+        self._paths = [p for i, p in enumerate(self._paths) if i not in drop]
+        self.files = [f for i, f in enumerate(self.files) if i not in drop]
 
     @rx.event
     @guarded
@@ -349,20 +353,29 @@ class ImportUploadState(AppState):
             self.busy = "Reading the file…"
             wanted = [(path, item.name, item.sheet or None)
                       for path, item in zip(self._paths, self.files, strict=True)]
-        try:
-            path, name, sheet = wanted[0]
-            sheet_data = await asyncio.to_thread(read_upload, path, file_name=name, sheet=sheet)
-            summary = await asyncio.to_thread(_file_summary, sheet_data)
-            del sheet_data
-            # later files take the first file's mapping when their columns are the same
-            signatures = [mapping_stage.headers_signature(summary["headers"])]
-            for path, name, sheet in wanted[1:]:
-                signatures.append(await asyncio.to_thread(_signature, path, name, sheet))
-        except FileRejected as exc:
+        # Every file is read now, not only the first: one over the row limit (or otherwise
+        # unreadable) is named here, on the source step, instead of failing later in its job.
+        summary: dict[str, Any] = {}
+        signatures: list[str] = []
+        rejected: dict[str, str] = {}  # private path -> message naming the file and why
+        for index, (path, name, sheet) in enumerate(wanted):
+            try:
+                if index == 0:
+                    sheet_data = await asyncio.to_thread(read_upload, path, file_name=name, sheet=sheet)
+                    summary = await asyncio.to_thread(_file_summary, sheet_data)
+                    del sheet_data
+                    signatures.append(mapping_stage.headers_signature(summary["headers"]))
+                else:
+                    # later files take the first file's mapping when their columns are the same
+                    signatures.append(await asyncio.to_thread(_signature, path, name, sheet))
+            except FileRejected as exc:
+                rejected[path] = str(exc)
+        if rejected:
             async with self:
                 self.busy = ""
                 self.step = "source"
-                self.file_errors = [str(exc)]
+                self.file_errors = list(rejected.values())
+                self._drop_files([i for i, path in enumerate(self._paths) if path in rejected])
             return None
         async with self:
             self.busy = ""
@@ -813,11 +826,8 @@ class ImportUploadState(AppState):
 
 
 def _signature(path: str, name: str, sheet: str | None) -> str:
-    """A file's header signature ("" when it cannot be read: its own job will say why)."""
-    try:
-        return mapping_stage.headers_signature(read_upload(path, file_name=name, sheet=sheet).headers)
-    except FileRejected:
-        return ""
+    """A file's header signature; raises FileRejected for a file that cannot be imported."""
+    return mapping_stage.headers_signature(read_upload(path, file_name=name, sheet=sheet).headers)
 
 
 def _error_files_pending(actor: Actor, job_ids: list[int]) -> bool:
