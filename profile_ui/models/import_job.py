@@ -49,7 +49,11 @@ class ImportJob(SQLModel, table=True):
 
 class ImportRowResult(SQLModel, table=True):
     __tablename__ = "import_row_results"
-    __table_args__ = (sa.Index("ix_import_row_results_job", "job_id", "outcome", "row_number"),)
+    __table_args__ = (
+        sa.Index("ix_import_row_results_job", "job_id", "outcome", "row_number"),
+        # a profile's own rows: its User 360 history, and purge/erasure dropping their values
+        sa.Index("ix_import_row_results_profile", "profile_id"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     # No foreign key on purpose (as attribute_provenance): its per-row check slowed the bulk
     # writes of imports; a trigger on import_jobs removes these rows with their job (0003).

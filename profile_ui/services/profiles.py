@@ -35,7 +35,8 @@ from sqlmodel import Session, select
 
 from ..models import (
     AttributeProvenance, AuditEvent, Consent, FieldDefinition, Group, GroupMembership, Identity,
-    IdentityKind, LinkedObject, Profile, ProfileTag, Segment, SegmentMember, Tag, TagGroup, utcnow,
+    IdentityKind, ImportJob, ImportRowResult, LinkedObject, Profile, ProfileTag, Segment,
+    SegmentMember, Tag, TagGroup, User, utcnow,
     STATUS_ACTIVE, STATUS_DEACTIVATED, STATUS_DELETED,
 )
 from .audit import record_event
@@ -766,6 +767,21 @@ def page_cells(*, session: Session, rows: Sequence[Profile], columns: Sequence[s
 # ---------------------------------------------------------------- User 360
 
 
+@dataclass(frozen=True)
+class ProfileImportRow:
+    """One applied import's row for a person: which file, who ran it, and what it did."""
+
+    job_id: int
+    kind: str
+    file_name: str
+    status: str  # completed | undone
+    finished_at: datetime
+    by_email: str | None
+    row_number: int
+    outcome: str
+    changes: dict
+
+
 def get_profile_360(*, session: Session, actor: Actor, profile_id: int) -> dict[str, Any]:
     """Everything the User 360 page shows about one person.
 
@@ -774,7 +790,8 @@ def get_profile_360(*, session: Session, actor: Actor, profile_id: int) -> dict[
     tags [(ProfileTag, Tag, TagGroup)], segments [(Segment, SegmentMember)],
     groups [(Group, GroupMembership)], consent, linked, provenance {field key:
     AttributeProvenance} (`locked` = hand-edited, imports leave it), history (latest
-    100 audit events about the profile, newest first).
+    100 audit events about the profile, newest first), imports (what the latest 100
+    applied imports did to the person: ProfileImportRow, newest first).
     """
     actor.require(PROFILES_VIEW)
     profile = session.get(Profile, profile_id)
@@ -806,6 +823,17 @@ def get_profile_360(*, session: Session, actor: Actor, profile_id: int) -> dict[
                                  AuditEvent.object_id == str(profile_id))
         .order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(100)
     ).all()
+    # imports write one audit event per file, not per person: the person's own row results
+    # say what each applied import did to them (dry runs and unfinished jobs left out)
+    imports = session.exec(
+        select(ImportJob.id, ImportJob.kind, ImportJob.file_name, ImportJob.status, ImportJob.finished_at,
+               User.email, ImportRowResult.row_number, ImportRowResult.outcome, ImportRowResult.changes)
+        .join(ImportJob, ImportJob.id == ImportRowResult.job_id)
+        .outerjoin(User, User.id == ImportJob.created_by)
+        .where(ImportRowResult.profile_id == profile_id, ImportJob.status.in_(("completed", "undone")),
+               ImportJob.finished_at.is_not(None))
+        .order_by(ImportJob.finished_at.desc(), ImportJob.id.desc()).limit(100)
+    ).all()
     fields = session.exec(select(FieldDefinition).order_by(FieldDefinition.position,
                                                            FieldDefinition.key)).all()
     return {
@@ -815,6 +843,7 @@ def get_profile_360(*, session: Session, actor: Actor, profile_id: int) -> dict[
         "tags": list(tags), "segments": list(segments), "groups": list(groups),
         "consent": list(consent), "linked": list(linked),
         "provenance": {p.field_key: p for p in provenance}, "history": list(history),
+        "imports": [ProfileImportRow(*row) for row in imports],
     }
 
 

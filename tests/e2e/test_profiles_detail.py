@@ -105,6 +105,12 @@ def test_a_locked_value_survives_an_import_until_an_admin_unlocks_it(
     city = _field_row(page, "City")
     expect(city).to_contain_text("Quy Nhơn")  # ... and left the locked value alone
     expect(city.get_by_role("img", name=LOCKED)).to_be_visible()
+    # the person's History says what the import did, and what it left alone
+    line = page.get_by_role("region", name="History").get_by_role("row").filter(
+        has_text="import (profiles): updated")
+    expect(line).to_contain_text("Member level:")
+    expect(line).to_contain_text("→ Platinum")
+    expect(line).to_contain_text("kept as edited by hand: City (the file had Imported City)")
 
     city.hover()
     city.get_by_role("button", name="Unlock City").click()

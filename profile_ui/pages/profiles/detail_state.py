@@ -19,10 +19,12 @@ from ...components.tag_chips import TagChip
 from ...db import session_scope
 from ...services import profile_edit
 from ...services.profile_edit import ProfileValidationError
+from ...services.importing.results import field_changes
 from ...services.profiles import (
     ProfileError, format_value, get_profile_360, remove_profile_from_group, set_profile_status,
     tag_profiles, untag_profile,
 )
+from ...services.profiles import ProfileImportRow
 from ...services.workspace_settings import consent_channels, list_identity_kinds
 from ...state.base import AppState, guarded
 from .common import Choice
@@ -123,23 +125,51 @@ def _tag_chips(data: dict[str, Any]) -> list[TagChip]:
     return chips
 
 
+def _changes_text(changes: dict[str, Any], labels: dict[str, str]) -> str:
+    """"City: Huế → Đà Lạt; Tier: — → Gold" for {field key: [before, after]}."""
+    return "; ".join(f"{labels.get(k, k)}: {format_value(v[0]) or '—'} → {format_value(v[1]) or '—'}"
+                     for k, v in changes.items() if isinstance(v, list) and len(v) == 2)
+
+
+IMPORT_OUTCOMES = {"new": "created the profile", "updated": "updated", "merged": "merged into this profile",
+                   "unchanged": "matched, nothing to change", "skipped": "skipped"}
+
+
+def _import_item(row: ProfileImportRow, labels: dict[str, str]) -> tuple[datetime, HistoryItem]:
+    changes = row.changes or {}
+    parts = [f"{row.file_name}, row {row.row_number}"]
+    if text := _changes_text(field_changes(changes), labels):
+        parts.append(text)
+    if added := [t[1] for t in changes.get("@tags_added") or [] if isinstance(t, list) and len(t) > 1]:
+        parts.append("tags added: " + ", ".join(str(t) for t in added))
+    if locked := changes.get("@locked"):  # {field key: [value kept, value of the file]}
+        parts.append("kept as edited by hand: " + ", ".join(
+            f"{labels.get(k, k)} (the file had {format_value(v[1]) or '—'})" if isinstance(v, list) and len(v) == 2
+            else labels.get(k, k) for k, v in locked.items()))
+    if row.status == "undone":
+        parts.append("since undone")
+    what = f"import ({row.kind}): {IMPORT_OUTCOMES.get(row.outcome, row.outcome)}"
+    return row.finished_at, HistoryItem(when=f"{row.finished_at:%Y-%m-%d %H:%M}", who=row.by_email or "system",
+                                        what=what, details="; ".join(parts)[:300])
+
+
 def _history(data: dict[str, Any]) -> list[HistoryItem]:
+    """Audit events about the profile and what imports did to it, newest first."""
     labels = {f.key: f.label for f in data["fields"]}
-    items = []
+    items: list[tuple[datetime, HistoryItem]] = []
     for event in data["history"]:
         details = event.details or {}
         if "changes" in details and isinstance(details["changes"], dict):
-            summary = "; ".join(f"{labels.get(k, k)}: {format_value(v[0]) or '—'} → "
-                                f"{format_value(v[1]) or '—'}"
-                                for k, v in details["changes"].items()
-                                if isinstance(v, list) and len(v) == 2)
+            summary = _changes_text(details["changes"], labels)
         else:
             summary = ", ".join(f"{k}: {format_value(v)}" for k, v in details.items()
                                 if not isinstance(v, (dict, list)))
-        items.append(HistoryItem(when=f"{event.at:%Y-%m-%d %H:%M}", who=event.actor_email or "system",
-                                 what=event.action.replace("_", " ").replace(".", ": "),
-                                 details=summary[:300]))
-    return items
+        items.append((event.at, HistoryItem(when=f"{event.at:%Y-%m-%d %H:%M}", who=event.actor_email or "system",
+                                            what=event.action.replace("_", " ").replace(".", ": "),
+                                            details=summary[:300])))
+    items += [_import_item(row, labels) for row in data["imports"]]
+    items.sort(key=lambda pair: pair[0], reverse=True)
+    return [item for _at, item in items[:100]]
 
 
 class ProfileDetailState(AppState):
