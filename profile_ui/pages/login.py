@@ -19,11 +19,16 @@ class LoginState(AppState):
     @rx.event
     def on_load(self) -> Any:
         """A tab that is still signed in goes straight to its first page."""
-        self.error = ""
         try:
             actor = self._require_actor()
         except NotSignedIn:
+            # Keep the message of a sign-in that ran before this event: Enter pressed (or a
+            # password manager submitting) while the page was still loading is handled
+            # first, and forgetting the tab's state would wipe "Wrong e-mail or password."
+            # A successful sign-in and signing out clear it.
+            error = self.error
             self._forget_user()
+            self.error = error
             return None
         return rx.redirect(routes.first_allowed_page(actor.permissions), replace=True)
 
