@@ -21,10 +21,9 @@ from ...services import profile_edit
 from ...services.profile_edit import ProfileValidationError
 from ...services.importing.results import field_changes
 from ...services.profiles import (
-    ProfileError, format_value, get_profile_360, remove_profile_from_group, set_profile_status,
-    tag_profiles, untag_profile,
+    ProfileError, ProfileImportRow, format_value, get_profile_360, remove_profile_from_group,
+    set_profile_status, tag_profiles, untag_profile,
 )
-from ...services.profiles import ProfileImportRow
 from ...services.workspace_settings import consent_channels, list_identity_kinds
 from ...state.base import AppState, guarded
 from .common import Choice
