@@ -42,6 +42,7 @@ from .exporting import (
     MULTI_VALUE_SEPARATOR, RELATED_READERS, SEGMENTS_COLUMN, TAG_PREFIX, TAG_WITHOUT_VALUE,
     XLSX_MAX_DATA_ROWS, ExportColumn, ExportError, _FORMULA_START, _neutralized,
 )
+from .crypto import EncryptionKeyError, IdentityCryptoError, decrypt_identity_value
 from .profiles import ProfileFilter, filter_condition
 
 
@@ -187,18 +188,14 @@ def _sqlite_attribute(attributes: sa.ColumnElement, key: str) -> sa.ColumnElemen
 def _decrypt(rows: Sequence[tuple]) -> list[tuple[int, str, str | None]]:
     """(profile id, kind, plain value) for identities stored encrypted.
 
-    The values come from the crypto service (encryption at rest); until it exists, or when
-    a value cannot be decrypted (a key rotated away), the cell stays empty: never the hash.
+    A value that cannot be decrypted (a key rotated away, a damaged value) leaves its cell
+    empty, never the hash: one such value must not stop the export.
     """
-    try:
-        from .crypto import decrypt_identity_value  # type: ignore[attr-defined]
-    except ImportError:
-        return []
     out = []
     for profile_id, kind, encrypted, key_id in rows:
         try:
             out.append((profile_id, kind, decrypt_identity_value(encrypted, key_id)))
-        except Exception:  # noqa: BLE001  (one undecryptable value must not stop the export)
+        except (IdentityCryptoError, EncryptionKeyError):
             continue
     return out
 
@@ -587,7 +584,7 @@ XLSX_MAX_CELL_CHARS = 32_767
 _XLSX_SLICE_ROWS = 5_000
 # characters XML 1.0 cannot carry (and CR, which parsers turn into LF): OOXML writes them as
 # _xHHHH_; a literal "_xHHHH_" in the data is kept by escaping its underscore (_x005F_)
-_XML_UNSAFE = [chr(c) for c in (*range(0, 9), 11, 12, 13, *range(14, 32))]
+_XML_UNSAFE = [chr(c) for c in (*range(9), 11, 12, 13, *range(14, 32))]
 _XML_UNSAFE_PATTERN = "[" + "".join(f"\\x{ord(c):02x}" for c in _XML_UNSAFE) + "]"
 
 

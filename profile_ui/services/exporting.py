@@ -588,10 +588,12 @@ def export_audit_csv(
     conditions = event_conditions(actor_email=actor_email, action=action, object_type=object_type,
                                   object_id=object_id, since=since, until=until)
     a = AuditEvent.__table__.c
-    own = not hasattr(out, "write")
+    own = isinstance(out, (str, Path))
     if own:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
-    handle: IO[bytes] = Path(out).open("wb") if own else out  # type: ignore[arg-type, assignment]
+        handle: IO[bytes] = Path(out).open("wb")  # noqa: SIM115 (closed in the finally below)
+    else:
+        handle = out  # the caller's stream: the caller closes it
     total, last = 0, None
     try:
         sink = _CsvSink(handle, list(AUDIT_CSV_HEADERS), bom=True)

@@ -23,7 +23,7 @@ class _Downstream:
     def __init__(self) -> None:
         self.called = False
 
-    async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001
+    async def __call__(self, scope, receive, send) -> None:
         self.called = True
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"page"})
@@ -57,7 +57,7 @@ def _get(path: str, token: str | None = None, method: str = "GET") -> tuple[int,
 
 
 @pytest.fixture
-def world(app_env, sqlite_url: str, fast_password_hashing) -> dict:  # noqa: ANN001
+def world(app_env, sqlite_url: str, fast_password_hashing) -> dict:
     app_env(sqlite_url)
     engine = make_engine(sqlite_url)
     tokens = {}

@@ -61,7 +61,7 @@ class _Downstream:
     def __init__(self) -> None:
         self.called = False
 
-    async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001
+    async def __call__(self, scope, receive, send) -> None:
         self.called = True
         while True:
             message = await receive()

@@ -117,7 +117,7 @@ def _file_summary(sheet_data: Any, limit: int = 200) -> dict[str, Any]:
                                "rows": frame.height}
     for header in sheet_data.headers:
         column = frame.get_column(header)
-        summary["samples"][header] = [v for v in column.drop_nulls().head(3).to_list()]
+        summary["samples"][header] = column.drop_nulls().head(3).to_list()
         summary["distinct"][header] = values_stage.distinct_values(frame, header, limit=limit,
                                                                    separators="|;")
     return summary

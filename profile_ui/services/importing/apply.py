@@ -259,7 +259,7 @@ def _plan(*, session: Session, frame: pl.DataFrame, mapping: ImportMapping, opti
     # ---- per person: outcome and changes (JSON text built column-wise)
     # merges and refused identities are rare: plain dicts; the rest column-wise
     rare: dict[int, dict[str, Any]] = {}
-    for survivor, losers, person in merges:
+    for _survivor, losers, person in merges:
         rare.setdefault(person, {})["@merged"] = losers
         for key, (before, after) in merge_extra.get(person, {}).items():
             rare[person][key] = [json_value(before), json_value(after)]
@@ -328,7 +328,7 @@ def _field_infos(session: Session, frame: pl.DataFrame, mapping: ImportMapping,
     profile_columns = set(Profile.__table__.c.keys())
     infos = []
     for name, dtype in frame.schema.items():
-        if name in _NON_FIELD_COLUMNS or name.startswith(IDENTITY_PREFIX) or name.startswith("__"):
+        if name in _NON_FIELD_COLUMNS or name.startswith((IDENTITY_PREFIX, "__")):
             continue
         definition = definitions.get(name)
         is_system = name in SYSTEM_COLUMNS or bool(definition and definition.is_system)
@@ -1243,8 +1243,8 @@ def _undo_fields(session: Session, writer: "BulkWriter", job: ImportJob, existin
             continue
         restore.setdefault(pid, {})[key] = existing[pid][key][0]
     definitions = {d.key: d.type for d in session.exec(select(FieldDefinition)).all()}
-    attrs = {pid: a for pid, a in in_batches(session, sorted(restore), lambda bound: sa.select(
-        Profile.id, Profile.attributes).where(in_filter(Profile.id, bound)))}
+    attrs = dict(in_batches(session, sorted(restore), lambda bound: sa.select(
+        Profile.id, Profile.attributes).where(in_filter(Profile.id, bound))))
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     prov_back: list[dict[str, Any]] = []
     prov_drop: list[tuple[int, str]] = []
@@ -1553,10 +1553,9 @@ class BulkWriter:
     def _copy(self, table: str, frame: pl.DataFrame) -> None:
         buffer = io.BytesIO()
         frame.write_csv(buffer, include_header=False, null_value="\\N")
-        with self.raw.cursor() as cur:
-            with cur.copy(f"COPY {_q(table)} ({_cols(frame.columns)}) FROM STDIN "
-                          "(FORMAT csv, NULL '\\N')") as copy:
-                copy.write(buffer.getvalue())
+        statement = f"COPY {_q(table)} ({_cols(frame.columns)}) FROM STDIN (FORMAT csv, NULL '\\N')"
+        with self.raw.cursor() as cur, cur.copy(statement) as copy:
+            copy.write(buffer.getvalue())
 
     def _temp_copy(self, table: str, frame: pl.DataFrame) -> str:
         temp = f"_bulk_{uuid.uuid4().hex[:12]}"

@@ -40,6 +40,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path, PurePosixPath
+from collections.abc import Sequence
 from typing import Any
 
 import polars as pl
@@ -682,7 +683,7 @@ def _sheet_data(
     has_header: bool,
     max_rows: int,
     too_many: str,
-    error_cells: list[dict[str, Any]] = (),  # type: ignore[assignment]
+    error_cells: Sequence[dict[str, Any]] = (),
     first_column: int | None = None,
     empty_reason: str = "there is nothing to import",
 ) -> SheetData:
@@ -755,7 +756,7 @@ def _column_letters(index: int) -> str:
     return letters
 
 
-def _cell_errors(cells: list[dict[str, Any]], headers: list[str], keep: list[int],
+def _cell_errors(cells: Sequence[dict[str, Any]], headers: list[str], keep: list[int],
                  first_column: int | None, data_rows: set[int]) -> list[dict[str, Any]]:
     kept = set(keep)
     listed = []
