@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -23,6 +24,9 @@ class Settings(BaseSettings):
     embedded_worker: bool = True
     secret_key: str = PLACEHOLDER_SECRET
     app_url: str = "http://localhost:3000"
+    # origins besides APP_URL's whose pages may call the backend with the visitor's cookie
+    # (CORS and the socket.io handshake), e.g. a frontend served on another port
+    cors_origins: list[str] = []
 
     session_hours: int = 12
     login_max_failures: int = 5
@@ -60,6 +64,20 @@ class Settings(BaseSettings):
         return self.database_url.startswith("sqlite")
 
     @property
+    def allowed_origins(self) -> list[str]:
+        """The origins whose pages may read the backend's answers (Reflex's
+        cors_allowed_origins): APP_URL's (both spellings of a local host) and CORS_ORIGINS.
+        Never "*": with credentials that would let any site read a signed-in visitor's data."""
+        origins = [_origin(self.app_url)]
+        local = {"localhost", "127.0.0.1"}
+        parts = urlsplit(self.app_url)
+        if parts.hostname in local:
+            for host in sorted(local - {parts.hostname}):
+                origins.append(_origin(parts._replace(netloc=parts.netloc.replace(parts.hostname, host)).geturl()))
+        origins += [_origin(o) for o in self.cors_origins if o.strip() and o.strip() != "*"]
+        return list(dict.fromkeys(origins))
+
+    @property
     def upload_dir(self) -> Path:
         """Private upload folder (never Reflex's public /_upload)."""
         return self.data_dir / "uploads"
@@ -67,6 +85,12 @@ class Settings(BaseSettings):
     @property
     def export_dir(self) -> Path:
         return self.data_dir / "exports"
+
+
+def _origin(url: str) -> str:
+    """scheme://host[:port] of a URL, as a browser sends it in the Origin header."""
+    parts = urlsplit(url.strip())
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 @lru_cache

@@ -777,14 +777,13 @@ class ImportUploadState(AppState):
     @guarded
     def download_errors(self) -> Any:
         actor = self._actor()
-        with session_scope() as session:
-            job = import_jobs.get_import(session=session, actor=actor, job_id=self.preview_job)
-            path = job.error_file_path
-            name = job.file_name
-        if not path or not Path(path).is_file():
-            return rx.toast.info("No row was refused: there is no error file")
-        csv_path = Path(path).with_suffix(".csv")
-        return rx.download(data=csv_path.read_bytes(), filename=f"{Path(name).stem} errors.csv")
+        try:
+            with session_scope() as session:
+                path, name = import_jobs.error_file_download(session=session, actor=actor,
+                                                             job_id=self.preview_job)
+        except import_jobs.ImportJobError as exc:
+            return rx.toast.info(str(exc))
+        return rx.download(data=path.read_bytes(), filename=name)
 
     @rx.event
     @guarded

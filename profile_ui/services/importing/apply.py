@@ -51,6 +51,7 @@ from ..bootstrap import SYSTEM_FIELDS
 from ..crypto import audit_value, identity_bookkeeping, identity_storage
 from ..permissions import PROFILES_IMPORT, Actor
 from . import ERRORS_COL, IDENTITY_PREFIX, ROW_COL, TAGS_TARGET, VALID_COL, ImportMapping, ImportOptions
+from .jobs import require_manager
 from .resolve import (
     CLASS_COL, CLASS_CONFLICT, CLASS_MATCH, CLASS_NEW, CLASS_NO_IDENTIFIER, MATCHES_COL, PERSON_COL,
     identity_column, identity_kinds_in, in_batches, in_filter, owner_column, resolve_identities,
@@ -1152,6 +1153,7 @@ def undo_import(*, session: Session, actor: Actor, job_id: int) -> UndoReport:
     job = session.exec(select(ImportJob).where(ImportJob.id == job_id).with_for_update()).first()
     if job is None:
         raise ImportUndoError(f"import {job_id} does not exist")
+    require_manager(actor, job)
     if job.status != "completed":
         raise ImportUndoError(f"only a completed import can be undone; {job.file_name} is {job.status}")
     report = UndoReport(job_id=job.id)
