@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     trusted_proxy_hops: int = 0
 
     upload_max_bytes: int = 10 * 1024 * 1024
+    upload_max_pending: int = 20  # uploads per user that no import uses yet
     upload_max_rows: int = 50_000
     paste_max_rows: int = 1_000
     default_phone_region: str = "VN"

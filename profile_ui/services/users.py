@@ -132,7 +132,8 @@ def sign_in(*, session: Session, email: str, password: str, client: str | None =
     user = session.exec(select(User).where(User.email == email)).first()
     wait = throttle.address_wait(session=session, email=email, client=client, user=user)
     if wait:
-        raise SignInError(f"Too many failed sign-ins from this address. Try again in {throttle.wait_text(wait)}.")
+        raise SignInError("Too many failed sign-ins from this address. "
+                          f"Try again in {throttle.wait_text(wait)}.")
     ok = False
     try:
         ok = _hasher.verify(user.password_hash if user else _DUMMY_HASH, password or "")
