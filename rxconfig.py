@@ -38,5 +38,7 @@ config = rx.Config(
     # only APP_URL's origin (and CORS_ORIGINS) may read answers with the visitor's cookie;
     # Reflex's default "*" echoes any Origin with credentials, and lets any site open /_event
     cors_allowed_origins=settings.allowed_origins,
+    # the client address sign-in throttling counts by (profile_ui/services/sign_in_throttle.py)
+    trusted_proxy_hops=settings.trusted_proxy_hops,
     **_state_manager,
 )

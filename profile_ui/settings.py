@@ -29,10 +29,19 @@ class Settings(BaseSettings):
     cors_origins: list[str] = []
 
     session_hours: int = 12
+    # failed sign-ins for one e-mail from one address before that address waits
+    # login_lockout_minutes; each further failure doubles the wait (up to a day)
     login_max_failures: int = 5
     login_lockout_minutes: int = 15
+    # failed sign-ins for one e-mail from all addresses together that lock the account
+    # (the right password from a known address, or an admin, lifts the lock)
+    login_lock_failures: int = 20
+    # reverse proxies in front of the app whose X-Forwarded-For is trusted for the client
+    # address (0: the address of the connection itself)
+    trusted_proxy_hops: int = 0
 
     upload_max_bytes: int = 10 * 1024 * 1024
+    upload_max_pending: int = 20  # uploads per user that no import uses yet
     upload_max_rows: int = 50_000
     paste_max_rows: int = 1_000
     default_phone_region: str = "VN"

@@ -86,16 +86,16 @@ class ExportExpired(ExportError):
 
 
 class ExportNotFound(ExportError):
-    """No export with that id."""
+    """No export with that id that the actor may download; the message is the same whether
+    it does not exist or is someone else's, so ids cannot be probed."""
+
+    def __init__(self, export_id: int) -> None:
+        super().__init__(f"Export {export_id} does not exist, or it is not yours to download")
 
 
-class NotYourExport(PermissionDenied):
-    """Someone else's export: only its owner (or an admin) may download it."""
-
-    def __init__(self, actor: Actor) -> None:
-        Exception.__init__(self, f"{actor.email} may not download this export: it belongs to "
-                                 "another user")
-        self.permission = "export.owner"
+class NotYourExport(ExportNotFound):
+    """Someone else's export: only its owner (or an admin) may download it. Answered as if
+    it did not exist (ExportNotFound)."""
 
 
 # ---------------------------------------------------------------- results
@@ -440,16 +440,17 @@ def _is_admin(actor: Actor) -> bool:
 def download_export(*, session: Session, actor: Actor, export_id: int, now: datetime | None = None) -> Path:
     """The file of a completed export, for its owner (or an admin) until its link expires.
 
-    Raises PermissionDenied (NotYourExport for someone else's export), ExportExpired after
-    expires_at, ExportError when it does not exist, is not ready, failed or its file is gone.
+    Raises PermissionDenied without the export permission; ExportNotFound when it does not
+    exist or is someone else's (NotYourExport: the same answer), ExportExpired after
+    expires_at, ExportError when it is not ready, failed or its file is gone.
     Writes an audit event (who downloaded what).
     """
     actor.require(PROFILES_EXPORT)
     job = session.get(ExportJob, export_id)
     if job is None:
-        raise ExportNotFound(f"Export {export_id} does not exist")
+        raise ExportNotFound(export_id)
     if job.created_by != actor.user_id and not _is_admin(actor):
-        raise NotYourExport(actor)
+        raise NotYourExport(export_id)
     if job.status in (STATUS_QUEUED, STATUS_RUNNING):
         raise ExportError(f"Export {export_id} is not ready yet; you will be notified when it is")
     if job.status != STATUS_COMPLETED:

@@ -112,6 +112,8 @@ def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp
         APP_URL=url,
         UPLOAD_MAX_BYTES=str(UPLOAD_MAX_BYTES),
         UPLOAD_MAX_ROWS=str(UPLOAD_MAX_ROWS),
+        # one marketer uploads for every wizard test of the session, leaving some unused
+        UPLOAD_MAX_PENDING="200",
         REFLEX_BUN_PATH=_bun_path(),
         REFLEX_WEB_WORKDIR=str(work / "web"),
         SMTP_ENABLED="true",

@@ -327,9 +327,10 @@ def test_large_export_runs_in_the_background_and_only_its_owner_may_download_it(
     other_context, other = _signed_in(browser, base_url, OTHER_MARKETER)
     try:
         response = other.context.request.get(url)
-        assert response.status == 403 and "belongs to another user" in response.text()
+        # answered as if it did not exist: another user cannot tell which export ids exist
+        assert response.status == 404 and "does not exist, or it is not yours" in response.text()
         other.goto(url)
-        expect(other.get_by_role("heading", name="Not allowed")).to_be_visible()
+        expect(other.get_by_role("heading", name="Export not found")).to_be_visible()
     finally:
         other_context.close()
     anonymous = browser.new_context(base_url=base_url)

@@ -253,8 +253,9 @@ class ImportUploadState(AppState):
         for upload in files:
             name = Path(upload.name or "upload").name
             try:
-                path = save_upload(actor=actor, file_name=name,
-                                   data_chunks=iter(lambda f=upload.file: f.read(READ_CHUNK), b""))
+                with session_scope() as session:
+                    path = save_upload(session=session, actor=actor, file_name=name,
+                                       data_chunks=iter(lambda f=upload.file: f.read(READ_CHUNK), b""))
             except UploadError as exc:
                 self.file_errors.append(str(exc))
                 continue
@@ -272,8 +273,9 @@ class ImportUploadState(AppState):
             self.file_errors.append("Pasted rows: nothing was pasted")
             return
         try:
-            path = save_upload(actor=actor, file_name="pasted rows.tsv",
-                               data_chunks=[text.encode("utf-8")])
+            with session_scope() as session:
+                path = save_upload(session=session, actor=actor, file_name="pasted rows.tsv",
+                                   data_chunks=[text.encode("utf-8")])
         except UploadError as exc:
             self.file_errors.append(str(exc))
             return
