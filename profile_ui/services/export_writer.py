@@ -42,6 +42,7 @@ from .exporting import (
     MULTI_VALUE_SEPARATOR, RELATED_READERS, SEGMENTS_COLUMN, TAG_PREFIX, TAG_WITHOUT_VALUE,
     XLSX_MAX_DATA_ROWS, ExportColumn, ExportError, _FORMULA_START, _neutralized,
 )
+from . import file_store
 from .profiles import ProfileFilter, filter_condition
 
 
@@ -555,13 +556,17 @@ class _CsvSink:
 class _ZipSink(_CsvSink):
     """The same CSV, deflated into a zip archive as it is written."""
 
-    def __init__(self, path: Path, inner_name: str, headers: list[str], *, bom: bool) -> None:
-        self.archive = zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6)
+    def __init__(self, out: IO[bytes], inner_name: str, headers: list[str], *, bom: bool) -> None:
+        self.out = out
+        self.archive = zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6)
         super().__init__(self.archive.open(inner_name, "w", force_zip64=True), headers, bom=bom)
 
     def close(self) -> None:
-        super().close()
-        self.archive.close()
+        try:
+            super().close()
+            self.archive.close()
+        finally:
+            self.out.close()
 
 
 _MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -623,8 +628,9 @@ class _XlsxSink:
     headers again ("Profiles", "Profiles 2", ...).
     """
 
-    def __init__(self, path: Path, columns: list[ExportColumn]) -> None:
-        self.archive = zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=3)
+    def __init__(self, out: IO[bytes], columns: list[ExportColumn]) -> None:
+        self.out = out
+        self.archive = zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=3)
         self.columns = columns
         self.letters = [_column_letters(i) for i in range(len(columns))]
         self.sheets = 0
@@ -719,26 +725,40 @@ class _XlsxSink:
                 "</Relationships>"),
             "xl/styles.xml": _STYLES,
         }
-        for name, text in parts.items():
-            self.archive.writestr(name, text)
-        self.archive.close()
+        try:
+            for name, text in parts.items():
+                self.archive.writestr(name, text)
+            self.archive.close()
+        finally:
+            self.out.close()
 
 
-def _open_sink(fmt: str, path: Path, columns: list[ExportColumn], *, bom: bool) -> Any:
+def _open_sink(fmt: str, path: Path, columns: list[ExportColumn], *, bom: bool, at_rest: bool) -> Any:
     headers = [c.header for c in columns]
-    if fmt == "csv":
-        return _CsvSink(path.open("wb"), headers, bom=bom)
-    if fmt == "zip":
-        inner = Path(path.name).with_suffix(".csv").name
-        return _ZipSink(path, inner, headers, bom=bom)
-    return _XlsxSink(path, columns)
+    # a private file; encrypted (an unseekable stream zipfile writes with data descriptors)
+    # when it stays under DATA_DIR and encryption is configured
+    out = file_store.open_private(path, encrypt=None if at_rest else False)
+    try:
+        if fmt == "csv":
+            return _CsvSink(out, headers, bom=bom)
+        if fmt == "zip":
+            inner = Path(path.name.lstrip(".")).with_suffix("").with_suffix(".csv").name
+            return _ZipSink(out, inner, headers, bom=bom)
+        return _XlsxSink(out, columns)
+    except BaseException:
+        out.close()
+        raise
 
 
 def write_profiles_file(
     *, session: Session, flt: ProfileFilter, columns: list[ExportColumn], fmt: str,
-    out_path: Path | str, chunk_rows: int = EXPORT_CHUNK_ROWS, bom: bool = True,
+    out_path: Path | str, chunk_rows: int = EXPORT_CHUNK_ROWS, bom: bool = True, at_rest: bool = False,
 ) -> int:
     """Stream the matching profiles into `out_path`; returns how many rows it holds.
+
+    The file is private (0600). `at_rest`: it stays under DATA_DIR until it is downloaded
+    (an export's file), so it is encrypted when encryption is configured; read it back
+    with file_store.iter_plain. A file for the user's own path (the CLI) is plain.
 
     No permission check and no audit event: callers (export_to_file, export_profiles,
     the export job) do both. The file appears complete or not at all (written beside it
@@ -753,7 +773,7 @@ def write_profiles_file(
     partial = out_path.with_name(f".{out_path.name}.part")
     total = 0
     try:
-        sink = _open_sink(fmt, partial, columns, bom=bom)
+        sink = _open_sink(fmt, partial, columns, bom=bom, at_rest=at_rest)
         try:
             for chunk in _ChunkReader(session, flt, columns, chunk_rows).chunks():
                 sink.write(chunk)

@@ -67,9 +67,18 @@ def files_encrypted() -> bool:
 
 
 def private_dir(folder: Path) -> Path:
-    """`folder` (and missing parents under DATA_DIR) made 0700; returns it."""
+    """`folder` made 0700 (and every folder created on the way to it); returns it."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+    missing = []
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        missing.append(probe)
+        probe = probe.parent
+    for created in reversed(missing):
+        with suppress(FileExistsError):
+            created.mkdir(mode=DIR_MODE)
+        with suppress(OSError):
+            os.chmod(created, DIR_MODE)  # mkdir's mode is masked by the umask
     with suppress(OSError):
         os.chmod(folder, DIR_MODE)
     return folder
@@ -162,6 +171,11 @@ def write_bytes(path: Path | str, data: bytes, *, encrypt: bool | None = None) -
         partial.unlink(missing_ok=True)
         raise
     return path
+
+
+def stored_size(plain_bytes: int) -> int:
+    """The most bytes a stored file of `plain_bytes` plain bytes can take (encrypted)."""
+    return HEADER_BYTES + plain_bytes + (plain_bytes // SEGMENT_BYTES + 1) * TAG_BYTES
 
 
 def is_encrypted(path: Path | str) -> bool:

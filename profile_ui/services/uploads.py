@@ -2,7 +2,8 @@
 
 Reflex's own upload endpoint would also serve everything in its upload folder back over
 GET /_upload/<name>. We never use that folder: the upload event handler streams each
-file into `save_upload`, which writes under `settings.upload_dir` with a random name,
+file into `save_upload`, which writes under `settings.upload_dir` with a random name
+(0600 in a 0700 folder, encrypted when encryption is configured: services/file_store.py),
 and `UploadGuard` (ASGI middleware, installed through rx.App's api_transformer) answers
 GET with 404, refuses bodies over the limit with 413 before reading them, and refuses a
 POST without a signed-in user allowed to import (401/403).
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..settings import get_settings
+from . import file_store
 from .permissions import PROFILES_IMPORT, Actor, NotSignedIn
 from .request_guard import PathGuard, actor_for_session_cookie, content_length
 
@@ -60,13 +62,12 @@ def save_upload(
         raise UploadError(
             f"{shown_name}: this file type cannot be imported "
             f"(use {', '.join(ALLOWED_SUFFIXES)})")
-    folder = upload_dir or settings.upload_dir
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    folder = file_store.private_dir(upload_dir or settings.upload_dir)
     target = folder / f"{secrets.token_hex(16)}{suffix}"
     partial = target.with_name(target.name + ".part")
     written = 0
     try:
-        with open(partial, "xb") as out:
+        with file_store.open_private(partial, exclusive=True) as out:
             for chunk in data_chunks:
                 written += len(chunk)
                 if written > limit:

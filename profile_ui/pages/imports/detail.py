@@ -16,6 +16,7 @@ from ...components.dialogs import confirm_dialog
 from ...components.shell import shell
 from ...db import session_scope
 from ...models import utcnow
+from ...services import file_store
 from ...services.importing import jobs as import_jobs
 from ...services.importing.apply import ImportUndoError, undo_import
 from ...services.importing.results import reasons_text, row_results
@@ -228,7 +229,7 @@ class ImportDetailState(AppState):
             path, name = job.error_file_path, job.file_name
         if not path or not Path(path).with_suffix(".csv").is_file():
             return rx.toast.info("No row was refused: there is no error file")
-        return rx.download(data=Path(path).with_suffix(".csv").read_bytes(),
+        return rx.download(data=file_store.read_bytes(Path(path).with_suffix(".csv")),
                            filename=f"{Path(name).stem} errors.csv")
 
     @rx.event

@@ -21,7 +21,7 @@ import reflex as rx
 
 from ... import routes
 from ...db import session_scope
-from ...services import workspace_settings
+from ...services import file_store, workspace_settings
 from ...services.importing import IDENTITY_PREFIX, TAGS_TARGET, ImportMapping, ImportOptions
 from ...services.importing import jobs as import_jobs
 from ...services.importing import mapping as mapping_stage
@@ -784,7 +784,7 @@ class ImportUploadState(AppState):
         if not path or not Path(path).is_file():
             return rx.toast.info("No row was refused: there is no error file")
         csv_path = Path(path).with_suffix(".csv")
-        return rx.download(data=csv_path.read_bytes(), filename=f"{Path(name).stem} errors.csv")
+        return rx.download(data=file_store.read_bytes(csv_path), filename=f"{Path(name).stem} errors.csv")
 
     @rx.event
     @guarded

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from ...models import ImportJob, ImportRowResult
+from .. import file_store
 from ..permissions import PROFILES_IMPORT, Actor
 from . import ROW_COL
 from .apply import OUTCOMES, BulkWriter, ImportPlan
@@ -132,7 +133,9 @@ def write_error_file(
 ) -> Path:
     """The invalid rows exactly as they came in (the file's own headers and text), plus a
     "Reasons" column, as .xlsx or .csv. `errors`: row number -> reasons, or a frame with
-    ROW_COL and "errors" (JSON text or a list). Returns the path written."""
+    ROW_COL and "errors" (JSON text or a list). Written as a private file, encrypted when
+    encryption is configured (services/file_store.py; read it with file_store.read_bytes).
+    Returns the path written."""
     if fmt not in ERROR_FILE_FORMATS:
         raise ResultsError(f"unknown error file format '{fmt}' (expected xlsx or csv)")
     reasons = _reasons_frame(errors)
@@ -141,19 +144,20 @@ def write_error_file(
     header_row = headers + [_reasons_header(headers)]
     out = data.select([pl.col(h).cast(pl.Utf8) for h in headers] + [pl.col("__reasons__")])
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "csv":
         # header written by hand: the file's headers may repeat, a frame's columns cannot
-        with path.open("wb") as handle:
+        with file_store.open_private(path) as handle:
             handle.write(b"\xef\xbb\xbf")  # BOM: Excel then reads UTF-8 (Vietnamese names) right
             handle.write((",".join(_csv_cell(h) for h in header_row) + "\n").encode())
             out.write_csv(handle, include_header=False)
         return path
     import xlsxwriter
 
-    workbook = xlsxwriter.Workbook(str(path), {
+    # in memory, not constant_memory: that mode spills the rows to plain temporary files
+    handle = file_store.open_private(path)
+    workbook = xlsxwriter.Workbook(handle, {
         "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False,
-        "constant_memory": True})
+        "in_memory": True})
     try:
         sheet = workbook.add_worksheet("Invalid rows")
         bold = workbook.add_format({"bold": True})
@@ -166,7 +170,10 @@ def write_error_file(
                 if value is not None:
                     sheet.write_string(r, c, value)
     finally:
-        workbook.close()
+        try:
+            workbook.close()
+        finally:
+            handle.close()
     return path
 
 
