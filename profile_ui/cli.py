@@ -315,14 +315,23 @@ def export_command(out_path: Path, fmt: str | None, fields_mode: str, columns: s
 
 @main.command("purge")
 def purge_command() -> None:
-    """Remove deleted profiles past the trash's retention window, and expired export files."""
+    """Remove deleted profiles past the trash's retention window, and customer files past
+    their time: uploads, cached sheets, import error files, export files."""
     from .jobs.purge import run_purge
     from .settings import get_settings
 
     report = run_purge()
+    settings = get_settings()
+    files = report.files
     click.echo(f"purged {report.profiles} profiles deleted more than "
-               f"{get_settings().trash_retention_days} days ago; "
-               f"removed {report.export_files} expired export files")
+               f"{settings.trash_retention_days} days ago")
+    click.echo(f"uploads: removed {files.uploads} (imports ended, or left in the wizard more than "
+               f"{settings.upload_abandoned_hours} hours; {files.previews_cancelled} unconfirmed "
+               "previews cancelled)")
+    click.echo(f"cached sheets: removed {files.sheet_cache} (their upload is gone)")
+    click.echo(f"import error files: removed {files.error_files} (older than "
+               f"{settings.import_error_file_hours} hours)")
+    click.echo(f"export files: removed {files.export_files} (download link expired)")
 
 
 @main.command()
