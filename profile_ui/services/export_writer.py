@@ -769,7 +769,10 @@ def write_profiles_file(
     if not columns:
         raise ExportError("None of the chosen columns may be exported")
     out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
+    if at_rest:
+        file_store.private_dir(out_path.parent)
+    else:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
     partial = out_path.with_name(f".{out_path.name}.part")
     total = 0
     try:

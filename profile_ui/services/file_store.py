@@ -145,10 +145,13 @@ class EncryptingWriter(io.RawIOBase):
 
 
 def open_private(path: Path | str, *, exclusive: bool = False, encrypt: bool | None = None) -> IO[bytes]:
-    """A new private file (0600, its folder 0700) open for binary writing: encrypting when
-    `encrypt` (default: files_encrypted()). Close it to finish the file."""
+    """A new private file (0600) open for binary writing: encrypting when `encrypt`
+    (default: files_encrypted()). Close it to finish the file. A missing folder is made
+    0700; an existing one is left as it is (it may be the user's own: callers make the
+    app's folders private with `private_dir`)."""
     path = Path(path)
-    private_dir(path.parent)
+    if not path.parent.exists():
+        private_dir(path.parent)
     raw = _create_private(path, exclusive=exclusive)
     if not (files_encrypted() if encrypt is None else encrypt):
         return raw

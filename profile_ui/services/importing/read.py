@@ -478,7 +478,7 @@ def _parse_sheet(data: bytes, file_name: str, book: _Workbook, chosen: _SheetPar
             log.warning("cached sheet %s unreadable; parsing %s again", grid_path.name, file_name)
     grid, result = _parse_in_child(data, file_name, book, chosen, check_extent=check_extent)
     try:
-        _prune_sheet_cache(grid_path.parent)
+        _prune_sheet_cache(file_store.private_dir(grid_path.parent))
         buffer = io.BytesIO()
         grid.write_ipc(buffer, compression="uncompressed")
         file_store.write_bytes(result_path, json.dumps(result).encode())
