@@ -96,13 +96,15 @@ def identities() -> None:
 
 @identities.command("rekey")
 def identities_rekey() -> None:
-    """Re-encrypt identities after ENCRYPTION_KEY or ENCRYPTED_IDENTITY_KINDS changed.
+    """Re-encrypt identities and kept customer files (uploads, cached sheets, import error
+    files, export files) after ENCRYPTION_KEY or ENCRYPTED_IDENTITY_KINDS changed.
 
     Keep the old key in PREVIOUS_ENCRYPTION_KEYS until this has run.
     """
     from .db import session_scope
     from .services.crypto import IdentityCryptoError, rekey_identities
     from .services.permissions import SYSTEM_ACTOR
+    from .services.retention import rekey_files
 
     try:
         with session_scope() as session:
@@ -110,6 +112,12 @@ def identities_rekey() -> None:
     except IdentityCryptoError as exc:
         raise click.ClickException(f"nothing was changed: {exc}") from exc
     click.echo(f"{changed:,} identities now stored as the settings say")
+    with session_scope() as session:
+        files = rekey_files(session=session, actor=SYSTEM_ACTOR)
+    click.echo(f"{files.rewritten:,} files rewritten as the settings say ({files.unchanged:,} already were)")
+    if files.unreadable:
+        click.echo(f"{files.unreadable:,} files could not be read with the configured keys and were "
+                   "left as they are (the purge removes them in time)", err=True)
 
 
 @identities.command("new-key")

@@ -292,6 +292,48 @@ def _make_private(report: FilesPurged) -> None:
         file_store.private_dir(settings.data_dir / "cache")
 
 
+@dataclass
+class FilesRekeyed:
+    rewritten: int = 0
+    unchanged: int = 0
+    unreadable: int = 0  # written with a key no longer configured, or damaged
+
+
+def customer_files() -> Iterator[Path]:
+    """Every customer file kept under DATA_DIR (each place of the module docstring)."""
+    for folder in (upload_dir(), sheet_cache_dir(), error_file_dir()):
+        yield from (p for p in _files(folder) if not p.name.endswith(".part"))
+    root = get_settings().export_dir
+    if root.is_dir():
+        yield from (p for p in sorted(root.glob("*/*")) if p.is_file() and not p.name.startswith("."))
+
+
+def rekey_files(*, session: Session, actor: Actor) -> FilesRekeyed:
+    """Rewrite every kept customer file as the settings say: encrypted under the current
+    key (plain files written before encryption was on too), or plain when encryption is
+    off. `profile-ui identities rekey` runs it after the identities. A file no configured
+    key opens is counted and left. Audited in the caller's transaction; needs
+    settings.manage."""
+    from .permissions import SETTINGS_MANAGE
+
+    actor.require(SETTINGS_MANAGE)
+    done = FilesRekeyed()
+    for path in list(customer_files()):
+        try:
+            if file_store.reencrypt_file(path):
+                done.rewritten += 1
+            else:
+                done.unchanged += 1
+        except file_store.FileCryptoError:
+            done.unreadable += 1
+        except FileNotFoundError:  # removed meanwhile (the purge, an erasure)
+            continue
+    record_event(session=session, actor=actor, action="files.rekey", object_type="files",
+                 details={"rewritten": done.rewritten, "unchanged": done.unchanged,
+                          "unreadable": done.unreadable, "encrypted": file_store.files_encrypted()})
+    return done
+
+
 def purge_files(*, session: Session, actor: Actor = SYSTEM_ACTOR, now: datetime | None = None) -> FilesPurged:
     """Remove every customer file past its time (see the module docstring); what went.
     Database changes (cancelled previews, export rows without their file) are made in

@@ -159,3 +159,27 @@ def test_command_line_purge_reports_each_place_and_leaves_cli_files_alone(app, t
                   "export files: removed 0"):
         assert place in result.output
     assert own.read_bytes() == b"Full Name,Email\nAn,an@example.com\n"  # the user's own file stays
+
+
+def test_rekey_encrypts_files_written_plain_and_moves_them_to_a_new_key(app_env, sqlite_url: str) -> None:  # noqa: ANN001
+    import base64
+    import json
+
+    from profile_ui.services import crypto, file_store
+
+    key = base64.b64encode(bytes(range(32))).decode()
+    new_key = base64.b64encode(bytes(range(50, 82))).decode()
+    app_env(sqlite_url)  # encryption off: the upload is written plain
+    plain = upload(b"Email\nan.secret@example.com\n", "people.csv")
+    assert plain.read_bytes().startswith(b"Email")
+    runner = CliRunner()
+
+    app_env(sqlite_url, ENCRYPTION_KEY=key)
+    result = runner.invoke(main, ["identities", "rekey"], catch_exceptions=False)
+    assert result.exit_code == 0 and "1 files rewritten" in result.output
+    assert b"an.secret" not in plain.read_bytes() and file_store.key_id_of_file(plain) == crypto.current_key_id()
+
+    app_env(sqlite_url, ENCRYPTION_KEY=new_key, PREVIOUS_ENCRYPTION_KEYS=json.dumps([key]))
+    assert runner.invoke(main, ["identities", "rekey"], catch_exceptions=False).exit_code == 0
+    app_env(sqlite_url, ENCRYPTION_KEY=new_key)  # the old key dropped
+    assert file_store.read_bytes(plain) == b"Email\nan.secret@example.com\n"
