@@ -105,6 +105,22 @@ def error_file_available(job: ImportJob, now: datetime | None = None) -> bool:
     return any(path.is_file() for path in error_file_paths(job))
 
 
+def error_file_note(job: ImportJob, now: datetime | None = None) -> str:
+    """What the import report says about the error file: until when it can be downloaded,
+    or that it is gone ("" when the import made none, or has not ended)."""
+    expires = error_file_expires_at(job)
+    if expires is None:
+        return ""
+    hours = get_settings().import_error_file_hours
+    if error_file_available(job, now):
+        return (f"The error file can be downloaded until {expires:%Y-%m-%d %H:%M} UTC; "
+                f"then it is deleted (error files are kept {hours} hours).")
+    if expires <= (now or utcnow()):
+        return (f"The error file was deleted on {expires:%Y-%m-%d %H:%M} UTC (error files are kept "
+                f"{hours} hours); import the file again to get a new one.")
+    return "The error file was deleted (a GDPR erasure removed it); import the file again to get a new one."
+
+
 def in_upload_dir(path: str | Path | None) -> bool:
     """Whether an import's stored file is an upload (the CLI imports the user's own file)."""
     if not path:

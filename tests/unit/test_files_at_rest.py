@@ -23,7 +23,7 @@ from sqlmodel import Session, SQLModel
 from profile_ui.db import make_engine, session_scope
 from profile_ui.jobs.import_job import run_batch
 from profile_ui.models import AuditEvent, ExportJob, Identity, ImportJob
-from profile_ui.services import crypto, file_store
+from profile_ui.services import crypto, file_store, retention
 from profile_ui.services.deletion import erase_profile
 from profile_ui.services.exporting import ExportExpired, download_export, export_profiles
 from profile_ui.services.importing.apply import undo_import
@@ -167,6 +167,8 @@ def test_no_trace_of_the_erased_person_and_no_plain_identifier_at_rest(
         assert event.details["places"] == result.places
         assert session.get(ExportJob, export.export_id).file_path is None
     assert kept_export.path.is_file()
+    with Session(engine) as session:
+        assert "GDPR erasure" in retention.error_file_note(session.get(ImportJob, first.id))
     with Session(engine) as session, pytest.raises(ExportExpired, match="no longer available"):
         download_export(session=session, actor=marketer, export_id=export.export_id)
 

@@ -139,6 +139,10 @@ def test_purge_removes_each_file_when_its_purpose_ends_and_nothing_else(app, tmp
     assert files_in(cache) == set()
     assert error_files <= files_in(data / "import-results") and export.path.is_file()
     assert retention.error_file_available(job_row(app, job_a.id), now=later)
+    expires = job_row(app, job_a.id).finished_at + timedelta(hours=72)
+    assert retention.error_file_note(job_row(app, job_a.id), now=later) == (
+        f"The error file can be downloaded until {expires:%Y-%m-%d %H:%M} UTC; then it is deleted "
+        "(error files are kept 72 hours).")
 
     much_later = now + timedelta(hours=73)  # error files and export links: 72 hours
     report = run_purge(engine=app, now=much_later)
@@ -146,6 +150,8 @@ def test_purge_removes_each_file_when_its_purpose_ends_and_nothing_else(app, tmp
     assert files_in(data / "import-results") == set() and not export.path.exists()
     assert files_in(data / "uploads") == {e.name}
     assert not retention.error_file_available(job_row(app, job_a.id), now=much_later)
+    assert retention.error_file_note(job_row(app, job_a.id), now=much_later).startswith(
+        f"The error file was deleted on {expires:%Y-%m-%d %H:%M} UTC")
 
 
 def test_command_line_purge_reports_each_place_and_leaves_cli_files_alone(app, tmp_path: Path) -> None:  # noqa: ANN001

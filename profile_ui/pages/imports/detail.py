@@ -16,7 +16,7 @@ from ...components.dialogs import confirm_dialog
 from ...components.shell import shell
 from ...db import session_scope
 from ...models import utcnow
-from ...services import file_store
+from ...services import file_store, retention
 from ...services.importing import jobs as import_jobs
 from ...services.importing.apply import ImportUndoError, undo_import
 from ...services.importing.results import reasons_text, row_results
@@ -57,6 +57,7 @@ class ImportDetailState(AppState):
     rows_total: int = 0
     eta: str = ""
     has_error_file: bool = False
+    error_file_note: str = ""
     invalid_rows: int = 0
     can_undo: bool = False
     can_cancel: bool = False
@@ -99,7 +100,8 @@ class ImportDetailState(AppState):
             self.error = job.error or ""
             self.rows_done, self.rows_total = job.rows_done or 0, job.rows_total or 0
             self.eta = self._eta(job)
-            self.has_error_file = bool(job.error_file_path)
+            self.has_error_file = retention.error_file_available(job)
+            self.error_file_note = retention.error_file_note(job)
             self.invalid_rows = import_jobs.report_counts(job.counts)["invalid"]
             self.can_undo = job.status == import_jobs.COMPLETED
             self.can_cancel = job.status in (import_jobs.QUEUED, import_jobs.AWAITING_CONFIRMATION)
@@ -227,8 +229,11 @@ class ImportDetailState(AppState):
         with session_scope() as session:
             job = import_jobs.get_import(session=session, actor=actor, job_id=self.shown_id)
             path, name = job.error_file_path, job.file_name
-        if not path or not Path(path).with_suffix(".csv").is_file():
+            available, note = retention.error_file_available(job), retention.error_file_note(job)
+        if not path:
             return rx.toast.info("No row was refused: there is no error file")
+        if not available:
+            return rx.toast.info(note)
         return rx.download(data=file_store.read_bytes(Path(path).with_suffix(".csv")),
                            filename=f"{Path(name).stem} errors.csv")
 
@@ -317,6 +322,8 @@ def content() -> rx.Component:
             rx.cond(S.error != "", rx.callout.root(rx.callout.text(S.error), color_scheme="red",
                                                    role="alert")),
             rx.text(S.settings_text, size="2", color_scheme="gray"),
+            rx.cond(S.error_file_note != "", rx.text(S.error_file_note, size="2",
+                                                      aria_label="Error file")),
             rx.cond(S.undo_result != "", rx.callout.root(rx.callout.text(S.undo_result),
                                                          color_scheme="green", role="status")),
             rx.hstack(
