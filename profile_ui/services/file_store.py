@@ -32,7 +32,7 @@ import io
 import os
 import struct
 from collections.abc import Iterator
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any
 
@@ -162,18 +162,27 @@ def open_private(path: Path | str, *, exclusive: bool = False, encrypt: bool | N
         raise
 
 
-def write_bytes(path: Path | str, data: bytes, *, encrypt: bool | None = None) -> Path:
-    """`data` into a private file at `path` (written beside it, then renamed into place)."""
+@contextmanager
+def replacing(path: Path | str, *, encrypt: bool | None = None, exclusive: bool = False) -> Iterator[IO[bytes]]:
+    """open_private for a file that appears at `path` complete or not at all: written as
+    "<name>.part" beside it and renamed into place when the block ends; an error in the
+    block leaves nothing behind."""
     path = Path(path)
-    partial = path.with_name(f".{path.name}.part")
+    partial = path.with_name(f"{path.name}.part")
     try:
-        with open_private(partial, encrypt=encrypt) as out:
-            out.write(data)
+        with open_private(partial, encrypt=encrypt, exclusive=exclusive) as out:
+            yield out
         os.replace(partial, path)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
-    return path
+
+
+def write_bytes(path: Path | str, data: bytes, *, encrypt: bool | None = None) -> Path:
+    """`data` into a private file at `path` (see `replacing`)."""
+    with replacing(path, encrypt=encrypt) as out:
+        out.write(data)
+    return Path(path)
 
 
 def stored_size(plain_bytes: int) -> int:
@@ -256,13 +265,7 @@ def reencrypt_file(path: Path | str) -> bool:
     key_id = key_id_of_file(path)
     if (key_id == crypto.current_key_id()) if wanted else key_id is None:
         return False
-    partial = path.with_name(f".{path.name}.rekey")
-    try:
-        with open_private(partial, encrypt=wanted) as out:
-            for chunk in iter_plain(path):
-                out.write(chunk)
-        os.replace(partial, path)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
+    with replacing(path, encrypt=wanted) as out:
+        for chunk in iter_plain(path):
+            out.write(chunk)
     return True

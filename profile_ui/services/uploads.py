@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import secrets
 from collections.abc import Iterable
 from pathlib import Path
@@ -64,20 +63,14 @@ def save_upload(
             f"(use {', '.join(ALLOWED_SUFFIXES)})")
     folder = file_store.private_dir(upload_dir or settings.upload_dir)
     target = folder / f"{secrets.token_hex(16)}{suffix}"
-    partial = target.with_name(target.name + ".part")
     written = 0
-    try:
-        with file_store.open_private(partial, exclusive=True) as out:
-            for chunk in data_chunks:
-                written += len(chunk)
-                if written > limit:
-                    raise UploadError(
-                        f"{shown_name} is larger than the upload limit of {_megabytes(limit)}")
-                out.write(chunk)
-        os.replace(partial, target)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
+    with file_store.replacing(target, exclusive=True) as out:  # a refused file leaves nothing
+        for chunk in data_chunks:
+            written += len(chunk)
+            if written > limit:
+                raise UploadError(
+                    f"{shown_name} is larger than the upload limit of {_megabytes(limit)}")
+            out.write(chunk)
     return target
 
 

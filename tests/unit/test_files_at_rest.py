@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-import xlsxwriter
+from customer_files import submit, upload, xlsx_bytes
 from sqlmodel import Session, SQLModel
 
 from profile_ui.db import make_engine, session_scope
@@ -27,11 +27,10 @@ from profile_ui.services import crypto, file_store, retention
 from profile_ui.services.deletion import erase_profile
 from profile_ui.services.exporting import ExportExpired, download_export, export_profiles
 from profile_ui.services.importing.apply import undo_import
-from profile_ui.services.importing.jobs import ImportFile, confirm_import, submit_import
+from profile_ui.services.importing.jobs import confirm_import
 from profile_ui.services.importing.read import read_upload
 from profile_ui.services.permissions import SYSTEM_ACTOR
 from profile_ui.services.profiles import ProfileFilter
-from profile_ui.services.uploads import save_upload
 from profile_ui.services.users import actor_for_email, create_user
 
 KEY = base64.b64encode(bytes(range(32))).decode()
@@ -54,22 +53,8 @@ def csv_bytes(rows: list[list[str]]) -> bytes:
     return ("\n".join(",".join(row) for row in rows) + "\n").encode()
 
 
-def xlsx_bytes(tmp_path: Path, rows: list[list[str]]) -> bytes:
-    path = tmp_path / "book.xlsx"
-    workbook = xlsxwriter.Workbook(str(path))
-    sheet = workbook.add_worksheet("People")
-    for r, row in enumerate(rows):
-        for c, value in enumerate(row):
-            sheet.write_string(r, c, value)
-    workbook.close()
-    return path.read_bytes()
-
-
 def run_import(actor, data: bytes, name: str, *, preview: bool = False) -> ImportJob:  # noqa: ANN001
-    path = save_upload(actor=actor, file_name=name, data_chunks=[data])
-    with session_scope() as session:
-        (job,) = submit_import(session=session, actor=actor, dry_run=preview, enqueue=False,
-                               files=[ImportFile(file_name=name, stored_path=path)])
+    job = submit(actor, upload(actor, data, name), name, dry_run=preview)
     run_batch(job.batch_id)
     if preview:
         with session_scope() as session:
@@ -127,7 +112,7 @@ def test_no_trace_of_the_erased_person_and_no_plain_identifier_at_rest(
     undone = run_import(marketer, csv_bytes(UNDONE), "undone.csv")
     with session_scope() as session:
         undo_import(session=session, actor=marketer, job_id=undone.id)
-    left = save_upload(actor=marketer, file_name="left.csv", data_chunks=[csv_bytes(LEFT_IN_WIZARD)])
+    left = upload(marketer, csv_bytes(LEFT_IN_WIZARD), "left.csv")
     assert read_upload(left, file_name="left.csv").headers == HEADER  # the wizard read it
     with session_scope() as session:
         export = export_profiles(session=session, actor=marketer, flt=ProfileFilter(), fmt="xlsx",

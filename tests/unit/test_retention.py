@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-import xlsxwriter
 from click.testing import CliRunner
+from customer_files import submit, upload, xlsx_bytes
 from sqlmodel import Session
 
 from profile_ui.cli import main
@@ -23,36 +23,13 @@ from profile_ui.jobs.purge import run_purge
 from profile_ui.models import AuditEvent, ImportJob, utcnow
 from profile_ui.services import retention
 from profile_ui.services.exporting import export_profiles
-from profile_ui.services.importing.jobs import ImportFile, cancel_import, confirm_import, submit_import
+from profile_ui.services.importing.jobs import cancel_import, confirm_import
 from profile_ui.services.permissions import SYSTEM_ACTOR
 from profile_ui.services.profiles import ProfileFilter
-from profile_ui.services.uploads import save_upload
 from profile_ui.services.users import actor_for_email, create_user
 
 ROWS = [["Full Name", "Email", "City"], ["Person 0", "p0@example.com", "Hue"],
         ["Person 1", "not-an-email", "Hue"], ["Person 2", "p2@example.com", "Hanoi"]]
-
-
-def xlsx_bytes(tmp_path: Path, rows: list[list[str]], name: str) -> bytes:
-    path = tmp_path / name
-    workbook = xlsxwriter.Workbook(str(path))
-    sheet = workbook.add_worksheet("People")
-    for r, row in enumerate(rows):
-        for c, value in enumerate(row):
-            sheet.write_string(r, c, value)
-    workbook.close()
-    return path.read_bytes()
-
-
-def upload(data: bytes, name: str) -> Path:
-    return save_upload(actor=SYSTEM_ACTOR, file_name=name, data_chunks=[data])
-
-
-def submit(path: Path, name: str, *, dry_run: bool, actor=SYSTEM_ACTOR) -> ImportJob:  # noqa: ANN001
-    with session_scope() as session:
-        (job,) = submit_import(session=session, actor=actor, dry_run=dry_run, enqueue=False,
-                               files=[ImportFile(file_name=name, stored_path=path)])
-        return job
 
 
 def job_row(engine: sa.Engine, job_id: int) -> ImportJob:
@@ -80,8 +57,8 @@ def test_purge_removes_each_file_when_its_purpose_ends_and_nothing_else(app, tmp
                     role="marketer")
         marketer = actor_for_email(session=session, email="m@example.com")
     # A: previewed, confirmed, completed (one invalid row: error files)
-    a = upload(xlsx_bytes(tmp_path, ROWS, "a.xlsx"), "a.xlsx")
-    job_a = submit(a, "a.xlsx", dry_run=True, actor=marketer)
+    a = upload(marketer, xlsx_bytes(tmp_path, ROWS, "a.xlsx"), "a.xlsx")
+    job_a = submit(marketer, a, "a.xlsx", dry_run=True)
     run_batch(job_a.batch_id)
     with session_scope() as session:
         confirm_import(session=session, actor=marketer, job_id=job_a.id, enqueue=False)
@@ -89,16 +66,16 @@ def test_purge_removes_each_file_when_its_purpose_ends_and_nothing_else(app, tmp
     assert job_row(app, job_a.id).status == "completed"
     # B: previewed, never confirmed; C: uploaded, never submitted; D: previewed then the
     # wizard's Back (cancelled); E: queued, not run yet
-    b = upload(xlsx_bytes(tmp_path, [*ROWS, ["Person 3", "p3@example.com", "Hue"]], "b.xlsx"), "b.xlsx")
-    job_b = submit(b, "b.xlsx", dry_run=True, actor=marketer)
+    b = upload(marketer, xlsx_bytes(tmp_path, [*ROWS, ["Person 3", "p3@example.com", "Hue"]], "b.xlsx"), "b.xlsx")
+    job_b = submit(marketer, b, "b.xlsx", dry_run=True)
     run_batch(job_b.batch_id)
-    c = upload(b"Email\nc@example.com\n", "c.csv")
-    d = upload(b"Email\nd@example.com\n", "d.csv")
-    job_d = submit(d, "d.csv", dry_run=True, actor=marketer)
+    c = upload(marketer, b"Email\nc@example.com\n", "c.csv")
+    d = upload(marketer, b"Email\nd@example.com\n", "d.csv")
+    job_d = submit(marketer, d, "d.csv", dry_run=True)
     with session_scope() as session:
         cancel_import(session=session, actor=marketer, job_id=job_d.id)
-    e = upload(b"Email\ne@example.com\n", "e.csv")
-    submit(e, "e.csv", dry_run=False, actor=marketer)
+    e = upload(marketer, b"Email\ne@example.com\n", "e.csv")
+    submit(marketer, e, "e.csv", dry_run=False)
     with session_scope() as session:
         export = export_profiles(session=session, actor=marketer, flt=ProfileFilter(), fmt="csv")
     # files written before retention existed: plain, 0644, no row names them
@@ -176,7 +153,7 @@ def test_rekey_encrypts_files_written_plain_and_moves_them_to_a_new_key(app_env,
     key = base64.b64encode(bytes(range(32))).decode()
     new_key = base64.b64encode(bytes(range(50, 82))).decode()
     app_env(sqlite_url)  # encryption off: the upload is written plain
-    plain = upload(b"Email\nan.secret@example.com\n", "people.csv")
+    plain = upload(SYSTEM_ACTOR, b"Email\nan.secret@example.com\n", "people.csv")
     assert plain.read_bytes().startswith(b"Email")
     runner = CliRunner()
 
