@@ -78,8 +78,8 @@ def test_import_reports_each_file_as_one_json_line(cli, tmp_path: Path) -> None:
     # the error file: the invalid row as it came in, with the reasons (xlsx, and csv beside it)
     assert Path(error_file).suffix == ".xlsx" and Path(error_file).is_file()
     error_rows = list(csv.reader(Path(error_file).with_suffix(".csv").open(encoding="utf-8-sig")))
-    assert error_rows[0][:4] == PEOPLE[0] and error_rows[1][:4] == PEOPLE[2]
-    assert "not-an-email" in error_rows[1][4]
+    assert error_rows[0][1:5] == PEOPLE[0] and error_rows[1][1:5] == PEOPLE[2]
+    assert error_rows[1][0] == "3" and "not-an-email" in error_rows[1][5]
 
 
 def test_importing_the_same_file_again_creates_nobody_twice(cli, tmp_path: Path) -> None:  # noqa: ANN001

@@ -22,6 +22,8 @@ from . import ROW_COL
 from .apply import OUTCOMES, BulkWriter, ImportPlan
 
 REASONS_HEADER = "Reasons"
+# the first column of the error file: the row's number in the user's spreadsheet (header = 1)
+ROW_NUMBER_HEADER = "Row"
 ERROR_FILE_FORMATS = ("xlsx", "csv")
 
 
@@ -130,16 +132,18 @@ def write_error_file(
     path: str | Path,
     fmt: str = "xlsx",
 ) -> Path:
-    """The invalid rows exactly as they came in (the file's own headers and text), plus a
-    "Reasons" column, as .xlsx or .csv. `errors`: row number -> reasons, or a frame with
-    ROW_COL and "errors" (JSON text or a list). Returns the path written."""
+    """The invalid rows exactly as they came in (the file's own headers and text), after a
+    first "Row" column (the row's number in the spreadsheet, so each can be found in the
+    original) and before a "Reasons" column, as .xlsx or .csv. `errors`: row number ->
+    reasons, or a frame with ROW_COL and "errors" (JSON text or a list). Returns the path."""
     if fmt not in ERROR_FILE_FORMATS:
         raise ResultsError(f"unknown error file format '{fmt}' (expected xlsx or csv)")
     reasons = _reasons_frame(errors)
     headers = list(frame_as_read.headers)
     data = frame_as_read.frame.join(reasons, on=ROW_COL, how="inner").sort(ROW_COL)
-    header_row = headers + [_reasons_header(headers)]
-    out = data.select([pl.col(h).cast(pl.Utf8) for h in headers] + [pl.col("__reasons__")])
+    header_row = [_free_header(ROW_NUMBER_HEADER, headers), *headers, _free_header(REASONS_HEADER, headers)]
+    out = data.select([pl.col(ROW_COL).cast(pl.Utf8)] + [pl.col(h).cast(pl.Utf8) for h in headers]
+                      + [pl.col("__reasons__")])
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "csv":
@@ -159,10 +163,12 @@ def write_error_file(
         bold = workbook.add_format({"bold": True})
         for col, header in enumerate(header_row):
             sheet.write_string(0, col, header, bold)
-        sheet.set_column(0, len(headers) - 1, 18)
-        sheet.set_column(len(headers), len(headers), 60)
-        for r, row in enumerate(out.iter_rows(), start=1):
-            for c, value in enumerate(row):
+        sheet.set_column(0, 0, 8)
+        sheet.set_column(1, len(headers), 18)
+        sheet.set_column(len(headers) + 1, len(headers) + 1, 60)
+        for r, (row_number, *row) in enumerate(out.iter_rows(), start=1):
+            sheet.write_number(r, 0, int(row_number))
+            for c, value in enumerate(row, start=1):
                 if value is not None:
                     sheet.write_string(r, c, value)
     finally:
@@ -181,10 +187,11 @@ def _reasons_frame(errors: Mapping[int, Sequence[Any]] | pl.DataFrame) -> pl.Dat
                         schema={ROW_COL: pl.Int64, "__reasons__": pl.Utf8})
 
 
-def _reasons_header(headers: list[str]) -> str:
-    name, n = REASONS_HEADER, 2
+def _free_header(base: str, headers: list[str]) -> str:
+    """`base`, or "Reasons (2)"... when the file has a column of that name already."""
+    name, n = base, 2
     while name in headers:
-        name, n = f"{REASONS_HEADER} ({n})", n + 1
+        name, n = f"{base} ({n})", n + 1
     return name
 
 
