@@ -27,11 +27,12 @@ from ...services.importing import jobs as import_jobs
 from ...services.importing import mapping as mapping_stage
 from ...services.importing import membership
 from ...services.importing import values as values_stage
-from ...services.importing.read import FileRejected, list_sheets, read_upload
+from ...services.importing.read import FileRejected, list_sheets, read_pasted, read_upload
 from ...services.importing.results import field_changes, reasons_text, row_results
 from ...services.permissions import PROFILES_IMPORT, Actor
 from ...services.uploads import UploadError, save_upload
 from ...state.base import AppState, guarded
+from .upload_feedback import UPLOAD_ID, UploadFeedbackMixin
 
 READ_CHUNK = 1024 * 1024
 PREVIEW_PAGE_SIZE = 25
@@ -132,7 +133,7 @@ def _format_changes(changes: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
-class ImportUploadState(AppState):
+class ImportUploadState(UploadFeedbackMixin, AppState):
     """The wizard. (Named as the upload state it replaced: the upload guard tests call it.)"""
 
     step: str = "source"
@@ -184,7 +185,7 @@ class ImportUploadState(AppState):
 
     def _reset_wizard(self) -> None:
         self.step, self.kind, self.files, self.file_errors = "source", "profiles", [], []
-        self.paste_text, self.busy, self.step_error = "", "", ""
+        self.paste_text, self.busy, self.step_error, self.chosen_errors = "", "", "", []
         self.headers, self.lines, self.choice_fields = [], [], []
         self.template_name, self.template_offer, self.template_applied = "", "", False
         self.consent, self.chosen_tags, self.tags_mode = {}, [], "append"
@@ -259,7 +260,7 @@ class ImportUploadState(AppState):
                 self.file_errors.append(str(exc))
                 continue
             self._add_saved(actor, name, path)
-        return rx.clear_selected_files("import_upload")
+        return rx.clear_selected_files(UPLOAD_ID)
 
     @rx.event
     @guarded
@@ -268,8 +269,10 @@ class ImportUploadState(AppState):
         actor = self._actor()
         self.file_errors = []
         text = self.paste_text.strip("\n")
-        if not text.strip():
-            self.file_errors.append("Pasted rows: nothing was pasted")
+        try:
+            read_pasted(text, has_header=True)  # PASTE_MAX_ROWS, before anything is saved
+        except FileRejected as exc:
+            self.file_errors.append(str(exc))
             return
         try:
             path = save_upload(actor=actor, file_name="pasted rows.tsv",

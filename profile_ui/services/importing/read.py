@@ -37,6 +37,7 @@ import tempfile
 import time
 import zipfile
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path, PurePosixPath
@@ -47,7 +48,7 @@ from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeElementTree
 
 from ...settings import get_settings
-from . import ROW_COL, sandbox
+from . import ROW_COL, limits, sandbox
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,6 @@ _BOMS = (
 )
 _WORKSHEET_REL = "/worksheet"
 _SEP_LINE = re.compile(r"sep=(.)\r?\n")
-_TOO_MANY_ROWS = "it has {count:,} data rows; at most {limit:,} can be imported at once (split it into smaller files)"
 
 
 @dataclass
@@ -161,20 +161,19 @@ def read_upload(path: Path | str, *, file_name: str, sheet: str | None = None) -
     return _read_text_file(path, file_name, suffix)
 
 
-def read_pasted(text: str) -> SheetData:
-    """Cells copied from a spreadsheet: tab-separated, no header row, mapped by position."""
+def read_pasted(text: str, *, has_header: bool = False) -> SheetData:
+    """Cells copied from a spreadsheet: tab-separated, mapped by position, or with their
+    header row (`has_header`, the wizard's paste box); at most PASTE_MAX_ROWS data rows."""
     settings = get_settings()
     if len(text) > settings.upload_max_bytes:
-        raise FileRejected(PASTED_FILE_NAME, f"the pasted text is over {_size(settings.upload_max_bytes)}; "
+        raise FileRejected(PASTED_FILE_NAME, f"the pasted text is over {limits.size_text(settings.upload_max_bytes)}; "
                                              "import it as a file instead")
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     grid = _parse_delimited(text, "\t", PASTED_FILE_NAME) if text.strip() else None
     if grid is None:
         raise FileRejected(PASTED_FILE_NAME, "nothing was pasted")
-    return _sheet_data(PASTED_FILE_NAME, None, grid, first_row=1, has_header=False,
-                       max_rows=settings.paste_max_rows,
-                       too_many="{count:,} rows were pasted; at most {limit:,} can be pasted at once "
-                                "(import a file for more)",
+    return _sheet_data(PASTED_FILE_NAME, None, grid, first_row=1, has_header=has_header,
+                       max_rows=settings.paste_max_rows, too_many=limits.too_many_pasted_rows,
                        empty_reason="nothing was pasted")
 
 
@@ -184,10 +183,6 @@ def read_pasted(text: str) -> SheetData:
 def _suffix(file_name: str, path: Path) -> str:
     # the name the user gave is the claim we check; a stored copy may have a random name
     return (Path(file_name).suffix or path.suffix).lower()
-
-
-def _size(limit: int) -> str:
-    return f"{limit / (1024 * 1024):,.0f} MB" if limit >= 1024 * 1024 else f"{limit:,} bytes"
 
 
 def _check_file(path: Path, file_name: str, suffix: str) -> None:
@@ -209,8 +204,7 @@ def _check_file(path: Path, file_name: str, suffix: str) -> None:
     if size == 0:
         raise FileRejected(file_name, "the file is empty")
     if size > settings.upload_max_bytes:
-        raise FileRejected(file_name, f"the file is {size / (1024 * 1024):,.1f} MB; files up to "
-                                      f"{_size(settings.upload_max_bytes)} can be imported")
+        raise FileRejected(file_name, limits.too_large(size, settings.upload_max_bytes))
     if suffix in XLSX_SUFFIXES:
         _check_xlsx_magic(head, file_name, path)
     else:
@@ -350,7 +344,7 @@ def _check_zip_directory(infos: list[zipfile.ZipInfo], file_name: str) -> None:
     packed = sum(info.compress_size for info in infos)
     if unpacked > MAX_UNPACKED_BYTES:
         raise FileRejected(file_name, f"the workbook unpacks to {unpacked / (1024 * 1024):,.0f} MB, far more "
-                                      f"than a {_size(get_settings().upload_max_bytes)} spreadsheet can hold: "
+                                      f"than a {limits.size_text(get_settings().upload_max_bytes)} spreadsheet can hold: "
                                       "it looks like a zip bomb and was not opened")
     for total, compressed in [(unpacked, packed)] + [(i.file_size, i.compress_size) for i in infos]:
         if total >= RATIO_CHECKED_FROM_BYTES and total > MAX_COMPRESSION_RATIO * max(compressed, 1):
@@ -435,7 +429,7 @@ def _read_xlsx(path: Path, file_name: str, book: _Workbook, chosen: _SheetPart, 
     grid, result = _parse_sheet(path, file_name, book, chosen, check_extent=check_extent)
     return _sheet_data(
         file_name, chosen.name, grid, first_row=1, has_header=True,
-        max_rows=settings.upload_max_rows, too_many=_TOO_MANY_ROWS,
+        max_rows=settings.upload_max_rows, too_many=limits.too_many_rows,
         error_cells=result.get("error_cells", []),
         first_column=result.get("first_column"),
         empty_reason=f'the sheet "{chosen.name}" is empty',
@@ -552,7 +546,7 @@ def _read_text_file(path: Path, file_name: str, suffix: str) -> SheetData:
     if grid is None:
         raise FileRejected(file_name, "the file has no data: it holds only blank lines")
     return _sheet_data(file_name, None, grid, first_row=1, has_header=True,
-                       max_rows=settings.upload_max_rows, too_many=_TOO_MANY_ROWS,
+                       max_rows=settings.upload_max_rows, too_many=limits.too_many_rows,
                        empty_reason="the file has no data: it holds only blank lines")
 
 
@@ -679,7 +673,7 @@ def _sheet_data(
     first_row: int,
     has_header: bool,
     max_rows: int,
-    too_many: str,
+    too_many: Callable[[int, int], str],
     error_cells: list[dict[str, Any]] = (),  # type: ignore[assignment]
     first_column: int | None = None,
     empty_reason: str = "there is nothing to import",
@@ -704,7 +698,7 @@ def _sheet_data(
         raw_headers = [None] * len(columns)
         data = grid
     if data.height > max_rows:
-        raise FileRejected(file_name, too_many.format(count=data.height, limit=max_rows))
+        raise FileRejected(file_name, too_many(data.height, max_rows))
     headers = _unique_headers(raw_headers)
     # a column with neither a header nor a value (e.g. cells cleared to "") is left out
     non_null = data.select(pl.col(columns).count()).row(0)

@@ -547,6 +547,28 @@ def test_paste_of_1000_rows_is_read_and_1001_refused() -> None:
     assert "at most 1,000" in caught.value.reason
 
 
+def test_paste_with_its_header_row_counts_data_rows_only() -> None:
+    header = "Email\tName\n"
+    sheet = read_pasted(header + "".join(f"u{i}@x.vn\t{i}\n" for i in range(1000)), has_header=True)
+    assert sheet.headers == ["Email", "Name"] and sheet.frame.height == 1000
+    with pytest.raises(FileRejected) as caught:
+        read_pasted(header + "".join(f"u{i}@x.vn\t{i}\n" for i in range(1001)), has_header=True)
+    assert caught.value.reason == ("1,001 rows were pasted; at most 1,000 can be pasted at once "
+                                   "(import a file for more)")
+
+
+def test_limit_messages_name_the_size_and_the_limit() -> None:
+    from profile_ui.services.importing import limits
+
+    mb = 1024 * 1024
+    assert limits.too_large(int(10.8 * mb), 10 * mb) == "the file is 10.8 MB; files up to 10 MB can be imported"
+    assert limits.too_large(300_000, 200_000) == "the file is 293 KB; files up to 195 KB can be imported"
+    # sizes that round alike are given in bytes
+    assert limits.too_large(10 * mb + 5, 10 * mb) == (
+        "the file is 10,485,765 bytes; files up to 10,485,760 bytes can be imported")
+    assert limits.too_many_rows(50_001, 50_000).startswith("it has 50,001 data rows; at most 50,000")
+
+
 def test_empty_paste_is_refused() -> None:
     with pytest.raises(FileRejected) as caught:
         read_pasted(" \n\t\n")
