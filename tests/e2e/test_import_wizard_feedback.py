@@ -87,3 +87,37 @@ def test_steps_read_as_text_and_tables_have_names(wizard: Page, tmp_path: Path) 
     expect(page.get_by_text("Step 6 of 6: Preview")).to_be_visible()
     expect(page.get_by_role("table", name="Preview rows")).to_contain_text("new", timeout=JOB_TIMEOUT)
 
+
+def _mail_body(running_app, to: str, subject: str, wait_s: float = 60) -> str:  # noqa: ANN001
+    """The body of the newest e-mail to `to` whose subject holds `subject`, once sent."""
+    import time
+
+    deadline = time.monotonic() + wait_s
+    while True:
+        mails = [m for m in running_app.inbox if m["To"] == to and subject in m["Subject"]]
+        if mails or time.monotonic() > deadline:
+            assert mails, [m["Subject"] for m in running_app.inbox]
+            return mails[-1].get_payload(decode=True).decode()
+        time.sleep(0.2)
+
+
+def test_dry_run_report_and_email_say_the_same_words_with_thousands(
+    wizard: Page, running_app, tmp_path: Path  # noqa: ANN001
+) -> None:
+    from .helpers import USERS
+
+    page = wizard
+    path = write_csv(tmp_path / "twelve hundred.csv", [["Email", "Full name"]] + [
+        [f"words{n}@vocabulary.example.com", f"Word Person {n}"] for n in range(1_200)])
+    upload(page, path)
+    next_step(page, "Identify and map columns")
+    next_step(page, "Options")
+    page.get_by_role("button", name="Preview").click()
+    said = "1,200 rows: 1,200 new, 0 updated, 0 merged, 0 unchanged, 0 invalid, 0 conflicts"
+    expect(page.get_by_role("list", name="Totals")).to_contain_text(said, timeout=JOB_TIMEOUT)
+    expect(page.get_by_text("Page 1 of 48 (1,200 rows)")).to_be_visible()
+    page.get_by_role("button", name="Confirm import").click()
+    expect(page).to_have_url(re.compile(r"/imports/\d+$"))
+    expect(page.get_by_label("Import status")).to_have_text("completed", timeout=JOB_TIMEOUT)
+    expect(page.get_by_label("Totals")).to_have_text(said)
+    assert said in _mail_body(running_app, USERS["marketer"], "twelve hundred.csv")

@@ -367,7 +367,7 @@ def _preview() -> rx.Component:
                 rx.button("Previous page", size="1", variant="soft",
                           disabled=S.preview_page <= 1,
                           on_click=S.set_preview_page(S.preview_page - 1)),
-                rx.text(f"Page {S.preview_page} of {S.preview_pages} ({S.preview_count} rows)",
+                rx.text(f"Page {S.preview_page} of {S.preview_pages} ({S.preview_count_text})",
                         size="2"),
                 rx.button("Next page", size="1", variant="soft",
                           disabled=S.preview_page >= S.preview_pages,

@@ -167,6 +167,7 @@ class ImportUploadState(UploadFeedbackMixin, AppState):
     preview_page: int = 1
     preview_pages: int = 1
     preview_count: int = 0
+    preview_count_text: str = ""
     preview_outcome: str = ""
     preview_job_ids: list[int] = []
     preview_job: int = 0
@@ -737,11 +738,7 @@ class ImportUploadState(UploadFeedbackMixin, AppState):
                 elif job.status == import_jobs.CANCELLED:
                     text = "Cancelled"
                 else:
-                    c = job.counts or {}
-                    text = (f"{c.get('rows', 0)} rows: {c.get('created', 0)} new, "
-                            f"{c.get('updated', 0)} update, {c.get('merged', 0)} merge, "
-                            f"{c.get('unchanged', 0)} unchanged, {c.get('invalid', 0)} invalid, "
-                            f"{c.get('conflicts', 0)} conflict")
+                    text = import_jobs.totals_text(job.counts)
                 totals.append(PreviewTotal(file=job.file_name, text=text))
                 if job_id == self.preview_job:
                     self.preview_has_errors = bool(job.error_file_path)
@@ -754,6 +751,7 @@ class ImportUploadState(UploadFeedbackMixin, AppState):
                                   offset=(self.preview_page - 1) * PREVIEW_PAGE_SIZE,
                                   limit=PREVIEW_PAGE_SIZE)
         self.preview_count = count
+        self.preview_count_text = f"{count:,} row{'' if count == 1 else 's'}"
         self.preview_pages = max(1, -(-count // PREVIEW_PAGE_SIZE))
         self.preview_rows = [PreviewRow(row=r["row_number"], outcome=r["outcome"],
                                         changes=_format_changes(r["changes"]),
