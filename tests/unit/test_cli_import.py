@@ -257,3 +257,19 @@ def test_identities_rekey_encrypts_what_the_settings_now_say(cli, app_env, sqlit
         stored = conn.execute(sa.select(Identity.value, Identity.is_encrypted, Identity.value_encrypted)
                               .where(Identity.kind == "email")).one()
     assert stored.is_encrypted and "an@example.com" not in (stored.value + stored.value_encrypted)
+
+
+def test_the_readme_limits_hold_on_the_command_line(app_env, sqlite_url: str, tmp_path: Path) -> None:  # noqa: ANN001
+    """UPLOAD_MAX_BYTES and UPLOAD_MAX_ROWS refuse a file as the wizard does, in its words."""
+    app_env(sqlite_url, UPLOAD_MAX_BYTES="2000", UPLOAD_MAX_ROWS="5")
+    many = write_csv(tmp_path / "many.csv", [["Email"]] + [[f"p{n}@example.com"] for n in range(6)])
+    big = write_csv(tmp_path / "big.csv", [["Email", "Note"]] + [[f"b{n}@example.com", "x" * 500] for n in range(4)])
+    result = CliRunner().invoke(main, ["import", str(many), str(big), "--json"], catch_exceptions=False)
+    reports = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    assert result.exit_code == 2
+    assert reports[0]["error"] == ("many.csv: it has 6 data rows; at most 5 can be imported at once "
+                                   "(split it into smaller files)")
+    assert reports[1]["error"] == f"big.csv: the file is {big.stat().st_size:,} bytes; files up to 2,000 bytes can be imported"
+    engine = make_engine(sqlite_url)
+    assert count(engine, Profile) == 0
+    engine.dispose()
