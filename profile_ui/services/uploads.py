@@ -26,7 +26,7 @@ from .permissions import PROFILES_IMPORT, Actor, NotSignedIn
 from .request_guard import PathGuard, actor_for_session_cookie, content_length
 
 # file types the import pipeline reads (calamine for Excel, polars for text)
-ALLOWED_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xls")
+ALLOWED_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xls", ".xlsb", ".ods")
 # files one upload (one request) may carry; the browser refuses more before sending
 MAX_FILES_PER_UPLOAD = 10
 # room for the multipart headers and boundaries around the file bytes of one request

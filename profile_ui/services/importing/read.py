@@ -1,4 +1,5 @@
-"""Reading an upload (.xlsx, .csv) or pasted cells into `SheetData`: every value as text.
+"""Reading an upload (.xlsx, .xls, .xlsb, .ods, .csv) or pasted cells into `SheetData`:
+every value as text.
 
 Nothing is type-guessed: a column of numbers with a word at row 201, "0049151", zip
 "01234", a 20-digit id and Vietnamese, Chinese or Arabic text all arrive exactly as the
@@ -11,14 +12,17 @@ stays the number the user sees; the date normalizer reads serials.
 
 A file that is not what it claims, or that is hostile, is refused whole with
 `FileRejected(file_name, reason)` before anything is parsed, in bounded time and memory:
-extension against magic bytes (renamed files, legacy .xls, encrypted workbooks, which are
-OLE containers), empty files, size and row limits from settings, zip bombs (total unpacked
+extension against magic bytes (renamed files, encrypted workbooks, which are OLE
+containers), empty files, size and row limits from settings, zip bombs (total unpacked
 size and compression ratio from the zip directory), XML entity bombs (defusedxml for the
 workbook part here; sandbox.py refuses any DTD in the parts calamine reads), and cells far
-beyond any real sheet. xlsx sheets are parsed in a child process (sandbox.py) capped by
+beyond any real sheet. Workbook sheets are parsed in a child process (sandbox.py) capped by
 RLIMIT_AS and a timeout, because calamine aborts the whole process on some files; a child
-that dies is reported as "could not be read". CSV and pasted text are plain text of at most
-the upload limit and are parsed here with polars.
+that dies is reported as "could not be read". Legacy .xls (OLE), binary .xlsb and
+OpenDocument .ods go through the same child with the same limits (the child also lists
+their sheets, which only calamine can read); a far-away cell in them is stopped by the
+child's memory cap rather than found beforehand. CSV and pasted text are plain text of at
+most the upload limit and are parsed here with polars.
 """
 
 from __future__ import annotations
@@ -54,6 +58,8 @@ log = logging.getLogger(__name__)
 
 PASTED_FILE_NAME = "Pasted cells"
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
+# other workbooks calamine reads in the child: (format, how the file must start)
+BOOK_SUFFIXES = {".xls": "xls", ".xlsb": "xlsb", ".ods": "ods"}
 TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
 
 # the child that parses an xlsx sheet: 50,000 x 20 needs ~0.5 GB; 2 GB leaves room and
@@ -134,6 +140,12 @@ class _SheetPart:
 class _Workbook:
     sheets: list[_SheetPart]
     parts: list[str]  # XML parts calamine reads besides the sheet (checked for DTDs)
+    kind: str = "xlsx"  # or a value of BOOK_SUFFIXES
+
+
+# the XML an .ods holds (checked for DTDs in the child before calamine reads it)
+_ODS_PARTS = ["content.xml", "styles.xml", "meta.xml", "settings.xml", "META-INF/manifest.xml"]
+_ODS_MIMETYPE = b"application/vnd.oasis.opendocument.spreadsheet"
 
 
 # ---------------------------------------------------------------------------- public
@@ -144,16 +156,22 @@ def list_sheets(path: Path | str, *, file_name: str) -> list[str]:
     path = Path(path)
     suffix = _suffix(file_name, path)
     _check_file(path, file_name, suffix)
+    if suffix in BOOK_SUFFIXES:
+        return [sheet.name for sheet in _pickable(_open_other_book(path, file_name, suffix).sheets)]
     if suffix not in XLSX_SUFFIXES:
         return []
     return [sheet.name for sheet in _pickable(_open_workbook(path, file_name).sheets)]
 
 
 def read_upload(path: Path | str, *, file_name: str, sheet: str | None = None) -> SheetData:
-    """Read an uploaded .xlsx/.csv; a workbook with several sheets needs `sheet`."""
+    """Read an uploaded workbook or text file; a workbook with several sheets needs `sheet`."""
     path = Path(path)
     suffix = _suffix(file_name, path)
     _check_file(path, file_name, suffix)
+    if suffix in BOOK_SUFFIXES:
+        book = _open_other_book(path, file_name, suffix)
+        chosen = _choose_sheet(book, file_name, sheet)
+        return _read_xlsx(path, file_name, book, chosen, check_extent=False)
     if suffix in XLSX_SUFFIXES:
         book = _open_workbook(path, file_name)
         chosen = _choose_sheet(book, file_name, sheet)
@@ -196,29 +214,40 @@ def _check_file(path: Path, file_name: str, suffix: str) -> None:
         raise FileRejected(file_name, "the file was not found") from None
     except OSError as exc:
         raise FileRejected(file_name, f"the file could not be opened ({exc.strerror})") from None
-    if suffix == ".xls":
-        raise FileRejected(file_name, _xls_reason(head))
-    if suffix not in XLSX_SUFFIXES + TEXT_SUFFIXES:
+    if suffix not in (*XLSX_SUFFIXES, *BOOK_SUFFIXES, *TEXT_SUFFIXES):
         shown = suffix or "files without an extension"
-        raise FileRejected(file_name, f"{shown} files cannot be imported; upload an .xlsx or .csv file")
+        raise FileRejected(file_name, f"{shown} files cannot be imported; upload an .xlsx, .xls, .ods "
+                                      "or .csv file")
     if size == 0:
         raise FileRejected(file_name, "the file is empty")
     if size > settings.upload_max_bytes:
         raise FileRejected(file_name, limits.too_large(size, settings.upload_max_bytes))
     if suffix in XLSX_SUFFIXES:
         _check_xlsx_magic(head, file_name, path)
+    elif suffix in BOOK_SUFFIXES:
+        _check_book_magic(head, file_name, BOOK_SUFFIXES[suffix])
     else:
         _check_text_magic(head, file_name, suffix)
 
 
-def _xls_reason(head: bytes) -> str:
-    if head.startswith(_ZIP_MAGIC):
-        return "this is an .xlsx workbook named .xls; rename it to .xlsx and upload again"
+def _check_book_magic(head: bytes, file_name: str, kind: str) -> None:
+    """.xls is an OLE compound file; .xlsb and .ods are zip packages."""
+    expected = _OLE_MAGIC if kind == "xls" else _ZIP_MAGIC
+    if head.startswith(expected):
+        return
+    if kind == "xls" and head.startswith(_ZIP_MAGIC):
+        raise FileRejected(file_name, "this is an .xlsx workbook named .xls; rename it to .xlsx and upload again")
+    if kind != "xls" and head.startswith(_OLE_MAGIC):
+        raise FileRejected(file_name, f"its content is an Excel 97-2003 (.xls) workbook, not .{kind} "
+                                      "(was the file renamed?); rename it to .xls and upload again")
     if _looks_like_markup(head):
-        return ("this is a web page (HTML/XML) saved with an .xls name, not a real workbook; "
-                "open it in Excel and save it as .xlsx or .csv")
-    return ("legacy Excel 97-2003 (.xls) workbooks cannot be imported; open it in Excel and "
-            "save it as .xlsx (Excel Workbook) or .csv")
+        raise FileRejected(file_name, f"this is a web page (HTML/XML) saved with an .{kind} name, not a real "
+                                      "workbook; open it in a spreadsheet program and save it as .xlsx or .csv")
+    kind_found = _other_kind(head)
+    if kind_found:
+        raise FileRejected(file_name, f"its content is {kind_found}, not a spreadsheet (was the file renamed?)")
+    raise FileRejected(file_name, f"its content is plain text, not an .{kind} workbook: a CSV file renamed? "
+                                  "Upload it with a .csv name")
 
 
 def _looks_like_markup(head: bytes) -> bool:
@@ -253,8 +282,8 @@ def _ole_reason(path: Path) -> str:
         return ("the workbook is password-protected (encrypted); open it in Excel, remove the "
                 "password (File > Info > Protect Workbook > Encrypt with Password), save and "
                 "upload again")
-    return ("this is a legacy Excel 97-2003 (.xls) workbook renamed to .xlsx; open it in Excel "
-            "and save it as .xlsx")
+    return ("this is a legacy Excel 97-2003 (.xls) workbook renamed to .xlsx; rename it to .xls "
+            "and upload again")
 
 
 def _other_kind(head: bytes) -> str | None:
@@ -321,6 +350,37 @@ def _open_workbook(path: Path, file_name: str) -> _Workbook:
     return _Workbook(sheets=sheets, parts=parts)
 
 
+def _open_other_book(path: Path, file_name: str, suffix: str) -> _Workbook:
+    """An .xls/.xlsb/.ods: the zip checks for the packaged ones, then its sheets as the
+    child lists them (calamine alone reads these formats)."""
+    kind = BOOK_SUFFIXES[suffix]
+    parts: list[str] = []
+    if kind != "xls":
+        try:
+            archive = zipfile.ZipFile(path)
+        except (zipfile.BadZipFile, OSError, ValueError):
+            raise FileRejected(file_name, f"the workbook is damaged: it is not a valid .{kind} (zip) package") from None
+        with archive:
+            infos = archive.infolist()
+            _check_zip_directory(infos, file_name)
+            names = {info.filename for info in infos}
+            if kind == "ods":
+                mimetype = archive.read("mimetype")[:100] if "mimetype" in names else b""
+                if not mimetype.startswith(_ODS_MIMETYPE):
+                    raise FileRejected(file_name, "its content is not an OpenDocument spreadsheet (was the file "
+                                                  "renamed?)")
+                parts = _ODS_PARTS
+            elif "xl/workbook.bin" not in names:
+                raise FileRejected(file_name, "its content is not a binary Excel workbook (.xlsb): it has no "
+                                              "xl/workbook.bin (was the file renamed?)")
+            else:
+                parts = ["[Content_Types].xml", "_rels/.rels", "xl/_rels/workbook.bin.rels"]
+    book = _Workbook(sheets=[], parts=parts, kind=kind)
+    result = _run_child(path, file_name, book, {"mode": "sheets"})
+    book.sheets = [_SheetPart(name=s["name"], part="", visible=s.get("visible", True)) for s in result["sheets"]]
+    return book
+
+
 def _join_part(base: PurePosixPath, target: str) -> str:
     resolved: list[str] = []
     for piece in (base / target).parts:
@@ -364,8 +424,8 @@ def _workbook_part(archive: zipfile.ZipFile, names: dict[str, zipfile.ZipInfo], 
     if part is None and "xl/workbook.xml" in names:
         part = "xl/workbook.xml"
     if part and part.lower().endswith(".bin"):
-        raise FileRejected(file_name, "binary Excel workbooks (.xlsb) cannot be imported; open it in Excel "
-                                      "and save it as .xlsx")
+        raise FileRejected(file_name, "this is a binary Excel workbook (.xlsb) named .xlsx; rename it to "
+                                      ".xlsb and upload again")
     if part and part in names and part.startswith("xl/"):
         return part
     lowered = [name.lower() for name in names]
@@ -485,47 +545,57 @@ def _parse_in_child(path: Path, file_name: str, book: _Workbook, chosen: _SheetP
                     check_extent: bool) -> tuple[pl.DataFrame, dict[str, Any]]:
     """Run sandbox.py on the sheet; its verdict, or "could not be read" if it died."""
     settings = get_settings()
-    sheet_rels = str(PurePosixPath(chosen.part).parent / "_rels" / (PurePosixPath(chosen.part).name + ".rels"))
-    job = {
-        "path": str(path.resolve()),
-        "sheet": chosen.name,
-        "part": chosen.part,
-        "parts": book.parts + ["xl/sharedStrings.xml", "xl/styles.xml", chosen.part, sheet_rels],
-        # a valued cell this far down cannot belong to a sheet within the row limit
-        "row_threshold": 10 ** len(str(settings.upload_max_rows + 1)),
-        "max_columns": MAX_COLUMNS,
-        "check_extent": check_extent,
-        "memory_bytes": CHILD_MEMORY_BYTES,
-        "cpu_seconds": int(CHILD_TIMEOUT_SECONDS) + 5,
-    }
-    package_root = str(Path(__file__).resolve().parents[3])
-    env = dict(os.environ, RUST_BACKTRACE="0",
-               PYTHONPATH=os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])))
+    job: dict[str, Any] = {"mode": "read", "sheet": chosen.name, "check_extent": check_extent}
+    if book.kind == "xlsx":
+        sheet_rels = str(PurePosixPath(chosen.part).parent / "_rels" / (PurePosixPath(chosen.part).name + ".rels"))
+        job.update({
+            "part": chosen.part,
+            "parts": book.parts + ["xl/sharedStrings.xml", "xl/styles.xml", chosen.part, sheet_rels],
+            # a valued cell this far down cannot belong to a sheet within the row limit
+            "row_threshold": 10 ** len(str(settings.upload_max_rows + 1)),
+            "max_columns": MAX_COLUMNS,
+        })
     with tempfile.TemporaryDirectory(prefix="profile-ui-read-") as folder:
-        job_path = Path(folder) / "job.json"
-        job_path.write_text(json.dumps(job))
-        try:
-            done = subprocess.run(
-                [sys.executable, "-m", sandbox.__name__, str(job_path)],
-                stdin=subprocess.DEVNULL, capture_output=True, env=env,
-                timeout=CHILD_TIMEOUT_SECONDS, check=False,
-            )
-        except subprocess.TimeoutExpired:
-            raise FileRejected(file_name, f"the workbook could not be read within {CHILD_TIMEOUT_SECONDS:g} "
-                                          "seconds; it may be damaged or far larger inside than it looks") from None
-        result_path = Path(folder) / sandbox.RESULT_FILE
-        if done.returncode != 0 or not result_path.exists():
-            log.warning("xlsx reader child for %s exited with %s: %s", file_name, done.returncode,
-                        done.stderr[-2000:].decode("utf-8", "replace"))
-            raise FileRejected(file_name, "the workbook could not be read: the reader stopped (it needed more "
-                                          "memory or time than an import may use, or the file is damaged); "
-                                          "open it in Excel, save it again as .xlsx and upload it")
-        result = json.loads(result_path.read_text())
-        if not result.get("ok"):
-            raise FileRejected(file_name, result["reason"])
+        result = _run_child(path, file_name, book, job, folder=Path(folder))
         # read into memory (not mapped): the folder goes away with the context
         grid = pl.read_ipc(io.BytesIO((Path(folder) / sandbox.GRID_FILE).read_bytes()))
     return grid, result
+
+
+def _run_child(path: Path, file_name: str, book: _Workbook, job: dict[str, Any], *,
+               folder: Path | None = None) -> dict[str, Any]:
+    """Run sandbox.py on `job` (its files in `folder`, else a folder of its own); the child's
+    verdict, or FileRejected when it refused the file, stopped or ran out of time."""
+    if folder is None:
+        with tempfile.TemporaryDirectory(prefix="profile-ui-read-") as own:
+            return _run_child(path, file_name, book, job, folder=Path(own))
+    job = {"path": str(path.resolve()), "format": book.kind, "parts": book.parts,
+           "memory_bytes": CHILD_MEMORY_BYTES, "cpu_seconds": int(CHILD_TIMEOUT_SECONDS) + 5, **job}
+    package_root = str(Path(__file__).resolve().parents[3])
+    env = dict(os.environ, RUST_BACKTRACE="0",
+               PYTHONPATH=os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])))
+    job_path = folder / "job.json"
+    job_path.write_text(json.dumps(job))
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", sandbox.__name__, str(job_path)],
+            stdin=subprocess.DEVNULL, capture_output=True, env=env,
+            timeout=CHILD_TIMEOUT_SECONDS, check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise FileRejected(file_name, f"the workbook could not be read within {CHILD_TIMEOUT_SECONDS:g} "
+                                      "seconds; it may be damaged or far larger inside than it looks") from None
+    result_path = folder / sandbox.RESULT_FILE
+    if done.returncode != 0 or not result_path.exists():
+        log.warning("workbook reader child for %s exited with %s: %s", file_name, done.returncode,
+                    done.stderr[-2000:].decode("utf-8", "replace"))
+        raise FileRejected(file_name, "the workbook could not be read: the reader stopped (it needed more "
+                                      "memory or time than an import may use, or the file is damaged); "
+                                      "open it in a spreadsheet program, save it again and upload it")
+    result = json.loads(result_path.read_text())
+    if not result.get("ok"):
+        raise FileRejected(file_name, result["reason"])
+    return result
 
 
 # ------------------------------------------------------------------------ text files
