@@ -3,9 +3,13 @@ one "Choose files" button, upload, go to a step."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
+
+from .helpers import sign_in_page
 
 JOB_TIMEOUT = 60_000
 
@@ -13,6 +17,19 @@ JOB_TIMEOUT = 60_000
 def open_wizard(page: Page, base_url: str) -> None:
     page.goto(f"{base_url}/imports/new")
     expect(page.get_by_role("button", name="Upload")).to_be_visible()
+
+
+@contextmanager
+def wizard_page(browser: Browser, base_url: str, role: str) -> Iterator[Page]:
+    """A fresh context signed in as `role`, on a new wizard (closed afterwards)."""
+    context = browser.new_context(base_url=base_url, viewport={"width": 1400, "height": 1000})
+    try:
+        page = context.new_page()
+        sign_in_page(page, base_url, role)
+        open_wizard(page, base_url)
+        yield page
+    finally:
+        context.close()
 
 
 def choose_files(page: Page, *paths: Path) -> None:

@@ -11,6 +11,7 @@ from ...components.table_caption import hidden_caption
 from ...services.importing import limits
 from ...services.uploads import ALLOWED_SUFFIXES
 from ...settings import get_settings
+from .ignored_columns import ignored_columns
 from .upload_zone import upload_zone
 from .wizard_state import (
     POLICIES,
@@ -227,6 +228,10 @@ def _value_line(field: ChoiceField, value: ValueLine) -> rx.Component:
             rx.foreach(field.options, lambda o: rx.el.option(o, value=o)),
             value=value.option, aria_label=f"{field.label} value for {value.raw}",
             on_change=lambda option: S.set_value(field.key, value.raw, option))),
+        rx.table.cell(rx.cond(value.same, rx.hstack(
+            rx.icon("check", color="green", size=16, aria_hidden="true"),
+            rx.text("Same as the option", size="1", color_scheme="green"),
+            spacing="1", align="center"))),
     )
 
 
@@ -346,6 +351,8 @@ def _preview() -> rx.Component:
         rx.cond(S.busy == "", rx.vstack(
             rx.heading("Dry run: nothing has been changed yet", size="4", as_="h2"),
             rx.el.ul(rx.foreach(S.preview_totals, _total), aria_label="Totals"),
+            rx.cond(S.kind != "segments", ignored_columns(S)),
+            _step_error(),
             rx.hstack(
                 rx.el.label("Show rows", html_for="preview-outcome"),
                 rx.el.select(*[rx.el.option(o.capitalize(), value=o) for o in outcomes],

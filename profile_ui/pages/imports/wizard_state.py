@@ -32,6 +32,7 @@ from ...services.importing.results import field_changes, reasons_text, row_resul
 from ...services.permissions import PROFILES_IMPORT, Actor
 from ...services.uploads import UploadError, save_upload
 from ...state.base import AppState, guarded
+from .ignored_columns_state import IGNORE, MEMBERSHIP_STATUS_NOTE, NEW_FIELD, IgnoredColumnsMixin
 from .upload_feedback import UPLOAD_ID, UploadFeedbackMixin
 
 READ_CHUNK = 1024 * 1024
@@ -39,8 +40,6 @@ PREVIEW_PAGE_SIZE = 25
 POLL_SECONDS = 0.5
 DRY_RUN_WAIT_SECONDS = 600
 ERROR_FILE_WAIT_SECONDS = 10
-IGNORE = "__ignore__"
-NEW_FIELD = "__new__"
 CHOICE_TYPES = ("single_choice", "multiple_choice")
 POLICIES = (("", "Sync rule default"), ("overwrite", "Overwrite"),
             ("fill_empty", "Fill empty only"), ("never", "Never change"))
@@ -80,6 +79,7 @@ class ColumnLine:
 class ValueLine:
     raw: str
     option: str
+    same: bool = False  # mapped from the start: the value is the option (case, accents aside)
 
 
 @dataclasses.dataclass
@@ -133,7 +133,7 @@ def _format_changes(changes: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
-class ImportUploadState(UploadFeedbackMixin, AppState):
+class ImportUploadState(UploadFeedbackMixin, IgnoredColumnsMixin, AppState):
     """The wizard. (Named as the upload state it replaced: the upload guard tests call it.)"""
 
     step: str = "source"
@@ -430,7 +430,7 @@ class ImportUploadState(UploadFeedbackMixin, AppState):
         for line in self.lines:
             if line.header == header:
                 line.target, line.is_identity, line.is_identifier = IGNORE, False, False
-                line.suggested, line.confidence = "Membership status (read by the review)", ""
+                line.suggested, line.confidence = MEMBERSHIP_STATUS_NOTE, ""
         self.lines = list(self.lines)
 
     # ------------------------------------------------------------ step 3: map
@@ -545,7 +545,9 @@ class ImportUploadState(UploadFeedbackMixin, AppState):
                 continue
             raws = self._summary.get("distinct", {}).get(line.header, [])
             known = previous.get(definition.key) or saved_values.get(definition.key) or {}
-            values = [ValueLine(raw=r, option=known.get(r, "")) for r in raws]
+            same = values_stage.same_values(raws, list(definition.options))
+            values = [ValueLine(raw=r, option=known.get(r) or same.get(r, ""),
+                                same=r not in known and r in same) for r in raws]
             choice_fields.append(ChoiceField(
                 key=definition.key, label=definition.label, header=line.header,
                 options=list(definition.options), value_lines=values,
@@ -581,6 +583,7 @@ class ImportUploadState(UploadFeedbackMixin, AppState):
             if f.key == key and (option == "" or option in f.options):
                 for v in f.value_lines:
                     if v.raw == raw:
+                        v.same = v.same and v.option == option
                         v.option = option
                 f.reviewed = True
         self._refresh_unmapped()
@@ -706,27 +709,31 @@ class ImportUploadState(UploadFeedbackMixin, AppState):
                 return None
             job_ids = list(self.preview_job_ids)
             self.busy = "Checking every row (dry run)…"
-        waited = 0.0
-        while waited < DRY_RUN_WAIT_SECONDS:
-            statuses = await asyncio.to_thread(_statuses, actor, job_ids)
-            if all(s not in (import_jobs.QUEUED, import_jobs.VALIDATING) for s in statuses.values()):
-                break
-            await asyncio.sleep(POLL_SECONDS)
-            waited += POLL_SECONDS
-        # the error file is written just after the dry run commits: give it a moment
-        for _ in range(int(ERROR_FILE_WAIT_SECONDS / POLL_SECONDS)):
-            if not await asyncio.to_thread(_error_files_pending, actor, job_ids):
-                break
-            await asyncio.sleep(POLL_SECONDS)
-        async with self:
-            self.busy = ""
-            if list(self.preview_job_ids) != job_ids:
-                return None  # a newer dry run replaced this one
-            actor = self._actor_or_none()
-            if actor is None:
-                return None
-            self._load_preview(actor)
-        return None
+        while True:
+            waited = 0.0
+            while waited < DRY_RUN_WAIT_SECONDS:
+                statuses = await asyncio.to_thread(_statuses, actor, job_ids)
+                if all(s not in (import_jobs.QUEUED, import_jobs.VALIDATING) for s in statuses.values()):
+                    break
+                await asyncio.sleep(POLL_SECONDS)
+                waited += POLL_SECONDS
+            # the error file is written just after the dry run commits: give it a moment
+            for _ in range(int(ERROR_FILE_WAIT_SECONDS / POLL_SECONDS)):
+                if not await asyncio.to_thread(_error_files_pending, actor, job_ids):
+                    break
+                await asyncio.sleep(POLL_SECONDS)
+            async with self:
+                if self.preview_job_ids and list(self.preview_job_ids) != job_ids:
+                    # a newer dry run replaced this one while it ran (its own watcher found
+                    # this one busy and left): watch the newer one instead
+                    job_ids = list(self.preview_job_ids)
+                    continue
+                self.busy = ""
+                actor = self._actor_or_none()
+                if actor is None or list(self.preview_job_ids) != job_ids:
+                    return None
+                self._load_preview(actor)
+            return None
 
     def _load_preview(self, actor: Actor) -> None:
         totals = []
