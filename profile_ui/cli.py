@@ -247,12 +247,12 @@ def import_files(files: tuple[Path, ...], kind: str, sheet: str | None, identifi
 
 
 def _describe_report(report: dict) -> str:
+    from .services.importing.jobs import totals_line
+
     head = f"{report['file']}: {report['status']} (import #{report['job_id']})"
     if report["status"] in ("rejected", "failed"):
         return f"{head}\n  {report['error']}"
-    counts = ", ".join(f"{report[k]} {k}" for k in
-                       ("rows", "created", "updated", "merged", "unchanged", "invalid", "conflicts"))
-    lines = [head, f"  {counts}"]
+    lines = [head, f"  {totals_line(report)}"]
     shown = report["errors"][:20]
     lines += [f"  row {e['row']}, {e['column']}: {e['message']}" for e in shown]
     if len(report["errors"]) > len(shown):
