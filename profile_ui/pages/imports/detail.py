@@ -17,7 +17,7 @@ from ...components.shell import shell
 from ...db import session_scope
 from ...models import utcnow
 from ...services.importing import jobs as import_jobs
-from ...services.importing.apply import ImportUndoError, undo_import
+from ...services.importing.undo import ImportUndoError, undo_import
 from ...services.importing.results import reasons_text, row_results
 from ...services.permissions import PROFILES_IMPORT, Actor
 from ...state.base import AppState, guarded
@@ -246,12 +246,7 @@ class ImportDetailState(AppState):
                 report = undo_import(session=session, actor=actor, job_id=self.shown_id)
         except ImportUndoError as exc:
             return rx.toast.error(str(exc))
-        kept = len(report.profiles_kept) + len(report.fields_kept)
-        self.undo_result = (
-            f"Undone: {report.profiles_removed} profiles removed, {report.fields_restored} fields "
-            f"restored, {report.identities_removed} identities and {report.tags_removed} tags removed, "
-            f"{report.segments_removed} segment memberships removed"
-            + (f"; {kept} changes kept because they were edited since" if kept else ""))
+        self.undo_result = report.summary()
         self._refresh(actor)
         return rx.toast.success("Import undone")
 
@@ -297,7 +292,8 @@ def content() -> rx.Component:
     undo_message = (
         "Profiles this import created are deleted, fields it changed get their earlier values "
         "back, and identities, tags, consent and segment memberships it added are removed. "
-        "Anything edited since the import is kept. Merges stay merged.")
+        "Anything changed since by hand or by a later import that is still in effect is kept "
+        "and listed. Merges stay merged.")
     return rx.cond(
         S.missing != "", rx.text(S.missing),
         rx.vstack(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import polars as pl
 import sqlalchemy as sa
@@ -28,9 +29,12 @@ from ..permissions import PROFILES_IMPORT, Actor
 from . import ERRORS_COL, ROW_COL, VALID_COL, ImportMapping, ImportOptions
 from .apply import (
     OUT_INVALID, OUT_NEW, OUT_SKIPPED, OUT_UNCHANGED, OUT_UPDATED, OUTCOMES, BulkWriter, ImportPlan,
-    ImportPlanError, UndoReport,
+    ImportPlanError,
 )
 from .resolve import find_identity_owners, identity_column, in_batches, in_filter
+
+if TYPE_CHECKING:  # undo.py calls in here, so the report type is only needed for annotations
+    from .undo import UndoReport
 
 SEGMENT_NAME = "segment_name"
 SEGMENT_VALUE = "segment_value"
@@ -223,7 +227,7 @@ def apply_segments(*, session: Session, actor: Actor, job: ImportJob, frame: pl.
 
 
 def undo_segment_rows(*, session: Session, job: ImportJob, report: UndoReport) -> None:
-    """Undo a segment file's memberships (called by apply.undo_import): memberships it added go,
+    """Undo a segment file's memberships (called by undo.undo_import): memberships it added go,
     values it changed come back, where this import is still the last to have set them;
     segments it created go once empty."""
     r = ImportRowResult
