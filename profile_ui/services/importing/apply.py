@@ -143,16 +143,18 @@ def plan_import(
     sync_rule: SyncRule | None = None,
     file_name: str | None = None,
     job: ImportJob | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> ImportPlan:
     """The dry run: every row's outcome and the field diff, and totals. Writes nothing.
 
-    `sync_rule` None = the active sync rule; `file_name` None = the job's file name.
+    `sync_rule` None = the active sync rule; `file_name` None = the job's file name;
+    `progress(rows)` is called between the plan's steps (rows of the frame done so far).
     """
     actor.require(PROFILES_IMPORT)
     sync_rule = sync_rule or active_sync_rule(session)
     name = file_name or (job.file_name if job else "") or "file"
     plan = _plan(session=session, frame=frame, mapping=mapping, options=options,
-                 sync_rule=sync_rule, file_name=name, lock=False)
+                 sync_rule=sync_rule, file_name=name, lock=False, progress=progress)
     plan._inputs = {"frame": frame, "mapping": mapping, "options": options, "sync_rule": sync_rule}
     return plan
 
@@ -166,8 +168,11 @@ def active_sync_rule(session: Session) -> SyncRule:
 
 
 def _plan(*, session: Session, frame: pl.DataFrame, mapping: ImportMapping, options: ImportOptions,
-          sync_rule: SyncRule, file_name: str, lock: bool) -> ImportPlan:
+          sync_rule: SyncRule, file_name: str, lock: bool,
+          progress: Callable[[int], None] | None = None) -> ImportPlan:
     now = utcnow()
+    step = progress or (lambda _n: None)
+    total = frame.height
     fields = _field_infos(session, frame, mapping, options, sync_rule)
     kinds = identity_kinds_in(frame)
     identifier_kinds = _identifier_kinds(sync_rule, mapping, kinds)
@@ -189,6 +194,7 @@ def _plan(*, session: Session, frame: pl.DataFrame, mapping: ImportMapping, opti
         pl.col(TAGS_TARGET).is_not_null().any().alias("tags_present"),
     ).rename({PERSON_COL: "person"})
 
+    step(total // 4)
     matched_ids = persons["matches"].explode().drop_nulls().unique().to_list()
     current, attributes = _fetch_profiles(session, matched_ids, lock=lock)
     deleted = current.filter(pl.col("status") == STATUS_DELETED)["id"].to_list()
@@ -245,6 +251,7 @@ def _plan(*, session: Session, frame: pl.DataFrame, mapping: ImportMapping, opti
               existing.filter(pl.col("kind") == "merge").select("person", "target", "losers").iter_rows()]
     merge_extra, merge_provenance = _merge_fills(session, merges, current, attributes, fields)
 
+    step(total // 2)
     # ---- identities
     identity_adds, identity_touches, not_added = _plan_identities(identity_long, applied)
 
@@ -252,6 +259,7 @@ def _plan(*, session: Session, frame: pl.DataFrame, mapping: ImportMapping, opti
     tag_plan = _plan_tags(session, applied, options)
     consent_writes, consent_changes = _plan_consent(session, applied, options)
 
+    step(total * 3 // 4)
     # ---- what gets written
     new_profiles = _new_profile_rows(applied.filter(new_mask), fields, file_name, now)
     existing_out = _existing_writes(diff, fields, provenance)
@@ -944,7 +952,7 @@ def apply_import(
         # take SQLite's write lock before reading, so nothing changes between plan and write
         session.execute(sa.update(ImportJob).where(ImportJob.id == job.id).values(rows_done=0))
     plan = _plan(session=session, frame=frame, mapping=mapping, options=options, sync_rule=sync_rule,
-                 file_name=job.file_name, lock=True)
+                 file_name=job.file_name, lock=True, progress=lambda rows: report(rows // 4))
     plan._inputs = {"frame": frame, "mapping": mapping, "options": options, "sync_rule": sync_rule}
     work = plan._work
     assert work is not None
