@@ -191,8 +191,24 @@ def _checking() -> rx.Component:
                      aria_label="Loading")
 
 
+def ready_after_load(content: rx.Component) -> rx.Component:
+    """Every control inside stays disabled until this visit's on_load chain has run.
+
+    On a navigation the browser still holds the page's state from an earlier visit, and
+    shows it at once; the on_load then brings fresh data (and may re-key a form), which
+    would wipe what was typed meanwhile. Reflex's `is_hydrated` is false from the start of
+    a navigation (or a reload) until the last on_load handler has returned, so a disabled
+    fieldset (it disables every input, select and button inside, natively) means nothing
+    can be typed that an on_load could overwrite.
+    """
+    loading = ~rx.State.is_hydrated
+    return rx.el.fieldset(content, disabled=loading, aria_busy=loading,
+                          style={"border": 0, "padding": 0, "margin": 0, "minWidth": 0})
+
+
 def shell(content: rx.Component, *, route: str, title: str) -> rx.Component:
-    """Wrap a page; `content` renders only once this tab's check of `route` has passed."""
+    """Wrap a page; `content` renders only once this tab's check of `route` has passed,
+    and its controls work once the page's on_load has run (see ready_after_load)."""
     return rx.hstack(
         sidebar(route),
         rx.box(
@@ -200,7 +216,7 @@ def shell(content: rx.Component, *, route: str, title: str) -> rx.Component:
             rx.el.main(
                 rx.cond(
                     AppState.page_ok == route,
-                    content,
+                    ready_after_load(content),
                     rx.cond(AppState.page_refused == route, not_allowed(title), _checking()),
                 ),
                 id="main",
