@@ -26,6 +26,7 @@ from .common import (
 from .columns_state import ColumnChoice, ColumnDisplayState
 from .delete_dialog import delete_selected_button, delete_selected_dialog
 from .export_dialog import export_button, export_dialog
+from .filter_chips import active_filters
 from .list_state import STATUS_LABELS, ProfilesListState
 from .tag_picker import tag_picker_dialog
 
@@ -220,6 +221,7 @@ def content() -> rx.Component:
             width="100%",
         ),
         filter_form(),
+        active_filters(S.chips, S.remove_filter, S.reset_filters),
         selection_bar(),
         rx.box(
             data_table(
@@ -233,7 +235,7 @@ def content() -> rx.Component:
             width="100%",
             overflow_x="auto",
         ),
-        rx.cond(S.rows.length() == 0, no_rows("No profiles match.")),
+        rx.cond(S.rows.length() == 0, no_rows(S.empty_text)),
         pagination(page=S.page, pages=S.pages, total_text=S.total_text, page_size=S.page_size,
                    on_page=S.go_to_page, on_page_size=S.set_page_size),
         columns_dialog(),
