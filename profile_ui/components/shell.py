@@ -50,7 +50,8 @@ def _nav_link(label: str, route: str, icon: str, current: str) -> rx.Component:
 
 def sidebar(current: str) -> rx.Component:
     return rx.box(
-        rx.link(rx.heading("Profile UI", size="5"), href=routes.INDEX, underline="none",
+        # the app's name is a link home, not a heading: each page has one h1, its title
+        rx.link(rx.text("Profile UI", size="5", weight="bold"), href=routes.INDEX, underline="none",
                 high_contrast=True, padding="0.25em 0.75em 1em"),
         rx.el.nav(
             rx.el.ul(*[_nav_link(label, route, icon, current)
@@ -98,9 +99,11 @@ def _notification_row(item: NotificationItem) -> rx.Component:
 
 
 def notifications_bell() -> rx.Component:
-    return rx.popover.root(
-        rx.popover.trigger(
-            rx.box(
+    # the trigger is the button itself (a trigger wrapping a <div> put aria-expanded on it);
+    # the unread count badge sits beside it, hidden from screen readers (the name says it)
+    return rx.box(
+        rx.popover.root(
+            rx.popover.trigger(
                 rx.icon_button(
                     rx.icon("bell", size=18, aria_hidden="true"),
                     variant="ghost",
@@ -111,38 +114,38 @@ def notifications_bell() -> rx.Component:
                         "Notifications",
                     ),
                 ),
-                rx.cond(
-                    AppState.unread_count > 0,
-                    rx.badge(AppState.unread_count, color_scheme="red", variant="solid",
-                             radius="full", position="absolute", top="-4px", right="-6px",
-                             aria_hidden="true"),
-                ),
-                position="relative",
             ),
-        ),
-        rx.popover.content(
-            rx.vstack(
-                rx.hstack(
-                    rx.heading("Notifications", size="3", as_="h2"),
-                    rx.spacer(),
-                    rx.button("Mark all read", size="1", variant="soft",
-                              on_click=AppState.mark_all_read,
-                              disabled=AppState.unread_count == 0),
-                    width="100%", align="center",
+            rx.popover.content(
+                rx.vstack(
+                    rx.hstack(
+                        rx.heading("Notifications", size="3", as_="h2"),
+                        rx.spacer(),
+                        rx.button("Mark all read", size="1", variant="soft",
+                                  on_click=AppState.mark_all_read,
+                                  disabled=AppState.unread_count == 0),
+                        width="100%", align="center",
+                    ),
+                    rx.cond(
+                        AppState.notifications.length() > 0,
+                        rx.el.ul(rx.foreach(AppState.notifications, _notification_row),
+                                 style={"padding": 0, "margin": 0, "width": "100%",
+                                        "maxHeight": "360px", "overflowY": "auto"}),
+                        rx.text("No notifications yet.", color_scheme="gray", size="2"),
+                    ),
+                    width="320px",
+                    spacing="3",
                 ),
-                rx.cond(
-                    AppState.notifications.length() > 0,
-                    rx.el.ul(rx.foreach(AppState.notifications, _notification_row),
-                             style={"padding": 0, "margin": 0, "width": "100%",
-                                    "maxHeight": "360px", "overflowY": "auto"}),
-                    rx.text("No notifications yet.", color_scheme="gray", size="2"),
-                ),
-                width="320px",
-                spacing="3",
+                aria_label="Notifications",
             ),
-            aria_label="Notifications",
+            on_open_change=AppState.toggle_bell,
         ),
-        on_open_change=AppState.toggle_bell,
+        rx.cond(
+            AppState.unread_count > 0,
+            rx.badge(AppState.unread_count, color_scheme="red", variant="solid", high_contrast=True,
+                     radius="full", position="absolute", top="-4px", right="-6px",
+                     aria_hidden="true", pointer_events="none"),
+        ),
+        position="relative",
     )
 
 

@@ -230,7 +230,8 @@ def _header() -> rx.Component:
                               align="center", spacing="1"), href=routes.PROFILES, size="2"),
             rx.hstack(
                 rx.heading(S.title, size="6", as_="h2"),
-                rx.badge(S.status, color_scheme=rx.cond(S.is_active, "green", "gray"), size="2"),
+                rx.badge(S.status, color_scheme=rx.cond(S.is_active, "green", "gray"), size="2",
+                         high_contrast=True),
                 align="center", spacing="3",
             ),
             spacing="1",

@@ -215,7 +215,8 @@ def content() -> rx.Component:
             rx.cond(_has(PROFILES_CREATE),
                     rx.button(rx.link(rx.icon("user_plus", size=16, aria_hidden="true"),
                                       "New profile", href=routes.PROFILE_NEW, underline="none",
-                                      color="inherit"),
+                                      # the solid button's own text colour, not the link's
+                                      color="var(--accent-contrast)"),
                               as_child=True)),
             spacing="3",
             width="100%",
