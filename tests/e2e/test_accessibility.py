@@ -31,7 +31,7 @@ def _static_pages() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def dynamic_pages(running_app: RunningApp, profile_data: ProfileData, tmp_path_factory) -> list[str]:  # noqa: ANN001
+def dynamic_pages(running_app: RunningApp, profile_data: ProfileData, tmp_path_factory) -> list[str]:
     """A profile's User 360 page and an import's report page."""
     report = run_import(running_app, [{"email": "axe.check@a11y.example.com", "name": "Axe Check"}],
                         {"columns": {"email": "identity:email", "name": "full_name"}},
@@ -56,7 +56,7 @@ def _violations(page: Page, url: str) -> list[str]:
 
 @pytest.mark.parametrize("role", ["admin", "marketer", "viewer"])
 def test_every_page_as_each_role_has_no_serious_violation(
-    browser, base_url: str, role: str, dynamic_pages: list[str]  # noqa: ANN001
+    browser, base_url: str, role: str, dynamic_pages: list[str]
 ) -> None:
     context = browser.new_context(base_url=base_url, viewport={"width": 1400, "height": 1000})
     page = context.new_page()
@@ -68,7 +68,7 @@ def test_every_page_as_each_role_has_no_serious_violation(
     assert not found, "\n".join(found)
 
 
-def test_the_sign_in_page_has_no_serious_violation(browser, base_url: str) -> None:  # noqa: ANN001
+def test_the_sign_in_page_has_no_serious_violation(browser, base_url: str) -> None:
     context = browser.new_context(base_url=base_url)
     page = context.new_page()
     try:

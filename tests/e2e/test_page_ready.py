@@ -33,7 +33,7 @@ def on_load_held(app: RunningApp) -> Iterator[None]:
         gate.unlink(missing_ok=True)
 
 
-def _total(page: Page):  # noqa: ANN202
+def _total(page: Page):
     return page.get_by_role("navigation", name="Pages").get_by_role("status")
 
 
@@ -79,7 +79,7 @@ def test_a_reload_of_the_wizard_keeps_its_controls_disabled_until_loaded(
 
 
 def test_the_sign_in_form_keeps_what_was_typed_while_the_page_loads(
-    browser, base_url: str, running_app: RunningApp  # noqa: ANN001
+    browser, base_url: str, running_app: RunningApp
 ) -> None:
     context = browser.new_context(base_url=base_url)
     page = context.new_page()

@@ -32,7 +32,7 @@ def _undo(page: Page, job_id: int) -> None:
     expect(page.get_by_label("Import status")).to_have_text("undone")
 
 
-def _profiles_found(page: Page, text: str):  # noqa: ANN202
+def _profiles_found(page: Page, text: str):
     """The list's total after querying `text`."""
     page.goto("/profiles")
     total = page.get_by_role("navigation", name="Pages").get_by_role("status")
@@ -61,7 +61,7 @@ def test_undo_a_while_b_is_in_effect_keeps_and_names_b(
     marketer_page: Page, running_app: RunningApp, tmp_path: Path
 ) -> None:
     page = marketer_page
-    a, b = _files_a_and_b(running_app, tmp_path, "2")
+    a, _b = _files_a_and_b(running_app, tmp_path, "2")
     _undo(page, a["job_id"])
     result = page.get_by_role("status").filter(has_text="Undone:")
     expect(result).to_contain_text("1 profile removed")

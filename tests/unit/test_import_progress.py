@@ -27,14 +27,14 @@ ROWS = 400
 
 
 @pytest.fixture
-def app(app_env, db_url: str):  # noqa: ANN001, ANN201
+def app(app_env, db_url: str):
     data_dir = app_env(db_url, ENVIRONMENT="test")
     engine = make_engine(db_url)
     yield engine, data_dir
     engine.dispose()
 
 
-def _held_at(stage: str, data_dir: Path, job_id: int, step) -> tuple:  # noqa: ANN001
+def _held_at(stage: str, data_dir: Path, job_id: int, step) -> tuple:
     """Run `step` in a thread with the gate of `stage` armed; return the progress seen
     while it is held, then release it and wait for the step to end."""
     gate = gate_path(f"import-{stage}", data_dir)
@@ -56,7 +56,7 @@ def _held_at(stage: str, data_dir: Path, job_id: int, step) -> tuple:  # noqa: A
 
 
 @pytest.mark.parametrize("stage", ["check", "dry_run"])
-def test_the_dry_run_reports_each_stage_with_rows_done(app, tmp_path: Path, stage: str) -> None:  # noqa: ANN001
+def test_the_dry_run_reports_each_stage_with_rows_done(app, tmp_path: Path, stage: str) -> None:
     engine, data_dir = app
     (job_id,) = submit(people_file(tmp_path, count=ROWS), dry_run=True)
     seen = _held_at(stage, data_dir, job_id, lambda: run_job(job_id))
@@ -65,7 +65,7 @@ def test_the_dry_run_reports_each_stage_with_rows_done(app, tmp_path: Path, stag
     assert read_progress(job_id) is None  # the job row holds the outcome now
 
 
-def test_the_apply_reports_rows_done_before_it_commits(app, tmp_path: Path) -> None:  # noqa: ANN001
+def test_the_apply_reports_rows_done_before_it_commits(app, tmp_path: Path) -> None:
     engine, data_dir = app
     (job_id,) = submit(people_file(tmp_path, count=ROWS), dry_run=True)
     run_job(job_id)

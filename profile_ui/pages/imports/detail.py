@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from pathlib import Path
 from typing import Any
 
 import reflex as rx
@@ -106,12 +105,15 @@ class ImportDetailState(AppState):
                 self.progress_text = (f"{live.label}: {self.rows_done:,} of {self.rows_total:,} rows"
                                       if self.rows_total else f"{live.label}…")
             self.eta = self._eta(job) if live is None else ""
-            self.has_error_file = bool(job.error_file_path)
             self.invalid_rows = import_jobs.report_counts(job.counts)["invalid"]
-            self.can_undo = job.status == import_jobs.COMPLETED
-            self.can_cancel = job.status in (import_jobs.QUEUED, import_jobs.AWAITING_CONFIRMATION)
+            # changing an import or taking its error file: its owner or an admin (services check it)
+            mine = import_jobs.may_manage(actor, job)
+            self.has_error_file = mine and bool(job.error_file_path)
+            self.can_undo = mine and job.status == import_jobs.COMPLETED
+            self.can_cancel = mine and job.status in (import_jobs.QUEUED, import_jobs.AWAITING_CONFIRMATION)
             # a membership file is not confirmed: its review page applies it (S.kind links there)
-            self.can_confirm = job.status == import_jobs.AWAITING_CONFIRMATION and job.kind != "membership"
+            self.can_confirm = (mine and job.status == import_jobs.AWAITING_CONFIRMATION
+                                and job.kind != "membership")
             options = import_jobs.job_options(job)
             mapping = import_jobs.job_mapping(job)
             mapped = ", ".join(f"{h} → {t}" for h, t in mapping.columns.items() if t)
@@ -230,14 +232,13 @@ class ImportDetailState(AppState):
     @guarded
     def download_errors(self) -> Any:
         actor = self._require_actor()
-        actor.require(PROFILES_IMPORT)
-        with session_scope() as session:
-            job = import_jobs.get_import(session=session, actor=actor, job_id=self.shown_id)
-            path, name = job.error_file_path, job.file_name
-        if not path or not Path(path).with_suffix(".csv").is_file():
-            return rx.toast.info("No row was refused: there is no error file")
-        return rx.download(data=Path(path).with_suffix(".csv").read_bytes(),
-                           filename=f"{Path(name).stem} errors.csv")
+        try:
+            with session_scope() as session:
+                path, name = import_jobs.error_file_download(session=session, actor=actor,
+                                                             job_id=self.shown_id)
+        except import_jobs.ImportJobError as exc:
+            return rx.toast.info(str(exc))
+        return rx.download(data=path.read_bytes(), filename=name)
 
     @rx.event
     @guarded

@@ -55,13 +55,17 @@ def filter_chips(flt: ProfileFilter, names: dict[str, dict[str, str]]) -> list[F
     return chips
 
 
+# chip key -> the ProfileFilter fields that removing it resets
+_CLEARED: dict[str, dict[str, Any]] = {
+    "q": {"text": ""}, "group": {"group_id": None}, "member_level": {"member_level": None},
+    "tag": {"tag_ids": [], "tag_values": {}}, "segment": {"segment_id": None}, "status": {"status": "active"},
+    "created_from": {"created_from": None}, "created_to": {"created_to": None},
+}
+
+
 def without(flt: ProfileFilter, key: str) -> ProfileFilter:
     """The filter with the chip `key` removed (an unknown key changes nothing)."""
-    cleared: dict[str, Any] = {
-        "q": {"text": ""}, "group": {"group_id": None}, "member_level": {"member_level": None},
-        "tag": {"tag_ids": [], "tag_values": {}}, "segment": {"segment_id": None}, "status": {"status": "active"},
-        "created_from": {"created_from": None}, "created_to": {"created_to": None},
-    }.get(key, {})
+    cleared = _CLEARED.get(key, {})
     # plain copies: a filter read from state holds the state's proxies of its lists
     plain = {"tag_ids": list(flt.tag_ids), "tag_values": dict(flt.tag_values),
              "profile_ids": None if flt.profile_ids is None else list(flt.profile_ids)}
@@ -74,7 +78,7 @@ def empty_text(chips: list[FilterChip]) -> str:
     return "0 profiles match these filters: " + "; ".join(chip.text for chip in chips) + "."
 
 
-def active_filters(chips: rx.Var, on_remove: Callable[[rx.Var], Any], on_clear: Callable[[], Any]) -> rx.Component:
+def active_filters(chips: rx.vars.ArrayVar, on_remove: Callable[[rx.Var], Any], on_clear: Callable[[], Any]) -> rx.Component:
     """The chips row: each chip says the filter and removes it; "Clear all" removes all."""
     return rx.cond(
         chips.length() > 0,

@@ -29,7 +29,7 @@ from ...state.base import AppState, guarded
 from ...state.dates import DayError, day_range, parse_day
 from ...state.selection import toggled
 from .common import ANY, Choice, choice_id
-from .filter_chips import STATUS_LABELS, FilterChip, empty_text, filter_chips, without
+from .filter_chips import FilterChip, empty_text, filter_chips, without
 from .tag_picker import TagPickerState
 
 
@@ -177,9 +177,9 @@ class ProfilesListState(AppState):
         """Read the current page (and, with `count`, the total). When the total is only an
         estimate, the exact count follows as a second event, so the page shows first."""
         flt = self._flt()
-        names = {kind: {c.value: c.label for c in choices} for kind, choices in (
+        choice_names = {kind: {c.value: c.label for c in choices} for kind, choices in (
             ("group", self.group_choices), ("tag", self.tag_choices), ("segment", self.segment_choices))}
-        self.chips = filter_chips(flt, names)
+        self.chips = filter_chips(flt, choice_names)
         follow_up = None
         try:
             with session_scope() as session:
@@ -283,7 +283,7 @@ class ProfilesListState(AppState):
     @rx.event
     @guarded
     def remove_filter(self, key: str) -> Any:
-        """One chip's ×: the list without that filter (the form shows it gone)."""
+        """A chip's remove button: the list without that filter (the form shows it gone)."""
         actor = self._require_actor()
         flt = without(self._flt(), str(key))
         self._filter_json = flt.to_json()

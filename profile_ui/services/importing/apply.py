@@ -32,7 +32,7 @@ import json
 import math
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -267,7 +267,7 @@ def _plan(*, session: Session, frame: pl.DataFrame, mapping: ImportMapping, opti
     # ---- per person: outcome and changes (JSON text built column-wise)
     # merges and refused identities are rare: plain dicts; the rest column-wise
     rare: dict[int, dict[str, Any]] = {}
-    for survivor, losers, person in merges:
+    for _survivor, losers, person in merges:
         rare.setdefault(person, {})["@merged"] = losers
         for key, (before, after) in merge_extra.get(person, {}).items():
             rare[person][key] = [json_value(before), json_value(after)]
@@ -344,7 +344,7 @@ def _field_infos(session: Session, frame: pl.DataFrame, mapping: ImportMapping,
     profile_columns = set(Profile.__table__.c.keys())
     infos = []
     for name, dtype in frame.schema.items():
-        if name in _NON_FIELD_COLUMNS or name.startswith(IDENTITY_PREFIX) or name.startswith("__"):
+        if name in _NON_FIELD_COLUMNS or name.startswith((IDENTITY_PREFIX, "__")):
             continue
         definition = definitions.get(name)
         is_system = name in SYSTEM_COLUMNS or bool(definition and definition.is_system)
@@ -1316,10 +1316,9 @@ class BulkWriter:
     def _copy(self, table: str, frame: pl.DataFrame) -> None:
         buffer = io.BytesIO()
         frame.write_csv(buffer, include_header=False, null_value="\\N")
-        with self.raw.cursor() as cur:
-            with cur.copy(f"COPY {_q(table)} ({_cols(frame.columns)}) FROM STDIN "
-                          "(FORMAT csv, NULL '\\N')") as copy:
-                copy.write(buffer.getvalue())
+        statement = f"COPY {_q(table)} ({_cols(frame.columns)}) FROM STDIN (FORMAT csv, NULL '\\N')"
+        with self.raw.cursor() as cur, cur.copy(statement) as copy:
+            copy.write(buffer.getvalue())
 
     def _temp_copy(self, table: str, frame: pl.DataFrame) -> str:
         temp = f"_bulk_{uuid.uuid4().hex[:12]}"

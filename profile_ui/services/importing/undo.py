@@ -29,13 +29,15 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from ...models import (
-    AttributeProvenance, Consent, FieldDefinition, ImportJob, ImportRowResult, Profile, ProfileTag, utcnow,
+    AttributeProvenance, Consent, FieldDefinition, ImportJob, ImportRowResult, Profile, ProfileTag, Segment,
+    SegmentMember, utcnow,
 )
 from ..audit import record_event
 from ..permissions import PROFILES_IMPORT, Actor
 from .apply import (
     OUT_MERGED, OUT_NEW, OUT_UPDATED, SYSTEM_COLUMNS, BulkWriter, _with_stored_values,
 )
+from .jobs import require_manager
 from .resolve import in_batches, in_filter
 
 COMPLETED = "completed"
@@ -107,14 +109,13 @@ def undo_import(*, session: Session, actor: Actor, job_id: int) -> UndoReport:
     job = session.exec(select(ImportJob).where(ImportJob.id == job_id).with_for_update()).first()
     if job is None:
         raise ImportUndoError(f"import {job_id} does not exist")
+    require_manager(actor, job)
     if job.status != "completed":
         raise ImportUndoError(f"only a completed import can be undone; {job.file_name} is {job.status}")
     report = UndoReport(job_id=job.id)
     now = utcnow()
     if job.kind == "segments":
-        from .segments_apply import undo_segment_rows
-
-        undo_segment_rows(session=session, job=job, report=report)
+        _undo_segment_rows(session=session, job=job, report=report)
         return _finish_undo(session, actor, job, report, now)
     writer = BulkWriter(session)
     r = ImportRowResult
@@ -138,6 +139,41 @@ def undo_import(*, session: Session, actor: Actor, job_id: int) -> UndoReport:
         for merged in changes.get("@merged", []):
             report.merges_kept.append({"survivor": pid, "merged": merged})
     return _finish_undo(session, actor, job, report, now)
+
+
+def _undo_segment_rows(*, session: Session, job: ImportJob, report: UndoReport) -> None:
+    """Undo a segment file's memberships: memberships it added go,
+    values it changed come back, where this import is still the last to have set them;
+    segments it created go once empty."""
+    r = ImportRowResult
+    rows = session.connection().execute(sa.select(r.profile_id, r.changes).where(
+        r.job_id == job.id, r.outcome.in_([OUT_NEW, OUT_UPDATED]))).all()
+    infos = [(pid, c["@segment"]) for pid, c in rows if c and "@segment" in c]
+    if not infos:
+        return
+    names = sorted({i["name"] for _, i in infos})
+    ids = dict(session.connection().execute(sa.select(Segment.name, Segment.id).where(Segment.name.in_(names))).all())
+    members = SegmentMember.__table__
+    for pid, info in infos:
+        segment_id = ids.get(info["name"])
+        if segment_id is None:
+            continue
+        where = sa.and_(members.c.segment_id == segment_id, members.c.profile_id == pid,
+                        members.c.import_job_id == job.id)
+        if info["existed"]:
+            done = session.connection().execute(members.update().where(where).values(
+                value=info["before"], import_job_id=None)).rowcount
+            report.memberships_restored += done or 0
+        else:
+            done = session.connection().execute(members.delete().where(where)).rowcount
+            report.memberships_removed += done or 0
+    created = sorted({ids[i["name"]] for _, i in infos if i["created"] and i["name"] in ids})
+    for segment_id in created:
+        left = session.connection().execute(sa.select(sa.func.count()).select_from(members).where(
+            members.c.segment_id == segment_id)).scalar_one()
+        if not left:
+            session.connection().execute(Segment.__table__.delete().where(Segment.__table__.c.id == segment_id))
+            report.segments_removed += 1
 
 
 def _finish_undo(session: Session, actor: Actor, job: ImportJob, report: UndoReport, now: datetime) -> UndoReport:
@@ -220,8 +256,8 @@ def _undo_fields(session: Session, writer: BulkWriter, job: ImportJob, existing:
             continue
         restore.setdefault(pid, {})[key] = existing[pid][key][0]
     definitions = {d.key: d.type for d in session.exec(select(FieldDefinition)).all()}
-    attrs = {pid: a for pid, a in in_batches(session, sorted(restore), lambda bound: sa.select(
-        Profile.id, Profile.attributes).where(in_filter(Profile.id, bound)))}
+    attrs = dict(in_batches(session, sorted(restore), lambda bound: sa.select(
+        Profile.id, Profile.attributes).where(in_filter(Profile.id, bound))))
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     prov_back: list[dict[str, Any]] = []
     prov_drop: list[tuple[int, str]] = []

@@ -35,7 +35,7 @@ def people(session):
     return ids
 
 
-def _tag_names(session, pid):  # noqa: ANN001
+def _tag_names(session, pid):
     from profile_ui.models import Tag
 
     return set(session.execute(sa.select(Tag.name).join(ProfileTag, ProfileTag.tag_id == Tag.id)
@@ -152,7 +152,7 @@ def test_undo_leaves_merges_and_the_values_they_brought(session, people):
     session.execute(sa.update(Profile).where(Profile.id == bob).values(attributes={"note": "from bob"}))
     session.commit()
     frame = validated([{"email": "ann@x.com", "phone": "+84901", "city": "Saigon"}])
-    job, plan = run_import(session, frame, sync=rule(session, ["email", "phone"], auto_merge=True))
+    job, _plan = run_import(session, frame, sync=rule(session, ["email", "phone"], auto_merge=True))
     assert profile(session, ann).attributes == {"score": 1, "note": "from bob"}
 
     report = undo_import(session=session, actor=MARKETER, job_id=job.id)
@@ -165,7 +165,7 @@ def test_undo_leaves_merges_and_the_values_they_brought(session, people):
 
 
 # ---------------------------------------------------------------- later imports and hand edits
-def _import_a(session):  # noqa: ANN001, ANN202
+def _import_a(session):
     """File A: three new people (e-mail and phone); returns (job, {email: profile id})."""
     frame = validated([{"email": f"a{i}@x.com", "phone": f"+8490000{i}", "full_name": f"A{i}", "city": "Hue"}
                        for i in range(3)])
@@ -175,7 +175,7 @@ def _import_a(session):  # noqa: ANN001, ANN202
     return job, ids
 
 
-def _import_b(session):  # noqa: ANN001, ANN202
+def _import_b(session):
     """File B: updates two of A's people, found by phone (a new city, a new e-mail kind: none)."""
     frame = validated([{"phone": f"+8490000{i}", "city": "Da Nang"} for i in range(2)])
     job, plan = run_import(session, frame, sync=rule(session, ["phone"]), file_name="b.csv")
@@ -183,7 +183,7 @@ def _import_b(session):  # noqa: ANN001, ANN202
     return job
 
 
-def _active(session, ids):  # noqa: ANN001, ANN202
+def _active(session, ids):
     return {pid for pid in ids if (p := profile(session, pid)) is not None and p.status == "active"}
 
 
