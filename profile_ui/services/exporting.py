@@ -412,7 +412,8 @@ def export_profiles(
         return ExportResult(export_id=job.id, status=STATUS_QUEUED, background=True, row_count=None,
                             path=None, download_url=download_url(job.id), left_out=left)
     path = export_file_path(job)
-    rows = write_profiles_file(session=session, flt=flt, columns=planned, fmt=fmt, out_path=path)
+    rows = write_profiles_file(session=session, flt=flt, columns=planned, fmt=fmt, out_path=path,
+                               at_rest=True)
     finish_export_job(job, rows=rows, path=path)
     session.add(job)
     record_export(session=session, actor=actor, flt=flt, fields_mode=fields_mode, fmt=fmt,

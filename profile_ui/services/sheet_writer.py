@@ -20,7 +20,6 @@ from __future__ import annotations
 import re
 import zipfile
 from collections.abc import Sequence
-from pathlib import Path
 from typing import IO
 
 import polars as pl
@@ -85,15 +84,21 @@ class CsvSink:
 
 
 class ZipSink(CsvSink):
-    """The same CSV, deflated into a zip archive as it is written."""
+    """The same CSV, deflated into a zip archive written to the binary stream `out` as it
+    goes (an unseekable stream is fine: zipfile then writes data descriptors); closing the
+    sink closes `out`."""
 
-    def __init__(self, path: Path, inner_name: str, headers: Sequence[str], *, bom: bool) -> None:
-        self.archive = zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6)
+    def __init__(self, out: IO[bytes], inner_name: str, headers: Sequence[str], *, bom: bool) -> None:
+        self.out = out
+        self.archive = zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6)
         super().__init__(self.archive.open(inner_name, "w", force_zip64=True), headers, bom=bom)
 
     def close(self) -> None:
-        super().close()
-        self.archive.close()
+        try:
+            super().close()
+            self.archive.close()
+        finally:
+            self.out.close()
 
 
 # ---------------------------------------------------------------- xlsx
@@ -162,9 +167,10 @@ class XlsxSink:
     ("<sheet_name>", "<sheet_name> 2", ...).
     """
 
-    def __init__(self, path: Path, headers: Sequence[str], *, number_columns: Sequence[int] = (),
+    def __init__(self, out: IO[bytes], headers: Sequence[str], *, number_columns: Sequence[int] = (),
                  sheet_name: str = "Sheet", widths: Sequence[float] | None = None) -> None:
-        self.archive = zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=3)
+        self.out = out  # the package is written to this binary stream; close() closes it
+        self.archive = zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=3)
         self.headers = list(headers)
         self.numbers = set(number_columns)
         self.sheet_name, self.widths = sheet_name, widths
@@ -268,22 +274,24 @@ class XlsxSink:
         }
         for name, text in parts.items():
             self.archive.writestr(name, text)
-        self.archive.close()
+        try:
+            self.archive.close()
+        finally:
+            self.out.close()
 
 
 # ---------------------------------------------------------------- one frame at once
-def write_table(path: Path | str, headers: Sequence[str], frame: pl.DataFrame, fmt: str, *,
-                sheet_name: str = "Sheet", widths: Sequence[float] | None = None) -> Path:
+def write_table(out: IO[bytes], headers: Sequence[str], frame: pl.DataFrame, fmt: str, *,
+                sheet_name: str = "Sheet", widths: Sequence[float] | None = None) -> None:
     """One frame (columns in `headers` order, every value text) as a .csv (with a BOM) or
-    .xlsx file at `path`; returns the path."""
+    .xlsx file into the binary stream `out` (the caller opens it: a private, maybe encrypted
+    file of services/file_store.py); closes it."""
     if fmt not in SHEET_FORMATS:
+        out.close()
         raise ValueError(f"unknown file format '{fmt}' (expected csv or xlsx)")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sink: CsvSink | XlsxSink = (CsvSink(path.open("wb"), headers, bom=True) if fmt == "csv"
-                                else XlsxSink(path, headers, sheet_name=sheet_name, widths=widths))
+    sink: CsvSink | XlsxSink = (CsvSink(out, headers, bom=True) if fmt == "csv"
+                                else XlsxSink(out, headers, sheet_name=sheet_name, widths=widths))
     try:
         sink.write(frame)
     finally:
         sink.close()
-    return path

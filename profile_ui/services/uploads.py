@@ -2,7 +2,8 @@
 
 Reflex's own upload endpoint would also serve everything in its upload folder back over
 GET /_upload/<name>. We never use that folder: the upload event handler streams each
-file into `save_upload`, which writes under `settings.upload_dir` with a random name,
+file into `save_upload`, which writes under `settings.upload_dir` with a random name
+(0600 in a 0700 folder, encrypted when encryption is configured: services/file_store.py),
 and `UploadGuard` (ASGI middleware, installed through rx.App's api_transformer) answers
 GET with 404, refuses bodies over the limit with 413 before reading them, and refuses a
 POST without a signed-in user allowed to import (401/403). Each user may keep at most
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import secrets
 import time
 from collections.abc import Iterable
@@ -24,6 +24,7 @@ from sqlmodel import Session, select
 
 from ..models import ImportJob
 from ..settings import get_settings
+from . import file_store
 from .permissions import PROFILES_IMPORT, Actor, NotSignedIn
 from .request_guard import PathGuard, actor_for_session_cookie, content_length
 
@@ -32,8 +33,6 @@ ALLOWED_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xls")
 # room for the multipart headers and boundaries around the file bytes of one request
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
 UPLOAD_PATH = "/_upload"
-# an upload no import used for this long was abandoned (the wizard was left): it is deleted
-PENDING_UPLOAD_HOURS = 24
 
 
 class UploadError(ValueError):
@@ -51,14 +50,15 @@ def _owner_prefix(actor: Actor) -> str:
 def pending_uploads(*, session: Session, actor: Actor, upload_dir: Path | None = None,
                     now: float | None = None) -> list[Path]:
     """The actor's uploads that no import uses (yet), those still being written included.
-    Ones older than PENDING_UPLOAD_HOURS were abandoned: they are deleted, not counted."""
+    Ones older than UPLOAD_ABANDONED_HOURS were abandoned (the purge's rule, services/retention.py):
+    they are deleted, not counted."""
     folder = upload_dir or get_settings().upload_dir
     mine = [p for p in folder.glob(_owner_prefix(actor) + "*") if p.is_file()] if folder.is_dir() else []
     if not mine:
         return []
     used = set(session.exec(select(ImportJob.stored_path).where(
         ImportJob.stored_path.in_([str(p) for p in mine]))).all())
-    cutoff = (now or time.time()) - PENDING_UPLOAD_HOURS * 3600
+    cutoff = (now or time.time()) - get_settings().upload_abandoned_hours * 3600
     pending = []
     for path in (p for p in mine if str(p) not in used):
         try:
@@ -96,29 +96,22 @@ def save_upload(
         raise UploadError(
             f"{shown_name}: this file type cannot be imported "
             f"(use {', '.join(ALLOWED_SUFFIXES)})")
-    folder = upload_dir or settings.upload_dir
+    folder = file_store.private_dir(upload_dir or settings.upload_dir)
     pending = len(pending_uploads(session=session, actor=actor, upload_dir=folder))
     if pending >= settings.upload_max_pending:
         raise UploadError(
             f"{shown_name}: you have {pending} uploaded files that are not imported yet (the limit "
             f"is {settings.upload_max_pending}); import them or remove them from the list first")
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     # the owner in the name: pending_uploads counts each user's files
     target = folder / f"{_owner_prefix(actor)}{secrets.token_hex(16)}{suffix}"
-    partial = target.with_name(target.name + ".part")
     written = 0
-    try:
-        with open(partial, "xb") as out:
-            for chunk in data_chunks:
-                written += len(chunk)
-                if written > limit:
-                    raise UploadError(
-                        f"{shown_name} is larger than the upload limit of {_megabytes(limit)}")
-                out.write(chunk)
-        os.replace(partial, target)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
+    with file_store.replacing(target, exclusive=True) as out:  # a refused file leaves nothing
+        for chunk in data_chunks:
+            written += len(chunk)
+            if written > limit:
+                raise UploadError(
+                    f"{shown_name} is larger than the upload limit of {_megabytes(limit)}")
+            out.write(chunk)
     return target
 
 

@@ -16,7 +16,7 @@ from profile_ui.db import make_engine
 from profile_ui.services.permissions import BUILTIN_ROLES, SYSTEM_ACTOR, Actor, PermissionDenied
 from profile_ui.models import ImportJob
 from profile_ui.services.uploads import (
-    PENDING_UPLOAD_HOURS, UploadError, UploadGuard, pending_uploads, save_upload,
+    UploadError, UploadGuard, pending_uploads, save_upload,
 )
 from profile_ui.settings import get_settings
 from profile_ui.services.users import create_user, sign_in
@@ -92,7 +92,7 @@ def test_uploads_no_import_uses_are_limited_per_user(db: Session, tmp_path: Path
     second.unlink()
     fourth = upload()
     # an upload left unused for a day was abandoned: it is deleted and frees its place
-    old = time.time() - (PENDING_UPLOAD_HOURS + 1) * 3600
+    old = time.time() - (get_settings().upload_abandoned_hours + 1) * 3600
     os.utime(fourth, (old, old))
     upload()
     assert not fourth.exists() and first.exists()

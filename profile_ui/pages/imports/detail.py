@@ -15,6 +15,7 @@ from ...components.dialogs import confirm_dialog
 from ...components.shell import shell
 from ...db import session_scope
 from ...models import utcnow
+from ...services import retention
 from ...services.importing import jobs as import_jobs
 from ...services.importing.undo import ImportUndoError, undo_import
 from ...services.importing.progress import read_progress
@@ -57,6 +58,7 @@ class ImportDetailState(AppState):
     progress_text: str = ""  # "Applying changes: 12,500 of 50,000 rows" while it runs
     eta: str = ""
     has_error_file: bool = False
+    error_file_note: str = ""
     invalid_rows: int = 0
     can_undo: bool = False
     can_cancel: bool = False
@@ -105,10 +107,11 @@ class ImportDetailState(AppState):
                 self.progress_text = (f"{live.label}: {self.rows_done:,} of {self.rows_total:,} rows"
                                       if self.rows_total else f"{live.label}…")
             self.eta = self._eta(job) if live is None else ""
+            self.error_file_note = retention.error_file_note(job)
             self.invalid_rows = import_jobs.report_counts(job.counts)["invalid"]
             # changing an import or taking its error file: its owner or an admin (services check it)
             mine = import_jobs.may_manage(actor, job)
-            self.has_error_file = mine and bool(job.error_file_path)
+            self.has_error_file = mine and retention.error_file_available(job)
             self.can_undo = mine and job.status == import_jobs.COMPLETED
             self.can_cancel = mine and job.status in (import_jobs.QUEUED, import_jobs.AWAITING_CONFIRMATION)
             # a membership file is not confirmed: its review page applies it (S.kind links there)
@@ -234,11 +237,10 @@ class ImportDetailState(AppState):
         actor = self._require_actor()
         try:
             with session_scope() as session:
-                path, name = import_jobs.error_file_download(session=session, actor=actor,
-                                                             job_id=self.shown_id)
+                data, name = retention.error_file_download(session=session, actor=actor, job_id=self.shown_id)
         except import_jobs.ImportJobError as exc:
             return rx.toast.info(str(exc))
-        return rx.download(data=path.read_bytes(), filename=name)
+        return rx.download(data=data, filename=name)
 
     @rx.event
     @guarded
@@ -321,6 +323,8 @@ def content() -> rx.Component:
             rx.cond(S.error != "", rx.callout.root(rx.callout.text(S.error), color_scheme="red",
                                                    role="alert")),
             rx.text(S.settings_text, size="2", color_scheme="gray"),
+            rx.cond(S.error_file_note != "", rx.text(S.error_file_note, size="2",
+                                                      aria_label="Error file")),
             rx.cond(S.undo_result != "", rx.callout.root(rx.callout.text(S.undo_result),
                                                          color_scheme="green", role="status")),
             rx.hstack(

@@ -21,7 +21,7 @@ import reflex as rx
 
 from ... import routes
 from ...db import session_scope
-from ...services import workspace_settings
+from ...services import retention, workspace_settings
 from ...services.importing import IDENTITY_PREFIX, TAGS_TARGET, ImportMapping, ImportOptions
 from ...services.importing import jobs as import_jobs
 from ...services.importing import mapping as mapping_stage
@@ -781,11 +781,10 @@ class ImportUploadState(AppState):
         actor = self._actor()
         try:
             with session_scope() as session:
-                path, name = import_jobs.error_file_download(session=session, actor=actor,
-                                                             job_id=self.preview_job)
+                data, name = retention.error_file_download(session=session, actor=actor, job_id=self.preview_job)
         except import_jobs.ImportJobError as exc:
             return rx.toast.info(str(exc))
-        return rx.download(data=path.read_bytes(), filename=name)
+        return rx.download(data=data, filename=name)
 
     @rx.event
     @guarded

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from ...models import ImportJob, ImportRowResult
+from .. import file_store
 from ..permissions import PROFILES_IMPORT, Actor
 from ..sheet_writer import write_table
 from . import ROW_COL
@@ -134,7 +135,9 @@ def write_error_file(
     """The invalid rows as they came in (the file's own headers and text), plus a "Reasons"
     column, as .xlsx or .csv; in the CSV a header or cell that a spreadsheet would run as a
     formula gets a leading ' (services/sheet_writer.py). `errors`: row number -> reasons,
-    or a frame with ROW_COL and "errors" (JSON text or a list). Returns the path written."""
+    or a frame with ROW_COL and "errors" (JSON text or a list). Written as a private file,
+    encrypted when encryption is configured (services/file_store.py; read it with
+    file_store.read_bytes). Returns the path written."""
     if fmt not in ERROR_FILE_FORMATS:
         raise ResultsError(f"unknown error file format '{fmt}' (expected xlsx or csv)")
     reasons = _reasons_frame(errors)
@@ -142,9 +145,12 @@ def write_error_file(
     data = frame_as_read.frame.join(reasons, on=ROW_COL, how="inner").sort(ROW_COL)
     header_row = headers + [_reasons_header(headers)]
     out = data.select([pl.col(h).cast(pl.Utf8) for h in headers] + [pl.col("__reasons__")])
-    # the app's one CSV/xlsx writer: formula-like headers and cells never run in a spreadsheet
-    return write_table(path, header_row, out, fmt, sheet_name="Invalid rows",
-                       widths=[18] * len(headers) + [60])
+    # the app's one CSV/xlsx writer (formula-like headers and cells never run in a
+    # spreadsheet) into a private, maybe encrypted file
+    path = Path(path)
+    write_table(file_store.open_private(path), header_row, out, fmt, sheet_name="Invalid rows",
+                widths=[18] * len(headers) + [60])
+    return path
 
 
 def _reasons_frame(errors: Mapping[int, Sequence[Any]] | pl.DataFrame) -> pl.DataFrame:

@@ -380,9 +380,9 @@ def test_calamine_aborting_on_the_hostile_file_costs_only_the_child(make_raw_xls
     """Without the extent check calamine aborts its process: that process is the child."""
     sheet = sheet_xml(HEADER_ROW + f'<row r="1048576">{number_cell("XFD1048576", 1)}</row>')
     path = make_raw_xlsx("hostile.xlsx", sheet)
-    book = reader._open_workbook(path, "hostile.xlsx")
+    book = reader._open_workbook(path.read_bytes(), "hostile.xlsx")
     with pytest.raises(FileRejected) as caught:
-        reader._read_xlsx(path, "hostile.xlsx", book, book.sheets[0], check_extent=False)
+        reader._read_xlsx(path.read_bytes(), "hostile.xlsx", book, book.sheets[0], check_extent=False)
     assert "could not be read" in caught.value.reason
     good = make_xlsx("good.xlsx", {"Sheet1": [["Email"], ["a@x.vn"]]})
     assert read_upload(good, file_name="good.xlsx").frame.rows() == [(2, "a@x.vn")]
