@@ -1,8 +1,9 @@
-"""Import progress in the browser (issue 11, item 4): while an import applies, its report
-page names the stage and a row count between none and all, not "0 of N" until the end.
+"""Import progress in the browser (issue 11, item 4): while the dry run runs, the wizard
+names the stage and the rows done; while the import applies, its report page does, with a
+count between none and all, not "0 of N" until the end.
 
-A test gate (profile_ui/test_gates.py) holds the embedded worker at its first report
-inside the apply stage, so the page is looked at mid-apply without any timing."""
+Test gates (profile_ui/test_gates.py) hold the embedded worker at its first report inside
+the dry run and the apply stages, so the pages are looked at mid-stage without any timing."""
 
 from __future__ import annotations
 
@@ -15,13 +16,20 @@ from profile_ui.test_gates import gate_path
 
 from .helpers import RunningApp
 
+
+def _arm(app: RunningApp, stage: str):
+    gate = gate_path(f"import-{stage}", app.data_dir)
+    gate.parent.mkdir(parents=True, exist_ok=True)
+    gate.touch()
+    return gate
+
 pytestmark = pytest.mark.e2e
 
 ROWS = 300
 JOB_TIMEOUT = 60_000
 
 
-def test_the_report_page_shows_the_apply_stage_and_rows_done_while_it_runs(
+def test_the_wizard_and_the_report_page_show_the_stage_and_rows_done_while_it_runs(
     admin_page: Page, running_app: RunningApp
 ) -> None:
     page = admin_page
@@ -33,12 +41,17 @@ def test_the_report_page_shows_the_apply_stage_and_rows_done_while_it_runs(
     for step in ("Identify and map columns", "Options"):
         page.get_by_role("button", name="Next").click()
         expect(page.locator('[aria-current="step"]')).to_contain_text(step, timeout=JOB_TIMEOUT)
-    page.get_by_role("button", name="Preview").click()
+    gate = _arm(running_app, "dry_run")
+    try:
+        page.get_by_role("button", name="Preview").click()
+        busy = page.get_by_role("status").filter(has_text="Dry run:")
+        expect(busy).to_have_text(re.compile(rf"^Dry run: [1-9]\d* of {ROWS} rows$"), timeout=JOB_TIMEOUT)
+        assert 0 < int(re.search(r"(\d+) of", busy.inner_text()).group(1)) < ROWS
+    finally:
+        gate.unlink(missing_ok=True)
     expect(page.get_by_role("button", name="Confirm import")).to_be_visible(timeout=JOB_TIMEOUT)
 
-    gate = gate_path("import-apply", running_app.data_dir)
-    gate.parent.mkdir(parents=True, exist_ok=True)
-    gate.touch()
+    gate = _arm(running_app, "apply")
     try:
         page.get_by_role("button", name="Confirm import").click()
         expect(page).to_have_url(re.compile(r"/imports/\d+$"))

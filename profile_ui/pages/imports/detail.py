@@ -104,8 +104,7 @@ class ImportDetailState(AppState):
             live = read_progress(job.id) if job.status in (import_jobs.VALIDATING, import_jobs.RUNNING) else None
             if live is not None:  # the running stage's own count (the row commits only at the end)
                 self.rows_done, self.rows_total = live.rows_done, live.rows_total or self.rows_total
-                self.progress_text = (f"{live.label}: {self.rows_done:,} of {self.rows_total:,} rows"
-                                      if self.rows_total else f"{live.label}…")
+                self.progress_text = live.text()
             self.eta = self._eta(job) if live is None else ""
             self.error_file_note = retention.error_file_note(job)
             self.invalid_rows = import_jobs.report_counts(job.counts)["invalid"]

@@ -26,8 +26,8 @@ from .common import (
 from .columns_state import ColumnChoice, ColumnDisplayState
 from .delete_dialog import delete_selected_button, delete_selected_dialog
 from .export_dialog import export_button, export_dialog
-from .filter_chips import active_filters
-from .list_state import STATUS_LABELS, ProfilesListState
+from .filter_chips import STATUS_LABELS, active_filters
+from .list_state import ProfilesListState
 from .tag_picker import tag_picker_dialog
 
 TITLE = "Profiles"

@@ -41,6 +41,12 @@ class Progress:
     def label(self) -> str:
         return STAGE_LABELS.get(self.stage, self.stage)
 
+    def text(self) -> str:
+        """What a person reads: "Applying changes: 12,500 of 50,000 rows"."""
+        if not self.rows_total:
+            return f"{self.label}…"
+        return f"{self.label}: {self.rows_done:,} of {self.rows_total:,} rows"
+
 
 def _path(job_id: int) -> Path:
     return get_settings().data_dir / PROGRESS_FOLDER / f"{int(job_id)}.json"
