@@ -81,3 +81,35 @@ def test_the_apply_reports_rows_done_before_it_commits(app, tmp_path: Path) -> N
     assert job.status == "completed" and job.rows_done == ROWS
     with session_scope() as session:
         assert session.get(ImportJob, job_id).counts["created"] == ROWS
+
+
+def test_a_profile_ui_worker_process_reports_apply_progress(app_env, sqlite_url: str, tmp_path: Path) -> None:
+    """The same through a separate `profile-ui worker` process, read from this one."""
+    import os
+
+    from test_jobs import _start_worker, _stop, _wait_for
+
+    data_dir = app_env(sqlite_url, ENVIRONMENT="test")
+    engine = make_engine(sqlite_url)
+    env = {**os.environ, "DATABASE_URL": sqlite_url, "DATA_DIR": str(data_dir), "ENVIRONMENT": "test",
+           "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    gate = gate_path("import-apply", data_dir)
+    gate.parent.mkdir(parents=True, exist_ok=True)
+    gate.touch()
+    (job_id,) = submit(people_file(tmp_path, count=ROWS), enqueue=True)
+    worker = _start_worker(env, tmp_path / "worker.log")
+    try:
+        def held_mid_apply() -> bool:
+            seen = read_progress(job_id)
+            return seen is not None and seen.stage == "apply" and 0 < seen.rows_done < seen.rows_total
+
+        _wait_for(held_mid_apply, 90, "the worker to report apply progress")
+        assert job_row(engine, job_id).status == "running"
+        gate.unlink()
+        _wait_for(lambda: job_row(engine, job_id).status in ("completed", "failed"), 90, "the job to end")
+    finally:
+        gate.unlink(missing_ok=True)
+        _stop(worker)
+        engine.dispose()
+    assert job_row(engine, job_id).status == "completed", (tmp_path / "worker.log").read_text(errors="replace")
+    assert read_progress(job_id) is None
