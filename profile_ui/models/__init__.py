@@ -2,6 +2,7 @@
 
 from .audit import AuditEvent
 from .base import UTCDateTime, utcnow
+from .duplicate import DUPLICATE_STATUSES, DedupeKey, DuplicateCandidate
 from .export_job import ExportJob
 from .field import FIELD_TYPES, FieldDefinition
 from .identity import BUILTIN_IDENTITY_KINDS, Identity, IdentityKind, SyncRule
@@ -17,7 +18,7 @@ from .tag import ProfileTag, Tag, TagGroup
 from .user import LoginAttempt, Role, User, UserSession, ViewPreference
 
 __all__ = [
-    "AuditEvent", "UTCDateTime", "utcnow", "ExportJob", "FIELD_TYPES", "FieldDefinition",
+    "AuditEvent", "UTCDateTime", "utcnow", "DUPLICATE_STATUSES", "DedupeKey", "DuplicateCandidate", "ExportJob", "FIELD_TYPES", "FieldDefinition",
     "BUILTIN_IDENTITY_KINDS", "Identity", "IdentityKind", "SyncRule", "IMPORT_KINDS",
     "IMPORT_STATUSES", "ROW_OUTCOMES", "ImportJob", "ImportRowResult", "MappingTemplate",
     "MEMBERSHIP_STATES", "Group", "GroupMembership", "Notification", "PROFILE_STATUSES",
