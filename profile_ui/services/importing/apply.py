@@ -49,6 +49,7 @@ from ...models.profile import STATUS_DELETED
 from ..audit import record_event
 from ..bootstrap import SYSTEM_FIELDS
 from ..crypto import audit_value, identity_bookkeeping, identity_storage
+from ..merge_snapshot import move_profile_rows, record_import_merges, snapshot_profiles
 from ..permissions import PROFILES_IMPORT, Actor
 from . import ERRORS_COL, IDENTITY_PREFIX, ROW_COL, TAGS_TARGET, VALID_COL, ImportMapping, ImportOptions
 from .resolve import (
@@ -955,9 +956,13 @@ def apply_import(
     profile_of = persons.select("person", "profile_id")
     report(total_rows // 2)
 
-    # ---- merges, then updates of existing profiles
+    # ---- merges (each kept with snapshots, so it can be undone), then updates of existing profiles
+    before_merges = snapshot_profiles(session, [i for s, losers, _ in work.merges for i in (s, *losers)])
     for survivor, losers, person in work.merges:
         _merge_profiles(session, writer, actor, survivor, losers, work.merge_extra.get(person, {}), job, now)
+    record_import_merges(session=session, actor_id=actor.user_id, actor_email=actor.email, job_id=job.id,
+                         file_name=job.file_name, merges=[(s, losers) for s, losers, _ in work.merges],
+                         before=before_merges, now=now)
     writer.update("profiles", work.updates.with_columns(updated_at=pl.lit(now)), key=["id"],
                   json_merge=["attributes"])
 
@@ -1051,22 +1056,7 @@ def _allocate_profile_ids(session: Session, writer: "BulkWriter", count: int) ->
 def _merge_profiles(session: Session, writer: "BulkWriter", actor: Actor, survivor: int, losers: list[int],
                     moved: dict[str, tuple[Any, Any]], job: ImportJob, now: datetime) -> None:
     """Move everything the losers own to the survivor and put the losers in the trash."""
-    pairs = [{"s": survivor, "l": loser} for loser in losers]
-    statements = [
-        "UPDATE identities SET profile_id = :s WHERE profile_id = :l",
-        "UPDATE linked_objects SET profile_id = :s WHERE profile_id = :l",
-        "UPDATE profile_tags SET profile_id = :s WHERE profile_id = :l AND NOT EXISTS ("
-        " SELECT 1 FROM profile_tags AS o WHERE o.profile_id = :s AND o.tag_id = profile_tags.tag_id"
-        " AND o.value = profile_tags.value)",
-        "UPDATE segment_members SET profile_id = :s WHERE profile_id = :l AND segment_id NOT IN ("
-        " SELECT segment_id FROM segment_members WHERE profile_id = :s)",
-        "UPDATE group_memberships SET profile_id = :s WHERE profile_id = :l AND group_id NOT IN ("
-        " SELECT group_id FROM group_memberships WHERE profile_id = :s)",
-        "UPDATE consents SET profile_id = :s WHERE profile_id = :l AND channel NOT IN ("
-        " SELECT channel FROM consents WHERE profile_id = :s)",
-    ]
-    for statement in statements:
-        session.execute(sa.text(statement), pairs)
+    move_profile_rows(session, survivor, losers)
     # values only the merged profiles had (fields outside the file)
     system = {k: after for k, (_before, after) in moved.items() if k in SYSTEM_COLUMNS}
     attrs = {k: json_value(after) for k, (_before, after) in moved.items() if k not in SYSTEM_COLUMNS}
