@@ -5,7 +5,7 @@ one person, with the reviewer's decision (open / not_same / merged / skipped);
 `dedupe_keys` the hashed blocking keys an import looks its rows up by.
 
 Revision ID: 0009s
-Revises: 0005
+Revises: 0009
 Create Date: 2026-12-06 14:45:00
 """
 import sqlalchemy as sa
@@ -14,7 +14,7 @@ from alembic import op
 import profile_ui.models.base
 
 revision = '0009s'
-down_revision = '0005'
+down_revision = '0009'  # '0005' in the brief; chained after issue13's 0009 once merged
 branch_labels = None
 depends_on = None
 

@@ -147,3 +147,72 @@ def test_look_alikes_of_rows_that_are_not_profiles_yet(session, family):
     assert found["id"].to_list() == [2]
     assert found["profile_id"][0] in (family["an"], family["an_again"])  # one person, twice
     assert "date of birth" in found["reasons"][0]
+
+
+def test_merging_a_pair_keeps_the_chosen_value_and_closes_the_pair(session, family):
+    from profile_ui.services.dedupe.review import merge_candidate, preview_candidate
+
+    scan_all(session=session, actor=REVIEWER)
+    session.commit()
+    pair = open_pairs(session)[(family["an"], family["an_again"])]
+    preview = preview_candidate(session=session, actor=REVIEWER, candidate_id=pair.id)
+    assert {f.key for f in preview.fields if not f.same} >= {"full_name", "city"}
+
+    merge_candidate(session=session, actor=REVIEWER, candidate_id=pair.id,
+                    chosen_values={"city": "Ha Noi"})
+    session.commit()
+
+    session.expire_all()
+    survivor = session.get(Profile, family["an"])
+    assert survivor.city == "Ha Noi" and survivor.full_name == "Nguyễn Văn An"
+    assert session.get(Profile, family["an_again"]).status == "deleted"
+    assert session.get(DuplicateCandidate, pair.id).status == "merged"
+    assert {i.value for i in session.exec(select(Identity).where(Identity.profile_id == family["an"]))} >= {
+        "an.nguyen@gmail.com", "an.nguyen@yahoo.com"}
+    # the merged-away profile is no longer a question
+    assert [v.id for v in list_candidates(session=session, actor=REVIEWER, flt=CandidateFilter())] == [
+        open_pairs(session)[(family["robert"], family["bob"])].id]
+
+
+def test_merging_several_pairs_in_one_go_follows_chains(session):
+    from profile_ui.services.dedupe.review import merge_candidates
+
+    ids = [add_profile(session, name, birthday=date(1985, 7, 7), email=email) for name, email in (
+        ("Lê Thị Hoa", "hoa.le@gmail.com"), ("Le Thi Hoa", "hoa.le@yahoo.com"), ("LE THI HOA", "hoa.le@outlook.com"))]
+    session.commit()
+    scan_all(session=session, actor=REVIEWER)
+    session.commit()
+    pairs = open_pairs(session)
+    assert set(pairs) == {(ids[0], ids[1]), (ids[0], ids[2]), (ids[1], ids[2])}
+
+    results = merge_candidates(session=session, actor=REVIEWER,
+                               candidate_ids=[pairs[(ids[1], ids[2])].id, pairs[(ids[0], ids[1])].id,
+                                              pairs[(ids[0], ids[2])].id])
+    session.commit()
+
+    assert [(r.survivor_id, r.merged_id) for r in results] == [(ids[1], ids[2]), (ids[0], ids[1])]
+    session.expire_all()
+    assert [session.get(Profile, i).status for i in ids] == ["active", "deleted", "deleted"]
+    assert not open_pairs(session)
+
+
+def test_cli_scan_and_the_nightly_task(sqlite_url, app_env):
+    from click.testing import CliRunner
+
+    from profile_ui.cli import main
+    from profile_ui.db import make_engine
+    from profile_ui.jobs.runner import get_huey
+
+    app_env(sqlite_url)
+    engine = make_engine(sqlite_url)
+    with Session(engine) as session:
+        add_profile(session, "Trần Minh Quân", birthday=date(1992, 2, 20), email="quan.tran@gmail.com")
+        add_profile(session, "Quan Tran Minh", birthday=date(1992, 2, 20), email="quan.tran@fpt.vn")
+        session.commit()
+    engine.dispose()
+
+    result = CliRunner().invoke(main, ["duplicates", "scan"])
+
+    assert result.exit_code == 0, result.output
+    assert "2 profiles" in result.output and "1 new possible duplicates" in result.output
+    assert "duplicates.scan" in {task.__name__ for task in get_huey()._registry._periodic_tasks}

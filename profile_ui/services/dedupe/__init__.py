@@ -10,4 +10,6 @@ review.py    the review queue: list pairs, decide (merge / not the same person /
 Permission: `profiles.merge` for everything here (the same permission merging needs).
 """
 
-PROFILES_MERGE = "profiles.merge"
+from ..permissions import PROFILES_MERGE
+
+__all__ = ["PROFILES_MERGE"]

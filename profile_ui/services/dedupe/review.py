@@ -15,12 +15,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from ...models import STATUS_ACTIVE, ImportJob, Profile, utcnow
+from ...models import MERGE_REVIEW, STATUS_ACTIVE, ImportJob, Profile, utcnow
 from ...models.duplicate import (
     DUPLICATE_MERGED, DUPLICATE_NOT_SAME, DUPLICATE_OPEN, DUPLICATE_SKIPPED, DUPLICATE_STATUSES,
     DuplicateCandidate,
 )
 from ..audit import record_event
+from ..merging import MergePreview, MergeResult, merge_profiles, preview_merge
 from ..permissions import Actor
 from ..profiles import format_value, identities_of
 from . import PROFILES_MERGE
@@ -134,6 +135,61 @@ def decide(*, session: Session, actor: Actor, candidate_id: int, decision: str) 
     return pair
 
 
+def preview_candidate(*, session: Session, actor: Actor, candidate_id: int) -> MergePreview:
+    """The merge preview of an open pair: the older profile (smaller id) survives."""
+    actor.require(PROFILES_MERGE)
+    pair = session.get(DuplicateCandidate, candidate_id)
+    if pair is None:
+        raise DuplicateError(f"possible duplicate #{candidate_id} no longer exists")
+    return preview_merge(session=session, actor=actor, survivor_id=pair.profile_a_id,
+                         merged_id=pair.profile_b_id)
+
+
+def merge_candidate(*, session: Session, actor: Actor, candidate_id: int,
+                    chosen_values: dict[str, object] | None = None, reason: str = "") -> MergeResult:
+    """Merge an open pair (the older profile survives; `chosen_values` as merge_profiles
+    takes them, else the suggested values) and mark it merged. Raises MergeError or
+    DuplicateError with nothing written by this call."""
+    actor.require(PROFILES_MERGE)
+    pair = _open_pair(session, candidate_id)
+    result = merge_profiles(
+        session=session, actor=actor, survivor_id=pair.profile_a_id, merged_id=pair.profile_b_id,
+        chosen_values=chosen_values, source=MERGE_REVIEW,
+        reason=reason.strip() or f"possible duplicate ({pair.score:.0%}): {pair.reasons}"[:500])
+    _close(session, actor, pair, DUPLICATE_MERGED, {"merge_id": result.merge_id})
+    return result
+
+
+def merge_candidates(*, session: Session, actor: Actor, candidate_ids: list[int]) -> list[MergeResult]:
+    """Merge several open pairs in one go, each with its suggested values.
+
+    Pairs that share a profile chain: once B is merged into A, the pair (B, C) merges C
+    into A. A pair whose two sides already became one is marked merged without a merge.
+    All or nothing: the first failure raises, and the caller rolls back.
+    """
+    actor.require(PROFILES_MERGE)
+    survivor_of: dict[int, int] = {}
+
+    def current(pid: int) -> int:
+        while pid in survivor_of:
+            pid = survivor_of[pid]
+        return pid
+
+    results = []
+    for candidate_id in candidate_ids:
+        pair = _open_pair(session, candidate_id)
+        a, b = sorted((current(pair.profile_a_id), current(pair.profile_b_id)))
+        if a == b:
+            _close(session, actor, pair, DUPLICATE_MERGED)
+            continue
+        result = merge_profiles(session=session, actor=actor, survivor_id=a, merged_id=b, source=MERGE_REVIEW,
+                                reason=f"possible duplicate ({pair.score:.0%}): {pair.reasons}"[:500])
+        survivor_of[b] = a
+        _close(session, actor, pair, DUPLICATE_MERGED, {"merge_id": result.merge_id})
+        results.append(result)
+    return results
+
+
 def _close(session: Session, actor: Actor, pair: DuplicateCandidate, status: str,
            details: dict[str, Any] | None = None) -> None:
     now = utcnow()
@@ -148,5 +204,6 @@ def _close(session: Session, actor: Actor, pair: DuplicateCandidate, status: str
 
 __all__ = [
     "DUPLICATE_MERGED", "CandidateFilter", "CandidateView", "DuplicateError", "count_candidates",
-    "decide", "import_choices", "list_candidates",
+    "decide", "import_choices", "list_candidates", "merge_candidate", "merge_candidates",
+    "preview_candidate",
 ]
