@@ -17,6 +17,7 @@ from profile_ui.services.dedupe.review import (
     CandidateFilter, DuplicateError, decide, list_candidates,
 )
 from profile_ui.services.dedupe.scan import look_alikes, scan_all, scan_profiles
+from profile_ui.services.dedupe.scoring import DEFAULT_THRESHOLD
 from profile_ui.services.permissions import Actor, PermissionDenied
 
 REVIEWER = Actor(user_id=None, email="reviewer@example.com", role="marketer",
@@ -64,7 +65,7 @@ def family(session: Session) -> dict[str, int]:
 
 def open_pairs(session: Session) -> dict[tuple[int, int], DuplicateCandidate]:
     rows = session.exec(select(DuplicateCandidate).where(DuplicateCandidate.status == DUPLICATE_OPEN)).all()
-    return {(r.profile_a_id, r.profile_b_id): r for r in rows if r.score >= 0.9}
+    return {(r.profile_a_id, r.profile_b_id): r for r in rows if r.score >= DEFAULT_THRESHOLD}
 
 
 def test_full_scan_suggests_the_two_duplicates_with_reasons_and_not_the_family(session, family):

@@ -9,6 +9,9 @@ records of one person leaves at least one intact:
   b:<date of birth>:<name token>  one per name token: a typo or nickname in one name
   e:<e-mail local part>           another e-mail domain
   m:<first 3 + last 3 letters of the local part>@<domain>   a typo inside the e-mail
+  x:<the local part's consonants>@<domain>                  a typo in its first or last letters
+  r:<the name less one of its words>|<city>  one per word, names of 3+ words: a typo in
+                                  that word (and no date of birth or e-mail to pair on)
   p:<last 8 phone digits>         the phone with or without its country code
   u:<customer id, letters/digits> the same customer id written differently
 
@@ -44,6 +47,9 @@ def blocking_keys(features: pl.DataFrame) -> pl.DataFrame:
         features.filter((local.str.len_chars() >= 6) & pl.col("email_domain").is_not_null()).select(
             "id", key=pl.lit("m:") + local.str.slice(0, 3) + local.str.slice(-3)
             + pl.lit("@") + pl.col("email_domain")),
+        features.filter((pl.col("email_skeleton").str.len_chars() >= 4) & pl.col("email_domain").is_not_null()
+                        ).select("id", key=pl.lit("x:") + pl.col("email_skeleton") + pl.lit("@") + pl.col("email_domain")),
+        _name_less_one_word(features),
         features.filter(pl.col("phone_tail").is_not_null()).select(
             "id", key=pl.lit("p:") + pl.col("phone_tail")),
         features.filter(pl.col("uid_key").is_not_null()).select(
@@ -51,6 +57,21 @@ def blocking_keys(features: pl.DataFrame) -> pl.DataFrame:
     ]
     keys = pl.concat([p.select(pl.col("id").cast(pl.Int64), "key") for p in parts])
     return keys.select(key_hash=hash_keys(pl.col("key")), id="id").unique()
+
+
+def _name_less_one_word(features: pl.DataFrame) -> pl.DataFrame:
+    named = features.filter((pl.col("name_tokens").list.len() >= 3) & pl.col("city_key").is_not_null()).select(
+        "id", "city_key", token="name_tokens", pos=pl.int_ranges(pl.col("name_tokens").list.len()))
+    words = named.explode("token", "pos")
+    drops = words.select("id", drop="pos")
+    kept = words.join(drops, on="id").filter(pl.col("pos") != pl.col("drop")).sort("id", "drop", "pos")
+    rest = kept.group_by("id", "drop", "city_key", maintain_order=True).agg(pl.col("token").str.join(" "))
+    return rest.select("id", key=pl.lit("r:") + pl.col("token") + pl.lit("|") + pl.col("city_key"))
+
+
+def key_frequencies(keys: pl.DataFrame) -> pl.DataFrame:
+    """(key_hash, count): how many people have each key (scoring's term frequencies)."""
+    return keys.group_by("key_hash").agg(pl.len().cast(pl.Int64).alias("count"))
 
 
 def hash_keys(expr: pl.Expr) -> pl.Expr:

@@ -28,7 +28,7 @@ FEATURE_COLUMNS = (
     "name_key",  # folded, tokens sorted: what "same name" means
     "name_tokens",  # List(Utf8) of name_key's tokens
     "bday",  # ISO text or null
-    "email_local", "email_domain",
+    "email_local", "email_domain", "email_skeleton",  # skeleton: the local part less its vowels
     "phone_digits", "phone_tail",  # every digit; the last PHONE_TAIL of them
     "city_key", "uid_key",
 )
@@ -102,4 +102,5 @@ def person_features(people: pl.DataFrame) -> pl.DataFrame:
         .pipe(lambda e: pl.when(e.str.len_chars() > 0).then(e)),
     ).with_columns(
         name_key=pl.col("name_tokens").list.join(" "),
+        email_skeleton=pl.col("email_local").str.replace_all(r"[aeiouy.]", ""),
     ).drop("__name", "__city")

@@ -33,7 +33,7 @@ from ..importing.apply import BulkWriter
 from ..importing.resolve import in_batches, in_filter
 from ..permissions import Actor
 from . import PROFILES_MERGE
-from .blocking import blocking_keys, candidate_pairs, cross_pairs
+from .blocking import blocking_keys, candidate_pairs, cross_pairs, key_frequencies
 from .features import person_features
 from .people import load_people
 from .scoring import DEFAULT_THRESHOLD, STORE_FLOOR, compare_pairs, reasons_for
@@ -63,7 +63,7 @@ def scan_all(*, session: Session, actor: Actor) -> ScanReport:
     features = person_features(load_people(session=session))
     keys = blocking_keys(features)
     pairs = candidate_pairs(keys)
-    found = _kept(compare_pairs(pairs, features))
+    found = _kept(compare_pairs(pairs, features, frequencies=key_frequencies(keys)))
     writer = BulkWriter(session)
     session.execute(sa.delete(DedupeKey))
     writer.insert("dedupe_keys", keys.sort("key_hash", "id").rename({"id": "profile_id"}))
@@ -89,8 +89,8 @@ def scan_profiles(*, session: Session, actor: Actor, profile_ids: Sequence[int],
     # their keys as they are now: old ones go, so a changed name stops pairing the old way
     writer.delete("dedupe_keys", pl.DataFrame({"profile_id": ids}, schema={"profile_id": pl.Int64}))
     writer.insert("dedupe_keys", keys.rename({"id": "profile_id"}))
-    pairs = _pairs_with_base(session, keys)
-    found = _kept(_score_against_base(session, pairs, features))
+    pairs, frequencies = _pairs_with_base(session, keys)
+    found = _kept(_score_against_base(session, pairs, features, frequencies))
     new = store_candidates(session=session, writer=writer, found=found,
                            source=SOURCE_IMPORT if import_job_id else SOURCE_SCAN,
                            import_job_id=import_job_id, remove_stale=False)
@@ -108,8 +108,11 @@ def look_alikes(*, session: Session, people: pl.DataFrame, threshold: float = DE
     if people.is_empty():
         return empty
     features = person_features(people)
-    pairs = _pairs_with_base(session, blocking_keys(features), exclude_self=False)
-    scored = _score_against_base(session, pairs, features, ordered=False)
+    keys = blocking_keys(features)
+    pairs, frequencies = _pairs_with_base(session, keys, exclude_self=False)
+    # these people are not in the base yet: each of their keys counts them once more
+    frequencies = pl.concat([frequencies, key_frequencies(keys)]).group_by("key_hash").agg(pl.col("count").sum())
+    scored = _score_against_base(session, pairs, features, frequencies, ordered=False)
     scored = scored.filter(pl.col("score") >= threshold)
     if scored.is_empty():
         return empty
@@ -122,21 +125,23 @@ def _kept(scored: pl.DataFrame) -> pl.DataFrame:
     return reasons_for(scored.filter(pl.col("score") >= STORE_FLOOR))
 
 
-def _pairs_with_base(session: Session, keys: pl.DataFrame, *, exclude_self: bool = True) -> pl.DataFrame:
-    """(a = one of `keys`' people, b = a stored profile) sharing a small enough block."""
+def _pairs_with_base(session: Session, keys: pl.DataFrame, *, exclude_self: bool = True
+                     ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(a = one of `keys`' people, b = a stored profile) sharing a small enough block, and
+    the stored frequency of each of `keys`' keys."""
     hashes = keys["key_hash"].unique().to_list()
     rows = in_batches(session, hashes, lambda bound: sa.select(DedupeKey.key_hash, DedupeKey.profile_id)
                       .where(in_filter(DedupeKey.key_hash, bound)))
     base = pl.DataFrame(rows, schema={"key_hash": pl.Int64, "id": pl.Int64}, orient="row")
     pairs = cross_pairs(keys, base)
-    return pairs.filter(pl.col("a") != pl.col("b")) if exclude_self else pairs
+    return (pairs.filter(pl.col("a") != pl.col("b")) if exclude_self else pairs), key_frequencies(base)
 
 
 def _score_against_base(session: Session, pairs: pl.DataFrame, features: pl.DataFrame,
-                        *, ordered: bool = True) -> pl.DataFrame:
+                        frequencies: pl.DataFrame, *, ordered: bool = True) -> pl.DataFrame:
     """Score (a from `features`, b from the base); `ordered`: each pair once, a < b."""
     base = person_features(load_people(session=session, profile_ids=pairs["b"].unique().to_list()))
-    scored = compare_pairs(pairs, features, base)
+    scored = compare_pairs(pairs, features, base, frequencies)
     if not ordered:
         return scored
     flipped = pl.col("a") > pl.col("b")
