@@ -284,7 +284,9 @@ def fill_sqlite(path: Path, people: pl.DataFrame) -> None:
             "INSERT INTO identities (profile_id, kind, value, is_encrypted, source_type, first_seen_at,"
             " last_seen_at) VALUES (?, ?, ?, 0, 'seed', ?, ?)",
             ((pid, kind, value, now, now) for pid, value in
-             people.filter(pl.col(kind).is_not_null()).select("id", kind).iter_rows()))
+             # an identity belongs to one profile: a value the generator drew twice stays with the first
+             people.filter(pl.col(kind).is_not_null()).unique(kind, keep="first", maintain_order=True)
+             .select("id", kind).iter_rows()))
     conn.commit()
     conn.close()
 
@@ -315,7 +317,7 @@ def main() -> int:
     args = parser.parse_args()
     from profile_ui.services.dedupe.scoring import DEFAULT_THRESHOLD
 
-    thresholds = args.thresholds or [0.5, 0.7, 0.8, DEFAULT_THRESHOLD, 0.95, 0.99]
+    thresholds = sorted(set(args.thresholds or [0.5, 0.6, 0.8, 0.9, DEFAULT_THRESHOLD, 0.95, 0.99]))
     t = time.perf_counter()
     people, truth, family = build(args.profiles, args.seed)
     print(f"generated {people.height:,} records: {len(truth):,} duplicate pairs, "

@@ -46,8 +46,10 @@ def totals_text(counts: dict[str, Any] | None) -> str:
     c = import_jobs.report_counts(counts)
     if not c["rows"]:
         return ""
+    duplicates = int((counts or {}).get("possible_duplicates") or 0)
     return (f"{c['rows']} rows: {c['created']} new, {c['updated']} updated, {c['merged']} merged, "
-            f"{c['unchanged']} unchanged, {c['invalid']} invalid, {c['conflicts']} conflicts")
+            f"{c['unchanged']} unchanged, {c['invalid']} invalid, {c['conflicts']} conflicts"
+            + (f", {duplicates} possible duplicates" if duplicates else ""))
 
 
 def status_text(job: ImportJob) -> str:

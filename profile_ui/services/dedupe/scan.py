@@ -26,7 +26,7 @@ from sqlmodel import Session
 
 from ...models import utcnow
 from ...models.duplicate import (
-    DUPLICATE_OPEN, SOURCE_IMPORT, SOURCE_SCAN, DedupeKey, DuplicateCandidate,
+    DUPLICATE_OPEN, DUPLICATE_SKIPPED, SOURCE_IMPORT, SOURCE_SCAN, DedupeKey, DuplicateCandidate,
 )
 from ..audit import record_event
 from ..importing.apply import BulkWriter
@@ -77,10 +77,16 @@ def scan_all(*, session: Session, actor: Actor) -> ScanReport:
     return report
 
 
-def scan_profiles(*, session: Session, actor: Actor, profile_ids: Sequence[int],
-                  import_job_id: int | None = None) -> ScanReport:
+def scan_profiles(*, session: Session, actor: Actor, profile_ids: Sequence[int]) -> ScanReport:
     """The incremental check: these profiles (created or changed) against the whole base."""
     actor.require(PROFILES_MERGE)
+    return scan_profile_ids(session=session, profile_ids=profile_ids)
+
+
+def scan_profile_ids(*, session: Session, profile_ids: Sequence[int], import_job_id: int | None = None,
+                     skip_pairs_of: Sequence[int] = ()) -> ScanReport:
+    """scan_profiles without the permission check, for a service that checked its own (an
+    import's apply). New pairs touching `skip_pairs_of` are stored as skipped."""
     started = time.perf_counter()
     ids = sorted(set(profile_ids))
     features = person_features(load_people(session=session, profile_ids=ids))
@@ -93,7 +99,7 @@ def scan_profiles(*, session: Session, actor: Actor, profile_ids: Sequence[int],
     found = _kept(_score_against_base(session, pairs, features, frequencies))
     new = store_candidates(session=session, writer=writer, found=found,
                            source=SOURCE_IMPORT if import_job_id else SOURCE_SCAN,
-                           import_job_id=import_job_id, remove_stale=False)
+                           import_job_id=import_job_id, remove_stale=False, skip_pairs_of=skip_pairs_of)
     return ScanReport(profiles=features.height, compared=pairs.height, stored=found.height, new=new,
                       suggested=_open_suggested(session), seconds=time.perf_counter() - started)
 
@@ -159,12 +165,12 @@ def _open_suggested(session: Session) -> int:
 
 def store_candidates(*, session: Session, writer: BulkWriter, found: pl.DataFrame, source: str,
                      import_job_id: int | None, remove_stale: bool,
-                     status: str = DUPLICATE_OPEN) -> int:
+                     skip_pairs_of: Sequence[int] = ()) -> int:
     """Insert or refresh found pairs (a < b, score, reasons, fields); how many were new.
 
     Pairs a person decided on stay as they are. `remove_stale` (full scans): open pairs not
-    found any more are removed. `status` of the new rows (an import told to create its
-    look-alikes anyway stores them as skipped)."""
+    found any more are removed. New pairs touching `skip_pairs_of` are stored as skipped
+    (an import told to create its look-alikes anyway)."""
     now = utcnow()
     table = DuplicateCandidate.__table__
     existing = pl.DataFrame(
@@ -179,7 +185,9 @@ def store_candidates(*, session: Session, writer: BulkWriter, found: pl.DataFram
     writer.insert("duplicate_candidates", fresh.select(
         profile_a_id="a", profile_b_id="b", score="score", reasons=pl.col("reasons").str.slice(0, 1000),
         fields="fields", source=pl.lit(source), import_job_id=pl.lit(import_job_id, dtype=pl.Int64),
-        status=pl.lit(status), created_at=pl.lit(now), updated_at=pl.lit(now)))
+        status=pl.when(pl.col("a").is_in(list(skip_pairs_of)) | pl.col("b").is_in(list(skip_pairs_of)))
+        .then(pl.lit(DUPLICATE_SKIPPED)).otherwise(pl.lit(DUPLICATE_OPEN)),
+        created_at=pl.lit(now), updated_at=pl.lit(now)))
     writer.update("duplicate_candidates", refresh.select(
         "id", "score", reasons=pl.col("reasons").str.slice(0, 1000), fields="fields",
         updated_at=pl.lit(now)), key=["id"])

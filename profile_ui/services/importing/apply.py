@@ -158,6 +158,13 @@ def plan_import(
     return plan
 
 
+def _possible_duplicates():  # noqa: ANN202
+    """services/dedupe/importing.py (imported late: dedupe builds on this module's BulkWriter)."""
+    from ..dedupe import importing
+
+    return importing
+
+
 def active_sync_rule(session: Session) -> SyncRule:
     rule = session.exec(select(SyncRule).where(SyncRule.is_active == True)  # noqa: E712
                         .order_by(SyncRule.id)).first()
@@ -169,6 +176,9 @@ def active_sync_rule(session: Session) -> SyncRule:
 def _plan(*, session: Session, frame: pl.DataFrame, mapping: ImportMapping, options: ImportOptions,
           sync_rule: SyncRule, file_name: str, lock: bool) -> ImportPlan:
     now = utcnow()
+    if options.possible_duplicates not in _possible_duplicates().MODES:
+        raise ImportPlanError(f"possible duplicates: '{options.possible_duplicates}' is not one of "
+                              + ", ".join(_possible_duplicates().MODES))
     fields = _field_infos(session, frame, mapping, options, sync_rule)
     kinds = identity_kinds_in(frame)
     identifier_kinds = _identifier_kinds(sync_rule, mapping, kinds)
@@ -302,10 +312,14 @@ def _plan(*, session: Session, frame: pl.DataFrame, mapping: ImportMapping, opti
             {p: json.dumps(e) for p, e in errors_by_person.items()}, default=None, return_dtype=pl.Utf8),
     )
     rows = _row_frame(resolved, persons, identifier_kinds, headers)
+    if not lock:  # the dry run flags look-alikes; the apply checks what it wrote (apply_import)
+        rows = _possible_duplicates().flag_new_rows(session=session, rows=rows, resolved=resolved)
 
     updated = persons.filter(pl.col("outcome").is_in([OUT_UPDATED, OUT_MERGED]))["target"]
     updates = existing_out.updates.filter(pl.col("id").is_in(updated.implode()))
     totals = _totals(rows, persons, sum(len(losers) for _s, losers, _p in merges))
+    if not lock:
+        totals["possible_duplicates"] = _possible_duplicates().flagged_count(rows)
     work = _Work(
         now=now, file_name=file_name,
         persons=applied.select("person", "kind", "target", "losers"),
@@ -1002,6 +1016,10 @@ def apply_import(
     writer.insert("import_row_results", rows.select(
         job_id=pl.lit(job.id, dtype=pl.Int64), row_number=pl.col(ROW_COL), outcome="outcome",
         profile_id="profile_id", errors="errors", changes="changes"))
+    plan.totals["possible_duplicates"] = _possible_duplicates().check_applied_profiles(
+        session=session, job_id=job.id, mode=options.possible_duplicates,
+        created=persons.filter(pl.col("kind") == "new")["profile_id"].to_list(),
+        changed=rows.filter(pl.col("outcome").is_in([OUT_UPDATED, OUT_MERGED]))["profile_id"].unique().to_list())
     job.counts = dict(plan.totals)
     job.rows_total = total_rows
     job.rows_done = total_rows
