@@ -44,7 +44,8 @@ app.add_page(profiles.list_page.page, route=routes.PROFILES, title=_title(profil
 app.add_page(profiles.create_page.page, route=routes.PROFILE_NEW,
              title=_title(profiles.create_page.TITLE), on_load=profiles.ProfileCreateState.on_load)
 app.add_page(profiles.detail_page.page, route=routes.PROFILE_DETAIL,
-             title=_title(profiles.detail_page.TITLE), on_load=profiles.ProfileDetailState.on_load)
+             title=_title(profiles.detail_page.TITLE),
+             on_load=[profiles.ProfileDetailState.on_load, profiles.UnmergeState.on_load])
 app.add_page(imports.page, route=routes.IMPORTS, title=_title(imports.TITLE),
              on_load=imports.ImportsState.on_load)
 app.add_page(import_new.page, route=routes.IMPORT_NEW, title=_title(import_new.TITLE),

@@ -14,6 +14,7 @@ from ..components.pagination import pagination
 from ..components.shell import shell
 from .audit_state import AuditState, EventLine
 from .profiles.common import ANY
+from .profiles.merge_dialog import undo_merge_button, unmerge_dialog
 
 TITLE = "Audit log"
 S = AuditState
@@ -58,7 +59,8 @@ def _line(line: EventLine) -> rx.Component:
     return rx.table.row(
         rx.table.cell(line.when, white_space="nowrap"),
         rx.table.cell(line.actor),
-        rx.table.cell(rx.code(line.action, variant="ghost")),
+        rx.table.cell(rx.vstack(rx.code(line.action, variant="ghost"), undo_merge_button(line.action, line.id),
+                                spacing="1")),
         rx.table.cell(line.object, white_space="nowrap"),
         rx.table.cell(rx.text(line.reason, size="2", max_width="260px")),
         rx.table.cell(rx.text(line.details, size="1", color_scheme="gray", max_width="420px",
@@ -83,6 +85,7 @@ def content() -> rx.Component:
                     lines=S.lines, line=_line, empty="No events match."),
         pagination(page=S.page, pages=S.pages, total_text=S.total_text, page_size=S.page_size,
                    on_page=S.go_to_page, on_page_size=S.set_page_size),
+        unmerge_dialog(),
         spacing="4",
         width="100%",
     )

@@ -228,3 +228,29 @@ def record_import_merges(
                 "merged_by": actor_id, "merged_by_email": actor_email, "merged_at": now,
                 "survivor_before": b_s, "merged_before": b_m, "survivor_after": a_s, "changed_fields": changed})
     session.execute(sa.insert(ProfileMerge), rows)
+
+
+def forget_merges(session: Session, profile_ids: Sequence[int]) -> None:
+    """Blank the snapshots (and unmerge reports) of every merge these profiles took part in.
+
+    For profiles removed for good (purge, GDPR erasure): a merge record must not keep
+    their data. Such a merge can no longer be undone; the record of who merged what stays.
+    """
+    ids = sorted({int(i) for i in profile_ids})
+    for chunk in _in_chunks(ids):
+        session.execute(sa.update(ProfileMerge).where(sa.or_(
+            ProfileMerge.survivor_id.in_(chunk), ProfileMerge.merged_id.in_(chunk))).values(
+            survivor_before={}, merged_before={}, survivor_after={}, changed_fields=[],
+            undo_report=sa.null()))
+
+
+def merged_into(session: Session, profile_id: int) -> list[int]:
+    """Ids of the profiles merged into this one and not unmerged (and into those, ...)."""
+    found: list[int] = []
+    todo = [profile_id]
+    while todo:
+        rows = session.execute(sa.select(ProfileMerge.merged_id).where(
+            ProfileMerge.survivor_id.in_(todo), ProfileMerge.undone_at.is_(None))).scalars().all()
+        todo = [i for i in rows if i not in found and i != profile_id]
+        found += todo
+    return found

@@ -333,6 +333,9 @@ def _check_undoable(record: ProfileMerge | None, merge_id: int, current: dict[in
     if record.undone_at is not None:
         raise MergeError(f"This merge was already undone on {record.undone_at:%Y-%m-%d %H:%M}")
     s, m = record.survivor_id, record.merged_id
+    if not record.merged_before or not record.survivor_before:
+        raise MergeError("The data this merge kept was erased (a profile was removed for good); "
+                         "it cannot be undone")
     for pid in (s, m):
         if pid not in current:
             raise MergeError(f"Profile {pid} was removed for good (purged from the trash); "

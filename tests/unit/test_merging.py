@@ -230,3 +230,37 @@ def test_a_merge_made_by_a_sync_rule_during_an_import_can_be_undone(session):
     got = comparable(after[ann])
     got["provenance"], expected["provenance"] = [], []  # the file is the source of the name now
     assert got == expected
+
+
+def test_a_merged_profile_stays_out_of_the_purge_while_the_merge_can_be_undone(session, world):
+    from datetime import timedelta
+
+    from profile_ui.models import utcnow
+    from profile_ui.services.trash import purge_expired
+    result = merge_profiles(session=session, actor=world.marketer, survivor_id=world.formula,
+                            merged_id=world.an, reason="same")
+    session.commit()
+    later = utcnow() + timedelta(days=400)
+    purge_expired(session=session, actor=world.admin, now=later)
+    session.commit()
+    assert session.get(Profile, world.an) is not None  # kept: the merge can still be undone
+    assert session.get(Profile, world.gone) is None  # an ordinary deleted profile is purged
+    unmerge(session=session, actor=world.admin, merge_id=result.merge_id)
+    session.commit()
+    assert session.get(Profile, world.an).status == "active"
+
+
+def test_erasing_the_survivor_erases_the_merged_profile_and_the_merge_snapshots(session, world):
+    from profile_ui.services.deletion import erase_profile
+    result = merge_profiles(session=session, actor=world.marketer, survivor_id=world.formula,
+                            merged_id=world.an, reason="same")
+    session.commit()
+    erase_profile(session=session, actor=world.admin, profile_id=world.formula, reason="Request by e-mail ticket 7")
+    session.commit()
+    assert session.get(Profile, world.an) is None and session.get(Profile, world.formula) is None
+    record = session.get(ProfileMerge, result.merge_id)
+    session.refresh(record)
+    assert record.merged_before == {} and record.survivor_before == {} and record.survivor_after == {}
+    assert "An Nguyễn" not in repr(record.model_dump())
+    with pytest.raises(MergeError, match="erased"):
+        unmerge(session=session, actor=world.admin, merge_id=result.merge_id)
