@@ -7,6 +7,7 @@ import reflex as rx
 from . import routes
 from .pages import (
     audit,
+    duplicates,
     exports,
     import_new,
     imports,
@@ -62,6 +63,8 @@ app.add_page(exports.page, route=routes.EXPORTS, title=_title(exports.TITLE),
              on_load=exports.ExportsState.on_load)
 app.add_page(trash.page, route=routes.TRASH, title=_title(trash.TITLE),
              on_load=trash.TrashState.on_load)
+app.add_page(duplicates.page, route=routes.DUPLICATES, title=_title(duplicates.TITLE),
+             on_load=duplicates.DuplicatesState.on_load)
 app.add_page(audit.page, route=routes.AUDIT, title=_title(audit.TITLE),
              on_load=audit.AuditState.on_load)
 app.add_page(settings.page, route=routes.SETTINGS, title=_title(settings.TITLE),
