@@ -19,6 +19,8 @@ measured one: at the default threshold the suggestions are right more often than
 
 from __future__ import annotations
 
+import math
+
 import polars as pl
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
@@ -81,13 +83,13 @@ def compare_pairs(pairs: pl.DataFrame, left: pl.DataFrame, right: pl.DataFrame |
     frame = pairs.join(left.select("id", *cols).rename({c: f"{c}_a" for c in cols}),
                        left_on="a", right_on="id").join(
         right.select("id", *cols).rename({c: f"{c}_b" for c in cols}), left_on="b", right_on="id")
+    frame = _hopeful(frame)
     distances = {
         # sorted words, and as written: a typo in a first letter can change the sorted order
         "name_ratio": pl.max_horizontal(_pairwise(frame["name_key_a"], frame["name_key_b"], fuzz.ratio),
                                         _pairwise(frame["name_plain_a"], frame["name_plain_b"], fuzz.ratio)),
         "name_set": _pairwise(frame["name_key_a"], frame["name_key_b"], fuzz.token_set_ratio),
         "name_dist": _pairwise(frame["name_key_a"], frame["name_key_b"], Levenshtein.distance),
-        "bday_dist": _pairwise(frame["bday_a"], frame["bday_b"], Levenshtein.distance),
         "email_dist": _pairwise(frame["email_a"], frame["email_b"], Levenshtein.distance),
         "phone_dist": _pairwise(frame["phone_digits_a"], frame["phone_digits_b"], Levenshtein.distance),
     }
@@ -151,15 +153,51 @@ def _nickname_pair(frame: pl.DataFrame) -> pl.Series:
     """Whether the names differ in exactly one token and those two are a nickname pair."""
     if frame.is_empty():
         return pl.Series("nickname", [], dtype=pl.Boolean)
-    a = frame.select(pl.int_range(pl.len()).alias("i"), pl.col("name_tokens_a").alias("t")).explode("t")
-    b = frame.select(pl.int_range(pl.len()).alias("i"), pl.col("name_tokens_b").alias("t")).explode("t")
-    only_a = a.join(b, on=["i", "t"], how="anti")
-    only_b = b.join(a, on=["i", "t"], how="anti")
-    one_each = only_a.group_by("i").agg(pl.col("t").first(), pl.len().alias("n")).filter(pl.col("n") == 1).join(
-        only_b.group_by("i").agg(pl.col("t").first().alias("u"), pl.len().alias("m")).filter(pl.col("m") == 1),
-        on="i")
-    hits = one_each.join(nickname_pairs(), left_on=["t", "u"], right_on=["a", "b"])["i"]
+    only = frame.select(
+        i=pl.int_range(pl.len()),
+        t=pl.col("name_tokens_a").list.set_difference(pl.col("name_tokens_b")),
+        u=pl.col("name_tokens_b").list.set_difference(pl.col("name_tokens_a")),
+    ).filter((pl.col("t").list.len() == 1) & (pl.col("u").list.len() == 1)).select(
+        "i", pl.col("t").list.first(), pl.col("u").list.first())
+    hits = only.join(nickname_pairs(), left_on=["t", "u"], right_on=["a", "b"])["i"]
     return pl.Series("nickname", pl.int_range(frame.height, eager=True).is_in(hits.implode()))
+
+
+def _hamming(a: pl.Expr, b: pl.Expr, width: int) -> pl.Expr:
+    """Characters that differ between two texts of `width` characters (ISO dates)."""
+    return pl.sum_horizontal(*[(a.str.slice(i, 1) != b.str.slice(i, 1)).cast(pl.Int32) for i in range(width)])
+
+
+def _hopeful(frame: pl.DataFrame) -> pl.DataFrame:
+    """Drop the pairs that cannot reach STORE_FLOOR however their fuzzy comparisons turn out.
+
+    Most pairs that blocking finds are strangers; the cheap comparisons (equal or not, the
+    date of birth digit by digit, lengths) bound each field's best level, and pairs whose
+    best total stays under STORE_FLOOR skip the string distances (the costly part).
+    Also adds `bday_dist` (ISO dates have one length: differing digits = edit distance).
+    """
+    frame = frame.with_columns(bday_dist=_hamming(pl.col("bday_a"), pl.col("bday_b"), 10))
+    both = lambda c: pl.col(f"{c}_a").is_not_null() & pl.col(f"{c}_b").is_not_null()  # noqa: E731
+    same = lambda c: pl.col(f"{c}_a") == pl.col(f"{c}_b")  # noqa: E731
+    length_gap = lambda c: (pl.col(f"{c}_a").str.len_chars() - pl.col(f"{c}_b").str.len_chars()).abs()  # noqa: E731
+    swapped_dm = (pl.col("bday_a").str.slice(5, 2) == pl.col("bday_b").str.slice(8, 2)) & (
+        pl.col("bday_a").str.slice(8, 2) == pl.col("bday_b").str.slice(5, 2))
+    w = WEIGHTS
+    best = pl.lit(PRIOR) + pl.sum_horizontal(
+        pl.when(~both("name_key")).then(0.0).when(same("name_key")).then(TF_NAME_TOP)
+        .when(length_gap("name_key") <= 2).then(w["name"][NAME_CLOSE]).otherwise(w["name"][NAME_NICK]),
+        pl.when(~both("bday")).then(0.0).when(same("bday")).then(w["bday"][SAME])
+        .when((pl.col("bday_dist") <= 1) | swapped_dm).then(w["bday"][NEAR]).otherwise(w["bday"][DIFFER]),
+        pl.when(~both("email")).then(0.0).when(same("email")).then(w["email"][SAME])
+        .when(same("email_local")).then(TF_EMAIL_TOP)
+        .when(length_gap("email") <= 2).then(w["email"][NEAR2]).otherwise(w["email"][DIFFER]),
+        pl.when(~both("phone_digits")).then(0.0).when(same("phone_tail")).then(w["phone"][SAME])
+        .when(length_gap("phone_digits") <= 1).then(w["phone"][NEAR2]).otherwise(w["phone"][DIFFER]),
+        pl.when(~both("city_key")).then(0.0).when(same("city_key")).then(w["city"][SAME]).otherwise(w["city"][DIFFER]),
+        pl.when(~both("uid_key")).then(0.0).when(same("uid_key")).then(w["uid"][SAME]).otherwise(w["uid"][DIFFER]),
+    )
+    floor = math.log2(STORE_FLOOR / (1 - STORE_FLOOR))
+    return frame.filter(best >= floor)
 
 
 # ---------------------------------------------------------------------- in words
