@@ -3,9 +3,9 @@
 from .audit import AuditEvent
 from .base import UTCDateTime, utcnow
 from .export_job import ExportJob
-from .field import FIELD_TYPES, FieldDefinition
+from .field import FieldDefinition
 from .identity import BUILTIN_IDENTITY_KINDS, Identity, IdentityKind, SyncRule
-from .import_job import IMPORT_KINDS, IMPORT_STATUSES, ROW_OUTCOMES, ImportJob, ImportRowResult, MappingTemplate
+from .import_job import IMPORT_KINDS, ImportJob, ImportRowResult, MappingTemplate
 from .membership import MEMBERSHIP_STATES, Group, GroupMembership
 from .notification import Notification
 from .profile import (
@@ -15,6 +15,10 @@ from .profile import (
 from .segment import Segment, SegmentMember
 from .tag import ProfileTag, Tag, TagGroup
 from .user import LoginAttempt, Role, User, UserSession, ViewPreference
+from .vocabulary import (
+    CHOICE_TYPES, DEFAULT_IDENTIFIER_KINDS, EXPORT_STATUSES, FIELD_TYPES, IDENTITY_PREFIX, IMPORT_STATUSES,
+    MERGE_POLICIES, ROW_OUTCOMES, SYSTEM_COLUMNS, ExportStatus, FieldType, ImportStatus, MergePolicy, RowOutcome,
+)
 
 __all__ = [
     "AuditEvent", "UTCDateTime", "utcnow", "ExportJob", "FIELD_TYPES", "FieldDefinition",
@@ -24,4 +28,6 @@ __all__ = [
     "STATUS_ACTIVE", "STATUS_DEACTIVATED", "STATUS_DELETED", "AttributeProvenance", "Consent",
     "LinkedObject", "Profile", "Segment", "SegmentMember", "ProfileTag", "Tag", "TagGroup",
     "LoginAttempt", "Role", "User", "UserSession", "ViewPreference",
+    "CHOICE_TYPES", "DEFAULT_IDENTIFIER_KINDS", "EXPORT_STATUSES", "IDENTITY_PREFIX", "MERGE_POLICIES",
+    "SYSTEM_COLUMNS", "ExportStatus", "FieldType", "ImportStatus", "MergePolicy", "RowOutcome",
 ]

@@ -10,11 +10,6 @@ from sqlmodel import Field, SQLModel
 from .base import dt_column, json_column, utcnow
 
 IMPORT_KINDS = ("profiles", "segments", "membership")
-IMPORT_STATUSES = (
-    "queued", "validating", "awaiting_confirmation", "running",
-    "completed", "failed", "cancelled", "undone",
-)
-ROW_OUTCOMES = ("new", "updated", "merged", "unchanged", "skipped", "invalid", "conflict")
 
 
 class ImportJob(SQLModel, table=True):

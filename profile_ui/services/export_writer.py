@@ -37,7 +37,7 @@ from sqlmodel import Session, select
 from ..models import (
     Group, GroupMembership, Identity, Profile, ProfileTag, Segment, SegmentMember,
 )
-from .exporting import (
+from .export_format import (
     _DATE_COLUMNS, _DATETIME_COLUMNS, EXPORT_CHUNK_ROWS, EXPORT_FORMATS, GROUPS_COLUMN, IDENTITY_PREFIX,
     MULTI_VALUE_SEPARATOR, RELATED_READERS, SEGMENTS_COLUMN, TAG_PREFIX, TAG_WITHOUT_VALUE,
     XLSX_MAX_DATA_ROWS, ExportColumn, ExportError, _FORMULA_START, _neutralized,
@@ -70,7 +70,7 @@ def _raw_rows(conn: sa.Connection | _SqliteHelper, statement: sa.Select) -> list
         result.close()
 
 
-def _frame(rows: Sequence[Sequence[Any]], schema: dict[str, pl.DataType]) -> pl.DataFrame:
+def text_frame(rows: Sequence[Sequence[Any]], schema: dict[str, pl.DataType]) -> pl.DataFrame:
     if not rows:
         return pl.DataFrame(schema=schema)
     return pl.DataFrame(rows, schema=schema, orient="row")
@@ -134,7 +134,7 @@ def _packed_frame(conn: sa.Connection, statement: sa.Select, schema: dict[str, p
     if frame is not None and frame.height == count and frame["__end"].eq(_END).fill_null(False).all():
         return frame.select([pl.col(n).str.slice(1) if schema[n] == pl.String() else pl.col(n) for n in names])
     # a value holds a separator: read this chunk row by row
-    return _frame(_raw_rows(conn, statement), schema)
+    return text_frame(_raw_rows(conn, statement), schema)
 
 
 def _agg_text(postgres: bool, value: sa.ColumnElement, order: sa.ColumnElement) -> sa.ColumnElement:
@@ -332,7 +332,7 @@ class _ChunkReader:
         ids = frame["id"]
         query = select(table.c.id, sa.cast(table.c.attributes, sa.Text)).where(
             self.where, table.c.id.between(ids.min(), ids.max()))
-        return _frame(_raw_rows(self.conn, query), {"id": pl.Int64(), "__attributes": pl.String()})
+        return text_frame(_raw_rows(self.conn, query), {"id": pl.Int64(), "__attributes": pl.String()})
 
     @staticmethod
     def _json_value(column: ExportColumn) -> pl.Expr:
@@ -398,7 +398,7 @@ class _ChunkReader:
             rows.extend(_raw_rows(conn, sa.select(i.profile_id, i.kind, i.value_encrypted, i.key_id)
                                   .where(condition, i.is_encrypted, i.kind.in_(self.kinds))
                                   .order_by(i.profile_id, i.id)))
-        plain = _frame(_decrypt(rows), {"id": pl.Int64(), "kind": pl.String(), "value": pl.String()})
+        plain = text_frame(_decrypt(rows), {"id": pl.Int64(), "kind": pl.String(), "value": pl.String()})
         for kind in self.kinds:
             name = IDENTITY_PREFIX + kind
             values = (plain.filter(pl.col("kind") == kind).group_by("id", maintain_order=True)
@@ -528,7 +528,7 @@ class _RelatedPool:
 
 
 # ---------------------------------------------------------------- writing files
-class _CsvSink:
+class CsvSink:
     """CSV into a binary stream; text cells that a spreadsheet would run get a leading '."""
 
     def __init__(self, handle: IO[bytes], headers: list[str], *, bom: bool) -> None:
@@ -549,7 +549,7 @@ class _CsvSink:
         self.handle.close()
 
 
-class _ZipSink(_CsvSink):
+class _ZipSink(CsvSink):
     """The same CSV, deflated into a zip archive as it is written."""
 
     def __init__(self, path: Path, inner_name: str, headers: list[str], *, bom: bool) -> None:
@@ -724,7 +724,7 @@ class _XlsxSink:
 def _open_sink(fmt: str, path: Path, columns: list[ExportColumn], *, bom: bool) -> Any:
     headers = [c.header for c in columns]
     if fmt == "csv":
-        return _CsvSink(path.open("wb"), headers, bom=bom)
+        return CsvSink(path.open("wb"), headers, bom=bom)
     if fmt == "zip":
         inner = Path(path.name).with_suffix(".csv").name
         return _ZipSink(path, inner, headers, bom=bom)

@@ -11,7 +11,8 @@ from sqlmodel import Session
 
 from profile_ui.db import make_engine
 from profile_ui.services.permissions import BUILTIN_ROLES, SYSTEM_ACTOR, Actor, PermissionDenied
-from profile_ui.services.uploads import UploadError, UploadGuard, save_upload
+from profile_ui.services.uploads import UploadError, save_upload
+from profile_ui.web.upload_guard import UploadGuard
 from profile_ui.services.users import create_user, sign_in
 
 

@@ -48,7 +48,7 @@ from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeElementTree
 
 from ...settings import get_settings
-from . import ROW_COL, sandbox
+from . import ERRORS_COL, ROW_COL, VALID_COL, sandbox
 
 log = logging.getLogger(__name__)
 
@@ -725,8 +725,6 @@ def _sheet_data(
 
 def _unique_headers(raw: list[str | None]) -> list[str]:
     """Trimmed; empty -> "Column N" (1-based position); repeats -> "Email (2)", "Email (3)"."""
-    from . import ERRORS_COL, VALID_COL
-
     names = [(value or "").strip() or f"Column {i + 1}" for i, value in enumerate(raw)]
     taken = {ROW_COL.casefold(), ERRORS_COL.casefold(), VALID_COL.casefold()}
     first_of: dict[str, int] = {}

@@ -11,7 +11,8 @@ grows with the file, not with the database.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import polars as pl
 import sqlalchemy as sa
@@ -61,7 +62,7 @@ def stored_identity_values(kind: str, values: pl.Series) -> pl.Series:
     return stored_values(kind, values)
 
 
-def in_batches(session: Session, values: Sequence, query_for_batch) -> list[tuple]:  # noqa: ANN001
+def in_batches(session: Session, values: Sequence, query_for_batch: Callable[[Any], Any]) -> list[tuple]:
     """Run `query_for_batch(bound_values)` over `values` in IN-sized batches; all rows.
 
     The batch travels as ONE parameter: an array on PostgreSQL (`= ANY(:values)`), a JSON
@@ -79,7 +80,7 @@ def in_batches(session: Session, values: Sequence, query_for_batch) -> list[tupl
     return rows
 
 
-def _bound_list(values: list, postgres: bool):  # noqa: ANN202
+def _bound_list(values: list, postgres: bool) -> Any:
     if postgres:
         element = sa.BigInteger() if values and isinstance(values[0], int) else sa.Text()
         return sa.any_(sa.bindparam("values", values, type_=postgresql.ARRAY(element)))
@@ -87,7 +88,7 @@ def _bound_list(values: list, postgres: bool):  # noqa: ANN202
     return sa.select(each.c.value)
 
 
-def in_filter(column: sa.ColumnElement, bound) -> sa.ColumnElement:  # noqa: ANN001
+def in_filter(column: sa.ColumnElement, bound: Any) -> sa.ColumnElement:
     """`column IN bound` where `bound` came from `in_batches`."""
     if isinstance(bound, sa.Select):
         return column.in_(bound)

@@ -19,7 +19,8 @@ from sqlmodel import Session
 from ...models import ImportJob, ImportRowResult
 from ..permissions import PROFILES_IMPORT, Actor
 from . import ROW_COL
-from .apply import OUTCOMES, BulkWriter, ImportPlan
+from ..bulk_writer import BulkWriter
+from .reports import OUTCOMES, ImportPlan
 
 REASONS_HEADER = "Reasons"
 ERROR_FILE_FORMATS = ("xlsx", "csv")
@@ -149,7 +150,7 @@ def write_error_file(
             handle.write((",".join(_csv_cell(h) for h in header_row) + "\n").encode())
             out.write_csv(handle, include_header=False)
         return path
-    import xlsxwriter
+    import xlsxwriter  # here: only an error file of an Excel upload needs it (start-up cost)
 
     workbook = xlsxwriter.Workbook(str(path), {
         "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False,
