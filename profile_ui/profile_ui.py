@@ -20,9 +20,9 @@ from .pages import (
     trash,
 )
 from .jobs.runner import embedded_consumer_lifespan
-from .services.export_download import ExportDownloads
-from .services.uploads import UploadGuard
 from .state.base import SESSION_COOKIE, page_load_events
+from .web.export_download import ExportDownloads
+from .web.upload_guard import UploadGuard
 
 app = rx.App(
     api_transformer=[functools.partial(UploadGuard, session_cookie=SESSION_COOKIE),

@@ -15,10 +15,9 @@ from sqlmodel import Session
 from profile_ui.db import make_engine
 from profile_ui.services.permissions import BUILTIN_ROLES, SYSTEM_ACTOR, Actor, PermissionDenied
 from profile_ui.models import ImportJob
-from profile_ui.services.uploads import (
-    UploadError, UploadGuard, pending_uploads, save_upload,
-)
+from profile_ui.services.uploads import UploadError, pending_uploads, save_upload
 from profile_ui.settings import get_settings
+from profile_ui.web.upload_guard import UploadGuard
 from profile_ui.services.users import create_user, sign_in
 
 

@@ -54,7 +54,7 @@ from defusedxml import ElementTree as SafeElementTree
 
 from ...settings import get_settings
 from .. import file_store
-from . import ROW_COL, limits, sandbox
+from . import ERRORS_COL, ROW_COL, VALID_COL, limits, sandbox
 
 log = logging.getLogger(__name__)
 
@@ -810,8 +810,6 @@ def _sheet_data(
 
 def _unique_headers(raw: list[str | None]) -> list[str]:
     """Trimmed; empty -> "Column N" (1-based position); repeats -> "Email (2)", "Email (3)"."""
-    from . import ERRORS_COL, VALID_COL
-
     names = [(value or "").strip() or f"Column {i + 1}" for i, value in enumerate(raw)]
     taken = {ROW_COL.casefold(), ERRORS_COL.casefold(), VALID_COL.casefold()}
     first_of: dict[str, int] = {}
