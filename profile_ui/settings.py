@@ -55,6 +55,9 @@ class Settings(BaseSettings):
 
     export_sync_limit: int = 1_000
     export_link_hours: int = 72
+    # customer files outside the tables (services/retention.py)
+    upload_abandoned_hours: int = 6  # an upload no import of which may still run
+    import_error_file_hours: int = 72  # an import's error file, from the end of the import
     trash_retention_days: int = 30
     encrypted_identity_kinds: list[str] = []
     encryption_key: str | None = None  # base64 32 bytes; derived from secret_key when empty

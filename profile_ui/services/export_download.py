@@ -22,8 +22,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from starlette.responses import FileResponse, HTMLResponse
+from starlette.responses import HTMLResponse, StreamingResponse
 
+from . import file_store
 from .exporting import ExportError, ExportExpired, ExportNotFound, download_export
 from .permissions import NotSignedIn, PermissionDenied
 from .request_guard import PathGuard, actor_for_session_cookie
@@ -94,7 +95,10 @@ class ExportDownloads(PathGuard):
         except DownloadRefused as refused:
             await _page(refused)(scope, receive, send)
             return
-        response = FileResponse(file, filename=file.name,
-                                media_type=MEDIA_TYPES.get(file.suffix, "application/octet-stream"),
-                                headers={"cache-control": "private, no-store"})
+        # the stored file may be encrypted (services/file_store.py): the plain bytes are
+        # streamed, decrypted segment by segment in this process
+        response = StreamingResponse(
+            file_store.iter_plain(file), media_type=MEDIA_TYPES.get(file.suffix, "application/octet-stream"),
+            headers={"cache-control": "private, no-store",
+                     "content-disposition": f'attachment; filename="{file.name}"'})
         await response(scope, receive, send)

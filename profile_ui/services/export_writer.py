@@ -41,6 +41,8 @@ from .exporting import (
     MULTI_VALUE_SEPARATOR, RELATED_READERS, SEGMENTS_COLUMN, TAG_PREFIX, TAG_WITHOUT_VALUE,
     ExportColumn, ExportError,
 )
+from . import file_store
+from .crypto import EncryptionKeyError, IdentityCryptoError, decrypt_identity_value
 from .profiles import ProfileFilter, filter_condition
 from .sheet_writer import CsvSink, XlsxSink, ZipSink
 
@@ -187,18 +189,14 @@ def _sqlite_attribute(attributes: sa.ColumnElement, key: str) -> sa.ColumnElemen
 def _decrypt(rows: Sequence[tuple]) -> list[tuple[int, str, str | None]]:
     """(profile id, kind, plain value) for identities stored encrypted.
 
-    The values come from the crypto service (encryption at rest); until it exists, or when
-    a value cannot be decrypted (a key rotated away), the cell stays empty: never the hash.
+    A value that cannot be decrypted (a key rotated away, a damaged value) leaves its cell
+    empty, never the hash: one such value must not stop the export.
     """
-    try:
-        from .crypto import decrypt_identity_value  # type: ignore[attr-defined]
-    except ImportError:
-        return []
     out = []
     for profile_id, kind, encrypted, key_id in rows:
         try:
             out.append((profile_id, kind, decrypt_identity_value(encrypted, key_id)))
-        except Exception:  # noqa: BLE001  (one undecryptable value must not stop the export)
+        except (IdentityCryptoError, EncryptionKeyError):
             continue
     return out
 
@@ -531,22 +529,33 @@ class _RelatedPool:
 
 
 # ---------------------------------------------------------------- writing files
-def _open_sink(fmt: str, path: Path, columns: list[ExportColumn], *, bom: bool) -> Any:
+def _open_sink(fmt: str, path: Path, columns: list[ExportColumn], *, bom: bool, at_rest: bool) -> Any:
     headers = [c.header for c in columns]
-    if fmt == "csv":
-        return CsvSink(path.open("wb"), headers, bom=bom)
-    if fmt == "zip":
-        inner = Path(path.name).with_suffix(".csv").name
-        return ZipSink(path, inner, headers, bom=bom)
-    return XlsxSink(path, headers, sheet_name="Profiles",
-                    number_columns=[i for i, c in enumerate(columns) if c.value_type == "number"])
+    # a private file; encrypted (an unseekable stream zipfile writes with data descriptors)
+    # when it stays under DATA_DIR and encryption is configured
+    out = file_store.open_private(path, encrypt=None if at_rest else False)
+    try:
+        if fmt == "csv":
+            return CsvSink(out, headers, bom=bom)
+        if fmt == "zip":
+            inner = Path(path.name.lstrip(".")).with_suffix("").with_suffix(".csv").name
+            return ZipSink(out, inner, headers, bom=bom)
+        return XlsxSink(out, headers, sheet_name="Profiles",
+                        number_columns=[i for i, c in enumerate(columns) if c.value_type == "number"])
+    except BaseException:
+        out.close()
+        raise
 
 
 def write_profiles_file(
     *, session: Session, flt: ProfileFilter, columns: list[ExportColumn], fmt: str,
-    out_path: Path | str, chunk_rows: int = EXPORT_CHUNK_ROWS, bom: bool = True,
+    out_path: Path | str, chunk_rows: int = EXPORT_CHUNK_ROWS, bom: bool = True, at_rest: bool = False,
 ) -> int:
     """Stream the matching profiles into `out_path`; returns how many rows it holds.
+
+    The file is private (0600). `at_rest`: it stays under DATA_DIR until it is downloaded
+    (an export's file), so it is encrypted when encryption is configured; read it back
+    with file_store.iter_plain. A file for the user's own path (the CLI) is plain.
 
     No permission check and no audit event: callers (export_to_file, export_profiles,
     the export job) do both. The file appears complete or not at all (written beside it
@@ -557,11 +566,14 @@ def write_profiles_file(
     if not columns:
         raise ExportError("None of the chosen columns may be exported")
     out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
+    if at_rest:
+        file_store.private_dir(out_path.parent)
+    else:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
     partial = out_path.with_name(f".{out_path.name}.part")
     total = 0
     try:
-        sink = _open_sink(fmt, partial, columns, bom=bom)
+        sink = _open_sink(fmt, partial, columns, bom=bom, at_rest=at_rest)
         try:
             for chunk in _ChunkReader(session, flt, columns, chunk_rows).chunks():
                 sink.write(chunk)

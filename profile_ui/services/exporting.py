@@ -49,7 +49,7 @@ from ..settings import get_settings
 from .audit import record_event
 from .permissions import (
     PROFILES_EXPORT, PROFILES_VIEW, SETTINGS_MANAGE, TRASH_MANAGE, Actor, NotSignedIn,
-    PermissionDenied, export_identity_permission,
+    export_identity_permission,
 )
 from .profiles import ProfileFilter, filter_condition
 from .sheet_writer import CsvSink, neutralize_formula  # noqa: F401  (neutralize_formula: re-exported)
@@ -412,7 +412,8 @@ def export_profiles(
         return ExportResult(export_id=job.id, status=STATUS_QUEUED, background=True, row_count=None,
                             path=None, download_url=download_url(job.id), left_out=left)
     path = export_file_path(job)
-    rows = write_profiles_file(session=session, flt=flt, columns=planned, fmt=fmt, out_path=path)
+    rows = write_profiles_file(session=session, flt=flt, columns=planned, fmt=fmt, out_path=path,
+                               at_rest=True)
     finish_export_job(job, rows=rows, path=path)
     session.add(job)
     record_export(session=session, actor=actor, flt=flt, fields_mode=fields_mode, fmt=fmt,
@@ -566,10 +567,12 @@ def export_audit_csv(
     conditions = event_conditions(actor_email=actor_email, action=action, object_type=object_type,
                                   object_id=object_id, since=since, until=until)
     a = AuditEvent.__table__.c
-    own = not hasattr(out, "write")
+    own = isinstance(out, (str, Path))
     if own:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
-    handle: IO[bytes] = Path(out).open("wb") if own else out  # type: ignore[arg-type, assignment]
+        handle: IO[bytes] = Path(out).open("wb")  # noqa: SIM115 (closed in the finally below)
+    else:
+        handle = out  # the caller's stream: the caller closes it
     total, last = 0, None
     try:
         sink = CsvSink(handle, list(AUDIT_CSV_HEADERS), bom=True)

@@ -494,7 +494,7 @@ def update_profile_fields(
     writes: dict[str, Any] = {}
     for key, new in parsed.items():
         current = _current_value(profile, definitions[key])
-        if _is_empty(current) and _is_empty(new) or _same(current, new):
+        if (_is_empty(current) and _is_empty(new)) or _same(current, new):
             continue
         writes[key] = new
         changes[key] = [_audit_value(current), _audit_value(new)]

@@ -161,7 +161,7 @@ class _PlainColumn(sa.sql.expression.ColumnElement):
     """
 
     inherit_cache = True
-    _traverse_internals = [("column", sa.sql.visitors.InternalTraversal.dp_clauseelement)]
+    _traverse_internals = [("column", sa.sql.visitors.InternalTraversal.dp_clauseelement)]  # noqa: RUF012 (SQLAlchemy's protocol)
 
     def __init__(self, column: sa.ColumnElement) -> None:
         self.column = column
@@ -191,7 +191,7 @@ class _NamePrefix(sa.sql.expression.ColumnElement):
     # hides the ranges from the index
     type = sa.types.NullType()
     # the variants are part of the cache key: the compiled SQL holds them as literals
-    _traverse_internals = [("column", sa.sql.visitors.InternalTraversal.dp_clauseelement),
+    _traverse_internals = [("column", sa.sql.visitors.InternalTraversal.dp_clauseelement),  # noqa: RUF012 (as above)
                            ("variants", sa.sql.visitors.InternalTraversal.dp_plain_obj)]
 
     def __init__(self, column: sa.ColumnElement, variants: tuple[str, ...]) -> None:
@@ -624,10 +624,10 @@ def _exact_count(session: Session, flt: ProfileFilter, plan: _CountPlan) -> int:
         where = _where(flt, drive=plan.driver.index)
         return session.execute(select(sa.func.count()).select_from(Profile).where(where)).scalar_one()
     ids = driver.ids.subquery("driving_ids")
-    id_column = list(ids.c)[0]
+    id_column = next(iter(ids.c))
     if not driver.unique_ids:
         ids = select(id_column).distinct().subquery("driving_ids_distinct")
-        id_column = list(ids.c)[0]
+        id_column = next(iter(ids.c))
     joined = _DriveJoin(ids, Profile.__table__, Profile.id == id_column)
     return session.execute(select(sa.func.count()).select_from(joined)
                            .where(*row, *others)).scalar_one()
@@ -895,7 +895,7 @@ def _selected_ids(session: Session, actor: Actor, profile_ids: Sequence[int] | N
             raise ProfileError("Profiles in the trash cannot be changed: restore them first")
         return list(session.execute(select(Profile.id).where(filter_condition(flt))
                                     .order_by(Profile.id)).scalars())
-    ids = sorted(set(int(i) for i in profile_ids or ()))
+    ids = sorted({int(i) for i in profile_ids or ()})
     if not ids:
         return []
     statuses: dict[int, str] = {}

@@ -20,7 +20,6 @@ from __future__ import annotations
 import re
 import zipfile
 from collections.abc import Sequence
-from pathlib import Path
 from typing import IO
 
 import polars as pl
@@ -85,15 +84,21 @@ class CsvSink:
 
 
 class ZipSink(CsvSink):
-    """The same CSV, deflated into a zip archive as it is written."""
+    """The same CSV, deflated into a zip archive written to the binary stream `out` as it
+    goes (an unseekable stream is fine: zipfile then writes data descriptors); closing the
+    sink closes `out`."""
 
-    def __init__(self, path: Path, inner_name: str, headers: Sequence[str], *, bom: bool) -> None:
-        self.archive = zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6)
+    def __init__(self, out: IO[bytes], inner_name: str, headers: Sequence[str], *, bom: bool) -> None:
+        self.out = out
+        self.archive = zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6)
         super().__init__(self.archive.open(inner_name, "w", force_zip64=True), headers, bom=bom)
 
     def close(self) -> None:
-        super().close()
-        self.archive.close()
+        try:
+            super().close()
+            self.archive.close()
+        finally:
+            self.out.close()
 
 
 # ---------------------------------------------------------------- xlsx
@@ -120,7 +125,7 @@ XLSX_MAX_CELL_CHARS = 32_767
 _XLSX_SLICE_ROWS = 5_000
 # characters XML 1.0 cannot carry (and CR, which parsers turn into LF): OOXML writes them as
 # _xHHHH_; a literal "_xHHHH_" in the data is kept by escaping its underscore (_x005F_)
-_XML_UNSAFE = [chr(c) for c in (*range(0, 9), 11, 12, 13, *range(14, 32))]
+_XML_UNSAFE = [chr(c) for c in (*range(9), 11, 12, 13, *range(14, 32))]
 _XML_UNSAFE_PATTERN = "[" + "".join(f"\\x{ord(c):02x}" for c in _XML_UNSAFE) + "]"
 
 
@@ -162,9 +167,10 @@ class XlsxSink:
     ("<sheet_name>", "<sheet_name> 2", ...).
     """
 
-    def __init__(self, path: Path, headers: Sequence[str], *, number_columns: Sequence[int] = (),
+    def __init__(self, out: IO[bytes], headers: Sequence[str], *, number_columns: Sequence[int] = (),
                  sheet_name: str = "Sheet", widths: Sequence[float] | None = None) -> None:
-        self.archive = zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=3)
+        self.out = out  # the package is written to this binary stream; close() closes it
+        self.archive = zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=3)
         self.headers = list(headers)
         self.numbers = set(number_columns)
         self.sheet_name, self.widths = sheet_name, widths
@@ -201,6 +207,7 @@ class XlsxSink:
                 self._open_sheet()
             # a slice at a time: the XML of 50,000 rows would be a few hundred MB of strings
             take = min(frame.height - offset, XLSX_MAX_DATA_ROWS - self.rows_in_sheet, _XLSX_SLICE_ROWS)
+            assert self.handle is not None  # _open_sheet above always leaves one open
             self.handle.write(self._rows_xml(frame.slice(offset, take), self.rows_in_sheet + 2).encode())
             self.rows_in_sheet += take
             offset += take
@@ -267,22 +274,26 @@ class XlsxSink:
         }
         for name, text in parts.items():
             self.archive.writestr(name, text)
-        self.archive.close()
+        try:
+            self.archive.close()
+        finally:
+            self.out.close()
 
 
 # ---------------------------------------------------------------- one frame at once
-def write_table(path: Path | str, headers: Sequence[str], frame: pl.DataFrame, fmt: str, *,
-                sheet_name: str = "Sheet", widths: Sequence[float] | None = None) -> Path:
+def write_table(out: IO[bytes], headers: Sequence[str], frame: pl.DataFrame, fmt: str, *,
+                sheet_name: str = "Sheet", widths: Sequence[float] | None = None,
+                number_columns: Sequence[int] = ()) -> None:
     """One frame (columns in `headers` order, every value text) as a .csv (with a BOM) or
-    .xlsx file at `path`; returns the path."""
+    .xlsx file into the binary stream `out` (the caller opens it: a private, maybe encrypted
+    file of services/file_store.py); closes it."""
     if fmt not in SHEET_FORMATS:
+        out.close()
         raise ValueError(f"unknown file format '{fmt}' (expected csv or xlsx)")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sink: CsvSink | XlsxSink = (CsvSink(path.open("wb"), headers, bom=True) if fmt == "csv"
-                                else XlsxSink(path, headers, sheet_name=sheet_name, widths=widths))
+    sink: CsvSink | XlsxSink = (CsvSink(out, headers, bom=True) if fmt == "csv"
+                                else XlsxSink(out, headers, sheet_name=sheet_name, widths=widths,
+                                             number_columns=number_columns))
     try:
         sink.write(frame)
     finally:
         sink.close()
-    return path

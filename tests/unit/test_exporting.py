@@ -37,7 +37,7 @@ def world(session: Session) -> World:
 
 
 @pytest.fixture
-def settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # noqa: ANN201
+def settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     """The app settings, with exports under this test's folder; set attributes to change them."""
     current = get_settings()
     monkeypatch.setattr(current, "data_dir", tmp_path / "data")
@@ -416,7 +416,7 @@ def test_cli_export_writes_the_chosen_format_and_refuses_a_viewer(app_env, sqlit
     assert refused.exit_code != 0 and "profiles.export" in refused.output
 
 
-def main_cli():  # noqa: ANN201
+def main_cli():
     from profile_ui.cli import main
 
     return main

@@ -467,7 +467,7 @@ def send_invites(*, session: Session, actor: Actor, job_id: int, keys: Sequence[
         raise MembershipError("No profile could be created for the chosen people: see the import report")
     _set_state(session, group.id, list(profile_ids.values()), "invited")
     recipients = [item["email"] for item in chosen if item["key"] in profile_ids and item["email"]]
-    _mark(session, job, review, "invite", {k: "invited" for k in profile_ids}, profile_ids)
+    _mark(session, job, review, "invite", dict.fromkeys(profile_ids, "invited"), profile_ids)
     record_event(session=session, actor=actor, action="membership.invite", object_type="group",
                  object_id=group.id, details={
                      "group": group.name, "import_job_id": job.id, "count": len(profile_ids),
