@@ -7,9 +7,9 @@ user sees them in the sheet. Fields are converted per column after mapping (norm
 Excel-only conversions, so the text matches what the sheet shows: whole numbers print as
 "123" (calamine hands back floats), date cells as ISO "YYYY-MM-DD" / "YYYY-MM-DDTHH:MM:SS",
 error cells (#N/A, #DIV/0!...) are empty and listed in `SheetData.cell_errors`, formulas
-give their cached value. A leading ' that the app's CSV files put before a formula-like
-cell (services/sheet_writer.py) is taken off again. A date typed as a number (an Excel serial without a date format)
-stays the number the user sees; the date normalizer reads serials.
+give their cached value. A date typed as a number (an Excel serial without a date format)
+stays the number the user sees; the date normalizer reads serials. A leading ' that the
+app's CSV files put before a formula-like cell (services/sheet_writer.py) is taken off.
 
 A file that is not what it claims, or that is hostile, is refused whole with
 `FileRejected(file_name, reason)` before anything is parsed, in bounded time and memory:
