@@ -117,6 +117,6 @@ def test_an_error_file_csv_reads_back_as_the_rows_came_in(tmp_path):
         "Note": ['=HYPERLINK("http://x")', "@home"]}))
     path = write_error_file(sheet, {2: ["bad"], 3: ["bad"]}, tmp_path / "errors.csv", "csv")
     back = read_upload(str(path), file_name="errors.csv")
-    assert back.headers == ["=Name", "Phone", "Note", "Reasons"]
-    assert back.frame.drop(ROW_COL, "Reasons").rows() == [
+    assert back.headers == ["Row", "=Name", "Phone", "Note", "Reasons"]
+    assert back.frame.drop(ROW_COL, "Row", "Reasons").rows() == [
         ("'Tis Ann", "+84 905 123 456", '=HYPERLINK("http://x")'), ("Bo", "-", "@home")]
