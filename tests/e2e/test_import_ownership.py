@@ -5,6 +5,8 @@ and the same events sent by hand over the websocket change nothing."""
 from __future__ import annotations
 
 import json
+import queue
+import time
 import uuid
 
 import pytest
@@ -15,6 +17,7 @@ from profile_ui.models import AuditEvent, ImportJob, User
 from profile_ui.pages.imports import ImportDetailState
 from profile_ui.services.permissions import SYSTEM_ACTOR
 from profile_ui.services.users import create_user, sign_in
+from profile_ui.state.base import AppState
 
 from . import test_hand_crafted_requests as hand
 from .helpers import PASSWORD, USERS, RunningApp, app_db
@@ -73,6 +76,20 @@ def test_only_the_submitter_gets_the_controls_of_an_import(
     owner.context.close()
 
 
+def _send(socket: hand.HandSocket, handler: str, payload: dict | None = None, collect_s: float = 5.0) -> list[dict]:
+    """Emit one event and collect what comes back for a while: the report page's watcher
+    keeps sending progress while the import waits, so the answer never goes quiet."""
+    socket.sio.emit("event", {"name": handler, "payload": payload or {}, "router_data": hand.ROUTER_DATA},
+                    namespace=hand.NAMESPACE)
+    received, deadline = [], time.monotonic() + collect_s
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            received.append(socket.updates.get(timeout=left))
+        except queue.Empty:
+            break
+    return received
+
+
 def test_events_sent_by_hand_by_another_marketer_change_nothing(
     running_app: RunningApp, teammates_import: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -82,11 +99,12 @@ def test_events_sent_by_hand_by_another_marketer_change_nothing(
         token, _actor = sign_in(session=session, email=OTHER, password=PASSWORD)
     socket = hand.HandSocket(running_app)
     try:
-        socket.hydrate(token)
+        _send(socket, f"{AppState.get_full_name().split('.')[0]}.hydrate_and_load",
+              {"vars": {hand.COOKIE_VAR: token}})
         detail = ImportDetailState.get_full_name()
-        updates = socket.send(f"{detail}.on_load")
+        updates = []
         for handler in ("download_errors", "confirm", "cancel", "undo"):
-            updates += socket.send(f"{detail}.{handler}")
+            updates += _send(socket, f"{detail}.{handler}")
         answer = json.dumps([u.get("events") for u in updates])
         assert answer.count("submitted by someone else") >= 3
         assert "team leads errors.csv" not in answer  # no file was sent
