@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from ..models import ImportJob
 from ..settings import get_settings
@@ -58,7 +58,7 @@ def pending_uploads(*, session: Session, actor: Actor, upload_dir: Path | None =
     if not mine:
         return []
     used = set(session.exec(select(ImportJob.stored_path).where(
-        ImportJob.stored_path.in_([str(p) for p in mine]))).all())
+        col(ImportJob.stored_path).in_([str(p) for p in mine]))).all())
     cutoff = (now or time.time()) - get_settings().upload_abandoned_hours * 3600
     pending = []
     for path in (p for p in mine if str(p) not in used):
