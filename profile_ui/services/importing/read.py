@@ -41,10 +41,10 @@ import tempfile
 import time
 import zipfile
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path, PurePosixPath
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import polars as pl
@@ -52,13 +52,14 @@ from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeElementTree
 
 from ...settings import get_settings
+from .. import file_store
 from . import ROW_COL, limits, sandbox
 
 log = logging.getLogger(__name__)
 
 PASTED_FILE_NAME = "Pasted cells"
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
-# other workbooks calamine reads in the child: (format, how the file must start)
+# other workbooks calamine reads in the child: suffix -> format
 BOOK_SUFFIXES = {".xls": "xls", ".xlsb": "xlsb", ".ods": "ods"}
 TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
 
@@ -66,6 +67,8 @@ TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
 # still stops a runaway allocation long before it hurts the machine
 CHILD_MEMORY_BYTES = 2 * 1024**3
 CHILD_TIMEOUT_SECONDS = 60
+# the module the child runs (`python -m`); a test swaps in one that really hangs
+CHILD_MODULE = sandbox.__name__
 # how long the grid of a parsed sheet is kept for the next read of the same file
 PARSED_SHEET_CACHE_HOURS = 24
 # zip bombs: an 8 MB sheet of 50,000 x 20 unpacks to ~50 MB at a ratio of ~10
@@ -155,28 +158,30 @@ def list_sheets(path: Path | str, *, file_name: str) -> list[str]:
     """The sheets a user can pick from (visible worksheets); [] for a text file."""
     path = Path(path)
     suffix = _suffix(file_name, path)
-    _check_file(path, file_name, suffix)
+    data = _load(path, file_name)
+    _check_file(data, file_name, suffix)
     if suffix in BOOK_SUFFIXES:
-        return [sheet.name for sheet in _pickable(_open_other_book(path, file_name, suffix).sheets)]
+        return [sheet.name for sheet in _pickable(_open_other_book(data, file_name, suffix).sheets)]
     if suffix not in XLSX_SUFFIXES:
         return []
-    return [sheet.name for sheet in _pickable(_open_workbook(path, file_name).sheets)]
+    return [sheet.name for sheet in _pickable(_open_workbook(data, file_name).sheets)]
 
 
 def read_upload(path: Path | str, *, file_name: str, sheet: str | None = None) -> SheetData:
     """Read an uploaded workbook or text file; a workbook with several sheets needs `sheet`."""
     path = Path(path)
     suffix = _suffix(file_name, path)
-    _check_file(path, file_name, suffix)
+    data = _load(path, file_name)
+    _check_file(data, file_name, suffix)
     if suffix in BOOK_SUFFIXES:
-        book = _open_other_book(path, file_name, suffix)
+        book = _open_other_book(data, file_name, suffix)
         chosen = _choose_sheet(book, file_name, sheet)
-        return _read_xlsx(path, file_name, book, chosen, check_extent=False)
+        return _read_xlsx(data, file_name, book, chosen, check_extent=False)
     if suffix in XLSX_SUFFIXES:
-        book = _open_workbook(path, file_name)
+        book = _open_workbook(data, file_name)
         chosen = _choose_sheet(book, file_name, sheet)
-        return _read_xlsx(path, file_name, book, chosen)
-    return _read_text_file(path, file_name, suffix)
+        return _read_xlsx(data, file_name, book, chosen)
+    return _read_text_file(data, file_name, suffix)
 
 
 def read_pasted(text: str, *, has_header: bool = False) -> SheetData:
@@ -203,17 +208,30 @@ def _suffix(file_name: str, path: Path) -> str:
     return (Path(file_name).suffix or path.suffix).lower()
 
 
-def _check_file(path: Path, file_name: str, suffix: str) -> None:
-    """Type, size and magic bytes against the extension the user's file name claims."""
-    settings = get_settings()
+def _too_large(size: int, file_name: str) -> FileRejected:
+    return FileRejected(file_name, limits.too_large(size, get_settings().upload_max_bytes))
+
+
+def _load(path: Path, file_name: str) -> bytes:
+    """The file's plain bytes, decrypted in memory when it is stored encrypted
+    (services/file_store.py); a file far over the size limit is refused unread."""
     try:
-        size = path.stat().st_size
-        with path.open("rb") as handle:
-            head = handle.read(8192)
+        stored = path.stat().st_size
+        if stored > file_store.stored_size(get_settings().upload_max_bytes):
+            raise _too_large(stored, file_name)
+        return file_store.read_bytes(path)
     except FileNotFoundError:
         raise FileRejected(file_name, "the file was not found") from None
+    except file_store.FileCryptoError as exc:
+        raise FileRejected(file_name, f"the stored file could not be decrypted ({exc})") from None
     except OSError as exc:
         raise FileRejected(file_name, f"the file could not be opened ({exc.strerror})") from None
+
+
+def _check_file(data: bytes, file_name: str, suffix: str) -> None:
+    """Type, size and magic bytes against the extension the user's file name claims."""
+    settings = get_settings()
+    size, head = len(data), data[:8192]
     if suffix not in (*XLSX_SUFFIXES, *BOOK_SUFFIXES, *TEXT_SUFFIXES):
         shown = suffix or "files without an extension"
         raise FileRejected(file_name, f"{shown} files cannot be imported; upload an .xlsx, .xls, .ods "
@@ -221,9 +239,9 @@ def _check_file(path: Path, file_name: str, suffix: str) -> None:
     if size == 0:
         raise FileRejected(file_name, "the file is empty")
     if size > settings.upload_max_bytes:
-        raise FileRejected(file_name, limits.too_large(size, settings.upload_max_bytes))
+        raise _too_large(size, file_name)
     if suffix in XLSX_SUFFIXES:
-        _check_xlsx_magic(head, file_name, path)
+        _check_xlsx_magic(head, file_name, data)
     elif suffix in BOOK_SUFFIXES:
         _check_book_magic(head, file_name, BOOK_SUFFIXES[suffix])
     else:
@@ -255,11 +273,11 @@ def _looks_like_markup(head: bytes) -> bool:
     return start.startswith((b"<?xml", b"<html", b"<!doctype html", b"<table"))
 
 
-def _check_xlsx_magic(head: bytes, file_name: str, path: Path) -> None:
+def _check_xlsx_magic(head: bytes, file_name: str, data: bytes) -> None:
     if head.startswith(_ZIP_MAGIC):
         return
     if head.startswith(_OLE_MAGIC):
-        raise FileRejected(file_name, _ole_reason(path))
+        raise FileRejected(file_name, _ole_reason(data))
     if _looks_like_markup(head):
         raise FileRejected(file_name, "its content is a web page or XML (HTML/XML), not an Excel "
                                       "workbook; open it in Excel and save it as .xlsx")
@@ -273,11 +291,9 @@ def _check_xlsx_magic(head: bytes, file_name: str, path: Path) -> None:
 _ENCRYPTION_STREAMS = ("EncryptedPackage".encode("utf-16-le"), "EncryptionInfo".encode("utf-16-le"))
 
 
-def _ole_reason(path: Path) -> str:
+def _ole_reason(data: bytes) -> str:
     """An OLE (compound file) container: an encrypted xlsx, or a legacy .xls renamed."""
-    # Excel saves a password-protected .xlsx as an OLE container holding these streams;
-    # the file is at most the upload limit, so reading it whole is bounded
-    data = path.read_bytes()
+    # Excel saves a password-protected .xlsx as an OLE container holding these streams
     if any(stream in data for stream in _ENCRYPTION_STREAMS):
         return ("the workbook is password-protected (encrypted); open it in Excel, remove the "
                 "password (File > Info > Protect Workbook > Encrypt with Password), save and "
@@ -312,14 +328,14 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def _open_workbook(path: Path, file_name: str) -> _Workbook:
+def _open_workbook(data: bytes, file_name: str) -> _Workbook:
     """Check the zip directory (sizes, ratio, encryption) and list the worksheets.
 
     Reads only the zip directory and the workbook part and its relationships, each capped
     at MAX_WORKBOOK_PART_BYTES and parsed with defusedxml; sheet data is never parsed here.
     """
     try:
-        archive = zipfile.ZipFile(path)
+        archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, OSError, ValueError):
         raise FileRejected(file_name, "the workbook is damaged: it is not a valid .xlsx (zip) package") from None
     with archive:
@@ -350,14 +366,14 @@ def _open_workbook(path: Path, file_name: str) -> _Workbook:
     return _Workbook(sheets=sheets, parts=parts)
 
 
-def _open_other_book(path: Path, file_name: str, suffix: str) -> _Workbook:
+def _open_other_book(data: bytes, file_name: str, suffix: str) -> _Workbook:
     """An .xls/.xlsb/.ods: the zip checks for the packaged ones, then its sheets as the
     child lists them (calamine alone reads these formats)."""
     kind = BOOK_SUFFIXES[suffix]
     parts: list[str] = []
     if kind != "xls":
         try:
-            archive = zipfile.ZipFile(path)
+            archive = zipfile.ZipFile(io.BytesIO(data))
         except (zipfile.BadZipFile, OSError, ValueError):
             raise FileRejected(file_name, f"the workbook is damaged: it is not a valid .{kind} (zip) package") from None
         with archive:
@@ -376,7 +392,7 @@ def _open_other_book(path: Path, file_name: str, suffix: str) -> _Workbook:
             else:
                 parts = ["[Content_Types].xml", "_rels/.rels", "xl/_rels/workbook.bin.rels"]
     book = _Workbook(sheets=[], parts=parts, kind=kind)
-    result = _run_child(path, file_name, book, {"mode": "sheets"})
+    result, _grid = _run_child(data, file_name, book, {"mode": "sheets"})
     book.sheets = [_SheetPart(name=s["name"], part="", visible=s.get("visible", True)) for s in result["sheets"]]
     return book
 
@@ -483,10 +499,10 @@ def _choose_sheet(book: _Workbook, file_name: str, sheet: str | None) -> _SheetP
                                   f"{_quoted([s.name for s in pickable])}")
 
 
-def _read_xlsx(path: Path, file_name: str, book: _Workbook, chosen: _SheetPart, *,
+def _read_xlsx(data: bytes, file_name: str, book: _Workbook, chosen: _SheetPart, *,
                check_extent: bool = True) -> SheetData:
     settings = get_settings()
-    grid, result = _parse_sheet(path, file_name, book, chosen, check_extent=check_extent)
+    grid, result = _parse_sheet(data, file_name, book, chosen, check_extent=check_extent)
     return _sheet_data(
         file_name, chosen.name, grid, first_row=1, has_header=True,
         max_rows=settings.upload_max_rows, too_many=limits.too_many_rows,
@@ -496,44 +512,56 @@ def _read_xlsx(path: Path, file_name: str, book: _Workbook, chosen: _SheetPart, 
     )
 
 
-def _parse_sheet(path: Path, file_name: str, book: _Workbook, chosen: _SheetPart, *,
+def _parse_sheet(data: bytes, file_name: str, book: _Workbook, chosen: _SheetPart, *,
                  check_extent: bool) -> tuple[pl.DataFrame, dict[str, Any]]:
     """The sheet's grid: parsed in the child, or the grid a parse of the same bytes left.
 
     A file is read at least twice (the dry run, then the apply after Confirm) and the
     child costs 1-3 s a time for a 50,000-row sheet; the grid it wrote (our own output,
-    already checked) is kept under data_dir for PARSED_SHEET_CACHE_HOURS, keyed by the
-    file's SHA-256, the sheet and the limits that applied.
+    already checked) is kept in the sheet cache (`sheet_cache_entry`), as private and as
+    encrypted as the upload, and removed with the upload (services/retention.py).
     """
     settings = get_settings()
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    digest.update(json.dumps([chosen.name, chosen.part, check_extent, settings.upload_max_rows,
-                              MAX_COLUMNS]).encode())
-    folder = settings.data_dir / "cache" / "sheets"
-    grid_path = folder / f"{digest.hexdigest()}.arrow"
+    grid_path = sheet_cache_entry(data, json.dumps(
+        [chosen.name, chosen.part, check_extent, settings.upload_max_rows, MAX_COLUMNS]))
     result_path = grid_path.with_suffix(".json")
     if grid_path.exists() and result_path.exists():
         try:
-            return pl.read_ipc(io.BytesIO(grid_path.read_bytes())), json.loads(result_path.read_text())
+            return (pl.read_ipc(io.BytesIO(file_store.read_bytes(grid_path))),
+                    json.loads(file_store.read_bytes(result_path)))
         except (OSError, ValueError, pl.exceptions.PolarsError):
             log.warning("cached sheet %s unreadable; parsing %s again", grid_path.name, file_name)
-    grid, result = _parse_in_child(path, file_name, book, chosen, check_extent=check_extent)
+    grid, result = _parse_in_child(data, file_name, book, chosen, check_extent=check_extent)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        _prune_sheet_cache(folder)
-        partial = grid_path.with_suffix(".part")
-        grid.write_ipc(partial)
-        result_path.write_text(json.dumps(result))
-        os.replace(partial, grid_path)  # the grid appears last: a half-written pair is never used
+        _prune_sheet_cache(file_store.private_dir(grid_path.parent))
+        buffer = io.BytesIO()
+        grid.write_ipc(buffer, compression="uncompressed")
+        file_store.write_bytes(result_path, json.dumps(result).encode())
+        file_store.write_bytes(grid_path, buffer.getvalue())  # the grid appears last
     except OSError as exc:  # a cache that cannot be written only costs time
         log.warning("could not keep the parsed sheet of %s: %s", file_name, exc)
     return grid, result
 
 
+def sheet_cache_folder() -> Path:
+    return get_settings().data_dir / "cache" / "sheets"
+
+
+def content_digest(data: bytes) -> str:
+    """What names a file's cache entries: SHA-256 of its plain bytes (hex)."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def sheet_cache_entry(data: bytes, params: str) -> Path:
+    """DATA_DIR/cache/sheets/<content digest>-<digest of the read's parameters>.arrow: the
+    content digest first, so the entries of one upload are found by its content."""
+    return sheet_cache_folder() / (f"{content_digest(data)}-"
+                                   f"{hashlib.sha256(params.encode()).hexdigest()[:32]}.arrow")
+
+
 def _prune_sheet_cache(folder: Path) -> None:
+    if not folder.is_dir():
+        return
     cutoff = time.time() - PARSED_SHEET_CACHE_HOURS * 3600
     for entry in folder.iterdir():
         with contextlib.suppress(OSError):
@@ -541,7 +569,7 @@ def _prune_sheet_cache(folder: Path) -> None:
                 entry.unlink()
 
 
-def _parse_in_child(path: Path, file_name: str, book: _Workbook, chosen: _SheetPart, *,
+def _parse_in_child(data: bytes, file_name: str, book: _Workbook, chosen: _SheetPart, *,
                     check_extent: bool) -> tuple[pl.DataFrame, dict[str, Any]]:
     """Run sandbox.py on the sheet; its verdict, or "could not be read" if it died."""
     settings = get_settings()
@@ -555,55 +583,51 @@ def _parse_in_child(path: Path, file_name: str, book: _Workbook, chosen: _SheetP
             "row_threshold": 10 ** len(str(settings.upload_max_rows + 1)),
             "max_columns": MAX_COLUMNS,
         })
-    with tempfile.TemporaryDirectory(prefix="profile-ui-read-") as folder:
-        result = _run_child(path, file_name, book, job, folder=Path(folder))
-        # read into memory (not mapped): the folder goes away with the context
-        grid = pl.read_ipc(io.BytesIO((Path(folder) / sandbox.GRID_FILE).read_bytes()))
-    return grid, result
+    result, grid = _run_child(data, file_name, book, job)
+    # the grid comes back on stdout: parsed rows are never on disk in plain text
+    return pl.read_ipc(io.BytesIO(grid)), result
 
 
-def _run_child(path: Path, file_name: str, book: _Workbook, job: dict[str, Any], *,
-               folder: Path | None = None) -> dict[str, Any]:
-    """Run sandbox.py on `job` (its files in `folder`, else a folder of its own); the child's
-    verdict, or FileRejected when it refused the file, stopped or ran out of time."""
-    if folder is None:
-        with tempfile.TemporaryDirectory(prefix="profile-ui-read-") as own:
-            return _run_child(path, file_name, book, job, folder=Path(own))
-    job = {"path": str(path.resolve()), "format": book.kind, "parts": book.parts,
+def _run_child(data: bytes, file_name: str, book: _Workbook, job: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+    """Run sandbox.py on `job` with the workbook's bytes on stdin: (its verdict, what it
+    wrote to stdout), or FileRejected when it refused the file, stopped or ran out of time."""
+    job = {"path": None,  # the workbook's bytes come on stdin: the plain file is never on disk
+           "format": book.kind, "parts": book.parts,
            "memory_bytes": CHILD_MEMORY_BYTES, "cpu_seconds": int(CHILD_TIMEOUT_SECONDS) + 5, **job}
     package_root = str(Path(__file__).resolve().parents[3])
     env = dict(os.environ, RUST_BACKTRACE="0",
                PYTHONPATH=os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])))
-    job_path = folder / "job.json"
-    job_path.write_text(json.dumps(job))
-    try:
-        done = subprocess.run(
-            [sys.executable, "-m", sandbox.__name__, str(job_path)],
-            stdin=subprocess.DEVNULL, capture_output=True, env=env,
-            timeout=CHILD_TIMEOUT_SECONDS, check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise FileRejected(file_name, f"the workbook could not be read within {CHILD_TIMEOUT_SECONDS:g} "
-                                      "seconds; it may be damaged or far larger inside than it looks") from None
-    result_path = folder / sandbox.RESULT_FILE
-    if done.returncode != 0 or not result_path.exists():
-        log.warning("workbook reader child for %s exited with %s: %s", file_name, done.returncode,
-                    done.stderr[-2000:].decode("utf-8", "replace"))
-        raise FileRejected(file_name, "the workbook could not be read: the reader stopped (it needed more "
-                                      "memory or time than an import may use, or the file is damaged); "
-                                      "open it in a spreadsheet program, save it again and upload it")
-    result = json.loads(result_path.read_text())
+    with tempfile.TemporaryDirectory(prefix="profile-ui-read-") as folder:
+        job_path = Path(folder) / "job.json"
+        job_path.write_text(json.dumps(job))
+        try:
+            done = subprocess.run(
+                [sys.executable, "-m", CHILD_MODULE, str(job_path)],
+                input=data, capture_output=True, env=env,
+                timeout=CHILD_TIMEOUT_SECONDS, check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise FileRejected(file_name, f"the workbook could not be read within {CHILD_TIMEOUT_SECONDS:g} "
+                                          "seconds; it may be damaged or far larger inside than it looks") from None
+        result_path = Path(folder) / sandbox.RESULT_FILE
+        if done.returncode != 0 or not result_path.exists():
+            log.warning("workbook reader child for %s exited with %s: %s", file_name, done.returncode,
+                        done.stderr[-2000:].decode("utf-8", "replace"))
+            raise FileRejected(file_name, "the workbook could not be read: the reader stopped (it needed more "
+                                          "memory or time than an import may use, or the file is damaged); "
+                                          "open it in a spreadsheet program, save it again and upload it")
+        result = json.loads(result_path.read_text())
     if not result.get("ok"):
         raise FileRejected(file_name, result["reason"])
-    return result
+    return result, done.stdout
 
 
 # ------------------------------------------------------------------------ text files
 
 
-def _read_text_file(path: Path, file_name: str, suffix: str) -> SheetData:
+def _read_text_file(data: bytes, file_name: str, suffix: str) -> SheetData:
     settings = get_settings()
-    text = _decode(path.read_bytes(), file_name)
+    text = _decode(data, file_name)
     separator_line = _SEP_LINE.match(text)
     if separator_line:  # Excel's "sep=;" hint line: Excel hides it, so row 1 is the next
         delimiter = separator_line.group(1)
@@ -744,7 +768,7 @@ def _sheet_data(
     has_header: bool,
     max_rows: int,
     too_many: Callable[[int, int], str],
-    error_cells: list[dict[str, Any]] = (),  # type: ignore[assignment]
+    error_cells: Sequence[dict[str, Any]] = (),
     first_column: int | None = None,
     empty_reason: str = "there is nothing to import",
 ) -> SheetData:
@@ -817,7 +841,7 @@ def _column_letters(index: int) -> str:
     return letters
 
 
-def _cell_errors(cells: list[dict[str, Any]], headers: list[str], keep: list[int],
+def _cell_errors(cells: Sequence[dict[str, Any]], headers: list[str], keep: list[int],
                  first_column: int | None, data_rows: set[int]) -> list[dict[str, Any]]:
     kept = set(keep)
     listed = []
