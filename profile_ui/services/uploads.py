@@ -7,9 +7,9 @@ file into `save_upload`, which writes under `settings.upload_dir` with a random 
 and `UploadGuard` (ASGI middleware, installed through rx.App's api_transformer) answers
 GET with 404, refuses bodies over the limit (MAX_FILES_PER_UPLOAD files at the file limit)
 with 413 before reading them, and refuses a POST without a signed-in user allowed to import
-(401/403). Each user may keep at most `settings.upload_max_pending` uploads that no import
-uses yet. The wizard checks each file's size in the browser first and turns any of these
-answers into a message naming the files (pages/imports/upload_zone.py).
+(401/403). The wizard checks each file's size in the browser first and turns any of these
+answers into a message naming the files (pages/imports/upload_zone.py). Each user may keep
+at most `settings.upload_max_pending` uploads that no import uses yet.
 """
 
 from __future__ import annotations

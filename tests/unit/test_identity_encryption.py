@@ -23,7 +23,7 @@ from profile_ui.pages.profiles.detail_state import _identity_views
 from profile_ui.services import crypto
 from profile_ui.services.deletion import DeletionError, erase_profile
 from profile_ui.services.exporting import export_to_file
-from profile_ui.services.importing.apply import undo_import
+from profile_ui.services.importing.undo import undo_import
 from profile_ui.services.importing.resolve import find_identity_owners
 from profile_ui.services.permissions import BUILTIN_ROLES, Actor
 from profile_ui.services.profile_edit import add_identity, create_profile, remove_identity

@@ -27,6 +27,7 @@ from ...services.importing import jobs as import_jobs
 from ...services.importing import mapping as mapping_stage
 from ...services.importing import membership
 from ...services.importing import values as values_stage
+from ...services.importing.progress import read_progress
 from ...services.importing.read import FileRejected, list_sheets, read_pasted, read_upload
 from ...services.importing.results import field_changes, reasons_text, row_results
 from ...services.permissions import PROFILES_IMPORT, Actor
@@ -717,6 +718,10 @@ class ImportUploadState(UploadFeedbackMixin, IgnoredColumnsMixin, AppState):
                 statuses = await asyncio.to_thread(_statuses, actor, job_ids)
                 if all(s not in (import_jobs.QUEUED, import_jobs.VALIDATING) for s in statuses.values()):
                     break
+                live = _dry_run_progress(job_ids, statuses)
+                if live:
+                    async with self:
+                        self.busy = live
                 await asyncio.sleep(POLL_SECONDS)
                 waited += POLL_SECONDS
             # the error file is written just after the dry run commits: give it a moment
@@ -847,6 +852,14 @@ def _error_files_pending(actor: Actor, job_ids: list[int]) -> bool:
                     and not job.error_file_path):
                 return True
     return False
+
+
+def _dry_run_progress(job_ids: list[int], statuses: dict[int, str]) -> str:
+    """The running dry run's stage and rows done ("File 2 of 3 · Dry run: 75 of 300 rows")."""
+    for number, job_id in enumerate(job_ids, start=1):
+        if statuses.get(job_id) == import_jobs.VALIDATING and (live := read_progress(job_id)) is not None:
+            return (f"File {number} of {len(job_ids)} · " if len(job_ids) > 1 else "") + live.text()
+    return ""
 
 
 def _statuses(actor: Actor, job_ids: list[int]) -> dict[int, str]:

@@ -41,10 +41,11 @@ import tempfile
 import time
 import zipfile
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path, PurePosixPath
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import polars as pl
@@ -59,7 +60,7 @@ log = logging.getLogger(__name__)
 
 PASTED_FILE_NAME = "Pasted cells"
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
-# other workbooks calamine reads in the child: suffix -> format
+# other workbooks calamine reads in the child: (format, how the file must start)
 BOOK_SUFFIXES = {".xls": "xls", ".xlsb": "xlsb", ".ods": "ods"}
 TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
 
@@ -208,17 +209,14 @@ def _suffix(file_name: str, path: Path) -> str:
     return (Path(file_name).suffix or path.suffix).lower()
 
 
-def _too_large(size: int, file_name: str) -> FileRejected:
-    return FileRejected(file_name, limits.too_large(size, get_settings().upload_max_bytes))
-
-
 def _load(path: Path, file_name: str) -> bytes:
     """The file's plain bytes, decrypted in memory when it is stored encrypted
     (services/file_store.py); a file far over the size limit is refused unread."""
     try:
         stored = path.stat().st_size
-        if stored > file_store.stored_size(get_settings().upload_max_bytes):
-            raise _too_large(stored, file_name)
+        limit = get_settings().upload_max_bytes
+        if stored > file_store.stored_size(limit):
+            raise FileRejected(file_name, limits.too_large(stored, limit))
         return file_store.read_bytes(path)
     except FileNotFoundError:
         raise FileRejected(file_name, "the file was not found") from None
@@ -239,7 +237,7 @@ def _check_file(data: bytes, file_name: str, suffix: str) -> None:
     if size == 0:
         raise FileRejected(file_name, "the file is empty")
     if size > settings.upload_max_bytes:
-        raise _too_large(size, file_name)
+        raise FileRejected(file_name, limits.too_large(size, settings.upload_max_bytes))
     if suffix in XLSX_SUFFIXES:
         _check_xlsx_magic(head, file_name, data)
     elif suffix in BOOK_SUFFIXES:
@@ -392,7 +390,7 @@ def _open_other_book(data: bytes, file_name: str, suffix: str) -> _Workbook:
             else:
                 parts = ["[Content_Types].xml", "_rels/.rels", "xl/_rels/workbook.bin.rels"]
     book = _Workbook(sheets=[], parts=parts, kind=kind)
-    result, _grid = _run_child(data, file_name, book, {"mode": "sheets"})
+    result, _ = _run_child(data, file_name, book, {"mode": "sheets"})
     book.sheets = [_SheetPart(name=s["name"], part="", visible=s.get("visible", True)) for s in result["sheets"]]
     return book
 
@@ -583,16 +581,18 @@ def _parse_in_child(data: bytes, file_name: str, book: _Workbook, chosen: _Sheet
             "row_threshold": 10 ** len(str(settings.upload_max_rows + 1)),
             "max_columns": MAX_COLUMNS,
         })
-    result, grid = _run_child(data, file_name, book, job)
+    result, grid_bytes = _run_child(data, file_name, book, job)
     # the grid comes back on stdout: parsed rows are never on disk in plain text
-    return pl.read_ipc(io.BytesIO(grid)), result
+    grid = pl.read_ipc(io.BytesIO(grid_bytes))
+    return grid, result
 
 
-def _run_child(data: bytes, file_name: str, book: _Workbook, job: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
-    """Run sandbox.py on `job` with the workbook's bytes on stdin: (its verdict, what it
-    wrote to stdout), or FileRejected when it refused the file, stopped or ran out of time."""
-    job = {"path": None,  # the workbook's bytes come on stdin: the plain file is never on disk
-           "format": book.kind, "parts": book.parts,
+def _run_child(data: bytes, file_name: str, book: _Workbook,
+               job: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+    """Run sandbox.py on `job`, the workbook's plain bytes on its stdin (never written to
+    disk); (the child's verdict, what it wrote on stdout: the grid as Arrow IPC), or
+    FileRejected when it refused the file, stopped or ran out of time."""
+    job = {"path": None, "format": book.kind, "parts": book.parts,
            "memory_bytes": CHILD_MEMORY_BYTES, "cpu_seconds": int(CHILD_TIMEOUT_SECONDS) + 5, **job}
     package_root = str(Path(__file__).resolve().parents[3])
     env = dict(os.environ, RUST_BACKTRACE="0",

@@ -134,13 +134,13 @@ def write_error_file(
     path: str | Path,
     fmt: str = "xlsx",
 ) -> Path:
-    """The invalid rows as they came in (the file's own headers and text), after a first
-    "Row" column (the row's number in the spreadsheet, so each can be found in the original)
-    and before a "Reasons" column, as .xlsx or .csv; in the CSV a header or cell that a
-    spreadsheet would run as a formula gets a leading ' (services/sheet_writer.py).
+    """The invalid rows exactly as they came in (the file's own headers and text), after a
+    first "Row" column (the row's number in the spreadsheet, so each can be found in the
+    original) and before a "Reasons" column, as .xlsx or .csv; in the CSV a header or cell
+    that a spreadsheet would run as a formula gets a leading ' (services/sheet_writer.py).
     `errors`: row number -> reasons, or a frame with ROW_COL and "errors" (JSON text or a
     list). Written as a private file, encrypted when encryption is configured
-    (services/file_store.py; read it with file_store.read_bytes). Returns the path written."""
+    (services/file_store.py; read it with file_store.read_bytes). Returns the path."""
     if fmt not in ERROR_FILE_FORMATS:
         raise ResultsError(f"unknown error file format '{fmt}' (expected xlsx or csv)")
     reasons = _reasons_frame(errors)
@@ -153,7 +153,7 @@ def write_error_file(
     # spreadsheet) into a private, maybe encrypted file
     path = Path(path)
     write_table(file_store.open_private(path), header_row, out, fmt, sheet_name="Invalid rows",
-                widths=[8] + [18] * len(headers) + [60])
+                widths=[8] + [18] * len(headers) + [60], number_columns=[0])
     return path
 
 

@@ -20,13 +20,13 @@ Steps, each bounded:
 The workbook's bytes come on stdin (JOB's "path" is null): an upload is stored encrypted
 (services/file_store.py) and its plain bytes are never written to disk; nor is the grid.
 
-The zip-level checks (magic bytes, total size, compression ratio, encryption) and the
-sheet choice happen in the parent before this starts; they only read the zip directory.
-
 Legacy .xls, .xlsb and .ods (job "format") take the same path without step 2 (their cells
 are not XML to scan; the memory cap stops a runaway grid): the XML parts of an .ods or
 .xlsb package are checked for a DTD, then calamine reads the sheet. Job "mode" "sheets"
 lists a workbook's sheets instead (for these formats the parent cannot read them itself).
+
+The zip-level checks (magic bytes, total size, compression ratio, encryption) and the
+sheet choice happen in the parent before this starts; they only read the zip directory.
 """
 
 from __future__ import annotations
@@ -241,11 +241,12 @@ def list_sheets(workbook: str | bytes) -> list[dict[str, Any]]:
     """The workbook's sheets in order: {"name", "visible"}."""
     import fastexcel
 
-    return [{"name": name, "visible": True} for name in fastexcel.read_excel(workbook).sheet_names]
+    reader = fastexcel.read_excel(workbook)
+    return [{"name": name, "visible": True} for name in reader.sheet_names]
 
 
 def run(job: dict[str, Any], workbook: str | bytes) -> tuple[dict[str, Any], bytes]:
-    """(the verdict, the grid as Arrow IPC bytes; empty when refused or only listing sheets)."""
+    """(the verdict, the grid as Arrow IPC bytes; empty when refused or when listing sheets)."""
     fmt = job.get("format", "xlsx")
     try:
         scan = None
