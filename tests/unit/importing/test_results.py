@@ -87,10 +87,10 @@ def test_error_file_xlsx_keeps_text_as_text(tmp_path):
     sheet = openpyxl.load_workbook(path).active
     rows = [[c.value for c in row] for row in sheet.iter_rows()]
     assert rows[0] == ["Row", "Name", "E-mail", "Zip", "Note", "Reasons"]
-    assert rows[1] == ["3", "Nguyễn Văn Bình", "binh@", "007", '=HYPERLINK("http://x")',
+    assert rows[1] == [3, "Nguyễn Văn Bình", "binh@", "007", '=HYPERLINK("http://x")',
                        "E-mail: not a valid e-mail address"]
     assert sheet.cell(row=2, column=5).data_type == "s"  # a string, never a formula
-    assert rows[2][0] == "5" and rows[2][3] == "0049151" and len(rows) == 3
+    assert rows[2][0] == 5 and rows[2][3] == "0049151" and len(rows) == 3
 
 
 def test_error_file_from_a_plan_and_a_clashing_reasons_header(session, finished, tmp_path):
