@@ -43,7 +43,10 @@ def duration_text(start: datetime | None, end: datetime | None) -> str:
 
 
 def totals_text(counts: dict[str, Any] | None) -> str:
-    return import_jobs.totals_text(counts) if import_jobs.report_counts(counts)["rows"] else ""
+    if not import_jobs.report_counts(counts)["rows"]:
+        return ""
+    duplicates = int((counts or {}).get("possible_duplicates") or 0)
+    return import_jobs.totals_text(counts) + (f", {duplicates:,} possible duplicates" if duplicates else "")
 
 
 def status_text(job: ImportJob) -> str:

@@ -23,6 +23,7 @@ from ... import routes
 from ...db import session_scope
 from ...services import retention, workspace_settings
 from ...services.importing import IDENTITY_PREFIX, TAGS_TARGET, ImportMapping, ImportOptions
+from ...services.dedupe.importing import describe as possible_duplicate_text
 from ...services.importing import jobs as import_jobs
 from ...services.importing import mapping as mapping_stage
 from ...services.importing import membership
@@ -131,7 +132,7 @@ def _format_changes(changes: dict[str, Any]) -> str:
         if isinstance(pair, list) and len(pair) == 2:
             before, after = pair
             parts.append(f"{name}: {before if before not in (None, '') else '∅'} → {after}")
-    return "; ".join(parts)
+    return "; ".join(parts + [text for text in [possible_duplicate_text(changes)] if text])
 
 
 class ImportUploadState(UploadFeedbackMixin, IgnoredColumnsMixin, AppState):
