@@ -7,6 +7,7 @@ import reflex as rx
 from . import routes
 from .pages import (
     audit,
+    duplicates,
     exports,
     import_new,
     imports,
@@ -45,7 +46,8 @@ app.add_page(profiles.list_page.page, route=routes.PROFILES, title=_title(profil
 app.add_page(profiles.create_page.page, route=routes.PROFILE_NEW,
              title=_title(profiles.create_page.TITLE), on_load=page_load_events(profiles.ProfileCreateState.on_load))
 app.add_page(profiles.detail_page.page, route=routes.PROFILE_DETAIL,
-             title=_title(profiles.detail_page.TITLE), on_load=page_load_events(profiles.ProfileDetailState.on_load))
+             title=_title(profiles.detail_page.TITLE),
+             on_load=page_load_events([profiles.ProfileDetailState.on_load, profiles.UnmergeState.on_load]))
 app.add_page(imports.page, route=routes.IMPORTS, title=_title(imports.TITLE),
              on_load=page_load_events(imports.ImportsState.on_load))
 app.add_page(import_new.page, route=routes.IMPORT_NEW, title=_title(import_new.TITLE),
@@ -62,6 +64,8 @@ app.add_page(exports.page, route=routes.EXPORTS, title=_title(exports.TITLE),
              on_load=page_load_events(exports.ExportsState.on_load))
 app.add_page(trash.page, route=routes.TRASH, title=_title(trash.TITLE),
              on_load=page_load_events(trash.TrashState.on_load))
+app.add_page(duplicates.page, route=routes.DUPLICATES, title=_title(duplicates.TITLE),
+             on_load=page_load_events(duplicates.DuplicatesState.on_load))
 app.add_page(audit.page, route=routes.AUDIT, title=_title(audit.TITLE),
              on_load=page_load_events(audit.AuditState.on_load))
 app.add_page(settings.page, route=routes.SETTINGS, title=_title(settings.TITLE),

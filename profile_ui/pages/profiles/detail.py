@@ -14,6 +14,7 @@ from ...components.tag_chips import tag_chips
 from ...state.base import AppState
 from .common import PROFILES_EDIT, PROFILES_TAG, SETTINGS_MANAGE
 from .delete_dialog import delete_profile_button, delete_profile_dialog
+from .merge_dialog import merge_dialog, merge_with_button, merged_from_panel, unmerge_dialog
 from .detail_state import HistoryItem, IdentityView, Item, ProfileDetailState
 from .tag_picker import tag_picker_dialog
 
@@ -246,6 +247,7 @@ def _header() -> rx.Component:
                       color_scheme=rx.cond(S.is_active, "red", "green"),
                       on_click=S.set_status_confirm_open(True)),
         )),
+        merge_with_button(),
         delete_profile_button(),
         align="end",
         spacing="3",
@@ -259,6 +261,7 @@ def content() -> rx.Component:
         rx.callout(S.missing, icon="circle_alert", color_scheme="red", role="alert"),
         rx.vstack(
             _header(),
+            merged_from_panel(),
             rx.grid(
                 rx.card(
                     rx.tabs.root(
@@ -278,6 +281,8 @@ def content() -> rx.Component:
             rx.card(_history(), width="100%"),
             _dialogs(),
             delete_profile_dialog(),
+            merge_dialog(),
+            unmerge_dialog(),
             spacing="4",
             width="100%",
         ),

@@ -28,6 +28,7 @@ from .delete_dialog import delete_selected_button, delete_selected_dialog
 from .export_dialog import export_button, export_dialog
 from .filter_chips import STATUS_LABELS, active_filters
 from .list_state import ProfilesListState
+from .merge_dialog import merge_dialog, merge_selected_button
 from .tag_picker import tag_picker_dialog
 
 TITLE = "Profiles"
@@ -100,6 +101,7 @@ def selection_bar() -> rx.Component:
             rx.cond(_has(PROFILES_EDIT),
                     rx.button(rx.icon("users", size=14, aria_hidden="true"), "Add to group",
                               size="2", variant="soft", on_click=S.open_group_dialog)),
+            merge_selected_button(),
             delete_selected_button(),
             rx.button("Clear selection", size="2", variant="ghost", color_scheme="gray",
                       on_click=S.clear_selection),
@@ -244,6 +246,7 @@ def content() -> rx.Component:
         group_dialog(),
         export_dialog(),
         delete_selected_dialog(),
+        merge_dialog(),
         spacing="4",
         width="100%",
     )

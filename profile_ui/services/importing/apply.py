@@ -49,6 +49,7 @@ from ...models.profile import STATUS_DELETED
 from ..audit import record_event
 from ..bootstrap import SYSTEM_FIELDS
 from ..crypto import audit_value, identity_bookkeeping, identity_storage
+from ..merge_snapshot import move_profile_rows, record_import_merges, snapshot_profiles
 from ..permissions import PROFILES_IMPORT, Actor
 from . import ERRORS_COL, IDENTITY_PREFIX, ROW_COL, TAGS_TARGET, VALID_COL, ImportMapping, ImportOptions
 from .resolve import (
@@ -159,6 +160,13 @@ def plan_import(
     return plan
 
 
+def _possible_duplicates():  # noqa: ANN202
+    """services/dedupe/importing.py (imported late: dedupe builds on this module's BulkWriter)."""
+    from ..dedupe import importing
+
+    return importing
+
+
 def active_sync_rule(session: Session) -> SyncRule:
     rule = session.exec(select(SyncRule).where(SyncRule.is_active == True)  # noqa: E712
                         .order_by(SyncRule.id)).first()
@@ -173,6 +181,9 @@ def _plan(*, session: Session, frame: pl.DataFrame, mapping: ImportMapping, opti
     now = utcnow()
     step = progress or (lambda _n: None)
     total = frame.height
+    if options.possible_duplicates not in _possible_duplicates().MODES:
+        raise ImportPlanError(f"possible duplicates: '{options.possible_duplicates}' is not one of "
+                              + ", ".join(_possible_duplicates().MODES))
     fields = _field_infos(session, frame, mapping, options, sync_rule)
     kinds = identity_kinds_in(frame)
     identifier_kinds = _identifier_kinds(sync_rule, mapping, kinds)
@@ -317,10 +328,14 @@ def _plan(*, session: Session, frame: pl.DataFrame, mapping: ImportMapping, opti
             {p: json.dumps(e) for p, e in errors_by_person.items()}, default=None, return_dtype=pl.Utf8),
     )
     rows = _row_frame(resolved, persons, identifier_kinds, headers)
+    if not lock:  # the dry run flags look-alikes; the apply checks what it wrote (apply_import)
+        rows = _possible_duplicates().flag_new_rows(session=session, rows=rows, resolved=resolved)
 
     updated = persons.filter(pl.col("outcome").is_in([OUT_UPDATED, OUT_MERGED]))["target"]
     updates = existing_out.updates.filter(pl.col("id").is_in(updated.implode()))
     totals = _totals(rows, persons, sum(len(losers) for _s, losers, _p in merges))
+    if not lock:
+        totals["possible_duplicates"] = _possible_duplicates().flagged_count(rows)
     work = _Work(
         now=now, file_name=file_name,
         persons=applied.select("person", "kind", "target", "losers"),
@@ -972,9 +987,13 @@ def apply_import(
     profile_of = persons.select("person", "profile_id")
     report(total_rows // 2)
 
-    # ---- merges, then updates of existing profiles
+    # ---- merges (each kept with snapshots, so it can be undone), then updates of existing profiles
+    before_merges = snapshot_profiles(session, [i for s, losers, _ in work.merges for i in (s, *losers)])
     for survivor, losers, person in work.merges:
         _merge_profiles(session, writer, actor, survivor, losers, work.merge_extra.get(person, {}), job, now)
+    record_import_merges(session=session, actor_id=actor.user_id, actor_email=actor.email, job_id=job.id,
+                         file_name=job.file_name, merges=[(s, losers) for s, losers, _ in work.merges],
+                         before=before_merges, now=now)
     writer.update("profiles", work.updates.with_columns(updated_at=pl.lit(now)), key=["id"],
                   json_merge=["attributes"])
 
@@ -1014,6 +1033,10 @@ def apply_import(
     writer.insert("import_row_results", rows.select(
         job_id=pl.lit(job.id, dtype=pl.Int64), row_number=pl.col(ROW_COL), outcome="outcome",
         profile_id="profile_id", errors="errors", changes="changes"))
+    plan.totals["possible_duplicates"] = _possible_duplicates().check_applied_profiles(
+        session=session, job_id=job.id, mode=options.possible_duplicates,
+        created=persons.filter(pl.col("kind") == "new")["profile_id"].to_list(),
+        changed=rows.filter(pl.col("outcome").is_in([OUT_UPDATED, OUT_MERGED]))["profile_id"].unique().to_list())
     job.counts = dict(plan.totals)
     job.rows_total = total_rows
     job.rows_done = total_rows
@@ -1068,22 +1091,7 @@ def _allocate_profile_ids(session: Session, writer: "BulkWriter", count: int) ->
 def _merge_profiles(session: Session, writer: "BulkWriter", actor: Actor, survivor: int, losers: list[int],
                     moved: dict[str, tuple[Any, Any]], job: ImportJob, now: datetime) -> None:
     """Move everything the losers own to the survivor and put the losers in the trash."""
-    pairs = [{"s": survivor, "l": loser} for loser in losers]
-    statements = [
-        "UPDATE identities SET profile_id = :s WHERE profile_id = :l",
-        "UPDATE linked_objects SET profile_id = :s WHERE profile_id = :l",
-        "UPDATE profile_tags SET profile_id = :s WHERE profile_id = :l AND NOT EXISTS ("
-        " SELECT 1 FROM profile_tags AS o WHERE o.profile_id = :s AND o.tag_id = profile_tags.tag_id"
-        " AND o.value = profile_tags.value)",
-        "UPDATE segment_members SET profile_id = :s WHERE profile_id = :l AND segment_id NOT IN ("
-        " SELECT segment_id FROM segment_members WHERE profile_id = :s)",
-        "UPDATE group_memberships SET profile_id = :s WHERE profile_id = :l AND group_id NOT IN ("
-        " SELECT group_id FROM group_memberships WHERE profile_id = :s)",
-        "UPDATE consents SET profile_id = :s WHERE profile_id = :l AND channel NOT IN ("
-        " SELECT channel FROM consents WHERE profile_id = :s)",
-    ]
-    for statement in statements:
-        session.execute(sa.text(statement), pairs)
+    move_profile_rows(session, survivor, losers)
     # values only the merged profiles had (fields outside the file)
     system = {k: after for k, (_before, after) in moved.items() if k in SYSTEM_COLUMNS}
     attrs = {k: json_value(after) for k, (_before, after) in moved.items() if k not in SYSTEM_COLUMNS}
