@@ -134,6 +134,14 @@ def _timestamp(moment: datetime) -> float:
     return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
 
 
+def _mtime(path: Path) -> float:
+    """When a file was last written; +inf when it is gone (another purge removed it)."""
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return float("inf")
+
+
 def _files(folder: Path) -> Iterator[Path]:
     if folder.is_dir():
         yield from (p for p in folder.iterdir() if p.is_file())
@@ -226,11 +234,11 @@ def _purge_uploads(session: Session, actor: Actor, now: datetime, report: FilesP
             if last_cancel is None or last_cancel + window <= now:
                 delete_upload(path, report)
             continue
-        if path.stat().st_mtime + window.total_seconds() <= _timestamp(now):
+        if _mtime(path) + window.total_seconds() <= _timestamp(now):
             delete_upload(path, report)  # uploaded in a wizard that was never submitted
     cutoff = time.time() - PARTIAL_FILE_HOURS * 3600
     for path in _files(upload_dir()):
-        if path.name.endswith(".part") and path.stat().st_mtime < cutoff:
+        if path.name.endswith(".part") and _mtime(path) < cutoff:
             _unlink(path, report)
 
 
@@ -245,7 +253,7 @@ def _purge_sheet_cache(report: FilesPurged) -> None:
 
     cutoff = time.time() - PARSED_SHEET_CACHE_HOURS * 3600
     for entry in entries:
-        if (entry.name.split("-", 1)[0] not in live or entry.stat().st_mtime < cutoff) \
+        if (entry.name.split("-", 1)[0] not in live or _mtime(entry) < cutoff) \
                 and _unlink(entry, report):
             report.sheet_cache += 1
 
@@ -262,7 +270,7 @@ def _purge_error_files(session: Session, now: datetime, report: FilesPurged) -> 
         match = _ERROR_FILE.match(path.name)
         job = jobs.get(int(match.group(1))) if match else None
         if job is None:  # no import names it (a partial write, a file older than its row)
-            expired = path.stat().st_mtime + hours * 3600 <= _timestamp(now)
+            expired = _mtime(path) + hours * 3600 <= _timestamp(now)
         else:
             expires = error_file_expires_at(job)
             expired = expires is not None and expires <= now
