@@ -9,8 +9,9 @@ taken; everything else passes through.
 The browser's session cookie says who asks (as UploadGuard authenticates /_upload);
 `exporting.download_export` decides: the file for its owner (or an admin) while the link
 lives, audited. Otherwise a short page says why, with the status a client can act on:
-401 not signed in, 403 someone else's export or no export permission, 404 no such
-export, 409 not ready or failed, 410 the link expired (or its file is gone).
+401 not signed in, 403 no export permission, 404 no such export or someone else's (the
+same answer, so export ids cannot be probed), 409 not ready or failed, 410 the link
+expired (or its file is gone).
 """
 
 from __future__ import annotations

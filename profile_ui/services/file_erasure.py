@@ -37,7 +37,7 @@ from sqlmodel import Session, select
 
 from ..models import ExportJob, ImportJob, ImportRowResult
 from ..settings import get_settings
-from . import file_store, retention
+from . import file_places, file_store
 
 MIN_OTHER_ID_CHARS = 6
 WINDOW_CHARS = 1 << 16
@@ -163,22 +163,22 @@ def erase_from_files(*, session: Session, profile_id: int, marks: PersonMarks) -
     """Delete every kept file that holds the person (see the module docstring); what each
     place held. Export rows whose file went are updated in the caller's transaction."""
     linked = _jobs_of_profile(session, profile_id)
-    linked_uploads = {Path(j.stored_path).name for j in linked if retention.in_upload_dir(j.stored_path)}
-    linked_errors = {p.name: j.id for j in linked for p in retention.error_file_paths(j)}
+    linked_uploads = {Path(j.stored_path).name for j in linked if file_places.in_upload_dir(j.stored_path)}
+    linked_errors = {p.name: j.id for j in linked for p in file_places.error_file_paths(j)}
 
     uploads = PlaceChecked("uploads")
     cache = PlaceChecked("cached sheets")
-    upload_files = [p for p in _files(retention.upload_dir()) if not p.name.endswith(".part")]
+    upload_files = [p for p in _files(file_places.upload_dir()) if not p.name.endswith(".part")]
     owners = _upload_job_ids(session, [p.name for p in upload_files])
     held = [p for p in upload_files if p.name in linked_uploads or mentions(p, marks)]
     uploads.checked = len(upload_files)
-    purged = retention.FilesPurged()
+    purged = file_places.FilesPurged()
     for path in held:
-        retention.delete_upload(path, purged)
+        file_places.delete_upload(path, purged)
         uploads.ids.extend(owners.get(path.name, []))
     uploads.deleted = purged.uploads
     cache.deleted = purged.sheet_cache
-    cache_files = _files(retention.sheet_cache_dir())
+    cache_files = _files(file_places.sheet_cache_dir())
     cache.checked = len(cache_files) + purged.sheet_cache
     for path in cache_files:
         if mentions(path, marks):
@@ -186,7 +186,7 @@ def erase_from_files(*, session: Session, profile_id: int, marks: PersonMarks) -
             cache.deleted += 1
 
     errors = PlaceChecked("import error files")
-    error_files = _files(retention.error_file_dir())
+    error_files = _files(file_places.error_file_dir())
     errors.checked = len(error_files)
     for path in error_files:
         if path.name in linked_errors or mentions(path, marks):

@@ -21,7 +21,7 @@ JOB_TIMEOUT = 60_000
 
 
 @pytest.fixture(scope="module")
-def importer(browser, base_url: str):  # noqa: ANN001, ANN201
+def importer(browser, base_url: str):
     """The admin, signed in once for this module (no seeded profiles needed)."""
     context = browser.new_context(base_url=base_url, viewport={"width": 1400, "height": 1000},
                                   accept_downloads=True)

@@ -27,7 +27,8 @@ def xlsx_bytes(tmp_path: Path, rows: list[list[str]], name: str = "book.xlsx") -
 
 
 def upload(actor: Actor, data: bytes, name: str) -> Path:
-    return save_upload(actor=actor, file_name=name, data_chunks=[data])
+    with session_scope() as session:
+        return save_upload(session=session, actor=actor, file_name=name, data_chunks=[data])
 
 
 def submit(actor: Actor, path: Path, name: str, *, dry_run: bool) -> ImportJob:

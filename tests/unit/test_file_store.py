@@ -18,7 +18,7 @@ OTHER_KEY = base64.b64encode(bytes(range(100, 132))).decode()
 
 
 @pytest.fixture
-def encrypted(app_env, sqlite_url: str) -> Path:  # noqa: ANN001
+def encrypted(app_env, sqlite_url: str) -> Path:
     return app_env(sqlite_url, ENCRYPTION_KEY=KEY)
 
 
@@ -69,7 +69,7 @@ def test_zip_writes_into_the_encrypting_stream(encrypted: Path) -> None:
         assert archive.read("inner.csv") == b"name\nAn Nguyen\n"
 
 
-def test_plain_files_still_read_and_without_encryption_files_stay_plain(app_env, sqlite_url: str) -> None:  # noqa: ANN001
+def test_plain_files_still_read_and_without_encryption_files_stay_plain(app_env, sqlite_url: str) -> None:
     data_dir = app_env(sqlite_url)
     assert not file_store.files_encrypted()
     path = file_store.write_bytes(data_dir / "p.csv", b"plain")
@@ -77,12 +77,12 @@ def test_plain_files_still_read_and_without_encryption_files_stay_plain(app_env,
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
-def test_encrypted_kinds_alone_turn_file_encryption_on(app_env, sqlite_url: str) -> None:  # noqa: ANN001
+def test_encrypted_kinds_alone_turn_file_encryption_on(app_env, sqlite_url: str) -> None:
     app_env(sqlite_url, ENCRYPTED_IDENTITY_KINDS=json.dumps(["email"]))
     assert file_store.files_encrypted()
 
 
-def test_rotation_reads_old_files_and_reencrypt_moves_them(app_env, sqlite_url: str, tmp_path: Path) -> None:  # noqa: ANN001
+def test_rotation_reads_old_files_and_reencrypt_moves_them(app_env, sqlite_url: str, tmp_path: Path) -> None:
     data_dir = app_env(sqlite_url, ENCRYPTION_KEY=KEY)
     path = file_store.write_bytes(data_dir / "r.bin", b"secret rows")
     old_id = file_store.key_id_of_file(path)

@@ -53,7 +53,7 @@ def csv_bytes(rows: list[list[str]]) -> bytes:
     return ("\n".join(",".join(row) for row in rows) + "\n").encode()
 
 
-def run_import(actor, data: bytes, name: str, *, preview: bool = False) -> ImportJob:  # noqa: ANN001
+def run_import(actor, data: bytes, name: str, *, preview: bool = False) -> ImportJob:
     job = submit(actor, upload(actor, data, name), name, dry_run=preview)
     run_batch(job.batch_id)
     if preview:
@@ -97,7 +97,7 @@ def found(texts: list[str], places: dict[str, bytes]) -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize("encrypted", [True, False], ids=["encrypted", "plain"])
 def test_no_trace_of_the_erased_person_and_no_plain_identifier_at_rest(
-        app_env, db_url: str, tmp_path: Path, encrypted: bool) -> None:  # noqa: ANN001
+        app_env, db_url: str, tmp_path: Path, encrypted: bool) -> None:
     env = {"ENCRYPTED_IDENTITY_KINDS": json.dumps(["email", "phone"]), "ENCRYPTION_KEY": KEY} if encrypted else {}
     data_dir = app_env(db_url, **env)
     engine = make_engine(db_url)

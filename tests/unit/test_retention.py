@@ -42,7 +42,7 @@ def files_in(folder: Path) -> set[str]:
 
 
 @pytest.fixture
-def app(app_env, db_url: str):  # noqa: ANN001, ANN201
+def app(app_env, db_url: str):
     data_dir = app_env(db_url)
     engine = make_engine(db_url)
     engine.data_dir = data_dir
@@ -50,7 +50,7 @@ def app(app_env, db_url: str):  # noqa: ANN001, ANN201
     engine.dispose()
 
 
-def test_purge_removes_each_file_when_its_purpose_ends_and_nothing_else(app, tmp_path: Path) -> None:  # noqa: ANN001
+def test_purge_removes_each_file_when_its_purpose_ends_and_nothing_else(app, tmp_path: Path) -> None:
     data = app.data_dir
     with session_scope() as session:
         create_user(session=session, actor=SYSTEM_ACTOR, email="m@example.com", password="pw-123456789",
@@ -131,7 +131,7 @@ def test_purge_removes_each_file_when_its_purpose_ends_and_nothing_else(app, tmp
         f"The error file was deleted on {expires:%Y-%m-%d %H:%M} UTC")
 
 
-def test_command_line_purge_reports_each_place_and_leaves_cli_files_alone(app, tmp_path: Path) -> None:  # noqa: ANN001
+def test_command_line_purge_reports_each_place_and_leaves_cli_files_alone(app, tmp_path: Path) -> None:
     own = tmp_path / "mine.csv"
     own.write_bytes(b"Full Name,Email\nAn,an@example.com\n")
     runner = CliRunner()
@@ -144,7 +144,7 @@ def test_command_line_purge_reports_each_place_and_leaves_cli_files_alone(app, t
     assert own.read_bytes() == b"Full Name,Email\nAn,an@example.com\n"  # the user's own file stays
 
 
-def test_rekey_encrypts_files_written_plain_and_moves_them_to_a_new_key(app_env, sqlite_url: str) -> None:  # noqa: ANN001
+def test_rekey_encrypts_files_written_plain_and_moves_them_to_a_new_key(app_env, sqlite_url: str) -> None:
     import base64
     import json
 

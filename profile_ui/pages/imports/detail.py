@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from pathlib import Path
 from typing import Any
 
 import reflex as rx
@@ -16,7 +15,7 @@ from ...components.dialogs import confirm_dialog
 from ...components.shell import shell
 from ...db import session_scope
 from ...models import utcnow
-from ...services import file_store, retention
+from ...services import retention
 from ...services.importing import jobs as import_jobs
 from ...services.importing.apply import ImportUndoError, undo_import
 from ...services.importing.results import reasons_text, row_results
@@ -100,13 +99,16 @@ class ImportDetailState(AppState):
             self.error = job.error or ""
             self.rows_done, self.rows_total = job.rows_done or 0, job.rows_total or 0
             self.eta = self._eta(job)
-            self.has_error_file = retention.error_file_available(job)
             self.error_file_note = retention.error_file_note(job)
             self.invalid_rows = import_jobs.report_counts(job.counts)["invalid"]
-            self.can_undo = job.status == import_jobs.COMPLETED
-            self.can_cancel = job.status in (import_jobs.QUEUED, import_jobs.AWAITING_CONFIRMATION)
+            # changing an import or taking its error file: its owner or an admin (services check it)
+            mine = import_jobs.may_manage(actor, job)
+            self.has_error_file = mine and retention.error_file_available(job)
+            self.can_undo = mine and job.status == import_jobs.COMPLETED
+            self.can_cancel = mine and job.status in (import_jobs.QUEUED, import_jobs.AWAITING_CONFIRMATION)
             # a membership file is not confirmed: its review page applies it (S.kind links there)
-            self.can_confirm = job.status == import_jobs.AWAITING_CONFIRMATION and job.kind != "membership"
+            self.can_confirm = (mine and job.status == import_jobs.AWAITING_CONFIRMATION
+                                and job.kind != "membership")
             options = import_jobs.job_options(job)
             mapping = import_jobs.job_mapping(job)
             mapped = ", ".join(f"{h} → {t}" for h, t in mapping.columns.items() if t)
@@ -225,17 +227,12 @@ class ImportDetailState(AppState):
     @guarded
     def download_errors(self) -> Any:
         actor = self._require_actor()
-        actor.require(PROFILES_IMPORT)
-        with session_scope() as session:
-            job = import_jobs.get_import(session=session, actor=actor, job_id=self.shown_id)
-            path, name = job.error_file_path, job.file_name
-            available, note = retention.error_file_available(job), retention.error_file_note(job)
-        if not path:
-            return rx.toast.info("No row was refused: there is no error file")
-        if not available:
-            return rx.toast.info(note)
-        return rx.download(data=file_store.read_bytes(Path(path).with_suffix(".csv")),
-                           filename=f"{Path(name).stem} errors.csv")
+        try:
+            with session_scope() as session:
+                data, name = retention.error_file_download(session=session, actor=actor, job_id=self.shown_id)
+        except import_jobs.ImportJobError as exc:
+            return rx.toast.info(str(exc))
+        return rx.download(data=data, filename=name)
 
     @rx.event
     @guarded

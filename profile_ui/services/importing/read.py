@@ -40,6 +40,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path, PurePosixPath
+from collections.abc import Sequence
 from typing import Any
 
 import polars as pl
@@ -60,6 +61,8 @@ TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
 # still stops a runaway allocation long before it hurts the machine
 CHILD_MEMORY_BYTES = 2 * 1024**3
 CHILD_TIMEOUT_SECONDS = 60
+# the module the child runs (`python -m`); a test swaps in one that really hangs
+CHILD_MODULE = sandbox.__name__
 # how long the grid of a parsed sheet is kept for the next read of the same file
 PARSED_SHEET_CACHE_HOURS = 24
 # zip bombs: an 8 MB sheet of 50,000 x 20 unpacks to ~50 MB at a ratio of ~10
@@ -539,7 +542,7 @@ def _parse_in_child(data: bytes, file_name: str, book: _Workbook, chosen: _Sheet
         job_path.write_text(json.dumps(job))
         try:
             done = subprocess.run(
-                [sys.executable, "-m", sandbox.__name__, str(job_path)],
+                [sys.executable, "-m", CHILD_MODULE, str(job_path)],
                 input=data, capture_output=True, env=env,
                 timeout=CHILD_TIMEOUT_SECONDS, check=False,
             )
@@ -707,7 +710,7 @@ def _sheet_data(
     has_header: bool,
     max_rows: int,
     too_many: str,
-    error_cells: list[dict[str, Any]] = (),  # type: ignore[assignment]
+    error_cells: Sequence[dict[str, Any]] = (),
     first_column: int | None = None,
     empty_reason: str = "there is nothing to import",
 ) -> SheetData:
@@ -780,7 +783,7 @@ def _column_letters(index: int) -> str:
     return letters
 
 
-def _cell_errors(cells: list[dict[str, Any]], headers: list[str], keep: list[int],
+def _cell_errors(cells: Sequence[dict[str, Any]], headers: list[str], keep: list[int],
                  first_column: int | None, data_rows: set[int]) -> list[dict[str, Any]]:
     kept = set(keep)
     listed = []
