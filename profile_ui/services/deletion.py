@@ -15,7 +15,8 @@ With settings.trash_retention_days == 0 there is no trash: deletion purges at on
 cannot be undone. Restoring and purging live in services/trash.py.
 
 `erase_profile` (GDPR, admins) removes one person's data immediately and for good, from
-any status, and keeps an audit record that holds no personal data.
+any status (with the profiles merged into it and the merges' snapshots), and keeps an
+audit record that holds no personal data.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from ..settings import get_settings
 from .audit import record_event
 from .crypto import plain_values
 from .file_erasure import PersonMarks, erase_from_files
+from .merge_snapshot import forget_merges, merged_into
 from .permissions import PROFILES_DELETE, TRASH_MANAGE, Actor
 
 MAX_DELETE_PROFILES = 100
@@ -118,12 +120,14 @@ def purge_profiles(*, session: Session, profile_ids: Sequence[int]) -> int:
 
     Identities, tags, consent, provenance, segment and group memberships and links go
     with them (ON DELETE CASCADE), so their e-mails and phone numbers are free again. Import
-    row results keep the outcome but lose the field values they held for undo.
+    row results keep the outcome but lose the field values they held for undo; merge
+    records lose their snapshots (those merges can no longer be undone).
     """
     ids = sorted(set(profile_ids))
     removed = 0
     for start in range(0, len(ids), _BATCH):
         batch = ids[start:start + _BATCH]
+        forget_merges(session, batch)
         session.execute(sa.update(ImportRowResult).where(ImportRowResult.profile_id.in_(batch))
                         .values(changes={}))
         removed += session.execute(sa.delete(Profile).where(Profile.id.in_(batch))).rowcount or 0
@@ -172,11 +176,16 @@ def erase_profile(*, session: Session, actor: Actor, profile_id: int, reason: st
     marks = PersonMarks.of(name=profile.full_name,
                            identities=[(row[0], value) for row, value in zip(identities, plain, strict=True) if value])
     files = [place.as_dict() for place in erase_from_files(session=session, profile_id=profile_id, marks=marks)]
-    session.execute(sa.update(ImportRowResult).where(ImportRowResult.profile_id == profile_id)
+    # the profiles merged into this one are the same person: they go too, with the merges' snapshots
+    erased = [profile_id, *merged_into(session, profile_id)]
+    forget_merges(session, erased)
+    session.execute(sa.update(ImportRowResult).where(ImportRowResult.profile_id.in_(erased))
                     .values(changes={}, errors=[]))
-    session.execute(sa.delete(Profile).where(Profile.id == profile_id))
-    places = [{"place": "database", "profile": profile_id, "identities_removed": kinds}, *files]
+    session.execute(sa.delete(Profile).where(Profile.id.in_(erased)))
+    places = [{"place": "database", "profile": profile_id, "identities_removed": kinds,
+               "merged_profiles_erased": erased[1:]}, *files]
     record_event(session=session, actor=actor, action="profile.erase", object_type="profile",
                  object_id=profile_id, reason=reason,
-                 details={"identities_removed": kinds, "was_status": profile.status, "places": places})
+                 details={"identities_removed": kinds, "was_status": profile.status,
+                          "merged_profiles_erased": erased[1:], "places": places})
     return ErasureResult(places=places)
