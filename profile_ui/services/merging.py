@@ -502,8 +502,12 @@ def merges_into(*, session: Session, actor: Actor, profile_id: int, include_undo
     return [_info(r) for r in records]
 
 
-def merge_info(*, session: Session, actor: Actor, merge_id: int) -> MergeInfo | None:
-    record = session.get(ProfileMerge, merge_id)
+def merged_away(*, session: Session, actor: Actor, profile_id: int) -> MergeInfo | None:
+    """The merge that took this profile into another one (not undone), if any."""
+    actor.require(PROFILES_VIEW)
+    record = session.exec(select(ProfileMerge).where(
+        ProfileMerge.merged_id == profile_id, ProfileMerge.undone_at.is_(None))
+        .order_by(ProfileMerge.id.desc())).first()
     return None if record is None else _info(record)
 
 

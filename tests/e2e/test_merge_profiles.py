@@ -116,8 +116,14 @@ def test_merge_two_from_the_list_choosing_values_then_unmerge_from_user_360(
     _query(page, "Merge Test Linh")
     expect(_total(page)).to_have_text("1 profile")  # the merged one left the list
 
+    # the merged profile's page says where it went
+    page.goto(f"/profiles/{linh_n}")
+    notice = page.get_by_role("status", name="Merged into another profile")
+    expect(notice).to_contain_text(f"This profile was merged into #{linh} on ")
+    notice.get_by_role("link", name=f"Open profile #{linh}").click()
+
     # undo from User 360: both come back
-    page.goto(f"/profiles/{linh}")
+    expect(page).to_have_url(f"{running_app.url}/profiles/{linh}")
     page.get_by_role("button", name=f"Unmerge profile #{linh_n}").click()
     confirm = page.get_by_role("alertdialog", name="Unmerge these profiles?")
     expect(confirm).to_contain_text(f"Profile #{linh_n} comes back as it was before the merge")

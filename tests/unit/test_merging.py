@@ -12,7 +12,7 @@ from profile_ui.models import (
 )
 from profile_ui.services.merge_snapshot import snapshot_profiles
 from profile_ui.services.merging import (
-    MergeError, find_merge, merge_profiles, merges_into, preview_merge, unmerge,
+    MergeError, find_merge, merge_profiles, merged_away, merges_into, preview_merge, unmerge,
 )
 from profile_ui.services.permissions import PROFILES_MERGE, BUILTIN_ROLES, PermissionDenied
 from profile_ui.services.profile_edit import add_identity, update_profile_fields
@@ -88,6 +88,8 @@ def test_merge_moves_everything_and_hides_the_merged_profile(session, world):
     merged = session.get(Profile, world.an)
     session.refresh(merged)
     assert merged.status == "deleted" and merged.deleted_reason == f"merged into {world.formula}"
+    away = merged_away(session=session, actor=world.viewer, profile_id=world.an)
+    assert away.survivor_id == world.formula and away.merge_id == result.merge_id
     info = merges_into(session=session, actor=world.viewer, profile_id=world.formula)
     assert [(i.merged_id, i.merged_by, i.reason) for i in info] == [
         (world.an, "marketer@team.example", "Same phone owner, confirmed by call")]

@@ -22,8 +22,8 @@ from ... import routes
 from ...db import session_scope
 from ...models import AuditEvent
 from ...services.merging import (
-    MergeError, MergePreview, UnmergeResult, find_merge, merge_profiles, merges_into, preview_merge,
-    unmerge,
+    MergeError, MergePreview, UnmergeResult, find_merge, merge_profiles, merged_away, merges_into,
+    preview_merge, unmerge,
 )
 from ...services.permissions import AUDIT_VIEW, PROFILES_MERGE
 from ...state.base import AppState, guarded
@@ -196,6 +196,9 @@ class UnmergeState(AppState):
     """User 360's merged-from lines and the Unmerge confirmation (also from the audit log)."""
 
     merged_from: list[MergedFrom] = []
+    # the shown profile was merged into another: which, and when / by whom / why
+    merged_into_id: int = 0
+    merged_into_text: str = ""
     confirm_open: bool = False
     confirm_text: str = ""
     result_lines: list[str] = []
@@ -211,13 +214,17 @@ class UnmergeState(AppState):
         raw = str(self.router.url.path).rstrip("/").rsplit("/", 1)[-1]
         self.confirm_open = False
         if not raw.isdigit():
-            self.merged_from = []
+            self.merged_from, self.merged_into_id, self.merged_into_text = [], 0, ""
             return
         if self.result_survivor != int(raw) and self.result_merged != int(raw):
             self.result_lines = []
         with session_scope() as session:
             self.merged_from = [MergedFrom(i.merge_id, i.merged_id, merged_from_text(i))
                                 for i in merges_into(session=session, actor=actor, profile_id=int(raw))]
+            away = merged_away(session=session, actor=actor, profile_id=int(raw))
+        self.merged_into_id = away.survivor_id if away else 0
+        self.merged_into_text = (f"This profile was merged into #{away.survivor_id} on {away.merged_at:%Y-%m-%d %H:%M} "
+                                 f"by {away.merged_by}, because: {away.reason}") if away else ""
 
     @rx.event
     @guarded
