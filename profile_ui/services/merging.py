@@ -146,10 +146,12 @@ def _lock(session: Session, ids: Sequence[int]) -> None:
     session.execute(sa.select(Profile.id).where(Profile.id.in_(list(ids))).with_for_update())
 
 
-def _live_pair(session: Session, survivor_id: int, merged_id: int) -> dict[int, dict[str, Any]]:
+def _live_pair(session: Session, survivor_id: int, merged_id: int, *, lock: bool) -> dict[int, dict[str, Any]]:
+    """Snapshots of two profiles that may be merged (MergeError otherwise)."""
     if survivor_id == merged_id:
         raise MergeError("A profile cannot be merged with itself: choose two different profiles")
-    _lock(session, (survivor_id, merged_id))
+    if lock:
+        _lock(session, (survivor_id, merged_id))
     snaps = snapshot_profiles(session, (survivor_id, merged_id))
     for pid in (survivor_id, merged_id):
         if pid not in snaps or snaps[pid]["profile"].get("status") == STATUS_DELETED:
@@ -186,6 +188,13 @@ def _write_fields(session: Session, profile_id: int, current: dict[str, Any], wr
         **system, attributes=attributes, updated_at=now))
 
 
+def _display(key: str, value: Any) -> str:
+    """A snapshot value as a person reads it (dates and times typed again first)."""
+    if key in SYSTEM_COLUMNS:
+        value = from_json(Profile.__table__, {key: value}).get(key, value)  # type: ignore[attr-defined]
+    return format_value(value)
+
+
 def _moved_counts(before_s: dict, before_m: dict, after_s: dict) -> dict[str, int]:
     moved: dict[str, int] = {}
     for collection in COLLECTIONS:
@@ -202,12 +211,7 @@ def _moved_counts(before_s: dict, before_m: dict, after_s: dict) -> dict[str, in
 def preview_merge(*, session: Session, actor: Actor, survivor_id: int, merged_id: int) -> MergePreview:
     """Both profiles side by side (reads only; raises MergeError for a bad pair)."""
     actor.require(PROFILES_MERGE)
-    if survivor_id == merged_id:
-        raise MergeError("A profile cannot be merged with itself: choose two different profiles")
-    snaps = snapshot_profiles(session, (survivor_id, merged_id))
-    for pid in (survivor_id, merged_id):
-        if pid not in snaps or snaps[pid]["profile"].get("status") == STATUS_DELETED:
-            raise MergeError(f"Profile {pid} does not exist (or is in the trash)")
+    snaps = _live_pair(session, survivor_id, merged_id, lock=False)
     s, m = snaps[survivor_id], snaps[merged_id]
     labels = _labels(session)
     s_vals, m_vals = field_values(s), field_values(m)
@@ -219,7 +223,7 @@ def preview_merge(*, session: Session, actor: Actor, survivor_id: int, merged_id
         take_merged = _empty(sv)
         fields.append(FieldComparison(
             key=key, label=labels.get(key, key), survivor_value=sv, merged_value=mv,
-            survivor_text=format_value(sv), merged_text=format_value(mv), same=_equal(sv, mv),
+            survivor_text=_display(key, sv), merged_text=_display(key, mv), same=_equal(sv, mv),
             suggested="merged" if take_merged else "survivor", suggested_value=mv if take_merged else sv))
 
     def identities(snap: dict) -> list[str]:
@@ -249,7 +253,7 @@ def _chosen_writes(labels: dict[str, str], s_vals: dict[str, Any], m_vals: dict[
         if key not in keys:
             problems.append(f"'{key}' is not a field of these profiles")
         elif not (_equal(value, s_vals.get(key)) or _equal(value, m_vals.get(key))):
-            problems.append(f"{labels.get(key, key)}: '{format_value(value)}' is neither profile's value")
+            problems.append(f"{labels.get(key, key)}: '{_display(key, value)}' is neither profile's value")
     if problems:
         raise MergeError("Cannot merge: " + "; ".join(problems))
     writes: dict[str, Any] = {}
@@ -280,7 +284,7 @@ def merge_profiles(
         raise MergeError(f"The reason can have at most {REASON_MAX} characters")
     if source not in MERGE_SOURCES:
         raise MergeError(f"Unknown merge source '{source}'")
-    snaps = _live_pair(session, survivor_id, merged_id)
+    snaps = _live_pair(session, survivor_id, merged_id, lock=True)
     before_s, before_m = snaps[survivor_id], snaps[merged_id]
     labels = _labels(session)
     s_vals, m_vals = field_values(before_s), field_values(before_m)
@@ -362,8 +366,8 @@ def _later_changes(record: ProfileMerge, labels: dict[str, str], after: dict, no
         label = labels.get(key, key)
         changes.append(LaterChange(
             what="field", key=key, at_merge=a_vals.get(key), now=n_vals.get(key),
-            text=f"{label}: '{format_value(a_vals.get(key))}' at the merge, now "
-                 f"'{format_value(n_vals.get(key))}' (kept)"))
+            text=f"{label}: '{_display(key, a_vals.get(key))}' at the merge, now "
+                 f"'{_display(key, n_vals.get(key))}' (kept)"))
     for collection in COLLECTIONS:
         if collection.name == "provenance":
             continue

@@ -62,7 +62,7 @@ def test_preview_shows_fields_side_by_side_with_a_suggestion(session, world):
     by_key = {f.key: f for f in preview.fields}
     assert not by_key["full_name"].same and by_key["full_name"].suggested == "survivor"
     assert by_key["member_level"].suggested == "merged" and by_key["member_level"].suggested_value == "Gold"
-    assert by_key["birthday"].merged_value == "1990-05-17"
+    assert by_key["birthday"].merged_value == "1990-05-17" and by_key["registered_at"].merged_text == "2024-01-02 03:04"
     assert by_key["loyalty_points"].survivor_value == -5 and by_key["loyalty_points"].merged_value == 120
     assert "email an@example.com" in preview.merged_identities
     assert preview.merged_counts["tags"] == 4 and preview.survivor_counts["tags"] == 1

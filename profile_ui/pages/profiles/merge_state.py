@@ -25,7 +25,7 @@ from ...services.merging import (
     MergeError, MergePreview, UnmergeResult, find_merge, merge_profiles, merged_away, merges_into,
     preview_merge, unmerge,
 )
-from ...services.permissions import AUDIT_VIEW, PROFILES_MERGE
+from ...services.permissions import AUDIT_VIEW, PROFILES_MERGE, PROFILES_VIEW
 from ...state.base import AppState, guarded
 from ...state.dialog import DialogMixin
 from .detail_state import ProfileDetailState
@@ -209,11 +209,12 @@ class UnmergeState(AppState):
     @rx.event
     @guarded
     def on_load(self) -> None:
-        """User 360's merges (runs after ProfileDetailState.on_load on the same page)."""
-        actor = self._require_actor()
+        """User 360's merges (runs after ProfileDetailState.on_load on the same page, which
+        sends a visitor without a session to the sign-in page: nothing to do here then)."""
+        actor = self._actor_or_none()
         raw = str(self.router.url.path).rstrip("/").rsplit("/", 1)[-1]
         self.confirm_open = False
-        if not raw.isdigit():
+        if actor is None or not actor.can(PROFILES_VIEW) or not raw.isdigit():
             self.merged_from, self.merged_into_id, self.merged_into_text = [], 0, ""
             return
         if self.result_survivor != int(raw) and self.result_merged != int(raw):
