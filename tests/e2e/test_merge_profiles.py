@@ -9,6 +9,7 @@ The module seeds its own profiles ("Merge Test …") and removes them at the end
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -53,7 +54,9 @@ def people(running_app: RunningApp) -> dict[str, int]:
             {"profile_id": pid, "kind": "email", "value": PEOPLE[name]["email"], "is_encrypted": False,
              "source_type": "seed", "source_name": "e2e", "first_seen_at": now, "last_seen_at": now}
             for name, pid in ids.items()])
-        group = TagGroup(name="Merge tests")
+        # the hand-sent test runs apart from the page tests (pytest groups the [chromium] ones),
+        # so this fixture may run twice in a session: names must not clash
+        group = TagGroup(name=f"Merge tests {uuid.uuid4().hex[:6]}")
         session.add(group)
         session.flush()
         tag = Tag(group_id=group.id, name="Merge VIP", kind="text")
