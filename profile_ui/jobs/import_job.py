@@ -353,13 +353,14 @@ def _record_error_files(engine: Engine, claim: Claim, job: ImportJob, sheet: Any
     and .csv beside it. Written after the commit, so the write lock is not held meanwhile;
     a crash in between leaves the job done without them (results.write_error_file makes
     them again on request)."""
+    from ..services import file_store
     from ..services.importing.results import plan_errors, write_error_file
     from ..settings import get_settings
 
     errors = plan_errors(plan)
     if not errors:
         return
-    folder = get_settings().data_dir / "import-results"
+    folder = file_store.private_dir(get_settings().data_dir / "import-results")
     xlsx = write_error_file(sheet, errors, folder / f"import-{job.id}-errors.xlsx", "xlsx")
     write_error_file(sheet, errors, xlsx.with_suffix(".csv"), "csv")
     with engine.begin() as conn:

@@ -21,7 +21,7 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, col
 
 from ..models import (
     MERGE_IMPORT, AttributeProvenance, ProfileMerge, Consent, GroupMembership, Identity, LinkedObject, Profile, ProfileTag,
@@ -59,7 +59,7 @@ VOLATILE = {"identities": ("last_seen_at",)}
 
 
 def _table(model: type[SQLModel]) -> sa.Table:
-    return model.__table__  # type: ignore[attr-defined, return-value]
+    return model.__table__  # type: ignore[attr-defined]
 
 
 def to_json(value: Any) -> Any:
@@ -239,7 +239,7 @@ def forget_merges(session: Session, profile_ids: Sequence[int]) -> None:
     ids = sorted({int(i) for i in profile_ids})
     for chunk in _in_chunks(ids):
         session.execute(sa.update(ProfileMerge).where(sa.or_(
-            ProfileMerge.survivor_id.in_(chunk), ProfileMerge.merged_id.in_(chunk))).values(
+            col(ProfileMerge.survivor_id).in_(chunk), col(ProfileMerge.merged_id).in_(chunk))).values(
             survivor_before={}, merged_before={}, survivor_after={}, changed_fields=[],
             undo_report=sa.null()))
 
@@ -249,8 +249,8 @@ def merged_into(session: Session, profile_id: int) -> list[int]:
     found: list[int] = []
     todo = [profile_id]
     while todo:
-        rows = session.execute(sa.select(ProfileMerge.merged_id).where(
-            ProfileMerge.survivor_id.in_(todo), ProfileMerge.undone_at.is_(None))).scalars().all()
+        rows = session.execute(sa.select(col(ProfileMerge.merged_id)).where(
+            col(ProfileMerge.survivor_id).in_(todo), col(ProfileMerge.undone_at).is_(None))).scalars().all()
         todo = [i for i in rows if i not in found and i != profile_id]
         found += todo
     return found

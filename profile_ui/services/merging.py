@@ -26,10 +26,10 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from ..models import (
-    MERGE_MANUAL, MERGE_SOURCES, STATUS_DELETED, FieldDefinition, Profile, ProfileMerge,
+    MERGE_MANUAL, MERGE_SOURCES, STATUS_DELETED, AuditEvent, FieldDefinition, Profile, ProfileMerge,
     utcnow,
 )
 from .audit import record_event
@@ -38,7 +38,7 @@ from .merge_snapshot import (
     COLLECTION, COLLECTIONS, SYSTEM_COLUMNS, empty as _empty, equal as _equal, field_values, from_json, move_profile_rows, put_rows,
     remove_rows, restore_rows, rows_by_key, same_row, snapshot_profiles,
 )
-from .permissions import PROFILES_MERGE, PROFILES_VIEW, Actor
+from .permissions import AUDIT_VIEW, PROFILES_MERGE, PROFILES_VIEW, Actor
 from .profiles import ProfileError, format_value
 from .trash import MERGED_REASON_PREFIX
 
@@ -143,7 +143,7 @@ def _name(snapshot: dict[str, Any], profile_id: int) -> str:
 
 def _lock(session: Session, ids: Sequence[int]) -> None:
     """Hold both rows for the transaction (PostgreSQL; SQLite has one writer anyway)."""
-    session.execute(sa.select(Profile.id).where(Profile.id.in_(list(ids))).with_for_update())
+    session.execute(sa.select(col(Profile.id)).where(col(Profile.id).in_(list(ids))).with_for_update())
 
 
 def _live_pair(session: Session, survivor_id: int, merged_id: int, *, lock: bool) -> dict[int, dict[str, Any]]:
@@ -161,7 +161,7 @@ def _live_pair(session: Session, survivor_id: int, merged_id: int, *, lock: bool
 
 def _labels(session: Session) -> dict[str, str]:
     return dict(session.execute(select(FieldDefinition.key, FieldDefinition.label)
-                                .order_by(FieldDefinition.position, FieldDefinition.key)).all())
+                                .order_by(col(FieldDefinition.position), col(FieldDefinition.key))).all())
 
 
 def _field_keys(labels: dict[str, str], *value_maps: dict[str, Any]) -> list[str]:
@@ -184,7 +184,7 @@ def _write_fields(session: Session, profile_id: int, current: dict[str, Any], wr
             attributes.pop(key, None)
         else:
             attributes[key] = value
-    session.execute(sa.update(Profile).where(Profile.id == profile_id).values(
+    session.execute(sa.update(Profile).where(col(Profile.id) == profile_id).values(
         **system, attributes=attributes, updated_at=now))
 
 
@@ -304,8 +304,8 @@ def merge_profiles(
              "import_job_id": None, "set_by": actor.user_id, "set_at": now.isoformat(), "locked": False}
             for k, v in writes.items()])
     else:
-        session.execute(sa.update(Profile).where(Profile.id == survivor_id).values(updated_at=now))
-    session.execute(sa.update(Profile).where(Profile.id == merged_id).values(
+        session.execute(sa.update(Profile).where(col(Profile.id) == survivor_id).values(updated_at=now))
+    session.execute(sa.update(Profile).where(col(Profile.id) == merged_id).values(
         status=STATUS_DELETED, deleted_at=now, deleted_by=actor.user_id,
         deleted_reason=f"{MERGED_REASON_PREFIX}{survivor_id}", updated_at=now))
     after_s = snapshot_profiles(session, [survivor_id])[survivor_id]
@@ -324,7 +324,7 @@ def merge_profiles(
                  object_id=survivor_id, reason=reason, details=details)
     record_event(session=session, actor=actor, action="profile.merged_into", object_type="profile",
                  object_id=merged_id, reason=reason, details=details)
-    return MergeResult(merge_id=record.id, survivor_id=survivor_id, merged_id=merged_id, changes=changes,
+    return MergeResult(merge_id=_record_id(record), survivor_id=survivor_id, merged_id=merged_id, changes=changes,
                        moved=moved)
 
 
@@ -373,16 +373,16 @@ def _later_changes(record: ProfileMerge, labels: dict[str, str], after: dict, no
             continue
         a_rows, n_rows = rows_by_key(collection, after), rows_by_key(collection, now_s)
         show = _ROW_TEXT[collection.name]
-        for key, row in n_rows.items():
-            if key not in a_rows:
-                changes.append(LaterChange(what=collection.name, key=repr(key), now=row,
+        for found, row in n_rows.items():
+            if found not in a_rows:
+                changes.append(LaterChange(what=collection.name, key=repr(found), now=row,
                                            text=f"{show(row)}: added after the merge (kept)"))
-            elif not same_row(collection, a_rows[key], row):
-                changes.append(LaterChange(what=collection.name, key=repr(key), at_merge=a_rows[key], now=row,
+            elif not same_row(collection, a_rows[found], row):
+                changes.append(LaterChange(what=collection.name, key=repr(found), at_merge=a_rows[found], now=row,
                                            text=f"{show(row)}: changed after the merge (kept)"))
-        for key, row in a_rows.items():
-            if key not in n_rows:
-                changes.append(LaterChange(what=collection.name, key=repr(key), at_merge=row,
+        for found, row in a_rows.items():
+            if found not in n_rows:
+                changes.append(LaterChange(what=collection.name, key=repr(found), at_merge=row,
                                            text=f"{show(row)}: removed after the merge"))
     return changes
 
@@ -405,7 +405,7 @@ def unmerge(*, session: Session, actor: Actor, merge_id: int) -> UnmergeResult:
     now_s = current[s]
     now = utcnow()
     labels = _labels(session)
-    result = UnmergeResult(merge_id=record.id, survivor_id=s, merged_id=m, restored_fields=[])
+    result = UnmergeResult(merge_id=_record_id(record), survivor_id=s, merged_id=m, restored_fields=[])
 
     # ---- the survivor's fields the merge set, unless changed since
     b_vals, a_vals, n_vals = field_values(before_s), field_values(after_s), field_values(now_s)
@@ -419,7 +419,7 @@ def unmerge(*, session: Session, actor: Actor, merge_id: int) -> UnmergeResult:
         remove_rows(session, provenance, s, [(k,) for k in writes])
         put_rows(session, provenance, s, [b_prov[(k,)] for k in writes if (k,) in b_prov])
     else:
-        session.execute(sa.update(Profile).where(Profile.id == s).values(updated_at=now))
+        session.execute(sa.update(Profile).where(col(Profile.id) == s).values(updated_at=now))
 
     # ---- keyed rows the merge moved to the survivor, unless changed since
     for name in ("segments", "groups", "consents"):
@@ -436,7 +436,7 @@ def unmerge(*, session: Session, actor: Actor, merge_id: int) -> UnmergeResult:
     for name in ("segments", "groups", "consents", "provenance"):
         restore_rows(session, COLLECTION[name], m, before_m[name])
     profiles = Profile.__table__  # type: ignore[attr-defined]
-    session.execute(sa.update(Profile).where(Profile.id == m).values(**from_json(profiles, before_m["profile"])))
+    session.execute(sa.update(Profile).where(col(Profile.id) == m).values(**from_json(profiles, before_m["profile"])))
 
     report = asdict(result)
     record.undone_at, record.undone_by, record.undone_by_email = now, actor.user_id, actor.email
@@ -488,8 +488,13 @@ def _restore_id_rows(session: Session, survivor: int, merged: int, before_m: dic
 # ---------------------------------------------------------------- reading merges
 
 
+def _record_id(record: ProfileMerge) -> int:
+    assert record.id is not None, "a merge record is flushed before it is used"
+    return record.id
+
+
 def _info(record: ProfileMerge) -> MergeInfo:
-    return MergeInfo(merge_id=record.id, survivor_id=record.survivor_id, merged_id=record.merged_id,
+    return MergeInfo(merge_id=_record_id(record), survivor_id=record.survivor_id, merged_id=record.merged_id,
                      merged_name=_name(record.merged_before, record.merged_id), merged_at=record.merged_at,
                      merged_by=record.merged_by_email or "system", reason=record.reason, source=record.source,
                      undone_at=record.undone_at)
@@ -501,8 +506,8 @@ def merges_into(*, session: Session, actor: Actor, profile_id: int, include_undo
     actor.require(PROFILES_VIEW)
     query = select(ProfileMerge).where(ProfileMerge.survivor_id == profile_id)
     if not include_undone:
-        query = query.where(ProfileMerge.undone_at.is_(None))
-    records = session.exec(query.order_by(ProfileMerge.merged_at.desc(), ProfileMerge.id.desc())).all()
+        query = query.where(col(ProfileMerge.undone_at).is_(None))
+    records = session.exec(query.order_by(col(ProfileMerge.merged_at).desc(), col(ProfileMerge.id).desc())).all()
     return [_info(r) for r in records]
 
 
@@ -510,8 +515,8 @@ def merged_away(*, session: Session, actor: Actor, profile_id: int) -> MergeInfo
     """The merge that took this profile into another one (not undone), if any."""
     actor.require(PROFILES_VIEW)
     record = session.exec(select(ProfileMerge).where(
-        ProfileMerge.merged_id == profile_id, ProfileMerge.undone_at.is_(None))
-        .order_by(ProfileMerge.id.desc())).first()
+        ProfileMerge.merged_id == profile_id, col(ProfileMerge.undone_at).is_(None))
+        .order_by(col(ProfileMerge.id).desc())).first()
     return None if record is None else _info(record)
 
 
@@ -519,5 +524,21 @@ def find_merge(*, session: Session, actor: Actor, survivor_id: int, merged_id: i
     """The latest merge of `merged_id` into `survivor_id` (the audit log's events name both)."""
     record = session.exec(select(ProfileMerge).where(
         ProfileMerge.survivor_id == survivor_id, ProfileMerge.merged_id == merged_id)
-        .order_by(ProfileMerge.id.desc())).first()
+        .order_by(col(ProfileMerge.id).desc())).first()
     return None if record is None else _info(record)
+
+
+def merge_of_event(*, session: Session, actor: Actor, event_id: int) -> MergeInfo | None:
+    """The merge a `profile.merge` audit event records (the audit log's Undo merge), or None."""
+    actor.require(AUDIT_VIEW)
+    event = session.exec(select(AuditEvent).where(AuditEvent.id == int(event_id),
+                                                  AuditEvent.action == "profile.merge")).first()
+    if event is None:
+        return None
+    details = event.details or {}
+    if details.get("merge_id"):
+        record = session.get(ProfileMerge, int(details["merge_id"]))
+        return None if record is None else _info(record)
+    # an import's merge event names the pair, not the record
+    return find_merge(session=session, actor=actor, survivor_id=int(details.get("survivor") or 0),
+                      merged_id=int(details.get("merged") or 0))

@@ -2,23 +2,29 @@
 
 Reflex's own upload endpoint would also serve everything in its upload folder back over
 GET /_upload/<name>. We never use that folder: the upload event handler streams each
-file into `save_upload`, which writes under `settings.upload_dir` with a random name,
+file into `save_upload`, which writes under `settings.upload_dir` with a random name
+(0600 in a 0700 folder, encrypted when encryption is configured: services/file_store.py),
 and `UploadGuard` (ASGI middleware, installed through rx.App's api_transformer) answers
 GET with 404, refuses bodies over the limit with 413 before reading them, and refuses a
-POST without a signed-in user allowed to import (401/403).
+POST without a signed-in user allowed to import (401/403). Each user may keep at most
+`settings.upload_max_pending` uploads that no import uses yet.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
 import secrets
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from sqlmodel import Session, select
+
+from ..models import ImportJob
 from ..settings import get_settings
+from . import file_store
 from .permissions import PROFILES_IMPORT, Actor, NotSignedIn
 from .request_guard import PathGuard, actor_for_session_cookie, content_length
 
@@ -37,8 +43,37 @@ def _megabytes(size: int) -> str:
     return f"{size / (1024 * 1024):.0f} MB" if size >= 1024 * 1024 else f"{size:,} bytes"
 
 
+def _owner_prefix(actor: Actor) -> str:
+    return f"u{actor.user_id or 0}-"
+
+
+def pending_uploads(*, session: Session, actor: Actor, upload_dir: Path | None = None,
+                    now: float | None = None) -> list[Path]:
+    """The actor's uploads that no import uses (yet), those still being written included.
+    Ones older than UPLOAD_ABANDONED_HOURS were abandoned (the purge's rule, services/retention.py):
+    they are deleted, not counted."""
+    folder = upload_dir or get_settings().upload_dir
+    mine = [p for p in folder.glob(_owner_prefix(actor) + "*") if p.is_file()] if folder.is_dir() else []
+    if not mine:
+        return []
+    used = set(session.exec(select(ImportJob.stored_path).where(
+        ImportJob.stored_path.in_([str(p) for p in mine]))).all())
+    cutoff = (now or time.time()) - get_settings().upload_abandoned_hours * 3600
+    pending = []
+    for path in (p for p in mine if str(p) not in used):
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink(missing_ok=True)
+                continue
+        except FileNotFoundError:  # removed meanwhile (the user took it off the list)
+            continue
+        pending.append(path)
+    return pending
+
+
 def save_upload(
     *,
+    session: Session,
     actor: Actor,
     file_name: str,
     data_chunks: Iterable[bytes],
@@ -47,9 +82,10 @@ def save_upload(
 ) -> Path:
     """Write one uploaded file into the private upload folder under a random name.
 
-    Needs `profiles.import`. Refuses file types the importer cannot read and files over
-    `max_bytes` (default: settings.upload_max_bytes); a refused file leaves nothing behind.
-    Returns the path of the saved file.
+    Needs `profiles.import`. Refuses file types the importer cannot read, files over
+    `max_bytes` (default: settings.upload_max_bytes), and a new file while the actor
+    already has settings.upload_max_pending uploads that no import uses; a refused file
+    leaves nothing behind. Returns the path of the saved file.
     """
     actor.require(PROFILES_IMPORT)
     settings = get_settings()
@@ -60,23 +96,22 @@ def save_upload(
         raise UploadError(
             f"{shown_name}: this file type cannot be imported "
             f"(use {', '.join(ALLOWED_SUFFIXES)})")
-    folder = upload_dir or settings.upload_dir
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    target = folder / f"{secrets.token_hex(16)}{suffix}"
-    partial = target.with_name(target.name + ".part")
+    folder = file_store.private_dir(upload_dir or settings.upload_dir)
+    pending = len(pending_uploads(session=session, actor=actor, upload_dir=folder))
+    if pending >= settings.upload_max_pending:
+        raise UploadError(
+            f"{shown_name}: you have {pending} uploaded files that are not imported yet (the limit "
+            f"is {settings.upload_max_pending}); import them or remove them from the list first")
+    # the owner in the name: pending_uploads counts each user's files
+    target = folder / f"{_owner_prefix(actor)}{secrets.token_hex(16)}{suffix}"
     written = 0
-    try:
-        with open(partial, "xb") as out:
-            for chunk in data_chunks:
-                written += len(chunk)
-                if written > limit:
-                    raise UploadError(
-                        f"{shown_name} is larger than the upload limit of {_megabytes(limit)}")
-                out.write(chunk)
-        os.replace(partial, target)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
+    with file_store.replacing(target, exclusive=True) as out:  # a refused file leaves nothing
+        for chunk in data_chunks:
+            written += len(chunk)
+            if written > limit:
+                raise UploadError(
+                    f"{shown_name} is larger than the upload limit of {_megabytes(limit)}")
+            out.write(chunk)
     return target
 
 

@@ -21,7 +21,7 @@ JOB_TIMEOUT = 60_000
 
 
 @pytest.fixture(scope="module")
-def importer(browser, base_url: str):  # noqa: ANN001, ANN201
+def importer(browser, base_url: str):
     """The admin, signed in once for this module (no seeded profiles needed)."""
     context = browser.new_context(base_url=base_url, viewport={"width": 1400, "height": 1000},
                                   accept_downloads=True)
@@ -166,6 +166,12 @@ def test_csv_with_invalid_rows(importer: Page, base_url: str, running_app: Runni
     expect(page).to_have_url(re.compile(r"/imports/\d+$"))
     _wait_completed(page)
     expect(page.get_by_role("button", name="Download the error file")).to_be_visible()
+    # the report says until when the error file lives (IMPORT_ERROR_FILE_HOURS)
+    expect(page.get_by_label("Error file")).to_contain_text(
+        re.compile(r"can be downloaded until \d{4}-\d\d-\d\d \d\d:\d\d UTC; then it is deleted"))
+    with page.expect_download() as download_info:
+        page.get_by_role("button", name="Download the error file").click()
+    assert "not-an-address" in Path(download_info.value.path()).read_text(encoding="utf-8-sig")
     page.get_by_label("Show rows").select_option("invalid")
     expect(page.get_by_role("table")).to_contain_text("Date of birth")
     assert profile_by_email(running_app, "ho.valid@invalid-rows.example.com") is not None

@@ -28,11 +28,11 @@ pytestmark = pytest.mark.e2e
 QUERY_BOX = "User ID, e-mail, phone or name"
 
 
-def _total(page: Page):  # noqa: ANN202
+def _total(page: Page):
     return page.get_by_role("navigation", name="Pages").get_by_role("status")
 
 
-def _rows(page: Page):  # noqa: ANN202
+def _rows(page: Page):
     return page.get_by_role("table", name="Profiles").locator("tbody tr")
 
 
@@ -152,7 +152,7 @@ def _today(page: Page) -> str:
     return page.evaluate("() => new Date().toISOString().slice(0, 10)")
 
 
-def _headers(page: Page):  # noqa: ANN202
+def _headers(page: Page):
     return page.get_by_role("table", name="Profiles").get_by_role("columnheader")
 
 

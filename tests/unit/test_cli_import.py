@@ -19,7 +19,7 @@ REPORT_KEYS = {"file", "status", "rows", "created", "updated", "merged", "unchan
 
 
 @pytest.fixture
-def cli(app_env, sqlite_url: str):  # noqa: ANN001, ANN201
+def cli(app_env, sqlite_url: str):
     app_env(sqlite_url)
     runner = CliRunner()
 
@@ -52,7 +52,7 @@ def count(engine: sa.Engine, table: type) -> int:
         return conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
 
 
-def test_import_reports_each_file_as_one_json_line(cli, tmp_path: Path) -> None:  # noqa: ANN001
+def test_import_reports_each_file_as_one_json_line(cli, tmp_path: Path) -> None:
     people = write_csv(tmp_path / "people.csv", PEOPLE)
 
     code, (report,), _ = cli("import", str(people), "--json")
@@ -82,7 +82,7 @@ def test_import_reports_each_file_as_one_json_line(cli, tmp_path: Path) -> None:
     assert "not-an-email" in error_rows[1][4]
 
 
-def test_importing_the_same_file_again_creates_nobody_twice(cli, tmp_path: Path) -> None:  # noqa: ANN001
+def test_importing_the_same_file_again_creates_nobody_twice(cli, tmp_path: Path) -> None:
     people = write_csv(tmp_path / "people.csv", PEOPLE)
     cli("import", str(people), "--json")
 
@@ -94,7 +94,7 @@ def test_importing_the_same_file_again_creates_nobody_twice(cli, tmp_path: Path)
     assert count(cli.engine, Profile) == 2
 
 
-def test_dry_run_reports_the_outcome_and_writes_nothing(cli, tmp_path: Path) -> None:  # noqa: ANN001
+def test_dry_run_reports_the_outcome_and_writes_nothing(cli, tmp_path: Path) -> None:
     people = write_csv(tmp_path / "people.csv", PEOPLE)
 
     code, (report,), _ = cli("import", str(people), "--dry-run", "--json")
@@ -107,7 +107,7 @@ def test_dry_run_reports_the_outcome_and_writes_nothing(cli, tmp_path: Path) -> 
     assert count(cli.engine, Identity) == 0
 
 
-def test_a_rejected_file_exits_2_and_the_other_files_still_run(cli, tmp_path: Path) -> None:  # noqa: ANN001
+def test_a_rejected_file_exits_2_and_the_other_files_still_run(cli, tmp_path: Path) -> None:
     fake = tmp_path / "customers.xlsx"
     fake.write_text("this is not a workbook\n", encoding="utf-8")
     people = write_csv(tmp_path / "people.csv", PEOPLE)
@@ -124,7 +124,7 @@ def test_a_rejected_file_exits_2_and_the_other_files_still_run(cli, tmp_path: Pa
     assert count(cli.engine, Profile) == 2
 
 
-def test_a_missing_file_and_a_file_without_identifier_are_rejected(cli, tmp_path: Path) -> None:  # noqa: ANN001
+def test_a_missing_file_and_a_file_without_identifier_are_rejected(cli, tmp_path: Path) -> None:
     no_id = write_csv(tmp_path / "names.csv", [["Full Name", "City"], ["An", "Huế"]])
 
     code, reports, _ = cli("import", str(tmp_path / "gone.csv"), str(no_id), "--json")
@@ -136,7 +136,7 @@ def test_a_missing_file_and_a_file_without_identifier_are_rejected(cli, tmp_path
     assert count(cli.engine, Profile) == 0
 
 
-def test_identifier_and_mapping_options_choose_the_columns(cli, tmp_path: Path) -> None:  # noqa: ANN001
+def test_identifier_and_mapping_options_choose_the_columns(cli, tmp_path: Path) -> None:
     sheet = write_csv(tmp_path / "crm.csv", [
         ["Ref", "Contact", "Who", "Town", "Remark"],
         ["C-1", "ana@example.com", "Ana", "Huế", "first"],
@@ -158,7 +158,7 @@ def test_identifier_and_mapping_options_choose_the_columns(cli, tmp_path: Path) 
     assert cities == ["Huế", "Huế"]
 
 
-def test_bad_identifier_option_is_a_usage_error(cli, tmp_path: Path) -> None:  # noqa: ANN001
+def test_bad_identifier_option_is_a_usage_error(cli, tmp_path: Path) -> None:
     people = write_csv(tmp_path / "people.csv", PEOPLE)
 
     code, reports, output = cli("import", str(people), "--identifier", "email", "--json")
@@ -167,7 +167,7 @@ def test_bad_identifier_option_is_a_usage_error(cli, tmp_path: Path) -> None:  #
     assert "KIND=COLUMN" in output
 
 
-def test_as_user_owns_the_job_and_is_notified(cli, tmp_path: Path) -> None:  # noqa: ANN001
+def test_as_user_owns_the_job_and_is_notified(cli, tmp_path: Path) -> None:
     code, _, _ = cli("user", "create", "--email", "mia@example.com", "--password", "long-enough-1",
                      "--role", "marketer")
     assert code == 0
@@ -186,7 +186,7 @@ def test_as_user_owns_the_job_and_is_notified(cli, tmp_path: Path) -> None:  # n
     assert code == 1 and "nobody@example.com" in output
 
 
-def test_viewer_may_not_import(cli, tmp_path: Path) -> None:  # noqa: ANN001
+def test_viewer_may_not_import(cli, tmp_path: Path) -> None:
     cli("user", "create", "--email", "vi@example.com", "--password", "long-enough-1", "--role", "viewer")
     people = write_csv(tmp_path / "people.csv", PEOPLE)
 
@@ -197,7 +197,7 @@ def test_viewer_may_not_import(cli, tmp_path: Path) -> None:  # noqa: ANN001
     assert count(cli.engine, ImportJob) == 0
 
 
-def test_export_profiles_writes_every_active_profile_with_identities(cli, tmp_path: Path) -> None:  # noqa: ANN001
+def test_export_profiles_writes_every_active_profile_with_identities(cli, tmp_path: Path) -> None:
     people = write_csv(tmp_path / "people.csv", PEOPLE)
     cli("import", str(people), "--json")
     out = tmp_path / "out" / "profiles.csv"
@@ -215,7 +215,7 @@ def test_export_profiles_writes_every_active_profile_with_identities(cli, tmp_pa
     assert {"id", "user_id", "gender", "birthday", "member_level", "registered_at"} <= set(rows[0])
 
 
-def test_segment_files_set_memberships_with_values(cli, tmp_path: Path) -> None:  # noqa: ANN001
+def test_segment_files_set_memberships_with_values(cli, tmp_path: Path) -> None:
     from profile_ui.models import Segment, SegmentMember
 
     people = write_csv(tmp_path / "people.csv", [
@@ -244,7 +244,7 @@ def test_segment_files_set_memberships_with_values(cli, tmp_path: Path) -> None:
     assert members == [("Churn risk", "U2", "High"), ("RFM tier", "U1", "Gold"), ("RFM tier", "U2", "Silver")]
 
 
-def test_identities_rekey_encrypts_what_the_settings_now_say(cli, app_env, sqlite_url, tmp_path) -> None:  # noqa: ANN001
+def test_identities_rekey_encrypts_what_the_settings_now_say(cli, app_env, sqlite_url, tmp_path) -> None:
     path = write_csv(tmp_path / "plain.csv", [["Email", "Full Name"], ["an@example.com", "An"]])
     assert cli("import", "--json", str(path))[0] == 0
 

@@ -29,7 +29,7 @@ class Inbox:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
 
-    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: ANN001, N802
+    async def handle_DATA(self, server, session, envelope) -> str:
         message = message_from_bytes(envelope.content, policy=policy.default)
         message["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
         self.messages.append(message)
@@ -43,7 +43,7 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def inbox(app_env, sqlite_url: str):  # noqa: ANN001, ANN201
+def inbox(app_env, sqlite_url: str):
     handler = Inbox()
     controller = Controller(handler, hostname="127.0.0.1", port=free_port())
     controller.start()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from pathlib import Path
 from typing import Any
 
 import reflex as rx
@@ -16,6 +15,7 @@ from ...components.dialogs import confirm_dialog
 from ...components.shell import shell
 from ...db import session_scope
 from ...models import utcnow
+from ...services import retention
 from ...services.importing import jobs as import_jobs
 from ...services.importing.apply import ImportUndoError, undo_import
 from ...services.importing.results import reasons_text, row_results
@@ -56,6 +56,7 @@ class ImportDetailState(AppState):
     rows_total: int = 0
     eta: str = ""
     has_error_file: bool = False
+    error_file_note: str = ""
     invalid_rows: int = 0
     can_undo: bool = False
     can_cancel: bool = False
@@ -98,12 +99,16 @@ class ImportDetailState(AppState):
             self.error = job.error or ""
             self.rows_done, self.rows_total = job.rows_done or 0, job.rows_total or 0
             self.eta = self._eta(job)
-            self.has_error_file = bool(job.error_file_path)
+            self.error_file_note = retention.error_file_note(job)
             self.invalid_rows = import_jobs.report_counts(job.counts)["invalid"]
-            self.can_undo = job.status == import_jobs.COMPLETED
-            self.can_cancel = job.status in (import_jobs.QUEUED, import_jobs.AWAITING_CONFIRMATION)
+            # changing an import or taking its error file: its owner or an admin (services check it)
+            mine = import_jobs.may_manage(actor, job)
+            self.has_error_file = mine and retention.error_file_available(job)
+            self.can_undo = mine and job.status == import_jobs.COMPLETED
+            self.can_cancel = mine and job.status in (import_jobs.QUEUED, import_jobs.AWAITING_CONFIRMATION)
             # a membership file is not confirmed: its review page applies it (S.kind links there)
-            self.can_confirm = job.status == import_jobs.AWAITING_CONFIRMATION and job.kind != "membership"
+            self.can_confirm = (mine and job.status == import_jobs.AWAITING_CONFIRMATION
+                                and job.kind != "membership")
             options = import_jobs.job_options(job)
             mapping = import_jobs.job_mapping(job)
             mapped = ", ".join(f"{h} → {t}" for h, t in mapping.columns.items() if t)
@@ -222,14 +227,12 @@ class ImportDetailState(AppState):
     @guarded
     def download_errors(self) -> Any:
         actor = self._require_actor()
-        actor.require(PROFILES_IMPORT)
-        with session_scope() as session:
-            job = import_jobs.get_import(session=session, actor=actor, job_id=self.shown_id)
-            path, name = job.error_file_path, job.file_name
-        if not path or not Path(path).with_suffix(".csv").is_file():
-            return rx.toast.info("No row was refused: there is no error file")
-        return rx.download(data=Path(path).with_suffix(".csv").read_bytes(),
-                           filename=f"{Path(name).stem} errors.csv")
+        try:
+            with session_scope() as session:
+                data, name = retention.error_file_download(session=session, actor=actor, job_id=self.shown_id)
+        except import_jobs.ImportJobError as exc:
+            return rx.toast.info(str(exc))
+        return rx.download(data=data, filename=name)
 
     @rx.event
     @guarded
@@ -316,6 +319,8 @@ def content() -> rx.Component:
             rx.cond(S.error != "", rx.callout.root(rx.callout.text(S.error), color_scheme="red",
                                                    role="alert")),
             rx.text(S.settings_text, size="2", color_scheme="gray"),
+            rx.cond(S.error_file_note != "", rx.text(S.error_file_note, size="2",
+                                                      aria_label="Error file")),
             rx.cond(S.undo_result != "", rx.callout.root(rx.callout.text(S.undo_result),
                                                          color_scheme="green", role="status")),
             rx.hstack(

@@ -21,7 +21,7 @@ import reflex as rx
 
 from ... import routes
 from ...db import session_scope
-from ...services import workspace_settings
+from ...services import retention, workspace_settings
 from ...services.importing import IDENTITY_PREFIX, TAGS_TARGET, ImportMapping, ImportOptions
 from ...services.importing import jobs as import_jobs
 from ...services.importing import mapping as mapping_stage
@@ -117,7 +117,7 @@ def _file_summary(sheet_data: Any, limit: int = 200) -> dict[str, Any]:
                                "rows": frame.height}
     for header in sheet_data.headers:
         column = frame.get_column(header)
-        summary["samples"][header] = [v for v in column.drop_nulls().head(3).to_list()]
+        summary["samples"][header] = column.drop_nulls().head(3).to_list()
         summary["distinct"][header] = values_stage.distinct_values(frame, header, limit=limit,
                                                                    separators="|;")
     return summary
@@ -253,8 +253,9 @@ class ImportUploadState(AppState):
         for upload in files:
             name = Path(upload.name or "upload").name
             try:
-                path = save_upload(actor=actor, file_name=name,
-                                   data_chunks=iter(lambda f=upload.file: f.read(READ_CHUNK), b""))
+                with session_scope() as session:
+                    path = save_upload(session=session, actor=actor, file_name=name,
+                                       data_chunks=iter(lambda f=upload.file: f.read(READ_CHUNK), b""))
             except UploadError as exc:
                 self.file_errors.append(str(exc))
                 continue
@@ -272,8 +273,9 @@ class ImportUploadState(AppState):
             self.file_errors.append("Pasted rows: nothing was pasted")
             return
         try:
-            path = save_upload(actor=actor, file_name="pasted rows.tsv",
-                               data_chunks=[text.encode("utf-8")])
+            with session_scope() as session:
+                path = save_upload(session=session, actor=actor, file_name="pasted rows.tsv",
+                                   data_chunks=[text.encode("utf-8")])
         except UploadError as exc:
             self.file_errors.append(str(exc))
             return
@@ -777,14 +779,12 @@ class ImportUploadState(AppState):
     @guarded
     def download_errors(self) -> Any:
         actor = self._actor()
-        with session_scope() as session:
-            job = import_jobs.get_import(session=session, actor=actor, job_id=self.preview_job)
-            path = job.error_file_path
-            name = job.file_name
-        if not path or not Path(path).is_file():
-            return rx.toast.info("No row was refused: there is no error file")
-        csv_path = Path(path).with_suffix(".csv")
-        return rx.download(data=csv_path.read_bytes(), filename=f"{Path(name).stem} errors.csv")
+        try:
+            with session_scope() as session:
+                data, name = retention.error_file_download(session=session, actor=actor, job_id=self.preview_job)
+        except import_jobs.ImportJobError as exc:
+            return rx.toast.info(str(exc))
+        return rx.download(data=data, filename=name)
 
     @rx.event
     @guarded

@@ -52,6 +52,7 @@ from ..crypto import audit_value, identity_bookkeeping, identity_storage
 from ..merge_snapshot import move_profile_rows, record_import_merges, snapshot_profiles
 from ..permissions import PROFILES_IMPORT, Actor
 from . import ERRORS_COL, IDENTITY_PREFIX, ROW_COL, TAGS_TARGET, VALID_COL, ImportMapping, ImportOptions
+from .jobs import require_manager
 from .resolve import (
     CLASS_COL, CLASS_CONFLICT, CLASS_MATCH, CLASS_NEW, CLASS_NO_IDENTIFIER, MATCHES_COL, PERSON_COL,
     identity_column, identity_kinds_in, in_batches, in_filter, owner_column, resolve_identities,
@@ -260,7 +261,7 @@ def _plan(*, session: Session, frame: pl.DataFrame, mapping: ImportMapping, opti
     # ---- per person: outcome and changes (JSON text built column-wise)
     # merges and refused identities are rare: plain dicts; the rest column-wise
     rare: dict[int, dict[str, Any]] = {}
-    for survivor, losers, person in merges:
+    for _survivor, losers, person in merges:
         rare.setdefault(person, {})["@merged"] = losers
         for key, (before, after) in merge_extra.get(person, {}).items():
             rare[person][key] = [json_value(before), json_value(after)]
@@ -329,7 +330,7 @@ def _field_infos(session: Session, frame: pl.DataFrame, mapping: ImportMapping,
     profile_columns = set(Profile.__table__.c.keys())
     infos = []
     for name, dtype in frame.schema.items():
-        if name in _NON_FIELD_COLUMNS or name.startswith(IDENTITY_PREFIX) or name.startswith("__"):
+        if name in _NON_FIELD_COLUMNS or name.startswith((IDENTITY_PREFIX, "__")):
             continue
         definition = definitions.get(name)
         is_system = name in SYSTEM_COLUMNS or bool(definition and definition.is_system)
@@ -1142,6 +1143,7 @@ def undo_import(*, session: Session, actor: Actor, job_id: int) -> UndoReport:
     job = session.exec(select(ImportJob).where(ImportJob.id == job_id).with_for_update()).first()
     if job is None:
         raise ImportUndoError(f"import {job_id} does not exist")
+    require_manager(actor, job)
     if job.status != "completed":
         raise ImportUndoError(f"only a completed import can be undone; {job.file_name} is {job.status}")
     report = UndoReport(job_id=job.id)
@@ -1233,8 +1235,8 @@ def _undo_fields(session: Session, writer: "BulkWriter", job: ImportJob, existin
             continue
         restore.setdefault(pid, {})[key] = existing[pid][key][0]
     definitions = {d.key: d.type for d in session.exec(select(FieldDefinition)).all()}
-    attrs = {pid: a for pid, a in in_batches(session, sorted(restore), lambda bound: sa.select(
-        Profile.id, Profile.attributes).where(in_filter(Profile.id, bound)))}
+    attrs = dict(in_batches(session, sorted(restore), lambda bound: sa.select(
+        Profile.id, Profile.attributes).where(in_filter(Profile.id, bound))))
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     prov_back: list[dict[str, Any]] = []
     prov_drop: list[tuple[int, str]] = []
@@ -1543,10 +1545,9 @@ class BulkWriter:
     def _copy(self, table: str, frame: pl.DataFrame) -> None:
         buffer = io.BytesIO()
         frame.write_csv(buffer, include_header=False, null_value="\\N")
-        with self.raw.cursor() as cur:
-            with cur.copy(f"COPY {_q(table)} ({_cols(frame.columns)}) FROM STDIN "
-                          "(FORMAT csv, NULL '\\N')") as copy:
-                copy.write(buffer.getvalue())
+        statement = f"COPY {_q(table)} ({_cols(frame.columns)}) FROM STDIN (FORMAT csv, NULL '\\N')"
+        with self.raw.cursor() as cur, cur.copy(statement) as copy:
+            copy.write(buffer.getvalue())
 
     def _temp_copy(self, table: str, frame: pl.DataFrame) -> str:
         temp = f"_bulk_{uuid.uuid4().hex[:12]}"

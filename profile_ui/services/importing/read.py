@@ -40,6 +40,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path, PurePosixPath
+from collections.abc import Sequence
 from typing import Any
 
 import polars as pl
@@ -47,6 +48,7 @@ from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeElementTree
 
 from ...settings import get_settings
+from .. import file_store
 from . import ROW_COL, sandbox
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,8 @@ TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
 # still stops a runaway allocation long before it hurts the machine
 CHILD_MEMORY_BYTES = 2 * 1024**3
 CHILD_TIMEOUT_SECONDS = 60
+# the module the child runs (`python -m`); a test swaps in one that really hangs
+CHILD_MODULE = sandbox.__name__
 # how long the grid of a parsed sheet is kept for the next read of the same file
 PARSED_SHEET_CACHE_HOURS = 24
 # zip bombs: an 8 MB sheet of 50,000 x 20 unpacks to ~50 MB at a ratio of ~10
@@ -143,22 +147,24 @@ def list_sheets(path: Path | str, *, file_name: str) -> list[str]:
     """The sheets a user can pick from (visible worksheets); [] for a text file."""
     path = Path(path)
     suffix = _suffix(file_name, path)
-    _check_file(path, file_name, suffix)
+    data = _load(path, file_name)
+    _check_file(data, file_name, suffix)
     if suffix not in XLSX_SUFFIXES:
         return []
-    return [sheet.name for sheet in _pickable(_open_workbook(path, file_name).sheets)]
+    return [sheet.name for sheet in _pickable(_open_workbook(data, file_name).sheets)]
 
 
 def read_upload(path: Path | str, *, file_name: str, sheet: str | None = None) -> SheetData:
     """Read an uploaded .xlsx/.csv; a workbook with several sheets needs `sheet`."""
     path = Path(path)
     suffix = _suffix(file_name, path)
-    _check_file(path, file_name, suffix)
+    data = _load(path, file_name)
+    _check_file(data, file_name, suffix)
     if suffix in XLSX_SUFFIXES:
-        book = _open_workbook(path, file_name)
+        book = _open_workbook(data, file_name)
         chosen = _choose_sheet(book, file_name, sheet)
-        return _read_xlsx(path, file_name, book, chosen)
-    return _read_text_file(path, file_name, suffix)
+        return _read_xlsx(data, file_name, book, chosen)
+    return _read_text_file(data, file_name, suffix)
 
 
 def read_pasted(text: str) -> SheetData:
@@ -190,17 +196,32 @@ def _size(limit: int) -> str:
     return f"{limit / (1024 * 1024):,.0f} MB" if limit >= 1024 * 1024 else f"{limit:,} bytes"
 
 
-def _check_file(path: Path, file_name: str, suffix: str) -> None:
-    """Type, size and magic bytes against the extension the user's file name claims."""
-    settings = get_settings()
+def _too_large(size: int, file_name: str) -> FileRejected:
+    limit = get_settings().upload_max_bytes
+    return FileRejected(file_name, f"the file is {size / (1024 * 1024):,.1f} MB; files up to "
+                                   f"{_size(limit)} can be imported")
+
+
+def _load(path: Path, file_name: str) -> bytes:
+    """The file's plain bytes, decrypted in memory when it is stored encrypted
+    (services/file_store.py); a file far over the size limit is refused unread."""
     try:
-        size = path.stat().st_size
-        with path.open("rb") as handle:
-            head = handle.read(8192)
+        stored = path.stat().st_size
+        if stored > file_store.stored_size(get_settings().upload_max_bytes):
+            raise _too_large(stored, file_name)
+        return file_store.read_bytes(path)
     except FileNotFoundError:
         raise FileRejected(file_name, "the file was not found") from None
+    except file_store.FileCryptoError as exc:
+        raise FileRejected(file_name, f"the stored file could not be decrypted ({exc})") from None
     except OSError as exc:
         raise FileRejected(file_name, f"the file could not be opened ({exc.strerror})") from None
+
+
+def _check_file(data: bytes, file_name: str, suffix: str) -> None:
+    """Type, size and magic bytes against the extension the user's file name claims."""
+    settings = get_settings()
+    size, head = len(data), data[:8192]
     if suffix == ".xls":
         raise FileRejected(file_name, _xls_reason(head))
     if suffix not in XLSX_SUFFIXES + TEXT_SUFFIXES:
@@ -209,10 +230,9 @@ def _check_file(path: Path, file_name: str, suffix: str) -> None:
     if size == 0:
         raise FileRejected(file_name, "the file is empty")
     if size > settings.upload_max_bytes:
-        raise FileRejected(file_name, f"the file is {size / (1024 * 1024):,.1f} MB; files up to "
-                                      f"{_size(settings.upload_max_bytes)} can be imported")
+        raise _too_large(size, file_name)
     if suffix in XLSX_SUFFIXES:
-        _check_xlsx_magic(head, file_name, path)
+        _check_xlsx_magic(head, file_name, data)
     else:
         _check_text_magic(head, file_name, suffix)
 
@@ -232,11 +252,11 @@ def _looks_like_markup(head: bytes) -> bool:
     return start.startswith((b"<?xml", b"<html", b"<!doctype html", b"<table"))
 
 
-def _check_xlsx_magic(head: bytes, file_name: str, path: Path) -> None:
+def _check_xlsx_magic(head: bytes, file_name: str, data: bytes) -> None:
     if head.startswith(_ZIP_MAGIC):
         return
     if head.startswith(_OLE_MAGIC):
-        raise FileRejected(file_name, _ole_reason(path))
+        raise FileRejected(file_name, _ole_reason(data))
     if _looks_like_markup(head):
         raise FileRejected(file_name, "its content is a web page or XML (HTML/XML), not an Excel "
                                       "workbook; open it in Excel and save it as .xlsx")
@@ -250,11 +270,9 @@ def _check_xlsx_magic(head: bytes, file_name: str, path: Path) -> None:
 _ENCRYPTION_STREAMS = ("EncryptedPackage".encode("utf-16-le"), "EncryptionInfo".encode("utf-16-le"))
 
 
-def _ole_reason(path: Path) -> str:
+def _ole_reason(data: bytes) -> str:
     """An OLE (compound file) container: an encrypted xlsx, or a legacy .xls renamed."""
-    # Excel saves a password-protected .xlsx as an OLE container holding these streams;
-    # the file is at most the upload limit, so reading it whole is bounded
-    data = path.read_bytes()
+    # Excel saves a password-protected .xlsx as an OLE container holding these streams
     if any(stream in data for stream in _ENCRYPTION_STREAMS):
         return ("the workbook is password-protected (encrypted); open it in Excel, remove the "
                 "password (File > Info > Protect Workbook > Encrypt with Password), save and "
@@ -289,14 +307,14 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def _open_workbook(path: Path, file_name: str) -> _Workbook:
+def _open_workbook(data: bytes, file_name: str) -> _Workbook:
     """Check the zip directory (sizes, ratio, encryption) and list the worksheets.
 
     Reads only the zip directory and the workbook part and its relationships, each capped
     at MAX_WORKBOOK_PART_BYTES and parsed with defusedxml; sheet data is never parsed here.
     """
     try:
-        archive = zipfile.ZipFile(path)
+        archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, OSError, ValueError):
         raise FileRejected(file_name, "the workbook is damaged: it is not a valid .xlsx (zip) package") from None
     with archive:
@@ -429,10 +447,10 @@ def _choose_sheet(book: _Workbook, file_name: str, sheet: str | None) -> _SheetP
                                   f"{_quoted([s.name for s in pickable])}")
 
 
-def _read_xlsx(path: Path, file_name: str, book: _Workbook, chosen: _SheetPart, *,
+def _read_xlsx(data: bytes, file_name: str, book: _Workbook, chosen: _SheetPart, *,
                check_extent: bool = True) -> SheetData:
     settings = get_settings()
-    grid, result = _parse_sheet(path, file_name, book, chosen, check_extent=check_extent)
+    grid, result = _parse_sheet(data, file_name, book, chosen, check_extent=check_extent)
     return _sheet_data(
         file_name, chosen.name, grid, first_row=1, has_header=True,
         max_rows=settings.upload_max_rows, too_many=_TOO_MANY_ROWS,
@@ -442,44 +460,56 @@ def _read_xlsx(path: Path, file_name: str, book: _Workbook, chosen: _SheetPart, 
     )
 
 
-def _parse_sheet(path: Path, file_name: str, book: _Workbook, chosen: _SheetPart, *,
+def _parse_sheet(data: bytes, file_name: str, book: _Workbook, chosen: _SheetPart, *,
                  check_extent: bool) -> tuple[pl.DataFrame, dict[str, Any]]:
     """The sheet's grid: parsed in the child, or the grid a parse of the same bytes left.
 
     A file is read at least twice (the dry run, then the apply after Confirm) and the
     child costs 1-3 s a time for a 50,000-row sheet; the grid it wrote (our own output,
-    already checked) is kept under data_dir for PARSED_SHEET_CACHE_HOURS, keyed by the
-    file's SHA-256, the sheet and the limits that applied.
+    already checked) is kept in the sheet cache (`sheet_cache_entry`), as private and as
+    encrypted as the upload, and removed with the upload (services/retention.py).
     """
     settings = get_settings()
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    digest.update(json.dumps([chosen.name, chosen.part, check_extent, settings.upload_max_rows,
-                              MAX_COLUMNS]).encode())
-    folder = settings.data_dir / "cache" / "sheets"
-    grid_path = folder / f"{digest.hexdigest()}.arrow"
+    grid_path = sheet_cache_entry(data, json.dumps(
+        [chosen.name, chosen.part, check_extent, settings.upload_max_rows, MAX_COLUMNS]))
     result_path = grid_path.with_suffix(".json")
     if grid_path.exists() and result_path.exists():
         try:
-            return pl.read_ipc(io.BytesIO(grid_path.read_bytes())), json.loads(result_path.read_text())
+            return (pl.read_ipc(io.BytesIO(file_store.read_bytes(grid_path))),
+                    json.loads(file_store.read_bytes(result_path)))
         except (OSError, ValueError, pl.exceptions.PolarsError):
             log.warning("cached sheet %s unreadable; parsing %s again", grid_path.name, file_name)
-    grid, result = _parse_in_child(path, file_name, book, chosen, check_extent=check_extent)
+    grid, result = _parse_in_child(data, file_name, book, chosen, check_extent=check_extent)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        _prune_sheet_cache(folder)
-        partial = grid_path.with_suffix(".part")
-        grid.write_ipc(partial)
-        result_path.write_text(json.dumps(result))
-        os.replace(partial, grid_path)  # the grid appears last: a half-written pair is never used
+        _prune_sheet_cache(file_store.private_dir(grid_path.parent))
+        buffer = io.BytesIO()
+        grid.write_ipc(buffer, compression="uncompressed")
+        file_store.write_bytes(result_path, json.dumps(result).encode())
+        file_store.write_bytes(grid_path, buffer.getvalue())  # the grid appears last
     except OSError as exc:  # a cache that cannot be written only costs time
         log.warning("could not keep the parsed sheet of %s: %s", file_name, exc)
     return grid, result
 
 
+def sheet_cache_folder() -> Path:
+    return get_settings().data_dir / "cache" / "sheets"
+
+
+def content_digest(data: bytes) -> str:
+    """What names a file's cache entries: SHA-256 of its plain bytes (hex)."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def sheet_cache_entry(data: bytes, params: str) -> Path:
+    """DATA_DIR/cache/sheets/<content digest>-<digest of the read's parameters>.arrow: the
+    content digest first, so the entries of one upload are found by its content."""
+    return sheet_cache_folder() / (f"{content_digest(data)}-"
+                                   f"{hashlib.sha256(params.encode()).hexdigest()[:32]}.arrow")
+
+
 def _prune_sheet_cache(folder: Path) -> None:
+    if not folder.is_dir():
+        return
     cutoff = time.time() - PARSED_SHEET_CACHE_HOURS * 3600
     for entry in folder.iterdir():
         with contextlib.suppress(OSError):
@@ -487,13 +517,13 @@ def _prune_sheet_cache(folder: Path) -> None:
                 entry.unlink()
 
 
-def _parse_in_child(path: Path, file_name: str, book: _Workbook, chosen: _SheetPart, *,
+def _parse_in_child(data: bytes, file_name: str, book: _Workbook, chosen: _SheetPart, *,
                     check_extent: bool) -> tuple[pl.DataFrame, dict[str, Any]]:
     """Run sandbox.py on the sheet; its verdict, or "could not be read" if it died."""
     settings = get_settings()
     sheet_rels = str(PurePosixPath(chosen.part).parent / "_rels" / (PurePosixPath(chosen.part).name + ".rels"))
     job = {
-        "path": str(path.resolve()),
+        "path": None,  # the workbook's bytes come on stdin: the plain file is never on disk
         "sheet": chosen.name,
         "part": chosen.part,
         "parts": book.parts + ["xl/sharedStrings.xml", "xl/styles.xml", chosen.part, sheet_rels],
@@ -512,8 +542,8 @@ def _parse_in_child(path: Path, file_name: str, book: _Workbook, chosen: _SheetP
         job_path.write_text(json.dumps(job))
         try:
             done = subprocess.run(
-                [sys.executable, "-m", sandbox.__name__, str(job_path)],
-                stdin=subprocess.DEVNULL, capture_output=True, env=env,
+                [sys.executable, "-m", CHILD_MODULE, str(job_path)],
+                input=data, capture_output=True, env=env,
                 timeout=CHILD_TIMEOUT_SECONDS, check=False,
             )
         except subprocess.TimeoutExpired:
@@ -529,17 +559,17 @@ def _parse_in_child(path: Path, file_name: str, book: _Workbook, chosen: _SheetP
         result = json.loads(result_path.read_text())
         if not result.get("ok"):
             raise FileRejected(file_name, result["reason"])
-        # read into memory (not mapped): the folder goes away with the context
-        grid = pl.read_ipc(io.BytesIO((Path(folder) / sandbox.GRID_FILE).read_bytes()))
+        # the grid comes back on stdout: parsed rows are never on disk in plain text
+        grid = pl.read_ipc(io.BytesIO(done.stdout))
     return grid, result
 
 
 # ------------------------------------------------------------------------ text files
 
 
-def _read_text_file(path: Path, file_name: str, suffix: str) -> SheetData:
+def _read_text_file(data: bytes, file_name: str, suffix: str) -> SheetData:
     settings = get_settings()
-    text = _decode(path.read_bytes(), file_name)
+    text = _decode(data, file_name)
     separator_line = _SEP_LINE.match(text)
     if separator_line:  # Excel's "sep=;" hint line: Excel hides it, so row 1 is the next
         delimiter = separator_line.group(1)
@@ -680,7 +710,7 @@ def _sheet_data(
     has_header: bool,
     max_rows: int,
     too_many: str,
-    error_cells: list[dict[str, Any]] = (),  # type: ignore[assignment]
+    error_cells: Sequence[dict[str, Any]] = (),
     first_column: int | None = None,
     empty_reason: str = "there is nothing to import",
 ) -> SheetData:
@@ -753,7 +783,7 @@ def _column_letters(index: int) -> str:
     return letters
 
 
-def _cell_errors(cells: list[dict[str, Any]], headers: list[str], keep: list[int],
+def _cell_errors(cells: Sequence[dict[str, Any]], headers: list[str], keep: list[int],
                  first_column: int | None, data_rows: set[int]) -> list[dict[str, Any]]:
     kept = set(keep)
     listed = []

@@ -37,11 +37,11 @@ def people(session):
     return ids
 
 
-def _changes(plan, row):  # noqa: ANN001
+def _changes(plan, row):
     return next(r["changes"] for r in plan.page(limit=1000) if r["row_number"] == row)
 
 
-def _errors(plan, row):  # noqa: ANN001
+def _errors(plan, row):
     return next(r["errors"] for r in plan.page(limit=1000) if r["row_number"] == row)
 
 
@@ -258,7 +258,7 @@ def test_a_locked_field_is_never_changed_and_the_plan_says_so(session, people):
 
 # ---------------------------------------------------------------- required fields, permission
 def test_required_on_create_makes_a_new_row_invalid_but_not_an_update(session, people):
-    ann, _, _ = people
+    _ann, _, _ = people
     field = session.get(FieldDefinition, "city")
     field.required_on_create = True
     session.commit()
@@ -280,7 +280,7 @@ def test_importing_needs_the_import_permission(session, people):
 
 
 # ---------------------------------------------------------------- tags and consent
-def _tags(session, profile_id) -> set[str]:  # noqa: ANN001
+def _tags(session, profile_id) -> set[str]:
     return set(session.execute(sa.select(Tag.name).join(ProfileTag, ProfileTag.tag_id == Tag.id)
                                .where(ProfileTag.profile_id == profile_id)).scalars())
 

@@ -28,7 +28,7 @@ FIELDS = [FieldDefinition(key=k, label=label, type=t, options=o, is_system=True)
 KINDS = [IdentityKind(key=k, label=label, is_builtin=True) for k, label in IDENTITY_KINDS]
 
 
-def suggest(*headers: str, fields=FIELDS, kinds=KINDS):  # noqa: ANN001, ANN201
+def suggest(*headers: str, fields=FIELDS, kinds=KINDS):
     return {s.column: s for s in suggest_mapping(list(headers), fields=fields, identity_kinds=kinds)}
 
 

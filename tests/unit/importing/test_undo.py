@@ -35,7 +35,7 @@ def people(session):
     return ids
 
 
-def _tag_names(session, pid):  # noqa: ANN001
+def _tag_names(session, pid):
     from profile_ui.models import Tag
 
     return set(session.execute(sa.select(Tag.name).join(ProfileTag, ProfileTag.tag_id == Tag.id)
@@ -152,7 +152,7 @@ def test_undo_leaves_merges_and_the_values_they_brought(session, people):
     session.execute(sa.update(Profile).where(Profile.id == bob).values(attributes={"note": "from bob"}))
     session.commit()
     frame = validated([{"email": "ann@x.com", "phone": "+84901", "city": "Saigon"}])
-    job, plan = run_import(session, frame, sync=rule(session, ["email", "phone"], auto_merge=True))
+    job, _plan = run_import(session, frame, sync=rule(session, ["email", "phone"], auto_merge=True))
     assert profile(session, ann).attributes == {"score": 1, "note": "from bob"}
 
     report = undo_import(session=session, actor=MARKETER, job_id=job.id)
