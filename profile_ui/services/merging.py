@@ -28,6 +28,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from ..models.merge import MERGED_REASON_PREFIX
 from ..models import (
     MERGE_MANUAL, MERGE_SOURCES, STATUS_DELETED, AuditEvent, FieldDefinition, Profile, ProfileMerge,
     utcnow,
@@ -36,11 +37,10 @@ from .audit import record_event
 from .merge_snapshot import (
     REASON_MAX,
     COLLECTION, COLLECTIONS, SYSTEM_COLUMNS, empty as _empty, equal as _equal, field_values, from_json, move_profile_rows, put_rows,
-    remove_rows, restore_rows, rows_by_key, same_row, snapshot_profiles,
+    remove_rows, restore_rows, retire_merged, rows_by_key, same_row, snapshot_profiles,
 )
 from .permissions import AUDIT_VIEW, PROFILES_MERGE, PROFILES_VIEW, Actor
 from .profiles import ProfileError, format_value
-from .trash import MERGED_REASON_PREFIX
 
 # what a person sees of a snapshot row in an unmerge report
 _ROW_TEXT = {
@@ -291,7 +291,7 @@ def merge_profiles(
     writes = _chosen_writes(labels, s_vals, m_vals, dict(chosen_values or {}))
     now = utcnow()
 
-    move_profile_rows(session, survivor_id, [merged_id])
+    move_profile_rows(session, [(survivor_id, merged_id)])
     if writes:
         _write_fields(session, survivor_id, before_s, writes, now)
         # the value's source: the merged profile's, when its value was taken
@@ -305,9 +305,7 @@ def merge_profiles(
             for k, v in writes.items()])
     else:
         session.execute(sa.update(Profile).where(col(Profile.id) == survivor_id).values(updated_at=now))
-    session.execute(sa.update(Profile).where(col(Profile.id) == merged_id).values(
-        status=STATUS_DELETED, deleted_at=now, deleted_by=actor.user_id,
-        deleted_reason=f"{MERGED_REASON_PREFIX}{survivor_id}", updated_at=now))
+    retire_merged(session, [(survivor_id, merged_id)], by=actor.user_id, now=now)
     after_s = snapshot_profiles(session, [survivor_id])[survivor_id]
 
     record = ProfileMerge(
