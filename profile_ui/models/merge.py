@@ -20,6 +20,7 @@ MERGE_MANUAL = "manual"
 MERGE_IMPORT = "import-sync-rule"
 MERGE_REVIEW = "duplicate-review"
 MERGE_SOURCES = (MERGE_MANUAL, MERGE_IMPORT, MERGE_REVIEW)
+MERGED_REASON_PREFIX = "merged into "  # + survivor id: the merged profile's deleted_reason
 
 
 class ProfileMerge(SQLModel, table=True):

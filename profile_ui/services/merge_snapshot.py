@@ -21,13 +21,14 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, col
 
 from ..models import (
-    MERGE_IMPORT, AttributeProvenance, ProfileMerge, Consent, GroupMembership, Identity, LinkedObject, Profile, ProfileTag,
+    MERGE_IMPORT, STATUS_DELETED, AttributeProvenance, ProfileMerge, Consent, GroupMembership, Identity, LinkedObject, Profile, ProfileTag,
     SegmentMember,
 )
 from ..models.base import UTCDateTime
+from ..models.merge import MERGED_REASON_PREFIX
 from .bootstrap import SYSTEM_FIELDS
 
 SYSTEM_COLUMNS: tuple[str, ...] = tuple(key for key, *_ in SYSTEM_FIELDS)
@@ -59,7 +60,7 @@ VOLATILE = {"identities": ("last_seen_at",)}
 
 
 def _table(model: type[SQLModel]) -> sa.Table:
-    return model.__table__  # type: ignore[attr-defined, return-value]
+    return model.__table__  # type: ignore[attr-defined]
 
 
 def to_json(value: Any) -> Any:
@@ -142,15 +143,16 @@ def same_row(collection: Collection, a: dict[str, Any] | None, b: dict[str, Any]
     return {k: v for k, v in a.items() if k not in skip} == {k: v for k, v in b.items() if k not in skip}
 
 
-def move_profile_rows(session: Session, survivor: int, losers: Sequence[int]) -> None:
-    """Give the survivor everything the losers own, with a handful of UPDATEs.
+def move_profile_rows(session: Session, pairs: Sequence[tuple[int, int]]) -> None:
+    """Give each survivor everything its loser owns: (survivor, loser) pairs, a handful of
+    UPDATEs for all of them (executemany).
 
     Identities and linked objects always move. A tag value, segment, group or consent
     channel the survivor already has stays on the loser (the survivor's own wins), so an
     unmerge finds it there.
     """
-    pairs = [{"s": survivor, "l": loser} for loser in losers]
-    if not pairs:
+    params = [{"s": survivor, "l": loser} for survivor, loser in pairs]
+    if not params:
         return
     statements = [
         "UPDATE identities SET profile_id = :s WHERE profile_id = :l",
@@ -166,7 +168,20 @@ def move_profile_rows(session: Session, survivor: int, losers: Sequence[int]) ->
         " SELECT channel FROM consents WHERE profile_id = :s)",
     ]
     for statement in statements:
-        session.execute(sa.text(statement), pairs)
+        session.execute(sa.text(statement), params)
+
+
+def retire_merged(session: Session, pairs: Sequence[tuple[int, int]], *, by: int | None, now: datetime) -> None:
+    """Put each loser of (survivor, loser) pairs in the trash as "merged into <survivor>":
+    out of every list, not restorable there, kept while its merge can be undone."""
+    if not pairs:
+        return
+    profiles = _table(Profile)
+    session.execute(
+        sa.update(profiles).where(profiles.c.id == sa.bindparam("loser")).values(
+            status=STATUS_DELETED, deleted_at=now, deleted_by=by, deleted_reason=sa.bindparam("reason"),
+            updated_at=now),
+        [{"loser": loser, "reason": f"{MERGED_REASON_PREFIX}{survivor}"} for survivor, loser in pairs])
 
 
 def _delete_keys(session: Session, collection: Collection, profile_id: int, keys: Iterable[tuple]) -> None:
@@ -239,7 +254,7 @@ def forget_merges(session: Session, profile_ids: Sequence[int]) -> None:
     ids = sorted({int(i) for i in profile_ids})
     for chunk in _in_chunks(ids):
         session.execute(sa.update(ProfileMerge).where(sa.or_(
-            ProfileMerge.survivor_id.in_(chunk), ProfileMerge.merged_id.in_(chunk))).values(
+            col(ProfileMerge.survivor_id).in_(chunk), col(ProfileMerge.merged_id).in_(chunk))).values(
             survivor_before={}, merged_before={}, survivor_after={}, changed_fields=[],
             undo_report=sa.null()))
 
@@ -249,8 +264,8 @@ def merged_into(session: Session, profile_id: int) -> list[int]:
     found: list[int] = []
     todo = [profile_id]
     while todo:
-        rows = session.execute(sa.select(ProfileMerge.merged_id).where(
-            ProfileMerge.survivor_id.in_(todo), ProfileMerge.undone_at.is_(None))).scalars().all()
+        rows = session.execute(sa.select(col(ProfileMerge.merged_id)).where(
+            col(ProfileMerge.survivor_id).in_(todo), col(ProfileMerge.undone_at).is_(None))).scalars().all()
         todo = [i for i in rows if i not in found and i != profile_id]
         found += todo
     return found

@@ -26,8 +26,9 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
+from ..models.merge import MERGED_REASON_PREFIX
 from ..models import (
     MERGE_MANUAL, MERGE_SOURCES, STATUS_DELETED, AuditEvent, FieldDefinition, Profile, ProfileMerge,
     utcnow,
@@ -36,11 +37,10 @@ from .audit import record_event
 from .merge_snapshot import (
     REASON_MAX,
     COLLECTION, COLLECTIONS, SYSTEM_COLUMNS, empty as _empty, equal as _equal, field_values, from_json, move_profile_rows, put_rows,
-    remove_rows, restore_rows, rows_by_key, same_row, snapshot_profiles,
+    remove_rows, restore_rows, retire_merged, rows_by_key, same_row, snapshot_profiles,
 )
 from .permissions import AUDIT_VIEW, PROFILES_MERGE, PROFILES_VIEW, Actor
 from .profiles import ProfileError, format_value
-from .trash import MERGED_REASON_PREFIX
 
 # what a person sees of a snapshot row in an unmerge report
 _ROW_TEXT = {
@@ -143,13 +143,15 @@ def _name(snapshot: dict[str, Any], profile_id: int) -> str:
 
 def _lock(session: Session, ids: Sequence[int]) -> None:
     """Hold both rows for the transaction (PostgreSQL; SQLite has one writer anyway)."""
-    session.execute(sa.select(Profile.id).where(Profile.id.in_(list(ids))).with_for_update())
+    session.execute(sa.select(col(Profile.id)).where(col(Profile.id).in_(list(ids))).with_for_update())
 
 
-def _live_pair(session: Session, survivor_id: int, merged_id: int) -> dict[int, dict[str, Any]]:
+def _live_pair(session: Session, survivor_id: int, merged_id: int, *, lock: bool) -> dict[int, dict[str, Any]]:
+    """Snapshots of two profiles that may be merged (MergeError otherwise)."""
     if survivor_id == merged_id:
         raise MergeError("A profile cannot be merged with itself: choose two different profiles")
-    _lock(session, (survivor_id, merged_id))
+    if lock:
+        _lock(session, (survivor_id, merged_id))
     snaps = snapshot_profiles(session, (survivor_id, merged_id))
     for pid in (survivor_id, merged_id):
         if pid not in snaps or snaps[pid]["profile"].get("status") == STATUS_DELETED:
@@ -159,7 +161,7 @@ def _live_pair(session: Session, survivor_id: int, merged_id: int) -> dict[int, 
 
 def _labels(session: Session) -> dict[str, str]:
     return dict(session.execute(select(FieldDefinition.key, FieldDefinition.label)
-                                .order_by(FieldDefinition.position, FieldDefinition.key)).all())
+                                .order_by(col(FieldDefinition.position), col(FieldDefinition.key))).all())
 
 
 def _field_keys(labels: dict[str, str], *value_maps: dict[str, Any]) -> list[str]:
@@ -172,7 +174,7 @@ def _field_keys(labels: dict[str, str], *value_maps: dict[str, Any]) -> list[str
 def _write_fields(session: Session, profile_id: int, current: dict[str, Any], writes: dict[str, Any],
                   now: datetime) -> None:
     """Set field values (JSON-ready) on a profile: system columns and custom attributes."""
-    profiles = Profile.__table__
+    profiles = Profile.__table__  # type: ignore[attr-defined]
     system = from_json(profiles, {k: v for k, v in writes.items() if k in SYSTEM_COLUMNS})
     attributes = dict(current["profile"].get("attributes") or {})
     for key, value in writes.items():
@@ -182,8 +184,15 @@ def _write_fields(session: Session, profile_id: int, current: dict[str, Any], wr
             attributes.pop(key, None)
         else:
             attributes[key] = value
-    session.execute(sa.update(Profile).where(Profile.id == profile_id).values(
+    session.execute(sa.update(Profile).where(col(Profile.id) == profile_id).values(
         **system, attributes=attributes, updated_at=now))
+
+
+def _display(key: str, value: Any) -> str:
+    """A snapshot value as a person reads it (dates and times typed again first)."""
+    if key in SYSTEM_COLUMNS:
+        value = from_json(Profile.__table__, {key: value}).get(key, value)  # type: ignore[attr-defined]
+    return format_value(value)
 
 
 def _moved_counts(before_s: dict, before_m: dict, after_s: dict) -> dict[str, int]:
@@ -202,12 +211,7 @@ def _moved_counts(before_s: dict, before_m: dict, after_s: dict) -> dict[str, in
 def preview_merge(*, session: Session, actor: Actor, survivor_id: int, merged_id: int) -> MergePreview:
     """Both profiles side by side (reads only; raises MergeError for a bad pair)."""
     actor.require(PROFILES_MERGE)
-    if survivor_id == merged_id:
-        raise MergeError("A profile cannot be merged with itself: choose two different profiles")
-    snaps = snapshot_profiles(session, (survivor_id, merged_id))
-    for pid in (survivor_id, merged_id):
-        if pid not in snaps or snaps[pid]["profile"].get("status") == STATUS_DELETED:
-            raise MergeError(f"Profile {pid} does not exist (or is in the trash)")
+    snaps = _live_pair(session, survivor_id, merged_id, lock=False)
     s, m = snaps[survivor_id], snaps[merged_id]
     labels = _labels(session)
     s_vals, m_vals = field_values(s), field_values(m)
@@ -219,7 +223,7 @@ def preview_merge(*, session: Session, actor: Actor, survivor_id: int, merged_id
         take_merged = _empty(sv)
         fields.append(FieldComparison(
             key=key, label=labels.get(key, key), survivor_value=sv, merged_value=mv,
-            survivor_text=format_value(sv), merged_text=format_value(mv), same=_equal(sv, mv),
+            survivor_text=_display(key, sv), merged_text=_display(key, mv), same=_equal(sv, mv),
             suggested="merged" if take_merged else "survivor", suggested_value=mv if take_merged else sv))
 
     def identities(snap: dict) -> list[str]:
@@ -249,7 +253,7 @@ def _chosen_writes(labels: dict[str, str], s_vals: dict[str, Any], m_vals: dict[
         if key not in keys:
             problems.append(f"'{key}' is not a field of these profiles")
         elif not (_equal(value, s_vals.get(key)) or _equal(value, m_vals.get(key))):
-            problems.append(f"{labels.get(key, key)}: '{format_value(value)}' is neither profile's value")
+            problems.append(f"{labels.get(key, key)}: '{_display(key, value)}' is neither profile's value")
     if problems:
         raise MergeError("Cannot merge: " + "; ".join(problems))
     writes: dict[str, Any] = {}
@@ -280,14 +284,14 @@ def merge_profiles(
         raise MergeError(f"The reason can have at most {REASON_MAX} characters")
     if source not in MERGE_SOURCES:
         raise MergeError(f"Unknown merge source '{source}'")
-    snaps = _live_pair(session, survivor_id, merged_id)
+    snaps = _live_pair(session, survivor_id, merged_id, lock=True)
     before_s, before_m = snaps[survivor_id], snaps[merged_id]
     labels = _labels(session)
     s_vals, m_vals = field_values(before_s), field_values(before_m)
     writes = _chosen_writes(labels, s_vals, m_vals, dict(chosen_values or {}))
     now = utcnow()
 
-    move_profile_rows(session, survivor_id, [merged_id])
+    move_profile_rows(session, [(survivor_id, merged_id)])
     if writes:
         _write_fields(session, survivor_id, before_s, writes, now)
         # the value's source: the merged profile's, when its value was taken
@@ -300,10 +304,8 @@ def merge_profiles(
              "import_job_id": None, "set_by": actor.user_id, "set_at": now.isoformat(), "locked": False}
             for k, v in writes.items()])
     else:
-        session.execute(sa.update(Profile).where(Profile.id == survivor_id).values(updated_at=now))
-    session.execute(sa.update(Profile).where(Profile.id == merged_id).values(
-        status=STATUS_DELETED, deleted_at=now, deleted_by=actor.user_id,
-        deleted_reason=f"{MERGED_REASON_PREFIX}{survivor_id}", updated_at=now))
+        session.execute(sa.update(Profile).where(col(Profile.id) == survivor_id).values(updated_at=now))
+    retire_merged(session, [(survivor_id, merged_id)], by=actor.user_id, now=now)
     after_s = snapshot_profiles(session, [survivor_id])[survivor_id]
 
     record = ProfileMerge(
@@ -320,7 +322,7 @@ def merge_profiles(
                  object_id=survivor_id, reason=reason, details=details)
     record_event(session=session, actor=actor, action="profile.merged_into", object_type="profile",
                  object_id=merged_id, reason=reason, details=details)
-    return MergeResult(merge_id=record.id, survivor_id=survivor_id, merged_id=merged_id, changes=changes,
+    return MergeResult(merge_id=_record_id(record), survivor_id=survivor_id, merged_id=merged_id, changes=changes,
                        moved=moved)
 
 
@@ -362,23 +364,23 @@ def _later_changes(record: ProfileMerge, labels: dict[str, str], after: dict, no
         label = labels.get(key, key)
         changes.append(LaterChange(
             what="field", key=key, at_merge=a_vals.get(key), now=n_vals.get(key),
-            text=f"{label}: '{format_value(a_vals.get(key))}' at the merge, now "
-                 f"'{format_value(n_vals.get(key))}' (kept)"))
+            text=f"{label}: '{_display(key, a_vals.get(key))}' at the merge, now "
+                 f"'{_display(key, n_vals.get(key))}' (kept)"))
     for collection in COLLECTIONS:
         if collection.name == "provenance":
             continue
         a_rows, n_rows = rows_by_key(collection, after), rows_by_key(collection, now_s)
         show = _ROW_TEXT[collection.name]
-        for key, row in n_rows.items():
-            if key not in a_rows:
-                changes.append(LaterChange(what=collection.name, key=repr(key), now=row,
+        for found, row in n_rows.items():
+            if found not in a_rows:
+                changes.append(LaterChange(what=collection.name, key=repr(found), now=row,
                                            text=f"{show(row)}: added after the merge (kept)"))
-            elif not same_row(collection, a_rows[key], row):
-                changes.append(LaterChange(what=collection.name, key=repr(key), at_merge=a_rows[key], now=row,
+            elif not same_row(collection, a_rows[found], row):
+                changes.append(LaterChange(what=collection.name, key=repr(found), at_merge=a_rows[found], now=row,
                                            text=f"{show(row)}: changed after the merge (kept)"))
-        for key, row in a_rows.items():
-            if key not in n_rows:
-                changes.append(LaterChange(what=collection.name, key=repr(key), at_merge=row,
+        for found, row in a_rows.items():
+            if found not in n_rows:
+                changes.append(LaterChange(what=collection.name, key=repr(found), at_merge=row,
                                            text=f"{show(row)}: removed after the merge"))
     return changes
 
@@ -401,7 +403,7 @@ def unmerge(*, session: Session, actor: Actor, merge_id: int) -> UnmergeResult:
     now_s = current[s]
     now = utcnow()
     labels = _labels(session)
-    result = UnmergeResult(merge_id=record.id, survivor_id=s, merged_id=m, restored_fields=[])
+    result = UnmergeResult(merge_id=_record_id(record), survivor_id=s, merged_id=m, restored_fields=[])
 
     # ---- the survivor's fields the merge set, unless changed since
     b_vals, a_vals, n_vals = field_values(before_s), field_values(after_s), field_values(now_s)
@@ -415,7 +417,7 @@ def unmerge(*, session: Session, actor: Actor, merge_id: int) -> UnmergeResult:
         remove_rows(session, provenance, s, [(k,) for k in writes])
         put_rows(session, provenance, s, [b_prov[(k,)] for k in writes if (k,) in b_prov])
     else:
-        session.execute(sa.update(Profile).where(Profile.id == s).values(updated_at=now))
+        session.execute(sa.update(Profile).where(col(Profile.id) == s).values(updated_at=now))
 
     # ---- keyed rows the merge moved to the survivor, unless changed since
     for name in ("segments", "groups", "consents"):
@@ -431,8 +433,8 @@ def unmerge(*, session: Session, actor: Actor, merge_id: int) -> UnmergeResult:
     # ---- the merged profile exactly as it was
     for name in ("segments", "groups", "consents", "provenance"):
         restore_rows(session, COLLECTION[name], m, before_m[name])
-    profiles = Profile.__table__
-    session.execute(sa.update(Profile).where(Profile.id == m).values(**from_json(profiles, before_m["profile"])))
+    profiles = Profile.__table__  # type: ignore[attr-defined]
+    session.execute(sa.update(Profile).where(col(Profile.id) == m).values(**from_json(profiles, before_m["profile"])))
 
     report = asdict(result)
     record.undone_at, record.undone_by, record.undone_by_email = now, actor.user_id, actor.email
@@ -458,7 +460,7 @@ def _restore_id_rows(session: Session, survivor: int, merged: int, before_m: dic
     not_restored: list[str] = []
     for name in ("identities", "tags", "linked"):
         collection = COLLECTION[name]
-        table = collection.model.__table__
+        table = collection.model.__table__  # type: ignore[attr-defined]
         rows = list(before_m[name])
         ids = [r["id"] for r in rows]
         pair = table.c.profile_id.in_([survivor, merged])
@@ -484,8 +486,13 @@ def _restore_id_rows(session: Session, survivor: int, merged: int, before_m: dic
 # ---------------------------------------------------------------- reading merges
 
 
+def _record_id(record: ProfileMerge) -> int:
+    assert record.id is not None, "a merge record is flushed before it is used"
+    return record.id
+
+
 def _info(record: ProfileMerge) -> MergeInfo:
-    return MergeInfo(merge_id=record.id, survivor_id=record.survivor_id, merged_id=record.merged_id,
+    return MergeInfo(merge_id=_record_id(record), survivor_id=record.survivor_id, merged_id=record.merged_id,
                      merged_name=_name(record.merged_before, record.merged_id), merged_at=record.merged_at,
                      merged_by=record.merged_by_email or "system", reason=record.reason, source=record.source,
                      undone_at=record.undone_at)
@@ -497,13 +504,17 @@ def merges_into(*, session: Session, actor: Actor, profile_id: int, include_undo
     actor.require(PROFILES_VIEW)
     query = select(ProfileMerge).where(ProfileMerge.survivor_id == profile_id)
     if not include_undone:
-        query = query.where(ProfileMerge.undone_at.is_(None))
-    records = session.exec(query.order_by(ProfileMerge.merged_at.desc(), ProfileMerge.id.desc())).all()
+        query = query.where(col(ProfileMerge.undone_at).is_(None))
+    records = session.exec(query.order_by(col(ProfileMerge.merged_at).desc(), col(ProfileMerge.id).desc())).all()
     return [_info(r) for r in records]
 
 
-def merge_info(*, session: Session, actor: Actor, merge_id: int) -> MergeInfo | None:
-    record = session.get(ProfileMerge, merge_id)
+def merged_away(*, session: Session, actor: Actor, profile_id: int) -> MergeInfo | None:
+    """The merge that took this profile into another one (not undone), if any."""
+    actor.require(PROFILES_VIEW)
+    record = session.exec(select(ProfileMerge).where(
+        ProfileMerge.merged_id == profile_id, col(ProfileMerge.undone_at).is_(None))
+        .order_by(col(ProfileMerge.id).desc())).first()
     return None if record is None else _info(record)
 
 
@@ -512,18 +523,21 @@ def find_merge(*, session: Session, actor: Actor, survivor_id: int, merged_id: i
     actor.require(PROFILES_VIEW)
     record = session.exec(select(ProfileMerge).where(
         ProfileMerge.survivor_id == survivor_id, ProfileMerge.merged_id == merged_id)
-        .order_by(ProfileMerge.id.desc())).first()
+        .order_by(col(ProfileMerge.id).desc())).first()
     return None if record is None else _info(record)
 
 
-def merge_of_audit_event(*, session: Session, actor: Actor, event_id: int) -> MergeInfo | None:
-    """The merge a "profile.merge" audit event records (the audit log's Undo merge), for
-    someone who may both read the audit log and merge; None when the event is no merge."""
-    actor.require(PROFILES_MERGE, AUDIT_VIEW)
-    event = session.exec(select(AuditEvent).where(AuditEvent.id == event_id,
+def merge_of_event(*, session: Session, actor: Actor, event_id: int) -> MergeInfo | None:
+    """The merge a `profile.merge` audit event records (the audit log's Undo merge), or None."""
+    actor.require(AUDIT_VIEW)
+    event = session.exec(select(AuditEvent).where(AuditEvent.id == int(event_id),
                                                   AuditEvent.action == "profile.merge")).first()
     if event is None:
         return None
     details = event.details or {}
+    if details.get("merge_id"):
+        record = session.get(ProfileMerge, int(details["merge_id"]))
+        return None if record is None else _info(record)
+    # an import's merge event names the pair, not the record
     return find_merge(session=session, actor=actor, survivor_id=int(details.get("survivor") or 0),
                       merged_id=int(details.get("merged") or 0))

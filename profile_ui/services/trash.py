@@ -26,13 +26,13 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from ..models import STATUS_ACTIVE, STATUS_DELETED, Profile, ProfileMerge, User, utcnow
+from ..models.merge import MERGED_REASON_PREFIX
 from ..settings import get_settings
 from .audit import record_event
 from .deletion import DeletionError, purge_profiles
 from .permissions import SYSTEM_ACTOR, TRASH_MANAGE, Actor
 from .profiles import ProfileFilter, filter_condition
 
-MERGED_REASON_PREFIX = "merged into "  # what a merge writes as deleted_reason
 MAX_RESTORE_PROFILES = 100
 TRASH_PAGE_SIZE = 50
 

@@ -9,6 +9,7 @@ The module seeds its own profiles ("Merge Test …") and removes them at the end
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -53,7 +54,9 @@ def people(running_app: RunningApp) -> dict[str, int]:
             {"profile_id": pid, "kind": "email", "value": PEOPLE[name]["email"], "is_encrypted": False,
              "source_type": "seed", "source_name": "e2e", "first_seen_at": now, "last_seen_at": now}
             for name, pid in ids.items()])
-        group = TagGroup(name="Merge tests")
+        # the hand-sent test runs apart from the page tests (pytest groups the [chromium] ones),
+        # so this fixture may run twice in a session: names must not clash
+        group = TagGroup(name=f"Merge tests {uuid.uuid4().hex[:6]}")
         session.add(group)
         session.flush()
         tag = Tag(group_id=group.id, name="Merge VIP", kind="text")
@@ -116,8 +119,14 @@ def test_merge_two_from_the_list_choosing_values_then_unmerge_from_user_360(
     _query(page, "Merge Test Linh")
     expect(_total(page)).to_have_text("1 profile")  # the merged one left the list
 
+    # the merged profile's page says where it went
+    page.goto(f"/profiles/{linh_n}")
+    notice = page.get_by_role("status", name="Merged into another profile")
+    expect(notice).to_contain_text(f"This profile was merged into #{linh} on ")
+    notice.get_by_role("link", name=f"Open profile #{linh}").click()
+
     # undo from User 360: both come back
-    page.goto(f"/profiles/{linh}")
+    expect(page).to_have_url(f"{running_app.url}/profiles/{linh}")
     page.get_by_role("button", name=f"Unmerge profile #{linh_n}").click()
     confirm = page.get_by_role("alertdialog", name="Unmerge these profiles?")
     expect(confirm).to_contain_text(f"Profile #{linh_n} comes back as it was before the merge")

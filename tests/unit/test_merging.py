@@ -12,7 +12,7 @@ from profile_ui.models import (
 )
 from profile_ui.services.merge_snapshot import snapshot_profiles
 from profile_ui.services.merging import (
-    MergeError, find_merge, merge_profiles, merges_into, preview_merge, unmerge,
+    MergeError, find_merge, merge_profiles, merged_away, merges_into, preview_merge, unmerge,
 )
 from profile_ui.services.permissions import PROFILES_MERGE, BUILTIN_ROLES, PermissionDenied
 from profile_ui.services.profile_edit import add_identity, update_profile_fields
@@ -62,7 +62,7 @@ def test_preview_shows_fields_side_by_side_with_a_suggestion(session, world):
     by_key = {f.key: f for f in preview.fields}
     assert not by_key["full_name"].same and by_key["full_name"].suggested == "survivor"
     assert by_key["member_level"].suggested == "merged" and by_key["member_level"].suggested_value == "Gold"
-    assert by_key["birthday"].merged_value == "1990-05-17"
+    assert by_key["birthday"].merged_value == "1990-05-17" and by_key["registered_at"].merged_text == "2024-01-02 03:04"
     assert by_key["loyalty_points"].survivor_value == -5 and by_key["loyalty_points"].merged_value == 120
     assert "email an@example.com" in preview.merged_identities
     assert preview.merged_counts["tags"] == 4 and preview.survivor_counts["tags"] == 1
@@ -88,6 +88,8 @@ def test_merge_moves_everything_and_hides_the_merged_profile(session, world):
     merged = session.get(Profile, world.an)
     session.refresh(merged)
     assert merged.status == "deleted" and merged.deleted_reason == f"merged into {world.formula}"
+    away = merged_away(session=session, actor=world.viewer, profile_id=world.an)
+    assert away.survivor_id == world.formula and away.merge_id == result.merge_id
     info = merges_into(session=session, actor=world.viewer, profile_id=world.formula)
     assert [(i.merged_id, i.merged_by, i.reason) for i in info] == [
         (world.an, "marketer@team.example", "Same phone owner, confirmed by call")]
@@ -264,3 +266,24 @@ def test_erasing_the_survivor_erases_the_merged_profile_and_the_merge_snapshots(
     assert "An Nguyễn" not in repr(record.model_dump())
     with pytest.raises(MergeError, match="erased"):
         unmerge(session=session, actor=world.admin, merge_id=result.merge_id)
+
+
+def test_the_pages_say_who_merged_what_and_what_the_unmerge_kept(session, world):
+    from profile_ui.pages.profiles.merge_state import merged_from_text, unmerge_summary
+    from profile_ui.services.merging import merge_of_event
+
+    result = merge_profiles(session=session, actor=world.marketer, survivor_id=world.formula,
+                            merged_id=world.an, reason="Same phone owner")
+    update_profile_fields(session=session, actor=world.marketer, profile_id=world.formula, values={"city": "Huế"})
+    session.commit()
+    (info,) = merges_into(session=session, actor=world.viewer, profile_id=world.formula)
+    text = merged_from_text(info)
+    assert text.startswith(f"Merged from #{world.an} (An Nguyễn) on ")
+    assert text.endswith("by marketer@team.example by hand, because: Same phone owner")
+    event = session.exec(select(AuditEvent).where(AuditEvent.action == "profile.merge")).one()
+    assert merge_of_event(session=session, actor=world.admin, event_id=event.id).merge_id == result.merge_id
+    with pytest.raises(PermissionDenied):
+        merge_of_event(session=session, actor=world.marketer, event_id=event.id)  # no audit log access
+    lines = unmerge_summary(unmerge(session=session, actor=world.marketer, merge_id=result.merge_id))
+    assert lines[0] == f"Profile #{world.an} is back as it was before the merge."
+    assert any(line.startswith(f"Kept on #{world.formula}: City:") and "Huế" in line for line in lines)

@@ -1,6 +1,7 @@
-"""Property: after any sequence of merge, edit, import, tag and consent changes, unmerge gives
-the merged profile back exactly, and the survivor its data from before the merge except
-the later changes, each of which the unmerge report lists (SQLite and PostgreSQL)."""
+"""Property: after a merge and any sequence of edits, imports, tags, consent changes and later
+merges into the survivor, unmerge gives the merged profile back exactly, and the survivor
+its data from before the merge except the later changes, each of which the unmerge report
+lists (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ step = st.one_of(
     st.tuples(st.just("import"), st.sampled_from(["survivor", "merged"]), st.sampled_from(["Saigon", "Hue"])),
     st.tuples(st.just("tag"), st.sampled_from(TAG_VALUES), st.just("")),
     st.tuples(st.just("consent"), st.sampled_from(CHANNELS), st.sampled_from(STATUSES)),
+    st.tuples(st.just("merge_third"), side, st.just("")),  # another profile merged into the survivor
 )
 
 
@@ -126,6 +128,9 @@ def test_unmerge_restores_both_except_the_reported_later_changes(session, worksp
             email = s_email if a == "survivor" else m_email
             run_import(session, validated([{"email": email, "city": b}]), sync=ws.sync,
                        options=ImportOptions())
+        elif kind == "merge_third":
+            third, _email = seed(session, ws, "Tia", a)
+            merge_profiles(session=session, actor=MARKETER, survivor_id=s, merged_id=third, reason="later")
         elif kind == "tag":
             tag_profiles(session=session, actor=MARKETER, profile_ids=[s], tag_id=ws.tag, value=a)
         else:

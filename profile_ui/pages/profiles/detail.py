@@ -16,7 +16,9 @@ from ...components.tag_chips import tag_chips
 from ...state.base import AppState
 from .common import PROFILES_EDIT, PROFILES_TAG, SETTINGS_MANAGE
 from .delete_dialog import delete_profile_button, delete_profile_dialog
-from .merge_dialog import merge_dialog, merge_with_button, merged_from_panel, unmerge_dialog
+from .merge_dialog import (
+    merge_dialog, merge_with_button, merged_from_panel, merged_into_notice, unmerge_dialog,
+)
 from .detail_state import HistoryItem, IdentityView, Item, ProfileDetailState
 from .tag_picker import tag_picker_dialog
 
@@ -260,7 +262,8 @@ def _header() -> rx.Component:
 def content() -> rx.Component:
     return rx.cond(
         S.missing != "",
-        rx.callout(S.missing, icon="circle_alert", color_scheme="red", role="alert"),
+        rx.vstack(rx.callout(S.missing, icon="circle_alert", color_scheme="red", role="alert"),
+                  merged_into_notice(), width="100%"),
         rx.vstack(
             _header(),
             merged_from_panel(),

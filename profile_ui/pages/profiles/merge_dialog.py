@@ -3,7 +3,8 @@
 - list.py: `merge_selected_button()` in the selection bar (shown with exactly two selected)
   and `merge_dialog()` beside its dialogs;
 - detail.py: `merge_with_button()` in the header, `merged_from_panel()` above the tabs
-  (the "merged from #id …" lines with Unmerge, and what the last unmerge did), and
+  (the "merged from #id …" lines with Unmerge, and what the last unmerge did),
+  `merged_into_notice()` where a merged-away profile's page says it is missing, and
   `merge_dialog()` + `unmerge_dialog()` beside its dialogs;
 - audit.py: `undo_merge_button(line)` on a profile.merge event, and `unmerge_dialog()`.
 Viewers (no profiles.merge) see none of the controls. State: merge_state.py.
@@ -159,6 +160,17 @@ def merged_from_panel() -> rx.Component:
             rx.vstack(rx.foreach(U.merged_from, _merged_from_line), spacing="2", width="100%"),
             width="100%", aria_label="Merged profiles", role="region")),
     )
+
+
+def merged_into_notice() -> rx.Component:
+    """On the page of a profile that was merged away: where it went (its page is gone)."""
+    return rx.cond(U.merged_into_id > 0, rx.callout.root(
+        rx.callout.icon(rx.icon("merge", aria_hidden="true")),
+        rx.vstack(rx.text(U.merged_into_text, size="2"),
+                  rx.link("Open profile #", U.merged_into_id,
+                          href=routes.PROFILES + "/" + U.merged_into_id.to(str)),
+                  spacing="1"),
+        color_scheme="blue", role="status", aria_label="Merged into another profile", width="100%"))
 
 
 def unmerge_dialog() -> rx.Component:

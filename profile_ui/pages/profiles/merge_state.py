@@ -20,10 +20,10 @@ import reflex as rx
 from ... import routes
 from ...db import session_scope
 from ...services.merging import (
-    MergeError, MergePreview, UnmergeResult, merge_of_audit_event, merge_profiles, merges_into, preview_merge,
-    unmerge,
+    MergeError, MergePreview, UnmergeResult, merge_of_event, merge_profiles, merged_away, merges_into,
+    preview_merge, unmerge,
 )
-from ...services.permissions import PROFILES_MERGE
+from ...services.permissions import PROFILES_MERGE, PROFILES_VIEW
 from ...state.base import AppState, guarded
 from ...state.dialog import DialogMixin
 from .detail_state import ProfileDetailState
@@ -194,6 +194,9 @@ class UnmergeState(AppState):
     """User 360's merged-from lines and the Unmerge confirmation (also from the audit log)."""
 
     merged_from: list[MergedFrom] = []
+    # the shown profile was merged into another: which, and when / by whom / why
+    merged_into_id: int = 0
+    merged_into_text: str = ""
     confirm_open: bool = False
     confirm_text: str = ""
     result_lines: list[str] = []
@@ -204,18 +207,23 @@ class UnmergeState(AppState):
     @rx.event
     @guarded
     def on_load(self) -> None:
-        """User 360's merges (runs after ProfileDetailState.on_load on the same page)."""
-        actor = self._require_actor()
+        """User 360's merges (runs after ProfileDetailState.on_load on the same page, which
+        sends a visitor without a session to the sign-in page: nothing to do here then)."""
+        actor = self._actor_or_none()
         raw = str(self.router.url.path).rstrip("/").rsplit("/", 1)[-1]
         self.confirm_open = False
-        if not raw.isdigit():
-            self.merged_from = []
+        if actor is None or not actor.can(PROFILES_VIEW) or not raw.isdigit():
+            self.merged_from, self.merged_into_id, self.merged_into_text = [], 0, ""
             return
         if self.result_survivor != int(raw) and self.result_merged != int(raw):
             self.result_lines = []
         with session_scope() as session:
             self.merged_from = [MergedFrom(i.merge_id, i.merged_id, merged_from_text(i))
                                 for i in merges_into(session=session, actor=actor, profile_id=int(raw))]
+            away = merged_away(session=session, actor=actor, profile_id=int(raw))
+        self.merged_into_id = away.survivor_id if away else 0
+        self.merged_into_text = (f"This profile was merged into #{away.survivor_id} on {away.merged_at:%Y-%m-%d %H:%M} "
+                                 f"by {away.merged_by}, because: {away.reason}") if away else ""
 
     @rx.event
     @guarded
@@ -237,7 +245,7 @@ class UnmergeState(AppState):
         """The audit log's Undo merge: the merge the (server-side) audit event names."""
         actor = self._require_actor()
         with session_scope() as session:
-            info = merge_of_audit_event(session=session, actor=actor, event_id=int(event_id))
+            info = merge_of_event(session=session, actor=actor, event_id=int(event_id))
         if info is None:
             return rx.toast.error("This merge has no record to undo")
         if info.undone_at is not None:

@@ -47,7 +47,7 @@ from ..audit import record_event
 from ..bulk_writer import BulkWriter
 from ..catalog import active_sync_rule, field_definitions
 from ..crypto import audit_value, identity_bookkeeping, identity_storage
-from ..merge_snapshot import move_profile_rows, record_import_merges, snapshot_profiles
+from ..merge_snapshot import move_profile_rows, record_import_merges, retire_merged, snapshot_profiles
 from ..permissions import PROFILES_IMPORT, Actor
 from . import ERRORS_COL, IDENTITY_PREFIX, ROW_COL, TAGS_TARGET, VALID_COL, ImportMapping, ImportOptions, possible_duplicates
 from .reports import (
@@ -938,7 +938,10 @@ def apply_import(
     report(total_rows // 2)
 
     # ---- merges (each kept with snapshots, so it can be undone), then updates of existing profiles
-    before_merges = snapshot_profiles(session, [i for s, losers, _ in work.merges for i in (s, *losers)])
+    merged_pairs = [(survivor, loser) for survivor, losers, _ in work.merges for loser in losers]
+    before_merges = snapshot_profiles(session, [i for pair in merged_pairs for i in pair])
+    move_profile_rows(session, merged_pairs)
+    retire_merged(session, merged_pairs, by=actor.user_id, now=now)
     for survivor, losers, person in work.merges:
         _merge_profiles(session, writer, actor, survivor, losers, work.merge_extra.get(person, {}), job, now)
     record_import_merges(session=session, actor_id=actor.user_id, actor_email=actor.email, job_id=job.id,
@@ -1040,8 +1043,8 @@ def _allocate_profile_ids(session: Session, writer: "BulkWriter", count: int) ->
 
 def _merge_profiles(session: Session, writer: "BulkWriter", actor: Actor, survivor: int, losers: list[int],
                     moved: dict[str, tuple[Any, Any]], job: ImportJob, now: datetime) -> None:
-    """Move everything the losers own to the survivor and put the losers in the trash."""
-    move_profile_rows(session, survivor, losers)
+    """The survivor's values only the losers had, and the merge's audit events (the rows
+    moved and the losers went to the trash before, for all merges at once)."""
     # values only the merged profiles had (fields outside the file)
     system = {k: after for k, (_before, after) in moved.items() if k in SYSTEM_COLUMNS}
     attrs = {k: json_value(after) for k, (_before, after) in moved.items() if k not in SYSTEM_COLUMNS}
@@ -1050,9 +1053,6 @@ def _merge_profiles(session: Session, writer: "BulkWriter", actor: Actor, surviv
     if attrs:
         writer.update("profiles", pl.DataFrame({"id": [survivor], "attributes": [json.dumps(attrs)]}),
                       key=["id"], json_merge=["attributes"])
-    session.execute(sa.update(Profile).where(Profile.id.in_(losers)).values(
-        status=STATUS_DELETED, deleted_at=now, deleted_by=actor.user_id,
-        deleted_reason=f"merged into {survivor}", updated_at=now))
     for loser in losers:
         record_event(session=session, actor=actor, action="profile.merge", object_type="profile",
                      object_id=survivor, reason=f"import of {job.file_name}",
