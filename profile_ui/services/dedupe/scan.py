@@ -36,7 +36,7 @@ from . import PROFILES_MERGE
 from .blocking import blocking_keys, candidate_pairs, cross_pairs, key_frequencies
 from .features import person_features
 from .people import load_people
-from .scoring import DEFAULT_THRESHOLD, STORE_FLOOR, compare_pairs, reasons_for
+from .scoring import DEFAULT_THRESHOLD, reasons_for, score_kept
 
 FOUND_SCHEMA = {"a": pl.Int64, "b": pl.Int64, "score": pl.Float64, "reasons": pl.Utf8}
 
@@ -63,7 +63,7 @@ def scan_all(*, session: Session, actor: Actor) -> ScanReport:
     features = person_features(load_people(session=session))
     keys = blocking_keys(features)
     pairs = candidate_pairs(keys)
-    found = _kept(compare_pairs(pairs, features, frequencies=key_frequencies(keys)))
+    found = reasons_for(score_kept(pairs, features, frequencies=key_frequencies(keys)))
     writer = BulkWriter(session)
     session.execute(sa.delete(DedupeKey))
     writer.insert("dedupe_keys", keys.sort("key_hash", "id").rename({"id": "profile_id"}))
@@ -96,7 +96,7 @@ def scan_profile_ids(*, session: Session, profile_ids: Sequence[int], import_job
     writer.delete("dedupe_keys", pl.DataFrame({"profile_id": ids}, schema={"profile_id": pl.Int64}))
     writer.insert("dedupe_keys", keys.rename({"id": "profile_id"}))
     pairs, frequencies = _pairs_with_base(session, keys)
-    found = _kept(_score_against_base(session, pairs, features, frequencies))
+    found = reasons_for(_score_against_base(session, pairs, features, frequencies))
     new = store_candidates(session=session, writer=writer, found=found,
                            source=SOURCE_IMPORT if import_job_id else SOURCE_SCAN,
                            import_job_id=import_job_id, remove_stale=False, skip_pairs_of=skip_pairs_of)
@@ -127,10 +127,6 @@ def look_alikes(*, session: Session, people: pl.DataFrame, threshold: float = DE
 
 
 # ---------------------------------------------------------------------- helpers
-def _kept(scored: pl.DataFrame) -> pl.DataFrame:
-    return reasons_for(scored.filter(pl.col("score") >= STORE_FLOOR))
-
-
 def _pairs_with_base(session: Session, keys: pl.DataFrame, *, exclude_self: bool = True
                      ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(a = one of `keys`' people, b = a stored profile) sharing a small enough block, and
@@ -147,7 +143,7 @@ def _score_against_base(session: Session, pairs: pl.DataFrame, features: pl.Data
                         frequencies: pl.DataFrame, *, ordered: bool = True) -> pl.DataFrame:
     """Score (a from `features`, b from the base); `ordered`: each pair once, a < b."""
     base = person_features(load_people(session=session, profile_ids=pairs["b"].unique().to_list()))
-    scored = compare_pairs(pairs, features, base, frequencies)
+    scored = score_kept(pairs, features, base, frequencies)
     if not ordered:
         return scored
     flipped = pl.col("a") > pl.col("b")
