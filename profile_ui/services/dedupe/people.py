@@ -39,8 +39,16 @@ def load_people(*, session: Session, profile_ids: Sequence[int] | None = None) -
                           sa.column("value"))
 
     def fetch(query_for: object) -> list[tuple]:
-        if profile_ids is None:
-            return list(session.connection().execute(query_for(None)).all())  # type: ignore[operator]
+        if profile_ids is None:  # the whole base: the driver's cursor, no per-row Result objects
+            connection = session.connection()
+            sql = query_for(None).compile(dialect=connection.dialect,  # type: ignore[operator]
+                                          compile_kwargs={"literal_binds": True})
+            cursor = connection.connection.driver_connection.cursor()
+            try:
+                cursor.execute(str(sql))
+                return cursor.fetchall()
+            finally:
+                cursor.close()
         return in_batches(session, list(profile_ids), query_for)
 
     def base(bound: object) -> sa.Select:
