@@ -26,7 +26,7 @@ THRESHOLD_NOTE = (
     "50% found 93% with 90% right.")
 
 
-def _select(label: str, id_: str, name: str, value: rx.Var, options: list) -> rx.Component:  # noqa: ANN001
+def _select(label: str, id_: str, name: str, value: rx.Var, options: list) -> rx.Component:
     return rx.hstack(
         field_label(label, html_for=id_),
         rx.el.select(*options, id=id_, value=value, on_change=lambda v: S.set_filter(name, v)),

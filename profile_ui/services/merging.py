@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from ..models import (
-    MERGE_MANUAL, MERGE_SOURCES, STATUS_DELETED, FieldDefinition, Profile, ProfileMerge,
+    MERGE_MANUAL, MERGE_SOURCES, STATUS_DELETED, AuditEvent, FieldDefinition, Profile, ProfileMerge,
     utcnow,
 )
 from .audit import record_event
@@ -38,7 +38,7 @@ from .merge_snapshot import (
     COLLECTION, COLLECTIONS, SYSTEM_COLUMNS, empty as _empty, equal as _equal, field_values, from_json, move_profile_rows, put_rows,
     remove_rows, restore_rows, rows_by_key, same_row, snapshot_profiles,
 )
-from .permissions import PROFILES_MERGE, PROFILES_VIEW, Actor
+from .permissions import AUDIT_VIEW, PROFILES_MERGE, PROFILES_VIEW, Actor
 from .profiles import ProfileError, format_value
 from .trash import MERGED_REASON_PREFIX
 
@@ -172,7 +172,7 @@ def _field_keys(labels: dict[str, str], *value_maps: dict[str, Any]) -> list[str
 def _write_fields(session: Session, profile_id: int, current: dict[str, Any], writes: dict[str, Any],
                   now: datetime) -> None:
     """Set field values (JSON-ready) on a profile: system columns and custom attributes."""
-    profiles = Profile.__table__  # type: ignore[attr-defined]
+    profiles = Profile.__table__
     system = from_json(profiles, {k: v for k, v in writes.items() if k in SYSTEM_COLUMNS})
     attributes = dict(current["profile"].get("attributes") or {})
     for key, value in writes.items():
@@ -431,7 +431,7 @@ def unmerge(*, session: Session, actor: Actor, merge_id: int) -> UnmergeResult:
     # ---- the merged profile exactly as it was
     for name in ("segments", "groups", "consents", "provenance"):
         restore_rows(session, COLLECTION[name], m, before_m[name])
-    profiles = Profile.__table__  # type: ignore[attr-defined]
+    profiles = Profile.__table__
     session.execute(sa.update(Profile).where(Profile.id == m).values(**from_json(profiles, before_m["profile"])))
 
     report = asdict(result)
@@ -458,7 +458,7 @@ def _restore_id_rows(session: Session, survivor: int, merged: int, before_m: dic
     not_restored: list[str] = []
     for name in ("identities", "tags", "linked"):
         collection = COLLECTION[name]
-        table = collection.model.__table__  # type: ignore[attr-defined]
+        table = collection.model.__table__
         rows = list(before_m[name])
         ids = [r["id"] for r in rows]
         pair = table.c.profile_id.in_([survivor, merged])
@@ -509,7 +509,21 @@ def merge_info(*, session: Session, actor: Actor, merge_id: int) -> MergeInfo | 
 
 def find_merge(*, session: Session, actor: Actor, survivor_id: int, merged_id: int) -> MergeInfo | None:
     """The latest merge of `merged_id` into `survivor_id` (the audit log's events name both)."""
+    actor.require(PROFILES_VIEW)
     record = session.exec(select(ProfileMerge).where(
         ProfileMerge.survivor_id == survivor_id, ProfileMerge.merged_id == merged_id)
         .order_by(ProfileMerge.id.desc())).first()
     return None if record is None else _info(record)
+
+
+def merge_of_audit_event(*, session: Session, actor: Actor, event_id: int) -> MergeInfo | None:
+    """The merge a "profile.merge" audit event records (the audit log's Undo merge), for
+    someone who may both read the audit log and merge; None when the event is no merge."""
+    actor.require(PROFILES_MERGE, AUDIT_VIEW)
+    event = session.exec(select(AuditEvent).where(AuditEvent.id == event_id,
+                                                  AuditEvent.action == "profile.merge")).first()
+    if event is None:
+        return None
+    details = event.details or {}
+    return find_merge(session=session, actor=actor, survivor_id=int(details.get("survivor") or 0),
+                      merged_id=int(details.get("merged") or 0))

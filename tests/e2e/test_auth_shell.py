@@ -24,7 +24,7 @@ MENUS = {
 }
 
 
-def _menu(page: Page):  # noqa: ANN202
+def _menu(page: Page):
     return page.get_by_role("navigation", name="Main navigation").get_by_role("link")
 
 

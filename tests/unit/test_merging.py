@@ -30,7 +30,7 @@ def comparable(snapshot: dict) -> dict:
     for name, rows in snapshot.items():
         if name == "profile":
             continue
-        out[name] = sorted((sorted((k, repr(v)) for k, v in row.items() if k != "last_seen_at") for row in rows))
+        out[name] = sorted(sorted((k, repr(v)) for k, v in row.items() if k != "last_seen_at") for row in rows)
     return out
 
 
@@ -80,7 +80,7 @@ def test_merge_moves_everything_and_hides_the_merged_profile(session, world):
     assert survivor.city == '@SUM(1+1)*cmd|\' /C calc\'!A0'  # survivor's own value kept
     assert survivor.attributes["loyalty_points"] == 120 and survivor.attributes["vip"] is True
     assert result.changes["full_name"][1] == "An Nguyễn"
-    owners = {v: p for v, p in session.execute(sa.select(Identity.value, Identity.profile_id)).all()}
+    owners = dict(session.execute(sa.select(Identity.value, Identity.profile_id)).all())
     assert owners["an@example.com"] == world.formula and owners["U001"] == world.formula
     for model in (SegmentMember, GroupMembership, Consent, LinkedObject):
         assert session.execute(sa.select(sa.func.count()).select_from(model)

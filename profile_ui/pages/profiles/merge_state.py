@@ -16,16 +16,14 @@ import dataclasses
 from typing import Any
 
 import reflex as rx
-from sqlmodel import select
 
 from ... import routes
 from ...db import session_scope
-from ...models import AuditEvent
 from ...services.merging import (
-    MergeError, MergePreview, UnmergeResult, find_merge, merge_profiles, merges_into, preview_merge,
+    MergeError, MergePreview, UnmergeResult, merge_of_audit_event, merge_profiles, merges_into, preview_merge,
     unmerge,
 )
-from ...services.permissions import AUDIT_VIEW, PROFILES_MERGE
+from ...services.permissions import PROFILES_MERGE
 from ...state.base import AppState, guarded
 from ...state.dialog import DialogMixin
 from .detail_state import ProfileDetailState
@@ -238,13 +236,8 @@ class UnmergeState(AppState):
     def ask_for_event(self, event_id: int) -> Any:
         """The audit log's Undo merge: the merge the (server-side) audit event names."""
         actor = self._require_actor()
-        actor.require(PROFILES_MERGE, AUDIT_VIEW)
         with session_scope() as session:
-            event = session.exec(select(AuditEvent).where(AuditEvent.id == int(event_id),
-                                                          AuditEvent.action == "profile.merge")).first()
-            details = (event.details or {}) if event else {}
-            info = find_merge(session=session, actor=actor, survivor_id=int(details.get("survivor") or 0),
-                              merged_id=int(details.get("merged") or 0)) if event else None
+            info = merge_of_audit_event(session=session, actor=actor, event_id=int(event_id))
         if info is None:
             return rx.toast.error("This merge has no record to undo")
         if info.undone_at is not None:

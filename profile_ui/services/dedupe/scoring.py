@@ -295,5 +295,5 @@ def reasons_for(scored: pl.DataFrame) -> pl.DataFrame:
         highlights.append(fields)
     return scored.select("a", "b", "score").with_columns(
         reasons=pl.Series(texts, dtype=pl.Utf8),
-        fields=pl.Series(highlights, dtype=pl.Struct({f: pl.Utf8 for f in FIELD_OF.values()})),
+        fields=pl.Series(highlights, dtype=pl.Struct(dict.fromkeys(FIELD_OF.values(), pl.Utf8))),
     )

@@ -43,7 +43,7 @@ TAGS_TARGET = "tags"
 #   ERRORS_COL         List(Struct{"column": Utf8 (header as in the file), "message": Utf8})
 #   VALID_COL          Boolean: no errors and at least one usable identifier
 
-from dataclasses import asdict, dataclass, field  # noqa: E402
+from dataclasses import asdict, dataclass, field  # noqa: E402  (after the column contract above)
 from typing import Any  # noqa: E402
 
 
