@@ -20,10 +20,12 @@ from .pages import (
     trash,
 )
 from .jobs.runner import embedded_consumer_lifespan
-from .services.export_download import ExportDownloads
-from .services.uploads import UploadGuard
 from .state.base import SESSION_COOKIE, page_load_events
+from .web.export_download import ExportDownloads
+from .web.upload_guard import UploadGuard
+from .web.upload_parts import keep_upload_parts_in_memory
 
+keep_upload_parts_in_memory()  # an uploaded file never spills to a plain temporary file
 app = rx.App(
     api_transformer=[functools.partial(UploadGuard, session_cookie=SESSION_COOKIE),
                      functools.partial(ExportDownloads, session_cookie=SESSION_COOKIE)],

@@ -19,6 +19,7 @@ _RUN_DIR = Path(tempfile.mkdtemp(prefix="profile-ui-tests-"))
 os.environ.setdefault("DATA_DIR", str(_RUN_DIR / "data"))
 os.environ.setdefault("ENVIRONMENT", "test")
 
+# (E402 below: DATA_DIR and ENVIRONMENT must be set before the app's modules read them)
 import pytest  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 from sqlmodel import Session  # noqa: E402

@@ -5,7 +5,7 @@ keeps a record with both profiles' data before the merge and the survivor's just
 so it can be undone. No foreign keys: the record outlives a purged profile.
 
 Revision ID: 0009
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-04 14:50:00
 """
 import sqlalchemy as sa
@@ -16,7 +16,7 @@ from profile_ui.models.base import UTCDateTime
 
 
 revision = '0009'
-down_revision = '0005'
+down_revision = '0006'  # re-chained after issue17's 0006 (both came from 0005)
 branch_labels = None
 depends_on = None
 

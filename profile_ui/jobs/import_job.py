@@ -28,22 +28,33 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from ..db import get_engine
-from ..models import FieldDefinition, IdentityKind, ImportJob, ImportRowResult, SyncRule, User, utcnow
+from ..models import ImportJob, ImportRowResult, User, utcnow
+from ..services import dispatch
+from ..services.catalog import active_sync_rule, field_definitions, identity_kinds
 from ..services.importing import ImportMapping, ImportOptions
+from ..services import file_store
+from ..services.importing import mapping as mapping_stage
+from ..services.importing.apply import ImportPlanError, apply_import, plan_import
+from ..services.importing.mapping import MappingInvalid
 from ..services.importing.progress import (
     STAGE_APPLY, STAGE_CHECK, STAGE_DRY_RUN, STAGE_READ, ProgressReporter, clear_progress,
 )
-from ..services.importing.results import store_row_results
+from ..services.importing.read import FileRejected, read_upload
+from ..services.importing.results import plan_errors, store_row_results, write_error_file
+from ..services.importing.segments_apply import DEFAULT_HEADERS, apply_segments, plan_segments, segment_frame
 from ..services.importing.jobs import (
     ACTIVE_STATUSES, AUTO_MAPPING_KEY, AWAITING_CONFIRMATION, COMPLETED, FAILED, QUEUED, RUN_KEY,
     RUNNING, VALIDATING, counts_summary, job_mapping, job_options, report_link, run_info,
 )
+from ..services.importing.validate import validate_rows
 from ..services.notify import notify_user, send_email
 from ..services.permissions import PROFILES_IMPORT, SYSTEM_ACTOR, Actor, PermissionDenied
-from .runner import LEASE_SECONDS, Owner, claim_is_stale, enqueue_import_batch, lease_until
+from ..services.users import actor_for_user
+from ..settings import get_settings
+from .leases import LEASE_SECONDS, Owner, claim_is_stale, lease_until
 
 log = logging.getLogger(__name__)
 
@@ -189,8 +200,6 @@ def _finish_failed(engine: Engine, claim: Claim, message: str, *, rejected: bool
 def _actor_for(session: Session, job: ImportJob) -> Actor:
     if job.created_by is None:
         return SYSTEM_ACTOR
-    from ..services.users import actor_for_user
-
     user = session.get(User, job.created_by)
     if user is None or not user.is_active:
         raise PermissionDenied(PROFILES_IMPORT)
@@ -198,10 +207,6 @@ def _actor_for(session: Session, job: ImportJob) -> Actor:
 
 
 def _run_claimed(engine: Engine, claim: Claim) -> str:
-    from ..services.importing.apply import ImportPlanError
-    from ..services.importing.mapping import MappingInvalid
-    from ..services.importing.read import FileRejected
-
     with Session(engine, expire_on_commit=False) as session:
         job = session.get(ImportJob, claim.job_id)
         session.expunge(job)
@@ -300,19 +305,15 @@ class _ProfilePipeline:
     @staticmethod
     def plan(session: Session, actor: Actor, job: ImportJob, prepared: _Prepared,
              options: ImportOptions, progress: Callable[[int], None]) -> Any:
-        from ..services.importing.apply import plan_import
-
         return plan_import(session=session, actor=actor, frame=prepared.frame,
                            mapping=prepared.mapping, options=options,
-                           sync_rule=_sync_rule(session), file_name=job.file_name, progress=progress)
+                           sync_rule=active_sync_rule(session), file_name=job.file_name, progress=progress)
 
     @staticmethod
     def apply(session: Session, actor: Actor, row: ImportJob, prepared: _Prepared,
               options: ImportOptions, progress: Callable[[int], None]) -> Any:
-        from ..services.importing.apply import apply_import
-
         return apply_import(session=session, actor=actor, job=row, frame=prepared.frame,
-                            mapping=prepared.mapping, options=options, sync_rule=_sync_rule(session),
+                            mapping=prepared.mapping, options=options, sync_rule=active_sync_rule(session),
                             progress=progress)
 
 
@@ -320,9 +321,6 @@ class _SegmentPipeline:
     @staticmethod
     def prepare(session: Session, job: ImportJob, sheet: Any, options: ImportOptions,
                 progress: ProgressReporter) -> _Prepared:
-        from ..services.importing.segments_apply import segment_frame
-        from ..settings import get_settings
-
         mapping = _segment_mapping(job, sheet)
         frame, headers = segment_frame(sheet.frame, mapping, options,
                                        default_region=get_settings().default_phone_region)
@@ -331,16 +329,12 @@ class _SegmentPipeline:
     @staticmethod
     def plan(session: Session, actor: Actor, job: ImportJob, prepared: _Prepared,
              options: ImportOptions, progress: Callable[[int], None]) -> Any:
-        from ..services.importing.segments_apply import plan_segments
-
         return plan_segments(session=session, actor=actor, frame=prepared.frame, options=options,
                              file_name=job.file_name, headers=prepared.headers)
 
     @staticmethod
     def apply(session: Session, actor: Actor, row: ImportJob, prepared: _Prepared,
               options: ImportOptions, progress: Callable[[int], None]) -> Any:
-        from ..services.importing.segments_apply import apply_segments
-
         return apply_segments(session=session, actor=actor, job=row, frame=prepared.frame,
                               options=options, headers=prepared.headers, progress=progress)
 
@@ -352,8 +346,6 @@ PIPELINES = {"profiles": _ProfilePipeline, "segments": _SegmentPipeline, "member
 def _segment_mapping(job: ImportJob, sheet: Any) -> ImportMapping | None:
     """The user's mapping; an "auto" one is the standard headers (User ID, Segment Name,
     Segment Value) with any forced id column in place of User ID."""
-    from ..services.importing.segments_apply import DEFAULT_HEADERS
-
     mapping = job_mapping(job)
     if not (job.mapping or {}).get(AUTO_MAPPING_KEY):
         return mapping
@@ -372,10 +364,6 @@ def _record_error_files(engine: Engine, claim: Claim, job: ImportJob, sheet: Any
     and .csv beside it. Written after the commit, so the write lock is not held meanwhile;
     a crash in between leaves the job done without them (results.write_error_file makes
     them again on request)."""
-    from ..services import file_store
-    from ..services.importing.results import plan_errors, write_error_file
-    from ..settings import get_settings
-
     errors = plan_errors(plan)
     if not errors:
         return
@@ -416,22 +404,11 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _sync_rule(session: Session) -> SyncRule:
-    rule = session.exec(select(SyncRule).where(SyncRule.is_active.is_(True)).order_by(SyncRule.id)).first()
-    return rule if rule is not None else SyncRule(name="Default", identifier_kinds=["user_id", "email", "phone"])
-
-
 def _read(job: ImportJob) -> Any:
-    from ..services.importing.read import FileRejected, read_upload
-
     path = job.stored_path or ""
     if not os.path.isfile(path):
         raise FileRejected(job.file_name, "the file was not found")
     return read_upload(path, file_name=job.file_name, sheet=job.sheet)
-
-
-def _fields(session: Session) -> dict[str, FieldDefinition]:
-    return {f.key: f for f in session.exec(select(FieldDefinition)).all()}
 
 
 def _resolve_mapping(session: Session, job: ImportJob, sheet: Any) -> ImportMapping:
@@ -439,11 +416,9 @@ def _resolve_mapping(session: Session, job: ImportJob, sheet: Any) -> ImportMapp
     mapping = job_mapping(job)
     if not (job.mapping or {}).get(AUTO_MAPPING_KEY):
         return mapping
-    from ..services.importing import mapping as mapping_stage
-
     suggestions = mapping_stage.suggest_mapping(
-        sheet.headers, fields=list(_fields(session).values()),
-        identity_kinds=session.exec(select(IdentityKind)).all())
+        sheet.headers, fields=list(field_definitions(session).values()),
+        identity_kinds=list(identity_kinds(session).values()))
     suggested = mapping_stage.suggested_mapping(suggestions)
     forced = {header: target for header, target in mapping.columns.items() if target}
     if forced:  # a forced identity column wins over a suggestion of the same target
@@ -455,10 +430,7 @@ def _resolve_mapping(session: Session, job: ImportJob, sheet: Any) -> ImportMapp
 
 
 def _validate(session: Session, sheet: Any, mapping: ImportMapping) -> Any:
-    from ..services.importing.validate import validate_rows
-    from ..settings import get_settings
-
-    return validate_rows(sheet, mapping, fields=_fields(session),
+    return validate_rows(sheet, mapping, fields=field_definitions(session),
                          default_region=get_settings().default_phone_region)
 
 
@@ -487,8 +459,6 @@ def _notify(session: Session, job: ImportJob, *, title: str, body: str,
     user = session.get(User, job.created_by)
     if not email or user is None:
         return None
-    from ..settings import get_settings
-
     url = f"{get_settings().app_url.rstrip('/')}{link}"
     return _Mail(to=user.email, subject=title, body=f"{body}\n\nReport: {url}\n")
 
@@ -543,5 +513,5 @@ def recover_import_jobs(*, engine: Engine | None = None) -> list[int]:
             requeued.append(row.id)
             batches.add(row.batch_id)
     for batch_id in batches:
-        enqueue_import_batch(batch_id)
+        dispatch.send(dispatch.IMPORT_BATCH, batch_id)
     return requeued

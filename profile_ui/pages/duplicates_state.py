@@ -4,7 +4,7 @@ the filters (minimum score, import, status), the per-pair decisions, the merge d
 
 Which pair an event acts on is an id the server listed on this page (`_listed`); the values
 a merge keeps are looked up in the server's own preview, never taken from the browser.
-services/dedupe/review.py checks the permission before anything.
+services/duplicate_review.py checks the permission before anything.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import reflex as rx
 
 from .. import routes
 from ..db import session_scope
-from ..services.dedupe.review import (
+from ..services.duplicate_review import (
     CandidateFilter, CandidateView, DuplicateError, count_candidates, decide, import_choices,
     list_candidates, merge_candidate, merge_candidates, preview_candidate,
 )

@@ -23,14 +23,14 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from ..models import (
-    AttributeProvenance, Consent, FieldDefinition, Identity, IdentityKind, Profile, SyncRule, utcnow,
+    IDENTITY_PREFIX, MERGE_POLICIES, SYSTEM_COLUMNS, AttributeProvenance, Consent, FieldDefinition, Identity,
+    IdentityKind, MergePolicy, Profile, SyncRule, utcnow,
     STATUS_ACTIVE, STATUS_DEACTIVATED, STATUS_DELETED,
 )
 from ..settings import get_settings
 from .audit import record_event
-from .bootstrap import SYSTEM_FIELDS
-from .importing import IDENTITY_PREFIX
-from .importing.apply import POLICIES, active_sync_rule, json_value
+from .catalog import active_sync_rule, field_definitions, identity_kinds
+from .importing.apply import json_value
 from .importing.normalize import (
     InvalidValue, clean_name, clean_text, normalize_email, normalize_phone,
     parse_boolean, parse_date, parse_datetime, parse_number, shorten,
@@ -46,7 +46,6 @@ from .workspace_settings import CONSENT_CHANNELS, CONSENT_STATUSES
 MANUAL_SOURCE = "manual"
 MANUAL_INITIAL_SOURCE = "Created manually"
 CONTACT_KINDS = ("email", "phone")  # a new profile needs at least one of these
-SYSTEM_COLUMNS = tuple(key for key, *_ in SYSTEM_FIELDS)
 CUSTOM_TEXT_MAX = 1000
 IDENTITY_VALUE_MAX = 255
 _KIND_LABELS = {"email": "E-mail", "phone": "Phone", "user_id": "User ID"}
@@ -152,14 +151,6 @@ def parse_identity_value(kind: str, raw: str | None, *, region: str | None = Non
     if value and len(value) > IDENTITY_VALUE_MAX:
         raise InvalidValue(f"An identity can have at most {IDENTITY_VALUE_MAX} characters")
     return value
-
-
-def _field_definitions(session: Session) -> dict[str, FieldDefinition]:
-    return {d.key: d for d in session.exec(select(FieldDefinition).order_by(FieldDefinition.position)).all()}
-
-
-def _identity_kinds(session: Session) -> dict[str, IdentityKind]:
-    return {k.key: k for k in session.exec(select(IdentityKind).order_by(IdentityKind.position)).all()}
 
 
 def _kind_label(kinds: dict[str, IdentityKind], kind: str) -> str:
@@ -274,8 +265,8 @@ def create_profile(
     """
     actor.require(PROFILES_CREATE)
     region = get_settings().default_phone_region
-    definitions = _field_definitions(session)
-    kinds = _identity_kinds(session)
+    definitions = field_definitions(session)
+    kinds = identity_kinds(session)
     errors: dict[str, str] = {}
     parsed = _parse_values(values or {}, definitions, kinds, errors, region)
 
@@ -299,7 +290,7 @@ def create_profile(
 
     consent_values = _parse_consent(consent or {}, errors)
 
-    rule = _sync_rule(session)
+    rule = active_sync_rule(session)
     owners = _owners(session, typed_ids)
     identifier_kinds = [k for k in (rule.identifier_kinds or []) if k in typed_ids]
     matched = list(dict.fromkeys(owners[k] for k in identifier_kinds if k in owners))
@@ -350,13 +341,6 @@ def create_profile(
     return CreateResult(profile_id=profile.id, matched_existing=False,
                         message=f"Profile {profile.id} created",
                         changes={k: [None, _audit_value(v)] for k, v in filled.items()})
-
-
-def _sync_rule(session: Session) -> SyncRule:
-    try:
-        return active_sync_rule(session)
-    except ValueError:  # no rule set up: nothing matches, every create makes a profile
-        return SyncRule(name="none", identifier_kinds=[])
 
 
 def _owners(session: Session, typed_ids: dict[str, str]) -> dict[str, int]:
@@ -433,7 +417,7 @@ def _update_matched(session: Session, actor: Actor, profile: Profile, parsed: di
         if _same(current, new):
             continue
         policy = (rule.field_policies or {}).get(key) or rule.default_policy or "overwrite"
-        policy = policy if policy in POLICIES else "overwrite"
+        policy = policy if policy in MERGE_POLICIES else MergePolicy.OVERWRITE
         if key in provenance and provenance[key].locked:
             kept[key] = "locked (edited by hand)"
         elif policy == "never":
@@ -481,8 +465,8 @@ def update_profile_fields(
     """
     actor.require(PROFILES_EDIT)
     profile = _load_profile(session, profile_id)
-    definitions = _field_definitions(session)
-    kinds = _identity_kinds(session)
+    definitions = field_definitions(session)
+    kinds = identity_kinds(session)
     errors: dict[str, str] = {}
     parsed = _parse_values(values or {}, definitions, kinds, errors, get_settings().default_phone_region)
     for key, value in parsed.items():
@@ -528,7 +512,7 @@ def unlock_field(*, session: Session, actor: Actor, profile_id: int, field_key: 
 def locked_fields(*, session: Session, profile_id: int) -> list[str]:
     """Keys of the profile's values that imports leave alone (for lock icons)."""
     return list(session.exec(select(AttributeProvenance.field_key).where(
-        AttributeProvenance.profile_id == profile_id, AttributeProvenance.locked == True)  # noqa: E712
+        AttributeProvenance.profile_id == profile_id, AttributeProvenance.locked == True)  # noqa: E712 (SQL "= true")
         .order_by(AttributeProvenance.field_key)).all())
 
 
@@ -560,7 +544,7 @@ def add_identity(*, session: Session, actor: Actor, profile_id: int, kind: str, 
     """
     actor.require(PROFILES_EDIT)
     profile = _load_profile(session, profile_id)
-    kinds = _identity_kinds(session)
+    kinds = identity_kinds(session)
     key = f"{IDENTITY_PREFIX}{kind}"
     if kind not in kinds:
         raise ProfileValidationError({key: f"'{kind}' is not an identity kind of this workspace"})

@@ -34,8 +34,8 @@ from sqlalchemy.ext.compiler import compiles
 from sqlmodel import Session, select
 
 from ..models import (
-    AttributeProvenance, AuditEvent, Consent, FieldDefinition, Group, GroupMembership, Identity,
-    IdentityKind, ImportJob, ImportRowResult, LinkedObject, Profile, ProfileTag, Segment,
+    IDENTITY_PREFIX, MEMBERSHIP_STATES, AttributeProvenance, AuditEvent, Consent, FieldDefinition, Group,
+    GroupMembership, Identity, IdentityKind, ImportJob, ImportRowResult, LinkedObject, Profile, ProfileTag, Segment,
     SegmentMember, Tag, TagGroup, User, utcnow,
     STATUS_ACTIVE, STATUS_DEACTIVATED, STATUS_DELETED,
 )
@@ -730,7 +730,7 @@ def tags_of(*, session: Session, profile_ids: list[int],
 
 
 PROFILE_META_COLUMNS = ("created_at", "updated_at", "initial_source", "status", "id")
-IDENTITY_COLUMN_PREFIX = "identity:"
+IDENTITY_COLUMN_PREFIX = IDENTITY_PREFIX
 TAG_COLUMN_PREFIX = "tag:"
 
 
@@ -988,8 +988,6 @@ def add_profiles_to_group(
 ) -> int:
     """Add profiles (ids, or all matching `flt`) to a group; returns how many were added
     (members already in it keep their membership)."""
-    from ..models import MEMBERSHIP_STATES
-
     actor.require(PROFILES_EDIT)
     if state not in MEMBERSHIP_STATES:
         raise ProfileError(f"Unknown membership state '{state}'")

@@ -17,10 +17,12 @@ from sqlmodel import Session, select
 from profile_ui.jobs.export_job import recover_export_jobs, run_export_job
 from profile_ui.jobs.purge import run_purge
 from profile_ui.models import AuditEvent, ExportJob, Notification, utcnow
-from profile_ui.services import exporting, sheet_writer
+from profile_ui.services import sheet_writer
+from profile_ui.services.export_format import TAG_WITHOUT_VALUE
+from profile_ui.services.sheet_writer import neutralize_formula
 from profile_ui.services.exporting import (
     ExportError, ExportExpired, NotYourExport, download_export, export_profiles, export_to_file,
-    list_exports, neutralize_formula, preview_export,
+    list_exports, preview_export,
 )
 from profile_ui.services.permissions import PermissionDenied
 from profile_ui.services.profiles import ProfileFilter
@@ -158,7 +160,7 @@ def test_small_csv_export_writes_at_once_with_values_tags_and_identities(session
     assert an["Birthday"] == "1990-05-17" and an["Registration time"] == "2024-01-02 03:04:05"
     assert an["Loyalty points"] == "120" and an["Hobbies"] == "Chess|Travel" and an["VIP"] == "Yes"
     assert an["Stage"] == "Loyal" and an["Interest"] == "Travel|Fashion"  # in the order they were given
-    assert an["Newsletter subscriber"] == exporting.TAG_WITHOUT_VALUE
+    assert an["Newsletter subscriber"] == TAG_WITHOUT_VALUE
     assert an["Segments"] == "RFM tier: Champions" and an["Groups"] == "VIP Club (active)"
     assert world.resting not in rows and world.gone not in rows
     assert rows[world.formula]["Loyalty points"] == "-5"

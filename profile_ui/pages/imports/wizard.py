@@ -361,7 +361,7 @@ def _preview() -> rx.Component:
         rx.cond(S.busy == "", rx.vstack(
             rx.heading("Dry run: nothing has been changed yet", size="4", as_="h2"),
             rx.el.ul(rx.foreach(S.preview_totals, _total), aria_label="Totals"),
-            rx.cond(S.kind != "segments", ignored_columns(S)),
+            rx.cond((S.kind != "segments") & (S.preview_totals.length() > 0), ignored_columns(S)),
             _step_error(),
             rx.hstack(
                 rx.el.label("Show rows", html_for="preview-outcome"),
@@ -392,7 +392,9 @@ def _preview() -> rx.Component:
                 align="center"),
             rx.hstack(rx.button("Back to mapping", variant="soft", on_click=S.back_to_mapping),
                       rx.button(rx.cond(S.kind == "membership", "Confirm and review members",
-                                        "Confirm import"), on_click=S.confirm)),
+                                        "Confirm import"), on_click=S.confirm,
+                                # until the dry run's results are in there is nothing to confirm
+                                disabled=S.preview_totals.length() == 0)),
             spacing="3", width="100%", align="start")),
         width="100%", align="start",
     )

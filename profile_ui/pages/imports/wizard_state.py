@@ -16,15 +16,15 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-import polars as pl
 import reflex as rx
 
 from ... import routes
 from ...db import session_scope
+from ...models import CHOICE_TYPES
 from ...services import retention, workspace_settings
 from ...services.importing import IDENTITY_PREFIX, TAGS_TARGET, ImportMapping, ImportOptions
-from ...services.dedupe.importing import MODES as possible_duplicate_modes
-from ...services.dedupe.importing import describe as possible_duplicate_text
+from ...services.importing.possible_duplicates import MODES as possible_duplicate_modes
+from ...services.importing.possible_duplicates import describe as possible_duplicate_text
 from ...services.importing import jobs as import_jobs
 from ...services.importing import mapping as mapping_stage
 from ...services.importing import membership
@@ -43,7 +43,6 @@ PREVIEW_PAGE_SIZE = 25
 POLL_SECONDS = 0.5
 DRY_RUN_WAIT_SECONDS = 600
 ERROR_FILE_WAIT_SECONDS = 10
-CHOICE_TYPES = ("single_choice", "multiple_choice")
 POLICIES = (("", "Sync rule default"), ("overwrite", "Overwrite"),
             ("fill_empty", "Fill empty only"), ("never", "Never change"))
 STEPS = ("source", "sheet", "map", "values", "options", "preview")
@@ -112,19 +111,6 @@ class PreviewRow:
 
 def _size(n: int) -> str:
     return f"{n / (1024 * 1024):.1f} MB" if n >= 1024 * 1024 else f"{max(1, n // 1024)} KB"
-
-
-def _file_summary(sheet_data: Any, limit: int = 200) -> dict[str, Any]:
-    """Headers, three samples and the distinct values of each column (small; kept server-side)."""
-    frame: pl.DataFrame = sheet_data.frame
-    summary: dict[str, Any] = {"headers": list(sheet_data.headers), "samples": {}, "distinct": {},
-                               "rows": frame.height}
-    for header in sheet_data.headers:
-        column = frame.get_column(header)
-        summary["samples"][header] = column.drop_nulls().head(3).to_list()
-        summary["distinct"][header] = values_stage.distinct_values(frame, header, limit=limit,
-                                                                   separators="|;")
-    return summary
 
 
 def _format_changes(changes: dict[str, Any]) -> str:
@@ -373,7 +359,7 @@ class ImportUploadState(UploadFeedbackMixin, IgnoredColumnsMixin, AppState):
             try:
                 if index == 0:
                     sheet_data = await asyncio.to_thread(read_upload, path, file_name=name, sheet=sheet)
-                    summary = await asyncio.to_thread(_file_summary, sheet_data)
+                    summary = await asyncio.to_thread(values_stage.file_summary, sheet_data)
                     del sheet_data
                     signatures.append(mapping_stage.headers_signature(summary["headers"]))
                 else:
@@ -479,8 +465,7 @@ class ImportUploadState(UploadFeedbackMixin, IgnoredColumnsMixin, AppState):
             if line.target == NEW_FIELD:
                 columns[line.header] = None
                 spec = mapping_stage.propose_new_field(
-                    line.header, pl.Series(self._summary.get("distinct", {}).get(line.header, []),
-                                           dtype=pl.Utf8), taken)
+                    line.header, self._summary.get("distinct", {}).get(line.header, []), taken)
                 taken.add(spec["key"])
                 new_fields[line.header] = spec
             else:

@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from ...models import STATUS_ACTIVE
 from ..crypto import is_encrypted_kind
-from ..importing.resolve import in_batches, in_filter
+from ..sql_batches import in_batches, in_filter
 from .features import PEOPLE_SCHEMA, empty_people
 
 IDENTITY_FIELDS = {"email": "email", "phone": "phone", "user_id": "user_id"}

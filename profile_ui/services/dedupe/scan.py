@@ -29,8 +29,8 @@ from ...models.duplicate import (
     DUPLICATE_OPEN, DUPLICATE_SKIPPED, SOURCE_IMPORT, SOURCE_SCAN, DedupeKey, DuplicateCandidate,
 )
 from ..audit import record_event
-from ..importing.apply import BulkWriter
-from ..importing.resolve import in_batches, in_filter
+from ..bulk_writer import BulkWriter
+from ..sql_batches import in_batches, in_filter
 from ..permissions import Actor
 from . import PROFILES_MERGE
 from .blocking import blocking_keys, candidate_pairs, cross_pairs, key_frequencies
