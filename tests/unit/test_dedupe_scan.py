@@ -217,3 +217,14 @@ def test_cli_scan_and_the_nightly_task(sqlite_url, app_env):
     assert result.exit_code == 0, result.output
     assert "2 profiles" in result.output and "1 new possible duplicates" in result.output
     assert "duplicates.scan" in {task.__name__ for task in get_huey()._registry._periodic_tasks}
+
+
+def test_incremental_check_pairs_new_profiles_with_each_other(session):
+    ids = [add_profile(session, name, birthday=date(1999, 9, 9), email=email)
+           for name, email in (("Phạm Thu Trang", "trang.pham@gmail.com"), ("Pham Thu Trang", "trang.pham@hotmail.com"))]
+    session.commit()
+
+    scan_profiles(session=session, actor=REVIEWER, profile_ids=ids)  # no full scan ever ran
+    session.commit()
+
+    assert set(open_pairs(session)) == {(ids[0], ids[1])}

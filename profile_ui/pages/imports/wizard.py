@@ -311,6 +311,16 @@ def _options() -> rx.Component:
                             style={"display": "flex", "gap": "0.4em"}),
                 spacing="5"),
             value=S.tags_mode, on_change=S.set_tags_mode, aria_label="Tags column"),
+        rx.heading("Rows that look like an existing profile", size="3", as_="h3"),
+        rx.radio_group.root(
+            rx.hstack(
+                rx.el.label(rx.radio_group.item(value="review"), "Create them and send them to the duplicates review",
+                            style={"display": "flex", "gap": "0.4em"}),
+                rx.el.label(rx.radio_group.item(value="create"), "Create them anyway",
+                            style={"display": "flex", "gap": "0.4em"}),
+                spacing="5"),
+            value=S.possible_duplicates, on_change=S.set_possible_duplicates,
+            aria_label="Rows that look like an existing profile"),
         spacing="3", align="start", width="100%",
     )
     segment_options = rx.hstack(

@@ -23,6 +23,7 @@ from ...db import session_scope
 from ...models import CHOICE_TYPES
 from ...services import retention, workspace_settings
 from ...services.importing import IDENTITY_PREFIX, TAGS_TARGET, ImportMapping, ImportOptions
+from ...services.importing.possible_duplicates import MODES as possible_duplicate_modes
 from ...services.importing.possible_duplicates import describe as possible_duplicate_text
 from ...services.importing import jobs as import_jobs
 from ...services.importing import mapping as mapping_stage
@@ -145,6 +146,7 @@ class ImportUploadState(UploadFeedbackMixin, IgnoredColumnsMixin, AppState):
     tag_choices: list[TargetChoice] = []
     chosen_tags: list[str] = []
     tags_mode: str = "append"
+    possible_duplicates: str = "review"  # services/dedupe/importing.py MODES
     segment_identifier: str = "user_id"
     identity_choices: list[TargetChoice] = []
     group_id: str = ""  # membership files: the group they list the members of
@@ -178,6 +180,7 @@ class ImportUploadState(UploadFeedbackMixin, IgnoredColumnsMixin, AppState):
         self.headers, self.lines, self.choice_fields = [], [], []
         self.template_name, self.template_offer, self.template_applied = "", "", False
         self.consent, self.chosen_tags, self.tags_mode = {}, [], "append"
+        self.possible_duplicates = "review"
         self.segment_identifier, self.group_id = "user_id", ""
         self.preview_totals, self.preview_rows, self.preview_job_ids = [], [], []
         self.preview_page, self.preview_pages, self.preview_count = 1, 1, 0
@@ -628,6 +631,13 @@ class ImportUploadState(UploadFeedbackMixin, IgnoredColumnsMixin, AppState):
 
     @rx.event
     @guarded
+    def set_possible_duplicates(self, mode: str) -> None:
+        self._actor()
+        if mode in possible_duplicate_modes:
+            self.possible_duplicates = mode
+
+    @rx.event
+    @guarded
     def set_segment_identifier(self, kind: str) -> None:
         self._actor()
         if kind in {c.value for c in self.identity_choices}:
@@ -641,7 +651,8 @@ class ImportUploadState(UploadFeedbackMixin, IgnoredColumnsMixin, AppState):
                 policies[target] = line.policy
         return ImportOptions(field_policies=policies, consent=dict(self.consent),
                              tag_ids=[int(t) for t in self.chosen_tags], tags_mode=self.tags_mode,
-                             segment_identifier=self.segment_identifier)
+                             segment_identifier=self.segment_identifier,
+                             possible_duplicates=self.possible_duplicates)
 
     def _cancel_preview(self, actor: Actor) -> None:
         """A new dry run replaces the last one: its jobs are cancelled, the files stay."""
