@@ -12,8 +12,10 @@ import os
 import reflex as rx
 
 from profile_ui.settings import get_settings
+from profile_ui.web.worker_respawn import respawn_crashed_workers
 
 settings = get_settings()
+respawn_crashed_workers()  # one crashed backend worker must not stop the others
 
 _reflex_uploads = (settings.data_dir / "reflex-uploads-unused").resolve()
 _reflex_uploads.mkdir(parents=True, exist_ok=True)
