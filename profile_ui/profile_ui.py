@@ -21,11 +21,16 @@ from .pages import (
 from .jobs.runner import embedded_consumer_lifespan
 from .services.export_download import ExportDownloads
 from .services.uploads import UploadGuard
+from .settings import get_settings
 from .state.base import SESSION_COOKIE
+from .web.security_headers import SecurityHeaders
 
 app = rx.App(
     api_transformer=[functools.partial(UploadGuard, session_cookie=SESSION_COOKIE),
-                     functools.partial(ExportDownloads, session_cookie=SESSION_COOKIE)],
+                     functools.partial(ExportDownloads, session_cookie=SESSION_COOKIE),
+                     # outermost: every response, the download's and the pages' included
+                     functools.partial(SecurityHeaders,
+                                       https=get_settings().app_url.startswith("https://"))],
 )
 # import/export jobs run in this process too unless EMBEDDED_WORKER=false (then only
 # `profile-ui worker` processes take them)

@@ -169,3 +169,33 @@ def test_a_killed_backend_worker_keeps_the_marketer_signed_in_and_the_next_edit_
     assert _city(app, person) == "Vinh"
     assert _city_edits(app, person) == [["Huế", "Vinh"]]
     page.context.close()
+
+
+def test_after_a_redis_restart_open_pages_reconnect_still_signed_in(
+    browser: Browser, running_app: RunningApp
+) -> None:
+    """Redis keeps nothing on disk here: a restart loses every tab's state and the queue.
+    The session lives in the browser's cookie and PostgreSQL, so pages reconnect signed in."""
+    app = running_app
+    person = _new_profile(app, "Redis Person", "redis.person@e2e.example.com")
+    page = _marketer(browser, app)
+    page.goto(f"/profiles/{person}")
+    expect(page.get_by_role("heading", name="Redis Person")).to_be_visible()
+
+    app.redis.restart()
+
+    # the open page's next event finds its state gone: the session comes back from the
+    # cookie and the page loads again, signed in
+    row = page.locator("dl > div").filter(has=page.locator("dt", has_text="City"))
+    with page.expect_event("load", timeout=30_000):
+        row.hover()
+        row.get_by_role("button", name="Edit City").click()
+    expect(page.get_by_role("heading", name="Redis Person")).to_be_visible()
+    _edit_city(page, "Cần Thơ")
+    expect(page.get_by_text("Saved City")).to_be_visible(timeout=30_000)
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    page.get_by_role("navigation", name="Main navigation").get_by_role("link", name="Profiles").click()
+    expect(page.get_by_role("table", name="Profiles")).to_be_visible()
+    assert _city(app, person) == "Cần Thơ"
+    assert _city_edits(app, person) == [["Huế", "Cần Thơ"]]
+    page.context.close()
