@@ -57,7 +57,7 @@ def db_upgrade() -> None:
 
 
 def _redact(url: str) -> str:
-    from .deploy_check import redact_url
+    from .jobs.scale_check import redact_url
 
     return redact_url(url)
 
@@ -329,7 +329,7 @@ def purge_command() -> None:
 def check_scale() -> None:
     """Check that PostgreSQL (DATABASE_URL) and Redis (REDIS_URL) answer, as the production
     shape needs (`make run-scale` runs this first); names what is missing."""
-    from .deploy_check import scale_problems
+    from .jobs.scale_check import scale_problems
     from .settings import get_settings
 
     settings = get_settings()
