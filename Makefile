@@ -16,7 +16,7 @@ export REFLEX_BUN_PATH := $(CURDIR)/$(BUN)
 export REFLEX_TELEMETRY_ENABLED := false
 export REFLEX_CHECK_LATEST_VERSION := false
 
-.PHONY: setup run run-scale test test-unit test-e2e chromium clean
+.PHONY: setup run run-scale lint test test-unit test-e2e chromium clean
 
 setup: $(VENV)/.installed $(BUN) ## the whole set-up: venv, packages, bun, migrations, demo data
 	$(BIN)/profile-ui db upgrade
@@ -53,7 +53,14 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || test -x /usr/bin/chromium || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
-test: setup chromium ## the whole suite: unit, PostgreSQL integration, browser tests
+lint: $(VENV)/.installed ## lint, architecture contracts and types (run by `make test` first)
+	$(BIN)/ruff check .
+	@$(BIN)/lint-imports --no-logo || { echo; \
+	  echo "An import breaks the project's layers (see above for which, and why)."; \
+	  echo "ARCHITECTURE.md says what may import what and where the code belongs."; exit 1; }
+	$(BIN)/mypy
+
+test: setup chromium lint ## lint, then the whole suite: unit, PostgreSQL integration, browser tests
 	$(BIN)/python -m pytest tests
 
 test-unit: setup

@@ -3,6 +3,8 @@
 - No `db_url`: the app uses its own engine (profile_ui/db.py), not rx.session.
 - REDIS_URL, when set, becomes Reflex's state manager; otherwise state lives in memory
   (the disk manager would write every tab's state, session token included, to .states/).
+- CORS and the socket.io handshake allow only `settings.allowed_origins` (APP_URL's origin
+  and CORS_ORIGINS), never Reflex's default "*".
 - Reflex's public upload folder points at an empty folder under DATA_DIR; nothing is ever
   saved or served there (see profile_ui/services/uploads.py).
 """
@@ -45,5 +47,10 @@ config = rx.Config(
     plugins=[rx.plugins.RadixThemesPlugin(
         theme=rx.theme(accent_color="indigo", gray_color="slate", radius="medium"))],
     disable_plugins=[rx.plugins.SitemapPlugin],  # no public sitemap of a private app
+    # only APP_URL's origin (and CORS_ORIGINS) may read answers with the visitor's cookie;
+    # Reflex's default "*" echoes any Origin with credentials, and lets any site open /_event
+    cors_allowed_origins=settings.allowed_origins,
+    # the client address sign-in throttling counts by (profile_ui/services/sign_in_throttle.py)
+    trusted_proxy_hops=settings.trusted_proxy_hops,
     **_state_manager,
 )

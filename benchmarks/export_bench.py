@@ -164,6 +164,7 @@ def _time_stages() -> dict[str, float]:
     fields), each related table, joining, writing."""
     import profile_ui.services.exporting  # noqa: F401  (imports the writer in its place)
     from profile_ui.services import export_writer as writer
+    from profile_ui.services import sheet_writer
 
     stages: dict[str, float] = {}
     writer.RELATED_READERS = 0
@@ -193,7 +194,7 @@ def _time_stages() -> dict[str, float]:
             yield item
 
     reader._profile_chunks = profile_chunks
-    for sink in (writer._CsvSink, writer._XlsxSink):
+    for sink in (sheet_writer.CsvSink, sheet_writer.XlsxSink):
         sink.write = timed("write", sink.write)
     return stages
 

@@ -33,6 +33,7 @@ import resource
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from datetime import date, datetime, timedelta
@@ -307,8 +308,8 @@ def run_one(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     from profile_ui.cli import main
     # what the first command would import on its way (Python start-up cost, shown apart)
-    from profile_ui.jobs import import_job  # noqa: F401
-    from profile_ui.services.importing import apply, read, results, segments_apply, validate  # noqa: F401
+    from profile_ui.jobs import import_job  # noqa: F401  (the start-up cost, measured)
+    from profile_ui.services.importing import apply, read, results, segments_apply, validate  # noqa: F401  (as above)
 
     # the job logs how long each stage took: shown with the figures
     logging.basicConfig(level=logging.WARNING, format="    %(message)s", stream=sys.stderr)
@@ -344,7 +345,7 @@ def _own_peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _watch_memory(pid: int, peaks: dict, stop: "threading.Event") -> None:
+def _watch_memory(pid: int, peaks: dict, stop: threading.Event) -> None:
     """Sample the run's RSS every 50 ms: the process alone, its file readers (child
     processes), and all of them together."""
     import psutil
@@ -373,8 +374,6 @@ def measure(case: str, url: str, file: Path, run_dir: Path) -> dict:
     env = dict(os.environ, DATABASE_URL=url, DATA_DIR=str(run_dir / "data"),
                ENVIRONMENT="development", SMTP_ENABLED="false", EMBEDDED_WORKER="false",
                UPLOAD_MAX_BYTES=str(32 * 1024 * 1024))
-    import threading
-
     peaks = {"readers": 0.0, "tree": 0.0}
     stop = threading.Event()
     started = time.perf_counter()

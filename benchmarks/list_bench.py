@@ -102,8 +102,7 @@ def main() -> int:
             kinds_of.setdefault(pid, set()).add(kind)
         sample_id = next((p for p in candidates if kinds_of.get(p, set()) >= {"user_id", "email", "phone"}),
                          candidates[0])
-        ids = {k: v for k, v in session.exec(select(Identity.kind, Identity.value)
-                                              .where(Identity.profile_id == sample_id)).all()}
+        ids = dict(session.exec(select(Identity.kind, Identity.value).where(Identity.profile_id == sample_id)).all())
         name = session.get(Profile, sample_id).full_name
 
     jan, jul = datetime(2023, 1, 1, tzinfo=UTC), datetime(2023, 7, 1, tzinfo=UTC)

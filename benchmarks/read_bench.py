@@ -23,11 +23,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import polars as pl  # noqa: E402
-import xlsxwriter  # noqa: E402
+import polars as pl
+import xlsxwriter
 
-from profile_ui.services.importing.read import read_upload  # noqa: E402
-from profile_ui.settings import get_settings  # noqa: E402
+from profile_ui.services.importing.read import read_upload
+from profile_ui.settings import get_settings
 
 HEADERS = ["Customer ID", "Full Name", "Email", "Phone", "Gender", "City", "Birthday", "Member Level",
            "Points", "Zip", "Registered", "Company", "Job Title", "Address", "Source", "Tags",

@@ -79,7 +79,7 @@ def make_sheet(rows: int, seed: int = 7) -> Sheet:
         ]
         for header, value in zip(HEADERS, values):
             columns[header].append(value or None)
-    frame = pl.DataFrame(columns, schema={h: pl.Utf8 for h in HEADERS}).with_columns(
+    frame = pl.DataFrame(columns, schema=dict.fromkeys(HEADERS, pl.Utf8)).with_columns(
         pl.int_range(2, rows + 2, dtype=pl.Int64).alias(ROW_COL)
     )
     return Sheet("bench.xlsx", "Sheet1", HEADERS, frame)

@@ -1,4 +1,5 @@
-"""`profile-ui` command: db upgrade, user create, seed, import, export, worker, purge."""
+"""`profile-ui` command: db upgrade, user create, seed, import, export, worker, purge,
+duplicates scan."""
 
 from __future__ import annotations
 
@@ -96,13 +97,15 @@ def identities() -> None:
 
 @identities.command("rekey")
 def identities_rekey() -> None:
-    """Re-encrypt identities after ENCRYPTION_KEY or ENCRYPTED_IDENTITY_KINDS changed.
+    """Re-encrypt identities and kept customer files (uploads, cached sheets, import error
+    files, export files) after ENCRYPTION_KEY or ENCRYPTED_IDENTITY_KINDS changed.
 
     Keep the old key in PREVIOUS_ENCRYPTION_KEYS until this has run.
     """
     from .db import session_scope
     from .services.crypto import IdentityCryptoError, rekey_identities
     from .services.permissions import SYSTEM_ACTOR
+    from .services.retention import rekey_files
 
     try:
         with session_scope() as session:
@@ -110,6 +113,12 @@ def identities_rekey() -> None:
     except IdentityCryptoError as exc:
         raise click.ClickException(f"nothing was changed: {exc}") from exc
     click.echo(f"{changed:,} identities now stored as the settings say")
+    with session_scope() as session:
+        files = rekey_files(session=session, actor=SYSTEM_ACTOR)
+    click.echo(f"{files.rewritten:,} files rewritten as the settings say ({files.unchanged:,} already were)")
+    if files.unreadable:
+        click.echo(f"{files.unreadable:,} files could not be read with the configured keys and were "
+                   "left as they are (the purge removes them in time)", err=True)
 
 
 @identities.command("new-key")
@@ -239,12 +248,12 @@ def import_files(files: tuple[Path, ...], kind: str, sheet: str | None, identifi
 
 
 def _describe_report(report: dict) -> str:
+    from .services.importing.jobs import totals_line
+
     head = f"{report['file']}: {report['status']} (import #{report['job_id']})"
     if report["status"] in ("rejected", "failed"):
         return f"{head}\n  {report['error']}"
-    counts = ", ".join(f"{report[k]} {k}" for k in
-                       ("rows", "created", "updated", "merged", "unchanged", "invalid", "conflicts"))
-    lines = [head, f"  {counts}"]
+    lines = [head, f"  {totals_line(report)}"]
     shown = report["errors"][:20]
     lines += [f"  row {e['row']}, {e['column']}: {e['message']}" for e in shown]
     if len(report["errors"]) > len(shown):
@@ -315,14 +324,49 @@ def export_command(out_path: Path, fmt: str | None, fields_mode: str, columns: s
 
 @main.command("purge")
 def purge_command() -> None:
-    """Remove deleted profiles past the trash's retention window, and expired export files."""
+    """Remove deleted profiles past the trash's retention window, and customer files past
+    their time: uploads, cached sheets, import error files, export files."""
     from .jobs.purge import run_purge
     from .settings import get_settings
 
     report = run_purge()
+    settings = get_settings()
+    files = report.files
     click.echo(f"purged {report.profiles} profiles deleted more than "
-               f"{get_settings().trash_retention_days} days ago; "
-               f"removed {report.export_files} expired export files")
+               f"{settings.trash_retention_days} days ago")
+    click.echo(f"uploads: removed {files.uploads} (imports ended, or left in the wizard more than "
+               f"{settings.upload_abandoned_hours} hours; {files.previews_cancelled} unconfirmed "
+               "previews cancelled)")
+    click.echo(f"cached sheets: removed {files.sheet_cache} (their upload is gone)")
+    click.echo(f"import error files: removed {files.error_files} (older than "
+               f"{settings.import_error_file_hours} hours)")
+    click.echo(f"export files: removed {files.export_files} (download link expired)")
+
+
+@main.group()
+def duplicates() -> None:
+    """Possible duplicates (profiles that look like one person)."""
+
+
+@duplicates.command("scan")
+@click.option("--as", "as_email", default=None, metavar="EMAIL",
+              help="Act as this user (default: the system).")
+def duplicates_scan(as_email: str | None) -> None:
+    """Scan every active profile for possible duplicates (also runs nightly in the worker)."""
+    from .db import session_scope
+    from .jobs.dedupe import run_duplicate_scan
+    from .services.permissions import SYSTEM_ACTOR, PermissionDenied
+    from .services.users import UserError, actor_for_email
+
+    try:
+        actor = SYSTEM_ACTOR
+        if as_email:
+            with session_scope() as session:
+                actor = actor_for_email(session=session, email=as_email)
+        report = run_duplicate_scan(actor=actor)
+    except (UserError, PermissionDenied) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"scanned {report.summary()}")
 
 
 @main.command("check-scale")

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import chain
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import polars as pl
@@ -124,7 +124,7 @@ GROUPS = {
 CONSENT_CHANNELS = [("email", 0.6), ("sms", 0.4), ("push", 0.2), ("phone", 0.1)]
 CONSENT_STATUSES = [("granted", 70), ("denied", 20), ("unknown", 10)]
 CONSENT_SOURCES = [("Website signup form", 50), ("Store POS", 25), ("Mobile app settings", 25)]
-LINKED_OBJECTS = {  # type: (share of profiles, external id prefix, names)
+LINKED_OBJECTS = {  # kind: (share of profiles, external id prefix, names)
     "account": (0.20, "ACC", ["Loyalty card account", "Online store account",
                               "Family plan account", "Corporate gift account"]),
     "opportunity": (0.08, "OPP", ["Upgrade to Gold membership", "Annual skincare bundle",
@@ -678,7 +678,7 @@ class _SqliteLoader(_Loader):
     # for the load only, then set back: generated rows are consistent, so skip per-row FK
     # lookups; a large page cache keeps the B-trees being filled in memory; index
     # rebuilds sort in memory with a helper thread
-    LOAD_PRAGMAS = {"foreign_keys": 0, "cache_size": -1_000_000, "temp_store": 2, "threads": 2}
+    LOAD_PRAGMAS: ClassVar[dict[str, int]] = {"foreign_keys": 0, "cache_size": -1_000_000, "temp_store": 2, "threads": 2}
 
     def begin(self, conn: Any) -> None:
         self.saved_pragmas = {name: self.execute(conn, f"PRAGMA {name}")[0][0]

@@ -5,9 +5,6 @@ Revises: 0001
 Create Date: 2026-11-23 17:08:23.799120
 """
 from alembic import op
-import sqlalchemy as sa
-import sqlmodel
-import profile_ui.models.base
 
 
 revision = '0002'

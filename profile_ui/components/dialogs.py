@@ -48,7 +48,7 @@ def dialog_buttons(confirm: rx.Component, *, close: Any = rx.dialog.close,
     )
 
 
-def field_error(message: rx.Var | str, *, id: str | None = None) -> rx.Component:  # noqa: A002
+def field_error(message: rx.Var | str, *, id: str | None = None) -> rx.Component:
     """An inline error under a control (announced when it appears)."""
     return rx.cond(
         message != "",
@@ -56,7 +56,7 @@ def field_error(message: rx.Var | str, *, id: str | None = None) -> rx.Component
     )
 
 
-def labelled_input(label: rx.Var | str, *, name: rx.Var | str, id: rx.Var | str,  # noqa: A002
+def labelled_input(label: rx.Var | str, *, name: rx.Var | str, id: rx.Var | str,
                    default_value: rx.Var | str = "", error: rx.Var | str = "",
                    required: rx.Var | bool = False, hint: str = "",
                    **props: Any) -> rx.Component:
@@ -72,7 +72,7 @@ def labelled_input(label: rx.Var | str, *, name: rx.Var | str, id: rx.Var | str,
     )
 
 
-def labelled_select(label: rx.Var | str, *, name: str, id: str,  # noqa: A002
+def labelled_select(label: rx.Var | str, *, name: str, id: str,
                     items: list[tuple[str, str]] | None = None, item_var: rx.Var | None = None,
                     default_value: rx.Var | str | None = None, value: rx.Var | None = None,
                     on_change: Callable[[Any], Any] | None = None,

@@ -31,13 +31,13 @@ def search_input(*, default_value: rx.Var, placeholder: str, aria_label: str,
                     aria_label=aria_label, **props)
 
 
-def filter_select(label: str, *, name: str, id: str, choices: rx.Var,  # noqa: A002
+def filter_select(label: str, *, name: str, id: str, choices: rx.Var,
                   default_value: rx.Var, min_width: str = "170px") -> rx.Component:
     return rx.box(labelled_select(label, name=name, id=id, item_var=choices,
                                   default_value=default_value), min_width=min_width)
 
 
-def filter_input(label: str, *, name: str, id: str, default_value: rx.Var,  # noqa: A002
+def filter_input(label: str, *, name: str, id: str, default_value: rx.Var,
                  **props: Any) -> rx.Component:
     return rx.vstack(
         field_label(label, html_for=id),

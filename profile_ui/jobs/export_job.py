@@ -116,7 +116,7 @@ def run_export_job(export_id: int, *, engine: Engine | None = None) -> str | Non
                                              columns=job.columns)
             path = export_file_path(job)
             rows = write_profiles_file(session=session, flt=flt, columns=planned, fmt=job.format,
-                                       out_path=path)
+                                       out_path=path, at_rest=True)
             session.rollback()  # only read: end the read transaction before writing
     except (ExportError, PermissionDenied) as exc:
         _fail(engine, export_id, str(exc))

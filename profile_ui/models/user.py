@@ -30,6 +30,11 @@ class User(SQLModel, table=True):
     is_active: bool = True
     created_at: datetime = Field(default_factory=utcnow, sa_column=dt_column(nullable=False))
     last_login_at: datetime | None = Field(default=None, sa_column=dt_column(nullable=True))
+    # set when failed sign-ins from many addresses reached settings.login_lock_failures; the
+    # right password from an address the user signed in from before, or an admin, lifts it
+    locked_at: datetime | None = Field(default=None, sa_column=dt_column(nullable=True))
+    # the last lift: failures before it no longer count (services/sign_in_throttle.py)
+    unlocked_at: datetime | None = Field(default=None, sa_column=dt_column(nullable=True))
 
 
 class UserSession(SQLModel, table=True):
@@ -44,12 +49,15 @@ class UserSession(SQLModel, table=True):
 
 
 class LoginAttempt(SQLModel, table=True):
-    """Failed and successful sign-ins, to slow down and lock out guessing."""
+    """Failed and successful sign-ins, to slow guessing down (services/sign_in_throttle.py)."""
 
     __tablename__ = "login_attempts"
-    __table_args__ = (sa.Index("ix_login_attempts_email_at", "email", "at"),)
+    __table_args__ = (sa.Index("ix_login_attempts_email_at", "email", "at"),
+                      sa.Index("ix_login_attempts_email_client_at", "email", "client", "at"))
     id: int | None = Field(default=None, primary_key=True)
     email: str = Field(max_length=255)
+    # the address the attempt came from ("" when unknown: the command line)
+    client: str = Field(default="", max_length=64, sa_column_kwargs={"server_default": ""})
     at: datetime = Field(default_factory=utcnow, sa_column=dt_column(nullable=False))
     success: bool = False
 

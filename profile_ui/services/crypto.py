@@ -277,8 +277,8 @@ def identity_storage(frame: pl.DataFrame, *, kind: str = "kind", value: str = "v
     nulls / False.
     """
     kinds = encrypted_kinds()
-    plain_cols = dict(value_encrypted=pl.lit(None, dtype=pl.Utf8), key_id=pl.lit(None, dtype=pl.Utf8),
-                      is_encrypted=pl.lit(False))
+    plain_cols = {"value_encrypted": pl.lit(None, dtype=pl.Utf8), "key_id": pl.lit(None, dtype=pl.Utf8),
+                  "is_encrypted": pl.lit(False)}
     if frame.is_empty() or not kinds:
         return frame.with_columns(**plain_cols)
     key_id = current_key_id()

@@ -15,7 +15,8 @@ With settings.trash_retention_days == 0 there is no trash: deletion purges at on
 cannot be undone. Restoring and purging live in services/trash.py.
 
 `erase_profile` (GDPR, admins) removes one person's data immediately and for good, from
-any status, and keeps an audit record that holds no personal data.
+any status (with the profiles merged into it and the merges' snapshots), and keeps an
+audit record that holds no personal data.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from ..models import (
 from ..settings import get_settings
 from .audit import record_event
 from .crypto import plain_values
+from .file_erasure import PersonMarks, erase_from_files
+from .merge_snapshot import forget_merges, merged_into
 from .permissions import PROFILES_DELETE, TRASH_MANAGE, Actor
 
 MAX_DELETE_PROFILES = 100
@@ -117,25 +120,40 @@ def purge_profiles(*, session: Session, profile_ids: Sequence[int]) -> int:
 
     Identities, tags, consent, provenance, segment and group memberships and links go
     with them (ON DELETE CASCADE), so their e-mails and phone numbers are free again. Import
-    row results keep the outcome but lose the field values they held for undo.
+    row results keep the outcome but lose the field values they held for undo; merge
+    records lose their snapshots (those merges can no longer be undone).
     """
     ids = sorted(set(profile_ids))
     removed = 0
     for start in range(0, len(ids), _BATCH):
         batch = ids[start:start + _BATCH]
+        forget_merges(session, batch)
         session.execute(sa.update(ImportRowResult).where(ImportRowResult.profile_id.in_(batch))
                         .values(changes={}))
         removed += session.execute(sa.delete(Profile).where(Profile.id.in_(batch))).rowcount or 0
     return removed
 
 
-def erase_profile(*, session: Session, actor: Actor, profile_id: int, reason: str) -> None:
+@dataclass
+class ErasureResult:
+    """Each place an erasure checked: the database, then the files (file_erasure.py)."""
+
+    places: list[dict]
+
+    def summary(self) -> str:
+        went = [f"{p['files_deleted']} {p['place']}" for p in self.places if p.get("files_deleted")]
+        return "files deleted: " + ", ".join(went) if went else "no kept file held the person"
+
+
+def erase_profile(*, session: Session, actor: Actor, profile_id: int, reason: str) -> ErasureResult:
     """GDPR erasure: remove one person's personal data now and for good, whatever its status.
 
     The profile row and everything hanging off it are deleted (as a purge does), the
     values import results kept for undo are dropped (with the row errors that quote the
-    person's cells), and one audit event records the erasure: actor, time, reason, the
-    profile id and counts — never a name, e-mail or other value of the person. The reason
+    person's cells), every kept file that holds the person is deleted (uploads, cached
+    sheets, import error files, export files: services/file_erasure.py), and one audit
+    event records the erasure: actor, time, reason, the profile id, counts and each place
+    checked — never a name, e-mail or other value of the person. The reason
     is checked for the same: it may not contain an e-mail address or the person's name or
     identifiers. Needs profiles.delete and trash.manage (admins).
     """
@@ -146,7 +164,8 @@ def erase_profile(*, session: Session, actor: Actor, profile_id: int, reason: st
         raise DeletionError(f"Profile {profile_id} does not exist")
     identities = session.execute(select(Identity.kind, Identity.value, Identity.value_encrypted, Identity.key_id,
                                         Identity.is_encrypted).where(Identity.profile_id == profile_id)).all()
-    personal = [v for v in plain_values(row[1:] for row in identities) if v] + [profile.full_name or ""]
+    plain = plain_values(row[1:] for row in identities)
+    personal = [v for v in plain if v] + [profile.full_name or ""]
     lowered = reason.casefold()
     if _EMAIL_LIKE.search(reason) or any(len(v) >= 3 and v.casefold() in lowered for v in personal):
         raise DeletionError("The reason must not contain the person's personal data (name, "
@@ -154,9 +173,19 @@ def erase_profile(*, session: Session, actor: Actor, profile_id: int, reason: st
     kinds: dict[str, int] = {}
     for kind, *_stored in identities:
         kinds[kind] = kinds.get(kind, 0) + 1
-    session.execute(sa.update(ImportRowResult).where(ImportRowResult.profile_id == profile_id)
+    marks = PersonMarks.of(name=profile.full_name,
+                           identities=[(row[0], value) for row, value in zip(identities, plain, strict=True) if value])
+    files = [place.as_dict() for place in erase_from_files(session=session, profile_id=profile_id, marks=marks)]
+    # the profiles merged into this one are the same person: they go too, with the merges' snapshots
+    erased = [profile_id, *merged_into(session, profile_id)]
+    forget_merges(session, erased)
+    session.execute(sa.update(ImportRowResult).where(ImportRowResult.profile_id.in_(erased))
                     .values(changes={}, errors=[]))
-    session.execute(sa.delete(Profile).where(Profile.id == profile_id))
+    session.execute(sa.delete(Profile).where(Profile.id.in_(erased)))
+    places = [{"place": "database", "profile": profile_id, "identities_removed": kinds,
+               "merged_profiles_erased": erased[1:]}, *files]
     record_event(session=session, actor=actor, action="profile.erase", object_type="profile",
                  object_id=profile_id, reason=reason,
-                 details={"identities_removed": kinds, "was_status": profile.status})
+                 details={"identities_removed": kinds, "was_status": profile.status,
+                          "merged_profiles_erased": erased[1:], "places": places})
+    return ErasureResult(places=places)

@@ -9,8 +9,9 @@ taken; everything else passes through.
 The browser's session cookie says who asks (as UploadGuard authenticates /_upload);
 `exporting.download_export` decides: the file for its owner (or an admin) while the link
 lives, audited. Otherwise a short page says why, with the status a client can act on:
-401 not signed in, 403 someone else's export or no export permission, 404 no such
-export, 409 not ready or failed, 410 the link expired (or its file is gone).
+401 not signed in, 403 no export permission, 404 no such export or someone else's (the
+same answer, so export ids cannot be probed), 409 not ready or failed, 410 the link
+expired (or its file is gone).
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from starlette.responses import FileResponse, HTMLResponse
+from starlette.responses import HTMLResponse, StreamingResponse
 
+from . import file_store
 from .exporting import ExportError, ExportExpired, ExportNotFound, download_export
 from .permissions import NotSignedIn, PermissionDenied
 from .request_guard import PathGuard, actor_for_session_cookie
@@ -93,7 +95,10 @@ class ExportDownloads(PathGuard):
         except DownloadRefused as refused:
             await _page(refused)(scope, receive, send)
             return
-        response = FileResponse(file, filename=file.name,
-                                media_type=MEDIA_TYPES.get(file.suffix, "application/octet-stream"),
-                                headers={"cache-control": "private, no-store"})
+        # the stored file may be encrypted (services/file_store.py): the plain bytes are
+        # streamed, decrypted segment by segment in this process
+        response = StreamingResponse(
+            file_store.iter_plain(file), media_type=MEDIA_TYPES.get(file.suffix, "application/octet-stream"),
+            headers={"cache-control": "private, no-store",
+                     "content-disposition": f'attachment; filename="{file.name}"'})
         await response(scope, receive, send)

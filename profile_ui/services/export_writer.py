@@ -1,5 +1,6 @@
 """Writing an export file: profiles read in keyset chunks with bulk SQL, assembled into
-polars frames, streamed into a CSV, zip-of-CSV or xlsx sink (memory flat with size).
+polars frames, streamed into a CSV, zip-of-CSV or xlsx sink of services/sheet_writer.py
+(memory flat with size; no cell runs as a formula).
 
 `write_profiles_file` is the entry point; what to export (columns, permissions, audit)
 is decided in services/exporting.py, which calls it.
@@ -7,10 +8,10 @@ is decided in services/exporting.py, which calls it.
 Streaming: profiles are read in keyset-paginated chunks (by id) with bulk SQL, each chunk
 becomes a polars frame (identities, tags, segments and groups joined in by one grouped
 query each, values joined by the database) and is appended to the file, so memory stays
-flat whatever the size. xlsx is written by `_XlsxSink` (sheet XML built column-wise by
-polars): xlsxwriter's per-cell calls cost ~12 µs a cell, 50,000 profiles x 21 columns
-took ~14 s of CPU. An xlsx sheet holds 1,048,575 data rows; bigger exports continue on
-further sheets.
+flat whatever the size. xlsx is written by `sheet_writer.XlsxSink` (sheet XML built
+column-wise by polars): xlsxwriter's per-cell calls cost ~12 µs a cell, 50,000 profiles x
+21 columns took ~14 s of CPU. An xlsx sheet holds 1,048,575 data rows; bigger exports
+continue on further sheets.
 """
 
 from __future__ import annotations
@@ -21,13 +22,11 @@ import re
 import subprocess
 import sys
 import threading
-import zipfile
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import IO, Any
-from xml.sax.saxutils import escape
+from typing import Any
 
 import polars as pl
 import sqlalchemy as sa
@@ -40,9 +39,12 @@ from ..models import (
 from .exporting import (
     _DATE_COLUMNS, _DATETIME_COLUMNS, EXPORT_CHUNK_ROWS, EXPORT_FORMATS, GROUPS_COLUMN, IDENTITY_PREFIX,
     MULTI_VALUE_SEPARATOR, RELATED_READERS, SEGMENTS_COLUMN, TAG_PREFIX, TAG_WITHOUT_VALUE,
-    XLSX_MAX_DATA_ROWS, ExportColumn, ExportError, _FORMULA_START, _neutralized,
+    ExportColumn, ExportError,
 )
+from . import file_store
+from .crypto import EncryptionKeyError, IdentityCryptoError, decrypt_identity_value
 from .profiles import ProfileFilter, filter_condition
+from .sheet_writer import CsvSink, XlsxSink, ZipSink
 
 
 # ---------------------------------------------------------------- reading chunks
@@ -187,18 +189,14 @@ def _sqlite_attribute(attributes: sa.ColumnElement, key: str) -> sa.ColumnElemen
 def _decrypt(rows: Sequence[tuple]) -> list[tuple[int, str, str | None]]:
     """(profile id, kind, plain value) for identities stored encrypted.
 
-    The values come from the crypto service (encryption at rest); until it exists, or when
-    a value cannot be decrypted (a key rotated away), the cell stays empty: never the hash.
+    A value that cannot be decrypted (a key rotated away, a damaged value) leaves its cell
+    empty, never the hash: one such value must not stop the export.
     """
-    try:
-        from .crypto import decrypt_identity_value  # type: ignore[attr-defined]
-    except ImportError:
-        return []
     out = []
     for profile_id, kind, encrypted, key_id in rows:
         try:
             out.append((profile_id, kind, decrypt_identity_value(encrypted, key_id)))
-        except Exception:  # noqa: BLE001  (one undecryptable value must not stop the export)
+        except (IdentityCryptoError, EncryptionKeyError):
             continue
     return out
 
@@ -531,214 +529,33 @@ class _RelatedPool:
 
 
 # ---------------------------------------------------------------- writing files
-class _CsvSink:
-    """CSV into a binary stream; text cells that a spreadsheet would run get a leading '."""
-
-    def __init__(self, handle: IO[bytes], headers: list[str], *, bom: bool) -> None:
-        self.handle, self.headers, self.bom, self.first = handle, headers, bom, True
-
-    def write(self, frame: pl.DataFrame) -> None:
-        frame = frame.rename(dict(zip(frame.columns, self.headers, strict=True)))
-        # neutralize only the columns where some cell starts like a formula (one cheap pass)
-        texts = [name for name, dtype in frame.schema.items() if dtype == pl.String()]
-        starts = frame.select([pl.col(n).str.contains(_FORMULA_START).any() for n in texts]).row(0) if texts else ()
-        risky = [name for name, start in zip(texts, starts) if start]
-        if risky:
-            frame = frame.with_columns([_neutralized(name) for name in risky])
-        frame.write_csv(self.handle, include_header=self.first, include_bom=self.bom and self.first)
-        self.first = False
-
-    def close(self) -> None:
-        self.handle.close()
-
-
-class _ZipSink(_CsvSink):
-    """The same CSV, deflated into a zip archive as it is written."""
-
-    def __init__(self, path: Path, inner_name: str, headers: list[str], *, bom: bool) -> None:
-        self.archive = zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6)
-        super().__init__(self.archive.open(inner_name, "w", force_zip64=True), headers, bom=bom)
-
-    def close(self) -> None:
-        super().close()
-        self.archive.close()
-
-
-_MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-_REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-_PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
-_XML_HEAD = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-_SHEET_HEAD = (
-    _XML_HEAD + f'<worksheet xmlns="{_MAIN_NS}" xmlns:r="{_REL_NS}"><sheetViews>'
-    '<sheetView workbookViewId="0"><pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" '
-    'state="frozen"/></sheetView></sheetViews><sheetData>')
-_SHEET_TAIL = "</sheetData></worksheet>"
-_STYLES = (  # two cell formats: 0 normal, 1 bold (the header row)
-    _XML_HEAD + f'<styleSheet xmlns="{_MAIN_NS}"><fonts count="2"><font><sz val="11"/>'
-    '<name val="Calibri"/><family val="2"/></font><font><b/><sz val="11"/><name val="Calibri"/>'
-    '<family val="2"/></font></fonts><fills count="2"><fill><patternFill patternType="none"/></fill>'
-    '<fill><patternFill patternType="gray125"/></fill></fills><borders count="1"><border><left/>'
-    '<right/><top/><bottom/><diagonal/></border></borders><cellStyleXfs count="1"><xf numFmtId="0" '
-    'fontId="0" fillId="0" borderId="0"/></cellStyleXfs><cellXfs count="2"><xf numFmtId="0" '
-    'fontId="0" fillId="0" borderId="0" xfId="0"/><xf numFmtId="0" fontId="1" fillId="0" '
-    'borderId="0" xfId="0" applyFont="1"/></cellXfs><cellStyles count="1"><cellStyle '
-    'name="Normal" xfId="0" builtinId="0"/></cellStyles></styleSheet>')
-XLSX_MAX_CELL_CHARS = 32_767
-_XLSX_SLICE_ROWS = 5_000
-# characters XML 1.0 cannot carry (and CR, which parsers turn into LF): OOXML writes them as
-# _xHHHH_; a literal "_xHHHH_" in the data is kept by escaping its underscore (_x005F_)
-_XML_UNSAFE = [chr(c) for c in (*range(0, 9), 11, 12, 13, *range(14, 32))]
-_XML_UNSAFE_PATTERN = "[" + "".join(f"\\x{ord(c):02x}" for c in _XML_UNSAFE) + "]"
-
-
-def _column_letters(index: int) -> str:
-    letters = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
-
-
-def _xml_text(value: pl.Expr, has_unsafe: bool) -> pl.Expr:
-    escaped = (value.str.slice(0, XLSX_MAX_CELL_CHARS)
-               .str.replace_all("&", "&amp;", literal=True)
-               .str.replace_all("<", "&lt;", literal=True)
-               .str.replace_all(">", "&gt;", literal=True)
-               .str.replace_all(r"_(x[0-9A-Fa-f]{4}_)", "_x005F_$1"))
-    if has_unsafe:
-        for char in _XML_UNSAFE:
-            escaped = escaped.str.replace_all(char, f"_x{ord(char):04X}_", literal=True)
-    return escaped
-
-
-class _XlsxSink:
-    """xlsx written as XML text built column-wise by polars, deflated into the package as
-    it goes (memory stays one chunk; about 1 µs per cell instead of xlsxwriter's ~12 µs).
-
-    Every text is an inline string cell (`t="inlineStr"`), so nothing in the data can ever
-    be a formula: the package has no <f> element at all. Number columns (the profile id,
-    number fields) are numeric cells when the value is a number. The header row is bold
-    and frozen. Past XLSX_MAX_DATA_ROWS rows the export goes on in a new sheet with the
-    headers again ("Profiles", "Profiles 2", ...).
-    """
-
-    def __init__(self, path: Path, columns: list[ExportColumn]) -> None:
-        self.archive = zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=3)
-        self.columns = columns
-        self.letters = [_column_letters(i) for i in range(len(columns))]
-        self.sheets = 0
-        self.handle: IO[bytes] | None = None
-        self.rows_in_sheet = 0
-
-    def _open_sheet(self) -> None:
-        self._close_sheet()
-        self.sheets += 1
-        self.handle = self.archive.open(f"xl/worksheets/sheet{self.sheets}.xml", "w", force_zip64=True)
-        header = "".join(
-            f'<c r="{letter}1" t="inlineStr" s="1"><is><t xml:space="preserve">'
-            + escape(c.header) + "</t></is></c>" for letter, c in zip(self.letters, self.columns))
-        self.handle.write((_SHEET_HEAD + f'<row r="1">{header}</row>').encode())
-        self.rows_in_sheet = 0
-
-    def _close_sheet(self) -> None:
-        if self.handle is not None:
-            self.handle.write(_SHEET_TAIL.encode())
-            self.handle.close()
-            self.handle = None
-
-    def write(self, frame: pl.DataFrame) -> None:
-        if self.handle is None:
-            self._open_sheet()
-        offset = 0
-        while offset < frame.height:
-            if self.rows_in_sheet >= XLSX_MAX_DATA_ROWS:
-                self._open_sheet()
-            # a slice at a time: the XML of 50,000 rows would be a few hundred MB of strings
-            take = min(frame.height - offset, XLSX_MAX_DATA_ROWS - self.rows_in_sheet, _XLSX_SLICE_ROWS)
-            self.handle.write(self._rows_xml(frame.slice(offset, take), self.rows_in_sheet + 2).encode())
-            self.rows_in_sheet += take
-            offset += take
-
-    def _rows_xml(self, frame: pl.DataFrame, first_row: int) -> str:
-        names = frame.columns
-        unsafe = frame.select([pl.col(n).str.contains(_XML_UNSAFE_PATTERN).any().alias(n)
-                               for n in names]).row(0)
-        row = pl.col("__row")
-        cells = []
-        for name, letter, column, has_unsafe in zip(names, self.letters, self.columns, unsafe):
-            value = pl.col(name)
-            ref = pl.concat_str([pl.lit(f'<c r="{letter}'), row])
-            text_cell = pl.concat_str([ref, pl.lit('" t="inlineStr"><is><t xml:space="preserve">'),
-                                       _xml_text(value, bool(has_unsafe)), pl.lit("</t></is></c>")])
-            if column.value_type == "number":
-                number = value.cast(pl.Float64, strict=False)
-                is_number = number.is_not_null() & number.is_finite()
-                cell = pl.when(is_number).then(pl.concat_str(
-                    [ref, pl.lit('"><v>'), value.str.strip_chars(), pl.lit("</v></c>")])).otherwise(text_cell)
-            else:
-                cell = text_cell
-            cells.append(pl.when(value.fill_null("") == "").then(pl.lit("")).otherwise(cell))
-        rows = frame.with_columns(
-            pl.int_range(first_row, first_row + frame.height, dtype=pl.Int64).cast(pl.String).alias("__row")
-        ).select(pl.concat_str([pl.lit('<row r="'), row, pl.lit('">'), *cells, pl.lit("</row>")])
-                 .str.join("").alias("xml"))
-        return rows.item()
-
-    def close(self) -> None:
-        if self.sheets == 0:
-            self._open_sheet()
-        self._close_sheet()
-        sheets = range(1, self.sheets + 1)
-        names = ["Profiles" if n == 1 else f"Profiles {n}" for n in sheets]
-        parts = {
-            "[Content_Types].xml": (
-                _XML_HEAD + '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-                '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-                '<Default Extension="xml" ContentType="application/xml"/>'
-                '<Override PartName="/xl/workbook.xml" ContentType="application/'
-                'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
-                '<Override PartName="/xl/styles.xml" ContentType="application/'
-                'vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
-                + "".join(f'<Override PartName="/xl/worksheets/sheet{n}.xml" ContentType="application/'
-                          'vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>' for n in sheets)
-                + "</Types>"),
-            "_rels/.rels": (
-                _XML_HEAD + f'<Relationships xmlns="{_PKG_REL_NS}"><Relationship Id="rId1" '
-                f'Type="{_REL_NS}/officeDocument" Target="xl/workbook.xml"/></Relationships>'),
-            "xl/workbook.xml": (
-                _XML_HEAD + f'<workbook xmlns="{_MAIN_NS}" xmlns:r="{_REL_NS}"><bookViews>'
-                '<workbookView/></bookViews><sheets>'
-                + "".join(f'<sheet name="{name}" sheetId="{n}" r:id="rId{n}"/>' for n, name in zip(sheets, names))
-                + "</sheets></workbook>"),
-            "xl/_rels/workbook.xml.rels": (
-                _XML_HEAD + f'<Relationships xmlns="{_PKG_REL_NS}">'
-                + "".join(f'<Relationship Id="rId{n}" Type="{_REL_NS}/worksheet" '
-                          f'Target="worksheets/sheet{n}.xml"/>' for n in sheets)
-                + f'<Relationship Id="rId{self.sheets + 1}" Type="{_REL_NS}/styles" Target="styles.xml"/>'
-                "</Relationships>"),
-            "xl/styles.xml": _STYLES,
-        }
-        for name, text in parts.items():
-            self.archive.writestr(name, text)
-        self.archive.close()
-
-
-def _open_sink(fmt: str, path: Path, columns: list[ExportColumn], *, bom: bool) -> Any:
+def _open_sink(fmt: str, path: Path, columns: list[ExportColumn], *, bom: bool, at_rest: bool) -> Any:
     headers = [c.header for c in columns]
-    if fmt == "csv":
-        return _CsvSink(path.open("wb"), headers, bom=bom)
-    if fmt == "zip":
-        inner = Path(path.name).with_suffix(".csv").name
-        return _ZipSink(path, inner, headers, bom=bom)
-    return _XlsxSink(path, columns)
+    # a private file; encrypted (an unseekable stream zipfile writes with data descriptors)
+    # when it stays under DATA_DIR and encryption is configured
+    out = file_store.open_private(path, encrypt=None if at_rest else False)
+    try:
+        if fmt == "csv":
+            return CsvSink(out, headers, bom=bom)
+        if fmt == "zip":
+            inner = Path(path.name.lstrip(".")).with_suffix("").with_suffix(".csv").name
+            return ZipSink(out, inner, headers, bom=bom)
+        return XlsxSink(out, headers, sheet_name="Profiles",
+                        number_columns=[i for i, c in enumerate(columns) if c.value_type == "number"])
+    except BaseException:
+        out.close()
+        raise
 
 
 def write_profiles_file(
     *, session: Session, flt: ProfileFilter, columns: list[ExportColumn], fmt: str,
-    out_path: Path | str, chunk_rows: int = EXPORT_CHUNK_ROWS, bom: bool = True,
+    out_path: Path | str, chunk_rows: int = EXPORT_CHUNK_ROWS, bom: bool = True, at_rest: bool = False,
 ) -> int:
     """Stream the matching profiles into `out_path`; returns how many rows it holds.
+
+    The file is private (0600). `at_rest`: it stays under DATA_DIR until it is downloaded
+    (an export's file), so it is encrypted when encryption is configured; read it back
+    with file_store.iter_plain. A file for the user's own path (the CLI) is plain.
 
     No permission check and no audit event: callers (export_to_file, export_profiles,
     the export job) do both. The file appears complete or not at all (written beside it
@@ -749,11 +566,14 @@ def write_profiles_file(
     if not columns:
         raise ExportError("None of the chosen columns may be exported")
     out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
+    if at_rest:
+        file_store.private_dir(out_path.parent)
+    else:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
     partial = out_path.with_name(f".{out_path.name}.part")
     total = 0
     try:
-        sink = _open_sink(fmt, partial, columns, bom=bom)
+        sink = _open_sink(fmt, partial, columns, bom=bom, at_rest=at_rest)
         try:
             for chunk in _ChunkReader(session, flt, columns, chunk_rows).chunks():
                 sink.write(chunk)

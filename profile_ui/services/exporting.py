@@ -23,17 +23,13 @@ the tag name; values of one column that a profile has several of are joined with
 Identity kinds need the permission `export.identity.<kind>`; what the actor may not export
 is left out and listed in the preview.
 
-Cells a spreadsheet would run as a formula (starting with = + - @, tab, CR or NUL) are
-neutralized: in CSV they get a leading `'`; in xlsx every text is written as a string cell
-(never a formula). Plain signed numbers ("+84901234567", "-12.5") are numbers to a
-spreadsheet, not formulas, so they stay as they are.
-
-The file itself is streamed by services/export_writer.py (memory flat with size).
+The file itself is streamed by services/export_writer.py (memory flat with size) into the
+sinks of services/sheet_writer.py, the app's one CSV/xlsx writer: no header or cell of an
+export or of the audit CSV runs as a formula in a spreadsheet.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -53,15 +49,15 @@ from ..settings import get_settings
 from .audit import record_event
 from .permissions import (
     PROFILES_EXPORT, PROFILES_VIEW, SETTINGS_MANAGE, TRASH_MANAGE, Actor, NotSignedIn,
-    PermissionDenied, export_identity_permission,
+    export_identity_permission,
 )
 from .profiles import ProfileFilter, filter_condition
+from .sheet_writer import CsvSink, neutralize_formula  # noqa: F401  (neutralize_formula: re-exported)
 
 EXPORT_FORMATS = ("csv", "xlsx", "zip")
 FIELDS_MODES = ("displayed", "all")
 EXPORT_CHUNK_ROWS = 50_000
 RELATED_READERS = 2  # worker threads reading identities/tags/... of large exports
-XLSX_MAX_DATA_ROWS = 1_048_575  # 1,048,576 rows per sheet, one of them the header
 MULTI_VALUE_SEPARATOR = "|"
 TAG_WITHOUT_VALUE = "Yes"  # a tag that carries no value, in its column
 DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"  # UTC
@@ -80,11 +76,6 @@ _DATE_COLUMNS = {"birthday"}
 
 STATUS_QUEUED, STATUS_RUNNING, STATUS_COMPLETED, STATUS_FAILED = "queued", "running", "completed", "failed"
 
-_FORMULA_START = r"^[=+\-@\t\r\x00]"
-_PLAIN_NUMBER = r"^[+-]?[0-9]+(\.[0-9]+)?$"
-_FORMULA_START_RE = re.compile(_FORMULA_START)
-_PLAIN_NUMBER_RE = re.compile(_PLAIN_NUMBER)
-
 
 class ExportError(ValueError):
     """Bad export request (or an export that cannot be downloaded); safe to show."""
@@ -95,16 +86,16 @@ class ExportExpired(ExportError):
 
 
 class ExportNotFound(ExportError):
-    """No export with that id."""
+    """No export with that id that the actor may download; the message is the same whether
+    it does not exist or is someone else's, so ids cannot be probed."""
+
+    def __init__(self, export_id: int) -> None:
+        super().__init__(f"Export {export_id} does not exist, or it is not yours to download")
 
 
-class NotYourExport(PermissionDenied):
-    """Someone else's export: only its owner (or an admin) may download it."""
-
-    def __init__(self, actor: Actor) -> None:
-        Exception.__init__(self, f"{actor.email} may not download this export: it belongs to "
-                                 "another user")
-        self.permission = "export.owner"
+class NotYourExport(ExportNotFound):
+    """Someone else's export: only its owner (or an admin) may download it. Answered as if
+    it did not exist (ExportNotFound)."""
 
 
 # ---------------------------------------------------------------- results
@@ -158,20 +149,6 @@ def download_url(export_id: int) -> str:
     from ..routes import EXPORTS
 
     return f"{EXPORTS}/{export_id}/download"
-
-
-# ---------------------------------------------------------------- formula neutralization
-def neutralize_formula(value: str | None) -> str | None:
-    """One text cell made safe for CSV: a leading ' when a spreadsheet would run it."""
-    if value and _FORMULA_START_RE.match(value) and not _PLAIN_NUMBER_RE.match(value):
-        return "'" + value
-    return value
-
-
-def _neutralized(column: str) -> pl.Expr:
-    col = pl.col(column)
-    risky = col.str.contains(_FORMULA_START) & ~col.str.contains(_PLAIN_NUMBER)
-    return pl.when(risky.fill_null(False)).then(pl.lit("'") + col).otherwise(col).alias(column)
 
 
 # ---------------------------------------------------------------- columns
@@ -435,7 +412,8 @@ def export_profiles(
         return ExportResult(export_id=job.id, status=STATUS_QUEUED, background=True, row_count=None,
                             path=None, download_url=download_url(job.id), left_out=left)
     path = export_file_path(job)
-    rows = write_profiles_file(session=session, flt=flt, columns=planned, fmt=fmt, out_path=path)
+    rows = write_profiles_file(session=session, flt=flt, columns=planned, fmt=fmt, out_path=path,
+                               at_rest=True)
     finish_export_job(job, rows=rows, path=path)
     session.add(job)
     record_export(session=session, actor=actor, flt=flt, fields_mode=fields_mode, fmt=fmt,
@@ -463,16 +441,17 @@ def _is_admin(actor: Actor) -> bool:
 def download_export(*, session: Session, actor: Actor, export_id: int, now: datetime | None = None) -> Path:
     """The file of a completed export, for its owner (or an admin) until its link expires.
 
-    Raises PermissionDenied (NotYourExport for someone else's export), ExportExpired after
-    expires_at, ExportError when it does not exist, is not ready, failed or its file is gone.
+    Raises PermissionDenied without the export permission; ExportNotFound when it does not
+    exist or is someone else's (NotYourExport: the same answer), ExportExpired after
+    expires_at, ExportError when it is not ready, failed or its file is gone.
     Writes an audit event (who downloaded what).
     """
     actor.require(PROFILES_EXPORT)
     job = session.get(ExportJob, export_id)
     if job is None:
-        raise ExportNotFound(f"Export {export_id} does not exist")
+        raise ExportNotFound(export_id)
     if job.created_by != actor.user_id and not _is_admin(actor):
-        raise NotYourExport(actor)
+        raise NotYourExport(export_id)
     if job.status in (STATUS_QUEUED, STATUS_RUNNING):
         raise ExportError(f"Export {export_id} is not ready yet; you will be notified when it is")
     if job.status != STATUS_COMPLETED:
@@ -588,13 +567,15 @@ def export_audit_csv(
     conditions = event_conditions(actor_email=actor_email, action=action, object_type=object_type,
                                   object_id=object_id, since=since, until=until)
     a = AuditEvent.__table__.c
-    own = not hasattr(out, "write")
+    own = isinstance(out, (str, Path))
     if own:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
-    handle: IO[bytes] = Path(out).open("wb") if own else out  # type: ignore[arg-type, assignment]
+        handle: IO[bytes] = Path(out).open("wb")  # noqa: SIM115 (closed in the finally below)
+    else:
+        handle = out  # the caller's stream: the caller closes it
     total, last = 0, None
     try:
-        sink = _CsvSink(handle, list(AUDIT_CSV_HEADERS), bom=True)
+        sink = CsvSink(handle, list(AUDIT_CSV_HEADERS), bom=True)
         schema = {"at": pl.String(), "actor": pl.String(), "action": pl.String(),
                   "object_type": pl.String(), "object_id": pl.String(), "reason": pl.String(),
                   "details": pl.String()}
@@ -624,4 +605,4 @@ def export_audit_csv(
 
 # The file writer lives in export_writer.py and reads this module's columns and constants,
 # so it is imported last (both modules are complete by then).
-from .export_writer import _CsvSink, _frame, write_profiles_file  # noqa: E402
+from .export_writer import _frame, write_profiles_file  # noqa: E402

@@ -11,6 +11,7 @@ PROFILES_DELETE = "profiles.delete"
 PROFILES_IMPORT = "profiles.import"
 PROFILES_EXPORT = "profiles.export"
 PROFILES_TAG = "profiles.tag"
+PROFILES_MERGE = "profiles.merge"  # merge two profiles into one, and undo a merge
 SETTINGS_MANAGE = "settings.manage"
 AUDIT_VIEW = "audit.view"
 TRASH_MANAGE = "trash.manage"
@@ -18,7 +19,7 @@ EXPORT_IDENTITY_PREFIX = "export.identity."  # + identity kind, e.g. export.iden
 
 ALL_PERMISSIONS = (
     PROFILES_VIEW, PROFILES_CREATE, PROFILES_EDIT, PROFILES_DELETE, PROFILES_IMPORT,
-    PROFILES_EXPORT, PROFILES_TAG, SETTINGS_MANAGE, AUDIT_VIEW, TRASH_MANAGE,
+    PROFILES_EXPORT, PROFILES_TAG, PROFILES_MERGE, SETTINGS_MANAGE, AUDIT_VIEW, TRASH_MANAGE,
 )
 
 
@@ -31,9 +32,9 @@ _IDENTITY_EXPORTS = [export_identity_permission(k) for k in ("user_id", "email",
 BUILTIN_ROLES: dict[str, tuple[str, list[str]]] = {
     "viewer": ("Sees profiles; changes nothing", [PROFILES_VIEW]),
     "marketer": (
-        "Imports, edits, tags and exports profiles",
+        "Imports, edits, tags, merges and exports profiles",
         [PROFILES_VIEW, PROFILES_CREATE, PROFILES_EDIT, PROFILES_IMPORT, PROFILES_EXPORT,
-         PROFILES_TAG, *_IDENTITY_EXPORTS],
+         PROFILES_TAG, PROFILES_MERGE, *_IDENTITY_EXPORTS],
     ),
     "admin": ("Everything, including settings, users, trash and the audit log",
               [*ALL_PERMISSIONS, *_IDENTITY_EXPORTS]),

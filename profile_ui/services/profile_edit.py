@@ -40,7 +40,7 @@ from .importing.resolve import find_identity_owners
 from .importing.validate import MULTI_SEPARATORS
 from .importing.values import match_value
 from .permissions import PROFILES_CREATE, PROFILES_EDIT, SETTINGS_MANAGE, Actor
-from .profiles import ProfileError
+from .profiles import ProfileError, changeable_profile
 from .workspace_settings import CONSENT_CHANNELS, CONSENT_STATUSES
 
 MANUAL_SOURCE = "manual"
@@ -229,12 +229,7 @@ def _parse_values(values: dict[str, str], definitions: dict[str, FieldDefinition
 
 
 def _load_profile(session: Session, profile_id: int, *, for_update: bool = False) -> Profile:
-    # populate_existing: a row locked now must be read now, not from the session's cache
-    profile = session.get(Profile, profile_id, with_for_update=for_update or None,
-                          populate_existing=for_update)
-    if profile is None or profile.status == STATUS_DELETED:
-        raise ProfileError(f"Profile {profile_id} does not exist")
-    return profile
+    return changeable_profile(session, profile_id, for_update=for_update)  # refuses a profile in the trash
 
 
 def _profile_name(profile: Profile) -> str:
@@ -518,7 +513,7 @@ def update_profile_fields(
     writes: dict[str, Any] = {}
     for key, new in parsed.items():
         current = _current_value(profile, definitions[key])
-        if _is_empty(current) and _is_empty(new) or _same(current, new):
+        if (_is_empty(current) and _is_empty(new)) or _same(current, new):
             continue
         writes[key] = new
         changes[key] = [_audit_value(current), _audit_value(new)]

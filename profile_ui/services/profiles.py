@@ -83,6 +83,27 @@ class ProfileError(ValueError):
     """Bad input for a profile operation; the message is safe to show."""
 
 
+def in_trash_message(profile_ids: Sequence[int]) -> str:
+    ids = ", ".join(map(str, list(profile_ids)[:5])) + ("…" if len(profile_ids) > 5 else "")
+    one = len(profile_ids) == 1
+    return (f"Profile{'' if one else 's'} {ids} {'is' if one else 'are'} in the trash and cannot be "
+            f"changed: restore {'it' if one else 'them'} first")
+
+
+def changeable_profile(session: Session, profile_id: int, *, for_update: bool = False) -> Profile:
+    """The profile a change is about. Every service that changes a profile loads it through
+    here: a profile in the trash is refused (a later restore brings it back as it was
+    deleted), and so is one that does not exist. `for_update` locks its row (read anew, not
+    from the session's cache) until the transaction ends."""
+    profile = session.get(Profile, profile_id, with_for_update=for_update or None,
+                          populate_existing=for_update)
+    if profile is None:
+        raise ProfileError(f"Profile {profile_id} does not exist")
+    if profile.status == STATUS_DELETED:
+        raise ProfileError(in_trash_message([profile_id]))
+    return profile
+
+
 @dataclass
 class ProfileFilter:
     """The list's query box and filters (all optional; the default lists active profiles).
@@ -142,7 +163,7 @@ class _PlainColumn(sa.sql.expression.ColumnElement):
     """
 
     inherit_cache = True
-    _traverse_internals = [("column", sa.sql.visitors.InternalTraversal.dp_clauseelement)]
+    _traverse_internals = [("column", sa.sql.visitors.InternalTraversal.dp_clauseelement)]  # noqa: RUF012 (SQLAlchemy's protocol)
 
     def __init__(self, column: sa.ColumnElement) -> None:
         self.column = column
@@ -172,7 +193,7 @@ class _NamePrefix(sa.sql.expression.ColumnElement):
     # hides the ranges from the index
     type = sa.types.NullType()
     # the variants are part of the cache key: the compiled SQL holds them as literals
-    _traverse_internals = [("column", sa.sql.visitors.InternalTraversal.dp_clauseelement),
+    _traverse_internals = [("column", sa.sql.visitors.InternalTraversal.dp_clauseelement),  # noqa: RUF012 (as above)
                            ("variants", sa.sql.visitors.InternalTraversal.dp_plain_obj)]
 
     def __init__(self, column: sa.ColumnElement, variants: tuple[str, ...]) -> None:
@@ -605,10 +626,10 @@ def _exact_count(session: Session, flt: ProfileFilter, plan: _CountPlan) -> int:
         where = _where(flt, drive=plan.driver.index)
         return session.execute(select(sa.func.count()).select_from(Profile).where(where)).scalar_one()
     ids = driver.ids.subquery("driving_ids")
-    id_column = list(ids.c)[0]
+    id_column = next(iter(ids.c))
     if not driver.unique_ids:
         ids = select(id_column).distinct().subquery("driving_ids_distinct")
-        id_column = list(ids.c)[0]
+        id_column = next(iter(ids.c))
     joined = _DriveJoin(ids, Profile.__table__, Profile.id == id_column)
     return session.execute(select(sa.func.count()).select_from(joined)
                            .where(*row, *others)).scalar_one()
@@ -850,9 +871,7 @@ def get_profile_360(*, session: Session, actor: Actor, profile_id: int) -> dict[
 def set_profile_status(*, session: Session, actor: Actor, profile_id: int, active: bool) -> Profile:
     """Deactivate (hidden from lists and programs, reversible) or reactivate a profile."""
     actor.require(PROFILES_EDIT)
-    profile = session.get(Profile, profile_id)
-    if profile is None or profile.status == STATUS_DELETED:
-        raise ProfileError(f"Profile {profile_id} does not exist")
+    profile = changeable_profile(session, profile_id)
     new_status = STATUS_ACTIVE if active else STATUS_DEACTIVATED
     if profile.status != new_status:
         profile.status = new_status
@@ -874,20 +893,24 @@ def _selected_ids(session: Session, actor: Actor, profile_ids: Sequence[int] | N
         raise ProfileError("Choose the profiles: give either their ids or a filter")
     if flt is not None:
         _check_filter(flt)
+        if flt.status == STATUS_DELETED:
+            raise ProfileError("Profiles in the trash cannot be changed: restore them first")
         return list(session.execute(select(Profile.id).where(filter_condition(flt))
                                     .order_by(Profile.id)).scalars())
-    ids = sorted(set(int(i) for i in profile_ids or ()))
+    ids = sorted({int(i) for i in profile_ids or ()})
     if not ids:
         return []
-    found: list[int] = []
+    statuses: dict[int, str] = {}
     for start in range(0, len(ids), 5000):
         chunk = ids[start:start + 5000]
-        found.extend(session.execute(select(Profile.id).where(
-            Profile.id.in_(chunk), Profile.status != STATUS_DELETED)).scalars())
-    missing = set(ids) - set(found)
+        statuses.update(session.execute(select(Profile.id, Profile.status).where(Profile.id.in_(chunk))).all())
+    missing = [i for i in ids if i not in statuses]
     if missing:
-        raise ProfileError(f"Profile {', '.join(map(str, sorted(missing)[:5]))} does not exist")
-    return sorted(found)
+        raise ProfileError(f"Profile {', '.join(map(str, missing[:5]))} does not exist")
+    trashed = [i for i in ids if statuses[i] == STATUS_DELETED]
+    if trashed:
+        raise ProfileError(in_trash_message(trashed))
+    return ids
 
 
 def tag_profiles(
@@ -950,6 +973,7 @@ def untag_profile(*, session: Session, actor: Actor, profile_id: int, tag_id: in
     tag = session.get(Tag, tag_id)
     if tag is None:
         raise ProfileError(f"Tag {tag_id} does not exist")
+    changeable_profile(session, profile_id)
     where = [ProfileTag.tag_id == tag_id, ProfileTag.profile_id == profile_id]
     if value is not None:
         where.append(ProfileTag.value == value)
@@ -998,6 +1022,7 @@ def remove_profile_from_group(*, session: Session, actor: Actor, group_id: int, 
     group = session.get(Group, group_id)
     if group is None:
         raise ProfileError(f"Group {group_id} does not exist")
+    changeable_profile(session, profile_id)
     removed = session.execute(sa.delete(GroupMembership).where(
         GroupMembership.group_id == group_id, GroupMembership.profile_id == profile_id)).rowcount
     if removed:

@@ -6,10 +6,12 @@ settings.trash_retention_days after their deletion, then purged for good.
 - `restore_profiles`: back to active, within the window; audited. Their identities,
   tags, consent and memberships come back with them; their links to accounts,
   opportunities, tickets and tasks were removed at deletion and do not.
-  Profiles deleted by an import merge ("merged into N") cannot be restored: their
-  identities and data moved to the surviving profile.
+  Profiles merged into another ("merged into N", by an import's sync rule or by hand)
+  cannot be restored here: their identities and data moved to the surviving profile, and
+  the merge is undone from that profile's User 360 page instead (services/merging.py).
 - `purge_expired`: removes the profiles whose window has passed, with their identities,
-  so the same e-mail can come back as a new person. The purge job (jobs/purge.py) runs it
+  so the same e-mail can come back as a new person. A profile merged into another stays
+  as long as the merge can be undone. The purge job (jobs/purge.py) runs it
   daily; `profile-ui purge` runs it by hand.
 """
 
@@ -23,14 +25,14 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from ..models import STATUS_ACTIVE, STATUS_DELETED, Profile, User, utcnow
+from ..models import STATUS_ACTIVE, STATUS_DELETED, Profile, ProfileMerge, User, utcnow
 from ..settings import get_settings
 from .audit import record_event
 from .deletion import DeletionError, purge_profiles
 from .permissions import SYSTEM_ACTOR, TRASH_MANAGE, Actor
 from .profiles import ProfileFilter, filter_condition
 
-MERGED_REASON_PREFIX = "merged into "  # what an import merge writes as deleted_reason
+MERGED_REASON_PREFIX = "merged into "  # what a merge writes as deleted_reason
 MAX_RESTORE_PROFILES = 100
 TRASH_PAGE_SIZE = 50
 
@@ -123,7 +125,8 @@ def restore_profiles(
         if status != STATUS_DELETED:
             problems.append(f"profile {pid} is not in the trash")
         elif (reason or "").startswith(MERGED_REASON_PREFIX):
-            problems.append(f"profile {pid} was {reason} by an import; its data is there now")
+            problems.append(f"profile {pid} was {reason}; its data is there now (undo the merge "
+                            "on that profile's page)")
         elif deleted_at is None or deleted_at + window <= now:
             problems.append(f"profile {pid} was deleted more than "
                             f"{get_settings().trash_retention_days} days ago")
@@ -148,8 +151,10 @@ def purge_expired(*, session: Session, actor: Actor = SYSTEM_ACTOR, now: datetim
     actor.require(TRASH_MANAGE)
     now = now or utcnow()
     cutoff = now - retention()
+    # a profile merged into another stays while the merge can be undone (services/merging.py)
+    merged = select(ProfileMerge.merged_id).where(ProfileMerge.undone_at.is_(None))
     ids = list(session.execute(select(Profile.id).where(
-        Profile.status == STATUS_DELETED,
+        Profile.status == STATUS_DELETED, Profile.id.not_in(merged),
         sa.or_(Profile.deleted_at.is_(None), Profile.deleted_at <= cutoff)).order_by(Profile.id)).scalars())
     if not ids:
         return 0

@@ -6,13 +6,13 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, select
 
 from ..models import LoginAttempt, Role, User, UserSession, utcnow
 from ..settings import get_settings
+from . import sign_in_throttle as throttle
 from .audit import record_event
 from .permissions import BUILTIN_ROLES, PROFILES_VIEW, SETTINGS_MANAGE, Actor, NotSignedIn
 
@@ -20,6 +20,8 @@ _hasher = PasswordHasher()
 # verified against when the e-mail is unknown, so timing does not reveal which e-mails exist
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 MIN_PASSWORD_LENGTH = 8
+LOCKED_MESSAGE = ("This account is locked after many failed sign-ins. Sign in from a device you "
+                  "used before, or ask an admin to unlock it.")
 
 
 class SignInError(Exception):
@@ -118,46 +120,44 @@ def user_emails(*, session: Session, actor: Actor, user_ids: set[int] | list[int
     return dict(session.exec(select(User.id, User.email).where(User.id.in_(ids))).all())
 
 
-def _recent_failures(session: Session, email: str) -> int:
-    settings = get_settings()
-    window_start = utcnow() - timedelta(minutes=settings.login_lockout_minutes)
-    last_success = session.exec(
-        select(sa.func.max(LoginAttempt.at)).where(
-            LoginAttempt.email == email, LoginAttempt.success.is_(True))
-    ).one()
-    since = max(window_start, last_success) if last_success else window_start
-    return session.exec(
-        select(sa.func.count()).select_from(LoginAttempt).where(
-            LoginAttempt.email == email, LoginAttempt.success.is_(False), LoginAttempt.at > since)
-    ).one()
-
-
-def sign_in(*, session: Session, email: str, password: str) -> tuple[str, Actor]:
+def sign_in(*, session: Session, email: str, password: str, client: str | None = None) -> tuple[str, Actor]:
     """Check the credentials; return a new session token (for the browser) and the actor.
 
-    After `login_max_failures` failures within `login_lockout_minutes` the e-mail is
-    locked for that long, whether or not it belongs to a user.
+    `client` is the address the attempt comes from. Guessing is slowed per e-mail + address
+    and a locked account opens only to the right password from a known address (see
+    services/sign_in_throttle.py); the refusal says what to do.
     """
-    settings = get_settings()
     email = (email or "").strip().lower()
-    if _recent_failures(session, email) >= settings.login_max_failures:
-        raise SignInError(
-            f"Too many failed sign-ins. Try again in {settings.login_lockout_minutes} minutes.")
+    client = throttle.client_key(client)
     user = session.exec(select(User).where(User.email == email)).first()
+    wait = throttle.address_wait(session=session, email=email, client=client, user=user)
+    if wait:
+        raise SignInError("Too many failed sign-ins from this address. "
+                          f"Try again in {throttle.wait_text(wait)}.")
     ok = False
     try:
         ok = _hasher.verify(user.password_hash if user else _DUMMY_HASH, password or "")
     except (VerificationError, InvalidHashError):
         ok = False
     ok = ok and user is not None and user.is_active
-    session.add(LoginAttempt(email=email, success=ok))
+    if ok and user.locked_at is not None:
+        if not throttle.is_known_client(session=session, email=email, client=client):
+            # the right password from an address the user never signed in from: say only
+            # that the account is locked (a wrong one gets the same answer below)
+            raise SignInError(LOCKED_MESSAGE)
+        throttle.lift_lock(session=session, user=user, actor=actor_for_user(session=session, user=user),
+                           how="the right password from an address the user signed in from before",
+                           client=client)
+    session.add(LoginAttempt(email=email, client=client, success=ok))
     if not ok:
-        session.commit()  # the failure must count even though we raise
-        raise SignInError("Wrong e-mail or password.")
+        locked = user is not None and (user.locked_at is not None or throttle.lock_if_guessed(
+            session=session, user=user, client=client))
+        session.commit()  # the failure (and a lock) must count even though we raise
+        raise SignInError(LOCKED_MESSAGE if locked else "Wrong e-mail or password.")
     token = secrets.token_urlsafe(32)
     now = utcnow()
     session.add(UserSession(token_hash=_token_hash(token), user_id=user.id, created_at=now,
-                            expires_at=now + timedelta(hours=settings.session_hours)))
+                            expires_at=now + timedelta(hours=get_settings().session_hours)))
     user.last_login_at = now
     session.add(user)
     actor = actor_for_user(session=session, user=user)
@@ -165,6 +165,19 @@ def sign_in(*, session: Session, email: str, password: str) -> tuple[str, Actor]
                  object_id=user.id)
     session.commit()
     return token, actor
+
+
+def unlock_user(*, session: Session, actor: Actor, user_id: int) -> User:
+    """An admin lifts the lock that failed sign-ins put on an account (audited)."""
+    actor.require(SETTINGS_MANAGE)
+    user = session.get(User, user_id)
+    if user is None:
+        raise UserError("Unknown user")
+    if user.locked_at is None:
+        raise UserError(f"{user.email} is not locked")
+    throttle.lift_lock(session=session, user=user, actor=actor, how="unlocked by an admin")
+    session.flush()
+    return user
 
 
 def actor_for_token(*, session: Session, token: str | None) -> Actor:

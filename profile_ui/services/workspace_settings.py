@@ -24,7 +24,7 @@ from .importing.normalize import fold_text
 from .permissions import (
     ALL_PERMISSIONS, PROFILES_VIEW, SETTINGS_MANAGE, Actor, export_identity_permission,
 )
-from .users import change_role, create_user, list_users  # noqa: F401  (re-exported: users and roles)
+from .users import change_role, create_user, list_users, unlock_user  # noqa: F401  (re-exported: users and roles)
 
 CONSENT_CHANNELS = ("email", "sms", "push", "phone")  # fixed channels, no table
 CONSENT_CHANNEL_LABELS = {"email": "E-mail", "sms": "SMS", "push": "Push notification", "phone": "Phone call"}

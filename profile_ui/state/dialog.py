@@ -18,5 +18,5 @@ class DialogMixin(rx.State, mixin=True):
     @rx.event
     @guarded
     def set_open(self, is_open: bool) -> None:
-        self._require_actor()  # type: ignore[attr-defined]
+        self._require_actor()  # type: ignore[attr-defined]  # a mixin: AppState, also a base of the page state, has it
         self.is_open = bool(is_open)

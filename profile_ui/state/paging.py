@@ -29,14 +29,14 @@ class PagedMixin(rx.State, mixin=True):
     @rx.event
     @guarded
     def go_to_page(self, page: int) -> None:
-        actor = self._require_actor()  # type: ignore[attr-defined]
+        actor = self._require_actor()  # type: ignore[attr-defined]  # mixin: AppState provides it
         self.page = min(max(int(page), 1), self.pages)
         self._show_page(actor)
 
     @rx.event
     @guarded
     def set_page_size(self, size: str) -> None:
-        actor = self._require_actor()  # type: ignore[attr-defined]
+        actor = self._require_actor()  # type: ignore[attr-defined]  # mixin: AppState provides it
         value = int(size) if str(size).isdigit() else DEFAULT_PAGE_SIZE
         self.page_size = value if value in PAGE_SIZES else DEFAULT_PAGE_SIZE
         self.page = 1

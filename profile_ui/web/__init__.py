@@ -1,1 +1,4 @@
-"""The ASGI pieces in front of Reflex, and how its web server runs (production shape)."""
+"""The ASGI pieces around the Reflex app: middleware and plain HTTP endpoints.
+
+They know starlette / ASGI and call services; services never import them.
+"""

@@ -76,13 +76,13 @@ def _wait_until_serving(url: str, proc: subprocess.Popen, app: RunningApp) -> No
     raise RuntimeError(f"the app did not start in {START_TIMEOUT_S} s:\n{app.log_tail()}")
 
 
-def _smtp_server(received: list):  # noqa: ANN202
+def _smtp_server(received: list):
     """A real local SMTP server on a free port that appends each message to `received`."""
     from aiosmtpd.controller import Controller
     from aiosmtpd.handlers import Message
 
     class Inbox(Message):
-        def handle_message(self, message) -> None:  # noqa: ANN001
+        def handle_message(self, message) -> None:
             received.append(message)
 
     controller = Controller(Inbox(), hostname="127.0.0.1", port=free_port())
@@ -124,6 +124,8 @@ def _app_env(data_dir: Path, database_url: str, url: str, work: Path, smtp_port:
         APP_URL=url,
         UPLOAD_MAX_BYTES=str(UPLOAD_MAX_BYTES),
         UPLOAD_MAX_ROWS=str(UPLOAD_MAX_ROWS),
+        # one marketer uploads for every wizard test of the session, leaving some unused
+        UPLOAD_MAX_PENDING="200",
         REFLEX_BUN_PATH=_bun_path(),
         REFLEX_WEB_WORKDIR=str(work / "web"),
         SMTP_ENABLED="true",
@@ -257,7 +259,7 @@ def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
 
 
 @pytest.fixture
-def sign_in(page, base_url: str):  # noqa: ANN001, ANN201
+def sign_in(page, base_url: str):
     """sign_in("viewer") signs the page in as that role through the login form."""
     def _sign_in(role: str, password: str = PASSWORD) -> None:
         page.goto(f"{base_url}/login")
@@ -276,7 +278,7 @@ def profile_data(running_app: RunningApp) -> ProfileData:
     return seed_profile_data(running_app)
 
 
-def _role_page(browser, base_url: str, role: str):  # noqa: ANN001, ANN202
+def _role_page(browser, base_url: str, role: str):
     context = browser.new_context(base_url=base_url, viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     sign_in_page(page, base_url, role)
@@ -284,7 +286,7 @@ def _role_page(browser, base_url: str, role: str):  # noqa: ANN001, ANN202
 
 
 @pytest.fixture(scope="module")
-def admin_page(browser, base_url: str, profile_data: ProfileData):  # noqa: ANN001, ANN201
+def admin_page(browser, base_url: str, profile_data: ProfileData):
     """A page signed in as the admin once for the whole test module."""
     context, page = _role_page(browser, base_url, "admin")
     yield page
@@ -292,14 +294,14 @@ def admin_page(browser, base_url: str, profile_data: ProfileData):  # noqa: ANN0
 
 
 @pytest.fixture(scope="module")
-def marketer_page(browser, base_url: str, profile_data: ProfileData):  # noqa: ANN001, ANN201
+def marketer_page(browser, base_url: str, profile_data: ProfileData):
     context, page = _role_page(browser, base_url, "marketer")
     yield page
     context.close()
 
 
 @pytest.fixture(scope="module")
-def viewer_page(browser, base_url: str, profile_data: ProfileData):  # noqa: ANN001, ANN201
+def viewer_page(browser, base_url: str, profile_data: ProfileData):
     context, page = _role_page(browser, base_url, "viewer")
     yield page
     context.close()

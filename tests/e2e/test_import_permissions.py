@@ -18,7 +18,7 @@ from .test_hand_crafted_requests import HandSocket, _session_token
 pytestmark = pytest.mark.e2e
 
 
-def test_viewer_cannot_open_the_wizard(page: Page, base_url: str, sign_in) -> None:  # noqa: ANN001
+def test_viewer_cannot_open_the_wizard(page: Page, base_url: str, sign_in) -> None:
     sign_in("viewer")
     page.goto(f"{base_url}/imports/new")
     expect(page.get_by_text("You don't have access to New import.")).to_be_visible()

@@ -31,7 +31,7 @@ NEW = ("Oanh Newcomer", "oanh@sync.example.com", "Hà Nội")               # no
 
 
 @pytest.fixture(scope="module")
-def club(running_app: RunningApp, profile_data) -> dict[str, int]:  # noqa: ANN001
+def club(running_app: RunningApp, profile_data) -> dict[str, int]:
     from profile_ui.services import profile_edit, workspace_settings
     from profile_ui.services.permissions import SYSTEM_ACTOR
 
@@ -81,7 +81,7 @@ def _success(page: Page, message: str) -> None:
     expect(page.get_by_role("status").filter(has_text=message)).to_be_visible(timeout=JOB_TIMEOUT)
 
 
-def _open(page: Page, section: str):  # noqa: ANN202
+def _open(page: Page, section: str):
     region = page.get_by_role("region", name=section)
     expect(region.get_by_role("button", name=re.compile("^(Review|Hide)$"))).to_be_visible()
     if region.get_by_role("button", name="Review").count():  # "Hide" when the list is open

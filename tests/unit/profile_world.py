@@ -52,7 +52,7 @@ class World:
     group: int
 
 
-def _profile(session: Session, **values) -> int:  # noqa: ANN003
+def _profile(session: Session, **values) -> int:
     now = utcnow()
     profile = Profile(created_at=values.pop("created_at", now), updated_at=now, **values)
     session.add(profile)

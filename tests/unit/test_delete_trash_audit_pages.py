@@ -84,7 +84,7 @@ def test_audit_line_shows_the_object_and_a_short_details_text():
 
 
 # ------------------------------------------------------------ trash page helpers
-def _item(**values) -> TrashItem:  # noqa: ANN003
+def _item(**values) -> TrashItem:
     base = {"profile_id": 9, "full_name": None, "deleted_at": NOW - timedelta(days=3),
             "deleted_by": "admin@example.com", "reason": "Duplicate",
             "purge_after": NOW + timedelta(days=27), "restorable": True}

@@ -13,12 +13,12 @@ from profile_ui.cli import main
 from tests.services import ThrowawayRedis, free_port
 
 
-def _check(app_env, database_url: str, **env: str):  # noqa: ANN001, ANN202
+def _check(app_env, database_url: str, **env: str):
     app_env(database_url, **env)
     return CliRunner().invoke(main, ["check-scale"])
 
 
-def test_sqlite_and_no_redis_are_named(app_env, sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+def test_sqlite_and_no_redis_are_named(app_env, sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("REDIS_URL", raising=False)
     result = _check(app_env, sqlite_url)
     assert result.exit_code == 1
@@ -27,7 +27,7 @@ def test_sqlite_and_no_redis_are_named(app_env, sqlite_url: str, monkeypatch: py
 
 
 @pytest.mark.postgres
-def test_servers_that_do_not_answer_are_named(app_env, pg_url: str) -> None:  # noqa: ANN001
+def test_servers_that_do_not_answer_are_named(app_env, pg_url: str) -> None:
     port = free_port()
     missing_db = pg_url.rsplit("/", 1)[0] + "/pu_no_such_database"
     result = _check(app_env, missing_db, REDIS_URL=f"redis://:secret@127.0.0.1:{port}/0")
@@ -38,7 +38,7 @@ def test_servers_that_do_not_answer_are_named(app_env, pg_url: str) -> None:  # 
 
 
 @pytest.mark.postgres
-def test_passes_when_both_answer(app_env, pg_url: str, tmp_path: Path) -> None:  # noqa: ANN001
+def test_passes_when_both_answer(app_env, pg_url: str, tmp_path: Path) -> None:
     try:
         redis = ThrowawayRedis(tmp_path).start()
     except FileNotFoundError:

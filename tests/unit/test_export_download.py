@@ -4,6 +4,7 @@ for its signed-in owner or an admin; refusals with the status a client can act o
 from __future__ import annotations
 
 import asyncio
+import base64
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -12,6 +13,7 @@ from sqlmodel import Session
 
 from profile_ui.db import make_engine
 from profile_ui.models import AuditEvent, ExportJob, utcnow
+from profile_ui.services import file_store
 from profile_ui.services.export_download import ExportDownloads
 from profile_ui.services.exporting import export_profiles
 from profile_ui.services.permissions import SYSTEM_ACTOR
@@ -23,7 +25,7 @@ class _Downstream:
     def __init__(self) -> None:
         self.called = False
 
-    async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001
+    async def __call__(self, scope, receive, send) -> None:
         self.called = True
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"page"})
@@ -56,9 +58,11 @@ def _get(path: str, token: str | None = None, method: str = "GET") -> tuple[int,
     return start["status"], {k.decode(): v.decode() for k, v in start["headers"]}, body, downstream.called
 
 
-@pytest.fixture
-def world(app_env, sqlite_url: str, fast_password_hashing) -> dict:  # noqa: ANN001
-    app_env(sqlite_url)
+@pytest.fixture(params=["plain", "encrypted"])
+def world(app_env, sqlite_url: str, fast_password_hashing, request) -> dict:
+    # encrypted: the file is stored encrypted at rest and the route streams it decrypted
+    app_env(sqlite_url, **({"ENCRYPTION_KEY": base64.b64encode(bytes(range(32))).decode()}
+                          if request.param == "encrypted" else {}))
     engine = make_engine(sqlite_url)
     tokens = {}
     with Session(engine, expire_on_commit=False) as session:
@@ -81,7 +85,10 @@ def test_the_owner_gets_the_file_as_an_attachment(world: dict) -> None:
     assert (status, passed_on) == (200, False)
     assert headers["content-type"].startswith("text/csv")
     assert f'filename="{world["path"].name}"' in headers["content-disposition"]
-    assert body == world["path"].read_bytes() and body.startswith(b"\xef\xbb\xbf")
+    assert body == file_store.read_bytes(world["path"]) and body.startswith(b"\xef\xbb\xbf")
+    assert b"Profile ID" in body  # the header row, in plain text
+    stored = world["path"].read_bytes()
+    assert (stored == body) != stored.startswith(file_store.MAGIC)
     with Session(world["engine"]) as session:
         events = session.query(AuditEvent).filter(AuditEvent.action == "export.download").all()
     assert [e.actor_email for e in events] == ["owner@example.com"]
@@ -96,11 +103,13 @@ def test_others_are_refused_with_a_reason(world: dict) -> None:
     status, _, body, passed_on = _get(url)
     assert (status, passed_on) == (401, False) and b"Sign in" in body
     assert _get(url, "not-a-token")[0] == 401
-    status, _, body, _ = _get(url, world["tokens"]["other"])
-    assert status == 403 and b"belongs to another user" in body
-    assert _get(url, world["tokens"]["viewer"])[0] == 403
-    status, _, body, _ = _get("/exports/999999/download", world["tokens"]["owner"])
-    assert status == 404 and b"does not exist" in body
+    assert _get(url, world["tokens"]["viewer"])[0] == 403  # no export permission at all
+    # someone else's export and one that does not exist get the same answer: ids cannot be probed
+    status, _, theirs, _ = _get(url, world["tokens"]["other"])
+    assert status == 404 and b"does not exist, or it is not yours" in theirs
+    missing_id = world["id"] + 1000
+    status, _, missing, _ = _get(f"/exports/{missing_id}/download", world["tokens"]["other"])
+    assert status == 404 and missing.replace(str(missing_id).encode(), str(world["id"]).encode()) == theirs
     assert _get(url, world["tokens"]["owner"], method="POST")[0] == 405
 
 

@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 from profile_ui.jobs.export_job import recover_export_jobs, run_export_job
 from profile_ui.jobs.purge import run_purge
 from profile_ui.models import AuditEvent, ExportJob, Notification, utcnow
-from profile_ui.services import export_writer, exporting
+from profile_ui.services import exporting, sheet_writer
 from profile_ui.services.exporting import (
     ExportError, ExportExpired, NotYourExport, download_export, export_profiles, export_to_file,
     list_exports, neutralize_formula, preview_export,
@@ -37,7 +37,7 @@ def world(session: Session) -> World:
 
 
 @pytest.fixture
-def settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # noqa: ANN201
+def settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     """The app settings, with exports under this test's folder; set attributes to change them."""
     current = get_settings()
     monkeypatch.setattr(current, "data_dir", tmp_path / "data")
@@ -260,7 +260,7 @@ def test_xlsx_cells_read_back_exactly_as_stored(session, world, settings):
 
 def test_xlsx_continues_on_a_new_sheet_past_the_row_limit(session, world, settings, monkeypatch):
     add_profiles(session, 3)
-    monkeypatch.setattr(export_writer, "XLSX_MAX_DATA_ROWS", 2)
+    monkeypatch.setattr(sheet_writer, "XLSX_MAX_DATA_ROWS", 2)
     result = export_profiles(session=session, actor=world.marketer, flt=ProfileFilter(),
                              columns=["full_name"], fmt="xlsx")
     book = openpyxl.load_workbook(result.path, read_only=True)
@@ -445,7 +445,7 @@ def test_cli_export_writes_the_chosen_format_and_refuses_a_viewer(app_env, sqlit
     assert refused.exit_code != 0 and "profiles.export" in refused.output
 
 
-def main_cli():  # noqa: ANN201
+def main_cli():
     from profile_ui.cli import main
 
     return main

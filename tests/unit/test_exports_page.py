@@ -11,11 +11,11 @@ from profile_ui.services.exporting import ExportListItem
 NOW = datetime(2026, 5, 10, 12, 0, tzinfo=UTC)
 
 
-def _item(**changes) -> ExportListItem:  # noqa: ANN003
-    values = dict(id=7, status="completed", format="xlsx", fields_mode="displayed", row_count=1234,
-                  created_at=NOW, finished_at=NOW, expires_at=NOW + timedelta(hours=72),
-                  expired=False, download_url="/exports/7/download", file_name="profiles.xlsx",
-                  error=None)
+def _item(**changes) -> ExportListItem:
+    values = {"id": 7, "status": "completed", "format": "xlsx", "fields_mode": "displayed", "row_count": 1234,
+                  "created_at": NOW, "finished_at": NOW, "expires_at": NOW + timedelta(hours=72),
+                  "expired": False, "download_url": "/exports/7/download", "file_name": "profiles.xlsx",
+                  "error": None}
     values.update(changes)
     return ExportListItem(**values)
 

@@ -23,7 +23,7 @@ from profile_ui.pages.profiles.detail_state import _identity_views
 from profile_ui.services import crypto
 from profile_ui.services.deletion import DeletionError, erase_profile
 from profile_ui.services.exporting import export_to_file
-from profile_ui.services.importing.apply import undo_import
+from profile_ui.services.importing.undo import undo_import
 from profile_ui.services.importing.resolve import find_identity_owners
 from profile_ui.services.permissions import BUILTIN_ROLES, Actor
 from profile_ui.services.profile_edit import add_identity, create_profile, remove_identity
@@ -56,7 +56,7 @@ def write_csv(path: Path, rows: list[list[str]]) -> Path:
 
 
 @pytest.fixture
-def app(app_env, db_url: str, tmp_path: Path):  # noqa: ANN001, ANN201
+def app(app_env, db_url: str, tmp_path: Path):
     """The app's settings on this test's database, with e-mail and phone encrypted."""
     app_env(db_url, ENCRYPTED_IDENTITY_KINDS=ENCRYPTED, ENCRYPTION_KEY=KEY)
     engine = make_engine(db_url)
@@ -74,25 +74,25 @@ def app(app_env, db_url: str, tmp_path: Path):  # noqa: ANN001, ANN201
     engine.dispose()
 
 
-def _session(app) -> Session:  # noqa: ANN001
+def _session(app) -> Session:
     return Session(app.engine, expire_on_commit=False)
 
 
-def _identities(app) -> list[Identity]:  # noqa: ANN001
+def _identities(app) -> list[Identity]:
     with _session(app) as session:
         return list(session.exec(select(Identity).order_by(Identity.id)).all())
 
 
-def _owner(app, kind: str, value: str) -> int | None:  # noqa: ANN001
+def _owner(app, kind: str, value: str) -> int | None:
     with _session(app) as session:
         found = find_identity_owners(session=session, kind=kind, values=pl.Series([value]))
         return int(found["profile_id"][0]) if found.height else None
 
 
-def _fill(app) -> dict[str, int]:  # noqa: ANN001
+def _fill(app) -> dict[str, int]:
     """An import of three people, a profile made by hand, an identity added by hand."""
     report = app.run_import(PEOPLE)
-    assert (report["status"], report["created"]) == ("completed", 3)
+    assert (report["status"], report["new"]) == ("completed", 3)
     with _session(app) as session:
         made = create_profile(session=session, actor=ADMIN, values={"full_name": "Dung Pham"},
                               identities={"email": "Dung.Secret@Example.com", "phone": "0987 654 321"})
@@ -103,7 +103,7 @@ def _fill(app) -> dict[str, int]:  # noqa: ANN001
             "binh": _owner(app, "email", "binh.secret@example.com"), "chi": chi, "dung": made.profile_id}
 
 
-def test_encrypted_kinds_are_stored_as_hash_and_ciphertext(app) -> None:  # noqa: ANN001
+def test_encrypted_kinds_are_stored_as_hash_and_ciphertext(app) -> None:
     ids = _fill(app)
     assert None not in ids.values() and len(set(ids.values())) == 4
     rows = [i for i in _identities(app) if i.kind in ("email", "phone")]
@@ -120,13 +120,13 @@ def test_encrypted_kinds_are_stored_as_hash_and_ciphertext(app) -> None:  # noqa
     assert crypto.encrypt_identity_value("x@y.z")[0] != crypto.encrypt_identity_value("x@y.z")[0]
 
 
-def _database_bytes(app) -> bytes:  # noqa: ANN001
+def _database_bytes(app) -> bytes:
     """The SQLite database file and its WAL / shared-memory files, as they are on disk."""
     path = Path(sa.engine.make_url(app.url).database)
     return b"".join(p.read_bytes() for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")) if p.exists())
 
 
-def _all_rows_as_text(app) -> str:  # noqa: ANN001
+def _all_rows_as_text(app) -> str:
     """Every row of every table, as text (PostgreSQL)."""
     parts = []
     with app.engine.connect() as conn:
@@ -136,7 +136,7 @@ def _all_rows_as_text(app) -> str:  # noqa: ANN001
     return "\n".join(parts)
 
 
-def _assert_no_plaintext(app) -> None:  # noqa: ANN001
+def _assert_no_plaintext(app) -> None:
     if app.url.startswith("sqlite"):
         app.engine.dispose()
         raw = _database_bytes(app)
@@ -158,7 +158,7 @@ def _assert_no_plaintext(app) -> None:  # noqa: ANN001
         assert not found, f"plaintext in PostgreSQL rows: {found}"
 
 
-def test_no_plaintext_in_the_database_and_matching_still_works(app) -> None:  # noqa: ANN001
+def test_no_plaintext_in_the_database_and_matching_still_works(app) -> None:
     ids = _fill(app)
     with _session(app) as session:
         profiles_before = session.execute(sa.select(sa.func.count()).select_from(Profile)).scalar_one()
@@ -166,16 +166,16 @@ def test_no_plaintext_in_the_database_and_matching_still_works(app) -> None:  # 
     # the same e-mail again updates the same profile; a phone alone (other format) matches too
     again = app.run_import([["Full Name", "E-mail Address", "City"],
                             ["An Nguyen", "AN.secret@example.com", "Saigon"]], "again.csv")
-    assert (again["created"], again["updated"]) == (0, 1)
+    assert (again["new"], again["updated"]) == (0, 1)
     by_phone = app.run_import([["Mobile", "City"], ["+84 912 345 678", "Vinh"]], "phones.csv")
-    assert (by_phone["created"], by_phone["updated"]) == (0, 1)
+    assert (by_phone["new"], by_phone["updated"]) == (0, 1)
     with _session(app) as session:
         assert session.execute(sa.select(sa.func.count()).select_from(Profile)).scalar_one() == profiles_before
         assert session.get(Profile, ids["an"]).city == "Saigon"
         assert session.get(Profile, ids["binh"]).city == "Vinh"
     # the hand-made profile is found by an import too (its e-mail was hashed the same way)
     hand = app.run_import([["E-mail Address", "City"], ["dung.secret@example.com", "Hue"]], "dung.csv")
-    assert (hand["created"], hand["updated"]) == (0, 1)
+    assert (hand["new"], hand["updated"]) == (0, 1)
     # An's e-mail with Binh's phone: held for review; the message names the profiles, not the values
     conflict = app.run_import([["E-mail Address", "Mobile", "City"],
                                ["an.secret@example.com", "0912345678", "Hue"]], "conflict.csv")
@@ -206,13 +206,13 @@ def test_no_plaintext_in_the_database_and_matching_still_works(app) -> None:  # 
                                    else _database_bytes(app).decode("latin-1"))
 
 
-def test_erasure_still_refuses_a_reason_quoting_an_encrypted_phone(app) -> None:  # noqa: ANN001
+def test_erasure_still_refuses_a_reason_quoting_an_encrypted_phone(app) -> None:
     ids = _fill(app)
     with _session(app) as session, pytest.raises(DeletionError, match="personal data"):
         erase_profile(session=session, actor=ADMIN, profile_id=ids["binh"], reason="asked on 0912345678, +84912345678")
 
 
-def test_an_import_that_adds_an_encrypted_identity_is_undone(app) -> None:  # noqa: ANN001
+def test_an_import_that_adds_an_encrypted_identity_is_undone(app) -> None:
     ids = _fill(app)
     report = app.run_import([["E-mail Address", "Mobile"], ["chi.secret@example.com", "0933 444 555"]],
                             "chi-phone.csv")
@@ -227,13 +227,13 @@ def test_an_import_that_adds_an_encrypted_identity_is_undone(app) -> None:  # no
     _assert_no_plaintext(app)
 
 
-def test_search_display_and_export_see_the_plain_values(app) -> None:  # noqa: ANN001
+def test_search_display_and_export_see_the_plain_values(app) -> None:
     ids = _fill(app)
     with _session(app) as session:
         def found(text: str) -> list[int]:
             flt = ProfileFilter(text=text)
-            assert count_profiles(session=session, actor=ADMIN, flt=flt) == len(
-                rows := list_profiles(session=session, actor=ADMIN, flt=flt).rows)
+            rows = list_profiles(session=session, actor=ADMIN, flt=flt).rows
+            assert count_profiles(session=session, actor=ADMIN, flt=flt) == len(rows)
             return [p.id for p in rows]
 
         assert found("an.secret@example.com") == [ids["an"]]
@@ -266,7 +266,7 @@ def test_search_display_and_export_see_the_plain_values(app) -> None:  # noqa: A
     assert by_email["chi.secret@example.com"]["PHONE(AES)"] == "+84977111222"
 
 
-def test_a_wrong_key_fails_cleanly(app, app_env) -> None:  # noqa: ANN001
+def test_a_wrong_key_fails_cleanly(app, app_env) -> None:
     ids = _fill(app)
     stored = next(i for i in _identities(app) if i.kind == "email")
     # another key configured: the old key id is unknown, and decrypting is refused clearly
@@ -288,7 +288,7 @@ def test_a_wrong_key_fails_cleanly(app, app_env) -> None:  # noqa: ANN001
         assert {row["EMAIL(AES)"] for row in csv.DictReader(handle)} == {""}
 
 
-def test_rotation_reads_old_values_and_rekey_moves_them_to_the_new_key(app, app_env) -> None:  # noqa: ANN001
+def test_rotation_reads_old_values_and_rekey_moves_them_to_the_new_key(app, app_env) -> None:
     ids = _fill(app)
     app_env(app.url, ENCRYPTED_IDENTITY_KINDS=ENCRYPTED, ENCRYPTION_KEY=OTHER_KEY,
             PREVIOUS_ENCRYPTION_KEYS=json.dumps([KEY]))
@@ -306,13 +306,13 @@ def test_rotation_reads_old_values_and_rekey_moves_them_to_the_new_key(app, app_
     app_env(app.url, ENCRYPTED_IDENTITY_KINDS=ENCRYPTED, ENCRYPTION_KEY=OTHER_KEY)
     assert _owner(app, "phone", "+84901234567") == ids["an"]
     report = app.run_import([["E-mail Address", "City"], ["an.secret@example.com", "Vinh"]], "after.csv")
-    assert (report["created"], report["updated"]) == (0, 1)
+    assert (report["new"], report["updated"]) == (0, 1)
 
 
-def test_turning_encryption_on_and_off_for_a_kind(app, app_env) -> None:  # noqa: ANN001
+def test_turning_encryption_on_and_off_for_a_kind(app, app_env) -> None:
     app_env(app.url, ENCRYPTED_IDENTITY_KINDS="[]")  # nothing encrypted
     report = app.run_import(PEOPLE)
-    assert report["created"] == 3
+    assert report["new"] == 3
     assert not any(i.is_encrypted for i in _identities(app))
     app_env(app.url, ENCRYPTED_IDENTITY_KINDS=ENCRYPTED, ENCRYPTION_KEY=KEY)
     with _session(app) as session:
@@ -330,7 +330,7 @@ def test_turning_encryption_on_and_off_for_a_kind(app, app_env) -> None:  # noqa
     assert all(i.is_encrypted for i in _identities(app) if i.kind == "phone")
 
 
-def test_fifty_thousand_values_encrypt_and_hash_in_bulk(app) -> None:  # noqa: ANN001
+def test_fifty_thousand_values_encrypt_and_hash_in_bulk(app) -> None:
     frame = pl.DataFrame({"kind": ["email"] * 25_000 + ["phone"] * 25_000,
                           "value": [f"p{i}@example.com" for i in range(25_000)]
                           + [f"+8490{i:07d}" for i in range(25_000)]})

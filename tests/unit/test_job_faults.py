@@ -62,7 +62,7 @@ class Shape:
 
 
 @pytest.fixture
-def shape(app_env, pg_url: str, tmp_path: Path) -> Iterator[Shape]:  # noqa: ANN001
+def shape(app_env, pg_url: str, tmp_path: Path) -> Iterator[Shape]:
     try:
         redis = ThrowawayRedis(tmp_path).start()
     except FileNotFoundError:

@@ -30,13 +30,13 @@ from profile_ui.services.users import actor_for_email, create_user
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _point_app_at(app_env, url: str):  # noqa: ANN001, ANN202
+def _point_app_at(app_env, url: str):
     app_env(url)
     return make_engine(url)
 
 
 @pytest.fixture
-def app(app_env, db_url: str):  # noqa: ANN001, ANN201
+def app(app_env, db_url: str):
     """The app's settings on a fresh database (SQLite, PostgreSQL); yields an engine for checking."""
     engine = _point_app_at(app_env, db_url)
     yield engine
@@ -44,7 +44,7 @@ def app(app_env, db_url: str):  # noqa: ANN001, ANN201
 
 
 @pytest.fixture
-def sqlite_app(app_env, sqlite_url: str):  # noqa: ANN001, ANN201
+def sqlite_app(app_env, sqlite_url: str):
     engine = _point_app_at(app_env, sqlite_url)
     yield engine
     engine.dispose()
@@ -62,7 +62,7 @@ def people_file(tmp_path: Path, name: str = "people.csv", city: str = "Huế", c
     return write_csv(tmp_path / name, rows)
 
 
-def submit(*paths: Path, dry_run: bool = False, enqueue: bool = False, actor=SYSTEM_ACTOR) -> list[int]:  # noqa: ANN001
+def submit(*paths: Path, dry_run: bool = False, enqueue: bool = False, actor=SYSTEM_ACTOR) -> list[int]:
     with session_scope() as session:
         jobs = submit_import(session=session, actor=actor, dry_run=dry_run, enqueue=enqueue,
                              files=[ImportFile(file_name=p.name, stored_path=p) for p in paths])
@@ -80,7 +80,7 @@ def count(engine: sa.Engine, table: type, *where: sa.ColumnElement) -> int:
 
 
 # ---------------------------------------------------------------- the job row
-def test_files_submitted_together_run_one_after_another_in_order(app, tmp_path: Path) -> None:  # noqa: ANN001
+def test_files_submitted_together_run_one_after_another_in_order(app, tmp_path: Path) -> None:
     first = people_file(tmp_path, "first.csv", city="Huế")
     second = people_file(tmp_path, "second.csv", city="Đà Nẵng")
     first_id, second_id = submit(first, second)
@@ -98,7 +98,7 @@ def test_files_submitted_together_run_one_after_another_in_order(app, tmp_path: 
     assert count(app, Profile) == 3
 
 
-def test_dry_run_waits_for_confirmation_then_applies_once(app, tmp_path: Path) -> None:  # noqa: ANN001
+def test_dry_run_waits_for_confirmation_then_applies_once(app, tmp_path: Path) -> None:
     (job_id,) = submit(people_file(tmp_path), dry_run=True)
 
     run_batch(job_row(app, job_id).batch_id)
@@ -121,7 +121,7 @@ def test_dry_run_waits_for_confirmation_then_applies_once(app, tmp_path: Path) -
         confirm_import(session=session, actor=SYSTEM_ACTOR, job_id=job_id)
 
 
-def test_a_cancelled_job_is_skipped_and_the_batch_goes_on(app, tmp_path: Path) -> None:  # noqa: ANN001
+def test_a_cancelled_job_is_skipped_and_the_batch_goes_on(app, tmp_path: Path) -> None:
     first_id, second_id = submit(people_file(tmp_path, "a.csv"), people_file(tmp_path, "b.csv", city="Huế"))
     with session_scope() as session:
         cancel_import(session=session, actor=SYSTEM_ACTOR, job_id=first_id)
@@ -137,7 +137,7 @@ def test_a_cancelled_job_is_skipped_and_the_batch_goes_on(app, tmp_path: Path) -
     assert total == 2 and [j.id for j in jobs] == [first_id, second_id]
 
 
-def test_a_job_runs_once_however_often_it_is_delivered(app, tmp_path: Path) -> None:  # noqa: ANN001
+def test_a_job_runs_once_however_often_it_is_delivered(app, tmp_path: Path) -> None:
     ids = submit(people_file(tmp_path, "a.csv", count=20), people_file(tmp_path, "b.csv", count=20))
     batch_id = job_row(app, ids[0]).batch_id
     ran: list[list[int]] = []
@@ -155,7 +155,7 @@ def test_a_job_runs_once_however_often_it_is_delivered(app, tmp_path: Path) -> N
     assert count(app, AuditEvent, AuditEvent.action == "import.apply") == 2
 
 
-def test_only_importers_submit(app, tmp_path: Path) -> None:  # noqa: ANN001
+def test_only_importers_submit(app, tmp_path: Path) -> None:
     with session_scope() as session:
         create_user(session=session, actor=SYSTEM_ACTOR, email="v@example.com",
                     password="long-enough-1", role="viewer")
@@ -178,7 +178,7 @@ def _claimed_by(engine: sa.Engine, job_id: int, status: str, owner: dict, lease_
 
 
 def test_recovery_requeues_jobs_whose_worker_died_or_whose_lease_ran_out(
-        app, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+        app, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     sent: list[str] = []
     monkeypatch.setattr(import_job, "enqueue_import_batch", sent.append)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -203,12 +203,12 @@ def test_recovery_requeues_jobs_whose_worker_died_or_whose_lease_ran_out(
 
 
 def test_a_worker_that_lost_its_claim_writes_nothing(
-        app, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+        app, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (job_id,) = submit(people_file(tmp_path))
 
     original_update = import_job._update_held
 
-    def fenced(conn, claim, statuses, renew=False, **values):  # noqa: ANN001, ANN003, ANN202
+    def fenced(conn, claim, statuses, renew=False, **values):
         if values.get("status") == "completed":  # another worker re-claimed the job meanwhile
             conn.execute(sa.update(ImportJob).where(ImportJob.id == claim.job_id)
                          .values(started_at=claim.started_at + timedelta(seconds=5)))
@@ -252,7 +252,7 @@ def _stop(proc: subprocess.Popen, sig: int = signal.SIGINT) -> None:
             proc.wait()
 
 
-def _wait_for(condition, timeout: float, what: str) -> None:  # noqa: ANN001
+def _wait_for(condition, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
@@ -261,7 +261,7 @@ def _wait_for(condition, timeout: float, what: str) -> None:  # noqa: ANN001
 
 
 def test_a_worker_killed_mid_apply_is_resumed_by_the_next_and_imports_once(
-        sqlite_app, tmp_path: Path, sqlite_url: str) -> None:  # noqa: ANN001
+        sqlite_app, tmp_path: Path, sqlite_url: str) -> None:
     app = sqlite_app
     db_path = Path(sqlite_url.removeprefix("sqlite:///"))
     env = {k: v for k, v in os.environ.items() if k != import_job.TEST_APPLY_DELAY_ENV}
@@ -302,7 +302,7 @@ def test_a_worker_killed_mid_apply_is_resumed_by_the_next_and_imports_once(
 
 
 # ---------------------------------------------------------------- the queue
-def test_the_embedded_consumer_runs_what_is_submitted(app, tmp_path: Path) -> None:  # noqa: ANN001
+def test_the_embedded_consumer_runs_what_is_submitted(app, tmp_path: Path) -> None:
     consumer = runner.start_embedded_consumer()
     try:
         assert runner.start_embedded_consumer() is consumer  # once per process
@@ -326,7 +326,7 @@ def _redis_url() -> str | None:
     return url
 
 
-def test_with_redis_the_queue_lives_in_redis(app_env, sqlite_url: str, tmp_path: Path) -> None:  # noqa: ANN001
+def test_with_redis_the_queue_lives_in_redis(app_env, sqlite_url: str, tmp_path: Path) -> None:
     url = _redis_url()
     if url is None:
         pytest.skip("Redis not reachable")
@@ -346,9 +346,22 @@ def test_with_redis_the_queue_lives_in_redis(app_env, sqlite_url: str, tmp_path:
     assert consumer is not None
 
 
-def test_a_live_worker_on_this_host_keeps_its_job_past_the_lease(app, tmp_path: Path) -> None:  # noqa: ANN001
+def test_a_live_worker_on_this_host_keeps_its_job_past_the_lease(app, tmp_path: Path) -> None:
     (job_id,) = submit(people_file(tmp_path))
     _claimed_by(app, job_id, "running", runner.Owner.current().to_json(), lease_seconds=-60)
 
     assert recover_import_jobs() == []
     assert job_row(app, job_id).status == "running"
+
+
+def test_totals_are_said_in_one_vocabulary_with_thousands_separators() -> None:
+    from profile_ui.models import OUTCOME_COUNTS
+    from profile_ui.services.importing.jobs import report_counts, totals_text
+
+    counts = {"rows": 2030, "created": 2000, "updated": 30, "merged": 0, "unchanged": 0,
+              "invalid": 0, "conflicts": 0, "rows_new": 2000}
+    assert totals_text(counts) == "2,030 rows: 2,000 new, 30 updated, 0 merged, 0 unchanged, 0 invalid, 0 conflicts"
+    # the CLI's JSON keys are the same words, in the same order
+    assert list(report_counts(counts)) == list(OUTCOME_COUNTS) == [
+        "rows", "new", "updated", "merged", "unchanged", "invalid", "conflicts"]
+    assert totals_text({"rows": 1, "created": 1}).startswith("1 row: 1 new")

@@ -103,7 +103,7 @@ def smtp_inbox(monkeypatch) -> Iterator[list]:
     received: list = []
 
     class Inbox(Message):
-        def handle_message(self, message) -> None:  # noqa: ANN001
+        def handle_message(self, message) -> None:
             received.append(message)
 
     port = _free_port()

@@ -23,14 +23,14 @@ MARKETER = Actor(user_id=2, email="marketer@example.com", role="marketer",
 VIEWER = Actor(user_id=3, email="viewer@example.com", role="viewer", permissions=frozenset(BUILTIN_ROLES["viewer"][1]))
 
 
-def create(session, values=None, identities=None, consent=None, actor=MARKETER):  # noqa: ANN001, ANN201
+def create(session, values=None, identities=None, consent=None, actor=MARKETER):
     result = create_profile(session=session, actor=actor, values=values or {}, identities=identities or {},
                             consent=consent or {})
     session.commit()
     return result
 
 
-def events(session, action: str) -> list[AuditEvent]:  # noqa: ANN001
+def events(session, action: str) -> list[AuditEvent]:
     return list(session.exec(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)).all())
 
 

@@ -84,11 +84,11 @@ def world(session):
     return w
 
 
-def names(page) -> list[str]:  # noqa: ANN001
+def names(page) -> list[str]:
     return [p.full_name for p in page.rows]
 
 
-def listed(session, flt: ProfileFilter, **kw) -> list[str]:  # noqa: ANN001, ANN003
+def listed(session, flt: ProfileFilter, **kw) -> list[str]:
     return names(list_profiles(session=session, actor=VIEWER, flt=flt, page_size=100, **kw))
 
 
@@ -209,7 +209,7 @@ def test_every_sort(session, world):
             if sort == "member_level":
                 key = lambda p: (p[4], p[6])  # noqa: E731
             else:
-                key = lambda p: (SORT_KEYS[sort](p), order[p[0]])  # noqa: E731
+                key = lambda p: (SORT_KEYS[sort](p), order[p[0]])  # noqa: E731, B023  (sorted() at once)
             expected = [p[0] for p in sorted(active, key=key, reverse=descending)]
             assert listed(session, ProfileFilter(), sort=sort, descending=descending) == expected, (sort, descending)
 
@@ -316,7 +316,7 @@ def test_deactivate_hides_from_the_list_and_reactivate_brings_back(session, worl
 # ---------------------------------------------------------------- tagging and groups
 
 
-def _tags(session, tag_id: int) -> dict[int, list[str]]:  # noqa: ANN001
+def _tags(session, tag_id: int) -> dict[int, list[str]]:
     out: dict[int, list[str]] = {}
     for pid, value in session.execute(select(ProfileTag.profile_id, ProfileTag.value)
                                       .where(ProfileTag.tag_id == tag_id).order_by(ProfileTag.value)).all():

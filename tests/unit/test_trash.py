@@ -29,7 +29,7 @@ def world(session: Session) -> World:
     return built
 
 
-def _deleted_at(session: Session, profile_id: int):  # noqa: ANN202
+def _deleted_at(session: Session, profile_id: int):
     return session.execute(sa.select(Profile.deleted_at).where(Profile.id == profile_id)).scalar_one()
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -11,47 +14,89 @@ from sqlmodel import Session
 
 from profile_ui.db import make_engine
 from profile_ui.services.permissions import BUILTIN_ROLES, SYSTEM_ACTOR, Actor, PermissionDenied
-from profile_ui.services.uploads import UploadError, UploadGuard, save_upload
+from profile_ui.models import ImportJob
+from profile_ui.services.uploads import (
+    UploadError, UploadGuard, pending_uploads, save_upload,
+)
+from profile_ui.settings import get_settings
 from profile_ui.services.users import create_user, sign_in
 
 
-def _actor(role: str) -> Actor:
-    return Actor(user_id=1, email=f"{role}@example.com", role=role,
+def _actor(role: str, user_id: int = 1) -> Actor:
+    return Actor(user_id=user_id, email=f"{role}{user_id}@example.com", role=role,
                  permissions=frozenset(BUILTIN_ROLES[role][1]))
 
 
-def test_saves_under_a_random_name_in_the_private_folder(tmp_path: Path) -> None:
-    path = save_upload(actor=_actor("marketer"), file_name="Leads May.csv",
-                       data_chunks=[b"email\n", b"a@example.com\n"], upload_dir=tmp_path)
-    assert path.parent == tmp_path and path.suffix == ".csv"
+@pytest.fixture
+def db(sqlite_url: str) -> Iterator[Session]:
+    engine = make_engine(sqlite_url)
+    with Session(engine) as session:
+        yield session
+    engine.dispose()
+
+
+def test_saves_under_a_random_name_in_the_private_folder(db: Session, tmp_path: Path) -> None:
+    path = save_upload(session=db, actor=_actor("marketer"), file_name="Leads May.csv",
+                       data_chunks=[b"email\n", b"a@example.com\n"], upload_dir=tmp_path / "up")
+    assert path.parent == tmp_path / "up" and path.suffix == ".csv"
     assert "Leads" not in path.name
     assert path.read_bytes() == b"email\na@example.com\n"
-    other = save_upload(actor=_actor("marketer"), file_name="Leads May.csv",
-                        data_chunks=[b"x"], upload_dir=tmp_path)
+    other = save_upload(session=db, actor=_actor("marketer"), file_name="Leads May.csv",
+                        data_chunks=[b"x"], upload_dir=tmp_path / "up")
     assert other != path
 
 
-def test_a_viewer_cannot_upload(tmp_path: Path) -> None:
+def test_a_viewer_cannot_upload(db: Session, tmp_path: Path) -> None:
     with pytest.raises(PermissionDenied, match="profiles.import"):
-        save_upload(actor=_actor("viewer"), file_name="a.csv", data_chunks=[b"x"],
-                    upload_dir=tmp_path)
-    assert list(tmp_path.iterdir()) == []
+        save_upload(session=db, actor=_actor("viewer"), file_name="a.csv", data_chunks=[b"x"],
+                    upload_dir=tmp_path / "up")
+    assert list((tmp_path / "up").glob("*")) == []
 
 
-def test_a_file_over_the_limit_is_refused_and_leaves_nothing(tmp_path: Path) -> None:
-    with pytest.raises(UploadError, match=r"big\.xlsx is larger than the upload limit"):
-        save_upload(actor=_actor("marketer"), file_name="big.xlsx",
-                    data_chunks=[b"x" * 600, b"x" * 600], max_bytes=1000, upload_dir=tmp_path)
-    assert list(tmp_path.iterdir()) == []
+def test_a_file_over_the_limit_is_refused_and_leaves_nothing(db: Session, tmp_path: Path) -> None:
+    with pytest.raises(UploadError, match=r"^big\.xlsx: the file is 1,200 bytes; files up to 1,000 bytes can be"):
+        save_upload(session=db, actor=_actor("marketer"), file_name="big.xlsx",
+                    data_chunks=[b"x" * 600, b"x" * 600], max_bytes=1000, upload_dir=tmp_path / "up")
+    assert list((tmp_path / "up").glob("*")) == []
 
 
-def test_unreadable_types_and_client_folders(tmp_path: Path) -> None:
+def test_unreadable_types_and_client_folders(db: Session, tmp_path: Path) -> None:
     with pytest.raises(UploadError, match=r"^run\.exe: this file type cannot be imported"):
-        save_upload(actor=_actor("marketer"), file_name="run.exe", data_chunks=[b"x"],
-                    upload_dir=tmp_path)
-    path = save_upload(actor=_actor("marketer"), file_name="../../etc/list.CSV",
-                       data_chunks=[b"x"], upload_dir=tmp_path)
-    assert path.parent == tmp_path and path.suffix == ".csv"
+        save_upload(session=db, actor=_actor("marketer"), file_name="run.exe", data_chunks=[b"x"],
+                    upload_dir=tmp_path / "up")
+    path = save_upload(session=db, actor=_actor("marketer"), file_name="../../etc/list.CSV",
+                       data_chunks=[b"x"], upload_dir=tmp_path / "up")
+    assert path.parent == tmp_path / "up" and path.suffix == ".csv"
+
+
+def test_uploads_no_import_uses_are_limited_per_user(db: Session, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(get_settings(), "upload_max_pending", 3)
+    marketer = _actor("marketer")
+
+    def upload(actor: Actor = marketer, name: str = "leads.csv") -> Path:
+        return save_upload(session=db, actor=actor, file_name=name, data_chunks=[b"email\n"],
+                           upload_dir=tmp_path / "up")
+
+    first, second, _third = upload(), upload(), upload()
+    with pytest.raises(UploadError, match=r"^leads\.csv: you have 3 uploaded files that are not imported "
+                                          r"yet \(the limit is 3\); import them or remove them"):
+        upload()
+    assert len(list((tmp_path / "up").glob("*"))) == 3  # the refused one left nothing
+    upload(_actor("marketer", user_id=2))  # another user has a quota of their own
+
+    # a file an import uses no longer counts; one the user removed from the list neither
+    db.add(ImportJob(batch_id="b", file_name="leads.csv", stored_path=str(first), status="queued"))
+    db.commit()
+    upload()
+    second.unlink()
+    fourth = upload()
+    # an upload left unused for a day was abandoned: it is deleted and frees its place
+    old = time.time() - (get_settings().upload_abandoned_hours + 1) * 3600
+    os.utime(fourth, (old, old))
+    upload()
+    assert not fourth.exists() and first.exists()
+    assert len(pending_uploads(session=db, actor=marketer, upload_dir=tmp_path / "up")) == 3
 
 
 # ------------------------------------------------------------------ the /_upload guard
@@ -61,7 +106,7 @@ class _Downstream:
     def __init__(self) -> None:
         self.called = False
 
-    async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001
+    async def __call__(self, scope, receive, send) -> None:
         self.called = True
         while True:
             message = await receive()
@@ -122,7 +167,7 @@ def test_guard_never_serves_the_reflex_upload_folder(tokens: dict[str, str]) -> 
 
 
 def test_guard_refuses_declared_oversize_before_reading(tokens: dict[str, str]) -> None:
-    limit = 1000 + 64 * 1024
+    limit = (1000 + 64 * 1024) * 10  # ten files at the limit, with their multipart framing
     status, downstream = _call("/_upload", headers={"content-length": str(limit + 1),
                                                     "cookie": f"sid={tokens['marketer']}"})
     assert (status, downstream.called) == (413, False)
@@ -139,5 +184,5 @@ def test_guard_requires_a_session_allowed_to_import(tokens: dict[str, str]) -> N
 
 def test_guard_cuts_off_an_undeclared_body_past_the_limit(tokens: dict[str, str]) -> None:
     status, downstream = _call("/_upload", headers={"cookie": f"sid={tokens['marketer']}"},
-                               body_parts=[b"a" * 40_000] * 3)
+                               body_parts=[b"a" * 400_000] * 3)
     assert (status, downstream.called) == (413, True)

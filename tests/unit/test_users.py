@@ -12,7 +12,7 @@ from profile_ui.models import AuditEvent, LoginAttempt, User, UserSession, utcno
 from profile_ui.services.permissions import SYSTEM_ACTOR, NotSignedIn, PermissionDenied
 from profile_ui.services.users import (
     SignInError, UserError, actor_for_email, actor_for_token, change_role, create_user,
-    list_users, sign_in, sign_out,
+    list_users, sign_in, sign_out, unlock_user,
 )
 from profile_ui.settings import get_settings
 
@@ -147,46 +147,120 @@ def test_inactive_user_cannot_sign_in_and_loses_open_sessions(session):
 
 @pytest.fixture
 def max_failures(monkeypatch) -> int:
-    """A small lockout threshold for these tests (restored afterwards)."""
+    """A small throttle threshold for these tests (restored afterwards)."""
     monkeypatch.setattr(get_settings(), "login_max_failures", 3)
     monkeypatch.setattr(get_settings(), "login_lockout_minutes", 15)
+    monkeypatch.setattr(get_settings(), "login_lock_failures", 7)
     return 3
 
 
-def fail(session, email, times):
+ATTACKER, HOME, OFFICE = "203.0.113.66", "198.51.100.7", "192.0.2.10"
+
+
+def fail(session, email, times, client=ATTACKER):
     for _ in range(times):
         with pytest.raises(SignInError):
-            sign_in(session=session, email=email, password="wrong password")
+            sign_in(session=session, email=email, password="wrong password", client=client)
         session.rollback()
 
 
-def test_repeated_failures_lock_the_email_even_for_the_right_password(session, max_failures):
+def age_attempts(session, minutes):
+    """Move every attempt `minutes` into the past (a fake clock for the waits)."""
+    for attempt in session.exec(select(LoginAttempt)).all():
+        attempt.at -= timedelta(minutes=minutes)
+        session.add(attempt)
+    session.commit()
+
+
+def test_failures_from_one_address_slow_that_address_not_the_right_user(session, max_failures):
     user = make_user(session)
     fail(session, user.email, max_failures)
-    with pytest.raises(SignInError, match="Too many failed sign-ins"):
-        sign_in(session=session, email=user.email, password=PASSWORD)
+    # the guessing address waits, even with the right password ...
+    with pytest.raises(SignInError, match="from this address. Try again in 15 minutes"):
+        sign_in(session=session, email=user.email, password=PASSWORD, client=ATTACKER)
     session.rollback()
-    assert session_count(session) == 0
-    # another e-mail is not affected
+    # ... while the user, from their own address, signs in as usual
+    token, _ = sign_in(session=session, email=user.email, password=PASSWORD, client=HOME)
+    assert actor_for_token(session=session, token=token).user_id == user.id
+    # another e-mail is not affected, even from the guessing address
     make_user(session, email="other@example.com")
-    sign_in(session=session, email="other@example.com", password=PASSWORD)
+    sign_in(session=session, email="other@example.com", password=PASSWORD, client=ATTACKER)
+
+
+def test_each_further_failure_doubles_the_wait(session, max_failures):
+    user = make_user(session)
+    fail(session, user.email, max_failures)
+    age_attempts(session, 16)  # the first wait is over
+    fail(session, user.email, 1)
+    with pytest.raises(SignInError, match="Try again in 30 minutes"):
+        sign_in(session=session, email=user.email, password=PASSWORD, client=ATTACKER)
+    session.rollback()
+    age_attempts(session, 31)
+    fail(session, user.email, 1)
+    with pytest.raises(SignInError, match="Try again in 60 minutes"):
+        sign_in(session=session, email=user.email, password="wrong password", client=ATTACKER)
+    session.rollback()
+    # refused tries are not checked and do not count
+    assert session.exec(select(sa.func.count()).select_from(LoginAttempt)).one() == max_failures + 2
+
+
+def test_guessing_from_many_addresses_locks_the_account_until_a_known_address_signs_in(session, max_failures):
+    user = make_user(session)
+    sign_in(session=session, email=user.email, password=PASSWORD, client=HOME)  # HOME becomes known
+    for n in range(7):  # spread over addresses, each under the per-address limit
+        fail(session, user.email, 1, client=f"203.0.113.{n}")
+    assert session.get(User, user.id).locked_at is not None
+    [lock] = audit(session, "user.lock")
+    assert lock.object_id == str(user.id) and lock.details["failures"] == 7
+    # a new address gets no further, even with the right password
+    with pytest.raises(SignInError, match="account is locked"):
+        sign_in(session=session, email=user.email, password=PASSWORD, client=OFFICE)
+    session.rollback()
+    with pytest.raises(SignInError, match="account is locked"):
+        sign_in(session=session, email=user.email, password="wrong password", client=HOME)
+    session.rollback()
+    # the right password from the address the user signed in from before lifts the lock
+    sign_in(session=session, email=user.email, password=PASSWORD, client=HOME)
+    session.expire_all()
+    assert session.get(User, user.id).locked_at is None
+    [unlock] = audit(session, "user.unlock")
+    assert unlock.actor_email == user.email and "signed in from before" in unlock.reason
+    sign_in(session=session, email=user.email, password=PASSWORD, client=OFFICE)  # count started again
+
+
+def test_an_admin_sees_and_lifts_a_lock(session, max_failures):
+    user = make_user(session)
+    make_user(session, email="boss@example.com", role="admin")
+    admin = actor_for_email(session=session, email="boss@example.com")
+    for n in range(7):
+        fail(session, user.email, 1, client=f"203.0.113.{n}")
+    locked = {u.email: u.locked_at for u, _role in list_users(session=session, actor=admin)}
+    assert locked[user.email] is not None and locked["boss@example.com"] is None
+    with pytest.raises(PermissionDenied):
+        unlock_user(session=session, actor=actor_for_email(session=session, email=user.email), user_id=user.id)
+    unlock_user(session=session, actor=admin, user_id=user.id)
+    session.commit()
+    [unlock] = audit(session, "user.unlock")
+    assert unlock.actor_email == "boss@example.com" and unlock.reason == "unlocked by an admin"
+    sign_in(session=session, email=user.email, password=PASSWORD, client=OFFICE)
+    with pytest.raises(UserError, match="not locked"):
+        unlock_user(session=session, actor=admin, user_id=user.id)
 
 
 def test_fewer_failures_than_the_limit_do_not_lock(session, max_failures):
     user = make_user(session)
     fail(session, user.email, max_failures - 1)
-    sign_in(session=session, email=user.email, password=PASSWORD)
+    sign_in(session=session, email=user.email, password=PASSWORD, client=ATTACKER)
     # a success starts the count again
     fail(session, user.email, max_failures - 1)
-    sign_in(session=session, email=user.email, password=PASSWORD)
+    sign_in(session=session, email=user.email, password=PASSWORD, client=ATTACKER)
 
 
-def test_the_lock_lifts_after_the_lockout_window(session, max_failures):
+def test_the_wait_ends_after_the_lockout_minutes(session, max_failures):
     user = make_user(session)
     fail(session, user.email, max_failures)
-    session.execute(sa.update(LoginAttempt).values(at=utcnow() - timedelta(minutes=16)))
-    session.commit()
-    token, _ = sign_in(session=session, email=user.email, password=PASSWORD)
+    age_attempts(session, 16)
+    token, _ = sign_in(session=session, email=user.email, password=PASSWORD, client=ATTACKER)
     assert actor_for_token(session=session, token=token).user_id == user.id
 
 

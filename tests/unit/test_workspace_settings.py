@@ -22,12 +22,12 @@ MARKETER = Actor(user_id=2, email="marketer@example.com", role="marketer",
 VIEWER = Actor(user_id=3, email="viewer@example.com", role="viewer", permissions=frozenset(BUILTIN_ROLES["viewer"][1]))
 
 
-def audit(session) -> list[tuple[str, str | None]]:  # noqa: ANN001
+def audit(session) -> list[tuple[str, str | None]]:
     return [(e.action, e.object_id) for e in session.exec(
         select(AuditEvent).where(AuditEvent.action.like("settings.%")).order_by(AuditEvent.id)).all()]
 
 
-def person(session, name: str, email: str, **values: str) -> int:  # noqa: ANN001
+def person(session, name: str, email: str, **values: str) -> int:
     result = create_profile(session=session, actor=MARKETER, values={"full_name": name, **values},
                             identities={"email": email})
     session.commit()
@@ -202,7 +202,7 @@ def test_sync_rule_update_is_checked_and_used_by_create(session):
     assert again.matched_existing and again.profile_id == an and again.matched_by == "loyalty_card"
     profile = session.get(Profile, an)
     assert (profile.full_name, profile.city, profile.gender) == ("An", "Vinh", "Male")  # fill_empty / overwrite
-    (event,) = [e for e in session.exec(select(AuditEvent).where(AuditEvent.action == "settings.sync_rule.update"))]
+    (event,) = list(session.exec(select(AuditEvent).where(AuditEvent.action == "settings.sync_rule.update")))
     assert event.details["changes"]["identifier_kinds"] == [["user_id", "email", "phone"], ["loyalty_card", "email"]]
 
 
@@ -248,7 +248,7 @@ def test_roles_and_users(session):
     user = ws.create_user(session=session, actor=me, email="ana@example.com", password="long-enough-1",
                           role="Analyst")
     session.commit()
-    assert dict((r.name, n) for r, n in ws.list_roles(session=session, actor=me))["Analyst"] == 1
+    assert {r.name: n for r, n in ws.list_roles(session=session, actor=me)}["Analyst"] == 1
     with pytest.raises(SettingsError, match="give them another role"):
         ws.delete_role(session=session, actor=me, role_id=role.id)
     ws.change_role(session=session, actor=me, user_id=user.id, role="viewer")

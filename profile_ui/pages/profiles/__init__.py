@@ -8,6 +8,7 @@ from .create import ProfileCreateState
 from .detail_state import ProfileDetailState
 from .list import TITLE
 from .list_state import ProfilesListState
+from .merge_state import UnmergeState
 
-__all__ = ["TITLE", "ProfileCreateState", "ProfileDetailState", "ProfilesListState",
+__all__ = ["TITLE", "ProfileCreateState", "ProfileDetailState", "ProfilesListState", "UnmergeState",
            "create_page", "detail_page", "list_page"]

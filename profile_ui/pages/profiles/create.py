@@ -68,7 +68,7 @@ class ProfileCreateState(AppState):
         self.extra_fields = [FieldInput(f.key, f.label, False, TYPE_HINTS.get(f.type, ""),
                                         list(f.options or [])) for f in fields if not f.required_on_create]
         self.channels = [Choice(channel, label) for channel, label in consent_channels()]
-        self.errors = {key: "" for key in self._all_keys()}
+        self.errors = dict.fromkeys(self._all_keys(), "")
         self.form_key += 1
 
     @rx.event
@@ -93,7 +93,7 @@ class ProfileCreateState(AppState):
                                                                     if unplaced else ""))
         except ProfileError as exc:
             return rx.toast.error(str(exc))
-        self.errors = {key: "" for key in self._all_keys()}
+        self.errors = dict.fromkeys(self._all_keys(), "")
         toast = (rx.toast.info(result.message, duration=10_000) if result.matched_existing
                  else rx.toast.success(result.message))
         return [toast, rx.redirect(routes.profile_url(result.profile_id))]

@@ -30,7 +30,7 @@ def _has(permission: str) -> rx.Var:
 
 
 def reason_dialog(
-    *, id: str, title: rx.Var | str, note: rx.Var | str, is_open: rx.Var,  # noqa: A002
+    *, id: str, title: rx.Var | str, note: rx.Var | str, is_open: rx.Var,
     on_open_change: Callable[[Any], Any], on_submit: Callable[[Any], Any],
     reason_error: rx.Var, submit_label: rx.Var | str, form_key: rx.Var,
     error: rx.Var | str = "", reason_shown: rx.Var | str = "", danger: bool = True,

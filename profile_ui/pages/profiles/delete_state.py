@@ -203,8 +203,8 @@ class EraseState(AppState):
         detail = await self.get_state(ProfileDetailState)
         try:
             with session_scope() as session:
-                erase_profile(session=session, actor=actor, profile_id=detail.shown_id,
-                              reason=self._reason)
+                erased = erase_profile(session=session, actor=actor, profile_id=detail.shown_id,
+                                       reason=self._reason)
         except DeletionError as exc:
             # back to the reason, saying why (e.g. it quoted the person's data)
             self.reason_error, self.reason_shown, self.step = str(exc), self._reason, 1
@@ -212,5 +212,6 @@ class EraseState(AppState):
             return None
         self.step, self._reason = 0, ""
         return [rx.toast.success(f"Profile {detail.shown_id} erased: its personal data is gone "
-                                 "for good; the audit log keeps a record without it"),
+                                 f"for good ({erased.summary()}); the audit log keeps a record "
+                                 "without it"),
                 rx.redirect(routes.PROFILES)]

@@ -19,6 +19,7 @@ from sqlmodel import select
 
 from ...db import session_scope
 from ...models import ExportJob
+from ...services import file_store
 from ...services.exporting import (
     EXPORT_FORMATS, FIELDS_MODES, STATUS_COMPLETED, STATUS_FAILED, ExportError, export_profiles,
     preview_export,
@@ -161,7 +162,7 @@ class ExportDialogState(DialogMixin, AppState):
                 f"Exporting {plural(self.count, 'profile')} in the background. You will get a "
                 "notification and an e-mail with the download link when the file is ready.",
                 duration=10_000), ExportDialogState.watch_export(result.export_id)]
-        return [rx.download(data=result.path.read_bytes(), filename=result.path.name),
+        return [rx.download(data=file_store.read_bytes(result.path), filename=result.path.name),
                 rx.toast.success(f"Exported {plural(result.row_count or 0, 'profile')} "
                                  f"to {result.path.name}")]
 

@@ -85,7 +85,7 @@ def add_form(title: str, *controls: rx.Component, on_submit: Any, submit_label: 
     )
 
 
-def text_field(label: str, name: str, *, id: str, placeholder: str = "",  # noqa: A002
+def text_field(label: str, name: str, *, id: str, placeholder: str = "",
                width: str = "220px", **props: Any) -> rx.Component:
     return rx.vstack(
         rx.el.label(label, html_for=id, style={"fontWeight": 500, "fontSize": "14px"}),
@@ -94,7 +94,7 @@ def text_field(label: str, name: str, *, id: str, placeholder: str = "",  # noqa
     )
 
 
-def native_select(label: str, name: str, *, id: str, options: list[tuple[str, str]] | None = None,  # noqa: A002
+def native_select(label: str, name: str, *, id: str, options: list[tuple[str, str]] | None = None,
                   option_var: rx.Var | None = None, default: str | rx.Var = "",
                   on_change: Any = None, value: rx.Var | None = None) -> rx.Component:
     """A plain <select> (inside forms and in table rows, where a popup list is too heavy)."""

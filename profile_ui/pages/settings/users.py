@@ -22,6 +22,7 @@ class UserRow:
     role: str
     active: bool
     last_login: str
+    locked: str  # "" or when failed sign-ins locked the account
 
 
 @dataclasses.dataclass
@@ -43,7 +44,8 @@ class UsersTab(SettingsTabState):
 
     def _reload(self, session: Any, actor: Any) -> None:
         self.users = [UserRow(u.id, u.email, u.full_name, role, u.is_active,
-                              f"{u.last_login_at:%Y-%m-%d %H:%M}" if u.last_login_at else "never")
+                              f"{u.last_login_at:%Y-%m-%d %H:%M}" if u.last_login_at else "never",
+                              f"{u.locked_at:%Y-%m-%d %H:%M} UTC" if u.locked_at else "")
                       for u, role in ws.list_users(session=session, actor=actor)]
         roles = ws.list_roles(session=session, actor=actor)
         self.roles = [RoleRow(r.id, r.name, r.description, ", ".join(sorted(r.permissions or [])), n,
@@ -82,6 +84,13 @@ class UsersTab(SettingsTabState):
 
     @rx.event
     @guarded
+    def unlock(self, user_id: int) -> Any:
+        return self._change(lambda session, actor: ws.unlock_user(session=session, actor=actor,
+                                                                  user_id=int(user_id)),
+                            "Unlocked: the user can sign in again")
+
+    @rx.event
+    @guarded
     def add_role(self, form_data: dict[str, Any]) -> Any:
         name = str(form_data.get("name") or "")
         permissions = [p for p in self.permission_names if ticked(form_data, "perm:" + p)]
@@ -108,6 +117,13 @@ def _user_row(user: UserRow) -> rx.Component:
         rx.table.cell(rx.switch(checked=user.active, on_change=lambda v: t.set_active(user.id, v),
                                 aria_label="Active: " + user.email)),
         rx.table.cell(rx.text(user.last_login, size="1")),
+        rx.table.cell(rx.cond(
+            user.locked != "",
+            rx.hstack(rx.badge("Locked since " + user.locked, color_scheme="red", variant="soft"),
+                      rx.button("Unlock", size="1", variant="soft", on_click=t.unlock(user.id),
+                                aria_label="Unlock " + user.email),
+                      spacing="2", align="center"),
+            rx.text("Not locked", size="1", color_scheme="gray"))),
     )
 
 
@@ -132,7 +148,8 @@ def users_tab() -> rx.Component:
         tab_intro("Users sign in with their e-mail; their role decides what they may do."),
         rx.table.root(
             rx.table.header(rx.table.row(*[rx.table.column_header_cell(h)
-                                           for h in ("User", "Role", "Active", "Last sign-in")])),
+                                           for h in ("User", "Role", "Active", "Last sign-in",
+                                                     "Sign-in lock")])),
             rx.table.body(rx.foreach(t.users, _user_row)),
             size="1", width="100%", variant="surface",
         ),

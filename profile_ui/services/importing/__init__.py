@@ -43,7 +43,7 @@ TAGS_TARGET = "tags"
 #   ERRORS_COL         List(Struct{"column": Utf8 (header as in the file), "message": Utf8})
 #   VALID_COL          Boolean: no errors and at least one usable identifier
 
-from dataclasses import asdict, dataclass, field  # noqa: E402
+from dataclasses import asdict, dataclass, field  # noqa: E402  (after the column contract above)
 from typing import Any  # noqa: E402
 
 
@@ -79,6 +79,9 @@ class ImportOptions:
     tags_mode: str = "append"  # tags column: "append" to a profile's tags, or "replace" them
     auto_merge: bool | None = None  # None = the sync rule's setting
     segment_identifier: str = "user_id"  # segment files: the identity kind in the id column
+    # a new person who looks like an existing profile (services/dedupe/importing.py):
+    # "review" = create it and queue the pair on /duplicates; "create" = create it anyway
+    possible_duplicates: str = "review"
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -14,6 +14,11 @@ Bookkeeping that is not part of the schema yet lives under `options[RUN_KEY]`:
   lease_until  ISO time after which another worker may take the job over
   attempt      how many times a worker claimed it
   rejected     the file was refused as a whole (FileRejected): status failed, error = why
+
+Who may do what: imports are team work, so everyone with `profiles.import` sees every
+import (the list, its report, its row results); confirming, cancelling, undoing, acting
+on a membership review and downloading the error file (the refused rows' personal data)
+belong to the person who submitted it and to admins (`settings.manage`), as exports do.
 """
 
 from __future__ import annotations
@@ -28,9 +33,9 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlmodel import Session, select
 
-from ...models import IMPORT_KINDS, ImportJob, utcnow
+from ...models import IMPORT_KINDS, OUTCOME_COUNTS, ImportJob, utcnow
 from ..audit import record_event
-from ..permissions import PROFILES_IMPORT, PROFILES_VIEW, Actor
+from ..permissions import PROFILES_IMPORT, PROFILES_VIEW, SETTINGS_MANAGE, Actor, PermissionDenied
 from . import ImportMapping, ImportOptions
 
 RUN_KEY = "_run"
@@ -51,6 +56,28 @@ FINAL_STATUSES = (COMPLETED, FAILED, CANCELLED, UNDONE)
 
 class ImportJobError(ValueError):
     """A request about an import job that cannot be done; the message is safe to show."""
+
+
+class NotYourImport(PermissionDenied):
+    """Someone else's import: only its owner or an admin may change it or take its error file."""
+
+    def __init__(self, actor: Actor, job: ImportJob) -> None:
+        Exception.__init__(self, f"Import #{job.id} ({job.file_name}) was submitted by someone else: "
+                                 "only they or an admin may do this")
+        self.permission = "import.owner"
+
+
+def may_manage(actor: Actor, job: ImportJob) -> bool:
+    """The actor submitted the import or is an admin (see the module docstring)."""
+    # (a signed-in user always has an id; no id on both sides is the system acting on its own)
+    return actor.can(PROFILES_IMPORT) and (job.created_by == actor.user_id or actor.can(SETTINGS_MANAGE))
+
+
+def require_manager(actor: Actor, job: ImportJob) -> None:
+    """PermissionDenied unless the actor may manage the import (`may_manage`)."""
+    actor.require(PROFILES_IMPORT)
+    if not may_manage(actor, job):
+        raise NotYourImport(actor, job)
 
 
 @dataclass
@@ -170,6 +197,7 @@ def confirm_import(*, session: Session, actor: Actor, job_id: int, enqueue: bool
     """Apply a dry run the user has reviewed: the job goes back in the queue to be applied."""
     actor.require(PROFILES_IMPORT)
     job = _get_job(session, job_id)
+    require_manager(actor, job)
     if job.kind == "membership":
         raise ImportJobError(f"{job.file_name} is a membership file: invite, update or deactivate "
                              "its members from its review page")
@@ -196,6 +224,7 @@ def cancel_import(*, session: Session, actor: Actor, job_id: int) -> ImportJob:
     """Stop a job that has not finished. A running apply is rolled back as a whole."""
     actor.require(PROFILES_IMPORT)
     job = _get_job(session, job_id)
+    require_manager(actor, job)
     if job.status not in OPEN_STATUSES:
         raise ImportJobError(
             f"Import #{job_id} ({job.file_name}) has already ended ({job.status.replace('_', ' ')})")
@@ -210,6 +239,22 @@ def cancel_import(*, session: Session, actor: Actor, job_id: int) -> ImportJob:
                  object_id=job_id, details={"file": job.file_name, "was": job.status})
     session.refresh(job)
     return job
+
+
+def error_file_download(*, session: Session, actor: Actor, job_id: int) -> tuple[Path, str]:
+    """The CSV error file of an import (its refused rows as they came in, with the reasons)
+    and the name to download it as, for the import's owner or an admin; audited, as it holds
+    personal data. ImportJobError when the import refused no row."""
+    actor.require(PROFILES_IMPORT)
+    job = _get_job(session, job_id)
+    require_manager(actor, job)
+    path = Path(job.error_file_path).with_suffix(".csv") if job.error_file_path else None
+    if path is None or not path.is_file():
+        raise ImportJobError("No row was refused: there is no error file")
+    record_event(session=session, actor=actor, action="import.error_file_download", object_type="import_job",
+                 object_id=job.id, details={"file": job.file_name, "error_file": path.name,
+                                            "rows": int((job.counts or {}).get("invalid") or 0)})
+    return path, f"{Path(job.file_name).stem} errors.csv"
 
 
 def get_import(*, session: Session, actor: Actor, job_id: int) -> ImportJob:
@@ -256,27 +301,31 @@ def batch_jobs(*, session: Session, actor: Actor, batch_id: str) -> list[ImportJ
 
 
 # ---------------------------------------------------------------- reports
-# the report's counts, named as in the plan's totals (apply.py): profiles created / updated /
-# unchanged / merged away, and rows read / invalid / held as conflicts
-REPORT_COUNT_KEYS = ("rows", "created", "updated", "merged", "unchanged", "invalid", "conflicts")
-COUNT_LABELS = {"rows": "Rows read", "created": "Profiles created", "updated": "Profiles updated",
-                "merged": "Profiles merged into another", "unchanged": "Profiles unchanged",
-                "invalid": "Invalid rows", "conflicts": "Rows held as conflicts"}
 # rows that were not imported, with the reasons a script or a person should see
 UNIMPORTED_OUTCOMES = ("invalid", "conflict", "skipped")
 
 
 def report_counts(counts: dict[str, Any] | None) -> dict[str, int]:
-    """A job's counts under the report's names (zeros for a job that stopped early)."""
+    """A job's counts under the words of OUTCOME_COUNTS (zeros for a job that stopped early)."""
     counts = counts or {}
-    return {key: int(counts.get(key) or 0) for key in REPORT_COUNT_KEYS}
+    return {word: int(counts.get(key) or 0) for word, key in OUTCOME_COUNTS.items()}
+
+
+def totals_text(counts: dict[str, Any] | None) -> str:
+    """"2,030 rows: 2,000 new, 30 updated, 0 merged, 0 unchanged, 0 invalid, 0 conflicts"."""
+    return totals_line(report_counts(counts))
+
+
+def totals_line(report: dict[str, Any]) -> str:
+    """totals_text of counts already under the vocabulary's words (a CLI report)."""
+    rows = report["rows"]
+    return f"{rows:,} row{'' if rows == 1 else 's'}: " + ", ".join(
+        f"{report[word]:,} {word}" for word in OUTCOME_COUNTS if word != "rows")
 
 
 def counts_summary(file_name: str, counts: dict[str, Any] | None) -> str:
-    """The counts as lines of text (notification and e-mail body)."""
-    lines = [f"{file_name}"]
-    lines += [f"  {COUNT_LABELS[name]}: {value:,}" for name, value in report_counts(counts).items()]
-    return "\n".join(lines)
+    """The notification and e-mail body: the file and its totals, as the report says them."""
+    return f"{file_name}\n  {totals_text(counts)}"
 
 
 def report_status(job: ImportJob) -> str:

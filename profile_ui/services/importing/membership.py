@@ -50,7 +50,7 @@ from ..crypto import plain_value
 from ..deletion import MAX_DELETE_PROFILES, DeletionError, clean_reason, delete_profiles
 from ..permissions import PROFILES_DELETE, PROFILES_EDIT, PROFILES_IMPORT, Actor
 from . import IDENTITY_PREFIX, ROW_COL, VALID_COL, ImportMapping, ImportOptions
-from .jobs import AWAITING_CONFIRMATION, COMPLETED, RUN_KEY, job_mapping, job_options
+from .jobs import AWAITING_CONFIRMATION, COMPLETED, RUN_KEY, job_mapping, job_options, require_manager
 
 REVIEW_KEY = "membership_review"
 KIND = "membership"
@@ -353,6 +353,7 @@ def _chosen(review: Mapping[str, Any], section: str, keys: Sequence[str] | None,
 
 def _reviewed_job(session: Session, actor: Actor, job_id: int) -> tuple[ImportJob, dict[str, Any], Group]:
     job = _job(session, job_id)
+    require_manager(actor, job)  # the submitter or an admin acts on a review
     review = _review(job)
     if review is None:
         raise MembershipError(f"{job.file_name} has not been reviewed yet")
@@ -466,7 +467,7 @@ def send_invites(*, session: Session, actor: Actor, job_id: int, keys: Sequence[
         raise MembershipError("No profile could be created for the chosen people: see the import report")
     _set_state(session, group.id, list(profile_ids.values()), "invited")
     recipients = [item["email"] for item in chosen if item["key"] in profile_ids and item["email"]]
-    _mark(session, job, review, "invite", {k: "invited" for k in profile_ids}, profile_ids)
+    _mark(session, job, review, "invite", dict.fromkeys(profile_ids, "invited"), profile_ids)
     record_event(session=session, actor=actor, action="membership.invite", object_type="group",
                  object_id=group.id, details={
                      "group": group.name, "import_job_id": job.id, "count": len(profile_ids),

@@ -1,4 +1,4 @@
-"""The child process that parses one xlsx sheet, so a hostile workbook cannot hurt the app.
+"""The child process that parses one workbook sheet, so a hostile workbook cannot hurt the app.
 
 Run as `python -m profile_ui.services.importing.sandbox JOB.json` by read.py, never imported
 by the app for parsing. It caps its own address space (RLIMIT_AS) and CPU time before it
@@ -15,7 +15,15 @@ Steps, each bounded:
 3. calamine reads the sheet with every column as text; date cells come back as
    "YYYY-MM-DD HH:MM:SS" and are rewritten to ISO ("YYYY-MM-DD" at midnight, else
    "YYYY-MM-DDTHH:MM:SS"; a time-only cell, Excel's day 0, as "HH:MM:SS");
-4. the grid goes back as an Arrow IPC file next to JOB.json, with result.json beside it.
+4. the grid goes back as an Arrow IPC stream on stdout, result.json next to JOB.json.
+
+The workbook's bytes come on stdin (JOB's "path" is null): an upload is stored encrypted
+(services/file_store.py) and its plain bytes are never written to disk; nor is the grid.
+
+Legacy .xls, .xlsb and .ods (job "format") take the same path without step 2 (their cells
+are not XML to scan; the memory cap stops a runaway grid): the XML parts of an .ods or
+.xlsb package are checked for a DTD, then calamine reads the sheet. Job "mode" "sheets"
+lists a workbook's sheets instead (for these formats the parent cannot read them itself).
 
 The zip-level checks (magic bytes, total size, compression ratio, encryption) and the
 sheet choice happen in the parent before this starts; they only read the zip directory.
@@ -23,6 +31,7 @@ sheet choice happen in the parent before this starts; they only read the zip dir
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import resource
@@ -31,7 +40,6 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-GRID_FILE = "grid.arrow"
 RESULT_FILE = "result.json"
 CHUNK_BYTES = 1 << 20
 # bytes kept from one chunk to the next so a tag cut at a chunk border is seen whole
@@ -203,7 +211,7 @@ def scan_sheet(archive: zipfile.ZipFile, part: str, *, row_threshold: int, max_c
             tail = buffer[end:]
 
 
-def read_grid(path: str, sheet: str) -> Any:
+def read_grid(path: str | bytes, sheet: str) -> Any:
     """The sheet as a polars frame of text columns, from row 1 of the sheet down."""
     import fastexcel
     import polars as pl
@@ -229,33 +237,47 @@ def read_grid(path: str, sheet: str) -> Any:
     )
 
 
-def run(job: dict[str, Any], out_dir: Path) -> dict[str, Any]:
+def list_sheets(workbook: str | bytes) -> list[dict[str, Any]]:
+    """The workbook's sheets in order: {"name", "visible"}."""
+    import fastexcel
+
+    reader = fastexcel.read_excel(workbook)
+    return [{"name": name, "visible": True} for name in reader.sheet_names]
+
+
+def run(job: dict[str, Any], workbook: str | bytes) -> tuple[dict[str, Any], bytes]:
+    """(the verdict, the grid as Arrow IPC bytes; empty when refused or when listing sheets)."""
+    fmt = job.get("format", "xlsx")
     try:
-        with zipfile.ZipFile(job["path"]) as archive:
-            check_prologs(archive, job["parts"])
-            scan = None
-            if job.get("check_extent", True):
-                scan = scan_sheet(archive, job["part"], row_threshold=job["row_threshold"],
-                                  max_columns=job["max_columns"])
-        grid = read_grid(job["path"], job["sheet"])
+        scan = None
+        if fmt != "xls":  # the others are zip packages of XML (or, for .xlsb, binary) parts
+            with zipfile.ZipFile(io.BytesIO(workbook) if isinstance(workbook, bytes) else workbook) as archive:
+                check_prologs(archive, job["parts"])
+                if fmt == "xlsx" and job.get("mode", "read") == "read" and job.get("check_extent", True):
+                    scan = scan_sheet(archive, job["part"], row_threshold=job["row_threshold"],
+                                      max_columns=job["max_columns"])
+        if job.get("mode") == "sheets":
+            return {"ok": True, "sheets": list_sheets(workbook)}, b""
+        grid = read_grid(workbook, job["sheet"])
     except Rejected as exc:
-        return {"ok": False, "reason": str(exc)}
+        return {"ok": False, "reason": str(exc)}, b""
     except zipfile.BadZipFile as exc:
-        return {"ok": False, "reason": f"the workbook is damaged ({exc})"}
+        return {"ok": False, "reason": f"the workbook is damaged ({exc})"}, b""
     except KeyError:
-        return {"ok": False, "reason": f"the workbook is damaged: the sheet's part {job['part']} is missing"}
+        return {"ok": False, "reason": f"the workbook is damaged: the sheet's part {job.get('part')} is missing"}, b""
     except Exception as exc:
         if not _is_calamine_error(exc):
             raise  # out of memory and the like: main() reports the reader as stopped
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        return {"ok": False, "reason": f"the sheet could not be read as Excel data ({message})"}
-    grid.write_ipc(out_dir / GRID_FILE, compression="uncompressed")
+        return {"ok": False, "reason": f"the sheet could not be read as Excel data ({message})"}, b""
+    out = io.BytesIO()
+    grid.write_ipc(out, compression="uncompressed")
     return {
         "ok": True,
         # calamine's grid starts at the first column holding a value: column A or unknown
         "first_column": 1 if scan and scan.column_a_has_value else None,
         "error_cells": scan.error_cells if scan else [],
-    }
+    }, out.getvalue()
 
 
 def _is_calamine_error(exc: Exception) -> bool:
@@ -273,12 +295,13 @@ def limit_resources(memory_bytes: int, cpu_seconds: int) -> None:
 def main(argv: list[str]) -> int:
     job_path = Path(argv[1])
     job = json.loads(job_path.read_text())
+    workbook = job["path"] or sys.stdin.buffer.read()
     limit_resources(job["memory_bytes"], job["cpu_seconds"])
-    try:
-        result = run(job, job_path.parent)
-    except BaseException:  # MemoryError, a parser half-imported for lack of memory...
-        (job_path.parent / GRID_FILE).unlink(missing_ok=True)
-        raise  # a non-zero exit: the parent reports that the reader stopped
+    # a non-zero exit (MemoryError, a parser half-imported for lack of memory...) is
+    # reported by the parent as a reader that stopped
+    result, grid = run(job, workbook)
+    sys.stdout.buffer.write(grid)
+    sys.stdout.buffer.flush()
     (job_path.parent / RESULT_FILE).write_text(json.dumps(result))
     return 0
 

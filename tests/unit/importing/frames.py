@@ -180,7 +180,7 @@ def run_import(session: Session, frame: pl.DataFrame, *, sync: SyncRule, options
     return job, plan
 
 
-def outcomes(plan) -> dict[int, str]:  # noqa: ANN001
+def outcomes(plan) -> dict[int, str]:
     return dict(plan.rows.select(ROW_COL, "outcome").iter_rows())
 
 

@@ -26,7 +26,7 @@ MAPPING = ImportMapping(columns={"Email": "identity:email", "Full name": "full_n
 
 
 @pytest.fixture
-def sent(monkeypatch):  # noqa: ANN001, ANN201
+def sent(monkeypatch):
     """E-mails the service sends (to, subject), instead of SMTP."""
     mails: list[tuple[str, str]] = []
     monkeypatch.setattr(ms.notify, "send_email",
@@ -35,7 +35,7 @@ def sent(monkeypatch):  # noqa: ANN001, ANN201
 
 
 @pytest.fixture
-def world(session):  # noqa: ANN001, ANN201
+def world(session):
     """A group with Ann (active, moves city), Bob and Cy (active, not in the files), Dee
     (deactivated), Eve (no membership) and Ivy (invited, not in the files)."""
     ids = seed_profiles(session, [
@@ -57,7 +57,7 @@ def world(session):  # noqa: ANN001, ANN201
     return dict(zip(("ann", "bob", "cy", "dee", "eve", "ivy"), ids)) | {"group": group.id}
 
 
-def _job(session, tmp_path: Path, group_id: int, rows: list[list[str]], name: str = "members.csv"):  # noqa: ANN001, ANN202
+def _job(session, tmp_path: Path, group_id: int, rows: list[list[str]], name: str = "members.csv"):
     path = tmp_path / f"{uuid.uuid4().hex[:6]}-{name}"
     with open(path, "w", newline="", encoding="utf-8") as out:
         csv.writer(out).writerows([HEADERS, *rows])
@@ -69,7 +69,7 @@ def _job(session, tmp_path: Path, group_id: int, rows: list[list[str]], name: st
     return job.id
 
 
-def _state(session, group_id: int, profile_id: int) -> str | None:  # noqa: ANN001
+def _state(session, group_id: int, profile_id: int) -> str | None:
     return session.execute(select(GroupMembership.state).where(
         GroupMembership.group_id == group_id, GroupMembership.profile_id == profile_id)).scalar()
 
@@ -86,7 +86,7 @@ FIRST_FILE = [
 ]
 
 
-def test_review_lists_invites_updates_and_missing(session, world, tmp_path):  # noqa: ANN001
+def test_review_lists_invites_updates_and_missing(session, world, tmp_path):
     job_id = _job(session, tmp_path, world["group"], FIRST_FILE)
     review = ms.prepare_review(session=session, actor=MARKETER, job_id=job_id)
     session.commit()
@@ -105,7 +105,7 @@ def test_review_lists_invites_updates_and_missing(session, world, tmp_path):  # 
     assert session.execute(select(AuditEvent.action).where(AuditEvent.action == "membership.review")).scalar()
 
 
-def test_invites_create_profiles_set_invited_and_send_mail(session, world, tmp_path, sent):  # noqa: ANN001
+def test_invites_create_profiles_set_invited_and_send_mail(session, world, tmp_path, sent):
     job_id = _job(session, tmp_path, world["group"], FIRST_FILE)
     ms.prepare_review(session=session, actor=MARKETER, job_id=job_id)
     result = ms.send_invites(session=session, actor=MARKETER, job_id=job_id, keys=None)
@@ -134,7 +134,7 @@ def test_invites_create_profiles_set_invited_and_send_mail(session, world, tmp_p
     assert event.details["count"] == 2 and event.details["emailed"] == 2
 
 
-def test_update_applies_approved_diffs_and_respects_locked_fields(session, world, tmp_path):  # noqa: ANN001
+def test_update_applies_approved_diffs_and_respects_locked_fields(session, world, tmp_path):
     lock_field(session, world["bob"], "city")
     session.commit()
     job_id = _job(session, tmp_path, world["group"], [
@@ -159,7 +159,7 @@ def test_update_applies_approved_diffs_and_respects_locked_fields(session, world
         ms.apply_updates(session=session, actor=VIEWER, job_id=job_id, keys=None)
 
 
-def test_missing_members_deactivated_removed_deleted_then_reactivated(session, world, tmp_path):  # noqa: ANN001
+def test_missing_members_deactivated_removed_deleted_then_reactivated(session, world, tmp_path):
     job_id = _job(session, tmp_path, world["group"], FIRST_FILE)
     review = ms.prepare_review(session=session, actor=MARKETER, job_id=job_id)
     session.commit()
@@ -202,7 +202,7 @@ def test_missing_members_deactivated_removed_deleted_then_reactivated(session, w
     assert _state(session, world["group"], world["dee"]) == "deactivated"
 
 
-def test_status_inactive_member_is_proposed_for_deactivation(session, world, tmp_path):  # noqa: ANN001
+def test_status_inactive_member_is_proposed_for_deactivation(session, world, tmp_path):
     job_id = _job(session, tmp_path, world["group"], [
         ["ann@x.com", "Ann", "Hanoi", "Inactive"], ["bob@x.com", "Bob", "Hue", "active"],
         ["cy@x.com", "Cy", "Hue", "active"], ["ivy@x.com", "Ivy", "Vinh", "active"]])
@@ -211,7 +211,7 @@ def test_status_inactive_member_is_proposed_for_deactivation(session, world, tmp
         (world["ann"], "Status in the file: inactive")]
 
 
-def test_refusals(session, world, tmp_path):  # noqa: ANN001
+def test_refusals(session, world, tmp_path):
     job_id = _job(session, tmp_path, world["group"], FIRST_FILE)
     with pytest.raises(PermissionDenied):
         ms.prepare_review(session=session, actor=VIEWER, job_id=job_id)
@@ -234,7 +234,7 @@ def test_refusals(session, world, tmp_path):  # noqa: ANN001
                            .where(ImportJob.kind == "membership")).scalar() == 1
 
 
-def test_bulk_choices_and_exclusions(session, world, tmp_path, sent):  # noqa: ANN001
+def test_bulk_choices_and_exclusions(session, world, tmp_path, sent):
     job_id = _job(session, tmp_path, world["group"], FIRST_FILE)
     review = ms.prepare_review(session=session, actor=MARKETER, job_id=job_id)
     result = ms.send_invites(session=session, actor=MARKETER, job_id=job_id, keys=None,
@@ -251,7 +251,7 @@ def test_bulk_choices_and_exclusions(session, world, tmp_path, sent):  # noqa: A
     assert sent == [("eve@x.com", sent[0][1])]
 
 
-def test_membership_jobs_are_reviewed_not_confirmed(session, world, tmp_path):  # noqa: ANN001
+def test_membership_jobs_are_reviewed_not_confirmed(session, world, tmp_path):
     from profile_ui.services.importing import jobs as import_jobs
     from profile_ui.services.users import user_emails
 

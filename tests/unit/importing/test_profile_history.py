@@ -5,7 +5,7 @@ from datetime import date
 
 from profile_ui.models import ImportJob, ImportRowResult
 from profile_ui.pages.profiles.detail_state import _history
-from profile_ui.services.importing.apply import undo_import
+from profile_ui.services.importing.undo import undo_import
 from profile_ui.services.profile_edit import update_profile_fields
 from profile_ui.services.profiles import get_profile_360
 
@@ -14,12 +14,12 @@ from .frames import (
 )
 
 
-def _import_lines(session, profile_id):  # noqa: ANN001, ANN202
+def _import_lines(session, profile_id):
     data = get_profile_360(session=session, actor=VIEWER, profile_id=profile_id)
     return data, [item for item in _history(data) if item.what.startswith("import")]
 
 
-def test_applied_imports_show_in_the_history_with_their_file_row_and_changes(session):  # noqa: ANN001
+def test_applied_imports_show_in_the_history_with_their_file_row_and_changes(session):
     ensure_custom_fields(session)
     [ann] = seed_profiles(session, [{"full_name": "Ann", "email": "ann@x.com", "city": "Hanoi",
                                      "birthday": date(1980, 1, 2)}])
