@@ -17,6 +17,7 @@ from sqlmodel import select
 from profile_ui.models import AuditEvent, Identity, Profile, utcnow
 
 from .helpers import RunningApp, app_db, insert_profiles, sign_in_page
+from .test_profiles_detail import _field_row, _start_edit
 
 pytestmark = pytest.mark.e2e
 APP_SHAPES = ("scaled",)
@@ -80,11 +81,7 @@ def _new_profile(app: RunningApp, name: str, email: str) -> int:
 
 
 def _edit_city(page: Page, value: str) -> None:
-    row = page.locator("dl > div").filter(has=page.locator("dt", has_text="City"))
-    row.hover()
-    row.get_by_role("button", name="Edit City").click()
-    editor = row.get_by_label("City", exact=True)
-    expect(editor).to_be_focused()
+    _row, editor = _start_edit(page, "City")
     editor.fill(value)
     editor.press("Enter")
 
@@ -128,7 +125,7 @@ def test_two_marketers_editing_one_field_the_later_is_told_and_nothing_is_lost(
     expect(first.get_by_text("Saved City")).to_be_visible()
     _edit_city(second, "Đà Nẵng")  # opened before the first saved
     expect(second.get_by_text("City: changed by someone else or an import since you opened")).to_be_visible()
-    row = second.locator("dl > div").filter(has=second.locator("dt", has_text="City"))
+    row = _field_row(second, "City")
     expect(row).to_contain_text("Hà Nội")  # the page now shows what is saved
     assert _city(app, person) == "Hà Nội"
     assert _city_edits(app, person) == [["Huế", "Hà Nội"]]
@@ -186,7 +183,7 @@ def test_after_a_redis_restart_open_pages_reconnect_still_signed_in(
 
     # the open page's next event finds its state gone: the session comes back from the
     # cookie and the page loads again, signed in
-    row = page.locator("dl > div").filter(has=page.locator("dt", has_text="City"))
+    row = _field_row(page, "City")
     with page.expect_event("load", timeout=30_000):
         row.hover()
         row.get_by_role("button", name="Edit City").click()
