@@ -13,13 +13,18 @@ What it does (deterministic: same seed, same files, same figures give or take no
    the rest new people, 0.5% invalid rows (a broken e-mail and no phone);
 3. runs, in a fresh child process per case, `profile-ui import --dry-run --json FILE` then
    `profile-ui import --json FILE` (the CLI path, in-process, as an operator would), and
-   prints wall seconds and the peak RSS of the process and of its file-reading children.
+   prints wall seconds and the peak RSS of the process and of its file-reading children;
+4. with --floor (the default), runs benchmarks/floors/import_floor.py (no product code:
+   polars + fastexcel, one transaction of sqlite3 / psycopg COPY) on a copy of the same
+   seeded database with the same file, checks that it created and updated as many profiles
+   as the product, and prints `ratio product/floor` (product: dry run + apply).
 
 Cases: sqlite-xlsx, sqlite-csv, postgres-xlsx (own database, dropped afterwards) against
 1,000,000 profiles, and sqlite-xlsx-100k (the same file against 100,000) to show that the
 time grows with the file, not the database. Targets (issue 3): SQLite xlsx <= 20 s, CSV
 <= 15 s, PostgreSQL <= 25 s, peak memory <= 1.5 GB, 100k vs 1M < 2x.
 Seeded databases and files are cached in --workdir (default /tmp/profile-ui-bench).
+`--rows 5000 --profiles 20000 --small 20000` makes a small run (a quick check of the floor).
 """
 
 from __future__ import annotations
@@ -137,7 +142,8 @@ def _upgrade_and_seed(url: str, profiles: int) -> None:
 
 
 def seeded_sqlite(workdir: Path, profiles: int) -> Path:
-    path = workdir / f"seeded-{profiles}-{FILE_VERSION}.db"
+    rows = "" if BENCH_ROWS == 50_000 else f"-r{BENCH_ROWS}"  # the planted people depend on it
+    path = workdir / f"seeded-{profiles}-{FILE_VERSION}{rows}.db"
     if not path.exists():
         log(f"seeding {profiles:,} profiles into SQLite (cached as {path.name})")
         tmp = path.with_suffix(".tmp")
@@ -173,6 +179,40 @@ def create_pg_database(profiles: int) -> tuple[str, str]:
     with sa.create_engine(url, isolation_level="AUTOCOMMIT").connect() as conn:
         conn.execute(sa.text("VACUUM ANALYZE"))
     return name, url
+
+
+def copy_pg_database(template: str) -> tuple[str, str]:
+    """A copy of a seeded database (for the floor, which writes): CREATE DATABASE … TEMPLATE."""
+    import sqlalchemy as sa
+
+    name = f"pu_bench_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    admin.dispose()
+    return name, sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def measure_floor(target: str, file: Path) -> dict:
+    """benchmarks/floors/import_floor.py in a child process on `target` (a copy of the seed)."""
+    floor = ROOT / "benchmarks" / "floors" / "import_floor.py"
+    proc = subprocess.run([sys.executable, str(floor), str(file), target.removeprefix("sqlite:///")],
+                          capture_output=True, text=True, check=False)
+    if proc.returncode:
+        sys.stderr.write(proc.stdout + proc.stderr)
+        raise SystemExit("the import floor failed")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def print_floor(f: dict, floor: dict) -> None:
+    product = f["dry_run_s"] + f["apply_s"]
+    report = f["apply_report"]
+    same = (report["created"], report["updated"]) == (floor["created"], floor["updated"])
+    log(f"{'':<18} floor: {floor['seconds']:.2f} s (reading {floor['read_s']:.2f} s) created {floor['created']} "
+        f"updated {floor['updated']} identities added {floor['identities_added']} invalid {floor['invalid']}"
+        f"{'' if same else '  COUNTS DIFFER FROM THE PRODUCT'}")
+    log(f"{'':<18} ratio product/floor {product / floor['seconds']:.2f} "
+        f"({product:.1f} s / {floor['seconds']:.2f} s), load {os.getloadavg()[0]:.1f}")
 
 
 def drop_pg_database(name: str) -> None:
@@ -391,6 +431,8 @@ def measure(case: str, url: str, file: Path, run_dir: Path) -> dict:
         sys.stderr.write(stdout + stderr)
         raise SystemExit(f"{case}: the run failed")
     figures = json.loads(line[len("BENCH "):])
+    for report in (figures["dry_run_report"], figures["apply_report"]):
+        report.setdefault("created", report.get("new"))  # the CLI's report says "new"
     figures["peak_readers_mb"] = peaks["readers"]
     figures["peak_tree_mb"] = peaks["tree"]
     figures["stages"] = [ln.strip() for ln in stderr.splitlines() if " took " in ln]
@@ -420,13 +462,18 @@ def print_figures(f: dict) -> None:
 
 
 def main() -> None:
+    global BENCH_ROWS  # --rows: the file and the planted people follow it
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/profile-ui-bench"))
     parser.add_argument("--profiles", type=int, default=1_000_000)
     parser.add_argument("--small", type=int, default=100_000)
     parser.add_argument("--only", default="", help="comma-separated cases")
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--rows", type=int, default=BENCH_ROWS, help="the file's rows (default 50,000)")
+    parser.add_argument("--floor", action=argparse.BooleanOptionalAction, default=True,
+                        help="also run benchmarks/floors/import_floor.py and print the ratio")
     args = parser.parse_args()
+    BENCH_ROWS = args.rows
     cases = ["sqlite-xlsx", "sqlite-csv", "postgres-xlsx", "sqlite-xlsx-100k"]
     if args.only:
         cases = [c for c in cases if c in args.only.split(",")]
@@ -444,21 +491,31 @@ def main() -> None:
         run_dir = args.workdir / f"run-{case}"
         shutil.rmtree(run_dir, ignore_errors=True)
         run_dir.mkdir()
-        pg_name = None
+        pg_name = floor_pg = None
         try:
             if case == "postgres-xlsx":
                 pg_name, url = create_pg_database(args.profiles)
+                if args.floor:
+                    floor_pg, floor_url = copy_pg_database(pg_name)
             else:
-                url = fresh_sqlite_copy(small if case.endswith("-100k") else big, run_dir)
+                seeded = small if case.endswith("-100k") else big
+                url = fresh_sqlite_copy(seeded, run_dir)
+                floor_url = str(run_dir / "floor.db")
+                if args.floor:
+                    shutil.copyfile(seeded, floor_url)
             file = csv if case == "sqlite-csv" else xlsx
             log(f"running {case}: {file.name} against "
                 f"{args.small if case.endswith('-100k') else args.profiles:,} profiles")
             figures = measure(case, url, file, run_dir)
             print_figures(figures)
+            if args.floor:
+                figures["floor"] = measure_floor(floor_url, file)
+                print_floor(figures, figures["floor"])
             results.append(figures)
         finally:
-            if pg_name:
-                drop_pg_database(pg_name)
+            for name in (pg_name, floor_pg):
+                if name:
+                    drop_pg_database(name)
             shutil.rmtree(run_dir, ignore_errors=True)
 
     by_case = {f["case"]: f for f in results}
