@@ -17,6 +17,11 @@ machine the wall-clock figure follows the load: read it next to the CPU seconds 
 use at most 2 cores here). Memory should stay flat with size: compare the peak RSS of
 50,000 and 1,000,000 rows. `--cases csv:1000000:displayed` exports only the list's
 default columns (name, phone, e-mail, level, created, source).
+
+With --floor (the default) every "All fields" CSV case also runs
+benchmarks/floors/export_floor.py (no product code: the same tables read whole into
+polars, grouped there and written as one CSV of the same columns) on the same database in
+its own child process, and prints its seconds, peak RSS and `ratio product/floor`.
 """
 
 from __future__ import annotations
@@ -245,6 +250,27 @@ def _child(url: str, fmt: str, out: Path, fields: str, stages: bool) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def _floor(url: str, out: Path) -> dict:
+    """benchmarks/floors/export_floor.py in a child process (it only reads: same database)."""
+    import psutil
+
+    floor = ROOT / "benchmarks" / "floors" / "export_floor.py"
+    target = url.removeprefix("sqlite:///")
+    proc = psutil.Popen([sys.executable, str(floor), target, str(out)], stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE, text=True)
+    peak = 0
+    while proc.poll() is None:
+        try:
+            peak = max(peak, proc.memory_info().rss)
+        except psutil.NoSuchProcess:
+            break
+        time.sleep(0.05)
+    stdout, stderr = proc.communicate()
+    if proc.returncode:
+        raise SystemExit(f"the export floor failed:\n{stderr[-4000:]}")
+    return {**json.loads(stdout.strip().splitlines()[-1]), "peak_rss_mb": round(peak / 2**20)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", nargs="*",
@@ -257,6 +283,8 @@ def main() -> None:
     parser.add_argument("--stages", action="store_true",
                         help="read serially and print the CPU seconds of each stage (profiles, "
                              "identities, tags, segments, groups, assemble, write)")
+    parser.add_argument("--floor", action=argparse.BooleanOptionalAction, default=True,
+                        help="also run benchmarks/floors/export_floor.py on every all-fields CSV case")
     parser.add_argument("--child", nargs=5, metavar=("URL", "FORMAT", "OUT", "FIELDS", "STAGES"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -293,6 +321,15 @@ def main() -> None:
                             f"{k} {v:.2f}" for k, v in sorted(result["stages"].items(), key=lambda kv: -kv[1])),
                             flush=True)
                     (out_dir / f"{backend}-{n}.{fmt}").unlink(missing_ok=True)
+                    if args.floor and fmt == "csv" and fields == "all":
+                        floor = _floor(url, out_dir / f"floor-{backend}-{n}.csv")
+                        print(f"  {backend:<10} floor {floor['rows']:>9,} rows  {floor['seconds']:>6.2f} s  "
+                              f"{floor['bytes'] / 1e6:>7.1f} MB  peak RSS {floor['peak_rss_mb']} MB  "
+                              f"ratio product/floor {result['seconds'] / floor['seconds']:.2f}  "
+                              f"load {os.getloadavg()[0]:.1f}"
+                              f"{'' if floor['rows'] == result['rows'] else '  ROWS DIFFER FROM THE PRODUCT'}",
+                              flush=True)
+                        (out_dir / f"floor-{backend}-{n}.csv").unlink(missing_ok=True)
     finally:
         shutil.rmtree(out_dir, ignore_errors=True)
     if failed:
