@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import connect, is_postgres
@@ -30,8 +32,6 @@ SYSTEM = ["full_name", "gender", "birthday", "city", "member_level", "registered
 
 def read(conn: Any, postgres: bool, sql: str, names: list[str]) -> Any:
     """All rows of `sql` as a frame of text columns."""
-    import polars as pl
-
     schema = dict.fromkeys(names, pl.String)
     if postgres:
         buffer = io.BytesIO()
@@ -44,15 +44,11 @@ def read(conn: Any, postgres: bool, sql: str, names: list[str]) -> Any:
 
 
 def joined(frame: Any, key: str, value: Any, name: str) -> Any:
-    import polars as pl
-
     return frame.group_by(key).agg(value.str.join(SEPARATOR).alias(name)).rename({key: "id"}).with_columns(
         pl.col("id").cast(pl.Int64))
 
 
 def export(target: str, out: Path) -> int:
-    import polars as pl
-
     postgres = is_postgres(target)
     conn = connect(target)
     try:
