@@ -11,6 +11,11 @@ no count), `estimate_count` and `count_profiles` for filter combinations: query 
 user id / e-mail / phone / name, member level, tag, group, segment, created date range,
 each sort, deep pages. Targets (issue 4): page p95 <= 100 ms; count <= 300 ms or an
 estimate first. Figures are printed, never asserted.
+
+With --floor (the default) it then times benchmarks/floors/list_floor.py (no product
+code: the same cases as plain hand-written SQL on the same database and indexes, the
+page's identities in one more query) and prints, per case it has, the product's page p95,
+the floor's p95 and `ratio product/floor` (and the first count against a plain count(*)).
 """
 
 from __future__ import annotations
@@ -50,6 +55,22 @@ def _timed(fn: Callable[[], object], repeat: int) -> tuple[list[float], object]:
     return samples, result
 
 
+def _print_floor(target: str, product_p95: dict[str, float], repeat: int, sample: dict) -> None:
+    """The floor's p95 per case it has, beside the product's (the first count: the product's
+    estimate-or-exact of all profiles against a plain count(*))."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "floors"))
+    import list_floor
+
+    floor = list_floor.timings(target, repeat, sample)
+    print(f"\n{'floor case':<34} {'product p95':>11} {'floor p95':>10}  ratio product/floor")
+    for name, samples in floor.items():
+        floor_p95 = _percentile(samples, 0.95)
+        product = product_p95.get(name)
+        ratio = f"{product / floor_p95:.1f}" if product is not None and floor_p95 > 0 else "-"
+        shown = f"{product:11.1f}" if product is not None else f"{'-':>11}"
+        print(f"{name:<34} {shown} {floor_p95:10.2f}  {ratio}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profiles", type=int, default=1_000_000)
@@ -57,6 +78,8 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--no-indexes", action="store_true", help="leave out PROPOSED_INDEXES")
     parser.add_argument("--only", help="run only cases whose name contains this text")
+    parser.add_argument("--floor", action=argparse.BooleanOptionalAction, default=True,
+                        help="also time benchmarks/floors/list_floor.py and print the ratios")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="list-bench-"))
@@ -151,6 +174,7 @@ def main() -> int:
     print(header)
     print("-" * len(header))
     worst_page, worst_estimate, over = 0.0, 0.0, []
+    product_p95: dict[str, float] = {}
     with Session(engine) as session:
         for label, flt, sort, desc, page in cases:
             known = None
@@ -165,6 +189,9 @@ def main() -> int:
                                      max(3, args.repeat // 3))
             p95_page, p95_est, p95_exact = (_percentile(x, 0.95) for x in (page_ms, est_ms, exact_ms))
             worst_page, worst_estimate = max(worst_page, p95_page), max(worst_estimate, p95_est)
+            product_p95[label] = p95_page
+            if label == "all, newest first":
+                product_p95["count (active)"] = p95_est
             shown = "exact" if est.exact else f"~{est.value:,} ({(est.value - exact) / max(exact, 1):+.1%})"
             if p95_exact > 300 and not (not est.exact and p95_est <= 300):
                 over.append(label)
@@ -174,6 +201,9 @@ def main() -> int:
           f"{worst_estimate:.1f} ms (target 300)")
     if over:
         print("exact count over 300 ms without an estimate first:", ", ".join(over))
+    if args.floor:
+        _print_floor(str(db_path), product_p95, args.repeat,
+                     {"email": email, "user_id": ids.get("user_id", "U0000001"), "tag_id": tag["Stage"]})
     try:
         print(f"load average during the run: {os.getloadavg()[0]:.2f} (2 cores)")
     except OSError:
