@@ -176,8 +176,10 @@ def create_pg_database(profiles: int) -> tuple[str, str]:
     url = sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     log(f"seeding {profiles:,} profiles into PostgreSQL database {name}")
     _upgrade_and_seed(url, profiles)
-    with sa.create_engine(url, isolation_level="AUTOCOMMIT").connect() as conn:
+    vacuum = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with vacuum.connect() as conn:
         conn.execute(sa.text("VACUUM ANALYZE"))
+    vacuum.dispose()  # no connection left open: the floor's copy takes this database as its template
     return name, url
 
 
