@@ -6,8 +6,8 @@ Into a migrated, empty database: generates the profiles with numpy + polars (nam
 gender, birthday, city, level, registration date, two custom attributes), their three
 identities (user_id, email, phone; `identities` keyed by (kind, value)) and, to reach
 RELATED related rows in all (the count the product's seed printed), tag values spread over
-four tags; writes them in ONE transaction (sqlite3 executemany with the tables' secondary
-indexes dropped and built again after the load / psycopg COPY). The
+four tags; writes them in ONE transaction (sqlite3 executemany / psycopg COPY, the tables'
+secondary indexes, and on PostgreSQL their foreign keys, dropped and made again after the load). The
 product's seed also draws segments, groups, consent and links with realistic shapes: the
 floor's related rows stand for them by count, not by kind. Prints one JSON line.
 """
@@ -84,11 +84,22 @@ def write(target: str, tables: dict[str, Any]) -> int:
         cur.execute("INSERT INTO tag_groups (id, name) VALUES (1, 'Seed floor')")
         for number, name in enumerate(TAGS, start=1):
             cur.execute(f"INSERT INTO tags (id, group_id, name, kind) VALUES ({number}, 1, '{name}', 'text')")
-        indexes = [] if postgres else cur.execute(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN "
-            f"({', '.join(repr(t) for t in tables)})").fetchall()
+        listed = ", ".join(repr(t) for t in tables)
+        cur.execute("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() AND "
+                    f"tablename IN ({listed}) AND indexname NOT IN (SELECT conname FROM pg_constraint)"
+                    if postgres else "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+                    f"AND tbl_name IN ({listed})")
+        indexes = cur.fetchall()
         for name, _sql in indexes:  # built once after the load rather than row by row
             cur.execute(f'DROP INDEX "{name}"')
+        foreign_keys = []
+        if postgres:  # checked by one join when added again, not by a trigger per row
+            cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
+            cur.execute("SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                        f"WHERE contype = 'f' AND conrelid::regclass::text IN ({listed})")
+            foreign_keys = cur.fetchall()
+            for table, name, _definition in foreign_keys:
+                cur.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
         for table, frame in tables.items():
             names = ", ".join(frame.columns)
             if postgres:
@@ -100,6 +111,8 @@ def write(target: str, tables: dict[str, Any]) -> int:
             written += frame.height
         for _name, sql in indexes:
             cur.execute(sql)
+        for table, name, definition in foreign_keys:
+            cur.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
         if postgres:
             for table in ("profiles", "identities", "profile_tags", "tag_groups", "tags"):
                 cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
