@@ -1,4 +1,5 @@
-"""`profile-ui` command: db upgrade, user create, seed, import, export, worker, purge."""
+"""`profile-ui` command: db upgrade, user create, seed, import, export, worker, purge,
+duplicates scan."""
 
 from __future__ import annotations
 
@@ -247,12 +248,12 @@ def import_files(files: tuple[Path, ...], kind: str, sheet: str | None, identifi
 
 
 def _describe_report(report: dict) -> str:
+    from .services.importing.jobs import totals_line
+
     head = f"{report['file']}: {report['status']} (import #{report['job_id']})"
     if report["status"] in ("rejected", "failed"):
         return f"{head}\n  {report['error']}"
-    counts = ", ".join(f"{report[k]} {k}" for k in
-                       ("rows", "created", "updated", "merged", "unchanged", "invalid", "conflicts"))
-    lines = [head, f"  {counts}"]
+    lines = [head, f"  {totals_line(report)}"]
     shown = report["errors"][:20]
     lines += [f"  row {e['row']}, {e['column']}: {e['message']}" for e in shown]
     if len(report["errors"]) > len(shown):
@@ -340,6 +341,32 @@ def purge_command() -> None:
     click.echo(f"import error files: removed {files.error_files} (older than "
                f"{settings.import_error_file_hours} hours)")
     click.echo(f"export files: removed {files.export_files} (download link expired)")
+
+
+@main.group()
+def duplicates() -> None:
+    """Possible duplicates (profiles that look like one person)."""
+
+
+@duplicates.command("scan")
+@click.option("--as", "as_email", default=None, metavar="EMAIL",
+              help="Act as this user (default: the system).")
+def duplicates_scan(as_email: str | None) -> None:
+    """Scan every active profile for possible duplicates (also runs nightly in the worker)."""
+    from .db import session_scope
+    from .jobs.dedupe import run_duplicate_scan
+    from .services.permissions import SYSTEM_ACTOR, PermissionDenied
+    from .services.users import UserError, actor_for_email
+
+    try:
+        actor = SYSTEM_ACTOR
+        if as_email:
+            with session_scope() as session:
+                actor = actor_for_email(session=session, email=as_email)
+        report = run_duplicate_scan(actor=actor)
+    except (UserError, PermissionDenied) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"scanned {report.summary()}")
 
 
 @main.command()

@@ -11,6 +11,7 @@ from .services.permissions import (
     PROFILES_CREATE,
     PROFILES_EXPORT,
     PROFILES_IMPORT,
+    PROFILES_MERGE,
     PROFILES_TAG,
     PROFILES_VIEW,
     SETTINGS_MANAGE,
@@ -33,6 +34,7 @@ SEGMENTS = "/segments"
 TAGS = "/tags"
 EXPORTS = "/exports"
 TRASH = "/trash"
+DUPLICATES = "/duplicates"
 AUDIT = "/audit"
 SETTINGS = "/settings"
 
@@ -49,6 +51,7 @@ PAGE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     TAGS: (PROFILES_TAG, PROFILES_VIEW),
     EXPORTS: (PROFILES_EXPORT,),
     TRASH: (TRASH_MANAGE,),
+    DUPLICATES: (PROFILES_MERGE,),
     AUDIT: (AUDIT_VIEW,),
     SETTINGS: (SETTINGS_MANAGE,),
 }
@@ -60,6 +63,7 @@ NAVIGATION: tuple[tuple[str, str, str], ...] = (
     ("Segments", SEGMENTS, "chart_pie"),
     ("Tags", TAGS, "tags"),
     ("Exports", EXPORTS, "download"),
+    ("Duplicates", DUPLICATES, "copy"),
     ("Trash", TRASH, "trash_2"),
     ("Audit log", AUDIT, "scroll_text"),
     ("Settings", SETTINGS, "settings"),

@@ -112,23 +112,38 @@ def inline_field(field: EditableField, *, editing_key: rx.Var, error: rx.Var,
                  can_edit: rx.Var, can_unlock: rx.Var, on_start: Callable[..., Any],
                  on_submit: Callable[..., Any], on_blur: Callable[..., Any],
                  on_key: Callable[..., Any], on_unlock: Callable[..., Any]) -> rx.Component:
-    """A row of a description list: label, then the value or its editor."""
-    return rx.el.div(
-        rx.el.dt(rx.text(field.label, size="2", color_scheme="gray")),
-        rx.el.dd(
+    """A row of an attribute table (see attribute_table): the label as its row header,
+    then the value or its editor, so a screen reader lists and reads the rows by name."""
+    return rx.el.tr(
+        rx.el.th(rx.text(field.label, size="2", color_scheme="gray"), scope="row", style=_HEADER_STYLE),
+        rx.el.td(
             rx.cond(
                 editing_key == field.key,
                 _editor(field, error=error, on_submit=on_submit, on_blur=on_blur, on_key=on_key),
                 _reader(field, can_edit=can_edit, can_unlock=can_unlock, on_start=on_start,
                         on_unlock=on_unlock),
             ),
-            style={"margin": 0, "minWidth": 0},
+            style={"padding": "4px 6px", "minWidth": 0},
         ),
         style={
-            "display": "grid", "gridTemplateColumns": "140px 1fr", "gap": "8px",
-            "alignItems": "center", "padding": "4px 6px", "borderRadius": "6px",
             f"& .{_BUTTON_CLASS}": {"opacity": 0},
             f"&:hover .{_BUTTON_CLASS}, &:focus-within .{_BUTTON_CLASS}": {"opacity": 1},
             "&:hover": {"background": rx.color("gray", 2)},
         },
     )
+
+
+_HEADER_STYLE = {"width": "140px", "textAlign": "left", "fontWeight": "normal", "padding": "4px 6px",
+                 "verticalAlign": "middle"}
+
+
+def attribute_table(name: str | rx.Var, *rows: rx.Component) -> rx.Component:
+    """Named table of attribute rows (inline_field or attribute_row), no column headers."""
+    return rx.el.table(rx.el.tbody(*rows), aria_label=name,
+                       style={"width": "100%", "borderCollapse": "collapse", "tableLayout": "fixed"})
+
+
+def attribute_row(label: str, value: rx.Component) -> rx.Component:
+    """A read-only row of an attribute table."""
+    return rx.el.tr(rx.el.th(rx.text(label, size="2", color_scheme="gray"), scope="row", style=_HEADER_STYLE),
+                    rx.el.td(value, style={"padding": "4px 6px"}))

@@ -50,7 +50,8 @@ def _nav_link(label: str, route: str, icon: str, current: str) -> rx.Component:
 
 def sidebar(current: str) -> rx.Component:
     return rx.box(
-        rx.link(rx.heading("Profile UI", size="5"), href=routes.INDEX, underline="none",
+        # the app's name is a link home, not a heading: each page has one h1, its title
+        rx.link(rx.text("Profile UI", size="5", weight="bold"), href=routes.INDEX, underline="none",
                 high_contrast=True, padding="0.25em 0.75em 1em"),
         rx.el.nav(
             rx.el.ul(*[_nav_link(label, route, icon, current)
@@ -98,9 +99,11 @@ def _notification_row(item: NotificationItem) -> rx.Component:
 
 
 def notifications_bell() -> rx.Component:
-    return rx.popover.root(
-        rx.popover.trigger(
-            rx.box(
+    # the trigger is the button itself (a trigger wrapping a <div> put aria-expanded on it);
+    # the unread count badge sits beside it, hidden from screen readers (the name says it)
+    return rx.box(
+        rx.popover.root(
+            rx.popover.trigger(
                 rx.icon_button(
                     rx.icon("bell", size=18, aria_hidden="true"),
                     variant="ghost",
@@ -111,38 +114,38 @@ def notifications_bell() -> rx.Component:
                         "Notifications",
                     ),
                 ),
-                rx.cond(
-                    AppState.unread_count > 0,
-                    rx.badge(AppState.unread_count, color_scheme="red", variant="solid",
-                             radius="full", position="absolute", top="-4px", right="-6px",
-                             aria_hidden="true"),
-                ),
-                position="relative",
             ),
-        ),
-        rx.popover.content(
-            rx.vstack(
-                rx.hstack(
-                    rx.heading("Notifications", size="3", as_="h2"),
-                    rx.spacer(),
-                    rx.button("Mark all read", size="1", variant="soft",
-                              on_click=AppState.mark_all_read,
-                              disabled=AppState.unread_count == 0),
-                    width="100%", align="center",
+            rx.popover.content(
+                rx.vstack(
+                    rx.hstack(
+                        rx.heading("Notifications", size="3", as_="h2"),
+                        rx.spacer(),
+                        rx.button("Mark all read", size="1", variant="soft",
+                                  on_click=AppState.mark_all_read,
+                                  disabled=AppState.unread_count == 0),
+                        width="100%", align="center",
+                    ),
+                    rx.cond(
+                        AppState.notifications.length() > 0,
+                        rx.el.ul(rx.foreach(AppState.notifications, _notification_row),
+                                 style={"padding": 0, "margin": 0, "width": "100%",
+                                        "maxHeight": "360px", "overflowY": "auto"}),
+                        rx.text("No notifications yet.", color_scheme="gray", size="2"),
+                    ),
+                    width="320px",
+                    spacing="3",
                 ),
-                rx.cond(
-                    AppState.notifications.length() > 0,
-                    rx.el.ul(rx.foreach(AppState.notifications, _notification_row),
-                             style={"padding": 0, "margin": 0, "width": "100%",
-                                    "maxHeight": "360px", "overflowY": "auto"}),
-                    rx.text("No notifications yet.", color_scheme="gray", size="2"),
-                ),
-                width="320px",
-                spacing="3",
+                aria_label="Notifications",
             ),
-            aria_label="Notifications",
+            on_open_change=AppState.toggle_bell,
         ),
-        on_open_change=AppState.toggle_bell,
+        rx.cond(
+            AppState.unread_count > 0,
+            rx.badge(AppState.unread_count, color_scheme="red", variant="solid", high_contrast=True,
+                     radius="full", position="absolute", top="-4px", right="-6px",
+                     aria_hidden="true", pointer_events="none"),
+        ),
+        position="relative",
     )
 
 
@@ -191,8 +194,24 @@ def _checking() -> rx.Component:
                      aria_label="Loading")
 
 
+def ready_after_load(content: rx.Component) -> rx.Component:
+    """Every control inside stays disabled until this visit's on_load chain has run.
+
+    On a navigation the browser still holds the page's state from an earlier visit, and
+    shows it at once; the on_load then brings fresh data (and may re-key a form), which
+    would wipe what was typed meanwhile. Reflex's `is_hydrated` is false from the start of
+    a navigation (or a reload) until the last on_load handler has returned, so a disabled
+    fieldset (it disables every input, select and button inside, natively) means nothing
+    can be typed that an on_load could overwrite.
+    """
+    loading = ~rx.State.is_hydrated
+    return rx.el.fieldset(content, disabled=loading, aria_busy=loading,
+                          style={"border": 0, "padding": 0, "margin": 0, "minWidth": 0})
+
+
 def shell(content: rx.Component, *, route: str, title: str) -> rx.Component:
-    """Wrap a page; `content` renders only once this tab's check of `route` has passed."""
+    """Wrap a page; `content` renders only once this tab's check of `route` has passed,
+    and its controls work once the page's on_load has run (see ready_after_load)."""
     return rx.hstack(
         sidebar(route),
         rx.box(
@@ -200,7 +219,7 @@ def shell(content: rx.Component, *, route: str, title: str) -> rx.Component:
             rx.el.main(
                 rx.cond(
                     AppState.page_ok == route,
-                    content,
+                    ready_after_load(content),
                     rx.cond(AppState.page_refused == route, not_allowed(title), _checking()),
                 ),
                 id="main",

@@ -21,7 +21,7 @@ import logging
 import os
 import resource
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -33,6 +33,9 @@ from sqlmodel import Session, select
 from ..db import get_engine
 from ..models import FieldDefinition, IdentityKind, ImportJob, ImportRowResult, SyncRule, User, utcnow
 from ..services.importing import ImportMapping, ImportOptions
+from ..services.importing.progress import (
+    STAGE_APPLY, STAGE_CHECK, STAGE_DRY_RUN, STAGE_READ, ProgressReporter, clear_progress,
+)
 from ..services.importing.results import store_row_results
 from ..services.importing.jobs import (
     ACTIVE_STATUSES, AUTO_MAPPING_KEY, AWAITING_CONFIRMATION, COMPLETED, FAILED, QUEUED, RUN_KEY,
@@ -108,6 +111,8 @@ def run_job(job_id: int, *, engine: Engine | None = None) -> str | None:
         log.exception("import job %s failed", job_id)
         _finish_failed(engine, claim, f"Unexpected error: {exc}")
         return FAILED
+    finally:
+        clear_progress(job_id)  # the job row holds the outcome now
 
 
 def _claim(engine: Engine, job_id: int) -> Claim | None:
@@ -212,16 +217,22 @@ def _run_claimed(engine: Engine, claim: Claim) -> str:
     pipeline = PIPELINES[job.kind]
     options = job_options(job)
     timer = _StageTimer(job)
+    progress = ProgressReporter(job.id)
 
     # ---- read, map, validate (outside any write transaction)
     try:
         with timer("read"):
+            progress.stage(STAGE_READ, job.rows_total or 0)
             sheet = _read(job)
-        with Session(engine, expire_on_commit=False) as session, timer("map and validate"):
-            prepared = pipeline.prepare(session, job, sheet, options)
             rows_total = sheet.frame.height
+            progress.stage(STAGE_READ, rows_total)
+            progress(rows_total)
+        with Session(engine, expire_on_commit=False) as session, timer("map and validate"):
+            progress.stage(STAGE_CHECK)
+            prepared = pipeline.prepare(session, job, sheet, options, progress)
             _heartbeat(engine, claim, rows_total=rows_total, rows_done=0,
                        mapping=prepared.mapping.to_json())
+            progress(rows_total)
     except FileRejected as exc:
         _finish_failed(engine, claim, str(exc), rejected=True)
         return FAILED
@@ -233,8 +244,11 @@ def _run_claimed(engine: Engine, claim: Claim) -> str:
         if job.dry_run and not claim.confirmed:
             # ---- dry run: the plan, its row results and the status commit together
             with Session(engine, expire_on_commit=False) as session, timer("dry run"):
-                plan = pipeline.plan(session, actor, job, prepared, options)
+                progress.stage(STAGE_DRY_RUN)
+                plan = pipeline.plan(session, actor, job, prepared, options, progress.scaled(0, rows_total * 3 // 4))
+                progress(rows_total * 3 // 4)
                 store_row_results(session=session, job_id=job.id, plan=plan)
+                progress(rows_total)
                 _update_held(session.connection(), claim, (VALIDATING,),
                              status=AWAITING_CONFIRMATION, counts=dict(plan.totals),
                              rows_done=rows_total, error_file_path=None)
@@ -250,7 +264,8 @@ def _run_claimed(engine: Engine, claim: Claim) -> str:
         with Session(engine, expire_on_commit=False) as session, timer("apply"):
             row = session.get(ImportJob, claim.job_id)
             session.execute(sa.delete(ImportRowResult).where(ImportRowResult.job_id == row.id))
-            plan = pipeline.apply(session, actor, row, prepared, options)
+            progress.stage(STAGE_APPLY)
+            plan = pipeline.apply(session, actor, row, prepared, options, progress)
             _test_apply_delay()
             _update_held(session.connection(), claim, (RUNNING,), status=COMPLETED,
                          counts=dict(plan.totals), rows_total=rows_total, rows_done=rows_total,
@@ -276,31 +291,35 @@ class _Prepared:
 
 class _ProfilePipeline:
     @staticmethod
-    def prepare(session: Session, job: ImportJob, sheet: Any, options: ImportOptions) -> _Prepared:
+    def prepare(session: Session, job: ImportJob, sheet: Any, options: ImportOptions,
+                progress: ProgressReporter) -> _Prepared:
         mapping = _resolve_mapping(session, job, sheet)
+        progress(sheet.frame.height // 4)
         return _Prepared(mapping, _validate(session, sheet, mapping), {})
 
     @staticmethod
     def plan(session: Session, actor: Actor, job: ImportJob, prepared: _Prepared,
-             options: ImportOptions) -> Any:
+             options: ImportOptions, progress: Callable[[int], None]) -> Any:
         from ..services.importing.apply import plan_import
 
         return plan_import(session=session, actor=actor, frame=prepared.frame,
                            mapping=prepared.mapping, options=options,
-                           sync_rule=_sync_rule(session), file_name=job.file_name)
+                           sync_rule=_sync_rule(session), file_name=job.file_name, progress=progress)
 
     @staticmethod
     def apply(session: Session, actor: Actor, row: ImportJob, prepared: _Prepared,
-              options: ImportOptions) -> Any:
+              options: ImportOptions, progress: Callable[[int], None]) -> Any:
         from ..services.importing.apply import apply_import
 
         return apply_import(session=session, actor=actor, job=row, frame=prepared.frame,
-                            mapping=prepared.mapping, options=options, sync_rule=_sync_rule(session))
+                            mapping=prepared.mapping, options=options, sync_rule=_sync_rule(session),
+                            progress=progress)
 
 
 class _SegmentPipeline:
     @staticmethod
-    def prepare(session: Session, job: ImportJob, sheet: Any, options: ImportOptions) -> _Prepared:
+    def prepare(session: Session, job: ImportJob, sheet: Any, options: ImportOptions,
+                progress: ProgressReporter) -> _Prepared:
         from ..services.importing.segments_apply import segment_frame
         from ..settings import get_settings
 
@@ -311,7 +330,7 @@ class _SegmentPipeline:
 
     @staticmethod
     def plan(session: Session, actor: Actor, job: ImportJob, prepared: _Prepared,
-             options: ImportOptions) -> Any:
+             options: ImportOptions, progress: Callable[[int], None]) -> Any:
         from ..services.importing.segments_apply import plan_segments
 
         return plan_segments(session=session, actor=actor, frame=prepared.frame, options=options,
@@ -319,11 +338,11 @@ class _SegmentPipeline:
 
     @staticmethod
     def apply(session: Session, actor: Actor, row: ImportJob, prepared: _Prepared,
-              options: ImportOptions) -> Any:
+              options: ImportOptions, progress: Callable[[int], None]) -> Any:
         from ..services.importing.segments_apply import apply_segments
 
         return apply_segments(session=session, actor=actor, job=row, frame=prepared.frame,
-                              options=options, headers=prepared.headers)
+                              options=options, headers=prepared.headers, progress=progress)
 
 
 # a membership file's dry run is a profile dry run; its review (services/importing/membership.py) applies it

@@ -161,11 +161,13 @@ def get_queue() -> JobQueue:
     def recover() -> None:
         recover_jobs()
 
+    from .dedupe import register_dedupe_tasks
     from .export_job import register_export_tasks
     from .purge import register_purge_tasks
 
     register_export_tasks(huey)
     register_purge_tasks(huey)
+    register_dedupe_tasks(huey)
     return JobQueue(huey=huey, run_import_batch=run_import_batch)
 
 

@@ -2,10 +2,13 @@
 
 from .audit import AuditEvent
 from .base import UTCDateTime, utcnow
+from .duplicate import DUPLICATE_STATUSES, DedupeKey, DuplicateCandidate
 from .export_job import ExportJob
 from .field import FIELD_TYPES, FieldDefinition
 from .identity import BUILTIN_IDENTITY_KINDS, Identity, IdentityKind, SyncRule
-from .import_job import IMPORT_KINDS, IMPORT_STATUSES, ROW_OUTCOMES, ImportJob, ImportRowResult, MappingTemplate
+from .import_job import (
+    IMPORT_KINDS, IMPORT_STATUSES, OUTCOME_COUNTS, ROW_OUTCOMES, ImportJob, ImportRowResult, MappingTemplate,
+)
 from .merge import MERGE_IMPORT, MERGE_MANUAL, MERGE_REVIEW, MERGE_SOURCES, ProfileMerge
 from .membership import MEMBERSHIP_STATES, Group, GroupMembership
 from .notification import Notification
@@ -18,9 +21,9 @@ from .tag import ProfileTag, Tag, TagGroup
 from .user import LoginAttempt, Role, User, UserSession, ViewPreference
 
 __all__ = [
-    "AuditEvent", "UTCDateTime", "utcnow", "ExportJob", "FIELD_TYPES", "FieldDefinition",
+    "AuditEvent", "UTCDateTime", "utcnow", "DUPLICATE_STATUSES", "DedupeKey", "DuplicateCandidate", "ExportJob", "FIELD_TYPES", "FieldDefinition",
     "BUILTIN_IDENTITY_KINDS", "Identity", "IdentityKind", "SyncRule", "IMPORT_KINDS",
-    "IMPORT_STATUSES", "ROW_OUTCOMES", "ImportJob", "ImportRowResult", "MappingTemplate",
+    "IMPORT_STATUSES", "OUTCOME_COUNTS", "ROW_OUTCOMES", "ImportJob", "ImportRowResult", "MappingTemplate",
     "MERGE_IMPORT", "MERGE_MANUAL", "MERGE_REVIEW", "MERGE_SOURCES", "ProfileMerge",
     "MEMBERSHIP_STATES", "Group", "GroupMembership", "Notification", "PROFILE_STATUSES",
     "STATUS_ACTIVE", "STATUS_DEACTIVATED", "STATUS_DELETED", "AttributeProvenance", "Consent",

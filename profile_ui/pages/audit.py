@@ -58,10 +58,12 @@ def filter_form() -> rx.Component:
 def _line(line: EventLine) -> rx.Component:
     return rx.table.row(
         rx.table.cell(line.when, white_space="nowrap"),
-        rx.table.cell(line.actor),
+        # long e-mails and object names wrap: a wider table would scroll sideways in a region
+        # a keyboard cannot reach (axe: scrollable-region-focusable)
+        rx.table.cell(line.actor, style={"overflowWrap": "anywhere"}),
         rx.table.cell(rx.vstack(rx.code(line.action, variant="ghost"), undo_merge_button(line.action, line.id),
-                                spacing="1")),
-        rx.table.cell(line.object, white_space="nowrap"),
+                                spacing="1"), style={"overflowWrap": "anywhere"}),
+        rx.table.cell(line.object, style={"overflowWrap": "anywhere"}),
         rx.table.cell(rx.text(line.reason, size="2", max_width="260px")),
         rx.table.cell(rx.text(line.details, size="1", color_scheme="gray", max_width="420px",
                               style={"overflowWrap": "anywhere"})),

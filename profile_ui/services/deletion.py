@@ -186,5 +186,6 @@ def erase_profile(*, session: Session, actor: Actor, profile_id: int, reason: st
                "merged_profiles_erased": erased[1:]}, *files]
     record_event(session=session, actor=actor, action="profile.erase", object_type="profile",
                  object_id=profile_id, reason=reason,
-                 details={"identities_removed": kinds, "was_status": profile.status, "places": places})
+                 details={"identities_removed": kinds, "was_status": profile.status,
+                          "merged_profiles_erased": erased[1:], "places": places})
     return ErasureResult(places=places)

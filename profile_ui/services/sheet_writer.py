@@ -282,7 +282,8 @@ class XlsxSink:
 
 # ---------------------------------------------------------------- one frame at once
 def write_table(out: IO[bytes], headers: Sequence[str], frame: pl.DataFrame, fmt: str, *,
-                sheet_name: str = "Sheet", widths: Sequence[float] | None = None) -> None:
+                sheet_name: str = "Sheet", widths: Sequence[float] | None = None,
+                number_columns: Sequence[int] = ()) -> None:
     """One frame (columns in `headers` order, every value text) as a .csv (with a BOM) or
     .xlsx file into the binary stream `out` (the caller opens it: a private, maybe encrypted
     file of services/file_store.py); closes it."""
@@ -290,7 +291,8 @@ def write_table(out: IO[bytes], headers: Sequence[str], frame: pl.DataFrame, fmt
         out.close()
         raise ValueError(f"unknown file format '{fmt}' (expected csv or xlsx)")
     sink: CsvSink | XlsxSink = (CsvSink(out, headers, bom=True) if fmt == "csv"
-                                else XlsxSink(out, headers, sheet_name=sheet_name, widths=widths))
+                                else XlsxSink(out, headers, sheet_name=sheet_name, widths=widths,
+                                             number_columns=number_columns))
     try:
         sink.write(frame)
     finally:

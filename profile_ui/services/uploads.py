@@ -5,9 +5,11 @@ GET /_upload/<name>. We never use that folder: the upload event handler streams 
 file into `save_upload`, which writes under `settings.upload_dir` with a random name
 (0600 in a 0700 folder, encrypted when encryption is configured: services/file_store.py),
 and `UploadGuard` (ASGI middleware, installed through rx.App's api_transformer) answers
-GET with 404, refuses bodies over the limit with 413 before reading them, and refuses a
-POST without a signed-in user allowed to import (401/403). Each user may keep at most
-`settings.upload_max_pending` uploads that no import uses yet.
+GET with 404, refuses bodies over the limit (MAX_FILES_PER_UPLOAD files at the file limit)
+with 413 before reading them, and refuses a POST without a signed-in user allowed to import
+(401/403). The wizard checks each file's size in the browser first and turns any of these
+answers into a message naming the files (pages/imports/upload_zone.py). Each user may keep
+at most `settings.upload_max_pending` uploads that no import uses yet.
 """
 
 from __future__ import annotations
@@ -25,11 +27,14 @@ from sqlmodel import Session, select
 from ..models import ImportJob
 from ..settings import get_settings
 from . import file_store
+from .importing import limits
 from .permissions import PROFILES_IMPORT, Actor, NotSignedIn
 from .request_guard import PathGuard, actor_for_session_cookie, content_length
 
 # file types the import pipeline reads (calamine for Excel, polars for text)
-ALLOWED_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xls")
+ALLOWED_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xls", ".xlsb", ".ods")
+# files one upload (one request) may carry; the browser refuses more before sending
+MAX_FILES_PER_UPLOAD = 10
 # room for the multipart headers and boundaries around the file bytes of one request
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
 UPLOAD_PATH = "/_upload"
@@ -39,8 +44,8 @@ class UploadError(ValueError):
     """A refused upload; the message names the file and is safe to show."""
 
 
-def _megabytes(size: int) -> str:
-    return f"{size / (1024 * 1024):.0f} MB" if size >= 1024 * 1024 else f"{size:,} bytes"
+def type_refused(file_name: str) -> str:
+    return f"{file_name}: this file type cannot be imported (use {', '.join(ALLOWED_SUFFIXES)})"
 
 
 def _owner_prefix(actor: Actor) -> str:
@@ -93,9 +98,7 @@ def save_upload(
     shown_name = Path(file_name or "upload").name  # never trust a client's folder part
     suffix = Path(shown_name).suffix.lower()
     if suffix not in ALLOWED_SUFFIXES:
-        raise UploadError(
-            f"{shown_name}: this file type cannot be imported "
-            f"(use {', '.join(ALLOWED_SUFFIXES)})")
+        raise UploadError(type_refused(shown_name))
     folder = file_store.private_dir(upload_dir or settings.upload_dir)
     pending = len(pending_uploads(session=session, actor=actor, upload_dir=folder))
     if pending >= settings.upload_max_pending:
@@ -106,18 +109,22 @@ def save_upload(
     target = folder / f"{_owner_prefix(actor)}{secrets.token_hex(16)}{suffix}"
     written = 0
     with file_store.replacing(target, exclusive=True) as out:  # a refused file leaves nothing
-        for chunk in data_chunks:
+        chunks = iter(data_chunks)
+        for chunk in chunks:
             written += len(chunk)
             if written > limit:
-                raise UploadError(
-                    f"{shown_name} is larger than the upload limit of {_megabytes(limit)}")
+                # the rest is counted, not kept, so the message can give the real size
+                # (the request it came in is itself capped by the upload guard)
+                written += sum(len(rest) for rest in chunks)
+                raise UploadError(f"{shown_name}: {limits.too_large(written, limit)}")
             out.write(chunk)
     return target
 
 
 def request_body_limit() -> int:
-    """The largest /_upload request body accepted: one file at the limit plus multipart framing."""
-    return get_settings().upload_max_bytes + MULTIPART_OVERHEAD_BYTES
+    """The largest /_upload request body accepted: MAX_FILES_PER_UPLOAD files at the limit
+    plus multipart framing (each file is held to the limit by save_upload)."""
+    return (get_settings().upload_max_bytes + MULTIPART_OVERHEAD_BYTES) * MAX_FILES_PER_UPLOAD
 
 
 async def _respond(send: Any, status: int, detail: str) -> None:
@@ -141,7 +148,8 @@ class UploadGuard(PathGuard):
             await _respond(send, 404, "Not found")
             return
         limit = request_body_limit()
-        too_large = f"The upload is larger than the limit of {_megabytes(get_settings().upload_max_bytes)}"
+        too_large = (f"the upload is larger than {MAX_FILES_PER_UPLOAD} files of "
+                     f"{limits.size_text(get_settings().upload_max_bytes)} each")
         declared = content_length(scope)
         if declared is not None and declared > limit:
             await _respond(send, 413, too_large)

@@ -39,6 +39,9 @@ from ..services.permissions import Actor, NotSignedIn, PermissionDenied
 from ..services.users import actor_for_token
 from ..services.users import sign_out as revoke_session
 from ..settings import get_settings
+from ..test_gates import wait_at_async
+
+PAGE_LOAD_GATE = "page-load"  # test gate: holds every page's on_load (see page_load_events)
 
 SESSION_COOKIE = "profile_ui_session"
 _COOKIE_OPTIONS = {"path": "/", "sameSite": "strict"}
@@ -207,6 +210,13 @@ class AppState(rx.State):
             notify.mark_read(session=session, actor=actor)
         self._load_notifications(actor)
 
+    # ------------------------------------------------------------ page load (test gate)
+    @rx.event
+    async def hold_page_load(self) -> None:
+        """Test environment only (see page_load_events): wait while the test gate
+        "page-load" is armed, so a browser test can act while a page's on_load has not run."""
+        await wait_at_async(PAGE_LOAD_GATE)
+
     # ------------------------------------------------------------ sign-out
     @rx.event
     def sign_out(self) -> Any:
@@ -217,3 +227,14 @@ class AppState(rx.State):
         self._forget_user()
         return [rx.remove_cookie(SESSION_COOKIE, _COOKIE_OPTIONS),
                 rx.redirect(routes.LOGIN, replace=True)]
+
+
+def page_load_events(on_load: Any) -> list[Any]:
+    """A page's on_load chain as add_page takes it. Until the whole chain has run, Reflex's
+    `is_hydrated` is false and components/shell.py keeps the page's controls disabled, so
+    nothing a person types can be overwritten by the data the on_load brings. With
+    ENVIRONMENT=test the chain starts with `hold_page_load`, a test gate."""
+    events = list(on_load) if isinstance(on_load, list | tuple) else [on_load]
+    if get_settings().environment == "test":
+        events.insert(0, AppState.hold_page_load)
+    return events

@@ -15,11 +15,11 @@ from .helpers import USERS, RunningApp, add_notification, unread_titles
 
 pytestmark = pytest.mark.e2e
 
-ALL_ITEMS = ["Profiles", "Imports", "Segments", "Tags", "Exports", "Trash", "Audit log",
+ALL_ITEMS = ["Profiles", "Imports", "Segments", "Tags", "Exports", "Duplicates", "Trash", "Audit log",
              "Settings"]
 MENUS = {
     "admin": ALL_ITEMS,
-    "marketer": ["Profiles", "Imports", "Segments", "Tags", "Exports"],
+    "marketer": ["Profiles", "Imports", "Segments", "Tags", "Exports", "Duplicates"],
     "viewer": ["Profiles", "Segments", "Tags"],
 }
 

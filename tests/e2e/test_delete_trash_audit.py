@@ -254,7 +254,7 @@ def test_purge_after_the_window_frees_the_email_for_a_new_person(
     # the same e-mail imports as a new person
     report = run_import(running_app, [{"email": _email(name), "name": "Trash Test Purge Again"}],
                         {"columns": {"email": "identity:email", "name": "full_name"}}, tmp_path)
-    assert report["created"] == 1, report
+    assert report["new"] == 1, report
     page.goto("/profiles")
     _query(page, _email(name))
     expect(_total(page)).to_have_text("1 profile")

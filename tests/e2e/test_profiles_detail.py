@@ -30,8 +30,8 @@ LOCKED = "Locked: imports won't change it"
 
 
 def _field_row(page: Page, label: str):
-    """The row of one attribute on the Basic information tab (its <dt> names it)."""
-    return page.locator("dl > div").filter(has=page.locator("dt", has_text=re.compile(rf"^{label}$")))
+    """The row of one attribute on the Basic information tab (its row header names it)."""
+    return page.get_by_role("row").filter(has=page.get_by_role("rowheader", name=label, exact=True))
 
 
 def _start_edit(page: Page, label: str):

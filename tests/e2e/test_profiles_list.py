@@ -211,7 +211,9 @@ def _batch_tag(page: Page, name: str, value: str, policy: str) -> None:
     dialog.get_by_role("combobox", name="Tag", exact=True).click()
     page.get_by_role("option", name="Tier", exact=True).click()
     dialog.get_by_label("Tag value").fill(value)
-    dialog.get_by_role("radio", name=policy).click()
+    # the choice reads as what a later import may do, in the dialog's own words
+    dialog.get_by_role("group", name="When a later import brings another value for this tag:").get_by_role(
+        "radio", name=policy).click()
     dialog.get_by_role("button", name="OK").click()
     expect(dialog).to_be_hidden()
     expect(page.get_by_text("Tagged 1 profile").last).to_be_visible()
@@ -225,8 +227,8 @@ def test_batch_tag_policies_decide_what_a_later_import_does(
     page.goto("/profiles")
     _query(page, "Policy")
     expect(_total(page)).to_have_text("2 profiles")
-    _batch_tag(page, overwrite.name, "VIP", "Overwrite existing tags")
-    _batch_tag(page, ignore.name, "VIP", "Ignore this operation")
+    _batch_tag(page, overwrite.name, "VIP", "Overwrite with the imported value")
+    _batch_tag(page, ignore.name, "VIP", "Keep this value")
 
     run_import(running_app, [{"email": overwrite.email}, {"email": ignore.email}],
                {"columns": {"email": "identity:email"},

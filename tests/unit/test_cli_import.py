@@ -14,7 +14,7 @@ from profile_ui.cli import main
 from profile_ui.db import make_engine
 from profile_ui.models import Identity, ImportJob, Notification, Profile
 
-REPORT_KEYS = {"file", "status", "rows", "created", "updated", "merged", "unchanged", "invalid",
+REPORT_KEYS = {"file", "status", "rows", "new", "updated", "merged", "unchanged", "invalid",
                "conflicts", "errors", "error", "job_id"}
 
 
@@ -61,7 +61,7 @@ def test_import_reports_each_file_as_one_json_line(cli, tmp_path: Path) -> None:
     assert set(report) == REPORT_KEYS
     assert report["file"] == "people.csv"
     assert report["status"] == "completed"
-    assert (report["rows"], report["created"], report["invalid"]) == (3, 2, 1)
+    assert (report["rows"], report["new"], report["invalid"]) == (3, 2, 1)
     # the bad e-mail is on the spreadsheet's row 3 (header = row 1); no phone to fall back on
     assert report["errors"]
     assert {e["row"] for e in report["errors"]} == {3}
@@ -78,8 +78,8 @@ def test_import_reports_each_file_as_one_json_line(cli, tmp_path: Path) -> None:
     # the error file: the invalid row as it came in, with the reasons (xlsx, and csv beside it)
     assert Path(error_file).suffix == ".xlsx" and Path(error_file).is_file()
     error_rows = list(csv.reader(Path(error_file).with_suffix(".csv").open(encoding="utf-8-sig")))
-    assert error_rows[0][:4] == PEOPLE[0] and error_rows[1][:4] == PEOPLE[2]
-    assert "not-an-email" in error_rows[1][4]
+    assert error_rows[0][1:5] == PEOPLE[0] and error_rows[1][1:5] == PEOPLE[2]
+    assert error_rows[1][0] == "3" and "not-an-email" in error_rows[1][5]
 
 
 def test_importing_the_same_file_again_creates_nobody_twice(cli, tmp_path: Path) -> None:
@@ -89,7 +89,7 @@ def test_importing_the_same_file_again_creates_nobody_twice(cli, tmp_path: Path)
     code, (again,), _ = cli("import", str(people), "--json")
 
     assert code == 0 and again["status"] == "completed"
-    assert again["created"] == 0
+    assert again["new"] == 0
     assert again["unchanged"] + again["updated"] == 2
     assert count(cli.engine, Profile) == 2
 
@@ -101,7 +101,7 @@ def test_dry_run_reports_the_outcome_and_writes_nothing(cli, tmp_path: Path) -> 
 
     assert code == 0
     assert report["status"] == "dry_run"
-    assert (report["rows"], report["created"], report["invalid"]) == (3, 2, 1)
+    assert (report["rows"], report["new"], report["invalid"]) == (3, 2, 1)
     assert {e["row"] for e in report["errors"]} == {3}
     assert count(cli.engine, Profile) == 0
     assert count(cli.engine, Identity) == 0
@@ -119,8 +119,8 @@ def test_a_rejected_file_exits_2_and_the_other_files_still_run(cli, tmp_path: Pa
     rejected, completed = reports
     assert rejected["status"] == "rejected"
     assert rejected["error"].startswith("customers.xlsx")
-    assert rejected["created"] == 0 and rejected["errors"] == []
-    assert completed["status"] == "completed" and completed["created"] == 2
+    assert rejected["new"] == 0 and rejected["errors"] == []
+    assert completed["status"] == "completed" and completed["new"] == 2
     assert count(cli.engine, Profile) == 2
 
 
@@ -149,7 +149,7 @@ def test_identifier_and_mapping_options_choose_the_columns(cli, tmp_path: Path) 
     code, (report,), _ = cli("import", str(sheet), "--mapping", str(mapping),
                              "--identifier", "user_id=Ref", "--identifier", "email=Contact", "--json")
 
-    assert code == 0 and report["created"] == 2
+    assert code == 0 and report["new"] == 2
     with cli.engine.connect() as conn:
         kinds = conn.execute(sa.select(Identity.kind, Identity.value).order_by(Identity.value)).all()
         cities = conn.execute(sa.select(Profile.city)).scalars().all()
@@ -257,3 +257,19 @@ def test_identities_rekey_encrypts_what_the_settings_now_say(cli, app_env, sqlit
         stored = conn.execute(sa.select(Identity.value, Identity.is_encrypted, Identity.value_encrypted)
                               .where(Identity.kind == "email")).one()
     assert stored.is_encrypted and "an@example.com" not in (stored.value + stored.value_encrypted)
+
+
+def test_the_readme_limits_hold_on_the_command_line(app_env, sqlite_url: str, tmp_path: Path) -> None:
+    """UPLOAD_MAX_BYTES and UPLOAD_MAX_ROWS refuse a file as the wizard does, in its words."""
+    app_env(sqlite_url, UPLOAD_MAX_BYTES="2000", UPLOAD_MAX_ROWS="5")
+    many = write_csv(tmp_path / "many.csv", [["Email"]] + [[f"p{n}@example.com"] for n in range(6)])
+    big = write_csv(tmp_path / "big.csv", [["Email", "Note"]] + [[f"b{n}@example.com", "x" * 500] for n in range(4)])
+    result = CliRunner().invoke(main, ["import", str(many), str(big), "--json"], catch_exceptions=False)
+    reports = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    assert result.exit_code == 2
+    assert reports[0]["error"] == ("many.csv: it has 6 data rows; at most 5 can be imported at once "
+                                   "(split it into smaller files)")
+    assert reports[1]["error"] == f"big.csv: the file is {big.stat().st_size:,} bytes; files up to 2,000 bytes can be imported"
+    engine = make_engine(sqlite_url)
+    assert count(engine, Profile) == 0
+    engine.dispose()

@@ -26,7 +26,7 @@ from profile_ui.models import AuditEvent, ExportJob, Identity, ImportJob
 from profile_ui.services import crypto, file_store, retention
 from profile_ui.services.deletion import erase_profile
 from profile_ui.services.exporting import ExportExpired, download_export, export_profiles
-from profile_ui.services.importing.apply import undo_import
+from profile_ui.services.importing.undo import undo_import
 from profile_ui.services.importing.jobs import confirm_import
 from profile_ui.services.importing.read import read_upload
 from profile_ui.services.permissions import SYSTEM_ACTOR

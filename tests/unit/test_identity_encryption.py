@@ -23,7 +23,7 @@ from profile_ui.pages.profiles.detail_state import _identity_views
 from profile_ui.services import crypto
 from profile_ui.services.deletion import DeletionError, erase_profile
 from profile_ui.services.exporting import export_to_file
-from profile_ui.services.importing.apply import undo_import
+from profile_ui.services.importing.undo import undo_import
 from profile_ui.services.importing.resolve import find_identity_owners
 from profile_ui.services.permissions import BUILTIN_ROLES, Actor
 from profile_ui.services.profile_edit import add_identity, create_profile, remove_identity
@@ -92,7 +92,7 @@ def _owner(app, kind: str, value: str) -> int | None:
 def _fill(app) -> dict[str, int]:
     """An import of three people, a profile made by hand, an identity added by hand."""
     report = app.run_import(PEOPLE)
-    assert (report["status"], report["created"]) == ("completed", 3)
+    assert (report["status"], report["new"]) == ("completed", 3)
     with _session(app) as session:
         made = create_profile(session=session, actor=ADMIN, values={"full_name": "Dung Pham"},
                               identities={"email": "Dung.Secret@Example.com", "phone": "0987 654 321"})
@@ -166,16 +166,16 @@ def test_no_plaintext_in_the_database_and_matching_still_works(app) -> None:
     # the same e-mail again updates the same profile; a phone alone (other format) matches too
     again = app.run_import([["Full Name", "E-mail Address", "City"],
                             ["An Nguyen", "AN.secret@example.com", "Saigon"]], "again.csv")
-    assert (again["created"], again["updated"]) == (0, 1)
+    assert (again["new"], again["updated"]) == (0, 1)
     by_phone = app.run_import([["Mobile", "City"], ["+84 912 345 678", "Vinh"]], "phones.csv")
-    assert (by_phone["created"], by_phone["updated"]) == (0, 1)
+    assert (by_phone["new"], by_phone["updated"]) == (0, 1)
     with _session(app) as session:
         assert session.execute(sa.select(sa.func.count()).select_from(Profile)).scalar_one() == profiles_before
         assert session.get(Profile, ids["an"]).city == "Saigon"
         assert session.get(Profile, ids["binh"]).city == "Vinh"
     # the hand-made profile is found by an import too (its e-mail was hashed the same way)
     hand = app.run_import([["E-mail Address", "City"], ["dung.secret@example.com", "Hue"]], "dung.csv")
-    assert (hand["created"], hand["updated"]) == (0, 1)
+    assert (hand["new"], hand["updated"]) == (0, 1)
     # An's e-mail with Binh's phone: held for review; the message names the profiles, not the values
     conflict = app.run_import([["E-mail Address", "Mobile", "City"],
                                ["an.secret@example.com", "0912345678", "Hue"]], "conflict.csv")
@@ -306,13 +306,13 @@ def test_rotation_reads_old_values_and_rekey_moves_them_to_the_new_key(app, app_
     app_env(app.url, ENCRYPTED_IDENTITY_KINDS=ENCRYPTED, ENCRYPTION_KEY=OTHER_KEY)
     assert _owner(app, "phone", "+84901234567") == ids["an"]
     report = app.run_import([["E-mail Address", "City"], ["an.secret@example.com", "Vinh"]], "after.csv")
-    assert (report["created"], report["updated"]) == (0, 1)
+    assert (report["new"], report["updated"]) == (0, 1)
 
 
 def test_turning_encryption_on_and_off_for_a_kind(app, app_env) -> None:
     app_env(app.url, ENCRYPTED_IDENTITY_KINDS="[]")  # nothing encrypted
     report = app.run_import(PEOPLE)
-    assert report["created"] == 3
+    assert report["new"] == 3
     assert not any(i.is_encrypted for i in _identities(app))
     app_env(app.url, ENCRYPTED_IDENTITY_KINDS=ENCRYPTED, ENCRYPTION_KEY=KEY)
     with _session(app) as session:

@@ -83,8 +83,8 @@ def test_a_completed_import_is_mailed_with_counts_and_report_link(inbox: Inbox, 
     assert message["From"] == "imports@profiles.example.test"
     assert message["Subject"] == "Import completed: spring leads.csv"
     body = message.get_content()
-    assert "Profiles created: 2" in body
-    assert "Invalid rows: 1" in body
+    # the words of the dry run and the report
+    assert "3 rows: 2 new, 0 updated, 0 merged, 0 unchanged, 1 invalid, 0 conflicts" in body
     assert f"{APP_URL}/imports/{job_id}" in body
     engine = make_engine(sqlite_url)
     with engine.connect() as conn:

@@ -15,7 +15,7 @@ from profile_ui.db import make_engine, session_scope
 from profile_ui.jobs.import_job import run_batch
 from profile_ui.models import AuditEvent, Group, ImportJob
 from profile_ui.services.importing import membership
-from profile_ui.services.importing.apply import undo_import
+from profile_ui.services.importing.undo import undo_import
 from profile_ui.services.importing.jobs import (
     ImportFile, NotYourImport, cancel_import, confirm_import, error_file_download, get_import, list_imports,
     submit_import,

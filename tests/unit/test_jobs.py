@@ -352,3 +352,16 @@ def test_a_live_worker_on_this_host_keeps_its_job_past_the_lease(app, tmp_path: 
 
     assert recover_import_jobs() == []
     assert job_row(app, job_id).status == "running"
+
+
+def test_totals_are_said_in_one_vocabulary_with_thousands_separators() -> None:
+    from profile_ui.models import OUTCOME_COUNTS
+    from profile_ui.services.importing.jobs import report_counts, totals_text
+
+    counts = {"rows": 2030, "created": 2000, "updated": 30, "merged": 0, "unchanged": 0,
+              "invalid": 0, "conflicts": 0, "rows_new": 2000}
+    assert totals_text(counts) == "2,030 rows: 2,000 new, 30 updated, 0 merged, 0 unchanged, 0 invalid, 0 conflicts"
+    # the CLI's JSON keys are the same words, in the same order
+    assert list(report_counts(counts)) == list(OUTCOME_COUNTS) == [
+        "rows", "new", "updated", "merged", "unchanged", "invalid", "conflicts"]
+    assert totals_text({"rows": 1, "created": 1}).startswith("1 row: 1 new")

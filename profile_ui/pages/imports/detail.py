@@ -17,7 +17,8 @@ from ...db import session_scope
 from ...models import utcnow
 from ...services import retention
 from ...services.importing import jobs as import_jobs
-from ...services.importing.apply import ImportUndoError, undo_import
+from ...services.importing.undo import ImportUndoError, undo_import
+from ...services.importing.progress import read_progress
 from ...services.importing.results import reasons_text, row_results
 from ...services.permissions import PROFILES_IMPORT, Actor
 from ...state.base import AppState, guarded
@@ -54,6 +55,7 @@ class ImportDetailState(AppState):
     settings_text: str = ""
     rows_done: int = 0
     rows_total: int = 0
+    progress_text: str = ""  # "Applying changes: 12,500 of 50,000 rows" while it runs
     eta: str = ""
     has_error_file: bool = False
     error_file_note: str = ""
@@ -98,7 +100,12 @@ class ImportDetailState(AppState):
             self.totals = totals_text(job.counts)
             self.error = job.error or ""
             self.rows_done, self.rows_total = job.rows_done or 0, job.rows_total or 0
-            self.eta = self._eta(job)
+            self.progress_text = f"{self.rows_done:,} of {self.rows_total:,} rows" if self.rows_total else ""
+            live = read_progress(job.id) if job.status in (import_jobs.VALIDATING, import_jobs.RUNNING) else None
+            if live is not None:  # the running stage's own count (the row commits only at the end)
+                self.rows_done, self.rows_total = live.rows_done, live.rows_total or self.rows_total
+                self.progress_text = live.text()
+            self.eta = self._eta(job) if live is None else ""
             self.error_file_note = retention.error_file_note(job)
             self.invalid_rows = import_jobs.report_counts(job.counts)["invalid"]
             # changing an import or taking its error file: its owner or an admin (services check it)
@@ -249,12 +256,7 @@ class ImportDetailState(AppState):
                 report = undo_import(session=session, actor=actor, job_id=self.shown_id)
         except ImportUndoError as exc:
             return rx.toast.error(str(exc))
-        kept = len(report.profiles_kept) + len(report.fields_kept)
-        self.undo_result = (
-            f"Undone: {report.profiles_removed} profiles removed, {report.fields_restored} fields "
-            f"restored, {report.identities_removed} identities and {report.tags_removed} tags removed, "
-            f"{report.segments_removed} segment memberships removed"
-            + (f"; {kept} changes kept because they were edited since" if kept else ""))
+        self.undo_result = report.summary()
         self._refresh(actor)
         return rx.toast.success("Import undone")
 
@@ -300,7 +302,8 @@ def content() -> rx.Component:
     undo_message = (
         "Profiles this import created are deleted, fields it changed get their earlier values "
         "back, and identities, tags, consent and segment memberships it added are removed. "
-        "Anything edited since the import is kept. Merges stay merged.")
+        "Anything changed since by hand or by a later import that is still in effect is kept "
+        "and listed. Merges stay merged.")
     return rx.cond(
         S.missing != "", rx.text(S.missing),
         rx.vstack(
@@ -308,10 +311,10 @@ def content() -> rx.Component:
             rx.text(f"{S.kind} import by {S.who}, {S.created}", color_scheme="gray"),
             rx.hstack(rx.text("Status:"), rx.badge(S.status, size="2", role="status",
                                                    aria_label="Import status"), align="center"),
-            rx.cond(S.rows_total > 0, rx.vstack(
+            rx.cond(S.progress_text != "", rx.vstack(
                 rx.progress(value=S.progress, max=100, width="320px",
                             aria_label="Import progress"),
-                rx.text(f"{S.rows_done} of {S.rows_total} rows", size="2"),
+                rx.text(S.progress_text, size="2", aria_label="Progress", role="status"),
                 rx.cond(S.eta != "", rx.text(S.eta, size="2", color_scheme="gray")),
                 spacing="1")),
             rx.cond(S.duration != "", rx.text(f"Took {S.duration}", size="2")),

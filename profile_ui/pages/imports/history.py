@@ -43,11 +43,10 @@ def duration_text(start: datetime | None, end: datetime | None) -> str:
 
 
 def totals_text(counts: dict[str, Any] | None) -> str:
-    c = import_jobs.report_counts(counts)
-    if not c["rows"]:
+    if not import_jobs.report_counts(counts)["rows"]:
         return ""
-    return (f"{c['rows']} rows: {c['created']} new, {c['updated']} updated, {c['merged']} merged, "
-            f"{c['unchanged']} unchanged, {c['invalid']} invalid, {c['conflicts']} conflicts")
+    duplicates = int((counts or {}).get("possible_duplicates") or 0)
+    return import_jobs.totals_text(counts) + (f", {duplicates:,} possible duplicates" if duplicates else "")
 
 
 def status_text(job: ImportJob) -> str:

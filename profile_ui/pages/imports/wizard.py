@@ -7,8 +7,12 @@ import reflex as rx
 
 from ... import routes
 from ...components.shell import shell
+from ...components.table_caption import hidden_caption
+from ...services.importing import limits
 from ...services.uploads import ALLOWED_SUFFIXES
 from ...settings import get_settings
+from .ignored_columns import ignored_columns
+from .upload_zone import upload_zone
 from .wizard_state import (
     POLICIES,
     STEP_LABELS,
@@ -24,18 +28,15 @@ from .wizard_state import (
 )
 
 TITLE = "New import"
-UPLOAD_ID = "import_upload"
 S = ImportUploadState
 
 
-def _accept() -> dict[str, list[str]]:
-    return {
-        "text/csv": [".csv"],
-        "text/tab-separated-values": [".tsv"],
-        "text/plain": [".txt"],
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": [".xlsx"],
-        "application/vnd.ms-excel": [".xls"],
-    }
+def _step_counter() -> rx.Component:
+    """The current step as visible text, not only by colour and aria-current."""
+    return rx.text(
+        rx.match(S.step, *[(step, f"Step {i + 1} of {len(STEPS)}: {STEP_LABELS[step]}")
+                           for i, step in enumerate(STEPS)], ""),
+        size="3", weight="bold")
 
 
 def _steps() -> rx.Component:
@@ -100,7 +101,7 @@ def _group_pick() -> rx.Component:
 
 
 def _source() -> rx.Component:
-    limit_mb = get_settings().upload_max_bytes / (1024 * 1024)
+    settings = get_settings()
     return rx.vstack(
         rx.el.fieldset(
             rx.el.legend("What to import"),
@@ -118,17 +119,11 @@ def _source() -> rx.Component:
         ),
         rx.cond(S.kind == "membership", _group_pick()),
         rx.text(f"Upload one or more spreadsheets ({', '.join(ALLOWED_SUFFIXES)}) of up to "
-                f"{limit_mb:.1f} MB each. They are imported in the order given."),
-        rx.upload(
-            rx.vstack(rx.button("Choose files", type="button", variant="soft"),
-                      rx.text("or drag them here", color_scheme="gray", size="2"), align="center"),
-            id=UPLOAD_ID, multiple=True, accept=_accept(),
-            border=f"2px dashed {rx.color('gray', 6)}", border_radius="12px", padding="2em",
-            width="100%",
-        ),
-        rx.el.ul(rx.foreach(rx.selected_files(UPLOAD_ID), lambda name: rx.el.li(rx.text(name))),
-                 aria_label="Chosen files"),
-        rx.button("Upload", on_click=S.handle_upload(rx.upload_files(upload_id=UPLOAD_ID))),
+                f"{limits.size_text(settings.upload_max_bytes)} and {settings.upload_max_rows:,} rows "
+                f"each, or paste up to {settings.paste_max_rows:,} rows. They are imported in the "
+                "order given."),
+        upload_zone(S),
+        _errors(S.chosen_errors),
         rx.el.label("Or paste rows (with the header row) from a spreadsheet",
                     html_for="paste-rows"),
         rx.text_area(id="paste-rows", value=S.paste_text, on_change=S.set_paste_text,
@@ -209,12 +204,13 @@ def _map() -> rx.Component:
             color_scheme="blue", width="100%")),
         rx.text("Each column: what it holds. Tick the identifier columns that say who a row is."),
         rx.table.root(
+            hidden_caption("Column mapping"),
             rx.table.header(rx.table.row(
                 rx.table.column_header_cell("Column"), rx.table.column_header_cell("Samples"),
                 rx.table.column_header_cell("Suggestion"), rx.table.column_header_cell("Import as"),
                 rx.table.column_header_cell("Identifier"))),
             rx.table.body(rx.foreach(S.lines, _column_line)),
-            aria_label="Column mapping", width="100%"),
+            width="100%"),
         _save_template(),
         _step_error(),
         rx.hstack(rx.button("Back", variant="soft", on_click=S.go_to("source")),
@@ -232,6 +228,10 @@ def _value_line(field: ChoiceField, value: ValueLine) -> rx.Component:
             rx.foreach(field.options, lambda o: rx.el.option(o, value=o)),
             value=value.option, aria_label=f"{field.label} value for {value.raw}",
             on_change=lambda option: S.set_value(field.key, value.raw, option))),
+        rx.table.cell(rx.cond(value.same, rx.hstack(
+            rx.icon("check", color="green", size=16, aria_hidden="true"),
+            rx.text("Same as the option", size="1", color_scheme="green"),
+            spacing="1", align="center"))),
     )
 
 
@@ -245,8 +245,8 @@ def _choice_field(field: ChoiceField) -> rx.Component:
                     rx.button("Mark reviewed", size="1", variant="soft",
                               on_click=S.mark_reviewed(field.key))),
             align="center"),
-        rx.table.root(rx.table.body(rx.foreach(field.value_lines, lambda v: _value_line(field, v))),
-                      aria_label=f"Values of {field.label}"),
+        rx.table.root(hidden_caption(f"Values of {field.label}"),
+                      rx.table.body(rx.foreach(field.value_lines, lambda v: _value_line(field, v)))),
         rx.cond(field.unmapped != "",
                 rx.text(f"Unmapped values: {field.unmapped}", size="2", color_scheme="amber")),
         aria_label=field.label,
@@ -297,7 +297,7 @@ def _tag_line(choice: TargetChoice) -> rx.Component:
 def _options() -> rx.Component:
     profile_options = rx.vstack(
         rx.heading("Merge policy per field", size="3", as_="h3"),
-        rx.table.root(rx.table.body(rx.foreach(S.lines, _policy_line)), aria_label="Merge policies"),
+        rx.table.root(hidden_caption("Merge policies"), rx.table.body(rx.foreach(S.lines, _policy_line))),
         rx.heading("Consent for the whole file", size="3", as_="h3"),
         rx.foreach(S.consent_channels, _consent_line),
         rx.heading("Tags for every row", size="3", as_="h3"),
@@ -351,6 +351,8 @@ def _preview() -> rx.Component:
         rx.cond(S.busy == "", rx.vstack(
             rx.heading("Dry run: nothing has been changed yet", size="4", as_="h2"),
             rx.el.ul(rx.foreach(S.preview_totals, _total), aria_label="Totals"),
+            rx.cond(S.kind != "segments", ignored_columns(S)),
+            _step_error(),
             rx.hstack(
                 rx.el.label("Show rows", html_for="preview-outcome"),
                 rx.el.select(*[rx.el.option(o.capitalize(), value=o) for o in outcomes],
@@ -362,16 +364,17 @@ def _preview() -> rx.Component:
                                   on_click=S.download_errors)),
                 align="center", spacing="3"),
             rx.table.root(
+                hidden_caption("Preview rows"),
                 rx.table.header(rx.table.row(
                     rx.table.column_header_cell("Row"), rx.table.column_header_cell("Outcome"),
                     rx.table.column_header_cell("Changes"), rx.table.column_header_cell("Reasons"))),
                 rx.table.body(rx.foreach(S.preview_rows, _preview_row)),
-                aria_label="Preview rows", width="100%"),
+                width="100%"),
             rx.hstack(
                 rx.button("Previous page", size="1", variant="soft",
                           disabled=S.preview_page <= 1,
                           on_click=S.set_preview_page(S.preview_page - 1)),
-                rx.text(f"Page {S.preview_page} of {S.preview_pages} ({S.preview_count} rows)",
+                rx.text(f"Page {S.preview_page} of {S.preview_pages} ({S.preview_count_text})",
                         size="2"),
                 rx.button("Next page", size="1", variant="soft",
                           disabled=S.preview_page >= S.preview_pages,
@@ -388,6 +391,7 @@ def _preview() -> rx.Component:
 def content() -> rx.Component:
     return rx.vstack(
         _steps(),
+        _step_counter(),
         rx.match(S.step, ("source", _source()), ("sheet", _sheet()), ("map", _map()),
                  ("values", _values()), ("options", _options()), ("preview", _preview()),
                  _source()),

@@ -23,23 +23,25 @@ from ... import routes
 from ...db import session_scope
 from ...services import retention, workspace_settings
 from ...services.importing import IDENTITY_PREFIX, TAGS_TARGET, ImportMapping, ImportOptions
+from ...services.dedupe.importing import describe as possible_duplicate_text
 from ...services.importing import jobs as import_jobs
 from ...services.importing import mapping as mapping_stage
 from ...services.importing import membership
 from ...services.importing import values as values_stage
-from ...services.importing.read import FileRejected, list_sheets, read_upload
+from ...services.importing.progress import read_progress
+from ...services.importing.read import FileRejected, list_sheets, read_pasted, read_upload
 from ...services.importing.results import field_changes, reasons_text, row_results
 from ...services.permissions import PROFILES_IMPORT, Actor
 from ...services.uploads import UploadError, save_upload
 from ...state.base import AppState, guarded
+from .ignored_columns_state import IGNORE, MEMBERSHIP_STATUS_NOTE, NEW_FIELD, IgnoredColumnsMixin
+from .upload_feedback import UPLOAD_ID, UploadFeedbackMixin
 
 READ_CHUNK = 1024 * 1024
 PREVIEW_PAGE_SIZE = 25
 POLL_SECONDS = 0.5
 DRY_RUN_WAIT_SECONDS = 600
 ERROR_FILE_WAIT_SECONDS = 10
-IGNORE = "__ignore__"
-NEW_FIELD = "__new__"
 CHOICE_TYPES = ("single_choice", "multiple_choice")
 POLICIES = (("", "Sync rule default"), ("overwrite", "Overwrite"),
             ("fill_empty", "Fill empty only"), ("never", "Never change"))
@@ -79,6 +81,7 @@ class ColumnLine:
 class ValueLine:
     raw: str
     option: str
+    same: bool = False  # mapped from the start: the value is the option (case, accents aside)
 
 
 @dataclasses.dataclass
@@ -129,10 +132,10 @@ def _format_changes(changes: dict[str, Any]) -> str:
         if isinstance(pair, list) and len(pair) == 2:
             before, after = pair
             parts.append(f"{name}: {before if before not in (None, '') else '∅'} → {after}")
-    return "; ".join(parts)
+    return "; ".join(parts + [text for text in [possible_duplicate_text(changes)] if text])
 
 
-class ImportUploadState(AppState):
+class ImportUploadState(UploadFeedbackMixin, IgnoredColumnsMixin, AppState):
     """The wizard. (Named as the upload state it replaced: the upload guard tests call it.)"""
 
     step: str = "source"
@@ -166,6 +169,7 @@ class ImportUploadState(AppState):
     preview_page: int = 1
     preview_pages: int = 1
     preview_count: int = 0
+    preview_count_text: str = ""
     preview_outcome: str = ""
     preview_job_ids: list[int] = []
     preview_job: int = 0
@@ -184,7 +188,7 @@ class ImportUploadState(AppState):
 
     def _reset_wizard(self) -> None:
         self.step, self.kind, self.files, self.file_errors = "source", "profiles", [], []
-        self.paste_text, self.busy, self.step_error = "", "", ""
+        self.paste_text, self.busy, self.step_error, self.chosen_errors = "", "", "", []
         self.headers, self.lines, self.choice_fields = [], [], []
         self.template_name, self.template_offer, self.template_applied = "", "", False
         self.consent, self.chosen_tags, self.tags_mode = {}, [], "append"
@@ -260,7 +264,7 @@ class ImportUploadState(AppState):
                 self.file_errors.append(str(exc))
                 continue
             self._add_saved(actor, name, path)
-        return rx.clear_selected_files("import_upload")
+        return rx.clear_selected_files(UPLOAD_ID)
 
     @rx.event
     @guarded
@@ -269,8 +273,10 @@ class ImportUploadState(AppState):
         actor = self._actor()
         self.file_errors = []
         text = self.paste_text.strip("\n")
-        if not text.strip():
-            self.file_errors.append("Pasted rows: nothing was pasted")
+        try:
+            read_pasted(text, has_header=True)  # PASTE_MAX_ROWS, before anything is saved
+        except FileRejected as exc:
+            self.file_errors.append(str(exc))
             return
         try:
             with session_scope() as session:
@@ -428,7 +434,7 @@ class ImportUploadState(AppState):
         for line in self.lines:
             if line.header == header:
                 line.target, line.is_identity, line.is_identifier = IGNORE, False, False
-                line.suggested, line.confidence = "Membership status (read by the review)", ""
+                line.suggested, line.confidence = MEMBERSHIP_STATUS_NOTE, ""
         self.lines = list(self.lines)
 
     # ------------------------------------------------------------ step 3: map
@@ -543,7 +549,9 @@ class ImportUploadState(AppState):
                 continue
             raws = self._summary.get("distinct", {}).get(line.header, [])
             known = previous.get(definition.key) or saved_values.get(definition.key) or {}
-            values = [ValueLine(raw=r, option=known.get(r, "")) for r in raws]
+            same = values_stage.same_values(raws, list(definition.options))
+            values = [ValueLine(raw=r, option=known.get(r) or same.get(r, ""),
+                                same=r not in known and r in same) for r in raws]
             choice_fields.append(ChoiceField(
                 key=definition.key, label=definition.label, header=line.header,
                 options=list(definition.options), value_lines=values,
@@ -579,6 +587,7 @@ class ImportUploadState(AppState):
             if f.key == key and (option == "" or option in f.options):
                 for v in f.value_lines:
                     if v.raw == raw:
+                        v.same = v.same and v.option == option
                         v.option = option
                 f.reviewed = True
         self._refresh_unmapped()
@@ -704,27 +713,35 @@ class ImportUploadState(AppState):
                 return None
             job_ids = list(self.preview_job_ids)
             self.busy = "Checking every row (dry run)…"
-        waited = 0.0
-        while waited < DRY_RUN_WAIT_SECONDS:
-            statuses = await asyncio.to_thread(_statuses, actor, job_ids)
-            if all(s not in (import_jobs.QUEUED, import_jobs.VALIDATING) for s in statuses.values()):
-                break
-            await asyncio.sleep(POLL_SECONDS)
-            waited += POLL_SECONDS
-        # the error file is written just after the dry run commits: give it a moment
-        for _ in range(int(ERROR_FILE_WAIT_SECONDS / POLL_SECONDS)):
-            if not await asyncio.to_thread(_error_files_pending, actor, job_ids):
-                break
-            await asyncio.sleep(POLL_SECONDS)
-        async with self:
-            self.busy = ""
-            if list(self.preview_job_ids) != job_ids:
-                return None  # a newer dry run replaced this one
-            actor = self._actor_or_none()
-            if actor is None:
-                return None
-            self._load_preview(actor)
-        return None
+        while True:
+            waited = 0.0
+            while waited < DRY_RUN_WAIT_SECONDS:
+                statuses = await asyncio.to_thread(_statuses, actor, job_ids)
+                if all(s not in (import_jobs.QUEUED, import_jobs.VALIDATING) for s in statuses.values()):
+                    break
+                live = _dry_run_progress(job_ids, statuses)
+                if live:
+                    async with self:
+                        self.busy = live
+                await asyncio.sleep(POLL_SECONDS)
+                waited += POLL_SECONDS
+            # the error file is written just after the dry run commits: give it a moment
+            for _ in range(int(ERROR_FILE_WAIT_SECONDS / POLL_SECONDS)):
+                if not await asyncio.to_thread(_error_files_pending, actor, job_ids):
+                    break
+                await asyncio.sleep(POLL_SECONDS)
+            async with self:
+                if self.preview_job_ids and list(self.preview_job_ids) != job_ids:
+                    # a newer dry run replaced this one while it ran (its own watcher found
+                    # this one busy and left): watch the newer one instead
+                    job_ids = list(self.preview_job_ids)
+                    continue
+                self.busy = ""
+                actor = self._actor_or_none()
+                if actor is None or list(self.preview_job_ids) != job_ids:
+                    return None
+                self._load_preview(actor)
+            return None
 
     def _load_preview(self, actor: Actor) -> None:
         totals = []
@@ -736,11 +753,7 @@ class ImportUploadState(AppState):
                 elif job.status == import_jobs.CANCELLED:
                     text = "Cancelled"
                 else:
-                    c = job.counts or {}
-                    text = (f"{c.get('rows', 0)} rows: {c.get('created', 0)} new, "
-                            f"{c.get('updated', 0)} update, {c.get('merged', 0)} merge, "
-                            f"{c.get('unchanged', 0)} unchanged, {c.get('invalid', 0)} invalid, "
-                            f"{c.get('conflicts', 0)} conflict")
+                    text = import_jobs.totals_text(job.counts)
                 totals.append(PreviewTotal(file=job.file_name, text=text))
                 if job_id == self.preview_job:
                     self.preview_has_errors = bool(job.error_file_path)
@@ -753,6 +766,7 @@ class ImportUploadState(AppState):
                                   offset=(self.preview_page - 1) * PREVIEW_PAGE_SIZE,
                                   limit=PREVIEW_PAGE_SIZE)
         self.preview_count = count
+        self.preview_count_text = f"{count:,} row{'' if count == 1 else 's'}"
         self.preview_pages = max(1, -(-count // PREVIEW_PAGE_SIZE))
         self.preview_rows = [PreviewRow(row=r["row_number"], outcome=r["outcome"],
                                         changes=_format_changes(r["changes"]),
@@ -839,6 +853,14 @@ def _error_files_pending(actor: Actor, job_ids: list[int]) -> bool:
                     and not job.error_file_path):
                 return True
     return False
+
+
+def _dry_run_progress(job_ids: list[int], statuses: dict[int, str]) -> str:
+    """The running dry run's stage and rows done ("File 2 of 3 · Dry run: 75 of 300 rows")."""
+    for number, job_id in enumerate(job_ids, start=1):
+        if statuses.get(job_id) == import_jobs.VALIDATING and (live := read_progress(job_id)) is not None:
+            return (f"File {number} of {len(job_ids)} · " if len(job_ids) > 1 else "") + live.text()
+    return ""
 
 
 def _statuses(actor: Actor, job_ids: list[int]) -> dict[int, str]:

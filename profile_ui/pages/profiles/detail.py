@@ -7,8 +7,9 @@ import reflex as rx
 
 from ... import routes
 from ...components.dialogs import confirm_dialog, form_dialog, labelled_input, labelled_select
-from ...components.inline_edit import EditableField, inline_field
-from ...components.shell import shell
+from ...components.inline_edit import EditableField, attribute_row, attribute_table, inline_field
+from ...components.shell import shell, visually_hidden
+from ...components.table_caption import hidden_caption
 from ...components.tag_chips import tag_chips
 from ...state.base import AppState
 from .common import PROFILES_EDIT, PROFILES_TAG, SETTINGS_MANAGE
@@ -37,37 +38,28 @@ def _section(title: str, *children: rx.Component, action: rx.Component | None = 
     )
 
 
-def _fields(fields: rx.Var) -> rx.Component:
-    return rx.el.dl(
-        rx.foreach(fields, lambda f: inline_field(
-            f, editing_key=S.editing_key, error=S.edit_error, can_edit=_has(PROFILES_EDIT),
-            can_unlock=_has(SETTINGS_MANAGE), on_start=S.start_edit, on_submit=S.submit_inline,
-            on_blur=S.blur_inline, on_key=S.inline_key, on_unlock=S.unlock)),
-        style={"margin": 0, "display": "flex", "flexDirection": "column", "gap": "2px"},
-    )
+def _fields(name: str, fields: rx.Var) -> rx.Component:
+    return attribute_table(name, rx.foreach(fields, lambda f: inline_field(
+        f, editing_key=S.editing_key, error=S.edit_error, can_edit=_has(PROFILES_EDIT),
+        can_unlock=_has(SETTINGS_MANAGE), on_start=S.start_edit, on_submit=S.submit_inline,
+        on_blur=S.blur_inline, on_key=S.inline_key, on_unlock=S.unlock)))
 
 
 def _fact(label: str, value: rx.Component | rx.Var) -> rx.Component:
-    return rx.el.div(
-        rx.el.dt(rx.text(label, size="2", color_scheme="gray")),
-        rx.el.dd(value if isinstance(value, rx.Component) else rx.text(value, size="2"),
-                 style={"margin": 0}),
-        style={"display": "grid", "gridTemplateColumns": "140px 1fr", "gap": "8px",
-               "padding": "4px 6px"},
-    )
+    return attribute_row(label, value if isinstance(value, rx.Component) else rx.text(value, size="2"))
 
 
 def _basic_tab() -> rx.Component:
     return rx.vstack(
-        _section("Basic information", _fields(S.basic_fields)),
-        _section("Member information", _fields(S.member_fields)),
-        _section("Source", rx.el.dl(
+        _section("Basic information", _fields("Basic information", S.basic_fields)),
+        _section("Member information", _fields("Member information", S.member_fields)),
+        _section("Source", attribute_table(
+            "Source",
             _fact("Initial source", S.initial_source),
             _fact("Associated channels", rx.hstack(
                 rx.foreach(S.channels, lambda c: rx.badge(c, variant="outline")), wrap="wrap")),
             _fact("Created", S.created),
             _fact("Updated", S.updated),
-            style={"margin": 0},
         )),
         spacing="5",
         padding_top="1em",
@@ -90,6 +82,9 @@ def _identity_row(identity: IdentityView) -> rx.Component:
                 delay_duration=150,
             ),
         ),
+        # source and encryption as text in their own columns (the tooltip adds the details)
+        rx.table.cell(rx.text(identity.source, size="2")),
+        rx.table.cell(rx.text(rx.cond(identity.encrypted, "Encrypted", "Not encrypted"), size="2")),
         rx.table.cell(
             rx.cond(_has(PROFILES_EDIT),
                     rx.icon_button(rx.icon("trash_2", size=12, aria_hidden="true"), size="1",
@@ -102,12 +97,16 @@ def _identity_row(identity: IdentityView) -> rx.Component:
 
 def _identity_tab() -> rx.Component:
     return rx.vstack(
-        rx.text("Every id this person is known by. Hover a value for its source and whether "
-                "it is stored encrypted.", size="2", color_scheme="gray"),
+        rx.text("Every id this person is known by, where it came from and whether it is stored "
+                "encrypted. Hover a value for when it was first seen and the key.", size="2",
+                color_scheme="gray"),
         rx.table.root(
+            hidden_caption("Identities"),
             rx.table.header(rx.table.row(rx.table.column_header_cell("Kind"),
                                          rx.table.column_header_cell("Value"),
-                                         rx.table.column_header_cell(""))),
+                                         rx.table.column_header_cell("Source"),
+                                         rx.table.column_header_cell("Encryption"),
+                                         rx.table.column_header_cell(visually_hidden("Actions")))),
             rx.table.body(rx.foreach(S.identities, _identity_row)),
             size="1", width="100%", aria_label="Identities",
         ),
@@ -234,7 +233,8 @@ def _header() -> rx.Component:
                               align="center", spacing="1"), href=routes.PROFILES, size="2"),
             rx.hstack(
                 rx.heading(S.title, size="6", as_="h2"),
-                rx.badge(S.status, color_scheme=rx.cond(S.is_active, "green", "gray"), size="2"),
+                rx.badge(S.status, color_scheme=rx.cond(S.is_active, "green", "gray"), size="2",
+                         high_contrast=True),
                 align="center", spacing="3",
             ),
             spacing="1",

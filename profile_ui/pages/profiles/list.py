@@ -26,7 +26,8 @@ from .common import (
 from .columns_state import ColumnChoice, ColumnDisplayState
 from .delete_dialog import delete_selected_button, delete_selected_dialog
 from .export_dialog import export_button, export_dialog
-from .list_state import STATUS_LABELS, ProfilesListState
+from .filter_chips import STATUS_LABELS, active_filters
+from .list_state import ProfilesListState
 from .merge_dialog import merge_dialog, merge_selected_button
 from .tag_picker import tag_picker_dialog
 
@@ -216,12 +217,14 @@ def content() -> rx.Component:
             rx.cond(_has(PROFILES_CREATE),
                     rx.button(rx.link(rx.icon("user_plus", size=16, aria_hidden="true"),
                                       "New profile", href=routes.PROFILE_NEW, underline="none",
-                                      color="inherit"),
+                                      # the solid button's own text colour, not the link's
+                                      color="var(--accent-contrast)"),
                               as_child=True)),
             spacing="3",
             width="100%",
         ),
         filter_form(),
+        active_filters(S.chips, S.remove_filter, S.reset_filters),
         selection_bar(),
         rx.box(
             data_table(
@@ -235,7 +238,7 @@ def content() -> rx.Component:
             width="100%",
             overflow_x="auto",
         ),
-        rx.cond(S.rows.length() == 0, no_rows("No profiles match.")),
+        rx.cond(S.rows.length() == 0, no_rows(S.empty_text)),
         pagination(page=S.page, pages=S.pages, total_text=S.total_text, page_size=S.page_size,
                    on_page=S.go_to_page, on_page_size=S.set_page_size),
         columns_dialog(),

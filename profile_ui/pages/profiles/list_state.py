@@ -29,9 +29,9 @@ from ...state.base import AppState, guarded
 from ...state.dates import DayError, day_range, parse_day
 from ...state.selection import toggled
 from .common import ANY, Choice, choice_id
+from .filter_chips import FilterChip, empty_text, filter_chips, without
 from .tag_picker import TagPickerState
 
-STATUS_LABELS = {"active": "Active", "deactivated": "Deactivated"}
 
 
 def _filter_from_form(form: dict[str, Any]) -> ProfileFilter:
@@ -97,6 +97,9 @@ class ProfilesListState(AppState):
     selected: list[str] = []
     all_matching: bool = False
 
+    # the applied filter as removable chips (filter_chips.py)
+    chips: list[FilterChip] = []
+
     # Add to group
     group_dialog_open: bool = False
     group_error: str = ""
@@ -119,6 +122,10 @@ class ProfilesListState(AppState):
         if self.total_exact:
             return f"{self.total:,} {noun}"
         return f"About {self.total:,} {noun} (counting…)"
+
+    @rx.var
+    def empty_text(self) -> str:
+        return empty_text(self.chips)
 
     @rx.var
     def page_ids(self) -> list[str]:
@@ -170,6 +177,9 @@ class ProfilesListState(AppState):
         """Read the current page (and, with `count`, the total). When the total is only an
         estimate, the exact count follows as a second event, so the page shows first."""
         flt = self._flt()
+        choice_names = {kind: {c.value: c.label for c in choices} for kind, choices in (
+            ("group", self.group_choices), ("tag", self.tag_choices), ("segment", self.segment_choices))}
+        self.chips = filter_chips(flt, choice_names)
         follow_up = None
         try:
             with session_scope() as session:
@@ -268,6 +278,18 @@ class ProfilesListState(AppState):
         self.page = 1
         self._clear_selection()
         self._show_filter(ProfileFilter(), remount=True)
+        return self._load_rows(actor, count=True)
+
+    @rx.event
+    @guarded
+    def remove_filter(self, key: str) -> Any:
+        """A chip's remove button: the list without that filter (the form shows it gone)."""
+        actor = self._require_actor()
+        flt = without(self._flt(), str(key))
+        self._filter_json = flt.to_json()
+        self.page = 1
+        self._clear_selection()
+        self._show_filter(flt)
         return self._load_rows(actor, count=True)
 
     @rx.event

@@ -20,9 +20,11 @@ from ...state.base import AppState, guarded
 from ...state.dialog import DialogMixin
 from .common import Choice, choice_id
 
-POLICY_LABELS = {"overwrite": "Overwrite existing tags", "ignore": "Ignore this operation"}
-POLICY_HINTS = {"overwrite": "Later imports may change this tag: the latest data wins.",
-                "ignore": "Later imports keep this tag as it is."}
+# the choice is about later imports, not about now: the legend says so, the labels finish it
+POLICY_QUESTION = "When a later import brings another value for this tag:"
+POLICY_LABELS = {"overwrite": "Overwrite with the imported value", "ignore": "Keep this value"}
+POLICY_HINTS = {"overwrite": "The file's value replaces the one you set now.",
+                "ignore": "The value you set now stays; the file's value is not used."}
 
 
 @dataclasses.dataclass
@@ -159,8 +161,7 @@ def tag_picker_dialog(on_submit: Callable[[Any], Any]) -> rx.Component:
         rx.cond(
             s.with_policy,
             rx.el.fieldset(
-                rx.el.legend(rx.text("When a later import brings a different value",
-                                     size="2", weight="medium")),
+                rx.el.legend(rx.text(POLICY_QUESTION, size="2", weight="medium")),
                 rx.radio_group.root(
                     rx.vstack(_policy_choice("overwrite"), _policy_choice("ignore"), spacing="2"),
                     name="policy",

@@ -79,6 +79,9 @@ class ImportOptions:
     tags_mode: str = "append"  # tags column: "append" to a profile's tags, or "replace" them
     auto_merge: bool | None = None  # None = the sync rule's setting
     segment_identifier: str = "user_id"  # segment files: the identity kind in the id column
+    # a new person who looks like an existing profile (services/dedupe/importing.py):
+    # "review" = create it and queue the pair on /duplicates; "create" = create it anyway
+    possible_duplicates: str = "review"
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -32,7 +32,7 @@ import json
 import math
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -52,7 +52,6 @@ from ..crypto import audit_value, identity_bookkeeping, identity_storage
 from ..merge_snapshot import move_profile_rows, record_import_merges, retire_merged, snapshot_profiles
 from ..permissions import PROFILES_IMPORT, Actor
 from . import ERRORS_COL, IDENTITY_PREFIX, ROW_COL, TAGS_TARGET, VALID_COL, ImportMapping, ImportOptions
-from .jobs import require_manager
 from .resolve import (
     CLASS_COL, CLASS_CONFLICT, CLASS_MATCH, CLASS_NEW, CLASS_NO_IDENTIFIER, MATCHES_COL, PERSON_COL,
     identity_column, identity_kinds_in, in_batches, in_filter, owner_column, resolve_identities,
@@ -145,18 +144,27 @@ def plan_import(
     sync_rule: SyncRule | None = None,
     file_name: str | None = None,
     job: ImportJob | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> ImportPlan:
     """The dry run: every row's outcome and the field diff, and totals. Writes nothing.
 
-    `sync_rule` None = the active sync rule; `file_name` None = the job's file name.
+    `sync_rule` None = the active sync rule; `file_name` None = the job's file name;
+    `progress(rows)` is called between the plan's steps (rows of the frame done so far).
     """
     actor.require(PROFILES_IMPORT)
     sync_rule = sync_rule or active_sync_rule(session)
     name = file_name or (job.file_name if job else "") or "file"
     plan = _plan(session=session, frame=frame, mapping=mapping, options=options,
-                 sync_rule=sync_rule, file_name=name, lock=False)
+                 sync_rule=sync_rule, file_name=name, lock=False, progress=progress)
     plan._inputs = {"frame": frame, "mapping": mapping, "options": options, "sync_rule": sync_rule}
     return plan
+
+
+def _possible_duplicates():  # noqa: ANN202
+    """services/dedupe/importing.py (imported late: dedupe builds on this module's BulkWriter)."""
+    from ..dedupe import importing
+
+    return importing
 
 
 def active_sync_rule(session: Session) -> SyncRule:
@@ -168,8 +176,14 @@ def active_sync_rule(session: Session) -> SyncRule:
 
 
 def _plan(*, session: Session, frame: pl.DataFrame, mapping: ImportMapping, options: ImportOptions,
-          sync_rule: SyncRule, file_name: str, lock: bool) -> ImportPlan:
+          sync_rule: SyncRule, file_name: str, lock: bool,
+          progress: Callable[[int], None] | None = None) -> ImportPlan:
     now = utcnow()
+    step = progress or (lambda _n: None)
+    total = frame.height
+    if options.possible_duplicates not in _possible_duplicates().MODES:
+        raise ImportPlanError(f"possible duplicates: '{options.possible_duplicates}' is not one of "
+                              + ", ".join(_possible_duplicates().MODES))
     fields = _field_infos(session, frame, mapping, options, sync_rule)
     kinds = identity_kinds_in(frame)
     identifier_kinds = _identifier_kinds(sync_rule, mapping, kinds)
@@ -191,6 +205,7 @@ def _plan(*, session: Session, frame: pl.DataFrame, mapping: ImportMapping, opti
         pl.col(TAGS_TARGET).is_not_null().any().alias("tags_present"),
     ).rename({PERSON_COL: "person"})
 
+    step(total // 4)
     matched_ids = persons["matches"].explode().drop_nulls().unique().to_list()
     current, attributes = _fetch_profiles(session, matched_ids, lock=lock)
     deleted = current.filter(pl.col("status") == STATUS_DELETED)["id"].to_list()
@@ -247,6 +262,7 @@ def _plan(*, session: Session, frame: pl.DataFrame, mapping: ImportMapping, opti
               existing.filter(pl.col("kind") == "merge").select("person", "target", "losers").iter_rows()]
     merge_extra, merge_provenance = _merge_fills(session, merges, current, attributes, fields)
 
+    step(total // 2)
     # ---- identities
     identity_adds, identity_touches, not_added = _plan_identities(identity_long, applied)
 
@@ -254,6 +270,7 @@ def _plan(*, session: Session, frame: pl.DataFrame, mapping: ImportMapping, opti
     tag_plan = _plan_tags(session, applied, options)
     consent_writes, consent_changes = _plan_consent(session, applied, options)
 
+    step(total * 3 // 4)
     # ---- what gets written
     new_profiles = _new_profile_rows(applied.filter(new_mask), fields, file_name, now)
     existing_out = _existing_writes(diff, fields, provenance)
@@ -287,7 +304,11 @@ def _plan(*, session: Session, frame: pl.DataFrame, mapping: ImportMapping, opti
         pl.col("frag").str.join(", ").alias("extra_frag"), pl.col("touches").any().alias("touched"))
 
     created_frag = f'"@created": {json.dumps(now.isoformat())}'
-    persons = persons.select("person", "kind", "target").join(
+    # updated_at before the import and the import's own, so undo can put it back (see undo.py)
+    stamps = current.select(pl.col("id").alias("target"), stamp_frag=pl.lit('"@updated_at": [')
+                            + _json_text(pl.col("updated_at"), pl.Datetime("us", "UTC"))
+                            + pl.lit(f", {json.dumps(now.isoformat())}]"))
+    persons = persons.select("person", "kind", "target").join(stamps, on="target", how="left").join(
         existing_out.fragments, on="person", how="left").join(extra_frame, on="person", how="left")
     persons = persons.with_columns(
         outcome=pl.when(pl.col("kind") == "new").then(pl.lit(OUT_NEW))
@@ -298,15 +319,23 @@ def _plan(*, session: Session, frame: pl.DataFrame, mapping: ImportMapping, opti
         .otherwise(pl.col("kind")),
         changes=pl.lit("{") + pl.concat_str(
             [pl.when(pl.col("kind") == "new").then(pl.lit(created_frag)), "fields_frag", "locked_frag",
-             "moved_frag", "prov_frag", "extra_frag"], separator=", ", ignore_nulls=True) + pl.lit("}"),
+             "moved_frag", "prov_frag", "extra_frag",
+             pl.when((pl.col("kind") == "merge") | ((pl.col("kind") == "update") & (
+                 pl.col("any_change").fill_null(False) | pl.col("touched").fill_null(False))))
+             .then(pl.col("stamp_frag"))],
+            separator=", ", ignore_nulls=True) + pl.lit("}"),
         p_errors=pl.col("person").replace_strict(
             {p: json.dumps(e) for p, e in errors_by_person.items()}, default=None, return_dtype=pl.Utf8),
     )
     rows = _row_frame(resolved, persons, identifier_kinds, headers)
+    if not lock:  # the dry run flags look-alikes; the apply checks what it wrote (apply_import)
+        rows = _possible_duplicates().flag_new_rows(session=session, rows=rows, resolved=resolved)
 
     updated = persons.filter(pl.col("outcome").is_in([OUT_UPDATED, OUT_MERGED]))["target"]
     updates = existing_out.updates.filter(pl.col("id").is_in(updated.implode()))
     totals = _totals(rows, persons, sum(len(losers) for _s, losers, _p in merges))
+    if not lock:
+        totals["possible_duplicates"] = _possible_duplicates().flagged_count(rows)
     work = _Work(
         now=now, file_name=file_name,
         persons=applied.select("person", "kind", "target", "losers"),
@@ -380,15 +409,16 @@ _SYSTEM_DTYPES: dict[str, pl.DataType] = {
 
 def _fetch_profiles(session: Session, ids: list[int], *, lock: bool
                     ) -> tuple[pl.DataFrame, dict[int, dict]]:
-    """The matched profiles' system columns (typed frame) and their attributes (dicts)."""
-    cols = [Profile.id, Profile.status, *[getattr(Profile, c) for c in SYSTEM_COLUMNS], Profile.attributes]
+    """The matched profiles' system columns and updated_at (typed frame) and their attributes (dicts)."""
+    cols = [Profile.id, Profile.status, *[getattr(Profile, c) for c in SYSTEM_COLUMNS], Profile.updated_at,
+            Profile.attributes]
 
     def query(bound):  # noqa: ANN001, ANN202
         stmt = sa.select(*cols).where(in_filter(Profile.id, bound))
         return stmt.with_for_update() if lock else stmt
 
     rows = in_batches(session, sorted(ids), query)
-    schema = {"id": pl.Int64, "status": pl.Utf8, **_SYSTEM_DTYPES}
+    schema = {"id": pl.Int64, "status": pl.Utf8, **_SYSTEM_DTYPES, "updated_at": pl.Datetime("us", "UTC")}
     frame = pl.DataFrame([r[:-1] for r in rows], schema=schema, orient="row")
     return frame, {r[0]: (r[-1] or {}) for r in rows}
 
@@ -937,7 +967,7 @@ def apply_import(
         # take SQLite's write lock before reading, so nothing changes between plan and write
         session.execute(sa.update(ImportJob).where(ImportJob.id == job.id).values(rows_done=0))
     plan = _plan(session=session, frame=frame, mapping=mapping, options=options, sync_rule=sync_rule,
-                 file_name=job.file_name, lock=True)
+                 file_name=job.file_name, lock=True, progress=lambda rows: report(rows // 4))
     plan._inputs = {"frame": frame, "mapping": mapping, "options": options, "sync_rule": sync_rule}
     work = plan._work
     assert work is not None
@@ -1006,6 +1036,10 @@ def apply_import(
     writer.insert("import_row_results", rows.select(
         job_id=pl.lit(job.id, dtype=pl.Int64), row_number=pl.col(ROW_COL), outcome="outcome",
         profile_id="profile_id", errors="errors", changes="changes"))
+    plan.totals["possible_duplicates"] = _possible_duplicates().check_applied_profiles(
+        session=session, job_id=job.id, mode=options.possible_duplicates,
+        created=persons.filter(pl.col("kind") == "new")["profile_id"].to_list(),
+        changed=rows.filter(pl.col("outcome").is_in([OUT_UPDATED, OUT_MERGED]))["profile_id"].unique().to_list())
     job.counts = dict(plan.totals)
     job.rows_total = total_rows
     job.rows_done = total_rows
@@ -1100,261 +1134,6 @@ def _apply_tags(session: Session, writer: "BulkWriter", work: _Work, profile_of:
         import_job_id=pl.lit(job.id, dtype=pl.Int64), created_by=pl.lit(actor.user_id, dtype=pl.Int64),
         created_at=pl.lit(work.now)).unique(["profile_id", "tag_id", "value"]))
 
-
-
-# ====================================================================== undo
-class ImportUndoError(ValueError):
-    """This import cannot be undone (not completed, already undone); nothing was changed."""
-
-
-@dataclass
-class UndoReport:
-    """What undo did, and what it kept because someone changed it since the import."""
-
-    job_id: int
-    profiles_removed: int = 0
-    profiles_kept: list[dict[str, Any]] = field(default_factory=list)  # {profile_id, reason}
-    fields_restored: int = 0
-    fields_kept: list[dict[str, Any]] = field(default_factory=list)  # {profile_id, field, reason}
-    identities_removed: int = 0
-    tags_removed: int = 0
-    tags_restored: int = 0
-    consents_restored: int = 0
-    consents_kept: list[dict[str, Any]] = field(default_factory=list)
-    memberships_removed: int = 0
-    memberships_restored: int = 0
-    segments_removed: int = 0
-    merges_kept: list[dict[str, int]] = field(default_factory=list)  # {survivor, merged}
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def undo_import(*, session: Session, actor: Actor, job_id: int) -> UndoReport:
-    """Take back what a completed import wrote, except where someone changed it since.
-
-    Profiles it created are deleted (their identities, tags, consent, memberships go with
-    them) unless changed since; fields it changed get their before-values (and provenance)
-    back unless the provenance shows a later change; identities, tags and segment
-    memberships it added are removed, tags it replaced come back. Merges stay merged
-    (reported). In the caller's transaction; never commits.
-    """
-    actor.require(PROFILES_IMPORT)
-    job = session.exec(select(ImportJob).where(ImportJob.id == job_id).with_for_update()).first()
-    if job is None:
-        raise ImportUndoError(f"import {job_id} does not exist")
-    require_manager(actor, job)
-    if job.status != "completed":
-        raise ImportUndoError(f"only a completed import can be undone; {job.file_name} is {job.status}")
-    report = UndoReport(job_id=job.id)
-    now = utcnow()
-    if job.kind == "segments":
-        from .segments_apply import undo_segment_rows
-
-        undo_segment_rows(session=session, job=job, report=report)
-        return _finish_undo(session, actor, job, report, now)
-    writer = BulkWriter(session)
-    r = ImportRowResult
-    rows = session.connection().execute(
-        sa.select(r.outcome, r.profile_id, r.changes).where(
-            r.job_id == job.id, r.outcome.in_([OUT_NEW, OUT_UPDATED, OUT_MERGED]))).all()
-    by_profile: dict[int, tuple[str, dict]] = {}
-    for outcome, profile_id, changes in rows:  # rows of one person carry the same changes
-        if profile_id is not None and profile_id not in by_profile:
-            by_profile[profile_id] = (outcome, changes or {})
-
-    created = {pid: c for pid, (o, c) in by_profile.items() if o == OUT_NEW}
-    kept_created = _undo_created(session, job, created, report)
-    existing = {pid: c for pid, (o, c) in by_profile.items() if o != OUT_NEW}
-    _undo_fields(session, writer, job, existing, report, now)
-    _undo_identities(writer, existing, report)
-    _undo_tags(session, writer, job, existing, kept_created, report)
-    _undo_consent(session, job, existing, report, now)
-    for pid, changes in existing.items():
-        for merged in changes.get("@merged", []):
-            report.merges_kept.append({"survivor": pid, "merged": merged})
-    return _finish_undo(session, actor, job, report, now)
-
-
-def _finish_undo(session: Session, actor: Actor, job: ImportJob, report: UndoReport, now: datetime) -> UndoReport:
-    job.status = "undone"
-    job.undone_at = now
-    session.add(job)
-    record_event(session=session, actor=actor, action="import.undo", object_type="import_job",
-                 object_id=job.id, details={"file": job.file_name, **report.to_json()})
-    session.flush()
-    return report
-
-
-def _undo_created(session: Session, job: ImportJob, created: dict[int, dict], report: UndoReport) -> set[int]:
-    """Delete the profiles the import created, unless someone changed them since."""
-    if not created:
-        return set()
-    ids = sorted(created)
-    stamp = min((datetime.fromisoformat(c["@created"]) for c in created.values() if c.get("@created")),
-                default=utcnow())
-    p, prov = Profile, AttributeProvenance
-    edited = {pid for (pid,) in in_batches(session, ids, lambda bound: sa.select(p.id).where(
-        in_filter(p.id, bound), p.updated_at > stamp))}
-    edited |= {pid for (pid,) in in_batches(session, ids, lambda bound: sa.select(prov.profile_id).where(
-        in_filter(prov.profile_id, bound),
-        sa.or_(prov.import_job_id.is_(None), prov.import_job_id != job.id)).distinct())}
-    still_there = {pid for (pid,) in in_batches(session, ids, lambda bound: sa.select(p.id).where(
-        in_filter(p.id, bound)))}
-    for pid in sorted(edited & still_there):
-        report.profiles_kept.append({"profile_id": pid, "reason": "changed since the import"})
-    doomed = sorted(still_there - edited)
-    for start in range(0, len(doomed), 10_000):
-        # identities, provenance, tags, consent, memberships and links cascade
-        session.execute(sa.delete(Profile).where(Profile.id.in_(doomed[start:start + 10_000])))
-    report.profiles_removed = len(doomed)
-    return edited & still_there
-
-
-def _undo_fields(session: Session, writer: "BulkWriter", job: ImportJob, existing: dict[int, dict],
-                 report: UndoReport, now: datetime) -> None:
-    """Put back before-values whose provenance still says this import set them."""
-    # values a merge brought over stay with the merge (merges are not undone)
-    wanted = [(pid, key) for pid, changes in existing.items() for key in changes if not key.startswith("@")
-              and key not in changes.get("@merged_fields", []) and key not in changes.get("@merged_extra", [])]
-    if not wanted:
-        return
-    prov = AttributeProvenance
-    current = {(r[0], r[1]): r for r in in_batches(
-        session, sorted({pid for pid, _ in wanted}), lambda bound: sa.select(
-            prov.profile_id, prov.field_key, prov.import_job_id, prov.source_type, prov.source_name,
-            prov.locked).where(in_filter(prov.profile_id, bound)))}
-    restore: dict[int, dict[str, Any]] = {}
-    for pid, key in wanted:
-        row = current.get((pid, key))
-        if row is None or row[2] != job.id or row[5]:
-            who = "a person's edit" if row is not None and (row[5] or row[3] == "manual") else (
-                f"{row[3]} {row[4] or ''}".strip() if row is not None else "someone")
-            report.fields_kept.append({"profile_id": pid, "field": key,
-                                       "reason": f"changed since the import (by {who})"})
-            continue
-        restore.setdefault(pid, {})[key] = existing[pid][key][0]
-    definitions = {d.key: d.type for d in session.exec(select(FieldDefinition)).all()}
-    attrs = dict(in_batches(session, sorted(restore), lambda bound: sa.select(
-        Profile.id, Profile.attributes).where(in_filter(Profile.id, bound))))
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    prov_back: list[dict[str, Any]] = []
-    prov_drop: list[tuple[int, str]] = []
-    for pid, values in restore.items():
-        system = {k: _typed(v, definitions.get(k)) for k, v in values.items() if k in SYSTEM_COLUMNS}
-        custom = {k: v for k, v in values.items() if k not in SYSTEM_COLUMNS}
-        row: dict[str, Any] = {"pid": pid, **system, "updated_at": now}
-        if custom:
-            merged = dict(attrs.get(pid) or {})
-            for key, value in custom.items():
-                if value is None:
-                    merged.pop(key, None)
-                else:
-                    merged[key] = value
-            row["attributes"] = merged
-        groups.setdefault(tuple(sorted(k for k in row if k != "pid")), []).append(row)
-        before = existing[pid].get("@prov", {})
-        for key in values:
-            if key in before:
-                b = before[key]
-                prov_back.append({"profile_id": pid, "field_key": key, "source_type": b["source_type"],
-                                  "source_name": b["source_name"], "import_job_id": b["import_job_id"],
-                                  "set_by": b["set_by"], "set_at": _parse_time(b["set_at"]) or now,
-                                  "locked": bool(b["locked"])})
-            else:
-                prov_drop.append((pid, key))
-        report.fields_restored += len(values)
-    conn = session.connection()
-    table = Profile.__table__
-    for columns, group in groups.items():
-        conn.execute(table.update().where(table.c.id == sa.bindparam("v_pid")).values(
-            {c: sa.bindparam(f"v_{c}") for c in columns}),
-            [{f"v_{k}": v for k, v in row.items()} for row in group])
-    prov_table = AttributeProvenance.__table__
-    doomed = [{"v_p": x["profile_id"], "v_k": x["field_key"]} for x in prov_back] + \
-        [{"v_p": p_, "v_k": k} for p_, k in prov_drop]
-    if doomed:
-        conn.execute(prov_table.delete().where(prov_table.c.profile_id == sa.bindparam("v_p"),
-                                               prov_table.c.field_key == sa.bindparam("v_k")), doomed)
-    if prov_back:
-        conn.execute(prov_table.insert(), prov_back)
-
-
-def _typed(value: Any, field_type: str | None) -> Any:
-    """A before-value from row results (JSON) as the profile column takes it."""
-    if value is None:
-        return None
-    if field_type == "date":
-        return date.fromisoformat(value)
-    if field_type == "datetime":
-        return _parse_time(value)
-    return value
-
-
-def _parse_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    value = datetime.fromisoformat(text)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _undo_identities(writer: "BulkWriter", existing: dict[int, dict], report: UndoReport) -> None:
-    # [kind, value] or [kind, value, stored]: encrypted kinds keep only the stored hash
-    added = [(pid, kind, value, stored[0] if stored else None)
-             for pid, c in existing.items() for kind, value, *stored in c.get("@identities", [])]
-    if not added:
-        return
-    frame = pl.DataFrame(added, schema={"profile_id": pl.Int64, "kind": pl.Utf8, "value": pl.Utf8,
-                                        "stored": pl.Utf8}, orient="row")
-    frame = pl.concat([_with_stored_values(frame.filter(pl.col("stored").is_null()).drop("stored")),
-                       frame.filter(pl.col("stored").is_not_null()).select("profile_id", "kind", value="stored")])
-    writer.delete("identities", frame.select("profile_id", "kind", "value"))
-    report.identities_removed = len(added)
-
-
-def _undo_tags(session: Session, writer: "BulkWriter", job: ImportJob, existing: dict[int, dict],
-               kept_created: set[int], report: UndoReport) -> None:
-    statement = sa.delete(ProfileTag).where(ProfileTag.import_job_id == job.id)
-    if kept_created:
-        statement = statement.where(ProfileTag.profile_id.not_in(sorted(kept_created)))
-    report.tags_removed = session.execute(statement.execution_options(synchronize_session=False)).rowcount or 0
-    removed = {(pid, t[0], t[1]): t for pid, c in existing.items() for t in c.get("@tags_removed", [])}
-    if not removed:
-        return
-    frame = pl.DataFrame(
-        [(pid, tag_id, value, source, policy, job_, by, _parse_time(at) or utcnow())
-         for (pid, tag_id, value), (_t, _v, source, policy, by, at, job_) in removed.items()],
-        schema={"profile_id": pl.Int64, "tag_id": pl.Int64, "value": pl.Utf8, "source": pl.Utf8,
-                "policy": pl.Utf8, "import_job_id": pl.Int64, "created_by": pl.Int64,
-                "created_at": pl.Datetime("us", "UTC")}, orient="row")
-    have = set(session.execute(sa.select(ProfileTag.profile_id, ProfileTag.tag_id, ProfileTag.value).where(
-        ProfileTag.profile_id.in_(sorted({k[0] for k in removed})))).all())
-    frame = frame.filter(~pl.struct("profile_id", "tag_id", "value").is_in(
-        [{"profile_id": a, "tag_id": b, "value": c} for a, b, c in have])) if have else frame
-    writer.insert("profile_tags", frame)
-    report.tags_restored = frame.height
-
-
-def _undo_consent(session: Session, job: ImportJob, existing: dict[int, dict], report: UndoReport,
-                  now: datetime) -> None:
-    changes = [(pid, channel, before, after) for pid, c in existing.items()
-               for channel, (before, after) in c.get("@consent", {}).items()]
-    if not changes:
-        return
-    current = {(a, b): (st, src) for a, b, st, src in session.execute(
-        sa.select(Consent.profile_id, Consent.channel, Consent.status, Consent.source).where(
-            Consent.profile_id.in_(sorted({c[0] for c in changes})))).all()}
-    for pid, channel, before, after in changes:
-        if current.get((pid, channel)) != (after, job.file_name):
-            report.consents_kept.append({"profile_id": pid, "channel": channel,
-                                         "reason": "changed since the import"})
-            continue
-        if before is None:
-            session.execute(sa.delete(Consent).where(Consent.profile_id == pid, Consent.channel == channel))
-        else:
-            session.execute(sa.update(Consent).where(Consent.profile_id == pid, Consent.channel == channel)
-                            .values(status=before, source=f"undo of {job.file_name}"[:255], updated_at=now))
-        report.consents_restored += 1
 
 
 # ====================================================================== bulk writes
@@ -1594,6 +1373,6 @@ def _marks(n: int) -> str:
 
 
 __all__ = [
-    "OUTCOMES", "BulkWriter", "ImportPlan", "ImportPlanError", "ImportUndoError", "UndoReport",
-    "active_sync_rule", "apply_import", "json_value", "plan_import", "undo_import",
+    "OUTCOMES", "BulkWriter", "ImportPlan", "ImportPlanError", "active_sync_rule", "apply_import", "json_value",
+    "plan_import",
 ]

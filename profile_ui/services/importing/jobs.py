@@ -33,7 +33,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlmodel import Session, select
 
-from ...models import IMPORT_KINDS, ImportJob, utcnow
+from ...models import IMPORT_KINDS, OUTCOME_COUNTS, ImportJob, utcnow
 from ..audit import record_event
 from ..permissions import PROFILES_IMPORT, PROFILES_VIEW, SETTINGS_MANAGE, Actor, PermissionDenied
 from . import ImportMapping, ImportOptions
@@ -301,27 +301,31 @@ def batch_jobs(*, session: Session, actor: Actor, batch_id: str) -> list[ImportJ
 
 
 # ---------------------------------------------------------------- reports
-# the report's counts, named as in the plan's totals (apply.py): profiles created / updated /
-# unchanged / merged away, and rows read / invalid / held as conflicts
-REPORT_COUNT_KEYS = ("rows", "created", "updated", "merged", "unchanged", "invalid", "conflicts")
-COUNT_LABELS = {"rows": "Rows read", "created": "Profiles created", "updated": "Profiles updated",
-                "merged": "Profiles merged into another", "unchanged": "Profiles unchanged",
-                "invalid": "Invalid rows", "conflicts": "Rows held as conflicts"}
 # rows that were not imported, with the reasons a script or a person should see
 UNIMPORTED_OUTCOMES = ("invalid", "conflict", "skipped")
 
 
 def report_counts(counts: dict[str, Any] | None) -> dict[str, int]:
-    """A job's counts under the report's names (zeros for a job that stopped early)."""
+    """A job's counts under the words of OUTCOME_COUNTS (zeros for a job that stopped early)."""
     counts = counts or {}
-    return {key: int(counts.get(key) or 0) for key in REPORT_COUNT_KEYS}
+    return {word: int(counts.get(key) or 0) for word, key in OUTCOME_COUNTS.items()}
+
+
+def totals_text(counts: dict[str, Any] | None) -> str:
+    """"2,030 rows: 2,000 new, 30 updated, 0 merged, 0 unchanged, 0 invalid, 0 conflicts"."""
+    return totals_line(report_counts(counts))
+
+
+def totals_line(report: dict[str, Any]) -> str:
+    """totals_text of counts already under the vocabulary's words (a CLI report)."""
+    rows = report["rows"]
+    return f"{rows:,} row{'' if rows == 1 else 's'}: " + ", ".join(
+        f"{report[word]:,} {word}" for word in OUTCOME_COUNTS if word != "rows")
 
 
 def counts_summary(file_name: str, counts: dict[str, Any] | None) -> str:
-    """The counts as lines of text (notification and e-mail body)."""
-    lines = [f"{file_name}"]
-    lines += [f"  {COUNT_LABELS[name]}: {value:,}" for name, value in report_counts(counts).items()]
-    return "\n".join(lines)
+    """The notification and e-mail body: the file and its totals, as the report says them."""
+    return f"{file_name}\n  {totals_text(counts)}"
 
 
 def report_status(job: ImportJob) -> str:

@@ -6,6 +6,9 @@ Suggestions try, per column and in this order (the first rule that hits wins):
   synonym     a known name for the target, in English, Vietnamese, French, Spanish, German,
               Chinese ("Mobile", "SĐT", "Ngày sinh", "手机号" ...); a trailing number counts
               too ("Phone 2"), with a little less confidence
+  words       the same words as a key, label or synonym once near-synonyms, plurals, word
+              order and filler are set aside ("Favourite Store" = "Preferred store",
+              "Cell Phone Number" = "Phone", "Cửa hàng yêu thích"): header_words.py
   fuzzy       rapidfuzz ratio >= 80 against every key, label and synonym (typos)
 Two columns never get the same target: the more confident keeps it (the earlier column
 on a tie), the other is left unmapped for the user to decide (new custom field or ignore).
@@ -27,9 +30,10 @@ from ...models import FIELD_TYPES, FieldDefinition, IdentityKind, MappingTemplat
 from ..audit import record_event
 from ..permissions import PROFILES_IMPORT, Actor
 from . import IDENTITY_PREFIX, TAGS_TARGET, ImportMapping
+from .header_words import header_words
 from .normalize import boolean_expr, date_expr, email_expr, fold_text, number_expr
 
-CONFIDENCE = {"exact": 1.0, "normalized": 0.95, "synonym": 0.9, "numbered_synonym": 0.85}
+CONFIDENCE = {"exact": 1.0, "normalized": 0.95, "synonym": 0.9, "numbered_synonym": 0.85, "words": 0.85}
 FUZZY_THRESHOLD = 80  # rapidfuzz ratio, 0-100
 FUZZY_MAX_CONFIDENCE = 0.8  # a fuzzy hit is never as sure as a synonym
 FUZZY_MIN_LENGTH = 4  # "Cty", "Tel": too short to guess from
@@ -143,6 +147,11 @@ def _match_one(header: str, names: dict[str, list[str]]) -> tuple[str | None, fl
             return target, CONFIDENCE["synonym"], "synonym"
         if numbered != compact and numbered in folded:
             return target, CONFIDENCE["numbered_synonym"], "synonym"
+    words = header_words(header)
+    if words:
+        for target, known in names.items():
+            if any(header_words(name) == words for name in (*known, *SYNONYMS.get(target, ()))):
+                return target, CONFIDENCE["words"], "words"
     if len(compact) < FUZZY_MIN_LENGTH:
         return None, 0.0, None
     choices: dict[str, str] = {}  # compact name -> target

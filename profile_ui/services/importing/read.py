@@ -1,4 +1,5 @@
-"""Reading an upload (.xlsx, .csv) or pasted cells into `SheetData`: every value as text.
+"""Reading an upload (.xlsx, .xls, .xlsb, .ods, .csv) or pasted cells into `SheetData`:
+every value as text.
 
 Nothing is type-guessed: a column of numbers with a word at row 201, "0049151", zip
 "01234", a 20-digit id and Vietnamese, Chinese or Arabic text all arrive exactly as the
@@ -11,14 +12,17 @@ stays the number the user sees; the date normalizer reads serials.
 
 A file that is not what it claims, or that is hostile, is refused whole with
 `FileRejected(file_name, reason)` before anything is parsed, in bounded time and memory:
-extension against magic bytes (renamed files, legacy .xls, encrypted workbooks, which are
-OLE containers), empty files, size and row limits from settings, zip bombs (total unpacked
+extension against magic bytes (renamed files, encrypted workbooks, which are OLE
+containers), empty files, size and row limits from settings, zip bombs (total unpacked
 size and compression ratio from the zip directory), XML entity bombs (defusedxml for the
 workbook part here; sandbox.py refuses any DTD in the parts calamine reads), and cells far
-beyond any real sheet. xlsx sheets are parsed in a child process (sandbox.py) capped by
+beyond any real sheet. Workbook sheets are parsed in a child process (sandbox.py) capped by
 RLIMIT_AS and a timeout, because calamine aborts the whole process on some files; a child
-that dies is reported as "could not be read". CSV and pasted text are plain text of at most
-the upload limit and are parsed here with polars.
+that dies is reported as "could not be read". Legacy .xls (OLE), binary .xlsb and
+OpenDocument .ods go through the same child with the same limits (the child also lists
+their sheets, which only calamine can read); a far-away cell in them is stopped by the
+child's memory cap rather than found beforehand. CSV and pasted text are plain text of at
+most the upload limit and are parsed here with polars.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ import tempfile
 import time
 import zipfile
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path, PurePosixPath
@@ -49,12 +54,14 @@ from defusedxml import ElementTree as SafeElementTree
 
 from ...settings import get_settings
 from .. import file_store
-from . import ROW_COL, sandbox
+from . import ROW_COL, limits, sandbox
 
 log = logging.getLogger(__name__)
 
 PASTED_FILE_NAME = "Pasted cells"
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
+# other workbooks calamine reads in the child: (format, how the file must start)
+BOOK_SUFFIXES = {".xls": "xls", ".xlsb": "xlsb", ".ods": "ods"}
 TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
 
 # the child that parses an xlsx sheet: 50,000 x 20 needs ~0.5 GB; 2 GB leaves room and
@@ -97,7 +104,6 @@ _BOMS = (
 )
 _WORKSHEET_REL = "/worksheet"
 _SEP_LINE = re.compile(r"sep=(.)\r?\n")
-_TOO_MANY_ROWS = "it has {count:,} data rows; at most {limit:,} can be imported at once (split it into smaller files)"
 
 
 @dataclass
@@ -138,6 +144,12 @@ class _SheetPart:
 class _Workbook:
     sheets: list[_SheetPart]
     parts: list[str]  # XML parts calamine reads besides the sheet (checked for DTDs)
+    kind: str = "xlsx"  # or a value of BOOK_SUFFIXES
+
+
+# the XML an .ods holds (checked for DTDs in the child before calamine reads it)
+_ODS_PARTS = ["content.xml", "styles.xml", "meta.xml", "settings.xml", "META-INF/manifest.xml"]
+_ODS_MIMETYPE = b"application/vnd.oasis.opendocument.spreadsheet"
 
 
 # ---------------------------------------------------------------------------- public
@@ -149,17 +161,23 @@ def list_sheets(path: Path | str, *, file_name: str) -> list[str]:
     suffix = _suffix(file_name, path)
     data = _load(path, file_name)
     _check_file(data, file_name, suffix)
+    if suffix in BOOK_SUFFIXES:
+        return [sheet.name for sheet in _pickable(_open_other_book(data, file_name, suffix).sheets)]
     if suffix not in XLSX_SUFFIXES:
         return []
     return [sheet.name for sheet in _pickable(_open_workbook(data, file_name).sheets)]
 
 
 def read_upload(path: Path | str, *, file_name: str, sheet: str | None = None) -> SheetData:
-    """Read an uploaded .xlsx/.csv; a workbook with several sheets needs `sheet`."""
+    """Read an uploaded workbook or text file; a workbook with several sheets needs `sheet`."""
     path = Path(path)
     suffix = _suffix(file_name, path)
     data = _load(path, file_name)
     _check_file(data, file_name, suffix)
+    if suffix in BOOK_SUFFIXES:
+        book = _open_other_book(data, file_name, suffix)
+        chosen = _choose_sheet(book, file_name, sheet)
+        return _read_xlsx(data, file_name, book, chosen, check_extent=False)
     if suffix in XLSX_SUFFIXES:
         book = _open_workbook(data, file_name)
         chosen = _choose_sheet(book, file_name, sheet)
@@ -167,20 +185,19 @@ def read_upload(path: Path | str, *, file_name: str, sheet: str | None = None) -
     return _read_text_file(data, file_name, suffix)
 
 
-def read_pasted(text: str) -> SheetData:
-    """Cells copied from a spreadsheet: tab-separated, no header row, mapped by position."""
+def read_pasted(text: str, *, has_header: bool = False) -> SheetData:
+    """Cells copied from a spreadsheet: tab-separated, mapped by position, or with their
+    header row (`has_header`, the wizard's paste box); at most PASTE_MAX_ROWS data rows."""
     settings = get_settings()
     if len(text) > settings.upload_max_bytes:
-        raise FileRejected(PASTED_FILE_NAME, f"the pasted text is over {_size(settings.upload_max_bytes)}; "
+        raise FileRejected(PASTED_FILE_NAME, f"the pasted text is over {limits.size_text(settings.upload_max_bytes)}; "
                                              "import it as a file instead")
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     grid = _parse_delimited(text, "\t", PASTED_FILE_NAME) if text.strip() else None
     if grid is None:
         raise FileRejected(PASTED_FILE_NAME, "nothing was pasted")
-    return _sheet_data(PASTED_FILE_NAME, None, grid, first_row=1, has_header=False,
-                       max_rows=settings.paste_max_rows,
-                       too_many="{count:,} rows were pasted; at most {limit:,} can be pasted at once "
-                                "(import a file for more)",
+    return _sheet_data(PASTED_FILE_NAME, None, grid, first_row=1, has_header=has_header,
+                       max_rows=settings.paste_max_rows, too_many=limits.too_many_pasted_rows,
                        empty_reason="nothing was pasted")
 
 
@@ -192,23 +209,14 @@ def _suffix(file_name: str, path: Path) -> str:
     return (Path(file_name).suffix or path.suffix).lower()
 
 
-def _size(limit: int) -> str:
-    return f"{limit / (1024 * 1024):,.0f} MB" if limit >= 1024 * 1024 else f"{limit:,} bytes"
-
-
-def _too_large(size: int, file_name: str) -> FileRejected:
-    limit = get_settings().upload_max_bytes
-    return FileRejected(file_name, f"the file is {size / (1024 * 1024):,.1f} MB; files up to "
-                                   f"{_size(limit)} can be imported")
-
-
 def _load(path: Path, file_name: str) -> bytes:
     """The file's plain bytes, decrypted in memory when it is stored encrypted
     (services/file_store.py); a file far over the size limit is refused unread."""
     try:
         stored = path.stat().st_size
-        if stored > file_store.stored_size(get_settings().upload_max_bytes):
-            raise _too_large(stored, file_name)
+        limit = get_settings().upload_max_bytes
+        if stored > file_store.stored_size(limit):
+            raise FileRejected(file_name, limits.too_large(stored, limit))
         return file_store.read_bytes(path)
     except FileNotFoundError:
         raise FileRejected(file_name, "the file was not found") from None
@@ -222,29 +230,40 @@ def _check_file(data: bytes, file_name: str, suffix: str) -> None:
     """Type, size and magic bytes against the extension the user's file name claims."""
     settings = get_settings()
     size, head = len(data), data[:8192]
-    if suffix == ".xls":
-        raise FileRejected(file_name, _xls_reason(head))
-    if suffix not in XLSX_SUFFIXES + TEXT_SUFFIXES:
+    if suffix not in (*XLSX_SUFFIXES, *BOOK_SUFFIXES, *TEXT_SUFFIXES):
         shown = suffix or "files without an extension"
-        raise FileRejected(file_name, f"{shown} files cannot be imported; upload an .xlsx or .csv file")
+        raise FileRejected(file_name, f"{shown} files cannot be imported; upload an .xlsx, .xls, .ods "
+                                      "or .csv file")
     if size == 0:
         raise FileRejected(file_name, "the file is empty")
     if size > settings.upload_max_bytes:
-        raise _too_large(size, file_name)
+        raise FileRejected(file_name, limits.too_large(size, settings.upload_max_bytes))
     if suffix in XLSX_SUFFIXES:
         _check_xlsx_magic(head, file_name, data)
+    elif suffix in BOOK_SUFFIXES:
+        _check_book_magic(head, file_name, BOOK_SUFFIXES[suffix])
     else:
         _check_text_magic(head, file_name, suffix)
 
 
-def _xls_reason(head: bytes) -> str:
-    if head.startswith(_ZIP_MAGIC):
-        return "this is an .xlsx workbook named .xls; rename it to .xlsx and upload again"
+def _check_book_magic(head: bytes, file_name: str, kind: str) -> None:
+    """.xls is an OLE compound file; .xlsb and .ods are zip packages."""
+    expected = _OLE_MAGIC if kind == "xls" else _ZIP_MAGIC
+    if head.startswith(expected):
+        return
+    if kind == "xls" and head.startswith(_ZIP_MAGIC):
+        raise FileRejected(file_name, "this is an .xlsx workbook named .xls; rename it to .xlsx and upload again")
+    if kind != "xls" and head.startswith(_OLE_MAGIC):
+        raise FileRejected(file_name, f"its content is an Excel 97-2003 (.xls) workbook, not .{kind} "
+                                      "(was the file renamed?); rename it to .xls and upload again")
     if _looks_like_markup(head):
-        return ("this is a web page (HTML/XML) saved with an .xls name, not a real workbook; "
-                "open it in Excel and save it as .xlsx or .csv")
-    return ("legacy Excel 97-2003 (.xls) workbooks cannot be imported; open it in Excel and "
-            "save it as .xlsx (Excel Workbook) or .csv")
+        raise FileRejected(file_name, f"this is a web page (HTML/XML) saved with an .{kind} name, not a real "
+                                      "workbook; open it in a spreadsheet program and save it as .xlsx or .csv")
+    kind_found = _other_kind(head)
+    if kind_found:
+        raise FileRejected(file_name, f"its content is {kind_found}, not a spreadsheet (was the file renamed?)")
+    raise FileRejected(file_name, f"its content is plain text, not an .{kind} workbook: a CSV file renamed? "
+                                  "Upload it with a .csv name")
 
 
 def _looks_like_markup(head: bytes) -> bool:
@@ -277,8 +296,8 @@ def _ole_reason(data: bytes) -> str:
         return ("the workbook is password-protected (encrypted); open it in Excel, remove the "
                 "password (File > Info > Protect Workbook > Encrypt with Password), save and "
                 "upload again")
-    return ("this is a legacy Excel 97-2003 (.xls) workbook renamed to .xlsx; open it in Excel "
-            "and save it as .xlsx")
+    return ("this is a legacy Excel 97-2003 (.xls) workbook renamed to .xlsx; rename it to .xls "
+            "and upload again")
 
 
 def _other_kind(head: bytes) -> str | None:
@@ -345,6 +364,37 @@ def _open_workbook(data: bytes, file_name: str) -> _Workbook:
     return _Workbook(sheets=sheets, parts=parts)
 
 
+def _open_other_book(data: bytes, file_name: str, suffix: str) -> _Workbook:
+    """An .xls/.xlsb/.ods: the zip checks for the packaged ones, then its sheets as the
+    child lists them (calamine alone reads these formats)."""
+    kind = BOOK_SUFFIXES[suffix]
+    parts: list[str] = []
+    if kind != "xls":
+        try:
+            archive = zipfile.ZipFile(io.BytesIO(data))
+        except (zipfile.BadZipFile, OSError, ValueError):
+            raise FileRejected(file_name, f"the workbook is damaged: it is not a valid .{kind} (zip) package") from None
+        with archive:
+            infos = archive.infolist()
+            _check_zip_directory(infos, file_name)
+            names = {info.filename for info in infos}
+            if kind == "ods":
+                mimetype = archive.read("mimetype")[:100] if "mimetype" in names else b""
+                if not mimetype.startswith(_ODS_MIMETYPE):
+                    raise FileRejected(file_name, "its content is not an OpenDocument spreadsheet (was the file "
+                                                  "renamed?)")
+                parts = _ODS_PARTS
+            elif "xl/workbook.bin" not in names:
+                raise FileRejected(file_name, "its content is not a binary Excel workbook (.xlsb): it has no "
+                                              "xl/workbook.bin (was the file renamed?)")
+            else:
+                parts = ["[Content_Types].xml", "_rels/.rels", "xl/_rels/workbook.bin.rels"]
+    book = _Workbook(sheets=[], parts=parts, kind=kind)
+    result, _ = _run_child(data, file_name, book, {"mode": "sheets"})
+    book.sheets = [_SheetPart(name=s["name"], part="", visible=s.get("visible", True)) for s in result["sheets"]]
+    return book
+
+
 def _join_part(base: PurePosixPath, target: str) -> str:
     resolved: list[str] = []
     for piece in (base / target).parts:
@@ -368,7 +418,7 @@ def _check_zip_directory(infos: list[zipfile.ZipInfo], file_name: str) -> None:
     packed = sum(info.compress_size for info in infos)
     if unpacked > MAX_UNPACKED_BYTES:
         raise FileRejected(file_name, f"the workbook unpacks to {unpacked / (1024 * 1024):,.0f} MB, far more "
-                                      f"than a {_size(get_settings().upload_max_bytes)} spreadsheet can hold: "
+                                      f"than a {limits.size_text(get_settings().upload_max_bytes)} spreadsheet can hold: "
                                       "it looks like a zip bomb and was not opened")
     for total, compressed in [(unpacked, packed)] + [(i.file_size, i.compress_size) for i in infos]:
         if total >= RATIO_CHECKED_FROM_BYTES and total > MAX_COMPRESSION_RATIO * max(compressed, 1):
@@ -388,8 +438,8 @@ def _workbook_part(archive: zipfile.ZipFile, names: dict[str, zipfile.ZipInfo], 
     if part is None and "xl/workbook.xml" in names:
         part = "xl/workbook.xml"
     if part and part.lower().endswith(".bin"):
-        raise FileRejected(file_name, "binary Excel workbooks (.xlsb) cannot be imported; open it in Excel "
-                                      "and save it as .xlsx")
+        raise FileRejected(file_name, "this is a binary Excel workbook (.xlsb) named .xlsx; rename it to "
+                                      ".xlsb and upload again")
     if part and part in names and part.startswith("xl/"):
         return part
     lowered = [name.lower() for name in names]
@@ -453,7 +503,7 @@ def _read_xlsx(data: bytes, file_name: str, book: _Workbook, chosen: _SheetPart,
     grid, result = _parse_sheet(data, file_name, book, chosen, check_extent=check_extent)
     return _sheet_data(
         file_name, chosen.name, grid, first_row=1, has_header=True,
-        max_rows=settings.upload_max_rows, too_many=_TOO_MANY_ROWS,
+        max_rows=settings.upload_max_rows, too_many=limits.too_many_rows,
         error_cells=result.get("error_cells", []),
         first_column=result.get("first_column"),
         empty_reason=f'the sheet "{chosen.name}" is empty',
@@ -521,19 +571,29 @@ def _parse_in_child(data: bytes, file_name: str, book: _Workbook, chosen: _Sheet
                     check_extent: bool) -> tuple[pl.DataFrame, dict[str, Any]]:
     """Run sandbox.py on the sheet; its verdict, or "could not be read" if it died."""
     settings = get_settings()
-    sheet_rels = str(PurePosixPath(chosen.part).parent / "_rels" / (PurePosixPath(chosen.part).name + ".rels"))
-    job = {
-        "path": None,  # the workbook's bytes come on stdin: the plain file is never on disk
-        "sheet": chosen.name,
-        "part": chosen.part,
-        "parts": book.parts + ["xl/sharedStrings.xml", "xl/styles.xml", chosen.part, sheet_rels],
-        # a valued cell this far down cannot belong to a sheet within the row limit
-        "row_threshold": 10 ** len(str(settings.upload_max_rows + 1)),
-        "max_columns": MAX_COLUMNS,
-        "check_extent": check_extent,
-        "memory_bytes": CHILD_MEMORY_BYTES,
-        "cpu_seconds": int(CHILD_TIMEOUT_SECONDS) + 5,
-    }
+    job: dict[str, Any] = {"mode": "read", "sheet": chosen.name, "check_extent": check_extent}
+    if book.kind == "xlsx":
+        sheet_rels = str(PurePosixPath(chosen.part).parent / "_rels" / (PurePosixPath(chosen.part).name + ".rels"))
+        job.update({
+            "part": chosen.part,
+            "parts": book.parts + ["xl/sharedStrings.xml", "xl/styles.xml", chosen.part, sheet_rels],
+            # a valued cell this far down cannot belong to a sheet within the row limit
+            "row_threshold": 10 ** len(str(settings.upload_max_rows + 1)),
+            "max_columns": MAX_COLUMNS,
+        })
+    result, grid_bytes = _run_child(data, file_name, book, job)
+    # the grid comes back on stdout: parsed rows are never on disk in plain text
+    grid = pl.read_ipc(io.BytesIO(grid_bytes))
+    return grid, result
+
+
+def _run_child(data: bytes, file_name: str, book: _Workbook,
+               job: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+    """Run sandbox.py on `job`, the workbook's plain bytes on its stdin (never written to
+    disk); (the child's verdict, what it wrote on stdout: the grid as Arrow IPC), or
+    FileRejected when it refused the file, stopped or ran out of time."""
+    job = {"path": None, "format": book.kind, "parts": book.parts,
+           "memory_bytes": CHILD_MEMORY_BYTES, "cpu_seconds": int(CHILD_TIMEOUT_SECONDS) + 5, **job}
     package_root = str(Path(__file__).resolve().parents[3])
     env = dict(os.environ, RUST_BACKTRACE="0",
                PYTHONPATH=os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])))
@@ -551,17 +611,15 @@ def _parse_in_child(data: bytes, file_name: str, book: _Workbook, chosen: _Sheet
                                           "seconds; it may be damaged or far larger inside than it looks") from None
         result_path = Path(folder) / sandbox.RESULT_FILE
         if done.returncode != 0 or not result_path.exists():
-            log.warning("xlsx reader child for %s exited with %s: %s", file_name, done.returncode,
+            log.warning("workbook reader child for %s exited with %s: %s", file_name, done.returncode,
                         done.stderr[-2000:].decode("utf-8", "replace"))
             raise FileRejected(file_name, "the workbook could not be read: the reader stopped (it needed more "
                                           "memory or time than an import may use, or the file is damaged); "
-                                          "open it in Excel, save it again as .xlsx and upload it")
+                                          "open it in a spreadsheet program, save it again and upload it")
         result = json.loads(result_path.read_text())
-        if not result.get("ok"):
-            raise FileRejected(file_name, result["reason"])
-        # the grid comes back on stdout: parsed rows are never on disk in plain text
-        grid = pl.read_ipc(io.BytesIO(done.stdout))
-    return grid, result
+    if not result.get("ok"):
+        raise FileRejected(file_name, result["reason"])
+    return result, done.stdout
 
 
 # ------------------------------------------------------------------------ text files
@@ -582,7 +640,7 @@ def _read_text_file(data: bytes, file_name: str, suffix: str) -> SheetData:
     if grid is None:
         raise FileRejected(file_name, "the file has no data: it holds only blank lines")
     return _sheet_data(file_name, None, grid, first_row=1, has_header=True,
-                       max_rows=settings.upload_max_rows, too_many=_TOO_MANY_ROWS,
+                       max_rows=settings.upload_max_rows, too_many=limits.too_many_rows,
                        empty_reason="the file has no data: it holds only blank lines")
 
 
@@ -709,7 +767,7 @@ def _sheet_data(
     first_row: int,
     has_header: bool,
     max_rows: int,
-    too_many: str,
+    too_many: Callable[[int, int], str],
     error_cells: Sequence[dict[str, Any]] = (),
     first_column: int | None = None,
     empty_reason: str = "there is nothing to import",
@@ -734,7 +792,7 @@ def _sheet_data(
         raw_headers = [None] * len(columns)
         data = grid
     if data.height > max_rows:
-        raise FileRejected(file_name, too_many.format(count=data.height, limit=max_rows))
+        raise FileRejected(file_name, too_many(data.height, max_rows))
     headers = _unique_headers(raw_headers)
     # a column with neither a header nor a value (e.g. cells cleared to "") is left out
     non_null = data.select(pl.col(columns).count()).row(0)

@@ -24,6 +24,8 @@ from . import ROW_COL
 from .apply import OUTCOMES, BulkWriter, ImportPlan
 
 REASONS_HEADER = "Reasons"
+# the first column of the error file: the row's number in the user's spreadsheet (header = 1)
+ROW_NUMBER_HEADER = "Row"
 ERROR_FILE_FORMATS = ("xlsx", "csv")
 
 
@@ -132,24 +134,26 @@ def write_error_file(
     path: str | Path,
     fmt: str = "xlsx",
 ) -> Path:
-    """The invalid rows as they came in (the file's own headers and text), plus a "Reasons"
-    column, as .xlsx or .csv; in the CSV a header or cell that a spreadsheet would run as a
-    formula gets a leading ' (services/sheet_writer.py). `errors`: row number -> reasons,
-    or a frame with ROW_COL and "errors" (JSON text or a list). Written as a private file,
-    encrypted when encryption is configured (services/file_store.py; read it with
-    file_store.read_bytes). Returns the path written."""
+    """The invalid rows exactly as they came in (the file's own headers and text), after a
+    first "Row" column (the row's number in the spreadsheet, so each can be found in the
+    original) and before a "Reasons" column, as .xlsx or .csv; in the CSV a header or cell
+    that a spreadsheet would run as a formula gets a leading ' (services/sheet_writer.py).
+    `errors`: row number -> reasons, or a frame with ROW_COL and "errors" (JSON text or a
+    list). Written as a private file, encrypted when encryption is configured
+    (services/file_store.py; read it with file_store.read_bytes). Returns the path."""
     if fmt not in ERROR_FILE_FORMATS:
         raise ResultsError(f"unknown error file format '{fmt}' (expected xlsx or csv)")
     reasons = _reasons_frame(errors)
     headers = list(frame_as_read.headers)
     data = frame_as_read.frame.join(reasons, on=ROW_COL, how="inner").sort(ROW_COL)
-    header_row = headers + [_reasons_header(headers)]
-    out = data.select([pl.col(h).cast(pl.Utf8) for h in headers] + [pl.col("__reasons__")])
+    header_row = [_free_header(ROW_NUMBER_HEADER, headers), *headers, _free_header(REASONS_HEADER, headers)]
+    out = data.select([pl.col(ROW_COL).cast(pl.Utf8)] + [pl.col(h).cast(pl.Utf8) for h in headers]
+                      + [pl.col("__reasons__")])
     # the app's one CSV/xlsx writer (formula-like headers and cells never run in a
     # spreadsheet) into a private, maybe encrypted file
     path = Path(path)
     write_table(file_store.open_private(path), header_row, out, fmt, sheet_name="Invalid rows",
-                widths=[18] * len(headers) + [60])
+                widths=[8] + [18] * len(headers) + [60], number_columns=[0])
     return path
 
 
@@ -164,8 +168,9 @@ def _reasons_frame(errors: Mapping[int, Sequence[Any]] | pl.DataFrame) -> pl.Dat
                         schema={ROW_COL: pl.Int64, "__reasons__": pl.Utf8})
 
 
-def _reasons_header(headers: list[str]) -> str:
-    name, n = REASONS_HEADER, 2
+def _free_header(base: str, headers: list[str]) -> str:
+    """`base`, or "Reasons (2)"... when the file has a column of that name already."""
+    name, n = base, 2
     while name in headers:
-        name, n = f"{REASONS_HEADER} ({n})", n + 1
+        name, n = f"{base} ({n})", n + 1
     return name

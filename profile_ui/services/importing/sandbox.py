@@ -1,4 +1,4 @@
-"""The child process that parses one xlsx sheet, so a hostile workbook cannot hurt the app.
+"""The child process that parses one workbook sheet, so a hostile workbook cannot hurt the app.
 
 Run as `python -m profile_ui.services.importing.sandbox JOB.json` by read.py, never imported
 by the app for parsing. It caps its own address space (RLIMIT_AS) and CPU time before it
@@ -19,6 +19,11 @@ Steps, each bounded:
 
 The workbook's bytes come on stdin (JOB's "path" is null): an upload is stored encrypted
 (services/file_store.py) and its plain bytes are never written to disk; nor is the grid.
+
+Legacy .xls, .xlsb and .ods (job "format") take the same path without step 2 (their cells
+are not XML to scan; the memory cap stops a runaway grid): the XML parts of an .ods or
+.xlsb package are checked for a DTD, then calamine reads the sheet. Job "mode" "sheets"
+lists a workbook's sheets instead (for these formats the parent cannot read them itself).
 
 The zip-level checks (magic bytes, total size, compression ratio, encryption) and the
 sheet choice happen in the parent before this starts; they only read the zip directory.
@@ -232,22 +237,34 @@ def read_grid(path: str | bytes, sheet: str) -> Any:
     )
 
 
+def list_sheets(workbook: str | bytes) -> list[dict[str, Any]]:
+    """The workbook's sheets in order: {"name", "visible"}."""
+    import fastexcel
+
+    reader = fastexcel.read_excel(workbook)
+    return [{"name": name, "visible": True} for name in reader.sheet_names]
+
+
 def run(job: dict[str, Any], workbook: str | bytes) -> tuple[dict[str, Any], bytes]:
-    """(the verdict, the grid as Arrow IPC bytes; empty when refused)."""
+    """(the verdict, the grid as Arrow IPC bytes; empty when refused or when listing sheets)."""
+    fmt = job.get("format", "xlsx")
     try:
-        with zipfile.ZipFile(io.BytesIO(workbook) if isinstance(workbook, bytes) else workbook) as archive:
-            check_prologs(archive, job["parts"])
-            scan = None
-            if job.get("check_extent", True):
-                scan = scan_sheet(archive, job["part"], row_threshold=job["row_threshold"],
-                                  max_columns=job["max_columns"])
+        scan = None
+        if fmt != "xls":  # the others are zip packages of XML (or, for .xlsb, binary) parts
+            with zipfile.ZipFile(io.BytesIO(workbook) if isinstance(workbook, bytes) else workbook) as archive:
+                check_prologs(archive, job["parts"])
+                if fmt == "xlsx" and job.get("mode", "read") == "read" and job.get("check_extent", True):
+                    scan = scan_sheet(archive, job["part"], row_threshold=job["row_threshold"],
+                                      max_columns=job["max_columns"])
+        if job.get("mode") == "sheets":
+            return {"ok": True, "sheets": list_sheets(workbook)}, b""
         grid = read_grid(workbook, job["sheet"])
     except Rejected as exc:
         return {"ok": False, "reason": str(exc)}, b""
     except zipfile.BadZipFile as exc:
         return {"ok": False, "reason": f"the workbook is damaged ({exc})"}, b""
     except KeyError:
-        return {"ok": False, "reason": f"the workbook is damaged: the sheet's part {job['part']} is missing"}, b""
+        return {"ok": False, "reason": f"the workbook is damaged: the sheet's part {job.get('part')} is missing"}, b""
     except Exception as exc:
         if not _is_calamine_error(exc):
             raise  # out of memory and the like: main() reports the reader as stopped

@@ -28,7 +28,7 @@ from ..permissions import PROFILES_IMPORT, Actor
 from . import ERRORS_COL, ROW_COL, VALID_COL, ImportMapping, ImportOptions
 from .apply import (
     OUT_INVALID, OUT_NEW, OUT_SKIPPED, OUT_UNCHANGED, OUT_UPDATED, OUTCOMES, BulkWriter, ImportPlan,
-    ImportPlanError, UndoReport,
+    ImportPlanError,
 )
 from .resolve import find_identity_owners, identity_column, in_batches, in_filter
 
@@ -222,40 +222,4 @@ def apply_segments(*, session: Session, actor: Actor, job: ImportJob, frame: pl.
     return plan
 
 
-def undo_segment_rows(*, session: Session, job: ImportJob, report: UndoReport) -> None:
-    """Undo a segment file's memberships (called by apply.undo_import): memberships it added go,
-    values it changed come back, where this import is still the last to have set them;
-    segments it created go once empty."""
-    r = ImportRowResult
-    rows = session.connection().execute(sa.select(r.profile_id, r.changes).where(
-        r.job_id == job.id, r.outcome.in_([OUT_NEW, OUT_UPDATED]))).all()
-    infos = [(pid, c["@segment"]) for pid, c in rows if c and "@segment" in c]
-    if not infos:
-        return
-    names = sorted({i["name"] for _, i in infos})
-    ids = dict(session.connection().execute(sa.select(Segment.name, Segment.id).where(Segment.name.in_(names))).all())
-    members = SegmentMember.__table__
-    for pid, info in infos:
-        segment_id = ids.get(info["name"])
-        if segment_id is None:
-            continue
-        where = sa.and_(members.c.segment_id == segment_id, members.c.profile_id == pid,
-                        members.c.import_job_id == job.id)
-        if info["existed"]:
-            done = session.connection().execute(members.update().where(where).values(
-                value=info["before"], import_job_id=None)).rowcount
-            report.memberships_restored += done or 0
-        else:
-            done = session.connection().execute(members.delete().where(where)).rowcount
-            report.memberships_removed += done or 0
-    created = sorted({ids[i["name"]] for _, i in infos if i["created"] and i["name"] in ids})
-    for segment_id in created:
-        left = session.connection().execute(sa.select(sa.func.count()).select_from(members).where(
-            members.c.segment_id == segment_id)).scalar_one()
-        if not left:
-            session.connection().execute(Segment.__table__.delete().where(Segment.__table__.c.id == segment_id))
-            report.segments_removed += 1
-
-
-__all__ = ["SEGMENT_NAME", "SEGMENT_VALUE", "apply_segments", "plan_segments", "segment_frame",
-           "undo_segment_rows"]
+__all__ = ["SEGMENT_NAME", "SEGMENT_VALUE", "apply_segments", "plan_segments", "segment_frame"]

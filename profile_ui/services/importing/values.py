@@ -62,6 +62,14 @@ def match_value(raw: str, options: list[str]) -> str | None:
     return None
 
 
+def same_values(raw_values: list[str], options: list[str]) -> dict[str, str]:
+    """{raw: option} for the raw values that ARE an option, ignoring case, accents and
+    surrounding spaces ("silver", "GOLD ", "Bạc" for "Bac"): mapped from the start; the
+    other rules of match_value wait for the user's "map values with matching words"."""
+    by_fold = {fold_text(option): option for option in options}
+    return {raw: by_fold[folded] for raw in raw_values if (folded := fold_text(raw)) and folded in by_fold}
+
+
 def match_values(raw_values: list[str], options: list[str]) -> dict[str, str]:
     """{raw: option} for every raw value a rule matches ("map values with matching words")."""
     matched: dict[str, str] = {}

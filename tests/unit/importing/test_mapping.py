@@ -257,3 +257,47 @@ def test_new_field_type_guessed_from_values(values, field_type):
 def test_propose_new_field_for_an_unmatched_column():
     proposal = propose_new_field("Điểm thưởng", pl.Series(["10", "12,5"]), {"diem_thuong"})
     assert proposal == {"key": "diem_thuong_2", "label": "Điểm thưởng", "type": "number"}
+
+
+# Real header spellings seen in marketers' files, and the field each one holds (issue 11).
+PREFERRED_STORE = FieldDefinition(key="preferred_store", label="Preferred store", type="text")
+REAL_HEADERS = [
+    ("Favourite Store", "preferred_store"),
+    ("Favorite store", "preferred_store"),
+    ("Fav. Store", "preferred_store"),
+    ("Preferred Stores", "preferred_store"),
+    ("Favourite shop", "preferred_store"),
+    ("Cửa hàng yêu thích", "preferred_store"),
+    ("Cửa hàng ưa thích", "preferred_store"),
+    ("CUA HANG YEU THICH", "preferred_store"),
+    ("Cell Phone Number", "identity:phone"),
+    ("Mobile No.", "identity:phone"),
+    ("Mobile phone number", "identity:phone"),
+    ("Phone Numbers", "identity:phone"),
+    ("Customer mobile", "identity:phone"),
+    ("Số ĐT", "identity:phone"),
+    ("Số điện thoại di động", "identity:phone"),
+    ("ĐT di động", "identity:phone"),
+    ("E-mail addresses", "identity:email"),
+    ("Emails", "identity:email"),
+    ("Customer E-mail", "identity:email"),
+    ("Birth Dates", "birthday"),
+    ("Ngày sinh nhật", "birthday"),
+    ("Cities", "city"),
+    ("Tỉnh / Thành phố", "city"),
+    ("Member Levels", "member_level"),
+    ("Hạng khách hàng", "member_level"),
+    ("Customer Tags", "tags"),
+]
+
+
+@pytest.mark.parametrize(("header", "target"), REAL_HEADERS)
+def test_real_header_spellings_find_their_field(header, target):
+    s = suggest(header, fields=[*FIELDS, PREFERRED_STORE])[header]
+    assert s.target == target, (header, s)
+    assert s.confidence >= 0.8
+
+
+@pytest.mark.parametrize("header", ["Store", "Favourite colour", "Home address", "Order number", "Ngày mua"])
+def test_near_synonyms_need_every_word(header):
+    assert suggest(header, fields=[*FIELDS, PREFERRED_STORE])[header].target is None

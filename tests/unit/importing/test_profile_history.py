@@ -5,7 +5,7 @@ from datetime import date
 
 from profile_ui.models import ImportJob, ImportRowResult
 from profile_ui.pages.profiles.detail_state import _history
-from profile_ui.services.importing.apply import undo_import
+from profile_ui.services.importing.undo import undo_import
 from profile_ui.services.profile_edit import update_profile_fields
 from profile_ui.services.profiles import get_profile_360
 

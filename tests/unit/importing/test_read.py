@@ -283,14 +283,15 @@ def ole_file(*streams: str) -> bytes:
     return header.ljust(512, b"\x00") + entries.ljust(512, b"\x00")
 
 
-def test_legacy_xls_is_refused(tmp_path: Path) -> None:
+def test_an_xls_that_is_only_an_ole_header_is_unreadable(tmp_path: Path) -> None:
     (tmp_path / "old.xls").write_bytes(ole_file("Workbook", "\x05SummaryInformation"))
-    assert "legacy Excel 97-2003 (.xls) workbooks cannot be imported" in rejected(tmp_path / "old.xls").reason
+    assert "could not be read" in rejected(tmp_path / "old.xls").reason
 
 
 def test_legacy_xls_renamed_to_xlsx_is_refused(tmp_path: Path) -> None:
     (tmp_path / "old.xlsx").write_bytes(ole_file("Workbook"))
-    assert "legacy Excel 97-2003 (.xls) workbook renamed to .xlsx" in rejected(tmp_path / "old.xlsx").reason
+    assert ("legacy Excel 97-2003 (.xls) workbook renamed to .xlsx; rename it to .xls"
+            in rejected(tmp_path / "old.xlsx").reason)
 
 
 def test_password_protected_xlsx_is_refused(tmp_path: Path) -> None:
@@ -314,8 +315,8 @@ def test_workbook_whose_sheet_part_is_missing_is_refused(make_raw_xlsx) -> None:
 
 
 def test_unsupported_file_type_is_refused(tmp_path: Path) -> None:
-    (tmp_path / "people.ods").write_bytes(b"PK\x03\x04whatever")
-    assert ".ods files cannot be imported" in rejected(tmp_path / "people.ods").reason
+    (tmp_path / "people.numbers").write_bytes(b"PK\x03\x04whatever")
+    assert ".numbers files cannot be imported" in rejected(tmp_path / "people.numbers").reason
 
 
 def test_zip_bomb_by_unpacked_size_is_refused_without_unpacking(make_zip_bomb) -> None:
@@ -547,6 +548,28 @@ def test_paste_of_1000_rows_is_read_and_1001_refused() -> None:
         read_pasted("".join(f"u{i}@x.vn\t{i}\n" for i in range(1001)))
     assert str(caught.value).startswith(f"{PASTED_FILE_NAME}: 1,001 rows")
     assert "at most 1,000" in caught.value.reason
+
+
+def test_paste_with_its_header_row_counts_data_rows_only() -> None:
+    header = "Email\tName\n"
+    sheet = read_pasted(header + "".join(f"u{i}@x.vn\t{i}\n" for i in range(1000)), has_header=True)
+    assert sheet.headers == ["Email", "Name"] and sheet.frame.height == 1000
+    with pytest.raises(FileRejected) as caught:
+        read_pasted(header + "".join(f"u{i}@x.vn\t{i}\n" for i in range(1001)), has_header=True)
+    assert caught.value.reason == ("1,001 rows were pasted; at most 1,000 can be pasted at once "
+                                   "(import a file for more)")
+
+
+def test_limit_messages_name_the_size_and_the_limit() -> None:
+    from profile_ui.services.importing import limits
+
+    mb = 1024 * 1024
+    assert limits.too_large(int(10.8 * mb), 10 * mb) == "the file is 10.8 MB; files up to 10 MB can be imported"
+    assert limits.too_large(300_000, 200_000) == "the file is 293 KB; files up to 195 KB can be imported"
+    # sizes that round alike are given in bytes
+    assert limits.too_large(10 * mb + 5, 10 * mb) == (
+        "the file is 10,485,765 bytes; files up to 10,485,760 bytes can be imported")
+    assert limits.too_many_rows(50_001, 50_000).startswith("it has 50,001 data rows; at most 50,000")
 
 
 def test_empty_paste_is_refused() -> None:

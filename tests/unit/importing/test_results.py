@@ -75,10 +75,10 @@ def test_error_file_csv_has_the_invalid_rows_as_they_came_in(tmp_path):
     raw = path.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
     back = pl.read_csv(path, infer_schema=False)
-    assert back.columns == ["Name", "E-mail", "Zip", "Note", "Reasons"]
+    assert back.columns == ["Row", "Name", "E-mail", "Zip", "Note", "Reasons"]
     assert back.rows() == [  # a formula keeps its text, made inert for a spreadsheet
-        ("Nguyễn Văn Bình", "binh@", "007", '\'=HYPERLINK("http://x")', "E-mail: not a valid e-mail address"),
-        (None, "dee", "0049151", 'a, "quoted"\nline', "E-mail: not a valid e-mail address; no identifier"),
+        ("3", "Nguyễn Văn Bình", "binh@", "007", '\'=HYPERLINK("http://x")', "E-mail: not a valid e-mail address"),
+        ("5", None, "dee", "0049151", 'a, "quoted"\nline', "E-mail: not a valid e-mail address; no identifier"),
     ]
 
 
@@ -86,19 +86,22 @@ def test_error_file_xlsx_keeps_text_as_text(tmp_path):
     path = write_error_file(_sheet(), ERRORS, tmp_path / "errors.xlsx", "xlsx")
     sheet = openpyxl.load_workbook(path).active
     rows = [[c.value for c in row] for row in sheet.iter_rows()]
-    assert rows[0] == ["Name", "E-mail", "Zip", "Note", "Reasons"]
-    assert rows[1] == ["Nguyễn Văn Bình", "binh@", "007", '=HYPERLINK("http://x")', "E-mail: not a valid e-mail address"]
-    assert sheet.cell(row=2, column=4).data_type == "s"  # a string, never a formula
-    assert rows[2][2] == "0049151" and len(rows) == 3
+    assert rows[0] == ["Row", "Name", "E-mail", "Zip", "Note", "Reasons"]
+    assert rows[1] == [3, "Nguyễn Văn Bình", "binh@", "007", '=HYPERLINK("http://x")',
+                       "E-mail: not a valid e-mail address"]
+    assert sheet.cell(row=2, column=5).data_type == "s"  # a string, never a formula
+    assert rows[2][0] == 5 and rows[2][3] == "0049151" and len(rows) == 3
 
 
 def test_error_file_from_a_plan_and_a_clashing_reasons_header(session, finished, tmp_path):
     _job, plan = finished
-    sheet = SimpleNamespace(headers=["Email", "Reasons"], frame=pl.DataFrame(
-        {ROW_COL: [2, 3, 4, 5], "Email": ["ann@x.com", "bad", "new@x.com", "x"], "Reasons": ["", "", "", "mine"]}))
+    sheet = SimpleNamespace(headers=["Row", "Email", "Reasons"], frame=pl.DataFrame(
+        {ROW_COL: [2, 3, 4, 5], "Row": ["a", "b", "c", "d"], "Email": ["ann@x.com", "bad", "new@x.com", "x"],
+         "Reasons": ["", "", "", "mine"]}))
     path = write_error_file(sheet, plan_errors(plan), tmp_path / "e.csv", "csv")
     back = pl.read_csv(path, infer_schema=False)
-    assert back.columns == ["Email", "Reasons", "Reasons (2)"]
+    assert back.columns == ["Row (2)", "Row", "Email", "Reasons", "Reasons (2)"]
+    assert back["Row (2)"].to_list() == ["3", "5"] and back["Row"].to_list() == ["b", "d"]
     assert back["Email"].to_list() == ["bad", "x"]
     assert back["Reasons (2)"].to_list()[1] == "E-mail: not a valid e-mail address; DOB: not a date"
     with pytest.raises(ResultsError):

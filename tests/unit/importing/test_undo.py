@@ -11,7 +11,7 @@ from profile_ui.models import (
     utcnow,
 )
 from profile_ui.services.importing import ROW_COL, ImportOptions
-from profile_ui.services.importing.apply import ImportUndoError, undo_import
+from profile_ui.services.importing.undo import ImportUndoError, undo_import
 from profile_ui.services.importing.segments_apply import apply_segments, segment_frame
 from profile_ui.services.permissions import PermissionDenied
 
@@ -97,7 +97,7 @@ def test_undo_keeps_and_reports_what_someone_changed_since(session, people):
     session.commit()
     assert report.fields_kept == [{"profile_id": ann, "field": "city",
                                    "reason": "changed since the import (by a person's edit)"}]
-    assert report.profiles_kept == [{"profile_id": kim, "reason": "changed since the import"}]
+    assert report.profiles_kept == [{"profile_id": kim, "reason": "edited by hand since the import"}]
     assert report.fields_restored == 1
     after = profile(session, ann)
     assert (after.city, after.full_name) == ("Hai Phong", "Ann")
@@ -162,3 +162,98 @@ def test_undo_leaves_merges_and_the_values_they_brought(session, people):
     after = profile(session, ann)
     assert after.city == "Hanoi" and after.attributes == {"score": 1, "note": "from bob"}
     assert profile(session, bob).status == "deleted"
+
+
+# ---------------------------------------------------------------- later imports and hand edits
+def _import_a(session):
+    """File A: three new people (e-mail and phone); returns (job, {email: profile id})."""
+    frame = validated([{"email": f"a{i}@x.com", "phone": f"+8490000{i}", "full_name": f"A{i}", "city": "Hue"}
+                       for i in range(3)])
+    job, plan = run_import(session, frame, sync=rule(session, ["email", "phone"]), file_name="a.csv")
+    ids = dict(zip([f"a{i}@x.com" for i in range(3)],
+                   plan.rows.sort(ROW_COL)["profile_id"].to_list(), strict=True))
+    return job, ids
+
+
+def _import_b(session):
+    """File B: updates two of A's people, found by phone (a new city, a new e-mail kind: none)."""
+    frame = validated([{"phone": f"+8490000{i}", "city": "Da Nang"} for i in range(2)])
+    job, plan = run_import(session, frame, sync=rule(session, ["phone"]), file_name="b.csv")
+    assert set(plan.rows["outcome"]) == {"updated"}
+    return job
+
+
+def _active(session, ids):
+    return {pid for pid in ids if (p := profile(session, pid)) is not None and p.status == "active"}
+
+
+def test_a_b_undo_b_undo_a_removes_every_profile_a_created(session):
+    ensure_custom_fields(session)
+    job_a, ids = _import_a(session)
+    job_b = _import_b(session)
+    undo_b = undo_import(session=session, actor=MARKETER, job_id=job_b.id)
+    session.commit()
+    assert undo_b.fields_restored == 2 and undo_b.fields_kept == []
+    assert profile(session, ids["a0@x.com"]).city == "Hue"
+
+    report = undo_import(session=session, actor=MARKETER, job_id=job_a.id)
+    session.commit()
+    assert report.profiles_kept == [] and report.profiles_removed == 3
+    assert _active(session, ids.values()) == set()
+    assert session.execute(sa.select(Identity).where(Identity.value.like("%@x.com"))).first() is None
+
+
+def test_a_b_undo_a_keeps_and_names_the_later_import(session):
+    ensure_custom_fields(session)
+    job_a, ids = _import_a(session)
+    _import_b(session)
+    report = undo_import(session=session, actor=MARKETER, job_id=job_a.id)
+    session.commit()
+    kept = {ids["a0@x.com"], ids["a1@x.com"]}
+    assert report.profiles_kept == [{"profile_id": pid, "reason": "changed by the later import b.csv"}
+                                    for pid in sorted(kept)]
+    assert report.profiles_removed == 1 and _active(session, ids.values()) == kept
+    assert "2 profiles changed by the later import b.csv" in report.summary()
+
+
+def test_a_hand_edit_undo_a_keeps_the_edited_profile(session):
+    from profile_ui.services.profile_edit import update_profile_fields
+
+    ensure_custom_fields(session)
+    job_a, ids = _import_a(session)
+    update_profile_fields(session=session, actor=MARKETER, profile_id=ids["a2@x.com"], values={"city": "Vinh"})
+    session.commit()
+    report = undo_import(session=session, actor=MARKETER, job_id=job_a.id)
+    session.commit()
+    assert report.profiles_kept == [{"profile_id": ids["a2@x.com"], "reason": "edited by hand since the import"}]
+    assert _active(session, ids.values()) == {ids["a2@x.com"]}
+    assert profile(session, ids["a2@x.com"]).city == "Vinh"
+
+
+def test_a_b_hand_edit_undo_b_undo_a_keeps_what_the_person_did(session):
+    """The edit after B is live: B's undo keeps the edited field, A's undo keeps the profile."""
+    from profile_ui.services.profile_edit import update_profile_fields
+
+    ensure_custom_fields(session)
+    job_a, ids = _import_a(session)
+    job_b = _import_b(session)
+    update_profile_fields(session=session, actor=MARKETER, profile_id=ids["a1@x.com"], values={"full_name": "Anh"})
+    session.commit()
+    undo_import(session=session, actor=MARKETER, job_id=job_b.id)
+    session.commit()
+    report = undo_import(session=session, actor=MARKETER, job_id=job_a.id)
+    session.commit()
+    assert report.profiles_kept == [{"profile_id": ids["a1@x.com"], "reason": "edited by hand since the import"}]
+    assert _active(session, ids.values()) == {ids["a1@x.com"]}
+
+
+def test_undo_gives_back_the_earlier_updated_at_when_nothing_changed_since(session, people):
+    ann, _bob = people
+    before = profile(session, ann).updated_at
+    job, _plan = run_import(session, validated([{"email": "ann@x.com", "city": "Saigon"}]),
+                            sync=rule(session, ["email"]))
+    assert profile(session, ann).updated_at != before
+    undo_import(session=session, actor=MARKETER, job_id=job.id)
+    session.commit()
+    session.expire_all()
+    assert profile(session, ann).updated_at == before

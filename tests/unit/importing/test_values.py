@@ -61,3 +61,12 @@ def test_distinct_values_most_frequent_first_trimmed_and_limited():
 def test_distinct_values_of_a_multiple_choice_column():
     frame = pl.DataFrame({"Hobbies": ["Sport|Music", "music; Travel", None, "Sport"]})
     assert distinct_values(frame, "Hobbies", separators="|;") == ["Sport", "Music", "Travel", "music"]
+
+
+def test_same_values_are_only_those_equal_to_an_option_ignoring_case_and_accents():
+    from profile_ui.services.importing.values import same_values
+
+    options = ["Bronze", "Silver", "Gold", "Bạc"]
+    raws = ["Silver", "GOLD ", "silver", "bac", "vàng", "Plat", "", "Gold member"]
+    # synonyms ("vàng"), prefixes ("Plat", "Gold member") wait for "map values with matching words"
+    assert same_values(raws, options) == {"Silver": "Silver", "GOLD ": "Gold", "silver": "Silver", "bac": "Bạc"}

@@ -1,0 +1,352 @@
+"""Possible duplicates benchmark: precision and recall on a labelled set, and scan time.
+
+    .venv/bin/python benchmarks/dedupe_bench.py                       # quality at 100,000 + DB scan
+    .venv/bin/python benchmarks/dedupe_bench.py --profiles 1000000    # the 1M scan (run with nice)
+    .venv/bin/python benchmarks/dedupe_bench.py --thresholds 0.5 0.7 0.9 0.97 --no-db
+
+The generator (seeded, no downloads) makes people with Vietnamese and English names, a date
+of birth, e-mail, phone, city and sometimes a customer id, then:
+- duplicates (DUP_SHARE of the people get a second record, labelled as the same person),
+  each with 1-3 of: a typo in the name, first and last name swapped, accents dropped or
+  case changed, an English nickname, a field left out, another e-mail domain, a typo in
+  the e-mail, a new phone, a typo in the date of birth, the customer id written otherwise.
+  Their e-mail and phone always differ from the original's (or are missing): records that
+  shared one would have been one profile already (identities are unique). Each keeps at
+  least one fact besides name and city (date of birth, an e-mail near the original's or
+  the customer id) when the original has one: a record sharing only a name and a city
+  with another can't be told from a namesake, by a person or a model;
+- family members (FAMILY_SHARE), labelled NOT the same person: same family name, same
+  phone (a shared landline), same city, often the same e-mail domain, another given name
+  and date of birth.
+Strangers sharing a common name and birthday happen by chance, as in real lists.
+
+Quality: the scan's pairs at or above each threshold against the labels (precision =
+suggested pairs that are true duplicates; recall = true duplicates suggested). Time: the
+in-memory scan (features + blocking + scoring) and `scan_all` on a SQLite database filled
+with the same people (reading, keys and candidates written). Figures are printed, never
+asserted; the load average is printed beside them (the machine is shared).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sqlite3
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+DUP_SHARE = 0.08
+FAMILY_SHARE = 0.04
+
+VN_FAMILY = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi",
+             "Đỗ", "Hồ", "Ngô", "Dương", "Lý", "Đinh", "Lâm", "Mai", "Trịnh", "Cao", "Tạ", "Hà", "Lương"]
+VN_MIDDLE = ["Văn", "Thị", "Minh", "Hữu", "Đức", "Ngọc", "Thanh", "Quốc", "Hoàng", "Xuân", "Thu",
+             "Kim", "Gia", "Bảo", "Anh", "Phương", "Tuấn", "Hải"]
+VN_GIVEN = ["An", "Bình", "Cường", "Dũng", "Hà", "Hải", "Hạnh", "Hiếu", "Hoa", "Hùng", "Huy", "Hương",
+            "Khánh", "Lan", "Linh", "Long", "Mai", "Nam", "Nga", "Ngân", "Nhung", "Phong", "Phúc",
+            "Quân", "Quang", "Sơn", "Tâm", "Thảo", "Thắng", "Thủy", "Trang", "Trung", "Tú", "Tuấn",
+            "Vân", "Việt", "Vy", "Yến", "Khoa", "Duy", "Đạt", "Hiền", "Loan", "Oanh", "Châu", "Tiến"]
+EN_FIRST = ["Robert", "William", "Elizabeth", "Katherine", "Michael", "James", "Thomas", "David",
+            "Jennifer", "Margaret", "Richard", "Joseph", "Daniel", "Christopher", "Matthew",
+            "Anthony", "Susan", "Patricia", "Rebecca", "Andrew", "Edward", "Samuel", "Benjamin",
+            "Nicholas", "Alexander", "Jonathan", "Emily", "Olivia", "Sophia", "Grace", "Laura",
+            "Hannah", "Rachel", "Peter", "George", "Henry", "Charles", "Victoria", "Julia", "Anna"]
+EN_MIDDLE = ["", "", "", "J.", "Lee", "Ann", "Marie", "John", "May", "Ray"]
+NICKNAMES = {"Robert": "Bob", "William": "Bill", "Elizabeth": "Liz", "Katherine": "Kate",
+             "Michael": "Mike", "James": "Jim", "Thomas": "Tom", "David": "Dave", "Jennifer": "Jen",
+             "Margaret": "Peggy", "Richard": "Rick", "Joseph": "Joe", "Daniel": "Dan",
+             "Christopher": "Chris", "Matthew": "Matt", "Anthony": "Tony", "Susan": "Sue",
+             "Patricia": "Pat", "Rebecca": "Becky", "Andrew": "Andy", "Edward": "Ed",
+             "Samuel": "Sam", "Benjamin": "Ben", "Nicholas": "Nick", "Alexander": "Alex",
+             "Jonathan": "Jon"}
+EN_LAST = ["Smith", "Johnson", "Williams", "Brown", "Jones", "Miller", "Davis", "Wilson", "Anderson",
+           "Taylor", "Thomas", "Moore", "Martin", "Jackson", "Thompson", "White", "Harris", "Clark",
+           "Lewis", "Robinson", "Walker", "Young", "Allen", "King", "Wright", "Scott", "Green",
+           "Baker", "Adams", "Nelson", "Hill", "Campbell", "Mitchell", "Roberts", "Carter",
+           "Phillips", "Evans", "Turner", "Torres", "Parker", "Collins", "Edwards", "Stewart"]
+CITIES = ["Hà Nội", "Hồ Chí Minh", "Đà Nẵng", "Hải Phòng", "Cần Thơ", "Huế", "Nha Trang", "Vũng Tàu",
+          "Biên Hòa", "Buôn Ma Thuột", "London", "Manchester", "Boston", "Seattle", "Austin", "Denver"]
+DOMAINS = ["gmail.com", "yahoo.com", "outlook.com", "hotmail.com", "icloud.com", "fpt.vn", "vnn.vn",
+           "proton.me", "mail.com", "live.com"]
+def _ascii(text: str) -> str:
+    """The name as typed on a keyboard without Vietnamese accents."""
+    from anyascii import anyascii
+
+    return anyascii(text)
+
+
+class Generator:
+    def __init__(self, seed: int) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.used_emails: set[str] = set()
+        self.used_phones: set[str] = set()
+
+    def pick(self, items: list):  # noqa: ANN201
+        return items[int(self.rng.integers(len(items)))]
+
+    def chance(self, p: float) -> bool:
+        return bool(self.rng.random() < p)
+
+    def email(self, local: str, domain: str | None = None) -> str:
+        local = "".join(c for c in _ascii(local).lower() if c.isalnum() or c == ".")
+        domain = domain or self.pick(DOMAINS)
+        candidate = f"{local}@{domain}"
+        while candidate in self.used_emails:
+            candidate = f"{local}{int(self.rng.integers(1, 9999))}@{domain}"
+        self.used_emails.add(candidate)
+        return candidate
+
+    def phone(self, vn: bool) -> str:
+        while True:
+            number = (f"+849{int(self.rng.integers(10_000_000, 99_999_999))}" if vn
+                      else f"+1{int(self.rng.integers(200, 999))}555{int(self.rng.integers(1000, 9999))}")
+            if number not in self.used_phones:
+                self.used_phones.add(number)
+                return number
+
+    def person(self) -> dict:
+        vn = self.chance(0.6)
+        if vn:
+            family, middle, given = self.pick(VN_FAMILY), self.pick(VN_MIDDLE), self.pick(VN_GIVEN)
+            name = f"{family} {middle} {given}"
+            local = f"{given}.{family}" if self.chance(0.5) else f"{given}{family}{int(self.rng.integers(70, 99))}"
+        else:
+            family, middle, given = self.pick(EN_LAST), self.pick(EN_MIDDLE), self.pick(EN_FIRST)
+            name = " ".join(p for p in (given, middle, family) if p)
+            local = f"{given}.{family}" if self.chance(0.5) else f"{given[0]}{family}"
+        birthday = date(1950, 1, 1) + timedelta(days=int(self.rng.integers(0, 20_000)))
+        return {
+            "full_name": name, "vn": vn, "family": family, "given": given,
+            "birthday": birthday if self.chance(0.85) else None,
+            "email": self.email(local) if self.chance(0.9) else None,
+            "phone": self.phone(vn) if self.chance(0.8) else None,
+            "city": self.pick(CITIES) if self.chance(0.8) else None,
+            "user_id": f"C-{int(self.rng.integers(1, 10**9)):09d}" if self.chance(0.4) else None,
+        }
+
+    # ------------------------------------------------------------------ perturbations
+    def typo(self, text: str) -> str:
+        letters = [i for i, c in enumerate(text) if c.isalpha()]
+        if len(letters) < 3:
+            return text
+        i = letters[int(self.rng.integers(1, len(letters)))]
+        kind = int(self.rng.integers(3))
+        if kind == 0:  # substitute
+            return text[:i] + self.pick(list("aeiounmrtsl")) + text[i + 1:]
+        if kind == 1 and i + 1 < len(text):  # transpose
+            return text[:i] + text[i + 1] + text[i] + text[i + 2:]
+        return text[:i] + text[i + 1:]  # drop
+
+    def duplicate(self, p: dict) -> dict:
+        d = dict(p)
+        # a second record never shares an identifier with the first (else it would be one profile)
+        d["email"] = None
+        d["phone"] = None
+        d["user_id"] = None
+        email_kind = self.pick(["domain", "domain", "typo", "typo", "domain", "none"])
+        if p["email"] and email_kind == "domain":
+            local, domain = p["email"].split("@")
+            d["email"] = self.email(local, self.pick([x for x in DOMAINS if x != domain]))
+        elif p["email"] and email_kind == "typo":
+            local, domain = p["email"].split("@")
+            d["email"] = self.email(self.typo(local), domain)
+        if self.chance(0.4):
+            d["phone"] = self.phone(p["vn"])
+        if p["user_id"] and self.chance(0.5):
+            d["user_id"] = p["user_id"].replace("C-", "c")  # written otherwise, same id
+        changes = ["typo", "swap", "accents", "nickname", "drop", "bday_typo", "case"]
+        for change in self.rng.choice(changes, size=int(self.rng.integers(1, 4)), replace=False):
+            if change == "typo":
+                d["full_name"] = self.typo(d["full_name"])
+            elif change == "swap":
+                parts = d["full_name"].split(" ")
+                d["full_name"] = " ".join(parts[-1:] + parts[:-1])
+            elif change == "accents":
+                d["full_name"] = _ascii(d["full_name"])
+                d["city"] = _ascii(d["city"]) if d["city"] else None
+            elif change == "nickname" and p["given"] in NICKNAMES:
+                d["full_name"] = d["full_name"].replace(p["given"], NICKNAMES[p["given"]], 1)
+            elif change == "drop":
+                d[self.pick(["birthday", "city", "email"])] = None
+            elif change == "bday_typo" and d["birthday"]:
+                b = d["birthday"]
+                # day and month swapped, or one digit of the day mistyped
+                if b.day <= 12 and b.day != b.month:
+                    d["birthday"] = b.replace(day=b.month, month=b.day)
+                else:
+                    day = (b.day // 10) * 10 + (b.day % 10 + 1) % 10
+                    d["birthday"] = b.replace(day=day if 1 <= day <= 28 else (b.day - 1 if b.day > 1 else 2))
+            elif change == "case":
+                d["full_name"] = d["full_name"].upper()
+        # a record that shares nothing but a name (and city) with the first can't be told
+        # from a namesake by anyone: each duplicate keeps one more fact of the person
+        if not (d["birthday"] and p["birthday"]) and not d["email"] and not d["user_id"]:
+            if p["birthday"]:
+                d["birthday"] = p["birthday"]
+            elif p["email"]:
+                local, domain = p["email"].split("@")
+                d["email"] = self.email(local, self.pick([x for x in DOMAINS if x != domain]))
+        return d
+
+    def relative(self, p: dict) -> dict:
+        r = self.person()
+        given = self.pick(VN_GIVEN if p["vn"] else EN_FIRST)
+        middle = self.pick(VN_MIDDLE) if p["vn"] else ""
+        r.update(vn=p["vn"], family=p["family"], given=given, city=p["city"],
+                 full_name=(f"{p['family']} {middle} {given}" if p["vn"] else f"{given} {p['family']}"),
+                 phone=None, user_id=None)
+        r["email"] = self.email(f"{given}.{p['family']}", p["email"].split("@")[1] if p["email"] else None)
+        # the shared landline: on the relative's record it is the same number (one identity can
+        # belong to one profile only, so in the base it is stored on the relative as written
+        # with another country code: same last digits)
+        if p["phone"]:
+            r["phone"] = "+44" + p["phone"][-9:]
+        return r
+
+
+def build(n: int, seed: int) -> tuple[pl.DataFrame, set[tuple[int, int]], set[tuple[int, int]]]:
+    """(people frame with ids 1..n, true duplicate pairs, family pairs)."""
+    gen = Generator(seed)
+    people: list[dict] = []
+    truth: set[tuple[int, int]] = set()
+    family: set[tuple[int, int]] = set()
+    while len(people) < n:
+        p = gen.person()
+        people.append(p)
+        pid = len(people)
+        if gen.chance(DUP_SHARE) and len(people) < n:
+            people.append(gen.duplicate(p))
+            truth.add((pid, len(people)))
+        if gen.chance(FAMILY_SHARE) and len(people) < n:
+            people.append(gen.relative(p))
+            family.add((pid, len(people)))
+    frame = pl.DataFrame({
+        "id": list(range(1, len(people) + 1)),
+        **{k: [p[k] for p in people] for k in ("full_name", "birthday", "city", "email", "phone", "user_id")},
+    }, schema={"id": pl.Int64, "full_name": pl.Utf8, "birthday": pl.Date, "city": pl.Utf8,
+               "email": pl.Utf8, "phone": pl.Utf8, "user_id": pl.Utf8})
+    return frame, truth, family
+
+
+def in_memory_scan(people: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, float]]:
+    from profile_ui.services.dedupe.blocking import blocking_keys, candidate_pairs, key_frequencies
+    from profile_ui.services.dedupe.features import person_features
+    from profile_ui.services.dedupe.scoring import compare_pairs
+
+    times = {}
+    started = time.perf_counter()
+    features = person_features(people)
+    times["features"] = time.perf_counter() - started
+    t = time.perf_counter()
+    keys = blocking_keys(features)
+    pairs = candidate_pairs(keys)
+    times["blocking"] = time.perf_counter() - t
+    t = time.perf_counter()
+    scored = compare_pairs(pairs, features, frequencies=key_frequencies(keys)).select("a", "b", "score")
+    times["scoring"] = time.perf_counter() - t
+    times["pairs"] = pairs.height
+    times["total"] = time.perf_counter() - started
+    return scored, times
+
+
+def quality(scored: pl.DataFrame, truth: set[tuple[int, int]], family: set[tuple[int, int]],
+            threshold: float) -> tuple[float, float, int, int]:
+    chosen = scored.filter(pl.col("score") >= threshold)
+    found = set(chosen.select("a", "b").iter_rows())
+    true_positive = len(found & truth)
+    precision = true_positive / len(found) if found else 1.0
+    recall = true_positive / len(truth) if truth else 1.0
+    return precision, recall, len(found & family), len(found)
+
+
+def fill_sqlite(path: Path, people: pl.DataFrame) -> None:
+    from profile_ui.cli import upgrade_database
+
+    upgrade_database(f"sqlite:///{path}")
+    conn = sqlite3.connect(path)
+    now = "2026-01-01 00:00:00.000000"
+    conn.executemany(
+        "INSERT INTO profiles (id, full_name, birthday, city, status, attributes, created_at, updated_at)"
+        " VALUES (?, ?, ?, ?, 'active', '{}', ?, ?)",
+        ((r[0], r[1], r[2].isoformat() if r[2] else None, r[3], now, now)
+         for r in people.select("id", "full_name", "birthday", "city").iter_rows()))
+    for kind in ("email", "phone", "user_id"):
+        conn.executemany(
+            "INSERT INTO identities (profile_id, kind, value, is_encrypted, source_type, first_seen_at,"
+            " last_seen_at) VALUES (?, ?, ?, 0, 'seed', ?, ?)",
+            ((pid, kind, value, now, now) for pid, value in
+             # an identity belongs to one profile: a value the generator drew twice stays with the first
+             people.filter(pl.col(kind).is_not_null()).unique(kind, keep="first", maintain_order=True)
+             .select("id", kind).iter_rows()))
+    conn.commit()
+    conn.close()
+
+
+def db_scan(path: Path) -> tuple[float, str]:
+    from sqlmodel import Session
+
+    from profile_ui.db import make_engine
+    from profile_ui.services.dedupe.scan import scan_all
+    from profile_ui.services.permissions import SYSTEM_ACTOR
+
+    engine = make_engine(f"sqlite:///{path}")
+    started = time.perf_counter()
+    with Session(engine) as session:
+        report = scan_all(session=session, actor=SYSTEM_ACTOR)
+        session.commit()
+    elapsed = time.perf_counter() - started
+    engine.dispose()
+    return elapsed, report.summary()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profiles", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--thresholds", type=float, nargs="*", default=None)
+    parser.add_argument("--no-db", action="store_true", help="skip the SQLite scan")
+    args = parser.parse_args()
+    from profile_ui.services.dedupe.scoring import DEFAULT_THRESHOLD
+
+    thresholds = sorted(set(args.thresholds or [0.5, 0.6, 0.8, 0.9, DEFAULT_THRESHOLD, 0.95, 0.99]))
+    t = time.perf_counter()
+    people, truth, family = build(args.profiles, args.seed)
+    print(f"generated {people.height:,} records: {len(truth):,} duplicate pairs, "
+          f"{len(family):,} family pairs (not duplicates) in {time.perf_counter() - t:.1f} s")
+
+    cpu = time.process_time()
+    scored, times = in_memory_scan(people)
+    print(f"in-memory scan: {times['total']:.1f} s wall, {time.process_time() - cpu:.1f} s CPU "
+          f"(features {times['features']:.1f}, blocking {times['blocking']:.1f}, scoring {times['scoring']:.1f}); "
+          f"{int(times['pairs']):,} pairs compared; load {os.getloadavg()[0]:.2f}")
+    print("threshold  precision  recall  suggested  family pairs suggested")
+    for threshold in thresholds:
+        precision, recall, fam, found = quality(scored, truth, family, threshold)
+        mark = "  <- default" if threshold == DEFAULT_THRESHOLD else ""
+        print(f"{threshold:9.2f}  {precision:9.3f}  {recall:6.3f}  {found:9,}  {fam:6,}{mark}")
+
+    if not args.no_db:
+        with tempfile.TemporaryDirectory(prefix="dedupe-bench-") as tmp:
+            path = Path(tmp) / "bench.db"
+            t = time.perf_counter()
+            fill_sqlite(path, people)
+            print(f"SQLite filled in {time.perf_counter() - t:.1f} s")
+            cpu = time.process_time()
+            elapsed, summary = db_scan(path)
+            print(f"full scan (scan_all, SQLite): {elapsed:.1f} s wall, {time.process_time() - cpu:.1f} s CPU "
+                  f"(this process); {summary}; load {os.getloadavg()[0]:.2f}")
+    print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

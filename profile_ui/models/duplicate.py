@@ -1,0 +1,64 @@
+"""Possible duplicates: pairs of profiles that look like one person, and the decision on each.
+
+A pair is stored once, smaller profile id first (`profile_a_id < profile_b_id`). Its status
+is the reviewer's decision: `open` (waiting), `not_same` (remembered: scans never suggest the
+pair again), `merged`, `skipped` (set aside; not reopened by scans, still listed under its
+status). `DedupeKey` holds every active profile's blocking keys (hashed), so an import can
+find the profiles its rows look like without reading the whole base.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from .base import dt_column, json_column, utcnow
+
+DUPLICATE_OPEN = "open"
+DUPLICATE_NOT_SAME = "not_same"
+DUPLICATE_MERGED = "merged"
+DUPLICATE_SKIPPED = "skipped"
+DUPLICATE_STATUSES = (DUPLICATE_OPEN, DUPLICATE_NOT_SAME, DUPLICATE_MERGED, DUPLICATE_SKIPPED)
+# statuses a scan leaves alone: a person decided
+DUPLICATE_DECIDED = (DUPLICATE_NOT_SAME, DUPLICATE_MERGED, DUPLICATE_SKIPPED)
+
+SOURCE_SCAN = "scan"
+SOURCE_IMPORT = "import"
+
+
+class DuplicateCandidate(SQLModel, table=True):
+    __tablename__ = "duplicate_candidates"
+    __table_args__ = (
+        sa.UniqueConstraint("profile_a_id", "profile_b_id", name="uq_duplicate_candidates_pair"),
+        sa.CheckConstraint("profile_a_id < profile_b_id", name="ck_duplicate_candidates_order"),
+        # the review page: open pairs, best first
+        sa.Index("ix_duplicate_candidates_status_score", "status", "score", "id"),
+        sa.Index("ix_duplicate_candidates_import", "import_job_id", "status"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    profile_a_id: int = Field(foreign_key="profiles.id", ondelete="CASCADE")
+    profile_b_id: int = Field(foreign_key="profiles.id", index=True, ondelete="CASCADE")
+    score: float  # match probability, 0..1
+    reasons: str = Field(default="", max_length=1000)  # in words, for a person to read
+    # {field: "same" | "near" | "differ"} for the side-by-side view's highlighting
+    fields: dict = Field(default_factory=dict, sa_column=json_column(nullable=False))
+    source: str = Field(default=SOURCE_SCAN, max_length=16)  # scan | import
+    import_job_id: int | None = Field(default=None, foreign_key="import_jobs.id", ondelete="SET NULL")
+    status: str = Field(default=DUPLICATE_OPEN, max_length=16)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=dt_column(nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=dt_column(nullable=False))
+    decided_by: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    decided_at: datetime | None = Field(default=None, sa_column=dt_column(nullable=True))
+
+
+class DedupeKey(SQLModel, table=True):
+    """One blocking key of one profile (see services/dedupe/blocking.py), as a 64-bit hash."""
+
+    __tablename__ = "dedupe_keys"
+    # no foreign key on purpose (as attribute_provenance): a full scan rewrites millions of
+    # rows; keys of a profile that is gone only lead to a lookup that finds nothing
+    key_hash: int = Field(sa_column=sa.Column(sa.BigInteger(), primary_key=True, autoincrement=False))
+    profile_id: int = Field(sa_column=sa.Column(sa.BigInteger(), primary_key=True, autoincrement=False,
+                                                index=True))

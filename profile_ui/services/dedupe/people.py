@@ -1,0 +1,69 @@
+"""Read profiles as a people frame (features.PEOPLE_SCHEMA), in bulk.
+
+One query for the profiles' own columns and one per identity kind (its first value per
+profile, by id), read with the driver's cursor: a million profiles in a few seconds, no
+ORM objects. Identity kinds stored encrypted are left out: their stored value is a keyed
+hash, good for equality only, and blocking on it would need the plain value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from ...models import STATUS_ACTIVE
+from ..crypto import is_encrypted_kind
+from ..importing.resolve import in_batches, in_filter
+from .features import PEOPLE_SCHEMA, empty_people
+
+IDENTITY_FIELDS = {"email": "email", "phone": "phone", "user_id": "user_id"}
+
+
+def _rows_frame(rows: Sequence, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    raw = {name: pl.Utf8 if dtype == pl.Date else dtype for name, dtype in schema.items()}
+    try:
+        frame = pl.DataFrame(rows, schema=raw, orient="row")
+        return frame.with_columns(pl.col(n).str.to_date(strict=False) for n, t in schema.items() if t == pl.Date)
+    except (TypeError, pl.exceptions.PolarsError):  # PostgreSQL hands back date objects
+        return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def load_people(*, session: Session, profile_ids: Sequence[int] | None = None) -> pl.DataFrame:
+    """Active profiles (all, or those of `profile_ids`) as a people frame."""
+    profiles = sa.table("profiles", sa.column("id"), sa.column("full_name"), sa.column("birthday"),
+                        sa.column("city"), sa.column("status"))
+    identities = sa.table("identities", sa.column("id"), sa.column("profile_id"), sa.column("kind"),
+                          sa.column("value"))
+
+    def fetch(query_for: object) -> list[tuple]:
+        if profile_ids is None:
+            return list(session.connection().execute(query_for(None)).all())  # type: ignore[operator]
+        return in_batches(session, list(profile_ids), query_for)
+
+    def base(bound: object) -> sa.Select:
+        query = sa.select(profiles.c.id, profiles.c.full_name, profiles.c.birthday, profiles.c.city).where(
+            profiles.c.status == STATUS_ACTIVE)
+        return query if bound is None else query.where(in_filter(profiles.c.id, bound))
+
+    rows = fetch(base)
+    if not rows:
+        return empty_people()
+    people = _rows_frame(rows, {"id": pl.Int64, "full_name": pl.Utf8, "birthday": pl.Date, "city": pl.Utf8})
+    for kind, column in IDENTITY_FIELDS.items():
+        if is_encrypted_kind(kind):
+            people = people.with_columns(pl.lit(None, pl.Utf8).alias(column))
+            continue
+
+        def first_value(bound: object, kind: str = kind) -> sa.Select:
+            query = sa.select(identities.c.profile_id, identities.c.id, identities.c.value).where(
+                identities.c.kind == kind)
+            return query if bound is None else query.where(in_filter(identities.c.profile_id, bound))
+
+        values = pl.DataFrame(fetch(first_value), schema={"id": pl.Int64, "identity_id": pl.Int64,
+                                                          column: pl.Utf8}, orient="row")
+        values = values.sort("identity_id").unique("id", keep="first").drop("identity_id")
+        people = people.join(values, on="id", how="left")
+    return people.select(list(PEOPLE_SCHEMA))

@@ -1,0 +1,197 @@
+"""Finding possible duplicates: over the whole base, for some profiles, or for import rows.
+
+`scan_all` reads every active profile, blocks and scores (blocking.py, scoring.py),
+rewrites every profile's blocking keys (`dedupe_keys`) and stores the pairs scoring at
+least STORE_FLOOR in `duplicate_candidates` (the page filters by score from there).
+`scan_profiles` does the same for some profiles against the base, looking their keys up
+in `dedupe_keys` instead of reading everything: the incremental check after an import.
+`look_alikes` finds, for rows that are not profiles yet (an import's new people), the
+existing profile each looks most like, without writing anything: the dry run's flag.
+
+Stored pairs: a pair a person decided on (not the same / merged / skipped) is never
+touched again, so "Not the same person" stays remembered however often scans run. An
+open pair is updated with its new score; a full scan removes open pairs it no longer
+finds (the profiles changed). All writes happen in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import polars as pl
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from ...models import utcnow
+from ...models.duplicate import (
+    DUPLICATE_OPEN, DUPLICATE_SKIPPED, SOURCE_IMPORT, SOURCE_SCAN, DedupeKey, DuplicateCandidate,
+)
+from ..audit import record_event
+from ..importing.apply import BulkWriter
+from ..importing.resolve import in_batches, in_filter
+from ..permissions import Actor
+from . import PROFILES_MERGE
+from .blocking import blocking_keys, candidate_pairs, cross_pairs, key_frequencies
+from .features import person_features
+from .people import load_people
+from .scoring import DEFAULT_THRESHOLD, STORE_FLOOR, compare_pairs, reasons_for
+
+FOUND_SCHEMA = {"a": pl.Int64, "b": pl.Int64, "score": pl.Float64, "reasons": pl.Utf8}
+
+
+@dataclass
+class ScanReport:
+    profiles: int  # profiles read
+    compared: int  # pairs scored (after blocking)
+    stored: int  # pairs at or above STORE_FLOOR, kept or updated
+    new: int  # pairs stored for the first time
+    suggested: int  # open pairs at or above the default threshold after the scan
+    seconds: float
+
+    def summary(self) -> str:
+        return (f"{self.profiles:,} profiles, {self.compared:,} pairs compared, "
+                f"{self.new:,} new possible duplicates, {self.suggested:,} open at or above "
+                f"{DEFAULT_THRESHOLD:.0%} ({self.seconds:.1f} s)")
+
+
+def scan_all(*, session: Session, actor: Actor) -> ScanReport:
+    """The full scan: every active profile against every other (through blocking)."""
+    actor.require(PROFILES_MERGE)
+    started = time.perf_counter()
+    features = person_features(load_people(session=session))
+    keys = blocking_keys(features)
+    pairs = candidate_pairs(keys)
+    found = _kept(compare_pairs(pairs, features, frequencies=key_frequencies(keys)))
+    writer = BulkWriter(session)
+    session.execute(sa.delete(DedupeKey))
+    writer.insert("dedupe_keys", keys.sort("key_hash", "id").rename({"id": "profile_id"}))
+    new = store_candidates(session=session, writer=writer, found=found, source=SOURCE_SCAN,
+                           import_job_id=None, remove_stale=True)
+    report = ScanReport(profiles=features.height, compared=pairs.height, stored=found.height, new=new,
+                        suggested=_open_suggested(session), seconds=time.perf_counter() - started)
+    record_event(session=session, actor=actor, action="duplicates.scan", object_type="duplicates",
+                 details={"scope": "all", "profiles": report.profiles, "compared": report.compared,
+                          "new": report.new, "suggested": report.suggested})
+    return report
+
+
+def scan_profiles(*, session: Session, actor: Actor, profile_ids: Sequence[int]) -> ScanReport:
+    """The incremental check: these profiles (created or changed) against the whole base."""
+    actor.require(PROFILES_MERGE)
+    return scan_profile_ids(session=session, profile_ids=profile_ids)
+
+
+def scan_profile_ids(*, session: Session, profile_ids: Sequence[int], import_job_id: int | None = None,
+                     skip_pairs_of: Sequence[int] = ()) -> ScanReport:
+    """scan_profiles without the permission check, for a service that checked its own (an
+    import's apply). New pairs touching `skip_pairs_of` are stored as skipped."""
+    started = time.perf_counter()
+    ids = sorted(set(profile_ids))
+    features = person_features(load_people(session=session, profile_ids=ids))
+    keys = blocking_keys(features)
+    writer = BulkWriter(session)
+    # their keys as they are now: old ones go, so a changed name stops pairing the old way
+    writer.delete("dedupe_keys", pl.DataFrame({"profile_id": ids}, schema={"profile_id": pl.Int64}))
+    writer.insert("dedupe_keys", keys.rename({"id": "profile_id"}))
+    pairs, frequencies = _pairs_with_base(session, keys)
+    found = _kept(_score_against_base(session, pairs, features, frequencies))
+    new = store_candidates(session=session, writer=writer, found=found,
+                           source=SOURCE_IMPORT if import_job_id else SOURCE_SCAN,
+                           import_job_id=import_job_id, remove_stale=False, skip_pairs_of=skip_pairs_of)
+    return ScanReport(profiles=features.height, compared=pairs.height, stored=found.height, new=new,
+                      suggested=_open_suggested(session), seconds=time.perf_counter() - started)
+
+
+def look_alikes(*, session: Session, people: pl.DataFrame, threshold: float = DEFAULT_THRESHOLD
+                ) -> pl.DataFrame:
+    """For people not in the base yet (a people frame; `id` = the caller's own key), the one
+    existing profile each looks most like at or above `threshold`: columns id, profile_id,
+    score, reasons. Reads the stored blocking keys; writes nothing."""
+    empty = pl.DataFrame(schema={"id": pl.Int64, "profile_id": pl.Int64, "score": pl.Float64,
+                                 "reasons": pl.Utf8})
+    if people.is_empty():
+        return empty
+    features = person_features(people)
+    keys = blocking_keys(features)
+    pairs, frequencies = _pairs_with_base(session, keys, exclude_self=False)
+    # these people are not in the base yet: each of their keys counts them once more
+    frequencies = pl.concat([frequencies, key_frequencies(keys)]).group_by("key_hash").agg(pl.col("count").sum())
+    scored = _score_against_base(session, pairs, features, frequencies, ordered=False)
+    scored = scored.filter(pl.col("score") >= threshold)
+    if scored.is_empty():
+        return empty
+    best = scored.sort("score", descending=True).unique("a", keep="first")
+    return reasons_for(best).select(id="a", profile_id="b", score="score", reasons="reasons")
+
+
+# ---------------------------------------------------------------------- helpers
+def _kept(scored: pl.DataFrame) -> pl.DataFrame:
+    return reasons_for(scored.filter(pl.col("score") >= STORE_FLOOR))
+
+
+def _pairs_with_base(session: Session, keys: pl.DataFrame, *, exclude_self: bool = True
+                     ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(a = one of `keys`' people, b = a stored profile) sharing a small enough block, and
+    the stored frequency of each of `keys`' keys."""
+    hashes = keys["key_hash"].unique().to_list()
+    rows = in_batches(session, hashes, lambda bound: sa.select(DedupeKey.key_hash, DedupeKey.profile_id)
+                      .where(in_filter(DedupeKey.key_hash, bound)))
+    base = pl.DataFrame(rows, schema={"key_hash": pl.Int64, "id": pl.Int64}, orient="row")
+    pairs = cross_pairs(keys, base)
+    return (pairs.filter(pl.col("a") != pl.col("b")) if exclude_self else pairs), key_frequencies(base)
+
+
+def _score_against_base(session: Session, pairs: pl.DataFrame, features: pl.DataFrame,
+                        frequencies: pl.DataFrame, *, ordered: bool = True) -> pl.DataFrame:
+    """Score (a from `features`, b from the base); `ordered`: each pair once, a < b."""
+    base = person_features(load_people(session=session, profile_ids=pairs["b"].unique().to_list()))
+    scored = compare_pairs(pairs, features, base, frequencies)
+    if not ordered:
+        return scored
+    flipped = pl.col("a") > pl.col("b")
+    return scored.with_columns(
+        a=pl.when(flipped).then(pl.col("b")).otherwise(pl.col("a")),
+        b=pl.when(flipped).then(pl.col("a")).otherwise(pl.col("b")),
+    ).unique(["a", "b"], keep="first")
+
+
+def _open_suggested(session: Session) -> int:
+    return session.execute(sa.select(sa.func.count()).select_from(DuplicateCandidate).where(
+        DuplicateCandidate.status == DUPLICATE_OPEN,
+        DuplicateCandidate.score >= DEFAULT_THRESHOLD)).scalar_one()
+
+
+def store_candidates(*, session: Session, writer: BulkWriter, found: pl.DataFrame, source: str,
+                     import_job_id: int | None, remove_stale: bool,
+                     skip_pairs_of: Sequence[int] = ()) -> int:
+    """Insert or refresh found pairs (a < b, score, reasons, fields); how many were new.
+
+    Pairs a person decided on stay as they are. `remove_stale` (full scans): open pairs not
+    found any more are removed. New pairs touching `skip_pairs_of` are stored as skipped
+    (an import told to create its look-alikes anyway)."""
+    now = utcnow()
+    table = DuplicateCandidate.__table__
+    existing = pl.DataFrame(
+        session.connection().execute(sa.select(table.c.id, table.c.profile_a_id, table.c.profile_b_id,
+                                               table.c.status)).all(),
+        schema={"id": pl.Int64, "a": pl.Int64, "b": pl.Int64, "status": pl.Utf8}, orient="row")
+    found = found.with_columns(fields=pl.col("fields").struct.json_encode()) if found.height else \
+        found.with_columns(pl.col("fields").cast(pl.Utf8))
+    joined = found.join(existing, on=["a", "b"], how="left")
+    fresh = joined.filter(pl.col("id").is_null())
+    refresh = joined.filter(pl.col("status") == DUPLICATE_OPEN)
+    writer.insert("duplicate_candidates", fresh.select(
+        profile_a_id="a", profile_b_id="b", score="score", reasons=pl.col("reasons").str.slice(0, 1000),
+        fields="fields", source=pl.lit(source), import_job_id=pl.lit(import_job_id, dtype=pl.Int64),
+        status=pl.when(pl.col("a").is_in(list(skip_pairs_of)) | pl.col("b").is_in(list(skip_pairs_of)))
+        .then(pl.lit(DUPLICATE_SKIPPED)).otherwise(pl.lit(DUPLICATE_OPEN)),
+        created_at=pl.lit(now), updated_at=pl.lit(now)))
+    writer.update("duplicate_candidates", refresh.select(
+        "id", "score", reasons=pl.col("reasons").str.slice(0, 1000), fields="fields",
+        updated_at=pl.lit(now)), key=["id"])
+    if remove_stale:
+        stale = existing.filter(pl.col("status") == DUPLICATE_OPEN).join(found, on=["a", "b"], how="anti")
+        writer.delete("duplicate_candidates", stale.select("id"))
+    return fresh.height
