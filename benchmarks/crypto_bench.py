@@ -23,7 +23,9 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -46,7 +48,7 @@ def values_figures(n: int) -> dict:
     crypto.identity_storage(frame.head(10))  # keys derived once
     best = {"encrypt_and_hash_s": float("inf"), "hash_only_s": float("inf"), "decrypt_s": float("inf")}
 
-    def timed(name: str, run):  # noqa: ANN001, ANN202
+    def timed(name: str, run: Callable[[], Any]) -> Any:
         started = time.perf_counter()
         result = run()
         best[name] = min(best[name], time.perf_counter() - started)

@@ -240,7 +240,7 @@ def build(n: int, seed: int) -> tuple[pl.DataFrame, set[tuple[int, int]], set[tu
 def in_memory_scan(people: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, float]]:
     from profile_ui.services.dedupe.blocking import blocking_keys, candidate_pairs, key_frequencies
     from profile_ui.services.dedupe.features import person_features
-    from profile_ui.services.dedupe.scoring import compare_pairs
+    from profile_ui.services.dedupe.scoring import score_kept
 
     times = {}
     started = time.perf_counter()
@@ -251,7 +251,7 @@ def in_memory_scan(people: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, float]
     pairs = candidate_pairs(keys)
     times["blocking"] = time.perf_counter() - t
     t = time.perf_counter()
-    scored = compare_pairs(pairs, features, frequencies=key_frequencies(keys)).select("a", "b", "score")
+    scored = score_kept(pairs, features, frequencies=key_frequencies(keys)).select("a", "b", "score")
     times["scoring"] = time.perf_counter() - t
     times["pairs"] = pairs.height
     times["total"] = time.perf_counter() - started
@@ -268,10 +268,11 @@ def quality(scored: pl.DataFrame, truth: set[tuple[int, int]], family: set[tuple
     return precision, recall, len(found & family), len(found)
 
 
-def fill_sqlite(path: Path, people: pl.DataFrame) -> None:
+def fill_sqlite(path: Path, people: pl.DataFrame, *, migrate: bool = True) -> None:
     from profile_ui.cli import upgrade_database
 
-    upgrade_database(f"sqlite:///{path}")
+    if migrate:
+        upgrade_database(f"sqlite:///{path}")
     conn = sqlite3.connect(path)
     now = "2026-01-01 00:00:00.000000"
     conn.executemany(
@@ -281,10 +282,10 @@ def fill_sqlite(path: Path, people: pl.DataFrame) -> None:
          for r in people.select("id", "full_name", "birthday", "city").iter_rows()))
     for kind in ("email", "phone", "user_id"):
         conn.executemany(
-            "INSERT INTO identities (profile_id, kind, value, is_encrypted, source_type, first_seen_at,"
+            "INSERT OR IGNORE INTO identities (profile_id, kind, value, is_encrypted, source_type, first_seen_at,"
             " last_seen_at) VALUES (?, ?, ?, 0, 'seed', ?, ?)",
             ((pid, kind, value, now, now) for pid, value in
-             # an identity belongs to one profile: a value the generator drew twice stays with the first
+             # an identity belongs to one profile: a value drawn twice stays with the first (OR IGNORE)
              people.filter(pl.col(kind).is_not_null()).unique(kind, keep="first", maintain_order=True)
              .select("id", kind).iter_rows()))
     conn.commit()
@@ -308,12 +309,57 @@ def db_scan(path: Path) -> tuple[float, str]:
     return elapsed, report.summary()
 
 
+def new_rows(people: pl.DataFrame, n: int, seed: int) -> pl.DataFrame:
+    """An import's rows: a tenth are second records of people in the base, the rest new."""
+    gen = Generator(seed)
+    gen.used_emails = set(people["email"].drop_nulls().to_list())
+    gen.used_phones = set(people["phone"].drop_nulls().to_list())
+    rows = []
+    base = people.sample(n // 10, seed=seed).to_dicts()
+    for p in base:
+        p.update(vn=bool(p["full_name"]) and not p["full_name"].isascii(), given=p["full_name"].split(" ")[-1])
+        rows.append(gen.duplicate(p))
+    rows += [gen.person() for _ in range(n - len(rows))]
+    start = int(people["id"].max()) + 1
+    return pl.DataFrame({
+        "id": list(range(start, start + len(rows))),
+        **{k: [r[k] for r in rows] for k in ("full_name", "birthday", "city", "email", "phone", "user_id")},
+    }, schema={"id": pl.Int64, "full_name": pl.Utf8, "birthday": pl.Date, "city": pl.Utf8,
+               "email": pl.Utf8, "phone": pl.Utf8, "user_id": pl.Utf8})
+
+
+def incremental(path: Path, rows: pl.DataFrame) -> tuple[float, float, int, int]:
+    """(dry-run look-alike seconds, apply check seconds, rows flagged, pairs stored) of an import."""
+    from sqlmodel import Session
+
+    from profile_ui.db import make_engine
+    from profile_ui.services.dedupe.scan import look_alikes, scan_profile_ids
+
+    engine = make_engine(f"sqlite:///{path}")
+    with Session(engine) as session:
+        started = time.perf_counter()
+        flagged = look_alikes(session=session, people=rows).height
+        dry = time.perf_counter() - started
+    fill_sqlite(path, rows, migrate=False)
+    with Session(engine) as session:
+        started = time.perf_counter()
+        report = scan_profile_ids(session=session, profile_ids=rows["id"].to_list(), import_job_id=None)
+        session.commit()
+        applied = time.perf_counter() - started
+    engine.dispose()
+    return dry, applied, flagged, report.new
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profiles", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--thresholds", type=float, nargs="*", default=None)
     parser.add_argument("--no-db", action="store_true", help="skip the SQLite scan")
+    parser.add_argument("--no-quality", action="store_true",
+                        help="skip the in-memory scan and its precision/recall (e.g. at 1,000,000)")
+    parser.add_argument("--import-rows", type=int, default=50_000,
+                        help="after the scan, an import of this many rows (0: none)")
     args = parser.parse_args()
     from profile_ui.services.dedupe.scoring import DEFAULT_THRESHOLD
 
@@ -322,6 +368,17 @@ def main() -> int:
     people, truth, family = build(args.profiles, args.seed)
     print(f"generated {people.height:,} records: {len(truth):,} duplicate pairs, "
           f"{len(family):,} family pairs (not duplicates) in {time.perf_counter() - t:.1f} s")
+
+    if not args.no_quality:
+        report_quality(people, truth, family, thresholds)
+    if not args.no_db:
+        db_bench(people, args)
+    print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    return 0
+
+
+def report_quality(people: pl.DataFrame, truth: set, family: set, thresholds: list[float]) -> None:
+    from profile_ui.services.dedupe.scoring import DEFAULT_THRESHOLD
 
     cpu = time.process_time()
     scored, times = in_memory_scan(people)
@@ -334,18 +391,24 @@ def main() -> int:
         mark = "  <- default" if threshold == DEFAULT_THRESHOLD else ""
         print(f"{threshold:9.2f}  {precision:9.3f}  {recall:6.3f}  {found:9,}  {fam:6,}{mark}")
 
-    if not args.no_db:
-        with tempfile.TemporaryDirectory(prefix="dedupe-bench-") as tmp:
-            path = Path(tmp) / "bench.db"
-            t = time.perf_counter()
-            fill_sqlite(path, people)
-            print(f"SQLite filled in {time.perf_counter() - t:.1f} s")
+
+def db_bench(people: pl.DataFrame, args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory(prefix="dedupe-bench-") as tmp:
+        path = Path(tmp) / "bench.db"
+        t = time.perf_counter()
+        fill_sqlite(path, people)
+        print(f"SQLite filled in {time.perf_counter() - t:.1f} s")
+        cpu = time.process_time()
+        elapsed, summary = db_scan(path)
+        print(f"full scan (scan_all, SQLite): {elapsed:.1f} s wall, {time.process_time() - cpu:.1f} s CPU "
+              f"(this process); {summary}; load {os.getloadavg()[0]:.2f}")
+        if args.import_rows:
+            rows = new_rows(people, args.import_rows, args.seed + 1)
             cpu = time.process_time()
-            elapsed, summary = db_scan(path)
-            print(f"full scan (scan_all, SQLite): {elapsed:.1f} s wall, {time.process_time() - cpu:.1f} s CPU "
-                  f"(this process); {summary}; load {os.getloadavg()[0]:.2f}")
-    print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
-    return 0
+            dry, applied, flagged, stored = incremental(path, rows)
+            print(f"import of {rows.height:,} rows: look-alikes in the dry run {dry:.1f} s, check of the "
+                  f"applied profiles {applied:.1f} s ({time.process_time() - cpu:.1f} s CPU with the insert); "
+                  f"{flagged:,} rows flagged, {stored:,} pairs stored; load {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

@@ -29,7 +29,9 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -162,15 +164,14 @@ def _time_stages() -> dict[str, float]:
     """CPU seconds per stage of the writer, read serially (no reader threads, so the
     process's CPU time belongs to the stage that runs): profiles (query + parse + custom
     fields), each related table, joining, writing."""
-    import profile_ui.services.exporting  # noqa: F401  (imports the writer in its place)
     from profile_ui.services import export_writer as writer
     from profile_ui.services import sheet_writer
 
     stages: dict[str, float] = {}
     writer.RELATED_READERS = 0
 
-    def timed(name: str, function):  # noqa: ANN001, ANN202
-        def run(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def timed(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        def run(*args: Any, **kwargs: Any) -> Any:
             started = time.process_time()
             try:
                 return function(*args, **kwargs)
@@ -183,7 +184,7 @@ def _time_stages() -> dict[str, float]:
         setattr(reader, name, timed(name.strip("_"), getattr(reader, name)))
     chunks = reader._profile_chunks
 
-    def profile_chunks(self):  # noqa: ANN001, ANN202
+    def profile_chunks(self: Any) -> Any:
         walk = chunks(self)
         while True:
             started = time.process_time()

@@ -38,6 +38,7 @@ import time
 import uuid
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -89,7 +90,7 @@ def planted_phone(profile_id: int) -> str:
     return f"+8458{profile_id:07d}"
 
 
-def plant_matches(engine, rows: int) -> None:  # noqa: ANN001
+def plant_matches(engine: Any, rows: int) -> None:
     """Give the matched profiles known identities (whatever the seed drew) and make them
     active, so every database holds exactly the people the file matches."""
     import sqlalchemy as sa
@@ -184,7 +185,7 @@ def drop_pg_database(name: str) -> None:
 
 
 # ---------------------------------------------------------------- the file
-def make_frame(rows: int):  # noqa: ANN201
+def make_frame(rows: int) -> Any:
     import numpy as np
     import polars as pl
 
@@ -254,7 +255,7 @@ def make_frame(rows: int):  # noqa: ANN201
     return frame
 
 
-def write_xlsx(frame, path: Path) -> None:  # noqa: ANN001
+def write_xlsx(frame: Any, path: Path) -> None:
     import xlsxwriter
 
     workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True})

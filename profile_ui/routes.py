@@ -1,4 +1,4 @@
-"""Route constants, the permission each page needs, and URL builders.
+"""The permission each page needs and the sidebar; the paths themselves are in links.py.
 
 `PAGE_PERMISSIONS` is the one place that says who may open which page: the sidebar
 hides a link and the page's on_load refuses the visit from the same table.
@@ -6,6 +6,10 @@ hides a link and the page's on_load refuses the visit from the same table.
 
 from __future__ import annotations
 
+from .links import (  # the pages' paths, here too for the pages that import routes
+    AUDIT, DUPLICATES, EXPORTS, IMPORT_DETAIL, IMPORT_NEW, IMPORT_REVIEW, IMPORTS, INDEX, LOGIN, PROFILE_DETAIL,
+    PROFILE_NEW, PROFILES, SEGMENTS, SETTINGS, TAGS, TRASH, import_review_url, profile_url,
+)
 from .services.permissions import (
     AUDIT_VIEW,
     PROFILES_CREATE,
@@ -17,26 +21,6 @@ from .services.permissions import (
     SETTINGS_MANAGE,
     TRASH_MANAGE,
 )
-
-INDEX = "/"
-LOGIN = "/login"
-PROFILES = "/profiles"
-PROFILE_NEW = "/profiles/new"
-# dynamic segment: Reflex exposes it to states as the route arg `profile_id`
-PROFILE_DETAIL = "/profiles/[profile_id]"
-IMPORTS = "/imports"
-IMPORT_NEW = "/imports/new"
-# dynamic segment: one import's report and progress (route arg `import_id`)
-IMPORT_DETAIL = "/imports/[import_id]"
-# a membership file's review: invite / update / deactivate-or-delete (route arg `import_id`)
-IMPORT_REVIEW = "/imports/[import_id]/review"
-SEGMENTS = "/segments"
-TAGS = "/tags"
-EXPORTS = "/exports"
-TRASH = "/trash"
-DUPLICATES = "/duplicates"
-AUDIT = "/audit"
-SETTINGS = "/settings"
 
 # route -> permissions of which the actor needs at least one
 PAGE_PERMISSIONS: dict[str, tuple[str, ...]] = {
@@ -70,16 +54,6 @@ NAVIGATION: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def profile_url(profile_id: int | str) -> str:
-    """The User 360 page of one profile."""
-    return f"{PROFILES}/{profile_id}"
-
-
-def import_review_url(import_id: int | str) -> str:
-    """A membership file's review page."""
-    return f"{IMPORTS}/{import_id}/review"
-
-
 def may_open(route: str, permissions: frozenset[str] | set[str]) -> bool:
     """Whether someone holding `permissions` may open `route` (unknown routes: yes)."""
     needed = PAGE_PERMISSIONS.get(route)
@@ -92,3 +66,10 @@ def first_allowed_page(permissions: frozenset[str] | set[str]) -> str:
         if may_open(route, permissions):
             return route
     return PROFILES
+
+
+__all__ = [
+    "AUDIT", "EXPORTS", "IMPORTS", "IMPORT_DETAIL", "IMPORT_NEW", "IMPORT_REVIEW", "INDEX", "LOGIN", "NAVIGATION",
+    "PAGE_PERMISSIONS", "PROFILES", "PROFILE_DETAIL", "PROFILE_NEW", "SEGMENTS", "SETTINGS", "TAGS", "TRASH",
+    "first_allowed_page", "import_review_url", "may_open", "profile_url",
+]

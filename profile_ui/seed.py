@@ -26,11 +26,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from .db import get_engine
 from .models import FieldDefinition, Group, Profile, Segment, Tag, TagGroup, User
 from .services.audit import record_event
 from .services.bootstrap import ensure_reference_data
 from .services.permissions import SYSTEM_ACTOR
 from .services.users import create_user
+from .settings import get_settings
 
 Echo = Callable[[str], Any]
 CHUNK_PROFILES = 100_000
@@ -189,8 +191,6 @@ def seed_workspace(
     if profiles < 0:
         raise ValueError("--profiles must be zero or more")
     if engine is None:
-        from .db import get_engine
-
         engine = get_engine()
     summary = SeedSummary()
     with Session(engine, expire_on_commit=False) as session:
@@ -556,8 +556,6 @@ class _Loader:
 
     def run(self, *, profiles: int, existing_profiles: int, random_seed: int, catalog: _Catalog,
             echo: Echo, started: float) -> dict[str, int]:
-        from .settings import get_settings
-
         encrypted = set(get_settings().encrypted_identity_kinds) & set(SEED_IDENTITY_KINDS)
         if encrypted:
             # their values must go through the crypto service, which bulk seeding bypasses
@@ -678,7 +676,8 @@ class _SqliteLoader(_Loader):
     # for the load only, then set back: generated rows are consistent, so skip per-row FK
     # lookups; a large page cache keeps the B-trees being filled in memory; index
     # rebuilds sort in memory with a helper thread
-    LOAD_PRAGMAS: ClassVar[dict[str, int]] = {"foreign_keys": 0, "cache_size": -1_000_000, "temp_store": 2, "threads": 2}
+    LOAD_PRAGMAS: ClassVar[dict[str, int]] = {"foreign_keys": 0, "cache_size": -1_000_000, "temp_store": 2,
+                                              "threads": 2}
 
     def begin(self, conn: Any) -> None:
         self.saved_pragmas = {name: self.execute(conn, f"PRAGMA {name}")[0][0]

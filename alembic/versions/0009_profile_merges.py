@@ -16,7 +16,7 @@ from profile_ui.models.base import UTCDateTime
 
 
 revision = '0009'
-down_revision = '0006'
+down_revision = '0006'  # re-chained after issue17's 0006 (both came from 0005)
 branch_labels = None
 depends_on = None
 

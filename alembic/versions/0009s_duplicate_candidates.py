@@ -54,12 +54,11 @@ def upgrade() -> None:
         sa.Column('key_hash', sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column('profile_id', sa.BigInteger(), autoincrement=False, nullable=False),
         sa.PrimaryKeyConstraint('key_hash', 'profile_id'),
+        sqlite_with_rowid=False,
     )
-    op.create_index(op.f('ix_dedupe_keys_profile_id'), 'dedupe_keys', ['profile_id'], unique=False)
 
 
 def downgrade() -> None:
-    op.drop_index(op.f('ix_dedupe_keys_profile_id'), table_name='dedupe_keys')
     op.drop_table('dedupe_keys')
     op.drop_index(op.f('ix_duplicate_candidates_profile_b_id'), table_name='duplicate_candidates')
     op.drop_index('ix_duplicate_candidates_import', table_name='duplicate_candidates')

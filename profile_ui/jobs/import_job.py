@@ -28,26 +28,41 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from ..db import get_engine
-from ..models import FieldDefinition, IdentityKind, ImportJob, ImportRowResult, SyncRule, User, utcnow
+from ..models import ImportJob, ImportRowResult, User, utcnow
+from ..services import dispatch
+from ..services.catalog import active_sync_rule, field_definitions, identity_kinds
 from ..services.importing import ImportMapping, ImportOptions
+from ..services import file_store
+from ..services.importing import mapping as mapping_stage
+from ..services.importing.apply import ImportPlanError, apply_import, plan_import
+from ..services.importing.mapping import MappingInvalid
 from ..services.importing.progress import (
     STAGE_APPLY, STAGE_CHECK, STAGE_DRY_RUN, STAGE_READ, ProgressReporter, clear_progress,
 )
-from ..services.importing.results import store_row_results
+from ..services.importing.read import FileRejected, read_upload
+from ..services.importing.results import plan_errors, store_row_results, write_error_file
+from ..services.importing.segments_apply import DEFAULT_HEADERS, apply_segments, plan_segments, segment_frame
 from ..services.importing.jobs import (
     ACTIVE_STATUSES, AUTO_MAPPING_KEY, AWAITING_CONFIRMATION, COMPLETED, FAILED, QUEUED, RUN_KEY,
     RUNNING, VALIDATING, counts_summary, job_mapping, job_options, report_link, run_info,
 )
+from ..services.importing.validate import validate_rows
 from ..services.notify import notify_user, send_email
 from ..services.permissions import PROFILES_IMPORT, SYSTEM_ACTOR, Actor, PermissionDenied
-from .runner import LEASE_SECONDS, Owner, claim_is_stale, enqueue_import_batch, lease_until
+from ..services.importing.apply_lock import hold_apply_lock
+from ..services.users import actor_for_user
+from ..settings import get_settings
+from .leases import LEASE_SECONDS, Owner, claim_is_stale, lease_until
 
 log = logging.getLogger(__name__)
 
 TEST_APPLY_DELAY_ENV = "PROFILE_UI_TEST_APPLY_DELAY"
+# a job whose database connection drops is queued again, until its DATABASE_ATTEMPTS-th claim
+DATABASE_ATTEMPTS = 3
+RETRY_PAUSES_S = (0, 1, 2, 5, 10, 20)
 
 
 class LostClaim(Exception):
@@ -104,15 +119,45 @@ def run_job(job_id: int, *, engine: Engine | None = None) -> str | None:
         log.info("import job %s was cancelled or taken over; stopped", job_id)
         return "lost"
     except sa.exc.OperationalError:
-        # the database is unreachable or locked: leave the claim to expire and be retried
+        # the connection dropped or the database is locked: the transaction was rolled back
+        # whole, so the job is put back in the queue and runs again from its file
         log.exception("import job %s: database error; it will be retried", job_id)
-        raise
+        return _retry_after_database_error(engine, claim)
     except Exception as exc:  # a bug must not leave the job spinning: fail it, say why
         log.exception("import job %s failed", job_id)
         _finish_failed(engine, claim, f"Unexpected error: {exc}")
         return FAILED
     finally:
         clear_progress(job_id)  # the job row holds the outcome now
+
+
+def _retry_after_database_error(engine: Engine, claim: Claim) -> str:
+    """Queue the job again (its owner lives on, so the recovery sweep would never free it);
+    after DATABASE_ATTEMPTS claims it fails, saying so. Waits for the database a while."""
+    for pause in RETRY_PAUSES_S:
+        time.sleep(pause)
+        try:
+            with engine.begin() as conn:
+                row = conn.execute(sa.select(ImportJob.status, ImportJob.options, ImportJob.batch_id)
+                                   .where(ImportJob.id == claim.job_id)).one()
+                run = dict((row.options or {}).get(RUN_KEY) or {})
+                if int(run.get("attempt", 1)) >= DATABASE_ATTEMPTS:
+                    break
+                run.pop("owner", None)
+                run.pop("lease_until", None)
+                run["queued_at"] = utcnow().isoformat()
+                run["confirmed"] = run.get("confirmed") or row.status == RUNNING
+                _update_held(conn, claim, ACTIVE_STATUSES, status=QUEUED,
+                             options={**row.options, RUN_KEY: run})
+            dispatch.send(dispatch.IMPORT_BATCH, row.batch_id)
+            return QUEUED
+        except sa.exc.OperationalError:
+            continue
+        except LostClaim:
+            return "lost"
+    _finish_failed(engine, claim, "The connection to the database was lost while importing, "
+                   f"{DATABASE_ATTEMPTS} times; nothing of this file was saved. Import it again.")
+    return FAILED
 
 
 def _claim(engine: Engine, job_id: int) -> Claim | None:
@@ -189,8 +234,6 @@ def _finish_failed(engine: Engine, claim: Claim, message: str, *, rejected: bool
 def _actor_for(session: Session, job: ImportJob) -> Actor:
     if job.created_by is None:
         return SYSTEM_ACTOR
-    from ..services.users import actor_for_user
-
     user = session.get(User, job.created_by)
     if user is None or not user.is_active:
         raise PermissionDenied(PROFILES_IMPORT)
@@ -198,10 +241,6 @@ def _actor_for(session: Session, job: ImportJob) -> Actor:
 
 
 def _run_claimed(engine: Engine, claim: Claim) -> str:
-    from ..services.importing.apply import ImportPlanError
-    from ..services.importing.mapping import MappingInvalid
-    from ..services.importing.read import FileRejected
-
     with Session(engine, expire_on_commit=False) as session:
         job = session.get(ImportJob, claim.job_id)
         session.expunge(job)
@@ -262,6 +301,7 @@ def _run_claimed(engine: Engine, claim: Claim) -> str:
         _heartbeat(engine, claim, status=RUNNING)
         # ---- apply: writes, row results, status and notification in ONE transaction
         with Session(engine, expire_on_commit=False) as session, timer("apply"):
+            hold_apply_lock(session)  # another worker's apply commits first: we then see its rows
             row = session.get(ImportJob, claim.job_id)
             session.execute(sa.delete(ImportRowResult).where(ImportRowResult.job_id == row.id))
             progress.stage(STAGE_APPLY)
@@ -300,19 +340,15 @@ class _ProfilePipeline:
     @staticmethod
     def plan(session: Session, actor: Actor, job: ImportJob, prepared: _Prepared,
              options: ImportOptions, progress: Callable[[int], None]) -> Any:
-        from ..services.importing.apply import plan_import
-
         return plan_import(session=session, actor=actor, frame=prepared.frame,
                            mapping=prepared.mapping, options=options,
-                           sync_rule=_sync_rule(session), file_name=job.file_name, progress=progress)
+                           sync_rule=active_sync_rule(session), file_name=job.file_name, progress=progress)
 
     @staticmethod
     def apply(session: Session, actor: Actor, row: ImportJob, prepared: _Prepared,
               options: ImportOptions, progress: Callable[[int], None]) -> Any:
-        from ..services.importing.apply import apply_import
-
         return apply_import(session=session, actor=actor, job=row, frame=prepared.frame,
-                            mapping=prepared.mapping, options=options, sync_rule=_sync_rule(session),
+                            mapping=prepared.mapping, options=options, sync_rule=active_sync_rule(session),
                             progress=progress)
 
 
@@ -320,9 +356,6 @@ class _SegmentPipeline:
     @staticmethod
     def prepare(session: Session, job: ImportJob, sheet: Any, options: ImportOptions,
                 progress: ProgressReporter) -> _Prepared:
-        from ..services.importing.segments_apply import segment_frame
-        from ..settings import get_settings
-
         mapping = _segment_mapping(job, sheet)
         frame, headers = segment_frame(sheet.frame, mapping, options,
                                        default_region=get_settings().default_phone_region)
@@ -331,16 +364,12 @@ class _SegmentPipeline:
     @staticmethod
     def plan(session: Session, actor: Actor, job: ImportJob, prepared: _Prepared,
              options: ImportOptions, progress: Callable[[int], None]) -> Any:
-        from ..services.importing.segments_apply import plan_segments
-
         return plan_segments(session=session, actor=actor, frame=prepared.frame, options=options,
                              file_name=job.file_name, headers=prepared.headers)
 
     @staticmethod
     def apply(session: Session, actor: Actor, row: ImportJob, prepared: _Prepared,
               options: ImportOptions, progress: Callable[[int], None]) -> Any:
-        from ..services.importing.segments_apply import apply_segments
-
         return apply_segments(session=session, actor=actor, job=row, frame=prepared.frame,
                               options=options, headers=prepared.headers, progress=progress)
 
@@ -352,8 +381,6 @@ PIPELINES = {"profiles": _ProfilePipeline, "segments": _SegmentPipeline, "member
 def _segment_mapping(job: ImportJob, sheet: Any) -> ImportMapping | None:
     """The user's mapping; an "auto" one is the standard headers (User ID, Segment Name,
     Segment Value) with any forced id column in place of User ID."""
-    from ..services.importing.segments_apply import DEFAULT_HEADERS
-
     mapping = job_mapping(job)
     if not (job.mapping or {}).get(AUTO_MAPPING_KEY):
         return mapping
@@ -372,10 +399,6 @@ def _record_error_files(engine: Engine, claim: Claim, job: ImportJob, sheet: Any
     and .csv beside it. Written after the commit, so the write lock is not held meanwhile;
     a crash in between leaves the job done without them (results.write_error_file makes
     them again on request)."""
-    from ..services import file_store
-    from ..services.importing.results import plan_errors, write_error_file
-    from ..settings import get_settings
-
     errors = plan_errors(plan)
     if not errors:
         return
@@ -416,22 +439,11 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _sync_rule(session: Session) -> SyncRule:
-    rule = session.exec(select(SyncRule).where(SyncRule.is_active.is_(True)).order_by(SyncRule.id)).first()
-    return rule if rule is not None else SyncRule(name="Default", identifier_kinds=["user_id", "email", "phone"])
-
-
 def _read(job: ImportJob) -> Any:
-    from ..services.importing.read import FileRejected, read_upload
-
     path = job.stored_path or ""
     if not os.path.isfile(path):
         raise FileRejected(job.file_name, "the file was not found")
     return read_upload(path, file_name=job.file_name, sheet=job.sheet)
-
-
-def _fields(session: Session) -> dict[str, FieldDefinition]:
-    return {f.key: f for f in session.exec(select(FieldDefinition)).all()}
 
 
 def _resolve_mapping(session: Session, job: ImportJob, sheet: Any) -> ImportMapping:
@@ -439,11 +451,9 @@ def _resolve_mapping(session: Session, job: ImportJob, sheet: Any) -> ImportMapp
     mapping = job_mapping(job)
     if not (job.mapping or {}).get(AUTO_MAPPING_KEY):
         return mapping
-    from ..services.importing import mapping as mapping_stage
-
     suggestions = mapping_stage.suggest_mapping(
-        sheet.headers, fields=list(_fields(session).values()),
-        identity_kinds=session.exec(select(IdentityKind)).all())
+        sheet.headers, fields=list(field_definitions(session).values()),
+        identity_kinds=list(identity_kinds(session).values()))
     suggested = mapping_stage.suggested_mapping(suggestions)
     forced = {header: target for header, target in mapping.columns.items() if target}
     if forced:  # a forced identity column wins over a suggestion of the same target
@@ -455,10 +465,7 @@ def _resolve_mapping(session: Session, job: ImportJob, sheet: Any) -> ImportMapp
 
 
 def _validate(session: Session, sheet: Any, mapping: ImportMapping) -> Any:
-    from ..services.importing.validate import validate_rows
-    from ..settings import get_settings
-
-    return validate_rows(sheet, mapping, fields=_fields(session),
+    return validate_rows(sheet, mapping, fields=field_definitions(session),
                          default_region=get_settings().default_phone_region)
 
 
@@ -487,8 +494,6 @@ def _notify(session: Session, job: ImportJob, *, title: str, body: str,
     user = session.get(User, job.created_by)
     if not email or user is None:
         return None
-    from ..settings import get_settings
-
     url = f"{get_settings().app_url.rstrip('/')}{link}"
     return _Mail(to=user.email, subject=title, body=f"{body}\n\nReport: {url}\n")
 
@@ -543,5 +548,5 @@ def recover_import_jobs(*, engine: Engine | None = None) -> list[int]:
             requeued.append(row.id)
             batches.add(row.batch_id)
     for batch_id in batches:
-        enqueue_import_batch(batch_id)
+        dispatch.send(dispatch.IMPORT_BATCH, batch_id)
     return requeued

@@ -20,103 +20,28 @@ import atexit
 import contextlib
 import hashlib
 import logging
-import os
-import socket
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
-import psutil
 import sqlalchemy as sa
 from huey import RedisHuey, SqliteHuey, crontab
 from huey.api import Huey, TaskWrapper
 from huey.consumer import Consumer
 
-from ..models import utcnow
+from ..services import dispatch
 from ..settings import get_settings
+from .dedupe import register_dedupe_tasks
+from .export_job import register_export_tasks
+from .import_job import recover_import_jobs, run_batch
+from .purge import register_purge_tasks
 
 log = logging.getLogger(__name__)
 
-# How long a claim stays valid without a heartbeat. A job renews it between its stages; one
-# stage (at most one file of settings.upload_max_rows rows) takes seconds, and on SQLite the
-# single apply transaction blocks other writers, heartbeats included, until it commits.
-LEASE_SECONDS = 120
 RECOVERY_SCHEDULE = crontab(minute="*")  # every minute, in each consumer's scheduler
 
-
-
-# ---------------------------------------------------------------- who runs a job
-@lru_cache
-def _host_id() -> str:
-    # boot time tells a rebooted host (where every old pid is dead) from a live one
-    return f"{socket.gethostname()}@{int(psutil.boot_time())}"
-
-
-@dataclass(frozen=True)
-class Owner:
-    """The process that claimed a job: enough to tell, on the same host, whether it died."""
-
-    host: str
-    pid: int
-    pid_started: float
-
-    @classmethod
-    def current(cls) -> "Owner":
-        pid = os.getpid()
-        return cls(host=_host_id(), pid=pid, pid_started=_process_start(pid) or 0.0)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"host": self.host, "pid": self.pid, "pid_started": self.pid_started}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any] | None) -> "Owner | None":
-        if not data or "pid" not in data:
-            return None
-        return cls(host=str(data.get("host", "")), pid=int(data["pid"]),
-                   pid_started=float(data.get("pid_started", 0.0)))
-
-    def alive(self) -> bool | None:
-        """Whether the owner process still runs; None when it runs on another machine."""
-        if self.host != _host_id():
-            return None  # only its lease can tell
-        started = _process_start(self.pid)
-        # a recycled pid belongs to a process that started at another time
-        return started is not None and abs(started - self.pid_started) <= 1.0
-
-
-def _process_start(pid: int) -> float | None:
-    try:
-        process = psutil.Process(pid)
-        if process.status() == psutil.STATUS_ZOMBIE:
-            return None
-        return process.create_time()
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
-        return None
-
-
-def lease_until(now: datetime | None = None) -> str:
-    return ((now or utcnow()) + timedelta(seconds=LEASE_SECONDS)).isoformat()
-
-
-def claim_is_stale(run: dict[str, Any], started_at: datetime | None, now: datetime) -> bool:
-    """Whether a job's claim (its `run` bookkeeping) no longer protects it.
-
-    On the owner's own host the process table decides (a slow apply that outlives its lease
-    is still running); from another host, the lease.
-    """
-    owner = Owner.from_json(run.get("owner"))
-    alive = owner.alive() if owner is not None else None
-    if alive is not None:
-        return not alive
-    until = run.get("lease_until")
-    if until:
-        return datetime.fromisoformat(until) < now
-    # claimed without a lease (should not happen): trust it for one lease from its start
-    return started_at is None or started_at + timedelta(seconds=LEASE_SECONDS) < now
 
 
 # ---------------------------------------------------------------- the queue
@@ -138,13 +63,12 @@ def _queue_name(database_url: str) -> str:
 class JobQueue:
     huey: Huey
     run_import_batch: TaskWrapper
+    write_export: TaskWrapper
 
 
 @lru_cache
 def get_queue() -> JobQueue:
     """The Huey instance for the configured database, with the job tasks registered."""
-    from .import_job import run_batch  # the job functions import this module
-
     settings = get_settings()
     name = _queue_name(settings.database_url)
     if settings.redis_url:
@@ -161,14 +85,10 @@ def get_queue() -> JobQueue:
     def recover() -> None:
         recover_jobs()
 
-    from .dedupe import register_dedupe_tasks
-    from .export_job import register_export_tasks
-    from .purge import register_purge_tasks
-
-    register_export_tasks(huey)
+    write_export = register_export_tasks(huey)
     register_purge_tasks(huey)
     register_dedupe_tasks(huey)
-    return JobQueue(huey=huey, run_import_batch=run_import_batch)
+    return JobQueue(huey=huey, run_import_batch=run_import_batch, write_export=write_export)
 
 
 def get_huey() -> Huey:
@@ -180,10 +100,18 @@ def enqueue_import_batch(batch_id: str) -> None:
     get_queue().run_import_batch(batch_id)
 
 
+def enqueue_export(export_id: int) -> None:
+    """Ask a consumer to write the export's file. Safe to call twice."""
+    get_queue().write_export(export_id)
+
+
+# services reach the queue through this port (services never import jobs)
+dispatch.install(dispatch.IMPORT_BATCH, enqueue_import_batch)
+dispatch.install(dispatch.EXPORT_FILE, enqueue_export)
+
+
 def recover_jobs() -> list[int]:
     """Put jobs whose worker died back in the queue; returns their ids."""
-    from .import_job import recover_import_jobs
-
     try:
         return recover_import_jobs()
     except Exception:  # a locked database now is retried on the next sweep

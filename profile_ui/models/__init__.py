@@ -4,11 +4,9 @@ from .audit import AuditEvent
 from .base import UTCDateTime, utcnow
 from .duplicate import DUPLICATE_STATUSES, DedupeKey, DuplicateCandidate
 from .export_job import ExportJob
-from .field import FIELD_TYPES, FieldDefinition
+from .field import FieldDefinition
 from .identity import BUILTIN_IDENTITY_KINDS, Identity, IdentityKind, SyncRule
-from .import_job import (
-    IMPORT_KINDS, IMPORT_STATUSES, OUTCOME_COUNTS, ROW_OUTCOMES, ImportJob, ImportRowResult, MappingTemplate,
-)
+from .import_job import IMPORT_KINDS, ImportJob, ImportRowResult, MappingTemplate
 from .merge import MERGE_IMPORT, MERGE_MANUAL, MERGE_REVIEW, MERGE_SOURCES, ProfileMerge
 from .membership import MEMBERSHIP_STATES, Group, GroupMembership
 from .notification import Notification
@@ -19,6 +17,10 @@ from .profile import (
 from .segment import Segment, SegmentMember
 from .tag import ProfileTag, Tag, TagGroup
 from .user import LoginAttempt, Role, User, UserSession, ViewPreference
+from .vocabulary import (
+    CHOICE_TYPES, DEFAULT_IDENTIFIER_KINDS, EXPORT_STATUSES, FIELD_TYPES, IDENTITY_PREFIX, IMPORT_STATUSES,
+    MERGE_POLICIES, OUTCOME_COUNTS, ROW_OUTCOMES, SYSTEM_COLUMNS, ExportStatus, FieldType, ImportStatus, MergePolicy, RowOutcome,
+)
 
 __all__ = [
     "AuditEvent", "UTCDateTime", "utcnow", "DUPLICATE_STATUSES", "DedupeKey", "DuplicateCandidate", "ExportJob", "FIELD_TYPES", "FieldDefinition",
@@ -29,4 +31,6 @@ __all__ = [
     "STATUS_ACTIVE", "STATUS_DEACTIVATED", "STATUS_DELETED", "AttributeProvenance", "Consent",
     "LinkedObject", "Profile", "Segment", "SegmentMember", "ProfileTag", "Tag", "TagGroup",
     "LoginAttempt", "Role", "User", "UserSession", "ViewPreference",
+    "CHOICE_TYPES", "DEFAULT_IDENTIFIER_KINDS", "EXPORT_STATUSES", "IDENTITY_PREFIX", "MERGE_POLICIES",
+    "SYSTEM_COLUMNS", "ExportStatus", "FieldType", "ImportStatus", "MergePolicy", "RowOutcome",
 ]

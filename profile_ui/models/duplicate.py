@@ -57,8 +57,11 @@ class DedupeKey(SQLModel, table=True):
     """One blocking key of one profile (see services/dedupe/blocking.py), as a 64-bit hash."""
 
     __tablename__ = "dedupe_keys"
-    # no foreign key on purpose (as attribute_provenance): a full scan rewrites millions of
-    # rows; keys of a profile that is gone only lead to a lookup that finds nothing
+    # SQLite: the primary key is the table (no rowid b-tree beside it), so a full scan's
+    # millions of keys, written in key order, are appended rather than scattered
+    __table_args__ = {"sqlite_with_rowid": False}
+    # No foreign key and no index by profile on purpose: a full scan rewrites millions of rows.
+    # Keys of a profile that is gone or changed only pair it once more with someone the
+    # scoring then reads as it is now; the next full scan rewrites them all.
     key_hash: int = Field(sa_column=sa.Column(sa.BigInteger(), primary_key=True, autoincrement=False))
-    profile_id: int = Field(sa_column=sa.Column(sa.BigInteger(), primary_key=True, autoincrement=False,
-                                                index=True))
+    profile_id: int = Field(sa_column=sa.Column(sa.BigInteger(), primary_key=True, autoincrement=False))

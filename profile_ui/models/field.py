@@ -6,11 +6,6 @@ from sqlmodel import Field, SQLModel
 
 from .base import json_column
 
-FIELD_TYPES = (
-    "text", "number", "date", "datetime", "boolean",
-    "single_choice", "multiple_choice", "email", "phone",
-)
-
 
 class FieldDefinition(SQLModel, table=True):
     __tablename__ = "field_definitions"

@@ -10,17 +10,6 @@ from sqlmodel import Field, SQLModel
 from .base import dt_column, json_column, utcnow
 
 IMPORT_KINDS = ("profiles", "segments", "membership")
-IMPORT_STATUSES = (
-    "queued", "validating", "awaiting_confirmation", "running",
-    "completed", "failed", "cancelled", "undone",
-)
-ROW_OUTCOMES = ("new", "updated", "merged", "unchanged", "skipped", "invalid", "conflict")
-# The one vocabulary of an import's totals, in this order, in the dry run, the report, the
-# history, the completion e-mail and the CLI's JSON keys: rows read, then profiles new /
-# updated / merged away / unchanged, then rows invalid / held as conflicts. The words are
-# the row outcomes' (a count of conflicts is plural). word -> key in ImportJob.counts.
-OUTCOME_COUNTS = {"rows": "rows", "new": "created", "updated": "updated", "merged": "merged",
-                  "unchanged": "unchanged", "invalid": "invalid", "conflicts": "conflicts"}
 
 
 class ImportJob(SQLModel, table=True):

@@ -3,6 +3,8 @@ range, paged, and exported as CSV. State: audit_state.py."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import reflex as rx
 
 from .. import routes
@@ -27,7 +29,7 @@ def _select(label: str, name: str, choices: rx.Var) -> rx.Component:
                          default_value=shown, min_width="180px")
 
 
-def _input(label: str, name: str, **props) -> rx.Component:  # noqa: ANN003
+def _input(label: str, name: str, **props: Any) -> rx.Component:
     return filter_input(label, name=name, id=f"audit-{name}", default_value=S.filters[name],
                         **props)
 

@@ -11,9 +11,8 @@ from .. import routes
 from ..components.dialogs import confirm_dialog, field_label, form_dialog
 from ..components.pagination import pagination
 from ..components.shell import shell
-from .duplicates_state import (
-    SCORE_CHOICES, STATUS_CHOICES, ChoiceRow, DuplicatesState, PairCard, PairField,
-)
+from .duplicates_state import SCORE_CHOICES, STATUS_CHOICES, DuplicatesState, PairCard, PairField
+from .profiles.merge_dialog import _differing_row as differing_row  # the merge dialog's own choice
 
 TITLE = "Possible duplicates"
 S = DuplicatesState
@@ -94,28 +93,11 @@ def _card(card: PairCard) -> rx.Component:
     )
 
 
-def _choice(row: ChoiceRow, side: str, text: rx.Var) -> rx.Component:
-    return rx.el.label(
-        rx.el.input(type="radio", name="keep-" + row.key, value=side, default_checked=row.suggested == side),
-        rx.text(text, size="2", as_="span"),
-        style={"display": "flex", "gap": "6px", "alignItems": "center"},
-    )
-
-
-def _choice_row(row: ChoiceRow) -> rx.Component:
-    return rx.el.fieldset(
-        rx.el.legend(rx.text(row.label, size="2", weight="bold")),
-        rx.grid(_choice(row, "survivor", row.survivor_text), _choice(row, "merged", row.merged_text),
-                columns="2", spacing="3", width="100%"),
-        style={"border": "1px solid var(--gray-5)", "borderRadius": "6px", "padding": "6px 10px", "margin": 0},
-    )
-
-
 def _merge_dialog() -> rx.Component:
     body = rx.vstack(
         rx.cond(S.choices.length() > 0,
                 rx.vstack(rx.heading("Choose the value to keep (the suggestion is selected)", size="2", as_="h3"),
-                          rx.foreach(S.choices, _choice_row), spacing="2", width="100%"),
+                          rx.foreach(S.choices, differing_row), spacing="2", width="100%"),
                 rx.text("The two profiles agree on every field.", size="2")),
         rx.text("Identities, tags, segments, groups, consent, linked objects and history move to the "
                 "surviving profile; the merge can be undone from its User 360 page.",

@@ -4,7 +4,7 @@ the filters (minimum score, import, status), the per-pair decisions, the merge d
 
 Which pair an event acts on is an id the server listed on this page (`_listed`); the values
 a merge keeps are looked up in the server's own preview, never taken from the browser.
-services/dedupe/review.py checks the permission before anything.
+services/duplicate_review.py checks the permission before anything.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import reflex as rx
 
 from .. import routes
 from ..db import session_scope
-from ..services.dedupe.review import (
+from ..services.duplicate_review import (
     CandidateFilter, CandidateView, DuplicateError, count_candidates, decide, import_choices,
     list_candidates, merge_candidate, merge_candidates, preview_candidate,
 )
@@ -25,6 +25,8 @@ from ..services.merging import MergeError
 from ..services.permissions import PROFILES_MERGE
 from ..state.base import AppState, guarded
 from ..state.paging import PagedMixin
+from .profiles.merge_state import MergeRow
+from .profiles.merge_state import _rows as preview_rows  # the merge dialog's rows of a preview
 
 SCORE_CHOICES = ("0.5", "0.6", "0.7", "0.8", "0.9", "0.95")
 STATUS_CHOICES = (("open", "To review"), ("skipped", "Skipped"), ("not_same", "Not the same person"),
@@ -51,15 +53,6 @@ class PairCard:
     fields: list[PairField]
 
 
-@dataclasses.dataclass
-class ChoiceRow:
-    key: str
-    label: str
-    survivor_text: str
-    merged_text: str
-    suggested: str  # survivor | merged
-
-
 def _card(view: CandidateView) -> PairCard:
     return PairCard(
         id=str(view.id), title=f"#{view.profile_a_id} and #{view.profile_b_id}",
@@ -82,7 +75,7 @@ class DuplicatesState(PagedMixin, AppState):
     merge_open: bool = False
     merge_pair: str = ""
     merge_title: str = ""
-    choices: list[ChoiceRow] = []
+    choices: list[MergeRow] = []
     merge_error: str = ""
     _listed: list[int] = []
     _values: dict[str, list[Any]] = {}  # field key -> [survivor's value, merged one's]
@@ -177,9 +170,7 @@ class DuplicatesState(PagedMixin, AppState):
         self.merge_pair, self.merge_error = pair_id, ""
         self.merge_title = (f"Merge #{preview.merged_id} {preview.merged_name} into "
                             f"#{preview.survivor_id} {preview.survivor_name}")
-        self.choices = [ChoiceRow(key=f.key, label=f.label, survivor_text=f.survivor_text or "—",
-                                  merged_text=f.merged_text or "—", suggested=f.suggested)
-                        for f in preview.fields if not f.same]
+        self.choices = [row for row in preview_rows(preview) if not row.same]
         self._values = {f.key: [f.survivor_value, f.merged_value] for f in preview.fields}
         self.merge_open = True
         return None

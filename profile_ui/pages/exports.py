@@ -1,5 +1,5 @@
 """Exports (/exports): the signed-in user's exports, newest first, with their download
-links while they live (the file is served by services/export_download.py)."""
+links while they live (the file is served by web/export_download.py)."""
 
 from __future__ import annotations
 

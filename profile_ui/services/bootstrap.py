@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlmodel import Session, select
 
 from ..models import FieldDefinition, IdentityKind, SyncRule
+from .catalog import default_sync_rule
 from .users import ensure_builtin_roles
 
 # key, label, type, options, pii  (the system columns of `profiles`)
@@ -17,7 +18,6 @@ SYSTEM_FIELDS: list[tuple[str, str, str, list[str], bool]] = [
     ("registered_at", "Registration time", "datetime", [], False),
 ]
 IDENTITY_KINDS = [("user_id", "User ID"), ("email", "Email"), ("phone", "Phone")]
-DEFAULT_SYNC_RULE = "Default"
 
 
 def ensure_reference_data(*, session: Session) -> None:
@@ -32,6 +32,5 @@ def ensure_reference_data(*, session: Session) -> None:
         if session.get(IdentityKind, key) is None:
             session.add(IdentityKind(key=key, label=label, is_builtin=True, position=position))
     if session.exec(select(SyncRule)).first() is None:
-        session.add(SyncRule(name=DEFAULT_SYNC_RULE, identifier_kinds=["user_id", "email", "phone"],
-                             auto_merge=False, default_policy="overwrite"))
+        session.add(default_sync_rule())
     session.flush()

@@ -51,8 +51,11 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlmodel import Session
 
+from ..models import Identity
 from ..settings import get_settings
-from .permissions import Actor
+from .audit import record_event
+from .bulk_writer import BulkWriter
+from .permissions import SETTINGS_MANAGE, Actor
 
 NONCE_BYTES = 12
 KEY_BYTES = 32
@@ -342,11 +345,6 @@ def rekey_identities(*, session: Session, actor: Actor) -> int:
     (IdentityCryptoError names the key). In the caller's transaction; audited.
     Needs settings.manage.
     """
-    from ..models import Identity
-    from .audit import record_event
-    from .importing.apply import BulkWriter
-    from .permissions import SETTINGS_MANAGE
-
     actor.require(SETTINGS_MANAGE)
     kinds = sorted(encrypted_kinds())
     key_id = current_key_id()

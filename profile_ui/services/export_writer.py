@@ -36,7 +36,7 @@ from sqlmodel import Session, select
 from ..models import (
     Group, GroupMembership, Identity, Profile, ProfileTag, Segment, SegmentMember,
 )
-from .exporting import (
+from .export_format import (
     _DATE_COLUMNS, _DATETIME_COLUMNS, EXPORT_CHUNK_ROWS, EXPORT_FORMATS, GROUPS_COLUMN, IDENTITY_PREFIX,
     MULTI_VALUE_SEPARATOR, RELATED_READERS, SEGMENTS_COLUMN, TAG_PREFIX, TAG_WITHOUT_VALUE,
     ExportColumn, ExportError,
@@ -71,7 +71,7 @@ def _raw_rows(conn: sa.Connection | _SqliteHelper, statement: sa.Select) -> list
         result.close()
 
 
-def _frame(rows: Sequence[Sequence[Any]], schema: dict[str, pl.DataType]) -> pl.DataFrame:
+def text_frame(rows: Sequence[Sequence[Any]], schema: dict[str, pl.DataType]) -> pl.DataFrame:
     if not rows:
         return pl.DataFrame(schema=schema)
     return pl.DataFrame(rows, schema=schema, orient="row")
@@ -135,7 +135,7 @@ def _packed_frame(conn: sa.Connection, statement: sa.Select, schema: dict[str, p
     if frame is not None and frame.height == count and frame["__end"].eq(_END).fill_null(False).all():
         return frame.select([pl.col(n).str.slice(1) if schema[n] == pl.String() else pl.col(n) for n in names])
     # a value holds a separator: read this chunk row by row
-    return _frame(_raw_rows(conn, statement), schema)
+    return text_frame(_raw_rows(conn, statement), schema)
 
 
 def _agg_text(postgres: bool, value: sa.ColumnElement, order: sa.ColumnElement) -> sa.ColumnElement:
@@ -333,7 +333,7 @@ class _ChunkReader:
         ids = frame["id"]
         query = select(table.c.id, sa.cast(table.c.attributes, sa.Text)).where(
             self.where, table.c.id.between(ids.min(), ids.max()))
-        return _frame(_raw_rows(self.conn, query), {"id": pl.Int64(), "__attributes": pl.String()})
+        return text_frame(_raw_rows(self.conn, query), {"id": pl.Int64(), "__attributes": pl.String()})
 
     @staticmethod
     def _json_value(column: ExportColumn) -> pl.Expr:
@@ -399,7 +399,7 @@ class _ChunkReader:
             rows.extend(_raw_rows(conn, sa.select(i.profile_id, i.kind, i.value_encrypted, i.key_id)
                                   .where(condition, i.is_encrypted, i.kind.in_(self.kinds))
                                   .order_by(i.profile_id, i.id)))
-        plain = _frame(_decrypt(rows), {"id": pl.Int64(), "kind": pl.String(), "value": pl.String()})
+        plain = text_frame(_decrypt(rows), {"id": pl.Int64(), "kind": pl.String(), "value": pl.String()})
         for kind in self.kinds:
             name = IDENTITY_PREFIX + kind
             values = (plain.filter(pl.col("kind") == kind).group_by("id", maintain_order=True)

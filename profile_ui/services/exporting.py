@@ -38,59 +38,32 @@ from typing import IO
 
 import polars as pl
 import sqlalchemy as sa
-from sqlalchemy import event
 from sqlmodel import Session, select
 
+from ..links import export_download_url
 from ..models import (
-    STATUS_ACTIVE, STATUS_DELETED, ExportJob, FieldDefinition, IdentityKind, Profile, Tag,
+    STATUS_ACTIVE, STATUS_DELETED, AuditEvent, ExportJob, ExportStatus, FieldDefinition, Profile, Tag,
     TagGroup, utcnow,
 )
 from ..settings import get_settings
-from .audit import record_event
+from . import dispatch
+from .audit import event_conditions, record_event
+from .catalog import field_definitions, identity_kinds
+from .export_format import (
+    DATETIME_FORMAT, EXPORT_CHUNK_ROWS, EXPORT_FORMATS, FIELDS_MODES, GROUPS_COLUMN, IDENTITY_PREFIX, META_COLUMNS,
+    SEGMENTS_COLUMN, TAG_PREFIX, ExportColumn, ExportError, ExportExpired, ExportNotFound,
+)
+from .export_writer import text_frame, write_profiles_file
 from .permissions import (
-    PROFILES_EXPORT, PROFILES_VIEW, SETTINGS_MANAGE, TRASH_MANAGE, Actor, NotSignedIn,
+    AUDIT_VIEW, PROFILES_EXPORT, PROFILES_VIEW, SETTINGS_MANAGE, TRASH_MANAGE, Actor, NotSignedIn,
     export_identity_permission,
 )
 from .profiles import ProfileFilter, filter_condition
-from .sheet_writer import CsvSink, neutralize_formula  # noqa: F401  (neutralize_formula: re-exported)
+from .sheet_writer import CsvSink
+from .view_prefs import get_list_view
 
-EXPORT_FORMATS = ("csv", "xlsx", "zip")
-FIELDS_MODES = ("displayed", "all")
-EXPORT_CHUNK_ROWS = 50_000
-RELATED_READERS = 2  # worker threads reading identities/tags/... of large exports
-MULTI_VALUE_SEPARATOR = "|"
-TAG_WITHOUT_VALUE = "Yes"  # a tag that carries no value, in its column
-DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"  # UTC
-
-# column keys besides field keys (the list's own, see profiles.page_cells)
-IDENTITY_PREFIX = "identity:"
-TAG_PREFIX = "tag:"
-SEGMENTS_COLUMN = "segments"
-GROUPS_COLUMN = "groups"
-META_COLUMNS: dict[str, str] = {  # profile column -> header
-    "id": "Profile ID", "initial_source": "Initial source", "status": "Status",
-    "created_at": "Created at", "updated_at": "Updated at",
-}
-_DATETIME_COLUMNS = {"registered_at", "created_at", "updated_at"}
-_DATE_COLUMNS = {"birthday"}
-
-STATUS_QUEUED, STATUS_RUNNING, STATUS_COMPLETED, STATUS_FAILED = "queued", "running", "completed", "failed"
-
-
-class ExportError(ValueError):
-    """Bad export request (or an export that cannot be downloaded); safe to show."""
-
-
-class ExportExpired(ExportError):
-    """The export's download link has expired."""
-
-
-class ExportNotFound(ExportError):
-    """No export with that id that the actor may download; the message is the same whether
-    it does not exist or is someone else's, so ids cannot be probed."""
-
-    def __init__(self, export_id: int) -> None:
-        super().__init__(f"Export {export_id} does not exist, or it is not yours to download")
+STATUS_QUEUED, STATUS_RUNNING = ExportStatus.QUEUED, ExportStatus.RUNNING
+STATUS_COMPLETED, STATUS_FAILED = ExportStatus.COMPLETED, ExportStatus.FAILED
 
 
 class NotYourExport(ExportNotFound):
@@ -99,17 +72,6 @@ class NotYourExport(ExportNotFound):
 
 
 # ---------------------------------------------------------------- results
-@dataclass(frozen=True)
-class ExportColumn:
-    """One column of the file: its list key, its header, where its values come from."""
-
-    key: str
-    header: str
-    source: str  # profile | attribute | identity | tag | segments | groups
-    ref: str  # profile column, attribute key, identity kind, or tag id
-    value_type: str = "text"  # text | number | boolean | list (how to render the value)
-
-
 @dataclass(frozen=True)
 class LeftOutColumn:
     key: str
@@ -145,12 +107,6 @@ class ExportResult:
     left_out: list[str] = field(default_factory=list)
 
 
-def download_url(export_id: int) -> str:
-    from ..routes import EXPORTS
-
-    return f"{EXPORTS}/{export_id}/download"
-
-
 # ---------------------------------------------------------------- columns
 def _identity_header(kind: str, encrypted_kinds: set[str]) -> str:
     return f"{kind.upper()}({'AES' if kind in encrypted_kinds else 'UNENCRYPTED'})"
@@ -164,9 +120,8 @@ class _Catalog:
 
 
 def _catalog(session: Session) -> _Catalog:
-    fields = session.exec(select(FieldDefinition).order_by(FieldDefinition.position,
-                                                           FieldDefinition.key)).all()
-    kinds = session.exec(select(IdentityKind.key).order_by(IdentityKind.position, IdentityKind.key)).all()
+    fields = field_definitions(session).values()
+    kinds = identity_kinds(session)
     tags = session.exec(select(Tag.id, Tag.name, TagGroup.name).join(TagGroup, TagGroup.id == Tag.group_id)
                         .order_by(TagGroup.name, Tag.name)).all()
     return _Catalog(fields={f.key: f for f in fields}, kinds=list(kinds),
@@ -190,10 +145,6 @@ FALLBACK_DISPLAYED_COLUMNS = ["full_name", "identity:phone", "identity:email", "
 def displayed_columns(*, session: Session, actor: Actor) -> list[str]:
     """The actor's list columns (services.view_prefs: their own, the admin default, or the
     built-in one): what "Displayed fields" exports when no columns are passed."""
-    try:
-        from .view_prefs import get_list_view
-    except ImportError:  # the column chooser is not there: the list's built-in columns
-        return list(FALLBACK_DISPLAYED_COLUMNS)
     if not actor.can(PROFILES_VIEW):
         return list(FALLBACK_DISPLAYED_COLUMNS)
     return list(get_list_view(session=session, actor=actor).columns)
@@ -364,15 +315,6 @@ def export_file_path(job: ExportJob) -> Path:
     return get_settings().export_dir / str(job.id) / f"profiles-{stamp}.{job.format}"
 
 
-def _enqueue_after_commit(session: Session, export_id: int) -> None:
-    def send(_session: Session) -> None:
-        from ..jobs.export_job import enqueue_export
-
-        enqueue_export(export_id)
-
-    event.listen(session, "after_commit", send, once=True)
-
-
 def export_profiles(
     *, session: Session, actor: Actor, flt: ProfileFilter, fields_mode: str = "displayed",
     columns: Sequence[str] | None = None, fmt: str = "csv", enqueue: bool = True,
@@ -408,9 +350,9 @@ def export_profiles(
                      details={"format": fmt, "fields_mode": fields_mode, "filter": flt.to_json(),
                               "profiles": count})
         if enqueue:
-            _enqueue_after_commit(session, job.id)
+            dispatch.after_commit(session, dispatch.EXPORT_FILE, job.id)
         return ExportResult(export_id=job.id, status=STATUS_QUEUED, background=True, row_count=None,
-                            path=None, download_url=download_url(job.id), left_out=left)
+                            path=None, download_url=export_download_url(job.id), left_out=left)
     path = export_file_path(job)
     rows = write_profiles_file(session=session, flt=flt, columns=planned, fmt=fmt, out_path=path,
                                at_rest=True)
@@ -420,7 +362,7 @@ def export_profiles(
                   columns=planned, left_out=left_out, row_count=rows, export_id=job.id,
                   file_name=path.name)
     return ExportResult(export_id=job.id, status=STATUS_COMPLETED, background=False, row_count=rows,
-                        path=path, download_url=download_url(job.id), left_out=left)
+                        path=path, download_url=export_download_url(job.id), left_out=left)
 
 
 def finish_export_job(job: ExportJob, *, rows: int, path: Path, now: datetime | None = None) -> None:
@@ -486,6 +428,18 @@ class ExportListItem:
     error: str | None
 
 
+def export_status(*, session: Session, actor: Actor, export_id: int) -> str | None:
+    """The status of one of the actor's exports (an admin's: anyone's); None if there is no such
+    export. Raises NotYourExport for someone else's (what a page polls while a job runs)."""
+    actor.require(PROFILES_EXPORT)
+    job = session.get(ExportJob, export_id)
+    if job is None:
+        return None
+    if job.created_by != actor.user_id and not _is_admin(actor):
+        raise NotYourExport(actor)
+    return job.status
+
+
 def list_exports(*, session: Session, actor: Actor, limit: int = 50,
                  now: datetime | None = None) -> list[ExportListItem]:
     """The actor's own exports, newest first."""
@@ -503,7 +457,7 @@ def list_exports(*, session: Session, actor: Actor, limit: int = 50,
             id=job.id, status=job.status, format=job.format, fields_mode=job.fields_mode,
             row_count=job.row_count, created_at=job.created_at, finished_at=job.finished_at,
             expires_at=job.expires_at, expired=expired,
-            download_url=download_url(job.id) if ready else None,
+            download_url=export_download_url(job.id) if ready else None,
             file_name=Path(job.file_path).name if job.file_path else None, error=job.error))
     return items
 
@@ -559,10 +513,6 @@ def export_audit_csv(
     """The audit events matching the filters of `audit.list_events`, newest first, as CSV
     (streamed in chunks; formula-looking cells neutralized). Returns the number of events.
     The export itself is an audit event too."""
-    from ..models import AuditEvent
-    from .audit import event_conditions
-    from .permissions import AUDIT_VIEW
-
     actor.require(AUDIT_VIEW)
     conditions = event_conditions(actor_email=actor_email, action=action, object_type=object_type,
                                   object_id=object_id, since=since, until=until)
@@ -585,7 +535,7 @@ def export_audit_csv(
             if last is not None:
                 query = query.where(a.id < last)
             rows = session.connection().execute(query.order_by(a.id.desc()).limit(chunk_rows)).all()
-            frame = _frame([(r[1].strftime(DATETIME_FORMAT), *r[2:]) for r in rows], schema)
+            frame = text_frame([(r[1].strftime(DATETIME_FORMAT), *r[2:]) for r in rows], schema)
             if rows or total == 0:
                 sink.write(frame)
             total += len(rows)
@@ -601,8 +551,3 @@ def export_audit_csv(
                      "object_id": object_id, "since": since.isoformat() if since else None,
                      "until": until.isoformat() if until else None}})
     return total
-
-
-# The file writer lives in export_writer.py and reads this module's columns and constants,
-# so it is imported last (both modules are complete by then).
-from .export_writer import _frame, write_profiles_file  # noqa: E402

@@ -102,6 +102,14 @@ def _timestamp(moment: datetime) -> float:
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
+def _mtime(path: Path) -> float:
+    """When a file was last written; +inf when it is gone (another purge removed it)."""
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return float("inf")
+
+
 def _files(folder: Path) -> Iterator[Path]:
     if folder.is_dir():
         yield from (p for p in folder.iterdir() if p.is_file())

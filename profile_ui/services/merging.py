@@ -174,7 +174,7 @@ def _field_keys(labels: dict[str, str], *value_maps: dict[str, Any]) -> list[str
 def _write_fields(session: Session, profile_id: int, current: dict[str, Any], writes: dict[str, Any],
                   now: datetime) -> None:
     """Set field values (JSON-ready) on a profile: system columns and custom attributes."""
-    profiles = Profile.__table__
+    profiles = Profile.__table__  # type: ignore[attr-defined]
     system = from_json(profiles, {k: v for k, v in writes.items() if k in SYSTEM_COLUMNS})
     attributes = dict(current["profile"].get("attributes") or {})
     for key, value in writes.items():
@@ -191,7 +191,7 @@ def _write_fields(session: Session, profile_id: int, current: dict[str, Any], wr
 def _display(key: str, value: Any) -> str:
     """A snapshot value as a person reads it (dates and times typed again first)."""
     if key in SYSTEM_COLUMNS:
-        value = from_json(Profile.__table__, {key: value}).get(key, value)
+        value = from_json(Profile.__table__, {key: value}).get(key, value)  # type: ignore[attr-defined]
     return format_value(value)
 
 
@@ -433,7 +433,7 @@ def unmerge(*, session: Session, actor: Actor, merge_id: int) -> UnmergeResult:
     # ---- the merged profile exactly as it was
     for name in ("segments", "groups", "consents", "provenance"):
         restore_rows(session, COLLECTION[name], m, before_m[name])
-    profiles = Profile.__table__
+    profiles = Profile.__table__  # type: ignore[attr-defined]
     session.execute(sa.update(Profile).where(col(Profile.id) == m).values(**from_json(profiles, before_m["profile"])))
 
     report = asdict(result)
@@ -460,7 +460,7 @@ def _restore_id_rows(session: Session, survivor: int, merged: int, before_m: dic
     not_restored: list[str] = []
     for name in ("identities", "tags", "linked"):
         collection = COLLECTION[name]
-        table = collection.model.__table__
+        table = collection.model.__table__  # type: ignore[attr-defined]
         rows = list(before_m[name])
         ids = [r["id"] for r in rows]
         pair = table.c.profile_id.in_([survivor, merged])
@@ -527,11 +527,10 @@ def find_merge(*, session: Session, actor: Actor, survivor_id: int, merged_id: i
     return None if record is None else _info(record)
 
 
-def merge_of_audit_event(*, session: Session, actor: Actor, event_id: int) -> MergeInfo | None:
-    """The merge a "profile.merge" audit event records (the audit log's Undo merge), for
-    someone who may both read the audit log and merge; None when the event is no merge."""
-    actor.require(PROFILES_MERGE, AUDIT_VIEW)
-    event = session.exec(select(AuditEvent).where(col(AuditEvent.id) == int(event_id),
+def merge_of_event(*, session: Session, actor: Actor, event_id: int) -> MergeInfo | None:
+    """The merge a `profile.merge` audit event records (the audit log's Undo merge), or None."""
+    actor.require(AUDIT_VIEW)
+    event = session.exec(select(AuditEvent).where(AuditEvent.id == int(event_id),
                                                   AuditEvent.action == "profile.merge")).first()
     if event is None:
         return None

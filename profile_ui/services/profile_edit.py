@@ -23,14 +23,14 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from ..models import (
-    AttributeProvenance, Consent, FieldDefinition, Identity, IdentityKind, Profile, SyncRule, utcnow,
+    IDENTITY_PREFIX, MERGE_POLICIES, SYSTEM_COLUMNS, AttributeProvenance, Consent, FieldDefinition, Identity,
+    IdentityKind, MergePolicy, Profile, SyncRule, utcnow,
     STATUS_ACTIVE, STATUS_DEACTIVATED, STATUS_DELETED,
 )
 from ..settings import get_settings
 from .audit import record_event
-from .bootstrap import SYSTEM_FIELDS
-from .importing import IDENTITY_PREFIX
-from .importing.apply import POLICIES, active_sync_rule, json_value
+from .catalog import active_sync_rule, field_definitions, identity_kinds
+from .importing.apply import json_value
 from .importing.normalize import (
     InvalidValue, clean_name, clean_text, normalize_email, normalize_phone,
     parse_boolean, parse_date, parse_datetime, parse_number, shorten,
@@ -46,7 +46,6 @@ from .workspace_settings import CONSENT_CHANNELS, CONSENT_STATUSES
 MANUAL_SOURCE = "manual"
 MANUAL_INITIAL_SOURCE = "Created manually"
 CONTACT_KINDS = ("email", "phone")  # a new profile needs at least one of these
-SYSTEM_COLUMNS = tuple(key for key, *_ in SYSTEM_FIELDS)
 CUSTOM_TEXT_MAX = 1000
 IDENTITY_VALUE_MAX = 255
 _KIND_LABELS = {"email": "E-mail", "phone": "Phone", "user_id": "User ID"}
@@ -62,6 +61,19 @@ class ProfileValidationError(ProfileError):
     def __init__(self, errors: dict[str, str]) -> None:
         self.errors = dict(errors)
         super().__init__("; ".join(self.errors.values()))
+
+
+class ProfileChanged(ProfileError):
+    """The profile changed (an import, another person) since the page that sent the edit
+    loaded it; nothing was written. The page shows the current values and the person
+    decides again, so no change is overwritten without anyone seeing it."""
+
+    def __init__(self, labels: list[str]) -> None:
+        self.labels = labels
+        names = ", ".join(labels) or "This profile"
+        super().__init__(f"{names}: changed by someone else or an import since you opened this "
+                         "profile. The page now shows the saved values; make your change again "
+                         "if it still applies.")
 
 
 @dataclass
@@ -154,14 +166,6 @@ def parse_identity_value(kind: str, raw: str | None, *, region: str | None = Non
     return value
 
 
-def _field_definitions(session: Session) -> dict[str, FieldDefinition]:
-    return {d.key: d for d in session.exec(select(FieldDefinition).order_by(FieldDefinition.position)).all()}
-
-
-def _identity_kinds(session: Session) -> dict[str, IdentityKind]:
-    return {k.key: k for k in session.exec(select(IdentityKind).order_by(IdentityKind.position)).all()}
-
-
 def _kind_label(kinds: dict[str, IdentityKind], kind: str) -> str:
     found = kinds.get(kind)
     return _KIND_LABELS.get(kind) or (found.label if found else kind)
@@ -215,8 +219,8 @@ def _parse_values(values: dict[str, str], definitions: dict[str, FieldDefinition
     return parsed
 
 
-def _load_profile(session: Session, profile_id: int) -> Profile:
-    return changeable_profile(session, profile_id)  # refuses a profile in the trash
+def _load_profile(session: Session, profile_id: int, *, for_update: bool = False) -> Profile:
+    return changeable_profile(session, profile_id, for_update=for_update)  # refuses a profile in the trash
 
 
 def _profile_name(profile: Profile) -> str:
@@ -274,8 +278,8 @@ def create_profile(
     """
     actor.require(PROFILES_CREATE)
     region = get_settings().default_phone_region
-    definitions = _field_definitions(session)
-    kinds = _identity_kinds(session)
+    definitions = field_definitions(session)
+    kinds = identity_kinds(session)
     errors: dict[str, str] = {}
     parsed = _parse_values(values or {}, definitions, kinds, errors, region)
 
@@ -299,7 +303,7 @@ def create_profile(
 
     consent_values = _parse_consent(consent or {}, errors)
 
-    rule = _sync_rule(session)
+    rule = active_sync_rule(session)
     owners = _owners(session, typed_ids)
     identifier_kinds = [k for k in (rule.identifier_kinds or []) if k in typed_ids]
     matched = list(dict.fromkeys(owners[k] for k in identifier_kinds if k in owners))
@@ -350,13 +354,6 @@ def create_profile(
     return CreateResult(profile_id=profile.id, matched_existing=False,
                         message=f"Profile {profile.id} created",
                         changes={k: [None, _audit_value(v)] for k, v in filled.items()})
-
-
-def _sync_rule(session: Session) -> SyncRule:
-    try:
-        return active_sync_rule(session)
-    except ValueError:  # no rule set up: nothing matches, every create makes a profile
-        return SyncRule(name="none", identifier_kinds=[])
 
 
 def _owners(session: Session, typed_ids: dict[str, str]) -> dict[str, int]:
@@ -433,7 +430,7 @@ def _update_matched(session: Session, actor: Actor, profile: Profile, parsed: di
         if _same(current, new):
             continue
         policy = (rule.field_policies or {}).get(key) or rule.default_policy or "overwrite"
-        policy = policy if policy in POLICIES else "overwrite"
+        policy = policy if policy in MERGE_POLICIES else MergePolicy.OVERWRITE
         if key in provenance and provenance[key].locked:
             kept[key] = "locked (edited by hand)"
         elif policy == "never":
@@ -470,6 +467,7 @@ def _update_matched(session: Session, actor: Actor, profile: Profile, parsed: di
 
 def update_profile_fields(
     *, session: Session, actor: Actor, profile_id: int, values: dict[str, str],
+    expected_version: int | None = None,
 ) -> dict[str, list[Any]]:
     """Save one or several attributes typed by a person (inline edit, Edit dialog).
 
@@ -478,11 +476,16 @@ def update_profile_fields(
     its provenance becomes source "manual", locked=True, so later imports keep it.
     Raises ProfileValidationError (nothing saved) for unreadable values, emptied
     required fields, unknown fields and identities (which are added/removed instead).
+
+    `expected_version` is the profile version the editing page showed: when the row has
+    moved on since (every UPDATE raises it, migration 0010), ProfileChanged is raised and
+    nothing is written. The row is locked first (PostgreSQL; SQLite has one writer), so
+    of two edits sent at once from the same version the second is refused.
     """
     actor.require(PROFILES_EDIT)
-    profile = _load_profile(session, profile_id)
-    definitions = _field_definitions(session)
-    kinds = _identity_kinds(session)
+    profile = _load_profile(session, profile_id, for_update=expected_version is not None)
+    definitions = field_definitions(session)
+    kinds = identity_kinds(session)
     errors: dict[str, str] = {}
     parsed = _parse_values(values or {}, definitions, kinds, errors, get_settings().default_phone_region)
     for key, value in parsed.items():
@@ -500,6 +503,8 @@ def update_profile_fields(
         changes[key] = [_audit_value(current), _audit_value(new)]
     if not writes:
         return {}
+    if expected_version is not None and profile.version != expected_version:
+        raise ProfileChanged([definitions[key].label for key in writes])
     _write_values(session, actor, profile, writes, definitions, lock=True, now=utcnow())
     session.flush()
     record_event(session=session, actor=actor, action="profile.edit", object_type="profile",
@@ -528,7 +533,7 @@ def unlock_field(*, session: Session, actor: Actor, profile_id: int, field_key: 
 def locked_fields(*, session: Session, profile_id: int) -> list[str]:
     """Keys of the profile's values that imports leave alone (for lock icons)."""
     return list(session.exec(select(AttributeProvenance.field_key).where(
-        AttributeProvenance.profile_id == profile_id, AttributeProvenance.locked == True)  # noqa: E712
+        AttributeProvenance.profile_id == profile_id, AttributeProvenance.locked == True)  # noqa: E712 (SQL "= true")
         .order_by(AttributeProvenance.field_key)).all())
 
 
@@ -560,7 +565,7 @@ def add_identity(*, session: Session, actor: Actor, profile_id: int, kind: str, 
     """
     actor.require(PROFILES_EDIT)
     profile = _load_profile(session, profile_id)
-    kinds = _identity_kinds(session)
+    kinds = identity_kinds(session)
     key = f"{IDENTITY_PREFIX}{kind}"
     if kind not in kinds:
         raise ProfileValidationError({key: f"'{kind}' is not an identity kind of this workspace"})

@@ -34,8 +34,8 @@ from sqlalchemy.ext.compiler import compiles
 from sqlmodel import Session, select
 
 from ..models import (
-    AttributeProvenance, AuditEvent, Consent, FieldDefinition, Group, GroupMembership, Identity,
-    IdentityKind, ImportJob, ImportRowResult, LinkedObject, Profile, ProfileTag, Segment,
+    IDENTITY_PREFIX, MEMBERSHIP_STATES, AttributeProvenance, AuditEvent, Consent, FieldDefinition, Group,
+    GroupMembership, Identity, IdentityKind, ImportJob, ImportRowResult, LinkedObject, Profile, ProfileTag, Segment,
     SegmentMember, Tag, TagGroup, User, utcnow,
     STATUS_ACTIVE, STATUS_DEACTIVATED, STATUS_DELETED,
 )
@@ -90,11 +90,13 @@ def in_trash_message(profile_ids: Sequence[int]) -> str:
             f"changed: restore {'it' if one else 'them'} first")
 
 
-def changeable_profile(session: Session, profile_id: int) -> Profile:
+def changeable_profile(session: Session, profile_id: int, *, for_update: bool = False) -> Profile:
     """The profile a change is about. Every service that changes a profile loads it through
     here: a profile in the trash is refused (a later restore brings it back as it was
-    deleted), and so is one that does not exist."""
-    profile = session.get(Profile, profile_id)
+    deleted), and so is one that does not exist. `for_update` locks its row (read anew, not
+    from the session's cache) until the transaction ends."""
+    profile = session.get(Profile, profile_id, with_for_update=for_update or None,
+                          populate_existing=for_update)
     if profile is None:
         raise ProfileError(f"Profile {profile_id} does not exist")
     if profile.status == STATUS_DELETED:
@@ -730,7 +732,7 @@ def tags_of(*, session: Session, profile_ids: list[int],
 
 
 PROFILE_META_COLUMNS = ("created_at", "updated_at", "initial_source", "status", "id")
-IDENTITY_COLUMN_PREFIX = "identity:"
+IDENTITY_COLUMN_PREFIX = IDENTITY_PREFIX
 TAG_COLUMN_PREFIX = "tag:"
 
 
@@ -988,8 +990,6 @@ def add_profiles_to_group(
 ) -> int:
     """Add profiles (ids, or all matching `flt`) to a group; returns how many were added
     (members already in it keep their membership)."""
-    from ..models import MEMBERSHIP_STATES
-
     actor.require(PROFILES_EDIT)
     if state not in MEMBERSHIP_STATES:
         raise ProfileError(f"Unknown membership state '{state}'")

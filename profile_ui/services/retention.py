@@ -40,7 +40,7 @@ from ..models import ExportJob, ImportJob, utcnow
 from ..settings import get_settings
 from . import file_store
 from .file_places import (
-    FilesPurged, _files, _timestamp, _unlink, content_digest_of, delete_upload, error_file_available,
+    FilesPurged, _files, _mtime, _timestamp, _unlink, content_digest_of, delete_upload, error_file_available,
     error_file_dir, error_file_expires_at, error_file_note, in_upload_dir,
     sheet_cache_dir, upload_dir,
 )
@@ -116,11 +116,11 @@ def _purge_uploads(session: Session, actor: Actor, now: datetime, report: FilesP
             if last_cancel is None or last_cancel + window <= now:
                 delete_upload(path, report)
             continue
-        if path.stat().st_mtime + window.total_seconds() <= _timestamp(now):
+        if _mtime(path) + window.total_seconds() <= _timestamp(now):
             delete_upload(path, report)  # uploaded in a wizard that was never submitted
     cutoff = time.time() - PARTIAL_FILE_HOURS * 3600
     for path in _files(upload_dir()):
-        if path.name.endswith(".part") and path.stat().st_mtime < cutoff:
+        if path.name.endswith(".part") and _mtime(path) < cutoff:
             _unlink(path, report)
 
 
@@ -135,7 +135,7 @@ def _purge_sheet_cache(report: FilesPurged) -> None:
 
     cutoff = time.time() - PARSED_SHEET_CACHE_HOURS * 3600
     for entry in entries:
-        if (entry.name.split("-", 1)[0] not in live or entry.stat().st_mtime < cutoff) \
+        if (entry.name.split("-", 1)[0] not in live or _mtime(entry) < cutoff) \
                 and _unlink(entry, report):
             report.sheet_cache += 1
 
@@ -152,7 +152,7 @@ def _purge_error_files(session: Session, now: datetime, report: FilesPurged) -> 
         match = _ERROR_FILE.match(path.name)
         job = jobs.get(int(match.group(1))) if match else None
         if job is None:  # no import names it (a partial write, a file older than its row)
-            expired = path.stat().st_mtime + hours * 3600 <= _timestamp(now)
+            expired = _mtime(path) + hours * 3600 <= _timestamp(now)
         else:
             expires = error_file_expires_at(job)
             expired = expires is not None and expires <= now

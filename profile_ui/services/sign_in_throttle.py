@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from ..models import LoginAttempt, User, utcnow
 from ..settings import get_settings
@@ -45,9 +45,10 @@ def _latest(*moments: datetime | None) -> datetime | None:
 
 
 def _last_success(session: Session, email: str, client: str | None = None) -> datetime | None:
-    a = LoginAttempt
-    where = [a.email == email, a.success.is_(True)] + ([a.client == client] if client is not None else [])
-    return session.exec(select(sa.func.max(a.at)).where(*where)).one()
+    where = [col(LoginAttempt.email) == email, col(LoginAttempt.success).is_(True)]
+    if client is not None:
+        where.append(col(LoginAttempt.client) == client)
+    return session.exec(select(sa.func.max(LoginAttempt.at)).where(*where)).one()
 
 
 def address_wait(*, session: Session, email: str, client: str, user: User | None,
@@ -60,7 +61,7 @@ def address_wait(*, session: Session, email: str, client: str, user: User | None
     since = _latest(now - MAX_WAIT, _last_success(session, email, client), user.unlocked_at if user else None)
     failures, last = session.exec(
         select(sa.func.count(), sa.func.max(a.at)).where(
-            a.email == email, a.client == client, a.success.is_(False), a.at > since)).one()
+            col(a.email) == email, col(a.client) == client, col(a.success).is_(False), col(a.at) > since)).one()
     if failures < settings.login_max_failures or last is None:
         return timedelta(0)
     doublings = min(failures - settings.login_max_failures, 16)
@@ -88,7 +89,7 @@ def lock_if_guessed(*, session: Session, user: User, client: str) -> bool:
         return False
     a = LoginAttempt
     since = _latest(_last_success(session, user.email), user.unlocked_at)
-    where = [a.email == user.email, a.success.is_(False)] + ([a.at > since] if since else [])
+    where = [col(a.email) == user.email, col(a.success).is_(False)] + ([col(a.at) > since] if since else [])
     failures = session.exec(select(sa.func.count()).select_from(a).where(*where)).one()
     if failures < get_settings().login_lock_failures:
         return False

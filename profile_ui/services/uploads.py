@@ -1,35 +1,31 @@
-"""Uploaded files: saved privately under DATA_DIR, and a guard in front of Reflex's /_upload.
+"""Uploaded files, saved privately under DATA_DIR.
 
 Reflex's own upload endpoint would also serve everything in its upload folder back over
 GET /_upload/<name>. We never use that folder: the upload event handler streams each
 file into `save_upload`, which writes under `settings.upload_dir` with a random name
-(0600 in a 0700 folder, encrypted when encryption is configured: services/file_store.py),
-and `UploadGuard` (ASGI middleware, installed through rx.App's api_transformer) answers
-GET with 404, refuses bodies over the limit (MAX_FILES_PER_UPLOAD files at the file limit)
-with 413 before reading them, and refuses a POST without a signed-in user allowed to import
-(401/403). The wizard checks each file's size in the browser first and turns any of these
-answers into a message naming the files (pages/imports/upload_zone.py). Each user may keep
-at most `settings.upload_max_pending` uploads that no import uses yet.
+(0600 in a 0700 folder, encrypted when encryption is configured: services/file_store.py).
+web/upload_guard.py stands in front of /_upload: it answers GET with 404, refuses bodies over
+the limit (MAX_FILES_PER_UPLOAD files at the file limit) with 413 before reading them, and
+refuses a POST without a signed-in user allowed to import (401/403). The wizard checks each
+file's size in the browser first and turns any of these answers into a message naming the
+files (pages/imports/upload_zone.py). Each user may keep at most
+`settings.upload_max_pending` uploads that no import uses yet.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import secrets
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from ..models import ImportJob
 from ..settings import get_settings
 from . import file_store
 from .importing import limits
-from .permissions import PROFILES_IMPORT, Actor, NotSignedIn
-from .request_guard import PathGuard, actor_for_session_cookie, content_length
+from .permissions import PROFILES_IMPORT, Actor
 
 # file types the import pipeline reads (calamine for Excel, polars for text)
 ALLOWED_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xls", ".xlsb", ".ods")
@@ -62,7 +58,7 @@ def pending_uploads(*, session: Session, actor: Actor, upload_dir: Path | None =
     if not mine:
         return []
     used = set(session.exec(select(ImportJob.stored_path).where(
-        ImportJob.stored_path.in_([str(p) for p in mine]))).all())
+        col(ImportJob.stored_path).in_([str(p) for p in mine]))).all())
     cutoff = (now or time.time()) - get_settings().upload_abandoned_hours * 3600
     pending = []
     for path in (p for p in mine if str(p) not in used):
@@ -125,72 +121,3 @@ def request_body_limit() -> int:
     """The largest /_upload request body accepted: MAX_FILES_PER_UPLOAD files at the limit
     plus multipart framing (each file is held to the limit by save_upload)."""
     return (get_settings().upload_max_bytes + MULTIPART_OVERHEAD_BYTES) * MAX_FILES_PER_UPLOAD
-
-
-async def _respond(send: Any, status: int, detail: str) -> None:
-    body = json.dumps({"detail": detail}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close")]})
-    await send({"type": "http.response.body", "body": body})
-
-
-class UploadGuard(PathGuard):
-    """ASGI middleware in front of Reflex's /_upload endpoint (see the module docstring)."""
-
-    def match(self, path: str) -> bool:
-        return path == UPLOAD_PATH or path.startswith(UPLOAD_PATH + "/")
-
-    async def handle(self, scope: dict[str, Any], receive: Any, send: Any, matched: Any) -> None:
-        if scope.get("method") != "POST":
-            # Reflex would serve its public upload folder here; we keep nothing there
-            await _respond(send, 404, "Not found")
-            return
-        limit = request_body_limit()
-        too_large = (f"the upload is larger than {MAX_FILES_PER_UPLOAD} files of "
-                     f"{limits.size_text(get_settings().upload_max_bytes)} each")
-        declared = content_length(scope)
-        if declared is not None and declared > limit:
-            await _respond(send, 413, too_large)
-            return
-        try:
-            actor = await asyncio.to_thread(actor_for_session_cookie, self.session_token(scope))
-        except NotSignedIn:
-            await _respond(send, 401, "Please sign in to upload files")
-            return
-        if not actor.can(PROFILES_IMPORT):
-            await _respond(send, 403, f"{actor.email} is not allowed to import files")
-            return
-        await self._forward_limited(scope, receive, send, limit, too_large)
-
-    async def _forward_limited(self, scope, receive, send, limit: int, message: str) -> None:  # noqa: ANN001
-        """Pass the request on, cutting it off with 413 when a body without (or with a
-        false) Content-Length grows past the limit."""
-        received = 0
-        exceeded = False
-        started = False
-
-        async def counted_receive() -> dict[str, Any]:
-            nonlocal received, exceeded
-            if exceeded:
-                return {"type": "http.disconnect"}
-            event = await receive()
-            if event["type"] == "http.request":
-                received += len(event.get("body", b""))
-                if received > limit:
-                    exceeded = True
-                    return {"type": "http.disconnect"}
-            return event
-
-        async def guarded_send(event: dict[str, Any]) -> None:
-            nonlocal started
-            if exceeded and not started:
-                return  # the app's answer to the cut-off request is replaced by ours
-            if event["type"] == "http.response.start":
-                started = True
-            await send(event)
-
-        await self.app(scope, counted_receive, guarded_send)
-        if exceeded and not started:
-            await _respond(send, 413, message)

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 
 from sqlmodel import Session, select
 
-from ..models import FieldDefinition, IdentityKind, Tag, TagGroup, ViewPreference, utcnow
+from ..models import Tag, TagGroup, ViewPreference, utcnow
 from .audit import record_event
+from .catalog import field_definitions, identity_kinds
 from .permissions import PROFILES_VIEW, SETTINGS_MANAGE, Actor
 from .profiles import DEFAULT_PAGE_SIZE, IDENTITY_COLUMN_PREFIX, PAGE_SIZES, SORTS, TAG_COLUMN_PREFIX
 
@@ -63,11 +64,10 @@ def column_options(*, session: Session, actor: Actor) -> list[ColumnOption]:
     """Every column the chooser offers: fields, profile columns, identity kinds, tags."""
     actor.require(PROFILES_VIEW)
     options = [ColumnOption(f.key, f.label, "Attributes", f.key in SORTS)
-               for f in session.exec(select(FieldDefinition).order_by(FieldDefinition.position,
-                                                                      FieldDefinition.key)).all()]
+               for f in field_definitions(session).values()]
     options += [ColumnOption(key, label, "Attributes", key in SORTS) for key, label in META_COLUMNS.items()]
     options += [ColumnOption(f"{IDENTITY_COLUMN_PREFIX}{k.key}", k.label, "Identities", False)
-                for k in session.exec(select(IdentityKind).order_by(IdentityKind.position)).all()]
+                for k in identity_kinds(session).values()]
     options += [ColumnOption(f"{TAG_COLUMN_PREFIX}{tag.id}", f"{group.name}: {tag.name}", "Tags", False)
                 for tag, group in session.exec(select(Tag, TagGroup).join(TagGroup, TagGroup.id == Tag.group_id)
                                                .order_by(TagGroup.name, Tag.name)).all()]

@@ -16,10 +16,12 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from ..models import (
-    FIELD_TYPES, AttributeProvenance, FieldDefinition, Group, Identity, IdentityKind, Profile,
-    ProfileTag, Role, Segment, SyncRule, Tag, TagGroup, User, utcnow,
+    CHOICE_TYPES, FIELD_TYPES, MERGE_POLICIES, AttributeProvenance, FieldDefinition, Group, GroupMembership,
+    Identity, IdentityKind, ImportJob, Profile, ProfileTag, Role, Segment, SegmentMember, SyncRule, Tag, TagGroup,
+    User, utcnow,
 )
 from .audit import record_event
+from .catalog import field_definitions, identity_kinds, saved_sync_rule
 from .importing.normalize import fold_text
 from .permissions import (
     ALL_PERMISSIONS, PROFILES_VIEW, SETTINGS_MANAGE, Actor, export_identity_permission,
@@ -30,8 +32,6 @@ CONSENT_CHANNELS = ("email", "sms", "push", "phone")  # fixed channels, no table
 CONSENT_CHANNEL_LABELS = {"email": "E-mail", "sms": "SMS", "push": "Push notification", "phone": "Phone call"}
 CONSENT_STATUSES = ("granted", "denied", "unknown")
 TAG_KINDS = ("text", "multi")  # text: one value per profile; multi: several values
-MERGE_POLICIES = ("overwrite", "fill_empty", "never")
-CHOICE_TYPES = ("single_choice", "multiple_choice")
 NAME_MAX = 128
 KEY_MAX = 64
 _RESERVED_KEYS = set(Profile.__table__.c.keys()) | {"identity", "identities", "tag", "tags"}
@@ -76,7 +76,7 @@ def _check_key(key: str) -> str:
 def list_fields(*, session: Session, actor: Actor) -> list[FieldDefinition]:
     """All fields (system first, then custom) in display order."""
     actor.require(PROFILES_VIEW)
-    return list(session.exec(select(FieldDefinition).order_by(FieldDefinition.position, FieldDefinition.key)).all())
+    return list(field_definitions(session).values())
 
 
 def required_on_create(*, session: Session, actor: Actor) -> list[FieldDefinition]:
@@ -207,7 +207,7 @@ def delete_field(*, session: Session, actor: Actor, key: str) -> None:
 def reorder_fields(*, session: Session, actor: Actor, keys: list[str]) -> None:
     """Display order of the fields (forms, 360 page): `keys` first, in that order."""
     actor.require(SETTINGS_MANAGE)
-    definitions = {d.key: d for d in session.exec(select(FieldDefinition)).all()}
+    definitions = field_definitions(session)
     unknown = [k for k in keys if k not in definitions]
     if unknown:
         raise SettingsError(f"Unknown field '{unknown[0]}'")
@@ -411,8 +411,6 @@ def delete_segment(*, session: Session, actor: Actor, segment_id: int) -> None:
     """Delete a segment and its memberships (profiles stay)."""
     actor.require(SETTINGS_MANAGE)
     segment = _get(session, Segment, segment_id, "segment")
-    from ..models import SegmentMember
-
     members = session.execute(sa.delete(SegmentMember).where(SegmentMember.segment_id == segment_id)).rowcount
     session.delete(segment)
     session.flush()
@@ -447,8 +445,6 @@ def delete_group(*, session: Session, actor: Actor, group_id: int) -> None:
     """Delete a group and its memberships (profiles stay)."""
     actor.require(SETTINGS_MANAGE)
     group = _get(session, Group, group_id, "group")
-    from ..models import GroupMembership, ImportJob
-
     if session.execute(select(ImportJob.id).where(ImportJob.group_id == group_id).limit(1)).first():
         raise SettingsError(f"Imports were made into '{group.name}': it cannot be deleted")
     members = session.execute(sa.delete(GroupMembership).where(GroupMembership.group_id == group_id)).rowcount
@@ -463,8 +459,7 @@ def delete_group(*, session: Session, actor: Actor, group_id: int) -> None:
 def get_sync_rule(*, session: Session, actor: Actor) -> SyncRule:
     """The active sync rule (identity resolution for imports and manual creation)."""
     actor.require(PROFILES_VIEW)
-    rule = session.exec(select(SyncRule).where(SyncRule.is_active == True)  # noqa: E712
-                        .order_by(SyncRule.id)).first()
+    rule = saved_sync_rule(session)
     if rule is None:
         raise SettingsError("No sync rule is set up")
     return rule
@@ -524,7 +519,7 @@ def update_sync_rule(
 
 def list_identity_kinds(*, session: Session, actor: Actor) -> list[IdentityKind]:
     actor.require(PROFILES_VIEW)
-    return list(session.exec(select(IdentityKind).order_by(IdentityKind.position, IdentityKind.key)).all())
+    return list(identity_kinds(session).values())
 
 
 def create_identity_kind(*, session: Session, actor: Actor, label: str, key: str | None = None) -> IdentityKind:

@@ -10,6 +10,7 @@ incremental scan (so the rest of the app's data adds no pairs); it removes them 
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -164,3 +165,38 @@ def test_viewer_has_no_duplicates_page_and_hand_sent_events_are_refused(
         socket.close()
     with app_db(running_app) as session:
         assert {(p.id, p.status) for p in session.exec(select(DuplicateCandidate)).all()} == before
+
+
+def test_an_import_row_that_looks_like_a_profile_is_flagged_and_sent_to_review(
+    marketer_page: Page, people: list[int], running_app: RunningApp
+) -> None:
+    from .import_files import profile_by_email
+
+    page = marketer_page
+    khoa = people[6]
+    page.goto("/imports/new")
+    page.get_by_label("Or paste rows").fill(
+        "Email\tFull name\tBirthday\ndup.khoa.new@e2e-new.example.net\tKhoa Le Dang Dup Test\t2001-12-01\n")
+    page.get_by_role("button", name="Use pasted rows").click()
+    page.get_by_role("button", name="Next").click()
+    expect(page.locator('[aria-current="step"]')).to_contain_text("Identify and map columns", timeout=60_000)
+    page.get_by_role("button", name="Next").click()
+    choice = page.get_by_role("radiogroup", name="Rows that look like an existing profile")
+    expect(choice.get_by_role("radio", name="Create them and send them to the duplicates review")).to_be_checked()
+    page.get_by_role("button", name="Preview").click()
+    expect(page.get_by_text(f"possible duplicate of #{khoa} (")).to_be_visible(timeout=60_000)
+    page.get_by_role("button", name="Confirm import").click()
+    expect(page).to_have_url(re.compile(r"/imports/\d+$"))
+    job_id = page.url.rsplit("/", 1)[-1]
+    expect(page.get_by_label("Import status")).to_have_text("completed", timeout=60_000)
+    expect(page.get_by_label("Totals")).to_contain_text("1 possible duplicates")
+    created = profile_by_email(running_app, "dup.khoa.new@e2e-new.example.net")
+    try:
+        page.goto("/duplicates")
+        page.get_by_label("Import").select_option(job_id)
+        pair = page.get_by_role("region", name=f"Possible duplicate #{khoa} and #{created.id}")
+        expect(pair).to_contain_text(f"from import #{job_id}")
+        expect(pair).to_contain_text("same name")
+    finally:
+        with app_db(running_app) as session:
+            purge_profiles(session=session, profile_ids=[created.id])

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from .helpers import UPLOAD_MAX_BYTES, sign_in_page
+from .helpers import UPLOAD_MAX_BYTES
 from .import_files import import_job_count, write_csv
-from .wizard_steps import JOB_TIMEOUT, choose_files, next_step, open_wizard, upload
+from .wizard_steps import JOB_TIMEOUT, choose_files, next_step, upload, wizard_page
 
 pytestmark = pytest.mark.e2e
 
@@ -20,12 +20,8 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture
 def wizard(browser, base_url: str):
     """A fresh signed-in context per test (one test signs its context out)."""
-    context = browser.new_context(base_url=base_url, viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    sign_in_page(page, base_url, "marketer")
-    open_wizard(page, base_url)
-    yield page
-    context.close()
+    with wizard_page(browser, base_url, "marketer") as page:
+        yield page
 
 
 def test_one_labelled_chooser_and_a_file_over_the_limit_is_named_at_once(
@@ -121,3 +117,36 @@ def test_dry_run_report_and_email_say_the_same_words_with_thousands(
     expect(page.get_by_label("Import status")).to_have_text("completed", timeout=JOB_TIMEOUT)
     expect(page.get_by_label("Totals")).to_have_text(said)
     assert said in _mail_body(running_app, USERS["marketer"], "twelve hundred.csv")
+
+
+def test_xls_ods_and_xlsb_workbooks_are_imported(wizard: Page, running_app, tmp_path: Path) -> None:
+    from tests.unit.importing.books import write_ods, write_xls, write_xlsb
+
+    from .import_files import jobs_for, profile_by_email
+
+    page = wizard
+    expect(page.get_by_text(re.compile(r"\.xls, \.xlsb, \.ods\) of up to"))).to_be_visible()
+    header = ["Email", "Full name", "City"]
+    old = write_xls(tmp_path / "old members.xls", {"Members": [header, ["xls.one@books.example.com", "Xls One", "Huế"]]})
+    ods = write_ods(tmp_path / "calc members.ods", {"Members": [header, ["ods.one@books.example.com", "Ods One", "Vinh"]]})
+    xlsb = write_xlsb(tmp_path / "binary members.xlsb", [header, ["xlsb.one@books.example.com", "Xlsb One", "Huế"]])
+    upload(page, old, ods, xlsb)
+    next_step(page, "Identify and map columns")
+    expect(page.get_by_role("table", name="Column mapping")).to_contain_text("xls.one@books.example.com")
+    next_step(page, "Options")
+    page.get_by_role("button", name="Preview").click()
+    totals = page.get_by_role("list", name="Totals")
+    for name in ("old members.xls", "calc members.ods", "binary members.xlsb"):
+        expect(totals.get_by_role("listitem").filter(has_text=name)).to_contain_text(
+            "1 row: 1 new", timeout=JOB_TIMEOUT)
+    page.get_by_role("button", name="Confirm import").click()
+    expect(page).to_have_url(re.compile(r"/imports/\d+$"))
+    expect(page.get_by_label("Import status")).to_have_text("completed", timeout=JOB_TIMEOUT)
+    # the last of the three runs after the others: its report says when it is done
+    [last] = jobs_for(running_app, "binary members.xlsb")
+    page.goto(f"/imports/{last.id}")
+    expect(page.get_by_label("Import status")).to_have_text("completed", timeout=JOB_TIMEOUT)
+    assert profile_by_email(running_app, "ods.one@books.example.com").city == "Vinh"
+    [last] = jobs_for(running_app, "binary members.xlsb")
+    assert last.counts.get("created") == 1, (last.status, last.counts, last.error)
+    assert profile_by_email(running_app, "xlsb.one@books.example.com").full_name == "Xlsb One"

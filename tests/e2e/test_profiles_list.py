@@ -83,7 +83,9 @@ def test_query_by_each_identifier_and_name_then_reset(
 
     _query(page, "nobody-at-all@nowhere.example")
     expect(_total(page)).to_have_text("0 profiles")
-    expect(page.get_by_text("No profiles match.")).to_be_visible()
+    # the empty list names what narrowed it
+    expect(page.get_by_text("0 profiles match these filters: Search: “nobody-at-all@nowhere.example”.")
+           ).to_be_visible()
 
     _reset(page, total)
     expect(_rows(page)).to_have_count(50)

@@ -1,5 +1,7 @@
-"""Undo after a later import (issue 11, item 3): what a marketer sees when file B updated
-profiles file A created, and the imports are undone in either order."""
+"""Undo after a later import (issue 11, item 3): what the person undoing sees when file B
+updated profiles file A created, and the imports are undone in either order. The files
+are imported from the command line (by the system), so an admin undoes them: undo belongs
+to an import's submitter and the admins."""
 
 from __future__ import annotations
 
@@ -43,9 +45,9 @@ def _profiles_found(page: Page, text: str):
 
 
 def test_undo_b_then_undo_a_removes_every_profile_a_created(
-    marketer_page: Page, running_app: RunningApp, tmp_path: Path
+    admin_page: Page, running_app: RunningApp, tmp_path: Path
 ) -> None:
-    page = marketer_page
+    page = admin_page
     a, b = _files_a_and_b(running_app, tmp_path, "1")
     _undo(page, b["job_id"])
     expect(page.get_by_role("status").filter(has_text="Undone:")).to_contain_text(
@@ -58,9 +60,9 @@ def test_undo_b_then_undo_a_removes_every_profile_a_created(
 
 
 def test_undo_a_while_b_is_in_effect_keeps_and_names_b(
-    marketer_page: Page, running_app: RunningApp, tmp_path: Path
+    admin_page: Page, running_app: RunningApp, tmp_path: Path
 ) -> None:
-    page = marketer_page
+    page = admin_page
     a, _b = _files_a_and_b(running_app, tmp_path, "2")
     _undo(page, a["job_id"])
     result = page.get_by_role("status").filter(has_text="Undone:")

@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 from profile_ui.models import Identity, Profile
 from profile_ui.models.duplicate import DUPLICATE_NOT_SAME, DUPLICATE_OPEN, DedupeKey, DuplicateCandidate
 from profile_ui.services.dedupe import PROFILES_MERGE
-from profile_ui.services.dedupe.review import (
+from profile_ui.services.duplicate_review import (
     CandidateFilter, DuplicateError, decide, list_candidates,
 )
 from profile_ui.services.dedupe.scan import look_alikes, scan_all, scan_profiles
@@ -151,7 +151,7 @@ def test_look_alikes_of_rows_that_are_not_profiles_yet(session, family):
 
 
 def test_merging_a_pair_keeps_the_chosen_value_and_closes_the_pair(session, family):
-    from profile_ui.services.dedupe.review import merge_candidate, preview_candidate
+    from profile_ui.services.duplicate_review import merge_candidate, preview_candidate
 
     scan_all(session=session, actor=REVIEWER)
     session.commit()
@@ -176,7 +176,7 @@ def test_merging_a_pair_keeps_the_chosen_value_and_closes_the_pair(session, fami
 
 
 def test_merging_several_pairs_in_one_go_follows_chains(session):
-    from profile_ui.services.dedupe.review import merge_candidates
+    from profile_ui.services.duplicate_review import merge_candidates
 
     ids = [add_profile(session, name, birthday=date(1985, 7, 7), email=email) for name, email in (
         ("Lê Thị Hoa", "hoa.le@gmail.com"), ("Le Thi Hoa", "hoa.le@yahoo.com"), ("LE THI HOA", "hoa.le@outlook.com"))]
@@ -217,3 +217,14 @@ def test_cli_scan_and_the_nightly_task(sqlite_url, app_env):
     assert result.exit_code == 0, result.output
     assert "2 profiles" in result.output and "1 new possible duplicates" in result.output
     assert "duplicates.scan" in {task.__name__ for task in get_huey()._registry._periodic_tasks}
+
+
+def test_incremental_check_pairs_new_profiles_with_each_other(session):
+    ids = [add_profile(session, name, birthday=date(1999, 9, 9), email=email)
+           for name, email in (("Phạm Thu Trang", "trang.pham@gmail.com"), ("Pham Thu Trang", "trang.pham@hotmail.com"))]
+    session.commit()
+
+    scan_profiles(session=session, actor=REVIEWER, profile_ids=ids)  # no full scan ever ran
+    session.commit()
+
+    assert set(open_pairs(session)) == {(ids[0], ids[1])}

@@ -14,7 +14,7 @@ from sqlmodel import Session
 from profile_ui.db import make_engine
 from profile_ui.models import AuditEvent, ExportJob, utcnow
 from profile_ui.services import file_store
-from profile_ui.services.export_download import ExportDownloads
+from profile_ui.web.export_download import ExportDownloads
 from profile_ui.services.exporting import export_profiles
 from profile_ui.services.permissions import SYSTEM_ACTOR
 from profile_ui.services.profiles import ProfileFilter

@@ -7,8 +7,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from profile_ui.services import exporting  # noqa: F401  (imports the writer in its place)
-from profile_ui.services.export_writer import _frame, _raw_rows, _read_frame
+from profile_ui.services.export_writer import _raw_rows, _read_frame, text_frame
 
 TRICKY = [
     "plain", "", None, "Nguyễn Văn Dũng", 'say "hi", then go', "two\nlines", "ends with CR\r",
@@ -38,7 +37,7 @@ def test_bulk_read_keeps_every_text_and_null(session: Session):
                   [*plain, "ends with CR\r"], tricky):
         statement = _values(texts)
         got = _read_frame(conn, postgres, statement, SCHEMA)
-        expected = _frame(_raw_rows(conn, statement), SCHEMA)
+        expected = text_frame(_raw_rows(conn, statement), SCHEMA)
         assert got.to_dicts() == expected.to_dicts()
         assert got["a"].to_list() == texts
 

@@ -17,10 +17,12 @@ from sqlmodel import Session, select
 from profile_ui.jobs.export_job import recover_export_jobs, run_export_job
 from profile_ui.jobs.purge import run_purge
 from profile_ui.models import AuditEvent, ExportJob, Notification, utcnow
-from profile_ui.services import exporting, sheet_writer
+from profile_ui.services import sheet_writer
+from profile_ui.services.export_format import TAG_WITHOUT_VALUE
+from profile_ui.services.sheet_writer import neutralize_formula
 from profile_ui.services.exporting import (
     ExportError, ExportExpired, NotYourExport, download_export, export_profiles, export_to_file,
-    list_exports, neutralize_formula, preview_export,
+    list_exports, preview_export,
 )
 from profile_ui.services.permissions import PermissionDenied
 from profile_ui.services.profiles import ProfileFilter
@@ -158,7 +160,7 @@ def test_small_csv_export_writes_at_once_with_values_tags_and_identities(session
     assert an["Birthday"] == "1990-05-17" and an["Registration time"] == "2024-01-02 03:04:05"
     assert an["Loyalty points"] == "120" and an["Hobbies"] == "Chess|Travel" and an["VIP"] == "Yes"
     assert an["Stage"] == "Loyal" and an["Interest"] == "Travel|Fashion"  # in the order they were given
-    assert an["Newsletter subscriber"] == exporting.TAG_WITHOUT_VALUE
+    assert an["Newsletter subscriber"] == TAG_WITHOUT_VALUE
     assert an["Segments"] == "RFM tier: Champions" and an["Groups"] == "VIP Club (active)"
     assert world.resting not in rows and world.gone not in rows
     assert rows[world.formula]["Loyalty points"] == "-5"
@@ -382,6 +384,35 @@ def test_recovery_fails_an_export_left_running(session, engine, world, settings)
     recover_export_jobs(engine=engine)
     session.expire_all()
     assert session.get(ExportJob, result.export_id).status == "failed"
+
+
+def test_recovery_queues_again_an_export_whose_worker_died_and_the_next_writes_it_once(
+        session, engine, world, settings, monkeypatch):
+    import subprocess
+    import sys
+
+    from profile_ui.jobs import export_job
+    from profile_ui.jobs.runner import Owner
+
+    settings.export_sync_limit = 1
+    sent = []
+    monkeypatch.setattr(export_job, "enqueue_export", sent.append)
+    result = export_profiles(session=session, actor=world.marketer, flt=ProfileFilter(),
+                             columns=DISPLAYED, enqueue=False)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    job = session.get(ExportJob, result.export_id)
+    job.status = "running"
+    job.claim = {"owner": {**Owner.current().to_json(), "pid": dead.pid},
+                 "lease_until": (utcnow() + timedelta(hours=1)).isoformat()}
+    session.add(job)
+    session.commit()
+
+    assert recover_export_jobs(engine=engine) == [result.export_id] == sent
+    session.expire_all()
+    assert session.get(ExportJob, result.export_id).status == "queued"
+    assert run_export_job(result.export_id, engine=engine) == "completed"
+    assert recover_export_jobs(engine=engine) == []  # nothing left to recover
 
 
 # ---------------------------------------------------------------- CLI

@@ -18,9 +18,10 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from profile_ui.db import make_engine, session_scope
-from profile_ui.jobs import import_job, runner
+from profile_ui.jobs import import_job, leases, runner
 from profile_ui.jobs.import_job import recover_import_jobs, run_batch, run_job
-from profile_ui.models import AuditEvent, Identity, ImportJob, ImportRowResult, Profile, utcnow
+from profile_ui.models import AuditEvent, Identity, ImportJob, ImportRowResult, Profile, SyncRule, utcnow
+from profile_ui.services import dispatch
 from profile_ui.services.importing.jobs import (
     RUN_KEY, ImportFile, ImportJobError, cancel_import, confirm_import, list_imports, submit_import,
 )
@@ -180,10 +181,10 @@ def _claimed_by(engine: sa.Engine, job_id: int, status: str, owner: dict, lease_
 def test_recovery_requeues_jobs_whose_worker_died_or_whose_lease_ran_out(
         app, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     sent: list[str] = []
-    monkeypatch.setattr(import_job, "enqueue_import_batch", sent.append)
+    monkeypatch.setitem(dispatch.SENDERS, dispatch.IMPORT_BATCH, sent.append)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    me = runner.Owner.current().to_json()
+    me = leases.Owner.current().to_json()
     elsewhere = {"host": "another-machine@1", "pid": 1, "pid_started": 0.0}
     dead_here, alive_here, expired_elsewhere, live_elsewhere = submit(
         *(people_file(tmp_path, f"{n}.csv") for n in "abcd"))
@@ -348,7 +349,7 @@ def test_with_redis_the_queue_lives_in_redis(app_env, sqlite_url: str, tmp_path:
 
 def test_a_live_worker_on_this_host_keeps_its_job_past_the_lease(app, tmp_path: Path) -> None:
     (job_id,) = submit(people_file(tmp_path))
-    _claimed_by(app, job_id, "running", runner.Owner.current().to_json(), lease_seconds=-60)
+    _claimed_by(app, job_id, "running", leases.Owner.current().to_json(), lease_seconds=-60)
 
     assert recover_import_jobs() == []
     assert job_row(app, job_id).status == "running"
@@ -365,3 +366,16 @@ def test_totals_are_said_in_one_vocabulary_with_thousands_separators() -> None:
     assert list(report_counts(counts)) == list(OUTCOME_COUNTS) == [
         "rows", "new", "updated", "merged", "unchanged", "invalid", "conflicts"]
     assert totals_text({"rows": 1, "created": 1}).startswith("1 row: 1 new")
+
+
+def test_an_import_job_without_a_sync_rule_matches_by_the_default_rule(app, tmp_path: Path) -> None:
+    """No rule set up (services/catalog.py): the second file's e-mails find the people the
+    first one created, as a hand-made profile and a membership file would (test_sync_rule.py)."""
+    with app.begin() as conn:
+        conn.execute(sa.delete(SyncRule))
+    first_id, second_id = submit(people_file(tmp_path, "first.csv", city="Huế"),
+                                 people_file(tmp_path, "second.csv", city="Đà Nẵng"))
+    run_batch(job_row(app, first_id).batch_id)
+    assert job_row(app, first_id).counts["created"] == 3
+    assert job_row(app, second_id).counts["updated"] == 3
+    assert count(app, Profile) == 3

@@ -270,7 +270,7 @@ def test_erasing_the_survivor_erases_the_merged_profile_and_the_merge_snapshots(
 
 def test_the_pages_say_who_merged_what_and_what_the_unmerge_kept(session, world):
     from profile_ui.pages.profiles.merge_state import merged_from_text, unmerge_summary
-    from profile_ui.services.merging import merge_of_audit_event
+    from profile_ui.services.merging import merge_of_event
 
     result = merge_profiles(session=session, actor=world.marketer, survivor_id=world.formula,
                             merged_id=world.an, reason="Same phone owner")
@@ -281,9 +281,9 @@ def test_the_pages_say_who_merged_what_and_what_the_unmerge_kept(session, world)
     assert text.startswith(f"Merged from #{world.an} (An Nguyễn) on ")
     assert text.endswith("by marketer@team.example by hand, because: Same phone owner")
     event = session.exec(select(AuditEvent).where(AuditEvent.action == "profile.merge")).one()
-    assert merge_of_audit_event(session=session, actor=world.admin, event_id=event.id).merge_id == result.merge_id
+    assert merge_of_event(session=session, actor=world.admin, event_id=event.id).merge_id == result.merge_id
     with pytest.raises(PermissionDenied):
-        merge_of_audit_event(session=session, actor=world.marketer, event_id=event.id)  # no audit log access
+        merge_of_event(session=session, actor=world.marketer, event_id=event.id)  # no audit log access
     lines = unmerge_summary(unmerge(session=session, actor=world.marketer, merge_id=result.merge_id))
     assert lines[0] == f"Profile #{world.an} is back as it was before the merge."
     assert any(line.startswith(f"Kept on #{world.formula}: City:") and "Huế" in line for line in lines)

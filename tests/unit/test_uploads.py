@@ -15,10 +15,9 @@ from sqlmodel import Session
 from profile_ui.db import make_engine
 from profile_ui.services.permissions import BUILTIN_ROLES, SYSTEM_ACTOR, Actor, PermissionDenied
 from profile_ui.models import ImportJob
-from profile_ui.services.uploads import (
-    UploadError, UploadGuard, pending_uploads, save_upload,
-)
+from profile_ui.services.uploads import UploadError, pending_uploads, request_body_limit, save_upload
 from profile_ui.settings import get_settings
+from profile_ui.web.upload_guard import UploadGuard
 from profile_ui.services.users import create_user, sign_in
 
 
@@ -186,3 +185,44 @@ def test_guard_cuts_off_an_undeclared_body_past_the_limit(tokens: dict[str, str]
     status, downstream = _call("/_upload", headers={"cookie": f"sid={tokens['marketer']}"},
                                body_parts=[b"a" * 400_000] * 3)
     assert (status, downstream.called) == (413, True)
+
+
+def test_an_uploaded_file_part_stays_in_memory_while_the_request_is_parsed(app_env, sqlite_url: str) -> None:
+    """starlette spills a part over 1 MB to a plain temporary file; the app keeps parts up
+    to the upload limit in memory (web/upload_parts.py)."""
+    import asyncio
+
+    from starlette.formparsers import MultiPartParser
+    from starlette.requests import Request
+
+    from profile_ui.web.upload_parts import keep_upload_parts_in_memory
+
+    app_env(sqlite_url)
+    keep_upload_parts_in_memory()
+    assert MultiPartParser.spool_max_size >= request_body_limit()
+    boundary = "x-boundary"
+    payload = b"Email\n" + b"an.secret@example.com\n" * 150_000  # ~3.3 MB, under the 10 MB limit
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"big.csv\"\r\n"
+            "Content-Type: text/csv\r\n\r\n").encode() + payload + f"\r\n--{boundary}--\r\n".encode()
+
+    async def parse() -> bool:
+        sent = False
+
+        async def receive() -> dict:
+            nonlocal sent
+            if sent:
+                return {"type": "http.disconnect"}
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        request = Request({"type": "http", "method": "POST", "path": "/_upload", "query_string": b"",
+                           "headers": [(b"content-type", f"multipart/form-data; boundary={boundary}".encode())]},
+                          receive)
+        form = await request.form()
+        part = form["files"]
+        rolled = part.file._rolled
+        assert part.file.read() == payload
+        await form.close()
+        return rolled
+
+    assert asyncio.run(parse()) is False  # never written to a temporary file on disk

@@ -127,6 +127,8 @@ class ImportDetailState(AppState):
             if options.tag_ids:
                 parts.append(f"Tags for every row: {len(options.tag_ids)}")
             parts.append(f"Tags column: {options.tags_mode}")
+            parts.append("Look-alikes of existing profiles: "
+                         + ("created anyway" if options.possible_duplicates == "create" else "sent to review"))
             self.settings_text = " · ".join(parts)
             if with_rows:
                 self._load_rows(session, actor)

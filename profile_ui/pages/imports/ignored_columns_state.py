@@ -6,7 +6,7 @@ ignored_columns.py renders it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import reflex as rx
 
@@ -24,19 +24,26 @@ def is_left_out(line: Any) -> bool:
 
 
 class IgnoredColumnsMixin(rx.State, mixin=True):
+    if TYPE_CHECKING:  # the wizard state's own vars and handlers, which this works on
+        lines: list[Any]
+        target_choices: list[Any]
+        start_preview: Any
+
+        def _actor(self) -> Any: ...
+
     @rx.var
     def ignored_count(self) -> int:
-        return sum(1 for line in self.lines if is_left_out(line))  # type: ignore[attr-defined]
+        return sum(1 for line in self.lines if is_left_out(line))
 
     @rx.event
     @guarded
     def map_ignored_column(self, header: str, target: str) -> Any:
         """Import a left-out column as `target` (a field, an identifier or NEW_FIELD) and
         run the dry run again with it."""
-        self._actor()  # type: ignore[attr-defined]
-        if target in ("", IGNORE) or target not in {c.value for c in self.target_choices}:  # type: ignore[attr-defined]
+        self._actor()
+        if target in ("", IGNORE) or target not in {c.value for c in self.target_choices}:
             return None
-        lines = self.lines  # type: ignore[attr-defined]
+        lines = self.lines
         if target != NEW_FIELD and any(line.target == target for line in lines):
             taken_by = next(line.header for line in lines if line.target == target)
             return rx.toast.error(f"“{taken_by}” is already imported into that field; "
@@ -46,5 +53,5 @@ class IgnoredColumnsMixin(rx.State, mixin=True):
                 line.target = target
                 line.is_identity = target.startswith(IDENTITY_PREFIX)
                 line.is_identifier = False  # an extra identifier is a choice made on the map step
-        self.lines = list(lines)  # type: ignore[attr-defined]
-        return type(self).start_preview  # type: ignore[attr-defined]
+        self.lines = list(lines)
+        return type(self).start_preview

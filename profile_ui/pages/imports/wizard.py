@@ -311,6 +311,16 @@ def _options() -> rx.Component:
                             style={"display": "flex", "gap": "0.4em"}),
                 spacing="5"),
             value=S.tags_mode, on_change=S.set_tags_mode, aria_label="Tags column"),
+        rx.heading("Rows that look like an existing profile", size="3", as_="h3"),
+        rx.radio_group.root(
+            rx.hstack(
+                rx.el.label(rx.radio_group.item(value="review"), "Create them and send them to the duplicates review",
+                            style={"display": "flex", "gap": "0.4em"}),
+                rx.el.label(rx.radio_group.item(value="create"), "Create them anyway",
+                            style={"display": "flex", "gap": "0.4em"}),
+                spacing="5"),
+            value=S.possible_duplicates, on_change=S.set_possible_duplicates,
+            aria_label="Rows that look like an existing profile"),
         spacing="3", align="start", width="100%",
     )
     segment_options = rx.hstack(
@@ -351,7 +361,7 @@ def _preview() -> rx.Component:
         rx.cond(S.busy == "", rx.vstack(
             rx.heading("Dry run: nothing has been changed yet", size="4", as_="h2"),
             rx.el.ul(rx.foreach(S.preview_totals, _total), aria_label="Totals"),
-            rx.cond(S.kind != "segments", ignored_columns(S)),
+            rx.cond((S.kind != "segments") & (S.preview_totals.length() > 0), ignored_columns(S)),
             _step_error(),
             rx.hstack(
                 rx.el.label("Show rows", html_for="preview-outcome"),
@@ -382,7 +392,9 @@ def _preview() -> rx.Component:
                 align="center"),
             rx.hstack(rx.button("Back to mapping", variant="soft", on_click=S.back_to_mapping),
                       rx.button(rx.cond(S.kind == "membership", "Confirm and review members",
-                                        "Confirm import"), on_click=S.confirm)),
+                                        "Confirm import"), on_click=S.confirm,
+                                # until the dry run's results are in there is nothing to confirm
+                                disabled=S.preview_totals.length() == 0)),
             spacing="3", width="100%", align="start")),
         width="100%", align="start",
     )

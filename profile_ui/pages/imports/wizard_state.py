@@ -16,14 +16,15 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-import polars as pl
 import reflex as rx
 
 from ... import routes
 from ...db import session_scope
+from ...models import CHOICE_TYPES
 from ...services import retention, workspace_settings
 from ...services.importing import IDENTITY_PREFIX, TAGS_TARGET, ImportMapping, ImportOptions
-from ...services.dedupe.importing import describe as possible_duplicate_text
+from ...services.importing.possible_duplicates import MODES as possible_duplicate_modes
+from ...services.importing.possible_duplicates import describe as possible_duplicate_text
 from ...services.importing import jobs as import_jobs
 from ...services.importing import mapping as mapping_stage
 from ...services.importing import membership
@@ -42,7 +43,6 @@ PREVIEW_PAGE_SIZE = 25
 POLL_SECONDS = 0.5
 DRY_RUN_WAIT_SECONDS = 600
 ERROR_FILE_WAIT_SECONDS = 10
-CHOICE_TYPES = ("single_choice", "multiple_choice")
 POLICIES = (("", "Sync rule default"), ("overwrite", "Overwrite"),
             ("fill_empty", "Fill empty only"), ("never", "Never change"))
 STEPS = ("source", "sheet", "map", "values", "options", "preview")
@@ -113,19 +113,6 @@ def _size(n: int) -> str:
     return f"{n / (1024 * 1024):.1f} MB" if n >= 1024 * 1024 else f"{max(1, n // 1024)} KB"
 
 
-def _file_summary(sheet_data: Any, limit: int = 200) -> dict[str, Any]:
-    """Headers, three samples and the distinct values of each column (small; kept server-side)."""
-    frame: pl.DataFrame = sheet_data.frame
-    summary: dict[str, Any] = {"headers": list(sheet_data.headers), "samples": {}, "distinct": {},
-                               "rows": frame.height}
-    for header in sheet_data.headers:
-        column = frame.get_column(header)
-        summary["samples"][header] = column.drop_nulls().head(3).to_list()
-        summary["distinct"][header] = values_stage.distinct_values(frame, header, limit=limit,
-                                                                   separators="|;")
-    return summary
-
-
 def _format_changes(changes: dict[str, Any]) -> str:
     parts = []
     for name, pair in field_changes(changes).items():
@@ -159,6 +146,7 @@ class ImportUploadState(UploadFeedbackMixin, IgnoredColumnsMixin, AppState):
     tag_choices: list[TargetChoice] = []
     chosen_tags: list[str] = []
     tags_mode: str = "append"
+    possible_duplicates: str = "review"  # services/dedupe/importing.py MODES
     segment_identifier: str = "user_id"
     identity_choices: list[TargetChoice] = []
     group_id: str = ""  # membership files: the group they list the members of
@@ -192,6 +180,7 @@ class ImportUploadState(UploadFeedbackMixin, IgnoredColumnsMixin, AppState):
         self.headers, self.lines, self.choice_fields = [], [], []
         self.template_name, self.template_offer, self.template_applied = "", "", False
         self.consent, self.chosen_tags, self.tags_mode = {}, [], "append"
+        self.possible_duplicates = "review"
         self.segment_identifier, self.group_id = "user_id", ""
         self.preview_totals, self.preview_rows, self.preview_job_ids = [], [], []
         self.preview_page, self.preview_pages, self.preview_count = 1, 1, 0
@@ -370,7 +359,7 @@ class ImportUploadState(UploadFeedbackMixin, IgnoredColumnsMixin, AppState):
             try:
                 if index == 0:
                     sheet_data = await asyncio.to_thread(read_upload, path, file_name=name, sheet=sheet)
-                    summary = await asyncio.to_thread(_file_summary, sheet_data)
+                    summary = await asyncio.to_thread(values_stage.file_summary, sheet_data)
                     del sheet_data
                     signatures.append(mapping_stage.headers_signature(summary["headers"]))
                 else:
@@ -476,8 +465,7 @@ class ImportUploadState(UploadFeedbackMixin, IgnoredColumnsMixin, AppState):
             if line.target == NEW_FIELD:
                 columns[line.header] = None
                 spec = mapping_stage.propose_new_field(
-                    line.header, pl.Series(self._summary.get("distinct", {}).get(line.header, []),
-                                           dtype=pl.Utf8), taken)
+                    line.header, self._summary.get("distinct", {}).get(line.header, []), taken)
                 taken.add(spec["key"])
                 new_fields[line.header] = spec
             else:
@@ -643,6 +631,13 @@ class ImportUploadState(UploadFeedbackMixin, IgnoredColumnsMixin, AppState):
 
     @rx.event
     @guarded
+    def set_possible_duplicates(self, mode: str) -> None:
+        self._actor()
+        if mode in possible_duplicate_modes:
+            self.possible_duplicates = mode
+
+    @rx.event
+    @guarded
     def set_segment_identifier(self, kind: str) -> None:
         self._actor()
         if kind in {c.value for c in self.identity_choices}:
@@ -656,7 +651,8 @@ class ImportUploadState(UploadFeedbackMixin, IgnoredColumnsMixin, AppState):
                 policies[target] = line.policy
         return ImportOptions(field_policies=policies, consent=dict(self.consent),
                              tag_ids=[int(t) for t in self.chosen_tags], tags_mode=self.tags_mode,
-                             segment_identifier=self.segment_identifier)
+                             segment_identifier=self.segment_identifier,
+                             possible_duplicates=self.possible_duplicates)
 
     def _cancel_preview(self, actor: Actor) -> None:
         """A new dry run replaces the last one: its jobs are cancelled, the files stay."""

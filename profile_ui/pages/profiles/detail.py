@@ -3,6 +3,8 @@ identity information, tags, groups, segments, consent, linked objects and histor
 
 from __future__ import annotations
 
+from typing import Any
+
 import reflex as rx
 
 from ... import routes
@@ -119,7 +121,7 @@ def _identity_tab() -> rx.Component:
     )
 
 
-def _item_list(items: rx.Var, label: str, empty: str, on_remove=None) -> rx.Component:  # noqa: ANN001
+def _item_list(items: rx.Var, label: str, empty: str, on_remove: Any = None) -> rx.Component:
     def row(item: Item) -> rx.Component:
         return rx.el.li(rx.hstack(
             rx.text(item.title, size="2", weight="medium"),

@@ -15,16 +15,14 @@ import dataclasses
 from typing import Any
 
 import reflex as rx
-from sqlmodel import select
 
 from ...db import session_scope
-from ...models import ExportJob
 from ...services import file_store
 from ...services.exporting import (
-    EXPORT_FORMATS, FIELDS_MODES, STATUS_COMPLETED, STATUS_FAILED, ExportError, export_profiles,
+    EXPORT_FORMATS, FIELDS_MODES, STATUS_COMPLETED, STATUS_FAILED, ExportError, export_profiles, export_status,
     preview_export,
 )
-from ...services.permissions import PROFILES_EXPORT
+from ...services.permissions import PROFILES_EXPORT, PermissionDenied
 from ...services.profiles import ProfileError, ProfileFilter
 from ...settings import get_settings
 from ...state.base import AppState, guarded
@@ -174,12 +172,16 @@ class ExportDialogState(DialogMixin, AppState):
         async with self:
             if export_id not in self._watching:
                 return
+            watcher = self._actor_or_none()
         waited, status = 0.0, None
-        while waited < WATCH_LIMIT_SECONDS:
+        while watcher is not None and waited < WATCH_LIMIT_SECONDS:
             await asyncio.sleep(WATCH_SECONDS)
             waited += WATCH_SECONDS
-            with session_scope() as session:
-                status = session.exec(select(ExportJob.status).where(ExportJob.id == export_id)).first()
+            try:
+                with session_scope() as session:
+                    status = export_status(session=session, actor=watcher, export_id=export_id)
+            except PermissionDenied:  # signed out or role changed meanwhile: stop watching
+                status = None
             if status in (STATUS_COMPLETED, STATUS_FAILED, None):
                 break
         async with self:

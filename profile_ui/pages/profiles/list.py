@@ -3,6 +3,8 @@ display, selection with Batch tag and Add to group)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import reflex as rx
 
 from ... import routes
@@ -41,7 +43,7 @@ def _filter_select(label: str, name: str, choices: rx.Var, default: rx.Var) -> r
                          default_value=default)
 
 
-def _filter_input(label: str, name: str, default: rx.Var, **props) -> rx.Component:  # noqa: ANN003
+def _filter_input(label: str, name: str, default: rx.Var, **props: Any) -> rx.Component:
     return filter_input(label, name=name, id=f"filter-{name}", default_value=default, **props)
 
 

@@ -20,7 +20,7 @@ import reflex as rx
 from ... import routes
 from ...db import session_scope
 from ...services.merging import (
-    MergeError, MergePreview, UnmergeResult, merge_of_audit_event, merge_profiles, merged_away, merges_into,
+    MergeError, MergePreview, UnmergeResult, merge_of_event, merge_profiles, merged_away, merges_into,
     preview_merge, unmerge,
 )
 from ...services.permissions import PROFILES_MERGE, PROFILES_VIEW
@@ -245,7 +245,7 @@ class UnmergeState(AppState):
         """The audit log's Undo merge: the merge the (server-side) audit event names."""
         actor = self._require_actor()
         with session_scope() as session:
-            info = merge_of_audit_event(session=session, actor=actor, event_id=int(event_id))
+            info = merge_of_event(session=session, actor=actor, event_id=int(event_id))
         if info is None:
             return rx.toast.error("This merge has no record to undo")
         if info.undone_at is not None:

@@ -5,7 +5,8 @@ blocking.py  which pairs to compare at all (a million profiles never mean 10^12 
 scoring.py   a Fellegi-Sunter score per pair (rapidfuzz comparisons) and its reasons in words
 people.py    profiles -> a people frame, in bulk
 scan.py      the full scan, the incremental check of some profiles, import rows' look-alikes
-review.py    the review queue: list pairs, decide (merge / not the same person / skip)
+(the review queue that lists pairs and decides on them is services/duplicate_review.py; the
+import's look-alike flag is services/importing/possible_duplicates.py: both build on this)
 
 Permission: `profiles.merge` for everything here (the same permission merging needs).
 """

@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from ...models import STATUS_ACTIVE
 from ..crypto import is_encrypted_kind
-from ..importing.resolve import in_batches, in_filter
+from ..sql_batches import in_batches, in_filter
 from .features import PEOPLE_SCHEMA, empty_people
 
 IDENTITY_FIELDS = {"email": "email", "phone": "phone", "user_id": "user_id"}
@@ -39,8 +39,16 @@ def load_people(*, session: Session, profile_ids: Sequence[int] | None = None) -
                           sa.column("value"))
 
     def fetch(query_for: object) -> list[tuple]:
-        if profile_ids is None:
-            return list(session.connection().execute(query_for(None)).all())  # type: ignore[operator]
+        if profile_ids is None:  # the whole base: the driver's cursor, no per-row Result objects
+            connection = session.connection()
+            sql = query_for(None).compile(dialect=connection.dialect,  # type: ignore[operator]
+                                          compile_kwargs={"literal_binds": True})
+            cursor = connection.connection.driver_connection.cursor()
+            try:
+                cursor.execute(str(sql))
+                return cursor.fetchall()
+            finally:
+                cursor.close()
         return in_batches(session, list(profile_ids), query_for)
 
     def base(bound: object) -> sa.Select:
@@ -52,18 +60,21 @@ def load_people(*, session: Session, profile_ids: Sequence[int] | None = None) -
     if not rows:
         return empty_people()
     people = _rows_frame(rows, {"id": pl.Int64, "full_name": pl.Utf8, "birthday": pl.Date, "city": pl.Utf8})
-    for kind, column in IDENTITY_FIELDS.items():
-        if is_encrypted_kind(kind):
-            people = people.with_columns(pl.lit(None, pl.Utf8).alias(column))
-            continue
+    kinds = [kind for kind in IDENTITY_FIELDS if not is_encrypted_kind(kind)]
 
-        def first_value(bound: object, kind: str = kind) -> sa.Select:
-            query = sa.select(identities.c.profile_id, identities.c.id, identities.c.value).where(
-                identities.c.kind == kind)
-            return query if bound is None else query.where(in_filter(identities.c.profile_id, bound))
+    def identity_values(bound: object) -> sa.Select:
+        # by profile alone: the (profile_id, id, kind, value, ...) index answers it; a filter
+        # on kind first would send SQLite through the (kind, value) index, every row of a kind
+        query = sa.select(identities.c.profile_id, identities.c.id, identities.c.kind, identities.c.value)
+        if bound is None:
+            return query.where(identities.c.kind.in_(kinds))
+        return query.where(in_filter(identities.c.profile_id, bound))
 
-        values = pl.DataFrame(fetch(first_value), schema={"id": pl.Int64, "identity_id": pl.Int64,
-                                                          column: pl.Utf8}, orient="row")
-        values = values.sort("identity_id").unique("id", keep="first").drop("identity_id")
-        people = people.join(values, on="id", how="left")
+    values = pl.DataFrame(fetch(identity_values) if kinds else [], orient="row", schema={
+        "id": pl.Int64, "identity_id": pl.Int64, "kind": pl.Utf8, "value": pl.Utf8})
+    first = values.filter(pl.col("kind").is_in(kinds)).sort("identity_id").unique(
+        ["id", "kind"], keep="first").pivot("kind", index="id", values="value")
+    people = people.join(first, on="id", how="left")
+    people = people.with_columns([pl.lit(None, pl.Utf8).alias(IDENTITY_FIELDS[k]) for k in IDENTITY_FIELDS
+                                  if IDENTITY_FIELDS[k] not in people.columns])
     return people.select(list(PEOPLE_SCHEMA))

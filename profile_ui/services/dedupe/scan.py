@@ -29,14 +29,14 @@ from ...models.duplicate import (
     DUPLICATE_OPEN, DUPLICATE_SKIPPED, SOURCE_IMPORT, SOURCE_SCAN, DedupeKey, DuplicateCandidate,
 )
 from ..audit import record_event
-from ..importing.apply import BulkWriter
-from ..importing.resolve import in_batches, in_filter
+from ..bulk_writer import BulkWriter
+from ..sql_batches import in_batches, in_filter
 from ..permissions import Actor
 from . import PROFILES_MERGE
 from .blocking import blocking_keys, candidate_pairs, cross_pairs, key_frequencies
 from .features import person_features
 from .people import load_people
-from .scoring import DEFAULT_THRESHOLD, STORE_FLOOR, compare_pairs, reasons_for
+from .scoring import DEFAULT_THRESHOLD, reasons_for, score_kept
 
 FOUND_SCHEMA = {"a": pl.Int64, "b": pl.Int64, "score": pl.Float64, "reasons": pl.Utf8}
 
@@ -63,7 +63,7 @@ def scan_all(*, session: Session, actor: Actor) -> ScanReport:
     features = person_features(load_people(session=session))
     keys = blocking_keys(features)
     pairs = candidate_pairs(keys)
-    found = _kept(compare_pairs(pairs, features, frequencies=key_frequencies(keys)))
+    found = reasons_for(score_kept(pairs, features, frequencies=key_frequencies(keys)))
     writer = BulkWriter(session)
     session.execute(sa.delete(DedupeKey))
     writer.insert("dedupe_keys", keys.sort("key_hash", "id").rename({"id": "profile_id"}))
@@ -92,11 +92,12 @@ def scan_profile_ids(*, session: Session, profile_ids: Sequence[int], import_job
     features = person_features(load_people(session=session, profile_ids=ids))
     keys = blocking_keys(features)
     writer = BulkWriter(session)
-    # their keys as they are now: old ones go, so a changed name stops pairing the old way
-    writer.delete("dedupe_keys", pl.DataFrame({"profile_id": ids}, schema={"profile_id": pl.Int64}))
-    writer.insert("dedupe_keys", keys.rename({"id": "profile_id"}))
-    pairs, frequencies = _pairs_with_base(session, keys)
-    found = _kept(_score_against_base(session, pairs, features, frequencies))
+    pairs, frequencies, stored = _pairs_with_base(session, keys, with_own=True)
+    # their keys as they are now, for the next imports (keys they had before stay until the
+    # next full scan: they can only pair them with someone to score, never suggest wrongly)
+    writer.insert("dedupe_keys", keys.join(stored, on=["key_hash", "id"], how="anti")
+                  .sort("key_hash").rename({"id": "profile_id"}))
+    found = reasons_for(_score_against_base(session, pairs, features, frequencies))
     new = store_candidates(session=session, writer=writer, found=found,
                            source=SOURCE_IMPORT if import_job_id else SOURCE_SCAN,
                            import_job_id=import_job_id, remove_stale=False, skip_pairs_of=skip_pairs_of)
@@ -115,7 +116,7 @@ def look_alikes(*, session: Session, people: pl.DataFrame, threshold: float = DE
         return empty
     features = person_features(people)
     keys = blocking_keys(features)
-    pairs, frequencies = _pairs_with_base(session, keys, exclude_self=False)
+    pairs, frequencies, _stored = _pairs_with_base(session, keys, exclude_self=False)
     # these people are not in the base yet: each of their keys counts them once more
     frequencies = pl.concat([frequencies, key_frequencies(keys)]).group_by("key_hash").agg(pl.col("count").sum())
     scored = _score_against_base(session, pairs, features, frequencies, ordered=False)
@@ -127,27 +128,25 @@ def look_alikes(*, session: Session, people: pl.DataFrame, threshold: float = DE
 
 
 # ---------------------------------------------------------------------- helpers
-def _kept(scored: pl.DataFrame) -> pl.DataFrame:
-    return reasons_for(scored.filter(pl.col("score") >= STORE_FLOOR))
-
-
-def _pairs_with_base(session: Session, keys: pl.DataFrame, *, exclude_self: bool = True
-                     ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(a = one of `keys`' people, b = a stored profile) sharing a small enough block, and
-    the stored frequency of each of `keys`' keys."""
+def _pairs_with_base(session: Session, keys: pl.DataFrame, *, exclude_self: bool = True,
+                     with_own: bool = False) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """(a = one of `keys`' people, b = a stored profile, or with `with_own` one of `keys`'
+    people too) sharing a small enough block, the frequency of each key among them, and
+    the stored keys read (key_hash, id)."""
     hashes = keys["key_hash"].unique().to_list()
     rows = in_batches(session, hashes, lambda bound: sa.select(DedupeKey.key_hash, DedupeKey.profile_id)
                       .where(in_filter(DedupeKey.key_hash, bound)))
-    base = pl.DataFrame(rows, schema={"key_hash": pl.Int64, "id": pl.Int64}, orient="row")
+    stored = pl.DataFrame(rows, schema={"key_hash": pl.Int64, "id": pl.Int64}, orient="row")
+    base = pl.concat([stored, keys.join(stored, on=["key_hash", "id"], how="anti")]) if with_own else stored
     pairs = cross_pairs(keys, base)
-    return (pairs.filter(pl.col("a") != pl.col("b")) if exclude_self else pairs), key_frequencies(base)
+    return (pairs.filter(pl.col("a") != pl.col("b")) if exclude_self else pairs), key_frequencies(base), stored
 
 
 def _score_against_base(session: Session, pairs: pl.DataFrame, features: pl.DataFrame,
                         frequencies: pl.DataFrame, *, ordered: bool = True) -> pl.DataFrame:
     """Score (a from `features`, b from the base); `ordered`: each pair once, a < b."""
     base = person_features(load_people(session=session, profile_ids=pairs["b"].unique().to_list()))
-    scored = compare_pairs(pairs, features, base, frequencies)
+    scored = score_kept(pairs, features, base, frequencies)
     if not ordered:
         return scored
     flipped = pl.col("a") > pl.col("b")

@@ -136,6 +136,17 @@ def compare_pairs(pairs: pl.DataFrame, left: pl.DataFrame, right: pl.DataFrame |
     return frame.with_columns(score=(1.0 / (1.0 + (2.0 ** -weight))))
 
 
+SCORE_CHUNK = 1_000_000  # pairs scored at once: bounds memory (~1 GB) on a full scan of a big base
+
+
+def score_kept(pairs: pl.DataFrame, left: pl.DataFrame, right: pl.DataFrame | None = None,
+               frequencies: pl.DataFrame | None = None) -> pl.DataFrame:
+    """compare_pairs over SCORE_CHUNK pairs at a time, keeping those at or above STORE_FLOOR."""
+    parts = [compare_pairs(pairs.slice(start, SCORE_CHUNK), left, right, frequencies)
+             .filter(pl.col("score") >= STORE_FLOOR) for start in range(0, max(pairs.height, 1), SCORE_CHUNK)]
+    return pl.concat(parts, how="vertical_relaxed")
+
+
 def _with_frequencies(frame: pl.DataFrame, frequencies: pl.DataFrame | None) -> pl.DataFrame:
     """name_count, local_count: people sharing the pair's name / e-mail local part (>= 2)."""
     if frequencies is None:

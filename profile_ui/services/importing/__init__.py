@@ -28,7 +28,6 @@ kinds), "tags" (a `a|b` tags column), or None (ignored).
 ROW_COL = "__row__"
 ERRORS_COL = "__errors__"
 VALID_COL = "__valid__"
-IDENTITY_PREFIX = "identity:"
 TAGS_TARGET = "tags"
 
 # The validated frame (validate.py -> resolve.py/apply.py), column by column:
@@ -44,7 +43,9 @@ TAGS_TARGET = "tags"
 #   VALID_COL          Boolean: no errors and at least one usable identifier
 
 from dataclasses import asdict, dataclass, field  # noqa: E402  (after the column contract above)
-from typing import Any  # noqa: E402
+from typing import Any  # noqa: E402  (as above)
+
+from ...models.vocabulary import IDENTITY_PREFIX as IDENTITY_PREFIX  # noqa: E402  (a mapping target prefix)
 
 
 @dataclass
@@ -79,7 +80,7 @@ class ImportOptions:
     tags_mode: str = "append"  # tags column: "append" to a profile's tags, or "replace" them
     auto_merge: bool | None = None  # None = the sync rule's setting
     segment_identifier: str = "user_id"  # segment files: the identity kind in the id column
-    # a new person who looks like an existing profile (services/dedupe/importing.py):
+    # a new person who looks like an existing profile (services/importing/possible_duplicates.py):
     # "review" = create it and queue the pair on /duplicates; "create" = create it anyway
     possible_duplicates: str = "review"
 

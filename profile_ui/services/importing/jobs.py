@@ -30,10 +30,11 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import event
 from sqlmodel import Session, select
 
-from ...models import IMPORT_KINDS, OUTCOME_COUNTS, ImportJob, utcnow
+from ...links import import_report_url
+from ...models import IMPORT_KINDS, OUTCOME_COUNTS, ImportJob, ImportRowResult, ImportStatus, utcnow
+from .. import dispatch
 from ..audit import record_event
 from ..permissions import PROFILES_IMPORT, PROFILES_VIEW, SETTINGS_MANAGE, Actor, PermissionDenied
 from . import ImportMapping, ImportOptions
@@ -41,14 +42,11 @@ from . import ImportMapping, ImportOptions
 RUN_KEY = "_run"
 AUTO_MAPPING_KEY = "auto"  # in ImportJob.mapping: fill unmapped columns from the suggestions
 
-QUEUED = "queued"
-VALIDATING = "validating"
-AWAITING_CONFIRMATION = "awaiting_confirmation"
-RUNNING = "running"
-COMPLETED = "completed"
-FAILED = "failed"
-CANCELLED = "cancelled"
-UNDONE = "undone"
+# the statuses (models.ImportStatus) by their short names, as the pages and jobs use them
+QUEUED, VALIDATING = ImportStatus.QUEUED, ImportStatus.VALIDATING
+AWAITING_CONFIRMATION, RUNNING = ImportStatus.AWAITING_CONFIRMATION, ImportStatus.RUNNING
+COMPLETED, FAILED = ImportStatus.COMPLETED, ImportStatus.FAILED
+CANCELLED, UNDONE = ImportStatus.CANCELLED, ImportStatus.UNDONE
 ACTIVE_STATUSES = (VALIDATING, RUNNING)  # a worker holds the job
 OPEN_STATUSES = (QUEUED, VALIDATING, AWAITING_CONFIRMATION, RUNNING)  # may still change
 FINAL_STATUSES = (COMPLETED, FAILED, CANCELLED, UNDONE)
@@ -112,22 +110,13 @@ def job_options(job: ImportJob) -> ImportOptions:
 
 
 def report_link(job_id: int) -> str:
-    from ...routes import IMPORTS
-
-    return f"{IMPORTS}/{job_id}"
+    return import_report_url(job_id)
 
 
 def _enqueue_after_commit(session: Session, batch_id: str, enqueue: bool) -> None:
     """Hand the batch to the queue once the rows are visible to a worker."""
-    if not enqueue:
-        return
-
-    def send(_session: Session) -> None:
-        from ...jobs.runner import enqueue_import_batch
-
-        enqueue_import_batch(batch_id)
-
-    event.listen(session, "after_commit", send, once=True)
+    if enqueue:
+        dispatch.after_commit(session, dispatch.IMPORT_BATCH, batch_id)
 
 
 def _auto_mapping_json(identifier_columns: dict[str, str] | None) -> dict[str, Any]:
@@ -344,8 +333,6 @@ def file_report(*, session: Session, actor: Actor, job_id: int) -> dict[str, Any
     skipped), `row` numbered as in the spreadsheet (header = row 1); `error` says why a
     rejected or failed file was not imported.
     """
-    from ...models import ImportRowResult
-
     job = get_import(session=session, actor=actor, job_id=job_id)
     report: dict[str, Any] = {"file": job.file_name, "status": report_status(job)}
     report.update(report_counts(job.counts))

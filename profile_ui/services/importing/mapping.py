@@ -334,10 +334,12 @@ def guess_field_type(values: pl.Series, sample: int = 500) -> str:
     return "text"
 
 
-def propose_new_field(header: str, values: pl.Series, taken_keys: set[str]) -> dict[str, Any]:
+def propose_new_field(header: str, values: pl.Series | Sequence[str | None],
+                      taken_keys: set[str]) -> dict[str, Any]:
     """What to offer for "new custom field" on an unmatched column: {"key", "label", "type"}."""
+    series = values if isinstance(values, pl.Series) else pl.Series(list(values), dtype=pl.Utf8)
     return {"key": unique_key(slugify_key(header), taken_keys), "label": header.strip()[:128],
-            "type": guess_field_type(values)}
+            "type": guess_field_type(series)}
 
 
 def create_custom_fields(

@@ -31,6 +31,7 @@ and its undo for the profile data it changed. Every action writes an audit event
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -44,13 +45,18 @@ from sqlmodel import Session, select
 
 from ...models import FieldDefinition, Group, GroupMembership, Identity, ImportJob, Profile, SyncRule, utcnow
 from ...models.profile import STATUS_DELETED
+from ...settings import get_settings
 from .. import notify
 from ..audit import record_event
+from ..catalog import active_sync_rule, field_definitions
 from ..crypto import plain_value
 from ..deletion import MAX_DELETE_PROFILES, DeletionError, clean_reason, delete_profiles
 from ..permissions import PROFILES_DELETE, PROFILES_EDIT, PROFILES_IMPORT, Actor
 from . import IDENTITY_PREFIX, ROW_COL, VALID_COL, ImportMapping, ImportOptions
+from .apply import apply_import, plan_import
 from .jobs import AWAITING_CONFIRMATION, COMPLETED, RUN_KEY, job_mapping, job_options, require_manager
+from .read import FileRejected, read_upload
+from .validate import validate_rows
 
 REVIEW_KEY = "membership_review"
 KIND = "membership"
@@ -112,12 +118,10 @@ def plan_membership(
     `statuses`: ROW_COL -> "active" | "inactive" | null (see `status_frame`).
     Returns {"group_id", "invite": [...], "update": [...], "missing": [...]}.
     """
-    from .apply import plan_import
-
     actor.require(PROFILES_IMPORT)
     group = _group(session, group_id)
     plan = plan_import(session=session, actor=actor, frame=frame, mapping=mapping, options=options,
-                       sync_rule=sync_rule or _sync_rule(session), file_name=file_name)
+                       sync_rule=sync_rule or active_sync_rule(session), file_name=file_name)
     rows = plan.rows.filter(pl.col("outcome").is_in(_APPLIED_OUTCOMES))
     statuses = statuses if statuses is not None else status_frame(pl.DataFrame(), None)
     rows = rows.join(statuses, on=ROW_COL, how="left")
@@ -188,13 +192,6 @@ def _group(session: Session, group_id: int | None) -> Group:
     return group
 
 
-def _sync_rule(session: Session) -> SyncRule:
-    rule = session.exec(select(SyncRule).where(SyncRule.is_active == True)  # noqa: E712
-                        .order_by(SyncRule.id)).first()
-    return rule if rule is not None else SyncRule(name="Default",
-                                                   identifier_kinds=["user_id", "email", "phone"])
-
-
 def _states(session: Session, group_id: int, profile_ids: Sequence[int]) -> dict[int, str]:
     states: dict[int, str] = {}
     ids = sorted(set(profile_ids))
@@ -230,8 +227,6 @@ def _labels(session: Session) -> dict[str, str]:
 
 
 def _diff(changes_text: str | None, labels: Mapping[str, str]) -> list[list[str]]:
-    import json
-
     changes = json.loads(changes_text or "{}")
     return [[labels.get(key, key), _text(pair[0]), _text(pair[1])]
             for key, pair in changes.items()
@@ -266,10 +261,6 @@ class _Inputs:
 
 def _read_inputs(session: Session, job: ImportJob) -> _Inputs:
     """The job's file read and validated again, with its mapping (Status column left out)."""
-    from ...settings import get_settings
-    from .read import FileRejected, read_upload
-    from .validate import validate_rows
-
     if not job.stored_path or not Path(job.stored_path).is_file():
         raise MembershipError(f"{job.file_name}: the file is no longer stored; upload it again")
     try:
@@ -280,7 +271,7 @@ def _read_inputs(session: Session, job: ImportJob) -> _Inputs:
     header = status_header(sheet.headers)
     if header is not None and mapping.columns.get(header):
         mapping.columns = {**mapping.columns, header: None}
-    fields = {f.key: f for f in session.exec(select(FieldDefinition)).all()}
+    fields = field_definitions(session)
     frame = validate_rows(sheet, mapping, fields=fields, default_region=get_settings().default_phone_region)
     return _Inputs(frame=frame, mapping=mapping, options=job_options(job),
                    statuses=status_frame(sheet.frame, header))
@@ -368,8 +359,6 @@ def _engine_apply(session: Session, actor: Actor, parent: ImportJob, action: str
                   rows: Sequence[int]) -> dict[int, int]:
     """Apply these rows of the file through the engine, as their own import job; returns
     row number -> profile id."""
-    from .apply import apply_import
-
     if not rows:
         return {}
     inputs = _read_inputs(session, parent)
@@ -384,7 +373,7 @@ def _engine_apply(session: Session, actor: Actor, parent: ImportJob, action: str
     session.add(child)
     session.flush()
     plan = apply_import(session=session, actor=actor, job=child, frame=frame, mapping=inputs.mapping,
-                        options=inputs.options, sync_rule=_sync_rule(session))
+                        options=inputs.options, sync_rule=active_sync_rule(session))
     child.status = COMPLETED
     child.finished_at = utcnow()
     session.add(child)
@@ -437,8 +426,6 @@ class InviteResult:
 
 
 def invitation_text(group: Group) -> tuple[str, str]:
-    from ...settings import get_settings
-
     subject = f"You are invited to join {group.name}"
     body = (f"Hello,\n\nYou have been invited to join {group.name}.\n\n"
             f"{get_settings().app_url.rstrip('/')}\n")

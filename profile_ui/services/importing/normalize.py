@@ -39,6 +39,8 @@ from typing import Any
 import phonenumbers
 import polars as pl
 
+from ...settings import get_settings
+
 MIN_YEAR, MAX_YEAR = 1800, 2199
 EXCEL_EPOCH = date(1899, 12, 30)  # serial 1 = 1900-01-01 (Excel's 1900 leap-year bug included)
 
@@ -511,8 +513,6 @@ def normalize_email(value: str | None) -> str | None:
 def normalize_phone(value: str | None, region: str | None = None) -> str | None:
     """E.164, None when empty; without `region`, settings.default_phone_region. Raises InvalidValue."""
     if region is None:
-        from ...settings import get_settings
-
         region = get_settings().default_phone_region
     return _scalar("phone", value, region)
 

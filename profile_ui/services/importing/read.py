@@ -8,7 +8,8 @@ Excel-only conversions, so the text matches what the sheet shows: whole numbers 
 "123" (calamine hands back floats), date cells as ISO "YYYY-MM-DD" / "YYYY-MM-DDTHH:MM:SS",
 error cells (#N/A, #DIV/0!...) are empty and listed in `SheetData.cell_errors`, formulas
 give their cached value. A date typed as a number (an Excel serial without a date format)
-stays the number the user sees; the date normalizer reads serials.
+stays the number the user sees; the date normalizer reads serials. A leading ' that the
+app's CSV files put before a formula-like cell (services/sheet_writer.py) is taken off.
 
 A file that is not what it claims, or that is hostile, is refused whole with
 `FileRejected(file_name, reason)` before anything is parsed, in bounded time and memory:
@@ -54,7 +55,7 @@ from defusedxml import ElementTree as SafeElementTree
 
 from ...settings import get_settings
 from .. import file_store
-from . import ROW_COL, limits, sandbox
+from . import ERRORS_COL, ROW_COL, VALID_COL, limits, sandbox
 
 log = logging.getLogger(__name__)
 
@@ -782,6 +783,7 @@ def _sheet_data(
     grid = grid.filter(~blank)
     if grid.height == 0:
         raise FileRejected(file_name, empty_reason)
+    grid = _without_formula_guard(grid, columns)
     if has_header:
         header_row = grid.row(0, named=True)
         raw_headers = [header_row[c] for c in columns]
@@ -808,10 +810,21 @@ def _sheet_data(
     )
 
 
+_GUARDED_FORMULA = r"^'[=+\-@\t\r]"
+
+
+def _without_formula_guard(grid: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+    """Cells the app's own CSV files neutralized ("'=SUM(...)", services/sheet_writer.py)
+    read back as they were, so an error file can be fixed and uploaded again unchanged."""
+    guarded = grid.select([pl.col(c).str.contains(_GUARDED_FORMULA).any() for c in columns]).row(0)
+    fix = [c for c, has in zip(columns, guarded) if has]
+    return grid.with_columns([
+        pl.when(pl.col(c).str.contains(_GUARDED_FORMULA)).then(pl.col(c).str.slice(1)).otherwise(pl.col(c)).alias(c)
+        for c in fix])
+
+
 def _unique_headers(raw: list[str | None]) -> list[str]:
     """Trimmed; empty -> "Column N" (1-based position); repeats -> "Email (2)", "Email (3)"."""
-    from . import ERRORS_COL, VALID_COL
-
     names = [(value or "").strip() or f"Column {i + 1}" for i, value in enumerate(raw)]
     taken = {ROW_COL.casefold(), ERRORS_COL.casefold(), VALID_COL.casefold()}
     first_of: dict[str, int] = {}

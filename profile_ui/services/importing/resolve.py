@@ -10,16 +10,14 @@ grows with the file, not with the database.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
 
 import polars as pl
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from sqlmodel import Session
 
 from ...models import Identity
 from ..crypto import is_encrypted_kind, lookup_values, stored_values
+from ..sql_batches import in_batches, in_filter  # the pipeline's modules take them from here
 from . import IDENTITY_PREFIX, ROW_COL, VALID_COL
 
 PERSON_COL = "__person__"  # Int64: the row number of the person's first row (valid rows only)
@@ -34,8 +32,6 @@ CLASS_CONFLICT = "conflict"  # two or more different existing profiles
 CLASS_INVALID = "invalid"  # the row failed validation
 CLASS_NO_IDENTIFIER = "no_identifier"  # valid, but none of the identifier kinds that count
 
-# values per lookup query: one JSON array (SQLite) or one array parameter (PostgreSQL) each
-_IN_BATCH = 100_000
 _MAX_PROPAGATION_ROUNDS = 40
 
 
@@ -59,39 +55,6 @@ def stored_identity_values(kind: str, values: pl.Series) -> pl.Series:
     stored encrypted (services/crypto.py); every lookup and insert goes through here.
     """
     return stored_values(kind, values)
-
-
-def in_batches(session: Session, values: Sequence, query_for_batch) -> list[tuple]:  # noqa: ANN001
-    """Run `query_for_batch(bound_values)` over `values` in IN-sized batches; all rows.
-
-    The batch travels as ONE parameter: an array on PostgreSQL (`= ANY(:values)`), a JSON
-    array read by `json_each` on SQLite. Both use the index on the looked-up column, and
-    neither pays for compiling tens of thousands of bind parameters.
-    """
-    rows: list[tuple] = []
-    if not len(values):
-        return rows
-    postgres = session.connection().dialect.name == "postgresql"
-    for start in range(0, len(values), _IN_BATCH):
-        chunk = list(values[start:start + _IN_BATCH])
-        # Core execution on the session's connection: no ORM row processing
-        rows.extend(session.connection().execute(query_for_batch(_bound_list(chunk, postgres))).all())
-    return rows
-
-
-def _bound_list(values: list, postgres: bool):  # noqa: ANN202
-    if postgres:
-        element = sa.BigInteger() if values and isinstance(values[0], int) else sa.Text()
-        return sa.any_(sa.bindparam("values", values, type_=postgresql.ARRAY(element)))
-    each = sa.func.json_each(sa.bindparam("values", json.dumps(values), type_=sa.Text())).table_valued("value")
-    return sa.select(each.c.value)
-
-
-def in_filter(column: sa.ColumnElement, bound) -> sa.ColumnElement:  # noqa: ANN001
-    """`column IN bound` where `bound` came from `in_batches`."""
-    if isinstance(bound, sa.Select):
-        return column.in_(bound)
-    return column == bound
 
 
 def find_identity_owners(*, session: Session, kind: str, values: pl.Series) -> pl.DataFrame:

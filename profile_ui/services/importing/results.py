@@ -21,7 +21,8 @@ from .. import file_store
 from ..permissions import PROFILES_IMPORT, Actor
 from ..sheet_writer import write_table
 from . import ROW_COL
-from .apply import OUTCOMES, BulkWriter, ImportPlan
+from ..bulk_writer import BulkWriter
+from .reports import OUTCOMES, ImportPlan
 
 REASONS_HEADER = "Reasons"
 # the first column of the error file: the row's number in the user's spreadsheet (header = 1)

@@ -213,6 +213,8 @@ def scan_sheet(archive: zipfile.ZipFile, part: str, *, row_threshold: int, max_c
 
 def read_grid(path: str | bytes, sheet: str) -> Any:
     """The sheet as a polars frame of text columns, from row 1 of the sheet down."""
+    # loaded only now, after main() capped this child's memory and CPU: the parsers are what
+    # the caps are for (and a child that refuses the file early never pays for loading them)
     import fastexcel
     import polars as pl
 
@@ -281,7 +283,7 @@ def run(job: dict[str, Any], workbook: str | bytes) -> tuple[dict[str, Any], byt
 
 
 def _is_calamine_error(exc: Exception) -> bool:
-    import fastexcel
+    import fastexcel  # as in read_grid: loaded after the caps (already loaded by then)
 
     return isinstance(exc, fastexcel.FastExcelError | fastexcel.CalamineError)
 

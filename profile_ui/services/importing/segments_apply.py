@@ -23,12 +23,13 @@ from sqlmodel import Session
 from ...models import ImportJob, ImportRowResult, Profile, Segment, SegmentMember, utcnow
 from ...models.profile import STATUS_DELETED
 from ..audit import record_event
+from ..bulk_writer import BulkWriter
 from ..crypto import is_encrypted_kind
 from ..permissions import PROFILES_IMPORT, Actor
 from . import ERRORS_COL, ROW_COL, VALID_COL, ImportMapping, ImportOptions
-from .apply import (
-    OUT_INVALID, OUT_NEW, OUT_SKIPPED, OUT_UNCHANGED, OUT_UPDATED, OUTCOMES, BulkWriter, ImportPlan,
-    ImportPlanError,
+from .normalize import phone_expr
+from .reports import (
+    OUT_INVALID, OUT_NEW, OUT_SKIPPED, OUT_UNCHANGED, OUT_UPDATED, OUTCOMES, ImportPlan, ImportPlanError,
 )
 from .resolve import find_identity_owners, identity_column, in_batches, in_filter
 
@@ -67,8 +68,6 @@ def segment_frame(sheet_frame: pl.DataFrame, mapping: ImportMapping | None, opti
     if kind == "email":
         ident = ident.str.to_lowercase()
     elif kind == "phone":
-        from .normalize import phone_expr
-
         ident = phone_expr(ident, default_region)
     value = pl.col(targets[SEGMENT_VALUE]).str.strip_chars() if SEGMENT_VALUE in targets else pl.lit(None, pl.Utf8)
     frame = sheet_frame.select(

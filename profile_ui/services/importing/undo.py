@@ -20,7 +20,6 @@ Everything runs in the caller's transaction and never commits.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -29,72 +28,20 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from ...models import (
-    AttributeProvenance, Consent, FieldDefinition, ImportJob, ImportRowResult, Profile, ProfileTag, Segment,
+    SYSTEM_COLUMNS, AttributeProvenance, Consent, ImportJob, ImportRowResult, Profile, ProfileTag, Segment,
     SegmentMember, utcnow,
 )
 from ..audit import record_event
 from ..permissions import PROFILES_IMPORT, Actor
-from .apply import (
-    OUT_MERGED, OUT_NEW, OUT_UPDATED, SYSTEM_COLUMNS, BulkWriter, _with_stored_values,
-)
+from ..bulk_writer import BulkWriter
+from ..catalog import field_definitions
+from .apply import _with_stored_values
+from .reports import OUT_MERGED, OUT_NEW, OUT_UPDATED, ImportUndoError, UndoReport
 from .jobs import require_manager
 from .resolve import in_batches, in_filter
 
 COMPLETED = "completed"
 EDITED_BY_HAND = "edited by hand since the import"
-
-class ImportUndoError(ValueError):
-    """This import cannot be undone (not completed, already undone); nothing was changed."""
-
-
-@dataclass
-class UndoReport:
-    """What undo did, and what it kept because someone changed it since the import."""
-
-    job_id: int
-    profiles_removed: int = 0
-    profiles_kept: list[dict[str, Any]] = field(default_factory=list)  # {profile_id, reason}
-    fields_restored: int = 0
-    fields_kept: list[dict[str, Any]] = field(default_factory=list)  # {profile_id, field, reason}
-    identities_removed: int = 0
-    tags_removed: int = 0
-    tags_restored: int = 0
-    consents_restored: int = 0
-    consents_kept: list[dict[str, Any]] = field(default_factory=list)
-    memberships_removed: int = 0
-    memberships_restored: int = 0
-    segments_removed: int = 0
-    merges_kept: list[dict[str, int]] = field(default_factory=list)  # {survivor, merged}
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def summary(self, shown: int = 10) -> str:
-        """What a marketer reads after undo: what went, then what was kept and why."""
-        text = (f"Undone: {_count(self.profiles_removed, 'profile')} removed, "
-                f"{_count(self.fields_restored, 'field')} restored, "
-                f"{_count(self.identities_removed, 'identity', 'identities')} and "
-                f"{_count(self.tags_removed, 'tag')} removed, "
-                f"{_count(self.segments_removed, 'segment membership')} removed.")
-        if self.profiles_kept:
-            by_reason: dict[str, list[int]] = {}
-            for kept in self.profiles_kept:
-                by_reason.setdefault(kept["reason"], []).append(kept["profile_id"])
-            parts = []
-            for reason, ids in by_reason.items():
-                listed = ", ".join(map(str, ids[:shown])) + (f" and {len(ids) - shown:,} more" if len(ids) > shown
-                                                              else "")
-                parts.append(f"{_count(len(ids), 'profile')} {reason} ({listed})")
-            text += " Kept " + "; ".join(parts) + "."
-        if self.fields_kept:
-            text += (f" Kept {_count(len(self.fields_kept), 'field value')} changed since the import "
-                     "by hand or by a later import.")
-        return text
-
-
-def _count(n: int, one: str, many: str | None = None) -> str:
-    return f"{n:,} {one if n == 1 else many or one + 's'}"
-
 
 def undo_import(*, session: Session, actor: Actor, job_id: int) -> UndoReport:
     """Take back what a completed import wrote, except where someone changed it since.
@@ -255,7 +202,7 @@ def _undo_fields(session: Session, writer: BulkWriter, job: ImportJob, existing:
                                        "reason": f"changed since the import (by {who})"})
             continue
         restore.setdefault(pid, {})[key] = existing[pid][key][0]
-    definitions = {d.key: d.type for d in session.exec(select(FieldDefinition)).all()}
+    definitions = {key: d.type for key, d in field_definitions(session).items()}
     attrs = dict(in_batches(session, sorted(restore), lambda bound: sa.select(
         Profile.id, Profile.attributes).where(in_filter(Profile.id, bound))))
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}

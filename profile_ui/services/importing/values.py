@@ -8,9 +8,12 @@ A file's raw values ("Nam", "f", "GOLD ") are matched to a field's options ("Mal
 
 from __future__ import annotations
 
+from typing import Any
+
 import polars as pl
 
 from .normalize import fold_text
+from .read import SheetData
 
 # Each group is one meaning; a raw value in a group maps to the option in the same group.
 # Written folded (fold_text: lower-case, no accents, đ -> d).
@@ -104,3 +107,15 @@ def distinct_values(
         .head(limit)
     )
     return counts.get_column(column).to_list()
+
+
+def file_summary(sheet_data: SheetData, limit: int = 200) -> dict[str, Any]:
+    """What the mapping step shows of a file: its headers, row count, three samples and the
+    distinct values of each column (small: the page keeps it server-side)."""
+    frame = sheet_data.frame
+    summary: dict[str, Any] = {"headers": list(sheet_data.headers), "samples": {}, "distinct": {},
+                               "rows": frame.height}
+    for header in sheet_data.headers:
+        summary["samples"][header] = frame.get_column(header).drop_nulls().head(3).to_list()
+        summary["distinct"][header] = distinct_values(frame, header, limit=limit, separators="|;")
+    return summary

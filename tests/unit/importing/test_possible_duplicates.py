@@ -11,7 +11,7 @@ import pytest
 from sqlmodel import select
 
 from profile_ui.models.duplicate import DuplicateCandidate
-from profile_ui.services.dedupe.importing import POSSIBLE_DUPLICATE, describe
+from profile_ui.services.importing.possible_duplicates import POSSIBLE_DUPLICATE, describe
 from profile_ui.services.dedupe.scan import scan_all
 from profile_ui.services.importing import ImportOptions
 from profile_ui.services.importing.apply import ImportPlanError

@@ -106,3 +106,17 @@ def test_error_file_from_a_plan_and_a_clashing_reasons_header(session, finished,
     assert back["Reasons (2)"].to_list()[1] == "E-mail: not a valid e-mail address; DOB: not a date"
     with pytest.raises(ResultsError):
         write_error_file(sheet, {}, tmp_path / "e.pdf", "pdf")
+
+
+def test_an_error_file_csv_reads_back_as_the_rows_came_in(tmp_path):
+    """The ' that makes a formula inert in the CSV is taken off when the file is uploaded again."""
+    from profile_ui.services.importing.read import read_upload
+
+    sheet = SimpleNamespace(headers=["=Name", "Phone", "Note"], frame=pl.DataFrame({
+        ROW_COL: [2, 3], "=Name": ["'Tis Ann", "Bo"], "Phone": ["+84 905 123 456", "-"],
+        "Note": ['=HYPERLINK("http://x")', "@home"]}))
+    path = write_error_file(sheet, {2: ["bad"], 3: ["bad"]}, tmp_path / "errors.csv", "csv")
+    back = read_upload(str(path), file_name="errors.csv")
+    assert back.headers == ["Row", "=Name", "Phone", "Note", "Reasons"]
+    assert back.frame.drop(ROW_COL, "Row", "Reasons").rows() == [
+        ("'Tis Ann", "+84 905 123 456", '=HYPERLINK("http://x")'), ("Bo", "-", "@home")]

@@ -24,9 +24,10 @@ from typing import Any
 
 from starlette.responses import HTMLResponse, StreamingResponse
 
-from . import file_store
-from .exporting import ExportError, ExportExpired, ExportNotFound, download_export
-from .permissions import NotSignedIn, PermissionDenied
+from ..db import session_scope
+from ..services import file_store
+from ..services.exporting import ExportError, ExportExpired, ExportNotFound, download_export
+from ..services.permissions import NotSignedIn, PermissionDenied
 from .request_guard import PathGuard, actor_for_session_cookie
 
 DOWNLOAD_PATH = re.compile(r"^/exports/(\d{1,18})/download/?$")
@@ -46,8 +47,6 @@ class DownloadRefused(Exception):
 def export_file_for(token: str | None, export_id: int) -> Path:
     """The file of export `export_id` for the user behind session `token` (audited), or
     DownloadRefused with the status and a message for a person."""
-    from ..db import session_scope
-
     try:
         actor = actor_for_session_cookie(token)
     except NotSignedIn:

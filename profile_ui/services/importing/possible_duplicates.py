@@ -27,10 +27,10 @@ from typing import Any
 import polars as pl
 from sqlmodel import Session
 
-from ..importing import IDENTITY_PREFIX, ROW_COL
-from ..importing.resolve import CLASS_COL, CLASS_NEW, PERSON_COL
-from .features import PEOPLE_SCHEMA
-from .scan import look_alikes, scan_profile_ids
+from ..dedupe.features import PEOPLE_SCHEMA
+from ..dedupe.scan import look_alikes, scan_profile_ids
+from . import IDENTITY_PREFIX, ROW_COL
+from .resolve import CLASS_COL, CLASS_NEW, PERSON_COL
 
 POSSIBLE_DUPLICATE = "@possible_duplicate"
 MODE_REVIEW = "review"

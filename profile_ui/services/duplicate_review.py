@@ -15,17 +15,17 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from ...models import MERGE_REVIEW, STATUS_ACTIVE, ImportJob, Profile, utcnow
-from ...models.duplicate import (
+from ..models import MERGE_REVIEW, STATUS_ACTIVE, ImportJob, Profile, utcnow
+from ..models.duplicate import (
     DUPLICATE_MERGED, DUPLICATE_NOT_SAME, DUPLICATE_OPEN, DUPLICATE_SKIPPED, DUPLICATE_STATUSES,
     DuplicateCandidate,
 )
-from ..audit import record_event
-from ..merging import MergePreview, MergeResult, merge_profiles, preview_merge
-from ..permissions import Actor
-from ..profiles import format_value, identities_of
-from . import PROFILES_MERGE
-from .scoring import DEFAULT_THRESHOLD, FIELD_OF
+from .audit import record_event
+from .merging import MergePreview, MergeResult, merge_profiles, preview_merge
+from .permissions import Actor
+from .profiles import format_value, identities_of
+from .permissions import PROFILES_MERGE
+from .dedupe.scoring import DEFAULT_THRESHOLD, FIELD_OF
 
 DECISIONS = {"not_same": DUPLICATE_NOT_SAME, "skip": DUPLICATE_SKIPPED}
 # the side-by-side rows: (label, field key as in `fields`)

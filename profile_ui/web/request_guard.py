@@ -1,4 +1,4 @@
-"""What the app's ASGI middleware share (UploadGuard in uploads.py in front of /_upload,
+"""What the app's ASGI middleware share (UploadGuard in upload_guard.py in front of /_upload,
 ExportDownloads in export_download.py serving /exports/<id>/download): the request's path
 inside the app, its headers and session cookie, the actor behind that cookie, and taking
 only their own paths while every other request passes through untouched.
@@ -10,7 +10,9 @@ from collections.abc import Iterator
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
-from .permissions import Actor
+from ..db import session_scope
+from ..services.permissions import Actor
+from ..services.users import actor_for_token
 
 
 def request_path(scope: dict[str, Any]) -> str:
@@ -48,9 +50,6 @@ def content_length(scope: dict[str, Any]) -> int | None:
 
 def actor_for_session_cookie(token: str | None) -> Actor:
     """The signed-in user behind a session cookie's token (NotSignedIn if none); blocking."""
-    from ..db import session_scope
-    from .users import actor_for_token
-
     with session_scope() as session:
         return actor_for_token(session=session, token=token)
 

@@ -1,0 +1,256 @@
+"""Bulk writes of polars frames into the session's connection, in the caller's transaction.
+
+Used by every path that writes many rows at once (imports, undo, segment files, re-keying
+identities): no ORM object per row. It knows tables only through SQLModel's metadata, so
+any service may use it.
+"""
+
+from __future__ import annotations
+
+import io
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import polars as pl
+import sqlalchemy as sa
+from sqlmodel import Session, SQLModel
+
+from ..models.base import UTCDateTime
+
+_SQLITE_CACHE_KIB = 256 * 1024
+
+
+class BulkWriter:
+    """Bulk writes of polars frames, the fastest way each database takes them.
+
+    SQLite: the driver's own `executemany` (no SQLAlchemy per-row overhead). PostgreSQL:
+    COPY (CSV written by polars) straight into the table, or into a temporary table and
+    then one set-based UPDATE / INSERT ... ON CONFLICT / DELETE. Everything runs on the
+    session's connection, in the caller's transaction. Values are converted column by
+    column from the table's SQLAlchemy types; JSON columns arrive as serialized text.
+    """
+
+    def __init__(self, session: Session) -> None:
+        session.flush()  # pending ORM changes go first
+        self.connection = session.connection()
+        self.postgres = self.connection.dialect.name == "postgresql"
+        raw = self.connection.connection.driver_connection
+        assert raw is not None  # a session's connection is always open here
+        self.raw: Any = raw  # sqlite3.Connection or psycopg.Connection
+        if not self.postgres:
+            # random inserts into big indexes (identities, provenance) thrash SQLite's
+            # default 2 MB page cache; this connection may use more while it writes
+            self.raw.execute(f"PRAGMA cache_size = -{_SQLITE_CACHE_KIB}")
+
+    def insert(self, table: str, frame: pl.DataFrame) -> None:
+        if frame.is_empty():
+            return
+        frame = self._to_db(table, frame)
+        if self.postgres:
+            self._copy(table, frame)
+            return
+        self.raw.executemany(
+            f"INSERT INTO {_q(table)} ({_cols(frame.columns)}) VALUES ({_marks(frame.width)})",
+            frame.iter_rows())
+
+    def upsert(self, table: str, frame: pl.DataFrame, *, conflict: Sequence[str],
+               update: Sequence[str]) -> None:
+        """INSERT, or where the `conflict` columns clash, set the `update` columns."""
+        if frame.is_empty():
+            return
+        frame = self._to_db(table, frame)
+        on_conflict = (f"ON CONFLICT ({_cols(conflict)}) DO UPDATE SET "
+                       + ", ".join(f"{_q(c)} = excluded.{_q(c)}" for c in update))
+        if self.postgres:
+            temp = self._temp_copy(table, frame)
+            self._run(f"INSERT INTO {_q(table)} ({_cols(frame.columns)}) "
+                      f"SELECT {_cols(frame.columns)} FROM {temp} {on_conflict}")
+            self._run(f"DROP TABLE {temp}")
+            return
+        self.raw.executemany(
+            f"INSERT INTO {_q(table)} ({_cols(frame.columns)}) VALUES ({_marks(frame.width)}) "
+            f"{on_conflict}", frame.iter_rows())
+
+    def update(self, table: str, frame: pl.DataFrame, *, key: Sequence[str],
+               json_merge: Sequence[str] = ()) -> None:
+        """Set every non-key column of the frame on the rows the key columns match.
+
+        `json_merge` columns hold a JSON object whose keys are set into the stored object
+        (the other keys stay), instead of replacing it.
+        """
+        if frame.is_empty():
+            return
+        frame = self._to_db(table, frame)
+        values = [c for c in frame.columns if c not in key]
+        if self.postgres:
+            def value(c: str) -> str:
+                if c in json_merge:
+                    return f"(t.{_q(c)}::jsonb || x.{_q(c)}::jsonb)::json"
+                return f"x.{_q(c)}"
+            temp = self._temp_copy(table, frame)
+            self._run_keyed(f"UPDATE {_q(table)} AS t SET "
+                            + ", ".join(f"{_q(c)} = {value(c)}" for c in values)
+                            + f" FROM {temp} AS x WHERE "
+                            + " AND ".join(f"t.{_q(k)} = x.{_q(k)}" for k in key))
+            self._run(f"DROP TABLE {temp}")
+            return
+        self.raw.executemany(
+            f"UPDATE {_q(table)} SET "
+            + ", ".join(f"{_q(c)} = json_patch({_q(c)}, ?)" if c in json_merge else f"{_q(c)} = ?"
+                        for c in values)
+            + " WHERE " + " AND ".join(f"{_q(k)} = ?" for k in key),
+            frame.select(*values, *key).iter_rows())
+
+    def write_provenance(self, pairs: pl.DataFrame, *, source_type: str,
+                         source_name: str | None, import_job_id: int | None, set_by: int | None,
+                         set_at: datetime) -> None:
+        """Upsert one attribute_provenance row per (profile_id, field_key) pair, all from one
+        source.
+
+        An import can change hundreds of thousands of values. SQLite gets one row per
+        profile with a bit per field, expanded by one INSERT ... SELECT inside the database,
+        several times faster than binding every row from Python.
+        """
+        columns = ["source_type", "source_name", "import_job_id", "set_by", "set_at", "locked"]
+        if self.postgres:
+            self._write_provenance_postgres(pairs, columns, source_type=source_type, source_name=source_name,
+                                            import_job_id=import_job_id, set_by=set_by, set_at=set_at)
+            return
+        if pairs.is_empty():
+            return
+        stamp = set_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        keys = sorted(pairs["field_key"].unique().to_list())
+        for start in range(0, len(keys), 60):  # 60 bits per signed 64-bit mask
+            chunk = keys[start:start + 60]
+            bits = {k: 1 << i for i, k in enumerate(chunk)}
+            masks = pairs.filter(pl.col("field_key").is_in(chunk)).group_by("profile_id").agg(
+                pl.col("field_key").replace_strict(bits, return_dtype=pl.Int64).sum().alias("mask"))
+            self.raw.execute("CREATE TEMP TABLE _prov_keys (bit INTEGER, field_key TEXT)")
+            self.raw.execute("CREATE TEMP TABLE _prov_masks (profile_id INTEGER, mask INTEGER)")
+            self.raw.executemany("INSERT INTO _prov_keys VALUES (?, ?)", [(b, k) for k, b in bits.items()])
+            self.raw.executemany("INSERT INTO _prov_masks VALUES (?, ?)", masks.sort("profile_id").iter_rows())
+            # rows come out in (profile_id, field_key) order, as both temp tables were filled
+            self.raw.execute(
+                "INSERT INTO attribute_provenance (profile_id, field_key, " + _cols(columns) + ") "
+                "SELECT m.profile_id, k.field_key, ?, ?, ?, ?, ?, 0 FROM _prov_masks AS m "
+                "JOIN _prov_keys AS k ON (m.mask & k.bit) != 0 WHERE true "
+                "ON CONFLICT (profile_id, field_key) DO UPDATE SET "
+                + ", ".join(f"{_q(c)} = excluded.{_q(c)}" for c in columns),
+                (source_type, source_name, import_job_id, set_by, stamp))
+            self.raw.execute("DROP TABLE _prov_keys")
+            self.raw.execute("DROP TABLE _prov_masks")
+
+    def _write_provenance_postgres(self, pairs: pl.DataFrame, columns: list[str], *, source_type: str,
+                                   source_name: str | None, import_job_id: int | None,
+                                   set_by: int | None, set_at: datetime) -> None:
+        """PostgreSQL: pairs that have no provenance row yet (most of them) are COPied
+        straight into the table; the others are updated in place by key.
+
+        One INSERT ... ON CONFLICT of 360,000 pairs through a temporary table took 4.2 s;
+        the existing pairs are found with one indexed query of the profiles' rows.
+        """
+        if pairs.is_empty():
+            return
+        ids = pairs["profile_id"].unique().sort().to_list()
+        with self.raw.cursor() as cur:
+            cur.execute("SELECT profile_id, field_key FROM attribute_provenance WHERE profile_id = ANY(%s)",
+                        (ids,))
+            have = pl.DataFrame(cur.fetchall(), schema={"profile_id": pl.Int64, "field_key": pl.Utf8},
+                                orient="row")
+        pairs = pairs.select(pl.col("profile_id").cast(pl.Int64), pl.col("field_key").cast(pl.Utf8))
+        # key order: index inserts stay on neighbouring pages
+        rows = pairs.sort("profile_id", "field_key").with_columns(
+            source_type=pl.lit(source_type), source_name=pl.lit(source_name, dtype=pl.Utf8),
+            import_job_id=pl.lit(import_job_id, dtype=pl.Int64), set_by=pl.lit(set_by, dtype=pl.Int64),
+            set_at=pl.lit(set_at), locked=pl.lit(False))
+        self.insert("attribute_provenance", rows.join(have, on=["profile_id", "field_key"], how="anti"))
+        self.update("attribute_provenance", rows.join(have, on=["profile_id", "field_key"], how="semi"),
+                    key=["profile_id", "field_key"])
+
+    def delete(self, table: str, frame: pl.DataFrame) -> None:
+        """Delete the rows equal to a row of the frame on all of its columns."""
+        if frame.is_empty():
+            return
+        frame = self._to_db(table, frame)
+        if self.postgres:
+            temp = self._temp_copy(table, frame)
+            self._run_keyed(f"DELETE FROM {_q(table)} AS t USING {temp} AS x WHERE "
+                            + " AND ".join(f"t.{_q(c)} = x.{_q(c)}" for c in frame.columns))
+            self._run(f"DROP TABLE {temp}")
+            return
+        self.raw.executemany(
+            f"DELETE FROM {_q(table)} WHERE " + " AND ".join(f"{_q(c)} = ?" for c in frame.columns),
+            frame.iter_rows())
+
+    def _run(self, sql: str) -> None:
+        with self.raw.cursor() as cur:
+            cur.execute(sql)
+
+    def _run_keyed(self, sql: str) -> None:
+        """An UPDATE / DELETE that joins a temporary table to its target on a unique key.
+
+        PostgreSQL's planner prefers a hash join, which reads the whole target: 20,000
+        updates of a 1,000,000-profile table took 4.5 s that way and 2.4 s probing the
+        key's index row by row (identities: 1.4-1.9 s against 0.8 s). The target's index
+        is always the better path here, so the other joins are off for this statement.
+        """
+        with self.raw.cursor() as cur:
+            cur.execute("SET LOCAL enable_hashjoin = off")
+            cur.execute("SET LOCAL enable_mergejoin = off")
+            try:
+                cur.execute(sql)
+            finally:
+                cur.execute("SET LOCAL enable_hashjoin = on")
+                cur.execute("SET LOCAL enable_mergejoin = on")
+
+    def _copy(self, table: str, frame: pl.DataFrame) -> None:
+        buffer = io.BytesIO()
+        frame.write_csv(buffer, include_header=False, null_value="\\N")
+        statement = f"COPY {_q(table)} ({_cols(frame.columns)}) FROM STDIN (FORMAT csv, NULL '\\N')"
+        with self.raw.cursor() as cur, cur.copy(statement) as copy:
+            copy.write(buffer.getvalue())
+
+    def _temp_copy(self, table: str, frame: pl.DataFrame) -> str:
+        temp = f"_bulk_{uuid.uuid4().hex[:12]}"
+        # the target's column types, none of its constraints; gone at commit at the latest
+        self._run(f"CREATE TEMP TABLE {temp} ON COMMIT DROP AS "
+                  f"SELECT {_cols(frame.columns)} FROM {_q(table)} WITH NO DATA")
+        self._copy(temp, frame)
+        self._run(f"ANALYZE {temp}")  # temp tables have no statistics: the join plan needs its size
+        return temp
+
+    def _to_db(self, table: str, frame: pl.DataFrame) -> pl.DataFrame:
+        """Columns as the driver takes them: UTC datetimes and dates as text, SQLite booleans as 0/1."""
+        columns = SQLModel.metadata.tables[table].c
+        exprs = []
+        for name, dtype in frame.schema.items():
+            col_type = columns[name].type
+            expr = pl.col(name)
+            if isinstance(col_type, UTCDateTime | sa.DateTime) and isinstance(dtype, pl.Datetime):
+                if dtype.time_zone is not None:
+                    expr = expr.dt.convert_time_zone("UTC")
+                expr = expr.dt.to_string("%Y-%m-%d %H:%M:%S%.6f")
+                if self.postgres:
+                    expr = expr + pl.lit("+00:00")
+            elif isinstance(col_type, sa.Date) and dtype == pl.Date:
+                expr = expr.dt.to_string("%Y-%m-%d")
+            elif isinstance(col_type, sa.Boolean) and not self.postgres:
+                expr = expr.cast(pl.Int8)
+            elif dtype == pl.Null:
+                expr = expr.cast(pl.Utf8)
+            exprs.append(expr.alias(name))
+        return frame.select(exprs)
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _cols(names: Sequence[str]) -> str:
+    return ", ".join(_q(n) for n in names)
+
+
+def _marks(n: int) -> str:
+    return ", ".join("?" * n)
