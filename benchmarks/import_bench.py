@@ -168,12 +168,7 @@ def fresh_sqlite_copy(seeded: Path, run_dir: Path) -> str:
 def create_pg_database(profiles: int) -> tuple[str, str]:
     import sqlalchemy as sa
 
-    name = f"pu_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    url = sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    name, url = new_pg_database()
     log(f"seeding {profiles:,} profiles into PostgreSQL database {name}")
     _upgrade_and_seed(url, profiles)
     vacuum = sa.create_engine(url, isolation_level="AUTOCOMMIT")
@@ -183,14 +178,15 @@ def create_pg_database(profiles: int) -> tuple[str, str]:
     return name, url
 
 
-def copy_pg_database(template: str) -> tuple[str, str]:
-    """A copy of a seeded database (for the floor, which writes): CREATE DATABASE … TEMPLATE."""
+def new_pg_database(template: str | None = None) -> tuple[str, str]:
+    """An empty database of its own, or a copy of `template` (a seeded one, for the floor,
+    which writes): its name and URL."""
     import sqlalchemy as sa
 
     name = f"pu_bench_{uuid.uuid4().hex[:8]}"
     admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
     admin.dispose()
     return name, sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
 
@@ -498,7 +494,7 @@ def main() -> None:
             if case == "postgres-xlsx":
                 pg_name, url = create_pg_database(args.profiles)
                 if args.floor:
-                    floor_pg, floor_url = copy_pg_database(pg_name)
+                    floor_pg, floor_url = new_pg_database(template=pg_name)
             else:
                 seeded = small if case.endswith("-100k") else big
                 url = fresh_sqlite_copy(seeded, run_dir)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +28,34 @@ def connect(target: str, bulk: bool = False) -> Any:
     for pragma in ("synchronous=NORMAL", "cache_size=-1000000", "temp_store=2", "threads=2"):
         conn.execute(f"PRAGMA {pragma}")
     return conn
+
+
+@contextmanager
+def transaction(target: str, bulk: bool = False) -> Iterator[Any]:
+    """A cursor inside ONE transaction (SQLite: holding the write lock from the start),
+    committed at the end, rolled back on any error; the connection closed either way."""
+    conn = connect(target, bulk)
+    cur = conn.cursor()
+    try:
+        if not is_postgres(target):
+            cur.execute("BEGIN IMMEDIATE")
+        yield cur
+        conn.commit() if is_postgres(target) else cur.execute("COMMIT")
+    except BaseException:
+        conn.rollback()
+        raise
+    finally:
+        conn.close()
+
+
+def write_rows(cur: Any, postgres: bool, table: str, frame: Any) -> None:
+    """All rows of a polars frame into `table` (its columns by name): COPY, or executemany."""
+    names = ", ".join(f'"{c}"' for c in frame.columns)
+    if postgres:
+        with cur.copy(f"COPY {table} ({names}) FROM STDIN (FORMAT csv)") as copy:
+            copy.write(frame.write_csv(include_header=False))
+    else:
+        cur.executemany(f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * frame.width)})", frame.iter_rows())
 
 
 def now_text() -> str:

@@ -25,7 +25,7 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import connect, is_postgres, now_text
+from common import is_postgres, now_text, transaction, write_rows
 
 IDENTITY_KINDS = ("user_id", "email", "phone")  # matched in this order
 SYSTEM_FIELDS = ("full_name", "gender", "birthday", "city", "member_level", "registered_at")
@@ -92,21 +92,11 @@ def _match_sql() -> str:
 def apply(target: str, stage: Any, source_name: str) -> dict[str, int]:
     """Writes `stage` into the database in one transaction; returns the counts."""
     postgres = is_postgres(target)
-    conn = connect(target)
     now = now_text()
-    cur = conn.cursor()
-    try:
-        if not postgres:
-            cur.execute("BEGIN IMMEDIATE")
+    with transaction(target) as cur:
         columns = ", ".join(f'"{c}" {"bigint" if c == "row" else "text"}' for c in STAGE_COLUMNS)
         cur.execute(f"CREATE TEMP TABLE stage ({columns}, profile_id bigint, is_new boolean DEFAULT false)")
-        names = ", ".join(f'"{c}"' for c in STAGE_COLUMNS)
-        if postgres:
-            with cur.copy(f"COPY stage ({names}) FROM STDIN (FORMAT csv)") as copy:
-                copy.write(stage.write_csv(include_header=False))
-        else:
-            cur.executemany(f"INSERT INTO stage ({names}) VALUES ({', '.join('?' * len(STAGE_COLUMNS))})",
-                            stage.iter_rows())
+        write_rows(cur, postgres, "stage", stage)
         cur.execute(_match_sql())
         new_id = ("nextval(pg_get_serial_sequence('profiles', 'id'))" if postgres
                   else "(SELECT COALESCE(MAX(id), 0) FROM profiles) + row + 1")
@@ -138,12 +128,6 @@ def apply(target: str, stage: Any, source_name: str) -> dict[str, int]:
                 "ON CONFLICT (kind, value) DO NOTHING", (source_name, now, now))
             identities += cur.rowcount
         cur.execute("DROP TABLE stage")
-        conn.commit() if postgres else cur.execute("COMMIT")
-    except BaseException:
-        conn.rollback()
-        raise
-    finally:
-        conn.close()
     return {"created": created, "updated": updated, "identities_added": identities}
 
 

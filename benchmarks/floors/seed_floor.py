@@ -25,7 +25,7 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import connect, is_postgres, now_text
+from common import is_postgres, now_text, transaction, write_rows
 
 TAGS = ("Stage", "Interest", "Newsletter subscriber", "Tet 2025 promo")
 
@@ -75,12 +75,8 @@ def frames(profiles: int, related: int, now: str, seed: int = 42) -> dict[str, A
 
 def write(target: str, tables: dict[str, Any]) -> int:
     postgres = is_postgres(target)
-    conn = connect(target, bulk=True)
-    cur = conn.cursor()
     written = 0
-    try:
-        if not postgres:
-            cur.execute("BEGIN IMMEDIATE")
+    with transaction(target, bulk=True) as cur:
         cur.execute("INSERT INTO tag_groups (id, name) VALUES (1, 'Seed floor')")
         for number, name in enumerate(TAGS, start=1):
             cur.execute(f"INSERT INTO tags (id, group_id, name, kind) VALUES ({number}, 1, '{name}', 'text')")
@@ -101,13 +97,7 @@ def write(target: str, tables: dict[str, Any]) -> int:
             for table, name, _definition in foreign_keys:
                 cur.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
         for table, frame in tables.items():
-            names = ", ".join(frame.columns)
-            if postgres:
-                with cur.copy(f"COPY {table} ({names}) FROM STDIN (FORMAT csv)") as copy:
-                    copy.write(frame.write_csv(include_header=False))
-            else:
-                cur.executemany(f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * frame.width)})",
-                                frame.iter_rows())
+            write_rows(cur, postgres, table, frame)
             written += frame.height
         for _name, sql in indexes:
             cur.execute(sql)
@@ -117,12 +107,6 @@ def write(target: str, tables: dict[str, Any]) -> int:
             for table in ("profiles", "identities", "profile_tags", "tag_groups", "tags"):
                 cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                             f"(SELECT COALESCE(MAX(id), 1) FROM {table}))")
-        conn.commit() if postgres else cur.execute("COMMIT")
-    except BaseException:
-        conn.rollback()
-        raise
-    finally:
-        conn.close()
     return written
 
 
