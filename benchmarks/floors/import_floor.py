@@ -97,6 +97,8 @@ def apply(target: str, stage: Any, source_name: str) -> dict[str, int]:
         columns = ", ".join(f'"{c}" {"bigint" if c == "row" else "text"}' for c in STAGE_COLUMNS)
         cur.execute(f"CREATE TEMP TABLE stage ({columns}, profile_id bigint, is_new boolean DEFAULT false)")
         write_rows(cur, postgres, "stage", stage)
+        if postgres:
+            cur.execute("ANALYZE stage")  # a temporary table has no statistics until asked
         cur.execute(_match_sql())
         new_id = ("nextval(pg_get_serial_sequence('profiles', 'id'))" if postgres
                   else "(SELECT COALESCE(MAX(id), 0) FROM profiles) + row + 1")
