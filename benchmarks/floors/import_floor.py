@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/floors/import_floor.py FILE (SQLITE_FILE | POSTGRES_URL)
 
 Reads the .xlsx (polars + fastexcel) or .csv (polars), normalizes the identities (e-mail
-lower case and shaped like one, Vietnamese phones to +84), drops the rows with none, and
+lower case and shaped like one, Vietnamese phones to +84) and the values by the field's
+type (choices as defined, yes / no, numbers), drops the rows with no identity, and
 in ONE transaction: stages the rows (sqlite3 executemany / psycopg COPY), matches each row
 to an existing profile by any identity kind it carries (user_id, email, phone; the
 `identities` table keyed by (kind, value)), updates the matched profiles (system fields
@@ -32,6 +33,9 @@ SYSTEM_FIELDS = ("full_name", "gender", "birthday", "city", "member_level", "reg
 STAGE_COLUMNS = ("row", *IDENTITY_KINDS, *SYSTEM_FIELDS, "attributes")
 EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 ALIASES = {"registration_date": "registered_at", "name": "full_name", "level": "member_level"}
+# the spellings a file uses for a choice or a yes / no, beyond the choice itself in any case
+CHOICE_ALIASES = {"nam": "Male", "m": "Male", "nữ": "Female", "nu": "Female", "f": "Female"}
+YES_NO = {"yes": True, "true": True, "1": True, "có": True, "no": False, "false": False, "0": False, "không": False}
 
 
 def read_file(path: Path) -> Any:
@@ -40,8 +44,31 @@ def read_file(path: Path) -> Any:
     return pl.read_csv(path, infer_schema=False)
 
 
-def prepare(raw: Any) -> tuple[Any, int]:
-    """The stage frame (STAGE_COLUMNS, all text but the row number) and the invalid rows' count."""
+def field_types(target: str) -> dict[str, tuple[str, list[str]]]:
+    """Each field's type and choices, from `field_definitions`."""
+    with transaction(target) as cur:
+        cur.execute(f"SELECT key, type, options{'::text' if is_postgres(target) else ''} FROM field_definitions")
+        return {key: (type_, json.loads(options or "[]")) for key, type_, options in cur.fetchall()}
+
+
+def typed(column: str, type_: str, options: list[str]) -> Any:
+    """A custom or system field's value as the product stores it: choices spelled as
+    defined, yes / no as booleans, numbers as numbers (text and dates stay text)."""
+    value = pl.col(column)
+    if type_ in ("single_choice", "multi_choice"):
+        spelled = {**{k: v for k, v in CHOICE_ALIASES.items() if v in options}, **{o.lower(): o for o in options}}
+        return value.str.to_lowercase().replace_strict(spelled, default=value).alias(column)
+    if type_ == "boolean":
+        return value.str.to_lowercase().replace_strict(YES_NO, default=None, return_dtype=pl.Boolean).alias(column)
+    if type_ == "number":
+        return value.cast(pl.Float64, strict=False).alias(column)
+    return value
+
+
+def prepare(raw: Any, fields: dict[str, tuple[str, list[str]]] | None = None) -> tuple[Any, int]:
+    """The stage frame (STAGE_COLUMNS, all text but the row number) and the invalid rows' count;
+    `fields` (key -> type, choices) types the values, as `field_types` reads them."""
+    fields = fields or {}
     frame = raw.rename({c: ALIASES.get(k, k) for c in raw.columns
                         for k in [c.strip().lower().replace(" ", "_")]})
     frame = frame.with_row_index("row")
@@ -67,11 +94,12 @@ def prepare(raw: Any) -> tuple[Any, int]:
              .otherwise("+" + digits))
     attribute_columns = [c for c in frame.columns if c not in ("row", *IDENTITY_KINDS, *SYSTEM_FIELDS)]
     numbers = [c for c in attribute_columns if raw.schema.get(_header(raw, c), pl.String).is_numeric()]
+    frame = frame.with_columns(typed(c, *fields[c]) for c in ("gender", "member_level") if c in fields)
     frame = frame.with_columns(
         pl.when(email.str.contains(EMAIL)).then(email).alias("email"),
         pl.when(digits.str.len_chars().is_between(9, 12)).then(phone).alias("phone"),
         pl.col("registered_at").str.slice(0, 10) + " 00:00:00.000000",
-        pl.struct([pl.col(c).cast(pl.Float64) if c in numbers else pl.col(c) for c in attribute_columns])
+        pl.struct([typed(c, *fields.get(c, ("number" if c in numbers else "text", []))) for c in attribute_columns])
         .struct.json_encode().alias("attributes"),
     )
     valid = pl.any_horizontal(pl.col(k).is_not_null() for k in IDENTITY_KINDS)
@@ -135,7 +163,7 @@ def apply(target: str, stage: Any, source_name: str) -> dict[str, int]:
 
 def run(file: Path, target: str) -> dict[str, Any]:
     started = time.perf_counter()
-    stage, invalid = prepare(read_file(file))
+    stage, invalid = prepare(read_file(file), field_types(target))
     read_s = time.perf_counter() - started
     counts = apply(target, stage, file.name)
     return {**counts, "invalid": invalid, "read_s": round(read_s, 3),
