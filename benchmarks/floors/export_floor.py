@@ -40,7 +40,9 @@ def read(conn: Any, postgres: bool, sql: str, names: list[str]) -> Any:
                 buffer.write(block)
         buffer.seek(0)
         return pl.read_csv(buffer, has_header=False, new_columns=names, schema=schema)
-    return pl.DataFrame(conn.execute(sql).fetchall(), schema=schema, orient="row")
+    cursor = conn.execute(sql)  # in slices: a million rows as Python tuples at once would take GBs
+    parts = [pl.DataFrame(rows, schema=schema, orient="row") for rows in iter(lambda: cursor.fetchmany(100_000), [])]
+    return pl.concat(parts) if parts else pl.DataFrame(schema=schema)
 
 
 def joined(frame: Any, key: str, value: Any, name: str) -> Any:
