@@ -7,13 +7,16 @@ BUN_DIR := .tools/bun
 BUN := $(BUN_DIR)/node_modules/.bin/bun
 PORT ?= 3000
 DEMO_PROFILES ?= 2000
+BACKEND_WORKERS ?= 2
+JOB_WORKERS ?= 2
+SEED_DEMO ?= 1
 
 export PATH := $(CURDIR)/$(BUN_DIR)/node_modules/.bin:$(CURDIR)/$(BIN):$(PATH)
 export REFLEX_BUN_PATH := $(CURDIR)/$(BUN)
 export REFLEX_TELEMETRY_ENABLED := false
 export REFLEX_CHECK_LATEST_VERSION := false
 
-.PHONY: setup run lint test test-unit test-e2e chromium clean
+.PHONY: setup run run-scale lint test test-unit test-e2e chromium clean
 
 setup: $(VENV)/.installed $(BUN) ## the whole set-up: venv, packages, bun, migrations, demo data
 	$(BIN)/profile-ui db upgrade
@@ -34,6 +37,17 @@ $(BUN):
 run: setup ## serve the app on one port (frontend and backend)
 	@echo "Profile UI: http://localhost:$(PORT)  (demo sign-ins printed above)"
 	$(BIN)/reflex run --env prod --frontend-port $(PORT) --backend-port $(PORT)
+
+# The production shape: PostgreSQL (DATABASE_URL) and Redis (REDIS_URL) from the environment,
+# BACKEND_WORKERS backend workers and JOB_WORKERS `profile-ui worker` processes (the
+# Procfile, run by honcho); Ctrl-C stops them all.
+run-scale: $(VENV)/.installed $(BUN) ## serve the production shape (see README "Running at scale")
+	$(BIN)/profile-ui check-scale
+	$(BIN)/profile-ui db upgrade
+	@if [ "$(SEED_DEMO)" = 1 ]; then $(BIN)/profile-ui seed --demo --if-empty --profiles $(DEMO_PROFILES); fi
+	@echo "Profile UI (production shape): http://localhost:$(PORT)  $(BACKEND_WORKERS) backend + $(JOB_WORKERS) job workers"
+	GRANIAN_WORKERS=$(BACKEND_WORKERS) EMBEDDED_WORKER=false \
+	  $(BIN)/honcho start -f Procfile -d $(CURDIR) -p $(PORT) -c web=1,worker=$(JOB_WORKERS)
 
 chromium:
 	@command -v chromium >/dev/null 2>&1 || test -x /usr/bin/chromium || \

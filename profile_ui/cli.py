@@ -69,9 +69,9 @@ def db_upgrade() -> None:
 
 def _redact(url: str) -> str:
     # per command (see the module docstring)
-    import sqlalchemy as sa
+    from .jobs.scale_check import redact_url
 
-    return sa.engine.make_url(url).render_as_string(hide_password=True)
+    return redact_url(url)
 
 
 # ---------------------------------------------------------------- users
@@ -382,6 +382,23 @@ def duplicates_scan(as_email: str | None) -> None:
     except (UserError, PermissionDenied) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"scanned {report.summary()}")
+
+
+@main.command("check-scale")
+def check_scale() -> None:
+    """Check that PostgreSQL (DATABASE_URL) and Redis (REDIS_URL) answer, as the production
+    shape needs (`make run-scale` runs this first); names what is missing."""
+    from .jobs.scale_check import scale_problems
+    from .settings import get_settings
+
+    settings = get_settings()
+    problems = scale_problems(settings.database_url, settings.redis_url)
+    for problem in problems:
+        click.echo(f"missing: {problem}", err=True)
+    if problems:
+        raise SystemExit(1)
+    click.echo(f"PostgreSQL and Redis answer: {_redact(settings.database_url)}, "
+               f"{_redact(settings.redis_url or '')}")
 
 
 @main.command()

@@ -20,15 +20,20 @@ from .pages import (
     trash,
 )
 from .jobs.runner import embedded_consumer_lifespan
+from .settings import get_settings
 from .state.base import SESSION_COOKIE, page_load_events
 from .web.export_download import ExportDownloads
 from .web.upload_guard import UploadGuard
 from .web.upload_parts import keep_upload_parts_in_memory
+from .web.security_headers import SecurityHeaders
 
 keep_upload_parts_in_memory()  # an uploaded file never spills to a plain temporary file
 app = rx.App(
     api_transformer=[functools.partial(UploadGuard, session_cookie=SESSION_COOKIE),
-                     functools.partial(ExportDownloads, session_cookie=SESSION_COOKIE)],
+                     functools.partial(ExportDownloads, session_cookie=SESSION_COOKIE),
+                     # outermost: every response, the download's and the pages' included
+                     functools.partial(SecurityHeaders,
+                                       https=get_settings().app_url.startswith("https://"))],
 )
 # import/export jobs run in this process too unless EMBEDDED_WORKER=false (then only
 # `profile-ui worker` processes take them)

@@ -27,16 +27,10 @@ from sqlmodel import Session  # noqa: E402
 from profile_ui.cli import upgrade_database  # noqa: E402
 from profile_ui.db import make_engine  # noqa: E402
 
-PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+from .services import pg_admin as _pg_admin  # noqa: E402
+from .services import pg_url as _pg_url  # noqa: E402
+
 _RUN_ID = uuid.uuid4().hex[:8]
-
-
-def _pg_admin() -> sa.Engine:
-    return sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-
-
-def _pg_url(name: str) -> str:
-    return sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")

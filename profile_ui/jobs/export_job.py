@@ -9,14 +9,18 @@ notification) written in a second, short transaction, so a long read never holds
 SQLite's write lock. The actor is the user who asked, with the permissions they have
 now: one who lost profiles.export (or was deactivated) meanwhile gets a failed job.
 
-Recovery (every few minutes, on each consumer): queued exports whose queue message may
-have been lost are sent again; an export left running longer than EXPORT_STALE_AFTER
-(its worker died) is marked failed with a message asking to export again.
+Recovery (every minute, on each consumer): queued exports whose queue message may have
+been lost (a Redis restart) are sent again; a running export whose worker died (the claim
+records the owner process, as import claims do) is queued again and written from the
+start by the next worker; the file only appears, renamed, once complete. An export
+running past EXPORT_STALE_AFTER without a known owner is marked failed.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -41,11 +45,14 @@ from ..services.profiles import ProfileFilter
 from ..services.users import actor_for_user
 from ..settings import get_settings
 
+from .leases import Owner, claim_is_stale
+
 log = logging.getLogger(__name__)
 
 EXPORT_STALE_AFTER = timedelta(hours=1)  # 1,000,000 rows take well under a minute
 REQUEUE_AFTER = timedelta(minutes=2)
-RECOVERY_SCHEDULE = crontab(minute="*/5")
+RECOVERY_SCHEDULE = crontab(minute="*")
+TEST_EXPORT_DELAY_ENV = "PROFILE_UI_TEST_EXPORT_DELAY"  # tests: hold a claimed export
 
 def register_export_tasks(huey: Huey) -> TaskWrapper:
     """Register the export task (and its recovery sweep) on a queue; runner.get_queue calls it."""
@@ -65,11 +72,20 @@ def register_export_tasks(huey: Huey) -> TaskWrapper:
 
 
 def _claim(engine: Engine, export_id: int) -> bool:
+    # on another host only the lease tells whether the owner lives: as long as an export may run
+    claim = {"owner": Owner.current().to_json(),
+             "lease_until": (utcnow() + EXPORT_STALE_AFTER).isoformat()}
     with engine.begin() as conn:
         return conn.execute(
             sa.update(ExportJob).where(ExportJob.id == export_id, ExportJob.status == STATUS_QUEUED)
-            .values(status=STATUS_RUNNING)
+            .values(status=STATUS_RUNNING, claim=claim)
         ).rowcount == 1
+
+
+def _test_export_delay() -> None:
+    delay = float(os.environ.get(TEST_EXPORT_DELAY_ENV) or 0)
+    if delay > 0:
+        time.sleep(delay)
 
 
 def run_export_job(export_id: int, *, engine: Engine | None = None) -> str | None:
@@ -77,6 +93,7 @@ def run_export_job(export_id: int, *, engine: Engine | None = None) -> str | Non
     engine = engine or get_engine()
     if not _claim(engine, export_id):
         return None
+    _test_export_delay()
     started = time.perf_counter()
     try:
         with Session(engine, expire_on_commit=False) as session:
@@ -155,14 +172,25 @@ def recover_export_jobs(*, engine: Engine | None = None) -> list[int]:
     engine = engine or get_engine()
     now = utcnow()
     with engine.connect() as conn:
-        rows = conn.execute(sa.select(ExportJob.id, ExportJob.status, ExportJob.created_at)
+        rows = conn.execute(sa.select(ExportJob.id, ExportJob.status, ExportJob.created_at, ExportJob.claim)
                             .where(ExportJob.status.in_((STATUS_QUEUED, STATUS_RUNNING)))).all()
     resent = []
-    for export_id, status, created_at in rows:
+    for export_id, status, created_at, claim in rows:
         if status == STATUS_QUEUED and now - created_at > REQUEUE_AFTER:
             dispatch.send(dispatch.EXPORT_FILE, export_id)
             resent.append(export_id)
-        elif status == STATUS_RUNNING and now - created_at > EXPORT_STALE_AFTER:
+        elif status == STATUS_RUNNING and claim and claim_is_stale(claim, created_at, now):
+            with engine.begin() as conn:
+                # the same dead claim, not one a live worker took meanwhile
+                again = conn.execute(sa.update(ExportJob).where(
+                    ExportJob.id == export_id, ExportJob.status == STATUS_RUNNING,
+                    sa.cast(ExportJob.claim, sa.Text) == json.dumps(claim)).values(
+                    status=STATUS_QUEUED, claim=None)).rowcount
+            if again:
+                log.warning("export %s was left running by a stopped worker; queued again", export_id)
+                dispatch.send(dispatch.EXPORT_FILE, export_id)
+                resent.append(export_id)
+        elif status == STATUS_RUNNING and not claim and now - created_at > EXPORT_STALE_AFTER:
             with engine.begin() as conn:
                 conn.execute(sa.update(ExportJob).where(
                     ExportJob.id == export_id, ExportJob.status == STATUS_RUNNING).values(

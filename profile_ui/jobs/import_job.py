@@ -52,6 +52,7 @@ from ..services.importing.jobs import (
 from ..services.importing.validate import validate_rows
 from ..services.notify import notify_user, send_email
 from ..services.permissions import PROFILES_IMPORT, SYSTEM_ACTOR, Actor, PermissionDenied
+from ..services.importing.apply_lock import hold_apply_lock
 from ..services.users import actor_for_user
 from ..settings import get_settings
 from .leases import LEASE_SECONDS, Owner, claim_is_stale, lease_until
@@ -59,6 +60,9 @@ from .leases import LEASE_SECONDS, Owner, claim_is_stale, lease_until
 log = logging.getLogger(__name__)
 
 TEST_APPLY_DELAY_ENV = "PROFILE_UI_TEST_APPLY_DELAY"
+# a job whose database connection drops is queued again, until its DATABASE_ATTEMPTS-th claim
+DATABASE_ATTEMPTS = 3
+RETRY_PAUSES_S = (0, 1, 2, 5, 10, 20)
 
 
 class LostClaim(Exception):
@@ -115,15 +119,45 @@ def run_job(job_id: int, *, engine: Engine | None = None) -> str | None:
         log.info("import job %s was cancelled or taken over; stopped", job_id)
         return "lost"
     except sa.exc.OperationalError:
-        # the database is unreachable or locked: leave the claim to expire and be retried
+        # the connection dropped or the database is locked: the transaction was rolled back
+        # whole, so the job is put back in the queue and runs again from its file
         log.exception("import job %s: database error; it will be retried", job_id)
-        raise
+        return _retry_after_database_error(engine, claim)
     except Exception as exc:  # a bug must not leave the job spinning: fail it, say why
         log.exception("import job %s failed", job_id)
         _finish_failed(engine, claim, f"Unexpected error: {exc}")
         return FAILED
     finally:
         clear_progress(job_id)  # the job row holds the outcome now
+
+
+def _retry_after_database_error(engine: Engine, claim: Claim) -> str:
+    """Queue the job again (its owner lives on, so the recovery sweep would never free it);
+    after DATABASE_ATTEMPTS claims it fails, saying so. Waits for the database a while."""
+    for pause in RETRY_PAUSES_S:
+        time.sleep(pause)
+        try:
+            with engine.begin() as conn:
+                row = conn.execute(sa.select(ImportJob.status, ImportJob.options, ImportJob.batch_id)
+                                   .where(ImportJob.id == claim.job_id)).one()
+                run = dict((row.options or {}).get(RUN_KEY) or {})
+                if int(run.get("attempt", 1)) >= DATABASE_ATTEMPTS:
+                    break
+                run.pop("owner", None)
+                run.pop("lease_until", None)
+                run["queued_at"] = utcnow().isoformat()
+                run["confirmed"] = run.get("confirmed") or row.status == RUNNING
+                _update_held(conn, claim, ACTIVE_STATUSES, status=QUEUED,
+                             options={**row.options, RUN_KEY: run})
+            dispatch.send(dispatch.IMPORT_BATCH, row.batch_id)
+            return QUEUED
+        except sa.exc.OperationalError:
+            continue
+        except LostClaim:
+            return "lost"
+    _finish_failed(engine, claim, "The connection to the database was lost while importing, "
+                   f"{DATABASE_ATTEMPTS} times; nothing of this file was saved. Import it again.")
+    return FAILED
 
 
 def _claim(engine: Engine, job_id: int) -> Claim | None:
@@ -267,6 +301,7 @@ def _run_claimed(engine: Engine, claim: Claim) -> str:
         _heartbeat(engine, claim, status=RUNNING)
         # ---- apply: writes, row results, status and notification in ONE transaction
         with Session(engine, expire_on_commit=False) as session, timer("apply"):
+            hold_apply_lock(session)  # another worker's apply commits first: we then see its rows
             row = session.get(ImportJob, claim.job_id)
             session.execute(sa.delete(ImportRowResult).where(ImportRowResult.job_id == row.id))
             progress.stage(STAGE_APPLY)

@@ -24,3 +24,6 @@ class ExportJob(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=dt_column(nullable=False))
     finished_at: datetime | None = Field(default=None, sa_column=dt_column(nullable=True))
     expires_at: datetime | None = Field(default=None, sa_column=dt_column(nullable=True))
+    # who is writing it (jobs/runner.py Owner) and until when its claim holds: a worker
+    # that dies mid-export is seen as dead and the export is written again by another
+    claim: dict | None = Field(default=None, sa_column=json_column(nullable=True))

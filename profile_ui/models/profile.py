@@ -45,6 +45,9 @@ class Profile(SQLModel, table=True):
     deleted_at: datetime | None = Field(default=None, sa_column=dt_column(nullable=True))
     deleted_by: int | None = None
     deleted_reason: str | None = Field(default=None, max_length=500)
+    # raised by a trigger on every UPDATE of the row (migration 0010): an edit made on a
+    # page showing an older version is refused instead of overwriting what changed since
+    version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
 
 
 class AttributeProvenance(SQLModel, table=True):

@@ -63,6 +63,19 @@ class ProfileValidationError(ProfileError):
         super().__init__("; ".join(self.errors.values()))
 
 
+class ProfileChanged(ProfileError):
+    """The profile changed (an import, another person) since the page that sent the edit
+    loaded it; nothing was written. The page shows the current values and the person
+    decides again, so no change is overwritten without anyone seeing it."""
+
+    def __init__(self, labels: list[str]) -> None:
+        self.labels = labels
+        names = ", ".join(labels) or "This profile"
+        super().__init__(f"{names}: changed by someone else or an import since you opened this "
+                         "profile. The page now shows the saved values; make your change again "
+                         "if it still applies.")
+
+
 @dataclass
 class CreateResult:
     """What `create_profile` did. With `matched_existing`, `profile_id` is the existing
@@ -206,8 +219,8 @@ def _parse_values(values: dict[str, str], definitions: dict[str, FieldDefinition
     return parsed
 
 
-def _load_profile(session: Session, profile_id: int) -> Profile:
-    return changeable_profile(session, profile_id)  # refuses a profile in the trash
+def _load_profile(session: Session, profile_id: int, *, for_update: bool = False) -> Profile:
+    return changeable_profile(session, profile_id, for_update=for_update)  # refuses a profile in the trash
 
 
 def _profile_name(profile: Profile) -> str:
@@ -454,6 +467,7 @@ def _update_matched(session: Session, actor: Actor, profile: Profile, parsed: di
 
 def update_profile_fields(
     *, session: Session, actor: Actor, profile_id: int, values: dict[str, str],
+    expected_version: int | None = None,
 ) -> dict[str, list[Any]]:
     """Save one or several attributes typed by a person (inline edit, Edit dialog).
 
@@ -462,9 +476,14 @@ def update_profile_fields(
     its provenance becomes source "manual", locked=True, so later imports keep it.
     Raises ProfileValidationError (nothing saved) for unreadable values, emptied
     required fields, unknown fields and identities (which are added/removed instead).
+
+    `expected_version` is the profile version the editing page showed: when the row has
+    moved on since (every UPDATE raises it, migration 0010), ProfileChanged is raised and
+    nothing is written. The row is locked first (PostgreSQL; SQLite has one writer), so
+    of two edits sent at once from the same version the second is refused.
     """
     actor.require(PROFILES_EDIT)
-    profile = _load_profile(session, profile_id)
+    profile = _load_profile(session, profile_id, for_update=expected_version is not None)
     definitions = field_definitions(session)
     kinds = identity_kinds(session)
     errors: dict[str, str] = {}
@@ -484,6 +503,8 @@ def update_profile_fields(
         changes[key] = [_audit_value(current), _audit_value(new)]
     if not writes:
         return {}
+    if expected_version is not None and profile.version != expected_version:
+        raise ProfileChanged([definitions[key].label for key in writes])
     _write_values(session, actor, profile, writes, definitions, lock=True, now=utcnow())
     session.flush()
     record_event(session=session, actor=actor, action="profile.edit", object_type="profile",

@@ -90,11 +90,13 @@ def in_trash_message(profile_ids: Sequence[int]) -> str:
             f"changed: restore {'it' if one else 'them'} first")
 
 
-def changeable_profile(session: Session, profile_id: int) -> Profile:
+def changeable_profile(session: Session, profile_id: int, *, for_update: bool = False) -> Profile:
     """The profile a change is about. Every service that changes a profile loads it through
     here: a profile in the trash is refused (a later restore brings it back as it was
-    deleted), and so is one that does not exist."""
-    profile = session.get(Profile, profile_id)
+    deleted), and so is one that does not exist. `for_update` locks its row (read anew, not
+    from the session's cache) until the transaction ends."""
+    profile = session.get(Profile, profile_id, with_for_update=for_update or None,
+                          populate_existing=for_update)
     if profile is None:
         raise ProfileError(f"Profile {profile_id} does not exist")
     if profile.status == STATUS_DELETED:

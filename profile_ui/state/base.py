@@ -28,6 +28,7 @@ import functools
 import inspect
 import json
 from collections.abc import Callable
+from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
 import reflex as rx
@@ -82,11 +83,20 @@ def guarded(handler: Callable[..., Any]) -> Callable[..., Any]:
             return events
         return rx.toast.error(str(exc))
 
+    def reload_if_restored(state: "AppState", result: Any) -> Any:
+        # the tab's state was lost and its session restored from the cookie: the page's
+        # data went with the state, so load the page again (once: the reload hydrates)
+        app_state = state._app_state()
+        if not app_state._session_restored:
+            return result
+        app_state._session_restored = False
+        return rx.call_script("window.location.reload()")
+
     if inspect.iscoroutinefunction(handler):
         @functools.wraps(handler)
         async def run_async(self: "AppState", *args: Any, **kwargs: Any) -> Any:
             try:
-                return await handler(self, *args, **kwargs)
+                return reload_if_restored(self, await handler(self, *args, **kwargs))
             except PermissionDenied as exc:
                 return on_refusal(self, exc)
         return run_async
@@ -94,7 +104,7 @@ def guarded(handler: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(handler)
     def run(self: "AppState", *args: Any, **kwargs: Any) -> Any:
         try:
-            return handler(self, *args, **kwargs)
+            return reload_if_restored(self, handler(self, *args, **kwargs))
         except PermissionDenied as exc:
             return on_refusal(self, exc)
     return run
@@ -121,12 +131,34 @@ class AppState(rx.State):
 
     notifications: list[NotificationItem] = []
     unread_count: int = 0
+    # set when this tab's session came back from the websocket's cookie (its state was lost)
+    _session_restored: bool = False
 
     # ------------------------------------------------------------ the actor
+    def _current_token(self) -> str:
+        """The tab's session token: the one it hydrated or signed in with; else, when the
+        tab's state was lost (a Redis restart, its state expired) while the page stayed
+        open, the cookie the browser sent when this websocket connected. Either way the
+        server looks it up: a revoked or expired token signs no one in."""
+        if self.session_token or not self.router:
+            return self.session_token
+        header = self.router.headers.cookie
+        if not header:
+            return ""
+        try:
+            jar = SimpleCookie(header)
+        except CookieError:
+            return ""
+        return jar[SESSION_COOKIE].value if SESSION_COOKIE in jar else ""
+
     def _require_actor(self) -> Actor:
         """The actor behind this browser's session token, looked up now; NotSignedIn if none."""
+        token = self._current_token()
         with session_scope() as session:
-            actor = actor_for_token(session=session, token=self.session_token)
+            actor = actor_for_token(session=session, token=token)
+        if token != self.session_token:  # restored: kept for the tab's next events
+            self.session_token = token
+            self._app_state()._session_restored = True
         self._show_actor(actor)
         return actor
 
@@ -134,7 +166,7 @@ class AppState(rx.State):
         """For computed vars, which cannot redirect: None when not signed in."""
         try:
             with session_scope() as session:
-                return actor_for_token(session=session, token=self.session_token)
+                return actor_for_token(session=session, token=self._current_token())
         except NotSignedIn:
             return None
 
@@ -223,7 +255,7 @@ class AppState(rx.State):
         """Revoke the server session of the token this tab holds (whoever it belongs to:
         a stolen token is ended, not used), forget the user, go to the sign-in page."""
         with session_scope() as session:
-            revoke_session(session=session, token=self.session_token or None)
+            revoke_session(session=session, token=self._current_token() or None)
         self._forget_user()
         return [rx.remove_cookie(SESSION_COOKIE, _COOKIE_OPTIONS),
                 rx.redirect(routes.LOGIN, replace=True)]

@@ -9,10 +9,10 @@ the end. Chromium is Debian's (/usr/bin/chromium); Playwright's own download is 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,9 +20,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
+import sqlalchemy as sa
 from playwright.sync_api import expect
 
+from ..services import ThrowawayRedis, free_port, create_pg_database, drop_pg_database, pg_url
 from .helpers import (
     PASSWORD,
     UPLOAD_MAX_BYTES,
@@ -50,12 +53,6 @@ def _bun_path() -> str:
     if os.environ.get("REFLEX_BUN_PATH"):
         return os.environ["REFLEX_BUN_PATH"]
     return str(REPO / ".tools" / "bun" / "node_modules" / ".bin" / "bun")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _cli(*args: str, env: dict[str, str]) -> None:
@@ -88,23 +85,38 @@ def _smtp_server(received: list):
         def handle_message(self, message) -> None:
             received.append(message)
 
-    controller = Controller(Inbox(), hostname="127.0.0.1", port=_free_port())
+    controller = Controller(Inbox(), hostname="127.0.0.1", port=free_port())
     controller.start()
     return controller
 
 
+# The modules whose flows touch jobs, sessions or live updates: they run twice, on the
+# embedded default and on the production shape (PostgreSQL + Redis, 2 backend workers,
+# 2 job workers, started by `make run-scale` as an operator would).
+SCALED_MODULES = {"test_auth_shell", "test_delete_trash_audit", "test_exports",
+                  "test_import_wizard", "test_membership_sync", "test_profiles_detail",
+                  "test_profiles_list", "test_production_shape"}
+SHAPES = ("embedded", "scaled")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "app_shape" not in metafunc.fixturenames:
+        return
+    module = metafunc.module.__name__.rsplit(".", 1)[-1]
+    shapes = list(getattr(metafunc.module, "APP_SHAPES", None)
+                  or (SHAPES if module in SCALED_MODULES else SHAPES[:1]))
+    metafunc.parametrize("app_shape", shapes, indirect=True, scope="session")
+
+
 @pytest.fixture(scope="session")
-def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
-    work = tmp_path_factory.mktemp("e2e-app")
-    inbox: list = []
-    smtp = _smtp_server(inbox)
-    data_dir = work / "data"
-    data_dir.mkdir()
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    database_url = f"sqlite:///{data_dir / 'e2e.db'}"
+def app_shape(request: pytest.FixtureRequest) -> str:
+    return getattr(request, "param", "embedded")
+
+
+def _app_env(data_dir: Path, database_url: str, url: str, work: Path, smtp_port: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
-           if k not in ("REDIS_URL", "REFLEX_REDIS_URL", "DATABASE_URL")}
+           if k not in ("REDIS_URL", "REFLEX_REDIS_URL", "DATABASE_URL", "GRANIAN_WORKERS",
+                        "EMBEDDED_WORKER", "MAKEFLAGS", "MAKELEVEL")}
     env.update(
         DATA_DIR=str(data_dir),
         DATABASE_URL=database_url,
@@ -118,45 +130,114 @@ def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp
         REFLEX_WEB_WORKDIR=str(work / "web"),
         SMTP_ENABLED="true",
         SMTP_HOST="127.0.0.1",
-        SMTP_PORT=str(smtp.port),
+        SMTP_PORT=str(smtp_port),
         REFLEX_TELEMETRY_ENABLED="false",
         REFLEX_CHECK_LATEST_VERSION="false",
         PYTHONUNBUFFERED="1",
     )
     env["PATH"] = f"{Path(env['REFLEX_BUN_PATH']).parent}:{BIN}:{env.get('PATH', '')}"
-    _cli("db", "upgrade", env=env)
-    for role, email in USERS.items():
-        _cli("user", "create", "--email", email, "--password", PASSWORD, "--role", role, env=env)
+    return env
 
-    log = work / "reflex.log"
-    app = RunningApp(url=url, data_dir=data_dir, database_url=database_url, log=log, inbox=inbox)
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [str(BIN / "reflex"), "run", "--env", "prod", "--frontend-port", str(port),
-             "--backend-port", str(port), "--backend-host", "127.0.0.1"],
-            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+
+@pytest.fixture(scope="session")
+def running_app(app_shape: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
+    """The app under test, in the shape `app_shape` names: "embedded" (SQLite, one process,
+    jobs in-process) or "scaled" (PostgreSQL database and redis-server of its own,
+    `make run-scale` with 2 backend workers and 2 job workers)."""
+    work = tmp_path_factory.mktemp(f"e2e-app-{app_shape}")
+    inbox: list = []
+    smtp = _smtp_server(inbox)
+    data_dir = work / "data"
+    data_dir.mkdir()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    redis = pg_name = None
     try:
-        _wait_until_serving(url, proc, app)
-        yield app
+        if app_shape == "scaled":
+            redis, pg_name = _scaled_services(work)
+            database_url = pg_url(pg_name)
+        else:
+            database_url = f"sqlite:///{data_dir / 'e2e.db'}"
+        env = _app_env(data_dir, database_url, url, work, smtp.port)
+        if redis is not None:
+            env["REDIS_URL"] = redis.url()
+        _cli("db", "upgrade", env=env)
+        for role, email in USERS.items():
+            _cli("user", "create", "--email", email, "--password", PASSWORD, "--role", role, env=env)
+
+        log = work / "reflex.log"
+        if app_shape == "scaled":
+            command = ["make", "--no-print-directory", "run-scale", f"PORT={port}",
+                       "BACKEND_WORKERS=2", "JOB_WORKERS=2", "SEED_DEMO=0"]
+            env["BACKEND_HOST"] = "127.0.0.1"
+        else:
+            command = [str(BIN / "reflex"), "run", "--env", "prod", "--frontend-port", str(port),
+                       "--backend-port", str(port), "--backend-host", "127.0.0.1"]
+        app = RunningApp(url=url, data_dir=data_dir, database_url=database_url, log=log,
+                         inbox=inbox, shape=app_shape, redis=redis, pg_name=pg_name)
+        with open(log, "w") as out:
+            proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=out,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+        app = dataclasses.replace(app, pid=proc.pid)
+        try:
+            _wait_until_serving(url, proc, app)
+            yield app
+        finally:
+            # the production shape stops as an operator stops it: Ctrl-C (SIGINT to the
+            # terminal's process group) must take every process it started with it
+            survivors = _stop(proc, signal.SIGINT if app_shape == "scaled" else signal.SIGTERM)
+            shutil.rmtree(work / "web", ignore_errors=True)
+            assert not survivors, f"still running after Ctrl-C on make run-scale: {survivors}"
     finally:
-        _stop(proc)
         smtp.stop()
-        shutil.rmtree(work / "web", ignore_errors=True)
+        if redis is not None:
+            redis.stop()
+        if pg_name is not None:
+            drop_pg_database(pg_name)
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
+def _scaled_services(work: Path) -> tuple[ThrowawayRedis, str]:
+    try:
+        redis = ThrowawayRedis(work).start()
+    except (FileNotFoundError, RuntimeError) as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"the production shape needs redis-server: {exc}")
+    try:
+        return redis, create_pg_database("pu_e2e")
+    except sa.exc.OperationalError as exc:
+        redis.stop()
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"the production shape needs PostgreSQL: {exc}")
+
+
+def _stop(proc: subprocess.Popen, first: int = signal.SIGTERM) -> list[str]:
+    """Stop the app's process group (`first`, then SIGKILL); returns the processes it had
+    started that outlived it (and kills them)."""
+    try:
+        family = psutil.Process(proc.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        family = []
+    for sig, wait in ((first, 30), (signal.SIGKILL, 5)):
         try:
             os.killpg(proc.pid, sig)
         except ProcessLookupError:
-            return
+            break
         try:
             proc.wait(timeout=wait)
-            return
+            break
         except subprocess.TimeoutExpired:
             continue
+    _gone, alive = psutil.wait_procs(family, timeout=30)
+    survivors = []
+    for child in alive:
+        try:
+            survivors.append(" ".join(child.cmdline()))
+            child.kill()
+        except psutil.NoSuchProcess:
+            pass
+    return survivors
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from playwright.sync_api import Page, expect
@@ -36,6 +37,10 @@ class RunningApp:
     log: Path
     # every e-mail the app sent (a local SMTP server the app is pointed at), oldest first
     inbox: list = field(default_factory=list)
+    shape: str = "embedded"  # or "scaled": PostgreSQL + Redis, 2 backend + 2 job workers
+    redis: Any = None  # the scaled shape's own ThrowawayRedis (fault tests restart it)
+    pg_name: str | None = None  # the scaled shape's own PostgreSQL database
+    pid: int = 0  # the process that started the app (its group holds every process)
 
     def log_tail(self, lines: int = 60) -> str:
         try:
@@ -147,6 +152,17 @@ def seed_profile_data(app: RunningApp) -> ProfileData:
     return data
 
 
+def insert_profiles(session: Session, rows: list[dict]) -> None:
+    """Insert profile rows whose ids the test chose; on PostgreSQL the id sequence then
+    moves past them, so the app's next new profile does not collide with them."""
+    from profile_ui.models import Profile
+
+    session.execute(sa.insert(Profile), rows)
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text("SELECT setval(pg_get_serial_sequence('profiles', 'id'), "
+                                "(SELECT max(id) FROM profiles))"))
+
+
 def _insert_generated_profiles(session: Session, count: int) -> None:
     """`count` plain profiles ("Generated Person 001"...) with an e-mail each, in bulk,
     created over the past days (older than the known profiles)."""
@@ -158,7 +174,7 @@ def _insert_generated_profiles(session: Session, count: int) -> None:
     levels = ("Bronze", "Silver", "Gold", "Platinum")
     start = (session.exec(select(sa.func.max(Profile.id))).one() or 0) + 1
     ids = list(range(start, start + count))
-    session.execute(sa.insert(Profile), [
+    insert_profiles(session, [
         {"id": pid, "full_name": f"Generated Person {n:03d}", "member_level": levels[n % 4],
          "city": "Hà Nội", "status": "active", "initial_source": "generated", "attributes": {},
          "created_at": now - timedelta(days=n + 1), "updated_at": now - timedelta(days=n + 1)}

@@ -32,7 +32,7 @@ from profile_ui.pages.trash_state import TrashState
 from profile_ui.services.deletion import delete_profiles, purge_profiles
 from profile_ui.services.users import actor_for_email
 
-from .helpers import USERS, RunningApp, app_db, run_import
+from .helpers import USERS, RunningApp, app_db, insert_profiles, run_import
 from .test_hand_crafted_requests import HandSocket, _session_token
 from .test_profiles_list import _choose, _query, _total
 
@@ -55,7 +55,7 @@ def people(running_app: RunningApp) -> dict[str, int]:
     with app_db(running_app) as session:
         start = (session.exec(select(sa.func.max(Profile.id))).one() or 0) + 1
         ids = dict(zip(names, range(start, start + len(names)), strict=True))
-        session.execute(sa.insert(Profile), [
+        insert_profiles(session, [
             {"id": pid, "full_name": name, "status": "active", "initial_source": "generated",
              "attributes": {}, "created_at": now - timedelta(days=400),
              "updated_at": now - timedelta(days=400)} for name, pid in ids.items()])

@@ -386,6 +386,35 @@ def test_recovery_fails_an_export_left_running(session, engine, world, settings)
     assert session.get(ExportJob, result.export_id).status == "failed"
 
 
+def test_recovery_queues_again_an_export_whose_worker_died_and_the_next_writes_it_once(
+        session, engine, world, settings, monkeypatch):
+    import subprocess
+    import sys
+
+    from profile_ui.jobs import export_job
+    from profile_ui.jobs.runner import Owner
+
+    settings.export_sync_limit = 1
+    sent = []
+    monkeypatch.setattr(export_job, "enqueue_export", sent.append)
+    result = export_profiles(session=session, actor=world.marketer, flt=ProfileFilter(),
+                             columns=DISPLAYED, enqueue=False)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    job = session.get(ExportJob, result.export_id)
+    job.status = "running"
+    job.claim = {"owner": {**Owner.current().to_json(), "pid": dead.pid},
+                 "lease_until": (utcnow() + timedelta(hours=1)).isoformat()}
+    session.add(job)
+    session.commit()
+
+    assert recover_export_jobs(engine=engine) == [result.export_id] == sent
+    session.expire_all()
+    assert session.get(ExportJob, result.export_id).status == "queued"
+    assert run_export_job(result.export_id, engine=engine) == "completed"
+    assert recover_export_jobs(engine=engine) == []  # nothing left to recover
+
+
 # ---------------------------------------------------------------- CLI
 def test_cli_export_writes_the_chosen_format_and_refuses_a_viewer(app_env, sqlite_url, tmp_path):
     from profile_ui.db import make_engine

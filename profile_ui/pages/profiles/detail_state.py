@@ -18,7 +18,7 @@ from ...components.inline_edit import EditableField
 from ...components.tag_chips import TagChip
 from ...db import session_scope
 from ...services import profile_edit
-from ...services.profile_edit import ProfileValidationError
+from ...services.profile_edit import ProfileChanged, ProfileValidationError
 from ...services.importing.results import field_changes
 from ...services.profiles import (
     ProfileError, ProfileImportRow, format_value, get_profile_360, remove_profile_from_group,
@@ -173,6 +173,9 @@ def _history(data: dict[str, Any]) -> list[HistoryItem]:
 
 class ProfileDetailState(AppState):
     shown_id: int = 0
+    # the profile version the page shows: an edit sent from it is refused when the row
+    # has changed since (services/profile_edit.py: ProfileChanged)
+    shown_version: int = 0
     missing: str = ""
     title: str = ""
     status: str = ""
@@ -233,6 +236,7 @@ class ProfileDetailState(AppState):
     def _show(self, data: dict[str, Any], kind_labels: dict[str, str]) -> None:
         profile = data["profile"]
         self.missing = ""
+        self.shown_version = profile.version
         self.identities = _identity_views(data, kind_labels)
         first_identity = next((i.value for i in self.identities), "")
         self.title = profile.full_name or first_identity or f"Profile {profile.id}"
@@ -283,16 +287,25 @@ class ProfileDetailState(AppState):
         try:
             with session_scope() as session:
                 changes = profile_edit.update_profile_fields(
-                    session=session, actor=actor, profile_id=self.shown_id, values={key: value})
+                    session=session, actor=actor, profile_id=self.shown_id, values={key: value},
+                    expected_version=self.shown_version)
         except ProfileValidationError as exc:
             self.edit_error = exc.errors.get(key) or str(exc)
             return None
+        except ProfileChanged as exc:
+            return self._show_conflict(actor, exc)
         except ProfileError as exc:
             self.edit_error = str(exc)
             return None
         self.editing_key = self.edit_error = ""
         self._load(actor)
         return rx.toast.success(f"Saved {label}: imports won't change it") if changes else None
+
+    def _show_conflict(self, actor: Any, exc: ProfileChanged) -> Any:
+        """Someone saved first: show what is saved now and say so (nothing was written)."""
+        self.editing_key = self.edit_error = ""
+        self._load(actor)
+        return rx.toast.error(str(exc), duration=15_000)
 
     @rx.event
     @guarded
@@ -355,10 +368,14 @@ class ProfileDetailState(AppState):
         try:
             with session_scope() as session:
                 changes = profile_edit.update_profile_fields(
-                    session=session, actor=actor, profile_id=self.shown_id, values=values)
+                    session=session, actor=actor, profile_id=self.shown_id, values=values,
+                    expected_version=self.shown_version)
         except ProfileValidationError as exc:
             self.edit_errors = dict(exc.errors)
             return None
+        except ProfileChanged as exc:
+            self.edit_open = False
+            return self._show_conflict(actor, exc)
         self.edit_errors = {}
         self.edit_open = False
         self._load(actor)
