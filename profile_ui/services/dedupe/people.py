@@ -43,7 +43,7 @@ def load_people(*, session: Session, profile_ids: Sequence[int] | None = None) -
             connection = session.connection()
             sql = query_for(None).compile(dialect=connection.dialect,  # type: ignore[operator]
                                           compile_kwargs={"literal_binds": True})
-            cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            cursor = connection.connection.driver_connection.cursor()
             try:
                 cursor.execute(str(sql))
                 return cursor.fetchall()
