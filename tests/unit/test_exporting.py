@@ -397,12 +397,12 @@ def test_recovery_queues_again_an_export_whose_worker_died_and_the_next_writes_i
     import subprocess
     import sys
 
-    from profile_ui.jobs import export_job
-    from profile_ui.jobs.runner import Owner
+    from profile_ui.jobs.leases import Owner
+    from profile_ui.services import dispatch
 
     settings.export_sync_limit = 1
     sent = []
-    monkeypatch.setattr(export_job, "enqueue_export", sent.append)
+    monkeypatch.setitem(dispatch.SENDERS, dispatch.EXPORT_FILE, sent.append)
     result = export_profiles(session=session, actor=world.marketer, flt=ProfileFilter(),
                              columns=DISPLAYED, enqueue=False)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
