@@ -30,6 +30,7 @@ from .db import get_engine
 from .models import FieldDefinition, Group, Profile, Segment, Tag, TagGroup, User
 from .services.audit import record_event
 from .services.bootstrap import ensure_reference_data
+from .services.name_fold import folded_names
 from .services.permissions import SYSTEM_ACTOR
 from .services.users import create_user
 from .settings import get_settings
@@ -423,8 +424,8 @@ def generate_chunk(
         deleted_reason=pl.when(pl.col("status") == "deleted")
         .then(pl.lit("Customer asked to be removed")),
     ).with_columns(updated_at=pl.coalesce("deleted_at", "updated_at"))
-    profiles = profile.select(
-        "id", "full_name", "gender", "birthday", "city", "member_level", "registered_at",
+    profiles = profile.with_columns(folded_names(profile["full_name"])).select(
+        "id", "full_name", "name_folded", "gender", "birthday", "city", "member_level", "registered_at",
         "status", "initial_source", "attributes", "created_at", "updated_at", "deleted_at",
         "deleted_reason")
     created_at, updated_at = profile["created_at"], profile["updated_at"]

@@ -31,7 +31,7 @@ from sqlmodel import Session, col, select
 from ..models.merge import MERGED_REASON_PREFIX
 from ..models import (
     MERGE_MANUAL, MERGE_SOURCES, STATUS_DELETED, AuditEvent, FieldDefinition, Profile, ProfileMerge,
-    utcnow,
+    utcnow, with_folded_name,
 )
 from .audit import record_event
 from .merge_snapshot import (
@@ -185,7 +185,7 @@ def _write_fields(session: Session, profile_id: int, current: dict[str, Any], wr
         else:
             attributes[key] = value
     session.execute(sa.update(Profile).where(col(Profile.id) == profile_id).values(
-        **system, attributes=attributes, updated_at=now))
+        **with_folded_name(system), attributes=attributes, updated_at=now))
 
 
 def _display(key: str, value: Any) -> str:
@@ -434,7 +434,8 @@ def unmerge(*, session: Session, actor: Actor, merge_id: int) -> UnmergeResult:
     for name in ("segments", "groups", "consents", "provenance"):
         restore_rows(session, COLLECTION[name], m, before_m[name])
     profiles = Profile.__table__  # type: ignore[attr-defined]
-    session.execute(sa.update(Profile).where(col(Profile.id) == m).values(**from_json(profiles, before_m["profile"])))
+    session.execute(sa.update(Profile).where(col(Profile.id) == m).values(
+        **with_folded_name(from_json(profiles, before_m["profile"]))))
 
     report = asdict(result)
     record.undone_at, record.undone_by, record.undone_by_email = now, actor.user_id, actor.email

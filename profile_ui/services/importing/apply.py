@@ -40,7 +40,7 @@ from sqlmodel import Session, select
 
 from ...models import (
     MERGE_POLICIES, SYSTEM_COLUMNS, AttributeProvenance, Consent, FieldDefinition, ImportJob, ImportRowResult,
-    Profile, ProfileTag, SyncRule, Tag, TagGroup, utcnow,
+    Profile, ProfileTag, SyncRule, Tag, TagGroup, utcnow, with_folded_name,
 )
 from ...models.profile import STATUS_DELETED
 from ..audit import record_event
@@ -1049,7 +1049,7 @@ def _merge_profiles(session: Session, writer: "BulkWriter", actor: Actor, surviv
     system = {k: after for k, (_before, after) in moved.items() if k in SYSTEM_COLUMNS}
     attrs = {k: json_value(after) for k, (_before, after) in moved.items() if k not in SYSTEM_COLUMNS}
     if system:
-        session.execute(sa.update(Profile).where(Profile.id == survivor).values(**system))
+        session.execute(sa.update(Profile).where(Profile.id == survivor).values(**with_folded_name(system)))
     if attrs:
         writer.update("profiles", pl.DataFrame({"id": [survivor], "attributes": [json.dumps(attrs)]}),
                       key=["id"], json_merge=["attributes"])
