@@ -2,8 +2,8 @@
 
 "nguyen" finds "Nguyễn" and "tran thi" finds "Trần Thị": the list's query box matches
 the start of the folded name (transliterated to ASCII by anyascii, lower case, runs of
-spaces as one; models.fold_name) with one range of (status, name_folded) on both
-backends. Every writer of full_name writes it (ORM listeners, the bulk writer, the
+spaces as one; models.fold_name) with one range of (status, name_folded, full_name),
+and the list sorted by name reads the same index (folded first, then as written). Every writer of full_name writes it (ORM listeners, the bulk writer, the
 seed); this migration fills it for the rows that exist, in batches of ids.
 
 Revision ID: 0011
@@ -46,7 +46,8 @@ def upgrade() -> None:
         conn.execute(update, [{'v_id': pid, 'v_folded': _fold(name)} for pid, name in rows])
         last = rows[-1][0]
     with op.batch_alter_table('profiles', schema=None) as batch_op:
-        batch_op.create_index('ix_profiles_status_name_folded', ['status', 'name_folded'], unique=False)
+        batch_op.create_index('ix_profiles_status_name_folded', ['status', 'name_folded', 'full_name'],
+                              unique=False)
 
 
 def downgrade() -> None:

@@ -50,7 +50,9 @@ from .permissions import PROFILES_EDIT, PROFILES_TAG, PROFILES_VIEW, Actor
 SORTS: dict[str, tuple[sa.ColumnElement, ...]] = {
     "created_at": (Profile.created_at, Profile.id),
     "updated_at": (Profile.updated_at, Profile.id),
-    "full_name": (Profile.full_name, Profile.id),
+    # by name as people read it: folded first ("Đặng" beside "Dang", not after "Zhou"),
+    # then the name itself; the query box's prefix ranges read the same index
+    "full_name": (Profile.name_folded, Profile.full_name, Profile.id),
     "gender": (Profile.gender, Profile.id),
     "birthday": (Profile.birthday, Profile.id),
     "city": (Profile.city, Profile.id),
@@ -554,26 +556,27 @@ def _page_rows(session: Session, flt: ProfileFilter, sort: str, descending: bool
 
 def _name_sorted_text_query(flt: ProfileFilter, descending: bool, rows_needed: int) -> sa.Select:
     """Sorted by name with a query box (SQLite): the matches are the identity matches
-    plus the folded name's range, a stretch of the (status, name_folded) index. The first
-    `rows_needed` of each part, merged, hold the page, so no part walks the name index
-    from "A" to the typed name."""
+    plus the folded name's stretch of (status, name_folded, full_name), which is already
+    in the sort's order. The first `rows_needed` of each part, merged, hold the page, so
+    no part walks the name index from "A" to the typed name."""
     _, sets = _conditions(flt)
     row, _ = _conditions(flt, plain=True)
     others = [c.scan for c in sets[1:]]  # the query box is always the first set
     text = " ".join(flt.text.split())
     identity_ids = _text_ids(text).subquery()
+    columns = (Profile.id, Profile.name_folded, Profile.full_name)
     # identity matches are a handful: looked up by id (plain columns keep SQLite from
     # walking the name index instead), then sorted
-    parts = [select(Profile.id, Profile.full_name)
+    parts = [select(*columns)
              .where(Profile.id.in_(select(identity_ids.c.profile_id)), *row, *others)
              .order_by(*_order_by("full_name", descending, plain=True)).limit(rows_needed).subquery()]
-    order = _order_by("full_name", descending, plain=False)
-    parts.append(select(Profile.id, Profile.full_name)
+    parts.append(select(*columns)
                  .where(Profile.status == flt.status, _folded_prefix(Profile.name_folded, text), *row, *others)
-                 .order_by(*order).limit(rows_needed).subquery())
-    merged = sa.union(*(select(part.c.id, part.c.full_name) for part in parts)).subquery()
+                 .order_by(*_order_by("full_name", descending, plain=False)).limit(rows_needed).subquery())
+    merged = sa.union(*(select(part.c.id, part.c.name_folded, part.c.full_name) for part in parts)).subquery()
     direction = (lambda c: c.desc()) if descending else (lambda c: c.asc())
-    return select(merged.c.id).order_by(direction(merged.c.full_name), direction(merged.c.id))
+    return select(merged.c.id).order_by(direction(merged.c.name_folded), direction(merged.c.full_name),
+                                        direction(merged.c.id))
 
 
 def count_profiles(*, session: Session, actor: Actor, flt: ProfileFilter) -> int:
