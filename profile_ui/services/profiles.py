@@ -564,13 +564,12 @@ def _name_sorted_text_query(flt: ProfileFilter, descending: bool, rows_needed: i
     others = [c.scan for c in sets[1:]]  # the query box is always the first set
     text = " ".join(flt.text.split())
     identity_ids = _text_ids(text).subquery()
-    columns = (Profile.id, Profile.name_folded, Profile.full_name)
     # identity matches are a handful: looked up by id (plain columns keep SQLite from
     # walking the name index instead), then sorted
-    parts = [select(*columns)
+    parts = [select(Profile.id, Profile.name_folded, Profile.full_name)
              .where(Profile.id.in_(select(identity_ids.c.profile_id)), *row, *others)
              .order_by(*_order_by("full_name", descending, plain=True)).limit(rows_needed).subquery()]
-    parts.append(select(*columns)
+    parts.append(select(Profile.id, Profile.name_folded, Profile.full_name)
                  .where(Profile.status == flt.status, _folded_prefix(Profile.name_folded, text), *row, *others)
                  .order_by(*_order_by("full_name", descending, plain=False)).limit(rows_needed).subquery())
     merged = sa.union(*(select(part.c.id, part.c.name_folded, part.c.full_name) for part in parts)).subquery()
