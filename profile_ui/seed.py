@@ -28,6 +28,7 @@ from sqlmodel import Session, select
 
 from .db import get_engine
 from .models import FieldDefinition, Group, Profile, Segment, Tag, TagGroup, User
+from .services.attribute_sort import ensure_sort_index
 from .services.audit import record_event
 from .services.bootstrap import ensure_reference_data
 from .services.name_fold import folded_names
@@ -246,6 +247,7 @@ def _ensure_catalog(*, session: Session) -> _Catalog:
     for key, label, type_ in CUSTOM_FIELDS:
         if key not in fields:
             session.add(FieldDefinition(key=key, label=label, type=type_, position=position))
+            ensure_sort_index(session, key)
             position += 1
     tag_ids: dict[str, int] = {}
     for group_name, tags in TAG_CATALOG.items():

@@ -6,10 +6,15 @@ spaces as one; models.fold_name) with one range of (status, name_folded, full_na
 and the list sorted by name reads the same index (folded first, then as written). Every writer of full_name writes it (ORM listeners, the bulk writer, the
 seed); this migration fills it for the rows that exist, in batches of ids.
 
+The list also sorts by custom attributes: one expression index per existing custom
+attribute on (status, its value, id) (services/attribute_sort.py makes them for new ones).
+
 Revision ID: 0011
 Revises: 0010
 Create Date: 2026-12-06 16:00:00
 """
+import re
+
 from alembic import op
 import sqlalchemy as sa
 from anyascii import anyascii
@@ -48,9 +53,30 @@ def upgrade() -> None:
     with op.batch_alter_table('profiles', schema=None) as batch_op:
         batch_op.create_index('ix_profiles_status_name_folded', ['status', 'name_folded', 'full_name'],
                               unique=False)
+    # the sort by each custom attribute walks an index on its value (the same text as
+    # services/attribute_sort.py's ORDER BY); later fields get theirs when they are made
+    for key in _custom_keys(conn):
+        op.execute(f"CREATE INDEX IF NOT EXISTS {_attr_index(key)} ON profiles (status, {_attr_value(conn, key)}, id)")
+
+
+def _custom_keys(conn: sa.Connection) -> list[str]:
+    rows = conn.execute(sa.text("SELECT key FROM field_definitions WHERE NOT is_system")).scalars()
+    return [key for key in rows if re.fullmatch(r"[a-z][a-z0-9_]{0,63}", key)]
+
+
+def _attr_index(key: str) -> str:
+    return f"ix_profiles_attr_{key}"[:63]
+
+
+def _attr_value(conn: sa.Connection, key: str) -> str:
+    if conn.dialect.name == "postgresql":
+        return f"(CAST(attributes AS JSONB) -> '{key}')"
+    return f"json_extract(attributes, '$.{key}')"
 
 
 def downgrade() -> None:
+    for key in _custom_keys(op.get_bind()):
+        op.execute(f"DROP INDEX IF EXISTS {_attr_index(key)}")
     with op.batch_alter_table('profiles', schema=None) as batch_op:
         batch_op.drop_index('ix_profiles_status_name_folded')
         batch_op.drop_column('name_folded')

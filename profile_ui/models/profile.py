@@ -81,6 +81,16 @@ def _fold_name_of_row(_mapper: Any, _connection: Any, profile: Profile) -> None:
     profile.name_folded = fold_name(profile.full_name)
 
 
+# the expression index of each custom attribute (services/attribute_sort.py) is made at
+# run time with the field: not part of the models, so schema comparisons leave it out
+ATTRIBUTE_INDEX_PREFIX = "ix_profiles_attr_"
+
+
+def in_modelled_schema(_object: Any, name: str | None, type_: str, reflected: bool, _compare_to: Any) -> bool:
+    """Alembic's `include_object`: everything but the custom attributes' indexes."""
+    return not (type_ == "index" and reflected and (name or "").startswith(ATTRIBUTE_INDEX_PREFIX))
+
+
 class AttributeProvenance(SQLModel, table=True):
     """Which source set a profile's value, when, and whether a person locked it.
 

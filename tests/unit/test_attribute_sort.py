@@ -5,8 +5,10 @@ columns can sort."""
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 
 from profile_ui.models import FieldDefinition, Profile
+from profile_ui.services.attribute_sort import attribute_sort_columns, ensure_sort_index
 from profile_ui.services.permissions import BUILTIN_ROLES, Actor
 from profile_ui.services.profiles import ProfileError, ProfileFilter, list_profiles
 from profile_ui.services.view_prefs import column_options
@@ -21,6 +23,8 @@ def people(session):
     session.add(FieldDefinition(key="points", label="Points", type="number", position=50))
     session.add(FieldDefinition(key="store", label="Store", type="text", position=51))
     session.add(FieldDefinition(key="hobbies", label="Hobbies", type="multiple_choice", options=["a"], position=52))
+    for key in ("points", "store"):
+        ensure_sort_index(session, key)
     for name, points in POINTS.items():
         session.add(Profile(full_name=name, initial_source="test",
                             attributes={"points": points, "store": STORES[name], "hobbies": ["a"]}))
@@ -58,3 +62,27 @@ def test_unsortable_columns_are_refused_and_marked(session, people):
     sortable = {o.key: o.sortable for o in column_options(session=session, actor=ADMIN)}
     assert sortable["points"] and sortable["store"] and sortable["full_name"]
     assert not sortable["hobbies"]
+
+
+def profile_indexes(session) -> set[str]:
+    """Index names on profiles, expression indexes included (reflection skips those)."""
+    if session.get_bind().dialect.name == "sqlite":
+        query = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'profiles'"
+    else:
+        query = "SELECT indexname FROM pg_indexes WHERE tablename = 'profiles'"
+    return set(session.execute(sa.text(query)).scalars())
+
+
+def test_a_new_custom_attribute_sorts_from_its_own_index(session):
+    from profile_ui.services.workspace_settings import create_field, delete_field
+
+    create_field(session=session, actor=ADMIN, label="Visits", type="number")
+    assert "ix_profiles_attr_visits" in profile_indexes(session)
+    if session.get_bind().dialect.name == "sqlite":
+        query = str(sa.select(Profile.id).where(Profile.status == "active")
+                    .order_by(*[c.desc() for c in attribute_sort_columns("visits")])
+                    .limit(50).compile(session.get_bind(), compile_kwargs={"literal_binds": True}))
+        plan = " ".join(str(r) for r in session.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + query))
+        assert "ix_profiles_attr_visits" in plan and "TEMP B-TREE" not in plan
+    delete_field(session=session, actor=ADMIN, key="visits")
+    assert "ix_profiles_attr_visits" not in profile_indexes(session)

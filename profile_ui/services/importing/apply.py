@@ -44,6 +44,7 @@ from ...models import (
 )
 from ...models.profile import STATUS_DELETED
 from ..audit import record_event
+from ..attribute_sort import ensure_sort_index, sortable_key
 from ..bulk_writer import BulkWriter
 from ..catalog import active_sync_rule, field_definitions
 from ..crypto import audit_value, identity_bookkeeping, identity_storage
@@ -1022,6 +1023,8 @@ def _create_new_fields(session: Session, new_fields: dict[str, dict[str, Any]]) 
         position += 1
         session.add(FieldDefinition(key=key, label=spec.get("label") or key, type=spec.get("type") or "text",
                                     options=spec.get("options") or [], is_system=False, position=position))
+        if sortable_key(key):
+            ensure_sort_index(session, key)  # the list sorts by it from an index
     session.flush()
 
 
