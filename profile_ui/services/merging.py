@@ -434,8 +434,10 @@ def unmerge(*, session: Session, actor: Actor, merge_id: int) -> UnmergeResult:
     for name in ("segments", "groups", "consents", "provenance"):
         restore_rows(session, COLLECTION[name], m, before_m[name])
     profiles = Profile.__table__  # type: ignore[attr-defined]
+    # its version counts on (a page showing it before the merge must not save over it) and it changed now
+    restored = {k: v for k, v in before_m["profile"].items() if k not in ("version", "updated_at")}
     session.execute(sa.update(Profile).where(col(Profile.id) == m).values(
-        **with_folded_name(from_json(profiles, before_m["profile"]))))
+        **with_folded_name(from_json(profiles, restored)), updated_at=now))
 
     report = asdict(result)
     record.undone_at, record.undone_by, record.undone_by_email = now, actor.user_id, actor.email

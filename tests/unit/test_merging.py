@@ -20,7 +20,7 @@ from profile_ui.services.profiles import tag_profiles
 from tests.unit.profile_world import build_world
 
 # columns every write stamps anew: not part of what a person would call "the data"
-STAMPS = ("updated_at",)
+STAMPS = ("updated_at", "version")
 
 
 def comparable(snapshot: dict) -> dict:
@@ -122,6 +122,8 @@ def test_unmerge_gives_both_profiles_back(session, world):
     assert comparable(after[world.an]) == comparable(before[world.an])
     assert comparable(after[world.formula]) == comparable(before[world.formula])
     assert undone.later_changes == [] and "full_name" in undone.restored_fields
+    for pid in (world.an, world.formula):  # a page showing a profile before the merge cannot save over it
+        assert after[pid]["profile"]["version"] > before[pid]["profile"]["version"]
     assert session.get(ProfileMerge, result.merge_id).undone_at is not None
     with pytest.raises(MergeError, match="already undone"):
         unmerge(session=session, actor=world.marketer, merge_id=result.merge_id)

@@ -95,7 +95,7 @@ def fields(snapshot: dict) -> dict:
 
 
 def without_stamps(snapshot: dict) -> dict:
-    out = {"profile": {k: v for k, v in snapshot["profile"].items() if k != "updated_at"}}
+    out = {"profile": {k: v for k, v in snapshot["profile"].items() if k not in ("updated_at", "version")}}
     for c in COLLECTIONS:
         rows = rows_by_key(c, snapshot)
         out[c.name] = {k: {f: v for f, v in row.items() if f != "last_seen_at"} for k, row in rows.items()}
