@@ -1,6 +1,7 @@
 """The list's query box ignores accents and case: "nguyen" finds "Nguyễn", "tran thi"
 finds "Trần Thị", whoever wrote the name (a hand-made profile, an edit, an import, an
-undo, the migration of existing rows), on SQLite and PostgreSQL."""
+undo, the migration of existing rows), on SQLite and PostgreSQL. The migration also
+gives existing custom attributes their sort index."""
 
 from __future__ import annotations
 
@@ -89,9 +90,15 @@ def test_migration_fills_the_folded_names_of_existing_profiles(tmp_path):
             conn.execute(sa.text("INSERT INTO profiles (full_name, status, attributes, created_at, updated_at) "
                                  "VALUES (:name, 'active', '{}', '2024-01-01', '2024-01-01')"),
                          [{"name": "Trần Thị Hoa"}, {"name": None}])
+            conn.execute(sa.text("INSERT INTO field_definitions (key, label, type, options, is_system, "
+                                 "required_on_create, is_pii, position) "
+                                 "VALUES ('points', 'Points', 'number', '[]', false, false, false, 9)"))
         with engine.begin() as conn:
             command.upgrade(alembic_config(conn), "0011")
             rows = conn.execute(sa.text("SELECT full_name, name_folded FROM profiles ORDER BY id")).all()
         assert [tuple(r) for r in rows] == [("Trần Thị Hoa", "tran thi hoa"), (None, None)]
+        with engine.connect() as conn:  # the existing custom attribute sorts from its own index
+            indexes = conn.execute(sa.text("SELECT name FROM sqlite_master WHERE type = 'index'")).scalars().all()
+        assert "ix_profiles_attr_points" in indexes
     finally:
         engine.dispose()
