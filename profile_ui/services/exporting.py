@@ -436,7 +436,7 @@ def export_status(*, session: Session, actor: Actor, export_id: int) -> str | No
     if job is None:
         return None
     if job.created_by != actor.user_id and not _is_admin(actor):
-        raise NotYourExport(actor)
+        raise NotYourExport(export_id)
     return job.status
 
 

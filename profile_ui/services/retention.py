@@ -45,11 +45,13 @@ from .file_places import (
     sheet_cache_dir, upload_dir,
 )
 from .audit import record_event
+from .exporting import delete_expired_export_files
 from .importing.jobs import (
     AWAITING_CONFIRMATION, CANCELLED, FINAL_STATUSES, ImportJobError, get_import, require_manager,
 )
 from .importing.jobs import error_file_download as _audited_error_file
-from .permissions import SYSTEM_ACTOR, Actor
+from .importing.read import PARSED_SHEET_CACHE_HOURS
+from .permissions import SETTINGS_MANAGE, SYSTEM_ACTOR, Actor
 
 log = logging.getLogger(__name__)
 
@@ -131,8 +133,6 @@ def _purge_sheet_cache(report: FilesPurged) -> None:
     if not entries:
         return
     live = {d for d in (content_digest_of(p) for p in _files(upload_dir())) if d}
-    from .importing.read import PARSED_SHEET_CACHE_HOURS
-
     cutoff = time.time() - PARSED_SHEET_CACHE_HOURS * 3600
     for entry in entries:
         if (entry.name.split("-", 1)[0] not in live or _mtime(entry) < cutoff) \
@@ -161,8 +161,6 @@ def _purge_error_files(session: Session, now: datetime, report: FilesPurged) -> 
 
 
 def _purge_export_files(session: Session, now: datetime, report: FilesPurged) -> None:
-    from .exporting import delete_expired_export_files
-
     report.export_files += delete_expired_export_files(session=session, now=now)
     root = get_settings().export_dir
     if not root.is_dir():
@@ -220,8 +218,6 @@ def rekey_files(*, session: Session, actor: Actor) -> FilesRekeyed:
     off. `profile-ui identities rekey` runs it after the identities. A file no configured
     key opens is counted and left. Audited in the caller's transaction; needs
     settings.manage."""
-    from .permissions import SETTINGS_MANAGE
-
     actor.require(SETTINGS_MANAGE)
     done = FilesRekeyed()
     for path in list(customer_files()):

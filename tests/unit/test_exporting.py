@@ -21,7 +21,7 @@ from profile_ui.services import sheet_writer
 from profile_ui.services.export_format import TAG_WITHOUT_VALUE
 from profile_ui.services.sheet_writer import neutralize_formula
 from profile_ui.services.exporting import (
-    ExportError, ExportExpired, NotYourExport, download_export, export_profiles, export_to_file,
+    ExportError, ExportExpired, NotYourExport, download_export, export_profiles, export_status, export_to_file,
     list_exports, preview_export,
 )
 from profile_ui.services.permissions import PermissionDenied
@@ -327,6 +327,12 @@ def test_large_export_runs_as_a_job_and_notifies_with_a_link(session, engine, wo
     assert download_export(session=session, actor=world.admin, export_id=job.id) == path
     with pytest.raises(NotYourExport):
         download_export(session=session, actor=world.other_marketer, export_id=job.id)
+    # what the export dialog polls while the job runs: the owner's (or an admin's) only
+    assert export_status(session=session, actor=world.marketer, export_id=job.id) == "completed"
+    assert export_status(session=session, actor=world.admin, export_id=job.id) == "completed"
+    assert export_status(session=session, actor=world.marketer, export_id=job.id + 1000) is None
+    with pytest.raises(NotYourExport, match=f"Export {job.id} does not exist, or it is not yours"):
+        export_status(session=session, actor=world.other_marketer, export_id=job.id)
     with pytest.raises(PermissionDenied):
         download_export(session=session, actor=world.viewer, export_id=job.id)
     with pytest.raises(ExportExpired, match="expired"):
@@ -391,12 +397,12 @@ def test_recovery_queues_again_an_export_whose_worker_died_and_the_next_writes_i
     import subprocess
     import sys
 
-    from profile_ui.jobs import export_job
-    from profile_ui.jobs.runner import Owner
+    from profile_ui.jobs.leases import Owner
+    from profile_ui.services import dispatch
 
     settings.export_sync_limit = 1
     sent = []
-    monkeypatch.setattr(export_job, "enqueue_export", sent.append)
+    monkeypatch.setitem(dispatch.SENDERS, dispatch.EXPORT_FILE, sent.append)
     result = export_profiles(session=session, actor=world.marketer, flt=ProfileFilter(),
                              columns=DISPLAYED, enqueue=False)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])

@@ -146,7 +146,7 @@ class ImportUploadState(UploadFeedbackMixin, IgnoredColumnsMixin, AppState):
     tag_choices: list[TargetChoice] = []
     chosen_tags: list[str] = []
     tags_mode: str = "append"
-    possible_duplicates: str = "review"  # services/dedupe/importing.py MODES
+    possible_duplicates: str = "review"  # services/importing/possible_duplicates.py MODES
     segment_identifier: str = "user_id"
     identity_choices: list[TargetChoice] = []
     group_id: str = ""  # membership files: the group they list the members of

@@ -180,7 +180,7 @@ class ExportDialogState(DialogMixin, AppState):
             try:
                 with session_scope() as session:
                     status = export_status(session=session, actor=watcher, export_id=export_id)
-            except PermissionDenied:  # signed out or role changed meanwhile: stop watching
+            except (PermissionDenied, ExportError):  # signed out, role changed, not theirs: stop
                 status = None
             if status in (STATUS_COMPLETED, STATUS_FAILED, None):
                 break

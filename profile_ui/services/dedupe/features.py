@@ -46,7 +46,7 @@ def nickname_pairs() -> pl.DataFrame:
     From the curated `nicknames` list: a nickname and each of its given names, and two
     nicknames of the same given name. Columns `a`, `b` (lower-case ASCII).
     """
-    from nicknames import NickNamer
+    from nicknames import NickNamer  # here: its list loads only when a scan first needs it
 
     given_by_nickname = NickNamer().canonical_lookup  # nickname -> {given names}
     pairs: set[tuple[str, str]] = set()

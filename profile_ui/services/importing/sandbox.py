@@ -241,7 +241,7 @@ def read_grid(path: str | bytes, sheet: str) -> Any:
 
 def list_sheets(workbook: str | bytes) -> list[dict[str, Any]]:
     """The workbook's sheets in order: {"name", "visible"}."""
-    import fastexcel
+    import fastexcel  # as in read_grid: loaded after main() capped this child
 
     reader = fastexcel.read_excel(workbook)
     return [{"name": name, "visible": True} for name in reader.sheet_names]
