@@ -28,8 +28,10 @@ from sqlmodel import Session, select
 
 from .db import get_engine
 from .models import FieldDefinition, Group, Profile, Segment, Tag, TagGroup, User
+from .services.attribute_sort import ensure_sort_index
 from .services.audit import record_event
 from .services.bootstrap import ensure_reference_data
+from .services.name_fold import folded_names
 from .services.permissions import SYSTEM_ACTOR
 from .services.users import create_user
 from .settings import get_settings
@@ -245,6 +247,7 @@ def _ensure_catalog(*, session: Session) -> _Catalog:
     for key, label, type_ in CUSTOM_FIELDS:
         if key not in fields:
             session.add(FieldDefinition(key=key, label=label, type=type_, position=position))
+            ensure_sort_index(session, key)
             position += 1
     tag_ids: dict[str, int] = {}
     for group_name, tags in TAG_CATALOG.items():
@@ -423,8 +426,8 @@ def generate_chunk(
         deleted_reason=pl.when(pl.col("status") == "deleted")
         .then(pl.lit("Customer asked to be removed")),
     ).with_columns(updated_at=pl.coalesce("deleted_at", "updated_at"))
-    profiles = profile.select(
-        "id", "full_name", "gender", "birthday", "city", "member_level", "registered_at",
+    profiles = profile.with_columns(folded_names(profile["full_name"])).select(
+        "id", "full_name", "name_folded", "gender", "birthday", "city", "member_level", "registered_at",
         "status", "initial_source", "attributes", "created_at", "updated_at", "deleted_at",
         "deleted_reason")
     created_at, updated_at = profile["created_at"], profile["updated_at"]

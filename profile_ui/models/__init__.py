@@ -12,7 +12,8 @@ from .membership import MEMBERSHIP_STATES, Group, GroupMembership
 from .notification import Notification
 from .profile import (
     PROFILE_STATUSES, STATUS_ACTIVE, STATUS_DEACTIVATED, STATUS_DELETED,
-    AttributeProvenance, Consent, LinkedObject, Profile,
+    AttributeProvenance, Consent, LinkedObject, Profile, fold_name, with_folded_name,
+    ATTRIBUTE_INDEX_PREFIX, in_modelled_schema,
 )
 from .segment import Segment, SegmentMember
 from .tag import ProfileTag, Tag, TagGroup
@@ -29,7 +30,7 @@ __all__ = [
     "MERGE_IMPORT", "MERGE_MANUAL", "MERGE_REVIEW", "MERGE_SOURCES", "ProfileMerge",
     "MEMBERSHIP_STATES", "Group", "GroupMembership", "Notification", "PROFILE_STATUSES",
     "STATUS_ACTIVE", "STATUS_DEACTIVATED", "STATUS_DELETED", "AttributeProvenance", "Consent",
-    "LinkedObject", "Profile", "Segment", "SegmentMember", "ProfileTag", "Tag", "TagGroup",
+    "LinkedObject", "Profile", "fold_name", "with_folded_name", "ATTRIBUTE_INDEX_PREFIX", "in_modelled_schema", "Segment", "SegmentMember", "ProfileTag", "Tag", "TagGroup",
     "LoginAttempt", "Role", "User", "UserSession", "ViewPreference",
     "CHOICE_TYPES", "DEFAULT_IDENTIFIER_KINDS", "EXPORT_STATUSES", "IDENTITY_PREFIX", "MERGE_POLICIES",
     "SYSTEM_COLUMNS", "ExportStatus", "FieldType", "ImportStatus", "MergePolicy", "RowOutcome",

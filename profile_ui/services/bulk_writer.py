@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, SQLModel
 
 from ..models.base import UTCDateTime
+from .name_fold import with_folded_names
 
 _SQLITE_CACHE_KIB = 256 * 1024
 
@@ -61,6 +62,8 @@ class BulkWriter:
         if frame.is_empty():
             return
         frame = self._to_db(table, frame)
+        if "full_name" in update and "name_folded" in frame.columns:
+            update = [*update, "name_folded"]
         on_conflict = (f"ON CONFLICT ({_cols(conflict)}) DO UPDATE SET "
                        + ", ".join(f"{_q(c)} = excluded.{_q(c)}" for c in update))
         if self.postgres:
@@ -222,7 +225,10 @@ class BulkWriter:
         return temp
 
     def _to_db(self, table: str, frame: pl.DataFrame) -> pl.DataFrame:
-        """Columns as the driver takes them: UTC datetimes and dates as text, SQLite booleans as 0/1."""
+        """Columns as the driver takes them: UTC datetimes and dates as text, SQLite booleans as 0/1.
+        Profile rows that set full_name get their name_folded with it."""
+        if table == "profiles":
+            frame = with_folded_names(frame)
         columns = SQLModel.metadata.tables[table].c
         exprs = []
         for name, dtype in frame.schema.items():

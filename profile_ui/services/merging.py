@@ -31,7 +31,7 @@ from sqlmodel import Session, col, select
 from ..models.merge import MERGED_REASON_PREFIX
 from ..models import (
     MERGE_MANUAL, MERGE_SOURCES, STATUS_DELETED, AuditEvent, FieldDefinition, Profile, ProfileMerge,
-    utcnow,
+    utcnow, with_folded_name,
 )
 from .audit import record_event
 from .merge_snapshot import (
@@ -185,7 +185,7 @@ def _write_fields(session: Session, profile_id: int, current: dict[str, Any], wr
         else:
             attributes[key] = value
     session.execute(sa.update(Profile).where(col(Profile.id) == profile_id).values(
-        **system, attributes=attributes, updated_at=now))
+        **with_folded_name(system), attributes=attributes, updated_at=now))
 
 
 def _display(key: str, value: Any) -> str:
@@ -436,8 +436,8 @@ def unmerge(*, session: Session, actor: Actor, merge_id: int) -> UnmergeResult:
     profiles = Profile.__table__  # type: ignore[attr-defined]
     # its version counts on (a page showing it before the merge must not save over it) and it changed now
     restored = {k: v for k, v in before_m["profile"].items() if k not in ("version", "updated_at")}
-    session.execute(sa.update(Profile).where(col(Profile.id) == m).values(**from_json(profiles, restored),
-                                                                            updated_at=now))
+    session.execute(sa.update(Profile).where(col(Profile.id) == m).values(
+        **with_folded_name(from_json(profiles, restored)), updated_at=now))
 
     report = asdict(result)
     record.undone_at, record.undone_by, record.undone_by_email = now, actor.user_id, actor.email

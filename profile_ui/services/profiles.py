@@ -11,8 +11,8 @@ export and bulk actions reuse); the list adds a plan choice SQLite cannot make a
   them. Cost ~ size of that id set, so it is right when the set is small.
 
 The sets are sized with capped counts (a few milliseconds each) and the cheaper plan
-is taken. A query box sorted by name reads each spelling's stretch of the name index
-instead (`_name_sorted_text_query`). PostgreSQL plans from its own statistics, so there
+is taken. A query box sorted by name reads the folded name's stretch of its index instead
+(`_name_sorted_text_query`). PostgreSQL plans from its own statistics, so there
 the plain scan form is sent as is.
 
 Counts: `count_profiles` is exact and may take longer than a page on very large
@@ -36,9 +36,10 @@ from sqlmodel import Session, select
 from ..models import (
     IDENTITY_PREFIX, MEMBERSHIP_STATES, AttributeProvenance, AuditEvent, Consent, FieldDefinition, Group,
     GroupMembership, Identity, IdentityKind, ImportJob, ImportRowResult, LinkedObject, Profile, ProfileTag, Segment,
-    SegmentMember, Tag, TagGroup, User, utcnow,
+    SegmentMember, Tag, TagGroup, User, fold_name, utcnow,
     STATUS_ACTIVE, STATUS_DEACTIVATED, STATUS_DELETED,
 )
+from .attribute_sort import attribute_sort_columns, can_sort_by
 from .audit import record_event
 from .crypto import encrypted_kinds, lookup_hashes, plain_value
 from .importing.normalize import InvalidValue, normalize_email, normalize_phone
@@ -49,7 +50,9 @@ from .permissions import PROFILES_EDIT, PROFILES_TAG, PROFILES_VIEW, Actor
 SORTS: dict[str, tuple[sa.ColumnElement, ...]] = {
     "created_at": (Profile.created_at, Profile.id),
     "updated_at": (Profile.updated_at, Profile.id),
-    "full_name": (Profile.full_name, Profile.id),
+    # by name as people read it: folded first ("Đặng" beside "Dang", not after "Zhou"),
+    # then the name itself; the query box's prefix ranges read the same index
+    "full_name": (Profile.name_folded, Profile.full_name, Profile.id),
     "gender": (Profile.gender, Profile.id),
     "birthday": (Profile.birthday, Profile.id),
     "city": (Profile.city, Profile.id),
@@ -111,8 +114,8 @@ class ProfileFilter:
     `text` matches a user id (or any identity value) exactly, an e-mail or phone number
     (normalized the way imports store them, so "0912 345 678" finds +84912345678), the
     start of an e-mail address once it has its "@" ("linh.nguyen@gm"), or the start of a
-    full name as typed, Title Cased, lower or upper case ("nguyễn văn" finds "Nguyễn Văn
-    An"; accents must be typed). Identity kinds stored encrypted match whole values only
+    full name in any case, with or without its accents ("nguyen van", "Nguyễn Văn" and
+    "NGUYEN VAN" all find "Nguyễn Văn An": both sides are compared folded, fold_name). Identity kinds stored encrypted match whole values only
     (no e-mail prefix: see _text_ids). Tags are AND-ed: a profile must carry every tag in
     `tag_ids`, with the value in `tag_values` when one is given there. `created_to` is
     exclusive. `profile_ids` narrows to a selection.
@@ -181,11 +184,11 @@ def _plain_sqlite(element: _PlainColumn, compiler: Any, **kw: Any) -> str:
 
 
 class _NamePrefix(sa.sql.expression.ColumnElement):
-    """full_name starts with one of `variants` (case variants of what was typed).
+    """A folded name column starts with one of `variants` (folded forms of what was typed).
 
-    SQLite: one index range per variant on (status, full_name). PostgreSQL: a
-    case-insensitive LIKE on lower(full_name) (a range would follow the database's
-    collation, which need not be code-point order there).
+    SQLite: one index range per variant on (status, name_folded). PostgreSQL: a LIKE on
+    the first (a range would follow the database's collation, which need not be
+    code-point order there).
     """
 
     inherit_cache = True
@@ -212,9 +215,9 @@ def _name_prefix_default(element: _NamePrefix, compiler: Any, **kw: Any) -> str:
 
 @compiles(_NamePrefix, "postgresql")
 def _name_prefix_pg(element: _NamePrefix, compiler: Any, **kw: Any) -> str:
-    typed = element.variants[0].lower()
+    typed = element.variants[0]
     pattern = typed.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    return compiler.process(sa.func.lower(element.column).like(pattern, escape="\\"), **kw)
+    return compiler.process(element.column.like(pattern, escape="\\"), **kw)
 
 
 class _DriveJoin(sa.sql.selectable.Join):
@@ -236,12 +239,11 @@ def _drive_join_sqlite(element: _DriveJoin, compiler: Any, asfrom: bool = True, 
     return f"{left} CROSS JOIN {right} ON {on}"
 
 
-def _name_variants(text: str) -> tuple[str, ...]:
-    """How people type names vs how they are stored: as typed, Title Case, lower, UPPER."""
-    collapsed = " ".join(text.split())
-    variants = [collapsed, collapsed.title(), collapsed.lower(), collapsed.upper(),
-                collapsed[:1].upper() + collapsed[1:]]
-    return tuple(dict.fromkeys(v for v in variants if v))
+def _folded_prefix(column: sa.ColumnElement, text: str) -> sa.ColumnElement:
+    """The folded name `column` starts with the folded `text` (fold_name: any accents and
+    case typed or not). Text that folds to nothing (only marks) matches no name."""
+    folded = fold_name(text)
+    return _NamePrefix(column, (folded,)) if folded else sa.false()
 
 
 @dataclass
@@ -325,16 +327,14 @@ def _conditions(flt: ProfileFilter, *, plain: bool = False
     sets: list[_Condition] = []
     text = flt.text.strip()
     if text:
-        variants = _name_variants(text)
         identity_ids = _text_ids(text).subquery()
         named = sa.orm.aliased(Profile)
-        # one select per variant: "status = ? AND name in range" is one index range each
-        name_ids = [select(named.id).where(named.status == flt.status, _NamePrefix(named.full_name, (v,)))
-                    for v in variants]
+        # "status = ? AND name_folded in range": one range of ix_profiles_status_name_folded
+        name_ids = [select(named.id).where(named.status == flt.status, _folded_prefix(named.name_folded, text))]
         ids = sa.union_all(select(identity_ids.c.profile_id), *name_ids)
         sets.append(_Condition(
             scan=sa.or_(Profile.id.in_(select(identity_ids.c.profile_id)),
-                        _NamePrefix(col(Profile.full_name), variants)),
+                        _folded_prefix(col(Profile.name_folded), text)),
             ids=ids, unique_ids=False, scan_by_ids=Profile.id.in_(ids)))
     for tag_id, value in flt.tag_conditions():
         match = [ProfileTag.tag_id == tag_id]
@@ -465,7 +465,7 @@ def _drive_for_page(session: Session, driver: _Driver | None, rows_needed: int) 
 
 
 def _order_by(sort: str, descending: bool, plain: bool) -> list[sa.ColumnElement]:
-    columns = SORTS[sort]
+    columns = SORTS[sort] if sort in SORTS else attribute_sort_columns(sort)
     if plain:
         columns = tuple(_PlainColumn(c) for c in columns)
     return [c.desc() if descending else c.asc() for c in columns]
@@ -497,7 +497,7 @@ def list_profiles(
 ) -> ProfilePage:
     """One sorted page of the profiles matching `flt` (and, by default, the exact total).
 
-    `sort` is one of SORTABLE_COLUMNS; ties are broken by id, so pages never overlap.
+    `sort` is one of SORTABLE_COLUMNS or a custom attribute's key (attribute_sort.py); ties are broken by id, so pages never overlap.
     `page_size` is one of PAGE_SIZES (anything else becomes 50). When only the page
     changed, pass `with_total=False, known_total=<the total shown>`: the count is not
     run again, and pages in the second half are read from the other end (as fast as
@@ -508,7 +508,9 @@ def list_profiles(
     """
     actor.require(PROFILES_VIEW)
     if sort not in SORTS:
-        raise ProfileError(f"Cannot sort by '{sort}'")
+        definition = session.get(FieldDefinition, sort)
+        if definition is None or not can_sort_by(definition):
+            raise ProfileError(f"Cannot sort by '{sort}'")
     _check_filter(flt)
     page_size = page_size if page_size in PAGE_SIZES else DEFAULT_PAGE_SIZE
     page = max(int(page), 1)
@@ -554,9 +556,9 @@ def _page_rows(session: Session, flt: ProfileFilter, sort: str, descending: bool
 
 def _name_sorted_text_query(flt: ProfileFilter, descending: bool, rows_needed: int) -> sa.Select:
     """Sorted by name with a query box (SQLite): the matches are the identity matches
-    plus one name range per spelling variant, each a stretch of the (status, full_name)
-    index. The first `rows_needed` of each part, merged, hold the page, so no part walks
-    the name index from "A" to the typed name."""
+    plus the folded name's stretch of (status, name_folded, full_name), which is already
+    in the sort's order. The first `rows_needed` of each part, merged, hold the page, so
+    no part walks the name index from "A" to the typed name."""
     _, sets = _conditions(flt)
     row, _ = _conditions(flt, plain=True)
     others = [c.scan for c in sets[1:]]  # the query box is always the first set
@@ -564,16 +566,16 @@ def _name_sorted_text_query(flt: ProfileFilter, descending: bool, rows_needed: i
     identity_ids = _text_ids(text).subquery()
     # identity matches are a handful: looked up by id (plain columns keep SQLite from
     # walking the name index instead), then sorted
-    parts = [select(Profile.id, Profile.full_name)
+    parts = [select(Profile.id, Profile.name_folded, Profile.full_name)
              .where(Profile.id.in_(select(identity_ids.c.profile_id)), *row, *others)
              .order_by(*_order_by("full_name", descending, plain=True)).limit(rows_needed).subquery()]
-    order = _order_by("full_name", descending, plain=False)
-    parts += [select(Profile.id, Profile.full_name)
-              .where(Profile.status == flt.status, _NamePrefix(Profile.full_name, (variant,)), *row, *others)
-              .order_by(*order).limit(rows_needed).subquery() for variant in _name_variants(text)]
-    merged = sa.union(*(select(part.c.id, part.c.full_name) for part in parts)).subquery()
+    parts.append(select(Profile.id, Profile.name_folded, Profile.full_name)
+                 .where(Profile.status == flt.status, _folded_prefix(Profile.name_folded, text), *row, *others)
+                 .order_by(*_order_by("full_name", descending, plain=False)).limit(rows_needed).subquery())
+    merged = sa.union(*(select(part.c.id, part.c.name_folded, part.c.full_name) for part in parts)).subquery()
     direction = (lambda c: c.desc()) if descending else (lambda c: c.asc())
-    return select(merged.c.id).order_by(direction(merged.c.full_name), direction(merged.c.id))
+    return select(merged.c.id).order_by(direction(merged.c.name_folded), direction(merged.c.full_name),
+                                        direction(merged.c.id))
 
 
 def count_profiles(*, session: Session, actor: Actor, flt: ProfileFilter) -> int:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from sqlmodel import Session, select
 
 from ..models import Tag, TagGroup, ViewPreference, utcnow
+from .attribute_sort import can_sort_by
 from .audit import record_event
 from .catalog import field_definitions, identity_kinds
 from .permissions import PROFILES_VIEW, SETTINGS_MANAGE, Actor
@@ -63,7 +64,7 @@ class ListView:
 def column_options(*, session: Session, actor: Actor) -> list[ColumnOption]:
     """Every column the chooser offers: fields, profile columns, identity kinds, tags."""
     actor.require(PROFILES_VIEW)
-    options = [ColumnOption(f.key, f.label, "Attributes", f.key in SORTS)
+    options = [ColumnOption(f.key, f.label, "Attributes", f.key in SORTS or can_sort_by(f))
                for f in field_definitions(session).values()]
     options += [ColumnOption(key, label, "Attributes", key in SORTS) for key, label in META_COLUMNS.items()]
     options += [ColumnOption(f"{IDENTITY_COLUMN_PREFIX}{k.key}", k.label, "Identities", False)

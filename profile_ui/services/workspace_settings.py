@@ -20,6 +20,7 @@ from ..models import (
     Identity, IdentityKind, ImportJob, Profile, ProfileTag, Role, Segment, SegmentMember, SyncRule, Tag, TagGroup,
     User, utcnow,
 )
+from .attribute_sort import drop_sort_index, ensure_sort_index, sortable_key
 from .audit import record_event
 from .catalog import field_definitions, identity_kinds, saved_sync_rule
 from .importing.normalize import fold_text
@@ -125,6 +126,7 @@ def create_field(
                                  is_pii=bool(is_pii), position=position)
     session.add(definition)
     session.flush()
+    ensure_sort_index(session, key)  # the list sorts by it from an index
     _audit(session, actor, "field.create", "field", key, label=label, type=type,
            options=definition.options, required_on_create=definition.required_on_create, is_pii=definition.is_pii)
     return definition
@@ -193,6 +195,8 @@ def delete_field(*, session: Session, actor: Actor, key: str) -> None:
     else:
         statement = sa.text("UPDATE profiles SET attributes = json_remove(attributes, :path) "
                             "WHERE json_type(attributes, :path) IS NOT NULL")
+    if sortable_key(key):
+        drop_sort_index(session, key)  # first: the UPDATE below need not maintain it
     cleared = session.execute(statement, {"key": key, "path": f'$."{key}"'}).rowcount
     session.execute(sa.delete(AttributeProvenance).where(AttributeProvenance.field_key == key))
     for rule in session.exec(select(SyncRule)).all():

@@ -155,9 +155,9 @@ def seed_profile_data(app: RunningApp) -> ProfileData:
 def insert_profiles(session: Session, rows: list[dict]) -> None:
     """Insert profile rows whose ids the test chose; on PostgreSQL the id sequence then
     moves past them, so the app's next new profile does not collide with them."""
-    from profile_ui.models import Profile
+    from profile_ui.models import Profile, with_folded_name
 
-    session.execute(sa.insert(Profile), rows)
+    session.execute(sa.insert(Profile), [with_folded_name(row) for row in rows])
     if session.get_bind().dialect.name == "postgresql":
         session.execute(sa.text("SELECT setval(pg_get_serial_sequence('profiles', 'id'), "
                                 "(SELECT max(id) FROM profiles))"))

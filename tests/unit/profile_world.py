@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 
 from profile_ui.models import (
     Consent, FieldDefinition, Group, GroupMembership, Identity, LinkedObject, Profile, ProfileTag,
-    Role, Segment, SegmentMember, Tag, TagGroup, User, utcnow,
+    Role, Segment, SegmentMember, Tag, TagGroup, User, fold_name, utcnow,
 )
 from profile_ui.services.permissions import BUILTIN_ROLES, Actor, export_identity_permission
 from profile_ui.services.users import actor_for_user
@@ -128,7 +128,8 @@ def add_profiles(session: Session, n: int, *, prefix: str = "Bulk") -> list[int]
     start = (session.execute(sa.select(sa.func.max(Profile.id))).scalar() or 0) + 1
     ids = list(range(start, start + n))
     session.execute(sa.insert(Profile), [
-        {"id": pid, "full_name": f"{prefix} {pid}", "status": "active", "attributes": {},
+        {"id": pid, "full_name": f"{prefix} {pid}", "name_folded": fold_name(f"{prefix} {pid}"),
+         "status": "active", "attributes": {},
          "created_at": now, "updated_at": now} for pid in ids])
     session.execute(sa.insert(Identity), [
         {"profile_id": pid, "kind": "email", "value": f"{prefix.lower()}{pid}@example.com",

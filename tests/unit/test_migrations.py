@@ -16,6 +16,7 @@ from alembic.script import ScriptDirectory
 from sqlmodel import SQLModel
 
 import profile_ui.models  # noqa: F401  (registers the tables)
+from profile_ui.models import in_modelled_schema
 from profile_ui.cli import upgrade_database
 from profile_ui.db import make_engine
 from tests.conftest import _pg_admin, _pg_url
@@ -42,7 +43,8 @@ def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 def schema_differences(engine: sa.Engine) -> list:
     with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        context = MigrationContext.configure(conn, opts={"compare_type": True,
+                                                         "include_object": in_modelled_schema})
         return compare_metadata(context, SQLModel.metadata)
 
 

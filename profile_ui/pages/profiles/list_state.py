@@ -18,7 +18,7 @@ from ...components.data_table import TableColumn
 from ...db import session_scope
 from ...services import view_prefs
 from ...services.profiles import (
-    DEFAULT_PAGE_SIZE, LISTED_STATUSES, PAGE_SIZES, SORTS, ProfileError, ProfileFilter,
+    DEFAULT_PAGE_SIZE, LISTED_STATUSES, PAGE_SIZES, ProfileError, ProfileFilter,
     add_profiles_to_group, count_profiles, estimate_count, identities_of, list_profiles,
     page_cells, tag_profiles,
 )
@@ -87,6 +87,7 @@ class ProfilesListState(AppState):
     columns: list[TableColumn] = []
     rows: list[dict[str, str]] = []
     sort_key: str = "created_at"
+    _sortable_keys: list[str] = []  # the keys the column display marks sortable
     descending: bool = True
     page: int = 1
     page_size: int = DEFAULT_PAGE_SIZE
@@ -167,7 +168,8 @@ class ProfilesListState(AppState):
         self.columns = [TableColumn(key, labels[key].label, labels[key].sortable)
                         for key in view.columns if key in labels]
         self.page_size = view.page_size
-        if self.sort_key not in SORTS:
+        self._sortable_keys = [o.key for o in view.options if o.sortable]
+        if self.sort_key not in self._sortable_keys:
             self.sort_key = "created_at"
 
     def _flt(self) -> ProfileFilter:
@@ -304,7 +306,7 @@ class ProfilesListState(AppState):
     @guarded
     def sort_by(self, key: str) -> Any:
         actor = self._require_actor()
-        if key not in SORTS:
+        if key not in self._sortable_keys:
             return None
         if self.sort_key == key:
             self.descending = not self.descending

@@ -40,10 +40,11 @@ from sqlmodel import Session, select
 
 from ...models import (
     MERGE_POLICIES, SYSTEM_COLUMNS, AttributeProvenance, Consent, FieldDefinition, ImportJob, ImportRowResult,
-    Profile, ProfileTag, SyncRule, Tag, TagGroup, utcnow,
+    Profile, ProfileTag, SyncRule, Tag, TagGroup, utcnow, with_folded_name,
 )
 from ...models.profile import STATUS_DELETED
 from ..audit import record_event
+from ..attribute_sort import ensure_sort_index, sortable_key
 from ..bulk_writer import BulkWriter
 from ..catalog import active_sync_rule, field_definitions
 from ..crypto import audit_value, identity_bookkeeping, identity_storage
@@ -1022,6 +1023,8 @@ def _create_new_fields(session: Session, new_fields: dict[str, dict[str, Any]]) 
         position += 1
         session.add(FieldDefinition(key=key, label=spec.get("label") or key, type=spec.get("type") or "text",
                                     options=spec.get("options") or [], is_system=False, position=position))
+        if sortable_key(key):
+            ensure_sort_index(session, key)  # the list sorts by it from an index
     session.flush()
 
 
@@ -1049,7 +1052,7 @@ def _merge_profiles(session: Session, writer: "BulkWriter", actor: Actor, surviv
     system = {k: after for k, (_before, after) in moved.items() if k in SYSTEM_COLUMNS}
     attrs = {k: json_value(after) for k, (_before, after) in moved.items() if k not in SYSTEM_COLUMNS}
     if system:
-        session.execute(sa.update(Profile).where(Profile.id == survivor).values(**system))
+        session.execute(sa.update(Profile).where(Profile.id == survivor).values(**with_folded_name(system)))
     if attrs:
         writer.update("profiles", pl.DataFrame({"id": [survivor], "attributes": [json.dumps(attrs)]}),
                       key=["id"], json_merge=["attributes"])

@@ -29,7 +29,7 @@ from sqlmodel import Session, select
 
 from ...models import (
     SYSTEM_COLUMNS, AttributeProvenance, Consent, ImportJob, ImportRowResult, Profile, ProfileTag, Segment,
-    SegmentMember, utcnow,
+    SegmentMember, utcnow, with_folded_name,
 )
 from ..audit import record_event
 from ..permissions import PROFILES_IMPORT, Actor
@@ -236,6 +236,9 @@ def _undo_fields(session: Session, writer: BulkWriter, job: ImportJob, existing:
     conn = session.connection()
     table = Profile.__table__
     for columns, group in groups.items():
+        if "full_name" in columns:  # the folded name goes back with the name
+            columns = (*columns, "name_folded")
+            group = [with_folded_name(row) for row in group]
         conn.execute(table.update().where(table.c.id == sa.bindparam("v_pid")).values(
             {c: sa.bindparam(f"v_{c}") for c in columns}),
             [{f"v_{k}": v for k, v in row.items()} for row in group])

@@ -17,7 +17,7 @@ from sqlmodel import Session
 
 from profile_ui.models import (
     AttributeProvenance, FieldDefinition, Identity, ImportJob, Profile, ProfileTag, SyncRule, Tag,
-    TagGroup, utcnow,
+    TagGroup, utcnow, with_folded_name,
 )
 from profile_ui.services.importing import (
     ERRORS_COL, IDENTITY_PREFIX, ROW_COL, TAGS_TARGET, VALID_COL, ImportMapping, ImportOptions,
@@ -99,7 +99,7 @@ def seed_profiles(session: Session, people: list[dict[str, Any]]) -> list[int]:
     start = (session.execute(sa.select(sa.func.max(Profile.id))).scalar() or 0) + 1
     ids = list(range(start, start + len(people)))
     session.execute(sa.insert(Profile), [
-        {"id": pid, **{k: p.get(k) for k in system}, "status": p.get("status", "active"),
+        {"id": pid, **with_folded_name({k: p.get(k) for k in system}), "status": p.get("status", "active"),
          "attributes": p.get("attributes", {}), "created_at": now, "updated_at": now,
          "initial_source": "seed"}
         for pid, p in zip(ids, people)])
