@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 from sqlmodel import select
 
-from profile_ui.models import Identity, Profile, utcnow
+from profile_ui.models import Identity, Profile, utcnow, with_folded_name
 from profile_ui.models.duplicate import DuplicateCandidate
 from profile_ui.pages.duplicates_state import DuplicatesState
 from profile_ui.services.deletion import purge_profiles
@@ -49,10 +49,10 @@ def people(running_app: RunningApp) -> list[int]:
     with app_db(running_app) as session:
         start = (session.exec(select(sa.func.max(Profile.id))).one() or 0) + 1
         ids = list(range(start, start + len(PEOPLE)))
-        session.execute(sa.insert(Profile), [
+        session.execute(sa.insert(Profile), [with_folded_name(row) for row in [
             {"id": pid, "full_name": name, "birthday": birthday, "city": city, "status": "active",
              "initial_source": "e2e", "attributes": {}, "created_at": now - timedelta(days=30), "updated_at": now}
-            for pid, (name, birthday, city, _email) in zip(ids, PEOPLE, strict=True)])
+            for pid, (name, birthday, city, _email) in zip(ids, PEOPLE, strict=True)]])
         session.execute(sa.insert(Identity), [
             {"profile_id": pid, "kind": "email", "value": email, "is_encrypted": False, "source_type": "seed",
              "source_name": "e2e", "first_seen_at": now, "last_seen_at": now}
