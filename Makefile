@@ -55,6 +55,8 @@ chromium:
 
 lint: $(VENV)/.installed ## lint, architecture contracts and types (run by `make test` first)
 	$(BIN)/ruff check .
+	@$(BIN)/ruff format --check . >/dev/null || { $(BIN)/ruff format --check .; \
+	  echo 'Run `.venv/bin/ruff format .` to lay these files out.'; exit 1; }
 	@$(BIN)/lint-imports --no-logo || { echo; \
 	  echo "An import breaks the project's layers (see above for which, and why)."; \
 	  echo "ARCHITECTURE.md says what may import what and where the code belongs."; exit 1; }

@@ -33,9 +33,15 @@ _redis_url = settings.redis_url or os.environ.get("REFLEX_REDIS_URL") or None
 # would lose it, and each tab's events go to one worker anyway (one websocket).
 REDIS_LOCK_EXPIRATION_MS = 30_000
 REDIS_LOCK_WARNING_MS = 2_000
-_state_manager = {"redis_url": _redis_url, "redis_lock_expiration": REDIS_LOCK_EXPIRATION_MS,
-                  "redis_lock_warning_threshold": REDIS_LOCK_WARNING_MS} if _redis_url else {
-    "state_manager_mode": rx.constants.StateManagerMode.MEMORY}
+_state_manager = (
+    {
+        "redis_url": _redis_url,
+        "redis_lock_expiration": REDIS_LOCK_EXPIRATION_MS,
+        "redis_lock_warning_threshold": REDIS_LOCK_WARNING_MS,
+    }
+    if _redis_url
+    else {"state_manager_mode": rx.constants.StateManagerMode.MEMORY}
+)
 
 config = rx.Config(
     app_name="profile_ui",
@@ -44,8 +50,7 @@ config = rx.Config(
     # no state var ever gets a setter event that the browser could call
     state_auto_setters=False,
     show_built_with_reflex=False,
-    plugins=[rx.plugins.RadixThemesPlugin(
-        theme=rx.theme(accent_color="indigo", gray_color="slate", radius="medium"))],
+    plugins=[rx.plugins.RadixThemesPlugin(theme=rx.theme(accent_color="indigo", gray_color="slate", radius="medium"))],
     disable_plugins=[rx.plugins.SitemapPlugin],  # no public sitemap of a private app
     # only APP_URL's origin (and CORS_ORIGINS) may read answers with the visitor's cookie;
     # Reflex's default "*" echoes any Origin with credentials, and lets any site open /_event

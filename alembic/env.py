@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from alembic import context
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 import profile_ui.models  # (registers the tables)
+from alembic import context
 from profile_ui.db import make_engine
 from profile_ui.settings import get_settings
 
@@ -19,8 +19,13 @@ def _url() -> str:
 
 
 def run_migrations_offline() -> None:
-    context.configure(url=_url(), target_metadata=target_metadata, literal_binds=True,
-                      render_as_batch=True, include_object=profile_ui.models.in_modelled_schema)
+    context.configure(
+        url=_url(),
+        target_metadata=target_metadata,
+        literal_binds=True,
+        render_as_batch=True,
+        include_object=profile_ui.models.in_modelled_schema,
+    )
     with context.begin_transaction():
         context.run_migrations()
 
@@ -37,9 +42,13 @@ def run_migrations_online() -> None:
 
 
 def _run(connection: Connection) -> None:
-    context.configure(connection=connection, target_metadata=target_metadata,
-                      render_as_batch=connection.dialect.name == "sqlite", compare_type=True,
-                      include_object=profile_ui.models.in_modelled_schema)
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+        include_object=profile_ui.models.in_modelled_schema,
+    )
     with context.begin_transaction():
         context.run_migrations()
 

@@ -42,9 +42,12 @@ def values_figures(n: int) -> dict:
     from profile_ui.services import crypto
 
     half = n // 2
-    frame = pl.DataFrame({"kind": ["email"] * half + ["phone"] * (n - half),
-                          "value": [f"user{i}@example.com" for i in range(half)]
-                          + [f"+8490{i:07d}" for i in range(n - half)]})
+    frame = pl.DataFrame(
+        {
+            "kind": ["email"] * half + ["phone"] * (n - half),
+            "value": [f"user{i}@example.com" for i in range(half)] + [f"+8490{i:07d}" for i in range(n - half)],
+        }
+    )
     crypto.identity_storage(frame.head(10))  # keys derived once
     best = {"encrypt_and_hash_s": float("inf"), "hash_only_s": float("inf"), "decrypt_s": float("inf")}
 
@@ -57,8 +60,10 @@ def values_figures(n: int) -> dict:
     for _ in range(3):
         stored = timed("encrypt_and_hash_s", lambda: crypto.identity_storage(frame))
         timed("hash_only_s", lambda: crypto.hash_identity_values("email", frame["value"]))
-        timed("decrypt_s", lambda: crypto.decrypt_identity_values(stored["value_encrypted"], stored["key_id"],
-                                                                  strict=True))
+        timed(
+            "decrypt_s",
+            lambda: crypto.decrypt_identity_values(stored["value_encrypted"], stored["key_id"], strict=True),
+        )
     return {"values": n, **{k: round(v, 3) for k, v in best.items()}}
 
 
@@ -67,9 +72,9 @@ def child(url: str, n: int, rows: int, encrypted: bool) -> dict:
         os.environ.update(ENCRYPTED_IDENTITY_KINDS=ENCRYPTED, ENCRYPTION_KEY=KEY)
     else:
         os.environ["ENCRYPTED_IDENTITY_KINDS"] = "[]"
+    import import_apply_bench as bench
     from sqlmodel import Session
 
-    import import_apply_bench as bench
     from profile_ui.db import make_engine
     from profile_ui.services import crypto
     from profile_ui.services.permissions import SYSTEM_ACTOR
@@ -111,8 +116,12 @@ def main() -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     for encrypted in (False, True):
         url = bench.prepare("sqlite", args.size, workdir)
-        out = subprocess.run([sys.executable, __file__, "--child", url, str(args.size), str(args.rows),
-                              "1" if encrypted else "0"], capture_output=True, text=True, cwd=ROOT)
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", url, str(args.size), str(args.rows), "1" if encrypted else "0"],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
         if out.returncode:
             print(out.stderr[-3000:], file=sys.stderr)
             sys.exit(out.returncode)

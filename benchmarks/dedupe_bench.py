@@ -47,36 +47,248 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 DUP_SHARE = 0.08
 FAMILY_SHARE = 0.04
 
-VN_FAMILY = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi",
-             "Đỗ", "Hồ", "Ngô", "Dương", "Lý", "Đinh", "Lâm", "Mai", "Trịnh", "Cao", "Tạ", "Hà", "Lương"]
-VN_MIDDLE = ["Văn", "Thị", "Minh", "Hữu", "Đức", "Ngọc", "Thanh", "Quốc", "Hoàng", "Xuân", "Thu",
-             "Kim", "Gia", "Bảo", "Anh", "Phương", "Tuấn", "Hải"]
-VN_GIVEN = ["An", "Bình", "Cường", "Dũng", "Hà", "Hải", "Hạnh", "Hiếu", "Hoa", "Hùng", "Huy", "Hương",
-            "Khánh", "Lan", "Linh", "Long", "Mai", "Nam", "Nga", "Ngân", "Nhung", "Phong", "Phúc",
-            "Quân", "Quang", "Sơn", "Tâm", "Thảo", "Thắng", "Thủy", "Trang", "Trung", "Tú", "Tuấn",
-            "Vân", "Việt", "Vy", "Yến", "Khoa", "Duy", "Đạt", "Hiền", "Loan", "Oanh", "Châu", "Tiến"]
-EN_FIRST = ["Robert", "William", "Elizabeth", "Katherine", "Michael", "James", "Thomas", "David",
-            "Jennifer", "Margaret", "Richard", "Joseph", "Daniel", "Christopher", "Matthew",
-            "Anthony", "Susan", "Patricia", "Rebecca", "Andrew", "Edward", "Samuel", "Benjamin",
-            "Nicholas", "Alexander", "Jonathan", "Emily", "Olivia", "Sophia", "Grace", "Laura",
-            "Hannah", "Rachel", "Peter", "George", "Henry", "Charles", "Victoria", "Julia", "Anna"]
+VN_FAMILY = [
+    "Nguyễn",
+    "Trần",
+    "Lê",
+    "Phạm",
+    "Hoàng",
+    "Huỳnh",
+    "Phan",
+    "Vũ",
+    "Võ",
+    "Đặng",
+    "Bùi",
+    "Đỗ",
+    "Hồ",
+    "Ngô",
+    "Dương",
+    "Lý",
+    "Đinh",
+    "Lâm",
+    "Mai",
+    "Trịnh",
+    "Cao",
+    "Tạ",
+    "Hà",
+    "Lương",
+]
+VN_MIDDLE = [
+    "Văn",
+    "Thị",
+    "Minh",
+    "Hữu",
+    "Đức",
+    "Ngọc",
+    "Thanh",
+    "Quốc",
+    "Hoàng",
+    "Xuân",
+    "Thu",
+    "Kim",
+    "Gia",
+    "Bảo",
+    "Anh",
+    "Phương",
+    "Tuấn",
+    "Hải",
+]
+VN_GIVEN = [
+    "An",
+    "Bình",
+    "Cường",
+    "Dũng",
+    "Hà",
+    "Hải",
+    "Hạnh",
+    "Hiếu",
+    "Hoa",
+    "Hùng",
+    "Huy",
+    "Hương",
+    "Khánh",
+    "Lan",
+    "Linh",
+    "Long",
+    "Mai",
+    "Nam",
+    "Nga",
+    "Ngân",
+    "Nhung",
+    "Phong",
+    "Phúc",
+    "Quân",
+    "Quang",
+    "Sơn",
+    "Tâm",
+    "Thảo",
+    "Thắng",
+    "Thủy",
+    "Trang",
+    "Trung",
+    "Tú",
+    "Tuấn",
+    "Vân",
+    "Việt",
+    "Vy",
+    "Yến",
+    "Khoa",
+    "Duy",
+    "Đạt",
+    "Hiền",
+    "Loan",
+    "Oanh",
+    "Châu",
+    "Tiến",
+]
+EN_FIRST = [
+    "Robert",
+    "William",
+    "Elizabeth",
+    "Katherine",
+    "Michael",
+    "James",
+    "Thomas",
+    "David",
+    "Jennifer",
+    "Margaret",
+    "Richard",
+    "Joseph",
+    "Daniel",
+    "Christopher",
+    "Matthew",
+    "Anthony",
+    "Susan",
+    "Patricia",
+    "Rebecca",
+    "Andrew",
+    "Edward",
+    "Samuel",
+    "Benjamin",
+    "Nicholas",
+    "Alexander",
+    "Jonathan",
+    "Emily",
+    "Olivia",
+    "Sophia",
+    "Grace",
+    "Laura",
+    "Hannah",
+    "Rachel",
+    "Peter",
+    "George",
+    "Henry",
+    "Charles",
+    "Victoria",
+    "Julia",
+    "Anna",
+]
 EN_MIDDLE = ["", "", "", "J.", "Lee", "Ann", "Marie", "John", "May", "Ray"]
-NICKNAMES = {"Robert": "Bob", "William": "Bill", "Elizabeth": "Liz", "Katherine": "Kate",
-             "Michael": "Mike", "James": "Jim", "Thomas": "Tom", "David": "Dave", "Jennifer": "Jen",
-             "Margaret": "Peggy", "Richard": "Rick", "Joseph": "Joe", "Daniel": "Dan",
-             "Christopher": "Chris", "Matthew": "Matt", "Anthony": "Tony", "Susan": "Sue",
-             "Patricia": "Pat", "Rebecca": "Becky", "Andrew": "Andy", "Edward": "Ed",
-             "Samuel": "Sam", "Benjamin": "Ben", "Nicholas": "Nick", "Alexander": "Alex",
-             "Jonathan": "Jon"}
-EN_LAST = ["Smith", "Johnson", "Williams", "Brown", "Jones", "Miller", "Davis", "Wilson", "Anderson",
-           "Taylor", "Thomas", "Moore", "Martin", "Jackson", "Thompson", "White", "Harris", "Clark",
-           "Lewis", "Robinson", "Walker", "Young", "Allen", "King", "Wright", "Scott", "Green",
-           "Baker", "Adams", "Nelson", "Hill", "Campbell", "Mitchell", "Roberts", "Carter",
-           "Phillips", "Evans", "Turner", "Torres", "Parker", "Collins", "Edwards", "Stewart"]
-CITIES = ["Hà Nội", "Hồ Chí Minh", "Đà Nẵng", "Hải Phòng", "Cần Thơ", "Huế", "Nha Trang", "Vũng Tàu",
-          "Biên Hòa", "Buôn Ma Thuột", "London", "Manchester", "Boston", "Seattle", "Austin", "Denver"]
-DOMAINS = ["gmail.com", "yahoo.com", "outlook.com", "hotmail.com", "icloud.com", "fpt.vn", "vnn.vn",
-           "proton.me", "mail.com", "live.com"]
+NICKNAMES = {
+    "Robert": "Bob",
+    "William": "Bill",
+    "Elizabeth": "Liz",
+    "Katherine": "Kate",
+    "Michael": "Mike",
+    "James": "Jim",
+    "Thomas": "Tom",
+    "David": "Dave",
+    "Jennifer": "Jen",
+    "Margaret": "Peggy",
+    "Richard": "Rick",
+    "Joseph": "Joe",
+    "Daniel": "Dan",
+    "Christopher": "Chris",
+    "Matthew": "Matt",
+    "Anthony": "Tony",
+    "Susan": "Sue",
+    "Patricia": "Pat",
+    "Rebecca": "Becky",
+    "Andrew": "Andy",
+    "Edward": "Ed",
+    "Samuel": "Sam",
+    "Benjamin": "Ben",
+    "Nicholas": "Nick",
+    "Alexander": "Alex",
+    "Jonathan": "Jon",
+}
+EN_LAST = [
+    "Smith",
+    "Johnson",
+    "Williams",
+    "Brown",
+    "Jones",
+    "Miller",
+    "Davis",
+    "Wilson",
+    "Anderson",
+    "Taylor",
+    "Thomas",
+    "Moore",
+    "Martin",
+    "Jackson",
+    "Thompson",
+    "White",
+    "Harris",
+    "Clark",
+    "Lewis",
+    "Robinson",
+    "Walker",
+    "Young",
+    "Allen",
+    "King",
+    "Wright",
+    "Scott",
+    "Green",
+    "Baker",
+    "Adams",
+    "Nelson",
+    "Hill",
+    "Campbell",
+    "Mitchell",
+    "Roberts",
+    "Carter",
+    "Phillips",
+    "Evans",
+    "Turner",
+    "Torres",
+    "Parker",
+    "Collins",
+    "Edwards",
+    "Stewart",
+]
+CITIES = [
+    "Hà Nội",
+    "Hồ Chí Minh",
+    "Đà Nẵng",
+    "Hải Phòng",
+    "Cần Thơ",
+    "Huế",
+    "Nha Trang",
+    "Vũng Tàu",
+    "Biên Hòa",
+    "Buôn Ma Thuột",
+    "London",
+    "Manchester",
+    "Boston",
+    "Seattle",
+    "Austin",
+    "Denver",
+]
+DOMAINS = [
+    "gmail.com",
+    "yahoo.com",
+    "outlook.com",
+    "hotmail.com",
+    "icloud.com",
+    "fpt.vn",
+    "vnn.vn",
+    "proton.me",
+    "mail.com",
+    "live.com",
+]
+
+
 def _ascii(text: str) -> str:
     """The name as typed on a keyboard without Vietnamese accents."""
     from anyascii import anyascii
@@ -107,8 +319,11 @@ class Generator:
 
     def phone(self, vn: bool) -> str:
         while True:
-            number = (f"+849{int(self.rng.integers(10_000_000, 99_999_999))}" if vn
-                      else f"+1{int(self.rng.integers(200, 999))}555{int(self.rng.integers(1000, 9999))}")
+            number = (
+                f"+849{int(self.rng.integers(10_000_000, 99_999_999))}"
+                if vn
+                else f"+1{int(self.rng.integers(200, 999))}555{int(self.rng.integers(1000, 9999))}"
+            )
             if number not in self.used_phones:
                 self.used_phones.add(number)
                 return number
@@ -125,7 +340,10 @@ class Generator:
             local = f"{given}.{family}" if self.chance(0.5) else f"{given[0]}{family}"
         birthday = date(1950, 1, 1) + timedelta(days=int(self.rng.integers(0, 20_000)))
         return {
-            "full_name": name, "vn": vn, "family": family, "given": given,
+            "full_name": name,
+            "vn": vn,
+            "family": family,
+            "given": given,
             "birthday": birthday if self.chance(0.85) else None,
             "email": self.email(local) if self.chance(0.9) else None,
             "phone": self.phone(vn) if self.chance(0.8) else None,
@@ -141,10 +359,10 @@ class Generator:
         i = letters[int(self.rng.integers(1, len(letters)))]
         kind = int(self.rng.integers(3))
         if kind == 0:  # substitute
-            return text[:i] + self.pick(list("aeiounmrtsl")) + text[i + 1:]
+            return text[:i] + self.pick(list("aeiounmrtsl")) + text[i + 1 :]
         if kind == 1 and i + 1 < len(text):  # transpose
-            return text[:i] + text[i + 1] + text[i] + text[i + 2:]
-        return text[:i] + text[i + 1:]  # drop
+            return text[:i] + text[i + 1] + text[i] + text[i + 2 :]
+        return text[:i] + text[i + 1 :]  # drop
 
     def duplicate(self, p: dict) -> dict:
         d = dict(p)
@@ -201,9 +419,15 @@ class Generator:
         r = self.person()
         given = self.pick(VN_GIVEN if p["vn"] else EN_FIRST)
         middle = self.pick(VN_MIDDLE) if p["vn"] else ""
-        r.update(vn=p["vn"], family=p["family"], given=given, city=p["city"],
-                 full_name=(f"{p['family']} {middle} {given}" if p["vn"] else f"{given} {p['family']}"),
-                 phone=None, user_id=None)
+        r.update(
+            vn=p["vn"],
+            family=p["family"],
+            given=given,
+            city=p["city"],
+            full_name=(f"{p['family']} {middle} {given}" if p["vn"] else f"{given} {p['family']}"),
+            phone=None,
+            user_id=None,
+        )
         r["email"] = self.email(f"{given}.{p['family']}", p["email"].split("@")[1] if p["email"] else None)
         # the shared landline: on the relative's record it is the same number (one identity can
         # belong to one profile only, so in the base it is stored on the relative as written
@@ -229,11 +453,21 @@ def build(n: int, seed: int) -> tuple[pl.DataFrame, set[tuple[int, int]], set[tu
         if gen.chance(FAMILY_SHARE) and len(people) < n:
             people.append(gen.relative(p))
             family.add((pid, len(people)))
-    frame = pl.DataFrame({
-        "id": list(range(1, len(people) + 1)),
-        **{k: [p[k] for p in people] for k in ("full_name", "birthday", "city", "email", "phone", "user_id")},
-    }, schema={"id": pl.Int64, "full_name": pl.Utf8, "birthday": pl.Date, "city": pl.Utf8,
-               "email": pl.Utf8, "phone": pl.Utf8, "user_id": pl.Utf8})
+    frame = pl.DataFrame(
+        {
+            "id": list(range(1, len(people) + 1)),
+            **{k: [p[k] for p in people] for k in ("full_name", "birthday", "city", "email", "phone", "user_id")},
+        },
+        schema={
+            "id": pl.Int64,
+            "full_name": pl.Utf8,
+            "birthday": pl.Date,
+            "city": pl.Utf8,
+            "email": pl.Utf8,
+            "phone": pl.Utf8,
+            "user_id": pl.Utf8,
+        },
+    )
     return frame, truth, family
 
 
@@ -258,8 +492,9 @@ def in_memory_scan(people: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, float]
     return scored, times
 
 
-def quality(scored: pl.DataFrame, truth: set[tuple[int, int]], family: set[tuple[int, int]],
-            threshold: float) -> tuple[float, float, int, int]:
+def quality(
+    scored: pl.DataFrame, truth: set[tuple[int, int]], family: set[tuple[int, int]], threshold: float
+) -> tuple[float, float, int, int]:
     chosen = scored.filter(pl.col("score") >= threshold)
     found = set(chosen.select("a", "b").iter_rows())
     true_positive = len(found & truth)
@@ -278,16 +513,25 @@ def fill_sqlite(path: Path, people: pl.DataFrame, *, migrate: bool = True) -> No
     conn.executemany(
         "INSERT INTO profiles (id, full_name, birthday, city, status, attributes, created_at, updated_at)"
         " VALUES (?, ?, ?, ?, 'active', '{}', ?, ?)",
-        ((r[0], r[1], r[2].isoformat() if r[2] else None, r[3], now, now)
-         for r in people.select("id", "full_name", "birthday", "city").iter_rows()))
+        (
+            (r[0], r[1], r[2].isoformat() if r[2] else None, r[3], now, now)
+            for r in people.select("id", "full_name", "birthday", "city").iter_rows()
+        ),
+    )
     for kind in ("email", "phone", "user_id"):
         conn.executemany(
             "INSERT OR IGNORE INTO identities (profile_id, kind, value, is_encrypted, source_type, first_seen_at,"
             " last_seen_at) VALUES (?, ?, ?, 0, 'seed', ?, ?)",
-            ((pid, kind, value, now, now) for pid, value in
-             # an identity belongs to one profile: a value drawn twice stays with the first (OR IGNORE)
-             people.filter(pl.col(kind).is_not_null()).unique(kind, keep="first", maintain_order=True)
-             .select("id", kind).iter_rows()))
+            (
+                (pid, kind, value, now, now)
+                for pid, value in
+                # an identity belongs to one profile: a value drawn twice stays with the first (OR IGNORE)
+                people.filter(pl.col(kind).is_not_null())
+                .unique(kind, keep="first", maintain_order=True)
+                .select("id", kind)
+                .iter_rows()
+            ),
+        )
     conn.commit()
     conn.close()
 
@@ -321,11 +565,21 @@ def new_rows(people: pl.DataFrame, n: int, seed: int) -> pl.DataFrame:
         rows.append(gen.duplicate(p))
     rows += [gen.person() for _ in range(n - len(rows))]
     start = int(people["id"].max()) + 1
-    return pl.DataFrame({
-        "id": list(range(start, start + len(rows))),
-        **{k: [r[k] for r in rows] for k in ("full_name", "birthday", "city", "email", "phone", "user_id")},
-    }, schema={"id": pl.Int64, "full_name": pl.Utf8, "birthday": pl.Date, "city": pl.Utf8,
-               "email": pl.Utf8, "phone": pl.Utf8, "user_id": pl.Utf8})
+    return pl.DataFrame(
+        {
+            "id": list(range(start, start + len(rows))),
+            **{k: [r[k] for r in rows] for k in ("full_name", "birthday", "city", "email", "phone", "user_id")},
+        },
+        schema={
+            "id": pl.Int64,
+            "full_name": pl.Utf8,
+            "birthday": pl.Date,
+            "city": pl.Utf8,
+            "email": pl.Utf8,
+            "phone": pl.Utf8,
+            "user_id": pl.Utf8,
+        },
+    )
 
 
 def incremental(path: Path, rows: pl.DataFrame) -> tuple[float, float, int, int]:
@@ -356,18 +610,22 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--thresholds", type=float, nargs="*", default=None)
     parser.add_argument("--no-db", action="store_true", help="skip the SQLite scan")
-    parser.add_argument("--no-quality", action="store_true",
-                        help="skip the in-memory scan and its precision/recall (e.g. at 1,000,000)")
-    parser.add_argument("--import-rows", type=int, default=50_000,
-                        help="after the scan, an import of this many rows (0: none)")
+    parser.add_argument(
+        "--no-quality", action="store_true", help="skip the in-memory scan and its precision/recall (e.g. at 1,000,000)"
+    )
+    parser.add_argument(
+        "--import-rows", type=int, default=50_000, help="after the scan, an import of this many rows (0: none)"
+    )
     args = parser.parse_args()
     from profile_ui.services.dedupe.scoring import DEFAULT_THRESHOLD
 
     thresholds = sorted(set(args.thresholds or [0.5, 0.6, 0.8, 0.9, DEFAULT_THRESHOLD, 0.95, 0.99]))
     t = time.perf_counter()
     people, truth, family = build(args.profiles, args.seed)
-    print(f"generated {people.height:,} records: {len(truth):,} duplicate pairs, "
-          f"{len(family):,} family pairs (not duplicates) in {time.perf_counter() - t:.1f} s")
+    print(
+        f"generated {people.height:,} records: {len(truth):,} duplicate pairs, "
+        f"{len(family):,} family pairs (not duplicates) in {time.perf_counter() - t:.1f} s"
+    )
 
     if not args.no_quality:
         report_quality(people, truth, family, thresholds)
@@ -382,9 +640,11 @@ def report_quality(people: pl.DataFrame, truth: set, family: set, thresholds: li
 
     cpu = time.process_time()
     scored, times = in_memory_scan(people)
-    print(f"in-memory scan: {times['total']:.1f} s wall, {time.process_time() - cpu:.1f} s CPU "
-          f"(features {times['features']:.1f}, blocking {times['blocking']:.1f}, scoring {times['scoring']:.1f}); "
-          f"{int(times['pairs']):,} pairs compared; load {os.getloadavg()[0]:.2f}")
+    print(
+        f"in-memory scan: {times['total']:.1f} s wall, {time.process_time() - cpu:.1f} s CPU "
+        f"(features {times['features']:.1f}, blocking {times['blocking']:.1f}, scoring {times['scoring']:.1f}); "
+        f"{int(times['pairs']):,} pairs compared; load {os.getloadavg()[0]:.2f}"
+    )
     print("threshold  precision  recall  suggested  family pairs suggested")
     for threshold in thresholds:
         precision, recall, fam, found = quality(scored, truth, family, threshold)
@@ -400,15 +660,19 @@ def db_bench(people: pl.DataFrame, args: argparse.Namespace) -> None:
         print(f"SQLite filled in {time.perf_counter() - t:.1f} s")
         cpu = time.process_time()
         elapsed, summary = db_scan(path)
-        print(f"full scan (scan_all, SQLite): {elapsed:.1f} s wall, {time.process_time() - cpu:.1f} s CPU "
-              f"(this process); {summary}; load {os.getloadavg()[0]:.2f}")
+        print(
+            f"full scan (scan_all, SQLite): {elapsed:.1f} s wall, {time.process_time() - cpu:.1f} s CPU "
+            f"(this process); {summary}; load {os.getloadavg()[0]:.2f}"
+        )
         if args.import_rows:
             rows = new_rows(people, args.import_rows, args.seed + 1)
             cpu = time.process_time()
             dry, applied, flagged, stored = incremental(path, rows)
-            print(f"import of {rows.height:,} rows: look-alikes in the dry run {dry:.1f} s, check of the "
-                  f"applied profiles {applied:.1f} s ({time.process_time() - cpu:.1f} s CPU with the insert); "
-                  f"{flagged:,} rows flagged, {stored:,} pairs stored; load {os.getloadavg()[0]:.2f}")
+            print(
+                f"import of {rows.height:,} rows: look-alikes in the dry run {dry:.1f} s, check of the "
+                f"applied profiles {applied:.1f} s ({time.process_time() - cpu:.1f} s CPU with the insert); "
+                f"{flagged:,} rows flagged, {stored:,} pairs stored; load {os.getloadavg()[0]:.2f}"
+            )
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ profiles holds exactly N rows. Each case runs the service the CLI uses
 (`exporting.export_to_file`, "All fields": id, 3 identity columns, 6 system fields, 2 custom
 attributes, 4 tag columns, segments, groups, initial source, created/updated) in a fresh
 child process and prints its wall-clock seconds, the CPU seconds of the process (all its
-threads, and the reader process it starts on SQLite), rows, file size, the child's peak RSS and the 1-minute load average. On a shared
+threads, and the reader process it starts on SQLite), rows, file size, the child's peak RSS and the 1-minute
+load average. On a shared
 machine the wall-clock figure follows the load: read it next to the CPU seconds (a run can
 use at most 2 cores here). Memory should stay flat with size: compare the peak RSS of
 50,000 and 1,000,000 rows. `--cases csv:1000000:displayed` exports only the list's
@@ -130,8 +131,9 @@ def _seed(url: str, n: int) -> None:
     seed_workspace(profiles=n, random_seed=7, engine=engine, echo=lambda _line: None)
     with engine.begin() as conn:
         # every profile active, so "all active profiles" is exactly n rows
-        conn.exec_driver_sql("UPDATE profiles SET status = 'active', deleted_at = NULL, "
-                             "deleted_reason = NULL WHERE status <> 'active'")
+        conn.exec_driver_sql(
+            "UPDATE profiles SET status = 'active', deleted_at = NULL, deleted_reason = NULL WHERE status <> 'active'"
+        )
     engine.dispose()
     _analyze(url)
     print(f"  seeded {n:,} profiles in {time.perf_counter() - started:.1f} s", flush=True)
@@ -182,6 +184,7 @@ def _time_stages() -> dict[str, float]:
                 return function(*args, **kwargs)
             finally:
                 stages[name] = stages.get(name, 0.0) + time.process_time() - started
+
         return run
 
     reader = writer._ChunkReader
@@ -226,25 +229,41 @@ def run_case(url: str, fmt: str, out: Path, fields: str, stages: bool = False) -
     started = time.perf_counter()
     cpu = time.process_time() + _children_cpu()
     with Session(engine) as session:
-        rows, _left_out = export_to_file(session=session, actor=SYSTEM_ACTOR, flt=ProfileFilter(),
-                                         out_path=out, fields_mode=fields, fmt=fmt,
-                                         columns=DISPLAYED if fields == "displayed" else None)
+        rows, _left_out = export_to_file(
+            session=session,
+            actor=SYSTEM_ACTOR,
+            flt=ProfileFilter(),
+            out_path=out,
+            fields_mode=fields,
+            fmt=fmt,
+            columns=DISPLAYED if fields == "displayed" else None,
+        )
         session.commit()
     seconds = time.perf_counter() - started
     cpu = time.process_time() + _children_cpu() - cpu  # with the SQLite reader process
     start_mb, peak_mb = rss.finish()
     engine.dispose()
-    return {"rows": rows, "seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2),
-            "bytes": out.stat().st_size, "rss_before_mb": start_mb, "peak_rss_mb": peak_mb,
-            "load": round(os.getloadavg()[0], 1),
-            "stages": {k: round(v, 2) for k, v in (stage_cpu or {}).items()}}
+    return {
+        "rows": rows,
+        "seconds": round(seconds, 2),
+        "cpu_seconds": round(cpu, 2),
+        "bytes": out.stat().st_size,
+        "rss_before_mb": start_mb,
+        "peak_rss_mb": peak_mb,
+        "load": round(os.getloadavg()[0], 1),
+        "stages": {k: round(v, 2) for k, v in (stage_cpu or {}).items()},
+    }
 
 
 def _child(url: str, fmt: str, out: Path, fields: str, stages: bool) -> dict:
     env = {**os.environ, "DATA_DIR": str(out.parent), "DATABASE_URL": url}
-    proc = subprocess.run([sys.executable, __file__, "--child", url, fmt, str(out), fields,
-                           "stages" if stages else "-"],
-                          capture_output=True, text=True, env=env, check=False)
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", url, fmt, str(out), fields, "stages" if stages else "-"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     if proc.returncode != 0:
         raise SystemExit(f"case {fmt} failed:\n{proc.stderr[-4000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -256,8 +275,9 @@ def _floor(url: str, out: Path) -> dict:
 
     floor = ROOT / "benchmarks" / "floors" / "export_floor.py"
     target = url.removeprefix("sqlite:///")
-    proc = psutil.Popen([sys.executable, str(floor), target, str(out)], stdout=subprocess.PIPE,
-                        stderr=subprocess.PIPE, text=True)
+    proc = psutil.Popen(
+        [sys.executable, str(floor), target, str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     peak = 0
     while proc.poll() is None:
         try:
@@ -273,20 +293,31 @@ def _floor(url: str, out: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cases", nargs="*",
-                        default=["csv:1000000", "xlsx:50000", "csv:1000000:displayed", "csv:50000"],
-                        help="FORMAT:PROFILES[:FIELDS] ... (formats csv, xlsx, zip; fields all "
-                             "(default) or displayed: name, phone, e-mail, level, created, source)")
+    parser.add_argument(
+        "--cases",
+        nargs="*",
+        default=["csv:1000000", "xlsx:50000", "csv:1000000:displayed", "csv:50000"],
+        help="FORMAT:PROFILES[:FIELDS] ... (formats csv, xlsx, zip; fields all "
+        "(default) or displayed: name, phone, e-mail, level, created, source)",
+    )
     parser.add_argument("--postgres", action="store_true", help="also run every case on PostgreSQL")
     parser.add_argument("--skip-sqlite", action="store_true", help="only PostgreSQL (with --postgres)")
     parser.add_argument("--workdir", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "profile-ui-bench")
-    parser.add_argument("--stages", action="store_true",
-                        help="read serially and print the CPU seconds of each stage (profiles, "
-                             "identities, tags, segments, groups, assemble, write)")
-    parser.add_argument("--floor", action=argparse.BooleanOptionalAction, default=True,
-                        help="also run benchmarks/floors/export_floor.py on every all-fields CSV case")
-    parser.add_argument("--child", nargs=5, metavar=("URL", "FORMAT", "OUT", "FIELDS", "STAGES"),
-                        help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--stages",
+        action="store_true",
+        help="read serially and print the CPU seconds of each stage (profiles, "
+        "identities, tags, segments, groups, assemble, write)",
+    )
+    parser.add_argument(
+        "--floor",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also run benchmarks/floors/export_floor.py on every all-fields CSV case",
+    )
+    parser.add_argument(
+        "--child", nargs=5, metavar=("URL", "FORMAT", "OUT", "FIELDS", "STAGES"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.child:
         url, fmt, out, fields, stages = args.child
@@ -309,26 +340,38 @@ def main() -> None:
                         continue
                     result = _child(url, fmt, out_dir / f"{backend}-{n}.{fmt}", fields, args.stages)
                     goal = GOALS.get((fmt, n)) if fields == "all" else None
-                    verdict = "" if goal is None else (
-                        f"  goal <= {goal:.0f} s: {'met' if result['seconds'] <= goal else 'MISSED'}")
+                    verdict = (
+                        ""
+                        if goal is None
+                        else (f"  goal <= {goal:.0f} s: {'met' if result['seconds'] <= goal else 'MISSED'}")
+                    )
                     failed |= goal is not None and result["seconds"] > goal
-                    print(f"  {backend:<10} {fmt:<4} {fields:<9} {result['rows']:>9,} rows  {result['seconds']:>6.2f} s "
-                          f"(cpu {result['cpu_seconds']:.1f} s)  {result['bytes'] / 1e6:>7.1f} MB  "
-                          f"peak RSS {result['peak_rss_mb']} MB (at start {result['rss_before_mb']} MB)  "
-                          f"load {result['load']}{verdict}", flush=True)
+                    print(
+                        f"  {backend:<10} {fmt:<4} {fields:<9} {result['rows']:>9,} rows  {result['seconds']:>6.2f} s "
+                        f"(cpu {result['cpu_seconds']:.1f} s)  {result['bytes'] / 1e6:>7.1f} MB  "
+                        f"peak RSS {result['peak_rss_mb']} MB (at start {result['rss_before_mb']} MB)  "
+                        f"load {result['load']}{verdict}",
+                        flush=True,
+                    )
                     if result["stages"]:
-                        print("    serial CPU s by stage: " + ", ".join(
-                            f"{k} {v:.2f}" for k, v in sorted(result["stages"].items(), key=lambda kv: -kv[1])),
-                            flush=True)
+                        print(
+                            "    serial CPU s by stage: "
+                            + ", ".join(
+                                f"{k} {v:.2f}" for k, v in sorted(result["stages"].items(), key=lambda kv: -kv[1])
+                            ),
+                            flush=True,
+                        )
                     (out_dir / f"{backend}-{n}.{fmt}").unlink(missing_ok=True)
                     if args.floor and fmt == "csv" and fields == "all":
                         floor = _floor(url, out_dir / f"floor-{backend}-{n}.csv")
-                        print(f"  {backend:<10} floor {floor['rows']:>9,} rows  {floor['seconds']:>6.2f} s  "
-                              f"{floor['bytes'] / 1e6:>7.1f} MB  peak RSS {floor['peak_rss_mb']} MB  "
-                              f"ratio product/floor {result['seconds'] / floor['seconds']:.2f}  "
-                              f"load {os.getloadavg()[0]:.1f}"
-                              f"{'' if floor['rows'] == result['rows'] else '  ROWS DIFFER FROM THE PRODUCT'}",
-                              flush=True)
+                        print(
+                            f"  {backend:<10} floor {floor['rows']:>9,} rows  {floor['seconds']:>6.2f} s  "
+                            f"{floor['bytes'] / 1e6:>7.1f} MB  peak RSS {floor['peak_rss_mb']} MB  "
+                            f"ratio product/floor {result['seconds'] / floor['seconds']:.2f}  "
+                            f"load {os.getloadavg()[0]:.1f}"
+                            f"{'' if floor['rows'] == result['rows'] else '  ROWS DIFFER FROM THE PRODUCT'}",
+                            flush=True,
+                        )
                         (out_dir / f"floor-{backend}-{n}.csv").unlink(missing_ok=True)
     finally:
         shutil.rmtree(out_dir, ignore_errors=True)

@@ -40,10 +40,19 @@ sys.path.insert(0, str(ROOT))
 
 PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 SEED_VERSION = "v1"
-CUSTOM = [("address", "text"), ("district", "text"), ("company", "text"), ("job_title", "text"),
-          ("notes", "text"), ("total_spent", "number"), ("loyalty_points", "number"),
-          ("last_purchase", "date"), ("customer_since", "date"), ("newsletter", "boolean"),
-          ("preferred_channel", "single_choice")]
+CUSTOM = [
+    ("address", "text"),
+    ("district", "text"),
+    ("company", "text"),
+    ("job_title", "text"),
+    ("notes", "text"),
+    ("total_spent", "number"),
+    ("loyalty_points", "number"),
+    ("last_purchase", "date"),
+    ("customer_since", "date"),
+    ("newsletter", "boolean"),
+    ("preferred_channel", "single_choice"),
+]
 
 
 # ---------------------------------------------------------------- seeding (SQL inside the DB)
@@ -106,8 +115,7 @@ def _seed(url: str, n: int) -> None:
     started = time.perf_counter()
     with Session(engine) as session:
         for position, (key, type_) in enumerate(CUSTOM, start=100):
-            session.add(FieldDefinition(key=key, label=key.replace("_", " ").title(), type=type_,
-                                        position=position))
+            session.add(FieldDefinition(key=key, label=key.replace("_", " ").title(), type=type_, position=position))
         session.flush()
         for statement in _seed_sql(engine.dialect.name, n)[:-1]:
             session.execute(sa.text(statement))
@@ -187,33 +195,37 @@ def make_frame(rows: int, n_existing: int, seed: int = 7) -> pl.DataFrame:
     phone = pl.Series([f"+8490{i:07d}" if i <= 9_999_999 else f"+8491{i % 10_000_000:07d}" for i in ids])
     cities = [f"City {i}" for i in range(60)]
     day0 = date(1960, 1, 1)
-    frame = pl.DataFrame({
-        ROW_COL: pl.Series(np.arange(2, rows + 2), dtype=pl.Int64),
-        "identity:email": email.zip_with(pl.Series(~by_phone), pl.Series([None] * rows, dtype=pl.Utf8)),
-        "identity:phone": phone.zip_with(pl.Series(~by_email), pl.Series([None] * rows, dtype=pl.Utf8)),
-        "full_name": [f"Person {i}" if rng.random() < 0.5 else f"Renamed {i}" for i in ids],
-        "gender": rng.choice(["Male", "Female", "Other"], size=rows).tolist(),
-        "birthday": [day0 + timedelta(days=int(x)) for x in rng.integers(0, 15000, rows)],
-        "city": rng.choice(cities, size=rows).tolist(),
-        "member_level": rng.choice(["Bronze", "Silver", "Gold", "Platinum"], size=rows).tolist(),
-        "registered_at": [datetime(2020, 1, 1, tzinfo=UTC) + timedelta(minutes=int(x))
-                          for x in rng.integers(0, 2_000_000, rows)],
-        "address": [f"{int(x)} Main Street" for x in rng.integers(1, 999, rows)],
-        "district": rng.choice([f"District {i}" for i in range(12)], size=rows).tolist(),
-        "company": [f"Co {int(x)}" for x in rng.integers(0, 100, rows)],
-        "job_title": rng.choice(["Engineer", "Teacher", "Doctor", "Clerk"], size=rows).tolist(),
-        "notes": [None if x < 0.7 else "called back" for x in rng.random(rows)],
-        "total_spent": rng.integers(0, 1000, rows).astype(float),
-        "loyalty_points": rng.integers(0, 5000, rows).astype(float),
-        "last_purchase": [date(2024, 1, 1) + timedelta(days=int(x)) for x in rng.integers(0, 365, rows)],
-        "customer_since": [date(2015, 1, 1) + timedelta(days=int(x)) for x in rng.integers(0, 3000, rows)],
-        "newsletter": (rng.random(rows) < 0.5).tolist(),
-        "preferred_channel": rng.choice(["Email", "SMS", "Push", "Phone"], size=rows).tolist(),
-        TAGS_TARGET: [["vip", "2024"] if x < 0.1 else (["lead"] if x < 0.3 else None) for x in rng.random(rows)],
-    }).with_columns(pl.col("registered_at").cast(pl.Datetime("us", "UTC")))
+    frame = pl.DataFrame(
+        {
+            ROW_COL: pl.Series(np.arange(2, rows + 2), dtype=pl.Int64),
+            "identity:email": email.zip_with(pl.Series(~by_phone), pl.Series([None] * rows, dtype=pl.Utf8)),
+            "identity:phone": phone.zip_with(pl.Series(~by_email), pl.Series([None] * rows, dtype=pl.Utf8)),
+            "full_name": [f"Person {i}" if rng.random() < 0.5 else f"Renamed {i}" for i in ids],
+            "gender": rng.choice(["Male", "Female", "Other"], size=rows).tolist(),
+            "birthday": [day0 + timedelta(days=int(x)) for x in rng.integers(0, 15000, rows)],
+            "city": rng.choice(cities, size=rows).tolist(),
+            "member_level": rng.choice(["Bronze", "Silver", "Gold", "Platinum"], size=rows).tolist(),
+            "registered_at": [
+                datetime(2020, 1, 1, tzinfo=UTC) + timedelta(minutes=int(x)) for x in rng.integers(0, 2_000_000, rows)
+            ],
+            "address": [f"{int(x)} Main Street" for x in rng.integers(1, 999, rows)],
+            "district": rng.choice([f"District {i}" for i in range(12)], size=rows).tolist(),
+            "company": [f"Co {int(x)}" for x in rng.integers(0, 100, rows)],
+            "job_title": rng.choice(["Engineer", "Teacher", "Doctor", "Clerk"], size=rows).tolist(),
+            "notes": [None if x < 0.7 else "called back" for x in rng.random(rows)],
+            "total_spent": rng.integers(0, 1000, rows).astype(float),
+            "loyalty_points": rng.integers(0, 5000, rows).astype(float),
+            "last_purchase": [date(2024, 1, 1) + timedelta(days=int(x)) for x in rng.integers(0, 365, rows)],
+            "customer_since": [date(2015, 1, 1) + timedelta(days=int(x)) for x in rng.integers(0, 3000, rows)],
+            "newsletter": (rng.random(rows) < 0.5).tolist(),
+            "preferred_channel": rng.choice(["Email", "SMS", "Push", "Phone"], size=rows).tolist(),
+            TAGS_TARGET: [["vip", "2024"] if x < 0.1 else (["lead"] if x < 0.3 else None) for x in rng.random(rows)],
+        }
+    ).with_columns(pl.col("registered_at").cast(pl.Datetime("us", "UTC")))
     frame = frame.with_columns(
         pl.lit([], dtype=pl.List(pl.Struct({"column": pl.Utf8, "message": pl.Utf8}))).alias(ERRORS_COL),
-        pl.lit(True).alias(VALID_COL))
+        pl.lit(True).alias(VALID_COL),
+    )
     return frame
 
 
@@ -240,13 +252,21 @@ def worker(url: str, n: int, rows: int) -> dict:
         session.commit()
         cpu_started = time.process_time()
         started = time.perf_counter()
-        plan = plan_import(session=session, actor=SYSTEM_ACTOR, frame=frame, mapping=mapping,
-                           options=options, sync_rule=rule, file_name=job.file_name)
+        plan = plan_import(
+            session=session,
+            actor=SYSTEM_ACTOR,
+            frame=frame,
+            mapping=mapping,
+            options=options,
+            sync_rule=rule,
+            file_name=job.file_name,
+        )
         figures["dry_run_s"] = round(time.perf_counter() - started, 2)
         session.rollback()
         started = time.perf_counter()
-        plan = apply_import(session=session, actor=SYSTEM_ACTOR, job=job, frame=frame, mapping=mapping,
-                            options=options, sync_rule=rule)
+        plan = apply_import(
+            session=session, actor=SYSTEM_ACTOR, job=job, frame=frame, mapping=mapping, options=options, sync_rule=rule
+        )
         figures["apply_s"] = round(time.perf_counter() - started, 2)
         started = time.perf_counter()
         session.commit()
@@ -293,15 +313,23 @@ def main() -> None:
             print(f"{backend}, {n:,} existing profiles, {args.rows:,} rows:", flush=True)
             url = prepare(backend, n, workdir)
             try:
-                out = subprocess.run([sys.executable, __file__, "--worker", url, str(n), str(args.rows)],
-                                     capture_output=True, text=True, check=False)
+                out = subprocess.run(
+                    [sys.executable, __file__, "--worker", url, str(n), str(args.rows)],
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                )
                 if out.returncode:
                     print(out.stderr[-4000:])
                     continue
                 figures = json.loads(out.stdout.strip().splitlines()[-1])
-                print(f"  dry run {figures['dry_run_s']} s, apply {figures['apply_s']} s, commit "
-                      f"{figures['commit_s']} s, total {figures['total_s']} s (process CPU {figures['cpu_s']} s), peak RSS "
-                      f"{figures['peak_rss_mb']} MB, counts {figures['counts']}", flush=True)
+                print(
+                    f"  dry run {figures['dry_run_s']} s, apply {figures['apply_s']} s, commit "
+                    f"{figures['commit_s']} s, total {figures['total_s']} s "
+                    f"(process CPU {figures['cpu_s']} s), peak RSS "
+                    f"{figures['peak_rss_mb']} MB, counts {figures['counts']}",
+                    flush=True,
+                )
             finally:
                 if backend == "postgres":
                     _pg_admin(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')

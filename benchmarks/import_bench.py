@@ -54,17 +54,39 @@ PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgr
 
 # custom fields the bench file maps onto (besides the seed's loyalty_points, preferred_store)
 BENCH_FIELDS = [
-    ("address", "Address", "text", []), ("district", "District", "text", []),
-    ("company", "Company", "text", []), ("job_title", "Job title", "text", []),
-    ("total_spent", "Total spent", "number", []), ("last_purchase", "Last purchase", "date", []),
+    ("address", "Address", "text", []),
+    ("district", "District", "text", []),
+    ("company", "Company", "text", []),
+    ("job_title", "Job title", "text", []),
+    ("total_spent", "Total spent", "number", []),
+    ("last_purchase", "Last purchase", "date", []),
     ("preferred_channel", "Preferred channel", "single_choice", ["Email", "SMS", "Push", "Phone"]),
-    ("newsletter", "Newsletter", "boolean", []), ("notes", "Notes", "text", []),
+    ("newsletter", "Newsletter", "boolean", []),
+    ("notes", "Notes", "text", []),
     ("customer_since", "Customer since", "date", []),
 ]
-HEADERS = ["Full Name", "Email", "Phone", "Gender", "Birthday", "City", "Member Level",
-           "Registration Date", "Loyalty Points", "Preferred Store", "Address", "District",
-           "Company", "Job Title", "Total Spent", "Last Purchase", "Preferred Channel",
-           "Newsletter", "Notes", "Customer Since"]
+HEADERS = [
+    "Full Name",
+    "Email",
+    "Phone",
+    "Gender",
+    "Birthday",
+    "City",
+    "Member Level",
+    "Registration Date",
+    "Loyalty Points",
+    "Preferred Store",
+    "Address",
+    "District",
+    "Company",
+    "Job Title",
+    "Total Spent",
+    "Last Purchase",
+    "Preferred Channel",
+    "Newsletter",
+    "Notes",
+    "Customer Since",
+]
 DATE_COLUMNS = {"Birthday", "Registration Date", "Last Purchase", "Customer Since"}
 NUMBER_COLUMNS = {"Loyalty Points", "Total Spent"}
 TARGETS = {"sqlite-xlsx": 20.0, "sqlite-csv": 15.0, "postgres-xlsx": 25.0}
@@ -100,22 +122,36 @@ def plant_matches(engine: Any, rows: int) -> None:
     active, so every database holds exactly the people the file matches."""
     import sqlalchemy as sa
 
-    from profile_ui.models import Identity, Profile
-
-    from profile_ui.models import utcnow
+    from profile_ui.models import Identity, Profile, utcnow
 
     by_email, by_phone = matched_people(rows)
     now = utcnow()
     with engine.begin() as conn:
         for kind, ids, value_of in (("email", by_email, planted_email), ("phone", by_phone, planted_phone)):
             conn.execute(sa.delete(Identity).where(Identity.kind == kind, Identity.profile_id.in_(ids)))
-            conn.execute(sa.insert(Identity), [
-                {"profile_id": pid, "kind": kind, "value": value_of(pid), "value_encrypted": None,
-                 "key_id": None, "is_encrypted": False, "source_type": "seed",
-                 "source_name": "import bench", "first_seen_at": now, "last_seen_at": now}
-                for pid in ids])
-            conn.execute(sa.update(Profile).where(Profile.id.in_(ids))
-                         .values(status="active", deleted_at=None, deleted_reason=None))
+            conn.execute(
+                sa.insert(Identity),
+                [
+                    {
+                        "profile_id": pid,
+                        "kind": kind,
+                        "value": value_of(pid),
+                        "value_encrypted": None,
+                        "key_id": None,
+                        "is_encrypted": False,
+                        "source_type": "seed",
+                        "source_name": "import bench",
+                        "first_seen_at": now,
+                        "last_seen_at": now,
+                    }
+                    for pid in ids
+                ],
+            )
+            conn.execute(
+                sa.update(Profile)
+                .where(Profile.id.in_(ids))
+                .values(status="active", deleted_at=None, deleted_reason=None)
+            )
 
 
 def _upgrade_and_seed(url: str, profiles: int) -> None:
@@ -134,8 +170,9 @@ def _upgrade_and_seed(url: str, profiles: int) -> None:
         position = session.exec(sa.select(sa.func.count()).select_from(FieldDefinition)).one()[0]
         for offset, (key, label, type_, options) in enumerate(BENCH_FIELDS):
             if session.get(FieldDefinition, key) is None:
-                session.add(FieldDefinition(key=key, label=label, type=type_, options=options,
-                                            position=position + offset))
+                session.add(
+                    FieldDefinition(key=key, label=label, type=type_, options=options, position=position + offset)
+                )
         session.commit()
     plant_matches(engine, BENCH_ROWS)
     engine.dispose()
@@ -194,8 +231,12 @@ def new_pg_database(template: str | None = None) -> tuple[str, str]:
 def measure_floor(target: str, file: Path) -> dict:
     """benchmarks/floors/import_floor.py in a child process on `target` (a copy of the seed)."""
     floor = ROOT / "benchmarks" / "floors" / "import_floor.py"
-    proc = subprocess.run([sys.executable, str(floor), str(file), target.removeprefix("sqlite:///")],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, str(floor), str(file), target.removeprefix("sqlite:///")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if proc.returncode:
         sys.stderr.write(proc.stdout + proc.stderr)
         raise SystemExit("the import floor failed")
@@ -206,11 +247,15 @@ def print_floor(f: dict, floor: dict) -> None:
     product = f["dry_run_s"] + f["apply_s"]
     report = f["apply_report"]
     same = (report["created"], report["updated"]) == (floor["created"], floor["updated"])
-    log(f"{'':<18} floor: {floor['seconds']:.2f} s (reading {floor['read_s']:.2f} s) created {floor['created']} "
+    log(
+        f"{'':<18} floor: {floor['seconds']:.2f} s (reading {floor['read_s']:.2f} s) created {floor['created']} "
         f"updated {floor['updated']} identities added {floor['identities_added']} invalid {floor['invalid']}"
-        f"{'' if same else '  COUNTS DIFFER FROM THE PRODUCT'}")
-    log(f"{'':<18} ratio product/floor {product / floor['seconds']:.2f} "
-        f"({product:.1f} s / {floor['seconds']:.2f} s), load {os.getloadavg()[0]:.1f}")
+        f"{'' if same else '  COUNTS DIFFER FROM THE PRODUCT'}"
+    )
+    log(
+        f"{'':<18} ratio product/floor {product / floor['seconds']:.2f} "
+        f"({product:.1f} s / {floor['seconds']:.2f} s), load {os.getloadavg()[0]:.1f}"
+    )
 
 
 def drop_pg_database(name: str) -> None:
@@ -238,8 +283,8 @@ def make_frame(rows: int) -> Any:
     by_email = np.zeros(n, bool)
     by_phone = np.zeros(n, bool)
     slots = np.flatnonzero((idx % 5 == 0) | (idx % 5 == 2))[:matched]
-    by_email[slots[0::2][:len(emails)]] = True
-    by_phone[slots[1::2][:len(phones)]] = True
+    by_email[slots[0::2][: len(emails)]] = True
+    by_phone[slots[1::2][: len(phones)]] = True
     invalid = (idx % 200 == 199) & ~by_email & ~by_phone  # 0.5%: a broken e-mail and no phone
 
     new_email = [f"bench.new{i}@example.org" for i in range(n)]
@@ -257,39 +302,76 @@ def make_frame(rows: int) -> Any:
     def pick(values: list[str]) -> list[str]:
         return [values[i] for i in rng.integers(0, len(values), size=n)]
 
-    first = ["An", "Bình", "Chi", "Dũng", "Giang", "Hà", "Hùng", "Lan", "Minh", "Nam", "Phương",
-             "Quân", "Thảo", "Trang", "Tuấn", "Vy", "Emma", "Oliver", "Grace", "Lucas"]
+    first = [
+        "An",
+        "Bình",
+        "Chi",
+        "Dũng",
+        "Giang",
+        "Hà",
+        "Hùng",
+        "Lan",
+        "Minh",
+        "Nam",
+        "Phương",
+        "Quân",
+        "Thảo",
+        "Trang",
+        "Tuấn",
+        "Vy",
+        "Emma",
+        "Oliver",
+        "Grace",
+        "Lucas",
+    ]
     family = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Võ", "Đặng", "Bùi", "Smith", "Brown"]
     base = date(1960, 1, 1)
-    frame = pl.DataFrame({
-        "Full Name": [f"{f} {m} {g}" for f, m, g in zip(pick(family), pick(["Văn", "Thị", "Minh", "Ngọc", "Gia"]), pick(first))],
-        "Email": list(email),
-        "Phone": list(phone),
-        "Gender": pick(["Nam", "Nữ", "Male", "Female", "F", "M", "Other"]),
-        "Birthday": [base + timedelta(days=int(d)) for d in rng.integers(0, 17000, size=n)],
-        "City": pick(["Hà Nội", "Hồ Chí Minh", "Đà Nẵng", "Hải Phòng", "Cần Thơ", "Huế", "Nha Trang"]),
-        "Member Level": pick(["Bronze", "Silver", "Gold", "Platinum", "gold", "SILVER"]),
-        "Registration Date": [date(2019, 1, 1) + timedelta(days=int(d)) for d in rng.integers(0, 2000, size=n)],
-        "Loyalty Points": rng.integers(0, 20000, size=n).tolist(),
-        "Preferred Store": pick(["Vincom Đồng Khởi", "Aeon Mall Tân Phú", "Crescent Mall", "Online store"]),
-        "Address": [f"{int(h)} {s}, Phường {int(w)}" for h, s, w in zip(
-            rng.integers(1, 2000, size=n),
-            pick(["Lê Lợi", "Trần Hưng Đạo", "Nguyễn Huệ", "Hai Bà Trưng", "Lý Thường Kiệt"]),
-            rng.integers(1, 30, size=n))],
-        "District": pick(["Quận 1", "Quận 3", "Ba Đình", "Hoàn Kiếm", "Cầu Giấy", "Hải Châu"]),
-        "Company": [f"{c} {b}" for c, b in zip(
-            pick(["VinGroup", "FPT", "Viettel", "Masan", "Acme Corp", "Sao Mai", "Hòa Phát"]),
-            pick(["JSC", "Co., Ltd", "Group", "Trading", "Services", "Retail", "Holdings", "Tech"]))],
-        "Job Title": pick(["Engineer", "Teacher", "Accountant", "Designer", "Sales manager", "Student"]),
-        "Total Spent": np.round(rng.gamma(2.0, 1500000.0, size=n), -3).tolist(),
-        "Last Purchase": [date(2024, 1, 1) + timedelta(days=int(d)) for d in rng.integers(0, 500, size=n)],
-        "Preferred Channel": pick(["Email", "SMS", "sms", "Push", "Phone", "email"]),
-        "Newsletter": pick(["Yes", "No", "TRUE", "FALSE", "1", "0"]),
-        "Notes": [f"{note} (order #{int(o)})" for note, o in zip(
-            pick(["Walk-in", "VIP customer", "Prefers weekend delivery", "Call after 6pm", "Gift wrap"]),
-            rng.integers(100_000, 999_999, size=n))],
-        "Customer Since": [date(2015, 1, 1) + timedelta(days=int(d)) for d in rng.integers(0, 3000, size=n)],
-    })
+    frame = pl.DataFrame(
+        {
+            "Full Name": [
+                f"{f} {m} {g}"
+                for f, m, g in zip(pick(family), pick(["Văn", "Thị", "Minh", "Ngọc", "Gia"]), pick(first))
+            ],
+            "Email": list(email),
+            "Phone": list(phone),
+            "Gender": pick(["Nam", "Nữ", "Male", "Female", "F", "M", "Other"]),
+            "Birthday": [base + timedelta(days=int(d)) for d in rng.integers(0, 17000, size=n)],
+            "City": pick(["Hà Nội", "Hồ Chí Minh", "Đà Nẵng", "Hải Phòng", "Cần Thơ", "Huế", "Nha Trang"]),
+            "Member Level": pick(["Bronze", "Silver", "Gold", "Platinum", "gold", "SILVER"]),
+            "Registration Date": [date(2019, 1, 1) + timedelta(days=int(d)) for d in rng.integers(0, 2000, size=n)],
+            "Loyalty Points": rng.integers(0, 20000, size=n).tolist(),
+            "Preferred Store": pick(["Vincom Đồng Khởi", "Aeon Mall Tân Phú", "Crescent Mall", "Online store"]),
+            "Address": [
+                f"{int(h)} {s}, Phường {int(w)}"
+                for h, s, w in zip(
+                    rng.integers(1, 2000, size=n),
+                    pick(["Lê Lợi", "Trần Hưng Đạo", "Nguyễn Huệ", "Hai Bà Trưng", "Lý Thường Kiệt"]),
+                    rng.integers(1, 30, size=n),
+                )
+            ],
+            "District": pick(["Quận 1", "Quận 3", "Ba Đình", "Hoàn Kiếm", "Cầu Giấy", "Hải Châu"]),
+            "Company": [
+                f"{c} {b}"
+                for c, b in zip(
+                    pick(["VinGroup", "FPT", "Viettel", "Masan", "Acme Corp", "Sao Mai", "Hòa Phát"]),
+                    pick(["JSC", "Co., Ltd", "Group", "Trading", "Services", "Retail", "Holdings", "Tech"]),
+                )
+            ],
+            "Job Title": pick(["Engineer", "Teacher", "Accountant", "Designer", "Sales manager", "Student"]),
+            "Total Spent": np.round(rng.gamma(2.0, 1500000.0, size=n), -3).tolist(),
+            "Last Purchase": [date(2024, 1, 1) + timedelta(days=int(d)) for d in rng.integers(0, 500, size=n)],
+            "Preferred Channel": pick(["Email", "SMS", "sms", "Push", "Phone", "email"]),
+            "Newsletter": pick(["Yes", "No", "TRUE", "FALSE", "1", "0"]),
+            "Notes": [
+                f"{note} (order #{int(o)})"
+                for note, o in zip(
+                    pick(["Walk-in", "VIP customer", "Prefers weekend delivery", "Call after 6pm", "Gift wrap"]),
+                    rng.integers(100_000, 999_999, size=n),
+                )
+            ],
+            "Customer Since": [date(2015, 1, 1) + timedelta(days=int(d)) for d in rng.integers(0, 3000, size=n)],
+        }
+    )
     return frame
 
 
@@ -346,6 +428,7 @@ def run_one(args: argparse.Namespace) -> None:
 
     started = time.perf_counter()
     from profile_ui.cli import main
+
     # what the first command would import on its way (Python start-up cost, shown apart)
     from profile_ui.jobs import import_job  # noqa: F401  (the start-up cost, measured)
     from profile_ui.services.importing import apply, read, results, segments_apply, validate  # noqa: F401  (as above)
@@ -410,14 +493,25 @@ def _watch_memory(pid: int, peaks: dict, stop: threading.Event) -> None:
 def measure(case: str, url: str, file: Path, run_dir: Path) -> dict:
     # 50,000 rows of these 20 columns take ~11 MB as CSV (ENVIRONMENT.md: a 10 MB CSV holds
     # ~43,000 such rows), so the upload limit is raised for the runs to hold the same data
-    env = dict(os.environ, DATABASE_URL=url, DATA_DIR=str(run_dir / "data"),
-               ENVIRONMENT="development", SMTP_ENABLED="false", EMBEDDED_WORKER="false",
-               UPLOAD_MAX_BYTES=str(32 * 1024 * 1024))
+    env = dict(
+        os.environ,
+        DATABASE_URL=url,
+        DATA_DIR=str(run_dir / "data"),
+        ENVIRONMENT="development",
+        SMTP_ENABLED="false",
+        EMBEDDED_WORKER="false",
+        UPLOAD_MAX_BYTES=str(32 * 1024 * 1024),
+    )
     peaks = {"readers": 0.0, "tree": 0.0}
     stop = threading.Event()
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, __file__, "_run", "--file", str(file)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "_run", "--file", str(file)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     watcher = threading.Thread(target=_watch_memory, args=(proc.pid, peaks, stop), daemon=True)
     watcher.start()
     stdout, stderr = proc.communicate()
@@ -428,7 +522,7 @@ def measure(case: str, url: str, file: Path, run_dir: Path) -> dict:
     if line is None:
         sys.stderr.write(stdout + stderr)
         raise SystemExit(f"{case}: the run failed")
-    figures = json.loads(line[len("BENCH "):])
+    figures = json.loads(line[len("BENCH ") :])
     for report in (figures["dry_run_report"], figures["apply_report"]):
         report.setdefault("created", report.get("new"))  # the CLI's report says "new"
     figures["peak_readers_mb"] = peaks["readers"]
@@ -445,16 +539,22 @@ def print_figures(f: dict) -> None:
     dry = f["dry_run_report"]
     target = TARGETS.get(f["case"])
     verdict = "" if target is None else (" OK" if total <= target else f" MISSED (target {target:.0f} s)")
-    log(f"{f['case']:<18} dry run {f['dry_run_s']:6.1f} s + apply {f['apply_s']:6.1f} s = "
+    log(
+        f"{f['case']:<18} dry run {f['dry_run_s']:6.1f} s + apply {f['apply_s']:6.1f} s = "
         f"{total:6.1f} s{verdict} (CPU {f['dry_run_cpu_s'] + f['apply_cpu_s']:.1f} s); "
         f"process wall {f['wall_s']:.1f} s (imports {f['imports_s']:.1f} s); "
         f"peak RSS {f['peak_rss_mb']:.0f} MB (file-reading child process {f['peak_readers_mb']:.0f} MB; "
-        f"both at once {f['peak_tree_mb']:.0f} MB)")
-    log(f"{'':<18} dry run: {dry['status']} created {dry['created']} updated {dry['updated']} "
-        f"unchanged {dry['unchanged']} merged {dry['merged']} invalid {dry['invalid']} conflicts {dry['conflicts']}")
-    log(f"{'':<18} apply:   {report['status']} created {report['created']} updated {report['updated']} "
+        f"both at once {f['peak_tree_mb']:.0f} MB)"
+    )
+    log(
+        f"{'':<18} dry run: {dry['status']} created {dry['created']} updated {dry['updated']} "
+        f"unchanged {dry['unchanged']} merged {dry['merged']} invalid {dry['invalid']} conflicts {dry['conflicts']}"
+    )
+    log(
+        f"{'':<18} apply:   {report['status']} created {report['created']} updated {report['updated']} "
         f"unchanged {report['unchanged']} merged {report['merged']} invalid {report['invalid']} "
-        f"conflicts {report['conflicts']}")
+        f"conflicts {report['conflicts']}"
+    )
     for stage in f.get("stages", []):
         log(f"{'':<18} {stage}")
 
@@ -468,8 +568,12 @@ def main() -> None:
     parser.add_argument("--only", default="", help="comma-separated cases")
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--rows", type=int, default=BENCH_ROWS, help="the file's rows (default 50,000)")
-    parser.add_argument("--floor", action=argparse.BooleanOptionalAction, default=True,
-                        help="also run benchmarks/floors/import_floor.py and print the ratio")
+    parser.add_argument(
+        "--floor",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also run benchmarks/floors/import_floor.py and print the ratio",
+    )
     args = parser.parse_args()
     BENCH_ROWS = args.rows
     cases = ["sqlite-xlsx", "sqlite-csv", "postgres-xlsx", "sqlite-xlsx-100k"]
@@ -481,8 +585,7 @@ def main() -> None:
     args.workdir.mkdir(parents=True, exist_ok=True)
     xlsx, csv = bench_files(args.workdir, BENCH_ROWS)
     small = seeded_sqlite(args.workdir, args.small) if "sqlite-xlsx-100k" in cases else None
-    big = seeded_sqlite(args.workdir, args.profiles) if any(
-        c in cases for c in ("sqlite-xlsx", "sqlite-csv")) else None
+    big = seeded_sqlite(args.workdir, args.profiles) if any(c in cases for c in ("sqlite-xlsx", "sqlite-csv")) else None
 
     results = []
     for case in cases:
@@ -502,8 +605,10 @@ def main() -> None:
                 if args.floor:
                     shutil.copyfile(seeded, floor_url)
             file = csv if case == "sqlite-csv" else xlsx
-            log(f"running {case}: {file.name} against "
-                f"{args.small if case.endswith('-100k') else args.profiles:,} profiles")
+            log(
+                f"running {case}: {file.name} against "
+                f"{args.small if case.endswith('-100k') else args.profiles:,} profiles"
+            )
             figures = measure(case, url, file, run_dir)
             print_figures(figures)
             if args.floor:
@@ -521,13 +626,17 @@ def main() -> None:
         big_s = by_case["sqlite-xlsx"]["dry_run_s"] + by_case["sqlite-xlsx"]["apply_s"]
         small_s = by_case["sqlite-xlsx-100k"]["dry_run_s"] + by_case["sqlite-xlsx-100k"]["apply_s"]
         ratio = big_s / small_s
-        log(f"same file, 1M vs 100k profiles: {big_s:.1f} s / {small_s:.1f} s = {ratio:.2f}x "
-            f"({'OK' if ratio < 2 else 'MISSED'}, target < 2x)")
+        log(
+            f"same file, 1M vs 100k profiles: {big_s:.1f} s / {small_s:.1f} s = {ratio:.2f}x "
+            f"({'OK' if ratio < 2 else 'MISSED'}, target < 2x)"
+        )
     peak = max((f["peak_rss_mb"] for f in results), default=0)
     tree = max((f["peak_tree_mb"] for f in results), default=0)
-    log(f"peak memory of the import process in any run: {peak:.0f} MB "
+    log(
+        f"peak memory of the import process in any run: {peak:.0f} MB "
         f"({'OK' if peak <= MEMORY_TARGET_MB else 'MISSED'}, target <= {MEMORY_TARGET_MB} MB); "
-        f"with its file-reading child process at the same moment: {tree:.0f} MB")
+        f"with its file-reading child process at the same moment: {tree:.0f} MB"
+    )
 
 
 if __name__ == "__main__":

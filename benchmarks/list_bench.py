@@ -78,8 +78,12 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--no-indexes", action="store_true", help="leave out PROPOSED_INDEXES")
     parser.add_argument("--only", help="run only cases whose name contains this text")
-    parser.add_argument("--floor", action=argparse.BooleanOptionalAction, default=True,
-                        help="also time benchmarks/floors/list_floor.py and print the ratios")
+    parser.add_argument(
+        "--floor",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also time benchmarks/floors/list_floor.py and print the ratios",
+    )
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="list-bench-"))
@@ -93,7 +97,11 @@ def main() -> int:
     from profile_ui.seed import seed_workspace
     from profile_ui.services.permissions import SYSTEM_ACTOR
     from profile_ui.services.profiles import (
-        SORTS, ProfileFilter, count_profiles, estimate_count, list_profiles,
+        SORTS,
+        ProfileFilter,
+        count_profiles,
+        estimate_count,
+        list_profiles,
     )
 
     db_path = Path(args.db) if args.db else work / "bench.db"
@@ -117,14 +125,17 @@ def main() -> int:
         group = {g.name: g.id for g in session.exec(select(Group)).all()}
         segment = {s.name: s.id for s in session.exec(select(Segment)).all()}
         # a profile a third of the way in that has a user id, an e-mail and a phone
-        candidates = session.exec(select(Profile.id).where(Profile.status == "active")
-                                  .order_by(Profile.id).offset(total // 3).limit(50)).all()
+        candidates = session.exec(
+            select(Profile.id).where(Profile.status == "active").order_by(Profile.id).offset(total // 3).limit(50)
+        ).all()
         kinds_of = {}
-        for pid, kind in session.exec(select(Identity.profile_id, Identity.kind)
-                                      .where(Identity.profile_id.in_(candidates))).all():
+        for pid, kind in session.exec(
+            select(Identity.profile_id, Identity.kind).where(Identity.profile_id.in_(candidates))
+        ).all():
             kinds_of.setdefault(pid, set()).add(kind)
-        sample_id = next((p for p in candidates if kinds_of.get(p, set()) >= {"user_id", "email", "phone"}),
-                         candidates[0])
+        sample_id = next(
+            (p for p in candidates if kinds_of.get(p, set()) >= {"user_id", "email", "phone"}), candidates[0]
+        )
         ids = dict(session.exec(select(Identity.kind, Identity.value).where(Identity.profile_id == sample_id)).all())
         name = session.get(Profile, sample_id).full_name
 
@@ -137,23 +148,47 @@ def main() -> int:
         ("all, page 20", ProfileFilter(), "created_at", True, 20),
         ("query user id", ProfileFilter(text=ids.get("user_id", "U0000001")), "created_at", True, 1),
         ("query e-mail", ProfileFilter(text=email), "created_at", True, 1),
-        ("query e-mail prefix", ProfileFilter(text=email[:email.index("@") + 3]), "created_at", True, 1),
+        ("query e-mail prefix", ProfileFilter(text=email[: email.index("@") + 3]), "created_at", True, 1),
         ("query phone (national form)", ProfileFilter(text=national_phone), "created_at", True, 1),
         ("query full name", ProfileFilter(text=name), "created_at", True, 1),
         ("query family name (lower case)", ProfileFilter(text=family.lower()), "created_at", True, 1),
         ("member level Gold", ProfileFilter(member_level="Gold"), "created_at", True, 1),
         ("tag Stage (80%)", ProfileFilter(tag_ids=[tag["Stage"]]), "created_at", True, 1),
-        ("tag Tet promo = Purchased", ProfileFilter(tag_values={tag["Tet 2025 promo"]: "Purchased"}),
-         "created_at", True, 1),
+        (
+            "tag Tet promo = Purchased",
+            ProfileFilter(tag_values={tag["Tet 2025 promo"]: "Purchased"}),
+            "created_at",
+            True,
+            1,
+        ),
         ("group Beta testers (3%)", ProfileFilter(group_id=group["Beta testers"]), "created_at", True, 1),
-        ("group VIP + level Gold", ProfileFilter(group_id=group["VIP Club"], member_level="Gold"),
-         "created_at", True, 1),
+        (
+            "group VIP + level Gold",
+            ProfileFilter(group_id=group["VIP Club"], member_level="Gold"),
+            "created_at",
+            True,
+            1,
+        ),
         ("segment Churn risk", ProfileFilter(segment_id=segment["Churn risk"]), "created_at", True, 1),
         ("created H1 2023", ProfileFilter(created_from=jan, created_to=jul), "created_at", True, 1),
-        ("level + tag + created", ProfileFilter(member_level="Silver", tag_ids=[tag["Newsletter subscriber"]],
-                                                created_from=jan, created_to=jul), "created_at", True, 1),
-        ("tag + group + segment", ProfileFilter(tag_ids=[tag["Interest"]], group_id=group["Store events Hà Nội"],
-                                                segment_id=segment["RFM tier"]), "created_at", True, 1),
+        (
+            "level + tag + created",
+            ProfileFilter(
+                member_level="Silver", tag_ids=[tag["Newsletter subscriber"]], created_from=jan, created_to=jul
+            ),
+            "created_at",
+            True,
+            1,
+        ),
+        (
+            "tag + group + segment",
+            ProfileFilter(
+                tag_ids=[tag["Interest"]], group_id=group["Store events Hà Nội"], segment_id=segment["RFM tier"]
+            ),
+            "created_at",
+            True,
+            1,
+        ),
         ("name query + level, by name", ProfileFilter(text=family, member_level="Gold"), "full_name", False, 1),
         ("common family name, by name", ProfileFilter(text="Nguyễn"), "full_name", False, 1),
         ("deactivated", ProfileFilter(status="deactivated"), "created_at", True, 1),
@@ -168,9 +203,14 @@ def main() -> int:
     if args.only:
         cases = [c for c in cases if args.only.lower() in c[0].lower()]
 
-    print(f"\n{total:,} profiles, SQLite {engine.dialect.dbapi.sqlite_version}, "
-          f"repeat {args.repeat}, page size 50; times in ms")
-    header = f"{'case':<34} {'page p50':>9} {'p95':>7} {'est p50':>8} {'p95':>7} {'exact p50':>10} {'p95':>7}  {'count':>9}  estimate"
+    print(
+        f"\n{total:,} profiles, SQLite {engine.dialect.dbapi.sqlite_version}, "
+        f"repeat {args.repeat}, page size 50; times in ms"
+    )
+    header = (
+        f"{'case':<34} {'page p50':>9} {'p95':>7} {'est p50':>8} {'p95':>7} "
+        f"{'exact p50':>10} {'p95':>7}  {'count':>9}  estimate"
+    )
     print(header)
     print("-" * len(header))
     worst_page, worst_estimate, over = 0.0, 0.0, []
@@ -181,12 +221,24 @@ def main() -> int:
             if page == -1:
                 known = count_profiles(session=session, actor=SYSTEM_ACTOR, flt=flt)
                 page = max(1, -(-known // 50))
-            page_ms, _ = _timed(lambda: list_profiles(session=session, actor=SYSTEM_ACTOR, flt=flt, sort=sort,
-                                                      descending=desc, page=page, page_size=50,
-                                                      with_total=False, known_total=known), args.repeat)
+            page_ms, _ = _timed(
+                lambda: list_profiles(
+                    session=session,
+                    actor=SYSTEM_ACTOR,
+                    flt=flt,
+                    sort=sort,
+                    descending=desc,
+                    page=page,
+                    page_size=50,
+                    with_total=False,
+                    known_total=known,
+                ),
+                args.repeat,
+            )
             est_ms, est = _timed(lambda: estimate_count(session=session, actor=SYSTEM_ACTOR, flt=flt), args.repeat)
-            exact_ms, exact = _timed(lambda: count_profiles(session=session, actor=SYSTEM_ACTOR, flt=flt),
-                                     max(3, args.repeat // 3))
+            exact_ms, exact = _timed(
+                lambda: count_profiles(session=session, actor=SYSTEM_ACTOR, flt=flt), max(3, args.repeat // 3)
+            )
             p95_page, p95_est, p95_exact = (_percentile(x, 0.95) for x in (page_ms, est_ms, exact_ms))
             worst_page, worst_estimate = max(worst_page, p95_page), max(worst_estimate, p95_est)
             product_p95[label] = p95_page
@@ -195,15 +247,23 @@ def main() -> int:
             shown = "exact" if est.exact else f"~{est.value:,} ({(est.value - exact) / max(exact, 1):+.1%})"
             if p95_exact > 300 and not (not est.exact and p95_est <= 300):
                 over.append(label)
-            print(f"{label:<34} {statistics.median(page_ms):9.1f} {p95_page:7.1f} {statistics.median(est_ms):8.1f} "
-                  f"{p95_est:7.1f} {statistics.median(exact_ms):10.1f} {p95_exact:7.1f}  {exact:>9,}  {shown}")
-    print(f"\nworst page p95 {worst_page:.1f} ms (target 100); worst first count (estimate or exact) p95 "
-          f"{worst_estimate:.1f} ms (target 300)")
+            print(
+                f"{label:<34} {statistics.median(page_ms):9.1f} {p95_page:7.1f} {statistics.median(est_ms):8.1f} "
+                f"{p95_est:7.1f} {statistics.median(exact_ms):10.1f} {p95_exact:7.1f}  {exact:>9,}  {shown}"
+            )
+    print(
+        f"\nworst page p95 {worst_page:.1f} ms (target 100); worst first count (estimate or exact) p95 "
+        f"{worst_estimate:.1f} ms (target 300)"
+    )
     if over:
         print("exact count over 300 ms without an estimate first:", ", ".join(over))
     if args.floor:
-        _print_floor(str(db_path), product_p95, args.repeat,
-                     {"email": email, "user_id": ids.get("user_id", "U0000001"), "tag_id": tag["Stage"]})
+        _print_floor(
+            str(db_path),
+            product_p95,
+            args.repeat,
+            {"email": email, "user_id": ids.get("user_id", "U0000001"), "tag_id": tag["Stage"]},
+        )
     try:
         print(f"load average during the run: {os.getloadavg()[0]:.2f} (2 cores)")
     except OSError:

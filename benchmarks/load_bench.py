@@ -79,8 +79,13 @@ class Marketer:
         self.updates: queue.Queue[dict] = queue.Queue()
         self.sio = socketio.Client(reconnection=False)
         self.sio.on("event", self.updates.put, namespace=NAMESPACE)
-        self.sio.connect(f"{url}?token={uuid.uuid4()}", socketio_path=NAMESPACE,
-                         namespaces=[NAMESPACE], transports=["websocket"], wait_timeout=30)
+        self.sio.connect(
+            f"{url}?token={uuid.uuid4()}",
+            socketio_path=NAMESPACE,
+            namespaces=[NAMESPACE],
+            transports=["websocket"],
+            wait_timeout=30,
+        )
         self.path = "/login"
         self.events = 0
         self.busy_ms = 0.0  # time waiting for answers to this tab's events
@@ -98,9 +103,11 @@ class Marketer:
         while pending:
             name, args = pending.pop(0)
             started = time.perf_counter()
-            self.sio.emit("event", {"name": name, "payload": args,
-                                    "router_data": {"pathname": self.path, "asPath": self.path}},
-                          namespace=NAMESPACE)
+            self.sio.emit(
+                "event",
+                {"name": name, "payload": args, "router_data": {"pathname": self.path, "asPath": self.path}},
+                namespace=NAMESPACE,
+            )
             self.events += 1
             try:
                 update = self.updates.get(timeout=self.timeout)
@@ -161,12 +168,24 @@ def _states() -> dict[str, str]:
     from profile_ui.pages.profiles.list_state import ProfilesListState
     from profile_ui.pages.profiles.tag_picker import TagPickerState
 
-    return {"login": LoginState.get_full_name(), "list": ProfilesListState.get_full_name(),
-            "detail": ProfileDetailState.get_full_name(), "picker": TagPickerState.get_full_name()}
+    return {
+        "login": LoginState.get_full_name(),
+        "list": ProfilesListState.get_full_name(),
+        "detail": ProfileDetailState.get_full_name(),
+        "picker": TagPickerState.get_full_name(),
+    }
 
 
-def run_marketer(url: str, index: int, own_profiles: list[int], tag: tuple[int, int],
-                 until: float, think: float, timeout: float, results: Results) -> None:
+def run_marketer(
+    url: str,
+    index: int,
+    own_profiles: list[int],
+    tag: tuple[int, int],
+    until: float,
+    think: float,
+    timeout: float,
+    results: Results,
+) -> None:
     rng = random.Random(index)
     states = _states()
     email = f"bench{index}@bench.example.com"
@@ -177,20 +196,26 @@ def run_marketer(url: str, index: int, own_profiles: list[int], tag: tuple[int, 
         return
     try:
         tab.send(f"{tab.prefix}.hydrate_and_load", {"vars": {}}, path="/login")
-        if not results.timed("sign in", tab, lambda: tab.send(
-                f"{states['login']}.submit", {"form_data": {"email": email, "password": PASSWORD}},
-                path="/login")):
+        if not results.timed(
+            "sign in",
+            tab,
+            lambda: tab.send(
+                f"{states['login']}.submit", {"form_data": {"email": email, "password": PASSWORD}}, path="/login"
+            ),
+        ):
             return
         tab.send(f"{states['list']}.on_load", path="/profiles")
         edit = 0
         while time.monotonic() < until:
             time.sleep(rng.expovariate(1 / think))
-            action = rng.choices(["list query", "open User 360", "inline edit", "batch tag"],
-                                 weights=[4, 3, 2, 1])[0]
+            action = rng.choices(["list query", "open User 360", "inline edit", "batch tag"], weights=[4, 3, 2, 1])[0]
             if action == "list query":
                 form = {"q": rng.choice(NAME_PARTS), "member_level": rng.choice(LEVELS), "status": "active"}
-                results.timed(action, tab, lambda: tab.send(f"{states['list']}.apply_query", {"form_data": form},
-                                                          path="/profiles"))
+                results.timed(
+                    action,
+                    tab,
+                    lambda: tab.send(f"{states['list']}.apply_query", {"form_data": form}, path="/profiles"),
+                )
             elif action == "open User 360":
                 pid = rng.choice(own_profiles)
                 results.timed(action, tab, lambda: tab.send(f"{states['detail']}.on_load", path=f"/profiles/{pid}"))
@@ -202,13 +227,15 @@ def run_marketer(url: str, index: int, own_profiles: list[int], tag: tuple[int, 
                 def save() -> None:
                     tab.send(f"{states['detail']}.on_load", path=f"/profiles/{pid}")
                     tab.send(f"{states['detail']}.start_edit", {"key": "city"})
-                    answer = tab.send(f"{states['detail']}.submit_inline", {"form_data": {
-                        "field_key": "city", "value": value}})
+                    answer = tab.send(
+                        f"{states['detail']}.submit_inline", {"form_data": {"field_key": "city", "value": value}}
+                    )
                     if "Saved City" in repr(answer):
                         with results.lock:
                             results.saved_edits.append((pid, value))
                     elif "changed by someone" not in repr(answer):
                         raise Failed(f"no confirmation of the edit: {repr(answer)[-300:]}")
+
                 results.timed(action, tab, save)
             else:
                 rows = rng.sample(own_profiles, k=min(3, len(own_profiles)))
@@ -220,10 +247,13 @@ def run_marketer(url: str, index: int, own_profiles: list[int], tag: tuple[int, 
                     tab.send(f"{states['list']}.open_batch_tag")
                     tab.send(f"{states['picker']}.choose_group", {"group_id": str(tag[0])})
                     tab.send(f"{states['picker']}.choose_tag", {"tag_id": str(tag[1])})
-                    answer = tab.send(f"{states['list']}.apply_batch_tag", {"form_data": {
-                        "policy": "ignore", "tag_value": f"bench-{index}"}})
+                    answer = tab.send(
+                        f"{states['list']}.apply_batch_tag",
+                        {"form_data": {"policy": "ignore", "tag_value": f"bench-{index}"}},
+                    )
                     if "Tagged" not in repr(answer):
                         raise Failed(f"no confirmation of the tagging: {repr(answer)[:300]}")
+
                 results.timed(action, tab, batch_tag)
     except Exception as exc:  # noqa: BLE001 - a broken connection ends this marketer
         results.errors["connection"].append(str(exc)[:200])
@@ -249,18 +279,22 @@ def prepare_workspace(users: int, per_user: int) -> tuple[dict[int, list[int]], 
         for i in range(users):
             email = f"bench{i}@bench.example.com"
             if not session.exec(select(User).where(User.email == email)).first():
-                create_user(session=session, actor=SYSTEM_ACTOR, email=email, password=PASSWORD,
-                            role="marketer")
-        ids = list(session.exec(select(Profile.id).where(Profile.status == "active")
-                                .order_by(Profile.id).limit(users * per_user)).all())
+                create_user(session=session, actor=SYSTEM_ACTOR, email=email, password=PASSWORD, role="marketer")
+        ids = list(
+            session.exec(
+                select(Profile.id).where(Profile.status == "active").order_by(Profile.id).limit(users * per_user)
+            ).all()
+        )
         if len(ids) < users * per_user:
             raise SystemExit(f"need {users * per_user} active profiles, found {len(ids)}: seed more")
-        group = workspace_settings.create_tag_group(session=session, actor=SYSTEM_ACTOR,
-                                                    name=f"Bench {uuid.uuid4().hex[:6]}")
-        tag = workspace_settings.create_tag(session=session, actor=SYSTEM_ACTOR, group_id=group.id,
-                                            name="Campaign", kind="text")
+        group = workspace_settings.create_tag_group(
+            session=session, actor=SYSTEM_ACTOR, name=f"Bench {uuid.uuid4().hex[:6]}"
+        )
+        tag = workspace_settings.create_tag(
+            session=session, actor=SYSTEM_ACTOR, group_id=group.id, name="Campaign", kind="text"
+        )
         session.execute(sa.text("SELECT 1"))
-        return ({i: ids[i * per_user:(i + 1) * per_user] for i in range(users)}, (group.id, tag.id))
+        return ({i: ids[i * per_user : (i + 1) * per_user] for i in range(users)}, (group.id, tag.id))
 
 
 def edits_stored(saved: list[tuple[int, str]]) -> tuple[int, int]:
@@ -298,19 +332,29 @@ def start_background_jobs(import_rows: int, imports: int, export: bool, work: Pa
             writer = csv.writer(out)
             writer.writerow(["Full Name", "Email", "City", "Member level"])
             for i in range(import_rows):
-                writer.writerow([f"Import Person {i}", f"import{i}@bench-import.example.com",
-                                 f"City {n}", LEVELS[i % 4]])
+                writer.writerow(
+                    [f"Import Person {i}", f"import{i}@bench-import.example.com", f"City {n}", LEVELS[i % 4]]
+                )
         with session_scope() as session:
             actor = actor_for_email(session=session, email="bench0@bench.example.com")
-            jobs = submit_import(session=session, actor=actor, dry_run=False, enqueue=True,
-                                 files=[ImportFile(file_name=path.name, stored_path=path)])
+            jobs = submit_import(
+                session=session,
+                actor=actor,
+                dry_run=False,
+                enqueue=True,
+                files=[ImportFile(file_name=path.name, stored_path=path)],
+            )
             job_ids += [job.id for job in jobs]
     export_id = None
     if export:
         with session_scope() as session:
             actor = actor_for_email(session=session, email="bench0@bench.example.com")
-            result = export_profiles(session=session, actor=actor, flt=ProfileFilter(),
-                                     columns=["full_name", "identity:email", "city", "member_level"])
+            result = export_profiles(
+                session=session,
+                actor=actor,
+                flt=ProfileFilter(),
+                columns=["full_name", "identity:email", "city", "member_level"],
+            )
             export_id = result.export_id if result.background else None
     return job_ids, export_id
 
@@ -338,11 +382,20 @@ class App:
         self.pg_name = None
         data_dir = work / "data"
         data_dir.mkdir(parents=True)
-        env = {k: v for k, v in os.environ.items()
-               if k not in ("REDIS_URL", "REFLEX_REDIS_URL", "DATABASE_URL", "MAKEFLAGS", "MAKELEVEL")}
-        env.update(DATA_DIR=str(data_dir), ENVIRONMENT="test", APP_URL=self.url,
-                   REFLEX_WEB_WORKDIR=str(work / "web"), PYTHONUNBUFFERED="1",
-                   REFLEX_TELEMETRY_ENABLED="false", REFLEX_CHECK_LATEST_VERSION="false")
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("REDIS_URL", "REFLEX_REDIS_URL", "DATABASE_URL", "MAKEFLAGS", "MAKELEVEL")
+        }
+        env.update(
+            DATA_DIR=str(data_dir),
+            ENVIRONMENT="test",
+            APP_URL=self.url,
+            REFLEX_WEB_WORKDIR=str(work / "web"),
+            PYTHONUNBUFFERED="1",
+            REFLEX_TELEMETRY_ENABLED="false",
+            REFLEX_CHECK_LATEST_VERSION="false",
+        )
         bun = ROOT / ".tools" / "bun" / "node_modules" / ".bin" / "bun"
         env.setdefault("REFLEX_BUN_PATH", str(bun))
         env["PATH"] = f"{Path(env['REFLEX_BUN_PATH']).parent}:{Path(sys.executable).parent}:{env['PATH']}"
@@ -350,21 +403,37 @@ class App:
             self.redis = ThrowawayRedis(work).start()
             self.pg_name = create_pg_database("pu_load")
             env.update(DATABASE_URL=pg_url(self.pg_name), REDIS_URL=self.redis.url(), BACKEND_HOST="127.0.0.1")
-            command = ["make", "--no-print-directory", "run-scale", f"PORT={self.port}",
-                       "BACKEND_WORKERS=2", "JOB_WORKERS=2", "SEED_DEMO=0"]
+            command = [
+                "make",
+                "--no-print-directory",
+                "run-scale",
+                f"PORT={self.port}",
+                "BACKEND_WORKERS=2",
+                "JOB_WORKERS=2",
+                "SEED_DEMO=0",
+            ]
         else:
             env["DATABASE_URL"] = f"sqlite:///{data_dir / 'bench.db'}"
-            command = [str(Path(sys.executable).parent / "reflex"), "run", "--env", "prod",
-                       "--frontend-port", str(self.port), "--backend-port", str(self.port),
-                       "--backend-host", "127.0.0.1"]
+            command = [
+                str(Path(sys.executable).parent / "reflex"),
+                "run",
+                "--env",
+                "prod",
+                "--frontend-port",
+                str(self.port),
+                "--backend-port",
+                str(self.port),
+                "--backend-host",
+                "127.0.0.1",
+            ]
         self.env = env
         cli = str(Path(sys.executable).parent / "profile-ui")
         subprocess.run([cli, "db", "upgrade"], env=env, cwd=ROOT, check=True, capture_output=True)
-        subprocess.run([cli, "seed", "--profiles", str(profiles)], env=env, cwd=ROOT, check=True,
-                       capture_output=True)
+        subprocess.run([cli, "seed", "--profiles", str(profiles)], env=env, cwd=ROOT, check=True, capture_output=True)
         self.log = (work / "app.log").open("w")
-        self.proc = subprocess.Popen(command, env=env, cwd=ROOT, stdout=self.log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            command, env=env, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         self._wait()
 
     def _wait(self) -> None:
@@ -425,9 +494,12 @@ def run_once(url: str, users: int, args: argparse.Namespace, work: Path) -> None
     results = Results()
     started = time.monotonic()
     until = started + args.duration
-    threads = [threading.Thread(target=run_marketer, args=(url, i, own[i], tag, until, args.think,
-                                                          args.timeout, results), daemon=True)
-               for i in range(users)]
+    threads = [
+        threading.Thread(
+            target=run_marketer, args=(url, i, own[i], tag, until, args.think, args.timeout, results), daemon=True
+        )
+        for i in range(users)
+    ]
     for thread in threads:
         thread.start()
         time.sleep(args.ramp / max(users, 1))
@@ -436,15 +508,19 @@ def run_once(url: str, users: int, args: argparse.Namespace, work: Path) -> None
     elapsed = time.monotonic() - started
     stored, saved = edits_stored(results.saved_edits)
     load = os.getloadavg()[0]
-    print(f"\n{args.label} · V={users} · {elapsed:.0f} s · load {load:.1f} · "
-          f"{results.events / elapsed:.1f} events/s · edits stored {stored}/{saved} · "
-          f"{background_outcome(job_ids, export_id)}")
+    print(
+        f"\n{args.label} · V={users} · {elapsed:.0f} s · load {load:.1f} · "
+        f"{results.events / elapsed:.1f} events/s · edits stored {stored}/{saved} · "
+        f"{background_outcome(job_ids, export_id)}"
+    )
     print("| action | n | p50 ms | p95 ms | p99 ms | errors |")
     print("|---|---|---|---|---|---|")
     for action in ACTIONS:
         values = results.timings.get(action, [])
-        print(f"| {action} | {len(values)} | {percentile(values, 50):.0f} | {percentile(values, 95):.0f} | "
-              f"{percentile(values, 99):.0f} | {len(results.errors.get(action, []))} |")
+        print(
+            f"| {action} | {len(values)} | {percentile(values, 50):.0f} | {percentile(values, 95):.0f} | "
+            f"{percentile(values, 99):.0f} | {len(results.errors.get(action, []))} |"
+        )
     other = results.errors.get("connection", [])
     if other:
         print(f"| (connection lost) | | | | | {len(other)} |")

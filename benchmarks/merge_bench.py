@@ -54,6 +54,7 @@ def _database(postgres: bool, workdir: Path) -> tuple[str, callable]:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
     return sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False), drop
 
 
@@ -61,22 +62,60 @@ def _seed(session: Session, pairs: int, rows_each: int = 1) -> list[int]:
     now = utcnow()
     start = (session.execute(sa.select(sa.func.max(Profile.id))).scalar() or 0) + 1
     ids = list(range(start, start + 2 * pairs))
-    session.execute(sa.insert(Profile), [{"id": i, "full_name": f"P {i}", "city": f"C{i % 7}", "status": "active",
-                                          "attributes": {"score": i % 10}, "created_at": now, "updated_at": now}
-                                         for i in ids])
-    session.execute(sa.insert(Identity), [
-        {"profile_id": i, "kind": "email" if n < pairs else "phone",
-         "value": f"p{i}@x.com" if n < pairs else f"+8490{i:07d}", "is_encrypted": False, "source_type": "seed",
-         "first_seen_at": now, "last_seen_at": now} for n, i in enumerate(ids)])
+    session.execute(
+        sa.insert(Profile),
+        [
+            {
+                "id": i,
+                "full_name": f"P {i}",
+                "city": f"C{i % 7}",
+                "status": "active",
+                "attributes": {"score": i % 10},
+                "created_at": now,
+                "updated_at": now,
+            }
+            for i in ids
+        ],
+    )
+    session.execute(
+        sa.insert(Identity),
+        [
+            {
+                "profile_id": i,
+                "kind": "email" if n < pairs else "phone",
+                "value": f"p{i}@x.com" if n < pairs else f"+8490{i:07d}",
+                "is_encrypted": False,
+                "source_type": "seed",
+                "first_seen_at": now,
+                "last_seen_at": now,
+            }
+            for n, i in enumerate(ids)
+        ],
+    )
     tag = make_tag(session, "Bench", f"T{uuid.uuid4().hex[:6]}", kind="multi")
-    session.execute(sa.insert(ProfileTag), [{"profile_id": i, "tag_id": tag, "value": f"v{k}", "source": "seed",
-                                             "created_at": now} for i in ids for k in range(rows_each)])
-    session.execute(sa.insert(LinkedObject), [{"profile_id": i, "object_type": "ticket", "name": f"T{k}",
-                                               "created_at": now} for i in ids for k in range(rows_each)])
-    session.execute(sa.insert(Consent), [{"profile_id": i, "channel": "email", "status": "granted",
-                                          "updated_at": now} for i in ids])
+    session.execute(
+        sa.insert(ProfileTag),
+        [
+            {"profile_id": i, "tag_id": tag, "value": f"v{k}", "source": "seed", "created_at": now}
+            for i in ids
+            for k in range(rows_each)
+        ],
+    )
+    session.execute(
+        sa.insert(LinkedObject),
+        [
+            {"profile_id": i, "object_type": "ticket", "name": f"T{k}", "created_at": now}
+            for i in ids
+            for k in range(rows_each)
+        ],
+    )
+    session.execute(
+        sa.insert(Consent), [{"profile_id": i, "channel": "email", "status": "granted", "updated_at": now} for i in ids]
+    )
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(sa.text("SELECT setval(pg_get_serial_sequence('profiles', 'id'), (SELECT max(id) FROM profiles))"))
+        session.execute(
+            sa.text("SELECT setval(pg_get_serial_sequence('profiles', 'id'), (SELECT max(id) FROM profiles))")
+        )
     session.commit()
     return ids
 
@@ -90,8 +129,9 @@ def _import_case(url: str, pairs: int, record: bool) -> float:
     try:
         with Session(engine, expire_on_commit=False) as session:
             ids = _seed(session, pairs)
-            frame = validated([{"email": f"p{ids[n]}@x.com", "phone": f"+8490{ids[pairs + n]:07d}"}
-                               for n in range(pairs)])
+            frame = validated(
+                [{"email": f"p{ids[n]}@x.com", "phone": f"+8490{ids[pairs + n]:07d}"} for n in range(pairs)]
+            )
             sync = rule(session, ["email", "phone"])
             session.commit()
             started = time.perf_counter()
@@ -128,7 +168,7 @@ def main() -> None:
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="merge-bench-"))
     assert merge_snapshot.snapshot_profiles  # the module the import calls
-    for backend in (["sqlite", "postgres"] if args.postgres else ["sqlite"]):
+    for backend in ["sqlite", "postgres"] if args.postgres else ["sqlite"]:
         for record in (False, True):
             url, drop = _database(backend == "postgres", workdir)
             try:
@@ -137,16 +177,20 @@ def main() -> None:
             finally:
                 drop()
             label = "with merge records" if record else "without records"
-            print(f"{backend}: import of {args.pairs:,} merging rows, {label}: {took:.2f} s "
-                  f"(load {os.getloadavg()[0]:.1f})")
+            print(
+                f"{backend}: import of {args.pairs:,} merging rows, {label}: {took:.2f} s "
+                f"(load {os.getloadavg()[0]:.1f})"
+            )
         url, drop = _database(backend == "postgres", workdir)
         try:
             upgrade_database(url)
             merged, undone = _hand_case(url, args.rows)
         finally:
             drop()
-        print(f"{backend}: hand merge of two profiles with {args.rows:,} tags and linked objects each: "
-              f"merge {merged:.3f} s, unmerge {undone:.3f} s (load {os.getloadavg()[0]:.1f})")
+        print(
+            f"{backend}: hand merge of two profiles with {args.rows:,} tags and linked objects each: "
+            f"merge {merged:.3f} s, unmerge {undone:.3f} s (load {os.getloadavg()[0]:.1f})"
+        )
 
 
 if __name__ == "__main__":

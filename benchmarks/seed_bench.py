@@ -43,17 +43,22 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_seed(label: str, database_url: str, data_dir: Path, profiles: int, random_seed: int,
-             size: Callable[[], int]) -> tuple[float, int]:
+def run_seed(
+    label: str, database_url: str, data_dir: Path, profiles: int, random_seed: int, size: Callable[[], int]
+) -> tuple[float, int]:
     """Runs and prints the product's seed; returns its wall seconds and related rows."""
-    env = {**os.environ, "DATA_DIR": str(data_dir), "DATABASE_URL": database_url,
-           "ENVIRONMENT": "development"}
+    env = {**os.environ, "DATA_DIR": str(data_dir), "DATABASE_URL": database_url, "ENVIRONMENT": "development"}
     subprocess.run([CLI, "db", "upgrade"], env=env, check=True, cwd=ROOT, capture_output=True)
     load = os.getloadavg()[0]
     cpu_before = _children_cpu()
     started = time.perf_counter()
-    result = subprocess.run([CLI, "seed", "--profiles", str(profiles), "--seed", str(random_seed)],
-                            env=env, cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run(
+        [CLI, "seed", "--profiles", str(profiles), "--seed", str(random_seed)],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     wall = time.perf_counter() - started
     cpu = _children_cpu() - cpu_before
     if result.returncode:
@@ -62,39 +67,50 @@ def run_seed(label: str, database_url: str, data_dir: Path, profiles: int, rando
     match = re.search(r"seeded ([\d,]+) profiles and ([\d,]+) related rows", result.stdout)
     related = match.group(2) if match else "?"
     verdict = "ok" if wall < TARGET_SECONDS or profiles < 1_000_000 else "OVER TARGET"
-    print(f"{label:<10} {profiles:>10,} profiles + {related:>11} related rows: {wall:7.1f} s wall, "
-          f"{cpu:6.1f} s CPU (seed process), db {size() / 2**20:,.0f} MiB, "
-          f"load avg at start {load:.1f}  [{verdict}; target < {TARGET_SECONDS:.0f} s for 1M]")
+    print(
+        f"{label:<10} {profiles:>10,} profiles + {related:>11} related rows: {wall:7.1f} s wall, "
+        f"{cpu:6.1f} s CPU (seed process), db {size() / 2**20:,.0f} MiB, "
+        f"load avg at start {load:.1f}  [{verdict}; target < {TARGET_SECONDS:.0f} s for 1M]"
+    )
     sys.stdout.flush()
     # the seed's own time (printed by the command) leaves out the start of the CLI process
     own = re.search(r"related rows in ([\d.]+) s", result.stdout)
     return float(own.group(1)) if own else wall, int(related.replace(",", "")) if match else 0
 
 
-def run_floor(label: str, database_url: str, data_dir: Path, profiles: int, related: int,
-              product_s: float) -> None:
+def run_floor(label: str, database_url: str, data_dir: Path, profiles: int, related: int, product_s: float) -> None:
     """benchmarks/floors/seed_floor.py into a freshly upgraded database; prints the ratio."""
     env = {**os.environ, "DATA_DIR": str(data_dir), "DATABASE_URL": database_url, "ENVIRONMENT": "development"}
     subprocess.run([CLI, "db", "upgrade"], env=env, check=True, cwd=ROOT, capture_output=True)
     floor = ROOT / "benchmarks" / "floors" / "seed_floor.py"
     target = database_url.removeprefix("sqlite:///")
-    result = subprocess.run([sys.executable, str(floor), target, str(profiles), str(related)],
-                            cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, str(floor), target, str(profiles), str(related)], cwd=ROOT, capture_output=True, text=True
+    )
     if result.returncode:
         print(result.stdout, result.stderr, file=sys.stderr)
         raise SystemExit(f"{label}: seed floor failed")
     figures = json.loads(result.stdout.strip().splitlines()[-1])
-    print(f"{label + ' floor':<16} {figures['profiles']:>10,} profiles + {figures['related']:>11,} related rows: "
-          f"{figures['seconds']:7.1f} s wall; ratio product/floor {product_s / figures['seconds']:.2f} "
-          f"(the seed's own {product_s:.1f} s), "
-          f"load {os.getloadavg()[0]:.1f}", flush=True)
+    print(
+        f"{label + ' floor':<16} {figures['profiles']:>10,} profiles + {figures['related']:>11,} related rows: "
+        f"{figures['seconds']:7.1f} s wall; ratio product/floor {product_s / figures['seconds']:.2f} "
+        f"(the seed's own {product_s:.1f} s), "
+        f"load {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
 
 
 def bench_sqlite(profiles: int, random_seed: int, floor: bool) -> None:
     with tempfile.TemporaryDirectory(prefix="profile-ui-seed-bench-") as tmp:
         path = Path(tmp) / "bench.db"
-        wall, related = run_seed("sqlite", f"sqlite:///{path}", Path(tmp), profiles, random_seed,
-                                 lambda: sum(p.stat().st_size for p in Path(tmp).glob("bench.db*")))
+        wall, related = run_seed(
+            "sqlite",
+            f"sqlite:///{path}",
+            Path(tmp),
+            profiles,
+            random_seed,
+            lambda: sum(p.stat().st_size for p in Path(tmp).glob("bench.db*")),
+        )
         if floor:
             run_floor("sqlite", f"sqlite:///{Path(tmp) / 'floor.db'}", Path(tmp), profiles, related, wall)
 
@@ -133,8 +149,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--postgres", action="store_true", help="also seed a PostgreSQL database")
     parser.add_argument("--skip-sqlite", action="store_true")
-    parser.add_argument("--floor", action=argparse.BooleanOptionalAction, default=True,
-                        help="also run benchmarks/floors/seed_floor.py and print the ratio")
+    parser.add_argument(
+        "--floor",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also run benchmarks/floors/seed_floor.py and print the ratio",
+    )
     args = parser.parse_args()
     print(f"profile-ui seed --profiles {args.profiles:,} on a fresh database ({os.cpu_count()} CPUs)")
     if not args.skip_sqlite:

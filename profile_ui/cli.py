@@ -30,8 +30,9 @@ def db() -> None:
 def upgrade_database(url: str | None = None) -> None:
     """Apply the Alembic migrations, then the reference data every workspace needs."""
     # per command (see the module docstring)
-    from alembic import command
     from alembic.config import Config
+
+    from alembic import command
 
     from .db import make_engine, session_scope
     from .services.bootstrap import ensure_reference_data
@@ -94,8 +95,9 @@ def user_create(email: str, password: str, role: str, full_name: str) -> None:
 
     try:
         with session_scope() as session:
-            created = create_user(session=session, actor=SYSTEM_ACTOR, email=email,
-                                  password=password, role=role, full_name=full_name)
+            created = create_user(
+                session=session, actor=SYSTEM_ACTOR, email=email, password=password, role=role, full_name=full_name
+            )
             click.echo(f"created {role} {created.email} (id {created.id})")
     except UserError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -130,8 +132,11 @@ def identities_rekey() -> None:
         files = rekey_files(session=session, actor=SYSTEM_ACTOR)
     click.echo(f"{files.rewritten:,} files rewritten as the settings say ({files.unchanged:,} already were)")
     if files.unreadable:
-        click.echo(f"{files.unreadable:,} files could not be read with the configured keys and were "
-                   "left as they are (the purge removes them in time)", err=True)
+        click.echo(
+            f"{files.unreadable:,} files could not be read with the configured keys and were "
+            "left as they are (the purge removes them in time)",
+            err=True,
+        )
 
 
 @identities.command("new-key")
@@ -154,8 +159,7 @@ def seed(count: int, random_seed: int, demo: bool, if_empty: bool) -> None:
     # per command (see the module docstring)
     from .seed import seed_workspace
 
-    seed_workspace(profiles=count, random_seed=random_seed, demo_users=demo,
-                   only_if_empty=if_empty, echo=click.echo)
+    seed_workspace(profiles=count, random_seed=random_seed, demo_users=demo, only_if_empty=if_empty, echo=click.echo)
 
 
 # ---------------------------------------------------------------- import / export / worker
@@ -168,8 +172,7 @@ def _parse_identifiers(values: tuple[str, ...]) -> dict[str, str]:
     for value in values:
         kind, sep, column = value.partition("=")
         if not sep or not kind.strip() or not column.strip():
-            raise click.BadParameter(f"'{value}' is not KIND=COLUMN (e.g. email=\"E-mail\")",
-                                     param_hint="--identifier")
+            raise click.BadParameter(f"'{value}' is not KIND=COLUMN (e.g. email=\"E-mail\")", param_hint="--identifier")
         columns[column.strip()] = kind.strip()
     return columns
 
@@ -183,27 +186,43 @@ def _load_mapping_file(path: Path | None) -> tuple[dict | None, dict | None]:
     except (OSError, ValueError) as exc:
         raise click.BadParameter(f"{path}: {exc}", param_hint="--mapping") from exc
     if not isinstance(data, dict) or not isinstance(data.get("columns"), dict):
-        raise click.BadParameter(f'{path}: expected {{"columns": {{"Header": "field", ...}}, ...}}',
-                                 param_hint="--mapping")
+        raise click.BadParameter(
+            f'{path}: expected {{"columns": {{"Header": "field", ...}}, ...}}', param_hint="--mapping"
+        )
     return data, data.get("options")
 
 
 @main.command("import")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--kind", type=click.Choice(["profiles", "segments"]), default="profiles",
-              show_default=True)
+@click.option("--kind", type=click.Choice(["profiles", "segments"]), default="profiles", show_default=True)
 @click.option("--sheet", default=None, help="Sheet to read from a workbook with several.")
-@click.option("--identifier", "identifiers", multiple=True, metavar="KIND=COLUMN",
-              help="Use COLUMN as identity KIND (email, phone, user_id, custom kinds); repeatable, in order.")
-@click.option("--mapping", "mapping_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help='JSON {"columns": {"Header": "field key" | "identity:KIND" | "tags" | null}, ...}; '
-                   "default: the suggested mapping.")
+@click.option(
+    "--identifier",
+    "identifiers",
+    multiple=True,
+    metavar="KIND=COLUMN",
+    help="Use COLUMN as identity KIND (email, phone, user_id, custom kinds); repeatable, in order.",
+)
+@click.option(
+    "--mapping",
+    "mapping_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help='JSON {"columns": {"Header": "field key" | "identity:KIND" | "tags" | null}, ...}; '
+    "default: the suggested mapping.",
+)
 @click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
-@click.option("--as", "as_email", default=None, metavar="EMAIL",
-              help="Act as this user (default: the system).")
+@click.option("--as", "as_email", default=None, metavar="EMAIL", help="Act as this user (default: the system).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per file per line.")
-def import_files(files: tuple[Path, ...], kind: str, sheet: str | None, identifiers: tuple[str, ...],
-                 mapping_file: Path | None, dry_run: bool, as_email: str | None, as_json: bool) -> None:
+def import_files(
+    files: tuple[Path, ...],
+    kind: str,
+    sheet: str | None,
+    identifiers: tuple[str, ...],
+    mapping_file: Path | None,
+    dry_run: bool,
+    as_email: str | None,
+    as_json: bool,
+) -> None:
     """Import spreadsheet files (.xlsx, .csv) one after another, in-process.
 
     Exit status: 0 when every file was processed (invalid rows included), 2 when a file
@@ -234,11 +253,22 @@ def import_files(files: tuple[Path, ...], kind: str, sheet: str | None, identifi
         with session_scope() as session:
             actor = actor_for_email(session=session, email=as_email) if as_email else SYSTEM_ACTOR
             jobs = submit_import(
-                session=session, actor=actor, kind=kind, options=options, dry_run=dry_run,
+                session=session,
+                actor=actor,
+                kind=kind,
+                options=options,
+                dry_run=dry_run,
                 enqueue=False,
-                files=[ImportFile(file_name=path.name, stored_path=path.resolve(), sheet=sheet,
-                                  mapping=mapping, identifier_columns=identifier_columns or None)
-                       for path in files],
+                files=[
+                    ImportFile(
+                        file_name=path.name,
+                        stored_path=path.resolve(),
+                        sheet=sheet,
+                        mapping=mapping,
+                        identifier_columns=identifier_columns or None,
+                    )
+                    for path in files
+                ],
             )
             batch_id, job_ids = jobs[0].batch_id, [job.id for job in jobs]
     except (UserError, PermissionDenied, ValueError) as exc:
@@ -251,8 +281,7 @@ def import_files(files: tuple[Path, ...], kind: str, sheet: str | None, identifi
         for job_id in job_ids:
             report = file_report(session=session, actor=actor, job_id=job_id)
             statuses.append(report["status"])
-            click.echo(json.dumps(report, ensure_ascii=False, default=str) if as_json
-                       else _describe_report(report))
+            click.echo(json.dumps(report, ensure_ascii=False, default=str) if as_json else _describe_report(report))
     if "rejected" in statuses:
         sys.exit(EXIT_REJECTED)
     if any(status not in ("completed", "dry_run") for status in statuses):
@@ -274,10 +303,10 @@ def _describe_report(report: dict) -> str:
 
 
 @main.command("export-profiles")
-@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="CSV file to write.")
-@click.option("--as", "as_email", default=None, metavar="EMAIL",
-              help="Act as this user (default: the system).")
+@click.option(
+    "--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path), help="CSV file to write."
+)
+@click.option("--as", "as_email", default=None, metavar="EMAIL", help="Act as this user (default: the system).")
 def export_profiles(out_path: Path, as_email: str | None) -> None:
     """Write every active profile to CSV: all fields, one column per identity kind."""
     # per command (see the module docstring)
@@ -296,20 +325,36 @@ def export_profiles(out_path: Path, as_email: str | None) -> None:
 
 
 @main.command("export")
-@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="File to write.")
-@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "zip"]), default=None,
-              help="Default: from the file's extension, else csv.")
-@click.option("--fields", "fields_mode", type=click.Choice(["all", "displayed"]), default="all",
-              show_default=True, help="displayed: the user's list columns (see --columns).")
-@click.option("--columns", default=None, metavar="KEYS",
-              help="Comma-separated column keys for --fields displayed (field keys, "
-                   "identity:<kind>, tag:<id>, segments, groups); default: the user's list columns.")
+@click.option(
+    "--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path), help="File to write."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "xlsx", "zip"]),
+    default=None,
+    help="Default: from the file's extension, else csv.",
+)
+@click.option(
+    "--fields",
+    "fields_mode",
+    type=click.Choice(["all", "displayed"]),
+    default="all",
+    show_default=True,
+    help="displayed: the user's list columns (see --columns).",
+)
+@click.option(
+    "--columns",
+    default=None,
+    metavar="KEYS",
+    help="Comma-separated column keys for --fields displayed (field keys, "
+    "identity:<kind>, tag:<id>, segments, groups); default: the user's list columns.",
+)
 @click.option("--query", "query_text", default="", help="The list's query box: name, e-mail, phone, user id.")
-@click.option("--as", "as_email", default=None, metavar="EMAIL",
-              help="Act as this user (default: the system).")
-def export_command(out_path: Path, fmt: str | None, fields_mode: str, columns: str | None,
-                   query_text: str, as_email: str | None) -> None:
+@click.option("--as", "as_email", default=None, metavar="EMAIL", help="Act as this user (default: the system).")
+def export_command(
+    out_path: Path, fmt: str | None, fields_mode: str, columns: str | None, query_text: str, as_email: str | None
+) -> None:
     """Export active profiles (all, or those matching --query) to CSV, xlsx or a zip of CSV.
 
     Identity columns the user's role may not export are left out (listed on stderr).
@@ -326,9 +371,15 @@ def export_command(out_path: Path, fmt: str | None, fields_mode: str, columns: s
         with session_scope() as session:
             actor = actor_for_email(session=session, email=as_email) if as_email else SYSTEM_ACTOR
             keys = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
-            count, left_out = export_to_file(session=session, actor=actor,
-                                             flt=ProfileFilter(text=query_text), out_path=out_path,
-                                             fields_mode=fields_mode, columns=keys, fmt=fmt)
+            count, left_out = export_to_file(
+                session=session,
+                actor=actor,
+                flt=ProfileFilter(text=query_text),
+                out_path=out_path,
+                fields_mode=fields_mode,
+                columns=keys,
+                fmt=fmt,
+            )
     except (UserError, PermissionDenied, ExportError) as exc:
         raise click.ClickException(str(exc)) from exc
     for line in left_out:
@@ -347,14 +398,14 @@ def purge_command() -> None:
     report = run_purge()
     settings = get_settings()
     files = report.files
-    click.echo(f"purged {report.profiles} profiles deleted more than "
-               f"{settings.trash_retention_days} days ago")
-    click.echo(f"uploads: removed {files.uploads} (imports ended, or left in the wizard more than "
-               f"{settings.upload_abandoned_hours} hours; {files.previews_cancelled} unconfirmed "
-               "previews cancelled)")
+    click.echo(f"purged {report.profiles} profiles deleted more than {settings.trash_retention_days} days ago")
+    click.echo(
+        f"uploads: removed {files.uploads} (imports ended, or left in the wizard more than "
+        f"{settings.upload_abandoned_hours} hours; {files.previews_cancelled} unconfirmed "
+        "previews cancelled)"
+    )
     click.echo(f"cached sheets: removed {files.sheet_cache} (their upload is gone)")
-    click.echo(f"import error files: removed {files.error_files} (older than "
-               f"{settings.import_error_file_hours} hours)")
+    click.echo(f"import error files: removed {files.error_files} (older than {settings.import_error_file_hours} hours)")
     click.echo(f"export files: removed {files.export_files} (download link expired)")
 
 
@@ -364,8 +415,7 @@ def duplicates() -> None:
 
 
 @duplicates.command("scan")
-@click.option("--as", "as_email", default=None, metavar="EMAIL",
-              help="Act as this user (default: the system).")
+@click.option("--as", "as_email", default=None, metavar="EMAIL", help="Act as this user (default: the system).")
 def duplicates_scan(as_email: str | None) -> None:
     """Scan every active profile for possible duplicates (also runs nightly in the worker)."""
     from .db import session_scope
@@ -397,13 +447,13 @@ def check_scale() -> None:
         click.echo(f"missing: {problem}", err=True)
     if problems:
         raise SystemExit(1)
-    click.echo(f"PostgreSQL and Redis answer: {_redact(settings.database_url)}, "
-               f"{_redact(settings.redis_url or '')}")
+    click.echo(f"PostgreSQL and Redis answer: {_redact(settings.database_url)}, {_redact(settings.redis_url or '')}")
 
 
 @main.command()
-@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Worker threads in this process.")
+@click.option(
+    "--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Worker threads in this process."
+)
 def worker(workers: int) -> None:
     """Run background jobs (imports) from the queue until stopped.
 

@@ -7,8 +7,24 @@ hides a link and the page's on_load refuses the visit from the same table.
 from __future__ import annotations
 
 from .links import (  # the pages' paths, here too for the pages that import routes
-    AUDIT, DUPLICATES, EXPORTS, IMPORT_DETAIL, IMPORT_NEW, IMPORT_REVIEW, IMPORTS, INDEX, LOGIN, PROFILE_DETAIL,
-    PROFILE_NEW, PROFILES, SEGMENTS, SETTINGS, TAGS, TRASH, import_review_url, profile_url,
+    AUDIT,
+    DUPLICATES,
+    EXPORTS,
+    IMPORT_DETAIL,
+    IMPORT_NEW,
+    IMPORT_REVIEW,
+    IMPORTS,
+    INDEX,
+    LOGIN,
+    PROFILE_DETAIL,
+    PROFILE_NEW,
+    PROFILES,
+    SEGMENTS,
+    SETTINGS,
+    TAGS,
+    TRASH,
+    import_review_url,
+    profile_url,
 )
 from .services.permissions import (
     AUDIT_VIEW,
@@ -69,7 +85,25 @@ def first_allowed_page(permissions: frozenset[str] | set[str]) -> str:
 
 
 __all__ = [
-    "AUDIT", "EXPORTS", "IMPORTS", "IMPORT_DETAIL", "IMPORT_NEW", "IMPORT_REVIEW", "INDEX", "LOGIN", "NAVIGATION",
-    "PAGE_PERMISSIONS", "PROFILES", "PROFILE_DETAIL", "PROFILE_NEW", "SEGMENTS", "SETTINGS", "TAGS", "TRASH",
-    "first_allowed_page", "import_review_url", "may_open", "profile_url",
+    "AUDIT",
+    "EXPORTS",
+    "IMPORTS",
+    "IMPORT_DETAIL",
+    "IMPORT_NEW",
+    "IMPORT_REVIEW",
+    "INDEX",
+    "LOGIN",
+    "NAVIGATION",
+    "PAGE_PERMISSIONS",
+    "PROFILES",
+    "PROFILE_DETAIL",
+    "PROFILE_NEW",
+    "SEGMENTS",
+    "SETTINGS",
+    "TAGS",
+    "TRASH",
+    "first_allowed_page",
+    "import_review_url",
+    "may_open",
+    "profile_url",
 ]

@@ -60,60 +60,222 @@ DEMO_USERS: tuple[DemoUser, ...] = (
 
 # ---------------------------------------------------------------- vocabulary
 VN_FAMILY = [  # with rough shares of the population, so lists look familiar
-    ("Nguyễn", 38), ("Trần", 11), ("Lê", 9.5), ("Phạm", 7), ("Hoàng", 4), ("Huỳnh", 4),
-    ("Phan", 4.5), ("Vũ", 3), ("Võ", 3), ("Đặng", 2.1), ("Bùi", 2), ("Đỗ", 1.4),
-    ("Hồ", 1.3), ("Ngô", 1.3), ("Dương", 1), ("Lý", 0.5),
+    ("Nguyễn", 38),
+    ("Trần", 11),
+    ("Lê", 9.5),
+    ("Phạm", 7),
+    ("Hoàng", 4),
+    ("Huỳnh", 4),
+    ("Phan", 4.5),
+    ("Vũ", 3),
+    ("Võ", 3),
+    ("Đặng", 2.1),
+    ("Bùi", 2),
+    ("Đỗ", 1.4),
+    ("Hồ", 1.3),
+    ("Ngô", 1.3),
+    ("Dương", 1),
+    ("Lý", 0.5),
 ]
 VN_MIDDLE = {
     "Female": ["Thị", "Ngọc", "Thu", "Thanh", "Minh", "Bảo", "Khánh"],
     "Male": ["Văn", "Minh", "Đức", "Quốc", "Hữu", "Thành", "Gia"],
 }
 VN_GIVEN = {
-    "Female": ["Linh", "Trang", "Hương", "Lan", "Mai", "Ngọc", "Thảo", "Hà", "Anh", "Phương",
-               "Vy", "Nhung", "Hạnh", "Yến", "Trâm", "Chi", "My", "Quỳnh", "Hoa", "Uyên"],
-    "Male": ["Anh", "Minh", "Tuấn", "Hùng", "Dũng", "Nam", "Huy", "Khoa", "Long", "Phúc",
-             "Quang", "Sơn", "Thắng", "Bảo", "Đạt", "Hiếu", "Khang", "Trung", "Vinh", "Tâm"],
+    "Female": [
+        "Linh",
+        "Trang",
+        "Hương",
+        "Lan",
+        "Mai",
+        "Ngọc",
+        "Thảo",
+        "Hà",
+        "Anh",
+        "Phương",
+        "Vy",
+        "Nhung",
+        "Hạnh",
+        "Yến",
+        "Trâm",
+        "Chi",
+        "My",
+        "Quỳnh",
+        "Hoa",
+        "Uyên",
+    ],
+    "Male": [
+        "Anh",
+        "Minh",
+        "Tuấn",
+        "Hùng",
+        "Dũng",
+        "Nam",
+        "Huy",
+        "Khoa",
+        "Long",
+        "Phúc",
+        "Quang",
+        "Sơn",
+        "Thắng",
+        "Bảo",
+        "Đạt",
+        "Hiếu",
+        "Khang",
+        "Trung",
+        "Vinh",
+        "Tâm",
+    ],
 }
 EN_FIRST = {
-    "Female": ["Emma", "Olivia", "Sophia", "Isabella", "Mia", "Charlotte", "Amelia", "Grace",
-               "Chloe", "Emily", "Hannah", "Lucy", "Sarah", "Jessica", "Anna"],
-    "Male": ["James", "John", "Michael", "David", "Daniel", "Thomas", "William", "Oliver",
-             "Henry", "Lucas", "Jack", "Ryan", "Samuel", "Peter", "Mark"],
+    "Female": [
+        "Emma",
+        "Olivia",
+        "Sophia",
+        "Isabella",
+        "Mia",
+        "Charlotte",
+        "Amelia",
+        "Grace",
+        "Chloe",
+        "Emily",
+        "Hannah",
+        "Lucy",
+        "Sarah",
+        "Jessica",
+        "Anna",
+    ],
+    "Male": [
+        "James",
+        "John",
+        "Michael",
+        "David",
+        "Daniel",
+        "Thomas",
+        "William",
+        "Oliver",
+        "Henry",
+        "Lucas",
+        "Jack",
+        "Ryan",
+        "Samuel",
+        "Peter",
+        "Mark",
+    ],
 }
-EN_LAST = ["Smith", "Johnson", "Williams", "Brown", "Jones", "Miller", "Davis", "Wilson",
-           "Taylor", "Clark", "Walker", "Hall", "Young", "King", "Wright", "Scott", "Green",
-           "Baker", "Adams", "Nelson"]
-VN_CITIES = [
-    ("Hồ Chí Minh", 30), ("Hà Nội", 25), ("Đà Nẵng", 8), ("Hải Phòng", 6), ("Cần Thơ", 5),
-    ("Biên Hòa", 4), ("Nha Trang", 3.5), ("Huế", 3), ("Vũng Tàu", 3), ("Quy Nhơn", 2.5),
-    ("Đà Lạt", 2.5), ("Buôn Ma Thuột", 2), ("Hạ Long", 2), ("Vinh", 2), ("Thủ Đức", 1.5),
+EN_LAST = [
+    "Smith",
+    "Johnson",
+    "Williams",
+    "Brown",
+    "Jones",
+    "Miller",
+    "Davis",
+    "Wilson",
+    "Taylor",
+    "Clark",
+    "Walker",
+    "Hall",
+    "Young",
+    "King",
+    "Wright",
+    "Scott",
+    "Green",
+    "Baker",
+    "Adams",
+    "Nelson",
 ]
-ABROAD_CITIES = [("Singapore", 30), ("Sydney", 15), ("London", 15), ("New York", 10),
-                 ("Bangkok", 15), ("Seoul", 15)]
+VN_CITIES = [
+    ("Hồ Chí Minh", 30),
+    ("Hà Nội", 25),
+    ("Đà Nẵng", 8),
+    ("Hải Phòng", 6),
+    ("Cần Thơ", 5),
+    ("Biên Hòa", 4),
+    ("Nha Trang", 3.5),
+    ("Huế", 3),
+    ("Vũng Tàu", 3),
+    ("Quy Nhơn", 2.5),
+    ("Đà Lạt", 2.5),
+    ("Buôn Ma Thuột", 2),
+    ("Hạ Long", 2),
+    ("Vinh", 2),
+    ("Thủ Đức", 1.5),
+]
+ABROAD_CITIES = [("Singapore", 30), ("Sydney", 15), ("London", 15), ("New York", 10), ("Bangkok", 15), ("Seoul", 15)]
 MEMBER_LEVELS = [("Bronze", 50), ("Silver", 28), ("Gold", 15), ("Platinum", 5)]
-INITIAL_SOURCES = [("Website signup", 35), ("Store POS", 25), ("Mobile app", 20),
-                   ("Facebook lead form", 10), ("Event registration", 5),
-                   ("Partner list 2023.xlsx", 5)]
-EMAIL_DOMAINS = [("gmail.com", 55), ("yahoo.com", 10), ("outlook.com", 10), ("icloud.com", 6),
-                 ("hotmail.com", 6), ("fpt.vn", 4), ("vnn.vn", 3), ("company.com.vn", 6)]
+INITIAL_SOURCES = [
+    ("Website signup", 35),
+    ("Store POS", 25),
+    ("Mobile app", 20),
+    ("Facebook lead form", 10),
+    ("Event registration", 5),
+    ("Partner list 2023.xlsx", 5),
+]
+EMAIL_DOMAINS = [
+    ("gmail.com", 55),
+    ("yahoo.com", 10),
+    ("outlook.com", 10),
+    ("icloud.com", 6),
+    ("hotmail.com", 6),
+    ("fpt.vn", 4),
+    ("vnn.vn", 3),
+    ("company.com.vn", 6),
+]
 # 2-digit Vietnamese mobile prefixes after +84 (9 national digits in all)
-PHONE_PREFIXES = ["90", "91", "93", "94", "96", "97", "98", "32", "33", "34", "35", "36",
-                  "37", "38", "39", "70", "76", "77", "78", "79", "81", "82", "83", "84",
-                  "85", "86", "88"]
-STORES = ["Vincom Đồng Khởi", "Aeon Mall Tân Phú", "Crescent Mall", "Vincom Bà Triệu",
-          "Lotte Mart Đà Nẵng", "Big C Thăng Long", "Online store", "Mobile app store"]
+PHONE_PREFIXES = [
+    "90",
+    "91",
+    "93",
+    "94",
+    "96",
+    "97",
+    "98",
+    "32",
+    "33",
+    "34",
+    "35",
+    "36",
+    "37",
+    "38",
+    "39",
+    "70",
+    "76",
+    "77",
+    "78",
+    "79",
+    "81",
+    "82",
+    "83",
+    "84",
+    "85",
+    "86",
+    "88",
+]
+STORES = [
+    "Vincom Đồng Khởi",
+    "Aeon Mall Tân Phú",
+    "Crescent Mall",
+    "Vincom Bà Triệu",
+    "Lotte Mart Đà Nẵng",
+    "Big C Thăng Long",
+    "Online store",
+    "Mobile app store",
+]
 
 # custom attributes the seed fills: key, label, type
-CUSTOM_FIELDS = [("loyalty_points", "Loyalty points", "number"),
-                 ("preferred_store", "Preferred store", "text")]
+CUSTOM_FIELDS = [("loyalty_points", "Loyalty points", "number"), ("preferred_store", "Preferred store", "text")]
 
 # tag group -> [(tag name, kind, values or [""])]
 TAG_CATALOG: dict[str, list[tuple[str, str, list[str]]]] = {
     "Lifecycle": [("Stage", "text", ["New", "Active", "Loyal", "At risk", "Churned"])],
-    "Interests": [("Interest", "multi", ["Fashion", "Beauty", "Electronics", "Home & living",
-                                         "Sports", "Travel", "Food & drink"])],
-    "Campaigns": [("Newsletter subscriber", "text", [""]),
-                  ("Tet 2025 promo", "text", ["Received", "Clicked", "Purchased"])],
+    "Interests": [
+        ("Interest", "multi", ["Fashion", "Beauty", "Electronics", "Home & living", "Sports", "Travel", "Food & drink"])
+    ],
+    "Campaigns": [
+        ("Newsletter subscriber", "text", [""]),
+        ("Tet 2025 promo", "text", ["Received", "Clicked", "Purchased"]),
+    ],
 }
 SEGMENTS = {
     "RFM tier": ["Champions", "Loyal", "Potential", "At risk", "Hibernating"],
@@ -129,14 +291,26 @@ CONSENT_CHANNELS = [("email", 0.6), ("sms", 0.4), ("push", 0.2), ("phone", 0.1)]
 CONSENT_STATUSES = [("granted", 70), ("denied", 20), ("unknown", 10)]
 CONSENT_SOURCES = [("Website signup form", 50), ("Store POS", 25), ("Mobile app settings", 25)]
 LINKED_OBJECTS = {  # kind: (share of profiles, external id prefix, names)
-    "account": (0.20, "ACC", ["Loyalty card account", "Online store account",
-                              "Family plan account", "Corporate gift account"]),
-    "opportunity": (0.08, "OPP", ["Upgrade to Gold membership", "Annual skincare bundle",
-                                  "Corporate order for Tet", "Home appliance upsell"]),
-    "ticket": (0.12, "TCK", ["Late delivery", "Refund request", "Damaged item on arrival",
-                             "Points not credited", "Change of address"]),
-    "task": (0.06, "TSK", ["Call back about warranty", "Send birthday voucher",
-                           "Confirm store pickup", "Follow up on survey"]),
+    "account": (
+        0.20,
+        "ACC",
+        ["Loyalty card account", "Online store account", "Family plan account", "Corporate gift account"],
+    ),
+    "opportunity": (
+        0.08,
+        "OPP",
+        ["Upgrade to Gold membership", "Annual skincare bundle", "Corporate order for Tet", "Home appliance upsell"],
+    ),
+    "ticket": (
+        0.12,
+        "TCK",
+        ["Late delivery", "Refund request", "Damaged item on arrival", "Points not credited", "Change of address"],
+    ),
+    "task": (
+        0.06,
+        "TSK",
+        ["Call back about warranty", "Send birthday voucher", "Confirm store pickup", "Follow up on survey"],
+    ),
 }
 
 
@@ -218,25 +392,43 @@ def seed_workspace(
         session.commit()
     echo(f"seeding {profiles:,} profiles (seed {random_seed}) into {engine.dialect.name}…")
     loader = _PostgresLoader(engine) if engine.dialect.name == "postgresql" else _SqliteLoader(engine)
-    summary.rows = loader.run(profiles=profiles, existing_profiles=existing,
-                              random_seed=random_seed, catalog=catalog, echo=echo, started=started)
+    summary.rows = loader.run(
+        profiles=profiles,
+        existing_profiles=existing,
+        random_seed=random_seed,
+        catalog=catalog,
+        echo=echo,
+        started=started,
+    )
     summary.seconds = time.perf_counter() - started
     with Session(engine) as session:
-        record_event(session=session, actor=SYSTEM_ACTOR, action="profiles.seed",
-                     object_type="profile", details={"seed": random_seed, "rows": summary.rows})
+        record_event(
+            session=session,
+            actor=SYSTEM_ACTOR,
+            action="profiles.seed",
+            object_type="profile",
+            details={"seed": random_seed, "rows": summary.rows},
+        )
         session.commit()
-    echo(f"seeded {profiles:,} profiles and {sum(summary.rows.values()) - profiles:,} related "
-         f"rows in {summary.seconds:.1f} s")
+    echo(
+        f"seeded {profiles:,} profiles and {sum(summary.rows.values()) - profiles:,} related "
+        f"rows in {summary.seconds:.1f} s"
+    )
     return summary
 
 
 def _ensure_demo_users(*, session: Session) -> list[DemoUser]:
-    existing = set(session.exec(
-        select(User.email).where(User.email.in_([u.email for u in DEMO_USERS]))).all())
+    existing = set(session.exec(select(User.email).where(User.email.in_([u.email for u in DEMO_USERS]))).all())
     for user in DEMO_USERS:
         if user.email not in existing:
-            create_user(session=session, actor=SYSTEM_ACTOR, email=user.email,
-                        password=user.password, role=user.role, full_name=user.full_name)
+            create_user(
+                session=session,
+                actor=SYSTEM_ACTOR,
+                email=user.email,
+                password=user.password,
+                role=user.role,
+                full_name=user.full_name,
+            )
     return list(DEMO_USERS)
 
 
@@ -257,8 +449,7 @@ def _ensure_catalog(*, session: Session) -> _Catalog:
             session.add(group)
             session.flush()
         for tag_name, kind, _values in tags:
-            tag = session.exec(select(Tag).where(Tag.group_id == group.id,
-                                                 Tag.name == tag_name)).first()
+            tag = session.exec(select(Tag).where(Tag.group_id == group.id, Tag.name == tag_name)).first()
             if tag is None:
                 tag = Tag(group_id=group.id, name=tag_name, kind=kind)
                 session.add(tag)
@@ -268,8 +459,7 @@ def _ensure_catalog(*, session: Session) -> _Catalog:
     for name in SEGMENTS:
         segment = session.exec(select(Segment).where(Segment.name == name)).first()
         if segment is None:
-            segment = Segment(name=name, source="import",
-                              description="Demo segment made by `profile-ui seed`")
+            segment = Segment(name=name, source="import", description="Demo segment made by `profile-ui seed`")
             session.add(segment)
             session.flush()
         segment_ids[name] = segment.id
@@ -309,8 +499,7 @@ def _duration(seconds: np.ndarray) -> pl.Series:
 HISTORY_SECONDS = 5 * 365 * 86400  # registrations spread over the last five years
 
 
-def _registration_times(rng: np.random.Generator, now: datetime, n: int,
-                        time_slice: tuple[float, float]) -> pl.Series:
+def _registration_times(rng: np.random.Generator, now: datetime, n: int, time_slice: tuple[float, float]) -> pl.Series:
     """Ascending times inside `time_slice` (fractions of the history, oldest = 0).
 
     Ascending, so a profile's id grows with its registration and creation time as in a
@@ -354,82 +543,136 @@ def generate_chunk(
     first = _by_gender(rng, female, EN_FIRST)
     last = _uniform(rng, n, EN_LAST)
     viet = pl.Series(vietnamese)
-    names = pl.DataFrame({"viet": viet, "family": family, "middle": middle, "given": given,
-                          "first": first, "last": last, "family_a": family_ascii,
-                          "given_a": given_ascii, "pattern": rng.integers(0, 3, size=n),
-                          "domain": _weighted(rng, n, EMAIL_DOMAINS), "id": ids})
+    names = pl.DataFrame(
+        {
+            "viet": viet,
+            "family": family,
+            "middle": middle,
+            "given": given,
+            "first": first,
+            "last": last,
+            "family_a": family_ascii,
+            "given_a": given_ascii,
+            "pattern": rng.integers(0, 3, size=n),
+            "domain": _weighted(rng, n, EMAIL_DOMAINS),
+            "id": ids,
+        }
+    )
     names = names.with_columns(
-        full_name=pl.when("viet").then(pl.concat_str("family", "middle", "given", separator=" "))
+        full_name=pl.when("viet")
+        .then(pl.concat_str("family", "middle", "given", separator=" "))
         .otherwise(pl.concat_str("first", "last", separator=" ")),
         local_first=pl.when("viet").then("given_a").otherwise(pl.col("first").str.to_lowercase()),
         local_last=pl.when("viet").then("family_a").otherwise(pl.col("last").str.to_lowercase()),
     ).with_columns(
         email=pl.concat_str(
-            pl.when(pl.col("pattern") == 0).then(pl.concat_str("local_first", pl.lit("."), "local_last"))
-            .when(pl.col("pattern") == 1).then(pl.concat_str("local_last", "local_first"))
+            pl.when(pl.col("pattern") == 0)
+            .then(pl.concat_str("local_first", pl.lit("."), "local_last"))
+            .when(pl.col("pattern") == 1)
+            .then(pl.concat_str("local_last", "local_first"))
             .otherwise(pl.concat_str("local_first", pl.lit("_"), "local_last")),
-            pl.col("id").cast(pl.String), pl.lit("@"), "domain"),
+            pl.col("id").cast(pl.String),
+            pl.lit("@"),
+            "domain",
+        ),
     )
 
     gender = pl.select(
-        pl.when(pl.Series(r() < 0.03)).then(None)
-        .when(pl.Series(r() < 0.01)).then(pl.lit("Other"))
-        .when(pl.Series(female)).then(pl.lit("Female")).otherwise(pl.lit("Male"))).to_series()
+        pl.when(pl.Series(r() < 0.03))
+        .then(None)
+        .when(pl.Series(r() < 0.01))
+        .then(pl.lit("Other"))
+        .when(pl.Series(female))
+        .then(pl.lit("Female"))
+        .otherwise(pl.lit("Male"))
+    ).to_series()
     epoch = datetime(1970, 1, 1).date()
     first_day = (datetime(1960, 1, 1).date() - epoch).days
     last_day = (datetime(2007, 12, 31).date() - epoch).days
     birthday = pl.Series(rng.integers(first_day, last_day, size=n, dtype=np.int32)).cast(pl.Date)
-    city = pl.select(pl.when(viet | pl.Series(r() < 0.7)).then(_weighted(rng, n, VN_CITIES))
-                     .otherwise(_weighted(rng, n, ABROAD_CITIES))).to_series()
+    city = pl.select(
+        pl.when(viet | pl.Series(r() < 0.7))
+        .then(_weighted(rng, n, VN_CITIES))
+        .otherwise(_weighted(rng, n, ABROAD_CITIES))
+    ).to_series()
     level = _weighted(rng, n, MEMBER_LEVELS)
     registered = _registration_times(rng, now, n, time_slice)
     now_dt = pl.lit(now.replace(tzinfo=None)).cast(pl.Datetime("us"))
     status_draw = r()
-    status = pl.select(pl.when(pl.Series(status_draw < 0.01)).then(pl.lit("deleted"))
-                       .when(pl.Series(status_draw < 0.06)).then(pl.lit("deactivated"))
-                       .otherwise(pl.lit("active"))).to_series()
+    status = pl.select(
+        pl.when(pl.Series(status_draw < 0.01))
+        .then(pl.lit("deleted"))
+        .when(pl.Series(status_draw < 0.06))
+        .then(pl.lit("deactivated"))
+        .otherwise(pl.lit("active"))
+    ).to_series()
 
     # custom attributes (JSON text, escaped the way SQLAlchemy's JSON type writes it)
     points = pl.Series((rng.gamma(1.5, 900.0, size=n)).astype(np.int64))
-    store = pl.Series([json.dumps(s) for s in STORES], dtype=pl.String).gather(
-        rng.integers(0, len(STORES), size=n))
+    store = pl.Series([json.dumps(s) for s in STORES], dtype=pl.String).gather(rng.integers(0, len(STORES), size=n))
     has_points, has_store = r() < 0.9, r() < 0.7
     points_json = pl.concat_str(pl.lit('"loyalty_points": '), points.cast(pl.String))
     store_json = pl.concat_str(pl.lit('"preferred_store": '), store)
 
-    profile = pl.DataFrame({
-        "id": ids, "full_name": names["full_name"], "gender": gender,
-        "birthday": pl.select(pl.when(pl.Series(r() < 0.06)).then(None).otherwise(birthday)).to_series(),
-        "city": pl.select(pl.when(pl.Series(r() < 0.04)).then(None).otherwise(city)).to_series(),
-        "member_level": pl.select(pl.when(pl.Series(r() < 0.02)).then(None).otherwise(level)).to_series(),
-        "registered": registered,
-        "status": status,
-        "initial_source": _weighted(rng, n, INITIAL_SOURCES),
-        "attributes": pl.select(
-            pl.when(pl.Series(has_points) & pl.Series(has_store))
-            .then(pl.concat_str(pl.lit("{"), points_json, pl.lit(", "), store_json, pl.lit("}")))
-            .when(pl.Series(has_points)).then(pl.concat_str(pl.lit("{"), points_json, pl.lit("}")))
-            .when(pl.Series(has_store)).then(pl.concat_str(pl.lit("{"), store_json, pl.lit("}")))
-            .otherwise(pl.lit("{}"))).to_series(),
-        "created_offset": _duration(rng.integers(0, 2 * 86400, size=n)),
-        "updated_offset": _duration(rng.integers(0, 180 * 86400, size=n)),
-        "deleted_offset": _duration(rng.integers(0, 25 * 86400, size=n)),
-        "no_registration": r() < 0.03,
-    }).with_columns(
-        created_at=pl.min_horizontal(pl.col("registered") + pl.col("created_offset"), now_dt),
-    ).with_columns(
-        updated_at=pl.min_horizontal(pl.col("created_at") + pl.col("updated_offset"), now_dt),
-        registered_at=pl.when("no_registration").then(None).otherwise("registered"),
-    ).with_columns(
-        deleted_at=pl.when(pl.col("status") == "deleted")
-        .then(pl.max_horizontal(now_dt - pl.col("deleted_offset"), pl.col("updated_at"))),
-        deleted_reason=pl.when(pl.col("status") == "deleted")
-        .then(pl.lit("Customer asked to be removed")),
-    ).with_columns(updated_at=pl.coalesce("deleted_at", "updated_at"))
+    profile = (
+        pl.DataFrame(
+            {
+                "id": ids,
+                "full_name": names["full_name"],
+                "gender": gender,
+                "birthday": pl.select(pl.when(pl.Series(r() < 0.06)).then(None).otherwise(birthday)).to_series(),
+                "city": pl.select(pl.when(pl.Series(r() < 0.04)).then(None).otherwise(city)).to_series(),
+                "member_level": pl.select(pl.when(pl.Series(r() < 0.02)).then(None).otherwise(level)).to_series(),
+                "registered": registered,
+                "status": status,
+                "initial_source": _weighted(rng, n, INITIAL_SOURCES),
+                "attributes": pl.select(
+                    pl.when(pl.Series(has_points) & pl.Series(has_store))
+                    .then(pl.concat_str(pl.lit("{"), points_json, pl.lit(", "), store_json, pl.lit("}")))
+                    .when(pl.Series(has_points))
+                    .then(pl.concat_str(pl.lit("{"), points_json, pl.lit("}")))
+                    .when(pl.Series(has_store))
+                    .then(pl.concat_str(pl.lit("{"), store_json, pl.lit("}")))
+                    .otherwise(pl.lit("{}"))
+                ).to_series(),
+                "created_offset": _duration(rng.integers(0, 2 * 86400, size=n)),
+                "updated_offset": _duration(rng.integers(0, 180 * 86400, size=n)),
+                "deleted_offset": _duration(rng.integers(0, 25 * 86400, size=n)),
+                "no_registration": r() < 0.03,
+            }
+        )
+        .with_columns(
+            created_at=pl.min_horizontal(pl.col("registered") + pl.col("created_offset"), now_dt),
+        )
+        .with_columns(
+            updated_at=pl.min_horizontal(pl.col("created_at") + pl.col("updated_offset"), now_dt),
+            registered_at=pl.when("no_registration").then(None).otherwise("registered"),
+        )
+        .with_columns(
+            deleted_at=pl.when(pl.col("status") == "deleted").then(
+                pl.max_horizontal(now_dt - pl.col("deleted_offset"), pl.col("updated_at"))
+            ),
+            deleted_reason=pl.when(pl.col("status") == "deleted").then(pl.lit("Customer asked to be removed")),
+        )
+        .with_columns(updated_at=pl.coalesce("deleted_at", "updated_at"))
+    )
     profiles = profile.with_columns(folded_names(profile["full_name"])).select(
-        "id", "full_name", "name_folded", "gender", "birthday", "city", "member_level", "registered_at",
-        "status", "initial_source", "attributes", "created_at", "updated_at", "deleted_at",
-        "deleted_reason")
+        "id",
+        "full_name",
+        "name_folded",
+        "gender",
+        "birthday",
+        "city",
+        "member_level",
+        "registered_at",
+        "status",
+        "initial_source",
+        "attributes",
+        "created_at",
+        "updated_at",
+        "deleted_at",
+        "deleted_reason",
+    )
     created_at, updated_at = profile["created_at"], profile["updated_at"]
     out = [TableRows("profiles", profiles, {"deleted_by": None})]
 
@@ -446,45 +689,80 @@ def generate_chunk(
     user_id = pl.concat_str(pl.lit("U"), pl.Series(ids).cast(pl.String).str.zfill(7))
     base = pl.DataFrame({"profile_id": pid, "first_seen_at": created_at, "last_seen_at": updated_at})
     identity_parts = []
-    for kind, mask, values in (("user_id", has_user_id, user_id), ("email", has_email, names["email"]),
-                               ("phone", has_phone, phone)):
+    for kind, mask, values in (
+        ("user_id", has_user_id, user_id),
+        ("email", has_email, names["email"]),
+        ("phone", has_phone, phone),
+    ):
         identity_parts.append(base.with_columns(kind=pl.lit(kind), value=values).filter(pl.Series(mask)))
     identities = pl.concat(identity_parts)
     if taken_identities is not None and taken_identities.height:
         identities = identities.join(taken_identities, on=["kind", "value"], how="anti")
     # in (kind, value) order, so the unique index grows by runs instead of random inserts
     identities = _with_ids(identities.sort("kind", "value"), next_ids, "identities").select(
-        "id", "profile_id", "kind", "value", "first_seen_at", "last_seen_at")
-    out.append(TableRows("identities", identities, {
-        "value_encrypted": None, "key_id": None, "is_encrypted": False,
-        "source_type": SEED_SOURCE, "source_name": SEED_SOURCE_NAME}))
+        "id", "profile_id", "kind", "value", "first_seen_at", "last_seen_at"
+    )
+    out.append(
+        TableRows(
+            "identities",
+            identities,
+            {
+                "value_encrypted": None,
+                "key_id": None,
+                "is_encrypted": False,
+                "source_type": SEED_SOURCE,
+                "source_name": SEED_SOURCE_NAME,
+            },
+        )
+    )
 
     # tags: a lifecycle stage, a few interests (multi-value), campaign tags
     tag_base = pl.DataFrame({"profile_id": pid, "created_at": updated_at})
     tag_parts = []
     stage_values = TAG_CATALOG["Lifecycle"][0][2]
-    tag_parts.append(tag_base.with_columns(tag_id=pl.lit(catalog.tag_ids["Stage"]),
-                                           value=_weighted(rng, n, list(zip(stage_values, [15, 40, 25, 12, 8]))))
-                     .filter(pl.Series(r() < 0.8)))
+    tag_parts.append(
+        tag_base.with_columns(
+            tag_id=pl.lit(catalog.tag_ids["Stage"]),
+            value=_weighted(rng, n, list(zip(stage_values, [15, 40, 25, 12, 8]))),
+        ).filter(pl.Series(r() < 0.8))
+    )
     for interest in TAG_CATALOG["Interests"][0][2]:
-        tag_parts.append(tag_base.with_columns(tag_id=pl.lit(catalog.tag_ids["Interest"]),
-                                               value=pl.lit(interest)).filter(pl.Series(r() < 0.08)))
-    tag_parts.append(tag_base.with_columns(tag_id=pl.lit(catalog.tag_ids["Newsletter subscriber"]),
-                                           value=pl.lit("")).filter(pl.Series(r() < 0.3)))
-    tag_parts.append(tag_base.with_columns(tag_id=pl.lit(catalog.tag_ids["Tet 2025 promo"]),
-                                           value=_weighted(rng, n, [("Received", 60), ("Clicked", 28), ("Purchased", 12)]))
-                     .filter(pl.Series(r() < 0.2)))
+        tag_parts.append(
+            tag_base.with_columns(tag_id=pl.lit(catalog.tag_ids["Interest"]), value=pl.lit(interest)).filter(
+                pl.Series(r() < 0.08)
+            )
+        )
+    tag_parts.append(
+        tag_base.with_columns(tag_id=pl.lit(catalog.tag_ids["Newsletter subscriber"]), value=pl.lit("")).filter(
+            pl.Series(r() < 0.3)
+        )
+    )
+    tag_parts.append(
+        tag_base.with_columns(
+            tag_id=pl.lit(catalog.tag_ids["Tet 2025 promo"]),
+            value=_weighted(rng, n, [("Received", 60), ("Clicked", 28), ("Purchased", 12)]),
+        ).filter(pl.Series(r() < 0.2))
+    )
     profile_tags = _with_ids(pl.concat(tag_parts, how="diagonal_relaxed"), next_ids, "profile_tags")
-    out.append(TableRows("profile_tags", profile_tags.select(
-        "id", "profile_id", "tag_id", "value", "created_at"),
-        {"source": SEED_SOURCE, "policy": None, "import_job_id": None, "created_by": None}))
+    out.append(
+        TableRows(
+            "profile_tags",
+            profile_tags.select("id", "profile_id", "tag_id", "value", "created_at"),
+            {"source": SEED_SOURCE, "policy": None, "import_job_id": None, "created_by": None},
+        )
+    )
 
     # segments: a value per profile in each segment it belongs to
     share = {"RFM tier": 0.5, "Churn risk": 0.25, "Last purchase channel": 0.25}
     segment_parts = [
-        pl.DataFrame({"segment_id": pl.Series([catalog.segment_ids[name]] * n, dtype=pl.Int64),
-                      "profile_id": pid, "value": _uniform(rng, n, values), "added_at": updated_at})
-        .filter(pl.Series(r() < share[name]))
+        pl.DataFrame(
+            {
+                "segment_id": pl.Series([catalog.segment_ids[name]] * n, dtype=pl.Int64),
+                "profile_id": pid,
+                "value": _uniform(rng, n, values),
+                "added_at": updated_at,
+            }
+        ).filter(pl.Series(r() < share[name]))
         for name, values in SEGMENTS.items()
     ]
     out.append(TableRows("segment_members", pl.concat(segment_parts), {"import_job_id": None}))
@@ -492,28 +770,46 @@ def generate_chunk(
     # groups: VIP Club for most Gold/Platinum members, small random audiences otherwise
     vip = profiles["member_level"].is_in(["Gold", "Platinum"]).fill_null(False).to_numpy()
     in_hanoi = (profiles["city"] == "Hà Nội").fill_null(False).to_numpy()
-    group_masks = {"VIP Club": vip & (r() < 0.6), "Beta testers": r() < 0.03,
-                   "Store events Hà Nội": in_hanoi & (r() < 0.2)}
+    group_masks = {
+        "VIP Club": vip & (r() < 0.6),
+        "Beta testers": r() < 0.03,
+        "Store events Hà Nội": in_hanoi & (r() < 0.2),
+    }
     member_parts = []
     for name, mask in group_masks.items():
-        member_parts.append(pl.DataFrame({
-            "group_id": pl.Series([catalog.group_ids[name]] * n, dtype=pl.Int64), "profile_id": pid,
-            "state": _weighted(rng, n, [("active", 70), ("invited", 20), ("deactivated", 10)]),
-            "invited_before": _duration(rng.integers(0, 365 * 86400, size=n)),
-            "created_at": created_at, "updated_at": updated_at,
-        }).filter(pl.Series(mask)).select(
-            "group_id", "profile_id", "state",
-            pl.max_horizontal(pl.col("updated_at") - pl.col("invited_before"), "created_at")
-            .alias("invited_at"),
-            "updated_at"))
+        member_parts.append(
+            pl.DataFrame(
+                {
+                    "group_id": pl.Series([catalog.group_ids[name]] * n, dtype=pl.Int64),
+                    "profile_id": pid,
+                    "state": _weighted(rng, n, [("active", 70), ("invited", 20), ("deactivated", 10)]),
+                    "invited_before": _duration(rng.integers(0, 365 * 86400, size=n)),
+                    "created_at": created_at,
+                    "updated_at": updated_at,
+                }
+            )
+            .filter(pl.Series(mask))
+            .select(
+                "group_id",
+                "profile_id",
+                "state",
+                pl.max_horizontal(pl.col("updated_at") - pl.col("invited_before"), "created_at").alias("invited_at"),
+                "updated_at",
+            )
+        )
     out.append(TableRows("group_memberships", pl.concat(member_parts)))
 
     # consent per channel
     consent_parts = [
-        pl.DataFrame({"profile_id": pid, "channel": pl.Series([channel] * n, dtype=pl.String),
-                      "status": _weighted(rng, n, CONSENT_STATUSES),
-                      "source": _weighted(rng, n, CONSENT_SOURCES), "updated_at": updated_at})
-        .filter(pl.Series(r() < share_))
+        pl.DataFrame(
+            {
+                "profile_id": pid,
+                "channel": pl.Series([channel] * n, dtype=pl.String),
+                "status": _weighted(rng, n, CONSENT_STATUSES),
+                "source": _weighted(rng, n, CONSENT_SOURCES),
+                "updated_at": updated_at,
+            }
+        ).filter(pl.Series(r() < share_))
         for channel, share_ in CONSENT_CHANNELS
     ]
     out.append(TableRows("consents", pl.concat(consent_parts)))
@@ -521,14 +817,25 @@ def generate_chunk(
     # linked objects: accounts, opportunities, tickets, tasks
     link_parts = []
     for object_type, (share_, code, titles) in LINKED_OBJECTS.items():
-        link_parts.append(pl.DataFrame({
-            "profile_id": pid, "object_type": pl.Series([object_type] * n, dtype=pl.String),
-            "name": _uniform(rng, n, titles), "code": pl.Series([code] * n, dtype=pl.String),
-            "created_at": updated_at}).filter(pl.Series(r() < share_)))
+        link_parts.append(
+            pl.DataFrame(
+                {
+                    "profile_id": pid,
+                    "object_type": pl.Series([object_type] * n, dtype=pl.String),
+                    "name": _uniform(rng, n, titles),
+                    "code": pl.Series([code] * n, dtype=pl.String),
+                    "created_at": updated_at,
+                }
+            ).filter(pl.Series(r() < share_))
+        )
     links = _with_ids(pl.concat(link_parts), next_ids, "linked_objects").with_columns(
-        external_id=pl.concat_str("code", pl.lit("-"), pl.col("id").cast(pl.String).str.zfill(7)))
-    out.append(TableRows("linked_objects", links.select(
-        "id", "profile_id", "object_type", "name", "external_id", "created_at")))
+        external_id=pl.concat_str("code", pl.lit("-"), pl.col("id").cast(pl.String).str.zfill(7))
+    )
+    out.append(
+        TableRows(
+            "linked_objects", links.select("id", "profile_id", "object_type", "name", "external_id", "created_at")
+        )
+    )
     return out
 
 
@@ -540,8 +847,15 @@ def _with_ids(frame: pl.DataFrame, next_ids: dict[str, int], table: str) -> pl.D
 
 # ---------------------------------------------------------------- loading
 SERIAL_TABLES = ("profiles", "identities", "profile_tags", "linked_objects")
-LOADED_TABLES = ("profiles", "identities", "profile_tags", "segment_members",
-                 "group_memberships", "consents", "linked_objects")
+LOADED_TABLES = (
+    "profiles",
+    "identities",
+    "profile_tags",
+    "segment_members",
+    "group_memberships",
+    "consents",
+    "linked_objects",
+)
 SEED_IDENTITY_KINDS = ("user_id", "email", "phone")
 
 
@@ -557,8 +871,9 @@ class _Loader:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def run(self, *, profiles: int, existing_profiles: int, random_seed: int, catalog: _Catalog,
-            echo: Echo, started: float) -> dict[str, int]:
+    def run(
+        self, *, profiles: int, existing_profiles: int, random_seed: int, catalog: _Catalog, echo: Echo, started: float
+    ) -> dict[str, int]:
         encrypted = set(get_settings().encrypted_identity_kinds) & set(SEED_IDENTITY_KINDS)
         if encrypted:
             # their values must go through the crypto service, which bulk seeding bypasses
@@ -579,10 +894,16 @@ class _Loader:
                     first = chunk_no * CHUNK_PROFILES
                     n = min(CHUNK_PROFILES, profiles - first)
                     rng = np.random.default_rng([random_seed, chunk_no])
-                    parts = generate_chunk(rng=rng, first_id=next_ids["profiles"], n=n, now=now,
-                                           catalog=catalog, next_ids=next_ids,
-                                           taken_identities=taken,
-                                           time_slice=(first / profiles, (first + n) / profiles))
+                    parts = generate_chunk(
+                        rng=rng,
+                        first_id=next_ids["profiles"],
+                        n=n,
+                        now=now,
+                        catalog=catalog,
+                        next_ids=next_ids,
+                        taken_identities=taken,
+                        time_slice=(first / profiles, (first + n) / profiles),
+                    )
                     next_ids["profiles"] += n
                     encoded = []
                     for part in parts:
@@ -604,11 +925,9 @@ class _Loader:
                         for table, height, payload in encoded:
                             self.write(conn, payload)
                             rows[table] += height
-                        echo(f"  {done:>12,} / {profiles:,} profiles  "
-                             f"({time.perf_counter() - started:.1f} s)")
+                        echo(f"  {done:>12,} / {profiles:,} profiles  ({time.perf_counter() - started:.1f} s)")
                 if rebuild:
-                    echo(f"  rebuilding indexes and constraints  "
-                         f"({time.perf_counter() - started:.1f} s)")
+                    echo(f"  rebuilding indexes and constraints  ({time.perf_counter() - started:.1f} s)")
                     for statement in rebuild:
                         self.execute(conn, statement)
                 self.finish(conn, next_ids)
@@ -633,8 +952,7 @@ class _Loader:
             cur.close()
 
     def taken_identities(self, conn: Any) -> pl.DataFrame | None:
-        rows = self.execute(conn, "SELECT kind, value FROM identities "
-                                  "WHERE kind IN ('user_id', 'email', 'phone')")
+        rows = self.execute(conn, "SELECT kind, value FROM identities WHERE kind IN ('user_id', 'email', 'phone')")
         if not rows:
             return None
         return pl.DataFrame(rows, schema={"kind": pl.String, "value": pl.String}, orient="row")
@@ -679,12 +997,15 @@ class _SqliteLoader(_Loader):
     # for the load only, then set back: generated rows are consistent, so skip per-row FK
     # lookups; a large page cache keeps the B-trees being filled in memory; index
     # rebuilds sort in memory with a helper thread
-    LOAD_PRAGMAS: ClassVar[dict[str, int]] = {"foreign_keys": 0, "cache_size": -1_000_000, "temp_store": 2,
-                                              "threads": 2}
+    LOAD_PRAGMAS: ClassVar[dict[str, int]] = {
+        "foreign_keys": 0,
+        "cache_size": -1_000_000,
+        "temp_store": 2,
+        "threads": 2,
+    }
 
     def begin(self, conn: Any) -> None:
-        self.saved_pragmas = {name: self.execute(conn, f"PRAGMA {name}")[0][0]
-                              for name in self.LOAD_PRAGMAS}
+        self.saved_pragmas = {name: self.execute(conn, f"PRAGMA {name}")[0][0] for name in self.LOAD_PRAGMAS}
         for name, value in self.LOAD_PRAGMAS.items():
             self.execute(conn, f"PRAGMA {name}={value}")
         # A rollback journal writes the new pages once, where WAL writes them twice (log,
@@ -701,8 +1022,11 @@ class _SqliteLoader(_Loader):
 
     def plain_indexes(self, conn: Any) -> list[tuple[str, str]]:
         marks = ", ".join("?" * len(LOADED_TABLES))
-        rows = self.execute(conn, "SELECT name, sql FROM sqlite_master WHERE type = 'index' "
-                                  f"AND sql IS NOT NULL AND tbl_name IN ({marks})", LOADED_TABLES)
+        rows = self.execute(
+            conn,
+            f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN ({marks})",
+            LOADED_TABLES,
+        )
         return [(name, sql) for name, sql in rows if not sql.upper().startswith("CREATE UNIQUE")]
 
     def encode(self, rows: TableRows) -> tuple[str, list[list], str | None, list]:
@@ -712,8 +1036,7 @@ class _SqliteLoader(_Loader):
             pl.col(pl.Date).dt.strftime("%Y-%m-%d"),
         )
         columns = ", ".join([*frame.columns, *rows.constants])
-        one_row = "(" + ", ".join(["?"] * frame.width +
-                                  [_sql_literal(v) for v in rows.constants.values()]) + ")"
+        one_row = "(" + ", ".join(["?"] * frame.width + [_sql_literal(v) for v in rows.constants.values()]) + ")"
         # many rows per INSERT (about 40% less CPU than one per statement), parameters
         # flattened row by row from the column lists (much cheaper than iter_rows())
         per_statement = max(1, min(SQLITE_ROWS_PER_INSERT, SQLITE_MAX_PARAMETERS // frame.width))
@@ -721,10 +1044,14 @@ class _SqliteLoader(_Loader):
         step = per_statement * frame.width
         full = frame.height // per_statement * step
         insert = f"INSERT INTO {rows.table} ({columns}) VALUES "
-        batches = [flat[i:i + step] for i in range(0, full, step)]
+        batches = [flat[i : i + step] for i in range(0, full, step)]
         rest = (len(flat) - full) // frame.width
-        return (insert + ", ".join([one_row] * per_statement), batches,
-                insert + ", ".join([one_row] * rest) if rest else None, flat[full:])
+        return (
+            insert + ", ".join([one_row] * per_statement),
+            batches,
+            insert + ", ".join([one_row] * rest) if rest else None,
+            flat[full:],
+        )
 
     def write(self, conn: Any, payload: tuple[str, list[list], str | None, list]) -> None:
         statement, batches, rest_statement, rest = payload
@@ -748,10 +1075,10 @@ class _PostgresLoader(_Loader):
 
     def max_id(self, conn: Any, table: str) -> int:
         # also past the sequence, so ids it handed out (even rolled back) stay unused
-        last_given = (f"SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END "
-                      f"FROM {self._sequence(conn, table)}")
-        return int(self.execute(conn, f"SELECT GREATEST(COALESCE(MAX(id), 0), ({last_given})) "
-                                      f"FROM {table}")[0][0])
+        last_given = (
+            f"SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM {self._sequence(conn, table)}"
+        )
+        return int(self.execute(conn, f"SELECT GREATEST(COALESCE(MAX(id), 0), ({last_given})) FROM {table}")[0][0])
 
     def _sequence(self, conn: Any, table: str) -> str:
         return self.execute(conn, "SELECT pg_get_serial_sequence(%s, 'id')", (table,))[0][0]
@@ -761,27 +1088,35 @@ class _PostgresLoader(_Loader):
         much as the row itself, while re-adding the constraint checks all rows in one join."""
         self.execute(conn, "SET LOCAL maintenance_work_mem = '256MB'")
         foreign_keys = self.execute(
-            conn, "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
-                  "FROM pg_constraint WHERE contype = 'f' AND conrelid::regclass::text = ANY(%s)",
-            (list(LOADED_TABLES),))
+            conn,
+            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
+            "FROM pg_constraint WHERE contype = 'f' AND conrelid::regclass::text = ANY(%s)",
+            (list(LOADED_TABLES),),
+        )
         for table, name, _definition in foreign_keys:
             self.execute(conn, f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
-        return [*super().drop_for_load(conn),
-                *(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'
-                  for table, name, definition in foreign_keys)]
+        return [
+            *super().drop_for_load(conn),
+            *(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}' for table, name, definition in foreign_keys),
+        ]
 
     def plain_indexes(self, conn: Any) -> list[tuple[str, str]]:
-        rows = self.execute(conn, "SELECT indexname, indexdef FROM pg_indexes WHERE "
-                                  "schemaname = current_schema() AND tablename = ANY(%s)",
-                            (list(LOADED_TABLES),))
+        rows = self.execute(
+            conn,
+            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() AND tablename = ANY(%s)",
+            (list(LOADED_TABLES),),
+        )
         return [(name, sql) for name, sql in rows if not sql.upper().startswith("CREATE UNIQUE")]
 
     def encode(self, rows: TableRows) -> tuple[str, bytes]:
         frame = rows.frame.with_columns(pl.lit(v).alias(k) for k, v in rows.constants.items())
-        data = frame.write_csv(include_header=False, null_value="\\N",
-                               datetime_format="%Y-%m-%d %H:%M:%S%.6f+00", date_format="%Y-%m-%d")
-        return (f"COPY {rows.table} ({', '.join(frame.columns)}) FROM STDIN "
-                "WITH (FORMAT csv, NULL '\\N')", data.encode())
+        data = frame.write_csv(
+            include_header=False, null_value="\\N", datetime_format="%Y-%m-%d %H:%M:%S%.6f+00", date_format="%Y-%m-%d"
+        )
+        return (
+            f"COPY {rows.table} ({', '.join(frame.columns)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')",
+            data.encode(),
+        )
 
     def write(self, conn: Any, payload: tuple[str, bytes]) -> None:
         statement, data = payload
@@ -792,7 +1127,10 @@ class _PostgresLoader(_Loader):
         for table in SERIAL_TABLES:
             sequence = self._sequence(conn, table)
             if next_ids[table] > 1:  # (setval refuses 0: an empty table keeps its sequence)
-                self.execute(conn, f"SELECT setval(%s, GREATEST(%s, (SELECT last_value FROM "
-                                   f"{sequence})))", (sequence, next_ids[table] - 1))
+                self.execute(
+                    conn,
+                    f"SELECT setval(%s, GREATEST(%s, (SELECT last_value FROM {sequence})))",
+                    (sequence, next_ids[table] - 1),
+                )
         for table in LOADED_TABLES:
             self.execute(conn, f"ANALYZE {table}")

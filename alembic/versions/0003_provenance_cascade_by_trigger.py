@@ -12,29 +12,36 @@ Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-23 18:55:00
 """
-from alembic import op
+
 import sqlalchemy as sa
 import sqlmodel
+
 import profile_ui.models.base
+from alembic import op
 
-
-revision = '0003'
-down_revision = '0002'
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
 # (child table, its column, parent table, the PostgreSQL foreign key's name, trigger name)
 CASCADES = [
-    ("attribute_provenance", "profile_id", "profiles", "attribute_provenance_profile_id_fkey",
-     "profiles_delete_provenance"),
-    ("import_row_results", "job_id", "import_jobs", "import_row_results_job_id_fkey",
-     "import_jobs_delete_row_results"),
+    (
+        "attribute_provenance",
+        "profile_id",
+        "profiles",
+        "attribute_provenance_profile_id_fkey",
+        "profiles_delete_provenance",
+    ),
+    ("import_row_results", "job_id", "import_jobs", "import_row_results_job_id_fkey", "import_jobs_delete_row_results"),
 ]
 
 
 def _sqlite_trigger(child: str, column: str, parent: str, trigger: str) -> list[str]:
-    return [f"""CREATE TRIGGER {trigger} AFTER DELETE ON {parent}
-                BEGIN DELETE FROM {child} WHERE {column} = OLD.id; END"""]
+    return [
+        f"""CREATE TRIGGER {trigger} AFTER DELETE ON {parent}
+                BEGIN DELETE FROM {child} WHERE {column} = OLD.id; END"""
+    ]
 
 
 def _postgres_trigger(child: str, column: str, parent: str, trigger: str) -> list[str]:
@@ -54,31 +61,31 @@ def _sqlite_table(child: str, with_foreign_key: bool) -> sa.Table:
     """The table as SQLite's batch mode recreates it (SQLite cannot drop a constraint)."""
     if child == "attribute_provenance":
         items = [
-            sa.Column('profile_id', sa.Integer(), nullable=False),
-            sa.Column('field_key', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-            sa.Column('source_type', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-            sa.Column('source_name', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True),
-            sa.Column('import_job_id', sa.Integer(), nullable=True),
-            sa.Column('set_by', sa.Integer(), nullable=True),
-            sa.Column('set_at', profile_ui.models.base.UTCDateTime(timezone=True), nullable=False),
-            sa.Column('locked', sa.Boolean(), nullable=False),
-            sa.PrimaryKeyConstraint('profile_id', 'field_key'),
-            sa.Index('ix_attribute_provenance_import_job_id', 'import_job_id'),
+            sa.Column("profile_id", sa.Integer(), nullable=False),
+            sa.Column("field_key", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+            sa.Column("source_type", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+            sa.Column("source_name", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True),
+            sa.Column("import_job_id", sa.Integer(), nullable=True),
+            sa.Column("set_by", sa.Integer(), nullable=True),
+            sa.Column("set_at", profile_ui.models.base.UTCDateTime(timezone=True), nullable=False),
+            sa.Column("locked", sa.Boolean(), nullable=False),
+            sa.PrimaryKeyConstraint("profile_id", "field_key"),
+            sa.Index("ix_attribute_provenance_import_job_id", "import_job_id"),
         ]
-        key = sa.ForeignKeyConstraint(['profile_id'], ['profiles.id'], ondelete='CASCADE')
+        key = sa.ForeignKeyConstraint(["profile_id"], ["profiles.id"], ondelete="CASCADE")
     else:
         items = [
-            sa.Column('id', sa.Integer(), nullable=False),
-            sa.Column('job_id', sa.Integer(), nullable=False),
-            sa.Column('row_number', sa.Integer(), nullable=False),
-            sa.Column('outcome', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-            sa.Column('profile_id', sa.Integer(), nullable=True),
-            sa.Column('errors', sa.JSON(), nullable=False),
-            sa.Column('changes', sa.JSON(), nullable=False),
-            sa.PrimaryKeyConstraint('id'),
-            sa.Index('ix_import_row_results_job', 'job_id', 'outcome', 'row_number'),
+            sa.Column("id", sa.Integer(), nullable=False),
+            sa.Column("job_id", sa.Integer(), nullable=False),
+            sa.Column("row_number", sa.Integer(), nullable=False),
+            sa.Column("outcome", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+            sa.Column("profile_id", sa.Integer(), nullable=True),
+            sa.Column("errors", sa.JSON(), nullable=False),
+            sa.Column("changes", sa.JSON(), nullable=False),
+            sa.PrimaryKeyConstraint("id"),
+            sa.Index("ix_import_row_results_job", "job_id", "outcome", "row_number"),
         ]
-        key = sa.ForeignKeyConstraint(['job_id'], ['import_jobs.id'], ondelete='CASCADE')
+        key = sa.ForeignKeyConstraint(["job_id"], ["import_jobs.id"], ondelete="CASCADE")
     return sa.Table(child, sa.MetaData(), *items, *([key] if with_foreign_key else []))
 
 
@@ -86,11 +93,10 @@ def upgrade() -> None:
     postgres = op.get_bind().dialect.name == "postgresql"
     for child, column, parent, foreign_key, trigger in CASCADES:
         if postgres:
-            op.drop_constraint(foreign_key, child, type_='foreignkey')
+            op.drop_constraint(foreign_key, child, type_="foreignkey")
             statements = _postgres_trigger(child, column, parent, trigger)
         else:
-            with op.batch_alter_table(child, recreate='always',
-                                      copy_from=_sqlite_table(child, with_foreign_key=False)):
+            with op.batch_alter_table(child, recreate="always", copy_from=_sqlite_table(child, with_foreign_key=False)):
                 pass
             statements = _sqlite_trigger(child, column, parent, trigger)
         for statement in statements:
@@ -105,8 +111,7 @@ def downgrade() -> None:
         op.execute(f"DELETE FROM {child} WHERE {column} NOT IN (SELECT id FROM {parent})")
         if postgres:
             op.execute(f"DROP FUNCTION IF EXISTS {trigger}()")
-            op.create_foreign_key(foreign_key, child, parent, [column], ['id'], ondelete='CASCADE')
+            op.create_foreign_key(foreign_key, child, parent, [column], ["id"], ondelete="CASCADE")
         else:
-            with op.batch_alter_table(child, recreate='always',
-                                      copy_from=_sqlite_table(child, with_foreign_key=True)):
+            with op.batch_alter_table(child, recreate="always", copy_from=_sqlite_table(child, with_foreign_key=True)):
                 pass

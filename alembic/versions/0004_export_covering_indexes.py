@@ -11,25 +11,26 @@ Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-23 19:05:00
 """
+
 from alembic import op
 
-
-revision = '0004'
-down_revision = '0003'
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('identities', schema=None) as batch_op:
-        batch_op.create_index('ix_identities_export', ['profile_id', 'id', 'kind', 'value', 'is_encrypted'],
-                              unique=False)
-    with op.batch_alter_table('profile_tags', schema=None) as batch_op:
-        batch_op.create_index('ix_profile_tags_export', ['profile_id', 'id', 'tag_id', 'value'], unique=False)
+    with op.batch_alter_table("identities", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_identities_export", ["profile_id", "id", "kind", "value", "is_encrypted"], unique=False
+        )
+    with op.batch_alter_table("profile_tags", schema=None) as batch_op:
+        batch_op.create_index("ix_profile_tags_export", ["profile_id", "id", "tag_id", "value"], unique=False)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('profile_tags', schema=None) as batch_op:
-        batch_op.drop_index('ix_profile_tags_export')
-    with op.batch_alter_table('identities', schema=None) as batch_op:
-        batch_op.drop_index('ix_identities_export')
+    with op.batch_alter_table("profile_tags", schema=None) as batch_op:
+        batch_op.drop_index("ix_profile_tags_export")
+    with op.batch_alter_table("identities", schema=None) as batch_op:
+        batch_op.drop_index("ix_identities_export")

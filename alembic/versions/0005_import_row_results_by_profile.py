@@ -9,20 +9,20 @@ Revision ID: 0005
 Revises: 0004
 Create Date: 2026-12-03 15:15:00
 """
+
 from alembic import op
 
-
-revision = '0005'
-down_revision = '0004'
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('import_row_results', schema=None) as batch_op:
-        batch_op.create_index('ix_import_row_results_profile', ['profile_id'], unique=False)
+    with op.batch_alter_table("import_row_results", schema=None) as batch_op:
+        batch_op.create_index("ix_import_row_results_profile", ["profile_id"], unique=False)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('import_row_results', schema=None) as batch_op:
-        batch_op.drop_index('ix_import_row_results_profile')
+    with op.batch_alter_table("import_row_results", schema=None) as batch_op:
+        batch_op.drop_index("ix_import_row_results_profile")

@@ -14,12 +14,13 @@ Revision ID: 0010
 Revises: 0009s
 Create Date: 2026-12-06 15:00:00
 """
-from alembic import op
+
 import sqlalchemy as sa
 
+from alembic import op
 
-revision = '0010'
-down_revision = '0009s'
+revision = "0010"
+down_revision = "0009s"
 branch_labels = None
 depends_on = None
 
@@ -27,10 +28,10 @@ TRIGGER = "profiles_count_version"
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('export_jobs', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('claim', sa.JSON(), nullable=True))
-    with op.batch_alter_table('profiles', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('version', sa.Integer(), nullable=False, server_default='1'))
+    with op.batch_alter_table("export_jobs", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("claim", sa.JSON(), nullable=True))
+    with op.batch_alter_table("profiles", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("version", sa.Integer(), nullable=False, server_default="1"))
     if op.get_bind().dialect.name == "postgresql":
         op.execute(f"""CREATE OR REPLACE FUNCTION {TRIGGER}() RETURNS trigger AS $$
                        BEGIN NEW.version := OLD.version + 1; RETURN NEW; END; $$ LANGUAGE plpgsql""")
@@ -45,11 +46,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute(f"DROP TRIGGER IF EXISTS {TRIGGER}" + (
-        " ON profiles" if op.get_bind().dialect.name == "postgresql" else ""))
+    op.execute(
+        f"DROP TRIGGER IF EXISTS {TRIGGER}" + (" ON profiles" if op.get_bind().dialect.name == "postgresql" else "")
+    )
     if op.get_bind().dialect.name == "postgresql":
         op.execute(f"DROP FUNCTION IF EXISTS {TRIGGER}()")
-    with op.batch_alter_table('profiles', schema=None) as batch_op:
-        batch_op.drop_column('version')
-    with op.batch_alter_table('export_jobs', schema=None) as batch_op:
-        batch_op.drop_column('claim')
+    with op.batch_alter_table("profiles", schema=None) as batch_op:
+        batch_op.drop_column("version")
+    with op.batch_alter_table("export_jobs", schema=None) as batch_op:
+        batch_op.drop_column("claim")

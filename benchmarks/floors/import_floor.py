@@ -69,8 +69,7 @@ def prepare(raw: Any, fields: dict[str, tuple[str, list[str]]] | None = None) ->
     """The stage frame (STAGE_COLUMNS, all text but the row number) and the invalid rows' count;
     `fields` (key -> type, choices) types the values, as `field_types` reads them."""
     fields = fields or {}
-    frame = raw.rename({c: ALIASES.get(k, k) for c in raw.columns
-                        for k in [c.strip().lower().replace(" ", "_")]})
+    frame = raw.rename({c: ALIASES.get(k, k) for c in raw.columns for k in [c.strip().lower().replace(" ", "_")]})
     frame = frame.with_row_index("row")
     as_text = []
     for column, dtype in frame.schema.items():
@@ -89,9 +88,13 @@ def prepare(raw: Any, fields: dict[str, tuple[str, list[str]]] | None = None) ->
             frame = frame.with_columns(pl.lit(None, pl.String).alias(field))
     email = pl.col("email").str.to_lowercase()
     digits = pl.col("phone").str.replace_all(r"\D", "")
-    phone = (pl.when(digits.str.starts_with("0")).then("+84" + digits.str.slice(1))
-             .when(digits.str.starts_with("84")).then("+" + digits)
-             .otherwise("+" + digits))
+    phone = (
+        pl.when(digits.str.starts_with("0"))
+        .then("+84" + digits.str.slice(1))
+        .when(digits.str.starts_with("84"))
+        .then("+" + digits)
+        .otherwise("+" + digits)
+    )
     attribute_columns = [c for c in frame.columns if c not in ("row", *IDENTITY_KINDS, *SYSTEM_FIELDS)]
     numbers = [c for c in attribute_columns if raw.schema.get(_header(raw, c), pl.String).is_numeric()]
     frame = frame.with_columns(typed(c, *fields[c]) for c in ("gender", "member_level") if c in fields)
@@ -100,7 +103,8 @@ def prepare(raw: Any, fields: dict[str, tuple[str, list[str]]] | None = None) ->
         pl.when(digits.str.len_chars().is_between(9, 12)).then(phone).alias("phone"),
         pl.col("registered_at").str.slice(0, 10) + " 00:00:00.000000",
         pl.struct([typed(c, *fields.get(c, ("number" if c in numbers else "text", []))) for c in attribute_columns])
-        .struct.json_encode().alias("attributes"),
+        .struct.json_encode()
+        .alias("attributes"),
     )
     valid = pl.any_horizontal(pl.col(k).is_not_null() for k in IDENTITY_KINDS)
     invalid = frame.filter(~valid).height
@@ -112,8 +116,9 @@ def _header(raw: Any, key: str) -> str:
 
 
 def _match_sql() -> str:
-    found = ", ".join(f"(SELECT profile_id FROM identities WHERE kind = '{kind}' AND value = stage.{kind})"
-                      for kind in IDENTITY_KINDS)
+    found = ", ".join(
+        f"(SELECT profile_id FROM identities WHERE kind = '{kind}' AND value = stage.{kind})" for kind in IDENTITY_KINDS
+    )
     return f"UPDATE stage SET profile_id = COALESCE({found})"
 
 
@@ -128,8 +133,11 @@ def apply(target: str, stage: Any, source_name: str) -> dict[str, int]:
         if postgres:
             cur.execute("ANALYZE stage")  # a temporary table has no statistics until asked
         cur.execute(_match_sql())
-        new_id = ("nextval(pg_get_serial_sequence('profiles', 'id'))" if postgres
-                  else "(SELECT COALESCE(MAX(id), 0) FROM profiles) + row + 1")
+        new_id = (
+            "nextval(pg_get_serial_sequence('profiles', 'id'))"
+            if postgres
+            else "(SELECT COALESCE(MAX(id), 0) FROM profiles) + row + 1"
+        )
         cur.execute(f"UPDATE stage SET profile_id = {new_id}, is_new = true WHERE profile_id IS NULL")
         cast = (lambda v, t: f"{v}::{t}") if postgres else (lambda v, _t: v)
         p = "%s" if postgres else "?"
@@ -139,15 +147,30 @@ def apply(target: str, stage: Any, source_name: str) -> dict[str, int]:
             f"SELECT profile_id, full_name, gender, {cast('birthday', 'date')}, city, member_level, "
             f"{cast('registered_at', 'timestamptz')}, 'active', {p}, {cast('attributes', 'json')}, "
             f"{cast(p, 'timestamptz')}, {cast(p, 'timestamptz')} FROM stage WHERE is_new",
-            (source_name, now, now))
+            (source_name, now, now),
+        )
         created = cur.rowcount
-        merged = ("(profiles.attributes::jsonb || s.attributes::jsonb)::json" if postgres
-                  else "json_patch(profiles.attributes, s.attributes)")
-        kept = ", ".join(f"{f} = COALESCE({cast('s.' + f, t)}, profiles.{f})" for f, t in (
-            ("full_name", "text"), ("gender", "text"), ("birthday", "date"), ("city", "text"),
-            ("member_level", "text"), ("registered_at", "timestamptz")))
-        cur.execute(f"UPDATE profiles SET {kept}, attributes = {merged}, updated_at = {cast(p, 'timestamptz')} "
-                    "FROM stage s WHERE s.profile_id = profiles.id AND NOT s.is_new", (now,))
+        merged = (
+            "(profiles.attributes::jsonb || s.attributes::jsonb)::json"
+            if postgres
+            else "json_patch(profiles.attributes, s.attributes)"
+        )
+        kept = ", ".join(
+            f"{f} = COALESCE({cast('s.' + f, t)}, profiles.{f})"
+            for f, t in (
+                ("full_name", "text"),
+                ("gender", "text"),
+                ("birthday", "date"),
+                ("city", "text"),
+                ("member_level", "text"),
+                ("registered_at", "timestamptz"),
+            )
+        )
+        cur.execute(
+            f"UPDATE profiles SET {kept}, attributes = {merged}, updated_at = {cast(p, 'timestamptz')} "
+            "FROM stage s WHERE s.profile_id = profiles.id AND NOT s.is_new",
+            (now,),
+        )
         updated = cur.rowcount
         identities = 0
         for kind in IDENTITY_KINDS:
@@ -155,7 +178,9 @@ def apply(target: str, stage: Any, source_name: str) -> dict[str, int]:
                 "INSERT INTO identities (profile_id, kind, value, is_encrypted, source_type, source_name, "
                 f"first_seen_at, last_seen_at) SELECT profile_id, '{kind}', {kind}, false, 'file', {p}, "
                 f"{cast(p, 'timestamptz')}, {cast(p, 'timestamptz')} FROM stage WHERE {kind} IS NOT NULL "
-                "ON CONFLICT (kind, value) DO NOTHING", (source_name, now, now))
+                "ON CONFLICT (kind, value) DO NOTHING",
+                (source_name, now, now),
+            )
             identities += cur.rowcount
         cur.execute("DROP TABLE stage")
     return {"created": created, "updated": updated, "identities_added": identities}
@@ -166,8 +191,12 @@ def run(file: Path, target: str) -> dict[str, Any]:
     stage, invalid = prepare(read_file(file), field_types(target))
     read_s = time.perf_counter() - started
     counts = apply(target, stage, file.name)
-    return {**counts, "invalid": invalid, "read_s": round(read_s, 3),
-            "seconds": round(time.perf_counter() - started, 3)}
+    return {
+        **counts,
+        "invalid": invalid,
+        "read_s": round(read_s, 3),
+        "seconds": round(time.perf_counter() - started, 3),
+    }
 
 
 if __name__ == "__main__":

@@ -31,15 +31,26 @@ def cases(sample: dict[str, Any]) -> dict[str, tuple[str, tuple]]:
     profile's identities and the id of a tag ("tag_id"); names as in list_bench.py."""
     return {
         "all, newest first": (f"WHERE p.status = 'active' {NEWEST}", ()),
-        "query e-mail": ("WHERE p.status = 'active' AND p.id IN (SELECT profile_id FROM identities "
-                         f"WHERE kind = 'email' AND value = ?) {NEWEST}", (sample["email"],)),
-        "query user id": ("WHERE p.status = 'active' AND p.id IN (SELECT profile_id FROM identities "
-                          f"WHERE kind = 'user_id' AND value = ?) {NEWEST}", (sample["user_id"],)),
+        "query e-mail": (
+            "WHERE p.status = 'active' AND p.id IN (SELECT profile_id FROM identities "
+            f"WHERE kind = 'email' AND value = ?) {NEWEST}",
+            (sample["email"],),
+        ),
+        "query user id": (
+            "WHERE p.status = 'active' AND p.id IN (SELECT profile_id FROM identities "
+            f"WHERE kind = 'user_id' AND value = ?) {NEWEST}",
+            (sample["user_id"],),
+        ),
         "member level Gold": (f"WHERE p.status = 'active' AND p.member_level = 'Gold' {NEWEST}", ()),
-        "tag Stage (80%)": ("WHERE p.status = 'active' AND EXISTS (SELECT 1 FROM profile_tags t "
-                            f"WHERE t.profile_id = p.id AND t.tag_id = ?) {NEWEST}", (sample["tag_id"],)),
-        "common family name, by name": ("WHERE p.status = 'active' AND p.full_name >= ? AND p.full_name < ? "
-                                        "ORDER BY p.full_name, p.id", ("Nguyễn", "Nguyễn\uffff")),
+        "tag Stage (80%)": (
+            "WHERE p.status = 'active' AND EXISTS (SELECT 1 FROM profile_tags t "
+            f"WHERE t.profile_id = p.id AND t.tag_id = ?) {NEWEST}",
+            (sample["tag_id"],),
+        ),
+        "common family name, by name": (
+            "WHERE p.status = 'active' AND p.full_name >= ? AND p.full_name < ? ORDER BY p.full_name, p.id",
+            ("Nguyễn", "Nguyễn\uffff"),
+        ),
     }
 
 
@@ -51,8 +62,11 @@ def page(conn: Any, postgres: bool, where: str, params: tuple) -> list[tuple]:
     rows = cur.fetchall()
     ids = [r[0] for r in rows]
     if ids:
-        cur.execute(f"SELECT profile_id, kind, value FROM identities WHERE profile_id IN "
-                    f"({', '.join([mark] * len(ids))}) ORDER BY profile_id, id", ids)
+        cur.execute(
+            f"SELECT profile_id, kind, value FROM identities WHERE profile_id IN "
+            f"({', '.join([mark] * len(ids))}) ORDER BY profile_id, id",
+            ids,
+        )
         cur.fetchall()
     return rows
 
@@ -67,9 +81,11 @@ def sample_of(conn: Any, postgres: bool) -> dict[str, Any]:
     """A profile a third of the way in with a user id and an e-mail, and the tag "Stage"."""
     mark = "%s" if postgres else "?"
     cur = conn.cursor()
-    cur.execute("SELECT i.profile_id FROM identities i JOIN identities j ON j.profile_id = i.profile_id "
-                "AND j.kind = 'user_id' WHERE i.kind = 'email' ORDER BY i.profile_id LIMIT 1 OFFSET "
-                "(SELECT count(*) / 3 FROM identities WHERE kind = 'email')")
+    cur.execute(
+        "SELECT i.profile_id FROM identities i JOIN identities j ON j.profile_id = i.profile_id "
+        "AND j.kind = 'user_id' WHERE i.kind = 'email' ORDER BY i.profile_id LIMIT 1 OFFSET "
+        "(SELECT count(*) / 3 FROM identities WHERE kind = 'email')"
+    )
     pid = cur.fetchone()[0]
     cur.execute(f"SELECT kind, value FROM identities WHERE profile_id = {mark}", (pid,))
     ids = dict(cur.fetchall())
@@ -83,8 +99,10 @@ def timings(target: str, repeat: int = 15, sample: dict[str, Any] | None = None)
     conn = connect(target)
     try:
         sample = sample or sample_of(conn, postgres)
-        plans: dict[str, Any] = {name: (lambda w=where, p=params: page(conn, postgres, w, p))
-                                 for name, (where, params) in cases(sample).items()}
+        plans: dict[str, Any] = {
+            name: (lambda w=where, p=params: page(conn, postgres, w, p))
+            for name, (where, params) in cases(sample).items()
+        }
         plans["count (active)"] = lambda: count(conn)
         out: dict[str, list[float]] = {}
         for name, run in plans.items():

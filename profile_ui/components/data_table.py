@@ -30,25 +30,34 @@ class TableColumn:
 def _sort_icon(column: TableColumn, sort_key: rx.Var, descending: rx.Var) -> rx.Component:
     return rx.cond(
         sort_key == column.key,
-        rx.cond(descending, rx.icon("arrow_down", size=14, aria_hidden="true"),
-                rx.icon("arrow_up", size=14, aria_hidden="true")),
+        rx.cond(
+            descending,
+            rx.icon("arrow_down", size=14, aria_hidden="true"),
+            rx.icon("arrow_up", size=14, aria_hidden="true"),
+        ),
         rx.icon("arrow_up_down", size=14, aria_hidden="true", opacity="0.35"),
     )
 
 
-def _header_cell(column: TableColumn, sort_key: rx.Var, descending: rx.Var,
-                 on_sort: Callable[[Any], Any]) -> rx.Component:
+def _header_cell(
+    column: TableColumn, sort_key: rx.Var, descending: rx.Var, on_sort: Callable[[Any], Any]
+) -> rx.Component:
     return rx.table.column_header_cell(
         rx.cond(
             column.sortable,
-            rx.button(column.label, _sort_icon(column, sort_key, descending),
-                      on_click=on_sort(column.key), variant="ghost", size="1",
-                      color_scheme="gray", high_contrast=True,
-                      aria_label="Sort by " + column.label),
+            rx.button(
+                column.label,
+                _sort_icon(column, sort_key, descending),
+                on_click=on_sort(column.key),
+                variant="ghost",
+                size="1",
+                color_scheme="gray",
+                high_contrast=True,
+                aria_label="Sort by " + column.label,
+            ),
             rx.text(column.label, size="1", weight="medium"),
         ),
-        aria_sort=rx.cond(sort_key == column.key,
-                          rx.cond(descending, "descending", "ascending"), "none"),
+        aria_sort=rx.cond(sort_key == column.key, rx.cond(descending, "descending", "ascending"), "none"),
         white_space="nowrap",
     )
 
@@ -59,8 +68,9 @@ def _cell(row: rx.Var, column: TableColumn, index: rx.Var) -> rx.Component:
         rx.cond(
             index == 0,
             rx.link(rx.cond(text != "", text, row["_title"]), href=row["_href"]),
-            rx.text(text, title=text, max_width="260px", overflow="hidden",
-                    text_overflow="ellipsis", white_space="nowrap"),
+            rx.text(
+                text, title=text, max_width="260px", overflow="hidden", text_overflow="ellipsis", white_space="nowrap"
+            ),
         ),
     )
 
@@ -84,18 +94,27 @@ def data_table(
     With `selectable`, a checkbox column selects rows (`selected`: list of row ids) and the
     header checkbox selects the whole page.
     """
-    select_header = rx.table.column_header_cell(
-        rx.checkbox(checked=page_selected, on_change=on_select_page,
-                    aria_label="Select all rows on this page"),
-        width="36px",
-    ) if on_select_page is not None else rx.fragment()
+    select_header = (
+        rx.table.column_header_cell(
+            rx.checkbox(checked=page_selected, on_change=on_select_page, aria_label="Select all rows on this page"),
+            width="36px",
+        )
+        if on_select_page is not None
+        else rx.fragment()
+    )
 
     def render_row(row: rx.Var) -> rx.Component:
-        select_cell = rx.table.cell(
-            rx.checkbox(checked=selected.contains(row["id"]),
-                        on_change=lambda checked: on_select_row(row["id"], checked),
-                        aria_label="Select " + row["_title"].to(str)),
-        ) if on_select_row is not None else rx.fragment()
+        select_cell = (
+            rx.table.cell(
+                rx.checkbox(
+                    checked=selected.contains(row["id"]),
+                    on_change=lambda checked: on_select_row(row["id"], checked),
+                    aria_label="Select " + row["_title"].to(str),
+                ),
+            )
+            if on_select_row is not None
+            else rx.fragment()
+        )
         return rx.table.row(
             rx.cond(selectable, select_cell),
             rx.foreach(columns, lambda column, index: _cell(row, column, index)),
@@ -106,8 +125,7 @@ def data_table(
         rx.table.header(
             rx.table.row(
                 rx.cond(selectable, select_header),
-                rx.foreach(columns, lambda column: _header_cell(column, sort_key, descending,
-                                                                on_sort)),
+                rx.foreach(columns, lambda column: _header_cell(column, sort_key, descending, on_sort)),
             ),
         ),
         rx.table.body(rx.foreach(rows, render_row)),
@@ -117,8 +135,9 @@ def data_table(
     )
 
 
-def lines_table(*, caption: str, header: list[rx.Component], lines: rx.Var,
-                line: Callable[[Any], rx.Component], empty: str) -> rx.Component:
+def lines_table(
+    *, caption: str, header: list[rx.Component], lines: rx.Var, line: Callable[[Any], rx.Component], empty: str
+) -> rx.Component:
     """A page of plain lines (dataclasses rendered by `line`) under the `header` cells, named
     `caption` for screen readers; the text `empty` when there are none."""
     return rx.cond(

@@ -13,7 +13,6 @@ from typing import Any
 
 import reflex as rx
 
-
 LABEL_STYLE = {"fontWeight": 500, "fontSize": "14px"}
 
 
@@ -21,22 +20,22 @@ def required_mark() -> rx.Component:
     return rx.el.span(" *", aria_hidden="true", style={"color": rx.color("red", 10)})
 
 
-def field_label(label: rx.Var | str, *, html_for: rx.Var | str,
-                required: rx.Var | bool = False) -> rx.Component:
+def field_label(label: rx.Var | str, *, html_for: rx.Var | str, required: rx.Var | bool = False) -> rx.Component:
     """A control's visible <label> (with a red * when `required`)."""
-    mark = required_mark() if required is True else (
-        rx.cond(required, required_mark()) if isinstance(required, rx.Var) else rx.fragment())
+    mark = (
+        required_mark()
+        if required is True
+        else (rx.cond(required, required_mark()) if isinstance(required, rx.Var) else rx.fragment())
+    )
     return rx.el.label(label, mark, html_for=html_for, style=LABEL_STYLE)
 
 
 def error_callout(error: rx.Var | str, **props: Any) -> rx.Component:
     """A dialog's or page's error (announced when it appears); nothing while it is ""."""
-    return rx.cond(error != "", rx.callout(error, icon="triangle_alert", color_scheme="red",
-                                           role="alert", **props))
+    return rx.cond(error != "", rx.callout(error, icon="triangle_alert", color_scheme="red", role="alert", **props))
 
 
-def dialog_buttons(confirm: rx.Component, *, close: Any = rx.dialog.close,
-                   **props: Any) -> rx.Component:
+def dialog_buttons(confirm: rx.Component, *, close: Any = rx.dialog.close, **props: Any) -> rx.Component:
     """A dialog's footer, at the right: Cancel (closes the dialog) and `confirm`."""
     return rx.hstack(
         close(rx.button("Cancel", type="button", variant="soft", color_scheme="gray")),
@@ -56,15 +55,28 @@ def field_error(message: rx.Var | str, *, id: str | None = None) -> rx.Component
     )
 
 
-def labelled_input(label: rx.Var | str, *, name: rx.Var | str, id: rx.Var | str,
-                   default_value: rx.Var | str = "", error: rx.Var | str = "",
-                   required: rx.Var | bool = False, hint: str = "",
-                   **props: Any) -> rx.Component:
+def labelled_input(
+    label: rx.Var | str,
+    *,
+    name: rx.Var | str,
+    id: rx.Var | str,
+    default_value: rx.Var | str = "",
+    error: rx.Var | str = "",
+    required: rx.Var | bool = False,
+    hint: str = "",
+    **props: Any,
+) -> rx.Component:
     return rx.vstack(
         field_label(label, html_for=id, required=required),
-        rx.input(id=id, name=name, default_value=default_value, width="100%",
-                 aria_required=rx.cond(required, "true", "false"),
-                 aria_invalid=rx.cond(error != "", "true", "false"), **props),
+        rx.input(
+            id=id,
+            name=name,
+            default_value=default_value,
+            width="100%",
+            aria_required=rx.cond(required, "true", "false"),
+            aria_invalid=rx.cond(error != "", "true", "false"),
+            **props,
+        ),
         rx.text(hint, size="1", color_scheme="gray") if hint else rx.fragment(),
         field_error(error),
         spacing="1",
@@ -72,11 +84,18 @@ def labelled_input(label: rx.Var | str, *, name: rx.Var | str, id: rx.Var | str,
     )
 
 
-def labelled_select(label: rx.Var | str, *, name: str, id: str,
-                    items: list[tuple[str, str]] | None = None, item_var: rx.Var | None = None,
-                    default_value: rx.Var | str | None = None, value: rx.Var | None = None,
-                    on_change: Callable[[Any], Any] | None = None,
-                    placeholder: str = "Choose…") -> rx.Component:
+def labelled_select(
+    label: rx.Var | str,
+    *,
+    name: str,
+    id: str,
+    items: list[tuple[str, str]] | None = None,
+    item_var: rx.Var | None = None,
+    default_value: rx.Var | str | None = None,
+    value: rx.Var | None = None,
+    on_change: Callable[[Any], Any] | None = None,
+    placeholder: str = "Choose…",
+) -> rx.Component:
     """A Radix select labelled by a visible label; `items` as (value, label) pairs or
     `item_var`: a Var list of objects with .value and .label."""
     if item_var is not None:
@@ -93,8 +112,7 @@ def labelled_select(label: rx.Var | str, *, name: str, id: str,
     return rx.vstack(
         rx.el.label(label, id=f"{id}-label", style=LABEL_STYLE),
         rx.select.root(
-            rx.select.trigger(placeholder=placeholder, aria_labelledby=f"{id}-label", id=id,
-                              width="100%"),
+            rx.select.trigger(placeholder=placeholder, aria_labelledby=f"{id}-label", id=id, width="100%"),
             rx.select.content(options),
             **props,
         ),
@@ -123,10 +141,10 @@ def form_dialog(
     warning shown as the dialog's description; `danger` makes OK red."""
     if note is not None:
         intro = rx.dialog.description(
-            rx.callout(note, icon="triangle_alert", color_scheme="orange", size="1"), as_child=True)
+            rx.callout(note, icon="triangle_alert", color_scheme="orange", size="1"), as_child=True
+        )
     else:
-        intro = rx.cond(description != "",
-                        rx.dialog.description(description, size="2", color_scheme="gray"))
+        intro = rx.cond(description != "", rx.dialog.description(description, size="2", color_scheme="gray"))
     return rx.dialog.root(
         rx.dialog.content(
             rx.dialog.title(title),
@@ -135,8 +153,7 @@ def form_dialog(
                 rx.vstack(
                     body,
                     error_callout(error, width="100%"),
-                    dialog_buttons(rx.button(submit_label, type="submit",
-                                             color_scheme="red" if danger else None)),
+                    dialog_buttons(rx.button(submit_label, type="submit", color_scheme="red" if danger else None)),
                     spacing="4",
                     width="100%",
                     **({"margin_top": "1em"} if note is not None else {}),
@@ -152,16 +169,24 @@ def form_dialog(
     )
 
 
-def confirm_dialog(*, title: rx.Var | str, message: rx.Var | str, is_open: rx.Var,
-                   on_open_change: Callable[[Any], Any], on_confirm: Any,
-                   confirm_label: str, danger: bool = False) -> rx.Component:
+def confirm_dialog(
+    *,
+    title: rx.Var | str,
+    message: rx.Var | str,
+    is_open: rx.Var,
+    on_open_change: Callable[[Any], Any],
+    on_confirm: Any,
+    confirm_label: str,
+    danger: bool = False,
+) -> rx.Component:
     return rx.alert_dialog.root(
         rx.alert_dialog.content(
             rx.alert_dialog.title(title),
             rx.alert_dialog.description(message),
             dialog_buttons(
-                rx.alert_dialog.action(rx.button(confirm_label, on_click=on_confirm,
-                                                 color_scheme="red" if danger else None)),
+                rx.alert_dialog.action(
+                    rx.button(confirm_label, on_click=on_confirm, color_scheme="red" if danger else None)
+                ),
                 close=rx.alert_dialog.cancel,
                 margin_top="1em",
             ),

@@ -39,15 +39,26 @@ class EditableField:
 
 def lock_icon() -> rx.Component:
     return rx.tooltip(
-        rx.box(rx.icon("lock", size=14, aria_hidden="true"), role="img", aria_label=LOCKED_LABEL,
-               display="inline-flex", color=rx.color("amber", 10)),
+        rx.box(
+            rx.icon("lock", size=14, aria_hidden="true"),
+            role="img",
+            aria_label=LOCKED_LABEL,
+            display="inline-flex",
+            color=rx.color("amber", 10),
+        ),
         content=LOCKED_LABEL,
         delay_duration=200,
     )
 
 
-def _editor(field: EditableField, *, error: rx.Var, on_submit: Callable[..., Any],
-            on_blur: Callable[..., Any], on_key: Callable[..., Any]) -> rx.Component:
+def _editor(
+    field: EditableField,
+    *,
+    error: rx.Var,
+    on_submit: Callable[..., Any],
+    on_blur: Callable[..., Any],
+    on_key: Callable[..., Any],
+) -> rx.Component:
     list_id = "choices-" + field.key
     return rx.form(
         rx.vstack(
@@ -61,13 +72,11 @@ def _editor(field: EditableField, *, error: rx.Var, on_submit: Callable[..., Any
                 on_blur=lambda value: on_blur(field.key, value),
                 on_key_down=lambda key: on_key(field.key, key),
                 # a list of suggestions only for choice fields (it makes the input a combobox)
-                custom_attrs={"list": rx.cond(field.options.length() > 0, list_id, None),
-                              "autoComplete": "off"},
+                custom_attrs={"list": rx.cond(field.options.length() > 0, list_id, None), "autoComplete": "off"},
                 size="1",
                 width="100%",
             ),
-            rx.el.datalist(rx.foreach(field.options, lambda option: rx.el.option(value=option)),
-                           id=list_id),
+            rx.el.datalist(rx.foreach(field.options, lambda option: rx.el.option(value=option)), id=list_id),
             rx.cond(error != "", rx.text(error, color_scheme="red", size="1", role="alert")),
             # the form's submit handler is compiled once for all rows (outside the loop),
             # so the row's key travels in the form data
@@ -81,26 +90,43 @@ def _editor(field: EditableField, *, error: rx.Var, on_submit: Callable[..., Any
     )
 
 
-def _reader(field: EditableField, *, can_edit: rx.Var, can_unlock: rx.Var,
-            on_start: Callable[..., Any], on_unlock: Callable[..., Any]) -> rx.Component:
+def _reader(
+    field: EditableField,
+    *,
+    can_edit: rx.Var,
+    can_unlock: rx.Var,
+    on_start: Callable[..., Any],
+    on_unlock: Callable[..., Any],
+) -> rx.Component:
     return rx.hstack(
-        rx.cond(field.display != "",
-                rx.text(field.display, size="2", title=field.display, overflow="hidden",
-                        text_overflow="ellipsis"),
-                rx.text("—", size="2", color_scheme="gray", aria_label="empty")),
+        rx.cond(
+            field.display != "",
+            rx.text(field.display, size="2", title=field.display, overflow="hidden", text_overflow="ellipsis"),
+            rx.text("—", size="2", color_scheme="gray", aria_label="empty"),
+        ),
         rx.cond(field.locked, lock_icon()),
         rx.cond(
             can_edit,
-            rx.icon_button(rx.icon("pencil", size=12, aria_hidden="true"), size="1",
-                           variant="ghost", aria_label="Edit " + field.label,
-                           on_click=on_start(field.key), class_name=_BUTTON_CLASS),
+            rx.icon_button(
+                rx.icon("pencil", size=12, aria_hidden="true"),
+                size="1",
+                variant="ghost",
+                aria_label="Edit " + field.label,
+                on_click=on_start(field.key),
+                class_name=_BUTTON_CLASS,
+            ),
         ),
         rx.cond(
             field.locked & can_unlock,
-            rx.icon_button(rx.icon("lock_open", size=12, aria_hidden="true"), size="1",
-                           variant="ghost", color_scheme="amber",
-                           aria_label="Unlock " + field.label, on_click=on_unlock(field.key),
-                           class_name=_BUTTON_CLASS),
+            rx.icon_button(
+                rx.icon("lock_open", size=12, aria_hidden="true"),
+                size="1",
+                variant="ghost",
+                color_scheme="amber",
+                aria_label="Unlock " + field.label,
+                on_click=on_unlock(field.key),
+                class_name=_BUTTON_CLASS,
+            ),
         ),
         align="center",
         spacing="2",
@@ -108,10 +134,19 @@ def _reader(field: EditableField, *, can_edit: rx.Var, can_unlock: rx.Var,
     )
 
 
-def inline_field(field: EditableField, *, editing_key: rx.Var, error: rx.Var,
-                 can_edit: rx.Var, can_unlock: rx.Var, on_start: Callable[..., Any],
-                 on_submit: Callable[..., Any], on_blur: Callable[..., Any],
-                 on_key: Callable[..., Any], on_unlock: Callable[..., Any]) -> rx.Component:
+def inline_field(
+    field: EditableField,
+    *,
+    editing_key: rx.Var,
+    error: rx.Var,
+    can_edit: rx.Var,
+    can_unlock: rx.Var,
+    on_start: Callable[..., Any],
+    on_submit: Callable[..., Any],
+    on_blur: Callable[..., Any],
+    on_key: Callable[..., Any],
+    on_unlock: Callable[..., Any],
+) -> rx.Component:
     """A row of an attribute table (see attribute_table): the label as its row header,
     then the value or its editor, so a screen reader lists and reads the rows by name."""
     return rx.el.tr(
@@ -120,8 +155,7 @@ def inline_field(field: EditableField, *, editing_key: rx.Var, error: rx.Var,
             rx.cond(
                 editing_key == field.key,
                 _editor(field, error=error, on_submit=on_submit, on_blur=on_blur, on_key=on_key),
-                _reader(field, can_edit=can_edit, can_unlock=can_unlock, on_start=on_start,
-                        on_unlock=on_unlock),
+                _reader(field, can_edit=can_edit, can_unlock=can_unlock, on_start=on_start, on_unlock=on_unlock),
             ),
             style={"padding": "4px 6px", "minWidth": 0},
         ),
@@ -133,17 +167,27 @@ def inline_field(field: EditableField, *, editing_key: rx.Var, error: rx.Var,
     )
 
 
-_HEADER_STYLE = {"width": "140px", "textAlign": "left", "fontWeight": "normal", "padding": "4px 6px",
-                 "verticalAlign": "middle"}
+_HEADER_STYLE = {
+    "width": "140px",
+    "textAlign": "left",
+    "fontWeight": "normal",
+    "padding": "4px 6px",
+    "verticalAlign": "middle",
+}
 
 
 def attribute_table(name: str | rx.Var, *rows: rx.Component) -> rx.Component:
     """Named table of attribute rows (inline_field or attribute_row), no column headers."""
-    return rx.el.table(rx.el.tbody(*rows), aria_label=name,
-                       style={"width": "100%", "borderCollapse": "collapse", "tableLayout": "fixed"})
+    return rx.el.table(
+        rx.el.tbody(*rows),
+        aria_label=name,
+        style={"width": "100%", "borderCollapse": "collapse", "tableLayout": "fixed"},
+    )
 
 
 def attribute_row(label: str, value: rx.Component) -> rx.Component:
     """A read-only row of an attribute table."""
-    return rx.el.tr(rx.el.th(rx.text(label, size="2", color_scheme="gray"), scope="row", style=_HEADER_STYLE),
-                    rx.el.td(value, style={"padding": "4px 6px"}))
+    return rx.el.tr(
+        rx.el.th(rx.text(label, size="2", color_scheme="gray"), scope="row", style=_HEADER_STYLE),
+        rx.el.td(value, style={"padding": "4px 6px"}),
+    )

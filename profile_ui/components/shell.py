@@ -17,10 +17,20 @@ SIDEBAR_WIDTH = "220px"
 
 def visually_hidden(text: str) -> rx.Component:
     """Text for screen readers only."""
-    return rx.el.span(text, style={
-        "position": "absolute", "width": "1px", "height": "1px", "overflow": "hidden",
-        "clip": "rect(0 0 0 0)", "whiteSpace": "nowrap", "margin": "-1px", "padding": 0,
-        "border": 0})
+    return rx.el.span(
+        text,
+        style={
+            "position": "absolute",
+            "width": "1px",
+            "height": "1px",
+            "overflow": "hidden",
+            "clip": "rect(0 0 0 0)",
+            "whiteSpace": "nowrap",
+            "margin": "-1px",
+            "padding": 0,
+            "border": 0,
+        },
+    )
 
 
 def _nav_link(label: str, route: str, icon: str, current: str) -> rx.Component:
@@ -29,8 +39,7 @@ def _nav_link(label: str, route: str, icon: str, current: str) -> rx.Component:
         AppState.allowed_routes.contains(route),
         rx.el.li(
             rx.link(
-                rx.hstack(rx.icon(icon, size=18, aria_hidden="true"), rx.text(label),
-                          align="center", spacing="3"),
+                rx.hstack(rx.icon(icon, size=18, aria_hidden="true"), rx.text(label), align="center", spacing="3"),
                 href=route,
                 aria_current="page" if is_current else None,
                 underline="none",
@@ -51,13 +60,18 @@ def _nav_link(label: str, route: str, icon: str, current: str) -> rx.Component:
 def sidebar(current: str) -> rx.Component:
     return rx.box(
         # the app's name is a link home, not a heading: each page has one h1, its title
-        rx.link(rx.text("Profile UI", size="5", weight="bold"), href=routes.INDEX, underline="none",
-                high_contrast=True, padding="0.25em 0.75em 1em"),
+        rx.link(
+            rx.text("Profile UI", size="5", weight="bold"),
+            href=routes.INDEX,
+            underline="none",
+            high_contrast=True,
+            padding="0.25em 0.75em 1em",
+        ),
         rx.el.nav(
-            rx.el.ul(*[_nav_link(label, route, icon, current)
-                       for label, route, icon in routes.NAVIGATION],
-                     style={"padding": 0, "margin": 0, "display": "flex",
-                            "flexDirection": "column", "gap": "2px"}),
+            rx.el.ul(
+                *[_nav_link(label, route, icon, current) for label, route, icon in routes.NAVIGATION],
+                style={"padding": 0, "margin": 0, "display": "flex", "flexDirection": "column", "gap": "2px"},
+            ),
             aria_label="Main navigation",
         ),
         width=SIDEBAR_WIDTH,
@@ -74,17 +88,25 @@ def _notification_row(item: NotificationItem) -> rx.Component:
         rx.button(
             rx.vstack(
                 rx.hstack(
-                    rx.cond(item.unread,
-                            rx.box(width="8px", height="8px", border_radius="50%",
-                                   background=rx.color("indigo", 9), role="img",
-                                   aria_label="unread")),
-                    rx.text(item.title, weight=rx.cond(item.unread, "bold", "regular"),
-                            size="2"),
-                    align="center", spacing="2",
+                    rx.cond(
+                        item.unread,
+                        rx.box(
+                            width="8px",
+                            height="8px",
+                            border_radius="50%",
+                            background=rx.color("indigo", 9),
+                            role="img",
+                            aria_label="unread",
+                        ),
+                    ),
+                    rx.text(item.title, weight=rx.cond(item.unread, "bold", "regular"), size="2"),
+                    align="center",
+                    spacing="2",
                 ),
                 rx.cond(item.body != "", rx.text(item.body, size="1", color_scheme="gray")),
                 rx.text(item.created, size="1", color_scheme="gray"),
-                align="start", spacing="1",
+                align="start",
+                spacing="1",
             ),
             on_click=AppState.mark_read(item.id),
             variant="ghost",
@@ -120,16 +142,28 @@ def notifications_bell() -> rx.Component:
                     rx.hstack(
                         rx.heading("Notifications", size="3", as_="h2"),
                         rx.spacer(),
-                        rx.button("Mark all read", size="1", variant="soft",
-                                  on_click=AppState.mark_all_read,
-                                  disabled=AppState.unread_count == 0),
-                        width="100%", align="center",
+                        rx.button(
+                            "Mark all read",
+                            size="1",
+                            variant="soft",
+                            on_click=AppState.mark_all_read,
+                            disabled=AppState.unread_count == 0,
+                        ),
+                        width="100%",
+                        align="center",
                     ),
                     rx.cond(
                         AppState.notifications.length() > 0,
-                        rx.el.ul(rx.foreach(AppState.notifications, _notification_row),
-                                 style={"padding": 0, "margin": 0, "width": "100%",
-                                        "maxHeight": "360px", "overflowY": "auto"}),
+                        rx.el.ul(
+                            rx.foreach(AppState.notifications, _notification_row),
+                            style={
+                                "padding": 0,
+                                "margin": 0,
+                                "width": "100%",
+                                "maxHeight": "360px",
+                                "overflowY": "auto",
+                            },
+                        ),
                         rx.text("No notifications yet.", color_scheme="gray", size="2"),
                     ),
                     width="320px",
@@ -141,9 +175,18 @@ def notifications_bell() -> rx.Component:
         ),
         rx.cond(
             AppState.unread_count > 0,
-            rx.badge(AppState.unread_count, color_scheme="red", variant="solid", high_contrast=True,
-                     radius="full", position="absolute", top="-4px", right="-6px",
-                     aria_hidden="true", pointer_events="none"),
+            rx.badge(
+                AppState.unread_count,
+                color_scheme="red",
+                variant="solid",
+                high_contrast=True,
+                radius="full",
+                position="absolute",
+                top="-4px",
+                right="-6px",
+                aria_hidden="true",
+                pointer_events="none",
+            ),
         ),
         position="relative",
     )
@@ -158,20 +201,24 @@ def header(title: str) -> rx.Component:
             rx.cond(
                 AppState.user_email != "",
                 rx.hstack(
-                    rx.text(visually_hidden("Signed in as "), AppState.user_email, size="2",
-                            weight="medium"),
+                    rx.text(visually_hidden("Signed in as "), AppState.user_email, size="2", weight="medium"),
                     rx.badge(AppState.user_role, variant="soft"),
-                    align="center", spacing="2",
+                    align="center",
+                    spacing="2",
                 ),
             ),
-            rx.button(rx.icon("log_out", size=16, aria_hidden="true"), "Sign out",
-                      on_click=AppState.sign_out, variant="soft", color_scheme="gray"),
+            rx.button(
+                rx.icon("log_out", size=16, aria_hidden="true"),
+                "Sign out",
+                on_click=AppState.sign_out,
+                variant="soft",
+                color_scheme="gray",
+            ),
             align="center",
             spacing="4",
             width="100%",
         ),
-        style={"padding": "0.75em 1.5em",
-               "borderBottom": f"1px solid {rx.color('gray', 5)}"},
+        style={"padding": "0.75em 1.5em", "borderBottom": f"1px solid {rx.color('gray', 5)}"},
     )
 
 
@@ -190,8 +237,7 @@ def not_allowed(title: str) -> rx.Component:
 
 
 def _checking() -> rx.Component:
-    return rx.center(rx.spinner(size="3"), padding="4em", aria_busy="true",
-                     aria_label="Loading")
+    return rx.center(rx.spinner(size="3"), padding="4em", aria_busy="true", aria_label="Loading")
 
 
 def ready_after_load(content: rx.Component) -> rx.Component:
@@ -205,8 +251,9 @@ def ready_after_load(content: rx.Component) -> rx.Component:
     can be typed that an on_load could overwrite.
     """
     loading = ~rx.State.is_hydrated
-    return rx.el.fieldset(content, disabled=loading, aria_busy=loading,
-                          style={"border": 0, "padding": 0, "margin": 0, "minWidth": 0})
+    return rx.el.fieldset(
+        content, disabled=loading, aria_busy=loading, style={"border": 0, "padding": 0, "margin": 0, "minWidth": 0}
+    )
 
 
 def shell(content: rx.Component, *, route: str, title: str) -> rx.Component:

@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import reflex as rx
 
-VISUALLY_HIDDEN = {"position": "absolute", "width": "1px", "height": "1px", "overflow": "hidden",
-                   "clip": "rect(0 0 0 0)"}
+VISUALLY_HIDDEN = {
+    "position": "absolute",
+    "width": "1px",
+    "height": "1px",
+    "overflow": "hidden",
+    "clip": "rect(0 0 0 0)",
+}
 
 
 def hidden_caption(text: str) -> rx.Component:

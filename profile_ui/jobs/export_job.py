@@ -36,15 +36,22 @@ from ..links import EXPORTS, export_download_url
 from ..models import ExportJob, User, utcnow
 from ..services import dispatch
 from ..services.exporting import (
-    STATUS_COMPLETED, STATUS_FAILED, STATUS_QUEUED, STATUS_RUNNING, ExportError,
-    export_file_path, finish_export_job, plan_columns, record_export, write_profiles_file,
+    STATUS_COMPLETED,
+    STATUS_FAILED,
+    STATUS_QUEUED,
+    STATUS_RUNNING,
+    ExportError,
+    export_file_path,
+    finish_export_job,
+    plan_columns,
+    record_export,
+    write_profiles_file,
 )
 from ..services.notify import notify_user, send_email
 from ..services.permissions import PROFILES_EXPORT, Actor, PermissionDenied
 from ..services.profiles import ProfileFilter
 from ..services.users import actor_for_user
 from ..settings import get_settings
-
 from .leases import Owner, claim_is_stale
 
 log = logging.getLogger(__name__)
@@ -53,6 +60,7 @@ EXPORT_STALE_AFTER = timedelta(hours=1)  # 1,000,000 rows take well under a minu
 REQUEUE_AFTER = timedelta(minutes=2)
 RECOVERY_SCHEDULE = crontab(minute="*")
 TEST_EXPORT_DELAY_ENV = "PROFILE_UI_TEST_EXPORT_DELAY"  # tests: hold a claimed export
+
 
 def register_export_tasks(huey: Huey) -> TaskWrapper:
     """Register the export task (and its recovery sweep) on a queue; runner.get_queue calls it."""
@@ -73,13 +81,16 @@ def register_export_tasks(huey: Huey) -> TaskWrapper:
 
 def _claim(engine: Engine, export_id: int) -> bool:
     # on another host only the lease tells whether the owner lives: as long as an export may run
-    claim = {"owner": Owner.current().to_json(),
-             "lease_until": (utcnow() + EXPORT_STALE_AFTER).isoformat()}
+    claim = {"owner": Owner.current().to_json(), "lease_until": (utcnow() + EXPORT_STALE_AFTER).isoformat()}
     with engine.begin() as conn:
-        return conn.execute(
-            sa.update(ExportJob).where(ExportJob.id == export_id, ExportJob.status == STATUS_QUEUED)
-            .values(status=STATUS_RUNNING, claim=claim)
-        ).rowcount == 1
+        return (
+            conn.execute(
+                sa.update(ExportJob)
+                .where(ExportJob.id == export_id, ExportJob.status == STATUS_QUEUED)
+                .values(status=STATUS_RUNNING, claim=claim)
+            ).rowcount
+            == 1
+        )
 
 
 def _test_export_delay() -> None:
@@ -102,11 +113,11 @@ def run_export_job(export_id: int, *, engine: Engine | None = None) -> str | Non
             actor.require(PROFILES_EXPORT)
             flt = ProfileFilter.from_json(job.filter)
             # the columns the user confirmed, minus any their role may no longer export
-            planned, left_out = plan_columns(session=session, actor=actor, fields_mode="displayed",
-                                             columns=job.columns)
+            planned, left_out = plan_columns(session=session, actor=actor, fields_mode="displayed", columns=job.columns)
             path = export_file_path(job)
-            rows = write_profiles_file(session=session, flt=flt, columns=planned, fmt=job.format,
-                                       out_path=path, at_rest=True)
+            rows = write_profiles_file(
+                session=session, flt=flt, columns=planned, fmt=job.format, out_path=path, at_rest=True
+            )
             session.rollback()  # only read: end the read transaction before writing
     except (ExportError, PermissionDenied) as exc:
         _fail(engine, export_id, str(exc))
@@ -121,14 +132,31 @@ def run_export_job(export_id: int, *, engine: Engine | None = None) -> str | Non
         job = session.get(ExportJob, export_id)
         finish_export_job(job, rows=rows, path=path)
         session.add(job)
-        record_export(session=session, actor=actor, flt=flt, fields_mode=job.fields_mode,
-                      fmt=job.format, columns=planned, left_out=left_out, row_count=rows,
-                      export_id=job.id, file_name=path.name)
+        record_export(
+            session=session,
+            actor=actor,
+            flt=flt,
+            fields_mode=job.fields_mode,
+            fmt=job.format,
+            columns=planned,
+            left_out=left_out,
+            row_count=rows,
+            export_id=job.id,
+            file_name=path.name,
+        )
         title = f"Your export of {rows:,} profiles is ready"
-        body = (f"{path.name} ({job.format}, {rows:,} profiles) can be downloaded until "
-                f"{job.expires_at:%Y-%m-%d %H:%M} UTC.")
-        notify_user(session=session, user_id=job.created_by, title=title, body=body,
-                    link=export_download_url(job.id), email=False)
+        body = (
+            f"{path.name} ({job.format}, {rows:,} profiles) can be downloaded until "
+            f"{job.expires_at:%Y-%m-%d %H:%M} UTC."
+        )
+        notify_user(
+            session=session,
+            user_id=job.created_by,
+            title=title,
+            body=body,
+            link=export_download_url(job.id),
+            email=False,
+        )
         owner = session.get(User, job.created_by)
         session.commit()
     _email(owner, title, body, export_download_url(export_id))
@@ -146,8 +174,7 @@ def _email(user: User | None, title: str, body: str, link: str) -> None:
     if user is None:
         return
     url = f"{get_settings().app_url.rstrip('/')}{link}"
-    send_email(to=user.email, subject=title,
-               body=f"{body}\n\nDownload (sign in first): {url}\n")
+    send_email(to=user.email, subject=title, body=f"{body}\n\nDownload (sign in first): {url}\n")
 
 
 def _fail(engine: Engine, export_id: int, message: str) -> None:
@@ -160,8 +187,14 @@ def _fail(engine: Engine, export_id: int, message: str) -> None:
         job.finished_at = utcnow()
         session.add(job)
         Path(export_file_path(job)).unlink(missing_ok=True)
-        notify_user(session=session, user_id=job.created_by, title="Your export failed",
-                    body=message[:2000], link=EXPORTS, email=False)
+        notify_user(
+            session=session,
+            user_id=job.created_by,
+            title="Your export failed",
+            body=message[:2000],
+            link=EXPORTS,
+            email=False,
+        )
         owner = session.get(User, job.created_by)
         session.commit()
     _email(owner, "Your export failed", message, EXPORTS)
@@ -172,8 +205,11 @@ def recover_export_jobs(*, engine: Engine | None = None) -> list[int]:
     engine = engine or get_engine()
     now = utcnow()
     with engine.connect() as conn:
-        rows = conn.execute(sa.select(ExportJob.id, ExportJob.status, ExportJob.created_at, ExportJob.claim)
-                            .where(ExportJob.status.in_((STATUS_QUEUED, STATUS_RUNNING)))).all()
+        rows = conn.execute(
+            sa.select(ExportJob.id, ExportJob.status, ExportJob.created_at, ExportJob.claim).where(
+                ExportJob.status.in_((STATUS_QUEUED, STATUS_RUNNING))
+            )
+        ).all()
     resent = []
     for export_id, status, created_at, claim in rows:
         if status == STATUS_QUEUED and now - created_at > REQUEUE_AFTER:
@@ -182,19 +218,28 @@ def recover_export_jobs(*, engine: Engine | None = None) -> list[int]:
         elif status == STATUS_RUNNING and claim and claim_is_stale(claim, created_at, now):
             with engine.begin() as conn:
                 # the same dead claim, not one a live worker took meanwhile
-                again = conn.execute(sa.update(ExportJob).where(
-                    ExportJob.id == export_id, ExportJob.status == STATUS_RUNNING,
-                    sa.cast(ExportJob.claim, sa.Text) == json.dumps(claim)).values(
-                    status=STATUS_QUEUED, claim=None)).rowcount
+                again = conn.execute(
+                    sa.update(ExportJob)
+                    .where(
+                        ExportJob.id == export_id,
+                        ExportJob.status == STATUS_RUNNING,
+                        sa.cast(ExportJob.claim, sa.Text) == json.dumps(claim),
+                    )
+                    .values(status=STATUS_QUEUED, claim=None)
+                ).rowcount
             if again:
                 log.warning("export %s was left running by a stopped worker; queued again", export_id)
                 dispatch.send(dispatch.EXPORT_FILE, export_id)
                 resent.append(export_id)
         elif status == STATUS_RUNNING and not claim and now - created_at > EXPORT_STALE_AFTER:
             with engine.begin() as conn:
-                conn.execute(sa.update(ExportJob).where(
-                    ExportJob.id == export_id, ExportJob.status == STATUS_RUNNING).values(
-                    status=STATUS_FAILED, finished_at=now,
-                    error="The export stopped before it finished (its worker was stopped); "
-                          "export the list again"))
+                conn.execute(
+                    sa.update(ExportJob)
+                    .where(ExportJob.id == export_id, ExportJob.status == STATUS_RUNNING)
+                    .values(
+                        status=STATUS_FAILED,
+                        finished_at=now,
+                        error="The export stopped before it finished (its worker was stopped); export the list again",
+                    )
+                )
     return resent

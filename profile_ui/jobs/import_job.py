@@ -32,27 +32,43 @@ from sqlmodel import Session
 
 from ..db import get_engine
 from ..models import ImportJob, ImportRowResult, User, utcnow
-from ..services import dispatch
+from ..services import dispatch, file_store
 from ..services.catalog import active_sync_rule, field_definitions, identity_kinds
 from ..services.importing import ImportMapping, ImportOptions
-from ..services import file_store
 from ..services.importing import mapping as mapping_stage
 from ..services.importing.apply import ImportPlanError, apply_import, plan_import
+from ..services.importing.apply_lock import hold_apply_lock
+from ..services.importing.jobs import (
+    ACTIVE_STATUSES,
+    AUTO_MAPPING_KEY,
+    AWAITING_CONFIRMATION,
+    COMPLETED,
+    FAILED,
+    QUEUED,
+    RUN_KEY,
+    RUNNING,
+    VALIDATING,
+    counts_summary,
+    job_mapping,
+    job_options,
+    report_link,
+    run_info,
+)
 from ..services.importing.mapping import MappingInvalid
 from ..services.importing.progress import (
-    STAGE_APPLY, STAGE_CHECK, STAGE_DRY_RUN, STAGE_READ, ProgressReporter, clear_progress,
+    STAGE_APPLY,
+    STAGE_CHECK,
+    STAGE_DRY_RUN,
+    STAGE_READ,
+    ProgressReporter,
+    clear_progress,
 )
 from ..services.importing.read import FileRejected, read_upload
 from ..services.importing.results import plan_errors, store_row_results, write_error_file
 from ..services.importing.segments_apply import DEFAULT_HEADERS, apply_segments, plan_segments, segment_frame
-from ..services.importing.jobs import (
-    ACTIVE_STATUSES, AUTO_MAPPING_KEY, AWAITING_CONFIRMATION, COMPLETED, FAILED, QUEUED, RUN_KEY,
-    RUNNING, VALIDATING, counts_summary, job_mapping, job_options, report_link, run_info,
-)
 from ..services.importing.validate import validate_rows
 from ..services.notify import notify_user, send_email
 from ..services.permissions import PROFILES_IMPORT, SYSTEM_ACTOR, Actor, PermissionDenied
-from ..services.importing.apply_lock import hold_apply_lock
 from ..services.users import actor_for_user
 from ..settings import get_settings
 from .leases import LEASE_SECONDS, Owner, claim_is_stale, lease_until
@@ -95,7 +111,8 @@ def run_batch(batch_id: str, *, engine: Engine | None = None) -> list[int]:
 def _next_in_batch(engine: Engine, batch_id: str) -> int | None:
     with engine.connect() as conn:
         rows = conn.execute(
-            sa.select(ImportJob.id, ImportJob.status).where(ImportJob.batch_id == batch_id)
+            sa.select(ImportJob.id, ImportJob.status)
+            .where(ImportJob.batch_id == batch_id)
             .order_by(ImportJob.position, ImportJob.id)
         ).all()
     for job_id, status in rows:
@@ -138,8 +155,11 @@ def _retry_after_database_error(engine: Engine, claim: Claim) -> str:
         time.sleep(pause)
         try:
             with engine.begin() as conn:
-                row = conn.execute(sa.select(ImportJob.status, ImportJob.options, ImportJob.batch_id)
-                                   .where(ImportJob.id == claim.job_id)).one()
+                row = conn.execute(
+                    sa.select(ImportJob.status, ImportJob.options, ImportJob.batch_id).where(
+                        ImportJob.id == claim.job_id
+                    )
+                ).one()
                 run = dict((row.options or {}).get(RUN_KEY) or {})
                 if int(run.get("attempt", 1)) >= DATABASE_ATTEMPTS:
                     break
@@ -147,54 +167,60 @@ def _retry_after_database_error(engine: Engine, claim: Claim) -> str:
                 run.pop("lease_until", None)
                 run["queued_at"] = utcnow().isoformat()
                 run["confirmed"] = run.get("confirmed") or row.status == RUNNING
-                _update_held(conn, claim, ACTIVE_STATUSES, status=QUEUED,
-                             options={**row.options, RUN_KEY: run})
+                _update_held(conn, claim, ACTIVE_STATUSES, status=QUEUED, options={**row.options, RUN_KEY: run})
             dispatch.send(dispatch.IMPORT_BATCH, row.batch_id)
             return QUEUED
         except sa.exc.OperationalError:
             continue
         except LostClaim:
             return "lost"
-    _finish_failed(engine, claim, "The connection to the database was lost while importing, "
-                   f"{DATABASE_ATTEMPTS} times; nothing of this file was saved. Import it again.")
+    _finish_failed(
+        engine,
+        claim,
+        "The connection to the database was lost while importing, "
+        f"{DATABASE_ATTEMPTS} times; nothing of this file was saved. Import it again.",
+    )
     return FAILED
 
 
 def _claim(engine: Engine, job_id: int) -> Claim | None:
     with engine.begin() as conn:
         row = conn.execute(
-            sa.select(ImportJob.status, ImportJob.options, ImportJob.started_at)
-            .where(ImportJob.id == job_id)
+            sa.select(ImportJob.status, ImportJob.options, ImportJob.started_at).where(ImportJob.id == job_id)
         ).one_or_none()
         if row is None or row.status != QUEUED:
             return None
         now = utcnow()
         run = dict((row.options or {}).get(RUN_KEY) or {})
         confirmed = bool(run.get("confirmed"))
-        run.update(owner=Owner.current().to_json(), lease_until=lease_until(now),
-                   attempt=int(run.get("attempt", 0)) + 1)
+        run.update(
+            owner=Owner.current().to_json(), lease_until=lease_until(now), attempt=int(run.get("attempt", 0)) + 1
+        )
         changed = conn.execute(
             sa.update(ImportJob)
             .where(ImportJob.id == job_id, ImportJob.status == QUEUED, _same_attempt(row.started_at))
-            .values(status=RUNNING if confirmed else VALIDATING, started_at=now,
-                    options={**row.options, RUN_KEY: run}, error=None)
+            .values(
+                status=RUNNING if confirmed else VALIDATING,
+                started_at=now,
+                options={**row.options, RUN_KEY: run},
+                error=None,
+            )
         ).rowcount
     return Claim(job_id=job_id, started_at=now, confirmed=confirmed) if changed == 1 else None
 
 
 def _same_attempt(started_at: datetime | None) -> Any:
-    return (ImportJob.started_at.is_(None) if started_at is None
-            else ImportJob.started_at == started_at)
+    return ImportJob.started_at.is_(None) if started_at is None else ImportJob.started_at == started_at
 
 
 def _held(claim: Claim, *statuses: str) -> Any:
     """WHERE clause: the job is still in one of `statuses` under this claim."""
-    return sa.and_(ImportJob.id == claim.job_id, ImportJob.status.in_(statuses),
-                   ImportJob.started_at == claim.started_at)
+    return sa.and_(
+        ImportJob.id == claim.job_id, ImportJob.status.in_(statuses), ImportJob.started_at == claim.started_at
+    )
 
 
-def _update_held(conn: Any, claim: Claim, statuses: tuple[str, ...], renew: bool = False,
-                 **values: Any) -> None:
+def _update_held(conn: Any, claim: Claim, statuses: tuple[str, ...], renew: bool = False, **values: Any) -> None:
     """Write the job row if this claim still holds it, else raise LostClaim."""
     if renew:
         options = conn.execute(sa.select(ImportJob.options).where(ImportJob.id == claim.job_id)).scalar_one()
@@ -219,11 +245,21 @@ def _finish_failed(engine: Engine, claim: Claim, message: str, *, rejected: bool
             run.pop("lease_until", None)
             if rejected:
                 run["rejected"] = True
-            _update_held(session.connection(), claim, ACTIVE_STATUSES, status=FAILED,
-                         error=message[:4000], finished_at=utcnow(),
-                         options={**job.options, RUN_KEY: run})
-            note = _notify(session, job, title=f"Import failed: {job.file_name}",
-                           body=f"{job.file_name} could not be imported.\n\n{message}")
+            _update_held(
+                session.connection(),
+                claim,
+                ACTIVE_STATUSES,
+                status=FAILED,
+                error=message[:4000],
+                finished_at=utcnow(),
+                options={**job.options, RUN_KEY: run},
+            )
+            note = _notify(
+                session,
+                job,
+                title=f"Import failed: {job.file_name}",
+                body=f"{job.file_name} could not be imported.\n\n{message}",
+            )
             session.commit()
         _send(note)
     except LostClaim:
@@ -269,8 +305,7 @@ def _run_claimed(engine: Engine, claim: Claim) -> str:
         with Session(engine, expire_on_commit=False) as session, timer("map and validate"):
             progress.stage(STAGE_CHECK)
             prepared = pipeline.prepare(session, job, sheet, options, progress)
-            _heartbeat(engine, claim, rows_total=rows_total, rows_done=0,
-                       mapping=prepared.mapping.to_json())
+            _heartbeat(engine, claim, rows_total=rows_total, rows_done=0, mapping=prepared.mapping.to_json())
             progress(rows_total)
     except FileRejected as exc:
         _finish_failed(engine, claim, str(exc), rejected=True)
@@ -288,11 +323,22 @@ def _run_claimed(engine: Engine, claim: Claim) -> str:
                 progress(rows_total * 3 // 4)
                 store_row_results(session=session, job_id=job.id, plan=plan)
                 progress(rows_total)
-                _update_held(session.connection(), claim, (VALIDATING,),
-                             status=AWAITING_CONFIRMATION, counts=dict(plan.totals),
-                             rows_done=rows_total, error_file_path=None)
-                note = _notify(session, job, title=f"Dry run ready: {job.file_name}",
-                               body=counts_summary(job.file_name, plan.totals), email=False)
+                _update_held(
+                    session.connection(),
+                    claim,
+                    (VALIDATING,),
+                    status=AWAITING_CONFIRMATION,
+                    counts=dict(plan.totals),
+                    rows_done=rows_total,
+                    error_file_path=None,
+                )
+                note = _notify(
+                    session,
+                    job,
+                    title=f"Dry run ready: {job.file_name}",
+                    body=counts_summary(job.file_name, plan.totals),
+                    email=False,
+                )
                 session.commit()
             _record_error_files(engine, claim, job, sheet, plan)
             _send(note)
@@ -307,11 +353,23 @@ def _run_claimed(engine: Engine, claim: Claim) -> str:
             progress.stage(STAGE_APPLY)
             plan = pipeline.apply(session, actor, row, prepared, options, progress)
             _test_apply_delay()
-            _update_held(session.connection(), claim, (RUNNING,), status=COMPLETED,
-                         counts=dict(plan.totals), rows_total=rows_total, rows_done=rows_total,
-                         finished_at=utcnow(), error_file_path=None)
-            note = _notify(session, job, title=f"Import completed: {job.file_name}",
-                           body=counts_summary(job.file_name, plan.totals))
+            _update_held(
+                session.connection(),
+                claim,
+                (RUNNING,),
+                status=COMPLETED,
+                counts=dict(plan.totals),
+                rows_total=rows_total,
+                rows_done=rows_total,
+                finished_at=utcnow(),
+                error_file_path=None,
+            )
+            note = _notify(
+                session,
+                job,
+                title=f"Import completed: {job.file_name}",
+                body=counts_summary(job.file_name, plan.totals),
+            )
             session.commit()
         _record_error_files(engine, claim, job, sheet, plan)
         _send(note)
@@ -331,47 +389,101 @@ class _Prepared:
 
 class _ProfilePipeline:
     @staticmethod
-    def prepare(session: Session, job: ImportJob, sheet: Any, options: ImportOptions,
-                progress: ProgressReporter) -> _Prepared:
+    def prepare(
+        session: Session, job: ImportJob, sheet: Any, options: ImportOptions, progress: ProgressReporter
+    ) -> _Prepared:
         mapping = _resolve_mapping(session, job, sheet)
         progress(sheet.frame.height // 4)
         return _Prepared(mapping, _validate(session, sheet, mapping), {})
 
     @staticmethod
-    def plan(session: Session, actor: Actor, job: ImportJob, prepared: _Prepared,
-             options: ImportOptions, progress: Callable[[int], None]) -> Any:
-        return plan_import(session=session, actor=actor, frame=prepared.frame,
-                           mapping=prepared.mapping, options=options,
-                           sync_rule=active_sync_rule(session), file_name=job.file_name, progress=progress)
+    def plan(
+        session: Session,
+        actor: Actor,
+        job: ImportJob,
+        prepared: _Prepared,
+        options: ImportOptions,
+        progress: Callable[[int], None],
+    ) -> Any:
+        return plan_import(
+            session=session,
+            actor=actor,
+            frame=prepared.frame,
+            mapping=prepared.mapping,
+            options=options,
+            sync_rule=active_sync_rule(session),
+            file_name=job.file_name,
+            progress=progress,
+        )
 
     @staticmethod
-    def apply(session: Session, actor: Actor, row: ImportJob, prepared: _Prepared,
-              options: ImportOptions, progress: Callable[[int], None]) -> Any:
-        return apply_import(session=session, actor=actor, job=row, frame=prepared.frame,
-                            mapping=prepared.mapping, options=options, sync_rule=active_sync_rule(session),
-                            progress=progress)
+    def apply(
+        session: Session,
+        actor: Actor,
+        row: ImportJob,
+        prepared: _Prepared,
+        options: ImportOptions,
+        progress: Callable[[int], None],
+    ) -> Any:
+        return apply_import(
+            session=session,
+            actor=actor,
+            job=row,
+            frame=prepared.frame,
+            mapping=prepared.mapping,
+            options=options,
+            sync_rule=active_sync_rule(session),
+            progress=progress,
+        )
 
 
 class _SegmentPipeline:
     @staticmethod
-    def prepare(session: Session, job: ImportJob, sheet: Any, options: ImportOptions,
-                progress: ProgressReporter) -> _Prepared:
+    def prepare(
+        session: Session, job: ImportJob, sheet: Any, options: ImportOptions, progress: ProgressReporter
+    ) -> _Prepared:
         mapping = _segment_mapping(job, sheet)
-        frame, headers = segment_frame(sheet.frame, mapping, options,
-                                       default_region=get_settings().default_phone_region)
+        frame, headers = segment_frame(
+            sheet.frame, mapping, options, default_region=get_settings().default_phone_region
+        )
         return _Prepared(mapping or ImportMapping(columns={}), frame, headers)
 
     @staticmethod
-    def plan(session: Session, actor: Actor, job: ImportJob, prepared: _Prepared,
-             options: ImportOptions, progress: Callable[[int], None]) -> Any:
-        return plan_segments(session=session, actor=actor, frame=prepared.frame, options=options,
-                             file_name=job.file_name, headers=prepared.headers)
+    def plan(
+        session: Session,
+        actor: Actor,
+        job: ImportJob,
+        prepared: _Prepared,
+        options: ImportOptions,
+        progress: Callable[[int], None],
+    ) -> Any:
+        return plan_segments(
+            session=session,
+            actor=actor,
+            frame=prepared.frame,
+            options=options,
+            file_name=job.file_name,
+            headers=prepared.headers,
+        )
 
     @staticmethod
-    def apply(session: Session, actor: Actor, row: ImportJob, prepared: _Prepared,
-              options: ImportOptions, progress: Callable[[int], None]) -> Any:
-        return apply_segments(session=session, actor=actor, job=row, frame=prepared.frame,
-                              options=options, headers=prepared.headers, progress=progress)
+    def apply(
+        session: Session,
+        actor: Actor,
+        row: ImportJob,
+        prepared: _Prepared,
+        options: ImportOptions,
+        progress: Callable[[int], None],
+    ) -> Any:
+        return apply_segments(
+            session=session,
+            actor=actor,
+            job=row,
+            frame=prepared.frame,
+            options=options,
+            headers=prepared.headers,
+            progress=progress,
+        )
 
 
 # a membership file's dry run is a profile dry run; its review (services/importing/membership.py) applies it
@@ -406,9 +518,11 @@ def _record_error_files(engine: Engine, claim: Claim, job: ImportJob, sheet: Any
     xlsx = write_error_file(sheet, errors, folder / f"import-{job.id}-errors.xlsx", "xlsx")
     write_error_file(sheet, errors, xlsx.with_suffix(".csv"), "csv")
     with engine.begin() as conn:
-        conn.execute(sa.update(ImportJob)
-                     .where(ImportJob.id == job.id, ImportJob.started_at == claim.started_at)
-                     .values(error_file_path=str(xlsx)))
+        conn.execute(
+            sa.update(ImportJob)
+            .where(ImportJob.id == job.id, ImportJob.started_at == claim.started_at)
+            .values(error_file_path=str(xlsx))
+        )
 
 
 class _StageTimer:
@@ -421,9 +535,14 @@ class _StageTimer:
     def __call__(self, stage: str) -> Iterator[None]:
         started = time.perf_counter()
         yield
-        log.info("import job %s (%s): %s took %.2f s (process peak RSS so far %.0f MB)",
-                 self.job.id, self.job.file_name, stage, time.perf_counter() - started,
-                 _peak_rss_mb())
+        log.info(
+            "import job %s (%s): %s took %.2f s (process peak RSS so far %.0f MB)",
+            self.job.id,
+            self.job.file_name,
+            stage,
+            time.perf_counter() - started,
+            _peak_rss_mb(),
+        )
 
 
 def _peak_rss_mb() -> float:
@@ -452,21 +571,23 @@ def _resolve_mapping(session: Session, job: ImportJob, sheet: Any) -> ImportMapp
     if not (job.mapping or {}).get(AUTO_MAPPING_KEY):
         return mapping
     suggestions = mapping_stage.suggest_mapping(
-        sheet.headers, fields=list(field_definitions(session).values()),
-        identity_kinds=list(identity_kinds(session).values()))
+        sheet.headers,
+        fields=list(field_definitions(session).values()),
+        identity_kinds=list(identity_kinds(session).values()),
+    )
     suggested = mapping_stage.suggested_mapping(suggestions)
     forced = {header: target for header, target in mapping.columns.items() if target}
     if forced:  # a forced identity column wins over a suggestion of the same target
-        suggested.columns = {h: (None if t in forced.values() else t)
-                             for h, t in suggested.columns.items()}
+        suggested.columns = {h: (None if t in forced.values() else t) for h, t in suggested.columns.items()}
     suggested.columns.update(forced)
     suggested.identifiers = list(mapping.identifiers)
     return suggested
 
 
 def _validate(session: Session, sheet: Any, mapping: ImportMapping) -> Any:
-    return validate_rows(sheet, mapping, fields=field_definitions(session),
-                         default_region=get_settings().default_phone_region)
+    return validate_rows(
+        sheet, mapping, fields=field_definitions(session), default_region=get_settings().default_phone_region
+    )
 
 
 def _test_apply_delay() -> None:
@@ -483,14 +604,12 @@ class _Mail:
     body: str
 
 
-def _notify(session: Session, job: ImportJob, *, title: str, body: str,
-            email: bool = True) -> _Mail | None:
+def _notify(session: Session, job: ImportJob, *, title: str, body: str, email: bool = True) -> _Mail | None:
     """The bell notification (in the caller's transaction); the e-mail to send after commit."""
     if job.created_by is None:
         return None
     link = report_link(job.id)
-    notify_user(session=session, user_id=job.created_by, title=title[:255], body=body[:2000],
-                link=link, email=False)
+    notify_user(session=session, user_id=job.created_by, title=title[:255], body=body[:2000], link=link, email=False)
     user = session.get(User, job.created_by)
     if not email or user is None:
         return None
@@ -516,9 +635,14 @@ def recover_import_jobs(*, engine: Engine | None = None) -> list[int]:
     batches: set[str] = set()
     with engine.connect() as conn:
         rows = conn.execute(
-            sa.select(ImportJob.id, ImportJob.batch_id, ImportJob.status, ImportJob.options,
-                      ImportJob.started_at, ImportJob.created_at)
-            .where(ImportJob.status.in_((QUEUED, *ACTIVE_STATUSES)))
+            sa.select(
+                ImportJob.id,
+                ImportJob.batch_id,
+                ImportJob.status,
+                ImportJob.options,
+                ImportJob.started_at,
+                ImportJob.created_at,
+            ).where(ImportJob.status.in_((QUEUED, *ACTIVE_STATUSES)))
         ).all()
     for row in rows:
         run = dict((row.options or {}).get(RUN_KEY) or {})
@@ -539,8 +663,7 @@ def recover_import_jobs(*, engine: Engine | None = None) -> list[int]:
         with engine.begin() as conn:
             changed = conn.execute(
                 sa.update(ImportJob)
-                .where(ImportJob.id == row.id, ImportJob.status == row.status,
-                       _same_attempt(row.started_at))
+                .where(ImportJob.id == row.id, ImportJob.status == row.status, _same_attempt(row.started_at))
                 .values(status=QUEUED, options={**row.options, RUN_KEY: run})
             ).rowcount
         if changed == 1:

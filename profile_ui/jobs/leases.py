@@ -50,8 +50,9 @@ class Owner:
     def from_json(cls, data: dict[str, Any] | None) -> "Owner | None":
         if not data or "pid" not in data:
             return None
-        return cls(host=str(data.get("host", "")), pid=int(data["pid"]),
-                   pid_started=float(data.get("pid_started", 0.0)))
+        return cls(
+            host=str(data.get("host", "")), pid=int(data["pid"]), pid_started=float(data.get("pid_started", 0.0))
+        )
 
     def alive(self) -> bool | None:
         """Whether the owner process still runs; None when it runs on another machine."""

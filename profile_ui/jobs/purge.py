@@ -39,8 +39,9 @@ class PurgeReport:
         return self.files.export_files
 
 
-def run_file_purge(*, engine: Engine | None = None, actor: Actor = SYSTEM_ACTOR,
-                   now: datetime | None = None) -> FilesPurged:
+def run_file_purge(
+    *, engine: Engine | None = None, actor: Actor = SYSTEM_ACTOR, now: datetime | None = None
+) -> FilesPurged:
     """Remove the customer files past their time (one transaction for the rows it changes)."""
     engine = engine or get_engine()
     with Session(engine, expire_on_commit=False) as session:
@@ -51,8 +52,7 @@ def run_file_purge(*, engine: Engine | None = None, actor: Actor = SYSTEM_ACTOR,
     return files
 
 
-def run_purge(*, engine: Engine | None = None, actor: Actor = SYSTEM_ACTOR,
-              now: datetime | None = None) -> PurgeReport:
+def run_purge(*, engine: Engine | None = None, actor: Actor = SYSTEM_ACTOR, now: datetime | None = None) -> PurgeReport:
     """Purge expired trash, then every customer file past its time; what went."""
     engine = engine or get_engine()
     with Session(engine, expire_on_commit=False) as session:

@@ -43,7 +43,6 @@ log = logging.getLogger(__name__)
 RECOVERY_SCHEDULE = crontab(minute="*")  # every minute, in each consumer's scheduler
 
 
-
 # ---------------------------------------------------------------- the queue
 def _queue_name(database_url: str) -> str:
     """One queue per database, so test runs (and deployments) sharing a Redis stay apart.
@@ -74,8 +73,7 @@ def get_queue() -> JobQueue:
     if settings.redis_url:
         huey: Huey = RedisHuey(name, url=settings.redis_url, results=False)
     else:
-        huey = SqliteHuey(name, filename=str((settings.data_dir / "job-queue.db").resolve()),
-                          results=False)
+        huey = SqliteHuey(name, filename=str((settings.data_dir / "job-queue.db").resolve()), results=False)
 
     @huey.task(name="import.run_batch")
     def run_import_batch(batch_id: str) -> None:
@@ -146,8 +144,9 @@ def start_embedded_consumer(workers: int = 1) -> Consumer | None:
         if _embedded is not None:
             return _embedded
         recover_jobs()
-        consumer = _EmbeddedConsumer(get_huey(), workers=workers, worker_type="thread",
-                                     periodic=True, check_worker_health=False)
+        consumer = _EmbeddedConsumer(
+            get_huey(), workers=workers, worker_type="thread", periodic=True, check_worker_health=False
+        )
         consumer.start()
         _embedded = consumer
         atexit.register(stop_embedded_consumer)

@@ -24,24 +24,27 @@ def redact_url(url: str) -> str:
 def database_problem(database_url: str) -> str | None:
     """None when DATABASE_URL is a PostgreSQL that answers, else what is wrong."""
     if not database_url or database_url.startswith("sqlite"):
-        return ("DATABASE_URL must point at PostgreSQL (e.g. "
-                "postgresql+psycopg://user@127.0.0.1:5432/profile_ui): several processes "
-                "share one database, which SQLite cannot do across machines")
+        return (
+            "DATABASE_URL must point at PostgreSQL (e.g. "
+            "postgresql+psycopg://user@127.0.0.1:5432/profile_ui): several processes "
+            "share one database, which SQLite cannot do across machines"
+        )
     try:
         url = sa.engine.make_url(database_url)
     except sa.exc.ArgumentError:
         return f"DATABASE_URL is not a database URL: {database_url!r}"
     if url.get_backend_name() != "postgresql":
         return f"DATABASE_URL must point at PostgreSQL, not {url.get_backend_name()}"
-    engine = sa.create_engine(url, connect_args={"connect_timeout": CONNECT_TIMEOUT_S},
-                              poolclass=sa.pool.NullPool)
+    engine = sa.create_engine(url, connect_args={"connect_timeout": CONNECT_TIMEOUT_S}, poolclass=sa.pool.NullPool)
     try:
         with engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
     except sa.exc.SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-        return (f"PostgreSQL at {redact_url(database_url)} does not answer ({reason}); start it "
-                "or fix DATABASE_URL (the database must exist: createdb <name>)")
+        return (
+            f"PostgreSQL at {redact_url(database_url)} does not answer ({reason}); start it "
+            "or fix DATABASE_URL (the database must exist: createdb <name>)"
+        )
     finally:
         engine.dispose()
     return None
@@ -50,13 +53,16 @@ def database_problem(database_url: str) -> str | None:
 def redis_problem(redis_url: str | None) -> str | None:
     """None when REDIS_URL is a Redis that answers, else what is wrong."""
     if not redis_url:
-        return ("REDIS_URL is not set (e.g. redis://127.0.0.1:6379/0): the backend workers "
-                "share UI state and the job workers their queue through it")
+        return (
+            "REDIS_URL is not set (e.g. redis://127.0.0.1:6379/0): the backend workers "
+            "share UI state and the job workers their queue through it"
+        )
     import redis
 
     try:
-        client = redis.Redis.from_url(redis_url, socket_connect_timeout=CONNECT_TIMEOUT_S,
-                                      socket_timeout=CONNECT_TIMEOUT_S)
+        client = redis.Redis.from_url(
+            redis_url, socket_connect_timeout=CONNECT_TIMEOUT_S, socket_timeout=CONNECT_TIMEOUT_S
+        )
         client.ping()
         client.close()
     except ValueError as exc:
@@ -68,5 +74,4 @@ def redis_problem(redis_url: str | None) -> str | None:
 
 def scale_problems(database_url: str, redis_url: str | None) -> list[str]:
     """Everything that keeps the production shape from starting (empty when ready)."""
-    return [problem for problem in (database_problem(database_url), redis_problem(redis_url))
-            if problem]
+    return [problem for problem in (database_problem(database_url), redis_problem(redis_url)) if problem]

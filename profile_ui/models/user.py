@@ -52,8 +52,10 @@ class LoginAttempt(SQLModel, table=True):
     """Failed and successful sign-ins, to slow guessing down (services/sign_in_throttle.py)."""
 
     __tablename__ = "login_attempts"
-    __table_args__ = (sa.Index("ix_login_attempts_email_at", "email", "at"),
-                      sa.Index("ix_login_attempts_email_client_at", "email", "client", "at"))
+    __table_args__ = (
+        sa.Index("ix_login_attempts_email_at", "email", "at"),
+        sa.Index("ix_login_attempts_email_client_at", "email", "client", "at"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     email: str = Field(max_length=255)
     # the address the attempt came from ("" when unknown: the command line)

@@ -70,8 +70,15 @@ ROW_OUTCOMES: tuple[str, ...] = tuple(o.value for o in RowOutcome)
 # history, the completion e-mail and the CLI's JSON keys: rows read, then profiles new /
 # updated / merged away / unchanged, then rows invalid / held as conflicts. The words are
 # the row outcomes' (a count of conflicts is plural). word -> key in ImportJob.counts.
-OUTCOME_COUNTS = {"rows": "rows", "new": "created", "updated": "updated", "merged": "merged",
-                  "unchanged": "unchanged", "invalid": "invalid", "conflicts": "conflicts"}
+OUTCOME_COUNTS = {
+    "rows": "rows",
+    "new": "created",
+    "updated": "updated",
+    "merged": "merged",
+    "unchanged": "unchanged",
+    "invalid": "invalid",
+    "conflicts": "conflicts",
+}
 MERGE_POLICIES: tuple[str, ...] = tuple(p.value for p in MergePolicy)
 FIELD_TYPES: tuple[str, ...] = tuple(t.value for t in FieldType)
 CHOICE_TYPES: tuple[str, ...] = (FieldType.SINGLE_CHOICE.value, FieldType.MULTIPLE_CHOICE.value)

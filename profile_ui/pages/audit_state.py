@@ -51,14 +51,20 @@ def details_text(details: dict[str, Any] | None) -> str:
         shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
         parts.append(f"{key}: {shown}")
     text = "; ".join(parts)
-    return text if len(text) <= DETAILS_CHARS else text[:DETAILS_CHARS - 1] + "…"
+    return text if len(text) <= DETAILS_CHARS else text[: DETAILS_CHARS - 1] + "…"
 
 
 def event_line(event: AuditEvent) -> EventLine:
     obj = event.object_type + (f" {event.object_id}" if event.object_id else "")
-    return EventLine(id=event.id or 0, when=f"{event.at:%Y-%m-%d %H:%M:%S}",
-                     actor=event.actor_email or "system", action=event.action, object=obj,
-                     reason=event.reason or "", details=details_text(event.details))
+    return EventLine(
+        id=event.id or 0,
+        when=f"{event.at:%Y-%m-%d %H:%M:%S}",
+        actor=event.actor_email or "system",
+        action=event.action,
+        object=obj,
+        reason=event.reason or "",
+        details=details_text(event.details),
+    )
 
 
 def _day(text: str, what: str) -> date | None:
@@ -72,6 +78,7 @@ def _day(text: str, what: str) -> date | None:
 def filters_from_form(form: dict[str, Any]) -> dict[str, str]:
     """The filter form as stored filters (strings; "" is no condition). Refuses bad dates
     and a range that ends before it starts."""
+
     def pick(name: str) -> str:
         value = str(form.get(name) or "").strip()
         return "" if value == ANY else value
@@ -86,8 +93,7 @@ def filters_from_form(form: dict[str, Any]) -> dict[str, str]:
 def service_filters(filters: dict[str, str]) -> dict[str, Any]:
     """Stored filters as the keyword arguments of list_events / export_audit_csv; the
     "To" day is included (the services' `until` is exclusive)."""
-    since, until = day_range(_day(filters.get("since", ""), "From"),
-                             _day(filters.get("until", ""), "To"))
+    since, until = day_range(_day(filters.get("since", ""), "From"), _day(filters.get("until", ""), "To"))
     return {
         "actor_email": filters.get("actor") or None,
         "action": filters.get("action") or None,
@@ -128,13 +134,21 @@ class AuditState(PagedMixin, AppState):
                 self.action_choices = _choices(offered.actions, "Any action")
                 self.object_type_choices = _choices(offered.object_types, "Any object")
             events, self.total = list_events(
-                session=session, actor=actor, **service_filters(self.filters),
-                offset=(self.page - 1) * self.page_size, limit=self.page_size)
+                session=session,
+                actor=actor,
+                **service_filters(self.filters),
+                offset=(self.page - 1) * self.page_size,
+                limit=self.page_size,
+            )
             if not events and self.total and self.page > self.pages:
                 self.page = self.pages
                 events, self.total = list_events(
-                    session=session, actor=actor, **service_filters(self.filters),
-                    offset=(self.page - 1) * self.page_size, limit=self.page_size)
+                    session=session,
+                    actor=actor,
+                    **service_filters(self.filters),
+                    offset=(self.page - 1) * self.page_size,
+                    limit=self.page_size,
+                )
             self.lines = [event_line(e) for e in events]
 
     def _show_page(self, actor: Any) -> None:
@@ -177,8 +191,9 @@ class AuditState(PagedMixin, AppState):
         actor = self._require_actor()
         out = io.BytesIO()
         with session_scope() as session:
-            count = export_audit_csv(session=session, actor=actor, out=out,
-                                     **service_filters(self.filters))
+            count = export_audit_csv(session=session, actor=actor, out=out, **service_filters(self.filters))
         self._load(actor)  # the export is an event too
-        return [rx.download(data=out.getvalue(), filename=f"audit-log-{utcnow():%Y%m%d-%H%M%S}.csv"),
-                rx.toast.success(f"Exported {count:,} event{'' if count == 1 else 's'}")]
+        return [
+            rx.download(data=out.getvalue(), filename=f"audit-log-{utcnow():%Y%m%d-%H%M%S}.csv"),
+            rx.toast.success(f"Exported {count:,} event{'' if count == 1 else 's'}"),
+        ]

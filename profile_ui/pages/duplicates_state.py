@@ -16,11 +16,19 @@ import reflex as rx
 
 from .. import routes
 from ..db import session_scope
-from ..services.duplicate_review import (
-    CandidateFilter, CandidateView, DuplicateError, count_candidates, decide, import_choices,
-    list_candidates, merge_candidate, merge_candidates, preview_candidate,
-)
 from ..services.dedupe.scoring import DEFAULT_THRESHOLD
+from ..services.duplicate_review import (
+    CandidateFilter,
+    CandidateView,
+    DuplicateError,
+    count_candidates,
+    decide,
+    import_choices,
+    list_candidates,
+    merge_candidate,
+    merge_candidates,
+    preview_candidate,
+)
 from ..services.merging import MergeError
 from ..services.permissions import PROFILES_MERGE
 from ..state.base import AppState, guarded
@@ -29,8 +37,12 @@ from .profiles.merge_state import MergeRow
 from .profiles.merge_state import _rows as preview_rows  # the merge dialog's rows of a preview
 
 SCORE_CHOICES = ("0.5", "0.6", "0.7", "0.8", "0.9", "0.95")
-STATUS_CHOICES = (("open", "To review"), ("skipped", "Skipped"), ("not_same", "Not the same person"),
-                  ("merged", "Merged"))
+STATUS_CHOICES = (
+    ("open", "To review"),
+    ("skipped", "Skipped"),
+    ("not_same", "Not the same person"),
+    ("merged", "Merged"),
+)
 
 
 @dataclasses.dataclass
@@ -55,11 +67,15 @@ class PairCard:
 
 def _card(view: CandidateView) -> PairCard:
     return PairCard(
-        id=str(view.id), title=f"#{view.profile_a_id} and #{view.profile_b_id}",
-        a_id=str(view.profile_a_id), b_id=str(view.profile_b_id), score=f"{view.score:.0%}",
-        reasons=view.reasons, import_text=f"from import #{view.import_job_id}" if view.import_job_id else "",
-        fields=[PairField(label=r["label"], a=r["a"] or "—", b=r["b"] or "—", state=r["state"])
-                for r in view.rows])
+        id=str(view.id),
+        title=f"#{view.profile_a_id} and #{view.profile_b_id}",
+        a_id=str(view.profile_a_id),
+        b_id=str(view.profile_b_id),
+        score=f"{view.score:.0%}",
+        reasons=view.reasons,
+        import_text=f"from import #{view.import_job_id}" if view.import_job_id else "",
+        fields=[PairField(label=r["label"], a=r["a"] or "—", b=r["b"] or "—", state=r["state"]) for r in view.rows],
+    )
 
 
 class DuplicatesState(PagedMixin, AppState):
@@ -94,16 +110,18 @@ class DuplicatesState(PagedMixin, AppState):
             score = float(self.min_score)
         except ValueError:
             score = DEFAULT_THRESHOLD
-        return CandidateFilter(min_score=score, status=self.status,
-                               import_job_id=int(self.import_id) if self.import_id.isdigit() else None)
+        return CandidateFilter(
+            min_score=score, status=self.status, import_job_id=int(self.import_id) if self.import_id.isdigit() else None
+        )
 
     def _show_page(self, actor: Any) -> None:
         flt = self._filter()
         with session_scope() as session:
             self.total = count_candidates(session=session, actor=actor, flt=flt)
             self.page = min(self.page, self.pages)
-            views = list_candidates(session=session, actor=actor, flt=flt,
-                                    offset=(self.page - 1) * self.page_size, limit=self.page_size)
+            views = list_candidates(
+                session=session, actor=actor, flt=flt, offset=(self.page - 1) * self.page_size, limit=self.page_size
+            )
             self.imports = [[str(i), label] for i, label in import_choices(session=session, actor=actor)]
         self.cards = [_card(v) for v in views]
         self._listed = [v.id for v in views]
@@ -151,8 +169,11 @@ class DuplicatesState(PagedMixin, AppState):
                 decide(session=session, actor=actor, candidate_id=self._listed_id(pair_id), decision=decision)
         except DuplicateError as exc:
             return rx.toast.error(str(exc))
-        self.result = ("Marked as not the same person: this pair will not be suggested again"
-                       if decision == "not_same" else "Skipped: the pair is set aside (see Skipped)")
+        self.result = (
+            "Marked as not the same person: this pair will not be suggested again"
+            if decision == "not_same"
+            else "Skipped: the pair is set aside (see Skipped)"
+        )
         self._show_page(actor)
         return rx.toast.success(self.result)
 
@@ -168,8 +189,9 @@ class DuplicatesState(PagedMixin, AppState):
         except (DuplicateError, MergeError) as exc:
             return rx.toast.error(str(exc))
         self.merge_pair, self.merge_error = pair_id, ""
-        self.merge_title = (f"Merge #{preview.merged_id} {preview.merged_name} into "
-                            f"#{preview.survivor_id} {preview.survivor_name}")
+        self.merge_title = (
+            f"Merge #{preview.merged_id} {preview.merged_name} into #{preview.survivor_id} {preview.survivor_name}"
+        )
         self.choices = [row for row in preview_rows(preview) if not row.same]
         self._values = {f.key: [f.survivor_value, f.merged_value] for f in preview.fields}
         self.merge_open = True
@@ -193,8 +215,13 @@ class DuplicatesState(PagedMixin, AppState):
                 chosen[key] = survivor_value if keep == "survivor" else merged_value
         try:
             with session_scope() as session:
-                result = merge_candidate(session=session, actor=actor, candidate_id=self._listed_id(self.merge_pair),
-                                         chosen_values=chosen, reason=str(form_data.get("reason") or ""))
+                result = merge_candidate(
+                    session=session,
+                    actor=actor,
+                    candidate_id=self._listed_id(self.merge_pair),
+                    chosen_values=chosen,
+                    reason=str(form_data.get("reason") or ""),
+                )
         except (DuplicateError, MergeError) as exc:
             self.merge_error = str(exc)
             return None

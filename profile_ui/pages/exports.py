@@ -10,12 +10,16 @@ from typing import Any
 import reflex as rx
 
 from .. import routes
-from ..db import session_scope
-from ..services.exporting import (
-    STATUS_COMPLETED, STATUS_FAILED, STATUS_QUEUED, STATUS_RUNNING, list_exports,
-)
 from ..components.shell import shell
 from ..components.table_caption import hidden_caption
+from ..db import session_scope
+from ..services.exporting import (
+    STATUS_COMPLETED,
+    STATUS_FAILED,
+    STATUS_QUEUED,
+    STATUS_RUNNING,
+    list_exports,
+)
 from ..state.base import AppState, guarded
 from .profiles.export_state import FIELDS_LABELS, FORMAT_LABELS
 
@@ -51,11 +55,15 @@ def export_line(item: Any) -> ExportLine:
     else:
         note = "Being written; you will be notified"
     return ExportLine(
-        id=item.id, when=item.created_at.strftime(_TIME),
+        id=item.id,
+        when=item.created_at.strftime(_TIME),
         format=FORMAT_LABELS.get(item.format, item.format),
         fields=FIELDS_LABELS.get(item.fields_mode, item.fields_mode),
         rows=f"{item.row_count:,}" if item.status == STATUS_COMPLETED else "",
-        status=item.status, link=item.download_url or "", note=note)
+        status=item.status,
+        link=item.download_url or "",
+        note=note,
+    )
 
 
 class ExportsState(AppState):
@@ -112,15 +120,27 @@ def _row(line: ExportLine) -> rx.Component:
         rx.table.cell(line.format),
         rx.table.cell(line.fields),
         rx.table.cell(line.rows),
-        rx.table.cell(rx.badge(line.status, color_scheme=rx.match(
-            line.status, ("completed", "green"), ("failed", "red"), "gray"))),
-        rx.table.cell(rx.hstack(
-            rx.cond(line.link != "",
+        rx.table.cell(
+            rx.badge(line.status, color_scheme=rx.match(line.status, ("completed", "green"), ("failed", "red"), "gray"))
+        ),
+        rx.table.cell(
+            rx.hstack(
+                rx.cond(
+                    line.link != "",
                     # loaded by the browser from the backend, not routed as a page of the app
-                    rx.link("Download", href=line.link, reload_document=True, weight="medium",
-                            aria_label=f"Download export {line.id}")),
-            rx.text(line.note, size="2", color_scheme="gray"),
-            spacing="3", align="center")),
+                    rx.link(
+                        "Download",
+                        href=line.link,
+                        reload_document=True,
+                        weight="medium",
+                        aria_label=f"Download export {line.id}",
+                    ),
+                ),
+                rx.text(line.note, size="2", color_scheme="gray"),
+                spacing="3",
+                align="center",
+            )
+        ),
     )
 
 
@@ -129,12 +149,19 @@ def _empty() -> rx.Component:
         rx.vstack(
             rx.icon("download", size=40, color=rx.color("gray", 9), aria_hidden="true"),
             rx.text("No exports yet", size="4", weight="medium"),
-            rx.text("Export profiles from the ", rx.link("profile list", href=routes.PROFILES),
-                    "; your files are listed here.", color_scheme="gray"),
-            align="center", spacing="3",
+            rx.text(
+                "Export profiles from the ",
+                rx.link("profile list", href=routes.PROFILES),
+                "; your files are listed here.",
+                color_scheme="gray",
+            ),
+            align="center",
+            spacing="3",
         ),
-        padding="4em", width="100%",
-        border=f"1px dashed {rx.color('gray', 6)}", border_radius="12px",
+        padding="4em",
+        width="100%",
+        border=f"1px dashed {rx.color('gray', 6)}",
+        border_radius="12px",
     )
 
 
@@ -142,24 +169,41 @@ def page() -> rx.Component:
     return shell(
         rx.vstack(
             rx.hstack(
-                rx.text("Your exports, newest first. Download links expire; export the list "
-                        "again for a new file.", color_scheme="gray", size="2"),
+                rx.text(
+                    "Your exports, newest first. Download links expire; export the list again for a new file.",
+                    color_scheme="gray",
+                    size="2",
+                ),
                 rx.spacer(),
-                rx.button(rx.icon("refresh_cw", size=16, aria_hidden="true"), "Refresh",
-                          variant="soft", on_click=ExportsState.refresh),
-                width="100%", align="center",
+                rx.button(
+                    rx.icon("refresh_cw", size=16, aria_hidden="true"),
+                    "Refresh",
+                    variant="soft",
+                    on_click=ExportsState.refresh,
+                ),
+                width="100%",
+                align="center",
             ),
             rx.cond(
                 ExportsState.lines.length() > 0,
                 rx.table.root(
                     hidden_caption("Exports"),
-                    rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in (
-                        "When", "Format", "Fields", "Profiles", "Status", "Download")])),
+                    rx.table.header(
+                        rx.table.row(
+                            *[
+                                rx.table.column_header_cell(h)
+                                for h in ("When", "Format", "Fields", "Profiles", "Status", "Download")
+                            ]
+                        )
+                    ),
                     rx.table.body(rx.foreach(ExportsState.lines, _row)),
-                    width="100%"),
+                    width="100%",
+                ),
                 _empty(),
             ),
-            spacing="4", width="100%",
+            spacing="4",
+            width="100%",
         ),
-        route=routes.EXPORTS, title=TITLE,
+        route=routes.EXPORTS,
+        title=TITLE,
     )

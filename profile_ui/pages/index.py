@@ -19,5 +19,4 @@ class IndexState(AppState):
 
 
 def page() -> rx.Component:
-    return rx.center(rx.spinner(size="3"), min_height="100vh", aria_busy="true",
-                     aria_label="Loading")
+    return rx.center(rx.spinner(size="3"), min_height="100vh", aria_busy="true", aria_label="Loading")

@@ -40,8 +40,9 @@ class LoginState(AppState):
             with session_scope() as session:
                 # the address the socket came from (X-Forwarded-For only through
                 # TRUSTED_PROXY_HOPS proxies): guessing is slowed per e-mail and address
-                token, actor = sign_in(session=session, email=email, password=password,
-                                       client=self.router.session.client_ip)
+                token, actor = sign_in(
+                    session=session, email=email, password=password, client=self.router.session.client_ip
+                )
         except SignInError as exc:
             self.error = str(exc)
             return None
@@ -68,13 +69,12 @@ def page() -> rx.Component:
                     rx.heading("Sign in to Profile UI", size="6", as_="h1"),
                     rx.cond(
                         LoginState.error != "",
-                        rx.callout(LoginState.error, icon="triangle_alert", color_scheme="red",
-                                   role="alert", width="100%"),
+                        rx.callout(
+                            LoginState.error, icon="triangle_alert", color_scheme="red", role="alert", width="100%"
+                        ),
                     ),
-                    _field("E-mail", "email", type="email", auto_complete="username",
-                           auto_focus=True),
-                    _field("Password", "password", type="password",
-                           auto_complete="current-password"),
+                    _field("E-mail", "email", type="email", auto_complete="username", auto_focus=True),
+                    _field("Password", "password", type="password", auto_complete="current-password"),
                     rx.button("Sign in", type="submit", size="3", width="100%"),
                     spacing="4",
                     width="100%",

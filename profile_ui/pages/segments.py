@@ -36,34 +36,58 @@ class SegmentsState(AppState):
             return
         with session_scope() as session:
             self.segments = [
-                AudienceLink(s.name, " · ".join(x for x in (s.description,
-                                                            SOURCE_LABELS.get(s.source, "")) if x),
-                             f"{routes.PROFILES}?segment={s.id}")
-                for s in list_segments(session=session, actor=actor)]
-            self.groups = [AudienceLink(g.name, g.description, f"{routes.PROFILES}?group={g.id}")
-                           for g in list_groups(session=session, actor=actor)]
+                AudienceLink(
+                    s.name,
+                    " · ".join(x for x in (s.description, SOURCE_LABELS.get(s.source, "")) if x),
+                    f"{routes.PROFILES}?segment={s.id}",
+                )
+                for s in list_segments(session=session, actor=actor)
+            ]
+            self.groups = [
+                AudienceLink(g.name, g.description, f"{routes.PROFILES}?group={g.id}")
+                for g in list_groups(session=session, actor=actor)
+            ]
 
 
 def _list(title: str, items: rx.Var, empty: str) -> rx.Component:
-    return rx.card(rx.vstack(
-        rx.heading(title, size="3", as_="h2"),
-        rx.cond(items.length() > 0,
-                rx.el.ul(rx.foreach(items, lambda a: rx.el.li(rx.vstack(
-                    rx.link(a.name, href=a.href, weight="medium"),
-                    rx.text(a.description, size="1", color_scheme="gray"), spacing="0"),
-                    list_style="none")),
-                    style={"padding": 0, "margin": 0, "display": "flex", "flexDirection": "column",
-                           "gap": "8px"}),
-                rx.text(empty, size="2", color_scheme="gray")),
-        spacing="3"), width="100%")
+    return rx.card(
+        rx.vstack(
+            rx.heading(title, size="3", as_="h2"),
+            rx.cond(
+                items.length() > 0,
+                rx.el.ul(
+                    rx.foreach(
+                        items,
+                        lambda a: rx.el.li(
+                            rx.vstack(
+                                rx.link(a.name, href=a.href, weight="medium"),
+                                rx.text(a.description, size="1", color_scheme="gray"),
+                                spacing="0",
+                            ),
+                            list_style="none",
+                        ),
+                    ),
+                    style={"padding": 0, "margin": 0, "display": "flex", "flexDirection": "column", "gap": "8px"},
+                ),
+                rx.text(empty, size="2", color_scheme="gray"),
+            ),
+            spacing="3",
+        ),
+        width="100%",
+    )
 
 
 def content() -> rx.Component:
     return rx.grid(
-        _list("Segments", SegmentsState.segments,
-              "No segments yet: import a segment file, or an admin adds one under Settings."),
+        _list(
+            "Segments",
+            SegmentsState.segments,
+            "No segments yet: import a segment file, or an admin adds one under Settings.",
+        ),
         _list("Groups", SegmentsState.groups, "No groups yet."),
-        columns="2", spacing="4", width="100%",
+        columns="2",
+        spacing="4",
+        width="100%",
     )
 
 

@@ -42,31 +42,59 @@ class TagsState(AppState):
             return
         with session_scope() as session:
             catalogue = list_tag_groups(session=session, actor=actor)
-        self.groups = [TagGroupView(g.name, [TagLink(t.name, KIND_LABELS.get(t.kind, t.kind),
-                                                     f"{routes.PROFILES}?tag={t.id}") for t in tags])
-                       for g, tags in catalogue]
+        self.groups = [
+            TagGroupView(
+                g.name,
+                [TagLink(t.name, KIND_LABELS.get(t.kind, t.kind), f"{routes.PROFILES}?tag={t.id}") for t in tags],
+            )
+            for g, tags in catalogue
+        ]
 
 
 def _group(group: TagGroupView) -> rx.Component:
-    return rx.card(rx.vstack(
-        rx.heading(group.name, size="3", as_="h2"),
-        rx.cond(group.tags.length() > 0,
-                rx.el.ul(rx.foreach(group.tags, lambda t: rx.el.li(rx.hstack(
-                    rx.link(t.name, href=t.href), rx.text(t.kind, size="1", color_scheme="gray"),
-                    align="center", spacing="2"), list_style="none")),
-                    style={"padding": 0, "margin": 0}),
-                rx.text("No tags yet.", size="2", color_scheme="gray")),
-        spacing="2"), width="100%")
+    return rx.card(
+        rx.vstack(
+            rx.heading(group.name, size="3", as_="h2"),
+            rx.cond(
+                group.tags.length() > 0,
+                rx.el.ul(
+                    rx.foreach(
+                        group.tags,
+                        lambda t: rx.el.li(
+                            rx.hstack(
+                                rx.link(t.name, href=t.href),
+                                rx.text(t.kind, size="1", color_scheme="gray"),
+                                align="center",
+                                spacing="2",
+                            ),
+                            list_style="none",
+                        ),
+                    ),
+                    style={"padding": 0, "margin": 0},
+                ),
+                rx.text("No tags yet.", size="2", color_scheme="gray"),
+            ),
+            spacing="2",
+        ),
+        width="100%",
+    )
 
 
 def content() -> rx.Component:
     return rx.vstack(
-        rx.text("Open a tag to see the profiles that carry it. Tag profiles from the profile list "
-                "(Batch tag) or on a profile's page.", size="2", color_scheme="gray"),
-        rx.cond(TagsState.groups.length() > 0,
-                rx.grid(rx.foreach(TagsState.groups, _group), columns="3", spacing="3", width="100%"),
-                rx.text("No tag groups yet. An admin adds them under Settings.", color_scheme="gray")),
-        spacing="4", width="100%",
+        rx.text(
+            "Open a tag to see the profiles that carry it. Tag profiles from the profile list "
+            "(Batch tag) or on a profile's page.",
+            size="2",
+            color_scheme="gray",
+        ),
+        rx.cond(
+            TagsState.groups.length() > 0,
+            rx.grid(rx.foreach(TagsState.groups, _group), columns="3", spacing="3", width="100%"),
+            rx.text("No tag groups yet. An admin adds them under Settings.", color_scheme="gray"),
+        ),
+        spacing="4",
+        width="100%",
     )
 
 

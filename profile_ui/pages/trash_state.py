@@ -83,13 +83,15 @@ class TrashState(PagedMixin, AppState):
     def _load(self, actor: Any) -> None:
         now = utcnow()
         with session_scope() as session:
-            found = list_trash(session=session, actor=actor, text=self.search, page=self.page,
-                               page_size=self.page_size, now=now)
+            found = list_trash(
+                session=session, actor=actor, text=self.search, page=self.page, page_size=self.page_size, now=now
+            )
         if found.items == [] and found.total and self.page > found.pages:
             self.page = found.pages
             with session_scope() as session:
-                found = list_trash(session=session, actor=actor, text=self.search, page=self.page,
-                                   page_size=self.page_size, now=now)
+                found = list_trash(
+                    session=session, actor=actor, text=self.search, page=self.page, page_size=self.page_size, now=now
+                )
         self.lines = [trash_line(item, now) for item in found.items]
         self.total, self.retention_days = found.total, found.retention_days
         self.selected = [i for i in self.selected if i in self.restorable_ids]
@@ -149,9 +151,11 @@ class TrashState(PagedMixin, AppState):
             self._load(actor)
             return rx.toast.error(str(exc))
         n = len(restored)
-        self.result = (f"Restored {n} profile{'' if n == 1 else 's'}: back in the profile list "
-                       "(their links to accounts, opportunities, tickets and tasks were removed "
-                       "at deletion and stay gone)")
+        self.result = (
+            f"Restored {n} profile{'' if n == 1 else 's'}: back in the profile list "
+            "(their links to accounts, opportunities, tickets and tasks were removed "
+            "at deletion and stay gone)"
+        )
         self.selected = []
         self._load(actor)
         return rx.toast.success(f"Restored {n} profile{'' if n == 1 else 's'}")

@@ -34,8 +34,7 @@ def sortable_key(key: str) -> bool:
 
 def can_sort_by(definition: FieldDefinition) -> bool:
     """Whether the list can sort by this custom attribute."""
-    return (not definition.is_system and definition.type not in UNSORTABLE_TYPES
-            and sortable_key(definition.key))
+    return not definition.is_system and definition.type not in UNSORTABLE_TYPES and sortable_key(definition.key)
 
 
 class AttributeValue(sa.sql.expression.ColumnElement):
@@ -81,8 +80,7 @@ def ensure_sort_index(session: Session, key: str) -> None:
     """Create the expression index the sort by custom attribute `key` walks (if missing)."""
     postgres = session.get_bind().dialect.name == "postgresql"
     expression = (_postgres_expression if postgres else _sqlite_expression)(_safe_key(key), "")
-    session.execute(sa.text(f"CREATE INDEX IF NOT EXISTS {_index_name(key)} "
-                            f"ON profiles (status, {expression}, id)"))
+    session.execute(sa.text(f"CREATE INDEX IF NOT EXISTS {_index_name(key)} ON profiles (status, {expression}, id)"))
 
 
 def drop_sort_index(session: Session, key: str) -> None:

@@ -26,9 +26,14 @@ def record_event(
     """Append one event in the caller's transaction (so it commits with the change)."""
     session.execute(
         sa.insert(AuditEvent).values(
-            at=utcnow(), actor_id=actor.user_id, actor_email=actor.email, action=action,
-            object_type=object_type, object_id=None if object_id is None else str(object_id),
-            reason=reason, details=details or {},
+            at=utcnow(),
+            actor_id=actor.user_id,
+            actor_email=actor.email,
+            action=action,
+            object_type=object_type,
+            object_id=None if object_id is None else str(object_id),
+            reason=reason,
+            details=details or {},
         )
     )
 
@@ -47,13 +52,18 @@ def list_events(
     limit: int = 50,
 ) -> tuple[list[AuditEvent], int]:
     actor.require(AUDIT_VIEW)
-    query = select(AuditEvent).where(*event_conditions(
-        actor_email=actor_email, action=action, object_type=object_type, object_id=object_id,
-        since=since, until=until))
+    query = select(AuditEvent).where(
+        *event_conditions(
+            actor_email=actor_email,
+            action=action,
+            object_type=object_type,
+            object_id=object_id,
+            since=since,
+            until=until,
+        )
+    )
     total = session.exec(select(sa.func.count()).select_from(query.subquery())).one()
-    rows = session.exec(
-        query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).offset(offset).limit(limit)
-    ).all()
+    rows = session.exec(query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).offset(offset).limit(limit)).all()
     return list(rows), total
 
 
@@ -73,8 +83,11 @@ def event_choices(*, session: Session, actor: Actor) -> EventChoices:
     def distinct(column: Any) -> list[str]:
         return sorted(v for v in session.exec(select(column).distinct()).all() if v)
 
-    return EventChoices(actors=distinct(AuditEvent.actor_email), actions=distinct(AuditEvent.action),
-                        object_types=distinct(AuditEvent.object_type))
+    return EventChoices(
+        actors=distinct(AuditEvent.actor_email),
+        actions=distinct(AuditEvent.action),
+        object_types=distinct(AuditEvent.object_type),
+    )
 
 
 def event_conditions(

@@ -25,9 +25,18 @@ def ensure_reference_data(*, session: Session) -> None:
     ensure_builtin_roles(session=session)
     for position, (key, label, type_, options, pii) in enumerate(SYSTEM_FIELDS):
         if session.get(FieldDefinition, key) is None:
-            session.add(FieldDefinition(key=key, label=label, type=type_, options=options,
-                                        is_system=True, is_pii=pii, position=position,
-                                        required_on_create=key == "full_name"))
+            session.add(
+                FieldDefinition(
+                    key=key,
+                    label=label,
+                    type=type_,
+                    options=options,
+                    is_system=True,
+                    is_pii=pii,
+                    position=position,
+                    required_on_create=key == "full_name",
+                )
+            )
     for position, (key, label) in enumerate(IDENTITY_KINDS):
         if session.get(IdentityKind, key) is None:
             session.add(IdentityKind(key=key, label=label, is_builtin=True, position=position))

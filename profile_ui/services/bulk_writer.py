@@ -53,31 +53,33 @@ class BulkWriter:
             self._copy(table, frame)
             return
         self.raw.executemany(
-            f"INSERT INTO {_q(table)} ({_cols(frame.columns)}) VALUES ({_marks(frame.width)})",
-            frame.iter_rows())
+            f"INSERT INTO {_q(table)} ({_cols(frame.columns)}) VALUES ({_marks(frame.width)})", frame.iter_rows()
+        )
 
-    def upsert(self, table: str, frame: pl.DataFrame, *, conflict: Sequence[str],
-               update: Sequence[str]) -> None:
+    def upsert(self, table: str, frame: pl.DataFrame, *, conflict: Sequence[str], update: Sequence[str]) -> None:
         """INSERT, or where the `conflict` columns clash, set the `update` columns."""
         if frame.is_empty():
             return
         frame = self._to_db(table, frame)
         if "full_name" in update and "name_folded" in frame.columns:
             update = [*update, "name_folded"]
-        on_conflict = (f"ON CONFLICT ({_cols(conflict)}) DO UPDATE SET "
-                       + ", ".join(f"{_q(c)} = excluded.{_q(c)}" for c in update))
+        on_conflict = f"ON CONFLICT ({_cols(conflict)}) DO UPDATE SET " + ", ".join(
+            f"{_q(c)} = excluded.{_q(c)}" for c in update
+        )
         if self.postgres:
             temp = self._temp_copy(table, frame)
-            self._run(f"INSERT INTO {_q(table)} ({_cols(frame.columns)}) "
-                      f"SELECT {_cols(frame.columns)} FROM {temp} {on_conflict}")
+            self._run(
+                f"INSERT INTO {_q(table)} ({_cols(frame.columns)}) "
+                f"SELECT {_cols(frame.columns)} FROM {temp} {on_conflict}"
+            )
             self._run(f"DROP TABLE {temp}")
             return
         self.raw.executemany(
-            f"INSERT INTO {_q(table)} ({_cols(frame.columns)}) VALUES ({_marks(frame.width)}) "
-            f"{on_conflict}", frame.iter_rows())
+            f"INSERT INTO {_q(table)} ({_cols(frame.columns)}) VALUES ({_marks(frame.width)}) {on_conflict}",
+            frame.iter_rows(),
+        )
 
-    def update(self, table: str, frame: pl.DataFrame, *, key: Sequence[str],
-               json_merge: Sequence[str] = ()) -> None:
+    def update(self, table: str, frame: pl.DataFrame, *, key: Sequence[str], json_merge: Sequence[str] = ()) -> None:
         """Set every non-key column of the frame on the rows the key columns match.
 
         `json_merge` columns hold a JSON object whose keys are set into the stored object
@@ -88,27 +90,39 @@ class BulkWriter:
         frame = self._to_db(table, frame)
         values = [c for c in frame.columns if c not in key]
         if self.postgres:
+
             def value(c: str) -> str:
                 if c in json_merge:
                     return f"(t.{_q(c)}::jsonb || x.{_q(c)}::jsonb)::json"
                 return f"x.{_q(c)}"
+
             temp = self._temp_copy(table, frame)
-            self._run_keyed(f"UPDATE {_q(table)} AS t SET "
-                            + ", ".join(f"{_q(c)} = {value(c)}" for c in values)
-                            + f" FROM {temp} AS x WHERE "
-                            + " AND ".join(f"t.{_q(k)} = x.{_q(k)}" for k in key))
+            self._run_keyed(
+                f"UPDATE {_q(table)} AS t SET "
+                + ", ".join(f"{_q(c)} = {value(c)}" for c in values)
+                + f" FROM {temp} AS x WHERE "
+                + " AND ".join(f"t.{_q(k)} = x.{_q(k)}" for k in key)
+            )
             self._run(f"DROP TABLE {temp}")
             return
         self.raw.executemany(
             f"UPDATE {_q(table)} SET "
-            + ", ".join(f"{_q(c)} = json_patch({_q(c)}, ?)" if c in json_merge else f"{_q(c)} = ?"
-                        for c in values)
-            + " WHERE " + " AND ".join(f"{_q(k)} = ?" for k in key),
-            frame.select(*values, *key).iter_rows())
+            + ", ".join(f"{_q(c)} = json_patch({_q(c)}, ?)" if c in json_merge else f"{_q(c)} = ?" for c in values)
+            + " WHERE "
+            + " AND ".join(f"{_q(k)} = ?" for k in key),
+            frame.select(*values, *key).iter_rows(),
+        )
 
-    def write_provenance(self, pairs: pl.DataFrame, *, source_type: str,
-                         source_name: str | None, import_job_id: int | None, set_by: int | None,
-                         set_at: datetime) -> None:
+    def write_provenance(
+        self,
+        pairs: pl.DataFrame,
+        *,
+        source_type: str,
+        source_name: str | None,
+        import_job_id: int | None,
+        set_by: int | None,
+        set_at: datetime,
+    ) -> None:
         """Upsert one attribute_provenance row per (profile_id, field_key) pair, all from one
         source.
 
@@ -118,18 +132,28 @@ class BulkWriter:
         """
         columns = ["source_type", "source_name", "import_job_id", "set_by", "set_at", "locked"]
         if self.postgres:
-            self._write_provenance_postgres(pairs, columns, source_type=source_type, source_name=source_name,
-                                            import_job_id=import_job_id, set_by=set_by, set_at=set_at)
+            self._write_provenance_postgres(
+                pairs,
+                columns,
+                source_type=source_type,
+                source_name=source_name,
+                import_job_id=import_job_id,
+                set_by=set_by,
+                set_at=set_at,
+            )
             return
         if pairs.is_empty():
             return
         stamp = set_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
         keys = sorted(pairs["field_key"].unique().to_list())
         for start in range(0, len(keys), 60):  # 60 bits per signed 64-bit mask
-            chunk = keys[start:start + 60]
+            chunk = keys[start : start + 60]
             bits = {k: 1 << i for i, k in enumerate(chunk)}
-            masks = pairs.filter(pl.col("field_key").is_in(chunk)).group_by("profile_id").agg(
-                pl.col("field_key").replace_strict(bits, return_dtype=pl.Int64).sum().alias("mask"))
+            masks = (
+                pairs.filter(pl.col("field_key").is_in(chunk))
+                .group_by("profile_id")
+                .agg(pl.col("field_key").replace_strict(bits, return_dtype=pl.Int64).sum().alias("mask"))
+            )
             self.raw.execute("CREATE TEMP TABLE _prov_keys (bit INTEGER, field_key TEXT)")
             self.raw.execute("CREATE TEMP TABLE _prov_masks (profile_id INTEGER, mask INTEGER)")
             self.raw.executemany("INSERT INTO _prov_keys VALUES (?, ?)", [(b, k) for k, b in bits.items()])
@@ -141,13 +165,22 @@ class BulkWriter:
                 "JOIN _prov_keys AS k ON (m.mask & k.bit) != 0 WHERE true "
                 "ON CONFLICT (profile_id, field_key) DO UPDATE SET "
                 + ", ".join(f"{_q(c)} = excluded.{_q(c)}" for c in columns),
-                (source_type, source_name, import_job_id, set_by, stamp))
+                (source_type, source_name, import_job_id, set_by, stamp),
+            )
             self.raw.execute("DROP TABLE _prov_keys")
             self.raw.execute("DROP TABLE _prov_masks")
 
-    def _write_provenance_postgres(self, pairs: pl.DataFrame, columns: list[str], *, source_type: str,
-                                   source_name: str | None, import_job_id: int | None,
-                                   set_by: int | None, set_at: datetime) -> None:
+    def _write_provenance_postgres(
+        self,
+        pairs: pl.DataFrame,
+        columns: list[str],
+        *,
+        source_type: str,
+        source_name: str | None,
+        import_job_id: int | None,
+        set_by: int | None,
+        set_at: datetime,
+    ) -> None:
         """PostgreSQL: pairs that have no provenance row yet (most of them) are COPied
         straight into the table; the others are updated in place by key.
 
@@ -158,19 +191,24 @@ class BulkWriter:
             return
         ids = pairs["profile_id"].unique().sort().to_list()
         with self.raw.cursor() as cur:
-            cur.execute("SELECT profile_id, field_key FROM attribute_provenance WHERE profile_id = ANY(%s)",
-                        (ids,))
-            have = pl.DataFrame(cur.fetchall(), schema={"profile_id": pl.Int64, "field_key": pl.Utf8},
-                                orient="row")
+            cur.execute("SELECT profile_id, field_key FROM attribute_provenance WHERE profile_id = ANY(%s)", (ids,))
+            have = pl.DataFrame(cur.fetchall(), schema={"profile_id": pl.Int64, "field_key": pl.Utf8}, orient="row")
         pairs = pairs.select(pl.col("profile_id").cast(pl.Int64), pl.col("field_key").cast(pl.Utf8))
         # key order: index inserts stay on neighbouring pages
         rows = pairs.sort("profile_id", "field_key").with_columns(
-            source_type=pl.lit(source_type), source_name=pl.lit(source_name, dtype=pl.Utf8),
-            import_job_id=pl.lit(import_job_id, dtype=pl.Int64), set_by=pl.lit(set_by, dtype=pl.Int64),
-            set_at=pl.lit(set_at), locked=pl.lit(False))
+            source_type=pl.lit(source_type),
+            source_name=pl.lit(source_name, dtype=pl.Utf8),
+            import_job_id=pl.lit(import_job_id, dtype=pl.Int64),
+            set_by=pl.lit(set_by, dtype=pl.Int64),
+            set_at=pl.lit(set_at),
+            locked=pl.lit(False),
+        )
         self.insert("attribute_provenance", rows.join(have, on=["profile_id", "field_key"], how="anti"))
-        self.update("attribute_provenance", rows.join(have, on=["profile_id", "field_key"], how="semi"),
-                    key=["profile_id", "field_key"])
+        self.update(
+            "attribute_provenance",
+            rows.join(have, on=["profile_id", "field_key"], how="semi"),
+            key=["profile_id", "field_key"],
+        )
 
     def delete(self, table: str, frame: pl.DataFrame) -> None:
         """Delete the rows equal to a row of the frame on all of its columns."""
@@ -179,13 +217,15 @@ class BulkWriter:
         frame = self._to_db(table, frame)
         if self.postgres:
             temp = self._temp_copy(table, frame)
-            self._run_keyed(f"DELETE FROM {_q(table)} AS t USING {temp} AS x WHERE "
-                            + " AND ".join(f"t.{_q(c)} = x.{_q(c)}" for c in frame.columns))
+            self._run_keyed(
+                f"DELETE FROM {_q(table)} AS t USING {temp} AS x WHERE "
+                + " AND ".join(f"t.{_q(c)} = x.{_q(c)}" for c in frame.columns)
+            )
             self._run(f"DROP TABLE {temp}")
             return
         self.raw.executemany(
-            f"DELETE FROM {_q(table)} WHERE " + " AND ".join(f"{_q(c)} = ?" for c in frame.columns),
-            frame.iter_rows())
+            f"DELETE FROM {_q(table)} WHERE " + " AND ".join(f"{_q(c)} = ?" for c in frame.columns), frame.iter_rows()
+        )
 
     def _run(self, sql: str) -> None:
         with self.raw.cursor() as cur:
@@ -218,8 +258,9 @@ class BulkWriter:
     def _temp_copy(self, table: str, frame: pl.DataFrame) -> str:
         temp = f"_bulk_{uuid.uuid4().hex[:12]}"
         # the target's column types, none of its constraints; gone at commit at the latest
-        self._run(f"CREATE TEMP TABLE {temp} ON COMMIT DROP AS "
-                  f"SELECT {_cols(frame.columns)} FROM {_q(table)} WITH NO DATA")
+        self._run(
+            f"CREATE TEMP TABLE {temp} ON COMMIT DROP AS SELECT {_cols(frame.columns)} FROM {_q(table)} WITH NO DATA"
+        )
         self._copy(temp, frame)
         self._run(f"ANALYZE {temp}")  # temp tables have no statistics: the join plan needs its size
         return temp

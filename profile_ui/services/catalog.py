@@ -36,14 +36,18 @@ def identity_kinds(session: Session) -> dict[str, IdentityKind]:
 
 def default_sync_rule() -> SyncRule:
     """The rule a new workspace gets, and the one that applies while none is set up (unsaved)."""
-    return SyncRule(name=DEFAULT_SYNC_RULE_NAME, identifier_kinds=list(DEFAULT_IDENTIFIER_KINDS),
-                    auto_merge=False, default_policy=MergePolicy.OVERWRITE.value, field_policies={})
+    return SyncRule(
+        name=DEFAULT_SYNC_RULE_NAME,
+        identifier_kinds=list(DEFAULT_IDENTIFIER_KINDS),
+        auto_merge=False,
+        default_policy=MergePolicy.OVERWRITE.value,
+        field_policies={},
+    )
 
 
 def saved_sync_rule(session: Session) -> SyncRule | None:
     """The rule an administrator set up (the first active one), if any."""
-    return session.exec(select(SyncRule).where(col(SyncRule.is_active).is_(True))
-                        .order_by(col(SyncRule.id))).first()
+    return session.exec(select(SyncRule).where(col(SyncRule.is_active).is_(True)).order_by(col(SyncRule.id))).first()
 
 
 def active_sync_rule(session: Session) -> SyncRule:

@@ -100,8 +100,7 @@ def _parse_key(text: str, name: str) -> bytes:
     text = text.strip()
     text += "=" * (-len(text) % 4)
     try:
-        raw = (base64.urlsafe_b64decode(text) if "-" in text or "_" in text
-               else base64.b64decode(text, validate=True))
+        raw = base64.urlsafe_b64decode(text) if "-" in text or "_" in text else base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
         raise EncryptionKeyError(f"{name} must be base64 of {KEY_BYTES} bytes") from None
     if len(raw) != KEY_BYTES:
@@ -179,8 +178,9 @@ def decrypt_identity_value(encrypted: str | None, key_id: str | None) -> str:
         raise IdentityCryptoError("no encrypted value stored")
     key = keyring().by_id.get(key_id or "")
     if key is None:
-        raise IdentityCryptoError(f"encrypted with key {key_id}, which is not configured "
-                                  "(ENCRYPTION_KEY / PREVIOUS_ENCRYPTION_KEYS)")
+        raise IdentityCryptoError(
+            f"encrypted with key {key_id}, which is not configured (ENCRYPTION_KEY / PREVIOUS_ENCRYPTION_KEYS)"
+        )
     try:
         blob = base64.b64decode(encrypted, validate=True)
     except (binascii.Error, ValueError):
@@ -194,8 +194,9 @@ def _open(key: _Key, blob: bytes) -> str:
     try:
         return key.aes.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], None).decode()
     except (InvalidTag, UnicodeDecodeError):
-        raise IdentityCryptoError(f"the value does not decrypt with key {key.key_id} "
-                                  "(wrong key or damaged value)") from None
+        raise IdentityCryptoError(
+            f"the value does not decrypt with key {key.key_id} (wrong key or damaged value)"
+        ) from None
 
 
 # ---------------------------------------------------------------- columns (polars)
@@ -229,7 +230,7 @@ def encrypt_identity_values(values: pl.Series) -> pl.Series:
         if v is None:
             append(None)
             continue
-        nonce = nonces[i * NONCE_BYTES:(i + 1) * NONCE_BYTES]
+        nonce = nonces[i * NONCE_BYTES : (i + 1) * NONCE_BYTES]
         append(nonce + encrypt(nonce, v.encode(), None))
     return pl.Series(values.name, out, dtype=pl.Binary).bin.encode("base64")
 
@@ -245,8 +246,9 @@ def decrypt_identity_values(encrypted: pl.Series, key_ids: pl.Series, *, strict:
         key = ring.get(key_id or "")
         try:
             if key is None or blob is None:
-                raise IdentityCryptoError(f"a value of key {key_id} cannot be decrypted "
-                                          "(key not configured, or no value stored)")
+                raise IdentityCryptoError(
+                    f"a value of key {key_id} cannot be decrypted (key not configured, or no value stored)"
+                )
             append(_open(key, blob))
         except IdentityCryptoError:
             if strict:
@@ -268,8 +270,12 @@ def lookup_values(kind: str, values: pl.Series) -> pl.DataFrame:
     values = values.cast(pl.Utf8)
     if not is_encrypted_kind(kind):
         return pl.DataFrame({"value": values, "stored": values})
-    return pl.concat([pl.DataFrame({"value": values, "stored": hash_identity_values(kind, values, key=k)})
-                      for k in keyring().lookup_keys])
+    return pl.concat(
+        [
+            pl.DataFrame({"value": values, "stored": hash_identity_values(kind, values, key=k)})
+            for k in keyring().lookup_keys
+        ]
+    )
 
 
 def identity_storage(frame: pl.DataFrame, *, kind: str = "kind", value: str = "value") -> pl.DataFrame:
@@ -280,8 +286,11 @@ def identity_storage(frame: pl.DataFrame, *, kind: str = "kind", value: str = "v
     nulls / False.
     """
     kinds = encrypted_kinds()
-    plain_cols = {"value_encrypted": pl.lit(None, dtype=pl.Utf8), "key_id": pl.lit(None, dtype=pl.Utf8),
-                  "is_encrypted": pl.lit(False)}
+    plain_cols = {
+        "value_encrypted": pl.lit(None, dtype=pl.Utf8),
+        "key_id": pl.lit(None, dtype=pl.Utf8),
+        "is_encrypted": pl.lit(False),
+    }
     if frame.is_empty() or not kinds:
         return frame.with_columns(**plain_cols)
     key_id = current_key_id()
@@ -291,10 +300,14 @@ def identity_storage(frame: pl.DataFrame, *, kind: str = "kind", value: str = "v
             parts.append(part.with_columns(**plain_cols))
             continue
         values = part[value].cast(pl.Utf8)
-        parts.append(part.with_columns(
-            hash_identity_values(k, values).alias(value),
-            encrypt_identity_values(values).alias("value_encrypted"),
-            key_id=pl.lit(key_id, dtype=pl.Utf8), is_encrypted=pl.lit(True)))
+        parts.append(
+            part.with_columns(
+                hash_identity_values(k, values).alias(value),
+                encrypt_identity_values(values).alias("value_encrypted"),
+                key_id=pl.lit(key_id, dtype=pl.Utf8),
+                is_encrypted=pl.lit(True),
+            )
+        )
     return pl.concat(parts, how="vertical_relaxed")
 
 
@@ -319,8 +332,12 @@ def identity_columns(kind: str, value: str) -> dict[str, object]:
     if not is_encrypted_kind(kind):
         return {"value": value, "value_encrypted": None, "key_id": None, "is_encrypted": False}
     encrypted, key_id = encrypt_identity_value(value)
-    return {"value": hash_identity_value(kind, value), "value_encrypted": encrypted, "key_id": key_id,
-            "is_encrypted": True}
+    return {
+        "value": hash_identity_value(kind, value),
+        "value_encrypted": encrypted,
+        "key_id": key_id,
+        "is_encrypted": True,
+    }
 
 
 def audit_value(kind: str, value: str) -> str:
@@ -349,36 +366,62 @@ def rekey_identities(*, session: Session, actor: Actor) -> int:
     kinds = sorted(encrypted_kinds())
     key_id = current_key_id()
     i = Identity.__table__.c
-    stale = sa.or_(
-        sa.and_(i.is_encrypted, sa.or_(i.kind.not_in(kinds), i.key_id.is_distinct_from(key_id))),
-        sa.and_(sa.not_(i.is_encrypted), i.kind.in_(kinds)),
-    ) if kinds else i.is_encrypted
-    schema = {"id": pl.Int64, "kind": pl.Utf8, "value": pl.Utf8, "value_encrypted": pl.Utf8,
-              "key_id": pl.Utf8, "is_encrypted": pl.Boolean}
+    stale = (
+        sa.or_(
+            sa.and_(i.is_encrypted, sa.or_(i.kind.not_in(kinds), i.key_id.is_distinct_from(key_id))),
+            sa.and_(sa.not_(i.is_encrypted), i.kind.in_(kinds)),
+        )
+        if kinds
+        else i.is_encrypted
+    )
+    schema = {
+        "id": pl.Int64,
+        "kind": pl.Utf8,
+        "value": pl.Utf8,
+        "value_encrypted": pl.Utf8,
+        "key_id": pl.Utf8,
+        "is_encrypted": pl.Boolean,
+    }
     connection = session.connection()
-    rows = pl.DataFrame(connection.execute(sa.select(
-        i.id, i.kind, i.value, i.value_encrypted, i.key_id, i.is_encrypted).where(stale).order_by(i.id)).all(),
-        schema=schema, orient="row")
+    rows = pl.DataFrame(
+        connection.execute(
+            sa.select(i.id, i.kind, i.value, i.value_encrypted, i.key_id, i.is_encrypted).where(stale).order_by(i.id)
+        ).all(),
+        schema=schema,
+        orient="row",
+    )
     if rows.is_empty():
         return 0
     encrypted = rows.filter(pl.col("is_encrypted"))
     plain = decrypt_identity_values(encrypted["value_encrypted"], encrypted["key_id"])
     if plain.null_count():
         bad = encrypted.filter(plain.is_null())["key_id"].unique().to_list()
-        raise IdentityCryptoError(f"{plain.null_count():,} identities do not decrypt with the configured "
-                                  f"keys (key ids {', '.join(str(k) for k in bad)}); nothing was changed")
-    rows = pl.concat([rows.filter(~pl.col("is_encrypted")).select("id", "kind", "value"),
-                      encrypted.select("id", "kind", value=plain)])
+        raise IdentityCryptoError(
+            f"{plain.null_count():,} identities do not decrypt with the configured "
+            f"keys (key ids {', '.join(str(k) for k in bad)}); nothing was changed"
+        )
+    rows = pl.concat(
+        [
+            rows.filter(~pl.col("is_encrypted")).select("id", "kind", "value"),
+            encrypted.select("id", "kind", value=plain),
+        ]
+    )
     writer = BulkWriter(session)
     by_kind: dict[str, int] = {}
     for start in range(0, rows.height, REKEY_BATCH):
         batch = identity_storage(rows.slice(start, REKEY_BATCH))
-        writer.update("identities", batch.select("id", "value", "value_encrypted", "key_id", "is_encrypted"),
-                      key=["id"])
+        writer.update(
+            "identities", batch.select("id", "value", "value_encrypted", "key_id", "is_encrypted"), key=["id"]
+        )
         for kind, count in batch.group_by("kind").len().iter_rows():
             by_kind[kind] = by_kind.get(kind, 0) + count
-    record_event(session=session, actor=actor, action="identities.rekey", object_type="identities",
-                 details={"rows": rows.height, "kinds": by_kind, "key_id": key_id, "encrypted_kinds": kinds})
+    record_event(
+        session=session,
+        actor=actor,
+        action="identities.rekey",
+        object_type="identities",
+        details={"rows": rows.height, "kinds": by_kind, "key_id": key_id, "encrypted_kinds": kinds},
+    )
     return rows.height
 
 
@@ -392,8 +435,9 @@ def identity_bookkeeping(frame: pl.DataFrame) -> pl.DataFrame:
     parts = []
     for (k,), part in frame.partition_by("kind", as_dict=True, maintain_order=True).items():
         if k in kinds:
-            part = part.with_columns(hash_identity_values(k, part["value"].cast(pl.Utf8)).alias("stored"),
-                                     value=pl.lit(ENCRYPTED_MARK))
+            part = part.with_columns(
+                hash_identity_values(k, part["value"].cast(pl.Utf8)).alias("stored"), value=pl.lit(ENCRYPTED_MARK)
+            )
         else:
             part = part.with_columns(stored=pl.lit(None, dtype=pl.Utf8))
         parts.append(part)

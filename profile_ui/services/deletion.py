@@ -29,7 +29,12 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from ..models import (
-    STATUS_DELETED, Identity, ImportRowResult, LinkedObject, Profile, utcnow,
+    STATUS_DELETED,
+    Identity,
+    ImportRowResult,
+    LinkedObject,
+    Profile,
+    utcnow,
 )
 from ..settings import get_settings
 from .audit import record_event
@@ -63,8 +68,7 @@ def clean_reason(reason: str | None, *, what: str = "deleting") -> str:
     if not text:
         raise DeletionError(f"Give a reason for {what} (it is kept in the audit log)")
     if len(text) > MAX_REASON_LENGTH:
-        raise DeletionError(f"The reason can have at most {MAX_REASON_LENGTH} characters "
-                            f"(it has {len(text)})")
+        raise DeletionError(f"The reason can have at most {MAX_REASON_LENGTH} characters (it has {len(text)})")
     return text
 
 
@@ -76,13 +80,18 @@ def _chosen_ids(profile_ids: Sequence[int]) -> list[int]:
     if not ids:
         raise DeletionError("Select at least one profile to delete")
     if len(ids) > MAX_DELETE_PROFILES:
-        raise DeletionError(f"Select at most {MAX_DELETE_PROFILES} profiles to delete at once "
-                            f"(you selected {len(ids)})")
+        raise DeletionError(
+            f"Select at most {MAX_DELETE_PROFILES} profiles to delete at once (you selected {len(ids)})"
+        )
     return ids
 
 
 def delete_profiles(
-    *, session: Session, actor: Actor, profile_ids: Sequence[int], reason: str,
+    *,
+    session: Session,
+    actor: Actor,
+    profile_ids: Sequence[int],
+    reason: str,
 ) -> DeletionResult:
     """Delete 1..100 profiles with a reason (see the module docstring for what happens).
 
@@ -93,8 +102,7 @@ def delete_profiles(
     actor.require(PROFILES_DELETE)
     ids = _chosen_ids(profile_ids)
     reason = clean_reason(reason)
-    found = dict(session.execute(
-        select(Profile.id, Profile.status).where(Profile.id.in_(ids))).all())
+    found = dict(session.execute(select(Profile.id, Profile.status).where(Profile.id.in_(ids))).all())
     missing = [i for i in ids if found.get(i) in (None, STATUS_DELETED)]
     if missing:
         shown = ", ".join(map(str, missing[:10])) + (" …" if len(missing) > 10 else "")
@@ -102,16 +110,23 @@ def delete_profiles(
 
     now = utcnow()
     links = session.execute(sa.delete(LinkedObject).where(LinkedObject.profile_id.in_(ids))).rowcount or 0
-    session.execute(sa.update(Profile).where(Profile.id.in_(ids)).values(
-        status=STATUS_DELETED, deleted_at=now, deleted_by=actor.user_id, deleted_reason=reason,
-        updated_at=now))
+    session.execute(
+        sa.update(Profile)
+        .where(Profile.id.in_(ids))
+        .values(status=STATUS_DELETED, deleted_at=now, deleted_by=actor.user_id, deleted_reason=reason, updated_at=now)
+    )
     purged = get_settings().trash_retention_days <= 0
     if purged:
         purge_profiles(session=session, profile_ids=ids)
-    record_event(session=session, actor=actor, action="profiles.delete", object_type="profile",
-                 object_id=ids[0] if len(ids) == 1 else None, reason=reason,
-                 details={"profile_ids": ids, "count": len(ids), "links_removed": links,
-                          "purged_at_once": purged})
+    record_event(
+        session=session,
+        actor=actor,
+        action="profiles.delete",
+        object_type="profile",
+        object_id=ids[0] if len(ids) == 1 else None,
+        reason=reason,
+        details={"profile_ids": ids, "count": len(ids), "links_removed": links, "purged_at_once": purged},
+    )
     return DeletionResult(profile_ids=ids, links_removed=links, purged=purged)
 
 
@@ -126,10 +141,9 @@ def purge_profiles(*, session: Session, profile_ids: Sequence[int]) -> int:
     ids = sorted(set(profile_ids))
     removed = 0
     for start in range(0, len(ids), _BATCH):
-        batch = ids[start:start + _BATCH]
+        batch = ids[start : start + _BATCH]
         forget_merges(session, batch)
-        session.execute(sa.update(ImportRowResult).where(ImportRowResult.profile_id.in_(batch))
-                        .values(changes={}))
+        session.execute(sa.update(ImportRowResult).where(ImportRowResult.profile_id.in_(batch)).values(changes={}))
         removed += session.execute(sa.delete(Profile).where(Profile.id.in_(batch))).rowcount or 0
     return removed
 
@@ -162,30 +176,50 @@ def erase_profile(*, session: Session, actor: Actor, profile_id: int, reason: st
     profile = session.get(Profile, profile_id)
     if profile is None:
         raise DeletionError(f"Profile {profile_id} does not exist")
-    identities = session.execute(select(Identity.kind, Identity.value, Identity.value_encrypted, Identity.key_id,
-                                        Identity.is_encrypted).where(Identity.profile_id == profile_id)).all()
+    identities = session.execute(
+        select(Identity.kind, Identity.value, Identity.value_encrypted, Identity.key_id, Identity.is_encrypted).where(
+            Identity.profile_id == profile_id
+        )
+    ).all()
     plain = plain_values(row[1:] for row in identities)
     personal = [v for v in plain if v] + [profile.full_name or ""]
     lowered = reason.casefold()
     if _EMAIL_LIKE.search(reason) or any(len(v) >= 3 and v.casefold() in lowered for v in personal):
-        raise DeletionError("The reason must not contain the person's personal data (name, "
-                            "e-mail, phone, ids): it stays in the audit log after the erasure")
+        raise DeletionError(
+            "The reason must not contain the person's personal data (name, "
+            "e-mail, phone, ids): it stays in the audit log after the erasure"
+        )
     kinds: dict[str, int] = {}
     for kind, *_stored in identities:
         kinds[kind] = kinds.get(kind, 0) + 1
-    marks = PersonMarks.of(name=profile.full_name,
-                           identities=[(row[0], value) for row, value in zip(identities, plain, strict=True) if value])
+    marks = PersonMarks.of(
+        name=profile.full_name,
+        identities=[(row[0], value) for row, value in zip(identities, plain, strict=True) if value],
+    )
     files = [place.as_dict() for place in erase_from_files(session=session, profile_id=profile_id, marks=marks)]
     # the profiles merged into this one are the same person: they go too, with the merges' snapshots
     erased = [profile_id, *merged_into(session, profile_id)]
     forget_merges(session, erased)
-    session.execute(sa.update(ImportRowResult).where(ImportRowResult.profile_id.in_(erased))
-                    .values(changes={}, errors=[]))
+    session.execute(
+        sa.update(ImportRowResult).where(ImportRowResult.profile_id.in_(erased)).values(changes={}, errors=[])
+    )
     session.execute(sa.delete(Profile).where(Profile.id.in_(erased)))
-    places = [{"place": "database", "profile": profile_id, "identities_removed": kinds,
-               "merged_profiles_erased": erased[1:]}, *files]
-    record_event(session=session, actor=actor, action="profile.erase", object_type="profile",
-                 object_id=profile_id, reason=reason,
-                 details={"identities_removed": kinds, "was_status": profile.status,
-                          "merged_profiles_erased": erased[1:], "places": places})
+    places = [
+        {"place": "database", "profile": profile_id, "identities_removed": kinds, "merged_profiles_erased": erased[1:]},
+        *files,
+    ]
+    record_event(
+        session=session,
+        actor=actor,
+        action="profile.erase",
+        object_type="profile",
+        object_id=profile_id,
+        reason=reason,
+        details={
+            "identities_removed": kinds,
+            "was_status": profile.status,
+            "merged_profiles_erased": erased[1:],
+            "places": places,
+        },
+    )
     return ErasureResult(places=places)

@@ -51,5 +51,6 @@ def _sender(task: str) -> Callable[..., None]:
     try:
         return SENDERS[task]
     except KeyError:
-        raise NoSender(f"no task queue takes {task!r}: import profile_ui.jobs.runner first "
-                       "(the app, the worker and the CLI do)") from None
+        raise NoSender(
+            f"no task queue takes {task!r}: import profile_ui.jobs.runner first (the app, the worker and the CLI do)"
+        ) from None

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-
 from ..models.vocabulary import IDENTITY_PREFIX as IDENTITY_PREFIX  # an export column key prefix too
 
 EXPORT_FORMATS = ("csv", "xlsx", "zip")
@@ -26,12 +25,14 @@ TAG_PREFIX = "tag:"
 SEGMENTS_COLUMN = "segments"
 GROUPS_COLUMN = "groups"
 META_COLUMNS: dict[str, str] = {  # profile column -> header
-    "id": "Profile ID", "initial_source": "Initial source", "status": "Status",
-    "created_at": "Created at", "updated_at": "Updated at",
+    "id": "Profile ID",
+    "initial_source": "Initial source",
+    "status": "Status",
+    "created_at": "Created at",
+    "updated_at": "Updated at",
 }
 _DATETIME_COLUMNS = {"registered_at", "created_at", "updated_at"}
 _DATE_COLUMNS = {"birthday"}
-
 
 
 class ExportError(ValueError):
@@ -59,5 +60,3 @@ class ExportColumn:
     source: str  # profile | attribute | identity | tag | segments | groups
     ref: str  # profile column, attribute key, identity kind, or tag id
     value_type: str = "text"  # text | number | boolean | list (how to render the value)
-
-

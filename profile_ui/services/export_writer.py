@@ -34,15 +34,31 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlmodel import Session, select
 
 from ..models import (
-    Group, GroupMembership, Identity, Profile, ProfileTag, Segment, SegmentMember,
-)
-from .export_format import (
-    _DATE_COLUMNS, _DATETIME_COLUMNS, EXPORT_CHUNK_ROWS, EXPORT_FORMATS, GROUPS_COLUMN, IDENTITY_PREFIX,
-    MULTI_VALUE_SEPARATOR, RELATED_READERS, SEGMENTS_COLUMN, TAG_PREFIX, TAG_WITHOUT_VALUE,
-    ExportColumn, ExportError,
+    Group,
+    GroupMembership,
+    Identity,
+    Profile,
+    ProfileTag,
+    Segment,
+    SegmentMember,
 )
 from . import file_store
 from .crypto import EncryptionKeyError, IdentityCryptoError, decrypt_identity_value
+from .export_format import (
+    _DATE_COLUMNS,
+    _DATETIME_COLUMNS,
+    EXPORT_CHUNK_ROWS,
+    EXPORT_FORMATS,
+    GROUPS_COLUMN,
+    IDENTITY_PREFIX,
+    MULTI_VALUE_SEPARATOR,
+    RELATED_READERS,
+    SEGMENTS_COLUMN,
+    TAG_PREFIX,
+    TAG_WITHOUT_VALUE,
+    ExportColumn,
+    ExportError,
+)
 from .profiles import ProfileFilter, filter_condition
 from .sheet_writer import CsvSink, XlsxSink, ZipSink
 
@@ -56,8 +72,7 @@ def _sqlite_file(session: Session) -> bool:
     """A SQLite database in a file another process can open (not in memory)."""
     bind = session.get_bind()
     database = bind.url.database if isinstance(bind, sa.Engine) else None
-    return bool(database) and database != ":memory:" and not database.startswith("file:") \
-        and Path(database).exists()
+    return bool(database) and database != ":memory:" and not database.startswith("file:") and Path(database).exists()
 
 
 def _raw_rows(conn: sa.Connection | _SqliteHelper, statement: sa.Select) -> list[tuple]:
@@ -77,7 +92,8 @@ def text_frame(rows: Sequence[Sequence[Any]], schema: dict[str, pl.DataType]) ->
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 
-# SQLite hands a chunk over as ONE value: its rows packed by group_concat, fields split by _FIELD, rows by _ROW, every non-NULL text prefixed by _SOME (so ''
+# SQLite hands a chunk over as ONE value: its rows packed by group_concat, fields split by _FIELD, rows by
+# _ROW, every non-NULL text prefixed by _SOME (so ''
 # and NULL stay apart) and a last constant field _END (the parse must end on it). The
 # database does that work inside sqlite3_step, without the GIL, and polars parses the
 # bytes: no Python object per cell. A chunk whose values hold a separator (the parse finds
@@ -86,8 +102,9 @@ def text_frame(rows: Sequence[Sequence[Any]], schema: dict[str, pl.DataType]) ->
 _FIELD, _ROW, _SOME, _END = "\x1f", "\x1e", "~", "."
 
 
-def _read_frame(conn: sa.Connection, postgres: bool, statement: sa.Select,
-                schema: dict[str, pl.DataType]) -> pl.DataFrame:
+def _read_frame(
+    conn: sa.Connection, postgres: bool, statement: sa.Select, schema: dict[str, pl.DataType]
+) -> pl.DataFrame:
     """The statement's rows as a frame (columns in `schema` order), read in bulk: COPY ...
     TO STDOUT as CSV on PostgreSQL, one packed value on SQLite."""
     if postgres:
@@ -115,21 +132,30 @@ def _packed_frame(conn: sa.Connection, statement: sa.Select, schema: dict[str, p
     pieces: list[sa.ColumnElement] = []
     for name, column in zip(names, sub.c, strict=True):
         text = sa.type_coerce(column, sa.String)
-        pieces += [sa.func.coalesce(sa.literal(_SOME) + text if schema[name] == pl.String() else text, ""),
-                   sa.literal(_FIELD)]
+        pieces += [
+            sa.func.coalesce(sa.literal(_SOME) + text if schema[name] == pl.String() else text, ""),
+            sa.literal(_FIELD),
+        ]
     row = pieces[0]
     for piece in [*pieces[1:], sa.literal(_END)]:  # || keeps a NUL inside a value (printf's %s stops there)
         row = sa.type_coerce(row, sa.String) + piece
-    packed = sa.select(sa.func.count(), sa.cast(sa.func.group_concat(row, sa.literal(_ROW)), sa.LargeBinary)
-                       ).select_from(sub)
+    packed = sa.select(
+        sa.func.count(), sa.cast(sa.func.group_concat(row, sa.literal(_ROW)), sa.LargeBinary)
+    ).select_from(sub)
     count, data = _raw_rows(conn, packed)[0]
     if not count:
         return pl.DataFrame(schema=schema)
     frame = None
     if b"\r" not in data:  # the CSV reader drops a CR before a separator
         try:
-            frame = pl.read_csv(data, separator=_FIELD, eol_char=_ROW, quote_char=None, has_header=False,
-                                schema={**schema, "__end": pl.String()})
+            frame = pl.read_csv(
+                data,
+                separator=_FIELD,
+                eol_char=_ROW,
+                quote_char=None,
+                has_header=False,
+                schema={**schema, "__end": pl.String()},
+            )
         except pl.exceptions.PolarsError:
             pass
     if frame is not None and frame.height == count and frame["__end"].eq(_END).fill_null(False).all():
@@ -174,15 +200,22 @@ def _sqlite_attribute(attributes: sa.ColumnElement, key: str) -> sa.ColumnElemen
     value = sa.func.json_extract(attributes, path)
     # SQLite ends a text at a \\u0000 and turns a lone surrogate escape into bytes that are
     # not UTF-8: polars reads the texts of JSON holding either
-    odd = (sa.func.instr(attributes, r"\u0000") + sa.func.instr(attributes, r"\ud")
-           + sa.func.instr(attributes, r"\uD")) > 0
+    odd = (
+        sa.func.instr(attributes, r"\u0000") + sa.func.instr(attributes, r"\ud") + sa.func.instr(attributes, r"\uD")
+    ) > 0
     by_kind = sa.case(
-        {"text": sa.case((odd, sa.literal(_LEFT_TO_POLARS)), else_=sa.type_coerce(value, sa.String)),
-         "integer": sa.case((sa.func.typeof(value) == "integer", sa.cast(value, sa.Text)),
-                            else_=sa.literal(_LEFT_TO_POLARS)),
-         "true": sa.literal("true"), "false": sa.literal("false"), "null": sa.null()},
+        {
+            "text": sa.case((odd, sa.literal(_LEFT_TO_POLARS)), else_=sa.type_coerce(value, sa.String)),
+            "integer": sa.case(
+                (sa.func.typeof(value) == "integer", sa.cast(value, sa.Text)), else_=sa.literal(_LEFT_TO_POLARS)
+            ),
+            "true": sa.literal("true"),
+            "false": sa.literal("false"),
+            "null": sa.null(),
+        },
         value=kind,
-        else_=sa.case((kind.is_(None), sa.null()), else_=sa.literal(_LEFT_TO_POLARS)))
+        else_=sa.case((kind.is_(None), sa.null()), else_=sa.literal(_LEFT_TO_POLARS)),
+    )
     return sa.case((sa.func.json_valid(attributes) == 1, by_kind), else_=sa.literal(_LEFT_TO_POLARS))
 
 
@@ -217,8 +250,7 @@ class _ChunkReader:
     14-17 s) and were no faster; in two processes they run side by side.
     """
 
-    def __init__(self, session: Session, flt: ProfileFilter, columns: list[ExportColumn],
-                 chunk_rows: int) -> None:
+    def __init__(self, session: Session, flt: ProfileFilter, columns: list[ExportColumn], chunk_rows: int) -> None:
         self.session = session
         self.conn = session.connection()
         self.postgres = _is_postgres(session)
@@ -226,8 +258,7 @@ class _ChunkReader:
         self.where = filter_condition(flt)
         self.columns = columns
         self.chunk_rows = chunk_rows
-        self.profile_cols = list(dict.fromkeys(c.ref for c in columns
-                                               if c.source == "profile" and c.ref != "id"))
+        self.profile_cols = list(dict.fromkeys(c.ref for c in columns if c.source == "profile" and c.ref != "id"))
         self.attributes = [c for c in columns if c.source == "attribute"]
         # SQLite reads a custom field's value from the JSON itself (it parses it once a row
         # however many fields); polars does it from the JSON text for odd keys and on
@@ -235,13 +266,11 @@ class _ChunkReader:
         # reading two fields there nearly tripled the server time of the profile query (a
         # 50,000-row chunk: 680 ms instead of 245 ms), more than polars spends instead
         # (1M profiles: ~3.5 s of client CPU; machine CPU 45.7 s -> 42.3 s in all)
-        self.sql_attributes = [] if self.postgres else [
-            c for c in self.attributes if _SIMPLE_KEY.fullmatch(c.ref)]
+        self.sql_attributes = [] if self.postgres else [c for c in self.attributes if _SIMPLE_KEY.fullmatch(c.ref)]
         self.kinds = [c.ref for c in columns if c.source == "identity"]
         self.tag_ids = [int(c.ref) for c in columns if c.source == "tag"]
         self.sources = {c.source for c in columns}
-        self.has_related = bool(self.kinds or self.tag_ids
-                                or {SEGMENTS_COLUMN, GROUPS_COLUMN} & self.sources)
+        self.has_related = bool(self.kinds or self.tag_ids or {SEGMENTS_COLUMN, GROUPS_COLUMN} & self.sources)
 
     def chunks(self) -> Iterator[pl.DataFrame]:
         """Frames with one text column per export column key; at least one (maybe empty)."""
@@ -272,21 +301,23 @@ class _ChunkReader:
     def _profile_chunks(self) -> Iterator[tuple[pl.DataFrame, bool]]:
         """(profile cells, whether the chunk was full) in id order; at least one frame."""
         table = Profile.__table__
-        selected = [table.c.id, *[_profile_text(self.postgres, table.c[k], k).label(k)
-                                  for k in self.profile_cols]]
-        selected += [_sqlite_attribute(table.c.attributes, c.ref).label(_RAW + c.key)
-                     for c in self.sql_attributes]
+        selected = [table.c.id, *[_profile_text(self.postgres, table.c[k], k).label(k) for k in self.profile_cols]]
+        selected += [_sqlite_attribute(table.c.attributes, c.ref).label(_RAW + c.key) for c in self.sql_attributes]
         json_text = len(self.sql_attributes) < len(self.attributes)
         if json_text:
             selected.append(sa.cast(table.c.attributes, sa.Text).label("__attributes"))
-        schema = {"id": pl.Int64(), **{k: pl.String() for k in self.profile_cols},
-                  **{_RAW + c.key: pl.String() for c in self.sql_attributes}}
+        schema = {
+            "id": pl.Int64(),
+            **{k: pl.String() for k in self.profile_cols},
+            **{_RAW + c.key: pl.String() for c in self.sql_attributes},
+        }
         if json_text:
             schema["__attributes"] = pl.String()
         last_id, first = 0, True
         while True:
-            query = (select(*selected).where(self.where, table.c.id > last_id)
-                     .order_by(table.c.id).limit(self.chunk_rows))
+            query = (
+                select(*selected).where(self.where, table.c.id > last_id).order_by(table.c.id).limit(self.chunk_rows)
+            )
             if not self.postgres:
                 # walk the rowid in order: an index led by status would sort the whole match
                 # again for every chunk
@@ -310,9 +341,12 @@ class _ChunkReader:
         if related is not None:
             for part in related.result():
                 frame = frame.join(part, on="id", how="left")
-        return frame.select([
-            (pl.col(c.key) if c.key in frame.columns else pl.lit(None)).cast(pl.String).alias(c.key)
-            for c in self.columns])
+        return frame.select(
+            [
+                (pl.col(c.key) if c.key in frame.columns else pl.lit(None)).cast(pl.String).alias(c.key)
+                for c in self.columns
+            ]
+        )
 
     def _with_attributes(self, frame: pl.DataFrame) -> pl.DataFrame:
         """The custom fields' cells; values SQLite left to polars (_LEFT_TO_POLARS) are read
@@ -332,7 +366,8 @@ class _ChunkReader:
         table = Profile.__table__
         ids = frame["id"]
         query = select(table.c.id, sa.cast(table.c.attributes, sa.Text)).where(
-            self.where, table.c.id.between(ids.min(), ids.max()))
+            self.where, table.c.id.between(ids.min(), ids.max())
+        )
         return text_frame(_raw_rows(self.conn, query), {"id": pl.Int64(), "__attributes": pl.String()})
 
     @staticmethod
@@ -343,9 +378,11 @@ class _ChunkReader:
     def _attribute(column: ExportColumn, raw: pl.Expr) -> pl.Expr:
         raw = pl.when(raw == "null").then(None).otherwise(raw)  # a JSON null: no value
         if column.value_type == "list":
-            raw = pl.when(raw.str.starts_with("[")).then(
-                raw.str.json_decode(pl.List(pl.String)).list.join(MULTI_VALUE_SEPARATOR)
-            ).otherwise(raw)
+            raw = (
+                pl.when(raw.str.starts_with("["))
+                .then(raw.str.json_decode(pl.List(pl.String)).list.join(MULTI_VALUE_SEPARATOR))
+                .otherwise(raw)
+            )
         elif column.value_type == "boolean":
             raw = raw.replace({"true": "Yes", "false": "No"})
         return raw.alias(column.key)
@@ -369,25 +406,42 @@ class _ChunkReader:
         """The chunk's ids as a condition: a range when dense (one index range), else lists."""
         if ids[-1] - ids[0] + 1 <= 4 * len(ids):
             return [column.between(ids[0], ids[-1])]
-        return [column.in_(ids[start:start + 5000]) for start in range(0, len(ids), 5000)]
+        return [column.in_(ids[start : start + 5000]) for start in range(0, len(ids), 5000)]
 
-    def _grouped(self, conn: sa.Connection, ids: list[int], build: Callable[[sa.ColumnElement], sa.Select],
-                 column: sa.ColumnElement, names: list[str]) -> pl.DataFrame:
+    def _grouped(
+        self,
+        conn: sa.Connection,
+        ids: list[int],
+        build: Callable[[sa.ColumnElement], sa.Select],
+        column: sa.ColumnElement,
+        names: list[str],
+    ) -> pl.DataFrame:
         schema = {"id": pl.Int64(), **{n: pl.String() for n in names}}
-        frames = [_read_frame(conn, self.postgres, build(condition), schema)
-                  for condition in self._ids(column, ids)]
+        frames = [_read_frame(conn, self.postgres, build(condition), schema) for condition in self._ids(column, ids)]
         return frames[0] if len(frames) == 1 else pl.concat(frames)
 
     def _identities(self, conn: sa.Connection, ids: list[int]) -> pl.DataFrame:
         i = Identity.__table__.c
         names = [IDENTITY_PREFIX + k for k in self.kinds]
         plain = sa.not_(i.is_encrypted)
-        frame = self._grouped(conn, ids, lambda cond: sa.select(
+        frame = self._grouped(
+            conn,
+            ids,
+            lambda cond: (
+                sa.select(
+                    i.profile_id,
+                    *[
+                        _agg_text(self.postgres, sa.case((sa.and_(i.kind == k, plain), i.value)), i.id)
+                        for k in self.kinds
+                    ],
+                    sa.func.max(sa.case((i.is_encrypted, 1), else_=0)),
+                )
+                .where(cond)
+                .group_by(i.profile_id)
+            ),
             i.profile_id,
-            *[_agg_text(self.postgres, sa.case((sa.and_(i.kind == k, plain), i.value)), i.id)
-              for k in self.kinds],
-            sa.func.max(sa.case((i.is_encrypted, 1), else_=0)),
-        ).where(cond).group_by(i.profile_id), i.profile_id, [*names, "__encrypted"])
+            [*names, "__encrypted"],
+        )
         if frame["__encrypted"].cast(pl.Int64, strict=False).fill_null(0).max() or 0:
             frame = self._with_decrypted(conn, frame, ids)
         return frame.drop("__encrypted")
@@ -396,41 +450,81 @@ class _ChunkReader:
         i = Identity.__table__.c
         rows: list[tuple] = []
         for condition in self._ids(i.profile_id, ids):
-            rows.extend(_raw_rows(conn, sa.select(i.profile_id, i.kind, i.value_encrypted, i.key_id)
-                                  .where(condition, i.is_encrypted, i.kind.in_(self.kinds))
-                                  .order_by(i.profile_id, i.id)))
+            rows.extend(
+                _raw_rows(
+                    conn,
+                    sa.select(i.profile_id, i.kind, i.value_encrypted, i.key_id)
+                    .where(condition, i.is_encrypted, i.kind.in_(self.kinds))
+                    .order_by(i.profile_id, i.id),
+                )
+            )
         plain = text_frame(_decrypt(rows), {"id": pl.Int64(), "kind": pl.String(), "value": pl.String()})
         for kind in self.kinds:
             name = IDENTITY_PREFIX + kind
-            values = (plain.filter(pl.col("kind") == kind).group_by("id", maintain_order=True)
-                      .agg(pl.col("value").str.join(MULTI_VALUE_SEPARATOR).alias("__plain")))
-            frame = frame.join(values, on="id", how="left").with_columns(
-                pl.concat_str([name, "__plain"], separator=MULTI_VALUE_SEPARATOR, ignore_nulls=True)
-                .alias(name)).drop("__plain")
+            values = (
+                plain.filter(pl.col("kind") == kind)
+                .group_by("id", maintain_order=True)
+                .agg(pl.col("value").str.join(MULTI_VALUE_SEPARATOR).alias("__plain"))
+            )
+            frame = (
+                frame.join(values, on="id", how="left")
+                .with_columns(
+                    pl.concat_str([name, "__plain"], separator=MULTI_VALUE_SEPARATOR, ignore_nulls=True).alias(name)
+                )
+                .drop("__plain")
+            )
         return frame
 
     def _tags(self, conn: sa.Connection, ids: list[int]) -> pl.DataFrame:
         t = ProfileTag.__table__.c
         cell = sa.case((sa.func.coalesce(t.value, "") == "", TAG_WITHOUT_VALUE), else_=t.value)
         names = [f"{TAG_PREFIX}{tag_id}" for tag_id in self.tag_ids]
-        return self._grouped(conn, ids, lambda cond: sa.select(
-            t.profile_id, *[_agg_text(self.postgres, sa.case((t.tag_id == tag_id, cell)), t.id)
-                            for tag_id in self.tag_ids],
-        ).where(cond).group_by(t.profile_id), t.profile_id, names)
+        return self._grouped(
+            conn,
+            ids,
+            lambda cond: (
+                sa.select(
+                    t.profile_id,
+                    *[_agg_text(self.postgres, sa.case((t.tag_id == tag_id, cell)), t.id) for tag_id in self.tag_ids],
+                )
+                .where(cond)
+                .group_by(t.profile_id)
+            ),
+            t.profile_id,
+            names,
+        )
 
     def _segments(self, conn: sa.Connection, ids: list[int]) -> pl.DataFrame:
         m, s = SegmentMember.__table__.c, Segment.__table__.c
         cell = sa.case((sa.func.coalesce(m.value, "") == "", s.name), else_=s.name + ": " + m.value)
-        return self._grouped(conn, ids, lambda cond: sa.select(m.profile_id, _agg_text(self.postgres, cell, s.name))
-                             .select_from(SegmentMember.__table__.join(Segment.__table__, s.id == m.segment_id))
-                             .where(cond).group_by(m.profile_id), m.profile_id, [SEGMENTS_COLUMN])
+        return self._grouped(
+            conn,
+            ids,
+            lambda cond: (
+                sa.select(m.profile_id, _agg_text(self.postgres, cell, s.name))
+                .select_from(SegmentMember.__table__.join(Segment.__table__, s.id == m.segment_id))
+                .where(cond)
+                .group_by(m.profile_id)
+            ),
+            m.profile_id,
+            [SEGMENTS_COLUMN],
+        )
 
     def _groups(self, conn: sa.Connection, ids: list[int]) -> pl.DataFrame:
         m, g = GroupMembership.__table__.c, Group.__table__.c
         cell = g.name + " (" + m.state + ")"
-        return self._grouped(conn, ids, lambda cond: sa.select(m.profile_id, _agg_text(self.postgres, cell, g.name))
-                             .select_from(GroupMembership.__table__.join(Group.__table__, g.id == m.group_id))
-                             .where(cond).group_by(m.profile_id), m.profile_id, [GROUPS_COLUMN])
+        return self._grouped(
+            conn,
+            ids,
+            lambda cond: (
+                sa.select(m.profile_id, _agg_text(self.postgres, cell, g.name))
+                .select_from(GroupMembership.__table__.join(Group.__table__, g.id == m.group_id))
+                .where(cond)
+                .group_by(m.profile_id)
+            ),
+            m.profile_id,
+            [GROUPS_COLUMN],
+        )
 
 
 class _Ready:
@@ -469,8 +563,11 @@ class _SqliteHelper:
 
     def __init__(self, engine: sa.Engine) -> None:
         self.dialect = engine.dialect
-        self.process = subprocess.Popen([sys.executable, "-c", _HELPER_CODE, str(engine.url.database)],
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", _HELPER_CODE, str(engine.url.database)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
 
     def rows(self, statement: sa.Select) -> list[tuple]:
         compiled = statement.compile(dialect=self.dialect, compile_kwargs={"render_postcompile": True})
@@ -540,16 +637,27 @@ def _open_sink(fmt: str, path: Path, columns: list[ExportColumn], *, bom: bool, 
         if fmt == "zip":
             inner = Path(path.name.lstrip(".")).with_suffix("").with_suffix(".csv").name
             return ZipSink(out, inner, headers, bom=bom)
-        return XlsxSink(out, headers, sheet_name="Profiles",
-                        number_columns=[i for i, c in enumerate(columns) if c.value_type == "number"])
+        return XlsxSink(
+            out,
+            headers,
+            sheet_name="Profiles",
+            number_columns=[i for i, c in enumerate(columns) if c.value_type == "number"],
+        )
     except BaseException:
         out.close()
         raise
 
 
 def write_profiles_file(
-    *, session: Session, flt: ProfileFilter, columns: list[ExportColumn], fmt: str,
-    out_path: Path | str, chunk_rows: int = EXPORT_CHUNK_ROWS, bom: bool = True, at_rest: bool = False,
+    *,
+    session: Session,
+    flt: ProfileFilter,
+    columns: list[ExportColumn],
+    fmt: str,
+    out_path: Path | str,
+    chunk_rows: int = EXPORT_CHUNK_ROWS,
+    bom: bool = True,
+    at_rest: bool = False,
 ) -> int:
     """Stream the matching profiles into `out_path`; returns how many rows it holds.
 
@@ -585,5 +693,3 @@ def write_profiles_file(
         partial.unlink(missing_ok=True)
         raise
     return total
-
-

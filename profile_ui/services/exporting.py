@@ -42,20 +42,45 @@ from sqlmodel import Session, select
 
 from ..links import export_download_url
 from ..models import (
-    STATUS_ACTIVE, STATUS_DELETED, AuditEvent, ExportJob, ExportStatus, FieldDefinition, Profile, Tag,
-    TagGroup, utcnow,
+    STATUS_ACTIVE,
+    STATUS_DELETED,
+    AuditEvent,
+    ExportJob,
+    ExportStatus,
+    FieldDefinition,
+    Profile,
+    Tag,
+    TagGroup,
+    utcnow,
 )
 from ..settings import get_settings
 from . import dispatch
 from .audit import event_conditions, record_event
 from .catalog import field_definitions, identity_kinds
 from .export_format import (
-    DATETIME_FORMAT, EXPORT_CHUNK_ROWS, EXPORT_FORMATS, FIELDS_MODES, GROUPS_COLUMN, IDENTITY_PREFIX, META_COLUMNS,
-    SEGMENTS_COLUMN, TAG_PREFIX, ExportColumn, ExportError, ExportExpired, ExportNotFound,
+    DATETIME_FORMAT,
+    EXPORT_CHUNK_ROWS,
+    EXPORT_FORMATS,
+    FIELDS_MODES,
+    GROUPS_COLUMN,
+    IDENTITY_PREFIX,
+    META_COLUMNS,
+    SEGMENTS_COLUMN,
+    TAG_PREFIX,
+    ExportColumn,
+    ExportError,
+    ExportExpired,
+    ExportNotFound,
 )
 from .export_writer import text_frame, write_profiles_file
 from .permissions import (
-    AUDIT_VIEW, PROFILES_EXPORT, PROFILES_VIEW, SETTINGS_MANAGE, TRASH_MANAGE, Actor, NotSignedIn,
+    AUDIT_VIEW,
+    PROFILES_EXPORT,
+    PROFILES_VIEW,
+    SETTINGS_MANAGE,
+    TRASH_MANAGE,
+    Actor,
+    NotSignedIn,
     export_identity_permission,
 )
 from .profiles import ProfileFilter, filter_condition
@@ -122,10 +147,16 @@ class _Catalog:
 def _catalog(session: Session) -> _Catalog:
     fields = field_definitions(session).values()
     kinds = identity_kinds(session)
-    tags = session.exec(select(Tag.id, Tag.name, TagGroup.name).join(TagGroup, TagGroup.id == Tag.group_id)
-                        .order_by(TagGroup.name, Tag.name)).all()
-    return _Catalog(fields={f.key: f for f in fields}, kinds=list(kinds),
-                    tags={tag_id: (name, group) for tag_id, name, group in tags})
+    tags = session.exec(
+        select(Tag.id, Tag.name, TagGroup.name)
+        .join(TagGroup, TagGroup.id == Tag.group_id)
+        .order_by(TagGroup.name, Tag.name)
+    ).all()
+    return _Catalog(
+        fields={f.key: f for f in fields},
+        kinds=list(kinds),
+        tags={tag_id: (name, group) for tag_id, name, group in tags},
+    )
 
 
 def all_column_keys(*, session: Session) -> list[str]:
@@ -133,13 +164,28 @@ def all_column_keys(*, session: Session) -> list[str]:
     catalog = _catalog(session)
     system = [k for k, f in catalog.fields.items() if f.is_system and k in Profile.__table__.c]
     custom = [k for k, f in catalog.fields.items() if not f.is_system]
-    return ["id", *[IDENTITY_PREFIX + k for k in catalog.kinds], *system, *custom,
-            *[f"{TAG_PREFIX}{t}" for t in catalog.tags], SEGMENTS_COLUMN, GROUPS_COLUMN,
-            "initial_source", "created_at", "updated_at"]
+    return [
+        "id",
+        *[IDENTITY_PREFIX + k for k in catalog.kinds],
+        *system,
+        *custom,
+        *[f"{TAG_PREFIX}{t}" for t in catalog.tags],
+        SEGMENTS_COLUMN,
+        GROUPS_COLUMN,
+        "initial_source",
+        "created_at",
+        "updated_at",
+    ]
 
 
-FALLBACK_DISPLAYED_COLUMNS = ["full_name", "identity:phone", "identity:email", "member_level",
-                              "created_at", "initial_source"]
+FALLBACK_DISPLAYED_COLUMNS = [
+    "full_name",
+    "identity:phone",
+    "identity:email",
+    "member_level",
+    "created_at",
+    "initial_source",
+]
 
 
 def displayed_columns(*, session: Session, actor: Actor) -> list[str]:
@@ -155,7 +201,11 @@ def _value_type(definition: FieldDefinition) -> str:
 
 
 def plan_columns(
-    *, session: Session, actor: Actor, fields_mode: str, columns: Sequence[str] | None,
+    *,
+    session: Session,
+    actor: Actor,
+    fields_mode: str,
+    columns: Sequence[str] | None,
 ) -> tuple[list[ExportColumn], list[LeftOutColumn]]:
     """The columns an export writes for this actor, and those left out (with the reason).
 
@@ -181,24 +231,30 @@ def plan_columns(
     left_out: list[LeftOutColumn] = []
     for key in keys:
         if key.startswith(IDENTITY_PREFIX):
-            kind = key[len(IDENTITY_PREFIX):]
+            kind = key[len(IDENTITY_PREFIX) :]
             header = _identity_header(kind, encrypted)
             if kind not in catalog.kinds:
                 left_out.append(LeftOutColumn(key, header, "no such identity kind"))
             elif not actor.can(export_identity_permission(kind)):
-                left_out.append(LeftOutColumn(
-                    key, header, f"your role may not export {kind} identities "
-                                 f"(needs permission '{export_identity_permission(kind)}')"))
+                left_out.append(
+                    LeftOutColumn(
+                        key,
+                        header,
+                        f"your role may not export {kind} identities "
+                        f"(needs permission '{export_identity_permission(kind)}')",
+                    )
+                )
             else:
                 planned.append(ExportColumn(key, header, "identity", kind))
         elif key.startswith(TAG_PREFIX):
-            ref = key[len(TAG_PREFIX):]
+            ref = key[len(TAG_PREFIX) :]
             tag = catalog.tags.get(int(ref)) if ref.isdigit() else None
             if tag is None:
                 left_out.append(LeftOutColumn(key, key, "this tag no longer exists"))
             elif not actor.can(PROFILES_VIEW):
-                left_out.append(LeftOutColumn(key, tag[0], f"your role may not see tags "
-                                                           f"(needs permission '{PROFILES_VIEW}')"))
+                left_out.append(
+                    LeftOutColumn(key, tag[0], f"your role may not see tags (needs permission '{PROFILES_VIEW}')")
+                )
             else:
                 planned.append(ExportColumn(key, tag[0], "tag", ref))
         elif key in (SEGMENTS_COLUMN, GROUPS_COLUMN):
@@ -208,11 +264,9 @@ def plan_columns(
             if definition.is_system and key in Profile.__table__.c:
                 planned.append(ExportColumn(key, definition.label, "profile", key))
             else:
-                planned.append(ExportColumn(key, definition.label, "attribute", key,
-                                            _value_type(definition)))
+                planned.append(ExportColumn(key, definition.label, "attribute", key, _value_type(definition)))
         elif key in META_COLUMNS:
-            planned.append(ExportColumn(key, META_COLUMNS[key], "profile", key,
-                                        "number" if key == "id" else "text"))
+            planned.append(ExportColumn(key, META_COLUMNS[key], "profile", key, "number" if key == "id" else "text"))
         else:
             left_out.append(LeftOutColumn(key, key, "no such field (it may have been removed)"))
     return _unique_headers(planned, catalog), left_out
@@ -228,8 +282,7 @@ def _unique_headers(columns: list[ExportColumn], catalog: _Catalog) -> list[Expo
     for c in columns:
         header = c.header
         if seen[header.casefold()] > 1:
-            header = (f"{header} [{catalog.tags[int(c.ref)][1]}]" if c.source == "tag"
-                      else f"{header} [{c.key}]")
+            header = f"{header} [{catalog.tags[int(c.ref)][1]}]" if c.source == "tag" else f"{header} [{c.key}]"
         while header.casefold() in taken:
             header += "'"
         taken.add(header.casefold())
@@ -244,26 +297,30 @@ def _check_export_filter(actor: Actor, flt: ProfileFilter) -> None:
 
 
 def count_matching(*, session: Session, flt: ProfileFilter) -> int:
-    return session.execute(
-        select(sa.func.count()).select_from(Profile).where(filter_condition(flt))
-    ).scalar_one()
+    return session.execute(select(sa.func.count()).select_from(Profile).where(filter_condition(flt))).scalar_one()
 
 
 def preview_export(
-    *, session: Session, actor: Actor, flt: ProfileFilter, fields_mode: str = "displayed",
+    *,
+    session: Session,
+    actor: Actor,
+    flt: ProfileFilter,
+    fields_mode: str = "displayed",
     columns: Sequence[str] | None = None,
 ) -> ExportPreview:
     """How many profiles `flt` (the list's filters, or a selection in `flt.profile_ids`)
     exports, with which columns, and what is left out and why."""
     actor.require(PROFILES_EXPORT)
     _check_export_filter(actor, flt)
-    planned, left_out = plan_columns(session=session, actor=actor, fields_mode=fields_mode,
-                                     columns=columns)
+    planned, left_out = plan_columns(session=session, actor=actor, fields_mode=fields_mode, columns=columns)
     count = count_matching(session=session, flt=flt)
-    return ExportPreview(count=count, columns=[c.header for c in planned],
-                         left_out=[str(x) for x in left_out],
-                         background=count >= get_settings().export_sync_limit,
-                         column_keys=[c.key for c in planned])
+    return ExportPreview(
+        count=count,
+        columns=[c.header for c in planned],
+        left_out=[str(x) for x in left_out],
+        background=count >= get_settings().export_sync_limit,
+        column_keys=[c.key for c in planned],
+    )
 
 
 def _check_format(fmt: str) -> None:
@@ -272,24 +329,46 @@ def _check_format(fmt: str) -> None:
 
 
 def record_export(
-    *, session: Session, actor: Actor, flt: ProfileFilter, fields_mode: str, fmt: str,
-    columns: list[ExportColumn], left_out: Sequence[LeftOutColumn | str], row_count: int,
-    export_id: int | None = None, file_name: str | None = None,
+    *,
+    session: Session,
+    actor: Actor,
+    flt: ProfileFilter,
+    fields_mode: str,
+    fmt: str,
+    columns: list[ExportColumn],
+    left_out: Sequence[LeftOutColumn | str],
+    row_count: int,
+    export_id: int | None = None,
+    file_name: str | None = None,
 ) -> None:
     """The audit event every export writes: who (the actor), the filter, the fields, rows."""
     record_event(
-        session=session, actor=actor, action="profiles.export", object_type="export",
+        session=session,
+        actor=actor,
+        action="profiles.export",
+        object_type="export",
         object_id=export_id,
-        details={"format": fmt, "fields_mode": fields_mode, "filter": flt.to_json(),
-                 "columns": [c.header for c in columns],
-                 "left_out": [x.key if isinstance(x, LeftOutColumn) else str(x) for x in left_out],
-                 "profiles": row_count, "file": file_name},
+        details={
+            "format": fmt,
+            "fields_mode": fields_mode,
+            "filter": flt.to_json(),
+            "columns": [c.header for c in columns],
+            "left_out": [x.key if isinstance(x, LeftOutColumn) else str(x) for x in left_out],
+            "profiles": row_count,
+            "file": file_name,
+        },
     )
 
 
 def export_to_file(
-    *, session: Session, actor: Actor, flt: ProfileFilter, out_path: Path | str,
-    fields_mode: str = "all", columns: Sequence[str] | None = None, fmt: str = "csv",
+    *,
+    session: Session,
+    actor: Actor,
+    flt: ProfileFilter,
+    out_path: Path | str,
+    fields_mode: str = "all",
+    columns: Sequence[str] | None = None,
+    fmt: str = "csv",
     chunk_rows: int = EXPORT_CHUNK_ROWS,
 ) -> tuple[int, list[str]]:
     """Write the export straight to `out_path` whatever its size (the CLI); audited.
@@ -299,12 +378,21 @@ def export_to_file(
     actor.require(PROFILES_EXPORT)
     _check_format(fmt)
     _check_export_filter(actor, flt)
-    planned, left_out = plan_columns(session=session, actor=actor, fields_mode=fields_mode,
-                                     columns=columns)
-    count = write_profiles_file(session=session, flt=flt, columns=planned, fmt=fmt,
-                                out_path=out_path, chunk_rows=chunk_rows)
-    record_export(session=session, actor=actor, flt=flt, fields_mode=fields_mode, fmt=fmt,
-                  columns=planned, left_out=left_out, row_count=count, file_name=Path(out_path).name)
+    planned, left_out = plan_columns(session=session, actor=actor, fields_mode=fields_mode, columns=columns)
+    count = write_profiles_file(
+        session=session, flt=flt, columns=planned, fmt=fmt, out_path=out_path, chunk_rows=chunk_rows
+    )
+    record_export(
+        session=session,
+        actor=actor,
+        flt=flt,
+        fields_mode=fields_mode,
+        fmt=fmt,
+        columns=planned,
+        left_out=left_out,
+        row_count=count,
+        file_name=Path(out_path).name,
+    )
     return count, [str(x) for x in left_out]
 
 
@@ -316,8 +404,14 @@ def export_file_path(job: ExportJob) -> Path:
 
 
 def export_profiles(
-    *, session: Session, actor: Actor, flt: ProfileFilter, fields_mode: str = "displayed",
-    columns: Sequence[str] | None = None, fmt: str = "csv", enqueue: bool = True,
+    *,
+    session: Session,
+    actor: Actor,
+    flt: ProfileFilter,
+    fields_mode: str = "displayed",
+    columns: Sequence[str] | None = None,
+    fmt: str = "csv",
+    enqueue: bool = True,
 ) -> ExportResult:
     """Export the list's filter (or a selection: `flt.profile_ids`) for a signed-in user.
 
@@ -332,37 +426,68 @@ def export_profiles(
         raise NotSignedIn()
     _check_format(fmt)
     _check_export_filter(actor, flt)
-    planned, left_out = plan_columns(session=session, actor=actor, fields_mode=fields_mode,
-                                     columns=columns)
+    planned, left_out = plan_columns(session=session, actor=actor, fields_mode=fields_mode, columns=columns)
     if not planned:
         raise ExportError("None of the chosen columns may be exported")
     count = count_matching(session=session, flt=flt)
     settings = get_settings()
-    job = ExportJob(created_by=actor.user_id, status=STATUS_QUEUED, format=fmt,
-                    fields_mode=fields_mode, filter=flt.to_json(), columns=[c.key for c in planned],
-                    created_at=utcnow())
+    job = ExportJob(
+        created_by=actor.user_id,
+        status=STATUS_QUEUED,
+        format=fmt,
+        fields_mode=fields_mode,
+        filter=flt.to_json(),
+        columns=[c.key for c in planned],
+        created_at=utcnow(),
+    )
     session.add(job)
     session.flush()
     left = [str(x) for x in left_out]
     if count >= settings.export_sync_limit:
-        record_event(session=session, actor=actor, action="profiles.export_queued",
-                     object_type="export", object_id=job.id,
-                     details={"format": fmt, "fields_mode": fields_mode, "filter": flt.to_json(),
-                              "profiles": count})
+        record_event(
+            session=session,
+            actor=actor,
+            action="profiles.export_queued",
+            object_type="export",
+            object_id=job.id,
+            details={"format": fmt, "fields_mode": fields_mode, "filter": flt.to_json(), "profiles": count},
+        )
         if enqueue:
             dispatch.after_commit(session, dispatch.EXPORT_FILE, job.id)
-        return ExportResult(export_id=job.id, status=STATUS_QUEUED, background=True, row_count=None,
-                            path=None, download_url=export_download_url(job.id), left_out=left)
+        return ExportResult(
+            export_id=job.id,
+            status=STATUS_QUEUED,
+            background=True,
+            row_count=None,
+            path=None,
+            download_url=export_download_url(job.id),
+            left_out=left,
+        )
     path = export_file_path(job)
-    rows = write_profiles_file(session=session, flt=flt, columns=planned, fmt=fmt, out_path=path,
-                               at_rest=True)
+    rows = write_profiles_file(session=session, flt=flt, columns=planned, fmt=fmt, out_path=path, at_rest=True)
     finish_export_job(job, rows=rows, path=path)
     session.add(job)
-    record_export(session=session, actor=actor, flt=flt, fields_mode=fields_mode, fmt=fmt,
-                  columns=planned, left_out=left_out, row_count=rows, export_id=job.id,
-                  file_name=path.name)
-    return ExportResult(export_id=job.id, status=STATUS_COMPLETED, background=False, row_count=rows,
-                        path=path, download_url=export_download_url(job.id), left_out=left)
+    record_export(
+        session=session,
+        actor=actor,
+        flt=flt,
+        fields_mode=fields_mode,
+        fmt=fmt,
+        columns=planned,
+        left_out=left_out,
+        row_count=rows,
+        export_id=job.id,
+        file_name=path.name,
+    )
+    return ExportResult(
+        export_id=job.id,
+        status=STATUS_COMPLETED,
+        background=False,
+        row_count=rows,
+        path=path,
+        download_url=export_download_url(job.id),
+        left_out=left,
+    )
 
 
 def finish_export_job(job: ExportJob, *, rows: int, path: Path, now: datetime | None = None) -> None:
@@ -400,13 +525,20 @@ def download_export(*, session: Session, actor: Actor, export_id: int, now: date
         raise ExportError(f"Export {export_id} failed: {job.error or 'unknown error'}")
     now = now or utcnow()
     if job.expires_at is not None and job.expires_at <= now:
-        raise ExportExpired(f"The link of export {export_id} expired on "
-                            f"{job.expires_at:%Y-%m-%d %H:%M} UTC; export the list again")
+        raise ExportExpired(
+            f"The link of export {export_id} expired on {job.expires_at:%Y-%m-%d %H:%M} UTC; export the list again"
+        )
     path = Path(job.file_path or "")
     if not job.file_path or not path.is_file():
         raise ExportExpired(f"The file of export {export_id} is no longer available; export the list again")
-    record_event(session=session, actor=actor, action="export.download", object_type="export",
-                 object_id=job.id, details={"file": path.name, "profiles": job.row_count})
+    record_event(
+        session=session,
+        actor=actor,
+        action="export.download",
+        object_type="export",
+        object_id=job.id,
+        details={"file": path.name, "profiles": job.row_count},
+    )
     return path
 
 
@@ -440,33 +572,47 @@ def export_status(*, session: Session, actor: Actor, export_id: int) -> str | No
     return job.status
 
 
-def list_exports(*, session: Session, actor: Actor, limit: int = 50,
-                 now: datetime | None = None) -> list[ExportListItem]:
+def list_exports(
+    *, session: Session, actor: Actor, limit: int = 50, now: datetime | None = None
+) -> list[ExportListItem]:
     """The actor's own exports, newest first."""
     actor.require(PROFILES_EXPORT)
     if actor.user_id is None:
         raise NotSignedIn()
     now = now or utcnow()
-    jobs = session.exec(select(ExportJob).where(ExportJob.created_by == actor.user_id)
-                        .order_by(ExportJob.created_at.desc(), ExportJob.id.desc()).limit(limit)).all()
+    jobs = session.exec(
+        select(ExportJob)
+        .where(ExportJob.created_by == actor.user_id)
+        .order_by(ExportJob.created_at.desc(), ExportJob.id.desc())
+        .limit(limit)
+    ).all()
     items = []
     for job in jobs:
         expired = job.expires_at is not None and job.expires_at <= now
         ready = job.status == STATUS_COMPLETED and not expired and bool(job.file_path)
-        items.append(ExportListItem(
-            id=job.id, status=job.status, format=job.format, fields_mode=job.fields_mode,
-            row_count=job.row_count, created_at=job.created_at, finished_at=job.finished_at,
-            expires_at=job.expires_at, expired=expired,
-            download_url=export_download_url(job.id) if ready else None,
-            file_name=Path(job.file_path).name if job.file_path else None, error=job.error))
+        items.append(
+            ExportListItem(
+                id=job.id,
+                status=job.status,
+                format=job.format,
+                fields_mode=job.fields_mode,
+                row_count=job.row_count,
+                created_at=job.created_at,
+                finished_at=job.finished_at,
+                expires_at=job.expires_at,
+                expired=expired,
+                download_url=export_download_url(job.id) if ready else None,
+                file_name=Path(job.file_path).name if job.file_path else None,
+                error=job.error,
+            )
+        )
     return items
 
 
 def delete_expired_export_files(*, session: Session, now: datetime | None = None) -> int:
     """Remove the files of exports whose link has expired (the rows stay for the list)."""
     now = now or utcnow()
-    jobs = session.exec(select(ExportJob).where(ExportJob.expires_at <= now,
-                                                ExportJob.file_path.is_not(None))).all()
+    jobs = session.exec(select(ExportJob).where(ExportJob.expires_at <= now, ExportJob.file_path.is_not(None))).all()
     for job in jobs:
         path = Path(job.file_path)
         path.unlink(missing_ok=True)
@@ -479,24 +625,36 @@ def delete_expired_export_files(*, session: Session, now: datetime | None = None
 
 
 # ---------------------------------------------------------------- CLI: every active profile
-def export_profiles_csv(*, session: Session, actor: Actor, out_path: str | Path,
-                        chunk_rows: int = EXPORT_CHUNK_ROWS) -> int:
+def export_profiles_csv(
+    *, session: Session, actor: Actor, out_path: str | Path, chunk_rows: int = EXPORT_CHUNK_ROWS
+) -> int:
     """`profile-ui export-profiles`: every active profile to CSV, headers are keys (stable
     for scripts): id, one column per identity kind the actor may export, system fields,
     custom attributes, created_at, updated_at. Returns how many profiles it holds."""
     actor.require(PROFILES_EXPORT)
     keys = all_column_keys(session=session)
-    wanted = [k for k in keys if not k.startswith(TAG_PREFIX)
-              and k not in (SEGMENTS_COLUMN, GROUPS_COLUMN, "initial_source")]
+    wanted = [
+        k for k in keys if not k.startswith(TAG_PREFIX) and k not in (SEGMENTS_COLUMN, GROUPS_COLUMN, "initial_source")
+    ]
     flt = ProfileFilter(status=STATUS_ACTIVE)
-    planned, left_out = plan_columns(session=session, actor=actor, fields_mode="displayed",
-                                     columns=wanted)
-    keyed = [ExportColumn(c.key, c.ref if c.source == "identity" else c.key, c.source, c.ref,
-                          c.value_type) for c in planned]
-    total = write_profiles_file(session=session, flt=flt, columns=keyed, fmt="csv",
-                                out_path=out_path, chunk_rows=chunk_rows, bom=False)
-    record_export(session=session, actor=actor, flt=flt, fields_mode="all", fmt="csv",
-                  columns=keyed, left_out=left_out, row_count=total, file_name=Path(out_path).name)
+    planned, left_out = plan_columns(session=session, actor=actor, fields_mode="displayed", columns=wanted)
+    keyed = [
+        ExportColumn(c.key, c.ref if c.source == "identity" else c.key, c.source, c.ref, c.value_type) for c in planned
+    ]
+    total = write_profiles_file(
+        session=session, flt=flt, columns=keyed, fmt="csv", out_path=out_path, chunk_rows=chunk_rows, bom=False
+    )
+    record_export(
+        session=session,
+        actor=actor,
+        flt=flt,
+        fields_mode="all",
+        fmt="csv",
+        columns=keyed,
+        left_out=left_out,
+        row_count=total,
+        file_name=Path(out_path).name,
+    )
     return total
 
 
@@ -505,17 +663,25 @@ AUDIT_CSV_HEADERS = ("At (UTC)", "Actor", "Action", "Object type", "Object", "Re
 
 
 def export_audit_csv(
-    *, session: Session, actor: Actor, out: Path | str | IO[bytes],
-    actor_email: str | None = None, action: str | None = None, object_type: str | None = None,
-    object_id: str | None = None, since: datetime | None = None, until: datetime | None = None,
+    *,
+    session: Session,
+    actor: Actor,
+    out: Path | str | IO[bytes],
+    actor_email: str | None = None,
+    action: str | None = None,
+    object_type: str | None = None,
+    object_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
     chunk_rows: int = 10_000,
 ) -> int:
     """The audit events matching the filters of `audit.list_events`, newest first, as CSV
     (streamed in chunks; formula-looking cells neutralized). Returns the number of events.
     The export itself is an audit event too."""
     actor.require(AUDIT_VIEW)
-    conditions = event_conditions(actor_email=actor_email, action=action, object_type=object_type,
-                                  object_id=object_id, since=since, until=until)
+    conditions = event_conditions(
+        actor_email=actor_email, action=action, object_type=object_type, object_id=object_id, since=since, until=until
+    )
     a = AuditEvent.__table__.c
     own = isinstance(out, (str, Path))
     if own:
@@ -526,12 +692,19 @@ def export_audit_csv(
     total, last = 0, None
     try:
         sink = CsvSink(handle, list(AUDIT_CSV_HEADERS), bom=True)
-        schema = {"at": pl.String(), "actor": pl.String(), "action": pl.String(),
-                  "object_type": pl.String(), "object_id": pl.String(), "reason": pl.String(),
-                  "details": pl.String()}
+        schema = {
+            "at": pl.String(),
+            "actor": pl.String(),
+            "action": pl.String(),
+            "object_type": pl.String(),
+            "object_id": pl.String(),
+            "reason": pl.String(),
+            "details": pl.String(),
+        }
         while True:
-            query = sa.select(a.id, a.at, a.actor_email, a.action, a.object_type, a.object_id,
-                              a.reason, sa.cast(a.details, sa.Text)).where(*conditions)
+            query = sa.select(
+                a.id, a.at, a.actor_email, a.action, a.object_type, a.object_id, a.reason, sa.cast(a.details, sa.Text)
+            ).where(*conditions)
             if last is not None:
                 query = query.where(a.id < last)
             rows = session.connection().execute(query.order_by(a.id.desc()).limit(chunk_rows)).all()
@@ -545,9 +718,21 @@ def export_audit_csv(
     finally:
         if own:
             handle.close()
-    record_event(session=session, actor=actor, action="audit.export", object_type="audit",
-                 details={"events": total, "filters": {
-                     "actor": actor_email, "action": action, "object_type": object_type,
-                     "object_id": object_id, "since": since.isoformat() if since else None,
-                     "until": until.isoformat() if until else None}})
+    record_event(
+        session=session,
+        actor=actor,
+        action="audit.export",
+        object_type="audit",
+        details={
+            "events": total,
+            "filters": {
+                "actor": actor_email,
+                "action": action,
+                "object_type": object_type,
+                "object_id": object_id,
+                "since": since.isoformat() if since else None,
+                "until": until.isoformat() if until else None,
+            },
+        },
+    )
     return total

@@ -69,8 +69,9 @@ class PersonMarks:
                 texts.add(value.strip().casefold())
         for text in list(texts):
             texts.add(escape(text, {'"': "&quot;", "'": "&apos;"}))
-        return cls(texts=tuple(sorted(t for t in texts if t)),
-                   phone_digits=tuple(sorted(p for p in phones if len(p) >= 6)))
+        return cls(
+            texts=tuple(sorted(t for t in texts if t)), phone_digits=tuple(sorted(p for p in phones if len(p) >= 6))
+        )
 
     def found_in(self, chunks: Iterable[bytes]) -> bool:
         """Whether a stream of UTF-8 (or similar) bytes mentions the person."""
@@ -111,8 +112,12 @@ class PlaceChecked:
     ids: list[int] = field(default_factory=list)  # imports / exports whose files went
 
     def as_dict(self) -> dict[str, object]:
-        return {"place": self.place, "files_checked": self.checked, "files_deleted": self.deleted,
-                **({"of": sorted(set(self.ids))} if self.ids else {})}
+        return {
+            "place": self.place,
+            "files_checked": self.checked,
+            "files_deleted": self.deleted,
+            **({"of": sorted(set(self.ids))} if self.ids else {}),
+        }
 
 
 def _plain_chunks(path: Path) -> Iterator[bytes]:
@@ -151,9 +156,12 @@ def _jobs_of_profile(session: Session, profile_id: int) -> list[ImportJob]:
 def _upload_job_ids(session: Session, names: list[str]) -> dict[str, list[int]]:
     found: dict[str, list[int]] = {}
     for start in range(0, len(names), 200):
-        batch = names[start:start + 200]
-        rows = session.execute(sa.select(ImportJob.id, ImportJob.stored_path).where(
-            sa.or_(*[ImportJob.stored_path.endswith("/" + n) for n in batch]))).all()
+        batch = names[start : start + 200]
+        rows = session.execute(
+            sa.select(ImportJob.id, ImportJob.stored_path).where(
+                sa.or_(*[ImportJob.stored_path.endswith("/" + n) for n in batch])
+            )
+        ).all()
         for job_id, stored in rows:
             found.setdefault(Path(stored).name, []).append(job_id)
     return found
@@ -197,8 +205,10 @@ def erase_from_files(*, session: Session, profile_id: int, marks: PersonMarks) -
                 errors.ids.append(int(match.group(1)))
 
     exports = PlaceChecked("export files")
-    by_path = {Path(job.file_path).resolve(): job for job in session.exec(
-        select(ExportJob).where(ExportJob.file_path.is_not(None))).all()}
+    by_path = {
+        Path(job.file_path).resolve(): job
+        for job in session.exec(select(ExportJob).where(ExportJob.file_path.is_not(None))).all()
+    }
     root = get_settings().export_dir
     for path in sorted(root.glob("*/*")) if root.is_dir() else []:
         if not path.is_file():

@@ -31,8 +31,10 @@ class FilesPurged:
     removed: list[str] = field(default_factory=list)  # paths, for the log
 
     def summary(self) -> str:
-        return (f"{self.uploads} uploads, {self.sheet_cache} cached sheets, {self.error_files} "
-                f"import error files, {self.export_files} export files")
+        return (
+            f"{self.uploads} uploads, {self.sheet_cache} cached sheets, {self.error_files} "
+            f"import error files, {self.export_files} export files"
+        )
 
 
 # ---------------------------------------------------------------- places and times
@@ -81,11 +83,15 @@ def error_file_note(job: ImportJob, now: datetime | None = None) -> str:
         return ""
     hours = get_settings().import_error_file_hours
     if error_file_available(job, now):
-        return (f"The error file can be downloaded until {expires:%Y-%m-%d %H:%M} UTC; "
-                f"then it is deleted (error files are kept {hours} hours).")
+        return (
+            f"The error file can be downloaded until {expires:%Y-%m-%d %H:%M} UTC; "
+            f"then it is deleted (error files are kept {hours} hours)."
+        )
     if expires <= (now or utcnow()):
-        return (f"The error file was deleted on {expires:%Y-%m-%d %H:%M} UTC (error files are kept "
-                f"{hours} hours); import the file again to get a new one.")
+        return (
+            f"The error file was deleted on {expires:%Y-%m-%d %H:%M} UTC (error files are kept "
+            f"{hours} hours); import the file again to get a new one."
+        )
     return "The error file was deleted (a GDPR erasure removed it); import the file again to get a new one."
 
 

@@ -93,8 +93,7 @@ def _create_private(path: Path, *, exclusive: bool = False) -> IO[bytes]:
 
 
 def _file_key(key: Any, salt: bytes) -> AESGCM:
-    raw = HKDF(algorithm=hashes.SHA256(), length=crypto.KEY_BYTES, salt=salt,
-               info=FILE_KEY_INFO).derive(key.lookup)
+    raw = HKDF(algorithm=hashes.SHA256(), length=crypto.KEY_BYTES, salt=salt, info=FILE_KEY_INFO).derive(key.lookup)
     return AESGCM(raw)
 
 
@@ -201,20 +200,22 @@ def key_id_of_file(path: Path | str) -> str | None:
         header = handle.read(HEADER_BYTES)
     if not header.startswith(MAGIC):
         return None
-    return header[len(MAGIC):len(MAGIC) + KEY_ID_BYTES].decode("ascii", "replace")
+    return header[len(MAGIC) : len(MAGIC) + KEY_ID_BYTES].decode("ascii", "replace")
 
 
 def _decrypt_segments(handle: IO[bytes], name: str) -> Iterator[bytes]:
     header = handle.read(HEADER_BYTES)
     if len(header) < HEADER_BYTES:
         raise FileCryptoError(f"{name}: the encrypted file is cut short")
-    key_id = header[len(MAGIC):len(MAGIC) + KEY_ID_BYTES].decode("ascii", "replace")
-    salt = header[len(MAGIC) + KEY_ID_BYTES:len(MAGIC) + KEY_ID_BYTES + SALT_BYTES]
+    key_id = header[len(MAGIC) : len(MAGIC) + KEY_ID_BYTES].decode("ascii", "replace")
+    salt = header[len(MAGIC) + KEY_ID_BYTES : len(MAGIC) + KEY_ID_BYTES + SALT_BYTES]
     prefix = header[-PREFIX_BYTES:]
     key = crypto.keyring().by_id.get(key_id)
     if key is None:
-        raise FileCryptoError(f"{name} was encrypted with key {key_id}, which is not configured "
-                              "(ENCRYPTION_KEY / PREVIOUS_ENCRYPTION_KEYS)")
+        raise FileCryptoError(
+            f"{name} was encrypted with key {key_id}, which is not configured "
+            "(ENCRYPTION_KEY / PREVIOUS_ENCRYPTION_KEYS)"
+        )
     aes = _file_key(key, salt)
     size = SEGMENT_BYTES + TAG_BYTES
     block = handle.read(size)
@@ -225,8 +226,9 @@ def _decrypt_segments(handle: IO[bytes], name: str) -> Iterator[bytes]:
         try:
             yield aes.decrypt(_nonce(prefix, index, last), block, header)
         except InvalidTag:
-            raise FileCryptoError(f"{name} does not decrypt with key {key_id} "
-                                  "(wrong key, or the file is damaged or cut short)") from None
+            raise FileCryptoError(
+                f"{name} does not decrypt with key {key_id} (wrong key, or the file is damaged or cut short)"
+            ) from None
         if last:
             return
         block, index = following, index + 1

@@ -24,7 +24,16 @@ import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col
 
 from ..models import (
-    MERGE_IMPORT, STATUS_DELETED, AttributeProvenance, ProfileMerge, Consent, GroupMembership, Identity, LinkedObject, Profile, ProfileTag,
+    MERGE_IMPORT,
+    STATUS_DELETED,
+    AttributeProvenance,
+    Consent,
+    GroupMembership,
+    Identity,
+    LinkedObject,
+    Profile,
+    ProfileMerge,
+    ProfileTag,
     SegmentMember,
 )
 from ..models.base import UTCDateTime
@@ -90,7 +99,7 @@ def from_json(table: sa.Table, values: dict[str, Any]) -> dict[str, Any]:
 
 def _in_chunks(ids: Sequence[int], size: int = 500) -> Iterable[list[int]]:
     for start in range(0, len(ids), size):
-        yield list(ids[start:start + size])
+        yield list(ids[start : start + size])
 
 
 def snapshot_profiles(session: Session, profile_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
@@ -105,8 +114,9 @@ def snapshot_profiles(session: Session, profile_ids: Iterable[int]) -> dict[int,
         table = _table(collection.model)
         order = [table.c[k] for k in collection.key]
         for chunk in _in_chunks(list(out)):
-            for row in session.execute(sa.select(table).where(table.c.profile_id.in_(chunk))
-                                       .order_by(*order)).mappings():
+            for row in session.execute(
+                sa.select(table).where(table.c.profile_id.in_(chunk)).order_by(*order)
+            ).mappings():
                 out[row["profile_id"]][collection.name].append(_row_json(row))
     return out
 
@@ -178,10 +188,13 @@ def retire_merged(session: Session, pairs: Sequence[tuple[int, int]], *, by: int
         return
     profiles = _table(Profile)
     session.execute(
-        sa.update(profiles).where(profiles.c.id == sa.bindparam("loser")).values(
-            status=STATUS_DELETED, deleted_at=now, deleted_by=by, deleted_reason=sa.bindparam("reason"),
-            updated_at=now),
-        [{"loser": loser, "reason": f"{MERGED_REASON_PREFIX}{survivor}"} for survivor, loser in pairs])
+        sa.update(profiles)
+        .where(profiles.c.id == sa.bindparam("loser"))
+        .values(
+            status=STATUS_DELETED, deleted_at=now, deleted_by=by, deleted_reason=sa.bindparam("reason"), updated_at=now
+        ),
+        [{"loser": loser, "reason": f"{MERGED_REASON_PREFIX}{survivor}"} for survivor, loser in pairs],
+    )
 
 
 def _delete_keys(session: Session, collection: Collection, profile_id: int, keys: Iterable[tuple]) -> None:
@@ -190,15 +203,20 @@ def _delete_keys(session: Session, collection: Collection, profile_id: int, keys
     if not keys:
         return
     if len(collection.key) == 1:
-        session.execute(sa.delete(table).where(table.c.profile_id == profile_id,
-                                               table.c[collection.key[0]].in_([k[0] for k in keys])))
+        session.execute(
+            sa.delete(table).where(
+                table.c.profile_id == profile_id, table.c[collection.key[0]].in_([k[0] for k in keys])
+            )
+        )
         return
-    session.execute(sa.delete(table).where(table.c.profile_id == profile_id, sa.tuple_(
-        *(table.c[k] for k in collection.key)).in_(keys)))
+    session.execute(
+        sa.delete(table).where(
+            table.c.profile_id == profile_id, sa.tuple_(*(table.c[k] for k in collection.key)).in_(keys)
+        )
+    )
 
 
-def restore_rows(session: Session, collection: Collection, profile_id: int, rows: list[dict[str, Any]]
-                 ) -> None:
+def restore_rows(session: Session, collection: Collection, profile_id: int, rows: list[dict[str, Any]]) -> None:
     """Replace the profile's rows of a collection by snapshot rows (their ids kept)."""
     table = _table(collection.model)
     session.execute(sa.delete(table).where(table.c.profile_id == profile_id))
@@ -219,8 +237,15 @@ def put_rows(session: Session, collection: Collection, profile_id: int, rows: li
 
 
 def record_import_merges(
-    *, session: Session, actor_id: int | None, actor_email: str, job_id: int, file_name: str,
-    merges: Sequence[tuple[int, Sequence[int]]], before: dict[int, dict[str, Any]], now: datetime,
+    *,
+    session: Session,
+    actor_id: int | None,
+    actor_email: str,
+    job_id: int,
+    file_name: str,
+    merges: Sequence[tuple[int, Sequence[int]]],
+    before: dict[int, dict[str, Any]],
+    now: datetime,
 ) -> None:
     """Keep a ProfileMerge per (survivor, loser) a sync rule merged during an import.
 
@@ -237,11 +262,22 @@ def record_import_merges(
             b_s, b_m, a_s = before[survivor], before[loser], after[survivor]
             bs, bm, as_ = field_values(b_s), field_values(b_m), field_values(a_s)
             changed = sorted(k for k in as_ if not equal(as_[k], bs.get(k)) and equal(as_[k], bm.get(k)))
-            rows.append({
-                "survivor_id": survivor, "merged_id": loser, "source": MERGE_IMPORT,
-                "reason": f"same identifier in the import of {file_name}"[:REASON_MAX], "import_job_id": job_id,
-                "merged_by": actor_id, "merged_by_email": actor_email, "merged_at": now,
-                "survivor_before": b_s, "merged_before": b_m, "survivor_after": a_s, "changed_fields": changed})
+            rows.append(
+                {
+                    "survivor_id": survivor,
+                    "merged_id": loser,
+                    "source": MERGE_IMPORT,
+                    "reason": f"same identifier in the import of {file_name}"[:REASON_MAX],
+                    "import_job_id": job_id,
+                    "merged_by": actor_id,
+                    "merged_by_email": actor_email,
+                    "merged_at": now,
+                    "survivor_before": b_s,
+                    "merged_before": b_m,
+                    "survivor_after": a_s,
+                    "changed_fields": changed,
+                }
+            )
     session.execute(sa.insert(ProfileMerge), rows)
 
 
@@ -253,10 +289,11 @@ def forget_merges(session: Session, profile_ids: Sequence[int]) -> None:
     """
     ids = sorted({int(i) for i in profile_ids})
     for chunk in _in_chunks(ids):
-        session.execute(sa.update(ProfileMerge).where(sa.or_(
-            col(ProfileMerge.survivor_id).in_(chunk), col(ProfileMerge.merged_id).in_(chunk))).values(
-            survivor_before={}, merged_before={}, survivor_after={}, changed_fields=[],
-            undo_report=sa.null()))
+        session.execute(
+            sa.update(ProfileMerge)
+            .where(sa.or_(col(ProfileMerge.survivor_id).in_(chunk), col(ProfileMerge.merged_id).in_(chunk)))
+            .values(survivor_before={}, merged_before={}, survivor_after={}, changed_fields=[], undo_report=sa.null())
+        )
 
 
 def merged_into(session: Session, profile_id: int) -> list[int]:
@@ -264,8 +301,15 @@ def merged_into(session: Session, profile_id: int) -> list[int]:
     found: list[int] = []
     todo = [profile_id]
     while todo:
-        rows = session.execute(sa.select(col(ProfileMerge.merged_id)).where(
-            col(ProfileMerge.survivor_id).in_(todo), col(ProfileMerge.undone_at).is_(None))).scalars().all()
+        rows = (
+            session.execute(
+                sa.select(col(ProfileMerge.merged_id)).where(
+                    col(ProfileMerge.survivor_id).in_(todo), col(ProfileMerge.undone_at).is_(None)
+                )
+            )
+            .scalars()
+            .all()
+        )
         todo = [i for i in rows if i not in found and i != profile_id]
         found += todo
     return found

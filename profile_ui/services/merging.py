@@ -28,16 +28,40 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from ..models.merge import MERGED_REASON_PREFIX
 from ..models import (
-    MERGE_MANUAL, MERGE_SOURCES, STATUS_DELETED, AuditEvent, FieldDefinition, Profile, ProfileMerge,
-    utcnow, with_folded_name,
+    MERGE_MANUAL,
+    MERGE_SOURCES,
+    STATUS_DELETED,
+    AuditEvent,
+    FieldDefinition,
+    Profile,
+    ProfileMerge,
+    utcnow,
+    with_folded_name,
 )
+from ..models.merge import MERGED_REASON_PREFIX
 from .audit import record_event
 from .merge_snapshot import (
+    COLLECTION,
+    COLLECTIONS,
     REASON_MAX,
-    COLLECTION, COLLECTIONS, SYSTEM_COLUMNS, empty as _empty, equal as _equal, field_values, from_json, move_profile_rows, put_rows,
-    remove_rows, restore_rows, retire_merged, rows_by_key, same_row, snapshot_profiles,
+    SYSTEM_COLUMNS,
+    field_values,
+    from_json,
+    move_profile_rows,
+    put_rows,
+    remove_rows,
+    restore_rows,
+    retire_merged,
+    rows_by_key,
+    same_row,
+    snapshot_profiles,
+)
+from .merge_snapshot import (
+    empty as _empty,
+)
+from .merge_snapshot import (
+    equal as _equal,
 )
 from .permissions import AUDIT_VIEW, PROFILES_MERGE, PROFILES_VIEW, Actor
 from .profiles import ProfileError, format_value
@@ -160,8 +184,13 @@ def _live_pair(session: Session, survivor_id: int, merged_id: int, *, lock: bool
 
 
 def _labels(session: Session) -> dict[str, str]:
-    return dict(session.execute(select(FieldDefinition.key, FieldDefinition.label)
-                                .order_by(col(FieldDefinition.position), col(FieldDefinition.key))).all())
+    return dict(
+        session.execute(
+            select(FieldDefinition.key, FieldDefinition.label).order_by(
+                col(FieldDefinition.position), col(FieldDefinition.key)
+            )
+        ).all()
+    )
 
 
 def _field_keys(labels: dict[str, str], *value_maps: dict[str, Any]) -> list[str]:
@@ -171,8 +200,9 @@ def _field_keys(labels: dict[str, str], *value_maps: dict[str, Any]) -> list[str
     return keys
 
 
-def _write_fields(session: Session, profile_id: int, current: dict[str, Any], writes: dict[str, Any],
-                  now: datetime) -> None:
+def _write_fields(
+    session: Session, profile_id: int, current: dict[str, Any], writes: dict[str, Any], now: datetime
+) -> None:
     """Set field values (JSON-ready) on a profile: system columns and custom attributes."""
     profiles = Profile.__table__  # type: ignore[attr-defined]
     system = from_json(profiles, {k: v for k, v in writes.items() if k in SYSTEM_COLUMNS})
@@ -184,8 +214,11 @@ def _write_fields(session: Session, profile_id: int, current: dict[str, Any], wr
             attributes.pop(key, None)
         else:
             attributes[key] = value
-    session.execute(sa.update(Profile).where(col(Profile.id) == profile_id).values(
-        **with_folded_name(system), attributes=attributes, updated_at=now))
+    session.execute(
+        sa.update(Profile)
+        .where(col(Profile.id) == profile_id)
+        .values(**with_folded_name(system), attributes=attributes, updated_at=now)
+    )
 
 
 def _display(key: str, value: Any) -> str:
@@ -221,10 +254,19 @@ def preview_merge(*, session: Session, actor: Actor, survivor_id: int, merged_id
         if _empty(sv) and _empty(mv):
             continue
         take_merged = _empty(sv)
-        fields.append(FieldComparison(
-            key=key, label=labels.get(key, key), survivor_value=sv, merged_value=mv,
-            survivor_text=_display(key, sv), merged_text=_display(key, mv), same=_equal(sv, mv),
-            suggested="merged" if take_merged else "survivor", suggested_value=mv if take_merged else sv))
+        fields.append(
+            FieldComparison(
+                key=key,
+                label=labels.get(key, key),
+                survivor_value=sv,
+                merged_value=mv,
+                survivor_text=_display(key, sv),
+                merged_text=_display(key, mv),
+                same=_equal(sv, mv),
+                suggested="merged" if take_merged else "survivor",
+                suggested_value=mv if take_merged else sv,
+            )
+        )
 
     def identities(snap: dict) -> list[str]:
         return [_ROW_TEXT["identities"](r) for r in snap["identities"]]
@@ -232,16 +274,25 @@ def preview_merge(*, session: Session, actor: Actor, survivor_id: int, merged_id
     def counts(snap: dict) -> dict[str, int]:
         return {c.name: len(snap[c.name]) for c in COLLECTIONS if c.name not in ("identities", "provenance")}
 
-    return MergePreview(survivor_id=survivor_id, merged_id=merged_id, survivor_name=_name(s, survivor_id),
-                        merged_name=_name(m, merged_id), fields=fields, survivor_identities=identities(s),
-                        merged_identities=identities(m), survivor_counts=counts(s), merged_counts=counts(m))
+    return MergePreview(
+        survivor_id=survivor_id,
+        merged_id=merged_id,
+        survivor_name=_name(s, survivor_id),
+        merged_name=_name(m, merged_id),
+        fields=fields,
+        survivor_identities=identities(s),
+        merged_identities=identities(m),
+        survivor_counts=counts(s),
+        merged_counts=counts(m),
+    )
 
 
 # ---------------------------------------------------------------- merge
 
 
-def _chosen_writes(labels: dict[str, str], s_vals: dict[str, Any], m_vals: dict[str, Any],
-                   chosen: dict[str, object]) -> dict[str, Any]:
+def _chosen_writes(
+    labels: dict[str, str], s_vals: dict[str, Any], m_vals: dict[str, Any], chosen: dict[str, object]
+) -> dict[str, Any]:
     """{field key: new value} of the survivor's fields the merge changes.
 
     A chosen value must be one of the two profiles' values (None = empty); a field not
@@ -266,8 +317,14 @@ def _chosen_writes(labels: dict[str, str], s_vals: dict[str, Any], m_vals: dict[
 
 
 def merge_profiles(
-    *, session: Session, actor: Actor, survivor_id: int, merged_id: int,
-    chosen_values: dict[str, object] | None = None, reason: str, source: str = MERGE_MANUAL,
+    *,
+    session: Session,
+    actor: Actor,
+    survivor_id: int,
+    merged_id: int,
+    chosen_values: dict[str, object] | None = None,
+    reason: str,
+    source: str = MERGE_MANUAL,
 ) -> MergeResult:
     """Merge `merged_id` into `survivor_id` (see the module docstring); audited.
 
@@ -298,32 +355,76 @@ def merge_profiles(
         provenance = COLLECTION["provenance"]
         m_prov = rows_by_key(provenance, before_m)
         remove_rows(session, provenance, survivor_id, [(k,) for k in writes])
-        put_rows(session, provenance, survivor_id, [
-            m_prov[(k,)] if (k,) in m_prov and _equal(v, m_vals.get(k)) else
-            {"field_key": k, "source_type": "manual", "source_name": f"merge of profile {merged_id}",
-             "import_job_id": None, "set_by": actor.user_id, "set_at": now.isoformat(), "locked": False}
-            for k, v in writes.items()])
+        put_rows(
+            session,
+            provenance,
+            survivor_id,
+            [
+                m_prov[(k,)]
+                if (k,) in m_prov and _equal(v, m_vals.get(k))
+                else {
+                    "field_key": k,
+                    "source_type": "manual",
+                    "source_name": f"merge of profile {merged_id}",
+                    "import_job_id": None,
+                    "set_by": actor.user_id,
+                    "set_at": now.isoformat(),
+                    "locked": False,
+                }
+                for k, v in writes.items()
+            ],
+        )
     else:
         session.execute(sa.update(Profile).where(col(Profile.id) == survivor_id).values(updated_at=now))
     retire_merged(session, [(survivor_id, merged_id)], by=actor.user_id, now=now)
     after_s = snapshot_profiles(session, [survivor_id])[survivor_id]
 
     record = ProfileMerge(
-        survivor_id=survivor_id, merged_id=merged_id, source=source, reason=reason,
-        merged_by=actor.user_id, merged_by_email=actor.email, merged_at=now, survivor_before=before_s,
-        merged_before=before_m, survivor_after=after_s, changed_fields=sorted(writes))
+        survivor_id=survivor_id,
+        merged_id=merged_id,
+        source=source,
+        reason=reason,
+        merged_by=actor.user_id,
+        merged_by_email=actor.email,
+        merged_at=now,
+        survivor_before=before_s,
+        merged_before=before_m,
+        survivor_after=after_s,
+        changed_fields=sorted(writes),
+    )
     session.add(record)
     session.flush()
     changes = {k: [s_vals.get(k), v] for k, v in writes.items()}
     moved = _moved_counts(before_s, before_m, after_s)
-    details = {"survivor": survivor_id, "merged": merged_id, "merge_id": record.id, "source": source,
-               "changes": changes, "moved": moved}
-    record_event(session=session, actor=actor, action="profile.merge", object_type="profile",
-                 object_id=survivor_id, reason=reason, details=details)
-    record_event(session=session, actor=actor, action="profile.merged_into", object_type="profile",
-                 object_id=merged_id, reason=reason, details=details)
-    return MergeResult(merge_id=_record_id(record), survivor_id=survivor_id, merged_id=merged_id, changes=changes,
-                       moved=moved)
+    details = {
+        "survivor": survivor_id,
+        "merged": merged_id,
+        "merge_id": record.id,
+        "source": source,
+        "changes": changes,
+        "moved": moved,
+    }
+    record_event(
+        session=session,
+        actor=actor,
+        action="profile.merge",
+        object_type="profile",
+        object_id=survivor_id,
+        reason=reason,
+        details=details,
+    )
+    record_event(
+        session=session,
+        actor=actor,
+        action="profile.merged_into",
+        object_type="profile",
+        object_id=merged_id,
+        reason=reason,
+        details=details,
+    )
+    return MergeResult(
+        merge_id=_record_id(record), survivor_id=survivor_id, merged_id=merged_id, changes=changes, moved=moved
+    )
 
 
 # ---------------------------------------------------------------- unmerge
@@ -336,12 +437,10 @@ def _check_undoable(record: ProfileMerge | None, merge_id: int, current: dict[in
         raise MergeError(f"This merge was already undone on {record.undone_at:%Y-%m-%d %H:%M}")
     s, m = record.survivor_id, record.merged_id
     if not record.merged_before or not record.survivor_before:
-        raise MergeError("The data this merge kept was erased (a profile was removed for good); "
-                         "it cannot be undone")
+        raise MergeError("The data this merge kept was erased (a profile was removed for good); it cannot be undone")
     for pid in (s, m):
         if pid not in current:
-            raise MergeError(f"Profile {pid} was removed for good (purged from the trash); "
-                             "this merge cannot be undone")
+            raise MergeError(f"Profile {pid} was removed for good (purged from the trash); this merge cannot be undone")
     survivor = current[s]["profile"]
     if survivor.get("status") == STATUS_DELETED:
         why = survivor.get("deleted_reason") or ""
@@ -353,8 +452,9 @@ def _check_undoable(record: ProfileMerge | None, merge_id: int, current: dict[in
         raise MergeError(f"Profile {m} is no longer merged into profile {s}")
 
 
-def _later_changes(record: ProfileMerge, labels: dict[str, str], after: dict, now_s: dict,
-                   skip_fields: set[str]) -> list[LaterChange]:
+def _later_changes(
+    record: ProfileMerge, labels: dict[str, str], after: dict, now_s: dict, skip_fields: set[str]
+) -> list[LaterChange]:
     """What changed on the survivor between the merge and now (kept by the unmerge)."""
     changes: list[LaterChange] = []
     a_vals, n_vals = field_values(after), field_values(now_s)
@@ -362,10 +462,16 @@ def _later_changes(record: ProfileMerge, labels: dict[str, str], after: dict, no
         if key in skip_fields or _equal(a_vals.get(key), n_vals.get(key)):
             continue
         label = labels.get(key, key)
-        changes.append(LaterChange(
-            what="field", key=key, at_merge=a_vals.get(key), now=n_vals.get(key),
-            text=f"{label}: '{_display(key, a_vals.get(key))}' at the merge, now "
-                 f"'{_display(key, n_vals.get(key))}' (kept)"))
+        changes.append(
+            LaterChange(
+                what="field",
+                key=key,
+                at_merge=a_vals.get(key),
+                now=n_vals.get(key),
+                text=f"{label}: '{_display(key, a_vals.get(key))}' at the merge, now "
+                f"'{_display(key, n_vals.get(key))}' (kept)",
+            )
+        )
     for collection in COLLECTIONS:
         if collection.name == "provenance":
             continue
@@ -373,15 +479,34 @@ def _later_changes(record: ProfileMerge, labels: dict[str, str], after: dict, no
         show = _ROW_TEXT[collection.name]
         for found, row in n_rows.items():
             if found not in a_rows:
-                changes.append(LaterChange(what=collection.name, key=repr(found), now=row,
-                                           text=f"{show(row)}: added after the merge (kept)"))
+                changes.append(
+                    LaterChange(
+                        what=collection.name,
+                        key=repr(found),
+                        now=row,
+                        text=f"{show(row)}: added after the merge (kept)",
+                    )
+                )
             elif not same_row(collection, a_rows[found], row):
-                changes.append(LaterChange(what=collection.name, key=repr(found), at_merge=a_rows[found], now=row,
-                                           text=f"{show(row)}: changed after the merge (kept)"))
+                changes.append(
+                    LaterChange(
+                        what=collection.name,
+                        key=repr(found),
+                        at_merge=a_rows[found],
+                        now=row,
+                        text=f"{show(row)}: changed after the merge (kept)",
+                    )
+                )
         for found, row in a_rows.items():
             if found not in n_rows:
-                changes.append(LaterChange(what=collection.name, key=repr(found), at_merge=row,
-                                           text=f"{show(row)}: removed after the merge"))
+                changes.append(
+                    LaterChange(
+                        what=collection.name,
+                        key=repr(found),
+                        at_merge=row,
+                        text=f"{show(row)}: removed after the merge",
+                    )
+                )
     return changes
 
 
@@ -424,8 +549,7 @@ def unmerge(*, session: Session, actor: Actor, merge_id: int) -> UnmergeResult:
         collection = COLLECTION[name]
         had, at_merge, has = (rows_by_key(collection, snap) for snap in (before_s, after_s, now_s))
         from_merged = [k for k in rows_by_key(collection, before_m) if k in at_merge and k not in had]
-        remove_rows(session, collection, s, [k for k in from_merged
-                                             if same_row(collection, has.get(k), at_merge[k])])
+        remove_rows(session, collection, s, [k for k in from_merged if same_row(collection, has.get(k), at_merge[k])])
 
     # ---- rows with ids (identities, tags, linked objects): the merged profile's go back
     result.not_restored = _restore_id_rows(session, s, m, before_m)
@@ -436,20 +560,28 @@ def unmerge(*, session: Session, actor: Actor, merge_id: int) -> UnmergeResult:
     profiles = Profile.__table__  # type: ignore[attr-defined]
     # its version counts on (a page showing it before the merge must not save over it) and it changed now
     restored = {k: v for k, v in before_m["profile"].items() if k not in ("version", "updated_at")}
-    session.execute(sa.update(Profile).where(col(Profile.id) == m).values(
-        **with_folded_name(from_json(profiles, restored)), updated_at=now))
+    session.execute(
+        sa.update(Profile)
+        .where(col(Profile.id) == m)
+        .values(**with_folded_name(from_json(profiles, restored)), updated_at=now)
+    )
 
     report = asdict(result)
     record.undone_at, record.undone_by, record.undone_by_email = now, actor.user_id, actor.email
-    record.undo_report = {"restored_fields": report["restored_fields"], "not_restored": report["not_restored"],
-                          "later_changes": [c["text"] for c in report["later_changes"]]}
+    record.undo_report = {
+        "restored_fields": report["restored_fields"],
+        "not_restored": report["not_restored"],
+        "later_changes": [c["text"] for c in report["later_changes"]],
+    }
     session.add(record)
     session.flush()
     details = {"merge_id": record.id, "survivor": s, "merged": m, **record.undo_report}
-    record_event(session=session, actor=actor, action="profile.unmerge", object_type="profile",
-                 object_id=s, details=details)
-    record_event(session=session, actor=actor, action="profile.unmerge", object_type="profile",
-                 object_id=m, details=details)
+    record_event(
+        session=session, actor=actor, action="profile.unmerge", object_type="profile", object_id=s, details=details
+    )
+    record_event(
+        session=session, actor=actor, action="profile.unmerge", object_type="profile", object_id=m, details=details
+    )
     return result
 
 
@@ -473,14 +605,20 @@ def _restore_id_rows(session: Session, survivor: int, merged: int, before_m: dic
         if name == "identities" and rows:
             keys = [(r["kind"], r["value"]) for r in rows]
             session.execute(sa.delete(table).where(pair, sa.tuple_(table.c.kind, table.c.value).in_(keys)))
-            taken = {(kind, value): owner for kind, value, owner in session.execute(
-                sa.select(table.c.kind, table.c.value, table.c.profile_id)
-                .where(sa.tuple_(table.c.kind, table.c.value).in_(keys))).all()}
+            taken = {
+                (kind, value): owner
+                for kind, value, owner in session.execute(
+                    sa.select(table.c.kind, table.c.value, table.c.profile_id).where(
+                        sa.tuple_(table.c.kind, table.c.value).in_(keys)
+                    )
+                ).all()
+            }
             for row in rows:
                 owner = taken.get((row["kind"], row["value"]))
                 if owner is not None:
-                    not_restored.append(f"{_ROW_TEXT['identities'](row)} now belongs to profile {owner}; "
-                                        "it stays there")
+                    not_restored.append(
+                        f"{_ROW_TEXT['identities'](row)} now belongs to profile {owner}; it stays there"
+                    )
             rows = [r for r in rows if (r["kind"], r["value"]) not in taken]
         put_rows(session, collection, merged, rows)
     return not_restored
@@ -495,14 +633,20 @@ def _record_id(record: ProfileMerge) -> int:
 
 
 def _info(record: ProfileMerge) -> MergeInfo:
-    return MergeInfo(merge_id=_record_id(record), survivor_id=record.survivor_id, merged_id=record.merged_id,
-                     merged_name=_name(record.merged_before, record.merged_id), merged_at=record.merged_at,
-                     merged_by=record.merged_by_email or "system", reason=record.reason, source=record.source,
-                     undone_at=record.undone_at)
+    return MergeInfo(
+        merge_id=_record_id(record),
+        survivor_id=record.survivor_id,
+        merged_id=record.merged_id,
+        merged_name=_name(record.merged_before, record.merged_id),
+        merged_at=record.merged_at,
+        merged_by=record.merged_by_email or "system",
+        reason=record.reason,
+        source=record.source,
+        undone_at=record.undone_at,
+    )
 
 
-def merges_into(*, session: Session, actor: Actor, profile_id: int, include_undone: bool = False
-                ) -> list[MergeInfo]:
+def merges_into(*, session: Session, actor: Actor, profile_id: int, include_undone: bool = False) -> list[MergeInfo]:
     """The merges whose survivor is this profile, newest first (for User 360)."""
     actor.require(PROFILES_VIEW)
     query = select(ProfileMerge).where(ProfileMerge.survivor_id == profile_id)
@@ -515,26 +659,31 @@ def merges_into(*, session: Session, actor: Actor, profile_id: int, include_undo
 def merged_away(*, session: Session, actor: Actor, profile_id: int) -> MergeInfo | None:
     """The merge that took this profile into another one (not undone), if any."""
     actor.require(PROFILES_VIEW)
-    record = session.exec(select(ProfileMerge).where(
-        ProfileMerge.merged_id == profile_id, col(ProfileMerge.undone_at).is_(None))
-        .order_by(col(ProfileMerge.id).desc())).first()
+    record = session.exec(
+        select(ProfileMerge)
+        .where(ProfileMerge.merged_id == profile_id, col(ProfileMerge.undone_at).is_(None))
+        .order_by(col(ProfileMerge.id).desc())
+    ).first()
     return None if record is None else _info(record)
 
 
 def find_merge(*, session: Session, actor: Actor, survivor_id: int, merged_id: int) -> MergeInfo | None:
     """The latest merge of `merged_id` into `survivor_id` (the audit log's events name both)."""
     actor.require(PROFILES_VIEW)
-    record = session.exec(select(ProfileMerge).where(
-        ProfileMerge.survivor_id == survivor_id, ProfileMerge.merged_id == merged_id)
-        .order_by(col(ProfileMerge.id).desc())).first()
+    record = session.exec(
+        select(ProfileMerge)
+        .where(ProfileMerge.survivor_id == survivor_id, ProfileMerge.merged_id == merged_id)
+        .order_by(col(ProfileMerge.id).desc())
+    ).first()
     return None if record is None else _info(record)
 
 
 def merge_of_event(*, session: Session, actor: Actor, event_id: int) -> MergeInfo | None:
     """The merge a `profile.merge` audit event records (the audit log's Undo merge), or None."""
     actor.require(AUDIT_VIEW)
-    event = session.exec(select(AuditEvent).where(AuditEvent.id == int(event_id),
-                                                  AuditEvent.action == "profile.merge")).first()
+    event = session.exec(
+        select(AuditEvent).where(AuditEvent.id == int(event_id), AuditEvent.action == "profile.merge")
+    ).first()
     if event is None:
         return None
     details = event.details or {}
@@ -542,5 +691,9 @@ def merge_of_event(*, session: Session, actor: Actor, event_id: int) -> MergeInf
         record = session.get(ProfileMerge, int(details["merge_id"]))
         return None if record is None else _info(record)
     # an import's merge event names the pair, not the record
-    return find_merge(session=session, actor=actor, survivor_id=int(details.get("survivor") or 0),
-                      merged_id=int(details.get("merged") or 0))
+    return find_merge(
+        session=session,
+        actor=actor,
+        survivor_id=int(details.get("survivor") or 0),
+        merged_id=int(details.get("merged") or 0),
+    )

@@ -18,8 +18,9 @@ def folded_names(names: pl.Series) -> pl.Series:
     names = names.cast(pl.Utf8)
     distinct = names.drop_nulls().unique()
     folded = [fold_name(name) for name in distinct.to_list()]
-    return names.replace_strict(distinct, pl.Series(folded, dtype=pl.Utf8), default=None,
-                                return_dtype=pl.Utf8).alias("name_folded")
+    return names.replace_strict(distinct, pl.Series(folded, dtype=pl.Utf8), default=None, return_dtype=pl.Utf8).alias(
+        "name_folded"
+    )
 
 
 def with_folded_names(frame: pl.DataFrame) -> pl.DataFrame:

@@ -17,7 +17,12 @@ log = logging.getLogger(__name__)
 
 
 def notify_user(
-    *, session: Session, user_id: int, title: str, body: str = "", link: str | None = None,
+    *,
+    session: Session,
+    user_id: int,
+    title: str,
+    body: str = "",
+    link: str | None = None,
     email: bool = False,
 ) -> None:
     """Add a bell notification; with email=True also send it to the user's address."""
@@ -61,11 +66,14 @@ def list_notifications(*, session: Session, actor: Actor, limit: int = 20) -> tu
     """The newest notifications of the actor and how many are unread."""
     user_id = _require_user(actor)
     rows = session.exec(
-        select(Notification).where(Notification.user_id == user_id)
-        .order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit)
+        select(Notification)
+        .where(Notification.user_id == user_id)
+        .order_by(Notification.created_at.desc(), Notification.id.desc())
+        .limit(limit)
     ).all()
     unread = session.exec(
-        select(sa.func.count()).select_from(Notification)
+        select(sa.func.count())
+        .select_from(Notification)
         .where(Notification.user_id == user_id, Notification.read_at.is_(None))
     ).one()
     return list(rows), unread
@@ -74,8 +82,7 @@ def list_notifications(*, session: Session, actor: Actor, limit: int = 20) -> tu
 def mark_read(*, session: Session, actor: Actor, notification_id: int | None = None) -> None:
     """Mark one (or, with None, every) notification of the actor as read."""
     user_id = _require_user(actor)
-    query = sa.update(Notification).where(Notification.user_id == user_id,
-                                          Notification.read_at.is_(None))
+    query = sa.update(Notification).where(Notification.user_id == user_id, Notification.read_at.is_(None))
     if notification_id is not None:
         query = query.where(Notification.id == notification_id)
     session.execute(query.values(read_at=utcnow()))

@@ -18,8 +18,17 @@ TRASH_MANAGE = "trash.manage"
 EXPORT_IDENTITY_PREFIX = "export.identity."  # + identity kind, e.g. export.identity.phone
 
 ALL_PERMISSIONS = (
-    PROFILES_VIEW, PROFILES_CREATE, PROFILES_EDIT, PROFILES_DELETE, PROFILES_IMPORT,
-    PROFILES_EXPORT, PROFILES_TAG, PROFILES_MERGE, SETTINGS_MANAGE, AUDIT_VIEW, TRASH_MANAGE,
+    PROFILES_VIEW,
+    PROFILES_CREATE,
+    PROFILES_EDIT,
+    PROFILES_DELETE,
+    PROFILES_IMPORT,
+    PROFILES_EXPORT,
+    PROFILES_TAG,
+    PROFILES_MERGE,
+    SETTINGS_MANAGE,
+    AUDIT_VIEW,
+    TRASH_MANAGE,
 )
 
 
@@ -33,11 +42,18 @@ BUILTIN_ROLES: dict[str, tuple[str, list[str]]] = {
     "viewer": ("Sees profiles; changes nothing", [PROFILES_VIEW]),
     "marketer": (
         "Imports, edits, tags, merges and exports profiles",
-        [PROFILES_VIEW, PROFILES_CREATE, PROFILES_EDIT, PROFILES_IMPORT, PROFILES_EXPORT,
-         PROFILES_TAG, PROFILES_MERGE, *_IDENTITY_EXPORTS],
+        [
+            PROFILES_VIEW,
+            PROFILES_CREATE,
+            PROFILES_EDIT,
+            PROFILES_IMPORT,
+            PROFILES_EXPORT,
+            PROFILES_TAG,
+            PROFILES_MERGE,
+            *_IDENTITY_EXPORTS,
+        ],
     ),
-    "admin": ("Everything, including settings, users, trash and the audit log",
-              [*ALL_PERMISSIONS, *_IDENTITY_EXPORTS]),
+    "admin": ("Everything, including settings, users, trash and the audit log", [*ALL_PERMISSIONS, *_IDENTITY_EXPORTS]),
 }
 
 
@@ -75,6 +91,8 @@ class Actor:
 
 
 SYSTEM_ACTOR = Actor(
-    user_id=None, email="system", role="system",
+    user_id=None,
+    email="system",
+    role="system",
     permissions=frozenset(BUILTIN_ROLES["admin"][1]),
 )

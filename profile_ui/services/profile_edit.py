@@ -23,19 +23,39 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from ..models import (
-    IDENTITY_PREFIX, MERGE_POLICIES, SYSTEM_COLUMNS, AttributeProvenance, Consent, FieldDefinition, Identity,
-    IdentityKind, MergePolicy, Profile, SyncRule, utcnow,
-    STATUS_ACTIVE, STATUS_DEACTIVATED, STATUS_DELETED,
+    IDENTITY_PREFIX,
+    MERGE_POLICIES,
+    STATUS_ACTIVE,
+    STATUS_DEACTIVATED,
+    STATUS_DELETED,
+    SYSTEM_COLUMNS,
+    AttributeProvenance,
+    Consent,
+    FieldDefinition,
+    Identity,
+    IdentityKind,
+    MergePolicy,
+    Profile,
+    SyncRule,
+    utcnow,
 )
 from ..settings import get_settings
 from .audit import record_event
 from .catalog import active_sync_rule, field_definitions, identity_kinds
+from .crypto import ENCRYPTED_MARK, audit_value, identity_columns
 from .importing.apply import json_value
 from .importing.normalize import (
-    InvalidValue, clean_name, clean_text, normalize_email, normalize_phone,
-    parse_boolean, parse_date, parse_datetime, parse_number, shorten,
+    InvalidValue,
+    clean_name,
+    clean_text,
+    normalize_email,
+    normalize_phone,
+    parse_boolean,
+    parse_date,
+    parse_datetime,
+    parse_number,
+    shorten,
 )
-from .crypto import ENCRYPTED_MARK, audit_value, identity_columns
 from .importing.resolve import find_identity_owners
 from .importing.validate import MULTI_SEPARATORS
 from .importing.values import match_value
@@ -71,9 +91,11 @@ class ProfileChanged(ProfileError):
     def __init__(self, labels: list[str]) -> None:
         self.labels = labels
         names = ", ".join(labels) or "This profile"
-        super().__init__(f"{names}: changed by someone else or an import since you opened this "
-                         "profile. The page now shows the saved values; make your change again "
-                         "if it still applies.")
+        super().__init__(
+            f"{names}: changed by someone else or an import since you opened this "
+            "profile. The page now shows the saved values; make your change again "
+            "if it still applies."
+        )
 
 
 @dataclass
@@ -134,8 +156,11 @@ def parse_field_value(definition: FieldDefinition, raw: str | None, *, region: s
             raise InvalidValue(_choice_message(definition, text.strip()))
         return option
     if kind == "multiple_choice":
-        items = [item.strip() for item in pl.Series([text]).str.replace_all(MULTI_SEPARATORS, "\x1f")
-                 .str.split("\x1f")[0] if item.strip()]
+        items = [
+            item.strip()
+            for item in pl.Series([text]).str.replace_all(MULTI_SEPARATORS, "\x1f").str.split("\x1f")[0]
+            if item.strip()
+        ]
         chosen: list[str] = []
         for item in items:
             option = match_value(item, list(definition.options or []))
@@ -198,15 +223,21 @@ def _audit_value(value: Any) -> Any:
     return json_value(value)
 
 
-def _parse_values(values: dict[str, str], definitions: dict[str, FieldDefinition],
-                  kinds: dict[str, IdentityKind], errors: dict[str, str], region: str,
-                  ) -> dict[str, Any]:
+def _parse_values(
+    values: dict[str, str],
+    definitions: dict[str, FieldDefinition],
+    kinds: dict[str, IdentityKind],
+    errors: dict[str, str],
+    region: str,
+) -> dict[str, Any]:
     parsed: dict[str, Any] = {}
     for key, raw in values.items():
         if key.startswith(IDENTITY_PREFIX) or (key in kinds and key not in definitions):
-            kind = key[len(IDENTITY_PREFIX):] if key.startswith(IDENTITY_PREFIX) else key
-            errors[key] = (f"{_kind_label(kinds, kind)} is an identity and cannot be edited as an "
-                           "attribute: add or remove it under Identity information")
+            kind = key[len(IDENTITY_PREFIX) :] if key.startswith(IDENTITY_PREFIX) else key
+            errors[key] = (
+                f"{_kind_label(kinds, kind)} is an identity and cannot be edited as an "
+                "attribute: add or remove it under Identity information"
+            )
             continue
         definition = definitions.get(key)
         if definition is None:
@@ -227,8 +258,16 @@ def _profile_name(profile: Profile) -> str:
     return f"profile {profile.id}" + (f" ({profile.full_name})" if profile.full_name else "")
 
 
-def _write_values(session: Session, actor: Actor, profile: Profile, new_values: dict[str, Any],
-                  definitions: dict[str, FieldDefinition], *, lock: bool, now: datetime) -> None:
+def _write_values(
+    session: Session,
+    actor: Actor,
+    profile: Profile,
+    new_values: dict[str, Any],
+    definitions: dict[str, FieldDefinition],
+    *,
+    lock: bool,
+    now: datetime,
+) -> None:
     """Set field values on a profile and stamp their provenance as manual."""
     attributes = dict(profile.attributes or {})
     for key, value in new_values.items():
@@ -244,7 +283,8 @@ def _write_values(session: Session, actor: Actor, profile: Profile, new_values: 
     session.add(profile)
     for key in new_values:
         provenance = session.get(AttributeProvenance, (profile.id, key)) or AttributeProvenance(
-            profile_id=profile.id, field_key=key, source_type=MANUAL_SOURCE)
+            profile_id=profile.id, field_key=key, source_type=MANUAL_SOURCE
+        )
         provenance.source_type = MANUAL_SOURCE
         provenance.source_name = actor.email
         provenance.import_job_id = None
@@ -258,7 +298,11 @@ def _write_values(session: Session, actor: Actor, profile: Profile, new_values: 
 
 
 def create_profile(
-    *, session: Session, actor: Actor, values: dict[str, str], identities: dict[str, str],
+    *,
+    session: Session,
+    actor: Actor,
+    values: dict[str, str],
+    identities: dict[str, str],
     consent: dict[str, str] | None = None,
 ) -> CreateResult:
     """Create a profile from a form, or update the existing profile the sync rule matches.
@@ -297,7 +341,8 @@ def create_profile(
         if value:
             typed_ids[kind] = value
     if not any(kind in typed_ids for kind in CONTACT_KINDS) and not any(
-            f"{IDENTITY_PREFIX}{k}" in errors for k in CONTACT_KINDS):
+        f"{IDENTITY_PREFIX}{k}" in errors for k in CONTACT_KINDS
+    ):
         for kind in CONTACT_KINDS:
             errors[f"{IDENTITY_PREFIX}{kind}"] = "Enter a phone number or an e-mail address"
 
@@ -308,23 +353,27 @@ def create_profile(
     identifier_kinds = [k for k in (rule.identifier_kinds or []) if k in typed_ids]
     matched = list(dict.fromkeys(owners[k] for k in identifier_kinds if k in owners))
     if len(matched) > 1:
-        detail = ", ".join(f"{_kind_label(kinds, k)} belongs to profile {owners[k]}"
-                           for k in identifier_kinds if k in owners)
+        detail = ", ".join(
+            f"{_kind_label(kinds, k)} belongs to profile {owners[k]}" for k in identifier_kinds if k in owners
+        )
         for kind in identifier_kinds:
             if kind in owners:
                 errors[f"{IDENTITY_PREFIX}{kind}"] = (
                     f"These identifiers belong to different profiles ({detail}); "
-                    "merge them first or leave one of the identifiers out")
+                    "merge them first or leave one of the identifiers out"
+                )
     target_id = matched[0] if len(matched) == 1 else None
     for kind, owner in owners.items():
         if kind not in identifier_kinds and owner != target_id:
             errors[f"{IDENTITY_PREFIX}{kind}"] = (
-                f"This {_kind_label(kinds, kind).lower()} already belongs to profile {owner}")
+                f"This {_kind_label(kinds, kind).lower()} already belongs to profile {owner}"
+            )
     target = session.get(Profile, target_id) if target_id else None
     matched_by = next((k for k in identifier_kinds if target and owners.get(k) == target.id), None)
     if target is not None and target.status == STATUS_DELETED:
         errors[f"{IDENTITY_PREFIX}{matched_by}"] = (
-            f"Matches profile {target.id}, which is in the trash: restore it instead")
+            f"Matches profile {target.id}, which is in the trash: restore it instead"
+        )
 
     if target is None:
         for key, definition in definitions.items():
@@ -335,11 +384,13 @@ def create_profile(
 
     now = utcnow()
     if target is not None:
-        return _update_matched(session, actor, target, parsed, typed_ids, consent_values, definitions,
-                               kinds, rule, matched_by, now)
+        return _update_matched(
+            session, actor, target, parsed, typed_ids, consent_values, definitions, kinds, rule, matched_by, now
+        )
 
-    profile = Profile(status=STATUS_ACTIVE, initial_source=MANUAL_INITIAL_SOURCE, attributes={},
-                      created_at=now, updated_at=now)
+    profile = Profile(
+        status=STATUS_ACTIVE, initial_source=MANUAL_INITIAL_SOURCE, attributes={}, created_at=now, updated_at=now
+    )
     session.add(profile)
     session.flush()
     filled = {k: v for k, v in parsed.items() if not _is_empty(v)}
@@ -347,13 +398,24 @@ def create_profile(
     _add_identities(session, actor, profile.id, typed_ids, now)
     _write_consent(session, profile.id, consent_values, actor, now)
     session.flush()
-    record_event(session=session, actor=actor, action="profile.create", object_type="profile",
-                 object_id=profile.id, details={
-                     "fields": {k: _audit_value(v) for k, v in filled.items()},
-                     "identities": sorted(typed_ids), "consent": consent_values})
-    return CreateResult(profile_id=profile.id, matched_existing=False,
-                        message=f"Profile {profile.id} created",
-                        changes={k: [None, _audit_value(v)] for k, v in filled.items()})
+    record_event(
+        session=session,
+        actor=actor,
+        action="profile.create",
+        object_type="profile",
+        object_id=profile.id,
+        details={
+            "fields": {k: _audit_value(v) for k, v in filled.items()},
+            "identities": sorted(typed_ids),
+            "consent": consent_values,
+        },
+    )
+    return CreateResult(
+        profile_id=profile.id,
+        matched_existing=False,
+        message=f"Profile {profile.id} created",
+        changes={k: [None, _audit_value(v)] for k, v in filled.items()},
+    )
 
 
 def _owners(session: Session, typed_ids: dict[str, str]) -> dict[str, int]:
@@ -381,8 +443,9 @@ def _parse_consent(consent: dict[str, str], errors: dict[str, str]) -> dict[str,
     return out
 
 
-def _write_consent(session: Session, profile_id: int, consent: dict[str, str], actor: Actor,
-                   now: datetime) -> dict[str, list[str | None]]:
+def _write_consent(
+    session: Session, profile_id: int, consent: dict[str, str], actor: Actor, now: datetime
+) -> dict[str, list[str | None]]:
     changes: dict[str, list[str | None]] = {}
     for channel, status in consent.items():
         row = session.get(Consent, (profile_id, channel))
@@ -396,8 +459,9 @@ def _write_consent(session: Session, profile_id: int, consent: dict[str, str], a
     return changes
 
 
-def _add_identities(session: Session, actor: Actor, profile_id: int, typed_ids: dict[str, str],
-                    now: datetime) -> list[str]:
+def _add_identities(
+    session: Session, actor: Actor, profile_id: int, typed_ids: dict[str, str], now: datetime
+) -> list[str]:
     """Add the typed identities this profile does not have yet (the callers refused values
     owned by another profile, so an owned value here is this profile's)."""
     owned = _owners(session, typed_ids)
@@ -406,19 +470,38 @@ def _add_identities(session: Session, actor: Actor, profile_id: int, typed_ids: 
         if kind in owned:
             continue
         # stored form: the value, or (encrypted kinds) its HMAC + AES-GCM ciphertext
-        session.add(Identity(profile_id=profile_id, kind=kind, **identity_columns(kind, value),
-                             source_type=MANUAL_SOURCE, source_name=actor.email,
-                             first_seen_at=now, last_seen_at=now))
+        session.add(
+            Identity(
+                profile_id=profile_id,
+                kind=kind,
+                **identity_columns(kind, value),
+                source_type=MANUAL_SOURCE,
+                source_name=actor.email,
+                first_seen_at=now,
+                last_seen_at=now,
+            )
+        )
         added.append(kind)
     return added
 
 
-def _update_matched(session: Session, actor: Actor, profile: Profile, parsed: dict[str, Any],
-                    typed_ids: dict[str, str], consent: dict[str, str],
-                    definitions: dict[str, FieldDefinition], kinds: dict[str, IdentityKind],
-                    rule: SyncRule, matched_by: str, now: datetime) -> CreateResult:
-    provenance = {p.field_key: p for p in session.exec(
-        select(AttributeProvenance).where(AttributeProvenance.profile_id == profile.id)).all()}
+def _update_matched(
+    session: Session,
+    actor: Actor,
+    profile: Profile,
+    parsed: dict[str, Any],
+    typed_ids: dict[str, str],
+    consent: dict[str, str],
+    definitions: dict[str, FieldDefinition],
+    kinds: dict[str, IdentityKind],
+    rule: SyncRule,
+    matched_by: str,
+    now: datetime,
+) -> CreateResult:
+    provenance = {
+        p.field_key: p
+        for p in session.exec(select(AttributeProvenance).where(AttributeProvenance.profile_id == profile.id)).all()
+    }
     changes: dict[str, list[Any]] = {}
     kept: dict[str, str] = {}
     writes: dict[str, Any] = {}
@@ -444,29 +527,51 @@ def _update_matched(session: Session, actor: Actor, profile: Profile, parsed: di
     added = _add_identities(session, actor, profile.id, typed_ids, now)
     consent_changes = _write_consent(session, profile.id, consent, actor, now)
     session.flush()
-    record_event(session=session, actor=actor, action="profile.create_matched", object_type="profile",
-                 object_id=profile.id, details={
-                     "matched_by": matched_by, "changes": changes, "kept": kept,
-                     "identities_added": added, "consent": consent_changes})
+    record_event(
+        session=session,
+        actor=actor,
+        action="profile.create_matched",
+        object_type="profile",
+        object_id=profile.id,
+        details={
+            "matched_by": matched_by,
+            "changes": changes,
+            "kept": kept,
+            "identities_added": added,
+            "consent": consent_changes,
+        },
+    )
     label = _kind_label(kinds, matched_by).lower()
-    parts = [f"A profile with this {label} already exists ({_profile_name(profile)}"
-             + (", deactivated" if profile.status == STATUS_DEACTIVATED else "")
-             + "): it was updated instead of creating a new one."]
+    parts = [
+        f"A profile with this {label} already exists ({_profile_name(profile)}"
+        + (", deactivated" if profile.status == STATUS_DEACTIVATED else "")
+        + "): it was updated instead of creating a new one."
+    ]
     if changes:
         parts.append("Updated: " + ", ".join(definitions[k].label for k in changes) + ".")
     if kept:
         parts.append("Kept: " + ", ".join(f"{definitions[k].label} ({why})" for k, why in kept.items()) + ".")
     if not changes and not added and not consent_changes:
         parts.append("Nothing new was entered.")
-    return CreateResult(profile_id=profile.id, matched_existing=True, message=" ".join(parts),
-                        matched_by=matched_by, changes=changes, kept=kept)
+    return CreateResult(
+        profile_id=profile.id,
+        matched_existing=True,
+        message=" ".join(parts),
+        matched_by=matched_by,
+        changes=changes,
+        kept=kept,
+    )
 
 
 # ---------------------------------------------------------------- edit, locks
 
 
 def update_profile_fields(
-    *, session: Session, actor: Actor, profile_id: int, values: dict[str, str],
+    *,
+    session: Session,
+    actor: Actor,
+    profile_id: int,
+    values: dict[str, str],
     expected_version: int | None = None,
 ) -> dict[str, list[Any]]:
     """Save one or several attributes typed by a person (inline edit, Edit dialog).
@@ -507,8 +612,14 @@ def update_profile_fields(
         raise ProfileChanged([definitions[key].label for key in writes])
     _write_values(session, actor, profile, writes, definitions, lock=True, now=utcnow())
     session.flush()
-    record_event(session=session, actor=actor, action="profile.edit", object_type="profile",
-                 object_id=profile.id, details={"changes": changes, "locked": sorted(writes)})
+    record_event(
+        session=session,
+        actor=actor,
+        action="profile.edit",
+        object_type="profile",
+        object_id=profile.id,
+        details={"changes": changes, "locked": sorted(writes)},
+    )
     return changes
 
 
@@ -525,16 +636,26 @@ def unlock_field(*, session: Session, actor: Actor, profile_id: int, field_key: 
     provenance.locked = False
     session.add(provenance)
     session.flush()
-    record_event(session=session, actor=actor, action="profile.unlock", object_type="profile",
-                 object_id=profile_id, details={"field": field_key})
+    record_event(
+        session=session,
+        actor=actor,
+        action="profile.unlock",
+        object_type="profile",
+        object_id=profile_id,
+        details={"field": field_key},
+    )
     return True
 
 
 def locked_fields(*, session: Session, profile_id: int) -> list[str]:
     """Keys of the profile's values that imports leave alone (for lock icons)."""
-    return list(session.exec(select(AttributeProvenance.field_key).where(
-        AttributeProvenance.profile_id == profile_id, AttributeProvenance.locked == True)  # noqa: E712 (SQL "= true")
-        .order_by(AttributeProvenance.field_key)).all())
+    return list(
+        session.exec(
+            select(AttributeProvenance.field_key)
+            .where(AttributeProvenance.profile_id == profile_id, AttributeProvenance.locked == True)  # noqa: E712 (SQL "= true")
+            .order_by(AttributeProvenance.field_key)
+        ).all()
+    )
 
 
 def set_consent(*, session: Session, actor: Actor, profile_id: int, channel: str, status: str) -> bool:
@@ -548,8 +669,14 @@ def set_consent(*, session: Session, actor: Actor, profile_id: int, channel: str
     changes = _write_consent(session, profile_id, parsed, actor, utcnow())
     if changes:
         session.flush()
-        record_event(session=session, actor=actor, action="profile.consent", object_type="profile",
-                     object_id=profile_id, details={"consent": changes})
+        record_event(
+            session=session,
+            actor=actor,
+            action="profile.consent",
+            object_type="profile",
+            object_id=profile_id,
+            details={"consent": changes},
+        )
     return bool(changes)
 
 
@@ -582,15 +709,27 @@ def add_identity(*, session: Session, actor: Actor, profile_id: int, kind: str, 
     if owner is not None:
         raise ProfileValidationError({key: f"{label} {normalized} already belongs to profile {owner}"})
     now = utcnow()
-    identity = Identity(profile_id=profile.id, kind=kind, **identity_columns(kind, normalized),
-                        source_type=MANUAL_SOURCE, source_name=actor.email, first_seen_at=now,
-                        last_seen_at=now)
+    identity = Identity(
+        profile_id=profile.id,
+        kind=kind,
+        **identity_columns(kind, normalized),
+        source_type=MANUAL_SOURCE,
+        source_name=actor.email,
+        first_seen_at=now,
+        last_seen_at=now,
+    )
     session.add(identity)
     profile.updated_at = now
     session.add(profile)
     session.flush()
-    record_event(session=session, actor=actor, action="identity.add", object_type="profile",
-                 object_id=profile.id, details={"kind": kind, "value": audit_value(kind, normalized)})
+    record_event(
+        session=session,
+        actor=actor,
+        action="identity.add",
+        object_type="profile",
+        object_id=profile.id,
+        details={"kind": kind, "value": audit_value(kind, normalized)},
+    )
     return identity
 
 
@@ -601,17 +740,30 @@ def remove_identity(*, session: Session, actor: Actor, profile_id: int, identity
     identity = session.get(Identity, identity_id)
     if identity is None or identity.profile_id != profile.id:
         raise ProfileError(f"Identity {identity_id} is not on profile {profile_id}")
-    remaining = session.execute(select(sa.func.count()).select_from(Identity).where(
-        Identity.profile_id == profile.id)).scalar_one()
+    remaining = session.execute(
+        select(sa.func.count()).select_from(Identity).where(Identity.profile_id == profile.id)
+    ).scalar_one()
     if remaining <= 1:
-        raise ProfileValidationError({f"{IDENTITY_PREFIX}{identity.kind}": (
-            "This is the profile's only identity: add another one before removing it")})
+        raise ProfileValidationError(
+            {
+                f"{IDENTITY_PREFIX}{identity.kind}": (
+                    "This is the profile's only identity: add another one before removing it"
+                )
+            }
+        )
     session.delete(identity)
     profile.updated_at = utcnow()
     session.add(profile)
     session.flush()
-    record_event(session=session, actor=actor, action="identity.remove", object_type="profile",
-                 object_id=profile.id, details={"kind": identity.kind,
-                                                "value": ENCRYPTED_MARK if identity.is_encrypted else identity.value,
-                                                "source": identity.source_type})
-
+    record_event(
+        session=session,
+        actor=actor,
+        action="identity.remove",
+        object_type="profile",
+        object_id=profile.id,
+        details={
+            "kind": identity.kind,
+            "value": ENCRYPTED_MARK if identity.is_encrypted else identity.value,
+            "source": identity.source_type,
+        },
+    )

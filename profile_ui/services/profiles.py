@@ -34,10 +34,31 @@ from sqlalchemy.ext.compiler import compiles
 from sqlmodel import Session, select
 
 from ..models import (
-    IDENTITY_PREFIX, MEMBERSHIP_STATES, AttributeProvenance, AuditEvent, Consent, FieldDefinition, Group,
-    GroupMembership, Identity, IdentityKind, ImportJob, ImportRowResult, LinkedObject, Profile, ProfileTag, Segment,
-    SegmentMember, Tag, TagGroup, User, fold_name, utcnow,
-    STATUS_ACTIVE, STATUS_DEACTIVATED, STATUS_DELETED,
+    IDENTITY_PREFIX,
+    MEMBERSHIP_STATES,
+    STATUS_ACTIVE,
+    STATUS_DEACTIVATED,
+    STATUS_DELETED,
+    AttributeProvenance,
+    AuditEvent,
+    Consent,
+    FieldDefinition,
+    Group,
+    GroupMembership,
+    Identity,
+    IdentityKind,
+    ImportJob,
+    ImportRowResult,
+    LinkedObject,
+    Profile,
+    ProfileTag,
+    Segment,
+    SegmentMember,
+    Tag,
+    TagGroup,
+    User,
+    fold_name,
+    utcnow,
 )
 from .attribute_sort import attribute_sort_columns, can_sort_by
 from .audit import record_event
@@ -89,8 +110,10 @@ class ProfileError(ValueError):
 def in_trash_message(profile_ids: Sequence[int]) -> str:
     ids = ", ".join(map(str, list(profile_ids)[:5])) + ("…" if len(profile_ids) > 5 else "")
     one = len(profile_ids) == 1
-    return (f"Profile{'' if one else 's'} {ids} {'is' if one else 'are'} in the trash and cannot be "
-            f"changed: restore {'it' if one else 'them'} first")
+    return (
+        f"Profile{'' if one else 's'} {ids} {'is' if one else 'are'} in the trash and cannot be "
+        f"changed: restore {'it' if one else 'them'} first"
+    )
 
 
 def changeable_profile(session: Session, profile_id: int, *, for_update: bool = False) -> Profile:
@@ -98,8 +121,7 @@ def changeable_profile(session: Session, profile_id: int, *, for_update: bool = 
     here: a profile in the trash is refused (a later restore brings it back as it was
     deleted), and so is one that does not exist. `for_update` locks its row (read anew, not
     from the session's cache) until the transaction ends."""
-    profile = session.get(Profile, profile_id, with_for_update=for_update or None,
-                          populate_existing=for_update)
+    profile = session.get(Profile, profile_id, with_for_update=for_update or None, populate_existing=for_update)
     if profile is None:
         raise ProfileError(f"Profile {profile_id} does not exist")
     if profile.status == STATUS_DELETED:
@@ -115,7 +137,8 @@ class ProfileFilter:
     (normalized the way imports store them, so "0912 345 678" finds +84912345678), the
     start of an e-mail address once it has its "@" ("linh.nguyen@gm"), or the start of a
     full name in any case, with or without its accents ("nguyen van", "Nguyễn Văn" and
-    "NGUYEN VAN" all find "Nguyễn Văn An": both sides are compared folded, fold_name). Identity kinds stored encrypted match whole values only
+    "NGUYEN VAN" all find "Nguyễn Văn An": both sides are compared folded, fold_name). Identity kinds stored
+    encrypted match whole values only
     (no e-mail prefix: see _text_ids). Tags are AND-ed: a profile must carry every tag in
     `tag_ids`, with the value in `tag_values` when one is given there. `created_to` is
     exclusive. `profile_ids` narrows to a selection.
@@ -196,8 +219,10 @@ class _NamePrefix(sa.sql.expression.ColumnElement):
     # hides the ranges from the index
     type = sa.types.NullType()
     # the variants are part of the cache key: the compiled SQL holds them as literals
-    _traverse_internals = [("column", sa.sql.visitors.InternalTraversal.dp_clauseelement),  # noqa: RUF012 (as above)
-                           ("variants", sa.sql.visitors.InternalTraversal.dp_plain_obj)]
+    _traverse_internals = [  # noqa: RUF012 (as above)
+        ("column", sa.sql.visitors.InternalTraversal.dp_clauseelement),
+        ("variants", sa.sql.visitors.InternalTraversal.dp_plain_obj),
+    ]
 
     def __init__(self, column: sa.ColumnElement, variants: tuple[str, ...]) -> None:
         self.column = column
@@ -229,8 +254,9 @@ class _DriveJoin(sa.sql.selectable.Join):
 
 
 @compiles(_DriveJoin, "sqlite")
-def _drive_join_sqlite(element: _DriveJoin, compiler: Any, asfrom: bool = True, from_linter: Any = None,
-                       **kw: Any) -> str:
+def _drive_join_sqlite(
+    element: _DriveJoin, compiler: Any, asfrom: bool = True, from_linter: Any = None, **kw: Any
+) -> str:
     if from_linter is not None:
         from_linter.edges.update((a, b) for a in element.left._from_objects for b in element.right._from_objects)
     left = element.left._compiler_dispatch(compiler, asfrom=True, from_linter=from_linter, **kw)
@@ -292,8 +318,10 @@ def _text_ids(text: str) -> sa.Select:
         select(Identity.profile_id).where(Identity.kind.in_(kinds), Identity.value == text),
         *[select(Identity.profile_id).where(Identity.kind == kind, equals(kind, text)) for kind in encrypted],
     ]
-    for looks_like, normalize, kind in (("@" in text, normalize_email, "email"),
-                                        (any(ch.isdigit() for ch in text), normalize_phone, "phone")):
+    for looks_like, normalize, kind in (
+        ("@" in text, normalize_email, "email"),
+        (any(ch.isdigit() for ch in text), normalize_phone, "phone"),
+    ):
         if not looks_like:
             continue
         try:
@@ -304,13 +332,15 @@ def _text_ids(text: str) -> sa.Select:
             lookups.append(select(Identity.profile_id).where(Identity.kind == kind, equals(kind, value)))
     prefix = text.lower()
     if "@" in prefix and " " not in prefix and "email" not in encrypted:  # the start of an e-mail
-        lookups.append(select(Identity.profile_id).where(
-            Identity.kind == "email", Identity.value >= prefix, Identity.value < prefix + _MAX_CHAR))
+        lookups.append(
+            select(Identity.profile_id).where(
+                Identity.kind == "email", Identity.value >= prefix, Identity.value < prefix + _MAX_CHAR
+            )
+        )
     return sa.union_all(*lookups) if len(lookups) > 1 else lookups[0]
 
 
-def _conditions(flt: ProfileFilter, *, plain: bool = False
-                ) -> tuple[list[sa.ColumnElement], list[_Condition]]:
+def _conditions(flt: ProfileFilter, *, plain: bool = False) -> tuple[list[sa.ColumnElement], list[_Condition]]:
     """(conditions on the profile row itself, membership conditions).
 
     `plain`: the row's columns are hidden from SQLite's index choice (drive plan, sample).
@@ -332,28 +362,42 @@ def _conditions(flt: ProfileFilter, *, plain: bool = False
         # "status = ? AND name_folded in range": one range of ix_profiles_status_name_folded
         name_ids = [select(named.id).where(named.status == flt.status, _folded_prefix(named.name_folded, text))]
         ids = sa.union_all(select(identity_ids.c.profile_id), *name_ids)
-        sets.append(_Condition(
-            scan=sa.or_(Profile.id.in_(select(identity_ids.c.profile_id)),
-                        _folded_prefix(col(Profile.name_folded), text)),
-            ids=ids, unique_ids=False, scan_by_ids=Profile.id.in_(ids)))
+        sets.append(
+            _Condition(
+                scan=sa.or_(
+                    Profile.id.in_(select(identity_ids.c.profile_id)), _folded_prefix(col(Profile.name_folded), text)
+                ),
+                ids=ids,
+                unique_ids=False,
+                scan_by_ids=Profile.id.in_(ids),
+            )
+        )
     for tag_id, value in flt.tag_conditions():
         match = [ProfileTag.tag_id == tag_id]
         if value is not None:
             match.append(ProfileTag.value == value)
-        sets.append(_Condition(
-            scan=_exists(ProfileTag.profile_id, *match),
-            ids=select(ProfileTag.profile_id).where(*match),
-            unique_ids=value is not None))  # several values of a multi-value tag
+        sets.append(
+            _Condition(
+                scan=_exists(ProfileTag.profile_id, *match),
+                ids=select(ProfileTag.profile_id).where(*match),
+                unique_ids=value is not None,
+            )
+        )  # several values of a multi-value tag
     if flt.group_id:
         # deactivated members (membership sync) are hidden from the group's lists
         member = [GroupMembership.group_id == flt.group_id, GroupMembership.state != "deactivated"]
-        sets.append(_Condition(
-            scan=_exists(GroupMembership.profile_id, *member),
-            ids=select(GroupMembership.profile_id).where(*member)))
+        sets.append(
+            _Condition(
+                scan=_exists(GroupMembership.profile_id, *member), ids=select(GroupMembership.profile_id).where(*member)
+            )
+        )
     if flt.segment_id:
-        sets.append(_Condition(
-            scan=_exists(SegmentMember.profile_id, SegmentMember.segment_id == flt.segment_id),
-            ids=select(SegmentMember.profile_id).where(SegmentMember.segment_id == flt.segment_id)))
+        sets.append(
+            _Condition(
+                scan=_exists(SegmentMember.profile_id, SegmentMember.segment_id == flt.segment_id),
+                ids=select(SegmentMember.profile_id).where(SegmentMember.segment_id == flt.segment_id),
+            )
+        )
     if flt.profile_ids is not None:
         ids = sorted(set(flt.profile_ids))
         # the rowid list is an access path of its own, so it stays indexable
@@ -407,8 +451,9 @@ def _set_size(session: Session, condition: _Condition, cap: int) -> int:
 def _id_span(session: Session) -> tuple[int, int]:
     # two scalar subqueries: SQLite answers a lone min() or max() from the end of the
     # index, but "min(id), max(id)" together by reading all of it
-    low, high = session.execute(select(select(sa.func.min(Profile.id)).scalar_subquery(),
-                                       select(sa.func.max(Profile.id)).scalar_subquery())).one()
+    low, high = session.execute(
+        select(select(sa.func.min(Profile.id)).scalar_subquery(), select(sa.func.max(Profile.id)).scalar_subquery())
+    ).one()
     return (low or 0, high or 0)
 
 
@@ -491,13 +536,21 @@ class ProfilePage:
 
 
 def list_profiles(
-    *, session: Session, actor: Actor, flt: ProfileFilter, sort: str = "created_at",
-    descending: bool = True, page: int = 1, page_size: int = DEFAULT_PAGE_SIZE,
-    with_total: bool = True, known_total: int | None = None,
+    *,
+    session: Session,
+    actor: Actor,
+    flt: ProfileFilter,
+    sort: str = "created_at",
+    descending: bool = True,
+    page: int = 1,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    with_total: bool = True,
+    known_total: int | None = None,
 ) -> ProfilePage:
     """One sorted page of the profiles matching `flt` (and, by default, the exact total).
 
-    `sort` is one of SORTABLE_COLUMNS or a custom attribute's key (attribute_sort.py); ties are broken by id, so pages never overlap.
+    `sort` is one of SORTABLE_COLUMNS or a custom attribute's key (attribute_sort.py); ties are broken by id,
+    so pages never overlap.
     `page_size` is one of PAGE_SIZES (anything else becomes 50). When only the page
     changed, pass `with_total=False, known_total=<the total shown>`: the count is not
     run again, and pages in the second half are read from the other end (as fast as
@@ -527,12 +580,12 @@ def list_profiles(
     rows = _page_rows(session, flt, sort, descending != reverse, offset, limit) if limit > 0 else []
     if reverse:
         rows.reverse()
-    return ProfilePage(rows=rows, total=total, page=page, page_size=page_size, sort=sort,
-                       descending=descending)
+    return ProfilePage(rows=rows, total=total, page=page, page_size=page_size, sort=sort, descending=descending)
 
 
-def _page_rows(session: Session, flt: ProfileFilter, sort: str, descending: bool,
-               offset: int, limit: int) -> list[Profile]:
+def _page_rows(
+    session: Session, flt: ProfileFilter, sort: str, descending: bool, offset: int, limit: int
+) -> list[Profile]:
     sqlite = _is_sqlite(session)
     rows_needed = offset + limit
     if sqlite and sort == "full_name" and flt.text.strip():
@@ -566,16 +619,25 @@ def _name_sorted_text_query(flt: ProfileFilter, descending: bool, rows_needed: i
     identity_ids = _text_ids(text).subquery()
     # identity matches are a handful: looked up by id (plain columns keep SQLite from
     # walking the name index instead), then sorted
-    parts = [select(Profile.id, Profile.name_folded, Profile.full_name)
-             .where(Profile.id.in_(select(identity_ids.c.profile_id)), *row, *others)
-             .order_by(*_order_by("full_name", descending, plain=True)).limit(rows_needed).subquery()]
-    parts.append(select(Profile.id, Profile.name_folded, Profile.full_name)
-                 .where(Profile.status == flt.status, _folded_prefix(Profile.name_folded, text), *row, *others)
-                 .order_by(*_order_by("full_name", descending, plain=False)).limit(rows_needed).subquery())
+    parts = [
+        select(Profile.id, Profile.name_folded, Profile.full_name)
+        .where(Profile.id.in_(select(identity_ids.c.profile_id)), *row, *others)
+        .order_by(*_order_by("full_name", descending, plain=True))
+        .limit(rows_needed)
+        .subquery()
+    ]
+    parts.append(
+        select(Profile.id, Profile.name_folded, Profile.full_name)
+        .where(Profile.status == flt.status, _folded_prefix(Profile.name_folded, text), *row, *others)
+        .order_by(*_order_by("full_name", descending, plain=False))
+        .limit(rows_needed)
+        .subquery()
+    )
     merged = sa.union(*(select(part.c.id, part.c.name_folded, part.c.full_name) for part in parts)).subquery()
     direction = (lambda c: c.desc()) if descending else (lambda c: c.asc())
-    return select(merged.c.id).order_by(direction(merged.c.name_folded), direction(merged.c.full_name),
-                                        direction(merged.c.id))
+    return select(merged.c.id).order_by(
+        direction(merged.c.name_folded), direction(merged.c.full_name), direction(merged.c.id)
+    )
 
 
 def count_profiles(*, session: Session, actor: Actor, flt: ProfileFilter) -> int:
@@ -633,8 +695,7 @@ def _exact_count(session: Session, flt: ProfileFilter, plan: _CountPlan) -> int:
         ids = select(id_column).distinct().subquery("driving_ids_distinct")
         id_column = next(iter(ids.c))
     joined = _DriveJoin(ids, Profile.__table__, Profile.id == id_column)
-    return session.execute(select(sa.func.count()).select_from(joined)
-                           .where(*row, *others)).scalar_one()
+    return session.execute(select(sa.func.count()).select_from(joined).where(*row, *others)).scalar_one()
 
 
 @dataclass(frozen=True)
@@ -678,15 +739,21 @@ def _sampled_count(session: Session, flt: ProfileFilter) -> CountEstimate:
     parts = []
     for i in range(_SAMPLE_WINDOWS):
         start = low + int(i * step + (step - width) / 2)
-        parts.append(select(sa.func.count().label("n")).select_from(Profile).where(
-            Profile.id.between(start, start + width - 1), where))
+        parts.append(
+            select(sa.func.count().label("n"))
+            .select_from(Profile)
+            .where(Profile.id.between(start, start + width - 1), where)
+        )
     hits = session.execute(select(sa.func.sum(sa.union_all(*parts).subquery().c.n))).scalar_one() or 0
     sampled = width * _SAMPLE_WINDOWS
     share = float(hits) / sampled  # PostgreSQL sums to a Decimal
     margin = 1.96 * math.sqrt(max(share * (1 - share), 1 / sampled) / sampled)
-    return CountEstimate(value=round(share * span), exact=False,
-                         low=max(0, round((share - margin) * span)),
-                         high=round(min(1.0, share + margin) * span))
+    return CountEstimate(
+        value=round(share * span),
+        exact=False,
+        low=max(0, round((share - margin) * span)),
+        high=round(min(1.0, share + margin) * span),
+    )
 
 
 # ---------------------------------------------------------------- page helpers
@@ -698,9 +765,16 @@ def identities_of(*, session: Session, profile_ids: list[int]) -> dict[int, dict
     if not profile_ids:
         return result
     rows = session.exec(
-        select(Identity.profile_id, Identity.kind, Identity.value, Identity.value_encrypted,
-               Identity.key_id, Identity.is_encrypted)
-        .where(Identity.profile_id.in_(profile_ids)).order_by(Identity.id)
+        select(
+            Identity.profile_id,
+            Identity.kind,
+            Identity.value,
+            Identity.value_encrypted,
+            Identity.key_id,
+            Identity.is_encrypted,
+        )
+        .where(Identity.profile_id.in_(profile_ids))
+        .order_by(Identity.id)
     ).all()
     for pid, kind, *stored in rows:  # encrypted values are decrypted for display
         result[pid].setdefault(kind, []).append(display_identity_value(*stored))
@@ -710,22 +784,23 @@ def identities_of(*, session: Session, profile_ids: list[int]) -> dict[int, dict
 UNDECRYPTABLE = "•••• (cannot be decrypted)"
 
 
-def display_identity_value(value: str, value_encrypted: str | None, key_id: str | None,
-                           is_encrypted: bool) -> str:
+def display_identity_value(value: str, value_encrypted: str | None, key_id: str | None, is_encrypted: bool) -> str:
     """An identity as a person reads it: decrypted when stored encrypted (a marker when its
     key is not configured, never the hash)."""
     plain = plain_value(value, value_encrypted, key_id, is_encrypted)
     return UNDECRYPTABLE if plain is None else plain
 
 
-def tags_of(*, session: Session, profile_ids: list[int],
-            tag_ids: Sequence[int] | None = None) -> dict[int, dict[int, list[str]]]:
+def tags_of(
+    *, session: Session, profile_ids: list[int], tag_ids: Sequence[int] | None = None
+) -> dict[int, dict[int, list[str]]]:
     """{profile id: {tag id: [values]}} for a page of profiles (only `tag_ids` if given)."""
     result: dict[int, dict[int, list[str]]] = {pid: {} for pid in profile_ids}
     if not profile_ids or (tag_ids is not None and not tag_ids):
         return result
     query = select(ProfileTag.profile_id, ProfileTag.tag_id, ProfileTag.value).where(
-        ProfileTag.profile_id.in_(profile_ids))
+        ProfileTag.profile_id.in_(profile_ids)
+    )
     if tag_ids is not None:
         query = query.where(ProfileTag.tag_id.in_(list(tag_ids)))
     for pid, tag_id, value in session.exec(query.order_by(ProfileTag.id)).all():
@@ -763,9 +838,12 @@ def page_cells(*, session: Session, rows: Sequence[Profile], columns: Sequence[s
     or "tag:<id>" (the tag's values; "✓" for a tag without value). Two queries at most.
     """
     ids = [p.id for p in rows]
-    kinds = [c[len(IDENTITY_COLUMN_PREFIX):] for c in columns if c.startswith(IDENTITY_COLUMN_PREFIX)]
-    tag_ids = [int(c[len(TAG_COLUMN_PREFIX):]) for c in columns
-               if c.startswith(TAG_COLUMN_PREFIX) and c[len(TAG_COLUMN_PREFIX):].isdigit()]
+    kinds = [c[len(IDENTITY_COLUMN_PREFIX) :] for c in columns if c.startswith(IDENTITY_COLUMN_PREFIX)]
+    tag_ids = [
+        int(c[len(TAG_COLUMN_PREFIX) :])
+        for c in columns
+        if c.startswith(TAG_COLUMN_PREFIX) and c[len(TAG_COLUMN_PREFIX) :].isdigit()
+    ]
     identities = identities_of(session=session, profile_ids=ids) if kinds else {}
     tags = tags_of(session=session, profile_ids=ids, tag_ids=tag_ids) if tag_ids else {}
     system = set(Profile.__table__.c.keys())
@@ -774,9 +852,9 @@ def page_cells(*, session: Session, rows: Sequence[Profile], columns: Sequence[s
         cells = {"id": str(p.id)}
         for column in columns:
             if column.startswith(IDENTITY_COLUMN_PREFIX):
-                cells[column] = ", ".join(identities.get(p.id, {}).get(column[len(IDENTITY_COLUMN_PREFIX):], []))
+                cells[column] = ", ".join(identities.get(p.id, {}).get(column[len(IDENTITY_COLUMN_PREFIX) :], []))
             elif column.startswith(TAG_COLUMN_PREFIX):
-                tag_id = column[len(TAG_COLUMN_PREFIX):]
+                tag_id = column[len(TAG_COLUMN_PREFIX) :]
                 values = tags.get(p.id, {}).get(int(tag_id), []) if tag_id.isdigit() else []
                 cells[column] = ", ".join(v or "✓" for v in values)
             elif column in system:
@@ -820,52 +898,80 @@ def get_profile_360(*, session: Session, actor: Actor, profile_id: int) -> dict[
     profile = session.get(Profile, profile_id)
     if profile is None or profile.status == STATUS_DELETED:
         raise ProfileError(f"Profile {profile_id} does not exist")
-    identities = session.exec(select(Identity).where(Identity.profile_id == profile_id)
-                              .order_by(Identity.kind, Identity.id)).all()
+    identities = session.exec(
+        select(Identity).where(Identity.profile_id == profile_id).order_by(Identity.kind, Identity.id)
+    ).all()
     tags = session.exec(
-        select(ProfileTag, Tag, TagGroup).join(Tag, Tag.id == ProfileTag.tag_id)
+        select(ProfileTag, Tag, TagGroup)
+        .join(Tag, Tag.id == ProfileTag.tag_id)
         .join(TagGroup, TagGroup.id == Tag.group_id)
-        .where(ProfileTag.profile_id == profile_id).order_by(TagGroup.name, Tag.name, ProfileTag.value)
+        .where(ProfileTag.profile_id == profile_id)
+        .order_by(TagGroup.name, Tag.name, ProfileTag.value)
     ).all()
     segments = session.exec(
-        select(Segment, SegmentMember).join(SegmentMember, SegmentMember.segment_id == Segment.id)
-        .where(SegmentMember.profile_id == profile_id).order_by(Segment.name)
+        select(Segment, SegmentMember)
+        .join(SegmentMember, SegmentMember.segment_id == Segment.id)
+        .where(SegmentMember.profile_id == profile_id)
+        .order_by(Segment.name)
     ).all()
     groups = session.exec(
-        select(Group, GroupMembership).join(GroupMembership, GroupMembership.group_id == Group.id)
-        .where(GroupMembership.profile_id == profile_id).order_by(Group.name)
+        select(Group, GroupMembership)
+        .join(GroupMembership, GroupMembership.group_id == Group.id)
+        .where(GroupMembership.profile_id == profile_id)
+        .order_by(Group.name)
     ).all()
-    consent = session.exec(select(Consent).where(Consent.profile_id == profile_id)
-                           .order_by(Consent.channel)).all()
-    linked = session.exec(select(LinkedObject).where(LinkedObject.profile_id == profile_id)
-                          .order_by(LinkedObject.object_type, LinkedObject.name)).all()
-    provenance = session.exec(select(AttributeProvenance)
-                              .where(AttributeProvenance.profile_id == profile_id)).all()
+    consent = session.exec(select(Consent).where(Consent.profile_id == profile_id).order_by(Consent.channel)).all()
+    linked = session.exec(
+        select(LinkedObject)
+        .where(LinkedObject.profile_id == profile_id)
+        .order_by(LinkedObject.object_type, LinkedObject.name)
+    ).all()
+    provenance = session.exec(select(AttributeProvenance).where(AttributeProvenance.profile_id == profile_id)).all()
     history = session.exec(
-        select(AuditEvent).where(AuditEvent.object_type == "profile",
-                                 AuditEvent.object_id == str(profile_id))
-        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(100)
+        select(AuditEvent)
+        .where(AuditEvent.object_type == "profile", AuditEvent.object_id == str(profile_id))
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+        .limit(100)
     ).all()
     # imports write one audit event per file, not per person: the person's own row results
     # say what each applied import did to them (dry runs and unfinished jobs left out)
     imports = session.exec(
-        select(ImportJob.id, ImportJob.kind, ImportJob.file_name, ImportJob.status, ImportJob.finished_at,
-               User.email, ImportRowResult.row_number, ImportRowResult.outcome, ImportRowResult.changes)
+        select(
+            ImportJob.id,
+            ImportJob.kind,
+            ImportJob.file_name,
+            ImportJob.status,
+            ImportJob.finished_at,
+            User.email,
+            ImportRowResult.row_number,
+            ImportRowResult.outcome,
+            ImportRowResult.changes,
+        )
         .join(ImportJob, ImportJob.id == ImportRowResult.job_id)
         .outerjoin(User, User.id == ImportJob.created_by)
-        .where(ImportRowResult.profile_id == profile_id, ImportJob.status.in_(("completed", "undone")),
-               ImportJob.finished_at.is_not(None))
-        .order_by(ImportJob.finished_at.desc(), ImportJob.id.desc()).limit(100)
+        .where(
+            ImportRowResult.profile_id == profile_id,
+            ImportJob.status.in_(("completed", "undone")),
+            ImportJob.finished_at.is_not(None),
+        )
+        .order_by(ImportJob.finished_at.desc(), ImportJob.id.desc())
+        .limit(100)
     ).all()
-    fields = session.exec(select(FieldDefinition).order_by(FieldDefinition.position,
-                                                           FieldDefinition.key)).all()
+    fields = session.exec(select(FieldDefinition).order_by(FieldDefinition.position, FieldDefinition.key)).all()
     return {
-        "profile": profile, "fields": list(fields), "identities": list(identities),
-        "identity_values": {i.id: display_identity_value(i.value, i.value_encrypted, i.key_id, i.is_encrypted)
-                            for i in identities},
-        "tags": list(tags), "segments": list(segments), "groups": list(groups),
-        "consent": list(consent), "linked": list(linked),
-        "provenance": {p.field_key: p for p in provenance}, "history": list(history),
+        "profile": profile,
+        "fields": list(fields),
+        "identities": list(identities),
+        "identity_values": {
+            i.id: display_identity_value(i.value, i.value_encrypted, i.key_id, i.is_encrypted) for i in identities
+        },
+        "tags": list(tags),
+        "segments": list(segments),
+        "groups": list(groups),
+        "consent": list(consent),
+        "linked": list(linked),
+        "provenance": {p.field_key: p for p in provenance},
+        "history": list(history),
         "imports": [ProfileImportRow(*row) for row in imports],
     }
 
@@ -879,17 +985,22 @@ def set_profile_status(*, session: Session, actor: Actor, profile_id: int, activ
         profile.status = new_status
         profile.updated_at = utcnow()
         session.add(profile)
-        record_event(session=session, actor=actor,
-                     action="profile.reactivate" if active else "profile.deactivate",
-                     object_type="profile", object_id=profile_id)
+        record_event(
+            session=session,
+            actor=actor,
+            action="profile.reactivate" if active else "profile.deactivate",
+            object_type="profile",
+            object_id=profile_id,
+        )
     return profile
 
 
 # ---------------------------------------------------------------- bulk actions
 
 
-def _selected_ids(session: Session, actor: Actor, profile_ids: Sequence[int] | None,
-                  flt: ProfileFilter | None) -> list[int]:
+def _selected_ids(
+    session: Session, actor: Actor, profile_ids: Sequence[int] | None, flt: ProfileFilter | None
+) -> list[int]:
     """The profiles a bulk action applies to: explicit ids, or "all N matching" a filter."""
     if (profile_ids is None) == (flt is None):
         raise ProfileError("Choose the profiles: give either their ids or a filter")
@@ -897,14 +1008,13 @@ def _selected_ids(session: Session, actor: Actor, profile_ids: Sequence[int] | N
         _check_filter(flt)
         if flt.status == STATUS_DELETED:
             raise ProfileError("Profiles in the trash cannot be changed: restore them first")
-        return list(session.execute(select(Profile.id).where(filter_condition(flt))
-                                    .order_by(Profile.id)).scalars())
+        return list(session.execute(select(Profile.id).where(filter_condition(flt)).order_by(Profile.id)).scalars())
     ids = sorted({int(i) for i in profile_ids or ()})
     if not ids:
         return []
     statuses: dict[int, str] = {}
     for start in range(0, len(ids), 5000):
-        chunk = ids[start:start + 5000]
+        chunk = ids[start : start + 5000]
         statuses.update(session.execute(select(Profile.id, Profile.status).where(Profile.id.in_(chunk))).all())
     missing = [i for i in ids if i not in statuses]
     if missing:
@@ -916,8 +1026,14 @@ def _selected_ids(session: Session, actor: Actor, profile_ids: Sequence[int] | N
 
 
 def tag_profiles(
-    *, session: Session, actor: Actor, tag_id: int, value: str = "", policy: str = "ignore",
-    profile_ids: Sequence[int] | None = None, flt: ProfileFilter | None = None,
+    *,
+    session: Session,
+    actor: Actor,
+    tag_id: int,
+    value: str = "",
+    policy: str = "ignore",
+    profile_ids: Sequence[int] | None = None,
+    flt: ProfileFilter | None = None,
 ) -> int:
     """Give a tag (with a value) to profiles: the given ids, or all matching `flt`.
 
@@ -943,33 +1059,50 @@ def tag_profiles(
         return 0
     now = utcnow()
     for start in range(0, len(ids), 5000):
-        chunk = ids[start:start + 5000]
+        chunk = ids[start : start + 5000]
         if tag.kind == "text":
-            session.execute(sa.delete(ProfileTag).where(ProfileTag.tag_id == tag_id,
-                                                        ProfileTag.profile_id.in_(chunk)))
+            session.execute(sa.delete(ProfileTag).where(ProfileTag.tag_id == tag_id, ProfileTag.profile_id.in_(chunk)))
         else:
-            session.execute(sa.delete(ProfileTag).where(
-                ProfileTag.tag_id == tag_id, ProfileTag.profile_id.in_(chunk),
-                ProfileTag.value == value))
-        session.execute(sa.insert(ProfileTag), [
-            {"profile_id": pid, "tag_id": tag_id, "value": value, "source": "manual",
-             "policy": policy, "import_job_id": None, "created_by": actor.user_id, "created_at": now}
-            for pid in chunk
-        ])
-    details = {"tag": tag.name, "value": value, "policy": policy, "profiles": len(ids),
-               "profile_ids": ids[:100]}
+            session.execute(
+                sa.delete(ProfileTag).where(
+                    ProfileTag.tag_id == tag_id, ProfileTag.profile_id.in_(chunk), ProfileTag.value == value
+                )
+            )
+        session.execute(
+            sa.insert(ProfileTag),
+            [
+                {
+                    "profile_id": pid,
+                    "tag_id": tag_id,
+                    "value": value,
+                    "source": "manual",
+                    "policy": policy,
+                    "import_job_id": None,
+                    "created_by": actor.user_id,
+                    "created_at": now,
+                }
+                for pid in chunk
+            ],
+        )
+    details = {"tag": tag.name, "value": value, "policy": policy, "profiles": len(ids), "profile_ids": ids[:100]}
     if flt is not None:
         details["filter"] = flt.to_json()
-    record_event(session=session, actor=actor, action="profile.tag", object_type="tag",
-                 object_id=tag_id, details=details)
+    record_event(
+        session=session, actor=actor, action="profile.tag", object_type="tag", object_id=tag_id, details=details
+    )
     if len(ids) == 1:
-        record_event(session=session, actor=actor, action="profile.tag", object_type="profile",
-                     object_id=ids[0], details={"tag": tag.name, "value": value, "policy": policy})
+        record_event(
+            session=session,
+            actor=actor,
+            action="profile.tag",
+            object_type="profile",
+            object_id=ids[0],
+            details={"tag": tag.name, "value": value, "policy": policy},
+        )
     return len(ids)
 
 
-def untag_profile(*, session: Session, actor: Actor, profile_id: int, tag_id: int,
-                  value: str | None = None) -> int:
+def untag_profile(*, session: Session, actor: Actor, profile_id: int, tag_id: int, value: str | None = None) -> int:
     """Remove a tag (one value of it, or all its values) from one profile; how many went."""
     actor.require(PROFILES_TAG)
     tag = session.get(Tag, tag_id)
@@ -981,14 +1114,25 @@ def untag_profile(*, session: Session, actor: Actor, profile_id: int, tag_id: in
         where.append(ProfileTag.value == value)
     removed = session.execute(sa.delete(ProfileTag).where(*where)).rowcount or 0
     if removed:
-        record_event(session=session, actor=actor, action="profile.untag", object_type="profile",
-                     object_id=profile_id, details={"tag": tag.name, "value": value})
+        record_event(
+            session=session,
+            actor=actor,
+            action="profile.untag",
+            object_type="profile",
+            object_id=profile_id,
+            details={"tag": tag.name, "value": value},
+        )
     return removed
 
 
 def add_profiles_to_group(
-    *, session: Session, actor: Actor, group_id: int, state: str = "active",
-    profile_ids: Sequence[int] | None = None, flt: ProfileFilter | None = None,
+    *,
+    session: Session,
+    actor: Actor,
+    group_id: int,
+    state: str = "active",
+    profile_ids: Sequence[int] | None = None,
+    flt: ProfileFilter | None = None,
 ) -> int:
     """Add profiles (ids, or all matching `flt`) to a group; returns how many were added
     (members already in it keep their membership)."""
@@ -1002,18 +1146,38 @@ def add_profiles_to_group(
     now = utcnow()
     added = 0
     for start in range(0, len(ids), 5000):
-        chunk = ids[start:start + 5000]
-        present = set(session.execute(select(GroupMembership.profile_id).where(
-            GroupMembership.group_id == group_id, GroupMembership.profile_id.in_(chunk))).scalars())
+        chunk = ids[start : start + 5000]
+        present = set(
+            session.execute(
+                select(GroupMembership.profile_id).where(
+                    GroupMembership.group_id == group_id, GroupMembership.profile_id.in_(chunk)
+                )
+            ).scalars()
+        )
         new = [pid for pid in chunk if pid not in present]
         if new:
-            session.execute(sa.insert(GroupMembership), [
-                {"group_id": group_id, "profile_id": pid, "state": state,
-                 "invited_at": now if state == "invited" else None, "updated_at": now} for pid in new])
+            session.execute(
+                sa.insert(GroupMembership),
+                [
+                    {
+                        "group_id": group_id,
+                        "profile_id": pid,
+                        "state": state,
+                        "invited_at": now if state == "invited" else None,
+                        "updated_at": now,
+                    }
+                    for pid in new
+                ],
+            )
             added += len(new)
-    record_event(session=session, actor=actor, action="group.add_members", object_type="group",
-                 object_id=group_id, details={"group": group.name, "added": added,
-                                              "selected": len(ids), "profile_ids": ids[:100]})
+    record_event(
+        session=session,
+        actor=actor,
+        action="group.add_members",
+        object_type="group",
+        object_id=group_id,
+        details={"group": group.name, "added": added, "selected": len(ids), "profile_ids": ids[:100]},
+    )
     return added
 
 
@@ -1023,9 +1187,16 @@ def remove_profile_from_group(*, session: Session, actor: Actor, group_id: int, 
     if group is None:
         raise ProfileError(f"Group {group_id} does not exist")
     changeable_profile(session, profile_id)
-    removed = session.execute(sa.delete(GroupMembership).where(
-        GroupMembership.group_id == group_id, GroupMembership.profile_id == profile_id)).rowcount
+    removed = session.execute(
+        sa.delete(GroupMembership).where(GroupMembership.group_id == group_id, GroupMembership.profile_id == profile_id)
+    ).rowcount
     if removed:
-        record_event(session=session, actor=actor, action="group.remove_member", object_type="profile",
-                     object_id=profile_id, details={"group": group.name})
+        record_event(
+            session=session,
+            actor=actor,
+            action="group.remove_member",
+            object_type="profile",
+            object_id=profile_id,
+            details={"group": group.name},
+        )
     return bool(removed)

@@ -39,15 +39,31 @@ from sqlmodel import Session, select
 from ..models import ExportJob, ImportJob, utcnow
 from ..settings import get_settings
 from . import file_store
-from .file_places import (
-    FilesPurged, _files, _mtime, _timestamp, _unlink, content_digest_of, delete_upload, error_file_available,
-    error_file_dir, error_file_expires_at, error_file_note, in_upload_dir,
-    sheet_cache_dir, upload_dir,
-)
 from .audit import record_event
 from .exporting import delete_expired_export_files
+from .file_places import (
+    FilesPurged,
+    _files,
+    _mtime,
+    _timestamp,
+    _unlink,
+    content_digest_of,
+    delete_upload,
+    error_file_available,
+    error_file_dir,
+    error_file_expires_at,
+    error_file_note,
+    in_upload_dir,
+    sheet_cache_dir,
+    upload_dir,
+)
 from .importing.jobs import (
-    AWAITING_CONFIRMATION, CANCELLED, FINAL_STATUSES, ImportJobError, get_import, require_manager,
+    AWAITING_CONFIRMATION,
+    CANCELLED,
+    FINAL_STATUSES,
+    ImportJobError,
+    get_import,
+    require_manager,
 )
 from .importing.jobs import error_file_download as _audited_error_file
 from .importing.read import PARSED_SHEET_CACHE_HOURS
@@ -72,7 +88,6 @@ def error_file_download(*, session: Session, actor: Actor, job_id: int) -> tuple
     return file_store.read_bytes(path), name
 
 
-
 # ---------------------------------------------------------------- the purge
 
 
@@ -80,9 +95,10 @@ def _jobs_naming(session: Session, names: list[str]) -> dict[str, list[ImportJob
     """Upload file name -> the import jobs that name it as their stored file."""
     found: dict[str, list[ImportJob]] = {name: [] for name in names}
     for start in range(0, len(names), _QUERY_BATCH):
-        batch = names[start:start + _QUERY_BATCH]
-        jobs = session.exec(select(ImportJob).where(
-            sa.or_(*[ImportJob.stored_path.endswith("/" + name) for name in batch]))).all()
+        batch = names[start : start + _QUERY_BATCH]
+        jobs = session.exec(
+            select(ImportJob).where(sa.or_(*[ImportJob.stored_path.endswith("/" + name) for name in batch]))
+        ).all()
         for job in jobs:
             if in_upload_dir(job.stored_path):
                 found.setdefault(Path(job.stored_path).name, []).append(job)
@@ -93,9 +109,14 @@ def _cancel_stale_preview(session: Session, actor: Actor, job: ImportJob, hours:
     job.status = CANCELLED
     job.finished_at = utcnow()
     session.add(job)
-    record_event(session=session, actor=actor, action="import.cancel", object_type="import",
-                 object_id=job.id, details={"file": job.file_name, "was": AWAITING_CONFIRMATION,
-                                            "why": f"not confirmed within {hours} hours"})
+    record_event(
+        session=session,
+        actor=actor,
+        action="import.cancel",
+        object_type="import",
+        object_id=job.id,
+        details={"file": job.file_name, "was": AWAITING_CONFIRMATION, "why": f"not confirmed within {hours} hours"},
+    )
 
 
 def _purge_uploads(session: Session, actor: Actor, now: datetime, report: FilesPurged) -> None:
@@ -113,8 +134,7 @@ def _purge_uploads(session: Session, actor: Actor, now: datetime, report: FilesP
             continue  # an import of it may still run
         if jobs:
             # a cancel may be the wizard's Back: the same file is submitted again
-            last_cancel = max((j.finished_at or j.created_at for j in jobs if j.status == CANCELLED),
-                              default=None)
+            last_cancel = max((j.finished_at or j.created_at for j in jobs if j.status == CANCELLED), default=None)
             if last_cancel is None or last_cancel + window <= now:
                 delete_upload(path, report)
             continue
@@ -135,8 +155,7 @@ def _purge_sheet_cache(report: FilesPurged) -> None:
     live = {d for d in (content_digest_of(p) for p in _files(upload_dir())) if d}
     cutoff = time.time() - PARSED_SHEET_CACHE_HOURS * 3600
     for entry in entries:
-        if (entry.name.split("-", 1)[0] not in live or _mtime(entry) < cutoff) \
-                and _unlink(entry, report):
+        if (entry.name.split("-", 1)[0] not in live or _mtime(entry) < cutoff) and _unlink(entry, report):
             report.sheet_cache += 1
 
 
@@ -145,8 +164,14 @@ def _purge_error_files(session: Session, now: datetime, report: FilesPurged) -> 
     ids = sorted({int(m.group(1)) for m in (_ERROR_FILE.match(p.name) for p in files) if m})
     jobs: dict[int, ImportJob] = {}
     for start in range(0, len(ids), _QUERY_BATCH):
-        jobs.update({j.id: j for j in session.exec(
-            select(ImportJob).where(ImportJob.id.in_(ids[start:start + _QUERY_BATCH]))).all()})
+        jobs.update(
+            {
+                j.id: j
+                for j in session.exec(
+                    select(ImportJob).where(ImportJob.id.in_(ids[start : start + _QUERY_BATCH]))
+                ).all()
+            }
+        )
     hours = get_settings().import_error_file_hours
     for path in files:
         match = _ERROR_FILE.match(path.name)
@@ -165,10 +190,14 @@ def _purge_export_files(session: Session, now: datetime, report: FilesPurged) ->
     root = get_settings().export_dir
     if not root.is_dir():
         return
-    live = {Path(p).resolve() for (p,) in session.execute(
-        sa.select(ExportJob.file_path).where(ExportJob.file_path.is_not(None))).all()}
-    running = {str(i) for (i,) in session.execute(
-        sa.select(ExportJob.id).where(ExportJob.status.in_(("queued", "running")))).all()}
+    live = {
+        Path(p).resolve()
+        for (p,) in session.execute(sa.select(ExportJob.file_path).where(ExportJob.file_path.is_not(None))).all()
+    }
+    running = {
+        str(i)
+        for (i,) in session.execute(sa.select(ExportJob.id).where(ExportJob.status.in_(("queued", "running")))).all()
+    }
     for folder in (p for p in root.iterdir() if p.is_dir() and p.name not in running):
         for path in _files(folder):
             if path.resolve() not in live and _unlink(path, report):
@@ -230,9 +259,18 @@ def rekey_files(*, session: Session, actor: Actor) -> FilesRekeyed:
             done.unreadable += 1
         except FileNotFoundError:  # removed meanwhile (the purge, an erasure)
             continue
-    record_event(session=session, actor=actor, action="files.rekey", object_type="files",
-                 details={"rewritten": done.rewritten, "unchanged": done.unchanged,
-                          "unreadable": done.unreadable, "encrypted": file_store.files_encrypted()})
+    record_event(
+        session=session,
+        actor=actor,
+        action="files.rekey",
+        object_type="files",
+        details={
+            "rewritten": done.rewritten,
+            "unchanged": done.unchanged,
+            "unreadable": done.unreadable,
+            "encrypted": file_store.files_encrypted(),
+        },
+    )
     return done
 
 
@@ -248,4 +286,3 @@ def purge_files(*, session: Session, actor: Actor = SYSTEM_ACTOR, now: datetime 
     _purge_export_files(session, now, report)
     _make_private(report)
     return report
-

@@ -109,7 +109,8 @@ _XML_HEAD = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 _SHEET_VIEWS = (
     _XML_HEAD + f'<worksheet xmlns="{_MAIN_NS}" xmlns:r="{_REL_NS}"><sheetViews>'
     '<sheetView workbookViewId="0"><pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" '
-    'state="frozen"/></sheetView></sheetViews>')
+    'state="frozen"/></sheetView></sheetViews>'
+)
 _SHEET_TAIL = "</sheetData></worksheet>"
 _STYLES = (  # two cell formats: 0 normal, 1 bold (the header row)
     _XML_HEAD + f'<styleSheet xmlns="{_MAIN_NS}"><fonts count="2"><font><sz val="11"/>'
@@ -120,7 +121,8 @@ _STYLES = (  # two cell formats: 0 normal, 1 bold (the header row)
     'fontId="0" fillId="0" borderId="0"/></cellStyleXfs><cellXfs count="2"><xf numFmtId="0" '
     'fontId="0" fillId="0" borderId="0" xfId="0"/><xf numFmtId="0" fontId="1" fillId="0" '
     'borderId="0" xfId="0" applyFont="1"/></cellXfs><cellStyles count="1"><cellStyle '
-    'name="Normal" xfId="0" builtinId="0"/></cellStyles></styleSheet>')
+    'name="Normal" xfId="0" builtinId="0"/></cellStyles></styleSheet>'
+)
 XLSX_MAX_CELL_CHARS = 32_767
 _XLSX_SLICE_ROWS = 5_000
 # characters XML 1.0 cannot carry (and CR, which parsers turn into LF): OOXML writes them as
@@ -139,11 +141,13 @@ def _column_letters(index: int) -> str:
 
 
 def _xml_text(value: pl.Expr, has_unsafe: bool) -> pl.Expr:
-    escaped = (value.str.slice(0, XLSX_MAX_CELL_CHARS)
-               .str.replace_all("&", "&amp;", literal=True)
-               .str.replace_all("<", "&lt;", literal=True)
-               .str.replace_all(">", "&gt;", literal=True)
-               .str.replace_all(r"_(x[0-9A-Fa-f]{4}_)", "_x005F_$1"))
+    escaped = (
+        value.str.slice(0, XLSX_MAX_CELL_CHARS)
+        .str.replace_all("&", "&amp;", literal=True)
+        .str.replace_all("<", "&lt;", literal=True)
+        .str.replace_all(">", "&gt;", literal=True)
+        .str.replace_all(r"_(x[0-9A-Fa-f]{4}_)", "_x005F_$1")
+    )
     if has_unsafe:
         for char in _XML_UNSAFE:
             escaped = escaped.str.replace_all(char, f"_x{ord(char):04X}_", literal=True)
@@ -167,8 +171,15 @@ class XlsxSink:
     ("<sheet_name>", "<sheet_name> 2", ...).
     """
 
-    def __init__(self, out: IO[bytes], headers: Sequence[str], *, number_columns: Sequence[int] = (),
-                 sheet_name: str = "Sheet", widths: Sequence[float] | None = None) -> None:
+    def __init__(
+        self,
+        out: IO[bytes],
+        headers: Sequence[str],
+        *,
+        number_columns: Sequence[int] = (),
+        sheet_name: str = "Sheet",
+        widths: Sequence[float] | None = None,
+    ) -> None:
         self.out = out  # the package is written to this binary stream; close() closes it
         self.archive = zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=3)
         self.headers = list(headers)
@@ -185,10 +196,17 @@ class XlsxSink:
         self.handle = self.archive.open(f"xl/worksheets/sheet{self.sheets}.xml", "w", force_zip64=True)
         header = "".join(
             f'<c r="{letter}1" t="inlineStr" s="1"><is><t xml:space="preserve">{text}</t></is></c>'
-            for letter, text in zip(self.letters, _xml_texts(self.headers)))
-        cols = ("<cols>" + "".join(f'<col min="{n}" max="{n}" width="{w}" customWidth="1"/>'
-                                   for n, w in enumerate(self.widths, start=1)) + "</cols>"
-                if self.widths else "")
+            for letter, text in zip(self.letters, _xml_texts(self.headers))
+        )
+        cols = (
+            "<cols>"
+            + "".join(
+                f'<col min="{n}" max="{n}" width="{w}" customWidth="1"/>' for n, w in enumerate(self.widths, start=1)
+            )
+            + "</cols>"
+            if self.widths
+            else ""
+        )
         self.handle.write((_SHEET_VIEWS + cols + f'<sheetData><row r="1">{header}</row>').encode())
         self.rows_in_sheet = 0
 
@@ -214,27 +232,38 @@ class XlsxSink:
 
     def _rows_xml(self, frame: pl.DataFrame, first_row: int) -> str:
         names = frame.columns
-        unsafe = frame.select([pl.col(n).cast(pl.String).str.contains(_XML_UNSAFE_PATTERN).any().alias(n)
-                               for n in names]).row(0)
+        unsafe = frame.select(
+            [pl.col(n).cast(pl.String).str.contains(_XML_UNSAFE_PATTERN).any().alias(n) for n in names]
+        ).row(0)
         row = pl.col("__row")
         cells = []
         for index, (name, letter, has_unsafe) in enumerate(zip(names, self.letters, unsafe)):
             value = pl.col(name).cast(pl.String)
             ref = pl.concat_str([pl.lit(f'<c r="{letter}'), row])
-            text_cell = pl.concat_str([ref, pl.lit('" t="inlineStr"><is><t xml:space="preserve">'),
-                                       _xml_text(value, bool(has_unsafe)), pl.lit("</t></is></c>")])
+            text_cell = pl.concat_str(
+                [
+                    ref,
+                    pl.lit('" t="inlineStr"><is><t xml:space="preserve">'),
+                    _xml_text(value, bool(has_unsafe)),
+                    pl.lit("</t></is></c>"),
+                ]
+            )
             if index in self.numbers:
                 number = value.cast(pl.Float64, strict=False)
                 is_number = number.is_not_null() & number.is_finite()
-                cell = pl.when(is_number).then(pl.concat_str(
-                    [ref, pl.lit('"><v>'), value.str.strip_chars(), pl.lit("</v></c>")])).otherwise(text_cell)
+                cell = (
+                    pl.when(is_number)
+                    .then(pl.concat_str([ref, pl.lit('"><v>'), value.str.strip_chars(), pl.lit("</v></c>")]))
+                    .otherwise(text_cell)
+                )
             else:
                 cell = text_cell
             cells.append(pl.when(value.fill_null("") == "").then(pl.lit("")).otherwise(cell))
         rows = frame.with_columns(
             pl.int_range(first_row, first_row + frame.height, dtype=pl.Int64).cast(pl.String).alias("__row")
-        ).select(pl.concat_str([pl.lit('<row r="'), row, pl.lit('">'), *cells, pl.lit("</row>")])
-                 .str.join("").alias("xml"))
+        ).select(
+            pl.concat_str([pl.lit('<row r="'), row, pl.lit('">'), *cells, pl.lit("</row>")]).str.join("").alias("xml")
+        )
         return rows.item()
 
     def close(self) -> None:
@@ -253,23 +282,33 @@ class XlsxSink:
                 'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
                 '<Override PartName="/xl/styles.xml" ContentType="application/'
                 'vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
-                + "".join(f'<Override PartName="/xl/worksheets/sheet{n}.xml" ContentType="application/'
-                          'vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>' for n in sheets)
-                + "</Types>"),
+                + "".join(
+                    f'<Override PartName="/xl/worksheets/sheet{n}.xml" ContentType="application/'
+                    'vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+                    for n in sheets
+                )
+                + "</Types>"
+            ),
             "_rels/.rels": (
                 _XML_HEAD + f'<Relationships xmlns="{_PKG_REL_NS}"><Relationship Id="rId1" '
-                f'Type="{_REL_NS}/officeDocument" Target="xl/workbook.xml"/></Relationships>'),
+                f'Type="{_REL_NS}/officeDocument" Target="xl/workbook.xml"/></Relationships>'
+            ),
             "xl/workbook.xml": (
                 _XML_HEAD + f'<workbook xmlns="{_MAIN_NS}" xmlns:r="{_REL_NS}"><bookViews>'
-                '<workbookView/></bookViews><sheets>'
+                "<workbookView/></bookViews><sheets>"
                 + "".join(f'<sheet name="{name}" sheetId="{n}" r:id="rId{n}"/>' for n, name in zip(sheets, names))
-                + "</sheets></workbook>"),
+                + "</sheets></workbook>"
+            ),
             "xl/_rels/workbook.xml.rels": (
-                _XML_HEAD + f'<Relationships xmlns="{_PKG_REL_NS}">'
-                + "".join(f'<Relationship Id="rId{n}" Type="{_REL_NS}/worksheet" '
-                          f'Target="worksheets/sheet{n}.xml"/>' for n in sheets)
+                _XML_HEAD
+                + f'<Relationships xmlns="{_PKG_REL_NS}">'
+                + "".join(
+                    f'<Relationship Id="rId{n}" Type="{_REL_NS}/worksheet" Target="worksheets/sheet{n}.xml"/>'
+                    for n in sheets
+                )
                 + f'<Relationship Id="rId{self.sheets + 1}" Type="{_REL_NS}/styles" Target="styles.xml"/>'
-                "</Relationships>"),
+                "</Relationships>"
+            ),
             "xl/styles.xml": _STYLES,
         }
         for name, text in parts.items():
@@ -281,18 +320,27 @@ class XlsxSink:
 
 
 # ---------------------------------------------------------------- one frame at once
-def write_table(out: IO[bytes], headers: Sequence[str], frame: pl.DataFrame, fmt: str, *,
-                sheet_name: str = "Sheet", widths: Sequence[float] | None = None,
-                number_columns: Sequence[int] = ()) -> None:
+def write_table(
+    out: IO[bytes],
+    headers: Sequence[str],
+    frame: pl.DataFrame,
+    fmt: str,
+    *,
+    sheet_name: str = "Sheet",
+    widths: Sequence[float] | None = None,
+    number_columns: Sequence[int] = (),
+) -> None:
     """One frame (columns in `headers` order, every value text) as a .csv (with a BOM) or
     .xlsx file into the binary stream `out` (the caller opens it: a private, maybe encrypted
     file of services/file_store.py); closes it."""
     if fmt not in SHEET_FORMATS:
         out.close()
         raise ValueError(f"unknown file format '{fmt}' (expected csv or xlsx)")
-    sink: CsvSink | XlsxSink = (CsvSink(out, headers, bom=True) if fmt == "csv"
-                                else XlsxSink(out, headers, sheet_name=sheet_name, widths=widths,
-                                             number_columns=number_columns))
+    sink: CsvSink | XlsxSink = (
+        CsvSink(out, headers, bom=True)
+        if fmt == "csv"
+        else XlsxSink(out, headers, sheet_name=sheet_name, widths=widths, number_columns=number_columns)
+    )
     try:
         sink.write(frame)
     finally:

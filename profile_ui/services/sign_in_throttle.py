@@ -51,8 +51,9 @@ def _last_success(session: Session, email: str, client: str | None = None) -> da
     return session.exec(select(sa.func.max(LoginAttempt.at)).where(*where)).one()
 
 
-def address_wait(*, session: Session, email: str, client: str, user: User | None,
-                 now: datetime | None = None) -> timedelta:
+def address_wait(
+    *, session: Session, email: str, client: str, user: User | None, now: datetime | None = None
+) -> timedelta:
     """How long this address must still wait before its next try for this e-mail (zero:
     it may try now)."""
     settings = get_settings()
@@ -61,11 +62,13 @@ def address_wait(*, session: Session, email: str, client: str, user: User | None
     since = _latest(now - MAX_WAIT, _last_success(session, email, client), user.unlocked_at if user else None)
     failures, last = session.exec(
         select(sa.func.count(), sa.func.max(a.at)).where(
-            col(a.email) == email, col(a.client) == client, col(a.success).is_(False), col(a.at) > since)).one()
+            col(a.email) == email, col(a.client) == client, col(a.success).is_(False), col(a.at) > since
+        )
+    ).one()
     if failures < settings.login_max_failures or last is None:
         return timedelta(0)
     doublings = min(failures - settings.login_max_failures, 16)
-    wait = min(timedelta(minutes=settings.login_lockout_minutes) * 2 ** doublings, MAX_WAIT)
+    wait = min(timedelta(minutes=settings.login_lockout_minutes) * 2**doublings, MAX_WAIT)
     return max(last + wait - now, timedelta(0))
 
 
@@ -95,9 +98,15 @@ def lock_if_guessed(*, session: Session, user: User, client: str) -> bool:
         return False
     user.locked_at = utcnow()
     session.add(user)
-    record_event(session=session, actor=SYSTEM_ACTOR, action="user.lock", object_type="user",
-                 object_id=user.id, reason="too many failed sign-ins",
-                 details={"email": user.email, "failures": failures, "last_client": client})
+    record_event(
+        session=session,
+        actor=SYSTEM_ACTOR,
+        action="user.lock",
+        object_type="user",
+        object_id=user.id,
+        reason="too many failed sign-ins",
+        details={"email": user.email, "failures": failures, "last_client": client},
+    )
     return True
 
 
@@ -106,6 +115,12 @@ def lift_lock(*, session: Session, user: User, actor: Actor, how: str, client: s
     was_locked = user.locked_at
     user.locked_at, user.unlocked_at = None, utcnow()
     session.add(user)
-    record_event(session=session, actor=actor, action="user.unlock", object_type="user", object_id=user.id,
-                 reason=how, details={"email": user.email, "client": client,
-                                      "locked_at": was_locked.isoformat() if was_locked else None})
+    record_event(
+        session=session,
+        actor=actor,
+        action="user.unlock",
+        object_type="user",
+        object_id=user.id,
+        reason=how,
+        details={"email": user.email, "client": client, "locked_at": was_locked.isoformat() if was_locked else None},
+    )

@@ -29,7 +29,7 @@ def in_batches(session: Session, values: Sequence, query_for_batch: Callable[[An
         return rows
     postgres = session.connection().dialect.name == "postgresql"
     for start in range(0, len(values), _IN_BATCH):
-        chunk = list(values[start:start + _IN_BATCH])
+        chunk = list(values[start : start + _IN_BATCH])
         # Core execution on the session's connection: no ORM row processing
         rows.extend(session.connection().execute(query_for_batch(_bound_list(chunk, postgres))).all())
     return rows

@@ -70,8 +70,13 @@ def retention() -> timedelta:
 
 
 def list_trash(
-    *, session: Session, actor: Actor, text: str = "", page: int = 1,
-    page_size: int = TRASH_PAGE_SIZE, now: datetime | None = None,
+    *,
+    session: Session,
+    actor: Actor,
+    text: str = "",
+    page: int = 1,
+    page_size: int = TRASH_PAGE_SIZE,
+    now: datetime | None = None,
 ) -> TrashPage:
     """Deleted profiles, most recently deleted first; `text` searches like the list's
     query box (name start, e-mail, phone, user id)."""
@@ -82,26 +87,41 @@ def list_trash(
     total = session.execute(select(sa.func.count()).select_from(Profile).where(where)).scalar_one()
     page = max(int(page), 1)
     rows = session.execute(
-        select(Profile.id, Profile.full_name, Profile.deleted_at, Profile.deleted_by,
-               Profile.deleted_reason, User.email)
-        .outerjoin(User, User.id == Profile.deleted_by).where(where)
+        select(
+            Profile.id, Profile.full_name, Profile.deleted_at, Profile.deleted_by, Profile.deleted_reason, User.email
+        )
+        .outerjoin(User, User.id == Profile.deleted_by)
+        .where(where)
         .order_by(Profile.deleted_at.desc(), Profile.id.desc())
-        .offset((page - 1) * page_size).limit(page_size)).all()
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    ).all()
     items = []
     for pid, name, deleted_at, deleted_by, reason, email in rows:
         purge_after = deleted_at + window if deleted_at else None
         merged = (reason or "").startswith(MERGED_REASON_PREFIX)
-        items.append(TrashItem(
-            profile_id=pid, full_name=name, deleted_at=deleted_at,
-            deleted_by=email if email else ("system" if deleted_by is None else None),
-            reason=reason, purge_after=purge_after,
-            restorable=not merged and purge_after is not None and purge_after > now))
-    return TrashPage(items=items, total=total, page=page, page_size=page_size,
-                     retention_days=get_settings().trash_retention_days)
+        items.append(
+            TrashItem(
+                profile_id=pid,
+                full_name=name,
+                deleted_at=deleted_at,
+                deleted_by=email if email else ("system" if deleted_by is None else None),
+                reason=reason,
+                purge_after=purge_after,
+                restorable=not merged and purge_after is not None and purge_after > now,
+            )
+        )
+    return TrashPage(
+        items=items, total=total, page=page, page_size=page_size, retention_days=get_settings().trash_retention_days
+    )
 
 
 def restore_profiles(
-    *, session: Session, actor: Actor, profile_ids: Sequence[int], now: datetime | None = None,
+    *,
+    session: Session,
+    actor: Actor,
+    profile_ids: Sequence[int],
+    now: datetime | None = None,
 ) -> list[int]:
     """Bring deleted profiles back (status active) within the retention window; audited.
 
@@ -116,28 +136,38 @@ def restore_profiles(
         raise TrashError(f"Select at most {MAX_RESTORE_PROFILES} profiles to restore at once")
     now = now or utcnow()
     window = retention()
-    rows = {pid: (status, deleted_at, reason) for pid, status, deleted_at, reason in session.execute(
-        select(Profile.id, Profile.status, Profile.deleted_at, Profile.deleted_reason)
-        .where(Profile.id.in_(ids))).all()}
+    rows = {
+        pid: (status, deleted_at, reason)
+        for pid, status, deleted_at, reason in session.execute(
+            select(Profile.id, Profile.status, Profile.deleted_at, Profile.deleted_reason).where(Profile.id.in_(ids))
+        ).all()
+    }
     problems = []
     for pid in ids:
         status, deleted_at, reason = rows.get(pid, (None, None, None))
         if status != STATUS_DELETED:
             problems.append(f"profile {pid} is not in the trash")
         elif (reason or "").startswith(MERGED_REASON_PREFIX):
-            problems.append(f"profile {pid} was {reason}; its data is there now (undo the merge "
-                            "on that profile's page)")
+            problems.append(
+                f"profile {pid} was {reason}; its data is there now (undo the merge on that profile's page)"
+            )
         elif deleted_at is None or deleted_at + window <= now:
-            problems.append(f"profile {pid} was deleted more than "
-                            f"{get_settings().trash_retention_days} days ago")
+            problems.append(f"profile {pid} was deleted more than {get_settings().trash_retention_days} days ago")
     if problems:
         raise TrashError("Cannot restore: " + "; ".join(problems))
-    session.execute(sa.update(Profile).where(Profile.id.in_(ids)).values(
-        status=STATUS_ACTIVE, deleted_at=None, deleted_by=None, deleted_reason=None, updated_at=now))
-    record_event(session=session, actor=actor, action="profiles.restore", object_type="profile",
-                 object_id=ids[0] if len(ids) == 1 else None,
-                 details={"profile_ids": ids, "count": len(ids),
-                          "reasons": sorted({rows[pid][2] or "" for pid in ids})})
+    session.execute(
+        sa.update(Profile)
+        .where(Profile.id.in_(ids))
+        .values(status=STATUS_ACTIVE, deleted_at=None, deleted_by=None, deleted_reason=None, updated_at=now)
+    )
+    record_event(
+        session=session,
+        actor=actor,
+        action="profiles.restore",
+        object_type="profile",
+        object_id=ids[0] if len(ids) == 1 else None,
+        details={"profile_ids": ids, "count": len(ids), "reasons": sorted({rows[pid][2] or "" for pid in ids})},
+    )
     return ids
 
 
@@ -153,13 +183,30 @@ def purge_expired(*, session: Session, actor: Actor = SYSTEM_ACTOR, now: datetim
     cutoff = now - retention()
     # a profile merged into another stays while the merge can be undone (services/merging.py)
     merged = select(ProfileMerge.merged_id).where(ProfileMerge.undone_at.is_(None))
-    ids = list(session.execute(select(Profile.id).where(
-        Profile.status == STATUS_DELETED, Profile.id.not_in(merged),
-        sa.or_(Profile.deleted_at.is_(None), Profile.deleted_at <= cutoff)).order_by(Profile.id)).scalars())
+    ids = list(
+        session.execute(
+            select(Profile.id)
+            .where(
+                Profile.status == STATUS_DELETED,
+                Profile.id.not_in(merged),
+                sa.or_(Profile.deleted_at.is_(None), Profile.deleted_at <= cutoff),
+            )
+            .order_by(Profile.id)
+        ).scalars()
+    )
     if not ids:
         return 0
     removed = purge_profiles(session=session, profile_ids=ids)
-    record_event(session=session, actor=actor, action="profiles.purge", object_type="profile",
-                 details={"count": removed, "deleted_before": cutoff.isoformat(),
-                          "profile_ids": ids[:1000], "ids_listed": min(len(ids), 1000)})
+    record_event(
+        session=session,
+        actor=actor,
+        action="profiles.purge",
+        object_type="profile",
+        details={
+            "count": removed,
+            "deleted_before": cutoff.isoformat(),
+            "profile_ids": ids[:1000],
+            "ids_listed": min(len(ids), 1000),
+        },
+    )
     return removed

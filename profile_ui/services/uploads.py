@@ -48,8 +48,9 @@ def _owner_prefix(actor: Actor) -> str:
     return f"u{actor.user_id or 0}-"
 
 
-def pending_uploads(*, session: Session, actor: Actor, upload_dir: Path | None = None,
-                    now: float | None = None) -> list[Path]:
+def pending_uploads(
+    *, session: Session, actor: Actor, upload_dir: Path | None = None, now: float | None = None
+) -> list[Path]:
     """The actor's uploads that no import uses (yet), those still being written included.
     Ones older than UPLOAD_ABANDONED_HOURS were abandoned (the purge's rule, services/retention.py):
     they are deleted, not counted."""
@@ -57,8 +58,9 @@ def pending_uploads(*, session: Session, actor: Actor, upload_dir: Path | None =
     mine = [p for p in folder.glob(_owner_prefix(actor) + "*") if p.is_file()] if folder.is_dir() else []
     if not mine:
         return []
-    used = set(session.exec(select(ImportJob.stored_path).where(
-        col(ImportJob.stored_path).in_([str(p) for p in mine]))).all())
+    used = set(
+        session.exec(select(ImportJob.stored_path).where(col(ImportJob.stored_path).in_([str(p) for p in mine]))).all()
+    )
     cutoff = (now or time.time()) - get_settings().upload_abandoned_hours * 3600
     pending = []
     for path in (p for p in mine if str(p) not in used):
@@ -100,7 +102,8 @@ def save_upload(
     if pending >= settings.upload_max_pending:
         raise UploadError(
             f"{shown_name}: you have {pending} uploaded files that are not imported yet (the limit "
-            f"is {settings.upload_max_pending}); import them or remove them from the list first")
+            f"is {settings.upload_max_pending}); import them or remove them from the list first"
+        )
     # the owner in the name: pending_uploads counts each user's files
     target = folder / f"{_owner_prefix(actor)}{secrets.token_hex(16)}{suffix}"
     written = 0

@@ -20,8 +20,10 @@ _hasher = PasswordHasher()
 # verified against when the e-mail is unknown, so timing does not reveal which e-mails exist
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 MIN_PASSWORD_LENGTH = 8
-LOCKED_MESSAGE = ("This account is locked after many failed sign-ins. Sign in from a device you "
-                  "used before, or ask an admin to unlock it.")
+LOCKED_MESSAGE = (
+    "This account is locked after many failed sign-ins. Sign in from a device you "
+    "used before, or ask an admin to unlock it."
+)
 
 
 class SignInError(Exception):
@@ -45,8 +47,7 @@ def ensure_builtin_roles(*, session: Session) -> None:
     for name, (description, permissions) in BUILTIN_ROLES.items():
         role = session.exec(select(Role).where(Role.name == name)).first()
         if role is None:
-            session.add(Role(name=name, description=description, permissions=permissions,
-                             is_builtin=True))
+            session.add(Role(name=name, description=description, permissions=permissions, is_builtin=True))
         elif role.is_builtin and sorted(role.permissions) != sorted(permissions):
             role.permissions = list(permissions)
             session.add(role)
@@ -55,8 +56,12 @@ def ensure_builtin_roles(*, session: Session) -> None:
 
 def actor_for_user(*, session: Session, user: User) -> Actor:
     role = session.get(Role, user.role_id)
-    return Actor(user_id=user.id, email=user.email, role=role.name if role else "",
-                 permissions=frozenset(role.permissions if role else ()))
+    return Actor(
+        user_id=user.id,
+        email=user.email,
+        role=role.name if role else "",
+        permissions=frozenset(role.permissions if role else ()),
+    )
 
 
 def actor_for_email(*, session: Session, email: str) -> Actor:
@@ -66,9 +71,7 @@ def actor_for_email(*, session: Session, email: str) -> Actor:
     return actor_for_user(session=session, user=user)
 
 
-def create_user(
-    *, session: Session, actor: Actor, email: str, password: str, role: str, full_name: str = ""
-) -> User:
+def create_user(*, session: Session, actor: Actor, email: str, password: str, role: str, full_name: str = "") -> User:
     actor.require(SETTINGS_MANAGE)
     email = email.strip().lower()
     if "@" not in email:
@@ -80,12 +83,17 @@ def create_user(
         raise UserError(f"Unknown role '{role}'")
     if session.exec(select(User).where(User.email == email)).first():
         raise UserError(f"A user with e-mail {email} already exists")
-    user = User(email=email, full_name=full_name, password_hash=hash_password(password),
-                role_id=role_row.id)
+    user = User(email=email, full_name=full_name, password_hash=hash_password(password), role_id=role_row.id)
     session.add(user)
     session.flush()
-    record_event(session=session, actor=actor, action="user.create", object_type="user",
-                 object_id=user.id, details={"email": email, "role": role})
+    record_event(
+        session=session,
+        actor=actor,
+        action="user.create",
+        object_type="user",
+        object_id=user.id,
+        details={"email": email, "role": role},
+    )
     return user
 
 
@@ -98,9 +106,14 @@ def change_role(*, session: Session, actor: Actor, user_id: int, role: str) -> U
     old = session.get(Role, user.role_id)
     user.role_id = role_row.id
     session.add(user)
-    record_event(session=session, actor=actor, action="user.role_change", object_type="user",
-                 object_id=user.id,
-                 details={"email": user.email, "from": old.name if old else None, "to": role})
+    record_event(
+        session=session,
+        actor=actor,
+        action="user.role_change",
+        object_type="user",
+        object_id=user.id,
+        details={"email": user.email, "from": old.name if old else None, "to": role},
+    )
     return user
 
 
@@ -132,8 +145,7 @@ def sign_in(*, session: Session, email: str, password: str, client: str | None =
     user = session.exec(select(User).where(User.email == email)).first()
     wait = throttle.address_wait(session=session, email=email, client=client, user=user)
     if wait:
-        raise SignInError("Too many failed sign-ins from this address. "
-                          f"Try again in {throttle.wait_text(wait)}.")
+        raise SignInError(f"Too many failed sign-ins from this address. Try again in {throttle.wait_text(wait)}.")
     ok = False
     try:
         ok = _hasher.verify(user.password_hash if user else _DUMMY_HASH, password or "")
@@ -145,24 +157,34 @@ def sign_in(*, session: Session, email: str, password: str, client: str | None =
             # the right password from an address the user never signed in from: say only
             # that the account is locked (a wrong one gets the same answer below)
             raise SignInError(LOCKED_MESSAGE)
-        throttle.lift_lock(session=session, user=user, actor=actor_for_user(session=session, user=user),
-                           how="the right password from an address the user signed in from before",
-                           client=client)
+        throttle.lift_lock(
+            session=session,
+            user=user,
+            actor=actor_for_user(session=session, user=user),
+            how="the right password from an address the user signed in from before",
+            client=client,
+        )
     session.add(LoginAttempt(email=email, client=client, success=ok))
     if not ok:
-        locked = user is not None and (user.locked_at is not None or throttle.lock_if_guessed(
-            session=session, user=user, client=client))
+        locked = user is not None and (
+            user.locked_at is not None or throttle.lock_if_guessed(session=session, user=user, client=client)
+        )
         session.commit()  # the failure (and a lock) must count even though we raise
         raise SignInError(LOCKED_MESSAGE if locked else "Wrong e-mail or password.")
     token = secrets.token_urlsafe(32)
     now = utcnow()
-    session.add(UserSession(token_hash=_token_hash(token), user_id=user.id, created_at=now,
-                            expires_at=now + timedelta(hours=get_settings().session_hours)))
+    session.add(
+        UserSession(
+            token_hash=_token_hash(token),
+            user_id=user.id,
+            created_at=now,
+            expires_at=now + timedelta(hours=get_settings().session_hours),
+        )
+    )
     user.last_login_at = now
     session.add(user)
     actor = actor_for_user(session=session, user=user)
-    record_event(session=session, actor=actor, action="user.sign_in", object_type="user",
-                 object_id=user.id)
+    record_event(session=session, actor=actor, action="user.sign_in", object_type="user", object_id=user.id)
     session.commit()
     return token, actor
 

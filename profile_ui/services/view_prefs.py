@@ -27,11 +27,14 @@ from .profiles import DEFAULT_PAGE_SIZE, IDENTITY_COLUMN_PREFIX, PAGE_SIZES, SOR
 
 PROFILE_LIST_VIEW = "profiles.list"
 DEFAULT_USER_ID = 0  # the admin's default for everyone without a choice of their own
-DEFAULT_COLUMNS = ["full_name", "identity:phone", "identity:email", "member_level", "created_at",
-                   "initial_source"]
+DEFAULT_COLUMNS = ["full_name", "identity:phone", "identity:email", "member_level", "created_at", "initial_source"]
 # profile columns that can be shown besides the fields
-META_COLUMNS = {"created_at": "Created", "updated_at": "Updated", "initial_source": "Initial source",
-                "status": "Status"}
+META_COLUMNS = {
+    "created_at": "Created",
+    "updated_at": "Updated",
+    "initial_source": "Initial source",
+    "status": "Status",
+}
 MAX_COLUMNS = 30
 
 
@@ -64,14 +67,21 @@ class ListView:
 def column_options(*, session: Session, actor: Actor) -> list[ColumnOption]:
     """Every column the chooser offers: fields, profile columns, identity kinds, tags."""
     actor.require(PROFILES_VIEW)
-    options = [ColumnOption(f.key, f.label, "Attributes", f.key in SORTS or can_sort_by(f))
-               for f in field_definitions(session).values()]
+    options = [
+        ColumnOption(f.key, f.label, "Attributes", f.key in SORTS or can_sort_by(f))
+        for f in field_definitions(session).values()
+    ]
     options += [ColumnOption(key, label, "Attributes", key in SORTS) for key, label in META_COLUMNS.items()]
-    options += [ColumnOption(f"{IDENTITY_COLUMN_PREFIX}{k.key}", k.label, "Identities", False)
-                for k in identity_kinds(session).values()]
-    options += [ColumnOption(f"{TAG_COLUMN_PREFIX}{tag.id}", f"{group.name}: {tag.name}", "Tags", False)
-                for tag, group in session.exec(select(Tag, TagGroup).join(TagGroup, TagGroup.id == Tag.group_id)
-                                               .order_by(TagGroup.name, Tag.name)).all()]
+    options += [
+        ColumnOption(f"{IDENTITY_COLUMN_PREFIX}{k.key}", k.label, "Identities", False)
+        for k in identity_kinds(session).values()
+    ]
+    options += [
+        ColumnOption(f"{TAG_COLUMN_PREFIX}{tag.id}", f"{group.name}: {tag.name}", "Tags", False)
+        for tag, group in session.exec(
+            select(Tag, TagGroup).join(TagGroup, TagGroup.id == Tag.group_id).order_by(TagGroup.name, Tag.name)
+        ).all()
+    ]
     return options
 
 
@@ -91,9 +101,12 @@ def get_list_view(*, session: Session, actor: Actor) -> ListView:
         if row is not None:
             columns = [c for c in row.settings.get("columns", []) if c in known]
             page_size = row.settings.get("page_size", DEFAULT_PAGE_SIZE)
-            return ListView(columns=columns or [c for c in DEFAULT_COLUMNS if c in known],
-                            page_size=page_size if page_size in PAGE_SIZES else DEFAULT_PAGE_SIZE,
-                            source=source, options=options)
+            return ListView(
+                columns=columns or [c for c in DEFAULT_COLUMNS if c in known],
+                page_size=page_size if page_size in PAGE_SIZES else DEFAULT_PAGE_SIZE,
+                source=source,
+                options=options,
+            )
     return ListView(columns=[c for c in DEFAULT_COLUMNS if c in known], source="builtin", options=options)
 
 
@@ -106,9 +119,12 @@ def get_default_list_view(*, session: Session, actor: Actor) -> ListView:
     if row is None:
         return ListView(columns=[c for c in DEFAULT_COLUMNS if c in known], source="builtin", options=options)
     page_size = row.settings.get("page_size", DEFAULT_PAGE_SIZE)
-    return ListView(columns=[c for c in row.settings.get("columns", []) if c in known],
-                    page_size=page_size if page_size in PAGE_SIZES else DEFAULT_PAGE_SIZE,
-                    source="default", options=options)
+    return ListView(
+        columns=[c for c in row.settings.get("columns", []) if c in known],
+        page_size=page_size if page_size in PAGE_SIZES else DEFAULT_PAGE_SIZE,
+        source="default",
+        options=options,
+    )
 
 
 def _validated(session: Session, actor: Actor, columns: list[str], page_size: int) -> dict:
@@ -134,8 +150,9 @@ def _save(session: Session, user_id: int, settings: dict) -> None:
     session.flush()
 
 
-def save_list_view(*, session: Session, actor: Actor, columns: list[str],
-                   page_size: int = DEFAULT_PAGE_SIZE) -> ListView:
+def save_list_view(
+    *, session: Session, actor: Actor, columns: list[str], page_size: int = DEFAULT_PAGE_SIZE
+) -> ListView:
     """Save the actor's own columns (ordered keys, see the module docstring) and page size."""
     actor.require(PROFILES_VIEW)
     if actor.user_id is None:
@@ -156,14 +173,21 @@ def reset_list_view(*, session: Session, actor: Actor) -> ListView:
     return get_list_view(session=session, actor=actor)
 
 
-def save_default_list_view(*, session: Session, actor: Actor, columns: list[str],
-                           page_size: int = DEFAULT_PAGE_SIZE) -> ListView:
+def save_default_list_view(
+    *, session: Session, actor: Actor, columns: list[str], page_size: int = DEFAULT_PAGE_SIZE
+) -> ListView:
     """Save the workspace default (admins: settings.manage); audited."""
     actor.require(SETTINGS_MANAGE)
     before = _stored(session, DEFAULT_USER_ID)
     settings = _validated(session, actor, columns, page_size)
     previous = dict(before.settings) if before is not None else None
     _save(session, DEFAULT_USER_ID, settings)
-    record_event(session=session, actor=actor, action="settings.list_view.default", object_type="view",
-                 object_id=PROFILE_LIST_VIEW, details={"before": previous, "after": settings})
+    record_event(
+        session=session,
+        actor=actor,
+        action="settings.list_view.default",
+        object_type="view",
+        object_id=PROFILE_LIST_VIEW,
+        details={"before": previous, "after": settings},
+    )
     return get_default_list_view(session=session, actor=actor)

@@ -16,16 +16,37 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from ..models import (
-    CHOICE_TYPES, FIELD_TYPES, MERGE_POLICIES, AttributeProvenance, FieldDefinition, Group, GroupMembership,
-    Identity, IdentityKind, ImportJob, Profile, ProfileTag, Role, Segment, SegmentMember, SyncRule, Tag, TagGroup,
-    User, utcnow,
+    CHOICE_TYPES,
+    FIELD_TYPES,
+    MERGE_POLICIES,
+    AttributeProvenance,
+    FieldDefinition,
+    Group,
+    GroupMembership,
+    Identity,
+    IdentityKind,
+    ImportJob,
+    Profile,
+    ProfileTag,
+    Role,
+    Segment,
+    SegmentMember,
+    SyncRule,
+    Tag,
+    TagGroup,
+    User,
+    utcnow,
 )
 from .attribute_sort import drop_sort_index, ensure_sort_index, sortable_key
 from .audit import record_event
 from .catalog import field_definitions, identity_kinds, saved_sync_rule
 from .importing.normalize import fold_text
 from .permissions import (
-    ALL_PERMISSIONS, PROFILES_VIEW, SETTINGS_MANAGE, Actor, export_identity_permission,
+    ALL_PERMISSIONS,
+    PROFILES_VIEW,
+    SETTINGS_MANAGE,
+    Actor,
+    export_identity_permission,
 )
 from .users import change_role, create_user, list_users, unlock_user  # noqa: F401  (re-exported: users and roles)
 
@@ -42,10 +63,15 @@ class SettingsError(ValueError):
     """A settings change that cannot be made; the message is for the admin."""
 
 
-def _audit(session: Session, actor: Actor, action: str, object_type: str, object_id: Any,
-           **details: Any) -> None:
-    record_event(session=session, actor=actor, action=f"settings.{action}", object_type=object_type,
-                 object_id=object_id, details=details)
+def _audit(session: Session, actor: Actor, action: str, object_type: str, object_id: Any, **details: Any) -> None:
+    record_event(
+        session=session,
+        actor=actor,
+        action=f"settings.{action}",
+        object_type=object_type,
+        object_id=object_id,
+        details=details,
+    )
 
 
 def _name(value: str, what: str, limit: int = NAME_MAX) -> str:
@@ -107,8 +133,15 @@ def _get_field(session: Session, key: str) -> FieldDefinition:
 
 
 def create_field(
-    *, session: Session, actor: Actor, label: str, type: str = "text", key: str | None = None,
-    options: list[str] | None = None, required_on_create: bool = False, is_pii: bool = False,
+    *,
+    session: Session,
+    actor: Actor,
+    label: str,
+    type: str = "text",
+    key: str | None = None,
+    options: list[str] | None = None,
+    required_on_create: bool = False,
+    is_pii: bool = False,
 ) -> FieldDefinition:
     """Add a custom attribute (stored in profiles.attributes under `key`, made from the
     label when not given). `type` is one of FIELD_TYPES; choice types need options."""
@@ -121,38 +154,73 @@ def create_field(
     if key in _RESERVED_KEYS or key in identity_kinds or session.get(FieldDefinition, key):
         raise SettingsError(f"The key '{key}' is already used: choose another label or key")
     position = (session.execute(select(sa.func.max(FieldDefinition.position))).scalar_one() or 0) + 1
-    definition = FieldDefinition(key=key, label=label, type=type, options=_options(type, options),
-                                 is_system=False, required_on_create=bool(required_on_create),
-                                 is_pii=bool(is_pii), position=position)
+    definition = FieldDefinition(
+        key=key,
+        label=label,
+        type=type,
+        options=_options(type, options),
+        is_system=False,
+        required_on_create=bool(required_on_create),
+        is_pii=bool(is_pii),
+        position=position,
+    )
     session.add(definition)
     session.flush()
     ensure_sort_index(session, key)  # the list sorts by it from an index
-    _audit(session, actor, "field.create", "field", key, label=label, type=type,
-           options=definition.options, required_on_create=definition.required_on_create, is_pii=definition.is_pii)
+    _audit(
+        session,
+        actor,
+        "field.create",
+        "field",
+        key,
+        label=label,
+        type=type,
+        options=definition.options,
+        required_on_create=definition.required_on_create,
+        is_pii=definition.is_pii,
+    )
     return definition
 
 
 def _has_values(session: Session, key: str) -> bool:
-    return session.execute(select(Profile.id).where(Profile.attributes[key].as_string().is_not(None))
-                           .limit(1)).first() is not None
+    return (
+        session.execute(select(Profile.id).where(Profile.attributes[key].as_string().is_not(None)).limit(1)).first()
+        is not None
+    )
 
 
 def update_field(
-    *, session: Session, actor: Actor, key: str, label: str | None = None, type: str | None = None,
-    options: list[str] | None = None, required_on_create: bool | None = None, is_pii: bool | None = None,
+    *,
+    session: Session,
+    actor: Actor,
+    key: str,
+    label: str | None = None,
+    type: str | None = None,
+    options: list[str] | None = None,
+    required_on_create: bool | None = None,
+    is_pii: bool | None = None,
 ) -> FieldDefinition:
     """Change a field (None = leave as is). System fields: only `required_on_create`
     and (choice fields) `options`. A custom field's type changes only while no
     profile holds a value for it."""
     actor.require(SETTINGS_MANAGE)
     definition = _get_field(session, key)
-    before = {"label": definition.label, "type": definition.type, "options": list(definition.options or []),
-              "required_on_create": definition.required_on_create, "is_pii": definition.is_pii}
+    before = {
+        "label": definition.label,
+        "type": definition.type,
+        "options": list(definition.options or []),
+        "required_on_create": definition.required_on_create,
+        "is_pii": definition.is_pii,
+    }
     if definition.is_system:
-        if (label is not None and label != definition.label) or (type is not None and type != definition.type) \
-                or (is_pii is not None and is_pii != definition.is_pii):
-            raise SettingsError(f"{definition.label} is a system field: only 'required on create' "
-                                "and its options can change")
+        if (
+            (label is not None and label != definition.label)
+            or (type is not None and type != definition.type)
+            or (is_pii is not None and is_pii != definition.is_pii)
+        ):
+            raise SettingsError(
+                f"{definition.label} is a system field: only 'required on create' and its options can change"
+            )
         if options is not None and definition.type not in CHOICE_TYPES:
             raise SettingsError(f"{definition.label} has no options")
     if label is not None:
@@ -161,8 +229,10 @@ def update_field(
         if type not in FIELD_TYPES:
             raise SettingsError(f"Unknown field type '{type}'")
         if _has_values(session, key):
-            raise SettingsError(f"Profiles already hold values for {definition.label}: its type cannot "
-                                "change (create a new field instead)")
+            raise SettingsError(
+                f"Profiles already hold values for {definition.label}: its type cannot "
+                "change (create a new field instead)"
+            )
         definition.type = type
         if type not in CHOICE_TYPES and options is None:
             definition.options = []
@@ -172,8 +242,13 @@ def update_field(
         definition.required_on_create = bool(required_on_create)
     if is_pii is not None:
         definition.is_pii = bool(is_pii)
-    after = {"label": definition.label, "type": definition.type, "options": list(definition.options or []),
-             "required_on_create": definition.required_on_create, "is_pii": definition.is_pii}
+    after = {
+        "label": definition.label,
+        "type": definition.type,
+        "options": list(definition.options or []),
+        "required_on_create": definition.required_on_create,
+        "is_pii": definition.is_pii,
+    }
     changed = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
     if changed:
         session.add(definition)
@@ -190,11 +265,15 @@ def delete_field(*, session: Session, actor: Actor, key: str) -> None:
         raise SettingsError(f"{definition.label} is a system field and cannot be deleted")
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        statement = sa.text("UPDATE profiles SET attributes = (attributes::jsonb - :key)::json "
-                            "WHERE attributes ->> :key IS NOT NULL OR jsonb_exists(attributes::jsonb, :key)")
+        statement = sa.text(
+            "UPDATE profiles SET attributes = (attributes::jsonb - :key)::json "
+            "WHERE attributes ->> :key IS NOT NULL OR jsonb_exists(attributes::jsonb, :key)"
+        )
     else:
-        statement = sa.text("UPDATE profiles SET attributes = json_remove(attributes, :path) "
-                            "WHERE json_type(attributes, :path) IS NOT NULL")
+        statement = sa.text(
+            "UPDATE profiles SET attributes = json_remove(attributes, :path) "
+            "WHERE json_type(attributes, :path) IS NOT NULL"
+        )
     if sortable_key(key):
         drop_sort_index(session, key)  # first: the UPDATE below need not maintain it
     cleared = session.execute(statement, {"key": key, "path": f'$."{key}"'}).rowcount
@@ -215,8 +294,9 @@ def reorder_fields(*, session: Session, actor: Actor, keys: list[str]) -> None:
     unknown = [k for k in keys if k not in definitions]
     if unknown:
         raise SettingsError(f"Unknown field '{unknown[0]}'")
-    order = list(dict.fromkeys(keys)) + sorted((k for k in definitions if k not in keys),
-                                                key=lambda k: definitions[k].position)
+    order = list(dict.fromkeys(keys)) + sorted(
+        (k for k in definitions if k not in keys), key=lambda k: definitions[k].position
+    )
     for position, key in enumerate(order):
         if definitions[key].position != position:
             definitions[key].position = position
@@ -239,8 +319,9 @@ def list_tag_groups(*, session: Session, actor: Actor) -> list[tuple[TagGroup, l
     return [(group, by_group.get(group.id, [])) for group in groups]
 
 
-def _unique_name(session: Session, model: Any, name: str, what: str, exclude_id: int | None = None,
-                 **scope: Any) -> None:
+def _unique_name(
+    session: Session, model: Any, name: str, what: str, exclude_id: int | None = None, **scope: Any
+) -> None:
     query = select(model.id).where(model.name == name, *(getattr(model, k) == v for k, v in scope.items()))
     if exclude_id is not None:
         query = query.where(model.id != exclude_id)
@@ -290,8 +371,16 @@ def delete_tag_group(*, session: Session, actor: Actor, group_id: int) -> int:
         session.execute(sa.delete(Tag).where(Tag.id.in_(tag_ids)))
     session.delete(group)
     session.flush()
-    _audit(session, actor, "tag_group.delete", "tag_group", group_id, name=group.name, tags=len(tag_ids),
-           profile_tags_removed=removed)
+    _audit(
+        session,
+        actor,
+        "tag_group.delete",
+        "tag_group",
+        group_id,
+        name=group.name,
+        tags=len(tag_ids),
+        profile_tags_removed=removed,
+    )
     return removed
 
 
@@ -310,8 +399,7 @@ def create_tag(*, session: Session, actor: Actor, group_id: int, name: str, kind
     return tag
 
 
-def update_tag(*, session: Session, actor: Actor, tag_id: int, name: str | None = None,
-               kind: str | None = None) -> Tag:
+def update_tag(*, session: Session, actor: Actor, tag_id: int, name: str | None = None, kind: str | None = None) -> Tag:
     """Rename a tag or change its kind; multi -> text only while no profile holds two values."""
     actor.require(SETTINGS_MANAGE)
     tag = _get(session, Tag, tag_id, "tag")
@@ -327,8 +415,12 @@ def update_tag(*, session: Session, actor: Actor, tag_id: int, name: str | None 
             raise SettingsError(f"A tag is 'text' (one value) or 'multi' (several values), not '{kind}'")
         if kind == "text":
             several = session.execute(
-                select(ProfileTag.profile_id).where(ProfileTag.tag_id == tag_id)
-                .group_by(ProfileTag.profile_id).having(sa.func.count() > 1).limit(1)).first()
+                select(ProfileTag.profile_id)
+                .where(ProfileTag.tag_id == tag_id)
+                .group_by(ProfileTag.profile_id)
+                .having(sa.func.count() > 1)
+                .limit(1)
+            ).first()
             if several is not None:
                 raise SettingsError(f"Some profiles hold several values of '{tag.name}': it must stay multi-value")
         changes["kind"] = [tag.kind, kind]
@@ -357,8 +449,12 @@ def tag_value_suggestions(*, session: Session, actor: Actor, tag_id: int, limit:
     value can still be typed."""
     actor.require(PROFILES_VIEW)
     sample = select(ProfileTag.value).where(ProfileTag.tag_id == tag_id).limit(20_000).subquery()
-    rows = session.execute(select(sample.c.value, sa.func.count().label("n")).group_by(sample.c.value)
-                           .order_by(sa.desc("n"), sample.c.value).limit(limit)).all()
+    rows = session.execute(
+        select(sample.c.value, sa.func.count().label("n"))
+        .group_by(sample.c.value)
+        .order_by(sa.desc("n"), sample.c.value)
+        .limit(limit)
+    ).all()
     return [value for value, _ in rows if value]
 
 
@@ -370,22 +466,28 @@ def list_segments(*, session: Session, actor: Actor) -> list[Segment]:
     return list(session.exec(select(Segment).order_by(Segment.name)).all())
 
 
-def create_segment(*, session: Session, actor: Actor, name: str, description: str = "",
-                   filter: dict[str, Any] | None = None) -> Segment:
+def create_segment(
+    *, session: Session, actor: Actor, name: str, description: str = "", filter: dict[str, Any] | None = None
+) -> Segment:
     """A segment; `filter` (ProfileFilter.to_json()) saves the list filter it stands for."""
     actor.require(SETTINGS_MANAGE)
     name = _name(name, "segment")
     _unique_name(session, Segment, name, "segment")
-    segment = Segment(name=name, description=(description or "").strip()[:500],
-                      source="filter" if filter else "manual", filter=filter or None)
+    segment = Segment(
+        name=name,
+        description=(description or "").strip()[:500],
+        source="filter" if filter else "manual",
+        filter=filter or None,
+    )
     session.add(segment)
     session.flush()
     _audit(session, actor, "segment.create", "segment", segment.id, name=name, filter=filter)
     return segment
 
 
-def _update_audience(session: Session, actor: Actor, row: Segment | Group, kind: str,
-                     name: str | None, description: str | None) -> None:
+def _update_audience(
+    session: Session, actor: Actor, row: Segment | Group, kind: str, name: str | None, description: str | None
+) -> None:
     """Rename / re-describe a segment or group (same rules for both); audit what changed."""
     changes: dict[str, list[Any]] = {}
     if name is not None:
@@ -403,8 +505,9 @@ def _update_audience(session: Session, actor: Actor, row: Segment | Group, kind:
         _audit(session, actor, f"{kind}.update", kind, row.id, changes=changes)
 
 
-def update_segment(*, session: Session, actor: Actor, segment_id: int, name: str | None = None,
-                   description: str | None = None) -> Segment:
+def update_segment(
+    *, session: Session, actor: Actor, segment_id: int, name: str | None = None, description: str | None = None
+) -> Segment:
     actor.require(SETTINGS_MANAGE)
     segment = _get(session, Segment, segment_id, "segment")
     _update_audience(session, actor, segment, "segment", name, description)
@@ -437,8 +540,9 @@ def create_group(*, session: Session, actor: Actor, name: str, description: str 
     return group
 
 
-def update_group(*, session: Session, actor: Actor, group_id: int, name: str | None = None,
-                 description: str | None = None) -> Group:
+def update_group(
+    *, session: Session, actor: Actor, group_id: int, name: str | None = None, description: str | None = None
+) -> Group:
     actor.require(SETTINGS_MANAGE)
     group = _get(session, Group, group_id, "group")
     _update_audience(session, actor, group, "group", name, description)
@@ -470,8 +574,12 @@ def get_sync_rule(*, session: Session, actor: Actor) -> SyncRule:
 
 
 def update_sync_rule(
-    *, session: Session, actor: Actor, identifier_kinds: list[str] | None = None,
-    auto_merge: bool | None = None, default_policy: str | None = None,
+    *,
+    session: Session,
+    actor: Actor,
+    identifier_kinds: list[str] | None = None,
+    auto_merge: bool | None = None,
+    default_policy: str | None = None,
     field_policies: dict[str, str] | None = None,
 ) -> SyncRule:
     """Change the active sync rule (None = leave as is).
@@ -483,8 +591,12 @@ def update_sync_rule(
     """
     actor.require(SETTINGS_MANAGE)
     rule = get_sync_rule(session=session, actor=actor)
-    before = {"identifier_kinds": list(rule.identifier_kinds or []), "auto_merge": rule.auto_merge,
-              "default_policy": rule.default_policy, "field_policies": dict(rule.field_policies or {})}
+    before = {
+        "identifier_kinds": list(rule.identifier_kinds or []),
+        "auto_merge": rule.auto_merge,
+        "default_policy": rule.default_policy,
+        "field_policies": dict(rule.field_policies or {}),
+    }
     if identifier_kinds is not None:
         kinds = set(session.exec(select(IdentityKind.key)).all())
         ordered = list(dict.fromkeys(identifier_kinds))
@@ -510,8 +622,12 @@ def update_sync_rule(
             if policy not in MERGE_POLICIES:
                 raise SettingsError(f"Unknown policy '{policy}' for {key} (choose {', '.join(MERGE_POLICIES)})")
         rule.field_policies = dict(field_policies)
-    after = {"identifier_kinds": list(rule.identifier_kinds or []), "auto_merge": rule.auto_merge,
-             "default_policy": rule.default_policy, "field_policies": dict(rule.field_policies or {})}
+    after = {
+        "identifier_kinds": list(rule.identifier_kinds or []),
+        "auto_merge": rule.auto_merge,
+        "default_policy": rule.default_policy,
+        "field_policies": dict(rule.field_policies or {}),
+    }
     changed = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
     if changed:
         rule.updated_at = utcnow()
@@ -562,8 +678,9 @@ def delete_identity_kind(*, session: Session, actor: Actor, key: str) -> None:
         raise SettingsError(f"There is no identity kind '{key}'")
     if kind.is_builtin:
         raise SettingsError(f"{kind.label} is built in and cannot be deleted")
-    used = session.execute(select(sa.func.count()).select_from(
-        select(Identity.id).where(Identity.kind == key).limit(100_001).subquery())).scalar_one()
+    used = session.execute(
+        select(sa.func.count()).select_from(select(Identity.id).where(Identity.kind == key).limit(100_001).subquery())
+    ).scalar_one()
     if used:
         raise SettingsError(f"{used:,} profiles have a {kind.label}: remove those identities first")
     for rule in session.exec(select(SyncRule)).all():
@@ -605,22 +722,31 @@ def _permissions(session: Session, actor: Actor, permissions: list[str]) -> list
     return sorted(set(permissions))
 
 
-def create_role(*, session: Session, actor: Actor, name: str, permissions: list[str],
-                description: str = "") -> Role:
+def create_role(*, session: Session, actor: Actor, name: str, permissions: list[str], description: str = "") -> Role:
     actor.require(SETTINGS_MANAGE)
     name = _name(name, "role", 64)
     if session.exec(select(Role).where(Role.name == name)).first():
         raise SettingsError(f"A role named '{name}' already exists")
-    role = Role(name=name, description=(description or "").strip()[:255],
-                permissions=_permissions(session, actor, permissions), is_builtin=False)
+    role = Role(
+        name=name,
+        description=(description or "").strip()[:255],
+        permissions=_permissions(session, actor, permissions),
+        is_builtin=False,
+    )
     session.add(role)
     session.flush()
     _audit(session, actor, "role.create", "role", role.id, name=name, permissions=role.permissions)
     return role
 
 
-def update_role(*, session: Session, actor: Actor, role_id: int, permissions: list[str] | None = None,
-                description: str | None = None) -> Role:
+def update_role(
+    *,
+    session: Session,
+    actor: Actor,
+    role_id: int,
+    permissions: list[str] | None = None,
+    description: str | None = None,
+) -> Role:
     """Change a custom role's permissions or description (built-in roles are fixed)."""
     actor.require(SETTINGS_MANAGE)
     role = _get(session, Role, role_id, "role")
@@ -665,6 +791,5 @@ def set_user_active(*, session: Session, actor: Actor, user_id: int, active: boo
         user.is_active = bool(active)
         session.add(user)
         session.flush()
-        _audit(session, actor, "user.activate" if active else "user.deactivate", "user", user_id,
-               email=user.email)
+        _audit(session, actor, "user.activate" if active else "user.deactivate", "user", user_id, email=user.email)
     return user

@@ -62,9 +62,14 @@ class NotificationItem:
 
 def _notification_items(rows: list[Any]) -> list[NotificationItem]:
     return [
-        NotificationItem(id=row.id, title=row.title, body=row.body or "", link=row.link or "",
-                         created=row.created_at.strftime("%Y-%m-%d %H:%M UTC"),
-                         unread=row.read_at is None)
+        NotificationItem(
+            id=row.id,
+            title=row.title,
+            body=row.body or "",
+            link=row.link or "",
+            created=row.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+            unread=row.read_at is None,
+        )
         for row in rows
     ]
 
@@ -76,8 +81,10 @@ def guarded(handler: Callable[..., Any]) -> Callable[..., Any]:
         if isinstance(exc, NotSignedIn):
             had_session = bool(state.session_token)
             state._forget_user()
-            events: list[Any] = [rx.remove_cookie(SESSION_COOKIE, _COOKIE_OPTIONS),
-                                 rx.redirect(routes.LOGIN, replace=True)]
+            events: list[Any] = [
+                rx.remove_cookie(SESSION_COOKIE, _COOKIE_OPTIONS),
+                rx.redirect(routes.LOGIN, replace=True),
+            ]
             if had_session:  # an expired or revoked session, not a first visit
                 events.append(rx.toast.info(str(exc)))
             return events
@@ -93,12 +100,14 @@ def guarded(handler: Callable[..., Any]) -> Callable[..., Any]:
         return rx.call_script("window.location.reload()")
 
     if inspect.iscoroutinefunction(handler):
+
         @functools.wraps(handler)
         async def run_async(self: "AppState", *args: Any, **kwargs: Any) -> Any:
             try:
                 return reload_if_restored(self, await handler(self, *args, **kwargs))
             except PermissionDenied as exc:
                 return on_refusal(self, exc)
+
         return run_async
 
     @functools.wraps(handler)
@@ -107,6 +116,7 @@ def guarded(handler: Callable[..., Any]) -> Callable[..., Any]:
             return reload_if_restored(self, handler(self, *args, **kwargs))
         except PermissionDenied as exc:
             return on_refusal(self, exc)
+
     return run
 
 
@@ -114,7 +124,10 @@ class AppState(rx.State):
     """Shared by every page; page substates subclass it."""
 
     session_token: str = rx.Cookie(
-        "", name=SESSION_COOKIE, path="/", same_site="strict",
+        "",
+        name=SESSION_COOKIE,
+        path="/",
+        same_site="strict",
         secure=get_settings().app_url.startswith("https://") or None,
     )
 
@@ -174,8 +187,7 @@ class AppState(rx.State):
         self.user_email = actor.email
         self.user_role = actor.role
         self.permissions = sorted(actor.permissions)
-        self.allowed_routes = [route for route in routes.PAGE_PERMISSIONS
-                               if routes.may_open(route, actor.permissions)]
+        self.allowed_routes = [route for route in routes.PAGE_PERMISSIONS if routes.may_open(route, actor.permissions)]
 
     def _app_state(self) -> "AppState":
         state: Any = self
@@ -257,8 +269,7 @@ class AppState(rx.State):
         with session_scope() as session:
             revoke_session(session=session, token=self._current_token() or None)
         self._forget_user()
-        return [rx.remove_cookie(SESSION_COOKIE, _COOKIE_OPTIONS),
-                rx.redirect(routes.LOGIN, replace=True)]
+        return [rx.remove_cookie(SESSION_COOKIE, _COOKIE_OPTIONS), rx.redirect(routes.LOGIN, replace=True)]
 
 
 def page_load_events(on_load: Any) -> list[Any]:

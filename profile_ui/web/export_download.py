@@ -50,8 +50,9 @@ def export_file_for(token: str | None, export_id: int) -> Path:
     try:
         actor = actor_for_session_cookie(token)
     except NotSignedIn:
-        raise DownloadRefused(401, "Please sign in",
-                              "Sign in to Profile UI, then open this download link again.") from None
+        raise DownloadRefused(
+            401, "Please sign in", "Sign in to Profile UI, then open this download link again."
+        ) from None
     try:
         with session_scope() as session:
             return download_export(session=session, actor=actor, export_id=export_id)
@@ -67,12 +68,13 @@ def export_file_for(token: str | None, export_id: int) -> Path:
 
 def _page(refused: DownloadRefused) -> HTMLResponse:
     title, message = html.escape(refused.title), html.escape(refused.message)
-    link = ('<a href="/login">Sign in</a>' if refused.status == 401
-            else '<a href="/exports">Your exports</a>')
-    body = (f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>{title} · Profile UI</title></head><body style=\"font-family:sans-serif;"
-            f"max-width:40em;margin:4em auto\"><h1>{title}</h1><p role=\"alert\">{message}</p>"
-            f"<p>{link}</p></body></html>")
+    link = '<a href="/login">Sign in</a>' if refused.status == 401 else '<a href="/exports">Your exports</a>'
+    body = (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f'<title>{title} · Profile UI</title></head><body style="font-family:sans-serif;'
+        f'max-width:40em;margin:4em auto"><h1>{title}</h1><p role="alert">{message}</p>'
+        f"<p>{link}</p></body></html>"
+    )
     return HTMLResponse(body, status_code=refused.status, headers={"cache-control": "no-store"})
 
 
@@ -82,22 +84,23 @@ class ExportDownloads(PathGuard):
     def match(self, path: str) -> re.Match[str] | None:
         return DOWNLOAD_PATH.match(path)
 
-    async def handle(self, scope: dict[str, Any], receive: Any, send: Any,
-                     matched: re.Match[str]) -> None:
+    async def handle(self, scope: dict[str, Any], receive: Any, send: Any, matched: re.Match[str]) -> None:
         if scope.get("method") != "GET":  # every download is audited: only a real one
-            await _page(DownloadRefused(405, "Not allowed", "Open the link to download."))(
-                scope, receive, send)
+            await _page(DownloadRefused(405, "Not allowed", "Open the link to download."))(scope, receive, send)
             return
         try:
-            file = await asyncio.to_thread(export_file_for, self.session_token(scope),
-                                           int(matched.group(1)))
+            file = await asyncio.to_thread(export_file_for, self.session_token(scope), int(matched.group(1)))
         except DownloadRefused as refused:
             await _page(refused)(scope, receive, send)
             return
         # the stored file may be encrypted (services/file_store.py): the plain bytes are
         # streamed, decrypted segment by segment in this process
         response = StreamingResponse(
-            file_store.iter_plain(file), media_type=MEDIA_TYPES.get(file.suffix, "application/octet-stream"),
-            headers={"cache-control": "private, no-store",
-                     "content-disposition": f'attachment; filename="{file.name}"'})
+            file_store.iter_plain(file),
+            media_type=MEDIA_TYPES.get(file.suffix, "application/octet-stream"),
+            headers={
+                "cache-control": "private, no-store",
+                "content-disposition": f'attachment; filename="{file.name}"',
+            },
+        )
         await response(scope, receive, send)

@@ -19,7 +19,7 @@ def request_path(scope: dict[str, Any]) -> str:
     """The request's path inside the app (without the ASGI root_path)."""
     path = scope.get("path", "")
     root = scope.get("root_path") or ""
-    return path[len(root):] if root and path.startswith(root) else path
+    return path[len(root) :] if root and path.startswith(root) else path
 
 
 def _headers(scope: dict[str, Any], name: bytes) -> Iterator[bytes]:

@@ -1,7 +1,8 @@
 """`UploadGuard`: ASGI middleware in front of Reflex's /_upload endpoint.
 
 Installed through rx.App's api_transformer. It answers GET with 404 (Reflex would serve its
-public upload folder; we keep nothing there), refuses bodies over the limit (MAX_FILES_PER_UPLOAD files at the file limit) with 413 before
+public upload folder; we keep nothing there), refuses bodies over the limit (MAX_FILES_PER_UPLOAD files at
+the file limit) with 413 before
 reading them (and cuts off a body that grows past it), and refuses a POST without a
 signed-in user allowed to import (401/403). The file itself is saved by
 services/uploads.py's `save_upload`.
@@ -13,8 +14,8 @@ import asyncio
 import json
 from typing import Any
 
-from ..services.permissions import PROFILES_IMPORT, NotSignedIn
 from ..services.importing import limits
+from ..services.permissions import PROFILES_IMPORT, NotSignedIn
 from ..services.uploads import MAX_FILES_PER_UPLOAD, UPLOAD_PATH, request_body_limit
 from ..settings import get_settings
 from .request_guard import PathGuard, actor_for_session_cookie, content_length
@@ -22,10 +23,17 @@ from .request_guard import PathGuard, actor_for_session_cookie, content_length
 
 async def _respond(send: Any, status: int, detail: str) -> None:
     body = json.dumps({"detail": detail}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -41,8 +49,10 @@ class UploadGuard(PathGuard):
             await _respond(send, 404, "Not found")
             return
         limit = request_body_limit()
-        too_large = (f"the upload is larger than {MAX_FILES_PER_UPLOAD} files of "
-                     f"{limits.size_text(get_settings().upload_max_bytes)} each")
+        too_large = (
+            f"the upload is larger than {MAX_FILES_PER_UPLOAD} files of "
+            f"{limits.size_text(get_settings().upload_max_bytes)} each"
+        )
         declared = content_length(scope)
         if declared is not None and declared > limit:
             await _respond(send, 413, too_large)
@@ -57,8 +67,7 @@ class UploadGuard(PathGuard):
             return
         await self._forward_limited(scope, receive, send, limit, too_large)
 
-    async def _forward_limited(self, scope: dict[str, Any], receive: Any, send: Any, limit: int,
-                               message: str) -> None:
+    async def _forward_limited(self, scope: dict[str, Any], receive: Any, send: Any, limit: int, message: str) -> None:
         """Pass the request on, cutting it off with 413 when a body without (or with a
         false) Content-Length grows past the limit."""
         received = 0

@@ -25,7 +25,7 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import expect
 
-from ..services import ThrowawayRedis, free_port, create_pg_database, drop_pg_database, pg_url
+from ..services import ThrowawayRedis, create_pg_database, drop_pg_database, free_port, pg_url
 from .helpers import (
     PASSWORD,
     UPLOAD_MAX_BYTES,
@@ -40,9 +40,15 @@ from .helpers import (
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 START_TIMEOUT_S = 300
 # first paints wait for the websocket and on_load; generous but not slow when it works
 expect.set_options(timeout=15_000)
@@ -56,8 +62,9 @@ def _bun_path() -> str:
 
 
 def _cli(*args: str, env: dict[str, str]) -> None:
-    subprocess.run([str(BIN / "profile-ui"), *args], env=env, cwd=REPO, check=True,
-                   capture_output=True, text=True, timeout=120)
+    subprocess.run(
+        [str(BIN / "profile-ui"), *args], env=env, cwd=REPO, check=True, capture_output=True, text=True, timeout=120
+    )
 
 
 def _wait_until_serving(url: str, proc: subprocess.Popen, app: RunningApp) -> None:
@@ -67,8 +74,7 @@ def _wait_until_serving(url: str, proc: subprocess.Popen, app: RunningApp) -> No
             if proc.poll() is not None:
                 raise RuntimeError(f"the app exited ({proc.returncode}):\n{app.log_tail()}")
             try:
-                if (client.get(f"{url}/ping").status_code == 200
-                        and client.get(f"{url}/login").status_code == 200):
+                if client.get(f"{url}/ping").status_code == 200 and client.get(f"{url}/login").status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
@@ -93,9 +99,16 @@ def _smtp_server(received: list):
 # The modules whose flows touch jobs, sessions or live updates: they run twice, on the
 # embedded default and on the production shape (PostgreSQL + Redis, 2 backend workers,
 # 2 job workers, started by `make run-scale` as an operator would).
-SCALED_MODULES = {"test_auth_shell", "test_delete_trash_audit", "test_exports",
-                  "test_import_wizard", "test_membership_sync", "test_profiles_detail",
-                  "test_profiles_list", "test_production_shape"}
+SCALED_MODULES = {
+    "test_auth_shell",
+    "test_delete_trash_audit",
+    "test_exports",
+    "test_import_wizard",
+    "test_membership_sync",
+    "test_profiles_detail",
+    "test_profiles_list",
+    "test_production_shape",
+}
 SHAPES = ("embedded", "scaled")
 
 
@@ -103,8 +116,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "app_shape" not in metafunc.fixturenames:
         return
     module = metafunc.module.__name__.rsplit(".", 1)[-1]
-    shapes = list(getattr(metafunc.module, "APP_SHAPES", None)
-                  or (SHAPES if module in SCALED_MODULES else SHAPES[:1]))
+    shapes = list(getattr(metafunc.module, "APP_SHAPES", None) or (SHAPES if module in SCALED_MODULES else SHAPES[:1]))
     metafunc.parametrize("app_shape", shapes, indirect=True, scope="session")
 
 
@@ -114,9 +126,20 @@ def app_shape(request: pytest.FixtureRequest) -> str:
 
 
 def _app_env(data_dir: Path, database_url: str, url: str, work: Path, smtp_port: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("REDIS_URL", "REFLEX_REDIS_URL", "DATABASE_URL", "GRANIAN_WORKERS",
-                        "EMBEDDED_WORKER", "MAKEFLAGS", "MAKELEVEL")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in (
+            "REDIS_URL",
+            "REFLEX_REDIS_URL",
+            "DATABASE_URL",
+            "GRANIAN_WORKERS",
+            "EMBEDDED_WORKER",
+            "MAKEFLAGS",
+            "MAKELEVEL",
+        )
+    }
     env.update(
         DATA_DIR=str(data_dir),
         DATABASE_URL=database_url,
@@ -167,17 +190,43 @@ def running_app(app_shape: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
         log = work / "reflex.log"
         if app_shape == "scaled":
-            command = ["make", "--no-print-directory", "run-scale", f"PORT={port}",
-                       "BACKEND_WORKERS=2", "JOB_WORKERS=2", "SEED_DEMO=0"]
+            command = [
+                "make",
+                "--no-print-directory",
+                "run-scale",
+                f"PORT={port}",
+                "BACKEND_WORKERS=2",
+                "JOB_WORKERS=2",
+                "SEED_DEMO=0",
+            ]
             env["BACKEND_HOST"] = "127.0.0.1"
         else:
-            command = [str(BIN / "reflex"), "run", "--env", "prod", "--frontend-port", str(port),
-                       "--backend-port", str(port), "--backend-host", "127.0.0.1"]
-        app = RunningApp(url=url, data_dir=data_dir, database_url=database_url, log=log,
-                         inbox=inbox, shape=app_shape, redis=redis, pg_name=pg_name)
+            command = [
+                str(BIN / "reflex"),
+                "run",
+                "--env",
+                "prod",
+                "--frontend-port",
+                str(port),
+                "--backend-port",
+                str(port),
+                "--backend-host",
+                "127.0.0.1",
+            ]
+        app = RunningApp(
+            url=url,
+            data_dir=data_dir,
+            database_url=database_url,
+            log=log,
+            inbox=inbox,
+            shape=app_shape,
+            redis=redis,
+            pg_name=pg_name,
+        )
         with open(log, "w") as out:
-            proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=out,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
+            proc = subprocess.Popen(
+                command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
         app = dataclasses.replace(app, pid=proc.pid)
         try:
             _wait_until_serving(url, proc, app)
@@ -261,6 +310,7 @@ def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
 @pytest.fixture
 def sign_in(page, base_url: str):
     """sign_in("viewer") signs the page in as that role through the login form."""
+
     def _sign_in(role: str, password: str = PASSWORD) -> None:
         page.goto(f"{base_url}/login")
         page.get_by_label("E-mail").fill(USERS[role])

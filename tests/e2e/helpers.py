@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import csv
 import json
 import os
@@ -76,8 +75,11 @@ def add_notification(app: RunningApp, email: str, title: str, link: str | None =
 def unread_titles(app: RunningApp, email: str) -> list[str]:
     uid = user_id(app, email)
     with app_db(app) as session:
-        return list(session.exec(select(Notification.title).where(
-            Notification.user_id == uid, Notification.read_at.is_(None))).all())
+        return list(
+            session.exec(
+                select(Notification.title).where(Notification.user_id == uid, Notification.read_at.is_(None))
+            ).all()
+        )
 
 
 # ------------------------------------------------------------ profile pages (issue 4)
@@ -113,10 +115,24 @@ _KNOWN = {
     "linh": ("Trần Thị Linh", "linh.tran@e2e.example.com", "+84912000001", "E2E-0001", "Gold", "Hà Nội", True),
     "minh": ("Lê Văn Minh", "minh.le@e2e.example.com", "+84912000002", "E2E-0002", "Gold", "Huế", False),
     "hoa": ("Phạm Thu Hoa", "hoa.pham@e2e.example.com", "+84912000003", "E2E-0003", "Silver", "Đà Nẵng", True),
-    "overwrite": ("Policy Overwrite", "policy.overwrite@e2e.example.com", "+84912000004", "E2E-0004",
-                  "Bronze", "Cần Thơ", False),
-    "ignore": ("Policy Ignore", "policy.ignore@e2e.example.com", "+84912000005", "E2E-0005",
-               "Bronze", "Cần Thơ", False),
+    "overwrite": (
+        "Policy Overwrite",
+        "policy.overwrite@e2e.example.com",
+        "+84912000004",
+        "E2E-0004",
+        "Bronze",
+        "Cần Thơ",
+        False,
+    ),
+    "ignore": (
+        "Policy Ignore",
+        "policy.ignore@e2e.example.com",
+        "+84912000005",
+        "E2E-0005",
+        "Bronze",
+        "Cần Thơ",
+        False,
+    ),
     "edit": ("Vũ Quốc Edit", "edit.vu@e2e.example.com", "+84912000006", "E2E-0006", "Silver", "Vinh", False),
     "viewer": ("Đỗ Minh Xem", "xem.do@e2e.example.com", "+84912000007", "E2E-0007", "Silver", "Huế", False),
 }
@@ -132,19 +148,22 @@ def seed_profile_data(app: RunningApp) -> ProfileData:
         _insert_generated_profiles(session, GENERATED_PROFILES)
         actor = SYSTEM_ACTOR
         group = workspace_settings.create_tag_group(session=session, actor=actor, name=E2E_TAG_GROUP)
-        data.tier_tag_id = workspace_settings.create_tag(session=session, actor=actor, group_id=group.id,
-                                                         name="Tier", kind="text").id
-        data.hobby_tag_id = workspace_settings.create_tag(session=session, actor=actor, group_id=group.id,
-                                                          name="Hobby", kind="multi").id
-        data.group_id = workspace_settings.create_group(session=session, actor=actor,
-                                                        name="E2E Newsletter").id
+        data.tier_tag_id = workspace_settings.create_tag(
+            session=session, actor=actor, group_id=group.id, name="Tier", kind="text"
+        ).id
+        data.hobby_tag_id = workspace_settings.create_tag(
+            session=session, actor=actor, group_id=group.id, name="Hobby", kind="multi"
+        ).id
+        data.group_id = workspace_settings.create_group(session=session, actor=actor, name="E2E Newsletter").id
         data.segment_id = workspace_settings.create_segment(session=session, actor=actor, name="E2E VIPs").id
         in_group = []
         for key, (name, email, phone, user, level, city, member) in _KNOWN.items():
             result = profile_edit.create_profile(
-                session=session, actor=actor,
+                session=session,
+                actor=actor,
                 values={"full_name": name, "member_level": level, "city": city},
-                identities={"email": email, "phone": phone, "user_id": user})
+                identities={"email": email, "phone": phone, "user_id": user},
+            )
             data.profiles[key] = KnownProfile(result.profile_id, name, email, phone, user)
             if member:
                 in_group.append(result.profile_id)
@@ -159,8 +178,9 @@ def insert_profiles(session: Session, rows: list[dict]) -> None:
 
     session.execute(sa.insert(Profile), [with_folded_name(row) for row in rows])
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(sa.text("SELECT setval(pg_get_serial_sequence('profiles', 'id'), "
-                                "(SELECT max(id) FROM profiles))"))
+        session.execute(
+            sa.text("SELECT setval(pg_get_serial_sequence('profiles', 'id'), (SELECT max(id) FROM profiles))")
+        )
 
 
 def _insert_generated_profiles(session: Session, count: int) -> None:
@@ -174,24 +194,46 @@ def _insert_generated_profiles(session: Session, count: int) -> None:
     levels = ("Bronze", "Silver", "Gold", "Platinum")
     start = (session.exec(select(sa.func.max(Profile.id))).one() or 0) + 1
     ids = list(range(start, start + count))
-    insert_profiles(session, [
-        {"id": pid, "full_name": f"Generated Person {n:03d}", "member_level": levels[n % 4],
-         "city": "Hà Nội", "status": "active", "initial_source": "generated", "attributes": {},
-         "created_at": now - timedelta(days=n + 1), "updated_at": now - timedelta(days=n + 1)}
-        for n, pid in enumerate(ids, start=1)])
-    session.execute(sa.insert(Identity), [
-        {"profile_id": pid, "kind": "email", "value": f"generated.{n:03d}@e2e.example.com",
-         "is_encrypted": False, "source_type": "seed", "source_name": "e2e",
-         "first_seen_at": now, "last_seen_at": now}
-        for n, pid in enumerate(ids, start=1)])
+    insert_profiles(
+        session,
+        [
+            {
+                "id": pid,
+                "full_name": f"Generated Person {n:03d}",
+                "member_level": levels[n % 4],
+                "city": "Hà Nội",
+                "status": "active",
+                "initial_source": "generated",
+                "attributes": {},
+                "created_at": now - timedelta(days=n + 1),
+                "updated_at": now - timedelta(days=n + 1),
+            }
+            for n, pid in enumerate(ids, start=1)
+        ],
+    )
+    session.execute(
+        sa.insert(Identity),
+        [
+            {
+                "profile_id": pid,
+                "kind": "email",
+                "value": f"generated.{n:03d}@e2e.example.com",
+                "is_encrypted": False,
+                "source_type": "seed",
+                "source_name": "e2e",
+                "first_seen_at": now,
+                "last_seen_at": now,
+            }
+            for n, pid in enumerate(ids, start=1)
+        ],
+    )
 
 
 def active_profile_count(app: RunningApp) -> int:
     from profile_ui.models import Profile
 
     with app_db(app) as session:
-        return session.exec(select(sa.func.count()).select_from(Profile)
-                            .where(Profile.status == "active")).one()
+        return session.exec(select(sa.func.count()).select_from(Profile).where(Profile.status == "active")).one()
 
 
 def run_import(app: RunningApp, rows: list[dict[str, str]], mapping: dict, tmp_dir: Path) -> dict:
@@ -207,9 +249,20 @@ def run_import(app: RunningApp, rows: list[dict[str, str]], mapping: dict, tmp_d
     mapping_path.write_text(json.dumps(mapping), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "REFLEX_REDIS_URL")}
     env.update(DATA_DIR=str(app.data_dir), DATABASE_URL=app.database_url, ENVIRONMENT="test")
-    done = subprocess.run([str(Path(sys.executable).parent / "profile-ui"), "import", str(path),
-                           "--mapping", str(mapping_path), "--json"],
-                          env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "profile-ui"),
+            "import",
+            str(path),
+            "--mapping",
+            str(mapping_path),
+            "--json",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["status"] == "completed", report

@@ -35,14 +35,17 @@ def write_csv(path: Path, rows: list[list[str]]) -> Path:
 def profile_by_email(app: RunningApp, email: str) -> Profile | None:
     with app_db(app) as session:
         return session.exec(
-            select(Profile).join(Identity, Identity.profile_id == Profile.id)
-            .where(Identity.kind == "email", Identity.value == email)).first()
+            select(Profile)
+            .join(Identity, Identity.profile_id == Profile.id)
+            .where(Identity.kind == "email", Identity.value == email)
+        ).first()
 
 
 def jobs_for(app: RunningApp, file_name: str) -> list[ImportJob]:
     with app_db(app) as session:
-        return list(session.exec(select(ImportJob).where(ImportJob.file_name == file_name)
-                                 .order_by(ImportJob.id)).all())
+        return list(
+            session.exec(select(ImportJob).where(ImportJob.file_name == file_name).order_by(ImportJob.id)).all()
+        )
 
 
 def latest_job_id(app: RunningApp) -> int:
@@ -54,9 +57,11 @@ def segment_members(app: RunningApp, segment_name: str) -> dict[int, str | None]
     from profile_ui.models import Segment, SegmentMember
 
     with app_db(app) as session:
-        rows = session.exec(select(SegmentMember.profile_id, SegmentMember.value)
-                            .join(Segment, Segment.id == SegmentMember.segment_id)
-                            .where(Segment.name == segment_name)).all()
+        rows = session.exec(
+            select(SegmentMember.profile_id, SegmentMember.value)
+            .join(Segment, Segment.id == SegmentMember.segment_id)
+            .where(Segment.name == segment_name)
+        ).all()
         return dict(rows)
 
 

@@ -7,7 +7,6 @@ for pages with tabs or a wizard, as first shown."""
 
 from __future__ import annotations
 
-
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
@@ -29,9 +28,12 @@ def _static_pages() -> list[str]:
 @pytest.fixture(scope="module")
 def dynamic_pages(running_app: RunningApp, profile_data: ProfileData, tmp_path_factory) -> list[str]:
     """A profile's User 360 page and an import's report page."""
-    report = run_import(running_app, [{"email": "axe.check@a11y.example.com", "name": "Axe Check"}],
-                        {"columns": {"email": "identity:email", "name": "full_name"}},
-                        tmp_path_factory.mktemp("axe"))
+    report = run_import(
+        running_app,
+        [{"email": "axe.check@a11y.example.com", "name": "Axe Check"}],
+        {"columns": {"email": "identity:email", "name": "full_name"}},
+        tmp_path_factory.mktemp("axe"),
+    )
     return [routes.profile_url(profile_data.profiles["linh"].id), f"{routes.IMPORTS}/{report['job_id']}"]
 
 
@@ -44,8 +46,9 @@ def _violations(page: Page, url: str) -> list[str]:
     found = []
     for violation in results.response["violations"]:
         if violation.get("impact") in BLOCKING:
-            targets = [(" ".join(map(str, node.get("target", []))), node.get("html", "")[:160])
-                       for node in violation["nodes"]][:5]
+            targets = [
+                (" ".join(map(str, node.get("target", []))), node.get("html", "")[:160]) for node in violation["nodes"]
+            ][:5]
             found.append(f"{url}: {violation['id']} ({violation['impact']}): {violation['help']} at {targets}")
     return found
 

@@ -15,8 +15,7 @@ from .helpers import USERS, RunningApp, add_notification, unread_titles
 
 pytestmark = pytest.mark.e2e
 
-ALL_ITEMS = ["Profiles", "Imports", "Segments", "Tags", "Exports", "Duplicates", "Trash", "Audit log",
-             "Settings"]
+ALL_ITEMS = ["Profiles", "Imports", "Segments", "Tags", "Exports", "Duplicates", "Trash", "Audit log", "Settings"]
 MENUS = {
     "admin": ALL_ITEMS,
     "marketer": ["Profiles", "Imports", "Segments", "Tags", "Exports", "Duplicates"],
@@ -56,10 +55,10 @@ def test_wrong_password_shows_an_error_and_no_session(page: Page, base_url: str)
     expect(page.get_by_role("navigation", name="Main navigation")).to_have_count(0)
 
 
-@pytest.mark.parametrize("route, title", [("/settings", "Settings"), ("/audit", "Audit log"),
-                                          ("/imports/new", "New import")])
-def test_viewer_opening_a_page_by_url_is_refused(page: Page, sign_in, base_url: str,
-                                                 route: str, title: str) -> None:
+@pytest.mark.parametrize(
+    "route, title", [("/settings", "Settings"), ("/audit", "Audit log"), ("/imports/new", "New import")]
+)
+def test_viewer_opening_a_page_by_url_is_refused(page: Page, sign_in, base_url: str, route: str, title: str) -> None:
     sign_in("viewer")
     page.goto(f"{base_url}{route}")
     expect(page.get_by_role("alert")).to_contain_text(f"You don't have access to {title}.")
@@ -103,7 +102,8 @@ def test_sign_out_ends_the_session_and_back_does_not_restore_it(
     with engine.connect() as conn:
         revoked_at = conn.execute(
             sa.text("SELECT revoked_at FROM user_sessions WHERE token_hash = :h"),
-            {"h": hashlib.sha256(token.encode()).hexdigest()}).scalar_one()
+            {"h": hashlib.sha256(token.encode()).hexdigest()},
+        ).scalar_one()
     engine.dispose()
     assert revoked_at is not None
     page.context.add_cookies([{"name": SESSION_COOKIE, "value": token, "url": base_url}])
@@ -111,9 +111,7 @@ def test_sign_out_ends_the_session_and_back_does_not_restore_it(
     _expect_login_page(page)
 
 
-def test_notifications_bell_lists_and_marks_read(
-    page: Page, sign_in, running_app: RunningApp
-) -> None:
+def test_notifications_bell_lists_and_marks_read(page: Page, sign_in, running_app: RunningApp) -> None:
     add_notification(running_app, USERS["marketer"], "Import finished: leads.xlsx", "/imports")
     add_notification(running_app, USERS["marketer"], "Export ready: vip.csv")
     sign_in("marketer")

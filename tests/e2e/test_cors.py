@@ -42,14 +42,18 @@ def test_a_foreign_origin_gets_no_permissive_cors_answer(running_app: RunningApp
     with httpx.Client(base_url=running_app.url, cookies=cookies, timeout=15) as client:
         for origin in _foreign_origins(running_app):
             headers = {"Origin": origin}
-            preflight = {**headers, "Access-Control-Request-Method": "POST",
-                         "Access-Control-Request-Headers": "content-type"}
+            preflight = {
+                **headers,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "content-type",
+            }
             answers = {
                 "GET /ping": client.get("/ping", headers=headers),
                 "OPTIONS /_upload": client.options("/_upload", headers=preflight),
                 "POST /_upload": client.post("/_upload", headers=headers, files={"files": ("a.csv", b"Email\n")}),
-                "GET /_event": client.get(f"{NAMESPACE}/", params={"EIO": "4", "transport": "polling"},
-                                          headers=headers),
+                "GET /_event": client.get(
+                    f"{NAMESPACE}/", params={"EIO": "4", "transport": "polling"}, headers=headers
+                ),
                 "GET download": client.get("/exports/1/download", headers=headers),
                 "OPTIONS download": client.options("/exports/1/download", headers=preflight),
             }

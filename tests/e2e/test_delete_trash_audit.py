@@ -55,23 +55,50 @@ def people(running_app: RunningApp) -> dict[str, int]:
     with app_db(running_app) as session:
         start = (session.exec(select(sa.func.max(Profile.id))).one() or 0) + 1
         ids = dict(zip(names, range(start, start + len(names)), strict=True))
-        insert_profiles(session, [
-            {"id": pid, "full_name": name, "status": "active", "initial_source": "generated",
-             "attributes": {}, "created_at": now - timedelta(days=400),
-             "updated_at": now - timedelta(days=400)} for name, pid in ids.items()])
-        session.execute(sa.insert(Identity), [
-            {"profile_id": pid, "kind": "email", "value": _email(name), "is_encrypted": False,
-             "source_type": "seed", "source_name": "e2e", "first_seen_at": now, "last_seen_at": now}
-            for name, pid in ids.items()])
-        session.execute(sa.insert(LinkedObject), [
-            {"profile_id": ids[name], "object_type": "ticket", "name": f"Ticket of {name}",
-             "created_at": now} for name in SINGLES])
+        insert_profiles(
+            session,
+            [
+                {
+                    "id": pid,
+                    "full_name": name,
+                    "status": "active",
+                    "initial_source": "generated",
+                    "attributes": {},
+                    "created_at": now - timedelta(days=400),
+                    "updated_at": now - timedelta(days=400),
+                }
+                for name, pid in ids.items()
+            ],
+        )
+        session.execute(
+            sa.insert(Identity),
+            [
+                {
+                    "profile_id": pid,
+                    "kind": "email",
+                    "value": _email(name),
+                    "is_encrypted": False,
+                    "source_type": "seed",
+                    "source_name": "e2e",
+                    "first_seen_at": now,
+                    "last_seen_at": now,
+                }
+                for name, pid in ids.items()
+            ],
+        )
+        session.execute(
+            sa.insert(LinkedObject),
+            [
+                {"profile_id": ids[name], "object_type": "ticket", "name": f"Ticket of {name}", "created_at": now}
+                for name in SINGLES
+            ],
+        )
     yield ids
     with app_db(running_app) as session:
-        left = list(session.exec(select(Profile.id).where(
-            Profile.id.in_(list(ids.values())))).all())
-        left += list(session.exec(select(Identity.profile_id).where(
-            Identity.value == _email("Trash Test Purge"))).all())
+        left = list(session.exec(select(Profile.id).where(Profile.id.in_(list(ids.values())))).all())
+        left += list(
+            session.exec(select(Identity.profile_id).where(Identity.value == _email("Trash Test Purge"))).all()
+        )
         purge_profiles(session=session, profile_ids=left)
 
 
@@ -99,8 +126,12 @@ def _status(running_app: RunningApp, profile_id: int) -> str | None:
 
 def _delete_as_admin(running_app: RunningApp, profile_id: int, reason: str) -> None:
     with app_db(running_app) as session:
-        delete_profiles(session=session, actor=actor_for_email(session=session, email=USERS["admin"]),
-                        profile_ids=[profile_id], reason=reason)
+        delete_profiles(
+            session=session,
+            actor=actor_for_email(session=session, email=USERS["admin"]),
+            profile_ids=[profile_id],
+            reason=reason,
+        )
 
 
 # ------------------------------------------------------------ delete
@@ -113,8 +144,7 @@ def test_delete_one_profile_from_user_360_with_a_reason(
     expect(page.get_by_role("heading", name=name)).to_be_visible()
     page.get_by_role("button", name="Delete profile").click()
     dialog = page.get_by_role("dialog", name=f"Delete {name}?")
-    expect(dialog).to_contain_text("removes the profile's links to accounts, opportunities, "
-                                   "tickets and tasks")
+    expect(dialog).to_contain_text("removes the profile's links to accounts, opportunities, tickets and tasks")
 
     # an empty reason is refused in place; nothing is deleted
     _refuse_without_reason(dialog, "Delete", "deleting")
@@ -132,11 +162,15 @@ def test_delete_one_profile_from_user_360_with_a_reason(
     with app_db(running_app) as session:
         profile = session.get(Profile, people[name])
         assert profile.status == "deleted" and profile.deleted_reason == "Duplicate of another customer"
-        assert session.exec(select(sa.func.count()).select_from(LinkedObject).where(
-            LinkedObject.profile_id == people[name])).one() == 0
-        event = session.exec(select(AuditEvent).where(
-            AuditEvent.action == "profiles.delete",
-            AuditEvent.object_id == str(people[name]))).one()
+        assert (
+            session.exec(
+                select(sa.func.count()).select_from(LinkedObject).where(LinkedObject.profile_id == people[name])
+            ).one()
+            == 0
+        )
+        event = session.exec(
+            select(AuditEvent).where(AuditEvent.action == "profiles.delete", AuditEvent.object_id == str(people[name]))
+        ).one()
         assert event.actor_email == USERS["admin"] and event.reason == "Duplicate of another customer"
         assert event.details["profile_ids"] == [people[name]]
 
@@ -159,8 +193,7 @@ def test_delete_100_selected_profiles_and_refuse_101(
     selection.get_by_role("button", name=f"Select all {BATCH} matching").click()
     expect(selection).to_contain_text(f"All {BATCH} matching profiles selected")
     selection.get_by_role("button", name="Delete").click()
-    expect(page.get_by_text("Select at most 100 profiles to delete at once (you selected 101)")
-           .last).to_be_visible()
+    expect(page.get_by_text("Select at most 100 profiles to delete at once (you selected 101)").last).to_be_visible()
     expect(page.get_by_role("dialog")).to_have_count(0)
 
     # 100: the page's rows
@@ -179,12 +212,15 @@ def test_delete_100_selected_profiles_and_refuse_101(
 
     batch_ids = [pid for name, pid in people.items() if name.startswith("Trash Batch")]
     with app_db(running_app) as session:
-        statuses = session.exec(select(Profile.status, sa.func.count()).where(
-            Profile.id.in_(batch_ids)).group_by(Profile.status)).all()
+        statuses = session.exec(
+            select(Profile.status, sa.func.count()).where(Profile.id.in_(batch_ids)).group_by(Profile.status)
+        ).all()
         assert dict(statuses) == {"deleted": 100, "active": 1}
-        event = session.exec(select(AuditEvent).where(
-            AuditEvent.action == "profiles.delete",
-            AuditEvent.reason == "Test accounts from the spring campaign")).one()
+        event = session.exec(
+            select(AuditEvent).where(
+                AuditEvent.action == "profiles.delete", AuditEvent.reason == "Test accounts from the spring campaign"
+            )
+        ).one()
         assert event.details["count"] == 100
 
 
@@ -231,8 +267,9 @@ def test_purge_after_the_window_frees_the_email_for_a_new_person(
 
     # 31 days later: the deletion is moved back, then the operator's purge command runs
     with app_db(running_app) as session:
-        session.execute(sa.update(Profile).where(Profile.id == people[name]).values(
-            deleted_at=utcnow() - timedelta(days=31)))
+        session.execute(
+            sa.update(Profile).where(Profile.id == people[name]).values(deleted_at=utcnow() - timedelta(days=31))
+        )
     page.reload()
     _search_trash(page, name)
     row = page.get_by_role("table", name="Deleted profiles").get_by_role("row").filter(has_text=name)
@@ -240,10 +277,10 @@ def test_purge_after_the_window_frees_the_email_for_a_new_person(
     expect(page.get_by_role("checkbox", name=f"Select {name}")).to_have_count(0)  # too late
 
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "REFLEX_REDIS_URL")}
-    env.update(DATA_DIR=str(running_app.data_dir), DATABASE_URL=running_app.database_url,
-               ENVIRONMENT="test")
-    done = subprocess.run([str(Path(sys.executable).parent / "profile-ui"), "purge"], env=env,
-                          capture_output=True, text=True, timeout=120)
+    env.update(DATA_DIR=str(running_app.data_dir), DATABASE_URL=running_app.database_url, ENVIRONMENT="test")
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "profile-ui"), "purge"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert _status(running_app, people[name]) is None
 
@@ -252,8 +289,12 @@ def test_purge_after_the_window_frees_the_email_for_a_new_person(
     expect(page.get_by_text("The trash is empty.")).to_be_visible()
 
     # the same e-mail imports as a new person
-    report = run_import(running_app, [{"email": _email(name), "name": "Trash Test Purge Again"}],
-                        {"columns": {"email": "identity:email", "name": "full_name"}}, tmp_path)
+    report = run_import(
+        running_app,
+        [{"email": _email(name), "name": "Trash Test Purge Again"}],
+        {"columns": {"email": "identity:email", "name": "full_name"}},
+        tmp_path,
+    )
     assert report["new"] == 1, report
     page.goto("/profiles")
     _query(page, _email(name))
@@ -318,11 +359,13 @@ def test_marketer_events_sent_by_hand_delete_restore_erase_and_export_nothing(
         socket.hydrate(_session_token(running_app, "marketer"))
         events_before = _audit_count(running_app)
         updates = []
-        for handler in (f"{DeleteState.get_full_name()}.open_for_selection",
-                        f"{DeleteState.get_full_name()}.open_for_profile",
-                        f"{EraseState.get_full_name()}.start",
-                        f"{TrashState.get_full_name()}.restore",
-                        f"{AuditState.get_full_name()}.export_csv"):
+        for handler in (
+            f"{DeleteState.get_full_name()}.open_for_selection",
+            f"{DeleteState.get_full_name()}.open_for_profile",
+            f"{EraseState.get_full_name()}.start",
+            f"{TrashState.get_full_name()}.restore",
+            f"{AuditState.get_full_name()}.export_csv",
+        ):
             updates += socket.send(handler)
         answer = json.dumps([u.get("events") for u in updates])
         for permission in ("profiles.delete", "trash.manage", "audit.view"):
@@ -356,10 +399,12 @@ def test_audit_log_shows_each_action_and_filters_and_exports_them(
     expect(body.first).to_be_visible()
 
     # each action of this module, by the Action filter
-    for action, expected in (("profiles.delete", "Duplicate of another customer"),
-                             ("profiles.restore", "Unsubscribed by mistake"),
-                             ("profiles.purge", "profile_ids"),
-                             ("profile.erase", "GDPR request no. 12")):
+    for action, expected in (
+        ("profiles.delete", "Duplicate of another customer"),
+        ("profiles.restore", "Unsubscribed by mistake"),
+        ("profiles.purge", "profile_ids"),
+        ("profile.erase", "GDPR request no. 12"),
+    ):
         _filter_action(page, action)
         expect(body.filter(has_not_text=action)).to_have_count(0)
         expect(events).to_contain_text(expected)
@@ -390,11 +435,11 @@ def test_audit_log_shows_each_action_and_filters_and_exports_them(
         page.get_by_role("button", name="Export CSV").click()
     rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text(encoding="utf-8-sig"))))
     with app_db(running_app) as session:
-        deletes = session.exec(select(sa.func.count()).select_from(AuditEvent).where(
-            AuditEvent.action == "profiles.delete")).one()
+        deletes = session.exec(
+            select(sa.func.count()).select_from(AuditEvent).where(AuditEvent.action == "profiles.delete")
+        ).one()
     assert len(rows) == deletes and {r["Action"] for r in rows} == {"profiles.delete"}
-    assert {"Duplicate of another customer", "Test accounts from the spring campaign"} <= {
-        r["Reason"] for r in rows}
+    assert {"Duplicate of another customer", "Test accounts from the spring campaign"} <= {r["Reason"] for r in rows}
     # the export is in the log too
     _filter_action(page, "audit.export")
     expect(body.first).to_contain_text(USERS["admin"])

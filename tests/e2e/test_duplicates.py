@@ -21,8 +21,8 @@ from sqlmodel import select
 from profile_ui.models import Identity, Profile, utcnow, with_folded_name
 from profile_ui.models.duplicate import DuplicateCandidate
 from profile_ui.pages.duplicates_state import DuplicatesState
-from profile_ui.services.deletion import purge_profiles
 from profile_ui.services.dedupe.scan import scan_profiles
+from profile_ui.services.deletion import purge_profiles
 from profile_ui.services.permissions import SYSTEM_ACTOR
 
 from .helpers import RunningApp, app_db
@@ -49,14 +49,42 @@ def people(running_app: RunningApp) -> list[int]:
     with app_db(running_app) as session:
         start = (session.exec(select(sa.func.max(Profile.id))).one() or 0) + 1
         ids = list(range(start, start + len(PEOPLE)))
-        session.execute(sa.insert(Profile), [with_folded_name(row) for row in [
-            {"id": pid, "full_name": name, "birthday": birthday, "city": city, "status": "active",
-             "initial_source": "e2e", "attributes": {}, "created_at": now - timedelta(days=30), "updated_at": now}
-            for pid, (name, birthday, city, _email) in zip(ids, PEOPLE, strict=True)]])
-        session.execute(sa.insert(Identity), [
-            {"profile_id": pid, "kind": "email", "value": email, "is_encrypted": False, "source_type": "seed",
-             "source_name": "e2e", "first_seen_at": now, "last_seen_at": now}
-            for pid, (*_rest, email) in zip(ids, PEOPLE, strict=True)])
+        session.execute(
+            sa.insert(Profile),
+            [
+                with_folded_name(row)
+                for row in [
+                    {
+                        "id": pid,
+                        "full_name": name,
+                        "birthday": birthday,
+                        "city": city,
+                        "status": "active",
+                        "initial_source": "e2e",
+                        "attributes": {},
+                        "created_at": now - timedelta(days=30),
+                        "updated_at": now,
+                    }
+                    for pid, (name, birthday, city, _email) in zip(ids, PEOPLE, strict=True)
+                ]
+            ],
+        )
+        session.execute(
+            sa.insert(Identity),
+            [
+                {
+                    "profile_id": pid,
+                    "kind": "email",
+                    "value": email,
+                    "is_encrypted": False,
+                    "source_type": "seed",
+                    "source_name": "e2e",
+                    "first_seen_at": now,
+                    "last_seen_at": now,
+                }
+                for pid, (*_rest, email) in zip(ids, PEOPLE, strict=True)
+            ],
+        )
         session.flush()
         scan_profiles(session=session, actor=SYSTEM_ACTOR, profile_ids=ids)
     yield ids
@@ -66,8 +94,9 @@ def people(running_app: RunningApp) -> list[int]:
 
 def _pair(running_app: RunningApp, a: int, b: int) -> DuplicateCandidate:
     with app_db(running_app) as session:
-        return session.exec(select(DuplicateCandidate).where(
-            DuplicateCandidate.profile_a_id == a, DuplicateCandidate.profile_b_id == b)).one()
+        return session.exec(
+            select(DuplicateCandidate).where(DuplicateCandidate.profile_a_id == a, DuplicateCandidate.profile_b_id == b)
+        ).one()
 
 
 def _profile(running_app: RunningApp, profile_id: int) -> Profile:
@@ -93,7 +122,9 @@ def test_marketer_reviews_merges_one_choosing_values_and_marks_one_not_the_same(
 
     # merge it, keeping the second profile's spelling of the city
     pair.get_by_role("button", name=f"Merge #{yen} and #{yen2}").click()
-    dialog = page.get_by_role("dialog", name=f"Merge #{yen2} Dup Test Nguyen Hai Yen into #{yen} Dup Test Nguyễn Hải Yến")
+    dialog = page.get_by_role(
+        "dialog", name=f"Merge #{yen2} Dup Test Nguyen Hai Yen into #{yen} Dup Test Nguyễn Hải Yến"
+    )
     city = dialog.get_by_role("group", name="City")
     expect(city.get_by_role("radio", name="Hà Nội")).to_be_checked()  # the suggestion: the survivor's
     city.get_by_role("radio", name="Ha Noi").check()
@@ -145,19 +176,19 @@ def test_viewer_has_no_duplicates_page_and_hand_sent_events_are_refused(
 
     with app_db(running_app) as session:
         before = {(p.id, p.status) for p in session.exec(select(DuplicateCandidate)).all()}
-        pair = session.exec(select(DuplicateCandidate.id).where(
-            DuplicateCandidate.profile_a_id.in_(people))).first()
+        pair = session.exec(select(DuplicateCandidate.id).where(DuplicateCandidate.profile_a_id.in_(people))).first()
     socket = HandSocket(running_app)
     try:
         socket.hydrate(_session_token(running_app, "viewer"))
         state = DuplicatesState.get_full_name()
         updates = []
         for handler, payload in (
-                (f"{state}.decide", {"pair_id": str(pair), "decision": "not_same"}),
-                (f"{state}.open_merge", {"pair_id": str(pair)}),
-                (f"{state}.confirm_merge", {"form_data": {"keep-city": "merged"}}),
-                (f"{state}.merge_selected", {}),
-                (f"{state}.set_filter", {"name": "status", "value": "merged"})):
+            (f"{state}.decide", {"pair_id": str(pair), "decision": "not_same"}),
+            (f"{state}.open_merge", {"pair_id": str(pair)}),
+            (f"{state}.confirm_merge", {"form_data": {"keep-city": "merged"}}),
+            (f"{state}.merge_selected", {}),
+            (f"{state}.set_filter", {"name": "status", "value": "merged"}),
+        ):
             updates += socket.send(handler, payload)
         answer = json.dumps([u.get("events") for u in updates])
         assert answer.count("not allowed") >= 5 and "profiles.merge" in answer
@@ -176,7 +207,8 @@ def test_an_import_row_that_looks_like_a_profile_is_flagged_and_sent_to_review(
     khoa = people[6]
     page.goto("/imports/new")
     page.get_by_label("Or paste rows").fill(
-        "Email\tFull name\tBirthday\ndup.khoa.new@e2e-new.example.net\tKhoa Le Dang Dup Test\t2001-12-01\n")
+        "Email\tFull name\tBirthday\ndup.khoa.new@e2e-new.example.net\tKhoa Le Dang Dup Test\t2001-12-01\n"
+    )
     page.get_by_role("button", name="Use pasted rows").click()
     page.get_by_role("button", name="Next").click()
     expect(page.locator('[aria-current="step"]')).to_contain_text("Identify and map columns", timeout=60_000)

@@ -53,44 +53,71 @@ def export_data(running_app: RunningApp, profile_data: ProfileData, tmp_path_fac
     a second marketer."""
     from profile_ui.services import profile_edit, workspace_settings
     from profile_ui.services.permissions import (
-        PROFILES_EXPORT, PROFILES_VIEW, SYSTEM_ACTOR, export_identity_permission,
+        PROFILES_EXPORT,
+        PROFILES_VIEW,
+        SYSTEM_ACTOR,
+        export_identity_permission,
     )
     from profile_ui.services.profiles import tag_profiles
 
     small: dict[str, int] = {}
     with app_db(running_app) as session:
         group = workspace_settings.create_tag_group(session=session, actor=SYSTEM_ACTOR, name=TAG_GROUP)
-        channel = workspace_settings.create_tag(session=session, actor=SYSTEM_ACTOR, group_id=group.id,
-                                                name="Channel", kind="text")
-        bulk = workspace_settings.create_tag(session=session, actor=SYSTEM_ACTOR, group_id=group.id,
-                                             name="Bulk", kind="text")
+        channel = workspace_settings.create_tag(
+            session=session, actor=SYSTEM_ACTOR, group_id=group.id, name="Channel", kind="text"
+        )
+        bulk = workspace_settings.create_tag(
+            session=session, actor=SYSTEM_ACTOR, group_id=group.id, name="Bulk", kind="text"
+        )
         for n, name in enumerate(("Export Small Alpha", "Export Small Beta", "=1+1"), start=1):
             result = profile_edit.create_profile(
-                session=session, actor=SYSTEM_ACTOR, values={"full_name": name, "city": "Huế"},
-                identities={"email": f"export.small{n}@e2e.example.com",
-                            "phone": f"+8491300000{n}", "user_id": f"EXP-{n:04d}"})
+                session=session,
+                actor=SYSTEM_ACTOR,
+                values={"full_name": name, "city": "Huế"},
+                identities={
+                    "email": f"export.small{n}@e2e.example.com",
+                    "phone": f"+8491300000{n}",
+                    "user_id": f"EXP-{n:04d}",
+                },
+            )
             small[name] = result.profile_id
-        tag_profiles(session=session, actor=SYSTEM_ACTOR, tag_id=channel.id, value="Web",
-                     profile_ids=list(small.values()))
-        session.add(Role(name=NO_PHONE_ROLE, description="Exports without phone numbers",
-                         permissions=[PROFILES_VIEW, PROFILES_EXPORT,
-                                      export_identity_permission("email"),
-                                      export_identity_permission("user_id")]))
+        tag_profiles(
+            session=session, actor=SYSTEM_ACTOR, tag_id=channel.id, value="Web", profile_ids=list(small.values())
+        )
+        session.add(
+            Role(
+                name=NO_PHONE_ROLE,
+                description="Exports without phone numbers",
+                permissions=[
+                    PROFILES_VIEW,
+                    PROFILES_EXPORT,
+                    export_identity_permission("email"),
+                    export_identity_permission("user_id"),
+                ],
+            )
+        )
         session.flush()
         _create_user(session, NO_PHONE_USER, NO_PHONE_ROLE)
         _create_user(session, OTHER_MARKETER, "marketer")
         bulk_id = bulk.id
-    rows = [{"email": f"bulk.export.{n:04d}@e2e.example.com", "full_name": f"Bulk Export {n:04d}"}
-            for n in range(1, BULK + 1)]
-    run_import(running_app, rows, {"columns": {"email": "identity:email", "full_name": "full_name"},
-                                   "options": {"tag_ids": [bulk_id], "tag_value": "yes"}},
-               tmp_path_factory.mktemp("export-import"))
+    rows = [
+        {"email": f"bulk.export.{n:04d}@e2e.example.com", "full_name": f"Bulk Export {n:04d}"}
+        for n in range(1, BULK + 1)
+    ]
+    run_import(
+        running_app,
+        rows,
+        {
+            "columns": {"email": "identity:email", "full_name": "full_name"},
+            "options": {"tag_ids": [bulk_id], "tag_value": "yes"},
+        },
+        tmp_path_factory.mktemp("export-import"),
+    )
     return ExportData(channel_tag=f"{TAG_GROUP}: Channel", bulk_tag=f"{TAG_GROUP}: Bulk", small=small)
 
 
 def _signed_in(browser, base_url: str, email: str):
-    context = browser.new_context(base_url=base_url, viewport={"width": 1400, "height": 1000},
-                                  accept_downloads=True)
+    context = browser.new_context(base_url=base_url, viewport={"width": 1400, "height": 1000}, accept_downloads=True)
     page = context.new_page()
     page.goto("/login")
     page.get_by_label("E-mail").fill(email)
@@ -114,7 +141,8 @@ def _list_by_tag(page: Page, tag: str, count: int) -> None:
     page.get_by_role("option", name=tag, exact=True).click()
     page.get_by_role("button", name="Query").click()
     expect(page.get_by_role("navigation", name="Pages").get_by_role("status")).to_have_text(
-        f"{count:,} profile{'' if count == 1 else 's'}")
+        f"{count:,} profile{'' if count == 1 else 's'}"
+    )
 
 
 def _open_dialog(page: Page):
@@ -166,8 +194,7 @@ def _mail(running_app: RunningApp, to: str, subject: str, wait_s: float = 60):
 def _last_export(email: str, running_app: RunningApp) -> ExportJob:
     uid = user_id(running_app, email)
     with app_db(running_app) as session:
-        return session.exec(select(ExportJob).where(ExportJob.created_by == uid)
-                            .order_by(ExportJob.id.desc())).first()
+        return session.exec(select(ExportJob).where(ExportJob.created_by == uid).order_by(ExportJob.id.desc())).first()
 
 
 # ------------------------------------------------------------ tests
@@ -191,8 +218,14 @@ def test_exports_page_is_empty_then_follows_an_export_being_written(
 
         # an export being written (as a job would leave it): the page follows it to the end
         with app_db(running_app) as session:
-            job = ExportJob(created_by=user_id(running_app, OTHER_MARKETER), status="running",
-                            format="csv", fields_mode="all", filter={}, columns=["id"])
+            job = ExportJob(
+                created_by=user_id(running_app, OTHER_MARKETER),
+                status="running",
+                format="csv",
+                fields_mode="all",
+                filter={},
+                columns=["id"],
+            )
             session.add(job)
             session.flush()
             job_id = job.id
@@ -228,8 +261,7 @@ def test_small_export_of_the_filtered_list_downloads_at_once_with_labels(
     rows = _csv_rows(data)
     headers = list(rows[0])
     assert headers[0] == "Profile ID"
-    for header in ("EMAIL(UNENCRYPTED)", "PHONE(UNENCRYPTED)", "USER_ID(UNENCRYPTED)", "Full name",
-                   "Channel"):
+    for header in ("EMAIL(UNENCRYPTED)", "PHONE(UNENCRYPTED)", "USER_ID(UNENCRYPTED)", "Full name", "Channel"):
         assert header in headers, headers
     by_name = {r["Full name"]: r for r in rows}
     alpha = by_name["Export Small Alpha"]
@@ -244,9 +276,7 @@ def test_small_export_of_the_filtered_list_downloads_at_once_with_labels(
     assert (job.status, job.format, job.fields_mode, job.row_count) == ("completed", "csv", "all", 3)
 
 
-def test_selected_profiles_export_to_xlsx_with_formulas_as_text(
-    marketer: Page, export_data: ExportData
-) -> None:
+def test_selected_profiles_export_to_xlsx_with_formulas_as_text(marketer: Page, export_data: ExportData) -> None:
     page = marketer
     _list_by_tag(page, export_data.channel_tag, 3)
     table = page.get_by_role("table", name="Profiles")
@@ -297,8 +327,7 @@ def test_large_export_runs_in_the_background_and_only_its_owner_may_download_it(
     _list_by_tag(page, export_data.bulk_tag, BULK)
     dialog = _open_dialog(page)
     _choose(dialog, "Displayed fields", "CSV (.csv)")
-    expect(dialog.get_by_role("status", name="Export size")).to_contain_text(
-        f"{BULK:,} profiles will be exported")
+    expect(dialog.get_by_role("status", name="Export size")).to_contain_text(f"{BULK:,} profiles will be exported")
     expect(dialog).to_contain_text("the export runs in the background")
     dialog.get_by_role("button", name="Export in the background").click()
     expect(dialog).to_be_hidden()
@@ -357,8 +386,11 @@ def test_exports_page_lists_the_users_exports_newest_first(
     page = marketer
     uid = user_id(running_app, USERS["marketer"])
     with app_db(running_app) as session:
-        jobs = session.exec(select(ExportJob).where(ExportJob.created_by == uid)
-                            .order_by(ExportJob.created_at.desc(), ExportJob.id.desc())).all()
+        jobs = session.exec(
+            select(ExportJob)
+            .where(ExportJob.created_by == uid)
+            .order_by(ExportJob.created_at.desc(), ExportJob.id.desc())
+        ).all()
     assert [j.row_count for j in jobs] == [BULK, 2, 3]
     page.goto("/exports")
     rows = page.get_by_role("table", name="Exports").locator("tbody tr")

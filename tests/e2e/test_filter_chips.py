@@ -28,8 +28,9 @@ def test_kept_filters_show_as_chips_that_remove_them(
     page.get_by_role("navigation", name="Main navigation").get_by_role("link", name="Profiles").click()
     chips = page.get_by_role("list", name="Active filters")
     expect(chips.get_by_role("listitem")).to_have_text([f"Search: “{linh.email}”", "Member level: Platinum"])
-    expect(page.get_by_text(
-        f"0 profiles match these filters: Search: “{linh.email}”; Member level: Platinum.")).to_be_visible()
+    expect(
+        page.get_by_text(f"0 profiles match these filters: Search: “{linh.email}”; Member level: Platinum.")
+    ).to_be_visible()
 
     chips.get_by_role("button", name="Remove filter Member level: Platinum").click()
     expect(_total(page)).to_have_text("1 profile")

@@ -52,13 +52,19 @@ class HandSocket:
         self.updates: queue.Queue[dict] = queue.Queue()
         self.sio = socketio.Client(reconnection=False)
         self.sio.on("event", self.updates.put, namespace=NAMESPACE)
-        self.sio.connect(f"{app.url}?token={self.client_token}", socketio_path=NAMESPACE,
-                         namespaces=[NAMESPACE], transports=["websocket"], wait_timeout=15)
+        self.sio.connect(
+            f"{app.url}?token={self.client_token}",
+            socketio_path=NAMESPACE,
+            namespaces=[NAMESPACE],
+            transports=["websocket"],
+            wait_timeout=15,
+        )
 
     def send(self, handler: str, payload: dict | None = None) -> list[dict]:
         """Emit one event and collect the updates it causes."""
-        self.sio.emit("event", {"name": handler, "payload": payload or {},
-                                "router_data": ROUTER_DATA}, namespace=NAMESPACE)
+        self.sio.emit(
+            "event", {"name": handler, "payload": payload or {}, "router_data": ROUTER_DATA}, namespace=NAMESPACE
+        )
         received = [self.updates.get(timeout=15)]
         while True:  # the rest of this event's updates follow quickly
             try:
@@ -76,8 +82,7 @@ class HandSocket:
 
     def hydrate(self, session_token: str | None) -> list[dict]:
         vars_ = {COOKIE_VAR: session_token} if session_token else {}
-        return self.send(f"{AppState.get_full_name().split('.')[0]}.hydrate_and_load",
-                         {"vars": vars_})
+        return self.send(f"{AppState.get_full_name().split('.')[0]}.hydrate_and_load", {"vars": vars_})
 
     def close(self) -> None:
         self.sio.disconnect()
@@ -94,22 +99,17 @@ def _events(updates: list[dict]) -> str:
     return json.dumps([u.get("events") for u in updates])
 
 
-def test_viewer_cannot_mark_someone_elses_notification_read(
-    running_app: RunningApp, hand_socket: HandSocket
-) -> None:
+def test_viewer_cannot_mark_someone_elses_notification_read(running_app: RunningApp, hand_socket: HandSocket) -> None:
     notification_id = add_notification(running_app, USERS["admin"], "Export ready: all.csv")
     hand_socket.hydrate(_session_token(running_app, "viewer"))
 
-    updates = hand_socket.send(f"{AppState.get_full_name()}.mark_read",
-                               {"notification_id": notification_id})
+    updates = hand_socket.send(f"{AppState.get_full_name()}.mark_read", {"notification_id": notification_id})
     assert updates, "the server answered the event"
     updates += hand_socket.send(f"{AppState.get_full_name()}.mark_all_read")
     assert "Export ready: all.csv" in unread_titles(running_app, USERS["admin"])
 
 
-def test_events_without_a_session_are_sent_to_sign_in(
-    running_app: RunningApp, hand_socket: HandSocket
-) -> None:
+def test_events_without_a_session_are_sent_to_sign_in(running_app: RunningApp, hand_socket: HandSocket) -> None:
     add_notification(running_app, USERS["viewer"], "Segment refreshed")
     hand_socket.hydrate(None)
     updates = hand_socket.send(f"{AppState.get_full_name()}.mark_all_read")
@@ -142,9 +142,11 @@ def test_viewer_tab_cannot_save_an_upload(running_app: RunningApp, hand_socket: 
     before = _uploaded_files(running_app)
     response = httpx.post(
         f"{running_app.url}/_upload",
-        headers={"reflex-client-token": hand_socket.client_token,
-                 "reflex-event-handler": f"{ImportUploadState.get_full_name()}.handle_upload",
-                 "cookie": f"{SESSION_COOKIE}={_session_token(running_app, 'marketer')}"},
+        headers={
+            "reflex-client-token": hand_socket.client_token,
+            "reflex-event-handler": f"{ImportUploadState.get_full_name()}.handle_upload",
+            "cookie": f"{SESSION_COOKIE}={_session_token(running_app, 'marketer')}",
+        },
         files={"files": ("sneaky.csv", b"email\nx@example.com\n", "text/csv")},
         timeout=30,
     )
@@ -170,23 +172,30 @@ def test_upload_endpoint_guard(running_app: RunningApp) -> None:
         # 413 from the declared length ...
         request_limit = (UPLOAD_MAX_BYTES + MULTIPART_OVERHEAD_BYTES) * MAX_FILES_PER_UPLOAD
         big = b"x" * (request_limit + 100_000)
-        response = client.post(url, files={"files": ("big.csv", big, "text/csv")},
-                               headers=marketer)
+        response = client.post(url, files={"files": ("big.csv", big, "text/csv")}, headers=marketer)
         assert response.status_code == 413
         assert "larger than" in response.json()["detail"]
 
         # ... and from the bytes actually sent when no length is declared (chunked)
         def chunks() -> Iterator[bytes]:
-            yield (b'--xyz\r\nContent-Disposition: form-data; name="files"; '
-                   b'filename="big.csv"\r\nContent-Type: text/csv\r\n\r\n')
+            yield (
+                b'--xyz\r\nContent-Disposition: form-data; name="files"; '
+                b'filename="big.csv"\r\nContent-Type: text/csv\r\n\r\n'
+            )
             for _ in range(request_limit // 10_000 + 10):
                 yield b"y" * 10_000
             yield b"\r\n--xyz--\r\n"
 
-        response = client.post(url, content=chunks(), headers={
-            **marketer, "content-type": "multipart/form-data; boundary=xyz",
-            "reflex-client-token": str(uuid.uuid4()),
-            "reflex-event-handler": f"{ImportUploadState.get_full_name()}.handle_upload"})
+        response = client.post(
+            url,
+            content=chunks(),
+            headers={
+                **marketer,
+                "content-type": "multipart/form-data; boundary=xyz",
+                "reflex-client-token": str(uuid.uuid4()),
+                "reflex-event-handler": f"{ImportUploadState.get_full_name()}.handle_upload",
+            },
+        )
         assert response.status_code == 413
     # (one file over the file limit in a request under it is refused when it is saved:
     # test_uploads.py, and the wizard names it: test_import_wizard_feedback.py)

@@ -39,10 +39,18 @@ def teammates_import(running_app: RunningApp) -> int:
         if session.exec(select(User).where(User.email == OTHER)).first() is None:
             create_user(session=session, actor=SYSTEM_ACTOR, email=OTHER, password=PASSWORD, role="marketer")
         owner = session.exec(select(User.id).where(User.email == USERS["marketer"])).one()
-        job = ImportJob(batch_id=str(uuid.uuid4()), file_name="team leads.csv", kind="profiles",
-                        status="awaiting_confirmation", dry_run=True, created_by=owner,
-                        counts={"rows": 2, "created": 1, "invalid": 1}, error_file_path=str(error_file),
-                        mapping={"columns": {}}, options={})
+        job = ImportJob(
+            batch_id=str(uuid.uuid4()),
+            file_name="team leads.csv",
+            kind="profiles",
+            status="awaiting_confirmation",
+            dry_run=True,
+            created_by=owner,
+            counts={"rows": 2, "created": 1, "invalid": 1},
+            error_file_path=str(error_file),
+            mapping={"columns": {}},
+            options={},
+        )
         session.add(job)
         session.flush()
         return job.id
@@ -79,8 +87,9 @@ def test_only_the_submitter_gets_the_controls_of_an_import(
 def _send(socket: hand.HandSocket, handler: str, payload: dict | None = None, collect_s: float = 5.0) -> list[dict]:
     """Emit one event and collect what comes back for a while: the report page's watcher
     keeps sending progress while the import waits, so the answer never goes quiet."""
-    socket.sio.emit("event", {"name": handler, "payload": payload or {}, "router_data": hand.ROUTER_DATA},
-                    namespace=hand.NAMESPACE)
+    socket.sio.emit(
+        "event", {"name": handler, "payload": payload or {}, "router_data": hand.ROUTER_DATA}, namespace=hand.NAMESPACE
+    )
     received, deadline = [], time.monotonic() + collect_s
     while (left := deadline - time.monotonic()) > 0:
         try:
@@ -99,8 +108,7 @@ def test_events_sent_by_hand_by_another_marketer_change_nothing(
         token, _actor = sign_in(session=session, email=OTHER, password=PASSWORD)
     socket = hand.HandSocket(running_app)
     try:
-        _send(socket, f"{AppState.get_full_name().split('.')[0]}.hydrate_and_load",
-              {"vars": {hand.COOKIE_VAR: token}})
+        _send(socket, f"{AppState.get_full_name().split('.')[0]}.hydrate_and_load", {"vars": {hand.COOKIE_VAR: token}})
         detail = ImportDetailState.get_full_name()
         updates = []
         for handler in ("download_errors", "confirm", "cancel", "undo"):
@@ -112,5 +120,11 @@ def test_events_sent_by_hand_by_another_marketer_change_nothing(
         socket.close()
     with app_db(running_app) as session:
         assert session.get(ImportJob, teammates_import).status == "awaiting_confirmation"
-        assert session.exec(select(AuditEvent).where(
-            AuditEvent.object_type == "import_job", AuditEvent.object_id == str(teammates_import))).all() == []
+        assert (
+            session.exec(
+                select(AuditEvent).where(
+                    AuditEvent.object_type == "import_job", AuditEvent.object_id == str(teammates_import)
+                )
+            ).all()
+            == []
+        )

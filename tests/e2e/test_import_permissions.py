@@ -8,8 +8,8 @@ import json
 import pytest
 from playwright.sync_api import Page, expect
 
-from profile_ui.pages.imports import ImportDetailState, ImportsState
 from profile_ui.pages.import_new import ImportUploadState
+from profile_ui.pages.imports import ImportDetailState, ImportsState
 
 from .helpers import RunningApp
 from .import_files import import_job_count

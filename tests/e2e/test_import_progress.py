@@ -23,6 +23,7 @@ def _arm(app: RunningApp, stage: str):
     gate.touch()
     return gate
 
+
 pytestmark = pytest.mark.e2e
 
 ROWS = 300
@@ -56,8 +57,7 @@ def test_the_wizard_and_the_report_page_show_the_stage_and_rows_done_while_it_ru
         page.get_by_role("button", name="Confirm import").click()
         expect(page).to_have_url(re.compile(r"/imports/\d+$"))
         progress = page.get_by_role("status", name="Progress")
-        expect(progress).to_have_text(re.compile(rf"^Applying changes: [1-9]\d* of {ROWS} rows$"),
-                                      timeout=JOB_TIMEOUT)
+        expect(progress).to_have_text(re.compile(rf"^Applying changes: [1-9]\d* of {ROWS} rows$"), timeout=JOB_TIMEOUT)
         expect(page.get_by_label("Import status")).to_have_text("running")
         done = int(re.search(r"(\d+) of", progress.inner_text()).group(1))
         assert 0 < done < ROWS  # part of the way, while the job is held mid-apply

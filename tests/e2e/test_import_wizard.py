@@ -16,7 +16,7 @@ from profile_ui.models import FieldDefinition
 
 from .helpers import RunningApp, app_db, sign_in_page
 from .import_files import jobs_for, profile_by_email, write_csv, write_xlsx
-from .wizard_steps import JOB_TIMEOUT, open_wizard, upload, next_step
+from .wizard_steps import JOB_TIMEOUT, next_step, open_wizard, upload
 
 pytestmark = pytest.mark.e2e
 
@@ -24,8 +24,7 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def importer(browser, base_url: str):
     """The admin, signed in once for this module (no seeded profiles needed)."""
-    context = browser.new_context(base_url=base_url, viewport={"width": 1400, "height": 1000},
-                                  accept_downloads=True)
+    context = browser.new_context(base_url=base_url, viewport={"width": 1400, "height": 1000}, accept_downloads=True)
     page = context.new_page()
     sign_in_page(page, base_url, "admin")
     yield page
@@ -58,12 +57,17 @@ def test_clean_xlsx_import_with_value_map_and_template(
     importer: Page, base_url: str, running_app: RunningApp, tmp_path: Path
 ) -> None:
     page = importer
-    first = write_xlsx(tmp_path / "club members.xlsx", {"Members": [
-        ["Full name", "E-mail", "Gender", "City"],
-        ["Ngô Bảo Anh", "bao.anh@wizard.example.com", "female", "Hà Nội"],
-        ["Đinh Công Bình", "cong.binh@wizard.example.com", "male", "Huế"],
-        ["Kha Mộc", "kha.moc@wizard.example.com", "khác-x", "Vinh"],
-    ]})
+    first = write_xlsx(
+        tmp_path / "club members.xlsx",
+        {
+            "Members": [
+                ["Full name", "E-mail", "Gender", "City"],
+                ["Ngô Bảo Anh", "bao.anh@wizard.example.com", "female", "Hà Nội"],
+                ["Đinh Công Bình", "cong.binh@wizard.example.com", "male", "Huế"],
+                ["Kha Mộc", "kha.moc@wizard.example.com", "khác-x", "Vinh"],
+            ]
+        },
+    )
     _open_wizard(page, base_url)
     _upload(page, first)
     expect(page.get_by_role("list", name="Files to import")).to_contain_text("club members.xlsx")
@@ -104,10 +108,15 @@ def test_clean_xlsx_import_with_value_map_and_template(
     assert profile_by_email(running_app, "bao.anh@wizard.example.com").gender == "Female"
 
     # a second file with the same columns (other order and case): the template is offered
-    second = write_xlsx(tmp_path / "club members 2.xlsx", {"Members": [
-        ["city", "Gender", "e-mail", "FULL NAME"],
-        ["Đà Lạt", "khác-x", "thu.ha@wizard.example.com", "Lò Thu Hà"],
-    ]})
+    second = write_xlsx(
+        tmp_path / "club members 2.xlsx",
+        {
+            "Members": [
+                ["city", "Gender", "e-mail", "FULL NAME"],
+                ["Đà Lạt", "khác-x", "thu.ha@wizard.example.com", "Lò Thu Hà"],
+            ]
+        },
+    )
     _open_wizard(page, base_url)
     _upload(page, second)
     page.get_by_role("button", name="Next").click()
@@ -123,16 +132,18 @@ def test_clean_xlsx_import_with_value_map_and_template(
     assert profile_by_email(running_app, "thu.ha@wizard.example.com").gender == "Other"
 
 
-def test_csv_with_invalid_rows(importer: Page, base_url: str, running_app: RunningApp,
-                               tmp_path: Path) -> None:
+def test_csv_with_invalid_rows(importer: Page, base_url: str, running_app: RunningApp, tmp_path: Path) -> None:
     page = importer
-    path = write_csv(tmp_path / "leads with errors.csv", [
-        ["Name", "Email", "Date of birth"],
-        ["Hồ Valid", "ho.valid@invalid-rows.example.com", "1990-05-01"],
-        ["Bad Mail", "not-an-address", "1991-01-01"],
-        ["Bad Date", "bad.date@invalid-rows.example.com", "31/31/1990"],
-        ["Tô Valid", "to.valid@invalid-rows.example.com", ""],
-    ])
+    path = write_csv(
+        tmp_path / "leads with errors.csv",
+        [
+            ["Name", "Email", "Date of birth"],
+            ["Hồ Valid", "ho.valid@invalid-rows.example.com", "1990-05-01"],
+            ["Bad Mail", "not-an-address", "1991-01-01"],
+            ["Bad Date", "bad.date@invalid-rows.example.com", "31/31/1990"],
+            ["Tô Valid", "to.valid@invalid-rows.example.com", ""],
+        ],
+    )
     _upload_to_mapping(page, base_url, path)
     page.get_by_role("button", name="Next").click()
     page.get_by_role("button", name="Preview").click()
@@ -157,7 +168,8 @@ def test_csv_with_invalid_rows(importer: Page, base_url: str, running_app: Runni
     expect(page.get_by_role("button", name="Download the error file")).to_be_visible()
     # the report says until when the error file lives (IMPORT_ERROR_FILE_HOURS)
     expect(page.get_by_label("Error file")).to_contain_text(
-        re.compile(r"can be downloaded until \d{4}-\d\d-\d\d \d\d:\d\d UTC; then it is deleted"))
+        re.compile(r"can be downloaded until \d{4}-\d\d-\d\d \d\d:\d\d UTC; then it is deleted")
+    )
     with page.expect_download() as download_info:
         page.get_by_role("button", name="Download the error file").click()
     assert "not-an-address" in Path(download_info.value.path()).read_text(encoding="utf-8-sig")
@@ -182,28 +194,32 @@ def test_refused_files_say_which_and_why(importer: Page, base_url: str, tmp_path
 
     # a later file over the row limit is named when the files are read, and left out
     good = write_csv(tmp_path / "good.csv", [["Email"], ["good@rows.example.com"]])
-    too_long = write_csv(tmp_path / "too many rows.csv",
-                         [["Email"], *[[f"p{n}@rows.example.com"] for n in range(UPLOAD_MAX_ROWS + 1)]])
+    too_long = write_csv(
+        tmp_path / "too many rows.csv", [["Email"], *[[f"p{n}@rows.example.com"] for n in range(UPLOAD_MAX_ROWS + 1)]]
+    )
     _upload(page, good, too_long)
     page.get_by_role("button", name="Next").click()
     expect(page.get_by_role("alert")).to_contain_text(
-        f"too many rows.csv: it has {UPLOAD_MAX_ROWS + 1:,} data rows; at most {UPLOAD_MAX_ROWS:,}")
+        f"too many rows.csv: it has {UPLOAD_MAX_ROWS + 1:,} data rows; at most {UPLOAD_MAX_ROWS:,}"
+    )
     files = page.get_by_role("list", name="Files to import")
     expect(files).to_contain_text("good.csv")
     expect(files).not_to_contain_text("too many rows.csv")
     page.get_by_role("button", name="Remove good.csv").click()
     expect(files).to_have_count(0)
 
-    workbook = write_xlsx(tmp_path / "two sheets.xlsx", {
-        "January": [["Email"], ["jan@sheets.example.com"]],
-        "February": [["Email"], ["feb@sheets.example.com"]],
-    })
+    workbook = write_xlsx(
+        tmp_path / "two sheets.xlsx",
+        {
+            "January": [["Email"], ["jan@sheets.example.com"]],
+            "February": [["Email"], ["feb@sheets.example.com"]],
+        },
+    )
     _upload(page, workbook)
     expect(page.get_by_role("list", name="Files to import")).to_contain_text("two sheets.xlsx")
     _next(page, "Sheet")
     page.get_by_role("button", name="Next").click()
-    expect(page.get_by_role("alert")).to_contain_text(
-        "two sheets.xlsx has several sheets: pick the one to import")
+    expect(page.get_by_role("alert")).to_contain_text("two sheets.xlsx has several sheets: pick the one to import")
     page.get_by_label("Sheet of two sheets.xlsx").select_option("February")
     page.get_by_role("button", name="Next").click()
     expect(page.get_by_label("Field for Email")).to_have_value("identity:email")
@@ -214,12 +230,22 @@ def test_two_files_run_in_order_and_progress_survives_reload(
     importer: Page, base_url: str, running_app: RunningApp, tmp_path: Path
 ) -> None:
     page = importer
-    first = write_csv(tmp_path / "batch one.csv", [
-        ["Email", "Name", "City"], ["one.a@batch.example.com", "One A", "Huế"],
-        ["one.b@batch.example.com", "One B", "Huế"]])
-    second = write_csv(tmp_path / "batch two.csv", [
-        ["Email", "Name", "City"], ["two.a@batch.example.com", "Two A", "Vinh"],
-        ["one.a@batch.example.com", "One A", "Vinh"]])
+    first = write_csv(
+        tmp_path / "batch one.csv",
+        [
+            ["Email", "Name", "City"],
+            ["one.a@batch.example.com", "One A", "Huế"],
+            ["one.b@batch.example.com", "One B", "Huế"],
+        ],
+    )
+    second = write_csv(
+        tmp_path / "batch two.csv",
+        [
+            ["Email", "Name", "City"],
+            ["two.a@batch.example.com", "Two A", "Vinh"],
+            ["one.a@batch.example.com", "One A", "Vinh"],
+        ],
+    )
     _open_wizard(page, base_url)
     _upload(page, first, second)
     expect(page.get_by_role("list", name="Files to import")).to_contain_text("batch two.csv")
@@ -261,11 +287,14 @@ def test_an_unmatched_column_becomes_a_new_custom_field(
     importer: Page, base_url: str, running_app: RunningApp, tmp_path: Path
 ) -> None:
     page = importer
-    path = write_csv(tmp_path / "shoe sizes.csv", [
-        ["Full name", "Email", "Shoe size"],
-        ["Phan Một", "feet.one@new-field.example.com", "42"],
-        ["Phan Hai", "feet.two@new-field.example.com", "38"],
-    ])
+    path = write_csv(
+        tmp_path / "shoe sizes.csv",
+        [
+            ["Full name", "Email", "Shoe size"],
+            ["Phan Một", "feet.one@new-field.example.com", "42"],
+            ["Phan Hai", "feet.two@new-field.example.com", "38"],
+        ],
+    )
     _upload_to_mapping(page, base_url, path)
     page.get_by_label("Field for Shoe size").select_option(label="New custom field")
     page.get_by_role("button", name="Next").click()
@@ -285,7 +314,8 @@ def test_undo_of_a_pasted_import(importer: Page, base_url: str, running_app: Run
     page = importer
     _open_wizard(page, base_url)
     page.get_by_label("Or paste rows").fill(
-        "Email\tFull name\nundo.a@paste.example.com\tUndo A\nundo.b@paste.example.com\tUndo B\n")
+        "Email\tFull name\nundo.a@paste.example.com\tUndo A\nundo.b@paste.example.com\tUndo B\n"
+    )
     page.get_by_role("button", name="Use pasted rows").click()
     expect(page.get_by_role("list", name="Files to import")).to_contain_text("pasted rows.tsv")
     _next(page, "Identify and map columns")
@@ -302,13 +332,14 @@ def test_undo_of_a_pasted_import(importer: Page, base_url: str, running_app: Run
     assert profile_by_email(running_app, "undo.a@paste.example.com") is None
 
 
-def test_segment_file_import(importer: Page, base_url: str, running_app: RunningApp,
-                             tmp_path: Path) -> None:
+def test_segment_file_import(importer: Page, base_url: str, running_app: RunningApp, tmp_path: Path) -> None:
     from .import_files import segment_members
 
     page = importer
     _open_wizard(page, base_url)
-    page.get_by_label("Or paste rows").fill("Email\tName\nseg.a@segment.example.com\tSeg A\nseg.b@segment.example.com\tSeg B\n")
+    page.get_by_label("Or paste rows").fill(
+        "Email\tName\nseg.a@segment.example.com\tSeg A\nseg.b@segment.example.com\tSeg B\n"
+    )
     page.get_by_role("button", name="Use pasted rows").click()
     expect(page.get_by_role("list", name="Files to import")).to_contain_text("pasted rows.tsv")
     _next(page, "Identify and map columns")
@@ -316,11 +347,14 @@ def test_segment_file_import(importer: Page, base_url: str, running_app: Running
     _preview_and_confirm(page)
     _wait_completed(page)
 
-    path = write_csv(tmp_path / "segments.csv", [
-        ["User ID", "Segment Name", "Segment Value"],
-        ["seg.a@segment.example.com", "E2E Wizard Buyers", "high"],
-        ["seg.b@segment.example.com", "E2E Wizard Buyers", "low"],
-    ])
+    path = write_csv(
+        tmp_path / "segments.csv",
+        [
+            ["User ID", "Segment Name", "Segment Value"],
+            ["seg.a@segment.example.com", "E2E Wizard Buyers", "high"],
+            ["seg.b@segment.example.com", "E2E Wizard Buyers", "low"],
+        ],
+    )
     _open_wizard(page, base_url)
     page.get_by_role("radio", name="Segments").click()
     _upload(page, path)

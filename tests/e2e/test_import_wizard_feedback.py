@@ -24,9 +24,7 @@ def wizard(browser, base_url: str):
         yield page
 
 
-def test_one_labelled_chooser_and_a_file_over_the_limit_is_named_at_once(
-    wizard: Page, tmp_path: Path
-) -> None:
+def test_one_labelled_chooser_and_a_file_over_the_limit_is_named_at_once(wizard: Page, tmp_path: Path) -> None:
     page = wizard
     expect(page.get_by_text("Step 1 of 6: Source")).to_be_visible()
     # one control to choose files (the dropzone's own file input is not a second one)
@@ -36,8 +34,7 @@ def test_one_labelled_chooser_and_a_file_over_the_limit_is_named_at_once(
     assert huge.stat().st_size == 297_996
     choose_files(page, huge)
     # before anything is sent: the file, its size and the limit
-    expect(page.get_by_role("alert")).to_have_text(
-        "huge.csv: the file is 291 KB; files up to 195 KB can be imported")
+    expect(page.get_by_role("alert")).to_have_text("huge.csv: the file is 291 KB; files up to 195 KB can be imported")
     expect(page.get_by_role("list", name="Chosen files")).not_to_contain_text("huge.csv")
     page.get_by_role("button", name="Next").click()
     expect(page.get_by_text("Upload a file or paste rows first")).to_be_visible()
@@ -49,8 +46,7 @@ def test_an_upload_the_server_refuses_is_named(wizard: Page, tmp_path: Path) -> 
     choose_files(page, leads)
     page.context.clear_cookies()  # the sign-in ended (signed out in another tab, expired)
     page.get_by_role("button", name="Upload").click()
-    expect(page.get_by_role("alert")).to_contain_text(
-        "leads.csv: not uploaded: your sign-in has ended")
+    expect(page.get_by_role("alert")).to_contain_text("leads.csv: not uploaded: your sign-in has ended")
     expect(page.get_by_role("list", name="Files to import")).to_have_count(0)
 
 
@@ -60,8 +56,7 @@ def test_pasted_rows_over_the_limit_are_refused(wizard: Page, running_app) -> No
     rows = "".join(f"paste{n}@limit.example.com\tPerson {n}\n" for n in range(1_001))
     page.get_by_label("Or paste rows").fill("Email\tFull name\n" + rows)
     page.get_by_role("button", name="Use pasted rows").click()
-    expect(page.get_by_role("alert")).to_contain_text(
-        "1,001 rows were pasted; at most 1,000 can be pasted at once")
+    expect(page.get_by_role("alert")).to_contain_text("1,001 rows were pasted; at most 1,000 can be pasted at once")
     expect(page.get_by_role("list", name="Files to import")).to_have_count(0)
     page.get_by_role("button", name="Next").click()
     expect(page.get_by_text("Upload a file or paste rows first")).to_be_visible()
@@ -70,8 +65,10 @@ def test_pasted_rows_over_the_limit_are_refused(wizard: Page, running_app) -> No
 
 def test_steps_read_as_text_and_tables_have_names(wizard: Page, tmp_path: Path) -> None:
     page = wizard
-    path = write_csv(tmp_path / "named tables.csv", [
-        ["Email", "Full name", "City"], ["named.a@tables.example.com", "Named A", "Huế"]])
+    path = write_csv(
+        tmp_path / "named tables.csv",
+        [["Email", "Full name", "City"], ["named.a@tables.example.com", "Named A", "Huế"]],
+    )
     upload(page, path)
     page.get_by_role("button", name="Next").click()
     expect(page.get_by_text("Step 3 of 6: Identify and map columns")).to_be_visible(timeout=JOB_TIMEOUT)
@@ -97,14 +94,14 @@ def _mail_body(running_app, to: str, subject: str, wait_s: float = 60) -> str:
         time.sleep(0.2)
 
 
-def test_dry_run_report_and_email_say_the_same_words_with_thousands(
-    wizard: Page, running_app, tmp_path: Path
-) -> None:
+def test_dry_run_report_and_email_say_the_same_words_with_thousands(wizard: Page, running_app, tmp_path: Path) -> None:
     from .helpers import USERS
 
     page = wizard
-    path = write_csv(tmp_path / "twelve hundred.csv", [["Email", "Full name"]] + [
-        [f"words{n}@vocabulary.example.com", f"Word Person {n}"] for n in range(1_200)])
+    path = write_csv(
+        tmp_path / "twelve hundred.csv",
+        [["Email", "Full name"]] + [[f"words{n}@vocabulary.example.com", f"Word Person {n}"] for n in range(1_200)],
+    )
     upload(page, path)
     next_step(page, "Identify and map columns")
     next_step(page, "Options")
@@ -127,8 +124,12 @@ def test_xls_ods_and_xlsb_workbooks_are_imported(wizard: Page, running_app, tmp_
     page = wizard
     expect(page.get_by_text(re.compile(r"\.xls, \.xlsb, \.ods\) of up to"))).to_be_visible()
     header = ["Email", "Full name", "City"]
-    old = write_xls(tmp_path / "old members.xls", {"Members": [header, ["xls.one@books.example.com", "Xls One", "Huế"]]})
-    ods = write_ods(tmp_path / "calc members.ods", {"Members": [header, ["ods.one@books.example.com", "Ods One", "Vinh"]]})
+    old = write_xls(
+        tmp_path / "old members.xls", {"Members": [header, ["xls.one@books.example.com", "Xls One", "Huế"]]}
+    )
+    ods = write_ods(
+        tmp_path / "calc members.ods", {"Members": [header, ["ods.one@books.example.com", "Ods One", "Vinh"]]}
+    )
     xlsb = write_xlsb(tmp_path / "binary members.xlsb", [header, ["xlsb.one@books.example.com", "Xlsb One", "Huế"]])
     upload(page, old, ods, xlsb)
     next_step(page, "Identify and map columns")
@@ -138,7 +139,8 @@ def test_xls_ods_and_xlsb_workbooks_are_imported(wizard: Page, running_app, tmp_
     totals = page.get_by_role("list", name="Totals")
     for name in ("old members.xls", "calc members.ods", "binary members.xlsb"):
         expect(totals.get_by_role("listitem").filter(has_text=name)).to_contain_text(
-            "1 row: 1 new", timeout=JOB_TIMEOUT)
+            "1 row: 1 new", timeout=JOB_TIMEOUT
+        )
     page.get_by_role("button", name="Confirm import").click()
     expect(page).to_have_url(re.compile(r"/imports/\d+$"))
     expect(page.get_by_label("Import status")).to_have_text("completed", timeout=JOB_TIMEOUT)

@@ -34,8 +34,9 @@ def preferred_store(running_app) -> str:
 
     with app_db(running_app) as session:
         if session.get(FieldDefinition, "preferred_store") is None:
-            workspace_settings.create_field(session=session, actor=SYSTEM_ACTOR, label="Preferred store",
-                                            key="preferred_store")
+            workspace_settings.create_field(
+                session=session, actor=SYSTEM_ACTOR, label="Preferred store", key="preferred_store"
+            )
     return "preferred_store"
 
 
@@ -48,11 +49,14 @@ def test_left_out_columns_are_named_and_imported_with_one_action(
     # (failed 1 of 2 full runs). Skipped until the page exposes when the new dry run is done.
     pytest.skip("known race in the test: Confirm clicked before the re-run dry run's results")
     page = wizard
-    path = write_csv(tmp_path / "store survey.csv", [
-        ["Email", "Full name", "Favourite Store", "Hometown", "Shoe brand"],
-        ["survey.a@ignored.example.com", "Survey A", "Q1 Nguyễn Huệ", "Đà Lạt", "Biti's"],
-        ["survey.b@ignored.example.com", "Survey B", "Q3 Võ Văn Tần", "Huế", "Ananas"],
-    ])
+    path = write_csv(
+        tmp_path / "store survey.csv",
+        [
+            ["Email", "Full name", "Favourite Store", "Hometown", "Shoe brand"],
+            ["survey.a@ignored.example.com", "Survey A", "Q1 Nguyễn Huệ", "Đà Lạt", "Biti's"],
+            ["survey.b@ignored.example.com", "Survey B", "Q3 Võ Văn Tần", "Huế", "Ananas"],
+        ],
+    )
     upload(page, path)
     page.get_by_role("button", name="Next").click()
     # "Favourite Store" is the workspace's "Preferred store"
@@ -90,13 +94,16 @@ def test_left_out_columns_are_named_and_imported_with_one_action(
 
 def test_values_that_are_an_option_are_mapped_from_the_start(wizard: Page, tmp_path: Path) -> None:
     page = wizard
-    path = write_csv(tmp_path / "levels.csv", [
-        ["Email", "Member level"],
-        ["lvl.a@values.example.com", "Silver"],
-        ["lvl.b@values.example.com", "GOLD"],
-        ["lvl.c@values.example.com", "vàng"],
-        ["lvl.d@values.example.com", "Plat"],
-    ])
+    path = write_csv(
+        tmp_path / "levels.csv",
+        [
+            ["Email", "Member level"],
+            ["lvl.a@values.example.com", "Silver"],
+            ["lvl.b@values.example.com", "GOLD"],
+            ["lvl.c@values.example.com", "vàng"],
+            ["lvl.d@values.example.com", "Plat"],
+        ],
+    )
     upload(page, path)
     page.get_by_role("button", name="Next").click()
     expect(page.get_by_label("Field for Member level")).to_have_value("member_level", timeout=JOB_TIMEOUT)

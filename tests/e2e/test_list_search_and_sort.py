@@ -20,12 +20,12 @@ def _create(app: RunningApp, people: list[dict[str, str]], field: tuple[str, str
 
     with app_db(app) as session:
         if field is not None:
-            workspace_settings.create_field(session=session, actor=SYSTEM_ACTOR, label=field[0], key=field[1],
-                                            type="number")
+            workspace_settings.create_field(
+                session=session, actor=SYSTEM_ACTOR, label=field[0], key=field[1], type="number"
+            )
         for values in people:  # a hand-made profile needs an e-mail or a phone
             email = fold_name(values["full_name"]).replace(" ", ".") + "@search-sort.example.com"
-            profile_edit.create_profile(session=session, actor=SYSTEM_ACTOR, values=values,
-                                        identities={"email": email})
+            profile_edit.create_profile(session=session, actor=SYSTEM_ACTOR, values=values, identities={"email": email})
 
 
 def test_query_typed_without_accents_finds_accented_names(admin_page: Page, running_app: RunningApp) -> None:
@@ -42,10 +42,15 @@ def test_query_typed_without_accents_finds_accented_names(admin_page: Page, runn
 
 
 def test_sort_by_a_custom_attribute_column(admin_page: Page, running_app: RunningApp) -> None:
-    _create(running_app, [{"full_name": "Sortcheck Alpha", "sortcheck_points": "300"},
-                          {"full_name": "Sortcheck Bravo", "sortcheck_points": "20"},
-                          {"full_name": "Sortcheck Charlie", "sortcheck_points": "1000"}],
-            field=("Sortcheck points", "sortcheck_points"))
+    _create(
+        running_app,
+        [
+            {"full_name": "Sortcheck Alpha", "sortcheck_points": "300"},
+            {"full_name": "Sortcheck Bravo", "sortcheck_points": "20"},
+            {"full_name": "Sortcheck Charlie", "sortcheck_points": "1000"},
+        ],
+        field=("Sortcheck points", "sortcheck_points"),
+    )
     page = admin_page
     page.goto("/profiles")
     _query(page, "sortcheck")
@@ -62,11 +67,13 @@ def test_sort_by_a_custom_attribute_column(admin_page: Page, running_app: Runnin
         expect(header).to_have_attribute("aria-sort", "ascending")
         # by number, not by text: 20 < 300 < 1000
         expect(_rows(page).get_by_role("link")).to_have_text(
-            ["Sortcheck Bravo", "Sortcheck Alpha", "Sortcheck Charlie"])
+            ["Sortcheck Bravo", "Sortcheck Alpha", "Sortcheck Charlie"]
+        )
         page.get_by_role("button", name="Sort by Sortcheck points").click()
         expect(header).to_have_attribute("aria-sort", "descending")
         expect(_rows(page).get_by_role("link")).to_have_text(
-            ["Sortcheck Charlie", "Sortcheck Alpha", "Sortcheck Bravo"])
+            ["Sortcheck Charlie", "Sortcheck Alpha", "Sortcheck Bravo"]
+        )
     finally:  # the admin back to no column choice of their own (the default applies), for other tests
         from profile_ui.models import ViewPreference
 

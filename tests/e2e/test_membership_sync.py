@@ -22,12 +22,12 @@ JOB_TIMEOUT = 60_000
 GROUP = "E2E Sync Club"
 # key -> (full name, e-mail, city, membership state or None)
 PEOPLE = {
-    "kim": ("Kim Member", "kim@sync.example.com", "Huế", "active"),      # moves: an update
-    "lan": ("Lan Member", "lan@sync.example.com", "Vinh", "active"),     # not in the file: deactivated
-    "mai": ("Mai Member", "mai@sync.example.com", "Vinh", "active"),     # not in the file: deleted
-    "nam": ("Nam Outsider", "nam@sync.example.com", "Huế", None),        # has a profile: invited
+    "kim": ("Kim Member", "kim@sync.example.com", "Huế", "active"),  # moves: an update
+    "lan": ("Lan Member", "lan@sync.example.com", "Vinh", "active"),  # not in the file: deactivated
+    "mai": ("Mai Member", "mai@sync.example.com", "Vinh", "active"),  # not in the file: deleted
+    "nam": ("Nam Outsider", "nam@sync.example.com", "Huế", None),  # has a profile: invited
 }
-NEW = ("Oanh Newcomer", "oanh@sync.example.com", "Hà Nội")               # no profile: created, invited
+NEW = ("Oanh Newcomer", "oanh@sync.example.com", "Hà Nội")  # no profile: created, invited
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +41,11 @@ def club(running_app: RunningApp, profile_data) -> dict[str, int]:
         ids["group"] = group.id
         for key, (name, email, city, state) in PEOPLE.items():
             ids[key] = profile_edit.create_profile(
-                session=session, actor=SYSTEM_ACTOR, values={"full_name": name, "city": city},
-                identities={"email": email}).profile_id
+                session=session,
+                actor=SYSTEM_ACTOR,
+                values={"full_name": name, "city": city},
+                identities={"email": email},
+            ).profile_id
             if state:
                 session.add(GroupMembership(group_id=group.id, profile_id=ids[key], state=state))
     return ids
@@ -50,8 +53,11 @@ def club(running_app: RunningApp, profile_data) -> dict[str, int]:
 
 def _state(app: RunningApp, group_id: int, profile_id: int) -> str | None:
     with app_db(app) as session:
-        return session.exec(select(GroupMembership.state).where(
-            GroupMembership.group_id == group_id, GroupMembership.profile_id == profile_id)).first()
+        return session.exec(
+            select(GroupMembership.state).where(
+                GroupMembership.group_id == group_id, GroupMembership.profile_id == profile_id
+            )
+        ).first()
 
 
 def _upload_member_file(page: Page, base_url: str, path: Path) -> None:
@@ -114,15 +120,19 @@ def _deactivate_or_delete(page: Page, name: str, action: str, reason: str = "") 
     expect(second).to_be_hidden()
 
 
-def test_membership_file_review(marketer_page: Page, admin_page: Page, base_url: str,
-                                running_app: RunningApp, club: dict[str, int], tmp_path: Path) -> None:
+def test_membership_file_review(
+    marketer_page: Page, admin_page: Page, base_url: str, running_app: RunningApp, club: dict[str, int], tmp_path: Path
+) -> None:
     page = marketer_page
-    first = write_csv(tmp_path / "club members.csv", [
-        ["Full name", "E-mail", "City", "Status"],
-        ["Kim Member", "kim@sync.example.com", "Đà Lạt", "active"],
-        ["Nam Outsider", "nam@sync.example.com", "Huế", "active"],
-        [NEW[0], NEW[1], NEW[2], "active"],
-    ])
+    first = write_csv(
+        tmp_path / "club members.csv",
+        [
+            ["Full name", "E-mail", "City", "Status"],
+            ["Kim Member", "kim@sync.example.com", "Đà Lạt", "active"],
+            ["Nam Outsider", "nam@sync.example.com", "Huế", "active"],
+            [NEW[0], NEW[1], NEW[2], "active"],
+        ],
+    )
     _upload_member_file(page, base_url, first)
     review_url = page.url
     assert profile_by_email(running_app, NEW[1]) is None  # nothing changed by the dry run
@@ -173,11 +183,14 @@ def test_membership_file_review(marketer_page: Page, admin_page: Page, base_url:
         assert mai.status == "deleted" and mai.deleted_reason == "Left the club"
 
     # ---- a later file with Status = active brings the deactivated member back
-    second = write_csv(tmp_path / "club members 2.csv", [
-        ["Full name", "E-mail", "City", "Status"],
-        ["Kim Member", "kim@sync.example.com", "Đà Lạt", "active"],
-        ["Lan Member", "lan@sync.example.com", "Vinh", "active"],
-    ])
+    second = write_csv(
+        tmp_path / "club members 2.csv",
+        [
+            ["Full name", "E-mail", "City", "Status"],
+            ["Kim Member", "kim@sync.example.com", "Đà Lạt", "active"],
+            ["Lan Member", "lan@sync.example.com", "Vinh", "active"],
+        ],
+    )
     _upload_member_file(page, base_url, second)
     _approve_update(page, "Lan Member", "Membership: deactivated → active")
     assert _state(running_app, club["group"], club["lan"]) == "active"

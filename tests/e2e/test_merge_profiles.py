@@ -45,15 +45,42 @@ def people(running_app: RunningApp) -> dict[str, int]:
     with app_db(running_app) as session:
         start = (session.exec(select(sa.func.max(Profile.id))).one() or 0) + 1
         ids = dict(zip(PEOPLE, range(start, start + len(PEOPLE)), strict=True))
-        session.execute(sa.insert(Profile), [with_folded_name(row) for row in [
-            {"id": pid, "full_name": name, "city": PEOPLE[name]["city"],
-             "member_level": PEOPLE[name]["member_level"], "status": "active", "initial_source": "e2e",
-             "attributes": {}, "created_at": now - timedelta(days=500), "updated_at": now}
-            for name, pid in ids.items()]])
-        session.execute(sa.insert(Identity), [
-            {"profile_id": pid, "kind": "email", "value": PEOPLE[name]["email"], "is_encrypted": False,
-             "source_type": "seed", "source_name": "e2e", "first_seen_at": now, "last_seen_at": now}
-            for name, pid in ids.items()])
+        session.execute(
+            sa.insert(Profile),
+            [
+                with_folded_name(row)
+                for row in [
+                    {
+                        "id": pid,
+                        "full_name": name,
+                        "city": PEOPLE[name]["city"],
+                        "member_level": PEOPLE[name]["member_level"],
+                        "status": "active",
+                        "initial_source": "e2e",
+                        "attributes": {},
+                        "created_at": now - timedelta(days=500),
+                        "updated_at": now,
+                    }
+                    for name, pid in ids.items()
+                ]
+            ],
+        )
+        session.execute(
+            sa.insert(Identity),
+            [
+                {
+                    "profile_id": pid,
+                    "kind": "email",
+                    "value": PEOPLE[name]["email"],
+                    "is_encrypted": False,
+                    "source_type": "seed",
+                    "source_name": "e2e",
+                    "first_seen_at": now,
+                    "last_seen_at": now,
+                }
+                for name, pid in ids.items()
+            ],
+        )
         # the hand-sent test runs apart from the page tests (pytest groups the [chromium] ones),
         # so this fixture may run twice in a session: names must not clash
         group = TagGroup(name=f"Merge tests {uuid.uuid4().hex[:6]}")
@@ -76,8 +103,9 @@ def _status(running_app: RunningApp, profile_id: int) -> str:
 def _merge_as(running_app: RunningApp, role: str, survivor: int, merged: int) -> int:
     with app_db(running_app) as session:
         actor = actor_for_email(session=session, email=USERS[role])
-        return merge_profiles(session=session, actor=actor, survivor_id=survivor, merged_id=merged,
-                              reason="seeded by the test").merge_id
+        return merge_profiles(
+            session=session, actor=actor, survivor_id=survivor, merged_id=merged, reason="seeded by the test"
+        ).merge_id
 
 
 def test_merge_two_from_the_list_choosing_values_then_unmerge_from_user_360(
@@ -185,9 +213,7 @@ def test_undo_a_merge_from_its_audit_log_entry(
     assert _status(running_app, merged) == "active"
 
 
-def test_viewer_sees_no_merge_controls(
-    viewer_page: Page, people: dict[str, int], running_app: RunningApp
-) -> None:
+def test_viewer_sees_no_merge_controls(viewer_page: Page, people: dict[str, int], running_app: RunningApp) -> None:
     page = viewer_page
     quan = people["Merge Test Quan"]  # merged with Quan B by the test above
     page.goto(f"/profiles/{quan}")
@@ -214,13 +240,14 @@ def test_merge_and_unmerge_events_sent_by_hand_as_a_viewer_are_refused(
         updates = []
         merge, undo = MergeDialogState.get_full_name(), UnmergeState.get_full_name()
         for handler, payload in (
-                (f"{merge}.open_for_selection", {}),
-                (f"{merge}.open_for_profile", {}),
-                (f"{merge}.choose_other", {"form_data": {"other_id": str(linh_n)}}),
-                (f"{merge}.confirm", {"form_data": {"reason": "by hand", "keep-city": "merged"}}),
-                (f"{undo}.ask", {"merge_id": open_merge or 1}),
-                (f"{undo}.ask_for_event", {"event_id": 1}),
-                (f"{undo}.confirm", {})):
+            (f"{merge}.open_for_selection", {}),
+            (f"{merge}.open_for_profile", {}),
+            (f"{merge}.choose_other", {"form_data": {"other_id": str(linh_n)}}),
+            (f"{merge}.confirm", {"form_data": {"reason": "by hand", "keep-city": "merged"}}),
+            (f"{undo}.ask", {"merge_id": open_merge or 1}),
+            (f"{undo}.ask_for_event", {"event_id": 1}),
+            (f"{undo}.confirm", {}),
+        ):
             updates += socket.send(handler, payload)
         answer = json.dumps([u.get("events") for u in updates])
         assert answer.count("not allowed") >= 5 and "profiles.merge" in answer

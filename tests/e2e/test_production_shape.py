@@ -43,8 +43,7 @@ def _backend_workers(app: RunningApp) -> list[psutil.Process]:
 
 def _is_reflex_python(proc: psutil.Process) -> bool:
     cmd = proc.cmdline()
-    return bool(cmd) and "python" in os.path.basename(cmd[0]) and any(
-        part.endswith("reflex") for part in cmd[1:2])
+    return bool(cmd) and "python" in os.path.basename(cmd[0]) and any(part.endswith("reflex") for part in cmd[1:2])
 
 
 def _job_workers(app: RunningApp) -> list[psutil.Process]:
@@ -61,8 +60,9 @@ def _job_workers(app: RunningApp) -> list[psutil.Process]:
 
 def _serving(proc: psutil.Process, port: int) -> bool:
     try:
-        return any(c.status == psutil.CONN_ESTABLISHED and c.laddr.port == port
-                   for c in proc.net_connections(kind="tcp"))
+        return any(
+            c.status == psutil.CONN_ESTABLISHED and c.laddr.port == port for c in proc.net_connections(kind="tcp")
+        )
     except psutil.NoSuchProcess:
         return False
 
@@ -71,12 +71,36 @@ def _new_profile(app: RunningApp, name: str, email: str) -> int:
     now = utcnow()
     with app_db(app) as session:
         pid = (session.exec(select(sa.func.max(Profile.id))).one() or 0) + 1
-        insert_profiles(session, [{"id": pid, "full_name": name, "city": "Huế", "status": "active",
-                                   "initial_source": "e2e", "attributes": {},
-                                   "created_at": now, "updated_at": now}])
-        session.execute(sa.insert(Identity), [{
-            "profile_id": pid, "kind": "email", "value": email, "is_encrypted": False,
-            "source_type": "seed", "source_name": "e2e", "first_seen_at": now, "last_seen_at": now}])
+        insert_profiles(
+            session,
+            [
+                {
+                    "id": pid,
+                    "full_name": name,
+                    "city": "Huế",
+                    "status": "active",
+                    "initial_source": "e2e",
+                    "attributes": {},
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            ],
+        )
+        session.execute(
+            sa.insert(Identity),
+            [
+                {
+                    "profile_id": pid,
+                    "kind": "email",
+                    "value": email,
+                    "is_encrypted": False,
+                    "source_type": "seed",
+                    "source_name": "e2e",
+                    "first_seen_at": now,
+                    "last_seen_at": now,
+                }
+            ],
+        )
     return pid
 
 
@@ -88,10 +112,14 @@ def _edit_city(page: Page, value: str) -> None:
 
 def _city_edits(app: RunningApp, profile_id: int) -> list[dict]:
     with app_db(app) as session:
-        return [e.details["changes"]["city"] for e in session.exec(
-            select(AuditEvent).where(AuditEvent.action == "profile.edit",
-                                     AuditEvent.object_id == str(profile_id))
-            .order_by(AuditEvent.id)).all()]
+        return [
+            e.details["changes"]["city"]
+            for e in session.exec(
+                select(AuditEvent)
+                .where(AuditEvent.action == "profile.edit", AuditEvent.object_id == str(profile_id))
+                .order_by(AuditEvent.id)
+            ).all()
+        ]
 
 
 def _city(app: RunningApp, profile_id: int) -> str:
@@ -168,9 +196,7 @@ def test_a_killed_backend_worker_keeps_the_marketer_signed_in_and_the_next_edit_
     page.context.close()
 
 
-def test_after_a_redis_restart_open_pages_reconnect_still_signed_in(
-    browser: Browser, running_app: RunningApp
-) -> None:
+def test_after_a_redis_restart_open_pages_reconnect_still_signed_in(browser: Browser, running_app: RunningApp) -> None:
     """Redis keeps nothing on disk here: a restart loses every tab's state and the queue.
     The session lives in the browser's cookie and PostgreSQL, so pages reconnect signed in."""
     app = running_app

@@ -12,9 +12,7 @@ from .helpers import ProfileData
 pytestmark = pytest.mark.e2e
 
 
-def test_attribute_rows_and_identity_source_are_listed_by_role(
-    viewer_page: Page, profile_data: ProfileData
-) -> None:
+def test_attribute_rows_and_identity_source_are_listed_by_role(viewer_page: Page, profile_data: ProfileData) -> None:
     page = viewer_page
     person = profile_data.profiles["hoa"]
     page.goto(f"/profiles/{person.id}")

@@ -19,13 +19,12 @@ pytestmark = pytest.mark.e2e
 
 def _profiles_with_email(app: RunningApp, email: str) -> list[int]:
     with app_db(app) as session:
-        return list(session.exec(select(Identity.profile_id).where(Identity.kind == "email",
-                                                                   Identity.value == email)).all())
+        return list(
+            session.exec(select(Identity.profile_id).where(Identity.kind == "email", Identity.value == email)).all()
+        )
 
 
-def test_new_profile_needs_a_name_and_a_contact_then_is_created(
-    marketer_page: Page, running_app: RunningApp
-) -> None:
+def test_new_profile_needs_a_name_and_a_contact_then_is_created(marketer_page: Page, running_app: RunningApp) -> None:
     page = marketer_page
     page.goto("/profiles")
     page.get_by_role("link", name="New profile").click()

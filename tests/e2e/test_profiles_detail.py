@@ -97,8 +97,12 @@ def test_a_locked_value_survives_an_import_until_an_admin_unlocks_it(
     person = profile_data.profiles["edit"]  # City was edited by hand in the test above
     with app_db(running_app) as session:
         assert session.get(AttributeProvenance, (person.id, "city")).locked
-    run_import(running_app, [{"email": person.email, "city": "Imported City", "level": "Platinum"}],
-               {"columns": {"email": "identity:email", "city": "city", "level": "member_level"}}, tmp_path)
+    run_import(
+        running_app,
+        [{"email": person.email, "city": "Imported City", "level": "Platinum"}],
+        {"columns": {"email": "identity:email", "city": "city", "level": "member_level"}},
+        tmp_path,
+    )
 
     page.goto(f"/profiles/{person.id}")
     expect(_field_row(page, "Member level")).to_contain_text("Platinum")  # the import ran
@@ -106,8 +110,7 @@ def test_a_locked_value_survives_an_import_until_an_admin_unlocks_it(
     expect(city).to_contain_text("Quy Nhơn")  # ... and left the locked value alone
     expect(city.get_by_role("img", name=LOCKED)).to_be_visible()
     # the person's History says what the import did, and what it left alone
-    line = page.get_by_role("region", name="History").get_by_role("row").filter(
-        has_text="import (profiles): updated")
+    line = page.get_by_role("region", name="History").get_by_role("row").filter(has_text="import (profiles): updated")
     expect(line).to_contain_text("Member level:")
     expect(line).to_contain_text("→ Platinum")
     expect(line).to_contain_text("kept as edited by hand: City (the file had Imported City)")
@@ -214,56 +217,77 @@ class _Socket:
         self.updates: queue.Queue[dict] = queue.Queue()
         self.sio = socketio.Client(reconnection=False)
         self.sio.on("event", self.updates.put, namespace=self.namespace)
-        self.sio.connect(f"{app.url}?token={uuid.uuid4()}", socketio_path=self.namespace,
-                         namespaces=[self.namespace], transports=["websocket"], wait_timeout=15)
+        self.sio.connect(
+            f"{app.url}?token={uuid.uuid4()}",
+            socketio_path=self.namespace,
+            namespaces=[self.namespace],
+            transports=["websocket"],
+            wait_timeout=15,
+        )
 
     def send(self, handler: str, payload: dict, router_data: dict, until: str = "") -> str:
         """Emit one event; collect what it causes until `until` shows up in it (or, without
         `until`, until the server has been quiet for a moment)."""
-        self.sio.emit("event", {"name": handler, "payload": payload, "router_data": router_data},
-                      namespace=self.namespace)
+        self.sio.emit(
+            "event", {"name": handler, "payload": payload, "router_data": router_data}, namespace=self.namespace
+        )
         received = [json.dumps(self.updates.get(timeout=15), ensure_ascii=False)]
         while not (until and until in "".join(received)):
             try:
-                received.append(json.dumps(self.updates.get(timeout=15 if until else 0.5),
-                                           ensure_ascii=False))
+                received.append(json.dumps(self.updates.get(timeout=15 if until else 0.5), ensure_ascii=False))
             except queue.Empty:
                 break
         return "".join(received)
 
 
-def test_edit_events_sent_by_hand_as_the_viewer_are_refused(
-    running_app: RunningApp, profile_data: ProfileData
-) -> None:
+def test_edit_events_sent_by_hand_as_the_viewer_are_refused(running_app: RunningApp, profile_data: ProfileData) -> None:
     person = profile_data.profiles["viewer"]
     with app_db(running_app) as session:
         token, _ = sign_in(session=session, email=USERS["viewer"], password=PASSWORD)
         city_before = session.get(Profile, person.id).city
-    route = {"pathname": "/profiles/[profile_id]", "asPath": f"/profiles/{person.id}",
-             "query": {"profile_id": str(person.id)}}
+    route = {
+        "pathname": "/profiles/[profile_id]",
+        "asPath": f"/profiles/{person.id}",
+        "query": {"profile_id": str(person.id)},
+    }
     detail = ProfileDetailState.get_full_name()
     sock = _Socket(running_app)
     try:
-        sock.send(f"{AppState.get_full_name().split('.')[0]}.hydrate_and_load",
-                  {"vars": {f"{AppState.get_full_name()}.session_token_rx_state_": token}}, route)
+        sock.send(
+            f"{AppState.get_full_name().split('.')[0]}.hydrate_and_load",
+            {"vars": {f"{AppState.get_full_name()}.session_token_rx_state_": token}},
+            route,
+        )
         sock.send(f"{detail}.on_load", {}, route)
         sock.send(f"{detail}.start_edit", {"key": "city"}, route)
         answers = [
-            sock.send(f"{detail}.submit_inline", {"form_data": {"field_key": "city", "value": "Hacked"}},
-                      route, until="not allowed"),
+            sock.send(
+                f"{detail}.submit_inline",
+                {"form_data": {"field_key": "city", "value": "Hacked"}},
+                route,
+                until="not allowed",
+            ),
             sock.send(f"{detail}.toggle_active", {}, route, until="not allowed"),
-            sock.send(f"{FieldsTab.get_full_name()}.create_field",
-                      {"form_data": {"label": "Sneaky", "type": "text"}},
-                      {"pathname": "/settings", "asPath": "/settings"}, until="not allowed"),
+            sock.send(
+                f"{FieldsTab.get_full_name()}.create_field",
+                {"form_data": {"label": "Sneaky", "type": "text"}},
+                {"pathname": "/settings", "asPath": "/settings"},
+                until="not allowed",
+            ),
         ]
     finally:
         sock.sio.disconnect()
-    for answer, permission in zip(answers, ("profiles.edit", "profiles.edit", "settings.manage"),
-                                  strict=True):
+    for answer, permission in zip(answers, ("profiles.edit", "profiles.edit", "settings.manage"), strict=True):
         assert "not allowed" in answer and permission in answer, answer
     with app_db(running_app) as session:
         profile = session.get(Profile, person.id)
         assert (profile.city, profile.status) == (city_before, "active")
         assert session.get(FieldDefinition, "sneaky") is None
-        assert session.exec(select(AttributeProvenance).where(
-            AttributeProvenance.profile_id == person.id, AttributeProvenance.locked)).all() == []
+        assert (
+            session.exec(
+                select(AttributeProvenance).where(
+                    AttributeProvenance.profile_id == person.id, AttributeProvenance.locked
+                )
+            ).all()
+            == []
+        )

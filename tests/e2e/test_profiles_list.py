@@ -84,8 +84,7 @@ def test_query_by_each_identifier_and_name_then_reset(
     _query(page, "nobody-at-all@nowhere.example")
     expect(_total(page)).to_have_text("0 profiles")
     # the empty list names what narrowed it
-    expect(page.get_by_text("0 profiles match these filters: Search: “nobody-at-all@nowhere.example”.")
-           ).to_be_visible()
+    expect(page.get_by_text("0 profiles match these filters: Search: “nobody-at-all@nowhere.example”.")).to_be_visible()
 
     _reset(page, total)
     expect(_rows(page)).to_have_count(50)
@@ -111,8 +110,7 @@ def test_query_by_each_identifier_and_name_then_reset(
     expect(selection).to_be_hidden()
 
 
-def test_filter_combination_and_sort(admin_page: Page, profile_data: ProfileData,
-                                    running_app: RunningApp) -> None:
+def test_filter_combination_and_sort(admin_page: Page, profile_data: ProfileData, running_app: RunningApp) -> None:
     page = admin_page
     linh, hoa = profile_data.profiles["linh"], profile_data.profiles["hoa"]
     page.goto("/profiles")
@@ -125,7 +123,8 @@ def test_filter_combination_and_sort(admin_page: Page, profile_data: ProfileData
     # sort by name, both ways
     page.get_by_role("button", name="Sort by Full name").click()
     expect(page.get_by_role("columnheader", name="Sort by Full name")).to_have_attribute(
-        "aria-sort", re.compile("ascending|descending"))
+        "aria-sort", re.compile("ascending|descending")
+    )
     names = [hoa.name, linh.name]  # "Phạm…" < "Trần…"
     order = page.get_by_role("columnheader", name="Sort by Full name").get_attribute("aria-sort")
     expected = names if order == "ascending" else names[::-1]
@@ -158,13 +157,12 @@ def _headers(page: Page):
     return page.get_by_role("table", name="Profiles").get_by_role("columnheader")
 
 
-def test_column_display_is_saved_per_user_and_restored_after_sign_in_again(
-    marketer_page: Page, base_url: str
-) -> None:
+def test_column_display_is_saved_per_user_and_restored_after_sign_in_again(marketer_page: Page, base_url: str) -> None:
     page = marketer_page
     page.goto("/profiles")
-    expect(_headers(page)).to_have_text(["", "Full name", "Phone", "Email", "Member level", "Created",
-                                         "Initial source"])
+    expect(_headers(page)).to_have_text(
+        ["", "Full name", "Phone", "Email", "Member level", "Created", "Initial source"]
+    )
     page.get_by_role("button", name="Column display").click()
     dialog = page.get_by_role("dialog", name="Column display")
     dialog.get_by_role("checkbox", name="City", exact=True).click()
@@ -172,8 +170,15 @@ def test_column_display_is_saved_per_user_and_restored_after_sign_in_again(
     dialog.get_by_role("button", name="Move City up").click()
     dialog.get_by_role("button", name="Move Phone down").click()
     expect(dialog.get_by_role("list", name="Shown columns").get_by_role("listitem")).to_have_text(
-        [re.compile(r"Full name"), re.compile("Email"), re.compile("Phone"),
-         re.compile("Member level"), re.compile("City"), re.compile("Created")])
+        [
+            re.compile(r"Full name"),
+            re.compile("Email"),
+            re.compile("Phone"),
+            re.compile("Member level"),
+            re.compile("City"),
+            re.compile("Created"),
+        ]
+    )
     dialog.get_by_role("button", name="Save", exact=True).click()
     expected = ["", "Full name", "Email", "Phone", "Member level", "City", "Created"]
     expect(_headers(page)).to_have_text(expected)
@@ -215,7 +220,8 @@ def _batch_tag(page: Page, name: str, value: str, policy: str) -> None:
     dialog.get_by_label("Tag value").fill(value)
     # the choice reads as what a later import may do, in the dialog's own words
     dialog.get_by_role("group", name="When a later import brings another value for this tag:").get_by_role(
-        "radio", name=policy).click()
+        "radio", name=policy
+    ).click()
     dialog.get_by_role("button", name="OK").click()
     expect(dialog).to_be_hidden()
     expect(page.get_by_text("Tagged 1 profile").last).to_be_visible()
@@ -232,10 +238,15 @@ def test_batch_tag_policies_decide_what_a_later_import_does(
     _batch_tag(page, overwrite.name, "VIP", "Overwrite with the imported value")
     _batch_tag(page, ignore.name, "VIP", "Keep this value")
 
-    run_import(running_app, [{"email": overwrite.email}, {"email": ignore.email}],
-               {"columns": {"email": "identity:email"},
-                "options": {"tag_ids": [profile_data.tier_tag_id], "tag_value": "Regular"}},
-               tmp_path)
+    run_import(
+        running_app,
+        [{"email": overwrite.email}, {"email": ignore.email}],
+        {
+            "columns": {"email": "identity:email"},
+            "options": {"tag_ids": [profile_data.tier_tag_id], "tag_value": "Regular"},
+        },
+        tmp_path,
+    )
 
     page.goto(f"/profiles/{overwrite.id}")
     tags = page.get_by_role("list", name="Tags")

@@ -17,13 +17,20 @@ window.__cspViolations = [];
 document.addEventListener('securitypolicyviolation', (e) =>
   window.__cspViolations.push(`${e.violatedDirective} blocked ${e.blockedURI || 'inline'}`));
 """
-PAGES = [("/profiles", "Profiles"), ("/imports", "Imports"), ("/imports/new", "New import"),
-         ("/exports", "Exports"), ("/segments", "Segments"), ("/tags", "Tags"), ("/trash", "Trash"),
-         ("/audit", "Audit log"), ("/settings", "Settings")]
+PAGES = [
+    ("/profiles", "Profiles"),
+    ("/imports", "Imports"),
+    ("/imports/new", "New import"),
+    ("/exports", "Exports"),
+    ("/segments", "Segments"),
+    ("/tags", "Tags"),
+    ("/trash", "Trash"),
+    ("/audit", "Audit log"),
+    ("/settings", "Settings"),
+]
 
 
-@pytest.mark.parametrize("path", ["/login", "/profiles", "/ping", "/exports/999999/download",
-                                  "/_upload"])
+@pytest.mark.parametrize("path", ["/login", "/profiles", "/ping", "/exports/999999/download", "/_upload"])
 def test_every_response_carries_the_security_headers(running_app: RunningApp, path: str) -> None:
     response = httpx.get(f"{running_app.url}{path}", timeout=15)
     csp = response.headers["content-security-policy"]

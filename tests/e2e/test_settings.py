@@ -58,16 +58,15 @@ def test_a_custom_field_required_on_create_is_required_by_the_create_form(
         expect(row.get_by_role("switch", name="Required on create: Loyalty card")).not_to_be_checked()
         page.goto("/profiles/new")
         expect(page.get_by_role("form", name="New profile").get_by_label("Loyalty card")).to_have_attribute(
-            "aria-required", "false")
+            "aria-required", "false"
+        )
     finally:
         with app_db(running_app) as session:
             if session.get(FieldDefinition, "loyalty_card") is not None:
                 workspace_settings.delete_field(session=session, actor=SYSTEM_ACTOR, key="loyalty_card")
 
 
-def test_tags_made_in_settings_are_offered_when_tagging(
-    admin_page: Page, profile_data: ProfileData
-) -> None:
+def test_tags_made_in_settings_are_offered_when_tagging(admin_page: Page, profile_data: ProfileData) -> None:
     page = admin_page
     page.goto("/settings")
     page.get_by_role("tab", name="Tags").click()

@@ -18,8 +18,10 @@ _MAPPING_B = {"columns": {"phone": "identity:phone", "city": "city"}}
 
 def _files_a_and_b(app: RunningApp, tmp_path: Path, tag: str) -> tuple[dict, dict]:
     """File A: three new people; file B: a new city for two of them, found by phone."""
-    people = [{"email": f"undo.{tag}{i}@seq.example.com", "phone": f"+8498765{tag}{i}00",
-               "name": f"Undo {tag.upper()} {i}"} for i in range(3)]
+    people = [
+        {"email": f"undo.{tag}{i}@seq.example.com", "phone": f"+8498765{tag}{i}00", "name": f"Undo {tag.upper()} {i}"}
+        for i in range(3)
+    ]
     a = run_import(app, people, _MAPPING_A, tmp_path)
     b = run_import(app, [{"phone": p["phone"], "city": "Đà Nẵng"} for p in people[:2]], _MAPPING_B, tmp_path)
     return a, b
@@ -51,7 +53,8 @@ def test_undo_b_then_undo_a_removes_every_profile_a_created(
     a, b = _files_a_and_b(running_app, tmp_path, "1")
     _undo(page, b["job_id"])
     expect(page.get_by_role("status").filter(has_text="Undone:")).to_contain_text(
-        "0 profiles removed, 2 fields restored")
+        "0 profiles removed, 2 fields restored"
+    )
     _undo(page, a["job_id"])
     result = page.get_by_role("status").filter(has_text="Undone:")
     expect(result).to_contain_text("3 profiles removed")

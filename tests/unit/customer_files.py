@@ -33,6 +33,11 @@ def upload(actor: Actor, data: bytes, name: str) -> Path:
 
 def submit(actor: Actor, path: Path, name: str, *, dry_run: bool) -> ImportJob:
     with session_scope() as session:
-        (job,) = submit_import(session=session, actor=actor, dry_run=dry_run, enqueue=False,
-                               files=[ImportFile(file_name=name, stored_path=path)])
+        (job,) = submit_import(
+            session=session,
+            actor=actor,
+            dry_run=dry_run,
+            enqueue=False,
+            files=[ImportFile(file_name=name, stored_path=path)],
+        )
         return job

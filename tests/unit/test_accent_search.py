@@ -7,22 +7,28 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
+from importing.frames import rule, run_import, validated
 from sqlmodel import select
 
-from tests.unit.test_migrations import alembic_config
-
-from importing.frames import rule, run_import, validated
+from alembic import command
 from profile_ui.db import make_engine
 from profile_ui.models import Profile, fold_name
 from profile_ui.services.importing.undo import undo_import
 from profile_ui.services.permissions import BUILTIN_ROLES, Actor
 from profile_ui.services.profile_edit import update_profile_fields
 from profile_ui.services.profiles import ProfileFilter, count_profiles, list_profiles
+from tests.unit.test_migrations import alembic_config
 
 ADMIN = Actor(user_id=1, email="admin@example.com", role="admin", permissions=frozenset(BUILTIN_ROLES["admin"][1]))
-NAMES = ["Nguyễn Văn An", "Nguyễn Thị Bình", "Nguyen Van Cuong", "Trần Thị Hoa", "Trần Minh Châu",
-         "Đặng Thu Thảo", "Emma Smith"]
+NAMES = [
+    "Nguyễn Văn An",
+    "Nguyễn Thị Bình",
+    "Nguyen Van Cuong",
+    "Trần Thị Hoa",
+    "Trần Minh Châu",
+    "Đặng Thu Thảo",
+    "Emma Smith",
+]
 
 
 def found(session, text: str, sort: str = "full_name") -> list[str]:
@@ -64,8 +70,7 @@ def test_imported_names_are_found_folded_and_undo_puts_the_folded_name_back(sess
     sync = rule(session, ["email"])
     run_import(session, validated([{"email": "hoa@example.com", "full_name": "Trần Thị Hoa"}]), sync=sync)
     assert found(session, "tran thi") == ["Trần Thị Hoa"]
-    job, _ = run_import(session, validated([{"email": "hoa@example.com", "full_name": "Phạm Thị Hoa"}]),
-                        sync=sync)
+    job, _ = run_import(session, validated([{"email": "hoa@example.com", "full_name": "Phạm Thị Hoa"}]), sync=sync)
     assert found(session, "pham thi") == ["Phạm Thị Hoa"]
     assert found(session, "tran thi") == []
     undo_import(session=session, actor=ADMIN, job_id=job.id)
@@ -81,18 +86,25 @@ def test_fold_name():
     assert fold_name("\u0301") is None
 
 
-
 def test_migration_fills_the_folded_names_of_existing_profiles(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
     try:
         with engine.begin() as conn:
             command.upgrade(alembic_config(conn), "0010")
-            conn.execute(sa.text("INSERT INTO profiles (full_name, status, attributes, created_at, updated_at) "
-                                 "VALUES (:name, 'active', '{}', '2024-01-01', '2024-01-01')"),
-                         [{"name": "Trần Thị Hoa"}, {"name": None}])
-            conn.execute(sa.text("INSERT INTO field_definitions (key, label, type, options, is_system, "
-                                 "required_on_create, is_pii, position) "
-                                 "VALUES ('points', 'Points', 'number', '[]', false, false, false, 9)"))
+            conn.execute(
+                sa.text(
+                    "INSERT INTO profiles (full_name, status, attributes, created_at, updated_at) "
+                    "VALUES (:name, 'active', '{}', '2024-01-01', '2024-01-01')"
+                ),
+                [{"name": "Trần Thị Hoa"}, {"name": None}],
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO field_definitions (key, label, type, options, is_system, "
+                    "required_on_create, is_pii, position) "
+                    "VALUES ('points', 'Points', 'number', '[]', false, false, false, 9)"
+                )
+            )
         with engine.begin() as conn:
             command.upgrade(alembic_config(conn), "0011")
             rows = conn.execute(sa.text("SELECT full_name, name_folded FROM profiles ORDER BY id")).all()

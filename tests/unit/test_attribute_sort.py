@@ -26,14 +26,26 @@ def people(session):
     for key in ("points", "store"):
         ensure_sort_index(session, key)
     for name, points in POINTS.items():
-        session.add(Profile(full_name=name, initial_source="test",
-                            attributes={"points": points, "store": STORES[name], "hobbies": ["a"]}))
+        session.add(
+            Profile(
+                full_name=name,
+                initial_source="test",
+                attributes={"points": points, "store": STORES[name], "hobbies": ["a"]},
+            )
+        )
     session.flush()
 
 
 def names(session, sort: str, descending: bool = False, page: int = 1, page_size: int = 25) -> list[str]:
-    result = list_profiles(session=session, actor=ADMIN, flt=ProfileFilter(), sort=sort, descending=descending,
-                           page=page, page_size=page_size)
+    result = list_profiles(
+        session=session,
+        actor=ADMIN,
+        flt=ProfileFilter(),
+        sort=sort,
+        descending=descending,
+        page=page,
+        page_size=page_size,
+    )
     return [p.full_name for p in result.rows]
 
 
@@ -79,9 +91,13 @@ def test_a_new_custom_attribute_sorts_from_its_own_index(session):
     create_field(session=session, actor=ADMIN, label="Visits", type="number")
     assert "ix_profiles_attr_visits" in profile_indexes(session)
     if session.get_bind().dialect.name == "sqlite":
-        query = str(sa.select(Profile.id).where(Profile.status == "active")
-                    .order_by(*[c.desc() for c in attribute_sort_columns("visits")])
-                    .limit(50).compile(session.get_bind(), compile_kwargs={"literal_binds": True}))
+        query = str(
+            sa.select(Profile.id)
+            .where(Profile.status == "active")
+            .order_by(*[c.desc() for c in attribute_sort_columns("visits")])
+            .limit(50)
+            .compile(session.get_bind(), compile_kwargs={"literal_binds": True})
+        )
         plan = " ".join(str(r) for r in session.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + query))
         assert "ix_profiles_attr_visits" in plan and "TEMP B-TREE" not in plan
     delete_field(session=session, actor=ADMIN, key="visits")

@@ -42,12 +42,26 @@ def test_audit_table_cannot_be_truncated_on_postgres(pg_url):
 
 
 def test_an_event_commits_or_rolls_back_with_the_change_it_describes(session):
-    record_event(session=session, actor=SYSTEM_ACTOR, action="profile.edit", object_type="profile",
-                 object_id=7, reason="typo", details={"full_name": ["Lan", "Lân"]})
+    record_event(
+        session=session,
+        actor=SYSTEM_ACTOR,
+        action="profile.edit",
+        object_type="profile",
+        object_id=7,
+        reason="typo",
+        details={"full_name": ["Lan", "Lân"]},
+    )
     session.rollback()
     assert session.exec(select(AuditEvent)).all() == []
-    record_event(session=session, actor=SYSTEM_ACTOR, action="profile.edit", object_type="profile",
-                 object_id=7, reason="typo", details={"full_name": ["Lan", "Lân"]})
+    record_event(
+        session=session,
+        actor=SYSTEM_ACTOR,
+        action="profile.edit",
+        object_type="profile",
+        object_id=7,
+        reason="typo",
+        details={"full_name": ["Lan", "Lân"]},
+    )
     session.commit()
     [event] = session.exec(select(AuditEvent)).all()
     assert (event.object_id, event.reason, event.actor_email) == ("7", "typo", "system")
@@ -57,8 +71,7 @@ def test_an_event_commits_or_rolls_back_with_the_change_it_describes(session):
 def _actor(role):
     from profile_ui.services.permissions import BUILTIN_ROLES, Actor
 
-    return Actor(user_id=1, email=f"{role}@example.com", role=role,
-                 permissions=frozenset(BUILTIN_ROLES[role][1]))
+    return Actor(user_id=1, email=f"{role}@example.com", role=role, permissions=frozenset(BUILTIN_ROLES[role][1]))
 
 
 def test_only_admins_read_the_audit_log(session):
@@ -77,13 +90,11 @@ def test_audit_log_filters_and_pages_newest_first(session):
 
     ana = Actor(user_id=5, email="ana@example.com", role="marketer")
     for i in range(5):
-        record_event(session=session, actor=ana, action="profile.edit", object_type="profile",
-                     object_id=i)
+        record_event(session=session, actor=ana, action="profile.edit", object_type="profile", object_id=i)
     record_event(session=session, actor=SYSTEM_ACTOR, action="user.create", object_type="user")
     session.commit()
     admin = _actor("admin")
-    rows, total = list_events(session=session, actor=admin, actor_email="ana@example.com",
-                              limit=2)
+    rows, total = list_events(session=session, actor=admin, actor_email="ana@example.com", limit=2)
     assert total == 5 and [r.object_id for r in rows] == ["4", "3"]
     rows, total = list_events(session=session, actor=admin, action="profile.edit", offset=4)
     assert total == 5 and [r.object_id for r in rows] == ["0"]

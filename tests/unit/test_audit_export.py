@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from profile_world import World, build_world
 from sqlmodel import Session
 
 from profile_ui.models import utcnow
@@ -20,8 +21,6 @@ from profile_ui.services.permissions import PermissionDenied
 from profile_ui.services.profiles import ProfileFilter
 from profile_ui.services.trash import purge_expired, restore_profiles
 from profile_ui.settings import get_settings
-
-from profile_world import World, build_world
 
 
 @pytest.fixture
@@ -36,22 +35,35 @@ def _rows(data: bytes) -> list[dict[str, str]]:
 
 def test_audit_csv_follows_the_filters_newest_first(session, world):
     for n in range(5):
-        record_event(session=session, actor=world.marketer, action="profile.edit", object_type="profile",
-                     object_id=n, details={"n": n})
+        record_event(
+            session=session,
+            actor=world.marketer,
+            action="profile.edit",
+            object_type="profile",
+            object_id=n,
+            details={"n": n},
+        )
     record_event(session=session, actor=world.admin, action="user.create", object_type="user", object_id=9)
     session.commit()
 
     out = io.BytesIO()
-    count = export_audit_csv(session=session, actor=world.admin, out=out,
-                             actor_email="marketer@team.example", action="profile.edit", chunk_rows=2)
+    count = export_audit_csv(
+        session=session,
+        actor=world.admin,
+        out=out,
+        actor_email="marketer@team.example",
+        action="profile.edit",
+        chunk_rows=2,
+    )
     rows = _rows(out.getvalue())
     assert count == 5 and len(rows) == 5
     assert [r["Object"] for r in rows] == ["4", "3", "2", "1", "0"]
     assert rows[0]["Actor"] == "marketer@team.example" and json.loads(rows[0]["Details"]) == {"n": 4}
     assert list(rows[0]) == ["At (UTC)", "Actor", "Action", "Object type", "Object", "Reason", "Details"]
 
-    listed, total = list_events(session=session, actor=world.admin, actor_email="marketer@team.example",
-                                action="profile.edit")
+    listed, total = list_events(
+        session=session, actor=world.admin, actor_email="marketer@team.example", action="profile.edit"
+    )
     assert total == count and [e.object_id for e in listed] == [r["Object"] for r in rows]
 
 
@@ -60,11 +72,29 @@ def test_audit_csv_date_range_and_object_filters(session, world, tmp_path):
     session.commit()
     now = utcnow()
     path = tmp_path / "audit.csv"
-    assert export_audit_csv(session=session, actor=world.admin, out=path, object_type="thing",
-                            object_id="7", since=now - timedelta(minutes=5), until=now + timedelta(minutes=5)) == 1
+    assert (
+        export_audit_csv(
+            session=session,
+            actor=world.admin,
+            out=path,
+            object_type="thing",
+            object_id="7",
+            since=now - timedelta(minutes=5),
+            until=now + timedelta(minutes=5),
+        )
+        == 1
+    )
     assert _rows(path.read_bytes())[0]["Action"] == "a.one"
-    assert export_audit_csv(session=session, actor=world.admin, out=tmp_path / "none.csv",
-                            object_type="thing", since=now + timedelta(minutes=5)) == 0
+    assert (
+        export_audit_csv(
+            session=session,
+            actor=world.admin,
+            out=tmp_path / "none.csv",
+            object_type="thing",
+            since=now + timedelta(minutes=5),
+        )
+        == 0
+    )
     assert (tmp_path / "none.csv").read_bytes().decode("utf-8-sig").startswith("At (UTC),Actor")
 
 
@@ -97,5 +127,11 @@ def test_each_governed_action_leaves_an_audit_event(session, world):
     out = io.BytesIO()
     export_audit_csv(session=session, actor=world.admin, out=out)
     actions = [r["Action"] for r in _rows(out.getvalue())]
-    assert actions[:6] == ["profile.erase", "profiles.purge", "profiles.delete", "profiles.restore",
-                           "profiles.delete", "profiles.export"]
+    assert actions[:6] == [
+        "profile.erase",
+        "profiles.purge",
+        "profiles.delete",
+        "profiles.restore",
+        "profiles.delete",
+        "profiles.export",
+    ]

@@ -35,14 +35,20 @@ def _seeded(engine: sa.Engine) -> None:
 
 def _identity(engine: sa.Engine, kind: str, other_than: int = 0) -> tuple[int, str]:
     with engine.connect() as conn:
-        return tuple(conn.execute(sa.text(
-            "SELECT profile_id, value FROM identities WHERE kind = :k AND value LIKE :like "
-            "AND profile_id <> :other ORDER BY profile_id LIMIT 1"),
-            {"k": kind, "like": "+84%" if kind == "phone" else "%@%", "other": other_than}).one())
+        return tuple(
+            conn.execute(
+                sa.text(
+                    "SELECT profile_id, value FROM identities WHERE kind = :k AND value LIKE :like "
+                    "AND profile_id <> :other ORDER BY profile_id LIMIT 1"
+                ),
+                {"k": kind, "like": "+84%" if kind == "phone" else "%@%", "other": other_than},
+            ).one()
+        )
 
 
 def test_the_import_floor_matches_by_any_identity_and_adds_new_profiles_with_identities(
-        engine: sa.Engine, db_url: str, tmp_path: Path) -> None:
+    engine: sa.Engine, db_url: str, tmp_path: Path
+) -> None:
     _seeded(engine)
     by_email, email = _identity(engine, "email")
     by_phone, phone = _identity(engine, "phone", other_than=by_email)
@@ -60,19 +66,25 @@ def test_the_import_floor_matches_by_any_identity_and_adds_new_profiles_with_ide
 
     assert (counts["created"], counts["updated"], counts["invalid"], counts["identities_added"]) == (1, 2, 1, 2)
     assert _scalar(engine, "SELECT count(*) FROM profiles") == profiles_before + 1
-    assert _scalar(engine, "SELECT count(*) FROM profiles WHERE city = 'Floor City' AND id IN (:a, :b)",
-                   a=by_email, b=by_phone) == 2
+    assert (
+        _scalar(
+            engine, "SELECT count(*) FROM profiles WHERE city = 'Floor City' AND id IN (:a, :b)", a=by_email, b=by_phone
+        )
+        == 2
+    )
     new_id = _scalar(engine, "SELECT id FROM profiles WHERE full_name = 'Someone New'")
     with engine.connect() as conn:
-        identities = set(conn.execute(sa.text("SELECT kind, value FROM identities WHERE profile_id = :p"),
-                                      {"p": new_id}).all())
+        identities = set(
+            conn.execute(sa.text("SELECT kind, value FROM identities WHERE profile_id = :p"), {"p": new_id}).all()
+        )
         points = conn.execute(sa.text("SELECT attributes FROM profiles WHERE id = :p"), {"p": by_phone}).scalar_one()
     assert identities == {("email", "someone.new@example.org"), ("phone", "+84561234567")}
     assert "8" in str(points)
 
 
 def test_the_export_floor_writes_every_active_profile_with_its_identities(
-        engine: sa.Engine, db_url: str, tmp_path: Path) -> None:
+    engine: sa.Engine, db_url: str, tmp_path: Path
+) -> None:
     _seeded(engine)
     profile_id, email = _identity(engine, "email")
     out = tmp_path / "floor.csv"

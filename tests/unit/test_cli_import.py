@@ -14,8 +14,20 @@ from profile_ui.cli import main
 from profile_ui.db import make_engine
 from profile_ui.models import Identity, ImportJob, Notification, Profile
 
-REPORT_KEYS = {"file", "status", "rows", "new", "updated", "merged", "unchanged", "invalid",
-               "conflicts", "errors", "error", "job_id"}
+REPORT_KEYS = {
+    "file",
+    "status",
+    "rows",
+    "new",
+    "updated",
+    "merged",
+    "unchanged",
+    "invalid",
+    "conflicts",
+    "errors",
+    "error",
+    "job_id",
+}
 
 
 @pytest.fixture
@@ -65,13 +77,13 @@ def test_import_reports_each_file_as_one_json_line(cli, tmp_path: Path) -> None:
     # the bad e-mail is on the spreadsheet's row 3 (header = row 1); no phone to fall back on
     assert report["errors"]
     assert {e["row"] for e in report["errors"]} == {3}
-    assert any(e["column"] == "E-mail Address" and "not-an-email" in e["message"]
-               for e in report["errors"])
+    assert any(e["column"] == "E-mail Address" and "not-an-email" in e["message"] for e in report["errors"])
     assert report["error"] is None
     assert count(cli.engine, Profile) == 2
     with cli.engine.connect() as conn:
-        status, error_file = conn.execute(sa.select(ImportJob.status, ImportJob.error_file_path)
-                                          .where(ImportJob.id == report["job_id"])).one()
+        status, error_file = conn.execute(
+            sa.select(ImportJob.status, ImportJob.error_file_path).where(ImportJob.id == report["job_id"])
+        ).one()
         phones = conn.execute(sa.select(Identity.value).where(Identity.kind == "phone")).scalars().all()
     assert status == "completed"
     assert phones == ["+84901234567"]
@@ -137,24 +149,39 @@ def test_a_missing_file_and_a_file_without_identifier_are_rejected(cli, tmp_path
 
 
 def test_identifier_and_mapping_options_choose_the_columns(cli, tmp_path: Path) -> None:
-    sheet = write_csv(tmp_path / "crm.csv", [
-        ["Ref", "Contact", "Who", "Town", "Remark"],
-        ["C-1", "ana@example.com", "Ana", "Huế", "first"],
-        ["C-2", "bo@example.com", "Bo", "Huế", "second"],
-    ])
+    sheet = write_csv(
+        tmp_path / "crm.csv",
+        [
+            ["Ref", "Contact", "Who", "Town", "Remark"],
+            ["C-1", "ana@example.com", "Ana", "Huế", "first"],
+            ["C-2", "bo@example.com", "Bo", "Huế", "second"],
+        ],
+    )
     mapping = tmp_path / "mapping.json"
-    mapping.write_text(json.dumps({"columns": {"Who": "full_name", "Town": "city", "Remark": None}}),
-                       encoding="utf-8")
+    mapping.write_text(json.dumps({"columns": {"Who": "full_name", "Town": "city", "Remark": None}}), encoding="utf-8")
 
-    code, (report,), _ = cli("import", str(sheet), "--mapping", str(mapping),
-                             "--identifier", "user_id=Ref", "--identifier", "email=Contact", "--json")
+    code, (report,), _ = cli(
+        "import",
+        str(sheet),
+        "--mapping",
+        str(mapping),
+        "--identifier",
+        "user_id=Ref",
+        "--identifier",
+        "email=Contact",
+        "--json",
+    )
 
     assert code == 0 and report["new"] == 2
     with cli.engine.connect() as conn:
         kinds = conn.execute(sa.select(Identity.kind, Identity.value).order_by(Identity.value)).all()
         cities = conn.execute(sa.select(Profile.city)).scalars().all()
-    assert sorted(kinds) == [("email", "ana@example.com"), ("email", "bo@example.com"),
-                             ("user_id", "C-1"), ("user_id", "C-2")]
+    assert sorted(kinds) == [
+        ("email", "ana@example.com"),
+        ("email", "bo@example.com"),
+        ("user_id", "C-1"),
+        ("user_id", "C-2"),
+    ]
     assert cities == ["Huế", "Huế"]
 
 
@@ -168,8 +195,9 @@ def test_bad_identifier_option_is_a_usage_error(cli, tmp_path: Path) -> None:
 
 
 def test_as_user_owns_the_job_and_is_notified(cli, tmp_path: Path) -> None:
-    code, _, _ = cli("user", "create", "--email", "mia@example.com", "--password", "long-enough-1",
-                     "--role", "marketer")
+    code, _, _ = cli(
+        "user", "create", "--email", "mia@example.com", "--password", "long-enough-1", "--role", "marketer"
+    )
     assert code == 0
     people = write_csv(tmp_path / "people.csv", PEOPLE)
 
@@ -218,18 +246,26 @@ def test_export_profiles_writes_every_active_profile_with_identities(cli, tmp_pa
 def test_segment_files_set_memberships_with_values(cli, tmp_path: Path) -> None:
     from profile_ui.models import Segment, SegmentMember
 
-    people = write_csv(tmp_path / "people.csv", [
-        ["Full Name", "User ID", "Email"], ["An", "U1", "an@example.com"], ["Bo", "U2", "bo@example.com"]])
+    people = write_csv(
+        tmp_path / "people.csv",
+        [["Full Name", "User ID", "Email"], ["An", "U1", "an@example.com"], ["Bo", "U2", "bo@example.com"]],
+    )
     cli("import", str(people), "--json")
-    by_id = write_csv(tmp_path / "rfm.csv", [
-        ["User ID", "Segment Name", "Segment Value"],
-        ["U1", "RFM tier", "Gold"], ["U2", "RFM tier", "Silver"], ["U9", "RFM tier", "Gold"]])
-    by_email = write_csv(tmp_path / "churn.csv", [
-        ["Mail", "Segment Name", "Segment Value"], ["bo@example.com", "Churn risk", "High"]])
+    by_id = write_csv(
+        tmp_path / "rfm.csv",
+        [
+            ["User ID", "Segment Name", "Segment Value"],
+            ["U1", "RFM tier", "Gold"],
+            ["U2", "RFM tier", "Silver"],
+            ["U9", "RFM tier", "Gold"],
+        ],
+    )
+    by_email = write_csv(
+        tmp_path / "churn.csv", [["Mail", "Segment Name", "Segment Value"], ["bo@example.com", "Churn risk", "High"]]
+    )
 
     code, (first,), _ = cli("import", str(by_id), "--kind", "segments", "--json")
-    code2, (second,), _ = cli("import", str(by_email), "--kind", "segments",
-                              "--identifier", "email=Mail", "--json")
+    code2, (second,), _ = cli("import", str(by_email), "--kind", "segments", "--identifier", "email=Mail", "--json")
 
     assert (code, code2) == (0, 0)
     assert first["status"] == "completed" and first["invalid"] == 1
@@ -240,7 +276,8 @@ def test_segment_files_set_memberships_with_values(cli, tmp_path: Path) -> None:
             sa.select(Segment.name, Identity.value, SegmentMember.value)
             .join(SegmentMember, SegmentMember.segment_id == Segment.id)
             .join(Identity, (Identity.profile_id == SegmentMember.profile_id) & (Identity.kind == "user_id"))
-            .order_by(Segment.name, Identity.value)).all()
+            .order_by(Segment.name, Identity.value)
+        ).all()
     assert members == [("Churn risk", "U2", "High"), ("RFM tier", "U1", "Gold"), ("RFM tier", "U2", "Silver")]
 
 
@@ -254,8 +291,9 @@ def test_identities_rekey_encrypts_what_the_settings_now_say(cli, app_env, sqlit
 
     assert code == 0 and "1 identities now stored" in output
     with cli.engine.connect() as conn:
-        stored = conn.execute(sa.select(Identity.value, Identity.is_encrypted, Identity.value_encrypted)
-                              .where(Identity.kind == "email")).one()
+        stored = conn.execute(
+            sa.select(Identity.value, Identity.is_encrypted, Identity.value_encrypted).where(Identity.kind == "email")
+        ).one()
     assert stored.is_encrypted and "an@example.com" not in (stored.value + stored.value_encrypted)
 
 
@@ -267,9 +305,13 @@ def test_the_readme_limits_hold_on_the_command_line(app_env, sqlite_url: str, tm
     result = CliRunner().invoke(main, ["import", str(many), str(big), "--json"], catch_exceptions=False)
     reports = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
     assert result.exit_code == 2
-    assert reports[0]["error"] == ("many.csv: it has 6 data rows; at most 5 can be imported at once "
-                                   "(split it into smaller files)")
-    assert reports[1]["error"] == f"big.csv: the file is {big.stat().st_size:,} bytes; files up to 2,000 bytes can be imported"
+    assert reports[0]["error"] == (
+        "many.csv: it has 6 data rows; at most 5 can be imported at once (split it into smaller files)"
+    )
+    assert (
+        reports[1]["error"]
+        == f"big.csv: the file is {big.stat().st_size:,} bytes; files up to 2,000 bytes can be imported"
+    )
     engine = make_engine(sqlite_url)
     assert count(engine, Profile) == 0
     engine.dispose()

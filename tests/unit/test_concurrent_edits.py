@@ -7,15 +7,14 @@ import threading
 
 import pytest
 import sqlalchemy as sa
-from sqlmodel import Session, select
-
 from importing.frames import rule, run_import, validated
-from profile_ui.models import AuditEvent, Profile
-from profile_ui.services.profile_edit import ProfileChanged, create_profile, update_profile_fields
+from sqlmodel import Session, select
 from test_profile_edit import MARKETER
 
-OTHER = MARKETER.__class__(user_id=9, email="other@example.com", role="marketer",
-                           permissions=MARKETER.permissions)
+from profile_ui.models import AuditEvent, Profile
+from profile_ui.services.profile_edit import ProfileChanged, create_profile, update_profile_fields
+
+OTHER = MARKETER.__class__(user_id=9, email="other@example.com", role="marketer", permissions=MARKETER.permissions)
 
 
 def _version(session: Session, profile_id: int) -> int:
@@ -25,15 +24,23 @@ def _version(session: Session, profile_id: int) -> int:
 
 @pytest.fixture
 def an(session: Session) -> int:
-    result = create_profile(session=session, actor=MARKETER, values={"full_name": "An", "city": "Huế"},
-                            identities={"email": "an@example.com"})
+    result = create_profile(
+        session=session,
+        actor=MARKETER,
+        values={"full_name": "An", "city": "Huế"},
+        identities={"email": "an@example.com"},
+    )
     session.commit()
     return result.profile_id
 
 
 def _edits(session: Session) -> list[dict]:
-    return [e.details["changes"] for e in session.exec(
-        select(AuditEvent).where(AuditEvent.action == "profile.edit").order_by(AuditEvent.id)).all()]
+    return [
+        e.details["changes"]
+        for e in session.exec(
+            select(AuditEvent).where(AuditEvent.action == "profile.edit").order_by(AuditEvent.id)
+        ).all()
+    ]
 
 
 def test_every_update_of_a_profile_raises_its_version(session: Session, an: int) -> None:
@@ -48,18 +55,21 @@ def test_every_update_of_a_profile_raises_its_version(session: Session, an: int)
 
 def test_the_later_of_two_marketers_is_told_and_nothing_is_overwritten(session: Session, an: int) -> None:
     opened = _version(session, an)  # both pages opened the profile at this version
-    update_profile_fields(session=session, actor=MARKETER, profile_id=an, values={"city": "Hà Nội"},
-                          expected_version=opened)
+    update_profile_fields(
+        session=session, actor=MARKETER, profile_id=an, values={"city": "Hà Nội"}, expected_version=opened
+    )
     session.commit()
     with pytest.raises(ProfileChanged, match="City: changed by someone else or an import since you opened"):
-        update_profile_fields(session=session, actor=OTHER, profile_id=an, values={"city": "Đà Nẵng"},
-                              expected_version=opened)
+        update_profile_fields(
+            session=session, actor=OTHER, profile_id=an, values={"city": "Đà Nẵng"}, expected_version=opened
+        )
     session.rollback()
     assert session.get(Profile, an).city == "Hà Nội"
     assert _edits(session) == [{"city": ["Huế", "Hà Nội"]}]
     # after reloading, the page shows the new version: the same edit now goes through
-    update_profile_fields(session=session, actor=OTHER, profile_id=an, values={"city": "Đà Nẵng"},
-                          expected_version=_version(session, an))
+    update_profile_fields(
+        session=session, actor=OTHER, profile_id=an, values={"city": "Đà Nẵng"}, expected_version=_version(session, an)
+    )
     session.commit()
     assert session.get(Profile, an).city == "Đà Nẵng"
 
@@ -68,8 +78,9 @@ def test_an_import_that_updated_the_profile_meanwhile_refuses_the_edit(session: 
     opened = _version(session, an)
     run_import(session, validated([{"email": "an@example.com", "city": "Cần Thơ"}]), sync=rule(session, ["email"]))
     with pytest.raises(ProfileChanged):
-        update_profile_fields(session=session, actor=MARKETER, profile_id=an, values={"city": "Vinh"},
-                              expected_version=opened)
+        update_profile_fields(
+            session=session, actor=MARKETER, profile_id=an, values={"city": "Vinh"}, expected_version=opened
+        )
     session.rollback()
     assert session.get(Profile, an).city == "Cần Thơ"
 
@@ -80,20 +91,26 @@ def test_two_edits_sent_at_the_same_moment_store_one_and_refuse_the_other(pg_url
     engine = sa.create_engine(pg_url)
     try:
         with Session(engine) as setup:
-            an = create_profile(session=setup, actor=MARKETER, values={"full_name": "An", "city": "Huế"},
-                                identities={"email": "an@example.com"}).profile_id
+            an = create_profile(
+                session=setup,
+                actor=MARKETER,
+                values={"full_name": "An", "city": "Huế"},
+                identities={"email": "an@example.com"},
+            ).profile_id
             setup.commit()
             opened = _version(setup, an)
         first = Session(engine)
-        update_profile_fields(session=first, actor=MARKETER, profile_id=an, values={"city": "Hà Nội"},
-                              expected_version=opened)  # holds the row lock, not committed
+        update_profile_fields(
+            session=first, actor=MARKETER, profile_id=an, values={"city": "Hà Nội"}, expected_version=opened
+        )  # holds the row lock, not committed
         outcome: list[BaseException | None] = []
 
         def second_marketer() -> None:
             with Session(engine) as second:
                 try:
-                    update_profile_fields(session=second, actor=OTHER, profile_id=an,
-                                          values={"city": "Đà Nẵng"}, expected_version=opened)
+                    update_profile_fields(
+                        session=second, actor=OTHER, profile_id=an, values={"city": "Đà Nẵng"}, expected_version=opened
+                    )
                     second.commit()
                     outcome.append(None)
                 except ProfileChanged as exc:

@@ -13,21 +13,34 @@ from sqlmodel import Session, select
 from profile_ui.models import Identity, Profile
 from profile_ui.models.duplicate import DUPLICATE_NOT_SAME, DUPLICATE_OPEN, DedupeKey, DuplicateCandidate
 from profile_ui.services.dedupe import PROFILES_MERGE
-from profile_ui.services.duplicate_review import (
-    CandidateFilter, DuplicateError, decide, list_candidates,
-)
 from profile_ui.services.dedupe.scan import look_alikes, scan_all, scan_profiles
 from profile_ui.services.dedupe.scoring import DEFAULT_THRESHOLD
+from profile_ui.services.duplicate_review import (
+    CandidateFilter,
+    DuplicateError,
+    decide,
+    list_candidates,
+)
 from profile_ui.services.permissions import Actor, PermissionDenied
 
-REVIEWER = Actor(user_id=None, email="reviewer@example.com", role="marketer",
-                 permissions=frozenset({"profiles.view", PROFILES_MERGE}))
-VIEWER = Actor(user_id=None, email="viewer@example.com", role="viewer",
-               permissions=frozenset({"profiles.view"}))
+REVIEWER = Actor(
+    user_id=None,
+    email="reviewer@example.com",
+    role="marketer",
+    permissions=frozenset({"profiles.view", PROFILES_MERGE}),
+)
+VIEWER = Actor(user_id=None, email="viewer@example.com", role="viewer", permissions=frozenset({"profiles.view"}))
 
 
-def add_profile(session: Session, name: str, *, birthday: date | None = None, city: str | None = None,
-                email: str | None = None, phone: str | None = None) -> int:
+def add_profile(
+    session: Session,
+    name: str,
+    *,
+    birthday: date | None = None,
+    city: str | None = None,
+    email: str | None = None,
+    phone: str | None = None,
+) -> int:
     profile = Profile(full_name=name, birthday=birthday, city=city)
     session.add(profile)
     session.flush()
@@ -42,18 +55,37 @@ def add_profile(session: Session, name: str, *, birthday: date | None = None, ci
 def family(session: Session) -> dict[str, int]:
     """Two people written twice each, and a family sharing one phone (not duplicates)."""
     ids = {
-        "an": add_profile(session, "Nguyễn Văn An", birthday=date(1990, 1, 2), city="Hà Nội",
-                          email="an.nguyen@gmail.com", phone="+84901234567"),
-        "an_again": add_profile(session, "Nguyen Van An", birthday=date(1990, 1, 2), city="Ha Noi",
-                                email="an.nguyen@yahoo.com"),
-        "robert": add_profile(session, "Robert Smith", birthday=date(1980, 5, 6), city="Boston",
-                              email="rsmith@example.com", phone="+15550001111"),
-        "bob": add_profile(session, "Smith Bob", birthday=date(1980, 5, 6), city="Boston",
-                           email="rsmiht@example.com"),
-        "mary": add_profile(session, "Mary Smith", birthday=date(2010, 3, 3), city="Boston",
-                            email="mary.smith@example.com", phone="+15550001111" if False else None),
-        "john": add_profile(session, "John Smith", birthday=date(1978, 11, 30), city="Boston",
-                            email="john.smith@example.com"),
+        "an": add_profile(
+            session,
+            "Nguyễn Văn An",
+            birthday=date(1990, 1, 2),
+            city="Hà Nội",
+            email="an.nguyen@gmail.com",
+            phone="+84901234567",
+        ),
+        "an_again": add_profile(
+            session, "Nguyen Van An", birthday=date(1990, 1, 2), city="Ha Noi", email="an.nguyen@yahoo.com"
+        ),
+        "robert": add_profile(
+            session,
+            "Robert Smith",
+            birthday=date(1980, 5, 6),
+            city="Boston",
+            email="rsmith@example.com",
+            phone="+15550001111",
+        ),
+        "bob": add_profile(session, "Smith Bob", birthday=date(1980, 5, 6), city="Boston", email="rsmiht@example.com"),
+        "mary": add_profile(
+            session,
+            "Mary Smith",
+            birthday=date(2010, 3, 3),
+            city="Boston",
+            email="mary.smith@example.com",
+            phone="+15550001111" if False else None,
+        ),
+        "john": add_profile(
+            session, "John Smith", birthday=date(1978, 11, 30), city="Boston", email="john.smith@example.com"
+        ),
     }
     # the family's shared landline: Mary and John both give it
     session.add(Identity(profile_id=ids["mary"], kind="phone", value="+15550002222"))
@@ -136,12 +168,14 @@ def test_side_by_side_view_and_permissions(session, family):
 def test_look_alikes_of_rows_that_are_not_profiles_yet(session, family):
     scan_all(session=session, actor=REVIEWER)
     session.commit()
-    rows = pl.DataFrame({
-        "id": [2, 3],
-        "full_name": ["Van An Nguyen", "Somebody Else"],
-        "birthday": [date(1990, 1, 2), date(1990, 1, 2)],
-        "email": ["an.nguyen@hotmail.com", "else@example.com"],
-    })
+    rows = pl.DataFrame(
+        {
+            "id": [2, 3],
+            "full_name": ["Van An Nguyen", "Somebody Else"],
+            "birthday": [date(1990, 1, 2), date(1990, 1, 2)],
+            "email": ["an.nguyen@hotmail.com", "else@example.com"],
+        }
+    )
 
     found = look_alikes(session=session, people=rows)
 
@@ -159,8 +193,7 @@ def test_merging_a_pair_keeps_the_chosen_value_and_closes_the_pair(session, fami
     preview = preview_candidate(session=session, actor=REVIEWER, candidate_id=pair.id)
     assert {f.key for f in preview.fields if not f.same} >= {"full_name", "city"}
 
-    merge_candidate(session=session, actor=REVIEWER, candidate_id=pair.id,
-                    chosen_values={"city": "Ha Noi"})
+    merge_candidate(session=session, actor=REVIEWER, candidate_id=pair.id, chosen_values={"city": "Ha Noi"})
     session.commit()
 
     session.expire_all()
@@ -169,26 +202,37 @@ def test_merging_a_pair_keeps_the_chosen_value_and_closes_the_pair(session, fami
     assert session.get(Profile, family["an_again"]).status == "deleted"
     assert session.get(DuplicateCandidate, pair.id).status == "merged"
     assert {i.value for i in session.exec(select(Identity).where(Identity.profile_id == family["an"]))} >= {
-        "an.nguyen@gmail.com", "an.nguyen@yahoo.com"}
+        "an.nguyen@gmail.com",
+        "an.nguyen@yahoo.com",
+    }
     # the merged-away profile is no longer a question
     assert [v.id for v in list_candidates(session=session, actor=REVIEWER, flt=CandidateFilter())] == [
-        open_pairs(session)[(family["robert"], family["bob"])].id]
+        open_pairs(session)[(family["robert"], family["bob"])].id
+    ]
 
 
 def test_merging_several_pairs_in_one_go_follows_chains(session):
     from profile_ui.services.duplicate_review import merge_candidates
 
-    ids = [add_profile(session, name, birthday=date(1985, 7, 7), email=email) for name, email in (
-        ("Lê Thị Hoa", "hoa.le@gmail.com"), ("Le Thi Hoa", "hoa.le@yahoo.com"), ("LE THI HOA", "hoa.le@outlook.com"))]
+    ids = [
+        add_profile(session, name, birthday=date(1985, 7, 7), email=email)
+        for name, email in (
+            ("Lê Thị Hoa", "hoa.le@gmail.com"),
+            ("Le Thi Hoa", "hoa.le@yahoo.com"),
+            ("LE THI HOA", "hoa.le@outlook.com"),
+        )
+    ]
     session.commit()
     scan_all(session=session, actor=REVIEWER)
     session.commit()
     pairs = open_pairs(session)
     assert set(pairs) == {(ids[0], ids[1]), (ids[0], ids[2]), (ids[1], ids[2])}
 
-    results = merge_candidates(session=session, actor=REVIEWER,
-                               candidate_ids=[pairs[(ids[1], ids[2])].id, pairs[(ids[0], ids[1])].id,
-                                              pairs[(ids[0], ids[2])].id])
+    results = merge_candidates(
+        session=session,
+        actor=REVIEWER,
+        candidate_ids=[pairs[(ids[1], ids[2])].id, pairs[(ids[0], ids[1])].id, pairs[(ids[0], ids[2])].id],
+    )
     session.commit()
 
     assert [(r.survivor_id, r.merged_id) for r in results] == [(ids[1], ids[2]), (ids[0], ids[1])]
@@ -220,8 +264,10 @@ def test_cli_scan_and_the_nightly_task(sqlite_url, app_env):
 
 
 def test_incremental_check_pairs_new_profiles_with_each_other(session):
-    ids = [add_profile(session, name, birthday=date(1999, 9, 9), email=email)
-           for name, email in (("Phạm Thu Trang", "trang.pham@gmail.com"), ("Pham Thu Trang", "trang.pham@hotmail.com"))]
+    ids = [
+        add_profile(session, name, birthday=date(1999, 9, 9), email=email)
+        for name, email in (("Phạm Thu Trang", "trang.pham@gmail.com"), ("Pham Thu Trang", "trang.pham@hotmail.com"))
+    ]
     session.commit()
 
     scan_profiles(session=session, actor=REVIEWER, profile_ids=ids)  # no full scan ever ran

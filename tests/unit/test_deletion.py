@@ -7,21 +7,32 @@ import json
 
 import pytest
 import sqlalchemy as sa
+from profile_world import World, add_profiles, build_world, count_rows
 from sqlmodel import Session, select
 
 from profile_ui.models import (
-    AuditEvent, Consent, GroupMembership, Identity, ImportJob, ImportRowResult, LinkedObject, Profile,
-    ProfileTag, SegmentMember, utcnow,
+    AuditEvent,
+    Consent,
+    GroupMembership,
+    Identity,
+    ImportJob,
+    ImportRowResult,
+    LinkedObject,
+    Profile,
+    ProfileTag,
+    SegmentMember,
+    utcnow,
 )
 from profile_ui.services.deletion import (
-    MAX_REASON_LENGTH, DeletionError, delete_profiles, erase_profile,
+    MAX_REASON_LENGTH,
+    DeletionError,
+    delete_profiles,
+    erase_profile,
 )
 from profile_ui.services.exporting import preview_export
 from profile_ui.services.permissions import PermissionDenied
 from profile_ui.services.profiles import ProfileFilter, count_profiles, list_profiles
 from profile_ui.settings import get_settings
-
-from profile_world import World, add_profiles, build_world, count_rows
 
 
 @pytest.fixture
@@ -30,22 +41,27 @@ def world(session: Session) -> World:
 
 
 def test_deleted_profile_leaves_lists_search_and_exports_and_loses_its_links(session, world):
-    result = delete_profiles(session=session, actor=world.admin, profile_ids=[world.an],
-                             reason="  Customer asked   to be removed ")
+    result = delete_profiles(
+        session=session, actor=world.admin, profile_ids=[world.an], reason="  Customer asked   to be removed "
+    )
     session.commit()
 
     assert result.profile_ids == [world.an] and result.links_removed == 2 and not result.purged
     profile = session.get(Profile, world.an)
     assert profile.status == "deleted" and profile.deleted_by == world.admin.user_id
     assert profile.deleted_reason == "Customer asked to be removed" and profile.deleted_at is not None
-    for flt in (ProfileFilter(), ProfileFilter(text="an@example.com"), ProfileFilter(text="An Ng"),
-                ProfileFilter(tag_ids=[world.stage_tag]), ProfileFilter(group_id=world.group),
-                ProfileFilter(segment_id=world.segment)):
+    for flt in (
+        ProfileFilter(),
+        ProfileFilter(text="an@example.com"),
+        ProfileFilter(text="An Ng"),
+        ProfileFilter(tag_ids=[world.stage_tag]),
+        ProfileFilter(group_id=world.group),
+        ProfileFilter(segment_id=world.segment),
+    ):
         page = list_profiles(session=session, actor=world.admin, flt=flt)
         assert world.an not in [p.id for p in page.rows]
     assert count_profiles(session=session, actor=world.admin, flt=ProfileFilter(text="an@example.com")) == 0
-    assert preview_export(session=session, actor=world.admin, flt=ProfileFilter(),
-                          columns=["full_name"]).count == 1
+    assert preview_export(session=session, actor=world.admin, flt=ProfileFilter(), columns=["full_name"]).count == 1
     # links go for good; what a restore needs stays, unseen
     assert count_rows(session, LinkedObject, LinkedObject.profile_id == world.an) == 0
     assert count_rows(session, Identity, Identity.profile_id == world.an) == 3
@@ -87,8 +103,9 @@ def test_a_reason_is_mandatory(session, world, reason):
 
 def test_a_reason_has_a_maximum_length(session, world):
     with pytest.raises(DeletionError, match=f"at most {MAX_REASON_LENGTH}"):
-        delete_profiles(session=session, actor=world.admin, profile_ids=[world.an],
-                        reason="x" * (MAX_REASON_LENGTH + 1))
+        delete_profiles(
+            session=session, actor=world.admin, profile_ids=[world.an], reason="x" * (MAX_REASON_LENGTH + 1)
+        )
 
 
 def test_no_selection_unknown_or_already_deleted_profiles_are_refused(session, world):
@@ -123,17 +140,23 @@ def _import_row_with_values(session: Session, profile_id: int) -> int:
     job = ImportJob(batch_id="b", file_name="people.csv", status="completed", counts={})
     session.add(job)
     session.flush()
-    session.add(ImportRowResult(job_id=job.id, row_number=2, outcome="updated", profile_id=profile_id,
-                                changes={"city": ["Huế", "Hà Nội"], "@identities": ["an@example.com"]},
-                                errors=[{"column": "E-mail", "message": "an@example.com was..."}]))
+    session.add(
+        ImportRowResult(
+            job_id=job.id,
+            row_number=2,
+            outcome="updated",
+            profile_id=profile_id,
+            changes={"city": ["Huế", "Hà Nội"], "@identities": ["an@example.com"]},
+            errors=[{"column": "E-mail", "message": "an@example.com was..."}],
+        )
+    )
     session.commit()
     return job.id
 
 
 def test_erasure_removes_personal_data_for_good_and_audits_without_it(session, world):
     job_id = _import_row_with_values(session, world.an)
-    erase_profile(session=session, actor=world.admin, profile_id=world.an,
-                  reason="GDPR erasure request #4711")
+    erase_profile(session=session, actor=world.admin, profile_id=world.an, reason="GDPR erasure request #4711")
     session.commit()
 
     assert session.get(Profile, world.an) is None
@@ -157,8 +180,7 @@ def test_erasure_works_from_the_trash_too(session, world):
     assert count_rows(session, Identity, Identity.value == "gone@example.com") == 0
 
 
-@pytest.mark.parametrize("reason", ["asked by an@example.com", "An Nguyễn asked", "call +84901234567",
-                                    "", "  "])
+@pytest.mark.parametrize("reason", ["asked by an@example.com", "An Nguyễn asked", "call +84901234567", "", "  "])
 def test_erasure_reason_may_not_hold_personal_data_and_is_mandatory(session, world, reason):
     with pytest.raises(DeletionError, match="personal data|reason"):
         erase_profile(session=session, actor=world.admin, profile_id=world.an, reason=reason)

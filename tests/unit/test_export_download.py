@@ -14,11 +14,11 @@ from sqlmodel import Session
 from profile_ui.db import make_engine
 from profile_ui.models import AuditEvent, ExportJob, utcnow
 from profile_ui.services import file_store
-from profile_ui.web.export_download import ExportDownloads
 from profile_ui.services.exporting import export_profiles
 from profile_ui.services.permissions import SYSTEM_ACTOR
 from profile_ui.services.profiles import ProfileFilter
 from profile_ui.services.users import actor_for_email, create_user, sign_in
+from profile_ui.web.export_download import ExportDownloads
 
 
 class _Downstream:
@@ -48,8 +48,15 @@ def _get(path: str, token: str | None = None, method: str = "GET") -> tuple[int,
         sent.append(message)
 
     headers = [(b"cookie", f"sid={token}".encode())] if token else []
-    scope = {"type": "http", "method": method, "path": path, "root_path": "", "headers": headers,
-             "query_string": b"", "http_version": "1.1"}
+    scope = {
+        "type": "http",
+        "method": method,
+        "path": path,
+        "root_path": "",
+        "headers": headers,
+        "query_string": b"",
+        "http_version": "1.1",
+    }
     # in a thread of its own: a Playwright session in this process may own this thread's loop
     with ThreadPoolExecutor(max_workers=1) as pool:
         pool.submit(asyncio.run, app(scope, receive, send)).result()
@@ -61,18 +68,19 @@ def _get(path: str, token: str | None = None, method: str = "GET") -> tuple[int,
 @pytest.fixture(params=["plain", "encrypted"])
 def world(app_env, sqlite_url: str, fast_password_hashing, request) -> dict:
     # encrypted: the file is stored encrypted at rest and the route streams it decrypted
-    app_env(sqlite_url, **({"ENCRYPTION_KEY": base64.b64encode(bytes(range(32))).decode()}
-                          if request.param == "encrypted" else {}))
+    app_env(
+        sqlite_url,
+        **({"ENCRYPTION_KEY": base64.b64encode(bytes(range(32))).decode()} if request.param == "encrypted" else {}),
+    )
     engine = make_engine(sqlite_url)
     tokens = {}
     with Session(engine, expire_on_commit=False) as session:
-        for name, role in (("owner", "marketer"), ("other", "marketer"), ("admin", "admin"),
-                           ("viewer", "viewer")):
-            create_user(session=session, actor=SYSTEM_ACTOR, email=f"{name}@example.com",
-                        password="password-123", role=role)
+        for name, role in (("owner", "marketer"), ("other", "marketer"), ("admin", "admin"), ("viewer", "viewer")):
+            create_user(
+                session=session, actor=SYSTEM_ACTOR, email=f"{name}@example.com", password="password-123", role=role
+            )
             session.commit()
-            tokens[name], _ = sign_in(session=session, email=f"{name}@example.com",
-                                      password="password-123")
+            tokens[name], _ = sign_in(session=session, email=f"{name}@example.com", password="password-123")
         owner = actor_for_email(session=session, email="owner@example.com")
         result = export_profiles(session=session, actor=owner, flt=ProfileFilter(), fmt="csv")
         session.commit()

@@ -10,17 +10,34 @@ from sqlmodel import Session
 from profile_ui.services.export_writer import _raw_rows, _read_frame, text_frame
 
 TRICKY = [
-    "plain", "", None, "Nguyễn Văn Dũng", 'say "hi", then go', "two\nlines", "ends with CR\r",
-    "\r", "comma,", "~", ".", "=1+2", "unit\x1fseparator", "record\x1eseparator", "tab\tin",
+    "plain",
+    "",
+    None,
+    "Nguyễn Văn Dũng",
+    'say "hi", then go',
+    "two\nlines",
+    "ends with CR\r",
+    "\r",
+    "comma,",
+    "~",
+    ".",
+    "=1+2",
+    "unit\x1fseparator",
+    "record\x1eseparator",
+    "tab\tin",
     "nul\x00inside",
 ]
 
 
 def _values(texts: list[str | None]) -> sa.Select:
-    rows = [sa.select(sa.literal(i + 1, sa.Integer).label("id"),
-                      sa.cast(sa.literal(t, sa.String), sa.String).label("a"),
-                      sa.cast(sa.literal(t and t[::-1], sa.String), sa.String).label("b"))
-            for i, t in enumerate(texts)]
+    rows = [
+        sa.select(
+            sa.literal(i + 1, sa.Integer).label("id"),
+            sa.cast(sa.literal(t, sa.String), sa.String).label("a"),
+            sa.cast(sa.literal(t and t[::-1], sa.String), sa.String).label("b"),
+        )
+        for i, t in enumerate(texts)
+    ]
     union = sa.union_all(*rows).subquery()
     return sa.select(union.c.id, union.c.a, union.c.b).order_by(union.c.id)
 
@@ -33,8 +50,13 @@ def test_bulk_read_keeps_every_text_and_null(session: Session):
     postgres = conn.dialect.name == "postgresql"
     plain = [t for t in TRICKY if t is None or not {"\x1f", "\x1e", "\r", "\x00"} & set(t)]
     tricky = [t for t in TRICKY if not (postgres and t and "\x00" in t)]  # PostgreSQL has no NUL in text
-    for texts in (plain, [*plain, "unit\x1fseparator"], [*plain, "record\x1eseparator"],
-                  [*plain, "ends with CR\r"], tricky):
+    for texts in (
+        plain,
+        [*plain, "unit\x1fseparator"],
+        [*plain, "record\x1eseparator"],
+        [*plain, "ends with CR\r"],
+        tricky,
+    ):
         statement = _values(texts)
         got = _read_frame(conn, postgres, statement, SCHEMA)
         expected = text_frame(_raw_rows(conn, statement), SCHEMA)
@@ -50,9 +72,32 @@ def test_bulk_read_of_no_rows_is_an_empty_frame(session: Session):
 
 
 ODD_VALUES = [
-    120, -5, 0, 2**63 + 5, 12.5, 1e20, 0.1, True, False, None, "plain", "", "null",
-    "Vincom Bà Triệu", 'quote " and \\ backslash', "tab\tnew\nline", ["Chess", "Travel"], [1, 2.5],
-    [], {"nested": {"x": 1}}, ["Bà", None], "nul\x00inside", "emoji 😀", "-0", 10**18, -(10**17),
+    120,
+    -5,
+    0,
+    2**63 + 5,
+    12.5,
+    1e20,
+    0.1,
+    True,
+    False,
+    None,
+    "plain",
+    "",
+    "null",
+    "Vincom Bà Triệu",
+    'quote " and \\ backslash',
+    "tab\tnew\nline",
+    ["Chess", "Travel"],
+    [1, 2.5],
+    [],
+    {"nested": {"x": 1}},
+    ["Bà", None],
+    "nul\x00inside",
+    "emoji 😀",
+    "-0",
+    10**18,
+    -(10**17),
 ]
 
 
@@ -71,8 +116,8 @@ def test_custom_fields_read_by_sqlite_match_the_json_path_reading(session: Sessi
     session.add(Profile(full_name="Missing", status="active", attributes={"other": 1}))
     session.flush()
     columns = [ExportColumn("id", "Profile ID", "profile", "id", "number")] + [
-        ExportColumn(f"v_{kind}", f"V {kind}", "attribute", "v", kind)
-        for kind in ("text", "number", "boolean", "list")]
+        ExportColumn(f"v_{kind}", f"V {kind}", "attribute", "v", kind) for kind in ("text", "number", "boolean", "list")
+    ]
     fast = _ChunkReader(session, ProfileFilter(), columns, chunk_rows=7)
     slow = _ChunkReader(session, ProfileFilter(), columns, chunk_rows=7)
     slow.sql_attributes = []
@@ -87,12 +132,12 @@ def test_large_exports_read_related_tables_beside_the_profiles_with_the_same_cel
     """Full chunks hand identities, tags, segments and groups to a reader (a helper process
     on SQLite, a pooled connection on PostgreSQL): the cells are those of the caller's
     connection reading them itself."""
+    from profile_world import add_profiles, build_world
+
     from profile_ui.services import export_writer
     from profile_ui.services.export_writer import _ChunkReader
     from profile_ui.services.exporting import plan_columns
     from profile_ui.services.profiles import ProfileFilter
-
-    from profile_world import add_profiles, build_world
 
     world = build_world(session)
     add_profiles(session, 5)

@@ -12,6 +12,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 from click.testing import CliRunner
+from profile_world import FORMULA_CITY, FORMULA_NAME, World, add_profiles, build_world
 from sqlmodel import Session, select
 
 from profile_ui.jobs.export_job import recover_export_jobs, run_export_job
@@ -19,16 +20,21 @@ from profile_ui.jobs.purge import run_purge
 from profile_ui.models import AuditEvent, ExportJob, Notification, utcnow
 from profile_ui.services import sheet_writer
 from profile_ui.services.export_format import TAG_WITHOUT_VALUE
-from profile_ui.services.sheet_writer import neutralize_formula
 from profile_ui.services.exporting import (
-    ExportError, ExportExpired, NotYourExport, download_export, export_profiles, export_status, export_to_file,
-    list_exports, preview_export,
+    ExportError,
+    ExportExpired,
+    NotYourExport,
+    download_export,
+    export_profiles,
+    export_status,
+    export_to_file,
+    list_exports,
+    preview_export,
 )
 from profile_ui.services.permissions import PermissionDenied
 from profile_ui.services.profiles import ProfileFilter
+from profile_ui.services.sheet_writer import neutralize_formula
 from profile_ui.settings import get_settings
-
-from profile_world import FORMULA_CITY, FORMULA_NAME, World, add_profiles, build_world
 
 DISPLAYED = ["full_name", "identity:email", "identity:phone", "city", "loyalty_points"]
 
@@ -71,34 +77,41 @@ def by_id(rows: list[dict[str, str]]) -> dict[int, dict[str, str]]:
 
 # ---------------------------------------------------------------- columns and labels
 def test_preview_counts_profiles_and_labels_columns_by_storage(session, world, settings):
-    preview = preview_export(session=session, actor=world.marketer, flt=ProfileFilter(),
-                             fields_mode="all")
+    preview = preview_export(session=session, actor=world.marketer, flt=ProfileFilter(), fields_mode="all")
 
     assert preview.count == 2 and not preview.background and preview.left_out == []
-    assert preview.columns[:4] == ["Profile ID", "USER_ID(UNENCRYPTED)", "EMAIL(UNENCRYPTED)",
-                                   "PHONE(UNENCRYPTED)"]
-    assert {"Full name", "Loyalty points", "Hobbies", "Stage", "Interest", "Newsletter subscriber",
-            "Segments", "Groups", "Created at"} <= set(preview.columns)
+    assert preview.columns[:4] == ["Profile ID", "USER_ID(UNENCRYPTED)", "EMAIL(UNENCRYPTED)", "PHONE(UNENCRYPTED)"]
+    assert {
+        "Full name",
+        "Loyalty points",
+        "Hobbies",
+        "Stage",
+        "Interest",
+        "Newsletter subscriber",
+        "Segments",
+        "Groups",
+        "Created at",
+    } <= set(preview.columns)
 
 
 def test_kinds_stored_encrypted_are_labeled_aes(session, world, settings):
     settings.encrypted_identity_kinds = ["phone"]
-    preview = preview_export(session=session, actor=world.marketer, flt=ProfileFilter(),
-                             fields_mode="displayed", columns=DISPLAYED)
-    assert preview.columns == ["Profile ID", "Full name", "EMAIL(UNENCRYPTED)", "PHONE(AES)", "City",
-                               "Loyalty points"]
+    preview = preview_export(
+        session=session, actor=world.marketer, flt=ProfileFilter(), fields_mode="displayed", columns=DISPLAYED
+    )
+    assert preview.columns == ["Profile ID", "Full name", "EMAIL(UNENCRYPTED)", "PHONE(AES)", "City", "Loyalty points"]
 
 
 def test_a_role_without_phone_export_gets_no_phone_column_and_is_told(session, world, settings):
-    preview = preview_export(session=session, actor=world.no_phone, flt=ProfileFilter(),
-                             fields_mode="displayed", columns=DISPLAYED)
+    preview = preview_export(
+        session=session, actor=world.no_phone, flt=ProfileFilter(), fields_mode="displayed", columns=DISPLAYED
+    )
     assert "PHONE(UNENCRYPTED)" not in preview.columns
     assert len(preview.left_out) == 1
     assert preview.left_out[0].startswith("PHONE(UNENCRYPTED): ")
     assert "export.identity.phone" in preview.left_out[0]
 
-    result = export_profiles(session=session, actor=world.no_phone, flt=ProfileFilter(),
-                             fields_mode="all", fmt="csv")
+    result = export_profiles(session=session, actor=world.no_phone, flt=ProfileFilter(), fields_mode="all", fmt="csv")
     data = result.path.read_bytes()
     rows = read_csv(data)
     assert "PHONE(UNENCRYPTED)" not in rows[0] and b"+8490" not in data
@@ -108,19 +121,18 @@ def test_a_role_without_phone_export_gets_no_phone_column_and_is_told(session, w
 def test_displayed_fields_default_to_the_users_list_columns(session, world, settings):
     from profile_ui.services.view_prefs import save_list_view
 
-    save_list_view(session=session, actor=world.marketer,
-                   columns=["identity:email", "city", f"tag:{world.stage_tag}"])
+    save_list_view(session=session, actor=world.marketer, columns=["identity:email", "city", f"tag:{world.stage_tag}"])
     session.commit()
-    preview = preview_export(session=session, actor=world.marketer, flt=ProfileFilter(),
-                             fields_mode="displayed")
+    preview = preview_export(session=session, actor=world.marketer, flt=ProfileFilter(), fields_mode="displayed")
     assert preview.columns == ["Profile ID", "EMAIL(UNENCRYPTED)", "City", "Stage"]
     other = preview_export(session=session, actor=world.other_marketer, flt=ProfileFilter())
     assert other.columns[0] == "Profile ID" and "City" not in other.columns  # the built-in list
 
 
 def test_unknown_columns_are_left_out_with_a_reason(session, world, settings):
-    preview = preview_export(session=session, actor=world.marketer, flt=ProfileFilter(),
-                             columns=["full_name", "no_such_field", "tag:99999"])
+    preview = preview_export(
+        session=session, actor=world.marketer, flt=ProfileFilter(), columns=["full_name", "no_such_field", "tag:99999"]
+    )
     assert preview.columns == ["Profile ID", "Full name"]
     assert [line.split(":")[0] for line in preview.left_out] == ["no_such_field", "tag"]
 
@@ -137,16 +149,16 @@ def test_viewer_may_not_export(session, world, settings):
 
 def test_exporting_the_trash_needs_trash_permission(session, world, settings):
     with pytest.raises(PermissionDenied, match="trash.manage"):
-        preview_export(session=session, actor=world.marketer, flt=ProfileFilter(status="deleted"),
-                       columns=DISPLAYED)
-    assert preview_export(session=session, actor=world.admin, flt=ProfileFilter(status="deleted"),
-                          columns=DISPLAYED).count == 1
+        preview_export(session=session, actor=world.marketer, flt=ProfileFilter(status="deleted"), columns=DISPLAYED)
+    assert (
+        preview_export(session=session, actor=world.admin, flt=ProfileFilter(status="deleted"), columns=DISPLAYED).count
+        == 1
+    )
 
 
 # ---------------------------------------------------------------- csv content
 def test_small_csv_export_writes_at_once_with_values_tags_and_identities(session, world, settings):
-    result = export_profiles(session=session, actor=world.marketer, flt=ProfileFilter(),
-                             fields_mode="all", fmt="csv")
+    result = export_profiles(session=session, actor=world.marketer, flt=ProfileFilter(), fields_mode="all", fmt="csv")
     session.commit()
 
     assert not result.background and result.status == "completed" and result.row_count == 2
@@ -167,48 +179,65 @@ def test_small_csv_export_writes_at_once_with_values_tags_and_identities(session
 
 
 def test_formula_cells_are_neutralized_in_csv(session, world, settings):
-    result = export_profiles(session=session, actor=world.marketer, flt=ProfileFilter(),
-                             fields_mode="all", fmt="csv")
+    result = export_profiles(session=session, actor=world.marketer, flt=ProfileFilter(), fields_mode="all", fmt="csv")
     row = by_id(read_csv(result.path.read_bytes()))[world.formula]
     assert row["Full name"] == "'" + FORMULA_NAME
     assert row["City"] == "'" + FORMULA_CITY
     assert row["Stage"] == "'=1+1"
 
 
-@pytest.mark.parametrize("value, expected", [
-    ("=1+1", "'=1+1"), ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"), ("-2+3", "'-2+3"),
-    ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"), ("\rx", "'\rx"), ("\x00x", "'\x00x"),
-    ("+84901234567", "+84901234567"), ("-12.5", "-12.5"), ("plain", "plain"), ("", ""), (None, None),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("=1+1", "'=1+1"),
+        ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("\x00x", "'\x00x"),
+        ("+84901234567", "+84901234567"),
+        ("-12.5", "-12.5"),
+        ("plain", "plain"),
+        ("", ""),
+        (None, None),
+    ],
+)
 def test_neutralize_formula(value, expected):
     assert neutralize_formula(value) == expected
 
 
 def test_selection_and_query_narrow_the_export(session, world, settings):
-    picked = export_profiles(session=session, actor=world.marketer,
-                             flt=ProfileFilter(profile_ids=[world.formula]), columns=DISPLAYED)
+    picked = export_profiles(
+        session=session, actor=world.marketer, flt=ProfileFilter(profile_ids=[world.formula]), columns=DISPLAYED
+    )
     assert list(by_id(read_csv(picked.path.read_bytes()))) == [world.formula]
-    found = export_profiles(session=session, actor=world.marketer,
-                            flt=ProfileFilter(text="an@example.com"), columns=DISPLAYED)
+    found = export_profiles(
+        session=session, actor=world.marketer, flt=ProfileFilter(text="an@example.com"), columns=DISPLAYED
+    )
     assert list(by_id(read_csv(found.path.read_bytes()))) == [world.an]
 
 
 def test_chunks_join_up_to_the_same_file(session, world, settings, tmp_path):
     add_profiles(session, 7)
-    whole, _ = export_to_file(session=session, actor=world.marketer, flt=ProfileFilter(),
-                              out_path=tmp_path / "whole.csv")
-    chunked, _ = export_to_file(session=session, actor=world.marketer, flt=ProfileFilter(),
-                                out_path=tmp_path / "chunked.csv", chunk_rows=2)
+    whole, _ = export_to_file(
+        session=session, actor=world.marketer, flt=ProfileFilter(), out_path=tmp_path / "whole.csv"
+    )
+    chunked, _ = export_to_file(
+        session=session, actor=world.marketer, flt=ProfileFilter(), out_path=tmp_path / "chunked.csv", chunk_rows=2
+    )
     assert whole == chunked == 9
     assert (tmp_path / "whole.csv").read_bytes() == (tmp_path / "chunked.csv").read_bytes()
 
 
 def test_an_empty_export_still_has_its_header(session, world, settings):
-    result = export_profiles(session=session, actor=world.marketer,
-                             flt=ProfileFilter(text="nobody-here@example.com"), columns=DISPLAYED)
+    result = export_profiles(
+        session=session, actor=world.marketer, flt=ProfileFilter(text="nobody-here@example.com"), columns=DISPLAYED
+    )
     assert result.row_count == 0
     assert result.path.read_bytes().decode("utf-8-sig").strip() == (
-        "Profile ID,Full name,EMAIL(UNENCRYPTED),PHONE(UNENCRYPTED),City,Loyalty points")
+        "Profile ID,Full name,EMAIL(UNENCRYPTED),PHONE(UNENCRYPTED),City,Loyalty points"
+    )
 
 
 def test_every_export_writes_an_audit_event(session, world, settings):
@@ -224,8 +253,7 @@ def test_every_export_writes_an_audit_event(session, world, settings):
 
 # ---------------------------------------------------------------- xlsx and zip
 def test_xlsx_writes_formula_looking_text_as_string_cells(session, world, settings):
-    result = export_profiles(session=session, actor=world.marketer, flt=ProfileFilter(),
-                             fields_mode="all", fmt="xlsx")
+    result = export_profiles(session=session, actor=world.marketer, flt=ProfileFilter(), fields_mode="all", fmt="xlsx")
     with zipfile.ZipFile(result.path) as package:
         sheet = package.read("xl/worksheets/sheet1.xml").decode()
     assert "<f>" not in sheet and "<f " not in sheet
@@ -242,7 +270,6 @@ def test_xlsx_writes_formula_looking_text_as_string_cells(session, world, settin
 
 def test_xlsx_cells_read_back_exactly_as_stored(session, world, settings):
     import polars as pl
-
     from profile_world import add_profiles as _add
 
     names = ["a & <b> c", "_x0041_ literal", "ctl\x01x", "cr\rlf\nend", "  spaced  ", "=1+1", "Nguyễn 😀"]
@@ -252,8 +279,13 @@ def test_xlsx_cells_read_back_exactly_as_stored(session, world, settings):
     for pid, name in zip(ids, names):
         session.get(Profile, pid).full_name = name
     session.commit()
-    result = export_profiles(session=session, actor=world.marketer, flt=ProfileFilter(profile_ids=ids),
-                             columns=["full_name", "loyalty_points"], fmt="xlsx")
+    result = export_profiles(
+        session=session,
+        actor=world.marketer,
+        flt=ProfileFilter(profile_ids=ids),
+        columns=["full_name", "loyalty_points"],
+        fmt="xlsx",
+    )
     frame = pl.read_excel(result.path, sheet_name="Profiles")  # calamine, as spreadsheet apps read
     assert frame.columns == ["Profile ID", "Full name", "Loyalty points"]
     assert frame["Full name"].to_list() == names
@@ -263,20 +295,21 @@ def test_xlsx_cells_read_back_exactly_as_stored(session, world, settings):
 def test_xlsx_continues_on_a_new_sheet_past_the_row_limit(session, world, settings, monkeypatch):
     add_profiles(session, 3)
     monkeypatch.setattr(sheet_writer, "XLSX_MAX_DATA_ROWS", 2)
-    result = export_profiles(session=session, actor=world.marketer, flt=ProfileFilter(),
-                             columns=["full_name"], fmt="xlsx")
+    result = export_profiles(
+        session=session, actor=world.marketer, flt=ProfileFilter(), columns=["full_name"], fmt="xlsx"
+    )
     book = openpyxl.load_workbook(result.path, read_only=True)
     assert book.sheetnames == ["Profiles", "Profiles 2", "Profiles 3"]
     rows = [list(book[name].iter_rows(values_only=True)) for name in book.sheetnames]
     assert [len(r) for r in rows] == [3, 3, 2]  # a header on each sheet
     assert all(r[0] == ("Profile ID", "Full name") for r in rows)
     assert sorted(row[0] for sheet in rows for row in sheet[1:]) == sorted(
-        [world.an, world.formula, *range(world.gone + 1, world.gone + 4)])
+        [world.an, world.formula, *range(world.gone + 1, world.gone + 4)]
+    )
 
 
 def test_zip_holds_the_csv(session, world, settings):
-    result = export_profiles(session=session, actor=world.marketer, flt=ProfileFilter(),
-                             columns=DISPLAYED, fmt="zip")
+    result = export_profiles(session=session, actor=world.marketer, flt=ProfileFilter(), columns=DISPLAYED, fmt="zip")
     with zipfile.ZipFile(result.path) as archive:
         (name,) = archive.namelist()
         assert name.endswith(".csv")
@@ -287,8 +320,7 @@ def test_zip_holds_the_csv(session, world, settings):
 
 def test_bad_requests_are_refused_with_a_message(session, world, settings):
     with pytest.raises(ExportError, match="format"):
-        export_profiles(session=session, actor=world.marketer, flt=ProfileFilter(), columns=DISPLAYED,
-                        fmt="pdf")
+        export_profiles(session=session, actor=world.marketer, flt=ProfileFilter(), columns=DISPLAYED, fmt="pdf")
     with pytest.raises(ExportError, match="at least one column"):
         preview_export(session=session, actor=world.marketer, flt=ProfileFilter(), columns=[])
     with pytest.raises(ExportError, match="fields"):
@@ -299,13 +331,13 @@ def test_bad_requests_are_refused_with_a_message(session, world, settings):
 def test_large_export_runs_as_a_job_and_notifies_with_a_link(session, engine, world, settings, monkeypatch):
     settings.export_sync_limit = 2
     mails = []
-    monkeypatch.setattr("profile_ui.jobs.export_job.send_email",
-                        lambda **kw: mails.append(kw) or True)
+    monkeypatch.setattr("profile_ui.jobs.export_job.send_email", lambda **kw: mails.append(kw) or True)
     preview = preview_export(session=session, actor=world.marketer, flt=ProfileFilter(), columns=DISPLAYED)
     assert preview.background
 
-    result = export_profiles(session=session, actor=world.marketer, flt=ProfileFilter(),
-                             columns=DISPLAYED, fmt="xlsx", enqueue=False)
+    result = export_profiles(
+        session=session, actor=world.marketer, flt=ProfileFilter(), columns=DISPLAYED, fmt="xlsx", enqueue=False
+    )
     session.commit()
     assert result.background and result.status == "queued" and result.path is None
     assert run_export_job(result.export_id, engine=engine) == "completed"
@@ -336,16 +368,18 @@ def test_large_export_runs_as_a_job_and_notifies_with_a_link(session, engine, wo
     with pytest.raises(PermissionDenied):
         download_export(session=session, actor=world.viewer, export_id=job.id)
     with pytest.raises(ExportExpired, match="expired"):
-        download_export(session=session, actor=world.marketer, export_id=job.id,
-                        now=job.expires_at + timedelta(seconds=1))
+        download_export(
+            session=session, actor=world.marketer, export_id=job.id, now=job.expires_at + timedelta(seconds=1)
+        )
 
 
 def test_a_job_of_a_user_who_lost_the_permission_fails(session, engine, world, settings):
     from profile_ui.models import Role, User
 
     settings.export_sync_limit = 1
-    result = export_profiles(session=session, actor=world.marketer, flt=ProfileFilter(),
-                             columns=DISPLAYED, enqueue=False)
+    result = export_profiles(
+        session=session, actor=world.marketer, flt=ProfileFilter(), columns=DISPLAYED, enqueue=False
+    )
     user = session.get(User, world.marketer.user_id)
     user.role_id = session.exec(select(Role.id).where(Role.name == "viewer")).one()
     session.add(user)
@@ -363,8 +397,9 @@ def test_list_exports_shows_only_the_users_own(session, world, settings):
     items = list_exports(session=session, actor=world.marketer)
     assert [i.id for i in items] == [mine.export_id]
     assert items[0].download_url == mine.download_url and items[0].row_count == 2
-    later = list_exports(session=session, actor=world.marketer,
-                         now=utcnow() + timedelta(hours=settings.export_link_hours + 1))
+    later = list_exports(
+        session=session, actor=world.marketer, now=utcnow() + timedelta(hours=settings.export_link_hours + 1)
+    )
     assert later[0].expired and later[0].download_url is None
 
 
@@ -381,8 +416,9 @@ def test_purge_job_removes_expired_export_files(session, engine, world, settings
 
 def test_recovery_fails_an_export_left_running(session, engine, world, settings):
     settings.export_sync_limit = 1
-    result = export_profiles(session=session, actor=world.marketer, flt=ProfileFilter(),
-                             columns=DISPLAYED, enqueue=False)
+    result = export_profiles(
+        session=session, actor=world.marketer, flt=ProfileFilter(), columns=DISPLAYED, enqueue=False
+    )
     job = session.get(ExportJob, result.export_id)
     job.status, job.created_at = "running", utcnow() - timedelta(hours=2)
     session.add(job)
@@ -393,7 +429,8 @@ def test_recovery_fails_an_export_left_running(session, engine, world, settings)
 
 
 def test_recovery_queues_again_an_export_whose_worker_died_and_the_next_writes_it_once(
-        session, engine, world, settings, monkeypatch):
+    session, engine, world, settings, monkeypatch
+):
     import subprocess
     import sys
 
@@ -403,14 +440,17 @@ def test_recovery_queues_again_an_export_whose_worker_died_and_the_next_writes_i
     settings.export_sync_limit = 1
     sent = []
     monkeypatch.setitem(dispatch.SENDERS, dispatch.EXPORT_FILE, sent.append)
-    result = export_profiles(session=session, actor=world.marketer, flt=ProfileFilter(),
-                             columns=DISPLAYED, enqueue=False)
+    result = export_profiles(
+        session=session, actor=world.marketer, flt=ProfileFilter(), columns=DISPLAYED, enqueue=False
+    )
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     job = session.get(ExportJob, result.export_id)
     job.status = "running"
-    job.claim = {"owner": {**Owner.current().to_json(), "pid": dead.pid},
-                 "lease_until": (utcnow() + timedelta(hours=1)).isoformat()}
+    job.claim = {
+        "owner": {**Owner.current().to_json(), "pid": dead.pid},
+        "lease_until": (utcnow() + timedelta(hours=1)).isoformat(),
+    }
     session.add(job)
     session.commit()
 
@@ -433,23 +473,24 @@ def test_cli_export_writes_the_chosen_format_and_refuses_a_viewer(app_env, sqlit
     runner = CliRunner()
 
     out = tmp_path / "people.xlsx"
-    result = runner.invoke(main_cli(), ["export", "--out", str(out), "--query", "an@example.com",
-                                        "--as", "no_phone@team.example"])
+    result = runner.invoke(
+        main_cli(), ["export", "--out", str(out), "--query", "an@example.com", "--as", "no_phone@team.example"]
+    )
     assert result.exit_code == 0, result.output
     assert "wrote 1 profiles" in result.output and "left out: PHONE(UNENCRYPTED)" in result.output
     rows = list(openpyxl.load_workbook(out, read_only=True)["Profiles"].iter_rows(values_only=True))
     assert rows[1][0] == world.an and "PHONE(UNENCRYPTED)" not in rows[0]
 
     out_zip = tmp_path / "all.zip"
-    result = runner.invoke(main_cli(), ["export", "--out", str(out_zip), "--fields", "displayed",
-                                        "--columns", "full_name,identity:email"])
+    result = runner.invoke(
+        main_cli(), ["export", "--out", str(out_zip), "--fields", "displayed", "--columns", "full_name,identity:email"]
+    )
     assert result.exit_code == 0, result.output
     with zipfile.ZipFile(out_zip) as archive:
         rows = read_csv(archive.read(archive.namelist()[0]))
     assert list(rows[0]) == ["Profile ID", "Full name", "EMAIL(UNENCRYPTED)"] and len(rows) == 2
 
-    refused = runner.invoke(main_cli(), ["export", "--out", str(tmp_path / "x.csv"),
-                                         "--as", "viewer@team.example"])
+    refused = runner.invoke(main_cli(), ["export", "--out", str(tmp_path / "x.csv"), "--as", "viewer@team.example"])
     assert refused.exit_code != 0 and "profiles.export" in refused.output
 
 

@@ -22,8 +22,17 @@ def encrypted(app_env, sqlite_url: str) -> Path:
     return app_env(sqlite_url, ENCRYPTION_KEY=KEY)
 
 
-@pytest.mark.parametrize("size", [0, 1, file_store.SEGMENT_BYTES - 1, file_store.SEGMENT_BYTES,
-                                  file_store.SEGMENT_BYTES + 1, 3 * file_store.SEGMENT_BYTES + 17])
+@pytest.mark.parametrize(
+    "size",
+    [
+        0,
+        1,
+        file_store.SEGMENT_BYTES - 1,
+        file_store.SEGMENT_BYTES,
+        file_store.SEGMENT_BYTES + 1,
+        3 * file_store.SEGMENT_BYTES + 17,
+    ],
+)
 def test_round_trip_of_every_segment_boundary(encrypted: Path, size: int) -> None:
     data = os.urandom(size)
     path = file_store.write_bytes(encrypted / "f" / "x.bin", data)
@@ -51,9 +60,13 @@ def test_tampering_truncation_and_reordering_are_refused(encrypted: Path) -> Non
     header = file_store.HEADER_BYTES
     flipped = bytearray(stored)
     flipped[header + 10] ^= 1
-    cut_at_segment = stored[:header + 2 * segment]
-    swapped = stored[:header] + stored[header + segment:header + 2 * segment] \
-        + stored[header:header + segment] + stored[header + 2 * segment:]
+    cut_at_segment = stored[: header + 2 * segment]
+    swapped = (
+        stored[:header]
+        + stored[header + segment : header + 2 * segment]
+        + stored[header : header + segment]
+        + stored[header + 2 * segment :]
+    )
     for bad in (bytes(flipped), cut_at_segment, swapped, stored[:header]):
         path.write_bytes(bad)
         with pytest.raises(file_store.FileCryptoError):

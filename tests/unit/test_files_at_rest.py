@@ -26,9 +26,9 @@ from profile_ui.models import AuditEvent, ExportJob, Identity, ImportJob
 from profile_ui.services import crypto, file_store, retention
 from profile_ui.services.deletion import erase_profile
 from profile_ui.services.exporting import ExportExpired, download_export, export_profiles
-from profile_ui.services.importing.undo import undo_import
 from profile_ui.services.importing.jobs import confirm_import
 from profile_ui.services.importing.read import read_upload
+from profile_ui.services.importing.undo import undo_import
 from profile_ui.services.permissions import SYSTEM_ACTOR
 from profile_ui.services.profiles import ProfileFilter
 from profile_ui.services.users import actor_for_email, create_user
@@ -37,16 +37,33 @@ KEY = base64.b64encode(bytes(range(32))).decode()
 HEADER = ["Full Name", "E-mail Address", "Mobile", "City"]
 ERIN = ["Erin Targetperson", "erin.target@example.com", "0933 444 555", "Hanoi"]
 ERIN_TEXTS = ["Erin Targetperson", "erin.target@example.com", "933444555", "0933 444 555", "+84933444555"]
-FIRST = [HEADER, ["An Nguyen", "an.secret@example.com", "0901234567", "Hue"], ERIN,
-         ["Bad Row", "not-an-email", "", "Hue"]]
-SECOND = [HEADER, ["Binh Tran", "binh.secret@example.com", "0912 345 678", "Vinh"],
-          ["Erin Targetperson", "erin.target@example.com", "", "Da Nang"]]
+FIRST = [
+    HEADER,
+    ["An Nguyen", "an.secret@example.com", "0901234567", "Hue"],
+    ERIN,
+    ["Bad Row", "not-an-email", "", "Hue"],
+]
+SECOND = [
+    HEADER,
+    ["Binh Tran", "binh.secret@example.com", "0912 345 678", "Vinh"],
+    ["Erin Targetperson", "erin.target@example.com", "", "Da Nang"],
+]
 UNDONE = [HEADER, ["Chi Le", "chi.secret@example.com", "0977111222", "Hue"]]
 LEFT_IN_WIZARD = [HEADER, ERIN, ["Dung Pham", "dung.secret@example.com", "0987654321", "Hue"]]
 # every identifier of every profile, in the forms a file could hold it
-ALL_IDENTIFIERS = ["an.secret@example.com", "binh.secret@example.com", "chi.secret@example.com",
-                   "dung.secret@example.com", "0901234567", "+84901234567", "+84912345678",
-                   "0977111222", "+84977111222", "0987654321", *ERIN_TEXTS[1:]]
+ALL_IDENTIFIERS = [
+    "an.secret@example.com",
+    "binh.secret@example.com",
+    "chi.secret@example.com",
+    "dung.secret@example.com",
+    "0901234567",
+    "+84901234567",
+    "+84912345678",
+    "0977111222",
+    "+84977111222",
+    "0987654321",
+    *ERIN_TEXTS[1:],
+]
 
 
 def csv_bytes(rows: list[list[str]]) -> bytes:
@@ -76,9 +93,12 @@ def disk_texts(url: str, engine: sa.Engine) -> dict[str, bytes]:
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return {name: Path(name).read_bytes() for name in (path, f"{path}-wal") if Path(name).exists()}
     with engine.connect() as conn:
-        return {table.name: "\n".join(conn.execute(sa.text(
-            f'SELECT row_to_json(t)::text FROM "{table.name}" AS t')).scalars()).encode()
-            for table in SQLModel.metadata.sorted_tables}
+        return {
+            table.name: "\n".join(
+                conn.execute(sa.text(f'SELECT row_to_json(t)::text FROM "{table.name}" AS t')).scalars()
+            ).encode()
+            for table in SQLModel.metadata.sorted_tables
+        }
 
 
 def data_files(data_dir: Path) -> dict[str, bytes]:
@@ -97,13 +117,15 @@ def found(texts: list[str], places: dict[str, bytes]) -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize("encrypted", [True, False], ids=["encrypted", "plain"])
 def test_no_trace_of_the_erased_person_and_no_plain_identifier_at_rest(
-        app_env, db_url: str, tmp_path: Path, encrypted: bool) -> None:
+    app_env, db_url: str, tmp_path: Path, encrypted: bool
+) -> None:
     env = {"ENCRYPTED_IDENTITY_KINDS": json.dumps(["email", "phone"]), "ENCRYPTION_KEY": KEY} if encrypted else {}
     data_dir = app_env(db_url, **env)
     engine = make_engine(db_url)
     with session_scope() as session:
-        create_user(session=session, actor=SYSTEM_ACTOR, email="m@example.com", password="pw-123456789",
-                    role="marketer")
+        create_user(
+            session=session, actor=SYSTEM_ACTOR, email="m@example.com", password="pw-123456789", role="marketer"
+        )
         marketer = actor_for_email(session=session, email="m@example.com")
 
     first = run_import(marketer, csv_bytes(FIRST), "first.csv", preview=True)
@@ -115,18 +137,21 @@ def test_no_trace_of_the_erased_person_and_no_plain_identifier_at_rest(
     left = upload(marketer, csv_bytes(LEFT_IN_WIZARD), "left.csv")
     assert read_upload(left, file_name="left.csv").headers == HEADER  # the wizard read it
     with session_scope() as session:
-        export = export_profiles(session=session, actor=marketer, flt=ProfileFilter(), fmt="xlsx",
-                                 fields_mode="all")
-        kept_export = export_profiles(session=session, actor=marketer, flt=ProfileFilter(text="Binh"),
-                                      fmt="csv", fields_mode="all")
+        export = export_profiles(session=session, actor=marketer, flt=ProfileFilter(), fmt="xlsx", fields_mode="all")
+        kept_export = export_profiles(
+            session=session, actor=marketer, flt=ProfileFilter(text="Binh"), fmt="csv", fields_mode="all"
+        )
     assert export.path.is_file() and kept_export.path.is_file()
 
     before = data_files(data_dir)
     assert any(name.startswith("cache/sheets/") for name in before)
     if encrypted:
         assert not found(ALL_IDENTIFIERS, before), "an identifier in plain text under DATA_DIR"
-        assert all(raw.startswith(file_store.MAGIC) for name, raw in before.items()
-                   if name.split("/")[0] in ("uploads", "cache", "import-results", "exports"))
+        assert all(
+            raw.startswith(file_store.MAGIC)
+            for name, raw in before.items()
+            if name.split("/")[0] in ("uploads", "cache", "import-results", "exports")
+        )
         # the owner's download is the plain file, decrypted as it is streamed
         with zipfile.ZipFile(io.BytesIO(b"".join(file_store.iter_plain(export.path)))) as book:
             assert any(b"an.secret@example.com" in book.read(name) for name in book.namelist())
@@ -134,9 +159,13 @@ def test_no_trace_of_the_erased_person_and_no_plain_identifier_at_rest(
         assert found(["erin.target@example.com"], before)  # the scan would see it
 
     with session_scope() as session:
-        erin = session.execute(sa.select(Identity.profile_id).where(
-            Identity.value.in_(crypto.lookup_hashes("email", "erin.target@example.com")
-                               + ["erin.target@example.com"]))).scalar_one()
+        erin = session.execute(
+            sa.select(Identity.profile_id).where(
+                Identity.value.in_(
+                    crypto.lookup_hashes("email", "erin.target@example.com") + ["erin.target@example.com"]
+                )
+            )
+        ).scalar_one()
         result = erase_profile(session=session, actor=SYSTEM_ACTOR, profile_id=erin, reason="Request 7")
 
     places = {p["place"]: p for p in result.places}
@@ -144,8 +173,12 @@ def test_no_trace_of_the_erased_person_and_no_plain_identifier_at_rest(
     assert places["uploads"]["files_deleted"] == 3  # first, second, the wizard's (not "undone")
     assert places["uploads"]["files_checked"] == 4
     assert places["import error files"]["files_deleted"] == 2 and first.id in places["import error files"]["of"]
-    assert places["export files"] == {"place": "export files", "files_checked": 2, "files_deleted": 1,
-                                      "of": [export.export_id]}
+    assert places["export files"] == {
+        "place": "export files",
+        "files_checked": 2,
+        "files_deleted": 1,
+        "of": [export.export_id],
+    }
     assert places["cached sheets"]["files_deleted"] == 2
     with Session(engine) as session:
         event = session.query(AuditEvent).filter(AuditEvent.action == "profile.erase").one()
@@ -170,4 +203,3 @@ def test_no_trace_of_the_erased_person_and_no_plain_identifier_at_rest(
         expected = 0o700 if path.is_dir() else 0o600
         assert stat.S_IMODE(path.stat().st_mode) == expected, path
     engine.dispose()
-

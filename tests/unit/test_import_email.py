@@ -47,34 +47,46 @@ def inbox(app_env, sqlite_url: str):
     handler = Inbox()
     controller = Controller(handler, hostname="127.0.0.1", port=free_port())
     controller.start()
-    app_env(sqlite_url, SMTP_ENABLED="true", SMTP_HOST="127.0.0.1", SMTP_PORT=str(controller.port),
-            SMTP_FROM="imports@profiles.example.test", APP_URL=APP_URL)
+    app_env(
+        sqlite_url,
+        SMTP_ENABLED="true",
+        SMTP_HOST="127.0.0.1",
+        SMTP_PORT=str(controller.port),
+        SMTP_FROM="imports@profiles.example.test",
+        APP_URL=APP_URL,
+    )
     yield handler
     controller.stop()
 
 
 def import_as(email: str, path: Path) -> int:
     with session_scope() as session:
-        create_user(session=session, actor=SYSTEM_ACTOR, email=email, password="long-enough-1",
-                    role="marketer", full_name="Mia")
+        create_user(
+            session=session, actor=SYSTEM_ACTOR, email=email, password="long-enough-1", role="marketer", full_name="Mia"
+        )
     with session_scope() as session:
         actor = actor_for_email(session=session, email=email)
-        (job,) = submit_import(session=session, actor=actor, enqueue=False,
-                               files=[ImportFile(file_name=path.name, stored_path=path)])
+        (job,) = submit_import(
+            session=session, actor=actor, enqueue=False, files=[ImportFile(file_name=path.name, stored_path=path)]
+        )
         job_id, batch_id = job.id, job.batch_id
     run_batch(batch_id)
     return job_id
 
 
-def test_a_completed_import_is_mailed_with_counts_and_report_link(inbox: Inbox, tmp_path: Path,
-                                                                  sqlite_url: str) -> None:
+def test_a_completed_import_is_mailed_with_counts_and_report_link(
+    inbox: Inbox, tmp_path: Path, sqlite_url: str
+) -> None:
     path = tmp_path / "spring leads.csv"
     with path.open("w", newline="", encoding="utf-8") as handle:
-        csv.writer(handle).writerows([
-            ["Full Name", "Email", "City"],
-            ["An", "an@example.com", "Huế"], ["Bình", "binh@example.com", "Huế"],
-            ["Chi", "not-an-email", "Huế"],
-        ])
+        csv.writer(handle).writerows(
+            [
+                ["Full Name", "Email", "City"],
+                ["An", "an@example.com", "Huế"],
+                ["Bình", "binh@example.com", "Huế"],
+                ["Chi", "not-an-email", "Huế"],
+            ]
+        )
 
     job_id = import_as("mia@example.com", path)
 

@@ -9,20 +9,25 @@ import csv
 from pathlib import Path
 
 import pytest
+from profile_world import World, build_world
 from sqlmodel import select
 
 from profile_ui.db import make_engine, session_scope
 from profile_ui.jobs.import_job import run_batch
 from profile_ui.models import AuditEvent, Group, ImportJob
 from profile_ui.services.importing import membership
-from profile_ui.services.importing.undo import undo_import
 from profile_ui.services.importing.jobs import (
-    ImportFile, NotYourImport, cancel_import, confirm_import, error_file_download, get_import, list_imports,
+    ImportFile,
+    NotYourImport,
+    cancel_import,
+    confirm_import,
+    error_file_download,
+    get_import,
+    list_imports,
     submit_import,
 )
 from profile_ui.services.importing.results import row_results
-
-from profile_world import World, build_world
+from profile_ui.services.importing.undo import undo_import
 
 
 @pytest.fixture
@@ -42,11 +47,17 @@ def _dry_run(world: World, tmp_path: Path) -> int:
     """A marketer's dry run of a file with one good and one refused row."""
     path = tmp_path / "leads.csv"
     with path.open("w", newline="", encoding="utf-8") as handle:
-        csv.writer(handle).writerows([["Full Name", "Email"], ["Good Lead", "good@leads.example"],
-                                      ["Bad Lead", "not-an-email"]])
+        csv.writer(handle).writerows(
+            [["Full Name", "Email"], ["Good Lead", "good@leads.example"], ["Bad Lead", "not-an-email"]]
+        )
     with session_scope() as session:
-        (job,) = submit_import(session=session, actor=world.marketer, dry_run=True, enqueue=False,
-                               files=[ImportFile(file_name=path.name, stored_path=path)])
+        (job,) = submit_import(
+            session=session,
+            actor=world.marketer,
+            dry_run=True,
+            enqueue=False,
+            files=[ImportFile(file_name=path.name, stored_path=path)],
+        )
         job_id, batch = job.id, job.batch_id
     run_batch(batch)
     return job_id
@@ -54,9 +65,14 @@ def _dry_run(world: World, tmp_path: Path) -> int:
 
 def _downloads(job_id: int) -> list[tuple[str, dict]]:
     with session_scope() as session:
-        return [(e.actor_email, e.details) for e in session.exec(
-            select(AuditEvent).where(AuditEvent.action == "import.error_file_download",
-                                     AuditEvent.object_id == str(job_id)).order_by(AuditEvent.id)).all()]
+        return [
+            (e.actor_email, e.details)
+            for e in session.exec(
+                select(AuditEvent)
+                .where(AuditEvent.action == "import.error_file_download", AuditEvent.object_id == str(job_id))
+                .order_by(AuditEvent.id)
+            ).all()
+        ]
 
 
 def test_another_marketer_sees_the_import_but_cannot_change_it_or_take_its_errors(world, tmp_path):
@@ -104,9 +120,16 @@ def test_only_the_owner_or_an_admin_confirms_and_undoes(world, tmp_path):
 def test_only_the_owner_acts_on_a_membership_review(world, tmp_path):
     with session_scope() as session:
         group_id = session.exec(select(Group.id)).first()
-        job = ImportJob(batch_id="b", file_name="club.csv", kind="membership", status="awaiting_confirmation",
-                        group_id=group_id, dry_run=True, created_by=world.marketer.user_id,
-                        stored_path=str(tmp_path / "club.csv"))
+        job = ImportJob(
+            batch_id="b",
+            file_name="club.csv",
+            kind="membership",
+            status="awaiting_confirmation",
+            group_id=group_id,
+            dry_run=True,
+            created_by=world.marketer.user_id,
+            stored_path=str(tmp_path / "club.csv"),
+        )
         session.add(job)
         session.flush()
         job_id = job.id

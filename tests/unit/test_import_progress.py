@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from test_jobs import job_row, people_file, submit
 
 from profile_ui.db import make_engine, session_scope
 from profile_ui.jobs.import_job import run_job
@@ -20,8 +21,6 @@ from profile_ui.services.importing.jobs import confirm_import
 from profile_ui.services.importing.progress import read_progress
 from profile_ui.services.permissions import SYSTEM_ACTOR
 from profile_ui.test_gates import gate_path
-
-from test_jobs import job_row, people_file, submit
 
 ROWS = 400
 
@@ -91,14 +90,20 @@ def test_a_profile_ui_worker_process_reports_apply_progress(app_env, sqlite_url:
 
     data_dir = app_env(sqlite_url, ENVIRONMENT="test")
     engine = make_engine(sqlite_url)
-    env = {**os.environ, "DATABASE_URL": sqlite_url, "DATA_DIR": str(data_dir), "ENVIRONMENT": "test",
-           "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    env = {
+        **os.environ,
+        "DATABASE_URL": sqlite_url,
+        "DATA_DIR": str(data_dir),
+        "ENVIRONMENT": "test",
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+    }
     gate = gate_path("import-apply", data_dir)
     gate.parent.mkdir(parents=True, exist_ok=True)
     gate.touch()
     (job_id,) = submit(people_file(tmp_path, count=ROWS), enqueue=True)
     worker = _start_worker(env, tmp_path / "worker.log")
     try:
+
         def held_mid_apply() -> bool:
             seen = read_progress(job_id)
             return seen is not None and seen.stage == "apply" and 0 < seen.rows_done < seen.rows_total

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from sqlmodel import Session
+from test_jobs import _start_worker, _stop, _wait_for, count, job_row, people_file, submit, write_csv
 
 from profile_ui.jobs import export_job, import_job
 from profile_ui.models import AuditEvent, ExportJob, Identity, ImportJob, ImportRowResult, Profile, utcnow
@@ -25,7 +26,6 @@ from profile_ui.services.importing.jobs import RUN_KEY
 from profile_ui.services.permissions import SYSTEM_ACTOR
 from profile_ui.services.profiles import ProfileFilter
 from profile_ui.services.users import actor_for_email, create_user
-from test_jobs import _start_worker, _stop, _wait_for, count, job_row, people_file, submit, write_csv
 from tests.services import ThrowawayRedis, terminate_pg_backends
 
 pytestmark = pytest.mark.postgres
@@ -35,8 +35,7 @@ RECOVERY_S = 150  # the recovery sweep runs every minute in each worker
 class Shape:
     """The app's settings pointed at a fresh PostgreSQL database and a throwaway Redis."""
 
-    def __init__(self, engine: sa.Engine, env: dict[str, str], redis: ThrowawayRedis,
-                 database: str, log: Path) -> None:
+    def __init__(self, engine: sa.Engine, env: dict[str, str], redis: ThrowawayRedis, database: str, log: Path) -> None:
         self.engine, self.env, self.redis, self.database, self.log = engine, env, redis, database, log
         self.workers: list[subprocess.Popen] = []
 
@@ -52,10 +51,16 @@ class Shape:
     def apply_holds_its_writes(self) -> bool:
         """Whether an apply has written profiles and not committed (row locks held)."""
         with self.engine.connect() as conn:
-            return conn.execute(sa.text(
-                "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
-                "WHERE c.relname = 'profiles' AND l.mode = 'RowExclusiveLock' "
-                "AND l.pid <> pg_backend_pid()")).scalar_one() > 0
+            return (
+                conn.execute(
+                    sa.text(
+                        "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                        "WHERE c.relname = 'profiles' AND l.mode = 'RowExclusiveLock' "
+                        "AND l.pid <> pg_backend_pid()"
+                    )
+                ).scalar_one()
+                > 0
+            )
 
     def logs(self) -> str:
         return self.log.read_text(errors="replace")[-4000:]
@@ -70,10 +75,18 @@ def shape(app_env, pg_url: str, tmp_path: Path) -> Iterator[Shape]:
             raise
         pytest.skip("redis-server is not installed")
     data_dir = app_env(pg_url, REDIS_URL=redis.url(), EXPORT_SYNC_LIMIT="1")
-    env = {k: v for k, v in os.environ.items()
-           if k not in (import_job.TEST_APPLY_DELAY_ENV, export_job.TEST_EXPORT_DELAY_ENV)}
-    env.update(DATABASE_URL=pg_url, DATA_DIR=str(data_dir), REDIS_URL=redis.url(),
-               EXPORT_SYNC_LIMIT="1", PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in (import_job.TEST_APPLY_DELAY_ENV, export_job.TEST_EXPORT_DELAY_ENV)
+    }
+    env.update(
+        DATABASE_URL=pg_url,
+        DATA_DIR=str(data_dir),
+        REDIS_URL=redis.url(),
+        EXPORT_SYNC_LIMIT="1",
+        PYTHONPATH=str(Path(__file__).resolve().parents[2]),
+    )
     engine = sa.create_engine(pg_url, pool_pre_ping=True)
     result = Shape(engine, env, redis, sa.engine.make_url(pg_url).database, tmp_path / "workers.log")
     try:
@@ -116,8 +129,9 @@ def _marketer() -> object:
     from profile_ui.db import session_scope
 
     with session_scope() as session:
-        create_user(session=session, actor=SYSTEM_ACTOR, email="m@example.com",
-                    password="a-long-password-1", role="marketer")
+        create_user(
+            session=session, actor=SYSTEM_ACTOR, email="m@example.com", password="a-long-password-1", role="marketer"
+        )
     with session_scope() as session:
         return actor_for_email(session=session, email="m@example.com")
 
@@ -129,16 +143,20 @@ def test_a_worker_killed_mid_export_another_writes_the_same_file_once(shape: Sha
     from profile_ui.db import session_scope
 
     with session_scope() as session:
-        queued = export_profiles(session=session, actor=actor, flt=ProfileFilter(),
-                                 columns=["full_name", "identity:email", "city"])
+        queued = export_profiles(
+            session=session, actor=actor, flt=ProfileFilter(), columns=["full_name", "identity:email", "city"]
+        )
     assert queued.background
     first = shape.worker(**{export_job.TEST_EXPORT_DELAY_ENV: "120"})
     _wait_for(lambda: _export(shape, queued.export_id).status == "running", 60, "the export to start")
     shape.worker()
     shape.kill(first)
 
-    _wait_for(lambda: _export(shape, queued.export_id).status in ("completed", "failed"), RECOVERY_S,
-              "the other worker to write the export")
+    _wait_for(
+        lambda: _export(shape, queued.export_id).status in ("completed", "failed"),
+        RECOVERY_S,
+        "the other worker to write the export",
+    )
     job = _export(shape, queued.export_id)
     assert job.status == "completed", shape.logs()
     assert job.row_count == 50
@@ -160,8 +178,11 @@ def test_after_a_redis_restart_queued_jobs_are_recovered_from_their_rows(shape: 
     with shape.engine.begin() as conn:  # ... and it has waited past a lease since
         options = conn.execute(sa.select(ImportJob.options).where(ImportJob.id == lost)).scalar_one()
         run = {**options.get(RUN_KEY, {}), "queued_at": (utcnow() - timedelta(minutes=5)).isoformat()}
-        conn.execute(sa.update(ImportJob).where(ImportJob.id == lost).values(
-            options={**options, RUN_KEY: run}, created_at=utcnow() - timedelta(minutes=5)))
+        conn.execute(
+            sa.update(ImportJob)
+            .where(ImportJob.id == lost)
+            .values(options={**options, RUN_KEY: run}, created_at=utcnow() - timedelta(minutes=5))
+        )
     worker = shape.worker(**{import_job.TEST_APPLY_DELAY_ENV: "3"})
     _wait_for(lambda: _done(shape, lost), 60, "the worker to recover the lost job")
     assert job_row(shape.engine, lost).status == "completed", shape.logs()
@@ -171,8 +192,9 @@ def test_after_a_redis_restart_queued_jobs_are_recovered_from_their_rows(shape: 
     _wait_for(shape.apply_holds_its_writes, 60, "the next apply")
     shape.redis.restart()
     _wait_for(lambda: _done(shape, running), 60, "the running job")
-    (after,) = submit(write_csv(tmp_path / "after.csv", [["Full Name", "Email"], ["New", "new@example.com"]]),
-                      enqueue=True)
+    (after,) = submit(
+        write_csv(tmp_path / "after.csv", [["Full Name", "Email"], ["New", "new@example.com"]]), enqueue=True
+    )
     _wait_for(lambda: _done(shape, after), 60, "a job queued after the restart")
     assert [job_row(shape.engine, i).status for i in (lost, running, after)] == ["completed"] * 3, shape.logs()
     assert count(shape.engine, Profile) == 21  # the second file updated the same 20 people
@@ -199,12 +221,13 @@ def test_a_dropped_database_connection_mid_apply_leaves_nothing_half_applied(sha
 
 
 def test_two_imports_of_the_same_people_on_two_workers_end_as_if_run_one_after_the_other(
-        shape: Shape, tmp_path: Path) -> None:
+    shape: Shape, tmp_path: Path
+) -> None:
     people = [[f"Person {i}", f"p{i}@example.com"] for i in range(300)]
-    cities = write_csv(tmp_path / "cities.csv", [["Full Name", "Email", "City"]]
-                       + [[*p, "Huế"] for p in people])
-    levels = write_csv(tmp_path / "levels.csv", [["Full Name", "Email", "Member level"]]
-                       + [[*p, "Gold"] for p in reversed(people)])
+    cities = write_csv(tmp_path / "cities.csv", [["Full Name", "Email", "City"]] + [[*p, "Huế"] for p in people])
+    levels = write_csv(
+        tmp_path / "levels.csv", [["Full Name", "Email", "Member level"]] + [[*p, "Gold"] for p in reversed(people)]
+    )
     first = submit(cities, enqueue=True)[0]
     second = submit(levels, enqueue=True)[0]  # another batch: free to run beside the first
     shape.worker(**{import_job.TEST_APPLY_DELAY_ENV: "2"})
@@ -215,8 +238,9 @@ def test_two_imports_of_the_same_people_on_two_workers_end_as_if_run_one_after_t
     assert count(shape.engine, Profile) == 300  # nobody twice
     assert _emails(shape) == sorted(p[1] for p in people)
     with shape.engine.connect() as conn:
-        both = conn.execute(sa.select(sa.func.count()).select_from(Profile).where(
-            Profile.city == "Huế", Profile.member_level == "Gold")).scalar_one()
+        both = conn.execute(
+            sa.select(sa.func.count()).select_from(Profile).where(Profile.city == "Huế", Profile.member_level == "Gold")
+        ).scalar_one()
     assert both == 300  # each file's values on every person: no update lost
     created = sorted(job_row(shape.engine, i).counts["created"] for i in (first, second))
     assert created == [0, 300]  # whichever ran second found them all

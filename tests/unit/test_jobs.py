@@ -23,7 +23,13 @@ from profile_ui.jobs.import_job import recover_import_jobs, run_batch, run_job
 from profile_ui.models import AuditEvent, Identity, ImportJob, ImportRowResult, Profile, SyncRule, utcnow
 from profile_ui.services import dispatch
 from profile_ui.services.importing.jobs import (
-    RUN_KEY, ImportFile, ImportJobError, cancel_import, confirm_import, list_imports, submit_import,
+    RUN_KEY,
+    ImportFile,
+    ImportJobError,
+    cancel_import,
+    confirm_import,
+    list_imports,
+    submit_import,
 )
 from profile_ui.services.permissions import SYSTEM_ACTOR, PermissionDenied
 from profile_ui.services.users import actor_for_email, create_user
@@ -65,8 +71,13 @@ def people_file(tmp_path: Path, name: str = "people.csv", city: str = "Huế", c
 
 def submit(*paths: Path, dry_run: bool = False, enqueue: bool = False, actor=SYSTEM_ACTOR) -> list[int]:
     with session_scope() as session:
-        jobs = submit_import(session=session, actor=actor, dry_run=dry_run, enqueue=enqueue,
-                             files=[ImportFile(file_name=p.name, stored_path=p) for p in paths])
+        jobs = submit_import(
+            session=session,
+            actor=actor,
+            dry_run=dry_run,
+            enqueue=enqueue,
+            files=[ImportFile(file_name=p.name, stored_path=p) for p in paths],
+        )
         return [job.id for job in jobs]
 
 
@@ -158,8 +169,7 @@ def test_a_job_runs_once_however_often_it_is_delivered(app, tmp_path: Path) -> N
 
 def test_only_importers_submit(app, tmp_path: Path) -> None:
     with session_scope() as session:
-        create_user(session=session, actor=SYSTEM_ACTOR, email="v@example.com",
-                    password="long-enough-1", role="viewer")
+        create_user(session=session, actor=SYSTEM_ACTOR, email="v@example.com", password="long-enough-1", role="viewer")
     with session_scope() as session:
         viewer = actor_for_email(session=session, email="v@example.com")
     with pytest.raises(PermissionDenied):
@@ -172,14 +182,21 @@ def _claimed_by(engine: sa.Engine, job_id: int, status: str, owner: dict, lease_
     now = utcnow()
     with engine.begin() as conn:
         options = conn.execute(sa.select(ImportJob.options).where(ImportJob.id == job_id)).scalar_one()
-        run = {**options.get(RUN_KEY, {}), "owner": owner,
-               "lease_until": (now + timedelta(seconds=lease_seconds)).isoformat()}
-        conn.execute(sa.update(ImportJob).where(ImportJob.id == job_id).values(
-            status=status, started_at=now, options={**options, RUN_KEY: run}))
+        run = {
+            **options.get(RUN_KEY, {}),
+            "owner": owner,
+            "lease_until": (now + timedelta(seconds=lease_seconds)).isoformat(),
+        }
+        conn.execute(
+            sa.update(ImportJob)
+            .where(ImportJob.id == job_id)
+            .values(status=status, started_at=now, options={**options, RUN_KEY: run})
+        )
 
 
 def test_recovery_requeues_jobs_whose_worker_died_or_whose_lease_ran_out(
-        app, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     sent: list[str] = []
     monkeypatch.setitem(dispatch.SENDERS, dispatch.IMPORT_BATCH, sent.append)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -187,7 +204,8 @@ def test_recovery_requeues_jobs_whose_worker_died_or_whose_lease_ran_out(
     me = leases.Owner.current().to_json()
     elsewhere = {"host": "another-machine@1", "pid": 1, "pid_started": 0.0}
     dead_here, alive_here, expired_elsewhere, live_elsewhere = submit(
-        *(people_file(tmp_path, f"{n}.csv") for n in "abcd"))
+        *(people_file(tmp_path, f"{n}.csv") for n in "abcd")
+    )
     _claimed_by(app, dead_here, "running", {**me, "pid": dead.pid}, lease_seconds=600)
     _claimed_by(app, alive_here, "running", me, lease_seconds=600)
     _claimed_by(app, expired_elsewhere, "validating", elsewhere, lease_seconds=-1)
@@ -203,16 +221,18 @@ def test_recovery_requeues_jobs_whose_worker_died_or_whose_lease_ran_out(
     assert run_job(dead_here) == "completed"
 
 
-def test_a_worker_that_lost_its_claim_writes_nothing(
-        app, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_worker_that_lost_its_claim_writes_nothing(app, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (job_id,) = submit(people_file(tmp_path))
 
     original_update = import_job._update_held
 
     def fenced(conn, claim, statuses, renew=False, **values):
         if values.get("status") == "completed":  # another worker re-claimed the job meanwhile
-            conn.execute(sa.update(ImportJob).where(ImportJob.id == claim.job_id)
-                         .values(started_at=claim.started_at + timedelta(seconds=5)))
+            conn.execute(
+                sa.update(ImportJob)
+                .where(ImportJob.id == claim.job_id)
+                .values(started_at=claim.started_at + timedelta(seconds=5))
+            )
         return original_update(conn, claim, statuses, renew, **values)
 
     monkeypatch.setattr(import_job, "_update_held", fenced)
@@ -239,8 +259,13 @@ def _write_locked(db_path: Path) -> bool:
 
 def _start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "profile_ui.cli", "worker"], cwd=ROOT, env=env,
-        stdout=log_path.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
+        [sys.executable, "-m", "profile_ui.cli", "worker"],
+        cwd=ROOT,
+        env=env,
+        stdout=log_path.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def _stop(proc: subprocess.Popen, sig: int = signal.SIGINT) -> None:
@@ -262,7 +287,8 @@ def _wait_for(condition, timeout: float, what: str) -> None:
 
 
 def test_a_worker_killed_mid_apply_is_resumed_by_the_next_and_imports_once(
-        sqlite_app, tmp_path: Path, sqlite_url: str) -> None:
+    sqlite_app, tmp_path: Path, sqlite_url: str
+) -> None:
     app = sqlite_app
     db_path = Path(sqlite_url.removeprefix("sqlite:///"))
     env = {k: v for k, v in os.environ.items() if k != import_job.TEST_APPLY_DELAY_ENV}
@@ -285,8 +311,9 @@ def test_a_worker_killed_mid_apply_is_resumed_by_the_next_and_imports_once(
 
     second = _start_worker(env, log_path)
     try:
-        _wait_for(lambda: job_row(app, job_id).status in ("completed", "failed"), 90,
-                  "the next worker to finish the job")
+        _wait_for(
+            lambda: job_row(app, job_id).status in ("completed", "failed"), 90, "the next worker to finish the job"
+        )
     finally:
         _stop(second)
 
@@ -307,8 +334,7 @@ def test_the_embedded_consumer_runs_what_is_submitted(app, tmp_path: Path) -> No
     consumer = runner.start_embedded_consumer()
     try:
         assert runner.start_embedded_consumer() is consumer  # once per process
-        first_id, second_id = submit(people_file(tmp_path, "a.csv"), people_file(tmp_path, "b.csv"),
-                                     enqueue=True)
+        first_id, second_id = submit(people_file(tmp_path, "a.csv"), people_file(tmp_path, "b.csv"), enqueue=True)
         _wait_for(lambda: job_row(app, second_id).status == "completed", 30, "the consumer")
     finally:
         runner.stop_embedded_consumer()
@@ -359,12 +385,23 @@ def test_totals_are_said_in_one_vocabulary_with_thousands_separators() -> None:
     from profile_ui.models import OUTCOME_COUNTS
     from profile_ui.services.importing.jobs import report_counts, totals_text
 
-    counts = {"rows": 2030, "created": 2000, "updated": 30, "merged": 0, "unchanged": 0,
-              "invalid": 0, "conflicts": 0, "rows_new": 2000}
+    counts = {
+        "rows": 2030,
+        "created": 2000,
+        "updated": 30,
+        "merged": 0,
+        "unchanged": 0,
+        "invalid": 0,
+        "conflicts": 0,
+        "rows_new": 2000,
+    }
     assert totals_text(counts) == "2,030 rows: 2,000 new, 30 updated, 0 merged, 0 unchanged, 0 invalid, 0 conflicts"
     # the CLI's JSON keys are the same words, in the same order
-    assert list(report_counts(counts)) == list(OUTCOME_COUNTS) == [
-        "rows", "new", "updated", "merged", "unchanged", "invalid", "conflicts"]
+    assert (
+        list(report_counts(counts))
+        == list(OUTCOME_COUNTS)
+        == ["rows", "new", "updated", "merged", "unchanged", "invalid", "conflicts"]
+    )
     assert totals_text({"rows": 1, "created": 1}).startswith("1 row: 1 new")
 
 
@@ -373,8 +410,9 @@ def test_an_import_job_without_a_sync_rule_matches_by_the_default_rule(app, tmp_
     first one created, as a hand-made profile and a membership file would (test_sync_rule.py)."""
     with app.begin() as conn:
         conn.execute(sa.delete(SyncRule))
-    first_id, second_id = submit(people_file(tmp_path, "first.csv", city="Huế"),
-                                 people_file(tmp_path, "second.csv", city="Đà Nẵng"))
+    first_id, second_id = submit(
+        people_file(tmp_path, "first.csv", city="Huế"), people_file(tmp_path, "second.csv", city="Đà Nẵng")
+    )
     run_batch(job_row(app, first_id).batch_id)
     assert job_row(app, first_id).counts["created"] == 3
     assert job_row(app, second_id).counts["updated"] == 3

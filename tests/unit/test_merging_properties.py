@@ -20,7 +20,14 @@ from profile_ui.services.merging import merge_profiles, unmerge
 from profile_ui.services.profile_edit import set_consent, update_profile_fields
 from profile_ui.services.profiles import tag_profiles
 from tests.unit.importing.frames import (
-    MARKETER, ensure_custom_fields, give_tag, make_tag, rule, run_import, seed_profiles, validated,
+    MARKETER,
+    ensure_custom_fields,
+    give_tag,
+    make_tag,
+    rule,
+    run_import,
+    seed_profiles,
+    validated,
 )
 
 CITIES = ["Hanoi", "Hue", "Da Nang", None]
@@ -29,15 +36,17 @@ TAG_VALUES = ["A", "B", "C"]
 CHANNELS = ["email", "sms"]
 STATUSES = ["granted", "denied"]
 
-side = st.fixed_dictionaries({
-    "city": st.sampled_from(CITIES),
-    "member_level": st.sampled_from(LEVELS),
-    "score": st.sampled_from([None, 1, 2]),
-    "tags": st.sets(st.sampled_from(TAG_VALUES), max_size=2),
-    "segment": st.booleans(),
-    "group": st.sampled_from([None, "active", "invited"]),
-    "consent": st.dictionaries(st.sampled_from(CHANNELS), st.sampled_from(STATUSES), max_size=2),
-})
+side = st.fixed_dictionaries(
+    {
+        "city": st.sampled_from(CITIES),
+        "member_level": st.sampled_from(LEVELS),
+        "score": st.sampled_from([None, 1, 2]),
+        "tags": st.sets(st.sampled_from(TAG_VALUES), max_size=2),
+        "segment": st.booleans(),
+        "group": st.sampled_from([None, "active", "invited"]),
+        "consent": st.dictionaries(st.sampled_from(CHANNELS), st.sampled_from(STATUSES), max_size=2),
+    }
+)
 step = st.one_of(
     st.tuples(st.just("edit"), st.just("city"), st.sampled_from(["Huế", "Hanoi"])),
     st.tuples(st.just("edit"), st.just("member_level"), st.sampled_from(["Gold", "Platinum"])),
@@ -64,20 +73,36 @@ class Workspace:
 
 def seed(session: Session, ws: Workspace, name: str, data: dict) -> tuple[int, str]:
     email = f"{name.lower()}-{uuid.uuid4().hex[:8]}@x.com"
-    (pid,) = seed_profiles(session, [{
-        "full_name": name, "email": email, "city": data["city"], "member_level": data["member_level"],
-        "attributes": {} if data["score"] is None else {"score": data["score"]}}])
+    (pid,) = seed_profiles(
+        session,
+        [
+            {
+                "full_name": name,
+                "email": email,
+                "city": data["city"],
+                "member_level": data["member_level"],
+                "attributes": {} if data["score"] is None else {"score": data["score"]},
+            }
+        ],
+    )
     for value in sorted(data["tags"]):
         give_tag(session, pid, ws.tag, value=value)
     if data["segment"]:
-        session.execute(sa.insert(SegmentMember).values(segment_id=ws.segment.id, profile_id=pid, value=name,
-                                                        added_at=utcnow()))
+        session.execute(
+            sa.insert(SegmentMember).values(segment_id=ws.segment.id, profile_id=pid, value=name, added_at=utcnow())
+        )
     if data["group"]:
-        session.execute(sa.insert(GroupMembership).values(group_id=ws.group.id, profile_id=pid,
-                                                          state=data["group"], updated_at=utcnow()))
+        session.execute(
+            sa.insert(GroupMembership).values(
+                group_id=ws.group.id, profile_id=pid, state=data["group"], updated_at=utcnow()
+            )
+        )
     for channel, status in data["consent"].items():
-        session.execute(sa.insert(Consent).values(profile_id=pid, channel=channel, status=status,
-                                                  source="seed", updated_at=utcnow()))
+        session.execute(
+            sa.insert(Consent).values(
+                profile_id=pid, channel=channel, status=status, source="seed", updated_at=utcnow()
+            )
+        )
     session.commit()
     return pid, email
 
@@ -108,17 +133,23 @@ def workspace(session):
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(survivor=side, merged=side, take_merged=st.sets(st.sampled_from(["city", "member_level", "score"])),
-       steps=st.lists(step, max_size=4))
-def test_unmerge_restores_both_except_the_reported_later_changes(session, workspace, survivor, merged,
-                                                                 take_merged, steps):
+@given(
+    survivor=side,
+    merged=side,
+    take_merged=st.sets(st.sampled_from(["city", "member_level", "score"])),
+    steps=st.lists(step, max_size=4),
+)
+def test_unmerge_restores_both_except_the_reported_later_changes(
+    session, workspace, survivor, merged, take_merged, steps
+):
     ws = workspace
     s, s_email = seed(session, ws, "Sam", survivor)
     m, m_email = seed(session, ws, "Max", merged)
     before = snapshot_profiles(session, [s, m])
     chosen = {k: merged.get(k) for k in take_merged}
-    result = merge_profiles(session=session, actor=MARKETER, survivor_id=s, merged_id=m,
-                            chosen_values=chosen, reason="property test")
+    result = merge_profiles(
+        session=session, actor=MARKETER, survivor_id=s, merged_id=m, chosen_values=chosen, reason="property test"
+    )
     session.commit()
 
     for kind, a, b in steps:
@@ -126,8 +157,7 @@ def test_unmerge_restores_both_except_the_reported_later_changes(session, worksp
             update_profile_fields(session=session, actor=MARKETER, profile_id=s, values={a: b})
         elif kind == "import":
             email = s_email if a == "survivor" else m_email
-            run_import(session, validated([{"email": email, "city": b}]), sync=ws.sync,
-                       options=ImportOptions())
+            run_import(session, validated([{"email": email, "city": b}]), sync=ws.sync, options=ImportOptions())
         elif kind == "merge_third":
             third, _email = seed(session, ws, "Tia", a)
             merge_profiles(session=session, actor=MARKETER, survivor_id=s, merged_id=third, reason="later")

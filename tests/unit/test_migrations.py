@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
@@ -16,9 +15,10 @@ from alembic.script import ScriptDirectory
 from sqlmodel import SQLModel
 
 import profile_ui.models  # noqa: F401  (registers the tables)
-from profile_ui.models import in_modelled_schema
+from alembic import command
 from profile_ui.cli import upgrade_database
 from profile_ui.db import make_engine
+from profile_ui.models import in_modelled_schema
 from tests.conftest import _pg_admin, _pg_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,8 +43,7 @@ def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 def schema_differences(engine: sa.Engine) -> list:
     with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True,
-                                                         "include_object": in_modelled_schema})
+        context = MigrationContext.configure(conn, opts={"compare_type": True, "include_object": in_modelled_schema})
         return compare_metadata(context, SQLModel.metadata)
 
 

@@ -19,8 +19,12 @@ pytestmark = pytest.mark.usefixtures("fast_password_hashing")
 
 @pytest.fixture
 def two_users(session):
-    users = [create_user(session=session, actor=SYSTEM_ACTOR, email=f"{name}@example.com",
-                         password="long enough", role="marketer") for name in ("ana", "bao")]
+    users = [
+        create_user(
+            session=session, actor=SYSTEM_ACTOR, email=f"{name}@example.com", password="long enough", role="marketer"
+        )
+        for name in ("ana", "bao")
+    ]
     session.commit()
     return [actor_for_user(session=session, user=u) for u in users]
 
@@ -128,10 +132,17 @@ def test_notification_with_email_reaches_the_user(sqlite_url, smtp_inbox):
 
     engine = make_engine(sqlite_url)
     with Session(engine) as session:
-        user = create_user(session=session, actor=SYSTEM_ACTOR, email="ana@example.com",
-                           password="long enough", role="marketer")
-        notify_user(session=session, user_id=user.id, title="Import finished",
-                    body="1,000 rows imported", link="/imports/7", email=True)
+        user = create_user(
+            session=session, actor=SYSTEM_ACTOR, email="ana@example.com", password="long enough", role="marketer"
+        )
+        notify_user(
+            session=session,
+            user_id=user.id,
+            title="Import finished",
+            body="1,000 rows imported",
+            link="/imports/7",
+            email=True,
+        )
         session.commit()
         assert len(session.exec(select(Notification)).all()) == 1
     engine.dispose()

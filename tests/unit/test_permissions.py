@@ -7,16 +7,28 @@ from sqlmodel import select
 
 from profile_ui.models import Role
 from profile_ui.services.permissions import (
-    ALL_PERMISSIONS, AUDIT_VIEW, BUILTIN_ROLES, PROFILES_DELETE, PROFILES_EDIT, PROFILES_EXPORT,
-    PROFILES_IMPORT, PROFILES_TAG, PROFILES_VIEW, SETTINGS_MANAGE, SYSTEM_ACTOR, TRASH_MANAGE,
-    Actor, NotSignedIn, PermissionDenied, export_identity_permission,
+    ALL_PERMISSIONS,
+    AUDIT_VIEW,
+    BUILTIN_ROLES,
+    PROFILES_DELETE,
+    PROFILES_EDIT,
+    PROFILES_EXPORT,
+    PROFILES_IMPORT,
+    PROFILES_TAG,
+    PROFILES_VIEW,
+    SETTINGS_MANAGE,
+    SYSTEM_ACTOR,
+    TRASH_MANAGE,
+    Actor,
+    NotSignedIn,
+    PermissionDenied,
+    export_identity_permission,
 )
 from profile_ui.services.users import ensure_builtin_roles
 
 
 def actor(role: str) -> Actor:
-    return Actor(user_id=1, email=f"{role}@example.com", role=role,
-                 permissions=frozenset(BUILTIN_ROLES[role][1]))
+    return Actor(user_id=1, email=f"{role}@example.com", role=role, permissions=frozenset(BUILTIN_ROLES[role][1]))
 
 
 def test_viewer_only_views():
@@ -60,9 +72,12 @@ def test_not_signed_in_is_a_permission_error_with_a_readable_message():
 
 
 def test_custom_role_from_permissions():
-    exporter = Actor(user_id=2, email="x@example.com", role="email exporter",
-                     permissions=frozenset({PROFILES_VIEW, PROFILES_EXPORT,
-                                            export_identity_permission("email")}))
+    exporter = Actor(
+        user_id=2,
+        email="x@example.com",
+        role="email exporter",
+        permissions=frozenset({PROFILES_VIEW, PROFILES_EXPORT, export_identity_permission("email")}),
+    )
     assert exporter.can(export_identity_permission("email"))
     assert not exporter.can(export_identity_permission("phone"))
 

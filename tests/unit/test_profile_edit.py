@@ -6,26 +6,34 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from importing.frames import rule, run_import, validated
 from sqlmodel import select
 
-from importing.frames import rule, run_import, validated
 from profile_ui.models import AttributeProvenance, AuditEvent, Consent, FieldDefinition, Identity, Profile, SyncRule
 from profile_ui.services.permissions import BUILTIN_ROLES, Actor, PermissionDenied
 from profile_ui.services.profile_edit import (
-    ProfileValidationError, add_identity, create_profile, locked_fields, remove_identity, set_consent, unlock_field,
+    ProfileValidationError,
+    add_identity,
+    create_profile,
+    locked_fields,
+    remove_identity,
+    set_consent,
+    unlock_field,
     update_profile_fields,
 )
 from profile_ui.services.profiles import ProfileError
 
 ADMIN = Actor(user_id=1, email="admin@example.com", role="admin", permissions=frozenset(BUILTIN_ROLES["admin"][1]))
-MARKETER = Actor(user_id=2, email="marketer@example.com", role="marketer",
-                 permissions=frozenset(BUILTIN_ROLES["marketer"][1]))
+MARKETER = Actor(
+    user_id=2, email="marketer@example.com", role="marketer", permissions=frozenset(BUILTIN_ROLES["marketer"][1])
+)
 VIEWER = Actor(user_id=3, email="viewer@example.com", role="viewer", permissions=frozenset(BUILTIN_ROLES["viewer"][1]))
 
 
 def create(session, values=None, identities=None, consent=None, actor=MARKETER):
-    result = create_profile(session=session, actor=actor, values=values or {}, identities=identities or {},
-                            consent=consent or {})
+    result = create_profile(
+        session=session, actor=actor, values=values or {}, identities=identities or {}, consent=consent or {}
+    )
     session.commit()
     return result
 
@@ -44,23 +52,40 @@ def points_field(session):
 
 
 def test_create_a_new_profile(session, points_field):
-    result = create(session, values={"full_name": "  Nguyễn   Văn An ", "member_level": "gold", "birthday": "12/03/1990",
-                                     "points": "1.200", "city": ""},
-                    identities={"email": "An@Example.com ", "phone": "0912 345 678", "user_id": ""},
-                    consent={"email": "granted", "sms": ""})
+    result = create(
+        session,
+        values={
+            "full_name": "  Nguyễn   Văn An ",
+            "member_level": "gold",
+            "birthday": "12/03/1990",
+            "points": "1.200",
+            "city": "",
+        },
+        identities={"email": "An@Example.com ", "phone": "0912 345 678", "user_id": ""},
+        consent={"email": "granted", "sms": ""},
+    )
     assert not result.matched_existing and result.message == f"Profile {result.profile_id} created"
     profile = session.get(Profile, result.profile_id)
     assert (profile.full_name, profile.member_level, profile.birthday, profile.city) == (
-        "Nguyễn Văn An", "Gold", date(1990, 3, 12), None)
+        "Nguyễn Văn An",
+        "Gold",
+        date(1990, 3, 12),
+        None,
+    )
     assert profile.attributes == {"points": 1.2}
     assert profile.initial_source == "Created manually" and profile.status == "active"
     identities = session.exec(select(Identity).where(Identity.profile_id == profile.id)).all()
     assert {(i.kind, i.value, i.source_type) for i in identities} == {
-        ("email", "an@example.com", "manual"), ("phone", "+84912345678", "manual")}
+        ("email", "an@example.com", "manual"),
+        ("phone", "+84912345678", "manual"),
+    }
     provenance = session.exec(select(AttributeProvenance).where(AttributeProvenance.profile_id == profile.id)).all()
     assert {(p.field_key, p.source_type, p.locked) for p in provenance} == {
-        ("full_name", "manual", False), ("member_level", "manual", False), ("birthday", "manual", False),
-        ("points", "manual", False)}
+        ("full_name", "manual", False),
+        ("member_level", "manual", False),
+        ("birthday", "manual", False),
+        ("points", "manual", False),
+    }
     assert [(c.channel, c.status) for c in session.exec(select(Consent)).all()] == [("email", "granted")]
     (event,) = events(session, "profile.create")
     assert event.object_id == str(profile.id) and event.details["identities"] == ["email", "phone"]
@@ -72,17 +97,21 @@ def test_create_refuses_missing_required_fields_and_contact(session, points_fiel
     with pytest.raises(ProfileValidationError) as caught:
         create(session, values={"city": "Huế"}, identities={"user_id": "U1"})
     assert caught.value.errors == {
-        "full_name": "Full name is required", "points": "Loyalty points is required",
+        "full_name": "Full name is required",
+        "points": "Loyalty points is required",
         "identity:email": "Enter a phone number or an e-mail address",
-        "identity:phone": "Enter a phone number or an e-mail address"}
+        "identity:phone": "Enter a phone number or an e-mail address",
+    }
     assert session.exec(select(Profile)).all() == []
 
 
 def test_create_refuses_unreadable_values_with_messages_per_field(session):
     with pytest.raises(ProfileValidationError) as caught:
-        create(session, values={"full_name": "An", "birthday": "31/02/1990", "member_level": "Diamond",
-                                "shoe_size": "42"},
-               identities={"email": "an@@example", "phone": "12"})
+        create(
+            session,
+            values={"full_name": "An", "birthday": "31/02/1990", "member_level": "Diamond", "shoe_size": "42"},
+            identities={"email": "an@@example", "phone": "12"},
+        )
     errors = caught.value.errors
     assert errors["identity:email"] == "'an@@example' is not a valid e-mail address"
     assert errors["identity:phone"].startswith("'12' is not a valid phone number")
@@ -93,8 +122,12 @@ def test_create_refuses_unreadable_values_with_messages_per_field(session):
 
 
 def test_create_matched_by_the_sync_rule_updates_the_existing_profile(session):
-    existing = create(session, values={"full_name": "Bình", "city": "Huế", "gender": "Female"},
-                      identities={"email": "binh@example.com"}, consent={"sms": "denied"})
+    existing = create(
+        session,
+        values={"full_name": "Bình", "city": "Huế", "gender": "Female"},
+        identities={"email": "binh@example.com"},
+        consent={"sms": "denied"},
+    )
     sync = session.exec(select(SyncRule)).first()
     sync.field_policies = {"gender": "never", "member_level": "fill_empty", "full_name": "fill_empty"}
     session.add(sync)
@@ -103,9 +136,12 @@ def test_create_matched_by_the_sync_rule_updates_the_existing_profile(session):
     session.add(city)
     session.commit()
 
-    result = create(session, values={"full_name": "Trần Thị Bình", "city": "Hà Nội", "gender": "Male",
-                                     "member_level": "Silver"},
-                    identities={"email": "BINH@example.com", "phone": "0912000111"}, consent={"sms": "granted"})
+    result = create(
+        session,
+        values={"full_name": "Trần Thị Bình", "city": "Hà Nội", "gender": "Male", "member_level": "Silver"},
+        identities={"email": "BINH@example.com", "phone": "0912000111"},
+        consent={"sms": "granted"},
+    )
 
     assert result.matched_existing and result.profile_id == existing.profile_id and result.matched_by == "email"
     assert "already exists" in result.message and "updated instead" in result.message
@@ -113,7 +149,12 @@ def test_create_matched_by_the_sync_rule_updates_the_existing_profile(session):
     assert set(result.kept) == {"full_name", "city", "gender"}
     assert "locked" in result.kept["city"]
     profile = session.get(Profile, existing.profile_id)
-    assert (profile.full_name, profile.city, profile.gender, profile.member_level) == ("Bình", "Huế", "Female", "Silver")
+    assert (profile.full_name, profile.city, profile.gender, profile.member_level) == (
+        "Bình",
+        "Huế",
+        "Female",
+        "Silver",
+    )
     kinds = {i.kind: i.value for i in session.exec(select(Identity).where(Identity.profile_id == profile.id)).all()}
     assert kinds == {"email": "binh@example.com", "phone": "+84912000111"}
     assert session.get(Consent, (profile.id, "sms")).status == "granted"
@@ -154,17 +195,24 @@ def test_viewer_cannot_create_or_edit(session):
 
 @pytest.fixture
 def an(session):
-    return create(session, values={"full_name": "Nguyễn Văn An", "city": "Huế"},
-                  identities={"email": "an@example.com"}).profile_id
+    return create(
+        session, values={"full_name": "Nguyễn Văn An", "city": "Huế"}, identities={"email": "an@example.com"}
+    ).profile_id
 
 
 def test_edit_saves_locks_and_audits(session, an, points_field):
-    changes = update_profile_fields(session=session, actor=MARKETER, profile_id=an,
-                                    values={"city": "Hà Nội", "registered_at": "2024-05-01 09:30", "points": "15",
-                                            "full_name": "Nguyễn Văn An"})
+    changes = update_profile_fields(
+        session=session,
+        actor=MARKETER,
+        profile_id=an,
+        values={"city": "Hà Nội", "registered_at": "2024-05-01 09:30", "points": "15", "full_name": "Nguyễn Văn An"},
+    )
     session.commit()
-    assert changes == {"city": ["Huế", "Hà Nội"], "registered_at": [None, "2024-05-01T09:30:00+00:00"],
-                       "points": [None, 15]}
+    assert changes == {
+        "city": ["Huế", "Hà Nội"],
+        "registered_at": [None, "2024-05-01T09:30:00+00:00"],
+        "points": [None, 15],
+    }
     profile = session.get(Profile, an)
     assert profile.city == "Hà Nội" and profile.attributes == {"points": 15}
     assert locked_fields(session=session, profile_id=an) == ["city", "points", "registered_at"]
@@ -252,9 +300,12 @@ def test_add_and_remove_identities(session, an):
         remove_identity(session=session, actor=MARKETER, profile_id=an, identity_id=email.id)
     with pytest.raises(ProfileError, match="is not on profile"):
         remove_identity(session=session, actor=MARKETER, profile_id=other, identity_id=email.id)
-    assert [(e.action, e.details["kind"]) for e in session.exec(
-        select(AuditEvent).where(AuditEvent.action.like("identity.%")).order_by(AuditEvent.id)).all()] == [
-        ("identity.add", "phone"), ("identity.remove", "phone")]
+    assert [
+        (e.action, e.details["kind"])
+        for e in session.exec(
+            select(AuditEvent).where(AuditEvent.action.like("identity.%")).order_by(AuditEvent.id)
+        ).all()
+    ] == [("identity.add", "phone"), ("identity.remove", "phone")]
 
 
 def test_create_matching_a_deactivated_or_deleted_profile(session):
@@ -270,5 +321,6 @@ def test_create_matching_a_deactivated_or_deleted_profile(session):
     session.commit()
     with pytest.raises(ProfileValidationError) as caught:
         create(session, values={"full_name": "Dũng"}, identities={"phone": "0912000777", "email": "d@example.com"})
-    assert caught.value.errors == {"identity:phone": f"Matches profile {made.profile_id}, which is in the trash: "
-                                                     "restore it instead"}
+    assert caught.value.errors == {
+        "identity:phone": f"Matches profile {made.profile_id}, which is in the trash: restore it instead"
+    }

@@ -14,8 +14,7 @@ def _profile_with_provenance(session: Session, name: str) -> int:
     session.add(profile)
     session.flush()
     for key in ("full_name", "city"):
-        session.add(AttributeProvenance(profile_id=profile.id, field_key=key, source_type="manual",
-                                        set_at=utcnow()))
+        session.add(AttributeProvenance(profile_id=profile.id, field_key=key, source_type="manual", set_at=utcnow()))
     session.commit()
     return profile.id
 

@@ -28,8 +28,12 @@ from profile_ui.services.permissions import SYSTEM_ACTOR
 from profile_ui.services.profiles import ProfileFilter
 from profile_ui.services.users import actor_for_email, create_user
 
-ROWS = [["Full Name", "Email", "City"], ["Person 0", "p0@example.com", "Hue"],
-        ["Person 1", "not-an-email", "Hue"], ["Person 2", "p2@example.com", "Hanoi"]]
+ROWS = [
+    ["Full Name", "Email", "City"],
+    ["Person 0", "p0@example.com", "Hue"],
+    ["Person 1", "not-an-email", "Hue"],
+    ["Person 2", "p2@example.com", "Hanoi"],
+]
 
 
 def job_row(engine: sa.Engine, job_id: int) -> ImportJob:
@@ -53,8 +57,9 @@ def app(app_env, db_url: str):
 def test_purge_removes_each_file_when_its_purpose_ends_and_nothing_else(app, tmp_path: Path) -> None:
     data = app.data_dir
     with session_scope() as session:
-        create_user(session=session, actor=SYSTEM_ACTOR, email="m@example.com", password="pw-123456789",
-                    role="marketer")
+        create_user(
+            session=session, actor=SYSTEM_ACTOR, email="m@example.com", password="pw-123456789", role="marketer"
+        )
         marketer = actor_for_email(session=session, email="m@example.com")
     # A: previewed, confirmed, completed (one invalid row: error files)
     a = upload(marketer, xlsx_bytes(tmp_path, ROWS, "a.xlsx"), "a.xlsx")
@@ -111,15 +116,20 @@ def test_purge_removes_each_file_when_its_purpose_ends_and_nothing_else(app, tmp
     assert (report.files.uploads, report.files.previews_cancelled, report.files.sheet_cache) == (3, 1, 2)
     assert job_row(app, job_b.id).status == "cancelled"
     with Session(app) as session:
-        assert session.query(AuditEvent).filter(AuditEvent.action == "import.cancel",
-                                                AuditEvent.object_id == str(job_b.id)).count() == 1
+        assert (
+            session.query(AuditEvent)
+            .filter(AuditEvent.action == "import.cancel", AuditEvent.object_id == str(job_b.id))
+            .count()
+            == 1
+        )
     assert files_in(cache) == set()
     assert error_files <= files_in(data / "import-results") and export.path.is_file()
     assert retention.error_file_available(job_row(app, job_a.id), now=later)
     expires = job_row(app, job_a.id).finished_at + timedelta(hours=72)
     assert retention.error_file_note(job_row(app, job_a.id), now=later) == (
         f"The error file can be downloaded until {expires:%Y-%m-%d %H:%M} UTC; then it is deleted "
-        "(error files are kept 72 hours).")
+        "(error files are kept 72 hours)."
+    )
 
     much_later = now + timedelta(hours=73)  # error files and export links: 72 hours
     report = run_purge(engine=app, now=much_later)
@@ -128,7 +138,8 @@ def test_purge_removes_each_file_when_its_purpose_ends_and_nothing_else(app, tmp
     assert files_in(data / "uploads") == {e.name}
     assert not retention.error_file_available(job_row(app, job_a.id), now=much_later)
     assert retention.error_file_note(job_row(app, job_a.id), now=much_later).startswith(
-        f"The error file was deleted on {expires:%Y-%m-%d %H:%M} UTC")
+        f"The error file was deleted on {expires:%Y-%m-%d %H:%M} UTC"
+    )
 
 
 def test_command_line_purge_reports_each_place_and_leaves_cli_files_alone(app, tmp_path: Path) -> None:
@@ -138,8 +149,12 @@ def test_command_line_purge_reports_each_place_and_leaves_cli_files_alone(app, t
     assert runner.invoke(main, ["import", str(own)], catch_exceptions=False).exit_code == 0
     result = runner.invoke(main, ["purge"], catch_exceptions=False)
     assert result.exit_code == 0
-    for place in ("uploads: removed 0", "cached sheets: removed 0", "import error files: removed 0",
-                  "export files: removed 0"):
+    for place in (
+        "uploads: removed 0",
+        "cached sheets: removed 0",
+        "import error files: removed 0",
+        "export files: removed 0",
+    ):
         assert place in result.output
     assert own.read_bytes() == b"Full Name,Email\nAn,an@example.com\n"  # the user's own file stays
 

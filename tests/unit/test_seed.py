@@ -15,8 +15,21 @@ from sqlmodel import Session, select
 
 from profile_ui.db import make_engine
 from profile_ui.models import (
-    MEMBERSHIP_STATES, AuditEvent, Consent, FieldDefinition, Group, GroupMembership, Identity,
-    LinkedObject, Profile, ProfileTag, Segment, SegmentMember, Tag, TagGroup, User,
+    MEMBERSHIP_STATES,
+    AuditEvent,
+    Consent,
+    FieldDefinition,
+    Group,
+    GroupMembership,
+    Identity,
+    LinkedObject,
+    Profile,
+    ProfileTag,
+    Segment,
+    SegmentMember,
+    Tag,
+    TagGroup,
+    User,
 )
 from profile_ui.seed import DEMO_USERS, seed_workspace
 from profile_ui.services.users import sign_in
@@ -27,10 +40,8 @@ N = 300
 
 
 def seed(engine, lines=None, **options):
-    options = {"profiles": N, "random_seed": 7, "demo_users": False, "only_if_empty": False,
-               **options}
-    return seed_workspace(engine=engine, echo=(lines if lines is not None else []).append,
-                          **options)
+    options = {"profiles": N, "random_seed": 7, "demo_users": False, "only_if_empty": False, **options}
+    return seed_workspace(engine=engine, echo=(lines if lines is not None else []).append, **options)
 
 
 def count(session, model, *where) -> int:
@@ -86,7 +97,8 @@ def test_seed_makes_realistic_profiles_with_everything_attached(engine, session)
     tagged = session.exec(select(Tag.name, Tag.kind, ProfileTag.value).join(ProfileTag)).all()
     assert {name for name, _, _ in tagged} >= {"Stage", "Interest", "Newsletter subscriber"}
     interests_per_profile = Counter(
-        pid for pid in session.exec(select(ProfileTag.profile_id).join(Tag).where(Tag.name == "Interest")))
+        pid for pid in session.exec(select(ProfileTag.profile_id).join(Tag).where(Tag.name == "Interest"))
+    )
     assert max(interests_per_profile.values()) >= 2  # a multi-value tag holds several values
     segment_values = session.exec(select(Segment.name, SegmentMember.value).join(SegmentMember)).all()
     assert {name for name, _ in segment_values} == {"RFM tier", "Churn risk", "Last purchase channel"}
@@ -185,11 +197,18 @@ def test_the_same_seed_gives_the_same_people(sqlite_template, tmp_path):
         path = tmp_path / name
         shutil.copyfile(sqlite_template, path)
         engine = make_engine(f"sqlite:///{path}")
-        seed_workspace(profiles=50, random_seed=random_seed, demo_users=False,
-                       only_if_empty=False, echo=lambda _line: None, engine=engine)
+        seed_workspace(
+            profiles=50,
+            random_seed=random_seed,
+            demo_users=False,
+            only_if_empty=False,
+            echo=lambda _line: None,
+            engine=engine,
+        )
         with Session(engine) as session:
-            rows = session.exec(select(Profile.full_name, Profile.city, Profile.birthday,
-                                       Profile.attributes).order_by(Profile.id)).all()
+            rows = session.exec(
+                select(Profile.full_name, Profile.city, Profile.birthday, Profile.attributes).order_by(Profile.id)
+            ).all()
             rows += session.exec(select(Identity.value).order_by(Identity.id)).all()
         engine.dispose()
         return [tuple(r) if isinstance(r, tuple) else r for r in rows]
@@ -235,12 +254,14 @@ def test_user_create_command_is_audited(cli_database):
     from profile_ui.cli import main
 
     runner = CliRunner()
-    result = runner.invoke(main, ["user", "create", "--email", "Lan@Example.com",
-                                  "--password", "long enough", "--role", "viewer"])
+    result = runner.invoke(
+        main, ["user", "create", "--email", "Lan@Example.com", "--password", "long enough", "--role", "viewer"]
+    )
     assert result.exit_code == 0, result.output
     assert "created viewer lan@example.com" in result.output
-    duplicate = runner.invoke(main, ["user", "create", "--email", "lan@example.com",
-                                     "--password", "long enough", "--role", "admin"])
+    duplicate = runner.invoke(
+        main, ["user", "create", "--email", "lan@example.com", "--password", "long enough", "--role", "admin"]
+    )
     assert duplicate.exit_code != 0 and "already exists" in duplicate.output
     engine = make_engine(cli_database)
     with Session(engine) as session:

@@ -13,8 +13,8 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
-
 from importing.frames import MARKETER, mapping_for, seed_profiles, validated
+
 from profile_ui.models import DEFAULT_IDENTIFIER_KINDS, Group, GroupMembership, SyncRule
 from profile_ui.services import catalog
 from profile_ui.services import workspace_settings as ws
@@ -53,8 +53,9 @@ def admin_sets_phone_only(session) -> None:
 def hand_made_match(session, identities: dict[str, str]) -> int | None:
     """The profile a hand-made profile with these identities was matched to (None: created)."""
     try:
-        result = create_profile(session=session, actor=MARKETER, values={"full_name": "An Nguyen"},
-                                identities=identities, consent={})
+        result = create_profile(
+            session=session, actor=MARKETER, values={"full_name": "An Nguyen"}, identities=identities, consent={}
+        )
     except ProfileValidationError:  # the identity belongs to someone it is not matched to
         session.rollback()
         return None
@@ -66,8 +67,14 @@ def import_match(session, row: dict[str, str]) -> int | None:
     """The profile the import's dry run matched the row to (None: a new profile, or a row
     without an identifier of the rule)."""
     frame = validated([{"full_name": "An Nguyen", **row}])
-    plan = plan_import(session=session, actor=MARKETER, frame=frame, mapping=mapping_for(frame),
-                       options=ImportOptions(), file_name="people.xlsx")
+    plan = plan_import(
+        session=session,
+        actor=MARKETER,
+        frame=frame,
+        mapping=mapping_for(frame),
+        options=ImportOptions(),
+        file_name="people.xlsx",
+    )
     matched = plan.rows["outcome"][0] in ("updated", "unchanged", "merged")
     return plan.rows["profile_id"][0] if matched else None
 
@@ -76,14 +83,23 @@ def membership_match(session, group_id: int, row: dict[str, str]) -> int | None:
     """The profile a member file's row was matched to (None: a new person to invite, or a row
     without an identifier of the rule)."""
     frame = validated([{"full_name": "An Nguyen", "city": "Hanoi", **row}])
-    review = ms.plan_membership(session=session, actor=MARKETER, group_id=group_id, frame=frame,
-                                mapping=mapping_for(frame), options=ImportOptions())
+    review = ms.plan_membership(
+        session=session,
+        actor=MARKETER,
+        group_id=group_id,
+        frame=frame,
+        mapping=mapping_for(frame),
+        options=ImportOptions(),
+    )
     return next((entry["profile_id"] for entry in review["invite"] + review["update"]), None)
 
 
 def matches(session, an: dict[str, int], identity: dict[str, str]) -> list[int | None]:
-    return [hand_made_match(session, identity), import_match(session, identity),
-            membership_match(session, an["group"], identity)]
+    return [
+        hand_made_match(session, identity),
+        import_match(session, identity),
+        membership_match(session, an["group"], identity),
+    ]
 
 
 def test_without_a_rule_the_default_rule_applies_to_all_three(session, an):
@@ -106,4 +122,3 @@ def test_a_new_workspace_starts_with_the_default_rule_saved(session):
     saved = catalog.saved_sync_rule(session)
     assert saved is not None and saved.identifier_kinds == list(DEFAULT_IDENTIFIER_KINDS)
     assert (saved.auto_merge, saved.default_policy) == (False, "overwrite")
-

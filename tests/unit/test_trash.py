@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
+from profile_world import World, build_world, count_rows
 from sqlmodel import Session, select
 
 from profile_ui.jobs.purge import run_purge
@@ -17,8 +18,6 @@ from profile_ui.services.permissions import PermissionDenied
 from profile_ui.services.profiles import ProfileFilter, list_profiles
 from profile_ui.services.trash import TrashError, list_trash, purge_expired, restore_profiles
 from profile_ui.settings import get_settings
-
-from profile_world import World, build_world, count_rows
 
 
 @pytest.fixture
@@ -40,23 +39,30 @@ def test_trash_lists_deleted_profiles_with_who_why_and_until_when(session, world
     assert first.profile_id == world.an and first.full_name == "An Nguyễn"
     assert first.deleted_by == "admin@team.example" and first.reason == "Asked to leave"
     assert first.purge_after == first.deleted_at + timedelta(days=30) and first.restorable
-    assert [i.profile_id for i in list_trash(session=session, actor=world.admin,
-                                             text="an@example.com").items] == [world.an]
+    assert [i.profile_id for i in list_trash(session=session, actor=world.admin, text="an@example.com").items] == [
+        world.an
+    ]
 
 
 @pytest.mark.parametrize("who", ["viewer", "marketer"])
 def test_only_admins_see_and_manage_the_trash(session, world, who):
     actor = getattr(world, who)
-    for call in (lambda: list_trash(session=session, actor=actor),
-                 lambda: restore_profiles(session=session, actor=actor, profile_ids=[world.an]),
-                 lambda: purge_expired(session=session, actor=actor)):
+    for call in (
+        lambda: list_trash(session=session, actor=actor),
+        lambda: restore_profiles(session=session, actor=actor, profile_ids=[world.an]),
+        lambda: purge_expired(session=session, actor=actor),
+    ):
         with pytest.raises(PermissionDenied, match="trash.manage"):
             call()
 
 
 def test_restore_within_the_window_brings_the_profile_back_and_is_audited(session, world):
-    restored = restore_profiles(session=session, actor=world.admin, profile_ids=[world.an],
-                                now=_deleted_at(session, world.an) + timedelta(days=29))
+    restored = restore_profiles(
+        session=session,
+        actor=world.admin,
+        profile_ids=[world.an],
+        now=_deleted_at(session, world.an) + timedelta(days=29),
+    )
     session.commit()
 
     assert restored == [world.an]
@@ -82,8 +88,9 @@ def test_restore_after_the_window_or_of_an_active_profile_is_refused(session, wo
 
 
 def test_a_profile_merged_by_an_import_cannot_be_restored(session, world):
-    session.execute(sa.update(Profile).where(Profile.id == world.gone)
-                    .values(deleted_reason=f"merged into {world.formula}"))
+    session.execute(
+        sa.update(Profile).where(Profile.id == world.gone).values(deleted_reason=f"merged into {world.formula}")
+    )
     session.commit()
     with pytest.raises(TrashError, match="merged into"):
         restore_profiles(session=session, actor=world.admin, profile_ids=[world.gone])
@@ -110,17 +117,16 @@ def test_after_the_purge_the_same_email_imports_as_a_new_person(session, world):
     from importing.frames import outcomes, rule, run_import, validated
 
     sync = rule(session, ["email"])
-    _job, before = run_import(session, validated([{"email": "an@example.com", "full_name": "An Again"}]),
-                              sync=sync)
+    _job, before = run_import(session, validated([{"email": "an@example.com", "full_name": "An Again"}]), sync=sync)
     assert outcomes(before) == {2: "skipped"}  # in the trash: the import leaves it alone
 
     purge_expired(session=session, now=_deleted_at(session, world.an) + timedelta(days=31))
     session.commit()
-    _job, after = run_import(session, validated([{"email": "an@example.com", "full_name": "An Again"}]),
-                             sync=sync)
+    _job, after = run_import(session, validated([{"email": "an@example.com", "full_name": "An Again"}]), sync=sync)
     assert outcomes(after) == {2: "new"}
-    owner = session.execute(sa.select(Identity.profile_id).where(
-        Identity.kind == "email", Identity.value == "an@example.com")).scalar_one()
+    owner = session.execute(
+        sa.select(Identity.profile_id).where(Identity.kind == "email", Identity.value == "an@example.com")
+    ).scalar_one()
     assert owner != world.an and session.get(Profile, owner).full_name == "An Again"
 
 
@@ -133,8 +139,9 @@ def test_purge_job_and_cli(app_env, sqlite_url):
     with Session(engine, expire_on_commit=False) as session:
         built = build_world(session)
         delete_profiles(session=session, actor=built.admin, profile_ids=[built.an], reason="r")
-        session.execute(sa.update(Profile).where(Profile.id == built.gone)
-                        .values(deleted_at=utcnow() - timedelta(days=40)))
+        session.execute(
+            sa.update(Profile).where(Profile.id == built.gone).values(deleted_at=utcnow() - timedelta(days=40))
+        )
         session.commit()
         deleted_at = _deleted_at(session, built.an)
 
@@ -144,8 +151,12 @@ def test_purge_job_and_cli(app_env, sqlite_url):
     assert run_purge(engine=engine, now=deleted_at + timedelta(days=1)).profiles == 0
     assert run_purge(engine=engine, now=deleted_at + timedelta(days=31)).profiles == 1
     with engine.connect() as conn:
-        assert conn.execute(sa.select(sa.func.count()).select_from(Profile)
-                            .where(Profile.status == "deleted")).scalar_one() == 0
+        assert (
+            conn.execute(
+                sa.select(sa.func.count()).select_from(Profile).where(Profile.status == "deleted")
+            ).scalar_one()
+            == 0
+        )
     engine.dispose()
 
 

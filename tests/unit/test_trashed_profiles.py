@@ -8,38 +8,47 @@ from collections.abc import Callable
 
 import pytest
 import sqlalchemy as sa
+from profile_world import World, build_world
 from sqlmodel import Session
 
 from profile_ui.models import AuditEvent, Consent, GroupMembership, Identity, Profile, ProfileTag
 from profile_ui.services import profile_edit, profiles
 from profile_ui.services.profiles import ProfileError, ProfileFilter
 
-from profile_world import World, build_world
-
 
 @pytest.fixture
 def world(session: Session) -> World:
     world = build_world(session)
     # the deleted profile had a tag, a group membership and consent when it went to the trash
-    session.add_all([ProfileTag(profile_id=world.gone, tag_id=world.stage_tag, value="Loyal"),
-                     GroupMembership(group_id=world.group, profile_id=world.gone, state="active"),
-                     Consent(profile_id=world.gone, channel="email", status="granted")])
+    session.add_all(
+        [
+            ProfileTag(profile_id=world.gone, tag_id=world.stage_tag, value="Loyal"),
+            GroupMembership(group_id=world.group, profile_id=world.gone, state="active"),
+            Consent(profile_id=world.gone, channel="email", status="granted"),
+        ]
+    )
     session.commit()
     return world
 
 
 def _state(session: Session, profile_id: int) -> tuple:
     """Everything of a profile the services below could change."""
+
     def rows(model: type, *columns: sa.ColumnElement) -> list:
         return sorted(session.execute(sa.select(*columns).where(model.profile_id == profile_id)).all())
 
     profile = session.get(Profile, profile_id)
     session.refresh(profile)
-    return (profile.status, profile.full_name, profile.city, dict(profile.attributes or {}),
-            rows(ProfileTag, ProfileTag.tag_id, ProfileTag.value),
-            rows(GroupMembership, GroupMembership.group_id, GroupMembership.state),
-            rows(Identity, Identity.kind, Identity.value),
-            rows(Consent, Consent.channel, Consent.status))
+    return (
+        profile.status,
+        profile.full_name,
+        profile.city,
+        dict(profile.attributes or {}),
+        rows(ProfileTag, ProfileTag.tag_id, ProfileTag.value),
+        rows(GroupMembership, GroupMembership.group_id, GroupMembership.state),
+        rows(Identity, Identity.kind, Identity.value),
+        rows(Consent, Consent.channel, Consent.status),
+    )
 
 
 def _identity_id(session: Session, profile_id: int) -> int:
@@ -48,28 +57,36 @@ def _identity_id(session: Session, profile_id: int) -> int:
 
 CHANGES: dict[str, Callable[[Session, World], object]] = {
     "edit fields": lambda s, w: profile_edit.update_profile_fields(
-        session=s, actor=w.marketer, profile_id=w.gone, values={"city": "Huế"}),
+        session=s, actor=w.marketer, profile_id=w.gone, values={"city": "Huế"}
+    ),
     "unlock a field": lambda s, w: profile_edit.unlock_field(
-        session=s, actor=w.admin, profile_id=w.gone, field_key="city"),
+        session=s, actor=w.admin, profile_id=w.gone, field_key="city"
+    ),
     "set consent": lambda s, w: profile_edit.set_consent(
-        session=s, actor=w.marketer, profile_id=w.gone, channel="email", status="denied"),
+        session=s, actor=w.marketer, profile_id=w.gone, channel="email", status="denied"
+    ),
     "add an identity": lambda s, w: profile_edit.add_identity(
-        session=s, actor=w.marketer, profile_id=w.gone, kind="phone", value="+84905550000"),
+        session=s, actor=w.marketer, profile_id=w.gone, kind="phone", value="+84905550000"
+    ),
     "remove an identity": lambda s, w: profile_edit.remove_identity(
-        session=s, actor=w.marketer, profile_id=w.gone, identity_id=_identity_id(s, w.gone)),
+        session=s, actor=w.marketer, profile_id=w.gone, identity_id=_identity_id(s, w.gone)
+    ),
     "deactivate": lambda s, w: profiles.set_profile_status(
-        session=s, actor=w.marketer, profile_id=w.gone, active=False),
+        session=s, actor=w.marketer, profile_id=w.gone, active=False
+    ),
     "tag": lambda s, w: profiles.tag_profiles(
-        session=s, actor=w.marketer, tag_id=w.interest_tag, value="Travel", profile_ids=[w.an, w.gone]),
+        session=s, actor=w.marketer, tag_id=w.interest_tag, value="Travel", profile_ids=[w.an, w.gone]
+    ),
     "tag the trash by filter": lambda s, w: profiles.tag_profiles(
-        session=s, actor=w.marketer, tag_id=w.interest_tag, value="Travel",
-        flt=ProfileFilter(status="deleted")),
-    "untag": lambda s, w: profiles.untag_profile(
-        session=s, actor=w.marketer, profile_id=w.gone, tag_id=w.stage_tag),
+        session=s, actor=w.marketer, tag_id=w.interest_tag, value="Travel", flt=ProfileFilter(status="deleted")
+    ),
+    "untag": lambda s, w: profiles.untag_profile(session=s, actor=w.marketer, profile_id=w.gone, tag_id=w.stage_tag),
     "add to a group": lambda s, w: profiles.add_profiles_to_group(
-        session=s, actor=w.marketer, group_id=w.group, profile_ids=[w.gone]),
+        session=s, actor=w.marketer, group_id=w.group, profile_ids=[w.gone]
+    ),
     "remove from a group": lambda s, w: profiles.remove_profile_from_group(
-        session=s, actor=w.marketer, group_id=w.group, profile_id=w.gone),
+        session=s, actor=w.marketer, group_id=w.group, profile_id=w.gone
+    ),
 }
 
 
@@ -77,8 +94,10 @@ CHANGES: dict[str, Callable[[Session, World], object]] = {
 def test_a_profile_in_the_trash_is_refused_and_left_as_it_was(session, world, change):
     before, an_before = _state(session, world.gone), _state(session, world.an)
     events = session.execute(sa.select(sa.func.count()).select_from(AuditEvent)).scalar_one()
-    with pytest.raises(ProfileError, match="in the trash and cannot be changed: restore it|in the trash cannot "
-                                           "be changed: restore them"):
+    with pytest.raises(
+        ProfileError,
+        match="in the trash and cannot be changed: restore it|in the trash cannot be changed: restore them",
+    ):
         CHANGES[change](session, world)
     session.rollback()
     assert _state(session, world.gone) == before

@@ -7,9 +7,11 @@ MB = 1024 * 1024
 
 
 def test_files_refused_in_the_browser_are_named_with_size_and_limit() -> None:
-    refused = [{"name": "big.csv", "size": int(10.8 * MB), "codes": ["file-too-large"]},
-               {"name": "run.exe", "size": 10, "codes": ["file-invalid-type"]},
-               {"name": "eleventh.csv", "size": 10, "codes": ["too-many-files"]}]
+    refused = [
+        {"name": "big.csv", "size": int(10.8 * MB), "codes": ["file-too-large"]},
+        {"name": "run.exe", "size": 10, "codes": ["file-invalid-type"]},
+        {"name": "eleventh.csv", "size": 10, "codes": ["too-many-files"]},
+    ]
     assert chosen_file_messages(refused, 10 * MB) == [
         "big.csv: the file is 10.8 MB; files up to 10 MB can be imported",
         "run.exe: this file type cannot be imported (use .csv, .tsv, .txt, .xlsx, .xls, .xlsb, .ods)",
@@ -24,10 +26,10 @@ def test_server_answers_become_messages_per_file() -> None:
         "a.csv: the file is 11 MB; files up to 10 MB can be imported",
         "b.csv: not uploaded (2 MB): the server answered 413: too big",
     ]
-    assert answer_messages({"status": 401, "detail": "Please sign in to upload files", "files": files[1:]},
-                           10 * MB) == ["b.csv: not uploaded: your sign-in has ended (Please sign in to upload "
-                                        "files); sign in and upload it again"]
-    assert answer_messages({"status": 403, "detail": "m@x.com is not allowed to import files",
-                            "files": files[1:]}, 10 * MB) == [
-        "b.csv: not uploaded: m@x.com is not allowed to import files"]
+    assert answer_messages(
+        {"status": 401, "detail": "Please sign in to upload files", "files": files[1:]}, 10 * MB
+    ) == ["b.csv: not uploaded: your sign-in has ended (Please sign in to upload files); sign in and upload it again"]
+    assert answer_messages(
+        {"status": 403, "detail": "m@x.com is not allowed to import files", "files": files[1:]}, 10 * MB
+    ) == ["b.csv: not uploaded: m@x.com is not allowed to import files"]
     assert "the connection to the server was lost" in answer_messages({"status": 0, "files": files[1:]}, 10 * MB)[0]

@@ -11,8 +11,16 @@ from sqlmodel import select
 from profile_ui.models import AuditEvent, LoginAttempt, User, UserSession, utcnow
 from profile_ui.services.permissions import SYSTEM_ACTOR, NotSignedIn, PermissionDenied
 from profile_ui.services.users import (
-    SignInError, UserError, actor_for_email, actor_for_token, change_role, create_user,
-    list_users, sign_in, sign_out, unlock_user,
+    SignInError,
+    UserError,
+    actor_for_email,
+    actor_for_token,
+    change_role,
+    create_user,
+    list_users,
+    sign_in,
+    sign_out,
+    unlock_user,
 )
 from profile_ui.settings import get_settings
 
@@ -21,8 +29,7 @@ pytestmark = pytest.mark.usefixtures("fast_password_hashing")
 
 
 def make_user(session, email="ana@example.com", role="marketer", password=PASSWORD) -> User:
-    user = create_user(session=session, actor=SYSTEM_ACTOR, email=email, password=password,
-                       role=role, full_name="Ana")
+    user = create_user(session=session, actor=SYSTEM_ACTOR, email=email, password=password, role=role, full_name="Ana")
     session.commit()
     return user
 
@@ -49,8 +56,7 @@ def test_create_user_is_audited_and_stores_a_password_hash(session):
 def test_duplicate_email_is_refused_whatever_its_case(session):
     make_user(session)
     with pytest.raises(UserError, match="already exists"):
-        create_user(session=session, actor=SYSTEM_ACTOR, email="ANA@example.com",
-                    password=PASSWORD, role="viewer")
+        create_user(session=session, actor=SYSTEM_ACTOR, email="ANA@example.com", password=PASSWORD, role="viewer")
     session.rollback()
     assert len(session.exec(select(User)).all()) == 1
 
@@ -62,8 +68,7 @@ def test_bad_user_input_is_refused_with_a_reason(session):
         ("bob@example.com", PASSWORD, "superuser", "Unknown role"),
     ]:
         with pytest.raises(UserError, match=message):
-            create_user(session=session, actor=SYSTEM_ACTOR, email=email, password=password,
-                        role=role)
+            create_user(session=session, actor=SYSTEM_ACTOR, email=email, password=password, role=role)
         session.rollback()
     assert session.exec(select(User)).all() == []
     assert audit(session, "user.create") == []
@@ -85,8 +90,7 @@ def test_only_admins_manage_users(session, role):
     target = make_user(session, email="target@example.com", role="viewer")
     actor = actor_for_email(session=session, email="someone@example.com")
     with pytest.raises(PermissionDenied, match="settings.manage"):
-        create_user(session=session, actor=actor, email="new@example.com", password=PASSWORD,
-                    role="admin")
+        create_user(session=session, actor=actor, email="new@example.com", password=PASSWORD, role="admin")
     with pytest.raises(PermissionDenied):
         change_role(session=session, actor=actor, user_id=target.id, role="admin")
     with pytest.raises(PermissionDenied):
@@ -102,7 +106,9 @@ def test_admin_lists_users_with_their_roles(session):
     make_user(session, email="a@example.com", role="admin")
     admin = actor_for_email(session=session, email="a@example.com")
     assert [(u.email, role) for u, role in list_users(session=session, actor=admin)] == [
-        ("a@example.com", "admin"), ("b@example.com", "viewer")]
+        ("a@example.com", "admin"),
+        ("b@example.com", "viewer"),
+    ]
 
 
 # ---------------------------------------------------------------- sign-in and sessions
@@ -121,8 +127,7 @@ def test_sign_in_returns_a_token_that_resolves_to_the_user(session):
 
 def test_wrong_credentials_raise_and_create_no_session(session):
     make_user(session)
-    tries = [("ana@example.com", "wrong password"), ("nobody@example.com", PASSWORD),
-             ("ana@example.com", "")]
+    tries = [("ana@example.com", "wrong password"), ("nobody@example.com", PASSWORD), ("ana@example.com", "")]
     for email, password in tries:
         with pytest.raises(SignInError, match="Wrong e-mail or password"):
             sign_in(session=session, email=email, password=password)

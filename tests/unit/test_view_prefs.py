@@ -9,8 +9,14 @@ from sqlmodel import select
 from profile_ui.models import AuditEvent, Tag, TagGroup
 from profile_ui.services.permissions import BUILTIN_ROLES, Actor, PermissionDenied
 from profile_ui.services.view_prefs import (
-    DEFAULT_COLUMNS, ViewPrefsError, column_options, get_default_list_view, get_list_view, reset_list_view,
-    save_default_list_view, save_list_view,
+    DEFAULT_COLUMNS,
+    ViewPrefsError,
+    column_options,
+    get_default_list_view,
+    get_list_view,
+    reset_list_view,
+    save_default_list_view,
+    save_list_view,
 )
 from profile_ui.services.workspace_settings import create_field, delete_field, delete_tag
 
@@ -34,13 +40,17 @@ def test_builtin_default_then_admin_default_then_own_choice(session, stage):
     view = get_list_view(session=session, actor=ANN)
     assert (view.columns, view.page_size, view.source) == (DEFAULT_COLUMNS, 50, "builtin")
 
-    save_default_list_view(session=session, actor=ADMIN, columns=["full_name", f"tag:{stage}", "identity:email"],
-                           page_size=100)
+    save_default_list_view(
+        session=session, actor=ADMIN, columns=["full_name", f"tag:{stage}", "identity:email"], page_size=100
+    )
     session.commit()
     for user in (ANN, BOB):
         view = get_list_view(session=session, actor=user)
         assert (view.columns, view.page_size, view.source) == (
-            ["full_name", f"tag:{stage}", "identity:email"], 100, "default")
+            ["full_name", f"tag:{stage}", "identity:email"],
+            100,
+            "default",
+        )
 
     save_list_view(session=session, actor=ANN, columns=["identity:phone", "city", "full_name", "city"], page_size=25)
     session.commit()

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from profile_ui.models import (
-    FIELD_TYPES, IMPORT_STATUSES, MERGE_POLICIES, SYSTEM_COLUMNS, FieldType, ImportStatus, MergePolicy, Profile,
+    FIELD_TYPES,
+    IMPORT_STATUSES,
+    MERGE_POLICIES,
+    SYSTEM_COLUMNS,
+    FieldType,
+    ImportStatus,
+    MergePolicy,
+    Profile,
 )
 from profile_ui.services.bootstrap import SYSTEM_FIELDS
 from profile_ui.services.importing import jobs as import_jobs

@@ -7,8 +7,18 @@ import pytest
 from sqlmodel import select
 
 from profile_ui.models import (
-    AttributeProvenance, AuditEvent, FieldDefinition, GroupMembership, Identity, Profile, ProfileTag, Role,
-    SegmentMember, SyncRule, Tag, User,
+    AttributeProvenance,
+    AuditEvent,
+    FieldDefinition,
+    GroupMembership,
+    Identity,
+    Profile,
+    ProfileTag,
+    Role,
+    SegmentMember,
+    SyncRule,
+    Tag,
+    User,
 )
 from profile_ui.services import workspace_settings as ws
 from profile_ui.services.permissions import BUILTIN_ROLES, Actor, PermissionDenied
@@ -17,19 +27,25 @@ from profile_ui.services.users import create_user
 from profile_ui.services.workspace_settings import SettingsError
 
 ADMIN = Actor(user_id=1, email="admin@example.com", role="admin", permissions=frozenset(BUILTIN_ROLES["admin"][1]))
-MARKETER = Actor(user_id=2, email="marketer@example.com", role="marketer",
-                 permissions=frozenset(BUILTIN_ROLES["marketer"][1]))
+MARKETER = Actor(
+    user_id=2, email="marketer@example.com", role="marketer", permissions=frozenset(BUILTIN_ROLES["marketer"][1])
+)
 VIEWER = Actor(user_id=3, email="viewer@example.com", role="viewer", permissions=frozenset(BUILTIN_ROLES["viewer"][1]))
 
 
 def audit(session) -> list[tuple[str, str | None]]:
-    return [(e.action, e.object_id) for e in session.exec(
-        select(AuditEvent).where(AuditEvent.action.like("settings.%")).order_by(AuditEvent.id)).all()]
+    return [
+        (e.action, e.object_id)
+        for e in session.exec(
+            select(AuditEvent).where(AuditEvent.action.like("settings.%")).order_by(AuditEvent.id)
+        ).all()
+    ]
 
 
 def person(session, name: str, email: str, **values: str) -> int:
-    result = create_profile(session=session, actor=MARKETER, values={"full_name": name, **values},
-                            identities={"email": email})
+    result = create_profile(
+        session=session, actor=MARKETER, values={"full_name": name, **values}, identities={"email": email}
+    )
     session.commit()
     return result.profile_id
 
@@ -70,9 +86,13 @@ def test_custom_field_lifecycle(session):
     assert session.get(Profile, keep).attributes == {"size": "M"}
     assert session.get(AttributeProvenance, (an, "diem_thuong")) is None
     assert audit(session) == [
-        ("settings.field.create", "diem_thuong"), ("settings.field.create", "size"),
-        ("settings.field.update", "diem_thuong"), ("settings.field.update", "diem_thuong"),
-        ("settings.field.update", "diem_thuong"), ("settings.field.delete", "diem_thuong")]
+        ("settings.field.create", "diem_thuong"),
+        ("settings.field.create", "size"),
+        ("settings.field.update", "diem_thuong"),
+        ("settings.field.update", "diem_thuong"),
+        ("settings.field.update", "diem_thuong"),
+        ("settings.field.delete", "diem_thuong"),
+    ]
 
 
 def test_system_fields_change_only_required_and_options(session):
@@ -89,8 +109,9 @@ def test_system_fields_change_only_required_and_options(session):
         ws.delete_field(session=session, actor=ADMIN, key="full_name")
     # the create form now requires the city
     with pytest.raises(ProfileValidationError) as caught:
-        create_profile(session=session, actor=MARKETER, values={"full_name": "An"}, identities={"email": "a@b.co"},
-                       consent={})
+        create_profile(
+            session=session, actor=MARKETER, values={"full_name": "An"}, identities={"email": "a@b.co"}, consent={}
+        )
     assert caught.value.errors == {"city": "City is required"}
 
 
@@ -101,8 +122,9 @@ def test_a_new_required_custom_field_is_required_by_the_create_form(session):
     with pytest.raises(ProfileValidationError) as caught:
         create_profile(session=session, actor=MARKETER, values={"full_name": "An"}, identities={"email": "a@b.co"})
     assert caught.value.errors == {"store": "Store is required"}
-    assert create_profile(session=session, actor=MARKETER, values={"full_name": "An", "store": "Huế"},
-                          identities={"email": "a@b.co"}).profile_id
+    assert create_profile(
+        session=session, actor=MARKETER, values={"full_name": "An", "store": "Huế"}, identities={"email": "a@b.co"}
+    ).profile_id
 
 
 def test_reorder_fields(session):
@@ -135,19 +157,27 @@ def test_tag_groups_and_tags(session):
     ws.rename_tag_group(session=session, actor=ADMIN, group_id=group.id, name="Hobbies")
     session.commit()
     assert [(g.name, [t.name for t in tags]) for g, tags in ws.list_tag_groups(session=session, actor=VIEWER)] == [
-        ("Hobbies", ["Interest", "Lifecycle stage"])]
+        ("Hobbies", ["Interest", "Lifecycle stage"])
+    ]
     assert ws.delete_tag(session=session, actor=ADMIN, tag_id=interest.id) == 2
     assert ws.delete_tag_group(session=session, actor=ADMIN, group_id=group.id) == 0
     session.commit()
     assert session.exec(select(Tag)).all() == [] and session.exec(select(ProfileTag)).all() == []
     assert [a for a, _ in audit(session)] == [
-        "settings.tag_group.create", "settings.tag.create", "settings.tag.create", "settings.tag.update",
-        "settings.tag_group.rename", "settings.tag.delete", "settings.tag_group.delete"]
+        "settings.tag_group.create",
+        "settings.tag.create",
+        "settings.tag.create",
+        "settings.tag.update",
+        "settings.tag_group.rename",
+        "settings.tag.delete",
+        "settings.tag_group.delete",
+    ]
 
 
 def test_segments_and_groups(session):
-    segment = ws.create_segment(session=session, actor=ADMIN, name="Big spenders", description="RFM 5",
-                                filter={"member_level": "Gold"})
+    segment = ws.create_segment(
+        session=session, actor=ADMIN, name="Big spenders", description="RFM 5", filter={"member_level": "Gold"}
+    )
     group = ws.create_group(session=session, actor=ADMIN, name="VIP Club")
     session.commit()
     assert segment.source == "filter"
@@ -168,8 +198,13 @@ def test_segments_and_groups(session):
     assert session.exec(select(SegmentMember)).all() == [] and session.exec(select(GroupMembership)).all() == []
     assert session.get(Profile, an) is not None
     assert [a for a, _ in audit(session)] == [
-        "settings.segment.create", "settings.group.create", "settings.segment.update", "settings.group.update",
-        "settings.segment.delete", "settings.group.delete"]
+        "settings.segment.create",
+        "settings.group.create",
+        "settings.segment.update",
+        "settings.group.update",
+        "settings.segment.delete",
+        "settings.group.delete",
+    ]
 
 
 # ---------------------------------------------------------------- sync rule, identity kinds, consent
@@ -178,11 +213,21 @@ def test_segments_and_groups(session):
 def test_sync_rule_update_is_checked_and_used_by_create(session):
     loyalty = ws.create_identity_kind(session=session, actor=ADMIN, label="Loyalty card")
     assert loyalty.key == "loyalty_card"
-    rule = ws.update_sync_rule(session=session, actor=ADMIN, identifier_kinds=["loyalty_card", "email"],
-                               auto_merge=True, default_policy="fill_empty", field_policies={"city": "overwrite"})
+    rule = ws.update_sync_rule(
+        session=session,
+        actor=ADMIN,
+        identifier_kinds=["loyalty_card", "email"],
+        auto_merge=True,
+        default_policy="fill_empty",
+        field_policies={"city": "overwrite"},
+    )
     session.commit()
     assert (rule.identifier_kinds, rule.auto_merge, rule.default_policy, rule.field_policies) == (
-        ["loyalty_card", "email"], True, "fill_empty", {"city": "overwrite"})
+        ["loyalty_card", "email"],
+        True,
+        "fill_empty",
+        {"city": "overwrite"},
+    )
     for kwargs, message in [
         ({"identifier_kinds": ["email", "email"]}, "only once"),
         ({"identifier_kinds": ["fax"]}, "not an identity kind"),
@@ -193,11 +238,18 @@ def test_sync_rule_update_is_checked_and_used_by_create(session):
     ]:
         with pytest.raises(SettingsError, match=message):
             ws.update_sync_rule(session=session, actor=ADMIN, **kwargs)
-    an = create_profile(session=session, actor=MARKETER, values={"full_name": "An", "city": "Huế"},
-                        identities={"email": "an@example.com", "loyalty_card": "L-1"}).profile_id
-    again = create_profile(session=session, actor=MARKETER, values={"full_name": "An Nguyễn", "city": "Vinh",
-                                                                    "gender": "Male"},
-                           identities={"loyalty_card": "L-1", "phone": "0912000999"})
+    an = create_profile(
+        session=session,
+        actor=MARKETER,
+        values={"full_name": "An", "city": "Huế"},
+        identities={"email": "an@example.com", "loyalty_card": "L-1"},
+    ).profile_id
+    again = create_profile(
+        session=session,
+        actor=MARKETER,
+        values={"full_name": "An Nguyễn", "city": "Vinh", "gender": "Male"},
+        identities={"loyalty_card": "L-1", "phone": "0912000999"},
+    )
     session.commit()
     assert again.matched_existing and again.profile_id == an and again.matched_by == "loyalty_card"
     profile = session.get(Profile, an)
@@ -212,7 +264,11 @@ def test_identity_kinds(session):
     ws.update_sync_rule(session=session, actor=ADMIN, identifier_kinds=["email", "crm_id"])
     session.commit()
     assert [k.key for k in ws.list_identity_kinds(session=session, actor=VIEWER)] == [
-        "user_id", "email", "phone", "crm_id"]
+        "user_id",
+        "email",
+        "phone",
+        "crm_id",
+    ]
     with pytest.raises(SettingsError, match="built in"):
         ws.delete_identity_kind(session=session, actor=ADMIN, key="email")
     an = person(session, "An", "an@example.com")
@@ -224,16 +280,21 @@ def test_identity_kinds(session):
     ws.delete_identity_kind(session=session, actor=ADMIN, key="crm_id")
     session.commit()
     assert session.exec(select(SyncRule)).first().identifier_kinds == ["email"]
-    assert ws.consent_channels() == [("email", "E-mail"), ("sms", "SMS"), ("push", "Push notification"),
-                                     ("phone", "Phone call")]
+    assert ws.consent_channels() == [
+        ("email", "E-mail"),
+        ("sms", "SMS"),
+        ("push", "Push notification"),
+        ("phone", "Phone call"),
+    ]
 
 
 # ---------------------------------------------------------------- users and roles
 
 
 def test_roles_and_users(session):
-    admin_user = create_user(session=session, actor=ADMIN, email="boss@example.com", password="long-enough-2",
-                             role="admin")
+    admin_user = create_user(
+        session=session, actor=ADMIN, email="boss@example.com", password="long-enough-2", role="admin"
+    )
     session.commit()
     me = Actor(user_id=admin_user.id, email=admin_user.email, role="admin", permissions=ADMIN.permissions)
     permissions = ws.available_permissions(session=session, actor=ADMIN)
@@ -245,8 +306,7 @@ def test_roles_and_users(session):
     with pytest.raises(SettingsError, match="built-in"):
         ws.update_role(session=session, actor=me, role_id=viewer_role.id, permissions=["settings.manage"])
     ws.update_role(session=session, actor=me, role_id=role.id, permissions=["profiles.view"])
-    user = ws.create_user(session=session, actor=me, email="ana@example.com", password="long-enough-1",
-                          role="Analyst")
+    user = ws.create_user(session=session, actor=me, email="ana@example.com", password="long-enough-1", role="Analyst")
     session.commit()
     assert {r.name: n for r, n in ws.list_roles(session=session, actor=me)}["Analyst"] == 1
     with pytest.raises(SettingsError, match="give them another role"):
@@ -259,7 +319,11 @@ def test_roles_and_users(session):
     with pytest.raises(SettingsError, match="your own account"):
         ws.set_user_active(session=session, actor=me, user_id=admin_user.id, active=False)
     assert [a for a, _ in audit(session)] == [
-        "settings.role.create", "settings.role.update", "settings.role.delete", "settings.user.deactivate"]
+        "settings.role.create",
+        "settings.role.update",
+        "settings.role.delete",
+        "settings.user.deactivate",
+    ]
 
 
 # ---------------------------------------------------------------- permissions

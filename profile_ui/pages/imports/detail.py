@@ -17,12 +17,12 @@ from ...db import session_scope
 from ...models import utcnow
 from ...services import retention
 from ...services.importing import jobs as import_jobs
-from ...services.importing.undo import ImportUndoError, undo_import
 from ...services.importing.progress import read_progress
 from ...services.importing.results import reasons_text, row_results
+from ...services.importing.undo import ImportUndoError, undo_import
 from ...services.permissions import PROFILES_IMPORT, Actor
-from ...state.base import AppState, guarded
 from ...services.users import user_emails
+from ...state.base import AppState, guarded
 from .history import duration_text, status_text, totals_text
 from .wizard_state import _format_changes
 
@@ -94,7 +94,8 @@ class ImportDetailState(AppState):
             self.file, self.kind, self.raw_status = job.file_name, job.kind, job.status
             self.status = status_text(job)
             self.who = user_emails(session=session, actor=actor, user_ids={job.created_by or 0}).get(
-                job.created_by or 0, "system")
+                job.created_by or 0, "system"
+            )
             self.created = job.created_at.strftime("%Y-%m-%d %H:%M UTC")
             self.duration = duration_text(job.started_at, job.finished_at)
             self.totals = totals_text(job.counts)
@@ -114,8 +115,7 @@ class ImportDetailState(AppState):
             self.can_undo = mine and job.status == import_jobs.COMPLETED
             self.can_cancel = mine and job.status in (import_jobs.QUEUED, import_jobs.AWAITING_CONFIRMATION)
             # a membership file is not confirmed: its review page applies it (S.kind links there)
-            self.can_confirm = (mine and job.status == import_jobs.AWAITING_CONFIRMATION
-                                and job.kind != "membership")
+            self.can_confirm = mine and job.status == import_jobs.AWAITING_CONFIRMATION and job.kind != "membership"
             options = import_jobs.job_options(job)
             mapping = import_jobs.job_mapping(job)
             mapped = ", ".join(f"{h} → {t}" for h, t in mapping.columns.items() if t)
@@ -127,8 +127,10 @@ class ImportDetailState(AppState):
             if options.tag_ids:
                 parts.append(f"Tags for every row: {len(options.tag_ids)}")
             parts.append(f"Tags column: {options.tags_mode}")
-            parts.append("Look-alikes of existing profiles: "
-                         + ("created anyway" if options.possible_duplicates == "create" else "sent to review"))
+            parts.append(
+                "Look-alikes of existing profiles: "
+                + ("created anyway" if options.possible_duplicates == "create" else "sent to review")
+            )
             self.settings_text = " · ".join(parts)
             if with_rows:
                 self._load_rows(session, actor)
@@ -144,15 +146,26 @@ class ImportDetailState(AppState):
         return f"about {int(elapsed * (total - done) / done)} s left"
 
     def _load_rows(self, session: Any, actor: Actor) -> None:
-        rows, count = row_results(session=session, actor=actor, job_id=self.shown_id,
-                                  outcome=None if self.outcome == "all" else self.outcome,
-                                  offset=(self.page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+        rows, count = row_results(
+            session=session,
+            actor=actor,
+            job_id=self.shown_id,
+            outcome=None if self.outcome == "all" else self.outcome,
+            offset=(self.page - 1) * PAGE_SIZE,
+            limit=PAGE_SIZE,
+        )
         self.row_count = count
         self.pages = max(1, -(-count // PAGE_SIZE))
-        self.rows = [ResultRow(row=r["row_number"], outcome=r["outcome"],
-                               profile=str(r["profile_id"] or ""),
-                               changes=_format_changes(r["changes"]),
-                               reasons=reasons_text(r["errors"])) for r in rows]
+        self.rows = [
+            ResultRow(
+                row=r["row_number"],
+                outcome=r["outcome"],
+                profile=str(r["profile_id"] or ""),
+                changes=_format_changes(r["changes"]),
+                reasons=reasons_text(r["errors"]),
+            )
+            for r in rows
+        ]
 
     @rx.event
     @guarded
@@ -292,7 +305,8 @@ S = ImportDetailState
 
 def _row(row: ResultRow) -> rx.Component:
     return rx.table.row(
-        rx.table.row_header_cell(row.row), rx.table.cell(rx.badge(row.outcome)),
+        rx.table.row_header_cell(row.row),
+        rx.table.cell(rx.badge(row.outcome)),
         rx.table.cell(rx.cond(row.profile != "", rx.link(row.profile, href="/profiles/" + row.profile))),
         rx.table.cell(rx.text(row.changes, size="2")),
         rx.table.cell(rx.text(row.reasons, size="2", color_scheme="red")),
@@ -305,62 +319,99 @@ def content() -> rx.Component:
         "Profiles this import created are deleted, fields it changed get their earlier values "
         "back, and identities, tags, consent and segment memberships it added are removed. "
         "Anything changed since by hand or by a later import that is still in effect is kept "
-        "and listed. Merges stay merged.")
+        "and listed. Merges stay merged."
+    )
     return rx.cond(
-        S.missing != "", rx.text(S.missing),
+        S.missing != "",
+        rx.text(S.missing),
         rx.vstack(
             rx.heading(S.file, size="5", as_="h2"),
             rx.text(f"{S.kind} import by {S.who}, {S.created}", color_scheme="gray"),
-            rx.hstack(rx.text("Status:"), rx.badge(S.status, size="2", role="status",
-                                                   aria_label="Import status"), align="center"),
-            rx.cond(S.progress_text != "", rx.vstack(
-                rx.progress(value=S.progress, max=100, width="320px",
-                            aria_label="Import progress"),
-                rx.text(S.progress_text, size="2", aria_label="Progress", role="status"),
-                rx.cond(S.eta != "", rx.text(S.eta, size="2", color_scheme="gray")),
-                spacing="1")),
+            rx.hstack(
+                rx.text("Status:"),
+                rx.badge(S.status, size="2", role="status", aria_label="Import status"),
+                align="center",
+            ),
+            rx.cond(
+                S.progress_text != "",
+                rx.vstack(
+                    rx.progress(value=S.progress, max=100, width="320px", aria_label="Import progress"),
+                    rx.text(S.progress_text, size="2", aria_label="Progress", role="status"),
+                    rx.cond(S.eta != "", rx.text(S.eta, size="2", color_scheme="gray")),
+                    spacing="1",
+                ),
+            ),
             rx.cond(S.duration != "", rx.text(f"Took {S.duration}", size="2")),
             rx.cond(S.totals != "", rx.text(S.totals, aria_label="Totals")),
-            rx.cond(S.error != "", rx.callout.root(rx.callout.text(S.error), color_scheme="red",
-                                                   role="alert")),
+            rx.cond(S.error != "", rx.callout.root(rx.callout.text(S.error), color_scheme="red", role="alert")),
             rx.text(S.settings_text, size="2", color_scheme="gray"),
-            rx.cond(S.error_file_note != "", rx.text(S.error_file_note, size="2",
-                                                      aria_label="Error file")),
-            rx.cond(S.undo_result != "", rx.callout.root(rx.callout.text(S.undo_result),
-                                                         color_scheme="green", role="status")),
+            rx.cond(S.error_file_note != "", rx.text(S.error_file_note, size="2", aria_label="Error file")),
+            rx.cond(
+                S.undo_result != "",
+                rx.callout.root(rx.callout.text(S.undo_result), color_scheme="green", role="status"),
+            ),
             rx.hstack(
                 rx.cond(S.can_confirm, rx.button("Confirm import", on_click=S.confirm)),
-                rx.cond((S.kind == "membership") & (S.raw_status == "awaiting_confirmation"),
-                        rx.link(rx.button("Review members"), href=f"{routes.IMPORTS}/{S.shown_id}/review")),
-                rx.cond(S.can_cancel, rx.button("Cancel import", color_scheme="red", variant="soft",
-                                                on_click=S.cancel)),
-                rx.cond(S.has_error_file, rx.button("Download the error file", variant="soft",
-                                                    on_click=S.download_errors)),
-                rx.cond(S.can_undo, rx.button("Undo import", color_scheme="red", variant="soft",
-                                              on_click=S.set_undo_open(True))),
-                spacing="3"),
-            confirm_dialog(title=f"Undo the import of {S.file}?", message=undo_message,
-                           is_open=S.undo_open, on_open_change=S.set_undo_open,
-                           on_confirm=S.undo, confirm_label="Undo import", danger=True),
+                rx.cond(
+                    (S.kind == "membership") & (S.raw_status == "awaiting_confirmation"),
+                    rx.link(rx.button("Review members"), href=f"{routes.IMPORTS}/{S.shown_id}/review"),
+                ),
+                rx.cond(
+                    S.can_cancel, rx.button("Cancel import", color_scheme="red", variant="soft", on_click=S.cancel)
+                ),
+                rx.cond(
+                    S.has_error_file, rx.button("Download the error file", variant="soft", on_click=S.download_errors)
+                ),
+                rx.cond(
+                    S.can_undo,
+                    rx.button("Undo import", color_scheme="red", variant="soft", on_click=S.set_undo_open(True)),
+                ),
+                spacing="3",
+            ),
+            confirm_dialog(
+                title=f"Undo the import of {S.file}?",
+                message=undo_message,
+                is_open=S.undo_open,
+                on_open_change=S.set_undo_open,
+                on_confirm=S.undo,
+                confirm_label="Undo import",
+                danger=True,
+            ),
             rx.hstack(
                 rx.el.label("Show rows", html_for="detail-outcome"),
-                rx.el.select(*[rx.el.option(o.capitalize(), value=o) for o in outcomes],
-                             id="detail-outcome", value=S.outcome, on_change=S.set_outcome),
-                align="center"),
+                rx.el.select(
+                    *[rx.el.option(o.capitalize(), value=o) for o in outcomes],
+                    id="detail-outcome",
+                    value=S.outcome,
+                    on_change=S.set_outcome,
+                ),
+                align="center",
+            ),
             rx.table.root(
-                rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in (
-                    "Row", "Outcome", "Profile", "Changes", "Reasons")])),
+                rx.table.header(
+                    rx.table.row(
+                        *[rx.table.column_header_cell(h) for h in ("Row", "Outcome", "Profile", "Changes", "Reasons")]
+                    )
+                ),
                 rx.table.body(rx.foreach(S.rows, _row)),
-                aria_label="Row results", width="100%"),
+                aria_label="Row results",
+                width="100%",
+            ),
             rx.hstack(
-                rx.button("Previous page", size="1", variant="soft", disabled=S.page <= 1,
-                          on_click=S.set_page(S.page - 1)),
+                rx.button(
+                    "Previous page", size="1", variant="soft", disabled=S.page <= 1, on_click=S.set_page(S.page - 1)
+                ),
                 rx.text(f"Page {S.page} of {S.pages} ({S.row_count} rows)", size="2"),
-                rx.button("Next page", size="1", variant="soft", disabled=S.page >= S.pages,
-                          on_click=S.set_page(S.page + 1)),
-                align="center"),
-            spacing="3", width="100%", align="start",
-        ))
+                rx.button(
+                    "Next page", size="1", variant="soft", disabled=S.page >= S.pages, on_click=S.set_page(S.page + 1)
+                ),
+                align="center",
+            ),
+            spacing="3",
+            width="100%",
+            align="start",
+        ),
+    )
 
 
 def page() -> rx.Component:

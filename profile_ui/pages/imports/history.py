@@ -9,12 +9,12 @@ from typing import Any
 import reflex as rx
 
 from ... import routes
+from ...components.shell import shell
 from ...db import session_scope
 from ...models import IMPORT_KINDS, IMPORT_STATUSES, ImportJob
 from ...services import users
 from ...services.importing import jobs as import_jobs
 from ...services.permissions import PROFILES_IMPORT
-from ...components.shell import shell
 from ...state.base import AppState, guarded
 
 TITLE = "Imports"
@@ -64,18 +64,27 @@ class ImportsState(AppState):
         status = None if self.status_filter == "all" else self.status_filter
         kind = None if self.kind_filter == "all" else self.kind_filter
         with session_scope() as session:
-            jobs, _total = import_jobs.list_imports(session=session, actor=actor, status=status,
-                                                    kind=kind, limit=LIST_LIMIT)
-            emails = users.user_emails(session=session, actor=actor,
-                                       user_ids={j.created_by for j in jobs if j.created_by})
-            self.lines = [ImportLine(
-                id=j.id, file=j.file_name, kind=j.kind,
-                who=emails.get(j.created_by or 0, "system"),
-                when=j.created_at.strftime("%Y-%m-%d %H:%M"), status=status_text(j),
-                duration=duration_text(j.started_at, j.finished_at), totals=totals_text(j.counts),
-                link=import_jobs.report_link(j.id),
-                can_cancel=j.status in (import_jobs.QUEUED, import_jobs.AWAITING_CONFIRMATION),
-            ) for j in jobs]
+            jobs, _total = import_jobs.list_imports(
+                session=session, actor=actor, status=status, kind=kind, limit=LIST_LIMIT
+            )
+            emails = users.user_emails(
+                session=session, actor=actor, user_ids={j.created_by for j in jobs if j.created_by}
+            )
+            self.lines = [
+                ImportLine(
+                    id=j.id,
+                    file=j.file_name,
+                    kind=j.kind,
+                    who=emails.get(j.created_by or 0, "system"),
+                    when=j.created_at.strftime("%Y-%m-%d %H:%M"),
+                    status=status_text(j),
+                    duration=duration_text(j.started_at, j.finished_at),
+                    totals=totals_text(j.counts),
+                    link=import_jobs.report_link(j.id),
+                    can_cancel=j.status in (import_jobs.QUEUED, import_jobs.AWAITING_CONFIRMATION),
+                )
+                for j in jobs
+            ]
 
     @rx.event
     @guarded
@@ -114,42 +123,85 @@ class ImportsState(AppState):
 def _line(line: ImportLine) -> rx.Component:
     return rx.table.row(
         rx.table.row_header_cell(rx.link(line.file, href=line.link)),
-        rx.table.cell(line.kind), rx.table.cell(line.who), rx.table.cell(line.when),
-        rx.table.cell(rx.badge(line.status)), rx.table.cell(line.duration),
+        rx.table.cell(line.kind),
+        rx.table.cell(line.who),
+        rx.table.cell(line.when),
+        rx.table.cell(rx.badge(line.status)),
+        rx.table.cell(line.duration),
         rx.table.cell(rx.text(line.totals, size="2")),
-        rx.table.cell(rx.cond(line.can_cancel, rx.button(
-            "Cancel", size="1", variant="soft", color_scheme="red",
-            aria_label=f"Cancel import of {line.file}", on_click=ImportsState.cancel(line.id)))),
+        rx.table.cell(
+            rx.cond(
+                line.can_cancel,
+                rx.button(
+                    "Cancel",
+                    size="1",
+                    variant="soft",
+                    color_scheme="red",
+                    aria_label=f"Cancel import of {line.file}",
+                    on_click=ImportsState.cancel(line.id),
+                ),
+            )
+        ),
     )
 
 
 def _filter(label: str, id_: str, choices: tuple[str, ...], value: rx.Var, on_change: Any) -> rx.Component:
     return rx.hstack(
         rx.el.label(label, html_for=id_),
-        rx.el.select(*[rx.el.option(c.replace("_", " ").capitalize(), value=c) for c in ("all", *choices)],
-                     id=id_, value=value, on_change=on_change),
-        align="center")
+        rx.el.select(
+            *[rx.el.option(c.replace("_", " ").capitalize(), value=c) for c in ("all", *choices)],
+            id=id_,
+            value=value,
+            on_change=on_change,
+        ),
+        align="center",
+    )
 
 
 def page() -> rx.Component:
     return shell(
         rx.vstack(
             rx.hstack(
-                rx.button(rx.link(rx.icon("upload", size=16, aria_hidden="true"), "New import",
-                                  href=routes.IMPORT_NEW, underline="none"), as_child=True),
-                _filter("Status", "imports-status", IMPORT_STATUSES, ImportsState.status_filter,
-                        ImportsState.set_status_filter),
-                _filter("Kind", "imports-kind", IMPORT_KINDS, ImportsState.kind_filter,
-                        ImportsState.set_kind_filter),
-                spacing="5", align="center"),
-            rx.cond(ImportsState.lines.length() > 0,
-                    rx.table.root(
-                        rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in (
-                            "File", "Kind", "Who", "When", "Status", "Duration", "Totals", "")])),
-                        rx.table.body(rx.foreach(ImportsState.lines, _line)),
-                        aria_label="Imports", width="100%"),
-                    rx.text("No imports yet.")),
-            spacing="4", width="100%",
+                rx.button(
+                    rx.link(
+                        rx.icon("upload", size=16, aria_hidden="true"),
+                        "New import",
+                        href=routes.IMPORT_NEW,
+                        underline="none",
+                    ),
+                    as_child=True,
+                ),
+                _filter(
+                    "Status",
+                    "imports-status",
+                    IMPORT_STATUSES,
+                    ImportsState.status_filter,
+                    ImportsState.set_status_filter,
+                ),
+                _filter("Kind", "imports-kind", IMPORT_KINDS, ImportsState.kind_filter, ImportsState.set_kind_filter),
+                spacing="5",
+                align="center",
+            ),
+            rx.cond(
+                ImportsState.lines.length() > 0,
+                rx.table.root(
+                    rx.table.header(
+                        rx.table.row(
+                            *[
+                                rx.table.column_header_cell(h)
+                                for h in ("File", "Kind", "Who", "When", "Status", "Duration", "Totals", "")
+                            ]
+                        )
+                    ),
+                    rx.table.body(rx.foreach(ImportsState.lines, _line)),
+                    aria_label="Imports",
+                    width="100%",
+                ),
+                rx.text("No imports yet."),
+            ),
+            spacing="4",
+            width="100%",
         ),
-        route=routes.IMPORTS, title=TITLE,
+        route=routes.IMPORTS,
+        title=TITLE,
     )

@@ -46,8 +46,9 @@ class IgnoredColumnsMixin(rx.State, mixin=True):
         lines = self.lines
         if target != NEW_FIELD and any(line.target == target for line in lines):
             taken_by = next(line.header for line in lines if line.target == target)
-            return rx.toast.error(f"“{taken_by}” is already imported into that field; "
-                                  "go back to the mapping to change it")
+            return rx.toast.error(
+                f"“{taken_by}” is already imported into that field; go back to the mapping to change it"
+            )
         for line in lines:
             if line.header == header and is_left_out(line):
                 line.target = target

@@ -32,8 +32,9 @@ def chosen_file_messages(refused: list[dict[str, Any]], limit: int) -> list[str]
         elif WRONG_TYPE in codes:
             messages.append(type_refused(name))
         elif TOO_MANY in codes:
-            messages.append(f"{name}: at most {MAX_FILES_PER_UPLOAD} files can be uploaded at once; "
-                            "upload the rest next")
+            messages.append(
+                f"{name}: at most {MAX_FILES_PER_UPLOAD} files can be uploaded at once; upload the rest next"
+            )
     return messages
 
 
@@ -53,11 +54,14 @@ def answer_messages(answer: dict[str, Any], limit: int) -> list[str]:
         elif status == 403:
             reason = f"not uploaded: {detail or 'you are not allowed to import files'}"
         elif status == 0:
-            reason = (f"not uploaded ({limits.size_text(size)}): the connection to the server was lost; "
-                      "check the connection and upload it again")
+            reason = (
+                f"not uploaded ({limits.size_text(size)}): the connection to the server was lost; "
+                "check the connection and upload it again"
+            )
         else:
             reason = f"not uploaded ({limits.size_text(size)}): the server answered {status}" + (
-                f": {detail}" if detail else "")
+                f": {detail}" if detail else ""
+            )
         messages.append(f"{name}: {reason}")
     return messages
 

@@ -17,6 +17,7 @@ import reflex as rx
 from ...services.uploads import ALLOWED_SUFFIXES, MAX_FILES_PER_UPLOAD, UPLOAD_PATH
 from ...settings import get_settings
 from .upload_feedback import UPLOAD_ID
+
 ANSWER_BUTTON_ID = "import-upload-answer"
 _ANSWER_GLOBAL = "window.__profileUiUploadAnswer"
 
@@ -66,19 +67,29 @@ def _accept() -> dict[str, list[str]]:
 
 def _refused_files(rejected: rx.Var) -> rx.Var:
     """react-dropzone's refused files as plain {name, size, codes} (a File does not serialize)."""
-    return rx.Var(f"{rejected}.map((r) => ({{name: r.file.name, size: r.file.size, "
-                  f"codes: r.errors.map((e) => e.code)}}))")
+    return rx.Var(
+        f"{rejected}.map((r) => ({{name: r.file.name, size: r.file.size, codes: r.errors.map((e) => e.code)}}))"
+    )
 
 
 def upload_zone(state: Any) -> rx.Component:
     """The chooser, the chosen files, the Upload button and the hidden answer button."""
     zone = rx.upload(
-        rx.vstack(rx.button("Choose files", type="button", variant="soft"),
-                  rx.text("or drag them here", color_scheme="gray", size="2"), align="center"),
-        id=UPLOAD_ID, multiple=True, accept=_accept(), no_keyboard=True,
-        max_size=get_settings().upload_max_bytes, max_files=MAX_FILES_PER_UPLOAD,
+        rx.vstack(
+            rx.button("Choose files", type="button", variant="soft"),
+            rx.text("or drag them here", color_scheme="gray", size="2"),
+            align="center",
+        ),
+        id=UPLOAD_ID,
+        multiple=True,
+        accept=_accept(),
+        no_keyboard=True,
+        max_size=get_settings().upload_max_bytes,
+        max_files=MAX_FILES_PER_UPLOAD,
         on_drop_rejected=lambda rejected: state.refuse_chosen(_refused_files(rejected)),
-        border=f"2px dashed {rx.color('gray', 6)}", border_radius="12px", padding="2em",
+        border=f"2px dashed {rx.color('gray', 6)}",
+        border_radius="12px",
+        padding="2em",
         width="100%",
     )
     # the dropzone's <input type=file> would be a second "Choose File" control
@@ -86,11 +97,19 @@ def upload_zone(state: Any) -> rx.Component:
     file_input.custom_attrs["aria-hidden"] = "true"
     return rx.fragment(
         zone,
-        rx.el.ul(rx.foreach(rx.selected_files(UPLOAD_ID), lambda name: rx.el.li(rx.text(name))),
-                 aria_label="Chosen files"),
-        rx.button("Upload", on_click=[rx.call_script(WATCH_UPLOADS_JS),
-                                      state.handle_upload(rx.upload_files(upload_id=UPLOAD_ID))]),
-        rx.el.button(id=ANSWER_BUTTON_ID, type="button", aria_hidden="true", tab_index=-1,
-                     style={"display": "none"},
-                     on_click=rx.call_script(_ANSWER_GLOBAL, callback=state.upload_answered)),
+        rx.el.ul(
+            rx.foreach(rx.selected_files(UPLOAD_ID), lambda name: rx.el.li(rx.text(name))), aria_label="Chosen files"
+        ),
+        rx.button(
+            "Upload",
+            on_click=[rx.call_script(WATCH_UPLOADS_JS), state.handle_upload(rx.upload_files(upload_id=UPLOAD_ID))],
+        ),
+        rx.el.button(
+            id=ANSWER_BUTTON_ID,
+            type="button",
+            aria_hidden="true",
+            tab_index=-1,
+            style={"display": "none"},
+            on_click=rx.call_script(_ANSWER_GLOBAL, callback=state.upload_answered),
+        ),
     )

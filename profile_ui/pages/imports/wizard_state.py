@@ -22,13 +22,12 @@ from ... import routes
 from ...db import session_scope
 from ...models import CHOICE_TYPES
 from ...services import retention, workspace_settings
-from ...services.importing import IDENTITY_PREFIX, TAGS_TARGET, ImportMapping, ImportOptions
-from ...services.importing.possible_duplicates import MODES as possible_duplicate_modes
-from ...services.importing.possible_duplicates import describe as possible_duplicate_text
+from ...services.importing import IDENTITY_PREFIX, TAGS_TARGET, ImportMapping, ImportOptions, membership
 from ...services.importing import jobs as import_jobs
 from ...services.importing import mapping as mapping_stage
-from ...services.importing import membership
 from ...services.importing import values as values_stage
+from ...services.importing.possible_duplicates import MODES as possible_duplicate_modes
+from ...services.importing.possible_duplicates import describe as possible_duplicate_text
 from ...services.importing.progress import read_progress
 from ...services.importing.read import FileRejected, list_sheets, read_pasted, read_upload
 from ...services.importing.results import field_changes, reasons_text, row_results
@@ -43,11 +42,21 @@ PREVIEW_PAGE_SIZE = 25
 POLL_SECONDS = 0.5
 DRY_RUN_WAIT_SECONDS = 600
 ERROR_FILE_WAIT_SECONDS = 10
-POLICIES = (("", "Sync rule default"), ("overwrite", "Overwrite"),
-            ("fill_empty", "Fill empty only"), ("never", "Never change"))
+POLICIES = (
+    ("", "Sync rule default"),
+    ("overwrite", "Overwrite"),
+    ("fill_empty", "Fill empty only"),
+    ("never", "Never change"),
+)
 STEPS = ("source", "sheet", "map", "values", "options", "preview")
-STEP_LABELS = {"source": "Source", "sheet": "Sheet", "map": "Identify and map columns",
-               "values": "Review values", "options": "Options", "preview": "Preview"}
+STEP_LABELS = {
+    "source": "Source",
+    "sheet": "Sheet",
+    "map": "Identify and map columns",
+    "values": "Review values",
+    "options": "Options",
+    "preview": "Preview",
+}
 KINDS = ("profiles", "segments", "membership")
 
 
@@ -195,17 +204,19 @@ class ImportUploadState(UploadFeedbackMixin, IgnoredColumnsMixin, AppState):
         if actor is None:
             return
         with session_scope() as session:
-            self.consent_channels = [TargetChoice(c, label)
-                                     for c, label in workspace_settings.consent_channels()]
+            self.consent_channels = [TargetChoice(c, label) for c, label in workspace_settings.consent_channels()]
             self.tag_choices = [
                 TargetChoice(str(tag.id), f"{group.name}: {tag.name}")
                 for group, tags in workspace_settings.list_tag_groups(session=session, actor=actor)
-                for tag in tags][:200]
+                for tag in tags
+            ][:200]
             self.identity_choices = [
-                TargetChoice(kind.key, kind.label) for kind in
-                workspace_settings.list_identity_kinds(session=session, actor=actor)]
-            self.group_choices = [TargetChoice(str(g.id), g.name) for g in
-                                  workspace_settings.list_groups(session=session, actor=actor)]
+                TargetChoice(kind.key, kind.label)
+                for kind in workspace_settings.list_identity_kinds(session=session, actor=actor)
+            ]
+            self.group_choices = [
+                TargetChoice(str(g.id), g.name) for g in workspace_settings.list_groups(session=session, actor=actor)
+            ]
 
     # ------------------------------------------------------------ step 1: source
     @rx.event
@@ -235,8 +246,11 @@ class ImportUploadState(UploadFeedbackMixin, IgnoredColumnsMixin, AppState):
             self.file_errors.append(str(exc))
             return
         self._paths.append(str(path))
-        self.files.append(UploadedFile(name=name, size=_size(path.stat().st_size), sheets=sheets,
-                                       sheet=sheets[0] if len(sheets) == 1 else ""))
+        self.files.append(
+            UploadedFile(
+                name=name, size=_size(path.stat().st_size), sheets=sheets, sheet=sheets[0] if len(sheets) == 1 else ""
+            )
+        )
 
     @rx.event
     @guarded
@@ -247,8 +261,12 @@ class ImportUploadState(UploadFeedbackMixin, IgnoredColumnsMixin, AppState):
             name = Path(upload.name or "upload").name
             try:
                 with session_scope() as session:
-                    path = save_upload(session=session, actor=actor, file_name=name,
-                                       data_chunks=iter(lambda f=upload.file: f.read(READ_CHUNK), b""))
+                    path = save_upload(
+                        session=session,
+                        actor=actor,
+                        file_name=name,
+                        data_chunks=iter(lambda f=upload.file: f.read(READ_CHUNK), b""),
+                    )
             except UploadError as exc:
                 self.file_errors.append(str(exc))
                 continue
@@ -269,8 +287,9 @@ class ImportUploadState(UploadFeedbackMixin, IgnoredColumnsMixin, AppState):
             return
         try:
             with session_scope() as session:
-                path = save_upload(session=session, actor=actor, file_name="pasted rows.tsv",
-                                   data_chunks=[text.encode("utf-8")])
+                path = save_upload(
+                    session=session, actor=actor, file_name="pasted rows.tsv", data_chunks=[text.encode("utf-8")]
+                )
         except UploadError as exc:
             self.file_errors.append(str(exc))
             return
@@ -326,8 +345,7 @@ class ImportUploadState(UploadFeedbackMixin, IgnoredColumnsMixin, AppState):
         self._actor()
         missing = [f.name for f in self.files if len(f.sheets) > 1 and not f.sheet]
         if missing:
-            self.step_error = "; ".join(
-                f"{name} has several sheets: pick the one to import" for name in missing)
+            self.step_error = "; ".join(f"{name} has several sheets: pick the one to import" for name in missing)
             return None
         self.step_error = ""
         return ImportUploadState.read_first_file
@@ -348,8 +366,7 @@ class ImportUploadState(UploadFeedbackMixin, IgnoredColumnsMixin, AppState):
             if actor is None or not actor.can(PROFILES_IMPORT) or not self._paths or self.busy:
                 return None
             self.busy = "Reading the file…"
-            wanted = [(path, item.name, item.sheet or None)
-                      for path, item in zip(self._paths, self.files, strict=True)]
+            wanted = [(path, item.name, item.sheet or None) for path, item in zip(self._paths, self.files, strict=True)]
         # Every file is read now, not only the first: one over the row limit (or otherwise
         # unreadable) is named here, on the source step, instead of failing later in its job.
         summary: dict[str, Any] = {}
@@ -394,7 +411,8 @@ class ImportUploadState(UploadFeedbackMixin, IgnoredColumnsMixin, AppState):
             kinds = workspace_settings.list_identity_kinds(session=session, actor=actor)
             suggestions = mapping_stage.suggest_mapping(self.headers, fields=fields, identity_kinds=kinds)
             template = mapping_stage.find_mapping_template(
-                session=session, actor=actor, kind=self.kind, headers=self.headers)
+                session=session, actor=actor, kind=self.kind, headers=self.headers
+            )
             self.template_offer = template.name if template is not None else ""
             self.template_applied = False
         choices = [TargetChoice(IGNORE, "Ignore this column"), TargetChoice(NEW_FIELD, "New custom field")]
@@ -406,15 +424,18 @@ class ImportUploadState(UploadFeedbackMixin, IgnoredColumnsMixin, AppState):
         self.lines = []
         for s in suggestions:
             target = s.target or IGNORE
-            self.lines.append(ColumnLine(
-                header=s.column,
-                samples=", ".join(str(v) for v in self._summary["samples"].get(s.column, [])),
-                target=target,
-                suggested=labels.get(s.target, "No match") if s.target else "No match",
-                confidence=f"{round(s.confidence * 100)}%" if s.target else "",
-                is_identity=target.startswith(IDENTITY_PREFIX),
-                is_identifier=target.startswith(IDENTITY_PREFIX),
-                policy=""))
+            self.lines.append(
+                ColumnLine(
+                    header=s.column,
+                    samples=", ".join(str(v) for v in self._summary["samples"].get(s.column, [])),
+                    target=target,
+                    suggested=labels.get(s.target, "No match") if s.target else "No match",
+                    confidence=f"{round(s.confidence * 100)}%" if s.target else "",
+                    is_identity=target.startswith(IDENTITY_PREFIX),
+                    is_identifier=target.startswith(IDENTITY_PREFIX),
+                    policy="",
+                )
+            )
 
     def _ignore_status_column(self) -> None:
         """A member file's Status column says who is a member: it is read by the review,
@@ -465,16 +486,22 @@ class ImportUploadState(UploadFeedbackMixin, IgnoredColumnsMixin, AppState):
             if line.target == NEW_FIELD:
                 columns[line.header] = None
                 spec = mapping_stage.propose_new_field(
-                    line.header, self._summary.get("distinct", {}).get(line.header, []), taken)
+                    line.header, self._summary.get("distinct", {}).get(line.header, []), taken
+                )
                 taken.add(spec["key"])
                 new_fields[line.header] = spec
             else:
                 columns[line.header] = None if line.target == IGNORE else line.target
-        identifiers = [line.target[len(IDENTITY_PREFIX):] for line in self.lines
-                       if line.is_identity and line.is_identifier]
+        identifiers = [
+            line.target[len(IDENTITY_PREFIX) :] for line in self.lines if line.is_identity and line.is_identifier
+        ]
         values = {f.key: {v.raw: v.option for v in f.value_lines if v.option} for f in self.choice_fields}
-        return ImportMapping(columns=columns, values={k: v for k, v in values.items() if v},
-                             identifiers=identifiers, new_fields=new_fields)
+        return ImportMapping(
+            columns=columns,
+            values={k: v for k, v in values.items() if v},
+            identifiers=identifiers,
+            new_fields=new_fields,
+        )
 
     @rx.event
     @guarded
@@ -484,8 +511,9 @@ class ImportUploadState(UploadFeedbackMixin, IgnoredColumnsMixin, AppState):
         if not name:
             return rx.toast.error("Give the template a name")
         with session_scope() as session:
-            mapping_stage.save_mapping_template(session=session, actor=actor, name=name, kind=self.kind,
-                                                headers=self.headers, mapping=self._mapping())
+            mapping_stage.save_mapping_template(
+                session=session, actor=actor, name=name, kind=self.kind, headers=self.headers, mapping=self._mapping()
+            )
         self.template_offer = name
         return rx.toast.success(f"Template “{name}” saved")
 
@@ -494,8 +522,9 @@ class ImportUploadState(UploadFeedbackMixin, IgnoredColumnsMixin, AppState):
     def apply_template(self) -> Any:
         actor = self._actor()
         with session_scope() as session:
-            template = mapping_stage.find_mapping_template(session=session, actor=actor, kind=self.kind,
-                                                           headers=self.headers)
+            template = mapping_stage.find_mapping_template(
+                session=session, actor=actor, kind=self.kind, headers=self.headers
+            )
             if template is None:
                 return rx.toast.error("No template was saved for these columns")
             saved = mapping_stage.mapping_from_template(template, self.headers)
@@ -508,7 +537,8 @@ class ImportUploadState(UploadFeedbackMixin, IgnoredColumnsMixin, AppState):
                 line.target = target or IGNORE
             line.is_identity = line.target.startswith(IDENTITY_PREFIX)
             line.is_identifier = line.is_identity and (
-                not identifiers or line.target[len(IDENTITY_PREFIX):] in identifiers)
+                not identifiers or line.target[len(IDENTITY_PREFIX) :] in identifiers
+            )
         self.lines = list(self.lines)
         self._saved_values = saved.values
         self.template_applied = True
@@ -538,13 +568,21 @@ class ImportUploadState(UploadFeedbackMixin, IgnoredColumnsMixin, AppState):
             raws = self._summary.get("distinct", {}).get(line.header, [])
             known = previous.get(definition.key) or saved_values.get(definition.key) or {}
             same = values_stage.same_values(raws, list(definition.options))
-            values = [ValueLine(raw=r, option=known.get(r) or same.get(r, ""),
-                                same=r not in known and r in same) for r in raws]
-            choice_fields.append(ChoiceField(
-                key=definition.key, label=definition.label, header=line.header,
-                options=list(definition.options), value_lines=values,
-                unmapped=", ".join(v.raw for v in values if not v.option and v.raw not in definition.options),
-                reviewed=bool(known)))
+            values = [
+                ValueLine(raw=r, option=known.get(r) or same.get(r, ""), same=r not in known and r in same)
+                for r in raws
+            ]
+            choice_fields.append(
+                ChoiceField(
+                    key=definition.key,
+                    label=definition.label,
+                    header=line.header,
+                    options=list(definition.options),
+                    value_lines=values,
+                    unmapped=", ".join(v.raw for v in values if not v.option and v.raw not in definition.options),
+                    reviewed=bool(known),
+                )
+            )
         self.choice_fields = choice_fields
         self.step = "values" if choice_fields else "options"
         return None
@@ -649,10 +687,14 @@ class ImportUploadState(UploadFeedbackMixin, IgnoredColumnsMixin, AppState):
             target = mapping.columns.get(line.header)
             if line.policy and target and not target.startswith(IDENTITY_PREFIX):
                 policies[target] = line.policy
-        return ImportOptions(field_policies=policies, consent=dict(self.consent),
-                             tag_ids=[int(t) for t in self.chosen_tags], tags_mode=self.tags_mode,
-                             segment_identifier=self.segment_identifier,
-                             possible_duplicates=self.possible_duplicates)
+        return ImportOptions(
+            field_policies=policies,
+            consent=dict(self.consent),
+            tag_ids=[int(t) for t in self.chosen_tags],
+            tags_mode=self.tags_mode,
+            segment_identifier=self.segment_identifier,
+            possible_duplicates=self.possible_duplicates,
+        )
 
     def _cancel_preview(self, actor: Actor) -> None:
         """A new dry run replaces the last one: its jobs are cancelled, the files stay."""
@@ -683,14 +725,27 @@ class ImportUploadState(UploadFeedbackMixin, IgnoredColumnsMixin, AppState):
         for index, (item, path) in enumerate(zip(self.files, self._paths, strict=True)):
             # later files with the same columns take the same mapping; others the suggestions
             same = index == 0 or (index < len(signatures) and signatures[index] == signatures[0])
-            files.append(import_jobs.ImportFile(
-                file_name=item.name, stored_path=path, sheet=item.sheet or None,
-                mapping=mapping if same else None, options=options))
+            files.append(
+                import_jobs.ImportFile(
+                    file_name=item.name,
+                    stored_path=path,
+                    sheet=item.sheet or None,
+                    mapping=mapping if same else None,
+                    options=options,
+                )
+            )
         with session_scope() as session:
             group_id = int(self.group_id) if self.kind == "membership" and self.group_id else None
             try:
-                jobs = import_jobs.submit_import(session=session, actor=actor, files=files, kind=self.kind,
-                                                 options=options, dry_run=True, group_id=group_id)
+                jobs = import_jobs.submit_import(
+                    session=session,
+                    actor=actor,
+                    files=files,
+                    kind=self.kind,
+                    options=options,
+                    dry_run=True,
+                    group_id=group_id,
+                )
             except import_jobs.ImportJobError as exc:
                 self.step_error = str(exc)
                 return None
@@ -757,16 +812,26 @@ class ImportUploadState(UploadFeedbackMixin, IgnoredColumnsMixin, AppState):
             self._load_rows(session, actor)
 
     def _load_rows(self, session: Any, actor: Actor) -> None:
-        rows, count = row_results(session=session, actor=actor, job_id=self.preview_job,
-                                  outcome=self.preview_outcome or None,
-                                  offset=(self.preview_page - 1) * PREVIEW_PAGE_SIZE,
-                                  limit=PREVIEW_PAGE_SIZE)
+        rows, count = row_results(
+            session=session,
+            actor=actor,
+            job_id=self.preview_job,
+            outcome=self.preview_outcome or None,
+            offset=(self.preview_page - 1) * PREVIEW_PAGE_SIZE,
+            limit=PREVIEW_PAGE_SIZE,
+        )
         self.preview_count = count
         self.preview_count_text = f"{count:,} row{'' if count == 1 else 's'}"
         self.preview_pages = max(1, -(-count // PREVIEW_PAGE_SIZE))
-        self.preview_rows = [PreviewRow(row=r["row_number"], outcome=r["outcome"],
-                                        changes=_format_changes(r["changes"]),
-                                        reasons=reasons_text(r["errors"])) for r in rows]
+        self.preview_rows = [
+            PreviewRow(
+                row=r["row_number"],
+                outcome=r["outcome"],
+                changes=_format_changes(r["changes"]),
+                reasons=reasons_text(r["errors"]),
+            )
+            for r in rows
+        ]
 
     @rx.event
     @guarded
@@ -820,17 +885,19 @@ class ImportUploadState(UploadFeedbackMixin, IgnoredColumnsMixin, AppState):
             return rx.toast.error("Nothing to import: every file was refused")
         first = confirmed[0]
         self._paths, self.preview_job_ids = [], []
-        return [rx.toast.success(f"Import queued ({len(confirmed)} file{'s' if len(confirmed) > 1 else ''})"),
-                rx.redirect(import_jobs.report_link(first))]
-
+        return [
+            rx.toast.success(f"Import queued ({len(confirmed)} file{'s' if len(confirmed) > 1 else ''})"),
+            rx.redirect(import_jobs.report_link(first)),
+        ]
 
     def _to_review(self, actor: Actor) -> Any:
         """A membership file is not applied: its review page proposes what to change."""
         with session_scope() as session:
             job = import_jobs.get_import(session=session, actor=actor, job_id=self.preview_job)
             if job.status != import_jobs.AWAITING_CONFIRMATION:
-                return rx.toast.error(f"{job.file_name} cannot be reviewed: "
-                                      f"{job.error or job.status.replace('_', ' ')}")
+                return rx.toast.error(
+                    f"{job.file_name} cannot be reviewed: {job.error or job.status.replace('_', ' ')}"
+                )
         self._paths, self.preview_job_ids = [], []
         return rx.redirect(routes.import_review_url(job.id))
 
@@ -845,8 +912,11 @@ def _error_files_pending(actor: Actor, job_ids: list[int]) -> bool:
     with session_scope() as session:
         for job_id in job_ids:
             job = import_jobs.get_import(session=session, actor=actor, job_id=job_id)
-            if (job.status == import_jobs.AWAITING_CONFIRMATION and (job.counts or {}).get("invalid")
-                    and not job.error_file_path):
+            if (
+                job.status == import_jobs.AWAITING_CONFIRMATION
+                and (job.counts or {}).get("invalid")
+                and not job.error_file_path
+            ):
                 return True
     return False
 
@@ -861,5 +931,6 @@ def _dry_run_progress(job_ids: list[int], statuses: dict[int, str]) -> str:
 
 def _statuses(actor: Actor, job_ids: list[int]) -> dict[int, str]:
     with session_scope() as session:
-        return {job_id: import_jobs.get_import(session=session, actor=actor, job_id=job_id).status
-                for job_id in job_ids}
+        return {
+            job_id: import_jobs.get_import(session=session, actor=actor, job_id=job_id).status for job_id in job_ids
+        }

@@ -10,5 +10,13 @@ from .list import TITLE
 from .list_state import ProfilesListState
 from .merge_state import UnmergeState
 
-__all__ = ["TITLE", "ProfileCreateState", "ProfileDetailState", "ProfilesListState", "UnmergeState",
-           "create_page", "detail_page", "list_page"]
+__all__ = [
+    "TITLE",
+    "ProfileCreateState",
+    "ProfileDetailState",
+    "ProfilesListState",
+    "UnmergeState",
+    "create_page",
+    "detail_page",
+    "list_page",
+]

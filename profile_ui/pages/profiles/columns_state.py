@@ -94,19 +94,28 @@ class ColumnDisplayState(DialogMixin, AppState):
     @guarded
     async def save(self) -> Any:
         columns = list(self.draft)
-        return await self._apply(lambda session, actor, page_size: view_prefs.save_list_view(
-            session=session, actor=actor, columns=columns, page_size=page_size), "Columns saved")
+        return await self._apply(
+            lambda session, actor, page_size: view_prefs.save_list_view(
+                session=session, actor=actor, columns=columns, page_size=page_size
+            ),
+            "Columns saved",
+        )
 
     @rx.event
     @guarded
     async def save_default(self) -> Any:
         columns = list(self.draft)
-        return await self._apply(lambda session, actor, page_size: view_prefs.save_default_list_view(
-            session=session, actor=actor, columns=columns, page_size=page_size),
-            "Saved as the default for everyone without their own columns")
+        return await self._apply(
+            lambda session, actor, page_size: view_prefs.save_default_list_view(
+                session=session, actor=actor, columns=columns, page_size=page_size
+            ),
+            "Saved as the default for everyone without their own columns",
+        )
 
     @rx.event
     @guarded
     async def use_default(self) -> Any:
-        return await self._apply(lambda session, actor, _page_size: view_prefs.reset_list_view(
-            session=session, actor=actor), "Showing the default columns")
+        return await self._apply(
+            lambda session, actor, _page_size: view_prefs.reset_list_view(session=session, actor=actor),
+            "Showing the default columns",
+        )

@@ -14,9 +14,18 @@ from ...services.permissions import (
     SETTINGS_MANAGE,
 )
 
-__all__ = ["Choice", "PROFILES_CREATE", "PROFILES_DELETE", "PROFILES_EDIT", "PROFILES_EXPORT",
-           "PROFILES_TAG", "SETTINGS_MANAGE",
-           "ANY", "choice_id", "plural"]
+__all__ = [
+    "Choice",
+    "PROFILES_CREATE",
+    "PROFILES_DELETE",
+    "PROFILES_EDIT",
+    "PROFILES_EXPORT",
+    "PROFILES_TAG",
+    "SETTINGS_MANAGE",
+    "ANY",
+    "choice_id",
+    "plural",
+]
 
 # Radix selects cannot hold an empty value: "any" stands for "no condition"
 ANY = "any"
@@ -31,7 +40,7 @@ class Choice:
 
 
 def plural(n: int, noun: str = "profile") -> str:
-    """"1 profile", "1,234 profiles"."""
+    """ "1 profile", "1,234 profiles"."""
     return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 

@@ -16,7 +16,11 @@ import reflex as rx
 from ... import routes
 from ...db import session_scope
 from ...services.deletion import (
-    MAX_DELETE_PROFILES, DeletionError, clean_reason, delete_profiles, erase_profile,
+    MAX_DELETE_PROFILES,
+    DeletionError,
+    clean_reason,
+    delete_profiles,
+    erase_profile,
 )
 from ...services.permissions import PROFILES_DELETE, PROFILES_VIEW, TRASH_MANAGE
 from ...services.profiles import list_profiles
@@ -33,19 +37,21 @@ ONE_PROFILE = "profile"
 
 def too_many_text(count: int) -> str:
     """The refusal of a selection above the limit (the service's wording)."""
-    return (f"Select at most {MAX_DELETE_PROFILES} profiles to delete at once "
-            f"(you selected {count:,})")
+    return f"Select at most {MAX_DELETE_PROFILES} profiles to delete at once (you selected {count:,})"
 
 
 def consequence_text(retention_days: int) -> str:
     """What the confirmation says deletion does (links go for good; trash or not)."""
-    links = ("Deletion removes the profile's links to accounts, opportunities, tickets and "
-             "tasks; a restore does not bring them back.")
+    links = (
+        "Deletion removes the profile's links to accounts, opportunities, tickets and "
+        "tasks; a restore does not bring them back."
+    )
     if retention_days <= 0:
-        return (f"{links} The trash is off (retention 0 days): the profiles are removed "
-                "immediately and for good.")
-    return (f"{links} Deleted profiles leave every list and search; an admin can restore them "
-            f"from the trash for {plural(retention_days, 'day')}.")
+        return f"{links} The trash is off (retention 0 days): the profiles are removed immediately and for good."
+    return (
+        f"{links} Deleted profiles leave every list and search; an admin can restore them "
+        f"from the trash for {plural(retention_days, 'day')}."
+    )
 
 
 class DeleteState(DialogMixin, AppState):
@@ -77,8 +83,7 @@ class DeleteState(DialogMixin, AppState):
             return rx.toast.error("Select the profiles to delete first")
         if count > MAX_DELETE_PROFILES:
             return rx.toast.error(too_many_text(count))
-        who = (f"all {plural(count, 'matching profile')}" if listing.all_matching
-               else plural(count))
+        who = f"all {plural(count, 'matching profile')}" if listing.all_matching else plural(count)
         self._open(SELECTION, f"Delete {who}?", f"Delete {plural(count)}")
         return None
 
@@ -97,8 +102,9 @@ class DeleteState(DialogMixin, AppState):
             return [int(i) for i in listing.selected if str(i).isdigit()]
         actor.require(PROFILES_VIEW)
         with session_scope() as session:
-            page = list_profiles(session=session, actor=actor, flt=listing._flt(),
-                                 page_size=MAX_DELETE_PROFILES, with_total=True)
+            page = list_profiles(
+                session=session, actor=actor, flt=listing._flt(), page_size=MAX_DELETE_PROFILES, with_total=True
+            )
         if (page.total or 0) > MAX_DELETE_PROFILES:
             raise DeletionError(too_many_text(page.total or 0))
         return [p.id for p in page.rows]
@@ -131,9 +137,11 @@ class DeleteState(DialogMixin, AppState):
             return None
         self.is_open = False
         n = len(result.profile_ids)
-        done = (f"Deleted {plural(n)} for good (the trash is off)" if result.purged
-                else f"Deleted {plural(n)}: in the trash for "
-                     f"{plural(get_settings().trash_retention_days, 'day')}")
+        done = (
+            f"Deleted {plural(n)} for good (the trash is off)"
+            if result.purged
+            else f"Deleted {plural(n)}: in the trash for {plural(get_settings().trash_retention_days, 'day')}"
+        )
         if result.links_removed:
             done += f"; {plural(result.links_removed, 'link')} removed"
         events: list[Any] = [rx.toast.success(done)]
@@ -203,15 +211,18 @@ class EraseState(AppState):
         detail = await self.get_state(ProfileDetailState)
         try:
             with session_scope() as session:
-                erased = erase_profile(session=session, actor=actor, profile_id=detail.shown_id,
-                                       reason=self._reason)
+                erased = erase_profile(session=session, actor=actor, profile_id=detail.shown_id, reason=self._reason)
         except DeletionError as exc:
             # back to the reason, saying why (e.g. it quoted the person's data)
             self.reason_error, self.reason_shown, self.step = str(exc), self._reason, 1
             self.form_key += 1
             return None
         self.step, self._reason = 0, ""
-        return [rx.toast.success(f"Profile {detail.shown_id} erased: its personal data is gone "
-                                 f"for good ({erased.summary()}); the audit log keeps a record "
-                                 "without it"),
-                rx.redirect(routes.PROFILES)]
+        return [
+            rx.toast.success(
+                f"Profile {detail.shown_id} erased: its personal data is gone "
+                f"for good ({erased.summary()}); the audit log keeps a record "
+                "without it"
+            ),
+            rx.redirect(routes.PROFILES),
+        ]

@@ -18,11 +18,17 @@ from ...components.inline_edit import EditableField
 from ...components.tag_chips import TagChip
 from ...db import session_scope
 from ...services import profile_edit
-from ...services.profile_edit import ProfileChanged, ProfileValidationError
 from ...services.importing.results import field_changes
+from ...services.profile_edit import ProfileChanged, ProfileValidationError
 from ...services.profiles import (
-    ProfileError, ProfileImportRow, format_value, get_profile_360, remove_profile_from_group,
-    set_profile_status, tag_profiles, untag_profile,
+    ProfileError,
+    ProfileImportRow,
+    format_value,
+    get_profile_360,
+    remove_profile_from_group,
+    set_profile_status,
+    tag_profiles,
+    untag_profile,
 )
 from ...services.workspace_settings import consent_channels, list_identity_kinds
 from ...state.base import AppState, guarded
@@ -30,11 +36,16 @@ from .common import Choice
 from .tag_picker import TagPickerState
 
 MEMBER_FIELDS = ("member_level", "registered_at")
-TYPE_HINTS = {"date": "YYYY-MM-DD", "datetime": "YYYY-MM-DD HH:MM", "number": "a number",
-              "boolean": "Yes or No", "multiple_choice": "values separated by |",
-              "email": "name@example.com", "phone": "+84 912 345 678"}
-SOURCE_LABELS = {"file": "File", "table": "Table", "manual": "Entered by hand", "seed": "Demo data",
-                 "import": "Import"}
+TYPE_HINTS = {
+    "date": "YYYY-MM-DD",
+    "datetime": "YYYY-MM-DD HH:MM",
+    "number": "a number",
+    "boolean": "Yes or No",
+    "multiple_choice": "values separated by |",
+    "email": "name@example.com",
+    "phone": "+84 912 345 678",
+}
+SOURCE_LABELS = {"file": "File", "table": "Table", "manual": "Entered by hand", "seed": "Demo data", "import": "Import"}
 
 
 @dataclasses.dataclass
@@ -85,12 +96,19 @@ def _field_views(data: dict[str, Any]) -> list[EditableField]:
     for definition in data["fields"]:
         value = getattr(profile, definition.key) if definition.is_system else attributes.get(definition.key)
         provenance = data["provenance"].get(definition.key)
-        views.append(EditableField(
-            key=definition.key, label=definition.label, display=format_value(value),
-            raw=edit_text(value, definition.type), type=definition.type,
-            options=list(definition.options or []), locked=bool(provenance and provenance.locked),
-            section="member" if definition.key in MEMBER_FIELDS else "basic",
-            hint=TYPE_HINTS.get(definition.type, "")))
+        views.append(
+            EditableField(
+                key=definition.key,
+                label=definition.label,
+                display=format_value(value),
+                raw=edit_text(value, definition.type),
+                type=definition.type,
+                options=list(definition.options or []),
+                locked=bool(provenance and provenance.locked),
+                section="member" if definition.key in MEMBER_FIELDS else "basic",
+                hint=TYPE_HINTS.get(definition.type, ""),
+            )
+        )
     return views
 
 
@@ -100,15 +118,18 @@ def _identity_views(data: dict[str, Any], kind_labels: dict[str, str]) -> list[I
         source = SOURCE_LABELS.get(identity.source_type, identity.source_type)
         if identity.source_name:
             source = f"{source}: {identity.source_name}"
-        encrypted = (f"Stored encrypted (AES, key {identity.key_id})" if identity.is_encrypted
-                     else "Not encrypted")
-        views.append(IdentityView(
-            id=identity.id, kind=identity.kind,
-            kind_label=kind_labels.get(identity.kind, identity.kind),
-            value=data["identity_values"].get(identity.id, identity.value),  # decrypted
-            source=source, encrypted=identity.is_encrypted,
-            detail=f"Source: {source} · {encrypted} · first seen "
-                   f"{identity.first_seen_at:%Y-%m-%d}"))
+        encrypted = f"Stored encrypted (AES, key {identity.key_id})" if identity.is_encrypted else "Not encrypted"
+        views.append(
+            IdentityView(
+                id=identity.id,
+                kind=identity.kind,
+                kind_label=kind_labels.get(identity.kind, identity.kind),
+                value=data["identity_values"].get(identity.id, identity.value),  # decrypted
+                source=source,
+                encrypted=identity.is_encrypted,
+                detail=f"Source: {source} · {encrypted} · first seen {identity.first_seen_at:%Y-%m-%d}",
+            )
+        )
     return views
 
 
@@ -117,21 +138,36 @@ def _tag_chips(data: dict[str, Any]) -> list[TagChip]:
     for profile_tag, tag, group in data["tags"]:
         text = f"{group.name}: {tag.name}" + (f" = {profile_tag.value}" if profile_tag.value else "")
         source = SOURCE_LABELS.get(profile_tag.source, profile_tag.source)
-        policy = {"overwrite": "imports may change it", "ignore": "imports keep it"}.get(
-            profile_tag.policy or "", "")
-        chips.append(TagChip(tag_id=tag.id, group=group.name, name=tag.name, value=profile_tag.value,
-                             text=text, detail=f"{source}" + (f", {policy}" if policy else "")))
+        policy = {"overwrite": "imports may change it", "ignore": "imports keep it"}.get(profile_tag.policy or "", "")
+        chips.append(
+            TagChip(
+                tag_id=tag.id,
+                group=group.name,
+                name=tag.name,
+                value=profile_tag.value,
+                text=text,
+                detail=f"{source}" + (f", {policy}" if policy else ""),
+            )
+        )
     return chips
 
 
 def _changes_text(changes: dict[str, Any], labels: dict[str, str]) -> str:
-    """"City: Huế → Đà Lạt; Tier: — → Gold" for {field key: [before, after]}."""
-    return "; ".join(f"{labels.get(k, k)}: {format_value(v[0]) or '—'} → {format_value(v[1]) or '—'}"
-                     for k, v in changes.items() if isinstance(v, list) and len(v) == 2)
+    """ "City: Huế → Đà Lạt; Tier: — → Gold" for {field key: [before, after]}."""
+    return "; ".join(
+        f"{labels.get(k, k)}: {format_value(v[0]) or '—'} → {format_value(v[1]) or '—'}"
+        for k, v in changes.items()
+        if isinstance(v, list) and len(v) == 2
+    )
 
 
-IMPORT_OUTCOMES = {"new": "created the profile", "updated": "updated", "merged": "merged into this profile",
-                   "unchanged": "matched, nothing to change", "skipped": "skipped"}
+IMPORT_OUTCOMES = {
+    "new": "created the profile",
+    "updated": "updated",
+    "merged": "merged into this profile",
+    "unchanged": "matched, nothing to change",
+    "skipped": "skipped",
+}
 
 
 def _import_item(row: ProfileImportRow, labels: dict[str, str]) -> tuple[datetime, HistoryItem]:
@@ -142,14 +178,24 @@ def _import_item(row: ProfileImportRow, labels: dict[str, str]) -> tuple[datetim
     if added := [t[1] for t in changes.get("@tags_added") or [] if isinstance(t, list) and len(t) > 1]:
         parts.append("tags added: " + ", ".join(str(t) for t in added))
     if locked := changes.get("@locked"):  # {field key: [value kept, value of the file]}
-        parts.append("kept as edited by hand: " + ", ".join(
-            f"{labels.get(k, k)} (the file had {format_value(v[1]) or '—'})" if isinstance(v, list) and len(v) == 2
-            else labels.get(k, k) for k, v in locked.items()))
+        parts.append(
+            "kept as edited by hand: "
+            + ", ".join(
+                f"{labels.get(k, k)} (the file had {format_value(v[1]) or '—'})"
+                if isinstance(v, list) and len(v) == 2
+                else labels.get(k, k)
+                for k, v in locked.items()
+            )
+        )
     if row.status == "undone":
         parts.append("since undone")
     what = f"import ({row.kind}): {IMPORT_OUTCOMES.get(row.outcome, row.outcome)}"
-    return row.finished_at, HistoryItem(when=f"{row.finished_at:%Y-%m-%d %H:%M}", who=row.by_email or "system",
-                                        what=what, details="; ".join(parts)[:300])
+    return row.finished_at, HistoryItem(
+        when=f"{row.finished_at:%Y-%m-%d %H:%M}",
+        who=row.by_email or "system",
+        what=what,
+        details="; ".join(parts)[:300],
+    )
 
 
 def _history(data: dict[str, Any]) -> list[HistoryItem]:
@@ -161,11 +207,20 @@ def _history(data: dict[str, Any]) -> list[HistoryItem]:
         if "changes" in details and isinstance(details["changes"], dict):
             summary = _changes_text(details["changes"], labels)
         else:
-            summary = ", ".join(f"{k}: {format_value(v)}" for k, v in details.items()
-                                if not isinstance(v, (dict, list)))
-        items.append((event.at, HistoryItem(when=f"{event.at:%Y-%m-%d %H:%M}", who=event.actor_email or "system",
-                                            what=event.action.replace("_", " ").replace(".", ": "),
-                                            details=summary[:300])))
+            summary = ", ".join(
+                f"{k}: {format_value(v)}" for k, v in details.items() if not isinstance(v, (dict, list))
+            )
+        items.append(
+            (
+                event.at,
+                HistoryItem(
+                    when=f"{event.at:%Y-%m-%d %H:%M}",
+                    who=event.actor_email or "system",
+                    what=event.action.replace("_", " ").replace(".", ": "),
+                    details=summary[:300],
+                ),
+            )
+        )
     items += [_import_item(row, labels) for row in data["imports"]]
     items.sort(key=lambda pair: pair[0], reverse=True)
     return [item for _at, item in items[:100]]
@@ -251,11 +306,16 @@ class ProfileDetailState(AppState):
         self.segments = [Item(s.id, s.name, m.value or "") for s, m in data["segments"]]
         given = {c.channel: c for c in data["consent"]}
         self.consent = [
-            Item(i, label, (f"{given[ch].status} · {given[ch].source or ''}".rstrip(" ·")
-                            if ch in given else "not given"))
-            for i, (ch, label) in enumerate(consent_channels())]
-        self.linked = [Item(o.id, o.name, o.object_type + (f" · {o.external_id}" if o.external_id else ""))
-                       for o in data["linked"]]
+            Item(
+                i,
+                label,
+                (f"{given[ch].status} · {given[ch].source or ''}".rstrip(" ·") if ch in given else "not given"),
+            )
+            for i, (ch, label) in enumerate(consent_channels())
+        ]
+        self.linked = [
+            Item(o.id, o.name, o.object_type + (f" · {o.external_id}" if o.external_id else "")) for o in data["linked"]
+        ]
         self.history = _history(data)
 
     @rx.event
@@ -287,8 +347,12 @@ class ProfileDetailState(AppState):
         try:
             with session_scope() as session:
                 changes = profile_edit.update_profile_fields(
-                    session=session, actor=actor, profile_id=self.shown_id, values={key: value},
-                    expected_version=self.shown_version)
+                    session=session,
+                    actor=actor,
+                    profile_id=self.shown_id,
+                    values={key: value},
+                    expected_version=self.shown_version,
+                )
         except ProfileValidationError as exc:
             self.edit_error = exc.errors.get(key) or str(exc)
             return None
@@ -335,8 +399,7 @@ class ProfileDetailState(AppState):
     def unlock(self, key: str) -> Any:
         actor = self._require_actor()
         with session_scope() as session:
-            profile_edit.unlock_field(session=session, actor=actor, profile_id=self.shown_id,
-                                      field_key=key)
+            profile_edit.unlock_field(session=session, actor=actor, profile_id=self.shown_id, field_key=key)
         self._load(actor)
         label = next((f.label for f in self.fields if f.key == key), key)
         return rx.toast.success(f"{label} unlocked: imports may change it again")
@@ -363,13 +426,20 @@ class ProfileDetailState(AppState):
     def save_edit(self, form_data: dict[str, Any]) -> Any:
         actor = self._require_actor()
         # only what was changed in the dialog: untouched values stay unlocked
-        values = {f.key: str(form_data.get(f"edit-{f.key}") or "") for f in self.fields
-                  if f"edit-{f.key}" in form_data and str(form_data.get(f"edit-{f.key}") or "") != f.raw}
+        values = {
+            f.key: str(form_data.get(f"edit-{f.key}") or "")
+            for f in self.fields
+            if f"edit-{f.key}" in form_data and str(form_data.get(f"edit-{f.key}") or "") != f.raw
+        }
         try:
             with session_scope() as session:
                 changes = profile_edit.update_profile_fields(
-                    session=session, actor=actor, profile_id=self.shown_id, values=values,
-                    expected_version=self.shown_version)
+                    session=session,
+                    actor=actor,
+                    profile_id=self.shown_id,
+                    values=values,
+                    expected_version=self.shown_version,
+                )
         except ProfileValidationError as exc:
             self.edit_errors = dict(exc.errors)
             return None
@@ -398,8 +468,9 @@ class ProfileDetailState(AppState):
             set_profile_status(session=session, actor=actor, profile_id=self.shown_id, active=activate)
         self.status_confirm_open = False
         self._load(actor)
-        return rx.toast.success("Profile reactivated" if activate else
-                                "Profile deactivated: hidden from lists and programs")
+        return rx.toast.success(
+            "Profile reactivated" if activate else "Profile deactivated: hidden from lists and programs"
+        )
 
     # ------------------------------------------------------------ tags and groups
     @rx.event
@@ -420,8 +491,14 @@ class ProfileDetailState(AppState):
         try:
             with session_scope() as session:
                 # a tag given to one person by hand: later imports keep it
-                tag_profiles(session=session, actor=actor, tag_id=tag_id, value=value,
-                             policy="ignore", profile_ids=[self.shown_id])
+                tag_profiles(
+                    session=session,
+                    actor=actor,
+                    tag_id=tag_id,
+                    value=value,
+                    policy="ignore",
+                    profile_ids=[self.shown_id],
+                )
         except ProfileError as exc:
             picker.error = str(exc)
             return None
@@ -434,8 +511,7 @@ class ProfileDetailState(AppState):
     def remove_tag(self, tag_id: int, value: str) -> Any:
         actor = self._require_actor()
         with session_scope() as session:
-            untag_profile(session=session, actor=actor, profile_id=self.shown_id, tag_id=int(tag_id),
-                          value=str(value))
+            untag_profile(session=session, actor=actor, profile_id=self.shown_id, tag_id=int(tag_id), value=str(value))
         self._load(actor)
         return rx.toast.success("Tag removed")
 
@@ -445,8 +521,9 @@ class ProfileDetailState(AppState):
         actor = self._require_actor()
         try:
             with session_scope() as session:
-                remove_profile_from_group(session=session, actor=actor, group_id=int(group_id),
-                                          profile_id=self.shown_id)
+                remove_profile_from_group(
+                    session=session, actor=actor, group_id=int(group_id), profile_id=self.shown_id
+                )
         except ProfileError as exc:
             return rx.toast.error(str(exc))
         self._load(actor)
@@ -467,8 +544,13 @@ class ProfileDetailState(AppState):
         kind = str(form_data.get("kind") or "")
         try:
             with session_scope() as session:
-                profile_edit.add_identity(session=session, actor=actor, profile_id=self.shown_id,
-                                          kind=kind, value=str(form_data.get("value") or ""))
+                profile_edit.add_identity(
+                    session=session,
+                    actor=actor,
+                    profile_id=self.shown_id,
+                    kind=kind,
+                    value=str(form_data.get("value") or ""),
+                )
         except ProfileValidationError as exc:
             self.identity_error = next(iter(exc.errors.values()), str(exc))
             return None
@@ -485,10 +567,10 @@ class ProfileDetailState(AppState):
         actor = self._require_actor()
         try:
             with session_scope() as session:
-                profile_edit.remove_identity(session=session, actor=actor, profile_id=self.shown_id,
-                                             identity_id=int(identity_id))
+                profile_edit.remove_identity(
+                    session=session, actor=actor, profile_id=self.shown_id, identity_id=int(identity_id)
+                )
         except ProfileError as exc:
             return rx.toast.error(str(exc))
         self._load(actor)
         return rx.toast.success("Identity removed")
-

@@ -21,16 +21,14 @@ S = ExportDialogState
 def export_button() -> rx.Component:
     return rx.cond(
         AppState.permissions.contains(PROFILES_EXPORT),
-        rx.button(rx.icon("download", size=16, aria_hidden="true"), "Export", variant="soft",
-                  on_click=S.open_dialog),
+        rx.button(rx.icon("download", size=16, aria_hidden="true"), "Export", variant="soft", on_click=S.open_dialog),
     )
 
 
 def _choice(legend: str, items: list[str], value: rx.Var, on_change: rx.EventHandler) -> rx.Component:
     return rx.el.fieldset(
         rx.el.legend(rx.text(legend, size="2", weight="bold")),
-        rx.radio_group(items, value=value, on_change=on_change, direction="row", spacing="4",
-                       aria_label=legend),
+        rx.radio_group(items, value=value, on_change=on_change, direction="row", spacing="4", aria_label=legend),
         style={"border": "none", "padding": 0, "margin": 0},
     )
 
@@ -42,8 +40,9 @@ def _left_out() -> rx.Component:
             rx.callout.icon(rx.icon("eye_off", aria_hidden="true")),
             rx.vstack(
                 rx.callout.text("Left out of the file:", weight="medium"),
-                rx.el.ul(rx.foreach(S.left_out, lambda line: rx.el.li(line)),
-                         style={"margin": 0, "paddingLeft": "1.2em"}),
+                rx.el.ul(
+                    rx.foreach(S.left_out, lambda line: rx.el.li(line)), style={"margin": 0, "paddingLeft": "1.2em"}
+                ),
                 spacing="1",
             ),
             color_scheme="amber",
@@ -62,17 +61,25 @@ def export_dialog() -> rx.Component:
                 _choice("Fields", list(FIELDS_LABELS.values()), S.fields_label, S.set_fields),
                 _choice("Format", list(FORMAT_LABELS.values()), S.format_label, S.set_format),
                 rx.text(S.count_text, weight="medium", role="status", aria_label="Export size"),
-                rx.cond(S.columns.length() > 0,
-                        rx.text("Columns: ", S.columns_text, size="2", color_scheme="gray",
-                                aria_label="Columns of the file")),
+                rx.cond(
+                    S.columns.length() > 0,
+                    rx.text(
+                        "Columns: ", S.columns_text, size="2", color_scheme="gray", aria_label="Columns of the file"
+                    ),
+                ),
                 _left_out(),
-                rx.cond(S.background & (S.error == ""),
-                        rx.callout(S.background_text, icon="clock", color_scheme="blue")),
+                rx.cond(
+                    S.background & (S.error == ""), rx.callout(S.background_text, icon="clock", color_scheme="blue")
+                ),
                 error_callout(S.error),
                 dialog_buttons(
-                    rx.button(rx.icon("download", size=16, aria_hidden="true"),
-                              rx.cond(S.background, "Export in the background", "Export"),
-                              on_click=S.confirm, disabled=(S.error != "") | (S.count == 0))),
+                    rx.button(
+                        rx.icon("download", size=16, aria_hidden="true"),
+                        rx.cond(S.background, "Export in the background", "Export"),
+                        on_click=S.confirm,
+                        disabled=(S.error != "") | (S.count == 0),
+                    )
+                ),
                 spacing="4",
                 width="100%",
                 margin_top="1em",

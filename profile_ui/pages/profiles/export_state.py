@@ -19,7 +19,13 @@ import reflex as rx
 from ...db import session_scope
 from ...services import file_store
 from ...services.exporting import (
-    EXPORT_FORMATS, FIELDS_MODES, STATUS_COMPLETED, STATUS_FAILED, ExportError, export_profiles, export_status,
+    EXPORT_FORMATS,
+    FIELDS_MODES,
+    STATUS_COMPLETED,
+    STATUS_FAILED,
+    ExportError,
+    export_profiles,
+    export_status,
     preview_export,
 )
 from ...services.permissions import PROFILES_EXPORT, PermissionDenied
@@ -63,8 +69,7 @@ class ExportDialogState(DialogMixin, AppState):
     def count_text(self) -> str:
         if self.error:
             return ""
-        return (f"{plural(self.count, 'profile')} will be exported with "
-                f"{plural(len(self.columns), 'column')}.")
+        return f"{plural(self.count, 'profile')} will be exported with {plural(len(self.columns), 'column')}."
 
     @rx.var
     def columns_text(self) -> str:
@@ -73,8 +78,10 @@ class ExportDialogState(DialogMixin, AppState):
     @rx.var
     def background_text(self) -> str:
         limit = get_settings().export_sync_limit
-        return (f"From {limit:,} profiles the export runs in the background: when the file is "
-                "ready you get a notification and an e-mail with its download link.")
+        return (
+            f"From {limit:,} profiles the export runs in the background: when the file is "
+            "ready you get a notification and an e-mail with its download link."
+        )
 
     # ------------------------------------------------------------ helpers
     def _fields_mode(self) -> str:
@@ -90,8 +97,7 @@ class ExportDialogState(DialogMixin, AppState):
         actor = self._require_actor()
         try:
             with session_scope() as session:
-                preview = preview_export(session=session, actor=actor, flt=self._flt(),
-                                         fields_mode=self._fields_mode())
+                preview = preview_export(session=session, actor=actor, flt=self._flt(), fields_mode=self._fields_mode())
         except (ExportError, ProfileError) as exc:
             self.error, self.count, self.columns, self.left_out = str(exc), 0, [], []
             return
@@ -109,8 +115,7 @@ class ExportDialogState(DialogMixin, AppState):
         actor.require(PROFILES_EXPORT)
         listing = await self.get_state(ProfilesListState)
         listed = listing._flt()
-        flt = ProfileFilter(**{f.name: _plain(getattr(listed, f.name))
-                               for f in dataclasses.fields(listed)})
+        flt = ProfileFilter(**{f.name: _plain(getattr(listed, f.name)) for f in dataclasses.fields(listed)})
         ids = [int(i) for i in listing.selected if str(i).isdigit()]
         if ids and not listing.all_matching:
             flt = dataclasses.replace(flt, profile_ids=ids)
@@ -118,8 +123,9 @@ class ExportDialogState(DialogMixin, AppState):
         elif listing.all_matching:
             self.scope_text = "All profiles matching the list's query and filters (all selected)."
         else:
-            self.scope_text = ("The profiles matching the list's query and filters "
-                               "(select profiles in the list to export only those).")
+            self.scope_text = (
+                "The profiles matching the list's query and filters (select profiles in the list to export only those)."
+            )
         self._flt_json = flt.to_json()
         self._preview()
         self.is_open = True
@@ -148,21 +154,27 @@ class ExportDialogState(DialogMixin, AppState):
             return None
         try:
             with session_scope() as session:
-                result = export_profiles(session=session, actor=actor, flt=self._flt(),
-                                         fields_mode=fields_mode, fmt=fmt)
+                result = export_profiles(
+                    session=session, actor=actor, flt=self._flt(), fields_mode=fields_mode, fmt=fmt
+                )
         except (ExportError, ProfileError) as exc:
             self.error = str(exc)
             return None
         self.is_open = False
         if result.background:
             self._watching = [*self._watching, result.export_id]
-            return [rx.toast.info(
-                f"Exporting {plural(self.count, 'profile')} in the background. You will get a "
-                "notification and an e-mail with the download link when the file is ready.",
-                duration=10_000), ExportDialogState.watch_export(result.export_id)]
-        return [rx.download(data=file_store.read_bytes(result.path), filename=result.path.name),
-                rx.toast.success(f"Exported {plural(result.row_count or 0, 'profile')} "
-                                 f"to {result.path.name}")]
+            return [
+                rx.toast.info(
+                    f"Exporting {plural(self.count, 'profile')} in the background. You will get a "
+                    "notification and an e-mail with the download link when the file is ready.",
+                    duration=10_000,
+                ),
+                ExportDialogState.watch_export(result.export_id),
+            ]
+        return [
+            rx.download(data=file_store.read_bytes(result.path), filename=result.path.name),
+            rx.toast.success(f"Exported {plural(result.row_count or 0, 'profile')} to {result.path.name}"),
+        ]
 
     @rx.event(background=True)
     async def watch_export(self, export_id: int) -> Any:

@@ -50,16 +50,20 @@ def filter_chips(flt: ProfileFilter, names: dict[str, dict[str, str]]) -> list[F
     if flt.created_from:
         chips.append(FilterChip("created_from", f"Created from {flt.created_from.date().isoformat()}"))
     if flt.created_to:
-        chips.append(FilterChip("created_to",
-                                f"Created to {(flt.created_to - timedelta(days=1)).date().isoformat()}"))
+        chips.append(FilterChip("created_to", f"Created to {(flt.created_to - timedelta(days=1)).date().isoformat()}"))
     return chips
 
 
 # chip key -> the ProfileFilter fields that removing it resets
 _CLEARED: dict[str, dict[str, Any]] = {
-    "q": {"text": ""}, "group": {"group_id": None}, "member_level": {"member_level": None},
-    "tag": {"tag_ids": [], "tag_values": {}}, "segment": {"segment_id": None}, "status": {"status": "active"},
-    "created_from": {"created_from": None}, "created_to": {"created_to": None},
+    "q": {"text": ""},
+    "group": {"group_id": None},
+    "member_level": {"member_level": None},
+    "tag": {"tag_ids": [], "tag_values": {}},
+    "segment": {"segment_id": None},
+    "status": {"status": "active"},
+    "created_from": {"created_from": None},
+    "created_to": {"created_to": None},
 }
 
 
@@ -67,8 +71,11 @@ def without(flt: ProfileFilter, key: str) -> ProfileFilter:
     """The filter with the chip `key` removed (an unknown key changes nothing)."""
     cleared = _CLEARED.get(key, {})
     # plain copies: a filter read from state holds the state's proxies of its lists
-    plain = {"tag_ids": list(flt.tag_ids), "tag_values": dict(flt.tag_values),
-             "profile_ids": None if flt.profile_ids is None else list(flt.profile_ids)}
+    plain = {
+        "tag_ids": list(flt.tag_ids),
+        "tag_values": dict(flt.tag_values),
+        "profile_ids": None if flt.profile_ids is None else list(flt.profile_ids),
+    }
     return dataclasses.replace(flt, **{**plain, **cleared})
 
 
@@ -78,26 +85,42 @@ def empty_text(chips: list[FilterChip]) -> str:
     return "0 profiles match these filters: " + "; ".join(chip.text for chip in chips) + "."
 
 
-def active_filters(chips: rx.vars.ArrayVar, on_remove: Callable[[rx.Var], Any], on_clear: Callable[[], Any]) -> rx.Component:
+def active_filters(
+    chips: rx.vars.ArrayVar, on_remove: Callable[[rx.Var], Any], on_clear: Callable[[], Any]
+) -> rx.Component:
     """The chips row: each chip says the filter and removes it; "Clear all" removes all."""
     return rx.cond(
         chips.length() > 0,
         rx.hstack(
             rx.text("Filters:", size="2", weight="medium"),
             rx.el.ul(
-                rx.foreach(chips, lambda chip: rx.el.li(
-                    rx.badge(
-                        rx.text(chip.text, size="2"),
-                        rx.icon_button(rx.icon("x", size=12, aria_hidden="true"), size="1", variant="ghost",
-                                       aria_label="Remove filter " + chip.text,
-                                       on_click=on_remove(chip.key)),
-                        variant="soft", size="2", radius="full",
-                        style={"display": "inline-flex", "alignItems": "center", "gap": "4px"}),
-                    list_style="none")),
+                rx.foreach(
+                    chips,
+                    lambda chip: rx.el.li(
+                        rx.badge(
+                            rx.text(chip.text, size="2"),
+                            rx.icon_button(
+                                rx.icon("x", size=12, aria_hidden="true"),
+                                size="1",
+                                variant="ghost",
+                                aria_label="Remove filter " + chip.text,
+                                on_click=on_remove(chip.key),
+                            ),
+                            variant="soft",
+                            size="2",
+                            radius="full",
+                            style={"display": "inline-flex", "alignItems": "center", "gap": "4px"},
+                        ),
+                        list_style="none",
+                    ),
+                ),
                 aria_label="Active filters",
                 style={"display": "flex", "flexWrap": "wrap", "gap": "6px", "padding": 0, "margin": 0},
             ),
             rx.button("Clear all", size="1", variant="soft", color_scheme="gray", on_click=on_clear),
-            align="center", spacing="3", wrap="wrap", width="100%",
+            align="center",
+            spacing="3",
+            wrap="wrap",
+            width="100%",
         ),
     )

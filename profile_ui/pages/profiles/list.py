@@ -12,11 +12,17 @@ from ...components.data_table import data_table
 from ...components.dialogs import form_dialog, labelled_select
 from ...components.empty_state import no_rows
 from ...components.filter_bar import (
-    filter_input, filter_row, filter_select, reset_button, search_form, search_input,
+    filter_input,
+    filter_row,
+    filter_select,
+    reset_button,
+    search_form,
+    search_input,
 )
 from ...components.pagination import pagination
 from ...components.shell import shell
 from ...state.base import AppState
+from .columns_state import ColumnChoice, ColumnDisplayState
 from .common import (
     PROFILES_CREATE,
     PROFILES_DELETE,
@@ -25,7 +31,6 @@ from .common import (
     PROFILES_TAG,
     SETTINGS_MANAGE,
 )
-from .columns_state import ColumnChoice, ColumnDisplayState
 from .delete_dialog import delete_selected_button, delete_selected_dialog
 from .export_dialog import export_button, export_dialog
 from .filter_chips import STATUS_LABELS, active_filters
@@ -39,8 +44,7 @@ C = ColumnDisplayState
 
 
 def _filter_select(label: str, name: str, choices: rx.Var, default: rx.Var) -> rx.Component:
-    return filter_select(label, name=name, id=f"filter-{name}", choices=choices,
-                         default_value=default)
+    return filter_select(label, name=name, id=f"filter-{name}", choices=choices, default_value=default)
 
 
 def _filter_input(label: str, name: str, default: rx.Var, **props: Any) -> rx.Component:
@@ -51,9 +55,13 @@ def filter_form() -> rx.Component:
     return search_form(
         rx.vstack(
             rx.hstack(
-                search_input(default_value=S.shown_text, placeholder="User ID, e-mail, phone or name",
-                             aria_label="User ID, e-mail, phone or name", width="100%",
-                             max_width="420px"),
+                search_input(
+                    default_value=S.shown_text,
+                    placeholder="User ID, e-mail, phone or name",
+                    aria_label="User ID, e-mail, phone or name",
+                    width="100%",
+                    max_width="420px",
+                ),
                 rx.button(rx.icon("search", size=16, aria_hidden="true"), "Query", type="submit"),
                 reset_button(S.reset_filters),
                 spacing="2",
@@ -66,9 +74,16 @@ def filter_form() -> rx.Component:
                 _filter_select("Tag", "tag", S.tag_choices, S.shown_tag),
                 _filter_input("Tag value", "tag_value", S.shown_tag_value, placeholder="any value"),
                 _filter_select("Segment", "segment", S.segment_choices, S.shown_segment),
-                rx.box(labelled_select("Status", name="status", id="filter-status",
-                                       items=list(STATUS_LABELS.items()),
-                                       default_value=S.shown_status), min_width="140px"),
+                rx.box(
+                    labelled_select(
+                        "Status",
+                        name="status",
+                        id="filter-status",
+                        items=list(STATUS_LABELS.items()),
+                        default_value=S.shown_status,
+                    ),
+                    min_width="140px",
+                ),
                 _filter_input("Created from", "created_from", S.shown_from, type="date"),
                 _filter_input("Created to", "created_to", S.shown_to, type="date"),
             ),
@@ -93,20 +108,30 @@ def selection_bar() -> rx.Component:
             rx.text(S.selection_text, size="2", weight="medium", role="status"),
             rx.cond(
                 S.page_selected & ~S.all_matching & (S.total > S.rows.length()),
-                rx.button(f"Select all {S.total_label} matching", variant="ghost", size="1",
-                          on_click=S.select_all_matching),
+                rx.button(
+                    f"Select all {S.total_label} matching", variant="ghost", size="1", on_click=S.select_all_matching
+                ),
             ),
             rx.spacer(),
-            rx.cond(_has(PROFILES_TAG),
-                    rx.button(rx.icon("tag", size=14, aria_hidden="true"), "Batch tag", size="2",
-                              on_click=S.open_batch_tag)),
-            rx.cond(_has(PROFILES_EDIT),
-                    rx.button(rx.icon("users", size=14, aria_hidden="true"), "Add to group",
-                              size="2", variant="soft", on_click=S.open_group_dialog)),
+            rx.cond(
+                _has(PROFILES_TAG),
+                rx.button(
+                    rx.icon("tag", size=14, aria_hidden="true"), "Batch tag", size="2", on_click=S.open_batch_tag
+                ),
+            ),
+            rx.cond(
+                _has(PROFILES_EDIT),
+                rx.button(
+                    rx.icon("users", size=14, aria_hidden="true"),
+                    "Add to group",
+                    size="2",
+                    variant="soft",
+                    on_click=S.open_group_dialog,
+                ),
+            ),
             merge_selected_button(),
             delete_selected_button(),
-            rx.button("Clear selection", size="2", variant="ghost", color_scheme="gray",
-                      on_click=S.clear_selection),
+            rx.button("Clear selection", size="2", variant="ghost", color_scheme="gray", on_click=S.clear_selection),
             align="center",
             spacing="3",
             width="100%",
@@ -125,13 +150,22 @@ def _shown_column(key: rx.Var, index: rx.Var) -> rx.Component:
         rx.hstack(
             rx.text(index + 1, ". ", label, size="2"),
             rx.spacer(),
-            rx.icon_button(rx.icon("arrow_up", size=12, aria_hidden="true"), size="1", variant="soft",
-                           on_click=C.move(key, -1), disabled=index == 0,
-                           aria_label="Move " + label + " up"),
-            rx.icon_button(rx.icon("arrow_down", size=12, aria_hidden="true"), size="1",
-                           variant="soft", on_click=C.move(key, 1),
-                           disabled=index == C.draft.length() - 1,
-                           aria_label="Move " + label + " down"),
+            rx.icon_button(
+                rx.icon("arrow_up", size=12, aria_hidden="true"),
+                size="1",
+                variant="soft",
+                on_click=C.move(key, -1),
+                disabled=index == 0,
+                aria_label="Move " + label + " up",
+            ),
+            rx.icon_button(
+                rx.icon("arrow_down", size=12, aria_hidden="true"),
+                size="1",
+                variant="soft",
+                on_click=C.move(key, 1),
+                disabled=index == C.draft.length() - 1,
+                aria_label="Move " + label + " down",
+            ),
             align="center",
             spacing="2",
         ),
@@ -140,8 +174,12 @@ def _shown_column(key: rx.Var, index: rx.Var) -> rx.Component:
 
 
 def _column_checkbox(option: ColumnChoice) -> rx.Component:
-    return rx.checkbox(option.label, checked=C.draft.contains(option.key),
-                       on_change=lambda shown: C.toggle(option.key, shown), size="2")
+    return rx.checkbox(
+        option.label,
+        checked=C.draft.contains(option.key),
+        on_change=lambda shown: C.toggle(option.key, shown),
+        size="2",
+    )
 
 
 def _column_group(group: str) -> rx.Component:
@@ -149,7 +187,9 @@ def _column_group(group: str) -> rx.Component:
         rx.el.legend(rx.text(group, size="2", weight="bold")),
         rx.flex(
             rx.foreach(C.options, lambda o: rx.cond(o.group == group, _column_checkbox(o))),
-            wrap="wrap", spacing="2", direction="column",
+            wrap="wrap",
+            spacing="2",
+            direction="column",
         ),
         style={"border": "none", "padding": 0, "margin": 0, "minWidth": "160px"},
     )
@@ -159,31 +199,38 @@ def columns_dialog() -> rx.Component:
     return rx.dialog.root(
         rx.dialog.content(
             rx.dialog.title("Column display"),
-            rx.dialog.description("Choose the columns of the list and their order.", size="2",
-                                  color_scheme="gray"),
+            rx.dialog.description("Choose the columns of the list and their order.", size="2", color_scheme="gray"),
             rx.grid(
                 rx.vstack(
                     rx.heading("Shown, in this order", size="2", as_="h3"),
-                    rx.el.ol(rx.foreach(C.draft, _shown_column), aria_label="Shown columns",
-                             style={"padding": 0, "margin": 0, "width": "100%"}),
+                    rx.el.ol(
+                        rx.foreach(C.draft, _shown_column),
+                        aria_label="Shown columns",
+                        style={"padding": 0, "margin": 0, "width": "100%"},
+                    ),
                     width="100%",
                 ),
-                rx.hstack(_column_group("Attributes"), _column_group("Identities"),
-                          _column_group("Tags"), align="start", spacing="4", wrap="wrap"),
+                rx.hstack(
+                    _column_group("Attributes"),
+                    _column_group("Identities"),
+                    _column_group("Tags"),
+                    align="start",
+                    spacing="4",
+                    wrap="wrap",
+                ),
                 columns="2",
                 spacing="5",
                 margin_y="1em",
             ),
-            rx.cond(C.error != "",
-                    rx.callout(C.error, icon="triangle_alert", color_scheme="red", role="alert")),
+            rx.cond(C.error != "", rx.callout(C.error, icon="triangle_alert", color_scheme="red", role="alert")),
             rx.hstack(
-                rx.cond(C.source == "user",
-                        rx.button("Use the default", variant="ghost", on_click=C.use_default)),
+                rx.cond(C.source == "user", rx.button("Use the default", variant="ghost", on_click=C.use_default)),
                 rx.spacer(),
                 rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray")),
-                rx.cond(_has(SETTINGS_MANAGE),
-                        rx.button("Save as default for everyone", variant="soft",
-                                  on_click=C.save_default)),
+                rx.cond(
+                    _has(SETTINGS_MANAGE),
+                    rx.button("Save as default for everyone", variant="soft", on_click=C.save_default),
+                ),
                 rx.button("Save", on_click=C.save),
                 spacing="3",
                 width="100%",
@@ -199,8 +246,9 @@ def group_dialog() -> rx.Component:
     return form_dialog(
         title="Add to group",
         description=S.selection_text,
-        body=labelled_select("Group", name="group", id="add-to-group",
-                             item_var=S.group_choices[1:], placeholder="Choose a group"),
+        body=labelled_select(
+            "Group", name="group", id="add-to-group", item_var=S.group_choices[1:], placeholder="Choose a group"
+        ),
         is_open=S.group_dialog_open,
         on_open_change=S.set_group_dialog_open,
         on_submit=S.add_to_group,
@@ -214,14 +262,26 @@ def content() -> rx.Component:
         rx.hstack(
             rx.spacer(),
             export_button(),
-            rx.button(rx.icon("columns_3", size=16, aria_hidden="true"), "Column display",
-                      variant="soft", on_click=C.open_dialog),
-            rx.cond(_has(PROFILES_CREATE),
-                    rx.button(rx.link(rx.icon("user_plus", size=16, aria_hidden="true"),
-                                      "New profile", href=routes.PROFILE_NEW, underline="none",
-                                      # the solid button's own text colour, not the link's
-                                      color="var(--accent-contrast)"),
-                              as_child=True)),
+            rx.button(
+                rx.icon("columns_3", size=16, aria_hidden="true"),
+                "Column display",
+                variant="soft",
+                on_click=C.open_dialog,
+            ),
+            rx.cond(
+                _has(PROFILES_CREATE),
+                rx.button(
+                    rx.link(
+                        rx.icon("user_plus", size=16, aria_hidden="true"),
+                        "New profile",
+                        href=routes.PROFILE_NEW,
+                        underline="none",
+                        # the solid button's own text colour, not the link's
+                        color="var(--accent-contrast)",
+                    ),
+                    as_child=True,
+                ),
+            ),
             spacing="3",
             width="100%",
         ),
@@ -230,19 +290,30 @@ def content() -> rx.Component:
         selection_bar(),
         rx.box(
             data_table(
-                columns=S.columns, rows=S.rows, sort_key=S.sort_key, descending=S.descending,
-                on_sort=S.sort_by, caption="Profiles",
-                selectable=(_has(PROFILES_TAG) | _has(PROFILES_EDIT) | _has(PROFILES_EXPORT)
-                            | _has(PROFILES_DELETE)),
-                selected=S.selected, on_select_row=S.toggle_row,
-                page_selected=S.page_selected, on_select_page=S.toggle_page,
+                columns=S.columns,
+                rows=S.rows,
+                sort_key=S.sort_key,
+                descending=S.descending,
+                on_sort=S.sort_by,
+                caption="Profiles",
+                selectable=(_has(PROFILES_TAG) | _has(PROFILES_EDIT) | _has(PROFILES_EXPORT) | _has(PROFILES_DELETE)),
+                selected=S.selected,
+                on_select_row=S.toggle_row,
+                page_selected=S.page_selected,
+                on_select_page=S.toggle_page,
             ),
             width="100%",
             overflow_x="auto",
         ),
         rx.cond(S.rows.length() == 0, no_rows(S.empty_text)),
-        pagination(page=S.page, pages=S.pages, total_text=S.total_text, page_size=S.page_size,
-                   on_page=S.go_to_page, on_page_size=S.set_page_size),
+        pagination(
+            page=S.page,
+            pages=S.pages,
+            total_text=S.total_text,
+            page_size=S.page_size,
+            on_page=S.go_to_page,
+            on_page_size=S.set_page_size,
+        ),
         columns_dialog(),
         tag_picker_dialog(S.apply_batch_tag),
         group_dialog(),

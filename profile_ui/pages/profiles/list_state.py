@@ -18,12 +18,24 @@ from ...components.data_table import TableColumn
 from ...db import session_scope
 from ...services import view_prefs
 from ...services.profiles import (
-    DEFAULT_PAGE_SIZE, LISTED_STATUSES, PAGE_SIZES, ProfileError, ProfileFilter,
-    add_profiles_to_group, count_profiles, estimate_count, identities_of, list_profiles,
-    page_cells, tag_profiles,
+    DEFAULT_PAGE_SIZE,
+    LISTED_STATUSES,
+    PAGE_SIZES,
+    ProfileError,
+    ProfileFilter,
+    add_profiles_to_group,
+    count_profiles,
+    estimate_count,
+    identities_of,
+    list_profiles,
+    page_cells,
+    tag_profiles,
 )
 from ...services.workspace_settings import (
-    list_fields, list_groups, list_segments, list_tag_groups,
+    list_fields,
+    list_groups,
+    list_segments,
+    list_tag_groups,
 )
 from ...state.base import AppState, guarded
 from ...state.dates import DayError, day_range, parse_day
@@ -33,12 +45,12 @@ from .filter_chips import FilterChip, empty_text, filter_chips, without
 from .tag_picker import TagPickerState
 
 
-
 def _filter_from_form(form: dict[str, Any]) -> ProfileFilter:
     """The list filter from the filter form (raises DayError for unreadable dates)."""
     created_from, created_to = day_range(
         parse_day(str(form.get("created_from") or ""), "Created from"),
-        parse_day(str(form.get("created_to") or ""), "Created to"))
+        parse_day(str(form.get("created_to") or ""), "Created to"),
+    )
     status = str(form.get("status") or "active")
     tag_id = choice_id(str(form.get("tag") or ""))
     tag_value = str(form.get("tag_value") or "").strip()
@@ -150,23 +162,26 @@ class ProfilesListState(AppState):
     # ------------------------------------------------------------ loading
     def _load_catalogue(self, session: Any, actor: Any) -> None:
         self.group_choices = [Choice(ANY, "Any group")] + [
-            Choice(str(g.id), g.name) for g in list_groups(session=session, actor=actor)]
+            Choice(str(g.id), g.name) for g in list_groups(session=session, actor=actor)
+        ]
         self.segment_choices = [Choice(ANY, "Any segment")] + [
-            Choice(str(s.id), s.name) for s in list_segments(session=session, actor=actor)]
+            Choice(str(s.id), s.name) for s in list_segments(session=session, actor=actor)
+        ]
         self.tag_choices = [Choice(ANY, "Any tag")] + [
             Choice(str(t.id), f"{g.name}: {t.name}")
-            for g, tags in list_tag_groups(session=session, actor=actor) for t in tags]
-        level = next((f for f in list_fields(session=session, actor=actor) if f.key == "member_level"),
-                     None)
-        self.level_choices = [Choice(ANY, "Any level")] + [
-            Choice(o, o) for o in (level.options if level else [])]
+            for g, tags in list_tag_groups(session=session, actor=actor)
+            for t in tags
+        ]
+        level = next((f for f in list_fields(session=session, actor=actor) if f.key == "member_level"), None)
+        self.level_choices = [Choice(ANY, "Any level")] + [Choice(o, o) for o in (level.options if level else [])]
 
     def _apply_view(self, view: view_prefs.ListView) -> None:
         """Show the columns (and page size) of a list view (see columns_state.py)."""
         labels = {o.key: o for o in view.options}
         self._column_keys = list(view.columns)
-        self.columns = [TableColumn(key, labels[key].label, labels[key].sortable)
-                        for key in view.columns if key in labels]
+        self.columns = [
+            TableColumn(key, labels[key].label, labels[key].sortable) for key in view.columns if key in labels
+        ]
         self.page_size = view.page_size
         self._sortable_keys = [o.key for o in view.options if o.sortable]
         if self.sort_key not in self._sortable_keys:
@@ -179,8 +194,14 @@ class ProfilesListState(AppState):
         """Read the current page (and, with `count`, the total). When the total is only an
         estimate, the exact count follows as a second event, so the page shows first."""
         flt = self._flt()
-        choice_names = {kind: {c.value: c.label for c in choices} for kind, choices in (
-            ("group", self.group_choices), ("tag", self.tag_choices), ("segment", self.segment_choices))}
+        choice_names = {
+            kind: {c.value: c.label for c in choices}
+            for kind, choices in (
+                ("group", self.group_choices),
+                ("tag", self.tag_choices),
+                ("segment", self.segment_choices),
+            )
+        }
         self.chips = filter_chips(flt, choice_names)
         follow_up = None
         try:
@@ -191,9 +212,16 @@ class ProfilesListState(AppState):
                     if not estimate.exact:
                         follow_up = ProfilesListState.count_exactly
                 result = list_profiles(
-                    session=session, actor=actor, flt=flt, sort=self.sort_key,
-                    descending=self.descending, page=self.page, page_size=self.page_size,
-                    with_total=False, known_total=self.total if self.total_exact else None)
+                    session=session,
+                    actor=actor,
+                    flt=flt,
+                    sort=self.sort_key,
+                    descending=self.descending,
+                    page=self.page,
+                    page_size=self.page_size,
+                    with_total=False,
+                    known_total=self.total if self.total_exact else None,
+                )
                 cells = page_cells(session=session, rows=result.rows, columns=self._column_keys)
                 names = identities_of(session=session, profile_ids=[p.id for p in result.rows])
         except ProfileError as exc:
@@ -224,8 +252,7 @@ class ProfilesListState(AppState):
             "shown_segment": str(flt.segment_id) if flt.segment_id else ANY,
             "shown_status": flt.status,
             "shown_from": flt.created_from.date().isoformat() if flt.created_from else "",
-            "shown_to": ((flt.created_to - timedelta(days=1)).date().isoformat()
-                         if flt.created_to else ""),
+            "shown_to": ((flt.created_to - timedelta(days=1)).date().isoformat() if flt.created_to else ""),
         }
         changed = [name for name, value in shown.items() if getattr(self, name) != value]
         for name in changed:
@@ -245,9 +272,11 @@ class ProfilesListState(AppState):
         if actor is None:
             return None
         params = self.router.url.query_parameters
-        flt = ProfileFilter(group_id=choice_id(params.get("group")),
-                            segment_id=choice_id(params.get("segment")),
-                            tag_ids=[t] if (t := choice_id(params.get("tag"))) else [])
+        flt = ProfileFilter(
+            group_id=choice_id(params.get("group")),
+            segment_id=choice_id(params.get("segment")),
+            tag_ids=[t] if (t := choice_id(params.get("tag"))) else [],
+        )
         if params.get("group") or params.get("segment") or params.get("tag") or not self._filter_json:
             self._filter_json = flt.to_json()
             self.page = 1
@@ -375,8 +404,7 @@ class ProfilesListState(AppState):
     def open_batch_tag(self) -> Any:
         self._require_actor()
         n = self.selection_count
-        who = (f"all {n:,} matching profiles" if self.all_matching
-               else f"{n:,} profile{'' if n == 1 else 's'}")
+        who = f"all {n:,} matching profiles" if self.all_matching else f"{n:,} profile{'' if n == 1 else 's'}"
         return TagPickerState.open_picker(True, "Batch tag", f"Tag {who}.")
 
     @rx.event
@@ -390,8 +418,9 @@ class ProfilesListState(AppState):
         tag_id, value, policy = chosen
         try:
             with session_scope() as session:
-                tagged = tag_profiles(session=session, actor=actor, tag_id=tag_id, value=value,
-                                       policy=policy, **self._targets())
+                tagged = tag_profiles(
+                    session=session, actor=actor, tag_id=tag_id, value=value, policy=policy, **self._targets()
+                )
         except ProfileError as exc:
             picker.error = str(exc)
             return None
@@ -424,8 +453,7 @@ class ProfilesListState(AppState):
             return None
         try:
             with session_scope() as session:
-                added = add_profiles_to_group(session=session, actor=actor, group_id=group_id,
-                                              **self._targets())
+                added = add_profiles_to_group(session=session, actor=actor, group_id=group_id, **self._targets())
         except ProfileError as exc:
             self.group_error = str(exc)
             return None

@@ -20,8 +20,15 @@ import reflex as rx
 from ... import routes
 from ...db import session_scope
 from ...services.merging import (
-    MergeError, MergePreview, UnmergeResult, merge_of_event, merge_profiles, merged_away, merges_into,
-    preview_merge, unmerge,
+    MergeError,
+    MergePreview,
+    UnmergeResult,
+    merge_of_event,
+    merge_profiles,
+    merged_away,
+    merges_into,
+    preview_merge,
+    unmerge,
 )
 from ...services.permissions import PROFILES_MERGE, PROFILES_VIEW
 from ...state.base import AppState, guarded
@@ -31,8 +38,11 @@ from .list_state import ProfilesListState
 
 STEP_ASK = "ask"  # User 360: which profile to merge with
 STEP_CHOOSE = "choose"  # both known: choose the surviving values, give a reason
-SOURCE_LABELS = {"manual": "by hand", "import-sync-rule": "by an import's sync rule",
-                 "duplicate-review": "from the duplicates review"}
+SOURCE_LABELS = {
+    "manual": "by hand",
+    "import-sync-rule": "by an import's sync rule",
+    "duplicate-review": "from the duplicates review",
+}
 
 
 @dataclasses.dataclass
@@ -57,22 +67,34 @@ class MergedFrom:
 
 
 def _rows(preview: MergePreview) -> list[MergeRow]:
-    return [MergeRow(key=f.key, label=f.label, survivor_text=f.survivor_text or "—",
-                     merged_text=f.merged_text or "—", same=f.same, suggested=f.suggested)
-            for f in preview.fields]
+    return [
+        MergeRow(
+            key=f.key,
+            label=f.label,
+            survivor_text=f.survivor_text or "—",
+            merged_text=f.merged_text or "—",
+            same=f.same,
+            suggested=f.suggested,
+        )
+        for f in preview.fields
+    ]
 
 
 def merged_from_text(info: Any) -> str:
-    return (f"Merged from #{info.merged_id} ({info.merged_name}) on {info.merged_at:%Y-%m-%d %H:%M} "
-            f"by {info.merged_by} {SOURCE_LABELS.get(info.source, '')}, because: {info.reason}")
+    return (
+        f"Merged from #{info.merged_id} ({info.merged_name}) on {info.merged_at:%Y-%m-%d %H:%M} "
+        f"by {info.merged_by} {SOURCE_LABELS.get(info.source, '')}, because: {info.reason}"
+    )
 
 
 def unmerge_summary(result: UnmergeResult) -> list[str]:
     """What the unmerge did, line by line, for the result panel."""
     lines = [f"Profile #{result.merged_id} is back as it was before the merge."]
     if result.restored_fields:
-        lines.append(f"Profile #{result.survivor_id}: {len(result.restored_fields)} field(s) set back "
-                     "to their value before the merge.")
+        lines.append(
+            f"Profile #{result.survivor_id}: {len(result.restored_fields)} field(s) set back "
+            "to their value before the merge."
+        )
     lines += [f"Kept on #{result.survivor_id}: {c.text}" for c in result.later_changes]
     lines += [f"Not restored: {text}" for text in result.not_restored]
     return lines
@@ -105,8 +127,7 @@ class MergeDialogState(DialogMixin, AppState):
     def _preview(self, actor: Any, survivor_id: int, merged_id: int) -> bool:
         try:
             with session_scope() as session:
-                preview = preview_merge(session=session, actor=actor, survivor_id=survivor_id,
-                                        merged_id=merged_id)
+                preview = preview_merge(session=session, actor=actor, survivor_id=survivor_id, merged_id=merged_id)
         except MergeError as exc:
             self.error = str(exc)
             return False
@@ -180,14 +201,22 @@ class MergeDialogState(DialogMixin, AppState):
                 chosen[key] = survivor_value if keep == "survivor" else merged_value
         try:
             with session_scope() as session:
-                result = merge_profiles(session=session, actor=actor, survivor_id=self.survivor_id,
-                                        merged_id=self.merged_id, chosen_values=chosen, reason=reason)
+                result = merge_profiles(
+                    session=session,
+                    actor=actor,
+                    survivor_id=self.survivor_id,
+                    merged_id=self.merged_id,
+                    chosen_values=chosen,
+                    reason=reason,
+                )
         except MergeError as exc:
             self.error, self.reason_error = str(exc), ""
             return None
         self.is_open, self.step, self._values = False, "", {}
-        return [rx.toast.success(f"Profile #{result.merged_id} merged into #{result.survivor_id}"),
-                rx.redirect(routes.profile_url(result.survivor_id))]
+        return [
+            rx.toast.success(f"Profile #{result.merged_id} merged into #{result.survivor_id}"),
+            rx.redirect(routes.profile_url(result.survivor_id)),
+        ]
 
 
 class UnmergeState(AppState):
@@ -218,12 +247,20 @@ class UnmergeState(AppState):
         if self.result_survivor != int(raw) and self.result_merged != int(raw):
             self.result_lines = []
         with session_scope() as session:
-            self.merged_from = [MergedFrom(i.merge_id, i.merged_id, merged_from_text(i))
-                                for i in merges_into(session=session, actor=actor, profile_id=int(raw))]
+            self.merged_from = [
+                MergedFrom(i.merge_id, i.merged_id, merged_from_text(i))
+                for i in merges_into(session=session, actor=actor, profile_id=int(raw))
+            ]
             away = merged_away(session=session, actor=actor, profile_id=int(raw))
         self.merged_into_id = away.survivor_id if away else 0
-        self.merged_into_text = (f"This profile was merged into #{away.survivor_id} on {away.merged_at:%Y-%m-%d %H:%M} "
-                                 f"by {away.merged_by}, because: {away.reason}") if away else ""
+        self.merged_into_text = (
+            (
+                f"This profile was merged into #{away.survivor_id} on {away.merged_at:%Y-%m-%d %H:%M} "
+                f"by {away.merged_by}, because: {away.reason}"
+            )
+            if away
+            else ""
+        )
 
     @rx.event
     @guarded
@@ -235,8 +272,10 @@ class UnmergeState(AppState):
         if line is None:
             return
         self._pending = line.merge_id
-        self.confirm_text = (f"Profile #{line.merged_id} comes back as it was before the merge; this "
-                             "profile keeps the changes made to it since (they are listed afterwards).")
+        self.confirm_text = (
+            f"Profile #{line.merged_id} comes back as it was before the merge; this "
+            "profile keeps the changes made to it since (they are listed afterwards)."
+        )
         self.confirm_open = True
 
     @rx.event
@@ -251,8 +290,10 @@ class UnmergeState(AppState):
         if info.undone_at is not None:
             return rx.toast.info(f"This merge was already undone on {info.undone_at:%Y-%m-%d %H:%M}")
         self._pending = info.merge_id
-        self.confirm_text = (f"Profile #{info.merged_id} comes back as it was before the merge into "
-                             f"#{info.survivor_id}, which keeps the changes made to it since.")
+        self.confirm_text = (
+            f"Profile #{info.merged_id} comes back as it was before the merge into "
+            f"#{info.survivor_id}, which keeps the changes made to it since."
+        )
         self.confirm_open = True
         return None
 
@@ -278,9 +319,10 @@ class UnmergeState(AppState):
         self._pending, self.confirm_open = 0, False
         self.result_lines = unmerge_summary(result)
         self.result_survivor, self.result_merged = result.survivor_id, result.merged_id
-        return [rx.toast.success(f"Unmerged: profiles #{result.survivor_id} and #{result.merged_id} "
-                                 "are both back"),
-                rx.redirect(routes.profile_url(result.survivor_id))]
+        return [
+            rx.toast.success(f"Unmerged: profiles #{result.survivor_id} and #{result.merged_id} are both back"),
+            rx.redirect(routes.profile_url(result.survivor_id)),
+        ]
 
     @rx.event
     @guarded

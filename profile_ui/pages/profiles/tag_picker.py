@@ -23,8 +23,10 @@ from .common import Choice, choice_id
 # the choice is about later imports, not about now: the legend says so, the labels finish it
 POLICY_QUESTION = "When a later import brings another value for this tag:"
 POLICY_LABELS = {"overwrite": "Overwrite with the imported value", "ignore": "Keep this value"}
-POLICY_HINTS = {"overwrite": "The file's value replaces the one you set now.",
-                "ignore": "The value you set now stays; the file's value is not used."}
+POLICY_HINTS = {
+    "overwrite": "The file's value replaces the one you set now.",
+    "ignore": "The value you set now stays; the file's value is not used.",
+}
 
 
 @dataclasses.dataclass
@@ -57,8 +59,7 @@ class TagPickerState(DialogMixin, AppState):
         with session_scope() as session:
             catalogue = list_tag_groups(session=session, actor=actor)
         self.group_choices = [Choice(str(g.id), g.name) for g, tags in catalogue if tags]
-        self._tags = [TagOption(str(t.id), t.name, t.kind, str(g.id))
-                      for g, tags in catalogue for t in tags]
+        self._tags = [TagOption(str(t.id), t.name, t.kind, str(g.id)) for g, tags in catalogue for t in tags]
         self.group_id = self.tag_id = self.tag_kind = self.error = ""
         self.tag_choices, self.suggestions = [], []
         self.with_policy, self.title, self.description = bool(with_policy), title, description
@@ -83,8 +84,7 @@ class TagPickerState(DialogMixin, AppState):
             return
         self.tag_id, self.tag_kind, self.error = tag.id, tag.kind, ""
         with session_scope() as session:
-            self.suggestions = tag_value_suggestions(session=session, actor=actor,
-                                                     tag_id=int(tag.id), limit=30)
+            self.suggestions = tag_value_suggestions(session=session, actor=actor, tag_id=int(tag.id), limit=30)
 
     def chosen_tag(self, form_data: dict[str, Any]) -> tuple[int, str, str] | None:
         """(tag id, value, policy) from the dialog, or None with `error` set."""
@@ -108,9 +108,11 @@ def _policy_choice(policy: str) -> rx.Component:
     return rx.el.label(
         rx.hstack(
             rx.radio_group.item(value=policy),
-            rx.vstack(rx.text(POLICY_LABELS[policy], size="2", weight="medium"),
-                      rx.text(POLICY_HINTS[policy], size="1", color_scheme="gray"),
-                      spacing="0"),
+            rx.vstack(
+                rx.text(POLICY_LABELS[policy], size="2", weight="medium"),
+                rx.text(POLICY_HINTS[policy], size="1", color_scheme="gray"),
+                spacing="0",
+            ),
             align="start",
             spacing="2",
         ),
@@ -121,42 +123,42 @@ def tag_picker_dialog(on_submit: Callable[[Any], Any]) -> rx.Component:
     s = TagPickerState
     body = rx.vstack(
         rx.vstack(
-            rx.el.label("Tag group", id="tag-picker-group-label",
-                        style={"fontWeight": 500, "fontSize": "14px"}),
+            rx.el.label("Tag group", id="tag-picker-group-label", style={"fontWeight": 500, "fontSize": "14px"}),
             rx.select.root(
-                rx.select.trigger(placeholder="Choose a tag group",
-                                  aria_labelledby="tag-picker-group-label", width="100%"),
-                rx.select.content(rx.foreach(s.group_choices,
-                                             lambda c: rx.select.item(c.label, value=c.value))),
+                rx.select.trigger(
+                    placeholder="Choose a tag group", aria_labelledby="tag-picker-group-label", width="100%"
+                ),
+                rx.select.content(rx.foreach(s.group_choices, lambda c: rx.select.item(c.label, value=c.value))),
                 value=s.group_id,
                 on_change=s.choose_group,
             ),
-            spacing="1", width="100%",
+            spacing="1",
+            width="100%",
         ),
         rx.vstack(
-            rx.el.label("Tag", id="tag-picker-tag-label",
-                        style={"fontWeight": 500, "fontSize": "14px"}),
+            rx.el.label("Tag", id="tag-picker-tag-label", style={"fontWeight": 500, "fontSize": "14px"}),
             rx.select.root(
-                rx.select.trigger(placeholder="Choose a tag", aria_labelledby="tag-picker-tag-label",
-                                  width="100%"),
-                rx.select.content(rx.foreach(s.tag_choices,
-                                             lambda c: rx.select.item(c.label, value=c.value))),
+                rx.select.trigger(placeholder="Choose a tag", aria_labelledby="tag-picker-tag-label", width="100%"),
+                rx.select.content(rx.foreach(s.tag_choices, lambda c: rx.select.item(c.label, value=c.value))),
                 value=s.tag_id,
                 on_change=s.choose_tag,
                 disabled=s.group_id == "",
             ),
-            spacing="1", width="100%",
+            spacing="1",
+            width="100%",
         ),
         rx.vstack(
-            rx.el.label("Tag value", html_for="tag-picker-value",
-                        style={"fontWeight": 500, "fontSize": "14px"}),
-            rx.input(id="tag-picker-value", name="tag_value", width="100%",
-                     placeholder=rx.cond(s.tag_kind == "multi", "A value (required)",
-                                         "A value (optional)"),
-                     custom_attrs={"list": "tag-picker-suggestions", "autoComplete": "off"}),
-            rx.el.datalist(rx.foreach(s.suggestions, lambda v: rx.el.option(value=v)),
-                           id="tag-picker-suggestions"),
-            spacing="1", width="100%",
+            rx.el.label("Tag value", html_for="tag-picker-value", style={"fontWeight": 500, "fontSize": "14px"}),
+            rx.input(
+                id="tag-picker-value",
+                name="tag_value",
+                width="100%",
+                placeholder=rx.cond(s.tag_kind == "multi", "A value (required)", "A value (optional)"),
+                custom_attrs={"list": "tag-picker-suggestions", "autoComplete": "off"},
+            ),
+            rx.el.datalist(rx.foreach(s.suggestions, lambda v: rx.el.option(value=v)), id="tag-picker-suggestions"),
+            spacing="1",
+            width="100%",
         ),
         rx.cond(
             s.with_policy,
@@ -173,6 +175,13 @@ def tag_picker_dialog(on_submit: Callable[[Any], Any]) -> rx.Component:
         spacing="3",
         width="100%",
     )
-    return form_dialog(title=s.title, description=s.description, body=body, is_open=s.is_open,
-                       on_open_change=s.set_open, on_submit=on_submit, error=s.error,
-                       form_key=s.form_key)
+    return form_dialog(
+        title=s.title,
+        description=s.description,
+        body=body,
+        is_open=s.is_open,
+        on_open_change=s.set_open,
+        on_submit=on_submit,
+        error=s.error,
+        form_key=s.form_key,
+    )

@@ -18,8 +18,13 @@ from .tags import TagsTab, tags_tab
 from .users import UsersTab, users_tab
 
 TITLE = "Settings"
-TABS = (("fields", "Fields"), ("tags", "Tags"), ("audiences", "Segments and groups"),
-        ("sync", "Sync rule"), ("users", "Users and roles"))
+TABS = (
+    ("fields", "Fields"),
+    ("tags", "Tags"),
+    ("audiences", "Segments and groups"),
+    ("sync", "Sync rule"),
+    ("users", "Users and roles"),
+)
 
 
 class SettingsState(AppState):
@@ -33,8 +38,13 @@ class SettingsState(AppState):
 
 
 def content() -> rx.Component:
-    bodies = {"fields": fields_tab, "tags": tags_tab, "audiences": audiences_tab,
-              "sync": sync_rule_tab, "users": users_tab}
+    bodies = {
+        "fields": fields_tab,
+        "tags": tags_tab,
+        "audiences": audiences_tab,
+        "sync": sync_rule_tab,
+        "users": users_tab,
+    }
     return rx.tabs.root(
         rx.tabs.list(*[rx.tabs.trigger(label, value=key) for key, label in TABS]),
         *[rx.tabs.content(rx.box(bodies[key](), padding_top="1em"), value=key) for key, _ in TABS],

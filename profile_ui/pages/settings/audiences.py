@@ -27,10 +27,13 @@ class AudiencesTab(SettingsTabState):
     groups: list[AudienceRow] = []
 
     def _reload(self, session: Any, actor: Any) -> None:
-        self.segments = [AudienceRow(s.id, s.name, s.description, SOURCE_LABELS.get(s.source, s.source))
-                         for s in ws.list_segments(session=session, actor=actor)]
-        self.groups = [AudienceRow(g.id, g.name, g.description, "")
-                       for g in ws.list_groups(session=session, actor=actor)]
+        self.segments = [
+            AudienceRow(s.id, s.name, s.description, SOURCE_LABELS.get(s.source, s.source))
+            for s in ws.list_segments(session=session, actor=actor)
+        ]
+        self.groups = [
+            AudienceRow(g.id, g.name, g.description, "") for g in ws.list_groups(session=session, actor=actor)
+        ]
 
     @rx.event
     @guarded
@@ -41,29 +44,35 @@ class AudiencesTab(SettingsTabState):
     @guarded
     def add_segment(self, form_data: dict[str, Any]) -> Any:
         name, description = str(form_data.get("name") or ""), str(form_data.get("description") or "")
-        return self._change(lambda session, actor: ws.create_segment(
-            session=session, actor=actor, name=name, description=description), f"Segment '{name.strip()}' added")
+        return self._change(
+            lambda session, actor: ws.create_segment(session=session, actor=actor, name=name, description=description),
+            f"Segment '{name.strip()}' added",
+        )
 
     @rx.event
     @guarded
     def delete_segment(self, segment_id: int) -> Any:
-        return self._change(lambda session, actor: ws.delete_segment(session=session, actor=actor,
-                                                                     segment_id=int(segment_id)),
-                            "Segment deleted")
+        return self._change(
+            lambda session, actor: ws.delete_segment(session=session, actor=actor, segment_id=int(segment_id)),
+            "Segment deleted",
+        )
 
     @rx.event
     @guarded
     def add_group(self, form_data: dict[str, Any]) -> Any:
         name, description = str(form_data.get("name") or ""), str(form_data.get("description") or "")
-        return self._change(lambda session, actor: ws.create_group(
-            session=session, actor=actor, name=name, description=description), f"Group '{name.strip()}' added")
+        return self._change(
+            lambda session, actor: ws.create_group(session=session, actor=actor, name=name, description=description),
+            f"Group '{name.strip()}' added",
+        )
 
     @rx.event
     @guarded
     def delete_group(self, group_id: int) -> Any:
-        return self._change(lambda session, actor: ws.delete_group(session=session, actor=actor,
-                                                                   group_id=int(group_id)),
-                            "Group deleted")
+        return self._change(
+            lambda session, actor: ws.delete_group(session=session, actor=actor, group_id=int(group_id)),
+            "Group deleted",
+        )
 
 
 def _list(title: str, rows: rx.Var, on_delete: Any, what: str) -> rx.Component:
@@ -72,18 +81,28 @@ def _list(title: str, rows: rx.Var, on_delete: Any, what: str) -> rx.Component:
             rx.table.row_header_cell(item.name),
             rx.table.cell(rx.text(item.description, size="1")),
             rx.table.cell(rx.text(item.source, size="1", color_scheme="gray")),
-            rx.table.cell(rx.icon_button(rx.icon("trash_2", size=14, aria_hidden="true"), size="1",
-                                         variant="ghost", color_scheme="red", on_click=on_delete(item.id),
-                                         aria_label=f"Delete {what} " + item.name)),
+            rx.table.cell(
+                rx.icon_button(
+                    rx.icon("trash_2", size=14, aria_hidden="true"),
+                    size="1",
+                    variant="ghost",
+                    color_scheme="red",
+                    on_click=on_delete(item.id),
+                    aria_label=f"Delete {what} " + item.name,
+                )
+            ),
         )
 
     return rx.vstack(
         rx.heading(title, size="3", as_="h3"),
         rx.table.root(
-            rx.table.header(rx.table.row(*[rx.table.column_header_cell(h)
-                                           for h in ("Name", "Description", "Source", "")])),
+            rx.table.header(
+                rx.table.row(*[rx.table.column_header_cell(h) for h in ("Name", "Description", "Source", "")])
+            ),
             rx.table.body(rx.foreach(rows, row)),
-            size="1", width="100%", variant="surface",
+            size="1",
+            width="100%",
+            variant="surface",
         ),
         width="100%",
     )
@@ -92,16 +111,26 @@ def _list(title: str, rows: rx.Var, on_delete: Any, what: str) -> rx.Component:
 def audiences_tab() -> rx.Component:
     t = AudiencesTab
     return rx.vstack(
-        tab_intro("Segments come from segment files or saved filters; groups are audiences that "
-                  "profiles are added to. Deleting one never deletes profiles."),
+        tab_intro(
+            "Segments come from segment files or saved filters; groups are audiences that "
+            "profiles are added to. Deleting one never deletes profiles."
+        ),
         _list("Segments", t.segments, t.delete_segment, "segment"),
-        add_form("New segment", text_field("Name", "name", id="segment-name"),
-                 text_field("Description", "description", id="segment-description", width="320px"),
-                 on_submit=t.add_segment, submit_label="Add segment"),
+        add_form(
+            "New segment",
+            text_field("Name", "name", id="segment-name"),
+            text_field("Description", "description", id="segment-description", width="320px"),
+            on_submit=t.add_segment,
+            submit_label="Add segment",
+        ),
         _list("Groups", t.groups, t.delete_group, "group"),
-        add_form("New group", text_field("Name", "name", id="group-name"),
-                 text_field("Description", "description", id="group-description", width="320px"),
-                 on_submit=t.add_group, submit_label="Add group"),
+        add_form(
+            "New group",
+            text_field("Name", "name", id="group-name"),
+            text_field("Description", "description", id="group-description", width="320px"),
+            on_submit=t.add_group,
+            submit_label="Add group",
+        ),
         spacing="4",
         width="100%",
     )

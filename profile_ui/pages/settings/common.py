@@ -50,8 +50,12 @@ class SettingsTabState(AppState):
 def form_checkbox(label: str, name: str, default_checked: bool = False) -> rx.Component:
     """A checkbox inside a form: its name is sent as "on" when ticked."""
     return rx.el.label(
-        rx.el.input(type="checkbox", name=name, default_checked=default_checked,
-                    style={"width": "16px", "height": "16px", "margin": 0}),
+        rx.el.input(
+            type="checkbox",
+            name=name,
+            default_checked=default_checked,
+            style={"width": "16px", "height": "16px", "margin": 0},
+        ),
         rx.text(label, size="2"),
         style={"display": "inline-flex", "alignItems": "center", "gap": "6px"},
     )
@@ -71,8 +75,7 @@ def add_form(title: str, *controls: rx.Component, on_submit: Any, submit_label: 
         rx.form(
             rx.vstack(
                 rx.heading(title, size="2", as_="h3"),
-                rx.flex(*controls, rx.button(submit_label, type="submit"), wrap="wrap", spacing="3",
-                        align="end"),
+                rx.flex(*controls, rx.button(submit_label, type="submit"), wrap="wrap", spacing="3", align="end"),
                 spacing="2",
                 width="100%",
             ),
@@ -85,8 +88,9 @@ def add_form(title: str, *controls: rx.Component, on_submit: Any, submit_label: 
     )
 
 
-def text_field(label: str, name: str, *, id: str, placeholder: str = "",
-               width: str = "220px", **props: Any) -> rx.Component:
+def text_field(
+    label: str, name: str, *, id: str, placeholder: str = "", width: str = "220px", **props: Any
+) -> rx.Component:
     return rx.vstack(
         rx.el.label(label, html_for=id, style={"fontWeight": 500, "fontSize": "14px"}),
         rx.input(id=id, name=name, placeholder=placeholder, width=width, **props),
@@ -94,9 +98,17 @@ def text_field(label: str, name: str, *, id: str, placeholder: str = "",
     )
 
 
-def native_select(label: str, name: str, *, id: str, options: list[tuple[str, str]] | None = None,
-                  option_var: rx.Var | None = None, default: str | rx.Var = "",
-                  on_change: Any = None, value: rx.Var | None = None) -> rx.Component:
+def native_select(
+    label: str,
+    name: str,
+    *,
+    id: str,
+    options: list[tuple[str, str]] | None = None,
+    option_var: rx.Var | None = None,
+    default: str | rx.Var = "",
+    on_change: Any = None,
+    value: rx.Var | None = None,
+) -> rx.Component:
     """A plain <select> (inside forms and in table rows, where a popup list is too heavy)."""
     if option_var is not None:
         children = rx.foreach(option_var, lambda o: rx.el.option(o.label, value=o.value))
@@ -111,9 +123,16 @@ def native_select(label: str, name: str, *, id: str, options: list[tuple[str, st
         props["on_change"] = on_change
     return rx.vstack(
         rx.el.label(label, html_for=id, style={"fontWeight": 500, "fontSize": "14px"}),
-        rx.el.select(children, **props,
-                     style={"height": "32px", "padding": "0 8px", "borderRadius": "6px",
-                            "border": f"1px solid {rx.color('gray', 7)}",
-                            "background": rx.color("gray", 1)}),
+        rx.el.select(
+            children,
+            **props,
+            style={
+                "height": "32px",
+                "padding": "0 8px",
+                "borderRadius": "6px",
+                "border": f"1px solid {rx.color('gray', 7)}",
+                "background": rx.color("gray", 1),
+            },
+        ),
         spacing="1",
     )

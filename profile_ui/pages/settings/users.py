@@ -43,13 +43,23 @@ class UsersTab(SettingsTabState):
     channels: list[Choice] = []
 
     def _reload(self, session: Any, actor: Any) -> None:
-        self.users = [UserRow(u.id, u.email, u.full_name, role, u.is_active,
-                              f"{u.last_login_at:%Y-%m-%d %H:%M}" if u.last_login_at else "never",
-                              f"{u.locked_at:%Y-%m-%d %H:%M} UTC" if u.locked_at else "")
-                      for u, role in ws.list_users(session=session, actor=actor)]
+        self.users = [
+            UserRow(
+                u.id,
+                u.email,
+                u.full_name,
+                role,
+                u.is_active,
+                f"{u.last_login_at:%Y-%m-%d %H:%M}" if u.last_login_at else "never",
+                f"{u.locked_at:%Y-%m-%d %H:%M} UTC" if u.locked_at else "",
+            )
+            for u, role in ws.list_users(session=session, actor=actor)
+        ]
         roles = ws.list_roles(session=session, actor=actor)
-        self.roles = [RoleRow(r.id, r.name, r.description, ", ".join(sorted(r.permissions or [])), n,
-                              r.is_builtin) for r, n in roles]
+        self.roles = [
+            RoleRow(r.id, r.name, r.description, ", ".join(sorted(r.permissions or [])), n, r.is_builtin)
+            for r, n in roles
+        ]
         self.role_choices = [Choice(r.name, r.name) for r, _ in roles]
         self.permission_names = ws.available_permissions(session=session, actor=actor)
         self.channels = [Choice(c, label) for c, label in ws.consent_channels()]
@@ -63,82 +73,137 @@ class UsersTab(SettingsTabState):
     @guarded
     def add_user(self, form_data: dict[str, Any]) -> Any:
         email = str(form_data.get("email") or "")
-        return self._change(lambda session, actor: ws.create_user(
-            session=session, actor=actor, email=email, password=str(form_data.get("password") or ""),
-            role=str(form_data.get("role") or ""), full_name=str(form_data.get("name") or "")),
-            f"User {email.strip().lower()} added")
+        return self._change(
+            lambda session, actor: ws.create_user(
+                session=session,
+                actor=actor,
+                email=email,
+                password=str(form_data.get("password") or ""),
+                role=str(form_data.get("role") or ""),
+                full_name=str(form_data.get("name") or ""),
+            ),
+            f"User {email.strip().lower()} added",
+        )
 
     @rx.event
     @guarded
     def change_role(self, user_id: int, role: str) -> Any:
-        return self._change(lambda session, actor: ws.change_role(session=session, actor=actor,
-                                                                  user_id=int(user_id), role=role),
-                            f"Role changed to {role}")
+        return self._change(
+            lambda session, actor: ws.change_role(session=session, actor=actor, user_id=int(user_id), role=role),
+            f"Role changed to {role}",
+        )
 
     @rx.event
     @guarded
     def set_active(self, user_id: int, active: bool) -> Any:
-        return self._change(lambda session, actor: ws.set_user_active(session=session, actor=actor,
-                                                                      user_id=int(user_id), active=bool(active)),
-                            "User reactivated" if active else "User deactivated: signed out and cannot sign in")
+        return self._change(
+            lambda session, actor: ws.set_user_active(
+                session=session, actor=actor, user_id=int(user_id), active=bool(active)
+            ),
+            "User reactivated" if active else "User deactivated: signed out and cannot sign in",
+        )
 
     @rx.event
     @guarded
     def unlock(self, user_id: int) -> Any:
-        return self._change(lambda session, actor: ws.unlock_user(session=session, actor=actor,
-                                                                  user_id=int(user_id)),
-                            "Unlocked: the user can sign in again")
+        return self._change(
+            lambda session, actor: ws.unlock_user(session=session, actor=actor, user_id=int(user_id)),
+            "Unlocked: the user can sign in again",
+        )
 
     @rx.event
     @guarded
     def add_role(self, form_data: dict[str, Any]) -> Any:
         name = str(form_data.get("name") or "")
         permissions = [p for p in self.permission_names if ticked(form_data, "perm:" + p)]
-        return self._change(lambda session, actor: ws.create_role(
-            session=session, actor=actor, name=name, permissions=permissions,
-            description=str(form_data.get("description") or "")), f"Role '{name.strip()}' added")
+        return self._change(
+            lambda session, actor: ws.create_role(
+                session=session,
+                actor=actor,
+                name=name,
+                permissions=permissions,
+                description=str(form_data.get("description") or ""),
+            ),
+            f"Role '{name.strip()}' added",
+        )
 
     @rx.event
     @guarded
     def delete_role(self, role_id: int) -> Any:
-        return self._change(lambda session, actor: ws.delete_role(session=session, actor=actor,
-                                                                  role_id=int(role_id)), "Role deleted")
+        return self._change(
+            lambda session, actor: ws.delete_role(session=session, actor=actor, role_id=int(role_id)), "Role deleted"
+        )
 
 
 def _user_row(user: UserRow) -> rx.Component:
     t = UsersTab
     return rx.table.row(
-        rx.table.row_header_cell(rx.vstack(rx.text(user.email, weight="medium"),
-                                           rx.text(user.name, size="1", color_scheme="gray"), spacing="0")),
-        rx.table.cell(rx.el.select(rx.foreach(t.role_choices, lambda c: rx.el.option(c.label, value=c.value)),
-                                   value=user.role, on_change=lambda v: t.change_role(user.id, v),
-                                   aria_label="Role of " + user.email,
-                                   style={"height": "28px", "borderRadius": "6px"})),
-        rx.table.cell(rx.switch(checked=user.active, on_change=lambda v: t.set_active(user.id, v),
-                                aria_label="Active: " + user.email)),
+        rx.table.row_header_cell(
+            rx.vstack(
+                rx.text(user.email, weight="medium"), rx.text(user.name, size="1", color_scheme="gray"), spacing="0"
+            )
+        ),
+        rx.table.cell(
+            rx.el.select(
+                rx.foreach(t.role_choices, lambda c: rx.el.option(c.label, value=c.value)),
+                value=user.role,
+                on_change=lambda v: t.change_role(user.id, v),
+                aria_label="Role of " + user.email,
+                style={"height": "28px", "borderRadius": "6px"},
+            )
+        ),
+        rx.table.cell(
+            rx.switch(
+                checked=user.active, on_change=lambda v: t.set_active(user.id, v), aria_label="Active: " + user.email
+            )
+        ),
         rx.table.cell(rx.text(user.last_login, size="1")),
-        rx.table.cell(rx.cond(
-            user.locked != "",
-            rx.hstack(rx.badge("Locked since " + user.locked, color_scheme="red", variant="soft"),
-                      rx.button("Unlock", size="1", variant="soft", on_click=t.unlock(user.id),
-                                aria_label="Unlock " + user.email),
-                      spacing="2", align="center"),
-            rx.text("Not locked", size="1", color_scheme="gray"))),
+        rx.table.cell(
+            rx.cond(
+                user.locked != "",
+                rx.hstack(
+                    rx.badge("Locked since " + user.locked, color_scheme="red", variant="soft"),
+                    rx.button(
+                        "Unlock",
+                        size="1",
+                        variant="soft",
+                        on_click=t.unlock(user.id),
+                        aria_label="Unlock " + user.email,
+                    ),
+                    spacing="2",
+                    align="center",
+                ),
+                rx.text("Not locked", size="1", color_scheme="gray"),
+            )
+        ),
     )
 
 
 def _role_row(role: RoleRow) -> rx.Component:
     return rx.table.row(
-        rx.table.row_header_cell(rx.vstack(rx.text(role.name, weight="medium"),
-                                           rx.text(role.description, size="1", color_scheme="gray"),
-                                           spacing="0")),
+        rx.table.row_header_cell(
+            rx.vstack(
+                rx.text(role.name, weight="medium"),
+                rx.text(role.description, size="1", color_scheme="gray"),
+                spacing="0",
+            )
+        ),
         rx.table.cell(rx.text(role.permissions, size="1")),
         rx.table.cell(role.users),
-        rx.table.cell(rx.cond(role.builtin, rx.badge("Built in", variant="soft", color_scheme="gray"),
-                              rx.icon_button(rx.icon("trash_2", size=14, aria_hidden="true"), size="1",
-                                             variant="ghost", color_scheme="red",
-                                             on_click=UsersTab.delete_role(role.id),
-                                             aria_label="Delete role " + role.name))),
+        rx.table.cell(
+            rx.cond(
+                role.builtin,
+                rx.badge("Built in", variant="soft", color_scheme="gray"),
+                rx.icon_button(
+                    rx.icon("trash_2", size=14, aria_hidden="true"),
+                    size="1",
+                    variant="ghost",
+                    color_scheme="red",
+                    on_click=UsersTab.delete_role(role.id),
+                    aria_label="Delete role " + role.name,
+                ),
+            )
+        ),
     )
 
 
@@ -147,40 +212,58 @@ def users_tab() -> rx.Component:
     return rx.vstack(
         tab_intro("Users sign in with their e-mail; their role decides what they may do."),
         rx.table.root(
-            rx.table.header(rx.table.row(*[rx.table.column_header_cell(h)
-                                           for h in ("User", "Role", "Active", "Last sign-in",
-                                                     "Sign-in lock")])),
+            rx.table.header(
+                rx.table.row(
+                    *[
+                        rx.table.column_header_cell(h)
+                        for h in ("User", "Role", "Active", "Last sign-in", "Sign-in lock")
+                    ]
+                )
+            ),
             rx.table.body(rx.foreach(t.users, _user_row)),
-            size="1", width="100%", variant="surface",
+            size="1",
+            width="100%",
+            variant="surface",
         ),
-        add_form("New user",
-                 text_field("E-mail", "email", id="user-email", type="email"),
-                 text_field("Name", "name", id="user-name"),
-                 text_field("Password", "password", id="user-password", type="password",
-                            placeholder="at least 8 characters"),
-                 native_select("Role", "role", id="user-role", option_var=t.role_choices, default="viewer"),
-                 on_submit=t.add_user, submit_label="Add user"),
+        add_form(
+            "New user",
+            text_field("E-mail", "email", id="user-email", type="email"),
+            text_field("Name", "name", id="user-name"),
+            text_field(
+                "Password", "password", id="user-password", type="password", placeholder="at least 8 characters"
+            ),
+            native_select("Role", "role", id="user-role", option_var=t.role_choices, default="viewer"),
+            on_submit=t.add_user,
+            submit_label="Add user",
+        ),
         rx.heading("Roles", size="3", as_="h3"),
         rx.table.root(
-            rx.table.header(rx.table.row(*[rx.table.column_header_cell(h)
-                                           for h in ("Role", "Permissions", "Users", "")])),
+            rx.table.header(
+                rx.table.row(*[rx.table.column_header_cell(h) for h in ("Role", "Permissions", "Users", "")])
+            ),
             rx.table.body(rx.foreach(t.roles, _role_row)),
-            size="1", width="100%", variant="surface",
+            size="1",
+            width="100%",
+            variant="surface",
         ),
-        add_form("New role",
-                 text_field("Name", "name", id="role-name"),
-                 text_field("Description", "description", id="role-description", width="300px"),
-                 rx.el.fieldset(
-                     rx.el.legend(rx.text("Permissions", size="2", weight="medium")),
-                     rx.flex(rx.foreach(t.permission_names, lambda p: form_checkbox_var(p)),
-                             wrap="wrap", spacing="3"),
-                     style={"border": "none", "padding": 0, "margin": 0, "width": "100%"},
-                 ),
-                 on_submit=t.add_role, submit_label="Add role"),
+        add_form(
+            "New role",
+            text_field("Name", "name", id="role-name"),
+            text_field("Description", "description", id="role-description", width="300px"),
+            rx.el.fieldset(
+                rx.el.legend(rx.text("Permissions", size="2", weight="medium")),
+                rx.flex(rx.foreach(t.permission_names, lambda p: form_checkbox_var(p)), wrap="wrap", spacing="3"),
+                style={"border": "none", "padding": 0, "margin": 0, "width": "100%"},
+            ),
+            on_submit=t.add_role,
+            submit_label="Add role",
+        ),
         rx.heading("Consent channels", size="3", as_="h3"),
         rx.text("Consent is recorded per channel; the channels are fixed.", size="2", color_scheme="gray"),
-        rx.el.ul(rx.foreach(t.channels, lambda c: rx.el.li(rx.text(c.label, " (", c.value, ")", size="2"))),
-                 aria_label="Consent channels"),
+        rx.el.ul(
+            rx.foreach(t.channels, lambda c: rx.el.li(rx.text(c.label, " (", c.value, ")", size="2"))),
+            aria_label="Consent channels",
+        ),
         spacing="4",
         width="100%",
     )
@@ -189,9 +272,7 @@ def users_tab() -> rx.Component:
 def form_checkbox_var(permission: rx.Var) -> rx.Component:
     """form_checkbox for a permission name held in a Var (its name is "perm:<permission>")."""
     return rx.el.label(
-        rx.el.input(type="checkbox", name="perm:" + permission,
-                    style={"width": "16px", "height": "16px", "margin": 0}),
+        rx.el.input(type="checkbox", name="perm:" + permission, style={"width": "16px", "height": "16px", "margin": 0}),
         rx.text(permission, size="2"),
         style={"display": "inline-flex", "alignItems": "center", "gap": "6px"},
     )
-

@@ -41,24 +41,22 @@ def blocking_keys(features: pl.DataFrame) -> pl.DataFrame:
     """(key_hash Int64, id Int64): every blocking key of every person, distinct."""
     local = pl.col("email_local")
     parts = [
-        features.filter(pl.col("name_tokens").list.len() >= 2).select(
-            "id", key=pl.lit("n:") + pl.col("name_key")),
-        features.filter(pl.col("bday").is_not_null()).select(
-            "id", "bday", token=pl.col("name_tokens")).explode("token").filter(
-            pl.col("token").str.len_chars() >= _MIN_TOKEN).select(
-            "id", key=pl.lit("b:") + pl.col("bday") + pl.lit(":") + pl.col("token")),
-        features.filter(local.str.len_chars() >= _MIN_LOCAL).select(
-            "id", key=pl.lit("e:") + local),
+        features.filter(pl.col("name_tokens").list.len() >= 2).select("id", key=pl.lit("n:") + pl.col("name_key")),
+        features.filter(pl.col("bday").is_not_null())
+        .select("id", "bday", token=pl.col("name_tokens"))
+        .explode("token")
+        .filter(pl.col("token").str.len_chars() >= _MIN_TOKEN)
+        .select("id", key=pl.lit("b:") + pl.col("bday") + pl.lit(":") + pl.col("token")),
+        features.filter(local.str.len_chars() >= _MIN_LOCAL).select("id", key=pl.lit("e:") + local),
         features.filter((local.str.len_chars() >= 6) & pl.col("email_domain").is_not_null()).select(
-            "id", key=pl.lit("m:") + local.str.slice(0, 3) + local.str.slice(-3)
-            + pl.lit("@") + pl.col("email_domain")),
-        features.filter((pl.col("email_skeleton").str.len_chars() >= 4) & pl.col("email_domain").is_not_null()
-                        ).select("id", key=pl.lit("x:") + pl.col("email_skeleton") + pl.lit("@") + pl.col("email_domain")),
+            "id", key=pl.lit("m:") + local.str.slice(0, 3) + local.str.slice(-3) + pl.lit("@") + pl.col("email_domain")
+        ),
+        features.filter((pl.col("email_skeleton").str.len_chars() >= 4) & pl.col("email_domain").is_not_null()).select(
+            "id", key=pl.lit("x:") + pl.col("email_skeleton") + pl.lit("@") + pl.col("email_domain")
+        ),
         _name_less_one_word(features),
-        features.filter(pl.col("phone_tail").is_not_null()).select(
-            "id", key=pl.lit("p:") + pl.col("phone_tail")),
-        features.filter(pl.col("uid_key").is_not_null()).select(
-            "id", key=pl.lit("u:") + pl.col("uid_key")),
+        features.filter(pl.col("phone_tail").is_not_null()).select("id", key=pl.lit("p:") + pl.col("phone_tail")),
+        features.filter(pl.col("uid_key").is_not_null()).select("id", key=pl.lit("u:") + pl.col("uid_key")),
     ]
     keys = pl.concat([p.select(pl.col("id").cast(pl.Int64), "key") for p in parts])
     return keys.select(key_hash=hash_keys(pl.col("key")), id="id").unique()
@@ -66,7 +64,8 @@ def blocking_keys(features: pl.DataFrame) -> pl.DataFrame:
 
 def _name_less_one_word(features: pl.DataFrame) -> pl.DataFrame:
     named = features.filter((pl.col("name_tokens").list.len() >= 3) & pl.col("city_key").is_not_null()).select(
-        "id", "city_key", token="name_tokens", pos=pl.int_ranges(pl.col("name_tokens").list.len()))
+        "id", "city_key", token="name_tokens", pos=pl.int_ranges(pl.col("name_tokens").list.len())
+    )
     words = named.explode("token", "pos")
     drops = words.select("id", drop="pos")
     kept = words.join(drops, on="id").filter(pl.col("pos") != pl.col("drop")).sort("id", "drop", "pos")

@@ -20,17 +20,26 @@ import polars as pl
 from anyascii import anyascii
 
 PEOPLE_SCHEMA: dict[str, pl.DataType] = {
-    "id": pl.Int64, "full_name": pl.Utf8, "birthday": pl.Date, "city": pl.Utf8,
-    "email": pl.Utf8, "phone": pl.Utf8, "user_id": pl.Utf8,
+    "id": pl.Int64,
+    "full_name": pl.Utf8,
+    "birthday": pl.Date,
+    "city": pl.Utf8,
+    "email": pl.Utf8,
+    "phone": pl.Utf8,
+    "user_id": pl.Utf8,
 }
 FEATURE_COLUMNS = (
     "name_plain",  # folded, tokens in the written order: "nguyen van an"
     "name_key",  # folded, tokens sorted: what "same name" means
     "name_tokens",  # List(Utf8) of name_key's tokens
     "bday",  # ISO text or null
-    "email_local", "email_domain", "email_skeleton",  # skeleton: the local part less its vowels
-    "phone_digits", "phone_tail",  # every digit; the last PHONE_TAIL of them
-    "city_key", "uid_key",
+    "email_local",
+    "email_domain",
+    "email_skeleton",  # skeleton: the local part less its vowels
+    "phone_digits",
+    "phone_tail",  # every digit; the last PHONE_TAIL of them
+    "city_key",
+    "uid_key",
 )
 PHONE_TAIL = 8  # digits that survive a missing or different country code
 
@@ -79,28 +88,33 @@ def _ascii(series: pl.Series) -> pl.Series:
 
 def person_features(people: pl.DataFrame) -> pl.DataFrame:
     """`people` with FEATURE_COLUMNS added (see the module docstring)."""
-    people = people.select([pl.col(c).cast(t) if c in people.columns else pl.lit(None, t).alias(c)
-                            for c, t in PEOPLE_SCHEMA.items()]
-                           + [c for c in people.columns if c not in PEOPLE_SCHEMA])
-    folded = people.with_columns(
-        _ascii(people["full_name"]).alias("__name"), _ascii(people["city"]).alias("__city"))
-    folded = folded.with_columns(
-        _folded("__name").alias("name_plain"), _folded("__city").alias("city_key"))
+    people = people.select(
+        [pl.col(c).cast(t) if c in people.columns else pl.lit(None, t).alias(c) for c, t in PEOPLE_SCHEMA.items()]
+        + [c for c in people.columns if c not in PEOPLE_SCHEMA]
+    )
+    folded = people.with_columns(_ascii(people["full_name"]).alias("__name"), _ascii(people["city"]).alias("__city"))
+    folded = folded.with_columns(_folded("__name").alias("name_plain"), _folded("__city").alias("city_key"))
     tokens = pl.col("name_plain").str.split(" ")
     email = pl.col("email").str.to_lowercase().str.strip_chars()
     local = email.str.split_exact("@", 1).struct.field("field_0")
     digits = pl.col("phone").str.replace_all(r"\D", "")
-    return folded.with_columns(
-        name_tokens=tokens.list.sort(),
-        bday=pl.col("birthday").dt.to_string("%Y-%m-%d"),
-        # "a.b+news@x" and "ab@x" are one mailbox at most providers
-        email_local=local.str.replace(r"\+.*$", "").str.replace_all(r"\.", ""),
-        email_domain=email.str.split_exact("@", 1).struct.field("field_1"),
-        phone_digits=pl.when(digits.str.len_chars() > 0).then(digits),
-        phone_tail=pl.when(digits.str.len_chars() >= 6).then(digits.str.slice(-PHONE_TAIL)),
-        uid_key=pl.col("user_id").str.to_lowercase().str.replace_all(r"[^a-z0-9]", "")
-        .pipe(lambda e: pl.when(e.str.len_chars() > 0).then(e)),
-    ).with_columns(
-        name_key=pl.col("name_tokens").list.join(" "),
-        email_skeleton=pl.col("email_local").str.replace_all(r"[aeiouy.]", ""),
-    ).drop("__name", "__city")
+    return (
+        folded.with_columns(
+            name_tokens=tokens.list.sort(),
+            bday=pl.col("birthday").dt.to_string("%Y-%m-%d"),
+            # "a.b+news@x" and "ab@x" are one mailbox at most providers
+            email_local=local.str.replace(r"\+.*$", "").str.replace_all(r"\.", ""),
+            email_domain=email.str.split_exact("@", 1).struct.field("field_1"),
+            phone_digits=pl.when(digits.str.len_chars() > 0).then(digits),
+            phone_tail=pl.when(digits.str.len_chars() >= 6).then(digits.str.slice(-PHONE_TAIL)),
+            uid_key=pl.col("user_id")
+            .str.to_lowercase()
+            .str.replace_all(r"[^a-z0-9]", "")
+            .pipe(lambda e: pl.when(e.str.len_chars() > 0).then(e)),
+        )
+        .with_columns(
+            name_key=pl.col("name_tokens").list.join(" "),
+            email_skeleton=pl.col("email_local").str.replace_all(r"[aeiouy.]", ""),
+        )
+        .drop("__name", "__city")
+    )

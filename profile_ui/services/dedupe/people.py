@@ -33,16 +33,23 @@ def _rows_frame(rows: Sequence, schema: dict[str, pl.DataType]) -> pl.DataFrame:
 
 def load_people(*, session: Session, profile_ids: Sequence[int] | None = None) -> pl.DataFrame:
     """Active profiles (all, or those of `profile_ids`) as a people frame."""
-    profiles = sa.table("profiles", sa.column("id"), sa.column("full_name"), sa.column("birthday"),
-                        sa.column("city"), sa.column("status"))
-    identities = sa.table("identities", sa.column("id"), sa.column("profile_id"), sa.column("kind"),
-                          sa.column("value"))
+    profiles = sa.table(
+        "profiles",
+        sa.column("id"),
+        sa.column("full_name"),
+        sa.column("birthday"),
+        sa.column("city"),
+        sa.column("status"),
+    )
+    identities = sa.table("identities", sa.column("id"), sa.column("profile_id"), sa.column("kind"), sa.column("value"))
 
     def fetch(query_for: object) -> list[tuple]:
         if profile_ids is None:  # the whole base: the driver's cursor, no per-row Result objects
             connection = session.connection()
-            sql = query_for(None).compile(dialect=connection.dialect,  # type: ignore[operator]
-                                          compile_kwargs={"literal_binds": True})
+            sql = query_for(None).compile(  # type: ignore[operator]
+                dialect=connection.dialect,
+                compile_kwargs={"literal_binds": True},
+            )
             cursor = connection.connection.driver_connection.cursor()
             try:
                 cursor.execute(str(sql))
@@ -53,7 +60,8 @@ def load_people(*, session: Session, profile_ids: Sequence[int] | None = None) -
 
     def base(bound: object) -> sa.Select:
         query = sa.select(profiles.c.id, profiles.c.full_name, profiles.c.birthday, profiles.c.city).where(
-            profiles.c.status == STATUS_ACTIVE)
+            profiles.c.status == STATUS_ACTIVE
+        )
         return query if bound is None else query.where(in_filter(profiles.c.id, bound))
 
     rows = fetch(base)
@@ -70,11 +78,23 @@ def load_people(*, session: Session, profile_ids: Sequence[int] | None = None) -
             return query.where(identities.c.kind.in_(kinds))
         return query.where(in_filter(identities.c.profile_id, bound))
 
-    values = pl.DataFrame(fetch(identity_values) if kinds else [], orient="row", schema={
-        "id": pl.Int64, "identity_id": pl.Int64, "kind": pl.Utf8, "value": pl.Utf8})
-    first = values.filter(pl.col("kind").is_in(kinds)).sort("identity_id").unique(
-        ["id", "kind"], keep="first").pivot("kind", index="id", values="value")
+    values = pl.DataFrame(
+        fetch(identity_values) if kinds else [],
+        orient="row",
+        schema={"id": pl.Int64, "identity_id": pl.Int64, "kind": pl.Utf8, "value": pl.Utf8},
+    )
+    first = (
+        values.filter(pl.col("kind").is_in(kinds))
+        .sort("identity_id")
+        .unique(["id", "kind"], keep="first")
+        .pivot("kind", index="id", values="value")
+    )
     people = people.join(first, on="id", how="left")
-    people = people.with_columns([pl.lit(None, pl.Utf8).alias(IDENTITY_FIELDS[k]) for k in IDENTITY_FIELDS
-                                  if IDENTITY_FIELDS[k] not in people.columns])
+    people = people.with_columns(
+        [
+            pl.lit(None, pl.Utf8).alias(IDENTITY_FIELDS[k])
+            for k in IDENTITY_FIELDS
+            if IDENTITY_FIELDS[k] not in people.columns
+        ]
+    )
     return people.select(list(PEOPLE_SCHEMA))

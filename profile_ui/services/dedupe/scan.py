@@ -26,12 +26,17 @@ from sqlmodel import Session
 
 from ...models import utcnow
 from ...models.duplicate import (
-    DUPLICATE_OPEN, DUPLICATE_SKIPPED, SOURCE_IMPORT, SOURCE_SCAN, DedupeKey, DuplicateCandidate,
+    DUPLICATE_OPEN,
+    DUPLICATE_SKIPPED,
+    SOURCE_IMPORT,
+    SOURCE_SCAN,
+    DedupeKey,
+    DuplicateCandidate,
 )
 from ..audit import record_event
 from ..bulk_writer import BulkWriter
-from ..sql_batches import in_batches, in_filter
 from ..permissions import Actor
+from ..sql_batches import in_batches, in_filter
 from . import PROFILES_MERGE
 from .blocking import blocking_keys, candidate_pairs, cross_pairs, key_frequencies
 from .features import person_features
@@ -51,9 +56,11 @@ class ScanReport:
     seconds: float
 
     def summary(self) -> str:
-        return (f"{self.profiles:,} profiles, {self.compared:,} pairs compared, "
-                f"{self.new:,} new possible duplicates, {self.suggested:,} open at or above "
-                f"{DEFAULT_THRESHOLD:.0%} ({self.seconds:.1f} s)")
+        return (
+            f"{self.profiles:,} profiles, {self.compared:,} pairs compared, "
+            f"{self.new:,} new possible duplicates, {self.suggested:,} open at or above "
+            f"{DEFAULT_THRESHOLD:.0%} ({self.seconds:.1f} s)"
+        )
 
 
 def scan_all(*, session: Session, actor: Actor) -> ScanReport:
@@ -67,13 +74,30 @@ def scan_all(*, session: Session, actor: Actor) -> ScanReport:
     writer = BulkWriter(session)
     session.execute(sa.delete(DedupeKey))
     writer.insert("dedupe_keys", keys.sort("key_hash", "id").rename({"id": "profile_id"}))
-    new = store_candidates(session=session, writer=writer, found=found, source=SOURCE_SCAN,
-                           import_job_id=None, remove_stale=True)
-    report = ScanReport(profiles=features.height, compared=pairs.height, stored=found.height, new=new,
-                        suggested=_open_suggested(session), seconds=time.perf_counter() - started)
-    record_event(session=session, actor=actor, action="duplicates.scan", object_type="duplicates",
-                 details={"scope": "all", "profiles": report.profiles, "compared": report.compared,
-                          "new": report.new, "suggested": report.suggested})
+    new = store_candidates(
+        session=session, writer=writer, found=found, source=SOURCE_SCAN, import_job_id=None, remove_stale=True
+    )
+    report = ScanReport(
+        profiles=features.height,
+        compared=pairs.height,
+        stored=found.height,
+        new=new,
+        suggested=_open_suggested(session),
+        seconds=time.perf_counter() - started,
+    )
+    record_event(
+        session=session,
+        actor=actor,
+        action="duplicates.scan",
+        object_type="duplicates",
+        details={
+            "scope": "all",
+            "profiles": report.profiles,
+            "compared": report.compared,
+            "new": report.new,
+            "suggested": report.suggested,
+        },
+    )
     return report
 
 
@@ -83,8 +107,9 @@ def scan_profiles(*, session: Session, actor: Actor, profile_ids: Sequence[int])
     return scan_profile_ids(session=session, profile_ids=profile_ids)
 
 
-def scan_profile_ids(*, session: Session, profile_ids: Sequence[int], import_job_id: int | None = None,
-                     skip_pairs_of: Sequence[int] = ()) -> ScanReport:
+def scan_profile_ids(
+    *, session: Session, profile_ids: Sequence[int], import_job_id: int | None = None, skip_pairs_of: Sequence[int] = ()
+) -> ScanReport:
     """scan_profiles without the permission check, for a service that checked its own (an
     import's apply). New pairs touching `skip_pairs_of` are stored as skipped."""
     started = time.perf_counter()
@@ -95,23 +120,35 @@ def scan_profile_ids(*, session: Session, profile_ids: Sequence[int], import_job
     pairs, frequencies, stored = _pairs_with_base(session, keys, with_own=True)
     # their keys as they are now, for the next imports (keys they had before stay until the
     # next full scan: they can only pair them with someone to score, never suggest wrongly)
-    writer.insert("dedupe_keys", keys.join(stored, on=["key_hash", "id"], how="anti")
-                  .sort("key_hash").rename({"id": "profile_id"}))
+    writer.insert(
+        "dedupe_keys",
+        keys.join(stored, on=["key_hash", "id"], how="anti").sort("key_hash").rename({"id": "profile_id"}),
+    )
     found = reasons_for(_score_against_base(session, pairs, features, frequencies))
-    new = store_candidates(session=session, writer=writer, found=found,
-                           source=SOURCE_IMPORT if import_job_id else SOURCE_SCAN,
-                           import_job_id=import_job_id, remove_stale=False, skip_pairs_of=skip_pairs_of)
-    return ScanReport(profiles=features.height, compared=pairs.height, stored=found.height, new=new,
-                      suggested=_open_suggested(session), seconds=time.perf_counter() - started)
+    new = store_candidates(
+        session=session,
+        writer=writer,
+        found=found,
+        source=SOURCE_IMPORT if import_job_id else SOURCE_SCAN,
+        import_job_id=import_job_id,
+        remove_stale=False,
+        skip_pairs_of=skip_pairs_of,
+    )
+    return ScanReport(
+        profiles=features.height,
+        compared=pairs.height,
+        stored=found.height,
+        new=new,
+        suggested=_open_suggested(session),
+        seconds=time.perf_counter() - started,
+    )
 
 
-def look_alikes(*, session: Session, people: pl.DataFrame, threshold: float = DEFAULT_THRESHOLD
-                ) -> pl.DataFrame:
+def look_alikes(*, session: Session, people: pl.DataFrame, threshold: float = DEFAULT_THRESHOLD) -> pl.DataFrame:
     """For people not in the base yet (a people frame; `id` = the caller's own key), the one
     existing profile each looks most like at or above `threshold`: columns id, profile_id,
     score, reasons. Reads the stored blocking keys; writes nothing."""
-    empty = pl.DataFrame(schema={"id": pl.Int64, "profile_id": pl.Int64, "score": pl.Float64,
-                                 "reasons": pl.Utf8})
+    empty = pl.DataFrame(schema={"id": pl.Int64, "profile_id": pl.Int64, "score": pl.Float64, "reasons": pl.Utf8})
     if people.is_empty():
         return empty
     features = person_features(people)
@@ -128,22 +165,27 @@ def look_alikes(*, session: Session, people: pl.DataFrame, threshold: float = DE
 
 
 # ---------------------------------------------------------------------- helpers
-def _pairs_with_base(session: Session, keys: pl.DataFrame, *, exclude_self: bool = True,
-                     with_own: bool = False) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+def _pairs_with_base(
+    session: Session, keys: pl.DataFrame, *, exclude_self: bool = True, with_own: bool = False
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """(a = one of `keys`' people, b = a stored profile, or with `with_own` one of `keys`'
     people too) sharing a small enough block, the frequency of each key among them, and
     the stored keys read (key_hash, id)."""
     hashes = keys["key_hash"].unique().to_list()
-    rows = in_batches(session, hashes, lambda bound: sa.select(DedupeKey.key_hash, DedupeKey.profile_id)
-                      .where(in_filter(DedupeKey.key_hash, bound)))
+    rows = in_batches(
+        session,
+        hashes,
+        lambda bound: sa.select(DedupeKey.key_hash, DedupeKey.profile_id).where(in_filter(DedupeKey.key_hash, bound)),
+    )
     stored = pl.DataFrame(rows, schema={"key_hash": pl.Int64, "id": pl.Int64}, orient="row")
     base = pl.concat([stored, keys.join(stored, on=["key_hash", "id"], how="anti")]) if with_own else stored
     pairs = cross_pairs(keys, base)
     return (pairs.filter(pl.col("a") != pl.col("b")) if exclude_self else pairs), key_frequencies(base), stored
 
 
-def _score_against_base(session: Session, pairs: pl.DataFrame, features: pl.DataFrame,
-                        frequencies: pl.DataFrame, *, ordered: bool = True) -> pl.DataFrame:
+def _score_against_base(
+    session: Session, pairs: pl.DataFrame, features: pl.DataFrame, frequencies: pl.DataFrame, *, ordered: bool = True
+) -> pl.DataFrame:
     """Score (a from `features`, b from the base); `ordered`: each pair once, a < b."""
     base = person_features(load_people(session=session, profile_ids=pairs["b"].unique().to_list()))
     scored = score_kept(pairs, features, base, frequencies)
@@ -157,14 +199,23 @@ def _score_against_base(session: Session, pairs: pl.DataFrame, features: pl.Data
 
 
 def _open_suggested(session: Session) -> int:
-    return session.execute(sa.select(sa.func.count()).select_from(DuplicateCandidate).where(
-        DuplicateCandidate.status == DUPLICATE_OPEN,
-        DuplicateCandidate.score >= DEFAULT_THRESHOLD)).scalar_one()
+    return session.execute(
+        sa.select(sa.func.count())
+        .select_from(DuplicateCandidate)
+        .where(DuplicateCandidate.status == DUPLICATE_OPEN, DuplicateCandidate.score >= DEFAULT_THRESHOLD)
+    ).scalar_one()
 
 
-def store_candidates(*, session: Session, writer: BulkWriter, found: pl.DataFrame, source: str,
-                     import_job_id: int | None, remove_stale: bool,
-                     skip_pairs_of: Sequence[int] = ()) -> int:
+def store_candidates(
+    *,
+    session: Session,
+    writer: BulkWriter,
+    found: pl.DataFrame,
+    source: str,
+    import_job_id: int | None,
+    remove_stale: bool,
+    skip_pairs_of: Sequence[int] = (),
+) -> int:
     """Insert or refresh found pairs (a < b, score, reasons, fields); how many were new.
 
     Pairs a person decided on stay as they are. `remove_stale` (full scans): open pairs not
@@ -173,23 +224,44 @@ def store_candidates(*, session: Session, writer: BulkWriter, found: pl.DataFram
     now = utcnow()
     table = DuplicateCandidate.__table__
     existing = pl.DataFrame(
-        session.connection().execute(sa.select(table.c.id, table.c.profile_a_id, table.c.profile_b_id,
-                                               table.c.status)).all(),
-        schema={"id": pl.Int64, "a": pl.Int64, "b": pl.Int64, "status": pl.Utf8}, orient="row")
-    found = found.with_columns(fields=pl.col("fields").struct.json_encode()) if found.height else \
-        found.with_columns(pl.col("fields").cast(pl.Utf8))
+        session.connection()
+        .execute(sa.select(table.c.id, table.c.profile_a_id, table.c.profile_b_id, table.c.status))
+        .all(),
+        schema={"id": pl.Int64, "a": pl.Int64, "b": pl.Int64, "status": pl.Utf8},
+        orient="row",
+    )
+    found = (
+        found.with_columns(fields=pl.col("fields").struct.json_encode())
+        if found.height
+        else found.with_columns(pl.col("fields").cast(pl.Utf8))
+    )
     joined = found.join(existing, on=["a", "b"], how="left")
     fresh = joined.filter(pl.col("id").is_null())
     refresh = joined.filter(pl.col("status") == DUPLICATE_OPEN)
-    writer.insert("duplicate_candidates", fresh.select(
-        profile_a_id="a", profile_b_id="b", score="score", reasons=pl.col("reasons").str.slice(0, 1000),
-        fields="fields", source=pl.lit(source), import_job_id=pl.lit(import_job_id, dtype=pl.Int64),
-        status=pl.when(pl.col("a").is_in(list(skip_pairs_of)) | pl.col("b").is_in(list(skip_pairs_of)))
-        .then(pl.lit(DUPLICATE_SKIPPED)).otherwise(pl.lit(DUPLICATE_OPEN)),
-        created_at=pl.lit(now), updated_at=pl.lit(now)))
-    writer.update("duplicate_candidates", refresh.select(
-        "id", "score", reasons=pl.col("reasons").str.slice(0, 1000), fields="fields",
-        updated_at=pl.lit(now)), key=["id"])
+    writer.insert(
+        "duplicate_candidates",
+        fresh.select(
+            profile_a_id="a",
+            profile_b_id="b",
+            score="score",
+            reasons=pl.col("reasons").str.slice(0, 1000),
+            fields="fields",
+            source=pl.lit(source),
+            import_job_id=pl.lit(import_job_id, dtype=pl.Int64),
+            status=pl.when(pl.col("a").is_in(list(skip_pairs_of)) | pl.col("b").is_in(list(skip_pairs_of)))
+            .then(pl.lit(DUPLICATE_SKIPPED))
+            .otherwise(pl.lit(DUPLICATE_OPEN)),
+            created_at=pl.lit(now),
+            updated_at=pl.lit(now),
+        ),
+    )
+    writer.update(
+        "duplicate_candidates",
+        refresh.select(
+            "id", "score", reasons=pl.col("reasons").str.slice(0, 1000), fields="fields", updated_at=pl.lit(now)
+        ),
+        key=["id"],
+    )
     if remove_stale:
         stale = existing.filter(pl.col("status") == DUPLICATE_OPEN).join(found, on=["a", "b"], how="anti")
         writer.delete("duplicate_candidates", stale.select("id"))

@@ -39,8 +39,7 @@ TF_FLOOR = 3.0
 NAME_EXACT, NAME_NICK, NAME_CLOSE, NAME_SUBSET, NAME_PARTIAL, NAME_DIFFER = 1, 2, 3, 4, 5, 6
 SAME, NEAR, NEAR2, DIFFER = 1, 2, 3, 4  # the other fields (not every field has NEAR2)
 WEIGHTS: dict[str, dict[int, float]] = {
-    "name": {NAME_EXACT: 9.0, NAME_NICK: 7.0, NAME_CLOSE: 8.0, NAME_SUBSET: 4.0,
-             NAME_PARTIAL: 0.5, NAME_DIFFER: -6.0},
+    "name": {NAME_EXACT: 9.0, NAME_NICK: 7.0, NAME_CLOSE: 8.0, NAME_SUBSET: 4.0, NAME_PARTIAL: 0.5, NAME_DIFFER: -6.0},
     # dates: NEAR = one digit off, or day and month swapped
     "bday": {SAME: 9.0, NEAR: 6.0, DIFFER: -6.0},
     # e-mail: NEAR = same name at another domain, NEAR2 = one or two letters off
@@ -51,24 +50,42 @@ WEIGHTS: dict[str, dict[int, float]] = {
     "uid": {SAME: 10.0, DIFFER: -3.0},
 }
 # the field each comparison is about, as the profile names it (the page highlights these)
-FIELD_OF = {"name": "full_name", "bday": "birthday", "email": "email", "phone": "phone",
-            "city": "city", "uid": "user_id"}
+FIELD_OF = {
+    "name": "full_name",
+    "bday": "birthday",
+    "email": "email",
+    "phone": "phone",
+    "city": "city",
+    "uid": "user_id",
+}
 
-_COMPARED = ("full_name", "name_plain", "name_key", "name_tokens", "bday", "email", "email_local",
-             "email_domain", "phone_digits", "phone_tail", "city_key", "uid_key")
+_COMPARED = (
+    "full_name",
+    "name_plain",
+    "name_key",
+    "name_tokens",
+    "bday",
+    "email",
+    "email_local",
+    "email_domain",
+    "phone_digits",
+    "phone_tail",
+    "city_key",
+    "uid_key",
+)
 
 
 def _pairwise(left: pl.Series, right: pl.Series, scorer) -> pl.Series:  # noqa: ANN001
     """rapidfuzz over two columns element by element (nulls as empty text)."""
     if left.len() == 0:
         return pl.Series([], dtype=pl.Float64)
-    values = process.cpdist(left.fill_null("").to_list(), right.fill_null("").to_list(),
-                            scorer=scorer, workers=-1)
+    values = process.cpdist(left.fill_null("").to_list(), right.fill_null("").to_list(), scorer=scorer, workers=-1)
     return pl.Series(values).cast(pl.Float64)
 
 
-def compare_pairs(pairs: pl.DataFrame, left: pl.DataFrame, right: pl.DataFrame | None = None,
-                  frequencies: pl.DataFrame | None = None) -> pl.DataFrame:
+def compare_pairs(
+    pairs: pl.DataFrame, left: pl.DataFrame, right: pl.DataFrame | None = None, frequencies: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """Score pairs (a, b): `a` is looked up in `left`, `b` in `right` (default `left`), both
     feature frames (features.person_features). Adds the level of each field, `score`, and
     the columns reasons need.
@@ -80,14 +97,16 @@ def compare_pairs(pairs: pl.DataFrame, left: pl.DataFrame, right: pl.DataFrame |
     """
     right = left if right is None else right
     cols = [c for c in _COMPARED if c in left.columns]
-    frame = pairs.join(left.select("id", *cols).rename({c: f"{c}_a" for c in cols}),
-                       left_on="a", right_on="id").join(
-        right.select("id", *cols).rename({c: f"{c}_b" for c in cols}), left_on="b", right_on="id")
+    frame = pairs.join(left.select("id", *cols).rename({c: f"{c}_a" for c in cols}), left_on="a", right_on="id").join(
+        right.select("id", *cols).rename({c: f"{c}_b" for c in cols}), left_on="b", right_on="id"
+    )
     frame = _hopeful(frame)
     distances = {
         # sorted words, and as written: a typo in a first letter can change the sorted order
-        "name_ratio": pl.max_horizontal(_pairwise(frame["name_key_a"], frame["name_key_b"], fuzz.ratio),
-                                        _pairwise(frame["name_plain_a"], frame["name_plain_b"], fuzz.ratio)),
+        "name_ratio": pl.max_horizontal(
+            _pairwise(frame["name_key_a"], frame["name_key_b"], fuzz.ratio),
+            _pairwise(frame["name_plain_a"], frame["name_plain_b"], fuzz.ratio),
+        ),
         "name_set": _pairwise(frame["name_key_a"], frame["name_key_b"], fuzz.token_set_ratio),
         "name_dist": _pairwise(frame["name_key_a"], frame["name_key_b"], Levenshtein.distance),
         "email_dist": _pairwise(frame["email_a"], frame["email_b"], Levenshtein.distance),
@@ -96,29 +115,55 @@ def compare_pairs(pairs: pl.DataFrame, left: pl.DataFrame, right: pl.DataFrame |
     frame = frame.with_columns(**distances).with_columns(nickname=_nickname_pair(frame))
     both = lambda c: pl.col(f"{c}_a").is_not_null() & pl.col(f"{c}_b").is_not_null()  # noqa: E731
     same = lambda c: pl.col(f"{c}_a") == pl.col(f"{c}_b")  # noqa: E731
-    swapped_dm = (pl.col("bday_a").str.slice(0, 4) == pl.col("bday_b").str.slice(0, 4)) & (
-        pl.col("bday_a").str.slice(5, 2) == pl.col("bday_b").str.slice(8, 2)) & (
-        pl.col("bday_a").str.slice(8, 2) == pl.col("bday_b").str.slice(5, 2))
+    swapped_dm = (
+        (pl.col("bday_a").str.slice(0, 4) == pl.col("bday_b").str.slice(0, 4))
+        & (pl.col("bday_a").str.slice(5, 2) == pl.col("bday_b").str.slice(8, 2))
+        & (pl.col("bday_a").str.slice(8, 2) == pl.col("bday_b").str.slice(5, 2))
+    )
     frame = frame.with_columns(
-        name_level=pl.when(~both("name_key")).then(0)
-        .when(same("name_key")).then(NAME_EXACT)
-        .when(pl.col("nickname")).then(NAME_NICK)
+        name_level=pl.when(~both("name_key"))
+        .then(0)
+        .when(same("name_key"))
+        .then(NAME_EXACT)
+        .when(pl.col("nickname"))
+        .then(NAME_NICK)
         # a typo changes a letter or two; "Hoa"/"Thao" are two names however alike the rest
-        .when((pl.col("name_ratio") >= 88) & (pl.col("name_dist") <= 2)).then(NAME_CLOSE)
-        .when(pl.col("name_set") >= 99.9).then(NAME_SUBSET)
-        .when(pl.col("name_ratio") >= 70).then(NAME_PARTIAL)
+        .when((pl.col("name_ratio") >= 88) & (pl.col("name_dist") <= 2))
+        .then(NAME_CLOSE)
+        .when(pl.col("name_set") >= 99.9)
+        .then(NAME_SUBSET)
+        .when(pl.col("name_ratio") >= 70)
+        .then(NAME_PARTIAL)
         .otherwise(NAME_DIFFER),
-        bday_level=pl.when(~both("bday")).then(0).when(same("bday")).then(SAME)
-        .when((pl.col("bday_dist") <= 1) | swapped_dm).then(NEAR).otherwise(DIFFER),
-        email_level=pl.when(~both("email")).then(0).when(same("email")).then(SAME)
-        .when(same("email_local") & (pl.col("email_local_a").str.len_chars() >= 3)).then(NEAR)
-        # "datly86" / "datly95": other numbers are other accounts, not typos
-        .when((pl.col("email_dist") <= 2) & (pl.col("email_a").str.replace_all(r"\d", "")
-                                             != pl.col("email_b").str.replace_all(r"\d", ""))).then(NEAR2)
+        bday_level=pl.when(~both("bday"))
+        .then(0)
+        .when(same("bday"))
+        .then(SAME)
+        .when((pl.col("bday_dist") <= 1) | swapped_dm)
+        .then(NEAR)
         .otherwise(DIFFER),
-        phone_level=pl.when(~both("phone_digits")).then(0).when(same("phone_digits")).then(SAME)
-        .when(both("phone_tail") & same("phone_tail")).then(NEAR)
-        .when(pl.col("phone_dist") <= 1).then(NEAR2).otherwise(DIFFER),
+        email_level=pl.when(~both("email"))
+        .then(0)
+        .when(same("email"))
+        .then(SAME)
+        .when(same("email_local") & (pl.col("email_local_a").str.len_chars() >= 3))
+        .then(NEAR)
+        # "datly86" / "datly95": other numbers are other accounts, not typos
+        .when(
+            (pl.col("email_dist") <= 2)
+            & (pl.col("email_a").str.replace_all(r"\d", "") != pl.col("email_b").str.replace_all(r"\d", ""))
+        )
+        .then(NEAR2)
+        .otherwise(DIFFER),
+        phone_level=pl.when(~both("phone_digits"))
+        .then(0)
+        .when(same("phone_digits"))
+        .then(SAME)
+        .when(both("phone_tail") & same("phone_tail"))
+        .then(NEAR)
+        .when(pl.col("phone_dist") <= 1)
+        .then(NEAR2)
+        .otherwise(DIFFER),
         city_level=pl.when(~both("city_key")).then(0).when(same("city_key")).then(SAME).otherwise(DIFFER),
         uid_level=pl.when(~both("uid_key")).then(0).when(same("uid_key")).then(SAME).otherwise(DIFFER),
     )
@@ -127,23 +172,32 @@ def compare_pairs(pairs: pl.DataFrame, left: pl.DataFrame, right: pl.DataFrame |
     for field, levels in WEIGHTS.items():
         level_weight = pl.col(f"{field}_level").replace_strict(levels, default=0.0, return_dtype=pl.Float64)
         if field == "name":
-            level_weight = pl.when(pl.col("name_level") == NAME_EXACT).then(
-                (TF_NAME_TOP - pl.col("name_count").log(2)).clip(TF_FLOOR, TF_NAME_TOP)).otherwise(level_weight)
+            level_weight = (
+                pl.when(pl.col("name_level") == NAME_EXACT)
+                .then((TF_NAME_TOP - pl.col("name_count").log(2)).clip(TF_FLOOR, TF_NAME_TOP))
+                .otherwise(level_weight)
+            )
         elif field == "email":
-            level_weight = pl.when(pl.col("email_level") == NEAR).then(
-                (TF_EMAIL_TOP - pl.col("local_count").log(2)).clip(TF_FLOOR, TF_EMAIL_TOP)).otherwise(level_weight)
+            level_weight = (
+                pl.when(pl.col("email_level") == NEAR)
+                .then((TF_EMAIL_TOP - pl.col("local_count").log(2)).clip(TF_FLOOR, TF_EMAIL_TOP))
+                .otherwise(level_weight)
+            )
         weight = weight + level_weight
-    return frame.with_columns(score=(1.0 / (1.0 + (2.0 ** -weight))))
+    return frame.with_columns(score=(1.0 / (1.0 + (2.0**-weight))))
 
 
 SCORE_CHUNK = 1_000_000  # pairs scored at once: bounds memory (~1 GB) on a full scan of a big base
 
 
-def score_kept(pairs: pl.DataFrame, left: pl.DataFrame, right: pl.DataFrame | None = None,
-               frequencies: pl.DataFrame | None = None) -> pl.DataFrame:
+def score_kept(
+    pairs: pl.DataFrame, left: pl.DataFrame, right: pl.DataFrame | None = None, frequencies: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """compare_pairs over SCORE_CHUNK pairs at a time, keeping those at or above STORE_FLOOR."""
-    parts = [compare_pairs(pairs.slice(start, SCORE_CHUNK), left, right, frequencies)
-             .filter(pl.col("score") >= STORE_FLOOR) for start in range(0, max(pairs.height, 1), SCORE_CHUNK)]
+    parts = [
+        compare_pairs(pairs.slice(start, SCORE_CHUNK), left, right, frequencies).filter(pl.col("score") >= STORE_FLOOR)
+        for start in range(0, max(pairs.height, 1), SCORE_CHUNK)
+    ]
     return pl.concat(parts, how="vertical_relaxed")
 
 
@@ -153,23 +207,29 @@ def _with_frequencies(frame: pl.DataFrame, frequencies: pl.DataFrame | None) -> 
         return frame.with_columns(name_count=pl.lit(2.0), local_count=pl.lit(2.0))
     counts = frequencies.select("key_hash", pl.col("count").cast(pl.Float64))
     frame = frame.with_columns(
-        __n=hash_keys(pl.lit("n:") + pl.col("name_key_a")), __e=hash_keys(pl.lit("e:") + pl.col("email_local_a")))
+        __n=hash_keys(pl.lit("n:") + pl.col("name_key_a")), __e=hash_keys(pl.lit("e:") + pl.col("email_local_a"))
+    )
     frame = frame.join(counts.rename({"key_hash": "__n", "count": "name_count"}), on="__n", how="left").join(
-        counts.rename({"key_hash": "__e", "count": "local_count"}), on="__e", how="left")
+        counts.rename({"key_hash": "__e", "count": "local_count"}), on="__e", how="left"
+    )
     return frame.with_columns(pl.col("name_count", "local_count").fill_null(2.0).clip(lower_bound=2.0)).drop(
-        "__n", "__e")
+        "__n", "__e"
+    )
 
 
 def _nickname_pair(frame: pl.DataFrame) -> pl.Series:
     """Whether the names differ in exactly one token and those two are a nickname pair."""
     if frame.is_empty():
         return pl.Series("nickname", [], dtype=pl.Boolean)
-    only = frame.select(
-        i=pl.int_range(pl.len()),
-        t=pl.col("name_tokens_a").list.set_difference(pl.col("name_tokens_b")),
-        u=pl.col("name_tokens_b").list.set_difference(pl.col("name_tokens_a")),
-    ).filter((pl.col("t").list.len() == 1) & (pl.col("u").list.len() == 1)).select(
-        "i", pl.col("t").list.first(), pl.col("u").list.first())
+    only = (
+        frame.select(
+            i=pl.int_range(pl.len()),
+            t=pl.col("name_tokens_a").list.set_difference(pl.col("name_tokens_b")),
+            u=pl.col("name_tokens_b").list.set_difference(pl.col("name_tokens_a")),
+        )
+        .filter((pl.col("t").list.len() == 1) & (pl.col("u").list.len() == 1))
+        .select("i", pl.col("t").list.first(), pl.col("u").list.first())
+    )
     hits = only.join(nickname_pairs(), left_on=["t", "u"], right_on=["a", "b"])["i"]
     return pl.Series("nickname", pl.int_range(frame.height, eager=True).is_in(hits.implode()))
 
@@ -192,18 +252,40 @@ def _hopeful(frame: pl.DataFrame) -> pl.DataFrame:
     same = lambda c: pl.col(f"{c}_a") == pl.col(f"{c}_b")  # noqa: E731
     length_gap = lambda c: (pl.col(f"{c}_a").str.len_chars() - pl.col(f"{c}_b").str.len_chars()).abs()  # noqa: E731
     swapped_dm = (pl.col("bday_a").str.slice(5, 2) == pl.col("bday_b").str.slice(8, 2)) & (
-        pl.col("bday_a").str.slice(8, 2) == pl.col("bday_b").str.slice(5, 2))
+        pl.col("bday_a").str.slice(8, 2) == pl.col("bday_b").str.slice(5, 2)
+    )
     w = WEIGHTS
     best = pl.lit(PRIOR) + pl.sum_horizontal(
-        pl.when(~both("name_key")).then(0.0).when(same("name_key")).then(TF_NAME_TOP)
-        .when(length_gap("name_key") <= 2).then(w["name"][NAME_CLOSE]).otherwise(w["name"][NAME_NICK]),
-        pl.when(~both("bday")).then(0.0).when(same("bday")).then(w["bday"][SAME])
-        .when((pl.col("bday_dist") <= 1) | swapped_dm).then(w["bday"][NEAR]).otherwise(w["bday"][DIFFER]),
-        pl.when(~both("email")).then(0.0).when(same("email")).then(w["email"][SAME])
-        .when(same("email_local")).then(TF_EMAIL_TOP)
-        .when(length_gap("email") <= 2).then(w["email"][NEAR2]).otherwise(w["email"][DIFFER]),
-        pl.when(~both("phone_digits")).then(0.0).when(same("phone_tail")).then(w["phone"][SAME])
-        .when(length_gap("phone_digits") <= 1).then(w["phone"][NEAR2]).otherwise(w["phone"][DIFFER]),
+        pl.when(~both("name_key"))
+        .then(0.0)
+        .when(same("name_key"))
+        .then(TF_NAME_TOP)
+        .when(length_gap("name_key") <= 2)
+        .then(w["name"][NAME_CLOSE])
+        .otherwise(w["name"][NAME_NICK]),
+        pl.when(~both("bday"))
+        .then(0.0)
+        .when(same("bday"))
+        .then(w["bday"][SAME])
+        .when((pl.col("bday_dist") <= 1) | swapped_dm)
+        .then(w["bday"][NEAR])
+        .otherwise(w["bday"][DIFFER]),
+        pl.when(~both("email"))
+        .then(0.0)
+        .when(same("email"))
+        .then(w["email"][SAME])
+        .when(same("email_local"))
+        .then(TF_EMAIL_TOP)
+        .when(length_gap("email") <= 2)
+        .then(w["email"][NEAR2])
+        .otherwise(w["email"][DIFFER]),
+        pl.when(~both("phone_digits"))
+        .then(0.0)
+        .when(same("phone_tail"))
+        .then(w["phone"][SAME])
+        .when(length_gap("phone_digits") <= 1)
+        .then(w["phone"][NEAR2])
+        .otherwise(w["phone"][DIFFER]),
         pl.when(~both("city_key")).then(0.0).when(same("city_key")).then(w["city"][SAME]).otherwise(w["city"][DIFFER]),
         pl.when(~both("uid_key")).then(0.0).when(same("uid_key")).then(w["uid"][SAME]).otherwise(w["uid"][DIFFER]),
     )
@@ -212,11 +294,15 @@ def _hopeful(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 # ---------------------------------------------------------------------- in words
-_NOUNS = {"bday": "date of birth", "email": "e-mail", "phone": "phone", "city": "city",
-          "uid": "customer id"}
-_DIFFERENT = {"name": "different names", "bday": "different dates of birth",
-              "email": "different e-mails", "phone": "different phones", "city": "different cities",
-              "uid": "different customer ids"}
+_NOUNS = {"bday": "date of birth", "email": "e-mail", "phone": "phone", "city": "city", "uid": "customer id"}
+_DIFFERENT = {
+    "name": "different names",
+    "bday": "different dates of birth",
+    "email": "different e-mails",
+    "phone": "different phones",
+    "city": "different cities",
+    "uid": "different customer ids",
+}
 
 
 def _letters(n: float, unit: str) -> str:
@@ -259,8 +345,11 @@ def describe(row: dict) -> tuple[str, dict[str, str]]:
         elif level == DIFFER:
             other.append(_DIFFERENT[field])
         elif field == "bday" and level == NEAR:
-            other.append("dates of birth differ by one digit" if row["bday_dist"] <= 1
-                         else "dates of birth with day and month swapped")
+            other.append(
+                "dates of birth differ by one digit"
+                if row["bday_dist"] <= 1
+                else "dates of birth with day and month swapped"
+            )
         elif field == "email" and level == NEAR:
             other.append("same e-mail name at another domain")
         elif field == "email" and level == NEAR2:
@@ -285,9 +374,19 @@ def _field_state(level: int, *, exact: int, differ: int) -> str:
 
 def reasons_for(scored: pl.DataFrame) -> pl.DataFrame:
     """(a, b, score, reasons, fields): the words and highlights for each scored pair."""
-    keep = ["a", "b", "score", "full_name_a", "full_name_b", "name_plain_a", "name_plain_b",
-            "name_dist", "bday_dist", "email_dist",
-            *[f"{field}_level" for field in WEIGHTS]]
+    keep = [
+        "a",
+        "b",
+        "score",
+        "full_name_a",
+        "full_name_b",
+        "name_plain_a",
+        "name_plain_b",
+        "name_dist",
+        "bday_dist",
+        "email_dist",
+        *[f"{field}_level" for field in WEIGHTS],
+    ]
     texts, highlights = [], []
     for row in scored.select(keep).iter_rows(named=True):
         text, fields = describe(row)

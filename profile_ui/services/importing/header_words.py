@@ -19,30 +19,82 @@ from .normalize import fold_text
 # folded phrase -> canonical word; longer phrases are replaced first
 _PHRASES: dict[str, str] = {
     # preferred / favourite
-    "favourite": "prefer", "favorite": "prefer", "favourites": "prefer", "favorites": "prefer",
-    "fav": "prefer", "fave": "prefer", "preferred": "prefer", "prefered": "prefer",
-    "preference": "prefer", "yeu thich": "prefer", "ua thich": "prefer", "ua chuong": "prefer",
+    "favourite": "prefer",
+    "favorite": "prefer",
+    "favourites": "prefer",
+    "favorites": "prefer",
+    "fav": "prefer",
+    "fave": "prefer",
+    "preferred": "prefer",
+    "prefered": "prefer",
+    "preference": "prefer",
+    "yeu thich": "prefer",
+    "ua thich": "prefer",
+    "ua chuong": "prefer",
     # phone
-    "mobile": "phone", "mob": "phone", "cell": "phone", "cellphone": "phone", "cellular": "phone",
-    "telephone": "phone", "tel": "phone", "handphone": "phone", "so dien thoai": "phone",
-    "dien thoai": "phone", "so di dong": "phone", "di dong": "phone", "sdt": "phone", "so dt": "phone", "dt di dong": "phone",
+    "mobile": "phone",
+    "mob": "phone",
+    "cell": "phone",
+    "cellphone": "phone",
+    "cellular": "phone",
+    "telephone": "phone",
+    "tel": "phone",
+    "handphone": "phone",
+    "so dien thoai": "phone",
+    "dien thoai": "phone",
+    "so di dong": "phone",
+    "di dong": "phone",
+    "sdt": "phone",
+    "so dt": "phone",
+    "dt di dong": "phone",
     # e-mail
-    "e mail": "email", "mail": "email", "thu dien tu": "email",
+    "e mail": "email",
+    "mail": "email",
+    "thu dien tu": "email",
     # store
-    "shop": "store", "outlet": "store", "cua hang": "store", "chi nhanh": "store",
+    "shop": "store",
+    "outlet": "store",
+    "cua hang": "store",
+    "chi nhanh": "store",
     # places, dates, levels
-    "thanh pho": "city", "tinh thanh": "city", "tinh thanh pho": "city", "town": "city",
-    "ngay sinh": "birth date", "sinh nhat": "birthday", "ngay sinh nhat": "birthday", "dob": "birth date",
-    "hang thanh vien": "member level", "hang": "level", "tier": "level",
-    "ho ten": "name", "ho va ten": "name", "khach hang": "customer",
+    "thanh pho": "city",
+    "tinh thanh": "city",
+    "tinh thanh pho": "city",
+    "town": "city",
+    "ngay sinh": "birth date",
+    "sinh nhat": "birthday",
+    "ngay sinh nhat": "birthday",
+    "dob": "birth date",
+    "hang thanh vien": "member level",
+    "hang": "level",
+    "tier": "level",
+    "ho ten": "name",
+    "ho va ten": "name",
+    "khach hang": "customer",
 }
 # words that add nothing to what a column holds
-_FILLER = frozenset({
-    "the", "a", "an", "of", "my", "your", "our", "customer", "customers", "client", "contact",
-    "number", "no", "num", "nr", "so", "kh",
-})
-_PHRASE_PATTERN = re.compile(
-    r"\b(" + "|".join(re.escape(p) for p in sorted(_PHRASES, key=len, reverse=True)) + r")\b")
+_FILLER = frozenset(
+    {
+        "the",
+        "a",
+        "an",
+        "of",
+        "my",
+        "your",
+        "our",
+        "customer",
+        "customers",
+        "client",
+        "contact",
+        "number",
+        "no",
+        "num",
+        "nr",
+        "so",
+        "kh",
+    }
+)
+_PHRASE_PATTERN = re.compile(r"\b(" + "|".join(re.escape(p) for p in sorted(_PHRASES, key=len, reverse=True)) + r")\b")
 
 
 def _stem(word: str) -> str:

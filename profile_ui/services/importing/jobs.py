@@ -60,8 +60,9 @@ class NotYourImport(PermissionDenied):
     """Someone else's import: only its owner or an admin may change it or take its error file."""
 
     def __init__(self, actor: Actor, job: ImportJob) -> None:
-        Exception.__init__(self, f"Import #{job.id} ({job.file_name}) was submitted by someone else: "
-                                 "only they or an admin may do this")
+        Exception.__init__(
+            self, f"Import #{job.id} ({job.file_name}) was submitted by someone else: only they or an admin may do this"
+        )
         self.permission = "import.owner"
 
 
@@ -122,8 +123,7 @@ def _enqueue_after_commit(session: Session, batch_id: str, enqueue: bool) -> Non
 def _auto_mapping_json(identifier_columns: dict[str, str] | None) -> dict[str, Any]:
     columns = {header: f"identity:{kind}" for header, kind in (identifier_columns or {}).items()}
     identifiers = list(dict.fromkeys((identifier_columns or {}).values()))
-    return {**ImportMapping(columns=columns, identifiers=identifiers).to_json(),
-            AUTO_MAPPING_KEY: True}
+    return {**ImportMapping(columns=columns, identifiers=identifiers).to_json(), AUTO_MAPPING_KEY: True}
 
 
 def submit_import(
@@ -148,29 +148,42 @@ def submit_import(
     if not files:
         raise ImportJobError("Choose at least one file to import")
     if kind == "membership" and (group_id is None or len(files) != 1 or not dry_run):
-        raise ImportJobError("A membership file comes alone, names its group and is reviewed "
-                             "before anything changes (dry run)")
+        raise ImportJobError(
+            "A membership file comes alone, names its group and is reviewed before anything changes (dry run)"
+        )
     batch_id = str(uuid.uuid4())
     now = utcnow()
     jobs = []
     for position, item in enumerate(files):
-        mapping = (item.mapping.to_json() if item.mapping is not None
-                   else _auto_mapping_json(item.identifier_columns))
+        mapping = item.mapping.to_json() if item.mapping is not None else _auto_mapping_json(item.identifier_columns)
         job_opts = (item.options or options or ImportOptions()).to_json()
         job_opts[RUN_KEY] = {"queued_at": now.isoformat()}
         job = ImportJob(
-            batch_id=batch_id, position=position, kind=kind, group_id=group_id,
-            file_name=item.file_name[:255], stored_path=str(item.stored_path), sheet=item.sheet,
-            status=QUEUED, dry_run=dry_run, mapping=mapping, options=job_opts,
-            created_by=actor.user_id, created_at=now,
+            batch_id=batch_id,
+            position=position,
+            kind=kind,
+            group_id=group_id,
+            file_name=item.file_name[:255],
+            stored_path=str(item.stored_path),
+            sheet=item.sheet,
+            status=QUEUED,
+            dry_run=dry_run,
+            mapping=mapping,
+            options=job_opts,
+            created_by=actor.user_id,
+            created_at=now,
         )
         session.add(job)
         jobs.append(job)
     session.flush()
-    record_event(session=session, actor=actor, action="import.submit", object_type="import_batch",
-                 object_id=batch_id,
-                 details={"jobs": [j.id for j in jobs], "files": [j.file_name for j in jobs],
-                          "kind": kind, "dry_run": dry_run})
+    record_event(
+        session=session,
+        actor=actor,
+        action="import.submit",
+        object_type="import_batch",
+        object_id=batch_id,
+        details={"jobs": [j.id for j in jobs], "files": [j.file_name for j in jobs], "kind": kind, "dry_run": dry_run},
+    )
     _enqueue_after_commit(session, batch_id, enqueue)
     return jobs
 
@@ -188,11 +201,13 @@ def confirm_import(*, session: Session, actor: Actor, job_id: int, enqueue: bool
     job = _get_job(session, job_id)
     require_manager(actor, job)
     if job.kind == "membership":
-        raise ImportJobError(f"{job.file_name} is a membership file: invite, update or deactivate "
-                             "its members from its review page")
+        raise ImportJobError(
+            f"{job.file_name} is a membership file: invite, update or deactivate its members from its review page"
+        )
     if job.status != AWAITING_CONFIRMATION:
         raise ImportJobError(
-            f"Import #{job_id} ({job.file_name}) cannot be confirmed: it is {job.status.replace('_', ' ')}")
+            f"Import #{job_id} ({job.file_name}) cannot be confirmed: it is {job.status.replace('_', ' ')}"
+        )
     run = run_info(job)
     run.update(confirmed=True, queued_at=utcnow().isoformat())
     changed = session.execute(
@@ -202,8 +217,14 @@ def confirm_import(*, session: Session, actor: Actor, job_id: int, enqueue: bool
     ).rowcount
     if changed != 1:
         raise ImportJobError(f"Import #{job_id} changed meanwhile; reload and try again")
-    record_event(session=session, actor=actor, action="import.confirm", object_type="import_job",
-                 object_id=job_id, details={"file": job.file_name})
+    record_event(
+        session=session,
+        actor=actor,
+        action="import.confirm",
+        object_type="import_job",
+        object_id=job_id,
+        details={"file": job.file_name},
+    )
     session.refresh(job)
     _enqueue_after_commit(session, job.batch_id, enqueue)
     return job
@@ -215,8 +236,7 @@ def cancel_import(*, session: Session, actor: Actor, job_id: int) -> ImportJob:
     job = _get_job(session, job_id)
     require_manager(actor, job)
     if job.status not in OPEN_STATUSES:
-        raise ImportJobError(
-            f"Import #{job_id} ({job.file_name}) has already ended ({job.status.replace('_', ' ')})")
+        raise ImportJobError(f"Import #{job_id} ({job.file_name}) has already ended ({job.status.replace('_', ' ')})")
     changed = session.execute(
         sa.update(ImportJob)
         .where(ImportJob.id == job_id, ImportJob.status == job.status)
@@ -224,8 +244,14 @@ def cancel_import(*, session: Session, actor: Actor, job_id: int) -> ImportJob:
     ).rowcount
     if changed != 1:
         raise ImportJobError(f"Import #{job_id} changed meanwhile; reload and try again")
-    record_event(session=session, actor=actor, action="import.cancel", object_type="import_job",
-                 object_id=job_id, details={"file": job.file_name, "was": job.status})
+    record_event(
+        session=session,
+        actor=actor,
+        action="import.cancel",
+        object_type="import_job",
+        object_id=job_id,
+        details={"file": job.file_name, "was": job.status},
+    )
     session.refresh(job)
     return job
 
@@ -240,9 +266,14 @@ def error_file_download(*, session: Session, actor: Actor, job_id: int) -> tuple
     path = Path(job.error_file_path).with_suffix(".csv") if job.error_file_path else None
     if path is None or not path.is_file():
         raise ImportJobError("No row was refused: there is no error file")
-    record_event(session=session, actor=actor, action="import.error_file_download", object_type="import_job",
-                 object_id=job.id, details={"file": job.file_name, "error_file": path.name,
-                                            "rows": int((job.counts or {}).get("invalid") or 0)})
+    record_event(
+        session=session,
+        actor=actor,
+        action="import.error_file_download",
+        object_type="import_job",
+        object_id=job.id,
+        details={"file": job.file_name, "error_file": path.name, "rows": int((job.counts or {}).get("invalid") or 0)},
+    )
     return path, f"{Path(job.file_name).stem} errors.csv"
 
 
@@ -275,8 +306,7 @@ def list_imports(
         query = query.where(ImportJob.created_by == actor.user_id)
     total = session.exec(select(sa.func.count()).select_from(query.subquery())).one()
     rows = session.exec(
-        query.order_by(ImportJob.created_at.desc(), ImportJob.position, ImportJob.id.desc())
-        .offset(offset).limit(limit)
+        query.order_by(ImportJob.created_at.desc(), ImportJob.position, ImportJob.id.desc()).offset(offset).limit(limit)
     ).all()
     return list(rows), total
 
@@ -284,9 +314,9 @@ def list_imports(
 def batch_jobs(*, session: Session, actor: Actor, batch_id: str) -> list[ImportJob]:
     """The files of one submission, in the order they run."""
     actor.require(PROFILES_VIEW)
-    return list(session.exec(
-        select(ImportJob).where(ImportJob.batch_id == batch_id).order_by(ImportJob.position)
-    ).all())
+    return list(
+        session.exec(select(ImportJob).where(ImportJob.batch_id == batch_id).order_by(ImportJob.position)).all()
+    )
 
 
 # ---------------------------------------------------------------- reports
@@ -301,7 +331,7 @@ def report_counts(counts: dict[str, Any] | None) -> dict[str, int]:
 
 
 def totals_text(counts: dict[str, Any] | None) -> str:
-    """"2,030 rows: 2,000 new, 30 updated, 0 merged, 0 unchanged, 0 invalid, 0 conflicts"."""
+    """ "2,030 rows: 2,000 new, 30 updated, 0 merged, 0 unchanged, 0 invalid, 0 conflicts"."""
     return totals_line(report_counts(counts))
 
 
@@ -309,7 +339,8 @@ def totals_line(report: dict[str, Any]) -> str:
     """totals_text of counts already under the vocabulary's words (a CLI report)."""
     rows = report["rows"]
     return f"{rows:,} row{'' if rows == 1 else 's'}: " + ", ".join(
-        f"{report[word]:,} {word}" for word in OUTCOME_COUNTS if word != "rows")
+        f"{report[word]:,} {word}" for word in OUTCOME_COUNTS if word != "rows"
+    )
 
 
 def counts_summary(file_name: str, counts: dict[str, Any] | None) -> str:
@@ -343,7 +374,8 @@ def file_report(*, session: Session, actor: Actor, job_id: int) -> dict[str, Any
     ).all()
     report["errors"] = [
         {"row": row_number, "column": err.get("column"), "message": err.get("message")}
-        for row_number, errors in invalid for err in (errors or [])
+        for row_number, errors in invalid
+        for err in (errors or [])
     ]
     report["error"] = job.error
     report["job_id"] = job.id

@@ -9,7 +9,7 @@ MEGABYTE = 1024 * 1024
 
 
 def size_text(size: int) -> str:
-    """"10.8 MB", "10 MB", "196 KB", "1,200 bytes"."""
+    """ "10.8 MB", "10 MB", "196 KB", "1,200 bytes"."""
     if size >= MEGABYTE:
         return f"{size / MEGABYTE:,.1f}".removesuffix(".0") + " MB"
     if size >= 100 * 1024:
@@ -27,10 +27,8 @@ def too_large(size: int, limit: int) -> str:
 
 
 def too_many_rows(count: int, limit: int) -> str:
-    return (f"it has {count:,} data rows; at most {limit:,} can be imported at once "
-            "(split it into smaller files)")
+    return f"it has {count:,} data rows; at most {limit:,} can be imported at once (split it into smaller files)"
 
 
 def too_many_pasted_rows(count: int, limit: int) -> str:
-    return (f"{count:,} rows were pasted; at most {limit:,} can be pasted at once "
-            "(import a file for more)")
+    return f"{count:,} rows were pasted; at most {limit:,} can be pasted at once (import a file for more)"

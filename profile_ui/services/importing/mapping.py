@@ -55,59 +55,208 @@ class ColumnSuggestion:
 # Known names per target (folded when compared). Keep each list to names people really use.
 SYNONYMS: dict[str, tuple[str, ...]] = {
     IDENTITY_PREFIX + "email": (
-        "E-mail Address", "Email Address", "Email", "E-mail", "Mail", "Mail address", "Primary email",
-        "Personal email", "Work email", "Contact email", "Customer email",
-        "Địa chỉ email", "Thư điện tử", "Courriel", "Adresse e-mail", "Adresse électronique",
-        "Correo", "Correo electrónico", "E-Mail-Adresse", "邮箱", "电子邮件", "电子邮箱", "邮件地址",
+        "E-mail Address",
+        "Email Address",
+        "Email",
+        "E-mail",
+        "Mail",
+        "Mail address",
+        "Primary email",
+        "Personal email",
+        "Work email",
+        "Contact email",
+        "Customer email",
+        "Địa chỉ email",
+        "Thư điện tử",
+        "Courriel",
+        "Adresse e-mail",
+        "Adresse électronique",
+        "Correo",
+        "Correo electrónico",
+        "E-Mail-Adresse",
+        "邮箱",
+        "电子邮件",
+        "电子邮箱",
+        "邮件地址",
     ),
     IDENTITY_PREFIX + "phone": (
-        "Mobile", "Mobile phone", "Mobile number", "Phone", "Phone 1", "Phone number", "Telephone",
-        "Telephone number", "Tel", "Cell", "Cell phone", "Cellphone", "Contact number", "Phone no",
-        "SĐT", "Số điện thoại", "Điện thoại", "Di động", "Số di động", "SĐT di động",
-        "Téléphone", "Portable", "Numéro de téléphone", "Teléfono", "Móvil", "Celular",
-        "Telefon", "Telefonnummer", "Handy", "Mobilnummer", "手机", "手机号", "手机号码", "电话",
-        "电话号码", "联系电话",
+        "Mobile",
+        "Mobile phone",
+        "Mobile number",
+        "Phone",
+        "Phone 1",
+        "Phone number",
+        "Telephone",
+        "Telephone number",
+        "Tel",
+        "Cell",
+        "Cell phone",
+        "Cellphone",
+        "Contact number",
+        "Phone no",
+        "SĐT",
+        "Số điện thoại",
+        "Điện thoại",
+        "Di động",
+        "Số di động",
+        "SĐT di động",
+        "Téléphone",
+        "Portable",
+        "Numéro de téléphone",
+        "Teléfono",
+        "Móvil",
+        "Celular",
+        "Telefon",
+        "Telefonnummer",
+        "Handy",
+        "Mobilnummer",
+        "手机",
+        "手机号",
+        "手机号码",
+        "电话",
+        "电话号码",
+        "联系电话",
     ),
     IDENTITY_PREFIX + "user_id": (
-        "Customer ID", "User ID", "Client ID", "Member ID", "Customer number", "Customer code",
-        "Customer no", "External ID", "ID", "UID", "Mã khách hàng", "Mã KH", "ID khách hàng",
-        "Mã thành viên", "Numéro client", "Identifiant client", "ID client", "ID de cliente",
-        "Número de cliente", "Kundennummer", "Kunden-ID", "用户ID", "客户ID", "客户编号", "会员ID",
+        "Customer ID",
+        "User ID",
+        "Client ID",
+        "Member ID",
+        "Customer number",
+        "Customer code",
+        "Customer no",
+        "External ID",
+        "ID",
+        "UID",
+        "Mã khách hàng",
+        "Mã KH",
+        "ID khách hàng",
+        "Mã thành viên",
+        "Numéro client",
+        "Identifiant client",
+        "ID client",
+        "ID de cliente",
+        "Número de cliente",
+        "Kundennummer",
+        "Kunden-ID",
+        "用户ID",
+        "客户ID",
+        "客户编号",
+        "会员ID",
         "会员编号",
     ),
     "full_name": (
-        "Name", "Full name", "Customer name", "Contact name", "Client name", "Họ tên", "Họ và tên",
-        "Tên khách hàng", "Tên KH", "Tên đầy đủ", "Nom", "Nom complet", "Nombre", "Nombre completo",
-        "Vollständiger Name", "姓名", "客户姓名", "全名",
+        "Name",
+        "Full name",
+        "Customer name",
+        "Contact name",
+        "Client name",
+        "Họ tên",
+        "Họ và tên",
+        "Tên khách hàng",
+        "Tên KH",
+        "Tên đầy đủ",
+        "Nom",
+        "Nom complet",
+        "Nombre",
+        "Nombre completo",
+        "Vollständiger Name",
+        "姓名",
+        "客户姓名",
+        "全名",
     ),
     "gender": ("Gender", "Sex", "Giới tính", "Sexe", "Genre", "Sexo", "Género", "Geschlecht", "性别"),
     "birthday": (
-        "DOB", "D.O.B.", "Date of birth", "Birth date", "Birthdate", "Birthday", "Ngày sinh",
-        "Sinh nhật", "Ngày tháng năm sinh", "Date de naissance", "Fecha de nacimiento",
-        "Geburtsdatum", "Geburtstag", "生日", "出生日期",
+        "DOB",
+        "D.O.B.",
+        "Date of birth",
+        "Birth date",
+        "Birthdate",
+        "Birthday",
+        "Ngày sinh",
+        "Sinh nhật",
+        "Ngày tháng năm sinh",
+        "Date de naissance",
+        "Fecha de nacimiento",
+        "Geburtsdatum",
+        "Geburtstag",
+        "生日",
+        "出生日期",
     ),
     "city": (
-        "City", "Town", "Thành phố", "Tỉnh/Thành", "Tỉnh/Thành phố", "Tỉnh thành", "Ville", "Ciudad",
-        "Stadt", "Ort", "城市",
+        "City",
+        "Town",
+        "Thành phố",
+        "Tỉnh/Thành",
+        "Tỉnh/Thành phố",
+        "Tỉnh thành",
+        "Ville",
+        "Ciudad",
+        "Stadt",
+        "Ort",
+        "城市",
     ),
     "member_level": (
-        "Member level", "Membership level", "Member tier", "Membership tier", "Tier", "Level",
-        "Loyalty tier", "Loyalty level", "Hạng thành viên", "Hạng", "Cấp độ thành viên",
-        "Hạng hội viên", "Niveau", "Niveau de fidélité", "Nivel", "Mitgliedsstufe", "会员等级", "等级",
+        "Member level",
+        "Membership level",
+        "Member tier",
+        "Membership tier",
+        "Tier",
+        "Level",
+        "Loyalty tier",
+        "Loyalty level",
+        "Hạng thành viên",
+        "Hạng",
+        "Cấp độ thành viên",
+        "Hạng hội viên",
+        "Niveau",
+        "Niveau de fidélité",
+        "Nivel",
+        "Mitgliedsstufe",
+        "会员等级",
+        "等级",
     ),
     "registered_at": (
-        "Registration date", "Registration time", "Registered at", "Registered", "Sign-up date",
-        "Signup date", "Join date", "Joined", "Ngày đăng ký", "Thời gian đăng ký",
-        "Date d'inscription", "Fecha de registro", "Registrierungsdatum", "注册时间", "注册日期",
+        "Registration date",
+        "Registration time",
+        "Registered at",
+        "Registered",
+        "Sign-up date",
+        "Signup date",
+        "Join date",
+        "Joined",
+        "Ngày đăng ký",
+        "Thời gian đăng ký",
+        "Date d'inscription",
+        "Fecha de registro",
+        "Registrierungsdatum",
+        "注册时间",
+        "注册日期",
     ),
     TAGS_TARGET: ("Tags", "Tag", "Labels", "Label", "Nhãn", "Thẻ", "Étiquettes", "Etiquetas", "标签"),
 }
 # Names that look like a target but are not (kept away from fuzzy matching):
 # a first or last name alone is not the full name.
-NOT_A_MATCH = frozenset(fold_text(name).replace(" ", "") for name in (
-    "First name", "Last name", "Surname", "Given name", "Middle name", "Family name", "Họ", "Tên đệm",
-    "Prénom", "Nom de famille", "Apellido", "Vorname", "Nachname", "名", "姓",
-))
+NOT_A_MATCH = frozenset(
+    fold_text(name).replace(" ", "")
+    for name in (
+        "First name",
+        "Last name",
+        "Surname",
+        "Given name",
+        "Middle name",
+        "Family name",
+        "Họ",
+        "Tên đệm",
+        "Prénom",
+        "Nom de famille",
+        "Apellido",
+        "Vorname",
+        "Nachname",
+        "名",
+        "姓",
+    )
+)
 
 
 def _compact(text: str) -> str:
@@ -210,12 +359,10 @@ def effective_targets(mapping: ImportMapping) -> dict[str, str]:
 
 
 def identity_kind_of(target: str) -> str | None:
-    return target[len(IDENTITY_PREFIX):] if target.startswith(IDENTITY_PREFIX) else None
+    return target[len(IDENTITY_PREFIX) :] if target.startswith(IDENTITY_PREFIX) else None
 
 
-def infer_identifiers(
-    mapping: ImportMapping, identifier_kinds: Sequence[str] = DEFAULT_IDENTIFIER_ORDER
-) -> list[str]:
+def infer_identifiers(mapping: ImportMapping, identifier_kinds: Sequence[str] = DEFAULT_IDENTIFIER_ORDER) -> list[str]:
     """The identity kinds that identify the person: the user's choice if made, else every
     mapped identity kind, in the sync rule's order (`identifier_kinds`), others after."""
     mapped = [k for t in effective_targets(mapping).values() if (k := identity_kind_of(t))]
@@ -242,14 +389,21 @@ def save_mapping_template(
     if not name:
         raise ValueError("Give the mapping template a name")
     template = MappingTemplate(
-        name=name[:128], kind=kind, headers_signature=headers_signature(headers),
-        mapping=mapping.to_json(), created_by=actor.user_id,
+        name=name[:128],
+        kind=kind,
+        headers_signature=headers_signature(headers),
+        mapping=mapping.to_json(),
+        created_by=actor.user_id,
     )
     session.add(template)
     session.flush()
     record_event(
-        session=session, actor=actor, action="mapping_template.create", object_type="mapping_template",
-        object_id=template.id, details={"name": template.name, "kind": kind, "columns": len(headers)},
+        session=session,
+        actor=actor,
+        action="mapping_template.create",
+        object_type="mapping_template",
+        object_id=template.id,
+        details={"name": template.name, "kind": kind, "columns": len(headers)},
     )
     return template
 
@@ -283,10 +437,22 @@ def mapping_from_template(template: MappingTemplate, headers: Sequence[str]) -> 
 
 # ---------------------------------------------------------------- new custom fields
 
-RESERVED_KEYS = frozenset({
-    "id", "status", "attributes", "created_at", "updated_at", "deleted_at", "deleted_by",
-    "deleted_reason", "initial_source", TAGS_TARGET, "consent", "segments",
-})
+RESERVED_KEYS = frozenset(
+    {
+        "id",
+        "status",
+        "attributes",
+        "created_at",
+        "updated_at",
+        "deleted_at",
+        "deleted_by",
+        "deleted_reason",
+        "initial_source",
+        TAGS_TARGET,
+        "consent",
+        "segments",
+    }
+)
 _KEY_MAX = 64
 
 
@@ -334,17 +500,17 @@ def guess_field_type(values: pl.Series, sample: int = 500) -> str:
     return "text"
 
 
-def propose_new_field(header: str, values: pl.Series | Sequence[str | None],
-                      taken_keys: set[str]) -> dict[str, Any]:
+def propose_new_field(header: str, values: pl.Series | Sequence[str | None], taken_keys: set[str]) -> dict[str, Any]:
     """What to offer for "new custom field" on an unmatched column: {"key", "label", "type"}."""
     series = values if isinstance(values, pl.Series) else pl.Series(list(values), dtype=pl.Utf8)
-    return {"key": unique_key(slugify_key(header), taken_keys), "label": header.strip()[:128],
-            "type": guess_field_type(series)}
+    return {
+        "key": unique_key(slugify_key(header), taken_keys),
+        "label": header.strip()[:128],
+        "type": guess_field_type(series),
+    }
 
 
-def create_custom_fields(
-    *, session: Session, actor: Actor, new_fields: dict[str, dict[str, Any]]
-) -> dict[str, str]:
+def create_custom_fields(*, session: Session, actor: Actor, new_fields: dict[str, dict[str, Any]]) -> dict[str, str]:
     """Create ImportMapping.new_fields (header -> {"key", "label", "type", "options"?}).
 
     Keys are slugified and made unique against existing fields; returns header -> the key
@@ -363,11 +529,16 @@ def create_custom_fields(
         taken.add(key)
         position += 1
         options = [str(o).strip() for o in spec.get("options") or [] if str(o).strip()]
-        session.add(FieldDefinition(key=key, label=label, type=field_type, options=options,
-                                    is_system=False, position=position))
+        session.add(
+            FieldDefinition(key=key, label=label, type=field_type, options=options, is_system=False, position=position)
+        )
         created[header] = key
         record_event(
-            session=session, actor=actor, action="field.create", object_type="field", object_id=key,
+            session=session,
+            actor=actor,
+            action="field.create",
+            object_type="field",
+            object_id=key,
             details={"label": label, "type": field_type, "options": options, "from_column": header},
         )
     session.flush()

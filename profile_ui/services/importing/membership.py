@@ -67,8 +67,7 @@ ACTION_DONE = {"deactivate": "deactivated", "remove": "removed", "delete": "dele
 # a column with one of these headers (any case/spacing) says whether the person is a member
 STATUS_HEADERS = ("status", "member status", "membership status", "employee status")
 ACTIVE_VALUES = frozenset({"active", "enabled", "yes", "true", "1", "member"})
-INACTIVE_VALUES = frozenset({"inactive", "deactivated", "disabled", "terminated", "left", "no",
-                             "false", "0", "former"})
+INACTIVE_VALUES = frozenset({"inactive", "deactivated", "disabled", "terminated", "left", "no", "false", "0", "former"})
 
 INVITE_STATES = (None, "invited")  # memberships that may be (re-)invited
 MEMBER_STATES = ("active", "invited")  # memberships a file must mention to keep them
@@ -96,9 +95,13 @@ def status_frame(sheet_frame: pl.DataFrame, header: str | None) -> pl.DataFrame:
     text = pl.col(header).cast(pl.Utf8).str.strip_chars().str.to_lowercase()
     return sheet_frame.select(
         pl.col(ROW_COL).cast(pl.Int64),
-        pl.when(text.is_in(list(ACTIVE_VALUES))).then(pl.lit("active"))
-        .when(text.is_in(list(INACTIVE_VALUES))).then(pl.lit("inactive"))
-        .otherwise(pl.lit(None, dtype=pl.Utf8)).alias("status"))
+        pl.when(text.is_in(list(ACTIVE_VALUES)))
+        .then(pl.lit("active"))
+        .when(text.is_in(list(INACTIVE_VALUES)))
+        .then(pl.lit("inactive"))
+        .otherwise(pl.lit(None, dtype=pl.Utf8))
+        .alias("status"),
+    )
 
 
 def plan_membership(
@@ -120,33 +123,54 @@ def plan_membership(
     """
     actor.require(PROFILES_IMPORT)
     group = _group(session, group_id)
-    plan = plan_import(session=session, actor=actor, frame=frame, mapping=mapping, options=options,
-                       sync_rule=sync_rule or active_sync_rule(session), file_name=file_name)
+    plan = plan_import(
+        session=session,
+        actor=actor,
+        frame=frame,
+        mapping=mapping,
+        options=options,
+        sync_rule=sync_rule or active_sync_rule(session),
+        file_name=file_name,
+    )
     rows = plan.rows.filter(pl.col("outcome").is_in(_APPLIED_OUTCOMES))
     statuses = statuses if statuses is not None else status_frame(pl.DataFrame(), None)
     rows = rows.join(statuses, on=ROW_COL, how="left")
     from_file = frame.select(
         ROW_COL,
         (pl.col("full_name") if "full_name" in frame.columns else pl.lit(None, dtype=pl.Utf8)).alias("f_name"),
-        (pl.col(f"{IDENTITY_PREFIX}email") if f"{IDENTITY_PREFIX}email" in frame.columns
-         else pl.lit(None, dtype=pl.Utf8)).alias("f_email"))
-    persons = rows.join(from_file, on=ROW_COL, how="left").sort(ROW_COL).group_by(
-        "person", maintain_order=True).agg(
-        pl.col(ROW_COL).alias("rows"),
-        pl.col("outcome").first(),
-        pl.col("profile_id").drop_nulls().first(),
-        pl.col("changes").first(),
-        pl.col("status").drop_nulls().last(),
-        pl.col("f_name").drop_nulls().last(),
-        pl.col("f_email").drop_nulls().last(),
+        (
+            pl.col(f"{IDENTITY_PREFIX}email")
+            if f"{IDENTITY_PREFIX}email" in frame.columns
+            else pl.lit(None, dtype=pl.Utf8)
+        ).alias("f_email"),
+    )
+    persons = (
+        rows.join(from_file, on=ROW_COL, how="left")
+        .sort(ROW_COL)
+        .group_by("person", maintain_order=True)
+        .agg(
+            pl.col(ROW_COL).alias("rows"),
+            pl.col("outcome").first(),
+            pl.col("profile_id").drop_nulls().first(),
+            pl.col("changes").first(),
+            pl.col("status").drop_nulls().last(),
+            pl.col("f_name").drop_nulls().last(),
+            pl.col("f_email").drop_nulls().last(),
+        )
     )
     in_file = [int(p) for p in persons["profile_id"].drop_nulls().to_list()]
     states = _states(session, group.id, in_file)
-    members = dict(session.execute(
-        select(GroupMembership.profile_id, GroupMembership.state)
-        .join(Profile, Profile.id == GroupMembership.profile_id)
-        .where(GroupMembership.group_id == group.id, GroupMembership.state.in_(MEMBER_STATES),
-               Profile.status != STATUS_DELETED)).all())
+    members = dict(
+        session.execute(
+            select(GroupMembership.profile_id, GroupMembership.state)
+            .join(Profile, Profile.id == GroupMembership.profile_id)
+            .where(
+                GroupMembership.group_id == group.id,
+                GroupMembership.state.in_(MEMBER_STATES),
+                Profile.status != STATUS_DELETED,
+            )
+        ).all()
+    )
     missing_ids = sorted(set(members) - set(in_file))
     people = _people(session, in_file + missing_ids)
     labels = _labels(session)
@@ -161,9 +185,18 @@ def plan_membership(
         name = name or person["f_name"] or ""
         email = email or person["f_email"] or ""
         status = person["status"]
-        base = {"key": f"r{person['rows'][0]}", "rows": list(person["rows"]), "profile_id": pid,
-                "name": name, "email": email, "state": state or "", "diff": [], "reactivate": False,
-                "reason": "", "done": ""}
+        base = {
+            "key": f"r{person['rows'][0]}",
+            "rows": list(person["rows"]),
+            "profile_id": pid,
+            "name": name,
+            "email": email,
+            "state": state or "",
+            "diff": [],
+            "reactivate": False,
+            "reason": "",
+            "done": "",
+        }
         if status == "inactive":
             if state in MEMBER_STATES:
                 missing.append({**base, "reason": "Status in the file: inactive"})
@@ -178,11 +211,21 @@ def plan_membership(
             update.append({**base, "diff": diff, "reactivate": reactivate})
     for pid in missing_ids:
         name, email = people.get(pid, ("", ""))
-        missing.append({"key": f"p{pid}", "rows": [], "profile_id": pid, "name": name, "email": email,
-                        "state": members[pid], "diff": [], "reactivate": False,
-                        "reason": "Not in the file", "done": ""})
-    return {"group_id": group.id, "group": group.name, "invite": invite, "update": update,
-            "missing": missing}
+        missing.append(
+            {
+                "key": f"p{pid}",
+                "rows": [],
+                "profile_id": pid,
+                "name": name,
+                "email": email,
+                "state": members[pid],
+                "diff": [],
+                "reactivate": False,
+                "reason": "Not in the file",
+                "done": "",
+            }
+        )
+    return {"group_id": group.id, "group": group.name, "invite": invite, "update": update, "missing": missing}
 
 
 def _group(session: Session, group_id: int | None) -> Group:
@@ -196,9 +239,13 @@ def _states(session: Session, group_id: int, profile_ids: Sequence[int]) -> dict
     states: dict[int, str] = {}
     ids = sorted(set(profile_ids))
     for start in range(0, len(ids), _CHUNK):
-        states.update(session.execute(select(GroupMembership.profile_id, GroupMembership.state).where(
-            GroupMembership.group_id == group_id,
-            GroupMembership.profile_id.in_(ids[start:start + _CHUNK]))).all())
+        states.update(
+            session.execute(
+                select(GroupMembership.profile_id, GroupMembership.state).where(
+                    GroupMembership.group_id == group_id, GroupMembership.profile_id.in_(ids[start : start + _CHUNK])
+                )
+            ).all()
+        )
     return states
 
 
@@ -207,14 +254,16 @@ def _people(session: Session, profile_ids: Sequence[int]) -> dict[int, tuple[str
     ids = sorted(set(profile_ids))
     out: dict[int, tuple[str, str]] = {}
     for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start:start + _CHUNK]
+        chunk = ids[start : start + _CHUNK]
         names = dict(session.execute(select(Profile.id, Profile.full_name).where(Profile.id.in_(chunk))).all())
         emails: dict[int, str] = {}
         for pid, *stored in session.execute(
-                select(Identity.profile_id, Identity.value, Identity.value_encrypted, Identity.key_id,
-                       Identity.is_encrypted)
-                .where(Identity.profile_id.in_(chunk), Identity.kind == "email")
-                .order_by(Identity.profile_id, Identity.id)).all():
+            select(
+                Identity.profile_id, Identity.value, Identity.value_encrypted, Identity.key_id, Identity.is_encrypted
+            )
+            .where(Identity.profile_id.in_(chunk), Identity.kind == "email")
+            .order_by(Identity.profile_id, Identity.id)
+        ).all():
             value = plain_value(*stored)
             if value:
                 emails.setdefault(pid, value)
@@ -228,9 +277,11 @@ def _labels(session: Session) -> dict[str, str]:
 
 def _diff(changes_text: str | None, labels: Mapping[str, str]) -> list[list[str]]:
     changes = json.loads(changes_text or "{}")
-    return [[labels.get(key, key), _text(pair[0]), _text(pair[1])]
-            for key, pair in changes.items()
-            if not key.startswith("@") and isinstance(pair, list) and len(pair) == 2]
+    return [
+        [labels.get(key, key), _text(pair[0]), _text(pair[1])]
+        for key, pair in changes.items()
+        if not key.startswith("@") and isinstance(pair, list) and len(pair) == 2
+    ]
 
 
 def _text(value: Any) -> str:
@@ -273,8 +324,7 @@ def _read_inputs(session: Session, job: ImportJob) -> _Inputs:
         mapping.columns = {**mapping.columns, header: None}
     fields = field_definitions(session)
     frame = validate_rows(sheet, mapping, fields=fields, default_region=get_settings().default_phone_region)
-    return _Inputs(frame=frame, mapping=mapping, options=job_options(job),
-                   statuses=status_frame(sheet.frame, header))
+    return _Inputs(frame=frame, mapping=mapping, options=job_options(job), statuses=status_frame(sheet.frame, header))
 
 
 def _review(job: ImportJob) -> dict[str, Any] | None:
@@ -295,17 +345,30 @@ def prepare_review(*, session: Session, actor: Actor, job_id: int, refresh: bool
     if review is not None and not refresh:
         return review
     if job.status != AWAITING_CONFIRMATION:
-        raise MembershipError(f"{job.file_name} cannot be reviewed: it is {job.status.replace('_', ' ')}"
-                              + (" (the dry run has not finished)" if job.status in ("queued", "validating")
-                                 else ""))
+        raise MembershipError(
+            f"{job.file_name} cannot be reviewed: it is {job.status.replace('_', ' ')}"
+            + (" (the dry run has not finished)" if job.status in ("queued", "validating") else "")
+        )
     inputs = _read_inputs(session, job)
-    review = plan_membership(session=session, actor=actor, group_id=job.group_id, frame=inputs.frame,
-                             mapping=inputs.mapping, options=inputs.options, statuses=inputs.statuses,
-                             file_name=job.file_name)
+    review = plan_membership(
+        session=session,
+        actor=actor,
+        group_id=job.group_id,
+        frame=inputs.frame,
+        mapping=inputs.mapping,
+        options=inputs.options,
+        statuses=inputs.statuses,
+        file_name=job.file_name,
+    )
     _store(session, job, review)
-    record_event(session=session, actor=actor, action="membership.review", object_type="import_job",
-                 object_id=job.id, details={"file": job.file_name, "group": review["group"],
-                                            **{s: len(review[s]) for s in SECTIONS}})
+    record_event(
+        session=session,
+        actor=actor,
+        action="membership.review",
+        object_type="import_job",
+        object_id=job.id,
+        details={"file": job.file_name, "group": review["group"], **{s: len(review[s]) for s in SECTIONS}},
+    )
     return review
 
 
@@ -317,22 +380,25 @@ def get_review(*, session: Session, actor: Actor, job_id: int) -> dict[str, Any]
 
 def review_counts(review: Mapping[str, Any]) -> dict[str, dict[str, int]]:
     """Per section: total, pending (not done yet)."""
-    return {s: {"total": len(review.get(s, [])),
-                "pending": sum(1 for item in review.get(s, []) if not item.get("done"))}
-            for s in SECTIONS}
+    return {
+        s: {"total": len(review.get(s, [])), "pending": sum(1 for item in review.get(s, []) if not item.get("done"))}
+        for s in SECTIONS
+    }
 
 
-def review_page(review: Mapping[str, Any], section: str, *, offset: int = 0, limit: int = 25
-                ) -> tuple[list[dict[str, Any]], int]:
+def review_page(
+    review: Mapping[str, Any], section: str, *, offset: int = 0, limit: int = 25
+) -> tuple[list[dict[str, Any]], int]:
     """One page of a section's proposals and how many there are."""
     if section not in SECTIONS:
         raise MembershipError(f"Unknown review section '{section}'")
     items = review.get(section, [])
-    return list(items[offset:offset + limit]), len(items)
+    return list(items[offset : offset + limit]), len(items)
 
 
-def _chosen(review: Mapping[str, Any], section: str, keys: Sequence[str] | None,
-            exclude: Sequence[str] = ()) -> list[dict[str, Any]]:
+def _chosen(
+    review: Mapping[str, Any], section: str, keys: Sequence[str] | None, exclude: Sequence[str] = ()
+) -> list[dict[str, Any]]:
     """The pending proposals picked (keys None = all pending ones but `exclude`)."""
     pending = [item for item in review.get(section, []) if not item.get("done")]
     if keys is None:
@@ -349,14 +415,16 @@ def _reviewed_job(session: Session, actor: Actor, job_id: int) -> tuple[ImportJo
     if review is None:
         raise MembershipError(f"{job.file_name} has not been reviewed yet")
     if job.status != AWAITING_CONFIRMATION:
-        raise MembershipError(f"{job.file_name} was {job.status.replace('_', ' ')}: upload the file "
-                              "again to review its members")
+        raise MembershipError(
+            f"{job.file_name} was {job.status.replace('_', ' ')}: upload the file again to review its members"
+        )
     return job, review, _group(session, job.group_id)
 
 
 # ====================================================================== writes through the engine
-def _engine_apply(session: Session, actor: Actor, parent: ImportJob, action: str,
-                  rows: Sequence[int]) -> dict[int, int]:
+def _engine_apply(
+    session: Session, actor: Actor, parent: ImportJob, action: str, rows: Sequence[int]
+) -> dict[int, int]:
     """Apply these rows of the file through the engine, as their own import job; returns
     row number -> profile id."""
     if not rows:
@@ -365,15 +433,33 @@ def _engine_apply(session: Session, actor: Actor, parent: ImportJob, action: str
     frame = inputs.frame.filter(pl.col(ROW_COL).is_in(list(rows)) & pl.col(VALID_COL))
     now = utcnow()
     options = {k: v for k, v in (parent.options or {}).items() if k not in (REVIEW_KEY, RUN_KEY)}
-    child = ImportJob(batch_id=str(uuid.uuid4()), position=0, kind=KIND, group_id=parent.group_id,
-                      file_name=parent.file_name, stored_path=parent.stored_path, sheet=parent.sheet,
-                      status="running", dry_run=False, mapping=inputs.mapping.to_json(),
-                      options={**options, "membership_of": parent.id, "membership_action": action},
-                      created_by=actor.user_id, created_at=now, started_at=now)
+    child = ImportJob(
+        batch_id=str(uuid.uuid4()),
+        position=0,
+        kind=KIND,
+        group_id=parent.group_id,
+        file_name=parent.file_name,
+        stored_path=parent.stored_path,
+        sheet=parent.sheet,
+        status="running",
+        dry_run=False,
+        mapping=inputs.mapping.to_json(),
+        options={**options, "membership_of": parent.id, "membership_action": action},
+        created_by=actor.user_id,
+        created_at=now,
+        started_at=now,
+    )
     session.add(child)
     session.flush()
-    plan = apply_import(session=session, actor=actor, job=child, frame=frame, mapping=inputs.mapping,
-                        options=inputs.options, sync_rule=active_sync_rule(session))
+    plan = apply_import(
+        session=session,
+        actor=actor,
+        job=child,
+        frame=frame,
+        mapping=inputs.mapping,
+        options=inputs.options,
+        sync_rule=active_sync_rule(session),
+    )
     child.status = COMPLETED
     child.finished_at = utcnow()
     session.add(child)
@@ -381,8 +467,14 @@ def _engine_apply(session: Session, actor: Actor, parent: ImportJob, action: str
     return {int(r): int(p) for r, p in plan.rows.select(ROW_COL, "profile_id").iter_rows() if p is not None}
 
 
-def _mark(session: Session, job: ImportJob, review: dict[str, Any], section: str,
-          done: Mapping[str, str], profile_ids: Mapping[str, int] | None = None) -> None:
+def _mark(
+    session: Session,
+    job: ImportJob,
+    review: dict[str, Any],
+    section: str,
+    done: Mapping[str, str],
+    profile_ids: Mapping[str, int] | None = None,
+) -> None:
     items = []
     for item in review[section]:
         if item["key"] in done:
@@ -402,17 +494,26 @@ def _set_state(session: Session, group_id: int, profile_ids: Sequence[int], stat
     if state == "invited":
         values["invited_at"] = now
     for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start:start + _CHUNK]
-        present = set(session.execute(select(GroupMembership.profile_id).where(
-            GroupMembership.group_id == group_id, GroupMembership.profile_id.in_(chunk))).scalars())
+        chunk = ids[start : start + _CHUNK]
+        present = set(
+            session.execute(
+                select(GroupMembership.profile_id).where(
+                    GroupMembership.group_id == group_id, GroupMembership.profile_id.in_(chunk)
+                )
+            ).scalars()
+        )
         if present:
-            session.execute(sa.update(GroupMembership).where(
-                GroupMembership.group_id == group_id,
-                GroupMembership.profile_id.in_(sorted(present))).values(**values))
+            session.execute(
+                sa.update(GroupMembership)
+                .where(GroupMembership.group_id == group_id, GroupMembership.profile_id.in_(sorted(present)))
+                .values(**values)
+            )
         new = [pid for pid in chunk if pid not in present]
         if new:
-            session.execute(sa.insert(GroupMembership), [
-                {"group_id": group_id, "profile_id": pid, "invited_at": None, **values} for pid in new])
+            session.execute(
+                sa.insert(GroupMembership),
+                [{"group_id": group_id, "profile_id": pid, "invited_at": None, **values} for pid in new],
+            )
         done += len(chunk)
     return done
 
@@ -427,13 +528,13 @@ class InviteResult:
 
 def invitation_text(group: Group) -> tuple[str, str]:
     subject = f"You are invited to join {group.name}"
-    body = (f"Hello,\n\nYou have been invited to join {group.name}.\n\n"
-            f"{get_settings().app_url.rstrip('/')}\n")
+    body = f"Hello,\n\nYou have been invited to join {group.name}.\n\n{get_settings().app_url.rstrip('/')}\n"
     return subject, body
 
 
-def send_invites(*, session: Session, actor: Actor, job_id: int, keys: Sequence[str] | None = None,
-                 exclude: Sequence[str] = ()) -> InviteResult:
+def send_invites(
+    *, session: Session, actor: Actor, job_id: int, keys: Sequence[str] | None = None, exclude: Sequence[str] = ()
+) -> InviteResult:
     """Invite the chosen people of the Invite section (None = all pending): new profiles are
     created through the engine, memberships set to invited (invited_at now), and one e-mail
     per person with an address is sent once the caller's transaction commits."""
@@ -455,15 +556,26 @@ def send_invites(*, session: Session, actor: Actor, job_id: int, keys: Sequence[
     _set_state(session, group.id, list(profile_ids.values()), "invited")
     recipients = [item["email"] for item in chosen if item["key"] in profile_ids and item["email"]]
     _mark(session, job, review, "invite", dict.fromkeys(profile_ids, "invited"), profile_ids)
-    record_event(session=session, actor=actor, action="membership.invite", object_type="group",
-                 object_id=group.id, details={
-                     "group": group.name, "import_job_id": job.id, "count": len(profile_ids),
-                     "created": len(created), "emailed": len(recipients),
-                     "profile_ids": sorted(profile_ids.values())[:100]})
+    record_event(
+        session=session,
+        actor=actor,
+        action="membership.invite",
+        object_type="group",
+        object_id=group.id,
+        details={
+            "group": group.name,
+            "import_job_id": job.id,
+            "count": len(profile_ids),
+            "created": len(created),
+            "emailed": len(recipients),
+            "profile_ids": sorted(profile_ids.values())[:100],
+        },
+    )
     subject, body = invitation_text(group)
     _send_after_commit(session, [(to, subject, body) for to in recipients])
-    return InviteResult(invited=len(profile_ids), emailed=len(recipients),
-                        without_email=len(profile_ids) - len(recipients))
+    return InviteResult(
+        invited=len(profile_ids), emailed=len(recipients), without_email=len(profile_ids) - len(recipients)
+    )
 
 
 def _send_after_commit(session: Session, mails: list[tuple[str, str, str]]) -> None:
@@ -477,8 +589,9 @@ def _send_after_commit(session: Session, mails: list[tuple[str, str, str]]) -> N
     event.listen(session, "after_commit", send, once=True)
 
 
-def apply_updates(*, session: Session, actor: Actor, job_id: int, keys: Sequence[str] | None = None,
-                  exclude: Sequence[str] = ()) -> int:
+def apply_updates(
+    *, session: Session, actor: Actor, job_id: int, keys: Sequence[str] | None = None, exclude: Sequence[str] = ()
+) -> int:
     """Apply the approved proposals of the Update section (None = all pending): their rows
     go through the engine (policies and locked fields respected), and deactivated members
     whose Status is active are reactivated. Returns how many members were updated."""
@@ -493,16 +606,32 @@ def apply_updates(*, session: Session, actor: Actor, job_id: int, keys: Sequence
     if reactivated:
         _set_state(session, group.id, reactivated, "active")
     _mark(session, job, review, "update", {item["key"]: "updated" for item in chosen})
-    record_event(session=session, actor=actor, action="membership.update", object_type="group",
-                 object_id=group.id, details={
-                     "group": group.name, "import_job_id": job.id, "count": len(chosen),
-                     "reactivated": sorted(reactivated)[:100],
-                     "profile_ids": sorted(i["profile_id"] for i in chosen)[:100]})
+    record_event(
+        session=session,
+        actor=actor,
+        action="membership.update",
+        object_type="group",
+        object_id=group.id,
+        details={
+            "group": group.name,
+            "import_job_id": job.id,
+            "count": len(chosen),
+            "reactivated": sorted(reactivated)[:100],
+            "profile_ids": sorted(i["profile_id"] for i in chosen)[:100],
+        },
+    )
     return len(chosen)
 
 
-def resolve_missing(*, session: Session, actor: Actor, job_id: int, choices: Mapping[str, str],
-                    default_action: str = "", reason: str = "") -> dict[str, int]:
+def resolve_missing(
+    *,
+    session: Session,
+    actor: Actor,
+    job_id: int,
+    choices: Mapping[str, str],
+    default_action: str = "",
+    reason: str = "",
+) -> dict[str, int]:
     """Deactivate, remove from the group or delete the members of the Missing section:
     `choices` maps a proposal's key to "deactivate" | "remove" | "delete" ("" = leave it);
     `default_action` applies to every other pending proposal (the bulk Actions menu).
@@ -532,23 +661,36 @@ def resolve_missing(*, session: Session, actor: Actor, job_id: int, choices: Map
     if by_action["deactivate"]:
         _set_state(session, group.id, by_action["deactivate"], "deactivated")
     for start in range(0, len(by_action["remove"]), _CHUNK):
-        session.execute(sa.delete(GroupMembership).where(
-            GroupMembership.group_id == group.id,
-            GroupMembership.profile_id.in_(by_action["remove"][start:start + _CHUNK])))
+        session.execute(
+            sa.delete(GroupMembership).where(
+                GroupMembership.group_id == group.id,
+                GroupMembership.profile_id.in_(by_action["remove"][start : start + _CHUNK]),
+            )
+        )
     deleting = sorted(by_action["delete"])
     try:
         for start in range(0, len(deleting), MAX_DELETE_PROFILES):
-            delete_profiles(session=session, actor=actor,
-                            profile_ids=deleting[start:start + MAX_DELETE_PROFILES], reason=reason)
+            delete_profiles(
+                session=session, actor=actor, profile_ids=deleting[start : start + MAX_DELETE_PROFILES], reason=reason
+            )
     except DeletionError as exc:
         raise MembershipError(str(exc)) from exc
     done = {key: ACTION_DONE[action] for key, action in choices.items() if key in pending}
     _mark(session, job, review, "missing", done)
     for action, ids in by_action.items():
         if ids:
-            record_event(session=session, actor=actor, action=f"membership.{action}", object_type="group",
-                         object_id=group.id, reason=reason if action == "delete" else None,
-                         details={"group": group.name, "import_job_id": job.id, "count": len(ids),
-                                  "profile_ids": sorted(ids)[:100]})
+            record_event(
+                session=session,
+                actor=actor,
+                action=f"membership.{action}",
+                object_type="group",
+                object_id=group.id,
+                reason=reason if action == "delete" else None,
+                details={
+                    "group": group.name,
+                    "import_job_id": job.id,
+                    "count": len(ids),
+                    "profile_ids": sorted(ids)[:100],
+                },
+            )
     return {action: len(ids) for action, ids in by_action.items()}
-

@@ -31,9 +31,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from functools import lru_cache
-from collections.abc import Callable, Sequence
 from typing import Any
 
 import phonenumbers
@@ -139,9 +139,7 @@ def name_expr(expr: pl.Expr) -> pl.Expr:
 
 _EMAIL_ATOM = r"[\w!#$%&'*+/=?^`{|}~-]+"
 # Works in both Python `re` and polars' Rust regex (no look-arounds).
-EMAIL_PATTERN = (
-    rf"^{_EMAIL_ATOM}(?:\.{_EMAIL_ATOM})*@(?:\w(?:[\w-]*\w)?\.)+(?:[^\W\d_]{{2,}}|xn--[a-z0-9-]+)$"
-)
+EMAIL_PATTERN = rf"^{_EMAIL_ATOM}(?:\.{_EMAIL_ATOM})*@(?:\w(?:[\w-]*\w)?\.)+(?:[^\W\d_]{{2,}}|xn--[a-z0-9-]+)$"
 
 
 def _emails(values: pl.Series) -> pl.Series:
@@ -157,8 +155,16 @@ def email_expr(expr: pl.Expr) -> pl.Expr:
 # ---------------------------------------------------------------- phone
 
 _PHONE_TYPES = (
-    "fixed_line", "mobile", "toll_free", "premium_rate", "shared_cost", "personal_number",
-    "voip", "pager", "uan", "voicemail",
+    "fixed_line",
+    "mobile",
+    "toll_free",
+    "premium_rate",
+    "shared_cost",
+    "personal_number",
+    "voip",
+    "pager",
+    "uan",
+    "voicemail",
 )
 
 
@@ -180,7 +186,8 @@ def _phone_rules(region: str) -> dict[str, Any] | None:
     types = [rule for name in _PHONE_TYPES if (rule := desc_rule(getattr(metadata, name, None)))]
     prefix = metadata.national_prefix
     simple_prefix = (
-        prefix is not None and prefix.isdigit()
+        prefix is not None
+        and prefix.isdigit()
         and metadata.national_prefix_for_parsing in (None, prefix)
         and metadata.national_prefix_transform_rule is None
     )
@@ -211,11 +218,16 @@ def _phone_fast(values: pl.Series, region: str) -> pl.Series:
     cc, prefix = rules["cc"], rules["prefix"]
     digits = pl.col("d")
     national = (
-        pl.when(digits.str.starts_with("+" + cc)).then(digits.str.slice(len(cc) + 1))
-        .when(digits.str.starts_with("+")).then(None)
-        .when(~pl.lit(rules["national_ok"])).then(None)
-        .when(digits.str.contains(f"^(?:{rules['intl']})")).then(None)
-        .when(digits.str.starts_with(cc)).then(None)  # maybe a country code: library decides
+        pl.when(digits.str.starts_with("+" + cc))
+        .then(digits.str.slice(len(cc) + 1))
+        .when(digits.str.starts_with("+"))
+        .then(None)
+        .when(~pl.lit(rules["national_ok"]))
+        .then(None)
+        .when(digits.str.contains(f"^(?:{rules['intl']})"))
+        .then(None)
+        .when(digits.str.starts_with(cc))
+        .then(None)  # maybe a country code: library decides
     )
     if prefix:
         national = national.when(digits.str.starts_with(prefix)).then(digits.str.slice(len(prefix)))
@@ -230,8 +242,11 @@ def _phone_fast(values: pl.Series, region: str) -> pl.Series:
     valid = pl.any_horizontal([matches(rule) for rule in rules["types"]]) & matches(rules["general"])
     return _select(
         values,
-        pl.col("v").str.strip_chars().str.replace(_EXCEL_FLOAT, "${1}")
-        .str.replace_all(r"[\s\-./()\u00a0]", "").alias("d"),
+        pl.col("v")
+        .str.strip_chars()
+        .str.replace(_EXCEL_FLOAT, "${1}")
+        .str.replace_all(r"[\s\-./()\u00a0]", "")
+        .alias("d"),
         national.alias("n"),
         pl.when(n.str.contains(r"^[1-9][0-9]*$")).then(n).alias("n"),
         n.str.len_bytes().alias("len"),
@@ -269,22 +284,33 @@ def phone_expr(expr: pl.Expr, region: str) -> pl.Expr:
 
 # Tried in order; the first that reads the text wins (day-first before month-first).
 _DATE_FORMATS = (
-    "%Y-%m-%d", "%d/%m/%Y", "%Y/%m/%d", "%d-%m-%Y", "%d.%m.%Y", "%Y.%m.%d",
-    "%d %b %Y", "%d %B %Y", "%d-%b-%Y", "%d-%B-%Y", "%d %b, %Y", "%d %B, %Y",
-    "%b %d, %Y", "%B %d, %Y", "%b %d %Y", "%B %d %Y",
-    "%m/%d/%Y", "%m-%d-%Y", "%m.%d.%Y",
+    "%Y-%m-%d",
+    "%d/%m/%Y",
+    "%Y/%m/%d",
+    "%d-%m-%Y",
+    "%d.%m.%Y",
+    "%Y.%m.%d",
+    "%d %b %Y",
+    "%d %B %Y",
+    "%d-%b-%Y",
+    "%d-%B-%Y",
+    "%d %b, %Y",
+    "%d %B, %Y",
+    "%b %d, %Y",
+    "%B %d, %Y",
+    "%b %d %Y",
+    "%B %d %Y",
+    "%m/%d/%Y",
+    "%m-%d-%Y",
+    "%m.%d.%Y",
     "%Y%m%d",
 )
 _TIME_FORMATS = ("%H:%M:%S%.f", "%H:%M", "%I:%M:%S %p", "%I:%M %p")
 _ISO_WITH_OFFSET = ("%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%.f%z", "%Y-%m-%dT%H:%M%z", "%Y-%m-%d %H:%M%z")
 _ISO_NAIVE = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
-_TIME_SUFFIX = (
-    r"(?i)(?:T|\s+)\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[ap]\.?m\.?)?\s*(?:Z|UTC|[+-]\d{2}:?\d{2})?$"
-)
+_TIME_SUFFIX = r"(?i)(?:T|\s+)\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[ap]\.?m\.?)?\s*(?:Z|UTC|[+-]\d{2}:?\d{2})?$"
 _SERIAL_DATE = r"^\d{5}(?:\.\d+)?$"
-_DATE_AND_TIME = (
-    r"(?i)^(?P<date>.+?)(?:T|\s+)(?P<time>\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:\s*[ap]\.?m\.?)?)$"
-)
+_DATE_AND_TIME = r"(?i)^(?P<date>.+?)(?:T|\s+)(?P<time>\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:\s*[ap]\.?m\.?)?)$"
 _UTC = pl.Datetime("us", "UTC")
 
 
@@ -298,15 +324,20 @@ def _tidy(values: pl.Series) -> pl.Series:
 
 def _date_format(fmt: str) -> Callable[[pl.Series], pl.Series]:
     def parse(values: pl.Series) -> pl.Series:
-        return _select(values, pl.col("v").str.strptime(pl.Date, fmt, strict=False).alias("d"),
-                       pl.when(_in_year_range(pl.col("d"))).then(pl.col("d")))
+        return _select(
+            values,
+            pl.col("v").str.strptime(pl.Date, fmt, strict=False).alias("d"),
+            pl.when(_in_year_range(pl.col("d"))).then(pl.col("d")),
+        )
+
     return parse
 
 
 def _serial_date(values: pl.Series) -> pl.Series:
     days = pl.col("v").cast(pl.Float64, strict=False).floor().cast(pl.Int64)
-    return _select(values, pl.when(pl.col("v").str.contains(_SERIAL_DATE))
-                   .then(pl.lit(EXCEL_EPOCH) + pl.duration(days=days)))
+    return _select(
+        values, pl.when(pl.col("v").str.contains(_SERIAL_DATE)).then(pl.lit(EXCEL_EPOCH) + pl.duration(days=days))
+    )
 
 
 # serials first: five bare digits, which no format reads, so the order changes no result
@@ -326,22 +357,34 @@ def date_expr(expr: pl.Expr) -> pl.Expr:
 
 def _aware_format(fmt: str) -> Callable[[pl.Series], pl.Series]:
     def parse(values: pl.Series) -> pl.Series:
-        return _select(values, pl.col("v").str.strptime(_UTC, fmt, strict=False).alias("d"),
-                       pl.when(_in_year_range(pl.col("d"))).then(pl.col("d").dt.convert_time_zone("UTC")))
+        return _select(
+            values,
+            pl.col("v").str.strptime(_UTC, fmt, strict=False).alias("d"),
+            pl.when(_in_year_range(pl.col("d"))).then(pl.col("d").dt.convert_time_zone("UTC")),
+        )
+
     return parse
 
 
 def _naive_format(fmt: str) -> Callable[[pl.Series], pl.Series]:
     def parse(values: pl.Series) -> pl.Series:
-        return _select(values, pl.col("v").str.strptime(pl.Datetime("us"), fmt, strict=False).alias("d"),
-                       pl.when(_in_year_range(pl.col("d"))).then(pl.col("d").dt.replace_time_zone("UTC")))
+        return _select(
+            values,
+            pl.col("v").str.strptime(pl.Datetime("us"), fmt, strict=False).alias("d"),
+            pl.when(_in_year_range(pl.col("d"))).then(pl.col("d").dt.replace_time_zone("UTC")),
+        )
+
     return parse
 
 
 def _serial_datetime(values: pl.Series) -> pl.Series:
     micros = (pl.col("v").cast(pl.Float64, strict=False) * 86_400_000_000).round().cast(pl.Int64)
-    return _select(values, pl.when(pl.col("v").str.contains(_SERIAL_DATE)).then(
-        (pl.lit(datetime(1899, 12, 30)) + pl.duration(microseconds=micros)).dt.replace_time_zone("UTC")))
+    return _select(
+        values,
+        pl.when(pl.col("v").str.contains(_SERIAL_DATE)).then(
+            (pl.lit(datetime(1899, 12, 30)) + pl.duration(microseconds=micros)).dt.replace_time_zone("UTC")
+        ),
+    )
 
 
 def _time_format(fmt: str) -> Callable[[pl.Series], pl.Series]:
@@ -353,16 +396,20 @@ def _naive_datetime(values: pl.Series) -> pl.Series:
     parts = values.str.extract_groups(_DATE_AND_TIME).struct.unnest()
     date_text = parts.get_column("date").fill_null(values)
     time_text = (
-        parts.get_column("time").str.replace(",", ".")
-        .str.replace(r"(?i)\s*([ap])\.?m\.?$", " ${1}M").str.to_uppercase()
+        parts.get_column("time")
+        .str.replace(",", ".")
+        .str.replace(r"(?i)\s*([ap])\.?m\.?$", " ${1}M")
+        .str.to_uppercase()
     )
     day = _first_parse(date_text, _DATE_PARSERS, pl.Date())
     time = _first_parse(time_text, [_time_format(f) for f in _TIME_FORMATS], pl.Time())
     frame = pl.DataFrame({"day": day, "time": time, "has_time": time_text.is_not_null()})
     return frame.select(
-        pl.when(~pl.col("has_time")).then(pl.col("day").cast(pl.Datetime("us")))
+        pl.when(~pl.col("has_time"))
+        .then(pl.col("day").cast(pl.Datetime("us")))
         .otherwise(pl.col("day").dt.combine(pl.col("time"), "us"))
-        .dt.replace_time_zone("UTC").alias(values.name)
+        .dt.replace_time_zone("UTC")
+        .alias(values.name)
     ).to_series()
 
 
@@ -370,7 +417,9 @@ def _datetimes(values: pl.Series) -> pl.Series:
     text = _tidy(values).str.replace(r"(?i)\s*(?:Z|UTC)$", "+00:00")
     parsers = [
         *(_naive_format(f) for f in _ISO_NAIVE),  # the common case first: one cheap pass
-        *(_aware_format(f) for f in _ISO_WITH_OFFSET), _serial_datetime, _naive_datetime,
+        *(_aware_format(f) for f in _ISO_WITH_OFFSET),
+        _serial_datetime,
+        _naive_datetime,
     ]
     return _first_parse(text, parsers, _UTC).rename(values.name)
 
@@ -389,12 +438,16 @@ def _numbers(values: pl.Series) -> pl.Series:
     t = pl.col("t")
     sign = r"^[+-]?"
     cleaned = (
-        pl.when(t.str.contains(sign + r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?$")).then(t.str.replace_all(",", ""))
+        pl.when(t.str.contains(sign + r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?$"))
+        .then(t.str.replace_all(",", ""))
         .when(t.str.contains(sign + r"[0-9]{1,3}(?:\.[0-9]{3})+,[0-9]+$"))  # 1.234,5
         .then(t.str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True))
-        .when(t.str.contains(sign + r"[0-9]{1,3}(?:\.[0-9]{3}){2,}$")).then(t.str.replace_all(".", "", literal=True))
-        .when(t.str.contains(sign + r"[0-9]*,[0-9]+$")).then(t.str.replace(",", ".", literal=True))  # 1,5
-        .when(t.str.contains(sign + r"(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")).then(t)
+        .when(t.str.contains(sign + r"[0-9]{1,3}(?:\.[0-9]{3}){2,}$"))
+        .then(t.str.replace_all(".", "", literal=True))
+        .when(t.str.contains(sign + r"[0-9]*,[0-9]+$"))
+        .then(t.str.replace(",", ".", literal=True))  # 1,5
+        .when(t.str.contains(sign + r"(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"))
+        .then(t)
     )
     return _select(
         values,
@@ -416,7 +469,8 @@ FALSE_WORDS = ("no", "n", "false", "f", "0", "0 0", "khong", "sai", "non", "nein
 def _booleans(values: pl.Series) -> pl.Series:
     folded = pl.col("f")
     return _select(
-        values, fold_expr(pl.col("v")).alias("f"),
+        values,
+        fold_expr(pl.col("v")).alias("f"),
         pl.when(folded.is_in(TRUE_WORDS)).then(pl.lit(True)).when(folded.is_in(FALSE_WORDS)).then(pl.lit(False)),
     )
 
@@ -428,9 +482,15 @@ def boolean_expr(expr: pl.Expr) -> pl.Expr:
 # ---------------------------------------------------------------- typed conversion by field type
 
 FIELD_DTYPES: dict[str, pl.DataType] = {
-    "text": pl.Utf8(), "email": pl.Utf8(), "phone": pl.Utf8(), "single_choice": pl.Utf8(),
-    "number": pl.Float64(), "boolean": pl.Boolean(), "date": pl.Date(),
-    "datetime": pl.Datetime("us", "UTC"), "multiple_choice": pl.List(pl.Utf8),
+    "text": pl.Utf8(),
+    "email": pl.Utf8(),
+    "phone": pl.Utf8(),
+    "single_choice": pl.Utf8(),
+    "number": pl.Float64(),
+    "boolean": pl.Boolean(),
+    "date": pl.Date(),
+    "datetime": pl.Datetime("us", "UTC"),
+    "multiple_choice": pl.List(pl.Utf8),
 }
 
 
@@ -452,7 +512,11 @@ def convert_expr(field_type: str, expr: pl.Expr, *, region: str) -> pl.Expr:
 
 
 _CONVERTERS: dict[str, Callable[[pl.Series], pl.Series]] = {
-    "email": _emails, "number": _numbers, "boolean": _booleans, "date": _dates, "datetime": _datetimes,
+    "email": _emails,
+    "number": _numbers,
+    "boolean": _booleans,
+    "date": _dates,
+    "datetime": _datetimes,
 }
 
 

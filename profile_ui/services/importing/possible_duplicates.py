@@ -44,13 +44,24 @@ def _new_people(resolved: pl.DataFrame) -> pl.DataFrame:
     last value in the file, as the plan applies them."""
     new = resolved.filter(pl.col(CLASS_COL) == CLASS_NEW)
     columns = {name: name for name in ("full_name", "birthday", "city") if name in new.columns}
-    columns.update({f"{IDENTITY_PREFIX}{kind}": field for kind, field in _IDENTITIES.items()
-                    if f"{IDENTITY_PREFIX}{kind}" in new.columns})
-    people = new.sort(ROW_COL).group_by(PERSON_COL).agg(
-        *[pl.col(source).drop_nulls().last().alias(target) for source, target in columns.items()])
+    columns.update(
+        {
+            f"{IDENTITY_PREFIX}{kind}": field
+            for kind, field in _IDENTITIES.items()
+            if f"{IDENTITY_PREFIX}{kind}" in new.columns
+        }
+    )
+    people = (
+        new.sort(ROW_COL)
+        .group_by(PERSON_COL)
+        .agg(*[pl.col(source).drop_nulls().last().alias(target) for source, target in columns.items()])
+    )
     return people.rename({PERSON_COL: "id"}).select(
-        [pl.col(c).cast(t) if c in people.columns or c == "id" else pl.lit(None, t).alias(c)
-         for c, t in PEOPLE_SCHEMA.items()])
+        [
+            pl.col(c).cast(t) if c in people.columns or c == "id" else pl.lit(None, t).alias(c)
+            for c, t in PEOPLE_SCHEMA.items()
+        ]
+    )
 
 
 def flag_new_rows(*, session: Session, rows: pl.DataFrame, resolved: pl.DataFrame) -> pl.DataFrame:
@@ -63,13 +74,22 @@ def flag_new_rows(*, session: Session, rows: pl.DataFrame, resolved: pl.DataFram
         return rows
     fragment = found.select(
         person="id",
-        frag=pl.lit(json.dumps(POSSIBLE_DUPLICATE) + ": ") + pl.struct(
-            pl.col("profile_id"), pl.col("score").round(3), pl.col("reasons")).struct.json_encode())
+        frag=pl.lit(json.dumps(POSSIBLE_DUPLICATE) + ": ")
+        + pl.struct(pl.col("profile_id"), pl.col("score").round(3), pl.col("reasons")).struct.json_encode(),
+    )
     rows = rows.join(fragment, on="person", how="left", maintain_order="left")
-    return rows.with_columns(changes=pl.when(pl.col("frag").is_null()).then(pl.col("changes"))
-                             .when(pl.col("changes") == "{}").then(pl.lit("{") + pl.col("frag") + pl.lit("}"))
-                             .otherwise(pl.col("changes").str.slice(0, pl.col("changes").str.len_chars() - 1)
-                                        + pl.lit(", ") + pl.col("frag") + pl.lit("}"))).drop("frag")
+    return rows.with_columns(
+        changes=pl.when(pl.col("frag").is_null())
+        .then(pl.col("changes"))
+        .when(pl.col("changes") == "{}")
+        .then(pl.lit("{") + pl.col("frag") + pl.lit("}"))
+        .otherwise(
+            pl.col("changes").str.slice(0, pl.col("changes").str.len_chars() - 1)
+            + pl.lit(", ")
+            + pl.col("frag")
+            + pl.lit("}")
+        )
+    ).drop("frag")
 
 
 def flagged_count(rows: pl.DataFrame) -> int:
@@ -78,23 +98,30 @@ def flagged_count(rows: pl.DataFrame) -> int:
     return flagged["person"].n_unique() if flagged.height else 0
 
 
-def check_applied_profiles(*, session: Session, job_id: int, created: Sequence[int],
-                           changed: Sequence[int], mode: str = MODE_REVIEW) -> int:
+def check_applied_profiles(
+    *, session: Session, job_id: int, created: Sequence[int], changed: Sequence[int], mode: str = MODE_REVIEW
+) -> int:
     """After an apply: pairs of the created and changed profiles with the base, kept with the
     import's id; returns how many pairs were new."""
     if mode not in MODES:
         raise ValueError(f"possible duplicates: '{mode}' is not one of {', '.join(MODES)}")
     if not created and not changed:
         return 0
-    report = scan_profile_ids(session=session, profile_ids=[*created, *changed], import_job_id=job_id,
-                              skip_pairs_of=created if mode == MODE_CREATE else ())
+    report = scan_profile_ids(
+        session=session,
+        profile_ids=[*created, *changed],
+        import_job_id=job_id,
+        skip_pairs_of=created if mode == MODE_CREATE else (),
+    )
     return report.new
 
 
 def describe(changes: dict[str, Any]) -> str:
-    """"possible duplicate of #12 (93%: same name and date of birth)" or ""."""
+    """ "possible duplicate of #12 (93%: same name and date of birth)" or ""."""
     found = changes.get(POSSIBLE_DUPLICATE)
     if not isinstance(found, dict):
         return ""
-    return f"possible duplicate of #{found.get('profile_id')} ({float(found.get('score') or 0):.0%}: " \
-           f"{found.get('reasons', '')})"
+    return (
+        f"possible duplicate of #{found.get('profile_id')} ({float(found.get('score') or 0):.0%}: "
+        f"{found.get('reasons', '')})"
+    )

@@ -27,8 +27,12 @@ from ...test_gates import wait_at
 
 PROGRESS_FOLDER = "import-progress"
 STAGE_READ, STAGE_CHECK, STAGE_DRY_RUN, STAGE_APPLY = "read", "check", "dry_run", "apply"
-STAGE_LABELS = {STAGE_READ: "Reading the file", STAGE_CHECK: "Checking rows",
-                STAGE_DRY_RUN: "Dry run", STAGE_APPLY: "Applying changes"}
+STAGE_LABELS = {
+    STAGE_READ: "Reading the file",
+    STAGE_CHECK: "Checking rows",
+    STAGE_DRY_RUN: "Dry run",
+    STAGE_APPLY: "Applying changes",
+}
 
 
 @dataclass(frozen=True)

@@ -42,11 +42,10 @@ import tempfile
 import time
 import zipfile
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path, PurePosixPath
-from collections.abc import Sequence
 from typing import Any
 
 import polars as pl
@@ -191,15 +190,24 @@ def read_pasted(text: str, *, has_header: bool = False) -> SheetData:
     header row (`has_header`, the wizard's paste box); at most PASTE_MAX_ROWS data rows."""
     settings = get_settings()
     if len(text) > settings.upload_max_bytes:
-        raise FileRejected(PASTED_FILE_NAME, f"the pasted text is over {limits.size_text(settings.upload_max_bytes)}; "
-                                             "import it as a file instead")
+        raise FileRejected(
+            PASTED_FILE_NAME,
+            f"the pasted text is over {limits.size_text(settings.upload_max_bytes)}; import it as a file instead",
+        )
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     grid = _parse_delimited(text, "\t", PASTED_FILE_NAME) if text.strip() else None
     if grid is None:
         raise FileRejected(PASTED_FILE_NAME, "nothing was pasted")
-    return _sheet_data(PASTED_FILE_NAME, None, grid, first_row=1, has_header=has_header,
-                       max_rows=settings.paste_max_rows, too_many=limits.too_many_pasted_rows,
-                       empty_reason="nothing was pasted")
+    return _sheet_data(
+        PASTED_FILE_NAME,
+        None,
+        grid,
+        first_row=1,
+        has_header=has_header,
+        max_rows=settings.paste_max_rows,
+        too_many=limits.too_many_pasted_rows,
+        empty_reason="nothing was pasted",
+    )
 
 
 # ------------------------------------------------------------------ file-level checks
@@ -233,8 +241,7 @@ def _check_file(data: bytes, file_name: str, suffix: str) -> None:
     size, head = len(data), data[:8192]
     if suffix not in (*XLSX_SUFFIXES, *BOOK_SUFFIXES, *TEXT_SUFFIXES):
         shown = suffix or "files without an extension"
-        raise FileRejected(file_name, f"{shown} files cannot be imported; upload an .xlsx, .xls, .ods "
-                                      "or .csv file")
+        raise FileRejected(file_name, f"{shown} files cannot be imported; upload an .xlsx, .xls, .ods or .csv file")
     if size == 0:
         raise FileRejected(file_name, "the file is empty")
     if size > settings.upload_max_bytes:
@@ -255,16 +262,23 @@ def _check_book_magic(head: bytes, file_name: str, kind: str) -> None:
     if kind == "xls" and head.startswith(_ZIP_MAGIC):
         raise FileRejected(file_name, "this is an .xlsx workbook named .xls; rename it to .xlsx and upload again")
     if kind != "xls" and head.startswith(_OLE_MAGIC):
-        raise FileRejected(file_name, f"its content is an Excel 97-2003 (.xls) workbook, not .{kind} "
-                                      "(was the file renamed?); rename it to .xls and upload again")
+        raise FileRejected(
+            file_name,
+            f"its content is an Excel 97-2003 (.xls) workbook, not .{kind} "
+            "(was the file renamed?); rename it to .xls and upload again",
+        )
     if _looks_like_markup(head):
-        raise FileRejected(file_name, f"this is a web page (HTML/XML) saved with an .{kind} name, not a real "
-                                      "workbook; open it in a spreadsheet program and save it as .xlsx or .csv")
+        raise FileRejected(
+            file_name,
+            f"this is a web page (HTML/XML) saved with an .{kind} name, not a real "
+            "workbook; open it in a spreadsheet program and save it as .xlsx or .csv",
+        )
     kind_found = _other_kind(head)
     if kind_found:
         raise FileRejected(file_name, f"its content is {kind_found}, not a spreadsheet (was the file renamed?)")
-    raise FileRejected(file_name, f"its content is plain text, not an .{kind} workbook: a CSV file renamed? "
-                                  "Upload it with a .csv name")
+    raise FileRejected(
+        file_name, f"its content is plain text, not an .{kind} workbook: a CSV file renamed? Upload it with a .csv name"
+    )
 
 
 def _looks_like_markup(head: bytes) -> bool:
@@ -278,13 +292,17 @@ def _check_xlsx_magic(head: bytes, file_name: str, data: bytes) -> None:
     if head.startswith(_OLE_MAGIC):
         raise FileRejected(file_name, _ole_reason(data))
     if _looks_like_markup(head):
-        raise FileRejected(file_name, "its content is a web page or XML (HTML/XML), not an Excel "
-                                      "workbook; open it in Excel and save it as .xlsx")
+        raise FileRejected(
+            file_name,
+            "its content is a web page or XML (HTML/XML), not an Excel workbook; open it in Excel and save it as .xlsx",
+        )
     kind = _other_kind(head)
     if kind:
         raise FileRejected(file_name, f"its content is {kind}, not an Excel workbook (was the file renamed?)")
-    raise FileRejected(file_name, "its content is plain text, not an Excel workbook: a CSV file "
-                                  "renamed to .xlsx? Upload it with a .csv name")
+    raise FileRejected(
+        file_name,
+        "its content is plain text, not an Excel workbook: a CSV file renamed to .xlsx? Upload it with a .csv name",
+    )
 
 
 _ENCRYPTION_STREAMS = ("EncryptedPackage".encode("utf-16-le"), "EncryptionInfo".encode("utf-16-le"))
@@ -294,11 +312,12 @@ def _ole_reason(data: bytes) -> str:
     """An OLE (compound file) container: an encrypted xlsx, or a legacy .xls renamed."""
     # Excel saves a password-protected .xlsx as an OLE container holding these streams
     if any(stream in data for stream in _ENCRYPTION_STREAMS):
-        return ("the workbook is password-protected (encrypted); open it in Excel, remove the "
-                "password (File > Info > Protect Workbook > Encrypt with Password), save and "
-                "upload again")
-    return ("this is a legacy Excel 97-2003 (.xls) workbook renamed to .xlsx; rename it to .xls "
-            "and upload again")
+        return (
+            "the workbook is password-protected (encrypted); open it in Excel, remove the "
+            "password (File > Info > Protect Workbook > Encrypt with Password), save and "
+            "upload again"
+        )
+    return "this is a legacy Excel 97-2003 (.xls) workbook renamed to .xlsx; rename it to .xls and upload again"
 
 
 def _other_kind(head: bytes) -> str | None:
@@ -310,11 +329,17 @@ def _other_kind(head: bytes) -> str | None:
 
 def _check_text_magic(head: bytes, file_name: str, suffix: str) -> None:
     if head.startswith(_ZIP_MAGIC):
-        raise FileRejected(file_name, f"its content is an Excel workbook or a zip archive, not {suffix} "
-                                      "text (was the file renamed?); upload the workbook as .xlsx")
+        raise FileRejected(
+            file_name,
+            f"its content is an Excel workbook or a zip archive, not {suffix} "
+            "text (was the file renamed?); upload the workbook as .xlsx",
+        )
     if head.startswith(_OLE_MAGIC):
-        raise FileRejected(file_name, f"its content is an Excel 97-2003 workbook, not {suffix} text (was "
-                                      "the file renamed?); open it in Excel and save it as .csv or .xlsx")
+        raise FileRejected(
+            file_name,
+            f"its content is an Excel 97-2003 workbook, not {suffix} text (was "
+            "the file renamed?); open it in Excel and save it as .csv or .xlsx",
+        )
     kind = _other_kind(head)
     if kind:
         raise FileRejected(file_name, f"its content is {kind}, not {suffix} text (was the file renamed?)")
@@ -359,8 +384,9 @@ def _open_workbook(data: bytes, file_name: str) -> _Workbook:
         if not kind.endswith(_WORKSHEET_REL):
             continue  # chart sheets, dialog and macro sheets hold no rows
         part = target.lstrip("/") if target.startswith("/") else _join_part(base, target)
-        sheets.append(_SheetPart(name=element.get("name", ""), part=part,
-                                 visible=element.get("state", "visible") == "visible"))
+        sheets.append(
+            _SheetPart(name=element.get("name", ""), part=part, visible=element.get("state", "visible") == "visible")
+        )
     parts = ["[Content_Types].xml", "_rels/.rels", workbook_part, rels_part]
     return _Workbook(sheets=sheets, parts=parts)
 
@@ -382,12 +408,16 @@ def _open_other_book(data: bytes, file_name: str, suffix: str) -> _Workbook:
             if kind == "ods":
                 mimetype = archive.read("mimetype")[:100] if "mimetype" in names else b""
                 if not mimetype.startswith(_ODS_MIMETYPE):
-                    raise FileRejected(file_name, "its content is not an OpenDocument spreadsheet (was the file "
-                                                  "renamed?)")
+                    raise FileRejected(
+                        file_name, "its content is not an OpenDocument spreadsheet (was the file renamed?)"
+                    )
                 parts = _ODS_PARTS
             elif "xl/workbook.bin" not in names:
-                raise FileRejected(file_name, "its content is not a binary Excel workbook (.xlsb): it has no "
-                                              "xl/workbook.bin (was the file renamed?)")
+                raise FileRejected(
+                    file_name,
+                    "its content is not a binary Excel workbook (.xlsb): it has no "
+                    "xl/workbook.bin (was the file renamed?)",
+                )
             else:
                 parts = ["[Content_Types].xml", "_rels/.rels", "xl/_rels/workbook.bin.rels"]
     book = _Workbook(sheets=[], parts=parts, kind=kind)
@@ -410,22 +440,32 @@ def _join_part(base: PurePosixPath, target: str) -> str:
 def _check_zip_directory(infos: list[zipfile.ZipInfo], file_name: str) -> None:
     """Zip bombs and encrypted members, from the directory alone (nothing is unpacked)."""
     if len(infos) > MAX_ZIP_ENTRIES:
-        raise FileRejected(file_name, f"the workbook package holds {len(infos):,} parts, far more than a "
-                                      "spreadsheet has: it is not a workbook that can be imported")
+        raise FileRejected(
+            file_name,
+            f"the workbook package holds {len(infos):,} parts, far more than a "
+            "spreadsheet has: it is not a workbook that can be imported",
+        )
     if any(info.flag_bits & 0x1 for info in infos):
-        raise FileRejected(file_name, "the workbook's package is password-protected (encrypted); "
-                                      "remove the password and upload again")
+        raise FileRejected(
+            file_name, "the workbook's package is password-protected (encrypted); remove the password and upload again"
+        )
     unpacked = sum(info.file_size for info in infos)
     packed = sum(info.compress_size for info in infos)
     if unpacked > MAX_UNPACKED_BYTES:
-        raise FileRejected(file_name, f"the workbook unpacks to {unpacked / (1024 * 1024):,.0f} MB, far more "
-                                      f"than a {limits.size_text(get_settings().upload_max_bytes)} spreadsheet can hold: "
-                                      "it looks like a zip bomb and was not opened")
+        raise FileRejected(
+            file_name,
+            f"the workbook unpacks to {unpacked / (1024 * 1024):,.0f} MB, far more "
+            f"than a {limits.size_text(get_settings().upload_max_bytes)} spreadsheet can hold: "
+            "it looks like a zip bomb and was not opened",
+        )
     for total, compressed in [(unpacked, packed)] + [(i.file_size, i.compress_size) for i in infos]:
         if total >= RATIO_CHECKED_FROM_BYTES and total > MAX_COMPRESSION_RATIO * max(compressed, 1):
-            raise FileRejected(file_name, f"the workbook is compressed {total / max(compressed, 1):,.0f} "
-                                          "times over, far more than any real spreadsheet: it looks like a "
-                                          "zip bomb and was not opened")
+            raise FileRejected(
+                file_name,
+                f"the workbook is compressed {total / max(compressed, 1):,.0f} "
+                "times over, far more than any real spreadsheet: it looks like a "
+                "zip bomb and was not opened",
+            )
 
 
 def _workbook_part(archive: zipfile.ZipFile, names: dict[str, zipfile.ZipInfo], file_name: str) -> str:
@@ -439,8 +479,9 @@ def _workbook_part(archive: zipfile.ZipFile, names: dict[str, zipfile.ZipInfo], 
     if part is None and "xl/workbook.xml" in names:
         part = "xl/workbook.xml"
     if part and part.lower().endswith(".bin"):
-        raise FileRejected(file_name, "this is a binary Excel workbook (.xlsb) named .xlsx; rename it to "
-                                      ".xlsb and upload again")
+        raise FileRejected(
+            file_name, "this is a binary Excel workbook (.xlsb) named .xlsx; rename it to .xlsb and upload again"
+        )
     if part and part in names and part.startswith("xl/"):
         return part
     lowered = [name.lower() for name in names]
@@ -458,14 +499,20 @@ def _workbook_part(archive: zipfile.ZipFile, names: dict[str, zipfile.ZipInfo], 
 def _parse_part(archive: zipfile.ZipFile, names: dict[str, zipfile.ZipInfo], part: str, file_name: str) -> Any:
     info = names[part]
     if info.file_size > MAX_WORKBOOK_PART_BYTES:
-        raise FileRejected(file_name, f"the workbook's part {part} is {info.file_size / (1024 * 1024):,.0f} MB, "
-                                      "far more than a real workbook needs: it was not opened")
+        raise FileRejected(
+            file_name,
+            f"the workbook's part {part} is {info.file_size / (1024 * 1024):,.0f} MB, "
+            "far more than a real workbook needs: it was not opened",
+        )
     try:
         data = archive.read(info)
         return SafeElementTree.fromstring(data, forbid_dtd=True)
     except DefusedXmlException:
-        raise FileRejected(file_name, f"its part {part} declares XML entities (a DTD), which workbooks saved "
-                                      "by spreadsheet programs never do: it looks like an XML entity bomb") from None
+        raise FileRejected(
+            file_name,
+            f"its part {part} declares XML entities (a DTD), which workbooks saved "
+            "by spreadsheet programs never do: it looks like an XML entity bomb",
+        ) from None
     except (SafeElementTree.ParseError, zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as exc:
         raise FileRejected(file_name, f"the workbook is damaged ({part}: {exc})") from None
 
@@ -486,33 +533,44 @@ def _choose_sheet(book: _Workbook, file_name: str, sheet: str | None) -> _SheetP
     if sheet is None:
         if len(pickable) == 1:
             return pickable[0]
-        raise FileRejected(file_name, f"the workbook has {len(pickable)} sheets ({_quoted([s.name for s in pickable])}); "
-                                      "choose the sheet to import")
+        raise FileRejected(
+            file_name,
+            f"the workbook has {len(pickable)} sheets ({_quoted([s.name for s in pickable])}); "
+            "choose the sheet to import",
+        )
     for candidate in book.sheets:
         if candidate.name == sheet:
             return candidate
     loose = [c for c in book.sheets if c.name.strip().casefold() == sheet.strip().casefold()]
     if len(loose) == 1:
         return loose[0]
-    raise FileRejected(file_name, f'the workbook has no sheet named "{sheet}"; its sheets are '
-                                  f"{_quoted([s.name for s in pickable])}")
+    raise FileRejected(
+        file_name, f'the workbook has no sheet named "{sheet}"; its sheets are {_quoted([s.name for s in pickable])}'
+    )
 
 
-def _read_xlsx(data: bytes, file_name: str, book: _Workbook, chosen: _SheetPart, *,
-               check_extent: bool = True) -> SheetData:
+def _read_xlsx(
+    data: bytes, file_name: str, book: _Workbook, chosen: _SheetPart, *, check_extent: bool = True
+) -> SheetData:
     settings = get_settings()
     grid, result = _parse_sheet(data, file_name, book, chosen, check_extent=check_extent)
     return _sheet_data(
-        file_name, chosen.name, grid, first_row=1, has_header=True,
-        max_rows=settings.upload_max_rows, too_many=limits.too_many_rows,
+        file_name,
+        chosen.name,
+        grid,
+        first_row=1,
+        has_header=True,
+        max_rows=settings.upload_max_rows,
+        too_many=limits.too_many_rows,
         error_cells=result.get("error_cells", []),
         first_column=result.get("first_column"),
         empty_reason=f'the sheet "{chosen.name}" is empty',
     )
 
 
-def _parse_sheet(data: bytes, file_name: str, book: _Workbook, chosen: _SheetPart, *,
-                 check_extent: bool) -> tuple[pl.DataFrame, dict[str, Any]]:
+def _parse_sheet(
+    data: bytes, file_name: str, book: _Workbook, chosen: _SheetPart, *, check_extent: bool
+) -> tuple[pl.DataFrame, dict[str, Any]]:
     """The sheet's grid: parsed in the child, or the grid a parse of the same bytes left.
 
     A file is read at least twice (the dry run, then the apply after Confirm) and the
@@ -521,13 +579,16 @@ def _parse_sheet(data: bytes, file_name: str, book: _Workbook, chosen: _SheetPar
     encrypted as the upload, and removed with the upload (services/retention.py).
     """
     settings = get_settings()
-    grid_path = sheet_cache_entry(data, json.dumps(
-        [chosen.name, chosen.part, check_extent, settings.upload_max_rows, MAX_COLUMNS]))
+    grid_path = sheet_cache_entry(
+        data, json.dumps([chosen.name, chosen.part, check_extent, settings.upload_max_rows, MAX_COLUMNS])
+    )
     result_path = grid_path.with_suffix(".json")
     if grid_path.exists() and result_path.exists():
         try:
-            return (pl.read_ipc(io.BytesIO(file_store.read_bytes(grid_path))),
-                    json.loads(file_store.read_bytes(result_path)))
+            return (
+                pl.read_ipc(io.BytesIO(file_store.read_bytes(grid_path))),
+                json.loads(file_store.read_bytes(result_path)),
+            )
         except (OSError, ValueError, pl.exceptions.PolarsError):
             log.warning("cached sheet %s unreadable; parsing %s again", grid_path.name, file_name)
     grid, result = _parse_in_child(data, file_name, book, chosen, check_extent=check_extent)
@@ -554,8 +615,7 @@ def content_digest(data: bytes) -> str:
 def sheet_cache_entry(data: bytes, params: str) -> Path:
     """DATA_DIR/cache/sheets/<content digest>-<digest of the read's parameters>.arrow: the
     content digest first, so the entries of one upload are found by its content."""
-    return sheet_cache_folder() / (f"{content_digest(data)}-"
-                                   f"{hashlib.sha256(params.encode()).hexdigest()[:32]}.arrow")
+    return sheet_cache_folder() / (f"{content_digest(data)}-{hashlib.sha256(params.encode()).hexdigest()[:32]}.arrow")
 
 
 def _prune_sheet_cache(folder: Path) -> None:
@@ -568,55 +628,79 @@ def _prune_sheet_cache(folder: Path) -> None:
                 entry.unlink()
 
 
-def _parse_in_child(data: bytes, file_name: str, book: _Workbook, chosen: _SheetPart, *,
-                    check_extent: bool) -> tuple[pl.DataFrame, dict[str, Any]]:
+def _parse_in_child(
+    data: bytes, file_name: str, book: _Workbook, chosen: _SheetPart, *, check_extent: bool
+) -> tuple[pl.DataFrame, dict[str, Any]]:
     """Run sandbox.py on the sheet; its verdict, or "could not be read" if it died."""
     settings = get_settings()
     job: dict[str, Any] = {"mode": "read", "sheet": chosen.name, "check_extent": check_extent}
     if book.kind == "xlsx":
         sheet_rels = str(PurePosixPath(chosen.part).parent / "_rels" / (PurePosixPath(chosen.part).name + ".rels"))
-        job.update({
-            "part": chosen.part,
-            "parts": book.parts + ["xl/sharedStrings.xml", "xl/styles.xml", chosen.part, sheet_rels],
-            # a valued cell this far down cannot belong to a sheet within the row limit
-            "row_threshold": 10 ** len(str(settings.upload_max_rows + 1)),
-            "max_columns": MAX_COLUMNS,
-        })
+        job.update(
+            {
+                "part": chosen.part,
+                "parts": book.parts + ["xl/sharedStrings.xml", "xl/styles.xml", chosen.part, sheet_rels],
+                # a valued cell this far down cannot belong to a sheet within the row limit
+                "row_threshold": 10 ** len(str(settings.upload_max_rows + 1)),
+                "max_columns": MAX_COLUMNS,
+            }
+        )
     result, grid_bytes = _run_child(data, file_name, book, job)
     # the grid comes back on stdout: parsed rows are never on disk in plain text
     grid = pl.read_ipc(io.BytesIO(grid_bytes))
     return grid, result
 
 
-def _run_child(data: bytes, file_name: str, book: _Workbook,
-               job: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+def _run_child(data: bytes, file_name: str, book: _Workbook, job: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
     """Run sandbox.py on `job`, the workbook's plain bytes on its stdin (never written to
     disk); (the child's verdict, what it wrote on stdout: the grid as Arrow IPC), or
     FileRejected when it refused the file, stopped or ran out of time."""
-    job = {"path": None, "format": book.kind, "parts": book.parts,
-           "memory_bytes": CHILD_MEMORY_BYTES, "cpu_seconds": int(CHILD_TIMEOUT_SECONDS) + 5, **job}
+    job = {
+        "path": None,
+        "format": book.kind,
+        "parts": book.parts,
+        "memory_bytes": CHILD_MEMORY_BYTES,
+        "cpu_seconds": int(CHILD_TIMEOUT_SECONDS) + 5,
+        **job,
+    }
     package_root = str(Path(__file__).resolve().parents[3])
-    env = dict(os.environ, RUST_BACKTRACE="0",
-               PYTHONPATH=os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])))
+    env = dict(
+        os.environ,
+        RUST_BACKTRACE="0",
+        PYTHONPATH=os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])),
+    )
     with tempfile.TemporaryDirectory(prefix="profile-ui-read-") as folder:
         job_path = Path(folder) / "job.json"
         job_path.write_text(json.dumps(job))
         try:
             done = subprocess.run(
                 [sys.executable, "-m", CHILD_MODULE, str(job_path)],
-                input=data, capture_output=True, env=env,
-                timeout=CHILD_TIMEOUT_SECONDS, check=False,
+                input=data,
+                capture_output=True,
+                env=env,
+                timeout=CHILD_TIMEOUT_SECONDS,
+                check=False,
             )
         except subprocess.TimeoutExpired:
-            raise FileRejected(file_name, f"the workbook could not be read within {CHILD_TIMEOUT_SECONDS:g} "
-                                          "seconds; it may be damaged or far larger inside than it looks") from None
+            raise FileRejected(
+                file_name,
+                f"the workbook could not be read within {CHILD_TIMEOUT_SECONDS:g} "
+                "seconds; it may be damaged or far larger inside than it looks",
+            ) from None
         result_path = Path(folder) / sandbox.RESULT_FILE
         if done.returncode != 0 or not result_path.exists():
-            log.warning("workbook reader child for %s exited with %s: %s", file_name, done.returncode,
-                        done.stderr[-2000:].decode("utf-8", "replace"))
-            raise FileRejected(file_name, "the workbook could not be read: the reader stopped (it needed more "
-                                          "memory or time than an import may use, or the file is damaged); "
-                                          "open it in a spreadsheet program, save it again and upload it")
+            log.warning(
+                "workbook reader child for %s exited with %s: %s",
+                file_name,
+                done.returncode,
+                done.stderr[-2000:].decode("utf-8", "replace"),
+            )
+            raise FileRejected(
+                file_name,
+                "the workbook could not be read: the reader stopped (it needed more "
+                "memory or time than an import may use, or the file is damaged); "
+                "open it in a spreadsheet program, save it again and upload it",
+            )
         result = json.loads(result_path.read_text())
     if not result.get("ok"):
         raise FileRejected(file_name, result["reason"])
@@ -632,7 +716,7 @@ def _read_text_file(data: bytes, file_name: str, suffix: str) -> SheetData:
     separator_line = _SEP_LINE.match(text)
     if separator_line:  # Excel's "sep=;" hint line: Excel hides it, so row 1 is the next
         delimiter = separator_line.group(1)
-        text = text[separator_line.end():]
+        text = text[separator_line.end() :]
     else:
         delimiter = _detect_delimiter(text, suffix)
     if "\n" not in text:
@@ -640,9 +724,16 @@ def _read_text_file(data: bytes, file_name: str, suffix: str) -> SheetData:
     grid = _parse_delimited(text, delimiter, file_name)
     if grid is None:
         raise FileRejected(file_name, "the file has no data: it holds only blank lines")
-    return _sheet_data(file_name, None, grid, first_row=1, has_header=True,
-                       max_rows=settings.upload_max_rows, too_many=limits.too_many_rows,
-                       empty_reason="the file has no data: it holds only blank lines")
+    return _sheet_data(
+        file_name,
+        None,
+        grid,
+        first_row=1,
+        has_header=True,
+        max_rows=settings.upload_max_rows,
+        too_many=limits.too_many_rows,
+        empty_reason="the file has no data: it holds only blank lines",
+    )
 
 
 def _decode(raw: bytes, file_name: str) -> str:
@@ -650,10 +741,11 @@ def _decode(raw: bytes, file_name: str) -> str:
     for bom, encoding, label in _BOMS:
         if raw.startswith(bom):
             try:
-                text = raw[len(bom):].decode(encoding)
+                text = raw[len(bom) :].decode(encoding)
             except UnicodeDecodeError:
-                raise FileRejected(file_name, f"the file starts with a {label} byte-order mark but is not "
-                                              f"valid {label} text") from None
+                raise FileRejected(
+                    file_name, f"the file starts with a {label} byte-order mark but is not valid {label} text"
+                ) from None
             break
     else:
         text = _decode_without_bom(raw, file_name)
@@ -690,7 +782,7 @@ def _detect_delimiter(text: str, suffix: str) -> str:
     sample = text[:SAMPLE_CHARS]
     cut = len(text) > len(sample)
     if cut and "\n" in sample:
-        sample = sample[:sample.rindex("\n")]
+        sample = sample[: sample.rindex("\n")]
     order = ["\t", ",", ";", "|"] if suffix == ".tsv" else [",", ";", "\t", "|"]
     best, best_score = order[0], (0.0, 0)
     for delimiter in order:
@@ -723,8 +815,13 @@ def _parse_delimited(text: str, delimiter: str, file_name: str) -> pl.DataFrame 
     for _attempt in range(2):
         try:
             return pl.read_csv(
-                data, has_header=False, separator=delimiter, quote_char='"', infer_schema=False,
-                schema={f"c{i}": pl.String for i in range(width)}, missing_columns="insert",
+                data,
+                has_header=False,
+                separator=delimiter,
+                quote_char='"',
+                infer_schema=False,
+                schema={f"c{i}": pl.String for i in range(width)},
+                missing_columns="insert",
                 raise_if_empty=False,
             )
         except pl.exceptions.PolarsError:
@@ -748,12 +845,15 @@ def _parse_leniently(text: str, delimiter: str, width: int, file_name: str) -> p
     try:
         rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
     except csv.Error as exc:  # e.g. a field over the csv module's 128K-character limit
-        raise FileRejected(file_name, f"the file could not be read as {DELIMITERS.get(delimiter, repr(delimiter))}"
-                                      f"-separated text ({exc})") from None
+        raise FileRejected(
+            file_name,
+            f"the file could not be read as {DELIMITERS.get(delimiter, repr(delimiter))}-separated text ({exc})",
+        ) from None
     padded = [row + [""] * (width - len(row)) for row in rows]
     columns = zip(*padded, strict=True) if padded else [()] * width
-    grid = pl.DataFrame({f"c{i}": list(column) for i, column in enumerate(columns)},
-                        schema={f"c{i}": pl.String for i in range(width)})
+    grid = pl.DataFrame(
+        {f"c{i}": list(column) for i, column in enumerate(columns)}, schema={f"c{i}": pl.String for i in range(width)}
+    )
     return grid.with_columns(pl.col(pl.String).replace("", None))
 
 
@@ -805,8 +905,9 @@ def _sheet_data(
         sheet=sheet,
         headers=[headers[i] for i in keep],
         frame=frame,
-        cell_errors=_cell_errors(error_cells, headers, keep, first_column,
-                                 set(data[ROW_COL].to_list()) if error_cells else set()),
+        cell_errors=_cell_errors(
+            error_cells, headers, keep, first_column, set(data[ROW_COL].to_list()) if error_cells else set()
+        ),
     )
 
 
@@ -818,9 +919,12 @@ def _without_formula_guard(grid: pl.DataFrame, columns: list[str]) -> pl.DataFra
     read back as they were, so an error file can be fixed and uploaded again unchanged."""
     guarded = grid.select([pl.col(c).str.contains(_GUARDED_FORMULA).any() for c in columns]).row(0)
     fix = [c for c, has in zip(columns, guarded) if has]
-    return grid.with_columns([
-        pl.when(pl.col(c).str.contains(_GUARDED_FORMULA)).then(pl.col(c).str.slice(1)).otherwise(pl.col(c)).alias(c)
-        for c in fix])
+    return grid.with_columns(
+        [
+            pl.when(pl.col(c).str.contains(_GUARDED_FORMULA)).then(pl.col(c).str.slice(1)).otherwise(pl.col(c)).alias(c)
+            for c in fix
+        ]
+    )
 
 
 def _unique_headers(raw: list[str | None]) -> list[str]:
@@ -854,8 +958,9 @@ def _column_letters(index: int) -> str:
     return letters
 
 
-def _cell_errors(cells: Sequence[dict[str, Any]], headers: list[str], keep: list[int],
-                 first_column: int | None, data_rows: set[int]) -> list[dict[str, Any]]:
+def _cell_errors(
+    cells: Sequence[dict[str, Any]], headers: list[str], keep: list[int], first_column: int | None, data_rows: set[int]
+) -> list[dict[str, Any]]:
     kept = set(keep)
     listed = []
     for cell in sorted(cells, key=lambda c: (c["row"], c["column"])):
@@ -866,6 +971,11 @@ def _cell_errors(cells: Sequence[dict[str, Any]], headers: list[str], keep: list
             column = headers[index]
         else:
             column = f"column {_column_letters(cell['column'])}"
-        listed.append({"row": cell["row"], "column": column,
-                       "message": f"{cell['value']} (an Excel error value) in cell {cell['ref']} was read as empty"})
+        listed.append(
+            {
+                "row": cell["row"],
+                "column": column,
+                "message": f"{cell['value']} (an Excel error value) in cell {cell['ref']} was read as empty",
+            }
+        )
     return listed[:MAX_CELL_ERRORS_LISTED]

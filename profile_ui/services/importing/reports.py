@@ -46,8 +46,13 @@ class ImportPlan:
         rows = self.rows if outcome is None else self.rows.filter(pl.col("outcome") == outcome)
         page = rows.sort(ROW_COL).slice(offset, limit)
         return [
-            {"row_number": r[ROW_COL], "outcome": r["outcome"], "profile_id": r["profile_id"],
-             "errors": json.loads(r["errors"]), "changes": json.loads(r["changes"])}
+            {
+                "row_number": r[ROW_COL],
+                "outcome": r["outcome"],
+                "profile_id": r["profile_id"],
+                "errors": json.loads(r["errors"]),
+                "changes": json.loads(r["changes"]),
+            }
             for r in page.iter_rows(named=True)
         ]
 
@@ -80,24 +85,29 @@ class UndoReport:
 
     def summary(self, shown: int = 10) -> str:
         """What a marketer reads after undo: what went, then what was kept and why."""
-        text = (f"Undone: {_count(self.profiles_removed, 'profile')} removed, "
-                f"{_count(self.fields_restored, 'field')} restored, "
-                f"{_count(self.identities_removed, 'identity', 'identities')} and "
-                f"{_count(self.tags_removed, 'tag')} removed, "
-                f"{_count(self.segments_removed, 'segment membership')} removed.")
+        text = (
+            f"Undone: {_count(self.profiles_removed, 'profile')} removed, "
+            f"{_count(self.fields_restored, 'field')} restored, "
+            f"{_count(self.identities_removed, 'identity', 'identities')} and "
+            f"{_count(self.tags_removed, 'tag')} removed, "
+            f"{_count(self.segments_removed, 'segment membership')} removed."
+        )
         if self.profiles_kept:
             by_reason: dict[str, list[int]] = {}
             for kept in self.profiles_kept:
                 by_reason.setdefault(kept["reason"], []).append(kept["profile_id"])
             parts = []
             for reason, ids in by_reason.items():
-                listed = ", ".join(map(str, ids[:shown])) + (f" and {len(ids) - shown:,} more" if len(ids) > shown
-                                                              else "")
+                listed = ", ".join(map(str, ids[:shown])) + (
+                    f" and {len(ids) - shown:,} more" if len(ids) > shown else ""
+                )
                 parts.append(f"{_count(len(ids), 'profile')} {reason} ({listed})")
             text += " Kept " + "; ".join(parts) + "."
         if self.fields_kept:
-            text += (f" Kept {_count(len(self.fields_kept), 'field value')} changed since the import "
-                     "by hand or by a later import.")
+            text += (
+                f" Kept {_count(len(self.fields_kept), 'field value')} changed since the import "
+                "by hand or by a later import."
+            )
         return text
 
 

@@ -10,7 +10,6 @@ grows with the file, not with the database.
 
 from __future__ import annotations
 
-
 import polars as pl
 import sqlalchemy as sa
 from sqlmodel import Session
@@ -45,7 +44,7 @@ def owner_column(kind: str) -> str:
 
 def identity_kinds_in(frame: pl.DataFrame) -> list[str]:
     """Identity kinds that have a column in the frame, in column order."""
-    return [c[len(IDENTITY_PREFIX):] for c in frame.columns if c.startswith(IDENTITY_PREFIX)]
+    return [c[len(IDENTITY_PREFIX) :] for c in frame.columns if c.startswith(IDENTITY_PREFIX)]
 
 
 def stored_identity_values(kind: str, values: pl.Series) -> pl.Series:
@@ -71,20 +70,24 @@ def find_identity_owners(*, session: Session, kind: str, values: pl.Series) -> p
     back = lookup_values(kind, values) if is_encrypted_kind(kind) else None
     stored = back["stored"] if back is not None else values
     rows = in_batches(
-        session, stored.to_list(),
+        session,
+        stored.to_list(),
         lambda bound: sa.select(Identity.value, Identity.profile_id).where(
-            Identity.kind == kind, in_filter(Identity.value, bound)),
+            Identity.kind == kind, in_filter(Identity.value, bound)
+        ),
     )
     found = pl.DataFrame(rows, schema=schema, orient="row")
     if back is None:
         return found
-    return (found.rename({"value": "stored"}).join(back, on="stored").select("value", "profile_id")
-            .unique("value", keep="first", maintain_order=True))
+    return (
+        found.rename({"value": "stored"})
+        .join(back, on="stored")
+        .select("value", "profile_id")
+        .unique("value", keep="first", maintain_order=True)
+    )
 
 
-def resolve_identities(
-    frame: pl.DataFrame, *, session: Session, identifier_kinds: list[str]
-) -> pl.DataFrame:
+def resolve_identities(frame: pl.DataFrame, *, session: Session, identifier_kinds: list[str]) -> pl.DataFrame:
     """Add each row's person, matched profiles, match kind and class (see the *_COL names).
 
     `identifier_kinds` are the kinds that identify a person, in sync-rule order; other
@@ -101,7 +104,9 @@ def resolve_identities(
         owners = find_identity_owners(session=session, kind=kind, values=frame[col])
         out = out.join(
             owners.rename({"value": col, "profile_id": owner_column(kind)}),
-            on=col, how="left", maintain_order="left",
+            on=col,
+            how="left",
+            maintain_order="left",
         )
 
     # 2. links: a row to each of its identifier values, and to each profile they lead to
@@ -109,30 +114,42 @@ def resolve_identities(
     edge_parts = []
     for kind in counting:
         col = identity_column(kind)
-        edge_parts.append(valid.filter(pl.col(col).is_not_null()).select(
-            "__idx__", key=pl.lit(f"{kind}\x1f") + pl.col(col)))
-        edge_parts.append(valid.filter(pl.col(owner_column(kind)).is_not_null()).select(
-            "__idx__", key=pl.lit("\x1fprofile\x1f") + pl.col(owner_column(kind)).cast(pl.Utf8)))
-    edges = (pl.concat(edge_parts) if edge_parts
-             else pl.DataFrame(schema={"__idx__": pl.UInt32, "key": pl.Utf8})).unique()
+        edge_parts.append(
+            valid.filter(pl.col(col).is_not_null()).select("__idx__", key=pl.lit(f"{kind}\x1f") + pl.col(col))
+        )
+        edge_parts.append(
+            valid.filter(pl.col(owner_column(kind)).is_not_null()).select(
+                "__idx__", key=pl.lit("\x1fprofile\x1f") + pl.col(owner_column(kind)).cast(pl.Utf8)
+            )
+        )
+    edges = (
+        pl.concat(edge_parts) if edge_parts else pl.DataFrame(schema={"__idx__": pl.UInt32, "key": pl.Utf8})
+    ).unique()
     labels = _components(edges)  # __idx__ -> label (the smallest __idx__ of its component)
 
     # 3. the person key is the first row's number; matches are the person's profiles
     out = out.join(labels, on="__idx__", how="left", maintain_order="left")
-    first_row = out.filter(pl.col("__label__").is_not_null()).group_by("__label__").agg(
-        pl.col(ROW_COL).min().alias(PERSON_COL))
+    first_row = (
+        out.filter(pl.col("__label__").is_not_null()).group_by("__label__").agg(pl.col(ROW_COL).min().alias(PERSON_COL))
+    )
     out = out.join(first_row, on="__label__", how="left", maintain_order="left")
 
     matches, matched_by = _person_matches(out, counting)
     out = out.join(matches, on=PERSON_COL, how="left", maintain_order="left").join(
-        matched_by, on=PERSON_COL, how="left", maintain_order="left")
+        matched_by, on=PERSON_COL, how="left", maintain_order="left"
+    )
     n_matches = pl.col(MATCHES_COL).list.len().fill_null(0)
     out = out.with_columns(
-        pl.when(~pl.col(VALID_COL)).then(pl.lit(CLASS_INVALID))
-        .when(pl.col(PERSON_COL).is_null()).then(pl.lit(CLASS_NO_IDENTIFIER))
-        .when(n_matches == 0).then(pl.lit(CLASS_NEW))
-        .when(n_matches == 1).then(pl.lit(CLASS_MATCH))
-        .otherwise(pl.lit(CLASS_CONFLICT)).alias(CLASS_COL),
+        pl.when(~pl.col(VALID_COL))
+        .then(pl.lit(CLASS_INVALID))
+        .when(pl.col(PERSON_COL).is_null())
+        .then(pl.lit(CLASS_NO_IDENTIFIER))
+        .when(n_matches == 0)
+        .then(pl.lit(CLASS_NEW))
+        .when(n_matches == 1)
+        .then(pl.lit(CLASS_MATCH))
+        .otherwise(pl.lit(CLASS_CONFLICT))
+        .alias(CLASS_COL),
         pl.when(pl.col(VALID_COL)).then(pl.col(PERSON_COL)).alias(PERSON_COL),
     )
     return out.drop("__idx__", "__label__")
@@ -142,12 +159,16 @@ def _person_matches(out: pl.DataFrame, counting: list[str]) -> tuple[pl.DataFram
     """Per person: the distinct profiles matched, and the first kind (rule order) that matched."""
     parts = []
     for rank, kind in enumerate(counting):
-        parts.append(out.filter(pl.col(PERSON_COL).is_not_null() & pl.col(owner_column(kind)).is_not_null())
-                     .select(PERSON_COL, profile_id=pl.col(owner_column(kind)), rank=pl.lit(rank),
-                             kind=pl.lit(kind)))
+        parts.append(
+            out.filter(pl.col(PERSON_COL).is_not_null() & pl.col(owner_column(kind)).is_not_null()).select(
+                PERSON_COL, profile_id=pl.col(owner_column(kind)), rank=pl.lit(rank), kind=pl.lit(kind)
+            )
+        )
     if not parts:
-        return (pl.DataFrame(schema={PERSON_COL: pl.Int64, MATCHES_COL: pl.List(pl.Int64)}),
-                pl.DataFrame(schema={PERSON_COL: pl.Int64, MATCHED_BY_COL: pl.Utf8}))
+        return (
+            pl.DataFrame(schema={PERSON_COL: pl.Int64, MATCHES_COL: pl.List(pl.Int64)}),
+            pl.DataFrame(schema={PERSON_COL: pl.Int64, MATCHED_BY_COL: pl.Utf8}),
+        )
     hits = pl.concat(parts)
     matches = hits.group_by(PERSON_COL).agg(pl.col("profile_id").unique().sort().alias(MATCHES_COL))
     matched_by = hits.sort("rank").group_by(PERSON_COL).agg(pl.col("kind").first().alias(MATCHED_BY_COL))
@@ -169,7 +190,8 @@ def _components(edges: pl.DataFrame) -> pl.DataFrame:
     edges = edges.with_columns(pl.col("key").rank("dense").cast(pl.UInt32).alias("key"))
     linked = _propagate(edges)
     return alone.join(linked, on="__idx__", how="left", suffix="_linked").select(
-        "__idx__", pl.coalesce("__label___linked", "__label__").alias("__label__"))
+        "__idx__", pl.coalesce("__label___linked", "__label__").alias("__label__")
+    )
 
 
 def _propagate(edges: pl.DataFrame) -> pl.DataFrame:
@@ -178,8 +200,9 @@ def _propagate(edges: pl.DataFrame) -> pl.DataFrame:
         key_min = edges.join(labels, on="__idx__").group_by("key").agg(pl.col("__label__").min())
         new = edges.join(key_min, on="key").group_by("__idx__").agg(pl.col("__label__").min())
         new = _jump(new)
-        changed = new.join(labels, on="__idx__", suffix="_old").filter(
-            pl.col("__label__") != pl.col("__label___old")).height
+        changed = (
+            new.join(labels, on="__idx__", suffix="_old").filter(pl.col("__label__") != pl.col("__label___old")).height
+        )
         labels = new
         if not changed:
             return labels
@@ -189,8 +212,7 @@ def _propagate(edges: pl.DataFrame) -> pl.DataFrame:
 def _jump(labels: pl.DataFrame) -> pl.DataFrame:
     """label <- label[label] until stable (path halving for the propagation)."""
     for _ in range(_MAX_PROPAGATION_ROUNDS):
-        hop = labels.join(labels.rename({"__idx__": "__label__", "__label__": "__next__"}),
-                          on="__label__", how="left")
+        hop = labels.join(labels.rename({"__idx__": "__label__", "__label__": "__next__"}), on="__label__", how="left")
         hop = hop.with_columns(pl.coalesce("__next__", "__label__").alias("__next__"))
         if hop.filter(pl.col("__next__") != pl.col("__label__")).is_empty():
             break
@@ -218,5 +240,6 @@ def _union_find(edges: pl.DataFrame) -> pl.DataFrame:
         if a != b:
             parent[max(a, b)] = min(a, b)
     idxs = list(parent)
-    return pl.DataFrame({"__idx__": idxs, "__label__": [find(i) for i in idxs]},
-                        schema={"__idx__": pl.UInt32, "__label__": pl.UInt32})
+    return pl.DataFrame(
+        {"__idx__": idxs, "__label__": [find(i) for i in idxs]}, schema={"__idx__": pl.UInt32, "__label__": pl.UInt32}
+    )

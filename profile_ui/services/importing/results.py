@@ -18,10 +18,10 @@ from sqlmodel import Session
 
 from ...models import ImportJob, ImportRowResult
 from .. import file_store
+from ..bulk_writer import BulkWriter
 from ..permissions import PROFILES_IMPORT, Actor
 from ..sheet_writer import write_table
 from . import ROW_COL
-from ..bulk_writer import BulkWriter
 from .reports import OUTCOMES, ImportPlan
 
 REASONS_HEADER = "Reasons"
@@ -68,18 +68,27 @@ def row_results(
     conn = session.connection()
     total = conn.execute(sa.select(sa.func.count()).select_from(r).where(*where)).scalar_one()
     rows = conn.execute(
-        sa.select(r.row_number, r.outcome, r.profile_id, r.errors, r.changes).where(*where)
-        .order_by(r.row_number).offset(offset).limit(limit)).all()
-    return [{"row_number": n, "outcome": o, "profile_id": p, "errors": e or [], "changes": c or {}}
-            for n, o, p, e, c in rows], total
+        sa.select(r.row_number, r.outcome, r.profile_id, r.errors, r.changes)
+        .where(*where)
+        .order_by(r.row_number)
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    return [
+        {"row_number": n, "outcome": o, "profile_id": p, "errors": e or [], "changes": c or {}}
+        for n, o, p, e, c in rows
+    ], total
 
 
 def totals(*, session: Session, actor: Actor, job_id: int) -> dict[str, int]:
     """The job's counts, with the stored rows counted per outcome (`rows_<outcome>`)."""
     job = _job(session, actor, job_id)
     r = ImportRowResult
-    by_outcome = dict(session.connection().execute(
-        sa.select(r.outcome, sa.func.count()).where(r.job_id == job_id).group_by(r.outcome)).all())
+    by_outcome = dict(
+        session.connection()
+        .execute(sa.select(r.outcome, sa.func.count()).where(r.job_id == job_id).group_by(r.outcome))
+        .all()
+    )
     result = {k: v for k, v in (job.counts or {}).items() if isinstance(v, int)}
     result.update({f"rows_{o}": int(by_outcome.get(o, 0)) for o in OUTCOMES})
     result.setdefault("rows", sum(by_outcome.values()))
@@ -95,9 +104,13 @@ def stored_errors(*, session: Session, actor: Actor, job_id: int) -> dict[int, l
     """Row number -> reasons, for every invalid row of a job (the error file's input)."""
     _job(session, actor, job_id)
     r = ImportRowResult
-    rows = session.connection().execute(
-        sa.select(r.row_number, r.errors).where(r.job_id == job_id, r.outcome == "invalid")
-        .order_by(r.row_number)).all()
+    rows = (
+        session.connection()
+        .execute(
+            sa.select(r.row_number, r.errors).where(r.job_id == job_id, r.outcome == "invalid").order_by(r.row_number)
+        )
+        .all()
+    )
     return {n: list(e or []) for n, e in rows}
 
 
@@ -106,9 +119,17 @@ def store_row_results(*, session: Session, job_id: int, plan: ImportPlan) -> Non
     """Keep a dry run's per-row outcome with its job (replacing any earlier preview), so the
     report and the error file can be read before the user confirms. Profiles are untouched."""
     session.execute(sa.delete(ImportRowResult).where(ImportRowResult.job_id == job_id))
-    BulkWriter(session).insert("import_row_results", plan.rows.select(
-        job_id=pl.lit(job_id, dtype=pl.Int64), row_number=pl.col(ROW_COL), outcome="outcome",
-        profile_id="profile_id", errors="errors", changes="changes"))
+    BulkWriter(session).insert(
+        "import_row_results",
+        plan.rows.select(
+            job_id=pl.lit(job_id, dtype=pl.Int64),
+            row_number=pl.col(ROW_COL),
+            outcome="outcome",
+            profile_id="profile_id",
+            errors="errors",
+            changes="changes",
+        ),
+    )
 
 
 def plan_errors(plan: ImportPlan) -> dict[int, list[dict[str, str]]]:
@@ -148,13 +169,21 @@ def write_error_file(
     headers = list(frame_as_read.headers)
     data = frame_as_read.frame.join(reasons, on=ROW_COL, how="inner").sort(ROW_COL)
     header_row = [_free_header(ROW_NUMBER_HEADER, headers), *headers, _free_header(REASONS_HEADER, headers)]
-    out = data.select([pl.col(ROW_COL).cast(pl.Utf8)] + [pl.col(h).cast(pl.Utf8) for h in headers]
-                      + [pl.col("__reasons__")])
+    out = data.select(
+        [pl.col(ROW_COL).cast(pl.Utf8)] + [pl.col(h).cast(pl.Utf8) for h in headers] + [pl.col("__reasons__")]
+    )
     # the app's one CSV/xlsx writer (formula-like headers and cells never run in a
     # spreadsheet) into a private, maybe encrypted file
     path = Path(path)
-    write_table(file_store.open_private(path), header_row, out, fmt, sheet_name="Invalid rows",
-                widths=[8] + [18] * len(headers) + [60], number_columns=[0])
+    write_table(
+        file_store.open_private(path),
+        header_row,
+        out,
+        fmt,
+        sheet_name="Invalid rows",
+        widths=[8] + [18] * len(headers) + [60],
+        number_columns=[0],
+    )
     return path
 
 
@@ -165,8 +194,10 @@ def _reasons_frame(errors: Mapping[int, Sequence[Any]] | pl.DataFrame) -> pl.Dat
             items.append((row_number, json.loads(value) if isinstance(value, str) else list(value or [])))
     else:
         items = list(errors.items())
-    return pl.DataFrame({ROW_COL: [n for n, _ in items], "__reasons__": [reasons_text(e) for _, e in items]},
-                        schema={ROW_COL: pl.Int64, "__reasons__": pl.Utf8})
+    return pl.DataFrame(
+        {ROW_COL: [n for n, _ in items], "__reasons__": [reasons_text(e) for _, e in items]},
+        schema={ROW_COL: pl.Int64, "__reasons__": pl.Utf8},
+    )
 
 
 def _free_header(base: str, headers: list[str]) -> str:

@@ -85,11 +85,12 @@ def check_prologs(archive: zipfile.ZipFile, parts: list[str]) -> None:
         with archive.open(info) as part:
             head = part.read(PROLOG_BYTES)
         root = _ROOT_ELEMENT.search(head)
-        prolog = head if root is None else head[:root.start()]
+        prolog = head if root is None else head[: root.start()]
         if _DTD.search(prolog) or (root is None and len(head) == PROLOG_BYTES):
             raise Rejected(
                 f"its part {info.filename} declares XML entities (a DTD), which workbooks "
-                "saved by spreadsheet programs never do: it looks like an XML entity bomb")
+                "saved by spreadsheet programs never do: it looks like an XML entity bomb"
+            )
 
 
 class SheetScan:
@@ -151,11 +152,13 @@ class SheetScan:
             raise Rejected(
                 f"the sheet has a value in {where}, far below the rows an import can hold; "
                 "delete the stray cells under your data (or copy the data to a new sheet) "
-                "and upload again")
+                "and upload again"
+            )
         raise Rejected(
             f"the sheet has a value in cell {letters}{row} (column {column:,}), far to the "
             f"right: at most {self.max_columns:,} columns can be imported; delete the stray "
-            "cells beside your data (or copy the data to a new sheet) and upload again")
+            "cells beside your data (or copy the data to a new sheet) and upload again"
+        )
 
     @staticmethod
     def _holds_value(buffer: bytes, after: int, is_row_element: bool, final: bool) -> bool:
@@ -163,14 +166,14 @@ class SheetScan:
         tag_end = buffer.find(b">", after)
         if tag_end == -1:
             return not final and not is_row_element
-        if buffer[tag_end - 1:tag_end] == b"/":
+        if buffer[tag_end - 1 : tag_end] == b"/":
             return False  # <c r="XFD1048576" s="1"/>: formatting only, calamine skips it
         closing = (_ROW_END if is_row_element else _CELL_END).search(buffer, tag_end)
         if closing is None:
             # the element runs past this chunk: a cell that long is counted as holding a
             # value; a row is judged by its cells
             return not is_row_element
-        body = buffer[tag_end:closing.start()]
+        body = buffer[tag_end : closing.start()]
         if is_row_element and _REF_ATTR.search(body):
             return False  # its cells carry references and are judged (and named) on their own
         return _VALUE_TAG.search(body) is not None
@@ -180,19 +183,21 @@ class SheetScan:
             return
         tag_start = buffer.rfind(b"<", 0, position)
         tag_end = buffer.find(b">", position)
-        if tag_start == -1 or tag_end == -1 or buffer[tag_end - 1:tag_end] == b"/":
+        if tag_start == -1 or tag_end == -1 or buffer[tag_end - 1 : tag_end] == b"/":
             return
         ref = _REF_ATTR.search(buffer, tag_start, tag_end)
         if ref is None:
             return
         closing = _CELL_END.search(buffer, tag_end)
         value = _ERROR_VALUE.search(buffer, tag_end, closing.start()) if closing else None
-        self.error_cells.append({
-            "column": column_index(ref.group(1).decode()),
-            "row": int(ref.group(2)),
-            "ref": (ref.group(1) + ref.group(2)).decode(),
-            "value": value.group(1).decode("utf-8", "replace") if value else "#ERROR",
-        })
+        self.error_cells.append(
+            {
+                "column": column_index(ref.group(1).decode()),
+                "row": int(ref.group(2)),
+                "ref": (ref.group(1) + ref.group(2)).decode(),
+                "value": value.group(1).decode("utf-8", "replace") if value else "#ERROR",
+            }
+        )
 
 
 def scan_sheet(archive: zipfile.ZipFile, part: str, *, row_threshold: int, max_columns: int) -> SheetScan:
@@ -221,19 +226,18 @@ def read_grid(path: str | bytes, sheet: str) -> Any:
     reader = fastexcel.read_excel(path)
     # header_row=None + skip_rows=0: every row from the sheet's row 1, nothing skipped;
     # every column read as text (no type guessing); blank cells ("", "  ") are null
-    loaded = reader.load_sheet(sheet, header_row=None, skip_rows=0, dtypes="string",
-                               whitespace_as_null=True)
+    loaded = reader.load_sheet(sheet, header_row=None, skip_rows=0, dtypes="string", whitespace_as_null=True)
     grid = loaded.to_polars()
     grid = grid.rename({name: f"c{i}" for i, name in enumerate(grid.columns)})
     text = pl.col(pl.String)
     # only values of a date cell's length can be one; the regex runs on those alone
-    as_iso = (text.str.replace(_DATE_TIME, "${1}T${2}")
-              .str.strip_prefix(_EXCEL_DAY_ZERO)
-              .str.strip_suffix("T00:00:00"))
+    as_iso = text.str.replace(_DATE_TIME, "${1}T${2}").str.strip_prefix(_EXCEL_DAY_ZERO).str.strip_suffix("T00:00:00")
     return grid.with_columns(
-        pl.when(text.str.len_bytes().is_between(19, 29)).then(as_iso)
+        pl.when(text.str.len_bytes().is_between(19, 29))
+        .then(as_iso)
         # calamine prints negative zero as "-0"
-        .when(text == "-0").then(pl.lit("0"))
+        .when(text == "-0")
+        .then(pl.lit("0"))
         .otherwise(text)
         .name.keep()
     )
@@ -256,8 +260,9 @@ def run(job: dict[str, Any], workbook: str | bytes) -> tuple[dict[str, Any], byt
             with zipfile.ZipFile(io.BytesIO(workbook) if isinstance(workbook, bytes) else workbook) as archive:
                 check_prologs(archive, job["parts"])
                 if fmt == "xlsx" and job.get("mode", "read") == "read" and job.get("check_extent", True):
-                    scan = scan_sheet(archive, job["part"], row_threshold=job["row_threshold"],
-                                      max_columns=job["max_columns"])
+                    scan = scan_sheet(
+                        archive, job["part"], row_threshold=job["row_threshold"], max_columns=job["max_columns"]
+                    )
         if job.get("mode") == "sheets":
             return {"ok": True, "sheets": list_sheets(workbook)}, b""
         grid = read_grid(workbook, job["sheet"])

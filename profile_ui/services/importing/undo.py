@@ -28,20 +28,30 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from ...models import (
-    SYSTEM_COLUMNS, AttributeProvenance, Consent, ImportJob, ImportRowResult, Profile, ProfileTag, Segment,
-    SegmentMember, utcnow, with_folded_name,
+    SYSTEM_COLUMNS,
+    AttributeProvenance,
+    Consent,
+    ImportJob,
+    ImportRowResult,
+    Profile,
+    ProfileTag,
+    Segment,
+    SegmentMember,
+    utcnow,
+    with_folded_name,
 )
 from ..audit import record_event
-from ..permissions import PROFILES_IMPORT, Actor
 from ..bulk_writer import BulkWriter
 from ..catalog import field_definitions
+from ..permissions import PROFILES_IMPORT, Actor
 from .apply import _with_stored_values
-from .reports import OUT_MERGED, OUT_NEW, OUT_UPDATED, ImportUndoError, UndoReport
 from .jobs import require_manager
+from .reports import OUT_MERGED, OUT_NEW, OUT_UPDATED, ImportUndoError, UndoReport
 from .resolve import in_batches, in_filter
 
 COMPLETED = "completed"
 EDITED_BY_HAND = "edited by hand since the import"
+
 
 def undo_import(*, session: Session, actor: Actor, job_id: int) -> UndoReport:
     """Take back what a completed import wrote, except where someone changed it since.
@@ -66,9 +76,15 @@ def undo_import(*, session: Session, actor: Actor, job_id: int) -> UndoReport:
         return _finish_undo(session, actor, job, report, now)
     writer = BulkWriter(session)
     r = ImportRowResult
-    rows = session.connection().execute(
-        sa.select(r.outcome, r.profile_id, r.changes).where(
-            r.job_id == job.id, r.outcome.in_([OUT_NEW, OUT_UPDATED, OUT_MERGED]))).all()
+    rows = (
+        session.connection()
+        .execute(
+            sa.select(r.outcome, r.profile_id, r.changes).where(
+                r.job_id == job.id, r.outcome.in_([OUT_NEW, OUT_UPDATED, OUT_MERGED])
+            )
+        )
+        .all()
+    )
     by_profile: dict[int, tuple[str, dict]] = {}
     for outcome, profile_id, changes in rows:  # rows of one person carry the same changes
         if profile_id is not None and profile_id not in by_profile:
@@ -93,8 +109,11 @@ def _undo_segment_rows(*, session: Session, job: ImportJob, report: UndoReport) 
     values it changed come back, where this import is still the last to have set them;
     segments it created go once empty."""
     r = ImportRowResult
-    rows = session.connection().execute(sa.select(r.profile_id, r.changes).where(
-        r.job_id == job.id, r.outcome.in_([OUT_NEW, OUT_UPDATED]))).all()
+    rows = (
+        session.connection()
+        .execute(sa.select(r.profile_id, r.changes).where(r.job_id == job.id, r.outcome.in_([OUT_NEW, OUT_UPDATED])))
+        .all()
+    )
     infos = [(pid, c["@segment"]) for pid, c in rows if c and "@segment" in c]
     if not infos:
         return
@@ -105,19 +124,26 @@ def _undo_segment_rows(*, session: Session, job: ImportJob, report: UndoReport) 
         segment_id = ids.get(info["name"])
         if segment_id is None:
             continue
-        where = sa.and_(members.c.segment_id == segment_id, members.c.profile_id == pid,
-                        members.c.import_job_id == job.id)
+        where = sa.and_(
+            members.c.segment_id == segment_id, members.c.profile_id == pid, members.c.import_job_id == job.id
+        )
         if info["existed"]:
-            done = session.connection().execute(members.update().where(where).values(
-                value=info["before"], import_job_id=None)).rowcount
+            done = (
+                session.connection()
+                .execute(members.update().where(where).values(value=info["before"], import_job_id=None))
+                .rowcount
+            )
             report.memberships_restored += done or 0
         else:
             done = session.connection().execute(members.delete().where(where)).rowcount
             report.memberships_removed += done or 0
     created = sorted({ids[i["name"]] for _, i in infos if i["created"] and i["name"] in ids})
     for segment_id in created:
-        left = session.connection().execute(sa.select(sa.func.count()).select_from(members).where(
-            members.c.segment_id == segment_id)).scalar_one()
+        left = (
+            session.connection()
+            .execute(sa.select(sa.func.count()).select_from(members).where(members.c.segment_id == segment_id))
+            .scalar_one()
+        )
         if not left:
             session.connection().execute(Segment.__table__.delete().where(Segment.__table__.c.id == segment_id))
             report.segments_removed += 1
@@ -127,8 +153,14 @@ def _finish_undo(session: Session, actor: Actor, job: ImportJob, report: UndoRep
     job.status = "undone"
     job.undone_at = now
     session.add(job)
-    record_event(session=session, actor=actor, action="import.undo", object_type="import_job",
-                 object_id=job.id, details={"file": job.file_name, **report.to_json()})
+    record_event(
+        session=session,
+        actor=actor,
+        action="import.undo",
+        object_type="import_job",
+        object_id=job.id,
+        details={"file": job.file_name, **report.to_json()},
+    )
     session.flush()
     return report
 
@@ -139,18 +171,20 @@ def _undo_created(session: Session, job: ImportJob, created: dict[int, dict], re
     if not created:
         return set()
     ids = sorted(created)
-    stamp = min((datetime.fromisoformat(c["@created"]) for c in created.values() if c.get("@created")),
-                default=utcnow())
+    stamp = min(
+        (datetime.fromisoformat(c["@created"]) for c in created.values() if c.get("@created")), default=utcnow()
+    )
     p = Profile
-    still_there = {pid for (pid,) in in_batches(session, ids, lambda bound: sa.select(p.id).where(
-        in_filter(p.id, bound)))}
+    still_there = {
+        pid for (pid,) in in_batches(session, ids, lambda bound: sa.select(p.id).where(in_filter(p.id, bound)))
+    }
     reasons = _live_changes(session, job, sorted(still_there), stamp)
     for pid in sorted(reasons):
         report.profiles_kept.append({"profile_id": pid, "reason": reasons[pid]})
     doomed = sorted(still_there - set(reasons))
     for start in range(0, len(doomed), 10_000):
         # identities, provenance, tags, consent, memberships and links cascade
-        session.execute(sa.delete(Profile).where(Profile.id.in_(doomed[start:start + 10_000])))
+        session.execute(sa.delete(Profile).where(Profile.id.in_(doomed[start : start + 10_000])))
     report.profiles_removed = len(doomed)
     return set(reasons)
 
@@ -163,48 +197,90 @@ def _live_changes(session: Session, job: ImportJob, ids: list[int], stamp: datet
         return {}
     r, j, prov, p = ImportRowResult, ImportJob, AttributeProvenance, Profile
     reasons: dict[int, str] = {}
-    later = in_batches(session, ids, lambda bound: sa.select(r.profile_id, j.file_name).join(
-        j, j.id == r.job_id).where(in_filter(r.profile_id, bound), r.job_id != job.id, j.status == COMPLETED,
-                                   r.outcome.in_([OUT_UPDATED, OUT_MERGED])).distinct())
+    later = in_batches(
+        session,
+        ids,
+        lambda bound: (
+            sa.select(r.profile_id, j.file_name)
+            .join(j, j.id == r.job_id)
+            .where(
+                in_filter(r.profile_id, bound),
+                r.job_id != job.id,
+                j.status == COMPLETED,
+                r.outcome.in_([OUT_UPDATED, OUT_MERGED]),
+            )
+            .distinct()
+        ),
+    )
     for pid, file_name in sorted(later):
         reasons.setdefault(pid, f"changed by the later import {file_name}")
-    fields = in_batches(session, ids, lambda bound: sa.select(prov.profile_id, prov.source_type).where(
-        in_filter(prov.profile_id, bound), sa.or_(prov.import_job_id.is_(None), prov.import_job_id != job.id)))
+    fields = in_batches(
+        session,
+        ids,
+        lambda bound: sa.select(prov.profile_id, prov.source_type).where(
+            in_filter(prov.profile_id, bound), sa.or_(prov.import_job_id.is_(None), prov.import_job_id != job.id)
+        ),
+    )
     for pid, source_type in fields:
-        reasons.setdefault(pid, EDITED_BY_HAND if source_type == "manual" else f"changed by {source_type} since the import")
-    touched = in_batches(session, ids, lambda bound: sa.select(p.id).where(
-        in_filter(p.id, bound), p.updated_at > stamp))
+        reasons.setdefault(
+            pid, EDITED_BY_HAND if source_type == "manual" else f"changed by {source_type} since the import"
+        )
+    touched = in_batches(
+        session, ids, lambda bound: sa.select(p.id).where(in_filter(p.id, bound), p.updated_at > stamp)
+    )
     for (pid,) in touched:
         reasons.setdefault(pid, EDITED_BY_HAND)
     return reasons
 
 
-def _undo_fields(session: Session, writer: BulkWriter, job: ImportJob, existing: dict[int, dict],
-                 report: UndoReport, now: datetime) -> None:
+def _undo_fields(
+    session: Session, writer: BulkWriter, job: ImportJob, existing: dict[int, dict], report: UndoReport, now: datetime
+) -> None:
     """Put back before-values whose provenance still says this import set them."""
     # values a merge brought over stay with the merge (merges are not undone)
-    wanted = [(pid, key) for pid, changes in existing.items() for key in changes if not key.startswith("@")
-              and key not in changes.get("@merged_fields", []) and key not in changes.get("@merged_extra", [])]
+    wanted = [
+        (pid, key)
+        for pid, changes in existing.items()
+        for key in changes
+        if not key.startswith("@")
+        and key not in changes.get("@merged_fields", [])
+        and key not in changes.get("@merged_extra", [])
+    ]
     if not wanted:
         return
     prov = AttributeProvenance
-    current = {(r[0], r[1]): r for r in in_batches(
-        session, sorted({pid for pid, _ in wanted}), lambda bound: sa.select(
-            prov.profile_id, prov.field_key, prov.import_job_id, prov.source_type, prov.source_name,
-            prov.locked).where(in_filter(prov.profile_id, bound)))}
+    current = {
+        (r[0], r[1]): r
+        for r in in_batches(
+            session,
+            sorted({pid for pid, _ in wanted}),
+            lambda bound: sa.select(
+                prov.profile_id, prov.field_key, prov.import_job_id, prov.source_type, prov.source_name, prov.locked
+            ).where(in_filter(prov.profile_id, bound)),
+        )
+    }
     restore: dict[int, dict[str, Any]] = {}
     for pid, key in wanted:
         row = current.get((pid, key))
         if row is None or row[2] != job.id or row[5]:
-            who = "a person's edit" if row is not None and (row[5] or row[3] == "manual") else (
-                f"{row[3]} {row[4] or ''}".strip() if row is not None else "someone")
-            report.fields_kept.append({"profile_id": pid, "field": key,
-                                       "reason": f"changed since the import (by {who})"})
+            who = (
+                "a person's edit"
+                if row is not None and (row[5] or row[3] == "manual")
+                else (f"{row[3]} {row[4] or ''}".strip() if row is not None else "someone")
+            )
+            report.fields_kept.append(
+                {"profile_id": pid, "field": key, "reason": f"changed since the import (by {who})"}
+            )
             continue
         restore.setdefault(pid, {})[key] = existing[pid][key][0]
     definitions = {key: d.type for key, d in field_definitions(session).items()}
-    attrs = dict(in_batches(session, sorted(restore), lambda bound: sa.select(
-        Profile.id, Profile.attributes).where(in_filter(Profile.id, bound))))
+    attrs = dict(
+        in_batches(
+            session,
+            sorted(restore),
+            lambda bound: sa.select(Profile.id, Profile.attributes).where(in_filter(Profile.id, bound)),
+        )
+    )
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     prov_back: list[dict[str, Any]] = []
     prov_drop: list[tuple[int, str]] = []
@@ -226,10 +302,18 @@ def _undo_fields(session: Session, writer: BulkWriter, job: ImportJob, existing:
         for key in values:
             if key in before:
                 b = before[key]
-                prov_back.append({"profile_id": pid, "field_key": key, "source_type": b["source_type"],
-                                  "source_name": b["source_name"], "import_job_id": b["import_job_id"],
-                                  "set_by": b["set_by"], "set_at": _parse_time(b["set_at"]) or now,
-                                  "locked": bool(b["locked"])})
+                prov_back.append(
+                    {
+                        "profile_id": pid,
+                        "field_key": key,
+                        "source_type": b["source_type"],
+                        "source_name": b["source_name"],
+                        "import_job_id": b["import_job_id"],
+                        "set_by": b["set_by"],
+                        "set_at": _parse_time(b["set_at"]) or now,
+                        "locked": bool(b["locked"]),
+                    }
+                )
             else:
                 prov_drop.append((pid, key))
         report.fields_restored += len(values)
@@ -239,15 +323,23 @@ def _undo_fields(session: Session, writer: BulkWriter, job: ImportJob, existing:
         if "full_name" in columns:  # the folded name goes back with the name
             columns = (*columns, "name_folded")
             group = [with_folded_name(row) for row in group]
-        conn.execute(table.update().where(table.c.id == sa.bindparam("v_pid")).values(
-            {c: sa.bindparam(f"v_{c}") for c in columns}),
-            [{f"v_{k}": v for k, v in row.items()} for row in group])
+        conn.execute(
+            table.update()
+            .where(table.c.id == sa.bindparam("v_pid"))
+            .values({c: sa.bindparam(f"v_{c}") for c in columns}),
+            [{f"v_{k}": v for k, v in row.items()} for row in group],
+        )
     prov_table = AttributeProvenance.__table__
-    doomed = [{"v_p": x["profile_id"], "v_k": x["field_key"]} for x in prov_back] + \
-        [{"v_p": p_, "v_k": k} for p_, k in prov_drop]
+    doomed = [{"v_p": x["profile_id"], "v_k": x["field_key"]} for x in prov_back] + [
+        {"v_p": p_, "v_k": k} for p_, k in prov_drop
+    ]
     if doomed:
-        conn.execute(prov_table.delete().where(prov_table.c.profile_id == sa.bindparam("v_p"),
-                                               prov_table.c.field_key == sa.bindparam("v_k")), doomed)
+        conn.execute(
+            prov_table.delete().where(
+                prov_table.c.profile_id == sa.bindparam("v_p"), prov_table.c.field_key == sa.bindparam("v_k")
+            ),
+            doomed,
+        )
     if prov_back:
         conn.execute(prov_table.insert(), prov_back)
 
@@ -259,14 +351,21 @@ def _restore_updated_at(session: Session, existing: dict[int, dict]) -> None:
     stamps = {pid: c["@updated_at"] for pid, c in existing.items() if c.get("@updated_at")}
     if not stamps:
         return
-    current = in_batches(session, sorted(stamps), lambda bound: sa.select(Profile.id, Profile.updated_at).where(
-        in_filter(Profile.id, bound)))
-    back = [{"v_id": pid, "v_at": _parse_time(stamps[pid][0])} for pid, at in current
-            if stamps[pid][0] and at is not None and _parse_time(stamps[pid][1]) == _as_utc(at)]
+    current = in_batches(
+        session,
+        sorted(stamps),
+        lambda bound: sa.select(Profile.id, Profile.updated_at).where(in_filter(Profile.id, bound)),
+    )
+    back = [
+        {"v_id": pid, "v_at": _parse_time(stamps[pid][0])}
+        for pid, at in current
+        if stamps[pid][0] and at is not None and _parse_time(stamps[pid][1]) == _as_utc(at)
+    ]
     if back:
         table = Profile.__table__
-        session.connection().execute(table.update().where(table.c.id == sa.bindparam("v_id")).values(
-            updated_at=sa.bindparam("v_at")), back)
+        session.connection().execute(
+            table.update().where(table.c.id == sa.bindparam("v_id")).values(updated_at=sa.bindparam("v_at")), back
+        )
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -293,20 +392,34 @@ def _parse_time(text: str | None) -> datetime | None:
 
 def _undo_identities(writer: BulkWriter, existing: dict[int, dict], report: UndoReport) -> None:
     # [kind, value] or [kind, value, stored]: encrypted kinds keep only the stored hash
-    added = [(pid, kind, value, stored[0] if stored else None)
-             for pid, c in existing.items() for kind, value, *stored in c.get("@identities", [])]
+    added = [
+        (pid, kind, value, stored[0] if stored else None)
+        for pid, c in existing.items()
+        for kind, value, *stored in c.get("@identities", [])
+    ]
     if not added:
         return
-    frame = pl.DataFrame(added, schema={"profile_id": pl.Int64, "kind": pl.Utf8, "value": pl.Utf8,
-                                        "stored": pl.Utf8}, orient="row")
-    frame = pl.concat([_with_stored_values(frame.filter(pl.col("stored").is_null()).drop("stored")),
-                       frame.filter(pl.col("stored").is_not_null()).select("profile_id", "kind", value="stored")])
+    frame = pl.DataFrame(
+        added, schema={"profile_id": pl.Int64, "kind": pl.Utf8, "value": pl.Utf8, "stored": pl.Utf8}, orient="row"
+    )
+    frame = pl.concat(
+        [
+            _with_stored_values(frame.filter(pl.col("stored").is_null()).drop("stored")),
+            frame.filter(pl.col("stored").is_not_null()).select("profile_id", "kind", value="stored"),
+        ]
+    )
     writer.delete("identities", frame.select("profile_id", "kind", "value"))
     report.identities_removed = len(added)
 
 
-def _undo_tags(session: Session, writer: BulkWriter, job: ImportJob, existing: dict[int, dict],
-               kept_created: set[int], report: UndoReport) -> None:
+def _undo_tags(
+    session: Session,
+    writer: BulkWriter,
+    job: ImportJob,
+    existing: dict[int, dict],
+    kept_created: set[int],
+    report: UndoReport,
+) -> None:
     statement = sa.delete(ProfileTag).where(ProfileTag.import_job_id == job.id)
     if kept_created:
         statement = statement.where(ProfileTag.profile_id.not_in(sorted(kept_created)))
@@ -315,38 +428,72 @@ def _undo_tags(session: Session, writer: BulkWriter, job: ImportJob, existing: d
     if not removed:
         return
     frame = pl.DataFrame(
-        [(pid, tag_id, value, source, policy, job_, by, _parse_time(at) or utcnow())
-         for (pid, tag_id, value), (_t, _v, source, policy, by, at, job_) in removed.items()],
-        schema={"profile_id": pl.Int64, "tag_id": pl.Int64, "value": pl.Utf8, "source": pl.Utf8,
-                "policy": pl.Utf8, "import_job_id": pl.Int64, "created_by": pl.Int64,
-                "created_at": pl.Datetime("us", "UTC")}, orient="row")
-    have = set(session.execute(sa.select(ProfileTag.profile_id, ProfileTag.tag_id, ProfileTag.value).where(
-        ProfileTag.profile_id.in_(sorted({k[0] for k in removed})))).all())
-    frame = frame.filter(~pl.struct("profile_id", "tag_id", "value").is_in(
-        [{"profile_id": a, "tag_id": b, "value": c} for a, b, c in have])) if have else frame
+        [
+            (pid, tag_id, value, source, policy, job_, by, _parse_time(at) or utcnow())
+            for (pid, tag_id, value), (_t, _v, source, policy, by, at, job_) in removed.items()
+        ],
+        schema={
+            "profile_id": pl.Int64,
+            "tag_id": pl.Int64,
+            "value": pl.Utf8,
+            "source": pl.Utf8,
+            "policy": pl.Utf8,
+            "import_job_id": pl.Int64,
+            "created_by": pl.Int64,
+            "created_at": pl.Datetime("us", "UTC"),
+        },
+        orient="row",
+    )
+    have = set(
+        session.execute(
+            sa.select(ProfileTag.profile_id, ProfileTag.tag_id, ProfileTag.value).where(
+                ProfileTag.profile_id.in_(sorted({k[0] for k in removed}))
+            )
+        ).all()
+    )
+    frame = (
+        frame.filter(
+            ~pl.struct("profile_id", "tag_id", "value").is_in(
+                [{"profile_id": a, "tag_id": b, "value": c} for a, b, c in have]
+            )
+        )
+        if have
+        else frame
+    )
     writer.insert("profile_tags", frame)
     report.tags_restored = frame.height
 
 
-def _undo_consent(session: Session, job: ImportJob, existing: dict[int, dict], report: UndoReport,
-                  now: datetime) -> None:
-    changes = [(pid, channel, before, after) for pid, c in existing.items()
-               for channel, (before, after) in c.get("@consent", {}).items()]
+def _undo_consent(
+    session: Session, job: ImportJob, existing: dict[int, dict], report: UndoReport, now: datetime
+) -> None:
+    changes = [
+        (pid, channel, before, after)
+        for pid, c in existing.items()
+        for channel, (before, after) in c.get("@consent", {}).items()
+    ]
     if not changes:
         return
-    current = {(a, b): (st, src) for a, b, st, src in session.execute(
-        sa.select(Consent.profile_id, Consent.channel, Consent.status, Consent.source).where(
-            Consent.profile_id.in_(sorted({c[0] for c in changes})))).all()}
+    current = {
+        (a, b): (st, src)
+        for a, b, st, src in session.execute(
+            sa.select(Consent.profile_id, Consent.channel, Consent.status, Consent.source).where(
+                Consent.profile_id.in_(sorted({c[0] for c in changes}))
+            )
+        ).all()
+    }
     for pid, channel, before, after in changes:
         if current.get((pid, channel)) != (after, job.file_name):
-            report.consents_kept.append({"profile_id": pid, "channel": channel,
-                                         "reason": "changed since the import"})
+            report.consents_kept.append({"profile_id": pid, "channel": channel, "reason": "changed since the import"})
             continue
         if before is None:
             session.execute(sa.delete(Consent).where(Consent.profile_id == pid, Consent.channel == channel))
         else:
-            session.execute(sa.update(Consent).where(Consent.profile_id == pid, Consent.channel == channel)
-                            .values(status=before, source=f"undo of {job.file_name}"[:255], updated_at=now))
+            session.execute(
+                sa.update(Consent)
+                .where(Consent.profile_id == pid, Consent.channel == channel)
+                .values(status=before, source=f"undo of {job.file_name}"[:255], updated_at=now)
+            )
         report.consents_restored += 1
 
 

@@ -31,7 +31,13 @@ from ...models import FieldDefinition, Profile
 from . import ERRORS_COL, IDENTITY_PREFIX, ROW_COL, TAGS_TARGET, VALID_COL, ImportMapping
 from .mapping import MappingInvalid, effective_targets, identity_kind_of, infer_identifiers
 from .normalize import (
-    FIELD_DTYPES, convert_expr, email_expr, invalid_message_expr, name_expr, phone_expr, shorten,
+    FIELD_DTYPES,
+    convert_expr,
+    email_expr,
+    invalid_message_expr,
+    name_expr,
+    phone_expr,
+    shorten,
     text_expr,
 )
 from .values import match_value
@@ -81,15 +87,19 @@ def _collect_errors(typed: pl.DataFrame, checks: list[_Check]) -> pl.DataFrame:
     row: building a struct per row and check, then dropping nulls, is ~30x slower.
     """
     parts = [
-        typed.lazy().filter(check.bad.fill_null(False)).select(
-            INDEX_COL, pl.lit(order, dtype=pl.Int32).alias("__check__"),
+        typed.lazy()
+        .filter(check.bad.fill_null(False))
+        .select(
+            INDEX_COL,
+            pl.lit(order, dtype=pl.Int32).alias("__check__"),
             pl.lit(check.header).alias("column"),
             (pl.lit(check.message) if isinstance(check.message, str) else check.message).alias("message"),
         )
         for order, check in enumerate(checks)
     ]
     grouped = (
-        pl.concat(parts).sort(INDEX_COL, "__check__")
+        pl.concat(parts)
+        .sort(INDEX_COL, "__check__")
         .group_by(INDEX_COL, maintain_order=True)
         .agg(pl.struct("column", "message").alias(ERRORS_COL))
         .collect()
@@ -110,7 +120,9 @@ def _field_definitions(mapping: ImportMapping, fields: Mapping[str, FieldDefinit
         key = spec.get("key")
         if key and key not in definitions:
             definitions[key] = FieldDefinition(
-                key=key, label=spec.get("label") or header, type=spec.get("type") or "text",
+                key=key,
+                label=spec.get("label") or header,
+                type=spec.get("type") or "text",
                 options=list(spec.get("options") or []),
             )
     return definitions
@@ -196,9 +208,13 @@ def _replace_values(expr: pl.Expr, resolved: dict[str, str | None]) -> pl.Expr:
 
 def _choice_message(definition: FieldDefinition, bad: pl.Expr) -> pl.Expr:
     options = ", ".join(definition.options or []) or "(this field has no choices yet)"
-    return pl.concat_str([
-        pl.lit("'"), bad, pl.lit(f"' is not one of the choices for {definition.label}: {shorten(options, 200)}"),
-    ])
+    return pl.concat_str(
+        [
+            pl.lit("'"),
+            bad,
+            pl.lit(f"' is not one of the choices for {definition.label}: {shorten(options, 200)}"),
+        ]
+    )
 
 
 def validate_rows(
@@ -248,23 +264,34 @@ def validate_rows(
             definition = definitions[target]
             value, error = _field_value(header, source, raw, raw_names[header], definition, mapping, default_region)
             values.append(value.alias(target))
-            errors.append(error if error is not None else _error(
-                header, present & pl.col(target).is_null(),
-                invalid_message_expr(definition.type, source, region=default_region),
-            ))
+            errors.append(
+                error
+                if error is not None
+                else _error(
+                    header,
+                    present & pl.col(target).is_null(),
+                    invalid_message_expr(definition.type, source, region=default_region),
+                )
+            )
             limit = _TEXT_LIMITS.get(target) if definition.is_system else None
             if limit and FIELD_DTYPES.get(definition.type) == pl.Utf8():
-                errors.append(_error(
-                    header, pl.col(target).str.len_chars() > limit,
-                    f"The value is longer than {limit} characters (the most {definition.label} can hold)",
-                ))
+                errors.append(
+                    _error(
+                        header,
+                        pl.col(target).str.len_chars() > limit,
+                        f"The value is longer than {limit} characters (the most {definition.label} can hold)",
+                    )
+                )
 
     id_headers = [h for h, t in targets.items() if identity_kind_of(t) in identifiers]
     has_identifier = pl.any_horizontal([pl.col(IDENTITY_PREFIX + k).is_not_null() for k in identifiers])
-    errors.append(_error(
-        ", ".join(id_headers), ~has_identifier,
-        "No identifier: fill in at least one of " + ", ".join(f"'{h}'" for h in id_headers),
-    ))
+    errors.append(
+        _error(
+            ", ".join(id_headers),
+            ~has_identifier,
+            "No identifier: fill in at least one of " + ", ".join(f"'{h}'" for h in id_headers),
+        )
+    )
 
     typed = raw.with_columns(values).with_row_index(INDEX_COL)
     result = _collect_errors(typed, errors).with_columns((pl.col(ERRORS_COL).list.len() == 0).alias(VALID_COL))
@@ -291,13 +318,11 @@ def _field_value(
     if field_type == "multiple_choice":
         items = source.str.replace_all(MULTI_SEPARATORS, "\x1f").str.split("\x1f")
         items = items.list.eval(pl.element().str.strip_chars().filter(pl.element().str.len_chars() > 0))
-        distinct = (
-            raw.select(items.alias("i")).get_column("i").explode().drop_nulls().unique().to_list()
-        )
+        distinct = raw.select(items.alias("i")).get_column("i").explode().drop_nulls().unique().to_list()
         resolved, unmatched = _choice_lookup(distinct, definition, value_map)
-        mapped = items.list.eval(
-            _replace_values(pl.element(), resolved)
-        ).list.drop_nulls().list.unique(maintain_order=True)
+        mapped = (
+            items.list.eval(_replace_values(pl.element(), resolved)).list.drop_nulls().list.unique(maintain_order=True)
+        )
         bad = items.list.eval(pl.element().filter(pl.element().is_in(_texts(unmatched))))
         value = pl.when(mapped.list.len() > 0).then(mapped)
         return value, _error(header, bad.list.len() > 0, _choice_message(definition, bad.list.join("', '")))
@@ -308,12 +333,7 @@ def _field_value(
 
 def error_rows(validated: pl.DataFrame) -> pl.DataFrame:
     """The invalid rows' numbers and errors (for reports and the CLI's "errors" list)."""
-    return (
-        validated.filter(~pl.col(VALID_COL))
-        .select(ROW_COL, ERRORS_COL)
-        .explode(ERRORS_COL)
-        .unnest(ERRORS_COL)
-    )
+    return validated.filter(~pl.col(VALID_COL)).select(ROW_COL, ERRORS_COL).explode(ERRORS_COL).unnest(ERRORS_COL)
 
 
 def summary(validated: pl.DataFrame) -> dict[str, Any]:

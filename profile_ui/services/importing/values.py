@@ -17,20 +17,58 @@ from .read import SheetData
 
 # Each group is one meaning; a raw value in a group maps to the option in the same group.
 # Written folded (fold_text: lower-case, no accents, đ -> d).
-VALUE_SYNONYMS: tuple[frozenset[str], ...] = tuple(frozenset(group) for group in (
-    {"male", "m", "man", "men", "nam", "trai", "boy", "mr", "homme", "masculin", "hombre",
-     "masculino", "mannlich", "maennlich", "herr", "男", "男性"},
-    {"female", "f", "woman", "women", "nu", "gai", "girl", "mrs", "ms", "miss", "femme", "feminin",
-     "mujer", "femenino", "weiblich", "frau", "女", "女性"},
-    {"other", "o", "khac", "autre", "otro", "andere", "divers", "其他", "其它"},
-    {"yes", "y", "true", "co", "dung", "oui", "si", "ja", "是"},
-    {"no", "n", "false", "khong", "sai", "non", "nein", "否"},
-    {"bronze", "dong", "bronce", "铜", "铜牌"},
-    {"silver", "bac", "argent", "plata", "silber", "银", "银牌"},
-    {"gold", "vang", "or", "oro", "金", "金牌"},
-    {"platinum", "bach kim", "platine", "platino", "platin", "白金", "铂金"},
-    {"diamond", "kim cuong", "diamant", "diamante", "钻石"},
-))
+VALUE_SYNONYMS: tuple[frozenset[str], ...] = tuple(
+    frozenset(group)
+    for group in (
+        {
+            "male",
+            "m",
+            "man",
+            "men",
+            "nam",
+            "trai",
+            "boy",
+            "mr",
+            "homme",
+            "masculin",
+            "hombre",
+            "masculino",
+            "mannlich",
+            "maennlich",
+            "herr",
+            "男",
+            "男性",
+        },
+        {
+            "female",
+            "f",
+            "woman",
+            "women",
+            "nu",
+            "gai",
+            "girl",
+            "mrs",
+            "ms",
+            "miss",
+            "femme",
+            "feminin",
+            "mujer",
+            "femenino",
+            "weiblich",
+            "frau",
+            "女",
+            "女性",
+        },
+        {"other", "o", "khac", "autre", "otro", "andere", "divers", "其他", "其它"},
+        {"yes", "y", "true", "co", "dung", "oui", "si", "ja", "是"},
+        {"no", "n", "false", "khong", "sai", "non", "nein", "否"},
+        {"bronze", "dong", "bronce", "铜", "铜牌"},
+        {"silver", "bac", "argent", "plata", "silber", "银", "银牌"},
+        {"gold", "vang", "or", "oro", "金", "金牌"},
+        {"platinum", "bach kim", "platine", "platino", "platin", "白金", "铂金"},
+        {"diamond", "kim cuong", "diamant", "diamante", "钻石"},
+    )
+)
 _MIN_PREFIX = 2  # a one-letter prefix ("s") is a guess, not a match
 
 
@@ -56,10 +94,7 @@ def match_value(raw: str, options: list[str]) -> str | None:
             return hits[0]
     if len(folded) >= _MIN_PREFIX:
         # "plat" -> "Platinum"; "gold member" -> "Gold" (a whole word at the start)
-        hits = [
-            option for key, option in by_fold.items()
-            if key.startswith(folded) or folded.startswith(key + " ")
-        ]
+        hits = [option for key, option in by_fold.items() if key.startswith(folded) or folded.startswith(key + " ")]
         if len(hits) == 1:
             return hits[0]
     return None
@@ -88,9 +123,7 @@ def unmapped_values(raw_values: list[str], value_map: dict[str, str]) -> list[st
     return [raw for raw in raw_values if raw not in value_map]
 
 
-def distinct_values(
-    frame: pl.DataFrame, column: str, limit: int = 200, *, separators: str | None = None
-) -> list[str]:
+def distinct_values(frame: pl.DataFrame, column: str, limit: int = 200, *, separators: str | None = None) -> list[str]:
     """A column's distinct trimmed non-empty values, most frequent first (ties by value).
 
     `separators` (e.g. "|;") splits multiple-choice cells into their items first.
@@ -113,8 +146,7 @@ def file_summary(sheet_data: SheetData, limit: int = 200) -> dict[str, Any]:
     """What the mapping step shows of a file: its headers, row count, three samples and the
     distinct values of each column (small: the page keeps it server-side)."""
     frame = sheet_data.frame
-    summary: dict[str, Any] = {"headers": list(sheet_data.headers), "samples": {}, "distinct": {},
-                               "rows": frame.height}
+    summary: dict[str, Any] = {"headers": list(sheet_data.headers), "samples": {}, "distinct": {}, "rows": frame.height}
     for header in sheet_data.headers:
         summary["samples"][header] = frame.get_column(header).drop_nulls().head(3).to_list()
         summary["distinct"][header] = distinct_values(frame, header, limit=limit, separators="|;")

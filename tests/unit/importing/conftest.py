@@ -51,8 +51,7 @@ WORKBOOK_RELS = (
 def sheet_xml(rows_xml: str, *, dimension: str | None = None, prolog: str = "") -> str:
     """A worksheet part around `<row>` elements (cells written by hand)."""
     dim = f'<dimension ref="{dimension}"/>' if dimension else ""
-    return (XML_HEAD + prolog + f'<worksheet xmlns="{MAIN_NS}">{dim}<sheetData>{rows_xml}'
-            "</sheetData></worksheet>")
+    return XML_HEAD + prolog + f'<worksheet xmlns="{MAIN_NS}">{dim}<sheetData>{rows_xml}</sheetData></worksheet>'
 
 
 def text_cell(ref: str, text: str) -> str:
@@ -74,10 +73,34 @@ def write_zip(path: Path, members: Sequence[tuple[str, bytes, int, int]]) -> Pat
     for name, data, crc, size in members:
         encoded = name.encode()
         offset = len(local)
-        local += struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0x21, crc, len(data), size,
-                             len(encoded), 0) + encoded + data
-        central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 8, 0, 0x21, crc, len(data),
-                               size, len(encoded), 0, 0, 0, 0, 0, offset) + encoded
+        local += (
+            struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0x21, crc, len(data), size, len(encoded), 0)
+            + encoded
+            + data
+        )
+        central += (
+            struct.pack(
+                "<IHHHHHHIIIHHHHHII",
+                0x02014B50,
+                20,
+                20,
+                0,
+                8,
+                0,
+                0x21,
+                crc,
+                len(data),
+                size,
+                len(encoded),
+                0,
+                0,
+                0,
+                0,
+                0,
+                offset,
+            )
+            + encoded
+        )
     end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(members), len(members), len(central), len(local), 0)
     path.write_bytes(bytes(local) + bytes(central) + end)
     return path
@@ -88,10 +111,20 @@ def zip_member(name: str, text: str | bytes) -> tuple[str, bytes, int, int]:
     return name, _deflate(data), zlib.crc32(data), len(data)
 
 
-def package_members(sheet: str, *, workbook: str = WORKBOOK, extra: dict[str, str] | None = None,
-                    ) -> list[tuple[str, bytes, int, int]]:
-    parts = {"[Content_Types].xml": CONTENT_TYPES, "_rels/.rels": ROOT_RELS, "xl/workbook.xml": workbook,
-             "xl/_rels/workbook.xml.rels": WORKBOOK_RELS, "xl/worksheets/sheet1.xml": sheet, **(extra or {})}
+def package_members(
+    sheet: str,
+    *,
+    workbook: str = WORKBOOK,
+    extra: dict[str, str] | None = None,
+) -> list[tuple[str, bytes, int, int]]:
+    parts = {
+        "[Content_Types].xml": CONTENT_TYPES,
+        "_rels/.rels": ROOT_RELS,
+        "xl/workbook.xml": workbook,
+        "xl/_rels/workbook.xml.rels": WORKBOOK_RELS,
+        "xl/worksheets/sheet1.xml": sheet,
+        **(extra or {}),
+    }
     return [zip_member(name, text) for name, text in parts.items()]
 
 
@@ -104,11 +137,18 @@ def make_xlsx(tmp_path: Path) -> Callable[..., Path]:
     ("number", 45000) -> a number that is not a date.
     """
 
-    def build(name: str, sheets: dict[str, list[list[Any]]], *, hidden: Sequence[str] = (),
-              start_row: int = 0, start_col: int = 0) -> Path:
+    def build(
+        name: str,
+        sheets: dict[str, list[list[Any]]],
+        *,
+        hidden: Sequence[str] = (),
+        start_row: int = 0,
+        start_col: int = 0,
+    ) -> Path:
         path = tmp_path / name
-        workbook = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False, "strings_to_formulas": False,
-                                                   "strings_to_urls": False})
+        workbook = xlsxwriter.Workbook(
+            str(path), {"strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False}
+        )
         date_format = workbook.add_format({"num_format": "yyyy-mm-dd"})
         datetime_format = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
         for sheet_name, rows in sheets.items():
@@ -165,8 +205,13 @@ def make_zip_bomb(tmp_path: Path) -> Callable[..., Path]:
         crc = zlib.crc32(tail, crc)
         opener = zlib.compressobj(9, zlib.DEFLATED, -15)
         closer = zlib.compressobj(9, zlib.DEFLATED, -15)
-        data = (opener.compress(head) + opener.flush(zlib.Z_FULL_FLUSH)
-                + repeated * megabytes + closer.compress(tail) + closer.flush())
+        data = (
+            opener.compress(head)
+            + opener.flush(zlib.Z_FULL_FLUSH)
+            + repeated * megabytes
+            + closer.compress(tail)
+            + closer.flush()
+        )
         members = [m for m in package_members(sheet_xml("")) if m[0] != "xl/worksheets/sheet1.xml"]
         members.append(("xl/worksheets/sheet1.xml", data, crc, len(head) + megabytes * len(block) + len(tail)))
         return write_zip(tmp_path / name, members)

@@ -16,34 +16,76 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from profile_ui.models import (
-    AttributeProvenance, FieldDefinition, Identity, ImportJob, Profile, ProfileTag, SyncRule, Tag,
-    TagGroup, utcnow, with_folded_name,
+    AttributeProvenance,
+    FieldDefinition,
+    Identity,
+    ImportJob,
+    Profile,
+    ProfileTag,
+    SyncRule,
+    Tag,
+    TagGroup,
+    utcnow,
+    with_folded_name,
 )
 from profile_ui.services.importing import (
-    ERRORS_COL, IDENTITY_PREFIX, ROW_COL, TAGS_TARGET, VALID_COL, ImportMapping, ImportOptions,
+    ERRORS_COL,
+    IDENTITY_PREFIX,
+    ROW_COL,
+    TAGS_TARGET,
+    VALID_COL,
+    ImportMapping,
+    ImportOptions,
 )
 from profile_ui.services.importing.apply import apply_import, plan_import
 from profile_ui.services.permissions import BUILTIN_ROLES, Actor
 
 IDENTITY_KEYS = ("email", "phone", "user_id", "loyalty_id")
 DTYPES: dict[str, pl.DataType] = {
-    "full_name": pl.Utf8, "gender": pl.Utf8, "city": pl.Utf8, "member_level": pl.Utf8,
-    "birthday": pl.Date, "registered_at": pl.Datetime("us", "UTC"),
-    "score": pl.Float64, "vip": pl.Boolean, "note": pl.Utf8, "interests": pl.List(pl.Utf8),
+    "full_name": pl.Utf8,
+    "gender": pl.Utf8,
+    "city": pl.Utf8,
+    "member_level": pl.Utf8,
+    "birthday": pl.Date,
+    "registered_at": pl.Datetime("us", "UTC"),
+    "score": pl.Float64,
+    "vip": pl.Boolean,
+    "note": pl.Utf8,
+    "interests": pl.List(pl.Utf8),
     "since": pl.Date,
 }
-CUSTOM_FIELDS = [("score", "Score", "number"), ("vip", "VIP", "boolean"), ("note", "Note", "text"),
-                 ("interests", "Interests", "multiple_choice"), ("since", "Customer since", "date")]
-HEADERS = {"full_name": "Full Name", "gender": "Gender", "city": "City", "member_level": "Level",
-           "birthday": "DOB", "registered_at": "Registered", "score": "Score", "vip": "VIP",
-           "note": "Note", "interests": "Interests", "since": "Since",
-           "identity:email": "Email", "identity:phone": "Phone", "identity:user_id": "User ID",
-           "identity:loyalty_id": "Loyalty", TAGS_TARGET: "Tags"}
+CUSTOM_FIELDS = [
+    ("score", "Score", "number"),
+    ("vip", "VIP", "boolean"),
+    ("note", "Note", "text"),
+    ("interests", "Interests", "multiple_choice"),
+    ("since", "Customer since", "date"),
+]
+HEADERS = {
+    "full_name": "Full Name",
+    "gender": "Gender",
+    "city": "City",
+    "member_level": "Level",
+    "birthday": "DOB",
+    "registered_at": "Registered",
+    "score": "Score",
+    "vip": "VIP",
+    "note": "Note",
+    "interests": "Interests",
+    "since": "Since",
+    "identity:email": "Email",
+    "identity:phone": "Phone",
+    "identity:user_id": "User ID",
+    "identity:loyalty_id": "Loyalty",
+    TAGS_TARGET: "Tags",
+}
 
-MARKETER = Actor(user_id=None, email="marketer@example.com", role="marketer",
-                 permissions=frozenset(BUILTIN_ROLES["marketer"][1]))
-VIEWER = Actor(user_id=None, email="viewer@example.com", role="viewer",
-               permissions=frozenset(BUILTIN_ROLES["viewer"][1]))
+MARKETER = Actor(
+    user_id=None, email="marketer@example.com", role="marketer", permissions=frozenset(BUILTIN_ROLES["marketer"][1])
+)
+VIEWER = Actor(
+    user_id=None, email="viewer@example.com", role="viewer", permissions=frozenset(BUILTIN_ROLES["viewer"][1])
+)
 
 
 def validated(rows: list[dict[str, Any]], *, columns: list[str] | None = None) -> pl.DataFrame:
@@ -70,14 +112,14 @@ def validated(rows: list[dict[str, Any]], *, columns: list[str] | None = None) -
     errors = [[{"column": c, "message": m} for c, m in r.get("errors", [])] for r in rows]
     data[ERRORS_COL] = pl.Series(errors, dtype=pl.List(pl.Struct({"column": pl.Utf8, "message": pl.Utf8})))
     frame = pl.DataFrame(data)
-    has_identity = pl.any_horizontal([pl.col(c).is_not_null() for c in frame.columns
-                                      if c.startswith(IDENTITY_PREFIX)] or [pl.lit(False)])
+    has_identity = pl.any_horizontal(
+        [pl.col(c).is_not_null() for c in frame.columns if c.startswith(IDENTITY_PREFIX)] or [pl.lit(False)]
+    )
     return frame.with_columns(((pl.col(ERRORS_COL).list.len() == 0) & has_identity).alias(VALID_COL))
 
 
 def mapping_for(frame: pl.DataFrame, identifiers: list[str] | None = None) -> ImportMapping:
-    columns = {HEADERS.get(c, c): c for c in frame.columns
-               if c not in (ROW_COL, ERRORS_COL, VALID_COL)}
+    columns = {HEADERS.get(c, c): c for c in frame.columns if c not in (ROW_COL, ERRORS_COL, VALID_COL)}
     return ImportMapping(columns=columns, identifiers=identifiers or [])
 
 
@@ -98,30 +140,53 @@ def seed_profiles(session: Session, people: list[dict[str, Any]]) -> list[int]:
     system = ("full_name", "gender", "birthday", "city", "member_level", "registered_at")
     start = (session.execute(sa.select(sa.func.max(Profile.id))).scalar() or 0) + 1
     ids = list(range(start, start + len(people)))
-    session.execute(sa.insert(Profile), [
-        {"id": pid, **with_folded_name({k: p.get(k) for k in system}), "status": p.get("status", "active"),
-         "attributes": p.get("attributes", {}), "created_at": now, "updated_at": now,
-         "initial_source": "seed"}
-        for pid, p in zip(ids, people)])
+    session.execute(
+        sa.insert(Profile),
+        [
+            {
+                "id": pid,
+                **with_folded_name({k: p.get(k) for k in system}),
+                "status": p.get("status", "active"),
+                "attributes": p.get("attributes", {}),
+                "created_at": now,
+                "updated_at": now,
+                "initial_source": "seed",
+            }
+            for pid, p in zip(ids, people)
+        ],
+    )
     identities = []
     for pid, p in zip(ids, people):
         for kind in IDENTITY_KEYS:
             values = p.get(kind)
-            for value in ([values] if isinstance(values, str) else values or []):
-                identities.append({"profile_id": pid, "kind": kind, "value": value, "source_type": "seed",
-                                   "first_seen_at": now, "last_seen_at": now, "is_encrypted": False})
+            for value in [values] if isinstance(values, str) else values or []:
+                identities.append(
+                    {
+                        "profile_id": pid,
+                        "kind": kind,
+                        "value": value,
+                        "source_type": "seed",
+                        "first_seen_at": now,
+                        "last_seen_at": now,
+                        "is_encrypted": False,
+                    }
+                )
     if identities:
         session.execute(sa.insert(Identity), identities)
     if session.bind.dialect.name == "postgresql":
-        session.execute(sa.text("SELECT setval(pg_get_serial_sequence('profiles', 'id'), "
-                                "(SELECT max(id) FROM profiles))"))
+        session.execute(
+            sa.text("SELECT setval(pg_get_serial_sequence('profiles', 'id'), (SELECT max(id) FROM profiles))")
+        )
     session.flush()
     return ids
 
 
 def lock_field(session: Session, profile_id: int, field_key: str) -> None:
-    session.execute(sa.insert(AttributeProvenance).values(
-        profile_id=profile_id, field_key=field_key, source_type="manual", set_at=utcnow(), locked=True))
+    session.execute(
+        sa.insert(AttributeProvenance).values(
+            profile_id=profile_id, field_key=field_key, source_type="manual", set_at=utcnow(), locked=True
+        )
+    )
 
 
 def make_tag(session: Session, group: str, name: str, kind: str = "text") -> int:
@@ -136,16 +201,37 @@ def make_tag(session: Session, group: str, name: str, kind: str = "text") -> int
     return tag.id
 
 
-def give_tag(session: Session, profile_id: int, tag_id: int, *, value: str = "", source: str = "manual",
-             policy: str | None = None) -> None:
-    session.execute(sa.insert(ProfileTag).values(
-        profile_id=profile_id, tag_id=tag_id, value=value, source=source, policy=policy, created_at=utcnow()))
+def give_tag(
+    session: Session,
+    profile_id: int,
+    tag_id: int,
+    *,
+    value: str = "",
+    source: str = "manual",
+    policy: str | None = None,
+) -> None:
+    session.execute(
+        sa.insert(ProfileTag).values(
+            profile_id=profile_id, tag_id=tag_id, value=value, source=source, policy=policy, created_at=utcnow()
+        )
+    )
 
 
-def rule(session: Session, kinds: list[str], *, auto_merge: bool = False, default_policy: str = "overwrite",
-         field_policies: dict[str, str] | None = None) -> SyncRule:
-    sync = SyncRule(name=f"rule-{uuid.uuid4().hex[:8]}", identifier_kinds=kinds, auto_merge=auto_merge,
-                    default_policy=default_policy, field_policies=field_policies or {})
+def rule(
+    session: Session,
+    kinds: list[str],
+    *,
+    auto_merge: bool = False,
+    default_policy: str = "overwrite",
+    field_policies: dict[str, str] | None = None,
+) -> SyncRule:
+    sync = SyncRule(
+        name=f"rule-{uuid.uuid4().hex[:8]}",
+        identifier_kinds=kinds,
+        auto_merge=auto_merge,
+        default_policy=default_policy,
+        field_policies=field_policies or {},
+    )
     session.add(sync)
     session.flush()
     return sync
@@ -158,20 +244,48 @@ def new_job(session: Session, file_name: str = "people.xlsx", kind: str = "profi
     return job
 
 
-def dry_run(session: Session, frame: pl.DataFrame, *, sync: SyncRule, options: ImportOptions | None = None,
-            identifiers: list[str] | None = None, actor: Actor = MARKETER):
-    return plan_import(session=session, actor=actor, frame=frame, mapping=mapping_for(frame, identifiers),
-                       options=options or ImportOptions(), sync_rule=sync, file_name="people.xlsx")
+def dry_run(
+    session: Session,
+    frame: pl.DataFrame,
+    *,
+    sync: SyncRule,
+    options: ImportOptions | None = None,
+    identifiers: list[str] | None = None,
+    actor: Actor = MARKETER,
+):
+    return plan_import(
+        session=session,
+        actor=actor,
+        frame=frame,
+        mapping=mapping_for(frame, identifiers),
+        options=options or ImportOptions(),
+        sync_rule=sync,
+        file_name="people.xlsx",
+    )
 
 
-def run_import(session: Session, frame: pl.DataFrame, *, sync: SyncRule, options: ImportOptions | None = None,
-               identifiers: list[str] | None = None, actor: Actor = MARKETER, complete: bool = True,
-               file_name: str = "people.xlsx"):
+def run_import(
+    session: Session,
+    frame: pl.DataFrame,
+    *,
+    sync: SyncRule,
+    options: ImportOptions | None = None,
+    identifiers: list[str] | None = None,
+    actor: Actor = MARKETER,
+    complete: bool = True,
+    file_name: str = "people.xlsx",
+):
     """Apply a frame as a job would: one transaction, committed; returns (job, plan)."""
     job = new_job(session, file_name)
-    plan = apply_import(session=session, actor=actor, job=job, frame=frame,
-                        mapping=mapping_for(frame, identifiers), options=options or ImportOptions(),
-                        sync_rule=sync)
+    plan = apply_import(
+        session=session,
+        actor=actor,
+        job=job,
+        frame=frame,
+        mapping=mapping_for(frame, identifiers),
+        options=options or ImportOptions(),
+        sync_rule=sync,
+    )
     if complete:
         job.status = "completed"
         job.finished_at = utcnow()
@@ -190,8 +304,7 @@ def profile(session: Session, profile_id: int) -> Profile:
 
 
 def identities_of(session: Session, profile_id: int) -> set[tuple[str, str]]:
-    return set(session.execute(sa.select(Identity.kind, Identity.value)
-                               .where(Identity.profile_id == profile_id)).all())
+    return set(session.execute(sa.select(Identity.kind, Identity.value).where(Identity.profile_id == profile_id)).all())
 
 
 def d(text: str) -> date:

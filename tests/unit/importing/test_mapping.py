@@ -10,21 +10,27 @@ from profile_ui.models import AuditEvent, FieldDefinition, IdentityKind
 from profile_ui.services.bootstrap import IDENTITY_KINDS, SYSTEM_FIELDS
 from profile_ui.services.importing import ImportMapping
 from profile_ui.services.importing.mapping import (
-    create_custom_fields, find_mapping_template, guess_field_type, headers_signature, infer_identifiers,
-    mapping_from_template, propose_new_field, save_mapping_template, slugify_key, suggest_mapping,
+    create_custom_fields,
+    find_mapping_template,
+    guess_field_type,
+    headers_signature,
+    infer_identifiers,
+    mapping_from_template,
+    propose_new_field,
+    save_mapping_template,
+    slugify_key,
+    suggest_mapping,
     suggested_mapping,
 )
 from profile_ui.services.permissions import BUILTIN_ROLES, Actor, PermissionDenied
 
 
 def _actor(role: str) -> Actor:
-    return Actor(user_id=None, email=f"{role}@example.com", role=role,
-                 permissions=frozenset(BUILTIN_ROLES[role][1]))
+    return Actor(user_id=None, email=f"{role}@example.com", role=role, permissions=frozenset(BUILTIN_ROLES[role][1]))
 
 
 MARKETER, VIEWER = _actor("marketer"), _actor("viewer")
-FIELDS = [FieldDefinition(key=k, label=label, type=t, options=o, is_system=True)
-          for k, label, t, o, _ in SYSTEM_FIELDS]
+FIELDS = [FieldDefinition(key=k, label=label, type=t, options=o, is_system=True) for k, label, t, o, _ in SYSTEM_FIELDS]
 KINDS = [IdentityKind(key=k, label=label, is_builtin=True) for k, label in IDENTITY_KINDS]
 
 
@@ -35,21 +41,36 @@ def suggest(*headers: str, fields=FIELDS, kinds=KINDS):
 # ---------------------------------------------------------------- the rules, in order
 
 
-@pytest.mark.parametrize(("header", "target"), [
-    ("full_name", "full_name"), ("Full name", "full_name"), ("Birthday", "birthday"),
-    ("Email", "identity:email"), ("user_id", "identity:user_id"), ("Phone", "identity:phone"),
-    ("tags", "tags"),
-])
+@pytest.mark.parametrize(
+    ("header", "target"),
+    [
+        ("full_name", "full_name"),
+        ("Full name", "full_name"),
+        ("Birthday", "birthday"),
+        ("Email", "identity:email"),
+        ("user_id", "identity:user_id"),
+        ("Phone", "identity:phone"),
+        ("tags", "tags"),
+    ],
+)
 def test_exact_key_or_label(header, target):
     s = suggest(header)[header]
     assert (s.target, s.method, s.confidence) == (target, "exact", 1.0)
 
 
-@pytest.mark.parametrize(("header", "target"), [
-    ("FULL NAME", "full_name"), ("  full   name ", "full_name"), ("Full-Name", "full_name"),
-    ("BIRTHDAY", "birthday"), ("Member_Level", "member_level"), ("USER ID", "identity:user_id"),
-    ("e-mail", "identity:email"), ("Registration Time!", "registered_at"),
-])
+@pytest.mark.parametrize(
+    ("header", "target"),
+    [
+        ("FULL NAME", "full_name"),
+        ("  full   name ", "full_name"),
+        ("Full-Name", "full_name"),
+        ("BIRTHDAY", "birthday"),
+        ("Member_Level", "member_level"),
+        ("USER ID", "identity:user_id"),
+        ("e-mail", "identity:email"),
+        ("Registration Time!", "registered_at"),
+    ],
+)
 def test_normalized_case_spaces_punctuation(header, target):
     s = suggest(header)[header]
     assert (s.target, s.method) == (target, "normalized")
@@ -57,8 +78,11 @@ def test_normalized_case_spaces_punctuation(header, target):
 
 
 def test_normalized_ignores_diacritics_including_vietnamese_d():
-    fields = [*FIELDS, FieldDefinition(key="dia_chi", label="Địa chỉ"),
-              FieldDefinition(key="so_thich", label="Sở thích")]
+    fields = [
+        *FIELDS,
+        FieldDefinition(key="dia_chi", label="Địa chỉ"),
+        FieldDefinition(key="so_thich", label="Sở thích"),
+    ]
     got = suggest("DIA CHI", "so thich", "Địa Chỉ ", fields=fields)
     assert got["DIA CHI"].target == "dia_chi" and got["DIA CHI"].method == "normalized"
     assert got["so thich"].target == "so_thich"
@@ -66,10 +90,30 @@ def test_normalized_ignores_diacritics_including_vietnamese_d():
 
 
 SYNONYM_FAMILIES = {
-    "identity:email": ["E-mail Address", "Mail", "Email address", "Địa chỉ email", "Courriel",
-                       "Correo electrónico", "E-Mail-Adresse", "邮箱"],
-    "identity:phone": ["Mobile", "Phone 1", "Phone number", "Cell", "SĐT", "Số điện thoại", "sdt",
-                       "Điện thoại", "Téléphone", "Teléfono", "Handy", "手机号"],
+    "identity:email": [
+        "E-mail Address",
+        "Mail",
+        "Email address",
+        "Địa chỉ email",
+        "Courriel",
+        "Correo electrónico",
+        "E-Mail-Adresse",
+        "邮箱",
+    ],
+    "identity:phone": [
+        "Mobile",
+        "Phone 1",
+        "Phone number",
+        "Cell",
+        "SĐT",
+        "Số điện thoại",
+        "sdt",
+        "Điện thoại",
+        "Téléphone",
+        "Teléfono",
+        "Handy",
+        "手机号",
+    ],
     "identity:user_id": ["Customer ID", "User-ID", "Mã khách hàng", "ID", "Kundennummer", "客户ID"],
     "full_name": ["Name", "Họ tên", "Họ và tên", "Tên khách hàng", "Nom complet", "Nombre", "姓名"],
     "gender": ["Giới tính", "Sex", "Sexe", "Geschlecht", "性别"],
@@ -81,9 +125,9 @@ SYNONYM_FAMILIES = {
 }
 
 
-@pytest.mark.parametrize(("header", "target"), [
-    (header, target) for target, headers in SYNONYM_FAMILIES.items() for header in headers
-])
+@pytest.mark.parametrize(
+    ("header", "target"), [(header, target) for target, headers in SYNONYM_FAMILIES.items() for header in headers]
+)
 def test_synonyms_in_several_languages(header, target):
     s = suggest(header)[header]
     assert s.target == target
@@ -98,19 +142,36 @@ def test_synonym_with_a_number_counts_a_little_less():
     assert got["Email 3"].target == "identity:email"
 
 
-@pytest.mark.parametrize(("header", "target"), [
-    ("Emial Adress", "identity:email"), ("Custmer ID", "identity:user_id"), ("Birthdy", "birthday"),
-    ("Phone numbr", "identity:phone"), ("Membr level", "member_level"),
-])
+@pytest.mark.parametrize(
+    ("header", "target"),
+    [
+        ("Emial Adress", "identity:email"),
+        ("Custmer ID", "identity:user_id"),
+        ("Birthdy", "birthday"),
+        ("Phone numbr", "identity:phone"),
+        ("Membr level", "member_level"),
+    ],
+)
 def test_fuzzy_catches_typos_with_lower_confidence(header, target):
     s = suggest(header)[header]
     assert (s.target, s.method) == (target, "fuzzy")
     assert 0.6 <= s.confidence <= 0.8
 
 
-@pytest.mark.parametrize("header", [
-    "First name", "Last name", "Surname", "Notes", "Favourite colour", "Cty", "", "   ", "Country",
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "First name",
+        "Last name",
+        "Surname",
+        "Notes",
+        "Favourite colour",
+        "Cty",
+        "",
+        "   ",
+        "Country",
+    ],
+)
 def test_unrelated_columns_stay_unmapped(header):
     s = suggest(header)[header]
     assert (s.target, s.confidence, s.method) == (None, 0.0, None)
@@ -130,8 +191,7 @@ def test_suggestions_keep_header_order_and_become_a_mapping():
     headers = ["Notes", "SĐT", "Họ tên"]
     suggestions = suggest_mapping(headers, fields=FIELDS, identity_kinds=KINDS)
     assert [s.column for s in suggestions] == headers
-    assert suggested_mapping(suggestions).columns == {"Notes": None, "SĐT": "identity:phone",
-                                                      "Họ tên": "full_name"}
+    assert suggested_mapping(suggestions).columns == {"Notes": None, "SĐT": "identity:phone", "Họ tên": "full_name"}
 
 
 def test_synonyms_only_for_targets_that_exist():
@@ -154,15 +214,15 @@ def test_custom_identity_kinds_and_custom_fields_match_by_label():
 
 
 def test_identifiers_inferred_in_the_sync_rule_order():
-    mapping = ImportMapping(columns={"Mobile": "identity:phone", "Mail": "identity:email",
-                                     "Zalo": "identity:zalo_id", "Name": "full_name"})
+    mapping = ImportMapping(
+        columns={"Mobile": "identity:phone", "Mail": "identity:email", "Zalo": "identity:zalo_id", "Name": "full_name"}
+    )
     assert infer_identifiers(mapping) == ["email", "phone", "zalo_id"]
     assert infer_identifiers(mapping, ["phone", "zalo_id", "email"]) == ["phone", "zalo_id", "email"]
 
 
 def test_identifiers_chosen_explicitly_are_kept():
-    mapping = ImportMapping(columns={"Mobile": "identity:phone", "Mail": "identity:email"},
-                            identifiers=["phone"])
+    mapping = ImportMapping(columns={"Mobile": "identity:phone", "Mail": "identity:email"}, identifiers=["phone"])
     assert infer_identifiers(mapping) == ["phone"]
 
 
@@ -177,25 +237,28 @@ def test_headers_signature_ignores_order_case_and_accents():
 
 def test_template_saved_and_found_by_signature(session):
     headers = ["E-mail", "SĐT", "Hạng"]
-    mapping = ImportMapping(columns={"E-mail": "identity:email", "SĐT": "identity:phone", "Hạng": None},
-                            values={"member_level": {"Vàng": "Gold"}}, identifiers=["email"])
-    first = save_mapping_template(session=session, actor=MARKETER, name="Shop export", kind="profiles",
-                                  headers=headers, mapping=mapping)
+    mapping = ImportMapping(
+        columns={"E-mail": "identity:email", "SĐT": "identity:phone", "Hạng": None},
+        values={"member_level": {"Vàng": "Gold"}},
+        identifiers=["email"],
+    )
+    first = save_mapping_template(
+        session=session, actor=MARKETER, name="Shop export", kind="profiles", headers=headers, mapping=mapping
+    )
     mapping.columns["Hạng"] = "member_level"
-    newest = save_mapping_template(session=session, actor=MARKETER, name="Shop export v2",
-                                   kind="profiles", headers=headers, mapping=mapping)
+    newest = save_mapping_template(
+        session=session, actor=MARKETER, name="Shop export v2", kind="profiles", headers=headers, mapping=mapping
+    )
     session.commit()
     assert first.id != newest.id
 
-    found = find_mapping_template(session=session, actor=MARKETER, kind="profiles",
-                                  headers=["hang", "sdt", "E-MAIL"])
+    found = find_mapping_template(session=session, actor=MARKETER, kind="profiles", headers=["hang", "sdt", "E-MAIL"])
     assert found is not None and found.name == "Shop export v2"
     again = mapping_from_template(found, ["hang", "sdt", "E-MAIL"])
     assert again.columns == {"E-MAIL": "identity:email", "sdt": "identity:phone", "hang": "member_level"}
     assert again.values == {"member_level": {"Vàng": "Gold"}} and again.identifiers == ["email"]
 
-    assert find_mapping_template(session=session, actor=MARKETER, kind="profiles",
-                                 headers=["E-mail", "SĐT"]) is None
+    assert find_mapping_template(session=session, actor=MARKETER, kind="profiles", headers=["E-mail", "SĐT"]) is None
     assert find_mapping_template(session=session, actor=MARKETER, kind="segments", headers=headers) is None
     actions = session.exec(select(AuditEvent.action)).all()
     assert actions.count("mapping_template.create") == 2
@@ -203,8 +266,14 @@ def test_template_saved_and_found_by_signature(session):
 
 def test_templates_need_import_permission(session):
     with pytest.raises(PermissionDenied):
-        save_mapping_template(session=session, actor=VIEWER, name="x", kind="profiles", headers=["a"],
-                              mapping=ImportMapping(columns={"a": None}))
+        save_mapping_template(
+            session=session,
+            actor=VIEWER,
+            name="x",
+            kind="profiles",
+            headers=["a"],
+            mapping=ImportMapping(columns={"a": None}),
+        )
     with pytest.raises(PermissionDenied):
         find_mapping_template(session=session, actor=VIEWER, kind="profiles", headers=["a"])
 
@@ -212,20 +281,30 @@ def test_templates_need_import_permission(session):
 # ---------------------------------------------------------------- new custom fields
 
 
-@pytest.mark.parametrize(("text", "key"), [
-    ("Sở thích (chính)", "so_thich_chinh"), ("Điểm tích luỹ", "diem_tich_luy"), ("2nd address", "f_2nd_address"),
-    ("会员", "field"), ("  Zip-Code ", "zip_code"),
-])
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("Sở thích (chính)", "so_thich_chinh"),
+        ("Điểm tích luỹ", "diem_tich_luy"),
+        ("2nd address", "f_2nd_address"),
+        ("会员", "field"),
+        ("  Zip-Code ", "zip_code"),
+    ],
+)
 def test_slugified_keys(text, key):
     assert slugify_key(text) == key
 
 
 def test_create_custom_fields_with_unique_keys_and_audit(session):
-    created = create_custom_fields(session=session, actor=MARKETER, new_fields={
-        "City": {"label": "City (shop)", "type": "text", "key": "city"},  # "city" is a system field
-        "Sở thích": {"label": "Sở thích", "type": "multiple_choice", "options": ["Sport", " Music ", ""]},
-        "Sở-thích": {"label": "Sở thích", "type": "text"},
-    })
+    created = create_custom_fields(
+        session=session,
+        actor=MARKETER,
+        new_fields={
+            "City": {"label": "City (shop)", "type": "text", "key": "city"},  # "city" is a system field
+            "Sở thích": {"label": "Sở thích", "type": "multiple_choice", "options": ["Sport", " Music ", ""]},
+            "Sở-thích": {"label": "Sở thích", "type": "text"},
+        },
+    )
     session.commit()
     assert created == {"City": "city_2", "Sở thích": "so_thich", "Sở-thích": "so_thich_2"}
     hobby = session.get(FieldDefinition, "so_thich")
@@ -241,15 +320,18 @@ def test_create_custom_fields_refuses_bad_type_and_viewers(session):
         create_custom_fields(session=session, actor=VIEWER, new_fields={"Fav": {"type": "text"}})
 
 
-@pytest.mark.parametrize(("values", "field_type"), [
-    (["a@b.com", "C@D.org", None], "email"),
-    (["0912345678", "+84 91 234 5678"], "phone"),
-    (["12/03/1990", "1990-01-02"], "date"),
-    (["1,234.5", "7", ""], "number"),
-    (["yes", "không", "x"], "boolean"),
-    (["hello", "12"], "text"),
-    ([None, ""], "text"),
-])
+@pytest.mark.parametrize(
+    ("values", "field_type"),
+    [
+        (["a@b.com", "C@D.org", None], "email"),
+        (["0912345678", "+84 91 234 5678"], "phone"),
+        (["12/03/1990", "1990-01-02"], "date"),
+        (["1,234.5", "7", ""], "number"),
+        (["yes", "không", "x"], "boolean"),
+        (["hello", "12"], "text"),
+        ([None, ""], "text"),
+    ],
+)
 def test_new_field_type_guessed_from_values(values, field_type):
     assert guess_field_type(pl.Series(values, dtype=pl.Utf8)) == field_type
 

@@ -18,19 +18,18 @@ from profile_ui.services.permissions import BUILTIN_ROLES, Actor, PermissionDeni
 
 from .frames import MARKETER, VIEWER, lock_field, seed_profiles
 
-ADMIN = Actor(user_id=None, email="admin@example.com", role="admin",
-              permissions=frozenset(BUILTIN_ROLES["admin"][1]))
+ADMIN = Actor(user_id=None, email="admin@example.com", role="admin", permissions=frozenset(BUILTIN_ROLES["admin"][1]))
 HEADERS = ["Email", "Full name", "City", "Status"]
-MAPPING = ImportMapping(columns={"Email": "identity:email", "Full name": "full_name", "City": "city",
-                                 "Status": None}, identifiers=["email"])
+MAPPING = ImportMapping(
+    columns={"Email": "identity:email", "Full name": "full_name", "City": "city", "Status": None}, identifiers=["email"]
+)
 
 
 @pytest.fixture
 def sent(monkeypatch):
     """E-mails the service sends (to, subject), instead of SMTP."""
     mails: list[tuple[str, str]] = []
-    monkeypatch.setattr(ms.notify, "send_email",
-                        lambda *, to, subject, body: mails.append((to, subject)) or True)
+    monkeypatch.setattr(ms.notify, "send_email", lambda *, to, subject, body: mails.append((to, subject)) or True)
     return mails
 
 
@@ -38,20 +37,22 @@ def sent(monkeypatch):
 def world(session):
     """A group with Ann (active, moves city), Bob and Cy (active, not in the files), Dee
     (deactivated), Eve (no membership) and Ivy (invited, not in the files)."""
-    ids = seed_profiles(session, [
-        {"full_name": "Ann", "email": "ann@x.com", "city": "Hanoi"},
-        {"full_name": "Bob", "email": "bob@x.com", "city": "Hue"},
-        {"full_name": "Cy", "email": "cy@x.com", "city": "Hue"},
-        {"full_name": "Dee", "email": "dee@x.com", "city": "Vinh"},
-        {"full_name": "Eve", "email": "eve@x.com", "city": "Vinh"},
-        {"full_name": "Ivy", "email": "ivy@x.com", "city": "Vinh"},
-    ])
+    ids = seed_profiles(
+        session,
+        [
+            {"full_name": "Ann", "email": "ann@x.com", "city": "Hanoi"},
+            {"full_name": "Bob", "email": "bob@x.com", "city": "Hue"},
+            {"full_name": "Cy", "email": "cy@x.com", "city": "Hue"},
+            {"full_name": "Dee", "email": "dee@x.com", "city": "Vinh"},
+            {"full_name": "Eve", "email": "eve@x.com", "city": "Vinh"},
+            {"full_name": "Ivy", "email": "ivy@x.com", "city": "Vinh"},
+        ],
+    )
     group = Group(name=f"Club {uuid.uuid4().hex[:6]}")
     session.add(group)
     session.flush()
     ann, bob, cy, dee, _eve, ivy = ids
-    for pid, state in ((ann, "active"), (bob, "active"), (cy, "active"), (dee, "deactivated"),
-                       (ivy, "invited")):
+    for pid, state in ((ann, "active"), (bob, "active"), (cy, "active"), (dee, "deactivated"), (ivy, "invited")):
         session.add(GroupMembership(group_id=group.id, profile_id=pid, state=state))
     session.commit()
     return dict(zip(("ann", "bob", "cy", "dee", "eve", "ivy"), ids)) | {"group": group.id}
@@ -61,17 +62,28 @@ def _job(session, tmp_path: Path, group_id: int, rows: list[list[str]], name: st
     path = tmp_path / f"{uuid.uuid4().hex[:6]}-{name}"
     with open(path, "w", newline="", encoding="utf-8") as out:
         csv.writer(out).writerows([HEADERS, *rows])
-    job = ImportJob(batch_id=str(uuid.uuid4()), kind="membership", group_id=group_id, file_name=name,
-                    stored_path=str(path), status="awaiting_confirmation", dry_run=True,
-                    mapping=MAPPING.to_json(), options={})
+    job = ImportJob(
+        batch_id=str(uuid.uuid4()),
+        kind="membership",
+        group_id=group_id,
+        file_name=name,
+        stored_path=str(path),
+        status="awaiting_confirmation",
+        dry_run=True,
+        mapping=MAPPING.to_json(),
+        options={},
+    )
     session.add(job)
     session.commit()
     return job.id
 
 
 def _state(session, group_id: int, profile_id: int) -> str | None:
-    return session.execute(select(GroupMembership.state).where(
-        GroupMembership.group_id == group_id, GroupMembership.profile_id == profile_id)).scalar()
+    return session.execute(
+        select(GroupMembership.state).where(
+            GroupMembership.group_id == group_id, GroupMembership.profile_id == profile_id
+        )
+    ).scalar()
 
 
 def _keys(review: dict, section: str, email: str) -> list[str]:
@@ -79,10 +91,10 @@ def _keys(review: dict, section: str, email: str) -> list[str]:
 
 
 FIRST_FILE = [
-    ["ann@x.com", "Ann", "Saigon", "active"],       # member, city differs -> update
-    ["dee@x.com", "Dee", "Vinh", "inactive"],       # deactivated, stays so
-    ["eve@x.com", "Eve", "Vinh", ""],               # profile, no membership -> invite
-    ["new@x.com", "Nguyen New", "Hue", "active"],   # no profile -> invite (created)
+    ["ann@x.com", "Ann", "Saigon", "active"],  # member, city differs -> update
+    ["dee@x.com", "Dee", "Vinh", "inactive"],  # deactivated, stays so
+    ["eve@x.com", "Eve", "Vinh", ""],  # profile, no membership -> invite
+    ["new@x.com", "Nguyen New", "Hue", "active"],  # no profile -> invite (created)
 ]
 
 
@@ -137,17 +149,26 @@ def test_invites_create_profiles_set_invited_and_send_mail(session, world, tmp_p
 def test_update_applies_approved_diffs_and_respects_locked_fields(session, world, tmp_path):
     lock_field(session, world["bob"], "city")
     session.commit()
-    job_id = _job(session, tmp_path, world["group"], [
-        ["ann@x.com", "Ann", "Saigon", "active"],
-        ["bob@x.com", "Bob B", "Da Lat", "active"],   # city locked: only the name changes
-        ["cy@x.com", "Cy", "Can Tho", "active"],      # not approved
-        ["ivy@x.com", "Ivy", "Vinh", "active"],
-    ])
+    job_id = _job(
+        session,
+        tmp_path,
+        world["group"],
+        [
+            ["ann@x.com", "Ann", "Saigon", "active"],
+            ["bob@x.com", "Bob B", "Da Lat", "active"],  # city locked: only the name changes
+            ["cy@x.com", "Cy", "Can Tho", "active"],  # not approved
+            ["ivy@x.com", "Ivy", "Vinh", "active"],
+        ],
+    )
     review = ms.prepare_review(session=session, actor=MARKETER, job_id=job_id)
     bob = next(i for i in review["update"] if i["profile_id"] == world["bob"])
     assert bob["diff"] == [["Full name", "Bob", "Bob B"]]
-    updated = ms.apply_updates(session=session, actor=MARKETER, job_id=job_id,
-                               keys=_keys(review, "update", "ann@x.com") + _keys(review, "update", "bob@x.com"))
+    updated = ms.apply_updates(
+        session=session,
+        actor=MARKETER,
+        job_id=job_id,
+        keys=_keys(review, "update", "ann@x.com") + _keys(review, "update", "bob@x.com"),
+    )
     session.commit()
     assert updated == 2
     assert session.get(Profile, world["ann"]).city == "Saigon"
@@ -166,15 +187,20 @@ def test_missing_members_deactivated_removed_deleted_then_reactivated(session, w
     key = {i["email"]: i["key"] for i in review["missing"]}
     # deleting needs profiles.delete (a marketer has not) and a reason
     with pytest.raises(PermissionDenied):
-        ms.resolve_missing(session=session, actor=MARKETER, job_id=job_id,
-                           choices={key["cy@x.com"]: "delete"}, reason="left")
+        ms.resolve_missing(
+            session=session, actor=MARKETER, job_id=job_id, choices={key["cy@x.com"]: "delete"}, reason="left"
+        )
     session.rollback()
     with pytest.raises(ms.MembershipError, match="reason"):
         ms.resolve_missing(session=session, actor=ADMIN, job_id=job_id, choices={key["cy@x.com"]: "delete"})
     session.rollback()
-    counts = ms.resolve_missing(session=session, actor=ADMIN, job_id=job_id, reason="Left the club",
-                                choices={key["bob@x.com"]: "deactivate", key["cy@x.com"]: "delete",
-                                         key["ivy@x.com"]: "remove"})
+    counts = ms.resolve_missing(
+        session=session,
+        actor=ADMIN,
+        job_id=job_id,
+        reason="Left the club",
+        choices={key["bob@x.com"]: "deactivate", key["cy@x.com"]: "delete", key["ivy@x.com"]: "remove"},
+    )
     session.commit()
     assert counts == {"deactivate": 1, "remove": 1, "delete": 1}
     assert _state(session, world["group"], world["bob"]) == "deactivated"
@@ -187,11 +213,17 @@ def test_missing_members_deactivated_removed_deleted_then_reactivated(session, w
 
     # a later file: Bob with Status active is reactivated (from the Update section); the
     # deleted Cy is no member to keep, and Dee (inactive in the first file) stays deactivated
-    second = _job(session, tmp_path, world["group"], [
-        ["bob@x.com", "Bob", "Hue", "active"],
-        ["ann@x.com", "Ann", "Hanoi", "active"],
-        ["dee@x.com", "Dee", "Vinh", ""],
-    ], name="members 2.csv")
+    second = _job(
+        session,
+        tmp_path,
+        world["group"],
+        [
+            ["bob@x.com", "Bob", "Hue", "active"],
+            ["ann@x.com", "Ann", "Hanoi", "active"],
+            ["dee@x.com", "Dee", "Vinh", ""],
+        ],
+        name="members 2.csv",
+    )
     review = ms.prepare_review(session=session, actor=MARKETER, job_id=second)
     [bob] = review["update"]
     assert bob["reactivate"] and bob["diff"] == [["Membership", "deactivated", "active"]]
@@ -203,12 +235,21 @@ def test_missing_members_deactivated_removed_deleted_then_reactivated(session, w
 
 
 def test_status_inactive_member_is_proposed_for_deactivation(session, world, tmp_path):
-    job_id = _job(session, tmp_path, world["group"], [
-        ["ann@x.com", "Ann", "Hanoi", "Inactive"], ["bob@x.com", "Bob", "Hue", "active"],
-        ["cy@x.com", "Cy", "Hue", "active"], ["ivy@x.com", "Ivy", "Vinh", "active"]])
+    job_id = _job(
+        session,
+        tmp_path,
+        world["group"],
+        [
+            ["ann@x.com", "Ann", "Hanoi", "Inactive"],
+            ["bob@x.com", "Bob", "Hue", "active"],
+            ["cy@x.com", "Cy", "Hue", "active"],
+            ["ivy@x.com", "Ivy", "Vinh", "active"],
+        ],
+    )
     review = ms.prepare_review(session=session, actor=MARKETER, job_id=job_id)
     assert [(i["profile_id"], i["reason"]) for i in review["missing"]] == [
-        (world["ann"], "Status in the file: inactive")]
+        (world["ann"], "Status in the file: inactive")
+    ]
 
 
 def test_refusals(session, world, tmp_path):
@@ -230,19 +271,29 @@ def test_refusals(session, world, tmp_path):
     session.flush()
     with pytest.raises(ms.MembershipError, match="not a membership file"):
         ms.prepare_review(session=session, actor=MARKETER, job_id=profiles_job.id)
-    assert session.execute(sa.select(sa.func.count()).select_from(ImportJob)
-                           .where(ImportJob.kind == "membership")).scalar() == 1
+    assert (
+        session.execute(
+            sa.select(sa.func.count()).select_from(ImportJob).where(ImportJob.kind == "membership")
+        ).scalar()
+        == 1
+    )
 
 
 def test_bulk_choices_and_exclusions(session, world, tmp_path, sent):
     job_id = _job(session, tmp_path, world["group"], FIRST_FILE)
     review = ms.prepare_review(session=session, actor=MARKETER, job_id=job_id)
-    result = ms.send_invites(session=session, actor=MARKETER, job_id=job_id, keys=None,
-                             exclude=_keys(review, "invite", "new@x.com"))
+    result = ms.send_invites(
+        session=session, actor=MARKETER, job_id=job_id, keys=None, exclude=_keys(review, "invite", "new@x.com")
+    )
     assert result.invited == 1
     key = {i["email"]: i["key"] for i in review["missing"]}
-    counts = ms.resolve_missing(session=session, actor=MARKETER, job_id=job_id, default_action="deactivate",
-                                choices={key["ivy@x.com"]: "remove", key["cy@x.com"]: ""})
+    counts = ms.resolve_missing(
+        session=session,
+        actor=MARKETER,
+        job_id=job_id,
+        default_action="deactivate",
+        choices={key["ivy@x.com"]: "remove", key["cy@x.com"]: ""},
+    )
     session.commit()
     assert counts == {"deactivate": 1, "remove": 1, "delete": 0}
     assert _state(session, world["group"], world["bob"]) == "deactivated"
@@ -260,10 +311,18 @@ def test_membership_jobs_are_reviewed_not_confirmed(session, world, tmp_path):
     item = import_jobs.ImportFile(file_name="m.csv", stored_path=path)
     for kwargs in ({"group_id": None, "dry_run": True}, {"group_id": world["group"], "dry_run": False}):
         with pytest.raises(import_jobs.ImportJobError, match="membership file"):
-            import_jobs.submit_import(session=session, actor=MARKETER, files=[item], kind="membership",
-                                      enqueue=False, **kwargs)
-    [job] = import_jobs.submit_import(session=session, actor=MARKETER, files=[item], kind="membership",
-                                      group_id=world["group"], dry_run=True, enqueue=False)
+            import_jobs.submit_import(
+                session=session, actor=MARKETER, files=[item], kind="membership", enqueue=False, **kwargs
+            )
+    [job] = import_jobs.submit_import(
+        session=session,
+        actor=MARKETER,
+        files=[item],
+        kind="membership",
+        group_id=world["group"],
+        dry_run=True,
+        enqueue=False,
+    )
     job.status = "awaiting_confirmation"
     session.add(job)
     session.flush()
@@ -274,5 +333,6 @@ def test_membership_jobs_are_reviewed_not_confirmed(session, world, tmp_path):
     assert import_jobs.list_imports(session=session, actor=MARKETER, kind="segments")[1] == 0
     assert user_emails(session=session, actor=MARKETER, user_ids={0}) == {}
     with pytest.raises(PermissionDenied):
-        user_emails(session=session, actor=Actor(user_id=None, email="x", role="", permissions=frozenset()),
-                    user_ids={1})
+        user_emails(
+            session=session, actor=Actor(user_id=None, email="x", role="", permissions=frozenset()), user_ids={1}
+        )

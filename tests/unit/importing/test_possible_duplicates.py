@@ -11,10 +11,10 @@ import pytest
 from sqlmodel import select
 
 from profile_ui.models.duplicate import DuplicateCandidate
-from profile_ui.services.importing.possible_duplicates import POSSIBLE_DUPLICATE, describe
 from profile_ui.services.dedupe.scan import scan_all
 from profile_ui.services.importing import ImportOptions
 from profile_ui.services.importing.apply import ImportPlanError
+from profile_ui.services.importing.possible_duplicates import POSSIBLE_DUPLICATE, describe
 from profile_ui.services.permissions import SYSTEM_ACTOR
 
 from .frames import dry_run, outcomes, rule, run_import, seed_profiles, validated
@@ -22,10 +22,18 @@ from .frames import dry_run, outcomes, rule, run_import, seed_profiles, validate
 
 @pytest.fixture
 def base(session):
-    ids = seed_profiles(session, [
-        {"full_name": "Nguyễn Thị Mai", "birthday": date(1991, 4, 5), "city": "Huế", "email": "mai.nguyen@gmail.com"},
-        {"full_name": "Peter Parker", "birthday": date(1988, 8, 10), "email": "peter@example.com"},
-    ])
+    ids = seed_profiles(
+        session,
+        [
+            {
+                "full_name": "Nguyễn Thị Mai",
+                "birthday": date(1991, 4, 5),
+                "city": "Huế",
+                "email": "mai.nguyen@gmail.com",
+            },
+            {"full_name": "Peter Parker", "birthday": date(1988, 8, 10), "email": "peter@example.com"},
+        ],
+    )
     scan_all(session=session, actor=SYSTEM_ACTOR)  # stores every profile's blocking keys
     session.commit()
     return ids
@@ -57,18 +65,21 @@ def test_dry_run_flags_a_new_row_that_looks_like_an_existing_profile(session, ba
 
 @pytest.mark.parametrize("mode, status", [("review", "open"), ("create", "skipped")])
 def test_apply_creates_the_row_and_queues_the_pair_or_sets_it_aside(session, base, mode, status):
-    job, plan = run_import(session, validated(FILE), sync=rule(session, ["email"]),
-                           options=ImportOptions(possible_duplicates=mode))
+    job, plan = run_import(
+        session, validated(FILE), sync=rule(session, ["email"]), options=ImportOptions(possible_duplicates=mode)
+    )
     session.commit()
 
     new_id = plan.rows.filter(plan.rows["__row__"] == 2)["profile_id"][0]
     pairs = session.exec(select(DuplicateCandidate)).all()
     assert [(p.profile_a_id, p.profile_b_id, p.status, p.import_job_id) for p in pairs] == [
-        (base[0], new_id, status, job.id)]
+        (base[0], new_id, status, job.id)
+    ]
     assert plan.totals["possible_duplicates"] == 1
 
 
 def test_an_unknown_possible_duplicates_option_is_refused(session, base):
     with pytest.raises(ImportPlanError, match="possible duplicates"):
-        dry_run(session, validated(FILE), sync=rule(session, ["email"]),
-                options=ImportOptions(possible_duplicates="merge"))
+        dry_run(
+            session, validated(FILE), sync=rule(session, ["email"]), options=ImportOptions(possible_duplicates="merge")
+        )

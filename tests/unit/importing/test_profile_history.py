@@ -10,7 +10,14 @@ from profile_ui.services.profile_edit import update_profile_fields
 from profile_ui.services.profiles import get_profile_360
 
 from .frames import (
-    MARKETER, VIEWER, ensure_custom_fields, new_job, rule, run_import, seed_profiles, validated,
+    MARKETER,
+    VIEWER,
+    ensure_custom_fields,
+    new_job,
+    rule,
+    run_import,
+    seed_profiles,
+    validated,
 )
 
 
@@ -21,17 +28,25 @@ def _import_lines(session, profile_id):
 
 def test_applied_imports_show_in_the_history_with_their_file_row_and_changes(session):
     ensure_custom_fields(session)
-    [ann] = seed_profiles(session, [{"full_name": "Ann", "email": "ann@x.com", "city": "Hanoi",
-                                     "birthday": date(1980, 1, 2)}])
+    [ann] = seed_profiles(
+        session, [{"full_name": "Ann", "email": "ann@x.com", "city": "Hanoi", "birthday": date(1980, 1, 2)}]
+    )
     session.commit()
     sync = rule(session, ["email"])
-    job, _plan = run_import(session, validated([{"email": "ann@x.com", "city": "Saigon", "tags": ["vip"]}]),
-                            sync=sync, file_name="spring leads.xlsx")
+    job, _plan = run_import(
+        session,
+        validated([{"email": "ann@x.com", "city": "Saigon", "tags": ["vip"]}]),
+        sync=sync,
+        file_name="spring leads.xlsx",
+    )
     # a dry run waiting for confirmation changed nothing yet: not history
     preview = new_job(session, "not yet.xlsx")
     preview.status, preview.dry_run = "awaiting_confirmation", True
-    session.add(ImportRowResult(job_id=preview.id, row_number=2, outcome="updated", profile_id=ann,
-                                changes={"city": ["Saigon", "Hue"]}))
+    session.add(
+        ImportRowResult(
+            job_id=preview.id, row_number=2, outcome="updated", profile_id=ann, changes={"city": ["Saigon", "Hue"]}
+        )
+    )
     session.commit()
 
     data, lines = _import_lines(session, ann)
@@ -45,14 +60,16 @@ def test_applied_imports_show_in_the_history_with_their_file_row_and_changes(ses
     # a value edited by hand is kept by a later import, and the history says so
     update_profile_fields(session=session, actor=MARKETER, profile_id=ann, values={"birthday": "1990-05-06"})
     session.commit()
-    run_import(session, validated([{"email": "ann@x.com", "birthday": date(2001, 1, 1)}]),
-                                   sync=sync, file_name="crm dump.csv")
+    run_import(
+        session, validated([{"email": "ann@x.com", "birthday": date(2001, 1, 1)}]), sync=sync, file_name="crm dump.csv"
+    )
     _data, lines = _import_lines(session, ann)
     assert "kept as edited by hand: Birthday (the file had 2001-01-01)" in lines[0].details
 
     # a later file that creates someone: the new profile's history starts with it
-    _job, plan = run_import(session, validated([{"email": "new@x.com", "full_name": "Neo"}]),
-                              sync=sync, file_name="summer.csv")
+    _job, plan = run_import(
+        session, validated([{"email": "new@x.com", "full_name": "Neo"}]), sync=sync, file_name="summer.csv"
+    )
     new_id = int(plan.rows["profile_id"][0])
     _data, [created] = _import_lines(session, new_id)
     assert created.what == "import (profiles): created the profile"
@@ -73,4 +90,6 @@ def test_applied_imports_show_in_the_history_with_their_file_row_and_changes(ses
     history = _history(get_profile_360(session=session, actor=VIEWER, profile_id=ann))
     assert history[0].details.startswith("City: Hanoi → Da Nang")
     assert [item.details.split(",")[0] for item in history if item.what.startswith("import")] == [
-        "crm dump.csv", "spring leads.xlsx"]
+        "crm dump.csv",
+        "spring leads.xlsx",
+    ]

@@ -60,16 +60,27 @@ def no_loss_rows() -> list[list[object]]:
     rows: list[list[object]] = [["Customer ID", "Phone", "Zip", "Score", "Name", "Joined", "Serial date"]]
     for i in range(2, 203):
         score: object = "unknown" if i == 201 else str(i * 10)
-        rows.append([f"{12345678901234567000 + i}", "0049151" if i == 2 else f"0912{i:06d}",
-                     "01234", score, [VIETNAMESE, CHINESE, ARABIC][i % 3], "2024-01-31", "45000"])
+        rows.append(
+            [
+                f"{12345678901234567000 + i}",
+                "0049151" if i == 2 else f"0912{i:06d}",
+                "01234",
+                score,
+                [VIETNAMESE, CHINESE, ARABIC][i % 3],
+                "2024-01-31",
+                "45000",
+            ]
+        )
     return rows
 
 
 def test_xlsx_keeps_every_value_exactly(make_xlsx) -> None:
     rows = no_loss_rows()
     # the numeric-looking values are stored as numbers where Excel would store them so
-    typed = [rows[0]] + [[r[0], r[1], r[2], int(r[3]) if r[3] != "unknown" else "unknown", r[4],
-                          dt.date(2024, 1, 31), 45000] for r in rows[1:]]
+    typed = [rows[0]] + [
+        [r[0], r[1], r[2], int(r[3]) if r[3] != "unknown" else "unknown", r[4], dt.date(2024, 1, 31), 45000]
+        for r in rows[1:]
+    ]
     sheet = read_upload(make_xlsx("people.xlsx", {"Sheet1": typed}), file_name="people.xlsx")
 
     assert_all_text(sheet)
@@ -118,11 +129,16 @@ def test_a_second_read_of_the_same_workbook_reuses_the_parsed_sheet(make_xlsx, m
 
 
 def test_xlsx_numbers_dates_times_and_booleans_print_as_the_sheet_shows(make_xlsx) -> None:
-    path = make_xlsx("kinds.xlsx", {"Data": [
-        ["Whole", "Decimal", "Date", "Date time", "Flag", "Negative zero"],
-        [123, 1.5, dt.date(1999, 12, 31), dt.datetime(2024, 1, 31, 13, 45, 7), True, -0.0],
-        [2**53, 0.1, dt.date(2000, 2, 29), dt.datetime(2024, 1, 31, 0, 0, 0), False, 0],
-    ]})
+    path = make_xlsx(
+        "kinds.xlsx",
+        {
+            "Data": [
+                ["Whole", "Decimal", "Date", "Date time", "Flag", "Negative zero"],
+                [123, 1.5, dt.date(1999, 12, 31), dt.datetime(2024, 1, 31, 13, 45, 7), True, -0.0],
+                [2**53, 0.1, dt.date(2000, 2, 29), dt.datetime(2024, 1, 31, 0, 0, 0), False, 0],
+            ]
+        },
+    )
     sheet = read_upload(path, file_name="kinds.xlsx")
     assert sheet.frame.drop(ROW_COL).rows() == [
         ("123", "1.5", "1999-12-31", "2024-01-31T13:45:07", "true", "0"),
@@ -131,12 +147,17 @@ def test_xlsx_numbers_dates_times_and_booleans_print_as_the_sheet_shows(make_xls
 
 
 def test_xlsx_formulas_give_cached_values_and_error_cells_are_empty_and_reported(make_xlsx) -> None:
-    path = make_xlsx("formulas.xlsx", {"Sheet1": [
-        ["Email", "Total", "Lookup"],
-        ["a@example.com", ("=1+1", 2), ("=VLOOKUP(1,B:B,1,0)", "#N/A")],
-        ["b@example.com", ("=1/0", "#DIV/0!"), ("=\"00\"&\"12\"", "0012")],
-        ["c@example.com", 5, "#N/A"],  # text someone typed stays text
-    ]})
+    path = make_xlsx(
+        "formulas.xlsx",
+        {
+            "Sheet1": [
+                ["Email", "Total", "Lookup"],
+                ["a@example.com", ("=1+1", 2), ("=VLOOKUP(1,B:B,1,0)", "#N/A")],
+                ["b@example.com", ("=1/0", "#DIV/0!"), ('="00"&"12"', "0012")],
+                ["c@example.com", 5, "#N/A"],  # text someone typed stays text
+            ]
+        },
+    )
     sheet = read_upload(path, file_name="formulas.xlsx")
     assert values(sheet, "Total") == ["2", None, "5"]
     assert values(sheet, "Lookup") == [None, "0012", "#N/A"]
@@ -149,25 +170,35 @@ def test_xlsx_formulas_give_cached_values_and_error_cells_are_empty_and_reported
 
 
 def test_headers_are_trimmed_named_by_position_and_made_unique(make_xlsx) -> None:
-    path = make_xlsx("headers.xlsx", {"Sheet1": [
-        ["  Email ", None, "Email", "email", "Phone", "Email (2)", "  "],
-        ["a@x.vn", "x", "b@x.vn", "c@x.vn", "1", "d@x.vn", "y"],
-    ]})
+    path = make_xlsx(
+        "headers.xlsx",
+        {
+            "Sheet1": [
+                ["  Email ", None, "Email", "email", "Phone", "Email (2)", "  "],
+                ["a@x.vn", "x", "b@x.vn", "c@x.vn", "1", "d@x.vn", "y"],
+            ]
+        },
+    )
     sheet = read_upload(path, file_name="headers.xlsx")
     assert sheet.headers == ["Email", "Column 2", "Email (3)", "email (4)", "Phone", "Email (2)", "Column 7"]
     assert sheet.frame.row(0) == (2, "a@x.vn", "x", "b@x.vn", "c@x.vn", "1", "d@x.vn", "y")
 
 
 def test_ragged_and_empty_rows_keep_true_row_numbers(make_xlsx) -> None:
-    path = make_xlsx("ragged.xlsx", {"Sheet1": [
-        ["Email", "Name", "City"],
-        ["a@x.vn"],
-        [],
-        [None, None, None],
-        ["b@x.vn", "Bình", "Huế", "extra"],
-        ["   "],
-        ["c@x.vn", None, "Hà Nội"],
-    ]})
+    path = make_xlsx(
+        "ragged.xlsx",
+        {
+            "Sheet1": [
+                ["Email", "Name", "City"],
+                ["a@x.vn"],
+                [],
+                [None, None, None],
+                ["b@x.vn", "Bình", "Huế", "extra"],
+                ["   "],
+                ["c@x.vn", None, "Hà Nội"],
+            ]
+        },
+    )
     sheet = read_upload(path, file_name="ragged.xlsx")
     assert sheet.headers == ["Email", "Name", "City", "Column 4"]
     assert sheet.frame.rows() == [
@@ -188,8 +219,11 @@ def test_header_below_blank_rows_keeps_sheet_row_numbers(make_xlsx) -> None:
 
 
 def test_several_sheets_need_a_pick_and_the_error_lists_them(make_xlsx) -> None:
-    path = make_xlsx("book.xlsx", {"Khách hàng": [["Email"], ["a@x.vn"]], "Orders": [["Id"], ["1"]],
-                                   "Lookups": [["x"], ["y"]]}, hidden=["Lookups"])
+    path = make_xlsx(
+        "book.xlsx",
+        {"Khách hàng": [["Email"], ["a@x.vn"]], "Orders": [["Id"], ["1"]], "Lookups": [["x"], ["y"]]},
+        hidden=["Lookups"],
+    )
     assert list_sheets(path, file_name="book.xlsx") == ["Khách hàng", "Orders"]
     error = rejected(path)
     assert '2 sheets ("Khách hàng", "Orders")' in error.reason and "choose" in error.reason
@@ -238,7 +272,9 @@ def test_file_over_the_size_limit_is_refused(write_text, limits) -> None:
 def test_xlsx_over_the_row_limit_is_refused(make_xlsx, limits) -> None:
     limits(upload_max_rows=5)
     path = make_xlsx("rows.xlsx", {"Sheet1": [["Email"]] + [[f"u{i}@x.vn"] for i in range(6)]})
-    assert rejected(path).reason == "it has 6 data rows; at most 5 can be imported at once (split it into smaller files)"
+    assert (
+        rejected(path).reason == "it has 6 data rows; at most 5 can be imported at once (split it into smaller files)"
+    )
 
 
 def test_csv_over_the_row_limit_is_refused(write_text, limits) -> None:
@@ -266,8 +302,10 @@ def test_pdf_renamed_to_xlsx_is_refused(tmp_path: Path) -> None:
 def test_word_document_renamed_to_xlsx_is_refused(tmp_path: Path) -> None:
     from .conftest import write_zip, zip_member
 
-    write_zip(tmp_path / "letter.xlsx", [zip_member("[Content_Types].xml", "<Types/>"),
-                                         zip_member("word/document.xml", "<document/>")])
+    write_zip(
+        tmp_path / "letter.xlsx",
+        [zip_member("[Content_Types].xml", "<Types/>"), zip_member("word/document.xml", "<document/>")],
+    )
     assert "a Word document, not an Excel workbook" in rejected(tmp_path / "letter.xlsx").reason
 
 
@@ -290,8 +328,10 @@ def test_an_xls_that_is_only_an_ole_header_is_unreadable(tmp_path: Path) -> None
 
 def test_legacy_xls_renamed_to_xlsx_is_refused(tmp_path: Path) -> None:
     (tmp_path / "old.xlsx").write_bytes(ole_file("Workbook"))
-    assert ("legacy Excel 97-2003 (.xls) workbook renamed to .xlsx; rename it to .xls"
-            in rejected(tmp_path / "old.xlsx").reason)
+    assert (
+        "legacy Excel 97-2003 (.xls) workbook renamed to .xlsx; rename it to .xls"
+        in rejected(tmp_path / "old.xlsx").reason
+    )
 
 
 def test_password_protected_xlsx_is_refused(tmp_path: Path) -> None:
@@ -341,15 +381,20 @@ BILLION_LAUGHS = _laughs()
 
 
 def test_xml_entity_bomb_in_the_sheet_is_refused(make_raw_xlsx) -> None:
-    sheet = sheet_xml(f"<row r=\"1\">{text_cell('A1', 'Email')}</row><row r=\"2\">{text_cell('A2', '&lol9;')}</row>",
-                      prolog=BILLION_LAUGHS)
+    sheet = sheet_xml(
+        f'<row r="1">{text_cell("A1", "Email")}</row><row r="2">{text_cell("A2", "&lol9;")}</row>',
+        prolog=BILLION_LAUGHS,
+    )
     error = rejected(make_raw_xlsx("laughs.xlsx", sheet))
     assert "xl/worksheets/sheet1.xml declares XML entities" in error.reason and "entity bomb" in error.reason
 
 
 def test_xml_entity_bomb_in_the_shared_strings_is_refused(make_raw_xlsx) -> None:
-    strings = ('<?xml version="1.0"?>' + BILLION_LAUGHS
-               + '<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><si><t>&lol9;</t></si></sst>')
+    strings = (
+        '<?xml version="1.0"?>'
+        + BILLION_LAUGHS
+        + '<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><si><t>&lol9;</t></si></sst>'
+    )
     sheet = sheet_xml('<row r="1"><c r="A1" t="s"><v>0</v></c></row>')
     error = rejected(make_raw_xlsx("laughs.xlsx", sheet, extra={"xl/sharedStrings.xml": strings}))
     assert "sharedStrings.xml declares XML entities" in error.reason
@@ -389,21 +434,26 @@ def test_calamine_aborting_on_the_hostile_file_costs_only_the_child(make_raw_xls
     assert read_upload(good, file_name="good.xlsx").frame.rows() == [(2, "a@x.vn")]
 
 
-@pytest.mark.parametrize("far", [
-    '<row r="200000"><c><v>1</v></c></row>',  # cells without references: judged by the row
-    "<row r='9'><c r='A250000'><v>1</v></c></row>",  # single quotes, one letter
-    '<row r="9">\n<c\nr="XFD1048576"\nt="inlineStr"><is><t>x</t></is></c></row>',  # new lines
-])
+@pytest.mark.parametrize(
+    "far",
+    [
+        '<row r="200000"><c><v>1</v></c></row>',  # cells without references: judged by the row
+        "<row r='9'><c r='A250000'><v>1</v></c></row>",  # single quotes, one letter
+        '<row r="9">\n<c\nr="XFD1048576"\nt="inlineStr"><is><t>x</t></is></c></row>',  # new lines
+    ],
+)
 @pytest.mark.parametrize("chunk_bytes", [97, 1 << 20])
-def test_sheet_scan_finds_far_values_across_chunk_borders(make_raw_xlsx, monkeypatch: pytest.MonkeyPatch,
-                                                          far: str, chunk_bytes: int) -> None:
+def test_sheet_scan_finds_far_values_across_chunk_borders(
+    make_raw_xlsx, monkeypatch: pytest.MonkeyPatch, far: str, chunk_bytes: int
+) -> None:
     import zipfile
 
     from profile_ui.services.importing import sandbox
 
     monkeypatch.setattr(sandbox, "CHUNK_BYTES", chunk_bytes)
-    rows = "".join(f'<row r="{r}">{text_cell(f"A{r}", "x")}<c r="B{r}" t="e"><v>#N/A</v></c></row>'
-                   for r in range(2, 60))
+    rows = "".join(
+        f'<row r="{r}">{text_cell(f"A{r}", "x")}<c r="B{r}" t="e"><v>#N/A</v></c></row>' for r in range(2, 60)
+    )
     header = f'<row r="1">{text_cell("A1", "Email")}{text_cell("B1", "Lookup")}</row>'
     path = make_raw_xlsx("scan.xlsx", sheet_xml(header + rows))
     with zipfile.ZipFile(path) as archive:
@@ -423,8 +473,10 @@ def test_value_far_to_the_right_is_refused(make_raw_xlsx) -> None:
 
 def test_formatting_far_away_without_values_is_read(make_raw_xlsx) -> None:
     """Styled empty cells (and a stale <dimension>) are harmless: calamine skips them."""
-    sheet = sheet_xml(HEADER_ROW + '<row r="1048576"><c r="XFD1048576" s="1"/><c r="XFC1048576" s="1"></c></row>',
-                      dimension="A1:XFD1048576")
+    sheet = sheet_xml(
+        HEADER_ROW + '<row r="1048576"><c r="XFD1048576" s="1"/><c r="XFC1048576" s="1"></c></row>',
+        dimension="A1:XFD1048576",
+    )
     sheet_data = read_upload(make_raw_xlsx("styled.xlsx", sheet), file_name="styled.xlsx")
     assert sheet_data.frame.rows() == [(2, "a@x.vn")]
 
@@ -451,13 +503,16 @@ def test_reader_out_of_memory_is_reported_as_unreadable(make_xlsx, monkeypatch: 
 # --------------------------------------------------------------------------- CSV
 
 
-@pytest.mark.parametrize(("encoding", "bom"), [
-    ("utf-8", b""),
-    ("utf-8", b"\xef\xbb\xbf"),
-    ("utf-16-le", b"\xff\xfe"),
-    ("utf-16-be", b"\xfe\xff"),
-    ("utf-16-le", b""),
-])
+@pytest.mark.parametrize(
+    ("encoding", "bom"),
+    [
+        ("utf-8", b""),
+        ("utf-8", b"\xef\xbb\xbf"),
+        ("utf-16-le", b"\xff\xfe"),
+        ("utf-16-be", b"\xfe\xff"),
+        ("utf-16-le", b""),
+    ],
+)
 def test_csv_encodings_are_detected(write_text, encoding: str, bom: bytes) -> None:
     text = f"Email,Name\r\na@x.vn,{VIETNAMESE}\r\nb@x.vn,{CHINESE} {ARABIC}\r\n"
     sheet = read_upload(write_text("people.csv", text, encoding=encoding, bom=bom), file_name="people.csv")
@@ -556,8 +611,9 @@ def test_paste_with_its_header_row_counts_data_rows_only() -> None:
     assert sheet.headers == ["Email", "Name"] and sheet.frame.height == 1000
     with pytest.raises(FileRejected) as caught:
         read_pasted(header + "".join(f"u{i}@x.vn\t{i}\n" for i in range(1001)), has_header=True)
-    assert caught.value.reason == ("1,001 rows were pasted; at most 1,000 can be pasted at once "
-                                   "(import a file for more)")
+    assert caught.value.reason == (
+        "1,001 rows were pasted; at most 1,000 can be pasted at once (import a file for more)"
+    )
 
 
 def test_limit_messages_name_the_size_and_the_limit() -> None:
@@ -568,7 +624,8 @@ def test_limit_messages_name_the_size_and_the_limit() -> None:
     assert limits.too_large(300_000, 200_000) == "the file is 293 KB; files up to 195 KB can be imported"
     # sizes that round alike are given in bytes
     assert limits.too_large(10 * mb + 5, 10 * mb) == (
-        "the file is 10,485,765 bytes; files up to 10,485,760 bytes can be imported")
+        "the file is 10,485,765 bytes; files up to 10,485,760 bytes can be imported"
+    )
     assert limits.too_many_rows(50_001, 50_000).startswith("it has 50,001 data rows; at most 50,000")
 
 

@@ -55,14 +55,25 @@ def test_the_row_and_size_limits_hold(books, limits, suffix: str) -> None:
     assert "files up to 100 bytes can be imported" in rejected(books[suffix]).reason
 
 
-@pytest.mark.parametrize(("name", "content", "reason"), [
-    ("scan.xls", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", "a PDF document, not a spreadsheet"),
-    ("scan.ods", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", "a PDF document, not a spreadsheet"),
-    ("scan.xlsb", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", "a PDF document, not a spreadsheet"),
-    ("list.xls", b"Email,Name\na@x.vn,A\n", "plain text, not an .xls workbook"),
-    ("page.xls", b"<html><table><tr><td>a</td></tr></table></html>", "a web page (HTML/XML) saved with an .xls name"),
-    ("old.xlsb", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600, "an Excel 97-2003 (.xls) workbook, not .xlsb"),
-])
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("scan.xls", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", "a PDF document, not a spreadsheet"),
+        ("scan.ods", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", "a PDF document, not a spreadsheet"),
+        ("scan.xlsb", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", "a PDF document, not a spreadsheet"),
+        ("list.xls", b"Email,Name\na@x.vn,A\n", "plain text, not an .xls workbook"),
+        (
+            "page.xls",
+            b"<html><table><tr><td>a</td></tr></table></html>",
+            "a web page (HTML/XML) saved with an .xls name",
+        ),
+        (
+            "old.xlsb",
+            b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600,
+            "an Excel 97-2003 (.xls) workbook, not .xlsb",
+        ),
+    ],
+)
 def test_renamed_files_are_refused(tmp_path: Path, name: str, content: bytes, reason: str) -> None:
     (tmp_path / name).write_bytes(content)
     assert reason in rejected(tmp_path / name).reason
@@ -85,8 +96,7 @@ def test_zip_bombs_are_refused_from_the_directory(make_zip_bomb, tmp_path: Path,
 
 
 def test_an_ods_declaring_entities_is_refused(tmp_path: Path) -> None:
-    prolog = ('<!DOCTYPE office:document-content [<!ENTITY a "aaaaaaaaaa">'
-              '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>')
+    prolog = '<!DOCTYPE office:document-content [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>'
     path = write_ods(tmp_path / "bomb.ods", content=ods_content({"S": [["Email"], ["&b;"]]}, prolog=prolog))
     assert "declares XML entities (a DTD)" in rejected(path).reason
 
@@ -104,14 +114,17 @@ def test_a_dangling_sheet_in_an_xlsb_costs_only_the_child(tmp_path: Path) -> Non
 
 
 @pytest.mark.parametrize("suffix", [".xlsb", ".ods"])
-def test_a_value_far_away_is_stopped_by_the_childs_memory_cap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                              suffix: str) -> None:
+def test_a_value_far_away_is_stopped_by_the_childs_memory_cap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str
+) -> None:
     monkeypatch.setattr(reader, "CHILD_MEMORY_BYTES", 512 * 1024 * 1024)
     if suffix == ".xlsb":
         path = write_xlsb(tmp_path / "far.xlsb", [["Email"], ["a@x.vn"]], far_cell=(1_048_575, 16_383))
     else:
-        far = ('<table:table-row table:number-rows-repeated="1048000"><table:table-cell '
-               'table:number-columns-repeated="16000" office:value-type="string"><text:p>x</text:p>'
-               "</table:table-cell></table:table-row>")
+        far = (
+            '<table:table-row table:number-rows-repeated="1048000"><table:table-cell '
+            'table:number-columns-repeated="16000" office:value-type="string"><text:p>x</text:p>'
+            "</table:table-cell></table:table-row>"
+        )
         path = write_ods(tmp_path / "far.ods", content=ods_content({"S": [["Email"], ["a@x.vn"]]}, tail_rows=far))
     assert "could not be read" in rejected(path).reason

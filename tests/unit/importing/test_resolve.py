@@ -4,7 +4,11 @@ import polars as pl
 
 from profile_ui.services.importing import ROW_COL
 from profile_ui.services.importing.resolve import (
-    CLASS_COL, MATCHED_BY_COL, MATCHES_COL, PERSON_COL, resolve_identities,
+    CLASS_COL,
+    MATCHED_BY_COL,
+    MATCHES_COL,
+    PERSON_COL,
+    resolve_identities,
 )
 
 from .frames import seed_profiles, validated
@@ -15,13 +19,15 @@ def _by_row(frame: pl.DataFrame, column: str) -> dict:
 
 
 def test_rows_sharing_any_identifier_are_one_person(session):
-    frame = validated([
-        {"email": "a@x.com", "phone": "+8491"},        # row 2
-        {"email": "b@x.com", "phone": "+8491"},        # row 3: shares the phone with row 2
-        {"email": "b@x.com"},                          # row 4: shares the email with row 3
-        {"email": "c@x.com", "phone": "+8492"},        # row 5: someone else
-        {"phone": "+8492", "user_id": "u5"},           # row 6: shares the phone with row 5
-    ])
+    frame = validated(
+        [
+            {"email": "a@x.com", "phone": "+8491"},  # row 2
+            {"email": "b@x.com", "phone": "+8491"},  # row 3: shares the phone with row 2
+            {"email": "b@x.com"},  # row 4: shares the email with row 3
+            {"email": "c@x.com", "phone": "+8492"},  # row 5: someone else
+            {"phone": "+8492", "user_id": "u5"},  # row 6: shares the phone with row 5
+        ]
+    )
     out = resolve_identities(frame, session=session, identifier_kinds=["user_id", "email", "phone"])
     person = _by_row(out, PERSON_COL)
     assert person[2] == person[3] == person[4] == 2
@@ -48,16 +54,21 @@ def test_invalid_rows_are_nobody(session):
 
 
 def test_matches_by_email_phone_or_user_id_reported_in_sync_rule_order(session):
-    ann, bob, cy = seed_profiles(session, [
-        {"full_name": "Ann", "email": "ann@x.com", "phone": "+8401"},
-        {"full_name": "Bob", "phone": "+8402"},
-        {"full_name": "Cy", "user_id": "u3", "email": "cy@x.com"},
-    ])
-    frame = validated([
-        {"email": "ann@x.com", "phone": "+8401"},   # both point at Ann
-        {"phone": "+8402"},                          # Bob by phone
-        {"user_id": "u3", "email": "cy@x.com"},      # Cy by user id and e-mail
-    ])
+    ann, bob, cy = seed_profiles(
+        session,
+        [
+            {"full_name": "Ann", "email": "ann@x.com", "phone": "+8401"},
+            {"full_name": "Bob", "phone": "+8402"},
+            {"full_name": "Cy", "user_id": "u3", "email": "cy@x.com"},
+        ],
+    )
+    frame = validated(
+        [
+            {"email": "ann@x.com", "phone": "+8401"},  # both point at Ann
+            {"phone": "+8402"},  # Bob by phone
+            {"user_id": "u3", "email": "cy@x.com"},  # Cy by user id and e-mail
+        ]
+    )
     out = resolve_identities(frame, session=session, identifier_kinds=["user_id", "email", "phone"])
     assert _by_row(out, MATCHES_COL) == {2: [ann], 3: [bob], 4: [cy]}
     assert _by_row(out, MATCHED_BY_COL) == {2: "email", 3: "phone", 4: "user_id"}
@@ -73,13 +84,15 @@ def test_only_the_sync_rules_kinds_match(session):
     by_email_only = resolve_identities(frame, session=session, identifier_kinds=["email"])
     assert _by_row(by_email_only, CLASS_COL) == {2: "new"}
     assert _by_row(by_email_only, "__owner__:phone") == {2: ann}  # still known: apply will not steal it
-    assert _by_row(resolve_identities(frame, session=session, identifier_kinds=["email", "phone"]),
-                   MATCHES_COL) == {2: [ann]}
+    assert _by_row(resolve_identities(frame, session=session, identifier_kinds=["email", "phone"]), MATCHES_COL) == {
+        2: [ann]
+    }
 
 
 def test_two_different_profiles_is_a_conflict(session):
-    ann, bob = seed_profiles(session, [{"full_name": "Ann", "email": "ann@x.com"},
-                                       {"full_name": "Bob", "phone": "+8402"}])
+    ann, bob = seed_profiles(
+        session, [{"full_name": "Ann", "email": "ann@x.com"}, {"full_name": "Bob", "phone": "+8402"}]
+    )
     frame = validated([{"email": "ann@x.com", "phone": "+8402"}])
     out = resolve_identities(frame, session=session, identifier_kinds=["email", "phone"])
     assert _by_row(out, CLASS_COL) == {2: "conflict"}

@@ -8,7 +8,13 @@ import pytest
 
 from profile_ui.services.importing import ROW_COL
 from profile_ui.services.importing.results import (
-    ResultsError, field_changes, plan_errors, row_results, stored_errors, totals, write_error_file,
+    ResultsError,
+    field_changes,
+    plan_errors,
+    row_results,
+    stored_errors,
+    totals,
+    write_error_file,
 )
 from profile_ui.services.permissions import PermissionDenied
 
@@ -20,12 +26,14 @@ def finished(session):
     ensure_custom_fields(session)
     seed_profiles(session, [{"full_name": "Ann", "email": "ann@x.com", "city": "Hanoi"}])
     session.commit()
-    frame = validated([
-        {"email": "ann@x.com", "city": "Saigon"},
-        {"email": "bad", "errors": [("E-mail", "not a valid e-mail address")]},
-        {"email": "new@x.com", "full_name": "New"},
-        {"email": "x", "errors": [("E-mail", "not a valid e-mail address"), ("DOB", "not a date")]},
-    ])
+    frame = validated(
+        [
+            {"email": "ann@x.com", "city": "Saigon"},
+            {"email": "bad", "errors": [("E-mail", "not a valid e-mail address")]},
+            {"email": "new@x.com", "full_name": "New"},
+            {"email": "x", "errors": [("E-mail", "not a valid e-mail address"), ("DOB", "not a date")]},
+        ]
+    )
     job, plan = run_import(session, frame, sync=rule(session, ["email"]))
     return job, plan
 
@@ -47,27 +55,39 @@ def test_row_results_pages_and_filters(session, finished):
 def test_totals(session, finished):
     job, _plan = finished
     figures = totals(session=session, actor=MARKETER, job_id=job.id)
-    assert {k: figures[k] for k in ("rows", "created", "updated", "invalid", "rows_invalid", "rows_new")} == \
-        {"rows": 4, "created": 1, "updated": 1, "invalid": 2, "rows_invalid": 2, "rows_new": 1}
+    assert {k: figures[k] for k in ("rows", "created", "updated", "invalid", "rows_invalid", "rows_new")} == {
+        "rows": 4,
+        "created": 1,
+        "updated": 1,
+        "invalid": 2,
+        "rows_invalid": 2,
+        "rows_new": 1,
+    }
     assert stored_errors(session=session, actor=MARKETER, job_id=job.id)[5] == [
-        {"column": "E-mail", "message": "not a valid e-mail address"}, {"column": "DOB", "message": "not a date"}]
+        {"column": "E-mail", "message": "not a valid e-mail address"},
+        {"column": "DOB", "message": "not a date"},
+    ]
 
 
 def _sheet() -> SimpleNamespace:
     """A file as read: every value text, exactly as in the file (leading zeros, formulas as text)."""
     headers = ["Name", "E-mail", "Zip", "Note"]
-    frame = pl.DataFrame({
-        ROW_COL: [2, 3, 4, 5],
-        "Name": ["Ann", "Nguyễn Văn Bình", "Cy", None],
-        "E-mail": ["ann@x.com", "binh@", "cy@x.com", "dee"],
-        "Zip": ["01234", "007", "99", "0049151"],
-        "Note": [None, '=HYPERLINK("http://x")', "ok", 'a, "quoted"\nline'],
-    })
+    frame = pl.DataFrame(
+        {
+            ROW_COL: [2, 3, 4, 5],
+            "Name": ["Ann", "Nguyễn Văn Bình", "Cy", None],
+            "E-mail": ["ann@x.com", "binh@", "cy@x.com", "dee"],
+            "Zip": ["01234", "007", "99", "0049151"],
+            "Note": [None, '=HYPERLINK("http://x")', "ok", 'a, "quoted"\nline'],
+        }
+    )
     return SimpleNamespace(headers=headers, frame=frame)
 
 
-ERRORS = {3: [{"column": "E-mail", "message": "not a valid e-mail address"}],
-          5: [{"column": "E-mail", "message": "not a valid e-mail address"}, {"column": "", "message": "no identifier"}]}
+ERRORS = {
+    3: [{"column": "E-mail", "message": "not a valid e-mail address"}],
+    5: [{"column": "E-mail", "message": "not a valid e-mail address"}, {"column": "", "message": "no identifier"}],
+}
 
 
 def test_error_file_csv_has_the_invalid_rows_as_they_came_in(tmp_path):
@@ -87,17 +107,31 @@ def test_error_file_xlsx_keeps_text_as_text(tmp_path):
     sheet = openpyxl.load_workbook(path).active
     rows = [[c.value for c in row] for row in sheet.iter_rows()]
     assert rows[0] == ["Row", "Name", "E-mail", "Zip", "Note", "Reasons"]
-    assert rows[1] == [3, "Nguyễn Văn Bình", "binh@", "007", '=HYPERLINK("http://x")',
-                       "E-mail: not a valid e-mail address"]
+    assert rows[1] == [
+        3,
+        "Nguyễn Văn Bình",
+        "binh@",
+        "007",
+        '=HYPERLINK("http://x")',
+        "E-mail: not a valid e-mail address",
+    ]
     assert sheet.cell(row=2, column=5).data_type == "s"  # a string, never a formula
     assert rows[2][0] == 5 and rows[2][3] == "0049151" and len(rows) == 3
 
 
 def test_error_file_from_a_plan_and_a_clashing_reasons_header(session, finished, tmp_path):
     _job, plan = finished
-    sheet = SimpleNamespace(headers=["Row", "Email", "Reasons"], frame=pl.DataFrame(
-        {ROW_COL: [2, 3, 4, 5], "Row": ["a", "b", "c", "d"], "Email": ["ann@x.com", "bad", "new@x.com", "x"],
-         "Reasons": ["", "", "", "mine"]}))
+    sheet = SimpleNamespace(
+        headers=["Row", "Email", "Reasons"],
+        frame=pl.DataFrame(
+            {
+                ROW_COL: [2, 3, 4, 5],
+                "Row": ["a", "b", "c", "d"],
+                "Email": ["ann@x.com", "bad", "new@x.com", "x"],
+                "Reasons": ["", "", "", "mine"],
+            }
+        ),
+    )
     path = write_error_file(sheet, plan_errors(plan), tmp_path / "e.csv", "csv")
     back = pl.read_csv(path, infer_schema=False)
     assert back.columns == ["Row (2)", "Row", "Email", "Reasons", "Reasons (2)"]
@@ -112,11 +146,21 @@ def test_an_error_file_csv_reads_back_as_the_rows_came_in(tmp_path):
     """The ' that makes a formula inert in the CSV is taken off when the file is uploaded again."""
     from profile_ui.services.importing.read import read_upload
 
-    sheet = SimpleNamespace(headers=["=Name", "Phone", "Note"], frame=pl.DataFrame({
-        ROW_COL: [2, 3], "=Name": ["'Tis Ann", "Bo"], "Phone": ["+84 905 123 456", "-"],
-        "Note": ['=HYPERLINK("http://x")', "@home"]}))
+    sheet = SimpleNamespace(
+        headers=["=Name", "Phone", "Note"],
+        frame=pl.DataFrame(
+            {
+                ROW_COL: [2, 3],
+                "=Name": ["'Tis Ann", "Bo"],
+                "Phone": ["+84 905 123 456", "-"],
+                "Note": ['=HYPERLINK("http://x")', "@home"],
+            }
+        ),
+    )
     path = write_error_file(sheet, {2: ["bad"], 3: ["bad"]}, tmp_path / "errors.csv", "csv")
     back = read_upload(str(path), file_name="errors.csv")
     assert back.headers == ["Row", "=Name", "Phone", "Note", "Reasons"]
     assert back.frame.drop(ROW_COL, "Row", "Reasons").rows() == [
-        ("'Tis Ann", "+84 905 123 456", '=HYPERLINK("http://x")'), ("Bo", "-", "@home")]
+        ("'Tis Ann", "+84 905 123 456", '=HYPERLINK("http://x")'),
+        ("Bo", "-", "@home"),
+    ]

@@ -7,30 +7,59 @@ import pytest
 import sqlalchemy as sa
 
 from profile_ui.models import (
-    AttributeProvenance, AuditEvent, Consent, Identity, ImportJob, Profile, ProfileTag, Segment, SegmentMember,
+    AttributeProvenance,
+    AuditEvent,
+    Consent,
+    Identity,
+    ImportJob,
+    Profile,
+    ProfileTag,
+    Segment,
+    SegmentMember,
     utcnow,
 )
 from profile_ui.services.importing import ROW_COL, ImportOptions
-from profile_ui.services.importing.undo import ImportUndoError, undo_import
 from profile_ui.services.importing.segments_apply import apply_segments, segment_frame
+from profile_ui.services.importing.undo import ImportUndoError, undo_import
 from profile_ui.services.permissions import PermissionDenied
 
 from .frames import (
-    MARKETER, VIEWER, ensure_custom_fields, give_tag, identities_of, make_tag, new_job, profile, rule, run_import,
-    seed_profiles, validated,
+    MARKETER,
+    VIEWER,
+    ensure_custom_fields,
+    give_tag,
+    identities_of,
+    make_tag,
+    new_job,
+    profile,
+    rule,
+    run_import,
+    seed_profiles,
+    validated,
 )
 
 
 @pytest.fixture
 def people(session):
     ensure_custom_fields(session)
-    ids = seed_profiles(session, [
-        {"full_name": "Ann", "email": "ann@x.com", "city": "Hanoi", "birthday": date(1980, 1, 2),
-         "attributes": {"score": 1}},
-        {"full_name": "Bob", "phone": "+84901", "city": "Hue"},
-    ])
-    session.execute(sa.insert(AttributeProvenance).values(
-        profile_id=ids[0], field_key="city", source_type="table", source_name="crm", set_at=utcnow()))
+    ids = seed_profiles(
+        session,
+        [
+            {
+                "full_name": "Ann",
+                "email": "ann@x.com",
+                "city": "Hanoi",
+                "birthday": date(1980, 1, 2),
+                "attributes": {"score": 1},
+            },
+            {"full_name": "Bob", "phone": "+84901", "city": "Hue"},
+        ],
+    )
+    session.execute(
+        sa.insert(AttributeProvenance).values(
+            profile_id=ids[0], field_key="city", source_type="table", source_name="crm", set_at=utcnow()
+        )
+    )
     session.commit()
     return ids
 
@@ -38,8 +67,11 @@ def people(session):
 def _tag_names(session, pid):
     from profile_ui.models import Tag
 
-    return set(session.execute(sa.select(Tag.name).join(ProfileTag, ProfileTag.tag_id == Tag.id)
-                               .where(ProfileTag.profile_id == pid)).scalars())
+    return set(
+        session.execute(
+            sa.select(Tag.name).join(ProfileTag, ProfileTag.tag_id == Tag.id).where(ProfileTag.profile_id == pid)
+        ).scalars()
+    )
 
 
 def test_undo_removes_created_profiles_and_restores_changed_fields(session, people):
@@ -47,11 +79,20 @@ def test_undo_removes_created_profiles_and_restores_changed_fields(session, peop
     stale = make_tag(session, "Imported", "stale")
     give_tag(session, ann, stale, source="import")
     session.commit()
-    frame = validated([
-        {"email": "ann@x.com", "phone": "+84555", "city": "Saigon", "birthday": date(1981, 3, 4), "score": 9.0,
-         "note": "hello", "tags": ["vip"]},
-        {"email": "new@x.com", "full_name": "New", "tags": ["vip"]},
-    ])
+    frame = validated(
+        [
+            {
+                "email": "ann@x.com",
+                "phone": "+84555",
+                "city": "Saigon",
+                "birthday": date(1981, 3, 4),
+                "score": 9.0,
+                "note": "hello",
+                "tags": ["vip"],
+            },
+            {"email": "new@x.com", "full_name": "New", "tags": ["vip"]},
+        ]
+    )
     options = ImportOptions(tags_mode="replace", consent={"email": "granted"})
     job, plan = run_import(session, frame, sync=rule(session, ["email", "phone"]), options=options)
     new_id = plan.rows.filter(pl.col(ROW_COL) == 3)["profile_id"][0]
@@ -66,11 +107,13 @@ def test_undo_removes_created_profiles_and_restores_changed_fields(session, peop
     restored = profile(session, ann)
     assert (restored.city, restored.birthday, restored.attributes) == ("Hanoi", date(1980, 1, 2), {"score": 1})
     assert identities_of(session, ann) == {("email", "ann@x.com")}
-    assert _tag_names(session, ann) == {"stale"}          # the replaced tag is back, the added one gone
+    assert _tag_names(session, ann) == {"stale"}  # the replaced tag is back, the added one gone
     assert session.execute(sa.select(Consent).where(Consent.profile_id == ann)).first() is None
     # provenance back to what it was: the CRM's city, nothing for the others
-    prov = {p.field_key: p for p in session.execute(
-        sa.select(AttributeProvenance).where(AttributeProvenance.profile_id == ann)).scalars()}
+    prov = {
+        p.field_key: p
+        for p in session.execute(sa.select(AttributeProvenance).where(AttributeProvenance.profile_id == ann)).scalars()
+    }
     assert set(prov) == {"city"} and prov["city"].source_name == "crm"
     session.refresh(job := session.get(ImportJob, job.id))
     assert job.status == "undone" and job.undone_at is not None
@@ -81,22 +124,26 @@ def test_undo_removes_created_profiles_and_restores_changed_fields(session, peop
 
 def test_undo_keeps_and_reports_what_someone_changed_since(session, people):
     ann, _ = people
-    frame = validated([{"email": "ann@x.com", "city": "Saigon", "full_name": "Annie"},
-                       {"email": "kim@x.com", "full_name": "Kim"}])
+    frame = validated(
+        [{"email": "ann@x.com", "city": "Saigon", "full_name": "Annie"}, {"email": "kim@x.com", "full_name": "Kim"}]
+    )
     job, plan = run_import(session, frame, sync=rule(session, ["email"]))
     kim = plan.rows.filter(pl.col(ROW_COL) == 3)["profile_id"][0]
     # a person edits Ann's city by hand, and Kim's name
     for pid, key, value in ((ann, "city", "Hai Phong"), (kim, "full_name", "Kimberly")):
         session.execute(sa.update(Profile).where(Profile.id == pid).values({key: value, "updated_at": utcnow()}))
-        session.execute(sa.update(AttributeProvenance).where(
-            AttributeProvenance.profile_id == pid, AttributeProvenance.field_key == key).values(
-            source_type="manual", source_name=None, import_job_id=None, locked=True))
+        session.execute(
+            sa.update(AttributeProvenance)
+            .where(AttributeProvenance.profile_id == pid, AttributeProvenance.field_key == key)
+            .values(source_type="manual", source_name=None, import_job_id=None, locked=True)
+        )
     session.commit()
 
     report = undo_import(session=session, actor=MARKETER, job_id=job.id)
     session.commit()
-    assert report.fields_kept == [{"profile_id": ann, "field": "city",
-                                   "reason": "changed since the import (by a person's edit)"}]
+    assert report.fields_kept == [
+        {"profile_id": ann, "field": "city", "reason": "changed since the import (by a person's edit)"}
+    ]
     assert report.profiles_kept == [{"profile_id": kim, "reason": "edited by hand since the import"}]
     assert report.fields_restored == 1
     after = profile(session, ann)
@@ -105,8 +152,9 @@ def test_undo_keeps_and_reports_what_someone_changed_since(session, people):
 
 
 def test_only_a_completed_import_can_be_undone_once(session, people):
-    job, _plan = run_import(session, validated([{"email": "ann@x.com", "city": "X"}]), sync=rule(session, ["email"]),
-                            complete=False)
+    job, _plan = run_import(
+        session, validated([{"email": "ann@x.com", "city": "X"}]), sync=rule(session, ["email"]), complete=False
+    )
     with pytest.raises(ImportUndoError, match="only a completed import"):
         undo_import(session=session, actor=MARKETER, job_id=job.id)
     job.status = "completed"
@@ -124,20 +172,29 @@ def test_undo_of_a_segment_file(session, people):
     gold = Segment(name="Gold")
     session.add(gold)
     session.flush()
-    session.execute(sa.insert(SegmentMember).values(segment_id=gold.id, profile_id=bob, value="old",
-                                                    added_at=utcnow()))
+    session.execute(sa.insert(SegmentMember).values(segment_id=gold.id, profile_id=bob, value="old", added_at=utcnow()))
     session.commit()
-    sheet = pl.DataFrame({ROW_COL: [2, 3, 4], "User ID": ["ann@x.com", "+84901", "ann@x.com"],
-                          "Segment Name": ["Gold", "Gold", "Fresh"], "Segment Value": ["1", "2", "3"]})
+    sheet = pl.DataFrame(
+        {
+            ROW_COL: [2, 3, 4],
+            "User ID": ["ann@x.com", "+84901", "ann@x.com"],
+            "Segment Name": ["Gold", "Gold", "Fresh"],
+            "Segment Value": ["1", "2", "3"],
+        }
+    )
     mapping_options = ImportOptions(segment_identifier="email")
     frame, headers = segment_frame(sheet, None, mapping_options)
     job = new_job(session, "seg.csv", kind="segments")
     apply_segments(session=session, actor=MARKETER, job=job, frame=frame, options=mapping_options, headers=headers)
     job.status = "completed"
     session.commit()
-    members = lambda: set(session.execute(  # noqa: E731
-        sa.select(Segment.name, SegmentMember.profile_id, SegmentMember.value)
-        .join(Segment, Segment.id == SegmentMember.segment_id)).all())
+    members = lambda: set(  # noqa: E731
+        session.execute(
+            sa.select(Segment.name, SegmentMember.profile_id, SegmentMember.value).join(
+                Segment, Segment.id == SegmentMember.segment_id
+            )
+        ).all()
+    )
     assert members() == {("Gold", ann, "1"), ("Gold", bob, "old"), ("Fresh", ann, "3")}
 
     report = undo_import(session=session, actor=MARKETER, job_id=job.id)
@@ -167,11 +224,11 @@ def test_undo_leaves_merges_and_the_values_they_brought(session, people):
 # ---------------------------------------------------------------- later imports and hand edits
 def _import_a(session):
     """File A: three new people (e-mail and phone); returns (job, {email: profile id})."""
-    frame = validated([{"email": f"a{i}@x.com", "phone": f"+8490000{i}", "full_name": f"A{i}", "city": "Hue"}
-                       for i in range(3)])
+    frame = validated(
+        [{"email": f"a{i}@x.com", "phone": f"+8490000{i}", "full_name": f"A{i}", "city": "Hue"} for i in range(3)]
+    )
     job, plan = run_import(session, frame, sync=rule(session, ["email", "phone"]), file_name="a.csv")
-    ids = dict(zip([f"a{i}@x.com" for i in range(3)],
-                   plan.rows.sort(ROW_COL)["profile_id"].to_list(), strict=True))
+    ids = dict(zip([f"a{i}@x.com" for i in range(3)], plan.rows.sort(ROW_COL)["profile_id"].to_list(), strict=True))
     return job, ids
 
 
@@ -210,8 +267,9 @@ def test_a_b_undo_a_keeps_and_names_the_later_import(session):
     report = undo_import(session=session, actor=MARKETER, job_id=job_a.id)
     session.commit()
     kept = {ids["a0@x.com"], ids["a1@x.com"]}
-    assert report.profiles_kept == [{"profile_id": pid, "reason": "changed by the later import b.csv"}
-                                    for pid in sorted(kept)]
+    assert report.profiles_kept == [
+        {"profile_id": pid, "reason": "changed by the later import b.csv"} for pid in sorted(kept)
+    ]
     assert report.profiles_removed == 1 and _active(session, ids.values()) == kept
     assert "2 profiles changed by the later import b.csv" in report.summary()
 
@@ -250,8 +308,9 @@ def test_a_b_hand_edit_undo_b_undo_a_keeps_what_the_person_did(session):
 def test_undo_gives_back_the_earlier_updated_at_when_nothing_changed_since(session, people):
     ann, _bob = people
     before = profile(session, ann).updated_at
-    job, _plan = run_import(session, validated([{"email": "ann@x.com", "city": "Saigon"}]),
-                            sync=rule(session, ["email"]))
+    job, _plan = run_import(
+        session, validated([{"email": "ann@x.com", "city": "Saigon"}]), sync=rule(session, ["email"])
+    )
     assert profile(session, ann).updated_at != before
     undo_import(session=session, actor=MARKETER, job_id=job.id)
     session.commit()

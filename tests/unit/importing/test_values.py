@@ -11,27 +11,55 @@ GENDER = ["Male", "Female", "Other"]
 LEVELS = ["Bronze", "Silver", "Gold", "Platinum"]
 
 
-@pytest.mark.parametrize(("raw", "option"), [
-    ("male", "Male"), ("FEMALE", "Female"), (" other ", "Other"),  # case and spaces
-    ("M", "Male"), ("m", "Male"), ("Nam", "Male"), ("男", "Male"), ("man", "Male"), ("Homme", "Male"),
-    ("F", "Female"), ("Nữ", "Female"), ("NU", "Female"), ("女", "Female"), ("Femenino", "Female"),
-    ("Khác", "Other"), ("khac", "Other"), ("O", "Other"),
-])
+@pytest.mark.parametrize(
+    ("raw", "option"),
+    [
+        ("male", "Male"),
+        ("FEMALE", "Female"),
+        (" other ", "Other"),  # case and spaces
+        ("M", "Male"),
+        ("m", "Male"),
+        ("Nam", "Male"),
+        ("男", "Male"),
+        ("man", "Male"),
+        ("Homme", "Male"),
+        ("F", "Female"),
+        ("Nữ", "Female"),
+        ("NU", "Female"),
+        ("女", "Female"),
+        ("Femenino", "Female"),
+        ("Khác", "Other"),
+        ("khac", "Other"),
+        ("O", "Other"),
+    ],
+)
 def test_gender_values_match_by_case_accents_and_synonyms(raw, option):
     assert match_values([raw], GENDER) == {raw: option}
 
 
-@pytest.mark.parametrize(("raw", "option"), [
-    ("gold", "Gold"), ("Vàng", "Gold"), ("Bạc", "Silver"), ("Đồng", "Bronze"), ("Bạch kim", "Platinum"),
-    ("Plat", "Platinum"), ("silv", "Silver"), ("Gold member", "Gold"),  # prefixes
-])
+@pytest.mark.parametrize(
+    ("raw", "option"),
+    [
+        ("gold", "Gold"),
+        ("Vàng", "Gold"),
+        ("Bạc", "Silver"),
+        ("Đồng", "Bronze"),
+        ("Bạch kim", "Platinum"),
+        ("Plat", "Platinum"),
+        ("silv", "Silver"),
+        ("Gold member", "Gold"),  # prefixes
+    ],
+)
 def test_member_levels_match_by_synonym_or_prefix(raw, option):
     assert match_values([raw], LEVELS) == {raw: option}
 
 
 def test_accent_insensitive_on_the_option_side_too():
     assert match_values(["Ha Noi", "HỒ CHÍ MINH", "da nang"], ["Hà Nội", "Hồ Chí Minh", "Đà Nẵng"]) == {
-        "Ha Noi": "Hà Nội", "HỒ CHÍ MINH": "Hồ Chí Minh", "da nang": "Đà Nẵng"}
+        "Ha Noi": "Hà Nội",
+        "HỒ CHÍ MINH": "Hồ Chí Minh",
+        "da nang": "Đà Nẵng",
+    }
 
 
 def test_unsure_values_are_left_for_the_user():
