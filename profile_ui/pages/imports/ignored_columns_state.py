@@ -27,6 +27,8 @@ class IgnoredColumnsMixin(rx.State, mixin=True):
     if TYPE_CHECKING:  # the wizard state's own vars and handlers, which this works on
         lines: list[Any]
         target_choices: list[Any]
+        preview_totals: list[Any]
+        preview_rows: list[Any]
         start_preview: Any
 
         def _actor(self) -> Any: ...
@@ -55,4 +57,7 @@ class IgnoredColumnsMixin(rx.State, mixin=True):
                 line.is_identity = target.startswith(IDENTITY_PREFIX)
                 line.is_identifier = False  # an extra identifier is a choice made on the map step
         self.lines = list(lines)
+        # the shown results are the old dry run's: take them away in this same update, so
+        # Confirm (enabled only with results) can't confirm them while the new one is queued
+        self.preview_totals, self.preview_rows = [], []
         return type(self).start_preview
