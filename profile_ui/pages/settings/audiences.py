@@ -7,7 +7,7 @@ from typing import Any
 
 import reflex as rx
 
-from ...services import workspace_settings as ws
+from ...services.workspace_settings import audiences
 from ...state.base import guarded
 from .common import SettingsTabState, add_form, tab_intro, text_field
 
@@ -29,10 +29,10 @@ class AudiencesTab(SettingsTabState):
     def _reload(self, session: Any, actor: Any) -> None:
         self.segments = [
             AudienceRow(s.id, s.name, s.description, SOURCE_LABELS.get(s.source, s.source))
-            for s in ws.list_segments(session=session, actor=actor)
+            for s in audiences.list_segments(session=session, actor=actor)
         ]
         self.groups = [
-            AudienceRow(g.id, g.name, g.description, "") for g in ws.list_groups(session=session, actor=actor)
+            AudienceRow(g.id, g.name, g.description, "") for g in audiences.list_groups(session=session, actor=actor)
         ]
 
     @rx.event
@@ -45,7 +45,9 @@ class AudiencesTab(SettingsTabState):
     def add_segment(self, form_data: dict[str, Any]) -> Any:
         name, description = str(form_data.get("name") or ""), str(form_data.get("description") or "")
         return self._change(
-            lambda session, actor: ws.create_segment(session=session, actor=actor, name=name, description=description),
+            lambda session, actor: audiences.create_segment(
+                session=session, actor=actor, name=name, description=description
+            ),
             f"Segment '{name.strip()}' added",
         )
 
@@ -53,7 +55,7 @@ class AudiencesTab(SettingsTabState):
     @guarded
     def delete_segment(self, segment_id: int) -> Any:
         return self._change(
-            lambda session, actor: ws.delete_segment(session=session, actor=actor, segment_id=int(segment_id)),
+            lambda session, actor: audiences.delete_segment(session=session, actor=actor, segment_id=int(segment_id)),
             "Segment deleted",
         )
 
@@ -62,7 +64,9 @@ class AudiencesTab(SettingsTabState):
     def add_group(self, form_data: dict[str, Any]) -> Any:
         name, description = str(form_data.get("name") or ""), str(form_data.get("description") or "")
         return self._change(
-            lambda session, actor: ws.create_group(session=session, actor=actor, name=name, description=description),
+            lambda session, actor: audiences.create_group(
+                session=session, actor=actor, name=name, description=description
+            ),
             f"Group '{name.strip()}' added",
         )
 
@@ -70,7 +74,7 @@ class AudiencesTab(SettingsTabState):
     @guarded
     def delete_group(self, group_id: int) -> Any:
         return self._change(
-            lambda session, actor: ws.delete_group(session=session, actor=actor, group_id=int(group_id)),
+            lambda session, actor: audiences.delete_group(session=session, actor=actor, group_id=int(group_id)),
             "Group deleted",
         )
 

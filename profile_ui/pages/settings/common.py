@@ -11,7 +11,7 @@ import reflex as rx
 from ...db import session_scope
 from ...services.permissions import Actor
 from ...services.users import UserError
-from ...services.workspace_settings import SettingsError
+from ...services.workspace_settings.common import SettingsError
 from ...state.base import AppState
 
 # what a settings service raises for input an admin can fix (the message says what)

@@ -9,7 +9,7 @@ from typing import Any
 import reflex as rx
 
 from ...models import FIELD_TYPES
-from ...services import workspace_settings as ws
+from ...services.workspace_settings import fields as field_settings
 from ...state.base import guarded
 from .common import SettingsTabState, add_form, form_checkbox, native_select, tab_intro, text_field, ticked
 
@@ -51,7 +51,7 @@ class FieldsTab(SettingsTabState):
                 f.is_pii,
                 f.is_system,
             )
-            for f in ws.list_fields(session=session, actor=actor)
+            for f in field_settings.list_fields(session=session, actor=actor)
         ]
 
     @rx.event
@@ -66,7 +66,7 @@ class FieldsTab(SettingsTabState):
         field_type = str(form_data.get("type") or "text")
         options = [o for o in re.split(r"[\n,;|]", str(form_data.get("options") or "")) if o.strip()]
         result = self._change(
-            lambda session, actor: ws.create_field(
+            lambda session, actor: field_settings.create_field(
                 session=session,
                 actor=actor,
                 label=label,
@@ -83,7 +83,7 @@ class FieldsTab(SettingsTabState):
     @guarded
     def set_required(self, key: str, required: bool) -> Any:
         return self._change(
-            lambda session, actor: ws.update_field(
+            lambda session, actor: field_settings.update_field(
                 session=session, actor=actor, key=key, required_on_create=bool(required)
             ),
             "Saved: " + ("required on create" if required else "not required on create"),
@@ -93,14 +93,15 @@ class FieldsTab(SettingsTabState):
     @guarded
     def set_pii(self, key: str, pii: bool) -> Any:
         return self._change(
-            lambda session, actor: ws.update_field(session=session, actor=actor, key=key, is_pii=bool(pii)), "Saved"
+            lambda session, actor: field_settings.update_field(session=session, actor=actor, key=key, is_pii=bool(pii)),
+            "Saved",
         )
 
     @rx.event
     @guarded
     def delete_field(self, key: str) -> Any:
         return self._change(
-            lambda session, actor: ws.delete_field(session=session, actor=actor, key=key), "Field deleted"
+            lambda session, actor: field_settings.delete_field(session=session, actor=actor, key=key), "Field deleted"
         )
 
 

@@ -8,7 +8,8 @@ from typing import Any
 
 import reflex as rx
 
-from ...services import workspace_settings as ws
+from ...services.workspace_settings import fields as field_settings
+from ...services.workspace_settings import identity_kinds, sync_rule
 from ...state.base import guarded
 from .common import SettingsTabState, add_form, form_checkbox, tab_intro, text_field, ticked
 
@@ -47,18 +48,18 @@ class SyncRuleTab(SettingsTabState):
         return {k.key: k.label for k in self.kinds}
 
     def _reload(self, session: Any, actor: Any) -> None:
-        rule = ws.get_sync_rule(session=session, actor=actor)
+        rule = sync_rule.get_sync_rule(session=session, actor=actor)
         self.order = list(rule.identifier_kinds or [])
         self.kinds = [
             KindRow(k.key, k.label, k.is_builtin, k.key in self.order)
-            for k in ws.list_identity_kinds(session=session, actor=actor)
+            for k in identity_kinds.list_identity_kinds(session=session, actor=actor)
         ]
         self.auto_merge = rule.auto_merge
         self.default_policy = rule.default_policy
         policies = rule.field_policies or {}
         self.field_policies = [
             FieldPolicyRow(f.key, f.label, policies.get(f.key, DEFAULT_POLICY))
-            for f in ws.list_fields(session=session, actor=actor)
+            for f in field_settings.list_fields(session=session, actor=actor)
         ]
 
     @rx.event
@@ -67,7 +68,9 @@ class SyncRuleTab(SettingsTabState):
         self._load_tab()
 
     def _save(self, done: str, **changes: Any) -> Any:
-        return self._change(lambda session, actor: ws.update_sync_rule(session=session, actor=actor, **changes), done)
+        return self._change(
+            lambda session, actor: sync_rule.update_sync_rule(session=session, actor=actor, **changes), done
+        )
 
     @rx.event
     @guarded
@@ -112,10 +115,10 @@ class SyncRuleTab(SettingsTabState):
         label = str(form_data.get("label") or "")
 
         def create(session: Any, actor: Any) -> None:
-            kind = ws.create_identity_kind(session=session, actor=actor, label=label)
+            kind = identity_kinds.create_identity_kind(session=session, actor=actor, label=label)
             if ticked(form_data, "identifies"):
-                rule = ws.get_sync_rule(session=session, actor=actor)
-                ws.update_sync_rule(
+                rule = sync_rule.get_sync_rule(session=session, actor=actor)
+                sync_rule.update_sync_rule(
                     session=session, actor=actor, identifier_kinds=[*(rule.identifier_kinds or []), kind.key]
                 )
 
@@ -125,7 +128,7 @@ class SyncRuleTab(SettingsTabState):
     @guarded
     def delete_kind(self, key: str) -> Any:
         return self._change(
-            lambda session, actor: ws.delete_identity_kind(session=session, actor=actor, key=key),
+            lambda session, actor: identity_kinds.delete_identity_kind(session=session, actor=actor, key=key),
             "Identity kind deleted",
         )
 

@@ -8,7 +8,8 @@ from typing import Any
 
 import reflex as rx
 
-from ...services import workspace_settings as ws
+from ...services import users as accounts
+from ...services.workspace_settings import access, consent
 from ...state.base import guarded
 from ..profiles.common import Choice
 from .common import SettingsTabState, add_form, native_select, tab_intro, text_field, ticked
@@ -53,16 +54,16 @@ class UsersTab(SettingsTabState):
                 f"{u.last_login_at:%Y-%m-%d %H:%M}" if u.last_login_at else "never",
                 f"{u.locked_at:%Y-%m-%d %H:%M} UTC" if u.locked_at else "",
             )
-            for u, role in ws.list_users(session=session, actor=actor)
+            for u, role in accounts.list_users(session=session, actor=actor)
         ]
-        roles = ws.list_roles(session=session, actor=actor)
+        roles = access.list_roles(session=session, actor=actor)
         self.roles = [
             RoleRow(r.id, r.name, r.description, ", ".join(sorted(r.permissions or [])), n, r.is_builtin)
             for r, n in roles
         ]
         self.role_choices = [Choice(r.name, r.name) for r, _ in roles]
-        self.permission_names = ws.available_permissions(session=session, actor=actor)
-        self.channels = [Choice(c, label) for c, label in ws.consent_channels()]
+        self.permission_names = access.available_permissions(session=session, actor=actor)
+        self.channels = [Choice(c, label) for c, label in consent.consent_channels()]
 
     @rx.event
     @guarded
@@ -74,7 +75,7 @@ class UsersTab(SettingsTabState):
     def add_user(self, form_data: dict[str, Any]) -> Any:
         email = str(form_data.get("email") or "")
         return self._change(
-            lambda session, actor: ws.create_user(
+            lambda session, actor: accounts.create_user(
                 session=session,
                 actor=actor,
                 email=email,
@@ -89,7 +90,7 @@ class UsersTab(SettingsTabState):
     @guarded
     def change_role(self, user_id: int, role: str) -> Any:
         return self._change(
-            lambda session, actor: ws.change_role(session=session, actor=actor, user_id=int(user_id), role=role),
+            lambda session, actor: accounts.change_role(session=session, actor=actor, user_id=int(user_id), role=role),
             f"Role changed to {role}",
         )
 
@@ -97,7 +98,7 @@ class UsersTab(SettingsTabState):
     @guarded
     def set_active(self, user_id: int, active: bool) -> Any:
         return self._change(
-            lambda session, actor: ws.set_user_active(
+            lambda session, actor: access.set_user_active(
                 session=session, actor=actor, user_id=int(user_id), active=bool(active)
             ),
             "User reactivated" if active else "User deactivated: signed out and cannot sign in",
@@ -107,7 +108,7 @@ class UsersTab(SettingsTabState):
     @guarded
     def unlock(self, user_id: int) -> Any:
         return self._change(
-            lambda session, actor: ws.unlock_user(session=session, actor=actor, user_id=int(user_id)),
+            lambda session, actor: accounts.unlock_user(session=session, actor=actor, user_id=int(user_id)),
             "Unlocked: the user can sign in again",
         )
 
@@ -117,7 +118,7 @@ class UsersTab(SettingsTabState):
         name = str(form_data.get("name") or "")
         permissions = [p for p in self.permission_names if ticked(form_data, "perm:" + p)]
         return self._change(
-            lambda session, actor: ws.create_role(
+            lambda session, actor: access.create_role(
                 session=session,
                 actor=actor,
                 name=name,
@@ -131,7 +132,8 @@ class UsersTab(SettingsTabState):
     @guarded
     def delete_role(self, role_id: int) -> Any:
         return self._change(
-            lambda session, actor: ws.delete_role(session=session, actor=actor, role_id=int(role_id)), "Role deleted"
+            lambda session, actor: access.delete_role(session=session, actor=actor, role_id=int(role_id)),
+            "Role deleted",
         )
 
 
