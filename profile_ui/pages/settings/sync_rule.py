@@ -11,7 +11,17 @@ import reflex as rx
 from ...services.workspace_settings import fields as field_settings
 from ...services.workspace_settings import identity_kinds, sync_rule
 from ...state.base import guarded
-from .common import SettingsTabState, add_form, form_checkbox, tab_intro, text_field, ticked
+from .common import (
+    SettingsTabState,
+    add_form,
+    delete_button,
+    form_checkbox,
+    form_text,
+    settings_table,
+    tab_intro,
+    text_field,
+    ticked,
+)
 
 POLICY_LABELS = {
     "overwrite": "Overwrite (the file wins)",
@@ -112,7 +122,7 @@ class SyncRuleTab(SettingsTabState):
     @rx.event
     @guarded
     def add_kind(self, form_data: dict[str, Any]) -> Any:
-        label = str(form_data.get("label") or "")
+        label = form_text(form_data, "label")
 
         def create(session: Any, actor: Any) -> None:
             kind = identity_kinds.create_identity_kind(session=session, actor=actor, label=label)
@@ -197,14 +207,7 @@ def _kind_row(kind: KindRow) -> rx.Component:
             rx.cond(
                 kind.builtin,
                 rx.badge("Built in", variant="soft", color_scheme="gray"),
-                rx.icon_button(
-                    rx.icon("trash_2", size=14, aria_hidden="true"),
-                    size="1",
-                    variant="ghost",
-                    color_scheme="red",
-                    on_click=t.delete_kind(kind.key),
-                    aria_label="Delete identity kind " + kind.label,
-                ),
+                delete_button("Delete identity kind " + kind.label, t.delete_kind(kind.key)),
             )
         ),
     )
@@ -251,21 +254,9 @@ def sync_rule_tab() -> rx.Component:
             spacing="2",
         ),
         rx.heading("Per-field policy", size="3", as_="h3"),
-        rx.table.root(
-            rx.table.header(rx.table.row(rx.table.column_header_cell("Field"), rx.table.column_header_cell("Policy"))),
-            rx.table.body(rx.foreach(t.field_policies, _field_policy_row)),
-            size="1",
-            variant="surface",
-        ),
+        settings_table(("Field", "Policy"), t.field_policies, _field_policy_row, full_width=False),
         rx.heading("Identity kinds", size="3", as_="h3"),
-        rx.table.root(
-            rx.table.header(
-                rx.table.row(*[rx.table.column_header_cell(h) for h in ("Kind", "Identifies a person", "")])
-            ),
-            rx.table.body(rx.foreach(t.kinds, _kind_row)),
-            size="1",
-            variant="surface",
-        ),
+        settings_table(("Kind", "Identifies a person", ""), t.kinds, _kind_row, full_width=False),
         add_form(
             "New identity kind",
             text_field("Label", "label", id="kind-label", placeholder="e.g. Loyalty card number"),

@@ -10,7 +10,7 @@ import reflex as rx
 from ...services.workspace_settings import tags as tag_settings
 from ...state.base import guarded
 from ..profiles.common import Choice
-from .common import SettingsTabState, add_form, native_select, tab_intro, text_field
+from .common import SettingsTabState, add_form, form_text, native_select, tab_intro, text_field
 
 KIND_LABELS = {"text": "Text (one value)", "multi": "Multi-value"}
 
@@ -48,7 +48,7 @@ class TagsTab(SettingsTabState):
     @rx.event
     @guarded
     def add_group(self, form_data: dict[str, Any]) -> Any:
-        name = str(form_data.get("name") or "")
+        name = form_text(form_data, "name")
         return self._change(
             lambda session, actor: tag_settings.create_tag_group(session=session, actor=actor, name=name),
             f"Tag group '{name.strip()}' added",
@@ -57,9 +57,11 @@ class TagsTab(SettingsTabState):
     @rx.event
     @guarded
     def add_tag(self, form_data: dict[str, Any]) -> Any:
-        name = str(form_data.get("name") or "")
-        group = str(form_data.get("group") or "")
-        kind = str(form_data.get("kind") or "text")
+        name, group, kind = (
+            form_text(form_data, "name"),
+            form_text(form_data, "group"),
+            form_text(form_data, "kind", "text"),
+        )
         if not group.isdigit():
             return rx.toast.error("Choose a tag group")
         return self._change(
