@@ -60,7 +60,7 @@ from .importing.resolve import find_identity_owners
 from .importing.validate import MULTI_SEPARATORS
 from .importing.values import match_value
 from .permissions import PROFILES_CREATE, PROFILES_EDIT, SETTINGS_MANAGE, Actor
-from .profiles import ProfileError, changeable_profile
+from .profiles.errors import ProfileError, changeable_profile
 from .workspace_settings import CONSENT_CHANNELS, CONSENT_STATUSES
 
 MANUAL_SOURCE = "manual"

@@ -22,7 +22,6 @@ from profile_ui.models import (
     Tag,
     TagGroup,
 )
-from profile_ui.services import profiles as svc
 from profile_ui.services.importing import ImportOptions
 from profile_ui.services.permissions import BUILTIN_ROLES, Actor, PermissionDenied
 from profile_ui.services.profiles import (
@@ -38,6 +37,7 @@ from profile_ui.services.profiles import (
     tag_profiles,
     untag_profile,
 )
+from profile_ui.services.profiles import query as svc
 
 ADMIN = Actor(user_id=1, email="admin@example.com", role="admin", permissions=frozenset(BUILTIN_ROLES["admin"][1]))
 MARKETER = Actor(
