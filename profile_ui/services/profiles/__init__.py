@@ -48,7 +48,7 @@ from .query import (
     estimate_count,
     list_profiles,
 )
-from .read import ProfileImportRow, get_profile_360
+from .read import FieldValue, HistoryEvent, Profile360, ProfileHeader, ProfileImportRow, get_profile_360
 
 __all__ = [
     "TAG_POLICIES",
@@ -81,6 +81,10 @@ __all__ = [
     "count_profiles",
     "estimate_count",
     "list_profiles",
+    "FieldValue",
+    "HistoryEvent",
+    "Profile360",
+    "ProfileHeader",
     "ProfileImportRow",
     "get_profile_360",
 ]
