@@ -43,7 +43,7 @@ from ..settings import get_settings
 from .audit import record_event
 from .catalog import active_sync_rule, field_definitions, identity_kinds
 from .crypto import ENCRYPTED_MARK, audit_value, identity_columns
-from .importing.apply import json_value
+from .importing.changes_json import json_value
 from .importing.normalize import (
     InvalidValue,
     clean_name,

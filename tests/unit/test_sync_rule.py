@@ -20,7 +20,7 @@ from profile_ui.services import catalog
 from profile_ui.services import workspace_settings as ws
 from profile_ui.services.importing import ImportOptions
 from profile_ui.services.importing import membership as ms
-from profile_ui.services.importing.apply import plan_import
+from profile_ui.services.importing.plan import plan_import
 from profile_ui.services.permissions import BUILTIN_ROLES, Actor
 from profile_ui.services.profile_edit import ProfileValidationError, create_profile
 
