@@ -21,24 +21,22 @@ import reflex as rx
 from ... import routes
 from ...db import session_scope
 from ...models import CHOICE_TYPES
-from ...services import retention, workspace_settings
+from ...services import workspace_settings
 from ...services.importing import IDENTITY_PREFIX, TAGS_TARGET, ImportMapping, ImportOptions, membership
 from ...services.importing import jobs as import_jobs
 from ...services.importing import mapping as mapping_stage
 from ...services.importing import values as values_stage
 from ...services.importing.possible_duplicates import MODES as possible_duplicate_modes
-from ...services.importing.possible_duplicates import describe as possible_duplicate_text
 from ...services.importing.progress import read_progress
 from ...services.importing.read import FileRejected, list_sheets, read_pasted, read_upload
-from ...services.importing.results import field_changes, reasons_text, row_results
 from ...services.permissions import PROFILES_IMPORT, Actor
 from ...services.uploads import UploadError, save_upload
 from ...state.base import AppState, guarded
+from ...state.row_results import RowResultsMixin
 from .ignored_columns_state import IGNORE, MEMBERSHIP_STATUS_NOTE, NEW_FIELD, IgnoredColumnsMixin
 from .upload_feedback import UPLOAD_ID, UploadFeedbackMixin
 
 READ_CHUNK = 1024 * 1024
-PREVIEW_PAGE_SIZE = 25
 POLL_SECONDS = 0.5
 DRY_RUN_WAIT_SECONDS = 600
 ERROR_FILE_WAIT_SECONDS = 10
@@ -110,28 +108,11 @@ class PreviewTotal:
     text: str
 
 
-@dataclasses.dataclass
-class PreviewRow:
-    row: int
-    outcome: str
-    changes: str
-    reasons: str
-
-
 def _size(n: int) -> str:
     return f"{n / (1024 * 1024):.1f} MB" if n >= 1024 * 1024 else f"{max(1, n // 1024)} KB"
 
 
-def _format_changes(changes: dict[str, Any]) -> str:
-    parts = []
-    for name, pair in field_changes(changes).items():
-        if isinstance(pair, list) and len(pair) == 2:
-            before, after = pair
-            parts.append(f"{name}: {before if before not in (None, '') else '∅'} → {after}")
-    return "; ".join(parts + [text for text in [possible_duplicate_text(changes)] if text])
-
-
-class ImportUploadState(UploadFeedbackMixin, IgnoredColumnsMixin, AppState):
+class ImportUploadState(UploadFeedbackMixin, IgnoredColumnsMixin, RowResultsMixin, AppState):
     """The wizard. (Named as the upload state it replaced: the upload guard tests call it.)"""
 
     step: str = "source"
@@ -162,12 +143,6 @@ class ImportUploadState(UploadFeedbackMixin, IgnoredColumnsMixin, AppState):
     group_choices: list[TargetChoice] = []
 
     preview_totals: list[PreviewTotal] = []
-    preview_rows: list[PreviewRow] = []
-    preview_page: int = 1
-    preview_pages: int = 1
-    preview_count: int = 0
-    preview_count_text: str = ""
-    preview_outcome: str = ""
     preview_job_ids: list[int] = []
     preview_job: int = 0
     preview_has_errors: bool = False
@@ -178,6 +153,9 @@ class ImportUploadState(UploadFeedbackMixin, IgnoredColumnsMixin, AppState):
     _signatures: list[str] = []  # each file's header signature, in file order
 
     # ------------------------------------------------------------ helpers
+    def _results_job_id(self) -> int:
+        return self.preview_job
+
     def _actor(self) -> Actor:
         actor = self._require_actor()
         actor.require(PROFILES_IMPORT)
@@ -191,9 +169,9 @@ class ImportUploadState(UploadFeedbackMixin, IgnoredColumnsMixin, AppState):
         self.consent, self.chosen_tags, self.tags_mode = {}, [], "append"
         self.possible_duplicates = "review"
         self.segment_identifier, self.group_id = "user_id", ""
-        self.preview_totals, self.preview_rows, self.preview_job_ids = [], [], []
-        self.preview_page, self.preview_pages, self.preview_count = 1, 1, 0
-        self.preview_outcome, self.preview_job, self.preview_has_errors = "", 0, False
+        self.preview_totals, self.preview_job_ids = [], []
+        self.preview_job, self.preview_has_errors = 0, False
+        self._reset_results()
         self._paths, self._summary, self._saved_values, self._signatures = [], {}, {}, []
 
     @rx.event
@@ -751,8 +729,8 @@ class ImportUploadState(UploadFeedbackMixin, IgnoredColumnsMixin, AppState):
                 return None
             self.preview_job_ids = [job.id for job in jobs]
         self.preview_job = self.preview_job_ids[0]
-        self.preview_totals, self.preview_rows = [], []
-        self.preview_page, self.preview_outcome = 1, ""
+        self.preview_totals = []
+        self._reset_results()
         self.step = "preview"
         return ImportUploadState.watch_preview
 
@@ -809,57 +787,7 @@ class ImportUploadState(UploadFeedbackMixin, IgnoredColumnsMixin, AppState):
                 if job_id == self.preview_job:
                     self.preview_has_errors = bool(job.error_file_path)
             self.preview_totals = totals
-            self._load_rows(session, actor)
-
-    def _load_rows(self, session: Any, actor: Actor) -> None:
-        rows, count = row_results(
-            session=session,
-            actor=actor,
-            job_id=self.preview_job,
-            outcome=self.preview_outcome or None,
-            offset=(self.preview_page - 1) * PREVIEW_PAGE_SIZE,
-            limit=PREVIEW_PAGE_SIZE,
-        )
-        self.preview_count = count
-        self.preview_count_text = f"{count:,} row{'' if count == 1 else 's'}"
-        self.preview_pages = max(1, -(-count // PREVIEW_PAGE_SIZE))
-        self.preview_rows = [
-            PreviewRow(
-                row=r["row_number"],
-                outcome=r["outcome"],
-                changes=_format_changes(r["changes"]),
-                reasons=reasons_text(r["errors"]),
-            )
-            for r in rows
-        ]
-
-    @rx.event
-    @guarded
-    def set_preview_outcome(self, outcome: str) -> None:
-        actor = self._actor()
-        self.preview_outcome = "" if outcome == "all" else outcome
-        self.preview_page = 1
-        with session_scope() as session:
-            self._load_rows(session, actor)
-
-    @rx.event
-    @guarded
-    def set_preview_page(self, page: int) -> None:
-        actor = self._actor()
-        self.preview_page = min(max(1, int(page)), self.preview_pages)
-        with session_scope() as session:
-            self._load_rows(session, actor)
-
-    @rx.event
-    @guarded
-    def download_errors(self) -> Any:
-        actor = self._actor()
-        try:
-            with session_scope() as session:
-                data, name = retention.error_file_download(session=session, actor=actor, job_id=self.preview_job)
-        except import_jobs.ImportJobError as exc:
-            return rx.toast.info(str(exc))
-        return rx.download(data=data, filename=name)
+            self._load_result_rows(session, actor)
 
     @rx.event
     @guarded
