@@ -1,31 +1,31 @@
 """/imports/new: the import wizard (source, sheet, identify and map, values, options,
-preview, confirm). Behaviour is in wizard_state.py."""
+preview, confirm). Behaviour is in state.py and its step mixins."""
 
 from __future__ import annotations
 
 import reflex as rx
 
-from ... import routes
-from ...components.row_results import error_file_button, outcome_select, row_results_table
-from ...components.shell import shell
-from ...components.table_caption import hidden_caption
-from ...services.importing import limits
-from ...services.uploads import ALLOWED_SUFFIXES
-from ...settings import get_settings
-from .ignored_columns import ignored_columns
-from .upload_zone import upload_zone
-from .wizard_state import (
+from .... import routes
+from ....components.row_results import error_file_button, outcome_select, row_results_table
+from ....components.shell import shell
+from ....components.table_caption import hidden_caption
+from ....services.importing import limits
+from ....services.uploads import ALLOWED_SUFFIXES
+from ....settings import get_settings
+from ..ignored_columns import ignored_columns
+from ..upload_zone import upload_zone
+from .choices import (
     POLICIES,
     STEP_LABELS,
     STEPS,
     ChoiceField,
     ColumnLine,
-    ImportUploadState,
     PreviewTotal,
     TargetChoice,
     UploadedFile,
     ValueLine,
 )
+from .state import ImportUploadState
 
 TITLE = "New import"
 S = ImportUploadState
