@@ -28,7 +28,7 @@ class IgnoredColumnsMixin(rx.State, mixin=True):
         lines: list[Any]
         target_choices: list[Any]
         preview_totals: list[Any]
-        preview_rows: list[Any]
+        result_rows: list[Any]
         start_preview: Any
 
         def _actor(self) -> Any: ...
@@ -59,5 +59,5 @@ class IgnoredColumnsMixin(rx.State, mixin=True):
         self.lines = list(lines)
         # the shown results are the old dry run's: take them away in this same update, so
         # Confirm (enabled only with results) can't confirm them while the new one is queued
-        self.preview_totals, self.preview_rows = [], []
+        self.preview_totals, self.result_rows = [], []
         return type(self).start_preview
