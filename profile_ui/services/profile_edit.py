@@ -1,8 +1,9 @@
 """Creating profiles by hand, editing their attributes (with locks), and their identities.
 
-Values arrive as text (what a person typed) and are read with the import's rules
-(importing/normalize.py, importing/values.py), so "0912 345 678", "31/12/1990" or "gold"
-mean the same in a form as in a spreadsheet. Problems come back together, one message
+Values arrive as text (what a person typed) and are read by the import's own parser of
+their field type (importing/field_values.py, run over one value), so "0912 345 678",
+"31/12/1990" or "gold" mean the same in a form as in a spreadsheet, and a value refused
+here is refused there with the same message. Problems come back together, one message
 per field, in `ProfileValidationError.errors`:
 
     {"<field key>": "...", "identity:<kind>": "...", "consent:<channel>": "..."}
@@ -44,30 +45,17 @@ from .audit import record_event
 from .catalog import active_sync_rule, field_definitions, identity_kinds
 from .crypto import ENCRYPTED_MARK, audit_value, identity_columns
 from .importing.apply import json_value
-from .importing.normalize import (
-    InvalidValue,
-    clean_name,
-    clean_text,
-    normalize_email,
-    normalize_phone,
-    parse_boolean,
-    parse_date,
-    parse_datetime,
-    parse_number,
-    shorten,
-)
+from .importing.field_values import parse_field_value
+from .importing.normalize import InvalidValue, clean_text, normalize_email, normalize_phone
 from .importing.resolve import find_identity_owners
-from .importing.validate import MULTI_SEPARATORS
-from .importing.values import match_value
 from .permissions import PROFILES_CREATE, PROFILES_EDIT, SETTINGS_MANAGE, Actor
 from .profiles.errors import ProfileError, changeable_profile
-from .profiles.read import FieldValue, HistoryEvent, ProfileHeader, field_values
+from .profiles.read import FieldValue, HistoryEvent, ProfileHeader, checked_id, field_values
 from .workspace_settings import CONSENT_CHANNELS, CONSENT_STATUSES
 
 MANUAL_SOURCE = "manual"
 MANUAL_INITIAL_SOURCE = "Created manually"
 CONTACT_KINDS = ("email", "phone")  # a new profile needs at least one of these
-CUSTOM_TEXT_MAX = 1000
 IDENTITY_VALUE_MAX = 255
 _KIND_LABELS = {"email": "E-mail", "phone": "Phone", "user_id": "User ID"}
 
@@ -130,68 +118,6 @@ class FieldEdit:
 
 
 # ---------------------------------------------------------------- reading typed values
-
-
-def _text_limits() -> dict[str, int]:
-    return {c.name: c.type.length for c in Profile.__table__.columns if getattr(c.type, "length", None)}
-
-
-_TEXT_LIMITS = _text_limits()
-
-
-def _choice_message(definition: FieldDefinition, raw: str) -> str:
-    options = ", ".join(definition.options or []) or "(this field has no choices yet)"
-    return f"'{shorten(raw)}' is not one of the choices for {definition.label}: {shorten(options, 200)}"
-
-
-def parse_field_value(definition: FieldDefinition, raw: str | None, *, region: str | None = None) -> Any:
-    """The typed value of what a person typed into a field, or None for "empty".
-
-    Types: text/email/phone/single_choice -> str; number -> float; boolean -> bool;
-    date -> date; datetime -> aware datetime (UTC); multiple_choice -> list[str] (items
-    separated by | or ;). Choices accept the import's "matching words" (gold -> Gold).
-    Raises InvalidValue with a message for the person.
-    """
-    if raw is None or not str(raw).strip():
-        return None
-    text = str(raw)
-    kind = definition.type
-    if kind == "email":
-        return normalize_email(text)
-    if kind == "phone":
-        return normalize_phone(text, region)
-    if kind == "number":
-        return parse_number(text)
-    if kind == "boolean":
-        return parse_boolean(text)
-    if kind == "date":
-        return parse_date(text)
-    if kind == "datetime":
-        return parse_datetime(text)
-    if kind == "single_choice":
-        option = match_value(text, list(definition.options or []))
-        if option is None:
-            raise InvalidValue(_choice_message(definition, text.strip()))
-        return option
-    if kind == "multiple_choice":
-        items = [
-            item.strip()
-            for item in pl.Series([text]).str.replace_all(MULTI_SEPARATORS, "\x1f").str.split("\x1f")[0]
-            if item.strip()
-        ]
-        chosen: list[str] = []
-        for item in items:
-            option = match_value(item, list(definition.options or []))
-            if option is None:
-                raise InvalidValue(_choice_message(definition, item))
-            if option not in chosen:
-                chosen.append(option)
-        return chosen or None
-    value = clean_name(text) if definition.key == "full_name" else clean_text(text)
-    limit = _TEXT_LIMITS.get(definition.key) if definition.is_system else CUSTOM_TEXT_MAX
-    if value and limit and len(value) > limit:
-        raise InvalidValue(f"{definition.label} can have at most {limit} characters")
-    return value
 
 
 def parse_identity_value(kind: str, raw: str | None, *, region: str | None = None) -> str | None:
@@ -305,7 +231,7 @@ def _write_values(
     session.add(profile)
     for key in new_values:
         provenance = session.get(AttributeProvenance, (profile.id, key)) or AttributeProvenance(
-            profile_id=profile.id, field_key=key, source_type=MANUAL_SOURCE
+            profile_id=checked_id(profile.id), field_key=key, source_type=MANUAL_SOURCE
         )
         provenance.source_type = MANUAL_SOURCE
         provenance.source_name = actor.email
@@ -406,6 +332,7 @@ def create_profile(
 
     now = utcnow()
     if target is not None:
+        assert matched_by is not None  # the target is the owner of one of identifier_kinds
         return _update_matched(
             session, actor, target, parsed, typed_ids, consent_values, definitions, kinds, rule, matched_by, now
         )
@@ -415,10 +342,11 @@ def create_profile(
     )
     session.add(profile)
     session.flush()
+    profile_id = checked_id(profile.id)
     filled = {k: v for k, v in parsed.items() if not _is_empty(v)}
     _write_values(session, actor, profile, filled, definitions, lock=False, now=now)
-    _add_identities(session, actor, profile.id, typed_ids, now)
-    _write_consent(session, profile.id, consent_values, actor, now)
+    _add_identities(session, actor, profile_id, typed_ids, now)
+    _write_consent(session, profile_id, consent_values, actor, now)
     session.flush()
     record_event(
         session=session,
@@ -433,7 +361,7 @@ def create_profile(
         },
     )
     return CreateResult(
-        profile_id=profile.id,
+        profile_id=profile_id,
         matched_existing=False,
         message=f"Profile {profile.id} created",
         changes={k: [None, _audit_value(v)] for k, v in filled.items()},
@@ -546,8 +474,8 @@ def _update_matched(
             writes[key] = new
             changes[key] = [_audit_value(current), _audit_value(new)]
     _write_values(session, actor, profile, writes, definitions, lock=False, now=now)
-    added = _add_identities(session, actor, profile.id, typed_ids, now)
-    consent_changes = _write_consent(session, profile.id, consent, actor, now)
+    added = _add_identities(session, actor, checked_id(profile.id), typed_ids, now)
+    consent_changes = _write_consent(session, checked_id(profile.id), consent, actor, now)
     session.flush()
     record_event(
         session=session,
@@ -576,7 +504,7 @@ def _update_matched(
     if not changes and not added and not consent_changes:
         parts.append("Nothing new was entered.")
     return CreateResult(
-        profile_id=profile.id,
+        profile_id=checked_id(profile.id),
         matched_existing=True,
         message=" ".join(parts),
         matched_by=matched_by,
@@ -744,7 +672,7 @@ def add_identity(*, session: Session, actor: Actor, profile_id: int, kind: str, 
         raise ProfileValidationError({key: f"{label} {normalized} already belongs to profile {owner}"})
     now = utcnow()
     identity = Identity(
-        profile_id=profile.id,
+        profile_id=checked_id(profile.id),
         kind=kind,
         **identity_columns(kind, normalized),
         source_type=MANUAL_SOURCE,
