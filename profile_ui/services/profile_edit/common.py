@@ -26,8 +26,7 @@ from ..importing.field_values import parse_field_value
 from ..importing.normalize import InvalidValue, clean_text, normalize_email, normalize_phone
 from ..importing.resolve import find_identity_owners
 from ..permissions import Actor
-from ..profiles.errors import ProfileError, changeable_profile
-from ..profiles.read import checked_id
+from ..profiles.errors import ProfileError, changeable_profile, checked_id
 from ..workspace_settings import CONSENT_CHANNELS, CONSENT_STATUSES
 
 MANUAL_SOURCE = "manual"

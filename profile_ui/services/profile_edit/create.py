@@ -27,7 +27,7 @@ from ..audit import record_event
 from ..catalog import active_sync_rule, field_definitions, identity_kinds
 from ..importing.normalize import InvalidValue
 from ..permissions import PROFILES_CREATE, Actor
-from ..profiles.read import checked_id
+from ..profiles.errors import checked_id
 from .common import (
     CONTACT_KINDS,
     MANUAL_INITIAL_SOURCE,

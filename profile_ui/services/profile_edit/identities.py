@@ -16,8 +16,7 @@ from ..catalog import identity_kinds
 from ..crypto import ENCRYPTED_MARK, audit_value, identity_columns
 from ..importing.normalize import InvalidValue
 from ..permissions import PROFILES_EDIT, Actor
-from ..profiles.errors import ProfileError
-from ..profiles.read import checked_id
+from ..profiles.errors import ProfileError, checked_id
 from .common import (
     MANUAL_SOURCE,
     ProfileValidationError,
