@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from ...models import (
     MEMBERSHIP_STATES,
@@ -64,14 +64,16 @@ def _selected_ids(
         check_filter(flt)
         if flt.status == STATUS_DELETED:
             raise ProfileError("Profiles in the trash cannot be changed: restore them first")
-        return list(session.execute(select(Profile.id).where(filter_condition(flt)).order_by(Profile.id)).scalars())
+        return list(
+            session.execute(select(Profile.id).where(filter_condition(flt)).order_by(col(Profile.id))).scalars()
+        )
     ids = sorted({int(i) for i in profile_ids or ()})
     if not ids:
         return []
     statuses: dict[int, str] = {}
     for start in range(0, len(ids), 5000):
         chunk = ids[start : start + 5000]
-        statuses.update(session.execute(select(Profile.id, Profile.status).where(Profile.id.in_(chunk))).all())
+        statuses.update(session.execute(select(Profile.id, Profile.status).where(col(Profile.id).in_(chunk))).all())
     missing = [i for i in ids if i not in statuses]
     if missing:
         raise ProfileError(f"Profile {', '.join(map(str, missing[:5]))} does not exist")
@@ -79,6 +81,12 @@ def _selected_ids(
     if trashed:
         raise ProfileError(in_trash_message(trashed))
     return ids
+
+
+def _deleted(session: Session, statement: sa.Delete) -> int:
+    """Run a DELETE; how many rows it removed."""
+    result = session.execute(statement)
+    return result.rowcount if isinstance(result, sa.CursorResult) else 0
 
 
 def tag_profiles(
@@ -117,11 +125,15 @@ def tag_profiles(
     for start in range(0, len(ids), 5000):
         chunk = ids[start : start + 5000]
         if tag.kind == "text":
-            session.execute(sa.delete(ProfileTag).where(ProfileTag.tag_id == tag_id, ProfileTag.profile_id.in_(chunk)))
+            session.execute(
+                sa.delete(ProfileTag).where(col(ProfileTag.tag_id) == tag_id, col(ProfileTag.profile_id).in_(chunk))
+            )
         else:
             session.execute(
                 sa.delete(ProfileTag).where(
-                    ProfileTag.tag_id == tag_id, ProfileTag.profile_id.in_(chunk), ProfileTag.value == value
+                    col(ProfileTag.tag_id) == tag_id,
+                    col(ProfileTag.profile_id).in_(chunk),
+                    col(ProfileTag.value) == value,
                 )
             )
         session.execute(
@@ -165,10 +177,10 @@ def untag_profile(*, session: Session, actor: Actor, profile_id: int, tag_id: in
     if tag is None:
         raise ProfileError(f"Tag {tag_id} does not exist")
     changeable_profile(session, profile_id)
-    where = [ProfileTag.tag_id == tag_id, ProfileTag.profile_id == profile_id]
+    where = [col(ProfileTag.tag_id) == tag_id, col(ProfileTag.profile_id) == profile_id]
     if value is not None:
-        where.append(ProfileTag.value == value)
-    removed = session.execute(sa.delete(ProfileTag).where(*where)).rowcount or 0
+        where.append(col(ProfileTag.value) == value)
+    removed = _deleted(session, sa.delete(ProfileTag).where(*where))
     if removed:
         record_event(
             session=session,
@@ -206,7 +218,7 @@ def add_profiles_to_group(
         present = set(
             session.execute(
                 select(GroupMembership.profile_id).where(
-                    GroupMembership.group_id == group_id, GroupMembership.profile_id.in_(chunk)
+                    GroupMembership.group_id == group_id, col(GroupMembership.profile_id).in_(chunk)
                 )
             ).scalars()
         )
@@ -243,9 +255,12 @@ def remove_profile_from_group(*, session: Session, actor: Actor, group_id: int, 
     if group is None:
         raise ProfileError(f"Group {group_id} does not exist")
     changeable_profile(session, profile_id)
-    removed = session.execute(
-        sa.delete(GroupMembership).where(GroupMembership.group_id == group_id, GroupMembership.profile_id == profile_id)
-    ).rowcount
+    removed = _deleted(
+        session,
+        sa.delete(GroupMembership).where(
+            col(GroupMembership.group_id) == group_id, col(GroupMembership.profile_id) == profile_id
+        ),
+    )
     if removed:
         record_event(
             session=session,

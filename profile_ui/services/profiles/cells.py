@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlmodel import Session, select
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
 
 from ...models import (
     IDENTITY_PREFIX,
@@ -16,6 +17,7 @@ from ...models import (
     ProfileTag,
 )
 from ..crypto import plain_value
+from .errors import checked_id
 
 # ---------------------------------------------------------------- page helpers
 
@@ -25,17 +27,17 @@ def identities_of(*, session: Session, profile_ids: list[int]) -> dict[int, dict
     result: dict[int, dict[str, list[str]]] = {pid: {} for pid in profile_ids}
     if not profile_ids:
         return result
-    rows = session.exec(
-        select(
-            Identity.profile_id,
-            Identity.kind,
-            Identity.value,
-            Identity.value_encrypted,
-            Identity.key_id,
-            Identity.is_encrypted,
+    rows = session.execute(
+        sa.select(
+            col(Identity.profile_id),
+            col(Identity.kind),
+            col(Identity.value),
+            col(Identity.value_encrypted),
+            col(Identity.key_id),
+            col(Identity.is_encrypted),
         )
-        .where(Identity.profile_id.in_(profile_ids))
-        .order_by(Identity.id)
+        .where(col(Identity.profile_id).in_(profile_ids))
+        .order_by(col(Identity.id))
     ).all()
     for pid, kind, *stored in rows:  # encrypted values are decrypted for display
         result[pid].setdefault(kind, []).append(display_identity_value(*stored))
@@ -60,11 +62,11 @@ def tags_of(
     if not profile_ids or (tag_ids is not None and not tag_ids):
         return result
     query = select(ProfileTag.profile_id, ProfileTag.tag_id, ProfileTag.value).where(
-        ProfileTag.profile_id.in_(profile_ids)
+        col(ProfileTag.profile_id).in_(profile_ids)
     )
     if tag_ids is not None:
-        query = query.where(ProfileTag.tag_id.in_(list(tag_ids)))
-    for pid, tag_id, value in session.exec(query.order_by(ProfileTag.id)).all():
+        query = query.where(col(ProfileTag.tag_id).in_(list(tag_ids)))
+    for pid, tag_id, value in session.exec(query.order_by(col(ProfileTag.id))).all():
         result[pid].setdefault(tag_id, []).append(value)
     return result
 
@@ -98,7 +100,7 @@ def page_cells(*, session: Session, rows: Sequence[Profile], columns: Sequence[s
     profile column in PROFILE_META_COLUMNS, "identity:<kind>" (values joined by ", ")
     or "tag:<id>" (the tag's values; "✓" for a tag without value). Two queries at most.
     """
-    ids = [p.id for p in rows]
+    ids = [checked_id(p.id) for p in rows]
     kinds = [c[len(IDENTITY_COLUMN_PREFIX) :] for c in columns if c.startswith(IDENTITY_COLUMN_PREFIX)]
     tag_ids = [
         int(c[len(TAG_COLUMN_PREFIX) :])
@@ -107,16 +109,16 @@ def page_cells(*, session: Session, rows: Sequence[Profile], columns: Sequence[s
     ]
     identities = identities_of(session=session, profile_ids=ids) if kinds else {}
     tags = tags_of(session=session, profile_ids=ids, tag_ids=tag_ids) if tag_ids else {}
-    system = set(Profile.__table__.c.keys())
+    system = {column.key for column in sa.inspect(Profile).columns}
     out = []
-    for p in rows:
-        cells = {"id": str(p.id)}
+    for pid, p in zip(ids, rows):
+        cells = {"id": str(pid)}
         for column in columns:
             if column.startswith(IDENTITY_COLUMN_PREFIX):
-                cells[column] = ", ".join(identities.get(p.id, {}).get(column[len(IDENTITY_COLUMN_PREFIX) :], []))
+                cells[column] = ", ".join(identities.get(pid, {}).get(column[len(IDENTITY_COLUMN_PREFIX) :], []))
             elif column.startswith(TAG_COLUMN_PREFIX):
                 tag_id = column[len(TAG_COLUMN_PREFIX) :]
-                values = tags.get(p.id, {}).get(int(tag_id), []) if tag_id.isdigit() else []
+                values = tags.get(pid, {}).get(int(tag_id), []) if tag_id.isdigit() else []
                 cells[column] = ", ".join(v or "✓" for v in values)
             elif column in system:
                 cells[column] = format_value(getattr(p, column))

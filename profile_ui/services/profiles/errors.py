@@ -13,6 +13,13 @@ from ...models import (
 )
 
 
+def checked_id(value: int | None) -> int:
+    """The id of a row read from the database (only unsaved rows have none)."""
+    if value is None:
+        raise ValueError("a row read from the database has no id")
+    return value
+
+
 class ProfileError(ValueError):
     """Bad input for a profile operation; the message is safe to show."""
 

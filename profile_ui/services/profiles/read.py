@@ -38,16 +38,9 @@ from ...models import (
 )
 from ..permissions import PROFILES_VIEW, Actor
 from .cells import display_identity_value
-from .errors import ProfileError
+from .errors import ProfileError, checked_id
 
 HISTORY_LIMIT = 100  # audit events, and import rows, shown per person
-
-
-def checked_id(value: int | None) -> int:
-    """The id of a row read from the database (only unsaved rows have none)."""
-    if value is None:
-        raise ValueError("a row read from the database has no id")
-    return value
 
 
 @dataclass(frozen=True)
