@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple, Protocol
 
 import polars as pl
+import sqlalchemy as sa
 
 from ...models import FieldDefinition, Profile
 from . import ERRORS_COL, IDENTITY_PREFIX, ROW_COL, TAGS_TARGET, VALID_COL, ImportMapping
@@ -58,7 +59,7 @@ class SheetLike(Protocol):
 
 def _system_text_limits() -> dict[str, int]:
     limits = {}
-    for column in Profile.__table__.columns:
+    for column in sa.inspect(Profile).local_table.c:
         length = getattr(column.type, "length", None)
         if length:
             limits[column.name] = length
@@ -181,22 +182,22 @@ def _choice_lookup(
     unmatched: list[str] = []
     for raw in distinct:
         if raw in by_fold:
-            option = by_fold[raw]
-            if not option:
+            folded = by_fold[raw]
+            if not folded:
                 resolved[raw] = None
                 continue
-            if option in options:
-                resolved[raw] = option
+            if folded in options:
+                resolved[raw] = folded
                 continue
-        option = match_value(raw, options)
-        if option is None:
+        matched = match_value(raw, options)
+        if matched is None:
             unmatched.append(raw)
         else:
-            resolved[raw] = option
+            resolved[raw] = matched
     return resolved, unmatched
 
 
-def _texts(values: list[str]) -> pl.Series:
+def _texts(values: list[str] | list[str | None]) -> pl.Series:
     return pl.Series(values, dtype=pl.Utf8)
 
 
