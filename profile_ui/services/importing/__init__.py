@@ -22,6 +22,8 @@ plan.py      the diff (new / updated / merged / unchanged / invalid / conflict) 
 apply.py     the plan (made again under locks) written in one transaction with bulk SQL.
 undo.py      an applied import taken back from its row results.
 results.py   per-row results, totals, the error file (xlsx and csv).
+pipeline.py  the stages above for one kind of file (pipeline_profiles.py,
+             pipeline_segments.py), as jobs/import_job.py runs them.
 
 Mapping targets (ImportMapping.columns values): a field key ("full_name", "city",
 custom keys), "identity:<kind>" (identity:email, identity:phone, identity:user_id, custom

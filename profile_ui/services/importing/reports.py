@@ -1,4 +1,5 @@
-"""What planning or undoing an import hands back: row outcomes, the plan, the undo report.
+"""What preparing, planning or undoing an import hands back: the prepared file (the
+pipelines' `PreparedFile`), row outcomes, the plan, the undo report.
 
 Shared by plan.py/apply.py (profiles) and segments_apply.py (segment files), which both
 plan, apply and undo; kept apart from either so neither imports the other.
@@ -13,13 +14,22 @@ from typing import Any
 import polars as pl
 
 from ...models import ROW_OUTCOMES, RowOutcome
-from . import ROW_COL
+from . import ROW_COL, ImportMapping
 
 # the row outcomes (models.RowOutcome) by their short names
 OUT_NEW, OUT_UPDATED, OUT_MERGED = RowOutcome.NEW, RowOutcome.UPDATED, RowOutcome.MERGED
 OUT_UNCHANGED, OUT_SKIPPED = RowOutcome.UNCHANGED, RowOutcome.SKIPPED
 OUT_INVALID, OUT_CONFLICT = RowOutcome.INVALID, RowOutcome.CONFLICT
 OUTCOMES = ROW_OUTCOMES
+
+
+@dataclass
+class PreparedFile:
+    """A file mapped and checked, ready to plan (see pipeline.py)."""
+
+    mapping: ImportMapping
+    frame: pl.DataFrame  # the validated frame (profiles) or the segment frame
+    headers: dict[str, str]  # segment files: target -> the file's header
 
 
 class ImportPlanError(ValueError):
