@@ -8,10 +8,9 @@ import csv
 from pathlib import Path
 
 import pytest
-from profile_world import World, build_world
-from sqlmodel import Session
+from profile_world import World, build_committed_world
 
-from profile_ui.db import make_engine, session_scope
+from profile_ui.db import session_scope
 from profile_ui.jobs.import_job import run_batch
 from profile_ui.services.importing import dry_run
 from profile_ui.services.importing.jobs import ImportFile, get_import, submit_import
@@ -21,12 +20,7 @@ from profile_ui.services.importing.read import FileRejected
 @pytest.fixture
 def world(app_env, db_url: str) -> World:
     app_env(db_url)
-    engine = make_engine(db_url)
-    try:
-        with Session(engine, expire_on_commit=False) as session:
-            return build_world(session)
-    finally:
-        engine.dispose()
+    return build_committed_world(db_url)
 
 
 def _leads(tmp_path: Path, name: str = "leads.csv") -> Path:
