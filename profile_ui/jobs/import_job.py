@@ -36,7 +36,7 @@ from ..services import dispatch, file_store
 from ..services.catalog import active_sync_rule, field_definitions, identity_kinds
 from ..services.importing import ImportMapping, ImportOptions
 from ..services.importing import mapping as mapping_stage
-from ..services.importing.apply import ImportPlanError, apply_import, plan_import
+from ..services.importing.apply import apply_import
 from ..services.importing.apply_lock import hold_apply_lock
 from ..services.importing.jobs import (
     ACTIVE_STATUSES,
@@ -55,6 +55,7 @@ from ..services.importing.jobs import (
     run_info,
 )
 from ..services.importing.mapping import MappingInvalid
+from ..services.importing.plan import plan_import
 from ..services.importing.progress import (
     STAGE_APPLY,
     STAGE_CHECK,
@@ -64,6 +65,7 @@ from ..services.importing.progress import (
     clear_progress,
 )
 from ..services.importing.read import FileRejected, read_upload
+from ..services.importing.reports import ImportPlanError
 from ..services.importing.results import plan_errors, store_row_results, write_error_file
 from ..services.importing.segments_apply import DEFAULT_HEADERS, apply_segments, plan_segments, segment_frame
 from ..services.importing.validate import validate_rows

@@ -43,7 +43,7 @@ from ..settings import get_settings
 from .audit import record_event
 from .catalog import active_sync_rule, field_definitions, identity_kinds
 from .crypto import ENCRYPTED_MARK, audit_value, identity_columns
-from .importing.apply import json_value
+from .importing.changes_json import json_value
 from .importing.normalize import (
     InvalidValue,
     clean_name,
@@ -60,7 +60,8 @@ from .importing.resolve import find_identity_owners
 from .importing.validate import MULTI_SEPARATORS
 from .importing.values import match_value
 from .permissions import PROFILES_CREATE, PROFILES_EDIT, SETTINGS_MANAGE, Actor
-from .profiles import ProfileError, changeable_profile
+from .profiles.errors import ProfileError, changeable_profile
+from .profiles.read import FieldValue, HistoryEvent, ProfileHeader, field_values
 from .workspace_settings import CONSENT_CHANNELS, CONSENT_STATUSES
 
 MANUAL_SOURCE = "manual"
@@ -109,6 +110,23 @@ class CreateResult:
     matched_by: str | None = None  # identity kind that matched, in sync-rule order
     changes: dict[str, list[Any]] = field(default_factory=dict)  # {field: [before, after]}
     kept: dict[str, str] = field(default_factory=dict)  # {field: why the typed value was not used}
+
+
+@dataclass(frozen=True)
+class FieldEdit:
+    """What `update_profile_fields` saved, in the types User 360 shows (profiles/read.py),
+    so the page updates what it shows from this alone.
+
+    `changes`: {field key: [before, after]} (JSON-ready) of the values that changed, empty
+    when nothing did (then `fields` is empty and `event` None). `fields`: the changed
+    fields as now stored, locked. `header`: the profile's row after the edit, with the
+    version a next edit from the page is checked against. `event`: the audit event written.
+    """
+
+    changes: dict[str, list[Any]]
+    header: ProfileHeader
+    fields: list[FieldValue]
+    event: HistoryEvent | None
 
 
 # ---------------------------------------------------------------- reading typed values
@@ -248,6 +266,10 @@ def _parse_values(
         except InvalidValue as exc:
             errors[key] = str(exc)
     return parsed
+
+
+def _display_order(definition: FieldDefinition) -> tuple[int, str]:
+    return definition.position, definition.key
 
 
 def _load_profile(session: Session, profile_id: int, *, for_update: bool = False) -> Profile:
@@ -573,11 +595,13 @@ def update_profile_fields(
     profile_id: int,
     values: dict[str, str],
     expected_version: int | None = None,
-) -> dict[str, list[Any]]:
+) -> FieldEdit:
     """Save one or several attributes typed by a person (inline edit, Edit dialog).
 
-    Returns {field key: [before, after]} of the values that changed (JSON-ready);
-    unchanged values are left as they are (not locked). Each changed value is locked:
+    Returns a FieldEdit: the changes ({field key: [before, after]}, JSON-ready), the
+    changed fields as User 360 shows them, the profile's new version and the audit event,
+    so the page shows the result without reading the profile again. Unchanged values are
+    left as they are (not locked). Each changed value is locked:
     its provenance becomes source "manual", locked=True, so later imports keep it.
     Raises ProfileValidationError (nothing saved) for unreadable values, emptied
     required fields, unknown fields and identities (which are added/removed instead).
@@ -607,20 +631,30 @@ def update_profile_fields(
         writes[key] = new
         changes[key] = [_audit_value(current), _audit_value(new)]
     if not writes:
-        return {}
+        return FieldEdit(changes={}, header=ProfileHeader.of(profile), fields=[], event=None)
     if expected_version is not None and profile.version != expected_version:
         raise ProfileChanged([definitions[key].label for key in writes])
-    _write_values(session, actor, profile, writes, definitions, lock=True, now=utcnow())
+    now = utcnow()
+    _write_values(session, actor, profile, writes, definitions, lock=True, now=now)
     session.flush()
+    details = {"changes": changes, "locked": sorted(writes)}
     record_event(
         session=session,
         actor=actor,
         action="profile.edit",
         object_type="profile",
         object_id=profile.id,
-        details={"changes": changes, "locked": sorted(writes)},
+        details=details,
     )
-    return changes
+    session.refresh(profile, ["version"])  # raised by the database's trigger (migration 0010)
+    return FieldEdit(
+        changes=changes,
+        header=ProfileHeader.of(profile),
+        fields=field_values(
+            session, profile, sorted((definitions[k] for k in writes), key=_display_order), keys=set(writes)
+        ),
+        event=HistoryEvent(at=now, actor_email=actor.email, action="profile.edit", details=details),
+    )
 
 
 def unlock_field(*, session: Session, actor: Actor, profile_id: int, field_key: str) -> bool:

@@ -43,11 +43,6 @@ def preferred_store(running_app) -> str:
 def test_left_out_columns_are_named_and_imported_with_one_action(
     wizard: Page, running_app, tmp_path: Path, preferred_store: str
 ) -> None:
-    # KNOWN RACE (issue 11, item 6 left open): the left-out list empties at once when a column is
-    # imported as a new field, before its dry run has run again, and the totals read the same
-    # before and after, so Confirm can be clicked on the replaced preview and stay on the page
-    # (failed 1 of 2 full runs). Skipped until the page exposes when the new dry run is done.
-    pytest.skip("known race in the test: Confirm clicked before the re-run dry run's results")
     page = wizard
     path = write_csv(
         tmp_path / "store survey.csv",

@@ -52,4 +52,8 @@ class IgnoredColumnsMixin(WizardBase, mixin=True):
                 line.is_identity = target.startswith(IDENTITY_PREFIX)
                 line.is_identifier = False  # an extra identifier is a choice made on the map step
         self.lines = list(lines)
+        # the shown results are the old dry run's: take them away in this same update, so
+        # Confirm (enabled only with results) can't confirm them while the new one is queued
+        self.preview_totals = []
+        self._reset_results()
         return type(self).start_preview

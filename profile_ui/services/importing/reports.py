@@ -1,7 +1,7 @@
 """What planning or undoing an import hands back: row outcomes, the plan, the undo report.
 
-Shared by apply.py (profiles) and segments_apply.py (segment files), which both plan, apply
-and undo; kept apart from either so neither imports the other.
+Shared by plan.py/apply.py (profiles) and segments_apply.py (segment files), which both
+plan, apply and undo; kept apart from either so neither imports the other.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ class ImportPlan:
     rows: pl.DataFrame
     totals: dict[str, int]
     new_tags: list[str] = field(default_factory=list)  # tags-column values not yet in the group
-    _work: Any = field(default=None, repr=False)  # apply.py's working state, reused by apply
+    _work: Any = field(default=None, repr=False)  # plan.PlanWork: what apply.py writes
     _inputs: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property

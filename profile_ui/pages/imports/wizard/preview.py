@@ -148,6 +148,9 @@ class PreviewStep(WizardBase, mixin=True):
     @guarded
     def confirm(self) -> Any:
         actor = self._actor()
+        if self.busy or not self.preview_totals:
+            # a hand-sent or early click: the results on screen are not the dry run's yet
+            return rx.toast.info("The dry run is still checking the file: confirm when its results are shown")
         if self.kind == "membership":
             return self._to_review(actor)
         with session_scope() as session:
