@@ -2,6 +2,7 @@
 hand-crafted request tests."""
 
 from .imports.upload_feedback import UPLOAD_ID
-from .imports.wizard import TITLE, ImportUploadState, page
+from .imports.wizard.page import TITLE, page
+from .imports.wizard.state import ImportUploadState
 
 __all__ = ["TITLE", "UPLOAD_ID", "ImportUploadState", "page"]

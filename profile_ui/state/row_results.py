@@ -11,7 +11,7 @@ whose rows it shows (the server's own id, never one sent by the browser).
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import reflex as rx
 
@@ -57,6 +57,10 @@ class RowResultsMixin(rx.State, mixin=True):
     result_pages: int = 1
     result_count: int = 0
 
+    if TYPE_CHECKING:  # AppState's, which the page state mixing this in is
+
+        def _require_actor(self) -> Actor: ...
+
     @rx.var
     def result_count_text(self) -> str:
         return f"{self.result_count:,} row{'' if self.result_count == 1 else 's'}"
@@ -92,7 +96,7 @@ class RowResultsMixin(rx.State, mixin=True):
         ]
 
     def _show_result_rows(self) -> None:
-        actor = self._require_actor()  # type: ignore[attr-defined]  # mixin: AppState provides it
+        actor = self._require_actor()
         with session_scope() as session:
             self._load_result_rows(session, actor)
 
@@ -113,7 +117,7 @@ class RowResultsMixin(rx.State, mixin=True):
     @guarded
     def download_errors(self) -> Any:
         """The job's error file (its owner or an admin: the service checks)."""
-        actor = self._require_actor()  # type: ignore[attr-defined]  # mixin: AppState provides it
+        actor = self._require_actor()
         try:
             with session_scope() as session:
                 data, name = retention.error_file_download(session=session, actor=actor, job_id=self._results_job_id())

@@ -22,6 +22,7 @@ from ...components.tag_chips import TagChip
 from ...db import session_scope
 from ...services import profile_edit
 from ...services.importing.results import field_changes
+from ...services.permissions import Actor
 from ...services.profile_edit import FieldEdit, ProfileChanged, ProfileValidationError
 from ...services.profiles import (
     FieldValue,
@@ -34,13 +35,12 @@ from ...services.profiles import (
     get_profile_360,
     remove_profile_from_group,
     set_profile_status,
-    tag_profiles,
     untag_profile,
 )
 from ...services.workspace_settings import consent_channels, list_identity_kinds
 from ...state.base import AppState, guarded
 from .common import Choice
-from .tag_picker import TagPickerState
+from .tag_picker import TagApplyMixin, TagDialog
 
 MEMBER_FIELDS = ("member_level", "registered_at")
 TYPE_HINTS = {
@@ -219,7 +219,7 @@ def _history(data: Profile360) -> list[HistoryItem]:
     return [item for _at, item in items[:100]]
 
 
-class ProfileDetailState(AppState):
+class ProfileDetailState(TagApplyMixin, AppState):
     shown_id: int = 0
     # the profile version the page shows: an edit sent from it is refused when the row
     # has changed since (services/profile_edit.py: ProfileChanged)
@@ -480,36 +480,14 @@ class ProfileDetailState(AppState):
         )
 
     # ------------------------------------------------------------ tags and groups
-    @rx.event
-    @guarded
-    def open_tag(self) -> Any:
-        self._require_actor()
-        return TagPickerState.open_picker(False, "Tag", f"Tag {self.title}.")
+    def _tag_dialog(self) -> TagDialog:
+        # no policy question: a tag given to one person by hand is kept by later imports
+        return TagDialog(with_policy=False, title="Tag", description=f"Tag {self.title}.")
 
-    @rx.event
-    @guarded
-    async def apply_tag(self, form_data: dict[str, Any]) -> Any:
-        actor = self._require_actor()
-        picker = await self.get_state(TagPickerState)
-        chosen = picker.chosen_tag(form_data)
-        if chosen is None:
-            return None
-        tag_id, value, _policy = chosen
-        try:
-            with session_scope() as session:
-                # a tag given to one person by hand: later imports keep it
-                tag_profiles(
-                    session=session,
-                    actor=actor,
-                    tag_id=tag_id,
-                    value=value,
-                    policy="ignore",
-                    profile_ids=[self.shown_id],
-                )
-        except ProfileError as exc:
-            picker.error = str(exc)
-            return None
-        picker.close()
+    def _tag_targets(self) -> dict[str, Any]:
+        return {"profile_ids": [self.shown_id]}
+
+    def _after_tagging(self, actor: Actor, tagged: int) -> Any:
         self._load(actor)
         return rx.toast.success("Tag added")
 

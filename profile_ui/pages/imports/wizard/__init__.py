@@ -7,11 +7,11 @@ declares the vars they share:
     options.py   5    policies, consent, tags, look-alikes, a segment file's identifier
     preview.py   6    the dry run, its preview and confirming (or a member file's review)
 
-Each step parses what the browser sent, calls services (services/importing/dry_run.py for
-what the files hold and how the dry run is doing) and sets vars; no SQL, no frames here.
+The left-out columns of the preview (`../ignored_columns_state.py`) are one more mixin on
+`WizardBase`. Each step parses what the browser sent, calls services
+(services/importing/dry_run.py for what the files hold and how the dry run is doing) and
+sets vars; no SQL, no frames here.
+
+Nothing is imported here: `ignored_columns_state.py` imports `base.py`, which must load
+without the page (pages/import_new.py imports `page` and `state`).
 """
-
-from .page import TITLE, page
-from .state import ImportUploadState
-
-__all__ = ["TITLE", "ImportUploadState", "page"]
