@@ -33,6 +33,7 @@ MAX_BLOCK = 40
 # kept only while small (as they are in most bases, and in any import's rows).
 NAME_LESS_ONE_MAX = 12
 _HASH_SEED = 1303
+_PACK = 1 << 32
 _MIN_TOKEN = 2  # one-letter initials pair everybody born on a day
 _MIN_LOCAL = 4  # e-mail local parts like "an" or "info" are shared by strangers
 
@@ -99,7 +100,9 @@ def candidate_pairs(keys: pl.DataFrame) -> pl.DataFrame:
     """(a, b) with a < b: the distinct pairs sharing a key of at most MAX_BLOCK people."""
     shared = keys.filter(pl.len().over("key_hash").is_between(2, MAX_BLOCK))
     pairs = shared.join(shared, on="key_hash", suffix="_b").filter(pl.col("id") < pl.col("id_b"))
-    return pairs.select(a="id", b="id_b").unique()
+    # distinct on one packed integer rather than two columns (profile ids are below 2^32)
+    packed = pairs.select(pair=pl.col("id") * _PACK + pl.col("id_b")).unique()
+    return packed.select(a=pl.col("pair") // _PACK, b=pl.col("pair") % _PACK)
 
 
 def cross_pairs(new_keys: pl.DataFrame, base_keys: pl.DataFrame) -> pl.DataFrame:
