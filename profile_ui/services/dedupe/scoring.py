@@ -233,14 +233,14 @@ def _bound_columns(features: pl.DataFrame, frequencies: pl.DataFrame | None) -> 
     bounds = features.select(
         "id",
         name=hashed("name_key"),
-        name_len=pl.col("name_key").str.len_chars(),
+        name_len=pl.col("name_key").str.len_chars().cast(pl.Int32),  # signed: gaps are differences
         name_words=pl.col("name_tokens").list.n_unique(),
         bday=pl.col("bday").str.replace_all("-", "").cast(pl.Int32),
         email=hashed("email"),
-        email_len=pl.col("email").str.len_chars(),
+        email_len=pl.col("email").str.len_chars().cast(pl.Int32),
         email_local=hashed("email_local"),
         phone_tail=hashed("phone_tail"),
-        phone_len=pl.col("phone_digits").str.len_chars(),
+        phone_len=pl.col("phone_digits").str.len_chars().cast(pl.Int32),
         city=hashed("city_key"),
         uid=hashed("uid_key"),
         __n=hash_keys(pl.lit("n:") + pl.col("name_key")),
