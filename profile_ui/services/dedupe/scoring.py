@@ -11,7 +11,7 @@ their reasons written out in Python.
 Weights were set from the m/u probabilities of each level (m: among duplicates, u: among
 strangers that share a blocking key) and checked against benchmarks/dedupe_bench.py's
 labelled set; DEFAULT_THRESHOLD is where that set reaches precision >= 0.95 with recall
->= 0.90 (0.957 / 0.905 on 100,000 records). A lower threshold finds more duplicates
+>= 0.90 (0.958 / 0.904 on 100,000 records). A lower threshold finds more duplicates
 (recall) and suggests more strangers (precision); a higher one the reverse: 0.90 gave
 0.99 / 0.81 there, 0.50 gave 0.90 / 0.93. The score is the model's probability, not a
 measured one: at the default threshold the suggestions are right more often than 70%.
