@@ -487,7 +487,7 @@ def forget_app_config() -> None:
 class App:
     """The app under test in a shape, on a fresh workspace of its own."""
 
-    def __init__(self, shape: str, profiles: int, work: Path, cache: Path) -> None:
+    def __init__(self, shape: str, profiles: int, work: Path, cache: Path, extra_env: dict[str, str]) -> None:
         from export_bench import _prepare_postgres, _prepare_sqlite  # the seeds it caches, shared
 
         from tests.services import ThrowawayRedis, create_pg_database, free_port, pg_url
@@ -512,6 +512,7 @@ class App:
             REFLEX_TELEMETRY_ENABLED="false",
             REFLEX_CHECK_LATEST_VERSION="false",
         )
+        env.update(extra_env)
         bun = ROOT / ".tools" / "bun" / "node_modules" / ".bin" / "bun"
         env.setdefault("REFLEX_BUN_PATH", str(bun))
         env["PATH"] = f"{Path(env['REFLEX_BUN_PATH']).parent}:{Path(sys.executable).parent}:{env['PATH']}"
@@ -759,7 +760,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=Path(os.environ.get("TMPDIR", "/tmp")) / "profile-ui-bench",
         help="where seeded SQLite workspaces are kept (PostgreSQL ones are databases pu_export_bench_v1_<n>)",
     )
+    parser.add_argument(
+        "--app-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an environment variable for the app started, e.g. REFLEX_OPLOCK_ENABLED=true (repeatable)",
+    )
     args = parser.parse_args(argv)
+    if any("=" not in item for item in args.app_env):
+        parser.error("--app-env takes NAME=VALUE")
+    args.app_env = dict(item.split("=", 1) for item in args.app_env)
     try:
         args.user_counts = [int(v) for v in args.users.split(",")]
     except ValueError:
@@ -787,7 +798,7 @@ def main() -> None:
             try:
                 if shape:
                     needed = max(args.profiles, max(args.user_counts) * args.per_user)
-                    app = App(shape, needed, shape_work, args.cache)
+                    app = App(shape, needed, shape_work, args.cache, args.app_env)
                     app.use_its_settings()
                     url, args.label = app.url, shape
                 else:
