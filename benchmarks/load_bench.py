@@ -1,33 +1,46 @@
 """Load bench: V virtual marketers working at once, while imports and an export run.
 
-    .venv/bin/python benchmarks/load_bench.py --start embedded --users 10 --duration 60
-    .venv/bin/python benchmarks/load_bench.py --start scaled --users 10,25,50,100 \
-        --profiles 1000000 --import-rows 50000 --export-rows 1000000
+    .venv/bin/python benchmarks/load_bench.py --start scaled,embedded --users 10,25,50,100 \
+        --profiles 200000 --import-rows 50000
+    .venv/bin/python benchmarks/load_bench.py --start scaled --users 50 --profiles 1000000
     .venv/bin/python benchmarks/load_bench.py --url http://127.0.0.1:3000 --users 25   # a running app
                                               # (DATABASE_URL etc. of that app in the environment)
+
+Stop it with SIGTERM (`kill PID`), not Ctrl-C: socket.io's client takes SIGINT for itself.
 
 Each virtual marketer is a socket.io client speaking Reflex's event protocol exactly as
 the browser does (the events the pages send, with the router data of the page; follow-up
 events the server asks the page to send are sent back, as the page would), in a thread
-of its own. It signs in through the login form's event, then loops until the run ends,
-with an exponential think time (mean --think seconds) between actions:
+of its own. It signs in through the login form's event; once every marketer has signed
+in, the steady-state window opens (--duration seconds) and the background jobs are
+queued: --imports CSV files of --import-rows rows (half the same people in every run,
+half new), applied at once, and one "All fields" export of every active profile. In the
+window each marketer loops with an exponential think time (mean --think seconds):
 
     list query     the profile list's filter form (a name fragment, a member level)
     open User 360  a profile's page (its on_load)
-    inline edit    City on that profile (start_edit + submit_inline), a value of its own
+    inline edit    City on that profile (on_load, start_edit, submit_inline), a new value
     batch tag      3 rows of the list selected, tagged through the tag picker
 
-Each marketer edits only its own profiles, so every saved edit must be in the database
-afterwards: the bench checks the audit log and the profiles after each run and prints
-"edits stored". In the background, --imports files of --import-rows rows (half updating
-existing people, half new) are submitted and one export of every profile (--export-rows
-profiles are seeded first with --start) is queued when the marketers start.
+An action's time is the sum of the server's answer times of its events (think time
+excluded): the time to the event's first update, or for the edit and the tagging to the
+update carrying their confirmation toast. Updates left over from an earlier event are
+dropped before each event is sent. The exact count the list asks for after a page with
+an estimated total is timed apart. Each marketer edits only its own profiles, so every
+confirmed edit must be in the database afterwards: the bench checks the audit log and the
+profiles after each run and prints "edits stored". After the window it waits (up to
+--job-wait s) for the background jobs, so the next V starts without them.
 
 Printed per V: per action p50 / p95 / p99 in ms, count, errors (no answer within
---timeout, or an error toast), events/s over the whole run, and the background jobs'
-outcome. `--start embedded` runs `reflex run --env prod` (SQLite, jobs in-process);
-`--start scaled` runs `make run-scale` (a fresh PostgreSQL database and an own
-redis-server, 2 backend + 2 job workers). Table format: benchmarks/README.md.
+--timeout, or an error toast), events/s in the window, the 1-minute load average at its
+end, the background jobs' outcome and time from submission, and (scaled) the Redis state
+locks Reflex logged as held over its warning threshold and any that expired. At the end:
+one summary row per shape and V (the table of benchmarks/README.md) and the V where a
+list query's p95 passes 1 s. `--start embedded` runs `reflex run --env prod` (SQLite, jobs
+in-process); `--start scaled` runs `make run-scale` (PostgreSQL, an own redis-server, 2
+backend + 2 job workers). Both start from a copy of a seeded workspace cached by
+export_bench.py's helpers (a SQLite file under --cache, a PostgreSQL template database
+pu_export_bench_v1_<n>), so only the first run of a size seeds.
 """
 
 from __future__ import annotations
@@ -487,7 +500,7 @@ def forget_app_config() -> None:
 class App:
     """The app under test in a shape, on a fresh workspace of its own."""
 
-    def __init__(self, shape: str, profiles: int, work: Path, cache: Path) -> None:
+    def __init__(self, shape: str, profiles: int, work: Path, cache: Path, extra_env: dict[str, str]) -> None:
         from export_bench import _prepare_postgres, _prepare_sqlite  # the seeds it caches, shared
 
         from tests.services import ThrowawayRedis, create_pg_database, free_port, pg_url
@@ -512,6 +525,7 @@ class App:
             REFLEX_TELEMETRY_ENABLED="false",
             REFLEX_CHECK_LATEST_VERSION="false",
         )
+        env.update(extra_env)
         bun = ROOT / ".tools" / "bun" / "node_modules" / ".bin" / "bun"
         env.setdefault("REFLEX_BUN_PATH", str(bun))
         env["PATH"] = f"{Path(env['REFLEX_BUN_PATH']).parent}:{Path(sys.executable).parent}:{env['PATH']}"
@@ -759,7 +773,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=Path(os.environ.get("TMPDIR", "/tmp")) / "profile-ui-bench",
         help="where seeded SQLite workspaces are kept (PostgreSQL ones are databases pu_export_bench_v1_<n>)",
     )
+    parser.add_argument(
+        "--app-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an environment variable for the app started, e.g. REFLEX_OPLOCK_ENABLED=true (repeatable)",
+    )
     args = parser.parse_args(argv)
+    if any("=" not in item for item in args.app_env):
+        parser.error("--app-env takes NAME=VALUE")
+    args.app_env = dict(item.split("=", 1) for item in args.app_env)
     try:
         args.user_counts = [int(v) for v in args.users.split(",")]
     except ValueError:
@@ -787,7 +811,7 @@ def main() -> None:
             try:
                 if shape:
                     needed = max(args.profiles, max(args.user_counts) * args.per_user)
-                    app = App(shape, needed, shape_work, args.cache)
+                    app = App(shape, needed, shape_work, args.cache, args.app_env)
                     app.use_its_settings()
                     url, args.label = app.url, shape
                 else:

@@ -25,6 +25,11 @@ def test_options_of_the_full_matrix() -> None:
     assert args.import_rows == 50_000 and args.imports == 2
 
 
+def test_environment_for_the_app_it_starts() -> None:
+    args = load_bench.parse_args(["--start", "scaled", "--app-env", "REFLEX_OPLOCK_ENABLED=true", "--app-env", "A=b=c"])
+    assert args.app_env == {"REFLEX_OPLOCK_ENABLED": "true", "A": "b=c"}
+
+
 def test_a_running_app_needs_no_shape() -> None:
     args = load_bench.parse_args(["--url", "http://127.0.0.1:3000", "--users", "5"])
     assert args.shapes == [] and args.user_counts == [5]
@@ -38,6 +43,7 @@ def test_a_running_app_needs_no_shape() -> None:
         ["--start", "cluster"],
         ["--users", "10"],  # neither --start nor --url
         ["--start", "embedded", "--url", "http://127.0.0.1:3000"],
+        ["--start", "scaled", "--app-env", "NO_VALUE"],
     ],
 )
 def test_bad_options_are_refused(argv: list[str]) -> None:
