@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import inspect
 import json
 from collections.abc import Callable
@@ -143,9 +144,10 @@ class AppState(rx.State):
 
     notifications: list[NotificationItem] = []
     unread_count: int = 0
-    # the token this tab's state last saw signed in (server-side only); set when the
-    # state was lost (a Redis restart, its state expired) while the page stayed open
-    _seen_token: str = ""
+    # a digest of the session token this tab's state last resolved (server-side only; the
+    # token itself is kept nowhere but the cookie), and whether it changed outside a page
+    # load: the state was lost (a Redis restart, its state expired) while the page stayed open
+    _seen_session: str = ""
     _session_restored: bool = False
 
     # ------------------------------------------------------------ the actor
@@ -169,12 +171,13 @@ class AppState(rx.State):
         with session_scope() as session:
             actor = actor_for_token(session=session, token=token)
         app_state = self._app_state()
-        if token != app_state._seen_token:
+        seen = hashlib.sha256(token.encode()).hexdigest()
+        if seen != app_state._seen_session:
             # a state that knew no session (or another one) while the page was open: the
             # page's data went with it, so guarded reloads the page; a page load, which
             # loads its data anyway, clears this (_enter_page)
             app_state._session_restored = True
-            app_state._seen_token = token
+            app_state._seen_session = seen
         self._show_actor(actor)
         return actor
 
