@@ -57,7 +57,7 @@ def redis_problem(redis_url: str | None) -> str | None:
             "REDIS_URL is not set (e.g. redis://127.0.0.1:6379/0): the backend workers "
             "share UI state and the job workers their queue through it"
         )
-    import redis
+    import redis  # here: only the production shape's start-up check loads the client
 
     try:
         client = redis.Redis.from_url(
