@@ -60,6 +60,7 @@ from ..models import (
     fold_name,
     utcnow,
 )
+from .attribute_search import FoldedAttribute, is_field_key
 from .attribute_sort import attribute_sort_columns, can_sort_by
 from .audit import record_event
 from .crypto import encrypted_kinds, lookup_hashes, plain_value
@@ -141,7 +142,9 @@ class ProfileFilter:
     encrypted match whole values only
     (no e-mail prefix: see _text_ids). Tags are AND-ed: a profile must carry every tag in
     `tag_ids`, with the value in `tag_values` when one is given there. `created_to` is
-    exclusive. `profile_ids` narrows to a selection.
+    exclusive. `profile_ids` narrows to a selection. `text_fields`: text custom fields
+    (their keys; the list's shown columns, attribute_search.can_search) whose folded
+    values the query box also matches from their start, like names.
     """
 
     text: str = ""
@@ -154,6 +157,7 @@ class ProfileFilter:
     created_from: datetime | None = None
     created_to: datetime | None = None
     profile_ids: list[int] | None = None
+    text_fields: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready (saved segments, export jobs); `from_json` reads it back."""
@@ -360,12 +364,15 @@ def _conditions(flt: ProfileFilter, *, plain: bool = False) -> tuple[list[sa.Col
         identity_ids = _text_ids(text).subquery()
         named = sa.orm.aliased(Profile)
         # "status = ? AND name_folded in range": one range of ix_profiles_status_name_folded
-        name_ids = [select(named.id).where(named.status == flt.status, _folded_prefix(named.name_folded, text))]
+        # and each text field's "status = ? AND folded value in range" (attribute_search.py)
+        named_values = [named.name_folded, *_folded_fields(named, flt)]
+        name_ids = [select(named.id).where(named.status == flt.status, _folded_prefix(v, text)) for v in named_values]
         ids = sa.union_all(select(identity_ids.c.profile_id), *name_ids)
+        row_values = [col(Profile.name_folded), *_folded_fields(Profile, flt)]
         sets.append(
             _Condition(
                 scan=sa.or_(
-                    Profile.id.in_(select(identity_ids.c.profile_id)), _folded_prefix(col(Profile.name_folded), text)
+                    Profile.id.in_(select(identity_ids.c.profile_id)), *(_folded_prefix(v, text) for v in row_values)
                 ),
                 ids=ids,
                 unique_ids=False,
@@ -403,6 +410,12 @@ def _conditions(flt: ProfileFilter, *, plain: bool = False) -> tuple[list[sa.Col
         # the rowid list is an access path of its own, so it stays indexable
         sets.append(_Condition(scan=Profile.id.in_(ids), known_size=len(ids)))
     return row, sets
+
+
+def _folded_fields(profiles: Any, flt: ProfileFilter) -> list[sa.ColumnElement]:
+    """The folded values of the filter's text fields, on `profiles` (the table or an alias)."""
+    keys = dict.fromkeys(k for k in flt.text_fields if is_field_key(k))
+    return [FoldedAttribute(profiles.attributes_folded, key) for key in keys]
 
 
 def filter_condition(flt: ProfileFilter) -> sa.ColumnElement:
@@ -588,7 +601,7 @@ def _page_rows(
 ) -> list[Profile]:
     sqlite = _is_sqlite(session)
     rows_needed = offset + limit
-    if sqlite and sort == "full_name" and flt.text.strip():
+    if sqlite and sort == "full_name" and flt.text.strip() and not flt.text_fields:
         query = _name_sorted_text_query(flt, descending, rows_needed)
     else:
         driver = None
