@@ -19,8 +19,9 @@ state delta setting `is_hydrated` to true, after the page's on_load handlers hav
 the moment `ready_after_load` stops showing the page as busy and its fresh data is on
 screen). A WebSocket wrapper installed before the app's script records when that message
 arrives. Printed: each click, p50 / p95 / max against the 1 s target, the load average,
-and whether the import and the export were still running when the last click was answered
-(clicks after they ended are counted apart). No assert: compare the figure with the target.
+and whether the import and the export were still running when each click was answered
+(figures apart for clicks while both ran, while one ran, after both ended). No assert:
+compare the figure with the target.
 """
 
 from __future__ import annotations
@@ -93,6 +94,16 @@ def _percentile(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
 
+def _job_statuses(job_ids: list[int], export_id: int | None) -> str:
+    from profile_ui.db import session_scope
+    from profile_ui.models import ExportJob, ImportJob
+
+    with session_scope() as session:
+        imports = [session.get(ImportJob, i).status for i in job_ids]
+        export = session.get(ExportJob, export_id).status if export_id else "none"
+    return f"import {', '.join(imports) or 'none'}, export {export}"
+
+
 def _jobs_running(job_ids: list[int], export_id: int | None) -> tuple[bool, bool]:
     from profile_ui.db import session_scope
     from profile_ui.models import ExportJob, ImportJob
@@ -141,23 +152,25 @@ def run(url: str, args: argparse.Namespace, work: Path) -> None:
         job_ids, export_id = _start_jobs(args.import_rows, work)
         print(f"queued import jobs {job_ids} ({args.import_rows:,} rows) and export {export_id}", flush=True)
         time.sleep(args.settle)
-        during: list[float] = []
-        after: list[float] = []
+        by_running: dict[str, list[float]] = {"while both ran": [], "while one ran": [], "after both ended": []}
         for n in range(args.clicks):
             label, path = PAGES[n % len(PAGES)]
             ms = page.evaluate(TIMED_CLICK, [label, path])
             imports_running, export_running = _jobs_running(job_ids, export_id)
-            both = imports_running and export_running
-            (during if both else after).append(ms / 1000)
-            state = "import+export running" if both else f"import {imports_running}, export {export_running}"
+            running = int(imports_running) + int(export_running)
+            by_running[["after both ended", "while one ran", "while both ran"][running]].append(ms / 1000)
+            state = (
+                f"import {'running' if imports_running else 'done'}, export {'running' if export_running else 'done'}"
+            )
             print(
                 f"  click {n + 1:2} {label:9} {ms / 1000:6.3f} s  ({state}, load {os.getloadavg()[0]:.1f})", flush=True
             )
             time.sleep(args.pause)
         browser.close()
+    print(f"jobs after the last click: {_job_statuses(job_ids, export_id)}")
     load = os.getloadavg()
     print(f"\n{args.label} · {args.profiles:,} profiles · load {load[0]:.1f} / {load[1]:.1f} (1 / 5 min)")
-    for name, values in (("while both ran", during), ("after one had ended", after)):
+    for name, values in by_running.items():
         if values:
             print(
                 f"{name}: n={len(values)}  p50 {_percentile(values, 50):.3f} s  p95 {_percentile(values, 95):.3f} s"
