@@ -48,6 +48,10 @@ class Profile(SQLModel, table=True):
     status: str = Field(default=STATUS_ACTIVE, max_length=16)
     initial_source: str | None = Field(default=None, max_length=255)
     attributes: dict = Field(default_factory=dict, sa_column=json_column(nullable=False))
+    # fold_attributes(attributes): the text values as the query box compares them, kept in
+    # step by every writer of attributes (as name_folded is); searched through one
+    # expression index per text custom field (services/attribute_search.py)
+    attributes_folded: dict | None = Field(default=None, sa_column=sa.Column(sa.JSON(none_as_null=True), nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=dt_column(nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=dt_column(nullable=False))
     deleted_at: datetime | None = Field(default=None, sa_column=dt_column(nullable=True))
@@ -67,28 +71,45 @@ def fold_name(name: str | None) -> str | None:
     return folded or None
 
 
+def fold_attributes(attributes: dict[str, Any] | None) -> dict[str, str | None]:
+    """The text values of custom attributes folded as fold_name folds a name ({} for none).
+
+    Only string values are kept (numbers, lists and booleans are not searched as text); an
+    empty string folds to None.
+    """
+    return {key: fold_name(value) for key, value in (attributes or {}).items() if isinstance(value, str)}
+
+
 def with_folded_name(values: dict[str, Any]) -> dict[str, Any]:
-    """UPDATE/INSERT values for profiles, with name_folded when they set full_name (for
-    Core statements, which the ORM listeners below do not see)."""
-    if "full_name" not in values:
-        return values
-    return {**values, "name_folded": fold_name(values["full_name"])}
+    """UPDATE/INSERT values for profiles, with name_folded when they set full_name and
+    attributes_folded when they set attributes (for Core statements, which the ORM
+    listeners below do not see)."""
+    if "full_name" in values:
+        values = {**values, "name_folded": fold_name(values["full_name"])}
+    if "attributes" in values:
+        values = {**values, "attributes_folded": fold_attributes(values["attributes"])}
+    return values
 
 
 @sa.event.listens_for(Profile, "before_insert")
 @sa.event.listens_for(Profile, "before_update")
 def _fold_name_of_row(_mapper: Any, _connection: Any, profile: Profile) -> None:
     profile.name_folded = fold_name(profile.full_name)
+    profile.attributes_folded = fold_attributes(profile.attributes)
 
 
 # the expression index of each custom attribute (services/attribute_sort.py) is made at
 # run time with the field: not part of the models, so schema comparisons leave it out
 ATTRIBUTE_INDEX_PREFIX = "ix_profiles_attr_"
+# and each text custom field's folded-value index (services/attribute_search.py)
+SEARCH_INDEX_PREFIX = "ix_profiles_fold_"
 
 
 def in_modelled_schema(_object: Any, name: str | None, type_: str, reflected: bool, _compare_to: Any) -> bool:
     """Alembic's `include_object`: everything but the custom attributes' indexes."""
-    return not (type_ == "index" and reflected and (name or "").startswith(ATTRIBUTE_INDEX_PREFIX))
+    return not (
+        type_ == "index" and reflected and (name or "").startswith((ATTRIBUTE_INDEX_PREFIX, SEARCH_INDEX_PREFIX))
+    )
 
 
 class AttributeProvenance(SQLModel, table=True):

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from ..models import fold_name
 from ..services.name_fold import folded_names
 from .demo_people import (
     ABROAD_CITIES,
@@ -193,10 +194,13 @@ def generate_chunk(
 
     # custom attributes (JSON text, escaped the way SQLAlchemy's JSON type writes it)
     points = pl.Series((rng.gamma(1.5, 900.0, size=n)).astype(np.int64))
-    store = pl.Series([json.dumps(s) for s in STORES], dtype=pl.String).gather(rng.integers(0, len(STORES), size=n))
+    store_of = rng.integers(0, len(STORES), size=n)
+    store = pl.Series([json.dumps(s) for s in STORES], dtype=pl.String).gather(store_of)
     has_points, has_store = r() < 0.9, r() < 0.7
     points_json = pl.concat_str(pl.lit('"loyalty_points": '), points.cast(pl.String))
     store_json = pl.concat_str(pl.lit('"preferred_store": '), store)
+    # the same stores folded (models.fold_attributes), for the query box's folded search
+    folded_store = pl.Series([json.dumps(fold_name(s)) for s in STORES], dtype=pl.String).gather(store_of)
 
     profile = (
         pl.DataFrame(
@@ -217,6 +221,11 @@ def generate_chunk(
                     .then(pl.concat_str(pl.lit("{"), points_json, pl.lit("}")))
                     .when(pl.Series(has_store))
                     .then(pl.concat_str(pl.lit("{"), store_json, pl.lit("}")))
+                    .otherwise(pl.lit("{}"))
+                ).to_series(),
+                "attributes_folded": pl.select(
+                    pl.when(pl.Series(has_store))
+                    .then(pl.concat_str(pl.lit('{"preferred_store": '), folded_store, pl.lit("}")))
                     .otherwise(pl.lit("{}"))
                 ).to_series(),
                 "created_offset": _duration(rng.integers(0, 2 * 86400, size=n)),
@@ -252,6 +261,7 @@ def generate_chunk(
         "status",
         "initial_source",
         "attributes",
+        "attributes_folded",
         "created_at",
         "updated_at",
         "deleted_at",

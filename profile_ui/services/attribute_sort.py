@@ -7,14 +7,14 @@ sort. Paging is the list's own (offset, with the tail read backwards; ties broke
 
 Each custom attribute has an expression index on (status, its value, id), made with the
 field (`ensure_sort_index`: workspace settings, the seed, migration 0011 for the fields
-that existed) and dropped with it, so a sorted page walks an index like the system
+that existed; it makes a text field's query-box index too, attribute_search.py) and
+dropped with it, so a sorted page walks an index like the system
 columns do. The index expression and the ORDER BY expression are the same text (the key
 is a literal, never a parameter), which is what lets either database match them.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -22,14 +22,15 @@ from sqlalchemy.ext.compiler import compiles
 from sqlmodel import Session, col
 
 from ..models import ATTRIBUTE_INDEX_PREFIX, FieldDefinition, FieldType, Profile
+from .attribute_search import drop_search_index, ensure_search_index, is_field_key
 
 UNSORTABLE_TYPES = frozenset({FieldType.MULTIPLE_CHOICE})
 
 
 def sortable_key(key: str) -> bool:
-    """Field keys are lower-case letters, digits and _ (workspace_settings._check_key):
-    such a key is written into SQL as it is; any other is not sorted by."""
-    return re.fullmatch(r"[a-z][a-z0-9_]{0,63}", key) is not None
+    """A field key (attribute_search.is_field_key) is written into SQL as it is; any other
+    is not sorted by."""
+    return is_field_key(key)
 
 
 def can_sort_by(definition: FieldDefinition) -> bool:
@@ -81,10 +82,12 @@ def ensure_sort_index(session: Session, key: str) -> None:
     postgres = session.get_bind().dialect.name == "postgresql"
     expression = (_postgres_expression if postgres else _sqlite_expression)(_safe_key(key), "")
     session.execute(sa.text(f"CREATE INDEX IF NOT EXISTS {_index_name(key)} ON profiles (status, {expression}, id)"))
+    ensure_search_index(session, key)  # and, for a text field, the query box's index
 
 
 def drop_sort_index(session: Session, key: str) -> None:
     session.execute(sa.text(f"DROP INDEX IF EXISTS {_index_name(_safe_key(key))}"))
+    drop_search_index(session, key)
 
 
 def attribute_sort_columns(key: str) -> tuple[sa.ColumnElement, ...]:

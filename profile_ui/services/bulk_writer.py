@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, SQLModel
 
 from ..models.base import UTCDateTime
-from .name_fold import with_folded_names
+from .name_fold import with_folded_attributes, with_folded_names
 
 _SQLITE_CACHE_KIB = 256 * 1024
 
@@ -63,6 +63,8 @@ class BulkWriter:
         frame = self._to_db(table, frame)
         if "full_name" in update and "name_folded" in frame.columns:
             update = [*update, "name_folded"]
+        if "attributes" in update and "attributes_folded" in frame.columns:
+            update = [*update, "attributes_folded"]
         on_conflict = f"ON CONFLICT ({_cols(conflict)}) DO UPDATE SET " + ", ".join(
             f"{_q(c)} = excluded.{_q(c)}" for c in update
         )
@@ -88,10 +90,14 @@ class BulkWriter:
         if frame.is_empty():
             return
         frame = self._to_db(table, frame)
+        if "attributes" in json_merge and "attributes_folded" in frame.columns:
+            json_merge = [*json_merge, "attributes_folded"]  # the folded patch merges the same way
         values = [c for c in frame.columns if c not in key]
         if self.postgres:
 
             def value(c: str) -> str:
+                if c == "attributes_folded":  # NULL on rows written before it existed
+                    return f"(COALESCE(t.{_q(c)}::jsonb, '{{}}'::jsonb) || x.{_q(c)}::jsonb)::json"
                 if c in json_merge:
                     return f"(t.{_q(c)}::jsonb || x.{_q(c)}::jsonb)::json"
                 return f"x.{_q(c)}"
@@ -107,7 +113,7 @@ class BulkWriter:
             return
         self.raw.executemany(
             f"UPDATE {_q(table)} SET "
-            + ", ".join(f"{_q(c)} = json_patch({_q(c)}, ?)" if c in json_merge else f"{_q(c)} = ?" for c in values)
+            + ", ".join(_sqlite_set(c, c in json_merge) for c in values)
             + " WHERE "
             + " AND ".join(f"{_q(k)} = ?" for k in key),
             frame.select(*values, *key).iter_rows(),
@@ -267,9 +273,10 @@ class BulkWriter:
 
     def _to_db(self, table: str, frame: pl.DataFrame) -> pl.DataFrame:
         """Columns as the driver takes them: UTC datetimes and dates as text, SQLite booleans as 0/1.
-        Profile rows that set full_name get their name_folded with it."""
+        Profile rows that set full_name get their name_folded with it, and those that set
+        attributes their attributes_folded."""
         if table == "profiles":
-            frame = with_folded_names(frame)
+            frame = with_folded_attributes(with_folded_names(frame))
         columns = SQLModel.metadata.tables[table].c
         exprs = []
         for name, dtype in frame.schema.items():
@@ -301,3 +308,11 @@ def _cols(names: Sequence[str]) -> str:
 
 def _marks(n: int) -> str:
     return ", ".join("?" * n)
+
+
+def _sqlite_set(column: str, json_merge: bool) -> str:
+    """One SET item of SQLite's UPDATE: the value, or a JSON patch merged into the stored object."""
+    if not json_merge:
+        return f"{_q(column)} = ?"
+    stored = f"COALESCE({_q(column)}, '{{}}')" if column == "attributes_folded" else _q(column)  # NULL: written before
+    return f"{_q(column)} = json_patch({stored}, ?)"

@@ -217,7 +217,7 @@ def _write_fields(
     session.execute(
         sa.update(Profile)
         .where(col(Profile.id) == profile_id)
-        .values(**with_folded_name(system), attributes=attributes, updated_at=now)
+        .values(**with_folded_name({**system, "attributes": attributes}), updated_at=now)
     )
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from sqlmodel import Session, select
 
 from ..models import Tag, TagGroup, ViewPreference, utcnow
+from .attribute_search import can_search
 from .attribute_sort import can_sort_by
 from .audit import record_event
 from .catalog import field_definitions, identity_kinds
@@ -45,12 +46,14 @@ class ViewPrefsError(ValueError):
 @dataclass(frozen=True)
 class ColumnOption:
     """A column the list can show: `key` as stored, `label` for the header, `group`
-    (Attributes / Identities / Tags) for the chooser, `sortable` when the list can sort by it."""
+    (Attributes / Identities / Tags) for the chooser, `sortable` when the list can sort by it,
+    `searchable` when the query box also searches it while it is shown (a text custom field)."""
 
     key: str
     label: str
     group: str
     sortable: bool
+    searchable: bool = False
 
 
 @dataclass
@@ -68,7 +71,7 @@ def column_options(*, session: Session, actor: Actor) -> list[ColumnOption]:
     """Every column the chooser offers: fields, profile columns, identity kinds, tags."""
     actor.require(PROFILES_VIEW)
     options = [
-        ColumnOption(f.key, f.label, "Attributes", f.key in SORTS or can_sort_by(f))
+        ColumnOption(f.key, f.label, "Attributes", f.key in SORTS or can_sort_by(f), can_search(f))
         for f in field_definitions(session).values()
     ]
     options += [ColumnOption(key, label, "Attributes", key in SORTS) for key, label in META_COLUMNS.items()]

@@ -1,5 +1,7 @@
 """The profile list in Chromium: the query box ignores accents ("nguyen" finds "Nguyễn"),
-and the list sorts by a custom attribute shown as a column."""
+also in a text custom field shown as a column ("da nang" finds "Đà Nẵng"), and the list
+sorts by a custom attribute shown as a column; the column display says which columns sort
+and which the query box searches."""
 
 from __future__ import annotations
 
@@ -13,7 +15,9 @@ from .test_profiles_list import _query, _rows, _total  # the list as that module
 pytestmark = pytest.mark.e2e
 
 
-def _create(app: RunningApp, people: list[dict[str, str]], field: tuple[str, str] | None = None) -> None:
+def _create(
+    app: RunningApp, people: list[dict[str, str]], field: tuple[str, str] | None = None, field_type: str = "number"
+) -> None:
     from profile_ui.models import fold_name
     from profile_ui.services import profile_edit, workspace_settings
     from profile_ui.services.permissions import SYSTEM_ACTOR
@@ -21,7 +25,7 @@ def _create(app: RunningApp, people: list[dict[str, str]], field: tuple[str, str
     with app_db(app) as session:
         if field is not None:
             workspace_settings.create_field(
-                session=session, actor=SYSTEM_ACTOR, label=field[0], key=field[1], type="number"
+                session=session, actor=SYSTEM_ACTOR, label=field[0], key=field[1], type=field_type
             )
         for values in people:  # a hand-made profile needs an e-mail or a phone
             email = fold_name(values["full_name"]).replace(" ", ".") + "@search-sort.example.com"
@@ -41,6 +45,53 @@ def test_query_typed_without_accents_finds_accented_names(admin_page: Page, runn
     expect(_rows(page).get_by_role("link", name="Trần Thị Linh")).to_be_visible()
 
 
+def _show_column(page: Page, label: str, note: str | None = None) -> None:
+    page.get_by_role("button", name="Column display").click()
+    dialog = page.get_by_role("dialog", name="Column display")
+    if note:
+        expect(dialog.get_by_text(note)).to_have_count(1)  # said beside this field's checkbox only
+    dialog.get_by_role("checkbox", name=label, exact=True).click()
+    dialog.get_by_role("button", name="Save", exact=True).click()
+    expect(dialog).to_be_hidden()
+
+
+def _forget_column_choice(app: RunningApp, key: str) -> None:
+    """The admin back to no column choice of their own (the default applies), for other tests."""
+    from profile_ui.models import ViewPreference
+
+    with app_db(app) as session:
+        for preference in session.exec(select(ViewPreference).where(ViewPreference.user_id != 0)).all():
+            if key in (preference.settings or {}).get("columns", []):
+                session.delete(preference)
+
+
+def test_query_searches_a_shown_text_field_without_accents(admin_page: Page, running_app: RunningApp) -> None:
+    _create(
+        running_app,
+        [
+            {"full_name": "Searchcheck One", "searchcheck_store": "Đà Nẵng Riverside"},
+            {"full_name": "Searchcheck Two", "searchcheck_store": "Hà Nội Center"},
+        ],
+        field=("Searchcheck store", "searchcheck_store"),
+        field_type="text",
+    )
+    page = admin_page
+    page.goto("/profiles")
+    _query(page, "da nang riverside")
+    expect(_total(page)).to_have_text("0 profiles")  # the field is not shown: not searched
+    _show_column(page, "Searchcheck store", "(sorts · query box searches it)")
+    try:
+        expect(page.get_by_role("columnheader", name="Sort by Searchcheck store")).to_be_visible()
+        _query(page, "da nang riverside")
+        expect(_total(page)).to_have_text("1 profile")
+        expect(_rows(page).get_by_role("link", name="Searchcheck One")).to_be_visible()
+        _query(page, "HA NOI")
+        expect(_total(page)).to_have_text("1 profile")
+        expect(_rows(page).get_by_role("link", name="Searchcheck Two")).to_be_visible()
+    finally:
+        _forget_column_choice(running_app, "searchcheck_store")
+
+
 def test_sort_by_a_custom_attribute_column(admin_page: Page, running_app: RunningApp) -> None:
     _create(
         running_app,
@@ -55,11 +106,7 @@ def test_sort_by_a_custom_attribute_column(admin_page: Page, running_app: Runnin
     page.goto("/profiles")
     _query(page, "sortcheck")
     expect(_total(page)).to_have_text("3 profiles")
-    page.get_by_role("button", name="Column display").click()
-    dialog = page.get_by_role("dialog", name="Column display")
-    dialog.get_by_role("checkbox", name="Sortcheck points", exact=True).click()
-    dialog.get_by_role("button", name="Save", exact=True).click()
-    expect(dialog).to_be_hidden()
+    _show_column(page, "Sortcheck points")
     try:
         header = page.get_by_role("columnheader", name="Sort by Sortcheck points")
         expect(header).to_be_visible()
@@ -74,10 +121,5 @@ def test_sort_by_a_custom_attribute_column(admin_page: Page, running_app: Runnin
         expect(_rows(page).get_by_role("link")).to_have_text(
             ["Sortcheck Charlie", "Sortcheck Alpha", "Sortcheck Bravo"]
         )
-    finally:  # the admin back to no column choice of their own (the default applies), for other tests
-        from profile_ui.models import ViewPreference
-
-        with app_db(running_app) as session:
-            for preference in session.exec(select(ViewPreference).where(ViewPreference.user_id != 0)).all():
-                if "sortcheck_points" in (preference.settings or {}).get("columns", []):
-                    session.delete(preference)
+    finally:
+        _forget_column_choice(running_app, "sortcheck_points")

@@ -24,6 +24,13 @@ class ColumnChoice:
     key: str
     label: str
     group: str  # Attributes | Identities | Tags
+    note: str = ""  # what the list does with it besides showing it: sorting, the query box
+
+
+def _note(option: view_prefs.ColumnOption) -> str:
+    return " · ".join(
+        text for text, applies in (("sorts", option.sortable), ("query box searches it", option.searchable)) if applies
+    )
 
 
 class ColumnDisplayState(DialogMixin, AppState):
@@ -37,7 +44,7 @@ class ColumnDisplayState(DialogMixin, AppState):
         return {option.key: option.label for option in self.options}
 
     def _show(self, view: view_prefs.ListView) -> None:
-        self.options = [ColumnChoice(o.key, o.label, o.group) for o in view.options]
+        self.options = [ColumnChoice(o.key, o.label, o.group, _note(o)) for o in view.options]
         self.source = view.source
         self.draft = list(view.columns)
 

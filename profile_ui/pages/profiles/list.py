@@ -174,11 +174,18 @@ def _shown_column(key: rx.Var, index: rx.Var) -> rx.Component:
 
 
 def _column_checkbox(option: ColumnChoice) -> rx.Component:
-    return rx.checkbox(
-        option.label,
-        checked=C.draft.contains(option.key),
-        on_change=lambda shown: C.toggle(option.key, shown),
-        size="2",
+    # the note beside the checkbox (not in its name): whether the column sorts, and whether
+    # the query box searches it while it is shown
+    return rx.hstack(
+        rx.checkbox(
+            option.label,
+            checked=C.draft.contains(option.key),
+            on_change=lambda shown: C.toggle(option.key, shown),
+            size="2",
+        ),
+        rx.cond(option.note != "", rx.text("(", option.note, ")", size="1", color_scheme="gray")),
+        align="center",
+        spacing="2",
     )
 
 

@@ -100,6 +100,7 @@ class ProfilesListState(TagApplyMixin, AppState):
     rows: list[dict[str, str]] = []
     sort_key: str = "created_at"
     _sortable_keys: list[str] = []  # the keys the column display marks sortable
+    _searched_keys: list[str] = []  # shown text custom fields: the query box searches them too
     descending: bool = True
     page: int = 1
     page_size: int = DEFAULT_PAGE_SIZE
@@ -184,11 +185,14 @@ class ProfilesListState(TagApplyMixin, AppState):
         ]
         self.page_size = view.page_size
         self._sortable_keys = [o.key for o in view.options if o.sortable]
+        self._searched_keys = [o.key for o in view.options if o.searchable and o.key in view.columns]
         if self.sort_key not in self._sortable_keys:
             self.sort_key = "created_at"
 
     def _flt(self) -> ProfileFilter:
-        return ProfileFilter.from_json(self._filter_json) if self._filter_json else ProfileFilter()
+        flt = ProfileFilter.from_json(self._filter_json) if self._filter_json else ProfileFilter()
+        flt.text_fields = list(self._searched_keys)  # the columns shown now, whatever the filter was saved with
+        return flt
 
     def _load_rows(self, actor: Any, *, count: bool) -> Any:
         """Read the current page (and, with `count`, the total). When the total is only an

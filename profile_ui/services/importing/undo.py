@@ -319,9 +319,9 @@ def _undo_fields(
     conn = session.connection()
     table = Profile.__table__
     for columns, group in groups.items():
-        if "full_name" in columns:  # the folded name goes back with the name
-            columns = (*columns, "name_folded")
+        if "full_name" in columns or "attributes" in columns:  # the folded forms go back with them
             group = [with_folded_name(row) for row in group]
+            columns = tuple(k for k in group[0] if k != "pid")
         conn.execute(
             table.update()
             .where(table.c.id == sa.bindparam("v_pid"))

@@ -28,6 +28,7 @@ from ...models import (
     SegmentMember,
     fold_name,
 )
+from ..attribute_search import FoldedAttribute, is_field_key
 from ..crypto import encrypted_kinds, lookup_hashes
 from ..importing.normalize import InvalidValue, normalize_email, normalize_phone
 from .errors import ProfileError
@@ -47,7 +48,9 @@ class ProfileFilter:
     encrypted match whole values only
     (no e-mail prefix: see text_ids). Tags are AND-ed: a profile must carry every tag in
     `tag_ids`, with the value in `tag_values` when one is given there. `created_to` is
-    exclusive. `profile_ids` narrows to a selection.
+    exclusive. `profile_ids` narrows to a selection. `text_fields`: text custom fields
+    (their keys; the list's shown columns, attribute_search.can_search) whose folded
+    values the query box also matches from their start, like names.
     """
 
     text: str = ""
@@ -60,6 +63,7 @@ class ProfileFilter:
     created_from: datetime | None = None
     created_to: datetime | None = None
     profile_ids: list[int] | None = None
+    text_fields: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready (saved segments, export jobs); `from_json` reads it back."""
@@ -266,12 +270,15 @@ def split_conditions(flt: ProfileFilter, *, plain: bool = False) -> tuple[list[s
         identity_ids = text_ids(text).subquery()
         named = sa.orm.aliased(Profile)
         # "status = ? AND name_folded in range": one range of ix_profiles_status_name_folded
-        name_ids = [select(named.id).where(named.status == flt.status, folded_prefix(named.name_folded, text))]
+        # and each text field's "status = ? AND folded value in range" (attribute_search.py)
+        named_values = [named.name_folded, *_folded_fields(named, flt)]
+        name_ids = [select(named.id).where(named.status == flt.status, folded_prefix(v, text)) for v in named_values]
         ids = sa.union_all(select(identity_ids.c.profile_id), *name_ids)
+        row_values = [col(Profile.name_folded), *_folded_fields(Profile, flt)]
         sets.append(
             Condition(
                 scan=sa.or_(
-                    Profile.id.in_(select(identity_ids.c.profile_id)), folded_prefix(col(Profile.name_folded), text)
+                    Profile.id.in_(select(identity_ids.c.profile_id)), *(folded_prefix(v, text) for v in row_values)
                 ),
                 ids=ids,
                 unique_ids=False,
@@ -309,6 +316,12 @@ def split_conditions(flt: ProfileFilter, *, plain: bool = False) -> tuple[list[s
         # the rowid list is an access path of its own, so it stays indexable
         sets.append(Condition(scan=Profile.id.in_(ids), known_size=len(ids)))
     return row, sets
+
+
+def _folded_fields(profiles: Any, flt: ProfileFilter) -> list[sa.ColumnElement]:
+    """The folded values of the filter's text fields, on `profiles` (the table or an alias)."""
+    keys = dict.fromkeys(k for k in flt.text_fields if is_field_key(k))
+    return [FoldedAttribute(profiles.attributes_folded, key) for key in keys]
 
 
 def filter_condition(flt: ProfileFilter) -> sa.ColumnElement:

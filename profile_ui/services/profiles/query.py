@@ -236,7 +236,7 @@ def _page_rows(
 ) -> list[Profile]:
     sqlite = _is_sqlite(session)
     rows_needed = offset + limit
-    if sqlite and sort == "full_name" and flt.text.strip():
+    if sqlite and sort == "full_name" and flt.text.strip() and not flt.text_fields:
         query = _name_sorted_text_query(flt, descending, rows_needed)
     else:
         driver = None

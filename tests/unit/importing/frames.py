@@ -146,9 +146,8 @@ def seed_profiles(session: Session, people: list[dict[str, Any]]) -> list[int]:
         [
             {
                 "id": pid,
-                **with_folded_name({k: p.get(k) for k in system}),
+                **with_folded_name({**{k: p.get(k) for k in system}, "attributes": p.get("attributes", {})}),
                 "status": p.get("status", "active"),
-                "attributes": p.get("attributes", {}),
                 "created_at": now,
                 "updated_at": now,
                 "initial_source": "seed",
