@@ -26,11 +26,12 @@ os.environ["REFLEX_UPLOADED_FILES_DIR"] = str(_reflex_uploads)
 _redis_url = settings.redis_url or os.environ.get("REFLEX_REDIS_URL") or None
 # Redis state manager settings, chosen from the load bench (README "Running at scale",
 # benchmarks/README.md "Load bench"): a tab's events hold its state lock while they run.
-# - lock expiration 30 s: the longest hold measured was 12.1 s (100 marketers, two imports
-#   and an export on a 2-core machine at load 18; 7.3 s at 50), and a lock that expires
-#   mid-event lets another worker write over the state (reflex #4579, #6855). Reflex's
-#   10 s default would have expired there. A worker killed while holding a tab's lock
-#   leaves that tab waiting at most this long.
+# - lock expiration 30 s: the longest hold measured was 19.1 s (50 marketers, 1,000,000
+#   profiles, two imports and an export on a 2-core machine at load 13-18, when answers
+#   already took 17 s at p95; 12.1 s with 100 marketers on 200,000), and a lock that
+#   expires mid-event lets another worker write over the state (reflex #4579, #6855).
+#   Reflex's 10 s default would have expired there. A worker killed while holding a
+#   tab's lock leaves that tab waiting at most this long, so not longer.
 # - warning threshold 2 s: a healthy event takes well under 1 s; over 2 s is worth a log
 #   line (under overload it logs a lot, which says the same).
 # - token expiration 1 h (Reflex's default, stated): a tab's state (about 25 KB) is kept

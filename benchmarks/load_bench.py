@@ -59,10 +59,14 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -87,22 +91,13 @@ class Marketer:
     """A socket.io client that sends the app's events as a browser tab would."""
 
     def __init__(self, url: str, email: str, timeout: float) -> None:
-        import socketio
-
         from profile_ui.state.base import AppState
 
         self.email, self.timeout = email, timeout
         self.prefix = AppState.get_full_name().split(".")[0]
         self.updates: queue.Queue[dict] = queue.Queue()
-        self.sio = socketio.Client(reconnection=False)
-        self.sio.on("event", self.updates.put, namespace=NAMESPACE)
-        self.sio.connect(
-            f"{url}?token={uuid.uuid4()}",
-            socketio_path=NAMESPACE,
-            namespaces=[NAMESPACE],
-            transports=["websocket"],
-            wait_timeout=30,
-        )
+        self.url = url
+        self.sio = self._connect(cookie=None)
         self.path = "/login"
         self.events = 0
         self.events_before_window = 0  # sign-in events are not in the window's events/s
@@ -174,6 +169,50 @@ class Marketer:
             except queue.Empty:
                 return
 
+    def _connect(self, cookie: str | None) -> Any:
+        import socketio
+
+        sio = socketio.Client(reconnection=False)
+        sio.on("event", self.updates.put, namespace=NAMESPACE)
+        sio.connect(
+            f"{self.url}?token={uuid.uuid4()}",
+            # as a browser's socket carries the HttpOnly session cookie (state/base.py reads
+            # who is signed in from it, never from a state var)
+            headers={"cookie": cookie} if cookie else {},
+            socketio_path=NAMESPACE,
+            namespaces=[NAMESPACE],
+            transports=["websocket"],
+            wait_timeout=30,
+        )
+        return sio
+
+    def finish_sign_in(self, answer: list[dict]) -> None:
+        """What the sign-in page's script does with the one-time code it got: post it to
+        /auth/session for the HttpOnly cookie, then load the app again (a new socket)."""
+        found = re.search(r'\\?"code\\?": \\?"([^"\\]+)', repr(answer))
+        if not found:
+            raise Failed("sign-in answered with no one-time code")
+        body = urllib.parse.urlencode({"code": found.group(1), "next": "/profiles"}).encode()
+        request = urllib.request.Request(
+            f"{self.url}/auth/session", data=body, method="POST", headers={"Origin": self.url}
+        )
+
+        class _NoRedirect(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+                return None
+
+        try:
+            response = urllib.request.build_opener(_NoRedirect).open(request, timeout=self.timeout)
+            headers = response.headers
+        except urllib.error.HTTPError as exc:  # the 303 to the first page
+            headers = exc.headers
+        cookie = next((c.split(";", 1)[0] for c in headers.get_all("Set-Cookie") or [] if "HttpOnly" in c), None)
+        if cookie is None:
+            raise Failed("POST /auth/session set no session cookie")
+        self.close()
+        self.sio = self._connect(cookie=cookie)
+        self.send(f"{self.prefix}.hydrate_and_load", {"vars": {}}, path="/profiles")
+
     def close(self) -> None:
         try:
             self.sio.disconnect()
@@ -239,8 +278,12 @@ def run_marketer(
         signed_in = results.timed(
             "sign in",
             tab,
-            lambda: tab.send(
-                f"{states['login']}.submit", {"form_data": {"email": email, "password": PASSWORD}}, path="/login"
+            lambda: tab.finish_sign_in(
+                tab.send(
+                    f"{states['login']}.submit",
+                    {"form_data": {"email": email, "password": PASSWORD}},
+                    path="/login",
+                )
             ),
         )
         if signed_in:
@@ -299,11 +342,11 @@ def run_marketer(
                     tab.send(f"{states['list']}.on_load", path="/profiles")
                     for pid in rows:
                         tab.send(f"{states['list']}.toggle_row", {"row_id": str(pid), "checked": True})
-                    tab.send(f"{states['list']}.open_batch_tag")
+                    tab.send(f"{states['list']}.open_tag_picker")
                     tab.send(f"{states['picker']}.choose_group", {"group_id": str(tag[0])})
                     tab.send(f"{states['picker']}.choose_tag", {"tag_id": str(tag[1])})
                     answer = tab.send(
-                        f"{states['list']}.apply_batch_tag",
+                        f"{states['list']}.apply_tag",
                         {"form_data": {"policy": "ignore", "tag_value": f"bench-{index}"}},
                         until=("Tagged",),
                     )
