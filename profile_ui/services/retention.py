@@ -34,7 +34,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from ..models import ExportJob, ImportJob, utcnow
 from ..settings import get_settings
@@ -97,10 +97,10 @@ def _jobs_naming(session: Session, names: list[str]) -> dict[str, list[ImportJob
     for start in range(0, len(names), _QUERY_BATCH):
         batch = names[start : start + _QUERY_BATCH]
         jobs = session.exec(
-            select(ImportJob).where(sa.or_(*[ImportJob.stored_path.endswith("/" + name) for name in batch]))
+            select(ImportJob).where(sa.or_(*[col(ImportJob.stored_path).endswith("/" + name) for name in batch]))
         ).all()
         for job in jobs:
-            if in_upload_dir(job.stored_path):
+            if job.stored_path and in_upload_dir(job.stored_path):
                 found.setdefault(Path(job.stored_path).name, []).append(job)
     return found
 
@@ -168,8 +168,9 @@ def _purge_error_files(session: Session, now: datetime, report: FilesPurged) -> 
             {
                 j.id: j
                 for j in session.exec(
-                    select(ImportJob).where(ImportJob.id.in_(ids[start : start + _QUERY_BATCH]))
+                    select(ImportJob).where(col(ImportJob.id).in_(ids[start : start + _QUERY_BATCH]))
                 ).all()
+                if j.id is not None
             }
         )
     hours = get_settings().import_error_file_hours
@@ -192,11 +193,15 @@ def _purge_export_files(session: Session, now: datetime, report: FilesPurged) ->
         return
     live = {
         Path(p).resolve()
-        for (p,) in session.execute(sa.select(ExportJob.file_path).where(ExportJob.file_path.is_not(None))).all()
+        for (p,) in session.execute(
+            sa.select(col(ExportJob.file_path)).where(col(ExportJob.file_path).is_not(None))
+        ).all()
     }
     running = {
         str(i)
-        for (i,) in session.execute(sa.select(ExportJob.id).where(ExportJob.status.in_(("queued", "running")))).all()
+        for (i,) in session.execute(
+            sa.select(col(ExportJob.id)).where(col(ExportJob.status).in_(("queued", "running")))
+        ).all()
     }
     for folder in (p for p in root.iterdir() if p.is_dir() and p.name not in running):
         for path in _files(folder):

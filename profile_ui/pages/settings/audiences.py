@@ -9,7 +9,16 @@ import reflex as rx
 
 from ...services.workspace_settings import audiences
 from ...state.base import guarded
-from .common import SettingsTabState, add_form, delete_button, form_text, settings_table, tab_intro, text_field
+from .common import (
+    SettingsTabState,
+    add_form,
+    delete_button,
+    form_text,
+    saved_id,
+    settings_table,
+    tab_intro,
+    text_field,
+)
 
 SOURCE_LABELS = {"import": "From an import", "filter": "From a saved filter", "manual": "Created here"}
 
@@ -28,11 +37,12 @@ class AudiencesTab(SettingsTabState):
 
     def _reload(self, session: Any, actor: Any) -> None:
         self.segments = [
-            AudienceRow(s.id, s.name, s.description, SOURCE_LABELS.get(s.source, s.source))
+            AudienceRow(saved_id(s.id), s.name, s.description, SOURCE_LABELS.get(s.source, s.source))
             for s in audiences.list_segments(session=session, actor=actor)
         ]
         self.groups = [
-            AudienceRow(g.id, g.name, g.description, "") for g in audiences.list_groups(session=session, actor=actor)
+            AudienceRow(saved_id(g.id), g.name, g.description, "")
+            for g in audiences.list_groups(session=session, actor=actor)
         ]
 
     @rx.event
@@ -79,7 +89,7 @@ class AudiencesTab(SettingsTabState):
         )
 
 
-def _list(title: str, rows: rx.Var, on_delete: Any, what: str) -> rx.Component:
+def _list(title: str, rows: rx.Var | list[AudienceRow], on_delete: Any, what: str) -> rx.Component:
     def row(item: AudienceRow) -> rx.Component:
         return rx.table.row(
             rx.table.row_header_cell(item.name),

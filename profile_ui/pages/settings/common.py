@@ -66,6 +66,13 @@ def ticked(form_data: dict[str, Any], name: str) -> bool:
     return str(form_data.get(name) or "").lower() in ("on", "true", "1", "yes")
 
 
+def saved_id(row_id: int | None) -> int:
+    """The id of a row a service read from the database (always set; checked for mypy)."""
+    if row_id is None:
+        raise ValueError("a settings row without an id: it was never saved")
+    return row_id
+
+
 def form_text(form_data: dict[str, Any], name: str, default: str = "") -> str:
     """A form's text input as sent (the services trim and check it)."""
     return str(form_data.get(name) or default)

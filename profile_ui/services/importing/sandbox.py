@@ -1,10 +1,10 @@
 """The child process that parses one workbook sheet, so a hostile workbook cannot hurt the app.
 
-Run as `python -m profile_ui.services.importing.sandbox JOB.json` by read.py, never imported
+Run as `python -m profile_ui.services.importing.sandbox JOB.json` by read_workbook.py, never imported
 by the app for parsing. It caps its own address space (RLIMIT_AS) and CPU time before it
 loads the parsers, because calamine (fastexcel) does not fail politely: a value in cell
 XFD1048576 of a 5 KB file makes it allocate a 17-billion-cell grid and abort the whole
-process. Here that abort costs a child, and read.py turns it into "could not be read".
+process. Here that abort costs a child, and read_workbook.py turns it into "could not be read".
 
 Steps, each bounded:
 1. the prolog of every XML part calamine reads is checked for a DTD (the way into entity
