@@ -20,8 +20,8 @@ from polars.datatypes import DataTypeClass
 Dtype: TypeAlias = "pl.DataType | DataTypeClass"
 
 
-# ---------------------------------------------------------------------- values
 def json_default(value: Any) -> Any:
+    """json.dumps's `default`: dates and datetimes as ISO text."""
     if isinstance(value, datetime | date):
         return value.isoformat()
     raise TypeError(f"cannot store {type(value).__name__} as JSON")

@@ -12,7 +12,6 @@ from . import ROW_COL
 from .resolve import PERSON_COL, identity_column, owner_column
 
 
-# ---------------------------------------------------------------------- identities
 def person_identities(candidates: pl.DataFrame, kinds: list[str]) -> pl.DataFrame:
     """(person, kind, value, owner) for every identity value of every candidate row."""
     parts = [
