@@ -24,20 +24,31 @@ _reflex_uploads.mkdir(parents=True, exist_ok=True)
 os.environ["REFLEX_UPLOADED_FILES_DIR"] = str(_reflex_uploads)
 
 _redis_url = settings.redis_url or os.environ.get("REFLEX_REDIS_URL") or None
-# Redis state manager locks (README "Running at scale"): a tab's events hold its state lock
-# while they run. Reflex's 10 s default is shorter than the slowest event under load
-# (reading uploaded files on the wizard's Next, a synchronous export of 1,000 rows), and a
-# lock that expires mid-event lets another worker write over it (reflex #4579, #6855), so
-# 30 s; events holding it over 2 s are logged. The oplock (REFLEX_OPLOCK_ENABLED) stays off:
-# it keeps changed state in the worker's memory until the lease ends, so a killed worker
-# would lose it, and each tab's events go to one worker anyway (one websocket).
+# Redis state manager settings, chosen from the load bench (README "Running at scale",
+# benchmarks/README.md "Load bench"): a tab's events hold its state lock while they run.
+# - lock expiration 30 s: the longest hold measured was 12.1 s (100 marketers, two imports
+#   and an export on a 2-core machine at load 18; 7.3 s at 50), and a lock that expires
+#   mid-event lets another worker write over the state (reflex #4579, #6855). Reflex's
+#   10 s default would have expired there. A worker killed while holding a tab's lock
+#   leaves that tab waiting at most this long.
+# - warning threshold 2 s: a healthy event takes well under 1 s; over 2 s is worth a log
+#   line (under overload it logs a lot, which says the same).
+# - token expiration 1 h (Reflex's default, stated): a tab's state (about 25 KB) is kept
+#   an hour after its last event; a tab idle longer starts from the session cookie again
+#   (state/base.py _current_token), signed in.
+# - the oplock (REFLEX_OPLOCK_ENABLED) stays off: it keeps changed state in one worker's
+#   memory until the lease ends, which a killed worker would lose; the Redis work it
+#   could save was 6-8% of the backend workers' samples in the bench's profile (the
+#   handlers' own database work was over 70%), so it cannot bring the targets within reach.
 REDIS_LOCK_EXPIRATION_MS = 30_000
 REDIS_LOCK_WARNING_MS = 2_000
+REDIS_TOKEN_EXPIRATION_S = 3_600
 _state_manager = (
     {
         "redis_url": _redis_url,
         "redis_lock_expiration": REDIS_LOCK_EXPIRATION_MS,
         "redis_lock_warning_threshold": REDIS_LOCK_WARNING_MS,
+        "redis_token_expiration": REDIS_TOKEN_EXPIRATION_S,
     }
     if _redis_url
     else {"state_manager_mode": rx.constants.StateManagerMode.MEMORY}

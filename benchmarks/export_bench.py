@@ -171,11 +171,11 @@ def _time_stages() -> dict[str, float]:
     """CPU seconds per stage of the writer, read serially (no reader threads, so the
     process's CPU time belongs to the stage that runs): profiles (query + parse + custom
     fields), each related table, joining, writing."""
-    from profile_ui.services import export_writer as writer
+    from profile_ui.services import export_chunks as reader_module
     from profile_ui.services import sheet_writer
 
     stages: dict[str, float] = {}
-    writer.RELATED_READERS = 0
+    reader_module.RELATED_READERS = 0
 
     def timed(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
         def run(*args: Any, **kwargs: Any) -> Any:
@@ -187,7 +187,7 @@ def _time_stages() -> dict[str, float]:
 
         return run
 
-    reader = writer._ChunkReader
+    reader = reader_module.ChunkReader
     for name in ("_identities", "_tags", "_segments", "_groups", "_assemble"):
         setattr(reader, name, timed(name.strip("_"), getattr(reader, name)))
     chunks = reader._profile_chunks

@@ -236,8 +236,10 @@ def worker(url: str, n: int, rows: int) -> dict:
 
     from profile_ui.db import make_engine
     from profile_ui.models import ImportJob
+    from profile_ui.services.catalog import active_sync_rule
     from profile_ui.services.importing import ImportMapping, ImportOptions
-    from profile_ui.services.importing.apply import active_sync_rule, apply_import, plan_import
+    from profile_ui.services.importing.apply import apply_import
+    from profile_ui.services.importing.plan import plan_import
     from profile_ui.services.permissions import SYSTEM_ACTOR
 
     frame = make_frame(rows, n)

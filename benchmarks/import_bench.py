@@ -431,7 +431,7 @@ def run_one(args: argparse.Namespace) -> None:
 
     # what the first command would import on its way (Python start-up cost, shown apart)
     from profile_ui.jobs import import_job  # noqa: F401  (the start-up cost, measured)
-    from profile_ui.services.importing import apply, read, results, segments_apply, validate  # noqa: F401  (as above)
+    from profile_ui.services.importing import apply, plan, read, results, segments_apply, validate  # noqa: F401  (as above)
 
     # the job logs how long each stage took: shown with the figures
     logging.basicConfig(level=logging.WARNING, format="    %(message)s", stream=sys.stderr)

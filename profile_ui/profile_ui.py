@@ -22,6 +22,7 @@ from .pages import (
 )
 from .settings import get_settings
 from .state.base import SESSION_COOKIE, page_load_events
+from .web.auth_session import AuthEndpoints
 from .web.export_download import ExportDownloads
 from .web.security_headers import SecurityHeaders
 from .web.upload_guard import UploadGuard
@@ -32,6 +33,8 @@ app = rx.App(
     api_transformer=[
         functools.partial(UploadGuard, session_cookie=SESSION_COOKIE),
         functools.partial(ExportDownloads, session_cookie=SESSION_COOKIE),
+        # POST /auth/session and /auth/sign-out: the HttpOnly session cookie, set by the server
+        functools.partial(AuthEndpoints, session_cookie=SESSION_COOKIE),
         # outermost: every response, the download's and the pages' included
         functools.partial(SecurityHeaders, https=get_settings().app_url.startswith("https://")),
     ],

@@ -17,6 +17,7 @@ from sqlmodel import Session
 from ..db import get_engine
 from ..services.dedupe.scan import ScanReport, scan_all
 from ..services.permissions import SYSTEM_ACTOR, Actor
+from .periodic import register_periodic
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +35,6 @@ def run_duplicate_scan(*, engine: Engine | None = None, actor: Actor = SYSTEM_AC
 
 def register_dedupe_tasks(huey: Huey) -> TaskWrapper:
     """Register the nightly scan on a queue; runner.get_queue calls it."""
-
-    @huey.periodic_task(DEDUPE_SCHEDULE, name="duplicates.scan")
-    def scan() -> None:
-        try:
-            run_duplicate_scan()
-        except Exception:  # a locked database tonight is retried tomorrow night
-            log.exception("duplicate scan failed")
-
-    return scan
+    return register_periodic(
+        huey, DEDUPE_SCHEDULE, name="duplicates.scan", run=run_duplicate_scan, log=log, failure="duplicate scan failed"
+    )

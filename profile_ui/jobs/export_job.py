@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from huey import crontab
 from huey.api import Huey, TaskWrapper
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from ..db import get_engine
 from ..links import EXPORTS, export_download_url
@@ -86,7 +86,7 @@ def _claim(engine: Engine, export_id: int) -> bool:
         return (
             conn.execute(
                 sa.update(ExportJob)
-                .where(ExportJob.id == export_id, ExportJob.status == STATUS_QUEUED)
+                .where(col(ExportJob.id) == export_id, col(ExportJob.status) == STATUS_QUEUED)
                 .values(status=STATUS_RUNNING, claim=claim)
             ).rowcount
             == 1
@@ -108,7 +108,7 @@ def run_export_job(export_id: int, *, engine: Engine | None = None) -> str | Non
     started = time.perf_counter()
     try:
         with Session(engine, expire_on_commit=False) as session:
-            job = session.get(ExportJob, export_id)
+            job = _export_row(session, export_id)
             actor = _actor(session, job)
             actor.require(PROFILES_EXPORT)
             flt = ProfileFilter.from_json(job.filter)
@@ -129,7 +129,7 @@ def run_export_job(export_id: int, *, engine: Engine | None = None) -> str | Non
     log.info("export %s: %s rows in %.1f s", export_id, rows, time.perf_counter() - started)
 
     with Session(engine, expire_on_commit=False) as session:
-        job = session.get(ExportJob, export_id)
+        job = _export_row(session, export_id)
         finish_export_job(job, rows=rows, path=path)
         session.add(job)
         record_export(
@@ -141,7 +141,7 @@ def run_export_job(export_id: int, *, engine: Engine | None = None) -> str | Non
             columns=planned,
             left_out=left_out,
             row_count=rows,
-            export_id=job.id,
+            export_id=export_id,
             file_name=path.name,
         )
         title = f"Your export of {rows:,} profiles is ready"
@@ -154,7 +154,7 @@ def run_export_job(export_id: int, *, engine: Engine | None = None) -> str | Non
             user_id=job.created_by,
             title=title,
             body=body,
-            link=export_download_url(job.id),
+            link=export_download_url(export_id),
             email=False,
         )
         owner = session.get(User, job.created_by)
@@ -163,7 +163,14 @@ def run_export_job(export_id: int, *, engine: Engine | None = None) -> str | Non
     return STATUS_COMPLETED
 
 
-def _actor(session: Session, job: ExportJob) -> Actor | None:
+def _export_row(session: Session, export_id: int) -> ExportJob:
+    job = session.get(ExportJob, export_id)
+    if job is None:  # deleted while this worker held it
+        raise ExportError(f"export {export_id} no longer exists")
+    return job
+
+
+def _actor(session: Session, job: ExportJob) -> Actor:
     user = session.get(User, job.created_by)
     if user is None or not user.is_active:
         raise PermissionDenied(PROFILES_EXPORT)
@@ -206,8 +213,8 @@ def recover_export_jobs(*, engine: Engine | None = None) -> list[int]:
     now = utcnow()
     with engine.connect() as conn:
         rows = conn.execute(
-            sa.select(ExportJob.id, ExportJob.status, ExportJob.created_at, ExportJob.claim).where(
-                ExportJob.status.in_((STATUS_QUEUED, STATUS_RUNNING))
+            sa.select(col(ExportJob.id), col(ExportJob.status), col(ExportJob.created_at), col(ExportJob.claim)).where(
+                col(ExportJob.status).in_((STATUS_QUEUED, STATUS_RUNNING))
             )
         ).all()
     resent = []
@@ -221,9 +228,9 @@ def recover_export_jobs(*, engine: Engine | None = None) -> list[int]:
                 again = conn.execute(
                     sa.update(ExportJob)
                     .where(
-                        ExportJob.id == export_id,
-                        ExportJob.status == STATUS_RUNNING,
-                        sa.cast(ExportJob.claim, sa.Text) == json.dumps(claim),
+                        col(ExportJob.id) == export_id,
+                        col(ExportJob.status) == STATUS_RUNNING,
+                        sa.cast(col(ExportJob.claim), sa.Text) == json.dumps(claim),
                     )
                     .values(status=STATUS_QUEUED, claim=None)
                 ).rowcount
@@ -235,7 +242,7 @@ def recover_export_jobs(*, engine: Engine | None = None) -> list[int]:
             with engine.begin() as conn:
                 conn.execute(
                     sa.update(ExportJob)
-                    .where(ExportJob.id == export_id, ExportJob.status == STATUS_RUNNING)
+                    .where(col(ExportJob.id) == export_id, col(ExportJob.status) == STATUS_RUNNING)
                     .values(
                         status=STATUS_FAILED,
                         finished_at=now,

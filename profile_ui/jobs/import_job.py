@@ -1,9 +1,12 @@
-"""The import job: one file through read -> map -> validate -> plan -> (dry run | apply).
+"""The import job: one file through read -> prepare (map, validate) -> plan -> (dry run | apply).
 
-Plain functions over ImportJob rows; the runner's queue calls `run_batch`, the CLI calls it
-directly. Every status change is a compare-and-set on (status, started_at): `started_at` is
-set by each claim, so it identifies the current attempt, and a worker that lost its claim
-(cancelled, or taken over after its lease ran out) can no longer write the row.
+The stages themselves are services/importing/pipeline.py's (one pipeline per kind of file);
+this module runs them and owns the claim, the lease (heartbeats between stages), the job's
+status, its notifications and the recovery of stopped jobs. Plain functions over ImportJob
+rows; the runner's queue calls `run_batch`, the CLI calls it directly. Every status change
+is a compare-and-set on (status, started_at): `started_at` is set by each claim, so it
+identifies the current attempt, and a worker that lost its claim (cancelled, or taken over
+after its lease ran out) can no longer write the row.
 
 The apply, its row results, the job's `completed` status and the in-app notification commit
 in ONE transaction. A crash before that commit leaves nothing; the recovery sweep puts the
@@ -21,26 +24,21 @@ import logging
 import os
 import resource
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from ..db import get_engine
-from ..models import ImportJob, ImportRowResult, User, utcnow
-from ..services import dispatch, file_store
-from ..services.catalog import active_sync_rule, field_definitions, identity_kinds
-from ..services.importing import ImportMapping, ImportOptions
-from ..services.importing import mapping as mapping_stage
-from ..services.importing.apply import ImportPlanError, apply_import, plan_import
+from ..models import ImportJob, User, utcnow
+from ..services import dispatch
 from ..services.importing.apply_lock import hold_apply_lock
 from ..services.importing.jobs import (
     ACTIVE_STATUSES,
-    AUTO_MAPPING_KEY,
     AWAITING_CONFIRMATION,
     COMPLETED,
     FAILED,
@@ -49,12 +47,12 @@ from ..services.importing.jobs import (
     RUNNING,
     VALIDATING,
     counts_summary,
-    job_mapping,
     job_options,
     report_link,
     run_info,
 )
 from ..services.importing.mapping import MappingInvalid
+from ..services.importing.pipeline import pipeline_for, read_job_file, write_error_files
 from ..services.importing.progress import (
     STAGE_APPLY,
     STAGE_CHECK,
@@ -63,10 +61,9 @@ from ..services.importing.progress import (
     ProgressReporter,
     clear_progress,
 )
-from ..services.importing.read import FileRejected, read_upload
-from ..services.importing.results import plan_errors, store_row_results, write_error_file
-from ..services.importing.segments_apply import DEFAULT_HEADERS, apply_segments, plan_segments, segment_frame
-from ..services.importing.validate import validate_rows
+from ..services.importing.read import FileRejected, SheetData
+from ..services.importing.reports import ImportPlan, ImportPlanError
+from ..services.importing.results import store_row_results
 from ..services.notify import notify_user, send_email
 from ..services.permissions import PROFILES_IMPORT, SYSTEM_ACTOR, Actor, PermissionDenied
 from ..services.users import actor_for_user
@@ -111,9 +108,9 @@ def run_batch(batch_id: str, *, engine: Engine | None = None) -> list[int]:
 def _next_in_batch(engine: Engine, batch_id: str) -> int | None:
     with engine.connect() as conn:
         rows = conn.execute(
-            sa.select(ImportJob.id, ImportJob.status)
-            .where(ImportJob.batch_id == batch_id)
-            .order_by(ImportJob.position, ImportJob.id)
+            sa.select(col(ImportJob.id), col(ImportJob.status))
+            .where(col(ImportJob.batch_id) == batch_id)
+            .order_by(col(ImportJob.position), col(ImportJob.id))
         ).all()
     for job_id, status in rows:
         if status in ACTIVE_STATUSES:
@@ -156,8 +153,8 @@ def _retry_after_database_error(engine: Engine, claim: Claim) -> str:
         try:
             with engine.begin() as conn:
                 row = conn.execute(
-                    sa.select(ImportJob.status, ImportJob.options, ImportJob.batch_id).where(
-                        ImportJob.id == claim.job_id
+                    sa.select(col(ImportJob.status), col(ImportJob.options), col(ImportJob.batch_id)).where(
+                        col(ImportJob.id) == claim.job_id
                     )
                 ).one()
                 run = dict((row.options or {}).get(RUN_KEY) or {})
@@ -186,7 +183,9 @@ def _retry_after_database_error(engine: Engine, claim: Claim) -> str:
 def _claim(engine: Engine, job_id: int) -> Claim | None:
     with engine.begin() as conn:
         row = conn.execute(
-            sa.select(ImportJob.status, ImportJob.options, ImportJob.started_at).where(ImportJob.id == job_id)
+            sa.select(col(ImportJob.status), col(ImportJob.options), col(ImportJob.started_at)).where(
+                col(ImportJob.id) == job_id
+            )
         ).one_or_none()
         if row is None or row.status != QUEUED:
             return None
@@ -198,7 +197,7 @@ def _claim(engine: Engine, job_id: int) -> Claim | None:
         )
         changed = conn.execute(
             sa.update(ImportJob)
-            .where(ImportJob.id == job_id, ImportJob.status == QUEUED, _same_attempt(row.started_at))
+            .where(col(ImportJob.id) == job_id, col(ImportJob.status) == QUEUED, _same_attempt(row.started_at))
             .values(
                 status=RUNNING if confirmed else VALIDATING,
                 started_at=now,
@@ -210,20 +209,22 @@ def _claim(engine: Engine, job_id: int) -> Claim | None:
 
 
 def _same_attempt(started_at: datetime | None) -> Any:
-    return ImportJob.started_at.is_(None) if started_at is None else ImportJob.started_at == started_at
+    return col(ImportJob.started_at).is_(None) if started_at is None else col(ImportJob.started_at) == started_at
 
 
 def _held(claim: Claim, *statuses: str) -> Any:
     """WHERE clause: the job is still in one of `statuses` under this claim."""
     return sa.and_(
-        ImportJob.id == claim.job_id, ImportJob.status.in_(statuses), ImportJob.started_at == claim.started_at
+        col(ImportJob.id) == claim.job_id,
+        col(ImportJob.status).in_(statuses),
+        col(ImportJob.started_at) == claim.started_at,
     )
 
 
 def _update_held(conn: Any, claim: Claim, statuses: tuple[str, ...], renew: bool = False, **values: Any) -> None:
     """Write the job row if this claim still holds it, else raise LostClaim."""
     if renew:
-        options = conn.execute(sa.select(ImportJob.options).where(ImportJob.id == claim.job_id)).scalar_one()
+        options = conn.execute(sa.select(col(ImportJob.options)).where(col(ImportJob.id) == claim.job_id)).scalar_one()
         run = dict(options.get(RUN_KEY) or {})
         run["lease_until"] = lease_until()
         values["options"] = {**options, RUN_KEY: run}
@@ -237,10 +238,18 @@ def _heartbeat(engine: Engine, claim: Claim, **values: Any) -> None:
         _update_held(conn, claim, ACTIVE_STATUSES, renew=True, **values)
 
 
+def _job_row(session: Session, job_id: int) -> ImportJob:
+    """The job's row; a row deleted under this worker is a claim it no longer holds."""
+    job = session.get(ImportJob, job_id)
+    if job is None:
+        raise LostClaim(job_id)
+    return job
+
+
 def _finish_failed(engine: Engine, claim: Claim, message: str, *, rejected: bool = False) -> None:
     try:
         with Session(engine, expire_on_commit=False) as session:
-            job = session.get(ImportJob, claim.job_id)
+            job = _job_row(session, claim.job_id)
             run = run_info(job)
             run.pop("lease_until", None)
             if rejected:
@@ -278,7 +287,7 @@ def _actor_for(session: Session, job: ImportJob) -> Actor:
 
 def _run_claimed(engine: Engine, claim: Claim) -> str:
     with Session(engine, expire_on_commit=False) as session:
-        job = session.get(ImportJob, claim.job_id)
+        job = _job_row(session, claim.job_id)
         session.expunge(job)
         try:
             actor = _actor_for(session, job)
@@ -286,19 +295,19 @@ def _run_claimed(engine: Engine, claim: Claim) -> str:
         except PermissionDenied as exc:
             _finish_failed(engine, claim, str(exc))
             return FAILED
-    if job.kind not in PIPELINES:
+    pipeline = pipeline_for(job.kind)
+    if pipeline is None:
         _finish_failed(engine, claim, f"{job.file_name}: '{job.kind}' files cannot be imported yet")
         return FAILED
-    pipeline = PIPELINES[job.kind]
     options = job_options(job)
     timer = _StageTimer(job)
-    progress = ProgressReporter(job.id)
+    progress = ProgressReporter(claim.job_id)
 
     # ---- read, map, validate (outside any write transaction)
     try:
         with timer("read"):
             progress.stage(STAGE_READ, job.rows_total or 0)
-            sheet = _read(job)
+            sheet = read_job_file(job)
             rows_total = sheet.frame.height
             progress.stage(STAGE_READ, rows_total)
             progress(rows_total)
@@ -321,7 +330,7 @@ def _run_claimed(engine: Engine, claim: Claim) -> str:
                 progress.stage(STAGE_DRY_RUN)
                 plan = pipeline.plan(session, actor, job, prepared, options, progress.scaled(0, rows_total * 3 // 4))
                 progress(rows_total * 3 // 4)
-                store_row_results(session=session, job_id=job.id, plan=plan)
+                store_row_results(session=session, job_id=claim.job_id, plan=plan)
                 progress(rows_total)
                 _update_held(
                     session.connection(),
@@ -348,9 +357,8 @@ def _run_claimed(engine: Engine, claim: Claim) -> str:
         # ---- apply: writes, row results, status and notification in ONE transaction
         with Session(engine, expire_on_commit=False) as session, timer("apply"):
             hold_apply_lock(session)  # another worker's apply commits first: we then see its rows
-            row = session.get(ImportJob, claim.job_id)
-            session.execute(sa.delete(ImportRowResult).where(ImportRowResult.job_id == row.id))
-            progress.stage(STAGE_APPLY)
+            row = _job_row(session, claim.job_id)
+            progress.stage(STAGE_APPLY)  # the apply replaces the job's row results (a dry run's preview)
             plan = pipeline.apply(session, actor, row, prepared, options, progress)
             _test_apply_delay()
             _update_held(
@@ -379,148 +387,18 @@ def _run_claimed(engine: Engine, claim: Claim) -> str:
         return FAILED
 
 
-# ---------------------------------------------------------------- per kind of file
-@dataclass
-class _Prepared:
-    mapping: ImportMapping
-    frame: Any  # the validated frame (profiles) or the segment frame
-    headers: dict[str, str]  # segment files: target -> the file's header
-
-
-class _ProfilePipeline:
-    @staticmethod
-    def prepare(
-        session: Session, job: ImportJob, sheet: Any, options: ImportOptions, progress: ProgressReporter
-    ) -> _Prepared:
-        mapping = _resolve_mapping(session, job, sheet)
-        progress(sheet.frame.height // 4)
-        return _Prepared(mapping, _validate(session, sheet, mapping), {})
-
-    @staticmethod
-    def plan(
-        session: Session,
-        actor: Actor,
-        job: ImportJob,
-        prepared: _Prepared,
-        options: ImportOptions,
-        progress: Callable[[int], None],
-    ) -> Any:
-        return plan_import(
-            session=session,
-            actor=actor,
-            frame=prepared.frame,
-            mapping=prepared.mapping,
-            options=options,
-            sync_rule=active_sync_rule(session),
-            file_name=job.file_name,
-            progress=progress,
-        )
-
-    @staticmethod
-    def apply(
-        session: Session,
-        actor: Actor,
-        row: ImportJob,
-        prepared: _Prepared,
-        options: ImportOptions,
-        progress: Callable[[int], None],
-    ) -> Any:
-        return apply_import(
-            session=session,
-            actor=actor,
-            job=row,
-            frame=prepared.frame,
-            mapping=prepared.mapping,
-            options=options,
-            sync_rule=active_sync_rule(session),
-            progress=progress,
-        )
-
-
-class _SegmentPipeline:
-    @staticmethod
-    def prepare(
-        session: Session, job: ImportJob, sheet: Any, options: ImportOptions, progress: ProgressReporter
-    ) -> _Prepared:
-        mapping = _segment_mapping(job, sheet)
-        frame, headers = segment_frame(
-            sheet.frame, mapping, options, default_region=get_settings().default_phone_region
-        )
-        return _Prepared(mapping or ImportMapping(columns={}), frame, headers)
-
-    @staticmethod
-    def plan(
-        session: Session,
-        actor: Actor,
-        job: ImportJob,
-        prepared: _Prepared,
-        options: ImportOptions,
-        progress: Callable[[int], None],
-    ) -> Any:
-        return plan_segments(
-            session=session,
-            actor=actor,
-            frame=prepared.frame,
-            options=options,
-            file_name=job.file_name,
-            headers=prepared.headers,
-        )
-
-    @staticmethod
-    def apply(
-        session: Session,
-        actor: Actor,
-        row: ImportJob,
-        prepared: _Prepared,
-        options: ImportOptions,
-        progress: Callable[[int], None],
-    ) -> Any:
-        return apply_segments(
-            session=session,
-            actor=actor,
-            job=row,
-            frame=prepared.frame,
-            options=options,
-            headers=prepared.headers,
-            progress=progress,
-        )
-
-
-# a membership file's dry run is a profile dry run; its review (services/importing/membership.py) applies it
-PIPELINES = {"profiles": _ProfilePipeline, "segments": _SegmentPipeline, "membership": _ProfilePipeline}
-
-
-def _segment_mapping(job: ImportJob, sheet: Any) -> ImportMapping | None:
-    """The user's mapping; an "auto" one is the standard headers (User ID, Segment Name,
-    Segment Value) with any forced id column in place of User ID."""
-    mapping = job_mapping(job)
-    if not (job.mapping or {}).get(AUTO_MAPPING_KEY):
-        return mapping
-    columns: dict[str, str | None] = {h: t for h, t in mapping.columns.items() if t}
-    if not columns:
-        return None  # segment_frame recognises the standard headers itself
-    for header in sheet.headers:
-        target = DEFAULT_HEADERS.get(" ".join(header.lower().split()))
-        if target and header not in columns:
-            columns[header] = target
-    return ImportMapping(columns=columns)
-
-
-def _record_error_files(engine: Engine, claim: Claim, job: ImportJob, sheet: Any, plan: Any) -> None:
-    """The invalid rows as they came in plus their reasons, as .xlsx (ImportJob.error_file_path)
-    and .csv beside it. Written after the commit, so the write lock is not held meanwhile;
+def _record_error_files(engine: Engine, claim: Claim, job: ImportJob, sheet: SheetData, plan: ImportPlan) -> None:
+    """The error files (pipeline.write_error_files), and their path on the job row if this
+    attempt still holds it. Written after the commit, so the write lock is not held meanwhile;
     a crash in between leaves the job done without them (results.write_error_file makes
     them again on request)."""
-    errors = plan_errors(plan)
-    if not errors:
+    xlsx = write_error_files(job, sheet, plan)
+    if xlsx is None:
         return
-    folder = file_store.private_dir(get_settings().data_dir / "import-results")
-    xlsx = write_error_file(sheet, errors, folder / f"import-{job.id}-errors.xlsx", "xlsx")
-    write_error_file(sheet, errors, xlsx.with_suffix(".csv"), "csv")
     with engine.begin() as conn:
         conn.execute(
             sa.update(ImportJob)
-            .where(ImportJob.id == job.id, ImportJob.started_at == claim.started_at)
+            .where(col(ImportJob.id) == job.id, col(ImportJob.started_at) == claim.started_at)
             .values(error_file_path=str(xlsx))
         )
 
@@ -558,38 +436,6 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _read(job: ImportJob) -> Any:
-    path = job.stored_path or ""
-    if not os.path.isfile(path):
-        raise FileRejected(job.file_name, "the file was not found")
-    return read_upload(path, file_name=job.file_name, sheet=job.sheet)
-
-
-def _resolve_mapping(session: Session, job: ImportJob, sheet: Any) -> ImportMapping:
-    """The job's mapping; an "auto" one is the column suggestions plus the forced identifiers."""
-    mapping = job_mapping(job)
-    if not (job.mapping or {}).get(AUTO_MAPPING_KEY):
-        return mapping
-    suggestions = mapping_stage.suggest_mapping(
-        sheet.headers,
-        fields=list(field_definitions(session).values()),
-        identity_kinds=list(identity_kinds(session).values()),
-    )
-    suggested = mapping_stage.suggested_mapping(suggestions)
-    forced = {header: target for header, target in mapping.columns.items() if target}
-    if forced:  # a forced identity column wins over a suggestion of the same target
-        suggested.columns = {h: (None if t in forced.values() else t) for h, t in suggested.columns.items()}
-    suggested.columns.update(forced)
-    suggested.identifiers = list(mapping.identifiers)
-    return suggested
-
-
-def _validate(session: Session, sheet: Any, mapping: ImportMapping) -> Any:
-    return validate_rows(
-        sheet, mapping, fields=field_definitions(session), default_region=get_settings().default_phone_region
-    )
-
-
 def _test_apply_delay() -> None:
     delay = float(os.environ.get(TEST_APPLY_DELAY_ENV) or 0)
     if delay > 0:
@@ -607,6 +453,8 @@ class _Mail:
 def _notify(session: Session, job: ImportJob, *, title: str, body: str, email: bool = True) -> _Mail | None:
     """The bell notification (in the caller's transaction); the e-mail to send after commit."""
     if job.created_by is None:
+        return None
+    if job.id is None:  # an unsaved row has no report to link to (jobs here are read from the table)
         return None
     link = report_link(job.id)
     notify_user(session=session, user_id=job.created_by, title=title[:255], body=body[:2000], link=link, email=False)
@@ -636,13 +484,13 @@ def recover_import_jobs(*, engine: Engine | None = None) -> list[int]:
     with engine.connect() as conn:
         rows = conn.execute(
             sa.select(
-                ImportJob.id,
-                ImportJob.batch_id,
-                ImportJob.status,
-                ImportJob.options,
-                ImportJob.started_at,
-                ImportJob.created_at,
-            ).where(ImportJob.status.in_((QUEUED, *ACTIVE_STATUSES)))
+                col(ImportJob.id),
+                col(ImportJob.batch_id),
+                col(ImportJob.status),
+                col(ImportJob.options),
+                col(ImportJob.started_at),
+                col(ImportJob.created_at),
+            ).where(col(ImportJob.status).in_((QUEUED, *ACTIVE_STATUSES)))
         ).all()
     for row in rows:
         run = dict((row.options or {}).get(RUN_KEY) or {})
@@ -663,7 +511,7 @@ def recover_import_jobs(*, engine: Engine | None = None) -> list[int]:
         with engine.begin() as conn:
             changed = conn.execute(
                 sa.update(ImportJob)
-                .where(ImportJob.id == row.id, ImportJob.status == row.status, _same_attempt(row.started_at))
+                .where(col(ImportJob.id) == row.id, col(ImportJob.status) == row.status, _same_attempt(row.started_at))
                 .values(status=QUEUED, options={**row.options, RUN_KEY: run})
             ).rowcount
         if changed == 1:

@@ -22,6 +22,7 @@ from ..db import get_engine
 from ..services.permissions import SYSTEM_ACTOR, Actor
 from ..services.retention import FilesPurged, purge_files
 from ..services.trash import purge_expired
+from .periodic import register_periodic
 
 log = logging.getLogger(__name__)
 
@@ -66,19 +67,7 @@ def run_purge(*, engine: Engine | None = None, actor: Actor = SYSTEM_ACTOR, now:
 def register_purge_tasks(huey: Huey) -> TaskWrapper:
     """Register the daily purge and the hourly file purge on a queue; runner.get_queue
     calls it. Returns the daily one."""
-
-    @huey.periodic_task(FILES_PURGE_SCHEDULE, name="files.purge")
-    def purge_old_files() -> None:
-        try:
-            run_file_purge()
-        except Exception:  # a locked database now is retried next hour
-            log.exception("file purge failed")
-
-    @huey.periodic_task(PURGE_SCHEDULE, name="trash.purge")
-    def purge() -> None:
-        try:
-            run_purge()
-        except Exception:  # a locked database today is retried tomorrow
-            log.exception("purge failed")
-
-    return purge
+    register_periodic(
+        huey, FILES_PURGE_SCHEDULE, name="files.purge", run=run_file_purge, log=log, failure="file purge failed"
+    )
+    return register_periodic(huey, PURGE_SCHEDULE, name="trash.purge", run=run_purge, log=log, failure="purge failed")

@@ -12,7 +12,7 @@ from ..components.dialogs import confirm_dialog, field_label, form_dialog
 from ..components.pagination import pagination
 from ..components.shell import shell
 from .duplicates_state import SCORE_CHOICES, STATUS_CHOICES, DuplicatesState, PairCard, PairField
-from .profiles.merge_dialog import _differing_row as differing_row  # the merge dialog's own choice
+from .profiles.merge_dialog import differing_row  # the merge dialog's own choice of a field's value
 
 TITLE = "Possible duplicates"
 S = DuplicatesState

@@ -32,9 +32,8 @@ from ..services.duplicate_review import (
 from ..services.merging import MergeError
 from ..services.permissions import PROFILES_MERGE
 from ..state.base import AppState, guarded
+from ..state.merge_choices import MergeChoicesMixin, MergeRow
 from ..state.paging import PagedMixin
-from .profiles.merge_state import MergeRow
-from .profiles.merge_state import _rows as preview_rows  # the merge dialog's rows of a preview
 
 SCORE_CHOICES = ("0.5", "0.6", "0.7", "0.8", "0.9", "0.95")
 STATUS_CHOICES = (
@@ -78,7 +77,7 @@ def _card(view: CandidateView) -> PairCard:
     )
 
 
-class DuplicatesState(PagedMixin, AppState):
+class DuplicatesState(MergeChoicesMixin, PagedMixin, AppState):
     cards: list[PairCard] = []
     min_score: str = f"{DEFAULT_THRESHOLD:g}"
     import_id: str = "all"
@@ -94,7 +93,6 @@ class DuplicatesState(PagedMixin, AppState):
     choices: list[MergeRow] = []
     merge_error: str = ""
     _listed: list[int] = []
-    _values: dict[str, list[Any]] = {}  # field key -> [survivor's value, merged one's]
 
     @rx.var
     def total_text(self) -> str:
@@ -192,8 +190,7 @@ class DuplicatesState(PagedMixin, AppState):
         self.merge_title = (
             f"Merge #{preview.merged_id} {preview.merged_name} into #{preview.survivor_id} {preview.survivor_name}"
         )
-        self.choices = [row for row in preview_rows(preview) if not row.same]
-        self._values = {f.key: [f.survivor_value, f.merged_value] for f in preview.fields}
+        self.choices = [row for row in self._keep_preview(preview) if not row.same]
         self.merge_open = True
         return None
 
@@ -208,11 +205,7 @@ class DuplicatesState(PagedMixin, AppState):
     def confirm_merge(self, form_data: dict[str, Any]) -> Any:
         actor = self._require_actor()
         actor.require(PROFILES_MERGE)  # before anything of the browser's is read
-        chosen = {}
-        for key, (survivor_value, merged_value) in self._values.items():
-            keep = str(form_data.get(f"keep-{key}") or "")
-            if keep in ("survivor", "merged"):
-                chosen[key] = survivor_value if keep == "survivor" else merged_value
+        chosen = self._chosen_values(form_data)
         try:
             with session_scope() as session:
                 result = merge_candidate(
@@ -225,7 +218,8 @@ class DuplicatesState(PagedMixin, AppState):
         except (DuplicateError, MergeError) as exc:
             self.merge_error = str(exc)
             return None
-        self.merge_open, self._values = False, {}
+        self.merge_open = False
+        self._forget_preview()
         self.result = f"Profile #{result.merged_id} merged into #{result.survivor_id} (it can be undone on User 360)"
         self._show_page(actor)
         return rx.toast.success(self.result)

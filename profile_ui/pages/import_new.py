@@ -1,8 +1,8 @@
-"""/imports/new lives in pages/imports/wizard.py; this name stays for the app and the
+"""/imports/new lives in pages/imports/wizard/; this name stays for the app and the
 hand-crafted request tests."""
 
 from .imports.upload_feedback import UPLOAD_ID
-from .imports.wizard import TITLE, page
-from .imports.wizard_state import ImportUploadState
+from .imports.wizard.page import TITLE, page
+from .imports.wizard.state import ImportUploadState
 
 __all__ = ["TITLE", "UPLOAD_ID", "ImportUploadState", "page"]

@@ -1,4 +1,8 @@
-"""/login: e-mail + password; wrong credentials and lockouts show the service's message."""
+"""/login: e-mail + password; wrong credentials and lockouts show the service's message.
+
+A right password gets a one-time sign-in code (services/users.start_sign_in), which the
+page posts to POST /auth/session: the server answers with the HttpOnly session cookie
+and sends the browser on to its first page (web/auth_session.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +13,8 @@ import reflex as rx
 from .. import routes
 from ..db import session_scope
 from ..services.permissions import NotSignedIn
-from ..services.users import SignInError, sign_in
-from ..state.base import AppState
+from ..services.users import SignInError, start_sign_in
+from ..state.base import SIGN_IN_PATH, AppState, post_form
 
 
 class LoginState(AppState):
@@ -21,6 +25,7 @@ class LoginState(AppState):
         """A tab that is still signed in goes straight to its first page."""
         try:
             actor = self._require_actor()
+            self._app_state()._session_restored = False  # a page load
         except NotSignedIn:
             # Keep the message of a sign-in that ran before this event: Enter pressed (or a
             # password manager submitting) while the page was still loading is handled
@@ -40,16 +45,14 @@ class LoginState(AppState):
             with session_scope() as session:
                 # the address the socket came from (X-Forwarded-For only through
                 # TRUSTED_PROXY_HOPS proxies): guessing is slowed per e-mail and address
-                token, actor = sign_in(
+                code, actor = start_sign_in(
                     session=session, email=email, password=password, client=self.router.session.client_ip
                 )
         except SignInError as exc:
             self.error = str(exc)
             return None
         self.error = ""
-        self.session_token = token
-        self._show_actor(actor)
-        return rx.redirect(routes.first_allowed_page(actor.permissions), replace=True)
+        return post_form(SIGN_IN_PATH, {"code": code, "next": routes.first_allowed_page(actor.permissions)})
 
 
 def _field(label: str, name: str, **props: Any) -> rx.Component:

@@ -1,10 +1,10 @@
 """The workspace's catalog: its field definitions, its identity kinds and the active sync rule.
 
 One answer to each, for every path that needs it: a hand-made profile (profile_edit.py),
-an import (importing/apply.py and jobs/import_job.py) and a membership file
+an import (importing/plan.py and the pipelines of importing/pipeline.py) and a membership file
 (importing/membership.py). Reading them needs no permission (they describe the workspace;
 the callers check what the actor may do with them); changing them is
-workspace_settings.py's.
+the workspace_settings package's (fields, identity_kinds, sync_rule).
 
 "The active sync rule" means: the rule an administrator set up (Settings > Sync rule; the
 first active one), or, when there is none, the default rule a workspace starts with

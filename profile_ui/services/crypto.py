@@ -42,6 +42,7 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TypedDict
 
 import polars as pl
 import sqlalchemy as sa
@@ -326,7 +327,14 @@ def plain_values(rows: Iterable[Sequence]) -> list[str | None]:
     return [plain_value(*row) for row in rows]
 
 
-def identity_columns(kind: str, value: str) -> dict[str, object]:
+class IdentityColumns(TypedDict):
+    value: str
+    value_encrypted: str | None
+    key_id: str | None
+    is_encrypted: bool
+
+
+def identity_columns(kind: str, value: str) -> IdentityColumns:
     """Identity(**...) columns for one normalized value: value, value_encrypted, key_id,
     is_encrypted (the forms a hand-added identity and an imported one share)."""
     if not is_encrypted_kind(kind):

@@ -31,8 +31,8 @@ META_COLUMNS: dict[str, str] = {  # profile column -> header
     "created_at": "Created at",
     "updated_at": "Updated at",
 }
-_DATETIME_COLUMNS = {"registered_at", "created_at", "updated_at"}
-_DATE_COLUMNS = {"birthday"}
+DATETIME_COLUMNS = {"registered_at", "created_at", "updated_at"}
+DATE_COLUMNS = {"birthday"}
 
 
 class ExportError(ValueError):

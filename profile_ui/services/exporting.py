@@ -72,7 +72,8 @@ from .export_format import (
     ExportExpired,
     ExportNotFound,
 )
-from .export_writer import text_frame, write_profiles_file
+from .export_reading import text_frame
+from .export_writer import write_profiles_file
 from .permissions import (
     AUDIT_VIEW,
     PROFILES_EXPORT,

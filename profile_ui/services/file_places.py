@@ -131,7 +131,7 @@ def _unlink(path: Path, report: FilesPurged) -> bool:
 
 
 def content_digest_of(path: Path) -> str | None:
-    """SHA-256 of a stored file's plain content (read.content_digest of its bytes)."""
+    """SHA-256 of a stored file's plain content (read_workbook.content_digest of its bytes)."""
     digest = hashlib.sha256()
     try:
         for chunk in file_store.iter_plain(path):

@@ -8,7 +8,7 @@
 |                               | (a wizard never confirmed) for UPLOAD_ABANDONED_HOURS; a  |
 |                               | preview never confirmed within that time is cancelled     |
 | cache/sheets/                 | never longer than an upload with the same content (and at |
-|                               | most read.PARSED_SHEET_CACHE_HOURS)                       |
+|                               | most read_workbook.PARSED_SHEET_CACHE_HOURS)              |
 | import-results/               | IMPORT_ERROR_FILE_HOURS after the import ended            |
 | exports/                      | until the download link expires (EXPORT_LINK_HOURS)       |
 
@@ -66,7 +66,7 @@ from .importing.jobs import (
     require_manager,
 )
 from .importing.jobs import error_file_download as _audited_error_file
-from .importing.read import PARSED_SHEET_CACHE_HOURS
+from .importing.read_workbook import PARSED_SHEET_CACHE_HOURS
 from .permissions import SETTINGS_MANAGE, SYSTEM_ACTOR, Actor
 
 log = logging.getLogger(__name__)

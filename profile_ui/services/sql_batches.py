@@ -11,6 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import Mapped
 from sqlmodel import Session
 
 # values per lookup query: one JSON array (SQLite) or one array parameter (PostgreSQL) each
@@ -43,7 +44,7 @@ def _bound_list(values: list, postgres: bool) -> Any:
     return sa.select(each.c.value)
 
 
-def in_filter(column: sa.ColumnElement, bound: Any) -> sa.ColumnElement:
+def in_filter(column: sa.ColumnElement | Mapped[Any], bound: Any) -> sa.ColumnElement:
     """`column IN bound` where `bound` came from `in_batches`."""
     if isinstance(bound, sa.Select):
         return column.in_(bound)

@@ -1,9 +1,16 @@
-"""AppState: the browser's session token, who is signed in, the bell, and the guard
-every event handler, computed var and on_load goes through.
+"""AppState: who is signed in, the bell, and the guard every event handler, computed
+var and on_load goes through.
+
+The session token is in an HttpOnly cookie that only the server sets and clears
+(web/auth_session.py: POST /auth/session after the sign-in form, POST /auth/sign-out),
+so it is never a state var: handlers read it from the Cookie header the browser sent
+when the tab's websocket connected (`self.router.headers.cookie`). Signing in and out
+are therefore full page loads, whose new socket carries the new cookie.
 
 Anything can be sent over the websocket by hand, so nothing the browser holds is
 trusted: each handler resolves the Actor from the session token on the server
-(`_require_actor`), every time, and passes it to a service, which checks the
+(`_require_actor`), every time (every page load's on_load included, whatever this tab's
+state, in memory or in Redis, remembers), and passes it to a service, which checks the
 permission itself. The user/role/permission vars below only decide what the UI
 shows; they are refreshed from the server whenever an actor is resolved.
 
@@ -25,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import inspect
 import json
 from collections.abc import Callable
@@ -45,7 +53,8 @@ from ..test_gates import wait_at_async
 PAGE_LOAD_GATE = "page-load"  # test gate: holds every page's on_load (see page_load_events)
 
 SESSION_COOKIE = "profile_ui_session"
-_COOKIE_OPTIONS = {"path": "/", "sameSite": "strict"}
+SIGN_IN_PATH = "/auth/session"  # web/auth_session.py
+SIGN_OUT_PATH = "/auth/sign-out"
 
 
 @dataclasses.dataclass
@@ -79,12 +88,11 @@ def guarded(handler: Callable[..., Any]) -> Callable[..., Any]:
 
     def on_refusal(state: "AppState", exc: PermissionDenied) -> Any:
         if isinstance(exc, NotSignedIn):
-            had_session = bool(state.session_token)
+            had_session = bool(state._current_token())
             state._forget_user()
-            events: list[Any] = [
-                rx.remove_cookie(SESSION_COOKIE, _COOKIE_OPTIONS),
-                rx.redirect(routes.LOGIN, replace=True),
-            ]
+            # the browser keeps the dead cookie (only the server can clear an HttpOnly
+            # cookie); it signs no one in, and the next sign-in replaces it
+            events: list[Any] = [rx.redirect(routes.LOGIN, replace=True)]
             if had_session:  # an expired or revoked session, not a first visit
                 events.append(rx.toast.info(str(exc)))
             return events
@@ -123,14 +131,6 @@ def guarded(handler: Callable[..., Any]) -> Callable[..., Any]:
 class AppState(rx.State):
     """Shared by every page; page substates subclass it."""
 
-    session_token: str = rx.Cookie(
-        "",
-        name=SESSION_COOKIE,
-        path="/",
-        same_site="strict",
-        secure=get_settings().app_url.startswith("https://") or None,
-    )
-
     # what the UI shows about the signed-in user (never used to decide anything)
     user_email: str = ""
     user_role: str = ""
@@ -144,17 +144,18 @@ class AppState(rx.State):
 
     notifications: list[NotificationItem] = []
     unread_count: int = 0
-    # set when this tab's session came back from the websocket's cookie (its state was lost)
+    # a digest of the session token this tab's state last resolved (server-side only; the
+    # token itself is kept nowhere but the cookie), and whether it changed outside a page
+    # load: the state was lost (a Redis restart, its state expired) while the page stayed open
+    _seen_session: str = ""
     _session_restored: bool = False
 
     # ------------------------------------------------------------ the actor
     def _current_token(self) -> str:
-        """The tab's session token: the one it hydrated or signed in with; else, when the
-        tab's state was lost (a Redis restart, its state expired) while the page stayed
-        open, the cookie the browser sent when this websocket connected. Either way the
-        server looks it up: a revoked or expired token signs no one in."""
-        if self.session_token or not self.router:
-            return self.session_token
+        """The session cookie the browser sent when this tab's websocket connected ("" if
+        none). The server looks it up each time: a revoked or expired token signs no one in."""
+        if not self.router:
+            return ""
         header = self.router.headers.cookie
         if not header:
             return ""
@@ -169,9 +170,14 @@ class AppState(rx.State):
         token = self._current_token()
         with session_scope() as session:
             actor = actor_for_token(session=session, token=token)
-        if token != self.session_token:  # restored: kept for the tab's next events
-            self.session_token = token
-            self._app_state()._session_restored = True
+        app_state = self._app_state()
+        seen = hashlib.sha256(token.encode()).hexdigest()
+        if seen != app_state._seen_session:
+            # a state that knew no session (or another one) while the page was open: the
+            # page's data went with it, so guarded reloads the page; a page load, which
+            # loads its data anyway, clears this (_enter_page)
+            app_state._session_restored = True
+            app_state._seen_session = seen
         self._show_actor(actor)
         return actor
 
@@ -203,6 +209,7 @@ class AppState(rx.State):
         """The permission check of a page's on_load: the actor when `route` may be opened,
         else None (the page then shows "not allowed"). NotSignedIn propagates."""
         actor = self._require_actor()
+        self._app_state()._session_restored = False  # this page load brings the page's data
         if not routes.may_open(route, actor.permissions):
             self.page_ok, self.page_refused = "", route
             return None
@@ -269,7 +276,26 @@ class AppState(rx.State):
         with session_scope() as session:
             revoke_session(session=session, token=self._current_token() or None)
         self._forget_user()
-        return [rx.remove_cookie(SESSION_COOKIE, _COOKIE_OPTIONS), rx.redirect(routes.LOGIN, replace=True)]
+        # the server clears the HttpOnly cookie (and revokes again, should this tab's
+        # socket have carried an older cookie than the browser holds now)
+        return post_form(SIGN_OUT_PATH, {})
+
+
+def post_form(action: str, fields: dict[str, str]) -> Any:
+    """An event that makes the page submit a POST form to `action` (a backend path on the
+    app's own origin) with `fields`: a full page load, as setting or clearing the HttpOnly
+    session cookie needs (web/auth_session.py). Values are JSON-quoted into the script."""
+    return rx.call_script(
+        "(() => {"
+        "const form = document.createElement('form');"
+        f"form.method = 'post'; form.action = {json.dumps(action)}; form.hidden = true;"
+        f"for (const [name, value] of Object.entries({json.dumps(fields)})) {{"
+        "const input = document.createElement('input');"
+        "input.type = 'hidden'; input.name = name; input.value = value; form.appendChild(input);"
+        "}"
+        "document.body.appendChild(form); form.submit();"
+        "})()"
+    )
 
 
 def page_load_events(on_load: Any) -> list[Any]:

@@ -1,5 +1,6 @@
 """What the app's ASGI middleware share (UploadGuard in upload_guard.py in front of /_upload,
-ExportDownloads in export_download.py serving /exports/<id>/download): the request's path
+ExportDownloads in export_download.py serving /exports/<id>/download, AuthEndpoints in
+auth_session.py setting and clearing the session cookie): the request's path
 inside the app, its headers and session cookie, the actor behind that cookie, and taking
 only their own paths while every other request passes through untouched.
 """
@@ -26,6 +27,13 @@ def _headers(scope: dict[str, Any], name: bytes) -> Iterator[bytes]:
     for key, value in scope.get("headers") or ():
         if key == name:
             yield value
+
+
+def header_value(scope: dict[str, Any], name: bytes) -> str | None:
+    """The request's first `name` header (lower-case bytes), decoded; None if absent."""
+    for value in _headers(scope, name):
+        return value.decode("latin-1")
+    return None
 
 
 def cookie_value(scope: dict[str, Any], name: str) -> str | None:

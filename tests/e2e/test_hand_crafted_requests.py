@@ -30,8 +30,6 @@ from .helpers import (
 
 pytestmark = pytest.mark.e2e
 
-# the key under which the browser sends the session cookie when it hydrates
-COOKIE_VAR = f"{AppState.get_full_name()}.session_token_rx_state_"
 # Reflex serves socket.io at /_event and uses the same string as its namespace
 NAMESPACE = "/_event"
 ROUTER_DATA = {"pathname": "/profiles", "asPath": "/profiles"}
@@ -48,17 +46,23 @@ class HandSocket:
     """A socket.io client speaking Reflex's event protocol, as a script would."""
 
     def __init__(self, app: RunningApp) -> None:
+        self.url = app.url
         self.client_token = str(uuid.uuid4())
         self.updates: queue.Queue[dict] = queue.Queue()
-        self.sio = socketio.Client(reconnection=False)
-        self.sio.on("event", self.updates.put, namespace=NAMESPACE)
-        self.sio.connect(
-            f"{app.url}?token={self.client_token}",
+        self.sio = self._connect({})
+
+    def _connect(self, headers: dict[str, str]) -> socketio.Client:
+        sio = socketio.Client(reconnection=False)
+        sio.on("event", self.updates.put, namespace=NAMESPACE)
+        sio.connect(
+            f"{self.url}?token={self.client_token}",
+            headers=headers,
             socketio_path=NAMESPACE,
             namespaces=[NAMESPACE],
             transports=["websocket"],
             wait_timeout=15,
         )
+        return sio
 
     def send(self, handler: str, payload: dict | None = None) -> list[dict]:
         """Emit one event and collect the updates it causes."""
@@ -81,8 +85,12 @@ class HandSocket:
                 return received
 
     def hydrate(self, session_token: str | None) -> list[dict]:
-        vars_ = {COOKIE_VAR: session_token} if session_token else {}
-        return self.send(f"{AppState.get_full_name().split('.')[0]}.hydrate_and_load", {"vars": vars_})
+        """Hydrate the tab, its socket carrying `session_token` as the session cookie (the
+        server reads it from the socket's Cookie header, as it does a browser's)."""
+        if session_token:  # the cookie goes with the connection: connect again with it
+            self.sio.disconnect()
+            self.sio = self._connect({"cookie": f"{SESSION_COOKIE}={session_token}"})
+        return self.send(f"{AppState.get_full_name().split('.')[0]}.hydrate_and_load", {"vars": {}})
 
     def close(self) -> None:
         self.sio.disconnect()

@@ -20,7 +20,7 @@ from profile_ui.models import AttributeProvenance, FieldDefinition, Profile
 from profile_ui.pages.profiles.detail_state import ProfileDetailState
 from profile_ui.pages.settings.fields import FieldsTab
 from profile_ui.services.users import sign_in
-from profile_ui.state.base import AppState
+from profile_ui.state.base import SESSION_COOKIE, AppState
 
 from .helpers import PASSWORD, USERS, ProfileData, RunningApp, app_db, run_import
 
@@ -213,12 +213,14 @@ class _Socket:
 
     namespace = "/_event"
 
-    def __init__(self, app: RunningApp) -> None:
+    def __init__(self, app: RunningApp, session_token: str) -> None:
         self.updates: queue.Queue[dict] = queue.Queue()
         self.sio = socketio.Client(reconnection=False)
         self.sio.on("event", self.updates.put, namespace=self.namespace)
         self.sio.connect(
             f"{app.url}?token={uuid.uuid4()}",
+            # the server reads the session from the socket's Cookie header, as a browser sends it
+            headers={"cookie": f"{SESSION_COOKIE}={session_token}"},
             socketio_path=self.namespace,
             namespaces=[self.namespace],
             transports=["websocket"],
@@ -251,13 +253,9 @@ def test_edit_events_sent_by_hand_as_the_viewer_are_refused(running_app: Running
         "query": {"profile_id": str(person.id)},
     }
     detail = ProfileDetailState.get_full_name()
-    sock = _Socket(running_app)
+    sock = _Socket(running_app, token)
     try:
-        sock.send(
-            f"{AppState.get_full_name().split('.')[0]}.hydrate_and_load",
-            {"vars": {f"{AppState.get_full_name()}.session_token_rx_state_": token}},
-            route,
-        )
+        sock.send(f"{AppState.get_full_name().split('.')[0]}.hydrate_and_load", {"vars": {}}, route)
         sock.send(f"{detail}.on_load", {}, route)
         sock.send(f"{detail}.start_edit", {"key": "city"}, route)
         answers = [

@@ -1,5 +1,5 @@
 """Security headers on every response, and a Content-Security-Policy the app lives with:
-every page an admin opens (and the sign-in page) loads, hydrates and works with no CSP
+every page an admin opens (and signing in and out) loads, hydrates and works with no CSP
 violation reported by Chromium."""
 
 from __future__ import annotations
@@ -30,7 +30,9 @@ PAGES = [
 ]
 
 
-@pytest.mark.parametrize("path", ["/login", "/profiles", "/ping", "/exports/999999/download", "/_upload"])
+@pytest.mark.parametrize(
+    "path", ["/login", "/profiles", "/ping", "/exports/999999/download", "/_upload", "/auth/session"]
+)
 def test_every_response_carries_the_security_headers(running_app: RunningApp, path: str) -> None:
     response = httpx.get(f"{running_app.url}{path}", timeout=15)
     csp = response.headers["content-security-policy"]
@@ -58,5 +60,9 @@ def test_no_page_breaks_the_content_security_policy(
         page.goto(path)
         expect(page.get_by_role("heading", name=heading, exact=True).first).to_be_visible()
         violations += [f"{path}: {v}" for v in page.evaluate("window.__cspViolations")]
+    # signing out posts a form to the backend (form-action 'self'), as signing in did
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in to Profile UI")).to_be_visible()
+    violations += [f"sign-out: {v}" for v in page.evaluate("window.__cspViolations")]
     context.close()
     assert violations == [] and console == []

@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from profile_ui.db import make_engine
 from profile_ui.models import (
     Consent,
     FieldDefinition,
@@ -204,3 +205,14 @@ def add_profiles(session: Session, n: int, *, prefix: str = "Bulk") -> list[int]
         )
     session.commit()
     return ids
+
+
+def build_committed_world(db_url: str) -> World:
+    """build_world in its own committed transaction on `db_url` (for code that opens its own
+    sessions through session_scope, such as jobs and the services the pages call)."""
+    engine = make_engine(db_url)
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            return build_world(session)
+    finally:
+        engine.dispose()

@@ -7,7 +7,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from profile_ui.services.export_writer import _raw_rows, _read_frame, text_frame
+from profile_ui.services.export_reading import raw_rows, read_frame, text_frame
 
 TRICKY = [
     "plain",
@@ -58,8 +58,8 @@ def test_bulk_read_keeps_every_text_and_null(session: Session):
         tricky,
     ):
         statement = _values(texts)
-        got = _read_frame(conn, postgres, statement, SCHEMA)
-        expected = text_frame(_raw_rows(conn, statement), SCHEMA)
+        got = read_frame(conn, postgres, statement, SCHEMA)
+        expected = text_frame(raw_rows(conn, statement), SCHEMA)
         assert got.to_dicts() == expected.to_dicts()
         assert got["a"].to_list() == texts
 
@@ -67,7 +67,7 @@ def test_bulk_read_keeps_every_text_and_null(session: Session):
 def test_bulk_read_of_no_rows_is_an_empty_frame(session: Session):
     conn = session.connection()
     statement = _values(["x"]).where(sa.false())
-    got = _read_frame(conn, conn.dialect.name == "postgresql", statement, SCHEMA)
+    got = read_frame(conn, conn.dialect.name == "postgresql", statement, SCHEMA)
     assert got.height == 0 and got.schema == pl.Schema(SCHEMA)
 
 
@@ -105,7 +105,7 @@ def test_custom_fields_read_by_sqlite_match_the_json_path_reading(session: Sessi
     """SQLite reads simple values from the JSON itself and leaves the rest to polars: the
     cells are the same as polars reading every value from the JSON text."""
     from profile_ui.models import Profile
-    from profile_ui.services.export_writer import _ChunkReader
+    from profile_ui.services.export_chunks import ChunkReader
     from profile_ui.services.exporting import ExportColumn
     from profile_ui.services.profiles import ProfileFilter
 
@@ -118,8 +118,8 @@ def test_custom_fields_read_by_sqlite_match_the_json_path_reading(session: Sessi
     columns = [ExportColumn("id", "Profile ID", "profile", "id", "number")] + [
         ExportColumn(f"v_{kind}", f"V {kind}", "attribute", "v", kind) for kind in ("text", "number", "boolean", "list")
     ]
-    fast = _ChunkReader(session, ProfileFilter(), columns, chunk_rows=7)
-    slow = _ChunkReader(session, ProfileFilter(), columns, chunk_rows=7)
+    fast = ChunkReader(session, ProfileFilter(), columns, chunk_rows=7)
+    slow = ChunkReader(session, ProfileFilter(), columns, chunk_rows=7)
     slow.sql_attributes = []
     got = pl.concat(list(fast.chunks()))
     expected = pl.concat(list(slow.chunks()))
@@ -134,8 +134,8 @@ def test_large_exports_read_related_tables_beside_the_profiles_with_the_same_cel
     connection reading them itself."""
     from profile_world import add_profiles, build_world
 
-    from profile_ui.services import export_writer
-    from profile_ui.services.export_writer import _ChunkReader
+    from profile_ui.services import export_chunks
+    from profile_ui.services.export_chunks import ChunkReader
     from profile_ui.services.exporting import plan_columns
     from profile_ui.services.profiles import ProfileFilter
 
@@ -143,16 +143,16 @@ def test_large_exports_read_related_tables_beside_the_profiles_with_the_same_cel
     add_profiles(session, 5)
     session.commit()
     columns, _ = plan_columns(session=session, actor=world.admin, fields_mode="all", columns=None)
-    reader = _ChunkReader(session, ProfileFilter(), columns, chunk_rows=2)
+    reader = ChunkReader(session, ProfileFilter(), columns, chunk_rows=2)
     assert reader.readers == 1 or session.get_bind().dialect.name == "postgresql"
     started = []
-    original = export_writer._RelatedPool.submit
+    original = export_chunks._RelatedPool.submit
     try:
-        export_writer._RelatedPool.submit = lambda pool, ids: started.append(ids) or original(pool, ids)
+        export_chunks._RelatedPool.submit = lambda pool, ids: started.append(ids) or original(pool, ids)
         got = pl.concat(list(reader.chunks()))
     finally:
-        export_writer._RelatedPool.submit = original
-    alone = _ChunkReader(session, ProfileFilter(), columns, chunk_rows=2)
+        export_chunks._RelatedPool.submit = original
+    alone = ChunkReader(session, ProfileFilter(), columns, chunk_rows=2)
     alone.readers = 0
     expected = pl.concat(list(alone.chunks()))
     assert started, "the related tables were read beside the profiles"

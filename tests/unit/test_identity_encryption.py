@@ -289,7 +289,7 @@ def test_search_display_and_export_see_the_plain_values(app) -> None:
         shown = identities_of(session=session, profile_ids=[ids["chi"]])[ids["chi"]]
         assert shown == {"email": ["chi.secret@example.com"], "phone": ["+84977111222"]}
         data = get_profile_360(session=session, actor=ADMIN, profile_id=ids["dung"])
-        assert sorted(data["identity_values"].values()) == ["+84987654321", "dung.secret@example.com"]
+        assert sorted(i.value for i in data.identities) == ["+84987654321", "dung.secret@example.com"]
         views = _identity_views(data, {"email": "Email", "phone": "Phone"})  # the identity tab
         assert sorted(v.value for v in views) == ["+84987654321", "dung.secret@example.com"]
         assert all(v.encrypted and "Stored encrypted (AES, key " in v.detail for v in views)

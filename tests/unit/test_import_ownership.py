@@ -9,10 +9,10 @@ import csv
 from pathlib import Path
 
 import pytest
-from profile_world import World, build_world
+from profile_world import World, build_committed_world
 from sqlmodel import select
 
-from profile_ui.db import make_engine, session_scope
+from profile_ui.db import session_scope
 from profile_ui.jobs.import_job import run_batch
 from profile_ui.models import AuditEvent, Group, ImportJob
 from profile_ui.services.importing import membership
@@ -33,14 +33,7 @@ from profile_ui.services.importing.undo import undo_import
 @pytest.fixture
 def world(app_env, db_url: str) -> World:
     app_env(db_url)
-    engine = make_engine(db_url)
-    try:
-        from sqlmodel import Session
-
-        with Session(engine, expire_on_commit=False) as session:
-            return build_world(session)
-    finally:
-        engine.dispose()
+    return build_committed_world(db_url)
 
 
 def _dry_run(world: World, tmp_path: Path) -> int:

@@ -201,14 +201,15 @@ def an(session):
 
 
 def test_edit_saves_locks_and_audits(session, an, points_field):
-    changes = update_profile_fields(
+    version = session.get(Profile, an).version
+    edit = update_profile_fields(
         session=session,
         actor=MARKETER,
         profile_id=an,
         values={"city": "Hà Nội", "registered_at": "2024-05-01 09:30", "points": "15", "full_name": "Nguyễn Văn An"},
     )
     session.commit()
-    assert changes == {
+    assert edit.changes == {
         "city": ["Huế", "Hà Nội"],
         "registered_at": [None, "2024-05-01T09:30:00+00:00"],
         "points": [None, 15],
@@ -220,8 +221,18 @@ def test_edit_saves_locks_and_audits(session, an, points_field):
     assert (provenance.source_type, provenance.set_by, provenance.locked) == ("manual", MARKETER.user_id, True)
     (event,) = events(session, "profile.edit")
     assert event.details["changes"]["city"] == ["Huế", "Hà Nội"] and event.actor_email == MARKETER.email
+    # what the page shows next comes with the edit: the changed fields as saved, locked, in
+    # display order; the new version (the next edit is checked against it); the history line
+    assert {f.key: (f.value, f.locked) for f in edit.fields} == {
+        "city": ("Hà Nội", True),
+        "registered_at": (profile.registered_at, True),
+        "points": (15, True),
+    }
+    assert edit.header.version == profile.version > version and edit.header.full_name == "Nguyễn Văn An"
+    assert (edit.event.action, edit.event.details) == ("profile.edit", event.details)
     # saving the same value again changes nothing
-    assert update_profile_fields(session=session, actor=MARKETER, profile_id=an, values={"city": "Hà Nội"}) == {}
+    again = update_profile_fields(session=session, actor=MARKETER, profile_id=an, values={"city": "Hà Nội"})
+    assert (again.changes, again.fields, again.event) == ({}, [], None)
 
 
 def test_edit_refuses_invalid_values_identities_and_emptied_required_fields(session, an):

@@ -22,7 +22,6 @@ from profile_ui.models import (
     Tag,
     TagGroup,
 )
-from profile_ui.services import profiles as svc
 from profile_ui.services.importing import ImportOptions
 from profile_ui.services.permissions import BUILTIN_ROLES, Actor, PermissionDenied
 from profile_ui.services.profiles import (
@@ -38,6 +37,7 @@ from profile_ui.services.profiles import (
     tag_profiles,
     untag_profile,
 )
+from profile_ui.services.profiles import query as svc
 
 ADMIN = Actor(user_id=1, email="admin@example.com", role="admin", permissions=frozenset(BUILTIN_ROLES["admin"][1]))
 MARKETER = Actor(
@@ -402,15 +402,15 @@ def test_page_cells_show_identities_tags_and_attributes(session, world):
 
 def test_user_360_has_everything_about_the_person(session, world):
     data = get_profile_360(session=session, actor=VIEWER, profile_id=world.ids[0])
-    assert data["profile"].full_name == "Nguyễn Văn An"
-    assert {(i.kind, i.value) for i in data["identities"]} == {
+    assert data.header.full_name == "Nguyễn Văn An"
+    assert {(i.kind, i.value) for i in data.identities} == {
         ("email", "an@example.com"),
         ("phone", "+84912345001"),
         ("user_id", "U001"),
     }
-    assert sorted(t.value for t, _tag, _group in data["tags"]) == ["Loyal", "Sports", "Travel"]
-    assert [g.name for g, _m in data["groups"]] == ["VIP Club"]
-    assert [f.key for f in data["fields"]][:1] == ["full_name"]
+    assert sorted(t.value for t in data.tags) == ["Loyal", "Sports", "Travel"]
+    assert [g.name for g in data.groups] == ["VIP Club"]
+    assert [(f.key, f.value) for f in data.fields][:1] == [("full_name", "Nguyễn Văn An")]
     with pytest.raises(ProfileError, match="does not exist"):
         get_profile_360(session=session, actor=VIEWER, profile_id=999_999)
 

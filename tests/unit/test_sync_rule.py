@@ -20,7 +20,7 @@ from profile_ui.services import catalog
 from profile_ui.services import workspace_settings as ws
 from profile_ui.services.importing import ImportOptions
 from profile_ui.services.importing import membership as ms
-from profile_ui.services.importing.apply import plan_import
+from profile_ui.services.importing.plan import plan_import
 from profile_ui.services.permissions import BUILTIN_ROLES, Actor
 from profile_ui.services.profile_edit import ProfileValidationError, create_profile
 
@@ -122,3 +122,14 @@ def test_a_new_workspace_starts_with_the_default_rule_saved(session):
     saved = catalog.saved_sync_rule(session)
     assert saved is not None and saved.identifier_kinds == list(DEFAULT_IDENTIFIER_KINDS)
     assert (saved.auto_merge, saved.default_policy) == (False, "overwrite")
+
+
+def test_the_settings_screen_shows_the_active_rule_and_its_first_change_saves_it(session):
+    no_rule_set_up(session)
+    shown = ws.get_sync_rule(session=session, actor=ADMIN)
+    assert shown.id is None and shown.identifier_kinds == list(DEFAULT_IDENTIFIER_KINDS)
+    ws.update_sync_rule(session=session, actor=ADMIN, identifier_kinds=["phone", "email"])
+    session.commit()
+    saved = catalog.saved_sync_rule(session)
+    assert saved is not None and saved.identifier_kinds == ["phone", "email"]
+    assert catalog.active_sync_rule(session).id == saved.id

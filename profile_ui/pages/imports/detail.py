@@ -5,43 +5,32 @@ the page polls the same row, so a reload or a second tab shows the same)."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from typing import Any
 
 import reflex as rx
 
 from ... import routes
 from ...components.dialogs import confirm_dialog
+from ...components.row_results import error_file_button, outcome_select, row_results_table
 from ...components.shell import shell
 from ...db import session_scope
 from ...models import utcnow
 from ...services import retention
 from ...services.importing import jobs as import_jobs
 from ...services.importing.progress import read_progress
-from ...services.importing.results import reasons_text, row_results
 from ...services.importing.undo import ImportUndoError, undo_import
 from ...services.permissions import PROFILES_IMPORT, Actor
 from ...services.users import user_emails
 from ...state.base import AppState, guarded
+from ...state.row_results import RowResultsMixin
 from .history import duration_text, status_text, totals_text
-from .wizard_state import _format_changes
 
 TITLE = "Import"
-PAGE_SIZE = 25
 POLL_SECONDS = 1.0
 WATCH_LIMIT_SECONDS = 3600
 
 
-@dataclasses.dataclass
-class ResultRow:
-    row: int
-    outcome: str
-    profile: str
-    changes: str
-    reasons: str
-
-
-class ImportDetailState(AppState):
+class ImportDetailState(RowResultsMixin, AppState):
     shown_id: int = 0
     file: str = ""
     kind: str = ""
@@ -67,17 +56,14 @@ class ImportDetailState(AppState):
     undo_result: str = ""
     missing: str = ""
 
-    rows: list[ResultRow] = []
-    outcome: str = "all"
-    page: int = 1
-    pages: int = 1
-    row_count: int = 0
-
     _watching: bool = False
 
     @rx.var
     def progress(self) -> int:
         return int(100 * self.rows_done / self.rows_total) if self.rows_total else 0
+
+    def _results_job_id(self) -> int:
+        return self.shown_id
 
     def _read_id(self) -> int:
         raw = str(self.router.url.path).rstrip("/").rsplit("/", 1)[-1]
@@ -133,7 +119,7 @@ class ImportDetailState(AppState):
             )
             self.settings_text = " · ".join(parts)
             if with_rows:
-                self._load_rows(session, actor)
+                self._load_result_rows(session, actor)
 
     @staticmethod
     def _eta(job: Any) -> str:
@@ -145,32 +131,11 @@ class ImportDetailState(AppState):
         elapsed = (utcnow() - job.started_at).total_seconds()
         return f"about {int(elapsed * (total - done) / done)} s left"
 
-    def _load_rows(self, session: Any, actor: Actor) -> None:
-        rows, count = row_results(
-            session=session,
-            actor=actor,
-            job_id=self.shown_id,
-            outcome=None if self.outcome == "all" else self.outcome,
-            offset=(self.page - 1) * PAGE_SIZE,
-            limit=PAGE_SIZE,
-        )
-        self.row_count = count
-        self.pages = max(1, -(-count // PAGE_SIZE))
-        self.rows = [
-            ResultRow(
-                row=r["row_number"],
-                outcome=r["outcome"],
-                profile=str(r["profile_id"] or ""),
-                changes=_format_changes(r["changes"]),
-                reasons=reasons_text(r["errors"]),
-            )
-            for r in rows
-        ]
-
     @rx.event
     @guarded
     def on_load(self) -> Any:
-        self.undo_result, self.undo_open, self.page, self.outcome = "", False, 1, "all"
+        self.undo_result, self.undo_open = "", False
+        self._reset_results()
         actor = self._enter_page(routes.IMPORT_DETAIL)
         if actor is None:
             return None
@@ -206,7 +171,7 @@ class ImportDetailState(AppState):
                     if after == before:
                         return
                     with session_scope() as session:
-                        self._load_rows(session, actor)
+                        self._load_result_rows(session, actor)
                     self._load_notifications(actor)
                     if after == import_jobs.COMPLETED:
                         message = rx.toast.success(f"Import completed: {self.file}")
@@ -228,33 +193,6 @@ class ImportDetailState(AppState):
                 self._watching = False
         if message is not None:
             yield message
-
-    @rx.event
-    @guarded
-    def set_outcome(self, value: str) -> None:
-        actor = self._require_actor()
-        self.outcome, self.page = value or "all", 1
-        with session_scope() as session:
-            self._load_rows(session, actor)
-
-    @rx.event
-    @guarded
-    def set_page(self, page: int) -> None:
-        actor = self._require_actor()
-        self.page = min(max(1, int(page)), self.pages)
-        with session_scope() as session:
-            self._load_rows(session, actor)
-
-    @rx.event
-    @guarded
-    def download_errors(self) -> Any:
-        actor = self._require_actor()
-        try:
-            with session_scope() as session:
-                data, name = retention.error_file_download(session=session, actor=actor, job_id=self.shown_id)
-        except import_jobs.ImportJobError as exc:
-            return rx.toast.info(str(exc))
-        return rx.download(data=data, filename=name)
 
     @rx.event
     @guarded
@@ -303,18 +241,7 @@ class ImportDetailState(AppState):
 S = ImportDetailState
 
 
-def _row(row: ResultRow) -> rx.Component:
-    return rx.table.row(
-        rx.table.row_header_cell(row.row),
-        rx.table.cell(rx.badge(row.outcome)),
-        rx.table.cell(rx.cond(row.profile != "", rx.link(row.profile, href="/profiles/" + row.profile))),
-        rx.table.cell(rx.text(row.changes, size="2")),
-        rx.table.cell(rx.text(row.reasons, size="2", color_scheme="red")),
-    )
-
-
 def content() -> rx.Component:
-    outcomes = ("all", "new", "updated", "merged", "unchanged", "invalid", "conflict", "skipped")
     undo_message = (
         "Profiles this import created are deleted, fields it changed get their earlier values "
         "back, and identities, tags, consent and segment memberships it added are removed. "
@@ -359,9 +286,7 @@ def content() -> rx.Component:
                 rx.cond(
                     S.can_cancel, rx.button("Cancel import", color_scheme="red", variant="soft", on_click=S.cancel)
                 ),
-                rx.cond(
-                    S.has_error_file, rx.button("Download the error file", variant="soft", on_click=S.download_errors)
-                ),
+                error_file_button(S, S.has_error_file),
                 rx.cond(
                     S.can_undo,
                     rx.button("Undo import", color_scheme="red", variant="soft", on_click=S.set_undo_open(True)),
@@ -377,36 +302,8 @@ def content() -> rx.Component:
                 confirm_label="Undo import",
                 danger=True,
             ),
-            rx.hstack(
-                rx.el.label("Show rows", html_for="detail-outcome"),
-                rx.el.select(
-                    *[rx.el.option(o.capitalize(), value=o) for o in outcomes],
-                    id="detail-outcome",
-                    value=S.outcome,
-                    on_change=S.set_outcome,
-                ),
-                align="center",
-            ),
-            rx.table.root(
-                rx.table.header(
-                    rx.table.row(
-                        *[rx.table.column_header_cell(h) for h in ("Row", "Outcome", "Profile", "Changes", "Reasons")]
-                    )
-                ),
-                rx.table.body(rx.foreach(S.rows, _row)),
-                aria_label="Row results",
-                width="100%",
-            ),
-            rx.hstack(
-                rx.button(
-                    "Previous page", size="1", variant="soft", disabled=S.page <= 1, on_click=S.set_page(S.page - 1)
-                ),
-                rx.text(f"Page {S.page} of {S.pages} ({S.row_count} rows)", size="2"),
-                rx.button(
-                    "Next page", size="1", variant="soft", disabled=S.page >= S.pages, on_click=S.set_page(S.page + 1)
-                ),
-                align="center",
-            ),
+            outcome_select(S, "detail-outcome"),
+            row_results_table(S, name="Row results", with_profile=True),
             spacing="3",
             width="100%",
             align="start",

@@ -1,7 +1,7 @@
 """The columns a dry run leaves out: named on the preview (which is also where the import
 is confirmed), each with one action to import it after all (as a field, or as a new custom
-field), after which the dry run runs again. Mixed into the wizard's state before AppState;
-ignored_columns.py renders it.
+field), after which the dry run runs again. A mixin on the wizard's vars (wizard/base.py),
+mixed into its state (wizard/state.py); ignored_columns.py renders it.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import reflex as rx
 
 from ...services.importing import IDENTITY_PREFIX
 from ...state.base import guarded
+from .wizard.base import WizardBase
 
 IGNORE = "__ignore__"
 NEW_FIELD = "__new__"
@@ -23,15 +24,9 @@ def is_left_out(line: Any) -> bool:
     return line.target == IGNORE and line.suggested != MEMBERSHIP_STATUS_NOTE
 
 
-class IgnoredColumnsMixin(rx.State, mixin=True):
-    if TYPE_CHECKING:  # the wizard state's own vars and handlers, which this works on
-        lines: list[Any]
-        target_choices: list[Any]
-        preview_totals: list[Any]
-        preview_rows: list[Any]
+class IgnoredColumnsMixin(WizardBase, mixin=True):
+    if TYPE_CHECKING:  # the preview step's handler (wizard/preview.py), which runs the dry run again
         start_preview: Any
-
-        def _actor(self) -> Any: ...
 
     @rx.var
     def ignored_count(self) -> int:
@@ -59,5 +54,6 @@ class IgnoredColumnsMixin(rx.State, mixin=True):
         self.lines = list(lines)
         # the shown results are the old dry run's: take them away in this same update, so
         # Confirm (enabled only with results) can't confirm them while the new one is queued
-        self.preview_totals, self.preview_rows = [], []
+        self.preview_totals = []
+        self._reset_results()
         return type(self).start_preview

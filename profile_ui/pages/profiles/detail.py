@@ -217,7 +217,7 @@ def _right_column() -> rx.Component:
                         "Add tag",
                         size="1",
                         variant="soft",
-                        on_click=S.open_tag,
+                        on_click=S.open_tag_picker,
                     ),
                 ),
             ),
@@ -346,7 +346,7 @@ def _header() -> rx.Component:
         rx.spacer(),
         rx.cond(
             _has(PROFILES_TAG),
-            rx.button(rx.icon("tag", size=16, aria_hidden="true"), "Tag", variant="soft", on_click=S.open_tag),
+            rx.button(rx.icon("tag", size=16, aria_hidden="true"), "Tag", variant="soft", on_click=S.open_tag_picker),
         ),
         rx.cond(
             _has(PROFILES_EDIT),

@@ -1,8 +1,11 @@
 """State of the User 360 page (/profiles/[profile_id]): one profile, read with
-`get_profile_360`, edited in place or in the Edit dialog, tagged, (de)activated.
+`get_profile_360` (a typed Profile360), edited in place or in the Edit dialog, tagged,
+(de)activated.
 
 The profile shown is the route's `profile_id` as read on load (`shown_id`); handlers act
 on `shown_id`, never on an id sent by the browser, and the services check permissions.
+An edit is one service call: `update_profile_fields` returns the saved fields, the new
+version and the history line, and the page updates just those (`_show_edit`).
 """
 
 from __future__ import annotations
@@ -19,21 +22,25 @@ from ...components.tag_chips import TagChip
 from ...db import session_scope
 from ...services import profile_edit
 from ...services.importing.results import field_changes
-from ...services.profile_edit import ProfileChanged, ProfileValidationError
+from ...services.permissions import Actor
+from ...services.profile_edit import FieldEdit, ProfileChanged, ProfileValidationError
 from ...services.profiles import (
+    FieldValue,
+    HistoryEvent,
+    Profile360,
     ProfileError,
+    ProfileHeader,
     ProfileImportRow,
     format_value,
     get_profile_360,
     remove_profile_from_group,
     set_profile_status,
-    tag_profiles,
     untag_profile,
 )
 from ...services.workspace_settings import consent_channels, list_identity_kinds
 from ...state.base import AppState, guarded
 from .common import Choice
-from .tag_picker import TagPickerState
+from .tag_picker import TagApplyMixin, TagDialog
 
 MEMBER_FIELDS = ("member_level", "registered_at")
 TYPE_HINTS = {
@@ -89,32 +96,23 @@ def edit_text(value: Any, field_type: str) -> str:
     return format_value(value)
 
 
-def _field_views(data: dict[str, Any]) -> list[EditableField]:
-    profile = data["profile"]
-    attributes = profile.attributes or {}
-    views = []
-    for definition in data["fields"]:
-        value = getattr(profile, definition.key) if definition.is_system else attributes.get(definition.key)
-        provenance = data["provenance"].get(definition.key)
-        views.append(
-            EditableField(
-                key=definition.key,
-                label=definition.label,
-                display=format_value(value),
-                raw=edit_text(value, definition.type),
-                type=definition.type,
-                options=list(definition.options or []),
-                locked=bool(provenance and provenance.locked),
-                section="member" if definition.key in MEMBER_FIELDS else "basic",
-                hint=TYPE_HINTS.get(definition.type, ""),
-            )
-        )
-    return views
+def _field_view(field: FieldValue) -> EditableField:
+    return EditableField(
+        key=field.key,
+        label=field.label,
+        display=format_value(field.value),
+        raw=edit_text(field.value, field.type),
+        type=field.type,
+        options=list(field.options),
+        locked=field.locked,
+        section="member" if field.key in MEMBER_FIELDS else "basic",
+        hint=TYPE_HINTS.get(field.type, ""),
+    )
 
 
-def _identity_views(data: dict[str, Any], kind_labels: dict[str, str]) -> list[IdentityView]:
+def _identity_views(data: Profile360, kind_labels: dict[str, str]) -> list[IdentityView]:
     views = []
-    for identity in data["identities"]:
+    for identity in data.identities:
         source = SOURCE_LABELS.get(identity.source_type, identity.source_type)
         if identity.source_name:
             source = f"{source}: {identity.source_name}"
@@ -124,7 +122,7 @@ def _identity_views(data: dict[str, Any], kind_labels: dict[str, str]) -> list[I
                 id=identity.id,
                 kind=identity.kind,
                 kind_label=kind_labels.get(identity.kind, identity.kind),
-                value=data["identity_values"].get(identity.id, identity.value),  # decrypted
+                value=identity.value,  # decrypted
                 source=source,
                 encrypted=identity.is_encrypted,
                 detail=f"Source: {source} · {encrypted} · first seen {identity.first_seen_at:%Y-%m-%d}",
@@ -133,18 +131,18 @@ def _identity_views(data: dict[str, Any], kind_labels: dict[str, str]) -> list[I
     return views
 
 
-def _tag_chips(data: dict[str, Any]) -> list[TagChip]:
+def _tag_chips(data: Profile360) -> list[TagChip]:
     chips = []
-    for profile_tag, tag, group in data["tags"]:
-        text = f"{group.name}: {tag.name}" + (f" = {profile_tag.value}" if profile_tag.value else "")
-        source = SOURCE_LABELS.get(profile_tag.source, profile_tag.source)
-        policy = {"overwrite": "imports may change it", "ignore": "imports keep it"}.get(profile_tag.policy or "", "")
+    for tag in data.tags:
+        text = f"{tag.group}: {tag.name}" + (f" = {tag.value}" if tag.value else "")
+        source = SOURCE_LABELS.get(tag.source, tag.source)
+        policy = {"overwrite": "imports may change it", "ignore": "imports keep it"}.get(tag.policy or "", "")
         chips.append(
             TagChip(
-                tag_id=tag.id,
-                group=group.name,
+                tag_id=tag.tag_id,
+                group=tag.group,
                 name=tag.name,
-                value=profile_tag.value,
+                value=tag.value,
                 text=text,
                 detail=f"{source}" + (f", {policy}" if policy else ""),
             )
@@ -198,35 +196,30 @@ def _import_item(row: ProfileImportRow, labels: dict[str, str]) -> tuple[datetim
     )
 
 
-def _history(data: dict[str, Any]) -> list[HistoryItem]:
+def _event_item(event: HistoryEvent, labels: dict[str, str]) -> HistoryItem:
+    details = event.details
+    if "changes" in details and isinstance(details["changes"], dict):
+        summary = _changes_text(details["changes"], labels)
+    else:
+        summary = ", ".join(f"{k}: {format_value(v)}" for k, v in details.items() if not isinstance(v, (dict, list)))
+    return HistoryItem(
+        when=f"{event.at:%Y-%m-%d %H:%M}",
+        who=event.actor_email or "system",
+        what=event.action.replace("_", " ").replace(".", ": "),
+        details=summary[:300],
+    )
+
+
+def _history(data: Profile360) -> list[HistoryItem]:
     """Audit events about the profile and what imports did to it, newest first."""
-    labels = {f.key: f.label for f in data["fields"]}
-    items: list[tuple[datetime, HistoryItem]] = []
-    for event in data["history"]:
-        details = event.details or {}
-        if "changes" in details and isinstance(details["changes"], dict):
-            summary = _changes_text(details["changes"], labels)
-        else:
-            summary = ", ".join(
-                f"{k}: {format_value(v)}" for k, v in details.items() if not isinstance(v, (dict, list))
-            )
-        items.append(
-            (
-                event.at,
-                HistoryItem(
-                    when=f"{event.at:%Y-%m-%d %H:%M}",
-                    who=event.actor_email or "system",
-                    what=event.action.replace("_", " ").replace(".", ": "),
-                    details=summary[:300],
-                ),
-            )
-        )
-    items += [_import_item(row, labels) for row in data["imports"]]
+    labels = {f.key: f.label for f in data.fields}
+    items = [(event.at, _event_item(event, labels)) for event in data.history]
+    items += [_import_item(row, labels) for row in data.imports]
     items.sort(key=lambda pair: pair[0], reverse=True)
     return [item for _at, item in items[:100]]
 
 
-class ProfileDetailState(AppState):
+class ProfileDetailState(TagApplyMixin, AppState):
     shown_id: int = 0
     # the profile version the page shows: an edit sent from it is refused when the row
     # has changed since (services/profile_edit.py: ProfileChanged)
@@ -288,23 +281,18 @@ class ProfileDetailState(AppState):
             self.missing = str(exc)
             self.title = "Profile not found"
 
-    def _show(self, data: dict[str, Any], kind_labels: dict[str, str]) -> None:
-        profile = data["profile"]
+    def _show(self, data: Profile360, kind_labels: dict[str, str]) -> None:
         self.missing = ""
-        self.shown_version = profile.version
         self.identities = _identity_views(data, kind_labels)
-        first_identity = next((i.value for i in self.identities), "")
-        self.title = profile.full_name or first_identity or f"Profile {profile.id}"
-        self.status = profile.status
-        self.created = f"{profile.created_at:%Y-%m-%d %H:%M}"
-        self.updated = f"{profile.updated_at:%Y-%m-%d %H:%M}"
-        self.initial_source = profile.initial_source or ""
+        self._show_header(data.header)
+        self.created = f"{data.header.created_at:%Y-%m-%d %H:%M}"
+        self.initial_source = data.header.initial_source or ""
         self.channels = sorted({i.source for i in self.identities})
-        self.fields = _field_views(data)
+        self.fields = [_field_view(f) for f in data.fields]
         self.tags = _tag_chips(data)
-        self.groups = [Item(g.id, g.name, m.state) for g, m in data["groups"]]
-        self.segments = [Item(s.id, s.name, m.value or "") for s, m in data["segments"]]
-        given = {c.channel: c for c in data["consent"]}
+        self.groups = [Item(g.id, g.name, g.detail) for g in data.groups]
+        self.segments = [Item(s.id, s.name, s.detail) for s in data.segments]
+        given = {c.channel: c for c in data.consent}
         self.consent = [
             Item(
                 i,
@@ -314,9 +302,26 @@ class ProfileDetailState(AppState):
             for i, (ch, label) in enumerate(consent_channels())
         ]
         self.linked = [
-            Item(o.id, o.name, o.object_type + (f" · {o.external_id}" if o.external_id else "")) for o in data["linked"]
+            Item(o.id, o.name, o.object_type + (f" · {o.external_id}" if o.external_id else "")) for o in data.linked
         ]
         self.history = _history(data)
+
+    def _show_header(self, header: ProfileHeader) -> None:
+        first_identity = next((i.value for i in self.identities), "")
+        self.title = header.full_name or first_identity or f"Profile {header.id}"
+        self.status = header.status
+        self.updated = f"{header.updated_at:%Y-%m-%d %H:%M}"
+        self.shown_version = header.version
+
+    def _show_edit(self, edit: FieldEdit) -> None:
+        """What an edit saved, without reading the profile again: the changed fields, the
+        header (name, updated, the version the next edit is checked against), the history line."""
+        saved = {f.key: _field_view(f) for f in edit.fields}
+        self.fields = [saved.get(f.key, f) for f in self.fields]
+        self._show_header(edit.header)
+        if edit.event is not None:
+            labels = {f.key: f.label for f in self.fields}
+            self.history = [_event_item(edit.event, labels), *self.history][:100]
 
     @rx.event
     @guarded
@@ -346,7 +351,7 @@ class ProfileDetailState(AppState):
         label = next((f.label for f in self.fields if f.key == key), key)
         try:
             with session_scope() as session:
-                changes = profile_edit.update_profile_fields(
+                edit = profile_edit.update_profile_fields(
                     session=session,
                     actor=actor,
                     profile_id=self.shown_id,
@@ -362,8 +367,10 @@ class ProfileDetailState(AppState):
             self.edit_error = str(exc)
             return None
         self.editing_key = self.edit_error = ""
-        self._load(actor)
-        return rx.toast.success(f"Saved {label}: imports won't change it") if changes else None
+        if not edit.changes:  # nothing written: the page already shows the saved value
+            return None
+        self._show_edit(edit)
+        return rx.toast.success(f"Saved {label}: imports won't change it")
 
     def _show_conflict(self, actor: Any, exc: ProfileChanged) -> Any:
         """Someone saved first: show what is saved now and say so (nothing was written)."""
@@ -433,7 +440,7 @@ class ProfileDetailState(AppState):
         }
         try:
             with session_scope() as session:
-                changes = profile_edit.update_profile_fields(
+                edit = profile_edit.update_profile_fields(
                     session=session,
                     actor=actor,
                     profile_id=self.shown_id,
@@ -448,8 +455,8 @@ class ProfileDetailState(AppState):
             return self._show_conflict(actor, exc)
         self.edit_errors = {}
         self.edit_open = False
-        self._load(actor)
-        n = len(changes)
+        self._show_edit(edit)
+        n = len(edit.changes)
         return rx.toast.success(f"Saved {n} change{'' if n == 1 else 's'}" if n else "Nothing changed")
 
     # ------------------------------------------------------------ status
@@ -473,36 +480,14 @@ class ProfileDetailState(AppState):
         )
 
     # ------------------------------------------------------------ tags and groups
-    @rx.event
-    @guarded
-    def open_tag(self) -> Any:
-        self._require_actor()
-        return TagPickerState.open_picker(False, "Tag", f"Tag {self.title}.")
+    def _tag_dialog(self) -> TagDialog:
+        # no policy question: a tag given to one person by hand is kept by later imports
+        return TagDialog(with_policy=False, title="Tag", description=f"Tag {self.title}.")
 
-    @rx.event
-    @guarded
-    async def apply_tag(self, form_data: dict[str, Any]) -> Any:
-        actor = self._require_actor()
-        picker = await self.get_state(TagPickerState)
-        chosen = picker.chosen_tag(form_data)
-        if chosen is None:
-            return None
-        tag_id, value, _policy = chosen
-        try:
-            with session_scope() as session:
-                # a tag given to one person by hand: later imports keep it
-                tag_profiles(
-                    session=session,
-                    actor=actor,
-                    tag_id=tag_id,
-                    value=value,
-                    policy="ignore",
-                    profile_ids=[self.shown_id],
-                )
-        except ProfileError as exc:
-            picker.error = str(exc)
-            return None
-        picker.close()
+    def _tag_targets(self) -> dict[str, Any]:
+        return {"profile_ids": [self.shown_id]}
+
+    def _after_tagging(self, actor: Actor, tagged: int) -> Any:
         self._load(actor)
         return rx.toast.success("Tag added")
 

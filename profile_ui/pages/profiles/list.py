@@ -116,7 +116,7 @@ def selection_bar() -> rx.Component:
             rx.cond(
                 _has(PROFILES_TAG),
                 rx.button(
-                    rx.icon("tag", size=14, aria_hidden="true"), "Batch tag", size="2", on_click=S.open_batch_tag
+                    rx.icon("tag", size=14, aria_hidden="true"), "Batch tag", size="2", on_click=S.open_tag_picker
                 ),
             ),
             rx.cond(
@@ -322,7 +322,7 @@ def content() -> rx.Component:
             on_page_size=S.set_page_size,
         ),
         columns_dialog(),
-        tag_picker_dialog(S.apply_batch_tag),
+        tag_picker_dialog(S.apply_tag),
         group_dialog(),
         export_dialog(),
         delete_selected_dialog(),

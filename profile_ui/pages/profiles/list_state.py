@@ -17,6 +17,7 @@ from ... import routes
 from ...components.data_table import TableColumn
 from ...db import session_scope
 from ...services import view_prefs
+from ...services.permissions import Actor
 from ...services.profiles import (
     DEFAULT_PAGE_SIZE,
     LISTED_STATUSES,
@@ -29,7 +30,6 @@ from ...services.profiles import (
     identities_of,
     list_profiles,
     page_cells,
-    tag_profiles,
 )
 from ...services.workspace_settings import (
     list_fields,
@@ -42,7 +42,7 @@ from ...state.dates import DayError, day_range, parse_day
 from ...state.selection import toggled
 from .common import ANY, Choice, choice_id
 from .filter_chips import FilterChip, empty_text, filter_chips, without
-from .tag_picker import TagPickerState
+from .tag_picker import TagApplyMixin, TagDialog
 
 
 def _filter_from_form(form: dict[str, Any]) -> ProfileFilter:
@@ -77,7 +77,7 @@ def _row_title(profile: Any, identities: dict[str, list[str]]) -> str:
     return f"Profile {profile.id}"
 
 
-class ProfilesListState(AppState):
+class ProfilesListState(TagApplyMixin, AppState):
     # the filter form: shown values (defaults of the uncontrolled form) and its key,
     # bumped by Reset so the browser forgets what was typed
     form_version: int = 0
@@ -227,7 +227,8 @@ class ProfilesListState(AppState):
                     known_total=self.total if self.total_exact else None,
                 )
                 cells = page_cells(session=session, rows=result.rows, columns=self._column_keys)
-                names = identities_of(session=session, profile_ids=[p.id for p in result.rows])
+                ids = [p.id for p in result.rows if p.id is not None]  # rows read from the table: all have one
+                names = identities_of(session=session, profile_ids=ids)
         except ProfileError as exc:
             self.load_error = str(exc)
             self.rows = []
@@ -235,6 +236,7 @@ class ProfilesListState(AppState):
         self.load_error = ""
         self.page = result.page
         for cell, profile in zip(cells, result.rows, strict=True):
+            assert profile.id is not None, "a profile read from the table has its id"
             cell["_title"] = _row_title(profile, names.get(profile.id, {}))
             cell["_href"] = routes.profile_url(profile.id)
         self.rows = cells
@@ -403,32 +405,15 @@ class ProfilesListState(AppState):
         return {"profile_ids": [int(i) for i in self.selected if i.isdigit()]}
 
     # ------------------------------------------------------------ events: bulk actions
-    @rx.event
-    @guarded
-    def open_batch_tag(self) -> Any:
-        self._require_actor()
+    def _tag_dialog(self) -> TagDialog:
         n = self.selection_count
         who = f"all {n:,} matching profiles" if self.all_matching else f"{n:,} profile{'' if n == 1 else 's'}"
-        return TagPickerState.open_picker(True, "Batch tag", f"Tag {who}.")
+        return TagDialog(with_policy=True, title="Batch tag", description=f"Tag {who}.")
 
-    @rx.event
-    @guarded
-    async def apply_batch_tag(self, form_data: dict[str, Any]) -> Any:
-        actor = self._require_actor()
-        picker = await self.get_state(TagPickerState)
-        chosen = picker.chosen_tag(form_data)
-        if chosen is None:
-            return None
-        tag_id, value, policy = chosen
-        try:
-            with session_scope() as session:
-                tagged = tag_profiles(
-                    session=session, actor=actor, tag_id=tag_id, value=value, policy=policy, **self._targets()
-                )
-        except ProfileError as exc:
-            picker.error = str(exc)
-            return None
-        picker.close()
+    def _tag_targets(self) -> dict[str, Any]:
+        return self._targets()
+
+    def _after_tagging(self, actor: Actor, tagged: int) -> Any:
         self._clear_selection()
         events = [rx.toast.success(f"Tagged {tagged:,} profile{'' if tagged == 1 else 's'}")]
         follow_up = self._load_rows(actor, count=False)

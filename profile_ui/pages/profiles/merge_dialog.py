@@ -18,8 +18,9 @@ from ... import routes
 from ...components.dialogs import confirm_dialog, field_error, field_label, form_dialog, labelled_input
 from ...services.permissions import PROFILES_MERGE
 from ...state.base import AppState
+from ...state.merge_choices import KEEP_FIELD, MergeRow
 from .list_state import ProfilesListState
-from .merge_state import STEP_ASK, STEP_CHOOSE, MergedFrom, MergeDialogState, MergeRow, UnmergeState
+from .merge_state import STEP_ASK, STEP_CHOOSE, MergedFrom, MergeDialogState, UnmergeState
 
 M = MergeDialogState
 U = UnmergeState
@@ -56,13 +57,13 @@ def merge_with_button() -> rx.Component:
 # ------------------------------------------------------------ the dialog
 def _choice(row: MergeRow, side: str, text: rx.Var) -> rx.Component:
     return rx.el.label(
-        rx.el.input(type="radio", name="keep-" + row.key, value=side, default_checked=row.suggested == side),
+        rx.el.input(type="radio", name=KEEP_FIELD + row.key, value=side, default_checked=row.suggested == side),
         rx.text(text, size="2", as_="span"),
         style={"display": "flex", "gap": "6px", "alignItems": "center"},
     )
 
 
-def _differing_row(row: MergeRow) -> rx.Component:
+def differing_row(row: MergeRow) -> rx.Component:
     return rx.el.fieldset(
         rx.el.legend(rx.text(row.label, size="2", weight="bold")),
         rx.grid(
@@ -109,7 +110,7 @@ def _choose_body() -> rx.Component:
             M.differing.length() > 0,
             rx.vstack(
                 rx.heading("Choose the value to keep", size="2", as_="h3"),
-                rx.foreach(M.differing, _differing_row),
+                rx.foreach(M.differing, differing_row),
                 spacing="2",
                 width="100%",
             ),

@@ -21,7 +21,6 @@ from ... import routes
 from ...db import session_scope
 from ...services.merging import (
     MergeError,
-    MergePreview,
     UnmergeResult,
     merge_of_event,
     merge_profiles,
@@ -33,6 +32,7 @@ from ...services.merging import (
 from ...services.permissions import PROFILES_MERGE, PROFILES_VIEW
 from ...state.base import AppState, guarded
 from ...state.dialog import DialogMixin
+from ...state.merge_choices import MergeChoicesMixin, MergeRow
 from .detail_state import ProfileDetailState
 from .list_state import ProfilesListState
 
@@ -46,38 +46,12 @@ SOURCE_LABELS = {
 
 
 @dataclasses.dataclass
-class MergeRow:
-    """One field of the two profiles in the dialog."""
-
-    key: str
-    label: str
-    survivor_text: str
-    merged_text: str
-    same: bool
-    suggested: str  # "survivor" | "merged"
-
-
-@dataclasses.dataclass
 class MergedFrom:
     """A "merged from #id on date by whom, because …" line on User 360."""
 
     merge_id: int
     merged_id: int
     text: str
-
-
-def _rows(preview: MergePreview) -> list[MergeRow]:
-    return [
-        MergeRow(
-            key=f.key,
-            label=f.label,
-            survivor_text=f.survivor_text or "—",
-            merged_text=f.merged_text or "—",
-            same=f.same,
-            suggested=f.suggested,
-        )
-        for f in preview.fields
-    ]
 
 
 def merged_from_text(info: Any) -> str:
@@ -100,7 +74,7 @@ def unmerge_summary(result: UnmergeResult) -> list[str]:
     return lines
 
 
-class MergeDialogState(DialogMixin, AppState):
+class MergeDialogState(MergeChoicesMixin, DialogMixin, AppState):
     """The Merge dialog: pick the other profile (from User 360), choose values, confirm."""
 
     step: str = ""
@@ -114,7 +88,6 @@ class MergeDialogState(DialogMixin, AppState):
     error: str = ""
     reason_error: str = ""
     form_key: int = 0
-    _values: dict[str, list[Any]] = {}  # field key -> [survivor's value, merged one's]
 
     @rx.var
     def differing(self) -> list[MergeRow]:
@@ -133,8 +106,7 @@ class MergeDialogState(DialogMixin, AppState):
             return False
         self.survivor_id, self.merged_id = survivor_id, merged_id
         self.survivor_name, self.merged_name = preview.survivor_name, preview.merged_name
-        self.rows = _rows(preview)
-        self._values = {f.key: [f.survivor_value, f.merged_value] for f in preview.fields}
+        self.rows = self._keep_preview(preview)
         self.survivor_identities = ", ".join(preview.survivor_identities) or "none"
         self.merged_identities = ", ".join(preview.merged_identities) or "none"
         self.step, self.error, self.reason_error = STEP_CHOOSE, "", ""
@@ -194,11 +166,7 @@ class MergeDialogState(DialogMixin, AppState):
         if not reason:
             self.reason_error = "Say why these are the same person (the reason is kept with the merge)"
             return None
-        chosen = {}
-        for key, (survivor_value, merged_value) in self._values.items():
-            keep = str(form_data.get(f"keep-{key}") or "")
-            if keep in ("survivor", "merged"):
-                chosen[key] = survivor_value if keep == "survivor" else merged_value
+        chosen = self._chosen_values(form_data)
         try:
             with session_scope() as session:
                 result = merge_profiles(
@@ -212,7 +180,8 @@ class MergeDialogState(DialogMixin, AppState):
         except MergeError as exc:
             self.error, self.reason_error = str(exc), ""
             return None
-        self.is_open, self.step, self._values = False, "", {}
+        self.is_open, self.step = False, ""
+        self._forget_preview()
         return [
             rx.toast.success(f"Profile #{result.merged_id} merged into #{result.survivor_id}"),
             rx.redirect(routes.profile_url(result.survivor_id)),

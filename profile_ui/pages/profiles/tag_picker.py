@@ -1,20 +1,22 @@
-"""The tag dialog (tag group → tag → value), shared by the list's Batch tag and the User
-360 page's Tag button. Its state only holds the choice; the page that opened it applies
-the tag in its own handler (it knows which profiles), reading the choice with
-`await self.get_state(TagPickerState)` and `picker.chosen_tag()`.
+"""The tag dialog (tag group → tag → value) and the one flow that applies it, shared by the
+list's Batch tag and the User 360 page's Tag button. `TagPickerState` only holds the
+choice; a page mixes in `TagApplyMixin`, says what its dialog asks and which profiles it
+tags (`_tag_dialog`, `_tag_targets`) and what follows (`_after_tagging`), and gets the
+`open_tag_picker` / `apply_tag` events: one service call (`tag_profiles`) either way.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import reflex as rx
 
 from ...components.dialogs import form_dialog
 from ...db import session_scope
-from ...services.profiles import TAG_POLICIES
+from ...services.permissions import Actor
+from ...services.profiles import TAG_POLICIES, ProfileError, tag_profiles
 from ...services.workspace_settings import list_tag_groups, tag_value_suggestions
 from ...state.base import AppState, guarded
 from ...state.dialog import DialogMixin
@@ -37,6 +39,15 @@ class TagOption:
     group_id: str
 
 
+@dataclasses.dataclass(frozen=True)
+class TagDialog:
+    """What the dialog asks: the policy question or not, its title and its line of text."""
+
+    with_policy: bool
+    title: str
+    description: str
+
+
 class TagPickerState(DialogMixin, AppState):
     with_policy: bool = True
     title: str = "Tag"
@@ -52,17 +63,14 @@ class TagPickerState(DialogMixin, AppState):
 
     _tags: list[TagOption] = []
 
-    @rx.event
-    @guarded
-    def open_picker(self, with_policy: bool, title: str, description: str = "") -> None:
-        actor = self._require_actor()
+    def _open(self, actor: Actor, dialog: TagDialog) -> None:
         with session_scope() as session:
             catalogue = list_tag_groups(session=session, actor=actor)
         self.group_choices = [Choice(str(g.id), g.name) for g, tags in catalogue if tags]
         self._tags = [TagOption(str(t.id), t.name, t.kind, str(g.id)) for g, tags in catalogue for t in tags]
         self.group_id = self.tag_id = self.tag_kind = self.error = ""
         self.tag_choices, self.suggestions = [], []
-        self.with_policy, self.title, self.description = bool(with_policy), title, description
+        self.with_policy, self.title, self.description = dialog.with_policy, dialog.title, dialog.description
         self.form_key += 1
         self.is_open = True
 
@@ -92,7 +100,8 @@ class TagPickerState(DialogMixin, AppState):
         if tag_id is None:
             self.error = "Choose a tag group and a tag"
             return None
-        policy = str(form_data.get("policy") or "ignore")
+        # without the question (a tag given to one person by hand), later imports keep it
+        policy = str(form_data.get("policy") or "ignore") if self.with_policy else "ignore"
         if policy not in TAG_POLICIES:
             self.error = "Choose what later imports do with this tag"
             return None
@@ -102,6 +111,52 @@ class TagPickerState(DialogMixin, AppState):
     def close(self) -> None:
         self.is_open = False
         self.error = ""
+
+
+class TagApplyMixin(rx.State, mixin=True):
+    """A page that tags profiles with the tag dialog (draw it with tag_picker_dialog(S.apply_tag))."""
+
+    if TYPE_CHECKING:  # AppState's, which the page state mixing this in is
+
+        def _require_actor(self) -> Actor: ...
+
+    def _tag_dialog(self) -> TagDialog:
+        raise NotImplementedError
+
+    def _tag_targets(self) -> dict[str, Any]:
+        """Which profiles: `tag_profiles`' `profile_ids=[...]` or `flt=...`."""
+        raise NotImplementedError
+
+    def _after_tagging(self, actor: Actor, tagged: int) -> Any:
+        """The page's events once `tagged` profiles were tagged (a toast, a reload...)."""
+        raise NotImplementedError
+
+    @rx.event
+    @guarded
+    async def open_tag_picker(self) -> None:
+        actor = self._require_actor()
+        picker = await self.get_state(TagPickerState)
+        picker._open(actor, self._tag_dialog())
+
+    @rx.event
+    @guarded
+    async def apply_tag(self, form_data: dict[str, Any]) -> Any:
+        actor = self._require_actor()
+        picker = await self.get_state(TagPickerState)
+        chosen = picker.chosen_tag(form_data)
+        if chosen is None:
+            return None
+        tag_id, value, policy = chosen
+        try:
+            with session_scope() as session:
+                tagged = tag_profiles(
+                    session=session, actor=actor, tag_id=tag_id, value=value, policy=policy, **self._tag_targets()
+                )
+        except ProfileError as exc:
+            picker.error = str(exc)
+            return None
+        picker.close()
+        return self._after_tagging(actor, tagged)
 
 
 def _policy_choice(policy: str) -> rx.Component:

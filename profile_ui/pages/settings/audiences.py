@@ -7,9 +7,9 @@ from typing import Any
 
 import reflex as rx
 
-from ...services import workspace_settings as ws
+from ...services.workspace_settings import audiences
 from ...state.base import guarded
-from .common import SettingsTabState, add_form, tab_intro, text_field
+from .common import SettingsTabState, add_form, delete_button, form_text, settings_table, tab_intro, text_field
 
 SOURCE_LABELS = {"import": "From an import", "filter": "From a saved filter", "manual": "Created here"}
 
@@ -29,10 +29,10 @@ class AudiencesTab(SettingsTabState):
     def _reload(self, session: Any, actor: Any) -> None:
         self.segments = [
             AudienceRow(s.id, s.name, s.description, SOURCE_LABELS.get(s.source, s.source))
-            for s in ws.list_segments(session=session, actor=actor)
+            for s in audiences.list_segments(session=session, actor=actor)
         ]
         self.groups = [
-            AudienceRow(g.id, g.name, g.description, "") for g in ws.list_groups(session=session, actor=actor)
+            AudienceRow(g.id, g.name, g.description, "") for g in audiences.list_groups(session=session, actor=actor)
         ]
 
     @rx.event
@@ -43,9 +43,11 @@ class AudiencesTab(SettingsTabState):
     @rx.event
     @guarded
     def add_segment(self, form_data: dict[str, Any]) -> Any:
-        name, description = str(form_data.get("name") or ""), str(form_data.get("description") or "")
+        name, description = form_text(form_data, "name"), form_text(form_data, "description")
         return self._change(
-            lambda session, actor: ws.create_segment(session=session, actor=actor, name=name, description=description),
+            lambda session, actor: audiences.create_segment(
+                session=session, actor=actor, name=name, description=description
+            ),
             f"Segment '{name.strip()}' added",
         )
 
@@ -53,16 +55,18 @@ class AudiencesTab(SettingsTabState):
     @guarded
     def delete_segment(self, segment_id: int) -> Any:
         return self._change(
-            lambda session, actor: ws.delete_segment(session=session, actor=actor, segment_id=int(segment_id)),
+            lambda session, actor: audiences.delete_segment(session=session, actor=actor, segment_id=int(segment_id)),
             "Segment deleted",
         )
 
     @rx.event
     @guarded
     def add_group(self, form_data: dict[str, Any]) -> Any:
-        name, description = str(form_data.get("name") or ""), str(form_data.get("description") or "")
+        name, description = form_text(form_data, "name"), form_text(form_data, "description")
         return self._change(
-            lambda session, actor: ws.create_group(session=session, actor=actor, name=name, description=description),
+            lambda session, actor: audiences.create_group(
+                session=session, actor=actor, name=name, description=description
+            ),
             f"Group '{name.strip()}' added",
         )
 
@@ -70,7 +74,7 @@ class AudiencesTab(SettingsTabState):
     @guarded
     def delete_group(self, group_id: int) -> Any:
         return self._change(
-            lambda session, actor: ws.delete_group(session=session, actor=actor, group_id=int(group_id)),
+            lambda session, actor: audiences.delete_group(session=session, actor=actor, group_id=int(group_id)),
             "Group deleted",
         )
 
@@ -81,29 +85,12 @@ def _list(title: str, rows: rx.Var, on_delete: Any, what: str) -> rx.Component:
             rx.table.row_header_cell(item.name),
             rx.table.cell(rx.text(item.description, size="1")),
             rx.table.cell(rx.text(item.source, size="1", color_scheme="gray")),
-            rx.table.cell(
-                rx.icon_button(
-                    rx.icon("trash_2", size=14, aria_hidden="true"),
-                    size="1",
-                    variant="ghost",
-                    color_scheme="red",
-                    on_click=on_delete(item.id),
-                    aria_label=f"Delete {what} " + item.name,
-                )
-            ),
+            rx.table.cell(delete_button(f"Delete {what} " + item.name, on_delete(item.id))),
         )
 
     return rx.vstack(
         rx.heading(title, size="3", as_="h3"),
-        rx.table.root(
-            rx.table.header(
-                rx.table.row(*[rx.table.column_header_cell(h) for h in ("Name", "Description", "Source", "")])
-            ),
-            rx.table.body(rx.foreach(rows, row)),
-            size="1",
-            width="100%",
-            variant="surface",
-        ),
+        settings_table(("Name", "Description", "Source", ""), rows, row),
         width="100%",
     )
 

@@ -11,7 +11,7 @@ import reflex as rx
 from ...db import session_scope
 from ...services.permissions import Actor
 from ...services.users import UserError
-from ...services.workspace_settings import SettingsError
+from ...services.workspace_settings.common import SettingsError
 from ...state.base import AppState
 
 # what a settings service raises for input an admin can fix (the message says what)
@@ -47,8 +47,9 @@ class SettingsTabState(AppState):
         return rx.toast.success(done)
 
 
-def form_checkbox(label: str, name: str, default_checked: bool = False) -> rx.Component:
-    """A checkbox inside a form: its name is sent as "on" when ticked."""
+def form_checkbox(label: str | rx.Var, name: str | rx.Var, default_checked: bool = False) -> rx.Component:
+    """A checkbox inside a form: its name is sent as "on" when ticked (label and name may be
+    Vars, for a list of checkboxes drawn with rx.foreach)."""
     return rx.el.label(
         rx.el.input(
             type="checkbox",
@@ -63,6 +64,11 @@ def form_checkbox(label: str, name: str, default_checked: bool = False) -> rx.Co
 
 def ticked(form_data: dict[str, Any], name: str) -> bool:
     return str(form_data.get(name) or "").lower() in ("on", "true", "1", "yes")
+
+
+def form_text(form_data: dict[str, Any], name: str, default: str = "") -> str:
+    """A form's text input as sent (the services trim and check it)."""
+    return str(form_data.get(name) or default)
 
 
 def tab_intro(text: str) -> rx.Component:
@@ -135,4 +141,34 @@ def native_select(
             },
         ),
         spacing="1",
+    )
+
+
+def settings_table(
+    headers: tuple[str, ...],
+    rows: rx.Var | list[Any],
+    render: Callable[[Any], rx.Component],
+    *,
+    full_width: bool = True,
+) -> rx.Component:
+    """A tab's list: one header row, then `render(row)` for each of `rows` (a list var of
+    the tab's state; mypy sees a state's var as its value's type, hence the list)."""
+    return rx.table.root(
+        rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in headers])),
+        rx.table.body(rx.foreach(rows, render)),
+        size="1",
+        variant="surface",
+        **({"width": "100%"} if full_width else {}),
+    )
+
+
+def delete_button(label: str | rx.Var, on_click: Any) -> rx.Component:
+    """The red bin button at the end of a row; `label` names what it deletes."""
+    return rx.icon_button(
+        rx.icon("trash_2", size=14, aria_hidden="true"),
+        size="1",
+        variant="ghost",
+        color_scheme="red",
+        on_click=on_click,
+        aria_label=label,
     )

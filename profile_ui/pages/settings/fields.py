@@ -9,9 +9,20 @@ from typing import Any
 import reflex as rx
 
 from ...models import FIELD_TYPES
-from ...services import workspace_settings as ws
+from ...services.workspace_settings import fields as field_settings
 from ...state.base import guarded
-from .common import SettingsTabState, add_form, form_checkbox, native_select, tab_intro, text_field, ticked
+from .common import (
+    SettingsTabState,
+    add_form,
+    delete_button,
+    form_checkbox,
+    form_text,
+    native_select,
+    settings_table,
+    tab_intro,
+    text_field,
+    ticked,
+)
 
 TYPE_LABELS = {
     "text": "Text",
@@ -51,7 +62,7 @@ class FieldsTab(SettingsTabState):
                 f.is_pii,
                 f.is_system,
             )
-            for f in ws.list_fields(session=session, actor=actor)
+            for f in field_settings.list_fields(session=session, actor=actor)
         ]
 
     @rx.event
@@ -62,11 +73,11 @@ class FieldsTab(SettingsTabState):
     @rx.event
     @guarded
     def create_field(self, form_data: dict[str, Any]) -> Any:
-        label = str(form_data.get("label") or "")
-        field_type = str(form_data.get("type") or "text")
-        options = [o for o in re.split(r"[\n,;|]", str(form_data.get("options") or "")) if o.strip()]
+        label = form_text(form_data, "label")
+        field_type = form_text(form_data, "type", "text")
+        options = [o for o in re.split(r"[\n,;|]", form_text(form_data, "options")) if o.strip()]
         result = self._change(
-            lambda session, actor: ws.create_field(
+            lambda session, actor: field_settings.create_field(
                 session=session,
                 actor=actor,
                 label=label,
@@ -83,7 +94,7 @@ class FieldsTab(SettingsTabState):
     @guarded
     def set_required(self, key: str, required: bool) -> Any:
         return self._change(
-            lambda session, actor: ws.update_field(
+            lambda session, actor: field_settings.update_field(
                 session=session, actor=actor, key=key, required_on_create=bool(required)
             ),
             "Saved: " + ("required on create" if required else "not required on create"),
@@ -93,14 +104,15 @@ class FieldsTab(SettingsTabState):
     @guarded
     def set_pii(self, key: str, pii: bool) -> Any:
         return self._change(
-            lambda session, actor: ws.update_field(session=session, actor=actor, key=key, is_pii=bool(pii)), "Saved"
+            lambda session, actor: field_settings.update_field(session=session, actor=actor, key=key, is_pii=bool(pii)),
+            "Saved",
         )
 
     @rx.event
     @guarded
     def delete_field(self, key: str) -> Any:
         return self._change(
-            lambda session, actor: ws.delete_field(session=session, actor=actor, key=key), "Field deleted"
+            lambda session, actor: field_settings.delete_field(session=session, actor=actor, key=key), "Field deleted"
         )
 
 
@@ -131,14 +143,7 @@ def _row(row: FieldRow) -> rx.Component:
             rx.cond(
                 row.system,
                 rx.badge("System", variant="soft", color_scheme="gray"),
-                rx.icon_button(
-                    rx.icon("trash_2", size=14, aria_hidden="true"),
-                    size="1",
-                    variant="ghost",
-                    color_scheme="red",
-                    on_click=FieldsTab.delete_field(row.key),
-                    aria_label="Delete field " + row.label,
-                ),
+                delete_button("Delete field " + row.label, FieldsTab.delete_field(row.key)),
             )
         ),
     )
@@ -150,20 +155,7 @@ def fields_tab() -> rx.Component:
             "System fields are columns every profile has; custom fields are extra attributes. "
             "Fields required on create must be filled in the New profile form."
         ),
-        rx.table.root(
-            rx.table.header(
-                rx.table.row(
-                    *[
-                        rx.table.column_header_cell(h)
-                        for h in ("Field", "Type", "Options", "Required on create", "PII", "")
-                    ]
-                )
-            ),
-            rx.table.body(rx.foreach(FieldsTab.rows, _row)),
-            size="1",
-            width="100%",
-            variant="surface",
-        ),
+        settings_table(("Field", "Type", "Options", "Required on create", "PII", ""), FieldsTab.rows, _row),
         add_form(
             "Add a custom field",
             text_field("Label", "label", id="field-label", placeholder="e.g. Loyalty card"),

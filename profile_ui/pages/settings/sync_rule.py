@@ -8,9 +8,20 @@ from typing import Any
 
 import reflex as rx
 
-from ...services import workspace_settings as ws
+from ...services.workspace_settings import fields as field_settings
+from ...services.workspace_settings import identity_kinds, sync_rule
 from ...state.base import guarded
-from .common import SettingsTabState, add_form, form_checkbox, tab_intro, text_field, ticked
+from .common import (
+    SettingsTabState,
+    add_form,
+    delete_button,
+    form_checkbox,
+    form_text,
+    settings_table,
+    tab_intro,
+    text_field,
+    ticked,
+)
 
 POLICY_LABELS = {
     "overwrite": "Overwrite (the file wins)",
@@ -47,18 +58,18 @@ class SyncRuleTab(SettingsTabState):
         return {k.key: k.label for k in self.kinds}
 
     def _reload(self, session: Any, actor: Any) -> None:
-        rule = ws.get_sync_rule(session=session, actor=actor)
+        rule = sync_rule.get_sync_rule(session=session, actor=actor)
         self.order = list(rule.identifier_kinds or [])
         self.kinds = [
             KindRow(k.key, k.label, k.is_builtin, k.key in self.order)
-            for k in ws.list_identity_kinds(session=session, actor=actor)
+            for k in identity_kinds.list_identity_kinds(session=session, actor=actor)
         ]
         self.auto_merge = rule.auto_merge
         self.default_policy = rule.default_policy
         policies = rule.field_policies or {}
         self.field_policies = [
             FieldPolicyRow(f.key, f.label, policies.get(f.key, DEFAULT_POLICY))
-            for f in ws.list_fields(session=session, actor=actor)
+            for f in field_settings.list_fields(session=session, actor=actor)
         ]
 
     @rx.event
@@ -67,7 +78,9 @@ class SyncRuleTab(SettingsTabState):
         self._load_tab()
 
     def _save(self, done: str, **changes: Any) -> Any:
-        return self._change(lambda session, actor: ws.update_sync_rule(session=session, actor=actor, **changes), done)
+        return self._change(
+            lambda session, actor: sync_rule.update_sync_rule(session=session, actor=actor, **changes), done
+        )
 
     @rx.event
     @guarded
@@ -109,13 +122,13 @@ class SyncRuleTab(SettingsTabState):
     @rx.event
     @guarded
     def add_kind(self, form_data: dict[str, Any]) -> Any:
-        label = str(form_data.get("label") or "")
+        label = form_text(form_data, "label")
 
         def create(session: Any, actor: Any) -> None:
-            kind = ws.create_identity_kind(session=session, actor=actor, label=label)
+            kind = identity_kinds.create_identity_kind(session=session, actor=actor, label=label)
             if ticked(form_data, "identifies"):
-                rule = ws.get_sync_rule(session=session, actor=actor)
-                ws.update_sync_rule(
+                rule = sync_rule.get_sync_rule(session=session, actor=actor)
+                sync_rule.update_sync_rule(
                     session=session, actor=actor, identifier_kinds=[*(rule.identifier_kinds or []), kind.key]
                 )
 
@@ -125,7 +138,7 @@ class SyncRuleTab(SettingsTabState):
     @guarded
     def delete_kind(self, key: str) -> Any:
         return self._change(
-            lambda session, actor: ws.delete_identity_kind(session=session, actor=actor, key=key),
+            lambda session, actor: identity_kinds.delete_identity_kind(session=session, actor=actor, key=key),
             "Identity kind deleted",
         )
 
@@ -194,14 +207,7 @@ def _kind_row(kind: KindRow) -> rx.Component:
             rx.cond(
                 kind.builtin,
                 rx.badge("Built in", variant="soft", color_scheme="gray"),
-                rx.icon_button(
-                    rx.icon("trash_2", size=14, aria_hidden="true"),
-                    size="1",
-                    variant="ghost",
-                    color_scheme="red",
-                    on_click=t.delete_kind(kind.key),
-                    aria_label="Delete identity kind " + kind.label,
-                ),
+                delete_button("Delete identity kind " + kind.label, t.delete_kind(kind.key)),
             )
         ),
     )
@@ -248,21 +254,9 @@ def sync_rule_tab() -> rx.Component:
             spacing="2",
         ),
         rx.heading("Per-field policy", size="3", as_="h3"),
-        rx.table.root(
-            rx.table.header(rx.table.row(rx.table.column_header_cell("Field"), rx.table.column_header_cell("Policy"))),
-            rx.table.body(rx.foreach(t.field_policies, _field_policy_row)),
-            size="1",
-            variant="surface",
-        ),
+        settings_table(("Field", "Policy"), t.field_policies, _field_policy_row, full_width=False),
         rx.heading("Identity kinds", size="3", as_="h3"),
-        rx.table.root(
-            rx.table.header(
-                rx.table.row(*[rx.table.column_header_cell(h) for h in ("Kind", "Identifies a person", "")])
-            ),
-            rx.table.body(rx.foreach(t.kinds, _kind_row)),
-            size="1",
-            variant="surface",
-        ),
+        settings_table(("Kind", "Identifies a person", ""), t.kinds, _kind_row, full_width=False),
         add_form(
             "New identity kind",
             text_field("Label", "label", id="kind-label", placeholder="e.g. Loyalty card number"),

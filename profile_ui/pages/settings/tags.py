@@ -7,10 +7,10 @@ from typing import Any
 
 import reflex as rx
 
-from ...services import workspace_settings as ws
+from ...services.workspace_settings import tags as tag_settings
 from ...state.base import guarded
 from ..profiles.common import Choice
-from .common import SettingsTabState, add_form, native_select, tab_intro, text_field
+from .common import SettingsTabState, add_form, form_text, native_select, tab_intro, text_field
 
 KIND_LABELS = {"text": "Text (one value)", "multi": "Multi-value"}
 
@@ -36,7 +36,7 @@ class TagsTab(SettingsTabState):
     def _reload(self, session: Any, actor: Any) -> None:
         self.groups = [
             TagGroupRow(g.id, g.name, [TagRow(t.id, t.name, KIND_LABELS.get(t.kind, t.kind)) for t in tags])
-            for g, tags in ws.list_tag_groups(session=session, actor=actor)
+            for g, tags in tag_settings.list_tag_groups(session=session, actor=actor)
         ]
         self.group_choices = [Choice(str(g.id), g.name) for g in self.groups]
 
@@ -48,22 +48,24 @@ class TagsTab(SettingsTabState):
     @rx.event
     @guarded
     def add_group(self, form_data: dict[str, Any]) -> Any:
-        name = str(form_data.get("name") or "")
+        name = form_text(form_data, "name")
         return self._change(
-            lambda session, actor: ws.create_tag_group(session=session, actor=actor, name=name),
+            lambda session, actor: tag_settings.create_tag_group(session=session, actor=actor, name=name),
             f"Tag group '{name.strip()}' added",
         )
 
     @rx.event
     @guarded
     def add_tag(self, form_data: dict[str, Any]) -> Any:
-        name = str(form_data.get("name") or "")
-        group = str(form_data.get("group") or "")
-        kind = str(form_data.get("kind") or "text")
+        name, group, kind = (
+            form_text(form_data, "name"),
+            form_text(form_data, "group"),
+            form_text(form_data, "kind", "text"),
+        )
         if not group.isdigit():
             return rx.toast.error("Choose a tag group")
         return self._change(
-            lambda session, actor: ws.create_tag(
+            lambda session, actor: tag_settings.create_tag(
                 session=session, actor=actor, group_id=int(group), name=name, kind=kind
             ),
             f"Tag '{name.strip()}' added",
@@ -73,7 +75,7 @@ class TagsTab(SettingsTabState):
     @guarded
     def delete_tag(self, tag_id: int) -> Any:
         return self._change(
-            lambda session, actor: ws.delete_tag(session=session, actor=actor, tag_id=int(tag_id)),
+            lambda session, actor: tag_settings.delete_tag(session=session, actor=actor, tag_id=int(tag_id)),
             "Tag deleted (and removed from every profile)",
         )
 
@@ -81,7 +83,7 @@ class TagsTab(SettingsTabState):
     @guarded
     def delete_group(self, group_id: int) -> Any:
         return self._change(
-            lambda session, actor: ws.delete_tag_group(session=session, actor=actor, group_id=int(group_id)),
+            lambda session, actor: tag_settings.delete_tag_group(session=session, actor=actor, group_id=int(group_id)),
             "Tag group deleted (its tags were removed from every profile)",
         )
 

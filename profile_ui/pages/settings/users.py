@@ -8,10 +8,22 @@ from typing import Any
 
 import reflex as rx
 
-from ...services import workspace_settings as ws
+from ...services import users as accounts
+from ...services.workspace_settings import access, consent
 from ...state.base import guarded
 from ..profiles.common import Choice
-from .common import SettingsTabState, add_form, native_select, tab_intro, text_field, ticked
+from .common import (
+    SettingsTabState,
+    add_form,
+    delete_button,
+    form_checkbox,
+    form_text,
+    native_select,
+    settings_table,
+    tab_intro,
+    text_field,
+    ticked,
+)
 
 
 @dataclasses.dataclass
@@ -53,16 +65,16 @@ class UsersTab(SettingsTabState):
                 f"{u.last_login_at:%Y-%m-%d %H:%M}" if u.last_login_at else "never",
                 f"{u.locked_at:%Y-%m-%d %H:%M} UTC" if u.locked_at else "",
             )
-            for u, role in ws.list_users(session=session, actor=actor)
+            for u, role in accounts.list_users(session=session, actor=actor)
         ]
-        roles = ws.list_roles(session=session, actor=actor)
+        roles = access.list_roles(session=session, actor=actor)
         self.roles = [
             RoleRow(r.id, r.name, r.description, ", ".join(sorted(r.permissions or [])), n, r.is_builtin)
             for r, n in roles
         ]
         self.role_choices = [Choice(r.name, r.name) for r, _ in roles]
-        self.permission_names = ws.available_permissions(session=session, actor=actor)
-        self.channels = [Choice(c, label) for c, label in ws.consent_channels()]
+        self.permission_names = access.available_permissions(session=session, actor=actor)
+        self.channels = [Choice(c, label) for c, label in consent.consent_channels()]
 
     @rx.event
     @guarded
@@ -72,15 +84,15 @@ class UsersTab(SettingsTabState):
     @rx.event
     @guarded
     def add_user(self, form_data: dict[str, Any]) -> Any:
-        email = str(form_data.get("email") or "")
+        email = form_text(form_data, "email")
         return self._change(
-            lambda session, actor: ws.create_user(
+            lambda session, actor: accounts.create_user(
                 session=session,
                 actor=actor,
                 email=email,
-                password=str(form_data.get("password") or ""),
-                role=str(form_data.get("role") or ""),
-                full_name=str(form_data.get("name") or ""),
+                password=form_text(form_data, "password"),
+                role=form_text(form_data, "role"),
+                full_name=form_text(form_data, "name"),
             ),
             f"User {email.strip().lower()} added",
         )
@@ -89,7 +101,7 @@ class UsersTab(SettingsTabState):
     @guarded
     def change_role(self, user_id: int, role: str) -> Any:
         return self._change(
-            lambda session, actor: ws.change_role(session=session, actor=actor, user_id=int(user_id), role=role),
+            lambda session, actor: accounts.change_role(session=session, actor=actor, user_id=int(user_id), role=role),
             f"Role changed to {role}",
         )
 
@@ -97,7 +109,7 @@ class UsersTab(SettingsTabState):
     @guarded
     def set_active(self, user_id: int, active: bool) -> Any:
         return self._change(
-            lambda session, actor: ws.set_user_active(
+            lambda session, actor: access.set_user_active(
                 session=session, actor=actor, user_id=int(user_id), active=bool(active)
             ),
             "User reactivated" if active else "User deactivated: signed out and cannot sign in",
@@ -107,22 +119,22 @@ class UsersTab(SettingsTabState):
     @guarded
     def unlock(self, user_id: int) -> Any:
         return self._change(
-            lambda session, actor: ws.unlock_user(session=session, actor=actor, user_id=int(user_id)),
+            lambda session, actor: accounts.unlock_user(session=session, actor=actor, user_id=int(user_id)),
             "Unlocked: the user can sign in again",
         )
 
     @rx.event
     @guarded
     def add_role(self, form_data: dict[str, Any]) -> Any:
-        name = str(form_data.get("name") or "")
+        name = form_text(form_data, "name")
         permissions = [p for p in self.permission_names if ticked(form_data, "perm:" + p)]
         return self._change(
-            lambda session, actor: ws.create_role(
+            lambda session, actor: access.create_role(
                 session=session,
                 actor=actor,
                 name=name,
                 permissions=permissions,
-                description=str(form_data.get("description") or ""),
+                description=form_text(form_data, "description"),
             ),
             f"Role '{name.strip()}' added",
         )
@@ -131,7 +143,8 @@ class UsersTab(SettingsTabState):
     @guarded
     def delete_role(self, role_id: int) -> Any:
         return self._change(
-            lambda session, actor: ws.delete_role(session=session, actor=actor, role_id=int(role_id)), "Role deleted"
+            lambda session, actor: access.delete_role(session=session, actor=actor, role_id=int(role_id)),
+            "Role deleted",
         )
 
 
@@ -194,14 +207,7 @@ def _role_row(role: RoleRow) -> rx.Component:
             rx.cond(
                 role.builtin,
                 rx.badge("Built in", variant="soft", color_scheme="gray"),
-                rx.icon_button(
-                    rx.icon("trash_2", size=14, aria_hidden="true"),
-                    size="1",
-                    variant="ghost",
-                    color_scheme="red",
-                    on_click=UsersTab.delete_role(role.id),
-                    aria_label="Delete role " + role.name,
-                ),
+                delete_button("Delete role " + role.name, UsersTab.delete_role(role.id)),
             )
         ),
     )
@@ -211,20 +217,7 @@ def users_tab() -> rx.Component:
     t = UsersTab
     return rx.vstack(
         tab_intro("Users sign in with their e-mail; their role decides what they may do."),
-        rx.table.root(
-            rx.table.header(
-                rx.table.row(
-                    *[
-                        rx.table.column_header_cell(h)
-                        for h in ("User", "Role", "Active", "Last sign-in", "Sign-in lock")
-                    ]
-                )
-            ),
-            rx.table.body(rx.foreach(t.users, _user_row)),
-            size="1",
-            width="100%",
-            variant="surface",
-        ),
+        settings_table(("User", "Role", "Active", "Last sign-in", "Sign-in lock"), t.users, _user_row),
         add_form(
             "New user",
             text_field("E-mail", "email", id="user-email", type="email"),
@@ -237,22 +230,16 @@ def users_tab() -> rx.Component:
             submit_label="Add user",
         ),
         rx.heading("Roles", size="3", as_="h3"),
-        rx.table.root(
-            rx.table.header(
-                rx.table.row(*[rx.table.column_header_cell(h) for h in ("Role", "Permissions", "Users", "")])
-            ),
-            rx.table.body(rx.foreach(t.roles, _role_row)),
-            size="1",
-            width="100%",
-            variant="surface",
-        ),
+        settings_table(("Role", "Permissions", "Users", ""), t.roles, _role_row),
         add_form(
             "New role",
             text_field("Name", "name", id="role-name"),
             text_field("Description", "description", id="role-description", width="300px"),
             rx.el.fieldset(
                 rx.el.legend(rx.text("Permissions", size="2", weight="medium")),
-                rx.flex(rx.foreach(t.permission_names, lambda p: form_checkbox_var(p)), wrap="wrap", spacing="3"),
+                rx.flex(
+                    rx.foreach(t.permission_names, lambda p: form_checkbox(p, "perm:" + p)), wrap="wrap", spacing="3"
+                ),
                 style={"border": "none", "padding": 0, "margin": 0, "width": "100%"},
             ),
             on_submit=t.add_role,
@@ -266,13 +253,4 @@ def users_tab() -> rx.Component:
         ),
         spacing="4",
         width="100%",
-    )
-
-
-def form_checkbox_var(permission: rx.Var) -> rx.Component:
-    """form_checkbox for a permission name held in a Var (its name is "perm:<permission>")."""
-    return rx.el.label(
-        rx.el.input(type="checkbox", name="perm:" + permission, style={"width": "16px", "height": "16px", "margin": 0}),
-        rx.text(permission, size="2"),
-        style={"display": "inline-flex", "alignItems": "center", "gap": "6px"},
     )

@@ -33,6 +33,7 @@ MAX_BLOCK = 40
 # kept only while small (as they are in most bases, and in any import's rows).
 NAME_LESS_ONE_MAX = 12
 _HASH_SEED = 1303
+_PACK = 1 << 32
 _MIN_TOKEN = 2  # one-letter initials pair everybody born on a day
 _MIN_LOCAL = 4  # e-mail local parts like "an" or "info" are shared by strangers
 
@@ -64,13 +65,24 @@ def blocking_keys(features: pl.DataFrame) -> pl.DataFrame:
 
 def _name_less_one_word(features: pl.DataFrame) -> pl.DataFrame:
     named = features.filter((pl.col("name_tokens").list.len() >= 3) & pl.col("city_key").is_not_null()).select(
-        "id", "city_key", token="name_tokens", pos=pl.int_ranges(pl.col("name_tokens").list.len())
+        "id", "city_key", "name_tokens"
     )
-    words = named.explode("token", "pos")
-    drops = words.select("id", drop="pos")
-    kept = words.join(drops, on="id").filter(pl.col("pos") != pl.col("drop")).sort("id", "drop", "pos")
-    rest = kept.group_by("id", "drop", "city_key", maintain_order=True).agg(pl.col("token").str.join(" "))
-    keys = rest.select("id", key=pl.lit("r:") + pl.col("token") + pl.lit("|") + pl.col("city_key")).unique()
+    if named.is_empty():
+        return pl.DataFrame(schema={"id": pl.Int64, "key": pl.Utf8})
+    tokens = pl.col("name_tokens")
+    # one pass per word position (names have a handful of words), list slices rather than
+    # exploding every word against every other: a million names in a second or two
+    parts = [
+        named.filter(tokens.list.len() > drop).select(
+            "id",
+            key=pl.lit("r:")
+            + pl.concat_list(tokens.list.slice(0, drop), tokens.list.slice(drop + 1)).list.join(" ")
+            + pl.lit("|")
+            + pl.col("city_key"),
+        )
+        for drop in range(int(named["name_tokens"].list.len().max()))  # type: ignore[arg-type]
+    ]
+    keys = pl.concat(parts).unique()
     return keys.filter(pl.len().over("key") <= NAME_LESS_ONE_MAX)
 
 
@@ -88,7 +100,9 @@ def candidate_pairs(keys: pl.DataFrame) -> pl.DataFrame:
     """(a, b) with a < b: the distinct pairs sharing a key of at most MAX_BLOCK people."""
     shared = keys.filter(pl.len().over("key_hash").is_between(2, MAX_BLOCK))
     pairs = shared.join(shared, on="key_hash", suffix="_b").filter(pl.col("id") < pl.col("id_b"))
-    return pairs.select(a="id", b="id_b").unique()
+    # distinct on one packed integer rather than two columns (profile ids are below 2^32)
+    packed = pairs.select(pair=pl.col("id") * _PACK + pl.col("id_b")).unique()
+    return packed.select(a=pl.col("pair") // _PACK, b=pl.col("pair") % _PACK)
 
 
 def cross_pairs(new_keys: pl.DataFrame, base_keys: pl.DataFrame) -> pl.DataFrame:

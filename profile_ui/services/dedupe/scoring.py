@@ -11,7 +11,7 @@ their reasons written out in Python.
 Weights were set from the m/u probabilities of each level (m: among duplicates, u: among
 strangers that share a blocking key) and checked against benchmarks/dedupe_bench.py's
 labelled set; DEFAULT_THRESHOLD is where that set reaches precision >= 0.95 with recall
->= 0.90 (0.957 / 0.905 on 100,000 records). A lower threshold finds more duplicates
+>= 0.90 (0.958 / 0.904 on 100,000 records). A lower threshold finds more duplicates
 (recall) and suggests more strangers (precision); a higher one the reverse: 0.90 gave
 0.99 / 0.81 there, 0.50 gave 0.90 / 0.93. The score is the model's probability, not a
 measured one: at the default threshold the suggestions are right more often than 70%.
@@ -35,6 +35,7 @@ PRIOR = -13.0  # log2 odds that two people sharing a blocking key are one person
 TF_NAME_TOP = 10.0  # the same name: this, less log2 of how many people have it
 TF_EMAIL_TOP = 8.0  # the same e-mail local part at another domain: likewise
 TF_FLOOR = 3.0
+_BOUND_SEED = 1313  # the bound's equality hashes (never stored)
 # field -> level -> weight (log2 Bayes factor). Level 0 is always "missing on a side" = 0.
 NAME_EXACT, NAME_NICK, NAME_CLOSE, NAME_SUBSET, NAME_PARTIAL, NAME_DIFFER = 1, 2, 3, 4, 5, 6
 SAME, NEAR, NEAR2, DIFFER = 1, 2, 3, 4  # the other fields (not every field has NEAR2)
@@ -95,12 +96,28 @@ def compare_pairs(
     ("Nguyen Van An" is many people), as in splink's term-frequency adjustments: the same
     name among 2 people weighs TF_NAME_TOP - 1, among 64 people TF_NAME_TOP - 6.
     """
-    right = left if right is None else right
+    left_bounds = _bound_columns(left, frequencies)
+    right_bounds = left_bounds if right is None else _bound_columns(right, None)
+    return _compare(pairs, left, left if right is None else right, left_bounds, right_bounds)
+
+
+def _compare(
+    pairs: pl.DataFrame,
+    left: pl.DataFrame,
+    right: pl.DataFrame,
+    left_bounds: pl.DataFrame,
+    right_bounds: pl.DataFrame,
+) -> pl.DataFrame:
+    """compare_pairs with the bound columns made (once per scan, not per chunk of pairs)."""
+    # integers first: most pairs are strangers that the bound drops before any text is read
+    frame = pairs.join(left_bounds.rename(lambda c: f"{c}_a"), left_on="a", right_on="id_a").join(
+        right_bounds.drop("name_count", "local_count").rename(lambda c: f"{c}_b"), left_on="b", right_on="id_b"
+    )
+    frame = _hopeful(frame).select("a", "b", "bday_dist", name_count="name_count_a", local_count="local_count_a")
     cols = [c for c in _COMPARED if c in left.columns]
-    frame = pairs.join(left.select("id", *cols).rename({c: f"{c}_a" for c in cols}), left_on="a", right_on="id").join(
+    frame = frame.join(left.select("id", *cols).rename({c: f"{c}_a" for c in cols}), left_on="a", right_on="id").join(
         right.select("id", *cols).rename({c: f"{c}_b" for c in cols}), left_on="b", right_on="id"
     )
-    frame = _hopeful(frame)
     distances = {
         # sorted words, and as written: a typo in a first letter can change the sorted order
         "name_ratio": pl.max_horizontal(
@@ -167,7 +184,6 @@ def compare_pairs(
         city_level=pl.when(~both("city_key")).then(0).when(same("city_key")).then(SAME).otherwise(DIFFER),
         uid_level=pl.when(~both("uid_key")).then(0).when(same("uid_key")).then(SAME).otherwise(DIFFER),
     )
-    frame = _with_frequencies(frame, frequencies)
     weight = pl.lit(PRIOR)
     for field, levels in WEIGHTS.items():
         level_weight = pl.col(f"{field}_level").replace_strict(levels, default=0.0, return_dtype=pl.Float64)
@@ -194,25 +210,49 @@ def score_kept(
     pairs: pl.DataFrame, left: pl.DataFrame, right: pl.DataFrame | None = None, frequencies: pl.DataFrame | None = None
 ) -> pl.DataFrame:
     """compare_pairs over SCORE_CHUNK pairs at a time, keeping those at or above STORE_FLOOR."""
+    left_bounds = _bound_columns(left, frequencies)
+    right_bounds = left_bounds if right is None else _bound_columns(right, None)
+    right = left if right is None else right
     parts = [
-        compare_pairs(pairs.slice(start, SCORE_CHUNK), left, right, frequencies).filter(pl.col("score") >= STORE_FLOOR)
+        _compare(pairs.slice(start, SCORE_CHUNK), left, right, left_bounds, right_bounds).filter(
+            pl.col("score") >= STORE_FLOOR
+        )
         for start in range(0, max(pairs.height, 1), SCORE_CHUNK)
     ]
     return pl.concat(parts, how="vertical_relaxed")
 
 
-def _with_frequencies(frame: pl.DataFrame, frequencies: pl.DataFrame | None) -> pl.DataFrame:
-    """name_count, local_count: people sharing the pair's name / e-mail local part (>= 2)."""
-    if frequencies is None:
-        return frame.with_columns(name_count=pl.lit(2.0), local_count=pl.lit(2.0))
-    counts = frequencies.select("key_hash", pl.col("count").cast(pl.Float64))
-    frame = frame.with_columns(
-        __n=hash_keys(pl.lit("n:") + pl.col("name_key_a")), __e=hash_keys(pl.lit("e:") + pl.col("email_local_a"))
+def _bound_columns(features: pl.DataFrame, frequencies: pl.DataFrame | None) -> pl.DataFrame:
+    """Per person, the integers _hopeful reads (64-bit hashes for equality, lengths for
+    gaps, the date of birth as YYYYMMDD), and name_count, local_count: people sharing the
+    person's name / e-mail local part (>= 2), scoring's term frequencies."""
+
+    def hashed(column: str) -> pl.Expr:
+        return pl.when(pl.col(column).is_not_null()).then(pl.col(column).hash(seed=_BOUND_SEED))
+
+    bounds = features.select(
+        "id",
+        name=hashed("name_key"),
+        name_len=pl.col("name_key").str.len_chars().cast(pl.Int32),  # signed: gaps are differences
+        name_words=pl.col("name_tokens").list.n_unique(),
+        bday=pl.col("bday").str.replace_all("-", "").cast(pl.Int32),
+        email=hashed("email"),
+        email_len=pl.col("email").str.len_chars().cast(pl.Int32),
+        email_local=hashed("email_local"),
+        phone_tail=hashed("phone_tail"),
+        phone_len=pl.col("phone_digits").str.len_chars().cast(pl.Int32),
+        city=hashed("city_key"),
+        uid=hashed("uid_key"),
+        __n=hash_keys(pl.lit("n:") + pl.col("name_key")),
+        __e=hash_keys(pl.lit("e:") + pl.col("email_local")),
     )
-    frame = frame.join(counts.rename({"key_hash": "__n", "count": "name_count"}), on="__n", how="left").join(
+    if frequencies is None:
+        return bounds.with_columns(name_count=pl.lit(2.0), local_count=pl.lit(2.0)).drop("__n", "__e")
+    counts = frequencies.select("key_hash", pl.col("count").cast(pl.Float64))
+    bounds = bounds.join(counts.rename({"key_hash": "__n", "count": "name_count"}), on="__n", how="left").join(
         counts.rename({"key_hash": "__e", "count": "local_count"}), on="__e", how="left"
     )
-    return frame.with_columns(pl.col("name_count", "local_count").fill_null(2.0).clip(lower_bound=2.0)).drop(
+    return bounds.with_columns(pl.col("name_count", "local_count").fill_null(2.0).clip(lower_bound=2.0)).drop(
         "__n", "__e"
     )
 
@@ -234,35 +274,42 @@ def _nickname_pair(frame: pl.DataFrame) -> pl.Series:
     return pl.Series("nickname", pl.int_range(frame.height, eager=True).is_in(hits.implode()))
 
 
-def _hamming(a: pl.Expr, b: pl.Expr, width: int) -> pl.Expr:
-    """Characters that differ between two texts of `width` characters (ISO dates)."""
-    return pl.sum_horizontal(*[(a.str.slice(i, 1) != b.str.slice(i, 1)).cast(pl.Int32) for i in range(width)])
+def _digits_apart(a: pl.Expr, b: pl.Expr, width: int) -> pl.Expr:
+    """Decimal digits that differ between two numbers of `width` digits (YYYYMMDD dates);
+    0 when either is missing."""
+    return pl.sum_horizontal(
+        *[((a // 10**i) % 10 != (b // 10**i) % 10).cast(pl.Int32).fill_null(0) for i in range(width)]
+    )
 
 
 def _hopeful(frame: pl.DataFrame) -> pl.DataFrame:
     """Drop the pairs that cannot reach STORE_FLOOR however their fuzzy comparisons turn out.
 
     Most pairs that blocking finds are strangers; the cheap comparisons (equal or not, the
-    date of birth digit by digit, lengths) bound each field's best level, and pairs whose
-    best total stays under STORE_FLOOR skip the string distances (the costly part).
+    date of birth digit by digit, lengths), on integers only (_bound_columns), bound each
+    field's best level, and pairs whose best total stays under STORE_FLOOR are never
+    joined with their texts nor reach the string distances (the costly part).
     Also adds `bday_dist` (ISO dates have one length: differing digits = edit distance).
     """
-    frame = frame.with_columns(bday_dist=_hamming(pl.col("bday_a"), pl.col("bday_b"), 10))
+    frame = frame.with_columns(bday_dist=_digits_apart(pl.col("bday_a"), pl.col("bday_b"), 8))
     both = lambda c: pl.col(f"{c}_a").is_not_null() & pl.col(f"{c}_b").is_not_null()  # noqa: E731
     same = lambda c: pl.col(f"{c}_a") == pl.col(f"{c}_b")  # noqa: E731
-    length_gap = lambda c: (pl.col(f"{c}_a").str.len_chars() - pl.col(f"{c}_b").str.len_chars()).abs()  # noqa: E731
-    swapped_dm = (pl.col("bday_a").str.slice(5, 2) == pl.col("bday_b").str.slice(8, 2)) & (
-        pl.col("bday_a").str.slice(8, 2) == pl.col("bday_b").str.slice(5, 2)
-    )
+    length_gap = lambda c: (pl.col(f"{c}_len_a") - pl.col(f"{c}_len_b")).abs()  # noqa: E731
+    month_day = lambda side: (pl.col(f"bday_{side}") // 100) % 100  # noqa: E731
+    day = lambda side: pl.col(f"bday_{side}") % 100  # noqa: E731
+    swapped_dm = (month_day("a") == day("b")) & (day("a") == month_day("b"))
     w = WEIGHTS
     best = pl.lit(PRIOR) + pl.sum_horizontal(
-        pl.when(~both("name_key"))
+        pl.when(~both("name"))
         .then(0.0)
-        .when(same("name_key"))
+        .when(same("name"))
         .then(TF_NAME_TOP)
-        .when(length_gap("name_key") <= 2)
+        .when(length_gap("name") <= 2)
         .then(w["name"][NAME_CLOSE])
-        .otherwise(w["name"][NAME_NICK]),
+        # a nickname swaps one word for one: as many distinct words on both sides
+        .when(pl.col("name_words_a") == pl.col("name_words_b"))
+        .then(w["name"][NAME_NICK])
+        .otherwise(w["name"][NAME_SUBSET]),
         pl.when(~both("bday"))
         .then(0.0)
         .when(same("bday"))
@@ -279,15 +326,15 @@ def _hopeful(frame: pl.DataFrame) -> pl.DataFrame:
         .when(length_gap("email") <= 2)
         .then(w["email"][NEAR2])
         .otherwise(w["email"][DIFFER]),
-        pl.when(~both("phone_digits"))
+        pl.when(~both("phone_len"))
         .then(0.0)
         .when(same("phone_tail"))
         .then(w["phone"][SAME])
-        .when(length_gap("phone_digits") <= 1)
+        .when(length_gap("phone") <= 1)
         .then(w["phone"][NEAR2])
         .otherwise(w["phone"][DIFFER]),
-        pl.when(~both("city_key")).then(0.0).when(same("city_key")).then(w["city"][SAME]).otherwise(w["city"][DIFFER]),
-        pl.when(~both("uid_key")).then(0.0).when(same("uid_key")).then(w["uid"][SAME]).otherwise(w["uid"][DIFFER]),
+        pl.when(~both("city")).then(0.0).when(same("city")).then(w["city"][SAME]).otherwise(w["city"][DIFFER]),
+        pl.when(~both("uid")).then(0.0).when(same("uid")).then(w["uid"][SAME]).otherwise(w["uid"][DIFFER]),
     )
     floor = math.log2(STORE_FLOOR / (1 - STORE_FLOOR))
     return frame.filter(best >= floor)

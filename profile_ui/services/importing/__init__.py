@@ -15,10 +15,15 @@ validate.py  SheetData + ImportMapping -> validated frame: one typed column per 
              {"column", "message"}) and VALID_COL (bool).
 resolve.py   validated frame + sync rule -> each row's person (rows sharing an identifier
              are one person) and the existing profile(s) it matches, in bulk queries.
-apply.py     the diff (new / updated / merged / unchanged / invalid / conflict) as a dry
-             run, or applied in one transaction with bulk SQL; row results with the
-             before-values undo needs; undo.
+plan.py      the diff (new / updated / merged / unchanged / invalid / conflict) of the
+             resolved rows against the database: the dry run, and the work an apply
+             writes; row results with the before-values undo needs. Its pieces:
+             plan_fields.py, plan_diff.py, plan_identities.py, plan_tags.py, changes_json.py.
+apply.py     the plan (made again under locks) written in one transaction with bulk SQL.
+undo.py      an applied import taken back from its row results.
 results.py   per-row results, totals, the error file (xlsx and csv).
+pipeline.py  the stages above for one kind of file (pipeline_profiles.py,
+             pipeline_segments.py), as jobs/import_job.py runs them.
 
 Mapping targets (ImportMapping.columns values): a field key ("full_name", "city",
 custom keys), "identity:<kind>" (identity:email, identity:phone, identity:user_id, custom
@@ -30,7 +35,7 @@ ERRORS_COL = "__errors__"
 VALID_COL = "__valid__"
 TAGS_TARGET = "tags"
 
-# The validated frame (validate.py -> resolve.py/apply.py), column by column:
+# The validated frame (validate.py -> resolve.py/plan.py), column by column:
 #   ROW_COL            Int64, row number as the user sees it
 #   "<field key>"      typed by the field: text/email/phone/single_choice -> Utf8 (choice = the
 #                      option after value mapping); number -> Float64; boolean -> Boolean;

@@ -27,10 +27,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from ...links import import_report_url
 from ...models import IMPORT_KINDS, OUTCOME_COUNTS, ImportJob, ImportRowResult, ImportStatus, utcnow
@@ -121,7 +121,7 @@ def _enqueue_after_commit(session: Session, batch_id: str, enqueue: bool) -> Non
 
 
 def _auto_mapping_json(identifier_columns: dict[str, str] | None) -> dict[str, Any]:
-    columns = {header: f"identity:{kind}" for header, kind in (identifier_columns or {}).items()}
+    columns: dict[str, str | None] = {header: f"identity:{kind}" for header, kind in (identifier_columns or {}).items()}
     identifiers = list(dict.fromkeys((identifier_columns or {}).values()))
     return {**ImportMapping(columns=columns, identifiers=identifiers).to_json(), AUTO_MAPPING_KEY: True}
 
@@ -188,6 +188,12 @@ def submit_import(
     return jobs
 
 
+def _rows_changed(session: Session, statement: sa.Update) -> int:
+    """How many rows a compare-and-set UPDATE changed (0: the row moved on meanwhile)."""
+    # an UPDATE's result is a cursor result (Session.execute is typed for any statement)
+    return cast("sa.CursorResult[Any]", session.execute(statement)).rowcount
+
+
 def _get_job(session: Session, job_id: int) -> ImportJob:
     job = session.get(ImportJob, job_id)
     if job is None:
@@ -210,11 +216,12 @@ def confirm_import(*, session: Session, actor: Actor, job_id: int, enqueue: bool
         )
     run = run_info(job)
     run.update(confirmed=True, queued_at=utcnow().isoformat())
-    changed = session.execute(
+    changed = _rows_changed(
+        session,
         sa.update(ImportJob)
-        .where(ImportJob.id == job_id, ImportJob.status == AWAITING_CONFIRMATION)
-        .values(status=QUEUED, options={**job.options, RUN_KEY: run}, rows_done=0)
-    ).rowcount
+        .where(col(ImportJob.id) == job_id, col(ImportJob.status) == AWAITING_CONFIRMATION)
+        .values(status=QUEUED, options={**job.options, RUN_KEY: run}, rows_done=0),
+    )
     if changed != 1:
         raise ImportJobError(f"Import #{job_id} changed meanwhile; reload and try again")
     record_event(
@@ -237,11 +244,12 @@ def cancel_import(*, session: Session, actor: Actor, job_id: int) -> ImportJob:
     require_manager(actor, job)
     if job.status not in OPEN_STATUSES:
         raise ImportJobError(f"Import #{job_id} ({job.file_name}) has already ended ({job.status.replace('_', ' ')})")
-    changed = session.execute(
+    changed = _rows_changed(
+        session,
         sa.update(ImportJob)
-        .where(ImportJob.id == job_id, ImportJob.status == job.status)
-        .values(status=CANCELLED, finished_at=utcnow())
-    ).rowcount
+        .where(col(ImportJob.id) == job_id, col(ImportJob.status) == job.status)
+        .values(status=CANCELLED, finished_at=utcnow()),
+    )
     if changed != 1:
         raise ImportJobError(f"Import #{job_id} changed meanwhile; reload and try again")
     record_event(
@@ -297,16 +305,18 @@ def list_imports(
     actor.require(PROFILES_VIEW)
     query = select(ImportJob)
     if status:
-        query = query.where(ImportJob.status == status)
+        query = query.where(col(ImportJob.status) == status)
     if kind:
-        query = query.where(ImportJob.kind == kind)
+        query = query.where(col(ImportJob.kind) == kind)
     if batch_id:
-        query = query.where(ImportJob.batch_id == batch_id)
+        query = query.where(col(ImportJob.batch_id) == batch_id)
     if mine:
-        query = query.where(ImportJob.created_by == actor.user_id)
+        query = query.where(col(ImportJob.created_by) == actor.user_id)
     total = session.exec(select(sa.func.count()).select_from(query.subquery())).one()
     rows = session.exec(
-        query.order_by(ImportJob.created_at.desc(), ImportJob.position, ImportJob.id.desc()).offset(offset).limit(limit)
+        query.order_by(col(ImportJob.created_at).desc(), col(ImportJob.position), col(ImportJob.id).desc())
+        .offset(offset)
+        .limit(limit)
     ).all()
     return list(rows), total
 
@@ -315,7 +325,9 @@ def batch_jobs(*, session: Session, actor: Actor, batch_id: str) -> list[ImportJ
     """The files of one submission, in the order they run."""
     actor.require(PROFILES_VIEW)
     return list(
-        session.exec(select(ImportJob).where(ImportJob.batch_id == batch_id).order_by(ImportJob.position)).all()
+        session.exec(
+            select(ImportJob).where(col(ImportJob.batch_id) == batch_id).order_by(col(ImportJob.position))
+        ).all()
     )
 
 
@@ -368,9 +380,9 @@ def file_report(*, session: Session, actor: Actor, job_id: int) -> dict[str, Any
     report: dict[str, Any] = {"file": job.file_name, "status": report_status(job)}
     report.update(report_counts(job.counts))
     invalid = session.exec(
-        select(ImportRowResult.row_number, ImportRowResult.errors)
-        .where(ImportRowResult.job_id == job.id, ImportRowResult.outcome.in_(UNIMPORTED_OUTCOMES))
-        .order_by(ImportRowResult.row_number)
+        select(col(ImportRowResult.row_number), col(ImportRowResult.errors))
+        .where(col(ImportRowResult.job_id) == job.id, col(ImportRowResult.outcome).in_(UNIMPORTED_OUTCOMES))
+        .order_by(col(ImportRowResult.row_number))
     ).all()
     report["errors"] = [
         {"row": row_number, "column": err.get("column"), "message": err.get("message")}

@@ -53,8 +53,9 @@ from ..crypto import plain_value
 from ..deletion import MAX_DELETE_PROFILES, DeletionError, clean_reason, delete_profiles
 from ..permissions import PROFILES_DELETE, PROFILES_EDIT, PROFILES_IMPORT, Actor
 from . import IDENTITY_PREFIX, ROW_COL, VALID_COL, ImportMapping, ImportOptions
-from .apply import apply_import, plan_import
+from .apply import apply_import
 from .jobs import AWAITING_CONFIRMATION, COMPLETED, RUN_KEY, job_mapping, job_options, require_manager
+from .plan import plan_import
 from .read import FileRejected, read_upload
 from .validate import validate_rows
 

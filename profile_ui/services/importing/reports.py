@@ -1,7 +1,8 @@
-"""What planning or undoing an import hands back: row outcomes, the plan, the undo report.
+"""What preparing, planning or undoing an import hands back: the prepared file (the
+pipelines' `PreparedFile`), row outcomes, the plan, the undo report.
 
-Shared by apply.py (profiles) and segments_apply.py (segment files), which both plan, apply
-and undo; kept apart from either so neither imports the other.
+Shared by plan.py/apply.py (profiles) and segments_apply.py (segment files), which both
+plan, apply and undo; kept apart from either so neither imports the other.
 """
 
 from __future__ import annotations
@@ -13,13 +14,22 @@ from typing import Any
 import polars as pl
 
 from ...models import ROW_OUTCOMES, RowOutcome
-from . import ROW_COL
+from . import ROW_COL, ImportMapping
 
 # the row outcomes (models.RowOutcome) by their short names
 OUT_NEW, OUT_UPDATED, OUT_MERGED = RowOutcome.NEW, RowOutcome.UPDATED, RowOutcome.MERGED
 OUT_UNCHANGED, OUT_SKIPPED = RowOutcome.UNCHANGED, RowOutcome.SKIPPED
 OUT_INVALID, OUT_CONFLICT = RowOutcome.INVALID, RowOutcome.CONFLICT
 OUTCOMES = ROW_OUTCOMES
+
+
+@dataclass
+class PreparedFile:
+    """A file mapped and checked, ready to plan (see pipeline.py)."""
+
+    mapping: ImportMapping
+    frame: pl.DataFrame  # the validated frame (profiles) or the segment frame
+    headers: dict[str, str]  # segment files: target -> the file's header
 
 
 class ImportPlanError(ValueError):
@@ -34,7 +44,7 @@ class ImportPlan:
     rows: pl.DataFrame
     totals: dict[str, int]
     new_tags: list[str] = field(default_factory=list)  # tags-column values not yet in the group
-    _work: Any = field(default=None, repr=False)  # apply.py's working state, reused by apply
+    _work: Any = field(default=None, repr=False)  # plan.PlanWork: what apply.py writes
     _inputs: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property

@@ -56,6 +56,15 @@ def stored_identity_values(kind: str, values: pl.Series) -> pl.Series:
     return stored_values(kind, values)
 
 
+def with_stored_values(frame: pl.DataFrame) -> pl.DataFrame:
+    """A frame of (kind, value) with its values as stored, kind by kind (stored_identity_values)."""
+    parts = [
+        part.with_columns(stored_identity_values(kind, part["value"]).alias("value"))
+        for (kind,), part in frame.partition_by("kind", as_dict=True).items()
+    ]
+    return pl.concat(parts) if parts else frame
+
+
 def find_identity_owners(*, session: Session, kind: str, values: pl.Series) -> pl.DataFrame:
     """The one lookup of existing identities: normalized values -> owning profile.
 

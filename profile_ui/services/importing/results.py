@@ -2,7 +2,7 @@
 
 Row results live in import_row_results (written in bulk by apply_import, or by
 `store_row_results` for a dry run's preview). `changes` is {field: [before, after]} plus
-bookkeeping keys starting with "@" (see apply.py); `field_changes` keeps only the fields.
+bookkeeping keys starting with "@" (see plan.py); `field_changes` keeps only the fields.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ where B updated profiles A created:
 Fields an import changed on existing profiles follow the same rule through provenance:
 a field is put back only while this import is still the last to have set it.
 
-The row results' `changes` (see apply.py) carry the before-values; "@updated_at"
+The row results' `changes` (see plan.py) carry the before-values; "@updated_at"
 [before, after] is the profile's updated_at before the import and the import's own time.
 Everything runs in the caller's transaction and never commits.
 """
@@ -44,10 +44,9 @@ from ..audit import record_event
 from ..bulk_writer import BulkWriter
 from ..catalog import field_definitions
 from ..permissions import PROFILES_IMPORT, Actor
-from .apply import _with_stored_values
 from .jobs import require_manager
 from .reports import OUT_MERGED, OUT_NEW, OUT_UPDATED, ImportUndoError, UndoReport
-from .resolve import in_batches, in_filter
+from .resolve import in_batches, in_filter, with_stored_values
 
 COMPLETED = "completed"
 EDITED_BY_HAND = "edited by hand since the import"
@@ -404,7 +403,7 @@ def _undo_identities(writer: BulkWriter, existing: dict[int, dict], report: Undo
     )
     frame = pl.concat(
         [
-            _with_stored_values(frame.filter(pl.col("stored").is_null()).drop("stored")),
+            with_stored_values(frame.filter(pl.col("stored").is_null()).drop("stored")),
             frame.filter(pl.col("stored").is_not_null()).select("profile_id", "kind", value="stored"),
         ]
     )

@@ -5,7 +5,8 @@ phone library, run once per DISTINCT value that the vectorized fast path cannot 
 and the value map of choice fields, built once per distinct value.
 
 Rules:
-- Every mapped column is converted by its target's type (normalize.py). Text that is
+- Every mapped field column is converted by its field type's parser (field_values.py, the
+  same one forms and the inline edit use; identities by normalize.py). Text that is
   present but cannot be read becomes null plus an error naming the column as it is written
   in the file and the value, e.g. {"column": "E-mail", "message": "'abc@' is not a valid
   e-mail address"}.
@@ -27,22 +28,17 @@ from typing import Any, NamedTuple, Protocol
 
 import polars as pl
 
-from ...models import FieldDefinition, Profile
+from ...models import FieldDefinition
 from . import ERRORS_COL, IDENTITY_PREFIX, ROW_COL, TAGS_TARGET, VALID_COL, ImportMapping
+from .field_values import FieldInput, parse_field
 from .mapping import MappingInvalid, effective_targets, identity_kind_of, infer_identifiers
 from .normalize import (
-    FIELD_DTYPES,
-    convert_expr,
     email_expr,
     invalid_message_expr,
-    name_expr,
     phone_expr,
-    shorten,
     text_expr,
 )
-from .values import match_value
 
-MULTI_SEPARATORS = r"[|;]"
 TAGS_SEPARATOR = "|"
 TAG_NAME_MAX = 128  # Tag.name
 IDENTITY_VALUE_MAX = 255  # Identity.value
@@ -54,18 +50,6 @@ class SheetLike(Protocol):
     file_name: str
     headers: list[str]
     frame: pl.DataFrame
-
-
-def _system_text_limits() -> dict[str, int]:
-    limits = {}
-    for column in Profile.__table__.columns:
-        length = getattr(column.type, "length", None)
-        if length:
-            limits[column.name] = length
-    return limits
-
-
-_TEXT_LIMITS = _system_text_limits()
 
 
 class _Check(NamedTuple):
@@ -170,53 +154,6 @@ def _target_label(target: str, definitions: Mapping[str, FieldDefinition]) -> st
     return definition.label if definition else target
 
 
-def _choice_lookup(
-    distinct: list[str], definition: FieldDefinition, value_map: dict[str, str]
-) -> tuple[dict[str, str | None], list[str]]:
-    """raw -> option (None = ignored on purpose) for every distinct raw value, and the raws
-    that match nothing (errors)."""
-    options = list(definition.options or [])
-    by_fold = {raw.strip(): option for raw, option in value_map.items()}
-    resolved: dict[str, str | None] = {}
-    unmatched: list[str] = []
-    for raw in distinct:
-        if raw in by_fold:
-            option = by_fold[raw]
-            if not option:
-                resolved[raw] = None
-                continue
-            if option in options:
-                resolved[raw] = option
-                continue
-        option = match_value(raw, options)
-        if option is None:
-            unmatched.append(raw)
-        else:
-            resolved[raw] = option
-    return resolved, unmatched
-
-
-def _texts(values: list[str]) -> pl.Series:
-    return pl.Series(values, dtype=pl.Utf8)
-
-
-def _replace_values(expr: pl.Expr, resolved: dict[str, str | None]) -> pl.Expr:
-    return expr.replace_strict(
-        _texts(list(resolved)), _texts(list(resolved.values())), default=None, return_dtype=pl.Utf8
-    )
-
-
-def _choice_message(definition: FieldDefinition, bad: pl.Expr) -> pl.Expr:
-    options = ", ".join(definition.options or []) or "(this field has no choices yet)"
-    return pl.concat_str(
-        [
-            pl.lit("'"),
-            bad,
-            pl.lit(f"' is not one of the choices for {definition.label}: {shorten(options, 200)}"),
-        ]
-    )
-
-
 def validate_rows(
     data: SheetLike,
     mapping: ImportMapping,
@@ -262,26 +199,16 @@ def validate_rows(
             errors.append(_error(header, too_long.fill_null(False), f"A tag is longer than {TAG_NAME_MAX} characters"))
         else:
             definition = definitions[target]
-            value, error = _field_value(header, source, raw, raw_names[header], definition, mapping, default_region)
-            values.append(value.alias(target))
-            errors.append(
-                error
-                if error is not None
-                else _error(
-                    header,
-                    present & pl.col(target).is_null(),
-                    invalid_message_expr(definition.type, source, region=default_region),
-                )
+            field_input = FieldInput(
+                definition,
+                raw.get_column(raw_names[header]),
+                target,
+                default_region,
+                mapping.values.get(definition.key, {}),
             )
-            limit = _TEXT_LIMITS.get(target) if definition.is_system else None
-            if limit and FIELD_DTYPES.get(definition.type) == pl.Utf8():
-                errors.append(
-                    _error(
-                        header,
-                        pl.col(target).str.len_chars() > limit,
-                        f"The value is longer than {limit} characters (the most {definition.label} can hold)",
-                    )
-                )
+            parsed = parse_field(field_input)  # the same parser as a form's or inline edit's value
+            values.append(parsed.value.alias(target))
+            errors += [_error(header, bad, message) for bad, message in parsed.checks]
 
     id_headers = [h for h, t in targets.items() if identity_kind_of(t) in identifiers]
     has_identifier = pl.any_horizontal([pl.col(IDENTITY_PREFIX + k).is_not_null() for k in identifiers])
@@ -296,39 +223,6 @@ def validate_rows(
     typed = raw.with_columns(values).with_row_index(INDEX_COL)
     result = _collect_errors(typed, errors).with_columns((pl.col(ERRORS_COL).list.len() == 0).alias(VALID_COL))
     return result.select(ROW_COL, *targets.values(), ERRORS_COL, VALID_COL)
-
-
-def _field_value(
-    header: str,
-    source: pl.Expr,
-    raw: pl.DataFrame,
-    raw_name: str,
-    definition: FieldDefinition,
-    mapping: ImportMapping,
-    region: str,
-) -> tuple[pl.Expr, _Check | None]:
-    """(typed value, error or None for the generic "cannot be read" error)."""
-    field_type = definition.type
-    value_map = mapping.values.get(definition.key, {})
-    if field_type == "single_choice":
-        distinct = raw.get_column(raw_name).drop_nulls().unique().to_list()
-        resolved, unmatched = _choice_lookup(distinct, definition, value_map)
-        value = _replace_values(source, resolved)
-        return value, _error(header, source.is_in(_texts(unmatched)), _choice_message(definition, source))
-    if field_type == "multiple_choice":
-        items = source.str.replace_all(MULTI_SEPARATORS, "\x1f").str.split("\x1f")
-        items = items.list.eval(pl.element().str.strip_chars().filter(pl.element().str.len_chars() > 0))
-        distinct = raw.select(items.alias("i")).get_column("i").explode().drop_nulls().unique().to_list()
-        resolved, unmatched = _choice_lookup(distinct, definition, value_map)
-        mapped = (
-            items.list.eval(_replace_values(pl.element(), resolved)).list.drop_nulls().list.unique(maintain_order=True)
-        )
-        bad = items.list.eval(pl.element().filter(pl.element().is_in(_texts(unmatched))))
-        value = pl.when(mapped.list.len() > 0).then(mapped)
-        return value, _error(header, bad.list.len() > 0, _choice_message(definition, bad.list.join("', '")))
-    if field_type == "text" and definition.key == "full_name":
-        return name_expr(source), None
-    return convert_expr(field_type, source, region=region), None
 
 
 def error_rows(validated: pl.DataFrame) -> pl.DataFrame:

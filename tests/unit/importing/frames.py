@@ -37,7 +37,8 @@ from profile_ui.services.importing import (
     ImportMapping,
     ImportOptions,
 )
-from profile_ui.services.importing.apply import apply_import, plan_import
+from profile_ui.services.importing.apply import apply_import
+from profile_ui.services.importing.plan import plan_import
 from profile_ui.services.permissions import BUILTIN_ROLES, Actor
 
 IDENTITY_KEYS = ("email", "phone", "user_id", "loyalty_id")

@@ -1,6 +1,6 @@
 """A stand-in for the xlsx reader child (sandbox.py) that never finishes.
 
-test_read.py points `read.CHILD_MODULE` here to show that a child which hangs is stopped at
+test_read.py points `read_workbook.CHILD_MODULE` here to show that a child which hangs is stopped at
 the timeout, without racing a real parse against a short clock.
 """
 

@@ -25,7 +25,8 @@ from profile_ui.models import (
     utcnow,
 )
 from profile_ui.services.importing import ROW_COL, ImportOptions
-from profile_ui.services.importing.apply import ImportPlanError, apply_import
+from profile_ui.services.importing.apply import apply_import
+from profile_ui.services.importing.reports import ImportPlanError
 from profile_ui.services.importing.results import store_row_results
 from profile_ui.services.importing.segments_apply import apply_segments, plan_segments, segment_frame
 from profile_ui.services.permissions import PermissionDenied

@@ -13,8 +13,8 @@ from sqlmodel import select
 from profile_ui.models.duplicate import DuplicateCandidate
 from profile_ui.services.dedupe.scan import scan_all
 from profile_ui.services.importing import ImportOptions
-from profile_ui.services.importing.apply import ImportPlanError
 from profile_ui.services.importing.possible_duplicates import POSSIBLE_DUPLICATE, describe
+from profile_ui.services.importing.reports import ImportPlanError
 from profile_ui.services.permissions import SYSTEM_ACTOR
 
 from .frames import dry_run, outcomes, rule, run_import, seed_profiles, validated

@@ -50,7 +50,7 @@ def test_applied_imports_show_in_the_history_with_their_file_row_and_changes(ses
     session.commit()
 
     data, lines = _import_lines(session, ann)
-    [row] = data["imports"]
+    [row] = data.imports
     assert (row.job_id, row.outcome, row.changes["city"]) == (job.id, "updated", ["Hanoi", "Saigon"])
     [line] = lines
     assert line.what == "import (profiles): updated" and line.who == "system"

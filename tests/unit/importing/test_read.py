@@ -9,13 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import uuid
 from pathlib import Path
 
 import polars as pl
 import pytest
 
-from profile_ui.services.importing import ROW_COL
-from profile_ui.services.importing import read as reader
+from profile_ui.services.importing import ROW_COL, read_workbook
 from profile_ui.services.importing.read import (
     PASTED_FILE_NAME,
     FileRejected,
@@ -115,8 +115,8 @@ def test_a_second_read_of_the_same_workbook_reuses_the_parsed_sheet(make_xlsx, m
     rows = [["Email", "Zip"], ["a@x.com", "01234"], ["b@x.com", "0049151"]]
     path = make_xlsx("twice.xlsx", {"Sheet1": rows})
     parses = []
-    real = reader._parse_in_child
-    monkeypatch.setattr(reader, "_parse_in_child", lambda *a, **k: parses.append(1) or real(*a, **k))
+    real = read_workbook._parse_in_child
+    monkeypatch.setattr(read_workbook, "_parse_in_child", lambda *a, **k: parses.append(1) or real(*a, **k))
 
     first = read_upload(path, file_name="twice.xlsx")
     second = read_upload(path, file_name="twice.xlsx")
@@ -426,9 +426,9 @@ def test_calamine_aborting_on_the_hostile_file_costs_only_the_child(make_raw_xls
     """Without the extent check calamine aborts its process: that process is the child."""
     sheet = sheet_xml(HEADER_ROW + f'<row r="1048576">{number_cell("XFD1048576", 1)}</row>')
     path = make_raw_xlsx("hostile.xlsx", sheet)
-    book = reader._open_workbook(path.read_bytes(), "hostile.xlsx")
+    book = read_workbook.open_workbook(path.read_bytes(), "hostile.xlsx")
     with pytest.raises(FileRejected) as caught:
-        reader._read_xlsx(path.read_bytes(), "hostile.xlsx", book, book.sheets[0], check_extent=False)
+        read_workbook.read_book_sheet(path.read_bytes(), "hostile.xlsx", book, book.sheets[0], check_extent=False)
     assert "could not be read" in caught.value.reason
     good = make_xlsx("good.xlsx", {"Sheet1": [["Email"], ["a@x.vn"]]})
     assert read_upload(good, file_name="good.xlsx").frame.rows() == [(2, "a@x.vn")]
@@ -488,16 +488,18 @@ def test_stale_dimension_does_not_hide_rows(make_raw_xlsx) -> None:
 
 
 def test_reader_that_runs_too_long_is_stopped(make_xlsx, monkeypatch: pytest.MonkeyPatch) -> None:
-    # the child really hangs (it waits forever), so only the timeout can end it
-    monkeypatch.setattr(reader, "CHILD_MODULE", "tests.unit.importing.hanging_reader")
-    monkeypatch.setattr(reader, "CHILD_TIMEOUT_SECONDS", 0.5)
-    error = rejected(make_xlsx("slow.xlsx", {"Sheet1": [["Email"], ["a@x.vn"]]}))
+    # the child really hangs (it waits forever), so only the timeout can end it; the
+    # workbook's content is its own, so no grid an earlier read cached can answer instead
+    monkeypatch.setattr(read_workbook, "CHILD_MODULE", "tests.unit.importing.hanging_reader")
+    monkeypatch.setattr(read_workbook, "CHILD_TIMEOUT_SECONDS", 0.5)
+    error = rejected(make_xlsx("slow.xlsx", {"Sheet1": [["Email"], [f"{uuid.uuid4().hex}@x.vn"]]}))
     assert "could not be read within 0.5 seconds" in error.reason
 
 
 def test_reader_out_of_memory_is_reported_as_unreadable(make_xlsx, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(reader, "CHILD_MEMORY_BYTES", 64 * 1024 * 1024)
-    assert "could not be read" in rejected(make_xlsx("big.xlsx", {"Sheet1": [["Email"], ["a@x.vn"]]})).reason
+    monkeypatch.setattr(read_workbook, "CHILD_MEMORY_BYTES", 64 * 1024 * 1024)
+    workbook = make_xlsx("big.xlsx", {"Sheet1": [["Email"], [f"{uuid.uuid4().hex}@x.vn"]]})  # not in the cache
+    assert "could not be read" in rejected(workbook).reason
 
 
 # --------------------------------------------------------------------------- CSV

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from profile_ui.services.importing import read as reader
+from profile_ui.services.importing import read_workbook
 from profile_ui.services.importing.read import FileRejected, list_sheets, read_upload
 
 from .books import ods_content, write_ods, write_xls, write_xlsb
@@ -117,7 +117,7 @@ def test_a_dangling_sheet_in_an_xlsb_costs_only_the_child(tmp_path: Path) -> Non
 def test_a_value_far_away_is_stopped_by_the_childs_memory_cap(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str
 ) -> None:
-    monkeypatch.setattr(reader, "CHILD_MEMORY_BYTES", 512 * 1024 * 1024)
+    monkeypatch.setattr(read_workbook, "CHILD_MEMORY_BYTES", 512 * 1024 * 1024)
     if suffix == ".xlsb":
         path = write_xlsb(tmp_path / "far.xlsb", [["Email"], ["a@x.vn"]], far_cell=(1_048_575, 16_383))
     else:

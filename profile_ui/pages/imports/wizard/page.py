@@ -1,31 +1,31 @@
 """/imports/new: the import wizard (source, sheet, identify and map, values, options,
-preview, confirm). Behaviour is in wizard_state.py."""
+preview, confirm). Behaviour is in state.py and its step mixins."""
 
 from __future__ import annotations
 
 import reflex as rx
 
-from ... import routes
-from ...components.shell import shell
-from ...components.table_caption import hidden_caption
-from ...services.importing import limits
-from ...services.uploads import ALLOWED_SUFFIXES
-from ...settings import get_settings
-from .ignored_columns import ignored_columns
-from .upload_zone import upload_zone
-from .wizard_state import (
+from .... import routes
+from ....components.row_results import error_file_button, outcome_select, row_results_table
+from ....components.shell import shell
+from ....components.table_caption import hidden_caption
+from ....services.importing import limits
+from ....services.uploads import ALLOWED_SUFFIXES
+from ....settings import get_settings
+from ..ignored_columns import ignored_columns
+from ..upload_zone import upload_zone
+from .choices import (
     POLICIES,
     STEP_LABELS,
     STEPS,
     ChoiceField,
     ColumnLine,
-    ImportUploadState,
-    PreviewRow,
     PreviewTotal,
     TargetChoice,
     UploadedFile,
     ValueLine,
 )
+from .state import ImportUploadState
 
 TITLE = "New import"
 S = ImportUploadState
@@ -502,17 +502,7 @@ def _total(item: PreviewTotal) -> rx.Component:
     return rx.el.li(rx.text(rx.text.strong(item.file), ": ", item.text))
 
 
-def _preview_row(row: PreviewRow) -> rx.Component:
-    return rx.table.row(
-        rx.table.row_header_cell(row.row),
-        rx.table.cell(rx.badge(row.outcome)),
-        rx.table.cell(rx.text(row.changes, size="2")),
-        rx.table.cell(rx.text(row.reasons, size="2", color_scheme="red")),
-    )
-
-
 def _preview() -> rx.Component:
-    outcomes = ("all", "new", "updated", "merged", "unchanged", "invalid", "conflict", "skipped")
     return rx.vstack(
         _busy(),
         rx.cond(
@@ -522,52 +512,8 @@ def _preview() -> rx.Component:
                 rx.el.ul(rx.foreach(S.preview_totals, _total), aria_label="Totals"),
                 rx.cond((S.kind != "segments") & (S.preview_totals.length() > 0), ignored_columns(S)),
                 _step_error(),
-                rx.hstack(
-                    rx.el.label("Show rows", html_for="preview-outcome"),
-                    rx.el.select(
-                        *[rx.el.option(o.capitalize(), value=o) for o in outcomes],
-                        id="preview-outcome",
-                        value=rx.cond(S.preview_outcome == "", "all", S.preview_outcome),
-                        on_change=S.set_preview_outcome,
-                    ),
-                    rx.cond(
-                        S.preview_has_errors,
-                        rx.button("Download the error file", variant="soft", on_click=S.download_errors),
-                    ),
-                    align="center",
-                    spacing="3",
-                ),
-                rx.table.root(
-                    hidden_caption("Preview rows"),
-                    rx.table.header(
-                        rx.table.row(
-                            rx.table.column_header_cell("Row"),
-                            rx.table.column_header_cell("Outcome"),
-                            rx.table.column_header_cell("Changes"),
-                            rx.table.column_header_cell("Reasons"),
-                        )
-                    ),
-                    rx.table.body(rx.foreach(S.preview_rows, _preview_row)),
-                    width="100%",
-                ),
-                rx.hstack(
-                    rx.button(
-                        "Previous page",
-                        size="1",
-                        variant="soft",
-                        disabled=S.preview_page <= 1,
-                        on_click=S.set_preview_page(S.preview_page - 1),
-                    ),
-                    rx.text(f"Page {S.preview_page} of {S.preview_pages} ({S.preview_count_text})", size="2"),
-                    rx.button(
-                        "Next page",
-                        size="1",
-                        variant="soft",
-                        disabled=S.preview_page >= S.preview_pages,
-                        on_click=S.set_preview_page(S.preview_page + 1),
-                    ),
-                    align="center",
-                ),
+                outcome_select(S, "preview-outcome", error_file_button(S, S.preview_has_errors)),
+                row_results_table(S, name="Preview rows", with_profile=False),
                 rx.hstack(
                     rx.button("Back to mapping", variant="soft", on_click=S.back_to_mapping),
                     rx.button(
