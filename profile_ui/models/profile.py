@@ -34,6 +34,9 @@ class Profile(SQLModel, table=True):
         sa.Index("ix_profiles_status_city", "status", "city", "id"),
         sa.Index("ix_profiles_status_gender", "status", "gender", "id"),
         sa.Index("ix_profiles_status_birthday", "status", "birthday", "id"),
+        # the sort by primary e-mail / phone (migration 0013)
+        sa.Index("ix_profiles_status_email_sort", "status", "email_sort", "id"),
+        sa.Index("ix_profiles_status_phone_sort", "status", "phone_sort", "id"),
     )
     id: int | None = Field(default=None, primary_key=True)
     full_name: str | None = Field(default=None, max_length=255)
@@ -57,6 +60,10 @@ class Profile(SQLModel, table=True):
     deleted_at: datetime | None = Field(default=None, sa_column=dt_column(nullable=True))
     deleted_by: int | None = None
     deleted_reason: str | None = Field(default=None, max_length=500)
+    # the primary (first by id) plain e-mail and phone, the list's sort keys: written only
+    # by triggers on identities (migration 0013), never by the application
+    email_sort: str | None = Field(default=None, max_length=255)
+    phone_sort: str | None = Field(default=None, max_length=255)
     # raised by a trigger on every UPDATE of the row (migration 0010): an edit made on a
     # page showing an older version is refused instead of overwriting what changed since
     version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})

@@ -23,6 +23,7 @@ from .attribute_search import can_search
 from .attribute_sort import can_sort_by
 from .audit import record_event
 from .catalog import field_definitions, identity_kinds
+from .identity_sort import can_sort_by_identity, unsortable_reason
 from .permissions import PROFILES_VIEW, SETTINGS_MANAGE, Actor
 from .profiles import DEFAULT_PAGE_SIZE, IDENTITY_COLUMN_PREFIX, PAGE_SIZES, SORTS, TAG_COLUMN_PREFIX
 
@@ -47,13 +48,15 @@ class ViewPrefsError(ValueError):
 class ColumnOption:
     """A column the list can show: `key` as stored, `label` for the header, `group`
     (Attributes / Identities / Tags) for the chooser, `sortable` when the list can sort by it,
-    `searchable` when the query box also searches it while it is shown (a text custom field)."""
+    `searchable` when the query box also searches it while it is shown (a text custom field),
+    `not_sortable_because` why a column people expect to sort does not."""
 
     key: str
     label: str
     group: str
     sortable: bool
     searchable: bool = False
+    not_sortable_because: str = ""  # said in the column display (e.g. "stored encrypted")
 
 
 @dataclass
@@ -76,7 +79,13 @@ def column_options(*, session: Session, actor: Actor) -> list[ColumnOption]:
     ]
     options += [ColumnOption(key, label, "Attributes", key in SORTS) for key, label in META_COLUMNS.items()]
     options += [
-        ColumnOption(f"{IDENTITY_COLUMN_PREFIX}{k.key}", k.label, "Identities", False)
+        ColumnOption(
+            f"{IDENTITY_COLUMN_PREFIX}{k.key}",
+            k.label,
+            "Identities",
+            can_sort_by_identity(f"{IDENTITY_COLUMN_PREFIX}{k.key}"),
+            not_sortable_because=unsortable_reason(f"{IDENTITY_COLUMN_PREFIX}{k.key}"),
+        )
         for k in identity_kinds(session).values()
     ]
     options += [

@@ -94,5 +94,11 @@ def test_removed_fields_and_tags_drop_out_of_saved_columns(session, stage):
 def test_column_options_list_fields_identities_and_tags(session, stage):
     options = {o.key: o for o in column_options(session=session, actor=BOB)}
     assert options["full_name"].sortable and options["created_at"].sortable
-    assert options["identity:email"].group == "Identities" and not options["identity:email"].sortable
+    # the primary e-mail sorts (identity_sort.py); other identity kinds do not
+    assert options["identity:email"].group == "Identities" and options["identity:email"].sortable
+    assert not any(
+        o.sortable
+        for k, o in options.items()
+        if k.startswith("identity:") and k != "identity:email" and k != "identity:phone"
+    )
     assert options[f"tag:{stage}"].label == "Lifecycle: Stage"

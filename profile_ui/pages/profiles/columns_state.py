@@ -29,7 +29,13 @@ class ColumnChoice:
 
 def _note(option: view_prefs.ColumnOption) -> str:
     return " · ".join(
-        text for text, applies in (("sorts", option.sortable), ("query box searches it", option.searchable)) if applies
+        text
+        for text, applies in (
+            ("sorts", option.sortable),
+            (option.not_sortable_because, bool(option.not_sortable_because)),
+            ("query box searches it", option.searchable),
+        )
+        if applies
     )
 
 

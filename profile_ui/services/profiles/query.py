@@ -34,6 +34,7 @@ from ...models import (
     Profile,
 )
 from ..attribute_sort import attribute_sort_columns, can_sort_by
+from ..identity_sort import can_sort_by_identity, identity_sorted_ids, is_identity_sort
 from ..permissions import PROFILES_VIEW, Actor
 from .errors import ProfileError
 from .filters import (
@@ -197,7 +198,8 @@ def list_profiles(
 ) -> ProfilePage:
     """One sorted page of the profiles matching `flt` (and, by default, the exact total).
 
-    `sort` is one of SORTABLE_COLUMNS or a custom attribute's key (attribute_sort.py); ties are broken by id,
+    `sort` is one of SORTABLE_COLUMNS, a custom attribute's key (attribute_sort.py) or
+    "identity:email" / "identity:phone" (identity_sort.py: profiles without one last); ties are broken by id,
     so pages never overlap.
     `page_size` is one of PAGE_SIZES (anything else becomes 50). When only the page
     changed, pass `with_total=False, known_total=<the total shown>`: the count is not
@@ -208,7 +210,10 @@ def list_profiles(
     "about" when not exact), then replace it with `count_profiles` from a background event.
     """
     actor.require(PROFILES_VIEW)
-    if sort not in SORTS:
+    if is_identity_sort(sort):
+        if not can_sort_by_identity(sort):
+            raise ProfileError(f"Cannot sort by '{sort}' (stored encrypted)")
+    elif sort not in SORTS:
         definition = session.get(FieldDefinition, sort)
         if definition is None or not can_sort_by(definition):
             raise ProfileError(f"Cannot sort by '{sort}'")
@@ -225,14 +230,25 @@ def list_profiles(
             reverse = True
             limit = min(page_size, total - offset)
             offset = max(total - offset - limit, 0)
-    rows = _page_rows(session, flt, sort, descending != reverse, offset, limit) if limit > 0 else []
+    rows = (
+        _page_rows(session, flt, sort, descending != reverse, offset, limit, nulls_last=not reverse)
+        if limit > 0
+        else []
+    )
     if reverse:
         rows.reverse()
     return ProfilePage(rows=rows, total=total, page=page, page_size=page_size, sort=sort, descending=descending)
 
 
 def _page_rows(
-    session: Session, flt: ProfileFilter, sort: str, descending: bool, offset: int, limit: int
+    session: Session,
+    flt: ProfileFilter,
+    sort: str,
+    descending: bool,
+    offset: int,
+    limit: int,
+    *,
+    nulls_last: bool = True,
 ) -> list[Profile]:
     sqlite = _is_sqlite(session)
     rows_needed = offset + limit
@@ -246,7 +262,17 @@ def _page_rows(
             where, plain = where_clause(flt, drive=driver.index), True
         else:
             where, plain = where_clause(flt, text_by_ids=_text_list_is_short(session, flt, rows_needed)), False
-        query = select(Profile.id).where(where).order_by(*_order_by(sort, descending, plain=plain))
+        if is_identity_sort(sort):  # identity_sort.py: keyed rows, then the others
+            query = identity_sorted_ids(
+                where,
+                sort,
+                descending=descending,
+                nulls_last=nulls_last,
+                rows_needed=rows_needed,
+                plain=PlainColumn if plain else None,
+            )
+        else:
+            query = select(Profile.id).where(where).order_by(*_order_by(sort, descending, plain=plain))
     # ids first (from the index alone where it covers the filter), then those rows
     ids = session.execute(query.offset(offset).limit(limit)).scalars().all()
     if not ids:
