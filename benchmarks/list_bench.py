@@ -199,6 +199,14 @@ def main() -> int:
         cases.append((f"sort {sort} asc", ProfileFilter(), sort, False, 1))
         cases.append((f"sort {sort} desc + tag", ProfileFilter(tag_ids=[tag["Newsletter subscriber"]]), sort, True, 1))
     cases.append(("sort city + level Gold", ProfileFilter(member_level="Gold"), "city", False, 1))
+    # the primary e-mail / phone (services/identity_sort.py): keyed rows, then the others
+    for sort in ("identity:email", "identity:phone"):
+        cases.append((f"sort {sort} asc", ProfileFilter(), sort, False, 1))
+        cases.append((f"sort {sort} desc", ProfileFilter(), sort, True, 1))
+        cases.append((f"sort {sort} desc + tag", ProfileFilter(tag_ids=[tag["Newsletter subscriber"]]), sort, True, 1))
+    cases.append(("sort identity:email + level Gold", ProfileFilter(member_level="Gold"), "identity:email", False, 1))
+    cases.append(("sort identity:email, page 20", ProfileFilter(), "identity:email", False, 20))
+    cases.append(("sort identity:email, last page", ProfileFilter(), "identity:email", False, -1))
     cases.append(("last page (read backwards)", ProfileFilter(), "created_at", True, -1))
     if args.only:
         cases = [c for c in cases if args.only.lower() in c[0].lower()]
