@@ -33,7 +33,7 @@ PG_FUNCTION = "identities_sort_keys"
 
 
 def _primary(kind: str, profile_id: str) -> str:
-    # the first plain identity of the kind (the ix_identities_export index covers it)
+    # the first plain identity of the kind (a seek in ux_identities_profile_kind)
     return (
         f"(SELECT i.value FROM identities AS i WHERE i.profile_id = {profile_id} AND i.kind = '{kind}'"
         " AND NOT i.is_encrypted ORDER BY i.id LIMIT 1)"
@@ -47,6 +47,9 @@ def _refresh_sqlite(kind: str, column: str, profile_id: str) -> str:
 
 def upgrade() -> None:
     postgres = op.get_bind().dialect.name == "postgresql"
+    # what the triggers read: unique (it holds the id), so a bulk load that drops the plain
+    # indexes while it loads (seed/load.py) keeps it and the triggers stay one index seek
+    op.create_index("ux_identities_profile_kind", "identities", ["profile_id", "kind", "id"], unique=True)
     for column in KEYS.values():  # ADD COLUMN in place: the table (and its triggers) stays
         op.add_column("profiles", sa.Column(column, sa.String(length=255), nullable=True))
     if postgres:
@@ -145,9 +148,14 @@ def downgrade() -> None:
                 op.execute(f"DROP TRIGGER IF EXISTS identities_{column}_{event}")
         op.execute(f"DROP TRIGGER IF EXISTS {VERSION_TRIGGER}")
     for column in KEYS.values():
-        op.drop_index(f"ix_profiles_status_{column}", table_name="profiles")
+        op.execute(f"DROP INDEX IF EXISTS ix_profiles_status_{column}")
         # a plain DROP COLUMN (SQLite 3.35+): a batch copy of the table would lose its triggers
-        op.execute(f"ALTER TABLE profiles DROP COLUMN {column}")
+        op.execute(
+            f"ALTER TABLE profiles DROP COLUMN IF EXISTS {column}"
+            if postgres
+            else f"ALTER TABLE profiles DROP COLUMN {column}"
+        )
+    op.execute("DROP INDEX IF EXISTS ux_identities_profile_kind")
     if not postgres:
         op.execute(f"""CREATE TRIGGER {VERSION_TRIGGER} AFTER UPDATE ON profiles
                        FOR EACH ROW WHEN NEW.version = OLD.version

@@ -26,6 +26,10 @@ class Identity(SQLModel, table=True):
         sa.UniqueConstraint("kind", "value", name="uq_identities_kind_value"),
         # covering: the export reads a profile range's identities from the index alone
         sa.Index("ix_identities_export", "profile_id", "id", "kind", "value", "is_encrypted"),
+        # the first identity of a kind per profile, which the sort-key triggers read on every
+        # write (migration 0013); unique (it holds the id) so that bulk loads that drop the
+        # plain indexes while they load (seed/load.py) keep it
+        sa.Index("ux_identities_profile_kind", "profile_id", "kind", "id", unique=True),
     )
     id: int | None = Field(default=None, primary_key=True)
     profile_id: int = Field(foreign_key="profiles.id", index=True, ondelete="CASCADE")
