@@ -14,7 +14,7 @@ from profile_ui.services.profile_edit.identities import add_identity, remove_ide
 from profile_ui.services.profiles import ProfileError
 from profile_ui.services.view_prefs import column_options
 from profile_ui.settings import get_settings
-from tests.unit.test_attribute_sort import (
+from tests.unit.services.test_attribute_sort import (
     ADMIN,
     names,  # one sorted page (with its total)
 )
