@@ -107,13 +107,15 @@ def _compare(
     right: pl.DataFrame,
     left_bounds: pl.DataFrame,
     right_bounds: pl.DataFrame,
+    *,
+    floor: float = STORE_FLOOR,
 ) -> pl.DataFrame:
     """compare_pairs with the bound columns made (once per scan, not per chunk of pairs)."""
     # integers first: most pairs are strangers that the bound drops before any text is read
     frame = pairs.join(left_bounds.rename(lambda c: f"{c}_a"), left_on="a", right_on="id_a").join(
         right_bounds.drop("name_count", "local_count").rename(lambda c: f"{c}_b"), left_on="b", right_on="id_b"
     )
-    frame = _hopeful(frame).select("a", "b", "bday_dist", name_count="name_count_a", local_count="local_count_a")
+    frame = _hopeful(frame, floor).select("a", "b", "bday_dist", name_count="name_count_a", local_count="local_count_a")
     cols = [c for c in _COMPARED if c in left.columns]
     frame = frame.join(left.select("id", *cols).rename({c: f"{c}_a" for c in cols}), left_on="a", right_on="id").join(
         right.select("id", *cols).rename({c: f"{c}_b" for c in cols}), left_on="b", right_on="id"
@@ -207,15 +209,21 @@ SCORE_CHUNK = 1_000_000  # pairs scored at once: bounds memory (~1 GB) on a full
 
 
 def score_kept(
-    pairs: pl.DataFrame, left: pl.DataFrame, right: pl.DataFrame | None = None, frequencies: pl.DataFrame | None = None
+    pairs: pl.DataFrame,
+    left: pl.DataFrame,
+    right: pl.DataFrame | None = None,
+    frequencies: pl.DataFrame | None = None,
+    *,
+    floor: float = STORE_FLOOR,
 ) -> pl.DataFrame:
-    """compare_pairs over SCORE_CHUNK pairs at a time, keeping those at or above STORE_FLOOR."""
+    """compare_pairs over SCORE_CHUNK pairs at a time, keeping those at or above `floor`
+    (STORE_FLOOR, or a caller's threshold: the bound then drops more pairs unread)."""
     left_bounds = _bound_columns(left, frequencies)
     right_bounds = left_bounds if right is None else _bound_columns(right, None)
     right = left if right is None else right
     parts = [
-        _compare(pairs.slice(start, SCORE_CHUNK), left, right, left_bounds, right_bounds).filter(
-            pl.col("score") >= STORE_FLOOR
+        _compare(pairs.slice(start, SCORE_CHUNK), left, right, left_bounds, right_bounds, floor=floor).filter(
+            pl.col("score") >= floor
         )
         for start in range(0, max(pairs.height, 1), SCORE_CHUNK)
     ]
@@ -282,8 +290,8 @@ def _digits_apart(a: pl.Expr, b: pl.Expr, width: int) -> pl.Expr:
     )
 
 
-def _hopeful(frame: pl.DataFrame) -> pl.DataFrame:
-    """Drop the pairs that cannot reach STORE_FLOOR however their fuzzy comparisons turn out.
+def _hopeful(frame: pl.DataFrame, floor_score: float = STORE_FLOOR) -> pl.DataFrame:
+    """Drop the pairs that cannot reach `floor_score` however their fuzzy comparisons turn out.
 
     Most pairs that blocking finds are strangers; the cheap comparisons (equal or not, the
     date of birth digit by digit, lengths), on integers only (_bound_columns), bound each
@@ -336,7 +344,7 @@ def _hopeful(frame: pl.DataFrame) -> pl.DataFrame:
         pl.when(~both("city")).then(0.0).when(same("city")).then(w["city"][SAME]).otherwise(w["city"][DIFFER]),
         pl.when(~both("uid")).then(0.0).when(same("uid")).then(w["uid"][SAME]).otherwise(w["uid"][DIFFER]),
     )
-    floor = math.log2(STORE_FLOOR / (1 - STORE_FLOOR))
+    floor = math.log2(floor_score / (1 - floor_score))
     return frame.filter(best >= floor)
 
 
