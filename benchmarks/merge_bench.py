@@ -36,7 +36,7 @@ from profile_ui.models import Consent, Identity, LinkedObject, Profile, ProfileT
 from profile_ui.services import merge_snapshot  # noqa: E402
 from profile_ui.services.importing import ImportOptions, apply  # noqa: E402
 from profile_ui.services.merging import merge_profiles, unmerge  # noqa: E402
-from tests.unit.importing.frames import MARKETER, make_tag, rule, run_import, validated  # noqa: E402
+from tests.unit.services.importing.frames import MARKETER, make_tag, rule, run_import, validated  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 

@@ -67,7 +67,7 @@ def upgrade() -> None:
 
 
 def _loaded(value: object) -> dict | None:
-    return json.loads(value) if isinstance(value, str) else value  # type: ignore[return-value]
+    return json.loads(value) if isinstance(value, str) else value  # type: ignore[return-value]  # the driver's JSON
 
 
 def _text_keys(conn: sa.Connection) -> list[str]:

@@ -1,7 +1,7 @@
 """All tables; importing this package registers them on SQLModel.metadata."""
 
 from .audit import AuditEvent
-from .base import UTCDateTime, utcnow
+from .base import UTCDateTime, table_of, utcnow
 from .duplicate import DUPLICATE_STATUSES, DedupeKey, DuplicateCandidate
 from .export_job import ExportJob
 from .field import FieldDefinition
@@ -48,6 +48,7 @@ from .vocabulary import (
 )
 
 __all__ = [
+    "table_of",
     "AuditEvent",
     "UTCDateTime",
     "utcnow",

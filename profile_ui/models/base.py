@@ -9,6 +9,12 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 
 
+def table_of(model: type) -> sa.Table:
+    """A table class's Core table, for bulk SQL on its columns."""
+    # SQLModel sets __table__ on every table=True class, but its stubs don't declare it
+    return model.__table__  # type: ignore[attr-defined]
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

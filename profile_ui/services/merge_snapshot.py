@@ -35,6 +35,7 @@ from ..models import (
     ProfileMerge,
     ProfileTag,
     SegmentMember,
+    table_of,
 )
 from ..models.base import UTCDateTime
 from ..models.merge import MERGED_REASON_PREFIX
@@ -69,7 +70,7 @@ VOLATILE = {"identities": ("last_seen_at",)}
 
 
 def _table(model: type[SQLModel]) -> sa.Table:
-    return model.__table__  # type: ignore[attr-defined]
+    return table_of(model)
 
 
 def to_json(value: Any) -> Any:

@@ -36,6 +36,7 @@ from ..models import (
     FieldDefinition,
     Profile,
     ProfileMerge,
+    table_of,
     utcnow,
     with_folded_name,
 )
@@ -204,7 +205,7 @@ def _write_fields(
     session: Session, profile_id: int, current: dict[str, Any], writes: dict[str, Any], now: datetime
 ) -> None:
     """Set field values (JSON-ready) on a profile: system columns and custom attributes."""
-    profiles = Profile.__table__  # type: ignore[attr-defined]
+    profiles = table_of(Profile)
     system = from_json(profiles, {k: v for k, v in writes.items() if k in SYSTEM_COLUMNS})
     attributes = dict(current["profile"].get("attributes") or {})
     for key, value in writes.items():
@@ -224,7 +225,7 @@ def _write_fields(
 def _display(key: str, value: Any) -> str:
     """A snapshot value as a person reads it (dates and times typed again first)."""
     if key in SYSTEM_COLUMNS:
-        value = from_json(Profile.__table__, {key: value}).get(key, value)  # type: ignore[attr-defined]
+        value = from_json(table_of(Profile), {key: value}).get(key, value)
     return format_value(value)
 
 
@@ -557,7 +558,7 @@ def unmerge(*, session: Session, actor: Actor, merge_id: int) -> UnmergeResult:
     # ---- the merged profile exactly as it was
     for name in ("segments", "groups", "consents", "provenance"):
         restore_rows(session, COLLECTION[name], m, before_m[name])
-    profiles = Profile.__table__  # type: ignore[attr-defined]
+    profiles = table_of(Profile)
     # its version counts on (a page showing it before the merge must not save over it) and it changed now
     restored = {k: v for k, v in before_m["profile"].items() if k not in ("version", "updated_at")}
     session.execute(
@@ -595,7 +596,7 @@ def _restore_id_rows(session: Session, survivor: int, merged: int, before_m: dic
     not_restored: list[str] = []
     for name in ("identities", "tags", "linked"):
         collection = COLLECTION[name]
-        table = collection.model.__table__  # type: ignore[attr-defined]
+        table = table_of(collection.model)
         rows = list(before_m[name])
         ids = [r["id"] for r in rows]
         pair = table.c.profile_id.in_([survivor, merged])

@@ -34,4 +34,4 @@ def respawn_crashed_workers() -> None:
         init(self, *args, **kwargs)
 
     setattr(init_with_respawn, _MARK, True)
-    AbstractServer.__init__ = init_with_respawn  # type: ignore[method-assign]
+    AbstractServer.__init__ = init_with_respawn  # type: ignore[method-assign]  # the patch is the point

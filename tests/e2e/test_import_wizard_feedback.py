@@ -117,7 +117,7 @@ def test_dry_run_report_and_email_say_the_same_words_with_thousands(wizard: Page
 
 
 def test_xls_ods_and_xlsb_workbooks_are_imported(wizard: Page, running_app, tmp_path: Path) -> None:
-    from tests.unit.importing.books import write_ods, write_xls, write_xlsb
+    from tests.unit.services.importing.books import write_ods, write_xls, write_xlsb
 
     from .import_files import jobs_for, profile_by_email
 

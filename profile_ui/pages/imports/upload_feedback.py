@@ -8,7 +8,7 @@ Mixed into the wizard's state before AppState; upload_zone.py renders what sends
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import reflex as rx
 
@@ -70,10 +70,14 @@ class UploadFeedbackMixin(rx.State, mixin=True):
     # what the browser refused (kept until the next choice of files or a new wizard)
     chosen_errors: list[str] = []
 
+    if TYPE_CHECKING:  # AppState's, which the wizard state puts this beside
+
+        def _actor(self) -> Any: ...
+
     @rx.event
     @guarded
     def refuse_chosen(self, refused: list[dict[str, Any]]) -> None:
-        self._actor()  # type: ignore[attr-defined]
+        self._actor()
         self.chosen_errors = chosen_file_messages(refused, get_settings().upload_max_bytes)
 
     @rx.event

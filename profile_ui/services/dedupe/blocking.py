@@ -80,7 +80,7 @@ def _name_less_one_word(features: pl.DataFrame) -> pl.DataFrame:
             + pl.lit("|")
             + pl.col("city_key"),
         )
-        for drop in range(int(named["name_tokens"].list.len().max()))  # type: ignore[arg-type]
+        for drop in range(int(named["name_tokens"].list.len().max()))  # type: ignore[arg-type]  # polars types max() as any scalar; a list length is an int
     ]
     keys = pl.concat(parts).unique()
     return keys.filter(pl.len().over("key") <= NAME_LESS_ONE_MAX)

@@ -8,7 +8,8 @@ hash, good for equality only, and blocking on it would need the plain value.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import polars as pl
 import sqlalchemy as sa
@@ -43,10 +44,10 @@ def load_people(*, session: Session, profile_ids: Sequence[int] | None = None) -
     )
     identities = sa.table("identities", sa.column("id"), sa.column("profile_id"), sa.column("kind"), sa.column("value"))
 
-    def fetch(query_for: object) -> list[tuple]:
+    def fetch(query_for: Callable[[list[int] | None], Any]) -> list[tuple]:
         if profile_ids is None:  # the whole base: the driver's cursor, no per-row Result objects
             connection = session.connection()
-            sql = query_for(None).compile(  # type: ignore[operator]
+            sql = query_for(None).compile(
                 dialect=connection.dialect,
                 compile_kwargs={"literal_binds": True},
             )
