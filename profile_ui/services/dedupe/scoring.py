@@ -20,6 +20,7 @@ measured one: at the default threshold the suggestions are right more often than
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import polars as pl
 from rapidfuzz import fuzz, process
@@ -76,7 +77,30 @@ _COMPARED = (
 )
 
 
-def _pairwise(left: pl.Series, right: pl.Series, scorer) -> pl.Series:  # noqa: ANN001
+def _both(column: str) -> pl.Expr:
+    """Both records of the pair have `column`."""
+    return pl.col(f"{column}_a").is_not_null() & pl.col(f"{column}_b").is_not_null()
+
+
+def _same(column: str) -> pl.Expr:
+    return pl.col(f"{column}_a") == pl.col(f"{column}_b")
+
+
+def _length_gap(column: str) -> pl.Expr:
+    # signed integers: an unsigned difference wraps when the first side is the shorter
+    return (pl.col(f"{column}_len_a") - pl.col(f"{column}_len_b")).abs()
+
+
+def _month_day(side: str) -> pl.Expr:
+    """The month of a YYYYMMDD birthday integer."""
+    return (pl.col(f"bday_{side}") // 100) % 100
+
+
+def _day(side: str) -> pl.Expr:
+    return pl.col(f"bday_{side}") % 100
+
+
+def _pairwise(left: pl.Series, right: pl.Series, scorer: Callable[..., float]) -> pl.Series:
     """rapidfuzz over two columns element by element (nulls as empty text)."""
     if left.len() == 0:
         return pl.Series([], dtype=pl.Float64)
@@ -132,8 +156,7 @@ def _compare(
         "phone_dist": _pairwise(frame["phone_digits_a"], frame["phone_digits_b"], Levenshtein.distance),
     }
     frame = frame.with_columns(**distances).with_columns(nickname=_nickname_pair(frame))
-    both = lambda c: pl.col(f"{c}_a").is_not_null() & pl.col(f"{c}_b").is_not_null()  # noqa: E731
-    same = lambda c: pl.col(f"{c}_a") == pl.col(f"{c}_b")  # noqa: E731
+    both, same = _both, _same
     swapped_dm = (
         (pl.col("bday_a").str.slice(0, 4) == pl.col("bday_b").str.slice(0, 4))
         & (pl.col("bday_a").str.slice(5, 2) == pl.col("bday_b").str.slice(8, 2))
@@ -300,11 +323,7 @@ def _hopeful(frame: pl.DataFrame, floor_score: float = STORE_FLOOR) -> pl.DataFr
     Also adds `bday_dist` (ISO dates have one length: differing digits = edit distance).
     """
     frame = frame.with_columns(bday_dist=_digits_apart(pl.col("bday_a"), pl.col("bday_b"), 8))
-    both = lambda c: pl.col(f"{c}_a").is_not_null() & pl.col(f"{c}_b").is_not_null()  # noqa: E731
-    same = lambda c: pl.col(f"{c}_a") == pl.col(f"{c}_b")  # noqa: E731
-    length_gap = lambda c: (pl.col(f"{c}_len_a") - pl.col(f"{c}_len_b")).abs()  # noqa: E731
-    month_day = lambda side: (pl.col(f"bday_{side}") // 100) % 100  # noqa: E731
-    day = lambda side: pl.col(f"bday_{side}") % 100  # noqa: E731
+    both, same, length_gap, month_day, day = _both, _same, _length_gap, _month_day, _day
     swapped_dm = (month_day("a") == day("b")) & (day("a") == month_day("b"))
     w = WEIGHTS
     best = pl.lit(PRIOR) + pl.sum_horizontal(
