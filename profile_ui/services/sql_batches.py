@@ -18,12 +18,16 @@ from sqlmodel import Session
 _IN_BATCH = 100_000
 
 
-def in_batches(session: Session, values: Sequence, query_for_batch: Callable[[Any], Any]) -> list[tuple]:
+def in_batches(
+    session: Session, values: Sequence, query_for_batch: Callable[[Any], Any], *, plain: bool = False
+) -> list[tuple]:
     """Run `query_for_batch(bound_values)` over `values` in IN-sized batches; all rows.
 
     The batch travels as ONE parameter: an array on PostgreSQL (`= ANY(:values)`), a JSON
     array read by `json_each` on SQLite. Both use the index on the looked-up column, and
     neither pays for compiling tens of thousands of bind parameters.
+    `plain`: the driver's own tuples, without SQLAlchemy's rows or type processing (dates
+    stay as SQLite's text): for hundreds of thousands of rows read into a polars frame.
     """
     rows: list[tuple] = []
     if not len(values):
@@ -32,7 +36,12 @@ def in_batches(session: Session, values: Sequence, query_for_batch: Callable[[An
     for start in range(0, len(values), _IN_BATCH):
         chunk = list(values[start : start + _IN_BATCH])
         # Core execution on the session's connection: no ORM row processing
-        rows.extend(session.connection().execute(query_for_batch(_bound_list(chunk, postgres))).all())
+        result = session.connection().execute(query_for_batch(_bound_list(chunk, postgres)))
+        if plain:
+            rows.extend(result.cursor.fetchall())
+            result.close()
+        else:
+            rows.extend(result.all())
     return rows
 
 

@@ -78,12 +78,17 @@ def _folded(column: str) -> pl.Expr:
 
 
 def _ascii(series: pl.Series) -> pl.Series:
-    """anyascii for the values that need it (distinct non-ASCII ones), as-is for the rest."""
-    needs = series.drop_nulls().filter(series.drop_nulls().str.contains(r"[^\x00-\x7f]")).unique()
-    if needs.is_empty():
+    """anyascii for the values that need it, as-is for the rest. anyascii maps each
+    character on its own (a space to a space), so it runs once per distinct non-ASCII WORD:
+    a base's names share a few thousand words, not its tens of thousands of names."""
+    non_ascii = series.str.contains(r"[^\x00-\x7f]").fill_null(False)
+    if not non_ascii.any():
         return series
-    table = {value: anyascii(value) for value in needs.to_list()}
-    return series.replace(table)
+    words = series.filter(non_ascii).str.split(" ").explode().unique()
+    needs = words.filter(words.str.contains(r"[^\x00-\x7f]").fill_null(False))
+    table = {word: anyascii(word) for word in needs.to_list()}
+    folded = series.str.split(" ").list.eval(pl.element().replace(table)).list.join(" ")
+    return pl.select(pl.when(non_ascii).then(folded).otherwise(series)).to_series().alias(series.name)
 
 
 def person_features(people: pl.DataFrame) -> pl.DataFrame:

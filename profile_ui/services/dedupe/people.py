@@ -57,7 +57,7 @@ def load_people(*, session: Session, profile_ids: Sequence[int] | None = None) -
                 return cursor.fetchall()
             finally:
                 cursor.close()
-        return in_batches(session, list(profile_ids), query_for)
+        return in_batches(session, list(profile_ids), query_for, plain=True)
 
     def base(bound: object) -> sa.Select:
         query = sa.select(profiles.c.id, profiles.c.full_name, profiles.c.birthday, profiles.c.city).where(

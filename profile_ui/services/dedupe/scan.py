@@ -41,7 +41,7 @@ from . import PROFILES_MERGE
 from .blocking import blocking_keys, candidate_pairs, cross_pairs, key_frequencies
 from .features import person_features
 from .people import load_people
-from .scoring import DEFAULT_THRESHOLD, reasons_for, score_kept
+from .scoring import DEFAULT_THRESHOLD, STORE_FLOOR, reasons_for, score_kept
 
 FOUND_SCHEMA = {"a": pl.Int64, "b": pl.Int64, "score": pl.Float64, "reasons": pl.Utf8}
 
@@ -156,8 +156,8 @@ def look_alikes(*, session: Session, people: pl.DataFrame, threshold: float = DE
     pairs, frequencies, _stored = _pairs_with_base(session, keys, exclude_self=False)
     # these people are not in the base yet: each of their keys counts them once more
     frequencies = pl.concat([frequencies, key_frequencies(keys)]).group_by("key_hash").agg(pl.col("count").sum())
-    scored = _score_against_base(session, pairs, features, frequencies, ordered=False)
-    scored = scored.filter(pl.col("score") >= threshold)
+    # only the best pair at or above `threshold` is kept: the bound drops the rest unread
+    scored = _score_against_base(session, pairs, features, frequencies, ordered=False, floor=threshold)
     if scored.is_empty():
         return empty
     best = scored.sort("score", descending=True).unique("a", keep="first")
@@ -176,6 +176,7 @@ def _pairs_with_base(
         session,
         hashes,
         lambda bound: sa.select(DedupeKey.key_hash, DedupeKey.profile_id).where(in_filter(DedupeKey.key_hash, bound)),
+        plain=True,
     )
     stored = pl.DataFrame(rows, schema={"key_hash": pl.Int64, "id": pl.Int64}, orient="row")
     base = pl.concat([stored, keys.join(stored, on=["key_hash", "id"], how="anti")]) if with_own else stored
@@ -184,11 +185,28 @@ def _pairs_with_base(
 
 
 def _score_against_base(
-    session: Session, pairs: pl.DataFrame, features: pl.DataFrame, frequencies: pl.DataFrame, *, ordered: bool = True
+    session: Session,
+    pairs: pl.DataFrame,
+    features: pl.DataFrame,
+    frequencies: pl.DataFrame,
+    *,
+    ordered: bool = True,
+    floor: float = STORE_FLOOR,
 ) -> pl.DataFrame:
-    """Score (a from `features`, b from the base); `ordered`: each pair once, a < b."""
-    base = person_features(load_people(session=session, profile_ids=pairs["b"].unique().to_list()))
-    scored = score_kept(pairs, features, base, frequencies)
+    """Score (a from `features`, b from the base); `ordered` (`features` are profiles, b may
+    be one of them: not read again): each pair once, a < b. Keeps pairs at or above `floor`."""
+    paired = pairs.select(id=pl.col("b").unique())
+    if ordered:  # `features` are profiles (scan_profile_ids): the pairs among them have them as b
+        others = paired.join(features.select("id"), on="id", how="anti")
+        base = pl.concat(
+            [
+                person_features(load_people(session=session, profile_ids=others["id"].to_list())),
+                features.join(paired, on="id", how="semi"),
+            ]
+        )
+    else:  # `features` are not profiles: their ids are the caller's own keys
+        base = person_features(load_people(session=session, profile_ids=paired["id"].to_list()))
+    scored = score_kept(pairs, features, base, frequencies, floor=floor)
     if not ordered:
         return scored
     flipped = pl.col("a") > pl.col("b")

@@ -20,6 +20,7 @@ measured one: at the default threshold the suggestions are right more often than
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import polars as pl
 from rapidfuzz import fuzz, process
@@ -76,7 +77,30 @@ _COMPARED = (
 )
 
 
-def _pairwise(left: pl.Series, right: pl.Series, scorer) -> pl.Series:  # noqa: ANN001
+def _both(column: str) -> pl.Expr:
+    """Both records of the pair have `column`."""
+    return pl.col(f"{column}_a").is_not_null() & pl.col(f"{column}_b").is_not_null()
+
+
+def _same(column: str) -> pl.Expr:
+    return pl.col(f"{column}_a") == pl.col(f"{column}_b")
+
+
+def _length_gap(column: str) -> pl.Expr:
+    # signed integers: an unsigned difference wraps when the first side is the shorter
+    return (pl.col(f"{column}_len_a") - pl.col(f"{column}_len_b")).abs()
+
+
+def _month_day(side: str) -> pl.Expr:
+    """The month of a YYYYMMDD birthday integer."""
+    return (pl.col(f"bday_{side}") // 100) % 100
+
+
+def _day(side: str) -> pl.Expr:
+    return pl.col(f"bday_{side}") % 100
+
+
+def _pairwise(left: pl.Series, right: pl.Series, scorer: Callable[..., float]) -> pl.Series:
     """rapidfuzz over two columns element by element (nulls as empty text)."""
     if left.len() == 0:
         return pl.Series([], dtype=pl.Float64)
@@ -107,13 +131,15 @@ def _compare(
     right: pl.DataFrame,
     left_bounds: pl.DataFrame,
     right_bounds: pl.DataFrame,
+    *,
+    floor: float = STORE_FLOOR,
 ) -> pl.DataFrame:
     """compare_pairs with the bound columns made (once per scan, not per chunk of pairs)."""
     # integers first: most pairs are strangers that the bound drops before any text is read
     frame = pairs.join(left_bounds.rename(lambda c: f"{c}_a"), left_on="a", right_on="id_a").join(
         right_bounds.drop("name_count", "local_count").rename(lambda c: f"{c}_b"), left_on="b", right_on="id_b"
     )
-    frame = _hopeful(frame).select("a", "b", "bday_dist", name_count="name_count_a", local_count="local_count_a")
+    frame = _hopeful(frame, floor).select("a", "b", "bday_dist", name_count="name_count_a", local_count="local_count_a")
     cols = [c for c in _COMPARED if c in left.columns]
     frame = frame.join(left.select("id", *cols).rename({c: f"{c}_a" for c in cols}), left_on="a", right_on="id").join(
         right.select("id", *cols).rename({c: f"{c}_b" for c in cols}), left_on="b", right_on="id"
@@ -130,8 +156,7 @@ def _compare(
         "phone_dist": _pairwise(frame["phone_digits_a"], frame["phone_digits_b"], Levenshtein.distance),
     }
     frame = frame.with_columns(**distances).with_columns(nickname=_nickname_pair(frame))
-    both = lambda c: pl.col(f"{c}_a").is_not_null() & pl.col(f"{c}_b").is_not_null()  # noqa: E731
-    same = lambda c: pl.col(f"{c}_a") == pl.col(f"{c}_b")  # noqa: E731
+    both, same = _both, _same
     swapped_dm = (
         (pl.col("bday_a").str.slice(0, 4) == pl.col("bday_b").str.slice(0, 4))
         & (pl.col("bday_a").str.slice(5, 2) == pl.col("bday_b").str.slice(8, 2))
@@ -207,15 +232,21 @@ SCORE_CHUNK = 1_000_000  # pairs scored at once: bounds memory (~1 GB) on a full
 
 
 def score_kept(
-    pairs: pl.DataFrame, left: pl.DataFrame, right: pl.DataFrame | None = None, frequencies: pl.DataFrame | None = None
+    pairs: pl.DataFrame,
+    left: pl.DataFrame,
+    right: pl.DataFrame | None = None,
+    frequencies: pl.DataFrame | None = None,
+    *,
+    floor: float = STORE_FLOOR,
 ) -> pl.DataFrame:
-    """compare_pairs over SCORE_CHUNK pairs at a time, keeping those at or above STORE_FLOOR."""
+    """compare_pairs over SCORE_CHUNK pairs at a time, keeping those at or above `floor`
+    (STORE_FLOOR, or a caller's threshold: the bound then drops more pairs unread)."""
     left_bounds = _bound_columns(left, frequencies)
     right_bounds = left_bounds if right is None else _bound_columns(right, None)
     right = left if right is None else right
     parts = [
-        _compare(pairs.slice(start, SCORE_CHUNK), left, right, left_bounds, right_bounds).filter(
-            pl.col("score") >= STORE_FLOOR
+        _compare(pairs.slice(start, SCORE_CHUNK), left, right, left_bounds, right_bounds, floor=floor).filter(
+            pl.col("score") >= floor
         )
         for start in range(0, max(pairs.height, 1), SCORE_CHUNK)
     ]
@@ -282,8 +313,8 @@ def _digits_apart(a: pl.Expr, b: pl.Expr, width: int) -> pl.Expr:
     )
 
 
-def _hopeful(frame: pl.DataFrame) -> pl.DataFrame:
-    """Drop the pairs that cannot reach STORE_FLOOR however their fuzzy comparisons turn out.
+def _hopeful(frame: pl.DataFrame, floor_score: float = STORE_FLOOR) -> pl.DataFrame:
+    """Drop the pairs that cannot reach `floor_score` however their fuzzy comparisons turn out.
 
     Most pairs that blocking finds are strangers; the cheap comparisons (equal or not, the
     date of birth digit by digit, lengths), on integers only (_bound_columns), bound each
@@ -292,11 +323,7 @@ def _hopeful(frame: pl.DataFrame) -> pl.DataFrame:
     Also adds `bday_dist` (ISO dates have one length: differing digits = edit distance).
     """
     frame = frame.with_columns(bday_dist=_digits_apart(pl.col("bday_a"), pl.col("bday_b"), 8))
-    both = lambda c: pl.col(f"{c}_a").is_not_null() & pl.col(f"{c}_b").is_not_null()  # noqa: E731
-    same = lambda c: pl.col(f"{c}_a") == pl.col(f"{c}_b")  # noqa: E731
-    length_gap = lambda c: (pl.col(f"{c}_len_a") - pl.col(f"{c}_len_b")).abs()  # noqa: E731
-    month_day = lambda side: (pl.col(f"bday_{side}") // 100) % 100  # noqa: E731
-    day = lambda side: pl.col(f"bday_{side}") % 100  # noqa: E731
+    both, same, length_gap, month_day, day = _both, _same, _length_gap, _month_day, _day
     swapped_dm = (month_day("a") == day("b")) & (day("a") == month_day("b"))
     w = WEIGHTS
     best = pl.lit(PRIOR) + pl.sum_horizontal(
@@ -336,7 +363,7 @@ def _hopeful(frame: pl.DataFrame) -> pl.DataFrame:
         pl.when(~both("city")).then(0.0).when(same("city")).then(w["city"][SAME]).otherwise(w["city"][DIFFER]),
         pl.when(~both("uid")).then(0.0).when(same("uid")).then(w["uid"][SAME]).otherwise(w["uid"][DIFFER]),
     )
-    floor = math.log2(STORE_FLOOR / (1 - STORE_FLOOR))
+    floor = math.log2(floor_score / (1 - floor_score))
     return frame.filter(best >= floor)
 
 

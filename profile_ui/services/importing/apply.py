@@ -209,7 +209,7 @@ def apply_import(
         job_id=job_id,
         mode=options.possible_duplicates,
         created=persons.filter(pl.col("kind") == "new")["profile_id"].to_list(),
-        changed=rows.filter(pl.col("outcome").is_in([OUT_UPDATED, OUT_MERGED]))["profile_id"].unique().to_list(),
+        changed=possible_duplicates.profiles_to_recheck(rows, updated=OUT_UPDATED, merged=OUT_MERGED),
     )
     job.counts = dict(plan.totals)
     job.rows_total = total_rows

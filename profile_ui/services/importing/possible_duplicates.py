@@ -1,6 +1,6 @@
 """Possible duplicates in an import: rows that match no identifier but look like someone.
 
-Two hooks, one call each in importing/apply.py:
+Two hooks: `flag_new_rows` in importing/plan.py, `check_applied_profiles` in importing/apply.py.
 
 - `flag_new_rows` (the dry run): each new person of the file (a row that matches no
   existing profile by identifier) is compared with the base (scan.look_alikes); one that
@@ -8,8 +8,9 @@ Two hooks, one call each in importing/apply.py:
   `"@possible_duplicate": {"profile_id", "score", "reasons"}` in its row changes, which
   the preview shows as "possible duplicate of #id (score, reasons)".
 - `check_applied_profiles` (the apply, inside its transaction): the profiles the import
-  created or changed are checked against the base (the incremental scan), their blocking
-  keys stored, and the pairs found kept with the import's id. The per-import option
+  created, and those it changed in a compared fact (`profiles_to_recheck`: name, date of
+  birth, city, identities, or a merge), are checked against the base (the incremental
+  scan), their blocking keys stored, and the pairs found kept with the import's id. The per-import option
   `ImportOptions.possible_duplicates` says what happens to a new profile's pairs:
   "review" (default) puts them in the review queue (/duplicates, filterable by import);
   "create" creates the profile anyway and keeps its pairs as skipped (never suggested by
@@ -96,6 +97,25 @@ def flagged_count(rows: pl.DataFrame) -> int:
     """People of a plan flagged as possible duplicates."""
     flagged = rows.filter(pl.col("changes").str.contains(POSSIBLE_DUPLICATE, literal=True))
     return flagged["person"].n_unique() if flagged.height else 0
+
+
+# what the check compares (dedupe/features.py): a profile updated in none of these, and
+# given no identity, pairs with the base as it did before the import
+_COMPARED_CHANGES = ("full_name", "birthday", "city")
+
+
+def profiles_to_recheck(rows: pl.DataFrame, *, updated: str, merged: str) -> list[int]:
+    """The existing profiles among an apply's rows (profile_id, outcome, changes) whose
+    compared facts may have changed: merged ones, and updated ones whose changes touch a
+    compared field or add identities. An update of a tag, a consent or another field keeps
+    their blocking keys and scores as they are: not checked again (the bulk of a re-import)."""
+    changes = pl.col("changes")
+    touched = pl.any_horizontal(
+        [changes.str.contains(json.dumps(key) + ": [", literal=True) for key in _COMPARED_CHANGES]
+        + [changes.str.contains(json.dumps("@identities"), literal=True)]
+    )
+    picked = rows.filter((pl.col("outcome") == merged) | ((pl.col("outcome") == updated) & touched.fill_null(True)))
+    return picked["profile_id"].drop_nulls().unique().sort().to_list()
 
 
 def check_applied_profiles(

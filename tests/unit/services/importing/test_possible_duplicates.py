@@ -83,3 +83,27 @@ def test_an_unknown_possible_duplicates_option_is_refused(session, base):
         dry_run(
             session, validated(FILE), sync=rule(session, ["email"]), options=ImportOptions(possible_duplicates="merge")
         )
+
+
+def test_the_apply_checks_again_only_profiles_whose_compared_facts_changed(session, base, monkeypatch):
+    from profile_ui.services.importing import possible_duplicates
+
+    checked: list[list[int]] = []
+    scan = possible_duplicates.scan_profile_ids
+
+    def spy(**kwargs):
+        checked.append(sorted(kwargs["profile_ids"]))
+        return scan(**kwargs)
+
+    monkeypatch.setattr(possible_duplicates, "scan_profile_ids", spy)
+    sync = rule(session, ["email"])
+    # profile 2 by its e-mail: a new member level (not compared) -> not checked again
+    _job, plan = run_import(session, validated([{"email": "peter@example.com", "member_level": "Gold"}]), sync=sync)
+    assert outcomes(plan) == {2: "updated"} and checked == []
+    # a new city (compared) -> checked again
+    _job, plan = run_import(session, validated([{"email": "peter@example.com", "city": "Đà Nẵng"}]), sync=sync)
+    assert outcomes(plan) == {2: "updated"} and checked == [[base[1]]]
+    # a new identity (compared) -> checked again
+    frame = validated([{"email": "peter@example.com", "phone": "+84905550001"}])
+    _job, plan = run_import(session, frame, sync=sync, identifiers=["email"])
+    assert outcomes(plan) == {2: "updated"} and checked[-1] == [base[1]]
