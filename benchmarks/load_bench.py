@@ -191,7 +191,7 @@ class Marketer:
         /auth/session for the HttpOnly cookie, then load the app again (a new socket)."""
         found = re.search(r'\\?"code\\?": \\?"([^"\\]+)', repr(answer))
         if not found:
-            raise Failed("sign-in answered with no one-time code")
+            raise Failed(f"sign-in answered with no one-time code: {repr(answer)[-240:]}")
         body = urllib.parse.urlencode({"code": found.group(1), "next": "/profiles"}).encode()
         request = urllib.request.Request(
             f"{self.url}/auth/session", data=body, method="POST", headers={"Origin": self.url}
@@ -283,6 +283,9 @@ def run_marketer(
                     f"{states['login']}.submit",
                     {"form_data": {"email": email, "password": PASSWORD}},
                     path="/login",
+                    # the answer is the update with the one-time code: a late update of the
+                    # sign-in page's own load (its on_load) may come first
+                    until=("code",),
                 )
             ),
         )

@@ -15,13 +15,14 @@ from .. import routes
 from ..db import session_scope
 from ..services.permissions import Actor, NotSignedIn
 from ..services.users import SignInError, start_sign_in
-from ..state.base import SIGN_IN_PATH, AppState, post_form
+from ..state.base import SIGN_IN_PATH, AppState, off_the_loop, post_form
 
 
 class LoginState(AppState):
     error: str = ""
 
     @rx.event
+    @off_the_loop
     def on_load(self) -> Any:
         """A tab that is still signed in goes straight to its first page."""
         try:

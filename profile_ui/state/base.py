@@ -25,24 +25,41 @@ Pattern for a handler (page substates subclass AppState):
 
 `guarded` turns NotSignedIn into "forget the user, go to /login" and PermissionDenied
 into an error toast (nothing changed: the service refused before writing). Computed
-vars use `_actor_or_none()` and show nothing without an actor.
+vars never query the database (they run on the event loop whenever the state is sent):
+handlers load what they show.
+
+Off the event loop: `guarded` runs a synchronous handler (the sign-in check, the
+services' queries, the state changes) in one of EVENT_THREADS threads (db.py) from an
+async wrapper, so a backend worker goes on serving other tabs' events while one waits
+for the database (or for SQLite's write lock during an import). Touching the state from
+that thread is safe: Reflex runs one foreground event of a tab at a time and holds the
+tab's state (its lock) until the handler returns; computed vars are recomputed after it,
+on the loop. Async handlers (which `await self.get_state(...)`) run their database work
+through `await in_thread(fn, ...)`. Generator handlers stay on the loop (none are
+guarded). Background events (`@rx.event(background=True)`) are async and keep changing
+the state only inside `async with self`; their database calls go through `in_thread`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import dataclasses
 import functools
 import hashlib
 import inspect
 import json
+import os
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
 import reflex as rx
 
 from .. import routes
-from ..db import session_scope
+from ..db import EVENT_THREADS, session_scope
 from ..services import notify
 from ..services.permissions import Actor, NotSignedIn, PermissionDenied
 from ..services.users import actor_for_token
@@ -83,6 +100,44 @@ def _notification_items(rows: list[Any]) -> list[NotificationItem]:
     ]
 
 
+_pool: tuple[int, ThreadPoolExecutor] | None = None
+_pool_lock = threading.Lock()
+
+
+def _event_pool() -> ThreadPoolExecutor:
+    """This process's event threads (made on first use: a backend worker forked from a
+    parent that had made them would inherit a pool whose threads it does not have)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool[0] != os.getpid():
+            _pool = (os.getpid(), ThreadPoolExecutor(max_workers=EVENT_THREADS, thread_name_prefix="event"))
+        return _pool[1]
+
+
+async def in_thread(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+    """`fn(*args, **kwargs)` in an event thread, with this task's context variables (Reflex's
+    event context among them); the loop serves other events meanwhile.
+
+    Cancelled (a superseded or dropped event) while the thread runs, it still waits for the
+    thread to end before the cancellation goes on: the thread may be changing the tab's
+    state, which must not outlive the event's hold on it."""
+    context = contextvars.copy_context()
+    running = _event_pool().submit(context.run, fn, *args, **kwargs)
+    done = asyncio.wrap_future(running)
+    try:
+        return await asyncio.shield(done)
+    except asyncio.CancelledError:
+        if not running.cancel():  # already started: let it finish first
+            while not done.done():
+                try:
+                    await asyncio.wait([done])
+                except asyncio.CancelledError:
+                    continue
+            if not done.cancelled():
+                done.exception()  # retrieved: the cancellation is what the caller gets
+        raise
+
+
 def guarded(handler: Callable[..., Any]) -> Callable[..., Any]:
     """Wrap an AppState event handler: NotSignedIn -> sign-in page; PermissionDenied -> toast."""
 
@@ -118,14 +173,29 @@ def guarded(handler: Callable[..., Any]) -> Callable[..., Any]:
 
         return run_async
 
-    @functools.wraps(handler)
     def run(self: "AppState", *args: Any, **kwargs: Any) -> Any:
         try:
             return reload_if_restored(self, handler(self, *args, **kwargs))
         except PermissionDenied as exc:
             return on_refusal(self, exc)
 
-    return run
+    if inspect.isgeneratorfunction(handler):
+        # its body runs as Reflex iterates it, on the loop: it cannot move to a thread
+        return functools.wraps(handler)(run)
+
+    return off_the_loop(run, like=handler)
+
+
+def off_the_loop(handler: Callable[..., Any], *, like: Callable[..., Any] | None = None) -> Callable[..., Any]:
+    """A synchronous event handler as an async one that runs it in an event thread (see the
+    module docstring). `like`: the function whose name and signature Reflex should see
+    (it parses an event's arguments by the handler's parameters and annotations)."""
+
+    @functools.wraps(like or handler)
+    async def run_in_thread(self: "AppState", *args: Any, **kwargs: Any) -> Any:
+        return await in_thread(handler, self, *args, **kwargs)
+
+    return run_in_thread
 
 
 class AppState(rx.State):
@@ -182,7 +252,8 @@ class AppState(rx.State):
         return actor
 
     def _actor_or_none(self) -> Actor | None:
-        """For computed vars, which cannot redirect: None when not signed in."""
+        """For background events, which do not redirect: None when not signed in. It
+        queries the database: call it in a thread (`in_thread`)."""
         try:
             with session_scope() as session:
                 return actor_for_token(session=session, token=self._current_token())
@@ -270,6 +341,7 @@ class AppState(rx.State):
 
     # ------------------------------------------------------------ sign-out
     @rx.event
+    @off_the_loop
     def sign_out(self) -> Any:
         """Revoke the server session of the token this tab holds (whoever it belongs to:
         a stolen token is ended, not used), forget the user, go to the sign-in page."""

@@ -12,7 +12,7 @@ import reflex as rx
 from ...db import session_scope
 from ...services import view_prefs
 from ...services.view_prefs import ViewPrefsError
-from ...state.base import AppState, guarded
+from ...state.base import AppState, guarded, in_thread
 from ...state.dialog import DialogMixin
 from .list_state import ProfilesListState
 
@@ -88,8 +88,11 @@ class ColumnDisplayState(DialogMixin, AppState):
     async def _apply(self, change: Any, done: str) -> Any:
         """Run `change(session, actor, page_size)` (returns a ListView), then show the
         actor's own view in the list."""
-        actor = self._require_actor()
         listing = await self.get_state(ProfilesListState)
+        return await in_thread(self._apply_in_thread, listing, change, done)
+
+    def _apply_in_thread(self, listing: ProfilesListState, change: Any, done: str) -> Any:
+        actor = self._require_actor()
         try:
             with session_scope() as session:
                 change(session, actor, listing.page_size)

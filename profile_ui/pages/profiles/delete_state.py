@@ -25,7 +25,7 @@ from ...services.deletion import (
 from ...services.permissions import PROFILES_DELETE, PROFILES_VIEW, TRASH_MANAGE
 from ...services.profiles import list_profiles
 from ...settings import get_settings
-from ...state.base import AppState, guarded
+from ...state.base import AppState, guarded, in_thread
 from ...state.dialog import DialogMixin
 from .common import plural
 from .detail_state import ProfileDetailState
@@ -75,9 +75,12 @@ class DeleteState(DialogMixin, AppState):
     @rx.event
     @guarded
     async def open_for_selection(self) -> Any:
+        listing = await self.get_state(ProfilesListState)
+        return await in_thread(self._open_for_selection, listing)
+
+    def _open_for_selection(self, listing: ProfilesListState) -> Any:
         actor = self._require_actor()
         actor.require(PROFILES_DELETE)
-        listing = await self.get_state(ProfilesListState)
         count = listing.selection_count
         if count == 0:
             return rx.toast.error("Select the profiles to delete first")
@@ -90,12 +93,15 @@ class DeleteState(DialogMixin, AppState):
     @rx.event
     @guarded
     async def open_for_profile(self) -> None:
+        detail = await self.get_state(ProfileDetailState)
+        await in_thread(self._open_for_profile, detail)
+
+    def _open_for_profile(self, detail: ProfileDetailState) -> None:
         actor = self._require_actor()
         actor.require(PROFILES_DELETE)
-        detail = await self.get_state(ProfileDetailState)
         self._open(ONE_PROFILE, f"Delete {detail.title}?", "Delete")
 
-    async def _selected_ids(self, actor: Any, listing: ProfilesListState) -> list[int]:
+    def _selected_ids(self, actor: Any, listing: ProfilesListState) -> list[int]:
         """The list's selection as ids: the checked rows, or every profile matching the
         list's filter ("all N matching"), refused above the limit."""
         if not listing.all_matching:
@@ -112,6 +118,13 @@ class DeleteState(DialogMixin, AppState):
     @rx.event
     @guarded
     async def confirm(self, form_data: dict[str, Any]) -> Any:
+        listing = await self.get_state(ProfilesListState) if self.mode == SELECTION else None
+        detail = await self.get_state(ProfileDetailState) if self.mode == ONE_PROFILE else None
+        return await in_thread(self._confirm, form_data, listing, detail)
+
+    def _confirm(
+        self, form_data: dict[str, Any], listing: ProfilesListState | None, detail: ProfileDetailState | None
+    ) -> Any:
         actor = self._require_actor()
         reason = str(form_data.get("reason") or "")
         try:
@@ -120,13 +133,10 @@ class DeleteState(DialogMixin, AppState):
             self.reason_error, self.error = str(exc), ""
             return None
         self.reason_error = ""
-        listing = detail = None
         try:
-            if self.mode == SELECTION:
-                listing = await self.get_state(ProfilesListState)
-                ids = await self._selected_ids(actor, listing)
-            elif self.mode == ONE_PROFILE:
-                detail = await self.get_state(ProfileDetailState)
+            if listing is not None:
+                ids = self._selected_ids(actor, listing)
+            elif detail is not None:
                 ids = [detail.shown_id]
             else:
                 return None
@@ -205,10 +215,13 @@ class EraseState(AppState):
     @rx.event
     @guarded
     async def erase(self) -> Any:
+        detail = await self.get_state(ProfileDetailState)
+        return await in_thread(self._erase, detail)
+
+    def _erase(self, detail: ProfileDetailState) -> Any:
         actor = self._require_actor()
         if self.step != 2 or not self._reason:
             return None
-        detail = await self.get_state(ProfileDetailState)
         try:
             with session_scope() as session:
                 erased = erase_profile(session=session, actor=actor, profile_id=detail.shown_id, reason=self._reason)

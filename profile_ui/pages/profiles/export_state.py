@@ -31,7 +31,7 @@ from ...services.exporting import (
 from ...services.permissions import PROFILES_EXPORT, PermissionDenied
 from ...services.profiles import ProfileError, ProfileFilter
 from ...settings import get_settings
-from ...state.base import AppState, guarded
+from ...state.base import AppState, guarded, in_thread
 from ...state.dialog import DialogMixin
 from .common import plural
 from .list_state import ProfilesListState
@@ -111,9 +111,12 @@ class ExportDialogState(DialogMixin, AppState):
     async def open_dialog(self) -> Any:
         """Take the list's selection (when profiles are selected, and not "all matching")
         or its query and filters, and show the preview."""
+        listing = await self.get_state(ProfilesListState)
+        return await in_thread(self._open_dialog, listing)
+
+    def _open_dialog(self, listing: ProfilesListState) -> Any:
         actor = self._require_actor()
         actor.require(PROFILES_EXPORT)
-        listing = await self.get_state(ProfilesListState)
         listed = listing._flt()
         flt = ProfileFilter(**{f.name: _plain(getattr(listed, f.name)) for f in dataclasses.fields(listed)})
         ids = [int(i) for i in listing.selected if str(i).isdigit()]
@@ -190,8 +193,7 @@ class ExportDialogState(DialogMixin, AppState):
             await asyncio.sleep(WATCH_SECONDS)
             waited += WATCH_SECONDS
             try:
-                with session_scope() as session:
-                    status = export_status(session=session, actor=watcher, export_id=export_id)
+                status = await in_thread(_export_status, watcher, export_id)
             except (PermissionDenied, ExportError):  # signed out, role changed, not theirs: stop
                 status = None
             if status in (STATUS_COMPLETED, STATUS_FAILED, None):
@@ -206,3 +208,8 @@ class ExportDialogState(DialogMixin, AppState):
             yield rx.toast.success("Your export is ready: open the bell or Exports to download it")
         elif status == STATUS_FAILED:
             yield rx.toast.error("Your export failed: see Exports for the reason")
+
+
+def _export_status(actor: Any, export_id: int) -> Any:
+    with session_scope() as session:
+        return export_status(session=session, actor=actor, export_id=export_id)

@@ -30,7 +30,7 @@ from ...services.merging import (
     unmerge,
 )
 from ...services.permissions import PROFILES_MERGE, PROFILES_VIEW
-from ...state.base import AppState, guarded
+from ...state.base import AppState, guarded, in_thread
 from ...state.dialog import DialogMixin
 from ...state.merge_choices import MergeChoicesMixin, MergeRow
 from .detail_state import ProfileDetailState
@@ -116,9 +116,12 @@ class MergeDialogState(MergeChoicesMixin, DialogMixin, AppState):
     @rx.event
     @guarded
     async def open_for_selection(self) -> Any:
+        listing = await self.get_state(ProfilesListState)
+        return await in_thread(self._open_for_selection, listing)
+
+    def _open_for_selection(self, listing: ProfilesListState) -> Any:
         actor = self._require_actor()
         actor.require(PROFILES_MERGE)
-        listing = await self.get_state(ProfilesListState)
         ids = sorted(int(i) for i in listing.selected if str(i).isdigit())
         if listing.all_matching or len(ids) != 2:
             return rx.toast.error("Select exactly two profiles to merge")
@@ -131,9 +134,12 @@ class MergeDialogState(MergeChoicesMixin, DialogMixin, AppState):
     @rx.event
     @guarded
     async def open_for_profile(self) -> None:
+        detail = await self.get_state(ProfileDetailState)
+        await in_thread(self._open_for_profile, detail)
+
+    def _open_for_profile(self, detail: ProfileDetailState) -> None:
         actor = self._require_actor()
         actor.require(PROFILES_MERGE)
-        detail = await self.get_state(ProfileDetailState)
         self.survivor_id, self.merged_id, self.survivor_name = detail.shown_id, 0, detail.title
         self.step, self.error, self.rows = STEP_ASK, "", []
         self.form_key += 1

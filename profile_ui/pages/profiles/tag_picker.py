@@ -18,7 +18,7 @@ from ...db import session_scope
 from ...services.permissions import Actor
 from ...services.profiles import TAG_POLICIES, ProfileError, tag_profiles
 from ...services.workspace_settings import list_tag_groups, tag_value_suggestions
-from ...state.base import AppState, guarded
+from ...state.base import AppState, guarded, in_thread
 from ...state.dialog import DialogMixin
 from .common import Choice, choice_id
 
@@ -134,15 +134,20 @@ class TagApplyMixin(rx.State, mixin=True):
     @rx.event
     @guarded
     async def open_tag_picker(self) -> None:
-        actor = self._require_actor()
         picker = await self.get_state(TagPickerState)
-        picker._open(actor, self._tag_dialog())
+        await in_thread(self._open_tag_picker, picker)
+
+    def _open_tag_picker(self, picker: TagPickerState) -> None:
+        picker._open(self._require_actor(), self._tag_dialog())
 
     @rx.event
     @guarded
     async def apply_tag(self, form_data: dict[str, Any]) -> Any:
-        actor = self._require_actor()
         picker = await self.get_state(TagPickerState)
+        return await in_thread(self._apply_tag, picker, form_data)
+
+    def _apply_tag(self, picker: TagPickerState, form_data: dict[str, Any]) -> Any:
+        actor = self._require_actor()
         chosen = picker.chosen_tag(form_data)
         if chosen is None:
             return None
