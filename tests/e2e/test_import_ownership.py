@@ -108,7 +108,10 @@ def test_events_sent_by_hand_by_another_marketer_change_nothing(
         token, _actor = sign_in(session=session, email=OTHER, password=PASSWORD)
     socket = hand.HandSocket(running_app)
     try:
-        _send(socket, f"{AppState.get_full_name().split('.')[0]}.hydrate_and_load", {"vars": {hand.COOKIE_VAR: token}})
+        # the session cookie goes with the socket's connection, as a browser's does
+        socket.sio.disconnect()
+        socket.sio = socket._connect({"cookie": f"{hand.SESSION_COOKIE}={token}"})
+        _send(socket, f"{AppState.get_full_name().split('.')[0]}.hydrate_and_load", {"vars": {}})
         detail = ImportDetailState.get_full_name()
         updates = []
         for handler in ("download_errors", "confirm", "cancel", "undo"):

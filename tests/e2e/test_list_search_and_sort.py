@@ -51,9 +51,14 @@ def test_query_typed_without_accents_finds_accented_names(admin_page: Page, runn
 def _show_column(page: Page, label: str, note: str | None = None) -> None:
     page.get_by_role("button", name="Column display").click()
     dialog = page.get_by_role("dialog", name="Column display")
+    checkbox = dialog.get_by_role("checkbox", name=label, exact=True)
     if note:
-        expect(dialog.get_by_text(note)).to_have_count(1)  # said beside this field's checkbox only
-    dialog.get_by_role("checkbox", name=label, exact=True).click()
+        # said beside this field's checkbox: the innermost block holding both holds no other
+        # checkbox (other fields of the shared app may carry the same note beside theirs)
+        this_box = page.get_by_role("checkbox", name=label, exact=True)  # `has` looks inside each div
+        beside = dialog.locator("div").filter(has=this_box).filter(has_text=note).last
+        expect(beside.get_by_role("checkbox")).to_have_count(1)
+    checkbox.click()
     dialog.get_by_role("button", name="Save", exact=True).click()
     expect(dialog).to_be_hidden()
 
