@@ -2,7 +2,7 @@
 
 from .audit import AuditEvent
 from .base import UTCDateTime, table_of, utcnow
-from .duplicate import DUPLICATE_STATUSES, DedupeKey, DuplicateCandidate
+from .duplicate import DUPLICATE_STATUSES, DedupeKey, DuplicateCandidate, ImportDedupeCheck
 from .export_job import ExportJob
 from .field import FieldDefinition
 from .identity import BUILTIN_IDENTITY_KINDS, Identity, IdentityKind, SyncRule
@@ -55,6 +55,7 @@ __all__ = [
     "DUPLICATE_STATUSES",
     "DedupeKey",
     "DuplicateCandidate",
+    "ImportDedupeCheck",
     "ExportJob",
     "FIELD_TYPES",
     "FieldDefinition",

@@ -4,7 +4,8 @@ A pair is stored once, smaller profile id first (`profile_a_id < profile_b_id`).
 is the reviewer's decision: `open` (waiting), `not_same` (remembered: scans never suggest the
 pair again), `merged`, `skipped` (set aside; not reopened by scans, still listed under its
 status). `DedupeKey` holds every active profile's blocking keys (hashed), so an import can
-find the profiles its rows look like without reading the whole base.
+find the profiles its rows look like without reading the whole base. `ImportDedupeCheck`
+keeps an import dry run's check for its apply, which reuses it instead of checking again.
 """
 
 from __future__ import annotations
@@ -65,3 +66,22 @@ class DedupeKey(SQLModel, table=True):
     # scoring then reads as it is now; the next full scan rewrites them all.
     key_hash: int = Field(sa_column=sa.Column(sa.BigInteger(), primary_key=True, autoincrement=False))
     profile_id: int = Field(sa_column=sa.Column(sa.BigInteger(), primary_key=True, autoincrement=False))
+
+
+class ImportDedupeCheck(SQLModel, table=True):
+    """An import dry run's possible-duplicate check, kept with its job until the apply reuses
+    it (services/importing/possible_duplicates.py); the apply deletes it."""
+
+    __tablename__ = "import_dedupe_checks"
+    job_id: int = Field(
+        sa_column=sa.Column(
+            sa.Integer(), sa.ForeignKey("import_jobs.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+        )
+    )
+    audit_stamp: int = Field(sa_column=sa.Column(sa.BigInteger(), nullable=False))  # last audit event id it saw
+    checked_at: datetime = Field(default_factory=utcnow, sa_column=dt_column(nullable=False))
+    people_hash: str = Field(max_length=64)  # the new people as they will be created
+    # the pairs found (a, b, score, reasons, fields), a Parquet file: ids < 0 are the file's people
+    pairs: bytes = Field(sa_column=sa.Column(sa.LargeBinary(), nullable=False))
+    # their blocking keys (key_hash, id < 0), a Parquet file: the apply stores them as they are
+    keys: bytes = Field(sa_column=sa.Column(sa.LargeBinary(), nullable=False))

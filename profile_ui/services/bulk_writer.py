@@ -45,16 +45,15 @@ class BulkWriter:
             # default 2 MB page cache; this connection may use more while it writes
             self.raw.execute(f"PRAGMA cache_size = -{_SQLITE_CACHE_KIB}")
 
-    def insert(self, table: str, frame: pl.DataFrame) -> None:
+    def insert(self, table: str, frame: pl.DataFrame, *, skip_existing: bool = False) -> None:
+        """INSERT the rows; `skip_existing`: leave out rows whose key the table already holds."""
         if frame.is_empty():
             return
         frame = self._to_db(table, frame)
-        if self.postgres:
+        if self.postgres and not skip_existing:
             self._copy(table, frame)
             return
-        self.raw.executemany(
-            f"INSERT INTO {_q(table)} ({_cols(frame.columns)}) VALUES ({_marks(frame.width)})", frame.iter_rows()
-        )
+        self._insert_rows(table, frame, "ON CONFLICT DO NOTHING" if skip_existing else "")
 
     def upsert(self, table: str, frame: pl.DataFrame, *, conflict: Sequence[str], update: Sequence[str]) -> None:
         """INSERT, or where the `conflict` columns clash, set the `update` columns."""
@@ -68,6 +67,10 @@ class BulkWriter:
         on_conflict = f"ON CONFLICT ({_cols(conflict)}) DO UPDATE SET " + ", ".join(
             f"{_q(c)} = excluded.{_q(c)}" for c in update
         )
+        self._insert_rows(table, frame, on_conflict)
+
+    def _insert_rows(self, table: str, frame: pl.DataFrame, on_conflict: str) -> None:
+        """INSERT ... ON CONFLICT: from a temporary table on PostgreSQL, `executemany` on SQLite."""
         if self.postgres:
             temp = self._temp_copy(table, frame)
             self._run(

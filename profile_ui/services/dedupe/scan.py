@@ -118,6 +118,8 @@ def scan_profile_ids(
     keys = blocking_keys(features)
     writer = BulkWriter(session)
     pairs, frequencies, stored = _pairs_with_base(session, keys, with_own=True)
+    # two of these profiles pair both ways: scored once (a score is the same either way)
+    pairs = pairs.filter(~pl.col("b").is_in(pl.Series(ids, dtype=pl.Int64).implode()) | (pl.col("a") < pl.col("b")))
     # their keys as they are now, for the next imports (keys they had before stay until the
     # next full scan: they can only pair them with someone to score, never suggest wrongly)
     writer.insert(
@@ -171,17 +173,21 @@ def _pairs_with_base(
     """(a = one of `keys`' people, b = a stored profile, or with `with_own` one of `keys`'
     people too) sharing a small enough block, the frequency of each key among them, and
     the stored keys read (key_hash, id)."""
-    hashes = keys["key_hash"].unique().to_list()
-    rows = in_batches(
-        session,
-        hashes,
-        lambda bound: sa.select(DedupeKey.key_hash, DedupeKey.profile_id).where(in_filter(DedupeKey.key_hash, bound)),
-        plain=True,
-    )
-    stored = pl.DataFrame(rows, schema={"key_hash": pl.Int64, "id": pl.Int64}, orient="row")
+    stored = stored_keys(session, keys)
     base = pl.concat([stored, keys.join(stored, on=["key_hash", "id"], how="anti")]) if with_own else stored
     pairs = cross_pairs(keys, base)
     return (pairs.filter(pl.col("a") != pl.col("b")) if exclude_self else pairs), key_frequencies(base), stored
+
+
+def stored_keys(session: Session, keys: pl.DataFrame) -> pl.DataFrame:
+    """(key_hash, id): the stored blocking keys of every profile sharing one of `keys`."""
+    rows = in_batches(
+        session,
+        keys["key_hash"].unique().to_list(),
+        lambda bound: sa.select(DedupeKey.key_hash, DedupeKey.profile_id).where(in_filter(DedupeKey.key_hash, bound)),
+        plain=True,
+    )
+    return pl.DataFrame(rows, schema={"key_hash": pl.Int64, "id": pl.Int64}, orient="row")
 
 
 def _score_against_base(

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import lru_cache
 
 import polars as pl
 from rapidfuzz import fuzz, process
@@ -37,6 +38,8 @@ TF_NAME_TOP = 10.0  # the same name: this, less log2 of how many people have it
 TF_EMAIL_TOP = 8.0  # the same e-mail local part at another domain: likewise
 TF_FLOOR = 3.0
 _BOUND_SEED = 1313  # the bound's equality hashes (never stored)
+_LETTER_BITS = {c: 1 << i for i, c in enumerate("abcdefghijklmnopqrstuvwxyz0123456789")}
+_SUBSET_TEXT = 500  # token_set_ratio can pass 99.9 without a subset only for names this long
 # field -> level -> weight (log2 Bayes factor). Level 0 is always "missing on a side" = 0.
 NAME_EXACT, NAME_NICK, NAME_CLOSE, NAME_SUBSET, NAME_PARTIAL, NAME_DIFFER = 1, 2, 3, 4, 5, 6
 SAME, NEAR, NEAR2, DIFFER = 1, 2, 3, 4  # the other fields (not every field has NEAR2)
@@ -253,6 +256,18 @@ def score_kept(
     return pl.concat(parts, how="vertical_relaxed")
 
 
+def _letters_of(column: str) -> pl.Expr:
+    """The letters and digits a text has, one bit each (Int64): two edits change at most
+    four of them, so texts whose sets differ in more are more than two edits apart."""
+    text = pl.col(column)
+    return pl.sum_horizontal(
+        [
+            pl.when(text.str.contains(c, literal=True)).then(pl.lit(bit, pl.Int64)).otherwise(0)
+            for c, bit in _LETTER_BITS.items()
+        ]
+    )
+
+
 def _bound_columns(features: pl.DataFrame, frequencies: pl.DataFrame | None) -> pl.DataFrame:
     """Per person, the integers _hopeful reads (64-bit hashes for equality, lengths for
     gaps, the date of birth as YYYYMMDD), and name_count, local_count: people sharing the
@@ -266,9 +281,14 @@ def _bound_columns(features: pl.DataFrame, frequencies: pl.DataFrame | None) -> 
         name=hashed("name_key"),
         name_len=pl.col("name_key").str.len_chars().cast(pl.Int32),  # signed: gaps are differences
         name_words=pl.col("name_tokens").list.n_unique(),
+        # which letters and digits the name has (one bit each), and whether a word of it
+        # has a nickname: a typo, a nickname or a word more cannot happen without them
+        name_letters=_letters_of("name_key"),
+        name_nick=pl.col("name_tokens").list.eval(pl.element().is_in(_nickname_words())).list.any(),
         bday=pl.col("bday").str.replace_all("-", "").cast(pl.Int32),
         email=hashed("email"),
         email_len=pl.col("email").str.len_chars().cast(pl.Int32),
+        email_letters=_letters_of("email"),
         email_local=hashed("email_local"),
         phone_tail=hashed("phone_tail"),
         phone_len=pl.col("phone_digits").str.len_chars().cast(pl.Int32),
@@ -286,6 +306,12 @@ def _bound_columns(features: pl.DataFrame, frequencies: pl.DataFrame | None) -> 
     return bounds.with_columns(pl.col("name_count", "local_count").fill_null(2.0).clip(lower_bound=2.0)).drop(
         "__n", "__e"
     )
+
+
+@lru_cache(maxsize=1)
+def _nickname_words() -> pl.Series:
+    """Every first name of the nickname list (either side of a pair)."""
+    return nickname_pairs()["a"].unique()
 
 
 def _nickname_pair(frame: pl.DataFrame) -> pl.Series:
@@ -325,18 +351,27 @@ def _hopeful(frame: pl.DataFrame, floor_score: float = STORE_FLOOR) -> pl.DataFr
     frame = frame.with_columns(bday_dist=_digits_apart(pl.col("bday_a"), pl.col("bday_b"), 8))
     both, same, length_gap, month_day, day = _both, _same, _length_gap, _month_day, _day
     swapped_dm = (month_day("a") == day("b")) & (day("a") == month_day("b"))
+    letters_a, letters_b = pl.col("name_letters_a"), pl.col("name_letters_b")
     w = WEIGHTS
     best = pl.lit(PRIOR) + pl.sum_horizontal(
         pl.when(~both("name"))
         .then(0.0)
         .when(same("name"))
         .then(TF_NAME_TOP)
-        .when(length_gap("name") <= 2)
+        # two edits change at most four of the letters a name has
+        .when((length_gap("name") <= 2) & ((letters_a ^ letters_b).bitwise_count_ones() <= 4))
         .then(w["name"][NAME_CLOSE])
-        # a nickname swaps one word for one: as many distinct words on both sides
-        .when(pl.col("name_words_a") == pl.col("name_words_b"))
+        # a nickname swaps one word for one: as many distinct words, each side a nickname's
+        .when((pl.col("name_words_a") == pl.col("name_words_b")) & pl.col("name_nick_a") & pl.col("name_nick_b"))
         .then(w["name"][NAME_NICK])
-        .otherwise(w["name"][NAME_SUBSET]),
+        # one name's words all in the other: its letters too
+        .when(
+            ((letters_a & ~letters_b) == 0)
+            | ((letters_b & ~letters_a) == 0)
+            | (pl.col("name_len_a") + pl.col("name_len_b") >= _SUBSET_TEXT)
+        )
+        .then(w["name"][NAME_SUBSET])
+        .otherwise(w["name"][NAME_PARTIAL]),
         pl.when(~both("bday"))
         .then(0.0)
         .when(same("bday"))
@@ -350,7 +385,10 @@ def _hopeful(frame: pl.DataFrame, floor_score: float = STORE_FLOOR) -> pl.DataFr
         .then(w["email"][SAME])
         .when(same("email_local"))
         .then(TF_EMAIL_TOP)
-        .when(length_gap("email") <= 2)
+        .when(
+            (length_gap("email") <= 2)
+            & ((pl.col("email_letters_a") ^ pl.col("email_letters_b")).bitwise_count_ones() <= 4)
+        )
         .then(w["email"][NEAR2])
         .otherwise(w["email"][DIFFER]),
         pl.when(~both("phone_len"))

@@ -92,6 +92,8 @@ def apply_import(
         progress=lambda rows: report(rows // 4),
     )
     plan._inputs = {"frame": frame, "mapping": mapping, "options": options, "sync_rule": sync_rule}
+    # the dry run's possible-duplicate check, read before this apply's own audit events
+    kept_check = possible_duplicates.kept_check(session=session, job_id=job_id)
     work = plan._work
     assert work is not None
     report(total_rows // 4)
@@ -131,7 +133,7 @@ def apply_import(
 
     # ---- identities
     # stored form per kind: the value, or (encrypted kinds) its HMAC + AES-GCM ciphertext
-    adds = identity_storage(work.identity_adds.join(profile_of, on="person"))
+    adds = identity_storage(work.identity_adds.join(profile_of, on="person", maintain_order="left"))
     writer.insert(
         "identities",
         adds.select(
@@ -204,12 +206,16 @@ def apply_import(
             changes="changes",
         ),
     )
+    created = persons.filter(pl.col("kind") == "new")
     plan.totals["possible_duplicates"] = possible_duplicates.check_applied_profiles(
         session=session,
         job_id=job_id,
         mode=options.possible_duplicates,
-        created=persons.filter(pl.col("kind") == "new")["profile_id"].to_list(),
+        created=created["profile_id"].to_list(),
+        created_persons=created["person"].to_list(),
+        created_people=possible_duplicates.created_people(work.new_profiles, work.identity_adds),
         changed=possible_duplicates.profiles_to_recheck(rows, updated=OUT_UPDATED, merged=OUT_MERGED),
+        kept=kept_check,
     )
     job.counts = dict(plan.totals)
     job.rows_total = total_rows

@@ -372,8 +372,15 @@ def build_plan(
         ),
     )
     rows = _row_frame(resolved, persons, identifier_kinds, headers)
+    dedupe_check = None
     if not lock:  # the dry run flags look-alikes; the apply checks what it wrote (apply_import)
-        rows = possible_duplicates.flag_new_rows(session=session, rows=rows, resolved=resolved)
+        rows, dedupe_check = possible_duplicates.flag_new_rows(
+            session=session,
+            rows=rows,
+            resolved=resolved,
+            new_profiles=new_profiles,
+            identity_adds=identity_adds,
+        )
 
     updated = persons.filter(pl.col("outcome").is_in([OUT_UPDATED, OUT_MERGED]))["target"]
     updates = existing_out.updates.filter(pl.col("id").is_in(updated.implode()))
@@ -398,7 +405,7 @@ def build_plan(
         tags_group=options.tags_group,
         new_fields=mapping.new_fields,
     )
-    return ImportPlan(rows=rows, totals=totals, new_tags=tag_plan.new_names, _work=work)
+    return ImportPlan(rows=rows, totals=totals, new_tags=tag_plan.new_names, _work=work, _dedupe=dedupe_check)
 
 
 # ---------------------------------------------------------------------- rows and totals

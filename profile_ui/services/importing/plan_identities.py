@@ -43,7 +43,9 @@ def plan_identities(
         & ((pl.col("owner") == pl.col("target")) | pl.col("losers").list.contains(pl.col("owner"))).fill_null(False)
     )
     touches = ids.filter(pl.col("mine")).select("kind", "value").unique()
-    free = ids.filter(pl.col("owner").is_null()).sort("person")
+    # stable: a person's values keep the file's order, the order apply.py writes them in
+    # (a profile's first e-mail is the one the possible-duplicate check compares)
+    free = ids.filter(pl.col("owner").is_null()).sort("person", maintain_order=True)
     free = free.with_columns(first=pl.struct("kind", "value").is_first_distinct())
     adds = free.filter(pl.col("first"))
     refused = pl.concat(

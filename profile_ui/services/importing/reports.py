@@ -46,6 +46,8 @@ class ImportPlan:
     new_tags: list[str] = field(default_factory=list)  # tags-column values not yet in the group
     _work: Any = field(default=None, repr=False)  # plan.PlanWork: what apply.py writes
     _inputs: dict[str, Any] = field(default_factory=dict, repr=False)
+    # dedupe.import_check.NewPeopleCheck of a dry run: kept with its job for the apply
+    _dedupe: Any = field(default=None, repr=False)
 
     @property
     def counts(self) -> dict[str, int]:

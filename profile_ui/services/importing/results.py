@@ -21,7 +21,7 @@ from .. import file_store
 from ..bulk_writer import BulkWriter
 from ..permissions import PROFILES_IMPORT, Actor
 from ..sheet_writer import write_table
-from . import ROW_COL
+from . import ROW_COL, possible_duplicates
 from .reports import OUTCOMES, ImportPlan
 
 REASONS_HEADER = "Reasons"
@@ -130,6 +130,8 @@ def store_row_results(*, session: Session, job_id: int, plan: ImportPlan) -> Non
             changes="changes",
         ),
     )
+    # the dry run's possible-duplicate check, for the apply to reuse
+    possible_duplicates.keep_dry_run_check(session=session, job_id=job_id, check=plan._dedupe)
 
 
 def plan_errors(plan: ImportPlan) -> dict[int, list[dict[str, str]]]:

@@ -5,19 +5,25 @@ SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 
+import polars as pl
 import pytest
+import sqlalchemy as sa
 from sqlmodel import select
 
-from profile_ui.models.duplicate import DuplicateCandidate
+from profile_ui.models import Profile
+from profile_ui.models.duplicate import DuplicateCandidate, ImportDedupeCheck
+from profile_ui.services.audit import record_event
 from profile_ui.services.dedupe.scan import scan_all
 from profile_ui.services.importing import ImportOptions
+from profile_ui.services.importing.apply import apply_import
 from profile_ui.services.importing.possible_duplicates import POSSIBLE_DUPLICATE, describe
 from profile_ui.services.importing.reports import ImportPlanError
+from profile_ui.services.importing.results import store_row_results
 from profile_ui.services.permissions import SYSTEM_ACTOR
 
-from .frames import dry_run, outcomes, rule, run_import, seed_profiles, validated
+from .frames import MARKETER, dry_run, mapping_for, new_job, outcomes, rule, run_import, seed_profiles, validated
 
 
 @pytest.fixture
@@ -107,3 +113,134 @@ def test_the_apply_checks_again_only_profiles_whose_compared_facts_changed(sessi
     frame = validated([{"email": "peter@example.com", "phone": "+84905550001"}])
     _job, plan = run_import(session, frame, sync=sync, identifiers=["email"])
     assert outcomes(plan) == {2: "updated"} and checked[-1] == [base[1]]
+
+
+# a file with look-alikes of the base, of each other (rows 3 and 4), an update of a compared
+# fact (row 5: Peter's city) and one person written twice with two e-mails (rows 6 and 7)
+RICH_FILE = [
+    {"email": "mai.nguyen@yahoo.com", "full_name": "Nguyen Thi Mai", "birthday": date(1991, 4, 5)},
+    {"email": "quang.le@example.com", "full_name": "Lê Văn Quang", "birthday": date(1970, 1, 1), "city": "Huế"},
+    {"email": "quang.le@yahoo.com", "full_name": "Le Van Quang", "birthday": date(1970, 1, 1)},
+    {"email": "peter@example.com", "full_name": "Peter Parker", "city": "Đà Nẵng"},
+    {"email": "tony@example.com", "phone": "+84905550002", "full_name": "Tony Stark", "birthday": date(1970, 5, 29)},
+    {"email": "tony.stark@example.com", "phone": "+84905550002", "full_name": "Tony Stark"},
+    {"email": "anthony.stark@example.com", "full_name": "Anthony Stark", "birthday": date(1970, 5, 29)},
+]
+
+
+def _pairs(session) -> set[tuple]:
+    names = dict(session.execute(sa.select(Profile.id, Profile.full_name)).all())
+    return {
+        (names[p.profile_a_id], names[p.profile_b_id], round(p.score, 9), p.reasons, p.status, p.import_job_id)
+        for p in session.exec(select(DuplicateCandidate)).all()
+    }
+
+
+def _dry_run_then_apply(session, frame, sync, monkeypatch, *, between=None):
+    """A job's dry run (its results and check kept, committed), then its apply; returns the
+    job, the apply's plan and the profile ids scan_profile_ids was asked to check."""
+    from profile_ui.services.dedupe import import_check
+    from profile_ui.services.importing import possible_duplicates
+
+    job = new_job(session)
+    session.commit()
+    store_row_results(session=session, job_id=job.id, plan=dry_run(session, frame, sync=sync))
+    session.commit()
+    if between:
+        between()
+        session.commit()
+    checked: list[int] = []
+    scan = possible_duplicates.scan_profile_ids
+
+    def spy(**kwargs):
+        checked.extend(kwargs["profile_ids"])
+        return scan(**kwargs)
+
+    monkeypatch.setattr(possible_duplicates, "scan_profile_ids", spy)
+    monkeypatch.setattr(import_check, "scan_profile_ids", spy)
+    options = ImportOptions()
+    plan = apply_import(
+        session=session,
+        actor=MARKETER,
+        job=job,
+        frame=frame,
+        mapping=mapping_for(frame),
+        options=options,
+        sync_rule=sync,
+    )
+    session.commit()
+    return job, plan, checked
+
+
+def _full_check_again(session, job, plan) -> None:
+    """What the apply's full check stores, on the applied base: its pairs removed and found again."""
+    from profile_ui.services.dedupe.scan import scan_profile_ids
+    from profile_ui.services.importing.possible_duplicates import profiles_to_recheck
+
+    created = plan.rows.filter(pl.col("outcome") == "new")["profile_id"].unique().to_list()
+    changed = profiles_to_recheck(plan.rows, updated="updated", merged="merged")
+    session.execute(sa.delete(DuplicateCandidate).where(DuplicateCandidate.import_job_id == job.id))
+    scan_profile_ids(session=session, profile_ids=[*created, *changed], import_job_id=job.id)
+    session.commit()
+
+
+def test_the_apply_reuses_its_dry_run_check_and_stores_what_a_full_check_stores(session, base, monkeypatch):
+    # PostgreSQL: the base's scan, just before, would count as a change (ids are not commit order)
+    monkeypatch.setattr("profile_ui.services.dedupe.import_check.ID_ORDER_MARGIN", timedelta(0))
+    sync = rule(session, ["email", "phone"])
+    frame = validated(RICH_FILE)
+    job, plan, checked = _dry_run_then_apply(session, frame, sync, monkeypatch)
+
+    assert outcomes(plan) == {2: "new", 3: "new", 4: "new", 5: "updated", 6: "new", 7: "new", 8: "new"}
+    created = set(plan.rows.filter(pl.col("outcome") == "new")["profile_id"].to_list())
+    assert base[1] in checked and not created & set(checked)  # only the changed profile checked again
+    stored = _pairs(session)
+    assert ("Nguyễn Thị Mai", "Nguyen Thi Mai") in {p[:2] for p in stored}
+    assert ("Lê Văn Quang", "Le Van Quang") in {p[:2] for p in stored}
+    assert session.exec(select(ImportDedupeCheck)).all() == []  # used up
+
+    _full_check_again(session, job, plan)
+    assert _pairs(session) == stored
+
+
+def test_a_change_after_the_dry_run_makes_the_apply_check_everything_again(session, base, monkeypatch):
+    sync = rule(session, ["email", "phone"])
+    frame = validated(RICH_FILE)
+
+    def edit() -> None:
+        record_event(session=session, actor=MARKETER, action="profile.edit", object_type="profile", object_id="1")
+
+    job, plan, checked = _dry_run_then_apply(session, frame, sync, monkeypatch, between=edit)
+
+    created = set(plan.rows.filter(pl.col("outcome") == "new")["profile_id"].to_list())
+    assert created <= set(checked)
+    stored = _pairs(session)
+    _full_check_again(session, job, plan)
+    assert _pairs(session) == stored
+
+
+def test_the_dry_run_flags_as_without_its_kept_check(session, base):
+    sync = rule(session, ["email", "phone"])
+    plan = dry_run(session, validated(RICH_FILE), sync=sync)
+    flags = {
+        row: json.loads(c).get(POSSIBLE_DUPLICATE, {}).get("profile_id")
+        for row, c in plan.rows.select("__row__", "changes").iter_rows()
+    }
+    assert flags == {2: base[0], 3: None, 4: None, 5: None, 6: None, 7: None, 8: None}
+    assert plan._dedupe is not None and plan._dedupe.pairs.height >= 3  # Mai, Quang twice, Tony/Anthony
+
+
+def test_the_people_the_check_compares_are_the_profiles_the_apply_writes(session, base):
+    """created_people (what the dry run checks) read back with load_people (what a full check
+    reads): the same values, the first of two e-mails included."""
+    from profile_ui.services.dedupe.people import load_people
+    from profile_ui.services.importing.possible_duplicates import created_people
+
+    _job, plan = run_import(session, validated(RICH_FILE), sync=rule(session, ["email", "phone"]))
+    work = plan._work
+    people = created_people(work.new_profiles, work.identity_adds)
+    ids = plan.rows.filter(pl.col("outcome") == "new").group_by("person").agg(pl.col("profile_id").first())
+    as_profiles = people.join(ids, left_on="id", right_on="person").with_columns(id="profile_id").drop("profile_id")
+    stored = load_people(session=session, profile_ids=ids["profile_id"].to_list())
+    assert as_profiles.sort("id").equals(stored.sort("id"))
+    assert people.filter(pl.col("full_name") == "Tony Stark")["email"].to_list() == ["tony@example.com"]
