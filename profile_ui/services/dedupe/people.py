@@ -60,10 +60,12 @@ def load_people(*, session: Session, profile_ids: Sequence[int] | None = None) -
         return in_batches(session, list(profile_ids), query_for, plain=True)
 
     def base(bound: object) -> sa.Select:
-        query = sa.select(profiles.c.id, profiles.c.full_name, profiles.c.birthday, profiles.c.city).where(
-            profiles.c.status == STATUS_ACTIVE
-        )
-        return query if bound is None else query.where(in_filter(profiles.c.id, bound))
+        query = sa.select(profiles.c.id, profiles.c.full_name, profiles.c.birthday, profiles.c.city)
+        if bound is None:
+            return query.where(profiles.c.status == STATUS_ACTIVE)
+        # by id alone, the status checked on the row: with both, SQLite walks every active
+        # profile of a (status, ...) index and tests each against the list
+        return query.where(in_filter(profiles.c.id, bound), sa.func.coalesce(profiles.c.status, "") == STATUS_ACTIVE)
 
     rows = fetch(base)
     if not rows:

@@ -33,7 +33,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from ...links import import_report_url
-from ...models import IMPORT_KINDS, OUTCOME_COUNTS, ImportJob, ImportRowResult, ImportStatus, utcnow
+from ...models import IMPORT_KINDS, OUTCOME_COUNTS, ImportDedupeCheck, ImportJob, ImportRowResult, ImportStatus, utcnow
 from .. import dispatch
 from ..audit import record_event
 from ..permissions import PROFILES_IMPORT, PROFILES_VIEW, SETTINGS_MANAGE, Actor, PermissionDenied
@@ -252,6 +252,8 @@ def cancel_import(*, session: Session, actor: Actor, job_id: int) -> ImportJob:
     )
     if changed != 1:
         raise ImportJobError(f"Import #{job_id} changed meanwhile; reload and try again")
+    # a dry run's possible-duplicate check (its blocking keys: megabytes) is of no use now
+    session.execute(sa.delete(ImportDedupeCheck).where(col(ImportDedupeCheck.job_id) == job_id))
     record_event(
         session=session,
         actor=actor,
