@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.Column("people_hash", sa.String(length=64), nullable=False),
         sa.Column("pairs", sa.LargeBinary(), nullable=False),
         sa.Column("keys", sa.LargeBinary(), nullable=False),
+        sa.Column("near", sa.LargeBinary(), nullable=False),
         sa.ForeignKeyConstraint(["job_id"], ["import_jobs.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("job_id"),
     )

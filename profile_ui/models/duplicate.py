@@ -85,3 +85,5 @@ class ImportDedupeCheck(SQLModel, table=True):
     pairs: bytes = Field(sa_column=sa.Column(sa.LargeBinary(), nullable=False))
     # their blocking keys (key_hash, id < 0), a Parquet file: the apply stores them as they are
     keys: bytes = Field(sa_column=sa.Column(sa.LargeBinary(), nullable=False))
+    # (a < 0, b): new people in a block with a profile the import updates, a Parquet file
+    near: bytes = Field(sa_column=sa.Column(sa.LargeBinary(), nullable=False))

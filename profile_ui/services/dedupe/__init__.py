@@ -5,6 +5,8 @@ blocking.py  which pairs to compare at all (a million profiles never mean 10^12 
 scoring.py   a Fellegi-Sunter score per pair (rapidfuzz comparisons) and its reasons in words
 people.py    profiles -> a people frame, in bulk
 scan.py      the full scan, the incremental check of some profiles, import rows' look-alikes
+import_check.py  an import's new people checked once, in the dry run: its flag, and the pairs
+             its apply stores (the apply reuses them when nothing changed in between)
 (the review queue that lists pairs and decides on them is services/duplicate_review.py; the
 import's look-alike flag is services/importing/possible_duplicates.py: both build on this)
 

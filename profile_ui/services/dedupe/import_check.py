@@ -80,6 +80,7 @@ class NewPeopleCheck:
     look_alikes: pl.DataFrame  # id (the person), profile_id, score, reasons: the dry run's flag
     pairs: pl.DataFrame  # PAIRS_SCHEMA: what the apply's check would store; the file's people as -id
     keys: pl.DataFrame  # key_hash, id: the new people's blocking keys (ids < 0)
+    near: pl.DataFrame  # a, b: new people in a block with a profile the import updates
     people_hash: str
     audit_stamp: int
     checked_at: datetime
@@ -116,9 +117,12 @@ def people_hash(people: pl.DataFrame) -> str:
     return hashlib.sha256(frame.write_csv().encode()).hexdigest()
 
 
-def check_new_people(*, session: Session, people: pl.DataFrame, threshold: float = DEFAULT_THRESHOLD) -> NewPeopleCheck:
+def check_new_people(
+    *, session: Session, people: pl.DataFrame, updated: Sequence[int] = (), threshold: float = DEFAULT_THRESHOLD
+) -> NewPeopleCheck:
     """The file's new people (a people frame, `id` = the caller's positive key for each)
-    against the base and each other (see the module docstring). Writes nothing."""
+    against the base and each other (see the module docstring); `updated`: the profiles
+    the import updates (`near`: who shares a block with them). Writes nothing."""
     stamp, checked_at = audit_stamp(session), utcnow()
     own = person_features(people.with_columns(id=-pl.col("id").cast(pl.Int64)))
     keys = blocking_keys(own)
@@ -141,6 +145,7 @@ def check_new_people(*, session: Session, people: pl.DataFrame, threshold: float
         look_alikes=best.select(id=-pl.col("a"), profile_id="b", score="score", reasons="reasons"),
         pairs=found.join(applied, on=["a", "b"], how="semi").select(list(PAIRS_SCHEMA)).cast(PAIRS_SCHEMA),
         keys=keys,
+        near=pairs.filter(pl.col("b").is_in(pl.Series(list(updated), dtype=pl.Int64).implode())).select("a", "b"),
         people_hash=people_hash(people),
         audit_stamp=stamp,
         checked_at=checked_at,
@@ -224,22 +229,27 @@ def apply_check(
     session: Session,
     pairs: pl.DataFrame,
     keys: pl.DataFrame,
+    near: pl.DataFrame,
     created: pl.DataFrame,
     changed: Sequence[int],
     import_job_id: int,
     skip_pairs_of: Sequence[int] = (),
 ) -> int:
-    """The apply's check with the dry run's `pairs` and `keys` (the new people as -person;
-    `created`: person, profile_id): the created profiles' keys stored, their pairs stored,
-    and the changed profiles (with the created ones whose blocks they join) checked as
-    scan.scan_profile_ids does. Returns how many pairs were new."""
+    """The apply's check with the dry run's `pairs`, `keys` and `near` (the new people as
+    -person; `created`: person, profile_id): the created profiles' keys stored, their pairs
+    stored, and the changed profiles checked as scan.scan_profile_ids does, with the created
+    ones whose blocks their new keys join or that shared a block with them (`near`: a
+    changed profile's old keys stay stored, and the full check pairs through them).
+    Returns how many pairs were new."""
     ids = created.select(id=-pl.col("person").cast(pl.Int64), profile_id=pl.col("profile_id").cast(pl.Int64))
     keys = keys.join(ids, on="id").select("key_hash", id="profile_id")
+    changed_ids = pl.Series(list(changed), dtype=pl.Int64).implode()
+    shared = near.filter(pl.col("b").is_in(changed_ids)).join(ids, left_on="a", right_on="id")["profile_id"]
     # ON CONFLICT: SQLite may hand a purged profile's id out again, its old keys still stored
     BulkWriter(session).insert(
         "dedupe_keys", keys.sort("key_hash", "id").rename({"id": "profile_id"}), skip_existing=True
     )
-    again = sorted({*changed, *touched_by(session, changed, keys)})
+    again = sorted({*changed, *touched_by(session, changed, keys), *shared.to_list()})
     new = store_new_pairs(
         session=session,
         pairs=pairs,

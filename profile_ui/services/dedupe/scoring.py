@@ -343,9 +343,13 @@ def _hopeful(frame: pl.DataFrame, floor_score: float = STORE_FLOOR) -> pl.DataFr
     """Drop the pairs that cannot reach `floor_score` however their fuzzy comparisons turn out.
 
     Most pairs that blocking finds are strangers; the cheap comparisons (equal or not, the
-    date of birth digit by digit, lengths), on integers only (_bound_columns), bound each
-    field's best level, and pairs whose best total stays under STORE_FLOOR are never
-    joined with their texts nor reach the string distances (the costly part).
+    date of birth digit by digit, lengths, which letters a name or an e-mail has, whether a
+    name has a word with a nickname), on integers only (_bound_columns), bound each field's
+    best level, and pairs whose best total stays under STORE_FLOOR are never joined with
+    their texts nor reach the string distances (the costly part). Two names whose letters
+    differ in more than four can be no typo apart (NAME_CLOSE: two edits), nor one the
+    other's words plus some (NAME_SUBSET) when each has a letter the other lacks: at best
+    "partly alike" (NAME_PARTIAL); e-mails likewise for NEAR2.
     Also adds `bday_dist` (ISO dates have one length: differing digits = edit distance).
     """
     frame = frame.with_columns(bday_dist=_digits_apart(pl.col("bday_a"), pl.col("bday_b"), 8))

@@ -372,6 +372,7 @@ def build_plan(
         ),
     )
     rows = _row_frame(resolved, persons, identifier_kinds, headers)
+    updated = persons.filter(pl.col("outcome").is_in([OUT_UPDATED, OUT_MERGED]))["target"]
     dedupe_check = None
     if not lock:  # the dry run flags look-alikes; the apply checks what it wrote (apply_import)
         rows, dedupe_check = possible_duplicates.flag_new_rows(
@@ -380,9 +381,9 @@ def build_plan(
             resolved=resolved,
             new_profiles=new_profiles,
             identity_adds=identity_adds,
+            updated=updated.drop_nulls().to_list(),
         )
 
-    updated = persons.filter(pl.col("outcome").is_in([OUT_UPDATED, OUT_MERGED]))["target"]
     updates = existing_out.updates.filter(pl.col("id").is_in(updated.implode()))
     totals = _totals(rows, persons, sum(len(losers) for _s, losers, _p in merges))
     if not lock:

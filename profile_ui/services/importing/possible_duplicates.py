@@ -113,18 +113,19 @@ def flag_new_rows(
     resolved: pl.DataFrame,
     new_profiles: pl.DataFrame | None = None,
     identity_adds: pl.DataFrame | None = None,
+    updated: Sequence[int] = (),
 ) -> tuple[pl.DataFrame, NewPeopleCheck | None]:
     """The plan's rows with "@possible_duplicate" added to the changes of new people that
     look like an existing profile, and the check of the people the apply would create
-    (`new_profiles` and `identity_adds` of the plan) for the apply to reuse (see the
-    module docstring)."""
+    (`new_profiles` and `identity_adds` of the plan; `updated`: the profiles it updates or
+    merges) for the apply to reuse (see the module docstring)."""
     if not rows.height:
         return rows, None
     check = None
     flagged = _new_people(resolved) if "full_name" in resolved.columns else None
     if new_profiles is not None and identity_adds is not None and new_profiles.height:
         created = created_people(new_profiles, identity_adds)
-        check = check_new_people(session=session, people=created)
+        check = check_new_people(session=session, people=created, updated=updated)
         # a person with two e-mails in the file is flagged by its last one, as before
         if flagged is not None and not flagged.sort("id").equals(created):
             check.look_alikes = look_alikes(session=session, people=flagged)
@@ -166,6 +167,7 @@ def keep_dry_run_check(*, session: Session, job_id: int, check: NewPeopleCheck |
             people_hash=check.people_hash,
             pairs=check.frame_bytes(check.pairs),
             keys=check.frame_bytes(check.keys),
+            near=check.frame_bytes(check.near),
         )
     )
     session.flush()
@@ -241,6 +243,7 @@ def check_applied_profiles(
                 session=session,
                 pairs=read_frame(kept.pairs),
                 keys=read_frame(kept.keys),
+                near=read_frame(kept.near),
                 created=persons,
                 changed=changed,
                 import_job_id=job_id,

@@ -115,16 +115,18 @@ def test_the_apply_checks_again_only_profiles_whose_compared_facts_changed(sessi
     assert outcomes(plan) == {2: "updated"} and checked[-1] == [base[1]]
 
 
-# a file with look-alikes of the base, of each other (rows 3 and 4), an update of a compared
-# fact (row 5: Peter's city) and one person written twice with two e-mails (rows 6 and 7)
+# a file with look-alikes of the base, of each other (rows 3 and 4), an update of compared
+# facts (row 5: Peter's name and city), one person written twice with two e-mails (rows 6
+# and 7), and someone sharing a block only with Peter's name before the update (row 9)
 RICH_FILE = [
     {"email": "mai.nguyen@yahoo.com", "full_name": "Nguyen Thi Mai", "birthday": date(1991, 4, 5)},
     {"email": "quang.le@example.com", "full_name": "Lê Văn Quang", "birthday": date(1970, 1, 1), "city": "Huế"},
     {"email": "quang.le@yahoo.com", "full_name": "Le Van Quang", "birthday": date(1970, 1, 1)},
-    {"email": "peter@example.com", "full_name": "Peter Parker", "city": "Đà Nẵng"},
+    {"email": "peter@example.com", "full_name": "Spider Man", "city": "Đà Nẵng"},
     {"email": "tony@example.com", "phone": "+84905550002", "full_name": "Tony Stark", "birthday": date(1970, 5, 29)},
     {"email": "tony.stark@example.com", "phone": "+84905550002", "full_name": "Tony Stark"},
     {"email": "anthony.stark@example.com", "full_name": "Anthony Stark", "birthday": date(1970, 5, 29)},
+    {"email": "pp@example.net", "full_name": "Peter Parker"},
 ]
 
 
@@ -191,9 +193,10 @@ def test_the_apply_reuses_its_dry_run_check_and_stores_what_a_full_check_stores(
     frame = validated(RICH_FILE)
     job, plan, checked = _dry_run_then_apply(session, frame, sync, monkeypatch)
 
-    assert outcomes(plan) == {2: "new", 3: "new", 4: "new", 5: "updated", 6: "new", 7: "new", 8: "new"}
-    created = set(plan.rows.filter(pl.col("outcome") == "new")["profile_id"].to_list())
-    assert base[1] in checked and not created & set(checked)  # only the changed profile checked again
+    assert outcomes(plan) == {2: "new", 3: "new", 4: "new", 5: "updated", 6: "new", 7: "new", 8: "new", 9: "new"}
+    # checked again: the changed profile, and the new one that shared a block with its old name
+    row_9 = plan.rows.filter(pl.col("__row__") == 9)["profile_id"][0]
+    assert set(checked) == {base[1], row_9}
     stored = _pairs(session)
     assert ("Nguyễn Thị Mai", "Nguyen Thi Mai") in {p[:2] for p in stored}
     assert ("Lê Văn Quang", "Le Van Quang") in {p[:2] for p in stored}
@@ -226,7 +229,7 @@ def test_the_dry_run_flags_as_without_its_kept_check(session, base):
         row: json.loads(c).get(POSSIBLE_DUPLICATE, {}).get("profile_id")
         for row, c in plan.rows.select("__row__", "changes").iter_rows()
     }
-    assert flags == {2: base[0], 3: None, 4: None, 5: None, 6: None, 7: None, 8: None}
+    assert flags == {2: base[0], 3: None, 4: None, 5: None, 6: None, 7: None, 8: None, 9: None}
     assert plan._dedupe is not None and plan._dedupe.pairs.height >= 3  # Mai, Quang twice, Tony/Anthony
 
 
