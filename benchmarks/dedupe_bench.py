@@ -605,9 +605,11 @@ def incremental(path: Path, rows: pl.DataFrame) -> tuple[float, float, int, int]
 
 
 def import_share(path: Path, rows: pl.DataFrame) -> str:
-    """The same rows through the real import (plan_import, then apply_import and commit) on
-    a copy of the scanned base, with the two possible-duplicate hooks timed inside it: the
-    checks' CPU as a share of the rest of the import's CPU (a real ratio, not an estimate)."""
+    """The same rows through the real import (plan_import with its row results stored and
+    committed as the job's dry run does, then apply_import and commit) on a copy of the
+    scanned base, with the possible-duplicate hooks timed inside it (the dry run's check, the
+    keeping and reading of it for the apply, the apply's check): the checks' CPU as a share
+    of the rest of the import's CPU (a real ratio, not an estimate)."""
     import shutil
     import uuid
 
