@@ -36,7 +36,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
-from ...models import ImportDedupeCheck
+from ...models import ImportDedupeCheck, ImportJob
 from ..crypto import is_encrypted_kind
 from ..dedupe.features import PEOPLE_SCHEMA
 from ..dedupe.import_check import (
@@ -56,6 +56,7 @@ MODE_REVIEW = "review"
 MODE_CREATE = "create"
 MODES = (MODE_REVIEW, MODE_CREATE)
 _IDENTITIES = {"email": "email", "phone": "phone", "user_id": "user_id"}
+KIND_PROFILES = "profiles"  # the ImportJob.kind of a profile file (models.IMPORT_KINDS)
 
 
 def _new_people(resolved: pl.DataFrame) -> pl.DataFrame:
@@ -155,9 +156,11 @@ def flag_new_rows(
 
 
 def keep_dry_run_check(*, session: Session, job_id: int, check: NewPeopleCheck | None) -> None:
-    """Keep a dry run's check with its job (replacing an earlier one) for the apply."""
+    """Keep a dry run's check with its job (replacing an earlier one) for the apply. Only a
+    profile file's: a membership file is applied by membership.py under other jobs."""
     session.execute(sa.delete(ImportDedupeCheck).where(col(ImportDedupeCheck.job_id) == job_id))
-    if check is None:
+    job = session.get(ImportJob, job_id)
+    if check is None or job is None or job.kind != KIND_PROFILES:
         return
     session.add(
         ImportDedupeCheck(
