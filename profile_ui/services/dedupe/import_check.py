@@ -131,8 +131,9 @@ def check_new_people(
     pairs = _new_pairs(keys, with_own)
     partners = pairs.filter(pl.col("b") > 0)["b"].unique().sort().to_list()
     base = person_features(load_people(session=session, profile_ids=partners))
-    right = pl.concat([base, own], how="vertical_relaxed")
-    scored = score_kept(pairs.select("a", "b"), own, right, key_frequencies(with_own), floor=STORE_FLOOR)
+    # everyone once (the new people are a's and b's): the bound's columns are made once
+    everyone = pl.concat([own, base], how="vertical_relaxed")
+    scored = score_kept(pairs.select("a", "b"), everyone, everyone, key_frequencies(with_own), floor=STORE_FLOOR)
     found = reasons_for(scored) if scored.height else pl.DataFrame(schema=PAIRS_SCHEMA)
     applied = pairs.filter(pl.col("applied")).select("a", "b")
     best = (

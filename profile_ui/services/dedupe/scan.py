@@ -204,15 +204,13 @@ def _score_against_base(
     paired = pairs.select(id=pl.col("b").unique())
     if ordered:  # `features` are profiles (scan_profile_ids): the pairs among them have them as b
         others = paired.join(features.select("id"), on="id", how="anti")
-        base = pl.concat(
-            [
-                person_features(load_people(session=session, profile_ids=others["id"].to_list())),
-                features.join(paired, on="id", how="semi"),
-            ]
-        )
+        loaded = person_features(load_people(session=session, profile_ids=others["id"].to_list()))
+        # everyone once, a's and b's alike: the bound's columns are made once
+        everyone = pl.concat([features, loaded], how="vertical_relaxed")
+        scored = score_kept(pairs, everyone, everyone, frequencies, floor=floor)
     else:  # `features` are not profiles: their ids are the caller's own keys
         base = person_features(load_people(session=session, profile_ids=paired["id"].to_list()))
-    scored = score_kept(pairs, features, base, frequencies, floor=floor)
+        scored = score_kept(pairs, features, base, frequencies, floor=floor)
     if not ordered:
         return scored
     flipped = pl.col("a") > pl.col("b")

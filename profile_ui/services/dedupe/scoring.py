@@ -245,7 +245,8 @@ def score_kept(
     """compare_pairs over SCORE_CHUNK pairs at a time, keeping those at or above `floor`
     (STORE_FLOOR, or a caller's threshold: the bound then drops more pairs unread)."""
     left_bounds = _bound_columns(left, frequencies)
-    right_bounds = left_bounds if right is None else _bound_columns(right, None)
+    # `right` may be `left` itself (a's among everyone): the bounds are made once
+    right_bounds = left_bounds if right is None or right is left else _bound_columns(right, None)
     right = left if right is None else right
     parts = [
         _compare(pairs.slice(start, SCORE_CHUNK), left, right, left_bounds, right_bounds, floor=floor).filter(
