@@ -247,3 +247,21 @@ def test_the_people_the_check_compares_are_the_profiles_the_apply_writes(session
     stored = load_people(session=session, profile_ids=ids["profile_id"].to_list())
     assert as_profiles.sort("id").equals(stored.sort("id"))
     assert people.filter(pl.col("full_name") == "Tony Stark")["email"].to_list() == ["tony@example.com"]
+
+
+def test_a_dry_run_keeps_its_check_until_the_import_is_cancelled(session, base):
+    from profile_ui.services.importing.jobs import cancel_import
+
+    sync = rule(session, ["email"])
+    jobs = {kind: new_job(session, kind=kind) for kind in ("profiles", "membership")}
+    session.commit()
+    for job in jobs.values():
+        store_row_results(session=session, job_id=job.id, plan=dry_run(session, validated(FILE), sync=sync))
+    session.commit()
+    # a membership file is applied by its review under other jobs: nothing kept for it
+    assert session.get(ImportDedupeCheck, jobs["membership"].id) is None
+    assert session.get(ImportDedupeCheck, jobs["profiles"].id) is not None
+
+    cancel_import(session=session, actor=MARKETER, job_id=jobs["profiles"].id)
+    session.commit()
+    assert session.get(ImportDedupeCheck, jobs["profiles"].id) is None
