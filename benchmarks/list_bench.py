@@ -207,6 +207,19 @@ def main() -> int:
     cases.append(("sort identity:email + level Gold", ProfileFilter(member_level="Gold"), "identity:email", False, 1))
     cases.append(("sort identity:email, page 20", ProfileFilter(), "identity:email", False, 20))
     cases.append(("sort identity:email, last page", ProfileFilter(), "identity:email", False, -1))
+    # tag columns (services/profiles/tag_sort.py): the tag's values in ix_profile_tags_sort,
+    # then the profiles without the tag; Stage is on ~80% (one value), Interest multi-value
+    stage, interest = f"tag:{tag['Stage']}", f"tag:{tag['Interest']}"
+    cases.append(("sort tag Stage asc", ProfileFilter(), stage, False, 1))
+    cases.append(("sort tag Stage desc", ProfileFilter(), stage, True, 1))
+    cases.append(("sort tag Stage desc + tag", ProfileFilter(tag_ids=[tag["Newsletter subscriber"]]), stage, True, 1))
+    cases.append(("sort tag Stage + level Gold", ProfileFilter(member_level="Gold"), stage, False, 1))
+    purchased = ProfileFilter(tag_values={tag["Tet 2025 promo"]: "Purchased"})
+    cases.append(("sort tag Stage + Tet = Purchased", purchased, stage, False, 1))  # the drive plan
+    cases.append(("sort tag Stage, page 20", ProfileFilter(), stage, False, 20))
+    cases.append(("sort tag Stage, last page", ProfileFilter(), stage, False, -1))
+    cases.append(("sort tag Interest (multi) asc", ProfileFilter(), interest, False, 1))
+    cases.append(("sort tag Interest (multi) desc", ProfileFilter(), interest, True, 1))
     cases.append(("last page (read backwards)", ProfileFilter(), "created_at", True, -1))
     if args.only:
         cases = [c for c in cases if args.only.lower() in c[0].lower()]
