@@ -2,7 +2,7 @@
 multi-value tag by its first value, a tag without a value before any value), profiles
 without the tag last in both directions, ties by id, pages that do not overlap whichever
 end they are read from and whichever plan reads them; the order follows every write of
-tag values (batch tag, untag, imports), since the sort reads the tag value table itself;
+tag values (batch tag, untag, imports, merges and unmerges), since the sort reads the tag value table itself;
 the column display says which tag columns sort and how."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from profile_ui.models import Profile, ProfileTag, utcnow
 from profile_ui.services.importing import ImportOptions
+from profile_ui.services.merging import merge_profiles, unmerge
 from profile_ui.services.profiles import ProfileError, ProfileFilter, page_cells
 from profile_ui.services.profiles.actions import tag_profiles, untag_profile
 from profile_ui.services.view_prefs import column_options
@@ -136,6 +137,17 @@ def test_the_order_follows_batch_tagging_untagging_and_imports(session, people):
     # ... they come first, by id; everyone else after them
     assert names(session, f"tag:{vip}")[:3] == ["Ann", "Cy", "Alpha"]
     assert names(session, f"tag:{vip}", descending=True)[:2] == ["Cy", "Ann"]
+
+
+def test_the_order_follows_merges_and_unmerges(session, people):
+    stage = f"tag:{people['stage']}"
+    # Charlie (no stage) takes in Bravo ("a"): Charlie now sorts by "a", Bravo is no longer listed
+    merged = merge_profiles(
+        session=session, actor=ADMIN, survivor_id=people["Charlie"], merged_id=people["Bravo"], reason="same person"
+    )
+    assert names(session, stage) == ["Echo", "Charlie", "Alpha", "Delta", "Foxtrot"]
+    unmerge(session=session, actor=ADMIN, merge_id=merged.merge_id)
+    assert names(session, stage) == ["Echo", "Bravo", "Alpha", "Delta", "Charlie", "Foxtrot"]
 
 
 def test_sorted_pages_walk_the_indexes(session, people):
