@@ -8,7 +8,9 @@ deleting a tag) keeps the order in step just by writing the table.
 A profile's key is the first value of the tag its cell shows: the value added first (the
 lowest row id; cells.tags_of lists values in that order). A text tag holds one value per
 profile; a multi-value tag sorts by its first value (the column display says so). A tag
-given without a value (a cell's "✓") sorts as the empty text, before any value.
+given without a value (a cell's "✓") sorts as the empty text, before any value. Values
+compare as the database orders text, like the list's other text sorts: by code point on
+SQLite, by the database's collation on PostgreSQL (the same for C.UTF-8).
 
 Profiles without the tag come last in both directions and ties are broken by id, as the
 identity sorts do. A page is read from two stretches in turn (`tag_sorted_page_ids`): the
