@@ -1,6 +1,8 @@
 """/imports/[import_id]: one import's settings, live progress, per-row outcomes, error file
 and undo. Progress is read from the job row by a background event (every tab that shows
-the page polls the same row, so a reload or a second tab shows the same)."""
+the page polls the same row, so a reload or a second tab shows the same), in an event
+thread with no lock on the tab's state (`poll_job`): the state is locked only to show what
+changed."""
 
 from __future__ import annotations
 
