@@ -14,6 +14,7 @@ import os
 import reflex as rx
 
 from profile_ui.settings import get_settings
+from profile_ui.web.redis_lock_wakeups import wake_waiters_reliably
 from profile_ui.web.worker_respawn import respawn_crashed_workers
 
 settings = get_settings()
@@ -44,6 +45,10 @@ _redis_url = settings.redis_url or os.environ.get("REFLEX_REDIS_URL") or None
 REDIS_LOCK_EXPIRATION_MS = 30_000
 REDIS_LOCK_WARNING_MS = 2_000
 REDIS_TOKEN_EXPIRATION_S = 3_600
+if _redis_url:
+    # a lock taken by a cancelled event is given back, and a waiter re-checks the lock
+    # every second: without these a tab could wait the whole 30 s for a free lock
+    wake_waiters_reliably()
 _state_manager = (
     {
         "redis_url": _redis_url,

@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/list_bench.py                  # seeds 1,000,000 profiles (SQLite)
     .venv/bin/python benchmarks/list_bench.py --db /tmp/x.db   # reuse (or seed) that database
     .venv/bin/python benchmarks/list_bench.py --profiles 100000 --repeat 20
+    .venv/bin/python benchmarks/list_bench.py --url postgresql+psycopg://postgres@127.0.0.1/listbench --no-floor
 
 Seeds a temporary database with `seed_workspace` (a few minutes for 1,000,000), adds the
 indexes the list needs beyond the initial migration (PROPOSED_INDEXES, `IF NOT EXISTS`,
@@ -75,6 +76,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profiles", type=int, default=1_000_000)
     parser.add_argument("--db", help="SQLite file to use (seeded when it holds no profiles)")
+    parser.add_argument("--url", help="a database URL instead (an existing PostgreSQL database; seeded when empty)")
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--no-indexes", action="store_true", help="leave out PROPOSED_INDEXES")
     parser.add_argument("--only", help="run only cases whose name contains this text")
@@ -105,7 +107,7 @@ def main() -> int:
     )
 
     db_path = Path(args.db) if args.db else work / "bench.db"
-    url = f"sqlite:///{db_path}"
+    url = args.url or f"sqlite:///{db_path}"
     upgrade_database(url)
     engine = make_engine(url)
     with Session(engine) as session:
@@ -207,12 +209,25 @@ def main() -> int:
     cases.append(("sort identity:email + level Gold", ProfileFilter(member_level="Gold"), "identity:email", False, 1))
     cases.append(("sort identity:email, page 20", ProfileFilter(), "identity:email", False, 20))
     cases.append(("sort identity:email, last page", ProfileFilter(), "identity:email", False, -1))
+    # tag columns (services/profiles/tag_sort.py): the tag's values in ix_profile_tags_sort,
+    # then the profiles without the tag; Stage is on ~80% (one value), Interest multi-value
+    stage, interest = f"tag:{tag['Stage']}", f"tag:{tag['Interest']}"
+    cases.append(("sort tag Stage asc", ProfileFilter(), stage, False, 1))
+    cases.append(("sort tag Stage desc", ProfileFilter(), stage, True, 1))
+    cases.append(("sort tag Stage desc + tag", ProfileFilter(tag_ids=[tag["Newsletter subscriber"]]), stage, True, 1))
+    cases.append(("sort tag Stage + level Gold", ProfileFilter(member_level="Gold"), stage, False, 1))
+    purchased = ProfileFilter(tag_values={tag["Tet 2025 promo"]: "Purchased"})
+    cases.append(("sort tag Stage + Tet = Purchased", purchased, stage, False, 1))  # the drive plan
+    cases.append(("sort tag Stage, page 20", ProfileFilter(), stage, False, 20))
+    cases.append(("sort tag Stage, last page", ProfileFilter(), stage, False, -1))
+    cases.append(("sort tag Interest (multi) asc", ProfileFilter(), interest, False, 1))
+    cases.append(("sort tag Interest (multi) desc", ProfileFilter(), interest, True, 1))
     cases.append(("last page (read backwards)", ProfileFilter(), "created_at", True, -1))
     if args.only:
         cases = [c for c in cases if args.only.lower() in c[0].lower()]
 
     print(
-        f"\n{total:,} profiles, SQLite {engine.dialect.dbapi.sqlite_version}, "
+        f"\n{total:,} profiles, {engine.dialect.name} {engine.dialect.server_version_info}, "
         f"repeat {args.repeat}, page size 50; times in ms"
     )
     header = (
@@ -265,7 +280,7 @@ def main() -> int:
     )
     if over:
         print("exact count over 300 ms without an estimate first:", ", ".join(over))
-    if args.floor:
+    if args.floor and not args.url:  # the floor reads a SQLite file
         _print_floor(
             str(db_path),
             product_p95,

@@ -37,6 +37,9 @@ class Profile(SQLModel, table=True):
         # the sort by primary e-mail / phone (migration 0013)
         sa.Index("ix_profiles_status_email_sort", "status", "email_sort", "id"),
         sa.Index("ix_profiles_status_phone_sort", "status", "phone_sort", "id"),
+        # a status's profiles in id order: the sort by a tag column reads the profiles
+        # without the tag from it (migration 0014, services/profiles/tag_sort.py)
+        sa.Index("ix_profiles_status_id", "status", "id"),
     )
     id: int | None = Field(default=None, primary_key=True)
     full_name: str | None = Field(default=None, max_length=255)

@@ -32,6 +32,8 @@ class ProfileTag(SQLModel, table=True):
         sa.Index("ix_profile_tags_profile", "profile_id"),
         # covering: the export reads a profile range's tags from the index alone
         sa.Index("ix_profile_tags_export", "profile_id", "id", "tag_id", "value"),
+        # the list sorted by a tag column walks a tag's values in order (services/tag_sort.py)
+        sa.Index("ix_profile_tags_sort", "tag_id", "value", "profile_id"),
     )
     id: int | None = Field(default=None, primary_key=True)
     profile_id: int = Field(foreign_key="profiles.id", ondelete="CASCADE")

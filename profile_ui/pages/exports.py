@@ -18,9 +18,12 @@ from ..services.exporting import (
     STATUS_FAILED,
     STATUS_QUEUED,
     STATUS_RUNNING,
+    ExportError,
+    export_status,
     list_exports,
 )
-from ..state.base import AppState, guarded
+from ..services.permissions import PermissionDenied
+from ..state.base import AppState, Bell, actor_for_session, guarded, in_thread, read_bell
 from .profiles.export_state import FIELDS_LABELS, FORMAT_LABELS
 
 TITLE = "Exports"
@@ -66,6 +69,45 @@ def export_line(item: Any) -> ExportLine:
     )
 
 
+def pending_statuses(lines: list[ExportLine]) -> dict[int, str]:
+    """The exports of the list still being written, and their status."""
+    return {line.id: line.status for line in lines if line.status in PENDING}
+
+
+@dataclasses.dataclass(frozen=True)
+class ShownExports:
+    """The list as the watcher read it, and the bell once nothing is being written."""
+
+    lines: list[ExportLine]
+    bell: Bell | None
+
+
+def _export_statuses(token: str, export_ids: list[int]) -> dict[int, str | None] | None:
+    """Each export's status now (the watcher's cheap look, in an event thread); None when
+    the session signs no one in or may not see them any more."""
+    actor = actor_for_session(token)
+    if actor is None:
+        return None
+    try:
+        with session_scope() as session:
+            return {i: export_status(session=session, actor=actor, export_id=i) for i in export_ids}
+    except (PermissionDenied, ExportError):
+        return None
+
+
+def _read_page(token: str) -> ShownExports | None:
+    """The list (and the bell when nothing is pending), read in an event thread."""
+    actor = actor_for_session(token)
+    if actor is None:
+        return None
+    try:
+        with session_scope() as session:
+            lines = [export_line(item) for item in list_exports(session=session, actor=actor)]
+    except PermissionDenied:
+        return None
+    return ShownExports(lines, None if pending_statuses(lines) else read_bell(actor))
+
+
 class ExportsState(AppState):
     lines: list[ExportLine] = []
     _watching: bool = False
@@ -75,7 +117,7 @@ class ExportsState(AppState):
             self.lines = [export_line(item) for item in list_exports(session=session, actor=actor)]
 
     def _pending(self) -> bool:
-        return any(line.status in PENDING for line in self.lines)
+        return bool(pending_statuses(self.lines))
 
     @rx.event
     @guarded
@@ -88,22 +130,34 @@ class ExportsState(AppState):
 
     @rx.event(background=True)
     async def watch(self) -> None:
-        """While this page shows an export being written, reload the list until it ends."""
+        """While this page shows an export being written, poll the statuses of those being
+        written (in an event thread, no lock held) and reload the list when one changed,
+        until none is left (then the bell too)."""
         async with self:
             if self._watching:
                 return
             self._watching = True
+            token, watched = self._current_token(), pending_statuses(self.lines)
         try:
             for _ in range(int(WATCH_LIMIT_SECONDS / WATCH_SECONDS)):
                 await asyncio.sleep(WATCH_SECONDS)
+                statuses = await in_thread(_export_statuses, token, list(watched))
+                if statuses is None:  # signed out, or may no longer export
+                    return
+                if watched and statuses == watched:
+                    continue  # nothing new: the state is not locked
+                shown = await in_thread(_read_page, token)
+                if shown is None:
+                    return
                 async with self:
-                    actor = self._actor_or_none()
-                    if actor is None or str(self.router.url.path).rstrip("/") != routes.EXPORTS:
+                    if str(self.router.url.path).rstrip("/") != routes.EXPORTS:
                         return
-                    self._load(actor)
-                    if not self._pending():
-                        self._load_notifications(actor)
+                    self.lines = shown.lines
+                    if shown.bell is not None:
+                        self._show_bell(shown.bell)
                         return
+                    token = self._current_token()
+                watched = pending_statuses(shown.lines)
         finally:
             async with self:
                 self._watching = False

@@ -26,6 +26,7 @@ from .catalog import field_definitions, identity_kinds
 from .identity_sort import can_sort_by_identity, unsortable_reason
 from .permissions import PROFILES_VIEW, SETTINGS_MANAGE, Actor
 from .profiles import DEFAULT_PAGE_SIZE, IDENTITY_COLUMN_PREFIX, PAGE_SIZES, SORTS, TAG_COLUMN_PREFIX
+from .profiles.tag_sort import sort_note
 
 PROFILE_LIST_VIEW = "profiles.list"
 DEFAULT_USER_ID = 0  # the admin's default for everyone without a choice of their own
@@ -49,7 +50,8 @@ class ColumnOption:
     """A column the list can show: `key` as stored, `label` for the header, `group`
     (Attributes / Identities / Tags) for the chooser, `sortable` when the list can sort by it,
     `searchable` when the query box also searches it while it is shown (a text custom field),
-    `not_sortable_because` why a column people expect to sort does not."""
+    `not_sortable_because` why a column people expect to sort does not, `sorts_how` how a
+    sortable column sorts when a person could not guess it (a multi-value tag)."""
 
     key: str
     label: str
@@ -57,6 +59,7 @@ class ColumnOption:
     sortable: bool
     searchable: bool = False
     not_sortable_because: str = ""  # said in the column display (e.g. "stored encrypted")
+    sorts_how: str = ""  # said in the column display instead of "sorts" (e.g. "sorts by its first value")
 
 
 @dataclass
@@ -88,8 +91,10 @@ def column_options(*, session: Session, actor: Actor) -> list[ColumnOption]:
         )
         for k in identity_kinds(session).values()
     ]
-    options += [
-        ColumnOption(f"{TAG_COLUMN_PREFIX}{tag.id}", f"{group.name}: {tag.name}", "Tags", False)
+    options += [  # profiles/tag_sort.py: by the tag's (first) value
+        ColumnOption(
+            f"{TAG_COLUMN_PREFIX}{tag.id}", f"{group.name}: {tag.name}", "Tags", True, sorts_how=sort_note(tag)
+        )
         for tag, group in session.exec(
             select(Tag, TagGroup).join(TagGroup, TagGroup.id == Tag.group_id).order_by(TagGroup.name, Tag.name)
         ).all()

@@ -37,7 +37,20 @@ tab's state (its lock) until the handler returns; computed vars are recomputed a
 on the loop. Async handlers (which `await self.get_state(...)`) run their database work
 through `await in_thread(fn, ...)`. Generator handlers stay on the loop (none are
 guarded). Background events (`@rx.event(background=True)`) are async and keep changing
-the state only inside `async with self`; their database calls go through `in_thread`.
+the state only inside `async with self`; their database calls go through `in_thread`,
+outside `async with self`: the tab's state lock is held only to read what a query needs
+(the session token, an id) and to set what it returned. A watcher that polls a job reads
+the cheap thing (its status) in a thread with no lock held, and takes the lock only when
+something changed:
+
+    async with self:
+        token, job_id = self._current_token(), self.shown_id
+    actor = await in_thread(actor_for_session, token)  # None: not signed in
+    ...
+    status = await in_thread(job_status, actor, job_id)  # a service call in session_scope()
+    if status != shown:
+        async with self:
+            self.status = status
 """
 
 from __future__ import annotations
@@ -98,6 +111,40 @@ def _notification_items(rows: list[Any]) -> list[NotificationItem]:
         )
         for row in rows
     ]
+
+
+@dataclasses.dataclass(frozen=True)
+class Bell:
+    """The bell as read in a thread (`read_bell`), for a background event to show under its lock."""
+
+    items: list[NotificationItem]
+    unread: int
+
+
+def read_bell(actor: Actor) -> Bell:
+    """The actor's notifications (it queries the database: background events call it with
+    `in_thread`, outside `async with self`, and show it with `_show_bell`)."""
+    with session_scope() as session:
+        rows, unread = notify.list_notifications(session=session, actor=actor)
+        return Bell(_notification_items(rows), unread)
+
+
+def actor_for_session(token: str) -> Actor | None:
+    """The actor behind a session token, None when it signs no one in. It queries the
+    database: background events read the token under their lock (`self._current_token()`)
+    and call this with `in_thread` outside it."""
+    try:
+        with session_scope() as session:
+            return actor_for_token(session=session, token=token)
+    except NotSignedIn:
+        return None
+
+
+def bell_for_session(token: str) -> Bell | None:
+    """The bell of the actor behind a session token, None when it signs no one in (it
+    queries the database: call it with `in_thread`)."""
+    actor = actor_for_session(token)
+    return None if actor is None else read_bell(actor)
 
 
 _pool: tuple[int, ThreadPoolExecutor] | None = None
@@ -252,13 +299,18 @@ class AppState(rx.State):
         return actor
 
     def _actor_or_none(self) -> Actor | None:
-        """For background events, which do not redirect: None when not signed in. It
-        queries the database: call it in a thread (`in_thread`)."""
-        try:
-            with session_scope() as session:
-                return actor_for_token(session=session, token=self._current_token())
-        except NotSignedIn:
-            return None
+        """None when not signed in, for handlers that do not redirect. It queries the
+        database: a handler running in an event thread only (a background event calls
+        `actor_for_session` with `in_thread`, outside `async with self`)."""
+        return actor_for_session(self._current_token())
+
+    async def _background_actor(self) -> Actor | None:
+        """For a background event, outside `async with self`: the actor behind this tab's
+        session token (None when not signed in), looked up in an event thread; the state
+        is locked only to read the token."""
+        async with self:
+            token = self._current_token()
+        return await in_thread(actor_for_session, token)
 
     def _show_actor(self, actor: Actor) -> None:
         self.user_email = actor.email
@@ -290,10 +342,11 @@ class AppState(rx.State):
 
     # ------------------------------------------------------------ the bell
     def _load_notifications(self, actor: Actor) -> None:
-        with session_scope() as session:
-            rows, unread = notify.list_notifications(session=session, actor=actor)
-            self.notifications = _notification_items(rows)
-            self.unread_count = unread
+        self._show_bell(read_bell(actor))
+
+    def _show_bell(self, bell: Bell) -> None:
+        self.notifications = list(bell.items)
+        self.unread_count = bell.unread
 
     @rx.event
     @guarded

@@ -50,6 +50,47 @@ def changes_text(changes: dict[str, Any]) -> str:
     return "; ".join(parts + [text for text in [possible_duplicate_text(changes)] if text])
 
 
+@dataclasses.dataclass(frozen=True)
+class ResultQuery:
+    """Which page of which job's rows the viewer shows (read under the state's lock)."""
+
+    job_id: int
+    outcome: str
+    page: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ResultPage:
+    rows: list[ResultRow]
+    count: int
+
+
+def read_result_page(session: Any, actor: Actor, query: ResultQuery) -> ResultPage:
+    """One page of a job's row results as the viewer shows them (no state touched: a
+    background event calls it in a thread and shows it with `_show_result_page`)."""
+    rows, count = row_results(
+        session=session,
+        actor=actor,
+        job_id=query.job_id,
+        outcome=None if query.outcome == ALL_OUTCOMES else query.outcome,
+        offset=(query.page - 1) * RESULTS_PAGE_SIZE,
+        limit=RESULTS_PAGE_SIZE,
+    )
+    return ResultPage(
+        rows=[
+            ResultRow(
+                row=r["row_number"],
+                outcome=r["outcome"],
+                profile=str(r["profile_id"] or ""),
+                changes=changes_text(r["changes"]),
+                reasons=reasons_text(r["errors"]),
+            )
+            for r in rows
+        ],
+        count=count,
+    )
+
+
 class RowResultsMixin(rx.State, mixin=True):
     result_rows: list[ResultRow] = []
     result_outcome: str = ALL_OUTCOMES
@@ -74,26 +115,15 @@ class RowResultsMixin(rx.State, mixin=True):
 
     def _load_result_rows(self, session: Any, actor: Actor) -> None:
         """The current page of the job's rows (the caller's session: one transaction)."""
-        rows, count = row_results(
-            session=session,
-            actor=actor,
-            job_id=self._results_job_id(),
-            outcome=None if self.result_outcome == ALL_OUTCOMES else self.result_outcome,
-            offset=(self.result_page - 1) * RESULTS_PAGE_SIZE,
-            limit=RESULTS_PAGE_SIZE,
-        )
-        self.result_count = count
-        self.result_pages = max(1, -(-count // RESULTS_PAGE_SIZE))
-        self.result_rows = [
-            ResultRow(
-                row=r["row_number"],
-                outcome=r["outcome"],
-                profile=str(r["profile_id"] or ""),
-                changes=changes_text(r["changes"]),
-                reasons=reasons_text(r["errors"]),
-            )
-            for r in rows
-        ]
+        self._show_result_page(read_result_page(session, actor, self._result_query()))
+
+    def _result_query(self) -> ResultQuery:
+        return ResultQuery(job_id=self._results_job_id(), outcome=self.result_outcome, page=self.result_page)
+
+    def _show_result_page(self, page: ResultPage) -> None:
+        self.result_count = page.count
+        self.result_pages = max(1, -(-page.count // RESULTS_PAGE_SIZE))
+        self.result_rows = list(page.rows)
 
     def _show_result_rows(self) -> None:
         actor = self._require_actor()

@@ -50,11 +50,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 START_TIMEOUT_S = 300
-# first paints wait for the websocket and on_load; generous but not slow when it works.
-# 40 s, not 15: in the production shape a page opened right after signing in sometimes
-# waits longer than 15 s for its first load (seen in 2 of 3 full runs, issue 14, not yet
-# explained; a Redis state lock, which expires at 30 s, is the suspect)
-expect.set_options(timeout=40_000)
+# first paints wait for the websocket and on_load; generous but not slow when it works
+expect.set_options(timeout=15_000)
 
 
 def _bun_path() -> str:

@@ -1,7 +1,8 @@
 """The profile list in Chromium: the query box ignores accents ("nguyen" finds "Nguyễn"),
 also in a text custom field shown as a column ("da nang" finds "Đà Nẵng"), and the list
-sorts by a custom attribute and by the primary e-mail shown as columns; the column display
-says which columns sort and which the query box searches."""
+sorts by a custom attribute, by the primary e-mail and by a tag shown as columns; the
+column display says which columns sort (and how a multi-value tag does) and which the
+query box searches."""
 
 from __future__ import annotations
 
@@ -160,3 +161,66 @@ def test_sort_by_primary_email(admin_page: Page, running_app: RunningApp) -> Non
     page.get_by_role("button", name="Sort by Email").click()
     expect(header).to_have_attribute("aria-sort", "descending")
     expect(_rows(page).get_by_role("link")).to_have_text(["Mailsort Alpha", "Mailsort Charlie", "Mailsort Bravo"])
+
+
+def _tagged(app: RunningApp, tiers: dict[str, str | None]) -> str:
+    """Profiles named as `tiers`' keys, tagged "Tagsort: Tier" with the value given (None:
+    not tagged); the group also has a multi-value tag, "Tagsort: Hobbies". Returns the
+    Tier column's key."""
+    from profile_ui.services import profile_edit, workspace_settings
+    from profile_ui.services.permissions import SYSTEM_ACTOR
+    from profile_ui.services.profiles import tag_profiles
+
+    with app_db(app) as session:
+        group = workspace_settings.create_tag_group(session=session, actor=SYSTEM_ACTOR, name="Tagsort")
+        tier = workspace_settings.create_tag(session=session, actor=SYSTEM_ACTOR, group_id=group.id, name="Tier")
+        workspace_settings.create_tag(
+            session=session, actor=SYSTEM_ACTOR, group_id=group.id, name="Hobbies", kind="multi"
+        )
+        for name, value in tiers.items():
+            email = name.lower().replace(" ", ".") + "@search-sort.example.com"
+            made = profile_edit.create_profile(
+                session=session, actor=SYSTEM_ACTOR, values={"full_name": name}, identities={"email": email}
+            )
+            if value is not None:
+                tag_profiles(
+                    session=session, actor=SYSTEM_ACTOR, tag_id=tier.id, value=value, profile_ids=[made.profile_id]
+                )
+        return f"tag:{tier.id}"
+
+
+def test_sort_by_a_tag_column(admin_page: Page, running_app: RunningApp) -> None:
+    # tier values in another order than the names; Charlie has no tier
+    tiers = {"Tagsort Alpha": "gold", "Tagsort Bravo": "bronze", "Tagsort Charlie": None, "Tagsort Delta": "silver"}
+    tier_column = _tagged(running_app, tiers)
+    page = admin_page
+    page.goto("/profiles")
+    page.get_by_role("button", name="Column display").click()
+    dialog = page.get_by_role("dialog", name="Column display")
+    # a multi-value tag sorts by its first value, and the column display says so
+    hobbies = page.get_by_role("checkbox", name="Tagsort: Hobbies", exact=True)
+    beside = dialog.locator("div").filter(has=hobbies).filter(has_text="(sorts by its first value)").last
+    expect(beside.get_by_role("checkbox")).to_have_count(1)
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    _query(page, "tagsort")
+    expect(_total(page)).to_have_text("4 profiles")
+    _show_column(page, "Tagsort: Tier", "(sorts)")
+    try:
+        header = page.get_by_role("columnheader", name="Sort by Tagsort: Tier")
+        page.get_by_role("button", name="Sort by Tagsort: Tier").click()
+        expect(header).to_have_attribute("aria-sort", "ascending")
+        # by the tier, the profile without one last
+        expect(_rows(page).get_by_role("link")).to_have_text(
+            ["Tagsort Bravo", "Tagsort Alpha", "Tagsort Delta", "Tagsort Charlie"]
+        )
+        expect(_rows(page).first).to_contain_text("bronze")
+        page.get_by_role("button", name="Sort by Tagsort: Tier").click()
+        expect(header).to_have_attribute("aria-sort", "descending")
+        # the other way round, the profile without a tier still last
+        expect(_rows(page).get_by_role("link")).to_have_text(
+            ["Tagsort Delta", "Tagsort Alpha", "Tagsort Bravo", "Tagsort Charlie"]
+        )
+        expect(_rows(page).first).to_contain_text("silver")
+    finally:
+        _forget_column_choice(running_app, tier_column)

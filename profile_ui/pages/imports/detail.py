@@ -1,10 +1,13 @@
 """/imports/[import_id]: one import's settings, live progress, per-row outcomes, error file
 and undo. Progress is read from the job row by a background event (every tab that shows
-the page polls the same row, so a reload or a second tab shows the same)."""
+the page polls the same row, so a reload or a second tab shows the same), in an event
+thread with no lock on the tab's state (`poll_job`): the state is locked only to show what
+changed."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import Any
 
 import reflex as rx
@@ -21,13 +24,138 @@ from ...services.importing.progress import read_progress
 from ...services.importing.undo import ImportUndoError, undo_import
 from ...services.permissions import PROFILES_IMPORT, Actor
 from ...services.users import user_emails
-from ...state.base import AppState, guarded
-from ...state.row_results import RowResultsMixin
+from ...state.base import AppState, Bell, actor_for_session, guarded, in_thread, read_bell
+from ...state.row_results import ResultPage, ResultQuery, RowResultsMixin, read_result_page
 from .history import duration_text, status_text, totals_text
 
 TITLE = "Import"
 POLL_SECONDS = 1.0
 WATCH_LIMIT_SECONDS = 3600
+
+
+@dataclasses.dataclass(frozen=True)
+class DetailView:
+    """What the page shows of one job, read in one transaction (`read_detail`). Its field
+    names are the state's vars."""
+
+    missing: str = ""  # the job is not there (or not the actor's to see): why
+    file: str = ""
+    kind: str = ""
+    raw_status: str = ""
+    status: str = ""
+    who: str = ""
+    created: str = ""
+    duration: str = ""
+    totals: str = ""
+    error: str = ""
+    rows_done: int = 0
+    rows_total: int = 0
+    progress_text: str = ""  # "Applying changes: 12,500 of 50,000 rows" while it runs
+    eta: str = ""
+    error_file_note: str = ""
+    invalid_rows: int = 0
+    has_error_file: bool = False
+    can_undo: bool = False
+    can_cancel: bool = False
+    can_confirm: bool = False
+    settings_text: str = ""
+
+
+def read_detail(actor: Actor, job_id: int) -> DetailView:
+    """The page's view of the job (the job row, its creator's e-mail, the running stage's
+    progress file). Touches no state: the watcher calls it with `in_thread`, no lock held."""
+    with session_scope() as session:
+        try:
+            job = import_jobs.get_import(session=session, actor=actor, job_id=job_id)
+        except import_jobs.ImportJobError as exc:
+            return DetailView(missing=str(exc))
+        who = user_emails(session=session, actor=actor, user_ids={job.created_by or 0}).get(
+            job.created_by or 0, "system"
+        )
+    rows_done, rows_total = job.rows_done or 0, job.rows_total or 0
+    progress_text = f"{rows_done:,} of {rows_total:,} rows" if rows_total else ""
+    live = read_progress(job.id) if job.status in (import_jobs.VALIDATING, import_jobs.RUNNING) else None
+    if live is not None:  # the running stage's own count (the row commits only at the end)
+        rows_done, rows_total = live.rows_done, live.rows_total or rows_total
+        progress_text = live.text()
+    # changing an import or taking its error file: its owner or an admin (services check it)
+    mine = import_jobs.may_manage(actor, job)
+    return DetailView(
+        file=job.file_name,
+        kind=job.kind,
+        raw_status=job.status,
+        status=status_text(job),
+        who=who,
+        created=job.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+        duration=duration_text(job.started_at, job.finished_at),
+        totals=totals_text(job.counts),
+        error=job.error or "",
+        rows_done=rows_done,
+        rows_total=rows_total,
+        progress_text=progress_text,
+        eta=eta_text(job) if live is None else "",
+        error_file_note=retention.error_file_note(job),
+        invalid_rows=import_jobs.report_counts(job.counts)["invalid"],
+        has_error_file=mine and retention.error_file_available(job),
+        can_undo=mine and job.status == import_jobs.COMPLETED,
+        can_cancel=mine and job.status in (import_jobs.QUEUED, import_jobs.AWAITING_CONFIRMATION),
+        # a membership file is not confirmed: its review page applies it (S.kind links there)
+        can_confirm=mine and job.status == import_jobs.AWAITING_CONFIRMATION and job.kind != "membership",
+        settings_text=settings_text(job),
+    )
+
+
+def settings_text(job: Any) -> str:
+    """The job's mapping and options in one line."""
+    options = import_jobs.job_options(job)
+    mapping = import_jobs.job_mapping(job)
+    mapped = ", ".join(f"{h} → {t}" for h, t in mapping.columns.items() if t)
+    parts = [f"Mapping: {mapped}" if mapped else "Mapping: suggested columns"]
+    if options.consent:
+        parts.append("Consent: " + ", ".join(f"{c} {v}" for c, v in options.consent.items()))
+    if options.field_policies:
+        parts.append("Policies: " + ", ".join(f"{f} {p}" for f, p in options.field_policies.items()))
+    if options.tag_ids:
+        parts.append(f"Tags for every row: {len(options.tag_ids)}")
+    parts.append(f"Tags column: {options.tags_mode}")
+    parts.append(
+        "Look-alikes of existing profiles: "
+        + ("created anyway" if options.possible_duplicates == "create" else "sent to review")
+    )
+    return " · ".join(parts)
+
+
+def eta_text(job: Any) -> str:
+    if job.status not in (import_jobs.RUNNING, import_jobs.VALIDATING) or not job.started_at:
+        return ""
+    done, total = job.rows_done or 0, job.rows_total or 0
+    if not done or not total or done >= total:
+        return "estimating…"
+    elapsed = (utcnow() - job.started_at).total_seconds()
+    return f"about {int(elapsed * (total - done) / done)} s left"
+
+
+@dataclasses.dataclass(frozen=True)
+class Poll:
+    """One look at the job by the watcher: the view and, when its status moved on from the
+    one the watcher last showed, the page of row results and the bell as well."""
+
+    view: DetailView
+    rows: ResultPage | None = None
+    bell: Bell | None = None
+
+
+def poll_job(actor: Actor, job_id: int, shown_status: str, query: ResultQuery) -> Poll:
+    """The watcher's look at the job, in an event thread (no state touched)."""
+    view = read_detail(actor, job_id)
+    if view.missing or view.raw_status == shown_status:
+        return Poll(view)
+    return Poll(view, _read_rows(actor, query), read_bell(actor))
+
+
+def _read_rows(actor: Actor, query: ResultQuery) -> ResultPage:
+    with session_scope() as session:
+        return read_result_page(session, actor, query)
 
 
 class ImportDetailState(RowResultsMixin, AppState):
@@ -56,7 +184,7 @@ class ImportDetailState(RowResultsMixin, AppState):
     undo_result: str = ""
     missing: str = ""
 
-    _watching: bool = False
+    _watching: int = 0  # the job this tab's watcher polls (0: none)
 
     @rx.var
     def progress(self) -> int:
@@ -70,66 +198,17 @@ class ImportDetailState(RowResultsMixin, AppState):
         return int(raw) if raw.isdigit() else 0
 
     def _refresh(self, actor: Actor, with_rows: bool = True) -> None:
-        with session_scope() as session:
-            try:
-                job = import_jobs.get_import(session=session, actor=actor, job_id=self.shown_id)
-            except import_jobs.ImportJobError as exc:
-                self.missing = str(exc)
-                return
-            self.missing = ""
-            self.file, self.kind, self.raw_status = job.file_name, job.kind, job.status
-            self.status = status_text(job)
-            self.who = user_emails(session=session, actor=actor, user_ids={job.created_by or 0}).get(
-                job.created_by or 0, "system"
-            )
-            self.created = job.created_at.strftime("%Y-%m-%d %H:%M UTC")
-            self.duration = duration_text(job.started_at, job.finished_at)
-            self.totals = totals_text(job.counts)
-            self.error = job.error or ""
-            self.rows_done, self.rows_total = job.rows_done or 0, job.rows_total or 0
-            self.progress_text = f"{self.rows_done:,} of {self.rows_total:,} rows" if self.rows_total else ""
-            live = read_progress(job.id) if job.status in (import_jobs.VALIDATING, import_jobs.RUNNING) else None
-            if live is not None:  # the running stage's own count (the row commits only at the end)
-                self.rows_done, self.rows_total = live.rows_done, live.rows_total or self.rows_total
-                self.progress_text = live.text()
-            self.eta = self._eta(job) if live is None else ""
-            self.error_file_note = retention.error_file_note(job)
-            self.invalid_rows = import_jobs.report_counts(job.counts)["invalid"]
-            # changing an import or taking its error file: its owner or an admin (services check it)
-            mine = import_jobs.may_manage(actor, job)
-            self.has_error_file = mine and retention.error_file_available(job)
-            self.can_undo = mine and job.status == import_jobs.COMPLETED
-            self.can_cancel = mine and job.status in (import_jobs.QUEUED, import_jobs.AWAITING_CONFIRMATION)
-            # a membership file is not confirmed: its review page applies it (S.kind links there)
-            self.can_confirm = mine and job.status == import_jobs.AWAITING_CONFIRMATION and job.kind != "membership"
-            options = import_jobs.job_options(job)
-            mapping = import_jobs.job_mapping(job)
-            mapped = ", ".join(f"{h} → {t}" for h, t in mapping.columns.items() if t)
-            parts = [f"Mapping: {mapped}" if mapped else "Mapping: suggested columns"]
-            if options.consent:
-                parts.append("Consent: " + ", ".join(f"{c} {v}" for c, v in options.consent.items()))
-            if options.field_policies:
-                parts.append("Policies: " + ", ".join(f"{f} {p}" for f, p in options.field_policies.items()))
-            if options.tag_ids:
-                parts.append(f"Tags for every row: {len(options.tag_ids)}")
-            parts.append(f"Tags column: {options.tags_mode}")
-            parts.append(
-                "Look-alikes of existing profiles: "
-                + ("created anyway" if options.possible_duplicates == "create" else "sent to review")
-            )
-            self.settings_text = " · ".join(parts)
-            if with_rows:
+        self._show_detail(read_detail(actor, self.shown_id))
+        if with_rows and not self.missing:
+            with session_scope() as session:
                 self._load_result_rows(session, actor)
 
-    @staticmethod
-    def _eta(job: Any) -> str:
-        if job.status not in (import_jobs.RUNNING, import_jobs.VALIDATING) or not job.started_at:
-            return ""
-        done, total = job.rows_done or 0, job.rows_total or 0
-        if not done or not total or done >= total:
-            return "estimating…"
-        elapsed = (utcnow() - job.started_at).total_seconds()
-        return f"about {int(elapsed * (total - done) / done)} s left"
+    def _show_detail(self, view: DetailView) -> None:
+        self.missing = view.missing
+        if view.missing:
+            return
+        for field in dataclasses.fields(DetailView):
+            setattr(self, field.name, getattr(view, field.name))
 
     @rx.event
     @guarded
@@ -145,54 +224,87 @@ class ImportDetailState(RowResultsMixin, AppState):
 
     @rx.event(background=True)
     async def watch(self) -> Any:
-        """Poll the job row until it ends; toast when it ends while shown."""
+        """Poll the job until it ends and show what changed; toast when it ends while shown.
+        Each look at the job runs in an event thread with no lock held (`poll_job`); the
+        tab's state is locked only when there is something new to show."""
         async with self:
-            actor = self._actor_or_none()
-            if self._watching or actor is None or not actor.can(PROFILES_IMPORT):
+            if self._watching == self.shown_id or self.raw_status in import_jobs.FINAL_STATUSES:
                 return
-            if self.raw_status in import_jobs.FINAL_STATUSES:
+            token, job_id, query = self._current_token(), self.shown_id, self._result_query()
+        actor = await in_thread(actor_for_session, token)
+        if actor is None or not actor.can(PROFILES_IMPORT):
+            return
+        async with self:
+            if self._watching == job_id or self.shown_id != job_id:
                 return
-            self._watching = True
-            job_id = self.shown_id
+            # a watcher of the job shown before (another import) stops at its next change
+            self._watching = job_id
+            shown = self.raw_status
         waited = 0.0
         message: Any = None
+        last: DetailView | None = None
         try:
             while waited < WATCH_LIMIT_SECONDS:
                 await asyncio.sleep(POLL_SECONDS)
                 waited += POLL_SECONDS
+                poll = await in_thread(poll_job, actor, job_id, shown, query)
+                if poll.view == last:
+                    continue  # nothing new: the state is not locked
+                last, with_rows = poll.view, False
                 async with self:
-                    if self.shown_id != job_id:
+                    if self.shown_id != job_id or self._watching != job_id:
                         return
                     before = self.raw_status
-                    self._refresh(actor, with_rows=False)
-                    after = self.raw_status
-                    if after == before and after not in import_jobs.FINAL_STATUSES:
-                        continue
-                    if after == before:
-                        return
-                    with session_scope() as session:
-                        self._load_result_rows(session, actor)
-                    self._load_notifications(actor)
-                    if after == import_jobs.COMPLETED:
-                        message = rx.toast.success(f"Import completed: {self.file}")
-                    elif after == import_jobs.FAILED:
-                        message = rx.toast.error(f"Import failed: {self.file}")
-                    elif after == import_jobs.AWAITING_CONFIRMATION:
-                        message = rx.toast.info(f"Dry run ready: {self.file}")
-                    if after in import_jobs.FINAL_STATUSES or after == import_jobs.AWAITING_CONFIRMATION:
-                        break
+                    self._show_detail(poll.view)
+                    after = self.raw_status  # (a job gone from view leaves it as it was)
+                    if after != before and poll.rows is not None and poll.bell is not None:
+                        if self._result_query() == query:  # else the viewer loaded its own page
+                            self._show_result_page(poll.rows)
+                        self._show_bell(poll.bell)
+                        with_rows = True
+                    query = self._result_query()
+                shown = after
+                if after == before and after not in import_jobs.FINAL_STATUSES:
+                    continue
+                if after == before:
+                    return
+                if not with_rows:  # the status moved on in the state, not since this watcher's last look
+                    await self._reload_rows_and_bell(actor, job_id)
+                if after == import_jobs.COMPLETED:
+                    message = rx.toast.success(f"Import completed: {poll.view.file}")
+                elif after == import_jobs.FAILED:
+                    message = rx.toast.error(f"Import failed: {poll.view.file}")
+                elif after == import_jobs.AWAITING_CONFIRMATION:
+                    message = rx.toast.info(f"Dry run ready: {poll.view.file}")
+                if after in import_jobs.FINAL_STATUSES or after == import_jobs.AWAITING_CONFIRMATION:
+                    break
             # the error file is written just after the job commits: show its button when it is
             for _ in range(10):
+                if last is None or last.has_error_file or not last.invalid_rows:
+                    break
+                last = await in_thread(read_detail, actor, job_id)
                 async with self:
-                    if self.shown_id != job_id or self.has_error_file or not self.invalid_rows:
+                    if self.shown_id != job_id:
                         break
-                    self._refresh(actor, with_rows=False)
+                    self._show_detail(last)
                 await asyncio.sleep(POLL_SECONDS)
         finally:
             async with self:
-                self._watching = False
+                if self._watching == job_id:
+                    self._watching = 0
         if message is not None:
             yield message
+
+    async def _reload_rows_and_bell(self, actor: Actor, job_id: int) -> None:
+        """The page of row results and the bell, read in an event thread, shown under the lock."""
+        async with self:
+            query = self._result_query()
+        rows = await in_thread(_read_rows, actor, query)
+        bell = await in_thread(read_bell, actor)
+        async with self:
+            if self.shown_id == job_id and self._result_query() == query:
+                self._show_result_page(rows)
+            self._show_bell(bell)
 
     @rx.event
     @guarded

@@ -12,7 +12,6 @@ background events.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -27,7 +26,7 @@ from ...db import session_scope
 from ...services.importing import jobs as import_jobs
 from ...services.importing import membership
 from ...services.permissions import PROFILES_DELETE, PROFILES_IMPORT, Actor, PermissionDenied
-from ...state.base import AppState, guarded
+from ...state.base import AppState, guarded, in_thread
 
 TITLE = "Review members"
 SECTION_TITLES = {
@@ -64,7 +63,7 @@ def _plural(n: int, one: str, many: str | None = None) -> str:
 
 
 def _run(actor: Actor, work: Any) -> Any:
-    """One service call in its own transaction (from a worker thread)."""
+    """One service call in its own transaction (in an event thread: `in_thread`)."""
     with session_scope() as session:
         return work(session, actor)
 
@@ -144,14 +143,17 @@ class MembershipReviewState(AppState):
 
     @rx.event(background=True)
     async def prepare(self) -> Any:
+        """Compare the file with the group (in an event thread, no lock held)."""
+        actor = await self._background_actor()
+        if actor is None or not actor.can(PROFILES_IMPORT):
+            return
         async with self:
-            actor = self._actor_or_none()
-            if actor is None or not actor.can(PROFILES_IMPORT) or self.busy:
+            if self.busy:
                 return
             self.busy = "Comparing the file with the group…"
             job_id = self.job_id
         try:
-            review = await asyncio.to_thread(
+            review = await in_thread(
                 _run, actor, lambda s, a: membership.prepare_review(session=s, actor=a, job_id=job_id)
             )
         except (membership.MembershipError, PermissionDenied) as exc:
@@ -314,11 +316,13 @@ class MembershipReviewState(AppState):
     async def _perform(
         self, busy: str, call: Callable[[Any, Actor, dict[str, Any]], Any], describe: Callable[[Any], str]
     ) -> AsyncIterator[Any]:
-        """Run one review action in a worker thread (the state lock is not held meanwhile),
-        then show its success message and the lists as they are now."""
+        """Run one review action in an event thread (the state lock is not held meanwhile),
+        then show its success message and the lists as they are now (read in the thread too)."""
+        actor = await self._background_actor()
+        if actor is None:
+            return
         async with self:
-            actor = self._actor_or_none()
-            if actor is None or self.busy:
+            if self.busy:
                 return
             self.busy, self.success = busy, ""
             self.invite_confirm_open = self.missing_second_open = False
@@ -332,18 +336,23 @@ class MembershipReviewState(AppState):
                 },
             )
         try:
-            result = await asyncio.to_thread(_run, actor, lambda s, a: call(s, a, {"job_id": job_id, **args}))
+            result = await in_thread(_run, actor, lambda s, a: call(s, a, {"job_id": job_id, **args}))
         except (membership.MembershipError, PermissionDenied) as exc:
             async with self:
                 self.busy = ""
             yield rx.toast.error(str(exc))
             return
         message = describe(result)
+        try:
+            review = await in_thread(_run, actor, lambda s, a: membership.get_review(session=s, actor=a, job_id=job_id))
+        except (membership.MembershipError, PermissionDenied):
+            review = None  # done, but the lists cannot be shown again: they stay as they were
         async with self:
             self.busy, self.success = "", message + "."
             self._clear_selection()
             self.choices, self.bulk_action = {}, ""
-            self._reload(actor)
+            if review is not None and self.job_id == job_id:
+                self._show(review)
         yield rx.toast.success(message)
 
     @rx.event

@@ -31,7 +31,7 @@ def _note(option: view_prefs.ColumnOption) -> str:
     return " · ".join(
         text
         for text, applies in (
-            ("sorts", option.sortable),
+            (option.sorts_how or "sorts", option.sortable),
             (option.not_sortable_because, bool(option.not_sortable_because)),
             ("query box searches it", option.searchable),
         )

@@ -31,7 +31,7 @@ from ...services.exporting import (
 from ...services.permissions import PROFILES_EXPORT, PermissionDenied
 from ...services.profiles import ProfileError, ProfileFilter
 from ...settings import get_settings
-from ...state.base import AppState, guarded, in_thread
+from ...state.base import AppState, actor_for_session, bell_for_session, guarded, in_thread
 from ...state.dialog import DialogMixin
 from .common import plural
 from .list_state import ProfilesListState
@@ -187,7 +187,8 @@ class ExportDialogState(DialogMixin, AppState):
         async with self:
             if export_id not in self._watching:
                 return
-            watcher = self._actor_or_none()
+            token = self._current_token()
+        watcher = await in_thread(actor_for_session, token)
         waited, status = 0.0, None
         while watcher is not None and waited < WATCH_LIMIT_SECONDS:
             await asyncio.sleep(WATCH_SECONDS)
@@ -200,10 +201,12 @@ class ExportDialogState(DialogMixin, AppState):
                 break
         async with self:
             self._watching = [i for i in self._watching if i != export_id]
-            actor = self._actor_or_none()
-            if actor is None:
-                return
-            self._load_notifications(actor)
+            token = self._current_token()
+        bell = await in_thread(bell_for_session, token)
+        if bell is None:
+            return
+        async with self:
+            self._show_bell(bell)
         if status == STATUS_COMPLETED:
             yield rx.toast.success("Your export is ready: open the bell or Exports to download it")
         elif status == STATUS_FAILED:

@@ -9,6 +9,7 @@ outside the package can say `services.profiles.list_profiles`):
   exports, the trash and bulk actions.
 - `query`: the list (`list_profiles`), `count_profiles`, `estimate_count`: plans chosen
   for SQLite's planner.
+- `tag_sort`: the list sorted by a tag column (read from the tag value table's indexes).
 - `cells`: what a page of profiles shows (`page_cells`, `identities_of`, `format_value`).
 - `read`: User 360 (`get_profile_360`).
 - `actions`: status, tags and groups, for one profile or many.

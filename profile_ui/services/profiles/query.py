@@ -24,6 +24,7 @@ a sample of id ranges, marked `exact=False` so the page can show "about N" first
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -49,6 +50,7 @@ from .filters import (
     text_ids,
     where_clause,
 )
+from .tag_sort import can_sort_by_tag, is_tag_sort, tag_sorted_page_ids
 
 # sort key -> columns in order (the id breaks ties, so pages never overlap). Each has an
 # index led by status (see the report of issue 4 for the ones the migration adds).
@@ -199,8 +201,9 @@ def list_profiles(
     """One sorted page of the profiles matching `flt` (and, by default, the exact total).
 
     `sort` is one of SORTABLE_COLUMNS, a custom attribute's key (attribute_sort.py) or
-    "identity:email" / "identity:phone" (identity_sort.py: profiles without one last); ties are broken by id,
-    so pages never overlap.
+    "identity:email" / "identity:phone" (identity_sort.py: profiles without one last) or a
+    tag column "tag:<id>" (tag_sort.py: by its first value, profiles without the tag last);
+    ties are broken by id, so pages never overlap.
     `page_size` is one of PAGE_SIZES (anything else becomes 50). When only the page
     changed, pass `with_total=False, known_total=<the total shown>`: the count is not
     run again, and pages in the second half are read from the other end (as fast as
@@ -213,6 +216,9 @@ def list_profiles(
     if is_identity_sort(sort):
         if not can_sort_by_identity(sort):
             raise ProfileError(f"Cannot sort by '{sort}' (stored encrypted)")
+    elif is_tag_sort(sort):
+        if not can_sort_by_tag(session, sort):
+            raise ProfileError(f"Cannot sort by '{sort}' (no such tag)")
     elif sort not in SORTS:
         definition = session.get(FieldDefinition, sort)
         if definition is None or not can_sort_by(definition):
@@ -262,6 +268,20 @@ def _page_rows(
             where, plain = where_clause(flt, drive=driver.index), True
         else:
             where, plain = where_clause(flt, text_by_ids=_text_list_is_short(session, flt, rows_needed)), False
+        if is_tag_sort(sort):  # tag_sort.py: a page from two stretches, read in turn
+            return _rows_of(
+                session,
+                tag_sorted_page_ids(
+                    session,
+                    where,
+                    sort,
+                    descending=descending,
+                    nulls_last=nulls_last,
+                    offset=offset,
+                    limit=limit,
+                    plain=PlainColumn if plain else None,
+                ),
+            )
         if is_identity_sort(sort):  # identity_sort.py: keyed rows, then the others
             query = identity_sorted_ids(
                 where,
@@ -274,7 +294,11 @@ def _page_rows(
         else:
             query = select(Profile.id).where(where).order_by(*_order_by(sort, descending, plain=plain))
     # ids first (from the index alone where it covers the filter), then those rows
-    ids = session.execute(query.offset(offset).limit(limit)).scalars().all()
+    return _rows_of(session, session.execute(query.offset(offset).limit(limit)).scalars().all())
+
+
+def _rows_of(session: Session, ids: Sequence[int]) -> list[Profile]:
+    """The profiles of a page's ids, in that order."""
     if not ids:
         return []
     by_id = {p.id: p for p in session.exec(select(Profile).where(Profile.id.in_(ids))).all()}

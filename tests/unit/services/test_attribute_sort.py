@@ -36,11 +36,14 @@ def people(session):
     session.flush()
 
 
-def names(session, sort: str, descending: bool = False, page: int = 1, page_size: int = 25) -> list[str]:
+def names(
+    session, sort: str, descending: bool = False, page: int = 1, page_size: int = 25, flt: ProfileFilter | None = None
+) -> list[str]:
+    """The names on one sorted page of the list (of all active profiles unless `flt`)."""
     result = list_profiles(
         session=session,
         actor=ADMIN,
-        flt=ProfileFilter(),
+        flt=flt or ProfileFilter(),
         sort=sort,
         descending=descending,
         page=page,

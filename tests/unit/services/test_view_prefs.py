@@ -102,3 +102,4 @@ def test_column_options_list_fields_identities_and_tags(session, stage):
         if k.startswith("identity:") and k != "identity:email" and k != "identity:phone"
     )
     assert options[f"tag:{stage}"].label == "Lifecycle: Stage"
+    assert options[f"tag:{stage}"].sortable  # by its value (profiles/tag_sort.py)

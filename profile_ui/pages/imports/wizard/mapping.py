@@ -4,6 +4,7 @@ lines into the ImportMapping the dry run and the import use."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import reflex as rx
@@ -21,27 +22,41 @@ from .base import WizardBase
 from .choices import ChoiceField, ColumnLine, TargetChoice, ValueLine
 
 
-class MappingStep(WizardBase, mixin=True):
-    def _suggest(self, actor: Actor) -> None:
-        with session_scope() as session:
-            fields = workspace_settings.list_fields(session=session, actor=actor)
-            kinds = workspace_settings.list_identity_kinds(session=session, actor=actor)
-            suggestions = mapping_stage.suggest_mapping(self.headers, fields=fields, identity_kinds=kinds)
-            template = mapping_stage.find_mapping_template(
-                session=session, actor=actor, kind=self.kind, headers=self.headers
-            )
-            self.template_offer = template.name if template is not None else ""
-            self.template_applied = False
+@dataclasses.dataclass(frozen=True)
+class Suggestions:
+    """What the mapping step offers for a file's headers (`read_suggestions`)."""
+
+    choices: list[TargetChoice]  # every target a column can take
+    columns: list[mapping_stage.ColumnSuggestion]  # one per header, in header order
+    template_offer: str  # the name of a saved template for these headers, or ""
+
+
+def read_suggestions(actor: Actor, kind: str, headers: list[str]) -> Suggestions:
+    """The targets and the suggested one per header, read in one transaction; touches no
+    state (the background event that reads the files calls it with `in_thread`)."""
+    with session_scope() as session:
+        fields = workspace_settings.list_fields(session=session, actor=actor)
+        kinds = workspace_settings.list_identity_kinds(session=session, actor=actor)
+        suggestions = mapping_stage.suggest_mapping(headers, fields=fields, identity_kinds=kinds)
+        template = mapping_stage.find_mapping_template(session=session, actor=actor, kind=kind, headers=headers)
         choices = [TargetChoice(IGNORE, "Ignore this column"), TargetChoice(NEW_FIELD, "New custom field")]
         choices += [TargetChoice(IDENTITY_PREFIX + k.key, f"Identifier: {k.label}") for k in kinds]
         choices += [TargetChoice(f.key, f.label) for f in fields]
-        choices.append(TargetChoice(TAGS_TARGET, "Tags (a|b)"))
-        self.target_choices = choices
-        labels = {c.value: c.label for c in choices}
-        self.lines = []
-        for s in suggestions:
+    choices.append(TargetChoice(TAGS_TARGET, "Tags (a|b)"))
+    return Suggestions(choices, suggestions, template.name if template is not None else "")
+
+
+class MappingStep(WizardBase, mixin=True):
+    def _show_suggestions(self, suggested: Suggestions) -> None:
+        """One line per header with its suggested target (the first file's samples)."""
+        self.template_offer = suggested.template_offer
+        self.template_applied = False
+        self.target_choices = list(suggested.choices)
+        labels = {c.value: c.label for c in suggested.choices}
+        lines = []
+        for s in suggested.columns:
             target = s.target or IGNORE
-            self.lines.append(
+            lines.append(
                 ColumnLine(
                     header=s.column,
                     samples=", ".join(str(v) for v in self._summary["samples"].get(s.column, [])),
@@ -53,6 +68,7 @@ class MappingStep(WizardBase, mixin=True):
                     policy="",
                 )
             )
+        self.lines = lines
 
     def _ignore_status_column(self) -> None:
         """A member file's Status column says who is a member: it is read by the review,

@@ -7,6 +7,7 @@ job's stored row results (RowResultsMixin)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import Any
 
 import reflex as rx
@@ -15,8 +16,9 @@ from .... import routes
 from ....db import session_scope
 from ....services.importing import ImportOptions, dry_run
 from ....services.importing import jobs as import_jobs
-from ....services.permissions import PROFILES_IMPORT, Actor
-from ....state.base import guarded
+from ....services.permissions import PROFILES_IMPORT, Actor, PermissionDenied
+from ....state.base import actor_for_session, guarded, in_thread
+from ....state.row_results import ResultPage, ResultQuery, read_result_page
 from .base import WizardBase
 from .choices import PreviewTotal
 
@@ -28,6 +30,26 @@ ERROR_FILE_WAIT_SECONDS = 10
 def _wait(actor: Actor, job_ids: list[int]) -> dry_run.DryRunWait:
     with session_scope() as session:
         return dry_run.dry_run_wait(session=session, actor=actor, job_ids=job_ids)
+
+
+@dataclasses.dataclass(frozen=True)
+class DryRunPreview:
+    totals: dry_run.DryRunTotals
+    rows: ResultPage
+
+
+def _read_preview(token: str, job_ids: list[int], shown_job: int, query: ResultQuery) -> DryRunPreview | None:
+    """The dry run's totals and the shown job's page of rows, read in an event thread; None
+    when the session signs no one in or may not see the jobs any more."""
+    actor = actor_for_session(token)
+    if actor is None:
+        return None
+    try:
+        with session_scope() as session:
+            totals = dry_run.dry_run_totals(session=session, actor=actor, job_ids=job_ids, shown_job_id=shown_job)
+            return DryRunPreview(totals, read_result_page(session, actor, query))
+    except (import_jobs.ImportJobError, PermissionDenied):
+        return None
 
 
 class PreviewStep(WizardBase, mixin=True):
@@ -93,26 +115,30 @@ class PreviewStep(WizardBase, mixin=True):
 
     @rx.event(background=True)
     async def watch_preview(self) -> Any:
+        """Wait for the dry run (its jobs are read in an event thread, no lock held), then
+        show its totals and first rows."""
+        actor = await self._background_actor()
+        if actor is None or not actor.can(PROFILES_IMPORT):
+            return None
         async with self:
-            actor = self._actor_or_none()
-            if self.busy or actor is None or not actor.can(PROFILES_IMPORT):
+            if self.busy:
                 return None
             job_ids = list(self.preview_job_ids)
-            self.busy = "Checking every row (dry run)…"
+            self.busy = shown = "Checking every row (dry run)…"
         while True:
             waited = 0.0
             while waited < DRY_RUN_WAIT_SECONDS:
-                wait = await asyncio.to_thread(_wait, actor, job_ids)
+                wait = await in_thread(_wait, actor, job_ids)
                 if wait.done:
                     break
-                if wait.progress:
+                if wait.progress and wait.progress != shown:
                     async with self:
-                        self.busy = wait.progress
+                        self.busy = shown = wait.progress
                 await asyncio.sleep(POLL_SECONDS)
                 waited += POLL_SECONDS
             # the error file is written just after the dry run commits: give it a moment
             for _ in range(int(ERROR_FILE_WAIT_SECONDS / POLL_SECONDS)):
-                if not (await asyncio.to_thread(_wait, actor, job_ids)).error_files_pending:
+                if not (await in_thread(_wait, actor, job_ids)).error_files_pending:
                     break
                 await asyncio.sleep(POLL_SECONDS)
             async with self:
@@ -121,21 +147,20 @@ class PreviewStep(WizardBase, mixin=True):
                     # this one busy and left): watch the newer one instead
                     job_ids = list(self.preview_job_ids)
                     continue
+                token, shown_job, query = self._current_token(), self.preview_job, self._result_query()
+            preview = await in_thread(_read_preview, token, job_ids, shown_job, query)
+            async with self:
+                if self.preview_job_ids and list(self.preview_job_ids) != job_ids:
+                    job_ids = list(self.preview_job_ids)  # replaced while it was read
+                    continue
                 self.busy = ""
-                actor = self._actor_or_none()
-                if actor is None or list(self.preview_job_ids) != job_ids:
+                if preview is None or list(self.preview_job_ids) != job_ids or self.preview_job != shown_job:
                     return None
-                self._load_preview(actor)
+                self.preview_totals = [PreviewTotal(file=name, text=text) for name, text in preview.totals.lines]
+                self.preview_has_errors = preview.totals.has_error_file
+                if self._result_query() == query:  # else the viewer loaded its own page
+                    self._show_result_page(preview.rows)
             return None
-
-    def _load_preview(self, actor: Actor) -> None:
-        with session_scope() as session:
-            totals = dry_run.dry_run_totals(
-                session=session, actor=actor, job_ids=self.preview_job_ids, shown_job_id=self.preview_job
-            )
-            self.preview_totals = [PreviewTotal(file=name, text=text) for name, text in totals.lines]
-            self.preview_has_errors = totals.has_error_file
-            self._load_result_rows(session, actor)
 
     @rx.event
     @guarded

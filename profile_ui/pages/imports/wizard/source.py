@@ -15,12 +15,13 @@ import reflex as rx
 from ....db import session_scope
 from ....services.importing import dry_run
 from ....services.importing.read import FileRejected, list_sheets, read_pasted
-from ....services.permissions import PROFILES_IMPORT, Actor
+from ....services.permissions import PROFILES_IMPORT
 from ....services.uploads import UploadError, save_upload
-from ....state.base import guarded
+from ....state.base import guarded, in_thread
 from ..upload_feedback import UPLOAD_ID
 from .base import WizardBase
 from .choices import KINDS, STEPS, UploadedFile
+from .mapping import Suggestions, read_suggestions
 
 READ_CHUNK = 1024 * 1024
 PASTED_FILE_NAME = "pasted rows.tsv"
@@ -172,11 +173,16 @@ class SourceStep(WizardBase, mixin=True):
 
     @rx.event(background=True)
     async def read_first_file(self) -> Any:
+        """Read every file (in a thread: no database), then suggest the mapping (the database,
+        in an event thread); no lock is held meanwhile."""
+        actor = await self._background_actor()
+        if actor is None or not actor.can(PROFILES_IMPORT):
+            return None
         async with self:
-            actor = self._actor_or_none()
-            if actor is None or not actor.can(PROFILES_IMPORT) or not self._paths or self.busy:
+            if not self._paths or self.busy:
                 return None
             self.busy = "Reading the file…"
+            kind = self.kind
             wanted = [(path, item.name, item.sheet or None) for path, item in zip(self._paths, self.files, strict=True)]
         summary: dict[str, Any] = {}
         signatures: list[str] = []
@@ -193,25 +199,33 @@ class SourceStep(WizardBase, mixin=True):
                 signatures.append(signature)
             except FileRejected as exc:
                 rejected[path] = str(exc)
-        async with self:
-            self.busy = ""
-            if rejected:
-                self.step = "source"
-                self.file_errors = list(rejected.values())
-                self._drop_files([i for i, path in enumerate(self._paths) if path in rejected])
-                return None
-            self._summary = summary
-            self._signatures = signatures
-            self.headers = summary["headers"]
-            self._after_reading(actor)
-        return None
+        suggested: Suggestions | None = None
+        while True:
+            if not rejected and kind != "segments":
+                suggested = await in_thread(read_suggestions, actor, kind, list(summary["headers"]))
+            async with self:
+                if not rejected and self.kind != kind:  # the kind was changed meanwhile: suggest for it
+                    kind = self.kind
+                    continue
+                self.busy = ""
+                if rejected:
+                    self.step = "source"
+                    self.file_errors = list(rejected.values())
+                    self._drop_files([i for i, path in enumerate(self._paths) if path in rejected])
+                    return None
+                self._summary = summary
+                self._signatures = signatures
+                self.headers = summary["headers"]
+                self._after_reading(suggested)
+            return None
 
-    def _after_reading(self, actor: Actor) -> None:
+    def _after_reading(self, suggested: Suggestions | None) -> None:
         """Segment files go straight to the options; the others to the mapping."""
         if self.kind == "segments":
             self.step = "options"
             return
-        self._suggest(actor)
+        if suggested is not None:
+            self._show_suggestions(suggested)
         if self.kind == "membership":
             self._ignore_status_column()
         self.step = "map"

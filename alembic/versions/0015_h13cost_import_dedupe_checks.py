@@ -6,8 +6,8 @@ people's blocking keys (Parquet blobs) with what they depend on (the audit log's
 event, a hash of the new people), and the apply reuses them when nothing changed
 (services/importing/possible_duplicates.py).
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-06 21:15:00
 """
 
@@ -16,8 +16,8 @@ import sqlalchemy as sa
 import profile_ui.models.base
 from alembic import op
 
-revision = "0014"
-down_revision = "0013"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
