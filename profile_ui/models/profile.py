@@ -64,7 +64,8 @@ class Profile(SQLModel, table=True):
     deleted_by: int | None = None
     deleted_reason: str | None = Field(default=None, max_length=500)
     # the primary (first by id) plain e-mail and phone, the list's sort keys: written only
-    # by triggers on identities (migration 0013), never by the application
+    # by triggers on identities (migration 0013; on SQLite services/bulk_writer.py runs
+    # their statement set-based for a bulk insert of identities), never set by hand
     email_sort: str | None = Field(default=None, max_length=255)
     phone_sort: str | None = Field(default=None, max_length=255)
     # raised by a trigger on every UPDATE of the row (migration 0010): an edit made on a

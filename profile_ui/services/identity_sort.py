@@ -3,7 +3,8 @@
 Column keys "identity:email" and "identity:phone" sort by `profiles.email_sort` /
 `phone_sort`: the first plain identity of that kind by id (the value a cell shows first),
 kept by triggers on `identities` (migration 0013), so no writer of identities knows about
-it. A kind stored encrypted (ENCRYPTED_IDENTITY_KINDS) holds a keyed hash, never sorted by:
+it (but bulk_writer.py, whose SQLite bulk inserts of identities do the triggers' work
+set-based). A kind stored encrypted (ENCRYPTED_IDENTITY_KINDS) holds a keyed hash, never sorted by:
 its column is not sortable (`can_sort_by_identity`).
 
 Profiles without the identity come last in both directions, ties are broken by id. Each

@@ -1,0 +1,72 @@
+"""An applied import leaves the list's sort keys (primary e-mail / phone) and the profiles'
+version counts as the database's triggers define them, and the triggers in place for the
+next writer (SQLite: the bulk writer does their work set-based while it writes; PostgreSQL:
+the triggers run as they are)."""
+
+import polars as pl
+import sqlalchemy as sa
+
+from profile_ui.models import Identity, utcnow
+from profile_ui.services.importing import ROW_COL
+
+from .frames import profile, rule, run_import, seed_profiles, validated
+
+
+def _id_of(plan, row: int) -> int:
+    return plan.rows.filter(pl.col(ROW_COL) == row)["profile_id"][0]
+
+
+def test_an_import_keeps_sort_keys_versions_and_the_triggers(session):
+    ann, bob, cy = seed_profiles(
+        session,
+        [
+            {"full_name": "Ann", "email": "ann@x.com", "city": "Hanoi"},
+            {"full_name": "Bob", "phone": "+84901", "city": "Hue"},
+            {"full_name": "Cy", "user_id": "u3", "city": "Da Nang"},
+        ],
+    )
+    session.commit()
+    versions = {pid: profile(session, pid).version for pid in (ann, bob, cy)}
+    sync = rule(session, ["user_id", "email", "phone"])
+    frame = validated(
+        [
+            {"email": "ann@x.com", "phone": "+84911", "city": "Saigon"},  # updated, and a first phone
+            {"user_id": "u3", "email": "cy@x.com"},  # a first e-mail
+            {"email": "dan@x.com", "phone": "+84922", "full_name": "Dan"},  # new
+            {"email": "dan2@x.com", "full_name": "Dan"},  # new (another person)
+            {"phone": "+84933", "full_name": "Eve"},  # new, a phone only
+        ]
+    )
+    _job, plan = run_import(session, frame, sync=sync)
+    dan, dan2, eve = _id_of(plan, 4), _id_of(plan, 5), _id_of(plan, 6)
+
+    keys = {pid: (profile(session, pid).email_sort, profile(session, pid).phone_sort) for pid in (ann, cy, dan, eve)}
+    assert keys == {
+        ann: ("ann@x.com", "+84911"),
+        cy: ("cy@x.com", None),
+        dan: ("dan@x.com", "+84922"),
+        eve: (None, "+84933"),
+    }
+    assert profile(session, dan2).email_sort == "dan2@x.com"
+    # one import, one count for an updated profile; new ones start at 1; untouched stay
+    assert profile(session, ann).version == versions[ann] + 1
+    assert profile(session, bob).version == versions[bob]
+    assert {profile(session, pid).version for pid in (dan, dan2, eve)} == {1}
+
+    # the triggers are back for the next writer: a new identity sets the key, an edit counts
+    now = utcnow()
+    session.execute(
+        sa.insert(Identity).values(
+            profile_id=eve,
+            kind="email",
+            value="eve@x.com",
+            source_type="manual",
+            is_encrypted=False,
+            first_seen_at=now,
+            last_seen_at=now,
+        )
+    )
+    session.execute(sa.text("UPDATE profiles SET city = 'Hue' WHERE id = :id"), {"id": eve})
+    session.commit()
+    assert profile(session, eve).email_sort == "eve@x.com"
+    assert profile(session, eve).version == 2
