@@ -197,9 +197,13 @@ def seeded_sqlite(workdir: Path, profiles: int) -> Path:
 
 
 def fresh_sqlite_copy(seeded: Path, run_dir: Path) -> str:
+    from profile_ui.cli import upgrade_database
+
     target = run_dir / "bench.db"
     shutil.copyfile(seeded, target)
-    return f"sqlite:///{target}"
+    url = f"sqlite:///{target}"
+    upgrade_database(url)  # a seed cached before the newest migration gets its tables
+    return url
 
 
 def create_pg_database(profiles: int) -> tuple[str, str]:
