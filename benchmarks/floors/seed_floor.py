@@ -7,7 +7,8 @@ gender, birthday, city, level, registration date, two custom attributes), their 
 identities (user_id, email, phone; `identities` keyed by (kind, value)) and, to reach
 RELATED related rows in all (the count the product's seed printed), tag values spread over
 four tags; writes them in ONE transaction (sqlite3 executemany / psycopg COPY, the tables'
-secondary indexes, and on PostgreSQL their foreign keys, dropped and made again after the load). The
+plain secondary indexes, and on PostgreSQL their foreign keys, dropped and made again after the load;
+unique indexes kept, as the product's seed keeps them). The
 product's seed also draws segments, groups, consent and links with realistic shapes: the
 floor's related rows stand for them by count, not by kind. Prints one JSON line.
 """
@@ -107,13 +108,17 @@ def write(target: str, tables: dict[str, Any]) -> int:
         listed = ", ".join(repr(t) for t in tables)
         cur.execute(
             "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() AND "
-            f"tablename IN ({listed}) AND indexname NOT IN (SELECT conname FROM pg_constraint)"
+            f"tablename IN ({listed}) AND indexname NOT IN (SELECT conname FROM pg_constraint) "
+            "AND indexdef NOT LIKE 'CREATE UNIQUE%'"
             if postgres
             else "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
-            f"AND tbl_name IN ({listed})"
+            f"AND tbl_name IN ({listed}) AND sql NOT LIKE 'CREATE UNIQUE%'"
         )
         indexes = cur.fetchall()
-        for name, _sql in indexes:  # built once after the load rather than row by row
+        # the plain indexes are built once after the load rather than row by row; unique
+        # ones stay, as in the product's seed: they hold what the identities' sort-key
+        # triggers (migration 0013) seek, which would otherwise scan the table per row
+        for name, _sql in indexes:
             cur.execute(f'DROP INDEX "{name}"')
         foreign_keys = []
         if postgres:  # checked by one join when added again, not by a trigger per row
