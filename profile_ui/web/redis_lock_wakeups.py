@@ -46,6 +46,7 @@ _giving_back: set[asyncio.Task[None]] = set()  # kept referenced until done
 
 def wake_waiters_reliably() -> None:
     """Install the two fixes described in the module docstring (idempotent)."""
+    # imported here: only a process that uses Redis loads Reflex's Redis state manager
     from reflex.istate.manager.redis import StateManagerRedis
 
     members = StateManagerRedis.__dict__
