@@ -32,12 +32,14 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import shutil
 import sqlite3
 import sys
 import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import polars as pl
@@ -604,13 +606,49 @@ def incremental(path: Path, rows: pl.DataFrame) -> tuple[float, float, int, int]
     return dry, applied, flagged, report.new
 
 
+class _TimedHooks:
+    """The possible-duplicate hooks of importing/possible_duplicates.py wrapped to time
+    themselves while an import runs (`spent`: label -> (CPU s, wall s), summed over calls);
+    `put_back` restores them."""
+
+    LABELS: ClassVar[dict[str, str]] = {
+        "flag": "flag_new_rows",
+        "check": "check_applied_profiles",
+        "keep": "keep_dry_run_check",  # keeping the dry run's check for the apply
+        "kept": "kept_check",  # and reading it back
+    }
+
+    def __init__(self) -> None:
+        from profile_ui.services.importing import possible_duplicates
+
+        self.module = possible_duplicates
+        self.spent = dict.fromkeys(self.LABELS, (0.0, 0.0))
+        self.originals = {name: getattr(possible_duplicates, name) for name in self.LABELS.values()}
+        for label, name in self.LABELS.items():
+            setattr(possible_duplicates, name, self._timed(label, self.originals[name]))
+
+    def _timed(self, label: str, hook):  # noqa: ANN001, ANN202
+        def run(**kwargs):  # noqa: ANN003, ANN202
+            cpu, wall = time.process_time(), time.perf_counter()
+            try:
+                return hook(**kwargs)
+            finally:
+                before = self.spent[label]
+                self.spent[label] = (before[0] + time.process_time() - cpu, before[1] + time.perf_counter() - wall)
+
+        return run
+
+    def put_back(self) -> None:
+        for name, hook in self.originals.items():
+            setattr(self.module, name, hook)
+
+
 def import_share(path: Path, rows: pl.DataFrame) -> str:
     """The same rows through the real import (plan_import with its row results stored and
     committed as the job's dry run does, then apply_import and commit) on a copy of the
     scanned base, with the possible-duplicate hooks timed inside it (the dry run's check, the
     keeping and reading of it for the apply, the apply's check): the checks' CPU as a share
     of the rest of the import's CPU (a real ratio, not an estimate)."""
-    import shutil
     import uuid
 
     from sqlmodel import Session
@@ -619,7 +657,6 @@ def import_share(path: Path, rows: pl.DataFrame) -> str:
     from profile_ui.models import ImportJob
     from profile_ui.services.catalog import active_sync_rule
     from profile_ui.services.importing import ERRORS_COL, ROW_COL, VALID_COL, ImportMapping, ImportOptions
-    from profile_ui.services.importing import possible_duplicates as hooks
     from profile_ui.services.importing.apply import apply_import
     from profile_ui.services.importing.plan import plan_import
     from profile_ui.services.importing.results import store_row_results
@@ -627,30 +664,6 @@ def import_share(path: Path, rows: pl.DataFrame) -> str:
 
     copy = path.with_name("import.db")
     shutil.copyfile(path, copy)
-    spent: dict[str, tuple[float, float]] = {}
-
-    def timed(name: str, hook):  # noqa: ANN001, ANN202
-        def run(**kwargs):  # noqa: ANN003, ANN202
-            cpu, wall = time.process_time(), time.perf_counter()
-            try:
-                return hook(**kwargs)
-            finally:
-                spent[name] = (time.process_time() - cpu, time.perf_counter() - wall)
-
-        return run
-
-    # the hooks of importing/possible_duplicates.py (the last two keep the dry run's check for the apply)
-    hook_names = {
-        "flag": "flag_new_rows",
-        "check": "check_applied_profiles",
-        "keep": "keep_dry_run_check",
-        "kept": "kept_check",
-    }
-    originals = {name: getattr(hooks, name) for name in hook_names.values() if hasattr(hooks, name)}
-    for label, name in hook_names.items():
-        spent[label] = (0.0, 0.0)
-        if name in originals:
-            setattr(hooks, name, timed(label, originals[name]))  # timed wrappers, for the bench
     frame = rows.select(
         pl.Series(ROW_COL, range(2, rows.height + 2), dtype=pl.Int64),
         *[pl.col(k).alias(f"identity:{k}") for k in ("email", "phone", "user_id")],
@@ -666,6 +679,7 @@ def import_share(path: Path, rows: pl.DataFrame) -> str:
         identifiers=["email", "phone", "user_id"],
     )
     engine = make_engine(f"sqlite:///{copy}")
+    hooks = _TimedHooks()
     try:
         with Session(engine, expire_on_commit=False) as session:
             rule = active_sync_rule(session)
@@ -691,9 +705,9 @@ def import_share(path: Path, rows: pl.DataFrame) -> str:
             session.commit()
             cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     finally:
-        for name, hook in originals.items():
-            setattr(hooks, name, hook)  # put back
+        hooks.put_back()
         engine.dispose()
+    spent = hooks.spent
     hooks_timed = ("flag", "keep", "kept", "check")
     checks_cpu = sum(spent[name][0] for name in hooks_timed)
     checks_wall = sum(spent[name][1] for name in hooks_timed)
@@ -708,6 +722,87 @@ def import_share(path: Path, rows: pl.DataFrame) -> str:
     )
 
 
+def job_share(path: Path, rows: pl.DataFrame) -> str:
+    """The same rows as a marketer imports them: a CSV file through the import jobs the
+    wizard runs (submit as a dry run, run it, confirm, run the apply: reading, mapping,
+    validating, planning, row results, error file, apply), on a copy of the scanned base,
+    with the possible-duplicate hooks timed inside (as import_share). The checks' share of
+    the import's own time, file to done."""
+
+    from sqlmodel import Session
+
+    from profile_ui.db import make_engine
+    from profile_ui.jobs.import_job import run_job
+    from profile_ui.services.importing.jobs import ImportFile, confirm_import, file_report, submit_import
+    from profile_ui.services.permissions import SYSTEM_ACTOR
+
+    copy = path.with_name("job.db")
+    shutil.copyfile(path, copy)
+    csv = path.with_name("customers.csv")
+    headers = {
+        "full_name": "Full name",
+        "birthday": "Date of birth",
+        "city": "City",
+        "email": "Email",
+        "phone": "Phone",
+        "user_id": "Customer ID",
+    }
+    rows.select([pl.col(k).alias(v) for k, v in headers.items()]).write_csv(csv)
+    engine = make_engine(f"sqlite:///{copy}")
+    hooks = _TimedHooks()
+    stages: dict[str, tuple[float, float]] = {}
+    try:
+        with Session(engine) as session:
+            job = submit_import(
+                session=session,
+                actor=SYSTEM_ACTOR,
+                dry_run=True,
+                enqueue=False,
+                files=[
+                    ImportFile(
+                        file_name=csv.name,
+                        stored_path=csv,
+                        sheet=None,
+                        mapping=None,
+                        identifier_columns={"Email": "email", "Phone": "phone", "Customer ID": "user_id"},
+                    )
+                ],
+            )[0]
+            session.commit()
+            job_id = job.id
+            assert job_id is not None  # committed
+        cpu, wall = time.process_time(), time.perf_counter()
+        run_job(job_id, engine=engine)
+        stages["dry run"] = (time.process_time() - cpu, time.perf_counter() - wall)
+        with Session(engine) as session:
+            confirm_import(session=session, actor=SYSTEM_ACTOR, job_id=job_id, enqueue=False)
+            session.commit()
+        cpu, wall = time.process_time(), time.perf_counter()
+        run_job(job_id, engine=engine)
+        stages["apply"] = (time.process_time() - cpu, time.perf_counter() - wall)
+        with Session(engine) as session:
+            report = file_report(session=session, actor=SYSTEM_ACTOR, job_id=job_id)
+    finally:
+        hooks.put_back()
+        engine.dispose()
+    spent = hooks.spent
+    cpu = sum(c for c, _w in stages.values())
+    wall = sum(w for _c, w in stages.values())
+    checks_cpu = sum(c for c, _w in spent.values())
+    checks_wall = sum(w for _c, w in spent.values())
+    totals = ", ".join(f"{k} {v:,}" for k, v in report.items() if isinstance(v, int) and k != "job_id")
+    return (
+        f"the import jobs of a CSV of those rows ({report['status']}; {totals}): dry run "
+        f"{stages['dry run'][1]:.1f} s wall / {stages['dry run'][0]:.1f} s CPU, "
+        f"apply {stages['apply'][1]:.1f} s wall / {stages['apply'][0]:.1f} s CPU; "
+        f"of which the checks {checks_wall:.1f} s wall, {checks_cpu:.1f} s CPU "
+        f"(look-alikes {spent['flag'][1]:.1f} s wall, applied check "
+        f"{spent['check'][1]:.1f} s wall): the checks add "
+        f"{checks_wall / max(wall - checks_wall, 1e-9):.0%} (wall), {checks_cpu / max(cpu - checks_cpu, 1e-9):.0%} "
+        f"(CPU) to the import without them; load {os.getloadavg()[0]:.2f}"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profiles", type=int, default=100_000)
@@ -716,6 +811,12 @@ def main() -> int:
     parser.add_argument("--no-db", action="store_true", help="skip the SQLite scan")
     parser.add_argument(
         "--no-quality", action="store_true", help="skip the in-memory scan and its precision/recall (e.g. at 1,000,000)"
+    )
+    parser.add_argument(
+        "--filled",
+        type=Path,
+        help="keep the filled SQLite base in this file, or start from a copy of it when it exists "
+        "(same --profiles and --seed: the people are generated again, the fill is skipped)",
     )
     parser.add_argument(
         "--import-rows", type=int, default=50_000, help="after the scan, an import of this many rows (0: none)"
@@ -760,8 +861,14 @@ def db_bench(people: pl.DataFrame, args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="dedupe-bench-") as tmp:
         path = Path(tmp) / "bench.db"
         t = time.perf_counter()
-        fill_sqlite(path, people)
-        print(f"SQLite filled in {time.perf_counter() - t:.1f} s")
+        if args.filled and args.filled.exists():  # a base filled by an earlier run: a copy of it
+            shutil.copyfile(args.filled, path)
+            print(f"SQLite copied from {args.filled} in {time.perf_counter() - t:.1f} s")
+        else:
+            fill_sqlite(path, people)
+            print(f"SQLite filled in {time.perf_counter() - t:.1f} s")
+            if args.filled:
+                shutil.copyfile(path, args.filled)  # kept (unscanned) for the next run
         cpu = time.process_time()
         elapsed, summary = db_scan(path)
         print(
@@ -771,6 +878,7 @@ def db_bench(people: pl.DataFrame, args: argparse.Namespace) -> None:
         if args.import_rows:
             rows = new_rows(people, args.import_rows, args.seed + 1)
             share = import_share(path, rows)  # on a copy of the base before `incremental` adds the rows
+            from_file = job_share(path, rows)  # likewise
             cpu = time.process_time()
             dry, applied, flagged, stored = incremental(path, rows)
             print(
@@ -779,6 +887,7 @@ def db_bench(people: pl.DataFrame, args: argparse.Namespace) -> None:
                 f"{flagged:,} rows flagged, {stored:,} pairs stored; load {os.getloadavg()[0]:.2f}"
             )
             print(share)
+            print(from_file)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@ the remembered "not the same person" (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import polars as pl
 import pytest
@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 from profile_ui.models import Identity, Profile
 from profile_ui.models.duplicate import DUPLICATE_NOT_SAME, DUPLICATE_OPEN, DedupeKey, DuplicateCandidate
 from profile_ui.services.dedupe import PROFILES_MERGE
+from profile_ui.services.dedupe.blocking import MAX_BLOCK
 from profile_ui.services.dedupe.scan import look_alikes, scan_all, scan_profiles
 from profile_ui.services.dedupe.scoring import DEFAULT_THRESHOLD
 from profile_ui.services.duplicate_review import (
@@ -274,3 +275,44 @@ def test_incremental_check_pairs_new_profiles_with_each_other(session):
     session.commit()
 
     assert set(open_pairs(session)) == {(ids[0], ids[1])}
+
+
+def test_a_block_too_big_to_pair_still_weighs_its_name_the_same_on_every_path(session):
+    """45 namesakes make the name's block too big to pair anyone (MAX_BLOCK), but its size
+    still weighs the shared name (term frequency): the same pair scores the same whether a
+    new row is checked (look-alikes: the person counted once more), the new profile is
+    checked, or the whole base is; re-checking profiles whose keys are stored counts them once."""
+    for day in range(45):
+        add_profile(session, "Nguyen Van An", birthday=date(1960, 1, 1) + timedelta(days=day * 400))
+    an = add_profile(session, "Nguyễn Văn An", birthday=date(1990, 1, 2), email="an.nguyen@gmail.com")
+    scan_all(session=session, actor=REVIEWER)
+    session.commit()
+    assert (
+        session.execute(
+            sa.select(sa.func.count())
+            .select_from(DedupeKey)
+            .group_by(DedupeKey.key_hash)
+            .order_by(sa.func.count().desc())
+        ).first()[0]
+        > MAX_BLOCK
+    )
+
+    row = pl.DataFrame({"id": [1], "full_name": ["Nguyen Van An"], "birthday": [date(1990, 1, 2)]})
+    row = row.with_columns(email=pl.lit("an.nguyen@yahoo.com"))
+    found = look_alikes(session=session, people=row, threshold=0.5)
+    again = add_profile(session, "Nguyen Van An", birthday=date(1990, 1, 2), email="an.nguyen@yahoo.com")
+    scan_profiles(session=session, actor=REVIEWER, profile_ids=[again])
+    session.commit()
+    checked = session.exec(select(DuplicateCandidate).where(DuplicateCandidate.profile_b_id == again)).one()
+    scan_all(session=session, actor=REVIEWER)
+    session.commit()
+    session.refresh(checked)
+    full = session.exec(select(DuplicateCandidate).where(DuplicateCandidate.profile_b_id == again)).one()
+
+    assert found["profile_id"].to_list() == [an] and checked.profile_a_id == an
+    assert found["score"][0] == pytest.approx(full.score) and checked.score == pytest.approx(full.score)
+    # re-checking profiles whose keys are stored counts them once, not twice
+    scan_profiles(session=session, actor=REVIEWER, profile_ids=[an, again])
+    session.commit()
+    session.refresh(full)
+    assert full.score == pytest.approx(found["score"][0])
