@@ -1,9 +1,10 @@
 """Import progress in the browser (issue 11, item 4): while the dry run runs, the wizard
-names the stage and the rows done; while the import applies, its report page does, with a
-count between none and all, not "0 of N" until the end.
+names the stage and the rows done, then the look-alike check by name; while the import
+applies, its report page does, with a count between none and all, not "0 of N" until the end.
 
 Test gates (profile_ui/test_gates.py) hold the embedded worker at its first report inside
-the dry run and the apply stages, so the pages are looked at mid-stage without any timing."""
+the dry run and the apply stages and at the look-alike check, so the pages are looked at
+mid-stage without any timing."""
 
 from __future__ import annotations
 
@@ -43,13 +44,21 @@ def test_the_wizard_and_the_report_page_show_the_stage_and_rows_done_while_it_ru
         page.get_by_role("button", name="Next").click()
         expect(page.locator('[aria-current="step"]')).to_contain_text(step, timeout=JOB_TIMEOUT)
     gate = _arm(running_app, "dry_run")
+    looking = None
     try:
         page.get_by_role("button", name="Preview").click()
         busy = page.get_by_role("status").filter(has_text="Dry run:")
         expect(busy).to_have_text(re.compile(rf"^Dry run: [1-9]\d* of {ROWS} rows$"), timeout=JOB_TIMEOUT)
         assert 0 < int(re.search(r"(\d+) of", busy.inner_text()).group(1)) < ROWS
+        # then the look-alike check, the dry run's longest step in a large base, says its name
+        looking = _arm(running_app, "duplicates")
+        gate.unlink()
+        status = page.get_by_role("status").filter(has_text="possible duplicates")
+        expect(status).to_have_text("Looking for possible duplicates among existing profiles…", timeout=JOB_TIMEOUT)
     finally:
         gate.unlink(missing_ok=True)
+        if looking is not None:
+            looking.unlink(missing_ok=True)
     expect(page.get_by_role("button", name="Confirm import")).to_be_visible(timeout=JOB_TIMEOUT)
 
     gate = _arm(running_app, "apply")

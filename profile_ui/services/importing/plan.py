@@ -58,6 +58,7 @@ from .plan_fields import (
 )
 from .plan_identities import conflict_message, person_identities, plan_identities
 from .plan_tags import plan_consent, plan_tags
+from .progress import STEP_DUPLICATES, report_step
 from .reports import (
     OUT_CONFLICT,
     OUT_INVALID,
@@ -375,6 +376,7 @@ def build_plan(
     updated = persons.filter(pl.col("outcome").is_in([OUT_UPDATED, OUT_MERGED]))["target"]
     dedupe_check = None
     if not lock:  # the dry run flags look-alikes; the apply checks what it wrote (apply_import)
+        report_step(progress, STEP_DUPLICATES)
         rows, dedupe_check = possible_duplicates.flag_new_rows(
             session=session,
             rows=rows,
@@ -383,6 +385,7 @@ def build_plan(
             identity_adds=identity_adds,
             updated=updated.drop_nulls().to_list(),
         )
+        report_step(progress, None)
 
     updates = existing_out.updates.filter(pl.col("id").is_in(updated.implode()))
     totals = _totals(rows, persons, sum(len(losers) for _s, losers, _p in merges))

@@ -19,20 +19,27 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 from ...settings import get_settings
 from ...test_gates import wait_at
 
 PROGRESS_FOLDER = "import-progress"
 STAGE_READ, STAGE_CHECK, STAGE_DRY_RUN, STAGE_APPLY = "read", "check", "dry_run", "apply"
+# a named step inside the dry run that counts no rows: the look-alike check compares the
+# file's new people with the whole base (tens of seconds in a base of a million profiles)
+STEP_DUPLICATES = "duplicates"
 STAGE_LABELS = {
     STAGE_READ: "Reading the file",
     STAGE_CHECK: "Checking rows",
     STAGE_DRY_RUN: "Dry run",
     STAGE_APPLY: "Applying changes",
+    STEP_DUPLICATES: "Looking for possible duplicates among existing profiles",
 }
+ROWLESS_STEPS = frozenset({STEP_DUPLICATES})
 
 
 @dataclass(frozen=True)
@@ -47,7 +54,7 @@ class Progress:
 
     def text(self) -> str:
         """What a person reads: "Applying changes: 12,500 of 50,000 rows"."""
-        if not self.rows_total:
+        if not self.rows_total or self.stage in ROWLESS_STEPS:
             return f"{self.label}…"
         return f"{self.label}: {self.rows_done:,} of {self.rows_total:,} rows"
 
@@ -84,21 +91,36 @@ class ProgressReporter:
     def __init__(self, job_id: int) -> None:
         self.job_id = job_id
         self.stage_name = STAGE_READ
+        self.step_name: str | None = None
         self.rows_total = 0
+        self.rows_done = 0
         self._held: set[str] = set()
 
     def stage(self, name: str, rows_total: int | None = None) -> None:
-        self.stage_name = name
+        self.stage_name, self.step_name = name, None
         if rows_total is not None:
             self.rows_total = rows_total
         self(0)
 
+    def step(self, name: str | None) -> None:
+        """A named step of the running stage begins (None: it ended): its label is shown
+        instead of the stage's until the next report after it ends; the rows stay as they are."""
+        self.step_name = name
+        self._write(self.rows_done)
+        if name is not None:
+            wait_at(f"import-{name}")
+
     def __call__(self, rows_done: int) -> None:
         done = max(0, min(int(rows_done), self.rows_total)) if self.rows_total else int(rows_done)
-        write_progress(self.job_id, stage=self.stage_name, rows_done=done, rows_total=self.rows_total)
+        self.rows_done = done
+        self._write(done)
         if 0 < done < self.rows_total and self.stage_name not in self._held:
             self._held.add(self.stage_name)
             wait_at(f"import-{self.stage_name}")
+
+    def _write(self, done: int) -> None:
+        stage = self.step_name or self.stage_name
+        write_progress(self.job_id, stage=stage, rows_done=done, rows_total=self.rows_total)
 
     def scaled(self, start: int, end: int) -> "ScaledReporter":
         """A reporter for one step of a stage: its 0..rows_total maps onto start..end."""
@@ -113,5 +135,34 @@ class ScaledReporter:
         total = self.parent.rows_total or 1
         self.parent(self.start + (self.end - self.start) * min(int(rows_done), total) // total)
 
+    def step(self, name: str | None) -> None:
+        self.parent.step(name)
 
-__all__ = ["STAGE_LABELS", "Progress", "ProgressReporter", "clear_progress", "read_progress", "write_progress"]
+
+@runtime_checkable
+class StepProgress(Protocol):
+    """A reporter that also shows named steps (ProgressReporter, ScaledReporter); the plan
+    takes any `Callable[[int], None]` and names its slow steps to those that show them."""
+
+    def __call__(self, rows_done: int) -> None: ...
+
+    def step(self, name: str | None) -> None: ...
+
+
+def report_step(progress: Callable[[int], None] | None, name: str | None) -> None:
+    """`progress.step(name)` when the reporter shows steps (a job's); else nothing (tests, the CLI)."""
+    if isinstance(progress, StepProgress):
+        progress.step(name)
+
+
+__all__ = [
+    "STAGE_LABELS",
+    "STEP_DUPLICATES",
+    "Progress",
+    "ProgressReporter",
+    "StepProgress",
+    "clear_progress",
+    "read_progress",
+    "report_step",
+    "write_progress",
+]

@@ -17,7 +17,7 @@ from profile_ui.db import make_engine, session_scope
 from profile_ui.jobs.import_job import run_job
 from profile_ui.models import ImportJob
 from profile_ui.services.importing.jobs import confirm_import
-from profile_ui.services.importing.progress import read_progress
+from profile_ui.services.importing.progress import STEP_DUPLICATES, read_progress
 from profile_ui.services.permissions import SYSTEM_ACTOR
 from profile_ui.test_gates import gate_path
 from tests.unit.jobs.test_jobs import job_row, people_file, submit
@@ -118,3 +118,30 @@ def test_a_profile_ui_worker_process_reports_apply_progress(app_env, sqlite_url:
         engine.dispose()
     assert job_row(engine, job_id).status == "completed", (tmp_path / "worker.log").read_text(errors="replace")
     assert read_progress(job_id) is None
+
+
+def test_the_dry_run_says_while_it_looks_for_possible_duplicates(app, tmp_path: Path) -> None:
+    """In a large base the look-alike check is the dry run's longest step and counts no rows:
+    the progress names it instead of standing still on a row count."""
+    engine, data_dir = app
+    (job_id,) = submit(people_file(tmp_path, count=ROWS), dry_run=True)
+    gate = gate_path(f"import-{STEP_DUPLICATES}", data_dir)
+    gate.parent.mkdir(parents=True, exist_ok=True)
+    gate.touch()
+    worker = threading.Thread(target=lambda: run_job(job_id))
+    worker.start()
+    try:
+        for _ in range(2_000):  # until the job reaches the step (it waits there)
+            seen = read_progress(job_id)
+            if seen is not None and seen.stage == STEP_DUPLICATES:
+                break
+            time.sleep(0.01)
+        else:
+            pytest.fail(f"the dry run never said it looks for possible duplicates: {read_progress(job_id)}")
+    finally:
+        gate.unlink()
+        worker.join(timeout=120)
+    assert not worker.is_alive()
+    assert seen.text() == "Looking for possible duplicates among existing profiles…"
+    assert 0 < seen.rows_done < seen.rows_total == ROWS  # the bar keeps where the dry run had got
+    assert job_row(engine, job_id).status == "awaiting_confirmation"
