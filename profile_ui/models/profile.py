@@ -114,12 +114,20 @@ def _fold_name_of_row(_mapper: Any, _connection: Any, profile: Profile) -> None:
 ATTRIBUTE_INDEX_PREFIX = "ix_profiles_attr_"
 # and each text custom field's folded-value index (services/attribute_search.py)
 SEARCH_INDEX_PREFIX = "ix_profiles_fold_"
+# PostgreSQL only (migration 0016): the query box's name prefix as an index range. A LIKE
+# 'abc%' can use a b-tree index only under the C collation or with text_pattern_ops, and
+# the model's (status, name_folded, full_name) index serves the name sort in the
+# database's collation, so the prefix search has one of its own there
+NAME_PREFIX_INDEX = "ix_profiles_prefix_name_folded"
 
 
 def in_modelled_schema(_object: Any, name: str | None, type_: str, reflected: bool, _compare_to: Any) -> bool:
-    """Alembic's `include_object`: everything but the custom attributes' indexes."""
+    """Alembic's `include_object`: everything but the custom attributes' indexes and the
+    PostgreSQL-only prefix index."""
     return not (
-        type_ == "index" and reflected and (name or "").startswith((ATTRIBUTE_INDEX_PREFIX, SEARCH_INDEX_PREFIX))
+        type_ == "index"
+        and reflected
+        and (name or "").startswith((ATTRIBUTE_INDEX_PREFIX, SEARCH_INDEX_PREFIX, NAME_PREFIX_INDEX))
     )
 
 

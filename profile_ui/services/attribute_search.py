@@ -89,7 +89,15 @@ def ensure_search_index(session: Session, key: str) -> None:
         return
     postgres = session.get_bind().dialect.name == "postgresql"
     expression = (_postgres_expression if postgres else _sqlite_expression)("attributes_folded", _checked(key))
-    session.execute(sa.text(f"CREATE INDEX IF NOT EXISTS {_index_name(key)} ON profiles (status, {expression})"))
+    session.execute(
+        sa.text(f"CREATE INDEX IF NOT EXISTS {_index_name(key)} ON profiles (status, {expression}{_ops(postgres)})")
+    )
+
+
+def _ops(postgres: bool) -> str:
+    """PostgreSQL reads a LIKE 'abc%' as an index range only with text_pattern_ops (or
+    the C collation); SQLite's prefix ranges are plain comparisons (name_fold.py)."""
+    return " text_pattern_ops" if postgres else ""
 
 
 def drop_search_index(session: Session, key: str) -> None:

@@ -121,7 +121,8 @@ class _NamePrefix(sa.sql.expression.ColumnElement):
 
     SQLite: one index range per variant on (status, name_folded). PostgreSQL: a LIKE on
     the first (a range would follow the database's collation, which need not be
-    code-point order there).
+    code-point order there), read as a range of ix_profiles_prefix_name_folded (made with
+    text_pattern_ops by migration 0016; a text field's ix_profiles_fold_<key> likewise).
     """
 
     inherit_cache = True

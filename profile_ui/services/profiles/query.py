@@ -44,7 +44,6 @@ from .filters import (
     PlainColumn,
     ProfileFilter,
     check_filter,
-    filter_condition,
     folded_prefix,
     split_conditions,
     text_ids,
@@ -118,13 +117,14 @@ class _Driver:
     cap: int
 
 
-def _smallest_set(session: Session, flt: ProfileFilter, cap: int) -> _Driver | None:
-    """None on PostgreSQL (its planner sizes sets itself) or without membership sets.
+def _smallest_set(session: Session, flt: ProfileFilter, cap: int, *, any_backend: bool = False) -> _Driver | None:
+    """None without membership sets, or on PostgreSQL (its planner sizes sets itself for
+    a page) unless `any_backend` (a count: whether it can be exact at page speed).
 
     Each set is counted only up to `cap` + 1 ids, so sizing costs at most a few index
     ranges of `cap` entries however large the sets are.
     """
-    if not _is_sqlite(session):
+    if not any_backend and not _is_sqlite(session):
         return None
     _, sets = split_conditions(flt)
     if not sets:
@@ -138,7 +138,7 @@ def _text_list_is_short(session: Session, flt: ProfileFilter, rows_needed: int) 
     """Whether a scan should test rows against the query box's id list (built once, cost
     ~ its length) rather than read each walked row's name (cost ~ the rows walked:
     rows_needed x population / matches)."""
-    if not flt.text.strip() or not _is_sqlite(session):
+    if not flt.text.strip():
         return False
     _, sets = split_conditions(flt)
     low, high = _id_span(session)
@@ -366,8 +366,8 @@ class _CountPlan:
 def _count_plan(session: Session, flt: ProfileFilter) -> _CountPlan:
     """Drive from the smallest set, unless the row conditions let fewer profiles through;
     `cheap` when either side is small enough to answer at page speed."""
-    driver = _smallest_set(session, flt, _SET_SIZE_CAP)
-    if driver is None:  # no sets (an index range count), or PostgreSQL (its planner)
+    driver = _smallest_set(session, flt, _SET_SIZE_CAP, any_backend=True)
+    if driver is None:  # no sets: an index range count
         return _CountPlan(None, True)
     if driver.size <= _SET_SIZE_CAP:
         return _CountPlan(driver, True)
@@ -378,8 +378,17 @@ def _count_plan(session: Session, flt: ProfileFilter) -> _CountPlan:
 
 
 def _exact_count(session: Session, flt: ProfileFilter, plan: _CountPlan) -> int:
+    if not _is_sqlite(session):
+        # PostgreSQL plans its own counts (the plan only said whether this one is cheap),
+        # but a query box test OR-ed across identities and names is not indexable: it
+        # walks every profile. A short id list of it (index ranges) is much cheaper; a long
+        # one (a common family name) costs more than the walk (measured at 1,000,000)
+        text_ids = split_conditions(flt)[1][0] if flt.text.strip() else None  # the query box's set comes first
+        few = text_ids is not None and _set_size(session, text_ids, _SET_SIZE_CAP) <= _SET_SIZE_CAP
+        where = where_clause(flt, text_by_ids=few)
+        return session.execute(select(sa.func.count()).select_from(Profile).where(where)).scalar_one()
     if plan.driver is None:
-        where = filter_condition(flt)
+        where = where_clause(flt)
         return session.execute(select(sa.func.count()).select_from(Profile).where(where)).scalar_one()
     row, sets = split_conditions(flt, plain=True)
     driver = sets[plan.driver.index]
@@ -412,8 +421,8 @@ class CountEstimate:
 
 def estimate_count(*, session: Session, actor: Actor, flt: ProfileFilter) -> CountEstimate:
     """The count at page speed: exact when that is cheap (no tag/group/segment/query-box
-    condition; one matching at most ~100,000 profiles; few profiles passing the status,
-    level and date conditions; or PostgreSQL), otherwise estimated from evenly spread id
+    condition; one matching at most ~30,000 profiles; few profiles passing the status,
+    level and date conditions), otherwise estimated from evenly spread id
     ranges (about 32,000 ids) and marked `exact=False`. A sample is biased only when the
     matching profiles cluster by creation order far more than list filters normally do."""
     actor.require(PROFILES_VIEW)
