@@ -116,20 +116,13 @@ def _jobs_running(job_ids: list[int], export_id: int | None) -> tuple[bool, bool
 
 
 def _start_jobs(import_rows: int, work: Path) -> tuple[list[int], int | None]:
-    from load_bench import start_background_jobs
+    """One import of `import_rows` rows and an all-fields export of every profile, queued
+    as load_bench queues them (background jobs, as the pages do)."""
+    from load_bench import start_background_jobs, write_import_files
 
     import profile_ui.jobs.runner  # noqa: F401  (registers the queue the jobs are sent through)
-    from profile_ui.db import session_scope
-    from profile_ui.services.exporting import export_profiles
-    from profile_ui.services.profiles import ProfileFilter
-    from profile_ui.services.users import actor_for_email
 
-    job_ids, _ = start_background_jobs(import_rows, 1, False, work)
-    with session_scope() as session:
-        actor = actor_for_email(session=session, email="bench0@bench.example.com")
-        result = export_profiles(session=session, actor=actor, flt=ProfileFilter(), fields_mode="all")
-        export_id = result.export_id if result.background else None
-    return job_ids, export_id
+    return start_background_jobs(write_import_files(import_rows, 1, 0, work), True)
 
 
 def run(url: str, args: argparse.Namespace, work: Path) -> None:
@@ -146,6 +139,9 @@ def run(url: str, args: argparse.Namespace, work: Path) -> None:
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Sign in").click()
         expect(page.get_by_role("button", name="Sign out")).to_be_visible(timeout=60_000)
+        navigation = page.get_by_role("navigation", name="Main navigation")
+        for label, _path in PAGES:  # a page the bench's marketer may not open has no link to click
+            expect(navigation.get_by_role("link", name=label, exact=True)).to_be_visible(timeout=60_000)
         # one untimed round, so every page's code is in the browser before the jobs start
         for label, path in PAGES:
             page.evaluate(TIMED_CLICK, [label, path])
@@ -187,6 +183,12 @@ def main() -> None:
     parser.add_argument("--clicks", type=int, default=20)
     parser.add_argument("--pause", type=float, default=0.5, help="seconds between clicks")
     parser.add_argument("--settle", type=float, default=2.0, help="seconds after queueing before the first click")
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=Path(os.environ.get("TMPDIR", "/tmp")) / "profile-ui-bench",
+        help="where seeded SQLite workspaces are kept (shared with export_bench.py and load_bench.py)",
+    )
     args = parser.parse_args()
     args.label = args.start
     from load_bench import App
@@ -195,7 +197,7 @@ def main() -> None:
     app = None
     try:
         started = time.monotonic()
-        app = App(args.start, args.profiles, work)
+        app = App(args.start, args.profiles, work, args.cache, {})
         print(f"app up with {args.profiles:,} seeded profiles after {time.monotonic() - started:.0f} s", flush=True)
         app.use_its_settings()
         run(app.url, args, work)
