@@ -13,7 +13,10 @@ export and bulk actions use); the list adds a plan choice SQLite cannot make alo
 The sets are sized with capped counts (a few milliseconds each) and the cheaper plan
 is taken. A query box sorted by name reads the folded name's stretch of its index instead
 (`_name_sorted_text_query`). PostgreSQL plans from its own statistics, so there
-the plain scan form is sent as is.
+the plain scan form is sent as is, with one exception: the query box, whose identity
+and name tests OR-ed together no index can serve, is tested against its id list when
+that is short (on both backends), and a count is sized as on SQLite to choose between
+exact and sampled.
 
 Counts: `count_profiles` is exact and may take longer than a page on very large
 matches (hundreds of thousands of profiles that combine several conditions);
