@@ -201,9 +201,12 @@ class ExistingWrites:
     fragments: pl.DataFrame  # person, fields_frag, locked_frag, prov_frag (JSON text), any_change
 
 
-def existing_writes(diff: pl.DataFrame, fields: list[FieldInfo], provenance: pl.DataFrame) -> ExistingWrites:
+def existing_writes(
+    diff: pl.DataFrame, fields: list[FieldInfo], provenance: pl.DataFrame, *, folded: bool = True
+) -> ExistingWrites:
     """From the diff: profile rows to write back, provenance pairs, and the changes as JSON
-    text fragments ({field: [before, after]}, @locked, @prov), all built column-wise."""
+    text fragments ({field: [before, after]}, @locked, @prov), all built column-wise.
+    `folded`: the rows carry attributes_folded (an apply writes them; a dry run does not)."""
     system = [f for f in fields if f.is_system]
     custom = [f for f in fields if not f.is_system]
     if diff.is_empty() or "target" not in diff.columns or not fields:
@@ -269,9 +272,9 @@ def existing_writes(diff: pl.DataFrame, fields: list[FieldInfo], provenance: pl.
         *[pl.col(f"fin:{f.key}").cast(SYSTEM_DTYPES[f.key], strict=False).alias(f.key) for f in system],
     ).with_columns(attributes=frags["patch"])
     # the patch's folded form, merged into attributes_folded as the patch into attributes
-    folded = folded_attributes_json(diff, custom, "fin", lambda f: pl.col(f"chg:{f.key}"))
-    if folded is not None:
-        updates = updates.with_columns(attributes_folded=folded)
+    patch_folded = folded_attributes_json(diff, custom, "fin", lambda f: pl.col(f"chg:{f.key}")) if folded else None
+    if patch_folded is not None:
+        updates = updates.with_columns(attributes_folded=patch_folded)
 
     def long(prefix: str) -> pl.DataFrame:
         return (
@@ -304,8 +307,11 @@ def existing_writes(diff: pl.DataFrame, fields: list[FieldInfo], provenance: pl.
     return ExistingWrites(updates, written, fragments)
 
 
-def new_profile_rows(new: pl.DataFrame, fields: list[FieldInfo], file_name: str, now: datetime) -> pl.DataFrame:
-    """New profiles (keyed by person) with system columns and attributes JSON.
+def new_profile_rows(
+    new: pl.DataFrame, fields: list[FieldInfo], file_name: str, now: datetime, *, folded: bool = True
+) -> pl.DataFrame:
+    """New profiles (keyed by person) with system columns and attributes JSON (and
+    attributes_folded when `folded`: an apply writes them; a dry run does not).
 
     They get no provenance rows: a created profile's values came from its initial_source
     at created_at (see AttributeProvenance); rows are written only where a later source
@@ -336,8 +342,10 @@ def new_profile_rows(new: pl.DataFrame, fields: list[FieldInfo], file_name: str,
         created_at=pl.lit(now),
         updated_at=pl.lit(now),
     )
-    folded = folded_attributes_json(new, custom, "in", lambda f: pl.col(f"in:{f.key}").is_not_null())
-    return frame if folded is None else frame.with_columns(attributes_folded=folded)
+    if not folded:
+        return frame
+    attributes_folded = folded_attributes_json(new, custom, "in", lambda f: pl.col(f"in:{f.key}").is_not_null())
+    return frame if attributes_folded is None else frame.with_columns(attributes_folded=attributes_folded)
 
 
 def folded_attributes_json(
