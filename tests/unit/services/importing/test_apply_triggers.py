@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from profile_ui.models import Identity, utcnow
 from profile_ui.services.importing import ROW_COL
+from profile_ui.settings import get_settings
 
 from .frames import profile, rule, run_import, seed_profiles, validated
 
@@ -71,3 +72,18 @@ def test_an_import_keeps_sort_keys_versions_and_the_triggers(session):
     session.commit()
     assert profile(session, eve).email_sort == "eve@x.com"
     assert profile(session, eve).version == 2
+
+
+def test_a_new_profile_gets_no_sort_key_of_a_kind_stored_encrypted(session, monkeypatch):
+    monkeypatch.setattr(get_settings(), "encrypted_identity_kinds", ["phone"])
+    sync = rule(session, ["email", "phone"])
+    frame = validated(
+        [
+            {"email": "fay@x.com", "phone": "+84944", "full_name": "Fay"},
+            {"phone": "+84955", "full_name": "Gus"},
+        ]
+    )
+    _job, plan = run_import(session, frame, sync=sync)
+    fay, gus = _id_of(plan, 2), _id_of(plan, 3)
+    assert (profile(session, fay).email_sort, profile(session, fay).phone_sort) == ("fay@x.com", None)
+    assert (profile(session, gus).email_sort, profile(session, gus).phone_sort) == (None, None)
