@@ -249,7 +249,7 @@ def _with_sort_keys(new_profiles: pl.DataFrame, identity_adds: pl.DataFrame) -> 
     (29,750 rows, every index of profiles)."""
     kinds = [kind for kind in SORT_KEYS if not is_encrypted_kind(kind)]
     firsts = (
-        identity_adds.join(new_profiles.select("person"), on="person", how="semi")
+        identity_adds.join(new_profiles.select("person"), on="person", how="semi", maintain_order="left")
         .filter(pl.col("kind").is_in(kinds))
         .unique(["person", "kind"], keep="first", maintain_order=True)
     )

@@ -87,3 +87,20 @@ def test_a_new_profile_gets_no_sort_key_of_a_kind_stored_encrypted(session, monk
     fay, gus = _id_of(plan, 2), _id_of(plan, 3)
     assert (profile(session, fay).email_sort, profile(session, fay).phone_sort) == ("fay@x.com", None)
     assert (profile(session, gus).email_sort, profile(session, gus).phone_sort) == (None, None)
+
+
+def test_a_new_profile_with_two_emails_sorts_by_the_first_one_written(session):
+    sync = rule(session, ["email", "phone"])
+    frame = validated(
+        [
+            {"email": "hal2@x.com", "phone": "+84966", "full_name": "Hal"},
+            {"email": "hal1@x.com", "phone": "+84966"},  # the same person (the phone)
+        ]
+    )
+    _job, plan = run_import(session, frame, sync=sync)
+    hal = _id_of(plan, 2)
+    emails = session.execute(
+        sa.select(Identity.value).where(Identity.profile_id == hal, Identity.kind == "email").order_by(Identity.id)
+    ).scalars()
+    assert len(firsts := list(emails)) == 2
+    assert profile(session, hal).email_sort == firsts[0]
