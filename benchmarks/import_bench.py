@@ -51,6 +51,7 @@ sys.path.insert(0, str(ROOT))
 SEED = 20240601
 FILE_VERSION = "v4"  # bump when the file or the planted people change (caches are keyed by it)
 PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PG_PREFIX = "pu_bench"  # --pg-prefix: the PostgreSQL databases this bench creates start with it
 
 # custom fields the bench file maps onto (besides the seed's loyalty_points, preferred_store)
 BENCH_FIELDS = [
@@ -219,15 +220,35 @@ def create_pg_database(profiles: int) -> tuple[str, str]:
     return name, url
 
 
+def seeded_pg_database(profiles: int) -> str:
+    """--keep-pg-seed: the seeded database kept between runs as a template (seeded the first
+    time, ~4 min at 1M); each run works on a copy of it. Its name."""
+    import sqlalchemy as sa
+
+    rows = "" if BENCH_ROWS == 50_000 else f"_r{BENCH_ROWS}"
+    name = f"{PG_PREFIX}_seeded_{profiles}_{FILE_VERSION}{rows}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first()
+    if not exists:
+        fresh, _url = create_pg_database(profiles)
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'ALTER DATABASE "{fresh}" RENAME TO "{name}"'))
+    admin.dispose()
+    return name
+
+
 def new_pg_database(template: str | None = None) -> tuple[str, str]:
     """An empty database of its own, or a copy of `template` (a seeded one, for the floor,
     which writes): its name and URL."""
     import sqlalchemy as sa
 
-    name = f"pu_bench_{uuid.uuid4().hex[:8]}"
+    name = f"{PG_PREFIX}_{uuid.uuid4().hex[:8]}"
     admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
+        # FILE_COPY: a copy of the files (the default WAL_LOG writes a 1M seed through the WAL)
+        copy = f' TEMPLATE "{template}" STRATEGY FILE_COPY' if template else ""
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"{copy}'))
     admin.dispose()
     return name, sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
 
@@ -564,7 +585,7 @@ def print_figures(f: dict) -> None:
 
 
 def main() -> None:
-    global BENCH_ROWS  # --rows: the file and the planted people follow it
+    global BENCH_ROWS, PG_PREFIX  # --rows: the file and the planted people follow it
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/profile-ui-bench"))
     parser.add_argument("--profiles", type=int, default=1_000_000)
@@ -578,8 +599,15 @@ def main() -> None:
         default=True,
         help="also run benchmarks/floors/import_floor.py and print the ratio",
     )
+    parser.add_argument("--pg-prefix", default=PG_PREFIX, help="name prefix of the PostgreSQL databases it creates")
+    parser.add_argument(
+        "--keep-pg-seed",
+        action="store_true",
+        help="keep the seeded PostgreSQL database (<prefix>_seeded_<n>_<version>) and run on copies of it",
+    )
     args = parser.parse_args()
     BENCH_ROWS = args.rows
+    PG_PREFIX = args.pg_prefix
     cases = ["sqlite-xlsx", "sqlite-csv", "postgres-xlsx", "sqlite-xlsx-100k"]
     if args.only:
         cases = [c for c in cases if c in args.only.split(",")]
@@ -599,9 +627,17 @@ def main() -> None:
         pg_name = floor_pg = None
         try:
             if case == "postgres-xlsx":
-                pg_name, url = create_pg_database(args.profiles)
+                if args.keep_pg_seed:
+                    from profile_ui.cli import upgrade_database
+
+                    template = seeded_pg_database(args.profiles)
+                    pg_name, url = new_pg_database(template=template)
+                    upgrade_database(url)  # a seed kept from before the newest migration gets its tables
+                else:
+                    pg_name, url = create_pg_database(args.profiles)
+                    template = pg_name
                 if args.floor:
-                    floor_pg, floor_url = new_pg_database(template=pg_name)
+                    floor_pg, floor_url = new_pg_database(template=template)
             else:
                 seeded = small if case.endswith("-100k") else big
                 url = fresh_sqlite_copy(seeded, run_dir)

@@ -30,8 +30,8 @@ _SQLITE_CACHE_KIB = 256 * 1024
 # 1.4 s without; 59,500 identity inserts 2.1 s with the sort-key triggers, 0.6 s without
 # (both including the set-based statement that replaces them).
 _VERSION_TRIGGER = "profiles_count_version"
-_SORT_KEYS = {"email": "email_sort", "phone": "phone_sort"}  # identity kind -> profiles column
-_SORT_KEY_INSERT_TRIGGERS = {kind: f"identities_{column}_insert" for kind, column in _SORT_KEYS.items()}
+SORT_KEYS = {"email": "email_sort", "phone": "phone_sort"}  # identity kind -> profiles column
+_SORT_KEY_INSERT_TRIGGERS = {kind: f"identities_{column}_insert" for kind, column in SORT_KEYS.items()}
 
 
 class BulkWriter:
@@ -69,7 +69,7 @@ class BulkWriter:
             self._insert_rows(table, frame, on_conflict)
             return
         statement = f"INSERT INTO {_q(table)} ({_cols(frame.columns)}) VALUES ({_marks(frame.width)}) {on_conflict}"
-        kinds = [k for k in _SORT_KEYS if k in set(frame["kind"].unique().to_list())]
+        kinds = [k for k in SORT_KEYS if k in set(frame["kind"].unique().to_list())]
         with self._sqlite_triggers_off([_SORT_KEY_INSERT_TRIGGERS[k] for k in kinds]) as off:
             try:
                 self.raw.executemany(statement, frame.iter_rows())
@@ -136,7 +136,7 @@ class BulkWriter:
             )
             self._run(f"DROP TABLE {temp}")
             return
-        counted = table == "profiles" and not {"version", *_SORT_KEYS.values()} & set(frame.columns)
+        counted = table == "profiles" and not {"version", *SORT_KEYS.values()} & set(frame.columns)
         with self._sqlite_triggers_off([_VERSION_TRIGGER] if counted else []) as off:
             # the version trigger counts each UPDATE of a profile once: with it off for this
             # statement, the statement counts (it sets no sort key, which the trigger skips)
@@ -298,7 +298,7 @@ class BulkWriter:
         try:
             self.raw.executemany("INSERT INTO _sort_key_ids VALUES (?)", ((i,) for i in ids.to_list()))
             for kind in kinds:
-                column = _q(_SORT_KEYS[kind])
+                column = _q(SORT_KEYS[kind])
                 key = (
                     "(SELECT i.value FROM identities AS i WHERE i.profile_id = profiles.id"
                     f" AND i.kind = '{kind}' AND NOT i.is_encrypted ORDER BY i.id LIMIT 1)"

@@ -6,7 +6,9 @@ that carries `attributes` (JSON text: whole objects, or the patches an import me
 the stored ones) its `attributes_folded` (the same shape: a patch folds to a patch). The
 bulk writer adds them to each such frame; the seed calls these directly. So imports, undo,
 merges and the seed keep the query box's folded indexes in step without an ORM object per
-row. The folding runs once per distinct value, not once per row.
+row. The folding runs once per distinct value, not once per row. An import's plan builds
+its attributes_folded itself from the typed columns (`folded_json_values`, see
+importing/plan_diff.py), so the bulk writer leaves its frames as they are.
 """
 
 from __future__ import annotations
@@ -44,6 +46,17 @@ def folded_attributes(attributes: pl.Series) -> pl.Series:
     return texts.replace_strict(distinct, pl.Series(folded, dtype=pl.Utf8), default=None, return_dtype=pl.Utf8).alias(
         "attributes_folded"
     )
+
+
+def folded_json_values(values: pl.Series) -> pl.Series:
+    """json.dumps(fold_name(v)) of each text value (null stays null): one value of
+    attributes_folded as JSON text, for writers that build it column-wise from the typed
+    values instead of folding each row's JSON object (`folded_attributes`: 29,750 new
+    profiles' objects took 1.5 s to parse and fold one by one)."""
+    texts = values.cast(pl.Utf8)
+    distinct = texts.drop_nulls().unique()
+    folded = [json.dumps(fold_name(text)) for text in distinct.to_list()]
+    return texts.replace_strict(distinct, pl.Series(folded, dtype=pl.Utf8), default=None, return_dtype=pl.Utf8)
 
 
 def with_folded_attributes(frame: pl.DataFrame) -> pl.DataFrame:

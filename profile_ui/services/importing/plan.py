@@ -268,8 +268,9 @@ def build_plan(
 
     step(total * 3 // 4)
     # ---- what gets written
-    new_profiles = new_profile_rows(applied.filter(new_mask), fields, file_name, now)
-    existing_out = existing_writes(diff, fields, provenance)
+    # folded attributes only for an apply, which writes them (lock: the apply's plan)
+    new_profiles = new_profile_rows(applied.filter(new_mask), fields, file_name, now, folded=lock)
+    existing_out = existing_writes(diff, fields, provenance, folded=lock)
 
     # ---- per person: outcome and changes (JSON text built column-wise)
     # merges and refused identities are rare: plain dicts; the rest column-wise

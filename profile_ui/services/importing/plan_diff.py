@@ -10,6 +10,7 @@ brings, the final values under each field's merge policy and locks, and what get
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,6 +19,7 @@ import polars as pl
 from sqlmodel import Session
 
 from ...models import SYSTEM_COLUMNS
+from ..name_fold import folded_json_values
 from .changes_json import Dtype, json_text
 from .plan_fields import SYSTEM_DTYPES, FieldInfo, fetch_provenance
 
@@ -199,9 +201,12 @@ class ExistingWrites:
     fragments: pl.DataFrame  # person, fields_frag, locked_frag, prov_frag (JSON text), any_change
 
 
-def existing_writes(diff: pl.DataFrame, fields: list[FieldInfo], provenance: pl.DataFrame) -> ExistingWrites:
+def existing_writes(
+    diff: pl.DataFrame, fields: list[FieldInfo], provenance: pl.DataFrame, *, folded: bool = True
+) -> ExistingWrites:
     """From the diff: profile rows to write back, provenance pairs, and the changes as JSON
-    text fragments ({field: [before, after]}, @locked, @prov), all built column-wise."""
+    text fragments ({field: [before, after]}, @locked, @prov), all built column-wise.
+    `folded`: the rows carry attributes_folded (an apply writes them; a dry run does not)."""
     system = [f for f in fields if f.is_system]
     custom = [f for f in fields if not f.is_system]
     if diff.is_empty() or "target" not in diff.columns or not fields:
@@ -266,6 +271,10 @@ def existing_writes(diff: pl.DataFrame, fields: list[FieldInfo], provenance: pl.
         pl.col("target").alias("id"),
         *[pl.col(f"fin:{f.key}").cast(SYSTEM_DTYPES[f.key], strict=False).alias(f.key) for f in system],
     ).with_columns(attributes=frags["patch"])
+    # the patch's folded form, merged into attributes_folded as the patch into attributes
+    patch_folded = folded_attributes_json(diff, custom, "fin", lambda f: pl.col(f"chg:{f.key}")) if folded else None
+    if patch_folded is not None:
+        updates = updates.with_columns(attributes_folded=patch_folded)
 
     def long(prefix: str) -> pl.DataFrame:
         return (
@@ -298,8 +307,11 @@ def existing_writes(diff: pl.DataFrame, fields: list[FieldInfo], provenance: pl.
     return ExistingWrites(updates, written, fragments)
 
 
-def new_profile_rows(new: pl.DataFrame, fields: list[FieldInfo], file_name: str, now: datetime) -> pl.DataFrame:
-    """New profiles (keyed by person) with system columns and attributes JSON.
+def new_profile_rows(
+    new: pl.DataFrame, fields: list[FieldInfo], file_name: str, now: datetime, *, folded: bool = True
+) -> pl.DataFrame:
+    """New profiles (keyed by person) with system columns and attributes JSON (and
+    attributes_folded when `folded`: an apply writes them; a dry run does not).
 
     They get no provenance rows: a created profile's values came from its initial_source
     at created_at (see AttributeProvenance); rows are written only where a later source
@@ -330,4 +342,36 @@ def new_profile_rows(new: pl.DataFrame, fields: list[FieldInfo], file_name: str,
         created_at=pl.lit(now),
         updated_at=pl.lit(now),
     )
-    return frame
+    if not folded:
+        return frame
+    attributes_folded = folded_attributes_json(new, custom, "in", lambda f: pl.col(f"in:{f.key}").is_not_null())
+    return frame if attributes_folded is None else frame.with_columns(attributes_folded=attributes_folded)
+
+
+def folded_attributes_json(
+    frame: pl.DataFrame, custom: list[FieldInfo], prefix: str, present: Callable[[FieldInfo], pl.Expr]
+) -> pl.Series | None:
+    """attributes_folded of the JSON object that holds each custom field's `{prefix}:{key}`
+    value where `present(field)`: JSON text equal to json.dumps(models.fold_attributes(that
+    object)), built column-wise (its text values folded once per distinct value) instead of
+    by the bulk writer parsing every row's object. None when a field's type is one whose
+    JSON form is not known here: the bulk writer folds the object text then, as before."""
+    pieces = []
+    for f in custom:
+        dtype = f.dtype
+        if dtype.is_numeric() or dtype == pl.Boolean or isinstance(dtype, pl.List):
+            continue  # numbers, booleans and lists are not text: fold_attributes leaves them out
+        if dtype == pl.Utf8:
+            text = frame[f"{prefix}:{f.key}"]
+        elif dtype == pl.Date or isinstance(dtype, pl.Datetime):
+            # JSON strings of ISO digits, '-', ':', 'T' and '+': no escapes to undo
+            stored = pl.col(f"{prefix}:{f.key}")
+            text = frame.select(
+                pl.when(stored.is_not_null()).then(json_text(stored, dtype).str.strip_chars('"'))
+            ).to_series()
+        else:
+            return None
+        value = pl.lit(folded_json_values(text))
+        pieces.append(pl.when(present(f) & value.is_not_null()).then(pl.lit(json.dumps(f.key) + ": ") + value))
+    body = pl.concat_str(pieces, separator=", ", ignore_nulls=True) if pieces else pl.lit("")
+    return frame.with_columns(_folded=pl.lit("{") + body + pl.lit("}"))["_folded"].alias("attributes_folded")

@@ -1,13 +1,15 @@
 """An applied import leaves the list's sort keys (primary e-mail / phone) and the profiles'
 version counts as the database's triggers define them, and the triggers in place for the
 next writer (SQLite: the bulk writer does their work set-based while it writes; PostgreSQL:
-the triggers run as they are)."""
+the triggers run, the identities' insert trigger once per statement since migration 0016;
+new profiles are written with their keys, apply._with_sort_keys)."""
 
 import polars as pl
 import sqlalchemy as sa
 
 from profile_ui.models import Identity, utcnow
 from profile_ui.services.importing import ROW_COL
+from profile_ui.settings import get_settings
 
 from .frames import profile, rule, run_import, seed_profiles, validated
 
@@ -70,3 +72,35 @@ def test_an_import_keeps_sort_keys_versions_and_the_triggers(session):
     session.commit()
     assert profile(session, eve).email_sort == "eve@x.com"
     assert profile(session, eve).version == 2
+
+
+def test_a_new_profile_gets_no_sort_key_of_a_kind_stored_encrypted(session, monkeypatch):
+    monkeypatch.setattr(get_settings(), "encrypted_identity_kinds", ["phone"])
+    sync = rule(session, ["email", "phone"])
+    frame = validated(
+        [
+            {"email": "fay@x.com", "phone": "+84944", "full_name": "Fay"},
+            {"phone": "+84955", "full_name": "Gus"},
+        ]
+    )
+    _job, plan = run_import(session, frame, sync=sync)
+    fay, gus = _id_of(plan, 2), _id_of(plan, 3)
+    assert (profile(session, fay).email_sort, profile(session, fay).phone_sort) == ("fay@x.com", None)
+    assert (profile(session, gus).email_sort, profile(session, gus).phone_sort) == (None, None)
+
+
+def test_a_new_profile_with_two_emails_sorts_by_the_first_one_written(session):
+    sync = rule(session, ["email", "phone"])
+    frame = validated(
+        [
+            {"email": "hal2@x.com", "phone": "+84966", "full_name": "Hal"},
+            {"email": "hal1@x.com", "phone": "+84966"},  # the same person (the phone)
+        ]
+    )
+    _job, plan = run_import(session, frame, sync=sync)
+    hal = _id_of(plan, 2)
+    emails = session.execute(
+        sa.select(Identity.value).where(Identity.profile_id == hal, Identity.kind == "email").order_by(Identity.id)
+    ).scalars()
+    assert len(firsts := list(emails)) == 2
+    assert profile(session, hal).email_sort == firsts[0]
