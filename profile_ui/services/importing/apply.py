@@ -243,7 +243,7 @@ def apply_import(
 def _with_sort_keys(new_profiles: pl.DataFrame, identity_adds: pl.DataFrame) -> pl.DataFrame:
     """New profiles with the sort keys (email_sort, phone_sort) their identities give them:
     per kind, the first plain one this apply writes (identities get ids in the order of
-    `identity_adds`), the key the sort-key triggers of migrations 0013 / 0016 compute after
+    `identity_adds`), the key the sort-key triggers of migrations 0013 / 0017 compute after
     the identities' insert. Written with the profile row, so that refresh finds the key in
     place and leaves the row alone: on PostgreSQL it rewrote each new profile row again
     (29,750 rows, every index of profiles)."""

@@ -1,7 +1,7 @@
 """An applied import leaves the list's sort keys (primary e-mail / phone) and the profiles'
 version counts as the database's triggers define them, and the triggers in place for the
 next writer (SQLite: the bulk writer does their work set-based while it writes; PostgreSQL:
-the triggers run, the identities' insert trigger once per statement since migration 0016;
+the triggers run, the identities' insert trigger once per statement since migration 0017;
 new profiles are written with their keys, apply._with_sort_keys)."""
 
 import polars as pl

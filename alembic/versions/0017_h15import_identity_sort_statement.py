@@ -17,15 +17,15 @@ row-level triggers (an UPDATE trigger with a column list cannot have a transitio
 SQLite has no transition tables: its triggers stay, and the bulk writer does their work
 set-based itself (services/bulk_writer.py).
 
-Revision ID: 0016
-Revises: 0015
+Revision ID: 0017
+Revises: 0016
 Create Date: 2026-12-06 23:50:00
 """
 
 from alembic import op
 
-revision = "0016"
-down_revision = "0015"
+revision = "0017"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
