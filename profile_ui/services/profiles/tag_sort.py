@@ -101,11 +101,16 @@ def _direction(descending: bool) -> Callable[[Any], Any]:
     return (lambda c: c.desc()) if descending else (lambda c: c.asc())
 
 
+# one pair of aliases for every query: SQLAlchemy adapts an alias's columns on first use,
+# which costs milliseconds per new alias (a fresh pair per page was a fifth of its time)
+_SORT_TAG = sa.orm.aliased(ProfileTag, name="sort_tag")
+_EARLIER_TAG = sa.orm.aliased(ProfileTag, name="earlier_tag")
+
+
 def _keyed(where: sa.ColumnElement, tag_id: int, descending: bool, plain: Callable[[Any], Any] | None) -> sa.Select:
     """Profiles with the tag, by their first value, then id."""
     direction = _direction(descending)
-    tagged = sa.orm.aliased(ProfileTag, name="sort_tag")
-    earlier = sa.orm.aliased(ProfileTag, name="earlier_tag")
+    tagged, earlier = _SORT_TAG, _EARLIER_TAG
     value, profile_id = (
         cast(sa.ColumnElement[Any], col(tagged.value)),
         cast(sa.ColumnElement[Any], col(tagged.profile_id)),
