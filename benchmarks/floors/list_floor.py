@@ -59,7 +59,9 @@ def _identity_sort(key: str, descending: bool, where: str = "", params: tuple = 
 
 def _tag_sort(tag_id: int, descending: bool, where: str = "", params: tuple = ()) -> Stretches:
     """A tag column sort: the tag's first values in ix_profile_tags_sort, each profile looked
-    up and tested, then the profiles without the tag by id."""
+    up and tested, then the profiles without the tag by id. Tests of the profile id run on
+    the walked row's id, before the first-value probe and the lookup (SQLite keeps the
+    order of terms at one loop level)."""
     way = "DESC" if descending else ""
     extra = f" AND {where}" if where else ""
     first = (
@@ -69,7 +71,8 @@ def _tag_sort(tag_id: int, descending: bool, where: str = "", params: tuple = ()
     return [
         (
             f"SELECT {COLUMNS} FROM profile_tags s CROSS JOIN profiles p ON p.id = s.profile_id "
-            f"WHERE s.tag_id = ? AND {first} AND {ACTIVE}{extra} ORDER BY s.value {way}, s.profile_id {way}",
+            f"WHERE s.tag_id = ?{extra.replace('p.id', 's.profile_id')} AND {first} AND {ACTIVE} "
+            f"ORDER BY s.value {way}, s.profile_id {way}",
             (tag_id, *params),
         ),
         (
