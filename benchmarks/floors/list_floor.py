@@ -138,6 +138,8 @@ def page(conn: Any, postgres: bool, stretches: Stretches) -> list[tuple]:
     cur = conn.cursor()
     rows: list[tuple] = []
     for sql, params in stretches:
+        if postgres:  # SQLite's join-order hint is no PostgreSQL syntax; its planner orders joins
+            sql = sql.replace("CROSS JOIN", "JOIN")
         cur.execute(f"{sql.replace('?', mark)} LIMIT {50 - len(rows)}", params)
         rows += cur.fetchall()
         if len(rows) == 50:
