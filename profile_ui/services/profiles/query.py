@@ -118,7 +118,9 @@ class _Driver:
     cap: int
 
 
-def _smallest_set(session: Session, flt: ProfileFilter, cap: int) -> _Driver | None:
+def _smallest_set(
+    session: Session, flt: ProfileFilter, cap: int, sets: list[Condition] | None = None
+) -> _Driver | None:
     """None on PostgreSQL (its planner sizes sets itself) or without membership sets.
 
     Each set is counted only up to `cap` + 1 ids, so sizing costs at most a few index
@@ -126,7 +128,8 @@ def _smallest_set(session: Session, flt: ProfileFilter, cap: int) -> _Driver | N
     """
     if not _is_sqlite(session):
         return None
-    _, sets = split_conditions(flt)
+    if sets is None:  # `sets`: split_conditions(flt)'s, when the caller has them already
+        _, sets = split_conditions(flt)
     if not sets:
         return None
     sizes = [_set_size(session, s, cap) for s in sets]
@@ -134,13 +137,16 @@ def _smallest_set(session: Session, flt: ProfileFilter, cap: int) -> _Driver | N
     return _Driver(smallest, sizes[smallest], cap)
 
 
-def _text_list_is_short(session: Session, flt: ProfileFilter, rows_needed: int) -> bool:
+def _text_list_is_short(
+    session: Session, flt: ProfileFilter, rows_needed: int, sets: list[Condition] | None = None
+) -> bool:
     """Whether a scan should test rows against the query box's id list (built once, cost
     ~ its length) rather than read each walked row's name (cost ~ the rows walked:
     rows_needed x population / matches)."""
     if not flt.text.strip() or not _is_sqlite(session):
         return False
-    _, sets = split_conditions(flt)
+    if sets is None:
+        _, sets = split_conditions(flt)
     low, high = _id_span(session)
     cap = int(math.sqrt(rows_needed * max(high - low + 1, 1) * _NAME_READ_PER_LIST_ID))
     return _set_size(session, sets[0], cap) <= cap
@@ -261,13 +267,16 @@ def _page_rows(
     if sqlite and sort == "full_name" and flt.text.strip() and not flt.text_fields:
         query = _name_sorted_text_query(flt, descending, rows_needed)
     else:
-        driver = None
-        if sqlite and split_conditions(flt)[1]:
-            driver = _smallest_set(session, flt, _page_drive_cap(session, rows_needed))
+        # the conditions built once for the plan choice (with a query box each build
+        # normalizes and assembles its lookups), then once more in the chosen form
+        driver, sets = None, split_conditions(flt)[1]
+        if sqlite and sets:
+            driver = _smallest_set(session, flt, _page_drive_cap(session, rows_needed), sets)
         if _drive_for_page(session, driver, rows_needed):
             where, plain = where_clause(flt, drive=driver.index), True
         else:
-            where, plain = where_clause(flt, text_by_ids=_text_list_is_short(session, flt, rows_needed)), False
+            short = _text_list_is_short(session, flt, rows_needed, sets)
+            where, plain = where_clause(flt, text_by_ids=short), False
         if is_tag_sort(sort):  # tag_sort.py: a page from two stretches, read in turn
             return _rows_of(
                 session,
@@ -392,18 +401,12 @@ def _exact_count(session: Session, flt: ProfileFilter, plan: _CountPlan) -> int:
     if not driver.unique_ids:
         ids = select(id_column).distinct().subquery("driving_ids_distinct")
         id_column = next(iter(ids.c))
-    if _status_only(flt):
-        # the status is all a row must show: each id is a probe of the small covering index
+    if len(row) == 1:
+        # the status is the row's only condition, all a row must show: each id is a probe of the small covering index
         # ix_profiles_status_id instead of a read of its wide table row (half the time at 1M)
         row = [col(Profile.status) == flt.status]
     joined = DriveJoin(ids, Profile.__table__, Profile.id == id_column)
     return session.execute(select(sa.func.count()).select_from(joined).where(*row, *others)).scalar_one()
-
-
-def _status_only(flt: ProfileFilter) -> bool:
-    """Whether the status is the filter's only condition on the profile row itself."""
-    row, _ = split_conditions(flt)
-    return len(row) == 1
 
 
 @dataclass(frozen=True)
