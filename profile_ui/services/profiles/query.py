@@ -85,6 +85,8 @@ _ROW_SCAN_MAX = 20_000
 _SET_SIZE_CAP = 30_000
 _SAMPLE_WINDOWS = 16
 _SAMPLE_IDS = 16_000
+# ids whose status decides how the unfiltered list is counted (_status_count)
+_STATUS_PROBES = 256
 
 
 def _is_sqlite(session: Session) -> bool:
@@ -388,6 +390,10 @@ def _count_plan(session: Session, flt: ProfileFilter) -> _CountPlan:
 
 def _exact_count(session: Session, flt: ProfileFilter, plan: _CountPlan) -> int:
     if plan.driver is None:
+        if _is_sqlite(session):
+            row, sets = split_conditions(flt)
+            if not sets and len(row) == 1:  # the status alone: the unfiltered list
+                return _status_count(session, flt.status)
         where = filter_condition(flt)
         return session.execute(select(sa.func.count()).select_from(Profile).where(where)).scalar_one()
     row, sets = split_conditions(flt, plain=True)
@@ -407,6 +413,42 @@ def _exact_count(session: Session, flt: ProfileFilter, plan: _CountPlan) -> int:
         row = [col(Profile.status) == flt.status]
     joined = DriveJoin(ids, Profile.__table__, Profile.id == id_column)
     return session.execute(select(sa.func.count()).select_from(joined).where(*row, *others)).scalar_one()
+
+
+def _status_count(session: Session, status: str) -> int:
+    """The number of profiles with `status` (SQLite), exactly.
+
+    SQLite counts a whole table from its index pages' cell counts (~8 ms at 1,000,000
+    profiles) but a status's stretch of an index entry by entry (~40 ms for 940,000), so
+    a status most profiles have (the active ones, normally) is counted as all profiles
+    minus the other statuses (status is NOT NULL), in one statement so that the three
+    counts read the same snapshot. Which way is cheaper is judged from the statuses of
+    _STATUS_PROBES ids spread over the id range; either way the count is exact.
+    """
+    profiles = Profile.__table__
+
+    def counted(*where: sa.ColumnElement) -> sa.ScalarSelect[int]:
+        return select(sa.func.count()).select_from(profiles).where(*where).scalar_subquery()
+
+    status_column = col(Profile.status)
+    if not _held_by_most(session, status):  # its own stretch is the shorter read
+        return session.execute(select(counted(status_column == status))).scalar_one()
+    return session.execute(
+        select(counted() - counted(status_column < status) - counted(status_column > status))
+    ).scalar_one()
+
+
+def _held_by_most(session: Session, status: str) -> bool:
+    """Whether most of _STATUS_PROBES ids spread over the id range have `status`."""
+    low, high = _id_span(session)
+    step = max((high - low) // _STATUS_PROBES, 1)
+    probes = list(range(low, high + 1, step))
+    mine, seen = session.execute(
+        select(sa.func.sum(sa.case((col(Profile.status) == status, 1), else_=0)), sa.func.count()).where(
+            col(Profile.id).in_(probes)
+        )
+    ).one()
+    return bool(seen) and (mine or 0) * 2 > seen
 
 
 @dataclass(frozen=True)
