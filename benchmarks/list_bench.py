@@ -285,7 +285,14 @@ def main() -> int:
             str(db_path),
             product_p95,
             args.repeat,
-            {"email": email, "user_id": ids.get("user_id", "U0000001"), "tag_id": tag["Stage"]},
+            {
+                "email": email,
+                "user_id": ids.get("user_id", "U0000001"),
+                "tag_id": tag["Stage"],
+                "newsletter_tag_id": tag["Newsletter subscriber"],
+                "interest_tag_id": tag["Interest"],
+                "tet_tag_id": tag["Tet 2025 promo"],
+            },
         )
     try:
         print(f"load average during the run: {os.getloadavg()[0]:.2f} (2 cores)")

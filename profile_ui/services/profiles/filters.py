@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,6 +29,7 @@ from ...models import (
     SegmentMember,
     fold_name,
 )
+from ...settings import get_settings
 from ..attribute_search import FoldedAttribute, is_field_key
 from ..crypto import encrypted_kinds, lookup_hashes
 from ..importing.normalize import InvalidValue, normalize_email, normalize_phone
@@ -206,6 +208,31 @@ def _exists(profile_column: sa.ColumnElement, *conditions: sa.ColumnElement) -> 
     return select(profile_column).where(profile_column == Profile.id, *conditions).exists()
 
 
+@lru_cache(maxsize=256)
+def _normalized_forms(text: str, phone_region: str) -> tuple[tuple[str, str], ...]:
+    """(kind, value) for each identity kind the text reads as once normalized ("0912 345 678"
+    -> phone +84912345678), when that differs from the text.
+
+    Cached: normalizing one value goes through the importer's polars path (a few
+    milliseconds per kind), and one search builds its conditions several times (the page's
+    plan choice, its query, the count); `phone_region` is part of the key because it is
+    part of the result."""
+    forms = []
+    for looks_like, normalize, kind in (
+        ("@" in text, normalize_email, "email"),
+        (any(ch.isdigit() for ch in text), lambda v: normalize_phone(v, phone_region), "phone"),
+    ):
+        if not looks_like:
+            continue
+        try:
+            value = normalize(text)
+        except InvalidValue:  # part of an e-mail/phone: the other conditions may still match
+            value = None
+        if value and value != text:
+            forms.append((kind, value))
+    return tuple(forms)
+
+
 def text_ids(text: str) -> sa.Select:
     """Profile ids whose identities match the query box text (exactly, or e-mail prefix).
 
@@ -229,18 +256,8 @@ def text_ids(text: str) -> sa.Select:
         select(Identity.profile_id).where(Identity.kind.in_(kinds), Identity.value == text),
         *[select(Identity.profile_id).where(Identity.kind == kind, equals(kind, text)) for kind in encrypted],
     ]
-    for looks_like, normalize, kind in (
-        ("@" in text, normalize_email, "email"),
-        (any(ch.isdigit() for ch in text), normalize_phone, "phone"),
-    ):
-        if not looks_like:
-            continue
-        try:
-            value = normalize(text)
-        except InvalidValue:  # part of an e-mail/phone: the other conditions may still match
-            value = None
-        if value and value != text:
-            lookups.append(select(Identity.profile_id).where(Identity.kind == kind, equals(kind, value)))
+    for kind, value in _normalized_forms(text, get_settings().default_phone_region):
+        lookups.append(select(Identity.profile_id).where(Identity.kind == kind, equals(kind, value)))
     prefix = text.lower()
     if "@" in prefix and " " not in prefix and "email" not in encrypted:  # the start of an e-mail
         lookups.append(
@@ -249,6 +266,11 @@ def text_ids(text: str) -> sa.Select:
             )
         )
     return sa.union_all(*lookups) if len(lookups) > 1 else lookups[0]
+
+
+# the profiles a query box's name ranges read, apart from the outer query's; one alias for
+# every query (SQLAlchemy adapts an alias's columns on first use: milliseconds per new alias)
+_NAMED_PROFILES = sa.orm.aliased(Profile, name="named_profiles")
 
 
 def split_conditions(flt: ProfileFilter, *, plain: bool = False) -> tuple[list[sa.ColumnElement], list[Condition]]:
@@ -269,7 +291,7 @@ def split_conditions(flt: ProfileFilter, *, plain: bool = False) -> tuple[list[s
     text = flt.text.strip()
     if text:
         identity_ids = text_ids(text).subquery()
-        named = sa.orm.aliased(Profile)
+        named = _NAMED_PROFILES
         # "status = ? AND name_folded in range": one range of ix_profiles_status_name_folded
         # and each text field's "status = ? AND folded value in range" (attribute_search.py)
         named_values = [named.name_folded, *_folded_fields(named, flt)]

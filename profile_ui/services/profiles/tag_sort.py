@@ -101,11 +101,16 @@ def _direction(descending: bool) -> Callable[[Any], Any]:
     return (lambda c: c.desc()) if descending else (lambda c: c.asc())
 
 
+# one pair of aliases for every query: SQLAlchemy adapts an alias's columns on first use,
+# which costs milliseconds per new alias (a fresh pair per page was a fifth of its time)
+_SORT_TAG = sa.orm.aliased(ProfileTag, name="sort_tag")
+_EARLIER_TAG = sa.orm.aliased(ProfileTag, name="earlier_tag")
+
+
 def _keyed(where: sa.ColumnElement, tag_id: int, descending: bool, plain: Callable[[Any], Any] | None) -> sa.Select:
     """Profiles with the tag, by their first value, then id."""
     direction = _direction(descending)
-    tagged = sa.orm.aliased(ProfileTag, name="sort_tag")
-    earlier = sa.orm.aliased(ProfileTag, name="earlier_tag")
+    tagged, earlier = _SORT_TAG, _EARLIER_TAG
     value, profile_id = (
         cast(sa.ColumnElement[Any], col(tagged.value)),
         cast(sa.ColumnElement[Any], col(tagged.profile_id)),
@@ -125,11 +130,32 @@ def _keyed(where: sa.ColumnElement, tag_id: int, descending: bool, plain: Callab
         source: Any = DriveJoin(tagged, profiles, col(Profile.id) == profile_id)
         tag_match = col(tagged.tag_id) == tag_id
         order = (direction(value), direction(profile_id))
-    else:  # the drive plan: from its id set, each profile's tag rows by profile id, then sorted
-        source = sa.join(profiles, tagged, col(Profile.id) == profile_id)
-        tag_match = plain(col(tagged.tag_id)) == tag_id
-        order = (direction(plain(value)), direction(plain(profile_id)))
+        # the filter's tests of the profile id (tag, group, segment probes) on the walked
+        # row's profile id, written first: SQLite then runs them per walked row, before the
+        # first-value probe and the profile lookup, which only the survivors pay for (a
+        # filter matching 2% of the profiles: 4.6 -> 1.7 ms of CPU for a page at 1M)
+        return (
+            select(profile_id)
+            .select_from(source)
+            .where(tag_match, _on_walked_id(where, profiles, profile_id), first_value)
+            .order_by(*order)
+        )
+    # the drive plan: from its id set, each profile's tag rows by profile id, then sorted
+    source = sa.join(profiles, tagged, col(Profile.id) == profile_id)
+    tag_match = plain(col(tagged.tag_id)) == tag_id
+    order = (direction(plain(value)), direction(plain(profile_id)))
     return select(profile_id).select_from(source).where(tag_match, first_value, where).order_by(*order)
+
+
+def _on_walked_id(where: sa.ColumnElement, profiles: Any, walked_id: sa.ColumnElement) -> sa.ColumnElement:
+    """`where` with each reference to profiles.id read from `walked_id` (equal by the join)."""
+
+    def swap(element: Any, **_kw: Any) -> Any:
+        if isinstance(element, sa.Column) and element.table is profiles and element.name == "id":
+            return walked_id
+        return None
+
+    return sa.sql.visitors.replacement_traverse(where, {}, swap)
 
 
 def _unkeyed(where: sa.ColumnElement, tag_id: int, descending: bool, plain: Callable[[Any], Any] | None) -> sa.Select:

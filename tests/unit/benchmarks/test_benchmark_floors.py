@@ -117,10 +117,18 @@ def test_the_list_floor_times_every_case_and_finds_a_page(engine: sa.Engine, db_
 
     timings = list_floor.timings(db_url, repeat=1)
 
-    assert set(timings) == {*list_floor.cases({"email": "", "user_id": "", "tag_id": 0}), "count (active)"}
+    no_sample = {"email": "", "user_id": "", "tag_id": 0, "newsletter_tag_id": 0, "interest_tag_id": 0, "tet_tag_id": 0}
+    assert set(timings) == {*list_floor.cases(no_sample), "count (active)"}
     conn = list_floor.connect(db_url)
     try:
-        where, params = list_floor.cases({"email": "", "user_id": "", "tag_id": 0})["all, newest first"]
-        assert len(list_floor.page(conn, list_floor.is_postgres(db_url), where, params)) > 0
+        postgres = list_floor.is_postgres(db_url)
+        cases = list_floor.cases(list_floor.sample_of(conn, postgres))
+        assert len(list_floor.page(conn, postgres, cases["all, newest first"])) > 0
+        # a sort with profiles that have no key: the keyed stretch, then the others by id,
+        # every active profile once
+        active = _scalar(engine, "SELECT count(*) FROM profiles WHERE status = 'active'")
+        for name in ("sort identity:email asc", "sort tag Stage asc"):
+            ids = [row[0] for row in list_floor.page(conn, postgres, cases[name])]
+            assert len(set(ids)) == len(ids) == active
     finally:
         conn.close()

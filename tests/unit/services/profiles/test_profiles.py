@@ -366,6 +366,36 @@ def test_count_and_estimate_are_exact_for_small_matches(session, world):
     assert estimate_count(session=session, actor=VIEWER, flt=ProfileFilter()).value == 7
 
 
+@pytest.mark.parametrize("held_by_most", [True, False])
+def test_the_unfiltered_count_is_exact_either_way(session, world, monkeypatch, held_by_most):
+    """SQLite counts a status most profiles have as all minus the others: the same numbers."""
+    monkeypatch.setattr(svc, "_held_by_most", lambda *_a: held_by_most)
+    for status, expected in (("active", 7), ("deactivated", 1)):
+        assert count_profiles(session=session, actor=VIEWER, flt=ProfileFilter(status=status)) == expected
+        assert estimate_count(session=session, actor=VIEWER, flt=ProfileFilter(status=status)).value == expected
+
+
+def test_a_count_driven_by_a_set_probes_the_status_index_not_the_rows(session, world):
+    """With no condition on the row but its status, each id of the set is looked up in the
+    narrow (status, id) index rather than in the wide table rows."""
+    if session.get_bind().dialect.name != "sqlite":
+        pytest.skip("SQLite's plan")
+    statements = []
+
+    def remember(_conn, _cursor, statement, parameters, _context, _executemany):
+        statements.append((statement, parameters))
+
+    engine = session.get_bind()
+    sa.event.listen(engine, "before_cursor_execute", remember)
+    try:
+        assert count_profiles(session=session, actor=VIEWER, flt=ProfileFilter(tag_ids=[world.stage])) == 3
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", remember)
+    statement, parameters = statements[-1]
+    plan = " ".join(str(r) for r in session.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters))
+    assert "ix_profiles_status_id" in plan
+
+
 def test_estimate_for_large_matches_is_marked_and_close(session, world, monkeypatch):
     """With big sets the first count is a sample, marked not exact, with bounds around it."""
     rows = [
