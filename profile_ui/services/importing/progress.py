@@ -11,8 +11,11 @@ the file only says how far the running stage has got, and is removed when the jo
 
 Pipeline steps call a `ProgressReporter` with the rows they have done: at every step of
 reading, checking, the dry run and the apply (several times per stage; the plan and the
-bulk writes report between their steps). Test gate: `import-<stage>` (see test_gates.py)
-holds the job at its first report inside a stage, with that report already visible.
+bulk writes report between their steps). A slow step that counts no rows (the dry run's
+look-alike check) is named instead (`step`, `report_step`): "Looking for possible
+duplicates among existing profiles…". Test gate: `import-<stage>` (see test_gates.py)
+holds the job at its first report inside a stage, with that report already visible, and
+`import-<step>` at a named step's start.
 """
 
 from __future__ import annotations
@@ -104,7 +107,8 @@ class ProgressReporter:
 
     def step(self, name: str | None) -> None:
         """A named step of the running stage begins (None: it ended): its label is shown
-        instead of the stage's until the next report after it ends; the rows stay as they are."""
+        instead of the stage's until it ends; the rows stay as they are. Test gate:
+        `import-<step>` holds the job at the step's start."""
         self.step_name = name
         self._write(self.rows_done)
         if name is not None:
