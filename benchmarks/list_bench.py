@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/list_bench.py                  # seeds 1,000,000 profiles (SQLite)
     .venv/bin/python benchmarks/list_bench.py --db /tmp/x.db   # reuse (or seed) that database
     .venv/bin/python benchmarks/list_bench.py --profiles 100000 --repeat 20
-    .venv/bin/python benchmarks/list_bench.py --url postgresql+psycopg://postgres@127.0.0.1/listbench --no-floor
+    .venv/bin/python benchmarks/list_bench.py --url postgresql+psycopg://postgres@127.0.0.1/listbench
 
 Seeds a temporary database with `seed_workspace` (a few minutes for 1,000,000), adds the
 indexes the list needs beyond the initial migration (PROPOSED_INDEXES, `IF NOT EXISTS`,
@@ -280,9 +280,9 @@ def main() -> int:
     )
     if over:
         print("exact count over 300 ms without an estimate first:", ", ".join(over))
-    if args.floor and not args.url:  # the floor reads a SQLite file
+    if args.floor:  # the floor's plain SQL, on the same SQLite file or PostgreSQL database
         _print_floor(
-            str(db_path),
+            args.url or str(db_path),
             product_p95,
             args.repeat,
             {
