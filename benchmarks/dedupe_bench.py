@@ -609,7 +609,9 @@ def incremental(path: Path, rows: pl.DataFrame) -> tuple[float, float, int, int]
 class _TimedHooks:
     """The possible-duplicate hooks of importing/possible_duplicates.py wrapped to time
     themselves while an import runs (`spent`: label -> (CPU s, wall s), summed over calls);
-    `put_back` restores them."""
+    `put_back` restores them. The module's attributes are replaced: plan.py, results.py and
+    apply.py call the hooks through the module, so every call is timed (a caller that
+    imported a hook by name would escape it)."""
 
     LABELS: ClassVar[dict[str, str]] = {
         "flag": "flag_new_rows",
