@@ -6,16 +6,19 @@ really not run, with no timing involved."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
 from playwright.sync_api import Page, expect
+from sqlmodel import select
 
+from profile_ui.models import ImportJob, User
 from profile_ui.state.base import PAGE_LOAD_GATE
 from profile_ui.test_gates import gate_path
 
-from .helpers import PASSWORD, USERS, ProfileData, RunningApp
+from .helpers import PASSWORD, USERS, ProfileData, RunningApp, app_db
 
 pytestmark = pytest.mark.e2e
 
@@ -97,3 +100,39 @@ def test_the_sign_in_form_keeps_what_was_typed_while_the_page_loads(
         expect(page.get_by_role("button", name="Sign out")).to_be_visible()
     finally:
         context.close()
+
+
+def _finished_import(app: RunningApp, file_name: str) -> int:
+    with app_db(app) as session:
+        admin = session.exec(select(User.id).where(User.email == USERS["admin"])).one()
+        job = ImportJob(
+            batch_id=str(uuid.uuid4()),
+            file_name=file_name,
+            kind="profiles",
+            status="completed",
+            created_by=admin,
+            counts={"rows": 1, "created": 1},
+            mapping={"columns": {}},
+            options={},
+        )
+        session.add(job)
+        session.flush()
+        return job.id
+
+
+def test_a_report_opened_after_another_never_shows_the_other_ones_figures(
+    admin_page: Page, running_app: RunningApp
+) -> None:
+    """The tab's state still holds the report seen before when the next one opens: until
+    the new report's load has run, the page says it is loading instead of showing them."""
+    page = admin_page
+    first = _finished_import(running_app, "spring leads.csv")
+    second = _finished_import(running_app, "autumn leads.csv")
+    page.goto(f"/imports/{first}")
+    expect(page.get_by_role("heading", name="spring leads.csv")).to_be_visible()
+    with on_load_held(running_app):
+        page.goto(f"/imports/{second}")
+        expect(page.get_by_role("status").filter(has_text="Loading the import report")).to_be_visible()
+        expect(page.get_by_role("heading", name="spring leads.csv")).to_have_count(0)
+    expect(page.get_by_role("heading", name="autumn leads.csv")).to_be_visible()
+    expect(page.get_by_role("heading", name="spring leads.csv")).to_have_count(0)

@@ -360,6 +360,16 @@ def content() -> rx.Component:
         "Anything changed since by hand or by a later import that is still in effect is kept "
         "and listed. Merges stay merged."
     )
+    # the tab's state still holds the report seen before (another import's) until this
+    # visit's on_load has read the new one: its figures are not shown meanwhile
+    return rx.cond(
+        ~rx.State.is_hydrated,
+        rx.text("Loading the import report…", role="status", color_scheme="gray"),
+        _report(undo_message),
+    )
+
+
+def _report(undo_message: str) -> rx.Component:
     return rx.cond(
         S.missing != "",
         rx.text(S.missing),
