@@ -228,7 +228,11 @@ class ImportDetailState(RowResultsMixin, AppState):
         Each look at the job runs in an event thread with no lock held (`poll_job`); the
         tab's state is locked only when there is something new to show."""
         async with self:
-            if self._watching == self.shown_id or self.raw_status in import_jobs.FINAL_STATUSES:
+            ended = self.raw_status in import_jobs.FINAL_STATUSES
+            # a job that ended just before this page read it may not have recorded its error
+            # file yet (the job writes it right after its commit): watched for that alone
+            error_file_due = ended and self.invalid_rows > 0 and self.error_file_note == ""
+            if self._watching == self.shown_id or (ended and not error_file_due):
                 return
             token, job_id, query = self._current_token(), self.shown_id, self._result_query()
         actor = await in_thread(actor_for_session, token)
@@ -244,7 +248,12 @@ class ImportDetailState(RowResultsMixin, AppState):
         message: Any = None
         last: DetailView | None = None
         try:
-            while waited < WATCH_LIMIT_SECONDS:
+            if ended:  # only the error file is awaited: shown if it is there, else looked for below
+                last = await in_thread(read_detail, actor, job_id)
+                async with self:
+                    if self.shown_id == job_id:
+                        self._show_detail(last)
+            while not ended and waited < WATCH_LIMIT_SECONDS:
                 await asyncio.sleep(POLL_SECONDS)
                 waited += POLL_SECONDS
                 poll = await in_thread(poll_job, actor, job_id, shown, query)
