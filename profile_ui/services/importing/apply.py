@@ -40,6 +40,7 @@ from ..permissions import PROFILES_IMPORT, Actor
 from . import ROW_COL, ImportMapping, ImportOptions, possible_duplicates
 from .changes_json import json_value
 from .plan import PlanWork, build_plan
+from .plan_identities import first_added_values
 from .reports import OUT_MERGED, OUT_UPDATED, ImportPlan, ImportPlanError
 from .resolve import with_stored_values
 
@@ -248,17 +249,7 @@ def _with_sort_keys(new_profiles: pl.DataFrame, identity_adds: pl.DataFrame) -> 
     place and leaves the row alone: on PostgreSQL it rewrote each new profile row again
     (29,750 rows, every index of profiles)."""
     kinds = [kind for kind in SORT_KEYS if not is_encrypted_kind(kind)]
-    firsts = (
-        identity_adds.join(new_profiles.select("person"), on="person", how="semi", maintain_order="left")
-        .filter(pl.col("kind").is_in(kinds))
-        .unique(["person", "kind"], keep="first", maintain_order=True)
-    )
-    keys = new_profiles.select("person")
-    for kind in kinds:
-        values = firsts.filter(pl.col("kind") == kind).select(
-            "person", pl.col("value").cast(pl.Utf8).alias(SORT_KEYS[kind])
-        )
-        keys = keys.join(values, on="person", how="left", maintain_order="left")
+    keys = first_added_values(identity_adds, new_profiles, kinds).rename({kind: SORT_KEYS[kind] for kind in kinds})
     return new_profiles.join(keys, on="person", how="left", maintain_order="left")
 
 

@@ -144,21 +144,24 @@ def fetch_profiles(session: Session, ids: list[int], *, lock: bool) -> tuple[pl.
     return frame, {r[0]: (r[-1] or {}) for r in rows}
 
 
+# fetch_provenance's frame; set_at as the database's text (only copied into row results
+# for undo, so it is not worth parsing here)
+PROVENANCE_SCHEMA: dict[str, pl.DataType] = {
+    "profile_id": pl.Int64(),
+    "field_key": pl.Utf8(),
+    "source_type": pl.Utf8(),
+    "source_name": pl.Utf8(),
+    "import_job_id": pl.Int64(),
+    "set_by": pl.Int64(),
+    "set_at": pl.Utf8(),
+    "locked": pl.Boolean(),
+}
+
+
 def fetch_provenance(session: Session, profile_ids: list[int], keys: list[str]) -> pl.DataFrame:
-    """Provenance rows of these profiles' fields; set_at as the database's text (only
-    copied into row results for undo, so it is not worth parsing here)."""
-    schema = {
-        "profile_id": pl.Int64,
-        "field_key": pl.Utf8,
-        "source_type": pl.Utf8,
-        "source_name": pl.Utf8,
-        "import_job_id": pl.Int64,
-        "set_by": pl.Int64,
-        "set_at": pl.Utf8,
-        "locked": pl.Boolean,
-    }
+    """Provenance rows of these profiles' fields (PROVENANCE_SCHEMA)."""
     if not profile_ids or not keys:
-        return pl.DataFrame(schema=schema)
+        return pl.DataFrame(schema=PROVENANCE_SCHEMA)
     p = AttributeProvenance
     rows = in_batches(
         session,
@@ -174,4 +177,4 @@ def fetch_provenance(session: Session, profile_ids: list[int], keys: list[str]) 
             col(p.locked),
         ).where(in_filter(col(p.profile_id), bound), col(p.field_key).in_(keys)),
     )
-    return pl.DataFrame(rows, schema=schema, orient="row")
+    return pl.DataFrame(rows, schema=PROVENANCE_SCHEMA, orient="row")

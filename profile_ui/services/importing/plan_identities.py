@@ -78,3 +78,20 @@ def conflict_message(
         "message": f"matches {len(matches)} different profiles ({'; '.join(parts)}); "
         "held for review: nothing was written for this row",
     }
+
+
+def first_added_values(identity_adds: pl.DataFrame, people: pl.DataFrame, kinds: list[str]) -> pl.DataFrame:
+    """Per person of `people` (a frame with `person`), the first value of each of `kinds`
+    that an apply of `identity_adds` (person, kind, value) writes: identities get their ids
+    in that frame's order, so this is the profile's first identity of the kind once
+    written. Columns: person, then one Utf8 column per kind (null where it adds none)."""
+    firsts = (
+        identity_adds.join(people.select("person"), on="person", how="semi", maintain_order="left")
+        .filter(pl.col("kind").is_in(kinds))
+        .unique(["person", "kind"], keep="first", maintain_order=True)
+    )
+    values = people.select("person")
+    for kind in kinds:
+        found = firsts.filter(pl.col("kind") == kind).select("person", pl.col("value").cast(pl.Utf8).alias(kind))
+        values = values.join(found, on="person", how="left", maintain_order="left")
+    return values

@@ -49,6 +49,7 @@ from ..dedupe.import_check import (
 )
 from ..dedupe.scan import look_alikes, scan_profile_ids
 from . import IDENTITY_PREFIX, ROW_COL
+from .plan_identities import first_added_values
 from .resolve import CLASS_COL, CLASS_NEW, PERSON_COL
 
 POSSIBLE_DUPLICATE = "@possible_duplicate"
@@ -93,15 +94,8 @@ def created_people(new_profiles: pl.DataFrame, identity_adds: pl.DataFrame) -> p
         id="person", **{c: c for c in ("full_name", "birthday", "city") if c in new_profiles.columns}
     )
     kinds = [kind for kind in _IDENTITIES if not is_encrypted_kind(kind)]
-    first = (
-        identity_adds.join(people.select(person="id"), on="person", how="semi", maintain_order="left")
-        .filter(pl.col("kind").is_in(kinds))
-        .unique(["person", "kind"], keep="first", maintain_order=True)
-        .pivot("kind", index="person", values="value")
-        .rename({"person": "id"})
-    )
-    if first.height:
-        people = people.join(first.select("id", *[k for k in kinds if k in first.columns]), on="id", how="left")
+    first = first_added_values(identity_adds, people.select(person="id"), kinds).rename({"person": "id"})
+    people = people.join(first, on="id", how="left")
     return people.select(
         [pl.col(c).cast(t) if c in people.columns else pl.lit(None, t).alias(c) for c, t in PEOPLE_SCHEMA.items()]
     ).sort("id")

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 import polars as pl
 
 from profile_ui.services.importing.plan_diff import existing_writes, folded_attributes_json, new_profile_rows
-from profile_ui.services.importing.plan_fields import FieldInfo
+from profile_ui.services.importing.plan_fields import PROVENANCE_SCHEMA, FieldInfo
 from profile_ui.services.name_fold import folded_attributes
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
@@ -73,18 +73,7 @@ def test_updates_carry_the_folded_patch():
             pl.Series([(i + len(f.key)) % 3 != 0 for i in range(n)]).alias(f"tk:{f.key}"),
             pl.lit(False).alias(f"lkr:{f.key}"),
         )
-    provenance = pl.DataFrame(
-        schema={
-            "profile_id": pl.Int64,
-            "field_key": pl.Utf8,
-            "source_type": pl.Utf8,
-            "source_name": pl.Utf8,
-            "import_job_id": pl.Int64,
-            "set_by": pl.Int64,
-            "set_at": pl.Utf8,
-            "locked": pl.Boolean,
-        }
-    )
+    provenance = pl.DataFrame(schema=PROVENANCE_SCHEMA)
     updates = existing_writes(diff, FIELDS, provenance).updates
     assert "attributes_folded" in updates.columns
     assert updates["attributes_folded"].to_list() == folded_attributes(updates["attributes"]).to_list()
