@@ -2,7 +2,14 @@
 
 from .audit import AuditEvent
 from .base import UTCDateTime, table_of, utcnow
-from .duplicate import DUPLICATE_STATUSES, DedupeKey, DuplicateCandidate, ImportDedupeCheck
+from .duplicate import (
+    DUPLICATE_STATUSES,
+    DedupeBoundSegment,
+    DedupeKey,
+    DedupeStale,
+    DuplicateCandidate,
+    ImportDedupeCheck,
+)
 from .export_job import ExportJob
 from .field import FieldDefinition
 from .identity import BUILTIN_IDENTITY_KINDS, Identity, IdentityKind, SyncRule
@@ -53,7 +60,9 @@ __all__ = [
     "UTCDateTime",
     "utcnow",
     "DUPLICATE_STATUSES",
+    "DedupeBoundSegment",
     "DedupeKey",
+    "DedupeStale",
     "DuplicateCandidate",
     "ImportDedupeCheck",
     "ExportJob",

@@ -25,6 +25,11 @@ DUPLICATE_STATUSES = (DUPLICATE_OPEN, DUPLICATE_NOT_SAME, DUPLICATE_MERGED, DUPL
 # statuses a scan leaves alone: a person decided
 DUPLICATE_DECIDED = (DUPLICATE_NOT_SAME, DUPLICATE_MERGED, DUPLICATE_SKIPPED)
 
+# what the duplicate check compares, besides a profile's status: a change of any of these
+# makes a profile's kept bound integers stale (DedupeStale, migration 0018's triggers)
+COMPARED_PROFILE_FACTS = ("full_name", "birthday", "city")
+COMPARED_IDENTITY_KINDS = ("email", "phone", "user_id")
+
 SOURCE_SCAN = "scan"
 SOURCE_IMPORT = "import"
 
@@ -87,3 +92,31 @@ class ImportDedupeCheck(SQLModel, table=True):
     keys: bytes = Field(sa_column=sa.Column(sa.LargeBinary(), nullable=False))
     # (a < 0, b): new people in a block with a profile the import updates, a Parquet file
     near: bytes = Field(sa_column=sa.Column(sa.LargeBinary(), nullable=False))
+    # the new people's bound integers (id < 0), a Parquet file: the apply caches them
+    bounds: bytes | None = Field(default=None, sa_column=sa.Column(sa.LargeBinary(), nullable=True))
+
+
+class DedupeBoundSegment(SQLModel, table=True):
+    """Some profiles' bound integers (services/dedupe/bound_cache.py), an Arrow IPC file:
+    written by a full scan (in segments of the whole base) and by an import's apply (its
+    created profiles), read by an import's look-alike check instead of the partners' texts.
+    A row of a later segment replaces an earlier one's; a profile with a DedupeStale row is
+    read from its tables instead."""
+
+    __tablename__ = "dedupe_bound_segments"
+    id: int | None = Field(default=None, primary_key=True)
+    # the code that made them (bound_cache.cache_version): another version is not read
+    version: str = Field(max_length=200)
+    profiles: int = Field(sa_column=sa.Column(sa.Integer(), nullable=False))
+    data: bytes = Field(sa_column=sa.Column(sa.LargeBinary(), nullable=False))
+
+
+class DedupeStale(SQLModel, table=True):
+    """A profile whose compared facts (COMPARED_PROFILE_FACTS, its status, an identity of
+    COMPARED_IDENTITY_KINDS) changed since its bound integers were kept: written by triggers
+    on profiles and identities (migration 0018), so no writer can forget it. `changed_at`:
+    the last change, in microseconds since the epoch (a scan removes only the marks it saw)."""
+
+    __tablename__ = "dedupe_stale"
+    profile_id: int = Field(sa_column=sa.Column(sa.BigInteger(), primary_key=True, autoincrement=False))
+    changed_at: int = Field(sa_column=sa.Column(sa.BigInteger(), nullable=False))

@@ -177,6 +177,7 @@ def _sql_literal(value: Any) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
+STALE_MARK_TRIGGER = "dedupe_stale_identities_insert"  # migration 0018
 SQLITE_ROWS_PER_INSERT = 200
 SQLITE_MAX_PARAMETERS = 32_000  # SQLite >= 3.32 allows 32,766 per statement
 
@@ -209,6 +210,17 @@ class SqliteLoader(_Loader):
         except BaseException:
             self.restore(conn)  # the pooled connection goes back as it came
             raise
+
+    def drop_for_load(self, conn: Any) -> list[str]:
+        """Also drop the duplicate check's stale-mark trigger on identity inserts (migration
+        0018): seeded profiles are new, with no kept integers to make stale, and a trigger
+        per row costs as much as the row."""
+        triggers = self.execute(
+            conn, "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name = ?", (STALE_MARK_TRIGGER,)
+        )
+        for name, _sql in triggers:
+            self.execute(conn, f'DROP TRIGGER "{name}"')
+        return [*super().drop_for_load(conn), *(sql for _name, sql in triggers)]
 
     def plain_indexes(self, conn: Any) -> list[tuple[str, str]]:
         marks = ", ".join("?" * len(LOADED_TABLES))
@@ -285,7 +297,16 @@ class PostgresLoader(_Loader):
         )
         for table, name, _definition in foreign_keys:
             self.execute(conn, f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+        # seeded profiles are new: no kept integers of theirs to mark stale (migration 0018)
+        marking = self.execute(
+            conn,
+            "SELECT count(*) FROM pg_trigger WHERE tgname = %s AND tgrelid = 'identities'::regclass",
+            (STALE_MARK_TRIGGER,),
+        )[0][0]
+        if marking:
+            self.execute(conn, f"ALTER TABLE identities DISABLE TRIGGER {STALE_MARK_TRIGGER}")
         return [
+            *([f"ALTER TABLE identities ENABLE TRIGGER {STALE_MARK_TRIGGER}"] if marking else []),
             *super().drop_for_load(conn),
             *(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}' for table, name, definition in foreign_keys),
         ]

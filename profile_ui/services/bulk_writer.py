@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, SQLModel
 
 from ..models.base import UTCDateTime
+from ..models.duplicate import COMPARED_IDENTITY_KINDS, COMPARED_PROFILE_FACTS
 from .name_fold import with_folded_attributes, with_folded_names
 
 _SQLITE_CACHE_KIB = 256 * 1024
@@ -32,6 +34,11 @@ _SQLITE_CACHE_KIB = 256 * 1024
 _VERSION_TRIGGER = "profiles_count_version"
 SORT_KEYS = {"email": "email_sort", "phone": "phone_sort"}  # identity kind -> profiles column
 _SORT_KEY_INSERT_TRIGGERS = {kind: f"identities_{column}_insert" for kind, column in SORT_KEYS.items()}
+# the duplicate check's stale marks (migration 0018): a profile whose compared facts a bulk
+# statement may change is marked once, set-based, instead of by a trigger per row
+_STALE_IDENTITY_INSERT = "dedupe_stale_identities_insert"
+_STALE_PROFILE_UPDATE = "dedupe_stale_profiles_update"
+_STALE_PROFILE_COLUMNS = {*COMPARED_PROFILE_FACTS, "status"}
 
 
 class BulkWriter:
@@ -70,12 +77,16 @@ class BulkWriter:
             return
         statement = f"INSERT INTO {_q(table)} ({_cols(frame.columns)}) VALUES ({_marks(frame.width)}) {on_conflict}"
         kinds = [k for k in SORT_KEYS if k in set(frame["kind"].unique().to_list())]
-        with self._sqlite_triggers_off([_SORT_KEY_INSERT_TRIGGERS[k] for k in kinds]) as off:
+        triggers = [*(_SORT_KEY_INSERT_TRIGGERS[k] for k in kinds), _STALE_IDENTITY_INSERT]
+        with self._sqlite_triggers_off(triggers) as off:
             try:
                 self.raw.executemany(statement, frame.iter_rows())
-            finally:  # rows written before a failing one stay: their keys too
+            finally:  # rows written before a failing one stay: their keys and marks too
                 if off:
-                    self._refresh_sort_keys(frame, kinds)
+                    if kinds:
+                        self._refresh_sort_keys(frame, kinds)
+                    compared = frame.filter(pl.col("kind").is_in(list(COMPARED_IDENTITY_KINDS)))
+                    self._mark_stale(compared["profile_id"])
 
     def upsert(self, table: str, frame: pl.DataFrame, *, conflict: Sequence[str], update: Sequence[str]) -> None:
         """INSERT, or where the `conflict` columns clash, set the `update` columns."""
@@ -137,7 +148,11 @@ class BulkWriter:
             self._run(f"DROP TABLE {temp}")
             return
         counted = table == "profiles" and not {"version", *SORT_KEYS.values()} & set(frame.columns)
-        with self._sqlite_triggers_off([_VERSION_TRIGGER] if counted else []) as off:
+        facts = table == "profiles" and bool(_STALE_PROFILE_COLUMNS & set(values))
+        triggers = [*([_VERSION_TRIGGER] if counted else []), *([_STALE_PROFILE_UPDATE] if facts else [])]
+        with self._sqlite_triggers_off(triggers) as off:
+            if off and facts:  # marked whether or not the values differ: a mark only costs a re-read
+                self._mark_stale(frame["id"])
             # the version trigger counts each UPDATE of a profile once: with it off for this
             # statement, the statement counts (it sets no sort key, which the trigger skips)
             self.raw.executemany(
@@ -145,7 +160,7 @@ class BulkWriter:
                 + ", ".join(
                     [
                         *(_sqlite_set(c, c in json_merge) for c in values),
-                        *(['"version" = "version" + 1'] if off else []),
+                        *(['"version" = "version" + 1'] if off and counted else []),
                     ]
                 )
                 + " WHERE "
@@ -288,6 +303,16 @@ class BulkWriter:
         finally:
             for _name, sql in stored:
                 self.raw.execute(sql)
+
+    def _mark_stale(self, profile_ids: pl.Series) -> None:
+        """SQLite: what migration 0018's stale triggers do, for all these profiles at once."""
+        ids = profile_ids.drop_nulls().unique().sort().to_list()
+        if ids:
+            self.raw.execute(
+                "INSERT OR REPLACE INTO dedupe_stale (profile_id, changed_at) "
+                "SELECT value, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER) FROM json_each(?)",
+                (json.dumps(ids),),
+            )
 
     def _refresh_sort_keys(self, identities: pl.DataFrame, kinds: Sequence[str]) -> None:
         """What the sort-key insert triggers of migration 0013 do, for all the rows at once:

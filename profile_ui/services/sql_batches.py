@@ -9,10 +9,13 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped
 from sqlmodel import Session
+
+from .export_reading import read_frame
 
 # values per lookup query: one JSON array (SQLite) or one array parameter (PostgreSQL) each
 _IN_BATCH = 100_000
@@ -43,6 +46,29 @@ def in_batches(
         else:
             rows.extend(result.all())
     return rows
+
+
+def bulk_frame(session: Session, statement: sa.Select, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """A statement's rows as a frame (columns in `schema` order), read on the session's
+    connection (its transaction's writes included) in bulk, no Python object per value:
+    export_reading.read_frame (COPY on PostgreSQL, one packed value on SQLite)."""
+    connection = session.connection()
+    return read_frame(connection, connection.dialect.name == "postgresql", statement, schema)
+
+
+def frame_in_batches(
+    session: Session, values: Sequence, query_for_batch: Callable[[Any], Any], schema: dict[str, pl.DataType]
+) -> pl.DataFrame:
+    """in_batches' rows as one frame, each batch read by bulk_frame: for hundreds of
+    thousands of rows (a duplicate check's partners and blocks)."""
+    if not len(values):
+        return pl.DataFrame(schema=schema)
+    postgres = session.connection().dialect.name == "postgresql"
+    frames = [
+        bulk_frame(session, query_for_batch(_bound_list(list(values[start : start + _IN_BATCH]), postgres)), schema)
+        for start in range(0, len(values), _IN_BATCH)
+    ]
+    return pl.concat(frames) if len(frames) > 1 else frames[0]
 
 
 def _bound_list(values: list, postgres: bool) -> Any:

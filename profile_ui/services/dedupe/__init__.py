@@ -4,6 +4,7 @@ features.py  a people frame -> comparable columns (names folded, e-mail split, p
 blocking.py  which pairs to compare at all (a million profiles never mean 10^12 pairs)
 scoring.py   a Fellegi-Sunter score per pair (rapidfuzz comparisons) and its reasons in words
 people.py    profiles -> a people frame, in bulk
+bound_cache.py  the profiles' bound integers, kept for imports' checks (and when they hold)
 scan.py      the full scan, the incremental check of some profiles, import rows' look-alikes
 import_check.py  an import's new people checked once, in the dry run: its flag, and the pairs
              its apply stores (the apply reuses them when nothing changed in between)

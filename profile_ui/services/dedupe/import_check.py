@@ -38,11 +38,21 @@ from ...models import STATUS_ACTIVE, AuditEvent, Profile, utcnow
 from ...models.duplicate import SOURCE_IMPORT
 from ..bulk_writer import BulkWriter
 from ..sql_batches import in_batches, in_filter
+from . import bound_cache
 from .blocking import MAX_BLOCK, blocking_keys, key_frequencies
 from .features import PEOPLE_SCHEMA, person_features
 from .people import load_people
 from .scan import scan_profile_ids, store_candidates, stored_keys
-from .scoring import DEFAULT_THRESHOLD, STORE_FLOOR, reasons_for, score_kept
+from .scoring import (
+    DEFAULT_THRESHOLD,
+    SCORE_CHUNK,
+    STORE_FLOOR,
+    bound_integers,
+    bounded_pairs,
+    reasons_for,
+    score_bounded,
+    with_frequencies,
+)
 
 # audit actions that change no profile, identity or blocking key: after them the base is as
 # the dry run saw it. Any other action since the dry run (an edit, a merge, another import,
@@ -81,6 +91,7 @@ class NewPeopleCheck:
     pairs: pl.DataFrame  # PAIRS_SCHEMA: what the apply's check would store; the file's people as -id
     keys: pl.DataFrame  # key_hash, id: the new people's blocking keys (ids < 0)
     near: pl.DataFrame  # a, b: new people in a block with a profile the import updates
+    integers: pl.DataFrame  # the new people's scoring.bound_integers (ids < 0): the apply caches them
     people_hash: str
     audit_stamp: int
     checked_at: datetime
@@ -125,15 +136,13 @@ def check_new_people(
     the import updates (`near`: who shares a block with them). Writes nothing."""
     stamp, checked_at = audit_stamp(session), utcnow()
     own = person_features(people.with_columns(id=-pl.col("id").cast(pl.Int64)))
+    own_integers = bound_integers(own)
     keys = blocking_keys(own)
     stored = stored_keys(session, keys)
     with_own = pl.concat([stored, keys])
     pairs = _new_pairs(keys, with_own)
     partners = pairs.filter(pl.col("b") > 0)["b"].unique().sort().to_list()
-    base = person_features(load_people(session=session, profile_ids=partners))
-    # everyone once (the new people are a's and b's): the bound's columns are made once
-    everyone = pl.concat([own, base], how="vertical_relaxed")
-    scored = score_kept(pairs.select("a", "b"), everyone, everyone, key_frequencies(with_own), floor=STORE_FLOOR)
+    scored = _score_with_partners(session, pairs.select("a", "b"), own, own_integers, partners, with_own)
     found = reasons_for(scored) if scored.height else pl.DataFrame(schema=PAIRS_SCHEMA)
     applied = pairs.filter(pl.col("applied")).select("a", "b")
     best = (
@@ -147,11 +156,53 @@ def check_new_people(
         pairs=found.join(applied, on=["a", "b"], how="semi").select(list(PAIRS_SCHEMA)).cast(PAIRS_SCHEMA),
         keys=keys,
         near=pairs.filter(pl.col("b").is_in(pl.Series(list(updated), dtype=pl.Int64).implode())).select("a", "b"),
+        integers=own_integers,
         people_hash=people_hash(people),
         audit_stamp=stamp,
         checked_at=checked_at,
         compared=pairs.height,
     )
+
+
+def _score_with_partners(
+    session: Session,
+    pairs: pl.DataFrame,
+    own: pl.DataFrame,
+    own_integers: pl.DataFrame,
+    partners: list[int],
+    with_own: pl.DataFrame,
+) -> pl.DataFrame:
+    """The pairs (a new person, a partner profile or another new person) scoring at least
+    STORE_FLOOR. The bound runs on integers first: the partners' kept ones (bound_cache)
+    where they hold, so only the partners of the pairs it keeps are read and folded."""
+    if len(partners) >= bound_cache.CACHE_FROM:
+        cached, missing = bound_cache.cached_integers(session=session, profile_ids=partners)
+    else:
+        cached, missing = pl.DataFrame(schema=own_integers.schema), partners
+    loaded = person_features(load_people(session=session, profile_ids=missing))
+    integers = pl.concat([own_integers, cached, bound_integers(loaded)], how="vertical_relaxed")
+    # everyone once, a's and b's alike (new people are both): the bound's columns made once
+    bounds = with_frequencies(integers, key_frequencies(with_own))
+    kept = pl.concat(
+        [
+            bounded_pairs(pairs.slice(start, SCORE_CHUNK), bounds, bounds, floor=STORE_FLOOR)
+            for start in range(0, max(pairs.height, 1), SCORE_CHUNK)
+        ],
+        how="vertical_relaxed",
+    )
+    unread = kept.filter(pl.col("b") > 0).select(id=pl.col("b").unique()).join(loaded.select("id"), on="id", how="anti")
+    texts = pl.concat(
+        [own, loaded, person_features(load_people(session=session, profile_ids=unread["id"].sort().to_list()))],
+        how="vertical_relaxed",
+    )
+    scored = pl.concat(
+        [
+            score_bounded(kept.slice(start, SCORE_CHUNK), texts, texts)
+            for start in range(0, max(kept.height, 1), SCORE_CHUNK)
+        ],
+        how="vertical_relaxed",
+    )
+    return scored.filter(pl.col("score") >= STORE_FLOOR)
 
 
 def _new_pairs(keys: pl.DataFrame, with_own: pl.DataFrame) -> pl.DataFrame:
@@ -235,13 +286,15 @@ def apply_check(
     changed: Sequence[int],
     import_job_id: int,
     skip_pairs_of: Sequence[int] = (),
+    integers: pl.DataFrame | None = None,
 ) -> int:
     """The apply's check with the dry run's `pairs`, `keys` and `near` (the new people as
     -person; `created`: person, profile_id): the created profiles' keys stored, their pairs
     stored, and the changed profiles checked as scan.scan_profile_ids does, with the created
     ones whose blocks their new keys join or that shared a block with them (`near`: a
     changed profile's old keys stay stored, and the full check pairs through them).
-    Returns how many pairs were new."""
+    `integers`: the dry run's bound integers of the new people, kept for later checks
+    (bound_cache.write_created). Returns how many pairs were new."""
     ids = created.select(id=-pl.col("person").cast(pl.Int64), profile_id=pl.col("profile_id").cast(pl.Int64))
     keys = keys.join(ids, on="id").select("key_hash", id="profile_id")
     changed_ids = pl.Series(list(changed), dtype=pl.Int64).implode()
@@ -250,6 +303,10 @@ def apply_check(
     BulkWriter(session).insert(
         "dedupe_keys", keys.sort("key_hash", "id").rename({"id": "profile_id"}), skip_existing=True
     )
+    if integers is not None:
+        bound_cache.write_created(
+            session=session, integers=integers.join(ids, on="id").with_columns(id="profile_id").drop("profile_id")
+        )
     again = sorted({*changed, *touched_by(session, changed, keys), *shared.to_list()})
     new = store_new_pairs(
         session=session,

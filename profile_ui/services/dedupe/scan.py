@@ -1,8 +1,9 @@
 """Finding possible duplicates: over the whole base, for some profiles, or for import rows.
 
 `scan_all` reads every active profile, blocks and scores (blocking.py, scoring.py),
-rewrites every profile's blocking keys (`dedupe_keys`) and stores the pairs scoring at
-least STORE_FLOOR in `duplicate_candidates` (the page filters by score from there).
+rewrites every profile's blocking keys (`dedupe_keys`) and bound integers (bound_cache.py)
+and stores the pairs scoring at least STORE_FLOOR in `duplicate_candidates` (the page
+filters by score from there).
 `scan_profiles` does the same for some profiles against the base, looking their keys up
 in `dedupe_keys` instead of reading everything: the incremental check after an import.
 `look_alikes` finds, for rows that are not profiles yet (an import's new people), the
@@ -36,12 +37,13 @@ from ...models.duplicate import (
 from ..audit import record_event
 from ..bulk_writer import BulkWriter
 from ..permissions import Actor
-from ..sql_batches import in_batches, in_filter
+from ..sql_batches import frame_in_batches, in_filter
 from . import PROFILES_MERGE
 from .blocking import blocking_keys, candidate_pairs, cross_pairs, key_frequencies
+from .bound_cache import stale_marks, write_all
 from .features import person_features
 from .people import load_people
-from .scoring import DEFAULT_THRESHOLD, STORE_FLOOR, reasons_for, score_kept
+from .scoring import DEFAULT_THRESHOLD, STORE_FLOOR, bound_integers, reasons_for, score_kept
 
 FOUND_SCHEMA = {"a": pl.Int64, "b": pl.Int64, "score": pl.Float64, "reasons": pl.Utf8}
 
@@ -67,10 +69,13 @@ def scan_all(*, session: Session, actor: Actor) -> ScanReport:
     """The full scan: every active profile against every other (through blocking)."""
     actor.require(PROFILES_MERGE)
     started = time.perf_counter()
+    seen = stale_marks(session)  # before the profiles: see bound_cache
     features = person_features(load_people(session=session))
+    integers = bound_integers(features)
     keys = blocking_keys(features)
     pairs = candidate_pairs(keys)
-    found = reasons_for(score_kept(pairs, features, frequencies=key_frequencies(keys)))
+    found = reasons_for(score_kept(pairs, features, frequencies=key_frequencies(keys), integers=integers))
+    write_all(session=session, integers=integers, seen=seen)
     writer = BulkWriter(session)
     session.execute(sa.delete(DedupeKey))
     writer.insert("dedupe_keys", keys.sort("key_hash", "id").rename({"id": "profile_id"}))
@@ -181,13 +186,12 @@ def _pairs_with_base(
 
 def stored_keys(session: Session, keys: pl.DataFrame) -> pl.DataFrame:
     """(key_hash, id): the stored blocking keys of every profile sharing one of `keys`."""
-    rows = in_batches(
+    return frame_in_batches(
         session,
         keys["key_hash"].unique().to_list(),
         lambda bound: sa.select(DedupeKey.key_hash, DedupeKey.profile_id).where(in_filter(DedupeKey.key_hash, bound)),
-        plain=True,
+        {"key_hash": pl.Int64(), "id": pl.Int64()},
     )
-    return pl.DataFrame(rows, schema={"key_hash": pl.Int64, "id": pl.Int64}, orient="row")
 
 
 def _score_against_base(

@@ -138,11 +138,24 @@ def _compare(
     floor: float = STORE_FLOOR,
 ) -> pl.DataFrame:
     """compare_pairs with the bound columns made (once per scan, not per chunk of pairs)."""
-    # integers first: most pairs are strangers that the bound drops before any text is read
+    return score_bounded(bounded_pairs(pairs, left_bounds, right_bounds, floor=floor), left, right)
+
+
+def bounded_pairs(
+    pairs: pl.DataFrame, left_bounds: pl.DataFrame, right_bounds: pl.DataFrame, *, floor: float = STORE_FLOOR
+) -> pl.DataFrame:
+    """The pairs (a in `left_bounds`, b in `right_bounds`: bound_columns) that may reach
+    `floor` (_hopeful), with what score_bounded reads: a, b, bday_dist, name_count, local_count.
+    Integers only: most pairs are strangers, dropped here before any text is read."""
     frame = pairs.join(left_bounds.rename(lambda c: f"{c}_a"), left_on="a", right_on="id_a").join(
         right_bounds.drop("name_count", "local_count").rename(lambda c: f"{c}_b"), left_on="b", right_on="id_b"
     )
-    frame = _hopeful(frame, floor).select("a", "b", "bday_dist", name_count="name_count_a", local_count="local_count_a")
+    return _hopeful(frame, floor).select("a", "b", "bday_dist", name_count="name_count_a", local_count="local_count_a")
+
+
+def score_bounded(frame: pl.DataFrame, left: pl.DataFrame, right: pl.DataFrame) -> pl.DataFrame:
+    """Score bounded_pairs' pairs: a's texts from `left`, b's from `right` (feature frames;
+    a pair whose side is missing there is dropped)."""
     cols = [c for c in _COMPARED if c in left.columns]
     frame = frame.join(left.select("id", *cols).rename({c: f"{c}_a" for c in cols}), left_on="a", right_on="id").join(
         right.select("id", *cols).rename({c: f"{c}_b" for c in cols}), left_on="b", right_on="id"
@@ -241,10 +254,12 @@ def score_kept(
     frequencies: pl.DataFrame | None = None,
     *,
     floor: float = STORE_FLOOR,
+    integers: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """compare_pairs over SCORE_CHUNK pairs at a time, keeping those at or above `floor`
-    (STORE_FLOOR, or a caller's threshold: the bound then drops more pairs unread)."""
-    left_bounds = _bound_columns(left, frequencies)
+    (STORE_FLOOR, or a caller's threshold: the bound then drops more pairs unread).
+    `integers`: bound_integers(left), when the caller made them already."""
+    left_bounds = with_frequencies(bound_integers(left) if integers is None else integers, frequencies)
     # `right` may be `left` itself (a's among everyone): the bounds are made once
     right_bounds = left_bounds if right is None or right is left else _bound_columns(right, None)
     right = left if right is None else right
@@ -270,14 +285,21 @@ def _letters_of(column: str) -> pl.Expr:
 
 
 def _bound_columns(features: pl.DataFrame, frequencies: pl.DataFrame | None) -> pl.DataFrame:
-    """Per person, the integers _hopeful reads (64-bit hashes for equality, lengths for
-    gaps, the date of birth as YYYYMMDD), and name_count, local_count: people sharing the
-    person's name / e-mail local part (>= 2), scoring's term frequencies."""
+    """Per person, the integers _hopeful reads, and name_count, local_count (see
+    with_frequencies)."""
+    return with_frequencies(bound_integers(features), frequencies)
+
+
+def bound_integers(features: pl.DataFrame) -> pl.DataFrame:
+    """Per person (a feature frame's rows), the integers _hopeful reads: 64-bit hashes for
+    equality, lengths for gaps, the date of birth as YYYYMMDD, letter sets; and the hashes
+    of the person's name and e-mail local part keys (`__n`, `__e`) with_frequencies looks
+    up. Nothing in them depends on anyone else: dedupe/bound_cache.py keeps them."""
 
     def hashed(column: str) -> pl.Expr:
         return pl.when(pl.col(column).is_not_null()).then(pl.col(column).hash(seed=_BOUND_SEED))
 
-    bounds = features.select(
+    return features.select(
         "id",
         name=hashed("name_key"),
         name_len=pl.col("name_key").str.len_chars().cast(pl.Int32),  # signed: gaps are differences
@@ -298,6 +320,11 @@ def _bound_columns(features: pl.DataFrame, frequencies: pl.DataFrame | None) -> 
         __n=hash_keys(pl.lit("n:") + pl.col("name_key")),
         __e=hash_keys(pl.lit("e:") + pl.col("email_local")),
     )
+
+
+def with_frequencies(bounds: pl.DataFrame, frequencies: pl.DataFrame | None) -> pl.DataFrame:
+    """bound_integers' frame with name_count, local_count: people sharing the person's name /
+    e-mail local part (>= 2; 2 without `frequencies`), scoring's term frequencies."""
     if frequencies is None:
         return bounds.with_columns(name_count=pl.lit(2.0), local_count=pl.lit(2.0)).drop("__n", "__e")
     counts = frequencies.select("key_hash", pl.col("count").cast(pl.Float64))

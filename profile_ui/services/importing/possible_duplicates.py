@@ -165,6 +165,7 @@ def keep_dry_run_check(*, session: Session, job_id: int, check: NewPeopleCheck |
             pairs=check.frame_bytes(check.pairs),
             keys=check.frame_bytes(check.keys),
             near=check.frame_bytes(check.near),
+            bounds=check.frame_bytes(check.integers),
         )
     )
     session.flush()
@@ -241,6 +242,7 @@ def check_applied_profiles(
                 pairs=read_frame(kept.pairs),
                 keys=read_frame(kept.keys),
                 near=read_frame(kept.near),
+                integers=read_frame(kept.bounds) if kept.bounds is not None else None,
                 created=persons,
                 changed=changed,
                 import_job_id=job_id,

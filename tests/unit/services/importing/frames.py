@@ -294,6 +294,31 @@ def run_import(
     return job, plan
 
 
+def apply_after_dry_run(session: Session, frame: pl.DataFrame, *, sync: SyncRule, between=None):
+    """A job's dry run (its results and possible-duplicate check kept, committed), then
+    `between()` (committed), then its apply, committed, as the wizard runs them: (job, plan)."""
+    from profile_ui.services.importing.results import store_row_results
+
+    job = new_job(session)
+    session.commit()
+    store_row_results(session=session, job_id=job.id, plan=dry_run(session, frame, sync=sync))
+    session.commit()
+    if between:
+        between()
+        session.commit()
+    plan = apply_import(
+        session=session,
+        actor=MARKETER,
+        job=job,
+        frame=frame,
+        mapping=mapping_for(frame),
+        options=ImportOptions(),
+        sync_rule=sync,
+    )
+    session.commit()
+    return job, plan
+
+
 def outcomes(plan) -> dict[int, str]:
     return dict(plan.rows.select(ROW_COL, "outcome").iter_rows())
 

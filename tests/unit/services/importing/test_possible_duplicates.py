@@ -17,13 +17,22 @@ from profile_ui.models.duplicate import DuplicateCandidate, ImportDedupeCheck
 from profile_ui.services.audit import record_event
 from profile_ui.services.dedupe.scan import scan_all
 from profile_ui.services.importing import ImportOptions
-from profile_ui.services.importing.apply import apply_import
 from profile_ui.services.importing.possible_duplicates import POSSIBLE_DUPLICATE, describe
 from profile_ui.services.importing.reports import ImportPlanError
 from profile_ui.services.importing.results import store_row_results
 from profile_ui.services.permissions import SYSTEM_ACTOR
 
-from .frames import MARKETER, dry_run, mapping_for, new_job, outcomes, rule, run_import, seed_profiles, validated
+from .frames import (
+    MARKETER,
+    apply_after_dry_run,
+    dry_run,
+    new_job,
+    outcomes,
+    rule,
+    run_import,
+    seed_profiles,
+    validated,
+)
 
 
 @pytest.fixture
@@ -144,13 +153,6 @@ def _dry_run_then_apply(session, frame, sync, monkeypatch, *, between=None):
     from profile_ui.services.dedupe import import_check
     from profile_ui.services.importing import possible_duplicates
 
-    job = new_job(session)
-    session.commit()
-    store_row_results(session=session, job_id=job.id, plan=dry_run(session, frame, sync=sync))
-    session.commit()
-    if between:
-        between()
-        session.commit()
     checked: list[int] = []
     scan = possible_duplicates.scan_profile_ids
 
@@ -160,17 +162,7 @@ def _dry_run_then_apply(session, frame, sync, monkeypatch, *, between=None):
 
     monkeypatch.setattr(possible_duplicates, "scan_profile_ids", spy)
     monkeypatch.setattr(import_check, "scan_profile_ids", spy)
-    options = ImportOptions()
-    plan = apply_import(
-        session=session,
-        actor=MARKETER,
-        job=job,
-        frame=frame,
-        mapping=mapping_for(frame),
-        options=options,
-        sync_rule=sync,
-    )
-    session.commit()
+    job, plan = apply_after_dry_run(session, frame, sync=sync, between=between)
     return job, plan, checked
 
 
