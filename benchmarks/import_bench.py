@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/import_bench.py                 # everything (~20 min the first time)
     .venv/bin/python benchmarks/import_bench.py --skip-postgres
     .venv/bin/python benchmarks/import_bench.py --only sqlite-xlsx,sqlite-csv
+    .venv/bin/python benchmarks/import_bench.py --only sqlite-csv --scanned --no-floor   # issue 13's share
 
 What it does (deterministic: same seed, same files, same figures give or take noise):
 1. seeds existing profiles with `profile_ui.seed.seed_workspace` (100,000 and 1,000,000)
@@ -196,6 +197,33 @@ def seeded_sqlite(workdir: Path, profiles: int) -> Path:
         with sqlite3.connect(tmp) as conn:  # fold the WAL in, so a file copy is the database
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         conn.close()
+        tmp.rename(path)
+    return path
+
+
+def scanned_sqlite(seeded: Path) -> Path:
+    """The seeded base after a full duplicate scan (cached beside it): the blocking keys and
+    bound integers a scanned base holds, which an import's possible-duplicate check reads
+    (a base never scanned gives the check nothing to read)."""
+    path = seeded.with_name(f"{seeded.stem}-scanned.db")
+    if not path.exists():
+        from sqlmodel import Session
+
+        from profile_ui.cli import upgrade_database
+        from profile_ui.db import make_engine
+        from profile_ui.services.dedupe.scan import scan_all
+        from profile_ui.services.permissions import SYSTEM_ACTOR
+
+        tmp = path.with_suffix(".tmp")
+        shutil.copyfile(seeded, tmp)
+        upgrade_database(f"sqlite:///{tmp}")
+        engine = make_engine(f"sqlite:///{tmp}")
+        started = time.perf_counter()
+        with Session(engine) as session:
+            report = scan_all(session=session, actor=SYSTEM_ACTOR)
+            session.commit()
+        engine.dispose()
+        log(f"scanned {seeded.name} for duplicates in {time.perf_counter() - started:.1f} s: {report.summary()}")
         tmp.rename(path)
     return path
 
@@ -470,7 +498,17 @@ def run_one(args: argparse.Namespace) -> None:
     logging.getLogger("profile_ui.jobs.import_job").setLevel(logging.INFO)
     figures: dict = {"imports_s": time.perf_counter() - started, "flow": args.flow}
     if args.flow == "wizard":
+        hooks = None
+        if args.time_checks:  # the possible-duplicate check's hooks, timed inside the run
+            from dedupe_bench import _TimedHooks
+
+            hooks = _TimedHooks()
         _run_as_the_wizard(Path(args.file), figures)
+        if hooks is not None:
+            figures["checks_s"] = sum(wall for _cpu, wall in hooks.spent.values())
+            figures["checks_cpu_s"] = sum(cpu for cpu, _wall in hooks.spent.values())
+            figures["checks_by_hook_s"] = {label: wall for label, (_cpu, wall) in hooks.spent.items()}
+            hooks.put_back()
         print("BENCH " + json.dumps(figures), flush=True)
         return
     for label, extra in (("dry_run", ["--dry-run"]), ("apply", [])):
@@ -556,7 +594,7 @@ def _watch_memory(pid: int, peaks: dict, stop: threading.Event) -> None:
         stop.wait(0.05)
 
 
-def measure(case: str, url: str, file: Path, run_dir: Path, flow: str = "wizard") -> dict:
+def measure(case: str, url: str, file: Path, run_dir: Path, flow: str = "wizard", *, time_checks: bool = False) -> dict:
     # 50,000 rows of these 20 columns take ~11 MB as CSV (ENVIRONMENT.md: a 10 MB CSV holds
     # ~43,000 such rows), so the upload limit is raised for the runs to hold the same data
     env = dict(
@@ -572,7 +610,16 @@ def measure(case: str, url: str, file: Path, run_dir: Path, flow: str = "wizard"
     stop = threading.Event()
     started = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, __file__, "_run", "--file", str(file), "--flow", flow],
+        [
+            sys.executable,
+            __file__,
+            "_run",
+            "--file",
+            str(file),
+            "--flow",
+            flow,
+            *(["--time-checks"] if time_checks else []),
+        ],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -621,6 +668,14 @@ def print_figures(f: dict) -> None:
         f"unchanged {report['unchanged']} merged {report['merged']} invalid {report['invalid']} "
         f"conflicts {report['conflicts']}"
     )
+    if "checks_s" in f:  # --scanned: the possible-duplicate check's share of the import
+        without = total - f["checks_s"]
+        log(
+            f"{'':<18} of which the possible-duplicate checks {f['checks_s']:.1f} s wall / "
+            f"{f['checks_cpu_s']:.1f} s CPU (look-alikes {f['checks_by_hook_s']['flag']:.1f} s, the apply's check "
+            f"{f['checks_by_hook_s']['check']:.1f} s): they add {f['checks_s'] / max(without, 1e-9):.0%} to the "
+            f"import without them ({without:.1f} s; target <= 20%, issue 13)"
+        )
     for stage in f.get("stages", []):
         log(f"{'':<18} {stage}")
 
@@ -646,6 +701,12 @@ def main() -> None:
         choices=("wizard", "cli"),
         default="wizard",
         help="wizard: one job dry-run then confirmed (as the app); cli: `profile-ui import --dry-run`, then `import`",
+    )
+    parser.add_argument(
+        "--scanned",
+        action="store_true",
+        help="SQLite cases: import into the seeded base after a full duplicate scan, and print the "
+        "possible-duplicate checks' share of the import (issue 13)",
     )
     parser.add_argument(
         "--keep-pg-seed",
@@ -687,7 +748,8 @@ def main() -> None:
                     floor_pg, floor_url = new_pg_database(template=template)
             else:
                 seeded = small if case.endswith("-100k") else big
-                url = fresh_sqlite_copy(seeded, run_dir)
+                assert seeded is not None  # seeded above for the SQLite cases
+                url = fresh_sqlite_copy(scanned_sqlite(seeded) if args.scanned else seeded, run_dir)
                 floor_url = str(run_dir / "floor.db")
                 if args.floor:
                     shutil.copyfile(seeded, floor_url)
@@ -696,7 +758,7 @@ def main() -> None:
                 f"running {case}: {file.name} against "
                 f"{args.small if case.endswith('-100k') else args.profiles:,} profiles"
             )
-            figures = measure(case, url, file, run_dir, args.flow)
+            figures = measure(case, url, file, run_dir, args.flow, time_checks=args.scanned and "sqlite" in case)
             print_figures(figures)
             if args.floor:
                 figures["floor"] = measure_floor(floor_url, file)
@@ -732,6 +794,7 @@ if __name__ == "__main__":
         child.add_argument("_run")
         child.add_argument("--file", required=True)
         child.add_argument("--flow", choices=("wizard", "cli"), default="wizard")
+        child.add_argument("--time-checks", action="store_true")
         run_one(child.parse_args())
     else:
         main()

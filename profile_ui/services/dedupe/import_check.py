@@ -42,17 +42,8 @@ from . import bound_cache
 from .blocking import MAX_BLOCK, blocking_keys, key_frequencies
 from .features import PEOPLE_SCHEMA, person_features
 from .people import load_people
-from .scan import scan_profile_ids, store_candidates, stored_keys
-from .scoring import (
-    DEFAULT_THRESHOLD,
-    SCORE_CHUNK,
-    STORE_FLOOR,
-    bound_integers,
-    bounded_pairs,
-    reasons_for,
-    score_bounded,
-    with_frequencies,
-)
+from .scan import scan_profile_ids, score_with_partners, store_candidates, stored_keys
+from .scoring import DEFAULT_THRESHOLD, bound_integers, reasons_for
 
 # audit actions that change no profile, identity or blocking key: after them the base is as
 # the dry run saw it. Any other action since the dry run (an edit, a merge, another import,
@@ -141,8 +132,7 @@ def check_new_people(
     stored = stored_keys(session, keys)
     with_own = pl.concat([stored, keys])
     pairs = _new_pairs(keys, with_own)
-    partners = pairs.filter(pl.col("b") > 0)["b"].unique().sort().to_list()
-    scored = _score_with_partners(session, pairs.select("a", "b"), own, own_integers, partners, with_own)
+    scored = score_with_partners(session, pairs.select("a", "b"), own, own_integers, key_frequencies(with_own))
     found = reasons_for(scored) if scored.height else pl.DataFrame(schema=PAIRS_SCHEMA)
     applied = pairs.filter(pl.col("applied")).select("a", "b")
     best = (
@@ -164,47 +154,6 @@ def check_new_people(
     )
 
 
-def _score_with_partners(
-    session: Session,
-    pairs: pl.DataFrame,
-    own: pl.DataFrame,
-    own_integers: pl.DataFrame,
-    partners: list[int],
-    with_own: pl.DataFrame,
-) -> pl.DataFrame:
-    """The pairs (a new person, a partner profile or another new person) scoring at least
-    STORE_FLOOR. The bound runs on integers first: the partners' kept ones (bound_cache)
-    where they hold, so only the partners of the pairs it keeps are read and folded."""
-    if len(partners) >= bound_cache.CACHE_FROM:
-        cached, missing = bound_cache.cached_integers(session=session, profile_ids=partners)
-    else:
-        cached, missing = pl.DataFrame(schema=own_integers.schema), partners
-    loaded = person_features(load_people(session=session, profile_ids=missing))
-    integers = pl.concat([own_integers, cached, bound_integers(loaded)], how="vertical_relaxed")
-    # everyone once, a's and b's alike (new people are both): the bound's columns made once
-    bounds = with_frequencies(integers, key_frequencies(with_own))
-    kept = pl.concat(
-        [
-            bounded_pairs(pairs.slice(start, SCORE_CHUNK), bounds, bounds, floor=STORE_FLOOR)
-            for start in range(0, max(pairs.height, 1), SCORE_CHUNK)
-        ],
-        how="vertical_relaxed",
-    )
-    unread = kept.filter(pl.col("b") > 0).select(id=pl.col("b").unique()).join(loaded.select("id"), on="id", how="anti")
-    texts = pl.concat(
-        [own, loaded, person_features(load_people(session=session, profile_ids=unread["id"].sort().to_list()))],
-        how="vertical_relaxed",
-    )
-    scored = pl.concat(
-        [
-            score_bounded(kept.slice(start, SCORE_CHUNK), texts, texts)
-            for start in range(0, max(kept.height, 1), SCORE_CHUNK)
-        ],
-        how="vertical_relaxed",
-    )
-    return scored.filter(pl.col("score") >= STORE_FLOOR)
-
-
 def _new_pairs(keys: pl.DataFrame, with_own: pl.DataFrame) -> pl.DataFrame:
     """(a = a new person, b = a profile or another new person, applied): the pairs sharing a
     block. With a profile: blocks capped on the base alone, as scan.look_alikes pairs them
@@ -218,12 +167,13 @@ def _new_pairs(keys: pl.DataFrame, with_own: pl.DataFrame) -> pl.DataFrame:
     return joined.group_by(a="id", b="b").agg(applied=(pl.col("everyone").min() <= MAX_BLOCK))
 
 
-def touched_by(session: Session, changed: Sequence[int], created_keys: pl.DataFrame) -> list[int]:
+def touched_by(session: Session, changed: pl.DataFrame, created_keys: pl.DataFrame) -> list[int]:
     """Created profiles (of `created_keys`: key_hash, id) in a block that changed profiles'
-    new keys join: their blocks and term frequencies are not those of the dry run."""
-    if not changed or created_keys.is_empty():
+    (`changed`: their features) new keys join: their blocks and term frequencies are not
+    those of the dry run."""
+    if changed.is_empty() or created_keys.is_empty():
         return []
-    keys = blocking_keys(person_features(load_people(session=session, profile_ids=list(changed))))
+    keys = blocking_keys(changed)
     fresh = keys.join(stored_keys(session, keys), on=["key_hash", "id"], how="anti")
     return created_keys.join(fresh.select("key_hash").unique(), on="key_hash", how="semi")["id"].unique().to_list()
 
@@ -307,7 +257,9 @@ def apply_check(
         bound_cache.write_created(
             session=session, integers=integers.join(ids, on="id").with_columns(id="profile_id").drop("profile_id")
         )
-    again = sorted({*changed, *touched_by(session, changed, keys), *shared.to_list()})
+    # read once: for touched_by, and as the first of the profiles checked again
+    changed_features = person_features(load_people(session=session, profile_ids=list(changed)))
+    again = sorted({*changed, *touched_by(session, changed_features, keys), *shared.to_list()})
     new = store_new_pairs(
         session=session,
         pairs=pairs,
@@ -318,6 +270,10 @@ def apply_check(
     )
     if again:
         new += scan_profile_ids(
-            session=session, profile_ids=again, import_job_id=import_job_id, skip_pairs_of=skip_pairs_of
+            session=session,
+            profile_ids=again,
+            import_job_id=import_job_id,
+            skip_pairs_of=skip_pairs_of,
+            read=changed_features,
         ).new
     return new

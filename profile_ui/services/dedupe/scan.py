@@ -38,12 +38,22 @@ from ..audit import record_event
 from ..bulk_writer import BulkWriter
 from ..permissions import Actor
 from ..sql_batches import frame_in_batches, in_filter
-from . import PROFILES_MERGE
+from . import PROFILES_MERGE, bound_cache
 from .blocking import blocking_keys, candidate_pairs, cross_pairs, key_frequencies
 from .bound_cache import stale_marks, write_all
 from .features import person_features
 from .people import load_people
-from .scoring import DEFAULT_THRESHOLD, STORE_FLOOR, bound_integers, reasons_for, score_kept
+from .scoring import (
+    DEFAULT_THRESHOLD,
+    SCORE_CHUNK,
+    STORE_FLOOR,
+    bound_integers,
+    bounded_pairs,
+    reasons_for,
+    score_bounded,
+    score_kept,
+    with_frequencies,
+)
 
 FOUND_SCHEMA = {"a": pl.Int64, "b": pl.Int64, "score": pl.Float64, "reasons": pl.Utf8}
 
@@ -113,13 +123,23 @@ def scan_profiles(*, session: Session, actor: Actor, profile_ids: Sequence[int])
 
 
 def scan_profile_ids(
-    *, session: Session, profile_ids: Sequence[int], import_job_id: int | None = None, skip_pairs_of: Sequence[int] = ()
+    *,
+    session: Session,
+    profile_ids: Sequence[int],
+    import_job_id: int | None = None,
+    skip_pairs_of: Sequence[int] = (),
+    read: pl.DataFrame | None = None,
 ) -> ScanReport:
     """scan_profiles without the permission check, for a service that checked its own (an
-    import's apply). New pairs touching `skip_pairs_of` are stored as skipped."""
+    import's apply). New pairs touching `skip_pairs_of` are stored as skipped. `read`: the
+    features of some of these profiles, as the caller just read them (not read again)."""
     started = time.perf_counter()
     ids = sorted(set(profile_ids))
-    features = person_features(load_people(session=session, profile_ids=ids))
+    known = read.filter(pl.col("id").is_in(ids)) if read is not None else None
+    unread = ids if known is None else sorted(set(ids) - set(known["id"].to_list()))
+    features = person_features(load_people(session=session, profile_ids=unread))
+    if known is not None and known.height:
+        features = pl.concat([known, features], how="vertical_relaxed").sort("id")
     keys = blocking_keys(features)
     writer = BulkWriter(session)
     pairs, frequencies, stored = _pairs_with_base(session, keys, with_own=True)
@@ -207,11 +227,7 @@ def _score_against_base(
     be one of them: not read again): each pair once, a < b. Keeps pairs at or above `floor`."""
     paired = pairs.select(id=pl.col("b").unique())
     if ordered:  # `features` are profiles (scan_profile_ids): the pairs among them have them as b
-        others = paired.join(features.select("id"), on="id", how="anti")
-        loaded = person_features(load_people(session=session, profile_ids=others["id"].to_list()))
-        # everyone once, a's and b's alike: the bound's columns are made once
-        everyone = pl.concat([features, loaded], how="vertical_relaxed")
-        scored = score_kept(pairs, everyone, everyone, frequencies, floor=floor)
+        scored = score_with_partners(session, pairs, features, bound_integers(features), frequencies, floor=floor)
     else:  # `features` are not profiles: their ids are the caller's own keys
         base = person_features(load_people(session=session, profile_ids=paired["id"].to_list()))
         scored = score_kept(pairs, features, base, frequencies, floor=floor)
@@ -222,6 +238,55 @@ def _score_against_base(
         a=pl.when(flipped).then(pl.col("b")).otherwise(pl.col("a")),
         b=pl.when(flipped).then(pl.col("a")).otherwise(pl.col("b")),
     ).unique(["a", "b"], keep="first")
+
+
+def score_with_partners(
+    session: Session,
+    pairs: pl.DataFrame,
+    own: pl.DataFrame,
+    own_integers: pl.DataFrame,
+    frequencies: pl.DataFrame,
+    *,
+    floor: float = STORE_FLOOR,
+) -> pl.DataFrame:
+    """The pairs (a: one of `own`, a feature frame with its bound_integers `own_integers`;
+    b: another of them or a stored profile, its partner) scoring at least `floor`. The bound
+    runs on integers first, the partners' kept ones (bound_cache) where they hold, so only
+    the partners of the pairs it keeps are read and folded; the rest as before."""
+    partners = pairs.select(id=pl.col("b").unique()).join(own.select("id"), on="id", how="anti")
+    partner_ids = partners["id"].sort().to_list()
+    if len(partner_ids) >= bound_cache.CACHE_FROM:
+        cached, missing = bound_cache.cached_integers(session=session, profile_ids=partner_ids)
+    else:
+        cached, missing = pl.DataFrame(schema=own_integers.schema), partner_ids
+    loaded = person_features(load_people(session=session, profile_ids=missing))
+    integers = pl.concat([own_integers, cached, bound_integers(loaded)], how="vertical_relaxed")
+    # everyone once, a's and b's alike (`own` may be both): the bound's columns made once
+    bounds = with_frequencies(integers, frequencies)
+    kept = pl.concat(
+        [
+            bounded_pairs(pairs.slice(start, SCORE_CHUNK), bounds, bounds, floor=floor)
+            for start in range(0, max(pairs.height, 1), SCORE_CHUNK)
+        ],
+        how="vertical_relaxed",
+    )
+    unread = (
+        kept.select(id=pl.col("b").unique())
+        .join(own.select("id"), on="id", how="anti")
+        .join(loaded.select("id"), on="id", how="anti")
+    )
+    texts = pl.concat(
+        [own, loaded, person_features(load_people(session=session, profile_ids=unread["id"].sort().to_list()))],
+        how="vertical_relaxed",
+    )
+    scored = pl.concat(
+        [
+            score_bounded(kept.slice(start, SCORE_CHUNK), texts, texts)
+            for start in range(0, max(kept.height, 1), SCORE_CHUNK)
+        ],
+        how="vertical_relaxed",
+    )
+    return scored.filter(pl.col("score") >= floor)
 
 
 def _open_suggested(session: Session) -> int:

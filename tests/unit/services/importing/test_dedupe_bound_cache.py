@@ -10,13 +10,15 @@ from datetime import date, timedelta
 import polars as pl
 import pytest
 import sqlalchemy as sa
+from sqlmodel import select
 
 from profile_ui.models import Profile, utcnow
+from profile_ui.models.duplicate import DuplicateCandidate
 from profile_ui.services.bulk_writer import BulkWriter
 from profile_ui.services.dedupe import bound_cache
 from profile_ui.services.dedupe.features import person_features
 from profile_ui.services.dedupe.people import load_people
-from profile_ui.services.dedupe.scan import scan_all
+from profile_ui.services.dedupe.scan import scan_all, scan_profile_ids
 from profile_ui.services.dedupe.scoring import bound_integers
 from profile_ui.services.permissions import SYSTEM_ACTOR
 
@@ -115,3 +117,27 @@ def test_the_apply_keeps_the_integers_of_the_profiles_it_created(session, base, 
 def test_integers_kept_by_other_code_are_not_read(session, base, monkeypatch):
     monkeypatch.setattr(bound_cache, "cache_version", lambda: "bounds 0; an older release")
     assert _missing(session, base) == set(base)
+
+
+def test_the_incremental_check_with_the_kept_integers_stores_what_a_full_scan_finds(session, base, monkeypatch):
+    """scan_profile_ids (the apply's check of changed profiles) reading the kept integers of
+    their partners: the pairs of those profiles are the ones a full scan then finds."""
+    monkeypatch.setattr(bound_cache, "CACHE_FROM", 0)
+    new = seed_profiles(session, FILE)
+    session.execute(sa.update(Profile).where(Profile.id == base[1]).values(city="Đà Nẵng"))  # changed: read again
+    report = scan_profile_ids(session=session, profile_ids=[*new, base[1]])
+    session.commit()
+    assert report.new >= 3  # Mai, Peter, Quang at least
+    touched = {*new, base[1]}
+
+    def pairs() -> set[tuple]:
+        return {
+            (c.profile_a_id, c.profile_b_id, round(c.score, 9), c.reasons)
+            for c in session.exec(select(DuplicateCandidate)).all()
+            if {c.profile_a_id, c.profile_b_id} & touched
+        }
+
+    incremental = pairs()
+    scan_all(session=session, actor=SYSTEM_ACTOR)
+    session.commit()
+    assert pairs() == incremental
