@@ -207,23 +207,15 @@ def scanned_sqlite(seeded: Path) -> Path:
     (a base never scanned gives the check nothing to read)."""
     path = seeded.with_name(f"{seeded.stem}-scanned.db")
     if not path.exists():
-        from sqlmodel import Session
+        from dedupe_bench import db_scan
 
         from profile_ui.cli import upgrade_database
-        from profile_ui.db import make_engine
-        from profile_ui.services.dedupe.scan import scan_all
-        from profile_ui.services.permissions import SYSTEM_ACTOR
 
         tmp = path.with_suffix(".tmp")
         shutil.copyfile(seeded, tmp)
         upgrade_database(f"sqlite:///{tmp}")
-        engine = make_engine(f"sqlite:///{tmp}")
-        started = time.perf_counter()
-        with Session(engine) as session:
-            report = scan_all(session=session, actor=SYSTEM_ACTOR)
-            session.commit()
-        engine.dispose()
-        log(f"scanned {seeded.name} for duplicates in {time.perf_counter() - started:.1f} s: {report.summary()}")
+        elapsed, summary = db_scan(tmp)
+        log(f"scanned {seeded.name} for duplicates in {elapsed:.1f} s: {summary}")
         tmp.rename(path)
     return path
 

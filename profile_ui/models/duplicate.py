@@ -29,6 +29,9 @@ DUPLICATE_DECIDED = (DUPLICATE_NOT_SAME, DUPLICATE_MERGED, DUPLICATE_SKIPPED)
 # makes a profile's kept bound integers stale (DedupeStale, migration 0018's triggers)
 COMPARED_PROFILE_FACTS = ("full_name", "birthday", "city")
 COMPARED_IDENTITY_KINDS = ("email", "phone", "user_id")
+# the triggers of migration 0018 a bulk writer turns off and does the work of itself
+STALE_IDENTITY_INSERT_TRIGGER = "dedupe_stale_identities_insert"
+STALE_PROFILE_UPDATE_TRIGGER = "dedupe_stale_profiles_update"
 
 SOURCE_SCAN = "scan"
 SOURCE_IMPORT = "import"

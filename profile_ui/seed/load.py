@@ -16,6 +16,7 @@ import numpy as np
 import polars as pl
 from sqlalchemy.engine import Engine
 
+from ..models.duplicate import STALE_IDENTITY_INSERT_TRIGGER
 from ..settings import get_settings
 from .generate import SeedCatalog, TableRows, generate_chunk
 
@@ -177,7 +178,6 @@ def _sql_literal(value: Any) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-STALE_MARK_TRIGGER = "dedupe_stale_identities_insert"  # migration 0018
 SQLITE_ROWS_PER_INSERT = 200
 SQLITE_MAX_PARAMETERS = 32_000  # SQLite >= 3.32 allows 32,766 per statement
 
@@ -216,7 +216,9 @@ class SqliteLoader(_Loader):
         0018): seeded profiles are new, with no kept integers to make stale, and a trigger
         per row costs as much as the row."""
         triggers = self.execute(
-            conn, "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name = ?", (STALE_MARK_TRIGGER,)
+            conn,
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name = ?",
+            (STALE_IDENTITY_INSERT_TRIGGER,),
         )
         for name, _sql in triggers:
             self.execute(conn, f'DROP TRIGGER "{name}"')
@@ -301,12 +303,12 @@ class PostgresLoader(_Loader):
         marking = self.execute(
             conn,
             "SELECT count(*) FROM pg_trigger WHERE tgname = %s AND tgrelid = 'identities'::regclass",
-            (STALE_MARK_TRIGGER,),
+            (STALE_IDENTITY_INSERT_TRIGGER,),
         )[0][0]
         if marking:
-            self.execute(conn, f"ALTER TABLE identities DISABLE TRIGGER {STALE_MARK_TRIGGER}")
+            self.execute(conn, f"ALTER TABLE identities DISABLE TRIGGER {STALE_IDENTITY_INSERT_TRIGGER}")
         return [
-            *([f"ALTER TABLE identities ENABLE TRIGGER {STALE_MARK_TRIGGER}"] if marking else []),
+            *([f"ALTER TABLE identities ENABLE TRIGGER {STALE_IDENTITY_INSERT_TRIGGER}"] if marking else []),
             *super().drop_for_load(conn),
             *(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}' for table, name, definition in foreign_keys),
         ]

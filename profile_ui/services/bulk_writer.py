@@ -20,7 +20,12 @@ import sqlalchemy as sa
 from sqlmodel import Session, SQLModel
 
 from ..models.base import UTCDateTime
-from ..models.duplicate import COMPARED_IDENTITY_KINDS, COMPARED_PROFILE_FACTS
+from ..models.duplicate import (
+    COMPARED_IDENTITY_KINDS,
+    COMPARED_PROFILE_FACTS,
+    STALE_IDENTITY_INSERT_TRIGGER,
+    STALE_PROFILE_UPDATE_TRIGGER,
+)
 from .name_fold import with_folded_attributes, with_folded_names
 
 _SQLITE_CACHE_KIB = 256 * 1024
@@ -36,8 +41,6 @@ SORT_KEYS = {"email": "email_sort", "phone": "phone_sort"}  # identity kind -> p
 _SORT_KEY_INSERT_TRIGGERS = {kind: f"identities_{column}_insert" for kind, column in SORT_KEYS.items()}
 # the duplicate check's stale marks (migration 0018): a profile whose compared facts a bulk
 # statement may change is marked once, set-based, instead of by a trigger per row
-_STALE_IDENTITY_INSERT = "dedupe_stale_identities_insert"
-_STALE_PROFILE_UPDATE = "dedupe_stale_profiles_update"
 _STALE_PROFILE_COLUMNS = {*COMPARED_PROFILE_FACTS, "status"}
 
 
@@ -77,7 +80,7 @@ class BulkWriter:
             return
         statement = f"INSERT INTO {_q(table)} ({_cols(frame.columns)}) VALUES ({_marks(frame.width)}) {on_conflict}"
         kinds = [k for k in SORT_KEYS if k in set(frame["kind"].unique().to_list())]
-        triggers = [*(_SORT_KEY_INSERT_TRIGGERS[k] for k in kinds), _STALE_IDENTITY_INSERT]
+        triggers = [*(_SORT_KEY_INSERT_TRIGGERS[k] for k in kinds), STALE_IDENTITY_INSERT_TRIGGER]
         with self._sqlite_triggers_off(triggers) as off:
             try:
                 self.raw.executemany(statement, frame.iter_rows())
@@ -149,7 +152,7 @@ class BulkWriter:
             return
         counted = table == "profiles" and not {"version", *SORT_KEYS.values()} & set(frame.columns)
         facts = table == "profiles" and bool(_STALE_PROFILE_COLUMNS & set(values))
-        triggers = [*([_VERSION_TRIGGER] if counted else []), *([_STALE_PROFILE_UPDATE] if facts else [])]
+        triggers = [*([_VERSION_TRIGGER] if counted else []), *([STALE_PROFILE_UPDATE_TRIGGER] if facts else [])]
         with self._sqlite_triggers_off(triggers) as off:
             if off and facts:  # marked whether or not the values differ: a mark only costs a re-read
                 self._mark_stale(frame["id"])

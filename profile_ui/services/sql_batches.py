@@ -6,7 +6,7 @@ undo, the duplicate scan and erasure all read rows this way.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import polars as pl
@@ -33,13 +33,9 @@ def in_batches(
     stay as SQLite's text): for hundreds of thousands of rows read into a polars frame.
     """
     rows: list[tuple] = []
-    if not len(values):
-        return rows
-    postgres = session.connection().dialect.name == "postgresql"
-    for start in range(0, len(values), _IN_BATCH):
-        chunk = list(values[start : start + _IN_BATCH])
+    for bound in _bound_batches(session, values):
         # Core execution on the session's connection: no ORM row processing
-        result = session.connection().execute(query_for_batch(_bound_list(chunk, postgres)))
+        result = session.connection().execute(query_for_batch(bound))
         if plain:
             rows.extend(result.cursor.fetchall())
             result.close()
@@ -61,14 +57,19 @@ def frame_in_batches(
 ) -> pl.DataFrame:
     """in_batches' rows as one frame, each batch read by bulk_frame: for hundreds of
     thousands of rows (a duplicate check's partners and blocks)."""
-    if not len(values):
+    frames = [bulk_frame(session, query_for_batch(bound), schema) for bound in _bound_batches(session, values)]
+    if not frames:
         return pl.DataFrame(schema=schema)
-    postgres = session.connection().dialect.name == "postgresql"
-    frames = [
-        bulk_frame(session, query_for_batch(_bound_list(list(values[start : start + _IN_BATCH]), postgres)), schema)
-        for start in range(0, len(values), _IN_BATCH)
-    ]
     return pl.concat(frames) if len(frames) > 1 else frames[0]
+
+
+def _bound_batches(session: Session, values: Sequence) -> Iterator[Any]:
+    """`values` in IN-sized batches, each as the one bound parameter in_filter takes."""
+    if not len(values):
+        return
+    postgres = session.connection().dialect.name == "postgresql"
+    for start in range(0, len(values), _IN_BATCH):
+        yield _bound_list(list(values[start : start + _IN_BATCH]), postgres)
 
 
 def _bound_list(values: list, postgres: bool) -> Any:

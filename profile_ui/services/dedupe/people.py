@@ -17,11 +17,13 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from ...models import STATUS_ACTIVE
+from ...models.duplicate import COMPARED_IDENTITY_KINDS
 from ..crypto import is_encrypted_kind
 from ..sql_batches import bulk_frame, frame_in_batches, in_filter
 from .features import PEOPLE_SCHEMA, empty_people
 
-IDENTITY_FIELDS = {"email": "email", "phone": "phone", "user_id": "user_id"}
+# identity kind -> people-frame column (the same names)
+IDENTITY_FIELDS = {kind: kind for kind in COMPARED_IDENTITY_KINDS}
 
 
 def load_people(*, session: Session, profile_ids: Sequence[int] | None = None) -> pl.DataFrame:

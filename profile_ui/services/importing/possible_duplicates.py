@@ -37,6 +37,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col
 
 from ...models import ImportDedupeCheck, ImportJob
+from ...models.duplicate import COMPARED_PROFILE_FACTS
 from ..crypto import is_encrypted_kind
 from ..dedupe.features import PEOPLE_SCHEMA
 from ..dedupe.import_check import (
@@ -47,6 +48,7 @@ from ..dedupe.import_check import (
     people_hash,
     read_frame,
 )
+from ..dedupe.people import IDENTITY_FIELDS
 from ..dedupe.scan import look_alikes, scan_profile_ids
 from . import IDENTITY_PREFIX, ROW_COL
 from .plan_identities import first_added_values
@@ -56,7 +58,6 @@ POSSIBLE_DUPLICATE = "@possible_duplicate"
 MODE_REVIEW = "review"
 MODE_CREATE = "create"
 MODES = (MODE_REVIEW, MODE_CREATE)
-_IDENTITIES = {"email": "email", "phone": "phone", "user_id": "user_id"}
 KIND_PROFILES = "profiles"  # the ImportJob.kind of a profile file (models.IMPORT_KINDS)
 
 
@@ -68,7 +69,7 @@ def _new_people(resolved: pl.DataFrame) -> pl.DataFrame:
     columns.update(
         {
             f"{IDENTITY_PREFIX}{kind}": field
-            for kind, field in _IDENTITIES.items()
+            for kind, field in IDENTITY_FIELDS.items()
             if f"{IDENTITY_PREFIX}{kind}" in new.columns
         }
     )
@@ -93,7 +94,7 @@ def created_people(new_profiles: pl.DataFrame, identity_adds: pl.DataFrame) -> p
     people = new_profiles.select(
         id="person", **{c: c for c in ("full_name", "birthday", "city") if c in new_profiles.columns}
     )
-    kinds = [kind for kind in _IDENTITIES if not is_encrypted_kind(kind)]
+    kinds = [kind for kind in IDENTITY_FIELDS if not is_encrypted_kind(kind)]
     first = first_added_values(identity_adds, people.select(person="id"), kinds).rename({"person": "id"})
     people = people.join(first, on="id", how="left")
     return people.select(
@@ -186,9 +187,8 @@ def flagged_count(rows: pl.DataFrame) -> int:
     return flagged["person"].n_unique() if flagged.height else 0
 
 
-# what the check compares (dedupe/features.py): a profile updated in none of these, and
-# given no identity, pairs with the base as it did before the import
-_COMPARED_CHANGES = ("full_name", "birthday", "city")
+# what the check compares (dedupe/features.py): a profile updated in none of
+# COMPARED_PROFILE_FACTS, and given no identity, pairs with the base as it did before the import
 
 
 def profiles_to_recheck(rows: pl.DataFrame, *, updated: str, merged: str) -> list[int]:
@@ -198,7 +198,7 @@ def profiles_to_recheck(rows: pl.DataFrame, *, updated: str, merged: str) -> lis
     their blocking keys and scores as they are: not checked again (the bulk of a re-import)."""
     changes = pl.col("changes")
     touched = pl.any_horizontal(
-        [changes.str.contains(json.dumps(key) + ": [", literal=True) for key in _COMPARED_CHANGES]
+        [changes.str.contains(json.dumps(key) + ": [", literal=True) for key in COMPARED_PROFILE_FACTS]
         + [changes.str.contains(json.dumps("@identities"), literal=True)]
     )
     picked = rows.filter((pl.col("outcome") == merged) | ((pl.col("outcome") == updated) & touched.fill_null(True)))

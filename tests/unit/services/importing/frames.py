@@ -277,15 +277,7 @@ def run_import(
 ):
     """Apply a frame as a job would: one transaction, committed; returns (job, plan)."""
     job = new_job(session, file_name)
-    plan = apply_import(
-        session=session,
-        actor=actor,
-        job=job,
-        frame=frame,
-        mapping=mapping_for(frame, identifiers),
-        options=options or ImportOptions(),
-        sync_rule=sync,
-    )
+    plan = _apply(session, job, frame, sync=sync, options=options, identifiers=identifiers, actor=actor)
     if complete:
         job.status = "completed"
         job.finished_at = utcnow()
@@ -306,17 +298,30 @@ def apply_after_dry_run(session: Session, frame: pl.DataFrame, *, sync: SyncRule
     if between:
         between()
         session.commit()
-    plan = apply_import(
-        session=session,
-        actor=MARKETER,
-        job=job,
-        frame=frame,
-        mapping=mapping_for(frame),
-        options=ImportOptions(),
-        sync_rule=sync,
-    )
+    plan = _apply(session, job, frame, sync=sync)
     session.commit()
     return job, plan
+
+
+def _apply(
+    session: Session,
+    job: ImportJob,
+    frame: pl.DataFrame,
+    *,
+    sync: SyncRule,
+    options: ImportOptions | None = None,
+    identifiers: list[str] | None = None,
+    actor: Actor = MARKETER,
+):
+    return apply_import(
+        session=session,
+        actor=actor,
+        job=job,
+        frame=frame,
+        mapping=mapping_for(frame, identifiers),
+        options=options or ImportOptions(),
+        sync_rule=sync,
+    )
 
 
 def outcomes(plan) -> dict[int, str]:
