@@ -230,6 +230,8 @@ def import_files(
     """
     # per command (see the module docstring)
     from .db import session_scope
+    from .jobs import runner  # noqa: F401  (installs the queue's senders: the checks are sent, and run here)
+    from .jobs.import_check import run_import_check
     from .jobs.import_job import run_batch
     from .services.importing import ImportMapping, ImportOptions
     from .services.importing.jobs import ImportFile, file_report, submit_import
@@ -275,6 +277,8 @@ def import_files(
         raise click.ClickException(str(exc)) from exc
 
     run_batch(batch_id)
+    for job_id in job_ids:  # no worker may be running: the applied files' checks run here
+        run_import_check(job_id)
 
     statuses = []
     with session_scope() as session:

@@ -114,6 +114,18 @@ def app_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator:
     _forget_app_config()
 
 
+@pytest.fixture(autouse=True)
+def sent_import_checks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The applied imports whose possible-duplicate check was sent to the queue. No worker
+    runs it in a unit test: the test runs it (jobs/import_check.py: run_import_check, or
+    possible_duplicates.run_applied_check), as a worker would after the apply's commit."""
+    from profile_ui.services import dispatch
+
+    sent: list[int] = []
+    monkeypatch.setitem(dispatch.SENDERS, dispatch.IMPORT_DUPLICATES, sent.append)
+    return sent
+
+
 @pytest.fixture
 def engine(db_url: str) -> Iterator[sa.Engine]:
     eng = make_engine(db_url)

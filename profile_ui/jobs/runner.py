@@ -35,6 +35,7 @@ from ..services import dispatch
 from ..settings import get_settings
 from .dedupe import register_dedupe_tasks
 from .export_job import register_export_tasks
+from .import_check import recover_import_checks, run_import_check
 from .import_job import recover_import_jobs, run_batch
 from .purge import register_purge_tasks
 
@@ -63,6 +64,7 @@ class JobQueue:
     huey: Huey
     run_import_batch: TaskWrapper
     write_export: TaskWrapper
+    check_import_duplicates: TaskWrapper
 
 
 @lru_cache
@@ -79,6 +81,10 @@ def get_queue() -> JobQueue:
     def run_import_batch(batch_id: str) -> None:
         run_batch(batch_id)
 
+    @huey.task(name=dispatch.IMPORT_DUPLICATES)
+    def check_import_duplicates(job_id: int) -> None:
+        run_import_check(job_id)
+
     @huey.periodic_task(RECOVERY_SCHEDULE, name="jobs.recover")
     def recover() -> None:
         recover_jobs()
@@ -86,7 +92,12 @@ def get_queue() -> JobQueue:
     write_export = register_export_tasks(huey)
     register_purge_tasks(huey)
     register_dedupe_tasks(huey)
-    return JobQueue(huey=huey, run_import_batch=run_import_batch, write_export=write_export)
+    return JobQueue(
+        huey=huey,
+        run_import_batch=run_import_batch,
+        write_export=write_export,
+        check_import_duplicates=check_import_duplicates,
+    )
 
 
 def get_huey() -> Huey:
@@ -103,14 +114,21 @@ def enqueue_export(export_id: int) -> None:
     get_queue().write_export(export_id)
 
 
+def enqueue_import_check(job_id: int) -> None:
+    """Ask a consumer to run an applied import's possible-duplicate check. Safe to call twice."""
+    get_queue().check_import_duplicates(job_id)
+
+
 # services reach the queue through this port (services never import jobs)
 dispatch.install(dispatch.IMPORT_BATCH, enqueue_import_batch)
+dispatch.install(dispatch.IMPORT_DUPLICATES, enqueue_import_check)
 dispatch.install(dispatch.EXPORT_FILE, enqueue_export)
 
 
 def recover_jobs() -> list[int]:
     """Put jobs whose worker died back in the queue; returns their ids."""
     try:
+        recover_import_checks()
         return recover_import_jobs()
     except Exception:  # a locked database now is retried on the next sweep
         log.exception("job recovery failed")

@@ -9,6 +9,7 @@ from .duplicate import (
     DedupeStale,
     DuplicateCandidate,
     ImportDedupeCheck,
+    ImportPendingCheck,
 )
 from .export_job import ExportJob
 from .field import FieldDefinition
@@ -65,6 +66,7 @@ __all__ = [
     "DedupeStale",
     "DuplicateCandidate",
     "ImportDedupeCheck",
+    "ImportPendingCheck",
     "ExportJob",
     "FIELD_TYPES",
     "FieldDefinition",

@@ -99,6 +99,43 @@ class ImportDedupeCheck(SQLModel, table=True):
     bounds: bytes | None = Field(default=None, sa_column=sa.Column(sa.LargeBinary(), nullable=True))
 
 
+CHECK_PREVIEW = "preview"  # a dry run's look-alike flags, filled into its preview after its commit
+CHECK_APPLIED = "applied"  # an apply's created and changed profiles, checked after its commit
+PENDING_CHECK_STAGES = (CHECK_PREVIEW, CHECK_APPLIED)
+
+
+class ImportPendingCheck(SQLModel, table=True):
+    """An import's possible-duplicate check still to run, off the import's path: the dry run
+    or the apply commits, then a task (jobs/import_check.py) runs the check and deletes the
+    row, in one transaction; the recovery sweep sends the task again for a row left behind
+    (services/importing/possible_duplicates.py). One row per job: an apply replaces its dry
+    run's row (the apply checks everything the preview would have flagged)."""
+
+    __tablename__ = "import_pending_checks"
+    job_id: int = Field(
+        sa_column=sa.Column(
+            sa.Integer(), sa.ForeignKey("import_jobs.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+        )
+    )
+    stage: str = Field(default=CHECK_APPLIED, max_length=16)  # one of PENDING_CHECK_STAGES
+    queued_at: datetime = Field(default_factory=utcnow, sa_column=dt_column(nullable=False))
+    # applied: the last audit event id before the apply's writes, and when it was read (a
+    # change to the base after them, other than the apply, means the dry run's check is not reused)
+    audit_stamp: int = Field(default=0, sa_column=sa.Column(sa.BigInteger(), nullable=False))
+    stamped_at: datetime = Field(default_factory=utcnow, sa_column=dt_column(nullable=False))
+    mode: str = Field(default="review", max_length=16)  # ImportOptions.possible_duplicates: review | create
+    reuse: bool = False  # applied: the dry run's check (ImportDedupeCheck) holds for the created profiles
+    # Parquet files. applied: (person, profile_id) of the created profiles; preview: the people
+    # the apply would create (a people frame, id = person)
+    created: bytes | None = Field(default=None, sa_column=sa.Column(sa.LargeBinary(), nullable=True))
+    # applied: (profile_id) of the profiles it changed in a compared fact; preview: those it would update
+    changed: bytes | None = Field(default=None, sa_column=sa.Column(sa.LargeBinary(), nullable=True))
+    # preview: the file's new people as flagged when they differ from `created` (a people
+    # frame), and (row, person) of the rows of new people, whose changes get the flag
+    flagged: bytes | None = Field(default=None, sa_column=sa.Column(sa.LargeBinary(), nullable=True))
+    rows: bytes | None = Field(default=None, sa_column=sa.Column(sa.LargeBinary(), nullable=True))
+
+
 class DedupeBoundSegment(SQLModel, table=True):
     """Some profiles' bound integers (services/dedupe/bound_cache.py), an Arrow IPC file:
     written by a full scan (in segments of the whole base) and by an import's apply (its

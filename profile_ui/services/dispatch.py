@@ -18,6 +18,7 @@ from sqlalchemy import event
 from sqlmodel import Session
 
 IMPORT_BATCH = "import.run_batch"  # args: batch_id — run a batch's queued import jobs in order
+IMPORT_DUPLICATES = "import.check_duplicates"  # args: job_id — an applied import's possible-duplicate check
 EXPORT_FILE = "export.write"  # args: export_id — write a queued export's file
 
 # task -> the function that puts it on the queue; filled by jobs/runner.py

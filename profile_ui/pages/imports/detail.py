@@ -20,6 +20,7 @@ from ...db import session_scope
 from ...models import utcnow
 from ...services import retention
 from ...services.importing import jobs as import_jobs
+from ...services.importing import possible_duplicates
 from ...services.importing.progress import read_progress
 from ...services.importing.undo import ImportUndoError, undo_import
 from ...services.permissions import PROFILES_IMPORT, Actor
@@ -59,6 +60,8 @@ class DetailView:
     can_cancel: bool = False
     can_confirm: bool = False
     settings_text: str = ""
+    # applied, its possible-duplicate check still running (the watcher waits for its count)
+    checking_duplicates: bool = False
 
 
 def read_detail(actor: Actor, job_id: int) -> DetailView:
@@ -102,6 +105,7 @@ def read_detail(actor: Actor, job_id: int) -> DetailView:
         # a membership file is not confirmed: its review page applies it (S.kind links there)
         can_confirm=mine and job.status == import_jobs.AWAITING_CONFIRMATION and job.kind != "membership",
         settings_text=settings_text(job),
+        checking_duplicates=bool((job.counts or {}).get(possible_duplicates.CHECKING)),
     )
 
 
@@ -170,6 +174,7 @@ class ImportDetailState(RowResultsMixin, AppState):
     totals: str = ""
     error: str = ""
     settings_text: str = ""
+    checking_duplicates: bool = False
     rows_done: int = 0
     rows_total: int = 0
     progress_text: str = ""  # "Applying changes: 12,500 of 50,000 rows" while it runs
@@ -228,7 +233,7 @@ class ImportDetailState(RowResultsMixin, AppState):
         Each look at the job runs in an event thread with no lock held (`poll_job`); the
         tab's state is locked only when there is something new to show."""
         async with self:
-            ended = self.raw_status in import_jobs.FINAL_STATUSES
+            ended = self.raw_status in import_jobs.FINAL_STATUSES and not self.checking_duplicates
             # a job that ended just before this page read it may not have recorded its error
             # file yet (the job writes it right after its commit): watched for that alone
             error_file_due = ended and self.invalid_rows > 0 and self.error_file_note == ""
@@ -273,7 +278,7 @@ class ImportDetailState(RowResultsMixin, AppState):
                         with_rows = True
                     query = self._result_query()
                 shown = after
-                if after == before and after not in import_jobs.FINAL_STATUSES:
+                if after == before and (after not in import_jobs.FINAL_STATUSES or poll.view.checking_duplicates):
                     continue
                 if after == before:
                     return
@@ -285,8 +290,13 @@ class ImportDetailState(RowResultsMixin, AppState):
                     message = rx.toast.error(f"Import failed: {poll.view.file}")
                 elif after == import_jobs.AWAITING_CONFIRMATION:
                     message = rx.toast.info(f"Dry run ready: {poll.view.file}")
-                if after in import_jobs.FINAL_STATUSES or after == import_jobs.AWAITING_CONFIRMATION:
+                if after == import_jobs.AWAITING_CONFIRMATION or (
+                    after in import_jobs.FINAL_STATUSES and not poll.view.checking_duplicates
+                ):
                     break
+                if message is not None:  # done; its possible-duplicate count is watched for
+                    yield message
+                    message = None
             # the error file is written just after the job commits: show its button when it is
             for _ in range(10):
                 if last is None or last.has_error_file or not last.invalid_rows:

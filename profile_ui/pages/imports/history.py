@@ -14,6 +14,7 @@ from ...db import session_scope
 from ...models import IMPORT_KINDS, IMPORT_STATUSES, ImportJob
 from ...services import users
 from ...services.importing import jobs as import_jobs
+from ...services.importing import possible_duplicates
 from ...services.permissions import PROFILES_IMPORT
 from ...state.base import AppState, guarded
 
@@ -45,8 +46,7 @@ def duration_text(start: datetime | None, end: datetime | None) -> str:
 def totals_text(counts: dict[str, Any] | None) -> str:
     if not import_jobs.report_counts(counts)["rows"]:
         return ""
-    duplicates = int((counts or {}).get("possible_duplicates") or 0)
-    return import_jobs.totals_text(counts) + (f", {duplicates:,} possible duplicates" if duplicates else "")
+    return import_jobs.totals_text(counts) + possible_duplicates.counts_note(counts)
 
 
 def status_text(job: ImportJob) -> str:

@@ -61,6 +61,7 @@ HARMLESS_ACTIONS = (
     "mapping_template.create",
     "settings.list_view.default",
 )
+APPLY_ACTION = "import.apply"  # an apply's own audit event (importing/apply.py)
 # PostgreSQL hands out audit ids before commit, so an id below the stamp can commit after
 # it: events this close before the dry run count as after it (the check is then redone)
 ID_ORDER_MARGIN = timedelta(seconds=60)
@@ -104,12 +105,21 @@ def audit_stamp(session: Session) -> int:
     return int(session.execute(sa.select(sa.func.coalesce(sa.func.max(AuditEvent.id), 0))).scalar_one())
 
 
-def base_unchanged(session: Session, *, stamp: int, checked_at: datetime) -> bool:
-    """No audit event but HARMLESS_ACTIONS since the dry run that took `stamp` at `checked_at`."""
+def base_unchanged(session: Session, *, stamp: int, checked_at: datetime, applied_job: int | None = None) -> bool:
+    """No audit event but HARMLESS_ACTIONS since the dry run that took `stamp` at `checked_at`;
+    `applied_job`: that import's own apply event does not count either (its check, run after
+    its commit, knows what the apply wrote)."""
     since = col(AuditEvent.id) > stamp
     if session.connection().dialect.name == "postgresql":
         since = since | (col(AuditEvent.at) >= checked_at - ID_ORDER_MARGIN)
-    query = sa.select(col(AuditEvent.id)).where(since, col(AuditEvent.action).not_in(HARMLESS_ACTIONS)).limit(1)
+    changes: sa.ColumnElement[bool] = col(AuditEvent.action).not_in(HARMLESS_ACTIONS)
+    if applied_job is not None:
+        changes = changes & ~(
+            (col(AuditEvent.action) == APPLY_ACTION)
+            & (col(AuditEvent.object_type) == "import_job")
+            & (col(AuditEvent.object_id) == str(applied_job))
+        )
+    query = sa.select(col(AuditEvent.id)).where(since, changes).limit(1)
     return session.execute(query).first() is None
 
 

@@ -94,7 +94,7 @@ def apply_import(
     )
     plan._inputs = {"frame": frame, "mapping": mapping, "options": options, "sync_rule": sync_rule}
     # the dry run's possible-duplicate check, read before this apply's own audit events
-    kept_check = possible_duplicates.kept_check(session=session, job_id=job_id)
+    check_start = possible_duplicates.apply_start(session=session, job_id=job_id)
     work = plan._work
     assert work is not None
     report(total_rows // 4)
@@ -214,16 +214,21 @@ def apply_import(
         ),
     )
     created = persons.filter(pl.col("kind") == "new")
-    plan.totals["possible_duplicates"] = possible_duplicates.check_applied_profiles(
+    # checked after the commit, by a worker (possible_duplicates.run_applied_check)
+    if possible_duplicates.queue_applied_check(
         session=session,
         job_id=job_id,
+        start=check_start,
         mode=options.possible_duplicates,
         created=created["profile_id"].to_list(),
         created_persons=created["person"].to_list(),
         created_people=possible_duplicates.created_people(work.new_profiles, work.identity_adds),
         changed=possible_duplicates.profiles_to_recheck(rows, updated=OUT_UPDATED, merged=OUT_MERGED),
-        kept=kept_check,
-    )
+    ):
+        plan.totals.pop(possible_duplicates.POSSIBLE_DUPLICATES_COUNT, None)
+        plan.totals[possible_duplicates.CHECKING] = 1
+    else:
+        plan.totals[possible_duplicates.POSSIBLE_DUPLICATES_COUNT] = 0
     job.counts = dict(plan.totals)
     job.rows_total = total_rows
     job.rows_done = total_rows

@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from ..permissions import Actor
 from . import jobs as import_jobs
+from . import possible_duplicates
 from .mapping import headers_signature
 from .progress import read_progress
 from .read import read_upload
@@ -73,6 +74,7 @@ class DryRunTotals:
 
     lines: list[tuple[str, str]] = field(default_factory=list)  # (file name, text)
     has_error_file: bool = False
+    checking: bool = False  # a file's look-alike flags are still being filled in
 
 
 def dry_run_totals(*, session: Session, actor: Actor, job_ids: Sequence[int], shown_job_id: int) -> DryRunTotals:
@@ -84,7 +86,8 @@ def dry_run_totals(*, session: Session, actor: Actor, job_ids: Sequence[int], sh
         elif job.status == import_jobs.CANCELLED:
             text = "Cancelled"
         else:
-            text = import_jobs.totals_text(job.counts)
+            text = import_jobs.totals_text(job.counts) + possible_duplicates.counts_note(job.counts)
+            totals.checking = totals.checking or bool((job.counts or {}).get(possible_duplicates.CHECKING))
         totals.lines.append((job.file_name, text))
         if job_id == shown_job_id:
             totals.has_error_file = bool(job.error_file_path)

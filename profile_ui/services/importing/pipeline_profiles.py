@@ -60,6 +60,7 @@ class ProfilePipeline:
             sync_rule=active_sync_rule(session),
             file_name=job.file_name,
             progress=progress,
+            look_alikes_later=True,  # the preview shows first; a worker fills its flags in
         )
 
     def apply(

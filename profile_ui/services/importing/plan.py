@@ -118,11 +118,14 @@ def plan_import(
     file_name: str | None = None,
     job: ImportJob | None = None,
     progress: Callable[[int], None] | None = None,
+    look_alikes_later: bool = False,
 ) -> ImportPlan:
     """The dry run: every row's outcome and the field diff, and totals. Writes nothing.
 
     `sync_rule` None = the active sync rule; `file_name` None = the job's file name;
     `progress(rows)` is called between the plan's steps (rows of the frame done so far).
+    `look_alikes_later`: the look-alike flags are left for after the dry run's commit
+    (results.store_row_results leaves them to a worker: possible_duplicates.DeferredFlags).
     """
     actor.require(PROFILES_IMPORT)
     sync_rule = sync_rule or active_sync_rule(session)
@@ -136,6 +139,7 @@ def plan_import(
         file_name=name,
         lock=False,
         progress=progress,
+        look_alikes_later=look_alikes_later,
     )
     plan._inputs = {"frame": frame, "mapping": mapping, "options": options, "sync_rule": sync_rule}
     return plan
@@ -151,6 +155,7 @@ def build_plan(
     file_name: str,
     lock: bool,
     progress: Callable[[int], None] | None = None,
+    look_alikes_later: bool = False,
 ) -> ImportPlan:
     now = utcnow()
     step = progress or (lambda _n: None)
@@ -385,13 +390,16 @@ def build_plan(
             new_profiles=new_profiles,
             identity_adds=identity_adds,
             updated=updated.drop_nulls().to_list(),
+            later=look_alikes_later,
         )
         report_step(progress, None)
 
     updates = existing_out.updates.filter(pl.col("id").is_in(updated.implode()))
     totals = _totals(rows, persons, sum(len(losers) for _s, losers, _p in merges))
-    if not lock:
-        totals["possible_duplicates"] = possible_duplicates.flagged_count(rows)
+    if isinstance(dedupe_check, possible_duplicates.DeferredFlags):
+        totals[possible_duplicates.CHECKING] = 1  # filled in after the dry run's commit
+    elif not lock:
+        totals[possible_duplicates.POSSIBLE_DUPLICATES_COUNT] = possible_duplicates.flagged_count(rows)
     work = PlanWork(
         now=now,
         file_name=file_name,

@@ -23,6 +23,7 @@ from .base import WizardBase
 from .choices import PreviewTotal
 
 POLL_SECONDS = 0.5
+FLAGS_POLL_SECONDS = 1.0
 DRY_RUN_WAIT_SECONDS = 600
 ERROR_FILE_WAIT_SECONDS = 10
 
@@ -160,7 +161,33 @@ class PreviewStep(WizardBase, mixin=True):
                 self.preview_has_errors = preview.totals.has_error_file
                 if self._result_query() == query:  # else the viewer loaded its own page
                     self._show_result_page(preview.rows)
+            if preview.totals.checking:  # the look-alike flags fill in after the preview shows
+                await self._watch_flags(job_ids, shown_job)
             return None
+
+    async def _watch_flags(self, job_ids: list[int], shown_job: int) -> None:
+        """Poll until no file of the dry run is checking for possible duplicates any more,
+        then show its totals and rows again (with their flags), unless the viewer moved on."""
+        waited = 0.0
+        while waited < DRY_RUN_WAIT_SECONDS:
+            await asyncio.sleep(FLAGS_POLL_SECONDS)
+            waited += FLAGS_POLL_SECONDS
+            async with self:
+                if list(self.preview_job_ids) != job_ids or self.preview_job != shown_job or self.step != "preview":
+                    return
+                token, query = self._current_token(), self._result_query()
+            preview = await in_thread(_read_preview, token, job_ids, shown_job, query)
+            if preview is None:
+                return
+            if preview.totals.checking:
+                continue
+            async with self:
+                if list(self.preview_job_ids) != job_ids or self.preview_job != shown_job:
+                    return
+                self.preview_totals = [PreviewTotal(file=name, text=text) for name, text in preview.totals.lines]
+                if self._result_query() == query:
+                    self._show_result_page(preview.rows)
+            return
 
     @rx.event
     @guarded

@@ -39,7 +39,7 @@ from profile_ui.services.importing import (
 )
 from profile_ui.services.importing.apply import apply_import
 from profile_ui.services.importing.plan import plan_import
-from profile_ui.services.permissions import BUILTIN_ROLES, Actor
+from profile_ui.services.permissions import BUILTIN_ROLES, SYSTEM_ACTOR, Actor
 
 IDENTITY_KEYS = ("email", "phone", "user_id", "loyalty_id")
 DTYPES: dict[str, pl.DataType] = {
@@ -274,8 +274,10 @@ def run_import(
     actor: Actor = MARKETER,
     complete: bool = True,
     file_name: str = "people.xlsx",
+    check: bool = True,
 ):
-    """Apply a frame as a job would: one transaction, committed; returns (job, plan)."""
+    """Apply a frame as a job would: one transaction, committed, then (`check`) the
+    possible-duplicate check it left, as the worker runs it; returns (job, plan)."""
     job = new_job(session, file_name)
     plan = _apply(session, job, frame, sync=sync, options=options, identifiers=identifiers, actor=actor)
     if complete:
@@ -283,7 +285,19 @@ def run_import(
         job.finished_at = utcnow()
         session.add(job)
     session.commit()
+    if check:
+        check_applied(session, job)
     return job, plan
+
+
+def check_applied(session: Session, job: ImportJob) -> int | None:
+    """The possible-duplicate check an apply leaves, run and committed as the worker does
+    after the apply's commit: the new pairs (None when there was nothing to check)."""
+    from profile_ui.services.importing.possible_duplicates import run_applied_check
+
+    new = run_applied_check(session=session, actor=SYSTEM_ACTOR, job_id=job.id)
+    session.commit()
+    return new
 
 
 def apply_after_dry_run(session: Session, frame: pl.DataFrame, *, sync: SyncRule, between=None):
@@ -300,6 +314,7 @@ def apply_after_dry_run(session: Session, frame: pl.DataFrame, *, sync: SyncRule
         session.commit()
     plan = _apply(session, job, frame, sync=sync)
     session.commit()
+    check_applied(session, job)
     return job, plan
 
 

@@ -12,11 +12,13 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
-from profile_ui.models import Profile
+from profile_ui.models import ImportJob, Profile, utcnow
 from profile_ui.models.duplicate import DuplicateCandidate, ImportDedupeCheck
+from profile_ui.pages.imports.history import totals_text as history_totals
 from profile_ui.services.audit import record_event
 from profile_ui.services.dedupe.scan import scan_all
 from profile_ui.services.importing import ImportOptions
+from profile_ui.services.importing.apply import apply_import
 from profile_ui.services.importing.possible_duplicates import POSSIBLE_DUPLICATE, describe
 from profile_ui.services.importing.reports import ImportPlanError
 from profile_ui.services.importing.results import store_row_results
@@ -26,6 +28,7 @@ from .frames import (
     MARKETER,
     apply_after_dry_run,
     dry_run,
+    mapping_for,
     new_job,
     outcomes,
     rule,
@@ -90,7 +93,71 @@ def test_apply_creates_the_row_and_queues_the_pair_or_sets_it_aside(session, bas
     assert [(p.profile_a_id, p.profile_b_id, p.status, p.import_job_id) for p in pairs] == [
         (base[0], new_id, status, job.id)
     ]
-    assert plan.totals["possible_duplicates"] == 1
+    session.refresh(job)
+    assert job.counts["possible_duplicates"] == 1 and "checking_duplicates" not in job.counts
+
+
+def test_the_import_is_done_before_its_check_which_a_worker_runs_after_the_commit(
+    session, base, monkeypatch, sent_import_checks
+):
+    from profile_ui.jobs import import_check
+    from profile_ui.models import ImportPendingCheck
+    from profile_ui.services.importing import possible_duplicates
+
+    sync = rule(session, ["email"])
+    job = new_job(session)
+    apply_import(
+        session=session,
+        actor=MARKETER,
+        job=job,
+        frame=validated(FILE),
+        mapping=mapping_for(validated(FILE)),
+        sync_rule=sync,
+    )
+    assert sent_import_checks == []  # sent only once the apply commits
+    session.commit()
+    # committed: the profiles are there, their pairs not yet; the report says it is checking
+    assert sent_import_checks == [job.id]
+    session.refresh(job)
+    assert job.counts["checking_duplicates"] == 1
+    assert session.exec(select(DuplicateCandidate)).all() == []
+    assert "checking for possible duplicates" in history_totals(job.counts)
+
+    # the worker's task (the queue is the test's: the engine is the session's)
+    assert import_check.run_import_check(job.id, engine=session.get_bind()) == 1
+    session.expire_all()
+    assert len(session.exec(select(DuplicateCandidate)).all()) == 1
+    assert session.get(ImportJob, job.id).counts["possible_duplicates"] == 1
+    assert "1 possible duplicates" in history_totals(session.get(ImportJob, job.id).counts)
+    assert session.exec(select(ImportPendingCheck)).all() == []
+    # sent twice (the recovery sweep, a lost message): the second run finds nothing to do
+    assert import_check.run_import_check(job.id, engine=session.get_bind()) is None
+    assert len(session.exec(select(DuplicateCandidate)).all()) == 1
+    assert possible_duplicates.pending_checks(session=session, queued_before=utcnow()) == []
+
+
+def test_a_check_left_behind_by_a_stopped_worker_is_sent_again(session, base, monkeypatch, sent_import_checks):
+    from profile_ui.jobs import import_check
+    from profile_ui.models import ImportPendingCheck
+
+    job, _plan = run_import(session, validated(FILE), sync=rule(session, ["email"]), check=False)
+    monkeypatch.setattr(import_check, "get_engine", lambda: session.get_bind())
+    assert import_check.recover_import_checks() == []  # just left: its message is on its way
+    pending = session.get(ImportPendingCheck, job.id)
+    pending.queued_at = utcnow() - timedelta(minutes=5)  # its worker stopped five minutes ago
+    session.add(pending)
+    session.commit()
+    sent_import_checks.clear()
+    assert import_check.recover_import_checks() == [job.id]
+    assert sent_import_checks == [job.id]
+    assert import_check.run_import_check(job.id, engine=session.get_bind()) == 1
+
+
+def test_an_import_that_changes_nothing_compared_leaves_no_check(session, base, sent_import_checks):
+    sync = rule(session, ["email"])
+    job, plan = run_import(session, validated([{"email": "peter@example.com", "member_level": "Gold"}]), sync=sync)
+    assert outcomes(plan) == {2: "updated"}
+    assert sent_import_checks == [] and job.counts["possible_duplicates"] == 0
 
 
 def test_an_unknown_possible_duplicates_option_is_refused(session, base):
@@ -257,3 +324,83 @@ def test_a_dry_run_keeps_its_check_until_the_import_is_cancelled(session, base):
     cancel_import(session=session, actor=MARKETER, job_id=jobs["profiles"].id)
     session.commit()
     assert session.get(ImportDedupeCheck, jobs["profiles"].id) is None
+
+
+def _deferred_dry_run(session, sync):
+    """A job's dry run as the worker runs it: the preview's rows stored and committed first,
+    its look-alike check left for after the commit."""
+    from profile_ui.services.importing.plan import plan_import
+
+    job = new_job(session)
+    frame = validated(FILE)
+    plan = plan_import(
+        session=session,
+        actor=MARKETER,
+        frame=frame,
+        mapping=mapping_for(frame),
+        options=ImportOptions(),
+        sync_rule=sync,
+        look_alikes_later=True,
+    )
+    store_row_results(session=session, job_id=job.id, plan=plan)
+    job.status, job.counts = "awaiting_confirmation", dict(plan.totals)
+    session.add(job)
+    session.commit()
+    return job, frame
+
+
+def _row_changes(session, job_id: int, row: int) -> dict:
+    from profile_ui.models import ImportRowResult
+
+    session.expire_all()
+    result = session.exec(
+        select(ImportRowResult).where(ImportRowResult.job_id == job_id, ImportRowResult.row_number == row)
+    ).one()
+    return result.changes if isinstance(result.changes, dict) else json.loads(result.changes)
+
+
+def test_the_preview_shows_first_and_its_flags_fill_in_after(session, base, sent_import_checks):
+    from profile_ui.jobs.import_check import run_import_check
+
+    sync = rule(session, ["email"])
+    job, frame = _deferred_dry_run(session, sync)
+    # shown at once: the rows without flags, the totals saying the check is running
+    assert sent_import_checks == [job.id]
+    assert POSSIBLE_DUPLICATE not in _row_changes(session, job.id, 2)
+    assert "checking for possible duplicates" in history_totals(job.counts)
+
+    assert run_import_check(job.id, engine=session.get_bind()) == 1  # the worker, after the commit
+    flag = _row_changes(session, job.id, 2)[POSSIBLE_DUPLICATE]
+    assert flag["profile_id"] == base[0] and flag["score"] >= 0.7
+    # every row as a dry run that flags at once shows it
+    at_once = dry_run(session, frame, sync=sync).rows
+    for row, changes in at_once.select("__row__", "changes").iter_rows():
+        shown, expected = _row_changes(session, job.id, row), json.loads(changes)
+        shown.pop("@created", None), expected.pop("@created", None)  # the time of each dry run
+        assert shown == expected
+    assert session.get(ImportJob, job.id).counts["possible_duplicates"] == 1
+    assert "1 possible duplicates" in history_totals(session.get(ImportJob, job.id).counts)
+    assert session.get(ImportDedupeCheck, job.id) is not None  # kept for the apply
+
+    # the apply reuses it (no full check of the created profiles) and stores the pair
+    plan = apply_import(
+        session=session, actor=MARKETER, job=job, frame=frame, mapping=mapping_for(frame), sync_rule=sync
+    )
+    session.commit()
+    assert run_import_check(job.id, engine=session.get_bind()) == 1
+    new_id = plan.rows.filter(pl.col("__row__") == 2)["profile_id"][0]
+    pairs = session.exec(select(DuplicateCandidate)).all()
+    assert [(p.profile_a_id, p.profile_b_id, p.status) for p in pairs] == [(base[0], new_id, "open")]
+
+
+def test_flags_that_come_after_the_import_was_confirmed_are_dropped(session, base):
+    from profile_ui.jobs.import_check import run_import_check
+    from profile_ui.models import ImportPendingCheck
+
+    job, _frame = _deferred_dry_run(session, rule(session, ["email"]))
+    job.status = "queued"  # confirmed before the worker got to the flags: the apply checks itself
+    session.add(job)
+    session.commit()
+    assert run_import_check(job.id, engine=session.get_bind()) is None
+    assert POSSIBLE_DUPLICATE not in _row_changes(session, job.id, 2)
+    assert session.get(ImportPendingCheck, job.id) is None
