@@ -607,32 +607,37 @@ def incremental(path: Path, rows: pl.DataFrame) -> tuple[float, float, int, int]
 
 
 class _TimedHooks:
-    """The possible-duplicate hooks of importing/possible_duplicates.py wrapped to time
-    themselves while an import runs (`spent`: label -> (CPU s, wall s), summed over calls);
-    `put_back` restores them. The module's attributes are replaced: plan.py, results.py and
-    apply.py call the hooks through the module, so every call is timed (a caller that
-    imported a hook by name would escape it)."""
+    """The possible-duplicate hooks of importing/possible_duplicates.py and
+    duplicate_checks.py wrapped to time themselves while an import runs (`spent`: label ->
+    (CPU s, wall s), summed over calls); `put_back` restores them. The modules' attributes
+    are replaced: plan.py, results.py and apply.py call the hooks through the module, so
+    every call is timed (a caller that imported a hook by name, as jobs/import_check.py
+    does, escapes it: the job benches time that one around its call)."""
 
-    LABELS: ClassVar[dict[str, str]] = {
+    # label -> (module of services/importing, hook)
+    LABELS: ClassVar[dict[str, tuple[str, str]]] = {
         # on the import's path: the dry run's flags (in a job: only their inputs, checked
         # after its commit), keeping them, and the apply leaving its check
-        "flag": "flag_new_rows",
-        "keep": "keep_dry_run_check",
-        "kept": "apply_start",
-        "queue": "queue_applied_check",
+        "flag": ("possible_duplicates", "flag_new_rows"),
+        "keep": ("possible_duplicates", "keep_dry_run_check"),
+        "kept": ("duplicate_checks", "apply_start"),
+        "queue": ("duplicate_checks", "queue_applied_check"),
         # after each commit, in a worker (off the path): the preview's flags, the apply's pairs
-        "after": "run_pending_check",
+        "after": ("duplicate_checks", "run_pending_check"),
     }
     ON_PATH: ClassVar[tuple[str, ...]] = ("flag", "keep", "kept", "queue")
 
     def __init__(self) -> None:
-        from profile_ui.services.importing import possible_duplicates
+        import importlib
 
-        self.module = possible_duplicates
+        self.modules = {
+            label: importlib.import_module(f"profile_ui.services.importing.{module}")
+            for label, (module, _name) in self.LABELS.items()
+        }
         self.spent = dict.fromkeys(self.LABELS, (0.0, 0.0))
-        self.originals = {name: getattr(possible_duplicates, name) for name in self.LABELS.values()}
-        for label, name in self.LABELS.items():
-            setattr(possible_duplicates, name, self._timed(label, self.originals[name]))
+        self.originals = {label: getattr(self.modules[label], name) for label, (_m, name) in self.LABELS.items()}
+        for label, (_module, name) in self.LABELS.items():
+            setattr(self.modules[label], name, self._timed(label, self.originals[label]))
 
     def _timed(self, label: str, hook):  # noqa: ANN001, ANN202
         def run(**kwargs):  # noqa: ANN003, ANN202
@@ -646,8 +651,8 @@ class _TimedHooks:
         return run
 
     def put_back(self) -> None:
-        for name, hook in self.originals.items():
-            setattr(self.module, name, hook)
+        for label, hook in self.originals.items():
+            setattr(self.modules[label], self.LABELS[label][1], hook)
 
 
 def import_share(path: Path, rows: pl.DataFrame) -> str:
@@ -670,7 +675,7 @@ def import_share(path: Path, rows: pl.DataFrame) -> str:
         VALID_COL,
         ImportMapping,
         ImportOptions,
-        possible_duplicates,
+        duplicate_checks,
     )
     from profile_ui.services.importing.apply import apply_import
     from profile_ui.services.importing.plan import plan_import
@@ -680,7 +685,7 @@ def import_share(path: Path, rows: pl.DataFrame) -> str:
     dispatch.install(dispatch.IMPORT_DUPLICATES, lambda _job_id: None)  # run here, below
 
     def run_pending_check(**kwargs):  # noqa: ANN003, ANN202  (through the module: timed)
-        return possible_duplicates.run_pending_check(**kwargs)
+        return duplicate_checks.run_pending_check(**kwargs)
 
     copy = path.with_name("import.db")
     shutil.copyfile(path, copy)

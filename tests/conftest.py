@@ -118,7 +118,7 @@ def app_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator:
 def sent_import_checks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The applied imports whose possible-duplicate check was sent to the queue. No worker
     runs it in a unit test: the test runs it (jobs/import_check.py: run_import_check, or
-    possible_duplicates.run_applied_check), as a worker would after the apply's commit."""
+    duplicate_checks.run_applied_check), as a worker would after the apply's commit."""
     from profile_ui.services import dispatch
 
     sent: list[int] = []

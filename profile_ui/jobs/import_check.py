@@ -1,7 +1,7 @@
 """An import's possible-duplicate checks, off the import's path.
 
 The dry run commits its preview, and the apply the import, each leaving an
-ImportPendingCheck row (services/importing/possible_duplicates.py), whose task
+ImportPendingCheck row (services/importing/duplicate_checks.py), whose task
 (`import.check_duplicates`, sent after that commit) lands here: `run_import_check` runs the
 check and deletes the row, in one transaction. After a dry run: the preview's look-alike
 flags filled in, the check kept for the apply. After an apply: the created and changed
@@ -26,7 +26,7 @@ from sqlmodel import Session
 from ..db import get_engine
 from ..models import utcnow
 from ..services import dispatch
-from ..services.importing.possible_duplicates import pending_checks, run_pending_check
+from ..services.importing.duplicate_checks import pending_checks, run_pending_check
 from ..services.permissions import SYSTEM_ACTOR
 from .leases import LEASE_SECONDS
 

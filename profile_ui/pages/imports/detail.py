@@ -149,10 +149,11 @@ class Poll:
     bell: Bell | None = None
 
 
-def poll_job(actor: Actor, job_id: int, shown_status: str, query: ResultQuery) -> Poll:
-    """The watcher's look at the job, in an event thread (no state touched)."""
+def poll_job(actor: Actor, job_id: int, shown: tuple[str, bool], query: ResultQuery) -> Poll:
+    """The watcher's look at the job, in an event thread (no state touched); `shown`: the
+    status and whether its possible-duplicate check was running, as the page shows them."""
     view = read_detail(actor, job_id)
-    if view.missing or view.raw_status == shown_status:
+    if view.missing or (view.raw_status, view.checking_duplicates) == shown:
         return Poll(view)
     return Poll(view, _read_rows(actor, query), read_bell(actor))
 
@@ -248,7 +249,7 @@ class ImportDetailState(RowResultsMixin, AppState):
                 return
             # a watcher of the job shown before (another import) stops at its next change
             self._watching = job_id
-            shown = self.raw_status
+            shown = (self.raw_status, self.checking_duplicates)
         waited = 0.0
         message: Any = None
         last: DetailView | None = None
@@ -268,9 +269,10 @@ class ImportDetailState(RowResultsMixin, AppState):
                 async with self:
                     if self.shown_id != job_id or self._watching != job_id:
                         return
-                    before = self.raw_status
+                    before = (self.raw_status, self.checking_duplicates)
                     self._show_detail(poll.view)
-                    after = self.raw_status  # (a job gone from view leaves it as it was)
+                    # (a job gone from view leaves it as it was)
+                    after = (self.raw_status, self.checking_duplicates)
                     if after != before and poll.rows is not None and poll.bell is not None:
                         if self._result_query() == query:  # else the viewer loaded its own page
                             self._show_result_page(poll.rows)
@@ -278,20 +280,22 @@ class ImportDetailState(RowResultsMixin, AppState):
                         with_rows = True
                     query = self._result_query()
                 shown = after
-                if after == before and (after not in import_jobs.FINAL_STATUSES or poll.view.checking_duplicates):
+                status, checking = after
+                if after == before and (status not in import_jobs.FINAL_STATUSES or checking):
                     continue
                 if after == before:
                     return
-                if not with_rows:  # the status moved on in the state, not since this watcher's last look
+                # the status moved on, or its look-alike check ended (the rows got their flags)
+                if not with_rows:  # ...in the state, not since this watcher's last look
                     await self._reload_rows_and_bell(actor, job_id)
-                if after == import_jobs.COMPLETED:
+                if status != before[0] and status == import_jobs.COMPLETED:
                     message = rx.toast.success(f"Import completed: {poll.view.file}")
-                elif after == import_jobs.FAILED:
+                elif status != before[0] and status == import_jobs.FAILED:
                     message = rx.toast.error(f"Import failed: {poll.view.file}")
-                elif after == import_jobs.AWAITING_CONFIRMATION:
+                elif status != before[0] and status == import_jobs.AWAITING_CONFIRMATION:
                     message = rx.toast.info(f"Dry run ready: {poll.view.file}")
-                if after == import_jobs.AWAITING_CONFIRMATION or (
-                    after in import_jobs.FINAL_STATUSES and not poll.view.checking_duplicates
+                if not checking and (
+                    status == import_jobs.AWAITING_CONFIRMATION or status in import_jobs.FINAL_STATUSES
                 ):
                     break
                 if message is not None:  # done; its possible-duplicate count is watched for

@@ -37,7 +37,7 @@ from ..catalog import active_sync_rule
 from ..crypto import identity_storage, is_encrypted_kind
 from ..merge_snapshot import move_profile_rows, record_import_merges, retire_merged, snapshot_profiles
 from ..permissions import PROFILES_IMPORT, Actor
-from . import ROW_COL, ImportMapping, ImportOptions, possible_duplicates
+from . import ROW_COL, ImportMapping, ImportOptions, duplicate_checks, possible_duplicates
 from .changes_json import json_value
 from .plan import PlanWork, build_plan
 from .plan_identities import first_added_values
@@ -94,7 +94,7 @@ def apply_import(
     )
     plan._inputs = {"frame": frame, "mapping": mapping, "options": options, "sync_rule": sync_rule}
     # the dry run's possible-duplicate check, read before this apply's own audit events
-    check_start = possible_duplicates.apply_start(session=session, job_id=job_id)
+    check_start = duplicate_checks.apply_start(session=session, job_id=job_id)
     work = plan._work
     assert work is not None
     report(total_rows // 4)
@@ -214,8 +214,8 @@ def apply_import(
         ),
     )
     created = persons.filter(pl.col("kind") == "new")
-    # checked after the commit, by a worker (possible_duplicates.run_applied_check)
-    if possible_duplicates.queue_applied_check(
+    # checked after the commit, by a worker (duplicate_checks.run_applied_check)
+    if duplicate_checks.queue_applied_check(
         session=session,
         job_id=job_id,
         start=check_start,

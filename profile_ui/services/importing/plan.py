@@ -382,7 +382,8 @@ def build_plan(
     updated = persons.filter(pl.col("outcome").is_in([OUT_UPDATED, OUT_MERGED]))["target"]
     dedupe_check = None
     if not lock:  # the dry run flags look-alikes; the apply checks what it wrote (apply_import)
-        report_step(progress, STEP_DUPLICATES)
+        if not look_alikes_later:  # else a worker checks after the commit, the preview shown meanwhile
+            report_step(progress, STEP_DUPLICATES)
         rows, dedupe_check = possible_duplicates.flag_new_rows(
             session=session,
             rows=rows,

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from profile_ui.db import session_scope
+from profile_ui.jobs.import_check import run_import_check
 from profile_ui.jobs.import_job import run_job
 from profile_ui.models import ImportJob
 from profile_ui.pages.exports import ExportLine, _export_statuses, pending_statuses
@@ -51,20 +52,28 @@ def test_the_detail_watcher_reads_the_job_alone_until_its_status_moves_on(signed
     _, marketer = signed_in["marketer"]
     (job_id,) = submit(people_file(tmp_path, count=3), dry_run=True, actor=marketer)
 
-    waiting = poll_job(marketer, job_id, "queued", _query(job_id))
+    waiting = poll_job(marketer, job_id, ("queued", False), _query(job_id))
     assert (waiting.view.raw_status, waiting.view.file, waiting.view.can_cancel) == ("queued", "people.csv", True)
     assert waiting.rows is None and waiting.bell is None  # nothing moved: the job row alone
 
     run_job(job_id)  # the dry run: it notifies the marketer
 
-    moved = poll_job(marketer, job_id, "queued", _query(job_id))
+    moved = poll_job(marketer, job_id, ("queued", False), _query(job_id))
     assert moved.view.raw_status == "awaiting_confirmation" and moved.view.can_confirm
+    # the preview is there before its look-alike flags, which a worker fills in next
+    assert moved.view.checking_duplicates and "checking for possible duplicates" in moved.view.totals
     assert moved.rows is not None and moved.rows.count == 3
     assert [r.outcome for r in moved.rows.rows] == ["new", "new", "new"]
     assert moved.bell is not None and moved.bell.unread == 1
     assert [n.link for n in moved.bell.items] == [f"/imports/{job_id}"]
 
-    assert poll_job(marketer, job_id, "awaiting_confirmation", _query(job_id)).rows is None
+    assert poll_job(marketer, job_id, ("awaiting_confirmation", True), _query(job_id)).rows is None
+
+    run_import_check(job_id)  # the flags: the rows are read again
+    flagged = poll_job(marketer, job_id, ("awaiting_confirmation", True), _query(job_id))
+    assert not flagged.view.checking_duplicates and flagged.rows is not None
+    assert "checking" not in flagged.view.totals
+    assert poll_job(marketer, job_id, ("awaiting_confirmation", False), _query(job_id)).rows is None
 
 
 def test_the_detail_view_shows_the_running_stage_and_who_may_change_the_import(signed_in, tmp_path: Path) -> None:

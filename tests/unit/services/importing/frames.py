@@ -293,7 +293,7 @@ def run_import(
 def check_applied(session: Session, job: ImportJob) -> int | None:
     """The possible-duplicate check an apply leaves, run and committed as the worker does
     after the apply's commit: the new pairs (None when there was nothing to check)."""
-    from profile_ui.services.importing.possible_duplicates import run_applied_check
+    from profile_ui.services.importing.duplicate_checks import run_applied_check
 
     new = run_applied_check(session=session, actor=SYSTEM_ACTOR, job_id=job.id)
     session.commit()

@@ -102,7 +102,7 @@ def test_the_import_is_done_before_its_check_which_a_worker_runs_after_the_commi
 ):
     from profile_ui.jobs import import_check
     from profile_ui.models import ImportPendingCheck
-    from profile_ui.services.importing import possible_duplicates
+    from profile_ui.services.importing import duplicate_checks
 
     sync = rule(session, ["email"])
     job = new_job(session)
@@ -133,7 +133,7 @@ def test_the_import_is_done_before_its_check_which_a_worker_runs_after_the_commi
     # sent twice (the recovery sweep, a lost message): the second run finds nothing to do
     assert import_check.run_import_check(job.id, engine=session.get_bind()) is None
     assert len(session.exec(select(DuplicateCandidate)).all()) == 1
-    assert possible_duplicates.pending_checks(session=session, queued_before=utcnow()) == []
+    assert duplicate_checks.pending_checks(session=session, queued_before=utcnow()) == []
 
 
 def test_a_check_left_behind_by_a_stopped_worker_is_sent_again(session, base, monkeypatch, sent_import_checks):
@@ -168,16 +168,16 @@ def test_an_unknown_possible_duplicates_option_is_refused(session, base):
 
 
 def test_the_apply_checks_again_only_profiles_whose_compared_facts_changed(session, base, monkeypatch):
-    from profile_ui.services.importing import possible_duplicates
+    from profile_ui.services.importing import duplicate_checks
 
     checked: list[list[int]] = []
-    scan = possible_duplicates.scan_profile_ids
+    scan = duplicate_checks.scan_profile_ids
 
     def spy(**kwargs):
         checked.append(sorted(kwargs["profile_ids"]))
         return scan(**kwargs)
 
-    monkeypatch.setattr(possible_duplicates, "scan_profile_ids", spy)
+    monkeypatch.setattr(duplicate_checks, "scan_profile_ids", spy)
     sync = rule(session, ["email"])
     # profile 2 by its e-mail: a new member level (not compared) -> not checked again
     _job, plan = run_import(session, validated([{"email": "peter@example.com", "member_level": "Gold"}]), sync=sync)
@@ -218,16 +218,16 @@ def _dry_run_then_apply(session, frame, sync, monkeypatch, *, between=None):
     """A job's dry run (its results and check kept, committed), then its apply; returns the
     job, the apply's plan and the profile ids scan_profile_ids was asked to check."""
     from profile_ui.services.dedupe import import_check
-    from profile_ui.services.importing import possible_duplicates
+    from profile_ui.services.importing import duplicate_checks
 
     checked: list[int] = []
-    scan = possible_duplicates.scan_profile_ids
+    scan = duplicate_checks.scan_profile_ids
 
     def spy(**kwargs):
         checked.extend(kwargs["profile_ids"])
         return scan(**kwargs)
 
-    monkeypatch.setattr(possible_duplicates, "scan_profile_ids", spy)
+    monkeypatch.setattr(duplicate_checks, "scan_profile_ids", spy)
     monkeypatch.setattr(import_check, "scan_profile_ids", spy)
     job, plan = apply_after_dry_run(session, frame, sync=sync, between=between)
     return job, plan, checked
