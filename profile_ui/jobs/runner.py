@@ -147,7 +147,13 @@ _embedded_lock = threading.Lock()
 _embedded: Consumer | None = None
 
 
-def start_embedded_consumer(workers: int = 1) -> Consumer | None:
+# two threads: an import's possible-duplicate check (a task sent after each of its commits)
+# runs beside the next import or export instead of ahead of it (a marketer who confirms as
+# soon as the preview shows does not wait for its look-alike flags)
+EMBEDDED_WORKERS = 2
+
+
+def start_embedded_consumer(workers: int = EMBEDDED_WORKERS) -> Consumer | None:
     """Start a job consumer in threads of this process (the app calls it once at startup).
 
     Idempotent; does nothing when settings.embedded_worker is off (a deployment whose

@@ -216,12 +216,19 @@ def run_preview_check(*, session: Session, actor: Actor, job_id: int) -> int | N
     flagged = read_frame(pending.flagged) if pending.flagged is not None else people
     updated = read_frame(pending.changed)["profile_id"].to_list() if pending.changed is not None else []
     rows = read_frame(pending.rows)
-    check, found = look_alikes_of(session, people, flagged, updated)
+    waiting = session.get(ImportJob, job_id)
+    if waiting is not None and waiting.status == ImportStatus.AWAITING_CONFIRMATION:
+        check, found = look_alikes_of(session, people, flagged, updated)
+    else:  # confirmed or cancelled before this ran: nothing to flag (the row goes below)
+        check, found = None, None
     wait_at(FLAGS_GATE)  # (tests only: hold the flags while a browser looks at the preview)
     taken = _take(session, job_id, CHECK_PREVIEW)
     # the job row locked (PostgreSQL): a confirm waits for these flags, or they are not written
     job = session.execute(
-        sa.select(ImportJob).where(col(ImportJob.id) == job_id).with_for_update()
+        sa.select(ImportJob)
+        .where(col(ImportJob.id) == job_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)  # as it is now, not as read above
     ).scalar_one_or_none()
     if not taken or job is None:
         return None
