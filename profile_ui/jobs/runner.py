@@ -126,13 +126,18 @@ dispatch.install(dispatch.EXPORT_FILE, enqueue_export)
 
 
 def recover_jobs() -> list[int]:
-    """Put jobs whose worker died back in the queue; returns their ids."""
+    """Put jobs whose worker died back in the queue, and send again the possible-duplicate
+    checks left behind; returns the jobs' ids."""
     try:
-        recover_import_checks()
-        return recover_import_jobs()
+        requeued = recover_import_jobs()
     except Exception:  # a locked database now is retried on the next sweep
         log.exception("job recovery failed")
-        return []
+        requeued = []
+    try:
+        recover_import_checks()
+    except Exception:  # the same; the checks' rows wait for the next sweep
+        log.exception("recovery of possible-duplicate checks failed")
+    return requeued
 
 
 # ---------------------------------------------------------------- consumers
