@@ -105,7 +105,7 @@ def read_detail(actor: Actor, job_id: int) -> DetailView:
         # a membership file is not confirmed: its review page applies it (S.kind links there)
         can_confirm=mine and job.status == import_jobs.AWAITING_CONFIRMATION and job.kind != "membership",
         settings_text=settings_text(job),
-        checking_duplicates=bool((job.counts or {}).get(possible_duplicates.CHECKING)),
+        checking_duplicates=possible_duplicates.is_checking(job.counts),
     )
 
 

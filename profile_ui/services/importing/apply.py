@@ -225,7 +225,6 @@ def apply_import(
         created_people=possible_duplicates.created_people(work.new_profiles, work.identity_adds),
         changed=possible_duplicates.profiles_to_recheck(rows, updated=OUT_UPDATED, merged=OUT_MERGED),
     ):
-        plan.totals.pop(possible_duplicates.POSSIBLE_DUPLICATES_COUNT, None)
         plan.totals[possible_duplicates.CHECKING] = 1
     else:
         plan.totals[possible_duplicates.POSSIBLE_DUPLICATES_COUNT] = 0

@@ -87,7 +87,7 @@ def dry_run_totals(*, session: Session, actor: Actor, job_ids: Sequence[int], sh
             text = "Cancelled"
         else:
             text = import_jobs.totals_text(job.counts) + possible_duplicates.counts_note(job.counts)
-            totals.checking = totals.checking or bool((job.counts or {}).get(possible_duplicates.CHECKING))
+            totals.checking = totals.checking or possible_duplicates.is_checking(job.counts)
         totals.lines.append((job.file_name, text))
         if job_id == shown_job_id:
             totals.has_error_file = bool(job.error_file_path)

@@ -38,15 +38,15 @@ from ..sql_batches import in_batches, in_filter
 from . import ROW_COL
 from .apply_lock import hold_apply_lock
 from .possible_duplicates import (
-    CHECKING,
     FLAGS_GATE,
     MODE_CREATE,
     MODE_REVIEW,
     MODES,
-    POSSIBLE_DUPLICATES_COUNT,
+    id_frame,
     keep_check,
     look_alikes_of,
     parquet,
+    with_count,
     with_flags,
 )
 
@@ -111,7 +111,7 @@ def queue_applied_check(
             mode=mode,
             reuse=reuse,
             created=parquet(persons),
-            changed=parquet(pl.DataFrame({"profile_id": list(changed)}, schema={"profile_id": pl.Int64})),
+            changed=parquet(id_frame(changed)),
         )
     )
     session.flush()
@@ -172,8 +172,7 @@ def run_applied_check(*, session: Session, actor: Actor, job_id: int) -> int | N
     session.execute(sa.delete(ImportPendingCheck).where(col(ImportPendingCheck.job_id) == job_id))
     job = session.get(ImportJob, job_id)
     if job is not None:
-        counts = {k: v for k, v in (job.counts or {}).items() if k != CHECKING}
-        job.counts = {**counts, POSSIBLE_DUPLICATES_COUNT: new}
+        job.counts = with_count(job.counts, new)
         session.add(job)
     session.flush()
     return new
@@ -213,7 +212,7 @@ def run_preview_check(*, session: Session, actor: Actor, job_id: int) -> int | N
     if pending is None or pending.stage != CHECK_PREVIEW or pending.rows is None:
         return None
     people = read_frame(pending.created) if pending.created is not None else None
-    flagged = read_frame(pending.flagged) if pending.flagged is not None else people
+    flagged = read_frame(pending.flagged) if pending.flagged is not None else None
     updated = read_frame(pending.changed)["profile_id"].to_list() if pending.changed is not None else []
     rows = read_frame(pending.rows)
     waiting = session.get(ImportJob, job_id)
@@ -269,8 +268,7 @@ def run_preview_check(*, session: Session, actor: Actor, job_id: int) -> int | N
     if check is not None:
         keep_check(session, job_id, check)
     count = marked["person"].n_unique() if marked.height else 0
-    counts = {k: v for k, v in (job.counts or {}).items() if k != CHECKING}
-    job.counts = {**counts, POSSIBLE_DUPLICATES_COUNT: count}
+    job.counts = with_count(job.counts, count)
     session.add(job)
     session.flush()
     return count

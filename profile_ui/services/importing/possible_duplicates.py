@@ -122,7 +122,7 @@ class DeferredFlags:
     what `run_preview_check` needs to flag the preview's rows."""
 
     people: pl.DataFrame | None  # the people the apply would create (created_people), if any
-    flagged: pl.DataFrame | None  # the file's new people as flagged, when they differ from `people`
+    flagged: pl.DataFrame | None  # the file's new people as flagged (look_alikes_of compares them with `people`)
     updated: list[int]  # the profiles the import would update or merge
     rows: pl.DataFrame  # (row, person, outcome) of the rows of new people
 
@@ -153,9 +153,7 @@ def flag_new_rows(
             return rows, None
         return rows, DeferredFlags(
             people=created,
-            flagged=None
-            if flagged is None or (created is not None and flagged.sort("id").equals(created))
-            else flagged,
+            flagged=flagged,
             updated=list(updated),
             rows=rows.join(
                 resolved.filter(pl.col(CLASS_COL) == CLASS_NEW).select(PERSON_COL).unique(),
@@ -224,7 +222,7 @@ def keep_dry_run_check(*, session: Session, job_id: int, check: NewPeopleCheck |
                 job_id=job_id,
                 stage=CHECK_PREVIEW,
                 created=None if check.people is None else parquet(check.people),
-                changed=parquet(pl.DataFrame({"profile_id": check.updated}, schema={"profile_id": pl.Int64})),
+                changed=parquet(id_frame(check.updated)),
                 flagged=None if check.flagged is None else parquet(check.flagged),
                 rows=parquet(check.rows),
             )
@@ -278,11 +276,26 @@ def profiles_to_recheck(rows: pl.DataFrame, *, updated: str, merged: str) -> lis
     return picked["profile_id"].drop_nulls().unique().sort().to_list()
 
 
+def is_checking(counts: dict[str, Any] | None) -> bool:
+    """A job's counts say its possible-duplicate check has not run yet."""
+    return bool((counts or {}).get(CHECKING))
+
+
+def with_count(counts: dict[str, Any] | None, found: int) -> dict[str, Any]:
+    """A job's counts once its check ran: how many it found, no longer checking."""
+    return {**{k: v for k, v in (counts or {}).items() if k != CHECKING}, POSSIBLE_DUPLICATES_COUNT: found}
+
+
+def id_frame(profile_ids: Sequence[int]) -> pl.DataFrame:
+    """Profile ids as a one-column frame (profile_id), as a pending check keeps them."""
+    return pl.DataFrame({"profile_id": list(profile_ids)}, schema={"profile_id": pl.Int64})
+
+
 def counts_note(counts: dict[str, Any] | None) -> str:
     """What a job's counts say of its possible duplicates, after its totals: ", checking for
     possible duplicates…", ", 12 possible duplicates" or ""."""
     counts = counts or {}
-    if counts.get(CHECKING):
+    if is_checking(counts):
         return ", checking for possible duplicates…"
     found = int(counts.get(POSSIBLE_DUPLICATES_COUNT) or 0)
     return f", {found:,} possible duplicates" if found else ""

@@ -157,10 +157,7 @@ class PreviewStep(WizardBase, mixin=True):
                 self.busy = ""
                 if preview is None or list(self.preview_job_ids) != job_ids or self.preview_job != shown_job:
                     return None
-                self.preview_totals = [PreviewTotal(file=name, text=text) for name, text in preview.totals.lines]
-                self.preview_has_errors = preview.totals.has_error_file
-                if self._result_query() == query:  # else the viewer loaded its own page
-                    self._show_result_page(preview.rows)
+                self._show_preview(preview, query)
             if preview.totals.checking:  # the look-alike flags fill in after the preview shows
                 await self._watch_flags(job_ids, shown_job)
             return None
@@ -184,10 +181,15 @@ class PreviewStep(WizardBase, mixin=True):
             async with self:
                 if list(self.preview_job_ids) != job_ids or self.preview_job != shown_job:
                     return
-                self.preview_totals = [PreviewTotal(file=name, text=text) for name, text in preview.totals.lines]
-                if self._result_query() == query:
-                    self._show_result_page(preview.rows)
+                self._show_preview(preview, query)
             return
+
+    def _show_preview(self, preview: DryRunPreview, query: ResultQuery) -> None:
+        """The dry run's totals and (unless the viewer loaded its own page since) its rows."""
+        self.preview_totals = [PreviewTotal(file=name, text=text) for name, text in preview.totals.lines]
+        self.preview_has_errors = preview.totals.has_error_file
+        if self._result_query() == query:  # else the viewer loaded its own page
+            self._show_result_page(preview.rows)
 
     @rx.event
     @guarded
