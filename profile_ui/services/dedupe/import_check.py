@@ -48,7 +48,13 @@ from .scoring import DEFAULT_THRESHOLD, bound_integers, reasons_for
 # audit actions that change no profile, identity or blocking key: after them the base is as
 # the dry run saw it. Any other action since the dry run (an edit, a merge, another import,
 # a scan...) and the apply checks again from scratch.
+# a dry run's look-alike check, after its commit (importing/duplicate_checks.py): it writes
+# the preview's flags, no profile or key; an apply's check writes blocking keys and pairs (a
+# change: another import's dry run before it could not pair with the profiles it keys)
+PREVIEW_CHECK_ACTION = "import.look_alikes"
+APPLIED_CHECK_ACTION = "import.duplicates_check"
 HARMLESS_ACTIONS = (
+    PREVIEW_CHECK_ACTION,
     "user.sign_in",
     "import.submit",
     "import.confirm",

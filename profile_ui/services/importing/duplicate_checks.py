@@ -12,7 +12,11 @@ ImportPendingCheck row; the task `import.check_duplicates` (jobs/import_check.py
   stored with the import's id.
 
 A check that finds its row gone (another worker ran it) does nothing; `pending_checks`
-lists rows left behind for the recovery sweep.
+lists rows left behind for the recovery sweep. Each check that writes is audited in its
+transaction: `import.look_alikes` (the flags: no profile or key changed, so a kept dry-run
+check still holds after it) and `import.duplicates_check` (keys and pairs stored: another
+import's dry run that ran before it could not pair with these profiles, so that import's
+apply checks its people again rather than reuse its dry run).
 """
 
 from __future__ import annotations
@@ -31,7 +35,16 @@ from ...models.duplicate import CHECK_APPLIED, CHECK_PREVIEW
 from ...models.vocabulary import ImportStatus
 from ...test_gates import wait_at
 from .. import dispatch
-from ..dedupe.import_check import apply_check, audit_stamp, base_unchanged, people_hash, read_frame
+from ..audit import record_event
+from ..dedupe.import_check import (
+    APPLIED_CHECK_ACTION,
+    PREVIEW_CHECK_ACTION,
+    apply_check,
+    audit_stamp,
+    base_unchanged,
+    people_hash,
+    read_frame,
+)
 from ..dedupe.scan import scan_profile_ids
 from ..permissions import PROFILES_IMPORT, Actor
 from ..sql_batches import in_batches, in_filter
@@ -174,6 +187,14 @@ def run_applied_check(*, session: Session, actor: Actor, job_id: int) -> int | N
     if job is not None:
         job.counts = with_count(job.counts, new)
         session.add(job)
+    record_event(
+        session=session,
+        actor=actor,
+        action=APPLIED_CHECK_ACTION,
+        object_type="import_job",
+        object_id=job_id,
+        details={"profiles": created.height + len(changed), "new_pairs": new, "dry_run_reused": kept is not None},
+    )
     session.flush()
     return new
 
@@ -270,5 +291,13 @@ def run_preview_check(*, session: Session, actor: Actor, job_id: int) -> int | N
     count = marked["person"].n_unique() if marked.height else 0
     job.counts = with_count(job.counts, count)
     session.add(job)
+    record_event(
+        session=session,
+        actor=actor,
+        action=PREVIEW_CHECK_ACTION,
+        object_type="import_job",
+        object_id=job_id,
+        details={"flagged": count},
+    )
     session.flush()
     return count

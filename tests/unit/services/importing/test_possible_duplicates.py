@@ -130,6 +130,9 @@ def test_the_import_is_done_before_its_check_which_a_worker_runs_after_the_commi
     assert session.get(ImportJob, job.id).counts["possible_duplicates"] == 1
     assert "1 possible duplicates" in history_totals(session.get(ImportJob, job.id).counts)
     assert session.exec(select(ImportPendingCheck)).all() == []
+    assert _audited(session, "import.duplicates_check") == [
+        (str(job.id), {"profiles": 2, "new_pairs": 1, "dry_run_reused": False})
+    ]
     # sent twice (the recovery sweep, a lost message): the second run finds nothing to do
     assert import_check.run_import_check(job.id, engine=session.get_bind()) is None
     assert len(session.exec(select(DuplicateCandidate)).all()) == 1
@@ -326,13 +329,13 @@ def test_a_dry_run_keeps_its_check_until_the_import_is_cancelled(session, base):
     assert session.get(ImportDedupeCheck, jobs["profiles"].id) is None
 
 
-def _deferred_dry_run(session, sync):
+def _deferred_dry_run(session, sync, rows=FILE):
     """A job's dry run as the worker runs it: the preview's rows stored and committed first,
     its look-alike check left for after the commit."""
     from profile_ui.services.importing.plan import plan_import
 
     job = new_job(session)
-    frame = validated(FILE)
+    frame = validated(rows)
     plan = plan_import(
         session=session,
         actor=MARKETER,
@@ -381,6 +384,7 @@ def test_the_preview_shows_first_and_its_flags_fill_in_after(session, base, sent
     assert session.get(ImportJob, job.id).counts["possible_duplicates"] == 1
     assert "1 possible duplicates" in history_totals(session.get(ImportJob, job.id).counts)
     assert session.get(ImportDedupeCheck, job.id) is not None  # kept for the apply
+    assert _audited(session, "import.look_alikes") == [(str(job.id), {"flagged": 1})]
 
     # the apply reuses it (no full check of the created profiles) and stores the pair
     plan = apply_import(
@@ -404,3 +408,40 @@ def test_flags_that_come_after_the_import_was_confirmed_are_dropped(session, bas
     assert run_import_check(job.id, engine=session.get_bind()) is None
     assert POSSIBLE_DUPLICATE not in _row_changes(session, job.id, 2)
     assert session.get(ImportPendingCheck, job.id) is None
+
+
+def test_an_import_previewed_while_another_ones_check_was_pending_pairs_with_its_people(session, base):
+    """Import B's dry run runs while import A's check (after A's commit) has not stored A's
+    people's blocking keys yet, so B's preview cannot pair with them. A's check, when it
+    runs, is a change to the base: B's apply then checks its people again, and finds them."""
+    from profile_ui.jobs.import_check import run_import_check
+
+    sync = rule(session, ["email"])
+    job_a, plan_a = run_import(
+        session,
+        validated([{"email": "quang.le@example.com", "full_name": "Lê Văn Quang", "birthday": date(1970, 1, 1)}]),
+        sync=sync,
+        check=False,
+    )
+    job_b, frame_b = _deferred_dry_run(
+        session, sync, [{"email": "quang.le@yahoo.com", "full_name": "Le Van Quang", "birthday": date(1970, 1, 1)}]
+    )
+    assert run_import_check(job_b.id, engine=session.get_bind()) == 0  # A's person is not findable yet
+    run_import_check(job_a.id, engine=session.get_bind())
+    plan_b = apply_import(
+        session=session, actor=MARKETER, job=job_b, frame=frame_b, mapping=mapping_for(frame_b), sync_rule=sync
+    )
+    session.commit()
+    run_import_check(job_b.id, engine=session.get_bind())
+
+    a_id = plan_a.rows["profile_id"][0]
+    b_id = plan_b.rows["profile_id"][0]
+    pairs = {(p.profile_a_id, p.profile_b_id, p.import_job_id) for p in session.exec(select(DuplicateCandidate))}
+    assert (min(a_id, b_id), max(a_id, b_id), job_b.id) in pairs
+
+
+def _audited(session, action: str) -> list[tuple]:
+    from profile_ui.models import AuditEvent
+
+    session.expire_all()
+    return [(e.object_id, e.details) for e in session.exec(select(AuditEvent).where(AuditEvent.action == action))]
